@@ -1,0 +1,12 @@
+import { Command } from 'commander';
+import type { CliIo } from '../program';
+
+export function upCommand(io: CliIo): Command {
+  return new Command('up')
+    .description('Start the platform in the foreground (api; later agent, router, registry)')
+    .action(async () => {
+      // Loaded on use, so that other commands do not pay for the supervisor's modules.
+      const { runUp } = await import('../up/run');
+      await runUp(io);
+    });
+}

@@ -1,0 +1,78 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError, VERSION, type Env } from '@paas/config';
+import { upCommand } from './commands/up';
+import { CliError, EXIT_USAGE } from './errors';
+
+export interface CliIo {
+  readonly env: Env;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export function versionLine(): string {
+  return `paas version ${VERSION}, node ${process.versions.node}, ${process.platform}/${process.arch}`;
+}
+
+/** The command tree. Each verb lives in its own module under commands/. */
+export function createProgram(io: CliIo): Command {
+  const program = new Command('paas')
+    .description('A container engine and a Heroku-like platform built on it')
+    .usage('[OPTIONS] COMMAND')
+    .version(`${versionLine()}`, '-v, --version', 'Print version information and quit')
+    .helpOption('-h, --help', 'Print usage')
+    .helpCommand('help [COMMAND]', 'Show help for a command')
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      outputError: () => undefined, // main() prints errors in one format
+    })
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  program
+    .command('version')
+    .description('Show the paas version information')
+    .action(() => io.out(`${versionLine()}\n`));
+
+  program.addCommand(upCommand(io));
+  return program;
+}
+
+/** Runs one command line; resolves to the process exit code instead of exiting. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = createProgram(io);
+  if (argv.length === 0) {
+    io.out(program.helpInformation());
+    return 0;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err, argv, io);
+  }
+}
+
+function reportError(err: unknown, argv: readonly string[], io: CliIo): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') {
+      return 0;
+    }
+    if (err.code === 'commander.unknownCommand') {
+      const name = argv.find((a) => !a.startsWith('-')) ?? '';
+      const hint = /\(Did you mean (\S+)\?\)/.exec(err.message)?.[1];
+      io.err(`paas: '${name}' is not a paas command.\n`);
+      if (hint) io.err(`Did you mean '${hint}'?\n`);
+      io.err(`See 'paas help'.\n`);
+      return EXIT_USAGE;
+    }
+    io.err(`paas: ${err.message.replace(/^error: /, '')}\nSee 'paas help'.\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof CliError || err instanceof ConfigError) {
+    io.err(`Error: ${err.message}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
+  }
+  io.err(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

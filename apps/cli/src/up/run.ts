@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { VERSION, formatAddress } from '@paas/config';
+import { loadCliConfig } from '../config';
+import { CliError } from '../errors';
+import type { CliIo } from '../program';
+import { claimPidFile } from './pidfile';
+import { type ComponentSpec, Supervisor } from './supervisor';
+
+/** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
+function componentScript(name: string): string {
+  return resolve(__dirname, '..', name, 'main.js');
+}
+
+async function healthy(url: string): Promise<boolean> {
+  const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5000) });
+  return res.ok;
+}
+
+/** `paas up`: runs the platform's components in the foreground until a signal or a crash. */
+export async function runUp(io: CliIo): Promise<void> {
+  const config = loadCliConfig(io.env);
+  const { root, run } = config.paths;
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  mkdirSync(run, { recursive: true, mode: 0o711 });
+  const claim = claimPidFile(join(run, 'up.pid'));
+  if ('owner' in claim) throw new CliError(`paas is already up for ${run} (pid ${claim.owner})`);
+
+  const supervisor = new Supervisor({ write: (line) => io.out(line) });
+  const env = { ...io.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: formatAddress(config.apiAddress) };
+  const specs: ComponentSpec[] = [{ name: 'api', script: componentScript('api'), env, probe: healthy }];
+
+  let signalled: NodeJS.Signals | undefined;
+  const stopSignal = new Promise<NodeJS.Signals>((resolveSignal) => {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(sig, () => resolveSignal(sig));
+    }
+  }).then((sig) => (signalled = sig));
+
+  try {
+    const running = await Promise.race([supervisor.start(specs), stopSignal.then(() => [])]);
+    if (signalled === undefined) {
+      io.out(`paas ${VERSION} is up\n`);
+      for (const c of running) io.out(`  ${c.name.padEnd(10)} ${c.url.padEnd(28)} pid ${c.pid}\n`);
+      io.out(`  ${'root'.padEnd(10)} ${root}\n  ${'run'.padEnd(10)} ${run}\n`);
+      io.out('Press Ctrl-C to stop.\n');
+      const outcome = await Promise.race([stopSignal, supervisor.firstExit()]);
+      if (outcome instanceof Error) throw new CliError(`${outcome.message}; stopping the platform`);
+    }
+    io.out(`paas: ${signalled ?? 'signal'} received, stopping\n`);
+  } finally {
+    await supervisor.stop();
+    claim.release();
+  }
+}

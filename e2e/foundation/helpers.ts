@@ -1,0 +1,99 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const WORKSPACE = resolve(__dirname, '..', '..');
+export const PAAS = join(WORKSPACE, 'bin', 'paas');
+
+export interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/paas to completion. */
+export function paas(args: string[], env: NodeJS.ProcessEnv = process.env): Result {
+  const r = spawnSync(PAAS, args, { env, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A temporary PAAS_ROOT and PAAS_RUN for one test, removed by `cleanup`. */
+export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string; cleanup(): void } {
+  const base = mkdtempSync(join(tmpdir(), 'paas-e2e-'));
+  const root = join(base, 'root');
+  const run = join(base, 'run');
+  return {
+    root,
+    run,
+    env: { ...process.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: '127.0.0.1:0' },
+    cleanup: () => rmSync(base, { recursive: true, force: true }),
+  };
+}
+
+/** A long-running bin/paas process whose output is collected; resolves lines as they come. */
+export class PaasProcess {
+  readonly child: ChildProcess;
+  output = '';
+  private waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(PAAS, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (chunk: Buffer): void => {
+      this.output += chunk.toString();
+      this.waiters = this.waiters.filter((w) => {
+        const m = this.output.match(w.pattern);
+        if (m) w.resolve(m);
+        return !m;
+      });
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.exited = new Promise((resolveExit) =>
+      this.child.once('exit', (code, signal) => resolveExit({ code, signal })),
+    );
+  }
+
+  /** Waits for the output to match, failing with the output so far after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const m = this.output.match(pattern);
+    if (m) return Promise.resolve(m);
+    return new Promise((resolveMatch, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${this.output}`)),
+        timeoutMs,
+      );
+      void this.exited.then(() => {
+        const late = this.output.match(pattern);
+        if (!late) reject(new Error(`process exited before ${pattern}; output:\n${this.output}`));
+      });
+      this.waiters.push({
+        pattern,
+        resolve: (match) => {
+          clearTimeout(timer);
+          resolveMatch(match);
+        },
+      });
+    });
+  }
+
+  /** Stops the process (and so its children) if it still runs. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PaasProcess, isAlive, paas, tempRoots } from './helpers';
+
+const UP = /paas \S+ is up\n\s+api\s+(http:\/\/\S+)\s+pid (\d+)/;
+
+describe('paas up', () => {
+  it('starts the api, answers /api/health, refuses a second up, and stops cleanly on SIGINT', async () => {
+    const roots = tempRoots();
+    const up = new PaasProcess(['up'], roots.env);
+    try {
+      const [, url, pid] = await up.waitFor(UP);
+      assert.ok(url && pid);
+      const health = await fetch(`${url}/api/health`);
+      assert.equal(health.status, 200);
+      assert.equal(((await health.json()) as { status: string }).status, 'ok');
+      assert.ok(existsSync(roots.root), 'PAAS_ROOT created');
+      assert.equal(readFileSync(join(roots.run, 'up.pid'), 'utf8').trim(), String(up.child.pid));
+
+      const second = paas(['up'], roots.env);
+      assert.equal(second.status, 1);
+      assert.equal(second.stderr, `Error: paas is already up for ${roots.run} (pid ${up.child.pid})\n`);
+
+      up.child.kill('SIGINT');
+      const exit = await up.exited;
+      assert.equal(exit.code, 0, up.output);
+      assert.equal(isAlive(Number(pid)), false, 'the api stopped with up');
+      assert.equal(existsSync(join(roots.run, 'up.pid')), false);
+    } finally {
+      await up.stop();
+      roots.cleanup();
+    }
+  });
+
+  it('stops and fails when a component dies', async () => {
+    const roots = tempRoots();
+    const up = new PaasProcess(['up'], roots.env);
+    try {
+      const [, , pid] = await up.waitFor(UP);
+      process.kill(Number(pid), 'SIGKILL');
+      const exit = await up.exited;
+      assert.equal(exit.code, 1);
+      assert.match(up.output, /Error: api exited on signal SIGKILL; stopping the platform/);
+    } finally {
+      await up.stop();
+      roots.cleanup();
+    }
+  });
+
+  it('fails with the api error when the listen address is taken', async () => {
+    const a = tempRoots();
+    const b = tempRoots();
+    const first = new PaasProcess(['up'], a.env);
+    try {
+      const [, url] = await first.waitFor(UP);
+      const port = new URL(url ?? '').port;
+      const r = paas(['up'], { ...b.env, PAAS_API_ADDR: `127.0.0.1:${port}` });
+      assert.equal(r.status, 1);
+      assert.match(r.stdout + r.stderr, /EADDRINUSE/);
+      assert.match(r.stderr, /Error: api exited with status 1/);
+    } finally {
+      await first.stop();
+      a.cleanup();
+      b.cleanup();
+    }
+  });
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ESLint } from 'eslint';
+import { WORKSPACE } from './helpers';
+
+const nxEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
+
+describe('workspace', () => {
+  it('has an Nx project for every component of DESIGN.md', () => {
+    const r = spawnSync('npx', ['nx', 'show', 'projects', '--json'], { cwd: WORKSPACE, env: nxEnv, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const projects = new Set(JSON.parse(r.stdout) as string[]);
+    const expected = [
+      ...['oci', 'content', 'layers', 'snapshots', 'images', 'dockerfile', 'builder', 'engine', 'registry', 'platform'],
+      ...['cli', 'api', 'agent', 'proxy', 'dashboard', 'native', 'e2e'],
+    ];
+    for (const name of expected) assert.ok(projects.has(name), `missing project ${name}`);
+  });
+
+  describe('module boundaries', () => {
+    const eslint = new ESLint({ cwd: WORKSPACE });
+    const violations = async (file: string, source: string): Promise<string[]> => {
+      const [result] = await eslint.lintText(source, { filePath: join(WORKSPACE, file) });
+      return (result?.messages ?? []).filter((m) => m.ruleId === '@nx/enforce-module-boundaries').map((m) => m.message);
+    };
+
+    it('lets an engine lib import another engine lib', async () => {
+      assert.deepEqual(await violations('libs/images/src/probe.ts', "export * from '@paas/oci';\n"), []);
+    });
+
+    it('forbids an engine lib from importing platform code', async () => {
+      const found = await violations('libs/engine/src/probe.ts', "export * from '@paas/platform';\n");
+      assert.equal(found.length, 1);
+      assert.match(found[0] ?? '', /scope:engine/);
+    });
+
+    it('forbids a lib from importing an app', async () => {
+      const found = await violations('libs/platform/src/probe.ts', "export * from '../../../apps/api/src/config';\n");
+      assert.equal(found.length, 1);
+    });
+
+    it('keeps the Dockerfile parser on @paas/oci alone', async () => {
+      assert.deepEqual(await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/oci';\n"), []);
+      const found = await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/content';\n");
+      assert.equal(found.length, 1);
+    });
+  });
+
+  it('bootstraps idempotently: a second run installs and rebuilds nothing', () => {
+    const r = spawnSync('bash', ['infra/bootstrap.sh'], { cwd: WORKSPACE, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'bootstrap: ready\n');
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * Settings from the environment, typed and validated in one place.
+ *
+ * Apps call their own `load*Config(process.env)` once at start-up; everything below works
+ * on a plain record so that tests pass their own environment and nothing else reads
+ * `process.env`. Defaults are the ones in DESIGN.md.
+ */
+import { isAbsolute } from 'node:path';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULTS = {
+  PAAS_ROOT: '/var/lib/paas',
+  PAAS_RUN: '/run/paas',
+  PAAS_API_ADDR: '127.0.0.1:7000',
+  PAAS_ROUTER_ADDR: '0.0.0.0:8080',
+  PAAS_REGISTRY_ADDR: '127.0.0.1:5000',
+  PAAS_AGENT_ADDR: '127.0.0.1:7100',
+  PAAS_DOMAIN: 'localhost',
+  PAAS_BRIDGE: 'paas0',
+  PAAS_SUBNET: '10.88.0.0/16',
+} as const;
+
+export type SettingName = keyof typeof DEFAULTS;
+
+/** A setting that is present but unusable. The message names the variable and the value. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super(`${variable}=${JSON.stringify(value)}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+function raw(env: Env, name: SettingName): string {
+  const value = env[name];
+  return value === undefined || value === '' ? DEFAULTS[name] : value;
+}
+
+/** An absolute directory path such as PAAS_ROOT or PAAS_RUN. */
+export function directory(env: Env, name: SettingName): string {
+  const value = raw(env, name);
+  if (!isAbsolute(value)) throw new ConfigError(name, value, 'must be an absolute path');
+  if (value.includes('\0')) throw new ConfigError(name, value, 'must not contain NUL');
+  return value.length > 1 ? value.replace(/\/+$/, '') : value;
+}
+
+/**
+ * `host:port`, `[v6]:port` or `:port` (all interfaces). Port 0 asks the kernel for a free
+ * port, which tests use to run side by side.
+ */
+export function listenAddress(env: Env, name: SettingName): ListenAddress {
+  const value = raw(env, name);
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  if (!match) throw new ConfigError(name, value, 'expected HOST:PORT, [IPV6]:PORT or :PORT');
+  const port = Number(match[3]);
+  if (port > 65535) throw new ConfigError(name, value, `port ${port} is out of range 0-65535`);
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** A DNS name used as the apps' domain (`APP.<domain>`). */
+export function domain(env: Env, name: SettingName): string {
+  const value = raw(env, name).toLowerCase();
+  const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+  if (value.length > 253 || !value.split('.').every((part) => label.test(part))) {
+    throw new ConfigError(name, value, 'must be a DNS name such as localhost or paas.example.com');
+  }
+  return value;
+}
+
+export function formatAddress(address: ListenAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** The durable and the volatile roots every component shares. */
+export interface Paths {
+  readonly root: string;
+  readonly run: string;
+}
+
+export function paths(env: Env): Paths {
+  return { root: directory(env, 'PAAS_ROOT'), run: directory(env, 'PAAS_RUN') };
+}
