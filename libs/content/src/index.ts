@@ -1,6 +1,4 @@
-/**
- * @paas/content — Content store: blobs by sha256, atomic writes, GC by reachability.
- *
- * Filled in by its own issue; the project exists so that its boundaries are enforced from day one.
- */
-export {};
+export * from './errors';
+export * from './gc';
+export * from './lease';
+export * from './store';

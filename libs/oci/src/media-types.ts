@@ -1,0 +1,65 @@
+/** Media types of the OCI image-spec and of Docker's schema2, which registries still serve. */
+export const MediaType = {
+  ociDescriptor: 'application/vnd.oci.descriptor.v1+json',
+  ociLayoutHeader: 'application/vnd.oci.layout.header.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+} as const;
+
+export type MediaTypeName = (typeof MediaType)[keyof typeof MediaType];
+
+export function isManifestType(mediaType: string | undefined): boolean {
+  return mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
+}
+
+export function isIndexType(mediaType: string | undefined): boolean {
+  return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
+}
+
+export function isConfigType(mediaType: string | undefined): boolean {
+  return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig;
+}
+
+export type LayerCompression = 'none' | 'gzip' | 'zstd';
+
+/** How a layer blob is compressed, from its media type; undefined when it is not a layer. */
+export function layerCompression(mediaType: string): LayerCompression | undefined {
+  switch (mediaType) {
+    case MediaType.ociLayer:
+      return 'none';
+    case MediaType.ociLayerGzip:
+    case MediaType.dockerLayerGzip:
+    case MediaType.dockerForeignLayerGzip:
+      return 'gzip';
+    case MediaType.ociLayerZstd:
+      return 'zstd';
+    default:
+      return undefined;
+  }
+}
+
+/** The Docker schema2 media type that corresponds to an OCI one (for docker-archive and schema2 pushes). */
+export function toDockerMediaType(mediaType: string): string {
+  switch (mediaType) {
+    case MediaType.ociManifest:
+      return MediaType.dockerManifest;
+    case MediaType.ociIndex:
+      return MediaType.dockerManifestList;
+    case MediaType.ociConfig:
+      return MediaType.dockerConfig;
+    case MediaType.ociLayerGzip:
+      return MediaType.dockerLayerGzip;
+    default:
+      return mediaType;
+  }
+}
