@@ -2,3 +2,4 @@ export * from './errors';
 export * from './gc';
 export * from './lease';
 export * from './store';
+export * from './atomic';

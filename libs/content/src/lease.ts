@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isProcessAlive } from './atomic';
 import type { Root } from './gc';
 
 interface LeaseFile {
@@ -69,20 +70,11 @@ export async function liveLeaseRoots(leasesDir: string): Promise<Root[]> {
     }
     try {
       const lease = JSON.parse(await readFile(path, 'utf8')) as LeaseFile;
-      if (isAlive(lease.pid)) roots.push(...lease.roots);
+      if (isProcessAlive(lease.pid)) roots.push(...lease.roots);
       else await rm(path, { force: true });
     } catch {
       await rm(path, { force: true });
     }
   }
   return roots;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

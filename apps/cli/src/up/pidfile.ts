@@ -1,3 +1,4 @@
+import { isProcessAlive } from '@paas/content';
 import { closeSync, constants, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 
 /**
@@ -22,7 +23,7 @@ export function claimPidFile(path: string, pid = process.pid): { release(): void
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = readOwner(path);
-      if (owner !== undefined && owner !== pid && isAlive(owner)) return { owner };
+      if (owner !== undefined && owner !== pid && isProcessAlive(owner)) return { owner };
       rmSync(path, { force: true }); // stale: its process is gone
     }
   }
@@ -35,14 +36,5 @@ function readOwner(path: string): number | undefined {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { LockTimeoutError, withLock, writeFileAtomic } from './atomic';
+
+describe('atomic files and locks', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-atomic-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('replaces a file atomically, leaving no temp files', async () => {
+    const path = join(dir, 'index.json');
+    await writeFileAtomic(path, 'one');
+    await writeFileAtomic(path, 'two');
+    assert.equal(readFileSync(path, 'utf8'), 'two');
+    assert.deepEqual(readdirSync(dir), ['index.json']);
+  });
+
+  it('serialises read-modify-write across processes', async () => {
+    const counter = join(dir, 'counter');
+    writeFileSync(counter, '0');
+    const script = join(dir, 'inc.ts');
+    writeFileSync(
+      script,
+      `import { readFileSync, writeFileSync } from 'node:fs';
+       import { withLock } from ${JSON.stringify(join(__dirname, 'atomic.ts'))};
+       (async () => {
+         for (let i = 0; i < 25; i++) {
+           await withLock(${JSON.stringify(join(dir, 'counter.lock'))}, async () => {
+             const n = Number(readFileSync(${JSON.stringify(counter)}, 'utf8'));
+             await new Promise((r) => setImmediate(r));
+             writeFileSync(${JSON.stringify(counter)}, String(n + 1));
+           });
+         }
+       })();`,
+    );
+    await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise((resolve, reject) => {
+            const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+            child.on('exit', (code) => (code === 0 ? resolve(code) : reject(new Error(`exit ${code}`))));
+          }),
+      ),
+    );
+    assert.equal(readFileSync(counter, 'utf8'), '100');
+    assert.deepEqual(readdirSync(dir).sort(), ['counter', 'inc.ts']);
+  });
+
+  it('takes over a lock left by a dead process', async () => {
+    const lock = join(dir, 'x.lock');
+    writeFileSync(lock, `${2 ** 22 + 7}\n`);
+    assert.equal(await withLock(lock, async () => 'got it'), 'got it');
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('takes over an empty lock file once it is old (a crash between create and write)', async () => {
+    const lock = join(dir, 'x.lock');
+    writeFileSync(lock, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    assert.equal(await withLock(lock, async () => 1), 1);
+  });
+
+  it('times out behind a live owner, naming it', async () => {
+    const lock = join(dir, 'x.lock');
+    writeFileSync(lock, `${process.ppid}\n`);
+    await assert.rejects(
+      withLock(lock, async () => 1, { timeoutMs: 100 }),
+      (err: unknown) => {
+        assert.ok(err instanceof LockTimeoutError);
+        assert.match(err.message, new RegExp(`held by pid ${process.ppid}`));
+        return true;
+      },
+    );
+    assert.equal(readFileSync(lock, 'utf8'), `${process.ppid}\n`);
+  });
+
+  it('releases the lock when the function throws', async () => {
+    const lock = join(dir, 'x.lock');
+    await assert.rejects(
+      withLock(lock, async () => {
+        throw new Error('inside');
+      }),
+      /inside/,
+    );
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});

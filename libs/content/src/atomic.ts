@@ -1,0 +1,116 @@
+/**
+ * Small durable-file helpers every store shares: atomic replacement of a file and an
+ * exclusive lock between processes (CLI invocations run side by side, daemonless).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Writes `data` to `path` through a temp file, fsync and rename: readers see old or new, never half. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const fh = await open(temp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export class LockTimeoutError extends Error {
+  constructor(
+    readonly path: string,
+    readonly owner: number | undefined,
+  ) {
+    super(`timed out waiting for the lock ${path}${owner ? ` held by pid ${owner}` : ''}`);
+    this.name = 'LockTimeoutError';
+  }
+}
+
+export interface LockOptions {
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Runs `fn` holding an exclusive lock file `path` (created O_EXCL with our pid). A lock left
+ * by a dead process is taken over: it is renamed away first, so only one waiter wins it.
+ */
+export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  await mkdir(dirname(path), { recursive: true });
+  let delay = 2;
+  for (;;) {
+    try {
+      const fh = await open(path, 'wx', 0o644);
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = await readOwner(path);
+    if (owner !== undefined ? !isProcessAlive(owner) : await olderThan(path, ORPHAN_LOCK_MS)) {
+      const stale = `${path}.stale.${randomBytes(4).toString('hex')}`;
+      if (
+        await rename(path, stale).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        await unlink(stale).catch(() => undefined);
+      }
+      continue;
+    }
+    if (Date.now() > deadline) throw new LockTimeoutError(path, owner);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+async function readOwner(path: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(path, 'utf8')).trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock file without a readable pid is a crash between create and write once it is this old. */
+const ORPHAN_LOCK_MS = 5_000;
+
+async function olderThan(path: string, ms: number): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  return st !== undefined && Date.now() - st.mtimeMs > ms;
+}
+
+/** Whether a process with this pid exists (EPERM means it does, owned by someone else). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
