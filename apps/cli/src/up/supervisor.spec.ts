@@ -7,8 +7,9 @@ import { ComponentExitedError, Supervisor } from './supervisor';
 
 /** Small components as scripts, so the supervisor is tested against real child processes. */
 const scripts = {
-  ready: `console.log('hello from ' + process.env.NAME); process.send({ ready: true, url: 'http://x' });
-          process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); setInterval(() => {}, 1000);`,
+  ready: `process.on('SIGTERM', () => { console.log('bye'); process.exit(0); });
+          console.log('hello from ' + process.env.NAME); process.send({ ready: true, url: 'http://x' });
+          setInterval(() => {}, 1000);`,
   crash: `console.error('boom'); process.exit(3);`,
   silent: `setInterval(() => {}, 1000);`,
   stubborn: `process.on('SIGTERM', () => {}); process.send({ ready: true, url: 'http://y' }); setInterval(() => {}, 1000);`,

@@ -100,7 +100,8 @@ export class Supervisor {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      proc.once('exit', (code, signal) => resolve({ code, signal }));
+      // 'close' comes after 'exit' once stdout and stderr are drained, so no line is lost.
+      proc.once('close', (code, signal) => resolve({ code, signal }));
     });
     const child: Child = { spec, process: proc, exited };
     this.children.push(child);
