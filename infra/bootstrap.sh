@@ -12,11 +12,12 @@ step() { printf 'bootstrap: %s\n' "$*"; }
 # Who needs what: native/ builds with build-essential, pkg-config, libseccomp-dev and
 # libjansson-dev; containers need iproute2, iptables and busybox-static (base image);
 # the platform needs git and redis-server; crun, runc and hyperfine are the side-by-side
-# peers of the runtime tests and benchmarks; clang runs the native fuzzers.
+# peers of the runtime tests and benchmarks; clang runs the native fuzzers; skopeo
+# and umoci read and write our image archives in the interop tests.
 packages=(
   build-essential pkg-config libseccomp-dev libjansson-dev
   iproute2 iptables busybox-static git redis-server
-  crun runc hyperfine clang
+  crun runc hyperfine clang skopeo umoci
 )
 missing=()
 while read -r pkg status; do

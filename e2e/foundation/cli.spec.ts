@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { WORKSPACE, paas } from './helpers';
+import { WORKSPACE, paas } from '../support/cli';
 
 describe('bin/paas', () => {
   const { version } = JSON.parse(readFileSync(join(WORKSPACE, 'package.json'), 'utf8')) as { version: string };

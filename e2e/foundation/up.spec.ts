@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PaasProcess, isAlive, paas, tempRoots } from './helpers';
+import { PaasProcess, isAlive, paas, tempRoots } from '../support/cli';
 
 const UP = /paas \S+ is up\n\s+api\s+(http:\/\/\S+)\s+pid (\d+)/;
 

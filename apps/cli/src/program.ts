@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, VERSION, type Env } from '@paas/config';
+import { imageCommands } from './commands/images';
 import { upCommand } from './commands/up';
 import { CliError, EXIT_USAGE } from './errors';
 
@@ -34,6 +35,7 @@ export function createProgram(io: CliIo): Command {
     .description('Show the paas version information')
     .action(() => io.out(`${versionLine()}\n`));
 
+  for (const command of imageCommands(io)) program.addCommand(command);
   program.addCommand(upCommand(io));
   return program;
 }

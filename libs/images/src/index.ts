@@ -1,6 +1,5 @@
-/**
- * @paas/images — Image refs and tags, import, export, history, prune.
- *
- * Filled in by its own issue; the project exists so that its boundaries are enforced from day one.
- */
-export {};
+export * from './bootstrap';
+export * from './errors';
+export * from './refs';
+export * from './service';
+export * from './archive';

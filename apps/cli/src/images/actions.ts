@@ -1,0 +1,297 @@
+/**
+ * The image verbs. Loaded on first use (see commands/images.ts), so commands that do not touch
+ * images do not load the engine libraries.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { createInterface } from 'node:readline/promises';
+import { BlobMismatchError } from '@paas/content';
+import {
+  AmbiguousImageError,
+  ArchiveError,
+  BASE_IMAGES,
+  type BaseImage,
+  ImageConflictError,
+  ImageNotFoundError,
+  bootstrapImage,
+  goArch,
+  loadImages,
+  saveImages,
+} from '@paas/images';
+import { LayerError } from '@paas/layers';
+import { type Digest, InvalidReferenceError, type ImageConfig, digestHex } from '@paas/oci';
+import { isMountPoint, mount, readonlyOverlayMount, unmount } from '@paas/snapshots';
+import { loadCliConfig } from '../config';
+import { openImages } from '../context';
+import { CliError } from '../errors';
+import { humanSize } from '../format';
+import type { CliIo } from '../program';
+import { type HistoryOptions, renderHistory } from './history';
+import { formatTemplate, inspectImage } from './inspect';
+import { type ListOptions, renderImages } from './list';
+
+/** Images that containers use; the engine (issue 6) fills this in. No containers exist yet. */
+const NO_CONTAINERS: ReadonlySet<Digest> = new Set();
+
+function asCliError(err: unknown): never {
+  if (err instanceof ImageNotFoundError || err instanceof AmbiguousImageError || err instanceof ImageConflictError) {
+    throw new CliError(err.message);
+  }
+  if (err instanceof InvalidReferenceError) throw new CliError(err.message);
+  throw err;
+}
+
+export async function images(io: CliIo, filter: string | undefined, options: ListOptions): Promise<void> {
+  const service = await openImages(io);
+  io.out(renderImages(await service.summaries(), options, filter));
+}
+
+export async function rmi(io: CliIo, refs: string[], options: { force?: boolean }): Promise<void> {
+  const service = await openImages(io);
+  let failed = 0;
+  for (const ref of refs) {
+    try {
+      const result = await service.remove(ref, { force: options.force ?? false, inUse: NO_CONTAINERS });
+      for (const name of result.untagged) io.out(`Untagged: ${familiar(name)}\n`);
+      for (const id of result.deleted) io.out(`Deleted: ${id}\n`);
+    } catch (err) {
+      failed++;
+      if (
+        err instanceof ImageNotFoundError ||
+        err instanceof ImageConflictError ||
+        err instanceof AmbiguousImageError
+      ) {
+        io.err(`Error: ${err.message}\n`);
+      } else throw err;
+    }
+  }
+  await service.gc();
+  if (failed) throw new CliError(`${failed} of ${refs.length} images could not be removed`, 1);
+}
+
+/** Asks on the terminal; without one (a script), the answer is no, as with Docker. */
+async function confirm(io: CliIo, question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    io.err(`${question}\nnot a terminal: pass -f to confirm\n`);
+    return false;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function familiar(name: string): string {
+  return name.replace(/^docker\.io\/library\/([^/]+)$/, '$1').replace(/^docker\.io\//, '');
+}
+
+export async function tag(io: CliIo, source: string, target: string): Promise<void> {
+  const service = await openImages(io);
+  await service.tag(source, target).catch(asCliError);
+}
+
+export async function history(io: CliIo, ref: string, options: HistoryOptions): Promise<void> {
+  const service = await openImages(io);
+  const image = await service.resolve(ref).catch(asCliError);
+  io.out(renderHistory(image, options));
+}
+
+export async function inspect(io: CliIo, refs: string[], options: { format?: string }): Promise<void> {
+  const service = await openImages(io);
+  const summaries = await service.summaries();
+  const found: Record<string, unknown>[] = [];
+  let missing = 0;
+  for (const ref of refs) {
+    try {
+      const image = await service.resolve(ref);
+      const size = summaries.find((s) => s.manifestDigest === image.manifestDigest)?.size ?? 0;
+      found.push(inspectImage(image, size));
+    } catch (err) {
+      if (!(err instanceof ImageNotFoundError || err instanceof AmbiguousImageError)) throw err;
+      missing++;
+      io.err(`Error: No such object: ${ref}\n`);
+    }
+  }
+  if (options.format) for (const f of found) io.out(`${formatTemplate(options.format, f)}\n`);
+  else io.out(`${JSON.stringify(found, null, 4)}\n`);
+  if (missing) throw new CliError(`${missing} of ${refs.length} objects not found`);
+}
+
+export async function bootstrap(io: CliIo, names: string[]): Promise<void> {
+  const service = await openImages(io);
+  for (const name of names.length ? names : ['busybox', 'node']) {
+    if (!(BASE_IMAGES as readonly string[]).includes(name)) {
+      throw new CliError(`unknown base image "${name}"; choose from ${BASE_IMAGES.join(', ')}`, 125);
+    }
+    const image = await bootstrapImage(service, name as BaseImage, { log: (l) => io.out(`${l}\n`) });
+    io.out(`${image.names.map(familiar).join(', ')}: ${image.id}\n`);
+  }
+}
+
+export async function prune(io: CliIo, options: { all?: boolean; force?: boolean }): Promise<void> {
+  if (!options.force) {
+    const question = options.all
+      ? 'WARNING! This will remove all images without at least one container associated to them.'
+      : 'WARNING! This will remove all dangling images.';
+    if (!(await confirm(io, `${question}\nAre you sure you want to continue? [y/N] `))) return;
+  }
+  const service = await openImages(io);
+  const result = await service.prune({ all: options.all ?? false, inUse: NO_CONTAINERS });
+  if (result.deleted.length) io.out(`Deleted Images:\n${result.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
+  io.out(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
+}
+
+/** `image import DIR|TARBALL [REF]`: a one-layer image from a directory or a root filesystem tarball. */
+export async function importImage(
+  io: CliIo,
+  source: string,
+  ref: string | undefined,
+  options: { change?: string[]; message?: string },
+): Promise<void> {
+  const service = await openImages(io);
+  const st = await stat(source).catch(() => undefined);
+  if (!st) throw new CliError(`open ${source}: no such file or directory`);
+  const layer = st.isDirectory() ? await service.layerFromDirectory(source) : await service.layerFromTarball(source);
+  const created = new Date().toISOString();
+  const config: ImageConfig = {
+    created,
+    architecture: goArch(),
+    os: 'linux',
+    config: applyChanges(options.change ?? []),
+    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+    history: [
+      { created, created_by: `paas image import ${source}`, ...(options.message ? { comment: options.message } : {}) },
+    ],
+  };
+  const image = await service.commit(config, [layer.descriptor], ref).catch(asCliError);
+  io.out(`${image.id}\n`);
+}
+
+/** `--change 'CMD ["sh"]'`, `ENV A=b`, `WORKDIR /x` … the metadata instructions import accepts. */
+function applyChanges(changes: string[]): NonNullable<ImageConfig['config']> {
+  const config: NonNullable<ImageConfig['config']> = {};
+  for (const change of changes) {
+    const m = /^\s*(\w+)\s+(.*)$/s.exec(change);
+    if (!m) throw new CliError(`invalid --change "${change}"`, 125);
+    const [, instr = '', arg = ''] = m;
+    const list = (): string[] => (arg.trim().startsWith('[') ? (JSON.parse(arg) as string[]) : ['/bin/sh', '-c', arg]);
+    switch (instr.toUpperCase()) {
+      case 'CMD':
+        config.Cmd = list();
+        break;
+      case 'ENTRYPOINT':
+        config.Entrypoint = list();
+        break;
+      case 'ENV':
+        config.Env = [...(config.Env ?? []), arg.includes('=') ? arg.trim() : arg.trim().replace(/\s+/, '=')];
+        break;
+      case 'WORKDIR':
+        config.WorkingDir = arg.trim();
+        break;
+      case 'USER':
+        config.User = arg.trim();
+        break;
+      case 'EXPOSE':
+        config.ExposedPorts = { ...config.ExposedPorts, [arg.includes('/') ? arg.trim() : `${arg.trim()}/tcp`]: {} };
+        break;
+      case 'LABEL': {
+        const [k = '', ...v] = arg.split('=');
+        config.Labels = {
+          ...config.Labels,
+          [k.trim()]: v
+            .join('=')
+            .trim()
+            .replace(/^"(.*)"$/, '$1'),
+        };
+        break;
+      }
+      case 'STOPSIGNAL':
+        config.StopSignal = arg.trim();
+        break;
+      default:
+        throw new CliError(`${instr} is not a valid change command`, 125);
+    }
+  }
+  return config;
+}
+
+/** `save IMAGE... [-o FILE]`: to a file (atomically) or to stdout when it is not a terminal. */
+export async function save(io: CliIo, refs: string[], options: { output?: string }): Promise<void> {
+  const service = await openImages(io);
+  for (const ref of refs) await service.resolve(ref).catch(asCliError);
+  if (!options.output) {
+    if (process.stdout.isTTY)
+      throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+    await saveImages(service, refs, process.stdout);
+    return;
+  }
+  const temp = `${options.output}.${process.pid}.tmp`;
+  const out = createWriteStream(temp, { mode: 0o644 });
+  try {
+    await saveImages(service, refs, out);
+    out.end();
+    await finished(out);
+    await rename(temp, options.output);
+  } catch (err) {
+    out.destroy();
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** `load [-i FILE]`: from a file or stdin. */
+export async function load(io: CliIo, options: { input?: string; quiet?: boolean }): Promise<void> {
+  const service = await openImages(io);
+  let input: Readable;
+  if (options.input) {
+    if (!(await stat(options.input).catch(() => undefined)))
+      throw new CliError(`open ${options.input}: no such file or directory`);
+    input = createReadStream(options.input);
+  } else {
+    if (process.stdin.isTTY) throw new CliError('requested load from stdin, but stdin is empty');
+    input = process.stdin;
+  }
+  let loaded;
+  try {
+    loaded = await loadImages(service, input);
+  } catch (err) {
+    if (err instanceof ArchiveError || err instanceof LayerError || err instanceof BlobMismatchError) {
+      throw new CliError(`load: ${err.message}`);
+    }
+    throw err;
+  }
+  for (const { image, tags } of loaded) {
+    if (tags.length === 0) io.out(`Loaded image ID: ${image.id}\n`);
+    for (const tag of tags) io.out(`Loaded image: ${tag}\n`);
+  }
+}
+
+function mountPoint(io: CliIo, id: Digest): string {
+  return join(loadCliConfig(io.env).paths.run, 'mounts', digestHex(id));
+}
+
+/** `image mount IMAGE`: unpacks the image and mounts its layers read-only; prints where (as podman does). */
+export async function mountImage(io: CliIo, ref: string): Promise<void> {
+  const service = await openImages(io);
+  const image = await service.resolve(ref).catch(asCliError);
+  const lowers = await service.snapshots.lowerDirs(await service.unpack(image));
+  const target = mountPoint(io, image.id);
+  await mkdir(target, { recursive: true });
+  if (!(await isMountPoint(target))) await mount(readonlyOverlayMount(lowers), target);
+  io.out(`${target}\n`);
+}
+
+/** `image unmount IMAGE` */
+export async function unmountImage(io: CliIo, ref: string): Promise<void> {
+  const service = await openImages(io);
+  const image = await service.resolve(ref).catch(asCliError);
+  const target = mountPoint(io, image.id);
+  await unmount(target);
+  await rmdir(target).catch(() => undefined);
+  io.out(`${image.id}\n`);
+}

@@ -1,0 +1,251 @@
+/**
+ * Base images without a registry, made from what the host has:
+ *  - busybox: the host's static busybox with its applets as hard links (one file's bytes);
+ *  - node:    the host's node and npm with the shared libraries node needs, on busybox;
+ *  - debian:  a debootstrap minbase (slow; optional).
+ * Layers are packed with fixed mtimes and the configs dated by the source binaries, so the
+ * same host produces the same image ids every time.
+ */
+import { execFile } from 'node:child_process';
+import {
+  chmod,
+  copyFile,
+  cp,
+  link,
+  mkdir,
+  mkdtemp,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ImageConfig } from '@paas/oci';
+import type { Image, ImageService } from './service';
+
+const run = promisify(execFile);
+
+export const BASE_IMAGES = ['busybox', 'node', 'debian'] as const;
+export type BaseImage = (typeof BASE_IMAGES)[number];
+
+export interface BootstrapOptions {
+  readonly busybox?: string;
+  readonly node?: string;
+  readonly npmDir?: string;
+  /** Progress lines for the CLI. */
+  readonly log?: (line: string) => void;
+}
+
+const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const EPOCH = new Date(0);
+
+export class BootstrapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BootstrapError';
+  }
+}
+
+/** Builds a base image and tags it (`busybox:latest`, `node:20` + `node:latest`, `debian:bookworm`). */
+export async function bootstrapImage(
+  images: ImageService,
+  which: BaseImage,
+  options: BootstrapOptions = {},
+): Promise<Image> {
+  switch (which) {
+    case 'busybox':
+      return bootstrapBusybox(images, options);
+    case 'node':
+      return bootstrapNode(images, options);
+    case 'debian':
+      return bootstrapDebian(images, options);
+  }
+}
+
+async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'paas-bootstrap-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function bootstrapBusybox(images: ImageService, options: BootstrapOptions): Promise<Image> {
+  const busybox = options.busybox ?? '/bin/busybox';
+  const st = await stat(busybox).catch(() => undefined);
+  if (!st) throw new BootstrapError(`${busybox} not found; install it with: apt-get install busybox-static`);
+  const { stdout: banner } = await run(busybox, ['--help']).catch(() => ({ stdout: '' }));
+  const version = /BusyBox v(\S+)/.exec(banner)?.[1] ?? 'unknown';
+  return withScratch(async (rootfs) => {
+    await makeBusyboxRootfs(rootfs, busybox);
+    options.log?.(`packing busybox ${version}`);
+    const layer = await images.layerFromDirectory(rootfs, { fixedMtime: EPOCH });
+    const created = st.mtime.toISOString();
+    const config: ImageConfig = {
+      created,
+      architecture: goArch(),
+      os: 'linux',
+      config: { Env: [PATH_ENV], Cmd: ['sh'] },
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created, created_by: `paas image bootstrap busybox (host busybox ${version})` }],
+    };
+    return images.commit(config, [layer.descriptor], 'busybox:latest');
+  });
+}
+
+async function makeBusyboxRootfs(rootfs: string, busybox: string): Promise<void> {
+  for (const d of [
+    'bin',
+    'dev',
+    'etc',
+    'home',
+    'proc',
+    'root',
+    'sys',
+    'tmp',
+    'usr/bin',
+    'usr/sbin',
+    'sbin',
+    'var/tmp',
+    'var/log',
+  ]) {
+    await mkdir(join(rootfs, d), { recursive: true });
+  }
+  await chmod(join(rootfs, 'root'), 0o700);
+  await chmod(join(rootfs, 'tmp'), 0o1777);
+  await chmod(join(rootfs, 'var/tmp'), 0o1777);
+  await copyFile(busybox, join(rootfs, 'bin/busybox'));
+  await chmod(join(rootfs, 'bin/busybox'), 0o755);
+  const { stdout } = await run(busybox, ['--list-full']);
+  for (const applet of stdout.split('\n').filter(Boolean).sort()) {
+    if (applet === 'bin/busybox') continue;
+    const target = join(rootfs, applet);
+    await mkdir(dirname(target), { recursive: true });
+    await link(join(rootfs, 'bin/busybox'), target).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  await writeFile(
+    join(rootfs, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n',
+  );
+  await writeFile(join(rootfs, 'etc/group'), 'root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n');
+  await writeFile(join(rootfs, 'etc/shadow'), 'root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n', {
+    mode: 0o600,
+  });
+  await writeFile(join(rootfs, 'etc/nsswitch.conf'), 'hosts: files dns\n');
+}
+
+async function bootstrapNode(images: ImageService, options: BootstrapOptions): Promise<Image> {
+  const base = await images.resolve('busybox:latest').catch(() => bootstrapBusybox(images, options));
+  const node = await realpath(options.node ?? '/usr/bin/node').catch(() => {
+    throw new BootstrapError('node not found at /usr/bin/node');
+  });
+  const npmDir = options.npmDir ?? (await findNpm());
+  const { stdout: version } = await run(node, ['--version']);
+  const nodeVersion = version.trim().replace(/^v/, '');
+  const major = nodeVersion.split('.')[0] ?? nodeVersion;
+  return withScratch(async (rootfs) => {
+    await mkdir(join(rootfs, 'usr/local/bin'), { recursive: true });
+    await copyFile(node, join(rootfs, 'usr/local/bin/node'));
+    await chmod(join(rootfs, 'usr/local/bin/node'), 0o755);
+    for (const lib of await sharedLibraries(node)) {
+      await mkdir(join(rootfs, dirname(lib)), { recursive: true });
+      await copyFile(await realpath(lib), join(rootfs, lib));
+    }
+    if (npmDir) {
+      await cp(npmDir, join(rootfs, 'usr/local/lib/node_modules/npm'), { recursive: true, verbatimSymlinks: true });
+      await symlink('../lib/node_modules/npm/bin/npm-cli.js', join(rootfs, 'usr/local/bin/npm'));
+      await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(rootfs, 'usr/local/bin/npx'));
+    }
+    options.log?.(`packing node ${nodeVersion}${npmDir ? ' with npm' : ''}`);
+    const layer = await images.layerFromDirectory(rootfs, { fixedMtime: EPOCH });
+    const created = (await stat(node)).mtime.toISOString();
+    const config: ImageConfig = {
+      created,
+      architecture: base.config.architecture,
+      os: 'linux',
+      config: { Env: [PATH_ENV, `NODE_VERSION=${nodeVersion}`], Cmd: ['node'] },
+      rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.diffId] },
+      history: [
+        ...(base.config.history ?? []),
+        { created, created_by: `paas image bootstrap node (host node ${nodeVersion}${npmDir ? ' + npm' : ''})` },
+      ],
+    };
+    const image = await images.commit(config, [...base.manifest.layers, layer.descriptor], `node:${major}`);
+    await images.tag(`node:${major}`, 'node:latest');
+    return image;
+  });
+}
+
+/** The host's npm package directory, if npm is installed. */
+async function findNpm(): Promise<string | undefined> {
+  for (const candidate of ['/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm', '/usr/share/nodejs/npm']) {
+    if (await stat(join(candidate, 'package.json')).catch(() => undefined)) return candidate;
+  }
+  return undefined;
+}
+
+/** The absolute paths of the shared libraries and loader a binary needs (from ldd). */
+async function sharedLibraries(binary: string): Promise<string[]> {
+  const { stdout } = await run('ldd', [binary]);
+  const libs = new Set<string>();
+  for (const line of stdout.split('\n')) {
+    const path = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
+    if (path) libs.add(path);
+  }
+  return [...libs].sort();
+}
+
+async function bootstrapDebian(images: ImageService, options: BootstrapOptions): Promise<Image> {
+  const sources = await readFile('/etc/apt/sources.list.d/debian.sources', 'utf8')
+    .catch(() => readFile('/etc/apt/sources.list', 'utf8'))
+    .catch(() => '');
+  const mirror =
+    /URIs:\s*(\S+)/.exec(sources)?.[1] ??
+    /^deb\s+(\S+)\s+bookworm\s/m.exec(sources)?.[1] ??
+    'http://deb.debian.org/debian';
+  return withScratch(async (rootfs) => {
+    options.log?.(`debootstrap --variant=minbase bookworm from ${mirror}`);
+    await run('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror], { maxBuffer: 64 * 1024 * 1024 }).catch(
+      (err: { stderr?: string; code?: string }) => {
+        throw new BootstrapError(
+          err.code === 'ENOENT'
+            ? 'debootstrap is not installed (apt-get install debootstrap)'
+            : `debootstrap failed: ${err.stderr ?? err}`,
+        );
+      },
+    );
+    await rm(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+    await mkdir(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+    const layer = await images.layerFromDirectory(rootfs, { fixedMtime: EPOCH });
+    const created = new Date().toISOString();
+    const config: ImageConfig = {
+      created,
+      architecture: goArch(),
+      os: 'linux',
+      config: { Env: [PATH_ENV], Cmd: ['bash'] },
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created, created_by: 'paas image bootstrap debian (debootstrap minbase bookworm)' }],
+    };
+    return images.commit(config, [layer.descriptor], 'debian:bookworm');
+  });
+}
+
+/** The OCI architecture name of this machine (Go's GOARCH names). */
+export function goArch(): string {
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+  };
+  return map[process.arch] ?? process.arch;
+}

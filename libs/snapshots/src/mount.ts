@@ -1,0 +1,91 @@
+/**
+ * Mount specs and the one place that mounts them. Snapshotters return specs; callers mount
+ * and always unmount (`withMounted`), as containerd's snapshotters do.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Mount {
+  readonly type: string;
+  readonly source: string;
+  readonly options: readonly string[];
+}
+
+/** The kernel takes mount data of at most one page. */
+const MOUNT_DATA_MAX = 4095;
+
+export class MountError extends Error {
+  constructor(
+    readonly target: string,
+    message: string,
+  ) {
+    super(`mount ${target}: ${message}`);
+    this.name = 'MountError';
+  }
+}
+
+/** An overlay of `lowerDirs` (top first) with a private upper and work dir. */
+export function overlayMount(lowerDirs: readonly string[], upperDir: string, workDir: string): Mount {
+  if (lowerDirs.length === 0) throw new Error('overlay needs at least one lower dir');
+  for (const dir of [...lowerDirs, upperDir, workDir]) {
+    if (/[,:]/.test(dir)) throw new Error(`overlay path ${JSON.stringify(dir)} contains ',' or ':'`);
+  }
+  return {
+    type: 'overlay',
+    source: 'overlay',
+    options: [`lowerdir=${lowerDirs.join(':')}`, `upperdir=${upperDir}`, `workdir=${workDir}`, 'index=off'],
+  };
+}
+
+/** A read-only overlay of lower dirs alone (inspecting an image without a container). */
+export function readonlyOverlayMount(lowerDirs: readonly string[]): Mount {
+  if (lowerDirs.length === 1) return { type: 'bind', source: lowerDirs[0] ?? '', options: ['bind', 'ro'] };
+  return { type: 'overlay', source: 'overlay', options: [`lowerdir=${lowerDirs.join(':')}`] };
+}
+
+export async function mount(spec: Mount, target: string): Promise<void> {
+  const data = spec.options.join(',');
+  if (data.length > MOUNT_DATA_MAX) {
+    throw new MountError(target, `mount options are ${data.length} bytes, more than the kernel's ${MOUNT_DATA_MAX}`);
+  }
+  const args =
+    spec.type === 'bind'
+      ? ['--bind', ...(spec.options.includes('ro') ? ['-o', 'ro'] : []), spec.source, target]
+      : ['-t', spec.type, '-o', data, spec.source, target];
+  try {
+    await run('mount', args);
+  } catch (err) {
+    throw new MountError(target, ((err as { stderr?: string }).stderr ?? String(err)).trim());
+  }
+}
+
+/** Unmounts `target`; a target that is not mounted is fine. Lazy detach only if busy. */
+export async function unmount(target: string): Promise<void> {
+  if (!(await isMountPoint(target))) return;
+  try {
+    await run('umount', [target]);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    if (/busy/i.test(stderr)) await run('umount', ['-l', target]);
+    else if (await isMountPoint(target)) throw new MountError(target, stderr.trim() || String(err));
+  }
+}
+
+/** Mounts, runs `fn`, and unmounts whatever happens. */
+export async function withMounted<T>(spec: Mount, target: string, fn: (target: string) => Promise<T>): Promise<T> {
+  await mount(spec, target);
+  try {
+    return await fn(target);
+  } finally {
+    await unmount(target);
+  }
+}
+
+export async function isMountPoint(target: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  const escaped = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return mounts.split('\n').some((line) => line.split(' ')[4] === escaped);
+}
