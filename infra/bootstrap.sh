@@ -51,9 +51,26 @@ fi
 make -s -C native
 
 # --- TypeScript (type-check, bundle; Nx caches unchanged projects) ---------------------
-npx nx run-many -t build --outputStyle=static >/tmp/paas-bootstrap-build.log 2>&1 || {
-  cat /tmp/paas-bootstrap-build.log >&2
-  echo "bootstrap: the TypeScript build failed" >&2
-  exit 1
-}
+# Nx alone needs seconds to build its project graph, so a stamp skips it when no source,
+# config or lock file is newer than the last successful build.
+stamp=dist/.build-stamp
+sources=(apps libs tools e2e nx.json tsconfig.base.json tsconfig.json package-lock.json eslint.config.mjs)
+if [ ! -f "$stamp" ] || [ -n "$(find "${sources[@]}" -newer "$stamp" -not -path '*/node_modules/*' -print -quit)" ]; then
+  npx nx run-many -t build --outputStyle=static >/tmp/paas-bootstrap-build.log 2>&1 || {
+    cat /tmp/paas-bootstrap-build.log >&2
+    echo "bootstrap: the TypeScript build failed" >&2
+    exit 1
+  }
+  touch "$stamp"
+fi
+
+# --- base images (in PAAS_ROOT, default /var/lib/paas) -----------------------------------
+missing_images=()
+for image in busybox node; do
+  [ -n "$(bin/paas images -q "$image")" ] || missing_images+=("$image")
+done
+if [ ${#missing_images[@]} -gt 0 ]; then
+  step "base images: ${missing_images[*]}"
+  bin/paas image bootstrap "${missing_images[@]}" >/dev/null
+fi
 step "ready"

@@ -3,12 +3,22 @@
  * readers and writers of our archives.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { schemaErrors } from '@paas/oci/testing';
-import { paas, tempRoots } from '../support/cli';
+import { PAAS, paas, tempRoots } from '../support/cli';
 
 function sh(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -175,6 +185,37 @@ describe('image CLI', () => {
       const r3 = paas(['load', '-i', garbage], other.env);
       assert.equal(r3.status, 1);
       assert.match(r3.stderr, /^Error: load: /);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('leaves no partial blob and no ref when load is killed at random points', async () => {
+    const data = join(work, 'big');
+    mkdirSync(data);
+    for (let i = 0; i < 6; i++) writeFileSync(join(data, `r${i}`), randomBytes(4 * 1024 * 1024));
+    ok(paas(['image', 'import', data, 'big:1'], roots.env));
+    const archive = join(work, 'big.tar');
+    ok(paas(['save', 'big:1', '-o', archive], roots.env));
+    const other = tempRoots();
+    try {
+      for (let round = 0; round < 6; round++) {
+        const child = spawn(PAAS, ['load', '-i', archive], { env: other.env, stdio: 'ignore' });
+        await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('close', r));
+        const blobs = join(other.root, 'content', 'blobs', 'sha256');
+        for (const hex of existsSync(blobs) ? readdirSync(blobs) : []) {
+          const digest = createHash('sha256')
+            .update(readFileSync(join(blobs, hex)))
+            .digest('hex');
+          assert.equal(digest, hex, `round ${round}: blob ${hex} is partial`);
+        }
+        const listed = ok(paas(['images', '-q'], other.env));
+        assert.ok(listed === '' || listed.trim().length === 12, `round ${round}: ${listed}`);
+        if (listed) ok(paas(['inspect', 'big:1'], other.env));
+      }
+      assert.equal(ok(paas(['load', '-i', archive], other.env)), 'Loaded image: big:1\n');
     } finally {
       other.cleanup();
     }
