@@ -1,6 +1,5 @@
-/**
- * @paas/engine — Containers: bundle generation, networking, lifecycle, state, logs.
- *
- * Filled in by its own issue; the project exists so that its boundaries are enforced from day one.
- */
-export {};
+export * from './defaults';
+export * from './rootfs-files';
+export * from './runtime-spec';
+export * from './spec';
+export * from './user';

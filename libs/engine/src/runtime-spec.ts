@@ -1,0 +1,64 @@
+/**
+ * The parts of the OCI runtime-spec (1.x) config.json the engine writes.
+ * Field names follow the JSON exactly.
+ */
+export interface RuntimeSpec {
+  ociVersion: string;
+  process: SpecProcess;
+  root: { path: string; readonly?: boolean };
+  hostname?: string;
+  mounts: SpecMount[];
+  linux: SpecLinux;
+  annotations?: Record<string, string>;
+}
+
+export interface SpecProcess {
+  terminal?: boolean;
+  user: { uid: number; gid: number; additionalGids?: number[]; umask?: number };
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities?: {
+    bounding: string[];
+    effective: string[];
+    permitted: string[];
+    inheritable?: string[];
+    ambient?: string[];
+  };
+  rlimits?: Array<{ type: string; hard: number; soft: number }>;
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+}
+
+export interface SpecMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface SpecLinux {
+  namespaces: Array<{ type: 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup'; path?: string }>;
+  resources?: {
+    memory?: { limit?: number; swap?: number; reservation?: number };
+    cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
+    pids?: { limit: number };
+  };
+  cgroupsPath?: string;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  seccomp?: SeccompProfile;
+  sysctl?: Record<string, string>;
+}
+
+export interface SeccompProfile {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  syscalls: Array<{
+    names: string[];
+    action: string;
+    errnoRet?: number;
+    args?: Array<{ index: number; value: number; valueTwo?: number; op: string }>;
+  }>;
+}

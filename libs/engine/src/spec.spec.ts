@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ImageConfig } from '@paas/oci';
+import { DEFAULT_CAPABILITIES, defaultSeccompProfile } from './defaults';
+import { type RunOptions, SpecError, buildSpec, processArgs, processEnv } from './spec';
+import { UserError, resolveUser } from './user';
+
+const image: ImageConfig = {
+  architecture: 'amd64',
+  os: 'linux',
+  config: { Env: ['PATH=/custom/bin', 'A=image'], Entrypoint: ['/entry'], Cmd: ['default'], WorkingDir: '/app' },
+  rootfs: { type: 'layers', diff_ids: [] },
+};
+
+const run = (over: Partial<RunOptions> = {}): RunOptions => ({ env: [], binds: [], resources: {}, ...over });
+const ctx = {
+  rootfs: '/r',
+  user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
+  cgroupsPath: '/paas/abc',
+  network: { kind: 'none' as const },
+  etcFiles: [{ source: '/state/hosts', destination: '/etc/hosts' }],
+};
+
+describe('process args and env', () => {
+  it('combines entrypoint and cmd as docker run does', () => {
+    assert.deepEqual(processArgs(image.config, {}), ['/entry', 'default']);
+    assert.deepEqual(processArgs(image.config, { cmd: ['x', 'y'] }), ['/entry', 'x', 'y']);
+    assert.deepEqual(processArgs(image.config, { entrypoint: ['/other'] }), ['/other']);
+    assert.deepEqual(processArgs(image.config, { entrypoint: ['/other'], cmd: ['z'] }), ['/other', 'z']);
+    assert.deepEqual(processArgs(image.config, { entrypoint: [], cmd: ['sh'] }), ['sh']);
+    assert.throws(
+      () => processArgs({}, {}),
+      (e: unknown) => e instanceof SpecError && e.message === 'No command specified',
+    );
+  });
+
+  it('merges env with later values winning and Docker defaults filled in', () => {
+    const env = processEnv(image.config, { env: ['A=run', 'B=1'] }, 'host1', '/root');
+    assert.deepEqual(env, ['PATH=/custom/bin', 'HOSTNAME=host1', 'A=run', 'B=1', 'HOME=/root']);
+  });
+});
+
+describe('buildSpec', () => {
+  it("applies Docker's defaults: caps, masked paths, seccomp, namespaces", () => {
+    const spec = buildSpec(image, run(), 'h', ctx);
+    assert.deepEqual(spec.process.capabilities?.bounding, [...DEFAULT_CAPABILITIES]);
+    assert.ok(spec.linux.maskedPaths?.includes('/proc/kcore'));
+    assert.ok(spec.linux.readonlyPaths?.includes('/proc/sys'));
+    assert.equal(spec.linux.seccomp?.defaultAction, 'SCMP_ACT_ALLOW');
+    assert.deepEqual(
+      spec.linux.namespaces.map((n) => n.type),
+      ['pid', 'ipc', 'uts', 'mount', 'network'],
+    );
+    assert.equal(spec.process.cwd, '/app');
+    assert.equal(spec.process.noNewPrivileges, true);
+    assert.ok(spec.mounts.some((m) => m.destination === '/etc/hosts' && m.source === '/state/hosts'));
+  });
+
+  it('joins a prepared network namespace or shares the host one', () => {
+    const joined = buildSpec(image, run(), 'h', { ...ctx, network: { kind: 'path', path: '/run/netns/x' } });
+    assert.deepEqual(joined.linux.namespaces.at(-1), { type: 'network', path: '/run/netns/x' });
+    const host = buildSpec(image, run(), 'h', { ...ctx, network: { kind: 'host' } });
+    assert.equal(
+      host.linux.namespaces.some((n) => n.type === 'network'),
+      false,
+    );
+  });
+
+  it('translates resources', () => {
+    const spec = buildSpec(image, run({ resources: { memory: 32 << 20, cpus: 1.5, pidsLimit: 50 } }), 'h', ctx);
+    assert.deepEqual(spec.linux.resources, {
+      memory: { limit: 32 << 20, swap: 64 << 20 },
+      cpu: { quota: 150000, period: 100000 },
+      pids: { limit: 50 },
+    });
+  });
+
+  it('adds and drops capabilities, and rejects unknown ones', () => {
+    const spec = buildSpec(image, run({ capDrop: ['ALL'], capAdd: ['net_admin', 'CAP_CHOWN'] }), 'h', ctx);
+    assert.deepEqual(spec.process.capabilities?.effective, ['CAP_NET_ADMIN', 'CAP_CHOWN']);
+    assert.throws(() => buildSpec(image, run({ capAdd: ['FLY'] }), 'h', ctx), /unknown capability: "FLY"/);
+  });
+
+  it('refuses relative working dirs and mount paths', () => {
+    assert.throws(() => buildSpec(image, run({ workdir: 'rel' }), 'h', ctx), /needs to be an absolute path/);
+    assert.throws(
+      () => buildSpec(image, run({ binds: [{ source: '/x', destination: 'y', readonly: false }] }), 'h', ctx),
+      /mount path must be absolute/,
+    );
+  });
+
+  it('ships a seccomp profile that blocks what Docker blocks', () => {
+    const profile = defaultSeccompProfile();
+    const blocked = profile.syscalls.flatMap((s) => (s.errnoRet === 1 && !s.args ? s.names : []));
+    for (const name of ['mount', 'unshare', 'keyctl', 'add_key', 'init_module', 'reboot', 'setns', 'bpf']) {
+      assert.ok(blocked.includes(name), name);
+    }
+  });
+});
+
+describe('resolveUser', () => {
+  let rootfs: string;
+  before(() => {
+    rootfs = mkdtempSync(join(tmpdir(), 'paas-user-'));
+    mkdirSync(join(rootfs, 'etc'));
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
+    writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\napp:x:1000:\nwheel:x:10:app\n');
+  });
+  after(() => rmSync(rootfs, { recursive: true, force: true }));
+
+  it('resolves names, numbers and groups from the container files', () => {
+    assert.deepEqual(resolveUser(rootfs, undefined), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    assert.deepEqual(resolveUser(rootfs, 'app'), { uid: 1000, gid: 1000, additionalGids: [10], home: '/home/app' });
+    assert.deepEqual(resolveUser(rootfs, '1000:wheel'), { uid: 1000, gid: 10, additionalGids: [], home: '/home/app' });
+    assert.deepEqual(resolveUser(rootfs, '4242:4343'), { uid: 4242, gid: 4343, additionalGids: [], home: '/' });
+    assert.throws(() => resolveUser(rootfs, 'ghost'), UserError);
+    assert.throws(() => resolveUser(rootfs, 'app:nogroup'), /unable to find group nogroup/);
+  });
+
+  it('never reads the host through a symlinked /etc/passwd', () => {
+    const evil = mkdtempSync(join(tmpdir(), 'paas-user-evil-'));
+    try {
+      mkdirSync(join(evil, 'etc'));
+      symlinkSync('../../../../../../etc/passwd', join(evil, 'etc/passwd'));
+      // resolves to <rootfs>/etc/passwd, which is the link itself: a loop, not the host file
+      assert.throws(() => resolveUser(evil, 'root'), /unable to find user root/);
+      symlinkSync('/etc/group', join(evil, 'etc/group'));
+      assert.deepEqual(resolveUser(evil, '0:0').additionalGids, []);
+    } finally {
+      rmSync(evil, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,229 @@
+/**
+ * The OCI bundle config for a container: the image's config merged with the run options,
+ * the way `docker run` merges them, plus Docker's defaults (capabilities, masked paths,
+ * seccomp). A pure function of its inputs; reading the rootfs (users) happens before.
+ */
+import type { ImageConfig } from '@paas/oci';
+import { DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultMounts, defaultSeccompProfile } from './defaults';
+import type { RuntimeSpec, SpecMount } from './runtime-spec';
+import type { ResolvedUser } from './user';
+
+export interface BindMount {
+  readonly source: string;
+  readonly destination: string;
+  readonly readonly: boolean;
+}
+
+export interface Resources {
+  /** Bytes; -m. */
+  readonly memory?: number;
+  /** Bytes of memory + swap; --memory-swap (-1 unlimited). */
+  readonly memorySwap?: number;
+  /** Fractional cpus; --cpus. */
+  readonly cpus?: number;
+  readonly cpuShares?: number;
+  readonly pidsLimit?: number;
+}
+
+/** What `paas run` was asked for, normalised; kept with the container. */
+export interface RunOptions {
+  readonly cmd?: string[];
+  /** `--entrypoint X`; an empty array clears the image's entrypoint (`--entrypoint ""`). */
+  readonly entrypoint?: string[];
+  readonly env: string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  readonly hostname?: string;
+  readonly readonlyRootfs?: boolean;
+  readonly binds: BindMount[];
+  readonly resources: Resources;
+  readonly capAdd?: string[];
+  readonly capDrop?: string[];
+  readonly privileged?: boolean;
+  readonly init?: boolean;
+}
+
+export interface SpecContext {
+  readonly rootfs: string;
+  readonly user: ResolvedUser;
+  readonly cgroupsPath: string;
+  /** A network namespace to join (bridge mode), or 'host' to share the host's. */
+  readonly network: { kind: 'none' } | { kind: 'host' } | { kind: 'path'; path: string };
+  /** Files the engine prepares: /etc/hosts, /etc/resolv.conf, /etc/hostname. */
+  readonly etcFiles: ReadonlyArray<{ source: string; destination: string }>;
+  /** The static init (`--init`), bind-mounted at /sbin/docker-init like Docker's. */
+  readonly initBinary?: string;
+  readonly annotations?: Record<string, string>;
+}
+
+export class SpecError extends Error {
+  readonly exitCode = 125;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpecError';
+  }
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const CFS_PERIOD = 100_000;
+
+/** Entrypoint + cmd as Docker combines them; `--entrypoint` resets the image's CMD. */
+export function processArgs(image: ImageConfig['config'], run: Pick<RunOptions, 'cmd' | 'entrypoint'>): string[] {
+  const entrypoint = run.entrypoint ?? image?.Entrypoint ?? [];
+  const cmd = run.cmd?.length ? run.cmd : run.entrypoint !== undefined ? [] : (image?.Cmd ?? []);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new SpecError('No command specified');
+  return args;
+}
+
+/** Image env, then run env; later values win; PATH and HOSTNAME like Docker's. */
+export function processEnv(
+  image: ImageConfig['config'],
+  run: Pick<RunOptions, 'env'>,
+  hostname: string,
+  home: string,
+): string[] {
+  const merged = new Map<string, string>();
+  const put = (entry: string): void => {
+    const eq = entry.indexOf('=');
+    if (eq > 0) merged.set(entry.slice(0, eq), entry);
+  };
+  put(DEFAULT_PATH);
+  put(`HOSTNAME=${hostname}`);
+  for (const e of image?.Env ?? []) put(e);
+  for (const e of run.env) put(e);
+  if (!merged.has('HOME')) merged.set('HOME', `HOME=${home}`);
+  return [...merged.values()];
+}
+
+export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string, ctx: SpecContext): RuntimeSpec {
+  const config = image.config;
+  let args = processArgs(config, run);
+  const cwd = run.workdir || config?.WorkingDir || '/';
+  if (!cwd.startsWith('/'))
+    throw new SpecError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+
+  const mounts: SpecMount[] = defaultMounts();
+  for (const file of ctx.etcFiles) {
+    mounts.push({ destination: file.destination, type: 'bind', source: file.source, options: ['rbind', 'rprivate'] });
+  }
+  for (const bind of run.binds) {
+    if (!bind.destination.startsWith('/'))
+      throw new SpecError(`invalid mount path: '${bind.destination}' mount path must be absolute`);
+    mounts.push({
+      destination: bind.destination,
+      type: 'bind',
+      source: bind.source,
+      options: ['rbind', 'rprivate', bind.readonly ? 'ro' : 'rw'],
+    });
+  }
+  if (run.init) {
+    if (!ctx.initBinary) throw new SpecError('--init needs an init binary (paas-runtime ships none)');
+    mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: ctx.initBinary, options: ['rbind', 'ro'] });
+    args = ['/sbin/docker-init', '--', ...args];
+  }
+
+  const caps = capabilities(run);
+  const namespaces: RuntimeSpec['linux']['namespaces'] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
+  if (ctx.network.kind === 'none') namespaces.push({ type: 'network' });
+  if (ctx.network.kind === 'path') namespaces.push({ type: 'network', path: ctx.network.path });
+
+  const resources: NonNullable<RuntimeSpec['linux']['resources']> = {};
+  const r = run.resources;
+  if (r.memory !== undefined || r.memorySwap !== undefined) {
+    resources.memory = {
+      ...(r.memory !== undefined ? { limit: r.memory } : {}),
+      ...(r.memorySwap !== undefined ? { swap: r.memorySwap } : r.memory !== undefined ? { swap: r.memory * 2 } : {}),
+    };
+  }
+  if (r.cpus !== undefined || r.cpuShares !== undefined) {
+    resources.cpu = {
+      ...(r.cpuShares !== undefined ? { shares: r.cpuShares } : {}),
+      ...(r.cpus !== undefined ? { quota: Math.round(r.cpus * CFS_PERIOD), period: CFS_PERIOD } : {}),
+    };
+  }
+  if (r.pidsLimit !== undefined && r.pidsLimit > 0) resources.pids = { limit: r.pidsLimit };
+
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: {
+        uid: ctx.user.uid,
+        gid: ctx.user.gid,
+        ...(ctx.user.additionalGids.length ? { additionalGids: ctx.user.additionalGids } : {}),
+      },
+      args,
+      env: processEnv(config, run, hostname, ctx.user.home),
+      cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024 * 16, soft: 1024 * 16 }],
+      noNewPrivileges: !run.privileged,
+      oomScoreAdj: 0,
+    },
+    root: { path: ctx.rootfs, readonly: run.readonlyRootfs ?? false },
+    hostname,
+    mounts,
+    linux: {
+      namespaces,
+      ...(Object.keys(resources).length ? { resources } : {}),
+      cgroupsPath: ctx.cgroupsPath,
+      ...(run.privileged
+        ? {}
+        : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS, seccomp: defaultSeccompProfile() }),
+    },
+    ...(ctx.annotations ? { annotations: ctx.annotations } : {}),
+  };
+}
+
+const ALL_CAPABILITIES = [
+  ...DEFAULT_CAPABILITIES,
+  'CAP_DAC_READ_SEARCH',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_LEASE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
+];
+
+function normaliseCap(name: string): string {
+  const upper = name.toUpperCase();
+  const cap = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+  if (cap !== 'CAP_ALL' && !ALL_CAPABILITIES.includes(cap)) throw new SpecError(`unknown capability: "${name}"`);
+  return cap;
+}
+
+function capabilities(run: RunOptions): string[] {
+  if (run.privileged) return [...ALL_CAPABILITIES];
+  const drop = new Set((run.capDrop ?? []).map(normaliseCap));
+  const add = (run.capAdd ?? []).map(normaliseCap);
+  const base = drop.has('CAP_ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.has(c));
+  const all = add.includes('CAP_ALL') ? ALL_CAPABILITIES : [...base, ...add];
+  return [...new Set(all)];
+}
