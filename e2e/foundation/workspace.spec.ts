@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
@@ -17,6 +19,22 @@ describe('workspace', () => {
       ...['cli', 'api', 'agent', 'proxy', 'dashboard', 'native', 'e2e'],
     ];
     for (const name of expected) assert.ok(projects.has(name), `missing project ${name}`);
+  });
+
+  it('derives project dependencies from imports, so a lib change rebuilds the apps using it', () => {
+    const file = join(tmpdir(), `paas-graph-${process.pid}.json`);
+    try {
+      const r = spawnSync('npx', ['nx', 'graph', `--file=${file}`], { cwd: WORKSPACE, env: nxEnv, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const graph = JSON.parse(readFileSync(file, 'utf8')) as {
+        graph: { dependencies: Record<string, Array<{ target: string }>> };
+      };
+      const deps = (name: string): string[] => (graph.graph.dependencies[name] ?? []).map((d) => d.target);
+      assert.ok(deps('cli').includes('engine'), `cli -> ${deps('cli').join(', ')}`);
+      assert.ok(deps('images').includes('content'), `images -> ${deps('images').join(', ')}`);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   describe('module boundaries', () => {

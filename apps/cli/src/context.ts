@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { Engine } from '@paas/engine';
 import { ImageService, imageRoots } from '@paas/images';
 import { loadCliConfig } from './config';
 import type { CliIo } from './program';
@@ -5,4 +7,15 @@ import type { CliIo } from './program';
 /** The image store under PAAS_ROOT. */
 export async function openImages(io: CliIo): Promise<ImageService> {
   return ImageService.open(imageRoots(loadCliConfig(io.env).paths.root));
+}
+
+/** The container engine over the image store. */
+export async function openEngine(io: CliIo): Promise<Engine> {
+  const config = loadCliConfig(io.env);
+  const images = await ImageService.open(imageRoots(config.paths.root));
+  return new Engine({
+    root: config.paths.root,
+    images,
+    binaries: { shim: config.shim, runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
+  });
 }

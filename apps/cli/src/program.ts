@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, VERSION, type Env } from '@paas/config';
+import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
 import { upCommand } from './commands/up';
 import { CliError, EXIT_USAGE } from './errors';
@@ -35,6 +36,8 @@ export function createProgram(io: CliIo): Command {
     .description('Show the paas version information')
     .action(() => io.out(`${versionLine()}\n`));
 
+  program.enablePositionalOptions();
+  for (const command of containerCommands(io)) program.addCommand(command);
   for (const command of imageCommands(io)) program.addCommand(command);
   program.addCommand(upCommand(io));
   return program;
@@ -72,7 +75,7 @@ function reportError(err: unknown, argv: readonly string[], io: CliIo): number {
     return EXIT_USAGE;
   }
   if (err instanceof CliError || err instanceof ConfigError) {
-    io.err(`Error: ${err.message}\n`);
+    if (err.message) io.err(`Error: ${err.message}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
   io.err(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

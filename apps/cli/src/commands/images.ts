@@ -54,10 +54,13 @@ function historyCommand(io: CliIo): Command {
 
 function inspectCommand(io: CliIo): Command {
   return new Command('inspect')
-    .description('Return low-level information on images')
+    .description('Return low-level information on containers and images')
     .argument('<NAME|ID...>')
     .option('-f, --format <TEMPLATE>', 'Format the output using a Go template subset ({{.Field}}, {{json .Field}})')
-    .action(async (refs: string[], opts: { format?: string }) => (await actions()).inspect(io, refs, opts));
+    .option('--type <TYPE>', 'Only inspect objects of the given type (container or image)')
+    .action(async (refs: string[], opts: { format?: string; type?: string }) =>
+      (await actions()).inspect(io, refs, opts),
+    );
 }
 
 function pruneCommand(io: CliIo): Command {

@@ -25,7 +25,7 @@ import { LayerError } from '@paas/layers';
 import { type Digest, InvalidReferenceError, type ImageConfig, digestHex } from '@paas/oci';
 import { isMountPoint, mount, readonlyOverlayMount, unmount } from '@paas/snapshots';
 import { loadCliConfig } from '../config';
-import { openImages } from '../context';
+import { openEngine, openImages } from '../context';
 import { CliError } from '../errors';
 import { humanSize } from '../format';
 import type { CliIo } from '../program';
@@ -101,13 +101,24 @@ export async function history(io: CliIo, ref: string, options: HistoryOptions): 
   io.out(renderHistory(image, options));
 }
 
-export async function inspect(io: CliIo, refs: string[], options: { format?: string }): Promise<void> {
-  const service = await openImages(io);
+/** `inspect`: containers first, then images, as `docker inspect` looks them up. */
+export async function inspect(io: CliIo, refs: string[], options: { format?: string; type?: string }): Promise<void> {
+  const engine = await openEngine(io);
+  const service = engine.images;
   const summaries = await service.summaries();
   const found: Record<string, unknown>[] = [];
   let missing = 0;
   for (const ref of refs) {
+    if (options.type !== 'image') {
+      const record = await engine.containers.resolve(ref).catch(() => undefined);
+      if (record) {
+        const { inspectContainer } = await import('../containers/actions');
+        found.push(await inspectContainer(engine, record));
+        continue;
+      }
+    }
     try {
+      if (options.type === 'container') throw new ImageNotFoundError(ref);
       const image = await service.resolve(ref);
       const size = summaries.find((s) => s.manifestDigest === image.manifestDigest)?.size ?? 0;
       found.push(inspectImage(image, size));
@@ -119,7 +130,7 @@ export async function inspect(io: CliIo, refs: string[], options: { format?: str
   }
   if (options.format) for (const f of found) io.out(`${formatTemplate(options.format, f)}\n`);
   else io.out(`${JSON.stringify(found, null, 4)}\n`);
-  if (missing) throw new CliError(`${missing} of ${refs.length} objects not found`);
+  if (missing) throw new CliError('', 1);
 }
 
 export async function bootstrap(io: CliIo, names: string[]): Promise<void> {

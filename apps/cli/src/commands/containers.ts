@@ -1,0 +1,102 @@
+/**
+ * Container verbs: run, create, start, stop, restart, kill, rm, ps, logs, wait. Definitions
+ * only; the work is loaded on use from ../containers/actions.
+ */
+import { Command } from 'commander';
+import type { CliIo } from '../program';
+import type { RunFlags } from '../containers/options';
+
+const actions = () => import('../containers/actions');
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Flags shared by `run` and `create`, as Docker spells them. */
+function withRunFlags(command: Command): Command {
+  return command
+    .argument('<IMAGE>')
+    .argument('[COMMAND...]')
+    .passThroughOptions()
+    .helpOption('--help', 'Print usage') // -h is --hostname, as in docker run
+    .option('--name <NAME>', 'Assign a name to the container')
+    .option('-e, --env <KEY=VALUE>', 'Set environment variables', collect)
+    .option('--env-file <FILE>', 'Read in a file of environment variables', collect)
+    .option('-v, --volume <SRC:DST[:ro]>', 'Bind mount a volume', collect)
+    .option('-w, --workdir <DIR>', 'Working directory inside the container')
+    .option('-u, --user <USER[:GROUP]>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('--entrypoint <CMD>', 'Overwrite the default ENTRYPOINT of the image')
+    .option('-m, --memory <BYTES>', 'Memory limit')
+    .option('--memory-swap <BYTES>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--cpus <NUMBER>', 'Number of CPUs')
+    .option('--pids-limit <N>', 'Tune container pids limit')
+    .option('--restart <POLICY>', 'Restart policy to apply when a container exits', 'no')
+    .option('-h, --hostname <NAME>', 'Container host name')
+    .option('--network <MODE>', 'Connect a container to a network: none or host', 'none')
+    .option('-l, --label <KEY=VALUE>', 'Set meta data on a container', collect)
+    .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
+    .option('--stop-timeout <SECONDS>', 'Timeout (in seconds) to stop a container')
+    .option('--stop-signal <SIGNAL>', 'Signal to stop the container')
+    .option('--read-only', "Mount the container's root filesystem as read only")
+    .option('--cap-add <CAP>', 'Add Linux capabilities', collect)
+    .option('--cap-drop <CAP>', 'Drop Linux capabilities', collect)
+    .option('--privileged', 'Give extended privileges to this container');
+}
+
+export function containerCommands(io: CliIo): Command[] {
+  const run = withRunFlags(new Command('run').description('Create and run a new container from an image'))
+    .option('-d, --detach', 'Run container in background and print container ID')
+    .option('--rm', 'Automatically remove the container when it exits')
+    .action(async (image: string, cmd: string[], flags: RunFlags) => (await actions()).run(io, image, cmd, flags));
+  const create = withRunFlags(new Command('create').description('Create a new container')).action(
+    async (image: string, cmd: string[], flags: RunFlags) => (await actions()).create(io, image, cmd, flags),
+  );
+  const start = new Command('start')
+    .description('Start one or more stopped containers')
+    .argument('<CONTAINER...>')
+    .option('-a, --attach', 'Attach STDOUT/STDERR and forward signals')
+    .action(async (refs: string[], opts: { attach?: boolean }) => (await actions()).start(io, refs, opts));
+  const stop = new Command('stop')
+    .description('Stop one or more running containers')
+    .argument('<CONTAINER...>')
+    .option('-t, --time <SECONDS>', 'Seconds to wait before killing the container')
+    .action(async (refs: string[], opts: { time?: string }) => (await actions()).stop(io, refs, opts));
+  const restart = new Command('restart')
+    .description('Restart one or more containers')
+    .argument('<CONTAINER...>')
+    .option('-t, --time <SECONDS>', 'Seconds to wait before killing the container')
+    .action(async (refs: string[], opts: { time?: string }) => (await actions()).restart(io, refs, opts));
+  const kill = new Command('kill')
+    .description('Kill one or more running containers')
+    .argument('<CONTAINER...>')
+    .option('-s, --signal <SIGNAL>', 'Signal to send to the container', 'KILL')
+    .action(async (refs: string[], opts: { signal?: string }) => (await actions()).kill(io, refs, opts));
+  const rm = new Command('rm')
+    .description('Remove one or more containers')
+    .argument('<CONTAINER...>')
+    .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
+    .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
+    .action(async (refs: string[], opts: { force?: boolean }) => (await actions()).rm(io, refs, opts));
+  const ps = new Command('ps')
+    .description('List containers')
+    .option('-a, --all', 'Show all containers (default shows just running)')
+    .option('-q, --quiet', 'Only display container IDs')
+    .option('--no-trunc', "Don't truncate output")
+    .option('-f, --filter <FILTER>', 'Filter output based on conditions provided', collect)
+    .action(async (opts: { all?: boolean; quiet?: boolean; trunc: boolean; filter?: string[] }) =>
+      (await actions()).ps(io, { ...opts, noTrunc: !opts.trunc }),
+    );
+  const logs = new Command('logs')
+    .description('Fetch the logs of a container')
+    .argument('<CONTAINER>')
+    .option('-f, --follow', 'Follow log output')
+    .option('-n, --tail <N>', 'Number of lines to show from the end of the logs', 'all')
+    .option('--since <TIME>', 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z)')
+    .option('-t, --timestamps', 'Show timestamps')
+    .action(async (ref: string, opts: { follow?: boolean; tail?: string; since?: string; timestamps?: boolean }) =>
+      (await actions()).logs(io, ref, opts),
+    );
+  const wait = new Command('wait')
+    .description('Block until one or more containers stop, then print their exit codes')
+    .argument('<CONTAINER...>')
+    .action(async (refs: string[]) => (await actions()).wait(io, refs));
+  return [run, create, start, stop, restart, kill, rm, ps, logs, wait];
+}

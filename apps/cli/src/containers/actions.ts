@@ -1,0 +1,336 @@
+/**
+ * The container verbs, loaded on first use. Output and messages follow Docker's; errors of
+ * the engine itself exit 125, a command that cannot run 126/127, otherwise the container's code.
+ */
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ContainerConflictError,
+  ContainerNotFoundError,
+  type ContainerRecord,
+  type ContainerState,
+  type Engine,
+  EngineError,
+  ShimStartError,
+  SpecError,
+  UserError,
+  readLogs,
+} from '@paas/engine';
+import { ImageNotFoundError } from '@paas/images';
+import { openEngine } from '../context';
+import { CliError } from '../errors';
+import { humanAgo, humanDuration, table } from '../format';
+import type { CliIo } from '../program';
+import { type RunFlags, createOptions } from './options';
+
+function engineError(err: unknown, code = 125): never {
+  if (err instanceof CliError) throw err;
+  if (err instanceof EngineError) throw new CliError(err.message, err.exitCode);
+  if (err instanceof ContainerNotFoundError || err instanceof ContainerConflictError)
+    throw new CliError(err.message, code);
+  if (err instanceof SpecError || err instanceof UserError || err instanceof ShimStartError)
+    throw new CliError(err.message, 125);
+  throw err;
+}
+
+async function createContainer(
+  io: CliIo,
+  engine: Engine,
+  image: string,
+  cmd: string[],
+  flags: RunFlags,
+): Promise<ContainerRecord> {
+  const options = createOptions(flags, cmd, io.env);
+  try {
+    return await engine.create(image, options);
+  } catch (err) {
+    if (err instanceof ImageNotFoundError) {
+      io.err(`Unable to find image '${image}' locally\n`);
+      throw new CliError(err.message, 125);
+    }
+    return engineError(err);
+  }
+}
+
+export async function create(io: CliIo, image: string, cmd: string[], flags: RunFlags): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await createContainer(io, engine, image, cmd, flags);
+  io.out(`${record.id}\n`);
+}
+
+/** `run`: create + start; attached, stream the output and exit with the container's code. */
+export async function run(io: CliIo, image: string, cmd: string[], flags: RunFlags): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await createContainer(io, engine, image, cmd, flags);
+  try {
+    await engine.start(record);
+  } catch (err) {
+    if (flags.rm) await engine.remove(record, { force: true });
+    return engineError(err);
+  }
+  if (flags.detach) {
+    io.out(`${record.id}\n`);
+    return;
+  }
+  const stateDir = join(engine.containers.dir(record.id), 'shim');
+  if (flags.interactive) pipeStdin(join(stateDir, 'stdin'));
+  const forward = (): void => {
+    void engine.stop(record, 0).catch(() => undefined);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    const exit = engine.wait(record);
+    let done = false;
+    void exit.then(() => (done = true));
+    for await (const line of readLogs(engine.logPath(record), { follow: true, stopped: async () => done })) {
+      (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
+    }
+    const result = await exit;
+    process.exitCode = result?.exitCode ?? 0;
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    if (flags.rm) await engine.remove(record, { force: true });
+  }
+  const code = Number(process.exitCode ?? 0);
+  if (code !== 0) throw new CliError('', code);
+}
+
+function pipeStdin(fifo: string): void {
+  const out = createWriteStream(fifo);
+  process.stdin.pipe(out);
+  out.on('error', () => process.stdin.unpipe(out));
+}
+
+export async function start(io: CliIo, refs: string[], opts: { attach?: boolean }): Promise<void> {
+  const engine = await openEngine(io);
+  await eachContainer(io, engine, refs, async (record) => {
+    await engine.start(record);
+    if (opts.attach) {
+      let done = false;
+      const exit = engine.wait(record).then((e) => ((done = true), e));
+      for await (const line of readLogs(engine.logPath(record), { follow: true, tail: 0, stopped: async () => done })) {
+        (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
+      }
+      process.exitCode = (await exit)?.exitCode ?? 0;
+    } else io.out(`${refOf(record, refs)}\n`);
+  });
+}
+
+/** Docker echoes the reference the user typed. */
+function refOf(record: ContainerRecord, refs: string[]): string {
+  return refs.find((r) => r === record.name || record.id.startsWith(r)) ?? record.id;
+}
+
+async function eachContainer(
+  io: CliIo,
+  engine: Engine,
+  refs: string[],
+  fn: (r: ContainerRecord) => Promise<void>,
+): Promise<void> {
+  let failed = 0;
+  for (const ref of refs) {
+    try {
+      await fn(await engine.containers.resolve(ref));
+    } catch (err) {
+      failed++;
+      try {
+        engineError(err, 1);
+      } catch (cliErr) {
+        if (!(cliErr instanceof CliError)) throw cliErr;
+        io.err(`Error response from daemon: ${cliErr.message}\n`);
+      }
+    }
+  }
+  if (failed) throw new CliError('', 1);
+}
+
+export async function stop(io: CliIo, refs: string[], opts: { time?: string }): Promise<void> {
+  const engine = await openEngine(io);
+  const timeout = opts.time !== undefined ? Number(opts.time) : undefined;
+  await eachContainer(io, engine, refs, async (record) => {
+    await engine.stop(record, timeout);
+    io.out(`${refOf(record, refs)}\n`);
+  });
+}
+
+export async function restart(io: CliIo, refs: string[], opts: { time?: string }): Promise<void> {
+  const engine = await openEngine(io);
+  const timeout = opts.time !== undefined ? Number(opts.time) : undefined;
+  await eachContainer(io, engine, refs, async (record) => {
+    await engine.stop(record, timeout);
+    await engine.start(record);
+    io.out(`${refOf(record, refs)}\n`);
+  });
+}
+
+export async function kill(io: CliIo, refs: string[], opts: { signal?: string }): Promise<void> {
+  const engine = await openEngine(io);
+  const raw = (opts.signal ?? 'KILL').toUpperCase();
+  const signal = /^\d+$/.test(raw) ? Number(raw) : ((raw.startsWith('SIG') ? raw : `SIG${raw}`) as NodeJS.Signals);
+  await eachContainer(io, engine, refs, async (record) => {
+    await engine.kill(record, signal);
+    io.out(`${refOf(record, refs)}\n`);
+  });
+}
+
+export async function rm(io: CliIo, refs: string[], opts: { force?: boolean }): Promise<void> {
+  const engine = await openEngine(io);
+  await eachContainer(io, engine, refs, async (record) => {
+    await engine.remove(record, { force: opts.force ?? false });
+    io.out(`${refOf(record, refs)}\n`);
+  });
+}
+
+export async function wait(io: CliIo, refs: string[]): Promise<void> {
+  const engine = await openEngine(io);
+  await eachContainer(io, engine, refs, async (record) => {
+    const exit = await engine.wait(record);
+    io.out(`${exit?.exitCode ?? 0}\n`);
+  });
+}
+
+export async function logs(
+  io: CliIo,
+  ref: string,
+  opts: { follow?: boolean; tail?: string; since?: string; timestamps?: boolean },
+): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
+  const tail = opts.tail === undefined || opts.tail === 'all' ? undefined : Number(opts.tail);
+  let done = !opts.follow;
+  if (opts.follow) void engine.wait(record).then(() => (done = true));
+  for await (const line of readLogs(engine.logPath(record), {
+    ...(tail !== undefined ? { tail } : {}),
+    ...(opts.since ? { since: opts.since } : {}),
+    follow: opts.follow ?? false,
+    stopped: async () => done,
+  })) {
+    const text = `${opts.timestamps ? `${line.time} ` : ''}${line.text}${line.newline ? '\n' : ''}`;
+    (line.stream === 'stdout' ? io.out : io.err)(text);
+  }
+}
+
+function statusText(state: ContainerState, now = Date.now()): string {
+  switch (state.status) {
+    case 'running':
+      return `Up ${humanDuration((now - Date.parse(state.startedAt ?? new Date(now).toISOString())) / 1000)}`;
+    case 'restarting':
+      return `Restarting (${state.exitCode}) ${humanAgo(state.finishedAt)}`;
+    case 'exited':
+      return `Exited (${state.exitCode}) ${humanAgo(state.finishedAt)}`;
+    case 'dead':
+      return 'Dead';
+    default:
+      return 'Created';
+  }
+}
+
+export async function ps(
+  io: CliIo,
+  opts: { all?: boolean; quiet?: boolean; noTrunc?: boolean; filter?: string[] },
+): Promise<void> {
+  const engine = await openEngine(io);
+  const rows: string[][] = [];
+  for (const record of await engine.containers.list()) {
+    const state = await engine.state(record);
+    if (!opts.all && !state.running && state.status !== 'restarting') continue;
+    if (!matchesFilters(record, state, opts.filter ?? [])) continue;
+    const id = opts.noTrunc ? record.id : record.id.slice(0, 12);
+    if (opts.quiet) {
+      rows.push([id]);
+      continue;
+    }
+    const command = JSON.stringify(record.args.join(' '));
+    rows.push([
+      id,
+      record.image,
+      opts.noTrunc || command.length <= 22 ? command : `${command.slice(0, 19)}…"`,
+      humanAgo(record.created),
+      statusText(state),
+      record.network.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', '),
+      record.name,
+    ]);
+  }
+  if (opts.quiet) io.out(rows.map((r) => `${r[0]}\n`).join(''));
+  else io.out(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
+}
+
+function matchesFilters(record: ContainerRecord, state: ContainerState, filters: string[]): boolean {
+  return filters.every((f) => {
+    const eq = f.indexOf('=');
+    const key = f.slice(0, eq);
+    const value = f.slice(eq + 1);
+    switch (key) {
+      case 'name':
+        return record.name.includes(value);
+      case 'id':
+        return record.id.startsWith(value);
+      case 'status':
+        return state.status === value;
+      case 'label': {
+        const [k = '', v] = value.split('=');
+        return k in record.labels && (v === undefined || record.labels[k] === v);
+      }
+      case 'ancestor':
+        return record.image === value || record.imageId.includes(value);
+      case 'exited':
+        return state.status === 'exited' && state.exitCode === Number(value);
+      default:
+        throw new CliError(`invalid filter '${key}'`, 1);
+    }
+  });
+}
+
+/** `inspect` of a container, in Docker's shape (the fields people read). */
+export async function inspectContainer(engine: Engine, record: ContainerRecord): Promise<Record<string, unknown>> {
+  const state = await engine.state(record);
+  return {
+    Id: record.id,
+    Created: record.created,
+    Path: record.args[0],
+    Args: record.args.slice(1),
+    State: {
+      Status: state.status,
+      Running: state.running,
+      Paused: false,
+      Restarting: state.status === 'restarting',
+      OOMKilled: state.oomKilled,
+      Dead: state.status === 'dead',
+      Pid: state.pid,
+      ExitCode: state.exitCode,
+      Error: state.error ?? '',
+      StartedAt: state.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: state.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Image: record.imageId,
+    Name: `/${record.name}`,
+    RestartCount: state.restartCount,
+    HostConfig: {
+      RestartPolicy: {
+        Name: record.restart.split(':')[0],
+        MaximumRetryCount: Number(record.restart.split(':')[1] ?? 0),
+      },
+      AutoRemove: record.autoRemove,
+      NetworkMode: record.network.mode,
+      Memory: record.run.resources.memory ?? 0,
+      NanoCpus: Math.round((record.run.resources.cpus ?? 0) * 1e9),
+      PidsLimit: record.run.resources.pidsLimit ?? null,
+      Binds: record.run.binds.map((b) => `${b.source}:${b.destination}${b.readonly ? ':ro' : ''}`),
+    },
+    Config: {
+      Hostname: record.hostname,
+      User: record.run.user ?? '',
+      Env: record.run.env,
+      Cmd: record.run.cmd ?? null,
+      Image: record.image,
+      WorkingDir: record.run.workdir ?? '',
+      Labels: record.labels,
+      StopSignal: record.stopSignal,
+      StopTimeout: record.stopTimeout,
+    },
+    NetworkSettings: { IPAddress: record.network.ip ?? '', Ports: record.network.ports },
+    LogPath: engine.logPath(record),
+  };
+}

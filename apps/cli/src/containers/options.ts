@@ -1,0 +1,152 @@
+/**
+ * `run`/`create` flags to engine options, with Docker's parsing and messages: sizes like
+ * `32m`, `--env-file`, `-v src:dst[:ro]`, `--restart on-failure:3`.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import type { BindMount, CreateOptions, NetworkMode, RestartPolicy } from '@paas/engine';
+import { CliError } from '../errors';
+
+export interface RunFlags {
+  detach?: boolean;
+  rm?: boolean;
+  name?: string;
+  env?: string[];
+  envFile?: string[];
+  volume?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  restart?: string;
+  hostname?: string;
+  network?: string;
+  label?: string[];
+  interactive?: boolean;
+  init?: boolean;
+  stopTimeout?: string;
+  stopSignal?: string;
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+}
+
+const USAGE_EXIT = 125;
+
+function flagError(flag: string, value: string, reason: string): CliError {
+  return new CliError(`invalid argument "${value}" for "${flag}" flag: ${reason}`, USAGE_EXIT);
+}
+
+/** `32m`, `1.5g`, `512k`, `1024` (bytes) — RAMInBytes in Docker's units package. */
+export function parseSize(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(value.trim());
+  if (!m) throw flagError(flag, value, `invalid size: '${value}'`);
+  const power = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+function parseEnvFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new CliError(`open ${path}: no such file or directory`, USAGE_EXIT);
+  }
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+function parseEnv(entries: string[], env: Readonly<Record<string, string | undefined>>): string[] {
+  return entries.map((e) => {
+    if (e.includes('=')) return e;
+    const host = env[e];
+    return host === undefined ? e : `${e}=${host}`; // `-e NAME` passes the host's value
+  });
+}
+
+function parseVolume(spec: string): BindMount {
+  const parts = spec.split(':');
+  const [source = '', destination = '', mode] = parts;
+  if (parts.length < 2 || parts.length > 3 || !destination)
+    throw new CliError(`invalid volume specification: '${spec}'`, USAGE_EXIT);
+  if (mode !== undefined && !['ro', 'rw'].includes(mode)) throw new CliError(`invalid mode: ${mode}`, USAGE_EXIT);
+  if (!isAbsolute(source))
+    throw new CliError(`invalid volume specification: '${spec}': named volumes are not supported yet`, USAGE_EXIT);
+  if (!statSync(source, { throwIfNoEntry: false })) {
+    throw new CliError(`invalid mount config for type "bind": bind source path does not exist: ${source}`, USAGE_EXIT);
+  }
+  if (!isAbsolute(destination))
+    throw new CliError(`invalid mount config: mount path must be absolute: ${destination}`, USAGE_EXIT);
+  return { source, destination, readonly: mode === 'ro' };
+}
+
+function parseRestart(value: string): RestartPolicy {
+  if (/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(value)) return value as RestartPolicy;
+  throw flagError('--restart', value, `invalid restart policy ${value}`);
+}
+
+function parseInt10(flag: string, value: string): number {
+  if (!/^-?\d+$/.test(value)) throw flagError(flag, value, 'strconv.ParseInt: parsing "' + value + '": invalid syntax');
+  return Number(value);
+}
+
+export function createOptions(
+  flags: RunFlags,
+  cmd: string[],
+  env: Readonly<Record<string, string | undefined>>,
+): CreateOptions {
+  const network = (flags.network ?? 'none') as NetworkMode;
+  if (!['none', 'host', 'bridge'].includes(network))
+    throw new CliError(`network ${flags.network} not found`, USAGE_EXIT);
+  if (network === 'bridge')
+    throw new CliError('network bridge is not available yet; use --network none or host', USAGE_EXIT);
+  const cpus = flags.cpus !== undefined ? Number(flags.cpus) : undefined;
+  if (cpus !== undefined && (!Number.isFinite(cpus) || cpus <= 0))
+    throw flagError('--cpus', flags.cpus ?? '', 'invalid number of CPUs');
+  const memory = flags.memory !== undefined ? parseSize('-m, --memory', flags.memory) : undefined;
+  if (memory !== undefined && memory < 6 * 1024 * 1024)
+    throw new CliError('Minimum memory limit allowed is 6MB', USAGE_EXIT);
+  const labels: Record<string, string> = {};
+  for (const l of flags.label ?? []) {
+    const eq = l.indexOf('=');
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return {
+    ...(flags.name !== undefined ? { name: flags.name } : {}),
+    ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
+    labels,
+    network,
+    restart: parseRestart(flags.restart ?? 'no'),
+    ...(flags.stopSignal ? { stopSignal: flags.stopSignal } : {}),
+    ...(flags.stopTimeout !== undefined ? { stopTimeout: parseInt10('--stop-timeout', flags.stopTimeout) } : {}),
+    autoRemove: flags.rm ?? false,
+    interactive: flags.interactive ?? false,
+    run: {
+      ...(cmd.length ? { cmd } : {}),
+      ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint === '' ? [] : [flags.entrypoint] } : {}),
+      env: parseEnv([...(flags.envFile ?? []).flatMap(parseEnvFile), ...(flags.env ?? [])], env),
+      ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+      ...(flags.user !== undefined ? { user: flags.user } : {}),
+      readonlyRootfs: flags.readOnly ?? false,
+      binds: (flags.volume ?? []).map(parseVolume),
+      resources: {
+        ...(memory !== undefined ? { memory } : {}),
+        ...(flags.memorySwap !== undefined
+          ? { memorySwap: flags.memorySwap === '-1' ? -1 : parseSize('--memory-swap', flags.memorySwap) }
+          : {}),
+        ...(cpus !== undefined ? { cpus } : {}),
+        ...(flags.pidsLimit !== undefined ? { pidsLimit: parseInt10('--pids-limit', flags.pidsLimit) } : {}),
+      },
+      ...(flags.capAdd ? { capAdd: flags.capAdd } : {}),
+      ...(flags.capDrop ? { capDrop: flags.capDrop } : {}),
+      privileged: flags.privileged ?? false,
+      init: flags.init ?? false,
+    },
+  };
+}

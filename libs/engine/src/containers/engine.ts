@@ -1,0 +1,357 @@
+/**
+ * Containers from images, daemonless like podman: every CLI process uses this library
+ * directly; a container lives on under its paas-shim after the CLI exits, and any later
+ * process finds it again from its directory.
+ *
+ *   <PAAS_ROOT>/containers/<id>/container.json   what it was made from
+ *                               config.json      the OCI bundle config (bundle = this dir)
+ *                               rootfs/          overlay mount point (image layers + upper)
+ *                               upper/ work/     the container's own changes
+ *                               etc/             hosts, hostname, resolv.conf it gets
+ *                               shim/            the shim's state dir and the log
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isProcessAlive } from '@paas/content';
+import type { Image, ImageService } from '@paas/images';
+import type { Digest } from '@paas/oci';
+import { isMountPoint, mount, overlayMount, unmount } from '@paas/snapshots';
+import { RootResolver } from '@paas/layers';
+import { type RunOptions, buildSpec, processArgs } from '../spec';
+import { resolveUser } from '../user';
+import { randomName } from './names';
+import {
+  type ContainerRecord,
+  ContainerConflictError,
+  ContainerStore,
+  type NetworkMode,
+  type PortMapping,
+  type RestartPolicy,
+  newContainerId,
+  validateName,
+} from './record';
+import {
+  type ShimBinaries,
+  type ShimExit,
+  type ShimStatus,
+  liveShimPid,
+  readExit,
+  readStatus,
+  startShim,
+  stopShim,
+  waitExit,
+} from './shim';
+
+export interface CreateOptions {
+  readonly name?: string;
+  readonly run: RunOptions;
+  readonly hostname?: string;
+  readonly labels?: Record<string, string>;
+  readonly network?: NetworkMode;
+  readonly ports?: PortMapping[];
+  readonly restart?: RestartPolicy;
+  readonly stopSignal?: string;
+  readonly stopTimeout?: number;
+  readonly autoRemove?: boolean;
+  readonly interactive?: boolean;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited' | 'dead';
+
+export interface ContainerState {
+  readonly status: ContainerStatus;
+  readonly running: boolean;
+  readonly pid: number;
+  readonly exitCode: number;
+  readonly oomKilled: boolean;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly restartCount: number;
+  readonly error?: string;
+}
+
+export interface EngineOptions {
+  readonly root: string;
+  readonly images: ImageService;
+  readonly binaries: ShimBinaries;
+}
+
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    /** Docker's exit codes: 125 the engine failed, 126 cannot execute, 127 not found. */
+    readonly exitCode = 125,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export class Engine {
+  readonly containers: ContainerStore;
+
+  constructor(private readonly options: EngineOptions) {
+    this.containers = new ContainerStore(join(options.root, 'containers'));
+  }
+
+  get images(): ImageService {
+    return this.options.images;
+  }
+
+  private paths(id: string): {
+    dir: string;
+    rootfs: string;
+    upper: string;
+    work: string;
+    etc: string;
+    shim: string;
+    log: string;
+  } {
+    const dir = this.containers.dir(id);
+    return {
+      dir,
+      rootfs: join(dir, 'rootfs'),
+      upper: join(dir, 'upper'),
+      work: join(dir, 'work'),
+      etc: join(dir, 'etc'),
+      shim: join(dir, 'shim'),
+      log: join(dir, 'shim', 'container.log'),
+    };
+  }
+
+  logPath(record: ContainerRecord): string {
+    return this.paths(record.id).log;
+  }
+
+  /** `create`: everything but starting. On any failure nothing is left behind. */
+  async create(imageRef: string, opts: CreateOptions): Promise<ContainerRecord> {
+    const image = await this.images.resolve(imageRef);
+    const name = opts.name ?? randomName();
+    validateName(name);
+    const id = newContainerId();
+    const p = this.paths(id);
+    const hostname = opts.hostname ?? id.slice(0, 12);
+    const network = opts.network ?? 'none';
+    const chainIds = await this.images.unpack(image);
+    const args = processArgs(image.config.config, opts.run);
+    const record: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: imageRef,
+      imageId: image.id,
+      chainIds,
+      args,
+      run: opts.run,
+      hostname,
+      labels: { ...(image.config.config?.Labels ?? {}), ...(opts.labels ?? {}) },
+      network: { mode: network, ports: opts.ports ?? [] },
+      restart: opts.restart ?? 'no',
+      stopSignal: opts.stopSignal ?? image.config.config?.StopSignal ?? 'SIGTERM',
+      stopTimeout: opts.stopTimeout ?? 10,
+      autoRemove: opts.autoRemove ?? false,
+      interactive: opts.interactive ?? false,
+    };
+    await this.containers.create(record);
+    try {
+      await Promise.all([p.upper, p.work, p.rootfs, p.etc].map((d) => mkdir(d, { recursive: true })));
+      await this.mountRootfs(record);
+      await this.writeBundle(record, image);
+      return record;
+    } catch (err) {
+      await this.destroy(record);
+      throw err;
+    }
+  }
+
+  private async mountRootfs(record: ContainerRecord): Promise<void> {
+    const p = this.paths(record.id);
+    if (await isMountPoint(p.rootfs)) return;
+    const lowers = await this.images.snapshots.lowerDirs(record.chainIds);
+    await mount(overlayMount(lowers, p.upper, p.work), p.rootfs);
+  }
+
+  private async writeBundle(record: ContainerRecord, image: Image): Promise<void> {
+    const p = this.paths(record.id);
+    const user = resolveUser(p.rootfs, record.run.user ?? image.config.config?.User);
+    const cwd = record.run.workdir || image.config.config?.WorkingDir;
+    if (cwd) new RootResolver(p.rootfs).resolveDir(cwd.replace(/^\/+/, ''), true); // Docker creates a missing WORKDIR
+    const hostsFile = join(p.etc, 'hosts');
+    await writeFile(
+      hostsFile,
+      `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${record.network.ip ? `${record.network.ip}\t${record.hostname}\n` : `127.0.1.1\t${record.hostname}\n`}`,
+    );
+    await writeFile(join(p.etc, 'hostname'), `${record.hostname}\n`);
+    const resolv = record.network.mode === 'none' ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    await writeFile(join(p.etc, 'resolv.conf'), resolv);
+    const spec = buildSpec(image.config, record.run, record.hostname, {
+      rootfs: p.rootfs,
+      user,
+      cgroupsPath: `/paas/${record.id}`,
+      network: record.network.mode === 'host' ? { kind: 'host' } : { kind: 'none' },
+      etcFiles: [
+        { source: hostsFile, destination: '/etc/hosts' },
+        { source: join(p.etc, 'hostname'), destination: '/etc/hostname' },
+        { source: join(p.etc, 'resolv.conf'), destination: '/etc/resolv.conf' },
+      ],
+      annotations: { 'io.paas.container.name': record.name },
+    });
+    await writeFile(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
+  }
+
+  /** `start`: mounts the rootfs if needed and hands the container to a new shim. */
+  async start(record: ContainerRecord): Promise<number> {
+    return this.containers.locked(record.id, async () => {
+      const state = await this.state(record);
+      if (state.running) return state.pid;
+      const p = this.paths(record.id);
+      await this.mountRootfs(record);
+      await rm(p.shim, { recursive: true, force: true });
+      try {
+        return await startShim(this.options.binaries, {
+          id: record.id,
+          bundle: p.dir,
+          stateDir: p.shim,
+          restart: record.restart,
+          stopSignal: record.stopSignal.replace(/^SIG/, ''),
+          stopTimeout: record.stopTimeout,
+          stdin: record.interactive,
+          logMaxSize: '20m',
+          logMaxFiles: 3,
+        });
+      } catch (err) {
+        const message = (err as Error).message;
+        const code = /no such file|not found/i.test(message)
+          ? 127
+          : /permission denied|exec format/i.test(message)
+            ? 126
+            : 125;
+        throw new EngineError(message, code);
+      }
+    });
+  }
+
+  /** The container's state from its shim's files, and whether the shim still runs. */
+  async state(record: ContainerRecord): Promise<ContainerState> {
+    const p = this.paths(record.id);
+    const [status, exit, shimPid] = await Promise.all([readStatus(p.shim), readExit(p.shim), liveShimPid(p.shim)]);
+    return deriveState(status, exit, shimPid !== undefined);
+  }
+
+  /** `stop`: the stop signal, then SIGKILL after the timeout (the shim does both); unmounts. */
+  async stop(record: ContainerRecord, timeoutSeconds?: number): Promise<void> {
+    await this.containers.locked(record.id, async () => {
+      await this.terminate(record, (timeoutSeconds ?? record.stopTimeout) * 1000);
+      await unmount(this.paths(record.id).rootfs);
+    });
+  }
+
+  /** `kill -s SIG`: the signal to the container's init. */
+  async kill(record: ContainerRecord, signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
+    const state = await this.state(record);
+    if (!state.running || state.pid <= 0) {
+      throw new ContainerConflictError(
+        `Cannot kill container: ${record.id.slice(0, 12)}: Container ${record.id} is not running`,
+      );
+    }
+    process.kill(state.pid, signal);
+  }
+
+  /** Waits for the container to stop for good; its exit code. */
+  async wait(record: ContainerRecord): Promise<ShimExit | undefined> {
+    return waitExit(this.paths(record.id).shim);
+  }
+
+  /** `rm`: refuses a running container unless forced; then removes everything it had. */
+  async remove(record: ContainerRecord, options: { force?: boolean } = {}): Promise<void> {
+    const state = await this.state(record);
+    if (state.running || state.status === 'restarting') {
+      if (!options.force) {
+        throw new ContainerConflictError(
+          `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
+        );
+      }
+      await this.terminate(record, 0);
+    }
+    await this.destroy(record);
+  }
+
+  /**
+   * Stops the container for good: through its shim when it has one (a stop request, so no
+   * policy restarts it), or directly when the shim was killed and the container outlived it.
+   */
+  private async terminate(record: ContainerRecord, graceMs: number): Promise<void> {
+    const p = this.paths(record.id);
+    const status = await readStatus(p.shim);
+    const signal = (graceMs > 0 ? record.stopSignal : 'SIGKILL') as NodeJS.Signals;
+    const shim = await liveShimPid(p.shim);
+    if (shim !== undefined) {
+      // SIGTERM asks the shim to stop (stop signal, no restart); `stop -t` may be shorter
+      // than the timeout the shim was started with, so the grace period is enforced here.
+      signalPid(shim, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && (await liveShimPid(p.shim)) !== undefined)
+        await new Promise((r) => setTimeout(r, 20));
+      if (status?.pid && isProcessAlive(status.pid)) signalPid(status.pid, 'SIGKILL');
+      await stopShim(p.shim, 15_000);
+      return;
+    }
+    if (!status?.pid || !isProcessAlive(status.pid)) return;
+    signalPid(status.pid, signal.startsWith('SIG') ? signal : (`SIG${signal}` as NodeJS.Signals));
+    const deadline = Date.now() + graceMs;
+    while (isProcessAlive(status.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    signalPid(status.pid, 'SIGKILL');
+    const { runtime, runtimeRoot } = this.options.binaries;
+    await new Promise<void>((resolve) =>
+      execFile(runtime, ['--root', runtimeRoot, 'delete', '--force', record.id], () => resolve()),
+    );
+  }
+
+  private async destroy(record: ContainerRecord): Promise<void> {
+    const p = this.paths(record.id);
+    await unmount(p.rootfs);
+    await rm(p.dir, { recursive: true, force: true });
+  }
+
+  /** Ids of images that containers use (for rmi and prune). */
+  async imagesInUse(): Promise<Set<Digest>> {
+    return new Set((await this.containers.list()).map((c) => c.imageId));
+  }
+}
+
+export function deriveState(
+  status: ShimStatus | undefined,
+  exit: ShimExit | undefined,
+  shimAlive: boolean,
+): ContainerState {
+  const common = {
+    pid: 0,
+    exitCode: exit?.exitCode ?? status?.exitCode ?? 0,
+    oomKilled: exit?.oomKilled ?? false,
+    restartCount: status?.restartCount ?? exit?.restartCount ?? 0,
+    ...(status?.startedAt ? { startedAt: status.startedAt } : {}),
+    ...(exit?.exitedAt ? { finishedAt: exit.exitedAt } : {}),
+    ...(status?.error ? { error: status.error } : {}),
+  };
+  if (!status) return { ...common, status: 'created', running: false };
+  if (status.status === 'failed') return { ...common, status: 'created', running: false, exitCode: 128 };
+  if (shimAlive) {
+    if (status.status === 'restarting') return { ...common, status: 'restarting', running: false };
+    if (status.status === 'exited') return { ...common, status: 'exited', running: false };
+    return { ...common, status: 'running', running: true, pid: status.pid };
+  }
+  if (status.pid > 0 && status.status === 'running' && isProcessAlive(status.pid)) {
+    // the shim was killed but the container runs on: still manageable (rm -f, stop)
+    return { ...common, status: 'running', running: true, pid: status.pid };
+  }
+  return { ...common, status: exit ? 'exited' : 'dead', running: false };
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}

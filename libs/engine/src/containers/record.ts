@@ -1,0 +1,147 @@
+/**
+ * Containers on disk: `<root>/<id>/container.json` holds what the container was made from
+ * (image, run options, name, network); the shim owns `<root>/<id>/shim/` (status.json,
+ * exit.json, container.log). Every change to a record is made under the container's lock
+ * and lands by atomic rename, so CLI processes running side by side never corrupt it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withLock, writeFileAtomic } from '@paas/content';
+import type { Digest } from '@paas/oci';
+import type { RunOptions } from '../spec';
+
+export type NetworkMode = 'none' | 'host' | 'bridge';
+
+export interface PortMapping {
+  readonly hostIp: string;
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | `on-failure${'' | `:${number}`}`;
+
+export interface ContainerRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly created: string;
+  /** The image as the user named it, and what it resolved to. */
+  readonly image: string;
+  readonly imageId: Digest;
+  readonly chainIds: Digest[];
+  readonly args: string[];
+  readonly run: RunOptions;
+  readonly hostname: string;
+  readonly labels: Record<string, string>;
+  readonly network: { mode: NetworkMode; ip?: string; ports: PortMapping[] };
+  readonly restart: RestartPolicy;
+  readonly stopSignal: string;
+  readonly stopTimeout: number;
+  readonly autoRemove: boolean;
+  readonly interactive: boolean;
+}
+
+export class ContainerNotFoundError extends Error {
+  constructor(readonly ref: string) {
+    super(`No such container: ${ref}`);
+    this.name = 'ContainerNotFoundError';
+  }
+}
+
+export class ContainerConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContainerConflictError';
+  }
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function validateName(name: string): void {
+  if (!NAME.test(name) || name.length > 128) {
+    throw new ContainerConflictError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+}
+
+export function newContainerId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export class ContainerStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  async list(): Promise<ContainerRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const records: ContainerRecord[] = [];
+    for (const id of names.filter((n) => /^[a-f0-9]{64}$/.test(n))) {
+      const record = await this.read(id);
+      if (record) records.push(record);
+    }
+    return records.sort((a, b) => (a.created < b.created ? 1 : -1));
+  }
+
+  async read(id: string): Promise<ContainerRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir(id), 'container.json'), 'utf8')) as ContainerRecord;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  /** By full id, unique id prefix or name, as Docker resolves container references. */
+  async resolve(ref: string): Promise<ContainerRecord> {
+    const all = await this.list();
+    const exact = all.find((c) => c.id === ref || c.name === ref.replace(/^\//, ''));
+    if (exact) return exact;
+    if (/^[a-f0-9]{1,64}$/.test(ref)) {
+      const matches = all.filter((c) => c.id.startsWith(ref));
+      if (matches.length === 1 && matches[0]) return matches[0];
+      if (matches.length > 1)
+        throw new ContainerConflictError(`multiple containers found with provided prefix: ${ref}`);
+    }
+    throw new ContainerNotFoundError(ref);
+  }
+
+  /** Creates the record if the name is free (checked and claimed under one lock). */
+  async create(record: ContainerRecord): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    await withLock(join(this.root, 'names.lock'), async () => {
+      const clash = (await this.list()).find((c) => c.name === record.name);
+      if (clash) {
+        throw new ContainerConflictError(
+          `Conflict. The container name "/${record.name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      await mkdir(this.dir(record.id), { recursive: true, mode: 0o711 });
+      await writeFileAtomic(join(this.dir(record.id), 'container.json'), JSON.stringify(record, null, 2));
+    });
+  }
+
+  async update(id: string, change: (r: ContainerRecord) => ContainerRecord): Promise<ContainerRecord> {
+    return this.locked(id, async () => {
+      const current = await this.read(id);
+      if (!current) throw new ContainerNotFoundError(id);
+      const next = change(current);
+      await writeFileAtomic(join(this.dir(id), 'container.json'), JSON.stringify(next, null, 2));
+      return next;
+    });
+  }
+
+  /** Runs `fn` holding the container's lock (start, stop, rm never interleave). */
+  locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return withLock(join(this.dir(id), 'lock'), fn, { timeoutMs: 60_000 });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The engine's side of the paas-shim contract (native/runtime/src/shim/README.md): start a
+ * shim for a container, read its state directory, find it again after the CLI that started
+ * it is gone, and ask it to stop.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { isProcessAlive } from '@paas/content';
+
+const run = promisify(execFile);
+
+export interface ShimBinaries {
+  readonly shim: string;
+  readonly runtime: string;
+  /** The runtime's own state root (`--root`). */
+  readonly runtimeRoot: string;
+}
+
+export interface ShimStart {
+  readonly id: string;
+  readonly bundle: string;
+  readonly stateDir: string;
+  readonly restart: string;
+  readonly stopSignal: string;
+  readonly stopTimeout: number;
+  readonly stdin: boolean;
+  readonly logMaxSize?: string;
+  readonly logMaxFiles?: number;
+}
+
+export interface ShimStatus {
+  status: 'starting' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';
+  shimPid: number;
+  pid: number;
+  restartCount: number;
+  restartPolicy: string;
+  stoppedByUser: boolean;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  error?: string;
+}
+
+export interface ShimExit {
+  exitCode: number;
+  signal?: string;
+  oomKilled: boolean;
+  startedAt?: string;
+  exitedAt?: string;
+  restartCount: number;
+  status: 'restarting' | 'exited';
+  stoppedByUser: boolean;
+  error?: string;
+}
+
+export class ShimStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShimStartError';
+  }
+}
+
+/** Starts the shim; resolves once the container runs, with its init pid. */
+export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<number> {
+  const args = [
+    '--runtime',
+    bin.runtime,
+    '--runtime-root',
+    bin.runtimeRoot,
+    '--bundle',
+    opts.bundle,
+    '--id',
+    opts.id,
+    '--state-dir',
+    opts.stateDir,
+    '--restart',
+    opts.restart,
+    '--stop-signal',
+    opts.stopSignal,
+    '--stop-timeout',
+    String(opts.stopTimeout),
+    ...(opts.logMaxSize ? ['--log-max-size', opts.logMaxSize] : []),
+    ...(opts.logMaxFiles ? ['--log-max-files', String(opts.logMaxFiles)] : []),
+    ...(opts.stdin ? ['--stdin'] : []),
+  ];
+  try {
+    const { stdout } = await run(bin.shim, args, { timeout: 120_000 });
+    const pid = /started pid (\d+)/.exec(stdout)?.[1];
+    if (!pid) throw new ShimStartError(`paas-shim said ${JSON.stringify(stdout.trim())}`);
+    return Number(pid);
+  } catch (err) {
+    if (err instanceof ShimStartError) throw err;
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new ShimStartError(stderr ? stderr.replace(/^paas-shim: /, '') : String(err));
+  }
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export const readStatus = (stateDir: string): Promise<ShimStatus | undefined> =>
+  readJson(join(stateDir, 'status.json'));
+export const readExit = (stateDir: string): Promise<ShimExit | undefined> => readJson(join(stateDir, 'exit.json'));
+
+/** The shim's pid when it is alive and is the shim of this state dir (pids get reused). */
+export async function liveShimPid(stateDir: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(await readFile(join(stateDir, 'shim.pid'), 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return undefined;
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    const at = cmdline.indexOf('--state-dir');
+    if (at < 0 || cmdline[at + 1] !== stateDir) return undefined;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    if (/\) Z /.test(stat)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return pid;
+}
+
+/** Asks the shim to stop the container (SIGTERM: stop signal, then SIGKILL after its timeout). */
+export async function stopShim(stateDir: string, timeoutMs: number): Promise<boolean> {
+  const pid = await liveShimPid(stateDir);
+  if (pid === undefined) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isProcessAlive(pid) || (await liveShimPid(stateDir)) === undefined) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** Waits until the shim has recorded a final exit (no restart coming) and is gone. */
+export async function waitExit(stateDir: string, pollMs = 20): Promise<ShimExit | undefined> {
+  for (;;) {
+    const shim = await liveShimPid(stateDir);
+    const exit = await readExit(stateDir);
+    if (shim === undefined) return exit;
+    if (exit?.status === 'exited') {
+      const status = await readStatus(stateDir);
+      if (status?.status === 'exited' || status?.status === 'failed') return exit;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
