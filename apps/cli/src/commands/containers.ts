@@ -98,5 +98,21 @@ export function containerCommands(io: CliIo): Command[] {
     .description('Block until one or more containers stop, then print their exit codes')
     .argument('<CONTAINER...>')
     .action(async (refs: string[]) => (await actions()).wait(io, refs));
-  return [run, create, start, stop, restart, kill, rm, ps, logs, wait];
+  const exec = new Command('exec')
+    .description('Execute a command in a running container')
+    .argument('<CONTAINER>')
+    .argument('<COMMAND...>')
+    .passThroughOptions()
+    .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('-e, --env <KEY=VALUE>', 'Set environment variables', collect)
+    .option('-u, --user <USER[:GROUP]>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-w, --workdir <DIR>', 'Working directory inside the container')
+    .action(
+      async (
+        ref: string,
+        cmd: string[],
+        opts: { interactive?: boolean; env?: string[]; user?: string; workdir?: string },
+      ) => (await actions()).exec(io, ref, cmd, opts),
+    );
+  return [run, create, start, stop, restart, kill, rm, ps, logs, exec, wait];
 }

@@ -183,6 +183,25 @@ export async function rm(io: CliIo, refs: string[], opts: { force?: boolean }): 
   });
 }
 
+export async function exec(
+  io: CliIo,
+  ref: string,
+  cmd: string[],
+  opts: { interactive?: boolean; env?: string[]; user?: string; workdir?: string },
+): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
+  const code = await engine
+    .exec(record, cmd, {
+      env: opts.env ?? [],
+      ...(opts.user ? { user: opts.user } : {}),
+      ...(opts.workdir ? { workdir: opts.workdir } : {}),
+      stdin: opts.interactive ?? false,
+    })
+    .catch((err: unknown) => engineError(err, 1));
+  if (code !== 0) throw new CliError('', code);
+}
+
 export async function wait(io: CliIo, refs: string[]): Promise<void> {
   const engine = await openEngine(io);
   await eachContainer(io, engine, refs, async (record) => {

@@ -10,7 +10,8 @@
  *                               etc/             hosts, hostname, resolv.conf it gets
  *                               shim/            the shim's state dir and the log
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
@@ -256,6 +257,35 @@ export class Engine {
       );
     }
     process.kill(state.pid, signal);
+  }
+
+  /**
+   * `exec`: runs a process in the running container (the runtime joins its namespaces and
+   * cgroup). Resolves to the process's exit code (128+N for a signal).
+   */
+  async exec(
+    record: ContainerRecord,
+    args: string[],
+    opts: { env?: string[]; user?: string; workdir?: string; stdin?: boolean } = {},
+  ): Promise<number> {
+    const state = await this.state(record);
+    if (!state.running) throw new ContainerConflictError(`Container ${record.id} is not running`);
+    const p = this.paths(record.id);
+    const flags: string[] = [];
+    for (const e of opts.env ?? []) flags.push('--env', e);
+    if (opts.workdir) flags.push('--cwd', opts.workdir);
+    if (opts.user) {
+      const u = resolveUser(p.rootfs, opts.user);
+      flags.push('--user', `${u.uid}:${u.gid}`);
+    }
+    const { runtime, runtimeRoot } = this.options.binaries;
+    const child = spawn(runtime, ['--root', runtimeRoot, 'exec', ...flags, record.id, '--', ...args], {
+      stdio: [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+    });
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
+    });
   }
 
   /** Waits for the container to stop for good; its exit code. */

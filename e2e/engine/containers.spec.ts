@@ -1,0 +1,170 @@
+/**
+ * Containers through the real CLI, paas-shim and paas-runtime, in a temporary PAAS_ROOT.
+ * Every test removes what it made; `after` checks that no container, mount or shim is left.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PAAS, isAlive, paas, tempRoots } from '../support/cli';
+
+const roots = tempRoots();
+const run = (...args: string[]) => paas(args, roots.env);
+const ok = (...args: string[]): string => {
+  const r = run(...args);
+  assert.equal(r.status, 0, `paas ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+function mountsUnder(path: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4]?.startsWith(path));
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('containers', () => {
+  before(() => {
+    ok('image', 'bootstrap', 'busybox');
+  });
+  after(() => {
+    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
+    if (left.length) run('rm', '-f', ...left);
+    const mounts = mountsUnder(roots.root);
+    roots.cleanup();
+    assert.deepEqual(left, [], 'containers left behind');
+    assert.deepEqual(mounts, [], 'mounts left behind');
+  });
+
+  it('runs a command attached and removes the container with --rm', () => {
+    const r = run('run', '--rm', 'busybox', 'echo', 'hi');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'hi\n');
+    assert.equal(ok('ps', '-aq'), '');
+  });
+
+  it("exits with the container's code, keeps stdout and stderr apart, and 126/127 like docker", () => {
+    const r = run('run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+    assert.equal(r.status, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    const missing = run('run', '--rm', 'busybox', '/no/such/binary');
+    assert.equal(missing.status, 127, missing.stderr);
+    const notExec = run('run', '--rm', 'busybox', '/etc/passwd');
+    assert.equal(notExec.status, 126, notExec.stderr);
+    assert.equal(ok('ps', '-aq'), '');
+  });
+
+  it('runs detached: ps, logs, stop, start, exec, rm', async () => {
+    const id = ok(
+      'run',
+      '-d',
+      '--name',
+      'ticker',
+      'busybox',
+      'sh',
+      '-c',
+      'echo hello; echo x > /tmp/f; exec sleep 300',
+    ).trim();
+    assert.match(id, /^[a-f0-9]{64}$/);
+    assert.match(ok('ps'), new RegExp(`${id.slice(0, 12)}\\s+busybox\\s+"sh -c echo hello; …"\\s+.*Up .*ticker`));
+    await until('the log line', () => ok('logs', 'ticker') === 'hello\n');
+    assert.equal(ok('exec', 'ticker', 'cat', '/tmp/f'), 'x\n');
+    assert.match(ok('exec', '-u', 'nobody', 'ticker', 'id'), /uid=65534\(nobody\)/);
+    assert.equal(ok('stop', '-t', '1', 'ticker'), 'ticker\n');
+    assert.match(ok('ps', '-a'), /Exited \(137\)/);
+    assert.equal(ok('inspect', '-f', '{{.State.Status}}', 'ticker'), 'exited\n');
+    assert.equal(ok('start', 'ticker'), 'ticker\n');
+    assert.equal(ok('inspect', '-f', '{{.State.Running}}', 'ticker'), 'true\n');
+    const refused = run('rm', 'ticker');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /You cannot remove a running container/);
+    assert.equal(ok('rm', '-f', 'ticker'), 'ticker\n');
+    assert.equal(existsSync(join(roots.root, 'containers', id)), false);
+  });
+
+  it('records an OOM kill', () => {
+    const r = run('run', '--name', 'hog', '-m', '32m', 'busybox', 'sh', '-c', 'x=$(tail /dev/zero)');
+    assert.equal(r.status, 137, r.stderr);
+    assert.equal(ok('inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'hog'), 'true 137\n');
+    ok('rm', 'hog');
+  });
+
+  it('restarts on failure three times, then stays exited', async () => {
+    ok('run', '-d', '--name', 'flaky', '--restart', 'on-failure:3', 'busybox', 'sh', '-c', 'echo try; exit 1');
+    await until(
+      'three restarts',
+      () => ok('inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'flaky') === 'exited 3\n',
+    );
+    assert.equal(ok('logs', 'flaky'), 'try\ntry\ntry\ntry\n');
+    ok('rm', 'flaky');
+  });
+
+  it('keeps a container manageable after its CLI is killed mid-run', async () => {
+    const cli = spawn(PAAS, ['run', '--name', 'orphan', 'busybox', 'sleep', '300'], {
+      env: roots.env,
+      stdio: 'ignore',
+    });
+    await until('the container to run', () => run('inspect', '-f', '{{.State.Running}}', 'orphan').stdout === 'true\n');
+    cli.kill('SIGKILL');
+    await new Promise((r) => cli.once('close', r));
+    assert.match(ok('ps'), /orphan/);
+    const pid = Number(ok('inspect', '-f', '{{.State.Pid}}', 'orphan'));
+    assert.ok(isAlive(pid));
+    ok('rm', '-f', 'orphan');
+    await until('the container to die', () => !isAlive(pid));
+  });
+
+  it('isolates: no host processes, no mount, no module loading, read-only /proc/sys', () => {
+    const script = [
+      `test "$(cat /proc/1/comm)" = sh && test ! -e /proc/${process.pid} && echo pids-ok`,
+      'mount -t tmpfs none /mnt 2>/dev/null || echo mount-denied',
+      'insmod /nonexistent.ko 2>/dev/null; modprobe dummy 2>/dev/null || echo modules-denied',
+      '(echo 1 > /proc/sys/kernel/sysrq) 2>/dev/null || echo procsys-ro',
+      'hostname other 2>/dev/null || echo hostname-denied',
+    ].join('; ');
+    const r = run('run', '--rm', 'busybox', 'sh', '-c', script);
+    assert.equal(r.stdout, 'pids-ok\nmount-denied\nmodules-denied\nprocsys-ro\nhostname-denied\n', r.stderr);
+  });
+
+  describe('bad input: a docker-like error, exit 125, nothing left behind', () => {
+    const cases: Array<[string, string[], RegExp]> = [
+      ['an unknown image', ['run', 'nosuchimage'], /No such image: nosuchimage/],
+      ['a bad memory size', ['run', '-m', '32x', 'busybox', 'true'], /invalid argument "32x" for "-m, --memory" flag/],
+      ['a bad restart policy', ['run', '--restart', 'sometimes', 'busybox', 'true'], /invalid restart policy/],
+      [
+        'a missing volume path',
+        ['run', '-v', '/no/such/dir:/data', 'busybox', 'true'],
+        /bind source path does not exist/,
+      ],
+      ['an invalid name', ['run', '--name', 'bad/name', 'busybox', 'true'], /Invalid container name/],
+      ['a relative workdir', ['run', '-w', 'rel', 'busybox', 'true'], /needs to be an absolute path/],
+    ];
+    for (const [what, args, message] of cases) {
+      it(`refuses ${what}`, () => {
+        const r = run(...args);
+        assert.equal(r.status, 125, r.stderr);
+        assert.match(r.stderr, message);
+        assert.equal(ok('ps', '-aq'), '');
+        assert.deepEqual(mountsUnder(roots.root), []);
+      });
+    }
+
+    it('refuses a name that is taken', () => {
+      ok('create', '--name', 'taken', 'busybox', 'true');
+      const r = run('run', '--name', 'taken', 'busybox', 'true');
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /The container name "\/taken" is already in use/);
+      ok('rm', 'taken');
+      assert.equal(readdirSync(join(roots.root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n)).length, 0);
+    });
+  });
+});
