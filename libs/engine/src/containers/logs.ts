@@ -4,6 +4,8 @@
  * (`p`) are joined back into whole lines; --tail, --since and --follow as `docker logs`.
  */
 import { open, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DirectoryWaiter } from './watch';
 
 export interface LogLine {
   readonly time: string;
@@ -105,7 +107,23 @@ export async function* readLogs(path: string, options: LogOptions = {}): AsyncGe
     return;
   }
 
-  let offset = (await stat(path).catch(() => undefined))?.size ?? 0;
+  const changes = new DirectoryWaiter(dirname(path), options.pollMs ?? 250);
+  try {
+    yield* follow(path, (await stat(path).catch(() => undefined))?.size ?? 0, assembler, from, changes, options);
+  } finally {
+    changes.close();
+  }
+}
+
+async function* follow(
+  path: string,
+  start: number,
+  assembler: Assembler,
+  from: number,
+  changes: DirectoryWaiter,
+  options: LogOptions,
+): AsyncGenerator<LogLine> {
+  let offset = start;
   let carry = '';
   let final = false;
   for (;;) {
@@ -138,6 +156,6 @@ export async function* readLogs(path: string, options: LogOptions = {}): AsyncGe
       final = true; // the writer is gone: one more pass picks up its last bytes
       continue;
     }
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 50));
+    await changes.next();
   }
 }

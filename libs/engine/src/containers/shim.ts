@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isProcessAlive } from '@paas/content';
+import { DirectoryWaiter } from './watch';
 
 const run = promisify(execFile);
 
@@ -144,15 +145,20 @@ export async function stopShim(stateDir: string, timeoutMs: number): Promise<boo
 }
 
 /** Waits until the shim has recorded a final exit (no restart coming) and is gone. */
-export async function waitExit(stateDir: string, pollMs = 20): Promise<ShimExit | undefined> {
-  for (;;) {
-    const shim = await liveShimPid(stateDir);
-    const exit = await readExit(stateDir);
-    if (shim === undefined) return exit;
-    if (exit?.status === 'exited') {
-      const status = await readStatus(stateDir);
-      if (status?.status === 'exited' || status?.status === 'failed') return exit;
+export async function waitExit(stateDir: string): Promise<ShimExit | undefined> {
+  const changes = new DirectoryWaiter(stateDir);
+  try {
+    for (;;) {
+      const shim = await liveShimPid(stateDir);
+      const exit = await readExit(stateDir);
+      if (shim === undefined) return exit;
+      if (exit?.status === 'exited') {
+        const status = await readStatus(stateDir);
+        if (status?.status === 'exited' || status?.status === 'failed') return exit;
+      }
+      await changes.next();
     }
-    await new Promise((r) => setTimeout(r, pollMs));
+  } finally {
+    changes.close();
   }
 }
