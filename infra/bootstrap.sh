@@ -17,7 +17,7 @@ step() { printf 'bootstrap: %s\n' "$*"; }
 packages=(
   build-essential pkg-config libseccomp-dev libjansson-dev
   iproute2 iptables busybox-static git redis-server
-  crun runc hyperfine clang skopeo umoci
+  crun runc hyperfine clang skopeo umoci zstd
 )
 missing=()
 while read -r pkg status; do

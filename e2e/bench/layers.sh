@@ -6,6 +6,7 @@
 # Prints a markdown table of medians (hyperfine, RUNS runs each, page cache warm).
 # Throughput is MB of uncompressed tar per second; times include process start-up
 # (node + tsx for ours, about 0.3 s). Needs root (umoci unpack, ownership) and hyperfine.
+# BENCH_DIR (default /var/tmp) holds the tree and the outputs; /dev/shm takes the disk out.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 for tool in hyperfine tar gzip; do
@@ -14,13 +15,13 @@ done
 have_umoci=0
 command -v umoci >/dev/null && have_umoci=1
 runs=${RUNS:-3}
-work=$(mktemp -d /var/tmp/paas-bench-layers.XXXXXX)
+work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/paas-bench-layers.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 src=$work/src
 mkdir -p "$src/sys" "$src/random"
 
 echo "# making the tree in $work" >&2
-# Up to ~130 MB of real files (libraries, share data), with their symlinks and hardlinks.
+# Up to ~130 MB of real files (libraries, share data) and their symlinks.
 find /usr/lib /usr/share -xdev \( -type f -size -4M -o -type l \) -print0 2>/dev/null |
   head -z -n 30000 | tar --null -T - -cf - 2>/dev/null | head -c 130M | tar -xf - -C "$src/sys" 2>/dev/null || true
 # 60 MB of incompressible big files and 10 MB of small ones.
@@ -55,7 +56,7 @@ cmds+=(
 
 args=()
 for c in "${cmds[@]}"; do args+=(-n "${c%%|*}" "${c#*|}"); done
-hyperfine -N --runs "$runs" --prepare "rm -rf $work/dest $work/out.tar.gz; mkdir $work/dest" \
+hyperfine -N --runs "$runs" --prepare "sh -c 'rm -rf $work/dest $work/out.tar.gz && mkdir $work/dest && sync'" \
   --export-json "$work/results.json" "${args[@]}" >&2
 
 node -e '

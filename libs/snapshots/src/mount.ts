@@ -36,7 +36,16 @@ export function overlayMount(lowerDirs: readonly string[], upperDir: string, wor
   return {
     type: 'overlay',
     source: 'overlay',
-    options: [`lowerdir=${lowerDirs.join(':')}`, `upperdir=${upperDir}`, `workdir=${workDir}`, 'index=off'],
+    // redirect_dir and metacopy would record renames and metadata-only copies in ways a tar
+    // layer cannot express; with them off, the upper dir is always a plain diff.
+    options: [
+      `lowerdir=${lowerDirs.join(':')}`,
+      `upperdir=${upperDir}`,
+      `workdir=${workDir}`,
+      'index=off',
+      'redirect_dir=off',
+      'metacopy=off',
+    ],
   };
 }
 

@@ -1,0 +1,45 @@
+/**
+ * The native addon native/fsx (mknod, l*xattr): loaded on first use, found by walking up
+ * from this file's directory to the repository's native/fsx/build/fsx.node. Walking up
+ * works both from sources (libs/layers/src under tsx) and from an esbuild bundle
+ * (dist/apps/<app>/main.js), which both live inside the checkout.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface Fsx {
+  /** mknod(2); `mode` carries the file type (S_IFCHR, S_IFBLK, S_IFIFO) and permissions. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** The attribute's value, or null when the file has no such attribute. Never follows a symlink. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  llistxattr(path: string): string[];
+  /** Removing an absent attribute is not an error. */
+  lremovexattr(path: string, name: string): void;
+}
+
+const ADDON = join('native', 'fsx', 'build', 'fsx.node');
+
+let loaded: Fsx | undefined;
+
+export function fsx(): Fsx {
+  // __dirname exists in both ways we run (tsx on CommonJS sources, esbuild's cjs bundle).
+  loaded ??= load(findAddon(typeof __dirname === 'string' ? __dirname : process.cwd()));
+  return loaded;
+}
+
+/** The addon's path above `start`, or an error telling how to build it. */
+export function findAddon(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const candidate = join(dir, ADDON);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error(`native/fsx is not built (no ${ADDON} above ${start}); run infra/bootstrap.sh`);
+}
+
+function load(path: string): Fsx {
+  const module = { exports: {} as Fsx };
+  process.dlopen(module, path);
+  return module.exports;
+}

@@ -1,0 +1,60 @@
+/**
+ * A deterministic walk of a directory tree for archiving: depth first, each directory's
+ * names in byte-wise order, a directory before its contents. Metadata is read with
+ * synchronous calls: each is a few microseconds, less than a hop to libuv's thread pool,
+ * and the compressor runs on that pool meanwhile.
+ */
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { LayerError } from './errors';
+import { fsx } from './fsx';
+
+export interface TreeEntry {
+  /** Path relative to the walked root, '/'-separated, never empty. */
+  readonly rel: string;
+  readonly host: string;
+  readonly st: Stats;
+  readonly xattrs: ReadonlyMap<string, Buffer>;
+}
+
+const NONE: ReadonlyMap<string, Buffer> = new Map();
+
+export function* walkTree(root: string): Generator<TreeEntry, void, undefined> {
+  yield* walkDir(root, '');
+}
+
+function* walkDir(host: string, rel: string): Generator<TreeEntry, void, undefined> {
+  for (const name of sortedNames(host, rel)) {
+    const childRel = rel === '' ? name : `${rel}/${name}`;
+    const childHost = `${host}/${name}`;
+    const st = lstatSync(childHost);
+    const entry: TreeEntry = { rel: childRel, host: childHost, st, xattrs: readXattrs(childHost) };
+    yield entry;
+    if (st.isDirectory()) yield* walkDir(childHost, childRel);
+  }
+}
+
+function sortedNames(host: string, rel: string): string[] {
+  const raw = readdirSync(host, { encoding: 'buffer' });
+  raw.sort(Buffer.compare);
+  return raw.map((bytes) => {
+    const name = bytes.toString('utf8');
+    // Tar names are carried as UTF-8 here; a name that is not UTF-8 would change on the way.
+    if (name.includes('\uFFFD') && !Buffer.from(name).equals(bytes)) {
+      throw new LayerError('UNSUPPORTED', `file name ${JSON.stringify(name)} is not valid UTF-8`, {
+        entry: rel === '' ? name : `${rel}/${name}`,
+      });
+    }
+    return name;
+  });
+}
+
+export function readXattrs(host: string): ReadonlyMap<string, Buffer> {
+  const names = fsx().llistxattr(host);
+  if (names.length === 0) return NONE;
+  const out = new Map<string, Buffer>();
+  for (const name of names) {
+    const value = fsx().lgetxattr(host, name);
+    if (value !== null) out.set(name, value);
+  }
+  return out;
+}

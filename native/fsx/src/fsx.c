@@ -1,0 +1,212 @@
+/*
+ * fsx — the few file-system calls that layers need and Node's fs lacks: mknod for device
+ * nodes and overlay whiteouts (0/0 char devices), and the l*xattr family, which acts on
+ * a symlink itself instead of its target (image layers carry xattrs on symlinks too, and
+ * following a link during extraction would be a way out of the root).
+ *
+ * The calls are synchronous: each is one metadata syscall, cheaper than a hop to the
+ * libuv thread pool, and the callers (diff, extraction) walk entries one at a time anyway.
+ *
+ * Errors are thrown like Node's own fs errors: message "ENOENT: No such file or directory,
+ * lgetxattr '/x'", with `code`, `errno` (negative, as libuv reports it), `syscall` and `path`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include <node_api.h>
+
+#define PATH_BUF 4096
+#define NAME_BUF 256 /* XATTR_NAME_MAX + 1 */
+#define XATTR_SMALL 4096
+
+static inline void free_ptr(void *p) { free(*(void **)p); }
+#define cleanup_free __attribute__((cleanup(free_ptr)))
+
+/* Throws a Node-style error for errno `err` raised by `syscall` on `path`. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *code = strerrorname_np(err);
+  if (code == NULL) code = "EUNKNOWN";
+  char message[PATH_BUF + 128];
+  snprintf(message, sizeof message, "%s: %s, %s '%s'", code, strerror(err), syscall, path);
+
+  napi_value js_code, js_message, error, value;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &js_message);
+  napi_create_error(env, js_code, js_message, &error);
+  napi_create_int32(env, -err, &value);
+  napi_set_named_property(env, error, "errno", value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &value);
+  napi_set_named_property(env, error, "syscall", value);
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value);
+  napi_set_named_property(env, error, "path", value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+/* Reads `argc` arguments; returns false (with a pending exception) if fewer were given. */
+static int get_args(napi_env env, napi_callback_info info, size_t argc, napi_value *argv) {
+  size_t given = argc;
+  if (napi_get_cb_info(env, info, &given, argv, NULL, NULL) != napi_ok || given < argc) {
+    throw_type(env, "missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+/* Copies a JS string into buf; NUL inside the string is refused, as Node's fs does. */
+static int get_string(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, buf, size, &len) != napi_ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  if (len + 1 >= size) {
+    throw_errno(env, ENAMETOOLONG, "fsx", buf);
+    return 0;
+  }
+  if (strlen(buf) != len) {
+    throw_type(env, "string arguments must not contain NUL bytes");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char *what) {
+  if (napi_get_value_uint32(env, value, out) != napi_ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  return 1;
+}
+
+/* mknod(path, mode, major, minor): mode carries the type (S_IFCHR, S_IFBLK, S_IFIFO). */
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  char path[PATH_BUF];
+  uint32_t mode, major, minor;
+  if (!get_args(env, info, 4, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string") ||
+      !get_uint32(env, argv[1], &mode, "mode must be a number") ||
+      !get_uint32(env, argv[2], &major, "major must be a number") ||
+      !get_uint32(env, argv[3], &minor, "minor must be a number"))
+    return NULL;
+  if (mknod(path, (mode_t)mode, makedev(major, minor)) < 0) return throw_errno(env, errno, "mknod", path);
+  return NULL;
+}
+
+/* lgetxattr(path, name) -> Buffer, or null when the attribute is absent. */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  char path[PATH_BUF], name[NAME_BUF];
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string") ||
+      !get_string(env, argv[1], name, sizeof name, "name must be a string"))
+    return NULL;
+  char small[XATTR_SMALL];
+  cleanup_free char *big = NULL;
+  char *value = small;
+  ssize_t len = lgetxattr(path, name, small, sizeof small);
+  /* Most values (capabilities, ACLs, overlay markers) fit the stack buffer; a larger one
+   * is sized and read again, retrying if it grew in between. */
+  while (len < 0 && errno == ERANGE) {
+    ssize_t need = lgetxattr(path, name, NULL, 0);
+    if (need < 0) break;
+    free(big);
+    big = malloc((size_t)need + 1);
+    if (big == NULL) return throw_errno(env, ENOMEM, "lgetxattr", path);
+    value = big;
+    len = lgetxattr(path, name, big, (size_t)need + 1);
+  }
+  if (len < 0) {
+    if (errno == ENODATA) {
+      napi_get_null(env, &result);
+      return result;
+    }
+    return throw_errno(env, errno, "lgetxattr", path);
+  }
+  napi_create_buffer_copy(env, (size_t)len, value, NULL, &result);
+  return result;
+}
+
+/* lsetxattr(path, name, value: Buffer). */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF], name[NAME_BUF];
+  void *data = NULL;
+  size_t len = 0;
+  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string") ||
+      !get_string(env, argv[1], name, sizeof name, "name must be a string"))
+    return NULL;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) return throw_type(env, "value must be a Buffer");
+  if (lsetxattr(path, name, len ? data : "", len, 0) < 0) return throw_errno(env, errno, "lsetxattr", path);
+  return NULL;
+}
+
+/* llistxattr(path) -> string[] in the order the file system keeps them. */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string"))
+    return NULL;
+  napi_create_array(env, &result);
+  char small[XATTR_SMALL];
+  cleanup_free char *big = NULL;
+  char *names = small;
+  ssize_t len = llistxattr(path, small, sizeof small);
+  /* The list can grow between the sizing call and the read; retry until it fits. */
+  while (len < 0 && errno == ERANGE) {
+    ssize_t need = llistxattr(path, NULL, 0);
+    if (need < 0) break;
+    free(big);
+    big = malloc((size_t)need + 1);
+    if (big == NULL) return throw_errno(env, ENOMEM, "llistxattr", path);
+    names = big;
+    len = llistxattr(path, big, (size_t)need + 1);
+  }
+  if (len < 0) {
+    if (errno == ENOTSUP) return result; /* a file system without xattrs has none */
+    return throw_errno(env, errno, "llistxattr", path);
+  }
+  uint32_t index = 0;
+  for (ssize_t at = 0; at < len;) {
+    size_t n = strnlen(names + at, (size_t)(len - at));
+    napi_value name;
+    napi_create_string_utf8(env, names + at, n, &name);
+    napi_set_element(env, result, index++, name);
+    at += (ssize_t)n + 1;
+  }
+  return result;
+}
+
+/* lremovexattr(path, name); removing an absent attribute is not an error. */
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF], name[NAME_BUF];
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string") ||
+      !get_string(env, argv[1], name, sizeof name, "name must be a string"))
+    return NULL;
+  if (lremovexattr(path, name) < 0 && errno != ENODATA) return throw_errno(env, errno, "lremovexattr", path);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(fsx, init)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Loads build/fsx.node into node and checks each call once, printing TAP lines
+# (`ok - ...` / `not ok - ...`). The TypeScript side is tested by libs/layers' specs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+node - "$here/build/fsx.node" "$scratch" <<'JS'
+const [addon, dir] = process.argv.slice(2);
+const fs = require('node:fs');
+const check = (name, fn) => {
+  try {
+    const skip = fn();
+    console.log(skip ? `ok - fsx: ${name} # SKIP ${skip}` : `ok - fsx: ${name}`);
+  } catch (err) {
+    console.log(`not ok - fsx: ${name}: ${err.message}`);
+  }
+};
+const assert = (cond, what) => { if (!cond) throw new Error(what); };
+let fsx;
+check('loads', () => { fsx = require(addon); });
+check('xattrs on a symlink itself', () => {
+  fs.symlinkSync('/nonexistent', `${dir}/link`);
+  fsx.lsetxattr(`${dir}/link`, 'trusted.paas', Buffer.from([0, 1, 2]));
+  assert(fsx.llistxattr(`${dir}/link`).includes('trusted.paas'), 'listed');
+  assert(fsx.lgetxattr(`${dir}/link`, 'trusted.paas').equals(Buffer.from([0, 1, 2])), 'value');
+  fsx.lremovexattr(`${dir}/link`, 'trusted.paas');
+  assert(fsx.lgetxattr(`${dir}/link`, 'trusted.paas') === null, 'removed');
+});
+check('mknod makes a 0/0 whiteout', () => {
+  if (process.getuid() !== 0) return 'needs root';
+  fsx.mknod(`${dir}/wh`, fs.constants.S_IFCHR | 0o600, 0, 0);
+  const st = fs.lstatSync(`${dir}/wh`);
+  assert(st.isCharacterDevice() && st.rdev === 0, 'char device 0/0');
+});
+check('errors look like fs errors', () => {
+  try {
+    fsx.lgetxattr(`${dir}/missing`, 'user.x');
+  } catch (err) {
+    assert(err.code === 'ENOENT' && err.syscall === 'lgetxattr' && err.path === `${dir}/missing`, err.message);
+    return;
+  }
+  throw new Error('no error thrown');
+});
+JS
