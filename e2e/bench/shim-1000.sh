@@ -129,7 +129,13 @@ echo "runtime:   $RUNTIME"
 echo "shim:      $SHIM ($(stat -c %s "$SHIM") bytes)"
 echo "N=$N parallel=$PARALLEL pid_max=$pid_max threads-max=$threads_max"
 
-for id in $(ids); do write_bundle "$id" '["sleep","3600"]'; done
+write_bundle @ID@ '["sleep","3600"]'
+template=$(<"$W/bundles/@ID@/config.json")
+for id in $(ids); do
+  mkdir -p "$W/bundles/$id"
+  printf '%s\n' "${template//@ID@/$id}" >"$W/bundles/$id/config.json"
+done
+rm -rf "$W/bundles/@ID@"
 mem_avail() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
 sync
 avail_before=$(mem_avail)
@@ -143,16 +149,29 @@ t1=$(date +%s%N)
 start_ms=$(((t1 - t0) / 1000000))
 
 # --- measure -------------------------------------------------------------------------------
+# Bash builtins only in this loop: forking tools 1000 times would take longer than the start.
+kb_field() { # kb_field FILE KEY -> value in kB (0 if missing)
+  local k v _
+  while read -r k v _; do [ "$k" = "$2" ] && { echo "$v"; return; }; done <"$1" 2>/dev/null
+  echo 0
+}
 running=0 shim_rss=0 shim_pss=0 ctr_rss=0 leftovers=0
 for id in $(ids); do
-  pid=$(shim_pid_of "$id") || continue
-  cpid=$(cat "$W/state/$id/container.pid" 2>/dev/null || echo 0)
-  [ "$(jq -r .status "$W/state/$id/status.json" 2>/dev/null)" = running ] && running=$((running + 1))
-  shim_rss=$((shim_rss + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")))
-  shim_pss=$((shim_pss + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")))
-  [ "$cpid" -gt 0 ] && ctr_rss=$((ctr_rss + $(awk '/^VmRSS:/ {print $2}' "/proc/$cpid/status" 2>/dev/null || echo 0)))
+  dir=$W/state/$id
+  read -r pid <"$dir/shim.pid" 2>/dev/null || continue
+  read -r cmd <"/proc/$pid/cmdline" 2>/dev/null || true
+  [ -n "${cmd:-}" ] || continue
+  cpid=0
+  read -r cpid <"$dir/container.pid" 2>/dev/null || true # no trailing newline: status 1, value set
+  read -r st <"$dir/status.json" 2>/dev/null || st=
+  [[ $st == '{"status":"running"'* ]] && running=$((running + 1))
+  shim_rss=$((shim_rss + $(kb_field "/proc/$pid/status" VmRSS:)))
+  shim_pss=$((shim_pss + $(kb_field "/proc/$pid/smaps_rollup" Pss:)))
+  [ "$cpid" -gt 0 ] && ctr_rss=$((ctr_rss + $(kb_field "/proc/$cpid/status" VmRSS:)))
   # Anything else the runtime left behind is a child of the shim (the shim is its subreaper).
-  for child in $(cat "/proc/$pid/task/$pid/children" 2>/dev/null); do
+  children=()
+  read -r -a children <"/proc/$pid/task/$pid/children" 2>/dev/null || true
+  for child in "${children[@]}"; do
     [ "$child" = "$cpid" ] || leftovers=$((leftovers + 1))
   done
 done
@@ -203,6 +222,7 @@ done
 rm -rf "$W/state"
 state_left=$([ -e "$W/state" ] && echo 1 || echo 0)
 echo "remaining: shims $shims (ps: $shims_ps), runtime containers $known, cgroups $cgroups, state dirs $state_left"
+echo "total:     $(((t3 - t0) / 1000000)) ms from the first start to the last stop; script ${SECONDS} s"
 if [ "$shims" = 0 ] && [ "$shims_ps" = 0 ] && [ "$known" = 0 ] && [ "$cgroups" = 0 ] \
   && [ "$state_left" = 0 ] && [ "$running" = "$N" ] && [ "$bad_exit" = 0 ]; then
   echo "result:    OK"
