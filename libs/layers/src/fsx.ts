@@ -1,5 +1,5 @@
 /**
- * The native addon native/fsx (mknod, l*xattr): loaded on first use, found by walking up
+ * The native addon native/fsx (mknod, l*xattr, mount, umount2): loaded on first use, found by walking up
  * from this file's directory to the repository's native/fsx/build/fsx.node. Walking up
  * works both from sources (libs/layers/src under tsx) and from an esbuild bundle
  * (dist/apps/<app>/main.js), which both live inside the checkout.
@@ -16,7 +16,14 @@ export interface Fsx {
   llistxattr(path: string): string[];
   /** Removing an absent attribute is not an error. */
   lremovexattr(path: string, name: string): void;
+  /** mount(2); `fstype` and `data` may be null (bind mounts, remounts). */
+  mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** umount2(2) */
+  umount2(target: string, flags: number): void;
 }
+
+/** mount(2) and umount2(2) flags from <sys/mount.h>. */
+export const MountFlags = { RDONLY: 1, REMOUNT: 32, BIND: 4096, REC: 16384, DETACH: 2 } as const;
 
 const ADDON = join('native', 'fsx', 'build', 'fsx.node');
 

@@ -6,7 +6,7 @@ export { type Compression, DEFAULT_GZIP_LEVEL, detectCompression, LAYER_MEDIA_TY
 export { diffUpperDir, type LayerInfo, type PackOptions, tarDirectory } from './diff';
 export { LayerError, type LayerErrorCode } from './errors';
 export { type ExtractOptions, type ExtractResult, extractLayer, type LayerWarning } from './extract';
-export { type Fsx, fsx } from './fsx';
+export { type Fsx, fsx, MountFlags } from './fsx';
 export { cleanEntryPath, RootResolver } from './paths';
 export type { EntryType, TarHeader } from './tar-format';
 export { type TarEntry, TarReader } from './tar-read';

@@ -1,8 +1,9 @@
 /*
  * fsx — the few file-system calls that layers need and Node's fs lacks: mknod for device
- * nodes and overlay whiteouts (0/0 char devices), and the l*xattr family, which acts on
+ * nodes and overlay whiteouts (0/0 char devices), the l*xattr family, which acts on
  * a symlink itself instead of its target (image layers carry xattrs on symlinks too, and
- * following a link during extraction would be a way out of the root).
+ * following a link during extraction would be a way out of the root), and mount/umount2
+ * for snapshot overlays (a syscall instead of spawning mount(8) on every container start).
  *
  * The calls are synchronous: each is one metadata syscall, cheaper than a hop to the
  * libuv thread pool, and the callers (diff, extraction) walk entries one at a time anyway.
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -197,6 +199,45 @@ static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* mount(source, target, fstype, flags, data): fstype and data may be null. */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  char source[PATH_BUF], target[PATH_BUF], fstype[64];
+  cleanup_free char *data = NULL;
+  napi_valuetype type;
+  int64_t flags = 0;
+  if (!get_args(env, info, 5, argv) || !get_string(env, argv[0], source, sizeof source, "source must be a string") ||
+      !get_string(env, argv[1], target, sizeof target, "target must be a string"))
+    return NULL;
+  napi_typeof(env, argv[2], &type);
+  int have_fstype = type == napi_string;
+  if (have_fstype && !get_string(env, argv[2], fstype, sizeof fstype, "fstype must be a string")) return NULL;
+  if (napi_get_value_int64(env, argv[3], &flags) != napi_ok) return throw_type(env, "flags must be a number");
+  napi_typeof(env, argv[4], &type);
+  if (type == napi_string) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, argv[4], NULL, 0, &len);
+    data = malloc(len + 1);
+    if (data == NULL) return throw_errno(env, ENOMEM, "mount", target);
+    napi_get_value_string_utf8(env, argv[4], data, len + 1, &len);
+  }
+  if (mount(source, target, have_fstype ? fstype : NULL, (unsigned long)flags, data) < 0)
+    return throw_errno(env, errno, "mount", target);
+  return NULL;
+}
+
+/* umount2(target, flags) */
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char target[PATH_BUF];
+  int32_t flags = 0;
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], target, sizeof target, "target must be a string"))
+    return NULL;
+  if (napi_get_value_int32(env, argv[1], &flags) != napi_ok) return throw_type(env, "flags must be a number");
+  if (umount2(target, flags) < 0) return throw_errno(env, errno, "umount2", target);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -204,6 +245,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
