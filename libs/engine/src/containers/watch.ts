@@ -29,14 +29,13 @@ export class DirectoryWaiter {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.watcher ? this.fallbackMs : Math.min(this.fallbackMs, 50));
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        self.wake = undefined;
-        self.pending = false;
+        this.wake = undefined;
+        this.pending = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, this.watcher ? this.fallbackMs : Math.min(this.fallbackMs, 50));
       this.wake = done;
     });
   }
