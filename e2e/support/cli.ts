@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -18,16 +18,36 @@ export function paas(args: string[], env: NodeJS.ProcessEnv = process.env): Resu
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A temporary PAAS_ROOT and PAAS_RUN for one test, removed by `cleanup`. */
+let bridges = 0;
+
+/**
+ * A container bridge of the test's own (`paast<pid>x<n>`, a /24 in 10.200.0.0/13 picked from
+ * the pid), so tests never touch a real paas0 nor each other, with ip forwarding left alone.
+ */
+export function testBridge(): { PAAS_BRIDGE: string; PAAS_SUBNET: string; PAAS_IP_FORWARD: string } {
+  const n = bridges++ % 8;
+  const index = (process.pid % 256) * 8 + n;
+  return {
+    PAAS_BRIDGE: `paast${process.pid % 10_000_000}x${n}`,
+    PAAS_SUBNET: `10.${200 + (index >> 8)}.${index & 255}.0/24`,
+    PAAS_IP_FORWARD: '0',
+  };
+}
+
+/** A temporary PAAS_ROOT and PAAS_RUN for one test, removed (with its bridge) by `cleanup`. */
 export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string; cleanup(): void } {
   const base = mkdtempSync(join(tmpdir(), 'paas-e2e-'));
   const root = join(base, 'root');
   const run = join(base, 'run');
+  const env = { ...process.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: '127.0.0.1:0', ...testBridge() };
   return {
     root,
     run,
-    env: { ...process.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: '127.0.0.1:0' },
-    cleanup: () => rmSync(base, { recursive: true, force: true }),
+    env,
+    cleanup: () => {
+      if (existsSync(`/sys/class/net/${env.PAAS_BRIDGE}`)) paas(['network', 'prune'], env);
+      rmSync(base, { recursive: true, force: true });
+    },
   };
 }
 

@@ -3,6 +3,7 @@
  * exclusive lock between processes (CLI invocations run side by side, daemonless).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -105,12 +106,20 @@ async function olderThan(path: string, ms: number): Promise<boolean> {
   return st !== undefined && Date.now() - st.mtimeMs > ms;
 }
 
-/** Whether a process with this pid exists (EPERM means it does, owned by someone else). */
+/**
+ * Whether a process with this pid exists and has not exited (EPERM means it exists, owned
+ * by someone else). A zombie has exited: it only waits for its parent to reap it.
+ */
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT'; // gone since; without /proc, trust kill(0)
   }
 }

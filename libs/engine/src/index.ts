@@ -4,6 +4,7 @@ export * from './containers/names';
 export * from './containers/record';
 export * from './containers/shim';
 export * from './defaults';
+export * from './network';
 export * from './rootfs-files';
 export * from './runtime-spec';
 export * from './spec';

@@ -50,7 +50,7 @@ export interface SpecContext {
   /** A network namespace to join (bridge mode), or 'host' to share the host's. */
   readonly network: { kind: 'none' } | { kind: 'host' } | { kind: 'path'; path: string };
   /** Files the engine prepares: /etc/hosts, /etc/resolv.conf, /etc/hostname. */
-  readonly etcFiles: ReadonlyArray<{ source: string; destination: string }>;
+  readonly etcFiles: ReadonlyArray<{ source: string; destination: string; readonly?: boolean }>;
   /** The static init (`--init`), bind-mounted at /sbin/docker-init like Docker's. */
   readonly initBinary?: string;
   readonly annotations?: Record<string, string>;
@@ -105,7 +105,13 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
 
   const mounts: SpecMount[] = defaultMounts();
   for (const file of ctx.etcFiles) {
-    mounts.push({ destination: file.destination, type: 'bind', source: file.source, options: ['rbind', 'rprivate'] });
+    mounts.push({
+      destination: file.destination,
+      type: 'bind',
+      source: file.source,
+      // a file shared by several containers (the bridge's /etc/hosts) must not be writable by any
+      options: ['rbind', 'rprivate', ...(file.readonly ? ['ro'] : [])],
+    });
   }
   for (const bind of run.binds) {
     if (!bind.destination.startsWith('/'))

@@ -44,9 +44,14 @@ function parseGroup(text: string | undefined): Array<{ name: string; gid: number
 const MAX_ID = 2 ** 31 - 1;
 
 export function resolveUser(rootfs: string, spec: string | undefined): ResolvedUser {
+  // No user asked for: root, whether or not the image has a passwd file (as Docker does).
+  if (spec === undefined || spec === '') {
+    const root = parsePasswd(readFileInRoot(rootfs, '/etc/passwd')).find((p) => p.uid === 0);
+    return { uid: 0, gid: root?.gid ?? 0, additionalGids: [], home: root?.home ?? '/root' };
+  }
   const passwd = parsePasswd(readFileInRoot(rootfs, '/etc/passwd'));
   const groups = parseGroup(readFileInRoot(rootfs, '/etc/group'));
-  const [userPart = '', groupPart] = (spec || 'root').split(':', 2);
+  const [userPart = '', groupPart] = spec.split(':', 2);
 
   let uid: number;
   let gid: number;

@@ -1,6 +1,6 @@
 /**
- * Container verbs: run, create, start, stop, restart, kill, rm, ps, logs, wait. Definitions
- * only; the work is loaded on use from ../containers/actions.
+ * Container verbs: run, create, start, stop, restart, kill, rm, ps, logs, wait, port, and
+ * `network prune`. Definitions only; the work is loaded on use from ../containers/actions.
  */
 import { Command } from 'commander';
 import type { CliIo } from '../program';
@@ -29,7 +29,9 @@ function withRunFlags(command: Command): Command {
     .option('--pids-limit <N>', 'Tune container pids limit')
     .option('--restart <POLICY>', 'Restart policy to apply when a container exits', 'no')
     .option('-h, --hostname <NAME>', 'Container host name')
-    .option('--network <MODE>', 'Connect a container to a network: none or host', 'none')
+    .option('--network <MODE>', 'Connect a container to a network: bridge, none or host', 'bridge')
+    .option('-p, --publish <[IP:]HOST:CTR[/PROTO]>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('-l, --label <KEY=VALUE>', 'Set meta data on a container', collect)
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
@@ -114,5 +116,16 @@ export function containerCommands(io: CliIo): Command[] {
         opts: { interactive?: boolean; env?: string[]; user?: string; workdir?: string },
       ) => (await actions()).exec(io, ref, cmd, opts),
     );
-  return [run, create, start, stop, restart, kill, rm, ps, logs, exec, wait];
+  const port = new Command('port')
+    .description('List port mappings or a specific mapping for the container')
+    .argument('<CONTAINER>')
+    .argument('[PRIVATE_PORT[/PROTO]]')
+    .action(async (ref: string, privatePort?: string) => (await actions()).port(io, ref, privatePort));
+  const network = new Command('network').description('Manage the container bridge');
+  network
+    .command('prune')
+    .description('Release what stopped or vanished containers hold; remove the bridge when unused')
+    .option('-f, --force', 'Do not prompt for confirmation (there is no prompt)')
+    .action(async () => (await actions()).networkPrune(io));
+  return [run, create, start, stop, restart, kill, rm, ps, logs, exec, wait, port, network];
 }

@@ -11,9 +11,13 @@ import {
   type ContainerState,
   type Engine,
   EngineError,
+  IpamError,
+  type Lease,
+  type PortBinding,
   ShimStartError,
   SpecError,
   UserError,
+  formatBinding,
   readLogs,
 } from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
@@ -28,7 +32,7 @@ function engineError(err: unknown, code = 125): never {
   if (err instanceof EngineError) throw new CliError(err.message, err.exitCode);
   if (err instanceof ContainerNotFoundError || err instanceof ContainerConflictError)
     throw new CliError(err.message, code);
-  if (err instanceof SpecError || err instanceof UserError || err instanceof ShimStartError)
+  if (err instanceof SpecError || err instanceof UserError || err instanceof ShimStartError || err instanceof IpamError)
     throw new CliError(err.message, 125);
   throw err;
 }
@@ -41,6 +45,8 @@ async function createContainer(
   flags: RunFlags,
 ): Promise<ContainerRecord> {
   const options = createOptions(flags, cmd, io.env);
+  if (options.network === 'host' && (options.ports?.length || options.publishAll))
+    io.err('WARNING: Published ports are discarded when using host network mode\n');
   try {
     return await engine.create(image, options);
   } catch (err) {
@@ -81,9 +87,7 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
   process.on('SIGTERM', forward);
   try {
     const exit = engine.wait(record);
-    let done = false;
-    void exit.then(() => (done = true));
-    for await (const line of readLogs(engine.logPath(record), { follow: true, stopped: async () => done })) {
+    for await (const line of readLogs(engine.logPath(record), { follow: true, until: exit })) {
       (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
     }
     const result = await exit;
@@ -92,6 +96,7 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
     if (flags.rm) await engine.remove(record, { force: true });
+    else await engine.release(record); // no daemon saw it exit: give its address and ports back now
   }
   const code = Number(process.exitCode ?? 0);
   if (code !== 0) throw new CliError('', code);
@@ -108,9 +113,8 @@ export async function start(io: CliIo, refs: string[], opts: { attach?: boolean 
   await eachContainer(io, engine, refs, async (record) => {
     await engine.start(record);
     if (opts.attach) {
-      let done = false;
-      const exit = engine.wait(record).then((e) => ((done = true), e));
-      for await (const line of readLogs(engine.logPath(record), { follow: true, tail: 0, stopped: async () => done })) {
+      const exit = engine.wait(record);
+      for await (const line of readLogs(engine.logPath(record), { follow: true, tail: 0, until: exit })) {
         (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
       }
       process.exitCode = (await exit)?.exitCode ?? 0;
@@ -218,13 +222,11 @@ export async function logs(
   const engine = await openEngine(io);
   const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
   const tail = opts.tail === undefined || opts.tail === 'all' ? undefined : Number(opts.tail);
-  let done = !opts.follow;
-  if (opts.follow) void engine.wait(record).then(() => (done = true));
   for await (const line of readLogs(engine.logPath(record), {
     ...(tail !== undefined ? { tail } : {}),
     ...(opts.since ? { since: opts.since } : {}),
     follow: opts.follow ?? false,
-    stopped: async () => done,
+    ...(opts.follow ? { until: engine.wait(record) } : {}),
   })) {
     const text = `${opts.timestamps ? `${line.time} ` : ''}${line.text}${line.newline ? '\n' : ''}`;
     (line.stream === 'stdout' ? io.out : io.err)(text);
@@ -252,6 +254,7 @@ export async function ps(
 ): Promise<void> {
   const engine = await openEngine(io);
   const rows: string[][] = [];
+  const leases = await engine.networkLeases();
   for (const record of await engine.containers.list()) {
     const state = await engine.state(record);
     if (!opts.all && !state.running && state.status !== 'restarting') continue;
@@ -268,7 +271,9 @@ export async function ps(
       opts.noTrunc || command.length <= 22 ? command : `${command.slice(0, 19)}…"`,
       humanAgo(record.created),
       statusText(state),
-      record.network.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', '),
+      state.running || state.status === 'restarting'
+        ? (leases[record.id]?.ports ?? []).map(formatBinding).join(', ')
+        : '',
       record.name,
     ]);
   }
@@ -305,6 +310,7 @@ function matchesFilters(record: ContainerRecord, state: ContainerState, filters:
 /** `inspect` of a container, in Docker's shape (the fields people read). */
 export async function inspectContainer(engine: Engine, record: ContainerRecord): Promise<Record<string, unknown>> {
   const state = await engine.state(record);
+  const lease = state.running || state.status === 'restarting' ? (await engine.networkLeases())[record.id] : undefined;
   return {
     Id: record.id,
     Created: record.created,
@@ -337,6 +343,7 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
       NanoCpus: Math.round((record.run.resources.cpus ?? 0) * 1e9),
       PidsLimit: record.run.resources.pidsLimit ?? null,
       Binds: record.run.binds.map((b) => `${b.source}:${b.destination}${b.readonly ? ':ro' : ''}`),
+      PortBindings: portMap(record.network.ports),
     },
     Config: {
       Hostname: record.hostname,
@@ -349,7 +356,70 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
       StopSignal: record.stopSignal,
       StopTimeout: record.stopTimeout,
     },
-    NetworkSettings: { IPAddress: record.network.ip ?? '', Ports: record.network.ports },
+    NetworkSettings: networkSettings(engine, record, lease),
     LogPath: engine.logPath(record),
   };
+}
+
+/** Docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`; hostPort 0 is "". */
+function portMap(ports: readonly PortBinding[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const map: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of ports) {
+    (map[`${p.containerPort}/${p.protocol}`] ??= []).push({
+      HostIp: p.hostIp,
+      HostPort: p.hostPort ? String(p.hostPort) : '',
+    });
+  }
+  return map;
+}
+
+/** `NetworkSettings` as Docker shows it; empty values while the container has no network. */
+function networkSettings(engine: Engine, record: ContainerRecord, lease: Lease | undefined): Record<string, unknown> {
+  const bridge = record.network.mode === 'bridge' ? engine.network : undefined;
+  const address = {
+    IPAddress: lease?.ip ?? '',
+    IPPrefixLen: lease && bridge ? bridge.settings.subnet.prefix : 0,
+    Gateway: lease && bridge ? bridge.settings.subnet.gateway : '',
+    MacAddress: lease ? macOf(lease.ip) : '',
+  };
+  return {
+    Bridge: bridge?.settings.name ?? '',
+    SandboxKey: lease && bridge ? bridge.namespacePath(record.id) : '',
+    Ports: lease ? portMap(lease.ports) : {},
+    ...address,
+    Networks: { [record.network.mode]: { ...address, NetworkID: bridge?.settings.name ?? record.network.mode } },
+  };
+}
+
+function macOf(ip: string): string {
+  return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
+}
+
+/** `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the host side of its published ports. */
+export async function port(io: CliIo, ref: string, privatePort?: string): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
+  const state = await engine.state(record);
+  const ports = state.running ? ((await engine.networkLeases())[record.id]?.ports ?? []) : [];
+  if (privatePort === undefined) {
+    io.out(ports.map((p) => `${p.containerPort}/${p.protocol} -> ${p.hostIp}:${p.hostPort}\n`).join(''));
+    return;
+  }
+  const [number = '', protocol = 'tcp'] = privatePort.split('/');
+  const matching = ports.filter((p) => String(p.containerPort) === number && p.protocol === protocol);
+  if (matching.length === 0) throw new CliError(`No public port '${number}/${protocol}' published for ${ref}`, 1);
+  io.out(matching.map((p) => `${p.hostIp}:${p.hostPort}\n`).join(''));
+}
+
+/**
+ * `network prune`: the repair of bridge networking. Gives back what containers that are gone
+ * or stopped still hold (a crash, a container that exited by itself), and removes the bridge
+ * and its rules when no container uses it.
+ */
+export async function networkPrune(io: CliIo): Promise<void> {
+  const engine = await openEngine(io);
+  if (!engine.network) return;
+  const { reclaimed, bridgeRemoved } = await engine.network.prune();
+  for (const id of reclaimed) io.out(`Released the network of container ${id.slice(0, 12)}\n`);
+  if (bridgeRemoved) io.out(`Deleted Networks:\n${engine.network.settings.name}\n`);
 }

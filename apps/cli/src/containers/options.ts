@@ -1,10 +1,18 @@
 /**
  * `run`/`create` flags to engine options, with Docker's parsing and messages: sizes like
- * `32m`, `--env-file`, `-v src:dst[:ro]`, `--restart on-failure:3`.
+ * `32m`, `--env-file`, `-v src:dst[:ro]`, `--restart on-failure:3`, `-p 127.0.0.1:8080:80`.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import type { BindMount, CreateOptions, NetworkMode, RestartPolicy } from '@paas/engine';
+import {
+  type BindMount,
+  type CreateOptions,
+  type NetworkMode,
+  type PortBinding,
+  PortSpecError,
+  type RestartPolicy,
+  parsePortSpec,
+} from '@paas/engine';
 import { CliError } from '../errors';
 
 export interface RunFlags {
@@ -24,6 +32,8 @@ export interface RunFlags {
   restart?: string;
   hostname?: string;
   network?: string;
+  publish?: string[];
+  publishAll?: boolean;
   label?: string[];
   interactive?: boolean;
   init?: boolean;
@@ -96,16 +106,25 @@ function parseInt10(flag: string, value: string): number {
   return Number(value);
 }
 
+/** Every `-p` value; a bad one stops the command with Docker's message. */
+export function parsePorts(specs: readonly string[]): PortBinding[] {
+  try {
+    return specs.flatMap(parsePortSpec);
+  } catch (err) {
+    if (err instanceof PortSpecError) throw new CliError(err.message, USAGE_EXIT);
+    throw err;
+  }
+}
+
 export function createOptions(
   flags: RunFlags,
   cmd: string[],
   env: Readonly<Record<string, string | undefined>>,
 ): CreateOptions {
-  const network = (flags.network ?? 'none') as NetworkMode;
+  const network = (flags.network ?? 'bridge') as NetworkMode;
   if (!['none', 'host', 'bridge'].includes(network))
     throw new CliError(`network ${flags.network} not found`, USAGE_EXIT);
-  if (network === 'bridge')
-    throw new CliError('network bridge is not available yet; use --network none or host', USAGE_EXIT);
+  const ports = parsePorts(flags.publish ?? []);
   const cpus = flags.cpus !== undefined ? Number(flags.cpus) : undefined;
   if (cpus !== undefined && (!Number.isFinite(cpus) || cpus <= 0))
     throw flagError('--cpus', flags.cpus ?? '', 'invalid number of CPUs');
@@ -122,6 +141,8 @@ export function createOptions(
     ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
     labels,
     network,
+    ports,
+    publishAll: flags.publishAll ?? false,
     restart: parseRestart(flags.restart ?? 'no'),
     ...(flags.stopSignal ? { stopSignal: flags.stopSignal } : {}),
     ...(flags.stopTimeout !== undefined ? { stopTimeout: parseInt10('--stop-timeout', flags.stopTimeout) } : {}),

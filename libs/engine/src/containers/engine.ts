@@ -19,6 +19,14 @@ import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
 import { isMountPoint, mount, overlayMount, unmount } from '@paas/snapshots';
 import { RootResolver } from '@paas/layers';
+import {
+  type BridgeSettings,
+  BridgeNetwork,
+  IpamError,
+  type Lease,
+  containerResolvConf,
+  publishedPorts,
+} from '../network';
 import { type RunOptions, buildSpec, processArgs } from '../spec';
 import { resolveUser } from '../user';
 import { randomName } from './names';
@@ -51,6 +59,8 @@ export interface CreateOptions {
   readonly labels?: Record<string, string>;
   readonly network?: NetworkMode;
   readonly ports?: PortMapping[];
+  /** `-P`: publish every port the image exposes on a free host port. */
+  readonly publishAll?: boolean;
   readonly restart?: RestartPolicy;
   readonly stopSignal?: string;
   readonly stopTimeout?: number;
@@ -76,6 +86,8 @@ export interface EngineOptions {
   readonly root: string;
   readonly images: ImageService;
   readonly binaries: ShimBinaries;
+  /** Bridge networking: the bridge and `$PAAS_RUN/network`. Without it only `none` and `host` work. */
+  readonly network?: { readonly bridge: BridgeSettings; readonly runDir: string };
 }
 
 export class EngineError extends Error {
@@ -91,9 +103,21 @@ export class EngineError extends Error {
 
 export class Engine {
   readonly containers: ContainerStore;
+  readonly network: BridgeNetwork | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.containers = new ContainerStore(join(options.root, 'containers'));
+    this.network = options.network
+      ? new BridgeNetwork({
+          bridge: options.network.bridge,
+          runDir: options.network.runDir,
+          inUse: async (id) => {
+            const record = await this.containers.read(id);
+            const state = record ? await this.state(record) : undefined;
+            return state !== undefined && (state.running || state.status === 'restarting');
+          },
+        })
+      : undefined;
   }
 
   get images(): ImageService {
@@ -133,7 +157,14 @@ export class Engine {
     const id = newContainerId();
     const p = this.paths(id);
     const hostname = opts.hostname ?? id.slice(0, 12);
-    const network = opts.network ?? 'none';
+    const network = opts.network ?? (this.network ? 'bridge' : 'none');
+    if (network === 'bridge' && !this.network) throw new EngineError('network bridge not found');
+    // Docker discards published ports outside the bridge (the CLI warns about it)
+    const ports =
+      network === 'bridge'
+        ? publishedPorts(opts.ports ?? [], opts.publishAll ?? false, image.config.config?.ExposedPorts)
+        : [];
+    if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
     const record: ContainerRecord = {
@@ -147,7 +178,7 @@ export class Engine {
       run: opts.run,
       hostname,
       labels: { ...(image.config.config?.Labels ?? {}), ...(opts.labels ?? {}) },
-      network: { mode: network, ports: opts.ports ?? [] },
+      network: { mode: network, ports },
       restart: opts.restart ?? 'no',
       stopSignal: opts.stopSignal ?? image.config.config?.StopSignal ?? 'SIGTERM',
       stopTimeout: opts.stopTimeout ?? 10,
@@ -178,21 +209,29 @@ export class Engine {
     const user = resolveUser(p.rootfs, record.run.user ?? image.config.config?.User);
     const cwd = record.run.workdir || image.config.config?.WorkingDir;
     if (cwd) new RootResolver(p.rootfs).resolveDir(cwd.replace(/^\/+/, ''), true); // Docker creates a missing WORKDIR
-    const hostsFile = join(p.etc, 'hosts');
-    await writeFile(
-      hostsFile,
-      `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${record.network.ip ? `${record.network.ip}\t${record.hostname}\n` : `127.0.1.1\t${record.hostname}\n`}`,
-    );
+    // on the bridge, /etc/hosts is the bridge's shared file, rewritten as containers come and go
+    const bridge = record.network.mode === 'bridge' ? this.network : undefined;
+    const hostsFile = bridge ? bridge.hostsFile : join(p.etc, 'hosts');
+    if (!bridge) {
+      await writeFile(
+        hostsFile,
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${record.hostname}\n`,
+      );
+    }
     await writeFile(join(p.etc, 'hostname'), `${record.hostname}\n`);
-    const resolv = record.network.mode === 'none' ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    await writeFile(join(p.etc, 'resolv.conf'), resolv);
+    const hostResolv = record.network.mode === 'none' ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    await writeFile(join(p.etc, 'resolv.conf'), bridge ? containerResolvConf(hostResolv) : hostResolv);
     const spec = buildSpec(image.config, record.run, record.hostname, {
       rootfs: p.rootfs,
       user,
       cgroupsPath: `/paas/${record.id}`,
-      network: record.network.mode === 'host' ? { kind: 'host' } : { kind: 'none' },
+      network: bridge
+        ? { kind: 'path', path: bridge.namespacePath(record.id) }
+        : record.network.mode === 'host'
+          ? { kind: 'host' }
+          : { kind: 'none' },
       etcFiles: [
-        { source: hostsFile, destination: '/etc/hosts' },
+        { source: hostsFile, destination: '/etc/hosts', readonly: bridge !== undefined },
         { source: join(p.etc, 'hostname'), destination: '/etc/hostname' },
         { source: join(p.etc, 'resolv.conf'), destination: '/etc/resolv.conf' },
       ],
@@ -208,7 +247,12 @@ export class Engine {
       if (state.running) return state.pid;
       const p = this.paths(record.id);
       await this.mountRootfs(record);
+      if (state.status === 'dead') await this.deleteFromRuntime(record); // its shim crashed: the runtime still lists it
       await rm(p.shim, { recursive: true, force: true });
+      const bridge = this.bridgeOf(record);
+      await bridge
+        ?.attach({ id: record.id, name: record.name, hostname: record.hostname, ports: record.network.ports })
+        .catch((err: unknown) => networkError(record.name, err));
       try {
         return await startShim(this.options.binaries, {
           id: record.id,
@@ -222,6 +266,7 @@ export class Engine {
           logMaxFiles: 3,
         });
       } catch (err) {
+        await bridge?.detach(record.id);
         const message = (err as Error).message;
         const code = /no such file|not found/i.test(message)
           ? 127
@@ -244,8 +289,31 @@ export class Engine {
   async stop(record: ContainerRecord, timeoutSeconds?: number): Promise<void> {
     await this.containers.locked(record.id, async () => {
       await this.terminate(record, (timeoutSeconds ?? record.stopTimeout) * 1000);
+      await this.bridgeOf(record)?.detach(record.id);
       await unmount(this.paths(record.id).rootfs);
     });
+  }
+
+  /**
+   * Gives back the network of a container that stopped by itself (no daemon saw it exit):
+   * its address, ports and veth. A no-op while it runs or restarts.
+   */
+  async release(record: ContainerRecord): Promise<void> {
+    const bridge = this.bridgeOf(record);
+    if (!bridge) return;
+    await this.containers.locked(record.id, async () => {
+      const state = await this.state(record);
+      if (!state.running && state.status !== 'restarting') await bridge.detach(record.id);
+    });
+  }
+
+  /** The bridge lease of each container that has one: its address and published ports. */
+  async networkLeases(): Promise<Record<string, Lease>> {
+    return (await this.network?.list()) ?? {};
+  }
+
+  private bridgeOf(record: ContainerRecord): BridgeNetwork | undefined {
+    return record.network.mode === 'bridge' ? this.network : undefined;
   }
 
   /** `kill -s SIG`: the signal to the container's init. */
@@ -332,6 +400,10 @@ export class Engine {
     const deadline = Date.now() + graceMs;
     while (isProcessAlive(status.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     signalPid(status.pid, 'SIGKILL');
+    await this.deleteFromRuntime(record);
+  }
+
+  private async deleteFromRuntime(record: ContainerRecord): Promise<void> {
     const { runtime, runtimeRoot } = this.options.binaries;
     await new Promise<void>((resolve) =>
       execFile(runtime, ['--root', runtimeRoot, 'delete', '--force', record.id], () => resolve()),
@@ -340,6 +412,7 @@ export class Engine {
 
   private async destroy(record: ContainerRecord): Promise<void> {
     const p = this.paths(record.id);
+    await this.bridgeOf(record)?.detach(record.id);
     await unmount(p.rootfs);
     await rm(p.dir, { recursive: true, force: true });
   }
@@ -376,6 +449,15 @@ export function deriveState(
     return { ...common, status: 'running', running: true, pid: status.pid };
   }
   return { ...common, status: exit ? 'exited' : 'dead', running: false };
+}
+
+/** Docker's wording for a network that could not be set up; a port clash reads as its own error. */
+function networkError(name: string, err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof IpamError) {
+    throw new EngineError(`driver failed programming external connectivity on endpoint ${name}: ${message}`);
+  }
+  throw new EngineError(`failed to set up the network of container ${name}: ${message}`);
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {

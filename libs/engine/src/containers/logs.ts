@@ -27,8 +27,8 @@ export interface LogOptions {
   /** RFC 3339 time or a Unix timestamp in seconds. */
   readonly since?: string;
   readonly follow?: boolean;
-  /** Ends a follow: resolves when the container has stopped for good. */
-  readonly stopped?: () => Promise<boolean>;
+  /** Ends a follow: settles when the writer has stopped for good (then the rest is read). */
+  readonly until?: Promise<unknown>;
   readonly pollMs?: number;
 }
 
@@ -87,7 +87,7 @@ async function rotated(path: string): Promise<string[]> {
   return [...files, path];
 }
 
-/** Yields log lines; with `follow`, keeps reading as the shim appends until `stopped()`. */
+/** Yields log lines; with `follow`, keeps reading as the shim appends until `until` settles. */
 export async function* readLogs(path: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
   const from = sinceMs(options.since);
   const assembler = new Assembler();
@@ -126,6 +126,11 @@ async function* follow(
   let offset = start;
   let carry = '';
   let final = false;
+  let stopped = false;
+  const until = (options.until ?? new Promise<never>(() => undefined)).then(
+    () => (stopped = true),
+    () => (stopped = true),
+  );
   for (;;) {
     const st = await stat(path).catch(() => undefined);
     if (st && st.size < offset) offset = 0; // rotated: the new file starts over
@@ -152,10 +157,10 @@ async function* follow(
       yield* assembler.flush();
       return;
     }
-    if (options.stopped && (await options.stopped())) {
+    if (stopped) {
       final = true; // the writer is gone: one more pass picks up its last bytes
       continue;
     }
-    await changes.next();
+    await Promise.race([changes.next(), until]);
   }
 }

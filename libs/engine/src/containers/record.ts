@@ -9,16 +9,13 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock, writeFileAtomic } from '@paas/content';
 import type { Digest } from '@paas/oci';
+import type { PortBinding } from '../network/ports';
 import type { RunOptions } from '../spec';
 
 export type NetworkMode = 'none' | 'host' | 'bridge';
 
-export interface PortMapping {
-  readonly hostIp: string;
-  readonly hostPort: number;
-  readonly containerPort: number;
-  readonly protocol: 'tcp' | 'udp';
-}
+/** A published port as asked for; hostPort 0 is chosen at start (the lease holds the real one). */
+export type PortMapping = PortBinding;
 
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | `on-failure${'' | `:${number}`}`;
 
@@ -34,7 +31,8 @@ export interface ContainerRecord {
   readonly run: RunOptions;
   readonly hostname: string;
   readonly labels: Record<string, string>;
-  readonly network: { mode: NetworkMode; ip?: string; ports: PortMapping[] };
+  /** The mode and the ports asked for; the address and chosen ports live in the bridge lease. */
+  readonly network: { mode: NetworkMode; ports: PortMapping[] };
   readonly restart: RestartPolicy;
   readonly stopSignal: string;
   readonly stopTimeout: number;

@@ -40,9 +40,11 @@ export class DirectoryWaiter {
     });
   }
 
+  /** Stops watching; a pending `next()` resolves now, so no timer outlives the waiter. */
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
+    this.wake?.();
   }
 
   private notify(): void {

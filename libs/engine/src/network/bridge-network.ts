@@ -1,0 +1,202 @@
+/**
+ * Bridge networking for containers, the engine's only entry point into this folder:
+ * `attach` before the runtime starts a container, `detach` when it stops or is removed,
+ * `prune` to repair. Every kernel object of a container (netns, veth, DNAT rules) is made
+ * and removed under the IPAM lock, after its lease is on disk and before the lease goes, so
+ * the lease file is a journal: whatever a crash leaves behind, a lease names it.
+ */
+import { join } from 'node:path';
+import { isProcessAlive } from '@paas/content';
+import { type BridgeSettings, bridgeExists, ensureBridge, removeBridge } from './bridge.linux';
+import { iptablesRestore, iptablesSave } from './commands.linux';
+import { renderHosts, writeInPlace } from './hosts';
+import {
+  IpamError,
+  type Lease,
+  type LeaseState,
+  type PortRange,
+  PortAllocatedError,
+  allocateIp,
+  allocatePorts,
+  clashingBindings,
+  releaseLease,
+} from './ipam';
+import { LeaseStore } from './lease-store';
+import { probePort } from './port-probe';
+import type { PortBinding } from './ports';
+import { containerTag, deletions, portRules } from './rules';
+import { createSandbox, netnsPath, removeSandbox, sandboxExists } from './sandbox.linux';
+
+export interface BridgeNetworkOptions {
+  readonly bridge: BridgeSettings;
+  /** `$PAAS_RUN/network`: leases and the hosts file, one folder per bridge. */
+  readonly runDir: string;
+  /**
+   * Whether container `id` still needs its network: it exists and runs or is restarting.
+   * A lease whose container does not (a crash, a container that exited on its own) is
+   * reclaimed when its address or ports are wanted, and by `prune`.
+   */
+  readonly inUse: (id: string) => Promise<boolean>;
+  /** Where random host ports come from; Docker's default, the kernel's ephemeral range. */
+  readonly portRange?: PortRange;
+}
+
+/** What a container brings to the bridge. */
+export interface Endpoint {
+  readonly id: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly ports: readonly PortBinding[];
+}
+
+const EPHEMERAL: PortRange = { first: 32768, last: 60999 };
+
+export class BridgeNetwork {
+  readonly leases: LeaseStore;
+  /** The hosts file every container on this bridge bind-mounts read-only as /etc/hosts. */
+  readonly hostsFile: string;
+
+  constructor(private readonly options: BridgeNetworkOptions) {
+    const dir = join(options.runDir, options.bridge.name);
+    this.leases = new LeaseStore(dir);
+    this.hostsFile = join(dir, 'hosts');
+  }
+
+  get settings(): BridgeSettings {
+    return this.options.bridge;
+  }
+
+  namespacePath(id: string): string {
+    return netnsPath(id);
+  }
+
+  /** Refuses, before a container is even created, host ports a live container publishes. */
+  async checkPorts(id: string, ports: readonly PortBinding[]): Promise<void> {
+    const state = await this.leases.read();
+    for (const binding of clashingBindings(state, id, ports)) {
+      const owners = Object.values(state.leases).filter(
+        (l) => l.id !== id && l.ports.some((p) => p.hostPort === binding.hostPort),
+      );
+      for (const owner of owners) if (await this.live(owner)) throw new PortAllocatedError(binding);
+    }
+  }
+
+  /** Creates the container's netns, veth, address and published ports; resolves to its lease. */
+  async attach(endpoint: Endpoint): Promise<Lease> {
+    const { bridge } = this.options;
+    return this.leases.transaction(async (state, commit) => {
+      const previous = state.leases[endpoint.id];
+      if (previous) await this.teardown(previous);
+      else await removeSandbox(endpoint.id);
+      let allocated: { ip: string; ports: PortBinding[] };
+      try {
+        allocated = await this.allocate(state, endpoint);
+      } catch (err) {
+        if (!(err instanceof IpamError) || (await this.reclaim(state, endpoint.id)) === 0) throw err;
+        allocated = await this.allocate(state, endpoint);
+      }
+      const lease: Lease = {
+        id: endpoint.id,
+        name: endpoint.name,
+        hostname: endpoint.hostname,
+        ...allocated,
+        pid: process.pid,
+        since: new Date().toISOString(),
+      };
+      state.leases[endpoint.id] = lease;
+      await commit();
+      try {
+        await ensureBridge(bridge);
+        await createSandbox(endpoint.id, bridge.name, {
+          ip: lease.ip,
+          prefix: bridge.subnet.prefix,
+          gateway: bridge.subnet.gateway,
+        });
+        const rules = portRules(bridge.name, endpoint.id, lease.ip, lease.ports);
+        if (rules) await iptablesRestore(rules);
+      } catch (err) {
+        await this.teardown(lease);
+        releaseLease(state, endpoint.id);
+        throw err;
+      } finally {
+        await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+      }
+      return lease;
+    });
+  }
+
+  /** Removes everything the container had on the bridge; a no-op for one that has nothing. */
+  async detach(id: string): Promise<void> {
+    const quick = await this.leases.read();
+    if (!quick.leases[id] && !sandboxExists(id)) return;
+    await this.leases.transaction(async (state) => {
+      const lease = state.leases[id];
+      if (lease) await this.teardown(lease);
+      else await removeSandbox(id);
+      if (!lease) return;
+      releaseLease(state, id);
+      await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+    });
+  }
+
+  /** The current leases (addresses and resolved ports), without the lock. */
+  async list(): Promise<Record<string, Lease>> {
+    return (await this.leases.read()).leases;
+  }
+
+  /**
+   * Repair: reclaims every lease whose container is gone or stopped (what a crash or a
+   * container exiting on its own leaves), then removes the bridge and its rules if no
+   * container is left on it. Returns the ids reclaimed.
+   */
+  async prune(): Promise<{ reclaimed: string[]; bridgeRemoved: boolean }> {
+    return this.leases.transaction(async (state) => {
+      const before = Object.keys(state.leases);
+      await this.reclaim(state);
+      const reclaimed = before.filter((id) => !state.leases[id]);
+      let bridgeRemoved = false;
+      if (Object.keys(state.leases).length === 0 && bridgeExists(this.options.bridge.name)) {
+        await removeBridge(this.options.bridge.name);
+        bridgeRemoved = true;
+      }
+      await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+      return { reclaimed, bridgeRemoved };
+    });
+  }
+
+  private async allocate(state: LeaseState, endpoint: Endpoint): Promise<{ ip: string; ports: PortBinding[] }> {
+    const ip = allocateIp(state, this.options.bridge.subnet, endpoint.id);
+    const ports = await allocatePorts(
+      state,
+      endpoint.id,
+      endpoint.ports,
+      this.options.portRange ?? EPHEMERAL,
+      probePort,
+    );
+    return { ip, ports };
+  }
+
+  private async live(lease: Lease): Promise<boolean> {
+    return (lease.pid !== process.pid && isProcessAlive(lease.pid)) || (await this.options.inUse(lease.id));
+  }
+
+  /** Tears down and forgets the leases of containers that no longer need them; how many. */
+  private async reclaim(state: LeaseState, except?: string): Promise<number> {
+    let count = 0;
+    for (const lease of Object.values(state.leases)) {
+      if (lease.id === except || (await this.live(lease))) continue;
+      await this.teardown(lease);
+      releaseLease(state, lease.id);
+      count++;
+    }
+    return count;
+  }
+
+  /** The kernel objects of a lease: netns, veth, DNAT rules (found by the comment naming the container). */
+  private async teardown(lease: Lease): Promise<void> {
+    await removeSandbox(lease.id);
+    if (lease.ports.length === 0) return;
+    const lines = deletions(await iptablesSave('nat'), containerTag(lease.id));
+    if (lines.length) await iptablesRestore(['*nat', ...lines, 'COMMIT', ''].join('\n'));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The `ip` and `iptables` binaries, run with execFile: their batch modes (`ip -batch -`,
+ * `iptables-restore --noflush`) apply many changes per process, which is what keeps the
+ * network's share of `paas run` small. iptables takes the xtables lock itself (`-w`).
+ */
+import { execFile } from 'node:child_process';
+
+export class NetworkCommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly stderr: string,
+  ) {
+    super(`${command}: ${stderr.trim() || 'failed'}`);
+    this.name = 'NetworkCommandError';
+  }
+}
+
+export function run(bin: string, args: readonly string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      bin,
+      args,
+      { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new NetworkCommandError(`${bin} ${args.join(' ')}`, stderr || err.message));
+        else resolve(stdout);
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** `ip [-n NS] -batch -`; with `force`, every line runs even after a failed one (teardown). */
+export async function ipBatch(lines: readonly string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+  if (lines.length === 0) return;
+  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  try {
+    await run('ip', args, `${lines.join('\n')}\n`);
+  } catch (err) {
+    if (!opts.force) throw err;
+  }
+}
+
+/** Applies `*table ... COMMIT` sections without touching other rules. */
+export async function iptablesRestore(text: string): Promise<void> {
+  await run('iptables-restore', ['-w', '--noflush'], text);
+}
+
+export async function iptablesSave(table: 'nat' | 'filter'): Promise<string> {
+  return run('iptables-save', ['-t', table]);
+}

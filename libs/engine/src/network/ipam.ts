@@ -1,0 +1,138 @@
+/**
+ * IP address management: which container holds which address and which host ports, as pure
+ * functions over one state object. `lease-store.ts` keeps that state in a file under a lock;
+ * keeping the rules here pure lets the specs drive exhaustion and clashes without a kernel.
+ */
+import { type PortBinding, clashes, formatBinding } from './ports';
+import { type Subnet, contains, formatIPv4, parseIPv4 } from './subnet';
+
+/** A container's claim on the bridge; written before any kernel object exists (the journal). */
+export interface Lease {
+  readonly id: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly ip: string;
+  /** Resolved bindings: every hostPort is a real port here. */
+  readonly ports: PortBinding[];
+  /** The process that set the network up; while it lives, the lease is in use even if the container is not running yet. */
+  readonly pid: number;
+  readonly since: string;
+}
+
+export interface LeaseState {
+  version: 1;
+  /** Where the last allocations ended: the next ones start after them (no hot reuse of an address). */
+  lastIp?: string;
+  lastPort?: number;
+  leases: Record<string, Lease>;
+}
+
+export const emptyState = (): LeaseState => ({ version: 1, leases: {} });
+
+export class IpamError extends Error {
+  readonly exitCode = 125;
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpamError';
+  }
+}
+
+/** Docker's message when another container publishes the same host port. */
+export class PortAllocatedError extends IpamError {
+  constructor(binding: PortBinding) {
+    super(`Bind for ${binding.hostIp}:${binding.hostPort} failed: port is already allocated`);
+    this.name = 'PortAllocatedError';
+  }
+}
+
+/** Forgets `id`'s lease (its address and ports become free). */
+export function releaseLease(state: LeaseState, id: string): void {
+  state.leases = Object.fromEntries(Object.entries(state.leases).filter(([key]) => key !== id));
+}
+
+/** An address for `id`: its current one if it has a lease, else the next free one after the last given. */
+export function allocateIp(state: LeaseState, subnet: Subnet, id: string): string {
+  const held = state.leases[id]?.ip;
+  if (held !== undefined && contains(subnet, parseIPv4(held) ?? -1)) return held;
+  const used = new Set(Object.values(state.leases).map((l) => parseIPv4(l.ip)));
+  const size = subnet.last - subnet.first + 1;
+  const last = parseIPv4(state.lastIp ?? '');
+  const start = last !== undefined && contains(subnet, last) ? last + 1 - subnet.first : 0;
+  for (let i = 0; i < size; i++) {
+    const candidate = subnet.first + ((start + i) % size);
+    if (!used.has(candidate)) {
+      state.lastIp = formatIPv4(candidate);
+      return state.lastIp;
+    }
+  }
+  throw new IpamError(`no available IPv4 addresses on subnet ${subnet.cidr}`);
+}
+
+/** The port range random host ports come from (the kernel's ephemeral range, like Docker's). */
+export interface PortRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * Whether the host can take a binding: `busy` when a host process already holds the port,
+ * or a message when the address itself is unusable (not a local address).
+ */
+export type PortProbe = (binding: PortBinding) => Promise<'free' | 'busy' | { error: string }>;
+
+/**
+ * Host ports for `requests`: fixed ones must not clash with another lease's, `0` takes the
+ * next port of `range` that no lease holds and the host does not use.
+ */
+export async function allocatePorts(
+  state: LeaseState,
+  id: string,
+  requests: readonly PortBinding[],
+  range: PortRange,
+  probe: PortProbe,
+): Promise<PortBinding[]> {
+  const taken: PortBinding[] = Object.values(state.leases)
+    .filter((l) => l.id !== id)
+    .flatMap((l) => l.ports);
+  const out: PortBinding[] = [];
+  const check = async (binding: PortBinding): Promise<boolean> => {
+    const verdict = await probe(binding);
+    if (typeof verdict === 'object')
+      throw new IpamError(`Bind for ${binding.hostIp}:${binding.hostPort} failed: ${verdict.error}`);
+    return verdict === 'free';
+  };
+  for (const request of requests) {
+    if (request.hostPort !== 0) {
+      if (taken.some((t) => clashes(t, request))) throw new PortAllocatedError(request);
+      if (!(await check(request))) {
+        const family = request.protocol === 'tcp' ? 'tcp4' : 'udp4';
+        throw new IpamError(
+          `Bind for ${request.hostIp}:${request.hostPort} failed: listen ${family} ${request.hostIp}:${request.hostPort}: bind: address already in use`,
+        );
+      }
+      taken.push(request);
+      out.push(request);
+      continue;
+    }
+    const size = range.last - range.first + 1;
+    const after = state.lastPort !== undefined && state.lastPort >= range.first ? state.lastPort + 1 - range.first : 0;
+    let chosen: PortBinding | undefined;
+    for (let i = 0; i < size && chosen === undefined; i++) {
+      const candidate = { ...request, hostPort: range.first + ((after + i) % size) };
+      if (!taken.some((t) => clashes(t, candidate)) && (await check(candidate))) chosen = candidate;
+    }
+    if (!chosen) throw new IpamError(`no free host port for ${formatBinding(request)} in ${range.first}-${range.last}`);
+    state.lastPort = chosen.hostPort;
+    taken.push(chosen);
+    out.push(chosen);
+  }
+  return out;
+}
+
+/** The bindings another lease already holds that `requests` would clash with (a check before create). */
+export function clashingBindings(state: LeaseState, id: string, requests: readonly PortBinding[]): PortBinding[] {
+  const taken = Object.values(state.leases)
+    .filter((l) => l.id !== id)
+    .flatMap((l) => l.ports);
+  return requests.filter((r) => r.hostPort !== 0 && taken.some((t) => clashes(t, r)));
+}

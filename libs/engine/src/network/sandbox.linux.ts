@@ -1,0 +1,53 @@
+/**
+ * A container's network namespace and its veth pair. The namespace is made by `ip netns
+ * add` (a fresh namespace bind-mounted on /run/netns/paas-<id12>), before the container
+ * exists: the runtime joins it by path, as CNI plugins hand namespaces to runc. Because the
+ * namespace outlives any process in it, restarts by the shim keep the same address and
+ * rules, and teardown does not depend on the container's pid.
+ */
+import { existsSync } from 'node:fs';
+import { ipBatch } from './commands.linux';
+import { macFor } from './subnet';
+
+export const netnsName = (id: string): string => `paas-${id.slice(0, 12)}`;
+export const netnsPath = (id: string): string => `/run/netns/${netnsName(id)}`;
+/** The host end of the pair (15 bytes at most, the kernel's IFNAMSIZ - 1). */
+export const hostVeth = (id: string): string => `pv${id.slice(0, 12)}`;
+
+export interface SandboxAddress {
+  readonly ip: string;
+  readonly prefix: number;
+  readonly gateway: string;
+}
+
+/** Whether anything of the sandbox is left (netns or host veth), e.g. after a crash. */
+export function sandboxExists(id: string): boolean {
+  return existsSync(netnsPath(id)) || existsSync(`/sys/class/net/${hostVeth(id)}`);
+}
+
+export async function createSandbox(id: string, bridge: string, address: SandboxAddress): Promise<void> {
+  const ns = netnsName(id);
+  const veth = hostVeth(id);
+  await ipBatch([
+    `netns add ${ns}`,
+    `link add ${veth} type veth peer name eth0 netns ${ns}`,
+    `link set ${veth} master ${bridge} up`,
+  ]);
+  await ipBatch(
+    [
+      'link set lo up',
+      `link set eth0 address ${macFor(address.ip)}`,
+      `addr add ${address.ip}/${address.prefix} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${address.gateway} dev eth0`,
+    ],
+    { netns: ns },
+  );
+}
+
+/** Removes whatever exists of the sandbox; missing pieces are not errors. */
+export async function removeSandbox(id: string): Promise<void> {
+  if (!sandboxExists(id)) return;
+  // deleting the host end deletes its peer; deleting the netns frees the rest once no process holds it
+  await ipBatch([`link del ${hostVeth(id)}`, `netns del ${netnsName(id)}`], { force: true });
+}
