@@ -1,6 +1,16 @@
 /**
  * @paas/registry — OCI distribution server (routes + storage) and client (pull/push).
- *
- * Filled in by its own issue; the project exists so that its boundaries are enforced from day one.
  */
-export {};
+export * from './errors';
+export * from './names';
+export * from './auth/scopes';
+export * from './auth/tokens';
+export * from './auth/users';
+export * from './server/start';
+export * from './client/challenge';
+export * from './client/client';
+export * from './client/credentials';
+export * from './client/progress';
+export * from './client/pull';
+export * from './client/push';
+export * from './client/sources';

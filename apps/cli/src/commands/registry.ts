@@ -1,0 +1,77 @@
+/**
+ * Registry verbs: `pull`, `push`, `login`, `logout`, and the `registry` group (`serve`,
+ * `user add|rm`). Definitions only; the work is loaded on use from ../registry/actions.
+ */
+import { Command, Option } from 'commander';
+import type { CliIo } from '../program';
+
+const actions = () => import('../registry/actions');
+
+export function registryCommands(io: CliIo): Command[] {
+  const group = new Command('registry').description('Run an image registry (OCI distribution API)');
+  group.addCommand(
+    new Command('serve')
+      .description('Serve the registry in the foreground until interrupted')
+      .option('--addr <HOST:PORT>', 'Listen address (default $PAAS_REGISTRY_ADDR or 127.0.0.1:5000)')
+      .option('--root <DIR>', 'Storage directory (default $PAAS_ROOT/registry)')
+      .addOption(new Option('--auth <MODE>', 'Authentication').choices(['none', 'token']).default('none'))
+      .option('--anonymous-pull', 'With token auth, let anonymous clients pull')
+      .option('--realm <URL>', 'Token endpoint URL announced to clients (default http://<host>/token)')
+      .action(
+        async (opts: {
+          addr?: string;
+          root?: string;
+          auth: 'none' | 'token';
+          anonymousPull?: boolean;
+          realm?: string;
+        }) => (await actions()).serve(io, opts),
+      ),
+  );
+  const user = new Command('user').description('Manage the users of a token-auth registry');
+  user.addCommand(
+    new Command('add')
+      .description('Add a user or change its password (read from stdin with --password-stdin)')
+      .argument('<NAME>')
+      .option('--root <DIR>', 'Storage directory (default $PAAS_ROOT/registry)')
+      .option('-p, --password <PASSWORD>', 'Password')
+      .option('--password-stdin', 'Take the password from stdin')
+      .option('--pull-only', 'The user may pull but not push')
+      .action(
+        async (name: string, opts: { root?: string; password?: string; passwordStdin?: boolean; pullOnly?: boolean }) =>
+          (await actions()).userAdd(io, name, opts),
+      ),
+  );
+  user.addCommand(
+    new Command('rm')
+      .description('Remove a user')
+      .argument('<NAME>')
+      .option('--root <DIR>', 'Storage directory (default $PAAS_ROOT/registry)')
+      .action(async (name: string, opts: { root?: string }) => (await actions()).userRemove(io, name, opts)),
+  );
+  group.addCommand(user);
+
+  const pull = new Command('pull')
+    .description('Download an image from a registry')
+    .argument('<NAME[:TAG|@DIGEST]>')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .action(async (ref: string, opts: { quiet?: boolean }) => (await actions()).pull(io, ref, opts));
+  const push = new Command('push')
+    .description('Upload an image to a registry')
+    .argument('<NAME[:TAG]>')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .action(async (ref: string, opts: { quiet?: boolean }) => (await actions()).push(io, ref, opts));
+  const login = new Command('login')
+    .description('Log in to a registry')
+    .argument('<SERVER>')
+    .option('-u, --username <USER>', 'Username')
+    .option('-p, --password <PASSWORD>', 'Password')
+    .option('--password-stdin', 'Take the password from stdin')
+    .action(async (host: string, opts: { username?: string; password?: string; passwordStdin?: boolean }) =>
+      (await actions()).login(io, host, opts),
+    );
+  const logout = new Command('logout')
+    .description('Log out from a registry')
+    .argument('<SERVER>')
+    .action(async (host: string) => (await actions()).logout(io, host));
+  return [pull, push, login, logout, group];
+}

@@ -1,0 +1,188 @@
+/**
+ * The registry verbs. Loaded on first use (see commands/registry.ts).
+ */
+import { join } from 'node:path';
+import { formatAddress, listenAddress, paths } from '@paas/config';
+import { ImageNotFoundError } from '@paas/images';
+import { InvalidReferenceError, familiarString, parseNormalizedReference } from '@paas/oci';
+import {
+  BlobSources,
+  CredentialStore,
+  RegistryClient,
+  RegistryClientError,
+  UserStore,
+  pullImage,
+  pushImage,
+  startRegistry,
+} from '@paas/registry';
+import { openImages } from '../context';
+import { CliError } from '../errors';
+import type { CliIo } from '../program';
+import { plainProgress, ttyProgress } from './progress';
+
+function registryRoot(io: CliIo, root: string | undefined): string {
+  return root ?? join(paths(io.env).root, 'registry');
+}
+
+export async function serve(
+  io: CliIo,
+  opts: { addr?: string; root?: string; auth: 'none' | 'token'; anonymousPull?: boolean; realm?: string },
+): Promise<void> {
+  const listen = listenAddress(opts.addr ? { ...io.env, PAAS_REGISTRY_ADDR: opts.addr } : io.env, 'PAAS_REGISTRY_ADDR');
+  const root = registryRoot(io, opts.root);
+  const registry = await startRegistry({
+    root,
+    listen,
+    auth: opts.auth,
+    anonymousPull: opts.anonymousPull ?? false,
+    ...(opts.realm ? { realm: opts.realm } : {}),
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new CliError(`listen ${formatAddress(listen)}: address already in use`);
+    throw err;
+  });
+  io.out(`registry listening on ${registry.url} (root ${root}, auth ${opts.auth})\n`);
+  process.send?.({ ready: true, url: registry.url });
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await registry.close();
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+async function password(opts: { password?: string; passwordStdin?: boolean }): Promise<string> {
+  if (opts.password !== undefined && opts.passwordStdin)
+    throw new CliError('--password and --password-stdin are mutually exclusive');
+  const value = opts.passwordStdin ? await readStdin() : opts.password;
+  if (!value) throw new CliError('a password is required (--password-stdin or -p)');
+  return value;
+}
+
+export async function userAdd(
+  io: CliIo,
+  name: string,
+  opts: { root?: string; password?: string; passwordStdin?: boolean; pullOnly?: boolean },
+): Promise<void> {
+  const users = new UserStore(registryRoot(io, opts.root));
+  try {
+    await users.set(name, await password(opts), opts.pullOnly ? 'pull' : 'push');
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError((err as Error).message);
+  }
+  io.out(`user ${name} added (${opts.pullOnly ? 'pull' : 'pull, push'})\n`);
+}
+
+export async function userRemove(io: CliIo, name: string, opts: { root?: string }): Promise<void> {
+  if (!(await new UserStore(registryRoot(io, opts.root)).remove(name))) throw new CliError(`no such user: ${name}`);
+  io.out(`user ${name} removed\n`);
+}
+
+function credentialStore(io: CliIo): CredentialStore {
+  return new CredentialStore(join(paths(io.env).root, 'registry-auth.json'));
+}
+
+/** `PAAS_INSECURE_REGISTRIES=host:5000,other:5000`: spoken to over HTTP (loopback always is). */
+function insecure(io: CliIo): string[] {
+  return (io.env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean);
+}
+
+async function clientFor(io: CliIo, host: string): Promise<RegistryClient> {
+  const credentials = await credentialStore(io).get(host);
+  return new RegistryClient(host, {
+    insecure: insecure(io),
+    userAgent: 'paas',
+    ...(credentials ? { credentials } : {}),
+  });
+}
+
+function parseRef(value: string) {
+  try {
+    return parseNormalizedReference(value);
+  } catch (err) {
+    if (err instanceof InvalidReferenceError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+function progressFor(io: CliIo, quiet: boolean) {
+  if (quiet) return { sink: { message: () => undefined, layer: () => undefined }, finish: () => undefined };
+  if (process.stdout.isTTY) {
+    const tty = ttyProgress((t) => io.out(t));
+    return { sink: tty, finish: () => tty.finish() };
+  }
+  return { sink: plainProgress((t) => io.out(t)), finish: () => undefined };
+}
+
+function clientError(err: unknown): never {
+  if (err instanceof RegistryClientError) throw new CliError(err.message);
+  throw err;
+}
+
+export async function pull(io: CliIo, value: string, opts: { quiet?: boolean }): Promise<void> {
+  const ref = parseRef(value);
+  const images = await openImages(io);
+  const client = await clientFor(io, ref.domain);
+  const progress = progressFor(io, opts.quiet ?? false);
+  const result = await pullImage(images, client, ref, {
+    progress: progress.sink,
+    sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),
+  }).catch(clientError);
+  progress.finish();
+  const name = familiarString(ref);
+  if (!opts.quiet) {
+    io.out(`Status: ${result.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${name}\n`);
+  }
+  io.out(`${name}\n`);
+}
+
+export async function push(io: CliIo, value: string, opts: { quiet?: boolean }): Promise<void> {
+  const ref = parseRef(value);
+  if (ref.digest) throw new CliError(`cannot push a digest reference: ${value}`);
+  const images = await openImages(io);
+  const image = await images.resolve(value).catch((err: unknown) => {
+    if (err instanceof ImageNotFoundError) throw new CliError(`An image does not exist locally with the tag: ${value}`);
+    throw err;
+  });
+  const client = await clientFor(io, ref.domain);
+  const progress = progressFor(io, opts.quiet ?? false);
+  const result = await pushImage(images, client, image, ref, {
+    progress: progress.sink,
+    sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),
+  }).catch(clientError);
+  progress.finish();
+  if (opts.quiet) io.out(`${familiarString({ ...ref, tag: result.tag })}\n`);
+}
+
+export async function login(
+  io: CliIo,
+  host: string,
+  opts: { username?: string; password?: string; passwordStdin?: boolean },
+): Promise<void> {
+  if (!opts.username) throw new CliError('a username is required (-u)');
+  const credentials = { username: opts.username, password: await password(opts) };
+  const client = new RegistryClient(host, { credentials, insecure: insecure(io), userAgent: 'paas' });
+  await client.request('/v2/').catch((err: unknown) => {
+    if (err instanceof RegistryClientError) throw new CliError(`login to ${host} failed: ${err.message}`);
+    throw err;
+  });
+  await credentialStore(io).set(host, credentials);
+  io.out('Login Succeeded\n');
+}
+
+export async function logout(io: CliIo, host: string): Promise<void> {
+  if (await credentialStore(io).remove(host)) io.out(`Removing login credentials for ${host}\n`);
+  else io.out(`Not logged in to ${host}\n`);
+}

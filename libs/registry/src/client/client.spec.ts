@@ -1,0 +1,138 @@
+/**
+ * The client side against our server: challenge parsing, the token flow, and push/pull of a
+ * real image between two image stores (HEAD-skip, cross-repository mount, digest checks).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImageService, imageRoots } from '@paas/images';
+import { type ImageConfig, parseNormalizedReference } from '@paas/oci';
+import { UserStore } from '../auth/users';
+import { type TestRegistry, testRegistry } from '../spec-support';
+import { parseChallenge } from './challenge';
+import { RegistryClient, RegistryClientError, isLoopback } from './client';
+import { type LayerEvent, type ProgressSink } from './progress';
+import { pullImage } from './pull';
+import { pushImage } from './push';
+import { BlobSources } from './sources';
+
+function recorder(): ProgressSink & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    message: (text) => lines.push(text),
+    layer: (e: LayerEvent) => {
+      if (e.done) lines.push(`${e.digest.slice(7, 19)}: ${e.status}`);
+    },
+  };
+}
+
+describe('challenges', () => {
+  it('parses Bearer and Basic challenges with quoted commas', () => {
+    assert.deepEqual(
+      parseChallenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push"',
+      ),
+      {
+        scheme: 'bearer',
+        params: {
+          realm: 'https://auth.docker.io/token',
+          service: 'registry.docker.io',
+          scope: 'repository:a/b:pull,push',
+        },
+      },
+    );
+    assert.deepEqual(parseChallenge('Basic realm="x \\"y\\""'), { scheme: 'basic', params: { realm: 'x "y"' } });
+    assert.equal(parseChallenge(''), undefined);
+  });
+
+  it('speaks HTTP to loopback registries only', () => {
+    assert.ok(isLoopback('127.0.0.1:5000') && isLoopback('localhost:5000') && isLoopback('[::1]:5000'));
+    assert.equal(new RegistryClient('registry.example.com').baseUrl, 'https://registry.example.com');
+    assert.equal(new RegistryClient('docker.io').baseUrl, 'https://registry-1.docker.io');
+    assert.equal(new RegistryClient('10.0.0.1:5000', { insecure: ['10.0.0.1:5000'] }).baseUrl, 'http://10.0.0.1:5000');
+  });
+});
+
+describe('push and pull', () => {
+  let reg: TestRegistry;
+  let base = '';
+  let source: ImageService;
+  let target: ImageService;
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'paas-registry-client-'));
+    reg = await testRegistry({ auth: 'token' });
+    await new UserStore(reg.root).set('alice', 'pw');
+    await new UserStore(reg.root).set('bob', 'pw', 'pull');
+    source = await ImageService.open(imageRoots(join(base, 'a')));
+    target = await ImageService.open(imageRoots(join(base, 'b')));
+  });
+  after(async () => {
+    await reg.dispose();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  async function makeImage(name: string): Promise<void> {
+    const layer = await source.content.writeBytes(Buffer.from(`fake layer of ${name}`));
+    const config: ImageConfig = {
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    };
+    await source.commit(config, [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }], name);
+  }
+
+  it('pushes through the token flow, skips what exists, mounts across repositories, and pulls back', async () => {
+    const ref = parseNormalizedReference(`${reg.host}/team/app:v1`);
+    await makeImage(`${reg.host}/team/app:v1`);
+    const image = await source.resolve(`${reg.host}/team/app:v1`);
+    const sources = new BlobSources(join(base, 'a', 'sources.json'));
+    const client = new RegistryClient(reg.host, { credentials: { username: 'alice', password: 'pw' } });
+    const first = recorder();
+    const pushed = await pushImage(source, client, image, ref, { progress: first, sources });
+    assert.equal(pushed.digest, image.manifestDigest);
+    const layerId = image.manifest.layers[0]?.digest.slice(7, 19);
+    assert.deepEqual(first.lines, [
+      `The push refers to repository [${reg.host}/team/app]`,
+      `${layerId}: Pushed`,
+      `v1: digest: ${image.manifestDigest} size: ${pushed.size}`,
+    ]);
+    const again = recorder();
+    await pushImage(source, client, image, ref, { progress: again, sources });
+    assert.equal(again.lines[1], `${layerId}: Layer already exists`);
+    const mounted = recorder();
+    await pushImage(source, client, image, parseNormalizedReference(`${reg.host}/team/copy:v1`), {
+      progress: mounted,
+      sources,
+    });
+    assert.equal(mounted.lines[1], `${layerId}: Mounted from team/app`);
+
+    const puller = new RegistryClient(reg.host, { credentials: { username: 'bob', password: 'pw' } });
+    const pulled = await pullImage(target, puller, parseNormalizedReference(`${reg.host}/team/copy:v1`));
+    assert.equal(pulled.image.manifestDigest, image.manifestDigest);
+    assert.equal(pulled.upToDate, false);
+    assert.deepEqual(pulled.image.names, [`${reg.host}/team/copy:v1`]);
+    const second = await pullImage(target, puller, parseNormalizedReference(`${reg.host}/team/copy:v1`));
+    assert.equal(second.upToDate, true);
+  });
+
+  it('reports a pull-only user trying to push as denied', async () => {
+    await makeImage(`${reg.host}/team/denied:v1`);
+    const image = await source.resolve(`${reg.host}/team/denied:v1`);
+    const client = new RegistryClient(reg.host, { credentials: { username: 'bob', password: 'pw' } });
+    await assert.rejects(
+      pushImage(source, client, image, parseNormalizedReference(`${reg.host}/team/denied:v1`)),
+      (err: unknown) => err instanceof RegistryClientError && err.code === 'DENIED' && /denied/.test(err.message),
+    );
+  });
+
+  it('fails with UNAUTHORIZED on a wrong password', async () => {
+    const client = new RegistryClient(reg.host, { credentials: { username: 'alice', password: 'nope' } });
+    await assert.rejects(
+      client.request('/v2/'),
+      (err: unknown) => err instanceof RegistryClientError && err.status === 401,
+    );
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * An HTTP client for one registry that speaks Docker's auth: it sends what it has, and on a
+ * 401 reads the challenge — Bearer: fetches a token for the scopes the request needs from
+ * the realm (with the saved login as basic credentials, or anonymously) and retries; Basic:
+ * retries with the login. Tokens are cached per scope set until they expire. This is the
+ * same exchange Docker Hub uses (realm auth.docker.io), so one code path serves both.
+ *
+ * Loopback registries are spoken to over plain HTTP (like Docker's default insecure
+ * 127.0.0.0/8); others over HTTPS unless listed as insecure.
+ */
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { Readable as NodeReadable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DEFAULT_DOMAIN } from '@paas/oci';
+import { type ErrorBody } from '../errors';
+import { parseChallenge } from './challenge';
+import type { Credentials } from './credentials';
+
+export interface ClientOptions {
+  readonly credentials?: Credentials;
+  /** Hosts (`host:port`) spoken to over plain HTTP besides loopback ones. */
+  readonly insecure?: readonly string[];
+  readonly userAgent?: string;
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  /** A body, or a function making a fresh one (so the request can be retried after auth). */
+  readonly body?: Buffer | string | (() => Readable);
+  /** Token scopes the request needs, e.g. `repository:a/b:pull`. */
+  readonly scopes?: readonly string[];
+  /** Statuses that are answers rather than errors (404 for HEAD). */
+  readonly accept?: readonly number[];
+}
+
+/** An error answer of a registry, in Docker's words: `denied: requested access to the resource is denied`. */
+export class RegistryClientError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryClientError';
+  }
+}
+
+export function isLoopback(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+export class RegistryClient {
+  readonly baseUrl: string;
+  private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private basic = false;
+
+  constructor(
+    /** The registry as references name it: `127.0.0.1:5000`, `docker.io`. */
+    readonly host: string,
+    private readonly options: ClientOptions = {},
+  ) {
+    const endpoint = host === DEFAULT_DOMAIN ? 'registry-1.docker.io' : host;
+    const plain = isLoopback(host) || (options.insecure ?? []).includes(host);
+    this.baseUrl = `${plain ? 'http' : 'https'}://${endpoint}`;
+  }
+
+  /** Sends a request to a path (`/v2/...`) or an absolute URL, authenticating as needed. */
+  async request(pathOrUrl: string, options: RequestOptions = {}): Promise<Response> {
+    const url = new URL(pathOrUrl, this.baseUrl).toString();
+    const scopes = [...(options.scopes ?? [])].sort();
+    let res = await this.send(url, options, scopes);
+    if (res.status === 401) {
+      const challenge = parseChallenge(res.headers.get('www-authenticate'));
+      await res.body?.cancel();
+      if (challenge?.scheme === 'bearer') await this.fetchToken(challenge.params, scopes);
+      else if (challenge?.scheme === 'basic' && this.options.credentials) this.basic = true;
+      else throw await errorOf(res, url);
+      res = await this.send(url, options, scopes);
+    }
+    if (!res.ok && !(options.accept ?? []).includes(res.status)) throw await errorOf(res, url);
+    return res;
+  }
+
+  /**
+   * Big bodies go through node:http directly: fetch's web streams cost several times the CPU
+   * per byte. The caller first makes a small `request` with the same scopes (a HEAD or the
+   * upload's POST), which settles authentication, so these never need a retry.
+   */
+  async download(pathOrUrl: string, scopes: readonly string[], redirects = 3): Promise<IncomingMessage> {
+    const url = new URL(pathOrUrl, this.baseUrl);
+    const res = await this.raw(url, 'GET', this.authHeaders([...scopes].sort(), url), undefined);
+    const location = res.headers.location;
+    if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location && redirects > 0) {
+      res.resume();
+      return this.download(new URL(location, url).toString(), scopes, redirects - 1);
+    }
+    if (res.statusCode !== 200) throw await rawError(res, url);
+    return res;
+  }
+
+  async upload(
+    pathOrUrl: string,
+    scopes: readonly string[],
+    headers: Record<string, string>,
+    body: Readable,
+  ): Promise<IncomingMessage> {
+    const url = new URL(pathOrUrl, this.baseUrl);
+    const res = await this.raw(url, 'PUT', { ...this.authHeaders([...scopes].sort(), url), ...headers }, body);
+    if (res.statusCode !== 201 && res.statusCode !== 202 && res.statusCode !== 204) throw await rawError(res, url);
+    res.resume();
+    return res;
+  }
+
+  private raw(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: Readable | undefined,
+  ): Promise<IncomingMessage> {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, { method, headers }, resolve);
+      const fail = (err: Error): void =>
+        reject(new RegistryClientError(0, 'NETWORK', `${method} ${url.origin}${url.pathname}: ${err.message}`));
+      req.on('error', fail);
+      if (body) pipeline(body, req).catch(fail);
+      else req.end();
+    });
+  }
+
+  private authHeaders(scopes: string[], url: URL): Record<string, string> {
+    const headers: Record<string, string> = { 'User-Agent': this.options.userAgent ?? 'paas' };
+    // credentials only to the registry itself, never to a blob store it redirects to
+    if (url.origin !== new URL(this.baseUrl).origin) return headers;
+    const token = this.tokens.get(scopes.join(' '));
+    if (token && token.expires > Date.now()) headers['Authorization'] = `Bearer ${token.token}`;
+    else if (this.basic && this.options.credentials) headers['Authorization'] = basicHeader(this.options.credentials);
+    return headers;
+  }
+
+  private async send(url: string, options: RequestOptions, scopes: string[]): Promise<Response> {
+    const headers: Record<string, string> = { ...this.authHeaders(scopes, new URL(url)), ...options.headers };
+    const body = typeof options.body === 'function' ? options.body() : options.body;
+    const init: RequestInit & { duplex?: 'half' } = { method: options.method ?? 'GET', headers, redirect: 'follow' };
+    if (body !== undefined) {
+      init.body =
+        typeof body === 'string' || Buffer.isBuffer(body)
+          ? body
+          : (NodeReadable.toWeb(body) as unknown as ReadableStream<Uint8Array>);
+      init.duplex = 'half';
+    }
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new RegistryClientError(
+        0,
+        'NETWORK',
+        `${init.method} ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      );
+    }
+  }
+
+  private async fetchToken(params: Record<string, string>, scopes: string[]): Promise<void> {
+    const realm = params['realm'];
+    if (!realm) throw new RegistryClientError(401, 'UNAUTHORIZED', `${this.host}: bearer challenge without realm`);
+    const url = new URL(realm);
+    if (params['service']) url.searchParams.set('service', params['service']);
+    const wanted = scopes.length ? scopes : params['scope'] ? params['scope'].split(' ') : [];
+    for (const scope of wanted) url.searchParams.append('scope', scope);
+    const headers: Record<string, string> = { 'User-Agent': this.options.userAgent ?? 'paas' };
+    if (this.options.credentials) headers['Authorization'] = basicHeader(this.options.credentials);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers });
+    } catch (err) {
+      throw new RegistryClientError(0, 'NETWORK', `GET ${url.origin}${url.pathname}: ${(err as Error).message}`);
+    }
+    if (!res.ok) throw await errorOf(res, `${url.origin}${url.pathname}`);
+    const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RegistryClientError(401, 'UNAUTHORIZED', `${url.origin}${url.pathname}: no token in answer`);
+    // renew a little early; Docker assumes 60 s when the server does not say
+    const ttl = Math.max(10, (body.expires_in ?? 60) - 5) * 1000;
+    this.tokens.set(scopes.join(' '), { token, expires: Date.now() + ttl });
+  }
+}
+
+function basicHeader(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+async function rawError(res: IncomingMessage, url: URL): Promise<RegistryClientError> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  const body = Buffer.concat(chunks).toString('utf8');
+  return errorOf(
+    new Response(body, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '' }),
+    url.toString(),
+  );
+}
+
+async function errorOf(res: Response, url: string): Promise<RegistryClientError> {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // the status is enough
+  }
+  try {
+    const first = (JSON.parse(text) as ErrorBody).errors?.[0];
+    if (first) {
+      return new RegistryClientError(
+        res.status,
+        first.code,
+        `${first.code.toLowerCase().replace(/_/g, ' ')}: ${first.message}`,
+      );
+    }
+  } catch {
+    // not the spec's error JSON
+  }
+  const path = url.replace(/\?.*$/, '');
+  return new RegistryClientError(res.status, 'UNKNOWN', `${path}: ${res.status} ${res.statusText}`);
+}

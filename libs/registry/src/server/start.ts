@@ -1,0 +1,112 @@
+/**
+ * `startRegistry`: the registry server on a root directory, as `paas registry serve` and the
+ * tests run it.
+ *
+ * ```
+ * <root>/content/         blobs (the content store: verified, renamed into place)
+ * <root>/repositories/    per-repository links, manifests, tags (repositories.ts)
+ * <root>/uploads/         upload sessions (uploads.ts), swept when stale
+ * <root>/auth/            users.json and the token signing key (token auth)
+ * ```
+ */
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { ContentStore } from '@paas/content';
+import { type Authorizer, openAccess, tokenAuthorizer } from '../auth/authorizer';
+import { TokenSigner } from '../auth/tokens';
+import { UserStore } from '../auth/users';
+import { RepositoryStore } from './repositories';
+import { registryRoutes } from './routes';
+import { UploadStore } from './uploads';
+
+export interface RegistryServerOptions {
+  readonly root: string;
+  /** Where to listen; port 0 picks a free port. Default 127.0.0.1:5000. */
+  readonly listen?: { host: string; port: number };
+  readonly auth?: 'none' | 'token';
+  /** With token auth: anonymous clients may pull. */
+  readonly anonymousPull?: boolean;
+  readonly tokenTtlSeconds?: number;
+  /** Token endpoint URL announced in challenges (default: `http://<Host header>/token`). */
+  readonly realm?: string;
+  /** Upload sessions untouched for this long are removed (default 1 h). */
+  readonly uploadMaxAgeMs?: number;
+  readonly sweepIntervalMs?: number;
+  readonly maxUploads?: number;
+  /** Allow DELETE of manifests, tags and blob links (default true). */
+  readonly deletes?: boolean;
+}
+
+export interface RunningRegistry {
+  /** `http://host:port` */
+  readonly url: string;
+  /** `host:port`, as image references name it. */
+  readonly host: string;
+  readonly port: number;
+  readonly server: Server;
+  /** Removes stale upload sessions now (also done on start and on a timer). */
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const HOUR = 60 * 60 * 1000;
+
+export async function startRegistry(options: RegistryServerOptions): Promise<RunningRegistry> {
+  const content = await ContentStore.open(join(options.root, 'content'));
+  const repos = new RepositoryStore(options.root);
+  const uploads = new UploadStore(options.root);
+  await uploads.init();
+  const maxAge = options.uploadMaxAgeMs ?? HOUR;
+  await uploads.sweep(maxAge);
+
+  let auth: Authorizer = openAccess;
+  if (options.auth === 'token') {
+    auth = tokenAuthorizer({
+      signer: await TokenSigner.open(join(options.root, 'auth', 'token.key')),
+      users: new UserStore(options.root),
+      anonymousPull: options.anonymousPull ?? false,
+      ttlSeconds: options.tokenTtlSeconds ?? 300,
+      ...(options.realm ? { realm: options.realm } : {}),
+    });
+  }
+
+  const handler = registryRoutes(content, repos, uploads, {
+    auth,
+    maxUploads: options.maxUploads ?? 1000,
+    deletes: options.deletes ?? true,
+  });
+  // big layers over slow links: no overall request deadline, but headers must come quickly
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => void handler(req, res));
+  const listen = options.listen ?? { host: '127.0.0.1', port: 5000 };
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const timer = setInterval(
+    () => void uploads.sweep(maxAge).catch(() => undefined),
+    options.sweepIntervalMs ?? Math.min(maxAge, 10 * 60 * 1000),
+  );
+  timer.unref();
+
+  const address = server.address() as AddressInfo;
+  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const host = `${hostPart}:${address.port}`;
+  return {
+    url: `http://${host}`,
+    host,
+    port: address.port,
+    server,
+    sweep: () => uploads.sweep(maxAge),
+    close: async () => {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
