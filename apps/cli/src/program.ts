@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, VERSION, type Env } from '@paas/config';
+import { buildCommand } from './commands/build';
 import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
+import { registryCommands } from './commands/registry';
 import { upCommand } from './commands/up';
 import { CliError, EXIT_USAGE } from './errors';
 
@@ -39,6 +41,8 @@ export function createProgram(io: CliIo): Command {
   program.enablePositionalOptions();
   for (const command of containerCommands(io)) program.addCommand(command);
   for (const command of imageCommands(io)) program.addCommand(command);
+  for (const command of registryCommands(io)) program.addCommand(command);
+  program.addCommand(buildCommand(io));
   program.addCommand(upCommand(io));
   return program;
 }

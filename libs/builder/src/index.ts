@@ -1,6 +1,13 @@
 /**
- * @paas/builder — Executes Dockerfile instructions with a step cache.
- *
- * Filled in by its own issue; the project exists so that its boundaries are enforced from day one.
+ * @paas/builder — executes Dockerfiles with a step cache, in the classic `docker build` way:
+ * every step is an image, a step is reused when its parent, its substituted instruction,
+ * the build args in effect (RUN) and the content of what it copies are the same.
  */
-export {};
+export { Builder, type BuildOptions, type BuildResult, type BuilderOptions } from './builder';
+export { BuildCache, type CacheEntry } from './build-cache';
+export { BuildContext, type ContextEntry, type ScanProgress } from './build-context';
+export { CACHE_KEY_VERSION, canonicalOperation, stepCacheKey, type StepKeyInput } from './cache-key';
+export { canonicalJson } from './canonical-json';
+export { BuildAbortedError, BuildError, RunFailedError } from './errors';
+export { type BuildOutput, SILENT, humanSize } from './output';
+export type { RuntimeBinaries } from './run-container';

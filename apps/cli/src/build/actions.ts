@@ -1,0 +1,105 @@
+/**
+ * `paas build`: flags -> BuildOptions, the builder's lines -> the terminal, Ctrl-C -> abort.
+ * Loaded only when `build` runs.
+ */
+import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { BuildAbortedError, BuildError, type BuildOutput, Builder } from '@paas/builder';
+import { DockerfileError } from '@paas/dockerfile';
+import { InvalidReferenceError, parseNormalizedReference } from '@paas/oci';
+import type { BuildFlags } from '../commands/build';
+import { loadCliConfig } from '../config';
+import { openImages } from '../context';
+import { CliError, EXIT_USAGE } from '../errors';
+import type { CliIo } from '../program';
+
+/** `--build-arg K=V`, or `--build-arg K` taking K from the environment (skipped when unset). */
+export function parseBuildArgs(values: readonly string[], env: CliIo['env']): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq === 0) throw new CliError(`invalid build arg ${JSON.stringify(value)}: empty name`, EXIT_USAGE);
+    if (eq > 0) args[value.slice(0, eq)] = value.slice(eq + 1);
+    else if (env[value] !== undefined) args[value] = env[value] ?? '';
+  }
+  return args;
+}
+
+export function parseLabels(values: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq === 0) throw new CliError(`invalid label ${JSON.stringify(value)}: empty name`, EXIT_USAGE);
+    if (eq < 0) labels[value] = '';
+    else labels[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return labels;
+}
+
+export async function build(io: CliIo, contextDir: string, flags: BuildFlags): Promise<void> {
+  for (const tag of flags.tag ?? []) {
+    try {
+      parseNormalizedReference(tag);
+    } catch (err) {
+      if (err instanceof InvalidReferenceError) {
+        throw new CliError(`invalid argument "${tag}" for "-t, --tag" flag: ${err.message}`, EXIT_USAGE);
+      }
+      throw err;
+    }
+  }
+  const config = loadCliConfig(io.env);
+  const images = await openImages(io);
+  const builder = await Builder.open({
+    root: config.paths.root,
+    images,
+    runtime: { runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
+  });
+  const decoder = new StringDecoder('utf8');
+  const tty = process.stdout.isTTY && !flags.quiet;
+  let progressShown = false;
+  const output: BuildOutput = flags.quiet
+    ? { line: () => undefined, raw: () => undefined }
+    : {
+        line: (text) => {
+          if (progressShown) io.out('\r\x1b[K');
+          progressShown = false;
+          io.out(`${text}\n`);
+        },
+        raw: (chunk) => io.out(decoder.write(chunk)),
+        ...(tty
+          ? {
+              progress: (text: string) => {
+                progressShown = true;
+                io.out(`\r${text}`);
+              },
+            }
+          : {}),
+      };
+
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await builder.build({
+      contextDir: resolve(contextDir),
+      ...(flags.file !== undefined ? { dockerfile: flags.file } : {}),
+      tags: flags.tag ?? [],
+      buildArgs: parseBuildArgs(flags.buildArg ?? [], io.env),
+      ...(flags.target !== undefined ? { target: flags.target } : {}),
+      noCache: !flags.cache,
+      labels: parseLabels(flags.label ?? []),
+      signal: controller.signal,
+      output,
+    });
+    if (flags.quiet) io.out(`${result.image.id}\n`);
+  } catch (err) {
+    if (err instanceof BuildAbortedError) throw new CliError('build interrupted', 130);
+    if (err instanceof BuildError) throw new CliError(err.message, err.exitCode);
+    if (err instanceof DockerfileError) throw new CliError(err.message, 1);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `build`: a Dockerfile into an image, as `docker build` does with the classic builder.
+ * Definition only; the work is loaded on use from ../build/actions.
+ */
+import { Command } from 'commander';
+import type { CliIo } from '../program';
+
+const actions = () => import('../build/actions');
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export interface BuildFlags {
+  tag?: string[];
+  file?: string;
+  buildArg?: string[];
+  target?: string;
+  cache: boolean;
+  label?: string[];
+  quiet?: boolean;
+}
+
+export function buildCommand(io: CliIo): Command {
+  return new Command('build')
+    .description('Build an image from a Dockerfile')
+    .argument('<PATH>', 'The build context: a directory')
+    .option('-t, --tag <NAME[:TAG]>', 'Name and optionally a tag in the name:tag format (repeatable)', collect)
+    .option('-f, --file <PATH>', "Name of the Dockerfile (default: 'PATH/Dockerfile')")
+    .option('--build-arg <KEY[=VALUE]>', 'Set build-time variables (KEY alone takes it from the environment)', collect)
+    .option('--target <STAGE>', 'Set the target build stage to build')
+    .option('--no-cache', 'Do not use cache when building the image')
+    .option('--label <KEY=VALUE>', 'Set metadata for an image (repeatable)', collect)
+    .option('-q, --quiet', 'Suppress the build output and print image ID on success')
+    .action(async (context: string, flags: BuildFlags) => (await actions()).build(io, context, flags));
+}

@@ -1,0 +1,492 @@
+/**
+ * The builder: a parsed Dockerfile executed stage by stage, each step either taken from the
+ * cache or run, and committed as an image of its own (dangling, kept for the cache), so the
+ * next step's rootfs is just that image's snapshot chain plus a fresh upper dir.
+ *
+ * On a cache hit nothing is unpacked or mounted: the step costs a file read and the image's
+ * manifest and config. On a miss the step mounts, runs or copies, unmounts, and diffs its
+ * upper dir into one layer. Whatever fails, the step's container, mount and temp dir go.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type AddInstruction,
+  type CopyInstruction,
+  type FromInstruction,
+  type Instruction,
+  type LabelInstruction,
+  type Stage,
+  type Stages,
+  instructions,
+  parse,
+} from '@paas/dockerfile';
+import { type Image, type ImageService, goArch } from '@paas/images';
+import type { Descriptor, Digest, ImageConfig } from '@paas/oci';
+import { formatReference, familiarString, parseNormalizedReference } from '@paas/oci';
+import { BuildCache } from './build-cache';
+import { BuildContext, cleanSource } from './build-context';
+import { stepCacheKey } from './cache-key';
+import type { SourceEntry, SourceItem } from './copy-files';
+import { BuildAbortedError, BuildError, RunFailedError } from './errors';
+import {
+  type StageState,
+  applyInstruction,
+  argv,
+  createdBy,
+  envMap,
+  resolveWorkdir,
+  shellOf,
+  stageBase,
+  withHistory,
+} from './image-config';
+import { type BuildOutput, SILENT, humanSize, short } from './output';
+import { neededStages, stageIndex, stepCount, targetIndex } from './plan';
+import type { RuntimeBinaries } from './run-container';
+import { StepDir, removeAbandoned, type StepLayer } from './step-dir';
+
+export interface BuildOptions {
+  readonly contextDir: string;
+  /** Path of the Dockerfile; default `<context>/Dockerfile`. */
+  readonly dockerfile?: string;
+  readonly tags?: readonly string[];
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  readonly target?: string;
+  readonly noCache?: boolean;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  readonly output?: BuildOutput;
+}
+
+export interface BuildResult {
+  readonly image: Image;
+  /** Full references the image was tagged with. */
+  readonly tags: string[];
+  /** Steps taken from the cache / run. */
+  readonly cached: number;
+  readonly built: number;
+}
+
+export interface BuilderOptions {
+  /** PAAS_ROOT: the cache lives in `builder/`. */
+  readonly root: string;
+  readonly images: ImageService;
+  readonly runtime: RuntimeBinaries;
+}
+
+/** Where a stage is: its image so far (undefined for scratch with nothing yet) and config. */
+interface Head {
+  image: Image | undefined;
+  config: ImageConfig;
+}
+
+const METADATA = new Set<Instruction['kind']>([
+  'env',
+  'label',
+  'cmd',
+  'entrypoint',
+  'user',
+  'expose',
+  'volume',
+  'stopsignal',
+  'healthcheck',
+  'shell',
+  'onbuild',
+  'maintainer',
+  'arg',
+]);
+
+export class Builder {
+  private constructor(
+    private readonly options: BuilderOptions,
+    private readonly cache: BuildCache,
+    private readonly tmpRoot: string,
+  ) {}
+
+  static async open(options: BuilderOptions): Promise<Builder> {
+    const builderRoot = join(options.root, 'builder');
+    const tmpRoot = join(builderRoot, 'tmp');
+    await mkdir(tmpRoot, { recursive: true });
+    await removeAbandoned(tmpRoot, async (id) => (await import('./run-container')).killContainer(options.runtime, id));
+    return new Builder(options, await BuildCache.open(builderRoot), tmpRoot);
+  }
+
+  async build(options: BuildOptions): Promise<BuildResult> {
+    return new Build(this.options, this.cache, this.tmpRoot, options).run();
+  }
+}
+
+/** One build's state; not reused. */
+class Build {
+  private readonly out: BuildOutput;
+  private readonly images: ImageService;
+  /** Manifests the image store has a ref for: a cache entry outside it is stale. */
+  private live = new Set<Digest>();
+  private readonly results = new Map<number, Head>();
+  private step = 0;
+  private total = 0;
+  private cached = 0;
+  private built = 0;
+  private context!: BuildContext;
+
+  constructor(
+    private readonly builder: BuilderOptions,
+    private readonly cache: BuildCache,
+    private readonly tmpRoot: string,
+    private readonly options: BuildOptions,
+  ) {
+    this.out = options.output ?? SILENT;
+    this.images = builder.images;
+  }
+
+  async run(): Promise<BuildResult> {
+    const { options } = this;
+    const tags = (options.tags ?? []).map((t) => formatReference(parseNormalizedReference(t)));
+    const dockerfilePath = options.dockerfile ?? join(options.contextDir, 'Dockerfile');
+    this.context = await BuildContext.open(options.contextDir);
+    let text: string;
+    try {
+      text = await readFile(dockerfilePath, 'utf8');
+    } catch {
+      throw new BuildError(`Cannot locate specified Dockerfile: ${options.dockerfile ?? 'Dockerfile'}`);
+    }
+    const tree = parse(text, { file: options.dockerfile ? dockerfilePath : 'Dockerfile' });
+    const buildArgs = { ...(options.buildArgs ?? {}) };
+    const draft = instructions(tree, { buildArgs });
+    const target = targetIndex(draft, options.target);
+    const needed = neededStages(draft, target);
+
+    const entries = await this.images.refs.list();
+    this.live = new Set(entries.map((e) => e.manifest.digest));
+    const bases = new Map<string, Image>();
+    for (const i of needed) {
+      const from = draft.stages[i]?.from;
+      if (!from || from.stage !== undefined || from.image.toLowerCase() === 'scratch') continue;
+      bases.set(from.image, await this.resolveLocal(from.image, entries));
+    }
+    const stages = instructions(tree, {
+      buildArgs,
+      imageEnv: (from) => Object.fromEntries(envMap(bases.get(from.image)?.config.config?.Env)),
+    });
+    this.total = stepCount(stages, needed);
+
+    const onProgress = this.out.progress;
+    const scanned = this.context.scan(
+      onProgress && ((p) => onProgress(`Sending build context to Docker daemon  ${humanSize(p.bytes)}`)),
+    );
+    this.out.line(`Sending build context to Docker daemon  ${humanSize(scanned.bytes)}`);
+
+    for (const index of needed) {
+      const stage = stages.stages[index];
+      if (stage) await this.runStage(stages, stage, bases);
+    }
+    let head = this.results.get(target);
+    if (!head) throw new Error('internal: target stage produced nothing');
+    if (options.labels && Object.keys(options.labels).length > 0) {
+      const label: LabelInstruction = {
+        kind: 'label',
+        location: { file: '--label', startLine: 0, endLine: 0, column: 0 },
+        original: 'LABEL',
+        pairs: Object.entries(options.labels).map(([key, value]) => ({ key, value })),
+      };
+      head = await this.metadataStep(head, label, { cmdSet: true }, {}, true);
+    }
+    const image = head.image ?? (await this.commitHead(head, []));
+    this.warnUnusedArgs(stages, needed);
+    this.out.line(`Successfully built ${short(image.id)}`);
+    const descriptor = await this.images.manifestDescriptor(image);
+    for (const tag of tags) {
+      await this.images.refs.set(tag, descriptor);
+      this.out.line(`Successfully tagged ${familiarString(parseNormalizedReference(tag))}`);
+    }
+    return { image, tags, cached: this.cached, built: this.built };
+  }
+
+  /** A local image by name (one read of the refs) or, failing that, by id or prefix. */
+  private async resolveLocal(name: string, entries: Awaited<ReturnType<ImageService['refs']['list']>>): Promise<Image> {
+    try {
+      const full = formatReference(parseNormalizedReference(name));
+      const entry = entries.find((e) => e.name === full);
+      const image = entry && (await this.images.load(entry.manifest.digest, [full]));
+      if (image) return image;
+    } catch {
+      // not a name: an id, tried below
+    }
+    try {
+      return await this.images.resolve(name);
+    } catch {
+      throw new BuildError(
+        `pull access denied for ${name}: image not found locally and builds here do not pull (use paas load or paas image bootstrap)`,
+      );
+    }
+  }
+
+  private checkAbort(): void {
+    if (this.options.signal?.aborted) throw new BuildAbortedError();
+  }
+
+  private announce(original: string): void {
+    this.step++;
+    this.out.line(`Step ${this.step}/${this.total} : ${original}`);
+  }
+
+  private async runStage(stages: Stages, stage: Stage, bases: Map<string, Image>): Promise<void> {
+    this.checkAbort();
+    const from: FromInstruction = stage.from;
+    this.announce(from.original);
+    let base: Image | undefined;
+    if (from.stage !== undefined) base = this.results.get(from.stage)?.image;
+    else if (from.image.toLowerCase() !== 'scratch') base = bases.get(from.image);
+    if (base) this.out.line(` ---> ${short(base.id)}`);
+    if (base?.config.config?.OnBuild?.length) {
+      this.out.line(`[Warning] ${base.config.config.OnBuild.length} ONBUILD triggers of the base image were not run`);
+    }
+    const baseConfig = stageBase(base?.config);
+    if (!base) baseConfig.architecture = goArch();
+    let head: Head = { image: base, config: baseConfig };
+    const state: StageState = { cmdSet: false };
+    const args: Record<string, string> = {};
+    for (const instruction of stage.instructions) {
+      this.checkAbort();
+      this.announce(instruction.original);
+      if (instruction.kind === 'arg') {
+        for (const a of instruction.args) if (a.value !== undefined) args[a.key] = a.value;
+      }
+      if (instruction.kind === 'cmd') state.cmdSet = true;
+      if (METADATA.has(instruction.kind)) head = await this.metadataStep(head, instruction, state, args, false);
+      else head = await this.filesystemStep(stages, stage, head, instruction, args);
+    }
+    this.results.set(stage.index, head);
+  }
+
+  /** A cache hit, or undefined. A hit whose image was pruned is a miss (and is forgotten). */
+  private async lookup(key: string): Promise<Image | undefined> {
+    if (this.options.noCache) return undefined;
+    const entry = await this.cache.get(key);
+    if (!entry) return undefined;
+    const image = this.live.has(entry.manifest) ? await this.images.load(entry.manifest) : undefined;
+    if (!image) await this.cache.delete(key);
+    return image;
+  }
+
+  private hit(image: Image): Head {
+    this.cached++;
+    this.out.line(' ---> Using cache');
+    this.out.line(` ---> ${short(image.id)}`);
+    return { image, config: image.config };
+  }
+
+  private async commitHead(head: Head, extra: Descriptor[]): Promise<Image> {
+    const image = await this.images.commit(head.config, [...(head.image?.manifest.layers ?? []), ...extra]);
+    this.live.add(image.manifestDigest);
+    return image;
+  }
+
+  private async remember(key: string, image: Image): Promise<void> {
+    await this.cache.put(key, { manifest: image.manifestDigest, image: image.id });
+  }
+
+  private async metadataStep(
+    head: Head,
+    instruction: Instruction,
+    state: StageState,
+    args: Record<string, string>,
+    silent: boolean,
+  ): Promise<Head> {
+    const key = stepCacheKey({ parent: head.image?.id, instruction, args });
+    const hit = await this.lookup(key);
+    if (hit) return silent ? { image: hit, config: hit.config } : this.hit(hit);
+    const config = applyInstruction(head.config, instruction, { ...state });
+    const created = new Date().toISOString();
+    const next = withHistory(config, { created, created_by: createdBy(instruction, config.config) });
+    const image = await this.commitHead({ image: head.image, config: next }, []);
+    await this.remember(key, image);
+    if (!silent) {
+      const id = short(randomHex());
+      this.out.line(` ---> Running in ${id}`);
+      this.out.line(`Removing intermediate container ${id}`);
+      this.out.line(` ---> ${short(image.id)}`);
+      this.built++;
+    }
+    return { image, config: image.config };
+  }
+
+  private async filesystemStep(
+    stages: Stages,
+    stage: Stage,
+    head: Head,
+    instruction: Instruction,
+    args: Record<string, string>,
+  ): Promise<Head> {
+    let sources: string | undefined;
+    let fromImage: Image | undefined;
+    let items: (() => Promise<SourceItem[]>) | undefined;
+    if (instruction.kind === 'copy' || instruction.kind === 'add') {
+      const copy = instruction;
+      for (const s of copy.sources) {
+        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+          throw new BuildError(
+            `${copy.kind.toUpperCase()} failed: cannot fetch ${s}: builds have no network access here; download it into the build context and ADD the local file`,
+          );
+        }
+      }
+      if (copy.kind === 'copy' && copy.from !== undefined) {
+        fromImage = await this.copySourceImage(stages, stage, copy);
+      } else {
+        const matches = this.context.resolve(copy.sources, copy.kind.toUpperCase());
+        sources = this.context.checksum(matches);
+        items = async () => [
+          ...matches.map((m) => ({
+            name: m.entry.rel.split('/').pop() || '.',
+            type: m.entry.type,
+            entries: [...this.context.tree(m)].map((e): SourceEntry => ({
+              path: e.rel === m.entry.rel ? '' : e.rel.slice(m.entry.rel === '' ? 0 : m.entry.rel.length + 1),
+              abs: e.abs,
+              type: e.type,
+              mode: e.mode,
+              mtimeMs: e.mtimeMs,
+            })),
+          })),
+          ...heredocItems(copy),
+        ];
+      }
+    }
+    const key = stepCacheKey({ parent: head.image?.id, instruction, args, sources, from: fromImage?.id });
+    const hit = await this.lookup(key);
+    if (hit) return this.hit(hit);
+
+    // Loaded on a miss only: a fully cached build never needs the executor (or the engine).
+    const exec = await import('./execute-step');
+    const step = await StepDir.create(this.tmpRoot);
+    let layer: StepLayer | undefined;
+    let config = head.config;
+    let copied = '';
+    try {
+      if (instruction.kind === 'run') {
+        this.out.line(` ---> Running in ${short(step.id)}`);
+        const shell = shellOf(config.config);
+        const command = argv(instruction.command, shell);
+        const withDocs = heredocCommand(instruction, command, shell);
+        const env = envMap(config.config?.Env);
+        const extraEnv = Object.entries(args)
+          .filter(([k]) => !env.has(k))
+          .map(([k, v]) => `${k}=${v}`);
+        const code = await step.withRootfs(this.images, head.image, () =>
+          exec.runInContainer(this.builder.runtime, {
+            step,
+            config,
+            argv: withDocs,
+            env: extraEnv,
+            ...(this.options.signal ? { signal: this.options.signal } : {}),
+            onOutput: (chunk) => this.out.raw(chunk),
+          }),
+        );
+        if (code !== 0) throw new RunFailedError(command.join(' '), code);
+        this.out.line(`Removing intermediate container ${short(step.id)}`);
+        layer = await step.commitLayer(this.images);
+      } else if (instruction.kind === 'workdir') {
+        config = applyInstruction(config, instruction, { cmdSet: false });
+        const dir = resolveWorkdir(config.config?.WorkingDir, '.');
+        await step.withRootfs(this.images, head.image, async (rootfs) => {
+          exec.createWorkdir(rootfs, dir);
+        });
+        if (step.changed()) layer = await step.commitLayer(this.images);
+      } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
+        const copy = instruction;
+        const opts = {
+          instruction: copy.kind === 'copy' ? ('COPY' as const) : ('ADD' as const),
+          dest: copy.dest,
+          workdir: config.config?.WorkingDir,
+          ...(copy.chown !== undefined ? { chown: copy.chown } : {}),
+          ...(copy.chmod !== undefined ? { chmod: copy.chmod } : {}),
+          unpack: copy.kind === 'add' && copy.unpack !== false,
+        };
+        await step.withRootfs(this.images, head.image, async (rootfs) => {
+          if (fromImage) {
+            await step.withSource(this.images, fromImage, async (root) =>
+              exec.copyInto(rootfs, exec.imageTree(root, copy.sources, copy.kind), opts),
+            );
+          } else await exec.copyInto(rootfs, items ? await items() : [], opts);
+        });
+        copied = copiedComment(copy, sources ?? fromImage?.id ?? '');
+        layer = await step.commitLayer(this.images);
+      } else {
+        throw new BuildError(`${instruction.original}: not supported`);
+      }
+    } finally {
+      await step.dispose();
+    }
+    this.checkAbort();
+    const created = new Date().toISOString();
+    const runArgs = instruction.kind === 'run' ? args : undefined;
+    const next = withHistory(
+      config,
+      { created, created_by: createdBy(instruction, config.config, { ...(runArgs ? { args: runArgs } : {}), copied }) },
+      layer?.diffId,
+    );
+    const image = await this.commitHead({ image: head.image, config: next }, layer ? [layer.descriptor] : []);
+    await this.remember(key, image);
+    this.built++;
+    this.out.line(` ---> ${short(image.id)}`);
+    return { image, config: image.config };
+  }
+
+  /** The image a `COPY --from` reads: an earlier stage's result, or a local image. */
+  private async copySourceImage(stages: Stages, stage: Stage, copy: CopyInstruction): Promise<Image> {
+    const from = copy.from ?? '';
+    const index = stageIndex(stages.stages, from, stage.index);
+    if (index !== undefined) {
+      const head = this.results.get(index);
+      if (!head) throw new BuildError(`COPY --from=${from}: stage ${from} was not built`);
+      return head.image ?? (await this.commitHead(head, []));
+    }
+    return this.resolveLocal(from, await this.images.refs.list());
+  }
+
+  private warnUnusedArgs(stages: Stages, needed: readonly number[]): void {
+    const declared = new Set<string>();
+    for (const meta of stages.metaArgs) for (const a of meta.args) declared.add(a.key);
+    for (const i of needed) {
+      for (const instruction of stages.stages[i]?.instructions ?? []) {
+        if (instruction.kind === 'arg') for (const a of instruction.args) declared.add(a.key);
+      }
+    }
+    const unused = Object.keys(this.options.buildArgs ?? {}).filter((k) => !declared.has(k));
+    if (unused.length) this.out.line(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
+  }
+}
+
+function randomHex(): string {
+  return [...crypto.getRandomValues(new Uint8Array(6))].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Inline files of `COPY <<EOF /dest`. */
+function heredocItems(copy: CopyInstruction | AddInstruction): SourceItem[] {
+  return copy.contents.map((doc) => ({ name: doc.name, type: 'file' as const, entries: [], content: doc.content }));
+}
+
+/**
+ * `RUN <<EOF` as BuildKit runs it: a heredoc on the command's stdin is a script the shell
+ * reads; with the shell form, the heredoc bodies are appended so `sh -c` sees the document.
+ */
+function heredocCommand(
+  run: Extract<Instruction, { kind: 'run' }>,
+  command: string[],
+  shell: readonly string[],
+): string[] {
+  if (run.heredocs.length === 0 || !('shell' in run.command)) return command;
+  const script = run.command.shell.trim();
+  const [first] = run.heredocs;
+  if (first && /^\d*<<-?['"]?\w+['"]?$/.test(script)) return [...shell, first.content];
+  let text = run.command.shell;
+  for (const doc of run.heredocs) text += `\n${doc.content}${doc.name}`;
+  return [...shell, text];
+}
+
+/** `file:<hash>`, `dir:<hash>` or `multi:<hash>` as the classic builder's history shows. */
+function copiedComment(copy: CopyInstruction | AddInstruction, hash: string): string {
+  const hex = hash.replace(/^sha256:/, '');
+  const count = copy.sources.length + copy.contents.length;
+  if (count > 1) return `multi:${hex}`;
+  const only = copy.sources[0];
+  return `${only !== undefined && cleanSource(only) === '' ? 'dir' : 'file'}:${hex}`;
+}

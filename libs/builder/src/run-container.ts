@@ -1,0 +1,92 @@
+/**
+ * RUN: the step's command in a container on the step's overlay rootfs, through the OCI
+ * runtime's foreground `run` (paas-runtime, or crun/runc by PAAS_RUNTIME). The bundle comes
+ * from the engine's `buildSpec`, so a build step gets the same isolation as `paas run`
+ * (namespaces, capabilities, seccomp), with no network: builds here never reach out.
+ *
+ * The runtime gets its own process group, so a Ctrl-C meant for the CLI does not reach it
+ * half-way; on abort the container is killed and deleted by id, and `run` is awaited.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type RunOptions, buildSpec, resolveUser } from '@paas/engine';
+import { RootResolver } from '@paas/layers';
+import type { ImageConfig } from '@paas/oci';
+import { BuildAbortedError, BuildError } from './errors';
+import type { StepDir } from './step-dir';
+
+const exec = promisify(execFile);
+
+export interface RuntimeBinaries {
+  /** The OCI runtime binary. */
+  readonly runtime: string;
+  /** The runtime's state root (`--root`). */
+  readonly runtimeRoot: string;
+}
+
+export interface RunStep {
+  readonly step: StepDir;
+  readonly config: ImageConfig;
+  readonly argv: readonly string[];
+  /** KEY=VALUE entries over the image's Env (build args not shadowed by ENV). */
+  readonly env: readonly string[];
+  readonly signal?: AbortSignal;
+  readonly onOutput: (chunk: Buffer) => void;
+}
+
+/** Kills and deletes a runtime container by id; a container that is gone already is fine. */
+export async function killContainer(bin: RuntimeBinaries, id: string): Promise<void> {
+  await exec(bin.runtime, ['--root', bin.runtimeRoot, 'kill', id, 'KILL']).catch(() => undefined);
+  await exec(bin.runtime, ['--root', bin.runtimeRoot, 'delete', '--force', id]).catch(() => undefined);
+}
+
+/** Runs the command; resolves to its exit code. The rootfs must be mounted. */
+export async function runInContainer(bin: RuntimeBinaries, opts: RunStep): Promise<number> {
+  const { step, config } = opts;
+  const rootfs = step.rootfs;
+  const image = config.config ?? {};
+  const user = resolveUser(rootfs, image.User);
+  const workdir = image.WorkingDir || '/';
+  // Docker creates a missing WORKDIR for RUN; it then belongs to the step's layer.
+  new RootResolver(realpathSync(rootfs)).resolveDir(workdir.replace(/^\/+|\/+$/g, ''), true);
+  const run: RunOptions = { entrypoint: [...opts.argv], cmd: [], env: [...opts.env], binds: [], resources: {} };
+  const hostname = step.id.slice(0, 12);
+  const spec = buildSpec(config, run, hostname, {
+    rootfs,
+    user,
+    cgroupsPath: `/paas/${step.containerId}`,
+    network: { kind: 'none' },
+    etcFiles: [],
+    annotations: { 'io.paas.build.step': step.id },
+  });
+  await writeFile(join(step.dir, 'config.json'), JSON.stringify(spec));
+
+  if (opts.signal?.aborted) throw new BuildAbortedError();
+  const child = spawn(bin.runtime, ['--root', bin.runtimeRoot, 'run', '--bundle', step.dir, step.containerId], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout.on('data', opts.onOutput);
+  child.stderr.on('data', opts.onOutput);
+  let aborted = false;
+  const onAbort = (): void => {
+    aborted = true;
+    void killContainer(bin, step.containerId);
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      child.once('error', (err) => reject(new BuildError(`cannot start ${bin.runtime}: ${err.message}`)));
+      child.once('close', (status, signal) => resolve(status ?? (signal ? 128 : 1)));
+    });
+    if (aborted) throw new BuildAbortedError();
+    return code;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    // `run` deletes its container when it ends; one left behind (killed runtime) goes now.
+    if (aborted || existsSync(join(bin.runtimeRoot, step.containerId))) await killContainer(bin, step.containerId);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * A build step's scratch space: `$PAAS_ROOT/builder/tmp/<pid>-<id>/` with the overlay's
+ * upper and work dirs, the mount point and the OCI bundle. Nothing in it outlives the step:
+ * `dispose` unmounts and removes it whatever happened, and `removeAbandoned` clears what a
+ * killed build (SIGKILL, power loss) left, including its runtime container.
+ *
+ * The layer a step makes is the diff of its upper dir, so it holds exactly what the step
+ * changed (whiteouts and opaque dirs included), however big the parent image is.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { isProcessAlive } from '@paas/content';
+import type { Image, ImageService } from '@paas/images';
+import { diffUpperDir } from '@paas/layers';
+import type { Descriptor, Digest } from '@paas/oci';
+import { overlayMount, readonlyOverlayMount, unmount, withMounted } from '@paas/snapshots';
+
+export interface StepLayer {
+  readonly descriptor: Descriptor;
+  readonly diffId: Digest;
+}
+
+export class StepDir {
+  readonly rootfs: string;
+  readonly upper: string;
+  readonly work: string;
+  /** A lower dir for `FROM scratch` (overlay needs at least one). */
+  readonly empty: string;
+
+  private constructor(
+    readonly dir: string,
+    /** 64 hex digits: the step's container id ("Running in" shows the first 12). */
+    readonly id: string,
+  ) {
+    this.rootfs = join(dir, 'rootfs');
+    this.upper = join(dir, 'upper');
+    this.work = join(dir, 'work');
+    this.empty = join(dir, 'empty');
+  }
+
+  static async create(tmpRoot: string): Promise<StepDir> {
+    const id = randomBytes(32).toString('hex');
+    const step = new StepDir(join(tmpRoot, `${process.pid}-${id.slice(0, 12)}`), id);
+    await Promise.all([step.rootfs, step.upper, step.work, step.empty].map((d) => mkdir(d, { recursive: true })));
+    return step;
+  }
+
+  /** The runtime's name for the step's container. */
+  get containerId(): string {
+    return `build-${this.id.slice(0, 12)}`;
+  }
+
+  /** Mounts parent image + this step's upper at `rootfs` for the time of `fn`. */
+  async withRootfs<T>(images: ImageService, parent: Image | undefined, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const lowers =
+      parent && parent.manifest.layers.length > 0
+        ? await images.snapshots.lowerDirs(await images.unpack(parent))
+        : [this.empty];
+    return withMounted(overlayMount(lowers, this.upper, this.work), this.rootfs, fn);
+  }
+
+  /** Whether the step changed anything at all. */
+  changed(): boolean {
+    return readdirSync(this.upper).length > 0;
+  }
+
+  /** Packs the upper dir into a gzip layer in the content store. */
+  async commitLayer(images: ImageService): Promise<StepLayer> {
+    const pipe = new PassThrough();
+    const [layer, blob] = await Promise.all([diffUpperDir(this.upper, pipe), images.content.write(pipe)]);
+    if (layer.digest !== blob.digest) throw new Error(`layer digest ${layer.digest} != stored ${blob.digest}`);
+    return { descriptor: { mediaType: layer.mediaType, digest: blob.digest, size: blob.size }, diffId: layer.diffId };
+  }
+
+  async dispose(): Promise<void> {
+    await unmount(this.rootfs).catch(() => undefined);
+    await unmount(join(this.dir, 'source')).catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Where a `COPY --from` image is mounted read-only for the step. */
+  async withSource<T>(images: ImageService, source: Image, fn: (root: string) => Promise<T>): Promise<T> {
+    const target = join(this.dir, 'source');
+    await mkdir(target, { recursive: true });
+    if (source.manifest.layers.length === 0) return fn(this.empty);
+    const lowers = await images.snapshots.lowerDirs(await images.unpack(source));
+    return withMounted(readonlyOverlayMount(lowers), target, fn);
+  }
+}
+
+/**
+ * Removes step dirs of builds that died without cleaning up: their runtime containers
+ * (deleted with `kill`), every mount below them, then the dirs.
+ */
+export async function removeAbandoned(tmpRoot: string, killContainer: (id: string) => Promise<void>): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(tmpRoot);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^(\d+)-([0-9a-f]{12})$/.exec(name);
+    if (!m || isProcessAlive(Number(m[1]))) continue;
+    const dir = join(tmpRoot, name);
+    await killContainer(`build-${m[2]}`).catch(() => undefined);
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((p) => p === dir || p.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const target of mounts) await unmount(target).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
