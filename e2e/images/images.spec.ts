@@ -201,9 +201,10 @@ describe('image CLI', () => {
     try {
       for (let round = 0; round < 6; round++) {
         const child = spawn(PAAS, ['load', '-i', archive], { env: other.env, stdio: 'ignore' });
-        await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
+        const closed = new Promise((r) => child.once('close', r)); // it may finish before the kill
+        await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 400)));
         child.kill('SIGKILL');
-        await new Promise((r) => child.once('close', r));
+        await closed;
         const blobs = join(other.root, 'content', 'blobs', 'sha256');
         for (const hex of existsSync(blobs) ? readdirSync(blobs) : []) {
           const digest = createHash('sha256')
