@@ -18,11 +18,31 @@ export function repoTags(image: Pick<Image, 'names'>): Array<{ repository: strin
   });
 }
 
+/**
+ * An untagged image whose layers and history are where another image starts: a build
+ * step's result, the parent of what was built on it. Docker hides these without `-a`.
+ */
+export function isIntermediate(image: Image, all: readonly Image[]): boolean {
+  if (image.names.length > 0) return false;
+  const layers = image.config.rootfs.diff_ids;
+  const steps = (image.config.history ?? []).map((h) => h.created_by ?? '');
+  return all.some((other) => {
+    if (other.id === image.id) return false;
+    const otherSteps = (other.config.history ?? []).map((h) => h.created_by ?? '');
+    return (
+      otherSteps.length > steps.length &&
+      steps.every((s, i) => otherSteps[i] === s) &&
+      layers.every((l, i) => other.config.rootfs.diff_ids[i] === l)
+    );
+  });
+}
+
 /** `paas images`: one row per name, newest first, with Docker's columns plus SHARED SIZE. */
 export function renderImages(images: readonly ImageSummary[], options: ListOptions, filter?: string): string {
   const match = filter ? parseFilter(filter) : undefined;
   const rows: string[][] = [];
-  const sorted = [...images].sort((a, b) => Date.parse(b.created ?? '0') - Date.parse(a.created ?? '0'));
+  const shown = options.all ? images : images.filter((i) => !isIntermediate(i, images));
+  const sorted = [...shown].sort((a, b) => Date.parse(b.created ?? '0') - Date.parse(a.created ?? '0'));
   for (const image of sorted) {
     for (const { repository, tag } of repoTags(image)) {
       if (match && (repository !== match.repository || (match.tag !== undefined && tag !== match.tag))) continue;
