@@ -91,6 +91,12 @@ describe('containers', () => {
     assert.equal(existsSync(join(roots.root, 'containers', id)), false);
   });
 
+  it('runs an init as pid 1 with --init, passing the exit code through', () => {
+    const r = run('run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; exit 5');
+    assert.equal(r.status, 5, r.stderr);
+    assert.match(r.stdout, /^\/sbin\/docker-init -- sh -c /);
+  });
+
   it('records an OOM kill', () => {
     const r = run('run', '--name', 'hog', '-m', '32m', 'busybox', 'sh', '-c', 'x=$(tail /dev/zero)');
     assert.equal(r.status, 137, r.stderr);

@@ -9,6 +9,8 @@ export interface CliConfig {
   readonly runtime: string;
   /** The per-container monitor (`PAAS_SHIM`). */
   readonly shim: string;
+  /** The init of `run --init` (`PAAS_INIT`). */
+  readonly init: string;
   /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD` (Docker's --ip-forward). */
   readonly bridge: BridgeSettings;
 }
@@ -23,6 +25,7 @@ export function loadCliConfig(env: Env): CliConfig {
     apiAddress: listenAddress(env, 'PAAS_API_ADDR'),
     runtime: env['PAAS_RUNTIME'] || join(REPO, 'native', 'runtime', 'build', 'paas-runtime'),
     shim: env['PAAS_SHIM'] || join(REPO, 'native', 'runtime', 'build', 'paas-shim'),
+    init: env['PAAS_INIT'] || join(REPO, 'native', 'runtime', 'build', 'paas-init'),
     bridge: bridge(env),
   };
 }

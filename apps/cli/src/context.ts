@@ -17,6 +17,7 @@ export async function openEngine(io: CliIo): Promise<Engine> {
     root: config.paths.root,
     images,
     binaries: { shim: config.shim, runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
+    initBinary: config.init,
     network: { bridge: config.bridge, runDir: join(config.paths.run, 'network') },
   });
 }

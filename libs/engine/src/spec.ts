@@ -124,7 +124,7 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
     });
   }
   if (run.init) {
-    if (!ctx.initBinary) throw new SpecError('--init needs an init binary (paas-runtime ships none)');
+    if (!ctx.initBinary) throw new SpecError('--init needs an init binary: build native/ (paas-init)');
     mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: ctx.initBinary, options: ['rbind', 'ro'] });
     args = ['/sbin/docker-init', '--', ...args];
   }

@@ -86,6 +86,8 @@ export interface EngineOptions {
   readonly root: string;
   readonly images: ImageService;
   readonly binaries: ShimBinaries;
+  /** A static init bind-mounted for `--init` (native/runtime/build/paas-init). */
+  readonly initBinary?: string;
   /** Bridge networking: the bridge and `$PAAS_RUN/network`. Without it only `none` and `host` work. */
   readonly network?: { readonly bridge: BridgeSettings; readonly runDir: string };
 }
@@ -236,6 +238,7 @@ export class Engine {
         { source: join(p.etc, 'resolv.conf'), destination: '/etc/resolv.conf' },
       ],
       annotations: { 'io.paas.container.name': record.name },
+      ...(this.options.initBinary ? { initBinary: this.options.initBinary } : {}),
     });
     await writeFile(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
   }
