@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PaasProcess, isAlive, paas, tempRoots } from '../support/cli';
 
-const UP = /paas \S+ is up\n\s+api\s+(http:\/\/\S+)\s+pid (\d+)/;
+const UP = /paas \S+ is up\n[\s\S]*?\s+api\s+(http:\/\/\S+)\s+pid (\d+)/;
+const REGISTRY = /\n\s+registry\s+(http:\/\/\S+)\s+pid (\d+)/;
 
 describe('paas up', () => {
-  it('starts the api, answers /api/health, refuses a second up, and stops cleanly on SIGINT', async () => {
+  it('starts the registry and the api, both answer, a second up is refused, SIGINT stops all', async () => {
     const roots = tempRoots();
     const up = new PaasProcess(['up'], roots.env);
     try {
@@ -17,6 +18,11 @@ describe('paas up', () => {
       assert.equal(health.status, 200);
       assert.equal(((await health.json()) as { status: string }).status, 'ok');
       assert.ok(existsSync(roots.root), 'PAAS_ROOT created');
+      const [, registryUrl, registryPid] = up.output.match(REGISTRY) ?? [];
+      assert.ok(registryUrl && registryPid, up.output);
+      const v2 = await fetch(`${registryUrl}/v2/`);
+      assert.equal(v2.status, 200);
+      assert.equal(v2.headers.get('docker-distribution-api-version'), 'registry/2.0');
       assert.equal(readFileSync(join(roots.run, 'up.pid'), 'utf8').trim(), String(up.child.pid));
 
       const second = paas(['up'], roots.env);
@@ -27,6 +33,7 @@ describe('paas up', () => {
       const exit = await up.exited;
       assert.equal(exit.code, 0, up.output);
       assert.equal(isAlive(Number(pid)), false, 'the api stopped with up');
+      assert.equal(isAlive(Number(registryPid)), false, 'the registry stopped with up');
       assert.equal(existsSync(join(roots.run, 'up.pid')), false);
     } finally {
       await up.stop();

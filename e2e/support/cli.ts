@@ -39,7 +39,14 @@ export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string
   const base = mkdtempSync(join(tmpdir(), 'paas-e2e-'));
   const root = join(base, 'root');
   const run = join(base, 'run');
-  const env = { ...process.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: '127.0.0.1:0', ...testBridge() };
+  const env = {
+    ...process.env,
+    PAAS_ROOT: root,
+    PAAS_RUN: run,
+    PAAS_API_ADDR: '127.0.0.1:0',
+    PAAS_REGISTRY_ADDR: '127.0.0.1:0',
+    ...testBridge(),
+  };
   return {
     root,
     run,

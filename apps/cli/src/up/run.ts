@@ -12,8 +12,8 @@ function componentScript(name: string): string {
   return resolve(__dirname, '..', name, 'main.js');
 }
 
-async function healthy(url: string): Promise<boolean> {
-  const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5000) });
+async function answers(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return res.ok;
 }
 
@@ -28,7 +28,16 @@ export async function runUp(io: CliIo): Promise<void> {
 
   const supervisor = new Supervisor({ write: (line) => io.out(line) });
   const env = { ...io.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: formatAddress(config.apiAddress) };
-  const specs: ComponentSpec[] = [{ name: 'api', script: componentScript('api'), env, probe: healthy }];
+  const specs: ComponentSpec[] = [
+    {
+      name: 'registry',
+      script: componentScript('cli'),
+      args: ['registry', 'serve', '--root', join(root, 'registry')],
+      env,
+      probe: (url) => answers(`${url}/v2/`),
+    },
+    { name: 'api', script: componentScript('api'), env, probe: (url) => answers(`${url}/api/health`) },
+  ];
 
   let signalled: NodeJS.Signals | undefined;
   const stopSignal = new Promise<NodeJS.Signals>((resolveSignal) => {

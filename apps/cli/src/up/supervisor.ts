@@ -11,6 +11,7 @@ export interface ComponentSpec {
   readonly name: string;
   /** A JavaScript file run with the current node. */
   readonly script: string;
+  readonly args?: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   /** A readiness probe run after the ready message; rejects or returns false when not ready. */
   readonly probe?: (url: string) => Promise<boolean>;
@@ -95,7 +96,7 @@ export class Supervisor {
   }
 
   private async startOne(spec: ComponentSpec): Promise<RunningComponent> {
-    const proc = fork(spec.script, [], {
+    const proc = fork(spec.script, [...(spec.args ?? [])], {
       env: spec.env as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
