@@ -3,7 +3,7 @@ import type { CliIo } from '../program';
 
 export function upCommand(io: CliIo): Command {
   return new Command('up')
-    .description('Start the platform in the foreground (api; later agent, router, registry)')
+    .description('Start the platform in the foreground: registry and api (later agent and router)')
     .action(async () => {
       // Loaded on use, so that other commands do not pay for the supervisor's modules.
       const { runUp } = await import('../up/run');
