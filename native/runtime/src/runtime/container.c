@@ -1,0 +1,627 @@
+/* Container lifecycle. `create` validates everything first (config, seccomp compilation,
+ * namespace paths), then creates, in order: state dir -> exec.fifo -> cgroup -> container
+ * process. Any failure after the first creation rolls back what exists, in reverse.
+ *
+ * The container process is cloned once, straight into its new namespaces (and, on cgroup v2,
+ * into its cgroup with CLONE_INTO_CGROUP). It builds its rootfs, reports "ready" over a
+ * socketpair, then blocks until started: on exec.fifo for create/start, on the socketpair
+ * for run (no fifo needed when one process does both). Then it drops privileges, installs
+ * the seccomp filter and execs. exec lives in exec.c; the socketpair protocol and waiting
+ * in sync.c. */
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "mounts.h"
+#include "namespaces.h"
+#include "process.h"
+#include "seccomp-filter.h"
+#include "state.h"
+#include "sync.h"
+#include "utils.h"
+
+struct create_ctx
+{
+  const struct paas_global *g;
+  const struct paas_create_opts *o;
+  struct paas_config *config;
+  char *bundle;
+  char *exe;
+  struct paas_seccomp_prog seccomp;
+  struct paas_ns_fds ns;
+  struct paas_cgroup cgroup;
+  bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns;
+  int state_dirfd; /* locked (flock) by the runtime; never inherited by the container */
+  int fifo_dirfd;  /* O_PATH of the same directory, for the container to open exec.fifo */
+  int sock[2];
+  pid_t pid;
+};
+
+#define RFC3339_MAX 96
+
+/* UTC RFC 3339 with nanoseconds. Computed by hand: gmtime_r would load /etc/localtime. */
+static void
+now_rfc3339 (char buf[RFC3339_MAX])
+{
+  struct timespec ts;
+  long long days, secs, y, m, d, era, doe, yoe, doy, mp;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  days = ts.tv_sec / 86400;
+  secs = ts.tv_sec % 86400;
+  /* days since 1970-01-01 -> civil date (Howard Hinnant's algorithm). */
+  days += 719468;
+  era = days / 146097;
+  doe = days - era * 146097;
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = yoe + era * 400;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  snprintf (buf, RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", (int) y, (int) m, (int) d,
+            (int) (secs / 3600), (int) (secs / 60 % 60), (int) (secs % 60), (int) ts.tv_nsec);
+}
+
+
+
+static pid_t
+clone_into (uint64_t flags, int cgroup_fd)
+{
+  struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
+  pid_t pid;
+  if (cgroup_fd >= 0)
+    {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = cgroup_fd;
+    }
+  pid = syscall (SYS_clone3, &args, sizeof (args));
+  if (pid < 0 && errno == ENOSYS && cgroup_fd < 0)
+    pid = syscall (SYS_clone, (unsigned long) flags | SIGCHLD, 0, 0, 0, 0);
+  return pid;
+}
+
+/* ---- the container process (never returns) ---- */
+
+static void __attribute__ ((noreturn))
+child_fail (struct create_ctx *c, libpaas_error_t *err)
+{
+  paas_sync_send (c->sock[1], MSG_ERROR, (*err)->msg);
+  _exit (1);
+}
+
+static void __attribute__ ((noreturn))
+container_init (struct create_ctx *c)
+{
+  const struct paas_config *cfg = c->config;
+  libpaas_error_t err = NULL;
+  struct paas_mount_ctx mctx = { .config = cfg,
+                                 .in_userns = cfg->namespaces[PAAS_NS_USER].present,
+                                 .cgroup_version = paas_cgroup_version (&c->cgroup) };
+  unsigned skip = 1u << PAAS_NS_PID; /* a pid namespace path was joined by the runtime */
+
+  close (c->sock[0]);
+  close (c->state_dirfd);
+  /* Die with the runtime while being set up; cleared once ready (the runtime of `create`
+   * exits then, and the container must outlive it). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (c->need_go && paas_sync_recv (c->sock[1], NULL, 0) != MSG_GO)
+    _exit (1);
+  if (cfg->namespaces[PAAS_NS_USER].present && cfg->namespaces[PAAS_NS_USER].path == NULL
+      && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
+    {
+      libpaas_make_error (&err, errno, "become root in the user namespace");
+      child_fail (c, &err);
+    }
+  if (paas_ns_join (&c->ns, skip, &err) < 0)
+    child_fail (c, &err);
+  if (c->unshare_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
+    {
+      libpaas_make_error (&err, errno, "unshare the cgroup namespace");
+      child_fail (c, &err);
+    }
+  if (chdir (c->bundle) < 0)
+    {
+      libpaas_make_error (&err, errno, "chdir `%s`", c->bundle);
+      child_fail (c, &err);
+    }
+  umask (0);
+  if (cfg->hostname && sethostname (cfg->hostname, strlen (cfg->hostname)) < 0)
+    {
+      libpaas_make_error (&err, errno, "sethostname `%s`", cfg->hostname);
+      child_fail (c, &err);
+    }
+  if (paas_rootfs_prepare (&mctx, &err) < 0 || paas_rootfs_finalize (&mctx, &err) < 0)
+    child_fail (c, &err);
+  if (paas_process_prepare (cfg->process, &err) < 0
+      || paas_process_find_executable (cfg->process, &c->exe, &err) < 0)
+    child_fail (c, &err);
+
+  prctl (PR_SET_PDEATHSIG, 0);
+  if (paas_sync_send (c->sock[1], MSG_READY, NULL) < 0)
+    _exit (1);
+  if (c->run_mode)
+    {
+      if (paas_sync_recv (c->sock[1], NULL, 0) != MSG_START)
+        _exit (1);
+    }
+  else
+    {
+      int fd;
+      close (c->sock[1]);
+      c->sock[1] = -1;
+      /* Blocks until `start` opens the fifo for reading. */
+      fd = openat (c->fifo_dirfd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, "0", 1) != 1)
+        _exit (1);
+      close (fd);
+    }
+  if (c->fifo_dirfd >= 0)
+    close (c->fifo_dirfd);
+  paas_process_close_fds (c->o->preserve_fds);
+  if (paas_process_exec (cfg->process, c->exe, c->seccomp.filter ? &c->seccomp : NULL, &err) < 0)
+    {
+      if (c->sock[1] >= 0)
+        paas_sync_send (c->sock[1], MSG_ERROR, err->msg);
+      libpaas_error_print ("paas-runtime", &err);
+      _exit (127);
+    }
+  _exit (127);
+}
+
+/* ---- create ---- */
+
+static void
+rollback (struct create_ctx *c)
+{
+  libpaas_error_t ignored = NULL;
+  if (c->pid > 0)
+    {
+      kill (c->pid, SIGKILL);
+      waitpid (c->pid, NULL, 0);
+      c->pid = 0;
+    }
+  if (c->have_cgroup)
+    c->cgroup.ops->destroy (&c->cgroup, &ignored);
+  libpaas_error_release (&ignored);
+  if (c->have_state_dir)
+    paas_state_remove (c->g->root, c->o->id, &ignored);
+  libpaas_error_release (&ignored);
+  c->have_cgroup = c->have_state_dir = false;
+}
+
+static void
+ctx_release (struct create_ctx *c)
+{
+  paas_config_free (c->config);
+  free (c->bundle);
+  free (c->exe);
+  paas_seccomp_prog_release (&c->seccomp);
+  paas_ns_close (&c->ns);
+  paas_cgroup_release (&c->cgroup);
+  for (int i = 0; i < 2; i++)
+    if (c->sock[i] >= 0)
+      close (c->sock[i]);
+  if (c->state_dirfd >= 0)
+    close (c->state_dirfd);
+  if (c->fifo_dirfd >= 0)
+    close (c->fifo_dirfd);
+}
+
+
+/* Everything that can be checked without creating anything. */
+static int
+validate (struct create_ctx *c, libpaas_error_t *err)
+{
+  const struct paas_config *cfg;
+  if (paas_state_check_id (c->o->id, err) < 0)
+    return -1;
+  c->bundle = realpath (c->o->bundle ? c->o->bundle : ".", NULL);
+  if (c->bundle == NULL)
+    return libpaas_make_error (err, errno, "open bundle `%s`", c->o->bundle ? c->o->bundle : ".");
+  if (paas_config_load (c->bundle, &c->config, err) < 0)
+    return -1;
+  cfg = c->config;
+  if (cfg->process->terminal)
+    return libpaas_make_error (err, 0, "invalid `process.terminal`: terminal not supported");
+  if (!cfg->namespaces[PAAS_NS_MNT].present)
+    return libpaas_make_error (err, 0, "invalid `linux.namespaces`: a mount namespace is required");
+  {
+    struct stat st;
+    if (stat (cfg->root_path, &st) < 0)
+      return libpaas_make_error (err, errno, "stat `root.path` `%s`", cfg->root_path);
+    if (!S_ISDIR (st.st_mode))
+      return libpaas_make_error (err, ENOTDIR, "open `root.path` `%s`", cfg->root_path);
+  }
+  if (cfg->seccomp && paas_seccomp_compile (cfg->seccomp, &c->seccomp, err) < 0)
+    return -1;
+  if (paas_ns_open_paths (cfg, &c->ns, err) < 0)
+    return -1;
+  return paas_cgroup_init (&c->cgroup, cfg->cgroups_path, c->o->id, 0, err);
+}
+
+static int
+do_create (struct create_ctx *c, libpaas_error_t *err)
+{
+  const struct paas_config *cfg;
+  struct paas_state st = { 0 };
+  char created[RFC3339_MAX], msg[4096];
+  int flags, tag, cgfd = -1;
+  bool into_cgroup;
+
+  if (validate (c, err) < 0)
+    return -1;
+  cfg = c->config;
+
+  if (paas_state_create_dir (c->g->root, c->o->id, &c->state_dirfd, err) < 0)
+    return -1;
+  c->have_state_dir = true;
+  if (!c->run_mode)
+    {
+      if (mkfifoat (c->state_dirfd, "exec.fifo", 0600) < 0)
+        return libpaas_make_error (err, errno, "mkfifo `exec.fifo`");
+      c->fifo_dirfd = openat (c->state_dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (c->fifo_dirfd < 0)
+        return libpaas_make_error (err, errno, "open state directory");
+    }
+  if (c->cgroup.ops->create (&c->cgroup, &cfg->resources, err) < 0)
+    return -1;
+  c->have_cgroup = true;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sock) < 0)
+    return libpaas_make_error (err, errno, "socketpair");
+  if (c->ns.fd[PAAS_NS_PID] >= 0 && setns (c->ns.fd[PAAS_NS_PID], CLONE_NEWPID) < 0)
+    return libpaas_make_error (err, errno, "join pid namespace `%s`",
+                               cfg->namespaces[PAAS_NS_PID].path);
+
+  /* Without CLONE_INTO_CGROUP the child is moved into its cgroup after clone: it must wait
+   * for that before creating a cgroup namespace (rooted where it stands). Otherwise it needs
+   * no go-ahead: it blocks before exec anyway, and we join the cgroup meanwhile. */
+  flags = paas_ns_new_flags (cfg);
+  into_cgroup = c->cgroup.leaf_fd >= 0 && !c->cgroup.fake;
+  cgfd = into_cgroup ? c->cgroup.leaf_fd : -1;
+  c->unshare_cgroupns = !into_cgroup && (flags & CLONE_NEWCGROUP);
+  c->need_go = (flags & CLONE_NEWUSER) || c->unshare_cgroupns;
+
+  fflush (NULL);
+  c->pid = clone_into (c->unshare_cgroupns ? flags & ~CLONE_NEWCGROUP : flags, cgfd);
+  if (c->pid < 0 && cgfd >= 0)
+    {
+      /* e.g. a v2 controller not delegated to us: fall back to writing cgroup.procs. */
+      into_cgroup = false;
+      c->unshare_cgroupns = flags & CLONE_NEWCGROUP;
+      c->need_go = (flags & CLONE_NEWUSER) || c->unshare_cgroupns;
+      c->pid = clone_into (flags & ~CLONE_NEWCGROUP, -1);
+    }
+  if (c->pid < 0)
+    return libpaas_make_error (err, errno, "clone the container process");
+  if (c->pid == 0)
+    container_init (c);
+
+  close (c->sock[1]);
+  c->sock[1] = -1;
+  if (!into_cgroup && c->cgroup.ops->enter (&c->cgroup, c->pid, err) < 0)
+    return -1;
+  if ((flags & CLONE_NEWUSER) && paas_ns_write_id_maps (c->pid, cfg, err) < 0)
+    return -1;
+  if (cfg->process->has_oom_score_adj
+      && paas_process_set_oom_score (c->pid, cfg->process->oom_score_adj, err) < 0)
+    return -1;
+  if (c->need_go && paas_sync_send (c->sock[0], MSG_GO, NULL) < 0)
+    return libpaas_make_error (err, errno, "signal the container process");
+  tag = paas_sync_recv (c->sock[0], msg, sizeof (msg));
+  if (tag == MSG_ERROR)
+    return libpaas_make_error (err, 0, "%s", msg);
+  if (tag != MSG_READY)
+    return libpaas_make_error (err, 0, "container process exited during setup");
+
+  now_rfc3339 (created);
+  st.id = (char *) c->o->id;
+  st.pid = c->pid;
+  st.start_time = paas_state_pid_start_time (c->pid);
+  st.bundle = c->bundle;
+  st.rootfs = cfg->root_path;
+  st.created = created;
+  st.cgroup_version = paas_cgroup_version (&c->cgroup);
+  st.cgroup_path = c->cgroup.path;
+  st.oom_events_path = c->cgroup.ops->oom_events_path (&c->cgroup);
+  st.procs_path = c->cgroup.ops->procs_path (&c->cgroup);
+  st.annotations = cfg->annotations;
+  st.n_annotations = cfg->n_annotations;
+  {
+    int r = paas_state_write (c->g->root, &st, err);
+    free (st.oom_events_path);
+    free (st.procs_path);
+    if (r < 0)
+      return -1;
+  }
+  return paas_write_pid_file (c->o->pid_file, c->pid, err);
+}
+
+int
+paas_container_create (const struct paas_global *g, const struct paas_create_opts *o,
+                       libpaas_error_t *err)
+{
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_dirfd = -1, .sock = { -1, -1 } };
+  for (int k = 0; k < PAAS_NS_COUNT; k++)
+    c.ns.fd[k] = -1;
+  c.cgroup.leaf_fd = -1;
+  int r = do_create (&c, err);
+  if (r < 0)
+    rollback (&c);
+  ctx_release (&c);
+  return r;
+}
+
+/* ---- waiting, start, run ---- */
+
+
+
+int
+paas_container_start (const struct paas_global *g, const char *id, libpaas_error_t *err)
+{
+  struct paas_state st;
+  cleanup_close int dirfd = -1, fifo = -1;
+  const char *status;
+  char b;
+  int r = -1;
+
+  if (paas_state_check_id (id, err) < 0 || paas_state_lock (g->root, id, &dirfd, err) < 0)
+    return -1;
+  if (paas_state_read (g->root, id, &st, err) < 0)
+    return -1;
+  status = paas_state_status (g->root, &st);
+  if (strcmp (status, "created") != 0)
+    {
+      libpaas_make_error (err, 0, "start container `%s`: container is %s, not created", id, status);
+      goto out;
+    }
+  fifo = openat (dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fifo < 0)
+    {
+      libpaas_make_error (err, errno, "open `exec.fifo`");
+      goto out;
+    }
+  for (;;)
+    {
+      struct pollfd p = { .fd = fifo, .events = POLLIN };
+      int n = poll (&p, 1, 100);
+      if (n > 0 && read (fifo, &b, 1) == 1)
+        break;
+      if (paas_state_pid_start_time (st.pid) != st.start_time)
+        {
+          libpaas_make_error (err, 0, "start container `%s`: container process exited", id);
+          goto out;
+        }
+    }
+  unlinkat (dirfd, "exec.fifo", 0);
+  r = 0;
+out:
+  paas_state_release (&st);
+  return r;
+}
+
+
+/* Removes the cgroup and the state dir of a container whose processes are gone. */
+static int
+cleanup_container (const struct paas_global *g, const struct paas_state *st,
+                   libpaas_error_t *err)
+{
+  struct paas_cgroup cg;
+  int r;
+  paas_kill_cgroup (st->procs_path, SIGKILL);
+  if (paas_cgroup_init (&cg, st->cgroup_path, st->id, st->cgroup_version, err) < 0)
+    return -1;
+  r = cg.ops->destroy (&cg, err);
+  paas_cgroup_release (&cg);
+  if (r < 0)
+    return -1;
+  return paas_state_remove (g->root, st->id, err);
+}
+
+int
+paas_container_run (const struct paas_global *g, const struct paas_create_opts *o, bool detach,
+                    libpaas_error_t *err)
+{
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_dirfd = -1, .sock = { -1, -1 }, .run_mode = true };
+  struct paas_state st;
+  int code;
+  for (int k = 0; k < PAAS_NS_COUNT; k++)
+    c.ns.fd[k] = -1;
+  c.cgroup.leaf_fd = -1;
+  if (do_create (&c, err) < 0 || paas_sync_send (c.sock[0], MSG_START, NULL) < 0)
+    {
+      if (*err == NULL)
+        libpaas_make_error (err, errno, "start container `%s`", o->id);
+      rollback (&c);
+      ctx_release (&c);
+      return -1;
+    }
+  if (detach)
+    {
+      /* An exec failure is reported on the socket; success closes it (close-on-exec). */
+      char msg[4096];
+      if (paas_sync_recv (c.sock[0], msg, sizeof (msg)) == MSG_ERROR)
+        {
+          libpaas_make_error (err, 0, "%s", msg);
+          rollback (&c);
+          ctx_release (&c);
+          return -1;
+        }
+      ctx_release (&c);
+      return 0;
+    }
+  close (c.sock[0]);
+  c.sock[0] = -1;
+  /* Release the lock: other verbs (state, kill, exec) must work while we wait. */
+  close (c.state_dirfd);
+  c.state_dirfd = -1;
+  code = paas_wait_forwarding (c.pid);
+  ctx_release (&c);
+  if (paas_state_read (g->root, o->id, &st, err) < 0)
+    return -1;
+  if (cleanup_container (g, &st, err) < 0)
+    code = -1;
+  paas_state_release (&st);
+  return code;
+}
+
+/* ---- state, kill, delete, list ---- */
+
+int
+paas_container_state (const struct paas_global *g, const char *id, libpaas_error_t *err)
+{
+  struct paas_state st;
+  char *text;
+  if (paas_state_read (g->root, id, &st, err) < 0)
+    return -1;
+  text = paas_state_to_json (&st, paas_state_status (g->root, &st));
+  puts (text);
+  free (text);
+  paas_state_release (&st);
+  return 0;
+}
+
+int
+paas_container_kill (const struct paas_global *g, const char *id, int sig, bool all,
+                     libpaas_error_t *err)
+{
+  struct paas_state st;
+  const char *status;
+  int r = 0;
+  if (paas_state_read (g->root, id, &st, err) < 0)
+    return -1;
+  status = paas_state_status (g->root, &st);
+  if (strcmp (status, "stopped") == 0)
+    r = libpaas_make_error (err, 0, "kill container `%s`: container is not running", id);
+  else if (all)
+    paas_kill_cgroup (st.procs_path, sig);
+  else if (kill (st.pid, sig) < 0)
+    r = libpaas_make_error (err, errno, "kill container `%s`", id);
+  paas_state_release (&st);
+  return r;
+}
+
+int
+paas_container_delete (const struct paas_global *g, const char *id, bool force,
+                       libpaas_error_t *err)
+{
+  struct paas_state st;
+  cleanup_close int dirfd = -1;
+  const char *status;
+  int r = -1;
+
+  if (paas_state_check_id (id, err) < 0)
+    return -1;
+  if (paas_state_lock (g->root, id, &dirfd, err) < 0)
+    return -1;
+  if (paas_state_read (g->root, id, &st, err) < 0)
+    {
+      /* A directory without state.json: a create that crashed. Remove it. */
+      libpaas_error_release (err);
+      return paas_state_remove (g->root, id, err);
+    }
+  status = paas_state_status (g->root, &st);
+  if (strcmp (status, "stopped") != 0)
+    {
+      if (!force && strcmp (status, "created") != 0)
+        {
+          libpaas_make_error (err, 0, "delete container `%s`: container is %s (use --force)", id,
+                              status);
+          goto out;
+        }
+      kill (st.pid, SIGKILL);
+      for (int i = 0; i < 5000 && paas_state_pid_start_time (st.pid) == st.start_time; i++)
+        nanosleep (&(struct timespec) { 0, 1000 * 1000 }, NULL);
+    }
+  r = cleanup_container (g, &st, err);
+out:
+  paas_state_release (&st);
+  return r;
+}
+
+struct list_arg
+{
+  const struct paas_global *g;
+  bool quiet;
+};
+
+static int
+list_one (const char *id, void *arg)
+{
+  struct list_arg *a = arg;
+  struct paas_state st;
+  libpaas_error_t err = NULL;
+  if (a->quiet)
+    {
+      puts (id);
+      return 0;
+    }
+  if (paas_state_read (a->g->root, id, &st, &err) < 0)
+    {
+      libpaas_error_release (&err);
+      return 0;
+    }
+  {
+    const char *status = paas_state_status (a->g->root, &st);
+    printf ("%-20s %-8d %-10s %-40s %s\n", id, strcmp (status, "stopped") ? (int) st.pid : 0,
+            status, st.bundle ? st.bundle : "", st.created ? st.created : "");
+  }
+  paas_state_release (&st);
+  return 0;
+}
+
+int
+paas_container_list (const struct paas_global *g, bool quiet, libpaas_error_t *err)
+{
+  struct list_arg a = { g, quiet };
+  if (!quiet)
+    printf ("%-20s %-8s %-10s %-40s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+  return paas_state_foreach (g->root, list_one, &a, err);
+}
+
+int
+paas_parse_signal (const char *s)
+{
+  static const struct
+  {
+    const char *name;
+    int sig;
+  } names[] = {
+    { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "ILL", SIGILL },
+    { "TRAP", SIGTRAP }, { "ABRT", SIGABRT }, { "BUS", SIGBUS },   { "FPE", SIGFPE },
+    { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+    { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "CHLD", SIGCHLD },
+    { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },
+    { "TTOU", SIGTTOU }, { "URG", SIGURG },   { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+    { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
+    { "PWR", SIGPWR },   { "SYS", SIGSYS },
+  };
+  char *end;
+  long n = strtol (s, &end, 10);
+  if (*s && *end == '\0')
+    return n > 0 && n < NSIG ? (int) n : -1;
+  if (strncasecmp (s, "SIG", 3) == 0)
+    s += 3;
+  for (size_t i = 0; i < sizeof (names) / sizeof (names[0]); i++)
+    if (strcasecmp (s, names[i].name) == 0)
+      return names[i].sig;
+  return -1;
+}

@@ -1,0 +1,24 @@
+/* The container's filesystem view, built inside its new mount namespace:
+ * rootfs bind -> config mounts (resolved inside the rootfs, never through its symlinks to
+ * the host) -> /dev -> pivot_root -> sysctl -> masked/readonly paths -> read-only root. */
+#ifndef PAAS_MOUNTS_H
+#define PAAS_MOUNTS_H
+
+#include <stdbool.h>
+#include "config.h"
+#include "error.h"
+
+struct paas_mount_ctx
+{
+  const struct paas_config *config;
+  bool in_userns;     /* mknod is not allowed: bind host devices instead */
+  int cgroup_version; /* how to honour a "cgroup" mount */
+};
+
+/* Everything up to and including pivot_root. The caller's cwd must be the bundle (relative
+ * bind sources are relative to it). */
+int paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err);
+/* After pivot_root: sysctl, masked and read-only paths, read-only root. */
+int paas_rootfs_finalize (const struct paas_mount_ctx *ctx, libpaas_error_t *err);
+
+#endif

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Malformed or hostile config.json: paas-runtime must fail with ONE line on stderr naming the
+# field, exit non-zero, and leave nothing behind: no mount (no new mount point in our private
+# mount namespace), no cgroup dir, no state dir, no process.
+. "$(dirname "$0")/runtime-lib.sh"
+
+[ "$(id -u)" = 0 ] || { skip "bad configs" "needs root"; exit 0; }
+[ -x "$PAAS_RUNTIME" ] || { not_ok "paas-runtime built at $PAAS_RUNTIME"; exit 1; }
+
+# A private mount namespace: any mount the runtime leaked would show up in our mountinfo,
+# and mounts made by other tests running meanwhile do not.
+if [ -z "${PAAS_BADCONFIG_INNER:-}" ]; then
+  PAAS_BADCONFIG_INNER=1 exec unshare -m --propagation private "$0" "$@"
+fi
+
+TMP=$(mktemp -d /tmp/paas-rt-bad.XXXXXX)
+CG=/paas-test-$$
+ROOT=$TMP/root
+trap 'cgroup_cleanup "$CG"; rm -rf "$TMP"' EXIT
+make_rootfs "$TMP/rootfs"
+B=$TMP/bundle
+mkdir -p "$B"
+ln -s ../rootfs "$B/rootfs"
+
+N=0
+# bad DESC EXPECTED-SUBSTRING (JQ-FILTER | @raw:TEXT) [verb]
+bad() {
+  local desc=$1 want=$2 edit=$3 verb=${4:-create}
+  N=$((N + 1))
+  local id=bad$N before after err rc
+  if [ "$edit" = "@none" ]; then
+    rm -f "$B/config.json"
+  elif [ "${edit#@raw:}" != "$edit" ]; then
+    printf '%s' "${edit#@raw:}" >"$B/config.json"
+  else
+    make_config "$CG/$id" sh -c 'exit 0' >"$B/config.json"
+    jq_edit "$B/config.json" "$edit"
+  fi
+  before=$(cat /proc/self/mountinfo | awk '{print $5}' | sort)
+  err=$(cd "$B" && timeout 20 "$PAAS_RUNTIME" --root "$ROOT" "$verb" "$id" 2>&1 >/dev/null </dev/null)
+  rc=$?
+  after=$(cat /proc/self/mountinfo | awk '{print $5}' | sort)
+  local lines problems=""
+  lines=$(printf '%s\n' "$err" | grep -c .)
+  [ "$rc" -ne 0 ] || problems+=" exit status 0;"
+  [ "$lines" -eq 1 ] || problems+=" $lines lines on stderr;"
+  [ "${err#paas-runtime: }" != "$err" ] || problems+=" no 'paas-runtime:' prefix;"
+  case "$err" in *"$want"*) ;; *) problems+=" message lacks '$want';" ;; esac
+  # New mount points only: other tests deleting their own mount point directories make
+  # mounts vanish from every namespace, ours included.
+  local added
+  added=$(comm -13 <(echo "$before") <(echo "$after"))
+  [ -z "$added" ] || problems+=" new mounts: $(echo "$added" | head -3 | tr '\n' ' ');"
+  [ -z "$(cgroup_dirs "$CG/$id")" ] || problems+=" cgroup left: $(cgroup_dirs "$CG/$id" | head -1);"
+  [ -z "$(ls -A "$ROOT" 2>/dev/null)" ] || problems+=" state left: $(ls -A "$ROOT");"
+  [ -z "$(procs_with "--root $ROOT")" ] || problems+=" process left: $(procs_with "--root $ROOT");"
+  if [ -z "$problems" ]; then ok "$desc"; else not_ok "$desc:$problems"; echo "stderr: $err"; fi
+}
+
+bad "invalid JSON reports line:column" "line 3 column" $'@raw:{\n  "ociVersion": "1.0.0",\n  "process": }\n'
+bad "not a JSON object" "expected a JSON object" '@raw:[1,2]'
+bad "missing config.json" "open \`config.json\`: No such file or directory" '@none'
+bad "missing ociVersion" "\`ociVersion\`: missing" 'del(.ociVersion)'
+bad "missing process" "\`process\`: missing" 'del(.process)'
+bad "missing root" "\`root\`: missing" 'del(.root)'
+bad "process.args not an array" "\`process.args\`: expected an array" '.process.args="sh -c true"'
+bad "process.args[1] not a string" "\`process.args[1]\`: expected a string" '.process.args=["sh",1]'
+bad "process.args empty" "\`process.args\`: must not be empty" '.process.args=[]'
+bad "root.path escaping the bundle" "\`root.path\`: \`../../etc\` escapes the bundle" '.root.path="../../etc"'
+bad "root.path sneaking out" "escapes the bundle" '.root.path="rootfs/../../x"'
+bad "unknown namespace" "\`linux.namespaces[2].type\`: unknown namespace \`foo\`" '.linux.namespaces[2].type="foo"'
+bad "namespaces not an array" "\`linux.namespaces\`: expected an array" '.linux.namespaces={type:"pid"}'
+bad "duplicate namespace" "duplicate namespace" '.linux.namespaces+=[{type:"pid"}]'
+bad "memory limit of the wrong type" "\`linux.resources.memory.limit\`: expected an integer" '.linux.resources.memory={limit:"32M"}'
+bad "negative memory limit" "\`linux.resources.memory.limit\`: must be -1" '.linux.resources.memory={limit:-5}'
+bad "cpu shares of the wrong type" "\`linux.resources.cpu.shares\`: expected an integer" '.linux.resources.cpu={shares:"x"}'
+bad "unknown rlimit" "\`process.rlimits[0].type\`: unknown rlimit" '.process.rlimits=[{type:"RLIMIT_FOO",soft:1,hard:1}]'
+bad "uid of the wrong type" "\`process.user.uid\`: expected an integer" '.process.user.uid="root"'
+bad "unknown seccomp action" "\`linux.seccomp.syscalls[0].action\`: unknown seccomp action" \
+  '.linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",syscalls:[{names:["mkdir"],action:"SCMP_ACT_BOOM"}]}'
+bad "unknown seccomp architecture" "unknown architecture \`SCMP_ARCH_PDP11\`" \
+  '.linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_PDP11"]}'
+bad "mount destination relative" "\`mounts[0].destination\`: must be an absolute path" '.mounts[0].destination="proc"'
+bad "sysctl key escaping /proc/sys" "\`linux.sysctl\`: invalid key \`kernel/../../self/x\`" '.linux.sysctl={"kernel/../../self/x":"1"}'
+bad "masked path not absolute" "\`linux.maskedPaths\`" '.linux.maskedPaths+=["proc/kcore"]'
+bad "devices: unknown type" "\`linux.devices[0].type\`: unknown device type" '.linux.devices=[{path:"/dev/x",type:"z",major:1,minor:1}]'
+bad "uidMappings without user namespace data" "needs uidMappings" '.linux.namespaces+=[{type:"user"}]'
+bad "hostname without uts namespace" "\`hostname\`" 'del(.linux.namespaces[3])'
+bad "terminal=true" "terminal not supported" '.process.terminal=true'
+bad "systemd-style cgroupsPath" "\`linux.cgroupsPath\`" '.linux.cgroupsPath="system.slice:paas:x"'
+bad "cgroupsPath with .." "\`linux.cgroupsPath\`" '.linux.cgroupsPath="/a/../../b"'
+bad "namespace path missing" "open network namespace \`/nonexistent/ns\`" '.linux.namespaces[1].path="/nonexistent/ns"'
+bad "no mount namespace" "mount namespace is required" 'del(.linux.namespaces[4])'
+# Failures after things exist: the runtime must roll back the cgroup, state dir and process.
+bad "missing executable (rolled back)" "exec \`/no/such/binary\`: No such file or directory" '.process.args=["/no/such/binary"]'
+bad "bind source missing (rolled back)" "stat \`/no/such/source\`" \
+  '.mounts+=[{destination:"/mnt",type:"bind",source:"/no/such/source",options:["rbind"]}]'
+bad "bad sysctl (rolled back)" "set sysctl \`kernel.no_such_key\`" '.linux.sysctl={"kernel.no_such_key":"1"}'
+bad "rlimit above the hard limit we may set (rolled back)" "setrlimit \`RLIMIT_NOFILE\`: Operation not permitted" \
+  '.process.rlimits=[{type:"RLIMIT_NOFILE",soft:1048576,hard:1048576}]'
+bad "run: same checks" "\`process.args\`: expected an array" '.process.args="x"' run
+bad "run: rolled back" "exec \`/no/such/binary\`" '.process.args=["/no/such/binary"]' run
+
+# An existing id is refused without touching the existing container's state.
+dup() {
+  make_config "$CG/dup" sleep 10 >"$B/config.json"
+  (cd "$B" && "$PAAS_RUNTIME" --root "$ROOT" create dup) || return 1
+  local err
+  err=$(cd "$B" && "$PAAS_RUNTIME" --root "$ROOT" create dup 2>&1)
+  local rc=$?
+  "$PAAS_RUNTIME" --root "$ROOT" state dup | jq -e '.status=="created"' >/dev/null || { echo "state broken"; return 1; }
+  "$PAAS_RUNTIME" --root "$ROOT" delete dup || return 1
+  [ $rc -ne 0 ] && [ "$err" = "paas-runtime: container \`dup\` already exists" ] && [ -z "$(ls -A "$ROOT")" ] \
+    && [ -z "$(cgroup_dirs "$CG/dup")" ]
+}
+check "duplicate id refused; delete of a created container cleans up" dup
+systemd_flag() {
+  local err
+  err=$("$PAAS_RUNTIME" --systemd-cgroup --root "$ROOT" list 2>&1) && return 1
+  case $err in *"systemd cgroup manager is not supported"*) return 0 ;; esac
+  return 1
+}
+check "--systemd-cgroup refused with a clear error" systemd_flag
+
+exit $((T_FAILS > 0))

@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# The same busybox bundle under paas-runtime, runc and crun (via crun-hybrid): each case
+# must give the same, expected output everywhere. Missing runc/crun => SKIP lines.
+. "$(dirname "$0")/runtime-lib.sh"
+
+[ "$(id -u)" = 0 ] || { skip "runtime matrix" "needs root"; exit 0; }
+[ -x "$PAAS_RUNTIME" ] || { not_ok "paas-runtime built at $PAAS_RUNTIME"; exit 1; }
+
+TMP=$(mktemp -d /tmp/paas-rt-matrix.XXXXXX)
+chmod 755 "$TMP" # a user-namespaced root must reach the rootfs
+CG=/paas-test-$$
+STARTED_PIDS=()
+cleanup() {
+  local r id
+  for r in paas runc crun; do
+    local cmd; cmd=$(runtime_cmd $r)
+    [ -n "$cmd" ] || continue
+    for id in $(ls "$TMP/root-$r" 2>/dev/null); do
+      $cmd --root "$TMP/root-$r" delete --force "$id" >/dev/null 2>&1
+    done
+  done
+  for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  cgroup_cleanup "$CG"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+make_rootfs "$TMP/rootfs"
+
+RUNTIMES=()
+for r in paas runc crun; do
+  if [ -n "$(runtime_cmd $r)" ]; then RUNTIMES+=("$r"); else skip "$r present" "$r not installed"; fi
+done
+
+N=0
+# bundle_for RUNTIME JQ-FILTER ARGS...: a fresh bundle dir in $BUNDLE, sharing the rootfs
+# through an absolute root.path (runc refuses a symlinked rootfs).
+bundle_for() {
+  local r=$1 filter=$2; shift 2
+  N=$((N + 1))
+  BUNDLE=$TMP/b-$r-$N
+  mkdir -p "$BUNDLE"
+  CFG_ROOT=$TMP/rootfs CFG_FILTER=${filter:-.} CFG_ALLOW=${ALLOWLIST:-[]} \
+    make_config "$CG/$r-$N" "$@" >"$BUNDLE/config.json"
+  return 0
+}
+
+# run_in RUNTIME JQ-FILTER ARGS...: runs to completion; prints stdout+stderr then "rc=N".
+run_in() {
+  local r=$1 filter=$2; shift 2
+  local b cmd out rc
+  bundle_for "$r" "$filter" "$@"; b=$BUNDLE
+  cmd=$(runtime_cmd "$r")
+  out=$(cd "$b" && timeout 30 $cmd --root "$TMP/root-$r" run "c$N" 2>&1 </dev/null)
+  rc=$?
+  [ -n "$out" ] && printf '%s\n' "$out"
+  printf 'rc=%s\n' "$rc"
+}
+
+# same_everywhere DESC EXPECTED JQ-FILTER ARGS...
+same_everywhere() {
+  local desc=$1 expected=$2 filter=$3; shift 3
+  local r got
+  for r in "${RUNTIMES[@]}"; do
+    run_in "$r" "$filter" "$@" >"$TMP/out"; got=$(cat "$TMP/out")
+    if [ "$got" = "$expected" ]; then ok "$r: $desc"
+    else not_ok "$r: $desc"; echo "expected: $(echo "$expected" | tr '\n' '|')"; echo "got:      $(echo "$got" | tr '\n' '|')"; fi
+  done
+}
+
+same_everywhere "pid 1 is the process" $'1\nrc=0' '' sh -c 'echo $$'
+same_everywhere "hostname is set" $'paas-test\nrc=0' '' hostname
+same_everywhere "host mounts invisible" $'0\nrc=0' '' \
+  sh -c 'grep -cE " /(work|run|boot|home|var/lib)[ /]" /proc/self/mountinfo; true'
+same_everywhere "host pids invisible" $'1\nrc=0' '' sh -c 'set -- /proc/[0-9]*; echo $#'
+same_everywhere "/proc/timer_list masked (reads empty)" $'0\nrc=0' '' sh -c 'wc -c </proc/timer_list'
+same_everywhere "/proc/sys read-only" $'ro\nrc=0' '' \
+  sh -c 'echo x 2>/dev/null >/proc/sys/kernel/domainname && echo rw || echo ro'
+same_everywhere "read-only root" $'ro\nrc=0' '' sh -c 'touch /x 2>/dev/null && echo rw || echo ro'
+same_everywhere "writable root when readonly=false" $'rw\nrc=0' '.root.readonly=false' \
+  sh -c 'touch /tmp/../x-$$ 2>/dev/null && rm /x-$$ && echo rw || echo ro'
+same_everywhere "default caps: mount fails" $'denied\nrc=0' '' \
+  sh -c 'mount -t tmpfs none /tmp 2>/dev/null && echo mounted || echo denied'
+same_everywhere "default caps: sethostname fails" $'denied\nrc=0' '' \
+  sh -c 'hostname other 2>/dev/null && echo set || echo denied'
+same_everywhere "rlimit nofile applied" $'1234\nrc=0' \
+  '.process.rlimits=[{type:"RLIMIT_NOFILE",soft:1234,hard:2345}]' sh -c 'ulimit -n'
+same_everywhere "exit code propagates" $'rc=3' '' sh -c 'exit 3'
+same_everywhere "env and cwd" $'/tmp bar\nrc=0' '.process.cwd="/tmp" | .process.env+=["FOO=bar"]' \
+  sh -c 'echo $(pwd) $FOO'
+same_everywhere "user and groups" $'65534 65534 65534 5\nrc=0' \
+  '.process.user={uid:65534,gid:65534,additionalGids:[5]}' sh -c 'echo $(id -u) $(id -g) $(id -G)'
+same_everywhere "seccomp: denied mkdir gets errnoRet" \
+  $'mkdir: can\'t create directory \'/tmp/d\': Permission denied\nrc=1' \
+  '.linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],syscalls:[{names:["mkdir","mkdirat"],action:"SCMP_ACT_ERRNO",errnoRet:13}]}' \
+  mkdir /tmp/d
+same_everywhere "seccomp: argument filters (EQ, MASKED_EQ)" \
+  $'sig0-ok\nsh: can\'t kill pid 1: Operation not permitted\nsh: can\'t kill pid 1: Permission denied\nint-ok\nrc=0' \
+  '.linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",syscalls:[{names:["kill"],action:"SCMP_ACT_ERRNO",errnoRet:1,args:[{index:1,value:1,op:"SCMP_CMP_EQ"}]},{names:["kill"],action:"SCMP_ACT_ERRNO",errnoRet:13,args:[{index:1,value:8,valueTwo:8,op:"SCMP_CMP_MASKED_EQ"}]}]}' \
+  sh -c 'exec 2>&1; kill -0 $$ && echo sig0-ok; kill -HUP $$; kill -USR2 $$; kill -CONT $$ && echo int-ok'
+
+# A Docker-default-like denylist: busybox sh works, unshare fails with EPERM even with
+# CAP_SYS_ADMIN (which would allow it without the filter).
+DOCKERISH='.process.capabilities.bounding+=["CAP_SYS_ADMIN"] | .process.capabilities.effective+=["CAP_SYS_ADMIN"] | .process.capabilities.permitted+=["CAP_SYS_ADMIN"] | .linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],syscalls:[{names:["add_key","keyctl","request_key","unshare","mount","umount2","setns","pivot_root","ptrace","reboot","kexec_load","init_module","finit_module","delete_module","bpf","perf_event_open","userfaultfd","acct","swapon","swapoff","open_by_handle_at","no_such_syscall_42"],action:"SCMP_ACT_ERRNO"}]}'
+same_everywhere "docker-like profile: sh works" $'a\nb\nrc=0' "$DOCKERISH" sh -c 'echo a | cat; echo b'
+same_everywhere "docker-like profile: unshare EPERM" $'unshare: unshare(0x4000000): Operation not permitted\nrc=1' \
+  "$DOCKERISH" unshare -u true
+same_everywhere "control: unshare allowed without the filter" $'rc=0' \
+  "$(echo "$DOCKERISH" | sed 's/ | .linux.seccomp=.*//')" unshare -u true
+
+# Docker-default style the other way round: defaultAction ERRNO (EPERM) and an allowlist of
+# common syscalls (with one unknown name, which must be skipped, not fatal).
+ALLOWLIST=$(cat "$RT_HERE/runtime-docker-allowlist.json")
+ALLOWED='.linux.seccomp={defaultAction:"SCMP_ACT_ERRNO",defaultErrnoRet:1,architectures:["SCMP_ARCH_X86_64"],syscalls:[{names:$allow,action:"SCMP_ACT_ALLOW"}]}'
+same_everywhere "allowlist profile: sh, pipes, ls work; unshare and mount get EPERM" \
+  $'a\nls-ok\nunshare: unshare(0x4000000): Operation not permitted\nmount: permission denied (are you root?)\nrc=0' \
+  "$ALLOWED" sh -c 'exec 2>&1; echo a | cat; ls / >/dev/null && echo ls-ok; unshare -u true; mount -t tmpfs none /tmp; true'
+
+# Joining a network namespace by path (as the engine hands one over): same netns inode.
+HOLDER_NS=""
+unshare -n sleep 300 </dev/null >/dev/null 2>&1 &
+STARTED_PIDS+=($!)
+HOLDER=$!
+sleep 0.1
+HOLDER_NS=$(readlink /proc/$HOLDER/ns/net)
+same_everywhere "network namespace joined by path" "$HOLDER_NS"$'\nrc=0' \
+  ".linux.namespaces[1].path=\"/proc/$HOLDER/ns/net\"" readlink /proc/self/ns/net
+
+# User namespace with id mappings.
+same_everywhere "user namespace with uid/gid mappings" $'0 0 100000 65536\nrc=0' \
+  '.linux.namespaces+=[{type:"user"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}]' \
+  sh -c 'echo $(id -u) $(cat /proc/self/uid_map)'
+
+# Bind mounts with options (ro, nosuid) and propagation.
+mkdir -p "$TMP/data" && echo hello >"$TMP/data/f"
+same_everywhere "bind mount ro,nosuid,rprivate" $'hello\nro\nrc=0' \
+  ".mounts+=[{destination:\"/data\",type:\"bind\",source:\"$TMP/data\",options:[\"rbind\",\"ro\",\"nosuid\",\"nodev\",\"rprivate\"]}]" \
+  sh -c 'cat /data/f; touch /data/g 2>/dev/null && echo rw || echo ro'
+
+same_everywhere "pids.limit stops a fork bomb" $'sh: can\'t fork: Resource temporarily unavailable\nrc=2' \
+  '.linux.resources.pids={limit:8}' sh -c 'i=0; while [ $i -lt 20 ]; do sleep 3 & i=$((i+1)); done; echo unlimited'
+
+same_everywhere "non-root user: ambient capabilities survive exec" \
+  $'CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000420\nCapAmb:\t0000000000000400\nrc=0' \
+  '.process.user={uid:1000,gid:1000} | .process.capabilities={bounding:["CAP_NET_BIND_SERVICE","CAP_KILL"],effective:["CAP_NET_BIND_SERVICE"],permitted:["CAP_NET_BIND_SERVICE"],inheritable:["CAP_NET_BIND_SERVICE"],ambient:["CAP_NET_BIND_SERVICE"]}' \
+  sh -c 'grep ^Cap /proc/self/status'
+same_everywhere "non-root user without ambient: no capabilities after exec" $'CapEff:\t0000000000000000\nrc=0' \
+  '.process.user={uid:1000,gid:1000} | .process.capabilities.effective=["CAP_NET_BIND_SERVICE"] | .process.capabilities.permitted=["CAP_NET_BIND_SERVICE"] | .process.capabilities.ambient=[]' \
+  sh -c 'grep CapEff /proc/self/status'
+same_everywhere "oomScoreAdj applied" $'500\nrc=0' '.process.oomScoreAdj=500' cat /proc/self/oom_score_adj
+same_everywhere "sysctl applied (in the container netns)" $'1\nrc=0' \
+  '.linux.sysctl={"net.ipv4.ip_forward":"1"}' cat /proc/sys/net/ipv4/ip_forward
+same_everywhere "umask from process.user" $'0027\nrc=0' '.process.user.umask=23' sh -c umask
+same_everywhere "linux.devices created" $'a:e5 666\nrc=0' \
+  '.linux.devices=[{path:"/dev/fuse",type:"c",major:10,minor:229,fileMode:438,uid:0,gid:0}]' \
+  stat -c '%t:%T %a' /dev/fuse
+same_everywhere "seccomp without noNewPrivileges" $'mkdir: can\'t create directory \'/tmp/d\': Operation not permitted\nrc=1' \
+  '.process.noNewPrivileges=false | .linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",syscalls:[{names:["mkdir","mkdirat"],action:"SCMP_ACT_ERRNO"}]}' \
+  mkdir /tmp/d
+same_everywhere "rootfsPropagation rslave, no /dev in mounts (runtime default /dev)" $'null zero\nrc=0' \
+  '.linux.rootfsPropagation="rslave" | .mounts=[.mounts[] | select(.destination | startswith("/dev") | not)]' \
+  sh -c 'echo $(ls /dev | grep -E "^(null|zero)$")'
+
+# The caller's extra descriptors do not leak into the container (fd 7 here); with
+# --preserve-fds 1, fd 3 is passed on.
+fds() {
+  local r=$1 cmd out probe='for f in 3 7; do [ -e /proc/self/fd/$f ] && echo "open $f"; done; echo end'
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sh -c "$probe"
+  out=$(cd "$BUNDLE" && $cmd --root "$TMP/root-$r" run "fd$N" 3</dev/null 7</dev/null 2>&1 </dev/null)
+  [ "$out" = "end" ] || { echo "leaked: $out"; return 1; }
+  bundle_for "$r" '' sh -c "$probe"
+  out=$(cd "$BUNDLE" && $cmd --root "$TMP/root-$r" run --preserve-fds 1 "fd$N" 3</dev/null 7</dev/null 2>&1 </dev/null)
+  [ "$out" = $'open 3\nend' ] || { echo "preserve-fds: $out"; return 1; }
+}
+for r in "${RUNTIMES[@]}"; do check "$r: caller's fds closed, --preserve-fds passes them" fds "$r"; done
+
+# Memory limit -> OOM kill (SIGKILL => 137) everywhere.
+OOM='.linux.resources.memory={limit:33554432}'
+same_everywhere "memory limit: OOM kill exits 137" $'rc=137' "$OOM" \
+  sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived'
+
+# ... and, for a created/started container, the cgroup keeps the OOM record until delete
+# (memory.oom_control "oom_kill N"); paas-runtime also reports it in `state` (annotation
+# paas.oom_kill) and names the file in state.json (memoryEventsPath): the monitor contract.
+oom_record() {
+  local r=$1 cmd b id=oom$$ st n=0 ctl
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" "$OOM" sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a)'; b=$BUNDLE
+  ctl=/sys/fs/cgroup/memory$CG/$r-$N/memory.oom_control
+  (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >/dev/null 2>&1) || return 1
+  $cmd --root "$TMP/root-$r" start "$id" || return 1
+  while [ $n -lt 200 ]; do
+    st=$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status)
+    [ "$st" = stopped ] && break
+    sleep 0.05; n=$((n + 1))
+  done
+  [ "$st" = stopped ] || { echo "still $st"; return 1; }
+  grep -q '^oom_kill [1-9]' "$ctl" || { echo "no oom_kill in $ctl"; return 1; }
+  if [ "$r" = paas ]; then
+    local kills
+    kills=$($cmd --root "$TMP/root-$r" state "$id" | jq -r '.annotations["paas.oom_kill"]')
+    [ "$kills" -ge 1 ] || { echo "annotation paas.oom_kill=$kills"; return 1; }
+    [ "$(jq -r .memoryEventsPath "$TMP/root-$r/$id/state.json")" = "$ctl" ] || { echo "memoryEventsPath"; return 1; }
+  fi
+  $cmd --root "$TMP/root-$r" delete "$id" || return 1
+  [ ! -e "$ctl" ]
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: OOM kill recorded in the cgroup until delete" oom_record "$r"
+done
+
+# Lifecycle: create/start/state/exec/kill/delete, and kill by signal propagates.
+lifecycle() {
+  local r=$1 cmd b id=life$$ st
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sh -c 'echo marker-$$ >/tmp/m; echo to-stdout; echo to-stderr >&2; exec sleep 100'; b=$BUNDLE
+  # create's stdio is the container's: a monitor holding these pipes/files gets the output.
+  (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >"$TMP/out-$r" 2>"$TMP/err-$r") || { echo "create failed"; return 1; }
+  st=$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status)
+  [ "$st" = created ] || { echo "after create: $st"; return 1; }
+  local pid; pid=$($cmd --root "$TMP/root-$r" state "$id" | jq -r .pid)
+  [ "$(jq -r .id <($cmd --root "$TMP/root-$r" state "$id"))" = "$id" ] || return 1
+  [ "$(jq -r .bundle <($cmd --root "$TMP/root-$r" state "$id"))" = "$b" ] || { echo bundle; return 1; }
+  $cmd --root "$TMP/root-$r" start "$id" || return 1
+  st=$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status)
+  [ "$st" = running ] || { echo "after start: $st"; return 1; }
+  local ex
+  for _ in $(seq 50); do # pid 1 writes the marker right after start
+    ex=$($cmd --root "$TMP/root-$r" exec "$id" sh -c 'hostname; cat /tmp/m 2>/dev/null; echo $$' 2>&1)
+    [ "$ex" != "${ex/marker-1/}" ] && break
+    sleep 0.05
+  done
+  [ "$ex" != "${ex/paas-test/}" ] && [ "$ex" != "${ex/marker-1/}" ] || { echo "exec: $ex"; return 1; }
+  [ "$(cat "$TMP/out-$r")" = to-stdout ] && [ "$(cat "$TMP/err-$r")" = to-stderr ] || { echo "stdio: $(cat "$TMP/out-$r" "$TMP/err-$r")"; return 1; }
+  $cmd --root "$TMP/root-$r" exec "$id" sh -c 'exit 5'; [ $? = 5 ] || { echo "exec rc"; return 1; }
+  jq -n '{args:["sh","-c","echo via-process $FOO $(id -u)"],cwd:"/tmp",env:["PATH=/bin","FOO=bar"],user:{uid:65534,gid:65534}}' >"$b/process.json"
+  ex=$($cmd --root "$TMP/root-$r" exec --process "$b/process.json" "$id" 2>&1)
+  [ "$ex" = "via-process bar 65534" ] || { echo "exec --process: $ex"; return 1; }
+  $cmd --root "$TMP/root-$r" list | grep -q "$id" || { echo "list"; return 1; }
+  $cmd --root "$TMP/root-$r" delete "$id" 2>/dev/null && { echo "deleted a running container"; return 1; }
+  $cmd --root "$TMP/root-$r" kill --all "$id" KILL || return 1
+  for _ in $(seq 100); do
+    st=$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status); [ "$st" = stopped ] && break; sleep 0.05
+  done
+  [ "$st" = stopped ] || { echo "after kill: $st"; return 1; }
+  # Gone, or a zombie waiting for whoever adopted it (the state says stopped either way).
+  [ ! -e /proc/$pid/stat ] || [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" != S ] || { echo "pid alive"; return 1; }
+  $cmd --root "$TMP/root-$r" delete "$id" || return 1
+  ! $cmd --root "$TMP/root-$r" state "$id" >/dev/null 2>&1
+}
+for r in "${RUNTIMES[@]}"; do check "$r: create/start/state/exec/kill/delete lifecycle" lifecycle "$r"; done
+
+# run in the background, killed from outside: 137 for KILL, 143 for a TERM the app handles.
+killed_run() {
+  local r=$1 sig=$2 want=$3 b cmd id=k$$-$2 rc
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sh -c 'trap "exit 143" TERM; sleep 100 & wait'; b=$BUNDLE
+  (cd "$b" && exec $cmd --root "$TMP/root-$r" run "$id" </dev/null >/dev/null 2>&1) &
+  local bg=$!
+  STARTED_PIDS+=("$bg")
+  # Running, and its init has forked `sleep` (so the TERM trap is set).
+  local pid=""
+  for _ in $(seq 200); do
+    pid=$($cmd --root "$TMP/root-$r" state "$id" 2>/dev/null | jq -r 'select(.status=="running") | .pid')
+    [ -n "$pid" ] && [ -n "$(cat /proc/$pid/task/$pid/children 2>/dev/null)" ] && break
+    sleep 0.05
+  done
+  $cmd --root "$TMP/root-$r" kill "$id" "$sig"
+  wait "$bg"; rc=$?
+  [ "$rc" = "$want" ] || { echo "rc=$rc want $want"; return 1; }
+  [ ! -d "$TMP/root-$r/$id" ]
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: run killed by KILL exits 137 and cleans up" killed_run "$r" KILL 137
+  check "$r: run killed by TERM (handled) exits 143" killed_run "$r" TERM 143
+done
+
+# run --detach returns once the process runs; state works; delete --force stops and cleans.
+detached() {
+  local r=$1 cmd b id=d$$ st
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sleep 100; b=$BUNDLE
+  (cd "$b" && timeout 10 $cmd --root "$TMP/root-$r" run --detach "$id" </dev/null >/dev/null 2>&1) || { echo "run -d failed"; return 1; }
+  st=$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status)
+  [ "$st" = running ] || { echo "status $st"; return 1; }
+  $cmd --root "$TMP/root-$r" delete --force "$id" || return 1
+  ! $cmd --root "$TMP/root-$r" state "$id" >/dev/null 2>&1 && [ -z "$(cgroup_dirs "$CG/$r-$N")" ]
+}
+for r in "${RUNTIMES[@]}"; do check "$r: run --detach, then delete --force" detached "$r"; done
+
+# No leftovers: every cgroup and state dir of the runs is gone.
+leftovers() {
+  local d
+  for d in $(cgroup_dirs "$CG"); do
+    [ -z "$(find "$d" -mindepth 1 -type d)" ] || { echo "left: $(find "$d" -mindepth 1 -type d | head -3)"; return 1; }
+  done
+  [ -z "$(ls "$TMP/root-paas" 2>/dev/null)" ]
+}
+check "paas: no cgroup or state dir left after runs" leftovers
+
+exit $((T_FAILS > 0))
