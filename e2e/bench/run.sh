@@ -48,7 +48,7 @@ make_config "/paas-bench-run-$$/crun" true >"$work/bundle/config.json"
 cp -r "$work/bundle" "$work/bundle-paas"
 jq_edit "$work/bundle-paas/config.json" '.linux.cgroupsPath=$p' --arg p "/paas-bench-run-$$/paas"
 
-cmds=(-n 'paas run --rm busybox true' "$paas run --rm busybox true")
+cmds=(-n 'paas run --rm busybox true' "$paas run --rm --network none busybox true")
 if command -v podman >/dev/null && "${podman[@]}" load -q -i "$work/busybox.tar" >/dev/null 2>&1; then
   cmds+=(-n 'podman run --rm busybox true'
     "${podman[*]} run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox true")
