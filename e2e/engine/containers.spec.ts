@@ -97,6 +97,23 @@ describe('containers', () => {
     assert.match(r.stdout, /^\/sbin\/docker-init -- sh -c /);
   });
 
+  it('shows processes (top) and cgroup figures (stats), renames, and prunes stopped containers', () => {
+    ok('run', '-d', '--name', 'busy', '-m', '64m', '--pids-limit', '20', 'busybox', 'sh', '-c', 'sleep 300 & wait');
+    assert.match(ok('top', 'busy'), /UID\s+PID\s+PPID[\s\S]*sleep 300/);
+    const stats = ok('stats', '--no-stream', 'busy');
+    assert.match(stats, /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS\n/);
+    assert.match(stats, /busy\s+\d+\.\d\d%\s+[\d.]+[KMG]?i?B \/ 64MiB\s+[\d.]+%\s+.*\s2\n$/);
+    ok('rename', 'busy', 'calm');
+    assert.match(ok('ps'), /\scalm\n/);
+    assert.equal(run('inspect', 'busy').status, 1);
+    ok('create', '--name', 'never-started', 'busybox', 'true');
+    const pruned = ok('container', 'prune', '-f');
+    assert.match(pruned, /^Deleted Containers:\n[a-f0-9]{64}\n/);
+    assert.match(ok('ps', '-a'), /calm/);
+    assert.doesNotMatch(ok('ps', '-a'), /never-started/);
+    ok('rm', '-f', 'calm');
+  });
+
   it('records an OOM kill', () => {
     const r = run('run', '--name', 'hog', '-m', '32m', 'busybox', 'sh', '-c', 'x=$(tail /dev/zero)');
     assert.equal(r.status, 137, r.stderr);

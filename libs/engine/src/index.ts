@@ -3,6 +3,7 @@ export * from './containers/logs';
 export * from './containers/names';
 export * from './containers/record';
 export * from './containers/shim';
+export * from './containers/stats';
 export * from './defaults';
 export * from './network';
 export * from './rootfs-files';

@@ -127,5 +127,49 @@ export function containerCommands(io: CliIo): Command[] {
     .description('Release what stopped or vanished containers hold; remove the bridge when unused')
     .option('-f, --force', 'Do not prompt for confirmation (there is no prompt)')
     .action(async () => (await actions()).networkPrune(io));
-  return [run, create, start, stop, restart, kill, rm, ps, logs, exec, wait, port, network];
+  const top = new Command('top')
+    .description('Display the running processes of a container')
+    .argument('<CONTAINER>')
+    .argument('[PS_OPTIONS...]')
+    .passThroughOptions()
+    .action(async (ref: string, psArgs: string[]) => (await actions()).top(io, ref, psArgs));
+  const stats = new Command('stats')
+    .description('Display resource usage of containers (one sample with --no-stream)')
+    .argument('[CONTAINER...]')
+    .option('--no-stream', 'Disable streaming stats and only pull the first result')
+    .option('--no-trunc', "Don't truncate output")
+    .action(async (refs: string[], opts: { stream: boolean; trunc: boolean }) =>
+      (await actions()).stats(io, refs, { stream: opts.stream, noTrunc: !opts.trunc }),
+    );
+  const rename = new Command('rename')
+    .description('Rename a container')
+    .argument('<CONTAINER>')
+    .argument('<NEW_NAME>')
+    .action(async (ref: string, name: string) => (await actions()).rename(io, ref, name));
+  const container = new Command('container').description('Manage containers');
+  container.addCommand(
+    new Command('prune')
+      .description('Remove all stopped containers')
+      .option('-f, --force', 'Do not prompt for confirmation')
+      .action(async (opts: { force?: boolean }) => (await actions()).prune(io, opts)),
+  );
+  return [
+    run,
+    create,
+    start,
+    stop,
+    restart,
+    kill,
+    rm,
+    ps,
+    logs,
+    exec,
+    wait,
+    top,
+    stats,
+    rename,
+    container,
+    port,
+    network,
+  ];
 }

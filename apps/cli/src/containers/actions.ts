@@ -2,7 +2,10 @@
  * The container verbs, loaded on first use. Output and messages follow Docker's; errors of
  * the engine itself exit 125, a command that cannot run 126/127, otherwise the container's code.
  */
+import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import {
   ContainerConflictError,
@@ -18,12 +21,14 @@ import {
   SpecError,
   UserError,
   formatBinding,
+  containerPids,
   readLogs,
+  readStats,
 } from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
 import { openEngine } from '../context';
 import { CliError } from '../errors';
-import { humanAgo, humanDuration, table } from '../format';
+import { humanAgo, humanDuration, humanSize, table } from '../format';
 import type { CliIo } from '../program';
 import { type RunFlags, createOptions } from './options';
 
@@ -422,4 +427,85 @@ export async function networkPrune(io: CliIo): Promise<void> {
   const { reclaimed, bridgeRemoved } = await engine.network.prune();
   for (const id of reclaimed) io.out(`Released the network of container ${id.slice(0, 12)}\n`);
   if (bridgeRemoved) io.out(`Deleted Networks:\n${engine.network.settings.name}\n`);
+}
+
+/** `top CONTAINER [ps options]`: the host's ps over the container's processes, as docker does. */
+export async function top(io: CliIo, ref: string, psArgs: string[]): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
+  const state = await engine.state(record);
+  if (!state.running) throw new CliError(`Container ${record.id} is not running`, 1);
+  const pids = await containerPids(state.pid);
+  const args = [...(psArgs.length ? psArgs : ['-f']), '-p', pids.join(',')];
+  const { stdout } = await promisify(execFile)('ps', args).catch((err: { stderr?: string }) => {
+    throw new CliError(`ps: ${err.stderr?.trim() ?? String(err)}`, 1);
+  });
+  io.out(stdout);
+}
+
+/** `stats --no-stream`: one sample of each running container (CPU over a short interval). */
+export async function stats(io: CliIo, refs: string[], opts: { stream?: boolean; noTrunc?: boolean }): Promise<void> {
+  if (opts.stream !== false) throw new CliError('only `paas stats --no-stream` is supported', 1);
+  const engine = await openEngine(io);
+  const records = refs.length
+    ? await Promise.all(refs.map((r) => engine.containers.resolve(r).catch((err: unknown) => engineError(err, 1))))
+    : await engine.containers.list();
+  const running: Array<{ record: ContainerRecord; pid: number }> = [];
+  for (const record of records) {
+    const state = await engine.state(record);
+    if (state.running) running.push({ record, pid: state.pid });
+  }
+  const first = await Promise.all(running.map((c) => readStats(c.pid).catch(() => undefined)));
+  const started = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 500));
+  const second = await Promise.all(running.map((c) => readStats(c.pid).catch(() => undefined)));
+  const elapsed = Number(process.hrtime.bigint() - started);
+  const cores = availableParallelism();
+  const rows = running.flatMap(({ record }, i) => {
+    const a = first[i];
+    const b = second[i];
+    if (!a || !b) return [];
+    const cpu = ((b.cpuNanos - a.cpuNanos) / elapsed) * 100;
+    return [
+      [
+        opts.noTrunc ? record.id : record.id.slice(0, 12),
+        record.name,
+        `${Math.min(cpu, cores * 100).toFixed(2)}%`,
+        `${humanBinary(b.memoryUsage)} / ${humanBinary(b.memoryLimit)}`,
+        `${((b.memoryUsage / b.memoryLimit) * 100).toFixed(2)}%`,
+        `${humanSize(b.netRx)} / ${humanSize(b.netTx)}`,
+        `${humanSize(b.blockRead)} / ${humanSize(b.blockWrite)}`,
+        String(b.pids),
+      ],
+    ];
+  });
+  io.out(table(['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], rows));
+}
+
+/** Binary units as docker stats prints memory: 1.5MiB, 23.4GiB. */
+function humanBinary(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toFixed(unit === 0 ? 0 : 2))}${units[unit]}`;
+}
+
+export async function rename(io: CliIo, ref: string, name: string): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
+  await engine.rename(record, name).catch((err: unknown) => engineError(err, 1));
+}
+
+export async function prune(io: CliIo, opts: { force?: boolean }): Promise<void> {
+  if (!opts.force && !process.stdin.isTTY) {
+    throw new CliError('WARNING! This will remove all stopped containers. Pass -f to confirm (not a terminal)', 1);
+  }
+  const engine = await openEngine(io);
+  const removed = await engine.prune();
+  if (removed.length) io.out(`Deleted Containers:\n${removed.join('\n')}\n\n`);
+  io.out(`Total reclaimed space: 0B\n`);
 }

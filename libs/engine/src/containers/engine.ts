@@ -420,6 +420,25 @@ export class Engine {
     await rm(p.dir, { recursive: true, force: true });
   }
 
+  /** `rename`: the record under the names lock, then the name on the bridge. */
+  async rename(record: ContainerRecord, name: string): Promise<ContainerRecord> {
+    const renamed = await this.containers.rename(record.id, name);
+    await this.network?.rename(record.id, name);
+    return renamed;
+  }
+
+  /** `container prune`: removes every container that is not running; their ids. */
+  async prune(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const record of await this.containers.list()) {
+      const state = await this.state(record);
+      if (state.running || state.status === 'restarting') continue;
+      await this.remove(record);
+      removed.push(record.id);
+    }
+    return removed;
+  }
+
   /** Ids of images that containers use (for rmi and prune). */
   async imagesInUse(): Promise<Set<Digest>> {
     return new Set((await this.containers.list()).map((c) => c.imageId));

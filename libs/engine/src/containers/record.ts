@@ -128,6 +128,20 @@ export class ContainerStore {
     });
   }
 
+  /** `rename`: the new name must be free; checked and changed under the names lock. */
+  async rename(id: string, name: string): Promise<ContainerRecord> {
+    validateName(name);
+    return withLock(join(this.root, 'names.lock'), async () => {
+      const clash = (await this.list()).find((c) => c.name === name && c.id !== id);
+      if (clash) {
+        throw new ContainerConflictError(
+          `Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      return this.update(id, (r) => ({ ...r, name }));
+    });
+  }
+
   async update(id: string, change: (r: ContainerRecord) => ContainerRecord): Promise<ContainerRecord> {
     return this.locked(id, async () => {
       const current = await this.read(id);

@@ -139,6 +139,16 @@ export class BridgeNetwork {
     });
   }
 
+  /** A renamed container keeps its address; its new name resolves on the bridge at once. */
+  async rename(id: string, name: string): Promise<void> {
+    await this.leases.transaction(async (state) => {
+      const lease = state.leases[id];
+      if (!lease) return;
+      state.leases[id] = { ...lease, name };
+      await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+    });
+  }
+
   /** The current leases (addresses and resolved ports), without the lock. */
   async list(): Promise<Record<string, Lease>> {
     return (await this.leases.read()).leases;

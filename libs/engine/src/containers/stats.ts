@@ -1,0 +1,148 @@
+/**
+ * What `paas stats` and `paas top` read: the container's cgroup (found from its init's
+ * /proc/<pid>/cgroup, so v1, v2 and hybrid hosts all work), its processes, and its network
+ * counters (from /proc/<pid>/net/dev, which shows the container's own namespace).
+ */
+import { readFile } from 'node:fs/promises';
+
+export interface ContainerStats {
+  /** Cumulative CPU time in nanoseconds. */
+  readonly cpuNanos: number;
+  readonly memoryUsage: number;
+  /** The memory limit, or the host's memory when there is none. */
+  readonly memoryLimit: number;
+  readonly pids: number;
+  readonly netRx: number;
+  readonly netTx: number;
+  readonly blockRead: number;
+  readonly blockWrite: number;
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** controller (or '' for the unified hierarchy) -> the cgroup's directory. */
+async function cgroupDirs(pid: number): Promise<Map<string, string>> {
+  const dirs = new Map<string, string>();
+  for (const line of (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n')) {
+    const [id, controllers, path] = line.split(':');
+    if (path === undefined) continue;
+    if (id === '0' && controllers === '') dirs.set('', `${CGROUP_ROOT}/unified${path}`);
+    for (const c of (controllers ?? '').split(',').filter(Boolean)) dirs.set(c, `${CGROUP_ROOT}/${c}${path}`);
+  }
+  // a pure v2 host mounts the unified hierarchy at the root itself
+  const unified = dirs.get('');
+  if (unified && !(await exists(`${CGROUP_ROOT}/unified`))) dirs.set('', unified.replace('/unified', ''));
+  return dirs;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return readFile(`${path}/cgroup.procs`).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readNumber(path: string | undefined): Promise<number | undefined> {
+  if (!path) return undefined;
+  try {
+    const text = (await readFile(path, 'utf8')).trim();
+    return text === 'max' ? undefined : Number(text.split(/\s/)[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readKeyed(path: string | undefined): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (!path) return out;
+  try {
+    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+      const [k, v] = line.trim().split(/\s+/);
+      if (k && v !== undefined) out.set(k, Number(v));
+    }
+  } catch {
+    // missing controller: zero
+  }
+  return out;
+}
+
+async function hostMemory(): Promise<number> {
+  const m = /MemTotal:\s+(\d+)/.exec(await readFile('/proc/meminfo', 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+/** Every process in the container's cgroup (its init's pids cgroup, or the unified one). */
+export async function containerPids(initPid: number): Promise<number[]> {
+  const dirs = await cgroupDirs(initPid);
+  const dir = dirs.get('pids') ?? dirs.get('memory') ?? dirs.get('');
+  if (!dir) return [initPid];
+  const text = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => `${initPid}\n`);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export async function readStats(initPid: number): Promise<ContainerStats> {
+  const dirs = await cgroupDirs(initPid);
+  const v1 = dirs.has('memory');
+  const unified = dirs.get('');
+  const memoryLimit = v1
+    ? await readNumber(`${dirs.get('memory')}/memory.limit_in_bytes`)
+    : await readNumber(unified && `${unified}/memory.max`);
+  const host = await hostMemory();
+  const cpuNanos = v1
+    ? ((await readNumber(`${dirs.get('cpuacct') ?? dirs.get('cpu')}/cpuacct.usage`)) ?? 0)
+    : ((await readKeyed(unified && `${unified}/cpu.stat`)).get('usage_usec') ?? 0) * 1000;
+  let memoryUsage = v1
+    ? ((await readNumber(`${dirs.get('memory')}/memory.usage_in_bytes`)) ?? 0)
+    : ((await readNumber(unified && `${unified}/memory.current`)) ?? 0);
+  // like docker, don't count the page cache as usage
+  const memStat = await readKeyed(v1 ? `${dirs.get('memory')}/memory.stat` : unified && `${unified}/memory.stat`);
+  memoryUsage -= memStat.get(v1 ? 'total_inactive_file' : 'inactive_file') ?? 0;
+  const pids = v1
+    ? ((await readNumber(`${dirs.get('pids')}/pids.current`)) ?? 0)
+    : ((await readNumber(unified && `${unified}/pids.current`)) ?? 0);
+
+  let netRx = 0;
+  let netTx = 0;
+  try {
+    for (const line of (await readFile(`/proc/${initPid}/net/dev`, 'utf8')).split('\n').slice(2)) {
+      const [iface, rest] = line.split(':');
+      if (!rest || iface?.trim() === 'lo') continue;
+      const fields = rest.trim().split(/\s+/).map(Number);
+      netRx += fields[0] ?? 0;
+      netTx += fields[8] ?? 0;
+    }
+  } catch {
+    // the container is gone
+  }
+
+  let blockRead = 0;
+  let blockWrite = 0;
+  if (v1) {
+    const text = await readFile(`${dirs.get('blkio')}/blkio.throttle.io_service_bytes`, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const [, op, n] = line.trim().split(/\s+/);
+      if (op === 'Read') blockRead += Number(n);
+      if (op === 'Write') blockWrite += Number(n);
+    }
+  } else if (unified) {
+    const text = await readFile(`${unified}/io.stat`, 'utf8').catch(() => '');
+    for (const m of text.matchAll(/rbytes=(\d+)\s+wbytes=(\d+)/g)) {
+      blockRead += Number(m[1]);
+      blockWrite += Number(m[2]);
+    }
+  }
+  return {
+    cpuNanos,
+    memoryUsage: Math.max(0, memoryUsage),
+    memoryLimit: memoryLimit !== undefined && memoryLimit < host ? memoryLimit : host,
+    pids,
+    netRx,
+    netTx,
+    blockRead,
+    blockWrite,
+  };
+}
