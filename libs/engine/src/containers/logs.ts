@@ -92,9 +92,14 @@ export async function* readLogs(path: string, options: LogOptions = {}): AsyncGe
   const from = sinceMs(options.since);
   const assembler = new Assembler();
   const lines: LogLine[] = [];
+  // Bytes of the current file consumed so far: following starts exactly there, so a record
+  // appended between this read and the follow is neither lost nor read twice.
+  let consumed = 0;
   for (const file of await rotated(path)) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    for (const raw of text.split('\n')) {
+    const data = await readFile(file).catch(() => Buffer.alloc(0));
+    const end = file === path ? data.lastIndexOf(0x0a) + 1 : data.length;
+    if (file === path) consumed = end;
+    for (const raw of data.subarray(0, end).toString('utf8').split('\n')) {
       const record = parse(raw);
       const line = record && assembler.push(record);
       if (line && Date.parse(line.time) >= from) lines.push(line);
@@ -109,7 +114,7 @@ export async function* readLogs(path: string, options: LogOptions = {}): AsyncGe
 
   const changes = new DirectoryWaiter(dirname(path), options.pollMs ?? 250);
   try {
-    yield* follow(path, (await stat(path).catch(() => undefined))?.size ?? 0, assembler, from, changes, options);
+    yield* follow(path, consumed, assembler, from, changes, options);
   } finally {
     changes.close();
   }
