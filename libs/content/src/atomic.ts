@@ -26,11 +26,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  const dir = await open(dirname(path), 'r');
+  await syncDir(dirname(path));
+}
+
+/** fsync of a directory: makes a rename or a new entry in it durable. */
+export async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
-    await dir.sync();
+    await fh.sync();
   } finally {
-    await dir.close();
+    await fh.close();
   }
 }
 

@@ -14,6 +14,7 @@ import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Digest, Digester, digestAlgorithm, digestHex, parseDigest } from '@paas/oci';
+import { syncDir } from './atomic';
 import { BlobMismatchError, BlobNotFoundError } from './errors';
 import { Lease } from './lease';
 
@@ -199,14 +200,5 @@ export class ContentStore {
       const st = await stat(path).catch(() => undefined);
       if (st && st.mtimeMs <= cutoff) await rm(path, { force: true, recursive: true });
     }
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

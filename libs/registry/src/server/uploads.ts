@@ -1,3 +1,4 @@
+import { syncDir } from '@paas/content';
 /**
  * Blob upload sessions (POST/PATCH/PUT): `<root>/uploads/<uuid>/{info.json,data}`.
  *
@@ -193,13 +194,4 @@ async function hashFile(path: string, algorithm: string): Promise<string> {
   const hash = createHash(algorithm);
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return `${algorithm}:${hash.digest('hex')}`;
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
