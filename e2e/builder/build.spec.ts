@@ -8,15 +8,10 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PAAS, paas, tempRoots } from '../support/cli';
+import { cliFor, mountsUnder, PAAS, paas, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
-const run = (...args: string[]) => paas(args, roots.env);
-const ok = (...args: string[]): string => {
-  const r = run(...args);
-  assert.equal(r.status, 0, `paas ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-};
+const { run, ok } = cliFor(roots.env);
 
 /** A build context directory with these files (a Dockerfile among them). */
 function context(files: Record<string, string>): string {
@@ -26,12 +21,6 @@ function context(files: Record<string, string>): string {
     writeFileSync(join(dir, name), content);
   }
   return dir;
-}
-
-function mountsUnder(path: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[4]?.startsWith(path));
 }
 
 function leftovers(): { mounts: string[]; steps: string[]; containers: string[] } {

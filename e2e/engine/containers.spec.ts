@@ -4,24 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PAAS, isAlive, paas, tempRoots } from '../support/cli';
+import { cliFor, isAlive, mountsUnder, PAAS, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
-const run = (...args: string[]) => paas(args, roots.env);
-const ok = (...args: string[]): string => {
-  const r = run(...args);
-  assert.equal(r.status, 0, `paas ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
-
-function mountsUnder(path: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[4]?.startsWith(path));
-}
+const { run, ok } = cliFor(roots.env);
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -9,17 +9,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, copyFile
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { paas, tempRoots } from '../support/cli';
+import { cliFor, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
 const bridge = roots.env.PAAS_BRIDGE ?? '';
 const subnetPrefix = (roots.env.PAAS_SUBNET ?? '').split('.').slice(0, 3).join('.');
-const run = (...args: string[]) => paas(args, roots.env);
-const ok = (...args: string[]): string => {
-  const r = run(...args);
-  assert.equal(r.status, 0, `paas ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const { run, ok } = cliFor(roots.env);
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const netnsList = (): string => sh('ip', ['netns', 'list']);

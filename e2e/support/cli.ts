@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -123,4 +123,25 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** `run` and `ok` bound to one set of roots; `ok` fails the test with the command's output. */
+export function cliFor(env: NodeJS.ProcessEnv): {
+  run: (...args: string[]) => Result;
+  ok: (...args: string[]) => string;
+} {
+  const run = (...args: string[]): Result => paas(args, env);
+  const ok = (...args: string[]): string => {
+    const r = run(...args);
+    if (r.status !== 0) throw new Error(`paas ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  };
+  return { run, ok };
+}
+
+/** Mount points at or below `path` (a leak check). */
+export function mountsUnder(path: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4]?.startsWith(path));
 }
