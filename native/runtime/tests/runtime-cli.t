@@ -78,4 +78,27 @@ parallel() {
 }
 check "24 containers at once under a new cgroup parent" parallel
 
+# The runtime SIGKILLed at any point of create (a test timeout, an OOM-killed caller):
+# `delete --force` must still remove the state dir, the cgroup and the container process.
+killed_mid_create() {
+  local b=$TMP/kill fail=0 i delay pid
+  mkdir -p "$b"
+  CFG_ROOT=$TMP/rootfs make_config "$CG/killed" sleep 30 >"$b/config.json"
+  for i in $(seq 12); do
+    delay=$(printf '0.%03d' $(( (i - 1) * 2 )))
+    (cd "$b" && exec "$PAAS_RUNTIME" --root "$ROOT" create k >/dev/null 2>&1 </dev/null) &
+    pid=$!
+    sleep "$delay"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rt delete --force k >/dev/null 2>&1
+    if [ -e "$ROOT/k" ] || [ -n "$(cgroup_dirs "$CG/killed")" ] || [ -n "$(procs_with "--root $ROOT create k")" ]; then
+      echo "after kill at ${delay}s: state=$(ls "$ROOT") cgroups=$(cgroup_dirs "$CG/killed" | head -1)"
+      fail=1
+    fi
+  done
+  return $fail
+}
+check "runtime killed mid-create: delete --force removes state, cgroup and process" killed_mid_create
+
 exit $((T_FAILS > 0))

@@ -154,15 +154,14 @@ container_init (struct create_ctx *c)
       || paas_process_find_executable (cfg->process, &c->exe, &err) < 0)
     child_fail (c, &err);
 
+  /* From here the container outlives a runtime that exits normally; one that dies before
+   * recording the state (no COMMIT/START) closes the socket, and we exit. */
   prctl (PR_SET_PDEATHSIG, 0);
   if (paas_sync_send (c->sock[1], MSG_READY, NULL) < 0)
     _exit (1);
-  if (c->run_mode)
-    {
-      if (paas_sync_recv (c->sock[1], NULL, 0) != MSG_START)
-        _exit (1);
-    }
-  else
+  if (paas_sync_recv (c->sock[1], NULL, 0) != (c->run_mode ? MSG_START : MSG_COMMIT))
+    _exit (1);
+  if (!c->run_mode)
     {
       int fd;
       close (c->sock[1]);
@@ -273,6 +272,9 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   if (paas_state_create_dir (c->g->root, c->o->id, &c->state_dirfd, err) < 0)
     return -1;
   c->have_state_dir = true;
+  if (paas_state_write_cgroup (c->state_dirfd, paas_cgroup_version (&c->cgroup), c->cgroup.path,
+                               err) < 0)
+    return -1;
   if (!c->run_mode)
     {
       if (mkfifoat (c->state_dirfd, "exec.fifo", 0600) < 0)
@@ -364,6 +366,8 @@ paas_container_create (const struct paas_global *g, const struct paas_create_opt
     c.ns.fd[k] = -1;
   c.cgroup.leaf_fd = -1;
   int r = do_create (&c, err);
+  if (r == 0 && paas_sync_send (c.sock[0], MSG_COMMIT, NULL) < 0)
+    r = libpaas_make_error (err, errno, "signal the container process");
   if (r < 0)
     rollback (&c);
   ctx_release (&c);
@@ -534,8 +538,24 @@ paas_container_delete (const struct paas_global *g, const char *id, bool force,
     return -1;
   if (paas_state_read (g->root, id, &st, err) < 0)
     {
-      /* A directory without state.json: a create that crashed. Remove it. */
+      /* A directory without state.json: a runtime that died while creating. Its cgroup
+       * (named by the breadcrumb) may exist: empty it and remove it, then the directory. */
+      struct paas_cgroup cg;
+      cleanup_free char *cgpath = NULL;
+      int version;
       libpaas_error_release (err);
+      if (paas_state_read_cgroup (g->root, id, &version, &cgpath) == 0
+          && paas_cgroup_init (&cg, cgpath, id, version, err) == 0)
+        {
+          char *procs = cg.ops->procs_path (&cg);
+          int r;
+          paas_kill_cgroup (procs, SIGKILL);
+          free (procs);
+          r = cg.ops->destroy (&cg, err);
+          paas_cgroup_release (&cg);
+          if (r < 0)
+            return -1;
+        }
       return paas_state_remove (g->root, id, err);
     }
   status = paas_state_status (g->root, &st);

@@ -169,16 +169,62 @@ paas_state_read (const char *root, const char *id, struct paas_state *s, libpaas
 }
 
 int
+paas_state_write_cgroup (int dirfd, int version, const char *path, libpaas_error_t *err)
+{
+  cleanup_free char *text = libpaas_xasprintf ("%d %s\n", version, path);
+  cleanup_close int fd = openat (dirfd, "cgroup", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* No fsync: it only matters while the runtime lives, and dies with the machine anyway. */
+  if (fd < 0 || libpaas_write_all (fd, text, strlen (text)) < 0)
+    return libpaas_make_error (err, errno, "write `cgroup` in the state directory");
+  return 0;
+}
+
+int
+paas_state_read_cgroup (const char *root, const char *id, int *version, char **path)
+{
+  cleanup_free char *file = libpaas_xasprintf ("%s/%s/cgroup", root, id);
+  cleanup_free char *text = NULL;
+  libpaas_error_t err = NULL;
+  char *sp, *nl;
+  if (libpaas_read_file (file, &text, NULL, &err) < 0)
+    {
+      libpaas_error_release (&err);
+      return -1;
+    }
+  sp = strchr (text, ' ');
+  if (sp == NULL || (text[0] != '1' && text[0] != '2'))
+    return -1;
+  nl = strchr (sp, '\n');
+  if (nl)
+    *nl = '\0';
+  *version = text[0] - '0';
+  *path = libpaas_xstrdup (sp + 1);
+  return 0;
+}
+
+int
 paas_state_remove (const char *root, const char *id, libpaas_error_t *err)
 {
-  static const char *const files[] = { "state.json", "exec.fifo" };
+  /* Everything in it is ours: state.json, exec.fifo, cgroup, and the temp file of a
+   * state.json write that a killed runtime left behind. */
   cleanup_free char *dir = libpaas_xasprintf ("%s/%s", root, id);
-  for (size_t i = 0; i < sizeof (files) / sizeof (files[0]); i++)
+  DIR *d = opendir (dir);
+  struct dirent *de;
+  if (d == NULL)
     {
-      cleanup_free char *f = libpaas_xasprintf ("%s/%s", dir, files[i]);
-      if (unlink (f) < 0 && errno != ENOENT)
-        return libpaas_make_error (err, errno, "unlink `%s`", f);
+      if (errno == ENOENT)
+        return 0;
+      return libpaas_make_error (err, errno, "open `%s`", dir);
     }
+  while ((de = readdir (d)))
+    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0
+        && unlinkat (dirfd (d), de->d_name, 0) < 0 && errno != ENOENT)
+      {
+        int e = errno;
+        closedir (d);
+        return libpaas_make_error (err, e, "unlink `%s/%s`", dir, de->d_name);
+      }
+  closedir (d);
   if (rmdir (dir) < 0 && errno != ENOENT)
     return libpaas_make_error (err, errno, "rmdir `%s`", dir);
   return 0;

@@ -2,7 +2,9 @@
  *   state.json  what `state`, `kill`, `exec`, `delete` need (written atomically: temp file,
  *               fsync, rename), including the cgroup paths of the OOM contract (cgroup.h);
  *   exec.fifo   present while the container is "created": its init blocks opening it for
- *               writing until `start` opens it for reading (as runc does).
+ *               writing until `start` opens it for reading (as runc does);
+ *   cgroup      "<version> <path>", written before the cgroup is created: if the runtime
+ *               dies before state.json exists, `delete` still finds and removes the cgroup.
  * Concurrent verbs on one container serialise on flock(LOCK_EX) of the directory. */
 #ifndef PAAS_STATE_H
 #define PAAS_STATE_H
@@ -37,6 +39,11 @@ int paas_state_create_dir (const char *root, const char *id, int *dirfd, libpaas
 int paas_state_lock (const char *root, const char *id, int *dirfd, libpaas_error_t *err);
 int paas_state_write (const char *root, const struct paas_state *s, libpaas_error_t *err);
 int paas_state_read (const char *root, const char *id, struct paas_state *s, libpaas_error_t *err);
+/* The cgroup breadcrumb (see above). */
+int paas_state_write_cgroup (int dirfd, int version, const char *path, libpaas_error_t *err);
+/* Reads it back: *path is allocated; returns < 0 when absent. */
+int paas_state_read_cgroup (const char *root, const char *id, int *version, char **path);
+
 /* Removes <root>/<id> and everything in it. */
 int paas_state_remove (const char *root, const char *id, libpaas_error_t *err);
 void paas_state_release (struct paas_state *s);

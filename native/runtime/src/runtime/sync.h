@@ -12,7 +12,8 @@ enum paas_sync_msg
 {
   MSG_GO = 'G',    /* runtime -> child: cgroup joined, id maps written */
   MSG_READY = 'R', /* child -> runtime: set up, waiting to be started */
-  MSG_START = 'S', /* runtime -> child (run only): exec now */
+  MSG_START = 'S', /* runtime -> child (run): state recorded, exec now */
+  MSG_COMMIT = 'C', /* runtime -> child (create): state recorded, wait on exec.fifo */
   MSG_ERROR = 'E', /* child -> runtime: 'E' + one-line message */
 };
 
