@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cliFor, isAlive, mountsUnder, PAAS, tempRoots } from '../support/cli';
+import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, PAAS, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
+const suiteStart = Date.now();
 const { run, ok } = cliFor(roots.env);
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -29,6 +30,7 @@ describe('containers', () => {
     if (left.length) run('rm', '-f', ...left);
     const mounts = mountsUnder(roots.root);
     roots.cleanup();
+    assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');
     assert.deepEqual(left, [], 'containers left behind');
     assert.deepEqual(mounts, [], 'mounts left behind');
   });

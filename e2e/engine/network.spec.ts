@@ -9,9 +9,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, copyFile
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cliFor, tempRoots } from '../support/cli';
+import { cgroupsLeftSince, cliFor, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
+const suiteStart = Date.now();
 const bridge = roots.env.PAAS_BRIDGE ?? '';
 const subnetPrefix = (roots.env.PAAS_SUBNET ?? '').split('.').slice(0, 3).join('.');
 const { run, ok } = cliFor(roots.env);
@@ -80,6 +81,7 @@ describe('bridge networking', () => {
     if (left.length) run('rm', '-f', ...left);
     const prune = run('network', 'prune');
     roots.cleanup();
+    assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');
     assert.equal(prune.status, 0, prune.stderr);
     assert.deepEqual(left, [], 'containers left behind');
     assert.doesNotMatch(links(), new RegExp(`\\b${bridge}\\b`), 'bridge left');
@@ -246,5 +248,7 @@ describe('bridge networking', () => {
     assert.match(rules(), new RegExp(`paas:${id}`));
     assert.match(ok('network', 'prune'), new RegExp(`Released the network of container ${id.slice(0, 12)}`));
     assertGone(id);
+    ok('container', 'prune', '-f'); // the runtime's own leftovers: its state and cgroup
+    assert.equal(existsSync(join(roots.run, 'runtime', id)), false);
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -144,4 +144,22 @@ export function mountsUnder(path: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.split(' ')[4]?.startsWith(path));
+}
+
+/** Container cgroups (any v1 controller, or the unified tree) made since `sinceMs` and still there. */
+export function cgroupsLeftSince(sinceMs: number): string[] {
+  const left: string[] = [];
+  for (const base of ['/sys/fs/cgroup/memory/paas', '/sys/fs/cgroup/pids/paas', '/sys/fs/cgroup/paas']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(base);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const st = statSync(join(base, name), { throwIfNoEntry: false });
+      if (st?.isDirectory() && /^[a-f0-9]{64}$/.test(name) && st.ctimeMs >= sinceMs) left.push(join(base, name));
+    }
+  }
+  return left;
 }

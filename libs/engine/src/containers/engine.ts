@@ -11,8 +11,9 @@
  *                               shim/            the shim's state dir and the log
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
@@ -367,14 +368,13 @@ export class Engine {
   /** `rm`: refuses a running container unless forced; then removes everything it had. */
   async remove(record: ContainerRecord, options: { force?: boolean } = {}): Promise<void> {
     const state = await this.state(record);
-    if (state.running || state.status === 'restarting') {
-      if (!options.force) {
-        throw new ContainerConflictError(
-          `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
-        );
-      }
-      await this.terminate(record, 0);
+    if ((state.running || state.status === 'restarting') && !options.force) {
+      throw new ContainerConflictError(
+        `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
+      );
     }
+    // also for a stopped one: a shim that died may have left the runtime's state and cgroup
+    await this.terminate(record, 0);
     await this.destroy(record);
   }
 
@@ -398,16 +398,20 @@ export class Engine {
       await stopShim(p.shim, 15_000);
       return;
     }
-    if (!status?.pid || !isProcessAlive(status.pid)) return;
-    signalPid(status.pid, signal.startsWith('SIG') ? signal : (`SIG${signal}` as NodeJS.Signals));
-    const deadline = Date.now() + graceMs;
-    while (isProcessAlive(status.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    signalPid(status.pid, 'SIGKILL');
+    if (!status) return; // never started: the runtime has nothing of it
+    if (status.pid && isProcessAlive(status.pid)) {
+      signalPid(status.pid, signal.startsWith('SIG') ? signal : (`SIG${signal}` as NodeJS.Signals));
+      const deadline = Date.now() + graceMs;
+      while (isProcessAlive(status.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      signalPid(status.pid, 'SIGKILL');
+    }
     await this.deleteFromRuntime(record);
   }
 
-  private async deleteFromRuntime(record: ContainerRecord): Promise<void> {
+  /** The shim died without deleting the container: its cgroup and runtime state are ours to remove. */
+  private async deleteFromRuntime(record: Pick<ContainerRecord, 'id'>): Promise<void> {
     const { runtime, runtimeRoot } = this.options.binaries;
+    if (!existsSync(join(runtimeRoot, record.id))) return;
     await new Promise<void>((resolve) =>
       execFile(runtime, ['--root', runtimeRoot, 'delete', '--force', record.id], () => resolve()),
     );
@@ -427,9 +431,18 @@ export class Engine {
     return renamed;
   }
 
-  /** `container prune`: removes every container that is not running; their ids. */
+  /**
+   * `container prune`: removes every container that is not running, and whatever the runtime
+   * still holds for containers whose directory is gone (a crash that lost them); their ids.
+   */
   async prune(): Promise<string[]> {
     const removed: string[] = [];
+    const known = new Set((await this.containers.list()).map((c) => c.id));
+    const { runtimeRoot } = this.options.binaries;
+    const held = await readdir(runtimeRoot).catch(() => [] as string[]);
+    for (const id of held.filter((n) => /^[a-f0-9]{64}$/.test(n) && !known.has(n))) {
+      await this.deleteFromRuntime({ id });
+    }
     for (const record of await this.containers.list()) {
       const state = await this.state(record);
       if (state.running || state.status === 'restarting') continue;
