@@ -3,8 +3,9 @@
  * Every test removes what it made; `after` checks that no container, mount or shim is left.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, PAAS, tempRoots } from '../support/cli';
@@ -147,6 +148,31 @@ describe('containers', () => {
     ].join('; ');
     const r = run('run', '--rm', 'busybox', 'sh', '-c', script);
     assert.equal(r.stdout, 'pids-ok\nmount-denied\nmodules-denied\nprocsys-ro\nhostname-denied\n', r.stderr);
+  });
+
+  it('feeds stdin to the container with -i', () => {
+    const r = spawnSync(PAAS, ['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo done'], {
+      env: roots.env,
+      input: 'from stdin\n',
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'from stdin\ndone\n');
+  });
+
+  it("cannot reach the host's abstract unix sockets", async () => {
+    ok('image', 'bootstrap', 'node');
+    const name = `paas-e2e-abstract-${process.pid}`;
+    const server = createServer((c) => c.end('host secret\n')).listen(`\0${name}`);
+    try {
+      await new Promise((r) => server.once('listening', r));
+      const probe = `require("net").connect("\\0${name}").on("data", (d) => console.log("reached: " + d)).on("error", (e) => console.log(e.code))`;
+      const r = run('run', '--rm', 'node:20', 'node', '-e', probe);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'ECONNREFUSED\n');
+    } finally {
+      server.close();
+    }
   });
 
   describe('bad input: a docker-like error, exit 125, nothing left behind', () => {

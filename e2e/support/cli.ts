@@ -146,7 +146,10 @@ export function mountsUnder(path: string): string[] {
     .filter((l) => l.split(' ')[4]?.startsWith(path));
 }
 
-/** Container cgroups (any v1 controller, or the unified tree) made since `sinceMs` and still there. */
+/**
+ * Empty container cgroups (v1 memory/pids, or the unified tree) made since `sinceMs`: what a
+ * removed container left behind. Cgroups with processes belong to live containers.
+ */
 export function cgroupsLeftSince(sinceMs: number): string[] {
   const left: string[] = [];
   for (const base of ['/sys/fs/cgroup/memory/paas', '/sys/fs/cgroup/pids/paas', '/sys/fs/cgroup/paas']) {
@@ -158,7 +161,12 @@ export function cgroupsLeftSince(sinceMs: number): string[] {
     }
     for (const name of names) {
       const st = statSync(join(base, name), { throwIfNoEntry: false });
-      if (st?.isDirectory() && /^[a-f0-9]{64}$/.test(name) && st.ctimeMs >= sinceMs) left.push(join(base, name));
+      if (!st?.isDirectory() || !/^[a-f0-9]{64}$/.test(name) || st.ctimeMs < sinceMs) continue;
+      try {
+        if (readFileSync(join(base, name, 'cgroup.procs'), 'utf8').trim() === '') left.push(join(base, name));
+      } catch {
+        // removed meanwhile
+      }
     }
   }
   return left;
