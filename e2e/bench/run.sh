@@ -35,6 +35,7 @@ cleanup() {
   ids=$("$paas" ps -aq 2>/dev/null || true)
   [ -n "$ids" ] && "$paas" rm -f $ids >/dev/null 2>&1
   command -v podman >/dev/null && "${podman[@]}" rm -af >/dev/null 2>&1
+  "$paas" network prune >/dev/null 2>&1
   true
 }
 trap cleanup EXIT
