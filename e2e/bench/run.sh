@@ -36,6 +36,10 @@ cleanup() {
   [ -n "$ids" ] && "$paas" rm -f $ids >/dev/null 2>&1
   command -v podman >/dev/null && "${podman[@]}" rm -af >/dev/null 2>&1
   "$paas" network prune >/dev/null 2>&1
+  # the bare bundles' parent cgroup (runtimes remove only their own leaf)
+  for d in /sys/fs/cgroup/*/"paas-bench-run-$$" /sys/fs/cgroup/"paas-bench-run-$$"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
   true
 }
 trap cleanup EXIT
