@@ -260,8 +260,10 @@ export async function ps(
   const engine = await openEngine(io);
   const rows: string[][] = [];
   const leases = await engine.networkLeases();
-  for (const record of await engine.containers.list()) {
-    const state = await engine.state(record);
+  const records = await engine.containers.list();
+  const states = await Promise.all(records.map((r) => engine.state(r)));
+  for (const [i, record] of records.entries()) {
+    const state = states[i] as ContainerState;
     if (!opts.all && !state.running && state.status !== 'restarting') continue;
     if (!matchesFilters(record, state, opts.filter ?? [])) continue;
     const id = opts.noTrunc ? record.id : record.id.slice(0, 12);

@@ -170,7 +170,7 @@ export class Engine {
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
-    const record: ContainerRecord = {
+    const wanted: ContainerRecord = {
       id,
       name,
       created: new Date().toISOString(),
@@ -188,7 +188,7 @@ export class Engine {
       autoRemove: opts.autoRemove ?? false,
       interactive: opts.interactive ?? false,
     };
-    await this.containers.create(record);
+    const record = await this.containers.create(wanted, opts.name === undefined ? randomName : undefined);
     try {
       await Promise.all([p.upper, p.work, p.rootfs, p.etc].map((d) => mkdir(d, { recursive: true })));
       await this.mountRootfs(record);
