@@ -106,6 +106,16 @@ describe('containers', () => {
     ok('rm', '-f', 'calm');
   });
 
+  it('follows logs with -f until the container exits, and tails with -n', () => {
+    ok('run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done');
+    const followed = spawnSync(PAAS, ['logs', '-f', 'talker'], { env: roots.env, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(followed.status, 0, followed.stderr);
+    assert.equal(followed.stdout, 'line 1\nline 2\nline 3\nline 4\nline 5\n');
+    assert.equal(ok('logs', '-n', '2', 'talker'), 'line 4\nline 5\n');
+    assert.match(ok('logs', '-t', '-n', '1', 'talker'), /^\d{4}-\d\d-\d\dT[\d:.]+Z line 5\n$/);
+    ok('rm', 'talker');
+  });
+
   it('records an OOM kill', () => {
     const r = run('run', '--name', 'hog', '-m', '32m', 'busybox', 'sh', '-c', 'x=$(tail /dev/zero)');
     assert.equal(r.status, 137, r.stderr);
