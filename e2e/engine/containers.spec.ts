@@ -116,6 +116,17 @@ describe('containers', () => {
     ok('rm', 'talker');
   });
 
+  it('keeps the image a container uses: rmi refuses it, image prune -a leaves it', () => {
+    ok('create', '--name', 'user', 'busybox', 'true');
+    const refused = run('rmi', 'busybox');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /container is using its referenced image/);
+    ok('image', 'prune', '-a', '-f');
+    assert.match(ok('images'), /^busybox\s+latest\s/m);
+    ok('start', 'user');
+    ok('rm', '-f', 'user');
+  });
+
   it('records an OOM kill', () => {
     const r = run('run', '--name', 'hog', '-m', '32m', 'busybox', 'sh', '-c', 'x=$(tail /dev/zero)');
     assert.equal(r.status, 137, r.stderr);

@@ -16,13 +16,21 @@ import {
   type BaseImage,
   ImageConflictError,
   ImageNotFoundError,
+  type ImageService,
   bootstrapImage,
   goArch,
   loadImages,
   saveImages,
 } from '@paas/images';
 import { LayerError } from '@paas/layers';
-import { type Digest, InvalidReferenceError, type ImageConfig, digestHex } from '@paas/oci';
+import {
+  type Digest,
+  InvalidReferenceError,
+  type ImageConfig,
+  digestHex,
+  familiarString,
+  parseReference,
+} from '@paas/oci';
 import { isMountPoint, mount, readonlyOverlayMount, unmount } from '@paas/snapshots';
 import { loadCliConfig } from '../config';
 import { openEngine, openImages } from '../context';
@@ -32,9 +40,6 @@ import type { CliIo } from '../program';
 import { type HistoryOptions, renderHistory } from './history';
 import { formatTemplate, inspectImage } from './inspect';
 import { type ListOptions, renderImages } from './list';
-
-/** Images that containers use; the engine (issue 6) fills this in. No containers exist yet. */
-const NO_CONTAINERS: ReadonlySet<Digest> = new Set();
 
 function asCliError(err: unknown): never {
   if (err instanceof ImageNotFoundError || err instanceof AmbiguousImageError || err instanceof ImageConflictError) {
@@ -49,12 +54,18 @@ export async function images(io: CliIo, filter: string | undefined, options: Lis
   io.out(renderImages(await service.summaries(), options, filter));
 }
 
+/** The image store, and the ids of the images containers use (rmi and prune keep those). */
+async function imagesAndUsers(io: CliIo): Promise<{ service: ImageService; inUse: ReadonlySet<Digest> }> {
+  const engine = await openEngine(io);
+  return { service: engine.images, inUse: await engine.imagesInUse() };
+}
+
 export async function rmi(io: CliIo, refs: string[], options: { force?: boolean }): Promise<void> {
-  const service = await openImages(io);
+  const { service, inUse } = await imagesAndUsers(io);
   let failed = 0;
   for (const ref of refs) {
     try {
-      const result = await service.remove(ref, { force: options.force ?? false, inUse: NO_CONTAINERS });
+      const result = await service.remove(ref, { force: options.force ?? false, inUse });
       for (const name of result.untagged) io.out(`Untagged: ${familiar(name)}\n`);
       for (const id of result.deleted) io.out(`Deleted: ${id}\n`);
     } catch (err) {
@@ -86,8 +97,9 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
   }
 }
 
+/** `docker.io/library/busybox:latest` as people write it: `busybox:latest`. */
 function familiar(name: string): string {
-  return name.replace(/^docker\.io\/library\/([^/]+)$/, '$1').replace(/^docker\.io\//, '');
+  return familiarString(parseReference(name));
 }
 
 export async function tag(io: CliIo, source: string, target: string): Promise<void> {
@@ -151,8 +163,8 @@ export async function prune(io: CliIo, options: { all?: boolean; force?: boolean
       : 'WARNING! This will remove all dangling images.';
     if (!(await confirm(io, `${question}\nAre you sure you want to continue? [y/N] `))) return;
   }
-  const service = await openImages(io);
-  const result = await service.prune({ all: options.all ?? false, inUse: NO_CONTAINERS });
+  const { service, inUse } = await imagesAndUsers(io);
+  const result = await service.prune({ all: options.all ?? false, inUse });
   if (result.deleted.length) io.out(`Deleted Images:\n${result.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
   io.out(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
 }
