@@ -99,8 +99,10 @@ describe('containers', () => {
     assert.match(ok('ps'), /\scalm\n/);
     assert.equal(run('inspect', 'busy').status, 1);
     ok('create', '--name', 'never-started', 'busybox', 'true');
+    ok('run', '--name', 'writer', 'busybox', 'sh', '-c', 'head -c 100000 /dev/zero > /data');
     const pruned = ok('container', 'prune', '-f');
-    assert.match(pruned, /^Deleted Containers:\n[a-f0-9]{64}\n/);
+    assert.match(pruned, /^Deleted Containers:\n[a-f0-9]{64}\n[a-f0-9]{64}\n/);
+    assert.match(pruned, /Total reclaimed space: 100kB\n$/);
     assert.match(ok('ps', '-a'), /calm/);
     assert.doesNotMatch(ok('ps', '-a'), /never-started/);
     ok('rm', '-f', 'calm');

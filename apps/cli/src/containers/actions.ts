@@ -507,7 +507,7 @@ export async function prune(io: CliIo, opts: { force?: boolean }): Promise<void>
     throw new CliError('WARNING! This will remove all stopped containers. Pass -f to confirm (not a terminal)', 1);
   }
   const engine = await openEngine(io);
-  const removed = await engine.prune();
+  const { removed, reclaimedBytes } = await engine.prune();
   if (removed.length) io.out(`Deleted Containers:\n${removed.join('\n')}\n\n`);
-  io.out(`Total reclaimed space: 0B\n`);
+  io.out(`Total reclaimed space: ${humanSize(reclaimedBytes)}\n`);
 }

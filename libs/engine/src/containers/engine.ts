@@ -13,7 +13,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
@@ -435,21 +435,24 @@ export class Engine {
    * `container prune`: removes every container that is not running, and whatever the runtime
    * still holds for containers whose directory is gone (a crash that lost them); their ids.
    */
-  async prune(): Promise<string[]> {
+  async prune(): Promise<{ removed: string[]; reclaimedBytes: number }> {
     const removed: string[] = [];
-    const known = new Set((await this.containers.list()).map((c) => c.id));
+    let reclaimedBytes = 0;
+    const records = await this.containers.list();
+    const known = new Set(records.map((c) => c.id));
     const { runtimeRoot } = this.options.binaries;
     const held = await readdir(runtimeRoot).catch(() => [] as string[]);
     for (const id of held.filter((n) => /^[a-f0-9]{64}$/.test(n) && !known.has(n))) {
       await this.deleteFromRuntime({ id });
     }
-    for (const record of await this.containers.list()) {
+    for (const record of records) {
       const state = await this.state(record);
       if (state.running || state.status === 'restarting') continue;
+      reclaimedBytes += await diskUsage(this.paths(record.id).upper); // its writable layer, as Docker counts
       await this.remove(record);
       removed.push(record.id);
     }
-    return removed;
+    return { removed, reclaimedBytes };
   }
 
   /** Ids of images that containers use (for rmi and prune). */
@@ -501,4 +504,16 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/** Bytes of the regular files under `dir` (symlinks not followed). */
+async function diskUsage(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const st = await lstat(join(entry.parentPath ?? entry.path, entry.name)).catch(() => undefined);
+    total += st?.size ?? 0;
+  }
+  return total;
 }
