@@ -110,7 +110,7 @@ export const readStatus = (stateDir: string): Promise<ShimStatus | undefined> =>
   readJson(join(stateDir, 'status.json'));
 export const readExit = (stateDir: string): Promise<ShimExit | undefined> => readJson(join(stateDir, 'exit.json'));
 
-/** The shim's pid when it is alive and is the shim of this state dir (pids get reused). */
+/** The shim's pid when it is alive (not a zombie) and is the shim of this state dir (pids get reused). */
 export async function liveShimPid(stateDir: string): Promise<number | undefined> {
   let pid: number;
   try {
@@ -122,9 +122,7 @@ export async function liveShimPid(stateDir: string): Promise<number | undefined>
   try {
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
     const at = cmdline.indexOf('--state-dir');
-    if (at < 0 || cmdline[at + 1] !== stateDir) return undefined;
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    if (/\) Z /.test(stat)) return undefined;
+    if (at < 0 || cmdline[at + 1] !== stateDir) return undefined; // a reused pid
   } catch {
     return undefined;
   }
