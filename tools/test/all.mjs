@@ -4,6 +4,7 @@
 // Prints one closing line: `N passed, N failed` (`, N skipped` when some are).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { runSpecs } from './specs.mjs';
 
 const workspace = fileURLToPath(new URL('../..', import.meta.url));
@@ -47,6 +48,14 @@ async function check(section, command, args) {
 await check('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']);
 await check('format', 'npx', ['prettier', '--check', '.']);
 
+// One throw-away PostgreSQL cluster for the run: platform specs make a fresh database on it
+// per spec file (libs/platform/src/testing), so they test against SQLite and PostgreSQL.
+const { startTestPostgres } = await tsImport('../../libs/platform/src/testing/postgres.ts', import.meta.url);
+const postgres = await startTestPostgres();
+process.env.PAAS_TEST_POSTGRES_URL = postgres.url;
+const stopPostgres = () => postgres.stop();
+process.once('exit', stopPostgres);
+
 console.log('\n=== unit');
 add('unit', await runSpecs(['apps', 'libs', 'tools'], { concurrency: 2 }));
 
@@ -64,6 +73,9 @@ add('native', native);
 
 console.log('\n=== e2e');
 add('e2e', await runSpecs(['e2e'], { concurrency: 1 }));
+
+process.removeListener('exit', stopPostgres);
+stopPostgres();
 
 console.log('');
 for (const f of failures) console.log(`FAILED ${f}`);

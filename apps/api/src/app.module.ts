@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { API_CONFIG, type ApiConfig } from './config';
+import type { ApiConfig } from './config';
+import { CoreModule } from './core/core.module';
 import { HealthModule } from './health/health.module';
 
 @Module({})
@@ -7,10 +8,7 @@ export class AppModule {
   static register(config: ApiConfig): DynamicModule {
     return {
       module: AppModule,
-      global: true,
-      imports: [HealthModule],
-      providers: [{ provide: API_CONFIG, useValue: config }],
-      exports: [API_CONFIG],
+      imports: [CoreModule.register(config), HealthModule],
     };
   }
 }

@@ -1,13 +1,89 @@
-import { type Env, type ListenAddress, type Paths, listenAddress, paths } from '@paas/config';
+import {
+  ConfigError,
+  DEFAULTS,
+  type Env,
+  type ListenAddress,
+  type Paths,
+  domain,
+  listenAddress,
+  paths,
+} from '@paas/config';
+import { type BridgeSettings, NetworkConfigError, bridgeSettings } from '@paas/engine';
+import { join, resolve } from 'node:path';
+
+/** What one-off runs need to start containers on the control plane's node. */
+export interface EngineSettings {
+  /** The OCI runtime (`PAAS_RUNTIME`: paas-runtime, crun or runc). */
+  readonly runtime: string;
+  /** The per-container monitor (`PAAS_SHIM`). */
+  readonly shim: string;
+  /** The init bind-mounted for `--init` (`PAAS_INIT`). */
+  readonly init: string;
+  /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
+  readonly bridge: BridgeSettings;
+}
 
 export interface ApiConfig {
   readonly paths: Paths;
   readonly listen: ListenAddress;
+  /** DATABASE_URL; empty means the embedded SQLite file under $PAAS_ROOT/platform. */
+  readonly databaseUrl: string;
+  /** REDIS_URL; `paas up` sets it to its managed redis-server when the user gave none. */
+  readonly redisUrl: string;
+  /** Apps answer at `APP.<domain>` (PAAS_DOMAIN). */
+  readonly domain: string;
+  /** The router's port (PAAS_ROUTER_ADDR), for the apps' web URLs. */
+  readonly routerPort: number;
+  /** The registry release images are pushed to (PAAS_REGISTRY_ADDR as host:port). */
+  readonly registry: string;
+  /** Build workers this process runs (PAAS_BUILD_WORKERS, default 1; 0 = separate workers). */
+  readonly buildWorkers: number;
+  readonly engine: EngineSettings;
 }
+
+/** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
+const REPO = resolve(__dirname, '..', '..', '..');
 
 /** The api's settings; the only place the api reads its environment. */
 export function loadApiConfig(env: Env): ApiConfig {
-  return { paths: paths(env), listen: listenAddress(env, 'PAAS_API_ADDR') };
+  const root = paths(env);
+  const registry = listenAddress(env, 'PAAS_REGISTRY_ADDR');
+  const workers = env['PAAS_BUILD_WORKERS'] ?? '1';
+  if (!/^\d{1,2}$/.test(workers)) throw new Error(`PAAS_BUILD_WORKERS=${JSON.stringify(workers)}: expected 0-99`);
+  const native = join(REPO, 'native', 'runtime', 'build');
+  return {
+    paths: root,
+    listen: listenAddress(env, 'PAAS_API_ADDR'),
+    databaseUrl: env['DATABASE_URL'] ?? '',
+    redisUrl: env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`,
+    domain: domain(env, 'PAAS_DOMAIN'),
+    routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
+    registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
+    buildWorkers: Number(workers),
+    engine: {
+      runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
+      shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
+      init: env['PAAS_INIT'] || join(native, 'paas-init'),
+      bridge: bridge(env),
+    },
+  };
+}
+
+/** The bridge settings, with a bad value reported under the variable that holds it. */
+function bridge(env: Env): BridgeSettings {
+  const raw = {
+    bridge: env['PAAS_BRIDGE'] || DEFAULTS.PAAS_BRIDGE,
+    subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
+    ipForward: env['PAAS_IP_FORWARD'] ?? '',
+  };
+  try {
+    return bridgeSettings(raw);
+  } catch (err) {
+    if (!(err instanceof NetworkConfigError)) throw err;
+    if (/bridge name/.test(err.message)) throw new ConfigError('PAAS_BRIDGE', raw.bridge, err.message);
+    if (/subnet/.test(err.message)) throw new ConfigError('PAAS_SUBNET', raw.subnet, err.message);
+    throw new ConfigError('PAAS_IP_FORWARD', raw.ipForward, err.message);
+  }
 }
 
 export const API_CONFIG = Symbol('API_CONFIG');

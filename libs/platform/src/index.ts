@@ -1,6 +1,14 @@
 /**
- * @paas/platform — Platform domain model shared by api, agent and proxy: apps, releases, formation.
- *
- * Filled in by its own issue; the project exists so that its boundaries are enforced from day one.
+ * @paas/platform — the platform's domain shared by api, agent and proxy: the database model,
+ * names, releases, queues and live logs.
  */
-export {};
+export * from './names';
+export * from './model/entities';
+export * from './model/database';
+export * from './model/migrations';
+export * from './releases';
+export * from './queue';
+export * from './logs';
+export * from './redis';
+export * from './redis-server';
+export * from './tokens';

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VERSION, formatAddress } from '@paas/config';
+import { type LocalRedis, startLocalRedis } from '@paas/platform/redis-server';
 import { loadCliConfig } from '../config';
 import { CliError } from '../errors';
 import type { CliIo } from '../program';
 import { claimPidFile } from './pidfile';
-import { type ComponentSpec, Supervisor } from './supervisor';
+import { type ComponentSpec, type RunningComponent, Supervisor } from './supervisor';
 
 /** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
 function componentScript(name: string): string {
@@ -27,17 +28,28 @@ export async function runUp(io: CliIo): Promise<void> {
   if ('owner' in claim) throw new CliError(`paas is already up for ${run} (pid ${claim.owner})`);
 
   const supervisor = new Supervisor({ write: (line) => io.out(line) });
-  const env = { ...io.env, PAAS_ROOT: root, PAAS_RUN: run, PAAS_API_ADDR: formatAddress(config.apiAddress) };
-  const specs: ComponentSpec[] = [
-    {
-      name: 'registry',
-      script: componentScript('cli'),
-      args: ['registry', 'serve', '--root', join(root, 'registry')],
-      env,
-      probe: (url) => answers(`${url}/v2/`),
-    },
-    { name: 'api', script: componentScript('api'), env, probe: (url) => answers(`${url}/api/health`) },
-  ];
+  const env: Record<string, string | undefined> = {
+    ...io.env,
+    PAAS_ROOT: root,
+    PAAS_RUN: run,
+    PAAS_API_ADDR: formatAddress(config.apiAddress),
+  };
+  const registry: ComponentSpec = {
+    name: 'registry',
+    script: componentScript('cli'),
+    args: ['registry', 'serve', '--root', join(root, 'registry')],
+    env,
+    probe: (url) => answers(`${url}/v2/`),
+  };
+  // The api pushes release images to the registry that just started (its port may have been 0).
+  const api = (registryUrl: string): ComponentSpec => ({
+    name: 'api',
+    script: componentScript('api'),
+    env: { ...env, PAAS_REGISTRY_ADDR: new URL(registryUrl).host, REDIS_URL: env['REDIS_URL'] || redis?.url },
+    probe: (url) => answers(`${url}/api/health`),
+  });
+  // Queues and live logs need Redis: the user's (REDIS_URL) or a private one under the root.
+  let redis: LocalRedis | undefined;
 
   let signalled: NodeJS.Signals | undefined;
   const stopSignal = new Promise<NodeJS.Signals>((resolveSignal) => {
@@ -47,10 +59,17 @@ export async function runUp(io: CliIo): Promise<void> {
   }).then((sig) => (signalled = sig));
 
   try {
-    const running = await Promise.race([supervisor.start(specs), stopSignal.then(() => [])]);
+    const startAll = async (): Promise<RunningComponent[]> => {
+      if (!env['REDIS_URL']) redis = await startLocalRedis(join(root, 'platform', 'redis'), { persist: true });
+      const [reg] = await supervisor.start([registry]);
+      if (!reg) throw new Error('the registry did not start');
+      return [reg, ...(await supervisor.start([api(reg.url)]))];
+    };
+    const running = await Promise.race([startAll(), stopSignal.then(() => [])]);
     if (signalled === undefined) {
       io.out(`paas ${VERSION} is up\n`);
       for (const c of running) io.out(`  ${c.name.padEnd(10)} ${c.url.padEnd(28)} pid ${c.pid}\n`);
+      if (redis) io.out(`  ${'redis'.padEnd(10)} ${redis.url.padEnd(28)} pid ${redis.process.pid}\n`);
       io.out(`  ${'root'.padEnd(10)} ${root}\n  ${'run'.padEnd(10)} ${run}\n`);
       io.out('Press Ctrl-C to stop.\n');
       const outcome = await Promise.race([stopSignal, supervisor.firstExit()]);
@@ -59,6 +78,7 @@ export async function runUp(io: CliIo): Promise<void> {
     io.out(`paas: ${signalled ?? 'signal'} received, stopping\n`);
   } finally {
     await supervisor.stop();
+    await redis?.stop();
     claim.release();
   }
 }

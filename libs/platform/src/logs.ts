@@ -1,0 +1,117 @@
+/**
+ * Live log lines through Redis streams: one stream per build (the build's output, replayable
+ * from the start while a client follows it) and one per app (platform events such as releases
+ * and scaling, and later the instances' output). Streams are capped so they cannot grow
+ * without bound; a finished build's whole output is also kept in the database.
+ */
+import type { Redis } from 'ioredis';
+
+export const BUILD_LOG_MAX = 50_000;
+export const APP_LOG_MAX = 10_000;
+/** A finished build's stream lives this long for late followers, then the database has it. */
+export const BUILD_LOG_TTL_SECONDS = 3600;
+
+export function buildLogKey(prefix: string, buildId: string): string {
+  return `${prefix}:build-log:${buildId}`;
+}
+
+export function appLogKey(prefix: string, appId: string): string {
+  return `${prefix}:app-log:${appId}`;
+}
+
+export interface LogEntry {
+  /** Stream entry id (`<ms>-<seq>`), usable as a cursor. */
+  readonly id: string;
+  /** ISO time. */
+  readonly t: string;
+  /** Who said it: `build`, `api`, `web.1`, `release`... */
+  readonly source: string;
+  readonly line: string;
+  /** Set on the last entry of a build stream: the build's final status. */
+  readonly end?: string;
+}
+
+export async function appendLog(
+  redis: Redis,
+  key: string,
+  source: string,
+  line: string,
+  maxLen: number,
+): Promise<void> {
+  await redis.xadd(key, 'MAXLEN', '~', String(maxLen), '*', 't', new Date().toISOString(), 's', source, 'l', line);
+}
+
+/** Marks a build stream finished; followers stop after this entry. */
+export async function endLog(
+  redis: Redis,
+  key: string,
+  status: string,
+  ttlSeconds = BUILD_LOG_TTL_SECONDS,
+): Promise<void> {
+  await redis
+    .multi()
+    .xadd(key, '*', 't', new Date().toISOString(), 's', 'end', 'l', '', 'end', status)
+    .expire(key, ttlSeconds)
+    .exec();
+}
+
+function toEntry(id: string, fields: string[]): LogEntry {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string);
+  const end = map.get('end');
+  return {
+    id,
+    t: map.get('t') ?? '',
+    source: map.get('s') ?? '',
+    line: map.get('l') ?? '',
+    ...(end !== undefined ? { end } : {}),
+  };
+}
+
+/** The last `count` entries (oldest first). */
+export async function tailLog(redis: Redis, key: string, count: number): Promise<LogEntry[]> {
+  const rows = (await redis.xrevrange(key, '+', '-', 'COUNT', count)) as [string, string[]][];
+  return rows.reverse().map(([id, fields]) => toEntry(id, fields));
+}
+
+/**
+ * Follows a stream from after `cursor` (`0` = from the start, `$` = only new entries),
+ * yielding entries until one carries `end` or `signal` aborts. Uses its own blocking
+ * connection (a duplicate of `redis`), closed when the iteration stops.
+ */
+export async function* followLog(
+  redis: Redis,
+  key: string,
+  cursor: string,
+  signal?: AbortSignal,
+): AsyncGenerator<LogEntry> {
+  const reader = redis.duplicate();
+  const abort = (): void => reader.disconnect();
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    let last = cursor;
+    if (last === '$') {
+      const newest = (await reader.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+      last = newest[0]?.[0] ?? '0';
+    }
+    while (!signal?.aborted) {
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await reader.xread('COUNT', 500, 'BLOCK', 5000, 'STREAMS', key, last)) as
+          [string, [string, string[]][]][] | null;
+      } catch (err) {
+        if (signal?.aborted) return;
+        throw err;
+      }
+      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+        last = id;
+        const entry = toEntry(id, fields);
+        yield entry;
+        if (entry.end !== undefined) return;
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', abort);
+    reader.disconnect();
+  }
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { TEST_DATABASES, testDatabase } from '../testing/databases';
+import { dataSourceOptions, databaseKind, openDatabase, redact } from './database';
+import { App } from './entities';
+
+for (const kind of TEST_DATABASES) {
+  describe(`database on ${kind}`, () => {
+    const disposers: (() => Promise<void>)[] = [];
+    after(async () => {
+      for (const dispose of disposers.reverse()) await dispose();
+    });
+
+    it('migrations make exactly the schema the entities describe', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        assert.equal(databaseKind(ds), kind);
+        const pending = await ds.driver.createSchemaBuilder().log();
+        assert.deepEqual(
+          pending.upQueries.map((q) => q.query),
+          [],
+          'entities and migrations disagree: write a migration',
+        );
+        assert.equal(await ds.showMigrations(), false, 'every migration ran');
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('opening again keeps the data and runs nothing twice', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const first = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      await first.manager.insert(App, { id: '00000000-0000-4000-8000-000000000001', name: 'kept' });
+      await first.destroy();
+      const second = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        assert.equal((await second.manager.findOneByOrFail(App, { name: 'kept' })).name, 'kept');
+        const rows = (await second.query('SELECT COUNT(*) AS n FROM migrations')) as { n: number | string }[];
+        assert.equal(Number(rows[0]?.n), 1);
+      } finally {
+        await second.destroy();
+      }
+    });
+
+    it('refuses a second app with the same name', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        await ds.manager.insert(App, { id: '00000000-0000-4000-8000-000000000001', name: 'twice' });
+        await assert.rejects(ds.manager.insert(App, { id: '00000000-0000-4000-8000-000000000002', name: 'twice' }));
+        assert.equal(await ds.manager.count(App), 1);
+      } finally {
+        await ds.destroy();
+      }
+    });
+  });
+}
+
+describe('database settings', () => {
+  it('defaults to a SQLite file under the platform directory, created on open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-db-'));
+    try {
+      const options = dataSourceOptions({ platformDir: join(dir, 'platform') });
+      assert.equal(options.type, 'better-sqlite3');
+      assert.equal(options.database, join(dir, 'platform', 'paas.db'));
+      const ds = await openDatabase({ platformDir: join(dir, 'platform') });
+      await ds.destroy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes postgres:// and sqlite:/// URLs and names the variable when one is wrong', () => {
+    assert.equal(dataSourceOptions({ url: 'postgres://u:p@127.0.0.1:5432/db', platformDir: '/x' }).type, 'postgres');
+    assert.equal(dataSourceOptions({ url: 'postgresql://h/db', platformDir: '/x' }).type, 'postgres');
+    assert.equal(dataSourceOptions({ url: 'sqlite:///var/lib/p.db', platformDir: '/x' }).database, '/var/lib/p.db');
+    assert.throws(
+      () => dataSourceOptions({ url: 'mysql://h/db', platformDir: '/x' }),
+      /DATABASE_URL="mysql:\/\/h\/db": expected/,
+    );
+    assert.throws(() => dataSourceOptions({ url: 'sqlite:relative.db', platformDir: '/x' }), /absolute path/);
+    assert.throws(
+      () => dataSourceOptions({ url: 'postgres://u:secret@[bad', platformDir: '/x' }),
+      (err: Error) => {
+        assert.match(err.message, /not a valid URL/);
+        assert.doesNotMatch(err.message, /secret/);
+        return true;
+      },
+    );
+  });
+
+  it('redacts passwords', () => {
+    assert.equal(redact('postgres://me:hunter2@db:5432/x'), 'postgres://me:***@db:5432/x');
+    assert.equal(redact('postgres://db/x'), 'postgres://db/x');
+  });
+});

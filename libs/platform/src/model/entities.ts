@@ -1,0 +1,303 @@
+/**
+ * The platform's tables. Column types are spelled out on every column (the bundlers we use do
+ * not emit decorator metadata) and chosen to mean the same on SQLite and PostgreSQL: varchar,
+ * integer, text, boolean, `simple-json` (text) and the driver's own timestamp type.
+ *
+ * The schema itself is made by the migrations in ./migrations, never by `synchronize`; a spec
+ * checks that migrations and these classes describe the same tables on both databases.
+ */
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, Unique, UpdateDateColumn } from 'typeorm';
+
+export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
+export type ReleaseStatus = 'pending' | 'succeeded' | 'failed';
+export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
+export type NodeState = 'up' | 'down' | 'draining';
+
+/** One health check from app.json, as Dokku reads them. */
+export interface HealthcheckSpec {
+  readonly type: 'startup' | 'liveness' | 'readiness';
+  readonly path?: string;
+  readonly port?: number;
+  readonly attempts?: number;
+  readonly timeout?: number;
+  readonly wait?: number;
+  readonly content?: string;
+}
+
+@Entity({ name: 'apps' })
+export class App {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 63, unique: true })
+  name!: string;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+}
+
+@Entity({ name: 'config_vars' })
+export class ConfigVar {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  @PrimaryColumn({ type: 'varchar', length: 255 })
+  key!: string;
+
+  @Column({ type: 'text' })
+  value!: string;
+}
+
+@Entity({ name: 'builds' })
+@Index(['appId', 'createdAt'])
+export class Build {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  /** Per-app build number, shown by `paas builds`. */
+  @Column({ type: 'integer' })
+  number!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: BuildStatus;
+
+  /** The pushed commit (40 hex). */
+  @Column({ type: 'varchar', length: 64 })
+  commit!: string;
+
+  @Column({ type: 'varchar', length: 255 })
+  ref!: string;
+
+  /** How the app was recognised: dockerfile, node, static. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  stack!: string | null;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  imageRef!: string | null;
+
+  @Column({ type: 'varchar', length: 80, nullable: true })
+  imageDigest!: string | null;
+
+  /** Process type -> command from the Procfile (or `web` from the image's CMD). */
+  @Column({ type: 'simple-json', nullable: true })
+  processTypes!: Record<string, string> | null;
+
+  @Column({ type: 'simple-json', nullable: true })
+  healthchecks!: Record<string, HealthcheckSpec[]> | null;
+
+  /** The whole build log once the build has finished (live lines go through Redis). */
+  @Column({ type: 'text', default: '' })
+  output!: string;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  /** How many times a worker has started this build (BullMQ retries after a crash). */
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  releaseId!: string | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+}
+
+@Entity({ name: 'releases' })
+@Unique(['appId', 'version'])
+export class Release {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  @Column({ type: 'integer' })
+  version!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: ReleaseStatus;
+
+  @Column({ type: 'text' })
+  description!: string;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  imageRef!: string | null;
+
+  @Column({ type: 'varchar', length: 80, nullable: true })
+  imageDigest!: string | null;
+
+  /** The config vars this release runs with: a snapshot, so a rollback restores them. */
+  @Column({ type: 'simple-json' })
+  config!: Record<string, string>;
+
+  @Column({ type: 'simple-json' })
+  processTypes!: Record<string, string>;
+
+  @Column({ type: 'simple-json', nullable: true })
+  healthchecks!: Record<string, HealthcheckSpec[]> | null;
+
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  buildId!: string | null;
+
+  /** Makes creating a release from a build idempotent: `<commit>:<build id>`. */
+  @Column({ type: 'varchar', length: 120, nullable: true, unique: true })
+  idempotencyKey!: string | null;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  createdBy!: string | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
+@Entity({ name: 'formations' })
+export class Formation {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  @PrimaryColumn({ type: 'varchar', length: 30 })
+  type!: string;
+
+  @Column({ type: 'integer' })
+  quantity!: number;
+
+  /** Memory limit per instance, in MiB. */
+  @Column({ type: 'integer', default: 512 })
+  memory!: number;
+
+  /** CPU share per instance in thousandths of a core (1000 = one core). */
+  @Column({ type: 'integer', default: 1000 })
+  cpu!: number;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+}
+
+@Entity({ name: 'instances' })
+@Index(['appId'])
+export class Instance {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  releaseId!: string;
+
+  @Column({ type: 'varchar', length: 30 })
+  type!: string;
+
+  /** `web.1`, `web.2`... within the app. */
+  @Column({ type: 'integer' })
+  number!: number;
+
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  nodeId!: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  containerId!: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: InstanceState;
+
+  /** Where the router reaches it: `ip:port`. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  address!: string | null;
+
+  @Column({ type: 'integer', nullable: true })
+  memoryBytes!: number | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+}
+
+@Entity({ name: 'nodes' })
+export class Node {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 63, unique: true })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 255 })
+  address!: string;
+
+  /** Memory the node offers to instances, in MiB. */
+  @Column({ type: 'integer' })
+  memory!: number;
+
+  /** CPUs in thousandths (2000 = two cores). */
+  @Column({ type: 'integer' })
+  cpus!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: NodeState;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  lastHeartbeatAt!: string | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
+@Entity({ name: 'domains' })
+export class Domain {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  @Column({ type: 'varchar', length: 253, unique: true })
+  hostname!: string;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
+@Entity({ name: 'api_tokens' })
+export class ApiToken {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  name!: string;
+
+  /** sha256 of the token, hex. The token itself is shown once and never stored. */
+  @Column({ type: 'varchar', length: 64, unique: true })
+  hash!: string;
+
+  /** The first characters of the token, so a user can tell tokens apart in a listing. */
+  @Column({ type: 'varchar', length: 16 })
+  prefix!: string;
+
+  /** App names this token may act on; null means every app. */
+  @Column({ type: 'simple-json', nullable: true })
+  apps!: string[] | null;
+
+  /** Admin tokens may manage tokens and nodes. */
+  @Column({ type: 'boolean' })
+  admin!: boolean;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  lastUsedAt!: string | null;
+}
+
+export const ENTITIES = [App, ConfigVar, Build, Release, Formation, Instance, Node, Domain, ApiToken];

@@ -1,0 +1,185 @@
+/**
+ * Schema migrations, oldest first. Written with TypeORM's dialect-neutral Table API so the same
+ * migration makes the same tables on SQLite and PostgreSQL; timestamp columns take the
+ * driver's own type and default (datetime / timestamp).
+ *
+ * Never edit a migration that has shipped: add a new one.
+ */
+import { type MigrationInterface, type QueryRunner, Table, type TableColumnOptions, TableIndex } from 'typeorm';
+
+function id(name = 'id'): TableColumnOptions {
+  return { name, type: 'varchar', length: '36', isPrimary: true };
+}
+
+function ref(name: string, nullable = false): TableColumnOptions {
+  return { name, type: 'varchar', length: '36', isNullable: nullable };
+}
+
+function str(name: string, length: number, extra: Partial<TableColumnOptions> = {}): TableColumnOptions {
+  return { name, type: 'varchar', length: String(length), ...extra };
+}
+
+function timestamps(qr: QueryRunner, which: ('createdAt' | 'updatedAt')[]): TableColumnOptions[] {
+  const types = qr.connection.driver.mappedDataTypes;
+  return which.map((name) =>
+    name === 'createdAt'
+      ? { name, type: String(types.createDate), default: types.createDateDefault, precision: types.createDatePrecision }
+      : {
+          name,
+          type: String(types.updateDate),
+          default: types.updateDateDefault,
+          precision: types.updateDatePrecision,
+        },
+  );
+}
+
+export class Initial1764200000000 implements MigrationInterface {
+  name = 'Initial1764200000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'apps',
+        columns: [id(), str('name', 63, { isUnique: true }), ...timestamps(qr, ['createdAt', 'updatedAt'])],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'config_vars',
+        columns: [id('appId'), str('key', 255, { isPrimary: true }), { name: 'value', type: 'text' }],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'builds',
+        columns: [
+          id(),
+          ref('appId'),
+          { name: 'number', type: 'integer' },
+          str('status', 16),
+          str('commit', 64),
+          str('ref', 255),
+          str('stack', 32, { isNullable: true }),
+          str('imageRef', 255, { isNullable: true }),
+          str('imageDigest', 80, { isNullable: true }),
+          { name: 'processTypes', type: 'text', isNullable: true },
+          { name: 'healthchecks', type: 'text', isNullable: true },
+          { name: 'output', type: 'text', default: "''" },
+          { name: 'error', type: 'text', isNullable: true },
+          { name: 'attempts', type: 'integer', default: 0 },
+          ref('releaseId', true),
+          ...timestamps(qr, ['createdAt', 'updatedAt']),
+        ],
+        indices: [new TableIndex({ columnNames: ['appId', 'createdAt'] })],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'releases',
+        columns: [
+          id(),
+          ref('appId'),
+          { name: 'version', type: 'integer' },
+          str('status', 16),
+          { name: 'description', type: 'text' },
+          str('imageRef', 255, { isNullable: true }),
+          str('imageDigest', 80, { isNullable: true }),
+          { name: 'config', type: 'text' },
+          { name: 'processTypes', type: 'text' },
+          { name: 'healthchecks', type: 'text', isNullable: true },
+          ref('buildId', true),
+          str('idempotencyKey', 120, { isNullable: true, isUnique: true }),
+          str('createdBy', 255, { isNullable: true }),
+          ...timestamps(qr, ['createdAt']),
+        ],
+        uniques: [{ columnNames: ['appId', 'version'] }],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'formations',
+        columns: [
+          id('appId'),
+          str('type', 30, { isPrimary: true }),
+          { name: 'quantity', type: 'integer' },
+          { name: 'memory', type: 'integer', default: 512 },
+          { name: 'cpu', type: 'integer', default: 1000 },
+          ...timestamps(qr, ['updatedAt']),
+        ],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'instances',
+        columns: [
+          id(),
+          ref('appId'),
+          ref('releaseId'),
+          str('type', 30),
+          { name: 'number', type: 'integer' },
+          ref('nodeId', true),
+          str('containerId', 64, { isNullable: true }),
+          str('state', 16),
+          str('address', 64, { isNullable: true }),
+          { name: 'memoryBytes', type: 'integer', isNullable: true },
+          ...timestamps(qr, ['createdAt', 'updatedAt']),
+        ],
+        indices: [new TableIndex({ columnNames: ['appId'] })],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'nodes',
+        columns: [
+          id(),
+          str('name', 63, { isUnique: true }),
+          str('address', 255),
+          { name: 'memory', type: 'integer' },
+          { name: 'cpus', type: 'integer' },
+          str('state', 16),
+          str('lastHeartbeatAt', 32, { isNullable: true }),
+          ...timestamps(qr, ['createdAt']),
+        ],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'domains',
+        columns: [id(), ref('appId'), str('hostname', 253, { isUnique: true }), ...timestamps(qr, ['createdAt'])],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'api_tokens',
+        columns: [
+          id(),
+          str('name', 100),
+          str('hash', 64, { isUnique: true }),
+          str('prefix', 16),
+          { name: 'apps', type: 'text', isNullable: true },
+          { name: 'admin', type: 'boolean' },
+          ...timestamps(qr, ['createdAt']),
+          str('lastUsedAt', 32, { isNullable: true }),
+        ],
+      }),
+    );
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const table of [
+      'api_tokens',
+      'domains',
+      'nodes',
+      'instances',
+      'formations',
+      'releases',
+      'builds',
+      'config_vars',
+      'apps',
+    ]) {
+      await qr.dropTable(table);
+    }
+  }
+}
+
+export const MIGRATIONS = [Initial1764200000000];

@@ -1,0 +1,35 @@
+/**
+ * The names users type: app names, config keys, process types, domains. One place, used by the
+ * api's validation, the CLI's argument checks and the build worker, so all three agree.
+ */
+
+/** A DNS label (RFC 1123), so `APP.<domain>` is a valid host name: a-z, 0-9 and inner dashes. */
+export const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$/;
+export const APP_NAME_RULE = 'a DNS label: 1-63 lower-case letters, digits and dashes, starting with a letter';
+
+/** An environment variable name as POSIX shells accept it. */
+export const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const CONFIG_KEY_RULE = 'an environment variable name: letters, digits and _, not starting with a digit';
+export const CONFIG_VALUE_MAX = 32 * 1024;
+
+/** A Procfile process type (`web`, `worker`, `release`...). */
+export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
+export const PROCESS_TYPE_RULE = 'a process type: 1-30 lower-case letters, digits, - and _, starting with a letter';
+
+/** How many instances of one process type an app may ask for. */
+export const MAX_QUANTITY = 100;
+
+/** A fully qualified host name for a custom domain. */
+export const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+export function isAppName(value: string): boolean {
+  return APP_NAME.test(value);
+}
+
+export function isConfigKey(value: string): boolean {
+  return CONFIG_KEY.test(value);
+}
+
+export function isProcessType(value: string): boolean {
+  return PROCESS_TYPE.test(value);
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { APP_LOG_MAX, appLogKey, appendLog, buildLogKey, endLog, followLog, tailLog } from './logs';
+import { connectRedis, redisOptions } from './redis';
+import { type LocalRedis, startLocalRedis } from './redis-server';
+
+describe('REDIS_URL', () => {
+  it('takes redis://, rediss:// and unix:// URLs', () => {
+    assert.deepEqual(redisOptions('redis://127.0.0.1:6380/2'), {
+      host: '127.0.0.1',
+      port: 6380,
+      db: 2,
+      maxRetriesPerRequest: null,
+    });
+    const secure = redisOptions('rediss://user:p%40ss@cache.example:6379');
+    assert.equal(secure.password, 'p@ss');
+    assert.equal(secure.username, 'user');
+    assert.deepEqual(secure.tls, {});
+    assert.equal(redisOptions('unix:///run/paas/redis.sock').path, '/run/paas/redis.sock');
+  });
+
+  it('says what is wrong, without the password', () => {
+    assert.throws(() => redisOptions('http://h'), /REDIS_URL="http:\/\/h": unsupported scheme http:/);
+    assert.throws(() => redisOptions('unix://relative.sock'), /absolute/);
+    assert.throws(() => redisOptions('redis://h/x'), /database x is not a number/);
+    assert.throws(
+      () => redisOptions('nonsense'),
+      (err: Error) => /not a URL/.test(err.message),
+    );
+    assert.throws(
+      () => redisOptions('redis://:topsecret@h/x'),
+      (err: Error) => !err.message.includes('topsecret'),
+    );
+  });
+});
+
+describe('log streams on a real redis-server', () => {
+  let dir: string;
+  let redis: LocalRedis;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-redis-'));
+    redis = await startLocalRedis(dir);
+  });
+  after(async () => {
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('replays a build log from the start and follows it to its end', async () => {
+    const client = connectRedis(redis.url);
+    try {
+      const key = buildLogKey('test', 'b1');
+      await appendLog(client, key, 'build', 'Step 1/2', 1000);
+      const lines: string[] = [];
+      const following = (async () => {
+        for await (const entry of followLog(client, key, '0')) lines.push(entry.end ?? entry.line);
+      })();
+      await appendLog(client, key, 'build', 'Step 2/2', 1000);
+      await endLog(client, key, 'succeeded');
+      await following;
+      assert.deepEqual(lines, ['Step 1/2', 'Step 2/2', 'succeeded']);
+      assert.ok((await client.ttl(key)) > 0, 'a finished stream expires');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('tails the last lines and stops following when aborted', async () => {
+    const client = connectRedis(redis.url);
+    try {
+      const key = appLogKey('test', 'app1');
+      for (let i = 0; i < 5; i++) await appendLog(client, key, 'api', `line ${i}`, APP_LOG_MAX);
+      assert.deepEqual(
+        (await tailLog(client, key, 2)).map((e) => e.line),
+        ['line 3', 'line 4'],
+      );
+      const abort = new AbortController();
+      const seen: string[] = [];
+      const following = (async () => {
+        for await (const entry of followLog(client, key, '$', abort.signal)) {
+          seen.push(entry.line);
+          abort.abort();
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await appendLog(client, key, 'web.1', 'new', APP_LOG_MAX);
+      await following;
+      assert.deepEqual(seen, ['new'], 'only lines after the start');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('fails clearly when redis-server cannot start', async () => {
+    const bad = join(dir, 'x'.repeat(120));
+    await assert.rejects(startLocalRedis(bad), /redis-server/);
+  });
+});

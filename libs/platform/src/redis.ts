@@ -1,0 +1,47 @@
+/**
+ * Redis for queues (BullMQ) and live events (streams, pub/sub). `REDIS_URL` names a server
+ * (`redis://[:password@]host:port[/db]`, `rediss://…` or `unix:///path/to/redis.sock`); without
+ * it `paas up` runs a private redis-server under $PAAS_ROOT/platform/redis on a unix socket.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+
+export class RedisUrlError extends Error {
+  constructor(url: string, reason: string) {
+    super(`REDIS_URL=${JSON.stringify(url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'))}: ${reason}`);
+    this.name = 'RedisUrlError';
+  }
+}
+
+/** ioredis options for a REDIS_URL. BullMQ needs `maxRetriesPerRequest: null` on workers. */
+export function redisOptions(url: string): RedisOptions {
+  if (url.startsWith('unix://')) {
+    const path = url.slice('unix://'.length);
+    if (!path.startsWith('/')) throw new RedisUrlError(url, 'expected unix:///absolute/path/redis.sock');
+    return { path, maxRetriesPerRequest: null };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RedisUrlError(url, 'not a URL; expected redis://HOST:PORT or unix:///PATH');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new RedisUrlError(url, `unsupported scheme ${parsed.protocol}; expected redis:, rediss: or unix:`);
+  }
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0)
+    throw new RedisUrlError(url, `database ${parsed.pathname.slice(1)} is not a number`);
+  return {
+    host: parsed.hostname,
+    port: parsed.port === '' ? 6379 : Number(parsed.port),
+    ...(parsed.username !== '' ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password !== '' ? { password: decodeURIComponent(parsed.password) } : {}),
+    db,
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+export function connectRedis(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis({ ...redisOptions(url), ...extra });
+}

@@ -1,0 +1,4 @@
+/** Test helpers for platform specs: throw-away PostgreSQL clusters and databases, Redis. */
+export * from './postgres';
+export * from './databases';
+export { startLocalRedis, type LocalRedis } from '../redis-server';

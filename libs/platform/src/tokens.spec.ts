@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DataSource } from 'typeorm';
+import { openDatabase } from './model/database';
+import { ApiToken } from './model/entities';
+import { testDatabase, type TestDatabase } from './testing/databases';
+import { TOKEN_PATTERN, findToken, generateToken, hashToken, issueToken, tokenAllowsApp } from './tokens';
+
+describe('api tokens', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  before(async () => {
+    db = await testDatabase('sqlite');
+    ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+  });
+  after(async () => {
+    await ds?.destroy();
+    await db?.dispose();
+  });
+
+  it('are paas_ plus 40 base62 characters, all different', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const token = generateToken();
+      assert.match(token, TOKEN_PATTERN);
+      seen.add(token);
+    }
+    assert.equal(seen.size, 500);
+  });
+
+  it('are stored as hashes and found again by the token only', async () => {
+    const { token, record } = await issueToken(ds.manager, { name: 'ci', apps: ['web'] });
+    const stored = await ds.manager.findOneByOrFail(ApiToken, { id: record.id });
+    assert.equal(stored.hash, hashToken(token));
+    assert.notEqual(stored.hash, token);
+    assert.ok(!JSON.stringify(stored).includes(token.slice(5)), 'the secret part is not stored');
+    assert.equal((await findToken(ds.manager, token))?.id, record.id);
+    assert.equal(await findToken(ds.manager, generateToken()), null, 'unknown');
+    for (const bad of ['', 'paas_', `${token}x`, token.toLowerCase(), "paas_' OR 1=1 --", 'Bearer x']) {
+      assert.equal(await findToken(ds.manager, bad), null, bad);
+    }
+  });
+
+  it('scope to listed apps, or every app, and admins reach everything', async () => {
+    const scoped = (await issueToken(ds.manager, { name: 's', apps: ['a', 'b'] })).record;
+    const all = (await issueToken(ds.manager, { name: 'all' })).record;
+    const admin = (await issueToken(ds.manager, { name: 'root', apps: [], admin: true })).record;
+    assert.equal(tokenAllowsApp(scoped, 'a'), true);
+    assert.equal(tokenAllowsApp(scoped, 'c'), false);
+    assert.equal(tokenAllowsApp(all, 'c'), true);
+    assert.equal(tokenAllowsApp(admin, 'c'), true);
+  });
+});
