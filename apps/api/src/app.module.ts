@@ -1,14 +1,41 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AppsModule } from './apps/apps.module';
+import { AuthModule } from './auth/auth.module';
+import { BuildsModule } from './builds/builds.module';
 import type { ApiConfig } from './config';
+import { ConfigVarsModule } from './config-vars/config-vars.module';
 import { CoreModule } from './core/core.module';
+import { DomainsModule } from './domains/domains.module';
+import { FormationModule } from './formation/formation.module';
 import { HealthModule } from './health/health.module';
+import { InstancesModule } from './instances/instances.module';
+import { LogsModule } from './logs/logs.module';
+import { NodesModule } from './nodes/nodes.module';
+import { ReleasesModule } from './releases/releases.module';
+import { RunsModule } from './runs/runs.module';
+import { TokensModule } from './tokens/tokens.module';
 
 @Module({})
 export class AppModule {
   static register(config: ApiConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.register(config), HealthModule],
+      imports: [
+        CoreModule.register(config),
+        AuthModule,
+        HealthModule,
+        AppsModule,
+        ConfigVarsModule,
+        BuildsModule,
+        ReleasesModule,
+        FormationModule,
+        InstancesModule,
+        RunsModule,
+        DomainsModule,
+        LogsModule,
+        NodesModule,
+        TokensModule,
+      ],
     };
   }
 }

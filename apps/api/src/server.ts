@@ -1,9 +1,15 @@
 import 'reflect-metadata';
 import type { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
+import { ErrorFilter } from './common/error.filter';
 import type { ApiConfig } from './config';
+import { serveOpenApi } from './docs/openapi';
+
+/** Request bodies are small JSON documents; config vars are the largest (values ≤ 32 KiB). */
+const JSON_LIMIT = '1mb';
 
 export interface RunningApi {
   readonly app: INestApplication;
@@ -13,10 +19,24 @@ export interface RunningApi {
 
 /** Creates and starts the api; callers own the returned app and close it. */
 export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['error', 'warn']): Promise<RunningApi> {
-  const app = await NestFactory.create(AppModule.register(config), { logger: logLevels });
-  app.setGlobalPrefix('api');
-  app.enableShutdownHooks();
-  await app.listen(config.listen.port, config.listen.host);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
+    logger: logLevels,
+    bodyParser: false,
+    // Log followers stay connected for as long as they like; stopping must not wait for them.
+    forceCloseConnections: true,
+  });
+  try {
+    // JSON only, with our limit; other bodies (the git receiver's packs) are left as streams.
+    app.useBodyParser('json', { limit: JSON_LIMIT });
+    app.setGlobalPrefix('api');
+    app.useGlobalFilters(new ErrorFilter());
+    app.enableShutdownHooks();
+    serveOpenApi(app);
+    await app.listen(config.listen.port, config.listen.host);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const address = app.getHttpServer().address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { app, url: `http://${host}:${address.port}` };

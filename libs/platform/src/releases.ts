@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
-import { isRetryableConflict, transaction } from './model/database';
+import { isRetryableConflict, lockApp, transaction } from './model/database';
 import { App, ConfigVar, Formation, Release, type HealthcheckSpec, type ReleaseStatus } from './model/entities';
 
 /** Process types that run once per release instead of being scaled. */
@@ -147,6 +147,7 @@ export async function changeConfig(
   for (let attempt = 0; ; attempt++) {
     try {
       return await transaction(dataSource, async (manager) => {
+        await lockApp(manager, appId);
         const before = await appConfig(manager, appId);
         const set = Object.entries(change.set).filter(([key, value]) => before[key] !== value);
         const unset = change.unset.filter((key) => key in before && !(key in change.set));

@@ -1,35 +1,48 @@
+import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadApiConfig } from '../config';
-import { type RunningApi, startApi } from '../server';
+import { type TestApi, startTestApi } from '../testing/harness';
 
-describe('GET /api/health', () => {
-  let api: RunningApi;
-  before(async () => {
-    api = await startApi(loadApiConfig({ PAAS_API_ADDR: '127.0.0.1:0', PAAS_ROOT: '/nonexistent/root' }));
-  });
-  after(async () => {
-    await api?.app.close();
-  });
+for (const kind of TEST_DATABASES) {
+  describe(`GET /api/health on ${kind}`, () => {
+    let api: TestApi;
+    before(async () => {
+      api = await startTestApi(kind);
+    });
+    after(async () => {
+      await api?.close();
+    });
 
-  it('answers ok with the version and uptime', async () => {
-    const res = await fetch(`${api.url}/api/health`);
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
-    const body = (await res.json()) as Record<string, unknown>;
-    assert.equal(body['status'], 'ok');
-    assert.equal(typeof body['version'], 'string');
-    assert.ok(typeof body['uptimeSeconds'] === 'number' && body['uptimeSeconds'] >= 0);
-  });
+    it('answers ok with the version and uptime, without a token', async () => {
+      const res = await api.request('GET', '/api/health', { token: null });
+      assert.equal(res.status, 200);
+      assert.match(String(res.headers['content-type']), /application\/json/);
+      assert.equal(res.body.status, 'ok');
+      assert.equal(typeof res.body.version, 'string');
+      assert.ok(typeof res.body.uptimeSeconds === 'number' && res.body.uptimeSeconds >= 0);
+    });
 
-  it('answers 404 in JSON for an unknown route', async () => {
-    const res = await fetch(`${api.url}/api/nosuch`);
-    assert.equal(res.status, 404);
-    const body = (await res.json()) as Record<string, unknown>;
-    assert.equal(body['statusCode'], 404);
+    it('answers 404 in our error shape for an unknown route', async () => {
+      const res = await api.request('GET', '/api/nosuch');
+      assert.equal(res.status, 404);
+      assert.deepEqual(res.body, { code: 'not_found', message: 'no route for GET /api/nosuch' });
+    });
   });
+}
 
+describe('api settings', () => {
   it('refuses a bad listen address at start-up with the variable named', () => {
     assert.throws(() => loadApiConfig({ PAAS_API_ADDR: 'nope' }), /PAAS_API_ADDR="nope"/);
+  });
+
+  it('refuses a bad bridge name or subnet with the variable named', () => {
+    assert.throws(() => loadApiConfig({ PAAS_BRIDGE: 'no spaces allowed' }), /PAAS_BRIDGE="no spaces allowed"/);
+    assert.throws(() => loadApiConfig({ PAAS_SUBNET: '10.0.0.0/99' }), /PAAS_SUBNET="10.0.0.0\/99"/);
+  });
+
+  it('takes the router port for web URLs', () => {
+    assert.equal(loadApiConfig({}).routerPort, 8080);
+    assert.equal(loadApiConfig({ PAAS_ROUTER_ADDR: ':80' }).routerPort, 80);
   });
 });

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { VERSION } from '@paas/config';
+import { Public } from '../auth/decorators';
 
 export interface Health {
   status: 'ok';
@@ -7,6 +8,7 @@ export interface Health {
   uptimeSeconds: number;
 }
 
+@Public()
 @Controller('health')
 export class HealthController {
   private readonly startedAt = process.hrtime.bigint();

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataSource, type DataSourceOptions, type EntityManager, QueryFailedError } from 'typeorm';
-import { ENTITIES } from './entities';
+import { App, ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -120,4 +120,18 @@ export function isUniqueViolation(err: unknown): boolean {
   if (!(err instanceof QueryFailedError)) return false;
   const code = (err.driverError as { code?: string } | undefined)?.code ?? '';
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * Holds the app's row until the transaction ends, so changes that rewrite an app's config or
+ * releases run one after the other instead of deadlocking on PostgreSQL. SQLite has one
+ * writer at a time anyway (and no row locks).
+ */
+export async function lockApp(manager: EntityManager, appId: string): Promise<void> {
+  if (manager.connection.options.type !== 'postgres') return;
+  await manager
+    .createQueryBuilder(App, 'app')
+    .setLock('pessimistic_write')
+    .where('app.id = :appId', { appId })
+    .getOne();
 }

@@ -1,0 +1,123 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ApiToken,
+  App,
+  appLogKey,
+  Build,
+  buildLogKey,
+  ConfigVar,
+  currentRelease,
+  Domain,
+  Formation,
+  Instance,
+  isUniqueViolation,
+  Release,
+  transaction,
+} from '@paas/platform';
+import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type DataSource, type EntityManager, In } from 'typeorm';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { ApiError } from '../common/api-error';
+import { LOG_PREFIX } from '../common/app-log';
+import { DATA_SOURCE, REDIS } from '../core/tokens';
+import type { AppView } from './apps.dto';
+
+/** Where an app's bare repository lives: `$PAAS_ROOT/platform/git/NAME.git`. */
+export function repoPath(root: string, name: string): string {
+  return join(root, 'platform', 'git', `${name}.git`);
+}
+
+@Injectable()
+export class AppsService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  /** The apps a token may see, by name. */
+  async list(token: ApiToken): Promise<App[]> {
+    const scoped = !token.admin && token.apps !== null;
+    return this.dataSource.manager.find(App, {
+      where: scoped ? { name: In(token.apps ?? []) } : {},
+      order: { name: 'ASC' },
+    });
+  }
+
+  async create(name: string, token: ApiToken): Promise<App> {
+    if (!token.admin && token.apps !== null) throw ApiError.forbidden('a token scoped to some apps cannot create apps');
+    const app = this.dataSource.manager.create(App, { id: randomUUID(), name });
+    try {
+      await this.dataSource.manager.insert(App, app);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw ApiError.conflict(`app '${name}' already exists`);
+      throw err;
+    }
+    return this.dataSource.manager.findOneByOrFail(App, { id: app.id });
+  }
+
+  /**
+   * Renames an app, with what is keyed by its name: tokens scoped to it and its repository.
+   * Releases keep their image references, so they still run.
+   */
+  async rename(app: App, name: string): Promise<App> {
+    if (name === app.name) return app;
+    const old = app.name;
+    try {
+      await transaction(this.dataSource, async (manager) => {
+        await manager.update(App, { id: app.id }, { name });
+        await this.rescopeTokens(manager, old, name);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw ApiError.conflict(`app '${name}' already exists`);
+      throw err;
+    }
+    await rename(repoPath(this.config.paths.root, old), repoPath(this.config.paths.root, name)).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err; // no push yet: no repository
+      },
+    );
+    return this.dataSource.manager.findOneByOrFail(App, { id: app.id });
+  }
+
+  /** Deletes the app and everything of it: rows, repository, log streams. */
+  async remove(app: App): Promise<void> {
+    const builds = await transaction(this.dataSource, async (manager) => {
+      const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
+      for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain])
+        await manager.delete(entity, { appId: app.id });
+      await manager.delete(App, { id: app.id });
+      await this.rescopeTokens(manager, app.name, null);
+      return ids;
+    });
+    await rm(repoPath(this.config.paths.root, app.name), { recursive: true, force: true });
+    await this.redis.del(appLogKey(LOG_PREFIX, app.id), ...builds.map((id) => buildLogKey(LOG_PREFIX, id)));
+  }
+
+  /** Tokens scoped to an app follow its rename (`to`) or lose it when it is deleted (null),
+   * so a later app of the old name is not theirs. */
+  private async rescopeTokens(manager: EntityManager, from: string, to: string | null): Promise<void> {
+    for (const token of await manager.find(ApiToken)) {
+      if (!token.apps?.includes(from)) continue;
+      const apps = token.apps.flatMap((name) => (name !== from ? [name] : to !== null ? [to] : []));
+      await manager.update(ApiToken, { id: token.id }, { apps });
+    }
+  }
+
+  async view(app: App, baseUrl: string): Promise<AppView> {
+    const release = await currentRelease(this.dataSource.manager, app.id);
+    const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
+    return {
+      id: app.id,
+      name: app.name,
+      createdAt: app.createdAt,
+      updatedAt: app.updatedAt,
+      gitUrl: `${baseUrl}/git/${app.name}.git`,
+      webUrl: `http://${app.name}.${this.config.domain}${port}`,
+      release: release ? { id: release.id, version: release.version } : null,
+    };
+  }
+}

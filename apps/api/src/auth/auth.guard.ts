@@ -1,0 +1,68 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiToken, type App, findApp, findToken, tokenAllowsApp } from '@paas/platform';
+import type { DataSource } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import type { ApiRequest } from '../common/request';
+import { DATA_SOURCE } from '../core/tokens';
+import { ADMIN_ROUTE, PUBLIC_ROUTE } from './decorators';
+import { AuthRateLimiter } from './rate-limiter';
+
+/** `lastUsedAt` is written at most this often per token: a request should not cost a write. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * The api's one door (docs/api.md "Authentication"): every route but @Public ones needs a
+ * Bearer token; @AdminOnly routes an admin token; a route with `:app` gets the app found
+ * and checked against the token's scope here, so no controller can forget the check.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(AuthRateLimiter) private readonly limiter: AuthRateLimiter,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const req = context.switchToHttp().getRequest<ApiRequest>();
+    const token = await this.authenticate(req);
+    if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets) && !token.admin) {
+      throw ApiError.forbidden('this needs an admin token');
+    }
+    const appParam = req.params['app'];
+    if (appParam !== undefined) req.paasApp = await this.appFor(token, appParam);
+    return true;
+  }
+
+  private async authenticate(req: ApiRequest): Promise<ApiToken> {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const wait = this.limiter.retryAfter(address);
+    if (wait > 0) throw ApiError.rateLimited(wait);
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    const token = match?.[1] ? await findToken(this.dataSource.manager, match[1]) : null;
+    if (!token) {
+      this.limiter.fail(address);
+      throw ApiError.unauthorized(
+        match ? 'unknown API token' : 'missing API token: send Authorization: Bearer <token>',
+      );
+    }
+    req.token = token;
+    const now = Date.now();
+    if (token.lastUsedAt === null || now - Date.parse(token.lastUsedAt) >= TOUCH_INTERVAL_MS) {
+      token.lastUsedAt = new Date(now).toISOString();
+      await this.dataSource.manager.update(ApiToken, { id: token.id }, { lastUsedAt: token.lastUsedAt });
+    }
+    return token;
+  }
+
+  /** A token scoped to other apps learns nothing, not even whether the app exists. */
+  private async appFor(token: ApiToken, nameOrId: string): Promise<App> {
+    const app = await findApp(this.dataSource.manager, nameOrId);
+    if (app && tokenAllowsApp(token, app.name)) return app;
+    if (!app && tokenAllowsApp(token, nameOrId)) throw ApiError.notFound(`app '${nameOrId}' not found`);
+    throw ApiError.forbidden(`this token may not use app '${nameOrId}'`);
+  }
+}

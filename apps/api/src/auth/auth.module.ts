@@ -1,0 +1,29 @@
+import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import type { DataSource } from 'typeorm';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { DATA_SOURCE } from '../core/tokens';
+import { ensureAdminToken } from './admin-token';
+import { AuthGuard } from './auth.guard';
+import { AuthRateLimiter } from './rate-limiter';
+
+/** Token authentication for every route, and the first admin token of a new platform. */
+@Global()
+@Module({
+  providers: [
+    { provide: AuthRateLimiter, useFactory: () => new AuthRateLimiter() },
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+})
+export class AuthModule implements OnModuleInit {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const token = await ensureAdminToken(this.dataSource, this.config.paths.root);
+    // Printed once, as the platform's first credential; it is also in the 0600 file.
+    if (token !== null) console.log(`admin token: ${token}`);
+  }
+}

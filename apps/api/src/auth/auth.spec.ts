@@ -1,0 +1,125 @@
+import { ApiToken, issueToken } from '@paas/platform';
+import { TEST_DATABASES } from '@paas/platform/testing';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { createApp } from '../testing/fixtures';
+import { type TestApi, startTestApi } from '../testing/harness';
+import { adminTokenPath, ensureAdminToken } from './admin-token';
+import { MAX_FAILURES } from './rate-limiter';
+
+for (const kind of TEST_DATABASES) {
+  describe(`authentication on ${kind}`, () => {
+    let api: TestApi;
+    let scoped: string;
+    before(async () => {
+      api = await startTestApi(kind);
+      await createApp(api, 'mine');
+      await createApp(api, 'theirs');
+      scoped = (await issueToken(api.dataSource.manager, { name: 'scoped', apps: ['mine', 'future'] })).token;
+    });
+    after(async () => {
+      await api?.close();
+    });
+
+    it('made an admin token on the first start, in a 0600 file, and only then', async () => {
+      const file = adminTokenPath(api.root);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.match(readFileSync(file, 'utf8'), /^paas_[0-9A-Za-z]{40}\n$/);
+      const tokens = await api.dataSource.manager.find(ApiToken);
+      assert.ok(tokens.some((t) => t.name === 'admin' && t.admin && t.apps === null));
+      assert.equal(await ensureAdminToken(api.dataSource, api.root), null, 'a second start makes none');
+      assert.equal(readFileSync(file, 'utf8').trim(), api.adminToken);
+    });
+
+    it('answers 401 without a token, with a malformed or an unknown one', async () => {
+      for (const authorization of [
+        undefined,
+        'Bearer',
+        'Basic dXNlcjpwYXNz',
+        `Bearer paas_${'x'.repeat(40)}`,
+        `Bearer ${api.adminToken}x`,
+        api.adminToken,
+      ]) {
+        const res = await api.request('GET', '/api/apps', {
+          token: null,
+          headers: authorization ? { authorization } : {},
+          from: '127.0.0.3',
+        });
+        assert.equal(res.status, 401, String(authorization));
+        assert.equal(res.body.code, 'unauthorized');
+        assert.equal(res.headers['www-authenticate'], 'Bearer realm="paas"');
+      }
+    });
+
+    it('records when a token was last used, at most once a minute', async () => {
+      const { token, record } = await issueToken(api.dataSource.manager, { name: 'fresh' });
+      assert.equal(record.lastUsedAt, null);
+      assert.equal((await api.request('GET', '/api/apps', { token })).status, 200);
+      const first = (await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id })).lastUsedAt;
+      assert.ok(first && Date.now() - Date.parse(first) < 10_000);
+      await api.request('GET', '/api/apps', { token });
+      assert.equal((await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id })).lastUsedAt, first);
+    });
+
+    it('keeps a scoped token to its apps', async () => {
+      const list = await api.request('GET', '/api/apps', { token: scoped });
+      assert.deepEqual(
+        list.body.map((a: { name: string }) => a.name),
+        ['mine'],
+      );
+      assert.equal((await api.request('GET', '/api/apps/mine', { token: scoped })).status, 200);
+      assert.equal((await api.request('GET', '/api/apps/mine/config-vars', { token: scoped })).status, 200);
+      const id = (await api.request('GET', '/api/apps/theirs')).body.id;
+      for (const path of [
+        '/api/apps/theirs',
+        `/api/apps/${id}`,
+        '/api/apps/theirs/config-vars',
+        '/api/apps/theirs/releases',
+        '/api/apps/nosuch',
+      ]) {
+        const res = await api.request('GET', path, { token: scoped });
+        assert.equal(res.status, 403, path);
+        assert.equal(res.body.code, 'forbidden');
+      }
+      assert.equal((await api.request('DELETE', '/api/apps/theirs', { token: scoped })).status, 403);
+      assert.equal(
+        (await api.request('GET', '/api/apps/future', { token: scoped })).status,
+        404,
+        'an app in its scope that does not exist yet',
+      );
+      const create = await api.request('POST', '/api/apps', { token: scoped, body: { name: 'future' } });
+      assert.equal(create.status, 403, 'scoped tokens do not make apps');
+      assert.equal((await api.request('GET', '/api/nodes', { token: scoped })).status, 200);
+    });
+
+    it('keeps tokens management to admin tokens', async () => {
+      const { token: everyApp } = await issueToken(api.dataSource.manager, { name: 'all-apps' });
+      for (const token of [scoped, everyApp]) {
+        assert.equal((await api.request('GET', '/api/tokens', { token })).status, 403);
+        assert.equal((await api.request('POST', '/api/tokens', { token, body: { name: 'x' } })).status, 403);
+      }
+      assert.equal((await api.request('GET', '/api/apps/theirs', { token: everyApp })).status, 200);
+    });
+
+    it(`refuses an address after ${MAX_FAILURES} failures within a minute, with Retry-After`, async () => {
+      const from = '127.0.0.2';
+      for (let i = 0; i < MAX_FAILURES; i++) {
+        assert.equal((await api.request('GET', '/api/apps', { token: 'wrong', from })).status, 401);
+      }
+      for (const token of ['wrong', api.adminToken]) {
+        const res = await api.request('GET', '/api/apps', { token, from });
+        assert.equal(res.status, 429);
+        assert.equal(res.body.code, 'rate_limited');
+        const retry = Number(res.headers['retry-after']);
+        assert.ok(retry >= 1 && retry <= 60, String(retry));
+      }
+      assert.equal(
+        (await api.request('GET', '/api/health', { token: null, from })).status,
+        200,
+        'public routes stay open',
+      );
+      assert.equal((await api.request('GET', '/api/apps')).status, 200, 'other addresses are not affected');
+    });
+  });
+}

@@ -1,0 +1,85 @@
+import { TEST_DATABASES } from '@paas/platform/testing';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type TestApi, startTestApi } from '../testing/harness';
+
+/** Every route of docs/api.md, as OpenAPI names them. */
+const ROUTES = [
+  'get /api/health',
+  'get /api/apps',
+  'post /api/apps',
+  'get /api/apps/{app}',
+  'patch /api/apps/{app}',
+  'delete /api/apps/{app}',
+  'get /api/apps/{app}/config-vars',
+  'patch /api/apps/{app}/config-vars',
+  'get /api/apps/{app}/builds',
+  'get /api/apps/{app}/builds/{id}',
+  'get /api/apps/{app}/builds/{id}/log',
+  'get /api/apps/{app}/releases',
+  'get /api/apps/{app}/releases/{version}',
+  'post /api/apps/{app}/releases',
+  'get /api/apps/{app}/formation',
+  'patch /api/apps/{app}/formation',
+  'get /api/apps/{app}/formation/{type}',
+  'patch /api/apps/{app}/formation/{type}',
+  'get /api/apps/{app}/instances',
+  'post /api/apps/{app}/runs',
+  'get /api/apps/{app}/domains',
+  'post /api/apps/{app}/domains',
+  'delete /api/apps/{app}/domains/{hostname}',
+  'get /api/apps/{app}/logs',
+  'get /api/nodes',
+  'get /api/tokens',
+  'post /api/tokens',
+  'delete /api/tokens/{id}',
+];
+
+for (const kind of TEST_DATABASES) {
+  describe(`OpenAPI document on ${kind}`, () => {
+    let api: TestApi;
+    before(async () => {
+      api = await startTestApi(kind);
+    });
+    after(async () => {
+      await api?.close();
+    });
+
+    it('describes every route, with bodies and answers, at /api/docs-json without a token', async () => {
+      const res = await api.request('GET', '/api/docs-json', { token: null });
+      assert.equal(res.status, 200);
+      const doc = res.body as {
+        openapi: string;
+        paths: Record<string, Record<string, { requestBody?: unknown; responses: object }>>;
+        components: { schemas: Record<string, { properties?: object }> };
+      };
+      assert.match(doc.openapi, /^3\./);
+      const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+        Object.keys(methods).map((m) => `${m} ${path}`),
+      );
+      assert.deepEqual(routes.sort(), [...ROUTES].sort());
+      assert.ok(doc.paths['/api/apps']?.['post']?.requestBody);
+      assert.ok(doc.paths['/api/apps/{app}/formation']?.['patch']?.requestBody);
+      for (const schema of [
+        'AppView',
+        'ReleaseView',
+        'BuildView',
+        'FormationView',
+        'FormationBatchDto',
+        'InstanceView',
+        'DomainView',
+        'NodeView',
+        'TokenView',
+        'RunDto',
+      ]) {
+        assert.ok(Object.keys(doc.components.schemas[schema]?.properties ?? {}).length > 0, schema);
+      }
+    });
+
+    it('serves Swagger UI at /api/docs', async () => {
+      const res = await api.request('GET', '/api/docs', { token: null });
+      assert.equal(res.status, 200);
+      assert.match(res.text, /swagger-ui/i);
+    });
+  });
+}

@@ -1,0 +1,55 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type App, Domain, isUniqueViolation } from '@paas/platform';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { DATA_SOURCE } from '../core/tokens';
+import type { DomainView } from './domains.dto';
+
+@Injectable()
+export class DomainsService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  async list(app: App): Promise<DomainView[]> {
+    return (await this.dataSource.manager.find(Domain, { where: { appId: app.id }, order: { hostname: 'ASC' } })).map(
+      view,
+    );
+  }
+
+  /**
+   * A custom domain routes to the app. Names under the platform's own domain are refused:
+   * `other.<domain>` is another app's address, and the router must not be able to mix them up.
+   */
+  async add(app: App, hostname: string): Promise<DomainView> {
+    if (hostname === this.config.domain || hostname.endsWith(`.${this.config.domain}`)) {
+      throw ApiError.unprocessable(
+        `'${hostname}' is under the platform's domain ${this.config.domain}; apps have APP.${this.config.domain} already`,
+      );
+    }
+    const domain = this.dataSource.manager.create(Domain, { id: randomUUID(), appId: app.id, hostname });
+    try {
+      await this.dataSource.manager.insert(Domain, domain);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw ApiError.conflict(`domain '${hostname}' is already in use`);
+      throw err;
+    }
+    return view(await this.dataSource.manager.findOneByOrFail(Domain, { id: domain.id }));
+  }
+
+  async remove(app: App, hostname: string): Promise<DomainView> {
+    const domain = await this.dataSource.manager.findOne(Domain, {
+      where: { appId: app.id, hostname: hostname.toLowerCase() },
+    });
+    if (!domain) throw ApiError.notFound(`domain '${hostname}' of app '${app.name}' not found`);
+    await this.dataSource.manager.delete(Domain, { id: domain.id });
+    return view(domain);
+  }
+}
+
+function view(domain: Domain): DomainView {
+  return { id: domain.id, hostname: domain.hostname, createdAt: domain.createdAt };
+}

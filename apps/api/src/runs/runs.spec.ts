@@ -1,0 +1,157 @@
+import type { Engine } from '@paas/engine';
+import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
+import { type App, Release } from '@paas/platform';
+import { TEST_DATABASES } from '@paas/platform/testing';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { createApp, deployRelease } from '../testing/fixtures';
+import { type TestApi, startTestApi } from '../testing/harness';
+import { apiLogLines } from '../testing/logs';
+import { waitFor } from '../testing/wait';
+import { ENGINE } from './engine.provider';
+
+const IMAGE = '127.0.0.1:5000/runner:v1';
+
+/** A bridge and subnet of this spec's own, so it never touches paas0 nor other specs. */
+function testBridge(n: number): Record<string, string> {
+  return {
+    PAAS_BRIDGE: `pa${process.pid % 1_000_000}r${n}`,
+    PAAS_SUBNET: `10.210.${(process.pid * 2 + n) % 256}.0/24`,
+    PAAS_IP_FORWARD: '0',
+  };
+}
+
+TEST_DATABASES.forEach((kind, n) => {
+  describe(`one-off runs on ${kind}`, () => {
+    let api: TestApi;
+    let engine: Engine;
+    let app: App;
+    const path = '/api/apps/runner/runs';
+    before(async () => {
+      api = await startTestApi(kind, testBridge(n));
+      engine = api.api.app.get<Engine>(ENGINE);
+      const images = await ImageService.open(imageRoots(api.root));
+      await bootstrapImage(images, 'busybox');
+      await images.tag('busybox:latest', IMAGE);
+      app = await createApp(api, 'runner');
+    });
+    after(async () => {
+      if (engine) {
+        for (const record of await engine.containers.list()) await engine.remove(record, { force: true });
+        await engine.network?.prune();
+      }
+      await api?.close();
+    });
+
+    it('answers 422 while the app has no release with an image', async () => {
+      const none = await api.request('POST', path, { body: { command: 'true' } });
+      assert.equal(none.status, 422);
+      assert.equal(none.body.code, 'unprocessable');
+      await api.request('PATCH', '/api/apps/runner/config-vars', { body: { GREETING: 'hello' } });
+      const configOnly = await api.request('POST', path, { body: { command: 'true' } });
+      assert.equal(configOnly.status, 422, 'a config release without an image');
+    });
+
+    it("runs a command in the release's image with its config and PORT, streams the output and the exit status", async () => {
+      await deployRelease(api, app, { image: IMAGE });
+      const res = await api.request('POST', path, {
+        body: {
+          command: ['sh', '-c', 'echo "$GREETING on $PORT"; echo oops >&2; echo "$EXTRA"; exit 3'],
+          env: { EXTRA: 'more' },
+        },
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.match(String(res.headers['content-type']), /^text\/plain/);
+      assert.equal(res.headers['transfer-encoding'], 'chunked');
+      assert.equal(
+        res.text
+          .split('\n')
+          .filter((l) => l !== 'oops')
+          .join('\n'),
+        'hello on 5000\nmore\npaas-exit-status: 3\n',
+      );
+      assert.ok(res.text.includes('oops\n'), 'stderr too');
+      assert.deepEqual(await engine.containers.list(), [], 'the container is removed');
+      assert.match(
+        (await apiLogLines(api, app.id)).at(-1) ?? '',
+        /^Starting process with command `sh -c echo .*` by admin$/,
+      );
+    });
+
+    it('runs a string with sh -c, and ends an unterminated last line before the status', async () => {
+      const res = await api.request('POST', path, { body: { command: 'printf "no newline"' } });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'no newline\npaas-exit-status: 0\n');
+    });
+
+    it('answers 127 and 126 like docker run for a command that cannot run', async () => {
+      const missing = await api.request('POST', path, { body: { command: ['/no/such/binary'] } });
+      assert.equal(missing.status, 200);
+      assert.match(missing.text, /paas-exit-status: 127\n$/);
+      const notExecutable = await api.request('POST', path, { body: { command: ['/etc/passwd'] } });
+      assert.match(notExecutable.text, /paas-exit-status: 126\n$/);
+      assert.deepEqual(await engine.containers.list(), []);
+    });
+
+    it('stops and removes the container when the client goes away', async () => {
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(
+          new URL(path, api.url),
+          {
+            method: 'POST',
+            headers: { authorization: `Bearer ${api.adminToken}`, 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.on('data', (chunk: Buffer) => {
+              if (chunk.toString().includes('started')) {
+                req.destroy();
+                resolve();
+              }
+            });
+          },
+        );
+        req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+        req.end(JSON.stringify({ command: 'echo started; sleep 60' }));
+      });
+      await waitFor(async () => (await engine.containers.list()).length === 0, 'the container is removed', 15_000);
+    });
+
+    it('answers 422 when the image is not on this node', async () => {
+      await api.dataSource.manager.update(Release, { appId: app.id }, { imageRef: '127.0.0.1:5000/runner:gone' });
+      const res = await api.request('POST', path, { body: { command: 'true' } });
+      assert.equal(res.status, 422);
+      assert.match(res.body.message, /not on this node/);
+      await api.dataSource.manager.update(Release, { appId: app.id }, { imageRef: IMAGE });
+    });
+
+    it('validates the command and env', async () => {
+      const cases: Array<[unknown, string]> = [
+        [{}, 'command'],
+        [{ command: '' }, 'command'],
+        [{ command: '   ' }, 'command'],
+        [{ command: [] }, 'command'],
+        [{ command: [''] }, 'command'],
+        [{ command: ['sh', 1] }, 'command'],
+        [{ command: 42 }, 'command'],
+        [{ command: 'a\u0000b' }, 'command'],
+        [{ command: 'x'.repeat(65 * 1024) }, 'command'],
+        [{ command: Array.from({ length: 1001 }, () => 'a') }, 'command'],
+        [{ command: 'true', env: { '1BAD': 'x' } }, 'env'],
+        [{ command: 'true', env: { GOOD: 1 } }, 'env'],
+        [{ command: 'true', env: ['A=1'] }, 'env'],
+        [{ command: 'true', env: null }, 'env'],
+        [{ command: 'true', tty: true }, 'tty'],
+      ];
+      for (const [body, field] of cases) {
+        const res = await api.request('POST', path, { body });
+        assert.equal(res.status, 400, JSON.stringify(body).slice(0, 100));
+        assert.ok(
+          res.body.details.some((d: { field: string }) => d.field === field),
+          res.text,
+        );
+      }
+      assert.deepEqual(await engine.containers.list(), []);
+    });
+  });
+});
