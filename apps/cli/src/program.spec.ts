@@ -49,6 +49,27 @@ describe('paas command line', () => {
     assert.match(r.err, /unknown option '--frobnicate'/);
   });
 
+  it('lists the platform verbs under their own heading', async () => {
+    const r = await run('help');
+    assert.match(
+      r.out,
+      /\nPlatform Commands \(heroku-like\):\n(?:.*\n)*? {2}apps:create \[options\] <NAME> +Create an app/,
+    );
+    assert.match(r.out, /^ {2}ps:scale \[options\] \[TYPE=QUANTITY\.\.\.\] /m);
+  });
+
+  it('reports a usage error inside a command with exit code 2, engine and platform alike', async () => {
+    for (const [argv, message] of [
+      [['logs'], "missing required argument 'CONTAINER'"],
+      [['config:get'], "missing required argument 'KEY'"],
+      [['apps', '--frobnicate'], "unknown option '--frobnicate'"],
+    ] as const) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.err, `paas: ${message}\nSee 'paas help'.\n`);
+    }
+  });
+
   it('reports a bad setting for `up` as an error naming the variable', async () => {
     let err = '';
     const code = await runCli(['up'], { env: { PAAS_RUN: 'relative' }, out: () => undefined, err: (s) => (err += s) });

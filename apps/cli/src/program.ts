@@ -6,6 +6,8 @@ import { imageCommands } from './commands/images';
 import { registryCommands } from './commands/registry';
 import { upCommand } from './commands/up';
 import { CliError, EXIT_USAGE } from './errors';
+import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
+import { SHARED_VERBS, type SharedVerb, platformRoute } from './platform/route';
 
 export interface CliIo {
   readonly env: Env;
@@ -17,8 +19,12 @@ export function versionLine(): string {
   return `paas version ${VERSION}, node ${process.versions.node}, ${process.platform}/${process.arch}`;
 }
 
-/** The command tree. Each verb lives in its own module under commands/. */
-export function createProgram(io: CliIo): Command {
+/**
+ * The command tree. Each verb lives in its own module under commands/ (engine) or platform/.
+ * `argv` decides whether a verb both halves have (`ps`, `run`, `logs`, `login`, `logout`) is
+ * the engine's or the platform's: see platform/route.ts.
+ */
+export function createProgram(io: CliIo, argv: readonly string[] = []): Command {
   const program = new Command('paas')
     .description('A container engine and a Heroku-like platform built on it')
     .usage('[OPTIONS] COMMAND')
@@ -39,17 +45,45 @@ export function createProgram(io: CliIo): Command {
     .action(() => io.out(`${versionLine()}\n`));
 
   program.enablePositionalOptions();
-  for (const command of containerCommands(io)) program.addCommand(command);
-  for (const command of imageCommands(io)) program.addCommand(command);
-  for (const command of registryCommands(io)) program.addCommand(command);
-  program.addCommand(buildCommand(io));
-  program.addCommand(upCommand(io));
+  const engine = [
+    ...containerCommands(io),
+    ...imageCommands(io),
+    ...registryCommands(io),
+    buildCommand(io),
+    upCommand(io),
+  ];
+  const shared = (verb: SharedVerb): Command | undefined => engine.find((c) => c.name() === verb);
+  const routed = platformRoute(argv, (verb) => shared(verb)?.options ?? []);
+  for (const command of engine) {
+    const verb = SHARED_VERBS.find((v) => v === command.name());
+    if (verb && verb === routed) program.addCommand(sharedCommand(io, verb));
+    else {
+      if (verb) command.addHelpText('after', SHARED_HELP[verb]);
+      program.addCommand(command);
+    }
+  }
+  for (const command of platformCommands(io)) program.addCommand(command);
+  for (const command of program.commands) inheritErrorHandling(command, io);
   return program;
+}
+
+/**
+ * Commands made with `new Command()` and `addCommand` do not inherit the program's output and
+ * exit settings: without this a usage error in a subcommand (a missing argument, an unknown
+ * flag) would print commander's own message and exit 1 instead of going through reportError.
+ */
+function inheritErrorHandling(command: Command, io: CliIo): void {
+  command.exitOverride().configureOutput({
+    writeOut: (s) => io.out(s),
+    writeErr: (s) => io.err(s),
+    outputError: () => undefined,
+  });
+  for (const sub of command.commands) inheritErrorHandling(sub, io);
 }
 
 /** Runs one command line; resolves to the process exit code instead of exiting. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = createProgram(io);
+  const program = createProgram(io, argv);
   if (argv.length === 0) {
     io.out(program.helpInformation());
     return 0;

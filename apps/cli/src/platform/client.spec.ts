@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { ApiClient, ApiError, ApiUnreachableError, apiPath } from './client';
+import { FakeApi } from './testing/fake-api';
+import type { App } from './types';
+
+/** A server answering each request with `handler`, for the answers the fake api never gives. */
+async function rawServer(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('the API client', () => {
+  let api: FakeApi;
+  before(async () => {
+    api = await new FakeApi().start();
+  });
+  after(() => api.close());
+
+  it('sends JSON with the Bearer token and reads JSON back', async () => {
+    const client = new ApiClient(api.url, api.adminToken);
+    const app = await client.post<App>('/api/apps', { name: 'client-app' });
+    assert.equal(app.name, 'client-app');
+    assert.deepEqual(
+      (await client.get<App[]>('/api/apps')).map((a) => a.name),
+      ['client-app'],
+    );
+    const last = api.requests.at(-1);
+    assert.equal(last?.authorization, `Bearer ${api.adminToken}`);
+    const created = api.requests.find((r) => r.method === 'POST');
+    assert.deepEqual(created?.body, { name: 'client-app' });
+  });
+
+  it('turns error answers into ApiError with the code and message', async () => {
+    const client = new ApiClient(api.url, api.adminToken);
+    await assert.rejects(client.get(apiPath('apps', 'nope')), (err: unknown) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.status, 404);
+      assert.equal(err.code, 'not_found');
+      assert.equal(err.message, "app 'nope' not found");
+      return true;
+    });
+    await assert.rejects(client.post('/api/apps', { name: 'client-app' }), {
+      name: 'ApiError',
+      status: 409,
+      code: 'conflict',
+    });
+    await assert.rejects(new ApiClient(api.url, 'paas_wrong').get('/api/apps'), { status: 401, code: 'unauthorized' });
+    await assert.rejects(new ApiClient(api.url, undefined).get('/api/apps'), { status: 401 });
+  });
+
+  it('encodes path segments', () => {
+    assert.equal(apiPath('apps', 'a b', 'domains', 'x/y'), '/api/apps/a%20b/domains/x%2Fy');
+  });
+
+  it('names the address when nothing answers', async () => {
+    const gone = await rawServer(() => undefined);
+    await gone.close(); // the port is free now: connection refused
+    await assert.rejects(new ApiClient(gone.url, 't').get('/api/apps'), (err: unknown) => {
+      assert.ok(err instanceof ApiUnreachableError);
+      assert.equal(
+        err.message,
+        `cannot reach the paas API at ${gone.url}: connection refused (is the api running? \`paas up\` starts it)`,
+      );
+      return true;
+    });
+  });
+
+  it('copes with answers that are not the api’s JSON, and with a base path', async () => {
+    const seen: string[] = [];
+    const server = await rawServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url?.endsWith('/html')) {
+        res.writeHead(502, { 'Content-Type': 'text/html' });
+        res.end('<html>bad gateway</html>');
+      } else if (req.url?.endsWith('/limited')) {
+        res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '42' });
+        res.end('{"code":"rate_limited"}');
+      } else if (req.url?.endsWith('/invalid')) {
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        res.end(
+          '{"code":"invalid_params","message":"invalid parameters","details":[{"field":"name","rule":"a DNS label"}]}',
+        );
+      } else if (req.url?.endsWith('/notjson')) {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('hello');
+      } else {
+        res.writeHead(204);
+        res.end();
+      }
+    });
+    try {
+      const client = new ApiClient(`${server.url}/prefix`, 't');
+      await assert.rejects(client.get('/api/html'), {
+        status: 502,
+        code: 'http_502',
+        message: 'GET /api/html: 502 Bad Gateway',
+      });
+      await assert.rejects(client.get('/api/limited'), {
+        status: 429,
+        code: 'rate_limited',
+        message: 'too many failed authentications (retry after 42 s)',
+      });
+      await assert.rejects(client.get('/api/invalid'), { details: [{ field: 'name', rule: 'a DNS label' }] });
+      await assert.rejects(client.get('/api/notjson'), { code: 'bad_response' });
+      assert.equal(await client.delete('/api/empty'), undefined);
+      assert.deepEqual(seen, [
+        '/prefix/api/html',
+        '/prefix/api/limited',
+        '/prefix/api/invalid',
+        '/prefix/api/notjson',
+        '/prefix/api/empty',
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('streams server-sent events as they come', async () => {
+    const client = new ApiClient(api.url, api.adminToken);
+    api.log('client-app', 'api', 'first');
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const event of client.events(
+        `${apiPath('apps', 'client-app', 'logs')}?tail=10&follow=1`,
+        controller.signal,
+      )) {
+        seen.push(JSON.parse(event.data).line as string);
+        if (seen.length === 1) api.log('client-app', 'web.1', 'second');
+        if (seen.length === 2) controller.abort();
+      }
+    })();
+    await reading; // aborting ends the events quietly
+    assert.deepEqual(seen, ['first', 'second']);
+  });
+});

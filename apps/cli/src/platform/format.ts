@@ -1,0 +1,95 @@
+/** Output in the style of Heroku's CLI: `=== headers`, aligned `Key: value` lists, short ages. */
+
+/** `=== text` */
+export function header(text: string): string {
+  return `=== ${text}\n`;
+}
+
+/**
+ * `Key:   value` lines with the values aligned, in the given order; entries whose value is
+ * undefined or null are left out (an empty string is shown: a config var may be empty).
+ */
+export function keyValues(entries: readonly (readonly [string, string | undefined | null])[]): string {
+  const shown = entries.filter((e): e is readonly [string, string] => e[1] !== undefined && e[1] !== null);
+  const width = Math.max(0, ...shown.map(([k]) => k.length + 1));
+  return shown
+    .map(([k, v]) => `${`${k}:`.padEnd(width)} ${indentContinuation(v, width + 1)}`.trimEnd() + '\n')
+    .join('');
+}
+
+function indentContinuation(value: string, width: number): string {
+  return value.replace(/\n/g, `\n${' '.repeat(width)}`);
+}
+
+/** Columns separated by two spaces, without a header line (Heroku's release and build lists). */
+export function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map(
+      (row) =>
+        row
+          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd() + '\n',
+    )
+    .join('');
+}
+
+/** `just now`, `42s ago`, `5m ago`, `3h ago`, `12d ago`, then the date. */
+export function shortAgo(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  const s = Math.max(0, Math.floor((now - then) / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
+  if (s < 86_400 * 30) return `${Math.floor(s / 86_400)}d ago`;
+  return new Date(then).toISOString().slice(0, 10);
+}
+
+/** `2024-01-02 13:04:05 UTC (5m ago)` */
+export function when(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  return `${new Date(then).toISOString().slice(0, 19).replace('T', ' ')} UTC (${shortAgo(iso, now)})`;
+}
+
+/** A value as a POSIX shell word: bare when safe, else single-quoted. */
+export function shellQuote(value: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `A`, `A and B`, `A, B and C` */
+export function listing(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** The first 7 characters of a commit, or the text as is. */
+export function shortCommit(commit: string | null | undefined): string {
+  if (!commit) return '';
+  return /^[0-9a-f]{40,64}$/.test(commit) ? commit.slice(0, 7) : commit;
+}
+
+/** Pretty JSON for `--json`. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** 1073741824 -> `1 GiB`, 536870912 -> `512 MiB`. */
+export function bytes(value: number | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = value;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number(v.toFixed(v < 10 && u > 0 ? 1 : 0))} ${units[u]}`;
+}

@@ -1,0 +1,121 @@
+/**
+ * `ps:scale` arguments, as Heroku spells them: `web=3`, `worker=+1`, `web=-2`, and a memory
+ * size after a colon (`web=2:512M`, `web=1:1G`; a bare number is MiB). `web` alone, without
+ * `=`, names a process type to show.
+ */
+import type { Formation, FormationUpdate } from './types';
+
+export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
+export const MAX_QUANTITY = 100;
+
+export class ScaleArgumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScaleArgumentError';
+  }
+}
+
+export interface ScaleChange {
+  readonly type: string;
+  /** `set`: quantity is the new count; `add`: quantity is added (negative removes). */
+  readonly mode: 'set' | 'add';
+  readonly quantity: number;
+  /** MiB. */
+  readonly memory?: number;
+}
+
+export type ScaleRequest = { readonly show: string[] } | { readonly changes: ScaleChange[] };
+
+const CHANGE = /^([^=]+)=([+-]?)(\d{1,6})?(?::(\d{1,9})([mMgG][bB]?|[mM]i[bB]|[gG]i[bB])?)?$/;
+
+/** Parses the arguments of `ps:scale`; throws ScaleArgumentError with the argument at fault. */
+export function parseScaleArgs(args: readonly string[]): ScaleRequest {
+  if (args.length === 0) return { show: [] };
+  if (args.every((a) => !a.includes('='))) {
+    for (const type of args) checkType(type, type);
+    return { show: [...args] };
+  }
+  const changes: ScaleChange[] = [];
+  const seen = new Set<string>();
+  for (const arg of args) {
+    const match = CHANGE.exec(arg);
+    if (!match) {
+      throw new ScaleArgumentError(
+        `invalid scale argument '${arg}': expected TYPE=N, TYPE=+N, TYPE=-N or TYPE=N:SIZE (e.g. web=3 worker=+1 web=2:512M)`,
+      );
+    }
+    const [, type = '', sign = '', digits, memDigits, unit] = match;
+    checkType(type, arg);
+    if (seen.has(type)) throw new ScaleArgumentError(`process type '${type}' is given twice`);
+    seen.add(type);
+    if (digits === undefined && memDigits === undefined) {
+      throw new ScaleArgumentError(`invalid scale argument '${arg}': missing the quantity`);
+    }
+    if (digits === undefined && sign !== '') {
+      throw new ScaleArgumentError(`invalid scale argument '${arg}': missing the quantity after '${sign}'`);
+    }
+    const quantity = digits === undefined ? 0 : Number(digits);
+    if (sign === '' && digits !== undefined && quantity > MAX_QUANTITY) {
+      throw new ScaleArgumentError(`invalid scale argument '${arg}': the quantity must be 0-${MAX_QUANTITY}`);
+    }
+    const memory = memDigits === undefined ? undefined : mebibytes(Number(memDigits), unit ?? '');
+    changes.push({
+      type,
+      // `web=:512M` changes the size only: an addition of nothing.
+      mode: sign === '' && digits !== undefined ? 'set' : 'add',
+      quantity: sign === '-' ? -quantity : quantity,
+      ...(memory !== undefined ? { memory } : {}),
+    });
+  }
+  return { changes };
+}
+
+function checkType(type: string, arg: string): void {
+  if (!PROCESS_TYPE.test(type)) {
+    throw new ScaleArgumentError(
+      `invalid process type '${type}' in '${arg}': 1-30 lower-case letters, digits, - and _, starting with a letter`,
+    );
+  }
+}
+
+function mebibytes(n: number, unit: string): number {
+  return /^g/i.test(unit) ? n * 1024 : n;
+}
+
+/** Whether applying `changes` needs the current formation (relative changes do). */
+export function needsCurrent(changes: readonly ScaleChange[]): boolean {
+  return changes.some((c) => c.mode === 'add');
+}
+
+/** The formation updates to send, with relative changes resolved against `current`. */
+export function formationUpdates(
+  changes: readonly ScaleChange[],
+  current: readonly Formation[] = [],
+): FormationUpdate[] {
+  return changes.map((change) => {
+    const now = current.find((f) => f.type === change.type);
+    if (change.mode === 'add' && !now) {
+      throw new ScaleArgumentError(
+        `no process type '${change.type}' to scale relatively; the app has ${names(current)}`,
+      );
+    }
+    const quantity = change.mode === 'set' ? change.quantity : Math.max(0, (now?.quantity ?? 0) + change.quantity);
+    if (quantity > MAX_QUANTITY) {
+      throw new ScaleArgumentError(`${change.type} would run ${quantity} instances; the most is ${MAX_QUANTITY}`);
+    }
+    return { type: change.type, quantity, ...(change.memory !== undefined ? { memory: change.memory } : {}) };
+  });
+}
+
+function names(formation: readonly Formation[]): string {
+  return formation.length ? formation.map((f) => f.type).join(', ') : 'no process types';
+}
+
+/** `web=3:512M`: a formation entry as ps:scale accepts it back. */
+export function formatFormation(f: Pick<Formation, 'type' | 'quantity' | 'memory'>): string {
+  return `${f.type}=${f.quantity}${typeof f.memory === 'number' ? `:${formatMemory(f.memory)}` : ''}`;
+}
+
+export function formatMemory(mib: number): string {
+  return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024}G` : `${mib}M`;
+}

@@ -1,0 +1,494 @@
+/**
+ * A small, real HTTP server that answers as docs/api.md says the platform's api does, in
+ * memory: for the CLI's specs, which exercise the client and the verbs end to end over a
+ * socket without the api's database, Redis and build machinery.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { App, Build, Domain, Formation, Instance, LogLine, Node, Release, Token } from '../types';
+
+interface AppState {
+  app: App;
+  config: Record<string, string>;
+  releases: Release[];
+  formation: Formation[];
+  instances: Instance[];
+  domains: Domain[];
+  builds: Build[];
+  logs: LogLine[];
+}
+
+interface TokenState extends Token {
+  secret: string;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: unknown;
+  readonly authorization: string | undefined;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$/;
+const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class FakeApi {
+  readonly requests: RecordedRequest[] = [];
+  readonly adminToken = 'paas_admin0000000000000000000000000000000000';
+  private readonly apps = new Map<string, AppState>();
+  private readonly tokens: TokenState[] = [];
+  readonly nodes: Node[] = [];
+  private readonly events = new EventEmitter();
+  private server: http.Server | undefined;
+  url = '';
+
+  constructor() {
+    this.addToken('admin', this.adminToken, null, true);
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.events.emit('close');
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  addToken(name: string, secret: string, apps: string[] | null, admin = false): TokenState {
+    const token: TokenState = {
+      id: randomUUID(),
+      name,
+      prefix: secret.slice(0, 9),
+      apps,
+      admin,
+      createdAt: new Date().toISOString(),
+      lastUsedAt: null,
+      secret,
+    };
+    this.tokens.push(token);
+    return token;
+  }
+
+  state(name: string): AppState {
+    const state = this.apps.get(name);
+    if (!state) throw new HttpError(404, 'not_found', `app '${name}' not found`);
+    return state;
+  }
+
+  /** A build and release, as a `git push` would make them. */
+  deploy(name: string, processTypes: Record<string, string> = { web: 'npm start' }, commit = 'a'.repeat(40)): Release {
+    const state = this.state(name);
+    const now = new Date().toISOString();
+    const build: Build = {
+      id: randomUUID(),
+      number: state.builds.length + 1,
+      status: 'succeeded',
+      commit,
+      ref: 'refs/heads/main',
+      stack: 'node',
+      imageRef: `127.0.0.1:5000/${name}:v${state.releases.length + 1}`,
+      imageDigest: `sha256:${'b'.repeat(64)}`,
+      processTypes,
+      error: null,
+      release: null,
+      createdAt: now,
+      updatedAt: now,
+      output: '-----> Building\nStep 1/2 : FROM node:20\n-----> Done\n',
+    };
+    state.builds.unshift(build);
+    for (const type of Object.keys(processTypes)) {
+      if (!state.formation.some((f) => f.type === type)) {
+        state.formation.push({
+          type,
+          quantity: type === 'web' ? 1 : 0,
+          memory: 512,
+          cpu: 1000,
+          command: processTypes[type] ?? null,
+          updatedAt: now,
+        });
+      }
+    }
+    const release = this.release(state, `Deploy ${commit.slice(0, 7)}`, build.imageRef, processTypes, build.id);
+    state.builds[0] = { ...build, release: { id: release.id, version: release.version } };
+    return release;
+  }
+
+  log(name: string, source: string, line: string): void {
+    const entry = { t: new Date().toISOString(), source, line };
+    this.state(name).logs.push(entry);
+    this.events.emit(`log:${name}`, entry);
+  }
+
+  private release(
+    state: AppState,
+    description: string,
+    imageRef: string | null,
+    processTypes: Record<string, string> | null,
+    buildId: string | null,
+    config = { ...state.config },
+  ): Release {
+    const previous = state.releases[0];
+    const release: Release = {
+      id: randomUUID(),
+      version: (previous?.version ?? 0) + 1,
+      status: 'succeeded',
+      description,
+      imageRef: imageRef ?? previous?.imageRef ?? null,
+      imageDigest: previous?.imageDigest ?? `sha256:${'b'.repeat(64)}`,
+      config,
+      processTypes: processTypes ?? previous?.processTypes ?? null,
+      buildId,
+      current: true,
+      createdBy: 'admin',
+      createdAt: new Date().toISOString(),
+    };
+    state.releases = [release, ...state.releases.map((r) => ({ ...r, current: false }))];
+    state.app = { ...state.app, release: { id: release.id, version: release.version } };
+    return release;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = raw;
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    this.requests.push({
+      method: req.method ?? '',
+      path: url.pathname + url.search,
+      body,
+      authorization: req.headers.authorization,
+    });
+    try {
+      await this.route(req.method ?? 'GET', url, body, req, res);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const e = err instanceof HttpError ? err : new HttpError(500, 'internal', String(err));
+      send(res, e.status, { code: e.code, message: e.message });
+    }
+  }
+
+  private auth(req: IncomingMessage, app?: string, admin = false): TokenState {
+    const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const token = match ? this.tokens.find((t) => t.secret === match[1]) : undefined;
+    if (!token) throw new HttpError(401, 'unauthorized', 'missing or unknown token');
+    if (admin && !token.admin) throw new HttpError(403, 'forbidden', 'this token is not an admin token');
+    if (app && token.apps && !token.apps.includes(app))
+      throw new HttpError(403, 'forbidden', `this token may not manage '${app}'`);
+    return token;
+  }
+
+  private async route(
+    method: string,
+    url: URL,
+    body: unknown,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const path = url.pathname;
+    if (method === 'GET' && path === '/api/health') return send(res, 200, { status: 'ok', version: '0.1.0' });
+    if (path === '/api/apps') {
+      const token = this.auth(req);
+      if (method === 'GET') {
+        return send(
+          res,
+          200,
+          [...this.apps.values()].map((s) => s.app).filter((a) => !token.apps || token.apps.includes(a.name)),
+        );
+      }
+      if (method === 'POST') return send(res, 201, this.createApp(body));
+    }
+    if (path === '/api/nodes' && method === 'GET') {
+      this.auth(req);
+      return send(res, 200, this.nodes);
+    }
+    if (path === '/api/tokens') {
+      this.auth(req, undefined, true);
+      if (method === 'GET') return send(res, 200, this.tokens.map(publicToken));
+      if (method === 'POST') {
+        const b = (body ?? {}) as { name?: string; apps?: string[]; admin?: boolean };
+        if (!b.name) throw new HttpError(400, 'invalid_params', 'name is required');
+        const secret = `paas_${randomUUID().replace(/-/g, '').padEnd(40, '0').slice(0, 40)}`;
+        const token = this.addToken(b.name, secret, b.apps ?? null, b.admin ?? false);
+        return send(res, 201, { token: secret, ...publicToken(token) });
+      }
+    }
+    const tokenMatch = /^\/api\/tokens\/([^/]+)$/.exec(path);
+    if (tokenMatch && method === 'DELETE') {
+      this.auth(req, undefined, true);
+      const i = this.tokens.findIndex((t) => t.id === decodeURIComponent(tokenMatch[1] ?? ''));
+      if (i < 0) throw new HttpError(404, 'not_found', 'token not found');
+      const [removed] = this.tokens.splice(i, 1);
+      return send(res, 200, publicToken(removed as TokenState));
+    }
+    const m = /^\/api\/apps\/([^/]+)(?:\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?)?$/.exec(path);
+    if (!m) throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
+    const name = decodeURIComponent(m[1] ?? '');
+    const [resource, id, sub] = [m[2], m[3] && decodeURIComponent(m[3]), m[4]];
+    this.auth(req, name);
+    const state = this.state(name);
+    switch (`${method} ${resource ?? ''}${id ? '/:id' : ''}${sub ? `/${sub}` : ''}`) {
+      case 'GET ':
+        return send(res, 200, state.app);
+      case 'PATCH ': {
+        const newName = (body as { name?: string }).name ?? '';
+        if (!APP_NAME.test(newName)) throw new HttpError(400, 'invalid_params', 'name must be a DNS label');
+        if (this.apps.has(newName)) throw new HttpError(409, 'conflict', `app '${newName}' already exists`);
+        this.apps.delete(name);
+        state.app = {
+          ...state.app,
+          name: newName,
+          gitUrl: `${this.url}/git/${newName}.git`,
+          webUrl: `http://${newName}.localhost:8080/`,
+        };
+        this.apps.set(newName, state);
+        return send(res, 200, state.app);
+      }
+      case 'DELETE ':
+        this.apps.delete(name);
+        return send(res, 200, state.app);
+      case 'GET config-vars':
+        return send(res, 200, state.config);
+      case 'PATCH config-vars': {
+        const changes = (body ?? {}) as Record<string, string | null>;
+        for (const key of Object.keys(changes)) {
+          if (!CONFIG_KEY.test(key))
+            throw new HttpError(400, 'invalid_params', `config key '${key}' is not an environment variable name`);
+        }
+        const next = { ...state.config };
+        for (const [k, v] of Object.entries(changes)) {
+          if (v === null) Reflect.deleteProperty(next, k);
+          else next[k] = v;
+        }
+        if (JSON.stringify(next) !== JSON.stringify(state.config)) {
+          state.config = next;
+          const set = Object.keys(changes).filter((k) => changes[k] !== null);
+          const unset = Object.keys(changes).filter((k) => changes[k] === null);
+          this.release(
+            state,
+            set.length ? `Set ${set.join(', ')} config vars` : `Remove ${unset.join(', ')} config vars`,
+            null,
+            null,
+            null,
+          );
+        }
+        return send(res, 200, state.config);
+      }
+      case 'GET builds':
+        return send(
+          res,
+          200,
+          state.builds.map(({ output: _output, ...b }) => b),
+        );
+      case 'GET builds/:id':
+        return send(res, 200, this.build(state, id ?? ''));
+      case 'GET builds/:id/log': {
+        const build = this.build(state, id ?? '');
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+        for (const line of (build.output ?? '').split('\n').slice(0, -1)) res.write(`data: ${line}\n\n`);
+        res.end(`event: end\ndata: ${JSON.stringify({ status: build.status })}\n\n`);
+        return;
+      }
+      case 'GET releases':
+        return send(res, 200, state.releases);
+      case 'GET releases/:id':
+        return send(res, 200, this.findRelease(state, id ?? ''));
+      case 'POST releases': {
+        const version = (body as { release?: unknown }).release;
+        const target = this.findRelease(state, String(version));
+        if (!target.imageRef)
+          throw new HttpError(422, 'unprocessable', `v${target.version} has no image to roll back to`);
+        state.config = { ...target.config };
+        return send(
+          res,
+          201,
+          this.release(state, `Rollback to v${target.version}`, target.imageRef, target.processTypes, target.buildId, {
+            ...target.config,
+          }),
+        );
+      }
+      case 'GET formation':
+        return send(res, 200, state.formation);
+      case 'PATCH formation': {
+        const updates = (body as { updates?: { type: string; quantity: number; memory?: number }[] }).updates ?? [];
+        for (const u of updates) this.scale(state, u.type, u.quantity, u.memory);
+        return send(res, 200, state.formation);
+      }
+      case 'GET formation/:id':
+        return send(res, 200, this.formation(state, id ?? ''));
+      case 'PATCH formation/:id':
+        this.scale(state, id ?? '', (body as { quantity: number }).quantity);
+        return send(res, 200, this.formation(state, id ?? ''));
+      case 'GET instances':
+        return send(res, 200, state.instances);
+      case 'POST runs':
+        return this.run(body as { command: string | string[]; env?: Record<string, string> }, res);
+      case 'GET domains':
+        return send(res, 200, state.domains);
+      case 'POST domains': {
+        const hostname = (body as { hostname?: string }).hostname ?? '';
+        if (!/^[a-z0-9.-]+\.[a-z]+$/.test(hostname))
+          throw new HttpError(400, 'invalid_params', 'hostname must be a FQDN');
+        if (state.domains.some((d) => d.hostname === hostname))
+          throw new HttpError(409, 'conflict', `${hostname} is taken`);
+        const domain = { id: randomUUID(), hostname, createdAt: new Date().toISOString() };
+        state.domains.push(domain);
+        return send(res, 201, domain);
+      }
+      case 'DELETE domains/:id': {
+        const i = state.domains.findIndex((d) => d.hostname === id);
+        if (i < 0) throw new HttpError(404, 'not_found', `domain '${id}' not found`);
+        const [removed] = state.domains.splice(i, 1);
+        return send(res, 200, removed);
+      }
+      case 'GET logs':
+        return this.logs(name, state, url, res);
+      default:
+        throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
+    }
+  }
+
+  private createApp(body: unknown): App {
+    const name = (body as { name?: unknown } | undefined)?.name;
+    if (typeof name !== 'string' || !APP_NAME.test(name)) {
+      throw new HttpError(400, 'invalid_params', 'name must be a DNS label');
+    }
+    if (this.apps.has(name)) throw new HttpError(409, 'conflict', `app '${name}' already exists`);
+    const now = new Date().toISOString();
+    const app: App = {
+      id: randomUUID(),
+      name,
+      createdAt: now,
+      updatedAt: now,
+      gitUrl: `${this.url}/git/${name}.git`,
+      webUrl: `http://${name}.localhost:8080/`,
+      release: null,
+    };
+    this.apps.set(name, {
+      app,
+      config: {},
+      releases: [],
+      formation: [],
+      instances: [],
+      domains: [],
+      builds: [],
+      logs: [],
+    });
+    return app;
+  }
+
+  private build(state: AppState, id: string): Build {
+    const build = state.builds.find((b) => b.id === id);
+    if (!build) throw new HttpError(404, 'not_found', `build '${id}' not found`);
+    return build;
+  }
+
+  private findRelease(state: AppState, ref: string): Release {
+    const version = /^v?(\d+)$/.exec(ref)?.[1];
+    const release = state.releases.find((r) => (version ? r.version === Number(version) : r.id === ref));
+    if (!release) throw new HttpError(404, 'not_found', `release '${ref}' not found`);
+    return release;
+  }
+
+  private formation(state: AppState, type: string): Formation {
+    const f = state.formation.find((x) => x.type === type);
+    if (!f) throw new HttpError(404, 'not_found', `process type '${type}' not found`);
+    return f;
+  }
+
+  private scale(state: AppState, type: string, quantity: number, memory?: number): void {
+    const i = state.formation.findIndex((f) => f.type === type);
+    if (i < 0) throw new HttpError(422, 'unprocessable', `the release has no process type '${type}'`);
+    if (!Number.isInteger(quantity) || quantity < 0 || quantity > 100)
+      throw new HttpError(400, 'invalid_params', 'quantity must be 0-100');
+    const now = new Date().toISOString();
+    const f = state.formation[i] as Formation;
+    state.formation[i] = { ...f, quantity, ...(memory !== undefined ? { memory } : {}), updatedAt: now };
+    const release = state.app.release;
+    state.instances = state.instances.filter((x) => x.type !== type);
+    for (let n = 1; n <= quantity; n++) {
+      state.instances.push({
+        id: randomUUID(),
+        name: `${type}.${n}`,
+        type,
+        number: n,
+        state: 'up',
+        release,
+        node: 'node-1',
+        address: `10.88.0.${n + 1}:5000`,
+        containerId: randomUUID().replace(/-/g, ''),
+        memoryBytes: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+  }
+
+  private run(body: { command: string | string[]; env?: Record<string, string> }, res: ServerResponse): void {
+    const command = Array.isArray(body.command) ? body.command.join(' ') : body.command;
+    const code = Number(/exit (\d+)/.exec(command)?.[1] ?? 0);
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.write(`running: ${command}\n`);
+    for (const [k, v] of Object.entries(body.env ?? {})) res.write(`${k}=${v}\n`);
+    // The trailer split across writes, as a slow connection delivers it.
+    setTimeout(() => {
+      res.write('héllo wörld\npaas-exit');
+      setTimeout(() => res.end(`-status: ${code}\n`), 20);
+    }, 20);
+  }
+
+  private logs(name: string, state: AppState, url: URL, res: ServerResponse): void {
+    const tail = Number(url.searchParams.get('tail') ?? 100);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.write(': hello\n\n');
+    for (const entry of tail === 0 ? [] : state.logs.slice(-tail)) res.write(`data: ${JSON.stringify(entry)}\n\n`);
+    if (url.searchParams.get('follow') !== '1') {
+      res.end();
+      return;
+    }
+    const onLog = (entry: LogLine): void => void res.write(`data: ${JSON.stringify(entry)}\n\n`);
+    const onClose = (): void => void res.end();
+    this.events.on(`log:${name}`, onLog);
+    this.events.once('close', onClose);
+    res.on('close', () => {
+      this.events.off(`log:${name}`, onLog);
+      this.events.off('close', onClose);
+    });
+  }
+}
+
+function publicToken(token: TokenState): Token {
+  const { secret: _secret, ...rest } = token;
+  return rest;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
