@@ -7,6 +7,7 @@ import { ConfigVarsModule } from './config-vars/config-vars.module';
 import { CoreModule } from './core/core.module';
 import { DomainsModule } from './domains/domains.module';
 import { FormationModule } from './formation/formation.module';
+import { GitModule } from './git/git.module';
 import { HealthModule } from './health/health.module';
 import { InstancesModule } from './instances/instances.module';
 import { LogsModule } from './logs/logs.module';
@@ -35,6 +36,7 @@ export class AppModule {
         LogsModule,
         NodesModule,
         TokensModule,
+        GitModule,
       ],
     };
   }

@@ -38,6 +38,13 @@ export interface ApiConfig {
   readonly registry: string;
   /** Build workers this process runs (PAAS_BUILD_WORKERS, default 1; 0 = separate workers). */
   readonly buildWorkers: number;
+  /**
+   * How long a build job's lock lives without renewal, and how often workers look for jobs
+   * whose lock expired (PAAS_BUILD_LOCK_MS, PAAS_BUILD_STALLED_MS; 30 s each). Every worker
+   * of one queue must use the same values: BullMQ keeps one stalled-check marker per queue.
+   */
+  readonly buildLockMs: number;
+  readonly buildStalledMs: number;
   readonly engine: EngineSettings;
 }
 
@@ -60,6 +67,8 @@ export function loadApiConfig(env: Env): ApiConfig {
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
     buildWorkers: Number(workers),
+    buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
+    buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
     engine: {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
@@ -67,6 +76,13 @@ export function loadApiConfig(env: Env): ApiConfig {
       bridge: bridge(env),
     },
   };
+}
+
+function milliseconds(env: Env, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d{3,7}$/.test(value)) throw new ConfigError(name, value, 'expected milliseconds, 100-9999999');
+  return Number(value);
 }
 
 /** The bridge settings, with a bad value reported under the variable that holds it. */

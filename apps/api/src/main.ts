@@ -1,9 +1,26 @@
 import { ConfigError } from '@paas/config';
 import { loadApiConfig } from './config';
-import { startApi } from './server';
 
+/**
+ * `main.js` runs the control plane (REST api, git receiver, its in-process build workers);
+ * `main.js worker` runs build workers only, in a process of their own (PAAS_BUILD_WORKERS
+ * of them, at least one), sharing the database and Redis with the api.
+ */
 async function main(): Promise<void> {
   const config = loadApiConfig(process.env);
+  if (process.argv[2] === 'worker') {
+    const { startBuildWorker } = await import('./builds-queue/build-worker');
+    const handle = await startBuildWorker(config);
+    console.log(`build worker ready (pid ${process.pid})`);
+    process.send?.({ ready: true, url: `pid:${process.pid}` });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        void handle.close().finally(() => process.exit(0));
+      });
+    }
+    return;
+  }
+  const { startApi } = await import('./server');
   const { url } = await startApi(config);
   console.log(`api listening on ${url}`);
   // Under `paas up` the supervisor waits for this message before it reports the platform up.

@@ -14,6 +14,8 @@ import { AuthRateLimiter } from './rate-limiter';
     { provide: AuthRateLimiter, useFactory: () => new AuthRateLimiter() },
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
+  // the git receiver counts its failed logins against the same per-address limit
+  exports: [AuthRateLimiter],
 })
 export class AuthModule implements OnModuleInit {
   constructor(

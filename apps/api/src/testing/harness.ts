@@ -71,6 +71,8 @@ export async function startTestApi(kind: DatabaseKind, env: Env = {}): Promise<T
       PAAS_API_ADDR: '127.0.0.1:0',
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
+      // the REST specs do not build; the git push e2e runs its own workers
+      PAAS_BUILD_WORKERS: '0',
       ...env,
     });
     api = await startApi(config);

@@ -1,0 +1,10 @@
+export { BuildsQueueModule } from './builds-queue.module';
+export { BUILD_JOB_ATTEMPTS, BuildsQueueService } from './builds-queue.service';
+export {
+  BUILD_LOG_PREFIX,
+  type BuildWorkerHandle,
+  type BuildWorkerTuning,
+  buildEnvironment,
+  createBuildWorker,
+  startBuildWorker,
+} from './build-worker';

@@ -1,0 +1,111 @@
+/**
+ * The apps' bare repositories, `$PAAS_ROOT/platform/git/APP.git`, made on first use, and the
+ * hooks directory every receive-pack of the api runs with (core.hooksPath): only
+ * `proc-receive`, the relay described in proc-receive.ts.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * fd 3/4/5 are the api's pipes (see proc-receive.ts). A background job's stdin is /dev/null
+ * in sh, so the hook's own stdin is kept on fd 6 for the first relay.
+ */
+export const PROC_RECEIVE_HOOK = `#!/bin/sh
+# paas: relays git's proc-receive protocol to the api that started this receive-pack.
+exec 6<&0
+cat <&6 >&3 &
+cat <&5 >&2 &
+cat <&4
+wait
+`;
+
+/** Refs a push deploys; receive-pack hands their commands to the proc-receive hook. */
+export const DEPLOY_REFS: ReadonlySet<string> = new Set(['refs/heads/main', 'refs/heads/master']);
+
+export class GitRepos {
+  readonly root: string;
+  readonly hooks: string;
+  private hookWritten: Promise<void> | undefined;
+
+  constructor(paasRoot: string) {
+    this.root = join(paasRoot, 'platform', 'git');
+    this.hooks = join(this.root, '.hooks');
+  }
+
+  /** Writes the hook, once per process (again at each start: an upgrade may change it). */
+  init(): Promise<void> {
+    this.hookWritten ??= this.writeHook().catch((err: unknown) => {
+      this.hookWritten = undefined;
+      throw err;
+    });
+    return this.hookWritten;
+  }
+
+  private async writeHook(): Promise<void> {
+    await mkdir(this.hooks, { recursive: true, mode: 0o700 });
+    const hook = join(this.hooks, 'proc-receive');
+    await writeFile(`${hook}.tmp`, PROC_RECEIVE_HOOK, { mode: 0o755 });
+    await chmod(`${hook}.tmp`, 0o755);
+    await rename(`${hook}.tmp`, hook);
+  }
+
+  path(app: string): string {
+    return join(this.root, `${app}.git`);
+  }
+
+  /** The app's repository, created empty (HEAD -> main) the first time. */
+  async ensure(app: string): Promise<string> {
+    await this.init();
+    const dir = this.path(app);
+    if (existsSync(join(dir, 'HEAD'))) return dir;
+    const tmp = `${dir}.init-${process.pid}-${Date.now()}`;
+    try {
+      await git(['init', '--quiet', '--bare', '--initial-branch=main', tmp]);
+      await rename(tmp, dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if (existsSync(join(dir, 'HEAD'))) return dir; // another push made it first
+      throw err;
+    }
+    return dir;
+  }
+
+  /** Removes an app's repository (when the app is deleted). */
+  async remove(app: string): Promise<void> {
+    await rm(this.path(app), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The environment git runs in here: no system or user config (a host's hooksPath or
+ * credential helper must not leak in), never a prompt.
+ */
+export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    LANG: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_TERMINAL_PROMPT: '0',
+    ...extra,
+  };
+}
+
+export async function git(args: string[], cwd?: string): Promise<string> {
+  const { stdout } = await run('git', args, { env: gitEnv(), ...(cwd ? { cwd } : {}), maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** A ref's commit, or null when it does not exist. */
+export async function resolveRef(repo: string, ref: string): Promise<string | null> {
+  try {
+    return await git(['--git-dir', repo, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  } catch {
+    return null;
+  }
+}

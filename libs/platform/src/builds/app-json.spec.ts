@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AppJsonError, parseAppJson } from './app-json';
+
+describe('parseAppJson', () => {
+  it("reads Dokku's healthchecks, defaulting the type to startup and warning about keys it ignores", () => {
+    const parsed = parseAppJson(
+      JSON.stringify({
+        name: 'demo',
+        env: { A: 'b' },
+        healthchecks: {
+          web: [
+            { type: 'startup', name: 'web check', description: 'ready?', path: '/health/ready', attempts: 3 },
+            { path: '/', content: 'hello', port: 5000, timeout: 5, wait: 2 },
+          ],
+          worker: [],
+        },
+      }),
+    );
+    assert.deepEqual(parsed.healthchecks, {
+      web: [
+        { type: 'startup', path: '/health/ready', attempts: 3 },
+        { type: 'startup', path: '/', content: 'hello', port: 5000, timeout: 5, wait: 2 },
+      ],
+      worker: [],
+    });
+    assert.deepEqual(parsed.warnings, [
+      'app.json healthchecks.web[0].name is not supported here and is ignored',
+      'app.json healthchecks.web[0].description is not supported here and is ignored',
+    ]);
+  });
+
+  it('has no healthchecks when the file declares none', () => {
+    assert.deepEqual(parseAppJson('{"name":"x"}'), { healthchecks: null, warnings: [] });
+    assert.deepEqual(parseAppJson('{"healthchecks":null}'), { healthchecks: null, warnings: [] });
+  });
+
+  const bad: Array<[string, RegExp]> = [
+    ['{"healthchecks":', /^app\.json: not valid JSON \(/],
+    ['[]', /^app\.json: expected a JSON object at the top level$/],
+    ['{"healthchecks":[]}', /^app\.json healthchecks: expected an object of process type/],
+    ['{"healthchecks":{"web":{}}}', /^app\.json healthchecks\.web: expected a list of checks$/],
+    ['{"healthchecks":{"Web!":[]}}', /^app\.json healthchecks\.Web!: "Web!" is not a valid process type/],
+    ['{"healthchecks":{"web":[1]}}', /^app\.json healthchecks\.web\[0\]: expected an object$/],
+    [
+      '{"healthchecks":{"web":[{"type":"sometimes"}]}}',
+      /^app\.json healthchecks\.web\[0\]\.type: expected startup, liveness or readiness, got "sometimes"$/,
+    ],
+    [
+      '{"healthchecks":{"web":[{"path":"health"}]}}',
+      /^app\.json healthchecks\.web\[0\]\.path: expected a path starting with \/, got "health"$/,
+    ],
+    [
+      '{"healthchecks":{"web":[{"attempts":"3"}]}}',
+      /^app\.json healthchecks\.web\[0\]\.attempts: expected a whole number >= 0$/,
+    ],
+    [
+      '{"healthchecks":{"web":[{"attempts":0}]}}',
+      /^app\.json healthchecks\.web\[0\]\.attempts: expected at least 1 attempt$/,
+    ],
+    [
+      '{"healthchecks":{"web":[{"timeout":1.5}]}}',
+      /^app\.json healthchecks\.web\[0\]\.timeout: expected a whole number >= 0$/,
+    ],
+    [
+      '{"healthchecks":{"web":[{"port":70000}]}}',
+      /^app\.json healthchecks\.web\[0\]\.port: port 70000 is out of range 1-65535$/,
+    ],
+    ['{"healthchecks":{"web":[{"pathh":"/"}]}}', /^app\.json healthchecks\.web\[0\]\.pathh: unknown healthcheck key$/],
+    ['{"healthchecks":{"web":[{"path":7}]}}', /^app\.json healthchecks\.web\[0\]\.path: expected a string$/],
+  ];
+  for (const [text, message] of bad) {
+    it(`refuses ${text}`, () => {
+      assert.throws(
+        () => parseAppJson(text),
+        (err: unknown) => err instanceof AppJsonError && message.test(err.message),
+      );
+    });
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * app.json, as Dokku reads it. Only `healthchecks` matters to the build: it is checked here,
+ * at push time, so a typo fails the push with the key's path instead of a deploy that later
+ * waits on a check that can never pass. The rest of the file (env, formation, scripts, cron…)
+ * belongs to other parts of the platform and is left alone.
+ */
+import type { HealthcheckSpec } from '../model/entities';
+import { PROCESS_TYPE, PROCESS_TYPE_RULE } from '../names';
+import { AppBuildError } from './errors';
+
+export class AppJsonError extends AppBuildError {
+  constructor(where: string, reason: string) {
+    super(`app.json${where ? ` ${where}` : ''}: ${reason}`);
+    this.name = 'AppJsonError';
+  }
+}
+
+export interface AppJson {
+  /** Process type -> its checks; null when app.json declares none. */
+  readonly healthchecks: Record<string, HealthcheckSpec[]> | null;
+  /** Keys Dokku knows that this platform does not act on (shown in the build output). */
+  readonly warnings: string[];
+}
+
+const CHECK_TYPES = new Set(['startup', 'liveness', 'readiness']);
+/** Dokku's healthcheck keys this platform keeps, with the check each value must pass. */
+const KEPT = {
+  type: 'string',
+  path: 'string',
+  port: 'integer',
+  attempts: 'integer',
+  timeout: 'integer',
+  wait: 'integer',
+  content: 'string',
+} as const;
+/** Dokku's other healthcheck keys: valid there, not used here (yet). */
+const IGNORED = new Set([
+  'name',
+  'description',
+  'command',
+  'httpHeaders',
+  'initialDelay',
+  'listening',
+  'scheme',
+  'uptime',
+  'warn',
+  'onFailure',
+]);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function parseAppJson(text: string): AppJson {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new AppJsonError('', `not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObject(doc)) throw new AppJsonError('', 'expected a JSON object at the top level');
+  const warnings: string[] = [];
+  const raw = doc['healthchecks'];
+  if (raw === undefined || raw === null) return { healthchecks: null, warnings };
+  if (!isObject(raw)) throw new AppJsonError('healthchecks', 'expected an object of process type -> list of checks');
+  const healthchecks: Record<string, HealthcheckSpec[]> = {};
+  for (const [type, list] of Object.entries(raw)) {
+    const where = `healthchecks.${type}`;
+    if (!PROCESS_TYPE.test(type))
+      throw new AppJsonError(where, `${JSON.stringify(type)} is not a valid process type: ${PROCESS_TYPE_RULE}`);
+    if (!Array.isArray(list)) throw new AppJsonError(where, 'expected a list of checks');
+    healthchecks[type] = list.map((check, i) => parseCheck(check, `${where}[${i}]`, warnings));
+  }
+  return { healthchecks, warnings };
+}
+
+function parseCheck(check: unknown, where: string, warnings: string[]): HealthcheckSpec {
+  if (!isObject(check)) throw new AppJsonError(where, 'expected an object');
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(check)) {
+    if (IGNORED.has(key)) {
+      warnings.push(`app.json ${where}.${key} is not supported here and is ignored`);
+      continue;
+    }
+    const kind = (KEPT as Record<string, 'string' | 'integer'>)[key];
+    if (!kind) throw new AppJsonError(`${where}.${key}`, 'unknown healthcheck key');
+    if (kind === 'string' && typeof value !== 'string') throw new AppJsonError(`${where}.${key}`, 'expected a string');
+    if (kind === 'integer' && !(Number.isInteger(value) && (value as number) >= 0)) {
+      throw new AppJsonError(`${where}.${key}`, 'expected a whole number >= 0');
+    }
+    out[key] = value as string | number;
+  }
+  const type = (out['type'] as string | undefined) ?? 'startup';
+  if (!CHECK_TYPES.has(type))
+    throw new AppJsonError(`${where}.type`, `expected startup, liveness or readiness, got ${JSON.stringify(type)}`);
+  const path = out['path'] as string | undefined;
+  if (path !== undefined && !path.startsWith('/'))
+    throw new AppJsonError(`${where}.path`, `expected a path starting with /, got ${JSON.stringify(path)}`);
+  const port = out['port'] as number | undefined;
+  if (port !== undefined && (port < 1 || port > 65535))
+    throw new AppJsonError(`${where}.port`, `port ${port} is out of range 1-65535`);
+  const attempts = out['attempts'] as number | undefined;
+  if (attempts !== undefined && attempts < 1)
+    throw new AppJsonError(`${where}.attempts`, 'expected at least 1 attempt');
+  return { ...out, type } as HealthcheckSpec;
+}

@@ -1,0 +1,94 @@
+/**
+ * What kind of app a pushed tree is, in the order Heroku and Dokku look: a Dockerfile is
+ * built as it is; else package.json makes a Node.js app; else index.html a static site. The
+ * decision is made from the top-level listing only (pure), so it is the same on every node.
+ */
+import { AppBuildError } from './errors';
+
+export interface SourceListing {
+  /** Names at the top of the tree (files and directories). */
+  readonly names: ReadonlySet<string>;
+  /** The text of package.json, when there is one. */
+  readonly packageJson?: string;
+  /** The parsed Procfile, when there is one. */
+  readonly procfile?: Readonly<Record<string, string>>;
+}
+
+export interface DockerfilePlan {
+  readonly stack: 'dockerfile';
+}
+
+export interface NodePlan {
+  readonly stack: 'node';
+  /** `ci` with a lockfile, `install` without, `vendored` when node_modules is committed. */
+  readonly install: 'ci' | 'install' | 'vendored';
+  /** The lockfile `npm ci` reads. */
+  readonly lockfile?: 'package-lock.json' | 'npm-shrinkwrap.json';
+  /** The web command: the Procfile's, else `npm start`. */
+  readonly web: string;
+  /** Things the pusher should know (shown in the build output). */
+  readonly notes: readonly string[];
+}
+
+export interface StaticPlan {
+  readonly stack: 'static';
+  readonly web: string;
+}
+
+export type AppPlan = DockerfilePlan | NodePlan | StaticPlan;
+export type Stack = AppPlan['stack'];
+
+/** How busybox httpd serves a static site; the generated image's CMD runs this. */
+export const STATIC_WEB = 'httpd -f -v -p "$PORT" -h /www';
+
+export function detectApp(source: SourceListing): AppPlan {
+  const { names } = source;
+  if (names.has('Dockerfile')) return { stack: 'dockerfile' };
+  if (names.has('package.json')) return detectNode(source);
+  if (names.has('index.html')) return { stack: 'static', web: source.procfile?.['web'] ?? STATIC_WEB };
+  throw new AppBuildError(
+    'cannot tell how to build this app: the top of the repository has no Dockerfile, package.json or index.html',
+  );
+}
+
+function detectNode(source: SourceListing): NodePlan {
+  let pkg: unknown;
+  try {
+    pkg = JSON.parse((source.packageJson ?? '').replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new AppBuildError(`package.json is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof pkg !== 'object' || pkg === null || Array.isArray(pkg)) {
+    throw new AppBuildError('package.json: expected a JSON object at the top level');
+  }
+  const manifest = pkg as { scripts?: unknown; engines?: unknown };
+  const scripts =
+    typeof manifest.scripts === 'object' && manifest.scripts !== null
+      ? (manifest.scripts as Record<string, unknown>)
+      : {};
+  const web = source.procfile?.['web'];
+  const hasStart = typeof scripts['start'] === 'string' || source.names.has('server.js');
+  if (web === undefined && !hasStart) {
+    throw new AppBuildError(
+      'package.json has no "start" script and there is no server.js: add "scripts": {"start": "node app.js"} or a Procfile with a web process',
+    );
+  }
+  const notes: string[] = [];
+  const engines = manifest.engines as { node?: unknown } | undefined;
+  if (typeof engines?.node === 'string')
+    notes.push(`package.json asks for node ${engines.node}; building on the platform's node image`);
+  const lockfile = source.names.has('npm-shrinkwrap.json')
+    ? 'npm-shrinkwrap.json'
+    : source.names.has('package-lock.json')
+      ? 'package-lock.json'
+      : undefined;
+  for (const other of ['yarn.lock', 'pnpm-lock.yaml']) {
+    if (source.names.has(other) && !lockfile)
+      notes.push(`${other} is ignored: only npm is supported here (commit a package-lock.json)`);
+  }
+  const install = source.names.has('node_modules') ? 'vendored' : lockfile ? 'ci' : 'install';
+  if (install === 'vendored') notes.push('node_modules is checked in: using it as it is, without npm install');
+  if (install === 'install')
+    notes.push('no package-lock.json: running npm install (commit a lockfile for repeatable builds)');
+  return { stack: 'node', install, ...(lockfile ? { lockfile } : {}), web: web ?? 'npm start', notes };
+}

@@ -1,0 +1,98 @@
+/**
+ * Pruning release images against a real registry and image store: the tags of releases
+ * beyond the newest ten go, except an image a newer release runs (a rollback), and a
+ * manifest goes from the registry once no kept release uses it.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImageService, imageRoots } from '@paas/images';
+import { RegistryClient, type RunningRegistry, startRegistry } from '@paas/registry';
+import type { DataSource } from 'typeorm';
+import { openDatabase } from '../model/database';
+import { App, Release } from '../model/entities';
+import { BuildLog } from './build-log';
+import { pruneReleaseImages, pushReleaseImage, releaseImageRef } from './release-images';
+
+/** A BuildLog that keeps lines in memory (no Redis needed). */
+const quietLog = (): BuildLog => new BuildLog({ xadd: async () => '0' } as never, 'test');
+
+describe('pruneReleaseImages', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'paas-prune-'));
+  let registry: RunningRegistry;
+  let images: ImageService;
+  let client: RegistryClient;
+  let db: DataSource;
+  const appId = randomUUID();
+
+  before(async () => {
+    registry = await startRegistry({ root: join(dir, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
+    images = await ImageService.open(imageRoots(join(dir, 'root')));
+    client = new RegistryClient(registry.host);
+    db = await openDatabase({ url: `sqlite://${join(dir, 'paas.db')}`, platformDir: dir });
+    await db.manager.insert(App, { id: appId, name: 'shop' });
+    mkdirSync(join(dir, 'layer'));
+    writeFileSync(join(dir, 'layer', 'hello.txt'), 'hello\n');
+    const layer = await images.layerFromDirectory(join(dir, 'layer'));
+    // v1..v12, each its own image (the env differs), pushed as shop:vN; v13 rolls back to v1
+    for (let version = 1; version <= 12; version++) {
+      const ref = releaseImageRef(registry.host, 'shop', version);
+      const image = await images.commit(
+        {
+          architecture: 'amd64',
+          os: 'linux',
+          config: { Env: [`VERSION=${version}`] },
+          rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+        },
+        [layer.descriptor],
+        ref,
+      );
+      await pushReleaseImage(images, client, ref, quietLog());
+      await db.manager.insert(Release, release(version, ref, image.manifestDigest));
+    }
+    const v1 = await db.manager.findOneByOrFail(Release, { appId, version: 1 });
+    await db.manager.insert(Release, release(13, v1.imageRef, v1.imageDigest));
+  });
+
+  function release(version: number, imageRef: string | null, imageDigest: string | null): Partial<Release> {
+    return {
+      id: randomUUID(),
+      appId,
+      version,
+      status: 'succeeded',
+      description: `v${version}`,
+      imageRef,
+      imageDigest,
+      config: {},
+      processTypes: { web: 'x' },
+    };
+  }
+
+  after(async () => {
+    await db?.destroy();
+    await registry?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('removes the images of releases older than the newest ten, keeping what a newer release runs', async () => {
+    const removed = await pruneReleaseImages(db, images, client, appId, 10);
+    assert.deepEqual(removed, [releaseImageRef(registry.host, 'shop', 3), releaseImageRef(registry.host, 'shop', 2)]);
+    const tags = (await (await fetch(`${registry.url}/v2/shop/tags/list`)).json()) as { tags: string[] };
+    assert.deepEqual(
+      tags.tags.sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))),
+      ['v1', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9', 'v10', 'v11', 'v12'],
+    );
+    const v2 = await db.manager.findOneByOrFail(Release, { appId, version: 2 });
+    const manifest = await fetch(`${registry.url}/v2/shop/manifests/${v2.imageDigest}`, { method: 'HEAD' });
+    assert.equal(manifest.status, 404, 'the manifest no kept release uses is gone too');
+    const local = (await images.refs.list()).map((r) => r.name).filter((n) => n?.includes('/shop:'));
+    assert.equal(local.length, 10);
+    assert.ok(!local.includes(releaseImageRef(registry.host, 'shop', 2)));
+    assert.ok(local.includes(releaseImageRef(registry.host, 'shop', 1)));
+    // a second run finds nothing more to do
+    assert.deepEqual(await pruneReleaseImages(db, images, client, appId, 10), []);
+  });
+});

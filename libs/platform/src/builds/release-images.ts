@@ -1,0 +1,92 @@
+/**
+ * Release images in the registry: `REGISTRY/APP:vN`, N the release's version, so the tag a
+ * release names is fixed the moment the release row exists and a retried job pushes the same
+ * tag again. Images of releases older than the last ten are pruned from the registry and
+ * from the local store, except those a newer release still runs (a rollback reuses an image).
+ */
+import type { ImageService } from '@paas/images';
+import { type Digest, formatReference, parseNormalizedReference } from '@paas/oci';
+import { type RegistryClient, pushImage } from '@paas/registry';
+import type { DataSource } from 'typeorm';
+import { Release } from '../model/entities';
+import { currentRelease } from '../releases';
+import type { BuildLog } from './build-log';
+
+export const KEEP_RELEASE_IMAGES = 10;
+
+export function releaseImageRef(registry: string, app: string, version: number): string {
+  return `${registry}/${app}:v${version}`;
+}
+
+/** Pushes a local image under `ref`, reporting each layer as `docker push` does. */
+export async function pushReleaseImage(
+  images: ImageService,
+  client: RegistryClient,
+  ref: string,
+  log: BuildLog,
+): Promise<Digest> {
+  const image = await images.resolve(ref);
+  const result = await pushImage(images, client, image, parseNormalizedReference(ref), {
+    progress: {
+      message: (text) => log.info(text),
+      layer: (event) => {
+        if (event.done) log.info(`${event.digest.replace(/^sha256:/, '').slice(0, 12)}: ${event.status}`);
+      },
+    },
+  });
+  return result.digest;
+}
+
+/**
+ * Deletes the release tags of an app beyond the newest `keep` releases (looking a window of
+ * `keep` further back, which earlier builds have not pruned yet). Returns the refs it removed.
+ */
+export async function pruneReleaseImages(
+  dataSource: DataSource,
+  images: ImageService,
+  client: RegistryClient,
+  appId: string,
+  keep = KEEP_RELEASE_IMAGES,
+): Promise<string[]> {
+  const releases = await dataSource.manager.find(Release, {
+    where: { appId },
+    order: { version: 'DESC' },
+    take: keep * 2,
+  });
+  const current = await currentRelease(dataSource.manager, appId);
+  const kept = new Set(releases.slice(0, keep).map((r) => r.imageRef));
+  kept.add(current?.imageRef ?? null);
+  const keptDigests = new Set(releases.slice(0, keep).map((r) => r.imageDigest));
+  keptDigests.add(current?.imageDigest ?? null);
+  const removed: string[] = [];
+  const seen = new Set<string>();
+  for (const release of releases.slice(keep)) {
+    const ref = release.imageRef;
+    if (!ref || kept.has(ref) || seen.has(ref)) continue;
+    seen.add(ref);
+    const parsed = parseNormalizedReference(ref);
+    if (parsed.domain !== client.host || !parsed.tag) continue;
+    const scopes = [`repository:${parsed.path}:*`];
+    const tag = await client.request(`/v2/${parsed.path}/manifests/${parsed.tag}`, {
+      method: 'DELETE',
+      accept: [404],
+      scopes,
+    });
+    await tag.body?.cancel();
+    // the manifest itself too, once no kept release runs it
+    if (release.imageDigest && !keptDigests.has(release.imageDigest)) {
+      const manifest = await client.request(`/v2/${parsed.path}/manifests/${release.imageDigest}`, {
+        method: 'DELETE',
+        accept: [404],
+        scopes,
+      });
+      await manifest.body?.cancel();
+    }
+    const local = await images.remove(formatReference(parsed)).then(
+      () => true,
+      () => false, // pruned before, or never pulled here
+    );
+    if (tag.status !== 404 || local) removed.push(ref);
+  }
+  return removed;
+}

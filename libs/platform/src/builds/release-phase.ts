@@ -1,0 +1,56 @@
+/**
+ * The Procfile's `release` process: run once in a container of the new image with the
+ * release's config, before the release goes live, as Heroku's release phase. Its output is
+ * part of the build's; a non-zero exit blocks the release.
+ *
+ * The container has no network yet (the node agent of the next issue will give it the app's
+ * network); a container a killed attempt left behind is found by its label and removed.
+ */
+import { type Engine, readLogs } from '@paas/engine';
+import type { BuildLog } from './build-log';
+
+export const RELEASE_LABEL = 'io.paas.release';
+
+export interface ReleaseCommand {
+  readonly engine: Engine;
+  /** The local image (by name). */
+  readonly image: string;
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** The release's id: labels the container so a retry finds what an earlier attempt left. */
+  readonly releaseId: string;
+  readonly app: string;
+  readonly log: BuildLog;
+  readonly signal?: AbortSignal;
+}
+
+/** Runs the command to its end; its exit code. */
+export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
+  const { engine, log } = opts;
+  for (const left of await engine.containers.list()) {
+    if (left.labels[RELEASE_LABEL] === opts.releaseId)
+      await engine.remove(left, { force: true }).catch(() => undefined);
+  }
+  const record = await engine.create(opts.image, {
+    run: {
+      entrypoint: ['/bin/sh', '-c', opts.command],
+      cmd: [],
+      env: Object.entries(opts.env).map(([key, value]) => `${key}=${value}`),
+      binds: [],
+      resources: {},
+    },
+    network: 'none',
+    labels: { [RELEASE_LABEL]: opts.releaseId, 'io.paas.app': opts.app },
+  });
+  const onAbort = (): void => void engine.kill(record).catch(() => undefined);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await engine.start(record);
+    const exit = engine.wait(record);
+    for await (const line of readLogs(engine.logPath(record), { follow: true, until: exit })) log.info(line.text);
+    return (await exit)?.exitCode ?? 255;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await engine.remove(record, { force: true });
+  }
+}
