@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { loadProxyConfig } from './config';
 
@@ -7,6 +8,12 @@ describe('proxy config', () => {
     const c = loadProxyConfig({});
     assert.deepEqual(c.listen, { host: '0.0.0.0', port: 8080 });
     assert.equal(c.domain, 'localhost');
+    assert.deepEqual(c.admin, { host: '127.0.0.1', port: 8081 });
+    assert.equal(c.workers, availableParallelism());
+    assert.equal(c.redisUrl, 'unix:///var/lib/paas/platform/redis/redis.sock');
+    assert.equal(c.accessLog, true);
+    assert.equal(c.routerId, null);
+    assert.equal(c.healthIntervalMs, 2000);
   });
 
   it('takes the router address and domain from the environment', () => {
@@ -15,7 +22,37 @@ describe('proxy config', () => {
     assert.equal(c.domain, 'apps.test');
   });
 
-  it('rejects an invalid domain', () => {
+  it('takes the router settings from the environment', () => {
+    const c = loadProxyConfig({
+      REDIS_URL: 'redis://127.0.0.1:6390',
+      PAAS_ROUTER_WORKERS: '0',
+      PAAS_ROUTER_ADMIN_ADDR: 'off',
+      PAAS_ROUTER_ACCESS_LOG: 'off',
+      PAAS_ROUTER_HEALTH_INTERVAL_MS: '250',
+      PAAS_ROUTER_ID: 'edge-1',
+    });
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6390');
+    assert.equal(c.workers, 0);
+    assert.equal(c.admin, null);
+    assert.equal(c.accessLog, false);
+    assert.equal(c.healthIntervalMs, 250);
+    assert.equal(c.routerId, 'edge-1');
+  });
+
+  it('names the variable and the value it rejects', () => {
     assert.throws(() => loadProxyConfig({ PAAS_DOMAIN: '-bad-' }), /PAAS_DOMAIN="-bad-"/);
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_WORKERS: 'many' }),
+      /PAAS_ROUTER_WORKERS="many": expected a whole number from 0 to 256/,
+    );
+    assert.throws(() => loadProxyConfig({ PAAS_ROUTER_HEALTH_INTERVAL_MS: '5' }), /PAAS_ROUTER_HEALTH_INTERVAL_MS="5"/);
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_ACCESS_LOG: 'maybe' }),
+      /PAAS_ROUTER_ACCESS_LOG="maybe": expected on or off/,
+    );
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_ADMIN_ADDR: 'nowhere' }),
+      /PAAS_ROUTER_ADMIN_ADDR="nowhere": expected HOST:PORT, \[IPV6\]:PORT or :PORT or off/,
+    );
   });
 });

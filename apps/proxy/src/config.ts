@@ -1,13 +1,90 @@
-import { type Env, type ListenAddress, type Paths, domain, listenAddress, paths } from '@paas/config';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, type Env, type ListenAddress, type Paths, domain, listenAddress, paths } from '@paas/config';
 
 export interface ProxyConfig {
   readonly paths: Paths;
   readonly listen: ListenAddress;
   /** Apps answer at `APP.<domain>`. */
   readonly domain: string;
+  /** REDIS_URL, or the managed redis-server `paas up` runs under $PAAS_ROOT. */
+  readonly redisUrl: string;
+  /** Worker processes (PAAS_ROUTER_WORKERS, default: one per CPU; 0 = serve in one process). */
+  readonly workers: number;
+  /** Metrics and status (PAAS_ROUTER_ADMIN_ADDR, default 127.0.0.1:8081; `off` for none). */
+  readonly admin: ListenAddress | null;
+  /** This router's name in published metrics (PAAS_ROUTER_ID); null: HOSTNAME:PORT once listening. */
+  readonly routerId: string | null;
+  /** One JSON line per request on stdout (PAAS_ROUTER_ACCESS_LOG=on|off, default on). */
+  readonly accessLog: boolean;
+  /** Active checks: every PAAS_ROUTER_HEALTH_INTERVAL_MS (2000), each given PAAS_ROUTER_HEALTH_TIMEOUT_MS (1000). */
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  /** Failed checks in a row that take a backend out (PAAS_ROUTER_HEALTH_FALL, 2), passed ones that bring it back (PAAS_ROUTER_HEALTH_RISE, 1). */
+  readonly healthFall: number;
+  readonly healthRise: number;
+  /** How long a backend that refused a connection is left alone (PAAS_ROUTER_COOLDOWN_MS, 5000). */
+  readonly cooldownMs: number;
+  /** A backend silent this long answers 504 (PAAS_ROUTER_TIMEOUT_MS, 60000). */
+  readonly backendTimeoutMs: number;
+  /** On SIGTERM, in-flight requests get this long to finish (PAAS_ROUTER_DRAIN_MS, 30000). */
+  readonly drainMs: number;
+  /** How often the route table's version is compared, in case a message was lost (PAAS_ROUTER_RESYNC_MS, 5000). */
+  readonly resyncMs: number;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, value, `expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = (env[name] ?? '').toLowerCase();
+  if (value === '') return fallback;
+  if (['1', 'on', 'true', 'yes'].includes(value)) return true;
+  if (['0', 'off', 'false', 'no'].includes(value)) return false;
+  throw new ConfigError(name, env[name] ?? '', 'expected on or off');
+}
+
+function adminAddress(env: Env): ListenAddress | null {
+  const value = env['PAAS_ROUTER_ADMIN_ADDR'] || '127.0.0.1:8081';
+  if (value === 'off') return null;
+  try {
+    // The same syntax as every other address; errors are re-labelled with this variable's name.
+    return listenAddress({ PAAS_ROUTER_ADDR: value }, 'PAAS_ROUTER_ADDR');
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new ConfigError('PAAS_ROUTER_ADMIN_ADDR', value, `${err.message.replace(/^[^:]*: /, '')} or off`);
+    }
+    throw err;
+  }
 }
 
 /** The router's settings; the only place the router reads its environment. */
 export function loadProxyConfig(env: Env): ProxyConfig {
-  return { paths: paths(env), listen: listenAddress(env, 'PAAS_ROUTER_ADDR'), domain: domain(env, 'PAAS_DOMAIN') };
+  const root = paths(env);
+  const listen = listenAddress(env, 'PAAS_ROUTER_ADDR');
+  return {
+    paths: root,
+    listen,
+    domain: domain(env, 'PAAS_DOMAIN'),
+    redisUrl: env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`,
+    workers: integer(env, 'PAAS_ROUTER_WORKERS', availableParallelism(), 0, 256),
+    admin: adminAddress(env),
+    routerId: env['PAAS_ROUTER_ID'] || null,
+    accessLog: flag(env, 'PAAS_ROUTER_ACCESS_LOG', true),
+    healthIntervalMs: integer(env, 'PAAS_ROUTER_HEALTH_INTERVAL_MS', 2000, 50, 3_600_000),
+    healthTimeoutMs: integer(env, 'PAAS_ROUTER_HEALTH_TIMEOUT_MS', 1000, 10, 600_000),
+    healthFall: integer(env, 'PAAS_ROUTER_HEALTH_FALL', 2, 1, 100),
+    healthRise: integer(env, 'PAAS_ROUTER_HEALTH_RISE', 1, 1, 100),
+    cooldownMs: integer(env, 'PAAS_ROUTER_COOLDOWN_MS', 5000, 0, 3_600_000),
+    backendTimeoutMs: integer(env, 'PAAS_ROUTER_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    drainMs: integer(env, 'PAAS_ROUTER_DRAIN_MS', 30_000, 0, 3_600_000),
+    resyncMs: integer(env, 'PAAS_ROUTER_RESYNC_MS', 5000, 50, 3_600_000),
+  };
 }

@@ -1,0 +1,443 @@
+/**
+ * The Router in this process in front of real node:http backends on 127.0.0.1: what one
+ * worker does with each request. The whole router (Redis, workers, signals) is e2e/proxy's.
+ */
+import assert from 'node:assert/strict';
+import {
+  Agent,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  createServer,
+  request,
+} from 'node:http';
+import { type AddressInfo, type Socket, connect, createServer as createTcpServer } from 'node:net';
+import { after, afterEach, describe, it } from 'node:test';
+import type { AppRoute } from '@paas/platform/routes';
+import { AccessLog, type AccessEntry } from './access-log';
+import { Router, type RouterOptions } from './router';
+
+const servers: Server[] = [];
+const routers: Router[] = [];
+afterEach(async () => {
+  await Promise.all(routers.splice(0).map((r) => r.close(0)));
+});
+after(async () => {
+  for (const s of servers) s.closeAllConnections();
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+interface Backend {
+  readonly name: string;
+  readonly port: number;
+  readonly address: string;
+  readonly requests: Array<{ method?: string; url?: string; headers: IncomingHttpHeaders; socket: Socket }>;
+  readonly server: Server;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, backend: Backend) => void;
+
+const hello: Handler = (req, res, backend) => {
+  res.setHeader('content-type', 'text/plain');
+  res.end(`${backend.name} ${req.method} ${req.url}`);
+};
+
+async function backend(name: string, handler: Handler = hello): Promise<Backend> {
+  const requests: Backend['requests'] = [];
+  const server = createServer();
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const b: Backend = { name, port, address: `127.0.0.1:${port}`, requests, server };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    requests.push({ method: req.method, url: req.url, headers: req.headers, socket: req.socket });
+    handler(req, res, b);
+  });
+  return b;
+}
+
+async function deadAddress(): Promise<string> {
+  const s = createTcpServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((resolve) => s.close(resolve));
+  return `127.0.0.1:${port}`;
+}
+
+function route(app: string, addresses: string[], hosts: string[] = []): AppRoute {
+  return {
+    app,
+    hosts,
+    backends: addresses.map((address, i) => ({ id: `web.${i + 1}`, address })),
+    check: { type: 'tcp' },
+  };
+}
+
+async function router(
+  routes: AppRoute[],
+  options: Partial<RouterOptions> = {},
+): Promise<{ router: Router; port: number; log: AccessEntry[]; refused: string[] }> {
+  const log: AccessEntry[] = [];
+  const refused: string[] = [];
+  const accessLog = new AccessLog((chunk) => {
+    for (const line of chunk.split('\n')) if (line) log.push(JSON.parse(line) as AccessEntry);
+  });
+  const r = new Router({
+    domain: 'localhost',
+    backendTimeoutMs: 10_000,
+    cooldownMs: 60_000,
+    accessLog,
+    onRefused: (address) => refused.push(address),
+    warn: () => undefined,
+    ...options,
+  });
+  routers.push(r);
+  r.handle({ type: 'routes', version: 1, routes, down: [] });
+  const { port } = await r.listen({ host: '127.0.0.1', port: 0 });
+  return { router: r, port, log, refused };
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function send(
+  port: number,
+  options: {
+    host?: string;
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    agent?: Agent;
+  } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers: { host: options.host ?? 'shop.localhost', ...options.headers },
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Waits for the access log to have `n` lines (it is written once per event-loop turn). */
+async function lines(log: AccessEntry[], n: number): Promise<AccessEntry[]> {
+  for (let i = 0; i < 200 && log.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(log.length, n, 'access log lines');
+  return log;
+}
+
+describe('router: requests', () => {
+  it('passes the request on with the original Host, forwarded headers and a request id', async () => {
+    const b = await backend('b1');
+    const { port, log } = await router([route('shop', [b.address], ['shop.example.com'])]);
+    const answer = await send(port, {
+      host: 'Shop.Example.com:8080',
+      path: '/cart?id=7',
+      headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil' },
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'b1 GET /cart?id=7');
+    const seen = b.requests[0]?.headers ?? {};
+    assert.equal(seen.host, 'Shop.Example.com:8080');
+    assert.equal(seen['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+    assert.equal(seen['x-forwarded-proto'], 'http', 'the router is the edge: it says what the client used');
+    assert.equal(seen['x-forwarded-host'], 'Shop.Example.com:8080');
+    assert.equal(seen['x-forwarded-port'], String(port));
+    assert.match(String(seen['x-request-id']), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(answer.headers['x-request-id'], seen['x-request-id']);
+
+    const [entry] = await lines(log, 1);
+    assert.ok(entry);
+    assert.equal(entry.requestId, seen['x-request-id']);
+    assert.equal(entry.app, 'shop');
+    assert.equal(entry.host, 'Shop.Example.com:8080');
+    assert.equal(entry.method, 'GET');
+    assert.equal(entry.path, '/cart?id=7');
+    assert.equal(entry.status, 200);
+    assert.equal(entry.backend, b.address);
+    assert.equal(entry.bytes, Buffer.byteLength('b1 GET /cart?id=7'));
+    assert.equal(typeof entry.durationMs, 'number');
+    assert.ok(!Number.isNaN(Date.parse(entry.time)));
+  });
+
+  it('keeps a sane incoming request id and replaces a bad one', async () => {
+    const b = await backend('b1');
+    const { port } = await router([route('shop', [b.address])]);
+    const kept = await send(port, { headers: { 'x-request-id': 'edge-7f3a:01' } });
+    assert.equal(kept.headers['x-request-id'], 'edge-7f3a:01');
+    assert.equal(b.requests[0]?.headers['x-request-id'], 'edge-7f3a:01');
+    const replaced = await send(port, { headers: { 'x-request-id': 'has spaces <script>' } });
+    assert.notEqual(replaced.headers['x-request-id'], 'has spaces <script>');
+    assert.equal(b.requests[1]?.headers['x-request-id'], replaced.headers['x-request-id']);
+  });
+
+  it("reuses connections to the backend and keeps the client's alive as the client wants", async () => {
+    const b = await backend('b1');
+    const { port } = await router([route('shop', [b.address])]);
+    const client = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const answer = await send(port, { agent: client, headers: { connection: 'keep-alive' } });
+        assert.equal(answer.status, 200);
+        assert.equal(answer.headers['connection'], 'keep-alive');
+        assert.equal(answer.headers['keep-alive'], undefined, "the backend's Keep-Alive is hop-by-hop");
+      }
+      assert.equal(new Set(b.requests.map((r) => r.socket)).size, 1, 'one backend connection for five requests');
+      assert.equal(b.requests[0]?.headers.connection, 'keep-alive');
+      const closing = await send(port, { agent: client, headers: { connection: 'close' } });
+      assert.equal(closing.headers['connection'], 'close');
+      assert.equal(b.requests[5]?.headers.connection, 'keep-alive', "the client's close is not the backend's");
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('answers 404 for unknown hosts, 400 for bad ones and 503 for an app without backends', async () => {
+    const { port, log } = await router([route('empty', [])]);
+    const unknown = await send(port, { host: 'nobody.localhost' });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body, /No app answers at nobody\.localhost/);
+    assert.match(unknown.body, new RegExp(String(unknown.headers['x-request-id'])));
+    assert.equal(unknown.headers['content-type'], 'text/html; charset=utf-8');
+    const bad = await send(port, { host: 'not a host' });
+    assert.equal(bad.status, 400);
+    const none = await send(port, { host: 'empty.localhost' });
+    assert.equal(none.status, 503);
+    assert.equal(none.headers['retry-after'], '5');
+    assert.match(none.body, /empty has no instance running/);
+    const head = await send(port, { host: 'empty.localhost', method: 'HEAD' });
+    assert.equal(head.status, 503);
+    assert.equal(head.body, '');
+    const entries = await lines(log, 4);
+    assert.deepEqual(
+      entries.map((e) => [e.status, e.app, e.backend]),
+      [
+        [404, null, null],
+        [400, null, null],
+        [503, 'empty', null],
+        [503, 'empty', null],
+      ],
+    );
+  });
+
+  it('sends each request to the backend with the fewest in flight, else round-robin', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = await backend('slow', (req, res, b) => {
+      if (req.url === '/hold') void held.then(() => hello(req, res, b));
+      else hello(req, res, b);
+    });
+    const fast = await backend('fast');
+    const { port } = await router([route('shop', [slow.address, fast.address])]);
+    const pending = send(port, { path: '/hold' }); // round-robin starts with slow, which holds it
+    while (slow.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) bodies.push((await send(port)).body);
+    assert.deepEqual(bodies, Array(4).fill('fast GET /'), 'slow has one in flight, fast none');
+    release();
+    assert.equal((await pending).body, 'slow GET /hold');
+    const after = [(await send(port)).body, (await send(port)).body];
+    assert.deepEqual(after.sort(), ['fast GET /', 'slow GET /'], 'both idle again: they alternate');
+  });
+});
+
+describe('router: failures', () => {
+  it('retries idempotent requests on another backend when one refuses, and cools it down', async () => {
+    const dead = await deadAddress();
+    const live = await backend('live');
+    const { port, log, refused } = await router([route('shop', [dead, live.address])]);
+    for (const method of ['GET', 'HEAD', 'DELETE', 'OPTIONS']) {
+      const answer = await send(port, { method });
+      assert.equal(answer.status, 200, method);
+    }
+    assert.deepEqual(refused, [dead], 'refused once, then skipped while it cools down');
+    const entries = await lines(log, 4);
+    assert.equal(entries[0]?.attempts, 2);
+    assert.equal(entries[0]?.backend, live.address);
+    assert.equal(entries[1]?.attempts, undefined);
+  });
+
+  it('does not retry a request with a body, and says 502', async () => {
+    const dead = await deadAddress();
+    const live = await backend('live');
+    const { port, log } = await router([route('shop', [dead, live.address])]);
+    const answer = await send(port, { method: 'POST', body: 'order=1' });
+    assert.equal(answer.status, 502);
+    assert.match(answer.body, /shop could not be reached or failed to answer \(ECONNREFUSED\)/);
+    assert.equal(live.requests.length, 0);
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.error, 'ECONNREFUSED');
+    assert.equal(entry?.backend, dead);
+  });
+
+  it('says 502 when every backend refuses', async () => {
+    const { port } = await router([route('shop', [await deadAddress(), await deadAddress()])]);
+    assert.equal((await send(port)).status, 502);
+  });
+
+  it('says 504 when the backend stays silent', async () => {
+    const silent = await backend('silent', () => undefined);
+    const { port, log } = await router([route('shop', [silent.address])], { backendTimeoutMs: 200 });
+    const answer = await send(port);
+    assert.equal(answer.status, 504);
+    assert.match(answer.body, /did not answer within 200 ms/);
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.error, 'timeout');
+  });
+
+  it('cuts the client off when the backend dies mid-body, instead of leaving it hanging', async () => {
+    const dying = await backend('dying', (_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('only part of it');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const { port, log } = await router([route('shop', [dying.address])]);
+    await assert.rejects(
+      send(port),
+      (err: NodeJS.ErrnoException) =>
+        ['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE'].includes(err.code ?? err.message) || /aborted/.test(err.message),
+    );
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.status, 200);
+    assert.ok(entry?.error, 'the failure is in the log');
+  });
+
+  it('abandons the backend request when the client goes away', async () => {
+    let backendClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (backendClosed = resolve));
+    const slow = await backend('slow', (_req, res) => res.on('close', () => backendClosed()));
+    const { port, log } = await router([route('shop', [slow.address])]);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('GET / HTTP/1.1\r\nHost: shop.localhost\r\n\r\n');
+    while (slow.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    await closed;
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.status, 499);
+  });
+});
+
+describe('router: websockets and malformed input', () => {
+  it('proxies an upgrade both ways with forwarded headers', async () => {
+    const b = await backend('ws');
+    let upgradeHeaders: IncomingHttpHeaders = {};
+    b.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      upgradeHeaders = req.headers;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+      socket.on('end', () => socket.end());
+    });
+    const { port, log } = await router([route('shop', [b.address])]);
+    const { socket, status } = await upgrade(port, 'shop.localhost');
+    assert.equal(status, 101);
+    socket.write('hello');
+    assert.equal(await firstData(socket), 'echo:hello');
+    assert.equal(upgradeHeaders['x-forwarded-for'], '127.0.0.1');
+    assert.equal(upgradeHeaders.upgrade, 'websocket');
+    socket.end();
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.status, 101);
+    assert.equal(entry?.backend, b.address);
+  });
+
+  it('refuses upgrades to unknown hosts, dead backends and non-websocket protocols', async () => {
+    const { port } = await router([route('shop', [await deadAddress()])]);
+    assert.equal((await upgrade(port, 'nobody.localhost')).status, 404);
+    assert.equal((await upgrade(port, 'shop.localhost')).status, 502);
+    assert.equal((await upgrade(port, 'shop.localhost', 'h2c')).status, 400);
+  });
+
+  it('answers 431 to huge headers and 400 to garbage, and keeps serving', async () => {
+    const b = await backend('b1');
+    const { port } = await router([route('shop', [b.address])]);
+    const huge = await rawExchange(
+      port,
+      `GET / HTTP/1.1\r\nHost: shop.localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.match(huge, /^HTTP\/1\.1 431 /);
+    const garbage = await rawExchange(port, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1\.1 400 /);
+    const noHost = await rawExchange(port, 'GET / HTTP/1.1\r\n\r\n');
+    assert.match(noHost, /^HTTP\/1\.1 400 /);
+    assert.equal((await send(port)).status, 200);
+  });
+});
+
+describe('router: shutdown', () => {
+  it('finishes requests in flight, closing their connections, and refuses new ones', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const b = await backend('b1', (req, res, backend) => void held.then(() => hello(req, res, backend)));
+    const { router: r, port } = await router([route('shop', [b.address])]);
+    const client = new Agent({ keepAlive: true });
+    const pending = send(port, { agent: client });
+    while (b.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const closed = r.close(10_000);
+    await assert.rejects(send(port), /ECONNREFUSED/);
+    release();
+    const answer = await pending;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.connection, 'close');
+    await closed;
+    client.destroy();
+  });
+});
+
+function upgrade(port: number, host: string, protocol = 'websocket'): Promise<{ status: number; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      headers: {
+        host,
+        connection: 'Upgrade',
+        upgrade: protocol,
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Socket) => resolve({ status: res.statusCode ?? 0, socket }));
+    req.on('response', (res: IncomingMessage) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, socket: res.socket });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function firstData(socket: Socket): Promise<string> {
+  return new Promise((resolve) => socket.once('data', (data: Buffer) => resolve(data.toString())));
+}
+
+/** Writes raw bytes and collects everything until the router closes the connection. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (data: Buffer) => (answer += data.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(answer));
+    socket.end(text);
+  });
+}

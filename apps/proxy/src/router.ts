@@ -1,0 +1,551 @@
+/**
+ * One worker's HTTP server: routes each request by Host to a backend through http-proxy.
+ *
+ * - Backends get keep-alive connections from one agent, the original Host, X-Forwarded-For
+ *   (appended), -Proto, -Host and -Port (set: the router is the edge) and X-Request-Id (the
+ *   client's when it is a sane token, else a new UUID; echoed in the response).
+ * - 400 for a Host that is not a host name, 404 for a host no app answers, 503 when the app
+ *   has no healthy backend, 502 when the backend failed, 504 when it stayed silent for
+ *   `backendTimeoutMs`. A request that is idempotent and has no body is retried on another
+ *   backend (up to `maxAttempts` in all) when the failure came before any response.
+ * - A backend that refuses a connection is skipped for `cooldownMs` (passive health);
+ *   `onRefused` tells the primary, whose active checks then settle it for every worker.
+ * - Websocket upgrades are proxied too; an open websocket counts as in flight.
+ * - `close(drainMs)` stops accepting, lets in-flight requests finish (answering them with
+ *   Connection: close), then closes whatever is left.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Agent,
+  type ClientRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  createServer,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import httpProxy from 'http-proxy';
+import type { ListenAddress } from '@paas/config';
+import type { AccessLog } from './access-log';
+import type { ToWorker } from './messages';
+import { rawResponse, pageBody } from './pages';
+import { type AppState, type BackendState, Routing } from './routing';
+import { type AppCounters, Counters } from './stats';
+
+export interface RouterOptions {
+  readonly domain: string;
+  readonly backendTimeoutMs: number;
+  readonly cooldownMs: number;
+  /** Null: no access log. */
+  readonly accessLog: AccessLog | null;
+  /** Attempts per idempotent request, the first included (default 3). */
+  readonly maxAttempts?: number;
+  /** A backend refused a connection. */
+  readonly onRefused?: (address: string) => void;
+  /** Operational messages (stderr by default). */
+  readonly warn?: (message: string) => void;
+}
+
+/** Connection failures that say the backend is not there (as opposed to failing mid-request). */
+const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const REQUEST_ID = /^[A-Za-z0-9+/=._:@-]{1,200}$/;
+const EXCHANGE = Symbol('paas.exchange');
+const PATH_MAX = 2048;
+
+/** One client request through its attempts. */
+class Exchange {
+  app: AppState | undefined;
+  counters: AppCounters | undefined;
+  /** The backend of the current attempt, while it holds one of its in-flight slots. */
+  backend: BackendState | undefined;
+  /** The backend that answered (or was tried last), for the log. */
+  lastBackend: BackendState | undefined;
+  target: { host: string; port: number } | undefined;
+  tried: BackendState[] | undefined;
+  attempts = 0;
+  status = 0;
+  bytes = 0;
+  responded = false;
+  timedOut = false;
+  error: string | undefined;
+  proxyReq: ClientRequest | undefined;
+  proxyRes: IncomingMessage | undefined;
+  headers: Record<string, string> | undefined;
+  finished = false;
+  retriedSame = false;
+
+  constructor(
+    readonly id: string,
+    readonly start: number,
+  ) {}
+}
+
+type Routed = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+const KEEP_ALIVE_HINT = Symbol('paas.keepAliveHint');
+type HintedSocket = Duplex & { [KEEP_ALIVE_HINT]?: number };
+
+/**
+ * The agent for backends. A backend's `Keep-Alive: timeout=N` is hop-by-hop: it is taken off
+ * the response (the client deals with our timeout, not the backend's) and kept on the socket,
+ * so that an idle connection is dropped a second before the backend would drop it.
+ */
+class BackendAgent extends Agent {
+  override keepSocketAlive(socket: HintedSocket): boolean {
+    const keep = (super.keepSocketAlive(socket) as unknown as boolean | undefined) !== false;
+    const hint = socket[KEEP_ALIVE_HINT];
+    socket[KEEP_ALIVE_HINT] = undefined;
+    if (!keep || hint === undefined) return keep;
+    if (hint <= 0) return false;
+    const socketTimeout = (socket as Duplex & { timeout?: number }).timeout ?? 0;
+    if (socketTimeout === 0 || hint < socketTimeout) (socket as Socket).setTimeout(hint);
+    return true;
+  }
+}
+
+function remoteAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function errorCode(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ?? e?.message ?? 'error';
+}
+
+export class Router {
+  readonly routing: Routing;
+  readonly server: Server;
+  readonly counters = new Counters();
+  private readonly proxy: httpProxy;
+  private readonly agent: Agent;
+  /** For retries: a new connection each time. */
+  private readonly fresh = new Agent({ keepAlive: false, noDelay: true });
+  private readonly maxAttempts: number;
+  private readonly warn: (message: string) => void;
+  private inflight = 0;
+  private readonly upgraded = new Set<Socket>();
+  private closing = false;
+  private drained: (() => void) | undefined;
+  private closed: Promise<void> | undefined;
+
+  constructor(private readonly options: RouterOptions) {
+    this.routing = new Routing(options.domain);
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.warn = options.warn ?? ((message) => console.error(`proxy: ${message}`));
+    // Idle connections to backends are kept for reuse; Node's agent closes one a second
+    // before the backend's announced Keep-Alive timeout, and after 30 s idle otherwise.
+    // No Nagle: a request written in pieces must not wait for the backend's delayed ACK.
+    this.agent = new BackendAgent({
+      keepAlive: true,
+      maxFreeSockets: 1024,
+      timeout: 30_000,
+      scheduling: 'lifo',
+      noDelay: true,
+    });
+    this.proxy = httpProxy.createProxyServer({ agent: this.agent, ws: true, xfwd: false, changeOrigin: false });
+    this.proxy.on('error', (err: Error) => this.warn(`http-proxy: ${err.message}`));
+    this.proxy.on('proxyReq', (proxyReq, req) => this.onProxyReq(proxyReq, req as Routed));
+    this.proxy.on('proxyReqWs', (proxyReq, req) => this.onProxyReqWs(proxyReq, req as Routed));
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req as Routed, res));
+    this.server = createServer((req, res) => this.onRequest(req, res));
+    // Clients may keep idle connections open longer than Node's default 5 s (nginx: 75 s).
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+  }
+
+  /** Applies a message from the primary. */
+  handle(message: ToWorker): void {
+    if (message.type === 'routes') {
+      // Refused hosts are the primary's to report (once, not once per worker).
+      this.routing.setRoutes(message.routes, message.version, message.down);
+    } else if (message.type === 'health') {
+      this.routing.setHealth(message.address, message.healthy);
+    }
+  }
+
+  listen(address: ListenAddress): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(address.port, address.host, () => {
+        this.server.off('error', onError);
+        // Later errors (e.g. EMFILE while accepting) are the server's to survive, not to die of.
+        this.server.on('error', (err: Error) => this.warn(`server: ${err.message}`));
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Requests being answered now, websockets included. */
+  get active(): number {
+    return this.inflight + this.upgraded.size;
+  }
+
+  // ---- plain requests ----
+
+  private onRequest(req: Routed, res: ServerResponse): void {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const x = new Exchange(id, performance.now());
+    req[EXCHANGE] = x;
+    this.inflight++;
+    res.setHeader('x-request-id', id);
+    res.once('close', () => this.onResponseClosed(req, res, x));
+
+    const found = this.routing.lookup(req.headers.host);
+    if (found.kind === 'bad-host') {
+      this.page(res, x, 400, 'The Host header is missing or is not a host name.');
+      return;
+    }
+    if (found.kind === 'unknown') {
+      this.page(res, x, 404, `No app answers at ${found.host}.`);
+      return;
+    }
+    const app = found.app;
+    x.app = app;
+    x.counters = this.counters.app(app.name);
+    x.counters.inflight++;
+    const backend = this.routing.pick(app, Date.now());
+    if (!backend) {
+      res.setHeader('retry-after', '5');
+      this.page(res, x, 503, `${app.name} has no instance running that passes its health check.`);
+      return;
+    }
+    this.forward(req, res, x, backend);
+  }
+
+  private forwardHeaders(req: IncomingMessage, x: Exchange, upgrade: boolean): Record<string, string> {
+    if (x.headers) return x.headers;
+    const prior = req.headers['x-forwarded-for'];
+    const remote = remoteAddress(req);
+    const headers: Record<string, string> = {
+      'x-request-id': x.id,
+      'x-forwarded-for': typeof prior === 'string' && prior !== '' ? `${prior}, ${remote}` : remote,
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': req.headers.host ?? '',
+      'x-forwarded-port': String(req.socket.localPort ?? ''),
+    };
+    // Hop by hop: the connection to the backend is ours to keep alive, whatever the client said.
+    if (!upgrade) headers['connection'] = 'keep-alive';
+    x.headers = headers;
+    return headers;
+  }
+
+  private forward(req: Routed, res: ServerResponse, x: Exchange, backend: BackendState): void {
+    x.attempts++;
+    x.backend = backend;
+    x.lastBackend = backend;
+    x.proxyReq = undefined;
+    backend.inflight++;
+    const target = { host: backend.host, port: backend.port };
+    x.target = target;
+    // A retry takes a new connection: the pooled ones may all be dead, like the first one was.
+    const options = {
+      target,
+      headers: this.forwardHeaders(req, x, false),
+      agent: x.attempts > 1 ? this.fresh : this.agent,
+    };
+    this.proxy.web(req, res, options, (err, _req, _res, where) => this.onProxyError(err, req, res, x, where));
+  }
+
+  private onProxyReq(proxyReq: ClientRequest, req: Routed): void {
+    const x = req[EXCHANGE];
+    if (!x) return;
+    x.proxyReq = proxyReq;
+    proxyReq.setTimeout(this.options.backendTimeoutMs, () => {
+      x.timedOut = true;
+      proxyReq.destroy();
+    });
+  }
+
+  private onProxyRes(proxyRes: IncomingMessage, req: Routed, res: ServerResponse): void {
+    const x = req[EXCHANGE];
+    if (!x) return;
+    x.responded = true;
+    x.proxyRes = proxyRes;
+    // The client's connection follows the client's wish (and our shutdown), not the backend's.
+    if (req.httpVersion === '1.1') {
+      const connection = req.headers.connection;
+      const close = this.closing || (connection !== undefined && /(^|,)\s*close\s*($|,)/i.test(connection));
+      proxyRes.headers.connection = close ? 'close' : 'keep-alive';
+    }
+    const hint = proxyRes.headers['keep-alive'];
+    if (hint !== undefined) {
+      const seconds = /^\s*timeout=(\d+)/i.exec(String(hint))?.[1];
+      if (seconds !== undefined) (proxyRes.socket as HintedSocket)[KEEP_ALIVE_HINT] = Number(seconds) * 1000 - 1000;
+      delete proxyRes.headers['keep-alive'];
+    }
+    const length = proxyRes.headers['content-length'];
+    if (req.method === 'HEAD' || proxyRes.statusCode === 204 || proxyRes.statusCode === 304) {
+      x.bytes = 0;
+    } else if (length !== undefined && /^\d+$/.test(length)) {
+      x.bytes = Number(length);
+    } else {
+      proxyRes.on('data', (chunk: Buffer) => (x.bytes += chunk.length));
+    }
+    proxyRes.once('end', () => this.release(x));
+    proxyRes.once('close', () => {
+      // The backend went away mid-body: the client must see the response cut, not hang.
+      if (!proxyRes.complete && !res.writableEnded) {
+        x.error ??= 'backend closed mid-response';
+        res.destroy();
+      }
+    });
+  }
+
+  private onProxyError(err: Error, req: Routed, res: ServerResponse, x: Exchange, target: unknown): void {
+    if (target !== x.target) return; // a late error from an earlier attempt
+    const backend = x.backend;
+    const code = x.timedOut ? 'timeout' : errorCode(err);
+    const reused = x.proxyReq?.reusedSocket === true;
+    x.error = code;
+    this.release(x);
+    if (x.responded || res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (res.destroyed || x.finished) return;
+    const refused = REFUSED.has(code);
+    if (refused && backend) {
+      this.routing.coolDown(backend, Date.now() + this.options.cooldownMs);
+      this.options.onRefused?.(backend.address);
+    }
+    const method = req.method ?? '';
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if (!x.timedOut && IDEMPOTENT.has(method) && !hasBody && x.attempts < this.maxAttempts && x.app) {
+      if (backend) (x.tried ??= []).push(backend);
+      let next = this.routing.pick(x.app, Date.now(), x.tried);
+      // A reset on a kept-alive connection may only mean the backend had just closed it: with
+      // no other backend left, the same one gets one more try, on a new connection.
+      if (!next && backend && reused && !refused && !x.retriedSame) {
+        x.retriedSame = true;
+        next = backend;
+      }
+      if (next) {
+        this.forward(req, res, x, next);
+        return;
+      }
+    }
+    if (x.timedOut) {
+      this.page(res, x, 504, `${x.app?.name ?? 'The app'} did not answer within ${this.options.backendTimeoutMs} ms.`);
+    } else {
+      this.page(res, x, 502, `${x.app?.name ?? 'The app'} could not be reached or failed to answer (${code}).`);
+    }
+  }
+
+  /** Gives back the current attempt's in-flight slot on its backend. */
+  private release(x: Exchange): void {
+    if (x.backend) {
+      x.backend.inflight--;
+      x.backend = undefined;
+    }
+  }
+
+  private page(res: ServerResponse, x: Exchange, status: number, detail: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = pageBody(status, detail, x.id);
+    x.status = status;
+    x.bytes = res.req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+    res.statusCode = status;
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    if (this.closing) res.setHeader('connection', 'close');
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  private onResponseClosed(req: Routed, res: ServerResponse, x: Exchange): void {
+    x.finished = true;
+    this.release(x);
+    if (!x.responded && x.proxyReq && !x.proxyReq.destroyed) x.proxyReq.destroy(); // the client left first
+    if (x.proxyRes && !x.proxyRes.complete) x.proxyRes.destroy();
+    const status = res.headersSent ? res.statusCode : 499; // 499: the client closed before any answer
+    if (!res.writableFinished && !x.error) x.error = 'client closed';
+    if (x.counters) {
+      x.counters.inflight--;
+      this.counters.answered(x.counters, status, x.bytes);
+    } else {
+      this.counters.unrouted++;
+    }
+    this.log(req, x, status);
+    this.inflight--;
+    this.afterExchange();
+  }
+
+  private log(req: IncomingMessage, x: Exchange, status: number): void {
+    const log = this.options.accessLog;
+    if (!log) return;
+    const url = req.url ?? '';
+    log.log({
+      time: new Date().toISOString(),
+      requestId: x.id,
+      app: x.app?.name ?? null,
+      host: (req.headers.host ?? '').slice(0, 300),
+      method: req.method ?? '',
+      path: url.length > PATH_MAX ? `${url.slice(0, PATH_MAX)}...` : url,
+      status,
+      backend: x.lastBackend?.address ?? null,
+      durationMs: Math.round((performance.now() - x.start) * 1000) / 1000,
+      bytes: x.bytes,
+      remote: remoteAddress(req),
+      ...(x.attempts > 1 ? { attempts: x.attempts } : {}),
+      ...(x.error ? { error: x.error } : {}),
+    });
+  }
+
+  // ---- websockets ----
+
+  private onUpgrade(req: Routed, socket: Socket, head: Buffer): void {
+    socket.on('error', () => undefined); // a client that vanishes is not our error
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const x = new Exchange(id, performance.now());
+    req[EXCHANGE] = x;
+    this.upgraded.add(socket);
+    socket.once('close', () => this.onUpgradeClosed(req, socket, x));
+
+    const reject = (status: number, detail: string): void => {
+      x.status = status;
+      socket.end(rawResponse(status, detail, id));
+    };
+    if (this.closing) return reject(503, 'The router is shutting down.');
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      return reject(400, 'Only websocket upgrades are proxied.');
+    }
+    const found = this.routing.lookup(req.headers.host);
+    if (found.kind === 'bad-host') return reject(400, 'The Host header is missing or is not a host name.');
+    if (found.kind === 'unknown') return reject(404, `No app answers at ${found.host}.`);
+    x.app = found.app;
+    x.counters = this.counters.app(found.app.name);
+    x.counters.inflight++;
+    const backend = this.routing.pick(found.app, Date.now());
+    if (!backend) return reject(503, `${found.app.name} has no instance running that passes its health check.`);
+    x.attempts = 1;
+    x.backend = backend;
+    x.lastBackend = backend;
+    backend.inflight++;
+    const target = { host: backend.host, port: backend.port };
+    x.target = target;
+    this.proxy.ws(req, socket, head, { target, headers: this.forwardHeaders(req, x, true) }, (err: Error) => {
+      if (x.status === 101) return; // after the upgrade: http-proxy closes both sides
+      const code = x.timedOut ? 'timeout' : errorCode(err);
+      x.error = code;
+      if (REFUSED.has(code)) {
+        this.routing.coolDown(backend, Date.now() + this.options.cooldownMs);
+        this.options.onRefused?.(backend.address);
+      }
+      if (x.status === 0 && socket.writable) {
+        x.status = x.timedOut ? 504 : 502;
+        socket.write(rawResponse(x.status, `${found.app.name} could not be reached (${code}).`, id));
+      }
+    });
+  }
+
+  private onProxyReqWs(proxyReq: ClientRequest, req: Routed): void {
+    const x = req[EXCHANGE];
+    if (!x) return;
+    x.proxyReq = proxyReq;
+    proxyReq.setTimeout(this.options.backendTimeoutMs, () => {
+      if (x.status !== 0) return;
+      x.timedOut = true;
+      proxyReq.destroy();
+    });
+    proxyReq.once('upgrade', () => (x.status = 101));
+    proxyReq.once('response', (response: IncomingMessage) => {
+      x.status = response.statusCode ?? 502;
+      x.responded = true;
+    });
+  }
+
+  private onUpgradeClosed(req: Routed, socket: Socket, x: Exchange): void {
+    this.upgraded.delete(socket);
+    this.release(x);
+    if (x.proxyReq && !x.proxyReq.destroyed && x.status !== 101) x.proxyReq.destroy();
+    const status = x.status || 499;
+    if (x.counters) {
+      x.counters.inflight--;
+      this.counters.answered(x.counters, status, 0);
+    } else {
+      this.counters.unrouted++;
+    }
+    this.log(req, x, status);
+    this.afterExchange();
+  }
+
+  // ---- malformed requests ----
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const id = randomUUID();
+    this.counters.unrouted++;
+    socket.end(rawResponse(status, `The request could not be read (${err.code ?? err.message}).`, id));
+    this.options.accessLog?.log({
+      time: new Date().toISOString(),
+      requestId: id,
+      app: null,
+      host: '',
+      method: '',
+      path: '',
+      status,
+      backend: null,
+      durationMs: 0,
+      bytes: 0,
+      remote: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      error: err.code ?? err.message,
+    });
+  }
+
+  // ---- shutdown ----
+
+  private afterExchange(): void {
+    if (!this.closing) return;
+    this.server.closeIdleConnections();
+    if (this.active === 0) this.drained?.();
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests (and open websockets) finish for up to
+   * `drainMs`, then closes every connection left. Resolves once everything is closed.
+   */
+  close(drainMs: number): Promise<void> {
+    if (this.closed) return this.closed;
+    this.closing = true;
+    this.closed = (async () => {
+      const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeIdleConnections();
+      if (this.active > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainMs);
+          this.drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this.server.closeAllConnections();
+      for (const socket of this.upgraded) socket.destroy();
+      await stopped;
+      this.agent.destroy();
+      this.fresh.destroy();
+      this.proxy.close();
+      this.options.accessLog?.flush();
+    })();
+    return this.closed;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Process layout: the primary (`runPrimary`) owns Redis, the health checks, the metrics and
+ * the admin address, and forks PAAS_ROUTER_WORKERS workers with node:cluster; each worker
+ * (`runWorker`) serves the router's address with its own `Router`. With 0 workers the primary
+ * serves by itself.
+ *
+ * A worker asks for the table (`hello`) before it listens, so it never answers 404 for want of
+ * a table. A worker that dies is replaced (with a back-off when it keeps dying). SIGTERM or
+ * SIGINT: stop accepting, let in-flight requests finish (up to PAAS_ROUTER_DRAIN_MS), exit 0.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { formatAddress } from '@paas/config';
+import { hostname } from 'node:os';
+import { AccessLog } from './access-log';
+import type { ProxyConfig } from './config';
+import { Controller } from './control';
+import { type ToPrimary, type ToWorker, isMessage } from './messages';
+import { Router } from './router';
+
+const log = (message: string): void => console.error(`proxy: ${message}`);
+
+export interface Ready {
+  readonly url: string;
+  readonly admin: string | null;
+}
+
+function routerOptions(config: ProxyConfig, onRefused: (address: string) => void) {
+  return {
+    domain: config.domain,
+    backendTimeoutMs: config.backendTimeoutMs,
+    cooldownMs: config.cooldownMs,
+    accessLog: config.accessLog ? new AccessLog() : null,
+    onRefused,
+  };
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${formatAddress({ host, port })}`;
+}
+
+export async function runPrimary(config: ProxyConfig): Promise<Ready> {
+  let router: Router | undefined;
+  const broadcast = (message: ToWorker): void => {
+    if (router) {
+      router.handle(message);
+      return;
+    }
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker?.isConnected()) worker.send(message);
+    }
+  };
+  const controller = new Controller(config, broadcast);
+  await controller.start();
+
+  let port: number;
+  let shuttingDown = false;
+  if (config.workers === 0) {
+    router = new Router(routerOptions(config, (address) => controller.health.checkNow(address)));
+    router.handle(controller.routesMessage());
+    port = await router.listen(config.listen).then(
+      (address) => address.port,
+      (err: Error) => {
+        throw new Error(`cannot listen on ${formatAddress(config.listen)}: ${err.message}`);
+      },
+    );
+    const local = router;
+    setInterval(() => controller.report('self', local.counters.snapshot()), 1000).unref();
+    controller.workers = 0;
+  } else {
+    port = await forkWorkers(config, controller, () => shuttingDown);
+  }
+  controller.routerId = config.routerId ?? `${hostname()}:${port}`;
+
+  let adminUrl: string | null = null;
+  if (config.admin) {
+    const admin = await controller.listenAdmin(config.admin);
+    adminUrl = urlOf(config.admin.host, admin.port);
+  }
+  const url = urlOf(config.listen.host, port);
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    shuttingDown = true;
+    log(`${signal}: finishing in-flight requests (up to ${config.drainMs} ms), then exiting`);
+    stopping = (async () => {
+      if (router) await router.close(config.drainMs);
+      else await stopWorkers(config.drainMs + 5000);
+      await controller.stop();
+      log('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  const workers = config.workers === 0 ? 'in one process' : `${config.workers} workers`;
+  console.error(
+    `proxy listening on ${url} (${workers}) for *.${config.domain}${adminUrl ? `, admin ${adminUrl}` : ''}`,
+  );
+  return { url, admin: adminUrl };
+}
+
+/** Forks the workers; resolves with the port once all listen, rejects if one cannot. */
+function forkWorkers(config: ProxyConfig, controller: Controller, shuttingDown: () => boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    let listening = 0;
+    let fatal: string | undefined;
+    const started = new Map<number, number>();
+    let delay = 100;
+    const fork = (): Worker => {
+      const worker = cluster.fork();
+      started.set(worker.id, Date.now());
+      return worker;
+    };
+    cluster.on('message', (worker: Worker, message: unknown) => {
+      if (!isMessage<ToPrimary>(message)) return;
+      if (message.type === 'fatal') {
+        fatal = message.message;
+        return;
+      }
+      controller.onWorkerMessage(String(worker.id), message, (reply) => {
+        if (worker.isConnected()) worker.send(reply);
+      });
+    });
+    cluster.on('listening', (_worker: Worker, address: { port: number }) => {
+      if (ready) return;
+      listening++;
+      if (listening === config.workers) {
+        ready = true;
+        controller.workers = config.workers;
+        resolve(address.port);
+      }
+    });
+    cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
+      controller.metrics.retire(String(worker.id));
+      const lived = Date.now() - (started.get(worker.id) ?? 0);
+      started.delete(worker.id);
+      if (!ready) {
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+        reject(new Error(fatal ?? `a worker exited before listening (${signal ?? `status ${code}`})`));
+        return;
+      }
+      if (shuttingDown()) return;
+      delay = lived > 30_000 ? 100 : Math.min(delay * 2, 30_000);
+      log(`worker ${worker.process.pid} exited (${signal ?? `status ${code}`}); starting another in ${delay} ms`);
+      setTimeout(() => {
+        if (!shuttingDown()) fork();
+      }, delay).unref();
+    });
+    for (let i = 0; i < config.workers; i++) fork();
+  });
+}
+
+/** Asks every worker to drain and waits for them; kills those still there after `deadlineMs`. */
+async function stopWorkers(deadlineMs: number): Promise<void> {
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          if (worker.isDead()) return resolve();
+          const timer = setTimeout(() => {
+            log(`worker ${worker.process.pid} did not finish in time; killing it`);
+            worker.process.kill('SIGKILL');
+          }, deadlineMs);
+          worker.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          if (worker.isConnected()) worker.send({ type: 'shutdown' } satisfies ToWorker);
+          else worker.process.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+export async function runWorker(config: ProxyConfig): Promise<void> {
+  const send = (message: ToPrimary, then?: () => void): void => {
+    if (process.connected && process.send) process.send(message, undefined, {}, () => then?.());
+    else then?.();
+  };
+  const router = new Router(routerOptions(config, (address) => send({ type: 'refused', address })));
+  let haveTable: () => void = () => undefined;
+  const table = new Promise<void>((resolve) => (haveTable = resolve));
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void router.close(config.drainMs).then(() => {
+      clearInterval(reporter);
+      send({ type: 'metrics', snapshot: router.counters.snapshot() }, () => process.exit(0));
+    });
+  };
+  process.on('message', (message: unknown) => {
+    if (!isMessage<ToWorker>(message)) return;
+    if (message.type === 'shutdown') return shutdown();
+    router.handle(message);
+    if (message.type === 'routes') haveTable();
+  });
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('disconnect', shutdown); // the primary is gone
+  const reporter = setInterval(() => send({ type: 'metrics', snapshot: router.counters.snapshot() }), 1000);
+  reporter.unref();
+  send({ type: 'hello' });
+  await table;
+  try {
+    await router.listen(config.listen);
+  } catch (err) {
+    const message = `cannot listen on ${formatAddress(config.listen)}: ${(err as Error).message}`;
+    console.error(`proxy: ${message}`);
+    send({ type: 'fatal', message }, () => process.exit(1));
+  }
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Counters, MetricsAggregator } from './stats';
+
+describe('request counters', () => {
+  it('counts answers by status class and bytes', () => {
+    const counters = new Counters();
+    const shop = counters.app('shop');
+    for (const status of [200, 204, 301, 404, 499, 502, 503]) counters.answered(shop, status, 10);
+    counters.unrouted += 2;
+    assert.deepEqual(counters.snapshot(), {
+      apps: { shop: { requests: 7, inflight: 0, s2xx: 2, s3xx: 1, s4xx: 2, s5xx: 2, bytes: 70 } },
+      unrouted: 2,
+    });
+  });
+
+  it('sums workers, keeps what exited workers counted and computes requests per second', () => {
+    const metrics = new MetricsAggregator();
+    const app = (requests: number, inflight: number) => ({
+      requests,
+      inflight,
+      s2xx: requests,
+      s3xx: 0,
+      s4xx: 0,
+      s5xx: 0,
+      bytes: requests * 100,
+    });
+    metrics.report('1', { apps: { shop: app(10, 1) }, unrouted: 1 });
+    metrics.report('2', { apps: { shop: app(20, 2), blog: app(5, 0) }, unrouted: 0 });
+    const first = metrics.sample('r', 10_000);
+    assert.equal(first.apps['shop']?.requests, 30);
+    assert.equal(first.apps['shop']?.inflight, 3);
+    assert.equal(first.apps['shop']?.requestsPerSecond, 0, 'one sample: no rate yet');
+    assert.equal(first.unrouted, 1);
+
+    metrics.report('1', { apps: { shop: app(40, 0) }, unrouted: 1 });
+    metrics.retire('2'); // its 20 + 5 requests stay in the totals; its in-flight ones do not
+    const second = metrics.sample('r', 12_000);
+    assert.equal(second.apps['shop']?.requests, 60);
+    assert.equal(second.apps['shop']?.inflight, 0);
+    assert.equal(second.apps['shop']?.requestsPerSecond, 15);
+    assert.equal(second.apps['blog']?.requests, 5);
+    assert.deepEqual(second.apps['shop']?.status, { '2xx': 60, '3xx': 0, '4xx': 0, '5xx': 0 });
+
+    // The rate looks back to the latest sample at least five seconds old, not to the start:
+    // at 20 s that is the one of 12 s, so (120 - 60) / 8 s.
+    metrics.report('1', { apps: { shop: app(100, 0) }, unrouted: 1 });
+    metrics.sample('r', 16_000);
+    const later = metrics.sample('r', 20_000);
+    assert.equal(later.apps['shop']?.requestsPerSecond, 7.5);
+  });
+});

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './redis';
+import { type LocalRedis, startLocalRedis } from './redis-server';
+import {
+  type AppRoute,
+  type RouteChange,
+  ROUTES_CHANNEL,
+  ROUTES_KEY,
+  ROUTES_VERSION_KEY,
+  RouteWatcher,
+  parseAddress,
+  parseAppRoute,
+  parseRouteMessage,
+  publishRouterMetrics,
+  readAppRoute,
+  readRouteTable,
+  readRouterMetrics,
+  removeAppRoutes,
+  setAppRoutes,
+  validateRoute,
+} from './routes';
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('route entries', () => {
+  it('splits IPv4 and IPv6 backend addresses and rejects anything else', () => {
+    assert.deepEqual(parseAddress('10.88.0.5:5000'), { host: '10.88.0.5', port: 5000 });
+    assert.deepEqual(parseAddress('[fd00::7]:80'), { host: 'fd00::7', port: 80 });
+    for (const bad of ['10.88.0.5', 'localhost:80', '999.1.1.1:80', '1.2.3.4:0', '1.2.3.4:70000', '[zz]:1', '::1:80']) {
+      assert.equal(parseAddress(bad), null, bad);
+    }
+  });
+
+  it('normalizes hosts and fills in a TCP check', () => {
+    const route = validateRoute({
+      app: 'shop',
+      hosts: ['Shop.Example.COM.', 'shop.example.com'],
+      backends: [{ id: 'web.1', address: '127.0.0.1:5000' }],
+    });
+    assert.deepEqual(route, {
+      app: 'shop',
+      hosts: ['shop.example.com'],
+      backends: [{ id: 'web.1', address: '127.0.0.1:5000' }],
+      check: { type: 'tcp' },
+    });
+    assert.deepEqual(validateRoute({ app: 'a', check: { type: 'http', path: '/health?x=1' } }).check, {
+      type: 'http',
+      path: '/health?x=1',
+    });
+  });
+
+  it('says which app and which field is wrong', () => {
+    const cases: Array<[Parameters<typeof validateRoute>[0], RegExp]> = [
+      [{ app: 'Bad_Name' }, /route of app "Bad_Name": the app name is not a DNS label/],
+      [{ app: 'a', hosts: 'x.com' }, /route of app "a": hosts "x.com" is not an array/],
+      [{ app: 'a', hosts: ['ok.com', 'no spaces.com'] }, /hosts\[1\] "no spaces.com" is not a host name/],
+      [{ app: 'a', backends: [{ id: '', address: '1.2.3.4:5' }] }, /backends\[0\]\.id "" is not a string/],
+      [{ app: 'a', backends: [{ id: 'x', address: 'nowhere' }] }, /backends\[0\]\.address "nowhere" is not IPV4:PORT/],
+      [
+        {
+          app: 'a',
+          backends: [
+            { id: 'x', address: '1.2.3.4:5' },
+            { id: 'y', address: '1.2.3.4:5' },
+          ],
+        },
+        /backends\[1\]\.address 1\.2\.3\.4:5 is listed twice/,
+      ],
+      [{ app: 'a', check: { type: 'udp' } }, /check\.type "udp" is neither/],
+      [{ app: 'a', check: { type: 'http', path: 'health' } }, /check\.path "health" must start with \//],
+      [{ app: 'a', check: { type: 'http', path: '/a b' } }, /check\.path/],
+    ];
+    for (const [input, message] of cases) assert.throws(() => validateRoute(input), message);
+  });
+
+  it('rejects stored entries that are not JSON, not objects or name another app', () => {
+    assert.throws(() => parseAppRoute('a', '{nope'), /route of app "a": paas:routes holds "\{nope", which is not JSON/);
+    assert.throws(() => parseAppRoute('a', '[1]'), /which is not an object/);
+    assert.throws(() => parseAppRoute('a', '{"app":"b"}'), /the entry names app "b"/);
+    assert.equal(parseAppRoute('a', '{"app":"a"}').app, 'a');
+  });
+
+  it('reads change messages and refuses anything else', () => {
+    assert.deepEqual(parseRouteMessage('{"version":3,"app":"shop"}'), { version: 3, app: 'shop' });
+    for (const bad of ['', 'garbage', '{"version":"3","app":"shop"}', '{"version":0,"app":"a"}', '{"version":1}']) {
+      assert.equal(parseRouteMessage(bad), null, bad);
+    }
+  });
+});
+
+describe('the route table on a real redis-server', () => {
+  let dir: string;
+  let server: LocalRedis;
+  let redis: Redis;
+  const clients: Redis[] = [];
+  const client = (): Redis => {
+    const c = connectRedis(server.url);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-routes-'));
+    server = await startLocalRedis(dir);
+    redis = client();
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    await redis.flushall();
+  });
+
+  it('writes, versions and announces every change in order', async () => {
+    const subscriber = client();
+    const messages: string[] = [];
+    subscriber.on('message', (_channel, text: string) => messages.push(text));
+    await subscriber.subscribe(ROUTES_CHANNEL);
+
+    assert.equal(
+      await setAppRoutes(redis, 'shop', ['shop.example.com'], [{ id: 'web.1', address: '10.0.0.1:5000' }]),
+      1,
+    );
+    assert.equal(await setAppRoutes(redis, 'blog', [], [], { type: 'http', path: '/up' }), 2);
+    assert.equal(await removeAppRoutes(redis, 'shop'), 3);
+    assert.equal(await removeAppRoutes(redis, 'shop'), null, 'removing an absent app changes nothing');
+    assert.equal(await redis.get(ROUTES_VERSION_KEY), '3');
+
+    const table = await readRouteTable(redis);
+    assert.equal(table.version, 3);
+    assert.deepEqual([...table.routes.keys()], ['blog']);
+    assert.deepEqual(table.routes.get('blog')?.check, { type: 'http', path: '/up' });
+    await waitFor('three messages', () => messages.length === 3);
+    assert.deepEqual(
+      messages.map((m) => JSON.parse(m)),
+      [
+        { version: 1, app: 'shop' },
+        { version: 2, app: 'blog' },
+        { version: 3, app: 'shop' },
+      ],
+    );
+  });
+
+  it('refuses to write an invalid route and leaves the table alone', async () => {
+    await assert.rejects(
+      setAppRoutes(redis, 'shop', [], [{ id: 'w', address: 'localhost:80' }]),
+      /backends\[0\]\.address/,
+    );
+    await assert.rejects(removeAppRoutes(redis, '../x'), /app name/);
+    assert.equal(await redis.exists(ROUTES_KEY, ROUTES_VERSION_KEY), 0);
+  });
+
+  it('skips garbage entries and reports them, keeping the rest', async () => {
+    await setAppRoutes(redis, 'good', [], [{ id: 'w', address: '127.0.0.1:1' }]);
+    await redis.hset(
+      ROUTES_KEY,
+      'bad',
+      '{"app":"bad","backends":"all of them"}',
+      'worse',
+      '\u0000\u0001',
+      'Nope',
+      '{}',
+    );
+    const table = await readRouteTable(redis);
+    assert.deepEqual([...table.routes.keys()], ['good']);
+    const invalid = new Map(table.invalid.map((i) => [i.app, i.error]));
+    assert.deepEqual([...invalid.keys()].sort(), ['Nope', 'bad', 'worse']);
+    assert.match(invalid.get('bad') ?? '', /backends "all of them" is not an array/);
+    assert.match(invalid.get('worse') ?? '', /is not JSON/);
+    assert.match(invalid.get('Nope') ?? '', /the app name is not/);
+    const one = await readAppRoute(redis, 'bad');
+    assert.equal(one.route, null);
+    assert.match(one.error ?? '', /not an array/);
+  });
+
+  it('keeps a watcher in step: single changes, gaps, a lost message, garbage and a reset', async () => {
+    const changes: RouteChange[] = [];
+    const problems: string[] = [];
+    let seen: ReadonlyMap<string, AppRoute> = new Map();
+    await setAppRoutes(redis, 'one', [], [{ id: 'w', address: '127.0.0.1:1001' }]);
+    const watcher = new RouteWatcher({
+      reader: client(),
+      subscriber: client(),
+      resyncMs: 50,
+      onChange: (routes, change) => {
+        seen = routes;
+        changes.push(change);
+      },
+      onProblem: (message) => problems.push(message),
+    });
+    await watcher.start();
+    try {
+      assert.equal(watcher.version, 1);
+      assert.deepEqual(changes, [{ version: 1, apps: 'all' }]);
+      assert.deepEqual([...seen.keys()], ['one']);
+
+      // One change: only that app is read.
+      await setAppRoutes(redis, 'two', ['two.example.com'], []);
+      await waitFor('version 2', () => watcher.version === 2);
+      assert.deepEqual(changes.at(-1), { version: 2, apps: ['two'] });
+      assert.deepEqual(seen.get('two')?.hosts, ['two.example.com']);
+
+      await removeAppRoutes(redis, 'one');
+      await waitFor('version 3', () => watcher.version === 3);
+      assert.equal(seen.has('one'), false);
+
+      // A change whose message never came (written without publishing), then one that did:
+      // the gap makes the watcher reload everything.
+      await redis.hset(ROUTES_KEY, 'three', JSON.stringify({ app: 'three' }));
+      await redis.incr(ROUTES_VERSION_KEY);
+      await setAppRoutes(redis, 'four', [], []);
+      await waitFor('version 5', () => watcher.version === 5);
+      assert.deepEqual([...seen.keys()].sort(), ['four', 'three', 'two']);
+      assert.ok(changes.some((c) => c.version === 5 && c.apps === 'all'));
+
+      // A lost message with nothing after it: the periodic version check finds it.
+      await redis.hdel(ROUTES_KEY, 'three');
+      await redis.incr(ROUTES_VERSION_KEY);
+      await waitFor('version 6', () => watcher.version === 6);
+      assert.equal(seen.has('three'), false);
+
+      // Garbage on the channel and in the table is reported, never fatal.
+      await redis.publish(ROUTES_CHANNEL, 'not json at all');
+      await redis.hset(ROUTES_KEY, 'broken', 'xx');
+      await redis.incr(ROUTES_VERSION_KEY);
+      await waitFor('version 7', () => watcher.version === 7);
+      assert.ok(problems.some((p) => /ignored a message that is not/.test(p)));
+      assert.ok(problems.some((p) => /skipped app "broken"/.test(p)));
+      assert.deepEqual([...seen.keys()].sort(), ['four', 'two']);
+
+      // Redis restarted empty: versions start again from 1 and the watcher follows.
+      await redis.flushall();
+      await setAppRoutes(redis, 'fresh', [], []);
+      await waitFor('the reset table', () => watcher.version === 1);
+      assert.deepEqual([...seen.keys()], ['fresh']);
+    } finally {
+      await watcher.stop();
+    }
+  });
+
+  it('publishes router metrics and drops stale ones', async () => {
+    const status = { '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 0 };
+    const apps = { shop: { requests: 1, requestsPerSecond: 0.2, inflight: 0, status, bytes: 5 } };
+    await publishRouterMetrics(redis, { router: 'r1', time: 1_000_000, apps });
+    await publishRouterMetrics(redis, { router: 'r2', time: 1_009_000, apps });
+    await redis.hset('paas:router-metrics', 'r3', 'junk');
+    const fresh = await readRouterMetrics(redis, 5_000, 1_010_000);
+    assert.deepEqual(
+      fresh.map((m) => m.router),
+      ['r2'],
+    );
+    assert.deepEqual(fresh[0]?.apps, apps);
+    assert.deepEqual(await redis.hkeys('paas:router-metrics'), ['r2']);
+  });
+});
