@@ -45,6 +45,8 @@ export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string
     PAAS_RUN: run,
     PAAS_API_ADDR: '127.0.0.1:0',
     PAAS_REGISTRY_ADDR: '127.0.0.1:0',
+    PAAS_ROUTER_ADDR: '127.0.0.1:0',
+    PAAS_ROUTER_ADMIN_ADDR: '127.0.0.1:0',
     ...testBridge(),
   };
   return {

@@ -34,6 +34,8 @@ export async function runUp(io: CliIo): Promise<void> {
     PAAS_RUN: run,
     PAAS_API_ADDR: formatAddress(config.apiAddress),
   };
+  // Queues and live logs need Redis: the user's (REDIS_URL) or a private one under the root.
+  let redis: LocalRedis | undefined;
   const registry: ComponentSpec = {
     name: 'registry',
     script: componentScript('cli'),
@@ -48,8 +50,13 @@ export async function runUp(io: CliIo): Promise<void> {
     env: { ...env, PAAS_REGISTRY_ADDR: new URL(registryUrl).host, REDIS_URL: env['REDIS_URL'] || redis?.url },
     probe: (url) => answers(`${url}/api/health`),
   });
-  // Queues and live logs need Redis: the user's (REDIS_URL) or a private one under the root.
-  let redis: LocalRedis | undefined;
+  // The router answers every Host; an unknown one gets its 404 page, which is an answer.
+  const router = (): ComponentSpec => ({
+    name: 'router',
+    script: componentScript('proxy'),
+    env: { ...env, REDIS_URL: env['REDIS_URL'] || redis?.url },
+    probe: async (url) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status > 0,
+  });
 
   let signalled: NodeJS.Signals | undefined;
   const stopSignal = new Promise<NodeJS.Signals>((resolveSignal) => {
@@ -63,7 +70,7 @@ export async function runUp(io: CliIo): Promise<void> {
       if (!env['REDIS_URL']) redis = await startLocalRedis(join(root, 'platform', 'redis'), { persist: true });
       const [reg] = await supervisor.start([registry]);
       if (!reg) throw new Error('the registry did not start');
-      return [reg, ...(await supervisor.start([api(reg.url)]))];
+      return [reg, ...(await supervisor.start([api(reg.url), router()]))];
     };
     const running = await Promise.race([startAll(), stopSignal.then(() => [])]);
     if (signalled === undefined) {
