@@ -1,16 +1,67 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { imageCommand } from './agent';
 import { loadAgentConfig } from './config';
 
 describe('agent config', () => {
   it('puts the control socket under PAAS_RUN and listens on the default agent address', () => {
-    const c = loadAgentConfig({ PAAS_RUN: '/tmp/run-x' });
+    const c = loadAgentConfig({ PAAS_RUN: '/tmp/run-x', PAAS_NODE_NAME: 'n1' });
     assert.equal(c.socket, '/tmp/run-x/agent.sock');
     assert.deepEqual(c.listen, { host: '127.0.0.1', port: 7100 });
     assert.equal(c.paths.root, '/var/lib/paas');
   });
 
   it('rejects a bad agent address, naming the variable', () => {
-    assert.throws(() => loadAgentConfig({ PAAS_AGENT_ADDR: 'host' }), /^ConfigError: PAAS_AGENT_ADDR="host"/);
+    assert.throws(
+      () => loadAgentConfig({ PAAS_AGENT_ADDR: 'host', PAAS_NODE_NAME: 'n1' }),
+      /^ConfigError: PAAS_AGENT_ADDR="host"/,
+    );
+  });
+
+  it('finds the api, the token, redis and the registry from the defaults of its root', () => {
+    const c = loadAgentConfig({ PAAS_ROOT: '/r', PAAS_NODE_NAME: 'Node-1' });
+    assert.equal(c.apiUrl, 'http://127.0.0.1:7000');
+    assert.equal(c.token, null);
+    assert.equal(c.tokenFile, '/r/platform/admin.token');
+    assert.equal(c.redisUrl, 'unix:///r/platform/redis/redis.sock');
+    assert.equal(c.registry, '127.0.0.1:5000');
+    assert.equal(c.nodeName, 'node-1');
+    assert.equal(c.nodeAddress, null);
+    assert.ok(c.memory > 0 && c.cpus >= 1000);
+  });
+
+  it('reads the node settings and names a bad one', () => {
+    const c = loadAgentConfig({
+      PAAS_NODE_NAME: 'n2',
+      PAAS_NODE_ADDRESS: '10.0.0.2',
+      PAAS_NODE_MEMORY: '2048',
+      PAAS_NODE_CPUS: '1.5',
+      PAAS_API_URL: 'http://10.0.0.1:7000/',
+      PAAS_REGISTRY_ADDR: '10.0.0.1:5000',
+    });
+    assert.deepEqual(
+      [c.nodeAddress, c.memory, c.cpus, c.apiUrl, c.registry],
+      ['10.0.0.2', 2048, 1500, 'http://10.0.0.1:7000', '10.0.0.1:5000'],
+    );
+    for (const [name, value] of [
+      ['PAAS_NODE_ADDRESS', 'node.example'],
+      ['PAAS_NODE_MEMORY', '1.5'],
+      ['PAAS_NODE_CPUS', '0'],
+      ['PAAS_NODE_NAME', 'bad name'],
+      ['PAAS_API_URL', 'ftp://x'],
+      ['PAAS_SUBNET', '10.0.0.0/33'],
+    ] as const) {
+      assert.throws(
+        () => loadAgentConfig({ PAAS_NODE_NAME: 'n', [name]: value }),
+        new RegExp(`^ConfigError: ${name}=`),
+        name,
+      );
+    }
+  });
+
+  it("quotes an image's command as the build does, to tell it from a Procfile command", () => {
+    assert.equal(imageCommand({ Entrypoint: ['node'], Cmd: ['server.js'] }), 'node server.js');
+    assert.equal(imageCommand({ Cmd: ['sh', '-c', "echo 'hi there'"] }), `sh -c 'echo '\\''hi there'\\'''`);
+    assert.equal(imageCommand(undefined), '');
   });
 });

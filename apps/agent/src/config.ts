@@ -1,16 +1,132 @@
-import { type Env, type ListenAddress, type Paths, listenAddress, paths } from '@paas/config';
-import { join } from 'node:path';
+import {
+  ConfigError,
+  DEFAULTS,
+  type Env,
+  type ListenAddress,
+  type Paths,
+  formatAddress,
+  listenAddress,
+  paths,
+} from '@paas/config';
+import { type BridgeSettings, NetworkConfigError, bridgeSettings } from '@paas/engine';
+import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
+import { isIPv4 } from 'node:net';
+import { availableParallelism, hostname, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface AgentEngineSettings {
+  /** The OCI runtime (`PAAS_RUNTIME`), the per-container monitor (`PAAS_SHIM`), the init (`PAAS_INIT`). */
+  readonly runtime: string;
+  readonly shim: string;
+  readonly init: string;
+  /** The node's container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
+  readonly bridge: BridgeSettings;
+}
 
 export interface AgentConfig {
   readonly paths: Paths;
-  /** The local control socket, `$PAAS_RUN/agent.sock`. */
+  /** The local status socket, `$PAAS_RUN/agent.sock`. */
   readonly socket: string;
-  /** TCP address the control plane reaches this node on. */
+  /** TCP address the control plane reaches this node on (kept for the design's defaults). */
   readonly listen: ListenAddress;
+  /** The control plane: `PAAS_API_URL`, or `http://` + `PAAS_API_ADDR`. */
+  readonly apiUrl: string;
+  /** `PAAS_API_TOKEN`, else the file `PAAS_API_TOKEN_FILE` (default: the admin token of this root). */
+  readonly token: string | null;
+  readonly tokenFile: string;
+  /** `PAAS_NODE_NAME` (default: the host name). */
+  readonly nodeName: string;
+  /**
+   * `PAAS_NODE_ADDRESS`: the node's IP as the router reaches it. When set, each web instance's
+   * port is published on it (`IP:HOSTPORT`); otherwise instances are reported at their bridge
+   * address (`CONTAINER_IP:5000`), which a router on the same host reaches directly.
+   */
+  readonly nodeAddress: string | null;
+  /** `PAAS_NODE_MEMORY` (MiB) and `PAAS_NODE_CPUS` (cores): what instances may use here. */
+  readonly memory: number;
+  readonly cpus: number;
+  /** `REDIS_URL`: where instance output goes (the apps' log streams). */
+  readonly redisUrl: string;
+  /**
+   * `PAAS_REGISTRY_ADDR`: the platform registry as this node reaches it. Release images the
+   * control plane names under its own registry address are pulled from here.
+   */
+  readonly registry: string;
+  /** `PAAS_INSECURE_REGISTRIES`: registries spoken to over HTTP besides loopback and `registry`. */
+  readonly insecureRegistries: readonly string[];
+  readonly engine: AgentEngineSettings;
+}
+
+/** The repository root: the agent runs as dist/apps/agent/main.js or from apps/agent/src. */
+const REPO = resolve(__dirname, '..', '..', '..');
+
+function positive(env: Env, name: string, fallback: number, integer: boolean): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = (integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(value) ? Number(value) : NaN;
+  if (!(n > 0))
+    throw new ConfigError(name, value, integer ? 'expected a whole number above 0' : 'expected a number above 0');
+  return n;
+}
+
+function bridge(env: Env): BridgeSettings {
+  const raw = {
+    bridge: env['PAAS_BRIDGE'] || DEFAULTS.PAAS_BRIDGE,
+    subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
+    ipForward: env['PAAS_IP_FORWARD'] ?? '',
+  };
+  try {
+    return bridgeSettings(raw);
+  } catch (err) {
+    if (!(err instanceof NetworkConfigError)) throw err;
+    if (/bridge name/.test(err.message)) throw new ConfigError('PAAS_BRIDGE', raw.bridge, err.message);
+    if (/subnet/.test(err.message)) throw new ConfigError('PAAS_SUBNET', raw.subnet, err.message);
+    throw new ConfigError('PAAS_IP_FORWARD', raw.ipForward, err.message);
+  }
 }
 
 /** The agent's settings; the only place the agent reads its environment. */
 export function loadAgentConfig(env: Env): AgentConfig {
   const p = paths(env);
-  return { paths: p, socket: join(p.run, 'agent.sock'), listen: listenAddress(env, 'PAAS_AGENT_ADDR') };
+  const apiUrl = env['PAAS_API_URL'] || `http://${formatAddress(listenAddress(env, 'PAAS_API_ADDR'))}`;
+  try {
+    const url = new URL(apiUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError('PAAS_API_URL', apiUrl, 'expected http://HOST:PORT');
+  }
+  const nodeName = (env['PAAS_NODE_NAME'] || hostname()).toLowerCase();
+  if (!NODE_NAME.test(nodeName)) throw new ConfigError('PAAS_NODE_NAME', nodeName, `must be ${NODE_NAME_RULE}`);
+  const nodeAddress = env['PAAS_NODE_ADDRESS'] || null;
+  if (nodeAddress !== null && !isIPv4(nodeAddress)) {
+    throw new ConfigError(
+      'PAAS_NODE_ADDRESS',
+      nodeAddress,
+      'expected the IPv4 address the router reaches this node on',
+    );
+  }
+  const registry = listenAddress(env, 'PAAS_REGISTRY_ADDR');
+  const native = join(REPO, 'native', 'runtime', 'build');
+  return {
+    paths: p,
+    socket: join(p.run, 'agent.sock'),
+    listen: listenAddress(env, 'PAAS_AGENT_ADDR'),
+    apiUrl: apiUrl.replace(/\/+$/, ''),
+    token: env['PAAS_API_TOKEN'] || null,
+    tokenFile: env['PAAS_API_TOKEN_FILE'] || join(p.root, 'platform', 'admin.token'),
+    nodeName,
+    nodeAddress,
+    // what the host has, less a little for the system
+    memory: positive(env, 'PAAS_NODE_MEMORY', Math.max(64, Math.floor((totalmem() / 2 ** 20) * 0.9)), true),
+    cpus: Math.round(positive(env, 'PAAS_NODE_CPUS', availableParallelism(), false) * 1000),
+    redisUrl: env['REDIS_URL'] || `unix://${join(p.root, 'platform', 'redis', 'redis.sock')}`,
+    registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
+    insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
+    engine: {
+      runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
+      shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
+      init: env['PAAS_INIT'] || join(native, 'paas-init'),
+      bridge: bridge(env),
+    },
+  };
 }

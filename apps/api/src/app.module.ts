@@ -14,6 +14,7 @@ import { LogsModule } from './logs/logs.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ReleasesModule } from './releases/releases.module';
 import { RunsModule } from './runs/runs.module';
+import { SchedulerModule } from './scheduler/scheduler.module';
 import { TokensModule } from './tokens/tokens.module';
 
 @Module({})
@@ -23,6 +24,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.register(config),
+        SchedulerModule,
         AuthModule,
         HealthModule,
         AppsModule,

@@ -10,6 +10,7 @@ import {
 } from '@paas/config';
 import { type BridgeSettings, NetworkConfigError, bridgeSettings } from '@paas/engine';
 import { join, resolve } from 'node:path';
+import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
 /** What one-off runs need to start containers on the control plane's node. */
 export interface EngineSettings {
@@ -46,6 +47,8 @@ export interface ApiConfig {
   readonly buildLockMs: number;
   readonly buildStalledMs: number;
   readonly engine: EngineSettings;
+  /** Placement, node timeout, deploys: PAAS_SCHEDULER, PAAS_NODE_TIMEOUT... (scheduler/scheduler.config.ts). */
+  readonly scheduler: SchedulerSettings;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -75,6 +78,7 @@ export function loadApiConfig(env: Env): ApiConfig {
       init: env['PAAS_INIT'] || join(native, 'paas-init'),
       bridge: bridge(env),
     },
+    scheduler: schedulerSettings(env),
   };
 }
 

@@ -12,3 +12,4 @@ export * from './logs';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';
+export * from './scheduling';

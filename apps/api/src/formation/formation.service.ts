@@ -13,6 +13,7 @@ import type { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
+import { SchedulerService } from '../scheduler/scheduler.service';
 import type { FormationUpdateDto, FormationView } from './formation.dto';
 
 @Injectable()
@@ -20,6 +21,7 @@ export class FormationService {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(SchedulerService) private readonly scheduler: SchedulerService,
   ) {}
 
   async list(app: App): Promise<FormationView[]> {
@@ -37,8 +39,8 @@ export class FormationService {
   }
 
   /**
-   * Scales process types of the current release, all or none. The scheduler reads the
-   * formation; here it is only recorded, and said in the app's log as Heroku does.
+   * Scales process types of the current release, all or none, and says so in the app's log as
+   * Heroku does. The scheduler is asked for a pass at once: instances start or stop in seconds.
    */
   async update(app: App, updates: readonly FormationUpdateDto[], token: ApiToken): Promise<FormationView[]> {
     const seen = new Set<string>();
@@ -72,6 +74,7 @@ export class FormationService {
       return rows;
     });
     if (changed.length > 0) {
+      this.scheduler.kick();
       const scale = changed.map((row) => `${row.type}@${row.quantity}:${row.memory}M`).join(' ');
       await logAppEvent(this.redis, app.id, `Scaled to ${scale} by ${token.name}`);
     }

@@ -8,7 +8,8 @@ for (const kind of TEST_DATABASES) {
   describe(`instances on ${kind}`, () => {
     let api: TestApi;
     before(async () => {
-      api = await startTestApi(kind);
+      // rows written by hand here: no scheduler acting on them (scheduler.spec.ts covers it)
+      api = await startTestApi(kind, { PAAS_SCHEDULER: 'off' });
     });
     after(async () => {
       await api?.close();

@@ -1,30 +1,60 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Node } from '@paas/platform';
-import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../core/tokens';
-import { NodeView } from './nodes.dto';
+import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { HeartbeatAnswer, RegisterAnswer } from '@paas/platform';
+import { AdminOnly } from '../auth/decorators';
+import { ValidBody } from '../common/validation';
+import { HeartbeatAnswerView, HeartbeatDto, NodeView, RegisterAnswerView, RegisterNodeDto } from './nodes.dto';
+import { NodesService } from './nodes.service';
 
-/** The nodes the scheduler places instances on; agents register them (read-only here). */
+/**
+ * The nodes the scheduler places instances on. Agents register and heartbeat here
+ * (libs/platform scheduling/protocol.ts); admins drain and activate nodes.
+ */
 @ApiTags('nodes')
 @ApiBearerAuth()
 @Controller('nodes')
 export class NodesController {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@Inject(NodesService) private readonly nodes: NodesService) {}
 
   @Get()
   @ApiOkResponse({ type: NodeView, isArray: true })
-  async list(): Promise<NodeView[]> {
-    const nodes = await this.dataSource.manager.find(Node, { order: { name: 'ASC' } });
-    return nodes.map(({ id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt }) => ({
-      id,
-      name,
-      address,
-      memory,
-      cpus,
-      state,
-      lastHeartbeatAt,
-      createdAt,
-    }));
+  list(): Promise<NodeView[]> {
+    return this.nodes.list();
+  }
+
+  @Post('register')
+  @AdminOnly()
+  @ApiBody({ type: RegisterNodeDto })
+  @ApiCreatedResponse({ type: RegisterAnswerView, description: "an agent's start: the node is made or updated" })
+  register(@ValidBody(RegisterNodeDto) body: RegisterNodeDto): Promise<RegisterAnswer> {
+    return this.nodes.register(body);
+  }
+
+  @Post(':name/heartbeat')
+  @HttpCode(200)
+  @AdminOnly()
+  @ApiParam({ name: 'name', type: String, example: 'node-1' })
+  @ApiBody({ type: HeartbeatDto })
+  @ApiOkResponse({ type: HeartbeatAnswerView, description: 'what the node should run' })
+  heartbeat(@Param('name') name: string, @ValidBody(HeartbeatDto) body: HeartbeatDto): Promise<HeartbeatAnswer> {
+    return this.nodes.heartbeat(name, body.instances);
+  }
+
+  @Post(':name/drain')
+  @HttpCode(200)
+  @AdminOnly()
+  @ApiParam({ name: 'name', type: String, example: 'node-1' })
+  @ApiOkResponse({ type: NodeView, description: 'nothing new lands on the node; its instances move elsewhere' })
+  drain(@Param('name') name: string): Promise<NodeView> {
+    return this.nodes.drain(name);
+  }
+
+  @Post(':name/activate')
+  @HttpCode(200)
+  @AdminOnly()
+  @ApiParam({ name: 'name', type: String, example: 'node-1' })
+  @ApiOkResponse({ type: NodeView, description: 'the node takes instances again' })
+  activate(@Param('name') name: string): Promise<NodeView> {
+    return this.nodes.activate(name);
   }
 }

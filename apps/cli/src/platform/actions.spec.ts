@@ -367,6 +367,17 @@ describe('platform verbs against an api that plays the contract', () => {
     );
   });
 
+  it('nodes:drain and nodes:activate change a node, naming a missing one', async () => {
+    const drained = await ok('nodes:drain', 'node-1');
+    assert.equal(drained.out, 'Draining node-1: its instances move to other nodes, nothing new is placed on it\n');
+    assert.equal(api.nodes[0]?.state, 'draining');
+    assert.equal((await ok('nodes:activate', 'node-1')).out, 'node-1 is active: it takes instances again\n');
+    assert.equal(api.nodes[0]?.state, 'up');
+    const missing = await cli(['nodes:drain', 'nope']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /node 'nope' not found/);
+  });
+
   it('login checks the token before storing it; whoami and logout', async () => {
     const loginEnv = { PAAS_API_URL: '', PAAS_API_TOKEN: '' };
     const refused = await cli(['login', '--api', api.url, '--token', 'paas_wrong'], loginEnv);

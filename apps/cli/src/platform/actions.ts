@@ -679,6 +679,23 @@ export async function nodes(io: CliIo, flags: JsonFlag): Promise<void> {
   );
 }
 
+/** `nodes:drain NODE` and `nodes:activate NODE`. */
+export async function nodesState(
+  io: CliIo,
+  name: string,
+  action: 'drain' | 'activate',
+  flags: JsonFlag,
+): Promise<void> {
+  const { client } = await session(io);
+  const node = await client.post<Node>(`/api/nodes/${encodeURIComponent(name)}/${action}`, {});
+  if (flags.json) return io.out(json(node));
+  io.out(
+    action === 'drain'
+      ? `Draining ${node.name}: its instances move to other nodes, nothing new is placed on it\n`
+      : `${node.name} is active: it takes instances again\n`,
+  );
+}
+
 // ---------------------------------------------------------------------------------- run
 
 export async function run(io: CliIo, command: string[], flags: AppFlags & { env?: string[] }): Promise<void> {

@@ -158,6 +158,14 @@ export function platformCommands(io: CliIo): Command[] {
   const nodes = withJson(command('nodes', 'List the nodes instances run on')).action(
     act(io, (a, flags: { json?: boolean }) => a.nodes(io, flags)),
   );
+  const nodesDrain = withJson(
+    command('nodes:drain', 'Move the instances off a node and place nothing new on it (admin)'),
+  )
+    .argument('<NODE>')
+    .action(act(io, (a, name: string, flags: { json?: boolean }) => a.nodesState(io, name, 'drain', flags)));
+  const nodesActivate = withJson(command('nodes:activate', 'Let a drained node take instances again (admin)'))
+    .argument('<NODE>')
+    .action(act(io, (a, name: string, flags: { json?: boolean }) => a.nodesState(io, name, 'activate', flags)));
 
   const whoami = withJson(command('whoami', 'Show which API and token the platform verbs use')).action(
     act(io, (a, flags: { json?: boolean }) => a.whoami(io, flags)),
@@ -204,6 +212,8 @@ export function platformCommands(io: CliIo): Command[] {
     buildsInfo,
     buildsOutput,
     nodes,
+    nodesDrain,
+    nodesActivate,
     whoami,
     gitCredentials,
     tokens,

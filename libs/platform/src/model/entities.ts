@@ -12,6 +12,8 @@ export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
 export type ReleaseStatus = 'pending' | 'succeeded' | 'failed';
 export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
 export type NodeState = 'up' | 'down' | 'draining';
+/** What the scheduler wants of an instance: to run, or to leave (drained, then stopped). */
+export type InstanceDesire = 'run' | 'stop';
 
 /** One health check from app.json, as Dokku reads them. */
 export interface HealthcheckSpec {
@@ -158,6 +160,14 @@ export class Release {
 
   @CreateDateColumn()
   createdAt!: Date;
+
+  /** When the router switched to this release (ISO time); null while it never served. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  liveAt!: string | null;
+
+  /** Why its deploy failed (its instances did not pass their checks), when it did. */
+  @Column({ type: 'text', nullable: true })
+  deployError!: string | null;
 }
 
 @Entity({ name: 'formations' })
@@ -185,6 +195,7 @@ export class Formation {
 
 @Entity({ name: 'instances' })
 @Index(['appId'])
+@Index(['nodeId'])
 export class Instance {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -217,6 +228,28 @@ export class Instance {
 
   @Column({ type: 'integer', nullable: true })
   memoryBytes!: number | null;
+
+  /** Run, or leave: out of the route table at once, then drained and stopped by its agent. */
+  @Column({ type: 'varchar', length: 16, default: 'run' })
+  desired!: InstanceDesire;
+
+  /** What it holds on its node: MiB and thousandths of a core (the formation's, when placed). */
+  @Column({ type: 'integer', default: 512 })
+  memory!: number;
+
+  @Column({ type: 'integer', default: 1000 })
+  cpu!: number;
+
+  /** The container's init pid on its node, as its agent last said. */
+  @Column({ type: 'integer', nullable: true })
+  pid!: number | null;
+
+  @Column({ type: 'integer', default: 0 })
+  restartCount!: number;
+
+  /** Why it crashed or failed its check. */
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
 
   @CreateDateColumn()
   createdAt!: Date;

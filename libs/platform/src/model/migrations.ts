@@ -5,7 +5,14 @@
  *
  * Never edit a migration that has shipped: add a new one.
  */
-import { type MigrationInterface, type QueryRunner, Table, type TableColumnOptions, TableIndex } from 'typeorm';
+import {
+  type MigrationInterface,
+  type QueryRunner,
+  Table,
+  TableColumn,
+  type TableColumnOptions,
+  TableIndex,
+} from 'typeorm';
 
 function id(name = 'id'): TableColumnOptions {
   return { name, type: 'varchar', length: '36', isPrimary: true };
@@ -182,4 +189,38 @@ export class Initial1764200000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [Initial1764200000000];
+/**
+ * The scheduler's bookkeeping (issue #9): what each instance should do and holds, what its
+ * agent last said about it, and when a release went live (the router switched to it).
+ */
+export class Scheduler1764300000000 implements MigrationInterface {
+  name = 'Scheduler1764300000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.addColumns('instances', [
+      new TableColumn(str('desired', 16, { default: "'run'" })),
+      new TableColumn({ name: 'memory', type: 'integer', default: 512 }),
+      new TableColumn({ name: 'cpu', type: 'integer', default: 1000 }),
+      new TableColumn({ name: 'pid', type: 'integer', isNullable: true }),
+      new TableColumn({ name: 'restartCount', type: 'integer', default: 0 }),
+      new TableColumn({ name: 'error', type: 'text', isNullable: true }),
+    ]);
+    await qr.createIndex('instances', new TableIndex({ columnNames: ['nodeId'] }));
+    await qr.addColumns('releases', [
+      new TableColumn(str('liveAt', 32, { isNullable: true })),
+      new TableColumn({ name: 'deployError', type: 'text', isNullable: true }),
+    ]);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const column of ['deployError', 'liveAt']) await qr.dropColumn('releases', column);
+    const table = await qr.getTable('instances');
+    const index = table?.indices.find((i) => i.columnNames.length === 1 && i.columnNames[0] === 'nodeId');
+    if (index) await qr.dropIndex('instances', index);
+    for (const column of ['error', 'restartCount', 'pid', 'cpu', 'memory', 'desired']) {
+      await qr.dropColumn('instances', column);
+    }
+  }
+}
+
+export const MIGRATIONS = [Initial1764200000000, Scheduler1764300000000];

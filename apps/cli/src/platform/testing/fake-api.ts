@@ -227,6 +227,15 @@ export class FakeApi {
       this.auth(req);
       return send(res, 200, this.nodes);
     }
+    const nodeAction = /^\/api\/nodes\/([^/]+)\/(drain|activate)$/.exec(path);
+    if (nodeAction && method === 'POST') {
+      this.auth(req, undefined, true);
+      const at = this.nodes.findIndex((n) => n.name === decodeURIComponent(nodeAction[1] ?? ''));
+      const node = this.nodes[at];
+      if (!node) throw new HttpError(404, 'not_found', `node '${nodeAction[1]}' not found`);
+      this.nodes[at] = { ...node, state: nodeAction[2] === 'drain' ? 'draining' : 'up' };
+      return send(res, 200, this.nodes[at]);
+    }
     if (path === '/api/tokens') {
       this.auth(req, undefined, true);
       if (method === 'GET') return send(res, 200, this.tokens.map(publicToken));

@@ -1,0 +1,78 @@
+/**
+ * Release images on the node: used as they are when the store has them (one node sharing the
+ * build's root), pulled from the registry otherwise. The control plane names images by its
+ * own registry address (`127.0.0.1:5000/app:v3`); a node that reaches that registry under
+ * another address (PAAS_REGISTRY_ADDR) pulls from there and tags the image with the name the
+ * release uses. Concurrent asks for one image make one pull.
+ */
+import { join } from 'node:path';
+import { type ImageService, ImageNotFoundError } from '@paas/images';
+import { formatReference, parseNormalizedReference } from '@paas/oci';
+import { BlobSources, CredentialStore, RegistryClient, pullImage } from '@paas/registry';
+
+export interface ImageSource {
+  /** The registry as the control plane names it (heartbeat answer). */
+  readonly controlPlane: string;
+  /** The same registry as this node reaches it. */
+  readonly local: string;
+  readonly insecure: readonly string[];
+}
+
+export class NodeImages {
+  private readonly pulls = new Map<string, Promise<void>>();
+  private readonly clients = new Map<string, RegistryClient>();
+
+  constructor(
+    private readonly images: ImageService,
+    private readonly root: string,
+  ) {}
+
+  /** Makes sure `ref` resolves in the node's store; pulls it if needed. */
+  async ensure(ref: string, source: ImageSource, onLine?: (line: string) => void): Promise<void> {
+    if (await this.has(ref)) return;
+    let pull = this.pulls.get(ref);
+    if (!pull) {
+      pull = this.pull(ref, source, onLine).finally(() => this.pulls.delete(ref));
+      this.pulls.set(ref, pull);
+    }
+    await pull;
+  }
+
+  private async has(ref: string): Promise<boolean> {
+    try {
+      await this.images.resolve(ref);
+      return true;
+    } catch (err) {
+      if (err instanceof ImageNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  private async client(host: string, source: ImageSource): Promise<RegistryClient> {
+    let client = this.clients.get(host);
+    if (!client) {
+      const credentials = await new CredentialStore(join(this.root, 'registry-auth.json')).get(host);
+      client = new RegistryClient(host, {
+        insecure: [...source.insecure, source.local, source.controlPlane],
+        userAgent: 'paas-agent',
+        ...(credentials ? { credentials } : {}),
+      });
+      this.clients.set(host, client);
+    }
+    return client;
+  }
+
+  private async pull(ref: string, source: ImageSource, onLine?: (line: string) => void): Promise<void> {
+    const wanted = parseNormalizedReference(ref);
+    const from = wanted.domain === source.controlPlane ? { ...wanted, domain: source.local } : wanted;
+    const client = await this.client(from.domain, source);
+    onLine?.(`Pulling ${formatReference(from)}`);
+    const result = await pullImage(this.images, client, from, {
+      sources: new BlobSources(join(this.root, 'registry-sources.json')),
+    });
+    const pulled = formatReference(from);
+    const named = formatReference(wanted);
+    if (pulled !== named) await this.images.tag(pulled, named);
+    onLine?.(`Pulled ${named} (${result.digest.slice(0, 19)})`);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * `paas-agent`: one per node (see agent.ts). Settings from the environment (config.ts).
+ *
+ *   main.js            run the agent until SIGTERM/SIGINT; the node's containers keep running
+ *   main.js cleanup    remove every container of this PAAS_ROOT and the bridge (test clusters)
+ *
+ * Reports readiness to a parent (`paas up`, infra/cluster) with `{ready, url}` over IPC.
+ */
+import { ConfigError } from '@paas/config';
+import { Engine } from '@paas/engine';
+import { ImageService, imageRoots } from '@paas/images';
+import { connectRedis } from '@paas/platform';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { Agent } from './agent';
+import { ApiClient } from './api-client';
+import { type AgentConfig, loadAgentConfig } from './config';
+import { NodeImages } from './images';
+
+const log = (line: string): void => console.log(`agent: ${line}`);
+
+async function openEngine(config: AgentConfig): Promise<Engine> {
+  const images = await ImageService.open(imageRoots(config.paths.root));
+  return new Engine({
+    root: config.paths.root,
+    images,
+    binaries: {
+      shim: config.engine.shim,
+      runtime: config.engine.runtime,
+      runtimeRoot: join(config.paths.run, 'runtime'),
+    },
+    initBinary: config.engine.init,
+    network: { bridge: config.engine.bridge, runDir: join(config.paths.run, 'network') },
+  });
+}
+
+function tokenOf(config: AgentConfig): () => string {
+  return () => {
+    if (config.token) return config.token;
+    try {
+      return readFileSync(config.tokenFile, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+}
+
+/** Removes every container of this root, and the network they used. */
+async function cleanup(config: AgentConfig): Promise<void> {
+  const engine = await openEngine(config);
+  for (const record of await engine.containers.list()) {
+    await engine
+      .remove(record, { force: true })
+      .catch((err: unknown) => log(`removing ${record.name}: ${(err as Error).message}`));
+  }
+  await engine.network?.prune();
+}
+
+async function main(): Promise<void> {
+  const config = loadAgentConfig(process.env);
+  if (process.argv[2] === 'cleanup') {
+    await cleanup(config);
+    return;
+  }
+  const engine = await openEngine(config);
+  const redis = connectRedis(config.redisUrl, { lazyConnect: true });
+  redis.on('error', () => undefined); // ioredis reconnects; output waits meanwhile
+  await redis.connect().catch((err: unknown) => log(`redis ${config.redisUrl}: ${(err as Error).message} (retrying)`));
+  const agent = new Agent({
+    config,
+    engine,
+    images: new NodeImages(engine.images, config.paths.root),
+    redis,
+    api: new ApiClient(config.apiUrl, tokenOf(config)),
+    log,
+  });
+  await agent.start();
+
+  // a local status socket: GET / -> the node and its instances as reported
+  await mkdir(config.paths.run, { recursive: true, mode: 0o711 });
+  await rm(config.socket, { force: true });
+  const server = createServer((req, res) => {
+    void agent.status().then(
+      (status) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(status));
+      },
+      (err: unknown) => {
+        res.writeHead(500);
+        res.end(String(err));
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(config.socket, resolve));
+  const url = `unix:${config.socket}`;
+  log(`node ${config.nodeName} up: api ${config.apiUrl}, status ${url}`);
+  process.send?.({ ready: true, url });
+
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+  });
+  log('stopping (the containers keep running)');
+  server.close();
+  await agent.stop();
+  redis.disconnect();
+  await rm(config.socket, { force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof ConfigError ? `agent: ${err.message}` : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,268 @@
+/**
+ * The control plane's side of the agent protocol (libs/platform scheduling/protocol.ts):
+ * registration, heartbeats (instance states in, the node's desired set out) and draining.
+ * Heartbeats run through the scheduler's `serial`, so a pass never plans on half a report.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  App,
+  type DesiredInstance,
+  type HeartbeatAnswer,
+  INSTANCE_PORT,
+  Instance,
+  type InstanceReport,
+  Node,
+  type NodeState,
+  type RegisterAnswer,
+  type RegisterRequest,
+  Release,
+  deployCheck,
+  transaction,
+} from '@paas/platform';
+import { randomUUID } from 'node:crypto';
+import { type DataSource, In } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { DATA_SOURCE } from '../core/tokens';
+import { SchedulerService } from '../scheduler/scheduler.service';
+import type { NodeView } from './nodes.dto';
+
+/** A memory reading is written when it moved by more than this share (not on every heartbeat). */
+const MEMORY_WRITE_RATIO = 0.05;
+
+export function nodeView(node: Node): NodeView {
+  const { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt } = node;
+  return { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt };
+}
+
+@Injectable()
+export class NodesService {
+  private readonly logger = new Logger('nodes');
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(SchedulerService) private readonly scheduler: SchedulerService,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  async list(): Promise<NodeView[]> {
+    return (await this.dataSource.manager.find(Node, { order: { name: 'ASC' } })).map(nodeView);
+  }
+
+  private async find(name: string): Promise<Node> {
+    const node = await this.dataSource.manager.findOne(Node, { where: { name } });
+    if (!node) throw ApiError.notFound(`node '${name}' not found`);
+    return node;
+  }
+
+  /** An agent starts: the node is made or updated (a down node is up again; a draining one stays so). */
+  async register(request: RegisterRequest): Promise<RegisterAnswer> {
+    const node = await this.scheduler.serial(() =>
+      transaction(this.dataSource, async (em) => {
+        const now = new Date().toISOString();
+        const existing = await em.findOne(Node, { where: { name: request.name } });
+        if (existing) {
+          const state: NodeState = existing.state === 'draining' ? 'draining' : 'up';
+          await em.update(
+            Node,
+            { id: existing.id },
+            { address: request.address, memory: request.memory, cpus: request.cpus, state, lastHeartbeatAt: now },
+          );
+          return { ...existing, address: request.address, memory: request.memory, cpus: request.cpus, state };
+        }
+        const created = em.create(Node, {
+          id: randomUUID(),
+          name: request.name,
+          address: request.address,
+          memory: request.memory,
+          cpus: request.cpus,
+          state: 'up',
+          lastHeartbeatAt: now,
+        });
+        await em.insert(Node, created);
+        return created;
+      }),
+    );
+    this.logger.log(
+      `node ${node.name} registered: ${node.address}, ${node.memory} MiB, ${node.cpus / 1000} CPU${request.version ? `, agent ${request.version}` : ''}`,
+    );
+    this.scheduler.kick();
+    return {
+      node: { id: node.id, name: node.name, state: node.state },
+      heartbeatMs: this.config.scheduler.heartbeatMs,
+    };
+  }
+
+  /** Records what the agent says and answers with what its node should run. */
+  async heartbeat(name: string, reports: readonly InstanceReport[]): Promise<HeartbeatAnswer> {
+    const { node, changed, lines } = await this.scheduler.serial(() => this.record(name, reports));
+    for (const { appId, line } of lines) await this.scheduler.log(appId, line);
+    if (changed) this.scheduler.kick();
+    return {
+      node: { id: node.id, name: node.name, state: node.state },
+      registry: this.config.registry,
+      heartbeatMs: this.config.scheduler.heartbeatMs,
+      drainMs: this.config.scheduler.drainMs,
+      instances: await this.desired(node),
+    };
+  }
+
+  private async record(
+    name: string,
+    reports: readonly InstanceReport[],
+  ): Promise<{ node: Node; changed: boolean; lines: { appId: string; line: string }[] }> {
+    const lines: { appId: string; line: string }[] = [];
+    let changed = false;
+    const node = await transaction(this.dataSource, async (em) => {
+      const node = await em.findOne(Node, { where: { name } });
+      if (!node) throw ApiError.notFound(`node '${name}' not found: register it first`);
+      const back = node.state === 'down';
+      node.lastHeartbeatAt = new Date().toISOString();
+      if (back) node.state = 'up';
+      await em.update(Node, { id: node.id }, { lastHeartbeatAt: node.lastHeartbeatAt, state: node.state });
+      if (back) {
+        this.logger.log(`node ${node.name} is back up`);
+        changed = true;
+      }
+      const rows = await em.find(Instance, { where: { nodeId: node.id } });
+      const reported = new Map(reports.map((r) => [r.id, r]));
+      const versions = new Map(
+        (rows.length
+          ? await em.find(Release, {
+              where: { id: In([...new Set(rows.map((r) => r.releaseId))]) },
+              select: { id: true, version: true },
+            })
+          : []
+        ).map((r) => [r.id, r.version]),
+      );
+      const label = (row: Instance): string => `${row.type}.${row.number} (v${versions.get(row.releaseId) ?? '?'})`;
+      for (const row of rows) {
+        const report = reported.get(row.id);
+        if (!report) {
+          if (row.desired === 'stop') {
+            // its agent stopped and removed it
+            await em.delete(Instance, { id: row.id });
+            changed = true;
+          } else if (row.containerId !== null) {
+            // the container is gone from under its agent: it will make a new one
+            await em.update(
+              Instance,
+              { id: row.id },
+              { state: 'starting', containerId: null, address: null, pid: null },
+            );
+            lines.push({
+              appId: row.appId,
+              line: `${label(row)} on ${node.name} lost its container; starting it again`,
+            });
+            changed = true;
+          }
+          continue;
+        }
+        const state = row.desired === 'stop' ? 'stopping' : report.state;
+        const update: Partial<Instance> = {};
+        if (state !== row.state) update.state = state;
+        if (report.containerId !== row.containerId) update.containerId = report.containerId;
+        if (report.address !== row.address) update.address = report.address;
+        if (report.pid !== (row.pid ?? 0)) update.pid = report.pid;
+        if (report.restartCount !== row.restartCount) update.restartCount = report.restartCount;
+        if (report.error !== row.error) update.error = report.error;
+        const memory = report.memoryBytes;
+        if (
+          memory !== row.memoryBytes &&
+          (memory === null ||
+            row.memoryBytes === null ||
+            Math.abs(memory - row.memoryBytes) > row.memoryBytes * MEMORY_WRITE_RATIO)
+        ) {
+          update.memoryBytes = memory;
+        }
+        if (Object.keys(update).length === 0) continue;
+        await em.update(Instance, { id: row.id }, update);
+        if (update.state !== undefined || update.address !== undefined) changed = true;
+        if (update.state === 'up') {
+          lines.push({
+            appId: row.appId,
+            line: `${label(row)} is up on ${node.name}${report.address ? ` at ${report.address}` : ''}`,
+          });
+        } else if (update.state === 'crashed') {
+          lines.push({
+            appId: row.appId,
+            line: `${label(row)} crashed on ${node.name}: ${report.error ?? 'it exited'}`,
+          });
+        } else if (update.restartCount !== undefined && row.state === 'up') {
+          lines.push({
+            appId: row.appId,
+            line: `${label(row)} was restarted on ${node.name} (${report.restartCount} restarts)`,
+          });
+        }
+      }
+      return node;
+    });
+    return { node, changed, lines };
+  }
+
+  /** Every instance the node should run, with what its agent needs to run it. */
+  private async desired(node: Node): Promise<DesiredInstance[]> {
+    const { manager } = this.dataSource;
+    const rows = await manager.find(Instance, {
+      where: { nodeId: node.id, desired: 'run' },
+      order: { createdAt: 'ASC' },
+    });
+    if (rows.length === 0) return [];
+    const [releases, apps] = await Promise.all([
+      manager.find(Release, { where: { id: In([...new Set(rows.map((r) => r.releaseId))]) } }),
+      manager.find(App, { where: { id: In([...new Set(rows.map((r) => r.appId))]) } }),
+    ]);
+    const releaseById = new Map(releases.map((r) => [r.id, r]));
+    const appById = new Map(apps.map((a) => [a.id, a]));
+    const out: DesiredInstance[] = [];
+    for (const row of rows) {
+      const release = releaseById.get(row.releaseId);
+      const app = appById.get(row.appId);
+      if (!release?.imageRef || !app) continue;
+      const dyno = `${row.type}.${row.number}`;
+      out.push({
+        id: row.id,
+        appId: app.id,
+        app: app.name,
+        type: row.type,
+        number: row.number,
+        releaseId: release.id,
+        version: release.version,
+        image: release.imageRef,
+        imageDigest: release.imageDigest,
+        command: release.processTypes[row.type] ?? null,
+        env: { ...release.config, PORT: String(INSTANCE_PORT), DYNO: dyno },
+        memory: row.memory,
+        cpu: row.cpu,
+        port: row.type === 'web' ? INSTANCE_PORT : null,
+        check: deployCheck(row.type, release.healthchecks, INSTANCE_PORT),
+        stopTimeout: this.config.scheduler.stopTimeout,
+      });
+    }
+    return out;
+  }
+
+  /** `nodes:drain`: nothing new lands on the node and what runs there moves elsewhere. */
+  async drain(name: string): Promise<NodeView> {
+    return this.setState(name, 'draining');
+  }
+
+  /** `nodes:activate`: a drained node takes instances again. */
+  async activate(name: string): Promise<NodeView> {
+    return this.setState(name, 'up');
+  }
+
+  private async setState(name: string, state: 'up' | 'draining'): Promise<NodeView> {
+    const node = await this.scheduler.serial(async () => {
+      const node = await this.find(name);
+      if (node.state === 'down') {
+        throw ApiError.conflict(`node '${name}' is down: it comes back when its agent reports again`);
+      }
+      if (node.state !== state) await this.dataSource.manager.update(Node, { id: node.id }, { state });
+      return { ...node, state };
+    });
+    this.logger.log(`node ${name} is ${state === 'up' ? 'active' : 'draining'}`);
+    this.scheduler.kick();
+    return nodeView(node);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Waiting for a release to go live, for the git push (which answers the pusher only once its
+ * release serves or failed) and anyone else in the api process.
+ *
+ *   const outcome = await deploys.waitLive(release.id, { onLine: (line) => progress.line(line) });
+ *   outcome.status: 'live' | 'failed' | 'superseded' | 'unscheduled' | 'timeout'
+ *
+ * `onLine` gets the scheduler's lines about the app as they happen (instances starting, up,
+ * failing their checks, the switch). The outcome comes from the scheduler's events in this
+ * process, and from the database (`releases.liveAt`, `status = failed`, `deployError`), which
+ * other processes can read the same way.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { Node, Release, currentRelease } from '@paas/platform';
+import { type DataSource, Not } from 'typeorm';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { DATA_SOURCE } from '../core/tokens';
+import { type LineEvent, SchedulerService, type SettledEvent, liveRelease } from './scheduler.service';
+
+export type DeployOutcome =
+  | { readonly status: 'live'; readonly version: number }
+  | { readonly status: 'failed'; readonly version: number; readonly reason: string }
+  /** A newer release took over before this one went live. */
+  | { readonly status: 'superseded'; readonly version: number; readonly by: number }
+  /** Nothing will run it: no node is up, the scheduler is off, or the release has no image. */
+  | { readonly status: 'unscheduled'; readonly version: number; readonly reason: string }
+  | { readonly status: 'timeout'; readonly version: number };
+
+export interface WaitLiveOptions {
+  /** The scheduler's lines about the release's app, as they come. */
+  readonly onLine?: (line: string) => void;
+  /** Default: the deploy timeout plus 30 s. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+const POLL_MS = 250;
+
+@Injectable()
+export class DeploysService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(SchedulerService) private readonly scheduler: SchedulerService,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  /** Resolves when release `releaseId` is live or will not be; see DeployOutcome. */
+  async waitLive(releaseId: string, options: WaitLiveOptions = {}): Promise<DeployOutcome> {
+    const release = await this.dataSource.manager.findOneOrFail(Release, { where: { id: releaseId } });
+    const timeoutMs = options.timeoutMs ?? this.config.scheduler.deployTimeoutMs + 30_000;
+    const onLine = (event: LineEvent): void => {
+      if (event.appId === release.appId) options.onLine?.(event.line);
+    };
+    let settle!: (outcome: DeployOutcome) => void;
+    const settled = new Promise<DeployOutcome>((resolve) => (settle = resolve));
+    const onSettled = (event: SettledEvent): void => {
+      if (event.releaseId !== releaseId) return;
+      settle(
+        event.status === 'live'
+          ? { status: 'live', version: event.version }
+          : { status: 'failed', version: event.version, reason: event.reason ?? 'its instances did not start' },
+      );
+    };
+    this.scheduler.events.on('line', onLine);
+    this.scheduler.events.on('settled', onSettled);
+    const abort = (): void => settle({ status: 'timeout', version: release.version });
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(abort, timeoutMs);
+    let done = false;
+    try {
+      this.scheduler.kick();
+      const polling = (async () => {
+        while (!done) {
+          const outcome = await this.look(release).catch(() => null);
+          if (outcome) return settle(outcome);
+          await new Promise((r) => setTimeout(r, POLL_MS));
+        }
+      })();
+      const outcome = await settled;
+      done = true;
+      await polling;
+      return outcome;
+    } finally {
+      done = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+      this.scheduler.events.off('line', onLine);
+      this.scheduler.events.off('settled', onSettled);
+    }
+  }
+
+  /** The outcome the database already shows, or null while it is open. */
+  private async look(release: Release): Promise<DeployOutcome | null> {
+    const { manager } = this.dataSource;
+    const now = await manager.findOne(Release, { where: { id: release.id } });
+    const version = release.version;
+    if (!now) return { status: 'unscheduled', version, reason: 'the release is gone (was the app deleted?)' };
+    if (now.liveAt) return { status: 'live', version };
+    if (now.status === 'failed') return { status: 'failed', version, reason: now.deployError ?? 'the release failed' };
+    if (now.status === 'pending') return null;
+    if (!now.imageRef) return { status: 'unscheduled', version, reason: `v${version} has no image to run` };
+    const [live, target] = await Promise.all([liveRelease(manager, now.appId), currentRelease(manager, now.appId)]);
+    if (live && live.version > version) return { status: 'superseded', version, by: live.version };
+    if (target && target.version > version) return { status: 'superseded', version, by: target.version };
+    if (!this.scheduler.enabled)
+      return { status: 'unscheduled', version, reason: 'the scheduler is off (PAAS_SCHEDULER=off)' };
+    if ((await manager.count(Node, { where: { state: Not('down') } })) === 0) {
+      return { status: 'unscheduled', version, reason: `no node is up: v${version} starts when one registers` };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,451 @@
+/**
+ * The platform on a 3-node namespace cluster (infra/cluster), real everything: the api in this
+ * process (SQLite, its scheduler), a private redis-server on a unix socket, a registry on the
+ * cluster bridge's gateway, three agents in their network namespaces running instances with
+ * paas-shim and paas-runtime on bridges of their own, and the router (apps/proxy) on loopback.
+ *
+ * The app is a busybox httpd image built here and pushed to the registry; its releases are
+ * made as a build makes them (createRelease), then the scheduler deploys them.
+ *
+ *   deploy v1 -> live, answers through the router and at its instance address
+ *   scale web to 6 -> 2/2/2; to 1
+ *   scale to 3 (1/1/1), kill node 3 (agent, shims, containers) -> back on n1/n2 within 15 s
+ *   restart node 1's agent -> its containers keep their pids (no restart)
+ *   a release that fails its check is rolled back: the live one keeps serving
+ *
+ * Everything (agents, containers, namespaces, veths, bridges, mounts, directories) is removed
+ * in `after`, whatever failed.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
+import { parseNormalizedReference } from '@paas/oci';
+import { App, Instance, Node, type Release, appLogKey, createRelease, tailLog } from '@paas/platform';
+import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
+import { RegistryClient, type RunningRegistry, pushImage, startRegistry } from '@paas/registry';
+/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
+import { adminTokenPath } from '../../apps/api/src/auth/admin-token';
+import { loadApiConfig } from '../../apps/api/src/config';
+import { DeploysService } from '../../apps/api/src/scheduler';
+import { type RunningApi, startApi } from '../../apps/api/src/server';
+import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
+/* eslint-enable @nx/enforce-module-boundaries */
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the cluster tool lives in infra/, outside the projects
+import { Cluster, REPO } from '../../infra/cluster/cluster';
+import { isAlive, mountsUnder } from '../support/cli';
+import type { DataSource } from 'typeorm';
+import type { Redis } from 'ioredis';
+
+const tag = process.pid % 100_000;
+const third = process.pid % 250;
+const NAME = `e${tag}`;
+const SUBNET = `10.231.${third}.0/24`;
+const base = mkdtempSync(join(tmpdir(), 'paas-cluster-'));
+const t0 = Date.now();
+const timings: string[] = [];
+const mark = (what: string): void => void timings.push(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+function get(url: string, host?: string, timeoutMs = 3000): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: timeoutMs, headers: host ? { host } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | false | null | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      assert.fail(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a 3-node cluster', { timeout: 300_000 }, () => {
+  let cluster: Cluster | undefined;
+  let redis: LocalRedis | undefined;
+  let registry: RunningRegistry | undefined;
+  let api: RunningApi | undefined;
+  let router: ChildProcess | undefined;
+  let routerUrl: string | null = null;
+  let ds: DataSource;
+  let apiRedis: Redis;
+  let app: App;
+  let v1: Release;
+
+  const instances = async (): Promise<(Instance & { node: string })[]> => {
+    const nodes = await ds.manager.find(Node);
+    const rows = await ds.manager.find(Instance, {
+      where: { appId: app.id, desired: 'run' },
+      order: { number: 'ASC' },
+    });
+    return rows.map((i) => Object.assign(i, { node: nodes.find((n) => n.id === i.nodeId)?.name ?? '?' }));
+  };
+  const upInstances = async (): Promise<(Instance & { node: string })[]> =>
+    (await instances()).filter((i) => i.state === 'up');
+  const perNode = (list: { node: string }[]): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const i of list) out[i.node] = (out[i.node] ?? 0) + 1;
+    return out;
+  };
+  const scale = async (quantity: number): Promise<void> => {
+    const res = await fetch(`${api?.url}/api/apps/web/formation/web`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ quantity }),
+    });
+    assert.equal(res.status, 200, await res.text());
+  };
+  /** `n` instances of `release` up and nothing else running; every one answers at its address. */
+  const converged = async (n: number, release: Release): Promise<(Instance & { node: string })[]> => {
+    const all = await waitFor(`${n} instances of v${release.version} up`, 30_000, async () => {
+      const list = await instances();
+      const rows = await ds.manager.count(Instance, { where: { appId: app.id } });
+      return (
+        list.length === n && rows === n && list.every((i) => i.state === 'up' && i.releaseId === release.id) && list
+      );
+    });
+    for (const i of all) {
+      const res = await get(`http://${i.address}/`);
+      assert.equal(res.status, 200);
+      assert.match(res.body, new RegExp(`hello from v${release.version}`));
+    }
+    return all;
+  };
+  const throughRouter = async (version: number): Promise<void> => {
+    if (!routerUrl) return;
+    await waitFor(`the router serves v${version}`, 10_000, async () => {
+      const res = await get(`${routerUrl}/`, 'web.localhost');
+      return res.status === 200 && res.body.includes(`hello from v${version}`);
+    });
+  };
+  let adminToken = '';
+  const token = (): string => adminToken;
+
+  before(async () => {
+    cluster = Cluster.create(
+      {
+        name: NAME,
+        subnet: SUBNET,
+        stateDir: join(base, 'cluster'),
+        nodeSubnet: (i) => `10.232.${(tag % 32) * 8 + i - 1}.0/24`,
+        agentEnv: {},
+      },
+      3,
+    );
+    const gateway = cluster.gateway;
+    redis = await startLocalRedis(join(base, 'redis'));
+    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: gateway, port: 0 }, auth: 'none' });
+    const registryHost = new URL(registry.url).host;
+    const root = join(base, 'cp', 'root');
+    api = await startApi(
+      loadApiConfig({
+        PAAS_ROOT: root,
+        PAAS_RUN: join(base, 'cp', 'run'),
+        PAAS_API_ADDR: `${gateway}:0`,
+        PAAS_REGISTRY_ADDR: registryHost,
+        REDIS_URL: redis.url,
+        PAAS_BRIDGE: `pcl${NAME}cp`,
+        PAAS_SUBNET: `10.232.${(tag % 32) * 8 + 7}.0/24`,
+        PAAS_NODE_TIMEOUT: '3',
+        PAAS_RECONCILE_MS: '250',
+        PAAS_DRAIN_MS: '300',
+        PAAS_STOP_TIMEOUT: '3',
+        PAAS_DEPLOY_TIMEOUT: '60',
+      }),
+    );
+    ds = api.app.get<DataSource>(DATA_SOURCE);
+    apiRedis = (await import('@paas/platform')).connectRedis(redis.url);
+    adminToken = readFileSync(adminTokenPath(root), 'utf8').trim();
+    mark('api, registry, redis up');
+
+    // the app's image: busybox from the host with a web root, pushed as REGISTRY/web:v1
+    const images = await ImageService.open(imageRoots(root));
+    const busybox = await bootstrapImage(images, 'busybox');
+    const site = join(base, 'site');
+    mkdirSync(join(site, 'www'), { recursive: true });
+    writeFileSync(join(site, 'www', 'index.html'), 'hello from v1\n');
+    writeFileSync(join(site, 'www', 'health'), 'ok\n');
+    const layer = await images.layerFromDirectory(site);
+    const ref = `${registryHost}/web:v1`;
+    const image = await images.commit(
+      {
+        ...busybox.config,
+        rootfs: { type: 'layers', diff_ids: [...busybox.config.rootfs.diff_ids, layer.diffId] },
+        config: { ...busybox.config.config, Cmd: ['httpd', '-f', '-p', '5000', '-h', '/www'] },
+      },
+      [...busybox.manifest.layers, layer.descriptor],
+      ref,
+    );
+    await pushImage(
+      images,
+      new RegistryClient(registryHost, { insecure: [registryHost] }),
+      image,
+      parseNormalizedReference(ref),
+    );
+    mark('image pushed');
+
+    cluster.setAgentEnv({
+      PAAS_API_URL: api.url,
+      PAAS_API_TOKEN: adminToken,
+      PAAS_REGISTRY_ADDR: registryHost,
+      REDIS_URL: redis.url,
+      PAAS_NODE_MEMORY: '2048',
+      PAAS_NODE_CPUS: '4',
+    });
+    await Promise.all(cluster.nodes.map((n) => cluster?.startAgent(n.index)));
+    mark('agents registered');
+
+    // the router, if it starts (its own specs are elsewhere)
+    router = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'proxy', 'src', 'main.ts')], {
+      cwd: REPO,
+      env: {
+        PATH: process.env['PATH'],
+        PAAS_ROOT: root,
+        PAAS_RUN: join(base, 'cp', 'run'),
+        REDIS_URL: redis.url,
+        PAAS_ROUTER_ADDR: '127.0.0.1:0',
+        PAAS_ROUTER_ADMIN_ADDR: 'off',
+        PAAS_ROUTER_WORKERS: '0',
+        PAAS_ROUTER_ACCESS_LOG: 'off',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let routerOutput = '';
+    router.stdout?.on('data', (c: Buffer) => (routerOutput += c.toString()));
+    router.stderr?.on('data', (c: Buffer) => (routerOutput += c.toString()));
+    routerUrl = await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 20_000);
+      router?.once('message', (m: { ready?: boolean; url?: string }) => {
+        clearTimeout(timer);
+        resolve(m.ready && m.url ? m.url : null);
+      });
+      router?.once('exit', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    if (!routerUrl)
+      console.log(`the router did not start; requests go to the instances directly:\n${routerOutput.slice(-2000)}`);
+    mark('router up');
+  });
+
+  after(async () => {
+    const problems: string[] = [];
+    const attempt = async (what: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        problems.push(`${what}: ${(err as Error).message}`);
+      }
+    };
+    if (router && router.exitCode === null) {
+      await attempt('router', async () => {
+        router?.kill('SIGTERM');
+        await new Promise((r) => {
+          const timer = setTimeout(() => (router?.kill('SIGKILL'), r(null)), 5000);
+          router?.once('exit', () => (clearTimeout(timer), r(null)));
+        });
+      });
+    }
+    await attempt('api', () => api?.app.close());
+    await attempt('cluster', () => cluster?.destroy((line) => problems.push(line)));
+    await attempt('redis client', () => apiRedis?.disconnect());
+    await attempt('registry', () => registry?.close());
+    await attempt('redis', () => redis?.stop());
+    rmSync(base, { recursive: true, force: true });
+    console.log(`timings:\n  ${timings.join('\n  ')}`);
+    if (cluster) {
+      assert.equal(existsSync(`/sys/class/net/${cluster.bridge}`), false, 'the cluster bridge is gone');
+      for (const node of cluster.nodes)
+        assert.equal(existsSync(`/run/netns/${node.netns}`), false, `${node.netns} is gone`);
+    }
+    assert.deepEqual(mountsUnder(base), []);
+    assert.deepEqual(problems, []);
+  });
+
+  it('deploys an app: v1 goes live and answers through the router and at its instance', async () => {
+    const res = await fetch(`${api?.url}/api/apps`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'web' }),
+    });
+    assert.equal(res.status, 201);
+    app = await ds.manager.findOneByOrFail(App, { name: 'web' });
+    const registryHost = new URL(registry?.url ?? '').host;
+    v1 = await createRelease(ds, {
+      appId: app.id,
+      description: 'Deploy v1',
+      imageRef: `${registryHost}/web:v1`,
+      imageDigest: null,
+      processTypes: { web: 'echo "$DYNO starting on $PORT" && exec httpd -f -p $PORT -h /www' },
+      healthchecks: { web: [{ type: 'startup', path: '/health', content: 'ok', attempts: 100, wait: 0 }] },
+      createdBy: 'e2e',
+    });
+    const lines: string[] = [];
+    const outcome = await api?.app
+      .get(DeploysService)
+      .waitLive(v1.id, { onLine: (l) => lines.push(l), timeoutMs: 60_000 });
+    assert.deepEqual(outcome, { status: 'live', version: 1 }, lines.join('\n'));
+    mark('v1 live');
+    const [web1] = await converged(1, v1);
+    assert.match(
+      web1?.address ?? '',
+      new RegExp(`^${SUBNET.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.1[1-3]:\\d+$`),
+    );
+    await throughRouter(1);
+    // the instance's output is in the app's log, under its name
+    await waitFor('web.1 output in the app log', 10_000, async () =>
+      (await tailLog(apiRedis, appLogKey('paas', app.id), 200)).some(
+        (e) => e.source === 'web.1' && e.line === 'web.1 starting on 5000',
+      ),
+    );
+  });
+
+  it('scales web to 6, spread 2/2/2 over the nodes, then to 1', async () => {
+    const t = Date.now();
+    await scale(6);
+    const six = await converged(6, v1);
+    mark(`scaled to 6 in ${Date.now() - t} ms`);
+    assert.deepEqual(perNode(six), { [`${NAME}-n1`]: 2, [`${NAME}-n2`]: 2, [`${NAME}-n3`]: 2 });
+    await throughRouter(1);
+    const t1 = Date.now();
+    await scale(1);
+    await converged(1, v1);
+    mark(`scaled to 1 in ${Date.now() - t1} ms`);
+    await throughRouter(1);
+  });
+
+  it("brings a dead node's instances back on the other nodes within 15 s", async () => {
+    await scale(3);
+    const three = await converged(3, v1);
+    assert.deepEqual(Object.values(perNode(three)), [1, 1, 1]);
+    const killed = cluster?.killNode(3) ?? [];
+    assert.ok(killed.length >= 3, `agent, shim and container killed: ${killed.join(' ')}`);
+    const t = Date.now();
+    const back = await waitFor('3 instances up on n1 and n2', 15_000, async () => {
+      const list = await upInstances();
+      return list.length === 3 && list.every((i) => i.node !== `${NAME}-n3`) && list;
+    });
+    const took = Date.now() - t;
+    mark(`node 3 killed: rescheduled in ${took} ms`);
+    assert.ok(took < 15_000);
+    for (const i of back) assert.equal((await get(`http://${i.address}/`)).status, 200);
+    await throughRouter(1);
+    assert.equal((await ds.manager.findOneByOrFail(Node, { name: `${NAME}-n3` })).state, 'down');
+    // node 3 comes back: its dead containers are cleared, and it takes instances again
+    await cluster?.startAgent(3);
+    await waitFor(
+      'n3 up',
+      10_000,
+      async () => (await ds.manager.findOneByOrFail(Node, { name: `${NAME}-n3` })).state === 'up',
+    );
+  });
+
+  it('restarts an agent without restarting its containers: same containers, same pids', async () => {
+    const before = (await upInstances()).filter((i) => i.node === `${NAME}-n1`);
+    assert.ok(before.length > 0, 'node 1 runs instances');
+    for (const i of before) assert.ok(i.pid && isAlive(i.pid), `${i.type}.${i.number} pid ${i.pid}`);
+    await cluster?.killAgent(1);
+    await cluster?.startAgent(1);
+    assert.match(cluster?.agentLog(1) ?? '', /adopted web web\.\d/);
+    // a few heartbeats later the same containers with the same pids are reported up
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = (await upInstances()).filter((i) => i.node === `${NAME}-n1`);
+    assert.deepEqual(
+      after.map((i) => [i.id, i.containerId, i.pid, i.restartCount]),
+      before.map((i) => [i.id, i.containerId, i.pid, i.restartCount]),
+    );
+    for (const i of after) {
+      assert.ok(i.pid && isAlive(i.pid));
+      assert.equal((await get(`http://${i.address}/`)).status, 200);
+    }
+    await throughRouter(1);
+    mark('agent restarted, containers kept');
+  });
+
+  it('drains a node: its instances move to the others first, then it takes instances again', async () => {
+    const drained = `${NAME}-n2`;
+    const post = async (path: string): Promise<void> => {
+      const res = await fetch(`${api?.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token()}` },
+      });
+      assert.equal(res.status, 200, await res.text());
+    };
+    if (!(await upInstances()).some((i) => i.node === drained)) {
+      // make sure it holds something to move
+      await scale(4);
+      await converged(4, v1);
+    }
+    await post(`/api/nodes/${drained}/drain`);
+    const moved = await waitFor(`nothing left on ${drained}`, 20_000, async () => {
+      const list = await instances();
+      const rows = await ds.manager.count(Instance, { where: { appId: app.id } });
+      return list.length === rows && list.every((i) => i.node !== drained && i.state === 'up') && list;
+    });
+    for (const i of moved) assert.equal((await get(`http://${i.address}/`)).status, 200);
+    await throughRouter(1);
+    await post(`/api/nodes/${drained}/activate`);
+    await scale(3);
+    await converged(3, v1);
+    mark('node drained and activated');
+  });
+
+  it('rolls back a release whose instances fail their check; the live one keeps serving', async () => {
+    const registryHost = new URL(registry?.url ?? '').host;
+    const live = await upInstances();
+    const bad = await createRelease(ds, {
+      appId: app.id,
+      description: 'Deploy broken',
+      imageRef: `${registryHost}/web:v1`,
+      imageDigest: null,
+      processTypes: { web: 'echo "no server here"; exit 3' },
+      createdBy: 'e2e',
+    });
+    const outcome = await api?.app.get(DeploysService).waitLive(bad.id, { timeoutMs: 60_000 });
+    assert.equal(outcome?.status, 'failed');
+    assert.match((outcome as { reason: string }).reason, /^web\.\d failed: .*exited with code 3/);
+    mark('broken release rolled back');
+    const now = await converged(3, v1);
+    assert.deepEqual(
+      now.map((i) => i.id).sort(),
+      live.map((i) => i.id).sort(),
+      'the live instances were never touched',
+    );
+    await throughRouter(1);
+    const log = (await tailLog(apiRedis, appLogKey('paas', app.id), 500)).map((e) => e.line);
+    assert.ok(
+      log.some((l) => /^Deploy of v2 failed: web\.\d failed: .*; rolled back, v1 keeps serving$/.test(l)),
+      log.slice(-20).join('\n'),
+    );
+  });
+});

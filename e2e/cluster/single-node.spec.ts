@@ -1,0 +1,223 @@
+/**
+ * One node on the host, as `npm run up` runs it: the agent shares the control plane's
+ * PAAS_ROOT (the build's images are already in its store: no pull), finds the admin token in
+ * the root, and reports instances at their bridge address (no PAAS_NODE_ADDRESS), which the
+ * host reaches directly. A bridge and subnet of the spec's own; everything removed at the end.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
+import { App, Instance, type Release, createRelease } from '@paas/platform';
+import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
+import type { DataSource } from 'typeorm';
+/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
+import { loadApiConfig } from '../../apps/api/src/config';
+import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
+import { DeploysService } from '../../apps/api/src/scheduler';
+import { type RunningApi, startApi } from '../../apps/api/src/server';
+/* eslint-enable @nx/enforce-module-boundaries */
+import { WORKSPACE, isAlive, mountsUnder } from '../support/cli';
+
+const base = mkdtempSync(join(tmpdir(), 'paas-node-'));
+const root = join(base, 'root');
+const run = join(base, 'run');
+const BRIDGE = `pcl${process.pid % 100_000}s`;
+const SUBNET = `10.233.${process.pid % 250}.0/24`;
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: 3000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | false | null | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => false as const);
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('one node on the host', { timeout: 120_000 }, () => {
+  let redis: LocalRedis | undefined;
+  let api: RunningApi | undefined;
+  let ds: DataSource;
+  let agent: ChildProcess | undefined;
+  let agentOutput = '';
+  let app: App;
+  let v1: Release;
+  const agentEnv = (): NodeJS.ProcessEnv => ({
+    PATH: process.env['PATH'],
+    PAAS_ROOT: root,
+    PAAS_RUN: run,
+    PAAS_API_URL: api?.url,
+    REDIS_URL: redis?.url,
+    PAAS_BRIDGE: BRIDGE,
+    PAAS_SUBNET: SUBNET,
+    PAAS_IP_FORWARD: '0',
+    PAAS_NODE_NAME: 'host',
+  });
+  const startAgent = async (): Promise<void> => {
+    const offset = agentOutput.length;
+    agent = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts')], {
+      cwd: WORKSPACE,
+      env: agentEnv(),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    agent.stdout?.on('data', (c: Buffer) => (agentOutput += c.toString()));
+    agent.stderr?.on('data', (c: Buffer) => (agentOutput += c.toString()));
+    const ready = await new Promise<boolean>((resolve) => {
+      agent?.once('message', () => resolve(true));
+      agent?.once('exit', () => resolve(false));
+    });
+    assert.ok(ready, `the agent did not start:\n${agentOutput.slice(offset)}`);
+  };
+  const stopAgent = async (signal: NodeJS.Signals): Promise<void> => {
+    const child = agent;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  };
+  const running = async (): Promise<Instance[]> =>
+    ds.manager.find(Instance, { where: { appId: app.id, desired: 'run' }, order: { number: 'ASC' } });
+
+  before(async () => {
+    redis = await startLocalRedis(join(base, 'redis'));
+    api = await startApi(
+      loadApiConfig({
+        PAAS_ROOT: root,
+        PAAS_RUN: run,
+        PAAS_API_ADDR: '127.0.0.1:0',
+        REDIS_URL: redis.url,
+        PAAS_BRIDGE: BRIDGE,
+        PAAS_SUBNET: SUBNET,
+        PAAS_IP_FORWARD: '0',
+        PAAS_RECONCILE_MS: '250',
+        PAAS_DRAIN_MS: '100',
+        PAAS_STOP_TIMEOUT: '3',
+      }),
+    );
+    ds = api.app.get<DataSource>(DATA_SOURCE);
+    // the image as a build leaves it: in the control plane's own store
+    const images = await ImageService.open(imageRoots(root));
+    const busybox = await bootstrapImage(images, 'busybox');
+    const site = join(base, 'site');
+    mkdirSync(join(site, 'www'), { recursive: true });
+    writeFileSync(join(site, 'www', 'index.html'), 'hello from the host node\n');
+    const layer = await images.layerFromDirectory(site);
+    await images.commit(
+      {
+        ...busybox.config,
+        rootfs: { type: 'layers', diff_ids: [...busybox.config.rootfs.diff_ids, layer.diffId] },
+        config: { ...busybox.config.config, Cmd: ['httpd', '-f', '-p', '5000', '-h', '/www'] },
+      },
+      [...busybox.manifest.layers, layer.descriptor],
+      '127.0.0.1:5000/local:v1',
+    );
+    await startAgent();
+  });
+
+  after(async () => {
+    await stopAgent('SIGKILL');
+    // the node's containers and its bridge, through the agent's own cleanup
+    const cleanup = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
+      {
+        cwd: WORKSPACE,
+        env: agentEnv(),
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    await api?.app.close();
+    await redis?.stop();
+    rmSync(base, { recursive: true, force: true });
+    assert.equal(cleanup.status, 0, cleanup.stderr);
+    assert.equal(existsSync(`/sys/class/net/${BRIDGE}`), false, 'the bridge is gone');
+    assert.equal(spawnSync('iptables-save', { encoding: 'utf8' }).stdout.includes(BRIDGE), false, 'no rules left');
+    assert.deepEqual(mountsUnder(base), []);
+  });
+
+  it('runs a release at its bridge address, with the admin token of the shared root', async () => {
+    const res = await fetch(`${api?.url}/api/apps`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${(await import('node:fs')).readFileSync(join(root, 'platform', 'admin.token'), 'utf8').trim()}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ name: 'local' }),
+    });
+    assert.equal(res.status, 201);
+    app = await ds.manager.findOneByOrFail(App, { name: 'local' });
+    v1 = await createRelease(ds, {
+      appId: app.id,
+      description: 'Deploy v1',
+      imageRef: '127.0.0.1:5000/local:v1',
+      imageDigest: null,
+      processTypes: { web: 'httpd -f -p 5000 -h /www' },
+      createdBy: 'e2e',
+    });
+    assert.deepEqual(await api?.app.get(DeploysService).waitLive(v1.id, { timeoutMs: 30_000 }), {
+      status: 'live',
+      version: 1,
+    });
+    const [web1] = await running();
+    assert.match(
+      web1?.address ?? '',
+      new RegExp(`^${SUBNET.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.\\d+:5000$`),
+    );
+    assert.equal((await get(`http://${web1?.address}/`)).body, 'hello from the host node\n');
+    assert.doesNotMatch(agentOutput, /Pulling/, 'the image was in the shared store');
+  });
+
+  it('keeps its containers through an agent restart, and stops them when scaled to zero', async () => {
+    const [web1] = await running();
+    const pid = web1?.pid ?? 0;
+    assert.ok(pid > 0 && isAlive(pid));
+    await stopAgent('SIGTERM');
+    assert.ok(isAlive(pid), 'the container outlives its agent');
+    assert.equal((await get(`http://${web1?.address}/`)).status, 200);
+    await startAgent();
+    await new Promise((r) => setTimeout(r, 1500));
+    const [again] = await running();
+    assert.deepEqual(
+      [again?.id, again?.containerId, again?.pid, again?.state],
+      [web1?.id, web1?.containerId, pid, 'up'],
+    );
+    const scaled = await fetch(`${api?.url}/api/apps/local/formation/web`, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${(await import('node:fs')).readFileSync(join(root, 'platform', 'admin.token'), 'utf8').trim()}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ quantity: 0 }),
+    });
+    assert.equal(scaled.status, 200);
+    await waitFor(
+      'the instance is gone',
+      15_000,
+      async () => (await ds.manager.count(Instance, { where: { appId: app.id } })) === 0,
+    );
+    await waitFor('its process is gone', 5000, async () => !isAlive(pid));
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The agent <-> control plane protocol. Agents speak first and the control plane answers;
+ * nothing connects to an agent, so a node behind NAT or in a namespace works the same.
+ *
+ *   POST /api/nodes/register            RegisterRequest  -> RegisterAnswer   (once per agent start)
+ *   POST /api/nodes/:name/heartbeat     HeartbeatRequest -> HeartbeatAnswer  (every heartbeatMs)
+ *
+ * Both with an admin token (`Authorization: Bearer`). A heartbeat carries the state of every
+ * container of the node that has the `paas.instance` label; its answer is the whole desired
+ * set of the node: every instance the node should run. The set is authoritative: an agent
+ * runs exactly those and stops (gracefully) every other instance container it has.
+ *
+ * Between heartbeats the control plane wakes an agent through Redis: it publishes the node's
+ * name on `nodeChannel(name)` whenever the node's desired set changed, and the agent sends a
+ * heartbeat at once. An agent also sends one as soon as one of its instances changes state,
+ * so a deploy or a scale moves at the speed of the containers, not of the heartbeat period.
+ */
+import type { DeployCheck } from './checks';
+
+export type { DeployCheck } from './checks';
+
+/** Where the control plane tells one agent that its desired set changed. */
+export function nodeChannel(name: string): string {
+  return `paas:node:${name}`;
+}
+
+/** Node names: a DNS-label-like word, as hostnames usually are. */
+export const NODE_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+export const NODE_NAME_RULE = '1-63 lower-case letters, digits, ".", "_" and "-", starting and ending alphanumeric';
+
+/** The port an instance is told to listen on (`PORT`), as Heroku's 5000. */
+export const INSTANCE_PORT = 5000;
+
+/** Container labels an agent puts on instance containers, and finds them by after a restart. */
+export const LABELS = {
+  app: 'paas.app',
+  appId: 'paas.app-id',
+  instance: 'paas.instance',
+  release: 'paas.release',
+  version: 'paas.version',
+  type: 'paas.type',
+  number: 'paas.number',
+  node: 'paas.node',
+} as const;
+
+export interface RegisterRequest {
+  readonly name: string;
+  /** Where the node is reached: its IP (PAAS_NODE_ADDRESS) or host name. */
+  readonly address: string;
+  /** MiB the node offers to instances. */
+  readonly memory: number;
+  /** CPUs in thousandths (2000 = two cores). */
+  readonly cpus: number;
+  /** The agent's version, for the log. */
+  readonly version?: string;
+}
+
+export interface NodeSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly state: 'up' | 'down' | 'draining';
+}
+
+export interface RegisterAnswer {
+  readonly node: NodeSummary;
+  /** How often to send heartbeats. */
+  readonly heartbeatMs: number;
+}
+
+/**
+ * An instance as its agent sees it:
+ *   starting  being pulled, created or started, or waiting for its health check
+ *   up        running and passed its check (since its last start)
+ *   crashed   exited (the shim may restart it) or failed its check; `error` says why
+ *   stopping  leaving: draining, then stop signal, then removed
+ */
+export type ReportedState = 'starting' | 'up' | 'crashed' | 'stopping';
+
+export interface InstanceReport {
+  readonly id: string;
+  readonly releaseId: string;
+  readonly state: ReportedState;
+  readonly containerId: string | null;
+  /** Where the router reaches it: `IP:PORT`; null for a process without a port. */
+  readonly address: string | null;
+  /** The container's init pid on the node (0 when not running). */
+  readonly pid: number;
+  readonly memoryBytes: number | null;
+  /** Restarts by the shim's restart policy. */
+  readonly restartCount: number;
+  readonly error: string | null;
+}
+
+export interface HeartbeatRequest {
+  readonly instances: readonly InstanceReport[];
+}
+
+/** One instance a node should run. */
+export interface DesiredInstance {
+  readonly id: string;
+  readonly appId: string;
+  readonly app: string;
+  readonly type: string;
+  readonly number: number;
+  readonly releaseId: string;
+  readonly version: number;
+  /** The release image as the build pushed it (`REGISTRY/APP:vN`). */
+  readonly image: string;
+  readonly imageDigest: string | null;
+  /** The process type's command (run with `sh -c`), or null for the image's own command. */
+  readonly command: string | null;
+  /** The release's config vars plus PORT and DYNO. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Memory limit in MiB and CPU share in thousandths of a core. */
+  readonly memory: number;
+  readonly cpu: number;
+  /** The port published for the router (web), or null. */
+  readonly port: number | null;
+  readonly check: DeployCheck;
+  /** Seconds between the stop signal and SIGKILL. */
+  readonly stopTimeout: number;
+}
+
+export interface HeartbeatAnswer {
+  readonly node: NodeSummary;
+  /** The registry release images are pushed to, as the control plane names it (`host:port`). */
+  readonly registry: string;
+  readonly heartbeatMs: number;
+  /** How long a leaving instance keeps running after it left the route table (in-flight requests). */
+  readonly drainMs: number;
+  readonly instances: readonly DesiredInstance[];
+}
