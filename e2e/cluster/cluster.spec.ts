@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { parseNormalizedReference } from '@paas/oci';
-import { App, Instance, Node, type Release, appLogKey, createRelease, tailLog } from '@paas/platform';
+import { App, Instance, Node, type Release, appLogKey, connectRedis, createRelease, tailLog } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { RegistryClient, type RunningRegistry, pushImage, startRegistry } from '@paas/registry';
 /* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
@@ -183,7 +183,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
       }),
     );
     ds = api.app.get<DataSource>(DATA_SOURCE);
-    apiRedis = (await import('@paas/platform')).connectRedis(redis.url);
+    apiRedis = connectRedis(redis.url);
     adminToken = readFileSync(adminTokenPath(root), 'utf8').trim();
     mark('api, registry, redis up');
 

@@ -11,6 +11,7 @@ import {
   Node,
   Release,
   changeConfig,
+  issueToken,
 } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import { readAppRoute } from '@paas/platform/routes';
@@ -148,7 +149,6 @@ TEST_DATABASES.forEach((kind) => {
           ['n3', 'up', '10.99.0.3'],
         ],
       );
-      const { issueToken } = await import('@paas/platform');
       const { token } = await issueToken(api.dataSource.manager, { name: 'dev' });
       const body = { name: 'sneaky', address: '10.0.0.9', memory: 1024, cpus: 1000 };
       assert.equal((await api.request('POST', '/api/nodes/register', { body, token })).status, 403);
@@ -326,7 +326,6 @@ TEST_DATABASES.forEach((kind) => {
       await settle(async () => (await perNode())[drained] === undefined && (await route()).length === 3, 'drained');
       assert.equal((await api.request('POST', `/api/nodes/${drained}/activate`)).body.state, 'up');
       assert.equal((await api.request('POST', '/api/nodes/nope/drain')).status, 404);
-      const { issueToken } = await import('@paas/platform');
       const { token } = await issueToken(api.dataSource.manager, { name: 'dev2' });
       assert.equal((await api.request('POST', `/api/nodes/${drained}/drain`, { token })).status, 403);
     });
