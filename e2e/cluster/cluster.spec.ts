@@ -141,7 +141,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     return all;
   };
   const throughRouter = async (version: number): Promise<void> => {
-    if (!routerUrl) return;
+    assert.ok(routerUrl, 'the router runs');
     await waitFor(`the router serves v${version}`, 10_000, async () => {
       const res = await get(`${routerUrl}/`, 'web.localhost');
       return res.status === 200 && res.body.includes(`hello from v${version}`);
@@ -224,7 +224,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     await Promise.all(cluster.nodes.map((n) => cluster?.startAgent(n.index)));
     mark('agents registered');
 
-    // the router, if it starts (its own specs are elsewhere)
+    // the router (its own specs are in e2e/proxy): every phase is checked through it too
     router = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'proxy', 'src', 'main.ts')], {
       cwd: REPO,
       env: {
@@ -253,8 +253,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
         resolve(null);
       });
     });
-    if (!routerUrl)
-      console.log(`the router did not start; requests go to the instances directly:\n${routerOutput.slice(-2000)}`);
+    assert.ok(routerUrl, `the router did not start:\n${routerOutput.slice(-2000)}`);
     mark('router up');
   });
 

@@ -65,7 +65,6 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
   const builder = await Builder.open({ root, images, runtime: { runtime, runtimeRoot } });
   // no bridge: the release command runs without a network until the node agent gives it one
   const engine = new Engine({ root, images, binaries: { shim, runtime, runtimeRoot }, initBinary: init });
-  const port = config.routerPort === 80 ? '' : `:${config.routerPort}`;
   return {
     ...connections,
     images,
@@ -74,7 +73,6 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     registry: new RegistryClient(config.registry, { userAgent: `paas-build/${VERSION}` }),
     workRoot: join(root, 'platform', 'builds'),
     logPrefix: BUILD_LOG_PREFIX,
-    webUrl: (app) => `http://${app}.${config.domain}${port}`,
   };
 }
 

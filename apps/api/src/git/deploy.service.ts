@@ -9,6 +9,8 @@
  */
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { type App, Build, buildLogKey, followLog } from '@paas/platform';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { DeploysService } from '../scheduler/deploys.service';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { BUILD_LOG_PREFIX } from '../builds-queue/build-worker';
@@ -48,6 +50,8 @@ export class DeployService implements BeforeApplicationShutdown {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(BuildsQueueService) private readonly queue: BuildsQueueService,
+    @Inject(DeploysService) private readonly deploys: DeploysService,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   /** The proc-receive commands of one push (see proc-receive.ts), answered in order. */
@@ -106,6 +110,8 @@ export class DeployService implements BeforeApplicationShutdown {
       return { status: 'ng', reason: 'api stopping' };
     }
     if (status !== 'succeeded') return { status: 'ng', reason: 'build failed' };
+    const launched = await this.launch(app, build, progress);
+    if (launched) return launched;
     try {
       await git([
         '--git-dir',
@@ -129,6 +135,41 @@ export class DeployService implements BeforeApplicationShutdown {
       return { status: 'ng', reason: 'released, but the branch could not be updated' };
     }
     return { status: 'ok' };
+  }
+
+  /**
+   * Waits until the build's release serves (its instances passed their checks and the router
+   * switched to them), showing the scheduler's lines. A release that fails to start rejects
+   * the push, so the branch stays on the commit that still serves. Null when the push may go on.
+   */
+  private async launch(app: App, build: Build, progress: PushProgress): Promise<CommandResult | null> {
+    const { releaseId } = await this.dataSource.manager.findOneByOrFail(Build, { id: build.id });
+    if (!releaseId) return null;
+    progress.line('-----> Launching...');
+    const outcome = await this.deploys.waitLive(releaseId, {
+      onLine: (line) => progress.line(`       ${line}`),
+      signal: this.closing.signal,
+    });
+    const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
+    const url = `http://${app.name}.${this.config.domain}${port}`;
+    switch (outcome.status) {
+      case 'live':
+        progress.line(`       Released v${outcome.version}: ${url} deployed`);
+        return null;
+      case 'superseded':
+        progress.line(`       v${outcome.version} was superseded by v${outcome.by}, which serves ${url}`);
+        return null;
+      case 'unscheduled':
+        progress.line(`       Not started: ${outcome.reason}`);
+        return null;
+      case 'failed':
+        progress.line(` !     v${outcome.version} did not start: ${outcome.reason}`);
+        progress.line(' !     The previous release keeps serving.');
+        return { status: 'ng', reason: 'deploy failed' };
+      case 'timeout':
+        progress.line(` !     v${outcome.version} was not live in time; see paas logs`);
+        return { status: 'ng', reason: this.closing.signal.aborted ? 'api stopping' : 'deploy timed out' };
+    }
   }
 
   /**

@@ -49,8 +49,6 @@ export interface BuildEnvironment {
   readonly workRoot: string;
   /** Key prefix of the build streams (`buildLogKey`). */
   readonly logPrefix: string;
-  /** The URL an app answers on, shown once it is released. */
-  readonly webUrl?: (app: string) => string;
   /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
   readonly nodeImages?: readonly string[];
   readonly busyboxImage?: string;
@@ -237,7 +235,6 @@ async function buildAndRelease(
     log.error(`Warning: pruning old release images failed: ${errorMessage(err)}`);
   }
   log.step(`Released v${release.version}`);
-  if (env.webUrl) log.info(`${env.webUrl(job.app)} deployed`);
   return { releaseId: release.id, version: release.version };
 }
 

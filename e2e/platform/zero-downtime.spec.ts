@@ -1,0 +1,347 @@
+/**
+ * The whole platform on one host, as `npm run up` runs it — the api (REST, git receiver, an
+ * in-process build worker, the scheduler), one agent sharing its root, the router — and a
+ * static site deployed with real `git push`es. Steady keep-alive load goes through the router
+ * (Host: site.localhost) during a deploy, during scale 1 -> 5 -> 1 and during a rollback, and
+ * every response must be a 2xx: no error status, no socket error. A release whose instances
+ * fail their check rejects its push while the live one keeps serving.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Instance } from '@paas/platform';
+import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
+import { type RunningRegistry, startRegistry } from '@paas/registry';
+import type { DataSource } from 'typeorm';
+/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
+import { loadApiConfig } from '../../apps/api/src/config';
+import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
+import { type RunningApi, startApi } from '../../apps/api/src/server';
+/* eslint-enable @nx/enforce-module-boundaries */
+import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+
+const startedAt = Date.now();
+const roots = tempRoots();
+const base = join(roots.root, '..');
+const { ok } = cliFor(roots.env);
+const HOST = 'site.localhost';
+
+const GIT_ENV: NodeJS.ProcessEnv = {
+  PATH: process.env['PATH'],
+  HOME: join(base, 'home'),
+  LANG: 'C',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: 'Test',
+  GIT_AUTHOR_EMAIL: 'test@example.com',
+  GIT_COMMITTER_NAME: 'Test',
+  GIT_COMMITTER_EMAIL: 'test@example.com',
+};
+
+function gitOk(dir: string, ...args: string[]): string {
+  const r = spawnSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `git ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** `git push` to the api in this process (asynchronous: a synchronous child would stall it). */
+function push(dir: string): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['push', 'paas', 'main'], { cwd: dir, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output });
+    });
+  });
+}
+
+function commit(dir: string, files: Record<string, string>, message: string): void {
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  gitOk(dir, 'add', '-A');
+  gitOk(dir, 'commit', '--quiet', '-m', message);
+}
+
+interface Load {
+  /** Status code (or error code) -> count. */
+  readonly outcomes: Map<string, number>;
+  /** Body -> count, for the 200s. */
+  readonly bodies: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+const count = (map: Map<string, number>, key: string): void => {
+  map.set(key, (map.get(key) ?? 0) + 1);
+};
+
+const loads = new Set<Load>();
+
+/** `concurrency` clients sending GET / through the router back to back on keep-alive connections. */
+function load(routerUrl: string, concurrency = 6): Load {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const outcomes = new Map<string, number>();
+  const bodies = new Map<string, number>();
+  let running = true;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = httpRequest(`${routerUrl}/`, { agent, headers: { host: HOST }, timeout: 10_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          count(outcomes, String(res.statusCode));
+          if (res.statusCode === 200) count(bodies, Buffer.concat(chunks).toString('utf8').trim());
+          resolve();
+        });
+        res.on('error', (err: NodeJS.ErrnoException) => {
+          count(outcomes, err.code ?? err.message);
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        count(outcomes, err.code ?? err.message);
+        resolve();
+      });
+      req.end();
+    });
+  const clients = Array.from({ length: concurrency }, async () => {
+    while (running) await one();
+  });
+  const handle: Load = {
+    outcomes,
+    bodies,
+    async stop() {
+      running = false;
+      await Promise.all(clients);
+      agent.destroy();
+      loads.delete(handle);
+    },
+  };
+  loads.add(handle);
+  return handle;
+}
+
+/** GET through the router with the app's Host (fetch does not let a caller set Host). */
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, headers: { host: HOST }, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function assertNoErrors(what: string, l: Load): number {
+  const all = Object.fromEntries(l.outcomes);
+  const total = [...l.outcomes.values()].reduce((a, b) => a + b, 0);
+  assert.deepEqual(Object.keys(all), ['200'], `${what}: every response a 200, got ${JSON.stringify(all)}`);
+  assert.ok(total > 50, `${what}: enough requests to mean something (${total})`);
+  return total;
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | false | null | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => false as const);
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('zero downtime through the router (api + agent + router on one host)', { timeout: 300_000 }, () => {
+  let registry: RunningRegistry;
+  let redis: LocalRedis;
+  let api: RunningApi;
+  let ds: DataSource;
+  let token = '';
+  let routerUrl = '';
+  let dir = '';
+  const children: ChildProcess[] = [];
+  const output = new Map<string, string>();
+
+  /** A daemon of ours from source, ready once it sends its `{ready, url}` message. */
+  async function daemon(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<string> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, entry)], {
+      cwd: WORKSPACE,
+      env: { PATH: process.env['PATH'], ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    children.push(child);
+    output.set(name, '');
+    const keep = (c: Buffer): void => void output.set(name, (output.get(name) ?? '') + c.toString());
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const url = await new Promise<string | null>((resolve) => {
+      child.once('message', (m: { ready?: boolean; url?: string }) => resolve(m.ready && m.url ? m.url : null));
+      child.once('exit', () => resolve(null));
+    });
+    assert.ok(url, `${name} did not start:\n${output.get(name)}`);
+    return url;
+  }
+
+  const api$ = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+
+  /** Web instances the router has (the route table's backends are the up ones of the live release). */
+  const upWeb = async (): Promise<Instance[]> =>
+    (await ds.manager.find(Instance, { where: { type: 'web', desired: 'run' } })).filter((i) => i.state === 'up');
+
+  const serves = (body: string): Promise<boolean> =>
+    waitFor(`the router serves "${body}"`, 30_000, async () => {
+      const res = await get(`${routerUrl}/`);
+      return res.status === 200 && res.body.trim() === body;
+    });
+
+  before(async () => {
+    mkdirSync(join(base, 'home'), { recursive: true });
+    ok('image', 'bootstrap', 'busybox');
+    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
+    redis = await startLocalRedis(join(base, 'redis'));
+    const env = { ...roots.env, REDIS_URL: redis.url, PAAS_REGISTRY_ADDR: registry.host };
+    api = await startApi(
+      loadApiConfig({
+        ...env,
+        PAAS_RECONCILE_MS: '250',
+        PAAS_DRAIN_MS: '500',
+        PAAS_STOP_TIMEOUT: '3',
+        PAAS_DEPLOY_TIMEOUT: '30',
+      }),
+    );
+    ds = api.app.get<DataSource>(DATA_SOURCE);
+    token = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+    await daemon('agent', 'apps/agent/src/main.ts', { ...env, PAAS_API_URL: api.url, PAAS_NODE_NAME: 'host' });
+    routerUrl = await daemon('router', 'apps/proxy/src/main.ts', {
+      ...env,
+      PAAS_ROUTER_WORKERS: '0',
+      PAAS_ROUTER_ACCESS_LOG: 'off',
+      PAAS_ROUTER_HEALTH_INTERVAL_MS: '500',
+    });
+    await api$('POST', '/api/apps', { name: 'site' });
+    dir = join(base, 'site');
+    mkdirSync(dir, { recursive: true });
+    gitOk(dir, 'init', '--quiet', '--initial-branch=main');
+    gitOk(dir, 'remote', 'add', 'paas', `${api.url.replace('http://', `http://git:${token}@`)}/git/site.git`);
+  });
+
+  after(async () => {
+    for (const l of loads) await l.stop(); // a failed test's load
+    const problems: string[] = [];
+    for (const child of children.reverse()) {
+      if (child.pid && isAlive(child.pid)) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    }
+    // the node's containers and its bridge, through the agent's own cleanup
+    const cleanup = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
+      { cwd: WORKSPACE, env: { ...roots.env, PATH: process.env['PATH'] }, encoding: 'utf8', timeout: 60_000 },
+    );
+    if (cleanup.status !== 0) problems.push(`agent cleanup: ${cleanup.stderr}`);
+    await api?.app.close();
+    await redis?.stop();
+    await registry?.close();
+    const containers = existsSync(join(roots.root, 'containers'))
+      ? spawnSync('ls', [join(roots.root, 'containers')], { encoding: 'utf8' }).stdout.trim()
+      : '';
+    const left = { mounts: mountsUnder(roots.root), containers, cgroups: cgroupsLeftSince(startedAt) };
+    roots.cleanup();
+    assert.deepEqual(left, { mounts: [], containers: '', cgroups: [] }, 'the platform left something behind');
+    assert.deepEqual(problems, []);
+  });
+
+  it('deploys v1 with git push: the push ends once the router serves it', async () => {
+    commit(dir, { 'index.html': 'site v1\n' }, 'v1');
+    const pushed = await push(dir);
+    assert.equal(pushed.status, 0, pushed.output);
+    assert.match(pushed.output, /remote: -----> Launching\.\.\./);
+    assert.match(pushed.output, /remote: {8}Released v1: http:\/\/site\.localhost:\d+ deployed/);
+    // the route table is switched before the release counts as live; routers hear of it
+    // through Redis pub/sub a moment later
+    await serves('site v1');
+  });
+
+  it('deploys v2 under load: no request fails, and the answers move from v1 to v2', async (t) => {
+    const l = load(routerUrl);
+    await new Promise((r) => setTimeout(r, 500));
+    commit(dir, { 'index.html': 'site v2\n' }, 'v2');
+    const pushed = await push(dir);
+    await new Promise((r) => setTimeout(r, 1000));
+    await l.stop();
+    assert.equal(pushed.status, 0, pushed.output);
+    t.diagnostic(`deploy: ${assertNoErrors('deploy', l)} requests through the router, all 200`);
+    assert.ok((l.bodies.get('site v1') ?? 0) > 0 && (l.bodies.get('site v2') ?? 0) > 0, JSON.stringify([...l.bodies]));
+    assert.deepEqual([...l.bodies.keys()].sort(), ['site v1', 'site v2']);
+  });
+
+  it('scales 1 -> 5 -> 1 under load without a failed request', async (t) => {
+    const l = load(routerUrl);
+    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 5, memory: 64, cpu: 100 }] });
+    await waitFor('five web instances up', 30_000, async () => (await upWeb()).length === 5).catch(async (err) => {
+      const all = await ds.manager.find(Instance, { where: { type: 'web' } });
+      throw new Error(
+        `${(err as Error).message}\n${JSON.stringify(all, null, 1)}\n${output.get('agent')?.slice(-3000)}`,
+      );
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // the router spreads load over all five
+    await api$('PATCH', '/api/apps/site/formation/web', { quantity: 1 });
+    await waitFor('back to one web instance', 30_000, async () => (await upWeb()).length === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    await l.stop();
+    t.diagnostic(`scale: ${assertNoErrors('scale', l)} requests through the router, all 200`);
+    assert.deepEqual([...l.bodies.keys()], ['site v2']);
+  });
+
+  it('rolls back to v1 under load without a failed request', async (t) => {
+    const l = load(routerUrl);
+    await new Promise((r) => setTimeout(r, 300));
+    const release = (await api$('POST', '/api/apps/site/releases', { release: 1 })) as { version: number };
+    await serves('site v1');
+    await new Promise((r) => setTimeout(r, 1000));
+    await l.stop();
+    t.diagnostic(`rollback: ${assertNoErrors('rollback', l)} requests through the router, all 200`);
+    assert.equal(release.version, 3);
+    assert.deepEqual([...l.bodies.keys()].sort(), ['site v1', 'site v2']);
+  });
+
+  it('rejects a push whose instances fail their check; the live release keeps serving', async (t) => {
+    const l = load(routerUrl);
+    commit(dir, { Procfile: 'web: sh -c "echo broken; exit 3"\n', 'index.html': 'site broken\n' }, 'broken');
+    const pushed = await push(dir);
+    await l.stop();
+    assert.notEqual(pushed.status, 0, pushed.output);
+    assert.match(pushed.output, /! \[remote rejected\] main -> main \(deploy failed\)/);
+    assert.match(pushed.output, /remote: {2}! {5}The previous release keeps serving\./);
+    t.diagnostic(`failed deploy: ${assertNoErrors('failed deploy', l)} requests through the router, all 200`);
+    assert.deepEqual([...l.bodies.keys()], ['site v1']);
+    await serves('site v1');
+  });
+});
