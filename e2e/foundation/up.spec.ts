@@ -6,9 +6,12 @@ import { PaasProcess, isAlive, paas, tempRoots } from '../support/cli';
 
 const UP = /paas \S+ is up\n[\s\S]*?\s+api\s+(http:\/\/\S+)\s+pid (\d+)/;
 const REGISTRY = /\n\s+registry\s+(http:\/\/\S+)\s+pid (\d+)/;
+const AGENT = /\n\s+agent\s+(\S+)\s+pid (\d+)/;
+const ROUTER = /\n\s+router\s+(http:\/\/\S+)\s+pid (\d+)/;
+const REDIS = /\n\s+redis\s+(unix:\/\/\S+)\s+pid (\d+)/;
 
 describe('paas up', () => {
-  it('starts the registry and the api, both answer, a second up is refused, SIGINT stops all', async () => {
+  it('starts redis, the registry, the api, an agent and the router; they answer, a second up is refused, SIGINT stops all', async () => {
     const roots = tempRoots();
     const up = new PaasProcess(['up'], roots.env);
     try {
@@ -24,6 +27,23 @@ describe('paas up', () => {
       assert.equal(v2.status, 200);
       assert.equal(v2.headers.get('docker-distribution-api-version'), 'registry/2.0');
       assert.equal(readFileSync(join(roots.run, 'up.pid'), 'utf8').trim(), String(up.child.pid));
+      const [, routerUrl, routerPid] = up.output.match(ROUTER) ?? [];
+      const [, , agentPid] = up.output.match(AGENT) ?? [];
+      const [, , redisPid] = up.output.match(REDIS) ?? [];
+      assert.ok(routerUrl && routerPid && agentPid && redisPid, up.output);
+      const unknown = await fetch(routerUrl);
+      assert.equal(unknown.status, 404, 'the router answers, with its page for an unknown app');
+      const token = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+      const nodes = (await (
+        await fetch(`${url}/api/nodes`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as {
+        state: string;
+      }[];
+      assert.deepEqual(
+        nodes.map((n) => n.state),
+        ['up'],
+        'the agent registered this host as a node',
+      );
 
       const second = paas(['up'], roots.env);
       assert.equal(second.status, 1);
@@ -34,6 +54,7 @@ describe('paas up', () => {
       assert.equal(exit.code, 0, up.output);
       assert.equal(isAlive(Number(pid)), false, 'the api stopped with up');
       assert.equal(isAlive(Number(registryPid)), false, 'the registry stopped with up');
+      for (const other of [routerPid, agentPid, redisPid]) assert.equal(isAlive(Number(other)), false, up.output);
       assert.equal(existsSync(join(roots.run, 'up.pid')), false);
     } finally {
       await up.stop();

@@ -34,6 +34,18 @@ export async function runUp(io: CliIo): Promise<void> {
     PAAS_RUN: run,
     PAAS_API_ADDR: formatAddress(config.apiAddress),
   };
+  // One node on this host: the agent shares the root (builds' images are already in its store)
+  // and reports instances at their bridge addresses, which the router reaches directly.
+  const agent = (registryUrl: string, apiUrl: string): ComponentSpec => ({
+    name: 'agent',
+    script: componentScript('agent'),
+    env: {
+      ...env,
+      PAAS_API_URL: apiUrl,
+      PAAS_REGISTRY_ADDR: new URL(registryUrl).host,
+      REDIS_URL: env['REDIS_URL'] || redis?.url,
+    },
+  });
   // Queues and live logs need Redis: the user's (REDIS_URL) or a private one under the root.
   let redis: LocalRedis | undefined;
   const registry: ComponentSpec = {
@@ -70,7 +82,9 @@ export async function runUp(io: CliIo): Promise<void> {
       if (!env['REDIS_URL']) redis = await startLocalRedis(join(root, 'platform', 'redis'), { persist: true });
       const [reg] = await supervisor.start([registry]);
       if (!reg) throw new Error('the registry did not start');
-      return [reg, ...(await supervisor.start([api(reg.url), router()]))];
+      const [control] = await supervisor.start([api(reg.url)]);
+      if (!control) throw new Error('the api did not start');
+      return [reg, control, ...(await supervisor.start([agent(reg.url, control.url), router()]))];
     };
     const running = await Promise.race([startAll(), stopSignal.then(() => [])]);
     if (signalled === undefined) {
