@@ -17,17 +17,17 @@ import {
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiError } from '../common/api-error';
 import { LOG_PREFIX } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
+import { GitRepos } from '../git/repos';
 import type { AppView } from './apps.dto';
 
-/** Where an app's bare repository lives: `$PAAS_ROOT/platform/git/NAME.git`. */
+/** Where an app's bare repository lives (the git receiver's layout). */
 export function repoPath(root: string, name: string): string {
-  return join(root, 'platform', 'git', `${name}.git`);
+  return new GitRepos(root).path(name);
 }
 
 @Injectable()
