@@ -31,14 +31,22 @@ export interface LogEntry {
   readonly end?: string;
 }
 
+/**
+ * Appends one line. `existingOnly` writes only to a stream that exists: for writers that may
+ * race with the app's deletion (the scheduler), so that a late line cannot recreate the log
+ * of an app that is gone.
+ */
 export async function appendLog(
   redis: Redis,
   key: string,
   source: string,
   line: string,
   maxLen: number,
+  { existingOnly = false } = {},
 ): Promise<void> {
-  await redis.xadd(key, 'MAXLEN', '~', String(maxLen), '*', 't', new Date().toISOString(), 's', source, 'l', line);
+  const fields = ['t', new Date().toISOString(), 's', source, 'l', line];
+  if (existingOnly) await redis.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', String(maxLen), '*', ...fields);
+  else await redis.xadd(key, 'MAXLEN', '~', String(maxLen), '*', ...fields);
 }
 
 /** Marks a build stream finished; followers stop after this entry. */

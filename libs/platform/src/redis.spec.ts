@@ -94,6 +94,23 @@ describe('log streams on a real redis-server', () => {
     }
   });
 
+  it('appends existing-only lines to a live log, never to a deleted one', async () => {
+    const client = connectRedis(redis.url);
+    try {
+      const key = appLogKey('test', 'deleted-app');
+      await appendLog(client, key, 'scheduler', 'late line', APP_LOG_MAX, { existingOnly: true });
+      assert.equal(await client.exists(key), 0, 'no stream made for a deleted app');
+      await appendLog(client, key, 'api', 'Created app', APP_LOG_MAX);
+      await appendLog(client, key, 'scheduler', 'Deploying v1', APP_LOG_MAX, { existingOnly: true });
+      assert.deepEqual(
+        (await tailLog(client, key, 10)).map((e) => e.line),
+        ['Created app', 'Deploying v1'],
+      );
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('fails clearly when redis-server cannot start', async () => {
     const bad = join(dir, 'x'.repeat(120));
     await assert.rejects(startLocalRedis(bad), /redis-server/);

@@ -20,7 +20,7 @@ import { rename, rm } from 'node:fs/promises';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiError } from '../common/api-error';
-import { LOG_PREFIX } from '../common/app-log';
+import { LOG_PREFIX, logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { GitRepos } from '../git/repos';
 import type { AppView } from './apps.dto';
@@ -56,6 +56,8 @@ export class AppsService {
       if (isUniqueViolation(err)) throw ApiError.conflict(`app '${name}' already exists`);
       throw err;
     }
+    // the app's log begins here (later writers that may race a deletion only append to it)
+    await logAppEvent(this.redis, app.id, `Created app ${name} by ${token.name}`);
     return this.dataSource.manager.findOneByOrFail(App, { id: app.id });
   }
 

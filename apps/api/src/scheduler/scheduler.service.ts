@@ -195,7 +195,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   async log(appId: string, line: string): Promise<void> {
     this.events.emit('line', { appId, line } satisfies LineEvent);
     try {
-      await appendLog(this.redis, appLogKey(LOG_PREFIX, appId), SCHEDULER_LOG_SOURCE, line, APP_LOG_MAX);
+      // every app's log starts with the api's lines (created, released); a late line for a
+      // deleted app must not bring its log back
+      await appendLog(this.redis, appLogKey(LOG_PREFIX, appId), SCHEDULER_LOG_SOURCE, line, APP_LOG_MAX, {
+        existingOnly: true,
+      });
     } catch (err) {
       this.logger.warn(`could not write to the log of app ${appId}: ${(err as Error).message}`);
     }
