@@ -11,13 +11,14 @@ step() { printf 'bootstrap: %s\n' "$*"; }
 # --- system packages -------------------------------------------------------------------
 # Who needs what: native/ builds with build-essential, pkg-config, libseccomp-dev and
 # libjansson-dev; containers need iproute2, iptables and busybox-static (base image);
-# the platform needs git, redis-server and postgresql (the API tests run on it too); crun, runc and hyperfine are the side-by-side
-# peers of the runtime tests and benchmarks; clang runs the native fuzzers; skopeo
-# and umoci read and write our image archives in the interop tests.
+# the platform needs git, redis-server and postgresql (the API tests run on it too); crun,
+# runc and hyperfine are the side-by-side peers of the runtime tests and benchmarks; clang runs the native fuzzers; skopeo
+# and umoci read and write our image archives in the interop tests; chromium runs the
+# dashboard's browser tests.
 packages=(
   build-essential pkg-config libseccomp-dev libjansson-dev
   iproute2 iptables busybox-static git redis-server postgresql
-  crun runc hyperfine clang skopeo umoci zstd
+  crun runc hyperfine clang skopeo umoci zstd chromium
 )
 missing=()
 while read -r pkg status; do
@@ -55,7 +56,7 @@ make -s -C native
 # config or lock file is newer than the last successful build.
 stamp=dist/.build-stamp
 sources=(apps libs tools e2e nx.json tsconfig.base.json tsconfig.json package-lock.json eslint.config.mjs)
-if [ ! -f "$stamp" ] || [ -n "$(find "${sources[@]}" -newer "$stamp" -not -path '*/node_modules/*' -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find "${sources[@]}" -newer "$stamp" -not -path '*/node_modules/*' -not -path 'e2e/artifacts/*' -print -quit)" ]; then
   npx nx run-many -t build --outputStyle=static >/tmp/paas-bootstrap-build.log 2>&1 || {
     cat /tmp/paas-bootstrap-build.log >&2
     echo "bootstrap: the TypeScript build failed" >&2

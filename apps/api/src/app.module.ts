@@ -5,6 +5,7 @@ import { BuildsModule } from './builds/builds.module';
 import type { ApiConfig } from './config';
 import { ConfigVarsModule } from './config-vars/config-vars.module';
 import { CoreModule } from './core/core.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { DomainsModule } from './domains/domains.module';
 import { FormationModule } from './formation/formation.module';
 import { GitModule } from './git/git.module';
@@ -39,6 +40,7 @@ export class AppModule {
         NodesModule,
         TokensModule,
         GitModule,
+        DashboardModule,
       ],
     };
   }

@@ -29,6 +29,7 @@ const ROUTES = [
   'post /api/apps/{app}/domains',
   'delete /api/apps/{app}/domains/{hostname}',
   'get /api/apps/{app}/logs',
+  'get /api/apps/{app}/metrics',
   'get /api/nodes',
   'post /api/nodes/register',
   'post /api/nodes/{name}/heartbeat',

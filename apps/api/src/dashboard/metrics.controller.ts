@@ -1,0 +1,23 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { App } from '@paas/platform';
+import { CurrentApp } from '../common/request';
+import { type AppMetricsAnswer, MetricsService } from './metrics.service';
+
+/**
+ * `GET /api/apps/:app/metrics`: the app's request rate (from the routers) and instance
+ * counts, now and over the last minutes, for the dashboard's charts. Scoped like every `:app`
+ * route by the global guard.
+ */
+@ApiTags('apps')
+@ApiBearerAuth()
+@Controller('apps/:app/metrics')
+export class MetricsController {
+  constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
+
+  @Get()
+  @ApiOkResponse({ description: 'requests/s and instances, now and sampled every 2 s over the last 10 minutes' })
+  get(@CurrentApp() app: App): Promise<AppMetricsAnswer> {
+    return this.metrics.forApp(app);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The platform's public REST API (docs/api.md), as the dashboard uses it: same origin, the
+ * user's token as a Bearer header, every error answer turned into an {@link ApiError} with
+ * the api's own `{code, message}`.
+ */
+
+export interface ReleaseRef {
+  id: string;
+  version: number;
+}
+
+export interface App {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  gitUrl: string;
+  webUrl: string;
+  release: ReleaseRef | null;
+}
+
+export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
+
+export interface Build {
+  id: string;
+  number: number;
+  status: BuildStatus;
+  commit: string;
+  ref: string;
+  stack: string | null;
+  imageRef: string | null;
+  imageDigest: string | null;
+  processTypes: Record<string, string> | null;
+  error: string | null;
+  release: ReleaseRef | null;
+  createdAt: string;
+  updatedAt: string;
+  output?: string;
+}
+
+export interface Release {
+  id: string;
+  version: number;
+  status: 'pending' | 'succeeded' | 'failed';
+  description: string;
+  imageRef: string | null;
+  imageDigest: string | null;
+  config: Record<string, string>;
+  processTypes: Record<string, string>;
+  buildId: string | null;
+  current: boolean;
+  createdBy: string | null;
+  createdAt: string;
+}
+
+export interface Formation {
+  type: string;
+  quantity: number;
+  memory: number;
+  cpu: number;
+  command: string | null;
+  updatedAt: string;
+}
+
+export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
+
+export interface Instance {
+  id: string;
+  name: string;
+  type: string;
+  number: number;
+  state: InstanceState;
+  release: ReleaseRef;
+  node: string | null;
+  address: string | null;
+  containerId: string | null;
+  memoryBytes: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Domain {
+  id: string;
+  hostname: string;
+  createdAt: string;
+}
+
+export interface PaasNode {
+  id: string;
+  name: string;
+  address: string;
+  /** MiB offered to instances. */
+  memory: number;
+  /** Thousandths of a core. */
+  cpus: number;
+  state: 'up' | 'down' | 'draining';
+  lastHeartbeatAt: string | null;
+  createdAt: string;
+}
+
+export interface MetricsSample {
+  t: number;
+  requestsPerSecond: number;
+  instances: number;
+  up: number;
+}
+
+export interface AppMetrics {
+  app: string;
+  time: number;
+  routers: number;
+  requests: number;
+  requestsPerSecond: number;
+  inflight: number;
+  bytes: number;
+  status: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  instances: { total: number; up: number; byState: Record<string, number> };
+  intervalMs: number;
+  samples: MetricsSample[];
+}
+
+export interface LogLine {
+  t: string;
+  source: string;
+  line: string;
+}
+
+/** An error answer of the api (or a failure to reach it, with code `network`). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: readonly { field: string; message: string }[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const TOKEN_KEY = 'paas.token';
+
+export function storedToken(): string | null {
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function storeToken(token: string | null): void {
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage refused (private mode): the token lives as long as the page
+  }
+}
+
+type Listener = (error: ApiError) => void;
+const unauthorizedListeners = new Set<Listener>();
+
+/** Called when the api answers 401 to the stored token (revoked): the app signs out. */
+export function onUnauthorized(listener: Listener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+export function notifyUnauthorized(error: ApiError): void {
+  unauthorizedListeners.forEach((l) => l(error));
+}
+
+/** An error answer read into an ApiError; bodies that are not the api's shape still say something. */
+export async function errorFrom(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = `${res.status} ${res.statusText || 'error'}`;
+  let details: { field: string; message: string }[] = [];
+  try {
+    const body = (await res.json()) as { code?: unknown; message?: unknown; details?: unknown };
+    if (typeof body.code === 'string') code = body.code;
+    if (typeof body.message === 'string') message = body.message;
+    if (Array.isArray(body.details)) details = body.details as { field: string; message: string }[];
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(res.status, code, message, details);
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  signal?: AbortSignal;
+  /** A token other than the stored one (the login screen checks one before storing it). */
+  token?: string;
+}
+
+export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const token = options.token ?? storedToken();
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (token) headers['Authorization'] = `Bearer ${token}`;
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+      cache: 'no-store',
+    });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', 'The api cannot be reached. Is the platform running?');
+  }
+  if (!res.ok) {
+    const error = await errorFrom(res);
+    if (res.status === 401 && options.token === undefined) notifyUnauthorized(error);
+    throw error;
+  }
+  return (await res.json()) as T;
+}
+
+export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => request<T>('GET', path, { signal });
+
+/** `/api/apps/NAME/...` with the name escaped. */
+export function appPath(app: string, rest = ''): string {
+  return `/api/apps/${encodeURIComponent(app)}${rest}`;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

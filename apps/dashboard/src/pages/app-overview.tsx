@@ -1,0 +1,319 @@
+import { type FormEvent, useState } from 'react';
+import { type AppMetrics, type Formation, type Instance, appPath, get, request } from '../api';
+import { Badge, Empty, ErrorNotice, LineChart, Status } from '../components';
+import { formatBytes, formatDuration, formatMiB, formatRate, plural } from '../format';
+import { useNow, usePoll } from '../hooks';
+import type { AppView } from './app';
+
+const CHART_WINDOW_MS = 5 * 60_000;
+
+export function Overview({ view }: { view: AppView }) {
+  const { app, version } = view;
+  const formation = usePoll((s) => get<Formation[]>(appPath(app.name, '/formation'), s), 10_000, [app.name, version]);
+  const instances = usePoll((s) => get<Instance[]>(appPath(app.name, '/instances'), s), 2000, [app.name, version]);
+  const [said, setSaid] = useState('');
+
+  const scaled = (type: string, quantity: number, all: Formation[]) => {
+    setSaid(`${type} scaled to ${plural(quantity, 'instance')}.`);
+    formation.mutate(all);
+    instances.reload();
+  };
+
+  return (
+    <>
+      {!app.release ? <NotDeployed gitUrl={app.gitUrl} /> : null}
+      <section aria-labelledby="formation-heading">
+        <h2 id="formation-heading">Process types</h2>
+        <ErrorNotice error={formation.error} action="Loading the formation" />
+        {said ? <Status>{said}</Status> : null}
+        {formation.data && formation.data.length === 0 ? (
+          <Empty title="No process types yet">
+            <p>
+              They come with the first release: the <code>Procfile</code>&apos;s types, or <code>web</code> running the
+              image&apos;s command.
+            </p>
+          </Empty>
+        ) : null}
+        {formation.data && formation.data.length > 0 ? (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Type</th>
+                  <th scope="col">Command</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Instances</th>
+                </tr>
+              </thead>
+              <tbody>
+                {formation.data.map((f) => (
+                  <tr key={f.type}>
+                    <th scope="row">{f.type}</th>
+                    <td>
+                      <code>{f.command ?? '(image command)'}</code>
+                    </td>
+                    <td className="muted">
+                      {formatMiB(f.memory)}, {f.cpu / 1000} CPU
+                    </td>
+                    <td>
+                      <ScaleControl app={app.name} formation={f} onScaled={scaled} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </section>
+      <Instances instances={instances.data} error={instances.error} formation={formation.data ?? []} view={view} />
+      <Activity view={view} />
+    </>
+  );
+}
+
+function NotDeployed({ gitUrl }: { gitUrl: string }) {
+  return (
+    <section className="card" aria-labelledby="deploy-heading">
+      <h2 id="deploy-heading">Not deployed yet</h2>
+      <p>Push a repository with a Dockerfile, a package.json or an index.html to build and release it:</p>
+      <pre className="commands">
+        <code>{`git remote add paas ${gitUrl}\ngit push paas main`}</code>
+      </pre>
+      <p className="hint">
+        git asks for a password: give it an API token (any user name). <code>paas apps:create</code> sets this up for
+        you.
+      </p>
+    </section>
+  );
+}
+
+/** − and + buttons around a number, applied with Scale: nothing changes until then. */
+function ScaleControl({
+  app,
+  formation,
+  onScaled,
+}: {
+  app: string;
+  formation: Formation;
+  onScaled: (type: string, quantity: number, formation: Formation[]) => void;
+}) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const value = draft ?? String(formation.quantity);
+  const n = Number(value);
+  const valid = value !== '' && Number.isInteger(n) && n >= 0 && n <= 100;
+  const dirty = draft !== null && !(valid && n === formation.quantity);
+  const id = `scale-${formation.type}`;
+
+  const set = (next: number) => setDraft(String(Math.min(100, Math.max(0, next))));
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!valid) {
+      setError(new Error('The number of instances is a whole number from 0 to 100.'));
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      const all = await request<Formation[]>('PATCH', appPath(app, '/formation'), {
+        body: { updates: [{ type: formation.type, quantity: n }] },
+      });
+      setDraft(null);
+      onScaled(formation.type, n, all);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="scale" onSubmit={submit} noValidate>
+      <button
+        type="button"
+        className="step"
+        onClick={() => set((valid ? n : formation.quantity) - 1)}
+        disabled={busy || (valid && n <= 0)}
+        aria-label={`One ${formation.type} instance fewer`}
+      >
+        −
+      </button>
+      <label htmlFor={id} className="visually-hidden">
+        {formation.type} instances
+      </label>
+      <input
+        id={id}
+        type="number"
+        inputMode="numeric"
+        min={0}
+        max={100}
+        step={1}
+        value={value}
+        onChange={(e) => setDraft(e.target.value)}
+        aria-invalid={!valid || undefined}
+      />
+      <button
+        type="button"
+        className="step"
+        onClick={() => set((valid ? n : formation.quantity) + 1)}
+        disabled={busy || (valid && n >= 100)}
+        aria-label={`One ${formation.type} instance more`}
+      >
+        +
+      </button>
+      <button type="submit" className="primary" disabled={!dirty || busy}>
+        {busy ? 'Scaling…' : 'Scale'}
+      </button>
+      {dirty ? (
+        <button type="button" onClick={() => setDraft(null)} disabled={busy}>
+          Cancel
+        </button>
+      ) : null}
+      <ErrorNotice error={error} action={`Scaling ${formation.type}`} />
+    </form>
+  );
+}
+
+function Instances({
+  instances,
+  error,
+  formation,
+  view,
+}: {
+  instances: Instance[] | undefined;
+  error: unknown;
+  formation: readonly Formation[];
+  view: AppView;
+}) {
+  const now = useNow(1000);
+  const limits = new Map(formation.map((f) => [f.type, f.memory]));
+  const current = view.app.release?.version;
+  const deploying = instances?.some((i) => i.state !== 'stopping' && i.release.version !== current);
+  const up = instances?.filter((i) => i.state === 'up').length ?? 0;
+  return (
+    <section aria-labelledby="instances-heading">
+      <h2 id="instances-heading">
+        Instances <span className="count">{instances?.length ? `${up} of ${instances.length} up` : ''}</span>
+      </h2>
+      <ErrorNotice error={error} action="Loading instances" />
+      {deploying && current ? (
+        <p className="notice info">
+          Deploying v{current}: its instances start next to the old ones, which stop once the new ones pass their
+          checks.
+        </p>
+      ) : null}
+      {instances && instances.length === 0 ? (
+        <Empty title="No instances">
+          <p>
+            {view.app.release
+              ? 'Every process type is scaled to 0, or no node has room: see Logs for what the scheduler says.'
+              : 'Instances start once the app has a release.'}
+          </p>
+        </Empty>
+      ) : null}
+      {instances && instances.length > 0 ? (
+        <div className="table-wrap">
+          <table data-testid="instances">
+            <thead>
+              <tr>
+                <th scope="col">Instance</th>
+                <th scope="col">State</th>
+                <th scope="col">Release</th>
+                <th scope="col">Node</th>
+                <th scope="col">Memory</th>
+                <th scope="col">Uptime</th>
+                <th scope="col">Address</th>
+              </tr>
+            </thead>
+            <tbody>
+              {instances.map((i) => {
+                const limit = limits.get(i.type);
+                return (
+                  <tr key={i.id} data-state={i.state}>
+                    <th scope="row">{i.name}</th>
+                    <td>
+                      <Badge state={i.state} />
+                    </td>
+                    <td>v{i.release.version}</td>
+                    <td>{i.node ?? <span className="muted">unplaced</span>}</td>
+                    <td className="num">
+                      {formatBytes(i.memoryBytes)}
+                      {limit ? <span className="muted"> / {formatMiB(limit)}</span> : null}
+                    </td>
+                    <td className="num">
+                      {i.state === 'up' ? (
+                        formatDuration(now - Date.parse(i.createdAt))
+                      ) : (
+                        <span className="muted">–</span>
+                      )}
+                    </td>
+                    <td>{i.address ? <code>{i.address}</code> : <span className="muted">–</span>}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+/** Requests per second and instances over the last minutes (the routers' metrics). */
+function Activity({ view }: { view: AppView }) {
+  const metrics = usePoll((s) => get<AppMetrics>(appPath(view.app.name, '/metrics'), s), 2000, [view.app.name]);
+  const m = metrics.data;
+  const now = m?.samples.at(-1)?.t ?? Date.now();
+  const samples = m?.samples ?? [];
+  const peak = Math.max(0, ...samples.map((s) => s.requestsPerSecond));
+  return (
+    <section aria-labelledby="activity-heading">
+      <h2 id="activity-heading">Activity</h2>
+      <ErrorNotice error={metrics.error} action="Loading metrics" />
+      {m ? (
+        <>
+          <div className="charts">
+            <LineChart
+              title="Requests per second"
+              series={[
+                {
+                  name: 'requests/s',
+                  tone: 'blue',
+                  points: samples.map((s) => ({ t: s.t, v: s.requestsPerSecond })),
+                },
+              ]}
+              windowMs={CHART_WINDOW_MS}
+              now={now}
+              format={formatRate}
+              summary={`Requests per second over the last ${CHART_WINDOW_MS / 60_000} minutes: now ${formatRate(m.requestsPerSecond)}, peak ${formatRate(peak)}.`}
+            />
+            <LineChart
+              title="Instances"
+              series={[
+                { name: 'up', tone: 'green', step: true, points: samples.map((s) => ({ t: s.t, v: s.up })) },
+                {
+                  name: 'wanted',
+                  tone: 'gray',
+                  step: true,
+                  dashed: true,
+                  points: samples.map((s) => ({ t: s.t, v: s.instances })),
+                },
+              ]}
+              windowMs={CHART_WINDOW_MS}
+              now={now}
+              integer
+              format={(v) => String(Math.round(v))}
+              summary={`Instances over the last ${CHART_WINDOW_MS / 60_000} minutes: now ${m.instances.up} up of ${m.instances.total}.`}
+            />
+          </div>
+          <p className="muted small">
+            {m.routers === 0
+              ? 'No router has reported traffic for this app in the last seconds.'
+              : `${formatRate(m.requestsPerSecond)} requests/s now, ${m.requests} requests answered (${m.status['5xx']} errors) across ${plural(m.routers, 'router')}.`}
+          </p>
+        </>
+      ) : null}
+    </section>
+  );
+}

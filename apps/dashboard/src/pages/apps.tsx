@@ -1,0 +1,131 @@
+import { type FormEvent, useState } from 'react';
+import { type App, type Instance, appPath, get, request } from '../api';
+import { Badge, Empty, ErrorNotice } from '../components';
+import { usePoll, useTitle } from '../hooks';
+import { Link, useNav } from '../nav';
+import { appUrl } from '../route';
+import { type AppSummary, summarize } from '../summary';
+
+const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+async function loadApps(signal: AbortSignal): Promise<AppSummary[]> {
+  const apps = await get<App[]>('/api/apps', signal);
+  return Promise.all(
+    apps.map(async (app) => summarize(app, await get<Instance[]>(appPath(app.name, '/instances'), signal))),
+  );
+}
+
+export function AppsPage() {
+  useTitle('Apps');
+  const apps = usePoll(loadApps, 3000, []);
+  return (
+    <>
+      <h1 tabIndex={-1}>Apps</h1>
+      <CreateApp />
+      <section aria-labelledby="apps-heading">
+        <h2 id="apps-heading">Your apps</h2>
+        <ErrorNotice error={apps.error} action="Loading apps" />
+        {!apps.loaded ? <p className="muted">Loading…</p> : null}
+        {apps.data && apps.data.length === 0 ? (
+          <Empty title="No apps yet">
+            <p>
+              Create one above, or from a terminal with <code>paas apps:create NAME</code>, then deploy it with{' '}
+              <code>git push paas main</code>.
+            </p>
+          </Empty>
+        ) : null}
+        {apps.data && apps.data.length > 0 ? (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Release</th>
+                  <th scope="col">Instances</th>
+                  <th scope="col">URL</th>
+                </tr>
+              </thead>
+              <tbody>
+                {apps.data.map(({ app, state, up, total }) => (
+                  <tr key={app.id} data-app={app.name}>
+                    <th scope="row">
+                      <Link to={appUrl(app.name)}>{app.name}</Link>
+                    </th>
+                    <td>
+                      <Badge state={state} />
+                    </td>
+                    <td>{app.release ? `v${app.release.version}` : <span className="muted">none</span>}</td>
+                    <td className="num" data-instances={`${up}/${total}`}>
+                      {up}/{total} up
+                    </td>
+                    <td>
+                      <a href={app.webUrl} target="_blank" rel="noreferrer">
+                        {app.webUrl.replace(/^https?:\/\//, '')}
+                      </a>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </section>
+    </>
+  );
+}
+
+function CreateApp() {
+  const { navigate } = useNav();
+  const [name, setName] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const value = name.trim();
+    if (!APP_NAME.test(value)) {
+      setError(
+        new Error(
+          'An app name is 2 to 63 lower-case letters, digits and dashes, starting with a letter and not ending in a dash.',
+        ),
+      );
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      const app = await request<App>('POST', '/api/apps', { body: { name: value } });
+      navigate(appUrl(app.name));
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-labelledby="create-heading" className="card">
+      <h2 id="create-heading">Create an app</h2>
+      <form className="inline-form" onSubmit={submit} noValidate>
+        <div className="field">
+          <label htmlFor="new-app">App name</label>
+          <input
+            id="new-app"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            placeholder="my-app"
+            aria-describedby="new-app-help"
+            aria-invalid={error ? true : undefined}
+          />
+        </div>
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Creating…' : 'Create app'}
+        </button>
+      </form>
+      <p id="new-app-help" className="hint">
+        Lower-case letters, digits and dashes, starting with a letter: the name is part of the app&apos;s URL.
+      </p>
+      <ErrorNotice error={error} action="Creating the app" />
+    </section>
+  );
+}

@@ -1,0 +1,152 @@
+import { type App, type Formation, type Instance, type PaasNode, appPath, get } from '../api';
+import { Badge, Empty, ErrorNotice, MemoryBars } from '../components';
+import { formatAgo, formatBytes, formatMiB, plural } from '../format';
+import { useNow, usePoll, useTitle } from '../hooks';
+import { Link } from '../nav';
+import { appUrl } from '../route';
+
+interface Placed extends Instance {
+  readonly app: string;
+  /** The instance's memory limit in MiB (its process type's). */
+  readonly limit: number;
+}
+
+interface NodesData {
+  readonly nodes: PaasNode[];
+  readonly placed: Placed[];
+}
+
+/** Nodes and, from every app this token sees, the instances placed on each. */
+async function loadNodes(signal: AbortSignal): Promise<NodesData> {
+  const [nodes, apps] = await Promise.all([get<PaasNode[]>('/api/nodes', signal), get<App[]>('/api/apps', signal)]);
+  const perApp = await Promise.all(
+    apps.map(async (app) => {
+      const [instances, formation] = await Promise.all([
+        get<Instance[]>(appPath(app.name, '/instances'), signal),
+        get<Formation[]>(appPath(app.name, '/formation'), signal),
+      ]);
+      const limits = new Map(formation.map((f) => [f.type, f.memory]));
+      return instances.map((i) => ({ ...i, app: app.name, limit: limits.get(i.type) ?? 0 }));
+    }),
+  );
+  return { nodes, placed: perApp.flat() };
+}
+
+export function NodesPage() {
+  useTitle('Nodes');
+  const data = usePoll(loadNodes, 3000, []);
+  const now = useNow(5000);
+  const nodes = data.data?.nodes ?? [];
+  const placed = data.data?.placed ?? [];
+  const on = (node: string) => placed.filter((p) => p.node === node);
+  const unplaced = placed.filter((p) => p.node === null);
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Nodes</h1>
+      <ErrorNotice error={data.error} action="Loading nodes" />
+      {!data.loaded ? <p className="muted">Loading…</p> : null}
+      {data.data && nodes.length === 0 ? (
+        <Empty title="No nodes have registered">
+          <p>
+            Instances run on nodes: <code>npm run up</code> starts an agent on this host, and each agent registers its
+            node here.
+          </p>
+        </Empty>
+      ) : null}
+      {nodes.length > 0 ? (
+        <MemoryBars
+          format={formatMiB}
+          nodes={nodes.map((n) => {
+            const here = on(n.name).filter((p) => p.state !== 'stopping');
+            return {
+              name: n.name,
+              capacity: n.memory,
+              reserved: here.reduce((sum, p) => sum + p.limit, 0),
+              usedBytes: here.reduce((sum, p) => sum + (p.memoryBytes ?? 0), 0),
+            };
+          })}
+        />
+      ) : null}
+      {nodes.map((n) => {
+        const here = on(n.name);
+        const reserved = here.filter((p) => p.state !== 'stopping').reduce((sum, p) => sum + p.limit, 0);
+        const used = here.reduce((sum, p) => sum + (p.memoryBytes ?? 0), 0);
+        const headingId = `node-${n.name}`;
+        return (
+          <section key={n.id} className="card node" aria-labelledby={headingId} data-node={n.name}>
+            <h2 id={headingId}>
+              {n.name} <Badge state={n.state} />
+            </h2>
+            <dl className="facts">
+              <div>
+                <dt>Address</dt>
+                <dd>
+                  <code>{n.address}</code>
+                </dd>
+              </div>
+              <div>
+                <dt>Memory</dt>
+                <dd>
+                  {formatMiB(reserved)} reserved, {formatBytes(used)} used, of {formatMiB(n.memory)}
+                </dd>
+              </div>
+              <div>
+                <dt>CPUs</dt>
+                <dd>{n.cpus / 1000}</dd>
+              </div>
+              <div>
+                <dt>Heartbeat</dt>
+                <dd>{formatAgo(n.lastHeartbeatAt, now)}</dd>
+              </div>
+            </dl>
+            <PlacedTable placed={here} label={`Instances on ${n.name}`} />
+          </section>
+        );
+      })}
+      {unplaced.length > 0 ? (
+        <section className="card" aria-labelledby="unplaced-heading">
+          <h2 id="unplaced-heading">Waiting for a node</h2>
+          <p className="hint">{plural(unplaced.length, 'instance')} could not be placed: no node has room.</p>
+          <PlacedTable placed={unplaced} label="Instances waiting for a node" />
+        </section>
+      ) : null}
+    </>
+  );
+}
+
+function PlacedTable({ placed, label }: { placed: readonly Placed[]; label: string }) {
+  if (placed.length === 0) return <p className="muted">No instances.</p>;
+  return (
+    <div className="table-wrap">
+      <table aria-label={label}>
+        <thead>
+          <tr>
+            <th scope="col">App</th>
+            <th scope="col">Instance</th>
+            <th scope="col">State</th>
+            <th scope="col">Release</th>
+            <th scope="col">Memory</th>
+          </tr>
+        </thead>
+        <tbody>
+          {placed.map((p) => (
+            <tr key={p.id}>
+              <td>
+                <Link to={appUrl(p.app)}>{p.app}</Link>
+              </td>
+              <th scope="row">{p.name}</th>
+              <td>
+                <Badge state={p.state} />
+              </td>
+              <td>v{p.release.version}</td>
+              <td className="num">
+                {formatBytes(p.memoryBytes)} <span className="muted">/ {formatMiB(p.limit)}</span>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
