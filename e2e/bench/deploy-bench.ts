@@ -6,6 +6,9 @@
  *                 router answers with the new page (target: under 5 s)
  *   scale 1 -> 10: the formation PATCH until ten instances of the app are up and in the
  *                 router's table, each answering (target: under 3 s)
+ *   zero downtime: wrk through the router (Host: bench.localhost) during a deploy, during
+ *                 scale 1 -> 5 -> 1 and during a rollback: non-2xx answers and socket errors
+ *                 (target: 0 and 0)
  *
  * Prints a markdown table with the median of RUNS runs (default 5). Only loopback and the
  * bench's own bridge are used; everything is stopped and removed at the end.
@@ -139,6 +142,53 @@ async function main(): Promise<void> {
       });
       scales.push(performance.now() - t0);
     }
+    await scale(1);
+    await until(async () => (await readAppRoute(redis, 'bench')).route?.backends.length === 1);
+
+    // wrk during each operation: started first, the operation a second later, wrk ends after
+    const underWrk = async (what: string, operation: () => Promise<void>): Promise<string> => {
+      const wrk = spawn('wrk', ['-t1', '-c8', '-d8s', '-H', `Host: ${host}`, `${router}/`], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      wrk.stdout?.on('data', (c: Buffer) => (text += c.toString()));
+      await new Promise((r) => setTimeout(r, 1000));
+      await operation();
+      await new Promise((r) => wrk.once('close', r));
+      const requests = /(\d+) requests in/.exec(text)?.[1] ?? '?';
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? '0';
+      const socket = /Socket errors: (.*)/.exec(text)?.[1] ?? 'none';
+      return `| ${what} | ${requests} | ${non2xx} | ${socket} |`;
+    };
+    const zero: string[] = [];
+    zero.push(
+      await underWrk('deploy (git push of a change)', async () => {
+        pushed(RUNS + 1);
+        run('git', ['push', '-q', 'paas', 'main'], site);
+        await until(async () => (await get(router, host)).body === `bench ${RUNS + 1}\n`);
+      }),
+    );
+    zero.push(
+      await underWrk('scale 1 -> 5 -> 1', async () => {
+        await scale(5);
+        await until(async () => (await readAppRoute(redis, 'bench')).route?.backends.length === 5);
+        await new Promise((r) => setTimeout(r, 1500));
+        await scale(1);
+        await until(async () => (await readAppRoute(redis, 'bench')).route?.backends.length === 1);
+      }),
+    );
+    zero.push(
+      await underWrk('rollback to the previous release', async () => {
+        const res = await fetch(`${api}/api/apps/bench/releases`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ release: RUNS + 1 }),
+        });
+        if (!res.ok) throw new Error(`rollback: ${res.status} ${await res.text()}`);
+        await until(async () => (await get(router, host)).body === `bench ${RUNS}\n`);
+      }),
+    );
     redis.disconnect();
     const ms = (x: number): string => `${Math.round(x)} ms`;
     console.log(`\n| what (${RUNS} runs, median) | paas | target |`);
@@ -146,6 +196,9 @@ async function main(): Promise<void> {
     console.log(`| git push to live, cached rebuild of a static site | ${ms(median(pushes))} | 5000 ms |`);
     console.log(`| scale web 1 -> 10, until all ten serve | ${ms(median(scales))} | 3000 ms |`);
     console.log(`\nall pushes: ${pushes.map(ms).join(', ')}\nall scales: ${scales.map(ms).join(', ')}`);
+    console.log('\n| wrk -c8 through the router during | requests | non-2xx | socket errors |');
+    console.log('| --- | ---: | ---: | --- |');
+    for (const row of zero) console.log(row);
   } finally {
     up.kill('SIGINT');
     await new Promise((r) => up.once('close', r));
