@@ -19,7 +19,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -38,6 +37,7 @@ import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the cluster tool lives in infra/, outside the projects
 import { Cluster, REPO } from '../../infra/cluster/cluster';
 import { isAlive, mountsUnder } from '../support/cli';
+import { httpGet, waitFor } from '../support/platform';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 
@@ -50,44 +50,7 @@ const t0 = Date.now();
 const timings: string[] = [];
 const mark = (what: string): void => void timings.push(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-function get(url: string, host?: string, timeoutMs = 3000): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, timeout: timeoutMs, headers: host ? { host } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | false | null | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      assert.fail(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const get = httpGet;
 
 describe('a 3-node cluster', { timeout: 300_000 }, () => {
   let cluster: Cluster | undefined;

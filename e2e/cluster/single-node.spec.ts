@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +21,7 @@ import { DeploysService } from '../../apps/api/src/scheduler';
 import { type RunningApi, startApi } from '../../apps/api/src/server';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { WORKSPACE, isAlive, mountsUnder } from '../support/cli';
+import { type Answer, httpGet, waitFor } from '../support/platform';
 
 const base = mkdtempSync(join(tmpdir(), 'paas-node-'));
 const root = join(base, 'root');
@@ -29,32 +29,7 @@ const run = join(base, 'run');
 const BRIDGE = `pcl${process.pid % 100_000}s`;
 const SUBNET = `10.233.${process.pid % 250}.0/24`;
 
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, timeout: 3000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | false | null | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => false as const);
-    if (value) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const get = (url: string): Promise<Answer> => httpGet(url);
 
 describe('one node on the host', { timeout: 120_000 }, () => {
   let redis: LocalRedis | undefined;

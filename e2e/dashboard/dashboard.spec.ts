@@ -14,7 +14,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
@@ -25,6 +24,7 @@ import { loadApiConfig } from '../../apps/api/src/config';
 import { type RunningApi, startApi } from '../../apps/api/src/server';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { type Answer, type GitResult, gitAsync as gitAsyncIn, gitEnv, gitSync, httpGet } from '../support/platform';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(WORKSPACE, 'e2e', 'artifacts', 'dashboard');
@@ -33,54 +33,10 @@ const roots = tempRoots();
 const base = join(roots.root, '..');
 const { ok } = cliFor(roots.env);
 
-/** git with nothing from the host's configuration, never prompting. */
-const GIT_ENV: NodeJS.ProcessEnv = {
-  PATH: process.env['PATH'],
-  HOME: join(base, 'home'),
-  LANG: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.com',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.com',
-};
-
-function gitOk(dir: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, `git ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** git talking to the api, which runs in this process: never synchronously. */
-function gitAsync(dir: string, ...args: string[]): Promise<{ status: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: dir, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, output });
-    });
-  });
-}
-
-/** A GET with a Host header (fetch will not send one of our choosing). */
-function getVia(url: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers: { host }, agent: false, timeout: 3000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const GIT_ENV = gitEnv(join(base, 'home'));
+const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
+const gitAsync = (dir: string, ...args: string[]): Promise<GitResult> => gitAsyncIn(GIT_ENV, dir, ...args);
+const getVia = (url: string, host: string): Promise<Answer> => httpGet(url, host);
 
 /** A child that says `{ready, url}` over IPC when it is up (the agent, the router). */
 function startChild(

@@ -9,7 +9,7 @@
  * builds in separate worker processes, one of which is SIGKILLed mid-build.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ import { runBuild } from '../../apps/api/src/builds-queue/platform-build';
 import { type ApiConfig, loadApiConfig } from '../../apps/api/src/config';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
+import { type GitResult, gitAsync, gitEnv, gitSync } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';
 
 const startedAt = Date.now();
@@ -42,50 +43,11 @@ const roots = tempRoots();
 const base = join(roots.root, '..');
 const { ok } = cliFor(roots.env);
 
-/** git with nothing from the host's configuration, never prompting. */
-const GIT_ENV: NodeJS.ProcessEnv = {
-  PATH: process.env['PATH'],
-  HOME: join(base, 'home'),
-  LANG: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.com',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.com',
-};
-
-interface GitResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
+const GIT_ENV = gitEnv(join(base, 'home'));
 /** Local git commands (never the api: a synchronous child would stall this process's api). */
-function gitOk(dir: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, `git ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
-  return r.stdout.trim();
-}
-
+const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
 /** git talking to the api (push, ls-remote, clone), which runs in this process. */
-function git(dir: string, ...args: string[]): Promise<GitResult> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: dir, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
+const git = (dir: string, ...args: string[]): Promise<GitResult> => gitAsync(GIT_ENV, dir, ...args);
 
 async function remoteHead(dir: string, remoteName: string): Promise<string> {
   const r = await git(dir, 'ls-remote', remoteName, 'refs/heads/main');

@@ -22,6 +22,7 @@ import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
 import { type RunningApi, startApi } from '../../apps/api/src/server';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 
 const startedAt = Date.now();
 const roots = tempRoots();
@@ -29,39 +30,9 @@ const base = join(roots.root, '..');
 const { ok } = cliFor(roots.env);
 const HOST = 'site.localhost';
 
-const GIT_ENV: NodeJS.ProcessEnv = {
-  PATH: process.env['PATH'],
-  HOME: join(base, 'home'),
-  LANG: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.com',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.com',
-};
-
-function gitOk(dir: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, `git ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** `git push` to the api in this process (asynchronous: a synchronous child would stall it). */
-function push(dir: string): Promise<{ status: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', ['push', 'paas', 'main'], { cwd: dir, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, output });
-    });
-  });
-}
+const GIT_ENV = gitEnv(join(base, 'home'));
+const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
+const push = (dir: string): Promise<GitResult> => gitAsync(GIT_ENV, dir, 'push', 'paas', 'main');
 
 function commit(dir: string, files: Record<string, string>, message: string): void {
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
@@ -128,19 +99,8 @@ function load(routerUrl: string, concurrency = 6): Load {
   return handle;
 }
 
-/** GET through the router with the app's Host (fetch does not let a caller set Host). */
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, headers: { host: HOST }, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** GET through the router with the app's Host. */
+const get = (url: string): Promise<Answer> => httpGet(url, HOST, 5000);
 
 function assertNoErrors(what: string, l: Load): number {
   const all = Object.fromEntries(l.outcomes);
@@ -148,20 +108,6 @@ function assertNoErrors(what: string, l: Load): number {
   assert.deepEqual(Object.keys(all), ['200'], `${what}: every response a 200, got ${JSON.stringify(all)}`);
   assert.ok(total > 50, `${what}: enough requests to mean something (${total})`);
   return total;
-}
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | false | null | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => false as const);
-    if (value) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('zero downtime through the router (api + agent + router on one host)', { timeout: 300_000 }, () => {

@@ -1,0 +1,112 @@
+/**
+ * Helpers for the platform's end-to-end specs: git with nothing from the host's
+ * configuration, HTTP requests with a Host header of our choosing (fetch will not send one),
+ * and polling with a message that says what was awaited.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+
+/** git's environment: no system or user configuration (HOME is the spec's), never prompting. */
+export function gitEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    HOME: home,
+    LANG: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_AUTHOR_NAME: 'Test',
+    GIT_AUTHOR_EMAIL: 'test@example.com',
+    GIT_COMMITTER_NAME: 'Test',
+    GIT_COMMITTER_EMAIL: 'test@example.com',
+  };
+}
+
+/** A local git command that must succeed; its trimmed stdout. */
+export function gitSync(env: NodeJS.ProcessEnv, dir: string, ...args: string[]): string {
+  const r = spawnSync('git', args, { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `git ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
+  return r.stdout.trim();
+}
+
+export interface GitResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout and stderr as they came. */
+  readonly output: string;
+  readonly ms: number;
+}
+
+/**
+ * git talking to an api that runs in the spec's own process (push, clone, ls-remote): always
+ * asynchronous, since a synchronous child would stall the api it talks to. Killed after 3 min.
+ */
+export function gitAsync(env: NodeJS.ProcessEnv, dir: string, ...args: string[]): Promise<GitResult> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      output += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, output, ms: Date.now() - t0 });
+    });
+  });
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** A GET on a fresh connection, with `host` as the Host header when given. */
+export function httpGet(url: string, host?: string, timeoutMs = 3000): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: timeoutMs, headers: host ? { host } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Polls `check` every 100 ms until it returns something truthy, which it returns; fails with
+ * `what` (and the last error `check` threw) after `timeoutMs`.
+ */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | false | null | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      assert.fail(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${(last as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
