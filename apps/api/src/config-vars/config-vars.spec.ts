@@ -42,6 +42,7 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual(v2?.config, res.body);
       assert.equal(v2?.createdBy, 'admin');
       assert.deepEqual(await apiLogLines(api, app.id), [
+        'Created app conf by admin',
         'Set DATABASE_URL, lower_case, EMPTY config vars by admin',
         'Release v2 created by admin',
       ]);
