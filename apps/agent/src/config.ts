@@ -1,6 +1,5 @@
 import {
   ConfigError,
-  DEFAULTS,
   type Env,
   type ListenAddress,
   type Paths,
@@ -8,7 +7,7 @@ import {
   listenAddress,
   paths,
 } from '@paas/config';
-import { type BridgeSettings, NetworkConfigError, bridgeSettings } from '@paas/engine';
+import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
 import { isIPv4 } from 'node:net';
 import { availableParallelism, hostname, totalmem } from 'node:os';
@@ -69,22 +68,6 @@ function positive(env: Env, name: string, fallback: number, integer: boolean): n
   return n;
 }
 
-function bridge(env: Env): BridgeSettings {
-  const raw = {
-    bridge: env['PAAS_BRIDGE'] || DEFAULTS.PAAS_BRIDGE,
-    subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
-    ipForward: env['PAAS_IP_FORWARD'] ?? '',
-  };
-  try {
-    return bridgeSettings(raw);
-  } catch (err) {
-    if (!(err instanceof NetworkConfigError)) throw err;
-    if (/bridge name/.test(err.message)) throw new ConfigError('PAAS_BRIDGE', raw.bridge, err.message);
-    if (/subnet/.test(err.message)) throw new ConfigError('PAAS_SUBNET', raw.subnet, err.message);
-    throw new ConfigError('PAAS_IP_FORWARD', raw.ipForward, err.message);
-  }
-}
-
 /** The agent's settings; the only place the agent reads its environment. */
 export function loadAgentConfig(env: Env): AgentConfig {
   const p = paths(env);
@@ -126,7 +109,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
       init: env['PAAS_INIT'] || join(native, 'paas-init'),
-      bridge: bridge(env),
+      bridge: bridgeSettingsFromEnv(env),
     },
   };
 }

@@ -1,14 +1,5 @@
-import {
-  ConfigError,
-  DEFAULTS,
-  type Env,
-  type ListenAddress,
-  type Paths,
-  domain,
-  listenAddress,
-  paths,
-} from '@paas/config';
-import { type BridgeSettings, NetworkConfigError, bridgeSettings } from '@paas/engine';
+import { ConfigError, type Env, type ListenAddress, type Paths, domain, listenAddress, paths } from '@paas/config';
+import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
@@ -76,7 +67,7 @@ export function loadApiConfig(env: Env): ApiConfig {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
       init: env['PAAS_INIT'] || join(native, 'paas-init'),
-      bridge: bridge(env),
+      bridge: bridgeSettingsFromEnv(env),
     },
     scheduler: schedulerSettings(env),
   };
@@ -87,23 +78,6 @@ function milliseconds(env: Env, name: string, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   if (!/^\d{3,7}$/.test(value)) throw new ConfigError(name, value, 'expected milliseconds, 100-9999999');
   return Number(value);
-}
-
-/** The bridge settings, with a bad value reported under the variable that holds it. */
-function bridge(env: Env): BridgeSettings {
-  const raw = {
-    bridge: env['PAAS_BRIDGE'] || DEFAULTS.PAAS_BRIDGE,
-    subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
-    ipForward: env['PAAS_IP_FORWARD'] ?? '',
-  };
-  try {
-    return bridgeSettings(raw);
-  } catch (err) {
-    if (!(err instanceof NetworkConfigError)) throw err;
-    if (/bridge name/.test(err.message)) throw new ConfigError('PAAS_BRIDGE', raw.bridge, err.message);
-    if (/subnet/.test(err.message)) throw new ConfigError('PAAS_SUBNET', raw.subnet, err.message);
-    throw new ConfigError('PAAS_IP_FORWARD', raw.ipForward, err.message);
-  }
 }
 
 export const API_CONFIG = Symbol('API_CONFIG');

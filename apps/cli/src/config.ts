@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
-import { ConfigError, DEFAULTS, type Env, type ListenAddress, type Paths, listenAddress, paths } from '@paas/config';
-import { type BridgeSettings, NetworkConfigError, bridgeSettings } from '@paas/engine';
+import { type Env, type ListenAddress, type Paths, listenAddress, paths } from '@paas/config';
+import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
 
 export interface CliConfig {
   readonly paths: Paths;
@@ -26,26 +26,6 @@ export function loadCliConfig(env: Env): CliConfig {
     runtime: env['PAAS_RUNTIME'] || join(REPO, 'native', 'runtime', 'build', 'paas-runtime'),
     shim: env['PAAS_SHIM'] || join(REPO, 'native', 'runtime', 'build', 'paas-shim'),
     init: env['PAAS_INIT'] || join(REPO, 'native', 'runtime', 'build', 'paas-init'),
-    bridge: bridge(env),
+    bridge: bridgeSettingsFromEnv(env),
   };
-}
-
-function bridge(env: Env): BridgeSettings {
-  const raw = {
-    bridge: env['PAAS_BRIDGE'] || DEFAULTS.PAAS_BRIDGE,
-    subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
-    ipForward: env['PAAS_IP_FORWARD'] ?? '',
-  };
-  try {
-    return bridgeSettings(raw);
-  } catch (err) {
-    if (!(err instanceof NetworkConfigError)) throw err;
-    const name = /bridge name/.test(err.message)
-      ? 'PAAS_BRIDGE'
-      : /subnet/.test(err.message)
-        ? 'PAAS_SUBNET'
-        : 'PAAS_IP_FORWARD';
-    const value = name === 'PAAS_BRIDGE' ? raw.bridge : name === 'PAAS_SUBNET' ? raw.subnet : raw.ipForward;
-    throw new ConfigError(name, value, err.message);
-  }
 }

@@ -4,4 +4,4 @@ export { containerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError } from './ipam';
 export * from './ports';
 export { NetworkConfigError, type Subnet, parseSubnet } from './subnet';
-export { bridgeSettings } from './settings';
+export { bridgeSettings, bridgeSettingsFromEnv } from './settings';
