@@ -361,7 +361,7 @@ describe('git push paas main (api with an in-process build worker)', () => {
   });
 
   // last in this api's life: it locks 127.0.0.1 out for a minute
-  it('answers 429 after 10 wrong tokens from one address within a minute', async () => {
+  it('answers 429 to wrong tokens after 10 of them from one address within a minute, never to a valid one', async () => {
     const wrong = `Basic ${Buffer.from(`git:paas_${'y'.repeat(40)}`).toString('base64')}`;
     const refs = `${api.url}/git/hello.git/info/refs?service=git-upload-pack`;
     // the wrong-token push above counted already: some 401s, then 429 from the 10th failure on
@@ -370,11 +370,14 @@ describe('git push paas main (api with an in-process build worker)', () => {
     const first429 = statuses.indexOf(429);
     assert.ok(first429 > 0 && first429 <= 10, statuses.join(' '));
     assert.ok(statuses.slice(0, first429).every((s) => s === 401) && statuses.slice(first429).every((s) => s === 429));
-    const limited = await fetch(refs, {
-      headers: { Authorization: `Basic ${Buffer.from(`git:${token}`).toString('base64')}` },
-    });
+    const limited = await fetch(refs, { headers: { Authorization: wrong } });
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    const valid = await fetch(refs, {
+      headers: { Authorization: `Basic ${Buffer.from(`git:${token}`).toString('base64')}` },
+    });
+    assert.equal(valid.status, 200, 'a valid token is never refused');
+    await valid.arrayBuffer();
   });
 });
 

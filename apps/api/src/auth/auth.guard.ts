@@ -1,15 +1,13 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiToken, type App, findApp, findToken, tokenAllowsApp } from '@paas/platform';
+import { type ApiToken, type App, findApp, tokenAllowsApp } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import type { ApiRequest } from '../common/request';
 import { DATA_SOURCE } from '../core/tokens';
+import { authenticate } from './authenticate';
 import { ADMIN_ROUTE, PUBLIC_ROUTE } from './decorators';
 import { AuthRateLimiter } from './rate-limiter';
-
-/** `lastUsedAt` is written at most this often per token: a request should not cost a write. */
-const TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * The api's one door (docs/api.md "Authentication"): every route but @Public ones needs a
@@ -38,24 +36,16 @@ export class AuthGuard implements CanActivate {
   }
 
   private async authenticate(req: ApiRequest): Promise<ApiToken> {
-    const address = req.socket.remoteAddress ?? 'unknown';
-    const wait = this.limiter.retryAfter(address);
-    if (wait > 0) throw ApiError.rateLimited(wait);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    const token = match?.[1] ? await findToken(this.dataSource.manager, match[1]) : null;
-    if (!token) {
-      this.limiter.fail(address);
-      throw ApiError.unauthorized(
-        match ? 'unknown API token' : 'missing API token: send Authorization: Bearer <token>',
-      );
+    const result = await authenticate(req, match?.[1], this.dataSource, this.limiter);
+    if (result.ok) {
+      req.token = result.token;
+      return result.token;
     }
-    req.token = token;
-    const now = Date.now();
-    if (token.lastUsedAt === null || now - Date.parse(token.lastUsedAt) >= TOUCH_INTERVAL_MS) {
-      token.lastUsedAt = new Date(now).toISOString();
-      await this.dataSource.manager.update(ApiToken, { id: token.id }, { lastUsedAt: token.lastUsedAt });
-    }
-    return token;
+    if (result.status === 429) throw ApiError.rateLimited(result.retryAfterSeconds);
+    throw ApiError.unauthorized(
+      result.reason === 'unknown' ? 'unknown API token' : 'missing API token: send Authorization: Bearer <token>',
+    );
   }
 
   /** A token scoped to other apps learns nothing, not even whether the app exists. */

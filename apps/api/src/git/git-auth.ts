@@ -1,16 +1,15 @@
 /**
  * HTTP basic auth for git, Heroku's way: any user name, the API token as the password (or as
- * the user name when the password is empty). Wrong tokens count against the client's address
- * in the api's AuthRateLimiter (docs/api.md "Authentication"): after 10 in a minute it gets
- * 429. A request without credentials is not a failure: git always asks once without them.
+ * the user name when the password is empty), checked by the api's one `authenticate`
+ * (docs/api.md "Authentication"): after 10 wrong tokens in a minute an address's further
+ * wrong tokens get 429, a valid one still passes. A request without credentials is not a
+ * failure: git always asks once without them.
  */
 import type { IncomingMessage } from 'node:http';
-import { ApiToken, findToken } from '@paas/platform';
+import type { ApiToken } from '@paas/platform';
 import type { DataSource } from 'typeorm';
+import { authenticate } from '../auth/authenticate';
 import type { AuthRateLimiter } from '../auth/rate-limiter';
-
-/** `lastUsedAt` is written at most this often per token, as the REST guard does. */
-const TOUCH_INTERVAL_MS = 60_000;
 
 export type GitAuthResult =
   | { readonly ok: true; readonly token: ApiToken }
@@ -33,21 +32,12 @@ export async function authenticateGit(
   dataSource: DataSource,
   limiter: AuthRateLimiter,
 ): Promise<GitAuthResult> {
-  const address = req.socket.remoteAddress ?? 'unknown';
-  const wait = limiter.retryAfter(address);
-  if (wait > 0) return { ok: false, status: 429, retryAfterSeconds: wait };
-  const secret = basicAuthToken(req.headers.authorization);
-  if (secret === undefined) {
-    return { ok: false, status: 401, message: 'authentication required: an API token as the password' };
-  }
-  const token = await findToken(dataSource.manager, secret);
-  if (!token) {
-    limiter.fail(address);
-    return { ok: false, status: 401, message: 'unknown API token' };
-  }
-  const now = Date.now();
-  if (token.lastUsedAt === null || now - Date.parse(token.lastUsedAt) >= TOUCH_INTERVAL_MS) {
-    await dataSource.manager.update(ApiToken, { id: token.id }, { lastUsedAt: new Date(now).toISOString() });
-  }
-  return { ok: true, token };
+  const result = await authenticate(req, basicAuthToken(req.headers.authorization), dataSource, limiter);
+  if (result.ok || result.status === 429) return result;
+  return {
+    ok: false,
+    status: 401,
+    message:
+      result.reason === 'missing' ? 'authentication required: an API token as the password' : 'unknown API token',
+  };
 }
