@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { ErrorFilter } from './common/error.filter';
+import { verifyJsonDepth } from './common/json-depth';
 import type { ApiConfig } from './config';
 import { serveOpenApi } from './docs/openapi';
 
@@ -26,8 +27,8 @@ export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['erro
     forceCloseConnections: true,
   });
   try {
-    // JSON only, with our limit; other bodies (the git receiver's packs) are left as streams.
-    app.useBodyParser('json', { limit: JSON_LIMIT });
+    // JSON only, with our size and depth limits; other bodies (the git receiver's packs) are left as streams.
+    app.useBodyParser('json', { limit: JSON_LIMIT, verify: verifyJsonDepth });
     app.setGlobalPrefix('api');
     app.useGlobalFilters(new ErrorFilter());
     app.enableShutdownHooks();
