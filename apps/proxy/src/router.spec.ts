@@ -383,6 +383,54 @@ describe('router: websockets and malformed input', () => {
   });
 });
 
+describe('router: ambiguous Host (RFC 9112 §3.2)', () => {
+  it('answers 400 to two Host headers and routes absolute-form by its authority', async () => {
+    const [shop, blog] = [await backend('shop'), await backend('blog')];
+    const { port, log } = await router([route('shop', [shop.address]), route('blog', [blog.address])]);
+    const two = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: blog.localhost\r\nHost: shop.localhost\r\n\r\n');
+    assert.match(two, /^HTTP\/1\.1 400 /);
+    assert.match(two, /more than one Host header/);
+    const absolute = await rawExchange(
+      port,
+      'GET http://shop.localhost/x?y HTTP/1.1\r\nHost: blog.localhost\r\nConnection: close\r\n\r\n',
+      true,
+    );
+    assert.match(absolute, /^HTTP\/1\.1 200 [^]*\r\n\r\nshop GET \/x\?y$/);
+    assert.equal(shop.requests[0]?.headers.host, 'shop.localhost');
+    assert.equal(blog.requests.length, 0);
+    const userinfo = await rawExchange(
+      port,
+      'GET http://blog@shop.localhost/ HTTP/1.1\r\nHost: shop.localhost\r\n\r\n',
+    );
+    assert.match(userinfo, /^HTTP\/1\.1 400 [^]*userinfo/);
+    const entries = await lines(log, 3);
+    assert.deepEqual(
+      entries.map((e) => [e.status, e.app, e.host, e.path]),
+      [
+        [400, null, 'blog.localhost', '/'],
+        [200, 'shop', 'shop.localhost', '/x?y'],
+        [400, null, 'shop.localhost', 'http://blog@shop.localhost/'],
+      ],
+    );
+  });
+
+  it('does the same for websocket upgrades', async () => {
+    const b = await backend('ws');
+    const urls: string[] = [];
+    b.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      urls.push(`${req.headers.host} ${req.url}`);
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    const { port } = await router([route('shop', [b.address])]);
+    const head = 'Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
+    const two = await rawExchange(port, `GET / HTTP/1.1\r\nHost: shop.localhost\r\nHost: x.localhost\r\n${head}`);
+    assert.match(two, /^HTTP\/1\.1 400 [^]*more than one Host header/);
+    const absolute = await rawExchange(port, `GET http://shop.localhost/ws HTTP/1.1\r\nHost: x.localhost\r\n${head}`);
+    assert.match(absolute, /^HTTP\/1\.1 101 /);
+    assert.deepEqual(urls, ['shop.localhost /ws']);
+  });
+});
+
 describe('router: shutdown', () => {
   it('finishes requests in flight, closing their connections, and refuses new ones', async () => {
     let release: () => void = () => undefined;
@@ -431,13 +479,18 @@ function firstData(socket: Socket): Promise<string> {
 }
 
 /** Writes raw bytes and collects everything until the router closes the connection. */
-function rawExchange(port: number, text: string): Promise<string> {
+/**
+ * Sends raw bytes, half-closing unless `open` is set: a request that goes on to a backend
+ * must keep the client's side open (Node drops it otherwise) and say Connection: close.
+ */
+function rawExchange(port: number, text: string, open = false): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let answer = '';
     socket.on('data', (data: Buffer) => (answer += data.toString()));
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(answer));
-    socket.end(text);
+    if (open) socket.write(text);
+    else socket.end(text);
   });
 }

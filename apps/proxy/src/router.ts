@@ -4,7 +4,9 @@
  * - Backends get keep-alive connections from one agent, the original Host, X-Forwarded-For
  *   (appended), -Proto, -Host and -Port (set: the router is the edge) and X-Request-Id (the
  *   client's when it is a sane token, else a new UUID; echoed in the response).
- * - 400 for a Host that is not a host name, 404 for a host no app answers, 503 when the app
+ * - 400 for a Host that is not a host name, for more than one Host header and for an
+ *   absolute-form target that cannot be routed; an absolute-form target is routed by its
+ *   authority (RFC 9112 §3.2, §3.2.2). 404 for a host no app answers, 503 when the app
  *   has no healthy backend, 502 when the backend failed, 504 when it stayed silent for
  *   `backendTimeoutMs`. A request that is idempotent and has no body is retried on another
  *   backend (up to `maxAttempts` in all) when the failure came before any response.
@@ -31,7 +33,7 @@ import type { ListenAddress } from '@paas/config';
 import type { AccessLog } from './access-log';
 import type { ToWorker } from './messages';
 import { rawResponse, pageBody } from './pages';
-import { type AppState, type BackendState, Routing } from './routing';
+import { type AppState, type BackendState, type RequestTarget, Routing, requestTarget } from './routing';
 import { type AppCounters, Counters } from './stats';
 
 export interface RouterOptions {
@@ -199,7 +201,12 @@ export class Router {
     res.setHeader('x-request-id', id);
     res.once('close', () => this.onResponseClosed(req, res, x));
 
-    const found = this.routing.lookup(req.headers.host);
+    const target = this.target(req);
+    if (target.kind === 'bad') {
+      this.page(res, x, 400, target.reason);
+      return;
+    }
+    const found = this.routing.lookup(target.host);
     if (found.kind === 'bad-host') {
       this.page(res, x, 400, 'The Host header is missing or is not a host name.');
       return;
@@ -219,6 +226,20 @@ export class Router {
       return;
     }
     this.forward(req, res, x, backend);
+  }
+
+  /**
+   * Where the request is addressed (see `requestTarget`). An absolute-form request goes on in
+   * origin form, with the authority it was routed by as its Host, so that the app sees the
+   * same host the router used.
+   */
+  private target(req: IncomingMessage): RequestTarget {
+    const target = requestTarget(req.url ?? '', req.rawHeaders, req.httpVersion);
+    if (target.kind === 'ok' && target.url !== undefined) {
+      req.url = target.url;
+      if (target.host !== undefined) req.headers.host = target.host;
+    }
+    return target;
   }
 
   private forwardHeaders(req: IncomingMessage, x: Exchange, upgrade: boolean): Record<string, string> {
@@ -362,7 +383,8 @@ export class Router {
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.setHeader('cache-control', 'no-store');
     res.setHeader('content-length', Buffer.byteLength(body));
-    if (this.closing) res.setHeader('connection', 'close');
+    // After a request it could not make sense of, the router trusts nothing more on that connection.
+    if (this.closing || status === 400) res.setHeader('connection', 'close');
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
@@ -424,7 +446,9 @@ export class Router {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       return reject(400, 'Only websocket upgrades are proxied.');
     }
-    const found = this.routing.lookup(req.headers.host);
+    const addressed = this.target(req);
+    if (addressed.kind === 'bad') return reject(400, addressed.reason);
+    const found = this.routing.lookup(addressed.host);
     if (found.kind === 'bad-host') return reject(400, 'The Host header is missing or is not a host name.');
     if (found.kind === 'unknown') return reject(404, `No app answers at ${found.host}.`);
     x.app = found.app;

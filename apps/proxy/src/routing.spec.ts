@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppRoute } from '@paas/platform/routes';
-import { type AppState, type BackendState, Routing, normalizeHost } from './routing';
+import { type AppState, type BackendState, Routing, normalizeHost, requestTarget } from './routing';
 
 function route(app: string, ports: number[], hosts: string[] = []): AppRoute {
   return {
@@ -47,6 +47,49 @@ describe('Host headers', () => {
       'host\r\nx: y',
     ];
     for (const header of bad) assert.equal(normalizeHost(header), null, JSON.stringify(header));
+  });
+});
+
+describe('request targets (RFC 9112 §3.2)', () => {
+  const ok = (url: string, raw: string[], version = '1.1') => requestTarget(url, raw, version);
+
+  it('takes the one Host header for origin-form and asterisk-form targets', () => {
+    assert.deepEqual(ok('/a?b', ['Host', 'shop.localhost', 'X', 'y']), { kind: 'ok', host: 'shop.localhost' });
+    assert.deepEqual(ok('*', ['host', 'shop.localhost']), { kind: 'ok', host: 'shop.localhost' });
+    assert.deepEqual(ok('/', [], '1.0'), { kind: 'ok', host: undefined });
+  });
+
+  it('refuses more than one Host line, whatever their case or values, and none in HTTP/1.1', () => {
+    for (const raw of [
+      ['Host', 'a.localhost', 'Host', 'b.localhost'],
+      ['host', 'a.localhost', 'X-Y', '1', 'HOST', 'a.localhost'],
+      ['Host', 'a.localhost', 'hOsT', ''],
+    ]) {
+      assert.deepEqual(ok('/', raw), { kind: 'bad', reason: 'The request has more than one Host header.' });
+      assert.equal(ok('http://a.localhost/', raw).kind, 'bad');
+    }
+    assert.deepEqual(ok('/', ['Hosts', 'a.localhost']), { kind: 'bad', reason: 'The request has no Host header.' });
+  });
+
+  it('routes an absolute-form target by its authority and forwards origin-form', () => {
+    const host = ['Host', 'other.localhost'];
+    assert.deepEqual(ok('http://shop.localhost/p?q=1', host), { kind: 'ok', host: 'shop.localhost', url: '/p?q=1' });
+    assert.deepEqual(ok('HTTPS://Shop.localhost:8443', host), { kind: 'ok', host: 'Shop.localhost:8443', url: '/' });
+    assert.deepEqual(ok('http://shop.localhost?x', host), { kind: 'ok', host: 'shop.localhost', url: '/?x' });
+    assert.deepEqual(ok('http://shop.localhost/', [], '1.0'), { kind: 'ok', host: 'shop.localhost', url: '/' });
+  });
+
+  it('refuses absolute-form targets it cannot route safely, saying why', () => {
+    const host = ['Host', 'shop.localhost'];
+    assert.match(String(Object(ok('http://a@shop.localhost/', host)).reason), /userinfo/);
+    assert.match(String(Object(ok('http:///x', host)).reason), /no authority/);
+    for (const url of ['ftp://shop.localhost/', 'http:shop.localhost', 'shop.localhost/', 'http://a/#frag']) {
+      assert.match(String(Object(ok(url, host)).reason), /neither a path nor an http\(s\) URL/, url);
+    }
+    assert.deepEqual(ok('http://shop.localhost/', ['Host', 'not a host']), {
+      kind: 'bad',
+      reason: 'The Host header is not a host name.',
+    });
   });
 });
 

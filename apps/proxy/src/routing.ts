@@ -68,6 +68,51 @@ export function normalizeHost(header: string | undefined): string | null {
   return HOST_NAME.test(host) ? host : null;
 }
 
+/** Where a request is addressed, or why it cannot be routed (a 400). */
+export type RequestTarget =
+  | {
+      readonly kind: 'ok';
+      /** What to route by: the authority of an absolute-form target, else the Host header. */
+      readonly host: string | undefined;
+      /** The origin-form target to forward, when the request came in absolute form. */
+      readonly url?: string;
+    }
+  | { readonly kind: 'bad'; readonly reason: string };
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)$/i;
+
+/**
+ * RFC 9112 §3.2: a request with more than one Host header line, or an HTTP/1.1 request
+ * with none, is refused (Node keeps the first of several, so they are counted in the raw
+ * headers); §3.2.2: the authority of an absolute-form target replaces Host. An authority
+ * with userinfo, or none at all, cannot be routed safely and is refused too. Whether the
+ * host is a host name is `normalizeHost`'s to say (at lookup).
+ */
+export function requestTarget(url: string, rawHeaders: readonly string[], httpVersion: string): RequestTarget {
+  let host: string | undefined;
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++;
+      host = rawHeaders[i + 1];
+    }
+  }
+  if (hosts > 1) return { kind: 'bad', reason: 'The request has more than one Host header.' };
+  if (hosts === 0 && httpVersion !== '1.0') return { kind: 'bad', reason: 'The request has no Host header.' };
+  if (url.startsWith('/') || url === '*') return { kind: 'ok', host };
+  const absolute = ABSOLUTE_FORM.exec(url);
+  if (!absolute) return { kind: 'bad', reason: 'The request target is neither a path nor an http(s) URL.' };
+  const authority = absolute[1] as string;
+  if (authority.includes('@')) return { kind: 'bad', reason: 'The request target has userinfo in its authority.' };
+  if (authority === '') return { kind: 'bad', reason: 'The request target has no authority.' };
+  if (host !== undefined && normalizeHost(host) === null) {
+    return { kind: 'bad', reason: 'The Host header is not a host name.' };
+  }
+  const path = absolute[2] as string;
+  return { kind: 'ok', host: authority, url: path.startsWith('/') ? path : `/${path}` };
+}
+
 /** How many raw Host headers keep their lookup cached (cleared when full). */
 const HOST_CACHE_MAX = 4096;
 
