@@ -93,3 +93,83 @@ describe('BuildContext', () => {
     assert.equal(bytes, 6 * 512 + 4 * 512 + 1024);
   });
 });
+
+/**
+ * A pushed repository is an attacker's: its symlinks must never lead a COPY, ADD, the
+ * Dockerfile or .dockerignore out of the context. Every path resolves component by component
+ * with the context as `/` (securejoin semantics), so a link to `/` is the context itself.
+ */
+describe('BuildContext: symlinks never leave the context', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-ctx-'));
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, 'src', 'a.js'), 'inside');
+    symlinkSync('/', join(dir, 'rootlink'));
+    symlinkSync('..', join(dir, 'src', 'up'));
+    symlinkSync('/etc', join(dir, 'etclink'));
+    symlinkSync('/etc/passwd', join(dir, 'passwdlink'));
+    symlinkSync('../../../../../../../../etc/passwd', join(dir, 'src', 'dotdot'));
+    symlinkSync('/src/a.js', join(dir, 'absinside'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const notFound = /file not found in build context|no source files were specified/;
+
+  it('does not follow a link in the middle of a source out of the context', async () => {
+    const ctx = await BuildContext.open(dir);
+    for (const source of ['rootlink/etc/passwd', 'etclink/passwd', 'src/up/../etc/passwd', 'rootlink/../etc/passwd']) {
+      assert.throws(() => ctx.resolve([source]), notFound, source);
+    }
+    for (const source of ['rootlink/etc/*', 'etclink/pass*', 'rootlink/*/passwd']) {
+      assert.throws(() => ctx.resolve([source]), notFound, source);
+    }
+  });
+
+  it('resolves links as if the context were /', async () => {
+    const ctx = await BuildContext.open(dir);
+    const [viaRoot] = ctx.resolve(['rootlink/src/a.js']);
+    assert.equal(viaRoot?.entry.abs, join(ctx.root, 'src', 'a.js'));
+    const [viaUp] = ctx.resolve(['src/up/src/a.js']);
+    assert.equal(viaUp?.entry.abs, join(ctx.root, 'src', 'a.js'));
+    const [abs] = ctx.resolve(['absinside']);
+    assert.equal(abs?.entry.abs, join(ctx.root, 'src', 'a.js'));
+    assert.equal(abs?.entry.type, 'file');
+  });
+
+  it('resolves a link named as the source inside the context', async () => {
+    const ctx = await BuildContext.open(dir);
+    assert.throws(() => ctx.resolve(['passwdlink']), notFound);
+    assert.throws(() => ctx.resolve(['src/dotdot']), notFound);
+    // a link to / as the source is the whole context, never the host's root
+    const [root] = ctx.resolve(['rootlink']);
+    assert.ok(root);
+    assert.equal(root.entry.abs, ctx.root);
+    const copied = [...ctx.tree(root)].map((e) => e.abs);
+    assert.ok(
+      copied.every((abs) => abs === ctx.root || abs.startsWith(`${ctx.root}/`)),
+      copied.join('\n'),
+    );
+  });
+
+  it('keeps links inside a copied tree as links, never walking through them', async () => {
+    writeFileSync(join(dir, '.dockerignore'), '*\n!rootlink/etc/passwd\n!src\n');
+    const ctx = await BuildContext.open(dir);
+    const walked = [...ctx.walk()];
+    assert.ok(
+      walked.every((e) => !e.rel.startsWith('rootlink/')),
+      walked.map((e) => e.rel).join(', '),
+    );
+    assert.ok(walked.every((e) => e.abs.startsWith(`${ctx.root}/`)));
+  });
+
+  it('reads the Dockerfile and .dockerignore inside the context', async () => {
+    symlinkSync('/etc/passwd', join(dir, 'Dockerfile'));
+    symlinkSync('/etc/hostname', join(dir, '.dockerignore'));
+    const ctx = await BuildContext.open(dir);
+    assert.equal(ctx.ignore, undefined, 'the host file is not read as .dockerignore');
+    assert.equal(ctx.readFile('Dockerfile'), undefined);
+    symlinkSync('src/a.js', join(dir, 'Dockerfile.inside'));
+    assert.equal(ctx.readFile('Dockerfile.inside'), 'inside');
+  });
+});

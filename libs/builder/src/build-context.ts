@@ -8,12 +8,30 @@
  * to the source, the type, the permission bits, and the content's sha256 (a symlink's target
  * for links). Owners are not part of it (COPY sets them from --chown, or 0:0), nor are mtimes:
  * touching a file does not bust the cache, editing it does.
+ *
+ * The context may be a pushed repository, so its symlinks are an attacker's. Every path
+ * (COPY/ADD sources, wildcard roots, the Dockerfile, .dockerignore) resolves component by
+ * component with the context as `/`, as BuildKit's fs.RootPath and moby's FollowSymlinkInScope
+ * do: `rootlink -> /` is the context itself and `up -> ..` stops at it, so no link leads to a
+ * host file. An entry's `abs` is therefore always a physical path inside the root, and only
+ * its last component may be a link (which COPY copies as a link).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+} from 'node:fs';
+import { posix } from 'node:path';
 import { DockerIgnore } from '@paas/dockerfile';
+import { resolveInRoot } from '@paas/engine';
+import { LayerError, RootResolver } from '@paas/layers';
 import { canonicalJson } from './canonical-json';
 import { BuildError } from './errors';
 import { globToRegExp, hasWildcards, literalPrefixDir } from './glob';
@@ -58,11 +76,14 @@ export function cleanSource(source: string): string {
 
 export class BuildContext {
   private readonly hashes = new Map<string, string>();
+  private readonly resolver: RootResolver;
 
   private constructor(
     readonly root: string,
     readonly ignore: DockerIgnore | undefined,
-  ) {}
+  ) {
+    this.resolver = new RootResolver(root);
+  }
 
   /** Opens a context directory and reads its .dockerignore (syntax errors carry the line). */
   static async open(dir: string): Promise<BuildContext> {
@@ -73,21 +94,40 @@ export class BuildContext {
     } catch {
       throw new BuildError(`unable to prepare context: path ${JSON.stringify(dir)} not found`);
     }
-    let ignore: DockerIgnore | undefined;
-    try {
-      ignore = DockerIgnore.parse(await readFile(join(root, '.dockerignore'), 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    return new BuildContext(root, ignore);
+    const text = inRoot(root, '.dockerignore', (abs) => readFileSync(abs, 'utf8'));
+    return new BuildContext(root, text === undefined ? undefined : DockerIgnore.parse(text));
+  }
+
+  /** A file of the context by its path (links resolved inside it); undefined when missing. */
+  readFile(rel: string): string | undefined {
+    return inRoot(this.root, rel, (abs) => readFileSync(abs, 'utf8'));
   }
 
   excluded(rel: string): boolean {
     return rel !== '' && (this.ignore?.matches(rel) ?? false);
   }
 
+  /**
+   * The physical host path of `rel` with every directory on the way resolved inside the root;
+   * the last component is not followed. Undefined when a directory on the way is missing.
+   */
+  private physical(rel: string): string | undefined {
+    if (rel === '') return this.root;
+    const slash = rel.lastIndexOf('/');
+    const dir = resolveDir(this.resolver, slash < 0 ? '' : rel.slice(0, slash));
+    if (dir === undefined) return undefined;
+    return this.resolver.host(dir === '' ? rel.slice(slash + 1) : `${dir}/${rel.slice(slash + 1)}`);
+  }
+
+  /** The physical host path of directory `rel` (links followed inside the root). */
+  private directory(rel: string): string | undefined {
+    const dir = resolveDir(this.resolver, rel);
+    return dir === undefined ? undefined : this.resolver.host(dir);
+  }
+
   private entry(rel: string): ContextEntry | undefined {
-    const abs = rel === '' ? this.root : join(this.root, rel);
+    const abs = this.physical(rel);
+    if (abs === undefined) return undefined;
     const st = lstatSync(abs, { throwIfNoEntry: false });
     const type = st && typeOf(st);
     if (!st || !type) return undefined;
@@ -99,7 +139,8 @@ export class BuildContext {
    * children, names in byte order so that walks and hashes are deterministic.
    */
   *walk(rel = ''): Generator<ContextEntry> {
-    const abs = rel === '' ? this.root : join(this.root, rel);
+    const abs = this.directory(rel);
+    if (abs === undefined) return;
     let names: string[];
     try {
       names = readdirSync(abs).sort();
@@ -168,16 +209,9 @@ export class BuildContext {
   private followRoot(rel: string): ContextEntry | undefined {
     const entry = this.entry(rel);
     if (!entry || entry.type !== 'symlink') return entry;
-    let real: string;
-    try {
-      real = realpathSync(entry.abs);
-    } catch {
-      return undefined;
-    }
-    if (real !== this.root && !real.startsWith(`${this.root}/`)) {
-      throw new BuildError(`forbidden path outside the build context: ${rel}`);
-    }
-    const target = this.entry(real.slice(this.root.length + 1));
+    const real = inRoot(this.root, rel, (abs) => abs);
+    if (real === undefined) return undefined;
+    const target = this.entry(real === this.root ? '' : real.slice(this.root.length + 1));
     return target && { ...target, rel };
   }
 
@@ -225,5 +259,34 @@ export class BuildContext {
       }
     }
     return hash.digest('hex');
+  }
+}
+
+/** `resolver.resolveDir` without creating, a path through a non-directory counting as missing. */
+function resolveDir(resolver: RootResolver, rel: string): string | undefined {
+  try {
+    return resolver.resolveDir(rel, false) ?? undefined;
+  } catch (err) {
+    if (err instanceof LayerError && err.code === 'IO') return undefined;
+    throw new BuildError(`${rel}: ${(err as Error).message}`);
+  }
+}
+
+/** `use` of the host path of `rel` with every link resolved inside `root`; undefined when missing. */
+function inRoot<T>(root: string, rel: string, use: (abs: string) => T): T | undefined {
+  let abs: string | undefined;
+  try {
+    abs = resolveInRoot(root, `/${rel}`);
+  } catch (err) {
+    if (err instanceof LayerError && err.code === 'IO') return undefined;
+    throw new BuildError(`${rel}: ${(err as Error).message}`);
+  }
+  if (abs === undefined) return undefined;
+  try {
+    return use(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
+    throw err;
   }
 }

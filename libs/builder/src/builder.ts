@@ -20,6 +20,7 @@ import {
   instructions,
   parse,
 } from '@paas/dockerfile';
+import type { Resources } from '@paas/engine';
 import { type Image, type ImageService, goArch } from '@paas/images';
 import type { Descriptor, Digest, ImageConfig } from '@paas/oci';
 import { formatReference, familiarString, parseNormalizedReference } from '@paas/oci';
@@ -71,6 +72,11 @@ export interface BuilderOptions {
   readonly root: string;
   readonly images: ImageService;
   readonly runtime: RuntimeBinaries;
+  /**
+   * Limits of every RUN step's container (memory, pids, cpus). None by default, as `docker
+   * build`; the platform sets them, since a pushed Dockerfile may fork-bomb or eat memory.
+   */
+  readonly limits?: Resources;
 }
 
 /** Where a stage is: its image so far (undefined for scratch with nothing yet) and config. */
@@ -143,10 +149,11 @@ class Build {
     const tags = (options.tags ?? []).map((t) => formatReference(parseNormalizedReference(t)));
     const dockerfilePath = options.dockerfile ?? join(options.contextDir, 'Dockerfile');
     this.context = await BuildContext.open(options.contextDir);
-    let text: string;
-    try {
-      text = await readFile(dockerfilePath, 'utf8');
-    } catch {
+    // -f names a file of the caller's choosing; the default one is the context's, read inside it
+    const text = options.dockerfile
+      ? await readFile(options.dockerfile, 'utf8').catch(() => undefined)
+      : this.context.readFile('Dockerfile');
+    if (text === undefined) {
       throw new BuildError(`Cannot locate specified Dockerfile: ${options.dockerfile ?? 'Dockerfile'}`);
     }
     const tree = parse(text, { file: options.dockerfile ? dockerfilePath : 'Dockerfile' });
@@ -376,6 +383,7 @@ class Build {
             config,
             argv: withDocs,
             env: extraEnv,
+            ...(this.builder.limits ? { resources: this.builder.limits } : {}),
             ...(this.options.signal ? { signal: this.options.signal } : {}),
             onOutput: (chunk) => this.out.raw(chunk),
           }),

@@ -11,9 +11,9 @@
  * free, and the release is created with the idempotency key `<commit>:<build id>`, so the
  * second attempt finds the first attempt's release instead of making another one.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildAbortedError, BuildError, type Builder } from '@paas/builder';
+import { BuildAbortedError, BuildContext, BuildError, type Builder } from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
 import type { Engine } from '@paas/engine';
 import { type Image, ImageNotFoundError, type ImageService } from '@paas/images';
@@ -248,7 +248,13 @@ async function buildImage(
   signal: AbortSignal | undefined,
 ): Promise<Built> {
   const names = new Set(await readdir(source));
-  const read = (name: string): Promise<string> => readFile(join(source, name), 'utf8');
+  // the pushed tree's links resolve inside it (a Procfile -> /etc/shadow reads nothing)
+  const context = await BuildContext.open(source);
+  const read = async (name: string): Promise<string> => {
+    const text = context.readFile(name);
+    if (text === undefined) throw new AppBuildError(`${name} is not a readable file inside the repository`);
+    return text;
+  };
   const procfile = names.has('Procfile') ? parseProcfile(await read('Procfile')) : undefined;
   const appJson = names.has('app.json') ? parseAppJson(await read('app.json')) : undefined;
   const plan = detectApp({
