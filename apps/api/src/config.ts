@@ -37,6 +37,11 @@ export interface ApiConfig {
    */
   readonly buildLockMs: number;
   readonly buildStalledMs: number;
+  /**
+   * Limits of every build step's container (PAAS_BUILD_MEMORY_MB, default 2048, no swap;
+   * PAAS_BUILD_PIDS, default 1024): a pushed Dockerfile may fork-bomb or eat the node's memory.
+   */
+  readonly buildLimits: { readonly memory: number; readonly memorySwap: number; readonly pidsLimit: number };
   readonly engine: EngineSettings;
   /** Placement, node timeout, deploys: PAAS_SCHEDULER, PAAS_NODE_TIMEOUT... (scheduler/scheduler.config.ts). */
   readonly scheduler: SchedulerSettings;
@@ -63,6 +68,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     buildWorkers: Number(workers),
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
+    buildLimits: buildLimits(env),
     engine: {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
@@ -78,6 +84,18 @@ function milliseconds(env: Env, name: string, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   if (!/^\d{3,7}$/.test(value)) throw new ConfigError(name, value, 'expected milliseconds, 100-9999999');
   return Number(value);
+}
+
+function buildLimits(env: Env): ApiConfig['buildLimits'] {
+  const count = (name: string, fallback: number, min: number, max: number): number => {
+    const value = env[name];
+    if (value === undefined || value === '') return fallback;
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
+      throw new ConfigError(name, value, `expected a whole number, ${min}-${max}`);
+    return Number(value);
+  };
+  const memory = count('PAAS_BUILD_MEMORY_MB', 2048, 64, 1_048_576) * 1024 * 1024;
+  return { memory, memorySwap: memory, pidsLimit: count('PAAS_BUILD_PIDS', 1024, 16, 4_194_304) };
 }
 
 export const API_CONFIG = Symbol('API_CONFIG');

@@ -12,7 +12,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type RunOptions, buildSpec, resolveUser } from '@paas/engine';
+import { type Resources, type RunOptions, buildSpec, resolveUser } from '@paas/engine';
 import { RootResolver } from '@paas/layers';
 import type { ImageConfig } from '@paas/oci';
 import { BuildAbortedError, BuildError } from './errors';
@@ -33,6 +33,8 @@ export interface RunStep {
   readonly argv: readonly string[];
   /** KEY=VALUE entries over the image's Env (build args not shadowed by ENV). */
   readonly env: readonly string[];
+  /** The step container's limits (memory, pids, cpus); none when absent. */
+  readonly resources?: Resources;
   readonly signal?: AbortSignal;
   readonly onOutput: (chunk: Buffer) => void;
 }
@@ -52,7 +54,13 @@ export async function runInContainer(bin: RuntimeBinaries, opts: RunStep): Promi
   const workdir = image.WorkingDir || '/';
   // Docker creates a missing WORKDIR for RUN; it then belongs to the step's layer.
   new RootResolver(realpathSync(rootfs)).resolveDir(workdir.replace(/^\/+|\/+$/g, ''), true);
-  const run: RunOptions = { entrypoint: [...opts.argv], cmd: [], env: [...opts.env], binds: [], resources: {} };
+  const run: RunOptions = {
+    entrypoint: [...opts.argv],
+    cmd: [],
+    env: [...opts.env],
+    binds: [],
+    resources: opts.resources ?? {},
+  };
   const hostname = step.id.slice(0, 12);
   const spec = buildSpec(config, run, hostname, {
     rootfs,

@@ -62,7 +62,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
   const { runtime, shim, init } = config.engine;
   const runtimeRoot = join(config.paths.run, 'runtime');
   const images = await ImageService.open(imageRoots(root));
-  const builder = await Builder.open({ root, images, runtime: { runtime, runtimeRoot } });
+  const builder = await Builder.open({ root, images, runtime: { runtime, runtimeRoot }, limits: config.buildLimits });
   // no bridge: the release command runs without a network until the node agent gives it one
   const engine = new Engine({ root, images, binaries: { shim, runtime, runtimeRoot }, initBinary: init });
   return {

@@ -1,0 +1,271 @@
+/**
+ * The build boundary, tried as an attacker who pushes a repository: symlinks in the context
+ * (as the last component, in the middle, relative and absolute, through wildcards, as the
+ * Dockerfile or .dockerignore, in a stage's rootfs for COPY --from, in a layer that a later
+ * step writes through), the files the platform reads itself (Procfile, package.json,
+ * app.json), submodules with file:// URLs, and fork bombs and memory hogs in RUN.
+ *
+ * Part 1 runs `paas build` (the engine's builder, what every push uses); part 2 pushes with
+ * real git to the real api and build worker in this process, whose admin token on disk is
+ * the secret to steal. A success is judged by what the attacker sees: the build output (as
+ * the pusher and `builds:output` get it) and the image never contain the secret, and
+ * nothing is written outside the build's own root.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { App, Build } from '@paas/platform';
+import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
+import { type RunningRegistry, startRegistry } from '@paas/registry';
+/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
+import { loadApiConfig } from '../../apps/api/src/config';
+/* eslint-enable @nx/enforce-module-boundaries */
+import { type PlatformApi, startPlatformApi } from '../platform/support/api';
+import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
+import { gitAsync, gitEnv, gitSync } from '../support/platform';
+
+const startedAt = Date.now();
+const roots = tempRoots();
+const base = join(roots.root, '..');
+const { run, ok } = cliFor(roots.env);
+
+/** A host file no build may read: random content, outside every context. */
+const secretDir = join(base, 'host-secrets');
+const secretPath = join(secretDir, 'secret.txt');
+const secret = `SECRET-${randomBytes(12).toString('hex')}`;
+
+let contexts = 0;
+/** A build context with these files; a value `{ link }` makes a symlink. */
+function context(files: Record<string, string | { link: string }>): string {
+  const dir = join(base, 'contexts', String(contexts++));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    if (typeof content === 'string') writeFileSync(join(dir, name), content);
+    else symlinkSync(content.link, join(dir, name));
+  }
+  return dir;
+}
+
+/** `paas build`; the whole output as the attacker sees it, and whether it built. */
+function build(dir: string, tag: string): { built: boolean; output: string } {
+  const r = run('build', '-t', tag, dir);
+  return { built: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Everything a built image's files say (to see whether the secret got in). */
+function imageText(tag: string): string {
+  return ok(
+    'run',
+    '--rm',
+    tag,
+    'sh',
+    '-c',
+    'find / -xdev -type f -size -64k ! -path "/proc/*" -exec cat {} + 2>/dev/null; true',
+  );
+}
+
+before(() => {
+  mkdirSync(secretDir, { recursive: true });
+  writeFileSync(secretPath, `${secret}\n`);
+  ok('image', 'bootstrap', 'busybox');
+});
+
+after(() => {
+  const left = { mounts: mountsUnder(roots.root), cgroups: cgroupsLeftSince(startedAt) };
+  roots.cleanup();
+  assert.deepEqual(left, { mounts: [], cgroups: [] }, 'the builds left something behind');
+});
+
+describe('paas build: a context symlink never reads a host file', () => {
+  const up = '../'.repeat(12);
+  const cases: Record<string, Record<string, string | { link: string }>> = {
+    'a link to / in the middle of a COPY source': {
+      rootlink: { link: '/' },
+      Dockerfile: `FROM busybox\nCOPY rootlink${secretPath} /x\nRUN cat /x\n`,
+    },
+    'a link to the directory in the middle of an ADD source': {
+      hostdir: { link: secretDir },
+      Dockerfile: 'FROM busybox\nADD hostdir/secret.txt /x\nRUN cat /x\n',
+    },
+    'a relative link climbing with ..': {
+      'a/up': { link: up },
+      Dockerfile: `FROM busybox\nCOPY a/up${secretPath} /x\nRUN cat /x\n`,
+    },
+    'a link as the whole source': {
+      s: { link: secretPath },
+      Dockerfile: 'FROM busybox\nCOPY s /x\nRUN cat /x\n',
+    },
+    'a wildcard below a link': {
+      rootlink: { link: '/' },
+      Dockerfile: `FROM busybox\nCOPY rootlink${secretDir}/* /x/\nRUN cat /x/*\n`,
+    },
+    'a link to / copied whole, then read through': {
+      rootlink: { link: '/' },
+      'keep.txt': 'kept\n',
+      Dockerfile: `FROM busybox\nCOPY rootlink /ctx/\nRUN cat /ctx/keep.txt && cat /ctx${secretPath}\n`,
+    },
+    'a .dockerignore negation naming the path through the link': {
+      rootlink: { link: '/' },
+      '.dockerignore': `*\n!rootlink${secretPath}\n!Dockerfile\n`,
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\nRUN find /ctx -type f -exec cat {} +\n',
+    },
+    'the Dockerfile as a link to the secret': {
+      Dockerfile: { link: secretPath },
+    },
+    'the .dockerignore as a link to the secret': {
+      '.dockerignore': { link: secretPath },
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\n',
+    },
+    'COPY --from a stage whose rootfs links to /': {
+      Dockerfile: `FROM busybox AS evil\nRUN ln -s / /hostroot\nFROM busybox\nCOPY --from=evil /hostroot${secretPath} /x\nRUN cat /x\n`,
+    },
+  };
+  for (const [name, files] of Object.entries(cases)) {
+    it(name, () => {
+      const tag = `escape${contexts}:latest`;
+      const { built, output } = build(context(files), tag);
+      assert.ok(!output.includes(secret), `the secret is in the build output:\n${output}`);
+      if (built) assert.ok(!imageText(tag).includes(secret), 'the secret is in the image');
+    });
+  }
+
+  it('resolves the links inside the context instead (rootlink/x is the context file x)', () => {
+    const { built, output } = build(
+      context({
+        rootlink: { link: '/' },
+        'app/a.txt': 'inside-the-context\n',
+        Dockerfile: 'FROM busybox\nCOPY rootlink/app/a.txt /a.txt\nRUN cat /a.txt\n',
+      }),
+      'inside:latest',
+    );
+    assert.ok(built, output);
+    assert.match(output, /inside-the-context/);
+  });
+
+  it('a link in a layer does not send a later COPY to the host', () => {
+    const target = join(base, 'written-through');
+    const { built, output } = build(
+      context({
+        'pwned.txt': 'pwned\n',
+        Dockerfile: `FROM busybox\nRUN ln -s ${target} /out && ln -s / /root-link\nCOPY pwned.txt /out/pwned.txt\nCOPY pwned.txt /root-link${target}/again.txt\nRUN cat ${target}/pwned.txt ${target}/again.txt\n`,
+      }),
+      'through:latest',
+    );
+    assert.ok(built, output);
+    assert.equal(existsSync(target), false, 'a COPY through an image symlink wrote on the host');
+  });
+});
+
+describe('git push: a pushed repository never reads the host', () => {
+  let registry: RunningRegistry;
+  let redis: LocalRedis;
+  let api: PlatformApi;
+  let adminToken: string;
+  const gitHome = join(base, 'home');
+  const GIT = gitEnv(gitHome);
+  let apps = 0;
+
+  before(async () => {
+    mkdirSync(gitHome, { recursive: true });
+    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
+    redis = await startLocalRedis(join(base, 'redis'));
+    api = await startPlatformApi(
+      loadApiConfig({
+        ...roots.env,
+        PAAS_REGISTRY_ADDR: registry.host,
+        REDIS_URL: redis.url,
+        PAAS_BUILD_WORKERS: '1',
+        // small enough that the hogs below hit them quickly
+        PAAS_BUILD_PIDS: '64',
+        PAAS_BUILD_MEMORY_MB: '96',
+      }),
+    );
+    adminToken = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+    assert.match(adminToken, /^paas_/);
+  });
+  after(async () => {
+    await api?.close();
+    await redis?.stop();
+    await registry?.close();
+  });
+
+  /** Pushes a repository with these files (links as `{ link }`) to a new app. */
+  async function push(
+    files: Record<string, string | { link: string }>,
+    prepare?: (dir: string) => void,
+  ): Promise<{ status: number | null; output: string; stored: string }> {
+    const name = `evil${apps++}`;
+    await api.dataSource.manager.insert(App, { id: crypto.randomUUID(), name });
+    const dir = context(files);
+    gitSync(GIT, dir, 'init', '--quiet', '--initial-branch=main');
+    prepare?.(dir);
+    gitSync(GIT, dir, 'add', '-A');
+    gitSync(GIT, dir, 'commit', '--quiet', '-m', 'evil');
+    const url = `${api.url.replace('http://', `http://git:${adminToken}@`)}/git/${name}.git`;
+    const r = await gitAsync(GIT, dir, 'push', url, 'main');
+    const app = await api.dataSource.manager.findOneByOrFail(App, { name });
+    const builds = await api.dataSource.manager.findBy(Build, { appId: app.id });
+    return { status: r.status, output: r.output, stored: builds.map((b) => b.output).join('\n') };
+  }
+
+  const adminTokenPath = (): string => join(roots.root, 'platform', 'admin.token');
+
+  it('COPY through a link to / cannot print the admin token in the build log', async () => {
+    const r = await push({
+      rootlink: { link: '/' },
+      Dockerfile: `FROM busybox\nCOPY rootlink${adminTokenPath()} /tok\nRUN cat /tok\n`,
+    });
+    assert.notEqual(r.status, 0, 'the push was accepted');
+    assert.match(r.output, /file not found in build context/);
+    for (const text of [r.output, r.stored]) assert.ok(!text.includes(adminToken), `the admin token leaked:\n${text}`);
+  });
+
+  it('the files the platform reads itself resolve inside the repository', async () => {
+    for (const name of ['Procfile', 'package.json', 'app.json']) {
+      const r = await push({
+        'index.html': '<h1>static</h1>\n',
+        [name]: { link: adminTokenPath() },
+      });
+      for (const text of [r.output, r.stored]) {
+        assert.ok(!text.includes(adminToken), `${name}: the admin token leaked:\n${text}`);
+      }
+    }
+  });
+
+  it('a submodule with a file:// URL is not fetched', async () => {
+    const r = await push(
+      { Dockerfile: 'FROM busybox\nCOPY . /src/\nRUN find /src; cat /src/sub/* || true\n' },
+      (dir) => {
+        // a gitlink to a commit of a "repository" that is the host's platform directory
+        writeFileSync(
+          join(dir, '.gitmodules'),
+          `[submodule "sub"]\n\tpath = sub\n\turl = file://${roots.root}/platform\n`,
+        );
+        gitSync(GIT, dir, 'update-index', '--add', '--cacheinfo', `160000,${'1'.repeat(40)},sub`);
+      },
+    );
+    assert.equal(r.status, 0, r.output);
+    assert.ok(!r.output.includes(adminToken));
+    assert.doesNotMatch(r.output, /admin\.token/);
+  });
+
+  it('a fork bomb in RUN hits the build pids limit and fails the build, nothing left behind', async () => {
+    const r = await push({
+      Dockerfile: 'FROM busybox\nRUN i=0; while [ $i -lt 500 ]; do sleep 5 & i=$((i+1)); done; wait\n',
+    });
+    assert.notEqual(r.status, 0, r.output);
+    assert.match(r.output, /can't fork|Resource temporarily unavailable|returned a non-zero code/);
+    assert.deepEqual(readdirSync(join(roots.run, 'runtime')), [], 'a build container was left');
+  });
+
+  it('a memory hog in RUN is killed at the build memory limit', async () => {
+    const r = await push({
+      // a string that doubles until something stops it
+      Dockerfile: 'FROM busybox\nRUN awk \'BEGIN { s = "x"; while (1) s = s s }\'\n',
+    });
+    assert.notEqual(r.status, 0, r.output);
+    assert.match(r.output, /returned a non-zero code: 137/);
+  });
+});
