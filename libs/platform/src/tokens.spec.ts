@@ -50,4 +50,16 @@ describe('api tokens', () => {
     assert.equal(tokenAllowsApp(all, 'c'), true);
     assert.equal(tokenAllowsApp(admin, 'c'), true);
   });
+
+  it('make node tokens that reach no app, and never an admin or scoped node token', async () => {
+    const node = (await issueToken(ds.manager, { name: 'node-1', node: true })).record;
+    const stored = await ds.manager.findOneByOrFail(ApiToken, { id: node.id });
+    assert.equal(stored.node, true);
+    assert.equal(stored.admin, false);
+    assert.equal(stored.apps, null);
+    assert.equal(tokenAllowsApp(stored, 'c'), false, 'apps: null means every app, but not for a node token');
+    assert.equal((await ds.manager.findOneByOrFail(ApiToken, { name: 'all' })).node, false, 'other kinds are not');
+    await assert.rejects(issueToken(ds.manager, { name: 'x', node: true, admin: true }), /neither an admin/);
+    await assert.rejects(issueToken(ds.manager, { name: 'x', node: true, apps: ['a'] }), /neither an admin/);
+  });
 });

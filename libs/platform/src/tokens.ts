@@ -29,10 +29,17 @@ export interface IssuedToken {
   readonly record: ApiToken;
 }
 
-export async function issueToken(
-  manager: EntityManager,
-  options: { name: string; apps?: string[] | null; admin?: boolean },
-): Promise<IssuedToken> {
+/** What a token is for: every app or some (`apps`), the operator's (`admin`) or a node's (`node`). */
+export interface TokenOptions {
+  readonly name: string;
+  readonly apps?: string[] | null;
+  readonly admin?: boolean;
+  readonly node?: boolean;
+}
+
+export async function issueToken(manager: EntityManager, options: TokenOptions): Promise<IssuedToken> {
+  if (options.node && (options.admin || (options.apps ?? null) !== null))
+    throw new Error('a node token is neither an admin token nor scoped to apps');
   const token = generateToken();
   const record = manager.create(ApiToken, {
     id: randomUUID(),
@@ -41,6 +48,7 @@ export async function issueToken(
     prefix: token.slice(0, 12),
     apps: options.apps ?? null,
     admin: options.admin ?? false,
+    node: options.node ?? false,
     lastUsedAt: null,
   });
   await manager.insert(ApiToken, record);
@@ -53,7 +61,8 @@ export async function findToken(manager: EntityManager, token: string): Promise<
   return manager.findOne(ApiToken, { where: { hash: hashToken(token) } });
 }
 
-/** Whether a token may act on an app (by name). */
+/** Whether a token may act on an app (by name); a node token acts on none. */
 export function tokenAllowsApp(token: ApiToken, app: string): boolean {
+  if (token.node) return false;
   return token.admin || token.apps === null || token.apps.includes(app);
 }

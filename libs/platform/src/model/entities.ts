@@ -326,6 +326,13 @@ export class ApiToken {
   @Column({ type: 'boolean' })
   admin!: boolean;
 
+  /**
+   * Node tokens are an agent's: they may register a node and send its heartbeats (the node's
+   * desired instances in, its instances' states out), and nothing else: no app, no token.
+   */
+  @Column({ type: 'boolean', default: false })
+  node!: boolean;
+
   @CreateDateColumn()
   createdAt!: Date;
 

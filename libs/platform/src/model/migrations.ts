@@ -223,4 +223,19 @@ export class Scheduler1764300000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [Initial1764200000000, Scheduler1764300000000];
+/** Node tokens (issue #15): agents authenticate with a kind of token of their own, not an admin's. */
+export class NodeTokens1764400000000 implements MigrationInterface {
+  name = 'NodeTokens1764400000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    // the default as each driver writes `false` (SQLite keeps booleans as 0/1)
+    const no = qr.connection.driver.options.type === 'postgres' ? 'false' : '0';
+    await qr.addColumn('api_tokens', new TableColumn({ name: 'node', type: 'boolean', default: no }));
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.dropColumn('api_tokens', 'node');
+  }
+}
+
+export const MIGRATIONS = [Initial1764200000000, Scheduler1764300000000, NodeTokens1764400000000];
