@@ -180,6 +180,8 @@ describe('git push: a pushed repository never reads the host', () => {
         // small enough that the hogs below hit them quickly
         PAAS_BUILD_PIDS: '64',
         PAAS_BUILD_MEMORY_MB: '96',
+        // every build here takes about a second; the endless ones below are stopped
+        PAAS_BUILD_TIMEOUT_MS: '8000',
       }),
     );
     adminToken = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
@@ -267,5 +269,24 @@ describe('git push: a pushed repository never reads the host', () => {
     });
     assert.notEqual(r.status, 0, r.output);
     assert.match(r.output, /returned a non-zero code: 137/);
+  });
+
+  it('a RUN step that never ends is stopped at the build timeout, and the worker takes the next build', async () => {
+    const r = await push({ Dockerfile: 'FROM busybox\nRUN sleep 3600\n' });
+    assert.notEqual(r.status, 0, r.output);
+    assert.match(r.output, /the build took longer than 8 s and was stopped/);
+    const next = await push({ Dockerfile: 'FROM busybox\nRUN echo next-build-ran\n' });
+    assert.equal(next.status, 0, next.output);
+    assert.match(next.output, /next-build-ran/);
+  });
+
+  it('a log flood keeps the stored output bounded and the api alive', async () => {
+    const r = await push({ Dockerfile: 'FROM busybox\nRUN yes flood-line-flood-line\n' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /the build took longer than 8 s and was stopped/);
+    assert.ok(r.stored.length <= 1024 * 1024 + 200, `stored output of ${r.stored.length} bytes`);
+    assert.match(r.stored, /lines dropped: the build wrote faster than its log is stored/);
+    assert.match(r.stored, /the build took longer than 8 s and was stopped/);
+    assert.ok((await fetch(`${api.url}/api/health`)).ok);
   });
 });

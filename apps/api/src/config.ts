@@ -42,6 +42,8 @@ export interface ApiConfig {
    * PAAS_BUILD_PIDS, default 1024): a pushed Dockerfile may fork-bomb or eat the node's memory.
    */
   readonly buildLimits: { readonly memory: number; readonly memorySwap: number; readonly pidsLimit: number };
+  /** A build attempt that runs longer fails (PAAS_BUILD_TIMEOUT_MS, default 30 min). */
+  readonly buildTimeoutMs: number;
   readonly engine: EngineSettings;
   /** Placement, node timeout, deploys: PAAS_SCHEDULER, PAAS_NODE_TIMEOUT... (scheduler/scheduler.config.ts). */
   readonly scheduler: SchedulerSettings;
@@ -69,6 +71,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
     buildLimits: buildLimits(env),
+    buildTimeoutMs: milliseconds(env, 'PAAS_BUILD_TIMEOUT_MS', 1_800_000),
     engine: {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),

@@ -73,6 +73,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     registry: new RegistryClient(config.registry, { userAgent: `paas-build/${VERSION}` }),
     workRoot: join(root, 'platform', 'builds'),
     logPrefix: BUILD_LOG_PREFIX,
+    timeoutMs: config.buildTimeoutMs,
   };
 }
 

@@ -53,6 +53,8 @@ export interface BuildEnvironment {
   readonly nodeImages?: readonly string[];
   readonly busyboxImage?: string;
   readonly keepReleases?: number;
+  /** An attempt running longer fails the build as the app's own failure (not retried). */
+  readonly timeoutMs?: number;
 }
 
 /** A build job as a push enqueues it: the queue's BuildJobData and who pushed (a token's name). */
@@ -98,16 +100,24 @@ export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: Bu
   else await appEvent(env, job.appId, `Build ${build.number} started${who}`);
 
   const dir = join(env.workRoot, job.buildId);
+  // a pushed RUN step may never end (or print forever): it must not keep the worker from others
+  const deadline = env.timeoutMs ? AbortSignal.timeout(env.timeoutMs) : undefined;
+  const signal =
+    deadline && attempt.signal ? AbortSignal.any([attempt.signal, deadline]) : (deadline ?? attempt.signal);
   try {
-    const result = await buildAndRelease(job, env, log, dir, attempt.signal);
+    const result = await buildAndRelease(job, env, log, dir, signal);
     await log.drain();
     await dataSource.manager.update(Build, { id: build.id }, { output: await streamedOutput(env.redis, key) });
     await log.end('succeeded');
     await appEvent(env, job.appId, `Deploy ${job.commit.slice(0, 8)}${who}`);
     await appEvent(env, job.appId, `Release v${result.version} created${who}`);
     return result;
-  } catch (err) {
+  } catch (caught) {
     const interrupted = attempt.signal?.aborted === true;
+    const err =
+      !interrupted && deadline?.aborted === true
+        ? new AppBuildError(`the build took longer than ${Math.round((env.timeoutMs ?? 0) / 1000)} s and was stopped`)
+        : caught;
     const appError = !interrupted && isAppBuildError(err);
     const message = interrupted ? 'Build interrupted: the worker is shutting down' : errorMessage(err);
     if (!appError && !attempt.final) {
