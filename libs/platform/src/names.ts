@@ -3,14 +3,19 @@
  * api's validation, the CLI's argument checks and the build worker, so all three agree.
  */
 
-/** A DNS label (RFC 1123), so `APP.<domain>` is a valid host name: a-z, 0-9 and inner dashes. */
-export const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$/;
-export const APP_NAME_RULE = 'a DNS label: 1-63 lower-case letters, digits and dashes, starting with a letter';
+/**
+ * A DNS label (RFC 1123), so `APP.<domain>` is a valid host name: a-z, 0-9 and inner dashes,
+ * at least two characters (docs/api.md "Limits", as Heroku's names).
+ */
+export const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+export const APP_NAME_RULE =
+  'a DNS label: 2-63 lower-case letters, digits and dashes, starting with a letter and not ending with a dash';
 
 /** An environment variable name as POSIX shells accept it. */
 export const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const CONFIG_KEY_RULE = 'an environment variable name: letters, digits and _, not starting with a digit';
 export const CONFIG_VALUE_MAX = 32 * 1024;
+export const CONFIG_VALUE_RULE = `a string of at most ${CONFIG_VALUE_MAX} bytes without NUL (no environment can hold one)`;
 
 /** A Procfile process type (`web`, `worker`, `release`...). */
 export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
@@ -28,6 +33,11 @@ export function isAppName(value: string): boolean {
 
 export function isConfigKey(value: string): boolean {
   return CONFIG_KEY.test(value);
+}
+
+/** A value an environment can hold: execve(2) ends each `KEY=value` at its first NUL. */
+export function isConfigValue(value: unknown): value is string {
+  return typeof value === 'string' && !value.includes('\0') && Buffer.byteLength(value) <= CONFIG_VALUE_MAX;
 }
 
 export function isProcessType(value: string): boolean {

@@ -51,7 +51,11 @@ export class AppsService {
     if (!token.admin && token.apps !== null) throw ApiError.forbidden('a token scoped to some apps cannot create apps');
     const app = this.dataSource.manager.create(App, { id: randomUUID(), name });
     try {
-      await this.dataSource.manager.insert(App, app);
+      await transaction(this.dataSource, async (manager) => {
+        await manager.insert(App, app);
+        // a token naming an app that did not exist (made before scopes were checked) gains nothing
+        await this.rescopeTokens(manager, name, null);
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw ApiError.conflict(`app '${name}' already exists`);
       throw err;
@@ -71,6 +75,7 @@ export class AppsService {
     try {
       await transaction(this.dataSource, async (manager) => {
         await manager.update(App, { id: app.id }, { name });
+        await this.rescopeTokens(manager, name, null);
         await this.rescopeTokens(manager, old, name);
       });
     } catch (err) {
@@ -99,8 +104,11 @@ export class AppsService {
     await this.redis.del(appLogKey(LOG_PREFIX, app.id), ...builds.map((id) => buildLogKey(LOG_PREFIX, id)));
   }
 
-  /** Tokens scoped to an app follow its rename (`to`) or lose it when it is deleted (null),
-   * so a later app of the old name is not theirs. */
+  /**
+   * Tokens scoped to an app follow its rename (`to`) or lose it when it is deleted (null), so
+   * a later app of the old name is not theirs. Scopes hold names, not ids, because names are
+   * what users give and see; every change of a name goes through here, in the same transaction.
+   */
   private async rescopeTokens(manager: EntityManager, from: string, to: string | null): Promise<void> {
     for (const token of await manager.find(ApiToken)) {
       if (!token.apps?.includes(from)) continue;

@@ -70,7 +70,26 @@ for (const kind of TEST_DATABASES) {
     });
 
     it('refuses names that are not DNS labels, wrong types and unknown fields with the field and rule', async () => {
-      for (const name of ['Upper', '1digit', 'trailing-', 'under_score', 'a'.repeat(64), '', 'dot.ted', 'sp ace']) {
+      for (const name of [
+        'Upper',
+        '1digit',
+        'trailing-',
+        'under_score',
+        'a'.repeat(64),
+        'a'.repeat(5000),
+        '',
+        'dot.ted',
+        'sp ace',
+        'a',
+        'z',
+        '..',
+        '.',
+        'a/b',
+        '../etc',
+        'ab\u0000',
+        'ab\n',
+        '-ab',
+      ]) {
         const res = await api.request('POST', '/api/apps', { body: { name } });
         assert.equal(res.status, 400, `${name}: ${res.text}`);
         assert.equal(res.body.code, 'invalid_params');
@@ -148,6 +167,15 @@ for (const kind of TEST_DATABASES) {
       assert.ok(!existsSync(repoPath(api.root, 'beta')));
       const token = await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id });
       assert.deepEqual(token.apps, ['bravo', 'alpha']);
+      // a token that named `charlie` before any app had that name does not gain the renamed app
+      const { record: stale } = await issueToken(api.dataSource.manager, { name: 'stale', apps: ['charlie'] });
+      assert.equal((await api.request('PATCH', '/api/apps/bravo', { body: { name: 'charlie' } })).status, 200);
+      assert.deepEqual((await api.dataSource.manager.findOneByOrFail(ApiToken, { id: stale.id })).apps, []);
+      assert.deepEqual((await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id })).apps, [
+        'charlie',
+        'alpha',
+      ]);
+      assert.equal((await api.request('PATCH', '/api/apps/charlie', { body: { name: 'bravo' } })).status, 200);
       assert.equal((await api.request('GET', '/api/apps/beta')).status, 404);
       assert.equal((await api.request('GET', '/api/apps/bravo')).body.release?.version, 1, 'releases stay');
     });
@@ -155,8 +183,10 @@ for (const kind of TEST_DATABASES) {
     it('refuses a rename to a taken or invalid name and keeps the old one', async () => {
       const taken = await api.request('PATCH', '/api/apps/bravo', { body: { name: 'alpha' } });
       assert.equal(taken.status, 409);
-      const invalid = await api.request('PATCH', '/api/apps/bravo', { body: { name: 'Bad Name' } });
-      assert.equal(invalid.status, 400);
+      for (const name of ['Bad Name', 'b', '..', 'a/b', 'ab\u0000']) {
+        const invalid = await api.request('PATCH', '/api/apps/bravo', { body: { name } });
+        assert.equal(invalid.status, 400, name);
+      }
       const same = await api.request('PATCH', '/api/apps/bravo', { body: { name: 'bravo' } });
       assert.equal(same.status, 200);
       assert.equal((await api.request('GET', '/api/apps/bravo')).status, 200);

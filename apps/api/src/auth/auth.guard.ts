@@ -6,12 +6,13 @@ import { ApiError } from '../common/api-error';
 import type { ApiRequest } from '../common/request';
 import { DATA_SOURCE } from '../core/tokens';
 import { authenticate } from './authenticate';
-import { ADMIN_ROUTE, PUBLIC_ROUTE } from './decorators';
+import { ADMIN_ROUTE, NODE_ROUTE, PUBLIC_ROUTE } from './decorators';
 import { AuthRateLimiter } from './rate-limiter';
 
 /**
  * The api's one door (docs/api.md "Authentication"): every route but @Public ones needs a
- * Bearer token; @AdminOnly routes an admin token; a route with `:app` gets the app found
+ * Bearer token; @AdminOnly routes an admin token; @ForNodes routes (the agents') a node or
+ * admin token, and node tokens reach nothing else; a route with `:app` gets the app found
  * and checked against the token's scope here, so no controller can forget the check.
  */
 @Injectable()
@@ -27,6 +28,12 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const req = context.switchToHttp().getRequest<ApiRequest>();
     const token = await this.authenticate(req);
+    const forNodes = this.reflector.getAllAndOverride<boolean>(NODE_ROUTE, targets) ?? false;
+    if (token.node !== forNodes && !token.admin) {
+      throw ApiError.forbidden(
+        token.node ? 'a node token may only register its node and send heartbeats' : 'this needs a node or admin token',
+      );
+    }
     if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets) && !token.admin) {
       throw ApiError.forbidden('this needs an admin token');
     }

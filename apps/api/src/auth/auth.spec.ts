@@ -102,6 +102,77 @@ for (const kind of TEST_DATABASES) {
       assert.equal((await api.request('GET', '/api/apps/theirs', { token: everyApp })).status, 200);
     });
 
+    it('lets a node token register and heartbeat, and nothing else', async () => {
+      const { token: node } = await issueToken(api.dataSource.manager, { name: 'node-n1', node: true });
+      const register = await api.request('POST', '/api/nodes/register', {
+        token: node,
+        body: { name: 'n1', address: '127.0.0.1', memory: 1024, cpus: 1000 },
+      });
+      assert.equal(register.status, 201, register.text);
+      const beat = await api.request('POST', '/api/nodes/n1/heartbeat', { token: node, body: { instances: [] } });
+      assert.equal(beat.status, 200, beat.text);
+      assert.deepEqual(beat.body.instances, []);
+      const mineId = (await api.request('GET', '/api/apps/mine')).body.id;
+      for (const [method, path, body] of [
+        ['GET', '/api/apps', undefined],
+        ['POST', '/api/apps', { name: 'by-node' }],
+        ['GET', '/api/apps/mine', undefined],
+        ['GET', `/api/apps/${mineId}`, undefined],
+        ['GET', '/api/apps/mine/config-vars', undefined],
+        ['PATCH', '/api/apps/mine/config-vars', { A: 'b' }],
+        ['GET', '/api/apps/mine/releases', undefined],
+        ['GET', '/api/apps/mine/builds', undefined],
+        ['GET', '/api/apps/mine/instances', undefined],
+        ['PATCH', '/api/apps/mine/formation', { updates: [{ type: 'web', quantity: 1 }] }],
+        ['POST', '/api/apps/mine/runs', { command: 'id' }],
+        ['GET', '/api/apps/mine/logs', undefined],
+        ['DELETE', '/api/apps/mine', undefined],
+        ['GET', '/api/apps/nosuch', undefined],
+        ['GET', '/api/tokens', undefined],
+        ['POST', '/api/tokens', { name: 'escalate', admin: true }],
+        ['GET', '/api/nodes', undefined],
+        ['POST', '/api/nodes/n1/drain', undefined],
+        ['POST', '/api/nodes/n1/activate', undefined],
+      ] as const) {
+        const res = await api.request(method, path, { token: node, ...(body ? { body } : {}) });
+        assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
+        assert.equal(res.body.code, 'forbidden');
+      }
+      assert.equal((await api.request('GET', '/api/apps/mine')).status, 200, 'the app is still there');
+      const tokens = (await api.request('GET', '/api/tokens')).body as { name: string; node: boolean }[];
+      assert.equal(tokens.find((t) => t.name === 'node-n1')?.node, true);
+      assert.ok(!tokens.some((t) => t.name === 'escalate'));
+      for (const token of [scoped, (await issueToken(api.dataSource.manager, { name: 'every-app' })).token]) {
+        const res = await api.request('POST', '/api/nodes/n1/heartbeat', { token, body: { instances: [] } });
+        assert.equal(res.status, 403, 'app tokens are no nodes');
+      }
+      const admin = await api.request('POST', '/api/nodes/n1/heartbeat', { body: { instances: [] } });
+      assert.equal(admin.status, 200, 'agents with an admin token keep working');
+    });
+
+    it('makes node tokens through the api, for no app and not admin', async () => {
+      const made = await api.request('POST', '/api/tokens', { body: { name: 'agent-2', node: true } });
+      assert.equal(made.status, 201, made.text);
+      assert.equal(made.body.node, true);
+      assert.equal(made.body.admin, false);
+      assert.equal(made.body.apps, null);
+      const beat = await api.request('POST', '/api/nodes/register', {
+        token: made.body.token,
+        body: { name: 'n2', address: '127.0.0.1', memory: 1024, cpus: 1000 },
+      });
+      assert.equal(beat.status, 201);
+      for (const body of [
+        { name: 'x', node: true, admin: true },
+        { name: 'x', node: true, apps: ['mine'] },
+        { name: 'x', node: true, apps: [] },
+        { name: 'x', node: 'yes' },
+      ]) {
+        const res = await api.request('POST', '/api/tokens', { body });
+        assert.equal(res.status, 400, JSON.stringify(body));
+        assert.equal(res.body.code, 'invalid_params');
+      }
+    });
+
     it(`refuses failures from an address after ${MAX_FAILURES} of them, never a valid token`, async () => {
       const from = '127.0.0.2';
       for (let i = 0; i < MAX_FAILURES; i++) {

@@ -5,8 +5,10 @@ import {
   CONFIG_KEY,
   CONFIG_KEY_RULE,
   CONFIG_VALUE_MAX,
+  CONFIG_VALUE_RULE,
   appConfig,
   changeConfig,
+  isConfigValue,
 } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -45,6 +47,8 @@ export class ConfigVarsService {
         details.push({ field: key, rule: 'isString', message: `${key} must be a string, or null to unset it` });
       } else if (Buffer.byteLength(value) > CONFIG_VALUE_MAX) {
         details.push({ field: key, rule: 'maxLength', message: `${key} must be at most ${CONFIG_VALUE_MAX} bytes` });
+      } else if (!isConfigValue(value)) {
+        details.push({ field: key, rule: 'configValue', message: `${key} must be ${CONFIG_VALUE_RULE}` });
       } else set[key] = value;
     }
     if (details.length > 0) throw ApiError.invalidParams(details.map((d) => d.message).join('; '), details);

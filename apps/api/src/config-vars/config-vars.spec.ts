@@ -65,6 +65,14 @@ for (const kind of TEST_DATABASES) {
       assert.equal((await releases()).length, 3);
     });
 
+    it('takes values with newlines and other control characters an environment holds', async () => {
+      const value = '-----BEGIN KEY-----\nabc\r\n\t\u001b[0m\u007f-----END KEY-----\n';
+      const res = await api.request('PATCH', path, { body: { PEM: value } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.PEM, value);
+      assert.equal((await api.request('PATCH', path, { body: { PEM: null } })).status, 200);
+    });
+
     it('takes values up to 32 KiB', async () => {
       const res = await api.request('PATCH', path, { body: { BIG: 'é'.repeat(CONFIG_VALUE_MAX / 2) } });
       assert.equal(res.status, 200);
@@ -84,6 +92,13 @@ for (const kind of TEST_DATABASES) {
         [{ OBJ: { a: 1 } }, 'OBJ', 'isString'],
         [{ LIST: ['a'] }, 'LIST', 'isString'],
         [{ HUGE: 'x'.repeat(CONFIG_VALUE_MAX + 1) }, 'HUGE', 'maxLength'],
+        [{ NUL: 'a\u0000b' }, 'NUL', 'configValue'],
+        [{ TRAILING_NUL: 'x\u0000' }, 'TRAILING_NUL', 'configValue'],
+        [{ 'K\u0000EY': 'x' }, 'K\u0000EY', 'configKey'],
+        [{ 'KEY\n': 'x' }, 'KEY\n', 'configKey'],
+        [{ 'A=B': 'x' }, 'A=B', 'configKey'],
+        [{ '..': 'x' }, '..', 'configKey'],
+        [{ '../X': 'x' }, '../X', 'configKey'],
       ];
       for (const [body, field, rule] of cases) {
         const res = await api.request('PATCH', path, { body: { GOOD: 'would be set', ...body } });
@@ -99,7 +114,7 @@ for (const kind of TEST_DATABASES) {
       }
       assert.equal(await api.dataSource.manager.countBy(ConfigVar, { appId: app.id }), before);
       assert.equal((await api.request('GET', path)).body.GOOD, undefined);
-      assert.equal((await releases()).length, 4);
+      assert.equal((await releases()).length, 6);
     });
 
     it('gives each of concurrent changes its own release', async () => {
@@ -113,7 +128,7 @@ for (const kind of TEST_DATABASES) {
       const all = await releases();
       assert.deepEqual(
         all.map((r) => r.version),
-        [1, 2, 3, 4, 5, 6, 7, 8],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
       );
       const config = (await api.request('GET', path)).body;
       assert.deepEqual([config.A, config.B, config.C, config.D], ['A', 'B', 'C', 'D']);

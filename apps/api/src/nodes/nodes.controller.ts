@@ -1,14 +1,14 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { HeartbeatAnswer, RegisterAnswer } from '@paas/platform';
-import { AdminOnly } from '../auth/decorators';
+import { AdminOnly, ForNodes } from '../auth/decorators';
 import { ValidBody } from '../common/validation';
 import { HeartbeatAnswerView, HeartbeatDto, NodeView, RegisterAnswerView, RegisterNodeDto } from './nodes.dto';
 import { NodesService } from './nodes.service';
 
 /**
- * The nodes the scheduler places instances on. Agents register and heartbeat here
- * (libs/platform scheduling/protocol.ts); admins drain and activate nodes.
+ * The nodes the scheduler places instances on. Agents register and heartbeat here with node
+ * tokens (libs/platform scheduling/protocol.ts); admins drain and activate nodes.
  */
 @ApiTags('nodes')
 @ApiBearerAuth()
@@ -23,7 +23,7 @@ export class NodesController {
   }
 
   @Post('register')
-  @AdminOnly()
+  @ForNodes()
   @ApiBody({ type: RegisterNodeDto })
   @ApiCreatedResponse({ type: RegisterAnswerView, description: "an agent's start: the node is made or updated" })
   register(@ValidBody(RegisterNodeDto) body: RegisterNodeDto): Promise<RegisterAnswer> {
@@ -32,7 +32,7 @@ export class NodesController {
 
   @Post(':name/heartbeat')
   @HttpCode(200)
-  @AdminOnly()
+  @ForNodes()
   @ApiParam({ name: 'name', type: String, example: 'node-1' })
   @ApiBody({ type: HeartbeatDto })
   @ApiOkResponse({ type: HeartbeatAnswerView, description: 'what the node should run' })

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CONFIG_KEY, CONFIG_VALUE_MAX } from '@paas/platform';
+import { CONFIG_KEY, isConfigValue } from '@paas/platform';
 import { IsDefined, ValidateBy } from 'class-validator';
 import { OptionalField } from '../common/validation';
 
@@ -20,9 +20,7 @@ function isCommand(value: unknown): boolean {
 
 function isEnvMap(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  return Object.entries(value).every(
-    ([key, v]) => CONFIG_KEY.test(key) && isText(v) && Buffer.byteLength(v) <= CONFIG_VALUE_MAX,
-  );
+  return Object.entries(value).every(([key, v]) => CONFIG_KEY.test(key) && isConfigValue(v));
 }
 
 export class RunDto {
@@ -53,7 +51,7 @@ export class RunDto {
     name: 'isEnvMap',
     validator: {
       validate: isEnvMap,
-      defaultMessage: () => 'env must map environment variable names to strings of at most 32 KiB',
+      defaultMessage: () => 'env must map environment variable names to strings of at most 32 KiB without NUL',
     },
   })
   env?: Record<string, string>;

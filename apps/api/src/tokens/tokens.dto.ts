@@ -28,6 +28,15 @@ export class CreateTokenDto {
   @OptionalField()
   @IsBoolean()
   admin?: boolean;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    default: false,
+    description: "an agent's: may register a node and send its heartbeats, nothing else",
+  })
+  @OptionalField()
+  @IsBoolean()
+  node?: boolean;
 }
 
 export class TokenView {
@@ -45,6 +54,9 @@ export class TokenView {
 
   @ApiProperty({ type: Boolean })
   admin!: boolean;
+
+  @ApiProperty({ type: Boolean, description: "an agent's token" })
+  node!: boolean;
 
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;

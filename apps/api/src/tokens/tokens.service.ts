@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiToken, issueToken, transaction } from '@paas/platform';
-import type { DataSource } from 'typeorm';
+import { ApiToken, App, issueToken, transaction } from '@paas/platform';
+import { type DataSource, In } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { DATA_SOURCE } from '../core/tokens';
 import type { CreateTokenDto, IssuedTokenView, TokenView } from './tokens.dto';
@@ -16,10 +16,30 @@ export class TokensService {
   async create(input: CreateTokenDto): Promise<IssuedTokenView> {
     if (input.admin && input.apps)
       throw ApiError.invalidField('apps', 'adminScope', 'an admin token is for every app: leave apps out');
-    const { token, record } = await issueToken(this.dataSource.manager, {
-      name: input.name,
-      apps: input.apps ?? null,
-      admin: input.admin ?? false,
+    if (input.node && (input.admin || (input.apps ?? null) !== null))
+      throw ApiError.invalidField(
+        'node',
+        'nodeScope',
+        'a node token reaches no app and is no admin: leave apps and admin out',
+      );
+    // Scopes name apps that exist: a name for a later app would hand that app to the token
+    // (the app's creation also takes its name from every token, for tokens made before this).
+    const { token, record } = await transaction(this.dataSource, async (manager) => {
+      const wanted = input.apps ?? [];
+      const found = new Set(
+        wanted.length ? (await manager.find(App, { where: { name: In(wanted) } })).map((a) => a.name) : [],
+      );
+      const unknown = wanted.filter((name) => !found.has(name));
+      if (unknown.length > 0) {
+        const message = `a token is scoped to apps that exist: no app named ${unknown.map((n) => `'${n}'`).join(', ')}`;
+        throw new ApiError(422, 'unprocessable', message, [{ field: 'apps', rule: 'knownApp', message }]);
+      }
+      return issueToken(manager, {
+        name: input.name,
+        apps: input.apps ?? null,
+        admin: input.admin ?? false,
+        node: input.node ?? false,
+      });
     });
     const saved = await this.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id });
     return { token, ...view(saved) };
@@ -46,6 +66,7 @@ function view(token: ApiToken): TokenView {
     prefix: token.prefix,
     apps: token.apps,
     admin: token.admin,
+    node: token.node,
     createdAt: token.createdAt,
     lastUsedAt: token.lastUsedAt,
   };

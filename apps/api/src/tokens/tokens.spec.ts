@@ -1,4 +1,4 @@
-import { ApiToken, hashToken } from '@paas/platform';
+import { ApiToken, hashToken, issueToken } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +22,16 @@ for (const kind of TEST_DATABASES) {
       assert.equal(res.status, 200);
       assert.equal(res.body.length, 1);
       const [admin] = res.body;
-      assert.deepEqual(Object.keys(admin).sort(), ['admin', 'apps', 'createdAt', 'id', 'lastUsedAt', 'name', 'prefix']);
+      assert.deepEqual(Object.keys(admin).sort(), [
+        'admin',
+        'apps',
+        'createdAt',
+        'id',
+        'lastUsedAt',
+        'name',
+        'node',
+        'prefix',
+      ]);
       assert.deepEqual(
         [admin.name, admin.admin, admin.apps, admin.prefix],
         ['admin', true, null, api.adminToken.slice(0, 12)],
@@ -68,6 +77,13 @@ for (const kind of TEST_DATABASES) {
         [{ name: 'x', admin: 'yes' }, 'admin'],
         [{ name: 'x', admin: null }, 'admin'],
         [{ name: 'x', admin: true, apps: ['one'] }, 'apps'],
+        [{ name: 'x', node: true, apps: ['one'] }, 'node'],
+        [{ name: 'x', node: true, admin: true }, 'node'],
+        [{ name: 'x', node: 1 }, 'node'],
+        [{ name: 'x', apps: ['a'] }, 'apps'],
+        [{ name: 'x', apps: ['..'] }, 'apps'],
+        [{ name: 'x', apps: ['one\u0000'] }, 'apps'],
+        [{ name: 'nul\u0000' }, 'name'],
         [{ name: 'x', expires: 'never' }, 'expires'],
       ];
       for (const [body, field] of cases) {
@@ -79,6 +95,36 @@ for (const kind of TEST_DATABASES) {
         );
       }
       assert.equal(await api.dataSource.manager.count(ApiToken), count);
+    });
+
+    it('refuses to scope a token to an app that does not exist, so it never gains one later', async () => {
+      const count = await api.dataSource.manager.count(ApiToken);
+      for (const apps of [['future'], ['one', 'future'], ['one', 'gone']]) {
+        const res = await api.request('POST', '/api/tokens', { body: { name: 'early', apps } });
+        assert.equal(res.status, 422, res.text);
+        assert.equal(res.body.code, 'unprocessable');
+        assert.equal(res.body.details[0].field, 'apps');
+        assert.match(res.body.message, /no app named '(future|gone)'/);
+      }
+      assert.equal(await api.dataSource.manager.count(ApiToken), count, 'nothing was made');
+      // one made by an older version still names it: creating the app takes the name away
+      const { token: legacy } = await issueToken(api.dataSource.manager, { name: 'legacy', apps: ['future'] });
+      await createApp(api, 'future');
+      assert.equal((await api.request('GET', '/api/apps/future', { token: legacy })).status, 403);
+      assert.deepEqual((await api.dataSource.manager.findOneByOrFail(ApiToken, { name: 'legacy' })).apps, []);
+    });
+
+    it('drops a deleted app from the tokens scoped to it: an app of the same name made later is not theirs', async () => {
+      await createApp(api, 'short-lived');
+      const made = await api.request('POST', '/api/tokens', { body: { name: 'ci', apps: ['short-lived', 'one'] } });
+      assert.equal(made.status, 201, made.text);
+      assert.equal((await api.request('DELETE', '/api/apps/short-lived')).status, 200);
+      await createApp(api, 'short-lived');
+      const res = await api.request('GET', '/api/apps/short-lived', { token: made.body.token });
+      assert.equal(res.status, 403);
+      assert.equal((await api.request('GET', '/api/apps/one', { token: made.body.token })).status, 200);
+      const listed = (await api.request('GET', '/api/tokens')).body.find((t: { id: string }) => t.id === made.body.id);
+      assert.deepEqual(listed.apps, ['one']);
     });
 
     it('revokes a token, which then fails with 401', async () => {

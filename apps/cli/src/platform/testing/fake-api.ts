@@ -41,7 +41,7 @@ class HttpError extends Error {
   }
 }
 
-const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$/;
+const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class FakeApi {
