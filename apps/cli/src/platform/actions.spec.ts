@@ -428,8 +428,15 @@ describe('platform verbs against an api that plays the contract', () => {
     assert.match(created.err, /^Created token deploy \([0-9a-f-]{36}\); it is shown only once:\n$/);
     assert.deepEqual(api.requests.at(-1)?.body, { name: 'deploy', apps: ['shop', 'blog'] });
     const list = await ok('tokens');
-    assert.match(list.out, /^ID +NAME +PREFIX +APPS +ADMIN +CREATED +LAST USED\n/);
-    assert.match(list.out, /\bdeploy +paas_\w{4} +shop,blog +no +just now +never\n/);
+    assert.match(list.out, /^ID +NAME +PREFIX +KIND +APPS +CREATED +LAST USED\n/);
+    assert.match(list.out, /\bdeploy +paas_\w{4} +apps +shop,blog +just now +never\n/);
+    const node = await ok('tokens:create', 'node-1', '--node');
+    assert.match(node.out, /^paas_[A-Za-z0-9]{40}\n$/);
+    assert.deepEqual(api.requests.at(-1)?.body, { name: 'node-1', node: true });
+    assert.match((await ok('tokens')).out, /\bnode-1 +paas_\w{4} +node +\(none\) +just now +never\n/);
+    const mixed = await cli(['tokens:create', 'x', '--node', '--apps', 'shop']);
+    assert.equal(mixed.code, 1);
+    assert.match(mixed.err, /--node makes a token for an agent/);
     const id =
       (JSON.parse((await ok('tokens', '--json')).out) as { id: string; name: string }[]).find(
         (t) => t.name === 'deploy',

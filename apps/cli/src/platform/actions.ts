@@ -827,13 +827,13 @@ export async function tokens(io: CliIo, flags: JsonFlag): Promise<void> {
   if (flags.json) return io.out(json(list));
   io.out(
     table(
-      ['ID', 'NAME', 'PREFIX', 'APPS', 'ADMIN', 'CREATED', 'LAST USED'],
+      ['ID', 'NAME', 'PREFIX', 'KIND', 'APPS', 'CREATED', 'LAST USED'],
       list.map((t) => [
         t.id,
         t.name,
         t.prefix,
-        t.apps === null ? '(all)' : t.apps.join(','),
-        t.admin ? 'yes' : 'no',
+        t.admin ? 'admin' : t.node ? 'node' : 'apps',
+        t.node ? '(none)' : t.apps === null ? '(all)' : t.apps.join(','),
         shortAgo(t.createdAt),
         t.lastUsedAt ? shortAgo(t.lastUsedAt) : 'never',
       ]),
@@ -844,8 +844,10 @@ export async function tokens(io: CliIo, flags: JsonFlag): Promise<void> {
 export async function tokensCreate(
   io: CliIo,
   name: string,
-  flags: JsonFlag & { apps?: string; admin?: boolean },
+  flags: JsonFlag & { apps?: string; admin?: boolean; node?: boolean },
 ): Promise<void> {
+  if (flags.node && (flags.admin || flags.apps !== undefined))
+    throw new CliError('--node makes a token for an agent, for no app: leave out --apps and --admin');
   const { client } = await session(io);
   const apps = flags.apps
     ?.split(',')
@@ -855,6 +857,7 @@ export async function tokensCreate(
     name,
     ...(apps?.length ? { apps } : {}),
     ...(flags.admin ? { admin: true } : {}),
+    ...(flags.node ? { node: true } : {}),
   });
   if (flags.json) return io.out(json(created));
   io.err(`Created token ${created.name} (${created.id}); it is shown only once:\n`);

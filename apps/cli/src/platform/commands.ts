@@ -182,8 +182,9 @@ export function platformCommands(io: CliIo): Command[] {
     .argument('<NAME>')
     .option('--apps <APP,...>', 'Limit the token to these apps (default: every app)')
     .option('--admin', 'The token may manage tokens and nodes')
+    .option('--node', "A node's token for its agent (PAAS_API_TOKEN): it may register and heartbeat, nothing else")
     .action(
-      act(io, (a, name: string, flags: { json?: boolean; apps?: string; admin?: boolean }) =>
+      act(io, (a, name: string, flags: { json?: boolean; apps?: string; admin?: boolean; node?: boolean }) =>
         a.tokensCreate(io, name, flags),
       ),
     );

@@ -105,6 +105,8 @@ export interface Token {
   readonly prefix: string;
   readonly apps: string[] | null;
   readonly admin: boolean;
+  /** An agent's token: it may register its node and send heartbeats, nothing else. */
+  readonly node: boolean;
   readonly createdAt: string;
   readonly lastUsedAt: string | null;
 }

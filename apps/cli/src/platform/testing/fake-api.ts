@@ -71,13 +71,14 @@ export class FakeApi {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
 
-  addToken(name: string, secret: string, apps: string[] | null, admin = false): TokenState {
+  addToken(name: string, secret: string, apps: string[] | null, admin = false, node = false): TokenState {
     const token: TokenState = {
       id: randomUUID(),
       name,
       prefix: secret.slice(0, 9),
       apps,
       admin,
+      node,
       createdAt: new Date().toISOString(),
       lastUsedAt: null,
       secret,
@@ -240,10 +241,10 @@ export class FakeApi {
       this.auth(req, undefined, true);
       if (method === 'GET') return send(res, 200, this.tokens.map(publicToken));
       if (method === 'POST') {
-        const b = (body ?? {}) as { name?: string; apps?: string[]; admin?: boolean };
+        const b = (body ?? {}) as { name?: string; apps?: string[]; admin?: boolean; node?: boolean };
         if (!b.name) throw new HttpError(400, 'invalid_params', 'name is required');
         const secret = `paas_${randomUUID().replace(/-/g, '').padEnd(40, '0').slice(0, 40)}`;
-        const token = this.addToken(b.name, secret, b.apps ?? null, b.admin ?? false);
+        const token = this.addToken(b.name, secret, b.apps ?? null, b.admin ?? false, b.node ?? false);
         return send(res, 201, { token: secret, ...publicToken(token) });
       }
     }
