@@ -5,6 +5,7 @@ import { type LocalRedis, startLocalRedis } from '@paas/platform/redis-server';
 import { loadCliConfig } from '../config';
 import { CliError } from '../errors';
 import type { CliIo } from '../program';
+import { ensureNodeToken, nodeTokenPath } from './node-token';
 import { claimPidFile } from './pidfile';
 import { type ComponentSpec, type RunningComponent, Supervisor } from './supervisor';
 
@@ -42,6 +43,9 @@ export async function runUp(io: CliIo): Promise<void> {
     env: {
       ...env,
       PAAS_API_URL: apiUrl,
+      // a node token of its own, never the admin's (nor a PAAS_API_TOKEN of the caller's)
+      PAAS_API_TOKEN: undefined,
+      PAAS_API_TOKEN_FILE: nodeTokenPath(root),
       PAAS_REGISTRY_ADDR: new URL(registryUrl).host,
       REDIS_URL: env['REDIS_URL'] || redis?.url,
     },
@@ -84,6 +88,7 @@ export async function runUp(io: CliIo): Promise<void> {
       if (!reg) throw new Error('the registry did not start');
       const [control] = await supervisor.start([api(reg.url)]);
       if (!control) throw new Error('the api did not start');
+      await ensureNodeToken(root, control.url);
       return [reg, control, ...(await supervisor.start([agent(reg.url, control.url), router()]))];
     };
     const running = await Promise.race([startAll(), stopSignal.then(() => [])]);
