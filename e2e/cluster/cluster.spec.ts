@@ -24,7 +24,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { parseNormalizedReference } from '@paas/oci';
-import { App, Instance, Node, type Release, appLogKey, connectRedis, createRelease, tailLog } from '@paas/platform';
+import {
+  App,
+  Instance,
+  Node,
+  type Release,
+  appLogKey,
+  connectRedis,
+  createRelease,
+  issueToken,
+  tailLog,
+} from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { RegistryClient, type RunningRegistry, pushImage, startRegistry } from '@paas/registry';
 /* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
@@ -176,9 +186,11 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     mark('image pushed');
 
+    // agents hold a node token of their own, as `paas up` gives its agent
+    const nodeToken = (await issueToken(ds.manager, { name: 'cluster agents', node: true })).token;
     cluster.setAgentEnv({
       PAAS_API_URL: api.url,
-      PAAS_API_TOKEN: adminToken,
+      PAAS_API_TOKEN: nodeToken,
       PAAS_REGISTRY_ADDR: registryHost,
       REDIS_URL: redis.url,
       PAAS_NODE_MEMORY: '2048',

@@ -22,6 +22,9 @@
  *
  *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--api URL]
  *        [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--state DIR]
+ *
+ * TOKEN is the agents' node token (`paas tokens:create cluster --node`): agents never need
+ * the admin token.
  *   node --import tsx infra/cluster/cluster.ts down [--name NAME] [--state DIR]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
