@@ -31,6 +31,17 @@ export function isAppName(value: string): boolean {
   return APP_NAME.test(value);
 }
 
+/**
+ * What an existing app may be called: any DNS label, since apps made before the two-character
+ * rule keep their one-letter names (and their routes). New names follow APP_NAME.
+ */
+export const ROUTABLE_APP_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const ROUTABLE_APP_NAME_RULE = 'a DNS label: 1-63 lower-case letters, digits and dashes, starting with a letter';
+
+export function isRoutableAppName(value: string): boolean {
+  return ROUTABLE_APP_NAME.test(value);
+}
+
 export function isConfigKey(value: string): boolean {
   return CONFIG_KEY.test(value);
 }

@@ -36,7 +36,7 @@
  */
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
-import { APP_NAME_RULE, HOSTNAME, isAppName } from './names';
+import { HOSTNAME, ROUTABLE_APP_NAME_RULE, isRoutableAppName } from './names';
 
 export { connectRedis, redisOptions, RedisUrlError } from './redis';
 
@@ -109,8 +109,8 @@ function validCheck(app: string, check: unknown): HealthCheck {
 /** Checks a route as written or read; returns it normalized (hosts lower case, check filled). */
 export function validateRoute(input: { app: unknown; hosts?: unknown; backends?: unknown; check?: unknown }): AppRoute {
   const app = typeof input.app === 'string' ? input.app : describe(input.app);
-  if (typeof input.app !== 'string' || !isAppName(input.app)) {
-    throw new RouteError(app, `the app name is not ${APP_NAME_RULE}`);
+  if (typeof input.app !== 'string' || !isRoutableAppName(input.app)) {
+    throw new RouteError(app, `the app name is not ${ROUTABLE_APP_NAME_RULE}`);
   }
   const hostsIn = input.hosts ?? [];
   if (!Array.isArray(hostsIn)) throw new RouteError(app, `hosts ${describe(hostsIn)} is not an array`);
@@ -201,7 +201,7 @@ export async function setAppRoutes(
 
 /** Removes `app` from the table; its hosts then answer 404. Returns the new version, or null if it was absent. */
 export async function removeAppRoutes(redis: Redis, app: string): Promise<number | null> {
-  if (!isAppName(app)) throw new RouteError(app, `the app name is not ${APP_NAME_RULE}`);
+  if (!isRoutableAppName(app)) throw new RouteError(app, `the app name is not ${ROUTABLE_APP_NAME_RULE}`);
   const version = Number(await redis.eval(WRITE_SCRIPT, 2, ROUTES_KEY, ROUTES_VERSION_KEY, app, '', ROUTES_CHANNEL));
   return version < 0 ? null : version;
 }
@@ -273,7 +273,7 @@ export function parseRouteMessage(text: string): { version: number; app: string 
     if (typeof value !== 'object' || value === null) return null;
     const { version, app } = value;
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) return null;
-    if (typeof app !== 'string' || !isAppName(app)) return null;
+    if (typeof app !== 'string' || !isRoutableAppName(app)) return null;
     return { version, app };
   } catch {
     return null;
