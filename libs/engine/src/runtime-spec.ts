@@ -43,6 +43,8 @@ export interface SpecLinux {
     memory?: { limit?: number; swap?: number; reservation?: number };
     cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
     pids?: { limit: number };
+    /** The device cgroup, in order; the runtime adds the default devices after these. */
+    devices?: Array<{ allow: boolean; type?: 'a' | 'b' | 'c'; major?: number; minor?: number; access?: string }>;
   };
   cgroupsPath?: string;
   maskedPaths?: string[];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ImageConfig } from '@paas/oci';
 import { DEFAULT_CAPABILITIES, defaultSeccompProfile } from './defaults';
-import { type RunOptions, SpecError, buildSpec, processArgs, processEnv } from './spec';
+import { type RunOptions, SpecError, availableCapabilities, buildSpec, processArgs, processEnv } from './spec';
 import { UserError, resolveUser } from './user';
 
 const image: ImageConfig = {
@@ -72,10 +72,33 @@ describe('buildSpec', () => {
   it('translates resources', () => {
     const spec = buildSpec(image, run({ resources: { memory: 32 << 20, cpus: 1.5, pidsLimit: 50 } }), 'h', ctx);
     assert.deepEqual(spec.linux.resources, {
+      devices: [{ allow: false, access: 'rwm' }],
       memory: { limit: 32 << 20, swap: 64 << 20 },
       cpu: { quota: 150000, period: 100000 },
       pids: { limit: 50 },
     });
+  });
+
+  it('gives --privileged and --cap-add ALL the capabilities of the bounding set, as Docker', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-caps-'));
+    try {
+      // CAP_CHOWN (0), CAP_KILL (5), CAP_SYS_ADMIN (21) and nothing else
+      writeFileSync(join(dir, 'status'), 'Name:\tx\nCapBnd:\t0000000000200021\n');
+      assert.deepEqual(availableCapabilities(join(dir, 'status')), ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYS_ADMIN']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const privileged = buildSpec(image, run({ privileged: true }), 'h', ctx).process.capabilities?.bounding;
+    assert.deepEqual(privileged, availableCapabilities());
+    const all = buildSpec(image, run({ capAdd: ['ALL'], capDrop: ['NET_ADMIN'] }), 'h', ctx);
+    assert.ok(!all.process.capabilities?.bounding.includes('CAP_NET_ADMIN'));
+    assert.ok(all.process.capabilities?.bounding.includes('CAP_SYS_ADMIN'));
+  });
+
+  it('denies every device but the runtime defaults, unless privileged (as Docker)', () => {
+    assert.deepEqual(buildSpec(image, run(), 'h', ctx).linux.resources?.devices, [{ allow: false, access: 'rwm' }]);
+    const privileged = buildSpec(image, run({ privileged: true }), 'h', ctx);
+    assert.deepEqual(privileged.linux.resources?.devices, [{ allow: true, access: 'rwm' }]);
   });
 
   it('adds and drops capabilities, and rejects unknown ones', () => {

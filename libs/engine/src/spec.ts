@@ -1,8 +1,10 @@
 /**
  * The OCI bundle config for a container: the image's config merged with the run options,
  * the way `docker run` merges them, plus Docker's defaults (capabilities, masked paths,
- * seccomp). A pure function of its inputs; reading the rootfs (users) happens before.
+ * seccomp). A pure function of its inputs but for the host's capability bounding set (what
+ * "all capabilities" means, read once); reading the rootfs (users) happens before.
  */
+import { readFileSync } from 'node:fs';
 import type { ImageConfig } from '@paas/oci';
 import { DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultMounts, defaultSeccompProfile } from './defaults';
 import type { RuntimeSpec, SpecMount } from './runtime-spec';
@@ -139,7 +141,12 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
   if (ctx.network.kind === 'none') namespaces.push({ type: 'network' });
   if (ctx.network.kind === 'path') namespaces.push({ type: 'network', path: ctx.network.path });
 
-  const resources: NonNullable<RuntimeSpec['linux']['resources']> = {};
+  // Docker's device cgroup: every device denied but the defaults the runtime adds (null, zero,
+  // full, random, urandom, tty, ptmx, pts), so a process with CAP_MKNOD, or a device node from
+  // an image layer, cannot open the host's disks; --privileged allows them all, as Docker does.
+  const resources: NonNullable<RuntimeSpec['linux']['resources']> = {
+    devices: [{ allow: run.privileged === true, access: 'rwm' }],
+  };
   const r = run.resources;
   if (r.memory !== undefined || r.memorySwap !== undefined) {
     resources.memory = {
@@ -177,7 +184,7 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
     mounts,
     linux: {
       namespaces,
-      ...(Object.keys(resources).length ? { resources } : {}),
+      resources,
       cgroupsPath: ctx.cgroupsPath,
       ...(run.privileged
         ? {}
@@ -187,16 +194,27 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
   };
 }
 
-const ALL_CAPABILITIES = [
-  ...DEFAULT_CAPABILITIES,
+/** Every capability Linux knows, at the index of its number (linux/capability.h). */
+const ALL_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
   'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
   'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
   'CAP_NET_BROADCAST',
   'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
   'CAP_IPC_LOCK',
   'CAP_IPC_OWNER',
   'CAP_SYS_MODULE',
   'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
   'CAP_SYS_PTRACE',
   'CAP_SYS_PACCT',
   'CAP_SYS_ADMIN',
@@ -205,8 +223,11 @@ const ALL_CAPABILITIES = [
   'CAP_SYS_RESOURCE',
   'CAP_SYS_TIME',
   'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
   'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
   'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
   'CAP_MAC_OVERRIDE',
   'CAP_MAC_ADMIN',
   'CAP_SYSLOG',
@@ -218,6 +239,28 @@ const ALL_CAPABILITIES = [
   'CAP_CHECKPOINT_RESTORE',
 ];
 
+let available: string[] | undefined;
+
+/**
+ * What "all capabilities" means here: the ones in this process's bounding set, as Docker
+ * computes it for --privileged and --cap-add ALL. A capability the host itself lacks (root in
+ * some sandboxes has no CAP_SYS_RESOURCE) cannot be given, and the runtime refuses to start a
+ * container it cannot give one it was asked for; one asked for by name still is.
+ */
+export function availableCapabilities(status = '/proc/self/status'): string[] {
+  if (available && status === '/proc/self/status') return available;
+  let bounding: bigint;
+  try {
+    const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync(status, 'utf8'))?.[1];
+    bounding = hex === undefined ? -1n : BigInt(`0x${hex}`);
+  } catch {
+    bounding = -1n;
+  }
+  const caps = ALL_CAPABILITIES.filter((_, bit) => bounding === -1n || (bounding >> BigInt(bit)) & 1n);
+  if (status === '/proc/self/status') available = caps;
+  return caps;
+}
+
 function normaliseCap(name: string): string {
   const upper = name.toUpperCase();
   const cap = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
@@ -226,10 +269,10 @@ function normaliseCap(name: string): string {
 }
 
 function capabilities(run: RunOptions): string[] {
-  if (run.privileged) return [...ALL_CAPABILITIES];
+  if (run.privileged) return availableCapabilities();
   const drop = new Set((run.capDrop ?? []).map(normaliseCap));
   const add = (run.capAdd ?? []).map(normaliseCap);
   const base = drop.has('CAP_ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.has(c));
-  const all = add.includes('CAP_ALL') ? ALL_CAPABILITIES : [...base, ...add];
+  const all = add.includes('CAP_ALL') ? availableCapabilities().filter((c) => !drop.has(c)) : [...base, ...add];
   return [...new Set(all)];
 }
