@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { Digester, type Digest } from '@paas/oci';
 import { type Compression, compressor, LAYER_MEDIA_TYPES } from './compression';
 import type { EntryType, TarHeader } from './tar-format';
+import { decodeName, fsPath } from './names';
 import { TarWriter } from './tar-write';
 import { type TreeEntry, walkTree } from './walk';
 import {
@@ -156,7 +157,7 @@ function entriesFor(
     ...base,
     type,
     size: type === 'file' ? st.size : 0,
-    linkname: type === 'symlink' ? readlinkSync(entry.host) : '',
+    linkname: type === 'symlink' ? decodeName(readlinkSync(fsPath(entry.host), { encoding: 'buffer' })) : '',
     devmajor: type === 'char' || type === 'block' ? major(st.rdev) : 0,
     devminor: type === 'char' || type === 'block' ? minor(st.rdev) : 0,
   };
@@ -196,7 +197,7 @@ function minor(rdev: number): number {
 function* readFile(host: string, size: number): Generator<Buffer, void, undefined> {
   if (size === 0) return;
   // O_NOFOLLOW: if the file was swapped for a symlink since the walk saw it, fail instead.
-  const fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(fsPath(host), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     let left = size;
     while (left > 0) {

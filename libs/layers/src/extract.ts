@@ -14,6 +14,8 @@
  * - deferred directory metadata is applied through an O_NOFOLLOW descriptor after checking
  *   that the directory is still the one that was created.
  *
+ * Names keep their bytes, UTF-8 or not (names.ts): every check above applies to them alike.
+ *
  * Duplicate names follow tar, Docker and containerd: a later entry replaces an earlier one
  * (a file replaces a whole directory tree), except that a directory over a directory
  * merges and takes the later metadata.
@@ -43,6 +45,7 @@ import { type Compression, decompressed } from './compression';
 import { entryError, errnoCode, LayerError } from './errors';
 import { fsx } from './fsx';
 import { applyToFd, applyToPath, type MetadataPolicy } from './metadata';
+import { decodeName, fsPath } from './names';
 import { baseOf, cleanEntryPath, parentOf, RootResolver } from './paths';
 import type { TarHeader } from './tar-format';
 import { type TarEntry, TarReader } from './tar-read';
@@ -198,7 +201,7 @@ class Unpacker {
         await this.writeFile(host, h, entry);
         break;
       case 'symlink':
-        this.replace(host, () => symlinkSync(h.linkname, host));
+        this.replace(host, () => symlinkSync(fsPath(h.linkname), fsPath(host)));
         applyToPath(host, h, this.policy, true);
         break;
       case 'hardlink':
@@ -223,7 +226,7 @@ class Unpacker {
       const host = this.resolver.host(dir.physical);
       let fd: number;
       try {
-        fd = openSync(host, OPEN_DIR);
+        fd = openSync(fsPath(host), OPEN_DIR);
       } catch {
         continue;
       }
@@ -248,21 +251,22 @@ class Unpacker {
   }
 
   private makeDir(host: string, physical: string, h: TarHeader): void {
+    const path = fsPath(host);
     try {
-      mkdirSync(host, 0o700);
+      mkdirSync(path, 0o700);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
-      const st = lstatSync(host);
+      const st = lstatSync(path);
       if (!st.isDirectory()) {
         this.remove(host, st);
-        mkdirSync(host, 0o700);
+        mkdirSync(path, 0o700);
       }
     }
-    this.dirs.set(physical, { ...this.where, physical, ino: lstatSync(host).ino, header: h });
+    this.dirs.set(physical, { ...this.where, physical, ino: lstatSync(path).ino, header: h });
   }
 
   private async writeFile(host: string, h: TarHeader, entry: TarEntry): Promise<void> {
-    const fd = this.replace(host, () => openSync(host, NEW_FILE, 0o600));
+    const fd = this.replace(host, () => openSync(fsPath(host), NEW_FILE, 0o600));
     try {
       for await (const chunk of entry.body()) {
         for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done);
@@ -281,10 +285,11 @@ class Unpacker {
     if (targetRel === '') throw new LayerError('UNSAFE', 'hardlink to the extraction root');
     const targetParent = this.resolver.resolveDir(parentOf(targetRel), false) ?? missing();
     const target = targetParent === '' ? baseOf(targetRel) : `${targetParent}/${baseOf(targetRel)}`;
-    const st = lstatSync(this.resolver.host(target), { throwIfNoEntry: false }) ?? missing();
+    const from = fsPath(this.resolver.host(target));
+    const st = lstatSync(from, { throwIfNoEntry: false }) ?? missing();
     if (st.isDirectory()) throw new LayerError('UNSAFE', `hardlink to directory ${JSON.stringify(h.linkname)}`);
     if (target === physical) return; // a link to itself: the file is already there
-    this.replace(host, () => linkSync(this.resolver.host(target), host));
+    this.replace(host, () => linkSync(from, fsPath(host)));
   }
 
   /** Creates a device or fifo; false when it was skipped. */
@@ -295,7 +300,7 @@ class Unpacker {
       return false;
     }
     try {
-      this.replace(host, () => fsx().mknod(host, type | 0o600, h.devmajor, h.devminor));
+      this.replace(host, () => fsx().mknod(fsPath(host), type | 0o600, h.devmajor, h.devminor));
     } catch (err) {
       if (errnoCode(err) !== 'EPERM') throw err;
       this.policy.warn(`${h.type} device ${h.devmajor}:${h.devminor} skipped: not permitted here`);
@@ -313,26 +318,27 @@ class Unpacker {
     const parent = this.resolver.resolveDir(parentRel, overlay || whiteout.kind === 'opaque');
     if (parent === null) return; // nothing below a missing directory to delete
     if (whiteout.kind === 'opaque') {
-      if (overlay) fsx().lsetxattr(this.resolver.host(parent), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+      if (overlay) fsx().lsetxattr(fsPath(this.resolver.host(parent)), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       else this.clearLower(parent);
       return;
     }
     const physical = parent === '' ? whiteout.target : `${parent}/${whiteout.target}`;
     const host = this.resolver.host(physical);
     if (overlay) {
-      this.replace(host, () => fsx().mknod(host, constants.S_IFCHR, 0, 0));
+      this.replace(host, () => fsx().mknod(fsPath(host), constants.S_IFCHR, 0, 0));
       return;
     }
-    const st = lstatSync(host, { throwIfNoEntry: false });
+    const st = lstatSync(fsPath(host), { throwIfNoEntry: false });
     if (st) this.remove(host, st);
   }
 
   /** Removes what a directory held before this layer (an opaque marker, in 'apply' mode). */
   private clearLower(dir: string): void {
-    for (const name of readdirSync(this.resolver.host(dir))) {
+    for (const bytes of readdirSync(fsPath(this.resolver.host(dir)), { encoding: 'buffer' })) {
+      const name = decodeName(bytes);
       const physical = dir === '' ? name : `${dir}/${name}`;
       const host = this.resolver.host(physical);
-      const st = lstatSync(host);
+      const st = lstatSync(fsPath(host));
       if (!this.unpacked.has(physical)) this.remove(host, st);
       else if (st.isDirectory()) this.clearLower(physical);
     }
@@ -345,13 +351,13 @@ class Unpacker {
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
-    this.remove(host, lstatSync(host));
+    this.remove(host, lstatSync(fsPath(host)));
     return create();
   }
 
   private remove(host: string, st: Stats): void {
-    if (st.isDirectory()) rmSync(host, { recursive: true, force: true });
-    else unlinkSync(host);
+    if (st.isDirectory()) rmSync(fsPath(host), { recursive: true, force: true });
+    else unlinkSync(fsPath(host));
     // Resolutions through a removed directory or symlink are stale.
     if (st.isDirectory() || st.isSymbolicLink()) this.resolver.forget();
   }

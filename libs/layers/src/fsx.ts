@@ -7,15 +7,18 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+/** A path as a string, or as its bytes (a name that is not UTF-8; see names.ts). */
+export type FsxPath = string | Buffer;
+
 export interface Fsx {
   /** mknod(2); `mode` carries the file type (S_IFCHR, S_IFBLK, S_IFIFO) and permissions. */
-  mknod(path: string, mode: number, major: number, minor: number): void;
+  mknod(path: FsxPath, mode: number, major: number, minor: number): void;
   /** The attribute's value, or null when the file has no such attribute. Never follows a symlink. */
-  lgetxattr(path: string, name: string): Buffer | null;
-  lsetxattr(path: string, name: string, value: Buffer): void;
-  llistxattr(path: string): string[];
+  lgetxattr(path: FsxPath, name: string): Buffer | null;
+  lsetxattr(path: FsxPath, name: string, value: Buffer): void;
+  llistxattr(path: FsxPath): string[];
   /** Removing an absent attribute is not an error. */
-  lremovexattr(path: string, name: string): void;
+  lremovexattr(path: FsxPath, name: string): void;
   /** mount(2); `fstype` and `data` may be null (bind mounts, remounts). */
   mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2) */

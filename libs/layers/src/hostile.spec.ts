@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type LayerErrorCode, LayerError } from './errors';
 import { type ExtractOptions, type ExtractResult, extractLayer } from './extract';
+import { decodeName } from './names';
 import { BLOCK, encodeHeader } from './tar-format';
 import { fixChecksum, header, isRoot, scratch, snapshot, streamOf, tarOf } from './spec-helpers';
 
@@ -42,6 +43,8 @@ const symlink = (name: string, linkname: string) => ({ name, type: 'symlink' as 
 const hardlink = (name: string, linkname: string) => ({ name, type: 'hardlink' as const, linkname });
 const dir = (name: string, mode = 0o755) => ({ name, type: 'dir' as const, mode });
 const read = (w: World, rel: string) => readFileSync(join(w.target, rel), 'utf8');
+/** The byte 0xff, which no UTF-8 name holds, as names.ts carries it. */
+const ff = decodeName(Buffer.of(0xff));
 
 /** A one-entry tar whose header block the test edits (then fixes the checksum). */
 function rawHeader(edit: (block: Buffer) => void, body = Buffer.alloc(0)): Buffer {
@@ -62,6 +65,31 @@ const cases: Case[] = [
     check: (w) => assert.equal(read(w, 'abs/path'), 'inside'),
   },
   { name: 'an entry named . that is not a directory is refused', tar: () => tarOf([file('.')]), expect: 'UNSAFE' },
+  // Names that are not UTF-8 keep their bytes (names.ts); every check applies to them alike.
+  { name: '\\xff/../../escape is refused', tar: () => tarOf([file(`${ff}/../../escape`)]), expect: 'UNSAFE' },
+  {
+    name: 'link\\xff -> ../.. then link\\xff/x\\xff stays inside, with its bytes',
+    tar: () => tarOf([symlink(`link${ff}`, '../..'), file(`link${ff}/x${ff}`)]),
+    expect: 'ok',
+    check: (w) => {
+      assert.equal(readFileSync(Buffer.concat([Buffer.from(`${w.target}/x`), Buffer.of(0xff)]), 'utf8'), 'pwned');
+      assert.deepEqual(
+        readlinkSync(Buffer.concat([Buffer.from(`${w.target}/link`), Buffer.of(0xff)]), 'buffer'),
+        Buffer.from('../..'),
+      );
+    },
+  },
+  {
+    name: 'a symlink whose target is not UTF-8 and climbs out stays inside',
+    tar: () => tarOf([symlink('l', `../../..${ff}/../../outside`), file('l/pwned')]),
+    expect: 'ok',
+    check: (w) => assert.equal(read(w, 'outside/pwned'), 'pwned'),
+  },
+  {
+    name: 'a hardlink whose target is not UTF-8 and climbs out is refused',
+    tar: () => tarOf([file(`f${ff}`), hardlink('h', `f${ff}/../../../outside/marker`)]),
+    expect: 'UNSAFE',
+  },
 
   // --- symlinks as parents -----------------------------------------------------------
   {

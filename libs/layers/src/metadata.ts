@@ -8,6 +8,7 @@
 import { fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, chmodSync } from 'node:fs';
 import { errnoCode } from './errors';
 import { fsx } from './fsx';
+import { fsPath } from './names';
 import type { TarHeader } from './tar-format';
 import { isOverlayXattr } from './whiteouts';
 
@@ -30,10 +31,11 @@ export function applyToFd(fd: number, host: string, h: TarHeader, policy: Metada
  * no lchmod and a symlink's mode means nothing, so symlinks skip chmod.
  */
 export function applyToPath(host: string, h: TarHeader, policy: MetadataPolicy, isSymlink: boolean): void {
-  if (policy.sameOwner) lchownSync(host, h.uid, h.gid);
-  if (!isSymlink) chmodSync(host, h.mode);
+  const path = fsPath(host);
+  if (policy.sameOwner) lchownSync(path, h.uid, h.gid);
+  if (!isSymlink) chmodSync(path, h.mode);
   setXattrs(host, h.xattrs, policy);
-  lutimesSync(host, h.mtime, h.mtime);
+  lutimesSync(path, h.mtime, h.mtime);
 }
 
 /**
@@ -49,7 +51,7 @@ function setXattrs(host: string, xattrs: ReadonlyMap<string, Buffer>, policy: Me
       continue;
     }
     try {
-      fsx().lsetxattr(host, name, value);
+      fsx().lsetxattr(fsPath(host), name, value);
     } catch (err) {
       const code = errnoCode(err);
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;

@@ -12,6 +12,7 @@
  */
 import { lstatSync, mkdirSync, readlinkSync } from 'node:fs';
 import { LayerError } from './errors';
+import { decodeName, fsPath } from './names';
 
 /** Relative, no empty, `.` or `..` component, no NUL; at most one trailing '/'. */
 const CLEAN = /^(?!\.\.?(?:\/|$))(?:[^/\0]+\/(?!\.\.?(?:\/|$)))*[^/\0]+\/?$/;
@@ -104,10 +105,10 @@ export class RootResolver {
     if (name === '..') return at.slice(0, -1); // at the root, `..` is the root
     const path = [...at, name];
     const host = this.host(path.join('/'));
-    const st = lstatSync(host, { throwIfNoEntry: false });
+    const st = lstatSync(fsPath(host), { throwIfNoEntry: false });
     if (st === undefined) {
       if (!create) return null;
-      mkdirSync(host, 0o755);
+      mkdirSync(fsPath(host), 0o755);
       return path;
     }
     if (st.isDirectory()) return path;
@@ -115,7 +116,7 @@ export class RootResolver {
       if (--budget.links < 0) {
         throw new LayerError('UNSAFE', `too many levels of symbolic links resolving ${JSON.stringify(rel)}`);
       }
-      const target = readlinkSync(host);
+      const target = decodeName(readlinkSync(fsPath(host), { encoding: 'buffer' }));
       let out: string[] | null = target.startsWith('/') ? [] : at;
       for (const part of target.split('/')) {
         out = this.step(out, part, create, budget, rel);

@@ -10,6 +10,7 @@
  * unbounded meta header is an error, never a guess.
  */
 import { LayerError } from './errors';
+import { decodeName, encodeName } from './names';
 
 export const BLOCK = 512;
 
@@ -17,7 +18,10 @@ export type EntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'di
 
 /** One archive member, with pax and GNU long-name records already applied. */
 export interface TarHeader {
-  /** The name as written (not cleaned; see paths.ts). Directories may end in '/'. */
+  /**
+   * The name as written (not cleaned; see paths.ts). Directories may end in '/'. Bytes that
+   * are not UTF-8 are kept as escapes (names.ts), as are those of `linkname`.
+   */
   readonly name: string;
   readonly type: EntryType;
   /** Permission, set-id and sticky bits (07777). */
@@ -62,9 +66,9 @@ export function encodeHeader(h: TarHeader): Buffer {
   const name = h.type === 'dir' && !h.name.endsWith('/') ? `${h.name}/` : h.name;
   const records: Array<[string, Buffer]> = [];
   const split = splitUstarName(name);
-  if (!split) records.push(['path', Buffer.from(name)]);
+  if (!split) records.push(['path', encodeName(name)]);
   const linkFits = isAscii(h.linkname) && h.linkname.length <= 100;
-  if (!linkFits) records.push(['linkpath', Buffer.from(h.linkname)]);
+  if (!linkFits) records.push(['linkpath', encodeName(h.linkname)]);
   for (const [key, value, limit] of [
     ['uid', h.uid, OCTAL_7],
     ['gid', h.gid, OCTAL_7],
@@ -345,7 +349,7 @@ export function parseNumber(block: Buffer, at: number, width: number, field: str
 function cString(block: Buffer, at: number, width: number): string {
   const nul = block.indexOf(0, at);
   const end = nul === -1 || nul > at + width ? at + width : nul;
-  return block.toString('utf8', at, end);
+  return decodeName(block, at, end);
 }
 
 /** The records of a pax header we act on; unknown keys are ignored as the spec allows. */
@@ -375,7 +379,8 @@ export function decodePax(body: Buffer, offset: number): PaxRecords {
     const space = body.indexOf(0x20, at);
     if (space === -1 || space - at > 20) bad('record without a length');
     const lenText = body.toString('latin1', at, space);
-    if (!/^[1-9][0-9]*$/.test(lenText)) bad(`record length ${JSON.stringify(lenText)}`);
+    // Go's parsePAXRecord takes any decimal here (leading zeros too); the shortest record is 5 bytes.
+    if (!/^[0-9]+$/.test(lenText) || Number(lenText) < 5) bad(`record length ${JSON.stringify(lenText)}`);
     const len = Number(lenText);
     const end = at + len;
     if (end > body.length || body[end - 1] !== 0x0a) bad('record length does not match its contents');
@@ -389,18 +394,44 @@ export function decodePax(body: Buffer, offset: number): PaxRecords {
   return records;
 }
 
+/**
+ * A pax decimal as Go's strconv.ParseInt(s, 10, 64) reads it: an optional sign, then
+ * digits, leading zeros allowed, nothing else. Negative values and values beyond what a JS
+ * number holds exactly are refused too: no field of a layer has a use for them.
+ */
+function paxInteger(key: string, text: string, bad: (why: string) => never): number {
+  const match = /^([+-]?)0*([0-9]+)$/.exec(text);
+  if (!match) bad(`${key}=${JSON.stringify(text)} is not a decimal number`);
+  const digits = (match as RegExpExecArray)[2] as string;
+  const value = digits.length > 16 ? Infinity : Number(digits);
+  if (value > Number.MAX_SAFE_INTEGER) bad(`${key}=${JSON.stringify(text)} is too large`);
+  if ((match as RegExpExecArray)[1] === '-' && value !== 0) bad(`${key}=${JSON.stringify(text)} is negative`);
+  return value;
+}
+
+/**
+ * A pax time as Go's parsePAXTime reads it: signed seconds (ParseInt), then optionally '.'
+ * and digits, of which the first nine (nanoseconds) count. "-1.25" is 1.25 s before the epoch.
+ */
+function paxTime(text: string, bad: (why: string) => never): number {
+  const match = /^([+-]?)0*([0-9]+)(?:\.([0-9]*))?$/.exec(text);
+  const digits = match?.[2] ?? '';
+  if (!match || digits.length > 16 || Number(digits) > Number.MAX_SAFE_INTEGER) {
+    bad(`mtime=${JSON.stringify(text)} is not a time`);
+  }
+  const fraction = Number(`0.${(match?.[3] ?? '').slice(0, 9)}0`);
+  const magnitude = Number(digits) + fraction;
+  return match?.[1] === '-' ? -magnitude : magnitude;
+}
+
 function applyRecord(records: PaxRecords, key: string, value: Buffer, bad: (why: string) => never): void {
-  const integer = (): number => {
-    const text = value.toString('latin1');
-    if (!/^[0-9]{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) bad(`${key}=${JSON.stringify(text)}`);
-    return Number(text);
-  };
+  const integer = (): number => paxInteger(key, value.toString('latin1'), bad);
   switch (key) {
     case 'path':
-      records.path = value.toString('utf8');
+      records.path = decodeName(value);
       return;
     case 'linkpath':
-      records.linkpath = value.toString('utf8');
+      records.linkpath = decodeName(value);
       return;
     case 'size':
       records.size = integer();
@@ -411,12 +442,9 @@ function applyRecord(records: PaxRecords, key: string, value: Buffer, bad: (why:
     case 'gid':
       records.gid = integer();
       return;
-    case 'mtime': {
-      const text = value.toString('latin1');
-      if (!/^-?[0-9]{1,16}(\.[0-9]{1,9})?$/.test(text)) bad(`mtime=${JSON.stringify(text)}`);
-      records.mtime = Number(text);
+    case 'mtime':
+      records.mtime = paxTime(value.toString('latin1'), bad);
       return;
-    }
     default:
       if (key.startsWith(PAX_XATTR) && key.length > PAX_XATTR.length) {
         records.xattrs.set(key.slice(PAX_XATTR.length), Buffer.from(value));

@@ -5,6 +5,7 @@
  * uncompressed stream, including whatever follows the end-of-archive marker.
  */
 import { LayerError } from './errors';
+import { decodeName } from './names';
 import {
   BLOCK,
   decodeHeader,
@@ -215,7 +216,7 @@ export class TarReader {
 
 function metaString(body: Buffer): string {
   const nul = body.indexOf(0);
-  return body.toString('utf8', 0, nul === -1 ? body.length : nul);
+  return decodeName(nul === -1 ? body : body.subarray(0, nul));
 }
 
 function resolveHeader(

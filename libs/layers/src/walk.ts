@@ -5,8 +5,8 @@
  * and the compressor runs on that pool meanwhile.
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { LayerError } from './errors';
 import { fsx } from './fsx';
+import { decodeName, fsPath } from './names';
 
 export interface TreeEntry {
   /** Path relative to the walked root, '/'-separated, never empty. */
@@ -23,37 +23,30 @@ export function* walkTree(root: string): Generator<TreeEntry, void, undefined> {
 }
 
 function* walkDir(host: string, rel: string): Generator<TreeEntry, void, undefined> {
-  for (const name of sortedNames(host, rel)) {
+  for (const name of sortedNames(host)) {
     const childRel = rel === '' ? name : `${rel}/${name}`;
     const childHost = `${host}/${name}`;
-    const st = lstatSync(childHost);
+    const st = lstatSync(fsPath(childHost));
     const entry: TreeEntry = { rel: childRel, host: childHost, st, xattrs: readXattrs(childHost) };
     yield entry;
     if (st.isDirectory()) yield* walkDir(childHost, childRel);
   }
 }
 
-function sortedNames(host: string, rel: string): string[] {
-  const raw = readdirSync(host, { encoding: 'buffer' });
+/** Names in byte order; a name that is not UTF-8 keeps its bytes (names.ts). */
+function sortedNames(host: string): string[] {
+  const raw = readdirSync(fsPath(host), { encoding: 'buffer' });
   raw.sort(Buffer.compare);
-  return raw.map((bytes) => {
-    const name = bytes.toString('utf8');
-    // Tar names are carried as UTF-8 here; a name that is not UTF-8 would change on the way.
-    if (name.includes('\uFFFD') && !Buffer.from(name).equals(bytes)) {
-      throw new LayerError('UNSUPPORTED', `file name ${JSON.stringify(name)} is not valid UTF-8`, {
-        entry: rel === '' ? name : `${rel}/${name}`,
-      });
-    }
-    return name;
-  });
+  return raw.map((bytes) => decodeName(bytes));
 }
 
 export function readXattrs(host: string): ReadonlyMap<string, Buffer> {
-  const names = fsx().llistxattr(host);
+  const path = fsPath(host);
+  const names = fsx().llistxattr(path);
   if (names.length === 0) return NONE;
   const out = new Map<string, Buffer>();
   for (const name of names) {
-    const value = fsx().lgetxattr(host, name);
+    const value = fsx().lgetxattr(path, name);
     if (value !== null) out.set(name, value);
   }
   return out;

@@ -65,10 +65,26 @@ static int get_args(napi_env env, napi_callback_info info, size_t argc, napi_val
   return 1;
 }
 
-/* Copies a JS string into buf; NUL inside the string is refused, as Node's fs does. */
+/*
+ * Copies a JS string, or a Buffer's bytes (a file name that is not UTF-8, as Node's fs
+ * takes them), into buf; NUL inside is refused, as Node's fs does.
+ */
 static int get_string(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, value, buf, size, &len) != napi_ok) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) == napi_ok && is_buffer) {
+    void *data = NULL;
+    if (napi_get_buffer_info(env, value, &data, &len) != napi_ok) {
+      throw_type(env, what);
+      return 0;
+    }
+    if (len + 1 >= size) {
+      throw_errno(env, ENAMETOOLONG, "fsx", "(buffer)");
+      return 0;
+    }
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+  } else if (napi_get_value_string_utf8(env, value, buf, size, &len) != napi_ok) {
     throw_type(env, what);
     return 0;
   }

@@ -33,6 +33,20 @@ check('mknod makes a 0/0 whiteout', () => {
   const st = fs.lstatSync(`${dir}/wh`);
   assert(st.isCharacterDevice() && st.rdev === 0, 'char device 0/0');
 });
+check('paths as Buffers keep bytes that are not UTF-8', () => {
+  const name = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]);
+  fs.writeFileSync(name, '');
+  fsx.lsetxattr(name, 'user.paas', Buffer.from('y'));
+  assert(fsx.lgetxattr(name, 'user.paas').toString() === 'y', 'value');
+  assert(fsx.llistxattr(name).includes('user.paas'), 'listed');
+  let refused = false;
+  try {
+    fsx.llistxattr(Buffer.from(`${dir}/a\0b`));
+  } catch (err) {
+    refused = err instanceof TypeError;
+  }
+  assert(refused, 'a NUL inside a Buffer path is refused');
+});
 check('errors look like fs errors', () => {
   try {
     fsx.lgetxattr(`${dir}/missing`, 'user.x');
