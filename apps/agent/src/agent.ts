@@ -26,6 +26,7 @@ import {
   type NodeSummary,
   QUEUE_PREFIX,
   type ReportedState,
+  TENANT_PIDS_LIMIT,
   appendLog,
   appLogKey,
   nodeChannel,
@@ -356,7 +357,7 @@ export class Agent {
         ...(own ? {} : { entrypoint: ['/bin/sh', '-c'], cmd: [d.command as string] }),
         env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`),
         binds: [],
-        resources: { memory: d.memory * MIB, cpus: d.cpu / 1000 },
+        resources: { memory: d.memory * MIB, cpus: d.cpu / 1000, pidsLimit: TENANT_PIDS_LIMIT },
         init: true,
       },
     });

@@ -9,6 +9,7 @@ export * from './model/migrations';
 export * from './releases';
 export * from './queue';
 export * from './logs';
+export * from './limits';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';

@@ -74,6 +74,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     workRoot: join(root, 'platform', 'builds'),
     logPrefix: BUILD_LOG_PREFIX,
     timeoutMs: config.buildTimeoutMs,
+    releaseMemory: config.buildLimits.memory,
   };
 }
 

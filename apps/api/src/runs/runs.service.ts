@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type ContainerRecord, type Engine, EngineError, readLogs } from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
-import { type ApiToken, type App, currentRelease } from '@paas/platform';
+import { type ApiToken, type App, TENANT_PIDS_LIMIT, currentRelease } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -52,7 +52,7 @@ export class RunsService {
           cmd,
           env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
           binds: [],
-          resources: { memory: RUN_MEMORY_BYTES },
+          resources: { memory: RUN_MEMORY_BYTES, pidsLimit: TENANT_PIDS_LIMIT },
         },
       });
     } catch (err) {

@@ -85,6 +85,17 @@ TEST_DATABASES.forEach((kind, n) => {
       assert.equal(res.text, 'no newline\npaas-exit-status: 0\n');
     });
 
+    it('stops a fork bomb at the tenant pids limit, not at the node', async () => {
+      const res = await api.request('POST', path, {
+        body: { command: `i=0; while [ $i -lt 3000 ]; do sleep 5 & i=$((i+1)); done; echo spawned=$i` },
+      });
+      assert.equal(res.status, 200);
+      assert.doesNotMatch(res.text, /spawned=3000/);
+      assert.match(res.text, /can't fork/);
+      assert.doesNotMatch(res.text, /paas-exit-status: 0\n$/);
+      assert.deepEqual(await engine.containers.list(), []);
+    });
+
     it('answers 127 and 126 like docker run for a command that cannot run', async () => {
       const missing = await api.request('POST', path, { body: { command: ['/no/such/binary'] } });
       assert.equal(missing.status, 200);

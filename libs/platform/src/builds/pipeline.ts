@@ -55,6 +55,8 @@ export interface BuildEnvironment {
   readonly keepReleases?: number;
   /** An attempt running longer fails the build as the app's own failure (not retried). */
   readonly timeoutMs?: number;
+  /** The release command's memory limit in bytes (the builds'). */
+  readonly releaseMemory?: number;
 }
 
 /** A build job as a push enqueues it: the queue's BuildJobData and who pushed (a token's name). */
@@ -207,6 +209,7 @@ async function buildAndRelease(
         releaseId: release.id,
         app: job.app,
         log,
+        ...(env.releaseMemory ? { memory: env.releaseMemory } : {}),
         ...(signal ? { signal } : {}),
       });
       if (signal?.aborted) throw new BuildAbortedError();

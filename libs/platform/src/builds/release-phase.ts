@@ -7,6 +7,8 @@
  * network); a container a killed attempt left behind is found by its label and removed.
  */
 import { type Engine, readLogs } from '@paas/engine';
+import { TENANT_PIDS_LIMIT } from '../limits';
+import { LABELS } from '../scheduling/protocol';
 import type { BuildLog } from './build-log';
 
 export const RELEASE_LABEL = 'io.paas.release';
@@ -21,6 +23,8 @@ export interface ReleaseCommand {
   readonly releaseId: string;
   readonly app: string;
   readonly log: BuildLog;
+  /** The container's memory limit in bytes (the build's), if any. */
+  readonly memory?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -37,10 +41,14 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
       cmd: [],
       env: Object.entries(opts.env).map(([key, value]) => `${key}=${value}`),
       binds: [],
-      resources: {},
+      resources: {
+        pidsLimit: TENANT_PIDS_LIMIT,
+        ...(opts.memory ? { memory: opts.memory, memorySwap: opts.memory } : {}),
+      },
     },
     network: 'none',
-    labels: { [RELEASE_LABEL]: opts.releaseId, 'io.paas.app': opts.app },
+    // the app's label: the network walls between apps apply to it as to its instances
+    labels: { [RELEASE_LABEL]: opts.releaseId, [LABELS.app]: opts.app },
   });
   const onAbort = (): void => void engine.kill(record).catch(() => undefined);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
