@@ -41,6 +41,9 @@ static const char usage_text[] =
     "  --stdin                 give the container a stdin pipe fed from the fifo STATE-DIR/stdin\n"
     "  --stop-signal SIG       signal forwarded on SIGTERM/SIGINT to the shim (default TERM)\n"
     "  --stop-timeout SECS     SIGKILL this long after the stop signal (default 10)\n"
+    "  --publish SPEC          tcp:LISTEN_IP:PORT:TARGET_IP:PORT served by a paas-proxy the\n"
+    "                          shim runs while it monitors the container (repeatable)\n"
+    "  --proxy PATH            the paas-proxy binary (default: next to paas-shim)\n"
     "  --foreground            do not detach (debugging)\n"
     "\n"
     "Signals: SIGTERM or SIGINT = stop (forward the stop signal, never restart, exit after\n"
@@ -63,6 +66,8 @@ enum
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
   OPT_FOREGROUND,
+  OPT_PUBLISH,
+  OPT_PROXY,
   OPT_VERSION,
 };
 
@@ -82,6 +87,8 @@ static const struct option options[] = {
   { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
   { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
   { "foreground", no_argument, NULL, OPT_FOREGROUND },
+  { "publish", required_argument, NULL, OPT_PUBLISH },
+  { "proxy", required_argument, NULL, OPT_PROXY },
   { "version", no_argument, NULL, OPT_VERSION },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -223,6 +230,14 @@ parse_args (int argc, char **argv, struct shim_config *cfg, bool *foreground,
         case OPT_FOREGROUND:
           *foreground = true;
           break;
+        case OPT_PUBLISH:
+          if (cfg->n_publish >= SHIM_MAX_PUBLISH)
+            return libpaas_make_error (err, 0, "too many `--publish` (max %d)", SHIM_MAX_PUBLISH);
+          cfg->publish[cfg->n_publish++] = optarg;
+          break;
+        case OPT_PROXY:
+          cfg->proxy_path = absolute (optarg);
+          break;
         case OPT_VERSION:
           printf ("paas-shim %s\n", SHIM_VERSION);
           exit (0);
@@ -240,6 +255,17 @@ parse_args (int argc, char **argv, struct shim_config *cfg, bool *foreground,
                                "--runtime, --bundle, --id and --state-dir are required");
   if (cfg->id[0] == '\0' || strlen (cfg->id) > 1024)
     return libpaas_make_error (err, 0, "bad container id `%s`", cfg->id);
+  if (cfg->n_publish > 0 && cfg->proxy_path == NULL)
+    {
+      char self[PATH_MAX];
+      ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+      if (n <= 0)
+        return libpaas_make_error (err, errno, "readlink `/proc/self/exe`");
+      self[n] = '\0';
+      char *slash = strrchr (self, '/');
+      *(slash ? slash + 1 : self) = '\0';
+      cfg->proxy_path = libpaas_xasprintf ("%spaas-proxy", self);
+    }
   cfg->log_path = log_path ? absolute (log_path)
                            : libpaas_xasprintf ("%s/%s", cfg->state_dir, SHIM_FILE_DEFAULT_LOG);
   return 0;

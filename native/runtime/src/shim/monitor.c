@@ -46,7 +46,8 @@ struct monitor
   int in_fd;          /* write end of the container's stdin */
   int fifo_fd;        /* read end of <state>/stdin */
   size_t in_len, in_off;
-  pid_t pid; /* container init while it runs, else 0 */
+  pid_t pid;       /* container init while it runs, else 0 */
+  pid_t proxy_pid; /* paas-proxy (proxy.c), else 0 */
   struct shim_cgroup cg;
   enum phase phase;
   bool stop_requested;
@@ -462,6 +463,13 @@ reap (struct monitor *m)
       pid_t pid = waitpid (-1, &status, WNOHANG);
       if (pid <= 0)
         return;
+      if (pid == m->proxy_pid)
+        {
+          /* loopback clients lose the container; the shim carries on monitoring it */
+          shim_warn ("paas-proxy %d exited (status %d)", (int) pid, status);
+          m->proxy_pid = 0;
+          continue;
+        }
       if (pid != m->pid || m->pid <= 0)
         continue; /* a runtime helper orphaned to us */
       if (WIFSIGNALED (status))
@@ -673,6 +681,8 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
     }
   int rc = setup (m, &err);
   if (rc == 0)
+    rc = shim_proxy_start (cfg, &m->proxy_pid, &err);
+  if (rc == 0)
     {
       write_status (m, "starting");
       rc = run_container (m, &err);
@@ -683,6 +693,7 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
       one_line (m->error);
       libpaas_error_release (&err);
       shim_warn ("%s", m->error);
+      shim_proxy_stop (&m->proxy_pid);
       report (m, "error %s", m->error);
       write_status (m, "failed");
       shim_state_remove (cfg->state_dir, SHIM_FILE_PID);
@@ -693,6 +704,7 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
 
   loop (m);
 
+  shim_proxy_stop (&m->proxy_pid);
   shim_log_close (&m->log);
   if (cfg->stdin_pipe)
     (void) unlink (m->fifo_path);

@@ -21,6 +21,7 @@
 #include "utils.h"
 
 #define SHIM_MAX_RUNTIME_ARGS 16
+#define SHIM_MAX_PUBLISH 64
 
 /* State-directory file names: the engine depends on these (see src/shim/README.md). */
 #define SHIM_FILE_PID "shim.pid"
@@ -189,7 +190,16 @@ struct shim_config
   bool stdin_pipe;
   int stop_signal;
   unsigned stop_timeout_s;
+  const char *proxy_path;                /* paas-proxy; NULL: next to the shim */
+  const char *publish[SHIM_MAX_PUBLISH]; /* tcp:LISTEN_IP:PORT:TARGET_IP:PORT for the proxy */
+  int n_publish;
 };
+
+/* proxy.c: the container's paas-proxy for loopback clients of its published ports. Starts
+ * it (a no-op without --publish) and waits until every port is bound; *pid is 0 if none. */
+int shim_proxy_start (const struct shim_config *cfg, pid_t *pid, libpaas_error_t *err);
+/* SIGTERM and reap; a no-op when *pid is 0. */
+void shim_proxy_stop (pid_t *pid);
 
 /* Runs the container until the shim is done with it; sync_fd receives "started pid N\n" or
  * "error MESSAGE\n" once. Returns the shim's exit status. */
