@@ -193,20 +193,31 @@ describe('git push: a pushed repository never reads the host', () => {
     await registry?.close();
   });
 
+  type Pushed = { status: number | null; output: string; stored: string };
+
   /** Pushes a repository with these files (links as `{ link }`) to a new app. */
   async function push(
     files: Record<string, string | { link: string }>,
     prepare?: (dir: string) => void,
-  ): Promise<{ status: number | null; output: string; stored: string }> {
+  ): Promise<Pushed> {
     const name = `evil${apps++}`;
     await api.dataSource.manager.insert(App, { id: crypto.randomUUID(), name });
+    return pushTo(name, files, prepare);
+  }
+
+  /** Pushes a new repository with these files to an existing app (a force push). */
+  async function pushTo(
+    name: string,
+    files: Record<string, string | { link: string }>,
+    prepare?: (dir: string) => void,
+  ): Promise<Pushed> {
     const dir = context(files);
     gitSync(GIT, dir, 'init', '--quiet', '--initial-branch=main');
     prepare?.(dir);
     gitSync(GIT, dir, 'add', '-A');
     gitSync(GIT, dir, 'commit', '--quiet', '-m', 'evil');
     const url = `${api.url.replace('http://', `http://git:${adminToken}@`)}/git/${name}.git`;
-    const r = await gitAsync(GIT, dir, 'push', url, 'main');
+    const r = await gitAsync(GIT, dir, 'push', '--force', url, 'main');
     const app = await api.dataSource.manager.findOneByOrFail(App, { name });
     const builds = await api.dataSource.manager.findBy(Build, { appId: app.id });
     return { status: r.status, output: r.output, stored: builds.map((b) => b.output).join('\n') };
@@ -269,6 +280,31 @@ describe('git push: a pushed repository never reads the host', () => {
     });
     assert.notEqual(r.status, 0, r.output);
     assert.match(r.output, /returned a non-zero code: 137/);
+  });
+
+  it("another app's release image is not a base: FROM and COPY --from it fail as if it did not exist", async () => {
+    const victimSecret = `VICTIM-${randomBytes(8).toString('hex')}`;
+    const victim = await push({ Dockerfile: `FROM busybox\nRUN echo ${victimSecret} > /secret\n` });
+    assert.equal(victim.status, 0, victim.output);
+    const victimName = `evil${apps - 1}`;
+    const victimRef = `${registry.host}/${victimName}:v1`;
+    const victimId = ok('images', '-q', '--no-trunc', victimRef).trim();
+    assert.match(victimId, /^sha256:/);
+    for (const dockerfile of [
+      `FROM ${victimRef}\nRUN cat /secret\n`,
+      `FROM busybox\nCOPY --from=${victimRef} /secret /x\nRUN cat /x\n`,
+      `FROM ${victimId}\nRUN cat /secret\n`,
+      `FROM ${victimId.slice(7, 19)}\nRUN cat /secret\n`,
+    ]) {
+      const r = await push({ Dockerfile: dockerfile });
+      assert.notEqual(r.status, 0, r.output);
+      assert.match(r.output, /pull access denied for .*: image not found locally/);
+      assert.ok(!r.output.includes(victimSecret), `${dockerfile}: the other app's secret leaked`);
+    }
+    // an app's own releases remain a base for it
+    const own = await pushTo(victimName, { Dockerfile: `FROM ${victimRef}\nRUN cat /secret\n` });
+    assert.equal(own.status, 0, own.output);
+    assert.ok(own.output.includes(victimSecret));
   });
 
   it('a RUN step that never ends is stopped at the build timeout, and the worker takes the next build', async () => {

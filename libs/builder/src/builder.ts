@@ -56,6 +56,12 @@ export interface BuildOptions {
   readonly labels?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
   readonly output?: BuildOutput;
+  /**
+   * Which local images FROM and COPY --from may use, given every name the image has (none for
+   * an untagged one). A refused image is reported exactly as a missing one, so a build cannot
+   * learn what else the store holds. Default: any. The platform refuses other apps' releases.
+   */
+  readonly mayUse?: (names: readonly string[]) => boolean;
 }
 
 export interface BuildResult {
@@ -210,6 +216,20 @@ class Build {
 
   /** A local image by name (one read of the refs) or, failing that, by id or prefix. */
   private async resolveLocal(name: string, entries: Awaited<ReturnType<ImageService['refs']['list']>>): Promise<Image> {
+    const image = await this.findLocal(name, entries);
+    const names = entries.flatMap((e) => (e.name && e.manifest.digest === image?.manifestDigest ? [e.name] : []));
+    if (!image || (this.options.mayUse && !this.options.mayUse(names))) {
+      throw new BuildError(
+        `pull access denied for ${name}: image not found locally and builds here do not pull (use paas load or paas image bootstrap)`,
+      );
+    }
+    return image;
+  }
+
+  private async findLocal(
+    name: string,
+    entries: Awaited<ReturnType<ImageService['refs']['list']>>,
+  ): Promise<Image | undefined> {
     try {
       const full = formatReference(parseNormalizedReference(name));
       const entry = entries.find((e) => e.name === full);
@@ -218,13 +238,7 @@ class Build {
     } catch {
       // not a name: an id, tried below
     }
-    try {
-      return await this.images.resolve(name);
-    } catch {
-      throw new BuildError(
-        `pull access denied for ${name}: image not found locally and builds here do not pull (use paas load or paas image bootstrap)`,
-      );
-    }
+    return this.images.resolve(name).catch(() => undefined);
   }
 
   private checkAbort(): void {

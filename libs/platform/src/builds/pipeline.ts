@@ -167,7 +167,7 @@ async function buildAndRelease(
   const source = join(dir, 'source');
   await mkdir(dir, { recursive: true });
   await checkoutCommit(job.repo, job.commit, source);
-  const built = await buildImage(env, log, dir, source, job.appId, signal);
+  const built = await buildImage(env, log, dir, source, job, signal);
 
   const release = await createRelease(dataSource, {
     appId: job.appId,
@@ -257,7 +257,7 @@ async function buildImage(
   log: BuildLog,
   dir: string,
   source: string,
-  appId: string,
+  { app, appId }: BuildJob,
   signal: AbortSignal | undefined,
 ): Promise<Built> {
   const names = new Set(await readdir(source));
@@ -299,6 +299,9 @@ async function buildImage(
     contextDir: source,
     ...(dockerfile ? { dockerfile } : {}),
     buildArgs: config,
+    // base images, and this app's own releases; never another app's (its code and config)
+    mayUse: (names) =>
+      names.some((n) => !n.startsWith(`${env.registry.host}/`) || n.startsWith(`${env.registry.host}/${app}:`)),
     output: { line: (text) => log.info(text), raw: (chunk) => log.raw(chunk) },
     ...(signal ? { signal } : {}),
   });
