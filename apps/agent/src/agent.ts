@@ -29,6 +29,7 @@ import {
   TENANT_PIDS_LIMIT,
   appendLog,
   appLogKey,
+  envProblem,
   nodeChannel,
 } from '@paas/platform';
 import type { Redis } from 'ioredis';
@@ -66,6 +67,10 @@ interface LocalInstance {
 }
 
 const MIB = 1024 * 1024;
+
+/** An instance that can never run as asked (a config var no environment can hold): no retry. */
+class UnrunnableError extends Error {}
+
 /** A failed instance (its image would not pull, it would not start or pass its check) is made again after 5 s, 10 s... up to 5 min. */
 const RETRY_BASE_MS = 5000;
 const RETRY_MAX_MS = 300_000;
@@ -282,18 +287,26 @@ export class Agent {
       retry: undefined,
     };
     this.locals.set(d.id, local);
-    local.task = this.create(local, d).catch((err: unknown) => this.failed(local, (err as Error).message));
+    local.task = this.create(local, d).catch((err: unknown) =>
+      this.failed(local, (err as Error).message, err instanceof UnrunnableError),
+    );
   }
 
   /**
    * The instance cannot run: reported crashed (a deploy then fails, and the control plane
    * drops it), and made again later in case the cause passes (a registry that was away).
    */
-  private failed(local: LocalInstance, message: string): void {
+  private failed(local: LocalInstance, message: string, permanent = false): void {
     if (local.phase === 'stopping' || this.stopped) return;
     local.phase = 'failed';
     local.error = message;
     local.failures++;
+    if (permanent) {
+      // trying again cannot help: the deploy fails with this reason (the release's deployError)
+      this.deps.log(`${local.desired?.app ?? ''} ${local.name}: ${message}; not trying again`);
+      this.poke();
+      return;
+    }
     const delay = Math.min(RETRY_BASE_MS * 2 ** (local.failures - 1), RETRY_MAX_MS);
     const what = local.desired ? `${local.desired.app} ${local.name} (v${local.desired.version})` : local.name;
     this.deps.log(`${what}: ${message}; trying again in ${delay / 1000} s`);
@@ -320,12 +333,14 @@ export class Agent {
       }
       if (local.phase === 'stopping') return;
       await this.create(local, d);
-    })().catch((err: unknown) => this.failed(local, (err as Error).message));
+    })().catch((err: unknown) => this.failed(local, (err as Error).message, err instanceof UnrunnableError));
     this.poke();
   }
 
   private async create(local: LocalInstance, d: DesiredInstance): Promise<void> {
     const { engine, config } = this.deps;
+    const unrunnable = envProblem(d.env);
+    if (unrunnable !== null) throw new UnrunnableError(unrunnable);
     // the phase changes under us when the instance leaves the desired set meanwhile
     const leaving = (): boolean => local.phase === 'stopping';
     await this.deps.images.ensure(d.image, this.source(), (line) => this.deps.log(line));

@@ -54,3 +54,15 @@ export function isConfigValue(value: unknown): value is string {
 export function isProcessType(value: string): boolean {
   return PROCESS_TYPE.test(value);
 }
+
+/**
+ * Why an environment cannot be given to a process (a key or value no execve can carry), or
+ * null. Config vars are checked when set; this catches any that got in before.
+ */
+export function envProblem(env: Readonly<Record<string, string>>): string | null {
+  for (const [key, value] of Object.entries(env)) {
+    if (!isConfigKey(key)) return `config var ${JSON.stringify(key)} is not ${CONFIG_KEY_RULE}`;
+    if (value.includes('\0')) return `config var ${key} holds a NUL byte, which no environment can hold`;
+  }
+  return null;
+}
