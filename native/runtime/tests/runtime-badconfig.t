@@ -24,6 +24,9 @@ ln -s ../rootfs "$B/rootfs"
 
 N=0
 # bad DESC EXPECTED-SUBSTRING (JQ-FILTER | @raw:TEXT) [verb]
+# The runtime runs under "${WRAP[@]}" (a command prefix, empty by default) and must also
+# write the error to its --log.
+WRAP=()
 bad() {
   local desc=$1 want=$2 edit=$3 verb=${4:-create}
   N=$((N + 1))
@@ -37,8 +40,12 @@ bad() {
     jq_edit "$B/config.json" "$edit"
   fi
   before=$(cat /proc/self/mountinfo | awk '{print $5}' | sort)
-  err=$(cd "$B" && timeout 20 "$PAAS_RUNTIME" --root "$ROOT" "$verb" "$id" 2>&1 >/dev/null </dev/null)
+  rm -f "$TMP/log"
+  # stderr goes to a file: a container wrongly left running would hold a pipe open.
+  (cd "$B" && timeout 20 "${WRAP[@]}" "$PAAS_RUNTIME" --root "$ROOT" --log "$TMP/log" "$verb" "$id" \
+    >/dev/null 2>"$TMP/stderr" </dev/null)
   rc=$?
+  err=$(cat "$TMP/stderr")
   after=$(cat /proc/self/mountinfo | awk '{print $5}' | sort)
   local lines problems=""
   lines=$(printf '%s\n' "$err" | grep -c .)
@@ -46,6 +53,7 @@ bad() {
   [ "$lines" -eq 1 ] || problems+=" $lines lines on stderr;"
   [ "${err#paas-runtime: }" != "$err" ] || problems+=" no 'paas-runtime:' prefix;"
   case "$err" in *"$want"*) ;; *) problems+=" message lacks '$want';" ;; esac
+  grep -qF -- "$want" "$TMP/log" 2>/dev/null || problems+=" --log lacks '$want';"
   # New mount points only: other tests deleting their own mount point directories make
   # mounts vanish from every namespace, ours included.
   local added
@@ -55,6 +63,8 @@ bad() {
   [ -z "$(ls -A "$ROOT" 2>/dev/null)" ] || problems+=" state left: $(ls -A "$ROOT");"
   [ -z "$(procs_with "--root $ROOT")" ] || problems+=" process left: $(procs_with "--root $ROOT");"
   if [ -z "$problems" ]; then ok "$desc"; else not_ok "$desc:$problems"; echo "stderr: $err"; fi
+  # A runtime that wrongly succeeded leaves a container waiting for `start`: remove it.
+  [ "$rc" -ne 0 ] || "$PAAS_RUNTIME" --root "$ROOT" delete --force "$id" >/dev/null 2>&1
 }
 
 bad "invalid JSON reports line:column" "line 3 column" $'@raw:{\n  "ociVersion": "1.0.0",\n  "process": }\n'
@@ -100,6 +110,68 @@ bad "rlimit above the hard limit we may set (rolled back)" "setrlimit \`RLIMIT_N
   '.process.rlimits=[{type:"RLIMIT_NOFILE",soft:1048576,hard:1048576}]'
 bad "run: same checks" "\`process.args\`: expected an array" '.process.args="x"' run
 bad "run: rolled back" "exec \`/no/such/binary\`" '.process.args=["/no/such/binary"]' run
+
+# Fail closed: a security setting the kernel refuses fails create (and run) and leaves
+# nothing, as runc does; it is never printed at start while the container runs anyway.
+# The runtime runs without a capability in its bounding set, so it cannot grant it.
+NO_BIND=(setpriv --bounding-set -net_bind_service)
+WRAP=("${NO_BIND[@]}")
+bad "capability the runtime lacks (create)" "set capabilities: Operation not permitted" '.'
+bad "capability the runtime lacks (run)" "set capabilities: Operation not permitted" '.' run
+bad "capability the runtime lacks, non-root user" "set capabilities: Operation not permitted" \
+  '.process.user={uid:65534,gid:65534}'
+# Without CAP_SETGID the supplementary groups cannot be set: the container would keep the
+# runtime's own (root's) groups.
+WRAP=(setpriv --bounding-set -setgid)
+bad "supplementary groups the runtime cannot set" "setgroups: Operation not permitted" \
+  '.process.user={uid:0,gid:0}'
+bad "additionalGids the runtime cannot set" "setgroups: Operation not permitted" \
+  '.process.user={uid:65534,gid:65534,additionalGids:[5]}'
+WRAP=(setpriv --bounding-set -setuid)
+bad "uid the runtime cannot switch to" "setresuid \`65534\`: Operation not permitted" \
+  '.process.user={uid:65534,gid:65534}'
+# A seccomp profile the kernel refuses (its per-thread filter budget is used up).
+STACK=$TMP/seccomp-stack
+if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$STACK" "$RT_HERE/seccomp-stack.c" 2>"$TMP/cc.log"; then
+  WRAP=("$STACK")
+  SCMP='.linux.seccomp={defaultAction:"SCMP_ACT_ALLOW",syscalls:[{names:["mkdir"],action:"SCMP_ACT_ERRNO"}]}'
+  bad "seccomp filter the kernel refuses (no_new_privs)" "install seccomp filter: Cannot allocate memory" "$SCMP"
+  bad "seccomp filter the kernel refuses (without no_new_privs)" "install seccomp filter: Cannot allocate memory" \
+    "$SCMP | .process.noNewPrivileges=false"
+  bad "seccomp filter the kernel refuses (run)" "install seccomp filter: Cannot allocate memory" "$SCMP" run
+else
+  not_ok "build tests/seccomp-stack.c"; cat "$TMP/cc.log"
+fi
+WRAP=()
+# This host's hard RLIMIT_NOFILE may be as low as 20000 without CAP_SYS_RESOURCE: never clamp.
+bad "rlimit above the runtime's hard limit" "setrlimit \`RLIMIT_NOFILE\`: Operation not permitted" \
+  ".process.rlimits=[{type:\"RLIMIT_NOFILE\",soft:$(( $(ulimit -Hn) + 10000 )),hard:$(( $(ulimit -Hn) + 10000 ))}]"
+# Labels for a security module this host does not run cannot be applied (runc and crun refuse).
+if ! grep -qs Y /sys/module/apparmor/parameters/enabled; then
+  bad "apparmorProfile without AppArmor" "\`process.apparmorProfile\`: AppArmor is not enabled" \
+    '.process.apparmorProfile="docker-default"'
+else
+  skip "apparmorProfile without AppArmor" "AppArmor is enabled here"
+fi
+if [ ! -e /sys/fs/selinux/enforce ]; then
+  bad "selinuxLabel without SELinux" "\`process.selinuxLabel\`: SELinux is not enabled" \
+    '.process.selinuxLabel="system_u:system_r:container_t:s0"'
+  bad "mountLabel without SELinux" "\`linux.mountLabel\`: SELinux is not enabled" \
+    '.linux.mountLabel="system_u:object_r:container_file_t:s0"'
+else
+  skip "selinuxLabel without SELinux" "SELinux is enabled here"
+fi
+# A limit for a cgroup v1 controller that is not mounted (hidden in a mount namespace of
+# its own): refused, never run without the limit.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ -d /sys/fs/cgroup/pids ]; then
+  HIDE_PIDS='mkdir -p "$1/cg" && mount --rbind /sys/fs/cgroup "$1/cg" && mount -t tmpfs none /sys/fs/cgroup && for c in "$1"/cg/*; do n=${c##*/}; [ "$n" = pids ] && continue; if [ -L "$c" ]; then ln -s "$(readlink "$c")" "/sys/fs/cgroup/$n"; else mkdir "/sys/fs/cgroup/$n" && mount --bind "$c" "/sys/fs/cgroup/$n"; fi; done && shift && exec "$@"'
+  WRAP=(unshare -m --propagation private sh -c "$HIDE_PIDS" hide "$TMP")
+  bad "pids limit without a pids controller" "\`linux.resources.pids\`: the \`pids\` controller is not mounted" \
+    '.linux.resources.pids={limit:10}'
+  WRAP=()
+else
+  skip "pids limit without a pids controller" "not a cgroup v1 host"
+fi
 
 # An existing id is refused without touching the existing container's state.
 dup() {

@@ -51,6 +51,25 @@ signals() {
 }
 check "kill by name (SIGUSR1) and number (1); list shows it running" signals
 
+# The user switch happens before `create` returns (so that a refusal fails create): the
+# container then waits for `start` as that user, and in a user namespace, on exec.fifo.
+as_user() { # as_user NAME JQ-FILTER EXPECTED
+  local b=$TMP/$1 id=$1
+  mkdir -p "$b"
+  CFG_ROOT=$TMP/rootfs CFG_FILTER=$2 make_config "$CG/$id" sh -c 'echo $(id -u) $(id -G)' >"$b/config.json"
+  (cd "$b" && rt create "$id" >"$TMP/$id.out" 2>&1 </dev/null) || return 1
+  rt state "$id" | jq -e '.status == "created"' >/dev/null || return 1
+  rt start "$id" || return 1
+  for _ in $(seq 100); do [ -s "$TMP/$id.out" ] && break; sleep 0.05; done
+  rt delete --force "$id" || return 1
+  [ "$(cat "$TMP/$id.out")" = "$3" ] || { echo "out: $(cat "$TMP/$id.out")"; return 1; }
+}
+check "create/start as a non-root user with additionalGids" \
+  as_user nobody '.process.user={uid:65534,gid:65534,additionalGids:[5]}' '65534 65534 5'
+chmod 755 "$TMP" # a user-namespaced root must reach the rootfs
+check "create/start in a user namespace" as_user userns \
+  '.linux.namespaces+=[{type:"user"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}]' '0 0'
+
 # 16 `run`s at once, plus 8 create/start/delete, under a parent nobody created yet.
 parallel() {
   local b=$TMP/par pids=() i fail=0

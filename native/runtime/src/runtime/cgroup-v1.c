@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup-v2-devices.h"
 #include "utils.h"
 
 /* Hierarchies a container joins. Names that are symlinks to a co-mounted hierarchy
@@ -145,34 +146,35 @@ write_i64 (const struct paas_cgroup *cg, const char *dir, const char *file, int6
 }
 
 static int
+write_device_rule (const struct paas_cgroup *cg, const char *dir,
+                   const struct paas_device_rule *d, libpaas_error_t *err)
+{
+  char rule[64], maj[24], min[24];
+  if (d->major < 0)
+    snprintf (maj, sizeof (maj), "*");
+  else
+    snprintf (maj, sizeof (maj), "%" PRId64, d->major);
+  if (d->minor < 0)
+    snprintf (min, sizeof (min), "*");
+  else
+    snprintf (min, sizeof (min), "%" PRId64, d->minor);
+  if (d->type == 'a')
+    snprintf (rule, sizeof (rule), "a");
+  else
+    snprintf (rule, sizeof (rule), "%c %s:%s %s", d->type, maj, min, d->access);
+  return paas_cgroup_write (cg, dir, d->allow ? "devices.allow" : "devices.deny", rule, err);
+}
+
+/* The container's rules, then the devices every container gets (one list with v2's). */
+static int
 write_devices (const struct paas_cgroup *cg, const char *dir, const struct paas_resources *r,
                libpaas_error_t *err)
 {
-  /* The devices every container gets (the spec's default devices plus pts/ptmx). */
-  static const char *const defaults[]
-      = { "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-          "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c *:* m", "b *:* m" };
   for (size_t i = 0; i < r->n_device_rules; i++)
-    {
-      const struct paas_device_rule *d = &r->device_rules[i];
-      char rule[64], maj[24], min[24];
-      if (d->major < 0)
-        snprintf (maj, sizeof (maj), "*");
-      else
-        snprintf (maj, sizeof (maj), "%" PRId64, d->major);
-      if (d->minor < 0)
-        snprintf (min, sizeof (min), "*");
-      else
-        snprintf (min, sizeof (min), "%" PRId64, d->minor);
-      if (d->type == 'a')
-        snprintf (rule, sizeof (rule), "a");
-      else
-        snprintf (rule, sizeof (rule), "%c %s:%s %s", d->type, maj, min, d->access);
-      if (paas_cgroup_write (cg, dir, d->allow ? "devices.allow" : "devices.deny", rule, err) < 0)
-        return -1;
-    }
-  for (size_t i = 0; i < sizeof (defaults) / sizeof (defaults[0]); i++)
-    if (paas_cgroup_write (cg, dir, "devices.allow", defaults[i], err) < 0)
+    if (write_device_rule (cg, dir, &r->device_rules[i], err) < 0)
+      return -1;
+  for (size_t i = 0; i < paas_n_default_device_rules; i++)
+    if (write_device_rule (cg, dir, &paas_default_device_rules[i], err) < 0)
       return -1;
   return 0;
 }
@@ -251,12 +253,52 @@ v1_destroy (struct paas_cgroup *cg, libpaas_error_t *err)
   return ret;
 }
 
+static bool
+has_controller (unsigned mask, const char *name)
+{
+  for (size_t i = 0; i < N_CONTROLLERS; i++)
+    if ((mask & (1u << i)) && strcmp (controllers[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* A limit asked for is applied or refused: a controller that is not mounted would leave the
+ * container without it (fail closed). */
+static int
+check_controllers (unsigned mask, const struct paas_cgroup *cg, const struct paas_resources *r,
+                   libpaas_error_t *err)
+{
+  const struct
+  {
+    bool wanted;
+    const char *field, *ctrl, *alt;
+  } needs[] = {
+    { r->has_memory_limit || r->has_memory_swap || r->has_memory_reservation, "memory",
+      "memory", NULL },
+    { (r->has_cpu_shares && r->cpu_shares) || (r->has_cpu_period && r->cpu_period)
+          || r->has_cpu_quota,
+      "cpu", "cpu", "cpu,cpuacct" },
+    { (r->cpu_cpus && *r->cpu_cpus) || (r->cpu_mems && *r->cpu_mems), "cpu", "cpuset", NULL },
+    { r->has_pids_limit, "pids", "pids", NULL },
+    { r->n_device_rules > 0, "devices", "devices", NULL },
+  };
+  for (size_t i = 0; i < sizeof (needs) / sizeof (needs[0]); i++)
+    if (needs[i].wanted && !has_controller (mask, needs[i].ctrl)
+        && !(needs[i].alt && has_controller (mask, needs[i].alt)))
+      return libpaas_make_error (err, 0, "apply `linux.resources.%s`: the `%s` controller is not "
+                                 "mounted under `%s`", needs[i].field, needs[i].ctrl,
+                                 cg->mount_root);
+  return 0;
+}
+
 static int
 v1_create (struct paas_cgroup *cg, const struct paas_resources *r, libpaas_error_t *err)
 {
   unsigned mask = present_controllers (cg);
   if (mask == 0)
     return libpaas_make_error (err, 0, "find cgroup v1 controllers under `%s`", cg->mount_root);
+  if (check_controllers (mask, cg, r, err) < 0)
+    return -1;
   for (size_t i = 0; i < N_CONTROLLERS; i++)
     if (mask & (1u << i))
       {

@@ -312,8 +312,21 @@ parse_process (json_t *proc, const char *f, struct paas_process **out, libpaas_e
     }
   if (get_bool (proc, f, "terminal", &p->terminal, err) < 0)
     return -1;
-  if (get_bool (proc, f, "noNewPrivileges", &p->no_new_privileges, err) < 0)
+  if (get_bool (proc, f, "noNewPrivileges", &p->no_new_privileges, err) < 0
+      || get_string (proc, f, "apparmorProfile", &p->apparmor_profile, false, err) < 0
+      || get_string (proc, f, "selinuxLabel", &p->selinux_label, false, err) < 0)
     return -1;
+  /* An empty label means none (runc). */
+  if (p->apparmor_profile && p->apparmor_profile[0] == '\0')
+    {
+      free (p->apparmor_profile);
+      p->apparmor_profile = NULL;
+    }
+  if (p->selinux_label && p->selinux_label[0] == '\0')
+    {
+      free (p->selinux_label);
+      p->selinux_label = NULL;
+    }
 
   if (get_object (proc, f, "user", &user, false, err) < 0)
     return -1;
@@ -896,8 +909,14 @@ parse_linux (json_t *root, struct paas_config *c, libpaas_error_t *err)
                    err) < 0
       || get_kv (linux_, "linux", "sysctl", &c->sysctl, &c->n_sysctl, err) < 0
       || parse_seccomp (linux_, c, err) < 0
-      || get_string (linux_, "linux", "rootfsPropagation", &prop, false, err) < 0)
+      || get_string (linux_, "linux", "rootfsPropagation", &prop, false, err) < 0
+      || get_string (linux_, "linux", "mountLabel", &c->mount_label, false, err) < 0)
     return -1;
+  if (c->mount_label && c->mount_label[0] == '\0')
+    {
+      free (c->mount_label);
+      c->mount_label = NULL;
+    }
   for (size_t i = 0; i < c->n_masked_paths; i++)
     if (c->masked_paths[i][0] != '/')
       return bad (err, "linux.maskedPaths", "`%s` is not an absolute path", c->masked_paths[i]);
@@ -1085,6 +1104,8 @@ paas_process_free (struct paas_process *p)
   free (p->cwd);
   free (p->additional_gids);
   free (p->rlimits);
+  free (p->apparmor_profile);
+  free (p->selinux_label);
   free (p);
 }
 
@@ -1108,6 +1129,7 @@ paas_config_free (struct paas_config *c)
   paas_process_free (c->process);
   free (c->root_path);
   free (c->hostname);
+  free (c->mount_label);
   for (size_t i = 0; i < c->n_mounts; i++)
     {
       free (c->mounts[i].destination);

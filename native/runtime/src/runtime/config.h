@@ -166,6 +166,8 @@ struct paas_process
   uint64_t caps[PAAS_CAP_SETS];
   bool has_oom_score_adj;
   int oom_score_adj;
+  char *apparmor_profile; /* NULL: none */
+  char *selinux_label;    /* NULL: none */
 };
 
 struct paas_kv
@@ -198,6 +200,7 @@ struct paas_config
   size_t n_sysctl;
   struct paas_seccomp *seccomp; /* NULL: none */
   unsigned long rootfs_propagation; /* MS_* or 0 (default: rprivate) */
+  char *mount_label;                /* NULL: none (refused otherwise: see container.c) */
 };
 
 /* Loads `config.json` from bundle (absolute path); root.path is resolved against it and must

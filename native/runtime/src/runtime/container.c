@@ -1,13 +1,15 @@
 /* Container lifecycle. `create` validates everything first (config, seccomp compilation,
- * namespace paths), then creates, in order: state dir -> exec.fifo -> cgroup -> container
- * process. Any failure after the first creation rolls back what exists, in reverse.
+ * namespace paths, LSM labels), then creates, in order: state dir -> exec.fifo -> cgroup ->
+ * container process. Any failure after the first creation rolls back what exists, in reverse.
  *
  * The container process is cloned once, straight into its new namespaces (and, on cgroup v2,
- * into its cgroup with CLONE_INTO_CGROUP). It builds its rootfs, reports "ready" over a
- * socketpair, then blocks until started: on exec.fifo for create/start, on the socketpair
- * for run (no fifo needed when one process does both). Then it drops privileges, installs
- * the seccomp filter and execs. exec lives in exec.c; the socketpair protocol and waiting
- * in sync.c. */
+ * into its cgroup with CLONE_INTO_CGROUP). It builds its rootfs and drops its privileges
+ * (user, groups, capabilities, no_new_privs, seccomp) BEFORE it reports "ready" over a
+ * socketpair: a security setting the kernel refuses fails create, never a container that
+ * runs anyway (fail closed, as runc). Then it blocks until started: on exec.fifo for
+ * create/start (reopened through /proc/self/fd, as the unprivileged user it now is), on the
+ * socketpair for run (no fifo needed when one process does both), and execs. exec lives in
+ * exec.c; the socketpair protocol and waiting in sync.c. */
 #include "container.h"
 
 #include <errno.h>
@@ -49,7 +51,7 @@ struct create_ctx
   struct paas_cgroup cgroup;
   bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns;
   int state_dirfd; /* locked (flock) by the runtime; never inherited by the container */
-  int fifo_dirfd;  /* O_PATH of the same directory, for the container to open exec.fifo */
+  int fifo_fd;     /* O_PATH of exec.fifo, for the container to reopen for writing */
   int sock[2];
   pid_t pid;
 };
@@ -116,9 +118,12 @@ container_init (struct create_ctx *c)
                                  .in_userns = cfg->namespaces[PAAS_NS_USER].present,
                                  .cgroup_version = paas_cgroup_version (&c->cgroup) };
   unsigned skip = 1u << PAAS_NS_PID; /* a pid namespace path was joined by the runtime */
+  char fifo_path[64] = "";
 
   close (c->sock[0]);
   close (c->state_dirfd);
+  /* Nothing may ptrace us (and use our fds) before execve, which resets this. */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* Die with the runtime while being set up; cleared once ready (the runtime of `create`
    * exits then, and the container must outlive it). */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -153,6 +158,19 @@ container_init (struct create_ctx *c)
   if (paas_process_prepare (cfg->process, &err) < 0
       || paas_process_find_executable (cfg->process, &c->exe, &err) < 0)
     child_fail (c, &err);
+  if (c->fifo_fd >= 0)
+    {
+      snprintf (fifo_path, sizeof (fifo_path), "/proc/self/fd/%d", c->fifo_fd);
+      if (access (fifo_path, F_OK) < 0)
+        {
+          libpaas_make_error (&err, errno, "open exec fifo `%s` (create needs /proc in the "
+                              "container)", fifo_path);
+          child_fail (c, &err);
+        }
+    }
+  if (paas_process_drop_privileges (cfg->process, c->seccomp.filter ? &c->seccomp : NULL, &err)
+      < 0)
+    child_fail (c, &err);
 
   /* From here the container outlives a runtime that exits normally; one that dies before
    * recording the state (no COMMIT/START) closes the socket, and we exit. */
@@ -167,13 +185,13 @@ container_init (struct create_ctx *c)
       close (c->sock[1]);
       c->sock[1] = -1;
       /* Blocks until `start` opens the fifo for reading. */
-      fd = openat (c->fifo_dirfd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+      fd = open (fifo_path, O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write (fd, "0", 1) != 1)
         _exit (1);
       close (fd);
     }
-  if (c->fifo_dirfd >= 0)
-    close (c->fifo_dirfd);
+  if (c->fifo_fd >= 0)
+    close (c->fifo_fd);
   paas_process_close_fds (c->o->preserve_fds);
   if (paas_process_exec (cfg->process, c->exe, c->seccomp.filter ? &c->seccomp : NULL, &err) < 0)
     {
@@ -220,8 +238,8 @@ ctx_release (struct create_ctx *c)
       close (c->sock[i]);
   if (c->state_dirfd >= 0)
     close (c->state_dirfd);
-  if (c->fifo_dirfd >= 0)
-    close (c->fifo_dirfd);
+  if (c->fifo_fd >= 0)
+    close (c->fifo_fd);
 }
 
 
@@ -249,6 +267,14 @@ validate (struct create_ctx *c, libpaas_error_t *err)
     if (!S_ISDIR (st.st_mode))
       return libpaas_make_error (err, ENOTDIR, "open `root.path` `%s`", cfg->root_path);
   }
+  if (paas_process_check_labels (cfg->process, err) < 0)
+    return -1;
+  /* runc passes it to SELinux as a mount option; we do not support mount labels. */
+  if (cfg->mount_label)
+    return libpaas_make_error (err, 0, "invalid `linux.mountLabel`: %s",
+                               paas_lsm_enabled (PAAS_LSM_SELINUX)
+                                   ? "mount labels are not supported"
+                                   : "SELinux is not enabled on this host");
   if (cfg->seccomp && paas_seccomp_compile (cfg->seccomp, &c->seccomp, err) < 0)
     return -1;
   if (paas_ns_open_paths (cfg, &c->ns, err) < 0)
@@ -277,11 +303,15 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
     return -1;
   if (!c->run_mode)
     {
+      /* Writable by the container's user, who reaches it only through our fd (the state
+       * directory is 0700): the mode runc gives it. */
       if (mkfifoat (c->state_dirfd, "exec.fifo", 0600) < 0)
         return libpaas_make_error (err, errno, "mkfifo `exec.fifo`");
-      c->fifo_dirfd = openat (c->state_dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (c->fifo_dirfd < 0)
-        return libpaas_make_error (err, errno, "open state directory");
+      if (fchmodat (c->state_dirfd, "exec.fifo", 0622, 0) < 0)
+        return libpaas_make_error (err, errno, "chmod `exec.fifo`");
+      c->fifo_fd = openat (c->state_dirfd, "exec.fifo", O_PATH | O_CLOEXEC);
+      if (c->fifo_fd < 0)
+        return libpaas_make_error (err, errno, "open `exec.fifo`");
     }
   if (c->cgroup.ops->create (&c->cgroup, &cfg->resources, err) < 0)
     return -1;
@@ -361,7 +391,7 @@ int
 paas_container_create (const struct paas_global *g, const struct paas_create_opts *o,
                        libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_dirfd = -1, .sock = { -1, -1 } };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .sock = { -1, -1 } };
   for (int k = 0; k < PAAS_NS_COUNT; k++)
     c.ns.fd[k] = -1;
   c.cgroup.leaf_fd = -1;
@@ -444,7 +474,7 @@ int
 paas_container_run (const struct paas_global *g, const struct paas_create_opts *o, bool detach,
                     libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_dirfd = -1, .sock = { -1, -1 }, .run_mode = true };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .sock = { -1, -1 }, .run_mode = true };
   struct paas_state st;
   int code;
   for (int k = 0; k < PAAS_NS_COUNT; k++)

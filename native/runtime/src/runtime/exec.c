@@ -2,7 +2,8 @@
  * namespace (effective for its children only) and forks once; the child is moved into the
  * container's cgroup, joins the other namespaces (user first), then becomes the process
  * exactly as the container's init did (rlimits, cwd, user, capabilities, no_new_privs,
- * seccomp from the bundle's config.json) and execs. */
+ * seccomp from the bundle's config.json) and execs. Any of them refused fails `exec`: the
+ * error goes back over the socket, which only a successful execve closes. */
 #include "container.h"
 
 #include <errno.h>
@@ -86,7 +87,8 @@ exec_child (int sock, struct paas_ns_fds *ns, const struct paas_process *p,
       || paas_process_find_executable (p, &exe, &err) < 0)
     goto fail;
   paas_process_close_fds (preserve_fds);
-  if (paas_process_exec (p, exe, seccomp, &err) < 0)
+  if (paas_process_drop_privileges (p, seccomp, &err) < 0
+      || paas_process_exec (p, exe, seccomp, &err) < 0)
     goto fail;
   _exit (127);
 fail:
