@@ -10,6 +10,7 @@ trap 'rm -rf "$TMP"' EXIT
 if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$SRC/src/common" -I"$SRC/src/runtime" \
     $(pkg-config --cflags jansson) -o "$TMP/cgroup-v2-test" "$RT_HERE/runtime-cgroup-v2-test.c" \
     "$SRC"/src/runtime/cgroup.c "$SRC"/src/runtime/cgroup-v1.c "$SRC"/src/runtime/cgroup-v2.c \
+    "$SRC"/src/runtime/cgroup-v2-devices.c \
     "$SRC"/src/runtime/config.c "$SRC"/src/common/*.c $(pkg-config --libs jansson) 2>"$TMP/cc.log"; then
   not_ok "build the cgroup v2 unit test"; cat "$TMP/cc.log"; exit 1
 fi

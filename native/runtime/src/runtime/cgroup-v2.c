@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "cgroup-v2-devices.h"
 #include "utils.h"
 
 /* Controllers that our limits need, plus memory whenever the parent offers it: memory.events
@@ -146,7 +147,9 @@ v2_create (struct paas_cgroup *cg, const struct paas_resources *r, libpaas_error
       if (paas_cgroup_write (cg, dir, "pids.max", buf, err) < 0)
         goto fail;
     }
-  /* Device rules need an eBPF program on v2; not supported (documented). */
+  /* A plain test tree (PAAS_CGROUP_ROOT) has no cgroup to attach the program to. */
+  if (!cg->fake && paas_cgroup_v2_set_devices (dir, r, err) < 0)
+    goto fail;
 
   cg->leaf_fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cg->leaf_fd < 0)
