@@ -85,6 +85,12 @@ allowed() {
 }
 check "v2 only: an allow rule for the loop device's major:minor lets the container read it" allowed
 
+privileged() { # what --privileged asks for: allow everything (an 'a' rule resets to allow-all)
+  container '.linux.resources.devices = [{allow: true, access: "rwm"}]'
+  case "$OUT" in *"HOST-SECRET- rc=0"*) ;; *) echo "output: $OUT"; return 1 ;; esac
+}
+check "v2 only: an allow-all rule (--privileged) reads it" privileged
+
 # Fail closed: on a host that forbids BPF (here bpf(2) fails with EPERM under a seccomp
 # filter), create fails with one line naming the devices policy and leaves nothing.
 fail_closed() {
