@@ -42,7 +42,8 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
       parseNormalizedReference(tag);
     } catch (err) {
       if (err instanceof InvalidReferenceError) {
-        throw new CliError(`invalid argument "${tag}" for "-t, --tag" flag: ${err.message}`, EXIT_USAGE);
+        // Docker exits 125 when a flag value cannot be parsed.
+        throw new CliError(`invalid argument "${tag}" for "-t, --tag" flag: ${err.message}`, 125);
       }
       throw err;
     }
