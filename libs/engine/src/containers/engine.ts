@@ -272,12 +272,7 @@ export class Engine {
       } catch (err) {
         await bridge?.detach(record.id);
         const message = (err as Error).message;
-        const code = /no such file|not found/i.test(message)
-          ? 127
-          : /permission denied|exec format/i.test(message)
-            ? 126
-            : 125;
-        throw new EngineError(message, code);
+        throw new EngineError(message, startFailureCode(message));
       }
     });
   }
@@ -516,4 +511,17 @@ async function diskUsage(dir: string): Promise<number> {
     total += st?.size ?? 0;
   }
   return total;
+}
+
+/**
+ * Docker's exit code for a container that failed to start: 127/126 when the command itself
+ * cannot be found or executed (the runtime's "exec `CMD`: ..."), 125 for everything else,
+ * such as a security setting the runtime refused to skip, even when its errno reads
+ * "Permission denied" or "No such file".
+ */
+export function startFailureCode(message: string): number {
+  const command = /exec `[^`]*`: (.*)$/m.exec(message)?.[1] ?? '';
+  if (/no such file|not found/i.test(command)) return 127;
+  if (/permission denied|exec format/i.test(command)) return 126;
+  return 125;
 }
