@@ -143,6 +143,16 @@ else
   not_ok "build tests/seccomp-stack.c"; cat "$TMP/cc.log"
 fi
 WRAP=()
+# Paths that cannot be masked or made read-only (a symlink loop in the image).
+ln -s loop "$TMP/rootfs/loop"
+bad "masked path that cannot be masked" "stat \`/loop\`: Too many levels of symbolic links" \
+  '.linux.maskedPaths+=["/loop"]'
+bad "read-only path that cannot be bound" "bind mount \`/loop\`: Too many levels of symbolic links" \
+  '.linux.readonlyPaths+=["/loop"]'
+# Lowering oom_score_adj needs CAP_SYS_RESOURCE.
+WRAP=(setpriv --bounding-set -sys_resource)
+bad "oom_score_adj the runtime may not set" "oom_score_adj" '.process.oomScoreAdj=-900'
+WRAP=()
 # This host's hard RLIMIT_NOFILE may be as low as 20000 without CAP_SYS_RESOURCE: never clamp.
 bad "rlimit above the runtime's hard limit" "setrlimit \`RLIMIT_NOFILE\`: Operation not permitted" \
   ".process.rlimits=[{type:\"RLIMIT_NOFILE\",soft:$(( $(ulimit -Hn) + 10000 )),hard:$(( $(ulimit -Hn) + 10000 ))}]"
