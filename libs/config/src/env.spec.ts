@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULTS, directory, domain, formatAddress, listenAddress, paths } from './env';
+import { ConfigError, DEFAULTS, directory, domain, formatAddress, listenAddress, paths, registryLogin } from './env';
 
 describe('config/env', () => {
   it('uses the DESIGN.md defaults when a variable is unset or empty', () => {
@@ -47,5 +47,19 @@ describe('config/env', () => {
     assert.equal(domain({ PAAS_DOMAIN: 'Apps.Example.com' }, 'PAAS_DOMAIN'), 'apps.example.com');
     assert.throws(() => domain({ PAAS_DOMAIN: 'bad_domain' }, 'PAAS_DOMAIN'), ConfigError);
     assert.throws(() => domain({ PAAS_DOMAIN: 'a..b' }, 'PAAS_DOMAIN'), ConfigError);
+  });
+
+  it('reads the platform registry login as a pair, never half of one', () => {
+    assert.equal(registryLogin({}), null);
+    assert.deepEqual(registryLogin({ PAAS_REGISTRY_USER: 'paas-node', PAAS_REGISTRY_PASSWORD: 'pw' }), {
+      username: 'paas-node',
+      password: 'pw',
+    });
+    assert.throws(() => registryLogin({ PAAS_REGISTRY_USER: 'paas-node' }), /PAAS_REGISTRY_PASSWORD="": required/);
+    assert.throws(
+      () => registryLogin({ PAAS_REGISTRY_PASSWORD: 'secret' }),
+      (err: unknown) =>
+        err instanceof ConfigError && /PAAS_REGISTRY_USER/.test(err.message) && !/secret/.test(err.message),
+    );
   });
 });

@@ -90,3 +90,22 @@ export interface Paths {
 export function paths(env: Env): Paths {
   return { root: directory(env, 'PAAS_ROOT'), run: directory(env, 'PAAS_RUN') };
 }
+
+/** A login to the platform registry. */
+export interface RegistryLogin {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * `PAAS_REGISTRY_USER` + `PAAS_REGISTRY_PASSWORD`: how a component (build worker, agent) logs
+ * in to the platform registry; null when neither is set (a registry without auth, on loopback).
+ */
+export function registryLogin(env: Env): RegistryLogin | null {
+  const username = env['PAAS_REGISTRY_USER'] ?? '';
+  const password = env['PAAS_REGISTRY_PASSWORD'] ?? '';
+  if (username === '' && password === '') return null;
+  if (username === '') throw new ConfigError('PAAS_REGISTRY_USER', username, 'required with PAAS_REGISTRY_PASSWORD');
+  if (password === '') throw new ConfigError('PAAS_REGISTRY_PASSWORD', '', 'required with PAAS_REGISTRY_USER');
+  return { username, password };
+}

@@ -6,6 +6,7 @@ export * from './names';
 export * from './auth/scopes';
 export * from './auth/tokens';
 export * from './auth/users';
+export * from './auth/platform-users';
 export * from './server/start';
 export * from './client/challenge';
 export * from './client/client';

@@ -1,12 +1,14 @@
 /**
  * Token auth end to end on the wire: challenges, the token endpoint, scopes, expiry and
- * tampering, anonymous pull.
+ * tampering, anonymous pull, the `delete` right apart from `push`, and where a registry
+ * without auth may listen.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { digestOf } from '@paas/oci';
-import { type TestRegistry, errorCode, putBlob, testRegistry } from '../spec-support';
+import { type TestRegistry, errorCode, putBlob, putImage, testRegistry } from '../spec-support';
+import { OpenRegistryError, isLoopbackHost, startRegistry } from '../server/start';
 import { parseScopes } from './scopes';
 import { TokenSigner } from './tokens';
 import { UserStore } from './users';
@@ -36,6 +38,7 @@ describe('registry token auth', () => {
     const users = new UserStore(reg.root);
     await users.set('alice', 's3cret');
     await users.set('bob', 'readonly', 'pull');
+    await users.set('carol', 'janitor', 'delete');
   });
   after(() => reg.dispose());
 
@@ -132,5 +135,104 @@ describe('registry token auth', () => {
     } finally {
       await open.dispose();
     }
+  });
+  const claimsOf = (t: string): Array<{ type: string; name: string; actions: string[] }> =>
+    (JSON.parse(Buffer.from(t.split('.')[1] ?? '', 'base64url').toString()) as { access: [] }).access;
+
+  it('keeps delete apart from push: a pusher may add images but never remove them', async () => {
+    const image = await putImage(
+      reg.url,
+      'team/keep',
+      'v1',
+      {},
+      { Authorization: `Bearer ${await tokenFor(reg.url, 'repository:team/keep:pull,push', 'alice', 's3cret')}` },
+    );
+    for (const scope of ['repository:team/keep:pull,push,delete', 'repository:team/keep:*']) {
+      const t = await tokenFor(reg.url, scope, 'alice', 's3cret');
+      assert.deepEqual(claimsOf(t)[0]?.actions, ['pull', 'push'], scope);
+      for (const path of ['manifests/v1', `manifests/${image.digest}`, `blobs/${image.layer}`]) {
+        const res = await fetch(`${reg.url}/v2/team/keep/${path}`, {
+          method: 'DELETE',
+          headers: { Authorization: `Bearer ${t}` },
+        });
+        assert.equal(res.status, 403, path);
+        assert.equal(await errorCode(res), 'DENIED');
+      }
+    }
+    const still = await fetch(`${reg.url}/v2/team/keep/manifests/v1`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${await tokenFor(reg.url, 'repository:team/keep:pull', 'bob', 'readonly')}` },
+    });
+    assert.equal(still.status, 200, 'the tag survived');
+  });
+
+  it('lets a user with the delete right remove tags, manifests and blobs (`*` asks for all it may)', async () => {
+    const push = await tokenFor(reg.url, 'repository:team/gone:pull,push', 'carol', 'janitor');
+    const image = await putImage(reg.url, 'team/gone', 'v1', {}, { Authorization: `Bearer ${push}` });
+    const t = await tokenFor(reg.url, 'repository:team/gone:*', 'carol', 'janitor');
+    assert.deepEqual(claimsOf(t)[0]?.actions, ['pull', 'push', 'delete']);
+    for (const path of ['manifests/v1', `manifests/${image.digest}`, `blobs/${image.layer}`]) {
+      const res = await fetch(`${reg.url}/v2/team/gone/${path}`, {
+        method: 'DELETE',
+        headers: { Authorization: `Bearer ${t}` },
+      });
+      assert.equal(res.status, 202, path);
+      await res.body?.cancel();
+    }
+  });
+
+  it('challenges an anonymous DELETE for the delete scope, and refuses it without asking a password', async () => {
+    const res = await fetch(`${reg.url}/v2/team/app/manifests/latest`, { method: 'DELETE' });
+    assert.equal(res.status, 401);
+    assert.equal(await errorCode(res), 'UNAUTHORIZED');
+    assert.match(res.headers.get('www-authenticate') ?? '', /scope="repository:team\/app:delete"/);
+    const anonymous = await token(reg.url, 'repository:team/app:delete');
+    assert.equal(anonymous.status, 401, 'no anonymous tokens at all without anonymous pull');
+    await anonymous.body?.cancel();
+  });
+
+  it('gives anonymous clients at most pull: never push, delete nor the catalog', async () => {
+    const open = await testRegistry({ auth: 'token', anonymousPull: true });
+    try {
+      const res = await token(open.url, 'repository:pub/app:pull,push,delete,* registry:catalog:*');
+      assert.equal(res.status, 200);
+      const t = ((await res.json()) as { token: string }).token;
+      assert.deepEqual(claimsOf(t), [{ type: 'repository', name: 'pub/app', actions: ['pull'] }]);
+      const headers = { Authorization: `Bearer ${t}` };
+      for (const [method, path] of [
+        ['DELETE', `/v2/pub/app/manifests/latest`],
+        ['DELETE', `/v2/pub/app/blobs/${digestOf('x')}`],
+        ['PUT', `/v2/pub/app/manifests/latest`],
+        ['GET', '/v2/_catalog'],
+      ] as const) {
+        const r = await fetch(`${open.url}${path}`, { method, headers });
+        assert.equal(r.status, 403, `${method} ${path}`);
+        assert.equal(await errorCode(r), 'DENIED');
+      }
+    } finally {
+      await open.dispose();
+    }
+  });
+
+  it('refuses to run without auth beyond loopback, saying what to use', async () => {
+    // one that starts after all is closed at once (the assertion then fails)
+    const start = (host: string, auth?: 'none'): Promise<unknown> =>
+      startRegistry({ root: join(reg.root, 'open'), listen: { host, port: 0 }, ...(auth ? { auth } : {}) }).then(
+        async (r) => r.close(),
+      );
+    for (const host of ['0.0.0.0', '::', '10.1.2.3']) {
+      await assert.rejects(
+        start(host, 'none'),
+        (err: unknown) =>
+          err instanceof OpenRegistryError && /loopback/.test(err.message) && /token auth/.test(err.message),
+      );
+      await assert.rejects(start(host), OpenRegistryError);
+    }
+    assert.deepEqual(
+      ['127.0.0.1', '127.9.9.9', '::1', '[::1]', 'localhost', '0.0.0.0', '::', '10.0.0.1', '::ffff:127.0.0.1'].map(
+        isLoopbackHost,
+      ),
+      [true, true, true, true, true, false, false, false, true],
+    );
   });
 });

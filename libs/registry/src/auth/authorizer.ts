@@ -4,14 +4,15 @@
  * and scope it needs; a valid token lacking the scope gets 403 DENIED (the client asked for
  * what it wanted and was refused, so asking again would not help). The token endpoint takes
  * HTTP basic credentials (or none, for anonymous pull when allowed) and grants the
- * intersection of what was asked and what the user may do.
+ * intersection of what was asked and what the user may do: anonymous clients at most `pull`,
+ * never `push`, `delete` or the catalog; `*` asks for everything the user may do.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError } from '../errors';
 import { isRepositoryName } from '../names';
 import { type Access, allows, formatScope, parseScopes } from './scopes';
 import { SERVICE, type TokenSigner } from './tokens';
-import type { UserStore } from './users';
+import { type UserAccess, USER_ACTIONS, type UserStore } from './users';
 
 export interface TokenAuthOptions {
   readonly signer: TokenSigner;
@@ -63,7 +64,7 @@ export function tokenAuthorizer(options: TokenAuthOptions): Authorizer {
       const requested = url.searchParams.getAll('scope').flatMap(parseScopes);
       const header = req.headers.authorization ?? '';
       let subject = '';
-      let may: 'push' | 'pull' | undefined;
+      let may: UserAccess | undefined;
       if (header.startsWith('Basic ')) {
         const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
         const colon = decoded.indexOf(':');
@@ -85,7 +86,10 @@ export function tokenAuthorizer(options: TokenAuthOptions): Authorizer {
       const granted: Access[] = [];
       for (const scope of requested) {
         if (scope.type === 'repository' && isRepositoryName(scope.name)) {
-          const actions = scope.actions.filter((a) => a === 'pull' || (a === 'push' && may === 'push'));
+          const mayDo = USER_ACTIONS[may];
+          const actions = scope.actions.includes('*')
+            ? [...mayDo]
+            : [...new Set(scope.actions)].filter((a) => mayDo.includes(a));
           if (actions.length) granted.push({ type: 'repository', name: scope.name, actions });
         } else if (scope.type === 'registry' && scope.name === 'catalog' && subject) {
           granted.push({ type: 'registry', name: 'catalog', actions: ['*'] });

@@ -1,6 +1,7 @@
 /**
  * Registry users: `<root>/auth/users.json`, passwords hashed with scrypt and a per-user salt,
- * compared in constant time. A user may push (default) or only pull.
+ * compared in constant time. A user may push (default: pull and push), only pull, or also
+ * delete (pull, push and delete: what a registry's janitor needs, Docker's `delete` action).
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -12,7 +13,14 @@ const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: n
 const KEY_LENGTH = 32;
 const USER = /^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$/;
 
-export type UserAccess = 'push' | 'pull';
+export type UserAccess = 'pull' | 'push' | 'delete';
+
+/** The repository actions each level of access grants, as token scopes name them. */
+export const USER_ACTIONS: Readonly<Record<UserAccess, readonly string[]>> = {
+  pull: ['pull'],
+  push: ['pull', 'push'],
+  delete: ['pull', 'push', 'delete'],
+};
 
 interface UserRecord {
   salt: string;
@@ -35,6 +43,8 @@ export class UserStore {
   async set(name: string, password: string, access: UserAccess = 'push'): Promise<void> {
     if (!USER.test(name)) throw new Error(`invalid user name "${name}"`);
     if (password.length === 0) throw new Error('empty password');
+    if (!Object.hasOwn(USER_ACTIONS, access))
+      throw new Error(`invalid access "${access}": expected pull, push or delete`);
     const salt = randomBytes(16);
     const hash = await scrypt(password, salt, KEY_LENGTH);
     await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });

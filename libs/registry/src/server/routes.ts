@@ -47,7 +47,12 @@ export function registryRoutes(
 ): Handler {
   const pull = (name: string): Access => ({ type: 'repository', name, actions: ['pull'] });
   const push = (name: string): Access => ({ type: 'repository', name, actions: ['pull', 'push'] });
-  const writes = (method: string): boolean => !(method === 'GET' || method === 'HEAD');
+  // Docker's `delete` action, apart from push: a pusher may add images but not remove them
+  const remove = (name: string): Access => ({ type: 'repository', name, actions: ['delete'] });
+  const needs = (method: string, name: string, isUpload: boolean): Access => {
+    if (method === 'GET' || method === 'HEAD') return pull(name);
+    return method === 'DELETE' && !isUpload ? remove(name) : push(name);
+  };
 
   const repoOrUnknown = async (name: string): Promise<RepositoryIndex> => {
     const index = await repos.read(name);
@@ -350,7 +355,7 @@ export function registryRoutes(
       throw new RegistryError('NAME_UNKNOWN', 'no such route or repository', { path });
     }
     const name = checkName(m[1] ?? '');
-    options.auth.check(req, [writes(method) ? push(name) : pull(name)]);
+    options.auth.check(req, [needs(method, name, m[4] !== undefined)]);
     if (m[2]) {
       if (method !== 'GET' && method !== 'HEAD') throw unsupported();
       return tags(res, name, query);

@@ -8,9 +8,13 @@
  * <root>/uploads/         upload sessions (uploads.ts), swept when stale
  * <root>/auth/            users.json and the token signing key (token auth)
  * ```
+ *
+ * Without auth (`none`) anyone who reaches the port may push, delete and list everything, so
+ * it is only allowed on a loopback address (registry:2 without auth is open to the world; we
+ * do not follow it there). Beyond loopback a registry takes tokens.
  */
 import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, BlockList, isIP } from 'node:net';
 import { join } from 'node:path';
 import { ContentStore } from '@paas/content';
 import { type Authorizer, openAccess, tokenAuthorizer } from '../auth/authorizer';
@@ -24,6 +28,7 @@ export interface RegistryServerOptions {
   readonly root: string;
   /** Where to listen; port 0 picks a free port. Default 127.0.0.1:5000. */
   readonly listen?: { host: string; port: number };
+  /** `none` (the default) only on a loopback address; `token` anywhere. */
   readonly auth?: 'none' | 'token';
   /** With token auth: anonymous clients may pull. */
   readonly anonymousPull?: boolean;
@@ -52,7 +57,33 @@ export interface RunningRegistry {
 
 const HOUR = 60 * 60 * 1000;
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Whether a listen host is a loopback address (`localhost` included; `0.0.0.0` is not). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost') return true;
+  const family = isIP(bare);
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** A registry without authentication asked to listen beyond loopback. */
+export class OpenRegistryError extends Error {
+  constructor(readonly host: string) {
+    super(
+      `a registry without authentication would let anyone who reaches ${host} push, delete and list images; ` +
+        'it may only listen on a loopback address (127.0.0.1, ::1): use token auth to listen there',
+    );
+    this.name = 'OpenRegistryError';
+  }
+}
+
 export async function startRegistry(options: RegistryServerOptions): Promise<RunningRegistry> {
+  const listen = options.listen ?? { host: '127.0.0.1', port: 5000 };
+  if ((options.auth ?? 'none') === 'none' && !isLoopbackHost(listen.host)) throw new OpenRegistryError(listen.host);
   const content = await ContentStore.open(join(options.root, 'content'));
   const repos = new RepositoryStore(options.root);
   const uploads = new UploadStore(options.root);
@@ -78,7 +109,6 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Run
   });
   // big layers over slow links: no overall request deadline, but headers must come quickly
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => void handler(req, res));
-  const listen = options.listen ?? { host: '127.0.0.1', port: 5000 };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
