@@ -90,7 +90,19 @@ describe('bridge networking', () => {
 
   it('publishes a port on loopback (-p 127.0.0.1:PORT:80) and names it in ps, port and inspect', async () => {
     const port = await freePort();
-    const id = ok('run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', ...HTTPD).trim();
+    // NET_RAW: busybox's ping needs raw sockets, no longer a default capability
+    const id = ok(
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--cap-add',
+      'NET_RAW',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      ...HTTPD,
+    ).trim();
     assert.equal(await until('httpd through the DNAT', fetchText(`http://127.0.0.1:${port}/`)), 'hello-paas\n');
     assert.match(ok('ps'), new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp\\s+web`));
     assert.equal(ok('port', 'web'), `80/tcp -> 127.0.0.1:${port}\n`);
@@ -106,7 +118,16 @@ describe('bridge networking', () => {
     assert.match(ok('exec', 'other', 'cat', '/etc/hosts'), /\tother /);
     const ping = run('exec', 'web', 'ping', '-c1', '-W2', 'other');
     assert.equal(ping.status, 0, ping.stdout + ping.stderr);
-    const back = run('run', '--rm', 'busybox', 'sh', '-c', 'ping -c1 -W2 other >/dev/null && wget -qO- http://web/');
+    const back = run(
+      'run',
+      '--rm',
+      '--cap-add',
+      'NET_RAW',
+      'busybox',
+      'sh',
+      '-c',
+      'ping -c1 -W2 other >/dev/null && wget -qO- http://web/',
+    );
     assert.equal(back.status, 0, back.stderr);
     assert.equal(back.stdout, 'hello-paas\n');
     const write = run('exec', 'other', 'sh', '-c', 'echo 1.2.3.4 evil >> /etc/hosts');

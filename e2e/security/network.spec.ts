@@ -24,7 +24,7 @@ const net = (roots.env.PAAS_SUBNET ?? '').split('.').slice(0, 3).join('.');
 const gateway = `${net}.1`;
 // addresses of the test's own in the benchmarking range 198.18.0.0/15, picked from the pid
 const tag = process.pid % 10_000_000;
-const octets = `${(process.pid >> 8) & 255}.${(process.pid & 252) || 4}`;
+const octets = `${(process.pid >> 8) & 255}.${process.pid & 252 || 4}`;
 const remote = { ns: `paas-rm${tag}`, veth: `pr${tag}`, host: `198.18.${octets}` };
 /** A host address on an interface that is not the bridge (the host end of the remote's veth). */
 const otherHostIp = remote.host;
@@ -109,6 +109,7 @@ const HTTPD = (body: string): string[] => [
 
 describe('security: containers never reach the host, the control plane or another app', () => {
   let rawSyn = '';
+  let dgramPing = '';
   let gatewayMac = '';
 
   before(() => {
@@ -116,7 +117,13 @@ describe('security: containers never reach the host, the control plane or anothe
     const tools = join(roots.root, '..', 'tools');
     mkdirSync(tools, { recursive: true });
     rawSyn = join(tools, 'raw-syn');
-    sh('cc', ['-static', '-O2', '-o', rawSyn, join(WORKSPACE, 'e2e', 'security', 'support', 'raw-syn.c')]);
+    dgramPing = join(tools, 'dgram-ping');
+    for (const [out, src] of [
+      [rawSyn, 'raw-syn.c'],
+      [dgramPing, 'dgram-ping.c'],
+    ] as const) {
+      sh('cc', ['-static', '-O2', '-o', out, join(WORKSPACE, 'e2e', 'security', 'support', src)]);
+    }
     // another machine: a netns behind a veth, holding the control plane and "the world"
     sh('ip', ['netns', 'add', remote.ns]);
     sh('ip', ['link', 'add', remote.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', remote.ns]);
@@ -172,7 +179,12 @@ describe('security: containers never reach the host, the control plane or anothe
   it("no raw frame to the gateway reaches the host's 127.0.0.1 (CVE-2020-8558), even with NET_RAW", async () => {
     const port = await listen('127.0.0.1', 'loopback-secret');
     const probe = (dst: string): { status: number | null; out: string } =>
-      attack(`ping -c1 -W1 ${gateway} >/dev/null; /raw-syn eth0 ${gatewayMac} ${dst} ${port}`, ['--cap-add', 'NET_RAW', '-v', `${rawSyn}:/raw-syn:ro`]);
+      attack(`ping -c1 -W1 ${gateway} >/dev/null; /raw-syn eth0 ${gatewayMac} ${dst} ${port}`, [
+        '--cap-add',
+        'NET_RAW',
+        '-v',
+        `${rawSyn}:/raw-syn:ro`,
+      ]);
     for (const dst of ['127.0.0.1', '127.1.2.3']) {
       const r = probe(dst);
       assert.match(r.out, /^(open|closed|filtered)$/m, r.out);
@@ -186,9 +198,13 @@ describe('security: containers never reach the host, the control plane or anothe
     mkdirSync(dir, { recursive: true });
     const path = join(dir, 'agent.sock');
     await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, ['-e', `require('net').createServer().listen('${path}',()=>console.log('up'))`], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['-e', `require('net').createServer().listen('${path}',()=>console.log('up'))`],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       listeners.push(child);
       child.stdout?.once('data', () => resolve());
     });
@@ -203,15 +219,18 @@ describe('security: containers never reach the host, the control plane or anothe
     assert.match(attack(tcp(world, port)).out, /control-plane/, 'outbound NAT to an unprotected address');
   });
 
-  it('NET_RAW is not a default capability; ping still works; --cap-add NET_RAW gives it back', () => {
+  it('NET_RAW is not a default capability; ping (ICMP datagram sockets) still works; --cap-add NET_RAW gives it back', () => {
     const NET_RAW = 1n << 13n;
     const capEff = (flags: string[]): bigint =>
       BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(attack('cat /proc/self/status', flags).out)?.[1] ?? 'x'}`);
     assert.equal(capEff([]) & NET_RAW, 0n);
     assert.equal(capEff(['--cap-add', 'NET_RAW']) & NET_RAW, NET_RAW);
     const ip = ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'anchor').trim();
-    const ping = attack(`ping -c1 -W2 ${ip}`);
-    assert.equal(ping.status, 0, ping.out);
+    const ping = attack(`/dgram-ping ${ip}`, ['-v', `${dgramPing}:/dgram-ping:ro`]);
+    assert.equal(ping.out, 'reply\n');
+    // busybox's own ping opens raw sockets only: without NET_RAW it is refused, with it it works
+    assert.match(attack(`ping -c1 -W2 ${ip}`).out, /permission denied/);
+    assert.equal(attack(`ping -c1 -W2 ${ip}`, ['--cap-add', 'NET_RAW']).status, 0);
   });
 
   describe('app isolation', () => {
@@ -229,7 +248,7 @@ describe('security: containers never reach the host, the control plane or anothe
       ipPlain = ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'plain').trim();
     });
 
-    it("the host (the router) reaches every instance: loopback, another host address, the bridge", async () => {
+    it('the host (the router) reaches every instance: loopback, another host address, the bridge', async () => {
       assert.equal(await fetchText(`http://127.0.0.1:${portB}/`), 'app-b\n');
       assert.equal(await fetchText(`http://${otherHostIp}:${portB}/`), 'app-b\n');
       assert.equal(await fetchText(`http://${ipB}/`), 'app-b\n');
@@ -264,10 +283,16 @@ describe('security: containers never reach the host, the control plane or anothe
     assert.deepEqual(proxiesOf(id), [], 'proxy left');
     assert.doesNotMatch(sh('iptables-save', []), new RegExp(`paas:${id}`), 'rules left');
     assert.doesNotMatch(sh('ip', ['netns', 'list']), new RegExp(`paas-${id.slice(0, 12)}`), 'netns left');
-    assert.equal(await fetch(`http://127.0.0.1:${port}/`).then(
-      () => 'answered',
-      () => 'refused',
-    ), 'refused');
+    const udp = run('run', '-d', '-p', `127.0.0.1:${port}:53/udp`, 'busybox', 'sleep', '1');
+    assert.equal(udp.status, 125);
+    assert.match(udp.stderr, /udp on a loopback host address is not supported/);
+    assert.equal(
+      await fetch(`http://127.0.0.1:${port}/`).then(
+        () => 'answered',
+        () => 'refused',
+      ),
+      'refused',
+    );
   });
 });
 

@@ -30,6 +30,17 @@ describe('agent config', () => {
     assert.ok(c.memory > 0 && c.cpus >= 1000);
   });
 
+  it('walls off every control-plane address it knows, with PAAS_PROTECTED_CIDRS, but not loopback', () => {
+    const c = loadAgentConfig({
+      PAAS_API_URL: 'http://10.0.0.1:7000',
+      PAAS_REGISTRY_ADDR: '10.0.0.3:5000',
+      REDIS_URL: 'redis://10.0.0.4:6379',
+      PAAS_PROTECTED_CIDRS: '10.9.0.0/16',
+    });
+    assert.deepEqual(c.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.1/32', '10.0.0.3/32', '10.0.0.4/32']);
+    assert.deepEqual(loadAgentConfig({}).engine.bridge.protectedCidrs, []);
+  });
+
   it('reads the node settings and names a bad one', () => {
     const c = loadAgentConfig({
       PAAS_NODE_NAME: 'n2',
@@ -43,6 +54,8 @@ describe('agent config', () => {
       [c.nodeAddress, c.memory, c.cpus, c.apiUrl, c.registry],
       ['10.0.0.2', 2048, 1500, 'http://10.0.0.1:7000', '10.0.0.1:5000'],
     );
+    // no container reaches the control plane through this node
+    assert.deepEqual(c.engine.bridge.protectedCidrs, ['10.0.0.1/32']);
     for (const [name, value] of [
       ['PAAS_NODE_ADDRESS', 'node.example'],
       ['PAAS_NODE_MEMORY', '1.5'],
@@ -50,6 +63,7 @@ describe('agent config', () => {
       ['PAAS_NODE_NAME', 'bad name'],
       ['PAAS_API_URL', 'ftp://x'],
       ['PAAS_SUBNET', '10.0.0.0/33'],
+      ['PAAS_PROTECTED_CIDRS', '10.0.0.0/40'],
     ] as const) {
       assert.throws(
         () => loadAgentConfig({ PAAS_NODE_NAME: 'n', [name]: value }),

@@ -68,6 +68,23 @@ function positive(env: Env, name: string, fallback: number, integer: boolean): n
   return n;
 }
 
+/**
+ * The IPv4 addresses this node knows the control plane by (api, registry, redis), which no
+ * container may reach through the node (PAAS_PROTECTED_CIDRS adds more; a control plane
+ * named by a DNS name must be listed there). Loopback and the host's own addresses are
+ * walled off for every container anyway.
+ */
+export function controlPlaneAddresses(urls: readonly string[]): string[] {
+  const hosts = urls.map((u) => {
+    try {
+      return new URL(u).hostname;
+    } catch {
+      return '';
+    }
+  });
+  return [...new Set(hosts.filter((h) => isIPv4(h) && !h.startsWith('127.') && h !== '0.0.0.0'))];
+}
+
 /** The agent's settings; the only place the agent reads its environment. */
 export function loadAgentConfig(env: Env): AgentConfig {
   const p = paths(env);
@@ -89,6 +106,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     );
   }
   const registry = listenAddress(env, 'PAAS_REGISTRY_ADDR');
+  const redisUrl = env['REDIS_URL'] || `unix://${join(p.root, 'platform', 'redis', 'redis.sock')}`;
   const native = join(REPO, 'native', 'runtime', 'build');
   return {
     paths: p,
@@ -102,14 +120,14 @@ export function loadAgentConfig(env: Env): AgentConfig {
     // what the host has, less a little for the system
     memory: positive(env, 'PAAS_NODE_MEMORY', Math.max(64, Math.floor((totalmem() / 2 ** 20) * 0.9)), true),
     cpus: Math.round(positive(env, 'PAAS_NODE_CPUS', availableParallelism(), false) * 1000),
-    redisUrl: env['REDIS_URL'] || `unix://${join(p.root, 'platform', 'redis', 'redis.sock')}`,
+    redisUrl,
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
     insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     engine: {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
       init: env['PAAS_INIT'] || join(native, 'paas-init'),
-      bridge: bridgeSettingsFromEnv(env),
+      bridge: bridgeSettingsFromEnv(env, controlPlaneAddresses([apiUrl, `http://${registry.host}`, redisUrl])),
     },
   };
 }

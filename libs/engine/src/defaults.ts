@@ -5,14 +5,18 @@
  */
 import type { SeccompProfile, SpecMount } from './runtime-spec';
 
-/** Docker's default capabilities (moby oci/caps/defaults.go). */
+/**
+ * Docker's default capabilities (moby oci/caps/defaults.go) less CAP_NET_RAW, as Podman
+ * does: raw sockets let a container forge packets (ARP, or frames to the gateway naming
+ * 127.0.0.1, CVE-2020-8558) and sniff its bridge. Unprivileged ICMP ping keeps working
+ * through `net.ipv4.ping_group_range` (PING_GROUP_RANGE); `--cap-add NET_RAW` gives it back.
+ */
 export const DEFAULT_CAPABILITIES = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',
   'CAP_FOWNER',
   'CAP_MKNOD',
-  'CAP_NET_RAW',
   'CAP_SETGID',
   'CAP_SETUID',
   'CAP_SETFCAP',
@@ -22,6 +26,9 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_KILL',
   'CAP_AUDIT_WRITE',
 ] as const;
+
+/** Every group may open ICMP datagram sockets in the container's own netns (ping without NET_RAW). */
+export const PING_GROUP_RANGE = { 'net.ipv4.ping_group_range': '0 2147483647' } as const;
 
 export const MASKED_PATHS = [
   '/proc/asound',

@@ -69,6 +69,18 @@ describe('buildSpec', () => {
     );
   });
 
+  it('leaves NET_RAW out (Podman) and lets ping work through ping_group_range in its own netns only', () => {
+    const spec = buildSpec(image, run(), 'h', ctx);
+    assert.equal(spec.process.capabilities?.bounding?.includes('CAP_NET_RAW'), false);
+    assert.deepEqual(spec.linux.sysctl, { 'net.ipv4.ping_group_range': '0 2147483647' });
+    const bridged = buildSpec(image, run(), 'h', { ...ctx, network: { kind: 'path', path: '/run/netns/x' } });
+    assert.equal(bridged.linux.sysctl?.['net.ipv4.ping_group_range'], '0 2147483647');
+    const host = buildSpec(image, run(), 'h', { ...ctx, network: { kind: 'host' } });
+    assert.equal(host.linux.sysctl, undefined, "the host's own sysctl is never written");
+    const raw = buildSpec(image, run({ capAdd: ['NET_RAW'] }), 'h', ctx);
+    assert.ok(raw.process.capabilities?.bounding?.includes('CAP_NET_RAW'));
+  });
+
   it('translates resources', () => {
     const spec = buildSpec(image, run({ resources: { memory: 32 << 20, cpus: 1.5, pidsLimit: 50 } }), 'h', ctx);
     assert.deepEqual(spec.linux.resources, {

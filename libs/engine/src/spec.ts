@@ -6,7 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ImageConfig } from '@paas/oci';
-import { DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultMounts, defaultSeccompProfile } from './defaults';
+import {
+  DEFAULT_CAPABILITIES,
+  MASKED_PATHS,
+  PING_GROUP_RANGE,
+  READONLY_PATHS,
+  defaultMounts,
+  defaultSeccompProfile,
+} from './defaults';
 import type { RuntimeSpec, SpecMount } from './runtime-spec';
 import type { ResolvedUser } from './user';
 
@@ -186,6 +193,8 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
       namespaces,
       resources,
       cgroupsPath: ctx.cgroupsPath,
+      // a network sysctl written in the host's netns would change the host: only with our own
+      ...(ctx.network.kind !== 'host' ? { sysctl: { ...PING_GROUP_RANGE } } : {}),
       ...(run.privileged
         ? {}
         : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS, seccomp: defaultSeccompProfile() }),

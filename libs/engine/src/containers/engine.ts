@@ -25,7 +25,10 @@ import {
   BridgeNetwork,
   IpamError,
   type Lease,
+  PortSpecError,
   containerResolvConf,
+  isLoopbackIp,
+  loopbackProxySpecs,
   publishedPorts,
 } from '../network';
 import { type RunOptions, buildSpec, processArgs } from '../spec';
@@ -82,6 +85,14 @@ export interface ContainerState {
   readonly restartCount: number;
   readonly error?: string;
 }
+
+/**
+ * The label of a platform container (an app's instance, one-off run or release phase):
+ * such a container is isolated on the bridge, from every other container and from every
+ * other one's published ports; the host (the router) still reaches it. Unlabelled
+ * containers keep Docker's default (icc: they talk to each other).
+ */
+export const APP_LABEL = 'paas.app';
 
 export interface EngineOptions {
   readonly root: string;
@@ -167,6 +178,13 @@ export class Engine {
       network === 'bridge'
         ? publishedPorts(opts.ports ?? [], opts.publishAll ?? false, image.config.config?.ExposedPorts)
         : [];
+    const loopbackUdp = ports.find((p) => p.protocol === 'udp' && isLoopbackIp(p.hostIp));
+    if (loopbackUdp) {
+      throw new PortSpecError(
+        `invalid publish ${loopbackUdp.hostIp}:${loopbackUdp.hostPort}:${loopbackUdp.containerPort}/udp: ` +
+          'udp on a loopback host address is not supported (the loopback proxy is tcp only); publish on 0.0.0.0 or a host address',
+      );
+    }
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
@@ -254,8 +272,14 @@ export class Engine {
       if (state.status === 'dead') await this.deleteFromRuntime(record); // its shim crashed: the runtime still lists it
       await rm(p.shim, { recursive: true, force: true });
       const bridge = this.bridgeOf(record);
-      await bridge
-        ?.attach({ id: record.id, name: record.name, hostname: record.hostname, ports: record.network.ports })
+      const lease = await bridge
+        ?.attach({
+          id: record.id,
+          name: record.name,
+          hostname: record.hostname,
+          ports: record.network.ports,
+          isolated: record.labels[APP_LABEL] !== undefined,
+        })
         .catch((err: unknown) => networkError(record.name, err));
       try {
         return await startShim(this.options.binaries, {
@@ -268,6 +292,7 @@ export class Engine {
           stdin: record.interactive,
           logMaxSize: '20m',
           logMaxFiles: 3,
+          publish: lease ? loopbackProxySpecs(lease) : [],
         });
       } catch (err) {
         await bridge?.detach(record.id);

@@ -17,6 +17,8 @@ export interface ShimBinaries {
   readonly runtime: string;
   /** The runtime's own state root (`--root`). */
   readonly runtimeRoot: string;
+  /** paas-proxy, for loopback-published ports; default: next to the shim. */
+  readonly proxy?: string;
 }
 
 export interface ShimStart {
@@ -29,6 +31,8 @@ export interface ShimStart {
   readonly stdin: boolean;
   readonly logMaxSize?: string;
   readonly logMaxFiles?: number;
+  /** `tcp:LISTEN_IP:PORT:TARGET_IP:PORT`: served by a paas-proxy the shim runs for the container's life. */
+  readonly publish?: readonly string[];
 }
 
 export interface ShimStatus {
@@ -85,6 +89,9 @@ export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<num
     ...(opts.logMaxSize ? ['--log-max-size', opts.logMaxSize] : []),
     ...(opts.logMaxFiles ? ['--log-max-files', String(opts.logMaxFiles)] : []),
     ...(opts.stdin ? ['--stdin'] : []),
+    ...(opts.publish?.length
+      ? [...(bin.proxy ? ['--proxy', bin.proxy] : []), ...opts.publish.flatMap((p) => ['--publish', p])]
+      : []),
   ];
   try {
     const { stdout } = await run(bin.shim, args, { timeout: 120_000 });

@@ -1,7 +1,7 @@
 /**
  * Bridge networking for containers, the engine's only entry point into this folder:
  * `attach` before the runtime starts a container, `detach` when it stops or is removed,
- * `prune` to repair. Every kernel object of a container (netns, veth, DNAT rules) is made
+ * `prune` to repair. Every kernel object of a container (netns, veth, iptables rules) is made
  * and removed under the IPAM lock, after its lease is on disk and before the lease goes, so
  * the lease file is a journal: whatever a crash leaves behind, a lease names it.
  */
@@ -24,7 +24,7 @@ import {
 import { LeaseStore } from './lease-store';
 import { probePort } from './port-probe';
 import type { PortBinding } from './ports';
-import { containerTag, deletions, portRules } from './rules';
+import { containerTag, deletions, isolationRules, portRules } from './rules';
 import { createSandbox, netnsPath, removeSandbox, sandboxExists } from './sandbox.linux';
 
 export interface BridgeNetworkOptions {
@@ -47,6 +47,8 @@ export interface Endpoint {
   readonly name: string;
   readonly hostname: string;
   readonly ports: readonly PortBinding[];
+  /** Reaches no other container of the bridge and is reached by none (the host still reaches it). */
+  readonly isolated?: boolean;
 }
 
 const EPHEMERAL: PortRange = { first: 32768, last: 60999 };
@@ -102,16 +104,20 @@ export class BridgeNetwork {
         ...allocated,
         pid: process.pid,
         since: new Date().toISOString(),
+        ...(endpoint.isolated ? { isolated: true } : {}),
       };
       state.leases[endpoint.id] = lease;
       await commit();
       try {
         await ensureBridge(bridge);
-        await createSandbox(endpoint.id, bridge.name, {
-          ip: lease.ip,
-          prefix: bridge.subnet.prefix,
-          gateway: bridge.subnet.gateway,
-        });
+        // the isolation rules stand before the container has an address on the bridge
+        if (lease.isolated) await iptablesRestore(isolationRules(bridge.name, endpoint.id, lease.ip));
+        await createSandbox(
+          endpoint.id,
+          bridge.name,
+          { ip: lease.ip, prefix: bridge.subnet.prefix, gateway: bridge.subnet.gateway },
+          { isolated: lease.isolated ?? false },
+        );
         const rules = portRules(bridge.name, endpoint.id, lease.ip, lease.ports);
         if (rules) await iptablesRestore(rules);
       } catch (err) {
@@ -202,11 +208,15 @@ export class BridgeNetwork {
     return count;
   }
 
-  /** The kernel objects of a lease: netns, veth, DNAT rules (found by the comment naming the container). */
+  /** The kernel objects of a lease: netns, veth, DNAT and isolation rules (found by the comment naming the container). */
   private async teardown(lease: Lease): Promise<void> {
     await removeSandbox(lease.id);
-    if (lease.ports.length === 0) return;
-    const lines = deletions(await iptablesSave('nat'), containerTag(lease.id));
-    if (lines.length) await iptablesRestore(['*nat', ...lines, 'COMMIT', ''].join('\n'));
+    const tables = [...(lease.ports.length ? ['nat' as const] : []), ...(lease.isolated ? ['filter' as const] : [])];
+    const text: string[] = [];
+    for (const table of tables) {
+      const lines = deletions(await iptablesSave(table), containerTag(lease.id));
+      if (lines.length) text.push(`*${table}`, ...lines, 'COMMIT');
+    }
+    if (text.length) await iptablesRestore([...text, ''].join('\n'));
   }
 }

@@ -2,9 +2,15 @@
  * The bridge every container's veth attaches to, with the gateway address, the sysctls and
  * the bridge-wide iptables rules (rules.ts). Made on demand by the first container start and
  * kept afterwards, as Docker keeps docker0; `paas network prune` removes it when unused.
+ *
+ * Sysctls: route_localnet stays 0 (1 let containers reach the host's 127.0.0.1, see
+ * rules.ts), and the bridge has no IPv6: the bridge is IPv4 only, and an IPv6 link-local
+ * address on it would be a host address the IPv4 walls do not cover (a service on [::]).
+ * A bridge made by an older paas (route_localnet 1, no walls) is brought up to date by the
+ * first container start that finds it, keeping its containers' DNAT rules.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { NetworkCommandError, ipBatch, iptablesRestore, iptablesSave } from './commands.linux';
 import { bridgeRemoval, bridgeRules } from './rules';
 import type { Subnet } from './subnet';
@@ -16,6 +22,12 @@ export interface BridgeSettings {
   readonly subnet: Subnet;
   /** Docker's `--ip-forward`: turn on net.ipv4.ip_forward for outbound traffic (default true). */
   readonly ipForward: boolean;
+  /**
+   * `PAAS_PROTECTED_CIDRS`: addresses no container may reach through this node (the control
+   * plane on other machines: api, registry, redis). The host's own addresses are walled off
+   * whatever this says. Applied when the bridge is made.
+   */
+  readonly protectedCidrs?: readonly string[];
 }
 
 export const bridgeExists = (name: string): boolean => existsSync(`/sys/class/net/${name}`);
@@ -23,27 +35,54 @@ export const bridgeExists = (name: string): boolean => existsSync(`/sys/class/ne
 /** Creates the bridge and its rules unless the bridge is there; idempotent, run under the IPAM lock. */
 export async function ensureBridge(settings: BridgeSettings): Promise<void> {
   const { name, subnet } = settings;
-  if (bridgeExists(name)) return;
+  const rules = { protectedCidrs: settings.protectedCidrs ?? [] };
+  if (bridgeExists(name)) {
+    if ((await readSysctl(name, 'route_localnet')) === '1') await upgradeBridge(settings);
+    return;
+  }
   await removeBridgeRules(name); // a bridge deleted by hand, or a crash half-way through this function
   try {
-    await ipBatch([
-      `link add ${name} type bridge`,
-      `addr add ${subnet.gateway}/${subnet.prefix} dev ${name}`,
-      `link set ${name} up`,
-    ]);
+    await ipBatch([`link add ${name} type bridge`]);
+    await disableIPv6(name);
+    await ipBatch([`addr add ${subnet.gateway}/${subnet.prefix} dev ${name}`, `link set ${name} up`]);
   } catch (err) {
     // another engine root on the same bridge name made it first
     if (!(err instanceof NetworkCommandError) || !bridgeExists(name)) throw err;
   }
-  // loopback clients of published ports: packets from 127.0.0.1 may be routed out of the bridge
-  await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
   if (settings.ipForward) await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
-  await iptablesRestore(bridgeRules(name, subnet.cidr));
+  await iptablesRestore(bridgeRules(name, subnet.cidr, rules));
+}
+
+const readSysctl = (bridge: string, key: string): Promise<string> =>
+  readFile(`/proc/sys/net/ipv4/conf/${bridge}/${key}`, 'utf8').then(
+    (v) => v.trim(),
+    () => '',
+  );
+
+async function disableIPv6(bridge: string): Promise<void> {
+  const path = `/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`;
+  if (existsSync(path)) await writeFile(path, '1'); // no such file: the kernel has no IPv6 at all
+}
+
+/** An older paas's bridge: route_localnet off, IPv6 off, its rules replaced (published ports kept). */
+async function upgradeBridge(settings: BridgeSettings): Promise<void> {
+  const { name } = settings;
+  await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '0');
+  await disableIPv6(name);
+  const text = bridgeRemoval(name, await saveAll(), { keepDnatChain: true });
+  if (text.trim()) await iptablesRestore(text);
+  await iptablesRestore(
+    bridgeRules(name, settings.subnet.cidr, { protectedCidrs: settings.protectedCidrs ?? [], keepDnatChain: true }),
+  );
+}
+
+async function saveAll(): Promise<{ raw: string; nat: string; filter: string }> {
+  const [raw, nat, filter] = await Promise.all([iptablesSave('raw'), iptablesSave('nat'), iptablesSave('filter')]);
+  return { raw, nat, filter };
 }
 
 export async function removeBridgeRules(name: string): Promise<void> {
-  const [nat, filter] = await Promise.all([iptablesSave('nat'), iptablesSave('filter')]);
-  const text = bridgeRemoval(name, nat, filter);
+  const text = bridgeRemoval(name, await saveAll());
   if (text.trim()) await iptablesRestore(text);
 }
 

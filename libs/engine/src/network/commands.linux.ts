@@ -46,6 +46,6 @@ export async function iptablesRestore(text: string): Promise<void> {
   await run('iptables-restore', ['-w', '--noflush'], text);
 }
 
-export async function iptablesSave(table: 'nat' | 'filter'): Promise<string> {
+export async function iptablesSave(table: 'raw' | 'nat' | 'filter'): Promise<string> {
   return run('iptables-save', ['-t', table]);
 }

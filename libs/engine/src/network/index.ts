@@ -3,5 +3,6 @@ export { type BridgeSettings } from './bridge.linux';
 export { containerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError } from './ipam';
 export * from './ports';
-export { NetworkConfigError, type Subnet, parseSubnet } from './subnet';
+export { isLoopbackIp, loopbackProxySpecs } from './rules';
+export { NetworkConfigError, type Subnet, parseCidr, parseSubnet } from './subnet';
 export { bridgeSettings, bridgeSettingsFromEnv } from './settings';

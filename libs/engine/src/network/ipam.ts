@@ -17,6 +17,8 @@ export interface Lease {
   /** The process that set the network up; while it lives, the lease is in use even if the container is not running yet. */
   readonly pid: number;
   readonly since: string;
+  /** Cut off from the other containers of the bridge (a platform app's): L2 port isolation and PAAS-ISO rules. */
+  readonly isolated?: boolean;
 }
 
 export interface LeaseState {

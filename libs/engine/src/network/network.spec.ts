@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { containerResolvConf, renderHosts, writeInPlace } from './hosts';
 import type { Lease } from './ipam';
-import { bridgeRemoval, bridgeRules, deletions, portRules } from './rules';
-import { bridgeSettings } from './settings';
-import { NetworkConfigError, macFor, parseSubnet } from './subnet';
+import { ConfigError } from '@paas/config';
+import { bridgeRemoval, bridgeRules, deletions, isolationRules, loopbackProxySpecs, portRules } from './rules';
+import { bridgeSettings, bridgeSettingsFromEnv } from './settings';
+import { NetworkConfigError, macFor, parseCidr, parseSubnet } from './subnet';
 
 const id = 'ab'.repeat(32);
 
@@ -35,23 +36,93 @@ describe('subnet and settings', () => {
 });
 
 describe('iptables rules', () => {
-  it('tags every rule with its owner, and loopback DNAT has its masquerade', () => {
-    const bridge = bridgeRules('paas0', '10.88.0.0/16');
-    assert.match(
-      bridge,
-      /-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment paas-bridge:paas0 -j PAAS-DNAT-paas0/,
+  const bridge = bridgeRules('paas0', '10.88.0.0/16', { protectedCidrs: ['10.0.0.5/32', '192.168.7.0/24'] });
+  const section = (text: string, table: string): string[] => {
+    const lines = text.split('\n');
+    const start = lines.indexOf(`*${table}`);
+    return start < 0 ? [] : lines.slice(start + 1, lines.indexOf('COMMIT', start));
+  };
+
+  it('tags every rule of the bridge with its owner', () => {
+    for (const line of bridge.split('\n').filter((l) => /^-[AI] /.test(l))) {
+      assert.match(line, / -m comment --comment paas-bridge:paas0 /, line);
+    }
+  });
+
+  it('walls the host off: replies pass, everything else from the bridge to a host address is dropped', () => {
+    assert.deepEqual(
+      section(bridge, 'filter').filter((l) => l.includes(' INPUT ')),
+      [
+        '-I INPUT 1 -i paas0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        '-I INPUT 2 -i paas0 -m comment --comment paas-bridge:paas0 -j DROP',
+      ],
     );
-    assert.match(bridge, /-A POSTROUTING -s 127.0.0.0\/8 -o paas0 .*-j MASQUERADE/);
-    const ports = portRules('paas0', id, '10.88.0.2', [
-      { hostIp: '127.0.0.1', hostPort: 18080, containerPort: 80, protocol: 'tcp' },
-      { hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53, protocol: 'udp' },
+    // CVE-2020-8558: before conntrack and routing, as kube-proxy does
+    assert.deepEqual(section(bridge, 'raw'), [
+      '-I PREROUTING -i paas0 -d 127.0.0.0/8 -m comment --comment paas-bridge:paas0 -j DROP',
     ]);
+  });
+
+  it('forwards: isolation first, then the protected control plane, then outbound and replies', () => {
+    assert.deepEqual(
+      section(bridge, 'filter').filter((l) => l.includes(' FORWARD ')),
+      [
+        '-I FORWARD 1 -i paas0 -o paas0 -m comment --comment paas-bridge:paas0 -j PAAS-ISO-paas0',
+        '-I FORWARD 2 -i paas0 -d 10.0.0.5/32 -m comment --comment paas-bridge:paas0 -j DROP',
+        '-I FORWARD 3 -i paas0 -d 192.168.7.0/24 -m comment --comment paas-bridge:paas0 -j DROP',
+        '-I FORWARD 4 -i paas0 -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        '-I FORWARD 5 -o paas0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment paas-bridge:paas0 -j ACCEPT',
+      ],
+    );
+    assert.ok(section(bridge, 'filter').includes('-N PAAS-ISO-paas0'));
+  });
+
+  it('never DNATs loopback traffic (no route_localnet): the proxy serves it', () => {
+    const nat = section(bridge, 'nat');
+    assert.ok(
+      nat.includes(
+        '-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -m comment --comment paas-bridge:paas0 -j PAAS-DNAT-paas0',
+      ),
+    );
+    assert.equal(nat.filter((l) => l.includes('127.0.0.0/8') && l.includes('MASQUERADE')).length, 0);
+    assert.ok(
+      nat.includes('-A POSTROUTING -s 10.88.0.0/16 ! -o paas0 -m comment --comment paas-bridge:paas0 -j MASQUERADE'),
+    );
+    assert.doesNotMatch(bridgeRules('paas0', '10.88.0.0/16', { keepDnatChain: true }), /-N PAAS-DNAT/);
+  });
+
+  it('publishes through DNAT; loopback clients go through the proxy', () => {
+    const bindings = [
+      { hostIp: '127.0.0.1', hostPort: 18080, containerPort: 80, protocol: 'tcp' as const },
+      { hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53, protocol: 'udp' as const },
+      { hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'tcp' as const },
+      { hostIp: '10.1.2.3', hostPort: 8081, containerPort: 81, protocol: 'tcp' as const },
+    ];
     assert.equal(
-      ports,
+      portRules('paas0', id, '10.88.0.2', bindings),
       [
         '*nat',
         `-A PAAS-DNAT-paas0 -d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:80`,
         `-A PAAS-DNAT-paas0 -p udp -m udp --dport 5353 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:53`,
+        `-A PAAS-DNAT-paas0 -p tcp -m tcp --dport 8080 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:80`,
+        `-A PAAS-DNAT-paas0 -d 10.1.2.3/32 -p tcp -m tcp --dport 8081 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:81`,
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(loopbackProxySpecs({ ip: '10.88.0.2', ports: bindings }), [
+      'tcp:127.0.0.1:18080:10.88.0.2:80',
+      'tcp:0.0.0.0:8080:10.88.0.2:80',
+    ]);
+  });
+
+  it("cuts an isolated container off the bridge's other containers, both ways", () => {
+    assert.equal(
+      isolationRules('paas0', id, '10.88.0.9'),
+      [
+        '*filter',
+        `-A PAAS-ISO-paas0 -s 10.88.0.9/32 -m comment --comment paas:${id} -j DROP`,
+        `-A PAAS-ISO-paas0 -d 10.88.0.9/32 -m comment --comment paas:${id} -j DROP`,
         'COMMIT',
         '',
       ].join('\n'),
@@ -76,11 +147,44 @@ describe('iptables rules', () => {
         '-D PAAS-DNAT-paas0 -p tcp -m tcp --dport 2 -m comment',
       ],
     );
-    const removal = bridgeRemoval('paas0', saved, '');
+    const filter = [
+      '*filter',
+      ':PAAS-ISO-paas0 - [0:0]',
+      '-A INPUT -i paas0 -m comment --comment "paas-bridge:paas0" -j DROP',
+      `-A PAAS-ISO-paas0 -s 10.88.0.9/32 -m comment --comment "paas:${id}" -j DROP`,
+      'COMMIT',
+    ].join('\n');
+    const raw = '*raw\n-A PREROUTING -i paas0 -d 127.0.0.0/8 -m comment --comment "paas-bridge:paas0" -j DROP\nCOMMIT';
+    const removal = bridgeRemoval('paas0', { raw, nat: saved, filter });
     assert.match(removal, /-D PREROUTING .*paas-bridge:paas0"/);
     assert.doesNotMatch(removal, /paas01/);
     assert.match(removal, /-F PAAS-DNAT-paas0\n-X PAAS-DNAT-paas0\nCOMMIT/);
+    assert.match(removal, /\*raw\n-D PREROUTING -i paas0 -d 127\.0\.0\.0\/8 .*\nCOMMIT/);
+    assert.match(removal, /-D INPUT -i paas0 .*\n-F PAAS-ISO-paas0\n-X PAAS-ISO-paas0\nCOMMIT/);
+    // an upgrade keeps the DNAT chain and the published ports in it
+    assert.doesNotMatch(bridgeRemoval('paas0', { raw, nat: saved, filter }, { keepDnatChain: true }), /-X PAAS-DNAT/);
   });
+});
+
+describe('protected addresses', () => {
+  it('parses PAAS_PROTECTED_CIDRS: addresses and CIDRs, canonical, de-duplicated', () => {
+    const s = bridgeSettings({
+      bridge: 'paas0',
+      subnet: '10.88.0.0/16',
+      protectedCidrs: '10.0.0.5, 10.0.0.5/32,192.168.7.9/24',
+    });
+    assert.deepEqual(s.protectedCidrs, ['10.0.0.5/32', '192.168.7.0/24']);
+    assert.equal(parseCidr('0.0.0.0/0'), '0.0.0.0/0');
+  });
+
+  for (const bad of ['10.0.0', '10.0.0.5/33', 'api.example', '10.0.0.5/']) {
+    it(`refuses ${bad} with the variable's name`, () => {
+      assert.throws(
+        () => bridgeSettingsFromEnv({ PAAS_PROTECTED_CIDRS: `10.1.1.1,${bad}` }),
+        (e: unknown) => e instanceof ConfigError && /PAAS_PROTECTED_CIDRS/.test(e.message) && e.message.includes(bad),
+      );
+    });
+  }
 });
 
 describe('hosts and resolv.conf', () => {

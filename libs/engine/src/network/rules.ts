@@ -4,16 +4,29 @@
  * teardown and repair find exactly the rules of one owner in `iptables-save` output, even
  * after a crash lost every other record of them.
  *
+ *   raw PREROUTING  -i <br> -d 127.0.0.0/8 -j DROP        CVE-2020-8558, before conntrack
  *   nat PREROUTING  -m addrtype --dst-type LOCAL -j PAAS-DNAT-<br>   traffic from outside
- *   nat OUTPUT      -m addrtype --dst-type LOCAL -j PAAS-DNAT-<br>   the host itself, loopback included
+ *   nat OUTPUT      ! -d 127.0.0.0/8 --dst-type LOCAL -j PAAS-DNAT-<br>   the host itself
  *   nat PAAS-DNAT-<br>  [-d hostIp] -p tcp --dport H -j DNAT --to IP:C   one per published port
- *   nat POSTROUTING -s 127.0.0.0/8 -o <br> -j MASQUERADE   loopback clients (with route_localnet=1)
  *   nat POSTROUTING -s <subnet> ! -o <br> -j MASQUERADE    outbound NAT
- *   filter FORWARD  -i <br> -j ACCEPT; -o <br> --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
+ *   filter INPUT    -i <br> ESTABLISHED,RELATED ACCEPT; -i <br> DROP   the wall around the host
+ *   filter FORWARD  -i <br> -o <br> -j PAAS-ISO-<br>        isolated containers (platform apps)
+ *                   -i <br> -d <protected> -j DROP          the control plane on other machines
+ *                   -i <br> -j ACCEPT; -o <br> --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
+ *   filter PAAS-ISO-<br>  -s IP -j DROP; -d IP -j DROP       one pair per isolated container
  *
- * Loopback DNAT instead of a userland proxy: no process per port, and the kernel does the
- * forwarding. The price is route_localnet on the bridge (so 127.0.0.1-sourced packets may leave
- * through it) and the masquerade that gives them the gateway's address as source.
+ * Untrusted code runs in the containers (docs/security.md): nothing of the host answers a
+ * packet from the bridge but replies, whatever host address it names, loopback included.
+ * A published port is not a host socket: its DNAT happens in PREROUTING, before INPUT, so
+ * container -> hostIP:published port is forwarded (hairpin) and still works. Loopback
+ * clients of published ports are served by a userland proxy (native paas-proxy, owned by the
+ * container's shim) as Docker's docker-proxy does, not by DNAT: DNAT to a bridge from
+ * 127.0.0.1 needs route_localnet=1 on the bridge, which is what let containers reach the
+ * host's 127.0.0.1 services (CVE-2020-8558). Hence no OUTPUT DNAT for 127.0.0.0/8. A
+ * binding on a loopback host address keeps its `-d 127.0.0.1` DNAT rule, as Docker keeps
+ * it: no packet can match it any more (OUTPUT skips 127/8, the raw table drops 127/8 from
+ * the bridge, the routing code drops it from other interfaces), but it names the binding
+ * for inspection and teardown like every other one.
  */
 import type { PortBinding } from './ports';
 import { ANY_IP } from './ports';
@@ -21,29 +34,52 @@ import { ANY_IP } from './ports';
 export const bridgeTag = (bridge: string): string => `paas-bridge:${bridge}`;
 export const containerTag = (id: string): string => `paas:${id}`;
 export const dnatChain = (bridge: string): string => `PAAS-DNAT-${bridge}`;
+export const isolationChain = (bridge: string): string => `PAAS-ISO-${bridge}`;
 
-export function bridgeRules(bridge: string, subnetCidr: string): string {
+/** 127.0.0.0/8: never routed to or from a bridge. */
+export const isLoopbackIp = (ip: string): boolean => /^127\./.test(ip);
+
+export interface BridgeRuleOptions {
+  /** CIDRs no container may reach (the control plane on other machines): FORWARD drops. */
+  readonly protectedCidrs?: readonly string[];
+  /** The DNAT chain exists already (a bridge made by an older paas): keep it and its rules. */
+  readonly keepDnatChain?: boolean;
+}
+
+export function bridgeRules(bridge: string, subnetCidr: string, options: BridgeRuleOptions = {}): string {
   const tag = `-m comment --comment ${bridgeTag(bridge)}`;
   const chain = dnatChain(bridge);
+  const iso = isolationChain(bridge);
+  // inserted first, in this order: a host whose policies or first rules ACCEPT everything
+  // (or DROP it: Docker, ufw) must still apply ours
+  const forward = [
+    `-i ${bridge} -o ${bridge} ${tag} -j ${iso}`,
+    ...(options.protectedCidrs ?? []).map((cidr) => `-i ${bridge} -d ${cidr} ${tag} -j DROP`),
+    `-i ${bridge} ${tag} -j ACCEPT`,
+    `-o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
+  ];
   return [
+    '*raw',
+    `-I PREROUTING -i ${bridge} -d 127.0.0.0/8 ${tag} -j DROP`,
+    'COMMIT',
     '*nat',
-    `-N ${chain}`,
+    ...(options.keepDnatChain ? [] : [`-N ${chain}`]),
     `-A PREROUTING -m addrtype --dst-type LOCAL ${tag} -j ${chain}`,
-    `-A OUTPUT -m addrtype --dst-type LOCAL ${tag} -j ${chain}`,
-    `-A POSTROUTING -s 127.0.0.0/8 -o ${bridge} ${tag} -j MASQUERADE`,
+    `-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL ${tag} -j ${chain}`,
     `-A POSTROUTING -s ${subnetCidr} ! -o ${bridge} ${tag} -j MASQUERADE`,
     'COMMIT',
     '*filter',
-    // inserted first: a host whose FORWARD policy is DROP (Docker, ufw) must still pass ours
-    `-I FORWARD -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
-    `-I FORWARD -i ${bridge} ${tag} -j ACCEPT`,
+    `-N ${iso}`,
+    `-I INPUT 1 -i ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`,
+    `-I INPUT 2 -i ${bridge} ${tag} -j DROP`,
+    ...forward.map((rule, i) => `-I FORWARD ${i + 1} ${rule}`),
     'COMMIT',
     '',
   ].join('\n');
 }
 
+/** The DNAT rules of a container's published ports (loopback clients: the proxy, see above). */
 export function portRules(bridge: string, id: string, ip: string, ports: readonly PortBinding[]): string {
-  if (ports.length === 0) return '';
   const lines = ports.map((p) =>
     [
       `-A ${dnatChain(bridge)}`,
@@ -53,7 +89,35 @@ export function portRules(bridge: string, id: string, ip: string, ports: readonl
       `-j DNAT --to-destination ${ip}:${p.containerPort}`,
     ].join(' '),
   );
+  if (lines.length === 0) return '';
   return ['*nat', ...lines, 'COMMIT', ''].join('\n');
+}
+
+/**
+ * What the container's paas-proxy serves (`tcp:LISTEN_IP:PORT:TARGET_IP:PORT`): each TCP
+ * binding a loopback client can use, on a loopback address or on every address (0.0.0.0,
+ * as docker-proxy listens; clients on other addresses are DNATed before they reach it).
+ */
+export function loopbackProxySpecs(lease: { readonly ip: string; readonly ports: readonly PortBinding[] }): string[] {
+  return lease.ports
+    .filter((p) => p.protocol === 'tcp' && (p.hostIp === ANY_IP || isLoopbackIp(p.hostIp)))
+    .map((p) => `tcp:${p.hostIp}:${p.hostPort}:${lease.ip}:${p.containerPort}`);
+}
+
+/**
+ * An isolated container (a platform app's) exchanges nothing with other containers of the
+ * bridge, directly or through a published port (hairpin); the host still reaches it.
+ */
+export function isolationRules(bridge: string, id: string, ip: string): string {
+  const tag = `-m comment --comment ${containerTag(id)}`;
+  const chain = isolationChain(bridge);
+  return [
+    '*filter',
+    `-A ${chain} -s ${ip}/32 ${tag} -j DROP`,
+    `-A ${chain} -d ${ip}/32 ${tag} -j DROP`,
+    'COMMIT',
+    '',
+  ].join('\n');
 }
 
 const tagged = (line: string, tag: string): boolean =>
@@ -67,17 +131,27 @@ export function deletions(saved: string, tag: string): string[] {
     .map((l) => `-D ${l.slice(3)}`);
 }
 
-/** The restore text that removes the bridge's rules and its DNAT chain (whatever is in it). */
-export function bridgeRemoval(bridge: string, nat: string, filter: string): string {
+export interface SavedTables {
+  readonly raw: string;
+  readonly nat: string;
+  readonly filter: string;
+}
+
+const hasChain = (saved: string, chain: string): boolean => saved.split('\n').some((l) => l.startsWith(`:${chain} `));
+
+/** The restore text that removes the bridge's rules and its chains (whatever is in them). */
+export function bridgeRemoval(bridge: string, saved: SavedTables, options: { keepDnatChain?: boolean } = {}): string {
+  const section = (table: string, lines: string[]): string[] => (lines.length ? [`*${table}`, ...lines, 'COMMIT'] : []);
+  const natLines = deletions(saved.nat, bridgeTag(bridge));
   const chain = dnatChain(bridge);
-  const natLines = deletions(nat, bridgeTag(bridge));
-  if (nat.split('\n').some((l) => l === `:${chain} - [0:0]` || l.startsWith(`:${chain} `))) {
-    natLines.push(`-F ${chain}`, `-X ${chain}`);
-  }
-  const filterLines = deletions(filter, bridgeTag(bridge));
+  if (!options.keepDnatChain && hasChain(saved.nat, chain)) natLines.push(`-F ${chain}`, `-X ${chain}`);
+  const filterLines = deletions(saved.filter, bridgeTag(bridge));
+  const iso = isolationChain(bridge);
+  if (hasChain(saved.filter, iso)) filterLines.push(`-F ${iso}`, `-X ${iso}`);
   return [
-    ...(natLines.length ? ['*nat', ...natLines, 'COMMIT'] : []),
-    ...(filterLines.length ? ['*filter', ...filterLines, 'COMMIT'] : []),
+    ...section('raw', deletions(saved.raw, bridgeTag(bridge))),
+    ...section('nat', natLines),
+    ...section('filter', filterLines),
     '',
   ].join('\n');
 }

@@ -4,9 +4,13 @@
  * exists: the runtime joins it by path, as CNI plugins hand namespaces to runc. Because the
  * namespace outlives any process in it, restarts by the shim keep the same address and
  * rules, and teardown does not depend on the container's pid.
+ *
+ * An isolated sandbox's bridge port is `isolated on`: the bridge forwards nothing between two
+ * isolated ports (only to and from the bridge itself, the host, and non-isolated ports, which
+ * the PAAS-ISO rules of rules.ts cut off at L3), so it does not rely on br_netfilter alone.
  */
 import { existsSync } from 'node:fs';
-import { ipBatch } from './commands.linux';
+import { ipBatch, run } from './commands.linux';
 import { macFor } from './subnet';
 
 export const netnsName = (id: string): string => `paas-${id.slice(0, 12)}`;
@@ -25,14 +29,22 @@ export function sandboxExists(id: string): boolean {
   return existsSync(netnsPath(id)) || existsSync(`/sys/class/net/${hostVeth(id)}`);
 }
 
-export async function createSandbox(id: string, bridge: string, address: SandboxAddress): Promise<void> {
+export async function createSandbox(
+  id: string,
+  bridge: string,
+  address: SandboxAddress,
+  options: { isolated?: boolean } = {},
+): Promise<void> {
   const ns = netnsName(id);
   const veth = hostVeth(id);
   await ipBatch([
     `netns add ${ns}`,
     `link add ${veth} type veth peer name eth0 netns ${ns}`,
-    `link set ${veth} master ${bridge} up`,
+    `link set ${veth} master ${bridge}`,
   ]);
+  // isolated before the port comes up: not one frame passes before the wall stands
+  if (options.isolated) await run('bridge', ['link', 'set', 'dev', veth, 'isolated', 'on']);
+  await ipBatch([`link set ${veth} up`]);
   await ipBatch(
     [
       'link set lo up',

@@ -1,12 +1,18 @@
-/** The bridge settings from their textual form (PAAS_BRIDGE, PAAS_SUBNET, PAAS_IP_FORWARD). */
+/** The bridge settings from their textual form (PAAS_BRIDGE, PAAS_SUBNET, PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS). */
 import { ConfigError, DEFAULTS, type Env } from '@paas/config';
 import type { BridgeSettings } from './bridge.linux';
-import { NetworkConfigError, parseSubnet } from './subnet';
+import { NetworkConfigError, parseCidr, parseSubnet } from './subnet';
 
 /** A Linux interface name that also fits in our iptables chain name (PAAS-DNAT-<bridge>). */
 const BRIDGE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 
-export function bridgeSettings(raw: { bridge: string; subnet: string; ipForward?: string }): BridgeSettings {
+export function bridgeSettings(raw: {
+  bridge: string;
+  subnet: string;
+  ipForward?: string;
+  /** Comma-separated addresses or CIDRs no container may reach. */
+  protectedCidrs?: string;
+}): BridgeSettings {
   if (!BRIDGE_NAME.test(raw.bridge)) {
     throw new NetworkConfigError(
       `invalid bridge name ${JSON.stringify(raw.bridge)}: 1-15 characters of [a-zA-Z0-9_.-]`,
@@ -16,19 +22,37 @@ export function bridgeSettings(raw: { bridge: string; subnet: string; ipForward?
   if (!['', '0', '1', 'true', 'false'].includes(forward)) {
     throw new NetworkConfigError(`invalid ip forwarding switch ${JSON.stringify(raw.ipForward)}: 1, 0, true or false`);
   }
-  return { name: raw.bridge, subnet: parseSubnet(raw.subnet), ipForward: forward !== '0' && forward !== 'false' };
+  const protectedCidrs = (raw.protectedCidrs ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean)
+    .map((c) => {
+      try {
+        return parseCidr(c);
+      } catch (err) {
+        throw new NetworkConfigError(`invalid protected ${(err as Error).message.replace(/^invalid /, '')}`);
+      }
+    });
+  return {
+    name: raw.bridge,
+    subnet: parseSubnet(raw.subnet),
+    ipForward: forward !== '0' && forward !== 'false',
+    protectedCidrs: [...new Set(protectedCidrs)],
+  };
 }
 
 /**
  * The bridge settings from a component's environment (PAAS_BRIDGE, PAAS_SUBNET,
- * PAAS_IP_FORWARD, with DESIGN.md's defaults); a bad value is reported as a ConfigError
- * under the variable that holds it.
+ * PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS, with DESIGN.md's defaults); a bad value is reported
+ * as a ConfigError under the variable that holds it. `extraProtected`: addresses a component
+ * knows the control plane by (the agent's api and registry), walled off as well.
  */
-export function bridgeSettingsFromEnv(env: Env): BridgeSettings {
+export function bridgeSettingsFromEnv(env: Env, extraProtected: readonly string[] = []): BridgeSettings {
   const raw = {
     bridge: env['PAAS_BRIDGE'] || DEFAULTS.PAAS_BRIDGE,
     subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
     ipForward: env['PAAS_IP_FORWARD'] ?? '',
+    protectedCidrs: [env['PAAS_PROTECTED_CIDRS'] ?? '', ...extraProtected].filter(Boolean).join(','),
   };
   try {
     return bridgeSettings(raw);
@@ -36,6 +60,9 @@ export function bridgeSettingsFromEnv(env: Env): BridgeSettings {
     if (!(err instanceof NetworkConfigError)) throw err;
     if (/bridge name/.test(err.message)) throw new ConfigError('PAAS_BRIDGE', raw.bridge, err.message);
     if (/subnet/.test(err.message)) throw new ConfigError('PAAS_SUBNET', raw.subnet, err.message);
+    if (/protected/.test(err.message)) {
+      throw new ConfigError('PAAS_PROTECTED_CIDRS', raw.protectedCidrs, err.message);
+    }
     throw new ConfigError('PAAS_IP_FORWARD', raw.ipForward, err.message);
   }
 }

@@ -58,6 +58,21 @@ export function parseSubnet(text: string): Subnet {
   };
 }
 
+/**
+ * An address or CIDR (`10.0.0.5`, `10.0.0.0/8`) in canonical form (`10.0.0.5/32`,
+ * `10.0.0.0/8`), for iptables `-d`; host bits are cleared, as iptables would.
+ */
+export function parseCidr(text: string): string {
+  const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(text.trim());
+  const ip = parseIPv4(m?.[1] ?? '');
+  const prefix = m?.[2] === undefined ? 32 : Number(m[2]);
+  if (!m || ip === undefined || prefix > 32) {
+    throw new NetworkConfigError(`invalid address ${JSON.stringify(text)}: expected an IPv4 address or A.B.C.D/N`);
+  }
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return `${formatIPv4((ip & mask) >>> 0)}/${prefix}`;
+}
+
 export function contains(subnet: Subnet, ip: number): boolean {
   return ip >= subnet.first && ip <= subnet.last;
 }
