@@ -3,9 +3,11 @@ import {
   type Env,
   type ListenAddress,
   type Paths,
+  type RegistryLogin,
   formatAddress,
   listenAddress,
   paths,
+  registryLogin,
 } from '@paas/config';
 import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
@@ -51,6 +53,8 @@ export interface AgentConfig {
    * control plane names under its own registry address are pulled from here.
    */
   readonly registry: string;
+  /** `PAAS_REGISTRY_USER` + `PAAS_REGISTRY_PASSWORD`: this node's (pull-only) login to that registry. */
+  readonly registryLogin: RegistryLogin | null;
   /** `PAAS_INSECURE_REGISTRIES`: registries spoken to over HTTP besides loopback and `registry`. */
   readonly insecureRegistries: readonly string[];
   readonly engine: AgentEngineSettings;
@@ -122,6 +126,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     cpus: Math.round(positive(env, 'PAAS_NODE_CPUS', availableParallelism(), false) * 1000),
     redisUrl,
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
+    registryLogin: registryLogin(env),
     insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     engine: {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),

@@ -3,12 +3,13 @@
  * build's root), pulled from the registry otherwise. The control plane names images by its
  * own registry address (`127.0.0.1:5000/app:v3`); a node that reaches that registry under
  * another address (PAAS_REGISTRY_ADDR) pulls from there and tags the image with the name the
- * release uses. Concurrent asks for one image make one pull.
+ * release uses. Concurrent asks for one image make one pull. The node logs in to the
+ * platform registry with its own pull-only login; other registries get the saved logins.
  */
 import { join } from 'node:path';
 import { type ImageService, ImageNotFoundError } from '@paas/images';
 import { formatReference, parseNormalizedReference } from '@paas/oci';
-import { BlobSources, CredentialStore, RegistryClient, pullImage } from '@paas/registry';
+import { BlobSources, CredentialStore, type Credentials, RegistryClient, pullImage } from '@paas/registry';
 
 export interface ImageSource {
   /** The registry as the control plane names it (heartbeat answer). */
@@ -25,6 +26,8 @@ export class NodeImages {
   constructor(
     private readonly images: ImageService,
     private readonly root: string,
+    /** This node's login to the platform registry (PAAS_REGISTRY_USER/PASSWORD). */
+    private readonly platformLogin: Credentials | null = null,
   ) {}
 
   /** Makes sure `ref` resolves in the node's store; pulls it if needed. */
@@ -51,7 +54,10 @@ export class NodeImages {
   private async client(host: string, source: ImageSource): Promise<RegistryClient> {
     let client = this.clients.get(host);
     if (!client) {
-      const credentials = await new CredentialStore(join(this.root, 'registry-auth.json')).get(host);
+      const credentials =
+        host === source.local && this.platformLogin
+          ? this.platformLogin
+          : await new CredentialStore(join(this.root, 'registry-auth.json')).get(host);
       client = new RegistryClient(host, {
         insecure: [...source.insecure, source.local, source.controlPlane],
         userAgent: 'paas-agent',

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const agent = new Agent({
     config,
     engine,
-    images: new NodeImages(engine.images, config.paths.root),
+    images: new NodeImages(engine.images, config.paths.root, config.registryLogin),
     redis,
     api: new ApiClient(config.apiUrl, tokenOf(config)),
     log,

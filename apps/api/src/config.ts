@@ -1,4 +1,14 @@
-import { ConfigError, type Env, type ListenAddress, type Paths, domain, listenAddress, paths } from '@paas/config';
+import {
+  ConfigError,
+  type Env,
+  type ListenAddress,
+  type Paths,
+  type RegistryLogin,
+  domain,
+  listenAddress,
+  paths,
+  registryLogin,
+} from '@paas/config';
 import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
@@ -28,6 +38,8 @@ export interface ApiConfig {
   readonly routerPort: number;
   /** The registry release images are pushed to (PAAS_REGISTRY_ADDR as host:port). */
   readonly registry: string;
+  /** The build workers' login to it (PAAS_REGISTRY_USER, PAAS_REGISTRY_PASSWORD; `paas up` sets them). */
+  readonly registryLogin: RegistryLogin | null;
   /** Build workers this process runs (PAAS_BUILD_WORKERS, default 1; 0 = separate workers). */
   readonly buildWorkers: number;
   /**
@@ -67,6 +79,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     domain: domain(env, 'PAAS_DOMAIN'),
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
+    registryLogin: registryLogin(env),
     buildWorkers: Number(workers),
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),

@@ -70,7 +70,10 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     images,
     builder,
     engine,
-    registry: new RegistryClient(config.registry, { userAgent: `paas-build/${VERSION}` }),
+    registry: new RegistryClient(config.registry, {
+      userAgent: `paas-build/${VERSION}`,
+      ...(config.registryLogin ? { credentials: config.registryLogin } : {}),
+    }),
     workRoot: join(root, 'platform', 'builds'),
     logPrefix: BUILD_LOG_PREFIX,
     timeoutMs: config.buildTimeoutMs,
