@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PaasProcess, isAlive, paas, tempRoots } from '../support/cli';
@@ -23,9 +23,14 @@ describe('paas up', () => {
       assert.ok(existsSync(roots.root), 'PAAS_ROOT created');
       const [, registryUrl, registryPid] = up.output.match(REGISTRY) ?? [];
       assert.ok(registryUrl && registryPid, up.output);
+      // token auth, nothing anonymous (e2e/security/registry.spec.ts tries the rest)
       const v2 = await fetch(`${registryUrl}/v2/`);
-      assert.equal(v2.status, 200);
+      assert.equal(v2.status, 401);
+      assert.match(v2.headers.get('www-authenticate') ?? '', /^Bearer realm=/);
       assert.equal(v2.headers.get('docker-distribution-api-version'), 'registry/2.0');
+      for (const role of ['builder', 'node']) {
+        assert.equal(statSync(join(roots.root, 'platform', `registry-${role}.json`)).mode & 0o777, 0o600, role);
+      }
       assert.equal(readFileSync(join(roots.run, 'up.pid'), 'utf8').trim(), String(up.child.pid));
       const [, routerUrl, routerPid] = up.output.match(ROUTER) ?? [];
       const [, , agentPid] = up.output.match(AGENT) ?? [];

@@ -1,6 +1,7 @@
 /**
  * The registry through the real CLI, with skopeo as the independent client in both
- * directions, and the token flow with `paas login` + `paas push`.
+ * directions (an open registry on loopback: `--auth none`, asked for explicitly), and the
+ * token flow with `paas login` + `paas push`.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -70,7 +71,7 @@ describe('registry with skopeo and the CLI', () => {
     ) as { config: { digest: string }; layers: Array<{ digest: string }> };
     local = { manifest: manifestDigest, config: inspected?.Id ?? '', layers: doc.layers.map((l) => l.digest) };
     assert.equal(doc.config.digest, local.config);
-    server = await serve(roots, join(work, 'registry'));
+    server = await serve(roots, join(work, 'registry'), ['--auth', 'none']);
   });
   after(async () => {
     await server?.proc.stop();

@@ -14,9 +14,26 @@ export function registryCommands(io: CliIo): Command[] {
       .description('Serve the registry in the foreground until interrupted')
       .option('--addr <HOST:PORT>', 'Listen address (default $PAAS_REGISTRY_ADDR or 127.0.0.1:5000)')
       .option('--root <DIR>', 'Storage directory (default $PAAS_ROOT/registry)')
-      .addOption(new Option('--auth <MODE>', 'Authentication').choices(['none', 'token']).default('none'))
-      .option('--anonymous-pull', 'With token auth, let anonymous clients pull')
+      .addOption(
+        new Option(
+          '--auth <MODE>',
+          'token: users (`paas registry user add`) log in for tokens; none: anyone may push, delete and ' +
+            'list, allowed on a loopback address only',
+        )
+          .choices(['none', 'token'])
+          .default('token'),
+      )
+      .option('--anonymous-pull', 'With token auth, let anonymous clients pull (never push, delete or list)')
       .option('--realm <URL>', 'Token endpoint URL announced to clients (default http://<host>/token)')
+      .addHelpText(
+        'after',
+        `
+Defaults, as Docker's distribution with auth configured: every request needs a token, which
+users get at /token with their password. A user pulls and pushes (--pull-only: pulls only;
+--delete: also deletes manifests, tags and blobs); any user may list the catalog. Anonymous
+clients get nothing, or pull tokens with --anonymous-pull. --auth none (anyone may push,
+delete and list) is refused unless the listen address is loopback.`,
+      )
       .action(
         async (opts: {
           addr?: string;
@@ -36,9 +53,12 @@ export function registryCommands(io: CliIo): Command[] {
       .option('-p, --password <PASSWORD>', 'Password')
       .option('--password-stdin', 'Take the password from stdin')
       .option('--pull-only', 'The user may pull but not push')
+      .option('--delete', 'The user may also delete manifests, tags and blobs')
       .action(
-        async (name: string, opts: { root?: string; password?: string; passwordStdin?: boolean; pullOnly?: boolean }) =>
-          (await actions()).userAdd(io, name, opts),
+        async (
+          name: string,
+          opts: { root?: string; password?: string; passwordStdin?: boolean; pullOnly?: boolean; delete?: boolean },
+        ) => (await actions()).userAdd(io, name, opts),
       ),
   );
   user.addCommand(

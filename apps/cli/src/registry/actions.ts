@@ -10,9 +10,12 @@ import {
   CredentialStore,
   RegistryClient,
   RegistryClientError,
+  USER_ACTIONS,
+  type UserAccess,
   UserStore,
   pullImage,
   pushImage,
+  isLoopbackHost,
   startRegistry,
 } from '@paas/registry';
 import { openImages } from '../context';
@@ -30,6 +33,17 @@ export async function serve(
 ): Promise<void> {
   const listen = listenAddress(opts.addr ? { ...io.env, PAAS_REGISTRY_ADDR: opts.addr } : io.env, 'PAAS_REGISTRY_ADDR');
   const root = registryRoot(io, opts.root);
+  if (opts.auth === 'none') {
+    if (!isLoopbackHost(listen.host)) {
+      throw new CliError(
+        `--auth none would let anyone who reaches ${formatAddress(listen)} push, delete and list images: ` +
+          'it is only allowed on a loopback address (--addr 127.0.0.1:PORT); use --auth token ' +
+          '(users from `paas registry user add`, --anonymous-pull for public pulls)',
+      );
+    }
+    if (opts.anonymousPull)
+      throw new CliError('--anonymous-pull needs --auth token (--auth none lets anyone do anything)');
+  }
   const registry = await startRegistry({
     root,
     listen,
@@ -40,6 +54,12 @@ export async function serve(
     if (err.code === 'EADDRINUSE') throw new CliError(`listen ${formatAddress(listen)}: address already in use`);
     throw err;
   });
+  if (opts.auth === 'none') {
+    io.err(
+      `warning: --auth none: anyone who reaches ${registry.host} may push, delete and list images; ` +
+        'use --auth token beyond a test on this machine\n',
+    );
+  }
   io.out(`registry listening on ${registry.url} (root ${root}, auth ${opts.auth})\n`);
   process.send?.({ ready: true, url: registry.url });
   await new Promise<void>((resolve) => {
@@ -73,16 +93,18 @@ async function password(opts: { password?: string; passwordStdin?: boolean }): P
 export async function userAdd(
   io: CliIo,
   name: string,
-  opts: { root?: string; password?: string; passwordStdin?: boolean; pullOnly?: boolean },
+  opts: { root?: string; password?: string; passwordStdin?: boolean; pullOnly?: boolean; delete?: boolean },
 ): Promise<void> {
+  if (opts.pullOnly && opts.delete) throw new CliError('--pull-only and --delete are mutually exclusive');
+  const access: UserAccess = opts.pullOnly ? 'pull' : opts.delete ? 'delete' : 'push';
   const users = new UserStore(registryRoot(io, opts.root));
   try {
-    await users.set(name, await password(opts), opts.pullOnly ? 'pull' : 'push');
+    await users.set(name, await password(opts), access);
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError((err as Error).message);
   }
-  io.out(`user ${name} added (${opts.pullOnly ? 'pull' : 'pull, push'})\n`);
+  io.out(`user ${name} added (${USER_ACTIONS[access].join(', ')})\n`);
 }
 
 export async function userRemove(io: CliIo, name: string, opts: { root?: string }): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VERSION, formatAddress } from '@paas/config';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/redis-server';
+import { type Credentials, ensurePlatformRegistryUsers } from '@paas/registry';
 import { loadCliConfig } from '../config';
 import { CliError } from '../errors';
 import type { CliIo } from '../program';
@@ -25,6 +26,9 @@ export async function runUp(io: CliIo): Promise<void> {
   const { root, run } = config.paths;
   mkdirSync(root, { recursive: true, mode: 0o711 });
   mkdirSync(run, { recursive: true, mode: 0o711 });
+  // the registry takes tokens only: the build workers and the agent log in with their own users
+  const logins = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));
+  const login = (c: Credentials) => ({ PAAS_REGISTRY_USER: c.username, PAAS_REGISTRY_PASSWORD: c.password });
   const claim = claimPidFile(join(run, 'up.pid'));
   if ('owner' in claim) throw new CliError(`paas is already up for ${run} (pid ${claim.owner})`);
 
@@ -47,6 +51,7 @@ export async function runUp(io: CliIo): Promise<void> {
       PAAS_API_TOKEN: undefined,
       PAAS_API_TOKEN_FILE: nodeTokenPath(root),
       PAAS_REGISTRY_ADDR: new URL(registryUrl).host,
+      ...login(logins.node),
       REDIS_URL: env['REDIS_URL'] || redis?.url,
     },
   });
@@ -55,15 +60,21 @@ export async function runUp(io: CliIo): Promise<void> {
   const registry: ComponentSpec = {
     name: 'registry',
     script: componentScript('cli'),
-    args: ['registry', 'serve', '--root', join(root, 'registry')],
+    args: ['registry', 'serve', '--root', join(root, 'registry'), '--auth', 'token'],
     env,
-    probe: (url) => answers(`${url}/v2/`),
+    // without a token the answer is 401 with a challenge, which is an answer
+    probe: async (url) => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5000) })).status === 401,
   };
   // The api pushes release images to the registry that just started (its port may have been 0).
   const api = (registryUrl: string): ComponentSpec => ({
     name: 'api',
     script: componentScript('api'),
-    env: { ...env, PAAS_REGISTRY_ADDR: new URL(registryUrl).host, REDIS_URL: env['REDIS_URL'] || redis?.url },
+    env: {
+      ...env,
+      PAAS_REGISTRY_ADDR: new URL(registryUrl).host,
+      ...login(logins.builder),
+      REDIS_URL: env['REDIS_URL'] || redis?.url,
+    },
     probe: (url) => answers(`${url}/api/health`),
   });
   // The router answers every Host; an unknown one gets its 404 page, which is an answer.
