@@ -36,7 +36,14 @@ import {
   tailLog,
 } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
-import { RegistryClient, type RunningRegistry, pushImage, startRegistry } from '@paas/registry';
+import {
+  type Credentials,
+  RegistryClient,
+  type RunningRegistry,
+  ensurePlatformRegistryUsers,
+  pushImage,
+  startRegistry,
+} from '@paas/registry';
 /* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
 import { adminTokenPath } from '../../apps/api/src/auth/admin-token';
 import { loadApiConfig } from '../../apps/api/src/config';
@@ -66,6 +73,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   let cluster: Cluster | undefined;
   let redis: LocalRedis | undefined;
   let registry: RunningRegistry | undefined;
+  let registryLogins: { builder: Credentials; node: Credentials };
   let api: RunningApi | undefined;
   let router: ChildProcess | undefined;
   let routerUrl: string | null = null;
@@ -136,7 +144,9 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     const gateway = cluster.gateway;
     redis = await startLocalRedis(join(base, 'redis'));
-    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: gateway, port: 0 }, auth: 'none' });
+    // beyond loopback the registry takes tokens: the image is pushed as the builder, agents pull as nodes
+    registryLogins = await ensurePlatformRegistryUsers(join(base, 'registry'), join(base, 'cp', 'root', 'platform'));
+    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: gateway, port: 0 }, auth: 'token' });
     const registryHost = new URL(registry.url).host;
     const root = join(base, 'cp', 'root');
     api = await startApi(
@@ -180,7 +190,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     await pushImage(
       images,
-      new RegistryClient(registryHost, { insecure: [registryHost] }),
+      new RegistryClient(registryHost, { insecure: [registryHost], credentials: registryLogins.builder }),
       image,
       parseNormalizedReference(ref),
     );
@@ -192,6 +202,8 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
       PAAS_API_URL: api.url,
       PAAS_API_TOKEN: nodeToken,
       PAAS_REGISTRY_ADDR: registryHost,
+      PAAS_REGISTRY_USER: registryLogins.node.username,
+      PAAS_REGISTRY_PASSWORD: registryLogins.node.password,
       REDIS_URL: redis.url,
       PAAS_NODE_MEMORY: '2048',
       PAAS_NODE_CPUS: '4',

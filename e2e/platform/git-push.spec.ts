@@ -1,7 +1,8 @@
 /**
  * `git push paas main` for real: git's smart HTTP through the api started in this process,
  * the proc-receive hook, BullMQ on a private redis-server, the engine's builder, paas-runtime
- * and paas-shim for the release command, and a registry on loopback, all in a temporary
+ * and paas-shim for the release command, and a registry on loopback with token auth (the
+ * workers log in as the platform's builder, as under `paas up`), all in a temporary
  * PAAS_ROOT with the host-made busybox and node base images. No build reaches the network:
  * the test app has no dependencies.
  *
@@ -27,7 +28,13 @@ import {
   tailLog,
 } from '@paas/platform';
 import { startLocalRedis, type LocalRedis } from '@paas/platform/testing';
-import { type RunningRegistry, startRegistry } from '@paas/registry';
+import {
+  type Credentials,
+  RegistryClient,
+  type RunningRegistry,
+  ensurePlatformRegistryUsers,
+  startRegistry,
+} from '@paas/registry';
 import type { DataSource } from 'typeorm';
 /* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
 import { buildEnvironment } from '../../apps/api/src/builds-queue';
@@ -96,6 +103,9 @@ async function createApp(dataSource: DataSource, name: string): Promise<App> {
 }
 
 let registry: RunningRegistry;
+/** PAAS_REGISTRY_USER/PASSWORD of the builder, as `paas up` gives them to the api. */
+let registryLogin: Record<string, string>;
+let nodeLogin: Credentials;
 let redis: LocalRedis;
 const processes: ChildProcess[] = [];
 
@@ -103,6 +113,7 @@ function config(workers: number, redisUrl = redis.url): ApiConfig {
   return loadApiConfig({
     ...roots.env,
     PAAS_REGISTRY_ADDR: registry.host,
+    ...registryLogin,
     REDIS_URL: redisUrl,
     PAAS_BUILD_WORKERS: String(workers),
     // short lock and stalled-check times, the same for every worker of the queue, so that a
@@ -115,7 +126,14 @@ function config(workers: number, redisUrl = redis.url): ApiConfig {
 before(async () => {
   mkdirSync(join(base, 'home'), { recursive: true });
   ok('image', 'bootstrap', 'busybox', 'node');
-  registry = await startRegistry({ root: join(base, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
+  const { builder, node } = await ensurePlatformRegistryUsers(join(base, 'registry'), join(base, 'platform'));
+  nodeLogin = node;
+  registryLogin = { PAAS_REGISTRY_USER: builder.username, PAAS_REGISTRY_PASSWORD: builder.password };
+  registry = await startRegistry({
+    root: join(base, 'registry'),
+    listen: { host: '127.0.0.1', port: 0 },
+    auth: 'token',
+  });
   redis = await startLocalRedis(join(base, 'redis'));
 });
 
@@ -215,7 +233,11 @@ describe('git push paas main (api with an in-process build worker)', () => {
     assert.equal(build.releaseId, v1?.id);
     assert.equal(build.attempts, 1);
     assert.match(build.output, /-----> Released v1\n/);
-    const tags = (await (await fetch(`${registry.url}/v2/hello/tags/list`)).json()) as { tags: string[] };
+    // read as a node would: with the pull-only login (anonymous clients get 401)
+    assert.equal((await fetch(`${registry.url}/v2/hello/tags/list`)).status, 401);
+    const asNode = new RegistryClient(registry.host, { credentials: nodeLogin });
+    const listed = await asNode.request('/v2/hello/tags/list', { scopes: ['repository:hello:pull'] });
+    const tags = (await listed.json()) as { tags: string[] };
     assert.deepEqual(tags.tags, ['v1']);
     assert.equal(await remoteHead(dir, 'paas'), head);
     // the release image runs the app's code
@@ -404,6 +426,7 @@ describe('a build worker killed mid-build (api without in-process workers)', () 
       env: {
         ...roots.env,
         PAAS_REGISTRY_ADDR: registry.host,
+        ...registryLogin,
         REDIS_URL: queueRedis.url,
         PAAS_BUILD_WORKERS: '1',
         PAAS_BUILD_LOCK_MS: '2000',

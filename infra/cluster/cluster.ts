@@ -20,8 +20,12 @@
  * `down` removes exactly that — agents (by pid), containers (through the agent's own cleanup,
  * inside the namespace), namespaces, veths, the bridge and the directories — even after a crash.
  *
+ * The platform registry takes tokens only (beyond loopback it must): `up` makes the platform's
+ * registry logins under the control plane's root (`--root`, the PAAS_ROOT `paas up` will use;
+ * the same logins `paas up` makes, made once) and gives the agents the nodes' pull-only one.
+ *
  *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--api URL]
- *        [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--state DIR]
+ *        [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--root DIR] [--state DIR]
  *
  * TOKEN is the agents' node token (`paas tokens:create cluster --node`): agents never need
  * the admin token.
@@ -41,6 +45,7 @@ import {
   closeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ensurePlatformRegistryUsers } from '@paas/registry';
 
 export const REPO = resolve(__dirname, '..', '..');
 
@@ -121,7 +126,8 @@ function statePath(stateDir: string): string {
 function save(state: State): void {
   mkdirSync(state.stateDir, { recursive: true });
   const tmp = `${statePath(state.stateDir)}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2));
+  // the agents' environment holds their api token and registry login
+  writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
   execFileSync('mv', [tmp, statePath(state.stateDir)]);
 }
 
@@ -564,13 +570,15 @@ async function cli(args: string[]): Promise<void> {
   }
   if (command !== 'up' || !count || !/^\d+$/.test(count)) {
     console.error(
-      'usage: cluster.ts up N [--name NAME] [--subnet A.B.C.0/24] [--api URL] [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--state DIR]\n       cluster.ts down [--name NAME] [--state DIR]',
+      'usage: cluster.ts up N [--name NAME] [--subnet A.B.C.0/24] [--api URL] [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--root DIR] [--state DIR]\n       cluster.ts down [--name NAME] [--state DIR]',
     );
     process.exit(2);
   }
   const subnet = flag(args, '--subnet', '10.231.0.0/24');
   const { gateway } = parse24(subnet);
   const [a = '10', b = '231', c = '0'] = subnet.split('.');
+  const root = flag(args, '--root', '/var/lib/paas');
+  const { node: login } = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));
   const cluster = Cluster.create(
     {
       name,
@@ -582,6 +590,8 @@ async function cli(args: string[]): Promise<void> {
         PAAS_REGISTRY_ADDR: flag(args, '--registry', `${gateway}:5000`),
         REDIS_URL: flag(args, '--redis', 'unix:///var/lib/paas/platform/redis/redis.sock'),
         ...(args.includes('--token') ? { PAAS_API_TOKEN: flag(args, '--token', '') } : {}),
+        PAAS_REGISTRY_USER: login.username,
+        PAAS_REGISTRY_PASSWORD: login.password,
       },
     },
     Number(count),
@@ -597,7 +607,7 @@ async function cli(args: string[]): Promise<void> {
     throw err;
   }
   console.log(
-    `cluster ${name} up on bridge ${cluster.bridge}: start the api and registry on ${gateway}, e.g.\n  PAAS_API_ADDR=${gateway}:7000 PAAS_REGISTRY_ADDR=${gateway}:5000 npm run up`,
+    `cluster ${name} up on bridge ${cluster.bridge}: start the api and registry on ${gateway}, e.g.\n  PAAS_ROOT=${root} PAAS_API_ADDR=${gateway}:7000 PAAS_REGISTRY_ADDR=${gateway}:5000 npm run up`,
   );
 }
 

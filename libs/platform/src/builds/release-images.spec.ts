@@ -1,7 +1,8 @@
 /**
  * Pruning release images against a real registry and image store: the tags of releases
  * beyond the newest ten go, except an image a newer release runs (a rollback), and a
- * manifest goes from the registry once no kept release uses it.
+ * manifest goes from the registry once no kept release uses it. The registry takes tokens as
+ * under `paas up`: the builder's login pushes and prunes; a login that may only push cannot.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -10,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, imageRoots } from '@paas/images';
-import { RegistryClient, type RunningRegistry, startRegistry } from '@paas/registry';
+import {
+  RegistryClient,
+  RegistryClientError,
+  type RunningRegistry,
+  UserStore,
+  ensurePlatformRegistryUsers,
+  startRegistry,
+} from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { openDatabase } from '../model/database';
 import { App, Release } from '../model/entities';
@@ -29,9 +37,14 @@ describe('pruneReleaseImages', () => {
   const appId = randomUUID();
 
   before(async () => {
-    registry = await startRegistry({ root: join(dir, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
+    const { builder } = await ensurePlatformRegistryUsers(join(dir, 'registry'), join(dir, 'platform'));
+    registry = await startRegistry({
+      root: join(dir, 'registry'),
+      listen: { host: '127.0.0.1', port: 0 },
+      auth: 'token',
+    });
     images = await ImageService.open(imageRoots(join(dir, 'root')));
-    client = new RegistryClient(registry.host);
+    client = new RegistryClient(registry.host, { credentials: builder });
     db = await openDatabase({ url: `sqlite://${join(dir, 'paas.db')}`, platformDir: dir });
     await db.manager.insert(App, { id: appId, name: 'shop' });
     mkdirSync(join(dir, 'layer'));
@@ -77,16 +90,32 @@ describe('pruneReleaseImages', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('needs the delete right: a login that may only push prunes nothing', async () => {
+    await new UserStore(join(dir, 'registry')).set('pusher', 'pw', 'push');
+    const pusher = new RegistryClient(registry.host, { credentials: { username: 'pusher', password: 'pw' } });
+    await assert.rejects(
+      pruneReleaseImages(db, images, pusher, appId, 10),
+      (err: unknown) => err instanceof RegistryClientError && err.status === 403 && err.code === 'DENIED',
+    );
+    const listed = await client.request('/v2/shop/tags/list', { scopes: ['repository:shop:pull'] });
+    assert.equal(((await listed.json()) as { tags: string[] }).tags.length, 12);
+  });
+
   it('removes the images of releases older than the newest ten, keeping what a newer release runs', async () => {
     const removed = await pruneReleaseImages(db, images, client, appId, 10);
     assert.deepEqual(removed, [releaseImageRef(registry.host, 'shop', 3), releaseImageRef(registry.host, 'shop', 2)]);
-    const tags = (await (await fetch(`${registry.url}/v2/shop/tags/list`)).json()) as { tags: string[] };
+    const listed = await client.request('/v2/shop/tags/list', { scopes: ['repository:shop:pull'] });
+    const tags = (await listed.json()) as { tags: string[] };
     assert.deepEqual(
       tags.tags.sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))),
       ['v1', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9', 'v10', 'v11', 'v12'],
     );
     const v2 = await db.manager.findOneByOrFail(Release, { appId, version: 2 });
-    const manifest = await fetch(`${registry.url}/v2/shop/manifests/${v2.imageDigest}`, { method: 'HEAD' });
+    const manifest = await client.request(`/v2/shop/manifests/${v2.imageDigest}`, {
+      method: 'HEAD',
+      scopes: ['repository:shop:pull'],
+      accept: [404],
+    });
     assert.equal(manifest.status, 404, 'the manifest no kept release uses is gone too');
     const local = (await images.refs.list()).map((r) => r.name).filter((n) => n?.includes('/shop:'));
     assert.equal(local.length, 10);
