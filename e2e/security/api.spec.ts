@@ -134,7 +134,7 @@ describe('security: the api against floods, node tokens, scopes and hostile inpu
 
   it('a node token registers and heartbeats, and reaches no app, config var, token or admin route', async () => {
     const node = as(nodeToken);
-    const [{ name }] = (await asAdmin('GET', '/api/nodes')).body as { name: string }[];
+    const [{ name }] = (await asAdmin('GET', '/api/nodes')).body as [{ name: string }];
     const victimId = (await asAdmin('GET', '/api/apps/victim')).body.id as string;
     for (const [method, path, body] of [
       ['GET', '/api/apps/victim/config-vars'],
@@ -320,10 +320,9 @@ describe('security: the api against floods, node tokens, scopes and hostile inpu
       const made = await asAdmin('POST', '/api/tokens', { name: 'mine-ci', apps: ['mine'] });
       assert.equal(made.status, 201, made.text);
       assert.equal((await as(made.body.token)('GET', '/api/apps/mine')).status, 200);
-      const [{ name, lastHeartbeatAt }] = (await asAdmin('GET', '/api/nodes')).body as {
-        name: string;
-        lastHeartbeatAt: string;
-      }[];
+      const [{ name, lastHeartbeatAt }] = (await asAdmin('GET', '/api/nodes')).body as [
+        { name: string; lastHeartbeatAt: string },
+      ];
       assert.equal((await as(nodeToken)('POST', `/api/nodes/${name}/heartbeat`, { instances: [] })).status, 200);
       const ls = await gitAsync(
         gitEnv(roots.root),
