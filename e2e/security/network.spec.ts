@@ -217,6 +217,23 @@ describe('security: containers never reach the host, the control plane or anothe
     assert.match(sh('sh', ['-c', `busybox ${tcp(controlPlane, port)}`]), /control-plane/, 'the node itself reaches it');
     assert.doesNotMatch(attack(tcp(controlPlane, port)).out, /control-plane/);
     assert.match(attack(tcp(world, port)).out, /control-plane/, 'outbound NAT to an unprotected address');
+    // and the control plane (the router of a cluster) still reaches an instance through the node
+    const published = await freePortOnHost();
+    ok('run', '-d', '--name', 'cp-web', '-p', `${published}:80`, 'busybox', ...HTTPD('cp-web'));
+    const fromControlPlane = (): string => {
+      try {
+        const request = get(`http://${remote.host}:${published}/`).replace('| nc ', '| busybox nc ');
+        return sh('ip', ['netns', 'exec', remote.ns, 'sh', '-c', request]);
+      } catch {
+        return '';
+      }
+    };
+    let body = '';
+    for (let i = 0; i < 50 && body === ''; i++) {
+      body = fromControlPlane();
+      if (body === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body, 'cp-web\n');
   });
 
   it('NET_RAW is not a default capability; ping (ICMP datagram sockets) still works; --cap-add NET_RAW gives it back', () => {
@@ -271,6 +288,49 @@ describe('security: containers never reach the host, the control plane or anothe
         assert.equal(r.out, 'plain\n', url);
       }
     });
+  });
+
+  it('brings a bridge an older paas made (route_localnet=1, no walls) up to date, keeping its ports', async () => {
+    const old = tempRoots();
+    const br = old.env.PAAS_BRIDGE ?? '';
+    const gw = (old.env.PAAS_SUBNET ?? '').replace(/\.0\/24$/, '.1');
+    const cli = cliFor(old.env);
+    try {
+      cli.ok('image', 'bootstrap', 'busybox');
+      sh('ip', ['link', 'add', br, 'type', 'bridge']);
+      sh('ip', ['addr', 'add', `${gw}/24`, 'dev', br]);
+      sh('ip', ['link', 'set', br, 'up']);
+      writeFileSync(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
+      const tag = `-m comment --comment paas-bridge:${br}`;
+      execFileSync('iptables-restore', ['-w', '--noflush'], {
+        input: [
+          '*nat',
+          `-N PAAS-DNAT-${br}`,
+          `-A PREROUTING -m addrtype --dst-type LOCAL ${tag} -j PAAS-DNAT-${br}`,
+          `-A OUTPUT -m addrtype --dst-type LOCAL ${tag} -j PAAS-DNAT-${br}`,
+          `-A POSTROUTING -s 127.0.0.0/8 -o ${br} ${tag} -j MASQUERADE`,
+          `-A POSTROUTING -s ${old.env.PAAS_SUBNET} ! -o ${br} ${tag} -j MASQUERADE`,
+          'COMMIT',
+          '*filter',
+          `-I FORWARD -i ${br} ${tag} -j ACCEPT`,
+          'COMMIT',
+          '',
+        ].join('\n'),
+      });
+      const port = await freePortOnHost();
+      cli.ok('run', '-d', '--name', 'upgraded', '-p', `127.0.0.1:${port}:80`, 'busybox', ...HTTPD('upgraded'));
+      assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, 'utf8').trim(), '0');
+      const rules = sh('iptables-save', []);
+      assert.match(rules, new RegExp(`-A INPUT -i ${br} .*paas-bridge:${br}.* -j DROP`));
+      assert.doesNotMatch(rules, new RegExp(`-s 127\\.0\\.0\\.0/8 -o ${br} `));
+      assert.match(sh('iptables-save', ['-t', 'raw']), new RegExp(`-d 127\\.0\\.0\\.0/8 -i ${br} .*-j DROP`));
+      assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'upgraded\n');
+    } finally {
+      cli.run('rm', '-f', 'upgraded');
+      cli.run('network', 'prune');
+      old.cleanup();
+      trySh('ip', ['link', 'del', br]);
+    }
   });
 
   it('publishes on loopback through a proxy the shim owns; rm -f leaves no proxy, rule or netns', async () => {

@@ -25,7 +25,6 @@ import {
   BridgeNetwork,
   IpamError,
   type Lease,
-  PortSpecError,
   containerResolvConf,
   isLoopbackIp,
   loopbackProxySpecs,
@@ -180,7 +179,7 @@ export class Engine {
         : [];
     const loopbackUdp = ports.find((p) => p.protocol === 'udp' && isLoopbackIp(p.hostIp));
     if (loopbackUdp) {
-      throw new PortSpecError(
+      throw new EngineError(
         `invalid publish ${loopbackUdp.hostIp}:${loopbackUdp.hostPort}:${loopbackUdp.containerPort}/udp: ` +
           'udp on a loopback host address is not supported (the loopback proxy is tcp only); publish on 0.0.0.0 or a host address',
       );

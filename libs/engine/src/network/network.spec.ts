@@ -68,8 +68,8 @@ describe('iptables rules', () => {
       section(bridge, 'filter').filter((l) => l.includes(' FORWARD ')),
       [
         '-I FORWARD 1 -i paas0 -o paas0 -m comment --comment paas-bridge:paas0 -j PAAS-ISO-paas0',
-        '-I FORWARD 2 -i paas0 -d 10.0.0.5/32 -m comment --comment paas-bridge:paas0 -j DROP',
-        '-I FORWARD 3 -i paas0 -d 192.168.7.0/24 -m comment --comment paas-bridge:paas0 -j DROP',
+        '-I FORWARD 2 -i paas0 -d 10.0.0.5/32 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j DROP',
+        '-I FORWARD 3 -i paas0 -d 192.168.7.0/24 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j DROP',
         '-I FORWARD 4 -i paas0 -m comment --comment paas-bridge:paas0 -j ACCEPT',
         '-I FORWARD 5 -o paas0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment paas-bridge:paas0 -j ACCEPT',
       ],

@@ -11,7 +11,7 @@
  *   nat POSTROUTING -s <subnet> ! -o <br> -j MASQUERADE    outbound NAT
  *   filter INPUT    -i <br> ESTABLISHED,RELATED ACCEPT; -i <br> DROP   the wall around the host
  *   filter FORWARD  -i <br> -o <br> -j PAAS-ISO-<br>        isolated containers (platform apps)
- *                   -i <br> -d <protected> -j DROP          the control plane on other machines
+ *                   -i <br> -d <protected> NEW -j DROP      the control plane on other machines
  *                   -i <br> -j ACCEPT; -o <br> --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
  *   filter PAAS-ISO-<br>  -s IP -j DROP; -d IP -j DROP       one pair per isolated container
  *
@@ -54,7 +54,11 @@ export function bridgeRules(bridge: string, subnetCidr: string, options: BridgeR
   // (or DROP it: Docker, ufw) must still apply ours
   const forward = [
     `-i ${bridge} -o ${bridge} ${tag} -j ${iso}`,
-    ...(options.protectedCidrs ?? []).map((cidr) => `-i ${bridge} -d ${cidr} ${tag} -j DROP`),
+    // new connections only: replies to a client there (the router of a multi-node cluster
+    // reaching an instance through this node's published port) must pass
+    ...(options.protectedCidrs ?? []).map(
+      (cidr) => `-i ${bridge} -d ${cidr} -m conntrack ! --ctstate RELATED,ESTABLISHED ${tag} -j DROP`,
+    ),
     `-i ${bridge} ${tag} -j ACCEPT`,
     `-o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
   ];
