@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type ContainerRecord, type Engine, EngineError, readLogs } from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
-import { type ApiToken, type App, TENANT_PIDS_LIMIT, currentRelease } from '@paas/platform';
+import { type ApiToken, type App, LABELS, TENANT_PIDS_LIMIT, currentRelease } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -45,7 +45,7 @@ export class RunsService {
     try {
       record = await this.engine.create(release.imageRef, {
         name: `${app.name}-run-${randomBytes(4).toString('hex')}`,
-        labels: { 'paas.app': app.name, 'paas.release': `v${release.version}`, 'paas.process': 'run' },
+        labels: { [LABELS.app]: app.name, 'paas.release': `v${release.version}`, 'paas.process': 'run' },
         network: 'bridge',
         restart: 'no',
         run: {

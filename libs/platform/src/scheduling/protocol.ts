@@ -5,7 +5,7 @@
  *   POST /api/nodes/register            RegisterRequest  -> RegisterAnswer   (once per agent start)
  *   POST /api/nodes/:name/heartbeat     HeartbeatRequest -> HeartbeatAnswer  (every heartbeatMs)
  *
- * Both with an admin token (`Authorization: Bearer`). A heartbeat carries the state of every
+ * Both with a node token (`Authorization: Bearer`; an admin token works too). A heartbeat carries the state of every
  * container of the node that has the `paas.instance` label; its answer is the whole desired
  * set of the node: every instance the node should run. The set is authoritative: an agent
  * runs exactly those and stops (gracefully) every other instance container it has.
@@ -15,6 +15,7 @@
  * heartbeat at once. An agent also sends one as soon as one of its instances changes state,
  * so a deploy or a scale moves at the speed of the containers, not of the heartbeat period.
  */
+import { APP_LABEL } from '@paas/engine';
 import type { DeployCheck } from './checks';
 
 export type { DeployCheck } from './checks';
@@ -33,7 +34,8 @@ export const INSTANCE_PORT = 5000;
 
 /** Container labels an agent puts on instance containers, and finds them by after a restart. */
 export const LABELS = {
-  app: 'paas.app',
+  /** The engine isolates containers with this label from every other container. */
+  app: APP_LABEL,
   appId: 'paas.app-id',
   instance: 'paas.instance',
   release: 'paas.release',
