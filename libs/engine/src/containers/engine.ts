@@ -23,12 +23,13 @@ import { RootResolver } from '@paas/layers';
 import {
   type BridgeSettings,
   BridgeNetwork,
+  BridgeSandboxes,
   IpamError,
   type Lease,
-  containerResolvConf,
   isLoopbackIp,
   loopbackProxySpecs,
   publishedPorts,
+  readContainerResolvConf,
 } from '../network';
 import { type RunOptions, buildSpec, processArgs } from '../spec';
 import { resolveUser } from '../user';
@@ -117,6 +118,8 @@ export class EngineError extends Error {
 export class Engine {
   readonly containers: ContainerStore;
   readonly network: BridgeNetwork | undefined;
+  /** The bridge for processes that are not containers of the store (a build's RUN steps). */
+  readonly sandboxes: BridgeSandboxes | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.containers = new ContainerStore(join(options.root, 'containers'));
@@ -131,6 +134,7 @@ export class Engine {
           },
         })
       : undefined;
+    this.sandboxes = this.network ? new BridgeSandboxes(this.network) : undefined;
   }
 
   get images(): ImageService {
@@ -239,8 +243,13 @@ export class Engine {
       );
     }
     await writeFile(join(p.etc, 'hostname'), `${record.hostname}\n`);
-    const hostResolv = record.network.mode === 'none' ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    await writeFile(join(p.etc, 'resolv.conf'), bridge ? containerResolvConf(hostResolv) : hostResolv);
+    const resolv =
+      record.network.mode === 'host'
+        ? await readFile('/etc/resolv.conf', 'utf8').catch(() => '')
+        : bridge
+          ? await readContainerResolvConf()
+          : '';
+    await writeFile(join(p.etc, 'resolv.conf'), resolv);
     const spec = buildSpec(image.config, record.run, record.hostname, {
       rootfs: p.rootfs,
       user,

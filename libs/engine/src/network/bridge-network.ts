@@ -49,6 +49,8 @@ export interface Endpoint {
   readonly ports: readonly PortBinding[];
   /** Reaches no other container of the bridge and is reached by none (the host still reaches it). */
   readonly isolated?: boolean;
+  /** Held by this process rather than a container of the store (a build step): see Lease.transient. */
+  readonly transient?: boolean;
 }
 
 const EPHEMERAL: PortRange = { first: 32768, last: 60999 };
@@ -90,6 +92,7 @@ export class BridgeNetwork {
       const previous = state.leases[endpoint.id];
       if (previous) await this.teardown(previous);
       else await removeSandbox(endpoint.id);
+      await this.reclaimTransient(state);
       let allocated: { ip: string; ports: PortBinding[] };
       try {
         allocated = await this.allocate(state, endpoint);
@@ -105,6 +108,7 @@ export class BridgeNetwork {
         pid: process.pid,
         since: new Date().toISOString(),
         ...(endpoint.isolated ? { isolated: true } : {}),
+        ...(endpoint.transient ? { transient: true } : {}),
       };
       state.leases[endpoint.id] = lease;
       await commit();
@@ -193,6 +197,7 @@ export class BridgeNetwork {
   }
 
   private async live(lease: Lease): Promise<boolean> {
+    if (lease.transient) return isProcessAlive(lease.pid);
     return (lease.pid !== process.pid && isProcessAlive(lease.pid)) || (await this.options.inUse(lease.id));
   }
 
@@ -206,6 +211,15 @@ export class BridgeNetwork {
       count++;
     }
     return count;
+  }
+
+  /** Forgets the transient leases of processes that died holding them (a killed build). */
+  private async reclaimTransient(state: LeaseState): Promise<void> {
+    for (const lease of Object.values(state.leases)) {
+      if (!lease.transient || isProcessAlive(lease.pid)) continue;
+      await this.teardown(lease);
+      releaseLease(state, lease.id);
+    }
   }
 
   /** The kernel objects of a lease: netns, veth, DNAT and isolation rules (found by the comment naming the container). */

@@ -7,7 +7,8 @@
  * rewritten in place, never renamed: a bind mount pins the inode it was made from.
  */
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import type { Lease } from './ipam';
 
 const LOCALHOST = [
@@ -21,7 +22,8 @@ const LOCALHOST = [
 
 export function renderHosts(leases: readonly Lease[]): string {
   const lines = [...LOCALHOST];
-  const sorted = [...leases].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // a build step's sandbox is no name on the bridge (nor is it in Docker's)
+  const sorted = leases.filter((l) => !l.transient).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const lease of sorted) {
     const names = [...new Set([lease.name, lease.hostname, lease.id.slice(0, 12)])];
     lines.push(`${lease.ip}\t${names.join(' ')}`);
@@ -42,15 +44,37 @@ export async function writeInPlace(path: string, content: string): Promise<void>
 }
 
 /**
- * The host's resolv.conf for a container with its own network: nameservers on the host's
- * loopback (systemd-resolved's 127.0.0.53) are unreachable from the container, so they are
- * dropped, and Docker's public fallbacks are used when none remain.
+ * The host's resolv.conf for a container with its own network, keeping only nameservers the
+ * container can reach: not the host's loopback (systemd-resolved's 127.0.0.53), not the
+ * host's own addresses (the bridge's walls drop every packet to them but replies), not IPv6
+ * (the bridge has none). Docker's public fallbacks are used when none remain, as Docker does.
  */
-export function containerResolvConf(host: string): string {
-  const lines = host.split('\n');
-  const isLoopbackServer = (l: string): boolean => /^\s*nameserver\s+(127\.|::1\s*$)/.test(l);
-  const kept = lines.filter((l) => !isLoopbackServer(l));
+export function containerResolvConf(host: string, options: { hostAddresses?: readonly string[] } = {}): string {
+  const local = new Set(options.hostAddresses ?? []);
+  const unreachable = (line: string): boolean => {
+    const server = /^\s*nameserver\s+(\S+)/.exec(line)?.[1];
+    return server !== undefined && (server.includes(':') || server.startsWith('127.') || local.has(server));
+  };
+  const kept = host.split('\n').filter((l) => !unreachable(l));
   const hasServer = kept.some((l) => /^\s*nameserver\s+\S/.test(l));
   const body = kept.join('\n').trimEnd();
   return hasServer ? `${body}\n` : `${body ? `${body}\n` : ''}nameserver 8.8.8.8\nnameserver 8.8.4.4\n`;
+}
+
+/**
+ * What a bridge container gets as /etc/resolv.conf: the host's, filtered as above. When the
+ * host's names only systemd-resolved's stub, its upstream servers are read where resolved
+ * keeps them (/run/systemd/resolve/resolv.conf), as Docker does.
+ */
+export async function readContainerResolvConf(path = '/etc/resolv.conf'): Promise<string> {
+  const read = (file: string): Promise<string> => readFile(file, 'utf8').catch(() => '');
+  let host = await read(path);
+  const servers = [...host.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]);
+  if (servers.length > 0 && servers.every((s) => s === '127.0.0.53')) {
+    host = (await read('/run/systemd/resolve/resolv.conf')) || host;
+  }
+  const hostAddresses = Object.values(networkInterfaces()).flatMap((list) =>
+    (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
+  );
+  return containerResolvConf(host, { hostAddresses });
 }

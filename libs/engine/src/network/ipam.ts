@@ -19,6 +19,11 @@ export interface Lease {
   readonly since: string;
   /** Cut off from the other containers of the bridge (a platform app's): L2 port isolation and PAAS-ISO rules. */
   readonly isolated?: boolean;
+  /**
+   * Held by a process, not by a container of the store (a build's RUN step): in use exactly
+   * while `pid` lives, so what a killed build leaves is reclaimed by the next attach.
+   */
+  readonly transient?: boolean;
 }
 
 export interface LeaseState {

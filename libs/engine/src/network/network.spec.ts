@@ -224,4 +224,21 @@ describe('hosts and resolv.conf', () => {
       'options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n',
     );
   });
+
+  it("drops nameservers a container cannot reach: IPv6 (the bridge has none) and the host's own addresses (the walls)", () => {
+    const host = 'nameserver 192.168.1.5\nnameserver fe80::1%eth0\nnameserver 2001:4860:4860::8888\nnameserver ::1\n';
+    assert.equal(
+      containerResolvConf(host, { hostAddresses: ['192.168.1.5', '10.0.0.7'] }),
+      'nameserver 8.8.8.8\nnameserver 8.8.4.4\n',
+    );
+    assert.equal(
+      containerResolvConf('nameserver 10.0.0.7\nnameserver 1.1.1.1\n', { hostAddresses: ['10.0.0.7'] }),
+      'nameserver 1.1.1.1\n',
+    );
+  });
+
+  it('leaves build steps out of the shared hosts file: they are no names on the bridge', () => {
+    const step: Lease = { ...lease('build', '10.88.0.9'), transient: true };
+    assert.doesNotMatch(renderHosts([lease('web', '10.88.0.3'), step]), /10\.88\.0\.9/);
+  });
 });
