@@ -25,7 +25,7 @@ import { type Image, type ImageService, goArch } from '@paas/images';
 import type { Descriptor, Digest, ImageConfig } from '@paas/oci';
 import { formatReference, familiarString, parseNormalizedReference } from '@paas/oci';
 import { BuildCache } from './build-cache';
-import { BuildContext, cleanSource } from './build-context';
+import { BuildContext, type SourceMatch, cleanSource } from './build-context';
 import { stepCacheKey } from './cache-key';
 import type { SourceEntry, SourceItem } from './copy-files';
 import { BuildAbortedError, BuildError, RunFailedError } from './errors';
@@ -41,6 +41,7 @@ import {
   withHistory,
 } from './image-config';
 import { type BuildOutput, SILENT, humanSize, short } from './output';
+import { bindChecksum, checkRunMounts, withRunMounts } from './run-mounts';
 import { neededStages, stageIndex, stepCount, targetIndex } from './plan';
 import type { RuntimeBinaries } from './run-container';
 import { StepDir, removeAbandoned, type StepLayer } from './step-dir';
@@ -62,6 +63,11 @@ export interface BuildOptions {
    * learn what else the store holds. Default: any. The platform refuses other apps' releases.
    */
   readonly mayUse?: (names: readonly string[]) => boolean;
+  /**
+   * Whose `RUN --mount=type=cache` directories the build uses: builds with different scopes
+   * never see each other's caches. The platform passes the app; default '' (one per node).
+   */
+  readonly cacheScope?: string;
 }
 
 export interface BuildResult {
@@ -355,21 +361,11 @@ class Build {
       } else {
         const matches = this.context.resolve(copy.sources, copy.kind.toUpperCase());
         sources = this.context.checksum(matches);
-        items = async () => [
-          ...matches.map((m) => ({
-            name: m.entry.rel.split('/').pop() || '.',
-            type: m.entry.type,
-            entries: [...this.context.tree(m)].map((e): SourceEntry => ({
-              path: e.rel === m.entry.rel ? '' : e.rel.slice(m.entry.rel === '' ? 0 : m.entry.rel.length + 1),
-              abs: e.abs,
-              type: e.type,
-              mode: e.mode,
-              mtimeMs: e.mtimeMs,
-            })),
-          })),
-          ...heredocItems(copy),
-        ];
+        items = async () => [...matches.map((m) => this.contextItem(m)), ...heredocItems(copy)];
       }
+    } else if (instruction.kind === 'run') {
+      // what a bind mount shows is an input of the step, as copied files are
+      sources = bindChecksum(checkRunMounts(instruction.mounts, this.context), this.context);
     }
     const key = stepCacheKey({ parent: head.image?.id, instruction, args, sources, from: fromImage?.id });
     const hit = await this.lookup(key);
@@ -391,16 +387,36 @@ class Build {
         const extraEnv = Object.entries(args)
           .filter(([k]) => !env.has(k))
           .map(([k, v]) => `${k}=${v}`);
-        const code = await step.withRootfs(this.images, head.image, () =>
-          exec.runInContainer(this.builder.runtime, {
-            step,
-            config,
-            argv: withDocs,
-            env: extraEnv,
-            ...(this.builder.limits ? { resources: this.builder.limits } : {}),
-            ...(this.options.signal ? { signal: this.options.signal } : {}),
-            onOutput: (chunk) => this.out.raw(chunk),
-          }),
+        const mountContext = {
+          builderRoot: join(this.builder.root, 'builder'),
+          scope: this.options.cacheScope ?? '',
+          context: this.context,
+          workdir: config.config?.WorkingDir,
+        };
+        const stageBind = async (match: SourceMatch, index: number): Promise<string> => {
+          const dir = join(step.dir, 'mounts', String(index));
+          await mkdir(dir, { recursive: true });
+          await exec.copyInto(dir, [this.contextItem(match)], {
+            instruction: 'COPY',
+            dest: '/',
+            workdir: '/',
+            unpack: false,
+          });
+          return match.entry.type === 'dir' ? dir : join(dir, match.entry.rel.split('/').pop() || '.');
+        };
+        const code = await withRunMounts(instruction.mounts, mountContext, stageBind, (mounts) =>
+          step.withRootfs(this.images, head.image, () =>
+            exec.runInContainer(this.builder.runtime, {
+              step,
+              config,
+              argv: withDocs,
+              env: extraEnv,
+              mounts,
+              ...(this.builder.limits ? { resources: this.builder.limits } : {}),
+              ...(this.options.signal ? { signal: this.options.signal } : {}),
+              onOutput: (chunk) => this.out.raw(chunk),
+            }),
+          ),
         );
         if (code !== 0) throw new RunFailedError(command.join(' '), code);
         this.out.line(`Removing intermediate container ${short(step.id)}`);
@@ -450,6 +466,21 @@ class Build {
     this.built++;
     this.out.line(` ---> ${short(image.id)}`);
     return { image, config: image.config };
+  }
+
+  /** A context source as the copier takes it: the match and everything kept below it. */
+  private contextItem(m: SourceMatch): SourceItem {
+    return {
+      name: m.entry.rel.split('/').pop() || '.',
+      type: m.entry.type,
+      entries: [...this.context.tree(m)].map((e): SourceEntry => ({
+        path: e.rel === m.entry.rel ? '' : e.rel.slice(m.entry.rel === '' ? 0 : m.entry.rel.length + 1),
+        abs: e.abs,
+        type: e.type,
+        mode: e.mode,
+        mtimeMs: e.mtimeMs,
+      })),
+    };
   }
 
   /** The image a `COPY --from` reads: an earlier stage's result, or a local image. */

@@ -12,7 +12,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Resources, type RunOptions, buildSpec, resolveUser } from '@paas/engine';
+import { type Resources, type RunOptions, type SpecMount, buildSpec, resolveUser } from '@paas/engine';
 import { RootResolver } from '@paas/layers';
 import type { ImageConfig } from '@paas/oci';
 import { BuildAbortedError, BuildError } from './errors';
@@ -35,6 +35,8 @@ export interface RunStep {
   readonly env: readonly string[];
   /** The step container's limits (memory, pids, cpus); none when absent. */
   readonly resources?: Resources;
+  /** The step's `RUN --mount`s (run-mounts.ts), after the engine's own. */
+  readonly mounts?: readonly SpecMount[];
   readonly signal?: AbortSignal;
   readonly onOutput: (chunk: Buffer) => void;
 }
@@ -70,6 +72,7 @@ export async function runInContainer(bin: RuntimeBinaries, opts: RunStep): Promi
     etcFiles: [],
     annotations: { 'io.paas.build.step': step.id },
   });
+  spec.mounts.push(...(opts.mounts ?? []));
   await writeFile(join(step.dir, 'config.json'), JSON.stringify(spec));
 
   if (opts.signal?.aborted) throw new BuildAbortedError();
