@@ -45,6 +45,7 @@ import { bindChecksum, checkRunMounts, withRunMounts } from './run-mounts';
 import { neededStages, stageIndex, stepCount, targetIndex } from './plan';
 import type { RuntimeBinaries } from './run-container';
 import { StepDir, removeAbandoned, type StepLayer } from './step-dir';
+import type { NetworkMode, StepNetwork } from './step-network';
 
 export interface BuildOptions {
   readonly contextDir: string;
@@ -68,6 +69,10 @@ export interface BuildOptions {
    * never see each other's caches. The platform passes the app; default '' (one per node).
    */
   readonly cacheScope?: string;
+  /** `--network`: RUN steps on the builder's network (`default`, the default) or loopback only. */
+  readonly network?: NetworkMode;
+  /** RUN steps cut off from the bridge's other containers, as an app's instances (the platform's builds). */
+  readonly isolated?: boolean;
 }
 
 export interface BuildResult {
@@ -89,6 +94,8 @@ export interface BuilderOptions {
    * build`; the platform sets them, since a pushed Dockerfile may fork-bomb or eat memory.
    */
   readonly limits?: Resources;
+  /** The network of RUN steps (the engine's bridge); without one, every step has loopback only. */
+  readonly network?: StepNetwork;
 }
 
 /** Where a stage is: its image so far (undefined for scratch with nothing yet) and config. */
@@ -352,7 +359,7 @@ class Build {
       for (const s of copy.sources) {
         if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
           throw new BuildError(
-            `${copy.kind.toUpperCase()} failed: cannot fetch ${s}: builds have no network access here; download it into the build context and ADD the local file`,
+            `${copy.kind.toUpperCase()} failed: cannot fetch ${s}: remote sources are not supported here; download it into the build context and ADD the local file`,
           );
         }
       }
@@ -412,6 +419,8 @@ class Build {
               argv: withDocs,
               env: extraEnv,
               mounts,
+              ...(this.builder.network && this.options.network !== 'none' ? { network: this.builder.network } : {}),
+              isolated: this.options.isolated ?? false,
               ...(this.builder.limits ? { resources: this.builder.limits } : {}),
               ...(this.options.signal ? { signal: this.options.signal } : {}),
               onOutput: (chunk) => this.out.raw(chunk),

@@ -2,7 +2,8 @@
  * RUN: the step's command in a container on the step's overlay rootfs, through the OCI
  * runtime's foreground `run` (paas-runtime, or crun/runc by PAAS_RUNTIME). The bundle comes
  * from the engine's `buildSpec`, so a build step gets the same isolation as `paas run`
- * (namespaces, capabilities, seccomp), with no network: builds here never reach out.
+ * (namespaces, capabilities, seccomp). With a StepNetwork the step joins a namespace of its
+ * own on the bridge (attached before, detached after, whatever happens), else loopback only.
  *
  * The runtime gets its own process group, so a Ctrl-C meant for the CLI does not reach it
  * half-way; on abort the container is killed and deleted by id, and `run` is awaited.
@@ -16,6 +17,7 @@ import { type Resources, type RunOptions, type SpecMount, buildSpec, resolveUser
 import { RootResolver } from '@paas/layers';
 import type { ImageConfig } from '@paas/oci';
 import { BuildAbortedError, BuildError } from './errors';
+import { type StepNetwork, type StepSandbox, missingStubs, removeStubs } from './step-network';
 import type { StepDir } from './step-dir';
 
 const exec = promisify(execFile);
@@ -39,6 +41,10 @@ export interface RunStep {
   readonly mounts?: readonly SpecMount[];
   readonly signal?: AbortSignal;
   readonly onOutput: (chunk: Buffer) => void;
+  /** The step's network; without one the step has loopback only (`--network none`). */
+  readonly network?: StepNetwork;
+  /** Cut off from the bridge's other containers: a platform build's step, as an app's instance. */
+  readonly isolated?: boolean;
 }
 
 /** Kills and deletes a runtime container by id; a container that is gone already is fine. */
@@ -49,6 +55,17 @@ export async function killContainer(bin: RuntimeBinaries, id: string): Promise<v
 
 /** Runs the command; resolves to its exit code. The rootfs must be mounted. */
 export async function runInContainer(bin: RuntimeBinaries, opts: RunStep): Promise<number> {
+  const { network, step } = opts;
+  if (!network) return runStep(bin, opts, undefined);
+  const sandbox = await network.attach(step.id, { hostname: step.id.slice(0, 12), isolated: opts.isolated ?? false });
+  try {
+    return await runStep(bin, opts, sandbox);
+  } finally {
+    await network.detach(step.id);
+  }
+}
+
+async function runStep(bin: RuntimeBinaries, opts: RunStep, sandbox: StepSandbox | undefined): Promise<number> {
   const { step, config } = opts;
   const rootfs = step.rootfs;
   const image = config.config ?? {};
@@ -68,12 +85,13 @@ export async function runInContainer(bin: RuntimeBinaries, opts: RunStep): Promi
     rootfs,
     user,
     cgroupsPath: `/paas/${step.containerId}`,
-    network: { kind: 'none' },
-    etcFiles: [],
+    network: sandbox ? { kind: 'path', path: sandbox.namespacePath } : { kind: 'none' },
+    etcFiles: sandbox ? await sandboxFiles(step.dir, sandbox) : [],
     annotations: { 'io.paas.build.step': step.id },
   });
   spec.mounts.push(...(opts.mounts ?? []));
   await writeFile(join(step.dir, 'config.json'), JSON.stringify(spec));
+  const stubs = sandbox ? await missingStubs(rootfs) : [];
 
   if (opts.signal?.aborted) throw new BuildAbortedError();
   const child = spawn(bin.runtime, ['--root', bin.runtimeRoot, 'run', '--bundle', step.dir, step.containerId], {
@@ -99,5 +117,17 @@ export async function runInContainer(bin: RuntimeBinaries, opts: RunStep): Promi
     opts.signal?.removeEventListener('abort', onAbort);
     // `run` deletes its container when it ends; one left behind (killed runtime) goes now.
     if (aborted || existsSync(join(bin.runtimeRoot, step.containerId))) await killContainer(bin, step.containerId);
+    await removeStubs(rootfs, stubs);
   }
+}
+
+/** The sandbox's hosts and resolv.conf, written beside the bundle, as the step's etc files. */
+async function sandboxFiles(dir: string, sandbox: StepSandbox): Promise<{ source: string; destination: string }[]> {
+  const hosts = join(dir, 'hosts');
+  const resolv = join(dir, 'resolv.conf');
+  await Promise.all([writeFile(hosts, sandbox.hosts), writeFile(resolv, sandbox.resolvConf)]);
+  return [
+    { source: hosts, destination: '/etc/hosts' },
+    { source: resolv, destination: '/etc/resolv.conf' },
+  ];
 }
