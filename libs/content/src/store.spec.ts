@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -149,6 +149,16 @@ describe('ContentStore', () => {
       return { manifest: manifest.digest, layer: layer.digest, config: config.digest };
     }
 
+    /**
+     * Blobs written a minute ago: the collection never sweeps a blob modified after it started,
+     * and one written in the same millisecond as its start counts as after (a race the tests
+     * must not depend on).
+     */
+    const age = (...digests: Digest[]): void => {
+      const past = new Date(Date.now() - 60_000);
+      for (const d of digests) utimesSync(store.blobPath(d), past, past);
+    };
+
     it('keeps what the roots reach through indexes and manifests and removes the rest', async () => {
       const a = await image('a');
       const b = await image('b');
@@ -159,6 +169,7 @@ describe('ContentStore', () => {
           manifests: [{ mediaType: MediaType.ociManifest, digest: a.manifest, size: 1 }],
         }),
       );
+      age(a.manifest, a.layer, a.config, b.manifest, b.layer, b.config, index.digest);
       const result = await collectGarbage(store, [{ digest: index.digest, mediaType: MediaType.ociIndex }]);
       assert.deepEqual(result.removed.map((r) => r.digest).sort(), [b.manifest, b.layer, b.config].sort());
       for (const d of [index.digest, a.manifest, a.layer, a.config]) assert.ok(await store.has(d));
@@ -167,6 +178,7 @@ describe('ContentStore', () => {
 
     it('keeps blobs held by a live lease, and drops leases of dead processes', async () => {
       const held = await store.writeBytes('held');
+      age(held.digest);
       const lease = await store.lease();
       await lease.add({ digest: held.digest, mediaType: MediaType.ociLayerGzip });
       assert.equal((await collectGarbage(store, [])).removed.length, 0);
@@ -186,9 +198,10 @@ describe('ContentStore', () => {
 
     it('reports without removing on a dry run, and keeps blobs newer than the grace period', async () => {
       const a = await store.writeBytes('a');
+      age(a.digest);
       assert.equal((await collectGarbage(store, [], { dryRun: true })).removed.length, 1);
       assert.ok(await store.has(a.digest));
-      assert.equal((await collectGarbage(store, [], { graceMs: 60_000 })).removed.length, 0);
+      assert.equal((await collectGarbage(store, [], { graceMs: 120_000 })).removed.length, 0);
       assert.equal((await collectGarbage(store, [])).reclaimedBytes, 1);
     });
   });
