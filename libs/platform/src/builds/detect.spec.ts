@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppBuildError } from './errors';
-import { STATIC_WEB, detectApp } from './detect';
+import { STATIC_WEB, detectApp, nodeSatisfies } from './detect';
 
 const names = (...list: string[]): Set<string> => new Set(list);
 const START = JSON.stringify({ name: 'a', scripts: { start: 'node a.js' } });
@@ -21,22 +21,34 @@ describe('detectApp', () => {
         install: 'ci',
         lockfile: 'package-lock.json',
         web: 'npm start',
+        npmrc: false,
         notes: [],
       },
     );
   });
 
-  it('prefers npm-shrinkwrap.json, takes the Procfile web, notes engines and other lockfiles', () => {
+  it('prefers npm-shrinkwrap.json, takes the Procfile web, engines.node, the build script and .npmrc', () => {
     const plan = detectApp({
-      names: names('package.json', 'npm-shrinkwrap.json', 'package-lock.json'),
-      packageJson: JSON.stringify({ engines: { node: '18.x' } }),
+      names: names('package.json', 'npm-shrinkwrap.json', 'package-lock.json', '.npmrc'),
+      packageJson: JSON.stringify({ engines: { node: '18.x' }, scripts: { build: 'tsc', 'heroku-postbuild': 'x' } }),
       procfile: { web: 'node web.js', worker: 'node w.js' },
     });
     assert.equal(plan.stack, 'node');
     assert.ok(plan.stack === 'node');
     assert.equal(plan.lockfile, 'npm-shrinkwrap.json');
     assert.equal(plan.web, 'node web.js');
-    assert.deepEqual(plan.notes, ["package.json asks for node 18.x; building on the platform's node image"]);
+    assert.equal(plan.engines, '18.x');
+    assert.equal(plan.buildScript, 'heroku-postbuild', "Heroku's buildpack runs heroku-postbuild instead of build");
+    assert.equal(plan.npmrc, true);
+    assert.deepEqual(plan.notes, []);
+    const build = detectApp({ names: names('package.json'), packageJson: '{"scripts":{"start":"x","build":"tsc"}}' });
+    assert.ok(build.stack === 'node' && build.buildScript === 'build' && build.engines === undefined);
+  });
+
+  it('checks a node version against engines.node', () => {
+    assert.equal(nodeSatisfies('v20.11.1', '>=18 <21'), true);
+    assert.equal(nodeSatisfies('20.11.1', '22.x'), false);
+    assert.equal(nodeSatisfies('20.11.1', '*'), true);
   });
 
   it('runs npm install without a lockfile and nothing with node_modules checked in', () => {
@@ -79,6 +91,21 @@ describe('detectApp', () => {
       'a package.json array',
       { names: names('package.json'), packageJson: '[]' },
       /^package\.json: expected a JSON object/,
+    ],
+    [
+      'engines.node that is not a string',
+      { names: names('package.json'), packageJson: '{"scripts":{"start":"x"},"engines":{"node":20}}' },
+      /^package\.json: "engines\.node" must be a semver range such as "20\.x" or ">=18", not 20$/,
+    ],
+    [
+      'engines.node that is not a range',
+      { names: names('package.json'), packageJson: '{"scripts":{"start":"x"},"engines":{"node":"twenty"}}' },
+      /^package\.json: "engines\.node" must be a semver range such as "20\.x" or ">=18", not "twenty"$/,
+    ],
+    [
+      'engines that is not an object',
+      { names: names('package.json'), packageJson: '{"scripts":{"start":"x"},"engines":"node 20"}' },
+      /^package\.json: "engines" must be an object such as \{"node": "20\.x"\}, not "node 20"$/,
     ],
     [
       'no way to start',

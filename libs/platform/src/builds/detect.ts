@@ -3,6 +3,7 @@
  * built as it is; else package.json makes a Node.js app; else index.html a static site. The
  * decision is made from the top-level listing only (pure), so it is the same on every node.
  */
+import semver from 'semver';
 import { AppBuildError } from './errors';
 
 export interface SourceListing {
@@ -26,6 +27,12 @@ export interface NodePlan {
   readonly lockfile?: 'package-lock.json' | 'npm-shrinkwrap.json';
   /** The web command: the Procfile's, else `npm start`. */
   readonly web: string;
+  /** `engines.node`, a valid semver range: the base image's node must satisfy it. */
+  readonly engines?: string;
+  /** The script run after the install with the whole tree, as Heroku's buildpack picks it. */
+  readonly buildScript?: 'heroku-postbuild' | 'build';
+  /** The app's `.npmrc` (a registry, a token from a config var), read by the install. */
+  readonly npmrc: boolean;
   /** Things the pusher should know (shown in the build output). */
   readonly notes: readonly string[];
 }
@@ -74,9 +81,9 @@ function detectNode(source: SourceListing): NodePlan {
     );
   }
   const notes: string[] = [];
-  const engines = manifest.engines as { node?: unknown } | undefined;
-  if (typeof engines?.node === 'string')
-    notes.push(`package.json asks for node ${engines.node}; building on the platform's node image`);
+  const engines = nodeEngines(manifest.engines);
+  // Heroku's Node buildpack: heroku-postbuild instead of build when both are there
+  const buildScript = (['heroku-postbuild', 'build'] as const).find((name) => typeof scripts[name] === 'string');
   const lockfile = source.names.has('npm-shrinkwrap.json')
     ? 'npm-shrinkwrap.json'
     : source.names.has('package-lock.json')
@@ -90,5 +97,37 @@ function detectNode(source: SourceListing): NodePlan {
   if (install === 'vendored') notes.push('node_modules is checked in: using it as it is, without npm install');
   if (install === 'install')
     notes.push('no package-lock.json: running npm install (commit a lockfile for repeatable builds)');
-  return { stack: 'node', install, ...(lockfile ? { lockfile } : {}), web: web ?? 'npm start', notes };
+  return {
+    stack: 'node',
+    install,
+    ...(lockfile ? { lockfile } : {}),
+    web: web ?? 'npm start',
+    ...(engines !== undefined ? { engines } : {}),
+    ...(buildScript ? { buildScript } : {}),
+    npmrc: source.names.has('.npmrc'),
+    notes,
+  };
+}
+
+/** `engines.node` checked as npm reads it: absent, or a string that is a semver range. */
+function nodeEngines(engines: unknown): string | undefined {
+  if (engines === undefined) return undefined;
+  if (typeof engines !== 'object' || engines === null || Array.isArray(engines)) {
+    throw new AppBuildError(
+      `package.json: "engines" must be an object such as {"node": "20.x"}, not ${JSON.stringify(engines)}`,
+    );
+  }
+  const node = (engines as { node?: unknown }).node;
+  if (node === undefined) return undefined;
+  if (typeof node !== 'string' || semver.validRange(node) === null) {
+    throw new AppBuildError(
+      `package.json: "engines.node" must be a semver range such as "20.x" or ">=18", not ${JSON.stringify(node)}`,
+    );
+  }
+  return node;
+}
+
+/** Whether a node version (`20.11.1`, `v20.11.1`) satisfies an app's `engines.node`. */
+export function nodeSatisfies(version: string, range: string): boolean {
+  return semver.satisfies(version.replace(/^v/, ''), range);
 }

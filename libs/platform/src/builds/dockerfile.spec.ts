@@ -18,7 +18,7 @@ function parses(text: string): void {
 describe('generateDockerfile', () => {
   it('installs a Node.js app from its lockfile before copying the rest, so the install layer is reused', () => {
     const text = generateDockerfile(
-      { stack: 'node', install: 'ci', lockfile: 'package-lock.json', web: 'npm start', notes: [] },
+      { stack: 'node', install: 'ci', lockfile: 'package-lock.json', web: 'npm start', npmrc: false, notes: [] },
       OPTIONS,
     );
     assert.equal(
@@ -31,7 +31,7 @@ describe('generateDockerfile', () => {
         'WORKDIR /app',
         'ENV NODE_ENV=production PORT=5000',
         'COPY package.json package-lock.json ./',
-        'RUN npm ci --omit=dev --no-audit --no-fund --no-update-notifier --cache /tmp/npm-cache && rm -rf /tmp/npm-cache',
+        'RUN --mount=type=cache,id=npm,target=/root/.npm npm ci --omit=dev --no-audit --no-fund --no-update-notifier',
         'COPY . .',
         'EXPOSE 5000',
         'CMD ["npm","start"]',
@@ -43,17 +43,52 @@ describe('generateDockerfile', () => {
 
   it('runs npm install without a lockfile, nothing for vendored modules, a Procfile web through sh', () => {
     const install = generateDockerfile(
-      { stack: 'node', install: 'install', web: 'node a.js "$PORT"', notes: [] },
+      { stack: 'node', install: 'install', web: 'node a.js "$PORT"', npmrc: false, notes: [] },
       { ...OPTIONS, buildArgs: [] },
     );
-    assert.match(install, /\nCOPY package\.json \.\/\nRUN npm install --omit=dev /);
+    assert.match(
+      install,
+      /\nCOPY package\.json \.\/\nRUN --mount=type=cache,id=npm,target=\/root\/\.npm npm install --omit=dev /,
+    );
     assert.match(install, /\nCMD \["\/bin\/sh","-c","node a\.js \\"\$PORT\\""\]\n$/);
     assert.doesNotMatch(install, /ARG/);
     parses(install);
-    const vendored = generateDockerfile({ stack: 'node', install: 'vendored', web: 'npm start', notes: [] }, OPTIONS);
+    const vendored = generateDockerfile(
+      { stack: 'node', install: 'vendored', web: 'npm start', npmrc: false, notes: [] },
+      OPTIONS,
+    );
     assert.doesNotMatch(vendored, /RUN/);
     assert.match(vendored, /\nWORKDIR \/app\nENV NODE_ENV=production PORT=5000\nCOPY \. \.\n/);
     parses(vendored);
+  });
+
+  it('installs devDependencies for a build script, runs it with the tree, then prunes them; copies .npmrc first', () => {
+    const text = generateDockerfile(
+      {
+        stack: 'node',
+        install: 'ci',
+        lockfile: 'package-lock.json',
+        web: 'npm start',
+        buildScript: 'heroku-postbuild',
+        npmrc: true,
+        notes: [],
+      },
+      { ...OPTIONS, buildArgs: [] },
+    );
+    assert.match(
+      text,
+      /\nCOPY package\.json package-lock\.json \.npmrc \.\/\nRUN --mount=type=cache,id=npm,target=\/root\/\.npm npm ci --include=dev --no-audit/,
+    );
+    assert.match(
+      text,
+      /\nCOPY \. \.\nRUN npm run heroku-postbuild && npm prune --omit=dev --no-audit --no-fund --no-update-notifier\nEXPOSE/,
+    );
+    parses(text);
+    const vendored = generateDockerfile(
+      { stack: 'node', install: 'vendored', web: 'npm start', buildScript: 'build', npmrc: false, notes: [] },
+      OPTIONS,
+    );
+    assert.match(vendored, /\nCOPY \. \.\nRUN npm run build\nEXPOSE/);
   });
 
   it('serves a static site with busybox httpd on $PORT', () => {

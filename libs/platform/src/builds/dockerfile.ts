@@ -18,7 +18,12 @@ export interface GeneratedDockerfileOptions {
 /** The port a generated image listens on when the platform does not set PORT (Heroku's default). */
 export const DEFAULT_PORT = 5000;
 
-const NPM_FLAGS = '--omit=dev --no-audit --no-fund --no-update-notifier --cache /tmp/npm-cache';
+const NPM_FLAGS = '--no-audit --no-fund --no-update-notifier';
+/**
+ * npm's cache (tarballs by integrity, packuments) kept per app across builds on a cache mount,
+ * so a changed dependency downloads only itself; it never enters the image.
+ */
+const NPM_CACHE = '--mount=type=cache,id=npm,target=/root/.npm';
 
 /** `npm start` runs as is (npm forwards signals); any other command through a shell, as Heroku does. */
 function cmd(web: string): string {
@@ -51,13 +56,21 @@ export function generateDockerfile(plan: NodePlan | StaticPlan, options: Generat
     'WORKDIR /app',
     `ENV NODE_ENV=production PORT=${DEFAULT_PORT}`,
   ];
+  // a build script needs the devDependencies; they are pruned after it, as Heroku does
+  const dev = plan.buildScript ? '--include=dev' : '--omit=dev';
+  const npmrc = plan.npmrc ? ' .npmrc' : '';
   if (plan.install === 'ci') {
-    lines.push(`COPY package.json ${plan.lockfile ?? 'package-lock.json'} ./`);
-    lines.push(`RUN npm ci ${NPM_FLAGS} && rm -rf /tmp/npm-cache`);
+    lines.push(`COPY package.json ${plan.lockfile ?? 'package-lock.json'}${npmrc} ./`);
+    lines.push(`RUN ${NPM_CACHE} npm ci ${dev} ${NPM_FLAGS}`);
   } else if (plan.install === 'install') {
-    lines.push('COPY package.json ./');
-    lines.push(`RUN npm install ${NPM_FLAGS} && rm -rf /tmp/npm-cache`);
+    lines.push(`COPY package.json${npmrc} ./`);
+    lines.push(`RUN ${NPM_CACHE} npm install ${dev} ${NPM_FLAGS}`);
   }
-  lines.push('COPY . .', `EXPOSE ${DEFAULT_PORT}`, cmd(plan.web), '');
+  lines.push('COPY . .');
+  if (plan.buildScript) {
+    const prune = plan.install === 'vendored' ? '' : ` && npm prune --omit=dev ${NPM_FLAGS}`;
+    lines.push(`RUN npm run ${plan.buildScript}${prune}`);
+  }
+  lines.push(`EXPOSE ${DEFAULT_PORT}`, cmd(plan.web), '');
   return lines.join('\n');
 }
