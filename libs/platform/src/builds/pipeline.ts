@@ -1,0 +1,365 @@
+/**
+ * What a build worker does with one `BuildJobData`: the pushed commit becomes release vN.
+ *
+ *   check out the commit -> read Procfile and app.json -> detect the app (Dockerfile, Node.js,
+ *   static) -> build with the engine's builder (the app's step cache reused across pushes)
+ *   -> release vN, pending -> tag and push REGISTRY/APP:vN -> the Procfile `release` command
+ *   -> release vN succeeded (live) -> prune old release images
+ *
+ * Every line goes to the build's Redis stream as it happens. A job the queue runs again (its
+ * worker was killed) starts over from the checkout: the build cache makes the finished steps
+ * free, and the release is created with the idempotency key `<commit>:<build id>`, so the
+ * second attempt finds the first attempt's release instead of making another one.
+ */
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BuildAbortedError, BuildContext, BuildError, type Builder } from '@paas/builder';
+import { DockerfileError } from '@paas/dockerfile';
+import type { Engine } from '@paas/engine';
+import { type Image, ImageNotFoundError, type ImageService } from '@paas/images';
+import { formatReference, parseNormalizedReference } from '@paas/oci';
+import type { RegistryClient } from '@paas/registry';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { APP_LOG_MAX, appendLog, appLogKey, buildLogKey } from '../logs';
+import { Build, Release, type HealthcheckSpec } from '../model/entities';
+import type { BuildJobData, BuildJobResult } from '../queue';
+import { appConfig, createRelease, settleRelease } from '../releases';
+import { parseAppJson } from './app-json';
+import { BuildLog } from './build-log';
+import { streamedOutput } from './builds';
+import { checkoutCommit } from './checkout';
+import { type AppPlan, type NodePlan, detectApp, nodeSatisfies } from './detect';
+import { generateDockerfile } from './dockerfile';
+import { AppBuildError } from './errors';
+import { parseProcfile } from './procfile';
+import { runReleaseCommand } from './release-phase';
+import { KEEP_RELEASE_IMAGES, pruneReleaseImages, pushReleaseImage, releaseImageRef } from './release-images';
+
+export interface BuildEnvironment {
+  readonly dataSource: DataSource;
+  readonly redis: Redis;
+  readonly images: ImageService;
+  readonly builder: Builder;
+  /** Runs the release command. */
+  readonly engine: Engine;
+  /** The registry release images go to, as `host:port`; the client speaks to it. */
+  readonly registry: RegistryClient;
+  /** Checkouts are made here, one directory per build, removed when the attempt ends. */
+  readonly workRoot: string;
+  /** Key prefix of the build streams (`buildLogKey`). */
+  readonly logPrefix: string;
+  /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
+  readonly nodeImages?: readonly string[];
+  readonly busyboxImage?: string;
+  readonly keepReleases?: number;
+  /** An attempt running longer fails the build as the app's own failure (not retried). */
+  readonly timeoutMs?: number;
+  /** The release command's memory limit in bytes (the builds'). */
+  readonly releaseMemory?: number;
+}
+
+/** A build job as a push enqueues it: the queue's BuildJobData and who pushed (a token's name). */
+export type BuildJob = BuildJobData & { readonly createdBy?: string | null };
+
+export interface BuildAttempt {
+  /** No attempt follows this one: any failure now fails the build. */
+  readonly final: boolean;
+  /** Aborted when the worker shuts down: the attempt stops and the job is run again later. */
+  readonly signal?: AbortSignal;
+}
+
+/** What the build made, before it is released. */
+interface Built {
+  readonly image: Image;
+  readonly stack: AppPlan['stack'];
+  readonly processTypes: Record<string, string>;
+  readonly healthchecks: Record<string, HealthcheckSpec[]> | null;
+}
+
+/** Failures of the app itself (bad Dockerfile, failing RUN step, release command): never retried. */
+export function isAppBuildError(err: unknown): boolean {
+  if (err instanceof BuildAbortedError) return false;
+  return err instanceof AppBuildError || err instanceof DockerfileError || err instanceof BuildError;
+}
+
+export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: BuildAttempt): Promise<BuildJobResult> {
+  const { dataSource } = env;
+  const key = buildLogKey(env.logPrefix, job.buildId);
+  const log = new BuildLog(env.redis, key);
+  const build = await dataSource.manager.findOne(Build, { where: { id: job.buildId } });
+  if (!build) throw new AppBuildError(`build ${job.buildId} of ${job.app} no longer exists (was the app deleted?)`);
+  if (build.status === 'succeeded' && build.releaseId) {
+    const release = await dataSource.manager.findOne(Release, { where: { id: build.releaseId } });
+    if (release) return { releaseId: release.id, version: release.version };
+  }
+  if (build.status === 'failed')
+    throw new AppBuildError(build.error ?? `build ${build.number} of ${job.app} has failed`);
+  const number = build.attempts + 1;
+  await dataSource.manager.update(Build, { id: build.id }, { status: 'building', attempts: number });
+  const who = job.createdBy ? ` by ${job.createdBy}` : '';
+  if (number > 1) log.step(`Build restarted (attempt ${number}): the previous attempt stopped before it finished`);
+  else await appEvent(env, job.appId, `Build ${build.number} started${who}`);
+
+  const dir = join(env.workRoot, job.buildId);
+  // a pushed RUN step may never end (or print forever): it must not keep the worker from others
+  const deadline = env.timeoutMs ? AbortSignal.timeout(env.timeoutMs) : undefined;
+  const signal =
+    deadline && attempt.signal ? AbortSignal.any([attempt.signal, deadline]) : (deadline ?? attempt.signal);
+  try {
+    const result = await buildAndRelease(job, env, log, dir, signal);
+    await log.drain();
+    await dataSource.manager.update(Build, { id: build.id }, { output: await streamedOutput(env.redis, key) });
+    await log.end('succeeded');
+    await appEvent(env, job.appId, `Deploy ${job.commit.slice(0, 8)}${who}`);
+    await appEvent(env, job.appId, `Release v${result.version} created${who}`);
+    return result;
+  } catch (caught) {
+    const interrupted = attempt.signal?.aborted === true;
+    const err =
+      !interrupted && deadline?.aborted === true
+        ? new AppBuildError(`the build took longer than ${Math.round((env.timeoutMs ?? 0) / 1000)} s and was stopped`)
+        : caught;
+    const appError = !interrupted && isAppBuildError(err);
+    const message = interrupted ? 'Build interrupted: the worker is shutting down' : errorMessage(err);
+    if (!appError && !attempt.final) {
+      log.error(message);
+      log.step('This attempt failed; the build will be retried');
+      await log.drain().catch(() => undefined);
+      throw err;
+    }
+    log.error(message);
+    log.error('Build failed');
+    await log.drain().catch(() => undefined);
+    const output = await streamedOutput(env.redis, key).catch(() => log.output);
+    await dataSource.manager.update(Build, { id: build.id }, { status: 'failed', error: message, output });
+    await log.end('failed');
+    await appEvent(
+      env,
+      job.appId,
+      `Build ${build.number} failed -- check its output: paas builds:output #${build.number} -a ${job.app}`,
+    );
+    throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A line in the app's log (`app[api]`), as Heroku writes for builds and releases; best effort. */
+async function appEvent(env: BuildEnvironment, appId: string, line: string): Promise<void> {
+  await appendLog(env.redis, appLogKey(env.logPrefix, appId), 'api', line, APP_LOG_MAX).catch(() => undefined);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function buildAndRelease(
+  job: BuildJob,
+  env: BuildEnvironment,
+  log: BuildLog,
+  dir: string,
+  signal: AbortSignal | undefined,
+): Promise<BuildJobResult> {
+  const { dataSource } = env;
+  const branch = job.ref.replace(/^refs\/heads\//, '');
+  log.step(`Building ${job.app} from ${branch} (${job.commit.slice(0, 7)})`);
+  const source = join(dir, 'source');
+  await mkdir(dir, { recursive: true });
+  await checkoutCommit(job.repo, job.commit, source);
+  const built = await buildImage(env, log, dir, source, job, signal);
+
+  const release = await createRelease(dataSource, {
+    appId: job.appId,
+    description: `Deploy ${job.commit.slice(0, 8)}`,
+    imageRef: null,
+    imageDigest: built.image.manifestDigest,
+    processTypes: built.processTypes,
+    healthchecks: built.healthchecks,
+    buildId: job.buildId,
+    idempotencyKey: `${job.commit}:${job.buildId}`,
+    status: 'pending',
+    createdBy: job.createdBy ?? null,
+  });
+  if (release.status === 'failed') {
+    throw new AppBuildError(`release v${release.version} failed in an earlier attempt of this build`);
+  }
+  const ref = releaseImageRef(env.registry.host, job.app, release.version);
+  if (release.status === 'pending') {
+    await env.images.refs.set(
+      formatReference(parseNormalizedReference(ref)),
+      await env.images.manifestDescriptor(built.image),
+    );
+    // a retry may have rebuilt the image (its cache pruned meanwhile): the pending release takes it
+    await dataSource.manager.update(
+      Release,
+      { id: release.id },
+      { imageRef: ref, imageDigest: built.image.manifestDigest },
+    );
+    log.step(`Pushing ${ref}`);
+    await pushReleaseImage(env.images, env.registry, ref, log);
+    const command = built.processTypes['release'];
+    if (command !== undefined) {
+      log.step(`Running release command: ${command}`);
+      const code = await runReleaseCommand({
+        engine: env.engine,
+        image: ref,
+        command,
+        env: release.config,
+        releaseId: release.id,
+        app: job.app,
+        log,
+        ...(env.releaseMemory ? { memory: env.releaseMemory } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      if (signal?.aborted) throw new BuildAbortedError();
+      if (code !== 0) {
+        await settleRelease(dataSource, release.id, 'failed');
+        throw new AppBuildError(`release command failed with exit code ${code}: v${release.version} was not released`);
+      }
+    }
+    await settleRelease(dataSource, release.id, 'succeeded');
+  }
+  await dataSource.manager.update(
+    Build,
+    { id: job.buildId },
+    {
+      status: 'succeeded',
+      stack: built.stack,
+      imageRef: ref,
+      imageDigest: built.image.manifestDigest,
+      processTypes: built.processTypes,
+      healthchecks: built.healthchecks,
+      releaseId: release.id,
+      error: null,
+    },
+  );
+  try {
+    const pruned = await pruneReleaseImages(
+      dataSource,
+      env.images,
+      env.registry,
+      job.appId,
+      env.keepReleases ?? KEEP_RELEASE_IMAGES,
+    );
+    if (pruned.length > 0)
+      log.info(`Pruned old release images: ${pruned.map((r) => r.slice(r.lastIndexOf(':') + 1)).join(', ')}`);
+  } catch (err) {
+    log.error(`Warning: pruning old release images failed: ${errorMessage(err)}`);
+  }
+  log.step(`Released v${release.version}`);
+  return { releaseId: release.id, version: release.version };
+}
+
+/** The tree at `source` -> an image, with its process types and health checks. */
+async function buildImage(
+  env: BuildEnvironment,
+  log: BuildLog,
+  dir: string,
+  source: string,
+  { app, appId }: BuildJob,
+  signal: AbortSignal | undefined,
+): Promise<Built> {
+  const names = new Set(await readdir(source));
+  // the pushed tree's links resolve inside it (a Procfile -> /etc/shadow reads nothing)
+  const context = await BuildContext.open(source);
+  const read = async (name: string): Promise<string> => {
+    const text = context.readFile(name);
+    if (text === undefined) throw new AppBuildError(`${name} is not a readable file inside the repository`);
+    return text;
+  };
+  const procfile = names.has('Procfile') ? parseProcfile(await read('Procfile')) : undefined;
+  const appJson = names.has('app.json') ? parseAppJson(await read('app.json')) : undefined;
+  const plan = detectApp({
+    names,
+    ...(names.has('package.json') ? { packageJson: await read('package.json') } : {}),
+    ...(procfile ? { procfile } : {}),
+  });
+  for (const warning of appJson?.warnings ?? []) log.error(`Warning: ${warning}`);
+  const config = await appConfig(env.dataSource.manager, appId);
+
+  let dockerfile: string | undefined;
+  if (plan.stack === 'dockerfile') {
+    log.step('Dockerfile app detected');
+  } else {
+    log.step(plan.stack === 'node' ? 'Node.js app detected' : 'Static site detected (index.html)');
+    if (plan.stack === 'node') for (const note of plan.notes) log.info(note);
+    const text = generateDockerfile(plan, {
+      nodeImage: plan.stack === 'node' ? await nodeImage(env, plan, log) : '',
+      busyboxImage: env.busyboxImage ?? 'busybox:latest',
+      buildArgs: Object.keys(config),
+    });
+    dockerfile = join(dir, 'Dockerfile.generated');
+    await writeFile(dockerfile, text);
+  }
+  if (procfile) log.info(`Procfile declares process types: ${Object.keys(procfile).join(', ')}`);
+
+  log.step('Building image');
+  const result = await env.builder.build({
+    contextDir: source,
+    ...(dockerfile ? { dockerfile } : {}),
+    buildArgs: config,
+    // RUN --mount=type=cache directories (npm's cache) are the app's own
+    cacheScope: appId,
+    // base images, and this app's own releases; never another app's (its code and config)
+    mayUse: (names) =>
+      names.some((n) => !n.startsWith(`${env.registry.host}/`) || n.startsWith(`${env.registry.host}/${app}:`)),
+    output: { line: (text) => log.info(text), raw: (chunk) => log.raw(chunk) },
+    ...(signal ? { signal } : {}),
+  });
+  log.flushRaw();
+  const processTypes = { ...(procfile ?? {}) };
+  if (processTypes['web'] === undefined) {
+    const web = plan.stack === 'dockerfile' ? imageCommand(result.image) : plan.web;
+    if (web) processTypes['web'] = web;
+    else log.error('Warning: the image has no CMD and the Procfile no web process: the app has no web process');
+  }
+  return { image: result.image, stack: plan.stack, processTypes, healthchecks: appJson?.healthchecks ?? null };
+}
+
+/**
+ * The first node base image the store has whose node satisfies the app's `engines.node` (its
+ * NODE_VERSION, as the official images and `paas image bootstrap node` set it): the generated
+ * Dockerfile builds FROM it. None that fits fails the build naming the versions there are.
+ */
+async function nodeImage(env: BuildEnvironment, plan: NodePlan, log: BuildLog): Promise<string> {
+  const candidates = env.nodeImages ?? ['node:20', 'node:latest'];
+  const found: string[] = [];
+  for (const name of candidates) {
+    let image: Image;
+    try {
+      image = await env.images.resolve(name);
+    } catch (err) {
+      if (!(err instanceof ImageNotFoundError)) throw err;
+      continue;
+    }
+    const version = image.config.config?.Env?.find((e) => e.startsWith('NODE_VERSION='))?.slice(13);
+    if (plan.engines === undefined) return name;
+    if (version === undefined) {
+      log.error(
+        `Warning: ${name} does not say its node version (NODE_VERSION): engines.node ${plan.engines} not checked`,
+      );
+      return name;
+    }
+    if (nodeSatisfies(version, plan.engines)) {
+      log.info(`Using node ${version} (${name}) for engines.node ${plan.engines}`);
+      return name;
+    }
+    found.push(`${name} has node ${version}`);
+  }
+  if (found.length > 0) {
+    throw new AppBuildError(
+      `package.json engines.node ${JSON.stringify(plan.engines)} cannot be met on this node: ${found.join(', ')}; change engines.node, or make a fitting node image available`,
+    );
+  }
+  throw new AppBuildError(
+    `no node base image (${candidates.join(' or ')}) on this node: run paas image bootstrap node`,
+  );
+}
+
+/** The image's entrypoint and command as one shell line: the web process of a Dockerfile app. */
+function imageCommand(image: Image): string {
+  const config = image.config.config;
+  const args = [...(config?.Entrypoint ?? []), ...(config?.Cmd ?? [])];
+  return args.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
