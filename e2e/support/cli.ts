@@ -64,6 +64,9 @@ export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string
 export class PaasProcess {
   readonly child: ChildProcess;
   output = '';
+  /** The two streams apart, for tests that tell what went where. */
+  stdout = '';
+  stderr = '';
   private waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -77,8 +80,14 @@ export class PaasProcess {
         return !m;
       });
     };
-    this.child.stdout?.on('data', onData);
-    this.child.stderr?.on('data', onData);
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.stdout += chunk.toString();
+      onData(chunk);
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+      onData(chunk);
+    });
     this.exited = new Promise((resolveExit) =>
       this.child.once('exit', (code, signal) => resolveExit({ code, signal })),
     );

@@ -24,6 +24,7 @@ import type { Resources } from '@paas/engine';
 import { type Image, type ImageService, goArch } from '@paas/images';
 import type { Descriptor, Digest, ImageConfig } from '@paas/oci';
 import { formatReference, familiarString, parseNormalizedReference } from '@paas/oci';
+import { type ImagePuller, type PullPolicy, pullableName } from './base-images';
 import { BuildCache } from './build-cache';
 import { BuildContext, type SourceMatch, cleanSource } from './build-context';
 import { stepCacheKey } from './cache-key';
@@ -64,6 +65,8 @@ export interface BuildOptions {
    * learn what else the store holds. Default: any. The platform refuses other apps' releases.
    */
   readonly mayUse?: (names: readonly string[]) => boolean;
+  /** When FROM and COPY --from images are pulled (with BuilderOptions.puller); default `missing`. */
+  readonly pull?: PullPolicy;
   /**
    * Whose `RUN --mount=type=cache` directories the build uses: builds with different scopes
    * never see each other's caches. The platform passes the app; default '' (one per node).
@@ -94,6 +97,8 @@ export interface BuilderOptions {
    * build`; the platform sets them, since a pushed Dockerfile may fork-bomb or eat memory.
    */
   readonly limits?: Resources;
+  /** Pulls base images a build does not have; without one, builds use local images only. */
+  readonly puller?: ImagePuller;
   /** The network of RUN steps (the engine's bridge); without one, every step has loopback only. */
   readonly network?: StepNetwork;
 }
@@ -152,6 +157,8 @@ class Build {
   private cached = 0;
   private built = 0;
   private context!: BuildContext;
+  /** Pull lines of each FROM image, printed under its step as the classic builder does. */
+  private readonly pulled = new Map<string, string[]>();
 
   constructor(
     private readonly builder: BuilderOptions,
@@ -187,7 +194,10 @@ class Build {
     for (const i of needed) {
       const from = draft.stages[i]?.from;
       if (!from || from.stage !== undefined || from.image.toLowerCase() === 'scratch') continue;
-      bases.set(from.image, await this.resolveLocal(from.image, entries));
+      if (bases.has(from.image)) continue;
+      const lines: string[] = [];
+      this.pulled.set(from.image, lines);
+      bases.set(from.image, await this.resolveLocal(from.image, entries, (line) => lines.push(line)));
     }
     const stages = instructions(tree, {
       buildArgs,
@@ -227,16 +237,36 @@ class Build {
     return { image, tags, cached: this.cached, built: this.built };
   }
 
-  /** A local image by name (one read of the refs) or, failing that, by id or prefix. */
-  private async resolveLocal(name: string, entries: Awaited<ReturnType<ImageService['refs']['list']>>): Promise<Image> {
-    const image = await this.findLocal(name, entries);
-    const names = entries.flatMap((e) => (e.name && e.manifest.digest === image?.manifestDigest ? [e.name] : []));
-    if (!image || (this.options.mayUse && !this.options.mayUse(names))) {
+  /**
+   * A local image by name (one read of the refs) or, failing that, by id or prefix; pulled
+   * when missing (or always) if the build has a puller. The image policy is asked about the
+   * name before a pull, and a refused image is reported exactly as a missing one.
+   */
+  private async resolveLocal(
+    name: string,
+    entries: Awaited<ReturnType<ImageService['refs']['list']>>,
+    line: (text: string) => void = (text) => this.out.line(text),
+  ): Promise<Image> {
+    const { puller } = this.builder;
+    const policy = this.options.pull ?? 'missing';
+    const full = pullableName(name);
+    if (!puller || policy !== 'always' || !full) {
+      const image = await this.findLocal(name, entries);
+      const names = entries.flatMap((e) => (e.name && e.manifest.digest === image?.manifestDigest ? [e.name] : []));
+      if (image && (!this.options.mayUse || this.options.mayUse(names))) return image;
+    }
+    if (!puller || policy === 'never' || !full || (this.options.mayUse && !this.options.mayUse([full]))) {
       throw new BuildError(
-        `pull access denied for ${name}: image not found locally and builds here do not pull (use paas load or paas image bootstrap)`,
+        puller
+          ? `pull access denied for ${name}: image not found locally${policy === 'never' ? ' and --pull never' : ''}`
+          : `pull access denied for ${name}: image not found locally and builds here do not pull (use paas load or paas image bootstrap)`,
       );
     }
-    return image;
+    try {
+      return await puller.pull(full, line);
+    } catch (err) {
+      throw new BuildError((err as Error).message);
+    }
   }
 
   private async findLocal(
@@ -267,6 +297,8 @@ class Build {
     this.checkAbort();
     const from: FromInstruction = stage.from;
     this.announce(from.original);
+    if (from.stage === undefined) for (const line of this.pulled.get(from.image) ?? []) this.out.line(line);
+    this.pulled.delete(from.image);
     let base: Image | undefined;
     if (from.stage !== undefined) base = this.results.get(from.stage)?.image;
     else if (from.image.toLowerCase() !== 'scratch') base = bases.get(from.image);

@@ -4,6 +4,7 @@
  * the build args in effect (RUN) and the content of what it copies are the same.
  */
 export { Builder, type BuildOptions, type BuildResult, type BuilderOptions } from './builder';
+export { type ImagePuller, PULL_POLICIES, type PullPolicy, pullableName } from './base-images';
 export { type NetworkMode, type StepNetwork, type StepSandbox } from './step-network';
 export { BuildCache, type CacheEntry } from './build-cache';
 export { BuildContext, type ContextEntry, type ScanProgress } from './build-context';

@@ -15,6 +15,9 @@ describe('references', () => {
   const normalized: Array<[string, string]> = [
     ['busybox', 'docker.io/library/busybox:latest'],
     ['busybox:1.36', 'docker.io/library/busybox:1.36'],
+    ['node:20', 'docker.io/library/node:20'],
+    ['node:20-slim', 'docker.io/library/node:20-slim'],
+    ['docker.io/node:20', 'docker.io/library/node:20'],
     ['library/busybox', 'docker.io/library/busybox:latest'],
     ['docker.io/busybox', 'docker.io/library/busybox:latest'],
     ['index.docker.io/library/busybox', 'docker.io/library/busybox:latest'],

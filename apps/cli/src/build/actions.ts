@@ -48,12 +48,15 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
       throw err;
     }
   }
+  const { buildPuller, parsePullPolicy } = await import('../registry/actions');
+  const pull = parsePullPolicy(flags.pull);
   const config = loadCliConfig(io.env);
   const images = await openImages(io);
   const builder = await Builder.open({
     root: config.paths.root,
     images,
     runtime: { runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
+    puller: buildPuller(io, images),
   });
   const decoder = new StringDecoder('utf8');
   const tty = process.stdout.isTTY && !flags.quiet;
@@ -89,6 +92,7 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
       buildArgs: parseBuildArgs(flags.buildArg ?? [], io.env),
       ...(flags.target !== undefined ? { target: flags.target } : {}),
       noCache: !flags.cache,
+      pull,
       labels: parseLabels(flags.label ?? []),
       signal: controller.signal,
       output,

@@ -16,6 +16,8 @@ export interface BuildFlags {
   cache: boolean;
   label?: string[];
   quiet?: boolean;
+  /** `--pull` alone is `true` (Docker's boolean: always); podman's values are accepted too. */
+  pull?: string | boolean;
 }
 
 export function buildCommand(io: CliIo): Command {
@@ -29,5 +31,9 @@ export function buildCommand(io: CliIo): Command {
     .option('--no-cache', 'Do not use cache when building the image')
     .option('--label <KEY=VALUE>', 'Set metadata for an image (repeatable)', collect)
     .option('-q, --quiet', 'Suppress the build output and print image ID on success')
+    .option(
+      '--pull [POLICY]',
+      'Pull base images: "always" (--pull alone, as Docker), "missing" (default) or "never"; write --pull=POLICY before PATH',
+    )
     .action(async (context: string, flags: BuildFlags) => (await actions()).build(io, context, flags));
 }

@@ -40,7 +40,8 @@ function withRunFlags(command: Command): Command {
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--cap-add <CAP>', 'Add Linux capabilities', collect)
     .option('--cap-drop <CAP>', 'Drop Linux capabilities', collect)
-    .option('--privileged', 'Give extended privileges to this container');
+    .option('--privileged', 'Give extended privileges to this container')
+    .option('--pull <POLICY>', 'Pull image before running ("always", "missing", "never")', 'missing');
 }
 
 export function containerCommands(io: CliIo): Command[] {

@@ -52,13 +52,12 @@ async function createContainer(
   const options = createOptions(flags, cmd, io.env);
   if (options.network === 'host' && (options.ports?.length || options.publishAll))
     io.err('WARNING: Published ports are discarded when using host network mode\n');
+  const { ensureImage, parsePullPolicy } = await import('../registry/actions');
+  await ensureImage(io, engine.images, image, parsePullPolicy(flags.pull));
   try {
     return await engine.create(image, options);
   } catch (err) {
-    if (err instanceof ImageNotFoundError) {
-      io.err(`Unable to find image '${image}' locally\n`);
-      throw new CliError(err.message, 125);
-    }
+    if (err instanceof ImageNotFoundError) throw new CliError(err.message, 125);
     return engineError(err);
   }
 }

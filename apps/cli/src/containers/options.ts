@@ -43,6 +43,8 @@ export interface RunFlags {
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
+  /** `always`, `missing` or `never`, checked by parsePullPolicy. */
+  pull?: string;
 }
 
 const USAGE_EXIT = 125;

@@ -3,17 +3,22 @@
  */
 import { join } from 'node:path';
 import { formatAddress, listenAddress, paths } from '@paas/config';
-import { ImageNotFoundError } from '@paas/images';
-import { InvalidReferenceError, familiarString, parseNormalizedReference } from '@paas/oci';
+import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
+import { type ImageService, ImageNotFoundError } from '@paas/images';
+import { InvalidReferenceError, type Reference, familiarString, parseNormalizedReference } from '@paas/oci';
 import {
   BlobSources,
   CredentialStore,
+  ImagePuller,
+  MirrorConfigError,
+  PullError,
+  type PullResult,
   RegistryClient,
   RegistryClientError,
   USER_ACTIONS,
   type UserAccess,
   UserStore,
-  pullImage,
+  parseMirrors,
   pushImage,
   isLoopbackHost,
   startRegistry,
@@ -130,22 +135,114 @@ async function clientFor(io: CliIo, host: string): Promise<RegistryClient> {
   });
 }
 
-function parseRef(value: string) {
+function parseRef(value: string, exitCode = 1) {
   try {
     return parseNormalizedReference(value);
   } catch (err) {
-    if (err instanceof InvalidReferenceError) throw new CliError(err.message);
+    if (err instanceof InvalidReferenceError) throw new CliError(err.message, exitCode);
     throw err;
   }
 }
 
-function progressFor(io: CliIo, quiet: boolean) {
+function progressFor(write: (text: string) => void, tty: boolean, quiet: boolean) {
   if (quiet) return { sink: { message: () => undefined, layer: () => undefined }, finish: () => undefined };
-  if (process.stdout.isTTY) {
-    const tty = ttyProgress((t) => io.out(t));
-    return { sink: tty, finish: () => tty.finish() };
+  if (tty) {
+    const bars = ttyProgress(write);
+    return { sink: bars, finish: () => bars.finish() };
   }
-  return { sink: plainProgress((t) => io.out(t)), finish: () => undefined };
+  return { sink: plainProgress(write), finish: () => undefined };
+}
+
+/** The one puller of the CLI: saved logins, `PAAS_INSECURE_REGISTRIES`, `PAAS_REGISTRY_MIRRORS`. */
+function imagePuller(io: CliIo, images: ImageService): ImagePuller {
+  let mirrors: string[];
+  try {
+    mirrors = parseMirrors(io.env['PAAS_REGISTRY_MIRRORS']);
+  } catch (err) {
+    if (err instanceof MirrorConfigError) throw new CliError(err.message, 125);
+    throw err;
+  }
+  return new ImagePuller({
+    images,
+    credentials: credentialStore(io),
+    insecure: insecure(io),
+    mirrors,
+    sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),
+  });
+}
+
+/**
+ * Pulls `ref` into the store with Docker's lines (`TAG: Pulling from REPO`, one per layer,
+ * `Digest:`, `Status:`) written to `write`; bars on a terminal. A failure exits `exitCode`.
+ */
+async function pullInto(
+  io: CliIo,
+  images: ImageService,
+  ref: Reference,
+  opts: { write: (text: string) => void; tty: boolean; quiet?: boolean; exitCode: number },
+): Promise<PullResult> {
+  const progress = progressFor(opts.write, opts.tty, opts.quiet ?? false);
+  const result = await imagePuller(io, images)
+    .pull(ref, { progress: progress.sink, warn: (text) => io.err(`${text}\n`) })
+    .catch((err: unknown) => {
+      progress.finish();
+      if (err instanceof PullError || err instanceof RegistryClientError)
+        throw new CliError(err.message, opts.exitCode);
+      throw err;
+    });
+  progress.finish();
+  if (!opts.quiet) {
+    const status = result.upToDate ? 'Image is up to date' : 'Downloaded newer image';
+    opts.write(`Status: ${status} for ${familiarString(ref)}\n`);
+  }
+  return result;
+}
+
+/** `--pull always|missing|never` of run, create and build, with Docker's message (exit 125). */
+export function parsePullPolicy(value: string | boolean | undefined, fallback: PullPolicy = 'missing'): PullPolicy {
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return 'always';
+  if (value === false || value === 'false') return 'missing';
+  if (value === 'always' || value === 'missing' || value === 'never') return value;
+  throw new CliError(`invalid pull option: '${value}': must be one of "always", "missing" or "never"`, 125);
+}
+
+/**
+ * What `docker run`/`create` do before creating: with `missing`, a local image is used and
+ * an absent one pulled after `Unable to find image 'busybox:latest' locally`; `always` pulls
+ * first; `never` fails (125) without asking a registry. The pull's lines go to stderr.
+ */
+export async function ensureImage(io: CliIo, images: ImageService, name: string, policy: PullPolicy): Promise<void> {
+  if (policy !== 'always') {
+    try {
+      await images.resolve(name);
+      return;
+    } catch (err) {
+      if (!(err instanceof ImageNotFoundError)) throw err;
+    }
+  }
+  const ref = parseRef(name, 125);
+  const shown = familiarString(ref);
+  if (policy === 'never') throw new CliError(`No such image: ${shown}`, 125);
+  if (policy === 'missing') io.err(`Unable to find image '${shown}' locally\n`);
+  await pullInto(io, images, ref, { write: (t) => io.err(t), tty: process.stderr.isTTY, exitCode: 125 });
+}
+
+/** The builder's puller: FROM and COPY --from images, printed as the classic builder does. */
+export function buildPuller(io: CliIo, images: ImageService): BuildPuller {
+  return {
+    pull: async (reference, line) => {
+      const ref = parseRef(reference);
+      let pending = '';
+      const write = (text: string): void => {
+        const parts = (pending + text).split('\n');
+        pending = parts.pop() ?? '';
+        for (const part of parts) line(part);
+      };
+      const result = await pullInto(io, images, ref, { write, tty: false, exitCode: 1 });
+      return result.image;
+    },
+  };
 }
 
 function clientError(err: unknown): never {
@@ -156,18 +253,13 @@ function clientError(err: unknown): never {
 export async function pull(io: CliIo, value: string, opts: { quiet?: boolean }): Promise<void> {
   const ref = parseRef(value);
   const images = await openImages(io);
-  const client = await clientFor(io, ref.domain);
-  const progress = progressFor(io, opts.quiet ?? false);
-  const result = await pullImage(images, client, ref, {
-    progress: progress.sink,
-    sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),
-  }).catch(clientError);
-  progress.finish();
-  const name = familiarString(ref);
-  if (!opts.quiet) {
-    io.out(`Status: ${result.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${name}\n`);
-  }
-  io.out(`${name}\n`);
+  await pullInto(io, images, ref, {
+    write: (t) => io.out(t),
+    tty: process.stdout.isTTY,
+    quiet: opts.quiet ?? false,
+    exitCode: 1,
+  });
+  io.out(`${familiarString(ref)}\n`);
 }
 
 export async function push(io: CliIo, value: string, opts: { quiet?: boolean }): Promise<void> {
@@ -179,7 +271,7 @@ export async function push(io: CliIo, value: string, opts: { quiet?: boolean }):
     throw err;
   });
   const client = await clientFor(io, ref.domain);
-  const progress = progressFor(io, opts.quiet ?? false);
+  const progress = progressFor((t) => io.out(t), process.stdout.isTTY, opts.quiet ?? false);
   const result = await pushImage(images, client, image, ref, {
     progress: progress.sink,
     sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),

@@ -23,6 +23,8 @@ export interface ClientOptions {
   /** Hosts (`host:port`) spoken to over plain HTTP besides loopback ones. */
   readonly insecure?: readonly string[];
   readonly userAgent?: string;
+  /** A base URL to speak to instead of the host's own (a mirror: `http://127.0.0.1:5001`). */
+  readonly endpoint?: string;
 }
 
 export interface RequestOptions {
@@ -65,7 +67,7 @@ export class RegistryClient {
   ) {
     const endpoint = host === DEFAULT_DOMAIN ? 'registry-1.docker.io' : host;
     const plain = isLoopback(host) || (options.insecure ?? []).includes(host);
-    this.baseUrl = `${plain ? 'http' : 'https'}://${endpoint}`;
+    this.baseUrl = options.endpoint ? new URL(options.endpoint).origin : `${plain ? 'http' : 'https'}://${endpoint}`;
   }
 
   /** Sends a request to a path (`/v2/...`) or an absolute URL, authenticating as needed. */
