@@ -2,6 +2,9 @@
  * Base images without a registry, made from what the host has:
  *  - busybox: the host's static busybox with its applets as hard links (one file's bytes);
  *  - node:    the host's node and npm with the shared libraries node needs, on busybox;
+ *  - python:  the host's python3 with its standard library, the extension modules' shared
+ *             libraries and the wheels `python -m venv` installs pip from, on busybox (no
+ *             system site-packages: an app's dependencies go in its own venv);
  *  - debian:  a debootstrap minbase (slow; optional).
  * Layers are packed with fixed mtimes and the configs dated by the source binaries, so the
  * same host produces the same image ids every time.
@@ -29,13 +32,15 @@ import type { Image, ImageService } from './service';
 
 const run = promisify(execFile);
 
-export const BASE_IMAGES = ['busybox', 'node', 'debian'] as const;
+export const BASE_IMAGES = ['busybox', 'node', 'python', 'debian'] as const;
 export type BaseImage = (typeof BASE_IMAGES)[number];
 
 export interface BootstrapOptions {
   readonly busybox?: string;
   readonly node?: string;
   readonly npmDir?: string;
+  /** The host's python3 (default /usr/bin/python3). */
+  readonly python?: string;
   /** Progress lines for the CLI. */
   readonly log?: (line: string) => void;
 }
@@ -61,6 +66,8 @@ export async function bootstrapImage(
       return bootstrapBusybox(images, options);
     case 'node':
       return bootstrapNode(images, options);
+    case 'python':
+      return bootstrapPython(images, options);
     case 'debian':
       return bootstrapDebian(images, options);
   }
@@ -179,6 +186,94 @@ async function bootstrapNode(images: ImageService, options: BootstrapOptions): P
     };
     const image = await images.commit(config, [...base.manifest.layers, layer.descriptor], `node:${major}`);
     await images.tag(`node:${major}`, 'node:latest');
+    return image;
+  });
+}
+
+interface PythonLayout {
+  readonly version: string;
+  /** The standard library (`/usr/lib/python3.11`). */
+  readonly stdlib: string;
+  readonly dynload: string;
+  /** Where Debian's ensurepip finds the pip and setuptools wheels (optional). */
+  readonly wheels: string;
+}
+
+async function pythonLayout(python: string): Promise<PythonLayout> {
+  const script =
+    'import json,sys,sysconfig,os;p=sysconfig.get_paths();' +
+    'print(json.dumps({"version":"%d.%d.%d"%sys.version_info[:3],"stdlib":p["stdlib"],' +
+    '"dynload":os.path.join(p["stdlib"],"lib-dynload")}))';
+  const { stdout } = await run(python, ['-I', '-c', script]).catch((err: { code?: string; stderr?: string }) => {
+    throw new BootstrapError(
+      err.code === 'ENOENT'
+        ? `${python} not found; install it with: apt-get install python3 python3-venv`
+        : `${python} cannot describe itself: ${err.stderr ?? String(err)}`,
+    );
+  });
+  return { ...(JSON.parse(stdout) as Omit<PythonLayout, 'wheels'>), wheels: '/usr/share/python-wheels' };
+}
+
+async function bootstrapPython(images: ImageService, options: BootstrapOptions): Promise<Image> {
+  const base = await images.resolve('busybox:latest').catch(() => bootstrapBusybox(images, options));
+  const python = await realpath(options.python ?? '/usr/bin/python3').catch(() => {
+    throw new BootstrapError(
+      `${options.python ?? '/usr/bin/python3'} not found; install it with: apt-get install python3`,
+    );
+  });
+  const layout = await pythonLayout(python);
+  if (!(await stat(join(layout.stdlib, 'ensurepip')).catch(() => undefined))) {
+    throw new BootstrapError(
+      `${python} has no ensurepip (python -m venv could not install pip): apt-get install python3-venv`,
+    );
+  }
+  const minor = layout.version.split('.').slice(0, 2).join('.');
+  return withScratch(async (rootfs) => {
+    const bin = `/usr/local/bin/python${minor}`;
+    await mkdir(join(rootfs, 'usr/local/bin'), { recursive: true });
+    await copyFile(python, join(rootfs, bin));
+    await chmod(join(rootfs, bin), 0o755);
+    for (const name of ['python3', 'python']) await symlink(`python${minor}`, join(rootfs, 'usr/local/bin', name));
+    // the interpreter finds its library next to its prefix: /usr/local/bin -> /usr/local/lib
+    const stdlib = join(rootfs, 'usr/local/lib', `python${minor}`);
+    await cp(layout.stdlib, stdlib, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (src) =>
+        !/\/(test|idlelib|tkinter|turtledemo|site-packages|dist-packages)(\/|$)/.test(src.slice(layout.stdlib.length)),
+    });
+    await mkdir(join(stdlib, 'site-packages'), { recursive: true });
+    const wheels = await stat(layout.wheels).catch(() => undefined);
+    if (wheels) await cp(layout.wheels, join(rootfs, layout.wheels), { recursive: true });
+    const needed = new Set(await sharedLibraries(python));
+    const { stdout: modules } = await run('find', [layout.dynload, '-name', '*.so']);
+    for (const module of modules.split('\n').filter(Boolean)) {
+      for (const lib of await sharedLibraries(module).catch(() => [])) needed.add(lib);
+    }
+    for (const lib of [...needed].sort()) {
+      await mkdir(join(rootfs, dirname(lib)), { recursive: true });
+      await copyFile(await realpath(lib), join(rootfs, lib));
+    }
+    options.log?.(`packing python ${layout.version}`);
+    const layer = await images.layerFromDirectory(rootfs, { fixedMtime: EPOCH });
+    const created = (await stat(python)).mtime.toISOString();
+    const config: ImageConfig = {
+      created,
+      architecture: base.config.architecture,
+      os: 'linux',
+      config: {
+        Env: [PATH_ENV, 'LANG=C.UTF-8', `PYTHON_VERSION=${layout.version}`, 'PYTHONDONTWRITEBYTECODE=1'],
+        Cmd: ['python3'],
+      },
+      rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.diffId] },
+      history: [
+        ...(base.config.history ?? []),
+        { created, created_by: `paas image bootstrap python (host python ${layout.version}: stdlib, venv; no pip)` },
+      ],
+    };
+    const image = await images.commit(config, [...base.manifest.layers, layer.descriptor], `python:${minor}`);
+    await images.tag(`python:${minor}`, 'python:3');
+    await images.tag(`python:${minor}`, 'python:latest');
     return image;
   });
 }

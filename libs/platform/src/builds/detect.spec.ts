@@ -68,6 +68,40 @@ describe('detectApp', () => {
     assert.equal(vendored.install, 'vendored');
   });
 
+  it('makes a Python app of requirements.txt or pyproject.toml, guessing the web process as Heroku does', () => {
+    const procfile = detectApp({
+      names: names('requirements.txt', 'pyproject.toml', 'app.py', 'pip.conf', 'index.html'),
+      pythonRequirements: 'flask==3.0\n',
+      procfile: { web: 'python serve.py' },
+    });
+    assert.deepEqual(procfile, {
+      stack: 'python',
+      requirements: 'requirements.txt',
+      web: 'python serve.py',
+      pipConf: true,
+      notes: [],
+    });
+    const guess = (files: string[], text: string): string => {
+      const plan = detectApp({ names: names(...files), pythonRequirements: text });
+      assert.ok(plan.stack === 'python');
+      return plan.web;
+    };
+    assert.equal(
+      guess(['requirements.txt', 'app.py'], 'Flask\ngunicorn==22.0 # web\n'),
+      'gunicorn --bind 0.0.0.0:$PORT app:app',
+    );
+    assert.equal(guess(['requirements.txt', 'wsgi.py', 'app.py'], 'gunicorn\n'), 'gunicorn --bind 0.0.0.0:$PORT wsgi');
+    assert.equal(
+      guess(['pyproject.toml', 'app.py'], 'dependencies = [\n  "gunicorn>=22",\n]\n'),
+      'gunicorn --bind 0.0.0.0:$PORT app:app',
+    );
+    assert.equal(guess(['requirements.txt', 'app.py'], 'gunicorn-extras\nflask\n'), 'python app.py');
+    assert.equal(guess(['requirements.txt', 'app.py', 'wsgi.py'], ''), 'python app.py');
+    const project = detectApp({ names: names('pyproject.toml', 'app.py'), pythonRequirements: '[project]\n' });
+    assert.ok(project.stack === 'python' && project.requirements === 'pyproject.toml' && !project.pipConf);
+    assert.deepEqual(project.notes, ['no Procfile web process: starting the app with "python app.py"']);
+  });
+
   it('serves index.html with busybox httpd, or the Procfile web', () => {
     assert.deepEqual(detectApp({ names: names('index.html', 'style.css') }), { stack: 'static', web: STATIC_WEB });
     assert.deepEqual(detectApp({ names: names('index.html'), procfile: { web: 'httpd -f -p $PORT' } }), {
@@ -80,7 +114,7 @@ describe('detectApp', () => {
     [
       'an unknown tree',
       { names: names('README.md', 'main.go') },
-      /^cannot tell how to build this app: the top of the repository has no Dockerfile, package\.json or index\.html$/,
+      /^cannot tell how to build this app: the top of the repository has no Dockerfile, package\.json, requirements\.txt, pyproject\.toml or index\.html$/,
     ],
     [
       'broken package.json',
@@ -106,6 +140,16 @@ describe('detectApp', () => {
       'engines that is not an object',
       { names: names('package.json'), packageJson: '{"scripts":{"start":"x"},"engines":"node 20"}' },
       /^package\.json: "engines" must be an object such as \{"node": "20\.x"\}, not "node 20"$/,
+    ],
+    [
+      'an unreadable requirements.txt',
+      { names: names('requirements.txt', 'app.py') },
+      /^requirements\.txt could not be read$/,
+    ],
+    [
+      'a Python app with no way to start',
+      { names: names('requirements.txt', 'wsgi.py'), pythonRequirements: 'flask\n' },
+      /^no web process for this Python app: add a Procfile with "web: <command>"/,
     ],
     [
       'no way to start',

@@ -1,6 +1,7 @@
 /**
  * What kind of app a pushed tree is, in the order Heroku and Dokku look: a Dockerfile is
- * built as it is; else package.json makes a Node.js app; else index.html a static site. The
+ * built as it is; else package.json makes a Node.js app; else requirements.txt or
+ * pyproject.toml a Python app; else index.html a static site. The
  * decision is made from the top-level listing only (pure), so it is the same on every node.
  */
 import semver from 'semver';
@@ -11,6 +12,8 @@ export interface SourceListing {
   readonly names: ReadonlySet<string>;
   /** The text of package.json, when there is one. */
   readonly packageJson?: string;
+  /** The text of requirements.txt (else pyproject.toml) for a Python app: the web guess reads it. */
+  readonly pythonRequirements?: string;
   /** The parsed Procfile, when there is one. */
   readonly procfile?: Readonly<Record<string, string>>;
 }
@@ -37,12 +40,23 @@ export interface NodePlan {
   readonly notes: readonly string[];
 }
 
+export interface PythonPlan {
+  readonly stack: 'python';
+  /** What pip installs: the requirements file, or the project itself (`pip install .`). */
+  readonly requirements: 'requirements.txt' | 'pyproject.toml';
+  /** The Procfile's web, else Heroku's guess: gunicorn when it is a dependency, else python app.py. */
+  readonly web: string;
+  /** A pip.conf at the top of the repository (an index URL): pip reads it. */
+  readonly pipConf: boolean;
+  readonly notes: readonly string[];
+}
+
 export interface StaticPlan {
   readonly stack: 'static';
   readonly web: string;
 }
 
-export type AppPlan = DockerfilePlan | NodePlan | StaticPlan;
+export type AppPlan = DockerfilePlan | NodePlan | PythonPlan | StaticPlan;
 export type Stack = AppPlan['stack'];
 
 /** How busybox httpd serves a static site; the generated image's CMD runs this. */
@@ -52,10 +66,34 @@ export function detectApp(source: SourceListing): AppPlan {
   const { names } = source;
   if (names.has('Dockerfile')) return { stack: 'dockerfile' };
   if (names.has('package.json')) return detectNode(source);
+  if (names.has('requirements.txt') || names.has('pyproject.toml')) return detectPython(source);
   if (names.has('index.html')) return { stack: 'static', web: source.procfile?.['web'] ?? STATIC_WEB };
   throw new AppBuildError(
-    'cannot tell how to build this app: the top of the repository has no Dockerfile, package.json or index.html',
+    'cannot tell how to build this app: the top of the repository has no Dockerfile, package.json, requirements.txt, pyproject.toml or index.html',
   );
+}
+
+function detectPython(source: SourceListing): PythonPlan {
+  const { names } = source;
+  const requirements = names.has('requirements.txt') ? 'requirements.txt' : 'pyproject.toml';
+  const text = source.pythonRequirements;
+  if (text === undefined) throw new AppBuildError(`${requirements} could not be read`);
+  const notes: string[] = [];
+  let web = source.procfile?.['web'];
+  if (web === undefined) {
+    // a requirement line (`gunicorn==22.0`) or a pyproject dependency string (`"gunicorn>=22"`)
+    const gunicorn = /^\s*["']?gunicorn(?![\w.-])/im.test(text);
+    const module = names.has('wsgi.py') ? 'wsgi' : names.has('app.py') ? 'app:app' : undefined;
+    if (gunicorn && module) web = `gunicorn --bind 0.0.0.0:$PORT ${module}`;
+    else if (names.has('app.py')) web = 'python app.py';
+    else {
+      throw new AppBuildError(
+        'no web process for this Python app: add a Procfile with "web: <command>" (or an app.py, or a wsgi.py with gunicorn in the requirements)',
+      );
+    }
+    notes.push(`no Procfile web process: starting the app with "${web}"`);
+  }
+  return { stack: 'python', requirements, web, pipConf: names.has('pip.conf'), notes };
 }
 
 function detectNode(source: SourceListing): NodePlan {

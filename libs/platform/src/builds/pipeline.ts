@@ -51,6 +51,8 @@ export interface BuildEnvironment {
   readonly logPrefix: string;
   /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
   readonly nodeImages?: readonly string[];
+  /** Base images of Python apps, first found wins. Default python:3 then python:latest. */
+  readonly pythonImages?: readonly string[];
   readonly busyboxImage?: string;
   readonly keepReleases?: number;
   /** An attempt running longer fails the build as the app's own failure (not retried). */
@@ -273,6 +275,7 @@ async function buildImage(
   const plan = detectApp({
     names,
     ...(names.has('package.json') ? { packageJson: await read('package.json') } : {}),
+    ...(await pythonRequirements(names, read)),
     ...(procfile ? { procfile } : {}),
   });
   for (const warning of appJson?.warnings ?? []) log.error(`Warning: ${warning}`);
@@ -282,10 +285,13 @@ async function buildImage(
   if (plan.stack === 'dockerfile') {
     log.step('Dockerfile app detected');
   } else {
-    log.step(plan.stack === 'node' ? 'Node.js app detected' : 'Static site detected (index.html)');
-    if (plan.stack === 'node') for (const note of plan.notes) log.info(note);
+    log.step(DETECTED[plan.stack]);
+    if (plan.stack === 'node' || plan.stack === 'python') for (const note of plan.notes) log.info(note);
     const text = generateDockerfile(plan, {
       nodeImage: plan.stack === 'node' ? await nodeImage(env, plan, log) : '',
+      ...(plan.stack === 'python'
+        ? { pythonImage: await firstImage(env, env.pythonImages ?? ['python:3', 'python:latest'], 'python') }
+        : {}),
       busyboxImage: env.busyboxImage ?? 'busybox:latest',
       buildArgs: Object.keys(config),
     });
@@ -354,6 +360,37 @@ async function nodeImage(env: BuildEnvironment, plan: NodePlan, log: BuildLog): 
   }
   throw new AppBuildError(
     `no node base image (${candidates.join(' or ')}) on this node: run paas image bootstrap node`,
+  );
+}
+
+const DETECTED: Record<Exclude<AppPlan['stack'], 'dockerfile'>, string> = {
+  node: 'Node.js app detected',
+  python: 'Python app detected',
+  static: 'Static site detected (index.html)',
+};
+
+/** What a Python app installs, read only when no Dockerfile or package.json comes first. */
+async function pythonRequirements(
+  names: ReadonlySet<string>,
+  read: (name: string) => Promise<string>,
+): Promise<{ pythonRequirements?: string }> {
+  if (names.has('Dockerfile') || names.has('package.json')) return {};
+  const file = ['requirements.txt', 'pyproject.toml'].find((name) => names.has(name));
+  return file ? { pythonRequirements: await read(file) } : {};
+}
+
+/** The first of these base images the store has. */
+async function firstImage(env: BuildEnvironment, candidates: readonly string[], bootstrap: string): Promise<string> {
+  for (const name of candidates) {
+    try {
+      await env.images.resolve(name);
+      return name;
+    } catch (err) {
+      if (!(err instanceof ImageNotFoundError)) throw err;
+    }
+  }
+  throw new AppBuildError(
+    `no ${bootstrap} base image (${candidates.join(' or ')}) on this node: run paas image bootstrap ${bootstrap}`,
   );
 }
 
