@@ -200,7 +200,8 @@ describe('containers', () => {
 
   describe('bad input: a docker-like error, exit 125, nothing left behind', () => {
     const cases: Array<[string, string[], RegExp]> = [
-      ['an unknown image', ['run', 'nosuchimage'], /No such image: nosuchimage/],
+      // --pull never: a missing image is otherwise pulled from Docker Hub, and tests stay off the internet
+      ['an unknown image', ['run', '--pull', 'never', 'nosuchimage'], /No such image: nosuchimage/],
       ['a bad memory size', ['run', '-m', '32x', 'busybox', 'true'], /invalid argument "32x" for "-m, --memory" flag/],
       ['a bad restart policy', ['run', '--restart', 'sometimes', 'busybox', 'true'], /invalid restart policy/],
       [
