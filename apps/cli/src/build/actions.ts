@@ -4,12 +4,12 @@
  */
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { BuildAbortedError, BuildError, type BuildOutput, Builder } from '@paas/builder';
+import { BuildAbortedError, BuildError, type BuildOutput, Builder, type NetworkMode } from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
 import { InvalidReferenceError, parseNormalizedReference } from '@paas/oci';
 import type { BuildFlags } from '../commands/build';
 import { loadCliConfig } from '../config';
-import { openImages } from '../context';
+import { openEngine } from '../context';
 import { CliError, EXIT_USAGE } from '../errors';
 import type { CliIo } from '../program';
 
@@ -36,7 +36,25 @@ export function parseLabels(values: readonly string[]): Record<string, string> {
   return labels;
 }
 
+/**
+ * `--network` as `docker build` takes it: `default` (or `bridge`) puts RUN steps on the
+ * bridge with NAT out, `none` gives them loopback only. `host` is refused: a build step never
+ * shares the host's network (the bridge's walls would not apply to it).
+ */
+export function parseNetworkMode(value: string | undefined): NetworkMode {
+  if (value === undefined || value === 'default' || value === 'bridge') return 'default';
+  if (value === 'none') return 'none';
+  if (value === 'host') {
+    throw new CliError(
+      '--network host is not supported: build steps never share the host network (use default or none)',
+      125,
+    );
+  }
+  throw new CliError(`network ${value} not found: --network takes default or none`, 125);
+}
+
 export async function build(io: CliIo, contextDir: string, flags: BuildFlags): Promise<void> {
+  const network = parseNetworkMode(flags.network);
   for (const tag of flags.tag ?? []) {
     try {
       parseNormalizedReference(tag);
@@ -51,11 +69,14 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
   const { buildPuller, parsePullPolicy } = await import('../registry/actions');
   const pull = parsePullPolicy(flags.pull);
   const config = loadCliConfig(io.env);
-  const images = await openImages(io);
+  // the engine's bridge gives RUN steps their network; its images are the build's
+  const engine = await openEngine(io);
+  const { images } = engine;
   const builder = await Builder.open({
     root: config.paths.root,
     images,
     runtime: { runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
+    ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
     puller: buildPuller(io, images),
   });
   const decoder = new StringDecoder('utf8');
@@ -92,6 +113,7 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
       buildArgs: parseBuildArgs(flags.buildArg ?? [], io.env),
       ...(flags.target !== undefined ? { target: flags.target } : {}),
       noCache: !flags.cache,
+      network,
       pull,
       labels: parseLabels(flags.label ?? []),
       signal: controller.signal,

@@ -16,6 +16,7 @@ export interface BuildFlags {
   cache: boolean;
   label?: string[];
   quiet?: boolean;
+  network?: string;
   /** `--pull` alone is `true` (Docker's boolean: always); podman's values are accepted too. */
   pull?: string | boolean;
 }
@@ -31,6 +32,7 @@ export function buildCommand(io: CliIo): Command {
     .option('--no-cache', 'Do not use cache when building the image')
     .option('--label <KEY=VALUE>', 'Set metadata for an image (repeatable)', collect)
     .option('-q, --quiet', 'Suppress the build output and print image ID on success')
+    .option('--network <MODE>', 'Set the networking mode for the RUN instructions during build: default or none')
     .option(
       '--pull [POLICY]',
       'Pull base images: "always" (--pull alone, as Docker), "missing" (default) or "never"; write --pull=POLICY before PATH',
