@@ -160,7 +160,13 @@ describe('registry with skopeo and the CLI', () => {
       assert.match(ok(paas(['pull', `${server.host}/sk/pullme`], fresh.env)), /Status: Image is up to date for/);
       const missing = paas(['pull', `${server.host}/sk/nothing:1`], fresh.env);
       assert.equal(missing.status, 1);
-      assert.match(missing.stderr, /Error: name unknown/);
+      // the image and the address tried are named (issue 16)
+      assert.match(
+        missing.stderr,
+        new RegExp(
+          `Error: manifest for ${server.host}/sk/nothing:1 not found: name unknown: .*\\(tried http://${server.host}\\)`,
+        ),
+      );
     } finally {
       fresh.cleanup();
     }
