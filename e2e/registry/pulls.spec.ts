@@ -45,7 +45,7 @@ function login(env: NodeJS.ProcessEnv, server = host): void {
 }
 
 /** A fresh PAAS_ROOT logged in to the mirror, with the mirror configured (or these mirrors). */
-function client(mirrors = mirror): Roots & ReturnType<typeof cliFor> {
+function client(mirrors = mirror): Omit<Roots, 'run'> & ReturnType<typeof cliFor> {
   const r = roots();
   r.env['PAAS_REGISTRY_MIRRORS'] = mirrors;
   login(r.env);
