@@ -8,7 +8,8 @@
  * log lives in the api's process: a line is cut every BUILD_LINE_MAX characters (Docker's log
  * drivers split at 16 KiB too), and when Redis cannot keep up, lines beyond a backlog of
  * BUILD_LOG_BACKLOG are counted and dropped, with one notice saying how many, instead of
- * queueing without bound.
+ * queueing without bound. Past BUILD_STREAM_MAX characters of a process's output, no more of
+ * it is streamed (Redis holds a build's stream for an hour: one build must not fill it).
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Redis } from 'ioredis';
@@ -19,6 +20,9 @@ export const BUILD_OUTPUT_MAX = 1024 * 1024;
 
 /** Lines waiting for Redis at most; more are dropped and counted. */
 export const BUILD_LOG_BACKLOG = 10_000;
+
+/** A process's output streamed per build at most; the rest is counted, not kept. */
+export const BUILD_STREAM_MAX = 32 * 1024 * 1024;
 
 /** A longer line is cut into lines of this many characters. */
 export const BUILD_LINE_MAX = 16 * 1024;
@@ -31,6 +35,8 @@ const RAW_LINE_MAX = BUILD_LINE_MAX - INDENT.length;
 export class BuildLog {
   private queue: string[] = [];
   private dropped = 0;
+  private streamed = 0;
+  private overLimit = 0;
   private writer: Promise<void> | undefined;
   private failure: unknown;
   private text = '';
@@ -43,6 +49,7 @@ export class BuildLog {
     readonly key: string,
     private readonly maxOutput = BUILD_OUTPUT_MAX,
     private readonly backlog = BUILD_LOG_BACKLOG,
+    private readonly streamMax = BUILD_STREAM_MAX,
   ) {}
 
   /** A headline: `-----> Building…`. */
@@ -77,6 +84,12 @@ export class BuildLog {
         this.truncated = true;
         this.text += `[output truncated at ${this.maxOutput} bytes; the rest was only streamed]\n`;
       } else this.text += `${text}\n`;
+    }
+    if (raw && (this.streamed += text.length + 1) > this.streamMax) {
+      if (this.overLimit++ === 0) {
+        this.write(`[the build's output passed ${this.streamMax} bytes: the rest of it is not kept]`);
+      }
+      return;
     }
     if (raw && this.queue.length >= this.backlog) {
       this.dropped++;

@@ -41,18 +41,50 @@ export async function createBuild(dataSource: DataSource, input: NewBuild): Prom
   });
 }
 
-/** Everything a build's stream holds, as `Build.output` keeps it (capped). */
+/** Stream entries read from Redis at a time. */
+const PAGE = 1000;
+
+/**
+ * A build's stream as `Build.output` keeps it: at most about `max` characters. A longer output
+ * keeps its first quarter and its end, where a failed build says why, with a line between
+ * them saying how many lines were left out. Read a page at a time, holding no more than that.
+ */
 export async function streamedOutput(redis: Redis, key: string, max = BUILD_OUTPUT_MAX): Promise<string> {
-  const rows = (await redis.xrange(key, '-', '+')) as [string, string[]][];
-  let out = '';
-  for (const [, fields] of rows) {
-    const at = fields.indexOf('s');
-    if (fields[at + 1] !== 'build') continue;
-    const line = fields[fields.indexOf('l') + 1] ?? '';
-    if (out.length + line.length + 1 > max) return `${out}[output truncated at ${max} bytes]\n`;
-    out += `${line}\n`;
+  const headMax = Math.floor(max / 4);
+  const tailMax = max - headMax;
+  let head = '';
+  let headFull = false;
+  let tail: string[] = [];
+  let first = 0; // tail[first..] are kept: a queue without shift()'s copying
+  let tailSize = 0;
+  let omitted = 0;
+  for (let start = '-'; ;) {
+    const rows = (await redis.xrange(key, start, '+', 'COUNT', PAGE)) as [string, string[]][];
+    for (const [, fields] of rows) {
+      if (fields[fields.indexOf('s') + 1] !== 'build') continue;
+      const line = `${fields[fields.indexOf('l') + 1] ?? ''}\n`;
+      if (!headFull && head.length + line.length <= headMax) {
+        head += line;
+        continue;
+      }
+      headFull = true;
+      tail.push(line);
+      tailSize += line.length;
+      while (tailSize > tailMax && first < tail.length) {
+        tailSize -= tail[first++]?.length ?? 0;
+        omitted++;
+      }
+      if (first > PAGE && first * 2 > tail.length) {
+        tail = tail.slice(first);
+        first = 0;
+      }
+    }
+    const last = rows.at(-1);
+    if (rows.length < PAGE || !last) break;
+    start = `(${last[0]}`;
   }
-  return out;
+  const gap = omitted > 0 ? `[${omitted} lines left out: the output was longer than ${max} bytes]\n` : '';
+  return `${head}${gap}${tail.slice(first).join('')}`;
 }
 
 /**
