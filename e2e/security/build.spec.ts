@@ -15,8 +15,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { App, Build } from '@paas/platform';
+import { App, Build, ConfigVar } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 /* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
@@ -155,6 +157,49 @@ describe('paas build: a context symlink never reads a host file', () => {
     );
     assert.ok(built, output);
     assert.equal(existsSync(target), false, 'a COPY through an image symlink wrote on the host');
+  });
+});
+
+/**
+ * Build steps have a network now (NAT out through the bridge), behind the bridge's walls:
+ * listeners of the test's own on 127.0.0.1, on every host address (the gateway, the host's
+ * address on another interface) and the api's own loopback port are what a RUN step aims at.
+ */
+const wallListeners: ChildProcess[] = [];
+after(() => {
+  for (const child of wallListeners) child.kill();
+});
+async function hostListener(host: string, secret: string): Promise<number> {
+  const script = `require('net').createServer(c=>c.end('${secret}\\n')).listen(0,'${host}',function(){console.log(this.address().port)})`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  wallListeners.push(child);
+  return new Promise((resolve) => child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+}
+/** A Dockerfile whose RUN shows its bridge address, then tries every `ip:port` (the output is judged). */
+function wallProbe(targets: readonly string[]): string {
+  const steps = ['ip -4 -o addr show eth0 2>&1', ...targets.map((t) => `nc -w 2 ${t.replace(':', ' ')} </dev/null`)];
+  return `FROM busybox\nRUN ${[...steps, 'echo probed'].join('; ')}\n`;
+}
+const gateway = (roots.env.PAAS_SUBNET ?? '').replace(/\.0\/\d+$/, '.1');
+const otherHostIp = Object.entries(networkInterfaces())
+  .filter(([name]) => name !== roots.env.PAAS_BRIDGE)
+  .flatMap(([, list]) => list ?? [])
+  .find((a) => a.family === 'IPv4' && !a.internal)?.address;
+const subnetPrefix = (roots.env.PAAS_SUBNET ?? '').replace(/\.0\/\d+$/, '.');
+
+describe('paas build: a RUN step on the bridge reaches no host address', () => {
+  it('is on the bridge, and neither 127.0.0.1, the gateway nor another host address answers it', async () => {
+    const secret = `WALL-${randomBytes(6).toString('hex')}`;
+    const any = await hostListener('0.0.0.0', secret);
+    const loopback = await hostListener('127.0.0.1', secret);
+    const targets = [`127.0.0.1:${loopback}`, `127.0.0.1:${any}`, `${gateway}:${any}`];
+    if (otherHostIp) targets.push(`${otherHostIp}:${any}`);
+    const r = run('build', '--no-cache', context({ Dockerfile: wallProbe(targets) }));
+    const output = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, output);
+    assert.ok(output.includes(`inet ${subnetPrefix}`), `the step is on the bridge:\n${output}`);
+    assert.match(output, /probed/);
+    assert.ok(!output.includes(secret), `a host listener answered a build step:\n${output}`);
   });
 });
 
@@ -324,5 +369,25 @@ describe('git push: a pushed repository never reads the host', () => {
     assert.match(r.stored, /lines dropped: the build wrote faster than its log is stored/);
     assert.match(r.stored, /the build took longer than 8 s and was stopped/);
     assert.ok((await fetch(`${api.url}/api/health`)).ok);
+  });
+
+  it("a push's RUN step is on the bridge and reaches no host listener, not the api; PAAS_BUILD_NETWORK=none builds offline", async () => {
+    const secret = `WALL-${randomBytes(6).toString('hex')}`;
+    const any = await hostListener('0.0.0.0', secret);
+    const apiPort = new URL(api.url).port;
+    const targets = [`127.0.0.1:${any}`, `${gateway}:${any}`, `127.0.0.1:${apiPort}`, `${gateway}:${apiPort}`];
+    if (otherHostIp) targets.push(`${otherHostIp}:${any}`);
+    const r = await push({ Dockerfile: wallProbe(targets) });
+    assert.equal(r.status, 0, r.output);
+    assert.ok(r.output.includes(`inet ${subnetPrefix}`), `the step is on the bridge:\n${r.output}`);
+    assert.ok(!r.output.includes(secret) && !/HTTP\/1\.1/.test(r.output), `a host listener answered:\n${r.output}`);
+
+    const name = `offline${apps++}`;
+    const id = crypto.randomUUID();
+    await api.dataSource.manager.insert(App, { id, name });
+    await api.dataSource.manager.insert(ConfigVar, { appId: id, key: 'PAAS_BUILD_NETWORK', value: 'none' });
+    const offline = await pushTo(name, { Dockerfile: wallProbe([]) });
+    assert.equal(offline.status, 0, offline.output);
+    assert.ok(!offline.output.includes(`inet ${subnetPrefix}`), `an offline build on the bridge:\n${offline.output}`);
   });
 });

@@ -62,9 +62,22 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
   const { runtime, shim, init } = config.engine;
   const runtimeRoot = join(config.paths.run, 'runtime');
   const images = await ImageService.open(imageRoots(root));
-  const builder = await Builder.open({ root, images, runtime: { runtime, runtimeRoot }, limits: config.buildLimits });
-  // no bridge: the release command runs without a network until the node agent gives it one
-  const engine = new Engine({ root, images, binaries: { shim, runtime, runtimeRoot }, initBinary: init });
+  // the node's bridge (the agent on this host uses the same one): RUN steps and the release
+  // command reach out through it, behind its walls
+  const engine = new Engine({
+    root,
+    images,
+    binaries: { shim, runtime, runtimeRoot },
+    initBinary: init,
+    network: { bridge: config.engine.bridge, runDir: join(config.paths.run, 'network') },
+  });
+  const builder = await Builder.open({
+    root,
+    images,
+    runtime: { runtime, runtimeRoot },
+    limits: config.buildLimits,
+    ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
+  });
   return {
     ...connections,
     images,

@@ -27,6 +27,7 @@ import type { BuildJobData, BuildJobResult } from '../queue';
 import { appConfig, createRelease, settleRelease } from '../releases';
 import { parseAppJson } from './app-json';
 import { BuildLog } from './build-log';
+import { buildNetwork } from './build-network';
 import { streamedOutput } from './builds';
 import { checkoutCommit } from './checkout';
 import { type AppPlan, type NodePlan, detectApp, nodeSatisfies } from './detect';
@@ -305,6 +306,10 @@ async function buildImage(
     contextDir: source,
     ...(dockerfile ? { dockerfile } : {}),
     buildArgs: config,
+    // RUN steps reach out through the node's bridge (unless PAAS_BUILD_NETWORK=none), cut off
+    // from every other container as the app's instances are
+    network: buildNetwork(config),
+    isolated: true,
     // RUN --mount=type=cache directories (npm's cache) are the app's own
     cacheScope: appId,
     // base images, and this app's own releases; never another app's (its code and config)

@@ -3,8 +3,10 @@
  * release's config, before the release goes live, as Heroku's release phase. Its output is
  * part of the build's; a non-zero exit blocks the release.
  *
- * The container has no network yet (the node agent of the next issue will give it the app's
- * network); a container a killed attempt left behind is found by its label and removed.
+ * The container is on the build node's bridge (a migration reaches its database), behind
+ * the bridge's walls and, by the app's label, isolated from every other container as the
+ * app's instances are; a container a killed attempt left behind is found by its label and
+ * removed.
  */
 import { type Engine, readLogs } from '@paas/engine';
 import { TENANT_PIDS_LIMIT } from '../limits';
@@ -46,7 +48,6 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
         ...(opts.memory ? { memory: opts.memory, memorySwap: opts.memory } : {}),
       },
     },
-    network: 'none',
     // the app's label: the network walls between apps apply to it as to its instances
     labels: { [RELEASE_LABEL]: opts.releaseId, [LABELS.app]: opts.app },
   });
