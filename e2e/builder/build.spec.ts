@@ -263,7 +263,7 @@ describe('paas build', () => {
     );
     const url = run('build', context({ Dockerfile: 'FROM busybox\nADD https://example.com/x /x\n' }));
     assert.equal(url.status, 1);
-    assert.match(url.stderr, /no network/);
+    assert.match(url.stderr, /cannot fetch https:\/\/example.com\/x: remote sources are not supported/);
   });
 
   it('passes build args to RUN and substitutions, with their values in the cache key', () => {
