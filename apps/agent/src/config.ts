@@ -9,7 +9,7 @@ import {
   paths,
   registryLogin,
 } from '@paas/config';
-import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
+import { type BridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
 import { isIPv4 } from 'node:net';
 import { availableParallelism, hostname, totalmem } from 'node:os';
@@ -70,23 +70,6 @@ function positive(env: Env, name: string, fallback: number, integer: boolean): n
   if (!(n > 0))
     throw new ConfigError(name, value, integer ? 'expected a whole number above 0' : 'expected a number above 0');
   return n;
-}
-
-/**
- * The IPv4 addresses this node knows the control plane by (api, registry, redis), which no
- * container may reach through the node (PAAS_PROTECTED_CIDRS adds more; a control plane
- * named by a DNS name must be listed there). Loopback and the host's own addresses are
- * walled off for every container anyway.
- */
-export function controlPlaneAddresses(urls: readonly string[]): string[] {
-  const hosts = urls.map((u) => {
-    try {
-      return new URL(u).hostname;
-    } catch {
-      return '';
-    }
-  });
-  return [...new Set(hosts.filter((h) => isIPv4(h) && !h.startsWith('127.') && h !== '0.0.0.0'))];
 }
 
 /** The agent's settings; the only place the agent reads its environment. */

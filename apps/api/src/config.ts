@@ -9,7 +9,7 @@ import {
   paths,
   registryLogin,
 } from '@paas/config';
-import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
+import { type BridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
@@ -71,14 +71,17 @@ export function loadApiConfig(env: Env): ApiConfig {
   const workers = env['PAAS_BUILD_WORKERS'] ?? '1';
   if (!/^\d{1,2}$/.test(workers)) throw new Error(`PAAS_BUILD_WORKERS=${JSON.stringify(workers)}: expected 0-99`);
   const native = join(REPO, 'native', 'runtime', 'build');
+  const databaseUrl = env['DATABASE_URL'] ?? '';
+  const redisUrl = env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`;
+  const registryHost = `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`;
   return {
     paths: root,
     listen: listenAddress(env, 'PAAS_API_ADDR'),
-    databaseUrl: env['DATABASE_URL'] ?? '',
-    redisUrl: env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`,
+    databaseUrl,
+    redisUrl,
     domain: domain(env, 'PAAS_DOMAIN'),
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
-    registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
+    registry: registryHost,
     registryLogin: registryLogin(env),
     buildWorkers: Number(workers),
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
@@ -89,7 +92,8 @@ export function loadApiConfig(env: Env): ApiConfig {
       runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
       shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
       init: env['PAAS_INIT'] || join(native, 'paas-init'),
-      bridge: bridgeSettingsFromEnv(env),
+      // builds and one-off runs on this node must not reach a database, Redis or registry elsewhere
+      bridge: bridgeSettingsFromEnv(env, controlPlaneAddresses([databaseUrl, redisUrl, `http://${registryHost}`])),
     },
     scheduler: schedulerSettings(env),
   };

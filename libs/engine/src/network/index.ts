@@ -6,4 +6,4 @@ export * from './ports';
 export { BridgeSandboxes, type Sandbox } from './sandboxes';
 export { isLoopbackIp, loopbackProxySpecs } from './rules';
 export { NetworkConfigError, type Subnet, parseCidr, parseSubnet } from './subnet';
-export { bridgeSettings, bridgeSettingsFromEnv } from './settings';
+export { bridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from './settings';

@@ -1,4 +1,5 @@
 /** The bridge settings from their textual form (PAAS_BRIDGE, PAAS_SUBNET, PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS). */
+import { isIPv4 } from 'node:net';
 import { ConfigError, DEFAULTS, type Env } from '@paas/config';
 import type { BridgeSettings } from './bridge.linux';
 import { NetworkConfigError, parseCidr, parseSubnet } from './subnet';
@@ -65,4 +66,21 @@ export function bridgeSettingsFromEnv(env: Env, extraProtected: readonly string[
     }
     throw new ConfigError('PAAS_IP_FORWARD', raw.ipForward, err.message);
   }
+}
+
+/**
+ * The IPv4 addresses a component knows the control plane by (api, registry, redis, the
+ * database: URLs or `http://host:port`), which no container may reach through this node (PAAS_PROTECTED_CIDRS adds more; a control plane
+ * named by a DNS name must be listed there). Loopback and the host's own addresses are
+ * walled off for every container anyway.
+ */
+export function controlPlaneAddresses(urls: readonly string[]): string[] {
+  const hosts = urls.map((u) => {
+    try {
+      return new URL(u).hostname;
+    } catch {
+      return '';
+    }
+  });
+  return [...new Set(hosts.filter((h) => isIPv4(h) && !h.startsWith('127.') && h !== '0.0.0.0'))];
 }

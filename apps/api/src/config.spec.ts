@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadApiConfig } from './config';
+
+describe('api settings', () => {
+  it("walls the control plane's addresses off from this node's builds and one-off runs", () => {
+    const config = loadApiConfig({
+      DATABASE_URL: 'postgres://paas:secret@10.0.0.5:5432/paas',
+      REDIS_URL: 'redis://10.0.0.6:6379',
+      PAAS_REGISTRY_ADDR: '10.0.0.7:5000',
+      PAAS_PROTECTED_CIDRS: '10.9.0.0/16',
+    });
+    assert.deepEqual(config.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.5/32', '10.0.0.6/32', '10.0.0.7/32']);
+  });
+
+  it('adds nothing for loopback, unix sockets and the embedded database', () => {
+    assert.deepEqual(loadApiConfig({}).engine.bridge.protectedCidrs, []);
+    assert.deepEqual(
+      loadApiConfig({ DATABASE_URL: 'postgres://localhost/x', REDIS_URL: 'unix:///run/r.sock' }).engine.bridge
+        .protectedCidrs,
+      [],
+    );
+  });
+});
