@@ -249,7 +249,9 @@ describe('git push paas main (api with an in-process build worker)', () => {
     const push = await git(dir, 'push', 'paas', 'main');
     const out = remote(push.stderr);
     assert.equal(push.status, 0, push.stderr);
-    const install = out.findIndex((l) => /^ {7}Step 6\/9 : RUN --mount=type=cache,id=npm,target=\/root\/\.npm npm ci /.test(l));
+    const install = out.findIndex((l) =>
+      /^ {7}Step 6\/9 : RUN --mount=type=cache,id=npm,target=\/root\/\.npm npm ci /.test(l),
+    );
     assert.ok(install >= 0, out.join('\n'));
     assert.equal(out[install + 1], '        ---> Using cache', out.join('\n'));
     const copy = out.findIndex((l) => l === '       Step 7/9 : COPY . .');
