@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOO_MANY_REQUESTS: 429,
+  // distribution's errcode for a service that cannot answer (a proxy's upstream down)
+  UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -22,6 +22,7 @@ import {
   sendJson,
 } from './http';
 import { parseManifest } from './manifests';
+import type { UpstreamProxy } from './proxy';
 import type { RepositoryIndex, RepositoryStore } from './repositories';
 import type { UploadSession, UploadStore } from './uploads';
 
@@ -31,6 +32,8 @@ export interface RouteOptions {
   readonly maxUploads: number;
   /** DELETE of manifests and blobs (405 UNSUPPORTED when off, as registry:2 by default). */
   readonly deletes: boolean;
+  /** Pull-through cache of an upstream for namespaced repositories (proxy.ts). */
+  readonly proxy?: UpstreamProxy;
 }
 
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
@@ -45,6 +48,7 @@ export function registryRoutes(
   uploads: UploadStore,
   options: RouteOptions,
 ): Handler {
+  const proxy = options.proxy;
   const pull = (name: string): Access => ({ type: 'repository', name, actions: ['pull'] });
   const push = (name: string): Access => ({ type: 'repository', name, actions: ['pull', 'push'] });
   // Docker's `delete` action, apart from push: a pusher may add images but not remove them
@@ -86,6 +90,7 @@ export function registryRoutes(
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw unsupported();
+    if (proxy?.proxies(name)) await proxy.blob(name, digest);
     const index = await repos.read(name);
     const info = index?.blobs[digest] !== undefined ? await content.info(digest) : undefined;
     if (!info) throw unknown;
@@ -226,6 +231,7 @@ export function registryRoutes(
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw unsupported();
+    if (proxy?.proxies(name)) await proxy.manifest(name, ref);
     const index = await repoOrUnknown(name);
     const digest = 'tag' in ref ? index.tags[ref.tag] : ref.digest;
     const record = digest ? index.manifests[digest] : undefined;
@@ -356,6 +362,7 @@ export function registryRoutes(
     }
     const name = checkName(m[1] ?? '');
     options.auth.check(req, [needs(method, name, m[4] !== undefined)]);
+    if (proxy?.proxies(name) && method !== 'GET' && method !== 'HEAD') throw proxy.readOnly(name);
     if (m[2]) {
       if (method !== 'GET' && method !== 'HEAD') throw unsupported();
       return tags(res, name, query);

@@ -12,6 +12,9 @@
  * Without auth (`none`) anyone who reaches the port may push, delete and list everything, so
  * it is only allowed on a loopback address (registry:2 without auth is open to the world; we
  * do not follow it there). Beyond loopback a registry takes tokens.
+ *
+ * With `proxy` it is also a pull-through cache of an upstream (proxy.ts), as registry:2's
+ * proxy mode, for namespaced repositories only: the platform pushes its releases beside it.
  */
 import { type Server, createServer } from 'node:http';
 import { type AddressInfo, BlockList, isIP } from 'node:net';
@@ -20,6 +23,7 @@ import { ContentStore } from '@paas/content';
 import { type Authorizer, openAccess, tokenAuthorizer } from '../auth/authorizer';
 import { TokenSigner } from '../auth/tokens';
 import { UserStore } from '../auth/users';
+import { type ProxyOptions, UpstreamProxy } from './proxy';
 import { RepositoryStore } from './repositories';
 import { registryRoutes } from './routes';
 import { UploadStore } from './uploads';
@@ -41,6 +45,8 @@ export interface RegistryServerOptions {
   readonly maxUploads?: number;
   /** Allow DELETE of manifests, tags and blob links (default true). */
   readonly deletes?: boolean;
+  /** A pull-through cache of this upstream for namespaced repositories (proxy.ts). */
+  readonly proxy?: ProxyOptions;
 }
 
 export interface RunningRegistry {
@@ -106,6 +112,7 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Run
     auth,
     maxUploads: options.maxUploads ?? 1000,
     deletes: options.deletes ?? true,
+    ...(options.proxy ? { proxy: new UpstreamProxy(options.proxy, content, repos) } : {}),
   });
   // big layers over slow links: no overall request deadline, but headers must come quickly
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => void handler(req, res));
