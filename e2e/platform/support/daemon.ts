@@ -1,0 +1,48 @@
+/**
+ * A platform daemon of ours (agent, router) run from source in a child process, as
+ * `npm run up` runs it: ready once it sends its `{ready, url}` IPC message. Its output is
+ * kept for failure messages; stopping is the caller's (SIGTERM, by pid).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { WORKSPACE } from '../../support/cli';
+
+export interface Daemon {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** stdout and stderr so far. */
+  output(): string;
+}
+
+export async function startDaemon(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<Daemon> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, entry)], {
+    cwd: WORKSPACE,
+    env: { PATH: process.env['PATH'], ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  const keep = (c: Buffer): void => void (output += c.toString());
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const url = await new Promise<string | null>((resolve) => {
+    child.once('message', (m: { ready?: boolean; url?: string }) => resolve(m.ready && m.url ? m.url : null));
+    child.once('exit', () => resolve(null));
+  });
+  if (!url) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    assert.fail(`${name} did not start:\n${output}`);
+  }
+  return { child, url, output: () => output };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the daemon has exited. */
+export async function stopDaemon(daemon: Daemon, graceMs = 10_000): Promise<void> {
+  const { child } = daemon;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
