@@ -28,6 +28,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../config';
 import { queueConnection } from './connection';
+import { platformPuller } from './base-image-puller';
 import { type BuildEnvironment, failLostBuild, isAppBuildError, runBuild } from './platform-build';
 
 /** Key prefix of the build log streams (next to the queue's own keys). */
@@ -77,6 +78,8 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     runtime: { runtime, runtimeRoot },
     limits: config.buildLimits,
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
+    // base images through the platform registry's pull-through cache (base-image-puller.ts)
+    puller: platformPuller(images, config.registry, config.registryLogin ?? undefined, `paas-build/${VERSION}`),
   });
   return {
     ...connections,

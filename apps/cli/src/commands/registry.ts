@@ -25,6 +25,11 @@ export function registryCommands(io: CliIo): Command[] {
       )
       .option('--anonymous-pull', 'With token auth, let anonymous clients pull (never push, delete or list)')
       .option('--realm <URL>', 'Token endpoint URL announced to clients (default http://<host>/token)')
+      .option(
+        '--proxy-remote <URL>',
+        'Also a pull-through cache of this upstream (https://registry-1.docker.io) for namespaced repositories',
+      )
+      .option('--proxy-username <USER>', 'Login at the upstream (password from $PAAS_REGISTRY_PROXY_PASSWORD)')
       .addHelpText(
         'after',
         `
@@ -32,7 +37,12 @@ Defaults, as Docker's distribution with auth configured: every request needs a t
 users get at /token with their password. A user pulls and pushes (--pull-only: pulls only;
 --delete: also deletes manifests, tags and blobs); any user may list the catalog. Anonymous
 clients get nothing, or pull tokens with --anonymous-pull. --auth none (anyone may push,
-delete and list) is refused unless the listen address is loopback.`,
+delete and list) is refused unless the listen address is loopback.
+
+With --proxy-remote (registry:2's proxy.remoteurl) a pull of a namespaced repository
+(library/node) fetches what is missing from the upstream once and serves it from here after;
+a tag is re-checked upstream with a HEAD, blobs never. One-component repositories (the
+platform's releases) are never proxied, and proxied ones cannot be pushed to.`,
       )
       .action(
         async (opts: {
@@ -41,6 +51,8 @@ delete and list) is refused unless the listen address is loopback.`,
           auth: 'none' | 'token';
           anonymousPull?: boolean;
           realm?: string;
+          proxyRemote?: string;
+          proxyUsername?: string;
         }) => (await actions()).serve(io, opts),
       ),
   );

@@ -34,7 +34,15 @@ function registryRoot(io: CliIo, root: string | undefined): string {
 
 export async function serve(
   io: CliIo,
-  opts: { addr?: string; root?: string; auth: 'none' | 'token'; anonymousPull?: boolean; realm?: string },
+  opts: {
+    addr?: string;
+    root?: string;
+    auth: 'none' | 'token';
+    anonymousPull?: boolean;
+    realm?: string;
+    proxyRemote?: string;
+    proxyUsername?: string;
+  },
 ): Promise<void> {
   const listen = listenAddress(opts.addr ? { ...io.env, PAAS_REGISTRY_ADDR: opts.addr } : io.env, 'PAAS_REGISTRY_ADDR');
   const root = registryRoot(io, opts.root);
@@ -49,12 +57,14 @@ export async function serve(
     if (opts.anonymousPull)
       throw new CliError('--anonymous-pull needs --auth token (--auth none lets anyone do anything)');
   }
+  const proxy = proxyOptions(io, opts);
   const registry = await startRegistry({
     root,
     listen,
     auth: opts.auth,
     anonymousPull: opts.anonymousPull ?? false,
     ...(opts.realm ? { realm: opts.realm } : {}),
+    ...(proxy ? { proxy } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new CliError(`listen ${formatAddress(listen)}: address already in use`);
     throw err;
@@ -65,7 +75,8 @@ export async function serve(
         'use --auth token beyond a test on this machine\n',
     );
   }
-  io.out(`registry listening on ${registry.url} (root ${root}, auth ${opts.auth})\n`);
+  const proxying = proxy ? `, pull-through cache of ${proxy.remote}` : '';
+  io.out(`registry listening on ${registry.url} (root ${root}, auth ${opts.auth}${proxying})\n`);
   process.send?.({ ready: true, url: registry.url });
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -77,6 +88,30 @@ export async function serve(
     process.on('SIGTERM', stop);
   });
   await registry.close();
+}
+
+/** `--proxy-remote URL [--proxy-username U]`, the password from the environment (not argv, which ps shows). */
+function proxyOptions(
+  io: CliIo,
+  opts: { proxyRemote?: string; proxyUsername?: string },
+): { remote: string; credentials?: { username: string; password: string } } | undefined {
+  if (opts.proxyRemote === undefined) {
+    if (opts.proxyUsername !== undefined) throw new CliError('--proxy-username needs --proxy-remote');
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(opts.proxyRemote);
+  } catch {
+    throw new CliError(`--proxy-remote: "${opts.proxyRemote}" is not a URL (want https://HOST[:PORT])`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new CliError(`--proxy-remote: "${opts.proxyRemote}" must be a registry's base URL (https://HOST[:PORT])`);
+  }
+  if (opts.proxyUsername === undefined) return { remote: url.origin };
+  const password = io.env['PAAS_REGISTRY_PROXY_PASSWORD'];
+  if (!password) throw new CliError('--proxy-username needs the password in $PAAS_REGISTRY_PROXY_PASSWORD');
+  return { remote: url.origin, credentials: { username: opts.proxyUsername, password } };
 }
 
 async function readStdin(): Promise<string> {

@@ -5,6 +5,7 @@
  * an answer that is not a registry's, a blob that does not hash right) is skipped with a
  * warning, and blobs it already gave that hashed right are kept. Each endpoint gets the login
  * saved for its own host. A pull that fails everywhere names the image and every address tried.
+ * With `mirrorsOnly` (the platform's builds) Docker Hub itself is never asked.
  * Blobs land in the content store atomically, so a pull killed mid-way leaves no partial blob.
  */
 import type { ImageService } from '@paas/images';
@@ -18,11 +19,17 @@ import type { BlobSources } from './sources';
 
 export interface PullerOptions {
   readonly images: ImageService;
-  readonly credentials?: CredentialStore;
+  /** Logins by host (a CredentialStore, or the platform's own users). */
+  readonly credentials?: Pick<CredentialStore, 'get'>;
   /** Hosts spoken to over plain HTTP besides loopback ones (`PAAS_INSECURE_REGISTRIES`). */
   readonly insecure?: readonly string[];
   /** Docker Hub mirrors' base URLs, in order (`PAAS_REGISTRY_MIRRORS`, see parseMirrors). */
   readonly mirrors?: readonly string[];
+  /**
+   * Docker Hub images come from the mirrors alone, never from Docker Hub itself: the platform's
+   * nodes pull through its registry's cache, so a base image is fetched from outside once.
+   */
+  readonly mirrorsOnly?: boolean;
   readonly sources?: BlobSources;
   readonly userAgent?: string;
 }
@@ -51,7 +58,9 @@ export class ImagePuller {
     const tried: string[] = [];
     const mirrors: string[] = [];
     let last: unknown;
-    for (const endpoint of pullEndpoints(ref.domain, this.options.mirrors ?? [])) {
+    const endpoints = pullEndpoints(ref.domain, this.options.mirrors ?? []);
+    const only = this.options.mirrorsOnly && endpoints.length > 1;
+    for (const endpoint of only ? endpoints.filter((e) => e.kind === 'mirror') : endpoints) {
       const client = await this.client(ref.domain, endpoint.kind === 'mirror' ? endpoint.url : undefined);
       tried.push(client.baseUrl);
       try {
