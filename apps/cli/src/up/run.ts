@@ -20,6 +20,18 @@ async function answers(url: string): Promise<boolean> {
   return res.ok;
 }
 
+/**
+ * The platform registry is a pull-through cache of Docker Hub (or of PAAS_REGISTRY_PROXY_REMOTE;
+ * `none`: no cache), which builds pull base images through: N nodes fetch one from outside once.
+ * A login at the upstream: PAAS_REGISTRY_PROXY_USERNAME and PAAS_REGISTRY_PROXY_PASSWORD.
+ */
+function proxyArgs(env: NodeJS.ProcessEnv): string[] {
+  const remote = env['PAAS_REGISTRY_PROXY_REMOTE'] || 'https://registry-1.docker.io';
+  if (remote === 'none') return [];
+  const user = env['PAAS_REGISTRY_PROXY_USERNAME'];
+  return ['--proxy-remote', remote, ...(user ? ['--proxy-username', user] : [])];
+}
+
 /** `paas up`: runs the platform's components in the foreground until a signal or a crash. */
 export async function runUp(io: CliIo): Promise<void> {
   const config = loadCliConfig(io.env);
@@ -60,7 +72,7 @@ export async function runUp(io: CliIo): Promise<void> {
   const registry: ComponentSpec = {
     name: 'registry',
     script: componentScript('cli'),
-    args: ['registry', 'serve', '--root', join(root, 'registry'), '--auth', 'token'],
+    args: ['registry', 'serve', '--root', join(root, 'registry'), '--auth', 'token', ...proxyArgs(io.env)],
     env,
     // without a token the answer is 401 with a challenge, which is an answer
     probe: async (url) => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5000) })).status === 401,
