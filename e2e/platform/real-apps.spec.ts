@@ -350,6 +350,22 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
       '/paas-e2e-greet/-/paas-e2e-greet-1.0.0.tgz',
       '/paas-e2e-shout/-/paas-e2e-shout-1.0.0.tgz',
     ]);
+    // the peer of the install step: npm ci of the same tree on the host, with a cold cache
+    const peer = join(base, 'peer-ci');
+    writeTree(peer, {
+      '.npmrc': `registry=${NPM_REGISTRY}\n`,
+      'package.json': readFileSync(join(nodeDir, 'package.json'), 'utf8'),
+      'package-lock.json': lock,
+    });
+    const c0 = Date.now();
+    npm(peer, 'ci', '--omit=dev', '--cache', join(peer, '.npm'));
+    t.diagnostic(`peer: npm ci on the host against verdaccio, cold cache: ${Date.now() - c0} ms`);
+    // its log comes through this process's event loop, which spawnSync held
+    await waitFor(
+      "verdaccio's log of the peer's two downloads",
+      10_000,
+      async () => tarballs(verdaccio.log()).length === 4,
+    );
   });
 
   it('a push that changes only code reuses the dependency layer', async (t) => {
