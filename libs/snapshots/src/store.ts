@@ -79,6 +79,24 @@ export class SnapshotStore {
     return ids;
   }
 
+  /**
+   * Unpacks layer `index` of the chain `diffIds` from `open` (a stream being downloaded, say),
+   * unless it is there already. Each layer is a directory of its own (the parent is only named
+   * in its metadata), so the layers of one image can be unpacked in any order, and at once.
+   */
+  async unpackOne(diffIds: readonly Digest[], index: number, open: () => Promise<Readable>): Promise<Digest> {
+    const ids = chainIds(diffIds.slice(0, index + 1));
+    const chainId = ids[index] as Digest;
+    if (!(await this.info(chainId))) {
+      await this.extractOne(
+        { diffId: diffIds[index] as Digest, open },
+        chainId,
+        index > 0 ? ids[index - 1] : undefined,
+      );
+    }
+    return chainId;
+  }
+
   /** The overlay lowerdirs of a chain, top layer first, as overlayfs wants them. */
   async lowerDirs(chain: readonly Digest[]): Promise<string[]> {
     const dirs: string[] = [];

@@ -214,11 +214,11 @@ async function pullInto(
   io: CliIo,
   images: ImageService,
   ref: Reference,
-  opts: { write: (text: string) => void; tty: boolean; quiet?: boolean; exitCode: number },
+  opts: { write: (text: string) => void; tty: boolean; quiet?: boolean; exitCode: number; unpack?: boolean },
 ): Promise<PullResult> {
   const progress = progressFor(opts.write, opts.tty, opts.quiet ?? false);
   const result = await imagePuller(io, images)
-    .pull(ref, { progress: progress.sink, warn: (text) => io.err(`${text}\n`) })
+    .pull(ref, { progress: progress.sink, warn: (text) => io.err(`${text}\n`), unpack: opts.unpack ?? false })
     .catch((err: unknown) => {
       progress.finish();
       if (err instanceof PullError || err instanceof RegistryClientError)
@@ -260,7 +260,8 @@ export async function ensureImage(io: CliIo, images: ImageService, name: string,
   const shown = familiarString(ref);
   if (policy === 'never') throw new CliError(`No such image: ${shown}`, 125);
   if (policy === 'missing') io.err(`Unable to find image '${shown}' locally\n`);
-  await pullInto(io, images, ref, { write: (t) => io.err(t), tty: process.stderr.isTTY, exitCode: 125 });
+  // the container is created next: its layers unpack while they download
+  await pullInto(io, images, ref, { write: (t) => io.err(t), tty: process.stderr.isTTY, exitCode: 125, unpack: true });
 }
 
 /** The builder's puller: FROM and COPY --from images, printed as the classic builder does. */

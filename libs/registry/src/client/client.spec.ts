@@ -3,12 +3,15 @@
  * real image between two image stores (HEAD-skip, cross-repository mount, digest checks).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, imageRoots } from '@paas/images';
-import { type ImageConfig, parseNormalizedReference } from '@paas/oci';
+import { type Digest, type ImageConfig, digestOf, parseNormalizedReference } from '@paas/oci';
+import { chainIds } from '@paas/snapshots';
+import { gzipSync } from 'node:zlib';
 import { UserStore } from '../auth/users';
 import { type TestRegistry, testRegistry } from '../spec-support';
 import { parseChallenge } from './challenge';
@@ -134,5 +137,75 @@ describe('push and pull', () => {
       client.request('/v2/'),
       (err: unknown) => err instanceof RegistryClientError && err.status === 401,
     );
+  });
+});
+
+describe('pull with unpack', () => {
+  let reg: TestRegistry;
+  let base = '';
+  let source: ImageService;
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'paas-registry-unpack-'));
+    reg = await testRegistry();
+    source = await ImageService.open(imageRoots(join(base, 'a')));
+  });
+  after(async () => {
+    await reg.dispose();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  /** A real tar.gz layer of one file, pushed as `name` with `diffId` (its own when undefined). */
+  async function pushLayerImage(name: string, text: string, diffId?: Digest): Promise<Digest> {
+    const dir = join(base, 'ctx', name.replace(/\W/g, '_'));
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'hello.txt'), text);
+    const tar = execFileSync('tar', ['--sort=name', '-C', dir, '-cf', '-', 'hello.txt']);
+    const layer = await source.content.writeBytes(gzipSync(tar));
+    const own = digestOf(tar);
+    const config: ImageConfig = {
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [diffId ?? own] },
+    };
+    const image = await source.commit(
+      config,
+      [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      name,
+    );
+    await pushImage(source, new RegistryClient(reg.host), image, parseNormalizedReference(name));
+    return own;
+  }
+
+  it('unpacks each layer into its snapshot as it downloads', async () => {
+    const diffId = await pushLayerImage(`${reg.host}/unpack/ok:1`, 'hello from the layer\n');
+    const target = await ImageService.open(imageRoots(join(base, 'b')));
+    const pulled = await pullImage(
+      target,
+      new RegistryClient(reg.host),
+      parseNormalizedReference(`${reg.host}/unpack/ok:1`),
+      {
+        unpack: true,
+      },
+    );
+    const [chainId] = chainIds([diffId]);
+    assert.ok(chainId && (await target.snapshots.info(chainId)), 'the layer was unpacked by the pull');
+    assert.equal(await readFile(join(target.snapshots.fsPath(chainId), 'hello.txt'), 'utf8'), 'hello from the layer\n');
+    const [layer] = pulled.image.manifest.layers;
+    assert.ok(layer && (await target.content.has(layer.digest)));
+    assert.deepEqual(await target.unpack(pulled.image), [chainId]);
+  });
+
+  it('keeps no snapshot of a layer that does not match its diff id', async () => {
+    const wrong = digestOf(Buffer.from('not this layer'));
+    await pushLayerImage(`${reg.host}/unpack/lying:1`, 'lying layer\n', wrong);
+    const target = await ImageService.open(imageRoots(join(base, 'c')));
+    await assert.rejects(
+      pullImage(target, new RegistryClient(reg.host), parseNormalizedReference(`${reg.host}/unpack/lying:1`), {
+        unpack: true,
+      }),
+      /does not match its diff id/,
+    );
+    const left = (await readdir(imageRoots(join(base, 'c')).snapshots)).filter((n) => n !== 'lock');
+    assert.deepEqual(left, []);
   });
 });

@@ -3,8 +3,9 @@
  * config and layers, several at a time, each streamed into the content store with its
  * expected digest and size — a blob that does not hash right is never stored. Blobs already
  * in the store are not fetched again. The image is named with the reference the user typed
- * only once every blob is in.
+ * only once every blob is in. With `unpack`, each layer is also unpacked as it downloads.
  */
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Root } from '@paas/content';
 import { type Image, type ImageService, goArch } from '@paas/images';
@@ -25,6 +26,13 @@ import { type RegistryClient, RegistryClientError } from './client';
 import { type ProgressSink, countingStream, forEachLimit, silentProgress } from './progress';
 import type { BlobSources } from './sources';
 
+/**
+ * Chunks (of the socket's size, ~64 KiB) each reader of a download may fall behind the other
+ * by before the download waits. Object mode hands the socket's buffers on as they are: a byte
+ * stream would concatenate what it holds on every read, copying each layer once more.
+ */
+const TEE_CHUNKS = 16;
+
 export const MANIFEST_ACCEPT = [
   MediaType.ociIndex,
   MediaType.ociManifest,
@@ -37,6 +45,13 @@ export interface PullOptions {
   readonly concurrency?: number;
   readonly sources?: BlobSources;
   readonly platform?: { os: string; architecture: string };
+  /**
+   * Unpack each layer into its snapshot while it downloads (the config first, for the diff
+   * ids), for a pull a container is about to run: the unpack, which would otherwise read every
+   * blob back after the pull, overlaps the download. The blob and the snapshot each land
+   * whole or not at all (the snapshot checked against its diff id).
+   */
+  readonly unpack?: boolean;
 }
 
 export interface PullResult {
@@ -116,27 +131,61 @@ export async function pullImage(
     const blobs: Descriptor[] = [manifest.config, ...manifest.layers];
     await lease.add(...blobs.map((b): Root => ({ digest: b.digest, mediaType: b.mediaType })));
     for (const layer of manifest.layers) progress.layer({ digest: layer.digest, status: 'Waiting' });
-    await forEachLimit(blobs, options.concurrency ?? 3, async (blob) => {
+    const scopes = [`repository:${ref.path}:pull`];
+    const fetchBlob = async (blob: Descriptor, unpackInto?: (stream: Readable) => Promise<unknown>): Promise<void> => {
       const isLayer = blob !== manifest.config;
       if (await images.content.has(blob.digest)) {
         if (isLayer) progress.layer({ digest: blob.digest, status: 'Already exists', done: true });
         return;
       }
-      const scopes = [`repository:${ref.path}:pull`];
       // a HEAD settles authentication; the body then streams over node:http
       await client.request(`/v2/${ref.path}/blobs/${blob.digest}`, { method: 'HEAD', scopes });
       const source = await client.download(`/v2/${ref.path}/blobs/${blob.digest}`, scopes);
       const counter = countingStream((current) => {
         if (isLayer) progress.layer({ digest: blob.digest, status: 'Downloading', current, total: blob.size });
       });
+      const branches: PassThrough[] = [];
+      const store = (): Readable => {
+        if (!unpackInto) return counter;
+        // one download, two readers: the content store and the unpack (pipe waits for the slower)
+        const [toStore, toUnpack] = [
+          new PassThrough({ objectMode: true, highWaterMark: TEE_CHUNKS }),
+          new PassThrough({ objectMode: true, highWaterMark: TEE_CHUNKS }),
+        ];
+        branches.push(toStore, toUnpack);
+        counter.pipe(toStore);
+        counter.pipe(toUnpack);
+        return toStore;
+      };
+      const stored = store();
       await Promise.all([
         pipeline(source, counter),
-        images.content.write(counter, { digest: blob.digest, size: blob.size }),
+        images.content.write(stored, { digest: blob.digest, size: blob.size }),
+        ...(unpackInto && branches[1] ? [unpackInto(branches[1])] : []),
       ]).catch((err: unknown) => {
         source.destroy();
+        for (const b of branches) b.destroy();
         throw err;
       });
       if (isLayer) progress.layer({ digest: blob.digest, status: 'Pull complete', done: true });
+    };
+    let diffIds: Digest[] | undefined;
+    if (options.unpack) {
+      await fetchBlob(manifest.config);
+      const config = await images.content.readJson<{ rootfs?: { diff_ids?: Digest[] } }>(manifest.config.digest);
+      const ids = config.rootfs?.diff_ids;
+      // a config that does not match its layers is refused later, by the unpack of the image
+      if (ids?.length === manifest.layers.length) diffIds = ids;
+    }
+    const pending = diffIds
+      ? manifest.layers.map((layer, i) => ({ layer, i }))
+      : blobs.map((layer) => ({ layer, i: -1 }));
+    await forEachLimit(pending, options.concurrency ?? 3, async ({ layer, i }) => {
+      const ids = diffIds;
+      await fetchBlob(
+        layer,
+        ids && i >= 0 ? (stream) => images.snapshots.unpackOne(ids, i, () => Promise.resolve(stream)) : undefined,
+      );
     });
     for (const k of kept) await images.content.writeBytes(k.bytes, { digest: k.digest });
     const descriptor: Descriptor = {

@@ -52,7 +52,7 @@ export class ImagePuller {
   /** Pulls `ref` (normalised: a tag or a digest) into the store. */
   async pull(
     ref: Reference,
-    opts: { progress?: ProgressSink; warn?: (text: string) => void } = {},
+    opts: { progress?: ProgressSink; warn?: (text: string) => void; unpack?: boolean } = {},
   ): Promise<PullResult> {
     const progress = onceMessages(opts.progress ?? silentProgress);
     const tried: string[] = [];
@@ -66,6 +66,7 @@ export class ImagePuller {
       try {
         return await pullImage(this.options.images, client, ref, {
           progress,
+          ...(opts.unpack ? { unpack: true } : {}),
           ...(this.options.sources ? { sources: this.options.sources } : {}),
         });
       } catch (err) {
