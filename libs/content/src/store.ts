@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Digest, Digester, digestAlgorithm, digestHex, parseDigest } from '@paas/oci';
@@ -34,6 +34,17 @@ export interface OpenOptions {
 }
 
 const DEFAULT_STALE_INGEST_MS = 60 * 60 * 1000;
+
+/** writev, which a regular file takes whole but for a full disk: a short write is an error. */
+async function writeAll(fh: FileHandle, chunks: Uint8Array[], length: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
+}
+
+/** Bytes a blob write hands the kernel at once. */
+const WRITE_BATCH = 1024 * 1024;
+/** A blob read stream's chunk: big enough that serving a layer is a few hundred reads. */
+const READ_CHUNK = 512 * 1024;
 
 export class ContentStore {
   private readonly blobsDir: string;
@@ -80,7 +91,7 @@ export class ContentStore {
     const fh = await open(this.blobPath(digest), 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new BlobNotFoundError(digest) : err;
     });
-    return fh.createReadStream({ ...range, autoClose: true });
+    return fh.createReadStream({ ...range, autoClose: true, highWaterMark: READ_CHUNK });
   }
 
   /** Reads a small blob (manifests, configs) whole, verifying its digest. */
@@ -126,13 +137,24 @@ export class ContentStore {
     const fh = await open(temp, 'wx', 0o644);
     let committed = false;
     try {
+      // chunks (a socket's are ~64 KiB) go down a MiB at a time: one trip to the thread pool
+      // and one syscall instead of sixteen
+      let batch: Uint8Array[] = [];
+      let batched = 0;
       for await (const chunk of source as AsyncIterable<Uint8Array>) {
         digester.update(chunk);
         if (expected.size !== undefined && digester.size > expected.size) {
           throw new BlobMismatchError(expected, { digest: digester.digest(), size: digester.size });
         }
-        await fh.write(chunk);
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) {
+          await writeAll(fh, batch, batched);
+          batch = [];
+          batched = 0;
+        }
       }
+      if (batch.length) await writeAll(fh, batch, batched);
       const actual = { digest: digester.digest(), size: digester.size };
       if (
         (expected.digest !== undefined && expected.digest !== actual.digest) ||
