@@ -39,7 +39,7 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
   let url = '';
   let builder: Login;
   let node: Login;
-  /** What the builder pushed in `before`: `apps/web:v1`, one layer. */
+  /** What the builder pushed in `before`: `web:v1`, one layer. */
   const layer = Buffer.from('a release layer');
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' } }));
   let manifest: Buffer;
@@ -82,10 +82,10 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
     const platform = join(roots.root, 'platform');
     builder = JSON.parse(readFileSync(join(platform, 'registry-builder.json'), 'utf8')) as Login;
     node = JSON.parse(readFileSync(join(platform, 'registry-node.json'), 'utf8')) as Login;
-    // what a build leaves: apps/web:v1, pushed with the builder's login
-    const token = await tokenFor('repository:apps/web:pull,push', builder);
+    // what a build leaves: web:v1, pushed with the builder's login
+    const token = await tokenFor('repository:web:pull,push', builder);
     for (const blob of [config, layer]) {
-      const res = await send('POST', `/v2/apps/web/blobs/uploads/?digest=${digestOf(blob)}`, { token, body: blob });
+      const res = await send('POST', `/v2/web/blobs/uploads/?digest=${digestOf(blob)}`, { token, body: blob });
       assert.equal(res.status, 201, JSON.stringify(res));
     }
     manifest = Buffer.from(
@@ -100,7 +100,7 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
         layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.length }],
       }),
     );
-    const put = await send('PUT', '/v2/apps/web/manifests/v1', {
+    const put = await send('PUT', '/v2/web/manifests/v1', {
       token,
       body: manifest,
       headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
@@ -114,37 +114,37 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
 
   /** Every request an attacker would try, as [method, path, body?]. */
   const attacks = (): [string, string, Buffer?][] => [
-    ['POST', `/v2/apps/web/blobs/uploads/?digest=${digestOf('evil')}`, Buffer.from('evil')],
-    ['POST', '/v2/apps/web/blobs/uploads/'],
-    ['POST', '/v2/apps/evil/blobs/uploads/'],
-    ['POST', `/v2/apps/evil/blobs/uploads/?mount=${digestOf(layer)}&from=apps/web`],
-    ['PATCH', '/v2/apps/web/blobs/uploads/00000000-0000-4000-8000-000000000000', Buffer.from('evil')],
-    ['PUT', `/v2/apps/web/blobs/uploads/00000000-0000-4000-8000-000000000000?digest=${digestOf('evil')}`],
-    ['PUT', '/v2/apps/web/manifests/v1', Buffer.from('{}')],
-    ['PUT', '/v2/apps/web/manifests/v2', Buffer.from('{}')],
-    ['DELETE', '/v2/apps/web/manifests/v1'],
-    ['DELETE', `/v2/apps/web/manifests/${manifestDigest()}`],
-    ['DELETE', `/v2/apps/web/blobs/${digestOf(layer)}`],
-    ['DELETE', '/v2/apps/web/blobs/uploads/00000000-0000-4000-8000-000000000000'],
+    ['POST', `/v2/web/blobs/uploads/?digest=${digestOf('evil')}`, Buffer.from('evil')],
+    ['POST', '/v2/web/blobs/uploads/'],
+    ['POST', '/v2/evil/blobs/uploads/'],
+    ['POST', `/v2/evil/blobs/uploads/?mount=${digestOf(layer)}&from=web`],
+    ['PATCH', '/v2/web/blobs/uploads/00000000-0000-4000-8000-000000000000', Buffer.from('evil')],
+    ['PUT', `/v2/web/blobs/uploads/00000000-0000-4000-8000-000000000000?digest=${digestOf('evil')}`],
+    ['PUT', '/v2/web/manifests/v1', Buffer.from('{}')],
+    ['PUT', '/v2/web/manifests/v2', Buffer.from('{}')],
+    ['DELETE', '/v2/web/manifests/v1'],
+    ['DELETE', `/v2/web/manifests/${manifestDigest()}`],
+    ['DELETE', `/v2/web/blobs/${digestOf(layer)}`],
+    ['DELETE', '/v2/web/blobs/uploads/00000000-0000-4000-8000-000000000000'],
   ];
   const reads = (): [string, string][] => [
     ['GET', '/v2/_catalog'],
-    ['GET', '/v2/apps/web/manifests/v1'],
-    ['HEAD', `/v2/apps/web/manifests/${manifestDigest()}`],
-    ['GET', `/v2/apps/web/blobs/${digestOf(layer)}`],
-    ['GET', '/v2/apps/web/tags/list'],
+    ['GET', '/v2/web/manifests/v1'],
+    ['HEAD', `/v2/web/manifests/${manifestDigest()}`],
+    ['GET', `/v2/web/blobs/${digestOf(layer)}`],
+    ['GET', '/v2/web/tags/list'],
     ['GET', '/v2/'],
   ];
 
-  /** apps/web:v1 is still whole (read with the nodes' login). */
+  /** web:v1 is still whole (read with the nodes' login). */
   const intact = async (): Promise<void> => {
-    const token = await tokenFor('repository:apps/web:pull', node);
-    const got = await send('GET', '/v2/apps/web/manifests/v1', { token });
+    const token = await tokenFor('repository:web:pull', node);
+    const got = await send('GET', '/v2/web/manifests/v1', { token });
     assert.equal(got.status, 200, 'the tag is still there');
-    assert.equal((await send('HEAD', `/v2/apps/web/blobs/${digestOf(layer)}`, { token })).status, 200);
+    assert.equal((await send('HEAD', `/v2/web/blobs/${digestOf(layer)}`, { token })).status, 200);
     const catalog = await tokenFor('registry:catalog:*', builder);
     const list = await fetch(`${url}/v2/_catalog`, { headers: { Authorization: `Bearer ${catalog}` } });
-    assert.deepEqual(((await list.json()) as { repositories: string[] }).repositories, ['apps/web']);
+    assert.deepEqual(((await list.json()) as { repositories: string[] }).repositories, ['web']);
   };
 
   it('refuses every anonymous write, delete, catalog and pull with 401 UNAUTHORIZED and a challenge', async () => {
@@ -156,14 +156,14 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
     }
     // nor does a made-up basic login, or any header that is not a token of ours, get further
     for (const authorization of [basic({ username: 'admin', password: 'admin' }), 'Bearer e30.e30.', 'Bearer ']) {
-      const res = await send('DELETE', '/v2/apps/web/manifests/v1', { headers: { Authorization: authorization } });
+      const res = await send('DELETE', '/v2/web/manifests/v1', { headers: { Authorization: authorization } });
       assert.equal(res.status, 401, authorization);
     }
     await intact();
   });
 
   it('gives anonymous clients and wrong passwords no token at all', async () => {
-    for (const scope of ['repository:apps/web:pull', 'repository:apps/web:push', 'repository:apps/web:delete']) {
+    for (const scope of ['repository:web:pull', 'repository:web:push', 'repository:web:delete']) {
       assert.equal(await tokenFor(scope), undefined, scope);
       assert.equal(await tokenFor(scope, { username: builder.username, password: 'guess' }), undefined, scope);
       assert.equal(await tokenFor(scope, { username: 'paas-admin', password: builder.password }), undefined, scope);
@@ -172,8 +172,8 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
   });
 
   it('lets the nodes login pull and nothing else: 403 DENIED', async () => {
-    const token = await tokenFor('repository:apps/web:pull,push,delete repository:apps/evil:pull,push', node);
-    const read = await send('GET', '/v2/apps/web/manifests/v1', { token });
+    const token = await tokenFor('repository:web:pull,push,delete repository:evil:pull,push', node);
+    const read = await send('GET', '/v2/web/manifests/v1', { token });
     assert.equal(read.status, 200);
     for (const [method, path, body] of attacks()) {
       const res = await send(method, path, { token, ...(body ? { body } : {}) });
@@ -181,19 +181,19 @@ describe('the platform registry refuses anonymous writes and keeps logins to the
       assert.equal(res.code, 'DENIED', `${method} ${path}`);
     }
     // asking for everything (`*`) gives only what the login may do
-    const star = await tokenFor('repository:apps/web:*', node);
-    assert.equal((await send('DELETE', '/v2/apps/web/manifests/v1', { token: star })).code, 'DENIED');
+    const star = await tokenFor('repository:web:*', node);
+    assert.equal((await send('DELETE', '/v2/web/manifests/v1', { token: star })).code, 'DENIED');
     await intact();
   });
 
   it('lets the builder login push, pull and delete', async () => {
-    const token = await tokenFor('repository:apps/old:*', builder);
+    const token = await tokenFor('repository:old:*', builder);
     const blob = Buffer.from('an old release');
-    const pushed = await send('POST', `/v2/apps/old/blobs/uploads/?digest=${digestOf(blob)}`, { token, body: blob });
+    const pushed = await send('POST', `/v2/old/blobs/uploads/?digest=${digestOf(blob)}`, { token, body: blob });
     assert.equal(pushed.status, 201);
-    assert.equal((await send('GET', `/v2/apps/old/blobs/${digestOf(blob)}`, { token })).status, 200);
-    assert.equal((await send('DELETE', `/v2/apps/old/blobs/${digestOf(blob)}`, { token })).status, 202);
-    assert.equal((await send('GET', `/v2/apps/old/blobs/${digestOf(blob)}`, { token })).code, 'BLOB_UNKNOWN');
+    assert.equal((await send('GET', `/v2/old/blobs/${digestOf(blob)}`, { token })).status, 200);
+    assert.equal((await send('DELETE', `/v2/old/blobs/${digestOf(blob)}`, { token })).status, 202);
+    assert.equal((await send('GET', `/v2/old/blobs/${digestOf(blob)}`, { token })).code, 'BLOB_UNKNOWN');
   });
 
   it('keeps the logins in $PAAS_ROOT/platform, readable by the owner only, the same on every up', async () => {

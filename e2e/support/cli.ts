@@ -47,6 +47,8 @@ export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string
     PAAS_REGISTRY_ADDR: '127.0.0.1:0',
     PAAS_ROUTER_ADDR: '127.0.0.1:0',
     PAAS_ROUTER_ADMIN_ADDR: '127.0.0.1:0',
+    // `paas up`'s registry caches Docker Hub by default: tests stay off the internet
+    PAAS_REGISTRY_PROXY_REMOTE: 'none',
     ...testBridge(),
   };
   return {
