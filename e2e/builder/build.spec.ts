@@ -218,8 +218,9 @@ describe('paas build', () => {
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const deadline = Date.now() + 30_000;
-    while (!output.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.match(output, /started/);
+    // the RUN's own line, not the step line that names it
+    while (!/^started$/m.test(output) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(output, /^started$/m);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     assert.equal(await exited, 130, output);

@@ -60,7 +60,8 @@ function leftOnBridge(anchor: string, steps: readonly string[]): Record<string, 
     .filter((name) => name && name !== `pv${anchor.slice(0, 12)}`);
   const rules = ['filter', 'nat']
     .flatMap((t) => sh('iptables-save', ['-t', t]).split('\n'))
-    .filter((l) => /--comment "?paas:/.test(l) && !l.includes(anchor));
+    // this bridge's rules only: other specs' bridges may be busy meanwhile
+    .filter((l) => /--comment "?paas:/.test(l) && l.includes(bridge) && !l.includes(anchor));
   return {
     leases: leases.filter((id) => id !== anchor),
     veths,
@@ -166,7 +167,7 @@ describe('paas build --network', () => {
     assert.deepEqual(servers, hostServers.length ? hostServers : ['8.8.8.8', '8.8.4.4']);
   });
 
-  it('a failed step and an interrupted build leave nothing on the bridge', async () => {
+  it('a failed step and an interrupted build leave nothing on the bridge', async (t) => {
     const failed = run('build', '--no-cache', context('FROM busybox\nRUN exit 7\n'));
     assert.equal(failed.status, 1, failed.stdout + failed.stderr);
     assert.match(failed.stdout + failed.stderr, /returned a non-zero code: 7/);
@@ -180,8 +181,10 @@ describe('paas build --network', () => {
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    for (let i = 0; i < 600 && !output.includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.match(output, /started/);
+    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    // the RUN's own line: "started" is in the step line too, printed before the step attaches
+    for (let i = 0; i < 600 && !/^started$/m.test(output); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(output, /^started$/m);
     assert.ok(
       stepIds(output).some((s) => existsSync(`/run/netns/paas-${s}`)),
       'the step was on the bridge',
@@ -191,7 +194,7 @@ describe('paas build --network', () => {
     assert.deepEqual(leftOnBridge(anchor, stepIds(output)), NOTHING);
   });
 
-  it("a killed build's step network is reclaimed by the next build", async () => {
+  it("a killed build's step network is reclaimed by the next build", async (t) => {
     const child = spawn(PAAS, ['build', '--no-cache', context('FROM busybox\nRUN echo started; sleep 60\n')], {
       env: roots.env,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -199,7 +202,8 @@ describe('paas build --network', () => {
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    for (let i = 0; i < 600 && !output.includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
+    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    for (let i = 0; i < 600 && !/^started$/m.test(output); i++) await new Promise((r) => setTimeout(r, 50));
     const steps = stepIds(output);
     assert.ok(
       steps.some((s) => existsSync(`/run/netns/paas-${s}`)),
