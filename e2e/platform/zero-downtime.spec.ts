@@ -7,7 +7,7 @@
  * fail their check rejects its push while the live one keeps serving.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -21,8 +21,9 @@ import { loadApiConfig } from '../../apps/api/src/config';
 import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
 import { type RunningApi, startApi } from '../../apps/api/src/server';
 /* eslint-enable @nx/enforce-module-boundaries */
-import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { WORKSPACE, cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
 
 const startedAt = Date.now();
 const roots = tempRoots();
@@ -118,28 +119,12 @@ describe('zero downtime through the router (api + agent + router on one host)', 
   let token = '';
   let routerUrl = '';
   let dir = '';
-  const children: ChildProcess[] = [];
-  const output = new Map<string, string>();
-
-  /** A daemon of ours from source, ready once it sends its `{ready, url}` message. */
-  async function daemon(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<string> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, entry)], {
-      cwd: WORKSPACE,
-      env: { PATH: process.env['PATH'], ...env },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    children.push(child);
-    output.set(name, '');
-    const keep = (c: Buffer): void => void output.set(name, (output.get(name) ?? '') + c.toString());
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const url = await new Promise<string | null>((resolve) => {
-      child.once('message', (m: { ready?: boolean; url?: string }) => resolve(m.ready && m.url ? m.url : null));
-      child.once('exit', () => resolve(null));
-    });
-    assert.ok(url, `${name} did not start:\n${output.get(name)}`);
-    return url;
-  }
+  const daemons = new Map<string, Daemon>();
+  const daemon = async (name: string, entry: string, env: NodeJS.ProcessEnv): Promise<string> => {
+    const started = await startDaemon(name, entry, env);
+    daemons.set(name, started);
+    return started.url;
+  };
 
   const api$ = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(`${api.url}${path}`, {
@@ -196,15 +181,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
   after(async () => {
     for (const l of loads) await l.stop(); // a failed test's load
     const problems: string[] = [];
-    for (const child of children.reverse()) {
-      if (child.pid && isAlive(child.pid)) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    }
+    for (const started of [...daemons.values()].reverse()) await stopDaemon(started);
     // the node's containers and its bridge, through the agent's own cleanup
     const cleanup = spawnSync(
       process.execPath,
@@ -254,7 +231,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     await waitFor('five web instances up', 30_000, async () => (await upWeb()).length === 5).catch(async (err) => {
       const all = await ds.manager.find(Instance, { where: { type: 'web' } });
       throw new Error(
-        `${(err as Error).message}\n${JSON.stringify(all, null, 1)}\n${output.get('agent')?.slice(-3000)}`,
+        `${(err as Error).message}\n${JSON.stringify(all, null, 1)}\n${daemons.get('agent')?.output().slice(-3000)}`,
       );
     });
     await new Promise((r) => setTimeout(r, 1500)); // the router spreads load over all five
