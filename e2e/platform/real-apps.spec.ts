@@ -11,7 +11,10 @@
  * one package downloads that tarball alone (the other comes from the app's npm cache
  * mount); a dependency that does not exist fails `npm ci` with its own output and the old
  * release keeps serving. A Python app installs a wheel the test made from the index named
- * by the PIP_INDEX_URL config var. Everything started is stopped and removed, even on failure.
+ * by the PIP_INDEX_URL config var. "Docker Hub" is a `paas registry serve` in the namespace too
+ * (token auth, anonymous pulls, `library/node:20-slim` made from `paas image bootstrap node`);
+ * the platform registry is its pull-through cache, and a `FROM node:20-slim` Dockerfile app
+ * serves. Everything started is stopped and removed, even on failure.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -24,7 +27,7 @@ import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { loadApiConfig } from '../../apps/api/src/config';
 import { type RunningApi, startApi } from '../../apps/api/src/server';
 /* eslint-enable @nx/enforce-module-boundaries */
-import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { PaasProcess, WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
 
@@ -43,6 +46,7 @@ const internetIp = prefix.replace(/\d+$/, (d) => String(Number(d) + 2));
 const internet = { ns: `paas-ra${tag}`, veth: `pra${tag}` };
 const NPM_REGISTRY = `http://${internetIp}:4873/`;
 const PYPI = `http://${internetIp}:8000`;
+const HUB = `${internetIp}:5000`;
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const trySh = (cmd: string, args: string[]): void => {
@@ -143,6 +147,7 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
   const servers: ChildProcess[] = [];
   let verdaccio: { child: ChildProcess; log: () => string };
   let pypi: { child: ChildProcess; log: () => string };
+  let hub: { child: ChildProcess; log: () => string };
   let token = '';
   let routerUrl = '';
   let anchored = false;
@@ -251,7 +256,43 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     pypi = await inInternet('the simple index', [process.execPath, '-e', index], /listening/);
     servers.push(pypi.child);
 
-    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
+    // "Docker Hub": its store filled through a registry on loopback, then served from the
+    // namespace as Docker Hub serves public images (token auth, anonymous pulls)
+    const hubRoot = join(base, 'hub');
+    const filling = await startRegistry({ root: hubRoot, listen: { host: '127.0.0.1', port: 0 } });
+    try {
+      ok('tag', 'node:latest', `${filling.host}/library/node:20-slim`);
+      // the registry answers in this process: the push must not block it
+      const pushed = new PaasProcess(['push', '-q', `${filling.host}/library/node:20-slim`], roots.env);
+      assert.equal((await pushed.exited).code, 0, pushed.output);
+      ok('rmi', `${filling.host}/library/node:20-slim`);
+    } finally {
+      await filling.close();
+    }
+    hub = await inInternet(
+      'Docker Hub',
+      [
+        join(WORKSPACE, 'bin', 'paas'),
+        'registry',
+        'serve',
+        '--auth',
+        'token',
+        '--anonymous-pull',
+        '--root',
+        hubRoot,
+        '--addr',
+        HUB,
+        '--access-log',
+      ],
+      /listening on/,
+    );
+    servers.push(hub.child);
+
+    registry = await startRegistry({
+      root: join(base, 'registry'),
+      listen: { host: '127.0.0.1', port: 0 },
+      proxy: { remote: `http://${HUB}` },
+    });
     redis = await startLocalRedis(join(base, 'redis'));
     const env = { ...roots.env, REDIS_URL: redis.url, PAAS_REGISTRY_ADDR: registry.host };
     api = await startApi(
@@ -471,5 +512,29 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     assert.match(pushed.output, /Successfully installed paas-e2e-hello-1\.0\.0/);
     assert.match(pypi.log(), /GET \/simple\/paas-e2e-hello\//);
     assert.match(pypi.log(), /GET \/files\/paas_e2e_hello-1\.0\.0-py3-none-any\.whl/);
+  });
+
+  it('a FROM node:20-slim Dockerfile app builds through the pull-through cache of "Docker Hub" and serves', async (t) => {
+    // the node has two CPUs and shop and py hold one each: py makes room, as `apps:destroy` does
+    await api$('DELETE', '/api/apps/py');
+    const dir = await newApp('slim');
+    commit(
+      dir,
+      {
+        Dockerfile: 'FROM node:20-slim\nCOPY server.js /app/server.js\nCMD ["node", "/app/server.js"]\n',
+        'server.js':
+          "require('http').createServer((q, r) => r.end('slim ' + process.version + '\\n')).listen(process.env.PORT);\n",
+      },
+      'dockerfile v1',
+    );
+    const t0 = Date.now();
+    const pushed = await push(dir);
+    assert.equal(pushed.status, 0, pushed.output);
+    await serves('slim', `slim ${process.version}`);
+    t.diagnostic(`FROM node:20-slim first push to serving: ${Date.now() - t0} ms`);
+    assert.match(pushed.output, /remote: +Step 1\/3 : FROM node:20-slim/);
+    assert.match(pushed.output, /remote: +20-slim: Pulling from library\/node/);
+    // the cache fetched the image from "Docker Hub" (anonymously, with a token of its own)
+    assert.match(hub.log(), /"GET \/v2\/library\/node\/manifests\/20-slim" 200/);
   });
 });

@@ -30,6 +30,7 @@ export function registryCommands(io: CliIo): Command[] {
         'Also a pull-through cache of this upstream (https://registry-1.docker.io) for namespaced repositories',
       )
       .option('--proxy-username <USER>', 'Login at the upstream (password from $PAAS_REGISTRY_PROXY_PASSWORD)')
+      .option('--access-log', 'Print one line per request on stdout: client, method, path, status, bytes sent')
       .addHelpText(
         'after',
         `

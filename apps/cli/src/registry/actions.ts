@@ -1,6 +1,7 @@
 /**
  * The registry verbs. Loaded on first use (see commands/registry.ts).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { formatAddress, listenAddress, paths } from '@paas/config';
 import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
@@ -42,6 +43,7 @@ export async function serve(
     realm?: string;
     proxyRemote?: string;
     proxyUsername?: string;
+    accessLog?: boolean;
   },
 ): Promise<void> {
   const listen = listenAddress(opts.addr ? { ...io.env, PAAS_REGISTRY_ADDR: opts.addr } : io.env, 'PAAS_REGISTRY_ADDR');
@@ -74,6 +76,16 @@ export async function serve(
       `warning: --auth none: anyone who reaches ${registry.host} may push, delete and list images; ` +
         'use --auth token beyond a test on this machine\n',
     );
+  }
+  if (opts.accessLog) {
+    // as distribution's access log, without the query string (a token request's scope is enough)
+    registry.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      res.once('finish', () => {
+        const path = (req.url ?? '').split('?')[0];
+        const sent = res.getHeader('content-length') ?? '-';
+        io.out(`${req.socket.remoteAddress ?? '-'} "${req.method} ${path}" ${res.statusCode} ${sent}\n`);
+      });
+    });
   }
   const proxying = proxy ? `, pull-through cache of ${proxy.remote}` : '';
   io.out(`registry listening on ${registry.url} (root ${root}, auth ${opts.auth}${proxying})\n`);
