@@ -71,16 +71,16 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
   const config = loadCliConfig(io.env);
   // the engine's bridge gives RUN steps their network; its images are the build's
   const engine = await openEngine(io);
+  const tty = process.stdout.isTTY && !flags.quiet;
   const { images } = engine;
   const builder = await Builder.open({
     root: config.paths.root,
     images,
     runtime: { runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
-    puller: buildPuller(io, images),
+    puller: buildPuller(io, images, tty),
   });
   const decoder = new StringDecoder('utf8');
-  const tty = process.stdout.isTTY && !flags.quiet;
   let progressShown = false;
   const output: BuildOutput = flags.quiet
     ? { line: () => undefined, raw: () => undefined }

@@ -276,11 +276,16 @@ export async function ensureImage(io: CliIo, images: ImageService, name: string,
   await pullInto(io, images, ref, { write: (t) => io.err(t), tty: process.stderr.isTTY, exitCode: 125, unpack: true });
 }
 
-/** The builder's puller: FROM and COPY --from images, printed as the classic builder does. */
-export function buildPuller(io: CliIo, images: ImageService): BuildPuller {
+/**
+ * The builder's puller: FROM and COPY --from images, printed as the classic builder does: lines
+ * through the build's output (under the FROM step), or, with `tty` (stdout a terminal), per-layer
+ * bars drawn on stdout itself while the builder resolves its base images, before any step.
+ */
+export function buildPuller(io: CliIo, images: ImageService, tty = false): BuildPuller {
   return {
     pull: async (reference, line) => {
       const ref = parseRef(reference);
+      if (tty) return (await pullInto(io, images, ref, { write: (t) => io.out(t), tty: true, exitCode: 1 })).image;
       let pending = '';
       const write = (text: string): void => {
         const parts = (pending + text).split('\n');
