@@ -16,21 +16,18 @@
  *   the shim
  */
 import { type ContainerRecord, type Engine, readLogs, readStats } from '@paas/engine';
-import type { ImageConfig } from '@paas/oci';
 import {
-  APP_LOG_MAX,
   type DesiredInstance,
   type HeartbeatAnswer,
   type InstanceReport,
   LABELS,
   type NodeSummary,
-  QUEUE_PREFIX,
   type ReportedState,
   TENANT_PIDS_LIMIT,
-  appendLog,
-  appLogKey,
   envProblem,
+  imageCommand,
   nodeChannel,
+  writeAppLog,
 } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -74,12 +71,6 @@ class UnrunnableError extends Error {}
 /** A failed instance (its image would not pull, it would not start or pass its check) is made again after 5 s, 10 s... up to 5 min. */
 const RETRY_BASE_MS = 5000;
 const RETRY_MAX_MS = 300_000;
-
-/** The image's entrypoint and command as one shell line, quoted as the build quotes it. */
-export function imageCommand(config: ImageConfig['config']): string {
-  const args = [...(config?.Entrypoint ?? []), ...(config?.Cmd ?? [])];
-  return args.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
 
 export interface AgentDeps {
   readonly config: AgentConfig;
@@ -441,7 +432,6 @@ export class Agent {
     const { redis, engine } = this.deps;
     const record = local.record;
     if (!redis || !record) return;
-    const key = appLogKey(QUEUE_PREFIX, local.appId);
     const until = new Promise<void>((resolve) =>
       local.abort.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
@@ -452,7 +442,7 @@ export class Agent {
           until,
           ...(fromStart ? {} : { tail: 0 }),
         })) {
-          await appendLog(redis, key, local.name, line.text, APP_LOG_MAX).catch(() => undefined);
+          await writeAppLog(redis, local.appId, local.name, line.text);
         }
       } catch (err) {
         if (!local.abort.signal.aborted) this.deps.log(`logs of ${local.name}: ${(err as Error).message}`);

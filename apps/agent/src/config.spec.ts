@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { imageCommand } from './agent';
 import { loadAgentConfig } from './config';
 
 describe('agent config', () => {
@@ -71,11 +70,5 @@ describe('agent config', () => {
         name,
       );
     }
-  });
-
-  it("quotes an image's command as the build does, to tell it from a Procfile command", () => {
-    assert.equal(imageCommand({ Entrypoint: ['node'], Cmd: ['server.js'] }), 'node server.js');
-    assert.equal(imageCommand({ Cmd: ['sh', '-c', "echo 'hi there'"] }), `sh -c 'echo '\\''hi there'\\'''`);
-    assert.equal(imageCommand(undefined), '');
   });
 });

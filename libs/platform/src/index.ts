@@ -10,6 +10,7 @@ export * from './releases';
 export * from './queue';
 export * from './logs';
 export * from './limits';
+export * from './image-command';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';

@@ -21,6 +21,7 @@ import { formatReference, parseNormalizedReference } from '@paas/oci';
 import type { RegistryClient } from '@paas/registry';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { imageCommand } from '../image-command';
 import { APP_LOG_MAX, appendLog, appLogKey, buildLogKey } from '../logs';
 import { Build, Release, type HealthcheckSpec } from '../model/entities';
 import type { BuildJobData, BuildJobResult } from '../queue';
@@ -321,7 +322,7 @@ async function buildImage(
   log.flushRaw();
   const processTypes = { ...(procfile ?? {}) };
   if (processTypes['web'] === undefined) {
-    const web = plan.stack === 'dockerfile' ? imageCommand(result.image) : plan.web;
+    const web = plan.stack === 'dockerfile' ? imageCommand(result.image.config.config) : plan.web;
     if (web) processTypes['web'] = web;
     else log.error('Warning: the image has no CMD and the Procfile no web process: the app has no web process');
   }
@@ -397,11 +398,4 @@ async function firstImage(env: BuildEnvironment, candidates: readonly string[], 
   throw new AppBuildError(
     `no ${bootstrap} base image (${candidates.join(' or ')}) on this node: run paas image bootstrap ${bootstrap}`,
   );
-}
-
-/** The image's entrypoint and command as one shell line: the web process of a Dockerfile app. */
-function imageCommand(image: Image): string {
-  const config = image.config.config;
-  const args = [...(config?.Entrypoint ?? []), ...(config?.Cmd ?? [])];
-  return args.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
