@@ -1,10 +1,30 @@
 // ESLint flat config for the whole workspace. Module boundaries follow DESIGN.md:
-// apps -> libs, never libs -> apps; engine libs never import platform code; the Dockerfile
-// parser depends on nothing but @paas/oci.
+// apps -> libs, never libs -> apps; engine libs never import platform code, nor a layer of
+// the engine above their own.
 import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+
+// The engine's layers (DESIGN.md: oci <- content <- layers <- snapshots <- images <-
+// builder/engine), each with the layers it may import; importing a layer above is a lint
+// error. The Dockerfile parser and oci stay free of everything else, config included.
+const engineLayers = {
+  oci: [],
+  content: ['oci'],
+  layers: ['oci', 'content'],
+  snapshots: ['oci', 'content', 'layers'],
+  images: ['oci', 'content', 'layers', 'snapshots'],
+  dockerfile: ['oci'],
+  engine: ['oci', 'content', 'layers', 'snapshots', 'images'],
+  builder: ['oci', 'content', 'layers', 'snapshots', 'images', 'dockerfile', 'engine'],
+  registry: ['oci', 'content', 'layers', 'snapshots', 'images'],
+};
+const pure = new Set(['oci', 'dockerfile']);
+const layerConstraints = Object.entries(engineLayers).map(([layer, below]) => ({
+  sourceTag: `layer:${layer}`,
+  onlyDependOnLibsWithTags: [...below.map((l) => `layer:${l}`), ...(pure.has(layer) ? [] : ['scope:shared'])],
+}));
 
 export default tseslint.config(
   { ignores: ['**/node_modules/', '**/dist/', '**/build/', '.nx/', 'native/', 'e2e/artifacts/'] },
@@ -31,7 +51,7 @@ export default tseslint.config(
               onlyDependOnLibsWithTags: ['scope:platform', 'scope:engine', 'scope:shared'],
             },
             { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:platform', 'scope:engine', 'scope:shared'] },
-            { sourceTag: 'engine:parser', onlyDependOnLibsWithTags: ['engine:base'] },
+            ...layerConstraints,
           ],
         },
       ],

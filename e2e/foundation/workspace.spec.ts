@@ -61,6 +61,25 @@ describe('workspace', () => {
       assert.equal(found.length, 1);
     });
 
+    it('forbids an engine layer from importing a layer above its own', async () => {
+      // Imports that close no cycle, so the layer tags alone refuse them.
+      for (const [file, lib, layer] of [
+        ['libs/content/src/probe.ts', 'layers', 'layer:content'],
+        ['libs/engine/src/probe.ts', 'registry', 'layer:engine'],
+        ['libs/oci/src/probe.ts', 'config', 'layer:oci'],
+      ] as const) {
+        const found = await violations(file, `export * from '@paas/${lib}';\n`);
+        assert.equal(found.length, 1, `${file} importing @paas/${lib}: ${found.join('; ')}`);
+        assert.match(found[0] ?? '', new RegExp(`"${layer}"`));
+      }
+    });
+
+    it('lets an engine layer import the layers below it', async () => {
+      assert.deepEqual(await violations('libs/builder/src/probe.ts', "export * from '@paas/engine';\n"), []);
+      assert.deepEqual(await violations('libs/registry/src/probe.ts', "export * from '@paas/images';\n"), []);
+      assert.deepEqual(await violations('libs/engine/src/probe.ts', "export * from '@paas/config';\n"), []);
+    });
+
     it('keeps the Dockerfile parser on @paas/oci alone', async () => {
       assert.deepEqual(await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/oci';\n"), []);
       const found = await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/content';\n");
