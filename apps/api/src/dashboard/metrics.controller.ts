@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { App } from '@paas/platform';
 import { CurrentApp } from '../common/request';
+import { AppMetricsView } from './metrics.dto';
 import { type AppMetricsAnswer, MetricsService } from './metrics.service';
 
 /**
@@ -16,7 +17,10 @@ export class MetricsController {
   constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
 
   @Get()
-  @ApiOkResponse({ description: 'requests/s and instances, now and sampled every 2 s over the last 10 minutes' })
+  @ApiOkResponse({
+    type: AppMetricsView,
+    description: 'requests/s and instances, now and sampled every 2 s over the last 10 minutes',
+  })
   get(@CurrentApp() app: App): Promise<AppMetricsAnswer> {
     return this.metrics.forApp(app);
   }

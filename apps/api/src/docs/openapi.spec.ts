@@ -2,6 +2,7 @@ import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type TestApi, startTestApi } from '../testing/harness';
+import { buildOpenApiDocument } from './api-types';
 
 /** Every route of docs/api.md, as OpenAPI names them. */
 const ROUTES = [
@@ -79,6 +80,11 @@ for (const kind of TEST_DATABASES) {
       ]) {
         assert.ok(Object.keys(doc.components.schemas[schema]?.properties ?? {}).length > 0, schema);
       }
+    });
+
+    it('is the document built without a database, which the wire types come from', async () => {
+      const res = await api.request('GET', '/api/docs-json', { token: null });
+      assert.deepEqual(res.body, JSON.parse(JSON.stringify(await buildOpenApiDocument())));
     });
 
     it('serves Swagger UI at /api/docs', async () => {

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { APP_LOG_MAX } from '@paas/platform';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
@@ -28,4 +28,16 @@ export class LogsQueryDto {
   @OptionalField()
   @IsIn(['0', '1', 'true', 'false'])
   follow?: string;
+}
+
+/** One line of an app's log, the data of each event `GET /logs` sends. */
+export class LogLineView {
+  @ApiProperty({ type: String, format: 'date-time' })
+  t!: string;
+
+  @ApiProperty({ type: String, example: 'web.1', description: 'who said it: an instance, or build, api, release…' })
+  source!: string;
+
+  @ApiProperty({ type: String })
+  line!: string;
 }

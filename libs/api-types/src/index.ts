@@ -1,0 +1,37 @@
+/**
+ * The JSON shapes of the platform's REST API (docs/api.md) under the names the CLI and the
+ * dashboard use. Everything here is an alias of openapi.d.ts, which is generated from the
+ * api's OpenAPI document (apps/api/src/docs/api-types.ts) and checked against it by a spec,
+ * so the clients read the api's own decorators and never a copy of them. Types only: nothing
+ * server-side reaches a client bundle.
+ */
+import type { components } from './openapi';
+
+export type { components, operations, paths } from './openapi';
+
+type Schemas = components['schemas'];
+
+/** `{id, version}` of a release, where another resource points at one. */
+export type ReleaseRef = Schemas['ReleaseRef'];
+export type App = Schemas['AppView'];
+export type Build = Schemas['BuildView'];
+export type BuildStatus = Build['status'];
+export type Release = Schemas['ReleaseView'];
+export type ReleaseStatus = Release['status'];
+export type Formation = Schemas['FormationView'];
+/** One entry of `PATCH /formation`'s `updates`. */
+export type FormationUpdate = Schemas['FormationUpdateDto'];
+export type Instance = Schemas['InstanceView'];
+export type InstanceState = Instance['state'];
+export type Domain = Schemas['DomainView'];
+export type Node = Schemas['NodeView'];
+export type NodeState = Node['state'];
+export type Token = Schemas['TokenView'];
+/** The answer to `POST /tokens`: the token itself, shown this once. */
+export type IssuedToken = Schemas['IssuedTokenView'];
+/** The data of each event of `GET /logs`. */
+export type LogLine = Schemas['LogLineView'];
+export type AppMetrics = Schemas['AppMetricsView'];
+export type MetricsSample = Schemas['MetricsSampleView'];
+/** Every error the api answers: `{"code","message","details"?}`. */
+export type ApiErrorBody = Schemas['ErrorView'];
