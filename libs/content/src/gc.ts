@@ -6,19 +6,10 @@
  * lease (lease.ts); the store adds the blobs of live leases to the roots. As a second guard,
  * blobs modified after the collection started (or within `graceMs` before) are never swept.
  */
-import {
-  type Descriptor,
-  type Digest,
-  type ImageIndex,
-  type ImageManifest,
-  isIndexType,
-  isManifestType,
-} from '@paas/oci';
+import { type Digest, type ImageIndex, type ImageManifest, isIndexType, isManifestType } from '@paas/oci';
 import { BlobNotFoundError } from './errors';
-import { liveLeaseRoots } from './lease';
+import { type Root, liveLeaseRoots } from './lease';
 import type { BlobInfo, ContentStore } from './store';
-
-export type Root = Pick<Descriptor, 'digest' | 'mediaType'>;
 
 export interface GcResult {
   readonly removed: BlobInfo[];

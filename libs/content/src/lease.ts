@@ -7,8 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Descriptor } from '@paas/oci';
 import { isProcessAlive } from './atomic';
-import type { Root } from './gc';
+
+/** A GC root: a blob kept with everything it references (a lease's blobs are roots too). */
+export type Root = Pick<Descriptor, 'digest' | 'mediaType'>;
 
 interface LeaseFile {
   pid: number;
