@@ -3,7 +3,8 @@
  * PAAS_ROOT with the busybox base image: a cache mount outlives its build and is seen by a
  * later build whose step changed, but never enters a layer; a cache id cannot name a path
  * outside the platform's cache directory; context binds are read-only and part of the key;
- * tmpfs mounts leave nothing; secret mounts are refused by name. Nothing is left mounted.
+ * tmpfs mounts leave nothing; secret mounts are refused by name; `builder prune` empties the
+ * caches (asking first, as Docker), `-a` the step cache too. Nothing is left mounted.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -113,5 +114,53 @@ describe('RUN --mount of other types', () => {
     );
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /source=nope failed: file not found in build context/);
+  });
+});
+
+describe('builder prune', () => {
+  const mounts = (): string[] => readdirSync(join(roots.root, 'builder', 'cache-mounts'));
+
+  it('asks first: without a terminal and without -f it removes nothing', () => {
+    build('prune:1', 'FROM busybox\nRUN --mount=type=cache,target=/cache,id=p echo kept >> /cache/log\n');
+    const before = mounts();
+    const asked = run('builder', 'prune');
+    assert.equal(asked.status, 0, asked.stderr);
+    assert.match(
+      asked.stderr,
+      /WARNING! This will remove all dangling build cache\.\nAre you sure you want to continue\? \[y\/N\] \nnot a terminal: pass -f to confirm/,
+    );
+    assert.deepEqual(mounts(), before);
+  });
+
+  it('-f empties the cache mounts: the next build starts from an empty cache, its steps still cached', () => {
+    const out = ok('builder', 'prune', '-f');
+    assert.match(
+      out,
+      /^Deleted build cache objects:\n(cache-mount:[0-9a-f]{64}(\.\d+)?\n)+\nTotal reclaimed space: \d/,
+    );
+    assert.deepEqual(mounts(), []);
+    const again = build(
+      'prune:2',
+      'FROM busybox\nRUN --mount=type=cache,target=/cache,id=p ls -A /cache > /seen; echo new >> /cache/log\n',
+    );
+    assert.doesNotMatch(again, /Using cache/);
+    assert.equal(inImage('prune:2', 'cat /seen'), '');
+    assert.match(
+      build('prune:1', 'FROM busybox\nRUN --mount=type=cache,target=/cache,id=p echo kept >> /cache/log\n'),
+      /Using cache/,
+    );
+  });
+
+  it('-a -f forgets every step: the same Dockerfile runs its step again', () => {
+    const out = ok('builder', 'prune', '-a', '-f');
+    assert.match(out, /step:[0-9a-f]{64}\n/);
+    const rebuilt = build(
+      'prune:1',
+      'FROM busybox\nRUN --mount=type=cache,target=/cache,id=p echo kept >> /cache/log\n',
+    );
+    assert.doesNotMatch(rebuilt, /Using cache/);
+    const bad = run('builder', 'prune', '--until', '24h');
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /unknown option '--until'/);
   });
 });

@@ -7,7 +7,7 @@
  * and snapshots). `image prune` may remove them; an entry whose image is gone is a miss, and
  * the step is simply run again.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@paas/content';
 import { type Digest, isDigest } from '@paas/oci';
@@ -48,6 +48,12 @@ export class BuildCache {
   async put(key: string, entry: Omit<CacheEntry, 'created'>): Promise<void> {
     const body: CacheEntry = { ...entry, created: new Date().toISOString() };
     await writeFileAtomic(this.path(key), `${JSON.stringify(body)}\n`);
+  }
+
+  /** Every key with its entry (undefined when unreadable), for `builder prune`. */
+  async entries(): Promise<Array<{ key: string; entry: CacheEntry | undefined }>> {
+    const keys = (await readdir(this.dir)).flatMap((name) => /^([0-9a-f]{64})\.json$/.exec(name)?.[1] ?? []);
+    return Promise.all(keys.map(async (key) => ({ key, entry: await this.get(key) })));
   }
 
   /** Forgets a key whose image is gone, so the next lookup does not try it again. */

@@ -125,6 +125,11 @@ const METADATA = new Set<Instruction['kind']>([
   'arg',
 ]);
 
+/** The builder's directory below a PAAS_ROOT: step cache, cache mounts, step temp dirs. */
+export function builderRootOf(root: string): string {
+  return join(root, 'builder');
+}
+
 export class Builder {
   private constructor(
     private readonly options: BuilderOptions,
@@ -133,7 +138,7 @@ export class Builder {
   ) {}
 
   static async open(options: BuilderOptions): Promise<Builder> {
-    const builderRoot = join(options.root, 'builder');
+    const builderRoot = builderRootOf(options.root);
     const tmpRoot = join(builderRoot, 'tmp');
     await mkdir(tmpRoot, { recursive: true });
     await removeAbandoned(tmpRoot, async (id) => (await import('./run-container')).killContainer(options.runtime, id));

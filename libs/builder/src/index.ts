@@ -12,4 +12,5 @@ export { CACHE_KEY_VERSION, canonicalOperation, stepCacheKey, type StepKeyInput 
 export { canonicalJson } from './canonical-json';
 export { BuildAbortedError, BuildError, RunFailedError } from './errors';
 export { type BuildOutput, SILENT, humanSize } from './output';
+export { type PruneOptions, type PruneResult, pruneBuildCache } from './prune';
 export type { RuntimeBinaries } from './run-container';

@@ -14,13 +14,16 @@
  * - tmpfs: a tmpfs at the target (nosuid, nodev; `size` honoured).
  * - secret and ssh need a client session this builder does not have: refused with the type.
  *
+ * A step marks every cache directory it uses for as long as it runs, so `builder prune`
+ * (prune.ts) keeps it; while a prune runs, a step waits for it before taking a directory.
+ *
  * The target is resolved against WORKDIR; the runtime then resolves it inside the rootfs
  * (RESOLVE_IN_ROOT), so a symlink in the image cannot point a mount at the host.
  */
-import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { LockTimeoutError, withLock } from '@paas/content';
+import { LockTimeoutError, isProcessAlive, withLock } from '@paas/content';
 import type { RunMount } from '@paas/dockerfile';
 import type { SpecMount } from '@paas/engine';
 import type { BuildContext, SourceMatch } from './build-context';
@@ -28,6 +31,10 @@ import { BuildError } from './errors';
 
 /** Where cache mounts live, below the builder's root. */
 export const CACHE_MOUNTS_DIR = 'cache-mounts';
+/** Held by `builder prune` (prune.ts) while it removes cache directories. */
+export const PRUNE_LOCK = '.prune.lock';
+/** A step's mark on a cache directory it uses: `<dir>.use.<pid>.<random>`. */
+export const USE_MARK = /^([0-9a-f]{64}(?:\.\d+)?)\.use\.(\d+)\.[0-9a-f]+$/;
 
 /** How long a `sharing=locked` step waits for the step holding the cache. */
 const LOCKED_WAIT_MS = 60 * 60 * 1000;
@@ -111,6 +118,22 @@ export async function withRunMounts<T>(
   fn: (mounts: SpecMount[]) => Promise<T>,
 ): Promise<T> {
   const binds = checkRunMounts(mounts, ctx.context);
+  const marks: string[] = [];
+  try {
+    return await withMountsMarked(mounts, ctx, binds, marks, stage, fn);
+  } finally {
+    await Promise.all(marks.map((m) => rm(m, { force: true })));
+  }
+}
+
+async function withMountsMarked<T>(
+  mounts: readonly RunMount[],
+  ctx: RunMountContext,
+  binds: readonly ContextBind[],
+  marks: string[],
+  stage: (match: SourceMatch, index: number) => Promise<string>,
+  fn: (mounts: SpecMount[]) => Promise<T>,
+): Promise<T> {
   const spec: SpecMount[] = [];
   const held: Array<{ spec: SpecMount; id: string; mount: RunMount }> = [];
   let bindIndex = 0;
@@ -138,7 +161,7 @@ export async function withRunMounts<T>(
       };
       spec.push(entry);
       if (mount.sharing === 'locked' || mount.sharing === 'private') held.push({ spec: entry, id, mount });
-      else entry.source = await makeCacheDir(ctx, id, 0, mount);
+      else entry.source = await makeCacheDir(ctx, id, 0, mount, marks);
     }
   }
   // locks are taken in mount order; `private` moves on to the next instance instead of waiting
@@ -147,7 +170,7 @@ export async function withRunMounts<T>(
     if (entry === undefined) return fn(spec);
     const wait = entry.mount.sharing === 'locked';
     for (let instance = 0; ; instance++) {
-      const dir = await makeCacheDir(ctx, entry.id, instance, entry.mount);
+      const dir = await makeCacheDir(ctx, entry.id, instance, entry.mount, marks);
       let acquired = false;
       try {
         return await withLock(
@@ -167,14 +190,37 @@ export async function withRunMounts<T>(
   return lockFrom(0);
 }
 
-/** Makes a cache directory on first use with the mount's owner and mode (BuildKit's 0:0 0755). */
-async function makeCacheDir(ctx: RunMountContext, id: string, instance: number, mount: RunMount): Promise<string> {
+/**
+ * Makes a cache directory on first use with the mount's owner and mode (BuildKit's 0:0 0755),
+ * after marking it used (the mark's path is pushed on `marks`) and waiting out a prune.
+ */
+async function makeCacheDir(
+  ctx: RunMountContext,
+  id: string,
+  instance: number,
+  mount: RunMount,
+  marks: string[],
+): Promise<string> {
   const dir = cacheMountDir(ctx.builderRoot, ctx.scope, id, instance);
   // the cache root is the platform's: only root may walk into what steps left there
   await mkdir(join(ctx.builderRoot, CACHE_MOUNTS_DIR), { recursive: true, mode: 0o700 });
+  // the mark first, then the look for a prune: prune.ts takes its lock, then reads the marks
+  const mark = `${dir}.use.${process.pid}.${randomBytes(6).toString('hex')}`;
+  await writeFile(mark, '', { flag: 'wx' });
+  marks.push(mark);
+  await pruneFinished(join(ctx.builderRoot, CACHE_MOUNTS_DIR, PRUNE_LOCK));
   if (await stat(dir).catch(() => undefined)) return dir;
   await mkdir(dir, { mode: 0o700 });
   await chown(dir, mount.uid ?? 0, mount.gid ?? 0);
   await chmod(dir, mount.mode ?? 0o755);
   return dir;
+}
+
+/** Waits while a live process holds the prune lock (a prune takes seconds, not minutes). */
+async function pruneFinished(lock: string): Promise<void> {
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    const pid = Number.parseInt((await readFile(lock, 'utf8').catch(() => '')).trim(), 10);
+    if (!(Number.isInteger(pid) && pid > 0 && isProcessAlive(pid))) return;
+    await new Promise((r) => setTimeout(r, delay));
+  }
 }

@@ -4,14 +4,21 @@
  */
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { BuildAbortedError, BuildError, type BuildOutput, Builder, type NetworkMode } from '@paas/builder';
+import {
+  BuildAbortedError,
+  BuildError,
+  type BuildOutput,
+  Builder,
+  type NetworkMode,
+  humanSize,
+  pruneBuildCache,
+} from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
 import { InvalidReferenceError, parseNormalizedReference } from '@paas/oci';
-import type { BuildFlags } from '../commands/build';
 import { loadCliConfig } from '../config';
 import { openEngine } from '../context';
 import { CliError, EXIT_USAGE } from '../errors';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 
 /** `--build-arg K=V`, or `--build-arg K` taking K from the environment (skipped when unset). */
 export function parseBuildArgs(values: readonly string[], env: CliIo['env']): Record<string, string> {
@@ -51,6 +58,20 @@ export function parseNetworkMode(value: string | undefined): NetworkMode {
     );
   }
   throw new CliError(`network ${value} not found: --network takes default or none`, 125);
+}
+
+/** `build`'s flags, as commander parses them (commands/build.ts). */
+export interface BuildFlags {
+  tag?: string[];
+  file?: string;
+  buildArg?: string[];
+  target?: string;
+  cache: boolean;
+  label?: string[];
+  quiet?: boolean;
+  network?: string;
+  /** `--pull` alone is `true` (Docker's boolean: always); podman's values are accepted too. */
+  pull?: string | boolean;
 }
 
 export async function build(io: CliIo, contextDir: string, flags: BuildFlags): Promise<void> {
@@ -129,4 +150,23 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** `builder prune [-a] [-f]`, as `docker builder prune`: what went, then the space it freed. */
+export async function builderPrune(io: CliIo, options: { all?: boolean; force?: boolean }): Promise<void> {
+  if (!options.force) {
+    const { confirm } = await import('../images/actions');
+    const question = options.all
+      ? 'WARNING! This will remove all build cache.'
+      : 'WARNING! This will remove all dangling build cache.';
+    if (!(await confirm(io, `${question}\nAre you sure you want to continue? [y/N] `))) return;
+  }
+  const config = loadCliConfig(io.env);
+  const engine = await openEngine(io);
+  const result = await pruneBuildCache(config.paths.root, engine.images, {
+    all: options.all ?? false,
+    inUse: await engine.imagesInUse(),
+  });
+  if (result.deleted.length) io.out(`Deleted build cache objects:\n${result.deleted.map((d) => `${d}\n`).join('')}\n`);
+  io.out(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
 }

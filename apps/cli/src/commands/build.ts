@@ -1,25 +1,14 @@
 /**
- * `build`: a Dockerfile into an image, as `docker build` does with the classic builder.
- * Definition only; the work is loaded on use from ../build/actions.
+ * `build`: a Dockerfile into an image, as `docker build` does with the classic builder; and
+ * `builder prune`, its cache removed. Definitions only; the work is loaded on use from
+ * ../build/actions.
  */
 import { Command } from 'commander';
-import type { CliIo } from '../program';
+import type { BuildFlags } from '../build/actions';
+import type { CliIo } from '../io';
 
 const actions = () => import('../build/actions');
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-export interface BuildFlags {
-  tag?: string[];
-  file?: string;
-  buildArg?: string[];
-  target?: string;
-  cache: boolean;
-  label?: string[];
-  quiet?: boolean;
-  network?: string;
-  /** `--pull` alone is `true` (Docker's boolean: always); podman's values are accepted too. */
-  pull?: string | boolean;
-}
 
 export function buildCommand(io: CliIo): Command {
   return new Command('build')
@@ -38,4 +27,23 @@ export function buildCommand(io: CliIo): Command {
       'Pull base images: "always" (--pull alone, as Docker), "missing" (default) or "never"; write --pull=POLICY before PATH',
     )
     .action(async (context: string, flags: BuildFlags) => (await actions()).build(io, context, flags));
+}
+
+export function builderCommand(io: CliIo): Command {
+  const group = new Command('builder').description('Manage builds');
+  group.addCommand(
+    new Command('prune')
+      .description('Remove build cache')
+      .option('-a, --all', 'Remove all build cache: every step cache entry and the images only it holds')
+      .option('-f, --force', 'Do not prompt for confirmation')
+      .addHelpText(
+        'after',
+        `
+Without -a: the RUN --mount=type=cache directories no running build uses, and step cache
+entries whose image is gone. With -a also every step cache entry, so the next build runs every
+step again, and the untagged images only the cache held.`,
+      )
+      .action(async (opts: { all?: boolean; force?: boolean }) => (await actions()).builderPrune(io, opts)),
+  );
+  return group;
 }

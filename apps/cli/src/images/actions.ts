@@ -36,7 +36,7 @@ import { loadCliConfig } from '../config';
 import { openEngine, openImages } from '../context';
 import { CliError } from '../errors';
 import { humanSize } from '../format';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import { type HistoryOptions, renderHistory } from './history';
 import { formatTemplate, inspectImage } from './inspect';
 import { type ListOptions, renderImages } from './list';
@@ -84,7 +84,7 @@ export async function rmi(io: CliIo, refs: string[], options: { force?: boolean 
 }
 
 /** Asks on the terminal; without one (a script), the answer is no, as with Docker. */
-async function confirm(io: CliIo, question: string): Promise<boolean> {
+export async function confirm(io: CliIo, question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
     io.err(`${question}\nnot a terminal: pass -f to confirm\n`);
     return false;
