@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Engine } from '@paas/engine';
 import { ImageService, imageRoots } from '@paas/images';
 import { loadCliConfig } from './config';
-import type { CliIo } from './program';
+import type { CliIo } from './io';
 
 /** The image store under PAAS_ROOT. */
 export async function openImages(io: CliIo): Promise<ImageService> {

@@ -1,19 +1,14 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, VERSION, type Env } from '@paas/config';
+import { ConfigError, VERSION } from '@paas/config';
 import { buildCommand, builderCommand } from './commands/build';
 import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
 import { registryCommands } from './commands/registry';
 import { upCommand } from './commands/up';
 import { CliError, EXIT_USAGE } from './errors';
+import type { CliIo } from './io';
 import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
 import { SHARED_VERBS, type SharedVerb, platformRoute } from './platform/route';
-
-export interface CliIo {
-  readonly env: Env;
-  out(text: string): void;
-  err(text: string): void;
-}
 
 export function versionLine(): string {
   return `paas version ${VERSION}, node ${process.versions.node}, ${process.platform}/${process.arch}`;

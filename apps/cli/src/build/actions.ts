@@ -18,7 +18,7 @@ import { InvalidReferenceError, parseNormalizedReference } from '@paas/oci';
 import { loadCliConfig } from '../config';
 import { openEngine } from '../context';
 import { CliError, EXIT_USAGE } from '../errors';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 
 /** `--build-arg K=V`, or `--build-arg K` taking K from the environment (skipped when unset). */
 export function parseBuildArgs(values: readonly string[], env: CliIo['env']): Record<string, string> {

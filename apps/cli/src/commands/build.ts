@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import type { BuildFlags } from '../build/actions';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 
 const actions = () => import('../build/actions');
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

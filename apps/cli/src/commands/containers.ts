@@ -3,7 +3,7 @@
  * `network prune`. Definitions only; the work is loaded on use from ../containers/actions.
  */
 import { Command } from 'commander';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import type { RunFlags } from '../containers/options';
 
 const actions = () => import('../containers/actions');

@@ -4,7 +4,7 @@
  * Definitions only; the work is loaded on use from ../images/actions.
  */
 import { Command } from 'commander';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 
 const actions = () => import('../images/actions');
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -3,7 +3,7 @@
  * `user add|rm`). Definitions only; the work is loaded on use from ../registry/actions.
  */
 import { Command, Option } from 'commander';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 
 const actions = () => import('../registry/actions');
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 
 export function upCommand(io: CliIo): Command {
   return new Command('up')

@@ -29,7 +29,7 @@ import { ImageNotFoundError } from '@paas/images';
 import { openEngine } from '../context';
 import { CliError } from '../errors';
 import { humanAgo, humanDuration, humanSize, table } from '../format';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import { type RunFlags, createOptions } from './options';
 
 function engineError(err: unknown, code = 125): never {

@@ -36,7 +36,7 @@ import { loadCliConfig } from '../config';
 import { openEngine, openImages } from '../context';
 import { CliError } from '../errors';
 import { humanSize } from '../format';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import { type HistoryOptions, renderHistory } from './history';
 import { formatTemplate, inspectImage } from './inspect';
 import { type ListOptions, renderImages } from './list';

@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CliIo, runCli } from '../program';
+import type { CliIo } from '../io';
+import { runCli } from '../program';
 import { FakeApi } from './testing/fake-api';
 
 interface Result {

@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { CliError, EXIT_USAGE } from '../errors';
 import { table } from '../format';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import { type AppFlags, appFromGitUrl, git, insideWorkTree, remoteUrl, resolveApp, DEFAULT_REMOTE } from './app';
 import { ApiClient, ApiError, ApiUnreachableError, apiPath } from './client';
 import { ExitTrailerSplitter } from './exit-trailer';

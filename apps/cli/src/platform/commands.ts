@@ -6,7 +6,7 @@
  * a command line means, and `sharedCommand` gives the platform's definition of each.
  */
 import { Command } from 'commander';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import type { SharedVerb } from './route';
 
 type Actions = typeof import('./actions');

@@ -26,7 +26,7 @@ import {
 } from '@paas/registry';
 import { openImages } from '../context';
 import { CliError } from '../errors';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import { plainProgress, ttyProgress } from './progress';
 
 function registryRoot(io: CliIo, root: string | undefined): string {

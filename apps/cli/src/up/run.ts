@@ -5,7 +5,7 @@ import { type LocalRedis, startLocalRedis } from '@paas/platform/redis-server';
 import { type Credentials, ensurePlatformRegistryUsers } from '@paas/registry';
 import { loadCliConfig } from '../config';
 import { CliError } from '../errors';
-import type { CliIo } from '../program';
+import type { CliIo } from '../io';
 import { ensureNodeToken, nodeTokenPath } from './node-token';
 import { claimPidFile } from './pidfile';
 import { type ComponentSpec, type RunningComponent, Supervisor } from './supervisor';
