@@ -21,7 +21,18 @@ import {
   parseScaleArgs,
 } from './scale';
 import { type Target, TargetError, normalizeUrl, readLogin, removeLogin, resolveTarget, saveLogin } from './target';
-import type { App, Build, Domain, Formation, Instance, LogLine, Node, Release, Token } from './types';
+import type {
+  App,
+  Build,
+  Domain,
+  Formation,
+  Instance,
+  IssuedToken,
+  LogLine,
+  Node,
+  Release,
+  Token,
+} from '@paas/api-types';
 
 interface JsonFlag {
   json?: boolean;
@@ -853,7 +864,7 @@ export async function tokensCreate(
     ?.split(',')
     .map((a) => a.trim())
     .filter(Boolean);
-  const created = await client.post<Token & { token: string }>('/api/tokens', {
+  const created = await client.post<IssuedToken>('/api/tokens', {
     name,
     ...(apps?.length ? { apps } : {}),
     ...(flags.admin ? { admin: true } : {}),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ApiClient, ApiError, ApiUnreachableError, apiPath } from './client';
 import { FakeApi } from './testing/fake-api';
-import type { App } from './types';
+import type { App } from '@paas/api-types';
 
 /** A server answering each request with `handler`, for the answers the fake api never gives. */
 async function rawServer(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {

@@ -7,7 +7,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { VERSION } from '@paas/config';
 import { type SseEvent, sseEvents } from './sse';
-import type { ApiErrorBody } from './types';
+import type { ApiErrorBody } from '@paas/api-types';
 
 /** The api answered with an error status. */
 export class ApiError extends Error {

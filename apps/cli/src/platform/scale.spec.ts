@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ScaleArgumentError, formatFormation, formationUpdates, needsCurrent, parseScaleArgs } from './scale';
-import type { Formation } from './types';
+import type { Formation } from '@paas/api-types';
 
 const formation = (type: string, quantity: number): Formation => ({
   type,
@@ -77,7 +77,7 @@ describe('ps:scale arguments', () => {
   it('formats a formation the way it is typed', () => {
     assert.equal(formatFormation({ type: 'web', quantity: 3, memory: 512 }), 'web=3:512M');
     assert.equal(formatFormation({ type: 'web', quantity: 1, memory: 2048 }), 'web=1:2G');
-    assert.equal(formatFormation({ type: 'web', quantity: 1, memory: null }), 'web=1');
+    assert.equal(formatFormation({ type: 'web', quantity: 1 }), 'web=1');
     assert.deepEqual(parseScaleArgs([formatFormation({ type: 'web', quantity: 3, memory: 2048 })]), {
       changes: [{ type: 'web', mode: 'set', quantity: 3, memory: 2048 }],
     });

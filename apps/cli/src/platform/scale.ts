@@ -3,7 +3,7 @@
  * size after a colon (`web=2:512M`, `web=1:1G`; a bare number is MiB). `web` alone, without
  * `=`, names a process type to show.
  */
-import type { Formation, FormationUpdate } from './types';
+import type { Formation, FormationUpdate } from '@paas/api-types';
 
 export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
 export const MAX_QUANTITY = 100;
@@ -112,7 +112,7 @@ function names(formation: readonly Formation[]): string {
 }
 
 /** `web=3:512M`: a formation entry as ps:scale accepts it back. */
-export function formatFormation(f: Pick<Formation, 'type' | 'quantity' | 'memory'>): string {
+export function formatFormation(f: Pick<Formation, 'type' | 'quantity'> & Partial<Pick<Formation, 'memory'>>): string {
   return `${f.type}=${f.quantity}${typeof f.memory === 'number' ? `:${formatMemory(f.memory)}` : ''}`;
 }
 

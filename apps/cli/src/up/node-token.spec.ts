@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FakeApi } from '../platform/testing/fake-api';
-import type { Token } from '../platform/types';
+import type { Token } from '@paas/api-types';
 import { ensureNodeToken, nodeTokenPath } from './node-token';
 
 describe('the node token of paas up', () => {

@@ -10,7 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../errors';
 import { ApiClient } from '../platform/client';
-import type { Token } from '../platform/types';
+import type { Token } from '@paas/api-types';
 
 const TOKEN = /^paas_[0-9A-Za-z]{40}$/;
 

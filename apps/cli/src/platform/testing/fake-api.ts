@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { App, Build, Domain, Formation, Instance, LogLine, Node, Release, Token } from '../types';
+import type { App, Build, Domain, Formation, Instance, LogLine, Node, Release, Token } from '@paas/api-types';
 
 interface AppState {
   app: App;
@@ -154,7 +154,7 @@ export class FakeApi {
       imageRef: imageRef ?? previous?.imageRef ?? null,
       imageDigest: previous?.imageDigest ?? `sha256:${'b'.repeat(64)}`,
       config,
-      processTypes: processTypes ?? previous?.processTypes ?? null,
+      processTypes: processTypes ?? previous?.processTypes ?? {},
       buildId,
       current: true,
       createdBy: 'admin',
@@ -440,6 +440,7 @@ export class FakeApi {
     const f = state.formation[i] as Formation;
     state.formation[i] = { ...f, quantity, ...(memory !== undefined ? { memory } : {}), updatedAt: now };
     const release = state.app.release;
+    if (!release) throw new HttpError(422, 'unprocessable', 'the app has no release');
     state.instances = state.instances.filter((x) => x.type !== type);
     for (let n = 1; n <= quantity; n++) {
       state.instances.push({
