@@ -27,7 +27,7 @@ const layerConstraints = Object.entries(engineLayers).map(([layer, below]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/', '**/dist/', '**/build/', '.nx/', 'native/', 'e2e/artifacts/'] },
+  { ignores: ['**/node_modules/', '**/dist/', '.nx/', 'native/', 'e2e/artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
