@@ -83,17 +83,17 @@ describe('builder prune against running steps', () => {
     return run.mounts[0];
   };
   const noStage = async (): Promise<string> => assert.fail('no bind expected');
+  /** A fresh PAAS_ROOT and the mount context of a step of an app's build in it. */
+  const stepRoot = async (): Promise<{ root: string; ctx: Parameters<typeof withRunMounts>[1] }> => {
+    const root = join(base, `root${n++}`);
+    mkdirSync(join(root, 'ctx'), { recursive: true });
+    const context = await BuildContext.open(join(root, 'ctx'));
+    return { root, ctx: { builderRoot: builderRootOf(root), scope: 'app', context, workdir: '/' } };
+  };
 
   it('keeps the cache of a step that is running, and the step’s marks go with it', async () => {
-    const root = join(base, `root${n++}`);
+    const { root, ctx } = await stepRoot();
     const images = await ImageService.open(imageRoots(root));
-    mkdirSync(join(root, 'ctx'), { recursive: true });
-    const ctx = {
-      builderRoot: builderRootOf(root),
-      scope: 'app',
-      context: await BuildContext.open(join(root, 'ctx')),
-      workdir: '/',
-    };
     let during: Awaited<ReturnType<typeof pruneBuildCache>> | undefined;
     await withRunMounts([parseMount('type=cache,target=/c,id=npm')], ctx, noStage, async ([mount]) => {
       assert.ok(mount?.source);
@@ -108,14 +108,7 @@ describe('builder prune against running steps', () => {
   });
 
   it('makes a step that starts during a prune wait for it', async () => {
-    const root = join(base, `root${n++}`);
-    mkdirSync(join(root, 'ctx'), { recursive: true });
-    const ctx = {
-      builderRoot: builderRootOf(root),
-      scope: 'app',
-      context: await BuildContext.open(join(root, 'ctx')),
-      workdir: '/',
-    };
+    const { ctx } = await stepRoot();
     mkdirSync(join(ctx.builderRoot, CACHE_MOUNTS_DIR), { recursive: true });
     const events: string[] = [];
     let step: Promise<void> | undefined;

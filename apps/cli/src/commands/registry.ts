@@ -7,6 +7,18 @@ import type { CliIo } from '../io';
 
 const actions = () => import('../registry/actions');
 
+/** The flags of `registry serve`, as commander hands them over. */
+export interface ServeFlags {
+  addr?: string;
+  root?: string;
+  auth: 'none' | 'token';
+  anonymousPull?: boolean;
+  realm?: string;
+  proxyRemote?: string;
+  proxyUsername?: string;
+  accessLog?: boolean;
+}
+
 export function registryCommands(io: CliIo): Command[] {
   const group = new Command('registry').description('Run an image registry (OCI distribution API)');
   group.addCommand(
@@ -45,17 +57,7 @@ With --proxy-remote (registry:2's proxy.remoteurl) a pull of a namespaced reposi
 a tag is re-checked upstream with a HEAD, blobs never. One-component repositories (the
 platform's releases) are never proxied, and proxied ones cannot be pushed to.`,
       )
-      .action(
-        async (opts: {
-          addr?: string;
-          root?: string;
-          auth: 'none' | 'token';
-          anonymousPull?: boolean;
-          realm?: string;
-          proxyRemote?: string;
-          proxyUsername?: string;
-        }) => (await actions()).serve(io, opts),
-      ),
+      .action(async (opts: ServeFlags) => (await actions()).serve(io, opts)),
   );
   const user = new Command('user').description('Manage the users of a token-auth registry');
   user.addCommand(

@@ -25,6 +25,7 @@ import {
   startRegistry,
 } from '@paas/registry';
 import { openImages } from '../context';
+import type { ServeFlags } from '../commands/registry';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
 import { plainProgress, ttyProgress } from './progress';
@@ -33,19 +34,7 @@ function registryRoot(io: CliIo, root: string | undefined): string {
   return root ?? join(paths(io.env).root, 'registry');
 }
 
-export async function serve(
-  io: CliIo,
-  opts: {
-    addr?: string;
-    root?: string;
-    auth: 'none' | 'token';
-    anonymousPull?: boolean;
-    realm?: string;
-    proxyRemote?: string;
-    proxyUsername?: string;
-    accessLog?: boolean;
-  },
-): Promise<void> {
+export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
   const listen = listenAddress(opts.addr ? { ...io.env, PAAS_REGISTRY_ADDR: opts.addr } : io.env, 'PAAS_REGISTRY_ADDR');
   const root = registryRoot(io, opts.root);
   if (opts.auth === 'none') {
