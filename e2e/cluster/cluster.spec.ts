@@ -310,7 +310,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     await throughRouter(1);
     // the instance's output is in the app's log, under its name
     await waitFor('web.1 output in the app log', 10_000, async () =>
-      (await tailLog(apiRedis, appLogKey('paas', app.id), 200)).some(
+      (await tailLog(apiRedis, appLogKey(app.id), 200)).some(
         (e) => e.source === 'web.1' && e.line === 'web.1 starting on 5000',
       ),
     );
@@ -428,7 +428,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
       'the live instances were never touched',
     );
     await throughRouter(1);
-    const log = (await tailLog(apiRedis, appLogKey('paas', app.id), 500)).map((e) => e.line);
+    const log = (await tailLog(apiRedis, appLogKey(app.id), 500)).map((e) => e.line);
     assert.ok(
       log.some((l) => /^Deploy of v2 failed: web\.\d failed: .*; rolled back, v1 keeps serving$/.test(l)),
       log.slice(-20).join('\n'),

@@ -16,17 +16,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import {
-  App,
-  Build,
-  ConfigVar,
-  QUEUE_PREFIX,
-  Release,
-  appLogKey,
-  currentRelease,
-  issueToken,
-  tailLog,
-} from '@paas/platform';
+import { App, Build, ConfigVar, Release, appLogKey, currentRelease, issueToken, tailLog } from '@paas/platform';
 import { startLocalRedis, type LocalRedis } from '@paas/platform/testing';
 import {
   type Credentials,
@@ -219,7 +209,7 @@ describe('git push paas main (api with an in-process build worker)', () => {
     assert.deepEqual(v1?.config, { GREETING: 'hello-config' });
     assert.equal(v1?.createdBy, 'admin');
     // the api's own lines (the scheduler's, about placing v1, come in between)
-    const events = (await tailLog(api.redis, appLogKey(QUEUE_PREFIX, app.id), 20))
+    const events = (await tailLog(api.redis, appLogKey(app.id), 20))
       .filter((e) => e.source === 'api')
       .map((e) => `${e.source}: ${e.line}`);
     assert.deepEqual(events, [

@@ -5,18 +5,22 @@
  * without bound; a finished build's whole output is also kept in the database.
  */
 import type { Redis } from 'ioredis';
+import { QUEUE_PREFIX } from './queue';
 
 export const BUILD_LOG_MAX = 50_000;
 export const APP_LOG_MAX = 10_000;
 /** A finished build's stream lives this long for late followers, then the database has it. */
 export const BUILD_LOG_TTL_SECONDS = 3600;
 
-export function buildLogKey(prefix: string, buildId: string): string {
-  return `${prefix}:build-log:${buildId}`;
+/** The Redis key prefix of every log stream: the queues' own, so one Redis holds a platform's keys together. */
+export const LOG_PREFIX = QUEUE_PREFIX;
+
+export function buildLogKey(buildId: string): string {
+  return `${LOG_PREFIX}:build-log:${buildId}`;
 }
 
-export function appLogKey(prefix: string, appId: string): string {
-  return `${prefix}:app-log:${appId}`;
+export function appLogKey(appId: string): string {
+  return `${LOG_PREFIX}:app-log:${appId}`;
 }
 
 export interface LogEntry {
@@ -47,6 +51,32 @@ export async function appendLog(
   const fields = ['t', new Date().toISOString(), 's', source, 'l', line];
   if (existingOnly) await redis.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', String(maxLen), '*', ...fields);
   else await redis.xadd(key, 'MAXLEN', '~', String(maxLen), '*', ...fields);
+}
+
+export interface AppLogOptions {
+  /** Write only if the app's log exists (see `appendLog`): for writers that may outlive the app. */
+  readonly existingOnly?: boolean;
+  /** Told when the write failed; the default drops the error. */
+  readonly onError?: (err: Error) => void;
+}
+
+/**
+ * The one writer of an app's log (`app[source]: line`, as Heroku shows it): the api, the build
+ * pipeline, the scheduler and the agents all write through here. Best effort: whatever it
+ * describes has already happened, so a Redis hiccup must not fail it; `onError` hears of it.
+ */
+export async function writeAppLog(
+  redis: Redis,
+  appId: string,
+  source: string,
+  line: string,
+  { existingOnly = false, onError }: AppLogOptions = {},
+): Promise<void> {
+  try {
+    await appendLog(redis, appLogKey(appId), source, line, APP_LOG_MAX, { existingOnly });
+  } catch (err) {
+    onError?.(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /** Marks a build stream finished; followers stop after this entry. */

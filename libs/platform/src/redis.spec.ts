@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { APP_LOG_MAX, appLogKey, appendLog, buildLogKey, endLog, followLog, tailLog } from './logs';
+import { APP_LOG_MAX, appLogKey, appendLog, buildLogKey, endLog, followLog, tailLog, writeAppLog } from './logs';
 import { connectRedis, redisOptions } from './redis';
 import { type LocalRedis, startLocalRedis } from './redis-server';
 
@@ -52,7 +52,7 @@ describe('log streams on a real redis-server', () => {
   it('replays a build log from the start and follows it to its end', async () => {
     const client = connectRedis(redis.url);
     try {
-      const key = buildLogKey('test', 'b1');
+      const key = buildLogKey('b1');
       await appendLog(client, key, 'build', 'Step 1/2', 1000);
       const lines: string[] = [];
       const following = (async () => {
@@ -71,7 +71,7 @@ describe('log streams on a real redis-server', () => {
   it('tails the last lines and stops following when aborted', async () => {
     const client = connectRedis(redis.url);
     try {
-      const key = appLogKey('test', 'app1');
+      const key = appLogKey('app1');
       for (let i = 0; i < 5; i++) await appendLog(client, key, 'api', `line ${i}`, APP_LOG_MAX);
       assert.deepEqual(
         (await tailLog(client, key, 2)).map((e) => e.line),
@@ -97,18 +97,30 @@ describe('log streams on a real redis-server', () => {
   it('appends existing-only lines to a live log, never to a deleted one', async () => {
     const client = connectRedis(redis.url);
     try {
-      const key = appLogKey('test', 'deleted-app');
-      await appendLog(client, key, 'scheduler', 'late line', APP_LOG_MAX, { existingOnly: true });
+      const key = appLogKey('deleted-app');
+      await writeAppLog(client, 'deleted-app', 'scheduler', 'late line', { existingOnly: true });
       assert.equal(await client.exists(key), 0, 'no stream made for a deleted app');
-      await appendLog(client, key, 'api', 'Created app', APP_LOG_MAX);
-      await appendLog(client, key, 'scheduler', 'Deploying v1', APP_LOG_MAX, { existingOnly: true });
+      await writeAppLog(client, 'deleted-app', 'api', 'Created app');
+      await writeAppLog(client, 'deleted-app', 'scheduler', 'Deploying v1', { existingOnly: true });
       assert.deepEqual(
-        (await tailLog(client, key, 10)).map((e) => e.line),
-        ['Created app', 'Deploying v1'],
+        (await tailLog(client, key, 10)).map((e) => [e.source, e.line]),
+        [
+          ['api', 'Created app'],
+          ['scheduler', 'Deploying v1'],
+        ],
       );
     } finally {
       client.disconnect();
     }
+  });
+
+  it("writes an app's log line best effort: a failed write is reported, never thrown", async () => {
+    const client = connectRedis(redis.url);
+    client.disconnect();
+    const errors: Error[] = [];
+    await writeAppLog(client, 'app2', 'api', 'lost', { onError: (err) => errors.push(err) });
+    assert.equal(errors.length, 1, 'the failure reaches onError');
+    await writeAppLog(client, 'app2', 'api', 'lost again');
   });
 
   it('fails clearly when redis-server cannot start', async () => {

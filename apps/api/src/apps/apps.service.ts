@@ -20,7 +20,7 @@ import { rename, rm } from 'node:fs/promises';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiError } from '../common/api-error';
-import { LOG_PREFIX, logAppEvent } from '../common/app-log';
+import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { GitRepos } from '../git/repos';
 import type { AppView } from './apps.dto';
@@ -101,7 +101,7 @@ export class AppsService {
       return ids;
     });
     await rm(repoPath(this.config.paths.root, app.name), { recursive: true, force: true });
-    await this.redis.del(appLogKey(LOG_PREFIX, app.id), ...builds.map((id) => buildLogKey(LOG_PREFIX, id)));
+    await this.redis.del(appLogKey(app.id), ...builds.map((id) => buildLogKey(id)));
   }
 
   /**

@@ -14,7 +14,6 @@ import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { LOG_PREFIX } from '../common/app-log';
 import { appNamed, createApp, deployRelease, insertBuild, insertInstance } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { repoPath } from './apps.service';
@@ -203,7 +202,7 @@ for (const kind of TEST_DATABASES) {
       const build = await insertBuild(api, app, 1, { status: 'succeeded', releaseId: release.id });
       await insertInstance(api, app, release, 'web', 1, null);
       await insertInstance(api, other, otherRelease, 'web', 1, null);
-      await api.redis.xadd(buildLogKey(LOG_PREFIX, build.id), '*', 'l', 'x');
+      await api.redis.xadd(buildLogKey(build.id), '*', 'l', 'x');
 
       const res = await api.request('DELETE', '/api/apps/bravo');
       assert.equal(res.status, 200, res.text);
@@ -218,8 +217,8 @@ for (const kind of TEST_DATABASES) {
         );
       }
       assert.ok(!existsSync(repoPath(api.root, 'bravo')));
-      assert.equal(await api.redis.exists(appLogKey(LOG_PREFIX, app.id), buildLogKey(LOG_PREFIX, build.id)), 0);
-      assert.ok((await api.redis.exists(appLogKey(LOG_PREFIX, other.id))) === 1, "alpha's log kept");
+      assert.equal(await api.redis.exists(appLogKey(app.id), buildLogKey(build.id)), 0);
+      assert.ok((await api.redis.exists(appLogKey(other.id))) === 1, "alpha's log kept");
       const tokens = await m.find(ApiToken);
       assert.ok(
         tokens.every((t) => !t.apps?.includes('bravo')),

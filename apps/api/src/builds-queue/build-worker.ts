@@ -31,9 +31,6 @@ import { queueConnection } from './connection';
 import { platformPuller } from './base-image-puller';
 import { type BuildEnvironment, failLostBuild, isAppBuildError, runBuild } from './platform-build';
 
-/** Key prefix of the build log streams (next to the queue's own keys). */
-export const BUILD_LOG_PREFIX = QUEUE_PREFIX;
-
 export interface BuildWorkerTuning {
   /** Builds this worker runs at once (default 1). */
   readonly concurrency?: number;
@@ -91,7 +88,6 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
       ...(config.registryLogin ? { credentials: config.registryLogin } : {}),
     }),
     workRoot: join(root, 'platform', 'builds'),
-    logPrefix: BUILD_LOG_PREFIX,
     timeoutMs: config.buildTimeoutMs,
     releaseMemory: config.buildLimits.memory,
   };
@@ -136,13 +132,7 @@ export async function createBuildWorker(
       .getState()
       .then((state) =>
         state === 'failed'
-          ? failLostBuild(
-              env.dataSource,
-              env.redis,
-              BUILD_LOG_PREFIX,
-              job.data.buildId,
-              `The build's worker was lost: ${err.message}`,
-            )
+          ? failLostBuild(env.dataSource, env.redis, job.data.buildId, `The build's worker was lost: ${err.message}`)
           : false,
       )
       .catch((e: unknown) =>

@@ -1,7 +1,6 @@
 export { BuildsQueueModule } from './builds-queue.module';
 export { BUILD_JOB_ATTEMPTS, BuildsQueueService } from './builds-queue.service';
 export {
-  BUILD_LOG_PREFIX,
   type BuildWorkerHandle,
   type BuildWorkerTuning,
   buildEnvironment,

@@ -3,7 +3,6 @@ import { type App, Build, Release, buildLogKey, followLog } from '@paas/platform
 import type { Redis } from 'ioredis';
 import { type DataSource, In } from 'typeorm';
 import { ApiError } from '../common/api-error';
-import { LOG_PREFIX } from '../common/app-log';
 import type { EventStream } from '../common/event-stream';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import type { BuildView } from './builds.dto';
@@ -56,7 +55,7 @@ export class BuildsService {
    * ends it. A finished build whose stream has expired replays the output kept in the database.
    */
   async streamLog(build: Build, events: EventStream): Promise<void> {
-    const key = buildLogKey(LOG_PREFIX, build.id);
+    const key = buildLogKey(build.id);
     if (FINISHED.has(build.status) && (await this.redis.exists(key)) === 0) {
       const fresh = await this.dataSource.manager.findOneByOrFail(Build, { id: build.id });
       const text = fresh.output.endsWith('\n') ? fresh.output.slice(0, -1) : fresh.output;

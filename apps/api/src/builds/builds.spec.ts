@@ -2,7 +2,6 @@ import { type App, BUILD_LOG_MAX, appendLog, buildLogKey, endLog } from '@paas/p
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LOG_PREFIX } from '../common/app-log';
 import { openEvents } from '../testing/events';
 import { createApp, deployRelease, insertBuild } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
@@ -85,7 +84,7 @@ for (const kind of TEST_DATABASES) {
 
     it('follows a running build from its first line until the worker ends it', async () => {
       const build = (await api.request('GET', `${path}/3`)).body;
-      const key = buildLogKey(LOG_PREFIX, build.id);
+      const key = buildLogKey(build.id);
       await appendLog(api.redis, key, 'build', 'Step 1/3 : FROM node:20', BUILD_LOG_MAX);
       const client = await openEvents(api.url, `${path}/3/log`, api.adminToken);
       assert.equal((await client.next()).data, 'Step 1/3 : FROM node:20');

@@ -13,7 +13,6 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { DeploysService } from '../scheduler/deploys.service';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { BUILD_LOG_PREFIX } from '../builds-queue/build-worker';
 import { BuildsQueueService } from '../builds-queue/builds-queue.service';
 import { createBuild, failLostBuild } from '../builds-queue/platform-build';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
@@ -179,7 +178,7 @@ export class DeployService implements BeforeApplicationShutdown {
    * the stream.
    */
   private async follow(build: Build, progress: PushProgress): Promise<string> {
-    const key = buildLogKey(BUILD_LOG_PREFIX, build.id);
+    const key = buildLogKey(build.id);
     const stop = new AbortController();
     const onClosing = (): void => stop.abort();
     this.closing.signal.addEventListener('abort', onClosing, { once: true });
@@ -223,7 +222,6 @@ export class DeployService implements BeforeApplicationShutdown {
           await failLostBuild(
             this.dataSource,
             this.redis,
-            BUILD_LOG_PREFIX,
             build.id,
             'The build job failed without finishing the build (its worker was lost)',
           );

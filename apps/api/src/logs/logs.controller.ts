@@ -3,7 +3,6 @@ import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiTags } from '@n
 import { type App, type LogEntry, appLogKey, followLog, tailLog } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import type { ServerResponse } from 'node:http';
-import { LOG_PREFIX } from '../common/app-log';
 import { EventStream } from '../common/event-stream';
 import { CurrentApp } from '../common/request';
 import { ValidQuery } from '../common/validation';
@@ -28,7 +27,7 @@ export class LogsController {
     @ValidQuery(LogsQueryDto) query: LogsQueryDto,
     @Res() res: ServerResponse,
   ): Promise<void> {
-    const key = appLogKey(LOG_PREFIX, app.id);
+    const key = appLogKey(app.id);
     const tail = query.tail ?? DEFAULT_TAIL;
     const past = tail > 0 ? await tailLog(this.redis, key, tail) : [];
     const events = new EventStream(res);

@@ -2,7 +2,6 @@ import { APP_LOG_MAX, type App, appLogKey, appendLog } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LOG_PREFIX } from '../common/app-log';
 import { openEvents } from '../testing/events';
 import { createApp } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
@@ -13,7 +12,7 @@ for (const kind of TEST_DATABASES) {
     let app: App;
     const path = '/api/apps/lg/logs';
     const line = (text: string, source = 'web.1'): Promise<void> =>
-      appendLog(api.redis, appLogKey(LOG_PREFIX, app.id), source, text, APP_LOG_MAX);
+      appendLog(api.redis, appLogKey(app.id), source, text, APP_LOG_MAX);
     const lines = async (query: string): Promise<string[]> => {
       const client = await openEvents(api.url, `${path}${query}`, api.adminToken);
       assert.equal(client.status, 200);

@@ -16,7 +16,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
   type Allocation,
-  APP_LOG_MAX,
   App,
   type AppPlan,
   Domain,
@@ -26,20 +25,18 @@ import {
   type NodeCapacity,
   type PlanRelease,
   Release,
-  appendLog,
-  appLogKey,
   currentRelease,
   nodeChannel,
   planApp,
   routeCheck,
   transaction,
+  writeAppLog,
 } from '@paas/platform';
 import { type Backend, readRouteTable, removeAppRoutes, setAppRoutes } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type DataSource, type EntityManager, type EntitySubscriberInterface, IsNull, Not } from 'typeorm';
-import { LOG_PREFIX } from '../common/app-log';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 
@@ -194,15 +191,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** One line in an app's log from the scheduler, and to this process's deploy watchers. */
   async log(appId: string, line: string): Promise<void> {
     this.events.emit('line', { appId, line } satisfies LineEvent);
-    try {
-      // every app's log starts with the api's lines (created, released); a late line for a
-      // deleted app must not bring its log back
-      await appendLog(this.redis, appLogKey(LOG_PREFIX, appId), SCHEDULER_LOG_SOURCE, line, APP_LOG_MAX, {
-        existingOnly: true,
-      });
-    } catch (err) {
-      this.logger.warn(`could not write to the log of app ${appId}: ${(err as Error).message}`);
-    }
+    // every app's log starts with the api's lines (created, released); a late line for a
+    // deleted app must not bring its log back
+    await writeAppLog(this.redis, appId, SCHEDULER_LOG_SOURCE, line, {
+      existingOnly: true,
+      onError: (err) => this.logger.warn(`could not write to the log of app ${appId}: ${err.message}`),
+    });
   }
 
   /** Wakes the agents of these nodes (their desired set changed). */

@@ -1,10 +1,7 @@
 import { appLogKey, tailLog } from '@paas/platform';
-import { LOG_PREFIX } from '../common/app-log';
 import type { TestApi } from './harness';
 
 /** The `api` lines of an app's log, oldest first. */
 export async function apiLogLines(api: TestApi, appId: string): Promise<string[]> {
-  return (await tailLog(api.redis, appLogKey(LOG_PREFIX, appId), 1000))
-    .filter((e) => e.source === 'api')
-    .map((e) => e.line);
+  return (await tailLog(api.redis, appLogKey(appId), 1000)).filter((e) => e.source === 'api').map((e) => e.line);
 }

@@ -95,13 +95,12 @@ export async function streamedOutput(redis: Redis, key: string, max = BUILD_OUTP
 export async function failLostBuild(
   dataSource: DataSource,
   redis: Redis,
-  logPrefix: string,
   buildId: string,
   reason: string,
 ): Promise<boolean> {
   const build = await dataSource.manager.findOne(Build, { where: { id: buildId } });
   if (!build || build.status === 'succeeded' || build.status === 'failed') return false;
-  const key = buildLogKey(logPrefix, buildId);
+  const key = buildLogKey(buildId);
   await appendLog(redis, key, 'build', ` !     ${reason}`, BUILD_LOG_MAX);
   await appendLog(redis, key, 'build', ' !     Build failed', BUILD_LOG_MAX);
   const output = await streamedOutput(redis, key);

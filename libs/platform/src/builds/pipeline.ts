@@ -22,7 +22,7 @@ import type { RegistryClient } from '@paas/registry';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { imageCommand } from '../image-command';
-import { APP_LOG_MAX, appendLog, appLogKey, buildLogKey } from '../logs';
+import { buildLogKey, writeAppLog } from '../logs';
 import { Build, Release, type HealthcheckSpec } from '../model/entities';
 import type { BuildJobData, BuildJobResult } from '../queue';
 import { appConfig, createRelease, settleRelease } from '../releases';
@@ -49,8 +49,6 @@ export interface BuildEnvironment {
   readonly registry: RegistryClient;
   /** Checkouts are made here, one directory per build, removed when the attempt ends. */
   readonly workRoot: string;
-  /** Key prefix of the build streams (`buildLogKey`). */
-  readonly logPrefix: string;
   /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
   readonly nodeImages?: readonly string[];
   /** Base images of Python apps, first found wins. Default python:3 then python:latest. */
@@ -89,7 +87,7 @@ export function isAppBuildError(err: unknown): boolean {
 
 export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: BuildAttempt): Promise<BuildJobResult> {
   const { dataSource } = env;
-  const key = buildLogKey(env.logPrefix, job.buildId);
+  const key = buildLogKey(job.buildId);
   const log = new BuildLog(env.redis, key);
   const build = await dataSource.manager.findOne(Build, { where: { id: job.buildId } });
   if (!build) throw new AppBuildError(`build ${job.buildId} of ${job.app} no longer exists (was the app deleted?)`);
@@ -151,7 +149,7 @@ export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: Bu
 
 /** A line in the app's log (`app[api]`), as Heroku writes for builds and releases; best effort. */
 async function appEvent(env: BuildEnvironment, appId: string, line: string): Promise<void> {
-  await appendLog(env.redis, appLogKey(env.logPrefix, appId), 'api', line, APP_LOG_MAX).catch(() => undefined);
+  await writeAppLog(env.redis, appId, 'api', line);
 }
 
 function errorMessage(err: unknown): string {
