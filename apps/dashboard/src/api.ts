@@ -1,129 +1,22 @@
 /**
  * The platform's public REST API (docs/api.md), as the dashboard uses it: same origin, the
  * user's token as a Bearer header, every error answer turned into an {@link ApiError} with
- * the api's own `{code, message}`.
+ * the api's own `{code, message}`. The JSON shapes are the generated wire types of
+ * @paas/api-types (from the api's OpenAPI document), under the names the pages use.
  */
 
-export interface ReleaseRef {
-  id: string;
-  version: number;
-}
-
-export interface App {
-  id: string;
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-  gitUrl: string;
-  webUrl: string;
-  release: ReleaseRef | null;
-}
-
-export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
-
-export interface Build {
-  id: string;
-  number: number;
-  status: BuildStatus;
-  commit: string;
-  ref: string;
-  stack: string | null;
-  imageRef: string | null;
-  imageDigest: string | null;
-  processTypes: Record<string, string> | null;
-  error: string | null;
-  release: ReleaseRef | null;
-  createdAt: string;
-  updatedAt: string;
-  output?: string;
-}
-
-export interface Release {
-  id: string;
-  version: number;
-  status: 'pending' | 'succeeded' | 'failed';
-  description: string;
-  imageRef: string | null;
-  imageDigest: string | null;
-  config: Record<string, string>;
-  processTypes: Record<string, string>;
-  buildId: string | null;
-  current: boolean;
-  createdBy: string | null;
-  createdAt: string;
-}
-
-export interface Formation {
-  type: string;
-  quantity: number;
-  memory: number;
-  cpu: number;
-  command: string | null;
-  updatedAt: string;
-}
-
-export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
-
-export interface Instance {
-  id: string;
-  name: string;
-  type: string;
-  number: number;
-  state: InstanceState;
-  release: ReleaseRef;
-  node: string | null;
-  address: string | null;
-  containerId: string | null;
-  memoryBytes: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Domain {
-  id: string;
-  hostname: string;
-  createdAt: string;
-}
-
-export interface PaasNode {
-  id: string;
-  name: string;
-  address: string;
-  /** MiB offered to instances. */
-  memory: number;
-  /** Thousandths of a core. */
-  cpus: number;
-  state: 'up' | 'down' | 'draining';
-  lastHeartbeatAt: string | null;
-  createdAt: string;
-}
-
-export interface MetricsSample {
-  t: number;
-  requestsPerSecond: number;
-  instances: number;
-  up: number;
-}
-
-export interface AppMetrics {
-  app: string;
-  time: number;
-  routers: number;
-  requests: number;
-  requestsPerSecond: number;
-  inflight: number;
-  bytes: number;
-  status: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
-  instances: { total: number; up: number; byState: Record<string, number> };
-  intervalMs: number;
-  samples: MetricsSample[];
-}
-
-export interface LogLine {
-  t: string;
-  source: string;
-  line: string;
-}
+export type {
+  App,
+  AppMetrics,
+  Build,
+  BuildStatus,
+  Domain,
+  Formation,
+  Instance,
+  LogLine,
+  Node as PaasNode,
+  Release,
+} from '@paas/api-types';
 
 /** An error answer of the api (or a failure to reach it, with code `network`). */
 export class ApiError extends Error {
