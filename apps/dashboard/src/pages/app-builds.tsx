@@ -6,7 +6,7 @@ import { useEventStream, useNow, usePoll } from '../hooks';
 import { Link } from '../nav';
 import { appUrl } from '../route';
 import type { SseMessage } from '../sse';
-import type { AppView } from './app';
+import type { AppView } from './app-view';
 
 export function Builds({ view, build }: { view: AppView; build?: number }) {
   if (build !== undefined) return <BuildLog key={build} view={view} number={build} />;

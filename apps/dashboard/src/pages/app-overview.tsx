@@ -3,7 +3,7 @@ import { type AppMetrics, type Formation, type Instance, appPath, get, request }
 import { Badge, Empty, ErrorNotice, LineChart, Status } from '../components';
 import { formatBytes, formatDuration, formatMiB, formatRate, plural } from '../format';
 import { useNow, usePoll } from '../hooks';
-import type { AppView } from './app';
+import type { AppView } from './app-view';
 
 const CHART_WINDOW_MS = 5 * 60_000;
 

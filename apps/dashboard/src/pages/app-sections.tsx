@@ -3,7 +3,7 @@ import { type Domain, type Release, appPath, get, request } from '../api';
 import { Badge, ConfirmButton, Empty, ErrorNotice, Status } from '../components';
 import { formatAgo } from '../format';
 import { useNow, usePoll } from '../hooks';
-import type { AppView } from './app';
+import type { AppView } from './app-view';
 
 export function Releases({ view }: { view: AppView }) {
   const { app, version } = view;

@@ -1,28 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { type App, ApiError, type LogLine, appPath, get } from '../api';
 import { ErrorNotice } from '../components';
-import { type StreamStatus, useEventStream, usePoll, useTitle } from '../hooks';
+import { useEventStream, usePoll, useTitle } from '../hooks';
 import { Link } from '../nav';
 import { APP_TABS, type AppTab, appUrl } from '../route';
 import type { SseMessage } from '../sse';
 import { Builds } from './app-builds';
 import { Overview } from './app-overview';
 import { ConfigVars, Domains, Logs, Releases } from './app-sections';
-
-export interface LogEntry extends LogLine {
-  readonly id: string;
-}
-
-/** What every tab of an app gets. */
-export interface AppView {
-  readonly app: App;
-  /** Bumped (throttled) on new platform lines of the app's log: a sign that something changed. */
-  readonly version: number;
-  readonly logs: readonly LogEntry[];
-  readonly stream: StreamStatus;
-  /** Something on the page changed the app: load what depends on it now. */
-  changed(): void;
-}
+import type { AppView, LogEntry } from './app-view';
 
 const MAX_LOG_LINES = 1000;
 const INSTANCE_SOURCE = /^[a-z][a-z0-9_-]*\.\d+$/;
