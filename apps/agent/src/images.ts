@@ -9,17 +9,11 @@
 import { join } from 'node:path';
 import { type ImageService, ImageNotFoundError } from '@paas/images';
 import { formatReference, parseNormalizedReference } from '@paas/oci';
+import { imageCommand } from '@paas/platform';
 import { BlobSources, CredentialStore, type Credentials, RegistryClient, pullImage } from '@paas/registry';
+import type { ImageSource, ImageStore } from './roles';
 
-export interface ImageSource {
-  /** The registry as the control plane names it (heartbeat answer). */
-  readonly controlPlane: string;
-  /** The same registry as this node reaches it. */
-  readonly local: string;
-  readonly insecure: readonly string[];
-}
-
-export class NodeImages {
+export class NodeImages implements ImageStore {
   private readonly pulls = new Map<string, Promise<void>>();
   private readonly clients = new Map<string, RegistryClient>();
 
@@ -39,6 +33,10 @@ export class NodeImages {
       this.pulls.set(ref, pull);
     }
     await pull;
+  }
+
+  async command(ref: string): Promise<string> {
+    return imageCommand((await this.images.resolve(ref)).config.config);
   }
 
   private async has(ref: string): Promise<boolean> {

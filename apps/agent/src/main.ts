@@ -1,5 +1,6 @@
 /**
- * `paas-agent`: one per node (see agent.ts). Settings from the environment (config.ts).
+ * `paas-agent`: one per node (see agent.ts). Settings from the environment (config.ts); the
+ * real implementations of the agent's roles (roles.ts) are wired here.
  *
  *   main.js            run the agent until SIGTERM/SIGINT; the node's containers keep running
  *   main.js cleanup    remove every container of this PAAS_ROOT and the bridge (test clusters)
@@ -16,8 +17,13 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Agent } from './agent';
 import { ApiClient } from './api-client';
+import { RedisAppLog, RedisNudges } from './app-log';
+import { FileCheckedMarks } from './checked-marks';
+import { runCheck } from './checks';
 import { type AgentConfig, loadAgentConfig } from './config';
 import { NodeImages } from './images';
+import { systemClock } from './roles';
+import { EngineRuntime } from './runtime';
 
 const log = (line: string): void => console.log(`agent: ${line}`);
 
@@ -70,10 +76,14 @@ async function main(): Promise<void> {
   await redis.connect().catch((err: unknown) => log(`redis ${config.redisUrl}: ${(err as Error).message} (retrying)`));
   const agent = new Agent({
     config,
-    engine,
+    runtime: new EngineRuntime(engine),
     images: new NodeImages(engine.images, config.paths.root, config.registryLogin),
-    redis,
     api: new ApiClient(config.apiUrl, tokenOf(config)),
+    checker: { run: runCheck },
+    marks: new FileCheckedMarks(join(config.paths.run, 'agent', 'checked')),
+    appLog: new RedisAppLog(redis),
+    nudges: new RedisNudges(redis),
+    clock: systemClock,
     log,
   });
   await agent.start();

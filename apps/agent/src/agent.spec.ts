@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { Agent } from './agent';
+import { loadAgentConfig } from './config';
+import {
+  FakeAppLog,
+  FakeChecker,
+  FakeClock,
+  FakeControlPlane,
+  FakeImages,
+  FakeMarks,
+  FakeRuntime,
+  desiredInstance,
+  settle,
+} from './testing/fakes';
+
+/** The node's components that outlive one agent: what a restarted agent finds again. */
+interface Node {
+  readonly runtime: FakeRuntime;
+  readonly marks: FakeMarks;
+  readonly images: FakeImages;
+  readonly api: FakeControlPlane;
+  readonly checker: FakeChecker;
+  readonly appLog: FakeAppLog;
+  readonly clock: FakeClock;
+  readonly lines: string[];
+}
+
+function node(): Node {
+  return {
+    runtime: new FakeRuntime(),
+    marks: new FakeMarks(),
+    images: new FakeImages(),
+    api: new FakeControlPlane(),
+    checker: new FakeChecker(),
+    appLog: new FakeAppLog(),
+    clock: new FakeClock(),
+    lines: [],
+  };
+}
+
+const config = loadAgentConfig({ PAAS_NODE_NAME: 'n1', PAAS_ROOT: '/nonexistent', PAAS_RUN: '/nonexistent' });
+
+/** An agent on `n`, started; stopped when the test ends. */
+async function agentOn(t: TestContext, n: Node): Promise<Agent> {
+  const agent = new Agent({
+    config,
+    runtime: n.runtime,
+    images: n.images,
+    api: n.api,
+    checker: n.checker,
+    marks: n.marks,
+    appLog: n.appLog,
+    nudges: null,
+    clock: n.clock,
+    log: (line) => n.lines.push(line),
+  });
+  t.after(async () => {
+    // stopping waits for leaving instances, whose drain runs on this clock
+    let stopped = false;
+    const stopping = agent.stop().then(() => (stopped = true));
+    for (let i = 0; i < 100 && !stopped; i++) await n.clock.advance(1000);
+    await stopping;
+  });
+  await agent.start();
+  await settle();
+  return agent;
+}
+
+const count = (lines: readonly string[], part: string): number => lines.filter((l) => l.includes(part)).length;
+
+describe('agent', () => {
+  it('runs a desired instance: pulls, creates with its labels, starts, checks, reports it up', async (t) => {
+    const n = node();
+    const d = desiredInstance({ command: 'npm start' });
+    n.api.desired = [d];
+    n.runtime.output = ['listening on 5000'];
+    await agentOn(t, n);
+
+    assert.deepEqual(n.images.pulls, [d.image]);
+    assert.deepEqual(n.runtime.calls, [`create c1 ${d.image}`, 'start c1']);
+    const record = n.runtime.containers.get('c1')?.record;
+    assert.equal(record?.labels['paas.instance'], d.id);
+    assert.equal(record?.labels['paas.node'], 'n1');
+    // a Procfile command other than the image's own runs under sh -c
+    assert.deepEqual(record?.args, ['/bin/sh', '-c', 'npm start']);
+    assert.equal(n.checker.runs, 1);
+    assert.deepEqual(n.api.last(d.id), {
+      id: d.id,
+      releaseId: d.releaseId,
+      state: 'up',
+      containerId: 'c1',
+      address: '10.0.0.1:5000',
+      pid: 4242,
+      memoryBytes: 1024,
+      restartCount: 0,
+      error: null,
+    });
+    assert.equal(n.marks.marks.get('c1'), 0, 'the passed check is remembered for a restarted agent');
+    assert.deepEqual(n.appLog.lines, ['app-shop web.1: listening on 5000']);
+  });
+
+  it("runs the image's own command as it is, without sh -c", async (t) => {
+    const n = node();
+    n.api.desired = [desiredInstance({ command: 'node server.js' })];
+    await agentOn(t, n);
+    assert.deepEqual(n.runtime.containers.get('c1')?.record.args, []);
+  });
+
+  it('reports an instance that fails its check crashed with why, and replaces it after a backoff', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    n.checker.failure = 'TCP connect to port 5000 failed 3 times: connection refused';
+    await agentOn(t, n);
+
+    assert.equal(n.api.last(d.id)?.state, 'crashed');
+    assert.equal(n.api.last(d.id)?.error, n.checker.failure);
+    assert.equal(count(n.lines, 'connection refused; trying again in 5 s'), 1);
+    assert.deepEqual(n.runtime.made('remove'), [], 'kept until the next try, for its logs');
+
+    n.checker.failure = null;
+    await n.clock.advance(5000);
+    assert.deepEqual(n.runtime.made('remove'), ['c1'], 'the failed container is removed');
+    assert.deepEqual(n.runtime.made('create'), ['c1', 'c2'], 'and a new one made');
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    assert.equal(n.api.last(d.id)?.containerId, 'c2');
+    assert.equal(n.marks.marks.has('c1'), false);
+  });
+
+  it('checks an instance the shim restarted again before it counts as up', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    assert.equal(n.checker.runs, 1);
+
+    n.checker.failure = 'TCP connect to port 5000 failed 3 times: connection refused';
+    n.runtime.restarted('c1');
+    await n.clock.advance(1000);
+    assert.equal(n.checker.runs, 2);
+    assert.equal(count(n.lines, 'checking it again: it was restarted'), 1);
+    assert.equal(n.api.last(d.id)?.state, 'crashed');
+  });
+
+  it('keeps running instances running while the control plane is unreachable', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+
+    n.api.down = true;
+    await n.clock.advance(30_000);
+    assert.deepEqual(n.runtime.calls, [`create c1 ${d.image}`, 'start c1'], 'nothing stopped, removed or made');
+    assert.equal(n.runtime.containers.get('c1')?.state.running, true);
+    assert.equal(count(n.lines, 'heartbeat: '), 1, 'the outage is logged once, not every beat');
+
+    n.api.down = false;
+    const before = n.api.heartbeats.length;
+    await n.clock.advance(1000);
+    assert.ok(n.api.heartbeats.length > before);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    assert.equal(count(n.lines, 'the control plane answers again'), 1);
+  });
+
+  it('adopts the containers of a previous agent after a restart instead of making them again', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    const first = await agentOn(t, n);
+    await first.stop();
+    assert.equal(n.runtime.containers.get('c1')?.state.running, true, 'stopping the agent leaves its containers');
+
+    await agentOn(t, n);
+    await n.clock.advance(5000);
+    assert.deepEqual(n.runtime.made('create'), ['c1'], 'no second container');
+    assert.deepEqual(n.runtime.made('stop'), []);
+    assert.equal(n.checker.runs, 1, 'checked at this restart count already: up at once');
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    assert.equal(n.api.last(d.id)?.containerId, 'c1');
+    assert.equal(count(n.lines, 'adopted shop web.1 (container c1'), 1);
+  });
+
+  it('checks an adopted container whose check had not passed once it is desired', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    const first = await agentOn(t, n);
+    await first.stop();
+    n.marks.marks.clear(); // the previous agent stopped before the check passed
+
+    await agentOn(t, n);
+    assert.deepEqual(n.runtime.made('create'), ['c1']);
+    assert.equal(n.checker.runs, 2);
+    assert.equal(count(n.lines, 'checking it again: it was adopted before its check had passed'), 1);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+  });
+
+  it('removes an adopted container that had stopped for good, and adopts no other containers', async (t) => {
+    const n = node();
+    n.api.desired = [desiredInstance()];
+    const first = await agentOn(t, n);
+    await first.stop();
+    const c1 = n.runtime.containers.get('c1');
+    assert.ok(c1);
+    c1.state = { ...c1.state, status: 'exited', running: false, exitCode: 1 };
+    await n.runtime.create('busybox', { run: { env: [], binds: [], resources: {} } }); // not an instance
+    n.api.desired = [];
+
+    await agentOn(t, n);
+    assert.deepEqual(n.runtime.made('remove'), ['c1']);
+    assert.deepEqual([...n.runtime.containers.keys()], ['c2']);
+    assert.deepEqual(n.api.heartbeats.at(-1), []);
+  });
+
+  it('drains, stops with its stop timeout, and removes an instance that left the desired set', async (t) => {
+    const n = node();
+    const d = desiredInstance({ stopTimeout: 7 });
+    n.api.desired = [d];
+    await agentOn(t, n);
+
+    n.api.desired = [];
+    n.api.drainMs = 3000;
+    await n.clock.advance(1000); // the heartbeat that hears it left
+    await n.clock.advance(1000);
+    assert.equal(n.api.last(d.id)?.state, 'stopping');
+    assert.deepEqual(n.runtime.made('stop'), [], 'still serving its in-flight requests');
+
+    await n.clock.advance(2000);
+    assert.deepEqual(n.runtime.calls.slice(-2), ['stop c1 7', 'remove c1']);
+    assert.equal(n.marks.marks.has('c1'), false);
+    await n.clock.advance(1000);
+    assert.deepEqual(n.api.heartbeats.at(-1), [], 'no longer reported');
+  });
+
+  it('reports a pull failure with its reason once per attempt and retries with backoff', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    n.images.pullError = new Error('127.0.0.1:5000: ECONNREFUSED');
+    await agentOn(t, n);
+
+    assert.equal(n.images.pulls.length, 1);
+    assert.deepEqual(n.runtime.calls, []);
+    assert.equal(n.api.last(d.id)?.state, 'crashed');
+    assert.equal(n.api.last(d.id)?.error, '127.0.0.1:5000: ECONNREFUSED');
+    assert.equal(count(n.lines, 'shop web.1 (v3): 127.0.0.1:5000: ECONNREFUSED; trying again in 5 s'), 1);
+
+    await n.clock.advance(4999);
+    assert.equal(n.images.pulls.length, 1, 'not before the backoff');
+    assert.equal(count(n.lines, 'ECONNREFUSED'), 1, 'not logged again every heartbeat');
+    await n.clock.advance(1);
+    assert.equal(n.images.pulls.length, 2);
+    assert.equal(count(n.lines, 'trying again in 10 s'), 1, 'the backoff doubles');
+    await n.clock.advance(9999);
+    assert.equal(n.images.pulls.length, 2);
+    await n.clock.advance(1);
+    assert.equal(n.images.pulls.length, 3);
+
+    n.images.pullError = null;
+    await n.clock.advance(20_000);
+    assert.equal(n.images.pulls.length, 4);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+  });
+
+  it('fails an instance whose config holds a NUL once, with the reason, and never tries again', async (t) => {
+    const n = node();
+    const d = desiredInstance({ env: { PORT: '5000', SECRET: 'a\0b' } });
+    n.api.desired = [d];
+    await agentOn(t, n);
+    await n.clock.advance(600_000);
+
+    assert.equal(n.api.last(d.id)?.state, 'crashed');
+    assert.equal(n.api.last(d.id)?.error, 'config var SECRET holds a NUL byte, which no environment can hold');
+    assert.equal(count(n.lines, 'not trying again'), 1);
+    assert.deepEqual(n.images.pulls, [], 'nothing pulled');
+    assert.deepEqual(n.runtime.calls, [], 'nothing created');
+  });
+});

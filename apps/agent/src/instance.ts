@@ -1,0 +1,400 @@
+/**
+ * One instance on the node, from launch (or adoption) to removal: a container made through
+ * the runtime, labelled `paas.instance` and friends, under its own paas-shim, so it outlives
+ * the agent. Everything it touches is a role (roles.ts).
+ *
+ *   new instance   pull the image if missing -> create -> start -> follow its output into the
+ *                  app's log -> run its deploy check -> up (or crashed, with why)
+ *   failed         (would not pull, create, start or pass its check) reported crashed with
+ *                  why, then made again after 5 s, 10 s... up to 5 min: the old container
+ *                  removed, a new one created. One that can never run as asked (a config var
+ *                  no environment can hold) fails once, for good.
+ *   restarted by   (its shim's restart policy) checked again before it counts as up
+ *   the shim
+ *   left the set   stopping: wait `drainMs` (the router has already dropped it), stop signal,
+ *                  SIGKILL after its stop timeout (the shim does both), remove the container
+ *   adopted        a container a previous agent left: taken over as it is (no restart), up
+ *                  at once when its check had passed at its current restart count, checked
+ *                  again otherwise once its desired entry is known
+ */
+import type { ContainerRecord } from '@paas/engine';
+import {
+  type DesiredInstance,
+  type InstanceReport,
+  LABELS,
+  type ReportedState,
+  TENANT_PIDS_LIMIT,
+  envProblem,
+} from '@paas/platform';
+import { CheckFailedError } from './checks';
+import type { AppLog, CheckedMarks, Clock, ContainerRuntime, HealthChecker, ImageSource, ImageStore } from './roles';
+
+/** `unchecked`: adopted from a previous agent before its check had passed; checked once its desired entry is known. */
+export type Phase = 'pulling' | 'creating' | 'unchecked' | 'checking' | 'up' | 'failed' | 'stopping';
+
+/** A failed instance is made again after 5 s, 10 s... up to 5 min. */
+export const RETRY_BASE_MS = 5000;
+export const RETRY_MAX_MS = 300_000;
+
+const MIB = 1024 * 1024;
+
+/** An instance that can never run as asked (a config var no environment can hold): no retry. */
+class UnrunnableError extends Error {}
+
+export interface InstanceDeps {
+  readonly runtime: ContainerRuntime;
+  readonly images: ImageStore;
+  readonly checker: HealthChecker;
+  readonly marks: CheckedMarks;
+  /** Where instance output goes; null runs without logs. */
+  readonly appLog: AppLog | null;
+  readonly clock: Clock;
+  readonly log: (line: string) => void;
+  readonly nodeName: string;
+  /** `PAAS_NODE_ADDRESS`: web ports are published on it when set. */
+  readonly nodeAddress: string | null;
+  /** Where release images come from now (the control plane may name its registry anew each beat). */
+  source(): ImageSource;
+  /** How long a leaving instance keeps serving its in-flight requests. */
+  drainMs(): number;
+  /** Something changed that the control plane should hear of now. */
+  poke(): void;
+  /** The agent is stopping: nothing fails or starts any more. */
+  halted(): boolean;
+  /** The instance is gone: stopped and removed. */
+  gone(instance: Instance): void;
+}
+
+export class Instance {
+  desired: DesiredInstance | null;
+  record: ContainerRecord | null;
+  phase: Phase;
+  error: string | null = null;
+  /** The shim's restart count when the check last passed. */
+  private checkedRestarts: number;
+  address: string | null;
+  /** Ends the log follower (and everything else) once the container is gone. */
+  private abort = new AbortController();
+  /** Ends a running check (the instance is leaving). */
+  private checks = new AbortController();
+  /** The lifecycle step under way; the next one waits for it. */
+  task: Promise<void> | null = null;
+  /** Failed launches or checks so far. */
+  failures = 0;
+  private cancelRetry: (() => void) | undefined;
+
+  private constructor(
+    private readonly deps: InstanceDeps,
+    readonly id: string,
+    readonly appId: string,
+    readonly releaseId: string,
+    /** `web.1`: the source of its lines in the app's log. */
+    readonly name: string,
+    init: {
+      desired: DesiredInstance | null;
+      record: ContainerRecord | null;
+      phase: Phase;
+      checkedRestarts: number;
+      address: string | null;
+    },
+  ) {
+    this.desired = init.desired;
+    this.record = init.record;
+    this.phase = init.phase;
+    this.checkedRestarts = init.checkedRestarts;
+    this.address = init.address;
+  }
+
+  get leaving(): boolean {
+    return this.phase === 'stopping';
+  }
+
+  /** A new instance: made in the background; `task` follows it. */
+  static launch(deps: InstanceDeps, d: DesiredInstance): Instance {
+    const instance = new Instance(deps, d.id, d.appId, d.releaseId, `${d.type}.${d.number}`, {
+      desired: d,
+      record: null,
+      phase: 'pulling',
+      checkedRestarts: 0,
+      address: null,
+    });
+    instance.task = instance
+      .create(d)
+      .catch((err: unknown) => instance.failed((err as Error).message, err instanceof UnrunnableError));
+    return instance;
+  }
+
+  /**
+   * A container a previous agent left: adopted as it is when it runs (or its shim is
+   * restarting it); one stopped for good is removed (the control plane asks for a new
+   * instance if it still wants one). Null for containers that are not instances, or removed.
+   */
+  static async adopt(deps: InstanceDeps, record: ContainerRecord): Promise<Instance | null> {
+    const id = record.labels[LABELS.instance];
+    const appId = record.labels[LABELS.appId];
+    const releaseId = record.labels[LABELS.release];
+    if (!id || !appId || !releaseId) return null;
+    const { runtime, marks } = deps;
+    const state = await runtime.state(record);
+    if (!state.running && state.status !== 'restarting') {
+      await runtime.remove(record).catch(() => undefined);
+      await marks.forget(record.id).catch(() => undefined);
+      return null;
+    }
+    const port = record.network.ports[0]?.containerPort ?? (record.labels[LABELS.type] === 'web' ? 5000 : null);
+    const checked = await marks.get(record.id);
+    const name = `${record.labels[LABELS.type] ?? 'process'}.${record.labels[LABELS.number] ?? '0'}`;
+    const instance = new Instance(deps, id, appId, releaseId, name, {
+      desired: null,
+      record,
+      phase: checked === state.restartCount ? 'up' : 'unchecked',
+      checkedRestarts: state.restartCount,
+      address: await addressOf(deps, record, port),
+    });
+    instance.follow(false);
+    deps.log(
+      `adopted ${record.labels[LABELS.app] ?? '?'} ${name} (container ${record.id.slice(0, 12)}, pid ${state.pid})`,
+    );
+    return instance;
+  }
+
+  /** An adopted instance learns it is desired: checked now if its check had not passed. */
+  claim(d: DesiredInstance): void {
+    this.desired = d;
+    if (this.phase === 'unchecked') this.check('it was adopted before its check had passed');
+  }
+
+  /** What the instance is now, from its phase and its container's state. */
+  async report(): Promise<InstanceReport> {
+    let state: ReportedState;
+    let pid = 0;
+    let memoryBytes: number | null = null;
+    let restartCount = 0;
+    let error = this.error;
+    if (this.phase === 'stopping') state = 'stopping';
+    else if (this.phase === 'failed') state = 'crashed';
+    else if (!this.record || this.phase === 'pulling' || this.phase === 'creating') state = 'starting';
+    else {
+      const st = await this.deps.runtime.state(this.record);
+      restartCount = st.restartCount;
+      if (st.running) {
+        pid = st.pid;
+        memoryBytes = await this.deps.runtime.memory(st.pid);
+        if (this.phase === 'up' && restartCount !== this.checkedRestarts) this.check('it was restarted');
+        state = this.phase === 'up' ? 'up' : 'starting';
+        if (state === 'up') error = null;
+      } else {
+        state = 'crashed';
+        const why = st.oomKilled ? 'was killed for using too much memory' : `exited with code ${st.exitCode}`;
+        error = `${why}${st.status === 'restarting' ? '; restarting' : ''}`;
+      }
+    }
+    return {
+      id: this.id,
+      releaseId: this.releaseId,
+      state,
+      containerId: this.record?.id ?? null,
+      address: this.address,
+      pid,
+      memoryBytes,
+      restartCount,
+      error: error?.slice(0, 2000) ?? null,
+    };
+  }
+
+  /** The agent stops: timers and followers end, the container keeps running. */
+  halt(): void {
+    this.cancelRetry?.();
+    this.checks.abort();
+    this.abort.abort();
+  }
+
+  /**
+   * The instance cannot run: reported crashed (a deploy then fails, and the control plane
+   * drops it), and made again later in case the cause passes (a registry that was away).
+   */
+  private failed(message: string, permanent = false): void {
+    if (this.phase === 'stopping' || this.deps.halted()) return;
+    this.phase = 'failed';
+    this.error = message;
+    this.failures++;
+    if (permanent) {
+      // trying again cannot help: the deploy fails with this reason (the release's deployError)
+      this.deps.log(`${this.desired?.app ?? ''} ${this.name}: ${message}; not trying again`);
+      this.deps.poke();
+      return;
+    }
+    const delay = Math.min(RETRY_BASE_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
+    const what = this.desired ? `${this.desired.app} ${this.name} (v${this.desired.version})` : this.name;
+    this.deps.log(`${what}: ${message}; trying again in ${delay / 1000} s`);
+    this.cancelRetry?.();
+    this.cancelRetry = this.deps.clock.after(delay, () => this.again());
+    this.deps.poke();
+  }
+
+  /** A failed instance made again: its old container removed, a new one created. */
+  private again(): void {
+    const d = this.desired;
+    if (this.phase !== 'failed' || !d || this.deps.halted()) return;
+    const record = this.record;
+    this.phase = 'pulling';
+    this.error = null;
+    this.abort.abort();
+    this.abort = new AbortController();
+    this.record = null;
+    this.address = null;
+    this.task = (async () => {
+      if (record) {
+        await this.deps.runtime.remove(record);
+        await this.deps.marks.forget(record.id);
+      }
+      if (this.leaving) return;
+      await this.create(d);
+    })().catch((err: unknown) => this.failed((err as Error).message, err instanceof UnrunnableError));
+    this.deps.poke();
+  }
+
+  private async create(d: DesiredInstance): Promise<void> {
+    const { runtime, images } = this.deps;
+    const unrunnable = envProblem(d.env);
+    if (unrunnable !== null) throw new UnrunnableError(unrunnable);
+    // the phase changes under us when the instance leaves the desired set meanwhile
+    await images.ensure(d.image, this.deps.source(), (line) => this.deps.log(line));
+    if (this.leaving) return;
+    this.phase = 'creating';
+    const own = d.command === null || d.command === (await images.command(d.image));
+    const nodeAddress = this.deps.nodeAddress;
+    this.record = await runtime.create(d.image, {
+      name: `${d.app}.${d.type}.${d.number}.${d.id.slice(0, 8)}`,
+      hostname: `${d.app}-${d.type}-${d.number}`.slice(0, 63),
+      labels: {
+        [LABELS.app]: d.app,
+        [LABELS.appId]: d.appId,
+        [LABELS.instance]: d.id,
+        [LABELS.release]: d.releaseId,
+        [LABELS.version]: String(d.version),
+        [LABELS.type]: d.type,
+        [LABELS.number]: String(d.number),
+        [LABELS.node]: this.deps.nodeName,
+      },
+      network: 'bridge',
+      ports:
+        d.port !== null && nodeAddress
+          ? [{ hostIp: nodeAddress, hostPort: 0, containerPort: d.port, protocol: 'tcp' }]
+          : [],
+      restart: 'always',
+      stopTimeout: d.stopTimeout,
+      run: {
+        ...(own ? {} : { entrypoint: ['/bin/sh', '-c'], cmd: [d.command as string] }),
+        env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`),
+        binds: [],
+        resources: { memory: d.memory * MIB, cpus: d.cpu / 1000, pidsLimit: TENANT_PIDS_LIMIT },
+        init: true,
+      },
+    });
+    if (this.leaving) return;
+    await runtime.start(this.record);
+    this.address = await addressOf(this.deps, this.record, d.port);
+    this.follow(true);
+    if (this.leaving) return;
+    this.check(null);
+    this.deps.poke();
+  }
+
+  /** Runs the deploy check (again, after a restart); the instance is up once it passes. */
+  private check(why: string | null): void {
+    const d = this.desired;
+    const record = this.record;
+    if (!d || !record || this.phase === 'checking' || this.phase === 'stopping') return;
+    this.phase = 'checking';
+    this.checks = new AbortController();
+    const signal = this.checks.signal;
+    const { runtime, log } = this.deps;
+    const task = (async () => {
+      const state = await runtime.state(record);
+      const restarts = state.restartCount;
+      const address = await runtime.address(record);
+      if (why) log(`${d.app} ${this.name}: checking it again: ${why}`);
+      try {
+        await this.deps.checker.run(
+          d.check,
+          address?.ip ?? '127.0.0.1',
+          async () => {
+            const st = await runtime.state(record);
+            if (st.running) return null;
+            return st.oomKilled ? 'was killed for using too much memory' : `exited with code ${st.exitCode}`;
+          },
+          signal,
+        );
+        if (this.phase !== 'checking') return;
+        this.phase = 'up';
+        this.error = null;
+        this.checkedRestarts = restarts;
+        this.failures = 0;
+        await this.deps.marks.set(record.id, restarts).catch(() => undefined);
+      } catch (err) {
+        if (this.phase !== 'checking') return;
+        this.failed(err instanceof CheckFailedError ? err.message : `check: ${(err as Error).message}`);
+        return;
+      }
+      this.deps.poke();
+    })();
+    this.task = (this.task ?? Promise.resolve()).then(() => task);
+  }
+
+  /** Copies the container's output into the app's log until the instance goes. */
+  private follow(fromStart: boolean): void {
+    const { appLog, runtime } = this.deps;
+    const record = this.record;
+    if (!appLog || !record) return;
+    const until = this.abort.signal;
+    void (async () => {
+      try {
+        for await (const line of runtime.logs(record, { fromStart, until })) {
+          await appLog.append(this.appId, this.name, line).catch(() => undefined);
+        }
+      } catch (err) {
+        if (!until.aborted) this.deps.log(`logs of ${this.name}: ${(err as Error).message}`);
+      }
+    })();
+  }
+
+  /** The instance left the desired set: drain, stop gracefully, remove. */
+  leave(): void {
+    const before = this.task;
+    this.phase = 'stopping';
+    this.checks.abort();
+    this.cancelRetry?.();
+    this.task = (async () => {
+      await before?.catch(() => undefined);
+      await this.deps.clock.sleep(this.deps.drainMs());
+      const record = this.record;
+      if (record) {
+        const { runtime, log } = this.deps;
+        const timeout = this.desired?.stopTimeout ?? record.stopTimeout;
+        try {
+          await runtime.stop(record, timeout);
+        } catch (err) {
+          log(`stopping ${this.name}: ${(err as Error).message}`);
+        }
+        this.abort.abort();
+        await runtime.remove(record).catch((err: unknown) => {
+          log(`removing ${this.name}: ${(err as Error).message}`);
+        });
+        await this.deps.marks.forget(record.id);
+      }
+      this.abort.abort();
+      this.deps.gone(this);
+      this.deps.poke();
+    })();
+  }
+}
+
+/** Where the router reaches the instance: the published port on the node, or the bridge address. */
+async function addressOf(deps: InstanceDeps, record: ContainerRecord, port: number | null): Promise<string | null> {
+  if (port === null) return null;
+  const lease = await deps.runtime.address(record);
+  if (!lease) return null;
+  const published = lease.ports.find((p) => p.containerPort === port);
+  return deps.nodeAddress && published ? `${deps.nodeAddress}:${published.hostPort}` : `${lease.ip}:${port}`;
+}

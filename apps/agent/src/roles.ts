@@ -1,0 +1,110 @@
+/**
+ * What the agent needs from the rest of the node and the platform, one small role each (as
+ * containerd's interfaces are): the agent's files depend on these, never on the engine, the
+ * registry client, Redis or the clock directly. main.ts wires the real ones (runtime.ts,
+ * images.ts, api-client.ts, app-log.ts, checked-marks.ts, checks.ts); the unit specs wire
+ * small fakes (testing/fakes.ts), so the convergence and every lifecycle path run without
+ * root in milliseconds.
+ */
+import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
+import type { DeployCheck, HeartbeatAnswer, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
+import type { Liveness } from './checks';
+
+/** Where a container is reached: its bridge address and the host ports it publishes. */
+export interface ContainerAddress {
+  readonly ip: string;
+  readonly ports: readonly { readonly containerPort: number; readonly hostPort: number }[];
+}
+
+/** The node's containers (libs/engine): they run under their shims and outlive the agent. */
+export interface ContainerRuntime {
+  list(): Promise<ContainerRecord[]>;
+  create(image: string, options: CreateOptions): Promise<ContainerRecord>;
+  start(record: ContainerRecord): Promise<void>;
+  state(record: ContainerRecord): Promise<ContainerState>;
+  /** The stop signal, then SIGKILL after `timeoutSeconds`. */
+  stop(record: ContainerRecord, timeoutSeconds: number): Promise<void>;
+  /** Removes it, running or not. */
+  remove(record: ContainerRecord): Promise<void>;
+  /** Its network lease; null when it has none (not on the bridge, or not started). */
+  address(record: ContainerRecord): Promise<ContainerAddress | null>;
+  /** Memory in use by the container whose init is `pid`; null when unknown. */
+  memory(pid: number): Promise<number | null>;
+  /** Its output lines, from the start or only new ones, until `until` aborts. */
+  logs(
+    record: ContainerRecord,
+    options: { readonly fromStart: boolean; readonly until: AbortSignal },
+  ): AsyncIterable<string>;
+}
+
+/** Where release images come from: the platform registry as the control plane and this node name it. */
+export interface ImageSource {
+  /** The registry as the control plane names it (heartbeat answer). */
+  readonly controlPlane: string;
+  /** The same registry as this node reaches it. */
+  readonly local: string;
+  readonly insecure: readonly string[];
+}
+
+/** The node's image store (images.ts). */
+export interface ImageStore {
+  /** Makes sure `ref` is in the store, pulling it when missing. */
+  ensure(ref: string, source: ImageSource, onLine?: (line: string) => void): Promise<void>;
+  /** The image's own command as one shell line (`imageCommand`). */
+  command(ref: string): Promise<string>;
+}
+
+/** The control plane (api-client.ts); errors are `ApiError`s. */
+export interface ControlPlane {
+  register(request: RegisterRequest): Promise<RegisterAnswer>;
+  heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer>;
+}
+
+/** The deploy check (checks.ts): resolves when it passes, throws `CheckFailedError` saying why not. */
+export interface HealthChecker {
+  run(check: DeployCheck, host: string, liveness: Liveness, signal: AbortSignal): Promise<void>;
+}
+
+/** An app's log stream (app-log.ts): an instance's output lines, as `app[web.1]`. */
+export interface AppLog {
+  append(appId: string, source: string, line: string): Promise<void>;
+}
+
+/** The control plane's nudges on the node's channel: "heartbeat now". */
+export interface Nudges {
+  /** Calls `onNudge` for each nudge until the returned function is called. */
+  listen(channel: string, onNudge: () => void): Promise<() => void>;
+}
+
+/**
+ * What survives an agent restart besides the containers: at which restart count each
+ * container last passed its check (checked-marks.ts). An adopted container marked at its
+ * current count is up at once; any other is checked again.
+ */
+export interface CheckedMarks {
+  get(containerId: string): Promise<number | null>;
+  set(containerId: string, restarts: number): Promise<void>;
+  forget(containerId: string): Promise<void>;
+}
+
+/** Time: real timers in the agent, a clock the specs advance by hand. */
+export interface Clock {
+  /** Resolves after `ms`, or at once when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `fn` after `ms` (without keeping the process alive); returns the cancel. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const systemClock: Clock = {
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    }),
+  after: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};

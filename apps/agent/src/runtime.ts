@@ -1,0 +1,67 @@
+/**
+ * The agent's container runtime (roles.ts) on the node's engine (libs/engine): the only file
+ * of the agent that speaks to it. Containers run under their own paas-shim; stopping the
+ * agent leaves them running.
+ */
+import {
+  type ContainerRecord,
+  type ContainerState,
+  type CreateOptions,
+  type Engine,
+  readLogs,
+  readStats,
+} from '@paas/engine';
+import type { ContainerAddress, ContainerRuntime } from './roles';
+
+export class EngineRuntime implements ContainerRuntime {
+  constructor(private readonly engine: Engine) {}
+
+  list(): Promise<ContainerRecord[]> {
+    return this.engine.containers.list();
+  }
+
+  create(image: string, options: CreateOptions): Promise<ContainerRecord> {
+    return this.engine.create(image, options);
+  }
+
+  async start(record: ContainerRecord): Promise<void> {
+    await this.engine.start(record);
+  }
+
+  state(record: ContainerRecord): Promise<ContainerState> {
+    return this.engine.state(record);
+  }
+
+  stop(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
+    return this.engine.stop(record, timeoutSeconds);
+  }
+
+  remove(record: ContainerRecord): Promise<void> {
+    return this.engine.remove(record, { force: true });
+  }
+
+  async address(record: ContainerRecord): Promise<ContainerAddress | null> {
+    return (await this.engine.networkLeases())[record.id] ?? null;
+  }
+
+  memory(pid: number): Promise<number | null> {
+    return readStats(pid).then(
+      (s) => s.memoryUsage,
+      () => null,
+    );
+  }
+
+  async *logs(record: ContainerRecord, options: { fromStart: boolean; until: AbortSignal }): AsyncIterable<string> {
+    const until = new Promise<void>((resolve) => {
+      if (options.until.aborted) resolve();
+      options.until.addEventListener('abort', () => resolve(), { once: true });
+    });
+    for await (const line of readLogs(this.engine.logPath(record), {
+      follow: true,
+      until,
+      ...(options.fromStart ? {} : { tail: 0 }),
+    })) {
+      yield line.text;
+    }
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * Small fakes of the components around the agent, behind its roles (roles.ts), for the unit
+ * specs: a runtime that keeps containers in memory, records every call and fails on demand;
+ * an image store whose pulls fail on demand; a control plane the spec can take away; a
+ * health check that passes or fails as told; a clock the spec advances by hand. Never the
+ * agent's own code: agent.ts, instance.ts and convergence.ts run for real against these.
+ */
+import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
+import type {
+  DesiredInstance,
+  HeartbeatAnswer,
+  HeartbeatRequest,
+  InstanceReport,
+  RegisterAnswer,
+  RegisterRequest,
+} from '@paas/platform';
+import { digestOf } from '@paas/oci';
+import { ApiError } from '../api-client';
+import { CheckFailedError } from '../checks';
+import type {
+  AppLog,
+  CheckedMarks,
+  Clock,
+  ContainerAddress,
+  ContainerRuntime,
+  ControlPlane,
+  HealthChecker,
+  ImageSource,
+  ImageStore,
+} from '../roles';
+
+/** Lets every pending promise and callback of the fakes run: a few turns of the event loop, no time. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+export class FakeClock implements Clock {
+  private now = 0;
+  private seq = 0;
+  private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const cancel = this.after(ms, resolve);
+      signal?.addEventListener('abort', () => (cancel(), resolve()), { once: true });
+    });
+  }
+
+  after(ms: number, fn: () => void): () => void {
+    const timer = { at: this.now + ms, seq: this.seq++, fn };
+    this.timers.push(timer);
+    return () => {
+      const i = this.timers.indexOf(timer);
+      if (i >= 0) this.timers.splice(i, 1);
+    };
+  }
+
+  /** Moves time on by `ms`, firing each timer due on the way in order, and letting what it started settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.now + ms;
+    await settle();
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.timers.splice(this.timers.indexOf(due), 1);
+      this.now = due.at;
+      due.fn();
+      await settle();
+    }
+    this.now = end;
+  }
+}
+
+interface FakeContainer {
+  readonly record: ContainerRecord;
+  state: ContainerState;
+}
+
+/** Containers in memory; `calls` lists every change made to them (`create web.1`, `stop c1 30`...). */
+export class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, FakeContainer>();
+  readonly calls: string[] = [];
+  /** Makes the next calls of a method throw this error. */
+  readonly failing = new Map<'create' | 'start' | 'stop' | 'remove', Error>();
+  /** Lines every container prints once followed. */
+  output: string[] = [];
+  private next = 1;
+
+  private fail(method: 'create' | 'start' | 'stop' | 'remove'): void {
+    const err = this.failing.get(method);
+    if (err) throw err;
+  }
+
+  private get(record: ContainerRecord): FakeContainer {
+    const c = this.containers.get(record.id);
+    if (!c) throw new Error(`No such container: ${record.id}`);
+    return c;
+  }
+
+  list(): Promise<ContainerRecord[]> {
+    return Promise.resolve([...this.containers.values()].map((c) => c.record));
+  }
+
+  async create(image: string, options: CreateOptions): Promise<ContainerRecord> {
+    this.fail('create');
+    const id = `c${this.next++}`;
+    const record: ContainerRecord = {
+      id,
+      name: options.name ?? id,
+      created: new Date(0).toISOString(),
+      image,
+      imageId: digestOf(image),
+      chainIds: [],
+      args: [...(options.run.entrypoint ?? []), ...(options.run.cmd ?? [])],
+      run: options.run,
+      hostname: options.hostname ?? id,
+      labels: options.labels ?? {},
+      network: { mode: options.network ?? 'bridge', ports: options.ports ?? [] },
+      restart: options.restart ?? 'no',
+      stopSignal: 'SIGTERM',
+      stopTimeout: options.stopTimeout ?? 10,
+      autoRemove: false,
+      interactive: false,
+    };
+    this.containers.set(id, { record, state: stateOf('created') });
+    this.calls.push(`create ${id} ${image}`);
+    return record;
+  }
+
+  async start(record: ContainerRecord): Promise<void> {
+    this.fail('start');
+    const c = this.get(record);
+    c.state = stateOf('running', { restartCount: c.state.restartCount });
+    this.calls.push(`start ${record.id}`);
+  }
+
+  async state(record: ContainerRecord): Promise<ContainerState> {
+    return this.get(record).state;
+  }
+
+  async stop(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
+    this.fail('stop');
+    const c = this.get(record);
+    c.state = stateOf('exited', { restartCount: c.state.restartCount });
+    this.calls.push(`stop ${record.id} ${timeoutSeconds}`);
+  }
+
+  async remove(record: ContainerRecord): Promise<void> {
+    this.fail('remove');
+    this.containers.delete(record.id);
+    this.calls.push(`remove ${record.id}`);
+  }
+
+  async address(record: ContainerRecord): Promise<ContainerAddress | null> {
+    const c = this.containers.get(record.id);
+    if (!c || !c.state.running) return null;
+    return { ip: `10.0.0.${record.id.slice(1)}`, ports: [] };
+  }
+
+  async memory(): Promise<number | null> {
+    return 1024;
+  }
+
+  async *logs(_record: ContainerRecord, options: { fromStart: boolean; until: AbortSignal }): AsyncIterable<string> {
+    if (options.fromStart) yield* this.output;
+    await new Promise<void>((resolve) => {
+      if (options.until.aborted) resolve();
+      options.until.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  /** The shim restarted the container by its restart policy. */
+  restarted(id: string): void {
+    const c = this.containers.get(id);
+    if (c) c.state = stateOf('running', { restartCount: c.state.restartCount + 1 });
+  }
+
+  /** The ids of the containers a kind of call was made on: `made('remove')`. */
+  made(kind: 'create' | 'start' | 'stop' | 'remove'): string[] {
+    return this.calls.filter((c) => c.startsWith(`${kind} `)).map((c) => c.split(' ')[1] as string);
+  }
+}
+
+function stateOf(status: ContainerState['status'], extra: Partial<ContainerState> = {}): ContainerState {
+  return {
+    status,
+    running: status === 'running',
+    pid: status === 'running' ? 4242 : 0,
+    exitCode: 0,
+    oomKilled: false,
+    restartCount: 0,
+    ...extra,
+  };
+}
+
+/** An image store whose every image is there, or whose pulls fail with `pullError`. */
+export class FakeImages implements ImageStore {
+  readonly pulls: string[] = [];
+  pullError: Error | null = null;
+  /** The images' own command (`imageCommand`). */
+  own = 'node server.js';
+
+  async ensure(ref: string, _source: ImageSource, onLine?: (line: string) => void): Promise<void> {
+    this.pulls.push(ref);
+    if (this.pullError) throw this.pullError;
+    onLine?.(`Pulled ${ref}`);
+  }
+
+  async command(): Promise<string> {
+    return this.own;
+  }
+}
+
+/** The control plane: answers with `desired`, or not at all while `down`. */
+export class FakeControlPlane implements ControlPlane {
+  desired: DesiredInstance[] = [];
+  down = false;
+  drainMs = 2000;
+  readonly heartbeats: InstanceReport[][] = [];
+
+  async register(request: RegisterRequest): Promise<RegisterAnswer> {
+    if (this.down) throw new ApiError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
+    return { node: { id: 'n1', name: request.name, state: 'up' }, heartbeatMs: 1000 };
+  }
+
+  async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer> {
+    if (this.down) throw new ApiError(0, `http://127.0.0.1:7000/api/nodes/${name}/heartbeat: ECONNREFUSED`);
+    this.heartbeats.push([...request.instances]);
+    return {
+      node: { id: 'n1', name, state: 'up' },
+      registry: '127.0.0.1:5000',
+      heartbeatMs: 1000,
+      drainMs: this.drainMs,
+      instances: this.desired,
+    };
+  }
+
+  /** The last report of an instance the control plane received; undefined when the last heartbeat did not have it. */
+  last(id: string): InstanceReport | undefined {
+    return this.heartbeats.at(-1)?.find((r) => r.id === id);
+  }
+}
+
+/** A deploy check that passes, or fails with `failure`; `runs` counts them. */
+export class FakeChecker implements HealthChecker {
+  failure: string | null = null;
+  runs = 0;
+
+  async run(): Promise<void> {
+    this.runs++;
+    if (this.failure !== null) throw new CheckFailedError(this.failure);
+  }
+}
+
+export class FakeMarks implements CheckedMarks {
+  readonly marks = new Map<string, number>();
+
+  async get(containerId: string): Promise<number | null> {
+    return this.marks.get(containerId) ?? null;
+  }
+
+  async set(containerId: string, restarts: number): Promise<void> {
+    this.marks.set(containerId, restarts);
+  }
+
+  async forget(containerId: string): Promise<void> {
+    this.marks.delete(containerId);
+  }
+}
+
+export class FakeAppLog implements AppLog {
+  readonly lines: string[] = [];
+
+  async append(appId: string, source: string, line: string): Promise<void> {
+    this.lines.push(`${appId} ${source}: ${line}`);
+  }
+}
+
+/** One desired instance of app `shop` (web.1 of v3), with `overrides`. */
+export function desiredInstance(overrides: Partial<DesiredInstance> = {}): DesiredInstance {
+  return {
+    id: 'i-web-1-0000000000',
+    appId: 'app-shop',
+    app: 'shop',
+    type: 'web',
+    number: 1,
+    releaseId: 'rel-3',
+    version: 3,
+    image: '127.0.0.1:5000/shop:v3',
+    imageDigest: null,
+    command: null,
+    env: { PORT: '5000', DYNO: 'web.1' },
+    memory: 512,
+    cpu: 1000,
+    port: 5000,
+    check: { kind: 'tcp', port: 5000, attempts: 3, timeoutMs: 1000, intervalMs: 250, initialDelayMs: 0 },
+    stopTimeout: 30,
+    ...overrides,
+  };
+}
