@@ -26,6 +26,24 @@ const layerConstraints = Object.entries(engineLayers).map(([layer, below]) => ({
   onlyDependOnLibsWithTags: [...below.map((l) => `layer:${l}`), ...(pure.has(layer) ? [] : ['scope:shared'])],
 }));
 
+const boundaries = {
+  enforceBuildableLibDependency: false,
+  banTransitiveDependencies: false,
+  checkDynamicDependenciesExceptions: [],
+  depConstraints: [
+    { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+    { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+    { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:tool'] },
+    // test tools outside the apps and libs (infra/cluster): e2e may use them, nothing else
+    { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
+    { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+    { sourceTag: 'scope:engine', onlyDependOnLibsWithTags: ['scope:engine', 'scope:shared'] },
+    { sourceTag: 'scope:platform', onlyDependOnLibsWithTags: ['scope:platform', 'scope:engine', 'scope:shared'] },
+    { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:platform', 'scope:engine', 'scope:shared'] },
+    ...layerConstraints,
+  ],
+};
+
 export default tseslint.config(
   { ignores: ['**/node_modules/', '**/dist/', '.nx/', 'native/', 'e2e/artifacts/'] },
   js.configs.recommended,
@@ -34,32 +52,18 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.tsx'],
     plugins: { '@nx': nx },
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          banTransitiveDependencies: false,
-          checkDynamicDependenciesExceptions: [],
-          depConstraints: [
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-            { sourceTag: 'scope:engine', onlyDependOnLibsWithTags: ['scope:engine', 'scope:shared'] },
-            {
-              sourceTag: 'scope:platform',
-              onlyDependOnLibsWithTags: ['scope:platform', 'scope:engine', 'scope:shared'],
-            },
-            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:platform', 'scope:engine', 'scope:shared'] },
-            ...layerConstraints,
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
       // Nest modules are classes that carry only decorators.
       '@typescript-eslint/no-extraneous-class': ['error', { allowWithDecorator: true }],
     },
+  },
+  {
+    // Apps are never importable, save the api's testing entry (apps/api/src/testing/index.ts),
+    // through which e2e runs the real api in-process.
+    files: ['e2e/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', { ...boundaries, allow: ['@paas/api/testing'] }] },
   },
   {
     files: ['**/*.mjs', 'bin/*'],

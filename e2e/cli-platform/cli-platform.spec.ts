@@ -17,11 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { App, createRelease } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { DataSource } from 'typeorm';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e starts the real api in-process */
-import { loadApiConfig } from '../../apps/api/src/config';
-import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
-import { type RunningApi, startApi } from '../../apps/api/src/server';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { PAAS, type Result, cliFor, mountsUnder, tempRoots } from '../support/cli';
 
 /**

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the cluster tool lives in infra/, outside the projects
-import { cgroupMounts } from '../../infra/cluster/cluster';
+import { cgroupMounts } from '@paas/cluster';
 
 const line = (id: number, point: string, fstype: string, options: string): string =>
   `${id} 23 0:${id} / ${point} rw,relatime - ${fstype} ${fstype === 'tmpfs' ? 'tmpfs' : 'cgroup'} ${options}`;

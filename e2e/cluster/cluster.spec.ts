@@ -44,15 +44,15 @@ import {
   pushImage,
   startRegistry,
 } from '@paas/registry';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { adminTokenPath } from '../../apps/api/src/auth/admin-token';
-import { loadApiConfig } from '../../apps/api/src/config';
-import { DeploysService } from '../../apps/api/src/scheduler';
-import { type RunningApi, startApi } from '../../apps/api/src/server';
-import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
-/* eslint-enable @nx/enforce-module-boundaries */
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the cluster tool lives in infra/, outside the projects
-import { Cluster, REPO } from '../../infra/cluster/cluster';
+import {
+  DATA_SOURCE,
+  DeploysService,
+  type RunningApi,
+  adminTokenPath,
+  loadApiConfig,
+  startApi,
+} from '@paas/api/testing';
+import { Cluster, REPO } from '@paas/cluster';
 import { isAlive, mountsUnder } from '../support/cli';
 import { httpGet, waitFor } from '../support/platform';
 import type { DataSource } from 'typeorm';

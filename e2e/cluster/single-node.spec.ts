@@ -14,12 +14,7 @@ import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { App, Instance, type Release, createRelease } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { DataSource } from 'typeorm';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { loadApiConfig } from '../../apps/api/src/config';
-import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
-import { DeploysService } from '../../apps/api/src/scheduler';
-import { type RunningApi, startApi } from '../../apps/api/src/server';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { WORKSPACE, isAlive, mountsUnder } from '../support/cli';
 import { type Answer, httpGet, waitFor } from '../support/platform';
 

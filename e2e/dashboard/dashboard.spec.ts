@@ -19,10 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type Browser, type Page, type Response, chromium } from 'playwright-core';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { loadApiConfig } from '../../apps/api/src/config';
-import { type RunningApi, startApi } from '../../apps/api/src/server';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync as gitAsyncIn, gitEnv, gitSync, httpGet } from '../support/platform';
 

@@ -80,6 +80,24 @@ describe('workspace', () => {
       assert.deepEqual(await violations('libs/engine/src/probe.ts', "export * from '@paas/config';\n"), []);
     });
 
+    it('lets e2e reach the api through its testing entry alone', async () => {
+      assert.deepEqual(await violations('e2e/probe.ts', "export * from '@paas/api/testing';\n"), []);
+      assert.deepEqual(await violations('e2e/probe.ts', "export * from '@paas/cluster';\n"), []);
+      const deep = await violations('e2e/probe.ts', "export * from '../apps/api/src/config';\n");
+      assert.equal(deep.length, 1, deep.join('; '));
+    });
+
+    it('keeps the api testing entry and the cluster tool out of apps and libs', async () => {
+      for (const [file, entry] of [
+        ['libs/platform/src/probe.ts', '@paas/api/testing'],
+        ['apps/agent/src/probe.ts', '@paas/api/testing'],
+        ['apps/agent/src/probe.ts', '@paas/cluster'],
+      ] as const) {
+        const found = await violations(file, `export * from '${entry}';\n`);
+        assert.equal(found.length, 1, `${file} importing ${entry}: ${found.join('; ')}`);
+      }
+    });
+
     it('keeps the Dockerfile parser on @paas/oci alone', async () => {
       assert.deepEqual(await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/oci';\n"), []);
       const found = await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/content';\n");

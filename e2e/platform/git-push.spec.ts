@@ -26,11 +26,8 @@ import {
   startRegistry,
 } from '@paas/registry';
 import type { DataSource } from 'typeorm';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { buildEnvironment } from '../../apps/api/src/builds-queue';
-import { runBuild } from '../../apps/api/src/builds-queue/platform-build';
-import { type ApiConfig, loadApiConfig } from '../../apps/api/src/config';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { type ApiConfig, buildEnvironment, loadApiConfig } from '@paas/api/testing';
+import { runBuild } from '@paas/platform/builds';
 import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
 import { type GitResult, gitAsync, gitEnv, gitSync } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';

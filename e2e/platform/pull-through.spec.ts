@@ -17,10 +17,7 @@ import { App, Release, currentRelease, issueToken } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, ensurePlatformRegistryUsers, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { platformPuller } from '../../apps/api/src/builds-queue/base-image-puller';
-import { type ApiConfig, loadApiConfig } from '../../apps/api/src/config';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { type ApiConfig, loadApiConfig, platformPuller } from '@paas/api/testing';
 import { PaasProcess, cliFor, mountsUnder, tempRoots } from '../support/cli';
 import { type GitResult, gitAsync, gitEnv, gitSync } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';

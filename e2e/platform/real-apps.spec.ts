@@ -23,10 +23,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { loadApiConfig } from '../../apps/api/src/config';
-import { type RunningApi, startApi } from '../../apps/api/src/server';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { PaasProcess, WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';

@@ -16,11 +16,7 @@ import { Instance } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { loadApiConfig } from '../../apps/api/src/config';
-import { DATA_SOURCE } from '../../apps/api/src/core/tokens';
-import { type RunningApi, startApi } from '../../apps/api/src/server';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { WORKSPACE, cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';

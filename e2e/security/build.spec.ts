@@ -21,9 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { App, Build, ConfigVar } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import { loadApiConfig } from '../../apps/api/src/config';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { loadApiConfig } from '@paas/api/testing';
 import { type PlatformApi, startPlatformApi } from '../platform/support/api';
 import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
 import { gitAsync, gitEnv, gitSync } from '../support/platform';

@@ -3,11 +3,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-/* eslint-disable @nx/enforce-module-boundaries -- the e2e drives the api in-process */
-import type { ApiConfig } from '../../../apps/api/src/config';
-import { DATA_SOURCE, REDIS } from '../../../apps/api/src/core/tokens';
-import { startApi } from '../../../apps/api/src/server';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { type ApiConfig, DATA_SOURCE, REDIS, startApi } from '@paas/api/testing';
 
 export interface PlatformApi {
   readonly app: INestApplication;
