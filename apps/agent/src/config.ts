@@ -9,20 +9,11 @@ import {
   paths,
   registryLogin,
 } from '@paas/config';
-import { type BridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
+import { type EngineSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
 import { isIPv4 } from 'node:net';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-
-export interface AgentEngineSettings {
-  /** The OCI runtime (`PAAS_RUNTIME`), the per-container monitor (`PAAS_SHIM`), the init (`PAAS_INIT`). */
-  readonly runtime: string;
-  readonly shim: string;
-  readonly init: string;
-  /** The node's container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
-  readonly bridge: BridgeSettings;
-}
 
 export interface AgentConfig {
   readonly paths: Paths;
@@ -57,7 +48,7 @@ export interface AgentConfig {
   readonly registryLogin: RegistryLogin | null;
   /** `PAAS_INSECURE_REGISTRIES`: registries spoken to over HTTP besides loopback and `registry`. */
   readonly insecureRegistries: readonly string[];
-  readonly engine: AgentEngineSettings;
+  readonly engine: EngineSettings;
 }
 
 /** The repository root: the agent runs as dist/apps/agent/main.js or from apps/agent/src. */

@@ -8,8 +8,7 @@
  * Reports readiness to a parent (`paas up`, infra/cluster) with `{ready, url}` over IPC.
  */
 import { ConfigError } from '@paas/config';
-import { Engine } from '@paas/engine';
-import { ImageService, imageRoots } from '@paas/images';
+import { openEngine } from '@paas/engine';
 import { connectRedis } from '@paas/platform';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -27,21 +26,6 @@ import { EngineRuntime } from './runtime';
 
 const log = (line: string): void => console.log(`agent: ${line}`);
 
-async function openEngine(config: AgentConfig): Promise<Engine> {
-  const images = await ImageService.open(imageRoots(config.paths.root));
-  return new Engine({
-    root: config.paths.root,
-    images,
-    binaries: {
-      shim: config.engine.shim,
-      runtime: config.engine.runtime,
-      runtimeRoot: join(config.paths.run, 'runtime'),
-    },
-    initBinary: config.engine.init,
-    network: { bridge: config.engine.bridge, runDir: join(config.paths.run, 'network') },
-  });
-}
-
 function tokenOf(config: AgentConfig): () => string {
   return () => {
     if (config.token) return config.token;
@@ -55,7 +39,7 @@ function tokenOf(config: AgentConfig): () => string {
 
 /** Removes every container of this root, and the network they used. */
 async function cleanup(config: AgentConfig): Promise<void> {
-  const engine = await openEngine(config);
+  const engine = await openEngine(config.paths, config.engine);
   for (const record of await engine.containers.list()) {
     await engine
       .remove(record, { force: true })
@@ -70,7 +54,7 @@ async function main(): Promise<void> {
     await cleanup(config);
     return;
   }
-  const engine = await openEngine(config);
+  const engine = await openEngine(config.paths, config.engine);
   const redis = connectRedis(config.redisUrl, { lazyConnect: true });
   redis.on('error', () => undefined); // ioredis reconnects; output waits meanwhile
   await redis.connect().catch((err: unknown) => log(`redis ${config.redisUrl}: ${(err as Error).message} (retrying)`));

@@ -9,21 +9,9 @@ import {
   paths,
   registryLogin,
 } from '@paas/config';
-import { type BridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
+import { type EngineSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
-
-/** What one-off runs need to start containers on the control plane's node. */
-export interface EngineSettings {
-  /** The OCI runtime (`PAAS_RUNTIME`: paas-runtime, crun or runc). */
-  readonly runtime: string;
-  /** The per-container monitor (`PAAS_SHIM`). */
-  readonly shim: string;
-  /** The init bind-mounted for `--init` (`PAAS_INIT`). */
-  readonly init: string;
-  /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
-  readonly bridge: BridgeSettings;
-}
 
 export interface ApiConfig {
   readonly paths: Paths;
@@ -56,6 +44,7 @@ export interface ApiConfig {
   readonly buildLimits: { readonly memory: number; readonly memorySwap: number; readonly pidsLimit: number };
   /** A build attempt that runs longer fails (PAAS_BUILD_TIMEOUT_MS, default 30 min). */
   readonly buildTimeoutMs: number;
+  /** What builds and one-off runs need to start containers on the control plane's node. */
   readonly engine: EngineSettings;
   /** Placement, node timeout, deploys: PAAS_SCHEDULER, PAAS_NODE_TIMEOUT... (scheduler/scheduler.config.ts). */
   readonly scheduler: SchedulerSettings;

@@ -1,18 +1,11 @@
 import { resolve, join } from 'node:path';
 import { type Env, type ListenAddress, type Paths, listenAddress, paths } from '@paas/config';
-import { type BridgeSettings, bridgeSettingsFromEnv } from '@paas/engine';
+import { type EngineSettings, bridgeSettingsFromEnv } from '@paas/engine';
 
-export interface CliConfig {
+/** The engine's settings (`PAAS_RUNTIME`, `PAAS_SHIM`, `PAAS_INIT`, `PAAS_BRIDGE`...), the paths, the api. */
+export interface CliConfig extends EngineSettings {
   readonly paths: Paths;
   readonly apiAddress: ListenAddress;
-  /** The OCI runtime containers start with (`PAAS_RUNTIME`: paas-runtime, crun or runc). */
-  readonly runtime: string;
-  /** The per-container monitor (`PAAS_SHIM`). */
-  readonly shim: string;
-  /** The init of `run --init` (`PAAS_INIT`). */
-  readonly init: string;
-  /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD` (Docker's --ip-forward). */
-  readonly bridge: BridgeSettings;
 }
 
 /** The repository root: the CLI runs as dist/apps/cli/main.js or from apps/cli/src. */

@@ -1,6 +1,7 @@
 export * from './containers/engine';
 export * from './containers/logs';
 export * from './containers/names';
+export * from './containers/open-engine';
 export * from './containers/record';
 export * from './containers/shim';
 export * from './containers/stats';

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { VERSION } from '@paas/config';
 import { Builder } from '@paas/builder';
-import { Engine } from '@paas/engine';
+import { openEngine, runtimeRoot } from '@paas/engine';
 import { ImageService, imageRoots } from '@paas/images';
 import {
   BUILDS_QUEUE,
@@ -57,22 +57,14 @@ export interface WorkerConnections {
 /** The engine side of builds on this node: image store, builder (and its cache), registry. */
 export async function buildEnvironment(config: ApiConfig, connections: WorkerConnections): Promise<BuildEnvironment> {
   const root = config.paths.root;
-  const { runtime, shim, init } = config.engine;
-  const runtimeRoot = join(config.paths.run, 'runtime');
   const images = await ImageService.open(imageRoots(root));
   // the node's bridge (the agent on this host uses the same one): RUN steps and the release
-  // command reach out through it, behind its walls
-  const engine = new Engine({
-    root,
-    images,
-    binaries: { shim, runtime, runtimeRoot },
-    initBinary: init,
-    network: { bridge: config.engine.bridge, runDir: join(config.paths.run, 'network') },
-  });
+  // command reach out through it, behind its walls; the builder shares the engine's images
+  const engine = await openEngine(config.paths, config.engine, { images });
   const builder = await Builder.open({
     root,
     images,
-    runtime: { runtime, runtimeRoot },
+    runtime: { runtime: config.engine.runtime, runtimeRoot: runtimeRoot(config.paths) },
     limits: config.buildLimits,
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
     // base images through the platform registry's pull-through cache (base-image-puller.ts)

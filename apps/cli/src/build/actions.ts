@@ -2,7 +2,7 @@
  * `paas build`: flags -> BuildOptions, the builder's lines -> the terminal, Ctrl-C -> abort.
  * Loaded only when `build` runs.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import {
   BuildAbortedError,
@@ -14,6 +14,7 @@ import {
   pruneBuildCache,
 } from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
+import { runtimeRoot } from '@paas/engine';
 import { InvalidReferenceError, parseNormalizedReference } from '@paas/oci';
 import { loadCliConfig } from '../config';
 import { openEngine } from '../context';
@@ -97,7 +98,7 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
   const builder = await Builder.open({
     root: config.paths.root,
     images,
-    runtime: { runtime: config.runtime, runtimeRoot: join(config.paths.run, 'runtime') },
+    runtime: { runtime: config.runtime, runtimeRoot: runtimeRoot(config.paths) },
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
     puller: buildPuller(io, images, tty),
   });

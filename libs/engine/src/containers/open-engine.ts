@@ -1,0 +1,55 @@
+/**
+ * The one way an engine is built from a process's settings: the CLI, the api's one-off runs,
+ * the build worker and the agent all open theirs here, so a node's processes agree on where
+ * containers, the runtime's state and the bridge's leases live (`$PAAS_ROOT/containers`,
+ * `$PAAS_RUN/runtime`, `$PAAS_RUN/network`) and a container made by one is found by the others.
+ */
+import { join } from 'node:path';
+import type { Paths } from '@paas/config';
+import { ImageService, imageRoots } from '@paas/images';
+import type { BridgeSettings } from '../network';
+import { Engine, type EngineOptions } from './engine';
+
+/** What an engine needs from the environment (`PAAS_RUNTIME`, `PAAS_SHIM`, `PAAS_INIT`, `PAAS_BRIDGE`...). */
+export interface EngineSettings {
+  /** The OCI runtime (paas-runtime, crun or runc). */
+  readonly runtime: string;
+  /** The per-container monitor (paas-shim). */
+  readonly shim: string;
+  /** The init bind-mounted for `--init` (paas-init). */
+  readonly init: string;
+  /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
+  readonly bridge: BridgeSettings;
+}
+
+export interface OpenEngineOptions {
+  /**
+   * An image store the caller already opened on the same root, to share with the engine (the
+   * build worker's builder and engine must see one store); by default the engine opens its own.
+   */
+  readonly images?: ImageService;
+}
+
+/** The OCI runtime's state root (`--root`) of a node's engine, and of its builder's RUN steps. */
+export function runtimeRoot(paths: Paths): string {
+  return join(paths.run, 'runtime');
+}
+
+/** The engine's options for these paths and settings (no I/O). */
+export function engineOptions(paths: Paths, settings: EngineSettings, images: ImageService): EngineOptions {
+  return {
+    root: paths.root,
+    images,
+    binaries: { shim: settings.shim, runtime: settings.runtime, runtimeRoot: runtimeRoot(paths) },
+    initBinary: settings.init,
+    network: { bridge: settings.bridge, runDir: join(paths.run, 'network') },
+  };
+}
+
+export async function openEngine(
+  paths: Paths,
+  settings: EngineSettings,
+  { images }: OpenEngineOptions = {},
+): Promise<Engine> {
+  return new Engine(engineOptions(paths, settings, images ?? (await ImageService.open(imageRoots(paths.root)))));
+}
