@@ -56,6 +56,94 @@ export function Badge({ state, label }: { state: string; label?: string }) {
   return <span className={`badge ${TONES[state] ?? 'quiet'}`}>{label ?? state}</span>;
 }
 
+/** A column's heading. */
+export interface Header {
+  readonly header: string;
+  /** Read out by screen readers but not shown (a column of buttons). */
+  readonly hidden?: boolean;
+}
+
+/** `data-*` attributes, for tests and styles to find a row or a cell by what it shows. */
+export type DataAttributes = Readonly<Record<`data-${string}`, string | number>>;
+
+/** A column of a {@link DataTable}: its heading and what each row shows in it. */
+export interface Column<T> extends Header {
+  /** This column's cell names the row: a `<th scope="row">`, as screen readers expect. */
+  readonly names?: boolean;
+  readonly className?: string;
+  readonly cell: (row: T) => ReactNode;
+  readonly data?: (row: T) => DataAttributes;
+}
+
+interface TableProps {
+  /** The table's accessible name, where no heading names it. */
+  readonly label?: string;
+  readonly className?: string;
+  readonly testId?: string;
+}
+
+/**
+ * Every table of the dashboard: scrolls sideways inside its wrapper on narrow screens, and
+ * heads each column with a `<th scope="col">`. The rows are the children: {@link DataTable}
+ * makes them from columns; a table whose rows keep state of their own (config vars being
+ * edited) renders its `<tr>`s itself.
+ */
+export function Table({
+  columns,
+  label,
+  className,
+  testId,
+  children,
+}: TableProps & { readonly columns: readonly Header[]; readonly children: ReactNode }) {
+  return (
+    <div className="table-wrap">
+      <table aria-label={label} className={className} data-testid={testId}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c.header} scope="col">
+                {c.hidden ? <span className="visually-hidden">{c.header}</span> : c.header}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** A {@link Table} with one row per item, its cells as the columns say. */
+export function DataTable<T>({
+  rows,
+  columns,
+  rowKey,
+  rowData,
+  ...table
+}: TableProps & {
+  readonly rows: readonly T[];
+  readonly columns: readonly Column<T>[];
+  readonly rowKey: (row: T) => string;
+  readonly rowData?: (row: T) => DataAttributes;
+}) {
+  return (
+    <Table columns={columns} {...table}>
+      {rows.map((row) => (
+        <tr key={rowKey(row)} {...rowData?.(row)}>
+          {columns.map((c) => {
+            const Cell = c.names ? 'th' : 'td';
+            return (
+              <Cell key={c.header} scope={c.names ? 'row' : undefined} className={c.className} {...c.data?.(row)}>
+                {c.cell(row)}
+              </Cell>
+            );
+          })}
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
 export function Empty({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <div className="empty">

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { type Build, type BuildStatus, appPath, get } from '../api';
-import { Badge, Empty, ErrorNotice } from '../components';
+import { Badge, DataTable, Empty, ErrorNotice } from '../components';
 import { formatAgo } from '../format';
 import { useEventStream, useNow, usePoll } from '../hooks';
 import { Link } from '../nav';
@@ -29,39 +29,34 @@ function BuildList({ view }: { view: AppView }) {
         </Empty>
       ) : null}
       {builds.data && builds.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Build</th>
-                <th scope="col">Status</th>
-                <th scope="col">Commit</th>
-                <th scope="col">Stack</th>
-                <th scope="col">Release</th>
-                <th scope="col">Started</th>
-              </tr>
-            </thead>
-            <tbody>
-              {builds.data.map((b) => (
-                <tr key={b.id} data-build={b.number}>
-                  <th scope="row">
-                    <Link to={appUrl(app.name, 'builds', b.number)}>Build #{b.number}</Link>
-                  </th>
-                  <td>
-                    <Badge state={b.status} />
-                  </td>
-                  <td>
-                    <code>{b.commit.slice(0, 7)}</code>{' '}
-                    <span className="muted">{b.ref.replace(/^refs\/heads\//, '')}</span>
-                  </td>
-                  <td>{b.stack ?? <span className="muted">–</span>}</td>
-                  <td>{b.release ? `v${b.release.version}` : <span className="muted">–</span>}</td>
-                  <td>{formatAgo(b.createdAt, now)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          rows={builds.data}
+          rowKey={(b) => b.id}
+          rowData={(b) => ({ 'data-build': b.number })}
+          columns={[
+            {
+              header: 'Build',
+              names: true,
+              cell: (b) => <Link to={appUrl(app.name, 'builds', b.number)}>Build #{b.number}</Link>,
+            },
+            { header: 'Status', cell: (b) => <Badge state={b.status} /> },
+            {
+              header: 'Commit',
+              cell: (b) => (
+                <>
+                  <code>{b.commit.slice(0, 7)}</code>{' '}
+                  <span className="muted">{b.ref.replace(/^refs\/heads\//, '')}</span>
+                </>
+              ),
+            },
+            { header: 'Stack', cell: (b) => b.stack ?? <span className="muted">–</span> },
+            {
+              header: 'Release',
+              cell: (b) => (b.release ? `v${b.release.version}` : <span className="muted">–</span>),
+            },
+            { header: 'Started', cell: (b) => formatAgo(b.createdAt, now) },
+          ]}
+        />
       ) : null}
     </section>
   );

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { type AppMetrics, type Formation, type Instance, appPath, get, request } from '../api';
-import { Badge, Empty, ErrorNotice, LineChart, Status } from '../components';
+import { Badge, DataTable, Empty, ErrorNotice, LineChart, Status } from '../components';
 import { formatBytes, formatDuration, formatMiB, formatRate, plural } from '../format';
 import { useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
@@ -35,34 +35,19 @@ export function Overview({ view }: { view: AppView }) {
           </Empty>
         ) : null}
         {formation.data && formation.data.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Type</th>
-                  <th scope="col">Command</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Instances</th>
-                </tr>
-              </thead>
-              <tbody>
-                {formation.data.map((f) => (
-                  <tr key={f.type}>
-                    <th scope="row">{f.type}</th>
-                    <td>
-                      <code>{f.command ?? '(image command)'}</code>
-                    </td>
-                    <td className="muted">
-                      {formatMiB(f.memory)}, {f.cpu / 1000} CPU
-                    </td>
-                    <td>
-                      <ScaleControl app={app.name} formation={f} onScaled={scaled} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            rows={formation.data}
+            rowKey={(f) => f.type}
+            columns={[
+              { header: 'Type', names: true, cell: (f) => f.type },
+              { header: 'Command', cell: (f) => <code>{f.command ?? '(image command)'}</code> },
+              { header: 'Size', className: 'muted', cell: (f) => `${formatMiB(f.memory)}, ${f.cpu / 1000} CPU` },
+              {
+                header: 'Instances',
+                cell: (f) => <ScaleControl app={app.name} formation={f} onScaled={scaled} />,
+              },
+            ]}
+          />
         ) : null}
       </section>
       <Instances instances={instances.data} error={instances.error} formation={formation.data ?? []} view={view} />
@@ -213,48 +198,41 @@ function Instances({
         </Empty>
       ) : null}
       {instances && instances.length > 0 ? (
-        <div className="table-wrap">
-          <table data-testid="instances">
-            <thead>
-              <tr>
-                <th scope="col">Instance</th>
-                <th scope="col">State</th>
-                <th scope="col">Release</th>
-                <th scope="col">Node</th>
-                <th scope="col">Memory</th>
-                <th scope="col">Uptime</th>
-                <th scope="col">Address</th>
-              </tr>
-            </thead>
-            <tbody>
-              {instances.map((i) => {
+        <DataTable
+          testId="instances"
+          rows={instances}
+          rowKey={(i) => i.id}
+          rowData={(i) => ({ 'data-state': i.state })}
+          columns={[
+            { header: 'Instance', names: true, cell: (i) => i.name },
+            { header: 'State', cell: (i) => <Badge state={i.state} /> },
+            { header: 'Release', cell: (i) => `v${i.release.version}` },
+            { header: 'Node', cell: (i) => i.node ?? <span className="muted">unplaced</span> },
+            {
+              header: 'Memory',
+              className: 'num',
+              cell: (i) => {
                 const limit = limits.get(i.type);
                 return (
-                  <tr key={i.id} data-state={i.state}>
-                    <th scope="row">{i.name}</th>
-                    <td>
-                      <Badge state={i.state} />
-                    </td>
-                    <td>v{i.release.version}</td>
-                    <td>{i.node ?? <span className="muted">unplaced</span>}</td>
-                    <td className="num">
-                      {formatBytes(i.memoryBytes)}
-                      {limit ? <span className="muted"> / {formatMiB(limit)}</span> : null}
-                    </td>
-                    <td className="num">
-                      {i.state === 'up' ? (
-                        formatDuration(now - Date.parse(i.createdAt))
-                      ) : (
-                        <span className="muted">–</span>
-                      )}
-                    </td>
-                    <td>{i.address ? <code>{i.address}</code> : <span className="muted">–</span>}</td>
-                  </tr>
+                  <>
+                    {formatBytes(i.memoryBytes)}
+                    {limit ? <span className="muted"> / {formatMiB(limit)}</span> : null}
+                  </>
                 );
-              })}
-            </tbody>
-          </table>
-        </div>
+              },
+            },
+            {
+              header: 'Uptime',
+              className: 'num',
+              cell: (i) =>
+                i.state === 'up' ? formatDuration(now - Date.parse(i.createdAt)) : <span className="muted">–</span>,
+            },
+            {
+              header: 'Address',
+              cell: (i) => (i.address ? <code>{i.address}</code> : <span className="muted">–</span>),
+            },
+          ]}
+        />
       ) : null}
     </section>
   );

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { type Domain, type Release, appPath, get, request } from '../api';
-import { Badge, ConfirmButton, Empty, ErrorNotice, Status } from '../components';
+import { Badge, ConfirmButton, DataTable, Empty, ErrorNotice, Status, Table } from '../components';
 import { formatAgo } from '../format';
 import { useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
@@ -38,51 +38,45 @@ export function Releases({ view }: { view: AppView }) {
         </Empty>
       ) : null}
       {releases.data && releases.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Description</th>
-                <th scope="col">Status</th>
-                <th scope="col">By</th>
-                <th scope="col">When</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {releases.data.map((r) => (
-                <tr key={r.id} data-release={r.version}>
-                  <th scope="row">v{r.version}</th>
-                  <td>{r.description}</td>
-                  <td>
-                    <Badge state={r.status} /> {r.current ? <Badge state="current" /> : null}
-                  </td>
-                  <td>{r.createdBy ?? <span className="muted">–</span>}</td>
-                  <td>{formatAgo(r.createdAt, now)}</td>
-                  <td>
-                    {!r.current && r.imageRef && r.status === 'succeeded' ? (
-                      <ConfirmButton
-                        label={`Roll back to v${r.version}`}
-                        question={`Make a new release with v${r.version}'s image and config?`}
-                        confirmLabel="Roll back"
-                        onConfirm={() => rollback(r)}
-                      />
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          rows={releases.data}
+          rowKey={(r) => r.id}
+          rowData={(r) => ({ 'data-release': r.version })}
+          columns={[
+            { header: 'Version', names: true, cell: (r) => `v${r.version}` },
+            { header: 'Description', cell: (r) => r.description },
+            {
+              header: 'Status',
+              cell: (r) => (
+                <>
+                  <Badge state={r.status} /> {r.current ? <Badge state="current" /> : null}
+                </>
+              ),
+            },
+            { header: 'By', cell: (r) => r.createdBy ?? <span className="muted">–</span> },
+            { header: 'When', cell: (r) => formatAgo(r.createdAt, now) },
+            {
+              header: 'Actions',
+              hidden: true,
+              cell: (r) =>
+                !r.current && r.imageRef && r.status === 'succeeded' ? (
+                  <ConfirmButton
+                    label={`Roll back to v${r.version}`}
+                    question={`Make a new release with v${r.version}'s image and config?`}
+                    confirmLabel="Roll back"
+                    onConfirm={() => rollback(r)}
+                  />
+                ) : null,
+            },
+          ]}
+        />
       ) : null}
     </section>
   );
 }
 
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CONFIG_COLUMNS = [{ header: 'Key' }, { header: 'Value' }, { header: 'Actions', hidden: true }];
 
 export function ConfigVars({ view }: { view: AppView }) {
   const { app, version } = view;
@@ -135,31 +129,18 @@ export function ConfigVars({ view }: { view: AppView }) {
       {said ? <Status>{said}</Status> : null}
       {vars.data && entries.length === 0 ? <Empty title="No config vars" /> : null}
       {entries.length > 0 ? (
-        <div className="table-wrap">
-          <table className="config">
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Value</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map(([k, v]) => (
-                <ConfigRow
-                  key={k}
-                  name={k}
-                  value={v}
-                  busy={busy}
-                  onSave={(next) => patch({ [k]: next }, `${k} updated; a new release is being deployed.`)}
-                  onRemove={() => patch({ [k]: null }, `${k} removed; a new release is being deployed.`)}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table className="config" columns={CONFIG_COLUMNS}>
+          {entries.map(([k, v]) => (
+            <ConfigRow
+              key={k}
+              name={k}
+              value={v}
+              busy={busy}
+              onSave={(next) => patch({ [k]: next }, `${k} updated; a new release is being deployed.`)}
+              onRemove={() => patch({ [k]: null }, `${k} removed; a new release is being deployed.`)}
+            />
+          ))}
+        </Table>
       ) : null}
       <form className="card inline-form" onSubmit={add} noValidate aria-labelledby="add-var-heading">
         <h3 id="add-var-heading">Add a config var</h3>

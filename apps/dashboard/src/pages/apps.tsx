@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { type App, type Instance, appPath, get, request } from '../api';
-import { Badge, Empty, ErrorNotice } from '../components';
+import { Badge, DataTable, Empty, ErrorNotice } from '../components';
 import { usePoll, useTitle } from '../hooks';
 import { Link, useNav } from '../nav';
 import { appUrl } from '../route';
@@ -35,40 +35,33 @@ export function AppsPage() {
           </Empty>
         ) : null}
         {apps.data && apps.data.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Release</th>
-                  <th scope="col">Instances</th>
-                  <th scope="col">URL</th>
-                </tr>
-              </thead>
-              <tbody>
-                {apps.data.map(({ app, state, up, total }) => (
-                  <tr key={app.id} data-app={app.name}>
-                    <th scope="row">
-                      <Link to={appUrl(app.name)}>{app.name}</Link>
-                    </th>
-                    <td>
-                      <Badge state={state} />
-                    </td>
-                    <td>{app.release ? `v${app.release.version}` : <span className="muted">none</span>}</td>
-                    <td className="num" data-instances={`${up}/${total}`}>
-                      {up}/{total} up
-                    </td>
-                    <td>
-                      <a href={app.webUrl} target="_blank" rel="noreferrer">
-                        {app.webUrl.replace(/^https?:\/\//, '')}
-                      </a>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            rows={apps.data}
+            rowKey={({ app }) => app.id}
+            rowData={({ app }) => ({ 'data-app': app.name })}
+            columns={[
+              { header: 'Name', names: true, cell: ({ app }) => <Link to={appUrl(app.name)}>{app.name}</Link> },
+              { header: 'State', cell: ({ state }) => <Badge state={state} /> },
+              {
+                header: 'Release',
+                cell: ({ app }) => (app.release ? `v${app.release.version}` : <span className="muted">none</span>),
+              },
+              {
+                header: 'Instances',
+                className: 'num',
+                data: ({ up, total }) => ({ 'data-instances': `${up}/${total}` }),
+                cell: ({ up, total }) => `${up}/${total} up`,
+              },
+              {
+                header: 'URL',
+                cell: ({ app }) => (
+                  <a href={app.webUrl} target="_blank" rel="noreferrer">
+                    {app.webUrl.replace(/^https?:\/\//, '')}
+                  </a>
+                ),
+              },
+            ]}
+          />
         ) : null}
       </section>
     </>

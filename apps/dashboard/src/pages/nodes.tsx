@@ -1,5 +1,5 @@
 import { type App, type Formation, type Instance, type PaasNode, appPath, get } from '../api';
-import { Badge, Empty, ErrorNotice, MemoryBars } from '../components';
+import { Badge, DataTable, Empty, ErrorNotice, MemoryBars } from '../components';
 import { formatAgo, formatBytes, formatMiB, plural } from '../format';
 import { useNow, usePoll, useTitle } from '../hooks';
 import { Link } from '../nav';
@@ -118,35 +118,25 @@ export function NodesPage() {
 function PlacedTable({ placed, label }: { placed: readonly Placed[]; label: string }) {
   if (placed.length === 0) return <p className="muted">No instances.</p>;
   return (
-    <div className="table-wrap">
-      <table aria-label={label}>
-        <thead>
-          <tr>
-            <th scope="col">App</th>
-            <th scope="col">Instance</th>
-            <th scope="col">State</th>
-            <th scope="col">Release</th>
-            <th scope="col">Memory</th>
-          </tr>
-        </thead>
-        <tbody>
-          {placed.map((p) => (
-            <tr key={p.id}>
-              <td>
-                <Link to={appUrl(p.app)}>{p.app}</Link>
-              </td>
-              <th scope="row">{p.name}</th>
-              <td>
-                <Badge state={p.state} />
-              </td>
-              <td>v{p.release.version}</td>
-              <td className="num">
-                {formatBytes(p.memoryBytes)} <span className="muted">/ {formatMiB(p.limit)}</span>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      label={label}
+      rows={placed}
+      rowKey={(p) => p.id}
+      columns={[
+        { header: 'App', cell: (p) => <Link to={appUrl(p.app)}>{p.app}</Link> },
+        { header: 'Instance', names: true, cell: (p) => p.name },
+        { header: 'State', cell: (p) => <Badge state={p.state} /> },
+        { header: 'Release', cell: (p) => `v${p.release.version}` },
+        {
+          header: 'Memory',
+          className: 'num',
+          cell: (p) => (
+            <>
+              {formatBytes(p.memoryBytes)} <span className="muted">/ {formatMiB(p.limit)}</span>
+            </>
+          ),
+        },
+      ]}
+    />
   );
 }
