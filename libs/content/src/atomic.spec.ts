@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { LockTimeoutError, withLock, writeFileAtomic } from './atomic';
+import { LockTimeoutError, withLock, writeFileAtomic, writeStreamAtomic } from './atomic';
 
 describe('atomic files and locks', () => {
   let dir: string;
@@ -19,6 +19,35 @@ describe('atomic files and locks', () => {
     await writeFileAtomic(path, 'two');
     assert.equal(readFileSync(path, 'utf8'), 'two');
     assert.deepEqual(readdirSync(dir), ['index.json']);
+  });
+
+  it('gives the file exactly its mode, whatever the umask', async (t) => {
+    const old = process.umask(0o077);
+    t.after(() => process.umask(old));
+    const hook = join(dir, 'hook');
+    await writeFileAtomic(hook, '#!/bin/sh\n', 0o755);
+    assert.equal(statSync(hook).mode & 0o777, 0o755, 'a hook git must run');
+    process.umask(0);
+    const secret = join(dir, 'secret');
+    await writeFileAtomic(secret, 'token', 0o600);
+    assert.equal(statSync(secret).mode & 0o777, 0o600, 'a secret only its owner reads');
+  });
+
+  it('streams into the temp file, and leaves the old file whole when the producer fails', async () => {
+    const path = join(dir, 'image.tar');
+    await writeStreamAtomic(path, async (out) => {
+      for (const part of ['one ', 'two ', 'three']) out.write(part);
+    });
+    assert.equal(readFileSync(path, 'utf8'), 'one two three');
+    await assert.rejects(
+      writeStreamAtomic(path, async (out) => {
+        out.write('half of it');
+        throw new Error('the source broke');
+      }),
+      /the source broke/,
+    );
+    assert.equal(readFileSync(path, 'utf8'), 'one two three');
+    assert.deepEqual(readdirSync(dir), ['image.tar'], 'no temp file left');
   });
 
   it('serialises read-modify-write across processes', async () => {

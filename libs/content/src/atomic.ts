@@ -3,16 +3,60 @@
  * exclusive lock between processes (CLI invocations run side by side, daemonless).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 
 /** Writes `data` to `path` through a temp file, fsync and rename: readers see old or new, never half. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await replaceAtomically(path, mode, (fh) => fh.writeFile(data));
+}
+
+/**
+ * `writeFileAtomic` for output too large to hold: `produce` writes a stream into the temp
+ * file (ending it is optional); a failure of `produce` leaves `path` as it was.
+ */
+export async function writeStreamAtomic(
+  path: string,
+  produce: (out: Writable) => Promise<unknown>,
+  mode = 0o644,
+): Promise<void> {
+  await replaceAtomically(path, mode, async (fh) => {
+    // over the bare descriptor, never destroyed (that closes it): the handle stays ours to
+    // sync and close; a stream of the FileHandle itself would hold close() until destroyed
+    const out = createWriteStream('', { fd: fh.fd, autoClose: false });
+    const produced = await produce(out).then(
+      () => ({ ok: true as const }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+    if (!out.writableEnded) out.end();
+    const flushed = await finished(out).then(
+      () => ({ ok: true as const }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+    if (!produced.ok) throw produced.err;
+    if (!flushed.ok) throw flushed.err;
+  });
+}
+
+/**
+ * The one atomic replacement: `fill` writes a temp file beside `path`, which is then fsynced,
+ * given exactly `mode` (whatever the umask: a 0600 secret, a 0755 hook), renamed over `path`,
+ * and the rename made durable by an fsync of the directory. On failure the temp file is
+ * removed and `path` is as it was.
+ */
+async function replaceAtomically(
+  path: string,
+  mode: number,
+  fill: (fh: FileHandle) => Promise<unknown>,
+): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await open(temp, 'wx', mode);
+  const fh = await open(temp, 'wx', mode & 0o777);
   try {
-    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fill(fh);
     await fh.sync();
   } catch (err) {
     await fh.close();

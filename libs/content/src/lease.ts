@@ -5,10 +5,10 @@
  * removes leases whose owner has died.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '@paas/oci';
-import { isProcessAlive } from './atomic';
+import { isProcessAlive, writeFileAtomic } from './atomic';
 
 /** A GC root: a blob kept with everything it references (a lease's blobs are roots too). */
 export type Root = Pick<Descriptor, 'digest' | 'mediaType'>;
@@ -48,10 +48,8 @@ export class Lease {
   }
 
   private async save(): Promise<void> {
-    const temp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
     const body: LeaseFile = { pid: this.pid, roots: this.roots };
-    await writeFile(temp, JSON.stringify(body));
-    await rename(temp, this.path);
+    await writeFileAtomic(this.path, JSON.stringify(body));
   }
 }
 

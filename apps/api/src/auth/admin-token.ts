@@ -1,6 +1,7 @@
+import { writeFileAtomic } from '@paas/content';
 import { ApiToken, issueToken, transaction } from '@paas/platform';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { DataSource } from 'typeorm';
 
 /** `$PAAS_ROOT/platform/admin.token`: the local CLI's token when no login is stored. */
@@ -22,29 +23,8 @@ export async function ensureAdminToken(dataSource: DataSource, root: string): Pr
   return token;
 }
 
-/** Writes a 0600 file atomically: temp file, fsync, rename, fsync of the directory. */
+/** The token only its owner reads, replaced atomically (libs/content), in a 0700 directory. */
 async function writeSecret(path: string, content: string): Promise<void> {
-  const dir = join(path, '..');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.chmod(0o600); // an old temp file of a crashed start keeps its mode otherwise
-      await file.writeFile(content);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path, content, 0o600);
 }

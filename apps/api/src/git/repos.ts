@@ -3,9 +3,10 @@
  * hooks directory every receive-pack of the api runs with (core.hooksPath): only
  * `proc-receive`, the relay described in proc-receive.ts.
  */
+import { writeFileAtomic } from '@paas/content';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -49,9 +50,7 @@ export class GitRepos {
   private async writeHook(): Promise<void> {
     await mkdir(this.hooks, { recursive: true, mode: 0o700 });
     const hook = join(this.hooks, 'proc-receive');
-    await writeFile(`${hook}.tmp`, PROC_RECEIVE_HOOK, { mode: 0o755 });
-    await chmod(`${hook}.tmp`, 0o755);
-    await rename(`${hook}.tmp`, hook);
+    await writeFileAtomic(hook, PROC_RECEIVE_HOOK, 0o755);
   }
 
   path(app: string): string {

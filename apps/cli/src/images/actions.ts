@@ -2,13 +2,12 @@
  * The image verbs. Loaded on first use (see commands/images.ts), so commands that do not touch
  * images do not load the engine libraries.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { createInterface } from 'node:readline/promises';
-import { BlobMismatchError } from '@paas/content';
+import { BlobMismatchError, writeStreamAtomic } from '@paas/content';
 import {
   AmbiguousImageError,
   ArchiveError,
@@ -253,18 +252,7 @@ export async function save(io: CliIo, refs: string[], options: { output?: string
     await saveImages(service, refs, process.stdout);
     return;
   }
-  const temp = `${options.output}.${process.pid}.tmp`;
-  const out = createWriteStream(temp, { mode: 0o644 });
-  try {
-    await saveImages(service, refs, out);
-    out.end();
-    await finished(out);
-    await rename(temp, options.output);
-  } catch (err) {
-    out.destroy();
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeStreamAtomic(options.output, (out) => saveImages(service, refs, out));
 }
 
 /** `load [-i FILE]`: from a file or stdin. */

@@ -10,11 +10,11 @@
  * `paas login` stores `{url, token}` in `$XDG_CONFIG_HOME/paas/platform.json` (by default
  * `~/.config/paas/platform.json`), mode 0600, replaced atomically.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type Env, formatAddress, listenAddress, paths } from '@paas/config';
+import { writeFileAtomic } from '@paas/content';
 
 export interface StoredLogin {
   readonly url: string;
@@ -132,20 +132,4 @@ export async function resolveTarget(env: Env): Promise<Target> {
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** temp file + fsync + rename, created with `mode` from the start so the token is never exposed. */
-async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await open(temp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    await rename(temp, path);
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
 }
