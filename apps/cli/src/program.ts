@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, VERSION } from '@paas/config';
+import { VERSION } from '@paas/config';
+import { PaasError } from '@paas/errors';
 import { buildCommand, builderCommand } from './commands/build';
 import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
 import { registryCommands } from './commands/registry';
 import { upCommand } from './commands/up';
-import { CliError, EXIT_USAGE } from './errors';
+import { EXIT_USAGE, exitCodeOf } from './errors';
 import type { CliIo } from './io';
 import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
 import { SHARED_VERBS, type SharedVerb, platformRoute } from './platform/route';
@@ -108,9 +109,10 @@ function reportError(err: unknown, argv: readonly string[], io: CliIo): number {
     io.err(`paas: ${err.message.replace(/^error: /, '')}\nSee 'paas help'.\n`);
     return EXIT_USAGE;
   }
-  if (err instanceof CliError || err instanceof ConfigError) {
+  // an error thrown on purpose says what went wrong; anything else is a bug, shown with its stack
+  if (err instanceof PaasError) {
     if (err.message) io.err(`Error: ${err.message}\n`);
-    return err instanceof CliError ? err.exitCode : 1;
+    return exitCodeOf(err);
   }
   io.err(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;

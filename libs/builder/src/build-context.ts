@@ -267,7 +267,7 @@ function resolveDir(resolver: RootResolver, rel: string): string | undefined {
   try {
     return resolver.resolveDir(rel, false) ?? undefined;
   } catch (err) {
-    if (err instanceof LayerError && err.code === 'IO') return undefined;
+    if (err instanceof LayerError && err.problem === 'IO') return undefined;
     throw new BuildError(`${rel}: ${(err as Error).message}`);
   }
 }
@@ -278,7 +278,7 @@ function inRoot<T>(root: string, rel: string, use: (abs: string) => T): T | unde
   try {
     abs = resolveInRoot(root, `/${rel}`);
   } catch (err) {
-    if (err instanceof LayerError && err.code === 'IO') return undefined;
+    if (err instanceof LayerError && err.problem === 'IO') return undefined;
     throw new BuildError(`${rel}: ${(err as Error).message}`);
   }
   if (abs === undefined) return undefined;

@@ -6,6 +6,7 @@
  * `process.env`. Defaults are the ones in DESIGN.md.
  */
 import { isAbsolute } from 'node:path';
+import { PaasError } from '@paas/errors';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -24,14 +25,13 @@ export const DEFAULTS = {
 export type SettingName = keyof typeof DEFAULTS;
 
 /** A setting that is present but unusable. The message names the variable and the value. */
-export class ConfigError extends Error {
+export class ConfigError extends PaasError {
   constructor(
     readonly variable: string,
     readonly value: string,
     reason: string,
   ) {
-    super(`${variable}=${JSON.stringify(value)}: ${reason}`);
-    this.name = 'ConfigError';
+    super('invalid_params', `${variable}=${JSON.stringify(value)}: ${reason}`);
   }
 }
 

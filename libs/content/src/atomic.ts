@@ -8,6 +8,7 @@ import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'no
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { PaasError } from '@paas/errors';
 
 /** Writes `data` to `path` through a temp file, fsync and rename: readers see old or new, never half. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
@@ -83,13 +84,12 @@ export async function syncDir(path: string): Promise<void> {
   }
 }
 
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends PaasError {
   constructor(
     readonly path: string,
     readonly owner: number | undefined,
   ) {
-    super(`timed out waiting for the lock ${path}${owner ? ` held by pid ${owner}` : ''}`);
-    this.name = 'LockTimeoutError';
+    super('timeout', `timed out waiting for the lock ${path}${owner ? ` held by pid ${owner}` : ''}`);
   }
 }
 

@@ -1,17 +1,15 @@
+import { PaasError } from '@paas/errors';
 import type { Digest } from '@paas/oci';
 
 /** No blob with this digest in the store. */
-export class BlobNotFoundError extends Error {
-  readonly code = 'BLOB_UNKNOWN';
+export class BlobNotFoundError extends PaasError {
   constructor(readonly digest: Digest) {
-    super(`blob ${digest} not found`);
-    this.name = 'BlobNotFoundError';
+    super('not_found', `blob ${digest} not found`);
   }
 }
 
 /** The written bytes do not match what the writer was told to expect; nothing was stored. */
-export class BlobMismatchError extends Error {
-  readonly code = 'DIGEST_INVALID';
+export class BlobMismatchError extends PaasError {
   constructor(
     readonly expected: { digest?: Digest; size?: number },
     readonly actual: { digest: Digest; size: number },
@@ -23,7 +21,6 @@ export class BlobMismatchError extends Error {
     if (expected.digest !== undefined && expected.digest !== actual.digest) {
       parts.push(`digest ${actual.digest} != expected ${expected.digest}`);
     }
-    super(`content mismatch: ${parts.join(', ')}`);
-    this.name = 'BlobMismatchError';
+    super('data_loss', `content mismatch: ${parts.join(', ')}`);
   }
 }

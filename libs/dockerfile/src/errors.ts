@@ -3,6 +3,7 @@
  * surfaces as a DockerfileError, never as a raw TypeError or SyntaxError, so that the CLI can
  * print it as `Dockerfile:3:1: unknown instruction: CPOY (did you mean COPY?)` and exit 1.
  */
+import { PaasError } from '@paas/errors';
 
 /** Where an error happened: 1-based line and column, as an editor shows them. */
 export interface SourcePosition {
@@ -11,7 +12,7 @@ export interface SourcePosition {
   readonly endLine?: number;
 }
 
-export class DockerfileError extends Error {
+export class DockerfileError extends PaasError {
   /** The message without its location prefix. */
   readonly reason: string;
   readonly file: string | undefined;
@@ -25,8 +26,7 @@ export class DockerfileError extends Error {
   readonly offset: number | undefined;
 
   constructor(reason: string, where: { file?: string; offset?: number } & Partial<SourcePosition> = {}) {
-    super(formatLocation(where.file, where.line, where.column) + reason);
-    this.name = 'DockerfileError';
+    super('invalid_params', formatLocation(where.file, where.line, where.column) + reason);
     this.reason = reason;
     this.file = where.file;
     this.line = where.line;

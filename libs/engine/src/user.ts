@@ -3,6 +3,7 @@
  * container's own /etc/passwd and /etc/group; supplementary groups from /etc/group.
  */
 import { readFileInRoot } from './rootfs-files';
+import { PaasError } from '@paas/errors';
 
 export interface ResolvedUser {
   uid: number;
@@ -11,10 +12,10 @@ export interface ResolvedUser {
   home: string;
 }
 
-export class UserError extends Error {
+/** A USER the image's /etc/passwd and /etc/group cannot resolve. */
+export class UserError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'UserError';
+    super('invalid_params', message);
   }
 }
 

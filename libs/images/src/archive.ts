@@ -33,11 +33,11 @@ import {
   parseReference,
 } from '@paas/oci';
 import type { Image, ImageService } from './service';
+import { PaasError } from '@paas/errors';
 
-export class ArchiveError extends Error {
+export class ArchiveError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ArchiveError';
+    super('invalid_params', message);
   }
 }
 

@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageConfig } from '@paas/oci';
 import type { Image, ImageService } from './service';
+import { PaasError } from '@paas/errors';
 
 const run = promisify(execFile);
 
@@ -48,10 +49,10 @@ export interface BootstrapOptions {
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const EPOCH = new Date(0);
 
-export class BootstrapError extends Error {
+/** The host lacks what a base image is made from (a static busybox, an interpreter). */
+export class BootstrapError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BootstrapError';
+    super('unprocessable', message);
   }
 }
 

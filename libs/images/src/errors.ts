@@ -1,25 +1,21 @@
 /** No image matches the reference or id (Docker: "No such image: x"). */
-export class ImageNotFoundError extends Error {
-  readonly code = 'IMAGE_UNKNOWN';
+import { PaasError } from '@paas/errors';
+export class ImageNotFoundError extends PaasError {
   constructor(readonly ref: string) {
-    super(`No such image: ${ref}`);
-    this.name = 'ImageNotFoundError';
+    super('not_found', `No such image: ${ref}`);
   }
 }
 
 /** An id prefix that matches more than one image. */
-export class AmbiguousImageError extends Error {
+export class AmbiguousImageError extends PaasError {
   constructor(readonly ref: string) {
-    super(`image id prefix ${ref} is ambiguous`);
-    this.name = 'AmbiguousImageError';
+    super('invalid_params', `image id prefix ${ref} is ambiguous`);
   }
 }
 
 /** The image is in use, or referenced in a way that needs -f. Message in Docker's words. */
-export class ImageConflictError extends Error {
-  readonly code = 'CONFLICT';
+export class ImageConflictError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ImageConflictError';
+    super('conflict', message);
   }
 }

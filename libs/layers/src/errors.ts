@@ -4,6 +4,8 @@
  * parsing messages, and so that every message says where: the entry and its byte offset
  * in the uncompressed tar.
  */
+import { type ErrorCode, PaasError } from '@paas/errors';
+
 export type LayerErrorCode =
   /** The stream ended inside a header or a body. */
   | 'TRUNCATED'
@@ -16,6 +18,15 @@ export type LayerErrorCode =
   /** The file system refused (ENOSPC, EACCES, ENOTDIR under a parent that is a file, ...). */
   | 'IO';
 
+/** A broken or hostile layer is bad input; a refused feature unsupported; a failing disk internal. */
+const KINDS: Readonly<Record<LayerErrorCode, ErrorCode>> = {
+  TRUNCATED: 'invalid_params',
+  MALFORMED: 'invalid_params',
+  UNSAFE: 'invalid_params',
+  UNSUPPORTED: 'unsupported',
+  IO: 'internal',
+};
+
 export interface LayerErrorWhere {
   /** The entry's name as written in the archive. */
   readonly entry?: string;
@@ -24,17 +35,17 @@ export interface LayerErrorWhere {
   readonly cause?: unknown;
 }
 
-export class LayerError extends Error {
+export class LayerError extends PaasError {
   readonly entry: string | undefined;
   readonly offset: number | undefined;
 
   constructor(
-    readonly code: LayerErrorCode,
+    /** What is wrong with the layer (the error's `code` is its kind: see KINDS). */
+    readonly problem: LayerErrorCode,
     readonly reason: string,
     where: LayerErrorWhere = {},
   ) {
-    super(formatMessage(code, reason, where), where.cause === undefined ? undefined : { cause: where.cause });
-    this.name = 'LayerError';
+    super(KINDS[problem], formatMessage(problem, reason, where), { cause: where.cause });
     this.entry = where.entry;
     this.offset = where.offset;
   }
@@ -42,7 +53,7 @@ export class LayerError extends Error {
   /** The same error placed at an entry, unless it already names one. */
   at(entry: string, offset: number): LayerError {
     if (this.entry !== undefined) return this;
-    return new LayerError(this.code, this.reason, { entry, offset, cause: this.cause });
+    return new LayerError(this.problem, this.reason, { entry, offset, cause: this.cause });
   }
 }
 

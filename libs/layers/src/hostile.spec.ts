@@ -426,7 +426,7 @@ async function runCase(t: { after(fn: () => void): void }, c: Case): Promise<voi
   if (c.expect === 'ok') assert.equal(error, undefined);
   else {
     assert.ok(error instanceof LayerError, `expected a LayerError, got ${String(error)}`);
-    assert.equal(error.code, c.expect, error.message);
+    assert.equal(error.problem, c.expect, error.message);
   }
   assert.deepEqual(snapshot(base, { skip: isTarget }), before, 'something outside the target changed');
   c.check?.(w, result, error);
@@ -441,7 +441,7 @@ describe('layers/extract: hostile archives', () => {
     const rss = process.memoryUsage().rss;
     const started = performance.now();
     await assert.rejects(extractLayer(streamOf(tar), target), (err: unknown) => {
-      return err instanceof LayerError && err.code === 'TRUNCATED' && err.entry === 'huge';
+      return err instanceof LayerError && err.problem === 'TRUNCATED' && err.entry === 'huge';
     });
     assert.ok(performance.now() - started < 2000);
     assert.ok(process.memoryUsage().rss - rss < 64 * 1024 * 1024);

@@ -23,7 +23,7 @@ describe('layers/paths', () => {
     it(`refuses ${JSON.stringify(bad)}`, () => {
       assert.throws(
         () => cleanEntryPath(bad),
-        (err: unknown) => err instanceof LayerError && err.code === 'UNSAFE',
+        (err: unknown) => err instanceof LayerError && err.problem === 'UNSAFE',
       );
     });
   }

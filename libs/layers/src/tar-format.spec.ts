@@ -165,7 +165,7 @@ describe('layers/tar-format: pax numbers as Go archive/tar reads them', () => {
       assert.throws(
         () => decodePax(pax(key, value), 1024),
         (err: unknown) =>
-          err instanceof LayerError && err.code === 'MALFORMED' && err.offset === 1024 && message.test(err.message),
+          err instanceof LayerError && err.problem === 'MALFORMED' && err.offset === 1024 && message.test(err.message),
         `${key}=${value}`,
       );
     }

@@ -63,6 +63,6 @@ describe('layers/whiteouts', () => {
     const upper = scratch(t);
     writeFileSync(join(upper, 'f'), '');
     fsx().lsetxattr(join(upper, 'f'), 'trusted.overlay.metacopy', Buffer.alloc(0));
-    await assert.rejects(entries(upper), (err: unknown) => err instanceof LayerError && err.code === 'UNSUPPORTED');
+    await assert.rejects(entries(upper), (err: unknown) => err instanceof LayerError && err.problem === 'UNSUPPORTED');
   });
 });

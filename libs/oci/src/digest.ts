@@ -3,6 +3,7 @@
  * We write sha256 and verify sha256 and sha512, the two registered algorithms.
  */
 import { type BinaryLike, createHash, type Hash } from 'node:crypto';
+import { PaasError } from '@paas/errors';
 
 /** A validated digest string, e.g. `sha256:9f86d08...`. */
 export type Digest = string & { readonly __digest: unique symbol };
@@ -12,13 +13,12 @@ export type DigestAlgorithm = 'sha256' | 'sha512';
 const ENCODED_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 const GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
-export class DigestError extends Error {
+export class DigestError extends PaasError {
   constructor(
     readonly value: string,
     reason: string,
   ) {
-    super(`invalid digest ${JSON.stringify(value)}: ${reason}`);
-    this.name = 'DigestError';
+    super('invalid_params', `invalid digest ${JSON.stringify(value)}: ${reason}`);
   }
 }
 

@@ -3,6 +3,7 @@
  * `busybox` is `docker.io/library/busybox:latest`; `host:5000/ns/name:tag@sha256:...`.
  */
 import { type Digest, DigestError, parseDigest } from './digest';
+import { PaasError } from '@paas/errors';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 export const DEFAULT_TAG = 'latest';
@@ -15,13 +16,12 @@ const DOMAIN_NAME_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-
 const IPV6 = /^\[[a-fA-F0-9:]+\]$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
-export class InvalidReferenceError extends Error {
+export class InvalidReferenceError extends PaasError {
   constructor(
     readonly value: string,
     reason: string,
   ) {
-    super(`invalid reference format "${value}": ${reason}`);
-    this.name = 'InvalidReferenceError';
+    super('invalid_params', `invalid reference format "${value}": ${reason}`);
   }
 }
 

@@ -3,6 +3,8 @@
  * (spec "Error Codes"; statuses as CNCF distribution sends them), and the error type the
  * server throws and the client decodes.
  */
+import { PaasError, codeForStatus } from '@paas/errors';
+
 export const ERROR_STATUS = {
   BLOB_UNKNOWN: 404,
   BLOB_UPLOAD_INVALID: 400,
@@ -23,29 +25,30 @@ export const ERROR_STATUS = {
   UNAVAILABLE: 503,
 } as const;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type RegistryErrorCode = keyof typeof ERROR_STATUS;
 
 export interface ErrorBody {
   errors: Array<{ code: string; message: string; detail?: unknown }>;
 }
 
 /** One spec error; `status` overrides the code's usual status where the spec asks (416 for ranges). */
-export class RegistryError extends Error {
+export class RegistryError extends PaasError {
   readonly status: number;
   /** Extra response headers, e.g. the `WWW-Authenticate` challenge of a 401. */
   headers: Record<string, string> = {};
   constructor(
-    readonly code: ErrorCode,
+    /** The distribution-spec code the answer names. */
+    readonly registryCode: RegistryErrorCode,
     message: string,
     readonly detail?: unknown,
     status?: number,
   ) {
-    super(message);
-    this.name = 'RegistryError';
-    this.status = status ?? ERROR_STATUS[code];
+    const answered = status ?? ERROR_STATUS[registryCode];
+    super(codeForStatus(answered), message);
+    this.status = answered;
   }
 
   toBody(): ErrorBody {
-    return { errors: [{ code: this.code, message: this.message, detail: this.detail ?? null }] };
+    return { errors: [{ code: this.registryCode, message: this.message, detail: this.detail ?? null }] };
   }
 }

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { MountFlags, fsx } from '@paas/layers';
+import { PaasError } from '@paas/errors';
 
 export interface Mount {
   readonly type: string;
@@ -15,13 +16,12 @@ export interface Mount {
 /** The kernel takes mount data of at most one page. */
 const MOUNT_DATA_MAX = 4095;
 
-export class MountError extends Error {
+export class MountError extends PaasError {
   constructor(
     readonly target: string,
     message: string,
   ) {
-    super(`mount ${target}: ${message}`);
-    this.name = 'MountError';
+    super('internal', `mount ${target}: ${message}`);
   }
 }
 

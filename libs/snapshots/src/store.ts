@@ -18,6 +18,7 @@ import { isProcessAlive } from '@paas/content';
 import { extractLayer } from '@paas/layers';
 import { type Digest, digestHex, parseDigest } from '@paas/oci';
 import { chainIds } from './chain';
+import { PaasError } from '@paas/errors';
 
 export interface LayerSource {
   readonly diffId: Digest;
@@ -34,10 +35,10 @@ export interface SnapshotInfo {
   readonly createdAt: string;
 }
 
-export class SnapshotError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SnapshotError';
+/** A snapshot that is missing, or whose content does not match its diff id. */
+export class SnapshotError extends PaasError {
+  constructor(message: string, code: 'not_found' | 'data_loss' = 'not_found') {
+    super(code, message);
   }
 }
 
@@ -150,7 +151,10 @@ export class SnapshotStore {
     try {
       const result = await extractLayer(await layer.open(), join(temp, 'fs'), { whiteouts: 'overlay' });
       if (result.diffId !== layer.diffId) {
-        throw new SnapshotError(`layer content does not match its diff id: got ${result.diffId}, want ${layer.diffId}`);
+        throw new SnapshotError(
+          `layer content does not match its diff id: got ${result.diffId}, want ${layer.diffId}`,
+          'data_loss',
+        );
       }
       const info: SnapshotInfo = {
         chainId,

@@ -1,4 +1,4 @@
-import { HttpException } from '@nestjs/common';
+import { type ErrorCode, PaasError, httpStatus } from '@paas/errors';
 
 /** One failed rule of a request: the field (`updates.0.quantity`), the rule and a sentence. */
 export interface ErrorDetail {
@@ -15,19 +15,21 @@ export interface ErrorBody {
 }
 
 /**
- * An error the api answers on purpose, with its code from docs/api.md. Services throw these;
- * the global filter turns them (and everything else) into an {@link ErrorBody}.
+ * An error the api answers on purpose, with its code from docs/api.md (the codes of every
+ * PaasError): its status follows from the code. Services throw these, or let a PaasError of a
+ * lib through; the global filter turns them (and everything else) into an {@link ErrorBody}.
  */
-export class ApiError extends HttpException {
+export class ApiError extends PaasError {
+  readonly status: number;
   constructor(
-    status: number,
-    readonly code: string,
+    code: ErrorCode,
     message: string,
     readonly details?: readonly ErrorDetail[],
     /** Extra response headers, such as Retry-After. */
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message, status);
+    super(code, message);
+    this.status = httpStatus(code);
   }
 
   body(): ErrorBody {
@@ -35,7 +37,7 @@ export class ApiError extends HttpException {
   }
 
   static invalidParams(message: string, details?: readonly ErrorDetail[]): ApiError {
-    return new ApiError(400, 'invalid_params', message, details);
+    return new ApiError('invalid_params', message, details);
   }
 
   /** One field broke one rule. */
@@ -44,32 +46,28 @@ export class ApiError extends HttpException {
   }
 
   static unauthorized(message = 'missing or unknown API token'): ApiError {
-    return new ApiError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer realm="paas"' });
+    return new ApiError('unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer realm="paas"' });
   }
 
   static forbidden(message: string): ApiError {
-    return new ApiError(403, 'forbidden', message);
+    return new ApiError('forbidden', message);
   }
 
   static notFound(message: string): ApiError {
-    return new ApiError(404, 'not_found', message);
+    return new ApiError('not_found', message);
   }
 
   static conflict(message: string): ApiError {
-    return new ApiError(409, 'conflict', message);
+    return new ApiError('conflict', message);
   }
 
   static unprocessable(message: string): ApiError {
-    return new ApiError(422, 'unprocessable', message);
+    return new ApiError('unprocessable', message);
   }
 
   static rateLimited(retryAfterSeconds: number): ApiError {
-    return new ApiError(
-      429,
-      'rate_limited',
-      `too many failed authentications; retry in ${retryAfterSeconds} s`,
-      undefined,
-      { 'Retry-After': String(retryAfterSeconds) },
-    );
+    return new ApiError('rate_limited', `too many failed authentications; retry in ${retryAfterSeconds} s`, undefined, {
+      'Retry-After': String(retryAfterSeconds),
+    });
   }
 }

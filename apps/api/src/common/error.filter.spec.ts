@@ -1,5 +1,9 @@
 import type { ArgumentsHost } from '@nestjs/common';
+import { ShimStartError } from '@paas/engine';
+import { ImageNotFoundError } from '@paas/images';
+import { InvalidReferenceError } from '@paas/oci';
 import { App } from '@paas/platform';
+import { RegistryClientError } from '@paas/registry';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -70,6 +74,25 @@ describe('error filter', () => {
     assert.deepEqual(capture(new Error('secret path /etc/x')), {
       status: 500,
       body: { code: 'internal', message: 'internal error' },
+    });
+  });
+
+  it('answers a lib’s error by its code: a 4xx with its message, a 5xx without', () => {
+    assert.deepEqual(capture(new ImageNotFoundError('web:v9')), {
+      status: 404,
+      body: { code: 'not_found', message: 'No such image: web:v9' },
+    });
+    assert.deepEqual(capture(new InvalidReferenceError('Bad', 'repository name must be lowercase')), {
+      status: 400,
+      body: { code: 'invalid_params', message: 'invalid reference format "Bad": repository name must be lowercase' },
+    });
+    assert.deepEqual(capture(new ShimStartError('shim: /var/lib/paas/secret path')), {
+      status: 500,
+      body: { code: 'internal', message: 'internal error' },
+    });
+    assert.deepEqual(capture(new RegistryClientError(0, 'NETWORK', 'GET http://10.0.0.5:5000/v2/: ECONNREFUSED')), {
+      status: 503,
+      body: { code: 'unavailable', message: 'a service the api depends on is unavailable; try again' },
     });
   });
 });

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, type ErrorBody } from './api-error';
+import { PaasError, httpStatus, isClientError } from '@paas/errors';
 import { isUniqueViolation } from '@paas/platform';
 
 /** Codes for statuses Nest or Express answer by themselves (unknown route, body parser). */
@@ -31,8 +32,9 @@ function isHttpLikeError(err: unknown): err is HttpLikeError {
 
 /**
  * Every error leaves the api as `{"code","message","details"?}` (docs/api.md "Errors"): our
- * own ApiErrors as they are, Nest's and Express's by status, unique violations as 409, and
- * anything else as a 500 whose details stay in the log, never in the answer.
+ * own ApiErrors as they are, any other PaasError by its code (the message only for a 4xx),
+ * Nest's and Express's by status, unique violations as 409, and anything else as a 500 whose
+ * details stay in the log, never in the answer.
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
@@ -60,7 +62,16 @@ export class ErrorFilter implements ExceptionFilter {
     err: unknown,
     req: IncomingMessage,
   ): { status: number; body: ErrorBody; headers: Record<string, string> } {
-    if (err instanceof ApiError) return { status: err.getStatus(), body: err.body(), headers: { ...err.headers } };
+    if (err instanceof ApiError) return { status: err.status, body: err.body(), headers: { ...err.headers } };
+    // a lib's error let through: its code says the status; a 5xx's message stays in the log
+    if (err instanceof PaasError) {
+      const message = isClientError(err.code)
+        ? err.message
+        : err.code === 'unavailable'
+          ? 'a service the api depends on is unavailable; try again'
+          : 'internal error';
+      return { status: httpStatus(err.code), body: { code: err.code, message }, headers: {} };
+    }
     if (err instanceof HttpException) {
       const status = err.getStatus();
       const message =

@@ -32,7 +32,7 @@ export class TokensService {
       const unknown = wanted.filter((name) => !found.has(name));
       if (unknown.length > 0) {
         const message = `a token is scoped to apps that exist: no app named ${unknown.map((n) => `'${n}'`).join(', ')}`;
-        throw new ApiError(422, 'unprocessable', message, [{ field: 'apps', rule: 'knownApp', message }]);
+        throw new ApiError('unprocessable', message, [{ field: 'apps', rule: 'knownApp', message }]);
       }
       return issueToken(manager, {
         name: input.name,

@@ -55,6 +55,7 @@ import {
   stopShim,
   waitExit,
 } from './shim';
+import { type ErrorCode, PaasError } from '@paas/errors';
 
 export interface CreateOptions {
   readonly name?: string;
@@ -104,14 +105,14 @@ export interface EngineOptions {
   readonly network?: { readonly bridge: BridgeSettings; readonly runDir: string };
 }
 
-export class EngineError extends Error {
+export class EngineError extends PaasError {
   constructor(
     message: string,
     /** Docker's exit codes: 125 the engine failed, 126 cannot execute, 127 not found. */
     readonly exitCode = 125,
+    code: ErrorCode = exitCode === 127 ? 'not_found' : exitCode === 126 ? 'unprocessable' : 'internal',
   ) {
-    super(message);
-    this.name = 'EngineError';
+    super(code, message);
   }
 }
 
@@ -175,7 +176,7 @@ export class Engine {
     const p = this.paths(id);
     const hostname = opts.hostname ?? id.slice(0, 12);
     const network = opts.network ?? (this.network ? 'bridge' : 'none');
-    if (network === 'bridge' && !this.network) throw new EngineError('network bridge not found');
+    if (network === 'bridge' && !this.network) throw new EngineError('network bridge not found', 125, 'not_found');
     // Docker discards published ports outside the bridge (the CLI warns about it)
     const ports =
       network === 'bridge'
@@ -186,6 +187,8 @@ export class Engine {
       throw new EngineError(
         `invalid publish ${loopbackUdp.hostIp}:${loopbackUdp.hostPort}:${loopbackUdp.containerPort}/udp: ` +
           'udp on a loopback host address is not supported (the loopback proxy is tcp only); publish on 0.0.0.0 or a host address',
+        125,
+        'unsupported',
       );
     }
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));

@@ -11,6 +11,7 @@ import { withLock, writeFileAtomic } from '@paas/content';
 import type { Digest } from '@paas/oci';
 import type { PortBinding } from '../network/ports';
 import type { RunOptions } from '../spec';
+import { PaasError } from '@paas/errors';
 
 export type NetworkMode = 'none' | 'host' | 'bridge';
 
@@ -40,17 +41,16 @@ export interface ContainerRecord {
   readonly interactive: boolean;
 }
 
-export class ContainerNotFoundError extends Error {
+export class ContainerNotFoundError extends PaasError {
   constructor(readonly ref: string) {
-    super(`No such container: ${ref}`);
-    this.name = 'ContainerNotFoundError';
+    super('not_found', `No such container: ${ref}`);
   }
 }
 
-export class ContainerConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ContainerConflictError';
+/** A name taken or not allowed, a container in a state that refuses the request: Docker's 409s and 400s. */
+export class ContainerConflictError extends PaasError {
+  constructor(message: string, code: 'conflict' | 'invalid_params' = 'conflict') {
+    super(code, message);
   }
 }
 
@@ -58,7 +58,10 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function validateName(name: string): void {
   if (!NAME.test(name) || name.length > 128) {
-    throw new ContainerConflictError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    throw new ContainerConflictError(
+      `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+      'invalid_params',
+    );
   }
 }
 

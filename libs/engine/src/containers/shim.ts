@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isProcessAlive } from '@paas/content';
 import { DirectoryWaiter } from './watch';
+import { PaasError } from '@paas/errors';
 
 const run = promisify(execFile);
 
@@ -60,10 +61,9 @@ export interface ShimExit {
   error?: string;
 }
 
-export class ShimStartError extends Error {
+export class ShimStartError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ShimStartError';
+    super('internal', message);
   }
 }
 

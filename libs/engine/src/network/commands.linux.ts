@@ -4,14 +4,14 @@
  * network's share of `paas run` small. iptables takes the xtables lock itself (`-w`).
  */
 import { execFile } from 'node:child_process';
+import { PaasError } from '@paas/errors';
 
-export class NetworkCommandError extends Error {
+export class NetworkCommandError extends PaasError {
   constructor(
     readonly command: string,
     readonly stderr: string,
   ) {
-    super(`${command}: ${stderr.trim() || 'failed'}`);
-    this.name = 'NetworkCommandError';
+    super('internal', `${command}: ${stderr.trim() || 'failed'}`);
   }
 }
 

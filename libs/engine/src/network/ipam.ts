@@ -5,6 +5,7 @@
  */
 import { type PortBinding, clashes, formatBinding } from './ports';
 import { type Subnet, contains, formatIPv4, parseIPv4 } from './subnet';
+import { PaasError } from '@paas/errors';
 
 /** A container's claim on the bridge; written before any kernel object exists (the journal). */
 export interface Lease {
@@ -36,19 +37,18 @@ export interface LeaseState {
 
 export const emptyState = (): LeaseState => ({ version: 1, leases: {} });
 
-export class IpamError extends Error {
+/** No address or host port left (rate_limited: a limit reached), or a host port taken (conflict). */
+export class IpamError extends PaasError {
   readonly exitCode = 125;
-  constructor(message: string) {
-    super(message);
-    this.name = 'IpamError';
+  constructor(message: string, code: 'rate_limited' | 'conflict' = 'rate_limited') {
+    super(code, message);
   }
 }
 
 /** Docker's message when another container publishes the same host port. */
 export class PortAllocatedError extends IpamError {
   constructor(binding: PortBinding) {
-    super(`Bind for ${binding.hostIp}:${binding.hostPort} failed: port is already allocated`);
-    this.name = 'PortAllocatedError';
+    super(`Bind for ${binding.hostIp}:${binding.hostPort} failed: port is already allocated`, 'conflict');
   }
 }
 
@@ -105,7 +105,7 @@ export async function allocatePorts(
   const check = async (binding: PortBinding): Promise<boolean> => {
     const verdict = await probe(binding);
     if (typeof verdict === 'object')
-      throw new IpamError(`Bind for ${binding.hostIp}:${binding.hostPort} failed: ${verdict.error}`);
+      throw new IpamError(`Bind for ${binding.hostIp}:${binding.hostPort} failed: ${verdict.error}`, 'conflict');
     return verdict === 'free';
   };
   for (const request of requests) {
@@ -115,6 +115,7 @@ export async function allocatePorts(
         const family = request.protocol === 'tcp' ? 'tcp4' : 'udp4';
         throw new IpamError(
           `Bind for ${request.hostIp}:${request.hostPort} failed: listen ${family} ${request.hostIp}:${request.hostPort}: bind: address already in use`,
+          'conflict',
         );
       }
       taken.push(request);

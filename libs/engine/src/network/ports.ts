@@ -4,6 +4,7 @@
  * sides, and Docker's error texts, which users grep for.
  */
 import { parseIPv4 } from './subnet';
+import { PaasError } from '@paas/errors';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -15,11 +16,10 @@ export interface PortBinding {
   readonly protocol: Protocol;
 }
 
-export class PortSpecError extends Error {
+export class PortSpecError extends PaasError {
   readonly exitCode = 125;
   constructor(message: string) {
-    super(message);
-    this.name = 'PortSpecError';
+    super('invalid_params', message);
   }
 }
 

@@ -2,11 +2,11 @@
  * IPv4 addresses and subnets as numbers, which is all the IPAM needs: the bridge takes the
  * first host address as gateway (Docker's and podman's convention), containers the rest.
  */
+import { PaasError } from '@paas/errors';
 
-export class NetworkConfigError extends Error {
+export class NetworkConfigError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'NetworkConfigError';
+    super('invalid_params', message);
   }
 }
 

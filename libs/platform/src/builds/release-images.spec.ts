@@ -95,7 +95,7 @@ describe('pruneReleaseImages', () => {
     const pusher = new RegistryClient(registry.host, { credentials: { username: 'pusher', password: 'pw' } });
     await assert.rejects(
       pruneReleaseImages(db, images, pusher, appId, 10),
-      (err: unknown) => err instanceof RegistryClientError && err.status === 403 && err.code === 'DENIED',
+      (err: unknown) => err instanceof RegistryClientError && err.status === 403 && err.registryCode === 'DENIED',
     );
     const listed = await client.request('/v2/shop/tags/list', { scopes: ['repository:shop:pull'] });
     assert.equal(((await listed.json()) as { tags: string[] }).tags.length, 12);

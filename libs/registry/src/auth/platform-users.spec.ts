@@ -81,7 +81,7 @@ describe('platform registry users', () => {
     ] as const) {
       await assert.rejects(
         node.request(path, { method, scopes: scopes(actions) }),
-        (err: unknown) => err instanceof RegistryClientError && err.status === 403 && err.code === 'DENIED',
+        (err: unknown) => err instanceof RegistryClientError && err.status === 403 && err.registryCode === 'DENIED',
       );
     }
     const removed = await builder.request('/v2/apps/web/manifests/v1', { method: 'DELETE', scopes: scopes('*') });

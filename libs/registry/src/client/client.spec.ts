@@ -127,7 +127,8 @@ describe('push and pull', () => {
     const client = new RegistryClient(reg.host, { credentials: { username: 'bob', password: 'pw' } });
     await assert.rejects(
       pushImage(source, client, image, parseNormalizedReference(`${reg.host}/team/denied:v1`)),
-      (err: unknown) => err instanceof RegistryClientError && err.code === 'DENIED' && /denied/.test(err.message),
+      (err: unknown) =>
+        err instanceof RegistryClientError && err.registryCode === 'DENIED' && /denied/.test(err.message),
     );
   });
 

@@ -17,6 +17,7 @@ import { DEFAULT_DOMAIN } from '@paas/oci';
 import { type ErrorBody } from '../errors';
 import { parseChallenge } from './challenge';
 import type { Credentials } from './credentials';
+import { type ErrorCode, PaasError, codeForStatus } from '@paas/errors';
 
 export interface ClientOptions {
   readonly credentials?: Credentials;
@@ -39,16 +40,26 @@ export interface RequestOptions {
 }
 
 /** An error answer of a registry, in Docker's words: `denied: requested access to the resource is denied`. */
-export class RegistryClientError extends Error {
+/** A registry's answer that is an error: its status and the distribution error code it named. */
+export class RegistryClientError extends PaasError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** The first error code of the answer's body (`DENIED`, `MANIFEST_UNKNOWN`), or our own. */
+    readonly registryCode: string,
     message: string,
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
-    this.name = 'RegistryClientError';
+    super(status === 0 ? (LOCAL_KINDS[registryCode] ?? 'unavailable') : codeForStatus(status), message, options);
   }
 }
+
+/** What an error found by the client itself (status 0: no answer, or an answer it refused) is. */
+const LOCAL_KINDS: Readonly<Record<string, ErrorCode>> = {
+  NETWORK: 'unavailable',
+  DIGEST_INVALID: 'data_loss',
+  MANIFEST_INVALID: 'unsupported',
+  BLOB_UPLOAD_INVALID: 'unavailable',
+};
 
 export function isLoopback(host: string): boolean {
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');

@@ -6,11 +6,11 @@
  * Planning which endpoints to try is pure; trying them is the puller's.
  */
 import { DEFAULT_DOMAIN } from '@paas/oci';
+import { PaasError } from '@paas/errors';
 
-export class MirrorConfigError extends Error {
+export class MirrorConfigError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'MirrorConfigError';
+    super('invalid_params', message);
   }
 }
 

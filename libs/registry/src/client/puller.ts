@@ -16,6 +16,7 @@ import { pullEndpoints } from './mirrors';
 import { type ProgressSink, silentProgress } from './progress';
 import { type PullResult, pullImage } from './pull';
 import type { BlobSources } from './sources';
+import { PaasError, codeForStatus } from '@paas/errors';
 
 export interface PullerOptions {
   readonly images: ImageService;
@@ -35,14 +36,13 @@ export interface PullerOptions {
 }
 
 /** A pull that failed at every endpoint: names the image and the addresses tried. */
-export class PullError extends Error {
+export class PullError extends PaasError {
   constructor(
     message: string,
     readonly status: number,
     readonly tried: readonly string[],
   ) {
-    super(message);
-    this.name = 'PullError';
+    super(codeForStatus(status), message);
   }
 }
 

@@ -27,6 +27,7 @@ import { type ProxyOptions, UpstreamProxy } from './proxy';
 import { RepositoryStore } from './repositories';
 import { registryRoutes } from './routes';
 import { UploadStore } from './uploads';
+import { PaasError } from '@paas/errors';
 
 export interface RegistryServerOptions {
   readonly root: string;
@@ -77,13 +78,13 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** A registry without authentication asked to listen beyond loopback. */
-export class OpenRegistryError extends Error {
+export class OpenRegistryError extends PaasError {
   constructor(readonly host: string) {
     super(
+      'invalid_params',
       `a registry without authentication would let anyone who reaches ${host} push, delete and list images; ` +
         'it may only listen on a loopback address (127.0.0.1, ::1): use token auth to listen there',
     );
-    this.name = 'OpenRegistryError';
   }
 }
 
