@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import type { DesiredInstance } from '@paas/platform';
 import { Agent } from './agent';
 import { loadAgentConfig } from './config';
 import {
@@ -65,6 +66,13 @@ async function agentOn(t: TestContext, n: Node): Promise<Agent> {
   await agent.start();
   await settle();
   return agent;
+}
+
+/** A previous agent ran `desired` on `n` and stopped, leaving its containers running. */
+async function previousAgent(t: TestContext, n: Node, desired: DesiredInstance[]): Promise<void> {
+  n.api.desired = desired;
+  const first = await agentOn(t, n);
+  await first.stop();
 }
 
 const count = (lines: readonly string[], part: string): number => lines.filter((l) => l.includes(part)).length;
@@ -167,9 +175,7 @@ describe('agent', () => {
   it('adopts the containers of a previous agent after a restart instead of making them again', async (t) => {
     const n = node();
     const d = desiredInstance();
-    n.api.desired = [d];
-    const first = await agentOn(t, n);
-    await first.stop();
+    await previousAgent(t, n, [d]);
     assert.equal(n.runtime.containers.get('c1')?.state.running, true, 'stopping the agent leaves its containers');
 
     await agentOn(t, n);
@@ -185,9 +191,7 @@ describe('agent', () => {
   it('checks an adopted container whose check had not passed once it is desired', async (t) => {
     const n = node();
     const d = desiredInstance();
-    n.api.desired = [d];
-    const first = await agentOn(t, n);
-    await first.stop();
+    await previousAgent(t, n, [d]);
     n.marks.marks.clear(); // the previous agent stopped before the check passed
 
     await agentOn(t, n);
@@ -199,9 +203,7 @@ describe('agent', () => {
 
   it('removes an adopted container that had stopped for good, and adopts no other containers', async (t) => {
     const n = node();
-    n.api.desired = [desiredInstance()];
-    const first = await agentOn(t, n);
-    await first.stop();
+    await previousAgent(t, n, [desiredInstance()]);
     const c1 = n.runtime.containers.get('c1');
     assert.ok(c1);
     c1.state = { ...c1.state, status: 'exited', running: false, exitCode: 1 };
