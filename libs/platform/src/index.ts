@@ -7,6 +7,7 @@ export * from './model/entities';
 export * from './model/database';
 export * from './model/migrations';
 export * from './releases';
+export * from './release-lifecycle';
 export * from './queue';
 export * from './logs';
 export * from './limits';

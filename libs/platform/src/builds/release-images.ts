@@ -9,7 +9,7 @@ import { type Digest, formatReference, parseNormalizedReference } from '@paas/oc
 import { type RegistryClient, pushImage } from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { Release } from '../model/entities';
-import { currentRelease } from '../releases';
+import { currentRelease, liveRelease } from '../release-lifecycle';
 import type { BuildLog } from './build-log';
 
 export const KEEP_RELEASE_IMAGES = 10;
@@ -53,11 +53,10 @@ export async function pruneReleaseImages(
     order: { version: 'DESC' },
     take: keep * 2,
   });
-  const current = await currentRelease(dataSource.manager, appId);
-  const kept = new Set(releases.slice(0, keep).map((r) => r.imageRef));
-  kept.add(current?.imageRef ?? null);
-  const keptDigests = new Set(releases.slice(0, keep).map((r) => r.imageDigest));
-  keptDigests.add(current?.imageDigest ?? null);
+  // what is deploying, and what serves until it is up
+  const current = [await currentRelease(dataSource.manager, appId), await liveRelease(dataSource.manager, appId)];
+  const kept = new Set([...releases.slice(0, keep), ...current].map((r) => r?.imageRef ?? null));
+  const keptDigests = new Set([...releases.slice(0, keep), ...current].map((r) => r?.imageDigest ?? null));
   const removed: string[] = [];
   const seen = new Set<string>();
   for (const release of releases.slice(keep)) {
