@@ -12,6 +12,7 @@ export * from './queue';
 export * from './logs';
 export * from './limits';
 export * from './image-command';
+export * from './git';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';

@@ -18,7 +18,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { type App, findApp, tokenAllowsApp } from '@paas/platform';
+import { type App, findApp, gitEnv, tokenAllowsApp } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core/tokens';
 import { DeployService } from './deploy.service';
@@ -26,7 +26,7 @@ import { AuthRateLimiter } from '../auth/rate-limiter';
 import { authenticateGit } from './git-auth';
 import { FLUSH, pkt } from './pkt-line';
 import { serveProcReceive } from './proc-receive';
-import { DEPLOY_REFS, GitRepos, gitEnv } from './repos';
+import { DEPLOY_REFS, GitRepos } from './repos';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 const SERVICES: ReadonlySet<string> = new Set(['git-upload-pack', 'git-receive-pack']);
