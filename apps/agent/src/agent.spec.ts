@@ -10,6 +10,7 @@ import {
   FakeControlPlane,
   FakeImages,
   FakeMarks,
+  FakeNudges,
   FakeRuntime,
   desiredInstance,
   settle,
@@ -23,6 +24,7 @@ interface Node {
   readonly api: FakeControlPlane;
   readonly checker: FakeChecker;
   readonly appLog: FakeAppLog;
+  readonly nudges: FakeNudges;
   readonly clock: FakeClock;
   readonly lines: string[];
 }
@@ -35,6 +37,7 @@ function node(): Node {
     api: new FakeControlPlane(),
     checker: new FakeChecker(),
     appLog: new FakeAppLog(),
+    nudges: new FakeNudges(),
     clock: new FakeClock(),
     lines: [],
   };
@@ -52,7 +55,7 @@ async function agentOn(t: TestContext, n: Node): Promise<Agent> {
     checker: n.checker,
     marks: n.marks,
     appLog: n.appLog,
-    nudges: null,
+    nudges: n.nudges,
     clock: n.clock,
     log: (line) => n.lines.push(line),
   });
@@ -234,6 +237,39 @@ describe('agent', () => {
     assert.equal(n.marks.marks.has('c1'), false);
     await n.clock.advance(1000);
     assert.deepEqual(n.api.heartbeats.at(-1), [], 'no longer reported');
+  });
+
+  it('makes nothing of an instance that left the desired set while its image was being pulled', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    let pulled = (): void => undefined;
+    n.images.pullGate = new Promise((resolve) => (pulled = resolve));
+    try {
+      await agentOn(t, n);
+      await n.clock.advance(1000);
+      assert.equal(n.api.last(d.id)?.state, 'starting');
+
+      n.api.desired = [];
+      await n.clock.advance(1000); // the heartbeat that hears it left
+      await n.clock.advance(1000);
+      assert.equal(n.api.last(d.id)?.state, 'stopping');
+    } finally {
+      pulled();
+    }
+    await n.clock.advance(5000);
+    assert.deepEqual(n.runtime.calls, [], 'no container made for it');
+    assert.deepEqual(n.api.heartbeats.at(-1), [], 'and it is gone');
+  });
+
+  it('heartbeats at once when the control plane nudges the node', async (t) => {
+    const n = node();
+    await agentOn(t, n);
+    const d = desiredInstance();
+    n.api.desired = [d];
+    n.nudges.nudge();
+    await settle();
+    assert.deepEqual(n.runtime.made('create'), ['c1'], 'without waiting for the next beat');
   });
 
   it('reports a pull failure with its reason once per attempt and retries with backoff', async (t) => {
