@@ -3,7 +3,7 @@
  * (spec "Error Codes"; statuses as CNCF distribution sends them), and the error type the
  * server throws and the client decodes.
  */
-export const ERROR_STATUS = {
+const ERROR_STATUS = {
   BLOB_UNKNOWN: 404,
   BLOB_UPLOAD_INVALID: 400,
   BLOB_UPLOAD_UNKNOWN: 404,
