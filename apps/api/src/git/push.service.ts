@@ -40,7 +40,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 @Injectable()
-export class DeployService implements BeforeApplicationShutdown {
+export class PushService implements BeforeApplicationShutdown {
   private readonly locks = new Map<string, Promise<void>>();
   /** Aborted when the api stops: pushes waiting on builds answer instead of hanging on. */
   private readonly closing = new AbortController();
