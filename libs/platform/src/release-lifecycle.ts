@@ -4,10 +4,10 @@
  * scheduler, config changes, rollbacks and a lost build move releases only through here; the
  * api, the git push and the dashboard read them only through here.
  *
- *   building ──> deploying ──> live ──> superseded
- *      │   │          │  └──────────────> superseded   a newer release took effect first
- *      │   └──────────┼─────────────────> superseded
- *      └──────────────┴─────> failed                   release command, lost build, deploy
+ *   building --> deploying --> live --> superseded
+ *      |             |
+ *      |             +--> failed | superseded    its deploy failed | a newer release came first
+ *      +--> failed | superseded                  release command, lost build | a newer one
  *
  *   building    the image is built; pushing it and the release command are still to come
  *   deploying   the app's target: the scheduler starts its instances while the live one serves
