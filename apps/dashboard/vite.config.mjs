@@ -1,15 +1,41 @@
 // Builds the dashboard into dist/apps/dashboard, which the api serves at `/`
 // (apps/api/src/dashboard). Run through Nx: `npx nx run dashboard:build`.
 import react from '@vitejs/plugin-react';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { defineConfig } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
+/** Text worth compressing (images and fonts already are), above a packet or so. */
+const COMPRESSIBLE = /\.(html|m?js|css|json|map|svg|txt)$/;
+const MIN_GZIP_BYTES = 512;
+
+/**
+ * Each built file worth it also as FILE.gz, compressed once here at the highest level: the
+ * api sends it to browsers that take gzip (apps/api/src/dashboard/static.ts).
+ */
+function gzipFiles() {
+  return {
+    name: 'paas-gzip-files',
+    apply: 'build',
+    writeBundle(options, bundle) {
+      for (const name of Object.keys(bundle)) {
+        if (!COMPRESSIBLE.test(name)) continue;
+        const file = join(options.dir, name);
+        const body = readFileSync(file);
+        if (body.length > MIN_GZIP_BYTES) writeFileSync(`${file}.gz`, gzipSync(body, { level: 9 }));
+      }
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: '/',
-  plugins: [react()],
+  plugins: [react(), gzipFiles()],
   build: {
     outDir: fileURLToPath(new URL('../../dist/apps/dashboard', import.meta.url)),
     emptyOutDir: true,

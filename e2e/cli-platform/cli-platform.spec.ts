@@ -356,12 +356,12 @@ describe('paas platform verbs against the real api', () => {
       const list = await ok(['releases', '-a', 'e2e-deployed']);
       assert.match(
         list.stdout,
-        /^=== e2e-deployed Releases - Current: v3\nv3 {2}Deploy 2222222 +e2e +just now\nv2 {2}Deploy 1111111 +e2e +just now\nv1 {2}.*\n$/,
+        /^=== e2e-deployed Releases - Current: v3\nv3 {2}Deploy 2222222 \(deploying\) +e2e +just now\nv2 {2}Deploy 1111111 +e2e +just now\nv1 {2}.*\n$/,
       );
       const info = await ok(['releases:info', '-a', 'e2e-deployed']);
       assert.match(
         info.stdout,
-        /^=== Release v3\nBy: +e2e\nChange: +Deploy 2222222\nCurrent: +yes\nImage: +busybox:latest\n/,
+        /^=== Release v3\nBy: +e2e\nChange: +Deploy 2222222\nCurrent: +yes\nImage: +busybox:latest\n[^]*\nStatus: +deploying\n/,
       );
       assert.match(info.stdout, /\n=== v3 Config vars\nGREETING: hi there\n$/);
     });
@@ -382,9 +382,10 @@ describe('paas platform verbs against the real api', () => {
 
     it('rollback goes back to the previous deploy, or to the one named', async () => {
       const back = await ok(['rollback', '-a', 'e2e-deployed']);
-      assert.equal(back.stderr, 'Rolling back e2e-deployed to v2... done, v4\n');
+      // no node runs it here: it deploys, and says so
+      assert.equal(back.stderr, 'Rolling back e2e-deployed to v2... done, v4 (deploying)\n');
       const named = await ok(['rollback', 'v3', '-a', 'e2e-deployed', '--json']);
-      assert.equal(named.stderr, 'Rolling back e2e-deployed to v3... done, v5\n');
+      assert.equal(named.stderr, 'Rolling back e2e-deployed to v3... done, v5 (deploying)\n');
       assert.equal((JSON.parse(named.stdout) as { version: number }).version, 5);
       const imageless = await run(['rollback', 'v1', '-a', 'e2e-deployed']);
       assert.equal(imageless.status, 1);

@@ -1,13 +1,76 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
+import ts from 'typescript';
 import { WORKSPACE } from '../support/cli';
 
 const nxEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
+}
+
+function resolveModule(from: string, specifier: string): string | undefined {
+  const base = resolve(dirname(from), specifier);
+  return [base, `${base}.ts`, `${base}.tsx`, join(base, 'index.ts'), join(base, 'index.tsx')].find(
+    (c) => existsSync(c) && statSync(c).isFile(),
+  );
+}
+
+/**
+ * The import circles among a project's modules, as madge finds them: every relative import
+ * counts (static, dynamic, type-only, re-exports), since a circle of types is still a circle of
+ * concepts. One list of modules per strongly connected component (Tarjan).
+ */
+function importCircles(dir: string): string[][] {
+  const graph = new Map<string, string[]>();
+  for (const file of sourceFiles(dir)) {
+    const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+    const targets = importedFiles
+      .map((f) => f.fileName)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolveModule(file, s));
+    graph.set(
+      file,
+      targets.filter((t): t is string => t !== undefined),
+    );
+  }
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const circles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v) ?? 0);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) ?? 0, low.get(w) ?? 0));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v) ?? 0, index.get(w) ?? 0));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string | undefined;
+    do {
+      w = stack.pop();
+      if (w === undefined) break;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) circles.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return circles;
+}
 
 describe('workspace', () => {
   it('has an Nx project for every component of DESIGN.md', () => {
@@ -103,6 +166,16 @@ describe('workspace', () => {
       const found = await violations('libs/dockerfile/src/probe.ts', "export * from '@paas/content';\n");
       assert.equal(found.length, 1);
     });
+  });
+
+  it('has no import circle inside a project', () => {
+    const roots = ['apps', 'libs'].flatMap((top) =>
+      readdirSync(join(WORKSPACE, top)).map((name) => join(WORKSPACE, top, name, 'src')),
+    );
+    const found = roots
+      .filter((root) => existsSync(root))
+      .flatMap((root) => importCircles(root).map((c) => c.map((f) => relative(WORKSPACE, f)).join(' <-> ')));
+    assert.deepEqual(found, []);
   });
 
   it('bootstraps idempotently: a second run installs and rebuilds nothing', () => {

@@ -197,7 +197,7 @@ describe('git push paas main (api with an in-process build worker)', () => {
 
     const [v1, ...more] = await releases();
     assert.equal(more.length, 0);
-    assert.equal(v1?.status, 'succeeded');
+    assert.equal(v1?.status, 'deploying', 'no node is up: it waits for one');
     assert.equal(v1?.imageRef, `${registry.host}/hello:v1`);
     assert.deepEqual(v1?.processTypes, {
       web: 'npm start',
@@ -295,8 +295,8 @@ describe('git push paas main (api with an in-process build worker)', () => {
     assert.deepEqual(
       all.map((r) => [r.version, r.status]),
       [
-        [1, 'succeeded'],
-        [2, 'succeeded'],
+        [1, 'superseded'],
+        [2, 'deploying'],
         [3, 'failed'],
       ],
     );
@@ -482,7 +482,7 @@ describe('a build worker killed mid-build (api without in-process workers)', () 
     const releases = await api.dataSource.manager.find(Release, { where: { appId: app.id } });
     assert.deepEqual(
       releases.map((r) => [r.version, r.status]),
-      [[1, 'succeeded']],
+      [[1, 'deploying']],
     );
     const build = await api.dataSource.manager.findOneByOrFail(Build, { appId: app.id });
     assert.equal(build.attempts, 2);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import type { DesiredInstance } from '@paas/platform';
 import { Agent } from './agent';
 import { loadAgentConfig } from './config';
 import {
@@ -9,6 +10,7 @@ import {
   FakeControlPlane,
   FakeImages,
   FakeMarks,
+  FakeNudges,
   FakeRuntime,
   desiredInstance,
   settle,
@@ -22,6 +24,7 @@ interface Node {
   readonly api: FakeControlPlane;
   readonly checker: FakeChecker;
   readonly appLog: FakeAppLog;
+  readonly nudges: FakeNudges;
   readonly clock: FakeClock;
   readonly lines: string[];
 }
@@ -34,6 +37,7 @@ function node(): Node {
     api: new FakeControlPlane(),
     checker: new FakeChecker(),
     appLog: new FakeAppLog(),
+    nudges: new FakeNudges(),
     clock: new FakeClock(),
     lines: [],
   };
@@ -51,7 +55,7 @@ async function agentOn(t: TestContext, n: Node): Promise<Agent> {
     checker: n.checker,
     marks: n.marks,
     appLog: n.appLog,
-    nudges: null,
+    nudges: n.nudges,
     clock: n.clock,
     log: (line) => n.lines.push(line),
   });
@@ -65,6 +69,13 @@ async function agentOn(t: TestContext, n: Node): Promise<Agent> {
   await agent.start();
   await settle();
   return agent;
+}
+
+/** A previous agent ran `desired` on `n` and stopped, leaving its containers running. */
+async function previousAgent(t: TestContext, n: Node, desired: DesiredInstance[]): Promise<void> {
+  n.api.desired = desired;
+  const first = await agentOn(t, n);
+  await first.stop();
 }
 
 const count = (lines: readonly string[], part: string): number => lines.filter((l) => l.includes(part)).length;
@@ -167,9 +178,7 @@ describe('agent', () => {
   it('adopts the containers of a previous agent after a restart instead of making them again', async (t) => {
     const n = node();
     const d = desiredInstance();
-    n.api.desired = [d];
-    const first = await agentOn(t, n);
-    await first.stop();
+    await previousAgent(t, n, [d]);
     assert.equal(n.runtime.containers.get('c1')?.state.running, true, 'stopping the agent leaves its containers');
 
     await agentOn(t, n);
@@ -185,9 +194,7 @@ describe('agent', () => {
   it('checks an adopted container whose check had not passed once it is desired', async (t) => {
     const n = node();
     const d = desiredInstance();
-    n.api.desired = [d];
-    const first = await agentOn(t, n);
-    await first.stop();
+    await previousAgent(t, n, [d]);
     n.marks.marks.clear(); // the previous agent stopped before the check passed
 
     await agentOn(t, n);
@@ -199,9 +206,7 @@ describe('agent', () => {
 
   it('removes an adopted container that had stopped for good, and adopts no other containers', async (t) => {
     const n = node();
-    n.api.desired = [desiredInstance()];
-    const first = await agentOn(t, n);
-    await first.stop();
+    await previousAgent(t, n, [desiredInstance()]);
     const c1 = n.runtime.containers.get('c1');
     assert.ok(c1);
     c1.state = { ...c1.state, status: 'exited', running: false, exitCode: 1 };
@@ -232,6 +237,39 @@ describe('agent', () => {
     assert.equal(n.marks.marks.has('c1'), false);
     await n.clock.advance(1000);
     assert.deepEqual(n.api.heartbeats.at(-1), [], 'no longer reported');
+  });
+
+  it('makes nothing of an instance that left the desired set while its image was being pulled', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    let pulled = (): void => undefined;
+    n.images.pullGate = new Promise((resolve) => (pulled = resolve));
+    try {
+      await agentOn(t, n);
+      await n.clock.advance(1000);
+      assert.equal(n.api.last(d.id)?.state, 'starting');
+
+      n.api.desired = [];
+      await n.clock.advance(1000); // the heartbeat that hears it left
+      await n.clock.advance(1000);
+      assert.equal(n.api.last(d.id)?.state, 'stopping');
+    } finally {
+      pulled();
+    }
+    await n.clock.advance(5000);
+    assert.deepEqual(n.runtime.calls, [], 'no container made for it');
+    assert.deepEqual(n.api.heartbeats.at(-1), [], 'and it is gone');
+  });
+
+  it('heartbeats at once when the control plane nudges the node', async (t) => {
+    const n = node();
+    await agentOn(t, n);
+    const d = desiredInstance();
+    n.api.desired = [d];
+    n.nudges.nudge();
+    await settle();
+    assert.deepEqual(n.runtime.made('create'), ['c1'], 'without waiting for the next beat');
   });
 
   it('reports a pull failure with its reason once per attempt and retries with backoff', async (t) => {

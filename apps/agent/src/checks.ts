@@ -7,6 +7,7 @@
 import type { DeployCheck } from '@paas/platform';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { type Liveness, systemClock } from './roles';
 
 export class CheckFailedError extends Error {
   constructor(message: string) {
@@ -15,16 +16,7 @@ export class CheckFailedError extends Error {
   }
 }
 
-/** Whether the container still runs; a reason when it does not (`exited with code 1`). */
-export type Liveness = () => Promise<string | null>;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
-}
+const sleep = systemClock.sleep;
 
 function httpOnce(
   host: string,

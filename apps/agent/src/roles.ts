@@ -8,7 +8,6 @@
  */
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
 import type { DeployCheck, HeartbeatAnswer, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
-import type { Liveness } from './checks';
 
 /** Where a container is reached: its bridge address and the host ports it publishes. */
 export interface ContainerAddress {
@@ -59,6 +58,9 @@ export interface ControlPlane {
   register(request: RegisterRequest): Promise<RegisterAnswer>;
   heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer>;
 }
+
+/** Whether the container still runs; a reason when it does not (`exited with code 1`). */
+export type Liveness = () => Promise<string | null>;
 
 /** The deploy check (checks.ts): resolves when it passes, throws `CheckFailedError` saying why not. */
 export interface HealthChecker {

@@ -11,7 +11,7 @@ import type { CliIo } from './io';
 import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
 import { SHARED_VERBS, type SharedVerb, platformRoute } from './platform/route';
 
-export function versionLine(): string {
+function versionLine(): string {
   return `paas version ${VERSION}, node ${process.versions.node}, ${process.platform}/${process.arch}`;
 }
 

@@ -457,8 +457,18 @@ export interface components {
       readonly id: string;
       /** @example 12 */
       readonly version: number;
-      /** @enum {string} */
-      readonly status: 'pending' | 'succeeded' | 'failed';
+      /**
+       * @description building: its image is pushed and its release command runs; deploying: its instances start while the live release serves; live: the router sends the app to it; failed: see error; superseded: a newer release took effect
+       * @enum {string}
+       */
+      readonly status: 'building' | 'deploying' | 'live' | 'failed' | 'superseded';
+      /**
+       * Format: date-time
+       * @description when the router switched to it; null while it never served
+       */
+      readonly liveAt: string | null;
+      /** @description why it failed (its release command, a lost build, instances that did not pass their checks) */
+      readonly error: string | null;
       /** @example Deploy 1a2b3c4 */
       readonly description: string;
       /** @example 127.0.0.1:5000/my-app:v12 */
@@ -479,7 +489,7 @@ export interface components {
       };
       /** Format: uuid */
       readonly buildId: string | null;
-      /** @description whether this release serves now */
+      /** @description the app's current release: the one deploying, else the live one (status says which) */
       readonly current: boolean;
       /** @description the name of the token that made it */
       readonly createdBy: string | null;

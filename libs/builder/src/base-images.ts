@@ -11,8 +11,6 @@ import { formatReference, parseNormalizedReference } from '@paas/oci';
 /** `always`: pull even when present; `missing` (default): pull when absent; `never`: local only. */
 export type PullPolicy = 'always' | 'missing' | 'never';
 
-export const PULL_POLICIES: readonly PullPolicy[] = ['always', 'missing', 'never'];
-
 export interface ImagePuller {
   /**
    * Pulls `reference` (normalised: `docker.io/library/busybox:1.36`) into the image store,

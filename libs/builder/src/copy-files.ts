@@ -64,7 +64,7 @@ export interface Owner {
   readonly gid: number;
 }
 
-export function resolveChown(rootfs: string, chown: string | undefined): Owner {
+function resolveChown(rootfs: string, chown: string | undefined): Owner {
   if (!chown) return { uid: 0, gid: 0 };
   const [user = '', group] = chown.split(':', 2);
   const uid = resolveUser(rootfs, user).uid;

@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { CommandLine, Instruction } from '@paas/dockerfile';
 import type { ContainerConfig, History, ImageConfig } from '@paas/oci';
 
-export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
+const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 
 export function shellOf(config: ContainerConfig | undefined): readonly string[] {
   return config?.Shell?.length ? config.Shell : DEFAULT_SHELL;
@@ -23,7 +23,7 @@ function goList(values: readonly string[]): string {
   return `[${values.map((v) => JSON.stringify(v)).join(' ')}]`;
 }
 
-export function setEnv(env: readonly string[] | undefined, key: string, value: string): string[] {
+function setEnv(env: readonly string[] | undefined, key: string, value: string): string[] {
   const out = [...(env ?? [])];
   const at = out.findIndex((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) === key);
   if (at >= 0) out[at] = `${key}=${value}`;
@@ -118,7 +118,7 @@ export function applyInstruction(image: ImageConfig, instruction: Instruction, s
 }
 
 /** Build args rendered the way the classic builder prefixes RUN history: `|2 A=1 B=2 `. */
-export function argsPrefix(args: Readonly<Record<string, string>>): string {
+function argsPrefix(args: Readonly<Record<string, string>>): string {
   const keys = Object.keys(args).sort();
   return keys.length === 0 ? '' : `|${keys.length} ${keys.map((k) => `${k}=${args[k] ?? ''}`).join(' ')} `;
 }

@@ -4,13 +4,12 @@
  * the build args in effect (RUN) and the content of what it copies are the same.
  */
 export { Builder, type BuildOptions, type BuildResult, type BuilderOptions } from './builder';
-export { type ImagePuller, PULL_POLICIES, type PullPolicy, pullableName } from './base-images';
+export { type ImagePuller, type PullPolicy } from './base-images';
 export { type NetworkMode, type StepNetwork, type StepSandbox } from './step-network';
-export { BuildCache, type CacheEntry } from './build-cache';
+export { type CacheEntry } from './build-cache';
 export { BuildContext, type ContextEntry, type ScanProgress } from './build-context';
-export { CACHE_KEY_VERSION, canonicalOperation, stepCacheKey, type StepKeyInput } from './cache-key';
-export { canonicalJson } from './canonical-json';
+export { type StepKeyInput } from './cache-key';
 export { BuildAbortedError, BuildError, RunFailedError } from './errors';
-export { type BuildOutput, SILENT, humanSize } from './output';
+export { type BuildOutput, humanSize } from './output';
 export { type PruneOptions, type PruneResult, pruneBuildCache } from './prune';
 export type { RuntimeBinaries } from './run-container';

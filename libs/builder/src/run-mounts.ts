@@ -103,7 +103,7 @@ export function cacheMountDir(builderRoot: string, scope: string, id: string, in
   return join(builderRoot, CACHE_MOUNTS_DIR, instance === 0 ? hash : `${hash}.${instance}`);
 }
 
-export function mountTarget(mount: RunMount, workdir: string | undefined): string {
+function mountTarget(mount: RunMount, workdir: string | undefined): string {
   return posix.resolve(workdir || '/', mount.target ?? '');
 }
 

@@ -30,7 +30,7 @@ export interface StepNetwork {
 export type NetworkMode = 'default' | 'none';
 
 /** The files a sandboxed step gets bind-mounted, relative to the rootfs. */
-export const SANDBOX_FILES = ['etc/hosts', 'etc/resolv.conf'] as const;
+const SANDBOX_FILES = ['etc/hosts', 'etc/resolv.conf'] as const;
 
 /**
  * Which mount points the runtime will have to create in the rootfs (missing there now): they

@@ -24,7 +24,7 @@ export interface GcOptions {
 }
 
 /** Every digest reachable from the roots; missing children are skipped (a partial pull). */
-export async function reachable(store: ContentStore, roots: Iterable<Root>): Promise<Set<Digest>> {
+async function reachable(store: ContentStore, roots: Iterable<Root>): Promise<Set<Digest>> {
   const seen = new Set<Digest>();
   const queue: Root[] = [...roots];
   for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
@@ -50,7 +50,8 @@ export async function collectGarbage(
   roots: Iterable<Root>,
   options: GcOptions = {},
 ): Promise<GcResult> {
-  const startedAt = Date.now();
+  // the blobs' own clock, not Date.now(): see fileClock
+  const startedAt = await store.fileClock();
   const keep = await reachable(store, [...roots, ...(await liveLeaseRoots(store.leasesDir))]);
   const cutoff = startedAt - (options.graceMs ?? 0);
   const removed: BlobInfo[] = [];

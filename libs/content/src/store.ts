@@ -209,6 +209,22 @@ export class ContentStore {
     return Lease.create(this.leasesDir);
   }
 
+  /**
+   * Now, by the clock the store's files are stamped with (whole milliseconds, rounded down):
+   * the kernel stamps mtimes from a coarse clock that lags Date.now() by up to a tick (4 ms at
+   * HZ=250), so a file written just after a Date.now() can look older than it. Whatever
+   * compares blob mtimes with "now" takes its now from here.
+   */
+  async fileClock(): Promise<number> {
+    const path = join(this.ingestDir, `${randomBytes(8).toString('hex')}.clock`);
+    await (await open(path, 'wx')).close();
+    try {
+      return Math.floor((await stat(path)).mtimeMs);
+    } finally {
+      await unlink(path).catch(() => undefined);
+    }
+  }
+
   /** Marks a blob as recently used so a concurrent GC's grace period protects it. */
   async touch(digest: Digest): Promise<void> {
     const now = new Date();

@@ -27,7 +27,7 @@ function hex(n: number, width: number): string {
 }
 
 /** Go's strconv.Quote: printable runes as they are, the rest as \a..\v, \xNN, \uNNNN, \UNNNNNNNN. */
-export function goQuote(text: string): string {
+function goQuote(text: string): string {
   let out = '"';
   for (const ch of text) {
     const cp = ch.codePointAt(0) ?? 0;
@@ -44,7 +44,7 @@ export function goQuote(text: string): string {
 }
 
 /** One instruction as an s-expression, without the surrounding parentheses' newline. */
-export function dumpNode(node: Node): string {
+function dumpNode(node: Node): string {
   let out = node.instruction;
   if (node.flags.length > 0) out += ' [' + node.flags.map(goQuote).join(' ') + ']';
   if (node.child) out += ' (' + dumpNode(node.child) + ')';

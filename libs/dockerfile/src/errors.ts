@@ -50,7 +50,7 @@ function formatLocation(file: string | undefined, line: number | undefined, colu
  * Edit distance counting a swap of two neighbours as one edit (optimal string alignment), so
  * that `CPOY` is one typo away from `COPY`, as a person sees it.
  */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const rows: number[][] = [];
   for (let i = 0; i <= a.length; i++) {
     const row: number[] = [i];

@@ -8,12 +8,11 @@
  * build context. Every failure is a `DockerfileError` carrying file:line:column.
  */
 export { DockerfileError, type SourcePosition } from './errors';
-export { parse, parseHeredocWord, locate } from './parser';
+export { parse } from './parser';
 export type { DockerfileAST, Node, Heredoc, ParseOptions, Directive, EscapeToken, Span } from './parser';
-export { dump, dumpNode, goQuote } from './dump';
+export { dump } from './dump';
 export { substitute, substituteWords, type Env, type LexOptions } from './shell-lex';
 export { instructions, type InstructionsOptions } from './stages';
-export { INSTRUCTION_NAMES } from './instructions';
 export type * from './instruction-types';
 export type { RunMount, MountType, CacheSharing } from './mounts';
 export { DockerIgnore, type IgnorePattern } from './dockerignore';

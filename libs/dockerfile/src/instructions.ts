@@ -20,7 +20,7 @@ import { parseMount } from './mounts';
 import { type Heredoc, locate, type Node, parseHeredocWord } from './parser';
 import { type Env, substitute } from './shell-lex';
 
-export const INSTRUCTION_NAMES = [
+const INSTRUCTION_NAMES = [
   'ADD',
   'ARG',
   'CMD',

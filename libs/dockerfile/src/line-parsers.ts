@@ -20,12 +20,12 @@ const WHITESPACE = /[\t\v\f\r ]+/;
 const NONE: ParsedArgs = { args: [], json: false };
 
 /** Thrown for `["a", 1]`: JSON that is an array but not of strings is an error, not shell form. */
-export const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
+const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
 
 type LineParser = (rest: string, escape: string) => ParsedArgs;
 
 /** Words separated by white space, quotes and escapes kept but respected. */
-export function parseWords(rest: string, escape: string): string[] {
+function parseWords(rest: string, escape: string): string[] {
   const words: string[] = [];
   let word = '';
   let inWord = false;
@@ -106,7 +106,7 @@ const whitespaceList: LineParser = (rest) => (rest === '' ? NONE : { args: rest.
 const wholeString: LineParser = (rest) => (rest === '' ? NONE : { args: [rest], json: false });
 
 /** The JSON array form, or undefined when the text is not a JSON array (shell form then). */
-export function parseJSONArray(rest: string): string[] | undefined {
+function parseJSONArray(rest: string): string[] | undefined {
   let start = 0;
   while (start < rest.length && isSpaceCode(rest.charCodeAt(start))) start++;
   if (rest.charCodeAt(start) !== 0x5b /* [ */) return undefined;

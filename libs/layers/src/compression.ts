@@ -27,7 +27,7 @@ const ZSTD_LEVEL = 3;
 const CHUNK = 128 * 1024;
 
 /** Which compression a stream starts with. */
-export function detectCompression(head: Buffer): Compression {
+function detectCompression(head: Buffer): Compression {
   if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';

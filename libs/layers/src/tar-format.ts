@@ -121,7 +121,7 @@ export function padding(size: number): number {
 }
 
 /** Byte-wise (UTF-8) order, the order our archives list names in. */
-export function compareBytes(a: string, b: string): number {
+function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 

@@ -40,7 +40,7 @@ function sortedNames(host: string): string[] {
   return raw.map((bytes) => decodeName(bytes));
 }
 
-export function readXattrs(host: string): ReadonlyMap<string, Buffer> {
+function readXattrs(host: string): ReadonlyMap<string, Buffer> {
   const path = fsPath(host);
   const names = fsx().llistxattr(path);
   if (names.length === 0) return NONE;

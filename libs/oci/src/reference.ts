@@ -6,7 +6,7 @@ import { type Digest, DigestError, parseDigest } from './digest';
 import { PaasError } from '@paas/errors';
 
 export const DEFAULT_DOMAIN = 'docker.io';
-export const DEFAULT_TAG = 'latest';
+const DEFAULT_TAG = 'latest';
 const LEGACY_DOMAIN = 'index.docker.io';
 const OFFICIAL_NAMESPACE = 'library';
 const NAME_MAX = 255;
@@ -103,7 +103,7 @@ export function parseNormalizedReference(value: string): Reference {
 }
 
 /** `docker.io/library/busybox` */
-export function repositoryName(ref: Reference): string {
+function repositoryName(ref: Reference): string {
   return `${ref.domain}/${ref.path}`;
 }
 

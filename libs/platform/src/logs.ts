@@ -113,6 +113,16 @@ export async function tailLog(redis: Redis, key: string, count: number): Promise
 }
 
 /**
+ * Where a stream ends now: the id of its newest entry (`0` when it has none). Following from
+ * it yields exactly what is appended after this call; take it before telling anyone the
+ * follow has begun (`$` in followLog is only resolved once the iteration starts).
+ */
+export async function logCursor(redis: Redis, key: string): Promise<string> {
+  const newest = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+  return newest[0]?.[0] ?? '0';
+}
+
+/**
  * Follows a stream from after `cursor` (`0` = from the start, `$` = only new entries),
  * yielding entries until one carries `end` or `signal` aborts. Uses its own blocking
  * connection (a duplicate of `redis`), closed when the iteration stops.
@@ -127,11 +137,7 @@ export async function* followLog(
   const abort = (): void => reader.disconnect();
   signal?.addEventListener('abort', abort, { once: true });
   try {
-    let last = cursor;
-    if (last === '$') {
-      const newest = (await reader.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
-      last = newest[0]?.[0] ?? '0';
-    }
+    let last = cursor === '$' ? await logCursor(reader, key) : cursor;
     while (!signal?.aborted) {
       let reply: [string, [string, string[]][]][] | null;
       try {

@@ -3,7 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { APP_LOG_MAX, appLogKey, appendLog, buildLogKey, endLog, followLog, tailLog, writeAppLog } from './logs';
+import {
+  APP_LOG_MAX,
+  appLogKey,
+  appendLog,
+  buildLogKey,
+  endLog,
+  followLog,
+  logCursor,
+  tailLog,
+  writeAppLog,
+} from './logs';
 import { connectRedis, redisOptions } from './redis';
 import { type LocalRedis, startLocalRedis } from './redis-server';
 
@@ -79,13 +89,13 @@ describe('log streams on a real redis-server', () => {
       );
       const abort = new AbortController();
       const seen: string[] = [];
+      const cursor = await logCursor(client, key);
       const following = (async () => {
-        for await (const entry of followLog(client, key, '$', abort.signal)) {
+        for await (const entry of followLog(client, key, cursor, abort.signal)) {
           seen.push(entry.line);
           abort.abort();
         }
       })();
-      await new Promise((resolve) => setTimeout(resolve, 50));
       await appendLog(client, key, 'web.1', 'new', APP_LOG_MAX);
       await following;
       assert.deepEqual(seen, ['new'], 'only lines after the start');

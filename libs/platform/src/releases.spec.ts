@@ -4,7 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { openDatabase } from './model/database';
 import { App, ConfigVar, Formation, Release } from './model/entities';
-import { appConfig, changeConfig, createRelease, currentRelease, findApp, settleRelease } from './releases';
+import { transaction } from './model/database';
+import { currentRelease, failBuildingRelease } from './release-lifecycle';
+import { appConfig, changeConfig, createRelease, findApp } from './releases';
 import { TEST_DATABASES, type TestDatabase, testDatabase } from './testing/databases';
 
 for (const kind of TEST_DATABASES) {
@@ -26,7 +28,7 @@ for (const kind of TEST_DATABASES) {
       return app;
     }
 
-    it('numbers releases per app from v1 and makes the newest succeeded one current', async () => {
+    it('numbers releases per app from v1 and makes the newest one in effect current', async () => {
       const a = await newApp('numbers-a');
       const b = await newApp('numbers-b');
       const base = { imageRef: 'r/a:1', imageDigest: 'sha256:1', processTypes: { web: 'npm start' } };
@@ -34,9 +36,10 @@ for (const kind of TEST_DATABASES) {
       const v2 = await createRelease(ds, { ...base, appId: a.id, description: 'Deploy 2' });
       const b1 = await createRelease(ds, { ...base, appId: b.id, description: 'Deploy b' });
       assert.deepEqual([v1.version, v2.version, b1.version], [1, 2, 1]);
-      const pending = await createRelease(ds, { ...base, appId: a.id, description: 'Deploy 3', status: 'pending' });
-      assert.equal((await currentRelease(ds.manager, a.id))?.version, 2, 'a pending release does not serve');
-      await settleRelease(ds, pending.id, 'failed');
+      const buildId = randomUUID();
+      await createRelease(ds, { ...base, appId: a.id, description: 'Deploy 3', building: true, buildId });
+      assert.equal((await currentRelease(ds.manager, a.id))?.version, 2, 'a building release does not serve');
+      await transaction(ds, (m) => failBuildingRelease(m, buildId, 'its build was lost'));
       assert.equal((await currentRelease(ds.manager, a.id))?.version, 2, 'nor a failed one');
     });
 

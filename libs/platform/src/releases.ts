@@ -1,15 +1,14 @@
 /**
  * Releases: numbered, immutable pairs of an image and a config snapshot. Creating one is the
  * only way an app's running code or config changes, so the api (config changes, rollbacks)
- * and the build worker (new builds) both come through here.
+ * and the build worker (new builds) both come through here. Their states after that are
+ * release-lifecycle.ts's.
  */
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { isRetryableConflict, lockApp, transaction } from './model/database';
-import { App, ConfigVar, Formation, Release, type HealthcheckSpec, type ReleaseStatus } from './model/entities';
-
-/** Process types that run once per release instead of being scaled. */
-export const ONE_OFF_TYPES: ReadonlySet<string> = new Set(['release']);
+import { App, ConfigVar, Release, type HealthcheckSpec } from './model/entities';
+import { canRollBackTo, currentRelease, initialReleaseState, releaseCreated } from './release-lifecycle';
 
 export interface NewRelease {
   readonly appId: string;
@@ -24,18 +23,13 @@ export interface NewRelease {
   /** Same key, same release: a retried job gets the release its first attempt made. */
   readonly idempotencyKey?: string | null;
   readonly createdBy?: string | null;
-  /** `pending` while a release phase still has to pass; `succeeded` makes it current. */
-  readonly status?: ReleaseStatus;
+  /** Made by a build that still pushes the image and runs the release command (releaseBuilt ends it). */
+  readonly building?: boolean;
 }
 
 export async function appConfig(manager: EntityManager, appId: string): Promise<Record<string, string>> {
   const rows = await manager.find(ConfigVar, { where: { appId }, order: { key: 'ASC' } });
   return Object.fromEntries(rows.map((row) => [row.key, row.value]));
-}
-
-/** The release that serves: the newest one that succeeded. */
-export async function currentRelease(manager: EntityManager, appId: string): Promise<Release | null> {
-  return manager.findOne(Release, { where: { appId, status: 'succeeded' }, order: { version: 'DESC' } });
 }
 
 export async function findApp(manager: EntityManager, nameOrId: string): Promise<App | null> {
@@ -75,7 +69,7 @@ export async function insertRelease(manager: EntityManager, input: NewRelease): 
     id: randomUUID(),
     appId: input.appId,
     version: (newest?.version ?? 0) + 1,
-    status: input.status ?? 'succeeded',
+    status: initialReleaseState({ building: input.building === true, imageRef: input.imageRef }),
     description: input.description,
     imageRef: input.imageRef,
     imageDigest: input.imageDigest,
@@ -85,48 +79,12 @@ export async function insertRelease(manager: EntityManager, input: NewRelease): 
     buildId: input.buildId ?? null,
     idempotencyKey: input.idempotencyKey ?? null,
     createdBy: input.createdBy ?? null,
+    liveAt: null,
+    deployError: null,
   });
   await manager.insert(Release, release);
-  if (release.status === 'succeeded') await alignFormation(manager, release);
+  await releaseCreated(manager, release);
   return release;
-}
-
-/** Marks a pending release (its release phase passed or failed). */
-export async function settleRelease(
-  dataSource: DataSource,
-  releaseId: string,
-  status: 'succeeded' | 'failed',
-): Promise<Release> {
-  return transaction(dataSource, async (manager) => {
-    await manager.update(Release, { id: releaseId }, { status });
-    const release = await manager.findOneOrFail(Release, { where: { id: releaseId } });
-    if (status === 'succeeded') await alignFormation(manager, release);
-    return release;
-  });
-}
-
-/**
- * Gives every scalable process type of a release a formation row (web starts at 1 as on
- * Heroku, others at 0) and drops rows of types the release no longer has.
- */
-export async function alignFormation(manager: EntityManager, release: Release): Promise<void> {
-  const types = Object.keys(release.processTypes).filter((type) => !ONE_OFF_TYPES.has(type));
-  const rows = await manager.find(Formation, { where: { appId: release.appId } });
-  const have = new Set(rows.map((row) => row.type));
-  for (const row of rows) {
-    if (!types.includes(row.type)) await manager.delete(Formation, { appId: release.appId, type: row.type });
-  }
-  for (const type of types) {
-    if (!have.has(type)) {
-      await manager.insert(Formation, {
-        appId: release.appId,
-        type,
-        quantity: type === 'web' ? 1 : 0,
-        memory: 512,
-        cpu: 1000,
-      });
-    }
-  }
 }
 
 export interface ConfigChange {
@@ -173,4 +131,52 @@ export async function changeConfig(
       if (!isRetryableConflict(err) || attempt >= 8) throw err;
     }
   }
+}
+
+/** Why a rollback was refused: no such version (`not-found`), or one that cannot come back. */
+export class RollbackError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'not-found' | 'not-allowed',
+  ) {
+    super(message);
+    this.name = 'RollbackError';
+  }
+}
+
+/**
+ * Heroku's rollback, in the caller's transaction: a new release with vN's image, process types
+ * and config. The app's config vars go back to vN's snapshot too, so the next config change
+ * starts from what runs. Only a release that passed its build and release command comes back.
+ */
+export async function rollbackRelease(
+  manager: EntityManager,
+  app: Pick<App, 'id' | 'name'>,
+  version: number,
+  createdBy: string | null,
+): Promise<Release> {
+  await lockApp(manager, app.id);
+  const target = await manager.findOne(Release, { where: { appId: app.id, version } });
+  if (!target) throw new RollbackError(`release v${version} of app '${app.name}' not found`, 'not-found');
+  if (!canRollBackTo(target)) {
+    throw new RollbackError(
+      target.imageRef === null
+        ? `release v${version} has no image to roll back to`
+        : `release v${version} is ${target.status}; only a release that passed its build and release command can come back`,
+      'not-allowed',
+    );
+  }
+  await manager.delete(ConfigVar, { appId: app.id });
+  for (const [key, value] of Object.entries(target.config))
+    await manager.insert(ConfigVar, { appId: app.id, key, value });
+  return insertRelease(manager, {
+    appId: app.id,
+    description: `Rollback to v${version}`,
+    imageRef: target.imageRef,
+    imageDigest: target.imageDigest,
+    processTypes: target.processTypes,
+    healthchecks: target.healthchecks,
+    config: target.config,
+    createdBy,
+  });
 }

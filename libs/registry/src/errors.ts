@@ -5,7 +5,7 @@
  */
 import { PaasError, codeForStatus } from '@paas/errors';
 
-export const ERROR_STATUS = {
+const ERROR_STATUS = {
   BLOB_UNKNOWN: 404,
   BLOB_UPLOAD_INVALID: 400,
   BLOB_UPLOAD_UNKNOWN: 404,

@@ -11,6 +11,7 @@ export * from './server/start';
 export * from './client/challenge';
 export * from './client/client';
 export * from './client/credentials';
+export * from './client/delete';
 export * from './client/mirrors';
 export * from './client/progress';
 export * from './client/pull';

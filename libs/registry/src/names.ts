@@ -20,7 +20,7 @@ export function checkName(name: string): string {
   return name;
 }
 
-export function isTag(value: string): boolean {
+function isTag(value: string): boolean {
   return TAG.test(value);
 }
 

@@ -27,6 +27,7 @@ import type {
   HealthChecker,
   ImageSource,
   ImageStore,
+  Nudges,
 } from '../roles';
 
 /** Lets every pending promise and callback of the fakes run: a few turns of the event loop, no time. */
@@ -198,11 +199,14 @@ function stateOf(status: ContainerState['status'], extra: Partial<ContainerState
 export class FakeImages implements ImageStore {
   readonly pulls: string[] = [];
   pullError: Error | null = null;
+  /** While set, pulls wait for it (a slow registry). */
+  pullGate: Promise<void> | null = null;
   /** The images' own command (`imageCommand`). */
   own = 'node server.js';
 
   async ensure(ref: string, _source: ImageSource, onLine?: (line: string) => void): Promise<void> {
     this.pulls.push(ref);
+    await this.pullGate;
     if (this.pullError) throw this.pullError;
     onLine?.(`Pulled ${ref}`);
   }
@@ -250,6 +254,20 @@ export class FakeChecker implements HealthChecker {
   async run(): Promise<void> {
     this.runs++;
     if (this.failure !== null) throw new CheckFailedError(this.failure);
+  }
+}
+
+/** The node's channel: `nudge()` is the control plane publishing to it. */
+export class FakeNudges implements Nudges {
+  private listener: (() => void) | null = null;
+
+  async listen(_channel: string, onNudge: () => void): Promise<() => void> {
+    this.listener = onNudge;
+    return () => (this.listener = null);
+  }
+
+  nudge(): void {
+    this.listener?.();
   }
 }
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { dashboardDir, dashboardHandler } from './static';
 
@@ -49,6 +49,8 @@ describe('dashboard files', () => {
     mkdirSync(join(dir, 'assets'), { recursive: true });
     writeFileSync(join(dir, 'index.html'), INDEX);
     writeFileSync(join(dir, 'assets', 'index-AbCd12_-.js'), SCRIPT);
+    // compressed once, as the dashboard's build writes it (apps/dashboard/vite.config.mjs)
+    writeFileSync(join(dir, 'assets', 'index-AbCd12_-.js.gz'), gzipSync(SCRIPT));
     writeFileSync(join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     writeFileSync(join(dir, '.env'), 'SECRET=1\n');
     writeFileSync(join(base, 'secret.txt'), 'outside\n');
@@ -102,6 +104,16 @@ describe('dashboard files', () => {
     assert.equal(head.headers['content-type'], 'image/svg+xml');
     assert.equal(head.headers['cache-control'], 'no-cache', 'an unhashed file is revalidated');
     assert.equal(head.body.length, 0);
+  });
+
+  it('sends a file the build did not compress as it is, to browsers that take gzip too', async () => {
+    const style = `body { color: red; }\n${'/* x */\n'.repeat(200)}`;
+    writeFileSync(join(dir, 'assets', 'style-Qw3rTy12.css'), style);
+    const plain = await get(url, '/assets/style-Qw3rTy12.css', { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers['content-type'], 'text/css; charset=utf-8');
+    assert.equal(plain.body.toString(), style);
   });
 
   it('answers 404 for a missing file rather than the page', async () => {
@@ -195,6 +207,11 @@ describe('the api with the dashboard module', () => {
       const js = await api.request('GET', script, { token: null });
       assert.equal(js.status, 200);
       assert.equal(js.headers['cache-control'], 'public, max-age=31536000, immutable');
+      // the build compressed it once: sent whole, with its length, to browsers that take gzip
+      const gz = await api.request('GET', script, { token: null, headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(gz.headers['content-encoding'], 'gzip');
+      assert.match(String(gz.headers['content-type']), /^text\/javascript/);
+      assert.ok(Number(gz.headers['content-length']) < Number(js.headers['content-length']) / 2, 'gzip pays');
     },
   );
 });

@@ -5,34 +5,23 @@
  * assets and revalidation for the rest. `/api` and `/git` are never touched here, and
  * neither is anything but GET and HEAD: those go on to Nest (and its JSON 404).
  *
- * Files are read once and kept in memory with their gzip form, keyed by size and mtime, so
- * a rebuild while the api runs is picked up on the next request.
+ * Which file answers is decided here; sending it is `send`'s (the core of serve-static:
+ * types, ETag and conditional GET, HEAD, ranges). serve-static itself is not used because it
+ * answers a path with the file of that path, and the page fallback answers any path with
+ * index.html. Compression happens once, at build: the Vite config writes `FILE.gz` beside
+ * each file worth it, sent to browsers that take gzip. The `compression` middleware was
+ * measured against it and lost: it re-compresses the 260 KB bundle on every uncached load,
+ * answers without Content-Length (chunked), and always picks brotli when offered.
+ * Files are looked at on every request, so a rebuild while the api runs is picked up on the
+ * next one.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, extname, join, resolve, sep } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import send from 'send';
 
 export type Next = (err?: unknown) => void;
 export type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
-
-const TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-  '.woff2': 'font/woff2',
-};
-
-/** What is worth compressing (images and fonts already are). */
-const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.map', '.svg', '.txt']);
 
 /** Vite names built assets `name-HASH.ext` under assets/: their content never changes. */
 const IMMUTABLE = /^\/assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/;
@@ -61,17 +50,91 @@ export function dashboardDir(from: string = __dirname): string | null {
   }
 }
 
-interface Cached {
-  readonly key: string;
-  readonly body: Buffer;
-  readonly gzip: Buffer | null;
-  readonly etag: string;
-  readonly type: string;
-}
-
 /** Paths that belong to the api and the git receiver, never to the dashboard. */
 function isServerPath(path: string): boolean {
   return /^\/(api|git)(\/|$)/.test(path);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The file a URL path names inside `root`, or null (outside it, hidden, or not a file). */
+function fileFor(root: string, path: string): string | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0') || decoded.split('/').some((part) => part.startsWith('.'))) return null;
+  const file = resolve(root, `.${decoded}`);
+  if (!file.startsWith(root + sep)) return null;
+  try {
+    // no symlink out of the directory either
+    const real = realpathSync(file);
+    return real.startsWith(root + sep) && statSync(real).isFile() ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+function acceptsGzip(req: IncomingMessage): boolean {
+  return /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+}
+
+/**
+ * `FILE.gz` when the build wrote it. Its age is not compared with the file's: an Nx cache
+ * restore writes the two in either order, and the build is the only writer of both.
+ */
+function gzipOf(file: string): string | null {
+  return isFile(`${file}.gz`) ? `${file}.gz` : null;
+}
+
+function notFound(res: ServerResponse, head: boolean): void {
+  res.statusCode = 404;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache');
+  res.end(head ? undefined : 'not found\n');
+}
+
+/**
+ * `file` (inside `root`, checked) with `cacheControl`, or its build-time gzip when the
+ * browser takes it; a file gone since is a 404.
+ */
+function serve(req: IncomingMessage, res: ServerResponse, root: string, file: string, cacheControl: string): void {
+  const gzipped = acceptsGzip(req) ? gzipOf(file) : null;
+  const path = `/${relative(root, gzipped ?? file)
+    .split(sep)
+    .map(encodeURIComponent)
+    .join('/')}`;
+  const stream = send(req, path, { root, index: false, dotfiles: 'deny', cacheControl: false });
+  stream
+    .on('headers', (out: ServerResponse) => {
+      if (gzipped) {
+        // the type and validators of what was compressed, as send gives them uncompressed:
+        // one weak ETag for both encodings of the same file
+        stream.type(file);
+        out.setHeader('Content-Encoding', 'gzip');
+        const original = statSync(file);
+        out.setHeader('ETag', `W/"${original.size.toString(16)}-${original.mtime.getTime().toString(16)}"`);
+        out.setHeader('Last-Modified', original.mtime.toUTCString());
+      }
+      out.setHeader('Cache-Control', cacheControl);
+      out.setHeader('X-Content-Type-Options', 'nosniff');
+      out.setHeader('Vary', 'Accept-Encoding');
+      if (extname(file) === '.html') {
+        out.setHeader('Content-Security-Policy', CSP);
+        out.setHeader('Referrer-Policy', 'no-referrer');
+        out.setHeader('X-Frame-Options', 'DENY');
+      }
+    })
+    .on('error', () => (res.headersSent ? res.destroy() : notFound(res, req.method === 'HEAD')))
+    .pipe(res);
 }
 
 /**
@@ -79,73 +142,6 @@ function isServerPath(path: string): boolean {
  * built after the api started is served, and one removed is not (requests go on to Nest).
  */
 export function dashboardHandler(dir: string): Handler {
-  const cache = new Map<string, Cached>();
-
-  const load = (file: string): Cached | null => {
-    let st;
-    try {
-      st = statSync(file);
-    } catch {
-      return null;
-    }
-    if (!st.isFile()) return null;
-    const key = `${st.size}:${st.mtimeMs}`;
-    const hit = cache.get(file);
-    if (hit?.key === key) return hit;
-    const body = readFileSync(file);
-    const ext = extname(file).toLowerCase();
-    const gzip = COMPRESSIBLE.has(ext) && body.length > 512 ? gzipSync(body, { level: 9 }) : null;
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-    const entry = { key, body, gzip, etag, type: TYPES[ext] ?? 'application/octet-stream' };
-    cache.set(file, entry);
-    return entry;
-  };
-
-  /** The file a URL path names inside `dir`, or null (outside it, hidden, or not a file). */
-  const fileFor = (root: string, path: string): string | null => {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(path);
-    } catch {
-      return null;
-    }
-    if (decoded.includes('\0') || decoded.split('/').some((part) => part.startsWith('.'))) return null;
-    const file = resolve(root, `.${decoded}`);
-    if (!file.startsWith(root + sep)) return null;
-    try {
-      // no symlink out of the directory either
-      const real = realpathSync(file);
-      return real.startsWith(root + sep) && statSync(real).isFile() ? real : null;
-    } catch {
-      return null;
-    }
-  };
-
-  const send = (req: IncomingMessage, res: ServerResponse, file: Cached, cacheControl: string): void => {
-    res.setHeader('Content-Type', file.type);
-    res.setHeader('Cache-Control', cacheControl);
-    res.setHeader('ETag', file.etag);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Vary', 'Accept-Encoding');
-    if (file.type.startsWith('text/html')) {
-      res.setHeader('Content-Security-Policy', CSP);
-      res.setHeader('Referrer-Policy', 'no-referrer');
-      res.setHeader('X-Frame-Options', 'DENY');
-    }
-    const match = req.headers['if-none-match'];
-    if (match && match.split(',').some((tag) => tag.trim() === file.etag)) {
-      res.statusCode = 304;
-      res.end();
-      return;
-    }
-    const gzip = file.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? file.gzip : null;
-    const body = gzip ?? file.body;
-    if (gzip) res.setHeader('Content-Encoding', 'gzip');
-    res.setHeader('Content-Length', body.length);
-    res.statusCode = 200;
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
-
   return (req, res, next) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || isServerPath(path)) return next();
@@ -155,25 +151,15 @@ export function dashboardHandler(dir: string): Handler {
     } catch {
       return next();
     }
-    const index = load(join(root, 'index.html'));
-    if (!index) return next();
+    const index = join(root, 'index.html');
+    if (!isFile(index)) return next();
     const named = path === '/' ? null : fileFor(root, path);
-    if (named) {
-      const file = load(named);
-      if (file) {
-        const immutable = IMMUTABLE.test(path);
-        return send(req, res, file, immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
-      }
-    }
     // A missing file (a name with an extension, or under assets/) is a 404, not the app:
     // a stale page asking for an asset of an older build must not get HTML for its script.
-    if (path.startsWith('/assets/') || /\.[A-Za-z0-9]+$/.test(path)) {
-      res.statusCode = 404;
-      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-      res.setHeader('Cache-Control', 'no-cache');
-      res.end(req.method === 'HEAD' ? undefined : 'not found\n');
-      return;
+    if (!named && (path.startsWith('/assets/') || /\.[A-Za-z0-9]+$/.test(path))) {
+      return notFound(res, req.method === 'HEAD');
     }
-    send(req, res, index, 'no-cache');
+    if (named) serve(req, res, root, named, IMMUTABLE.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+    else serve(req, res, root, index, 'no-cache');
   };
 }

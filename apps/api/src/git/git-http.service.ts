@@ -18,15 +18,15 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { type App, findApp, tokenAllowsApp } from '@paas/platform';
+import { type App, findApp, gitEnv, tokenAllowsApp } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core/tokens';
-import { DeployService } from './deploy.service';
+import { PushService } from './push.service';
 import { AuthRateLimiter } from '../auth/rate-limiter';
 import { authenticateGit } from './git-auth';
 import { FLUSH, pkt } from './pkt-line';
 import { serveProcReceive } from './proc-receive';
-import { DEPLOY_REFS, GitRepos, gitEnv } from './repos';
+import { DEPLOY_REFS, GitRepos } from './repos';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 const SERVICES: ReadonlySet<string> = new Set(['git-upload-pack', 'git-receive-pack']);
@@ -58,7 +58,7 @@ export class GitHttpService {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(GIT_REPOS) private readonly repos: GitRepos,
-    @Inject(DeployService) private readonly deploys: DeployService,
+    @Inject(PushService) private readonly pushes: PushService,
     // the REST guard's, when AuthModule exports it: one failure count per address for both
     @Optional() @Inject(AuthRateLimiter) limiter?: AuthRateLimiter,
   ) {
@@ -160,7 +160,7 @@ export class GitHttpService {
     );
     const stdio = child.stdio as unknown as [Writable, Readable, Readable, Readable, Writable, Writable];
     const hook = serveProcReceive({ fromHook: stdio[3], toHook: stdio[4], progress: stdio[5] }, (commands, out) =>
-      this.deploys.receive(app, repo, commands, out, pusher),
+      this.pushes.receive(app, repo, commands, out, pusher),
     ).catch((err: unknown) => this.logger.error(`push to ${app.name}: proc-receive: ${(err as Error).message}`));
     res.writeHead(200, { 'Content-Type': 'application/x-git-receive-pack-result', ...NO_CACHE });
     await this.stream(child, req, res, requestBody(req), `receive-pack of ${app.name}`);

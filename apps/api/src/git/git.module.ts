@@ -3,7 +3,7 @@ import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { BuildsQueueModule } from '../builds-queue/builds-queue.module';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { DeployService } from './deploy.service';
+import { PushService } from './push.service';
 import { GIT_REPOS, GitHttpService } from './git-http.service';
 import { GitRepos } from './repos';
 
@@ -20,7 +20,7 @@ interface UsesHandlers {
   imports: [BuildsQueueModule],
   providers: [
     { provide: GIT_REPOS, useFactory: (config: ApiConfig) => new GitRepos(config.paths.root), inject: [API_CONFIG] },
-    DeployService,
+    PushService,
     GitHttpService,
   ],
   exports: [GIT_REPOS],

@@ -4,13 +4,10 @@
  * `proc-receive`, the relay described in proc-receive.ts.
  */
 import { writeFileAtomic } from '@paas/content';
-import { execFile } from 'node:child_process';
+import { git } from '@paas/platform';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
 
 /**
  * fd 3/4/5 are the api's pipes (see proc-receive.ts). A background job's stdin is /dev/null
@@ -78,26 +75,6 @@ export class GitRepos {
   async remove(app: string): Promise<void> {
     await rm(this.path(app), { recursive: true, force: true });
   }
-}
-
-/**
- * The environment git runs in here: no system or user config (a host's hooksPath or
- * credential helper must not leak in), never a prompt.
- */
-export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    LANG: 'C',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_TERMINAL_PROMPT: '0',
-    ...extra,
-  };
-}
-
-export async function git(args: string[], cwd?: string): Promise<string> {
-  const { stdout } = await run('git', args, { env: gitEnv(), ...(cwd ? { cwd } : {}), maxBuffer: 16 * 1024 * 1024 });
-  return stdout.trim();
 }
 
 /** A ref's commit, or null when it does not exist. */

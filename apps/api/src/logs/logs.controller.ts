@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { type App, type LogEntry, appLogKey, followLog, tailLog } from '@paas/platform';
+import { type App, type LogEntry, appLogKey, followLog, logCursor, tailLog } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import type { ServerResponse } from 'node:http';
 import { EventStream } from '../common/event-stream';
@@ -30,13 +30,16 @@ export class LogsController {
     const key = appLogKey(app.id);
     const tail = query.tail ?? DEFAULT_TAIL;
     const past = tail > 0 ? await tailLog(this.redis, key, tail) : [];
+    // where following starts is settled before the answer's headers: a line written once the
+    // client has them is always sent
+    const cursor = past.at(-1)?.id ?? (await logCursor(this.redis, key));
     const events = new EventStream(res);
     const send = (entry: LogEntry): void =>
       events.send(JSON.stringify({ t: entry.t, source: entry.source, line: entry.line }), { id: entry.id });
     try {
       past.forEach(send);
       if (query.follow === '1' || query.follow === 'true') {
-        for await (const entry of followLog(this.redis, key, past.at(-1)?.id ?? '$', events.signal)) send(entry);
+        for await (const entry of followLog(this.redis, key, cursor, events.signal)) send(entry);
       }
     } finally {
       events.end();

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import type { ReleaseStatus } from '@paas/platform';
 import { IsInt, Max, Min } from 'class-validator';
 
 export class RollbackDto {
@@ -16,8 +17,28 @@ export class ReleaseView {
   @ApiProperty({ type: Number, example: 12 })
   version!: number;
 
-  @ApiProperty({ type: String, enum: ['pending', 'succeeded', 'failed'] })
-  status!: string;
+  @ApiProperty({
+    type: String,
+    enum: ['building', 'deploying', 'live', 'failed', 'superseded'],
+    description:
+      'building: its image is pushed and its release command runs; deploying: its instances start while the live release serves; live: the router sends the app to it; failed: see error; superseded: a newer release took effect',
+  })
+  status!: ReleaseStatus;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'when the router switched to it; null while it never served',
+  })
+  liveAt!: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'why it failed (its release command, a lost build, instances that did not pass their checks)',
+  })
+  error!: string | null;
 
   @ApiProperty({ type: String, example: 'Deploy 1a2b3c4' })
   description!: string;
@@ -41,7 +62,10 @@ export class ReleaseView {
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   buildId!: string | null;
 
-  @ApiProperty({ type: Boolean, description: 'whether this release serves now' })
+  @ApiProperty({
+    type: Boolean,
+    description: "the app's current release: the one deploying, else the live one (status says which)",
+  })
   current!: boolean;
 
   @ApiProperty({ type: String, nullable: true, description: 'the name of the token that made it' })

@@ -2,12 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   type ApiToken,
   type App,
-  ConfigVar,
   currentRelease,
-  insertRelease,
   isUniqueViolation,
-  lockApp,
   Release,
+  RollbackError,
+  rollbackRelease,
   transaction,
 } from '@paas/platform';
 import type { Redis } from 'ioredis';
@@ -49,39 +48,19 @@ export class ReleasesService {
     return view(release, await currentRelease(this.dataSource.manager, app.id));
   }
 
-  /**
-   * Heroku's rollback: a new release with vN's image, process types and config. The app's
-   * config vars go back to vN's snapshot too, so the next config change starts from what runs.
-   */
+  /** Heroku's rollback (libs/platform rollbackRelease): a new release with vN's image and config. */
   async rollback(app: App, version: number, token: ApiToken): Promise<ReleaseView> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const release = await transaction(this.dataSource, async (manager) => {
-          await lockApp(manager, app.id);
-          const target = await manager.findOne(Release, { where: { appId: app.id, version } });
-          if (!target) throw ApiError.notFound(`release v${version} of app '${app.name}' not found`);
-          if (target.status !== 'succeeded')
-            throw ApiError.unprocessable(
-              `release v${version} ${target.status}; only a release that succeeded can come back`,
-            );
-          if (!target.imageRef) throw ApiError.unprocessable(`release v${version} has no image to roll back to`);
-          await manager.delete(ConfigVar, { appId: app.id });
-          for (const [key, value] of Object.entries(target.config))
-            await manager.insert(ConfigVar, { appId: app.id, key, value });
-          return insertRelease(manager, {
-            appId: app.id,
-            description: `Rollback to v${version}`,
-            imageRef: target.imageRef,
-            imageDigest: target.imageDigest,
-            processTypes: target.processTypes,
-            healthchecks: target.healthchecks,
-            config: target.config,
-            createdBy: token.name,
-          });
+        const release = await transaction(this.dataSource, (manager) =>
+          rollbackRelease(manager, app, version, token.name),
+        ).catch((err: unknown) => {
+          if (!(err instanceof RollbackError)) throw err;
+          throw err.reason === 'not-found' ? ApiError.notFound(err.message) : ApiError.unprocessable(err.message);
         });
         await logAppEvent(this.redis, app.id, `Rollback to v${version} by ${token.name}`);
         await logAppEvent(this.redis, app.id, `Release v${release.version} created by ${token.name}`);
-        return view(release, release);
+        return view(release, await currentRelease(this.dataSource.manager, app.id));
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= VERSION_RACE_ATTEMPTS) throw err;
       }
@@ -94,6 +73,8 @@ function view(release: Release, current: Release | null): ReleaseView {
     id: release.id,
     version: release.version,
     status: release.status,
+    liveAt: release.liveAt,
+    error: release.deployError,
     description: release.description,
     imageRef: release.imageRef,
     imageDigest: release.imageDigest,

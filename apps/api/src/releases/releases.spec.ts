@@ -27,7 +27,7 @@ for (const kind of TEST_DATABASES) {
       await api?.close();
     });
 
-    it('lists releases newest first, the newest as current', async () => {
+    it('lists releases newest first, the newest as current, each in its state', async () => {
       const res = await api.request('GET', path);
       assert.equal(res.status, 200);
       assert.deepEqual(
@@ -39,6 +39,16 @@ for (const kind of TEST_DATABASES) {
           [1, false],
         ],
       );
+      // no node runs anything here: v4 deploys, and v1 (config only, nothing to start) is live
+      assert.deepEqual(
+        res.body.map((r: { status: string; liveAt: string | null }) => [r.status, r.liveAt]),
+        [
+          ['deploying', null],
+          ['superseded', null],
+          ['superseded', null],
+          ['live', null],
+        ],
+      );
       const v3 = res.body[1];
       assert.deepEqual(Object.keys(v3).sort(), [
         'buildId',
@@ -47,16 +57,18 @@ for (const kind of TEST_DATABASES) {
         'createdBy',
         'current',
         'description',
+        'error',
         'id',
         'imageDigest',
         'imageRef',
+        'liveAt',
         'processTypes',
         'status',
         'version',
       ]);
       assert.deepEqual(v3.config, { EXTRA: 'x', MODE: 'two' });
       assert.equal(v3.imageRef, '127.0.0.1:5000/rel:v2');
-      assert.equal(v3.status, 'succeeded');
+      assert.equal(v3.error, null);
     });
 
     it('finds a release by version, vN or id', async () => {
@@ -81,6 +93,9 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual(res.body.processTypes, { web: 'node web.js' });
       assert.deepEqual(res.body.config, { MODE: 'one' });
       assert.equal(res.body.current, true);
+      assert.equal(res.body.status, 'deploying', 'not live before its instances are up');
+      assert.equal(res.body.liveAt, null);
+      assert.equal((await api.request('GET', `${path}/4`)).body.status, 'superseded', 'the deploy it interrupted');
       assert.equal(res.body.createdBy, 'admin');
       assert.deepEqual((await api.request('GET', '/api/apps/rel/config-vars')).body, { MODE: 'one' });
       const formation = await api.dataSource.manager.find(Formation, { where: { appId: app.id } });
@@ -109,11 +124,12 @@ for (const kind of TEST_DATABASES) {
       );
     });
 
-    it('refuses a rollback of a release that did not succeed', async () => {
+    it('refuses a rollback of a release that failed', async () => {
       await api.dataSource.manager.update(Release, { appId: app.id, version: 4 }, { status: 'failed' });
       const res = await api.request('POST', path, { body: { release: 4 } });
       assert.equal(res.status, 422);
-      await api.dataSource.manager.update(Release, { appId: app.id, version: 4 }, { status: 'succeeded' });
+      assert.match(res.body.message, /v4 is failed/);
+      await api.dataSource.manager.update(Release, { appId: app.id, version: 4 }, { status: 'superseded' });
     });
 
     it('validates the rollback body', async () => {

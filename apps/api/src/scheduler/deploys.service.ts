@@ -7,15 +7,15 @@
  *
  * `onLine` gets the scheduler's lines about the app as they happen (instances starting, up,
  * failing their checks, the switch). The outcome comes from the scheduler's events in this
- * process, and from the database (`releases.liveAt`, `status = failed`, `deployError`), which
- * other processes can read the same way.
+ * process, and from the release's state (libs/platform release-lifecycle.ts), which other
+ * processes read the same way.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { Node, Release, currentRelease } from '@paas/platform';
+import { Node, Release, supersededBy } from '@paas/platform';
 import { type DataSource, Not } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
-import { type LineEvent, SchedulerService, type SettledEvent, liveRelease } from './scheduler.service';
+import { type LineEvent, SchedulerService, type SettledEvent } from './scheduler.service';
 
 export type DeployOutcome =
   | { readonly status: 'live'; readonly version: number }
@@ -89,19 +89,31 @@ export class DeploysService {
     }
   }
 
-  /** The outcome the database already shows, or null while it is open. */
+  /** The outcome the release's state already shows, or null while it is open. */
   private async look(release: Release): Promise<DeployOutcome | null> {
     const { manager } = this.dataSource;
     const now = await manager.findOne(Release, { where: { id: release.id } });
     const version = release.version;
     if (!now) return { status: 'unscheduled', version, reason: 'the release is gone (was the app deleted?)' };
-    if (now.liveAt) return { status: 'live', version };
-    if (now.status === 'failed') return { status: 'failed', version, reason: now.deployError ?? 'the release failed' };
-    if (now.status === 'pending') return null;
-    if (!now.imageRef) return { status: 'unscheduled', version, reason: `v${version} has no image to run` };
-    const [live, target] = await Promise.all([liveRelease(manager, now.appId), currentRelease(manager, now.appId)]);
-    if (live && live.version > version) return { status: 'superseded', version, by: live.version };
-    if (target && target.version > version) return { status: 'superseded', version, by: target.version };
+    switch (now.status) {
+      case 'building':
+        return null;
+      case 'failed':
+        return { status: 'failed', version, reason: now.deployError ?? 'the release failed' };
+      case 'live':
+        // without an image it is live at once, with nothing to start
+        return now.imageRef
+          ? { status: 'live', version }
+          : { status: 'unscheduled', version, reason: `v${version} has no image to run` };
+      case 'superseded': {
+        // it served before a newer one took over
+        if (now.liveAt) return { status: 'live', version };
+        const by = await supersededBy(manager, now);
+        return { status: 'superseded', version, by: by?.version ?? version };
+      }
+      case 'deploying':
+        break;
+    }
     if (!this.scheduler.enabled)
       return { status: 'unscheduled', version, reason: 'the scheduler is off (PAAS_SCHEDULER=off)' };
     if ((await manager.count(Node, { where: { state: Not('down') } })) === 0) {

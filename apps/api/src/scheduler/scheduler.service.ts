@@ -5,7 +5,9 @@
  *   1. nodes silent for PAAS_NODE_TIMEOUT are marked down; their instances are dropped (the
  *      plan then places replacements on the other nodes)
  *   2. each app is planned (libs/platform scheduling/plan.ts): start, stop, go live, fail
- *   3. the plan is committed in one transaction
+ *   3. the plan is committed in one transaction (going live and failing through the release
+ *      lifecycle: a release that moved on meanwhile, superseded by a rollback, makes the pass
+ *      commit nothing, and the next pass plans again)
  *   4. the route table gets each app's healthy web instances of its live release (stopped ones
  *      leave it here, before their agent is told: scale-down drains first)
  *   5. the agents whose desired set changed are woken through Redis
@@ -25,9 +27,13 @@ import {
   type NodeCapacity,
   type PlanRelease,
   Release,
+  ReleaseTransitionError,
   currentRelease,
+  liveRelease,
   nodeChannel,
   planApp,
+  releaseFailed,
+  releaseLive,
   routeCheck,
   transaction,
   writeAppLog,
@@ -36,7 +42,7 @@ import { type Backend, readRouteTable, removeAppRoutes, setAppRoutes } from '@pa
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type DataSource, type EntityManager, type EntitySubscriberInterface, IsNull, Not } from 'typeorm';
+import type { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 
@@ -59,14 +65,6 @@ export interface SettledEvent {
 }
 
 const instanceName = (i: Pick<Instance, 'type' | 'number'>): string => `${i.type}.${i.number}`;
-
-/** The newest release an app's router switched to. */
-export function liveRelease(manager: EntityManager, appId: string): Promise<Release | null> {
-  return manager.findOne(Release, {
-    where: { appId, status: 'succeeded', liveAt: Not(IsNull()) },
-    order: { version: 'DESC' },
-  });
-}
 
 function planRelease(release: Release | null): PlanRelease | null {
   return release
@@ -265,7 +263,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
     // 2. plan every app
     const apps = await manager.find(App, { order: { name: 'ASC' } });
-    const formations = await manager.find(Formation);
     const capacities: NodeCapacity[] = nodes.map((n) => ({
       id: n.id,
       name: n.name,
@@ -280,6 +277,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const deploying = new Set<string>();
     for (const app of apps) {
       const [target, live] = await Promise.all([currentRelease(manager, app.id), liveRelease(manager, app.id)]);
+      // read after the target: a release and its formation rows commit together, so a target
+      // newer than the formation read before it would look complete with no rows, and go live
+      const formation = await manager.find(Formation, { where: { appId: app.id } });
       const appInstances = instances.filter((i) => i.appId === app.id);
       if (target && target.imageRef !== null && target.id !== live?.id) {
         deploying.add(target.id);
@@ -294,7 +294,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         appId: app.id,
         target: planRelease(target),
         live: planRelease(live),
-        formation: formations.filter((f) => f.appId === app.id),
+        formation,
         instances: appInstances.map((i) => ({
           id: i.id,
           releaseId: i.releaseId,
@@ -326,7 +326,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const nowIso = new Date(now).toISOString();
     const byId = new Map(instances.map((i) => [i.id, i]));
     if (changed.length > 0) {
-      await transaction(this.dataSource, async (em) => {
+      const committed = await transaction(this.dataSource, async (em) => {
         for (const { app, plan } of changed) {
           for (const s of plan.start) {
             await em.insert(Instance, {
@@ -349,12 +349,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
             });
           }
           for (const s of plan.stop) await em.update(Instance, { id: s.id }, { desired: 'stop', state: 'stopping' });
-          if (plan.goLive) await em.update(Release, { id: plan.goLive }, { liveAt: nowIso });
-          if (plan.fail) {
-            await em.update(Release, { id: plan.fail.releaseId }, { status: 'failed', deployError: plan.fail.reason });
-          }
+          if (plan.goLive) await releaseLive(em, plan.goLive, nowIso);
+          if (plan.fail) await releaseFailed(em, plan.fail.releaseId, plan.fail.reason);
         }
+        return true;
+      }).catch((err: unknown) => {
+        if (!(err instanceof ReleaseTransitionError)) throw err;
+        this.logger.log(`${err.message}: planning again`);
+        this.again = true;
+        return false;
       });
+      // nothing of the plan happened: its lines and events would not be true
+      if (!committed) plans.length = 0;
     }
     const settled: SettledEvent[] = [];
     for (const { app, target, live, plan } of plans) {

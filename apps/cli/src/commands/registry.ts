@@ -4,20 +4,9 @@
  */
 import { Command, Option } from 'commander';
 import type { CliIo } from '../io';
+import type { ServeFlags } from '../registry/actions';
 
 const actions = () => import('../registry/actions');
-
-/** The flags of `registry serve`, as commander hands them over. */
-export interface ServeFlags {
-  addr?: string;
-  root?: string;
-  auth: 'none' | 'token';
-  anonymousPull?: boolean;
-  realm?: string;
-  proxyRemote?: string;
-  proxyUsername?: string;
-  accessLog?: boolean;
-}
 
 export function registryCommands(io: CliIo): Command[] {
   const group = new Command('registry').description('Run an image registry (OCI distribution API)');

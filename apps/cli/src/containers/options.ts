@@ -54,7 +54,7 @@ function flagError(flag: string, value: string, reason: string): CliError {
 }
 
 /** `32m`, `1.5g`, `512k`, `1024` (bytes) — RAMInBytes in Docker's units package. */
-export function parseSize(flag: string, value: string): number {
+function parseSize(flag: string, value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(value.trim());
   if (!m) throw flagError(flag, value, `invalid size: '${value}'`);
   const power = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
@@ -109,7 +109,7 @@ function parseInt10(flag: string, value: string): number {
 }
 
 /** Every `-p` value; a bad one stops the command with Docker's message. */
-export function parsePorts(specs: readonly string[]): PortBinding[] {
+function parsePorts(specs: readonly string[]): PortBinding[] {
   try {
     return specs.flatMap(parsePortSpec);
   } catch (err) {

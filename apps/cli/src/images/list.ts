@@ -10,7 +10,7 @@ export interface ListOptions {
 }
 
 /** REPOSITORY and TAG of each name of an image, or `<none>` twice for a dangling one. */
-export function repoTags(image: Pick<Image, 'names'>): Array<{ repository: string; tag: string }> {
+function repoTags(image: Pick<Image, 'names'>): Array<{ repository: string; tag: string }> {
   if (image.names.length === 0) return [{ repository: '<none>', tag: '<none>' }];
   return image.names.map((name) => {
     const ref = parseReference(name);

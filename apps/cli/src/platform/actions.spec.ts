@@ -223,7 +223,7 @@ describe('platform verbs against an api that plays the contract', () => {
       list.out,
       [
         '=== shop Releases - Current: v3',
-        'v3  Deploy aaaaaaa                                admin  just now',
+        'v3  Deploy aaaaaaa (deploying)                    admin  just now',
         'v2  Remove EMPTY, Q config vars                   admin  just now',
         'v1  Set DATABASE_URL, LANG, EMPTY, Q config vars  admin  just now',
         '',
@@ -253,10 +253,11 @@ describe('platform verbs against an api that plays the contract', () => {
     assert.deepEqual(imageless, { code: 1, out: '', err: 'paas: v2 has no image to roll back to\n' });
     api.deploy('shop', { web: 'npm start', worker: 'node worker.js' }, 'c'.repeat(40));
     const back = await ok('rollback', '-a', 'shop');
-    assert.equal(back.err, 'Rolling back shop to v3... done, v5\n');
+    assert.equal(back.err, 'Rolling back shop to v3... done, v5 (deploying)\n', 'it serves once it is up');
     assert.deepEqual(api.requests.at(-1)?.body, { release: 3 });
     const explicit = await ok('rollback', 'v4', '-a', 'shop', '--json');
-    assert.equal(explicit.err, 'Rolling back shop to v4... done, v6\n');
+    assert.equal(explicit.err, 'Rolling back shop to v4... done, v6 (deploying)\n');
+    assert.match((await ok('releases', '-a', 'shop')).out, /\nv5 {2}Rollback to v3 {2,}admin/, 'superseded: history');
     assert.equal(JSON.parse(explicit.out).description, 'Rollback to v4');
     const bad = await cli(['rollback', 'three', '-a', 'shop']);
     assert.equal(bad.code, 2);

@@ -400,8 +400,11 @@ export function parseVersion(value: string): number {
   return Number(match[1]);
 }
 
+/** States worth a word in a list: what is on its way or went wrong (live and superseded are history). */
+const UNSETTLED: ReadonlySet<Release['status']> = new Set(['building', 'deploying', 'failed']);
+
 function releaseLine(r: Release): string[] {
-  const status = r.status === 'succeeded' ? '' : ` (${r.status})`;
+  const status = UNSETTLED.has(r.status) ? ` (${r.status})` : '';
   return [`v${r.version}`, `${r.description}${status}`, r.createdBy ?? '', shortAgo(r.createdAt)];
 }
 
@@ -457,6 +460,8 @@ export async function releasesInfo(
           : undefined,
       ],
       ['Status', release.status],
+      ['Live', release.liveAt ? when(release.liveAt) : undefined],
+      ['Error', release.error],
       ['When', when(release.createdAt)],
     ]),
   );
@@ -472,8 +477,11 @@ export async function rollback(io: CliIo, version: string | undefined, flags: Ap
     const list = await client.get<Release[]>(appPath(app, 'releases'));
     const current = list.find((r) => r.current) ?? list[0];
     if (!current) throw new CliError(`${app} has no releases to roll back`);
-    // The newest earlier release that ran an image: a config change before the first deploy did not.
-    const previous = list.find((r) => r.version < current.version && r.status === 'succeeded' && r.imageRef);
+    // The newest earlier release that passed its build and has an image (a config change before
+    // the first deploy has none).
+    const previous = list.find(
+      (r) => r.version < current.version && ['deploying', 'live', 'superseded'].includes(r.status) && r.imageRef,
+    );
     if (!previous) throw new CliError(`${app} has no deployed release before v${current.version} to roll back to`);
     target = previous.version;
   }
@@ -481,7 +489,8 @@ export async function rollback(io: CliIo, version: string | undefined, flags: Ap
     io,
     `Rolling back ${app} to v${target}`,
     () => client.post<Release>(appPath(app, 'releases'), { release: target }),
-    (r) => `done, v${r.version}`,
+    // it serves only once its instances are up: say so while it deploys
+    (r) => `done, v${r.version}${r.status === 'live' ? '' : ` (${r.status})`}`,
   );
   if (flags.json) io.out(json(release));
 }

@@ -25,13 +25,24 @@ import {
   startRegistry,
 } from '@paas/registry';
 import { openImages } from '../context';
-import type { ServeFlags } from '../commands/registry';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
 import { plainProgress, ttyProgress } from './progress';
 
 function registryRoot(io: CliIo, root: string | undefined): string {
   return root ?? join(paths(io.env).root, 'registry');
+}
+
+/** The flags of `registry serve`, as commander hands them over. */
+export interface ServeFlags {
+  addr?: string;
+  root?: string;
+  auth: 'none' | 'token';
+  anonymousPull?: boolean;
+  realm?: string;
+  proxyRemote?: string;
+  proxyUsername?: string;
+  accessLog?: boolean;
 }
 
 export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {

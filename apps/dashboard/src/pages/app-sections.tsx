@@ -5,6 +5,9 @@ import { formatAgo } from '../format';
 import { useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
 
+/** What a rollback may bring back: a release that passed its release command (libs/platform canRollBackTo). */
+const ROLLBACK_FROM: readonly Release['status'][] = ['deploying', 'live', 'superseded'];
+
 export function Releases({ view }: { view: AppView }) {
   const { app, version } = view;
   const releases = usePoll((s) => get<Release[]>(appPath(app.name, '/releases'), s), 5000, [app.name, version]);
@@ -59,7 +62,7 @@ export function Releases({ view }: { view: AppView }) {
               header: 'Actions',
               hidden: true,
               cell: (r) =>
-                !r.current && r.imageRef && r.status === 'succeeded' ? (
+                !r.current && r.imageRef && ROLLBACK_FROM.includes(r.status) ? (
                   <ConfirmButton
                     label={`Roll back to v${r.version}`}
                     question={`Make a new release with v${r.version}'s image and config?`}

@@ -492,11 +492,7 @@ export class Engine {
   }
 }
 
-export function deriveState(
-  status: ShimStatus | undefined,
-  exit: ShimExit | undefined,
-  shimAlive: boolean,
-): ContainerState {
+function deriveState(status: ShimStatus | undefined, exit: ShimExit | undefined, shimAlive: boolean): ContainerState {
   const common = {
     pid: 0,
     exitCode: exit?.exitCode ?? status?.exitCode ?? 0,

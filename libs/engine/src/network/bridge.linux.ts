@@ -81,7 +81,7 @@ async function saveAll(): Promise<{ raw: string; nat: string; filter: string }> 
   return { raw, nat, filter };
 }
 
-export async function removeBridgeRules(name: string): Promise<void> {
+async function removeBridgeRules(name: string): Promise<void> {
   const text = bridgeRemoval(name, await saveAll());
   if (text.trim()) await iptablesRestore(text);
 }

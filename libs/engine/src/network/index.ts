@@ -1,9 +1,9 @@
 export * from './bridge-network';
 export { type BridgeSettings } from './bridge.linux';
-export { containerResolvConf, readContainerResolvConf } from './hosts';
+export { readContainerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError } from './ipam';
 export * from './ports';
 export { BridgeSandboxes, type Sandbox } from './sandboxes';
 export { isLoopbackIp, loopbackProxySpecs } from './rules';
-export { NetworkConfigError, type Subnet, parseCidr, parseSubnet } from './subnet';
+export { NetworkConfigError, type Subnet } from './subnet';
 export { bridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from './settings';

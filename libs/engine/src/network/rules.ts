@@ -31,10 +31,10 @@
 import type { PortBinding } from './ports';
 import { ANY_IP } from './ports';
 
-export const bridgeTag = (bridge: string): string => `paas-bridge:${bridge}`;
+const bridgeTag = (bridge: string): string => `paas-bridge:${bridge}`;
 export const containerTag = (id: string): string => `paas:${id}`;
-export const dnatChain = (bridge: string): string => `PAAS-DNAT-${bridge}`;
-export const isolationChain = (bridge: string): string => `PAAS-ISO-${bridge}`;
+const dnatChain = (bridge: string): string => `PAAS-DNAT-${bridge}`;
+const isolationChain = (bridge: string): string => `PAAS-ISO-${bridge}`;
 
 /** 127.0.0.0/8: never routed to or from a bridge. */
 export const isLoopbackIp = (ip: string): boolean => /^127\./.test(ip);

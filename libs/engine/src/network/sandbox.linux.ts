@@ -13,10 +13,10 @@ import { existsSync } from 'node:fs';
 import { ipBatch, run } from './commands.linux';
 import { macFor } from './subnet';
 
-export const netnsName = (id: string): string => `paas-${id.slice(0, 12)}`;
+const netnsName = (id: string): string => `paas-${id.slice(0, 12)}`;
 export const netnsPath = (id: string): string => `/run/netns/${netnsName(id)}`;
 /** The host end of the pair (15 bytes at most, the kernel's IFNAMSIZ - 1). */
-export const hostVeth = (id: string): string => `pv${id.slice(0, 12)}`;
+const hostVeth = (id: string): string => `pv${id.slice(0, 12)}`;
 
 export interface SandboxAddress {
   readonly ip: string;

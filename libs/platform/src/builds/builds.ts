@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { appendLog, BUILD_LOG_MAX, buildLogKey, endLog } from '../logs';
+import { transaction } from '../model/database';
 import { Build } from '../model/entities';
+import { failBuildingRelease } from '../release-lifecycle';
 import { BUILD_OUTPUT_MAX } from './build-log';
 
 export interface NewBuild {
@@ -89,7 +91,8 @@ export async function streamedOutput(redis: Redis, key: string, max = BUILD_OUTP
 
 /**
  * Fails a build whose worker is gone and whose job the queue will not run again (it stalled
- * too often): the row says why, the stream ends, so the pusher and followers stop waiting.
+ * too often): the row says why (and its release, if it made one, fails with it), the stream
+ * ends, so the pusher and followers stop waiting.
  * Does nothing to a build that has already finished; true when it settled it.
  */
 export async function failLostBuild(
@@ -104,6 +107,7 @@ export async function failLostBuild(
   await appendLog(redis, key, 'build', ` !     ${reason}`, BUILD_LOG_MAX);
   await appendLog(redis, key, 'build', ' !     Build failed', BUILD_LOG_MAX);
   const output = await streamedOutput(redis, key);
+  await transaction(dataSource, (manager) => failBuildingRelease(manager, buildId, reason));
   await dataSource.manager.update(Build, { id: buildId }, { status: 'failed', error: reason, output });
   await endLog(redis, key, 'failed');
   return true;

@@ -3,8 +3,10 @@
  *
  *   check out the commit -> read Procfile and app.json -> detect the app (Dockerfile, Node.js,
  *   static) -> build with the engine's builder (the app's step cache reused across pushes)
- *   -> release vN, pending -> tag and push REGISTRY/APP:vN -> the Procfile `release` command
- *   -> release vN succeeded (live) -> prune old release images
+ *   -> release vN, building -> tag and push REGISTRY/APP:vN -> the Procfile `release` command
+ *   -> release vN deploying (the scheduler makes it live) -> prune old release images
+ *
+ * A build that fails for good fails its release too (release-lifecycle.ts moves both).
  *
  * Every line goes to the build's Redis stream as it happens. A job the queue runs again (its
  * worker was killed) starts over from the checkout: the build cache makes the finished steps
@@ -25,7 +27,9 @@ import { imageCommand } from '../image-command';
 import { buildLogKey, writeAppLog } from '../logs';
 import { Build, Release, type HealthcheckSpec } from '../model/entities';
 import type { BuildJobData, BuildJobResult } from '../queue';
-import { appConfig, createRelease, settleRelease } from '../releases';
+import { transaction } from '../model/database';
+import { failBuildingRelease, releaseBuilt } from '../release-lifecycle';
+import { appConfig, createRelease } from '../releases';
 import { parseAppJson } from './app-json';
 import { BuildLog } from './build-log';
 import { buildNetwork } from './build-network';
@@ -134,6 +138,7 @@ export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: Bu
     log.error('Build failed');
     await log.drain().catch(() => undefined);
     const output = await streamedOutput(env.redis, key).catch(() => log.output);
+    await transaction(dataSource, (manager) => failBuildingRelease(manager, build.id, message));
     await dataSource.manager.update(Build, { id: build.id }, { status: 'failed', error: message, output });
     await log.end('failed');
     await appEvent(
@@ -180,19 +185,19 @@ async function buildAndRelease(
     healthchecks: built.healthchecks,
     buildId: job.buildId,
     idempotencyKey: `${job.commit}:${job.buildId}`,
-    status: 'pending',
+    building: true,
     createdBy: job.createdBy ?? null,
   });
   if (release.status === 'failed') {
     throw new AppBuildError(`release v${release.version} failed in an earlier attempt of this build`);
   }
   const ref = releaseImageRef(env.registry.host, job.app, release.version);
-  if (release.status === 'pending') {
+  if (release.status === 'building') {
     await env.images.refs.set(
       formatReference(parseNormalizedReference(ref)),
       await env.images.manifestDescriptor(built.image),
     );
-    // a retry may have rebuilt the image (its cache pruned meanwhile): the pending release takes it
+    // a retry may have rebuilt the image (its cache pruned meanwhile): the building release takes it
     await dataSource.manager.update(
       Release,
       { id: release.id },
@@ -215,12 +220,11 @@ async function buildAndRelease(
         ...(signal ? { signal } : {}),
       });
       if (signal?.aborted) throw new BuildAbortedError();
-      if (code !== 0) {
-        await settleRelease(dataSource, release.id, 'failed');
+      // runBuild's failure fails the release with this reason
+      if (code !== 0)
         throw new AppBuildError(`release command failed with exit code ${code}: v${release.version} was not released`);
-      }
     }
-    await settleRelease(dataSource, release.id, 'succeeded');
+    await transaction(dataSource, (manager) => releaseBuilt(manager, release.id));
   }
   await dataSource.manager.update(
     Build,

@@ -75,7 +75,7 @@ describe('pruneReleaseImages', () => {
       id: randomUUID(),
       appId,
       version,
-      status: 'succeeded',
+      status: version === 13 ? 'live' : 'superseded',
       description: `v${version}`,
       imageRef,
       imageDigest,

@@ -6,10 +6,10 @@
  */
 import type { ImageService } from '@paas/images';
 import { type Digest, formatReference, parseNormalizedReference } from '@paas/oci';
-import { type RegistryClient, pushImage } from '@paas/registry';
+import { type RegistryClient, deleteManifest, pushImage } from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { Release } from '../model/entities';
-import { currentRelease } from '../releases';
+import { currentRelease, liveRelease } from '../release-lifecycle';
 import type { BuildLog } from './build-log';
 
 export const KEEP_RELEASE_IMAGES = 10;
@@ -53,11 +53,10 @@ export async function pruneReleaseImages(
     order: { version: 'DESC' },
     take: keep * 2,
   });
-  const current = await currentRelease(dataSource.manager, appId);
-  const kept = new Set(releases.slice(0, keep).map((r) => r.imageRef));
-  kept.add(current?.imageRef ?? null);
-  const keptDigests = new Set(releases.slice(0, keep).map((r) => r.imageDigest));
-  keptDigests.add(current?.imageDigest ?? null);
+  // what is deploying, and what serves until it is up
+  const current = [await currentRelease(dataSource.manager, appId), await liveRelease(dataSource.manager, appId)];
+  const kept = new Set([...releases.slice(0, keep), ...current].map((r) => r?.imageRef ?? null));
+  const keptDigests = new Set([...releases.slice(0, keep), ...current].map((r) => r?.imageDigest ?? null));
   const removed: string[] = [];
   const seen = new Set<string>();
   for (const release of releases.slice(keep)) {
@@ -66,27 +65,16 @@ export async function pruneReleaseImages(
     seen.add(ref);
     const parsed = parseNormalizedReference(ref);
     if (parsed.domain !== client.host || !parsed.tag) continue;
-    const scopes = [`repository:${parsed.path}:*`];
-    const tag = await client.request(`/v2/${parsed.path}/manifests/${parsed.tag}`, {
-      method: 'DELETE',
-      accept: [404],
-      scopes,
-    });
-    await tag.body?.cancel();
+    const tagged = await deleteManifest(client, parsed.path, parsed.tag);
     // the manifest itself too, once no kept release runs it
     if (release.imageDigest && !keptDigests.has(release.imageDigest)) {
-      const manifest = await client.request(`/v2/${parsed.path}/manifests/${release.imageDigest}`, {
-        method: 'DELETE',
-        accept: [404],
-        scopes,
-      });
-      await manifest.body?.cancel();
+      await deleteManifest(client, parsed.path, release.imageDigest);
     }
     const local = await images.remove(formatReference(parsed)).then(
       () => true,
       () => false, // pruned before, or never pulled here
     );
-    if (tag.status !== 404 || local) removed.push(ref);
+    if (tagged || local) removed.push(ref);
   }
   return removed;
 }

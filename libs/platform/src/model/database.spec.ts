@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { DataSource } from 'typeorm';
 import { TEST_DATABASES, testDatabase } from '../testing/databases';
 import { dataSourceOptions, databaseKind, openDatabase, redact } from './database';
-import { MIGRATIONS } from './migrations';
-import { App } from './entities';
+import { MIGRATIONS, ReleaseLifecycle1764500000000 } from './migrations';
+import { App, Release } from './entities';
 
 for (const kind of TEST_DATABASES) {
   describe(`database on ${kind}`, () => {
@@ -46,6 +47,70 @@ for (const kind of TEST_DATABASES) {
         assert.equal(Number(rows[0]?.n), MIGRATIONS.length);
       } finally {
         await second.destroy();
+      }
+    });
+
+    it('maps releases of pending/succeeded/failed + liveAt onto the lifecycle states', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const before = MIGRATIONS.slice(0, MIGRATIONS.indexOf(ReleaseLifecycle1764500000000));
+      const old = new DataSource({
+        ...dataSourceOptions({ url: db.url, platformDir: '/nonexistent' }),
+        migrations: before,
+      });
+      await old.initialize();
+      const apps = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b'];
+      // app a: v1 config only, v2 served, v3 serves, v4 failed its deploy, v5 deploys, v6 builds
+      // app b: v1 config only (nothing pushed yet)
+      const rows: [string, number, string, string | null, string | null][] = [
+        [apps[0] as string, 1, 'succeeded', null, null],
+        [apps[0] as string, 2, 'succeeded', 'r/a:2', '2026-12-01T00:00:00.000Z'],
+        [apps[0] as string, 3, 'succeeded', 'r/a:3', '2026-12-02T00:00:00.000Z'],
+        [apps[0] as string, 4, 'failed', 'r/a:4', null],
+        [apps[0] as string, 5, 'succeeded', 'r/a:5', null],
+        [apps[0] as string, 6, 'pending', 'r/a:6', null],
+        [apps[1] as string, 1, 'succeeded', null, null],
+      ];
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        for (const [appId, version, status, imageRef, liveAt] of rows) {
+          await old.manager.insert(Release, {
+            id: `00000000-0000-4000-8000-${appId.slice(-1)}0000000000${version}`,
+            appId,
+            version,
+            status: status as Release['status'],
+            description: `v${version}`,
+            imageRef,
+            imageDigest: null,
+            config: {},
+            processTypes: {},
+            healthchecks: null,
+            buildId: null,
+            idempotencyKey: null,
+            createdBy: null,
+            liveAt,
+            deployError: null,
+          });
+        }
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const states = (await ds.manager.find(Release, { order: { appId: 'ASC', version: 'ASC' } })).map(
+          (r) => `${r.appId.slice(-1)}v${r.version} ${r.status}`,
+        );
+        assert.deepEqual(states, [
+          'av1 superseded',
+          'av2 superseded',
+          'av3 live',
+          'av4 failed',
+          'av5 deploying',
+          'av6 building',
+          'bv1 live',
+        ]);
+      } finally {
+        await ds.destroy();
       }
     });
 

@@ -9,7 +9,8 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, Unique, UpdateDateColumn } from 'typeorm';
 
 export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
-export type ReleaseStatus = 'pending' | 'succeeded' | 'failed';
+/** A release's state; release-lifecycle.ts moves it (building -> deploying -> live, failed, superseded). */
+export type ReleaseStatus = 'building' | 'deploying' | 'live' | 'failed' | 'superseded';
 export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
 export type NodeState = 'up' | 'down' | 'draining';
 /** What the scheduler wants of an instance: to run, or to leave (drained, then stopped). */
@@ -165,7 +166,7 @@ export class Release {
   @Column({ type: 'varchar', length: 32, nullable: true })
   liveAt!: string | null;
 
-  /** Why its deploy failed (its instances did not pass their checks), when it did. */
+  /** Why it failed (its release command, a lost build, instances that did not pass their checks). */
   @Column({ type: 'text', nullable: true })
   deployError!: string | null;
 }

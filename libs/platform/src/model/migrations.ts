@@ -238,4 +238,43 @@ export class NodeTokens1764400000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [Initial1764200000000, Scheduler1764300000000, NodeTokens1764400000000];
+/**
+ * The release lifecycle (issue #17, release-lifecycle.ts): `pending | succeeded | failed` plus
+ * `liveAt` become one state. Per app, the newest succeeded release that went live is `live`,
+ * a newer succeeded one is `deploying` (`live` without an image: it has nothing to start), the
+ * other succeeded ones `superseded`; `pending` is `building`.
+ */
+export class ReleaseLifecycle1764500000000 implements MigrationInterface {
+  name = 'ReleaseLifecycle1764500000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    const newest = (states: string) =>
+      `SELECT MAX(r2."version") FROM "releases" r2 WHERE r2."appId" = "releases"."appId" AND r2."status" IN (${states})`;
+    await qr.query(`UPDATE "releases" SET "status" = 'building' WHERE "status" = 'pending'`);
+    await qr.query(
+      `UPDATE "releases" SET "status" = 'live' WHERE "status" = 'succeeded' AND "liveAt" IS NOT NULL AND "version" = (${newest(`'succeeded'`)} AND r2."liveAt" IS NOT NULL)`,
+    );
+    await qr.query(
+      `UPDATE "releases" SET "status" = CASE WHEN "imageRef" IS NULL THEN 'live' ELSE 'deploying' END WHERE "status" = 'succeeded' AND "version" = (${newest(`'succeeded', 'live'`)})`,
+    );
+    await qr.query(`UPDATE "releases" SET "status" = 'superseded' WHERE "status" = 'succeeded'`);
+    // an imageless newest release beside an older live one: the newer is the one in effect
+    await qr.query(
+      `UPDATE "releases" SET "status" = 'superseded' WHERE "status" = 'live' AND "version" < (${newest(`'live'`)})`,
+    );
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.query(`UPDATE "releases" SET "status" = 'pending' WHERE "status" = 'building'`);
+    await qr.query(
+      `UPDATE "releases" SET "status" = 'succeeded' WHERE "status" IN ('deploying', 'live', 'superseded')`,
+    );
+  }
+}
+
+export const MIGRATIONS = [
+  Initial1764200000000,
+  Scheduler1764300000000,
+  NodeTokens1764400000000,
+  ReleaseLifecycle1764500000000,
+];

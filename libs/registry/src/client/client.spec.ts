@@ -16,6 +16,7 @@ import { UserStore } from '../auth/users';
 import { type TestRegistry, testRegistry } from '../spec-support';
 import { parseChallenge } from './challenge';
 import { RegistryClient, RegistryClientError, isLoopback } from './client';
+import { deleteManifest } from './delete';
 import { type LayerEvent, type ProgressSink } from './progress';
 import { pullImage } from './pull';
 import { pushImage } from './push';
@@ -69,6 +70,7 @@ describe('push and pull', () => {
     reg = await testRegistry({ auth: 'token' });
     await new UserStore(reg.root).set('alice', 'pw');
     await new UserStore(reg.root).set('bob', 'pw', 'pull');
+    await new UserStore(reg.root).set('carol', 'pw', 'delete');
     source = await ImageService.open(imageRoots(join(base, 'a')));
     target = await ImageService.open(imageRoots(join(base, 'b')));
   });
@@ -130,6 +132,34 @@ describe('push and pull', () => {
       (err: unknown) =>
         err instanceof RegistryClientError && err.registryCode === 'DENIED' && /denied/.test(err.message),
     );
+  });
+
+  it('deletes a tag, then its manifest, through the token flow; a pusher may not', async () => {
+    const ref = parseNormalizedReference(`${reg.host}/team/old:v1`);
+    await makeImage(`${reg.host}/team/old:v1`);
+    const image = await source.resolve(`${reg.host}/team/old:v1`);
+    const pusher = new RegistryClient(reg.host, { credentials: { username: 'alice', password: 'pw' } });
+    await pushImage(source, pusher, image, ref);
+    await assert.rejects(
+      deleteManifest(pusher, 'team/old', 'v1'),
+      (err: unknown) => err instanceof RegistryClientError && err.code === 'DENIED',
+    );
+    const janitor = new RegistryClient(reg.host, { credentials: { username: 'carol', password: 'pw' } });
+    assert.equal(await deleteManifest(janitor, 'team/old', 'v1'), true);
+    assert.equal(await deleteManifest(janitor, 'team/old', 'v1'), false, 'a tag already gone');
+    const byDigest = await janitor.request(`/v2/team/old/manifests/${image.manifestDigest}`, {
+      method: 'HEAD',
+      accept: [404],
+      scopes: ['repository:team/old:pull'],
+    });
+    assert.equal(byDigest.status, 200, 'deleting the tag leaves the manifest');
+    assert.equal(await deleteManifest(janitor, 'team/old', image.manifestDigest), true);
+    const gone = await janitor.request(`/v2/team/old/manifests/${image.manifestDigest}`, {
+      method: 'HEAD',
+      accept: [404],
+      scopes: ['repository:team/old:pull'],
+    });
+    assert.equal(gone.status, 404);
   });
 
   it('fails with UNAUTHORIZED on a wrong password', async () => {

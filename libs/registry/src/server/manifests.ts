@@ -6,7 +6,7 @@
 import { type Digest, MediaType, isDigest } from '@paas/oci';
 import { RegistryError } from '../errors';
 
-export const MANIFEST_TYPES: readonly string[] = [
+const MANIFEST_TYPES: readonly string[] = [
   MediaType.ociManifest,
   MediaType.ociIndex,
   MediaType.dockerManifest,

@@ -146,12 +146,18 @@ export class FakeApi {
     config = { ...state.config },
   ): Release {
     const previous = state.releases[0];
+    const image = imageRef ?? previous?.imageRef ?? null;
+    // as the api's release lifecycle: with an image it deploys (no scheduler here makes it live),
+    // without one it is live at once; either supersedes the older deploying one
+    const status = image === null ? 'live' : 'deploying';
     const release: Release = {
       id: randomUUID(),
       version: (previous?.version ?? 0) + 1,
-      status: 'succeeded',
+      status,
+      liveAt: null,
+      error: null,
       description,
-      imageRef: imageRef ?? previous?.imageRef ?? null,
+      imageRef: image,
       imageDigest: previous?.imageDigest ?? `sha256:${'b'.repeat(64)}`,
       config,
       processTypes: processTypes ?? previous?.processTypes ?? {},
@@ -160,7 +166,15 @@ export class FakeApi {
       createdBy: 'admin',
       createdAt: new Date().toISOString(),
     };
-    state.releases = [release, ...state.releases.map((r) => ({ ...r, current: false }))];
+    const superseded = (r: Release): boolean => r.status === 'deploying' || (status === 'live' && r.status === 'live');
+    state.releases = [
+      release,
+      ...state.releases.map((r) => ({
+        ...r,
+        current: false,
+        ...(superseded(r) ? { status: 'superseded' as const } : {}),
+      })),
+    ];
     state.app = { ...state.app, release: { id: release.id, version: release.version } };
     return release;
   }

@@ -8,7 +8,7 @@
  * from is still the branch it moves when it ends.
  */
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { type App, Build, buildLogKey, followLog } from '@paas/platform';
+import { type App, Build, buildLogKey, followLog, git } from '@paas/platform';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DeploysService } from '../scheduler/deploys.service';
 import type { Redis } from 'ioredis';
@@ -17,7 +17,7 @@ import { BuildsQueueService } from '../builds-queue/builds-queue.service';
 import { createBuild, failLostBuild } from '../builds-queue/platform-build';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { type CommandResult, isZeroId, type PushCommand, type PushProgress } from './proc-receive';
-import { DEPLOY_REFS, git, resolveRef } from './repos';
+import { DEPLOY_REFS, resolveRef } from './repos';
 
 /** How often a push looks at its job while following the build (a lost worker, a queue wait). */
 const WATCH_INTERVAL_MS = 1000;
@@ -40,7 +40,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 @Injectable()
-export class DeployService implements BeforeApplicationShutdown {
+export class PushService implements BeforeApplicationShutdown {
   private readonly locks = new Map<string, Promise<void>>();
   /** Aborted when the api stops: pushes waiting on builds answer instead of hanging on. */
   private readonly closing = new AbortController();
