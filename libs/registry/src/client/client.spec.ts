@@ -142,7 +142,7 @@ describe('push and pull', () => {
     await pushImage(source, pusher, image, ref);
     await assert.rejects(
       deleteManifest(pusher, 'team/old', 'v1'),
-      (err: unknown) => err instanceof RegistryClientError && err.code === 'DENIED',
+      (err: unknown) => err instanceof RegistryClientError && err.registryCode === 'DENIED',
     );
     const janitor = new RegistryClient(reg.host, { credentials: { username: 'carol', password: 'pw' } });
     assert.equal(await deleteManifest(janitor, 'team/old', 'v1'), true);
