@@ -9,7 +9,7 @@ import {
   paths,
   registryLogin,
 } from '@paas/config';
-import { type EngineSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
+import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
 import { isIPv4 } from 'node:net';
 import { availableParallelism, hostname, totalmem } from 'node:os';
@@ -102,11 +102,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
     registryLogin: registryLogin(env),
     insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
-    engine: {
-      runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
-      shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
-      init: env['PAAS_INIT'] || join(native, 'paas-init'),
-      bridge: bridgeSettingsFromEnv(env, controlPlaneAddresses([apiUrl, `http://${registry.host}`, redisUrl])),
-    },
+    engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`, redisUrl])),
   };
 }

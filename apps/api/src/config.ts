@@ -9,7 +9,7 @@ import {
   paths,
   registryLogin,
 } from '@paas/config';
-import { type EngineSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from '@paas/engine';
+import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
@@ -77,13 +77,12 @@ export function loadApiConfig(env: Env): ApiConfig {
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
     buildLimits: buildLimits(env),
     buildTimeoutMs: milliseconds(env, 'PAAS_BUILD_TIMEOUT_MS', 1_800_000),
-    engine: {
-      runtime: env['PAAS_RUNTIME'] || join(native, 'paas-runtime'),
-      shim: env['PAAS_SHIM'] || join(native, 'paas-shim'),
-      init: env['PAAS_INIT'] || join(native, 'paas-init'),
-      // builds and one-off runs on this node must not reach a database, Redis or registry elsewhere
-      bridge: bridgeSettingsFromEnv(env, controlPlaneAddresses([databaseUrl, redisUrl, `http://${registryHost}`])),
-    },
+    // builds and one-off runs on this node must not reach a database, Redis or registry elsewhere
+    engine: engineSettingsFromEnv(
+      env,
+      native,
+      controlPlaneAddresses([databaseUrl, redisUrl, `http://${registryHost}`]),
+    ),
     scheduler: schedulerSettings(env),
   };
 }

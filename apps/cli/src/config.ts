@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
 import { type Env, type ListenAddress, type Paths, listenAddress, paths } from '@paas/config';
-import { type EngineSettings, bridgeSettingsFromEnv } from '@paas/engine';
+import { type EngineSettings, engineSettingsFromEnv } from '@paas/engine';
 
 /** The engine's settings (`PAAS_RUNTIME`, `PAAS_SHIM`, `PAAS_INIT`, `PAAS_BRIDGE`...), the paths, the api. */
 export interface CliConfig extends EngineSettings {
@@ -16,9 +16,6 @@ export function loadCliConfig(env: Env): CliConfig {
   return {
     paths: paths(env),
     apiAddress: listenAddress(env, 'PAAS_API_ADDR'),
-    runtime: env['PAAS_RUNTIME'] || join(REPO, 'native', 'runtime', 'build', 'paas-runtime'),
-    shim: env['PAAS_SHIM'] || join(REPO, 'native', 'runtime', 'build', 'paas-shim'),
-    init: env['PAAS_INIT'] || join(REPO, 'native', 'runtime', 'build', 'paas-init'),
-    bridge: bridgeSettingsFromEnv(env),
+    ...engineSettingsFromEnv(env, join(REPO, 'native', 'runtime', 'build')),
   };
 }

@@ -33,11 +33,29 @@ export interface AppMetricsAnswer {
   readonly samples: readonly MetricsSample[];
 }
 
+/** The service's time: the wall clock and a repeating timer (specs drive a fake one). */
+export interface MetricsClock {
+  now(): number;
+  /** Runs `tick` every `ms` until the returned function is called. */
+  every(ms: number, tick: () => Promise<unknown>): () => void;
+}
+
+export const systemMetricsClock: MetricsClock = {
+  now: () => Date.now(),
+  every(ms, tick) {
+    const timer = setInterval(() => void tick().catch(() => undefined), ms);
+    timer.unref();
+    return () => clearInterval(timer);
+  },
+};
+
 export interface MetricsOptions {
   /** Sampling period while someone watches the app. */
   readonly intervalMs: number;
   /** How much history to keep, and how long an app stays watched after its last request. */
   readonly windowMs: number;
+  /** Default: the system's. */
+  readonly clock?: MetricsClock;
 }
 
 export const METRICS_OPTIONS = Symbol('METRICS_OPTIONS');
@@ -90,7 +108,8 @@ function sumFor(app: string, routers: readonly RouterMetrics[]): { routers: numb
 @Injectable()
 export class MetricsService implements OnModuleDestroy {
   private readonly watched = new Map<string, Watched>();
-  private timer: NodeJS.Timeout | undefined;
+  /** Stops the sampling timer; set while it runs. */
+  private stopTimer: (() => void) | undefined;
   private sampling: Promise<Map<string, Current>> | undefined;
   private stopped = false;
 
@@ -98,9 +117,13 @@ export class MetricsService implements OnModuleDestroy {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(METRICS_OPTIONS) private readonly options: MetricsOptions,
-  ) {}
+  ) {
+    this.clock = options.clock ?? systemMetricsClock;
+  }
 
-  async forApp(app: App, now = Date.now()): Promise<AppMetricsAnswer> {
+  private readonly clock: MetricsClock;
+
+  async forApp(app: App, now = this.clock.now()): Promise<AppMetricsAnswer> {
     let entry = this.watched.get(app.id);
     if (!entry) {
       entry = { name: app.name, lastAskedAt: now, samples: [] };
@@ -130,16 +153,13 @@ export class MetricsService implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopTimer?.();
+    this.stopTimer = undefined;
   }
 
   private schedule(): void {
-    if (this.timer || this.stopped) return;
-    this.timer = setInterval(() => {
-      void this.sample().catch(() => undefined);
-    }, this.options.intervalMs);
-    this.timer.unref();
+    if (this.stopTimer || this.stopped) return;
+    this.stopTimer = this.clock.every(this.options.intervalMs, () => this.sample());
   }
 
   /**
@@ -155,13 +175,13 @@ export class MetricsService implements OnModuleDestroy {
   }
 
   private async takeSample(): Promise<Map<string, Current>> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [id, entry] of this.watched) {
       if (now - entry.lastAskedAt > this.options.windowMs) this.watched.delete(id);
     }
     if (this.watched.size === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
+      this.stopTimer?.();
+      this.stopTimer = undefined;
       return new Map();
     }
     const ids = [...this.watched.keys()];

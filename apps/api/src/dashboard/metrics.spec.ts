@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createApp, deployRelease, insertInstance, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
-import { MetricsService } from './metrics.service';
+import { type MetricsClock, MetricsService } from './metrics.service';
 
 const status = (n: number) => ({ '2xx': n, '3xx': 0, '4xx': 1, '5xx': 0 });
 const figures = (requests: number, requestsPerSecond: number) => ({
@@ -103,7 +103,8 @@ describe('metrics history', () => {
 
   it('samples a watched app on a timer, keeps the window, and stops when nobody asks', async () => {
     const app = await createApp(api, 'watched');
-    const service = new MetricsService(api.dataSource, api.redis, { intervalMs: 100, windowMs: 600 });
+    const clock = new FakeClock();
+    const service = new MetricsService(api.dataSource, api.redis, { intervalMs: 100, windowMs: 600, clock });
     try {
       const publish = (rps: number) =>
         publishRouterMetrics(api.redis, { router: 'r1', time: Date.now(), apps: { watched: figures(1, rps) } });
@@ -111,30 +112,68 @@ describe('metrics history', () => {
       const first = await service.forApp(app);
       assert.equal(first.samples.length, 1);
       await publish(7);
-      await new Promise((r) => setTimeout(r, 450));
+      await clock.advance(450);
       const later = await service.forApp(app);
-      assert.ok(later.samples.length >= 3, `samples: ${later.samples.length}`);
-      assert.equal(later.samples[0]?.requestsPerSecond, 1);
-      assert.equal(later.samples.at(-1)?.requestsPerSecond, 7);
-      const times = later.samples.map((s) => s.t);
       assert.deepEqual(
-        times,
-        [...times].sort((a, b) => a - b),
+        later.samples.map((s) => [s.t - first.time, s.requestsPerSecond]),
+        [
+          [0, 1],
+          [100, 7],
+          [200, 7],
+          [300, 7],
+          [400, 7],
+          [450, 7],
+        ],
+        'one sample per tick, and one for the request half an interval after the last',
       );
 
-      // the window: old samples go, at most window / interval (+1) remain
-      await new Promise((r) => setTimeout(r, 500));
+      // the window: older samples go
+      await clock.advance(500);
       const windowed = await service.forApp(app);
-      assert.ok(windowed.samples.length <= 8, `samples: ${windowed.samples.length}`);
-      assert.ok(Date.now() - (windowed.samples[0]?.t ?? 0) <= 700);
+      assert.deepEqual(
+        windowed.samples.map((s) => s.t - first.time),
+        [400, 450, 500, 600, 700, 800, 900, 950],
+      );
 
       // nobody asks for longer than the window: sampling stops and the history is dropped
-      await new Promise((r) => setTimeout(r, 900));
-      const count = windowed.samples.length;
+      await clock.advance(900);
+      assert.equal(clock.running, false, 'the timer stopped');
       const fresh = await service.forApp(app);
-      assert.equal(fresh.samples.length, 1, `history restarted (had ${count})`);
+      assert.equal(fresh.samples.length, 1, `history restarted (had ${windowed.samples.length})`);
     } finally {
       service.onModuleDestroy();
     }
   });
 });
+
+/** Time that moves only when the spec says: each timer tick runs, and is waited for, in order. */
+class FakeClock implements MetricsClock {
+  private t = 1_800_000_000_000;
+  private timer: { ms: number; next: number; tick: () => Promise<unknown> } | undefined;
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  every(ms: number, tick: () => Promise<unknown>): () => void {
+    const timer = { ms, next: this.t + ms, tick };
+    this.timer = timer;
+    return () => {
+      if (this.timer === timer) this.timer = undefined;
+    };
+  }
+
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (let timer = this.timer; timer && timer.next <= end; timer = this.timer) {
+      this.t = timer.next;
+      timer.next += timer.ms;
+      await timer.tick();
+    }
+    this.t = end;
+  }
+}

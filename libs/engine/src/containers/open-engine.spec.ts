@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, imageRoots } from '@paas/images';
 import { bridgeSettings } from '../network';
-import { type EngineSettings, engineOptions, openEngine } from './open-engine';
+import { type EngineSettings, engineOptions, engineSettingsFromEnv, openEngine } from './open-engine';
 
 const settings: EngineSettings = {
   runtime: '/opt/paas/paas-runtime',
@@ -42,5 +42,29 @@ describe('openEngine', () => {
     const sharing = await openEngine(paths, settings, { images: shared });
     assert.equal(sharing.images, shared);
     assert.notEqual(own.images, shared);
+  });
+
+  it('reads the settings from the environment, with the binaries built beside the code by default', () => {
+    const built = engineSettingsFromEnv({}, '/repo/native/runtime/build', ['10.9.8.7']);
+    assert.deepEqual(
+      [built.runtime, built.shim, built.init],
+      [
+        '/repo/native/runtime/build/paas-runtime',
+        '/repo/native/runtime/build/paas-shim',
+        '/repo/native/runtime/build/paas-init',
+      ],
+    );
+    assert.deepEqual(
+      built.bridge,
+      bridgeSettings({ bridge: 'paas0', subnet: '10.88.0.0/16', protectedCidrs: '10.9.8.7' }),
+      "DESIGN.md's bridge, walling off the addresses given",
+    );
+    const env = { PAAS_RUNTIME: '/usr/sbin/crun', PAAS_SHIM: '/s', PAAS_INIT: '/i', PAAS_BRIDGE: 'paas-t1' };
+    const chosen = engineSettingsFromEnv(env, '/unused');
+    assert.deepEqual(
+      [chosen.runtime, chosen.shim, chosen.init, chosen.bridge.name],
+      ['/usr/sbin/crun', '/s', '/i', 'paas-t1'],
+    );
+    assert.throws(() => engineSettingsFromEnv({ PAAS_BRIDGE: 'no spaces' }, '/x'), /PAAS_BRIDGE/);
   });
 });

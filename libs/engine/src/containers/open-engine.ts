@@ -5,9 +5,9 @@
  * `$PAAS_RUN/runtime`, `$PAAS_RUN/network`) and a container made by one is found by the others.
  */
 import { join } from 'node:path';
-import type { Paths } from '@paas/config';
+import type { Env, Paths } from '@paas/config';
 import { ImageService, imageRoots } from '@paas/images';
-import type { BridgeSettings } from '../network';
+import { type BridgeSettings, bridgeSettingsFromEnv } from '../network';
 import { Engine, type EngineOptions } from './engine';
 
 /** What an engine needs from the environment (`PAAS_RUNTIME`, `PAAS_SHIM`, `PAAS_INIT`, `PAAS_BRIDGE`...). */
@@ -20,6 +20,24 @@ export interface EngineSettings {
   readonly init: string;
   /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
   readonly bridge: BridgeSettings;
+}
+
+/**
+ * The settings from a process's environment: `PAAS_RUNTIME`, `PAAS_SHIM` and `PAAS_INIT`
+ * (by default the ones built in `nativeDir`), and the bridge (bridgeSettingsFromEnv, with
+ * `protectedAddresses` walled off as well).
+ */
+export function engineSettingsFromEnv(
+  env: Env,
+  nativeDir: string,
+  protectedAddresses: readonly string[] = [],
+): EngineSettings {
+  return {
+    runtime: env['PAAS_RUNTIME'] || join(nativeDir, 'paas-runtime'),
+    shim: env['PAAS_SHIM'] || join(nativeDir, 'paas-shim'),
+    init: env['PAAS_INIT'] || join(nativeDir, 'paas-init'),
+    bridge: bridgeSettingsFromEnv(env, protectedAddresses),
+  };
 }
 
 export interface OpenEngineOptions {
