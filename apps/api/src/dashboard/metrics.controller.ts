@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { App } from '@paas/platform';
 import { CurrentApp } from '../common/request';
 import { AppMetricsView } from './metrics.dto';
-import { type AppMetricsAnswer, MetricsService } from './metrics.service';
+import { MetricsService } from './metrics.service';
 
 /**
  * `GET /api/apps/:app/metrics`: the app's request rate (from the routers) and instance
@@ -21,7 +21,7 @@ export class MetricsController {
     type: AppMetricsView,
     description: 'requests/s and instances, now and sampled every 2 s over the last 10 minutes',
   })
-  get(@CurrentApp() app: App): Promise<AppMetricsAnswer> {
+  get(@CurrentApp() app: App): Promise<AppMetricsView> {
     return this.metrics.forApp(app);
   }
 }

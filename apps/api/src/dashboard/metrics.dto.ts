@@ -1,8 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { AppMetricsAnswer, MetricsSample } from './metrics.service';
 
-/** The documented form of {@link AppMetricsAnswer}, for the OpenAPI document and the wire types. */
-export class MetricsSampleView implements MetricsSample {
+/** One point of an app's history. */
+export class MetricsSampleView {
   @ApiProperty({ type: Number, description: 'ms since the epoch' })
   t!: number;
 
@@ -41,7 +40,11 @@ export class InstanceCountsView {
   byState!: Record<string, number>;
 }
 
-export class AppMetricsView implements AppMetricsAnswer {
+/**
+ * `GET /api/apps/:app/metrics`: an app's request rate (summed over the routers) and instance
+ * counts, now and sampled over the last minutes, as MetricsService makes it.
+ */
+export class AppMetricsView {
   @ApiProperty({ type: String, example: 'my-app' })
   app!: string;
 

@@ -4,34 +4,7 @@ import { type AppMetrics, type RouterMetrics, readRouterMetrics } from '@paas/pl
 import type { Redis } from 'ioredis';
 import { type DataSource, In } from 'typeorm';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
-
-/** One point of an app's history. */
-export interface MetricsSample {
-  /** When, in ms since the epoch. */
-  readonly t: number;
-  /** Requests per second over all routers. */
-  readonly requestsPerSecond: number;
-  /** Instances that should run, and those of them that are up. */
-  readonly instances: number;
-  readonly up: number;
-}
-
-export interface AppMetricsAnswer {
-  readonly app: string;
-  readonly time: number;
-  /** Routers whose fresh metrics were summed. */
-  readonly routers: number;
-  /** Totals since each router started, and what they do now. */
-  readonly requests: number;
-  readonly requestsPerSecond: number;
-  readonly inflight: number;
-  readonly bytes: number;
-  readonly status: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
-  readonly instances: { readonly total: number; readonly up: number; readonly byState: Record<string, number> };
-  /** How often history is sampled, and the samples, oldest first. */
-  readonly intervalMs: number;
-  readonly samples: readonly MetricsSample[];
-}
+import type { AppMetricsView, MetricsSampleView } from './metrics.dto';
 
 /** The service's time: the wall clock and a repeating timer (specs drive a fake one). */
 export interface MetricsClock {
@@ -64,7 +37,7 @@ export const DEFAULT_METRICS_OPTIONS: MetricsOptions = { intervalMs: 2000, windo
 interface Watched {
   name: string;
   lastAskedAt: number;
-  samples: MetricsSample[];
+  samples: MetricsSampleView[];
 }
 
 interface Current {
@@ -123,7 +96,7 @@ export class MetricsService implements OnModuleDestroy {
 
   private readonly clock: MetricsClock;
 
-  async forApp(app: App, now = this.clock.now()): Promise<AppMetricsAnswer> {
+  async forApp(app: App, now = this.clock.now()): Promise<AppMetricsView> {
     let entry = this.watched.get(app.id);
     if (!entry) {
       entry = { name: app.name, lastAskedAt: now, samples: [] };

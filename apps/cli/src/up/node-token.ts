@@ -10,7 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../errors';
 import { ApiClient } from '../platform/client';
-import type { Token } from '@paas/api-types';
+import type { IssuedToken, Token } from '@paas/api-types';
 
 const TOKEN = /^paas_[0-9A-Za-z]{40}$/;
 
@@ -46,7 +46,7 @@ export async function ensureNodeToken(root: string, apiUrl: string): Promise<str
     const tokens = await client.get<Token[]>('/api/tokens');
     if (tokens.some((t) => t.node && stored.startsWith(t.prefix))) return path;
   }
-  const made = await client.post<{ token: string }>('/api/tokens', { name: 'paas up agent', node: true });
+  const made = await client.post<IssuedToken>('/api/tokens', { name: 'paas up agent', node: true });
   await mkdir(join(root, 'platform'), { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, `${made.token}\n`, 0o600);
   return path;
