@@ -17,12 +17,14 @@
  *   failed      its release command or its deploy failed, or its build was lost (`deployError`)
  *   superseded  a newer release took effect; it served until then when `liveAt` is set
  *
- * An app has at most one deploying and one live release, the deploying one the newer. A move
- * is one conditional UPDATE (`WHERE status = <the state it leaves>`) in the caller's
- * transaction, so of two writers racing for one release only one wins: the other gets a
- * ReleaseTransitionError and its transaction rolls back.
+ * An app has at most one deploying and one live release, the deploying one the newer (moves
+ * that look at an app's other releases hold the app's row: lockApp). A move is one conditional
+ * UPDATE (`WHERE status = <the state it leaves>`) in the caller's transaction, so of two
+ * writers racing for one release only one wins: the other gets a ReleaseTransitionError and
+ * its transaction rolls back.
  */
 import { type EntityManager, In, MoreThan } from 'typeorm';
+import { lockApp } from './model/database';
 import { Formation, Release, type ReleaseStatus } from './model/entities';
 
 /** Every legal move, by the state a release leaves. */
@@ -109,6 +111,7 @@ export function initialReleaseState(input: {
  */
 export async function releaseCreated(manager: EntityManager, release: Release): Promise<void> {
   if (release.status === 'building') return;
+  await lockApp(manager, release.appId);
   await supersedeOlder(manager, release);
   await alignFormation(manager, release);
 }
@@ -119,6 +122,8 @@ export async function releaseCreated(manager: EntityManager, release: Release): 
  */
 export async function releaseBuilt(manager: EntityManager, releaseId: string): Promise<Release> {
   const release = await find(manager, releaseId, 'deploying');
+  // the app's releases hold still until this one is in: a config change or rollback waits
+  await lockApp(manager, release.appId);
   const newer = await manager.findOne(Release, {
     where: { appId: release.appId, status: In([...IN_EFFECT]) },
     order: { version: 'DESC' },
@@ -131,7 +136,9 @@ export async function releaseBuilt(manager: EntityManager, releaseId: string): P
 
 /** deploying -> live: its instances are up and the router switches to it now (`at`, ISO time). */
 export async function releaseLive(manager: EntityManager, releaseId: string, at: string): Promise<Release> {
-  const moved = await move(manager, await find(manager, releaseId, 'live'), 'live', { liveAt: at });
+  const release = await find(manager, releaseId, 'live');
+  await lockApp(manager, release.appId);
+  const moved = await move(manager, release, 'live', { liveAt: at });
   await supersedeOlder(manager, moved);
   return moved;
 }

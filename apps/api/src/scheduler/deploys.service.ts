@@ -70,9 +70,14 @@ export class DeploysService {
     try {
       this.scheduler.kick();
       const polling = (async () => {
-        while (!done) {
+        // the scheduler commits live or failed before it writes the routes and tells its lines,
+        // then emits `settled`: a state seen here while waiting is taken on its second sighting,
+        // so the event (routes written, lines told) comes first when this process's scheduler
+        // settles it; one already settled before the wait is taken at once
+        for (let look = 0, sightings = 0; !done; look++) {
           const outcome = await this.look(release).catch(() => null);
-          if (outcome) return settle(outcome);
+          const fromScheduler = outcome?.status === 'live' || outcome?.status === 'failed';
+          if (outcome && (look === 0 || !fromScheduler || ++sightings > 1)) return settle(outcome);
           await new Promise((r) => setTimeout(r, POLL_MS));
         }
       })();
