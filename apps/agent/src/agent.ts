@@ -14,7 +14,7 @@
  * Every dependency is a role (roles.ts), wired in main.ts.
  */
 import { type HeartbeatAnswer, type InstanceReport, type NodeSummary, nodeChannel } from '@paas/platform';
-import { ApiError } from './api-client';
+import { ControlPlaneError } from './api-client';
 import type { AgentConfig } from './config';
 import { converge } from './convergence';
 import { Instance, type InstanceDeps } from './instance';
@@ -132,7 +132,7 @@ export class Agent {
         const message = (err as Error).message;
         if (message !== this.lastError) this.deps.log(`heartbeat: ${message}`);
         this.lastError = message;
-        if (err instanceof ApiError && err.status === 404) await this.register().catch(() => undefined);
+        if (err instanceof ControlPlaneError && err.status === 404) await this.register().catch(() => undefined);
       }
       if (this.poked || this.stopped) continue;
       await this.deps.clock.sleep(this.heartbeatMs, this.wake.signal);

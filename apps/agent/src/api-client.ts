@@ -3,14 +3,15 @@
  * the control plane with a bearer token. Errors say what the api answered.
  */
 import type { HeartbeatAnswer, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
+import { PaasError, codeForStatus } from '@paas/errors';
 
-export class ApiError extends Error {
+/** The control plane refused a request (its status) or did not answer (status 0). */
+export class ControlPlaneError extends PaasError {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super(codeForStatus(status), message);
   }
 }
 
@@ -32,7 +33,10 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(0, `${this.baseUrl}${path}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      throw new ControlPlaneError(
+        0,
+        `${this.baseUrl}${path}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      );
     }
     const text = await res.text();
     if (!res.ok) {
@@ -42,7 +46,7 @@ export class ApiClient {
       } catch {
         // not JSON: the text itself
       }
-      throw new ApiError(res.status, `${path}: ${res.status} ${message}`);
+      throw new ControlPlaneError(res.status, `${path}: ${res.status} ${message}`);
     }
     return JSON.parse(text) as T;
   }

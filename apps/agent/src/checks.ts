@@ -8,11 +8,11 @@ import type { DeployCheck } from '@paas/platform';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { type Liveness, systemClock } from './roles';
+import { PaasError } from '@paas/errors';
 
-export class CheckFailedError extends Error {
+export class CheckFailedError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'CheckFailedError';
+    super('unavailable', message);
   }
 }
 

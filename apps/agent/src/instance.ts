@@ -28,6 +28,7 @@ import {
 } from '@paas/platform';
 import { CheckFailedError } from './checks';
 import type { AppLog, CheckedMarks, Clock, ContainerRuntime, HealthChecker, ImageSource, ImageStore } from './roles';
+import { PaasError } from '@paas/errors';
 
 /** `unchecked`: adopted from a previous agent before its check had passed; checked once its desired entry is known. */
 export type Phase = 'pulling' | 'creating' | 'unchecked' | 'checking' | 'up' | 'failed' | 'stopping';
@@ -39,7 +40,12 @@ export const RETRY_MAX_MS = 300_000;
 const MIB = 1024 * 1024;
 
 /** An instance that can never run as asked (a config var no environment can hold): no retry. */
-class UnrunnableError extends Error {}
+/** An instance that can never run as asked (its config holds a NUL): failed once, never retried. */
+class UnrunnableError extends PaasError {
+  constructor(message: string) {
+    super('unprocessable', message);
+  }
+}
 
 export interface InstanceDeps {
   readonly runtime: ContainerRuntime;

@@ -53,7 +53,7 @@ export interface ImageStore {
   command(ref: string): Promise<string>;
 }
 
-/** The control plane (api-client.ts); errors are `ApiError`s. */
+/** The control plane (api-client.ts); errors are `ControlPlaneError`s. */
 export interface ControlPlane {
   register(request: RegisterRequest): Promise<RegisterAnswer>;
   heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer>;

@@ -64,6 +64,11 @@ export class PaasError extends Error {
   }
 }
 
+/** Whether a value (a code read off the wire) is one of ERROR_CODES. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
 export function isPaasError(err: unknown, code?: ErrorCode): err is PaasError {
   return err instanceof PaasError && (code === undefined || err.code === code);
 }

@@ -4,11 +4,11 @@
  * it `paas up` runs a private redis-server under $PAAS_ROOT/platform/redis on a unix socket.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { PaasError } from '@paas/errors';
 
-export class RedisUrlError extends Error {
+export class RedisUrlError extends PaasError {
   constructor(url: string, reason: string) {
-    super(`REDIS_URL=${JSON.stringify(url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'))}: ${reason}`);
-    this.name = 'RedisUrlError';
+    super('invalid_params', `REDIS_URL=${JSON.stringify(url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'))}: ${reason}`);
   }
 }
 

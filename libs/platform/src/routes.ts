@@ -37,6 +37,7 @@
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { HOSTNAME, ROUTABLE_APP_NAME_RULE, isRoutableAppName } from './names';
+import { PaasError } from '@paas/errors';
 
 export { connectRedis, redisOptions, RedisUrlError } from './redis';
 
@@ -67,13 +68,12 @@ export interface AppRoute {
 }
 
 /** A route that cannot be stored or was stored broken; the message says which app and field. */
-export class RouteError extends Error {
+export class RouteError extends PaasError {
   constructor(
     readonly app: string,
     reason: string,
   ) {
-    super(`route of app ${JSON.stringify(app)}: ${reason}`);
-    this.name = 'RouteError';
+    super('invalid_params', `route of app ${JSON.stringify(app)}: ${reason}`);
   }
 }
 

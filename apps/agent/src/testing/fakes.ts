@@ -15,7 +15,7 @@ import type {
   RegisterRequest,
 } from '@paas/platform';
 import { digestOf } from '@paas/oci';
-import { ApiError } from '../api-client';
+import { ControlPlaneError } from '../api-client';
 import { CheckFailedError } from '../checks';
 import type {
   AppLog,
@@ -224,12 +224,12 @@ export class FakeControlPlane implements ControlPlane {
   readonly heartbeats: InstanceReport[][] = [];
 
   async register(request: RegisterRequest): Promise<RegisterAnswer> {
-    if (this.down) throw new ApiError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
+    if (this.down) throw new ControlPlaneError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
     return { node: { id: 'n1', name: request.name, state: 'up' }, heartbeatMs: 1000 };
   }
 
   async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer> {
-    if (this.down) throw new ApiError(0, `http://127.0.0.1:7000/api/nodes/${name}/heartbeat: ECONNREFUSED`);
+    if (this.down) throw new ControlPlaneError(0, `http://127.0.0.1:7000/api/nodes/${name}/heartbeat: ECONNREFUSED`);
     this.heartbeats.push([...request.instances]);
     return {
       node: { id: 'n1', name, state: 'up' },

@@ -5,6 +5,7 @@
  * nests more than a few levels, so bodies deeper than MAX_JSON_DEPTH are refused with 400
  * (docs/api.md "Limits") before they are parsed.
  */
+import { PaasError } from '@paas/errors';
 
 /** Arrays and objects inside one another in a request body (`{"updates":[{}]}` is 3). */
 export const MAX_JSON_DEPTH = 32;
@@ -33,15 +34,15 @@ export function jsonDepth(body: Uint8Array, stopAt = Infinity): number {
 }
 
 /** An error body-parser passes on as it is: 400, shown to the client (http-errors' shape). */
-export class TooDeepError extends Error {
+/** Thrown from body-parser's verify hook: it reads status/expose as http-errors' (the filter too). */
+export class TooDeepError extends PaasError {
   readonly status = 400;
   readonly statusCode = 400;
   readonly expose = true;
   readonly type = 'entity.too.deep';
 
   constructor() {
-    super(`the body is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`);
-    this.name = 'TooDeepError';
+    super('invalid_params', `the body is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`);
   }
 }
 

@@ -4,6 +4,7 @@
  * protocol with git receive-pack and to prefix the smart-HTTP ref advertisement.
  */
 import type { Readable } from 'node:stream';
+import { PaasError } from '@paas/errors';
 
 export const FLUSH = Buffer.from('0000');
 /** The largest pkt-line git writes or accepts (LARGE_PACKET_MAX). */
@@ -20,10 +21,9 @@ export type Pkt =
   | { readonly kind: 'flush' | 'delim' | 'end' }
   | { readonly kind: 'eof' };
 
-export class PktLineError extends Error {
+export class PktLineError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'PktLineError';
+    super('invalid_params', message);
   }
 }
 

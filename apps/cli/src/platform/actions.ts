@@ -9,7 +9,7 @@ import { CliError, EXIT_USAGE } from '../errors';
 import { table } from '../format';
 import type { CliIo } from '../io';
 import { type AppFlags, appFromGitUrl, git, insideWorkTree, remoteUrl, resolveApp, DEFAULT_REMOTE } from './app';
-import { ApiClient, ApiError, ApiUnreachableError, apiPath } from './client';
+import { ApiClient, ApiUnreachableError, PlatformApiError, apiPath } from './client';
 import { ExitTrailerSplitter } from './exit-trailer';
 import { bytes, columns, header, json, keyValues, listing, shellQuote, shortAgo, shortCommit, when } from './format';
 import {
@@ -65,7 +65,7 @@ const appPath = (app: string, ...rest: (string | number)[]): string => apiPath('
  * are not the user's (bugs) go on to the CLI's generic report with their stack.
  */
 export async function fail(io: CliIo, err: unknown): Promise<never> {
-  if (err instanceof ApiError) {
+  if (err instanceof PlatformApiError) {
     io.err(`paas: ${err.message}\n`);
     for (const detail of err.details ?? []) io.err(`  - ${describeDetail(detail)}\n`);
     if (err.status === 401) {
@@ -797,7 +797,7 @@ export async function login(io: CliIo, flags: { api?: string; token?: string }):
   try {
     await client.get<App[]>('/api/apps');
   } catch (err) {
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    if (err instanceof PlatformApiError && (err.status === 401 || err.status === 403)) {
       throw new CliError(`login to ${url} failed: the api refused the token (${err.code})`);
     }
     throw err;
@@ -822,7 +822,7 @@ export async function whoami(io: CliIo, flags: JsonFlag): Promise<void> {
     admin = true;
     name = tokens.find((t) => t.prefix && target.token?.startsWith(t.prefix))?.name;
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 403)) throw err;
+    if (!(err instanceof PlatformApiError && err.status === 403)) throw err;
   }
   const prefix = `${(target.token ?? '').slice(0, 9)}…`;
   if (flags.json) {

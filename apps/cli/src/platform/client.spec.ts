@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApiClient, ApiError, ApiUnreachableError, apiPath } from './client';
+import { ApiClient, PlatformApiError, ApiUnreachableError, apiPath } from './client';
 import { FakeApi } from './testing/fake-api';
 import type { App } from '@paas/api-types';
 
@@ -41,17 +41,17 @@ describe('the API client', () => {
     assert.deepEqual(created?.body, { name: 'client-app' });
   });
 
-  it('turns error answers into ApiError with the code and message', async () => {
+  it('turns error answers into PlatformApiError with the code and message', async () => {
     const client = new ApiClient(api.url, api.adminToken);
     await assert.rejects(client.get(apiPath('apps', 'nope')), (err: unknown) => {
-      assert.ok(err instanceof ApiError);
+      assert.ok(err instanceof PlatformApiError);
       assert.equal(err.status, 404);
       assert.equal(err.code, 'not_found');
       assert.equal(err.message, "app 'nope' not found");
       return true;
     });
     await assert.rejects(client.post('/api/apps', { name: 'client-app' }), {
-      name: 'ApiError',
+      name: 'PlatformApiError',
       status: 409,
       code: 'conflict',
     });
@@ -103,7 +103,7 @@ describe('the API client', () => {
       const client = new ApiClient(`${server.url}/prefix`, 't');
       await assert.rejects(client.get('/api/html'), {
         status: 502,
-        code: 'http_502',
+        code: 'unavailable',
         message: 'GET /api/html: 502 Bad Gateway',
       });
       await assert.rejects(client.get('/api/limited'), {
@@ -112,7 +112,10 @@ describe('the API client', () => {
         message: 'too many failed authentications (retry after 42 s)',
       });
       await assert.rejects(client.get('/api/invalid'), { details: [{ field: 'name', rule: 'a DNS label' }] });
-      await assert.rejects(client.get('/api/notjson'), { code: 'bad_response' });
+      await assert.rejects(client.get('/api/notjson'), {
+        code: 'unavailable',
+        message: 'the api answered GET /api/notjson with something other than JSON',
+      });
       assert.equal(await client.delete('/api/empty'), undefined);
       assert.deepEqual(seen, [
         '/prefix/api/html',

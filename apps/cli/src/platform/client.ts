@@ -1,6 +1,6 @@
 /**
  * The CLI's client of the platform's REST API (docs/api.md): JSON requests with a Bearer
- * token, errors as ApiError (`{"code","message"}`), streams (SSE and plain text) as responses
+ * token, errors as PlatformApiError (`{"code","message"}`), streams (SSE and plain text) as responses
  * to read. node:http rather than fetch: it loads faster and names the failing address plainly.
  */
 import http, { type IncomingMessage } from 'node:http';
@@ -8,28 +8,28 @@ import https from 'node:https';
 import { VERSION } from '@paas/config';
 import { type SseEvent, sseEvents } from './sse';
 import type { ApiErrorBody } from '@paas/api-types';
+import { type ErrorCode, PaasError, codeForStatus, isErrorCode } from '@paas/errors';
 
 /** The api answered with an error status. */
-export class ApiError extends Error {
+/** The platform's api answered with an error: its status, its `code` (docs/api.md), details. */
+export class PlatformApiError extends PaasError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ErrorCode,
     message: string,
     readonly details?: unknown[],
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super(code, message);
   }
 }
 
 /** No answer: refused, unknown host, reset, timed out. */
-export class ApiUnreachableError extends Error {
+export class ApiUnreachableError extends PaasError {
   constructor(
     readonly url: string,
     readonly reason: string,
   ) {
-    super(`cannot reach the paas API at ${url}: ${reason}`);
-    this.name = 'ApiUnreachableError';
+    super('unavailable', `cannot reach the paas API at ${url}: ${reason}`);
   }
 }
 
@@ -77,7 +77,7 @@ export class ApiClient {
     return this.json<T>('DELETE', path);
   }
 
-  /** A JSON request; the parsed answer, or ApiError. */
+  /** A JSON request; the parsed answer, or PlatformApiError. */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.open(method, path, {
       ...(body !== undefined ? { body } : {}),
@@ -89,9 +89,9 @@ export class ApiClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new ApiError(
+      throw new PlatformApiError(
         res.statusCode ?? 0,
-        'bad_response',
+        'unavailable',
         `the api answered ${method} ${path} with something other than JSON`,
       );
     }
@@ -113,7 +113,7 @@ export class ApiClient {
 
   /**
    * Sends the request and resolves with the response once its status is a success (2xx);
-   * an error status is read and thrown as ApiError. The caller reads or destroys the body.
+   * an error status is read and thrown as PlatformApiError. The caller reads or destroys the body.
    */
   open(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const url = new URL(this.baseUrl + path);
@@ -161,7 +161,7 @@ function apiError(
   method: string,
   path: string,
   text: string,
-): ApiError {
+): PlatformApiError {
   let body: Partial<ApiErrorBody> = {};
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -169,22 +169,25 @@ function apiError(
   } catch {
     // not JSON: a proxy's page or plain text
   }
-  const code = typeof body.code === 'string' ? body.code : `http_${status}`;
+  // the api's codes are PaasError's; a proxy's page or an unknown code is read from the status
+  const said = isErrorCode(body.code) ? body.code : undefined;
+  const code = said ?? codeForStatus(status);
   let message =
-    typeof body.message === 'string' && body.message ? body.message : defaultMessage(status, code, method, path);
+    typeof body.message === 'string' && body.message ? body.message : defaultMessage(status, said, method, path);
   if (status === 429 && typeof retryAfter === 'string') message += ` (retry after ${retryAfter} s)`;
   const details = Array.isArray(body.details) ? body.details : undefined;
-  return new ApiError(status, code, message, details);
+  return new PlatformApiError(status, code, message, details);
 }
 
-function defaultMessage(status: number, code: string, method: string, path: string): string {
+/** A message for an answer without one; `said` is the code the body named, if it named one. */
+function defaultMessage(status: number, said: ErrorCode | undefined, method: string, path: string): string {
   switch (status) {
     case 401:
       return 'unauthorized';
     case 403:
       return 'forbidden';
     case 404:
-      return code === 'not_found' ? 'not found' : `${method} ${path}: not found`;
+      return said === 'not_found' ? 'not found' : `${method} ${path}: not found`;
     case 429:
       return 'too many failed authentications';
     default:

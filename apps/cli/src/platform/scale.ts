@@ -4,14 +4,14 @@
  * `=`, names a process type to show.
  */
 import type { Formation, FormationUpdate } from '@paas/api-types';
+import { PaasError } from '@paas/errors';
 
 export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
 export const MAX_QUANTITY = 100;
 
-export class ScaleArgumentError extends Error {
+export class ScaleArgumentError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ScaleArgumentError';
+    super('invalid_params', message);
   }
 }
 

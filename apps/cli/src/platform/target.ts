@@ -15,6 +15,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type Env, formatAddress, listenAddress, paths } from '@paas/config';
 import { writeFileAtomic } from '@paas/content';
+import { PaasError } from '@paas/errors';
 
 export interface StoredLogin {
   readonly url: string;
@@ -62,10 +63,10 @@ export function normalizeUrl(value: string, what: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-export class TargetError extends Error {
+/** No platform to talk to: no login, an unreadable login file, a bad PAAS_API_URL. */
+export class TargetError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TargetError';
+    super('unprocessable', message);
   }
 }
 

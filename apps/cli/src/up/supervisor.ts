@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { PaasError } from '@paas/errors';
 
 export interface ComponentSpec {
   readonly name: string;
@@ -36,14 +37,14 @@ interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export class ComponentExitedError extends Error {
+export class ComponentExitedError extends PaasError {
   constructor(
     readonly component: string,
-    readonly code: number | null,
+    /** Its exit status, null when a signal ended it. */
+    readonly status: number | null,
     readonly signal: NodeJS.Signals | null,
   ) {
-    super(`${component} exited ${signal ? `on signal ${signal}` : `with status ${code}`}`);
-    this.name = 'ComponentExitedError';
+    super('unavailable', `${component} exited ${signal ? `on signal ${signal}` : `with status ${status}`}`);
   }
 }
 

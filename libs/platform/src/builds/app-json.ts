@@ -11,7 +11,6 @@ import { AppBuildError } from './errors';
 export class AppJsonError extends AppBuildError {
   constructor(where: string, reason: string) {
     super(`app.json${where ? ` ${where}` : ''}: ${reason}`);
-    this.name = 'AppJsonError';
   }
 }
 

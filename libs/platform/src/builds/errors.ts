@@ -3,9 +3,9 @@
  * step, its release command. Retrying cannot help, so the queue does not retry it, and the
  * message is shown to the pusher as it is: it must say what is wrong and where.
  */
-export class AppBuildError extends Error {
+import { PaasError } from '@paas/errors';
+export class AppBuildError extends PaasError {
   constructor(message: string) {
-    super(message);
-    this.name = 'AppBuildError';
+    super('unprocessable', message);
   }
 }

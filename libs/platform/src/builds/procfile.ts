@@ -9,7 +9,6 @@ import { AppBuildError } from './errors';
 export class ProcfileError extends AppBuildError {
   constructor(line: number, reason: string) {
     super(`Procfile line ${line}: ${reason}`);
-    this.name = 'ProcfileError';
   }
 }
 

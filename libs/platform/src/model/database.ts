@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { DataSource, type DataSourceOptions, type EntityManager, QueryFailedError } from 'typeorm';
 import { App, ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { PaasError } from '@paas/errors';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
@@ -18,10 +19,9 @@ export interface DatabaseSettings {
   readonly platformDir: string;
 }
 
-export class DatabaseUrlError extends Error {
+export class DatabaseUrlError extends PaasError {
   constructor(url: string, reason: string) {
-    super(`DATABASE_URL=${JSON.stringify(redact(url))}: ${reason}`);
-    this.name = 'DatabaseUrlError';
+    super('invalid_params', `DATABASE_URL=${JSON.stringify(redact(url))}: ${reason}`);
   }
 }
 
