@@ -5,7 +5,7 @@ import { ApiError, type ErrorDetail } from './api-error';
 type Dto = new () => object;
 
 /** class-validator's error tree as a flat list: `updates.0.quantity` / `max` / sentence. */
-export function validationDetails(errors: readonly ValidationError[], parent = ''): ErrorDetail[] {
+function validationDetails(errors: readonly ValidationError[], parent = ''): ErrorDetail[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
     const own = Object.entries(error.constraints ?? {}).map(([rule, message]) => ({

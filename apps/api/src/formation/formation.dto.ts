@@ -15,10 +15,10 @@ import {
 import { OptionalField } from '../common/validation';
 
 /** Bounds from docs/api.md: memory in MiB, cpu in thousandths of a core. */
-export const MEMORY_MIN = 16;
-export const MEMORY_MAX = 65_536;
-export const CPU_MIN = 10;
-export const CPU_MAX = 64_000;
+const MEMORY_MIN = 16;
+const MEMORY_MAX = 65_536;
+const CPU_MIN = 10;
+const CPU_MAX = 64_000;
 
 /** `PATCH /formation/:type`: what to change of one process type. */
 export class FormationChangeDto {

@@ -8,7 +8,7 @@ import { PaasError } from '@paas/errors';
 
 export const FLUSH = Buffer.from('0000');
 /** The largest pkt-line git writes or accepts (LARGE_PACKET_MAX). */
-export const MAX_PKT = 65520;
+const MAX_PKT = 65520;
 
 export function pkt(payload: string | Buffer): Buffer {
   const data = typeof payload === 'string' ? Buffer.from(payload) : payload;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
  * fd 3/4/5 are the api's pipes (see proc-receive.ts). A background job's stdin is /dev/null
  * in sh, so the hook's own stdin is kept on fd 6 for the first relay.
  */
-export const PROC_RECEIVE_HOOK = `#!/bin/sh
+const PROC_RECEIVE_HOOK = `#!/bin/sh
 # paas: relays git's proc-receive protocol to the api that started this receive-pack.
 exec 6<&0
 cat <&6 >&3 &

@@ -30,7 +30,7 @@ import type { NodeView } from './nodes.dto';
 /** A memory reading is written when it moved by more than this share (not on every heartbeat). */
 const MEMORY_WRITE_RATIO = 0.05;
 
-export function nodeView(node: Node): NodeView {
+function nodeView(node: Node): NodeView {
   const { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt } = node;
   return { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt };
 }

@@ -5,7 +5,7 @@
  * neighbours directly.
  */
 export { adminTokenPath } from '../auth/admin-token';
-export { buildEnvironment } from '../builds-queue';
+export { buildEnvironment } from '../builds-queue/build-worker';
 export { platformPuller } from '../builds-queue/base-image-puller';
 export { type ApiConfig, loadApiConfig } from '../config';
 export { DATA_SOURCE, REDIS } from '../core/tokens';
