@@ -1,9 +1,10 @@
 /**
  * The platform's public REST API (docs/api.md), as the dashboard uses it: same origin, the
- * user's token as a Bearer header, every error answer turned into an {@link ApiError} with
+ * user's token as a Bearer header, every error answer turned into a {@link PlatformApiError} with
  * the api's own `{code, message}`. The JSON shapes are the generated wire types of
  * @paas/api-types (from the api's OpenAPI document), under the names the pages use.
  */
+import { type ErrorCode, PaasError, codeForStatus, isErrorCode } from '@paas/errors';
 
 export type {
   App,
@@ -18,16 +19,15 @@ export type {
   Release,
 } from '@paas/api-types';
 
-/** An error answer of the api (or a failure to reach it, with code `network`). */
-export class ApiError extends Error {
+/** An error answer of the api (code as docs/api.md's), or no answer at all (`unavailable`, status 0). */
+export class PlatformApiError extends PaasError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ErrorCode,
     message: string,
     readonly details: readonly { field: string; message: string }[] = [],
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super(code, message);
   }
 }
 
@@ -50,7 +50,7 @@ export function storeToken(token: string | null): void {
   }
 }
 
-type Listener = (error: ApiError) => void;
+type Listener = (error: PlatformApiError) => void;
 const unauthorizedListeners = new Set<Listener>();
 
 /** Called when the api answers 401 to the stored token (revoked): the app signs out. */
@@ -59,24 +59,24 @@ export function onUnauthorized(listener: Listener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-export function notifyUnauthorized(error: ApiError): void {
+export function notifyUnauthorized(error: PlatformApiError): void {
   unauthorizedListeners.forEach((l) => l(error));
 }
 
-/** An error answer read into an ApiError; bodies that are not the api's shape still say something. */
-export async function errorFrom(res: Response): Promise<ApiError> {
-  let code = `http_${res.status}`;
+/** An error answer read into an PlatformApiError; bodies that are not the api's shape still say something. */
+export async function errorFrom(res: Response): Promise<PlatformApiError> {
+  let code = codeForStatus(res.status);
   let message = `${res.status} ${res.statusText || 'error'}`;
   let details: { field: string; message: string }[] = [];
   try {
     const body = (await res.json()) as { code?: unknown; message?: unknown; details?: unknown };
-    if (typeof body.code === 'string') code = body.code;
+    if (isErrorCode(body.code)) code = body.code;
     if (typeof body.message === 'string') message = body.message;
     if (Array.isArray(body.details)) details = body.details as { field: string; message: string }[];
   } catch {
     // not JSON: keep the status line
   }
-  return new ApiError(res.status, code, message, details);
+  return new PlatformApiError(res.status, code, message, details);
 }
 
 export interface RequestOptions {
@@ -102,7 +102,7 @@ export async function request<T>(method: string, path: string, options: RequestO
     });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
-    throw new ApiError(0, 'network', 'The api cannot be reached. Is the platform running?');
+    throw new PlatformApiError(0, 'unavailable', 'The api cannot be reached. Is the platform running?');
   }
   if (!res.ok) {
     const error = await errorFrom(res);
@@ -120,7 +120,7 @@ export function appPath(app: string, rest = ''): string {
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof PlatformApiError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }

@@ -1,18 +1,18 @@
 import { type ReactNode, useId, useState } from 'react';
-import { ApiError } from './api';
+import { PlatformApiError } from './api';
 
 /** An api error as the user should read it: its message, and its code for a bug report. */
 export function ErrorNotice({ error, action }: { error: unknown; action?: string }) {
   if (error === undefined || error === null) return null;
   const message = error instanceof Error ? error.message : String(error);
-  const code = error instanceof ApiError ? error.code : null;
-  const details = error instanceof ApiError ? error.details : [];
+  const code = error instanceof PlatformApiError ? error.code : null;
+  const details = error instanceof PlatformApiError ? error.details : [];
   return (
     <div className="notice error" role="alert">
       <p>
         <strong>{action ? `${action} failed: ` : 'Error: '}</strong>
         {message}
-        {code && code !== 'network' ? <span className="code"> ({code})</span> : null}
+        {code && code !== 'unavailable' ? <span className="code"> ({code})</span> : null}
       </p>
       {details.length > 1 ? (
         <ul>

@@ -1,5 +1,5 @@
 import { type DependencyList, useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, notifyUnauthorized } from './api';
+import { PlatformApiError, notifyUnauthorized } from './api';
 import { type SseMessage, readEventStream } from './sse';
 
 export interface Polled<T> {
@@ -106,7 +106,7 @@ export function useEventStream(
           }
         } catch (error) {
           if (controller.signal.aborted) return;
-          if (error instanceof ApiError && [401, 403, 404].includes(error.status)) {
+          if (error instanceof PlatformApiError && [401, 403, 404].includes(error.status)) {
             if (error.status === 401) notifyUnauthorized(error);
             setState({ status: 'failed', error });
             return;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApiError } from './api';
+import { PlatformApiError } from './api';
 import { type SseMessage, SseParser, readEventStream } from './sse';
 
 function parseAll(chunks: string[]): SseMessage[] {
@@ -108,7 +108,7 @@ describe('readEventStream', () => {
   it("rejects with the api's error for an error answer", async () => {
     await assert.rejects(
       readEventStream(`${url}/missing`, { signal: new AbortController().signal, onMessage: () => undefined }),
-      (err: unknown) => err instanceof ApiError && err.status === 404 && err.message === "build '9' not found",
+      (err: unknown) => err instanceof PlatformApiError && err.status === 404 && err.message === "build '9' not found",
     );
   });
 

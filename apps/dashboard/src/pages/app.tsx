@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { type App, ApiError, type LogLine, appPath, get } from '../api';
+import { type App, PlatformApiError, type LogLine, appPath, get } from '../api';
 import { ErrorNotice } from '../components';
 import { useEventStream, usePoll, useTitle } from '../hooks';
 import { Link } from '../nav';
@@ -60,7 +60,7 @@ export function AppPage({ name, tab, build }: { name: string; tab: AppTab; build
   );
   const stream = useEventStream(appPath(name, '/logs?tail=200&follow=1'), onLog, { reconnect: true });
 
-  if (app.error instanceof ApiError && app.error.status === 404 && !app.data) {
+  if (app.error instanceof PlatformApiError && app.error.status === 404 && !app.data) {
     return (
       <>
         <h1 tabIndex={-1}>App not found</h1>
