@@ -192,7 +192,7 @@ function defaultMessage(status: number, code: string, method: string, path: stri
   }
 }
 
-export async function readAll(res: IncomingMessage): Promise<string> {
+async function readAll(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');

@@ -4,9 +4,7 @@
  * `=`, names a process type to show.
  */
 import type { Formation, FormationUpdate } from '@paas/api-types';
-
-export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
-export const MAX_QUANTITY = 100;
+import { MAX_QUANTITY, PROCESS_TYPE } from '@paas/platform/names';
 
 export class ScaleArgumentError extends Error {
   constructor(message: string) {
