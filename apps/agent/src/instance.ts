@@ -34,8 +34,8 @@ import { PaasError } from '@paas/errors';
 export type Phase = 'pulling' | 'creating' | 'unchecked' | 'checking' | 'up' | 'failed' | 'stopping';
 
 /** A failed instance is made again after 5 s, 10 s... up to 5 min. */
-export const RETRY_BASE_MS = 5000;
-export const RETRY_MAX_MS = 300_000;
+const RETRY_BASE_MS = 5000;
+const RETRY_MAX_MS = 300_000;
 
 const MIB = 1024 * 1024;
 

@@ -469,6 +469,8 @@ export interface components {
       readonly liveAt: string | null;
       /** @description why it failed (its release command, a lost build, instances that did not pass their checks) */
       readonly error: string | null;
+      /** @description what holds a deploying release back, e.g. no node has room for its instances */
+      readonly waiting: string | null;
       /** @example Deploy 1a2b3c4 */
       readonly description: string;
       /** @example 127.0.0.1:5000/my-app:v12 */

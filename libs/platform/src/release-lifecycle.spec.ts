@@ -13,6 +13,7 @@ import {
   releaseFailed,
   releaseLive,
   releaseState,
+  releaseWaiting,
   supersededBy,
 } from './release-lifecycle';
 import { RollbackError, changeConfig, createRelease, rollbackRelease } from './releases';
@@ -195,6 +196,22 @@ for (const kind of TEST_DATABASES) {
       assert.equal((await tx((m) => releaseBuilt(m, v4.id))).status, 'deploying');
       assert.equal(await state(v3), 'superseded');
       assert.equal(await version(currentRelease(ds.manager, app.id)), 4);
+    });
+
+    it('notes what holds a deploying release back, and forgets it once it moves on', async () => {
+      const app = await newApp('waiting');
+      const v1 = await push(app, 1);
+      const note = 'No node has room for 1 web (512 MiB, 1 CPU): waiting for capacity';
+      assert.equal(await tx((m) => releaseWaiting(m, v1.id, note)), true);
+      assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).deployNote, note);
+      await tx((m) => releaseLive(m, v1.id, AT));
+      assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).deployNote, null);
+      assert.equal(await tx((m) => releaseWaiting(m, v1.id, note)), false, 'a live release waits for nothing');
+      assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).deployNote, null);
+      const v2 = await push(app, 2);
+      await tx((m) => releaseWaiting(m, v2.id, note));
+      await tx((m) => releaseFailed(m, v2.id, 'timed out'));
+      assert.equal((await ds.manager.findOneByOrFail(Release, { id: v2.id })).deployNote, null);
     });
 
     it('a lost build fails its building release and leaves a released one alone', async () => {

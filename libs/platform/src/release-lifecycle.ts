@@ -151,6 +151,20 @@ export async function releaseFailed(manager: EntityManager, releaseId: string, r
   return move(manager, await find(manager, releaseId, 'failed'), 'failed', { deployError: reason });
 }
 
+/**
+ * What holds a deploying release back (the scheduler cannot place its instances), or null when
+ * nothing does; not a move. False when the release is not deploying (the note would be stale).
+ */
+export async function releaseWaiting(manager: EntityManager, releaseId: string, note: string | null): Promise<boolean> {
+  const result = await manager
+    .createQueryBuilder()
+    .update(Release)
+    .set({ deployNote: note })
+    .where('id = :id AND status = :status', { id: releaseId, status: 'deploying' })
+    .execute();
+  return result.affected === 1;
+}
+
 /** A lost build's release (still building) fails with the build; null when there is none. */
 export async function failBuildingRelease(
   manager: EntityManager,
@@ -196,21 +210,23 @@ async function move(
   manager: EntityManager,
   release: Release,
   to: ReleaseStatus,
-  fields: Partial<Pick<Release, 'liveAt' | 'deployError'>> = {},
+  fields: Partial<Pick<Release, 'liveAt' | 'deployError' | 'deployNote'>> = {},
 ): Promise<Release> {
   const from = release.status;
+  // what held it back as it deployed is over once it leaves deploying
+  const set = to === 'deploying' ? fields : { deployNote: null, ...fields };
   if (!canMoveRelease(from, to)) throw new ReleaseTransitionError(release.id, to, from, release.version);
   const result = await manager
     .createQueryBuilder()
     .update(Release)
-    .set({ status: to, ...fields })
+    .set({ status: to, ...set })
     .where('id = :id AND status = :from', { id: release.id, from })
     .execute();
   if (result.affected !== 1) {
     const now = await releaseState(manager, release.id);
     throw new ReleaseTransitionError(release.id, to, now, release.version);
   }
-  return Object.assign(release, { status: to }, fields);
+  return Object.assign(release, { status: to }, set);
 }
 
 /** The older releases a release in effect replaces: deploying ones, and live ones when it is live. */

@@ -81,6 +81,7 @@ export async function insertRelease(manager: EntityManager, input: NewRelease): 
     createdBy: input.createdBy ?? null,
     liveAt: null,
     deployError: null,
+    deployNote: null,
   });
   await manager.insert(Release, release);
   await releaseCreated(manager, release);

@@ -40,6 +40,13 @@ export class ReleaseView {
   })
   error!: string | null;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'what holds a deploying release back, e.g. no node has room for its instances',
+  })
+  waiting!: string | null;
+
   @ApiProperty({ type: String, example: 'Deploy 1a2b3c4' })
   description!: string;
 

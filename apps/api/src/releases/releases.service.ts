@@ -75,6 +75,7 @@ function view(release: Release, current: Release | null): ReleaseView {
     status: release.status,
     liveAt: release.liveAt,
     error: release.deployError,
+    waiting: release.deployNote,
     description: release.description,
     imageRef: release.imageRef,
     imageDigest: release.imageDigest,

@@ -65,6 +65,7 @@ for (const kind of TEST_DATABASES) {
         'processTypes',
         'status',
         'version',
+        'waiting',
       ]);
       assert.deepEqual(v3.config, { EXTRA: 'x', MODE: 'two' });
       assert.equal(v3.imageRef, '127.0.0.1:5000/rel:v2');

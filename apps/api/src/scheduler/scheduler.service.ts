@@ -34,6 +34,7 @@ import {
   planApp,
   releaseFailed,
   releaseLive,
+  releaseWaiting,
   routeCheck,
   transaction,
   writeAppLog,
@@ -407,6 +408,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (notice !== (this.notices.get(app.id) ?? '')) {
         if (notice) say(app.id, notice);
         this.notices.set(app.id, notice);
+      }
+      // a deploy that waits says so on its release (the CLI, api and dashboard read it there)
+      const deploying = target && target.id !== live?.id && !plan.goLive && !plan.fail;
+      if (deploying && (target.deployNote ?? '') !== notice) {
+        await releaseWaiting(manager, target.id, notice || null);
       }
     }
 

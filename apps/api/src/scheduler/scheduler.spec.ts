@@ -330,6 +330,26 @@ TEST_DATABASES.forEach((kind) => {
       assert.equal((await api.request('POST', `/api/nodes/${drained}/drain`, { token })).status, 403);
     });
 
+    it('a deploy that waits for capacity says so on its release until it is live', async () => {
+      const formation = '/api/apps/sched/formation/web';
+      // 8 GiB per instance: more than any node has (the live release's instances stay as they are)
+      assert.equal((await api.request('PATCH', formation, { body: { memory: 8192 } })).status, 200);
+      const live = await route();
+      const v4 = await changeConfig(api.dataSource, app.id, { set: { COLOR: 'green' }, unset: [] }, 'spec');
+      assert.ok(v4);
+      const release = async (): Promise<{ status: string; waiting: string | null; current: boolean }> =>
+        (await api.request('GET', `/api/apps/sched/releases/${v4.version}`)).body;
+      await settle(async () => (await release()).waiting !== null, 'v4 waits');
+      const waiting = await release();
+      assert.equal(waiting.status, 'deploying');
+      assert.equal(waiting.current, true);
+      assert.match(waiting.waiting ?? '', /^No node has room for \d web \(8192 MiB, 1 CPU\): waiting for capacity$/);
+      assert.deepEqual(await route(), live, 'the live release serves meanwhile');
+      assert.equal((await api.request('PATCH', formation, { body: { memory: 512 } })).status, 200);
+      await settle(async () => (await release()).status === 'live', 'v4 live');
+      assert.equal((await release()).waiting, null);
+    });
+
     it('removes the route of a deleted app', async () => {
       assert.ok((await readAppRoute(api.redis, 'sched')).route);
       assert.equal((await api.request('DELETE', '/api/apps/sched')).status, 200);

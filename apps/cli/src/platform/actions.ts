@@ -404,7 +404,7 @@ export function parseVersion(value: string): number {
 const UNSETTLED: ReadonlySet<Release['status']> = new Set(['building', 'deploying', 'failed']);
 
 function releaseLine(r: Release): string[] {
-  const status = UNSETTLED.has(r.status) ? ` (${r.status})` : '';
+  const status = UNSETTLED.has(r.status) ? ` (${r.status}${r.waiting ? ', waiting for capacity' : ''})` : '';
   return [`v${r.version}`, `${r.description}${status}`, r.createdBy ?? '', shortAgo(r.createdAt)];
 }
 
@@ -462,6 +462,7 @@ export async function releasesInfo(
       ['Status', release.status],
       ['Live', release.liveAt ? when(release.liveAt) : undefined],
       ['Error', release.error],
+      ['Waiting', release.waiting],
       ['When', when(release.createdAt)],
     ]),
   );

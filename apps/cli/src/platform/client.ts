@@ -195,7 +195,7 @@ function defaultMessage(status: number, said: ErrorCode | undefined, method: str
   }
 }
 
-export async function readAll(res: IncomingMessage): Promise<string> {
+async function readAll(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');

@@ -13,7 +13,7 @@ type Actions = typeof import('./actions');
 const load = (): Promise<Actions> => import('./actions');
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export const PLATFORM_GROUP = 'Platform Commands (heroku-like):';
+const PLATFORM_GROUP = 'Platform Commands (heroku-like):';
 
 /** Runs an action, turning platform failures into `paas: <message>` and an exit code. */
 function act<A extends unknown[]>(

@@ -5,9 +5,7 @@
  */
 import type { Formation, FormationUpdate } from '@paas/api-types';
 import { PaasError } from '@paas/errors';
-
-export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
-export const MAX_QUANTITY = 100;
+import { MAX_QUANTITY, PROCESS_TYPE } from '@paas/platform/names';
 
 export class ScaleArgumentError extends PaasError {
   constructor(message: string) {

@@ -37,7 +37,7 @@ export function loginPath(env: Env): string {
   return join(base, 'paas', 'platform.json');
 }
 
-export function adminTokenPath(env: Env): string {
+function adminTokenPath(env: Env): string {
   return join(paths(env).root, 'platform', 'admin.token');
 }
 

@@ -169,6 +169,10 @@ export class Release {
   /** Why it failed (its release command, a lost build, instances that did not pass their checks). */
   @Column({ type: 'text', nullable: true })
   deployError!: string | null;
+
+  /** What holds a deploying release back (no node has room for its instances), while it does. */
+  @Column({ type: 'text', nullable: true })
+  deployNote!: string | null;
 }
 
 @Entity({ name: 'formations' })

@@ -272,9 +272,23 @@ export class ReleaseLifecycle1764500000000 implements MigrationInterface {
   }
 }
 
+/** What holds a deploying release back (issue #17): the scheduler's "waiting for capacity". */
+export class ReleaseDeployNote1764600000000 implements MigrationInterface {
+  name = 'ReleaseDeployNote1764600000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.addColumn('releases', new TableColumn({ name: 'deployNote', type: 'text', isNullable: true }));
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.dropColumn('releases', 'deployNote');
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
   NodeTokens1764400000000,
   ReleaseLifecycle1764500000000,
+  ReleaseDeployNote1764600000000,
 ];

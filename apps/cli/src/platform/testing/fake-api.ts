@@ -156,6 +156,7 @@ export class FakeApi {
       status,
       liveAt: null,
       error: null,
+      waiting: null,
       description,
       imageRef: image,
       imageDigest: previous?.imageDigest ?? `sha256:${'b'.repeat(64)}`,
