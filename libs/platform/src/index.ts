@@ -5,7 +5,6 @@
 export * from './names';
 export * from './model/entities';
 export * from './model/database';
-export * from './model/migrations';
 export * from './releases';
 export * from './release-lifecycle';
 export * from './queue';

@@ -10,7 +10,7 @@ import { QUEUE_PREFIX } from './queue';
 export const BUILD_LOG_MAX = 50_000;
 export const APP_LOG_MAX = 10_000;
 /** A finished build's stream lives this long for late followers, then the database has it. */
-export const BUILD_LOG_TTL_SECONDS = 3600;
+const BUILD_LOG_TTL_SECONDS = 3600;
 
 /** The Redis key prefix of every log stream: the queues' own, so one Redis holds a platform's keys together. */
 export const LOG_PREFIX = QUEUE_PREFIX;

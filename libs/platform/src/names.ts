@@ -35,24 +35,20 @@ export function isAppName(value: string): boolean {
  * What an existing app may be called: any DNS label, since apps made before the two-character
  * rule keep their one-letter names (and their routes). New names follow APP_NAME.
  */
-export const ROUTABLE_APP_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ROUTABLE_APP_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const ROUTABLE_APP_NAME_RULE = 'a DNS label: 1-63 lower-case letters, digits and dashes, starting with a letter';
 
 export function isRoutableAppName(value: string): boolean {
   return ROUTABLE_APP_NAME.test(value);
 }
 
-export function isConfigKey(value: string): boolean {
+function isConfigKey(value: string): boolean {
   return CONFIG_KEY.test(value);
 }
 
 /** A value an environment can hold: execve(2) ends each `KEY=value` at its first NUL. */
 export function isConfigValue(value: unknown): value is string {
   return typeof value === 'string' && !value.includes('\0') && Buffer.byteLength(value) <= CONFIG_VALUE_MAX;
-}
-
-export function isProcessType(value: string): boolean {
-  return PROCESS_TYPE.test(value);
 }
 
 /**

@@ -39,16 +39,16 @@ import type { Redis } from 'ioredis';
 import { HOSTNAME, ROUTABLE_APP_NAME_RULE, isRoutableAppName } from './names';
 import { PaasError } from '@paas/errors';
 
-export { connectRedis, redisOptions, RedisUrlError } from './redis';
+export { connectRedis, RedisUrlError } from './redis';
 
 export const ROUTES_KEY = 'paas:routes';
 export const ROUTES_VERSION_KEY = 'paas:routes:version';
 export const ROUTES_CHANNEL = 'paas:routes';
-export const ROUTER_METRICS_KEY = 'paas:router-metrics';
+const ROUTER_METRICS_KEY = 'paas:router-metrics';
 
 /** Limits that keep one entry from flooding every router's memory. */
-export const MAX_HOSTS = 100;
-export const MAX_BACKENDS = 1000;
+const MAX_HOSTS = 100;
+const MAX_BACKENDS = 1000;
 
 export interface Backend {
   /** The instance's id (for logs and metrics), e.g. `web.1` or a container id. */

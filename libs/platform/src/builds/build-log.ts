@@ -19,15 +19,15 @@ import { appendLog, BUILD_LOG_MAX, endLog } from '../logs';
 export const BUILD_OUTPUT_MAX = 1024 * 1024;
 
 /** Lines waiting for Redis at most; more are dropped and counted. */
-export const BUILD_LOG_BACKLOG = 10_000;
+const BUILD_LOG_BACKLOG = 10_000;
 
 /** A process's output streamed per build at most; the rest is counted, not kept. */
-export const BUILD_STREAM_MAX = 32 * 1024 * 1024;
+const BUILD_STREAM_MAX = 32 * 1024 * 1024;
 
 /** A longer line is cut into lines of this many characters. */
 export const BUILD_LINE_MAX = 16 * 1024;
 
-export const INDENT = '       ';
+const INDENT = '       ';
 
 /** A process's line, indented, fits in BUILD_LINE_MAX. */
 const RAW_LINE_MAX = BUILD_LINE_MAX - INDENT.length;

@@ -18,7 +18,7 @@ export interface GeneratedDockerfileOptions {
 }
 
 /** The port a generated image listens on when the platform does not set PORT (Heroku's default). */
-export const DEFAULT_PORT = 5000;
+const DEFAULT_PORT = 5000;
 
 const NPM_FLAGS = '--no-audit --no-fund --no-update-notifier';
 /**

@@ -13,7 +13,7 @@ import { TENANT_PIDS_LIMIT } from '../limits';
 import { LABELS } from '../scheduling/protocol';
 import type { BuildLog } from './build-log';
 
-export const RELEASE_LABEL = 'io.paas.release';
+const RELEASE_LABEL = 'io.paas.release';
 
 export interface ReleaseCommand {
   readonly engine: Engine;

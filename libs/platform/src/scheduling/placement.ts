@@ -60,7 +60,7 @@ export function usage(nodes: readonly NodeCapacity[], allocations: readonly Allo
   });
 }
 
-export function fits(u: NodeUsage, request: Pick<PlacementRequest, 'memory' | 'cpu'>): boolean {
+function fits(u: NodeUsage, request: Pick<PlacementRequest, 'memory' | 'cpu'>): boolean {
   return (
     u.node.state === 'up' && u.node.memory - u.memoryUsed >= request.memory && u.node.cpus - u.cpuUsed >= request.cpu
   );
