@@ -152,19 +152,19 @@ for (const kind of TEST_DATABASES) {
       const v2 = await push(app, 2, true);
       const v3 = await push(app, 3, true);
       await tx((m) => releaseFailed(m, v3.id, 'release command failed with exit code 1'));
-      const refusals: [number, string, RollbackError['reason']][] = [
-        [1, 'release v1 has no image to roll back to', 'not-allowed'],
-        [2, 'release v2 is building', 'not-allowed'],
-        [3, 'release v3 is failed', 'not-allowed'],
-        [9, "release v9 of app 'refusing' not found", 'not-found'],
+      const refusals: [number, string, RollbackError['code']][] = [
+        [1, 'release v1 has no image to roll back to', 'unprocessable'],
+        [2, 'release v2 is building', 'unprocessable'],
+        [3, 'release v3 is failed', 'unprocessable'],
+        [9, "release v9 of app 'refusing' not found", 'not_found'],
       ];
-      for (const [target, message, reason] of refusals) {
+      for (const [target, message, code] of refusals) {
         await assert.rejects(
           tx((m) => rollbackRelease(m, app, target, null)),
           (err: unknown) => {
             assert.ok(err instanceof RollbackError);
             assert.ok(err.message.startsWith(message), err.message);
-            assert.equal(err.reason, reason);
+            assert.equal(err.code, code);
             return true;
           },
         );

@@ -23,6 +23,7 @@
  * writers racing for one release only one wins: the other gets a ReleaseTransitionError and
  * its transaction rolls back.
  */
+import { PaasError } from '@paas/errors';
 import { type EntityManager, In, MoreThan } from 'typeorm';
 import { lockApp } from './model/database';
 import { Formation, Release, type ReleaseStatus } from './model/entities';
@@ -49,7 +50,7 @@ export function canMoveRelease(from: ReleaseStatus, to: ReleaseStatus): boolean 
 }
 
 /** A move that is not legal from the state the release is in (or another writer moved it first). */
-export class ReleaseTransitionError extends Error {
+export class ReleaseTransitionError extends PaasError {
   constructor(
     readonly releaseId: string,
     readonly to: ReleaseStatus,
@@ -57,9 +58,9 @@ export class ReleaseTransitionError extends Error {
     version: number | null,
   ) {
     super(
+      'conflict',
       `release ${version === null ? releaseId : `v${version}`} cannot become ${to}: ${from === null ? 'it no longer exists' : `it is ${from}`}`,
     );
-    this.name = 'ReleaseTransitionError';
   }
 }
 

@@ -5,6 +5,7 @@
  * release-lifecycle.ts's.
  */
 import { randomUUID } from 'node:crypto';
+import { PaasError } from '@paas/errors';
 import type { DataSource, EntityManager } from 'typeorm';
 import { isRetryableConflict, lockApp, transaction } from './model/database';
 import { App, ConfigVar, Release, type HealthcheckSpec } from './model/entities';
@@ -134,16 +135,8 @@ export async function changeConfig(
   }
 }
 
-/** Why a rollback was refused: no such version (`not-found`), or one that cannot come back. */
-export class RollbackError extends Error {
-  constructor(
-    message: string,
-    readonly reason: 'not-found' | 'not-allowed',
-  ) {
-    super(message);
-    this.name = 'RollbackError';
-  }
-}
+/** Why a rollback was refused: no such version (`not_found`), or one that cannot come back. */
+export class RollbackError extends PaasError {}
 
 /**
  * Heroku's rollback, in the caller's transaction: a new release with vN's image, process types
@@ -158,13 +151,13 @@ export async function rollbackRelease(
 ): Promise<Release> {
   await lockApp(manager, app.id);
   const target = await manager.findOne(Release, { where: { appId: app.id, version } });
-  if (!target) throw new RollbackError(`release v${version} of app '${app.name}' not found`, 'not-found');
+  if (!target) throw new RollbackError('not_found', `release v${version} of app '${app.name}' not found`);
   if (!canRollBackTo(target)) {
     throw new RollbackError(
+      'unprocessable',
       target.imageRef === null
         ? `release v${version} has no image to roll back to`
         : `release v${version} is ${target.status}; only a release that passed its build and release command can come back`,
-      'not-allowed',
     );
   }
   await manager.delete(ConfigVar, { appId: app.id });

@@ -5,7 +5,6 @@ import {
   currentRelease,
   isUniqueViolation,
   Release,
-  RollbackError,
   rollbackRelease,
   transaction,
 } from '@paas/platform';
@@ -52,12 +51,10 @@ export class ReleasesService {
   async rollback(app: App, version: number, token: ApiToken): Promise<ReleaseView> {
     for (let attempt = 1; ; attempt++) {
       try {
+        // a RollbackError answers 404 or 422 by its code
         const release = await transaction(this.dataSource, (manager) =>
           rollbackRelease(manager, app, version, token.name),
-        ).catch((err: unknown) => {
-          if (!(err instanceof RollbackError)) throw err;
-          throw err.reason === 'not-found' ? ApiError.notFound(err.message) : ApiError.unprocessable(err.message);
-        });
+        );
         await logAppEvent(this.redis, app.id, `Rollback to v${version} by ${token.name}`);
         await logAppEvent(this.redis, app.id, `Release v${release.version} created by ${token.name}`);
         return view(release, await currentRelease(this.dataSource.manager, app.id));
