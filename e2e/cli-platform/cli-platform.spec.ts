@@ -353,10 +353,11 @@ describe('paas platform verbs against the real api', () => {
     });
 
     it('releases and releases:info show the deploys', async () => {
+      // no node is up here: v3 deploys, and waits for capacity once the scheduler has looked
       const list = await ok(['releases', '-a', 'e2e-deployed']);
       assert.match(
         list.stdout,
-        /^=== e2e-deployed Releases - Current: v3\nv3 {2}Deploy 2222222 \(deploying\) +e2e +just now\nv2 {2}Deploy 1111111 +e2e +just now\nv1 {2}.*\n$/,
+        /^=== e2e-deployed Releases - Current: v3\nv3 {2}Deploy 2222222 \(deploying(, waiting for capacity)?\) +e2e +just now\nv2 {2}Deploy 1111111 +e2e +just now\nv1 {2}.*\n$/,
       );
       const info = await ok(['releases:info', '-a', 'e2e-deployed']);
       assert.match(
