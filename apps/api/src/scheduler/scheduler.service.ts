@@ -37,6 +37,7 @@ import {
   releaseWaiting,
   routeCheck,
   transaction,
+  SCHEDULER_KICK_CHANNEL,
   writeAppLog,
 } from '@paas/platform';
 import { type Backend, readRouteTable, removeAppRoutes, setAppRoutes } from '@paas/platform/routes';
@@ -47,8 +48,6 @@ import type { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 
-/** Other processes (a build worker that made a release) ask for a pass by publishing here. */
-export const SCHEDULER_KICK_CHANNEL = 'paas:scheduler:kick';
 /** The source of the scheduler's lines in an app's log. */
 export const SCHEDULER_LOG_SOURCE = 'scheduler';
 

@@ -10,14 +10,16 @@ import {
   Instance,
   Node,
   Release,
+  askForPass,
   changeConfig,
+  createRelease,
   issueToken,
 } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import { readAppRoute } from '@paas/platform/routes';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { FindOptionsWhere } from 'typeorm';
+import { DataSource, type FindOptionsWhere } from 'typeorm';
 import { createApp, deployRelease } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { waitFor } from '../testing/wait';
@@ -385,5 +387,34 @@ describe('scheduler passes on changes', () => {
       'v2 placed after the config change',
       10_000,
     );
+  });
+
+  it('places the release a build worker in a process of its own made, once it asks for a pass', async () => {
+    const agent = new FakeAgent(api, 'worker-node', '10.99.1.2');
+    await agent.register(8192, 16_000);
+    const app = await createApp(api, 'elsewhere');
+    // the worker's process: a connection of its own, which the api's change hooks never see
+    const worker = new DataSource({ ...api.dataSource.options, migrationsRun: false });
+    await worker.initialize();
+    // the passes the registration and the app asked for are over before the release exists
+    await api.api.app.get(SchedulerService).reconcileNow();
+    try {
+      const release = await createRelease(worker, {
+        appId: app.id,
+        description: 'Deploy 0123abc',
+        imageRef: '127.0.0.1:5000/elsewhere:v1',
+        imageDigest: `sha256:${'ab'.repeat(32)}`,
+        processTypes: { web: 'httpd' },
+        createdBy: 'build',
+      });
+      const placed = (): Promise<number> =>
+        api.dataSource.manager.count(Instance, { where: { releaseId: release.id } });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await placed(), 0, 'placed without a pass: the spec would prove nothing');
+      await askForPass(api.redis);
+      await waitFor(async () => (await placed()) === 1, 'web.1 placed after the kick', 10_000);
+    } finally {
+      await worker.destroy();
+    }
   });
 });

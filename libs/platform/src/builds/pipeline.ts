@@ -29,6 +29,7 @@ import { Build, Release, type HealthcheckSpec } from '../model/entities';
 import type { BuildJobData, BuildJobResult } from '../queue';
 import { transaction } from '../model/database';
 import { failBuildingRelease, releaseBuilt } from '../release-lifecycle';
+import { askForPass } from '../scheduling/kick';
 import { appConfig, createRelease } from '../releases';
 import { parseAppJson } from './app-json';
 import { BuildLog } from './build-log';
@@ -225,6 +226,8 @@ async function buildAndRelease(
         throw new AppBuildError(`release command failed with exit code ${code}: v${release.version} was not released`);
     }
     await transaction(dataSource, (manager) => releaseBuilt(manager, release.id));
+    // a worker in a process of its own: the api's scheduler deploys now, not on its next tick
+    await askForPass(env.redis).catch(() => undefined);
   }
   await dataSource.manager.update(
     Build,
