@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
-import { type Column, DataTable, Table } from './components';
+import { type Column, DataTable, ReleaseState, Table } from './components';
 
 interface Row {
   readonly id: string;
@@ -55,5 +55,24 @@ describe('DataTable', () => {
       '<div class="table-wrap"><table class="config"><thead><tr><th scope="col">Key</th></tr></thead>' +
         '<tbody><tr><td>A</td></tr></tbody></table></div>',
     );
+  });
+});
+
+describe('ReleaseState', () => {
+  it('says why a deploying release waits, and nothing more of a live one', () => {
+    const waiting = renderToStaticMarkup(
+      createElement(ReleaseState, {
+        release: { status: 'deploying', current: true, waiting: 'no node has room for 1 web (512 MiB, 1 CPU)' },
+      }),
+    );
+    assert.equal(
+      waiting,
+      '<span class="badge busy">deploying</span> <span class="badge good">current</span> ' +
+        '<span class="badge busy">waiting</span> <span class="hint">no node has room for 1 web (512 MiB, 1 CPU)</span>',
+    );
+    const live = renderToStaticMarkup(
+      createElement(ReleaseState, { release: { status: 'live', current: true, waiting: null } }),
+    );
+    assert.equal(live, '<span class="badge good">live</span> <span class="badge good">current</span>');
   });
 });

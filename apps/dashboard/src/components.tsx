@@ -43,6 +43,7 @@ const TONES: Record<string, string> = {
   building: 'busy',
   pending: 'busy',
   deploying: 'busy',
+  waiting: 'busy',
   draining: 'busy',
   crashed: 'bad',
   failed: 'bad',
@@ -54,6 +55,24 @@ const TONES: Record<string, string> = {
 
 export function Badge({ state, label }: { state: string; label?: string }) {
   return <span className={`badge ${TONES[state] ?? 'quiet'}`}>{label ?? state}</span>;
+}
+
+/**
+ * A release's state as the release list shows it: its status, `current` when it is, and why a
+ * deploy waits (`waiting`: no node has room), so a rollback or a push waiting for capacity says so.
+ */
+export function ReleaseState({ release }: { release: { status: string; current: boolean; waiting?: string | null } }) {
+  return (
+    <>
+      <Badge state={release.status} /> {release.current ? <Badge state="current" /> : null}
+      {release.waiting ? (
+        <>
+          {' '}
+          <Badge state="waiting" /> <span className="hint">{release.waiting}</span>
+        </>
+      ) : null}
+    </>
+  );
 }
 
 /** A column's heading. */

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { type Domain, type Release, appPath, get, request } from '../api';
-import { Badge, ConfirmButton, DataTable, Empty, ErrorNotice, Status, Table } from '../components';
+import { ConfirmButton, DataTable, Empty, ErrorNotice, ReleaseState, Status, Table } from '../components';
 import { formatAgo } from '../format';
 import { useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
@@ -50,11 +50,7 @@ export function Releases({ view }: { view: AppView }) {
             { header: 'Description', cell: (r) => r.description },
             {
               header: 'Status',
-              cell: (r) => (
-                <>
-                  <Badge state={r.status} /> {r.current ? <Badge state="current" /> : null}
-                </>
-              ),
+              cell: (r) => <ReleaseState release={r} />,
             },
             { header: 'By', cell: (r) => r.createdBy ?? <span className="muted">–</span> },
             { header: 'When', cell: (r) => formatAgo(r.createdAt, now) },
