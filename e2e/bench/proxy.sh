@@ -6,7 +6,7 @@
 #   nginx        wrk -> nginx proxy_pass (worker_processes = WORKERS, upstream keepalive) -> backend
 # Each is measured loaded (wrk -c CONNECTIONS: requests/s, p50, p99) and unloaded (one
 # connection: p50, p99, what a request pays for the extra hop). RUNS runs of each, interleaved;
-# the table shows medians. Targets (issue #9): the router within 2x of nginx's requests/s and
+# the table shows medians. Targets: the router within 2x of nginx's requests/s and
 # adding under 1 ms of p50 latency.
 #   RUNS=3 DURATION=5s CONNECTIONS=50 THREADS=2 WORKERS=$(nproc) e2e/bench/proxy.sh
 # nginx and wrk are Debian packages, installed here when missing (no service is started).

@@ -160,7 +160,7 @@ describe('registry with skopeo and the CLI', () => {
       assert.match(ok(paas(['pull', `${server.host}/sk/pullme`], fresh.env)), /Status: Image is up to date for/);
       const missing = paas(['pull', `${server.host}/sk/nothing:1`], fresh.env);
       assert.equal(missing.status, 1);
-      // the image and the address tried are named (issue 16)
+      // the image and the address tried are named
       assert.match(
         missing.stderr,
         new RegExp(

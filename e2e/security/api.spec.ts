@@ -1,5 +1,5 @@
 /**
- * The api as an attacker meets it (issue 15, holes 4 and 5), on a real `paas up`: its api,
+ * The api as an attacker meets it, on a real `paas up`: its api,
  * registry, agent and router processes under temporary roots, spoken to over loopback only.
  *
  * - floods of bad tokens from one address never lock out a valid token: the agent, which

@@ -1,7 +1,7 @@
 /**
- * Containers never reach the host or the control plane over the network (issue 15, holes 2
- * and 3), and a platform container never reaches another app's instances. Each test is the
- * attacker inside a real busybox container on a bridge and subnet of the test's own, aiming
+ * Containers never reach the host or the control plane over the network, and a platform
+ * container never reaches another app's instances. Each test is the attacker inside a real
+ * busybox container on a bridge and subnet of the test's own, aiming
  * at listeners the test starts: on 127.0.0.1 (through the CVE-2020-8558 raw-frame trick,
  * with NET_RAW given back), on the gateway, on the host's address on another interface, on the
  * bridge's IPv6 link-local address, on a "remote control plane" in a network namespace of

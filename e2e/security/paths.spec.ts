@@ -1,11 +1,10 @@
 /**
- * `..`, '/' and other path tricks in every name a user gives the engine's CLI (issue 15,
- * "`..` in every path a user gives"): image references and tags, container names, volume
- * specifications, the names inside a loaded archive. Through the real bin/paas with
- * temporary roots, each must be refused with a clear error and Docker's exit code (125 for
- * what `run`/`create`/`build` cannot parse, 1 for the rest), and create or remove nothing:
- * the files beside the store, the store's images and its containers are compared before
- * and after every attempt. (A NUL cannot reach the CLI: execve takes C strings.)
+ * `..`, '/' and other path tricks in every name a user gives the engine's CLI: image
+ * references and tags, container names, volume specifications, the names inside a loaded
+ * archive. Through the real bin/paas with temporary roots, each must be refused with a clear
+ * error and Docker's exit code (125 for what `run`/`create`/`build` cannot parse, 1 for the
+ * rest), and create or remove nothing: the files beside the store, the store's images and its
+ * containers are compared before and after every attempt. (A NUL cannot reach the CLI: execve takes C strings.)
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

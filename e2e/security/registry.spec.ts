@@ -1,5 +1,5 @@
 /**
- * The platform registry as an attacker meets it (issue 15, hole 6), on a real `paas up`: its
+ * The platform registry as an attacker meets it, on a real `paas up`: its
  * registry process with the flags `paas up` gives it, and the logins `paas up` made under
  * $PAAS_ROOT/platform/, spoken to over loopback only.
  *

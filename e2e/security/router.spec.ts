@@ -1,5 +1,5 @@
 /**
- * Request smuggling and host confusion against the real router (issue 15, hole 5): the
+ * Request smuggling and host confusion against the real router: the
  * bundle with two workers, a real redis-server for the table and real backends on
  * 127.0.0.1, spoken to over raw TCP the way an attacker would. Each request names two apps,
  * `victim` and `attacker`, in some ambiguous way; the router must either route it by the
