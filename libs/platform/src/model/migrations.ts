@@ -190,7 +190,7 @@ export class Initial1764200000000 implements MigrationInterface {
 }
 
 /**
- * The scheduler's bookkeeping (issue #9): what each instance should do and holds, what its
+ * The scheduler's bookkeeping: what each instance should do and holds, what its
  * agent last said about it, and when a release went live (the router switched to it).
  */
 export class Scheduler1764300000000 implements MigrationInterface {
@@ -223,7 +223,7 @@ export class Scheduler1764300000000 implements MigrationInterface {
   }
 }
 
-/** Node tokens (issue #15): agents authenticate with a kind of token of their own, not an admin's. */
+/** Node tokens: agents authenticate with a kind of token of their own, not an admin's. */
 export class NodeTokens1764400000000 implements MigrationInterface {
   name = 'NodeTokens1764400000000';
 
@@ -239,7 +239,7 @@ export class NodeTokens1764400000000 implements MigrationInterface {
 }
 
 /**
- * The release lifecycle (issue #17, release-lifecycle.ts): `pending | succeeded | failed` plus
+ * The release lifecycle (release-lifecycle.ts): `pending | succeeded | failed` plus
  * `liveAt` become one state. Per app, the newest succeeded release that went live is `live`,
  * a newer succeeded one is `deploying` (`live` without an image: it has nothing to start), the
  * other succeeded ones `superseded`; `pending` is `building`.
@@ -272,7 +272,7 @@ export class ReleaseLifecycle1764500000000 implements MigrationInterface {
   }
 }
 
-/** What holds a deploying release back (issue #17): the scheduler's "waiting for capacity". */
+/** What holds a deploying release back: the scheduler's "waiting for capacity". */
 export class ReleaseDeployNote1764600000000 implements MigrationInterface {
   name = 'ReleaseDeployNote1764600000000';
 
