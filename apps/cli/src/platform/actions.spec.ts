@@ -489,7 +489,7 @@ describe('platform verbs against an api that plays the contract', () => {
   });
 
   it('names itself to git as a credential helper', async () => {
-    const { credentialHelper } = await import('./actions');
+    const { credentialHelper } = await import('./apps/actions');
     assert.equal(credentialHelper('/usr/local/bin/paas'), '!/usr/local/bin/paas git:credentials');
     assert.equal(credentialHelper('/opt/my tools/paas'), "!'/opt/my tools/paas' git:credentials");
     assert.equal(credentialHelper('/some/test.spec.ts'), '!paas git:credentials');

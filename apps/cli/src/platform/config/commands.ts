@@ -1,0 +1,40 @@
+/**
+ * `config`, `config:get`, `config:set`, `config:unset`. Definitions only; the work is loaded on
+ * use from ./actions.
+ */
+import type { Command } from 'commander';
+import type { CliIo } from '../../io';
+import { act, command, withApp, withJson } from '../define';
+
+const actions = () => import('./actions');
+
+export function configCommands(io: CliIo): Command[] {
+  const config = withJson(withApp(command('config', "Show an app's config vars")))
+    .option('-s, --shell', 'Print as KEY=value lines for a shell')
+    .action(
+      act(io, actions, (a, flags: { app?: string; remote?: string; json?: boolean; shell?: boolean }) =>
+        a.config(io, flags),
+      ),
+    );
+  const configGet = withApp(command('config:get', 'Print the value of one config var'))
+    .argument('<KEY>')
+    .option('-s, --shell', 'Print as KEY=value')
+    .action(
+      act(io, actions, (a, key: string, flags: { app?: string; remote?: string; shell?: boolean }) =>
+        a.configGet(io, key, flags),
+      ),
+    );
+  const configSet = withJson(withApp(command('config:set', 'Set config vars (makes a new release)')))
+    .argument('<KEY=VALUE...>')
+    .action(
+      act(io, actions, (a, args: string[], flags: { app?: string; remote?: string; json?: boolean }) =>
+        a.configSet(io, args, flags),
+      ),
+    );
+  const configUnset = withApp(command('config:unset', 'Unset config vars (makes a new release)'))
+    .argument('<KEY...>')
+    .action(
+      act(io, actions, (a, keys: string[], flags: { app?: string; remote?: string }) => a.configUnset(io, keys, flags)),
+    );
+  return [config, configGet, configSet, configUnset];
+}
