@@ -92,6 +92,9 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   };
   const upInstances = async (): Promise<(Instance & { node: string })[]> =>
     (await instances()).filter((i) => i.state === 'up');
+  /** When the api last heard from node `name` (ms since the epoch; registering counts). */
+  const lastHeartbeat = async (name: string): Promise<number> =>
+    Date.parse((await ds.manager.findOneByOrFail(Node, { name })).lastHeartbeatAt ?? '') || 0;
   const perNode = (list: { node: string }[]): Record<string, number> => {
     const out: Record<string, number> = {};
     for (const i of list) out[i.node] = (out[i.node] ?? 0) + 1;
@@ -158,7 +161,10 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
         REDIS_URL: redis.url,
         PAAS_BRIDGE: `pcl${NAME}cp`,
         PAAS_SUBNET: `10.232.${(tag % 32) * 8 + 7}.0/24`,
-        PAAS_NODE_TIMEOUT: '3',
+        // short enough that a killed node's instances are back elsewhere within 15 s, long
+        // enough for an agent restart (tsx in a namespace: 3.6 s once on a loaded machine, when
+        // 3 s declared node 1 down and replaced its instances)
+        PAAS_NODE_TIMEOUT: '8',
         PAAS_RECONCILE_MS: '250',
         PAAS_DRAIN_MS: '300',
         PAAS_STOP_TIMEOUT: '3',
@@ -360,15 +366,27 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     const before = (await upInstances()).filter((i) => i.node === `${NAME}-n1`);
     assert.ok(before.length > 0, 'node 1 runs instances');
     for (const i of before) assert.ok(i.pid && isAlive(i.pid), `${i.type}.${i.number} pid ${i.pid}`);
+    const t = Date.now();
     await cluster?.killAgent(1);
     await cluster?.startAgent(1);
+    mark(`agent 1 restarted in ${Date.now() - t} ms`);
     assert.match(cluster?.agentLog(1) ?? '', /adopted web web\.\d/);
-    // a few heartbeats later the same containers with the same pids are reported up
-    await new Promise((r) => setTimeout(r, 1500));
-    const after = (await upInstances()).filter((i) => i.node === `${NAME}-n1`);
+    // the new agent's own report: a heartbeat after its registration, with node 1's instances up
+    // (the rows still say up from before the restart until then, or down if the restart took
+    // longer than PAAS_NODE_TIMEOUT)
+    const registered = await lastHeartbeat(`${NAME}-n1`);
+    const after = await waitFor('a heartbeat of the new agent with its instances up', 15_000, async () => {
+      if ((await lastHeartbeat(`${NAME}-n1`)) <= registered) return false;
+      const list = (await instances()).filter((i) => i.node === `${NAME}-n1`);
+      return list.every((i) => i.state === 'up') && list;
+    });
+    const n1Lines = (await tailLog(apiRedis, appLogKey(app.id), 200))
+      .map((e) => e.line)
+      .filter((l) => l.includes(`${NAME}-n1`));
     assert.deepEqual(
       after.map((i) => [i.id, i.containerId, i.pid, i.restartCount]),
       before.map((i) => [i.id, i.containerId, i.pid, i.restartCount]),
+      `node 1 in the app log:\n${n1Lines.join('\n')}`,
     );
     for (const i of after) {
       assert.ok(i.pid && isAlive(i.pid));

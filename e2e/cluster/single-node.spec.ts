@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
-import { App, Instance, type Release, createRelease } from '@paas/platform';
+import { App, Instance, Node, type Release, createRelease } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
@@ -69,6 +69,9 @@ describe('one node on the host', { timeout: 120_000 }, () => {
   };
   const running = async (): Promise<Instance[]> =>
     ds.manager.find(Instance, { where: { appId: app.id, desired: 'run' }, order: { number: 'ASC' } });
+  /** When the api last heard from the node (ms since the epoch; registering counts). */
+  const lastHeartbeat = async (): Promise<number> =>
+    Date.parse((await ds.manager.findOneByOrFail(Node, { name: 'host' })).lastHeartbeatAt ?? '') || 0;
 
   before(async () => {
     redis = await startLocalRedis(join(base, 'redis'));
@@ -168,7 +171,10 @@ describe('one node on the host', { timeout: 120_000 }, () => {
     assert.ok(isAlive(pid), 'the container outlives its agent');
     assert.equal((await get(`http://${web1?.address}/`)).status, 200);
     await startAgent();
-    await new Promise((r) => setTimeout(r, 1500));
+    // the new agent's own report: a heartbeat after its registration (until then the row says
+    // what the old agent reported)
+    const registered = await lastHeartbeat();
+    await waitFor('a heartbeat of the new agent', 15_000, async () => (await lastHeartbeat()) > registered);
     const [again] = await running();
     assert.deepEqual(
       [again?.id, again?.containerId, again?.pid, again?.state],
