@@ -156,7 +156,7 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
 /** `builder prune [-a] [-f]`, as `docker builder prune`: what went, then the space it freed. */
 export async function builderPrune(io: CliIo, options: { all?: boolean; force?: boolean }): Promise<void> {
   if (!options.force) {
-    const { confirm } = await import('../images/actions');
+    const { confirm } = await import('../terminal');
     const question = options.all
       ? 'WARNING! This will remove all build cache.'
       : 'WARNING! This will remove all dangling build cache.';

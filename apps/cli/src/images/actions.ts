@@ -6,7 +6,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline/promises';
 import { BlobMismatchError, writeStreamAtomic } from '@paas/content';
 import {
   AmbiguousImageError,
@@ -34,6 +33,7 @@ import { isMountPoint, mount, readonlyOverlayMount, unmount } from '@paas/snapsh
 import { loadCliConfig } from '../config';
 import { openEngine, openImages } from '../context';
 import { CliError } from '../errors';
+import { confirm } from '../terminal';
 import { humanSize } from '../format';
 import type { CliIo } from '../io';
 import { type HistoryOptions, renderHistory } from './history';
@@ -80,20 +80,6 @@ export async function rmi(io: CliIo, refs: string[], options: { force?: boolean 
   }
   await service.gc();
   if (failed) throw new CliError(`${failed} of ${refs.length} images could not be removed`, 1);
-}
-
-/** Asks on the terminal; without one (a script), the answer is no, as with Docker. */
-export async function confirm(io: CliIo, question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) {
-    io.err(`${question}\nnot a terminal: pass -f to confirm\n`);
-    return false;
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 /** `docker.io/library/busybox:latest` as people write it: `busybox:latest`. */

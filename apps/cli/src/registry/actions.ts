@@ -26,6 +26,7 @@ import {
 } from '@paas/registry';
 import { openImages } from '../context';
 import { CliError } from '../errors';
+import { readSecretStdin } from '../terminal';
 import type { CliIo } from '../io';
 import { plainProgress, ttyProgress } from './progress';
 
@@ -126,18 +127,10 @@ function proxyOptions(
   return { remote: url.origin, credentials: { username: opts.proxyUsername, password } };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-}
-
 async function password(opts: { password?: string; passwordStdin?: boolean }): Promise<string> {
   if (opts.password !== undefined && opts.passwordStdin)
     throw new CliError('--password and --password-stdin are mutually exclusive');
-  const value = opts.passwordStdin ? await readStdin() : opts.password;
+  const value = opts.passwordStdin ? await readSecretStdin() : opts.password;
   if (!value) throw new CliError('a password is required (--password-stdin or -p)');
   return value;
 }

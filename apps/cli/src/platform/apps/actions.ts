@@ -11,7 +11,7 @@ import { type AppFlags, DEFAULT_REMOTE, appFromGitUrl, git, insideWorkTree, remo
 import { columns, header, json, keyValues, shellQuote, when } from '../format';
 import { formatFormation } from '../scale';
 import { type JsonFlag, action, appPath, appSession, session } from '../session';
-import { promptLine } from '../terminal';
+import { promptLine } from '../../terminal';
 
 export async function apps(io: CliIo, flags: JsonFlag): Promise<void> {
   const { client } = await session(io);

@@ -9,7 +9,7 @@ import { ApiClient, PlatformApiError } from '../client';
 import { header, json, keyValues } from '../format';
 import { type JsonFlag, session } from '../session';
 import { normalizeUrl, readLogin, removeLogin, resolveTarget, saveLogin } from '../target';
-import { promptLine, readStdin } from '../terminal';
+import { promptLine, readStdin } from '../../terminal';
 
 /**
  * git's credential helper protocol (`paas git:credentials get`): for the api's own host, the

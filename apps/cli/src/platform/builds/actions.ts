@@ -10,7 +10,7 @@ import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { header, json, keyValues, shortAgo, shortCommit, when } from '../format';
 import { type JsonFlag, appPath, appSession } from '../session';
-import { untilInterrupted } from '../terminal';
+import { untilInterrupted } from '../../terminal';
 
 export async function builds(io: CliIo, flags: AppFlags & JsonFlag & { num: string }): Promise<void> {
   const limit = Number(flags.num);

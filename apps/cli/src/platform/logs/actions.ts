@@ -7,7 +7,7 @@ import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import { type JsonFlag, appPath, appSession } from '../session';
-import { untilInterrupted } from '../terminal';
+import { untilInterrupted } from '../../terminal';
 
 /** Instances (`web.1`) speak as `app[web.1]`, the platform (`api`, `build`, `release`) as `paas[api]`. */
 export function formatLogLine(entry: LogLine): string {

@@ -8,7 +8,7 @@ import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import { ExitTrailerSplitter } from '../exit-trailer';
 import { appPath, appSession, parseAssignments } from '../session';
-import { untilInterrupted } from '../terminal';
+import { untilInterrupted } from '../../terminal';
 
 export async function run(io: CliIo, command: string[], flags: AppFlags & { env?: string[] }): Promise<void> {
   if (command.length === 0) throw new CliError('a command to run is required: paas run -a APP COMMAND...', EXIT_USAGE);
