@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { LockTimeoutError, withLock, writeFileAtomic, writeStreamAtomic } from './atomic';
+import { LockTimeoutError, createFileAtomic, withLock, writeFileAtomic, writeStreamAtomic } from './atomic';
 
 describe('atomic files and locks', () => {
   let dir: string;
@@ -19,6 +19,18 @@ describe('atomic files and locks', () => {
     await writeFileAtomic(path, 'two');
     assert.equal(readFileSync(path, 'utf8'), 'two');
     assert.deepEqual(readdirSync(dir), ['index.json']);
+  });
+
+  it('creates a file once, whole: racing creators leave one content, no temp files', async () => {
+    const path = join(dir, 'token.key');
+    const made = await Promise.all(['a', 'b', 'c', 'd'].map((k) => createFileAtomic(path, k.repeat(64), 0o600)));
+    assert.equal(made.filter(Boolean).length, 1, `created ${made.filter(Boolean).length} times`);
+    const content = readFileSync(path, 'utf8');
+    assert.match(content, /^(a{64}|b{64}|c{64}|d{64})$/);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(await createFileAtomic(path, 'e'.repeat(64)), false);
+    assert.equal(readFileSync(path, 'utf8'), content, 'an existing file is never replaced');
+    assert.deepEqual(readdirSync(dir), ['token.key']);
   });
 
   it('gives the file exactly its mode, whatever the umask', async (t) => {

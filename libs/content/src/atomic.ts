@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -13,6 +13,31 @@ import { PaasError } from '@paas/errors';
 /** Writes `data` to `path` through a temp file, fsync and rename: readers see old or new, never half. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await replaceAtomically(path, mode, (fh) => fh.writeFile(data));
+}
+
+/**
+ * Creates `path` with `data` unless it exists, all at once: the temp file is written and
+ * fsynced first, then hard-linked to `path`, which fails if another process made it first.
+ * True when this call created it; false when it was there (its content untouched). What the
+ * first writer of a key or a secret needs: never half a file, never two different ones.
+ */
+export async function createFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<boolean> {
+  let created = true;
+  await replaceAtomically(
+    path,
+    mode,
+    (fh) => fh.writeFile(data),
+    async (temp) => {
+      try {
+        await link(temp, path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        created = false;
+      }
+      await unlink(temp);
+    },
+  );
+  return created;
 }
 
 /**
@@ -52,6 +77,7 @@ async function replaceAtomically(
   path: string,
   mode: number,
   fill: (fh: FileHandle) => Promise<unknown>,
+  place: (temp: string) => Promise<void> = (temp) => rename(temp, path),
 ): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await open(temp, 'wx', mode & 0o777);
@@ -66,7 +92,7 @@ async function replaceAtomically(
   }
   await fh.close();
   try {
-    await rename(temp, path);
+    await place(temp);
   } catch (err) {
     await unlink(temp).catch(() => undefined);
     throw err;

@@ -5,8 +5,9 @@
  * `iat`, `jti`, `access`), so a real token server could take this role later.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { createFileAtomic } from '@paas/content';
 import type { Access } from './scopes';
 
 export const SERVICE = 'paas-registry';
@@ -33,12 +34,9 @@ export class TokenSigner {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const key = randomBytes(32);
-    await writeFile(path, key.toString('hex'), { mode: 0o600, flag: 'wx' }).catch(
-      async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      },
-    );
+    // whole or not at all, and the first process's key for everyone (a crash mid-write would
+    // leave a short key every later start refused to sign with)
+    await createFileAtomic(path, randomBytes(32).toString('hex'), 0o600);
     return new TokenSigner(Buffer.from((await readFile(path, 'utf8')).trim(), 'hex'));
   }
 
