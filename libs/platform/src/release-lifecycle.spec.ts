@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource, EntityManager } from 'typeorm';
-import { openDatabase, transaction } from './model/database';
+import { transaction } from './model/database';
 import { App, Release, type ReleaseStatus } from './model/entities';
 import {
   ReleaseTransitionError,
@@ -17,29 +17,21 @@ import {
   supersededBy,
 } from './release-lifecycle';
 import { RollbackError, changeConfig, createRelease, rollbackRelease } from './releases';
-import { TEST_DATABASES, type TestDatabase, testDatabase } from './testing/databases';
+import { TEST_DATABASES, insertApp, openTestDatabase } from './testing/databases';
 
 const STATES: readonly ReleaseStatus[] = ['building', 'deploying', 'live', 'failed', 'superseded'];
 const AT = '2026-12-06T00:00:00.000Z';
 
 for (const kind of TEST_DATABASES) {
   describe(`release lifecycle on ${kind}`, () => {
-    let db: TestDatabase;
     let ds: DataSource;
+    let close: (() => Promise<void>) | undefined;
     before(async () => {
-      db = await testDatabase(kind);
-      ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      ({ dataSource: ds, close } = await openTestDatabase(kind));
     });
-    after(async () => {
-      await ds?.destroy();
-      await db?.dispose();
-    });
+    after(() => close?.());
 
-    async function newApp(name: string): Promise<App> {
-      const app = ds.manager.create(App, { id: randomUUID(), name });
-      await ds.manager.insert(App, app);
-      return app;
-    }
+    const newApp = (name: string): Promise<App> => insertApp(ds, name);
 
     /** A release as a push makes it: building until its build ends (then releaseBuilt). */
     function push(app: App, n: number, building = false): Promise<Release> {

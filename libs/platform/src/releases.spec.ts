@@ -2,31 +2,22 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { openDatabase } from './model/database';
 import { App, ConfigVar, Formation, Release } from './model/entities';
 import { transaction } from './model/database';
 import { currentRelease, failBuildingRelease } from './release-lifecycle';
 import { appConfig, changeConfig, createRelease, findApp } from './releases';
-import { TEST_DATABASES, type TestDatabase, testDatabase } from './testing/databases';
+import { TEST_DATABASES, insertApp, openTestDatabase } from './testing/databases';
 
 for (const kind of TEST_DATABASES) {
   describe(`releases on ${kind}`, () => {
-    let db: TestDatabase;
     let ds: DataSource;
+    let close: (() => Promise<void>) | undefined;
     before(async () => {
-      db = await testDatabase(kind);
-      ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      ({ dataSource: ds, close } = await openTestDatabase(kind));
     });
-    after(async () => {
-      await ds?.destroy();
-      await db?.dispose();
-    });
+    after(() => close?.());
 
-    async function newApp(name: string): Promise<App> {
-      const app = ds.manager.create(App, { id: randomUUID(), name });
-      await ds.manager.insert(App, app);
-      return app;
-    }
+    const newApp = (name: string): Promise<App> => insertApp(ds, name);
 
     it('numbers releases per app from v1 and makes the newest one in effect current', async () => {
       const a = await newApp('numbers-a');

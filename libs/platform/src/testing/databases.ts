@@ -8,7 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DatabaseKind } from '../model/database';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { type DatabaseKind, openDatabase } from '../model/database';
+import { App } from '../model/entities';
 import { createTestDatabase, startTestPostgres, type TestPostgres } from './postgres';
 
 export const TEST_DATABASES: readonly DatabaseKind[] = ['sqlite', 'postgres'];
@@ -41,4 +44,29 @@ export async function testDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   }
   const db = await createTestDatabase(admin);
   return { kind, url: db.url, dispose: () => db.drop() };
+}
+
+/** A fresh database of `kind`, migrated and open; `close` destroys the connection and the database. */
+export async function openTestDatabase(
+  kind: DatabaseKind,
+): Promise<{ dataSource: DataSource; close(): Promise<void> }> {
+  const db = await testDatabase(kind);
+  const dataSource = await openDatabase({ url: db.url, platformDir: '/nonexistent' }).catch(async (err: unknown) => {
+    await db.dispose();
+    throw err;
+  });
+  return {
+    dataSource,
+    close: async () => {
+      await dataSource.destroy();
+      await db.dispose();
+    },
+  };
+}
+
+/** An app row, as the api's create makes it (a spec's starting point). */
+export async function insertApp(dataSource: DataSource, name: string): Promise<App> {
+  const app = dataSource.manager.create(App, { id: randomUUID(), name });
+  await dataSource.manager.insert(App, app);
+  return app;
 }
