@@ -26,7 +26,7 @@ import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { PaasProcess, WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
-import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
+import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
 const startedAt = Date.now();
 const roots = tempRoots();
@@ -320,11 +320,7 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     if (anchored) run('rm', '-f', 'anchor');
     for (const daemon of daemons.reverse()) await stopDaemon(daemon);
     // the node's containers and its bridge, through the agent's own cleanup
-    const cleanup = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
-      { cwd: WORKSPACE, env: { ...roots.env, PATH: process.env['PATH'] }, encoding: 'utf8', timeout: 60_000 },
-    );
+    const cleanup = agentCleanup(roots.env);
     if (cleanup.status !== 0) problems.push(`agent cleanup: ${cleanup.stderr}`);
     await api?.app.close();
     await redis?.stop();

@@ -17,9 +17,9 @@ import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { WORKSPACE, cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
+import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
-import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
+import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
 const startedAt = Date.now();
 const roots = tempRoots();
@@ -179,11 +179,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     const problems: string[] = [];
     for (const started of [...daemons.values()].reverse()) await stopDaemon(started);
     // the node's containers and its bridge, through the agent's own cleanup
-    const cleanup = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
-      { cwd: WORKSPACE, env: { ...roots.env, PATH: process.env['PATH'] }, encoding: 'utf8', timeout: 60_000 },
-    );
+    const cleanup = agentCleanup(roots.env);
     if (cleanup.status !== 0) problems.push(`agent cleanup: ${cleanup.stderr}`);
     await api?.app.close();
     await redis?.stop();

@@ -4,7 +4,7 @@
  * kept for failure messages; stopping is the caller's (SIGTERM, by pid).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { WORKSPACE } from '../../support/cli';
 
@@ -45,4 +45,18 @@ export async function stopDaemon(daemon: Daemon, graceMs = 10_000): Promise<void
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** `main.ts cleanup` of the agent: removes the node's containers and its bridge (a spec's after). */
+export function agentCleanup(env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
+    {
+      cwd: WORKSPACE,
+      env: { ...env, PATH: process.env['PATH'] },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
 }
