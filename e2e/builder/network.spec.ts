@@ -14,6 +14,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAAS, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { type Internet, createInternet, removeInternet } from '../support/internet';
 
 const roots = tempRoots();
 const { run, ok } = cliFor(roots.env);
@@ -24,7 +25,7 @@ const tag = process.pid % 10_000_000;
 const prefix = `198.19.${(process.pid >> 6) & 255}.${(process.pid & 63) << 2}`;
 const hostEnd = prefix.replace(/\d+$/, (d) => String(Number(d) + 1));
 const internetIp = prefix.replace(/\d+$/, (d) => String(Number(d) + 2));
-const internet = { ns: `paas-in${tag}`, veth: `pi${tag}` };
+const internet: Internet = { ns: `paas-in${tag}`, veth: `pi${tag}`, hostEnd, ip: internetIp };
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const trySh = (cmd: string, args: string[]): void => {
@@ -78,13 +79,7 @@ describe('paas build --network', () => {
 
   before(async () => {
     ok('image', 'bootstrap', 'busybox');
-    sh('ip', ['netns', 'add', internet.ns]);
-    sh('ip', ['link', 'add', internet.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', internet.ns]);
-    sh('ip', ['addr', 'add', `${hostEnd}/30`, 'dev', internet.veth]);
-    sh('ip', ['link', 'set', internet.veth, 'up']);
-    sh('ip', ['-n', internet.ns, 'addr', 'add', `${internetIp}/30`, 'dev', 'eth0']);
-    sh('ip', ['-n', internet.ns, 'link', 'set', 'eth0', 'up']);
-    sh('ip', ['-n', internet.ns, 'link', 'set', 'lo', 'up']);
+    createInternet(internet);
     // bound to its address, never looking a name up; logs each request's path
     const script =
       `const s=require('http').createServer((q,r)=>{console.log('GET '+q.url);r.end('from-the-internet\\n')});` +
@@ -111,8 +106,7 @@ describe('paas build --network', () => {
     if (server?.pid) trySh('kill', [String(server.pid)]);
     run('rm', '-f', 'anchor');
     run('network', 'prune');
-    trySh('ip', ['link', 'del', internet.veth]);
-    trySh('ip', ['netns', 'del', internet.ns]);
+    removeInternet(internet);
     const mounts = mountsUnder(roots.root);
     roots.cleanup();
     assert.deepEqual(mounts, [], 'mounts left');

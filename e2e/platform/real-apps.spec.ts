@@ -25,6 +25,7 @@ import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { PaasProcess, WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { type Internet, createInternet, removeInternet } from '../support/internet';
 import { type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
@@ -40,19 +41,12 @@ const tag = process.pid % 10_000_000;
 const prefix = `198.19.${128 | ((process.pid >> 6) & 127)}.${(process.pid & 63) << 2}`;
 const hostEnd = prefix.replace(/\d+$/, (d) => String(Number(d) + 1));
 const internetIp = prefix.replace(/\d+$/, (d) => String(Number(d) + 2));
-const internet = { ns: `paas-ra${tag}`, veth: `pra${tag}` };
+const internet: Internet = { ns: `paas-ra${tag}`, veth: `pra${tag}`, hostEnd, ip: internetIp };
 const NPM_REGISTRY = `http://${internetIp}:4873/`;
 const PYPI = `http://${internetIp}:8000`;
 const HUB = `${internetIp}:5000`;
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
-const trySh = (cmd: string, args: string[]): void => {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-  } catch {
-    // already gone
-  }
-};
 
 const GIT_ENV = gitEnv(join(base, 'home'));
 const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
@@ -187,13 +181,7 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     mkdirSync(join(base, 'home'), { recursive: true });
     ok('image', 'bootstrap', 'busybox', 'node', 'python');
 
-    sh('ip', ['netns', 'add', internet.ns]);
-    sh('ip', ['link', 'add', internet.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', internet.ns]);
-    sh('ip', ['addr', 'add', `${hostEnd}/30`, 'dev', internet.veth]);
-    sh('ip', ['link', 'set', internet.veth, 'up']);
-    sh('ip', ['-n', internet.ns, 'addr', 'add', `${internetIp}/30`, 'dev', 'eth0']);
-    sh('ip', ['-n', internet.ns, 'link', 'set', 'eth0', 'up']);
-    sh('ip', ['-n', internet.ns, 'link', 'set', 'lo', 'up']);
+    createInternet(internet);
 
     // verdaccio: no uplinks, no web UI, storage and users in the test's dir, an access log
     // on stdout; anyone reads, a logged-in user publishes
@@ -332,8 +320,7 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
         await exited;
       }
     }
-    trySh('ip', ['link', 'del', internet.veth]);
-    trySh('ip', ['netns', 'del', internet.ns]);
+    removeInternet(internet);
     const alive = [...servers, ...daemons.map((d) => d.child)].filter((c) => c.pid && isAlive(c.pid));
     const left = { mounts: mountsUnder(roots.root), cgroups: cgroupsLeftSince(startedAt), alive: alive.length };
     run('network', 'prune');
