@@ -93,6 +93,11 @@ export class FakeApi {
     return state;
   }
 
+  /** An app, as `POST /api/apps` makes it. */
+  addApp(name: string): App {
+    return this.createApp({ name });
+  }
+
   /** A build and release, as a `git push` would make them. */
   deploy(name: string, processTypes: Record<string, string> = { web: 'npm start' }, commit = 'a'.repeat(40)): Release {
     const state = this.state(name);
@@ -446,7 +451,8 @@ export class FakeApi {
     return f;
   }
 
-  private scale(state: AppState, type: string, quantity: number, memory?: number): void {
+  /** Scales a process type as `PATCH formation` does, and starts its instances (all `up`). */
+  scale(state: AppState, type: string, quantity: number, memory?: number): void {
     const i = state.formation.findIndex((f) => f.type === type);
     if (i < 0) throw new HttpError(422, 'unprocessable', `the release has no process type '${type}'`);
     if (!Number.isInteger(quantity) || quantity < 0 || quantity > 100)

@@ -1,0 +1,42 @@
+/** logs through the CLI's entry point against the fake api (../testing/platform-cli.ts): the last lines, a source, following. */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { platformCli } from '../testing/platform-cli';
+
+describe('paas logs', () => {
+  const t = platformCli();
+  before(() => void t.api.addApp('shop'));
+
+  it('logs shows the last lines, filters by source, and follows until interrupted', async () => {
+    const { api } = t;
+    api.log('shop', 'api', 'Release v5 created');
+    api.log('shop', 'web.1', 'listening on 5000');
+    api.log('shop', 'worker.1', 'working');
+    const r = await t.ok('logs', '-a', 'shop', '-n', '2');
+    assert.match(r.out, /^\S+Z app\[web\.1\]: listening on 5000\n\S+Z app\[worker\.1\]: working\n$/);
+    assert.equal(api.requests.at(-1)?.path, '/api/apps/shop/logs?tail=2');
+    assert.match((await t.ok('logs', '--app', 'shop', '-s', 'api')).out, /^\S+Z paas\[api\]: Release v5 created\n$/);
+    assert.deepEqual(JSON.parse((await t.ok('logs', '-a', 'shop', '-n', '1', '--json')).out), {
+      t: JSON.parse((await t.ok('logs', '-a', 'shop', '-n', '1', '--json')).out).t,
+      source: 'worker.1',
+      line: 'working',
+    });
+
+    let seen = '';
+    let sawNew: () => void = () => undefined;
+    const newLine = new Promise<void>((resolve) => (sawNew = resolve));
+    const following = t.cli(['logs', '-a', 'shop', '-f', '-n', '0'], {}, (s) => {
+      seen += s;
+      if (seen.includes('later')) sawNew();
+    });
+    while (!api.requests.some((q) => q.path === '/api/apps/shop/logs?tail=0&follow=1')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    api.log('shop', 'web.1', 'later');
+    await newLine;
+    process.emit('SIGINT');
+    const followed = await following;
+    assert.equal(followed.code, 0);
+    assert.match(followed.out, /^\S+Z app\[web\.1\]: later\n$/);
+  });
+});

@@ -1,0 +1,37 @@
+/** nodes, nodes:drain and nodes:activate through the CLI's entry point against the fake api (../testing/platform-cli.ts). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { platformCli } from '../testing/platform-cli';
+
+describe('paas nodes', () => {
+  const t = platformCli();
+
+  it('nodes lists the nodes', async () => {
+    t.api.nodes.push({
+      id: 'n1',
+      name: 'node-1',
+      address: '127.0.0.1:7100',
+      memory: 4096,
+      cpus: 2000,
+      state: 'up',
+      lastHeartbeatAt: new Date().toISOString(),
+      createdAt: new Date().toISOString(),
+    });
+    assert.equal(
+      (await t.ok('nodes')).out,
+      'NAME     STATE   ADDRESS          CPUS   MEMORY   HEARTBEAT\nnode-1   up      127.0.0.1:7100   2      4 GiB    just now\n',
+    );
+  });
+
+  it('nodes:drain and nodes:activate change a node, naming a missing one', async () => {
+    const { api } = t;
+    const drained = await t.ok('nodes:drain', 'node-1');
+    assert.equal(drained.out, 'Draining node-1: its instances move to other nodes, nothing new is placed on it\n');
+    assert.equal(api.nodes[0]?.state, 'draining');
+    assert.equal((await t.ok('nodes:activate', 'node-1')).out, 'node-1 is active: it takes instances again\n');
+    assert.equal(api.nodes[0]?.state, 'up');
+    const missing = await t.cli(['nodes:drain', 'nope']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /node 'nope' not found/);
+  });
+});
