@@ -4,7 +4,10 @@
  * counters, publishes metrics to Redis and answers the admin address:
  *
  *   GET /_paas/metrics  {router, time, workers, routesVersion, apps: {APP: AppMetrics}, unrouted, backends}
- *   GET /_paas/health   {status: "ok", routesVersion, workers}
+ *   GET /_paas/health   {status: "ok", routesVersion, workers, workerVersions}
+ *
+ * `workerVersions` lists the table version each worker says it routes by, so a caller can
+ * tell when a change has reached every worker.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +45,8 @@ export class Controller {
   private sampler: NodeJS.Timeout | undefined;
   private admin: Server | undefined;
   private redisErrors = new Map<string, number>();
+  /** Worker id -> the table version it applied last. */
+  private readonly applied = new Map<string, number>();
   routerId = '';
   workers = 0;
 
@@ -132,6 +137,13 @@ export class Controller {
     if (message.type === 'hello') reply(this.routesMessage());
     else if (message.type === 'metrics') this.metrics.report(worker, message.snapshot);
     else if (message.type === 'refused') this.health.checkNow(message.address);
+    else if (message.type === 'applied') this.applied.set(worker, message.version);
+  }
+
+  /** A worker is gone: its counters and its table version no longer count. */
+  retire(worker: string): void {
+    this.metrics.retire(worker);
+    this.applied.delete(worker);
   }
 
   private sample(): void {
@@ -182,7 +194,12 @@ export class Controller {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'only GET' });
     if (path === '/_paas/metrics') return send(200, this.metricsDocument());
     if (path === '/_paas/health') {
-      return send(200, { status: 'ok', routesVersion: this.watcher.version, workers: this.workers });
+      return send(200, {
+        status: 'ok',
+        routesVersion: this.watcher.version,
+        workers: this.workers,
+        workerVersions: [...this.applied.values()],
+      });
     }
     send(404, { error: `no ${path}; try /_paas/metrics or /_paas/health` });
   }

@@ -19,6 +19,8 @@ export type ToPrimary =
   /** A worker is ready for the table. */
   | { readonly type: 'hello' }
   | { readonly type: 'metrics'; readonly snapshot: CounterSnapshot }
+  /** The worker now routes by this version of the table. */
+  | { readonly type: 'applied'; readonly version: number }
   /** A backend refused a connection: check it now, so every worker learns. */
   | { readonly type: 'refused'; readonly address: string }
   /** The worker cannot serve (e.g. the address is in use) and is about to exit. */

@@ -133,7 +133,7 @@ function forkWorkers(config: ProxyConfig, controller: Controller, shuttingDown: 
       }
     });
     cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
-      controller.metrics.retire(String(worker.id));
+      controller.retire(String(worker.id));
       const lived = Date.now() - (started.get(worker.id) ?? 0);
       started.delete(worker.id);
       if (!ready) {
@@ -196,7 +196,10 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
     if (!isMessage<ToWorker>(message)) return;
     if (message.type === 'shutdown') return shutdown();
     router.handle(message);
-    if (message.type === 'routes') haveTable();
+    if (message.type === 'routes') {
+      send({ type: 'applied', version: message.version });
+      haveTable();
+    }
   });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
