@@ -13,9 +13,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isProcessAlive } from '@paas/content';
+import { isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
 import { isMountPoint, mount, overlayMount, unmount } from '@paas/snapshots';
@@ -239,20 +239,22 @@ export class Engine {
     // on the bridge, /etc/hosts is the bridge's shared file, rewritten as containers come and go
     const bridge = record.network.mode === 'bridge' ? this.network : undefined;
     const hostsFile = bridge ? bridge.hostsFile : join(p.etc, 'hosts');
+    // the container's own files land whole (temp, fsync, rename): a crash mid-create leaves no
+    // half-written config.json for a later start; the bridge's shared file is rewritten in place
     if (!bridge) {
-      await writeFile(
+      await writeFileAtomic(
         hostsFile,
         `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${record.hostname}\n`,
       );
     }
-    await writeFile(join(p.etc, 'hostname'), `${record.hostname}\n`);
+    await writeFileAtomic(join(p.etc, 'hostname'), `${record.hostname}\n`);
     const resolv =
       record.network.mode === 'host'
         ? await readFile('/etc/resolv.conf', 'utf8').catch(() => '')
         : bridge
           ? await readContainerResolvConf()
           : '';
-    await writeFile(join(p.etc, 'resolv.conf'), resolv);
+    await writeFileAtomic(join(p.etc, 'resolv.conf'), resolv);
     const spec = buildSpec(image.config, record.run, record.hostname, {
       rootfs: p.rootfs,
       user,
@@ -270,7 +272,7 @@ export class Engine {
       annotations: { 'io.paas.container.name': record.name },
       ...(this.options.initBinary ? { initBinary: this.options.initBinary } : {}),
     });
-    await writeFile(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
+    await writeFileAtomic(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
   }
 
   /** `start`: mounts the rootfs if needed and hands the container to a new shim. */
