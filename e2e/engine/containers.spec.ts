@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -198,11 +198,54 @@ describe('containers', () => {
     }
   });
 
+  it('gives CPU by weight (-c) and a CFS quota only when asked (--cpu-quota, --cpu-period)', () => {
+    const cpu = (id: string, file: string): string =>
+      readFileSync(`/sys/fs/cgroup/cpu/paas/${id}/${file}`, 'utf8').trim();
+    const weighted = ok('run', '-d', '-c', '512', 'busybox', 'sleep', '300').trim();
+    const capped = ok(
+      'run',
+      '-d',
+      '-c',
+      '256',
+      '--cpu-quota',
+      '20000',
+      '--cpu-period',
+      '50000',
+      'busybox',
+      'sleep',
+      '300',
+    );
+    const clamped = run('create', '-c', '1', 'busybox', 'true');
+    try {
+      assert.equal(cpu(weighted, 'cpu.shares'), '512');
+      assert.equal(cpu(weighted, 'cpu.cfs_quota_us'), '-1', 'a weight alone sets no quota');
+      assert.equal(ok('inspect', '-f', '{{.HostConfig.CpuShares}} {{.HostConfig.CpuQuota}}', weighted), '512 0\n');
+      assert.equal(cpu(capped.trim(), 'cpu.shares'), '256');
+      assert.equal(cpu(capped.trim(), 'cpu.cfs_quota_us'), '20000');
+      assert.equal(cpu(capped.trim(), 'cpu.cfs_period_us'), '50000');
+      assert.equal(clamped.status, 0, clamped.stderr);
+      assert.match(clamped.stderr, /WARNING: Changing requested CPUShares of 1 to 2/);
+      assert.equal(ok('inspect', '-f', '{{.HostConfig.CpuShares}}', clamped.stdout.trim()), '2\n');
+    } finally {
+      ok('rm', '-f', weighted, capped.trim(), ...(clamped.status === 0 ? [clamped.stdout.trim()] : []));
+    }
+  });
+
   describe('bad input: a docker-like error, exit 125, nothing left behind', () => {
     const cases: Array<[string, string[], RegExp]> = [
       // --pull never: a missing image is otherwise pulled from Docker Hub, and tests stay off the internet
       ['an unknown image', ['run', '--pull', 'never', 'nosuchimage'], /No such image: nosuchimage/],
       ['a bad memory size', ['run', '-m', '32x', 'busybox', 'true'], /invalid argument "32x" for "-m, --memory" flag/],
+      [
+        'a malformed CPU weight',
+        ['run', '-c', 'lots', 'busybox', 'true'],
+        /invalid argument "lots" for "-c, --cpu-shares" flag/,
+      ],
+      [
+        '--cpus with a quota of its own',
+        ['run', '--cpus', '1', '--cpu-quota', '50000', 'busybox', 'true'],
+        /Conflicting options: Nano CPUs and CPU Quota cannot both be set/,
+      ],
       ['a bad restart policy', ['run', '--restart', 'sometimes', 'busybox', 'true'], /invalid restart policy/],
       [
         'a missing volume path',

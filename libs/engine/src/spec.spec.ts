@@ -91,6 +91,15 @@ describe('buildSpec', () => {
     });
   });
 
+  it('gives CPU weight as shares, and a quota and period as asked (--cpu-shares, --cpu-quota, --cpu-period)', () => {
+    const weighted = buildSpec(image, run({ resources: { cpuShares: 512 } }), 'h', ctx);
+    assert.deepEqual(weighted.linux.resources?.cpu, { shares: 512 }, 'a weight alone sets no quota');
+    const both = buildSpec(image, run({ resources: { cpuShares: 256, cpuQuota: 25000, cpuPeriod: 50000 } }), 'h', ctx);
+    assert.deepEqual(both.linux.resources?.cpu, { shares: 256, quota: 25000, period: 50000 });
+    const none = buildSpec(image, run(), 'h', ctx);
+    assert.equal(none.linux.resources?.cpu, undefined, 'no CPU setting: the kernel default weight, no quota');
+  });
+
   it('gives --privileged and --cap-add ALL the capabilities of the bounding set, as Docker', () => {
     const dir = mkdtempSync(join(tmpdir(), 'paas-caps-'));
     try {

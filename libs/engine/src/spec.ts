@@ -28,9 +28,17 @@ export interface Resources {
   readonly memory?: number;
   /** Bytes of memory + swap; --memory-swap (-1 unlimited). */
   readonly memorySwap?: number;
-  /** Fractional cpus; --cpus. */
+  /** Fractional cpus; --cpus (a CFS quota over a 100 ms period). */
   readonly cpus?: number;
+  /**
+   * CPU weight relative to other containers, cgroup v1's cpu.shares in [2, 262144] (1024 is
+   * the kernel's default); -c/--cpu-shares. The runtime converts it to cpu.weight on v2.
+   */
   readonly cpuShares?: number;
+  /** CFS quota in microseconds per period (-1: none); --cpu-quota. Not with `cpus`. */
+  readonly cpuQuota?: number;
+  /** CFS period in microseconds, [1000, 1000000]; --cpu-period. Not with `cpus`. */
+  readonly cpuPeriod?: number;
   readonly pidsLimit?: number;
 }
 
@@ -161,10 +169,15 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
       ...(r.memorySwap !== undefined ? { swap: r.memorySwap } : r.memory !== undefined ? { swap: r.memory * 2 } : {}),
     };
   }
-  if (r.cpus !== undefined || r.cpuShares !== undefined) {
+  if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpuPeriod !== undefined) {
     resources.cpu = {
       ...(r.cpuShares !== undefined ? { shares: r.cpuShares } : {}),
-      ...(r.cpus !== undefined ? { quota: Math.round(r.cpus * CFS_PERIOD), period: CFS_PERIOD } : {}),
+      ...(r.cpus !== undefined
+        ? { quota: Math.round(r.cpus * CFS_PERIOD), period: CFS_PERIOD }
+        : {
+            ...(r.cpuQuota !== undefined ? { quota: r.cpuQuota } : {}),
+            ...(r.cpuPeriod !== undefined ? { period: r.cpuPeriod } : {}),
+          }),
     };
   }
   if (r.pidsLimit !== undefined && r.pidsLimit > 0) resources.pids = { limit: r.pidsLimit };

@@ -212,6 +212,27 @@ for r in "${RUNTIMES[@]}"; do
   check "$r: OOM kill recorded in the cgroup until delete" oom_record "$r"
 done
 
+# CPU weight and quota on cgroup v1: shares go to cpu.shares as given (the v2 conversion to
+# cpu.weight is in runtime-cgroup-v2.t), quota and period to the CFS files, the same everywhere.
+cpu_v1() {
+  local r=$1 cmd b id=cpu$$ dir fail=0
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '.linux.resources.cpu={shares:512,quota:20000,period:50000}' sleep 30; b=$BUNDLE
+  dir=/sys/fs/cgroup/cpu$CG/$r-$N
+  (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >/dev/null 2>&1) || return 1
+  [ "$(cat "$dir/cpu.shares")" = 512 ] || { echo "cpu.shares $(cat "$dir/cpu.shares")"; fail=1; }
+  [ "$(cat "$dir/cpu.cfs_quota_us")" = 20000 ] || { echo "cfs_quota_us $(cat "$dir/cpu.cfs_quota_us")"; fail=1; }
+  [ "$(cat "$dir/cpu.cfs_period_us")" = 50000 ] || { echo "cfs_period_us $(cat "$dir/cpu.cfs_period_us")"; fail=1; }
+  $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  [ ! -e "$dir" ] || { echo "$dir left"; fail=1; }
+  return $fail
+}
+if [ "$(stat -f -c %T /sys/fs/cgroup/cpu 2>/dev/null)" = cgroupfs ]; then
+  for r in "${RUNTIMES[@]}"; do check "$r: cgroup v1 cpu.shares, cfs quota and period" cpu_v1 "$r"; done
+else
+  skip "cgroup v1 cpu.shares" "no cgroup v1 cpu controller"
+fi
+
 # Lifecycle: create/start/state/exec/kill/delete, and kill by signal propagates.
 lifecycle() {
   local r=$1 cmd b id=life$$ st

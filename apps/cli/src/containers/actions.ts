@@ -52,6 +52,9 @@ async function createContainer(
   const options = createOptions(flags, cmd, io.env);
   if (options.network === 'host' && (options.ports?.length || options.publishAll))
     io.err('WARNING: Published ports are discarded when using host network mode\n');
+  const shares = options.run.resources.cpuShares;
+  if (shares !== undefined && shares !== Number(flags.cpuShares))
+    io.err(`WARNING: Changing requested CPUShares of ${flags.cpuShares ?? ''} to ${shares}, the kernel's limit\n`);
   const { ensureImage, parsePullPolicy } = await import('../registry/actions');
   await ensureImage(io, engine.images, image, parsePullPolicy(flags.pull));
   try {
@@ -347,6 +350,9 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
       NetworkMode: record.network.mode,
       Memory: record.run.resources.memory ?? 0,
       NanoCpus: Math.round((record.run.resources.cpus ?? 0) * 1e9),
+      CpuShares: record.run.resources.cpuShares ?? 0,
+      CpuQuota: record.run.resources.cpuQuota ?? 0,
+      CpuPeriod: record.run.resources.cpuPeriod ?? 0,
       PidsLimit: record.run.resources.pidsLimit ?? null,
       Binds: record.run.binds.map((b) => `${b.source}:${b.destination}${b.readonly ? ':ro' : ''}`),
       PortBindings: portMap(record.network.ports),

@@ -10,6 +10,7 @@ import {
   type NetworkMode,
   type PortBinding,
   PortSpecError,
+  type Resources,
   type RestartPolicy,
   parsePortSpec,
 } from '@paas/engine';
@@ -28,6 +29,9 @@ export interface RunFlags {
   memory?: string;
   memorySwap?: string;
   cpus?: string;
+  cpuShares?: string;
+  cpuQuota?: string;
+  cpuPeriod?: string;
   pidsLimit?: string;
   restart?: string;
   hostname?: string;
@@ -108,6 +112,49 @@ function parseInt10(flag: string, value: string): number {
   return Number(value);
 }
 
+/** cgroup v1's range of cpu.shares; the kernel clamps to it, so do we (with a warning). */
+export const CPU_SHARES_MIN = 2;
+export const CPU_SHARES_MAX = 262_144;
+
+/**
+ * `-c/--cpu-shares`, `--cpu-quota`, `--cpu-period` and `--cpus` as Docker checks them: shares
+ * 0 is the default weight (unset), others are clamped into [2, 262144] as the kernel does;
+ * a period in [1000, 1000000] µs, a quota of -1 or at least 1000 µs; `--cpus` is a quota
+ * itself, so it conflicts with either.
+ */
+function parseCpu(flags: RunFlags): Pick<Resources, 'cpus' | 'cpuShares' | 'cpuQuota' | 'cpuPeriod'> {
+  const cpus = flags.cpus !== undefined ? Number(flags.cpus) : undefined;
+  if (cpus !== undefined && (!Number.isFinite(cpus) || cpus <= 0))
+    throw flagError('--cpus', flags.cpus ?? '', 'invalid number of CPUs');
+  const shares = flags.cpuShares !== undefined ? parseInt10('-c, --cpu-shares', flags.cpuShares) : undefined;
+  if (shares !== undefined && shares < 0)
+    throw flagError('-c, --cpu-shares', flags.cpuShares ?? '', 'CPU shares must be 0 (the default) or positive');
+  const quota = flags.cpuQuota !== undefined ? parseInt10('--cpu-quota', flags.cpuQuota) : undefined;
+  if (quota !== undefined && quota !== -1 && quota !== 0 && quota < 1000)
+    throw flagError(
+      '--cpu-quota',
+      flags.cpuQuota ?? '',
+      'CPU cfs quota can not be less than 1ms (i.e. 1000), or -1 for none',
+    );
+  const period = flags.cpuPeriod !== undefined ? parseInt10('--cpu-period', flags.cpuPeriod) : undefined;
+  if (period !== undefined && period !== 0 && (period < 1000 || period > 1_000_000))
+    throw flagError(
+      '--cpu-period',
+      flags.cpuPeriod ?? '',
+      'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)',
+    );
+  if (cpus !== undefined && period)
+    throw new CliError('Conflicting options: Nano CPUs and CPU Period cannot both be set', USAGE_EXIT);
+  if (cpus !== undefined && quota)
+    throw new CliError('Conflicting options: Nano CPUs and CPU Quota cannot both be set', USAGE_EXIT);
+  return {
+    ...(cpus !== undefined ? { cpus } : {}),
+    ...(shares ? { cpuShares: Math.min(CPU_SHARES_MAX, Math.max(CPU_SHARES_MIN, shares)) } : {}),
+    ...(quota ? { cpuQuota: quota } : {}),
+    ...(period ? { cpuPeriod: period } : {}),
+  };
+}
+
 /** Every `-p` value; a bad one stops the command with Docker's message. */
 function parsePorts(specs: readonly string[]): PortBinding[] {
   try {
@@ -127,9 +174,7 @@ export function createOptions(
   if (!['none', 'host', 'bridge'].includes(network))
     throw new CliError(`network ${flags.network} not found`, USAGE_EXIT);
   const ports = parsePorts(flags.publish ?? []);
-  const cpus = flags.cpus !== undefined ? Number(flags.cpus) : undefined;
-  if (cpus !== undefined && (!Number.isFinite(cpus) || cpus <= 0))
-    throw flagError('--cpus', flags.cpus ?? '', 'invalid number of CPUs');
+  const cpu = parseCpu(flags);
   const memory = flags.memory !== undefined ? parseSize('-m, --memory', flags.memory) : undefined;
   if (memory !== undefined && memory < 6 * 1024 * 1024)
     throw new CliError('Minimum memory limit allowed is 6MB', USAGE_EXIT);
@@ -163,7 +208,7 @@ export function createOptions(
         ...(flags.memorySwap !== undefined
           ? { memorySwap: flags.memorySwap === '-1' ? -1 : parseSize('--memory-swap', flags.memorySwap) }
           : {}),
-        ...(cpus !== undefined ? { cpus } : {}),
+        ...cpu,
         ...(flags.pidsLimit !== undefined ? { pidsLimit: parseInt10('--pids-limit', flags.pidsLimit) } : {}),
       },
       ...(flags.capAdd ? { capAdd: flags.capAdd } : {}),

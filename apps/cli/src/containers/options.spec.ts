@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CliError } from '../errors';
+import { type RunFlags, createOptions } from './options';
+
+const resources = (flags: RunFlags) => createOptions(flags, [], {}).run.resources;
+
+function refused(flags: RunFlags, message: RegExp): void {
+  assert.throws(
+    () => createOptions(flags, [], {}),
+    (err: unknown) => err instanceof CliError && err.exitCode === 125 && message.test(err.message),
+  );
+}
+
+describe('run options: CPU', () => {
+  it('takes -c/--cpu-shares as a weight, 0 as the default, and clamps to the kernel range [2, 262144]', () => {
+    assert.deepEqual(resources({ cpuShares: '512' }), { cpuShares: 512 });
+    assert.deepEqual(resources({ cpuShares: '0' }), {}, '0 is the default weight: nothing set');
+    assert.deepEqual(resources({ cpuShares: '1' }), { cpuShares: 2 });
+    assert.deepEqual(resources({ cpuShares: '300000' }), { cpuShares: 262144 });
+  });
+
+  it('refuses a malformed or negative weight, naming the flag', () => {
+    refused({ cpuShares: 'lots' }, /^invalid argument "lots" for "-c, --cpu-shares" flag/);
+    refused({ cpuShares: '1.5' }, /for "-c, --cpu-shares" flag/);
+    refused({ cpuShares: '-3' }, /^invalid argument "-3" for "-c, --cpu-shares" flag: CPU shares must be/);
+  });
+
+  it('takes --cpu-quota and --cpu-period in microseconds within the CFS bounds', () => {
+    assert.deepEqual(resources({ cpuQuota: '50000', cpuPeriod: '100000' }), { cpuQuota: 50000, cpuPeriod: 100000 });
+    assert.deepEqual(resources({ cpuQuota: '-1' }), { cpuQuota: -1 });
+    refused(
+      { cpuQuota: '999' },
+      /^invalid argument "999" for "--cpu-quota" flag: CPU cfs quota can not be less than 1ms/,
+    );
+    refused({ cpuPeriod: '999' }, /for "--cpu-period" flag: CPU cfs period can not be less than 1ms/);
+    refused({ cpuPeriod: '1000001' }, /for "--cpu-period" flag/);
+    refused({ cpuQuota: 'x' }, /for "--cpu-quota" flag/);
+  });
+
+  it('refuses --cpus with a quota or period of its own, as Docker', () => {
+    refused({ cpus: '1', cpuQuota: '50000' }, /^Conflicting options: Nano CPUs and CPU Quota cannot both be set$/);
+    refused({ cpus: '1', cpuPeriod: '50000' }, /^Conflicting options: Nano CPUs and CPU Period cannot both be set$/);
+    assert.deepEqual(resources({ cpus: '0.5', cpuShares: '256' }), { cpus: 0.5, cpuShares: 256 });
+    refused({ cpus: '0' }, /for "--cpus" flag: invalid number of CPUs/);
+  });
+});
