@@ -658,6 +658,86 @@ export interface components {
     readonly HeartbeatDto: {
       readonly instances: readonly components['schemas']['InstanceReportDto'][];
     };
+    readonly HttpCheckView: {
+      readonly attempts: number;
+      readonly timeoutMs: number;
+      readonly intervalMs: number;
+      readonly initialDelayMs: number;
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      readonly kind: 'http';
+      /** @example /health */
+      readonly path: string;
+      readonly port: number;
+      /** @description the answer must contain it */
+      readonly content?: string;
+      /** @description any status below 500 passes (web without checks) */
+      readonly anyStatus: boolean;
+    };
+    readonly TcpCheckView: {
+      readonly attempts: number;
+      readonly timeoutMs: number;
+      readonly intervalMs: number;
+      readonly initialDelayMs: number;
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      readonly kind: 'tcp';
+      readonly port: number;
+    };
+    readonly UptimeCheckView: {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      readonly kind: 'uptime';
+      /** @description how long the process must keep running */
+      readonly ms: number;
+    };
+    readonly DesiredInstanceView: {
+      /** Format: uuid */
+      readonly id: string;
+      /** Format: uuid */
+      readonly appId: string;
+      /** @example shop */
+      readonly app: string;
+      /** @example web */
+      readonly type: string;
+      /** @example 1 */
+      readonly number: number;
+      /** Format: uuid */
+      readonly releaseId: string;
+      /** @example 3 */
+      readonly version: number;
+      /**
+       * @description the release image as the build pushed it
+       * @example 127.0.0.1:5000/shop:v3
+       */
+      readonly image: string;
+      readonly imageDigest: string | null;
+      /** @description run with sh -c; null: the image's own command */
+      readonly command: string | null;
+      /** @description the release's config vars plus PORT and DYNO */
+      readonly env: {
+        readonly [key: string]: string;
+      };
+      /** @description memory limit in MiB */
+      readonly memory: number;
+      /** @description CPU share in thousandths of a core */
+      readonly cpu: number;
+      /** @description the port published for the router (web) */
+      readonly port: number | null;
+      /** @description what the instance must pass before a deploy counts it in */
+      readonly check:
+        | components['schemas']['HttpCheckView']
+        | components['schemas']['TcpCheckView']
+        | components['schemas']['UptimeCheckView'];
+      /** @description seconds between the stop signal and SIGKILL */
+      readonly stopTimeout: number;
+    };
     readonly HeartbeatAnswerView: {
       readonly node: components['schemas']['NodeSummaryView'];
       /** @description how often to send heartbeats, in ms */
@@ -669,8 +749,8 @@ export interface components {
       readonly registry: string;
       /** @description ms a leaving instance keeps serving in-flight requests */
       readonly drainMs: number;
-      /** @description every instance the node should run (libs/platform scheduling/protocol.ts DesiredInstance) */
-      readonly instances: readonly Record<string, never>[];
+      /** @description every instance the node should run */
+      readonly instances: readonly components['schemas']['DesiredInstanceView'][];
     };
     readonly TokenView: {
       /** Format: uuid */

@@ -1,5 +1,17 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import {
+  type DeployCheck,
+  type DesiredInstance,
+  type HeartbeatAnswer,
+  type HeartbeatRequest,
+  type InstanceReport,
+  NODE_NAME,
+  NODE_NAME_RULE,
+  type NodeSummary,
+  type RegisterAnswer,
+  type RegisterRequest,
+  type ReportedState,
+} from '@paas/platform';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -47,8 +59,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A field that may be null but, when not, must pass its rules (and must be present). */
 const Nullable = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== null);
 
+/** Every state of the protocol's ReportedState: the record fails to compile when the protocol adds one. */
+const REPORTED_STATES = Object.keys({
+  starting: true,
+  up: true,
+  crashed: true,
+  stopping: true,
+} satisfies Record<ReportedState, true>) as ReportedState[];
+
 /** `POST /api/nodes/register`: an agent says who it is and what it offers. */
-export class RegisterNodeDto {
+export class RegisterNodeDto implements RegisterRequest {
   @ApiProperty({ type: String, pattern: NODE_NAME.source, example: 'node-1' })
   @IsString()
   @Matches(NODE_NAME, { message: `name must be ${NODE_NAME_RULE}` })
@@ -80,7 +100,7 @@ export class RegisterNodeDto {
 }
 
 /** One instance container, as its agent sees it. */
-export class InstanceReportDto {
+export class InstanceReportDto implements InstanceReport {
   @ApiProperty({ type: String, format: 'uuid' })
   @Matches(UUID, { message: 'id must be a UUID' })
   id!: string;
@@ -89,9 +109,9 @@ export class InstanceReportDto {
   @Matches(UUID, { message: 'releaseId must be a UUID' })
   releaseId!: string;
 
-  @ApiProperty({ type: String, enum: ['starting', 'up', 'crashed', 'stopping'] })
-  @IsIn(['starting', 'up', 'crashed', 'stopping'])
-  state!: 'starting' | 'up' | 'crashed' | 'stopping';
+  @ApiProperty({ type: String, enum: REPORTED_STATES })
+  @IsIn(REPORTED_STATES)
+  state!: ReportedState;
 
   @ApiProperty({ type: String, nullable: true })
   @Nullable()
@@ -129,7 +149,7 @@ export class InstanceReportDto {
 }
 
 /** `POST /api/nodes/:name/heartbeat`: every instance container the node has. */
-export class HeartbeatDto {
+export class HeartbeatDto implements HeartbeatRequest {
   @ApiProperty({ type: InstanceReportDto, isArray: true })
   @IsArray()
   @ArrayMaxSize(5000)
@@ -138,7 +158,7 @@ export class HeartbeatDto {
   instances!: InstanceReportDto[];
 }
 
-export class NodeSummaryView {
+export class NodeSummaryView implements NodeSummary {
   @ApiProperty({ type: String, format: 'uuid' })
   id!: string;
 
@@ -149,7 +169,7 @@ export class NodeSummaryView {
   state!: 'up' | 'down' | 'draining';
 }
 
-export class RegisterAnswerView {
+export class RegisterAnswerView implements RegisterAnswer {
   @ApiProperty({ type: NodeSummaryView })
   node!: NodeSummaryView;
 
@@ -157,17 +177,137 @@ export class RegisterAnswerView {
   heartbeatMs!: number;
 }
 
-export class HeartbeatAnswerView extends RegisterAnswerView {
+type Check<K extends DeployCheck['kind']> = Extract<DeployCheck, { kind: K }>;
+
+/** How an HTTP deploy check is tried; the fields of the protocol's DeployCheck (scheduling/checks.ts). */
+class CheckTimingView {
+  @ApiProperty({ type: Number })
+  attempts!: number;
+
+  @ApiProperty({ type: Number })
+  timeoutMs!: number;
+
+  @ApiProperty({ type: Number })
+  intervalMs!: number;
+
+  @ApiProperty({ type: Number })
+  initialDelayMs!: number;
+}
+
+export class HttpCheckView extends CheckTimingView implements Check<'http'> {
+  @ApiProperty({ type: String, enum: ['http'] })
+  kind!: 'http';
+
+  @ApiProperty({ type: String, example: '/health' })
+  path!: string;
+
+  @ApiProperty({ type: Number })
+  port!: number;
+
+  @ApiPropertyOptional({ type: String, description: 'the answer must contain it' })
+  content?: string;
+
+  @ApiProperty({ type: Boolean, description: 'any status below 500 passes (web without checks)' })
+  anyStatus!: boolean;
+}
+
+export class TcpCheckView extends CheckTimingView implements Check<'tcp'> {
+  @ApiProperty({ type: String, enum: ['tcp'] })
+  kind!: 'tcp';
+
+  @ApiProperty({ type: Number })
+  port!: number;
+}
+
+export class UptimeCheckView implements Check<'uptime'> {
+  @ApiProperty({ type: String, enum: ['uptime'] })
+  kind!: 'uptime';
+
+  @ApiProperty({ type: Number, description: 'how long the process must keep running' })
+  ms!: number;
+}
+
+const CHECK_VIEWS = [HttpCheckView, TcpCheckView, UptimeCheckView];
+
+/** One instance a node should run: the protocol's DesiredInstance. */
+@ApiExtraModels(...CHECK_VIEWS)
+export class DesiredInstanceView implements DesiredInstance {
+  @ApiProperty({ type: String, format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ type: String, format: 'uuid' })
+  appId!: string;
+
+  @ApiProperty({ type: String, example: 'shop' })
+  app!: string;
+
+  @ApiProperty({ type: String, example: 'web' })
+  type!: string;
+
+  @ApiProperty({ type: Number, example: 1 })
+  number!: number;
+
+  @ApiProperty({ type: String, format: 'uuid' })
+  releaseId!: string;
+
+  @ApiProperty({ type: Number, example: 3 })
+  version!: number;
+
+  @ApiProperty({
+    type: String,
+    example: '127.0.0.1:5000/shop:v3',
+    description: 'the release image as the build pushed it',
+  })
+  image!: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  imageDigest!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: "run with sh -c; null: the image's own command" })
+  command!: string | null;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: "the release's config vars plus PORT and DYNO",
+  })
+  env!: Record<string, string>;
+
+  @ApiProperty({ type: Number, description: 'memory limit in MiB' })
+  memory!: number;
+
+  @ApiProperty({ type: Number, description: 'CPU share in thousandths of a core' })
+  cpu!: number;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'the port published for the router (web)' })
+  port!: number | null;
+
+  @ApiProperty({
+    type: Object,
+    oneOf: CHECK_VIEWS.map((view) => ({ $ref: getSchemaPath(view) })),
+    discriminator: {
+      propertyName: 'kind',
+      mapping: {
+        http: getSchemaPath(HttpCheckView),
+        tcp: getSchemaPath(TcpCheckView),
+        uptime: getSchemaPath(UptimeCheckView),
+      },
+    },
+    description: 'what the instance must pass before a deploy counts it in',
+  })
+  check!: DeployCheck;
+
+  @ApiProperty({ type: Number, description: 'seconds between the stop signal and SIGKILL' })
+  stopTimeout!: number;
+}
+
+export class HeartbeatAnswerView extends RegisterAnswerView implements HeartbeatAnswer {
   @ApiProperty({ type: String, example: '127.0.0.1:5000', description: 'the registry release images are in' })
   registry!: string;
 
   @ApiProperty({ type: Number, description: 'ms a leaving instance keeps serving in-flight requests' })
   drainMs!: number;
 
-  @ApiProperty({
-    type: 'array',
-    items: { type: 'object' },
-    description: 'every instance the node should run (libs/platform scheduling/protocol.ts DesiredInstance)',
-  })
-  instances!: object[];
+  @ApiProperty({ type: DesiredInstanceView, isArray: true, description: 'every instance the node should run' })
+  instances!: DesiredInstanceView[];
 }
