@@ -9,7 +9,7 @@ import { PaasError } from '@paas/errors';
 import type { DataSource, EntityManager } from 'typeorm';
 import { isRetryableConflict, lockApp, transaction } from './model/database';
 import { App, ConfigVar, Release, type HealthcheckSpec } from './model/entities';
-import { canRollBackTo, currentRelease, initialReleaseState, releaseCreated } from './release-lifecycle';
+import { canRollBackTo, currentRelease, initialReleaseState, releaseBuilt, releaseCreated } from './release-lifecycle';
 
 export interface NewRelease {
   readonly appId: string;
@@ -87,6 +87,33 @@ export async function insertRelease(manager: EntityManager, input: NewRelease): 
   await manager.insert(Release, release);
   await releaseCreated(manager, release);
   return release;
+}
+
+/**
+ * A build's release ends its build (release-lifecycle's releaseBuilt), in the caller's
+ * transaction; returns the release that carries the build's image. A config change during an
+ * app's first build makes a release without an image (there is none yet to take) that takes
+ * effect before the build ends and supersedes the build's release: the app would run nothing.
+ * Heroku makes a build's release when the build ends, with the config then in effect; so here
+ * the build's image goes on in a new release with the app's config now (the image-less one
+ * stays live until it is up). A build overtaken by a release with an image (a config change or
+ * a rollback after the first deploy) stays superseded, as the lifecycle says.
+ */
+export async function releaseBuild(manager: EntityManager, releaseId: string): Promise<Release> {
+  const release = await releaseBuilt(manager, releaseId);
+  if (release.status !== 'superseded' || release.imageRef === null) return release;
+  const newer = await currentRelease(manager, release.appId);
+  if (newer === null || newer.imageRef !== null) return release;
+  return insertRelease(manager, {
+    appId: release.appId,
+    description: release.description,
+    imageRef: release.imageRef,
+    imageDigest: release.imageDigest,
+    processTypes: release.processTypes,
+    healthchecks: release.healthchecks,
+    buildId: release.buildId,
+    createdBy: release.createdBy,
+  });
 }
 
 export interface ConfigChange {

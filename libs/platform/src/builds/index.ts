@@ -14,4 +14,6 @@ export * from './builds';
 export * from './checkout';
 export * from './release-phase';
 export * from './release-images';
+export * from './pipeline-roles';
+export * from './build-environment';
 export * from './pipeline';

@@ -6,68 +6,37 @@
  *   -> release vN, building -> tag and push REGISTRY/APP:vN -> the Procfile `release` command
  *   -> release vN deploying (the scheduler makes it live) -> prune old release images
  *
- * A build that fails for good fails its release too (release-lifecycle.ts moves both).
+ * A build that fails for good fails its release too (release-lifecycle.ts moves both). A config
+ * change during the app's first build does not leave the app without code: the build's image
+ * goes on in a release with that config (releases.ts releaseBuild).
  *
  * Every line goes to the build's Redis stream as it happens. A job the queue runs again (its
  * worker was killed) starts over from the checkout: the build cache makes the finished steps
  * free, and the release is created with the idempotency key `<commit>:<build id>`, so the
  * second attempt finds the first attempt's release instead of making another one.
+ *
+ * The pipeline works through roles (pipeline-roles.ts: checkout, builder, release store, image
+ * publisher, release phase, log...); runBuild gives it the real ones (build-environment.ts).
  */
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildAbortedError, BuildContext, BuildError, type Builder } from '@paas/builder';
+import { BuildAbortedError, BuildContext, BuildError } from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
-import type { Engine } from '@paas/engine';
-import { type Image, ImageNotFoundError, type ImageService } from '@paas/images';
-import { formatReference, parseNormalizedReference } from '@paas/oci';
-import type { RegistryClient } from '@paas/registry';
-import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
+import { type Image, ImageNotFoundError } from '@paas/images';
 import { imageCommand } from '../image-command';
-import { buildLogKey, writeAppLog } from '../logs';
-import { Build, Release, type HealthcheckSpec } from '../model/entities';
-import type { BuildJobData, BuildJobResult } from '../queue';
-import { transaction } from '../model/database';
-import { failBuildingRelease, releaseBuilt } from '../release-lifecycle';
-import { askForPass } from '../scheduling/kick';
-import { appConfig, createRelease } from '../releases';
+import type { HealthcheckSpec } from '../model/entities';
+import type { BuildJobResult } from '../queue';
 import { parseAppJson } from './app-json';
-import { BuildLog } from './build-log';
+import { type BuildEnvironment, buildRoles } from './build-environment';
 import { buildNetwork } from './build-network';
-import { streamedOutput } from './builds';
-import { checkoutCommit } from './checkout';
 import { type AppPlan, type NodePlan, detectApp, nodeSatisfies } from './detect';
 import { generateDockerfile } from './dockerfile';
 import { AppBuildError } from './errors';
+import type { BuildJob, BuildRoles } from './pipeline-roles';
 import { parseProcfile } from './procfile';
-import { runReleaseCommand } from './release-phase';
-import { KEEP_RELEASE_IMAGES, pruneReleaseImages, pushReleaseImage, releaseImageRef } from './release-images';
+import { KEEP_RELEASE_IMAGES, releaseImageRef } from './release-images';
 
-export interface BuildEnvironment {
-  readonly dataSource: DataSource;
-  readonly redis: Redis;
-  readonly images: ImageService;
-  readonly builder: Builder;
-  /** Runs the release command. */
-  readonly engine: Engine;
-  /** The registry release images go to, as `host:port`; the client speaks to it. */
-  readonly registry: RegistryClient;
-  /** Checkouts are made here, one directory per build, removed when the attempt ends. */
-  readonly workRoot: string;
-  /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
-  readonly nodeImages?: readonly string[];
-  /** Base images of Python apps, first found wins. Default python:3 then python:latest. */
-  readonly pythonImages?: readonly string[];
-  readonly busyboxImage?: string;
-  readonly keepReleases?: number;
-  /** An attempt running longer fails the build as the app's own failure (not retried). */
-  readonly timeoutMs?: number;
-  /** The release command's memory limit in bytes (the builds'). */
-  readonly releaseMemory?: number;
-}
-
-/** A build job as a push enqueues it: the queue's BuildJobData and who pushed (a token's name). */
-export type BuildJob = BuildJobData & { readonly createdBy?: string | null };
+export type { BuildJob } from './pipeline-roles';
 
 export interface BuildAttempt {
   /** No attempt follows this one: any failure now fails the build. */
@@ -90,42 +59,48 @@ export function isAppBuildError(err: unknown): boolean {
   return err instanceof AppBuildError || err instanceof DockerfileError || err instanceof BuildError;
 }
 
-export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: BuildAttempt): Promise<BuildJobResult> {
-  const { dataSource } = env;
-  const key = buildLogKey(job.buildId);
-  const log = new BuildLog(env.redis, key);
-  const build = await dataSource.manager.findOne(Build, { where: { id: job.buildId } });
+/** A build worker's job, through the real roles over its environment (build-environment.ts). */
+export function runBuild(job: BuildJob, env: BuildEnvironment, attempt: BuildAttempt): Promise<BuildJobResult> {
+  return runPipeline(job, buildRoles(env, job), attempt);
+}
+
+/** One attempt at a build job, through its roles. */
+export async function runPipeline(job: BuildJob, roles: BuildRoles, attempt: BuildAttempt): Promise<BuildJobResult> {
+  const { builds, log, settings } = roles;
+  const build = await builds.find(job.buildId);
   if (!build) throw new AppBuildError(`build ${job.buildId} of ${job.app} no longer exists (was the app deleted?)`);
   if (build.status === 'succeeded' && build.releaseId) {
-    const release = await dataSource.manager.findOne(Release, { where: { id: build.releaseId } });
+    const release = await roles.releases.find(build.releaseId);
     if (release) return { releaseId: release.id, version: release.version };
   }
   if (build.status === 'failed')
     throw new AppBuildError(build.error ?? `build ${build.number} of ${job.app} has failed`);
   const number = build.attempts + 1;
-  await dataSource.manager.update(Build, { id: build.id }, { status: 'building', attempts: number });
+  await builds.started(build.id, number);
   const who = job.createdBy ? ` by ${job.createdBy}` : '';
   if (number > 1) log.step(`Build restarted (attempt ${number}): the previous attempt stopped before it finished`);
-  else await appEvent(env, job.appId, `Build ${build.number} started${who}`);
+  else await roles.events.event(job.appId, `Build ${build.number} started${who}`);
 
-  const dir = join(env.workRoot, job.buildId);
+  const dir = join(settings.workRoot, job.buildId);
   // a pushed RUN step may never end (or print forever): it must not keep the worker from others
-  const deadline = env.timeoutMs ? AbortSignal.timeout(env.timeoutMs) : undefined;
+  const deadline = settings.timeoutMs ? AbortSignal.timeout(settings.timeoutMs) : undefined;
   const signal =
     deadline && attempt.signal ? AbortSignal.any([attempt.signal, deadline]) : (deadline ?? attempt.signal);
   try {
-    const result = await buildAndRelease(job, env, log, dir, signal);
+    const result = await buildAndRelease(job, roles, dir, signal);
     await log.drain();
-    await dataSource.manager.update(Build, { id: build.id }, { output: await streamedOutput(env.redis, key) });
+    await builds.saveOutput(build.id, await log.stored());
     await log.end('succeeded');
-    await appEvent(env, job.appId, `Deploy ${job.commit.slice(0, 8)}${who}`);
-    await appEvent(env, job.appId, `Release v${result.version} created${who}`);
+    await roles.events.event(job.appId, `Deploy ${job.commit.slice(0, 8)}${who}`);
+    await roles.events.event(job.appId, `Release v${result.version} created${who}`);
     return result;
   } catch (caught) {
     const interrupted = attempt.signal?.aborted === true;
     const err =
       !interrupted && deadline?.aborted === true
-        ? new AppBuildError(`the build took longer than ${Math.round((env.timeoutMs ?? 0) / 1000)} s and was stopped`)
+        ? new AppBuildError(
+            `the build took longer than ${Math.round((settings.timeoutMs ?? 0) / 1000)} s and was stopped`,
+          )
         : caught;
     const appError = !interrupted && isAppBuildError(err);
     const message = interrupted ? 'Build interrupted: the worker is shutting down' : errorMessage(err);
@@ -138,12 +113,10 @@ export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: Bu
     log.error(message);
     log.error('Build failed');
     await log.drain().catch(() => undefined);
-    const output = await streamedOutput(env.redis, key).catch(() => log.output);
-    await transaction(dataSource, (manager) => failBuildingRelease(manager, build.id, message));
-    await dataSource.manager.update(Build, { id: build.id }, { status: 'failed', error: message, output });
+    const output = await log.stored().catch(() => log.output);
+    await builds.failed(build.id, message, output);
     await log.end('failed');
-    await appEvent(
-      env,
+    await roles.events.event(
       job.appId,
       `Build ${build.number} failed -- check its output: paas builds:output #${build.number} -a ${job.app}`,
     );
@@ -153,31 +126,25 @@ export async function runBuild(job: BuildJob, env: BuildEnvironment, attempt: Bu
   }
 }
 
-/** A line in the app's log (`app[api]`), as Heroku writes for builds and releases; best effort. */
-async function appEvent(env: BuildEnvironment, appId: string, line: string): Promise<void> {
-  await writeAppLog(env.redis, appId, 'api', line);
-}
-
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 async function buildAndRelease(
   job: BuildJob,
-  env: BuildEnvironment,
-  log: BuildLog,
+  roles: BuildRoles,
   dir: string,
   signal: AbortSignal | undefined,
 ): Promise<BuildJobResult> {
-  const { dataSource } = env;
+  const { log, releases, publisher, settings } = roles;
   const branch = job.ref.replace(/^refs\/heads\//, '');
   log.step(`Building ${job.app} from ${branch} (${job.commit.slice(0, 7)})`);
   const source = join(dir, 'source');
   await mkdir(dir, { recursive: true });
-  await checkoutCommit(job.repo, job.commit, source);
-  const built = await buildImage(env, log, dir, source, job, signal);
+  await roles.source.checkout(job.repo, job.commit, source);
+  const built = await buildImage(roles, dir, source, job, signal);
 
-  const release = await createRelease(dataSource, {
+  let release = await releases.create({
     appId: job.appId,
     description: `Deploy ${job.commit.slice(0, 8)}`,
     imageRef: null,
@@ -192,32 +159,22 @@ async function buildAndRelease(
   if (release.status === 'failed') {
     throw new AppBuildError(`release v${release.version} failed in an earlier attempt of this build`);
   }
-  const ref = releaseImageRef(env.registry.host, job.app, release.version);
+  const ref = releaseImageRef(settings.registryHost, job.app, release.version);
   if (release.status === 'building') {
-    await env.images.refs.set(
-      formatReference(parseNormalizedReference(ref)),
-      await env.images.manifestDescriptor(built.image),
-    );
+    await publisher.tag(built.image, ref);
     // a retry may have rebuilt the image (its cache pruned meanwhile): the building release takes it
-    await dataSource.manager.update(
-      Release,
-      { id: release.id },
-      { imageRef: ref, imageDigest: built.image.manifestDigest },
-    );
+    await releases.setImage(release.id, ref, built.image.manifestDigest);
     log.step(`Pushing ${ref}`);
-    await pushReleaseImage(env.images, env.registry, ref, log);
+    await publisher.push(ref);
     const command = built.processTypes['release'];
     if (command !== undefined) {
       log.step(`Running release command: ${command}`);
-      const code = await runReleaseCommand({
-        engine: env.engine,
+      const code = await roles.releasePhase.run({
         image: ref,
         command,
         env: release.config,
         releaseId: release.id,
         app: job.app,
-        log,
-        ...(env.releaseMemory ? { memory: env.releaseMemory } : {}),
         ...(signal ? { signal } : {}),
       });
       if (signal?.aborted) throw new BuildAbortedError();
@@ -225,32 +182,22 @@ async function buildAndRelease(
       if (code !== 0)
         throw new AppBuildError(`release command failed with exit code ${code}: v${release.version} was not released`);
     }
-    await transaction(dataSource, (manager) => releaseBuilt(manager, release.id));
+    // the release that carries the build: this one, or a newer one when a config change of the
+    // app's first build took effect meanwhile (releases.ts releaseBuild)
+    release = await releases.built(release.id);
     // a worker in a process of its own: the api's scheduler deploys now, not on its next tick
-    await askForPass(env.redis).catch(() => undefined);
+    await roles.scheduler.askForPass().catch(() => undefined);
   }
-  await dataSource.manager.update(
-    Build,
-    { id: job.buildId },
-    {
-      status: 'succeeded',
-      stack: built.stack,
-      imageRef: ref,
-      imageDigest: built.image.manifestDigest,
-      processTypes: built.processTypes,
-      healthchecks: built.healthchecks,
-      releaseId: release.id,
-      error: null,
-    },
-  );
+  await roles.builds.succeeded(job.buildId, {
+    stack: built.stack,
+    imageRef: ref,
+    imageDigest: built.image.manifestDigest,
+    processTypes: built.processTypes,
+    healthchecks: built.healthchecks,
+    releaseId: release.id,
+  });
   try {
-    const pruned = await pruneReleaseImages(
-      dataSource,
-      env.images,
-      env.registry,
-      job.appId,
-      env.keepReleases ?? KEEP_RELEASE_IMAGES,
-    );
+    const pruned = await publisher.prune(job.appId, settings.keepReleases ?? KEEP_RELEASE_IMAGES);
     if (pruned.length > 0)
       log.info(`Pruned old release images: ${pruned.map((r) => r.slice(r.lastIndexOf(':') + 1)).join(', ')}`);
   } catch (err) {
@@ -262,13 +209,13 @@ async function buildAndRelease(
 
 /** The tree at `source` -> an image, with its process types and health checks. */
 async function buildImage(
-  env: BuildEnvironment,
-  log: BuildLog,
+  roles: BuildRoles,
   dir: string,
   source: string,
   { app, appId }: BuildJob,
   signal: AbortSignal | undefined,
 ): Promise<Built> {
+  const { log, settings } = roles;
   const names = new Set(await readdir(source));
   // the pushed tree's links resolve inside it (a Procfile -> /etc/shadow reads nothing)
   const context = await BuildContext.open(source);
@@ -286,7 +233,7 @@ async function buildImage(
     ...(procfile ? { procfile } : {}),
   });
   for (const warning of appJson?.warnings ?? []) log.error(`Warning: ${warning}`);
-  const config = await appConfig(env.dataSource.manager, appId);
+  const config = await roles.releases.appConfig(appId);
 
   let dockerfile: string | undefined;
   if (plan.stack === 'dockerfile') {
@@ -295,11 +242,11 @@ async function buildImage(
     log.step(DETECTED[plan.stack]);
     if (plan.stack === 'node' || plan.stack === 'python') for (const note of plan.notes) log.info(note);
     const text = generateDockerfile(plan, {
-      nodeImage: plan.stack === 'node' ? await nodeImage(env, plan, log) : '',
+      nodeImage: plan.stack === 'node' ? await nodeImage(roles, plan) : '',
       ...(plan.stack === 'python'
-        ? { pythonImage: await firstImage(env, env.pythonImages ?? ['python:3', 'python:latest'], 'python') }
+        ? { pythonImage: await firstImage(roles, settings.pythonImages ?? ['python:3', 'python:latest'], 'python') }
         : {}),
-      busyboxImage: env.busyboxImage ?? 'busybox:latest',
+      busyboxImage: settings.busyboxImage ?? 'busybox:latest',
       buildArgs: Object.keys(config),
     });
     dockerfile = join(dir, 'Dockerfile.generated');
@@ -308,7 +255,7 @@ async function buildImage(
   if (procfile) log.info(`Procfile declares process types: ${Object.keys(procfile).join(', ')}`);
 
   log.step('Building image');
-  const result = await env.builder.build({
+  const result = await roles.builder.build({
     contextDir: source,
     ...(dockerfile ? { dockerfile } : {}),
     buildArgs: config,
@@ -320,7 +267,7 @@ async function buildImage(
     cacheScope: appId,
     // base images, and this app's own releases; never another app's (its code and config)
     mayUse: (names) =>
-      names.some((n) => !n.startsWith(`${env.registry.host}/`) || n.startsWith(`${env.registry.host}/${app}:`)),
+      names.some((n) => !n.startsWith(`${settings.registryHost}/`) || n.startsWith(`${settings.registryHost}/${app}:`)),
     output: { line: (text) => log.info(text), raw: (chunk) => log.raw(chunk) },
     ...(signal ? { signal } : {}),
   });
@@ -339,13 +286,14 @@ async function buildImage(
  * NODE_VERSION, as the official images and `paas image bootstrap node` set it): the generated
  * Dockerfile builds FROM it. None that fits fails the build naming the versions there are.
  */
-async function nodeImage(env: BuildEnvironment, plan: NodePlan, log: BuildLog): Promise<string> {
-  const candidates = env.nodeImages ?? ['node:20', 'node:latest'];
+async function nodeImage(roles: BuildRoles, plan: NodePlan): Promise<string> {
+  const { log } = roles;
+  const candidates = roles.settings.nodeImages ?? ['node:20', 'node:latest'];
   const found: string[] = [];
   for (const name of candidates) {
     let image: Image;
     try {
-      image = await env.images.resolve(name);
+      image = await roles.baseImages.resolve(name);
     } catch (err) {
       if (!(err instanceof ImageNotFoundError)) throw err;
       continue;
@@ -391,10 +339,10 @@ async function pythonRequirements(
 }
 
 /** The first of these base images the store has. */
-async function firstImage(env: BuildEnvironment, candidates: readonly string[], bootstrap: string): Promise<string> {
+async function firstImage(roles: BuildRoles, candidates: readonly string[], bootstrap: string): Promise<string> {
   for (const name of candidates) {
     try {
-      await env.images.resolve(name);
+      await roles.baseImages.resolve(name);
       return name;
     } catch (err) {
       if (!(err instanceof ImageNotFoundError)) throw err;

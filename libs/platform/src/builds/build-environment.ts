@@ -1,0 +1,134 @@
+/**
+ * What a build worker has (database, Redis, image store, builder, engine, registry client) and
+ * the pipeline's real roles over it (pipeline-roles.ts), made per job: the build's log is the
+ * build's Redis stream, and the image push and release command write to it.
+ */
+import type { Builder } from '@paas/builder';
+import type { Engine } from '@paas/engine';
+import type { ImageService } from '@paas/images';
+import { formatReference, parseNormalizedReference } from '@paas/oci';
+import type { RegistryClient } from '@paas/registry';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { buildLogKey, writeAppLog } from '../logs';
+import { transaction } from '../model/database';
+import { Build, Release } from '../model/entities';
+import { failBuildingRelease } from '../release-lifecycle';
+import { appConfig, createRelease, releaseBuild } from '../releases';
+import { askForPass } from '../scheduling/kick';
+import { BuildLog } from './build-log';
+import { streamedOutput } from './builds';
+import { checkoutCommit } from './checkout';
+import type { BuildJob, BuildOutput, BuildRoles } from './pipeline-roles';
+import { runReleaseCommand } from './release-phase';
+import { pruneReleaseImages, pushReleaseImage } from './release-images';
+
+export interface BuildEnvironment {
+  readonly dataSource: DataSource;
+  readonly redis: Redis;
+  readonly images: ImageService;
+  readonly builder: Builder;
+  /** Runs the release command. */
+  readonly engine: Engine;
+  /** The registry release images go to, as `host:port`; the client speaks to it. */
+  readonly registry: RegistryClient;
+  /** Checkouts are made here, one directory per build, removed when the attempt ends. */
+  readonly workRoot: string;
+  /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
+  readonly nodeImages?: readonly string[];
+  /** Base images of Python apps, first found wins. Default python:3 then python:latest. */
+  readonly pythonImages?: readonly string[];
+  readonly busyboxImage?: string;
+  readonly keepReleases?: number;
+  /** An attempt running longer fails the build as the app's own failure (not retried). */
+  readonly timeoutMs?: number;
+  /** The release command's memory limit in bytes (the builds'). */
+  readonly releaseMemory?: number;
+}
+
+/** The build's Redis stream, and what of it Build.output keeps. */
+class StreamedBuildLog extends BuildLog implements BuildOutput {
+  constructor(
+    private readonly stream: Redis,
+    key: string,
+  ) {
+    super(stream, key);
+  }
+
+  stored(): Promise<string> {
+    return streamedOutput(this.stream, this.key);
+  }
+}
+
+/** The real roles of one job's build. */
+export function buildRoles(env: BuildEnvironment, job: BuildJob): BuildRoles {
+  const { dataSource, redis, images, registry } = env;
+  const log = new StreamedBuildLog(redis, buildLogKey(job.buildId));
+  return {
+    settings: {
+      workRoot: env.workRoot,
+      registryHost: registry.host,
+      ...(env.nodeImages ? { nodeImages: env.nodeImages } : {}),
+      ...(env.pythonImages ? { pythonImages: env.pythonImages } : {}),
+      ...(env.busyboxImage ? { busyboxImage: env.busyboxImage } : {}),
+      ...(env.keepReleases !== undefined ? { keepReleases: env.keepReleases } : {}),
+      ...(env.timeoutMs ? { timeoutMs: env.timeoutMs } : {}),
+    },
+    ...databaseRoles(dataSource),
+    source: { checkout: checkoutCommit },
+    baseImages: { resolve: (name) => images.resolve(name) },
+    builder: env.builder,
+    publisher: {
+      tag: async (image, ref) => {
+        await images.refs.set(formatReference(parseNormalizedReference(ref)), await images.manifestDescriptor(image));
+      },
+      push: async (ref) => {
+        await pushReleaseImage(images, registry, ref, log);
+      },
+      prune: (appId, keep) => pruneReleaseImages(dataSource, images, registry, appId, keep),
+    },
+    releasePhase: {
+      run: (command) =>
+        runReleaseCommand({
+          ...command,
+          engine: env.engine,
+          log,
+          ...(env.releaseMemory ? { memory: env.releaseMemory } : {}),
+        }),
+    },
+    log,
+    events: { event: (appId, line) => writeAppLog(redis, appId, 'api', line) },
+    scheduler: { askForPass: () => askForPass(redis) },
+  };
+}
+
+/** The build's row and release in the platform's database (release-lifecycle.ts moves the release). */
+export function databaseRoles(dataSource: DataSource): Pick<BuildRoles, 'builds' | 'releases'> {
+  return {
+    builds: {
+      find: (id) => dataSource.manager.findOne(Build, { where: { id } }),
+      started: async (id, attempt) => {
+        await dataSource.manager.update(Build, { id }, { status: 'building', attempts: attempt });
+      },
+      succeeded: async (id, outcome) => {
+        await dataSource.manager.update(Build, { id }, { status: 'succeeded', ...outcome, error: null });
+      },
+      saveOutput: async (id, output) => {
+        await dataSource.manager.update(Build, { id }, { output });
+      },
+      failed: async (id, reason, output) => {
+        await transaction(dataSource, (manager) => failBuildingRelease(manager, id, reason));
+        await dataSource.manager.update(Build, { id }, { status: 'failed', error: reason, output });
+      },
+    },
+    releases: {
+      find: (id) => dataSource.manager.findOne(Release, { where: { id } }),
+      appConfig: (appId) => appConfig(dataSource.manager, appId),
+      create: (input) => createRelease(dataSource, input),
+      setImage: async (id, imageRef, imageDigest) => {
+        await dataSource.manager.update(Release, { id }, { imageRef, imageDigest });
+      },
+      built: (id) => transaction(dataSource, (manager) => releaseBuild(manager, id)),
+    },
+  };
+}
