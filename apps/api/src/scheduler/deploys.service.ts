@@ -15,7 +15,8 @@ import { Node, Release, supersededBy } from '@paas/platform';
 import { type DataSource, Not } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
-import { type LineEvent, SchedulerService, type SettledEvent } from './scheduler.service';
+import type { LineEvent, SettledEvent } from './pass';
+import { SchedulerService } from './scheduler.service';
 
 export type DeployOutcome =
   | { readonly status: 'live'; readonly version: number }

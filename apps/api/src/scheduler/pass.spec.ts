@@ -1,0 +1,354 @@
+/**
+ * The reconcile pass on fakes of its roles (testing.ts): deploys, failures, dead nodes,
+ * rollbacks and capacity, pass by pass, in milliseconds. scheduler.spec.ts runs the same pass
+ * with the real roles (database, Redis, the agent protocol).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type PassApp, type PassSettings, Reconciler } from './pass';
+import { type FakeRelease, type Report, fakeRoles } from './testing';
+
+function setup(settings: Partial<PassSettings> = {}) {
+  const roles = fakeRoles();
+  const reconciler = new Reconciler(roles, {
+    strategy: 'spread',
+    nodeTimeoutMs: 10_000,
+    deployTimeoutMs: 60_000,
+    ...settings,
+  });
+  return { ...roles, pass: () => reconciler.pass() };
+}
+
+type Setup = ReturnType<typeof setup>;
+
+/** App `shop` with `quantity` web instances of v1 up and routed. */
+async function liveApp(s: Setup, quantity = 1): Promise<{ app: PassApp; v1: FakeRelease }> {
+  const app = s.cluster.addApp('shop');
+  const v1 = s.cluster.release(app);
+  s.cluster.scale(app, 'web', { quantity });
+  await s.pass();
+  s.cluster.heartbeat();
+  await s.pass();
+  assert.equal(v1.status, 'live');
+  assert.equal(s.routes.backends('shop').length, quantity);
+  s.messages.take();
+  s.journal.length = 0;
+  return { app, v1 };
+}
+
+describe('reconcile pass', () => {
+  it('deploys a release beside the live one, switches the routes, then tells the old node to stop', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    s.cluster.addNode('n2');
+    const app = s.cluster.addApp('shop');
+    const v1 = s.cluster.release(app);
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Deploying v1', 'Starting web.1 (v1) on n1']);
+    assert.deepEqual(s.journal.splice(0), ['route shop:', 'wake n1']);
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.equal(v1.status, 'live');
+    assert.deepEqual(s.messages.take(), ['Deployed v1: the router sends shop to it']);
+    const v1Routes = s.routes.backends('shop');
+    assert.match(v1Routes.join(), /^web\.1@10\.0\.0\.1:\d+$/);
+
+    const v2 = s.cluster.release(app);
+    s.journal.length = 0;
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Deploying v2 (v1 serves until it is up)', 'Starting web.1 (v2) on n2']);
+    assert.deepEqual(s.journal.splice(0), ['wake n2'], 'the routes stay on v1');
+    s.cluster.heartbeat(['n2'], () => ({ state: 'starting' }));
+    await s.pass();
+    assert.equal(v2.status, 'deploying');
+    assert.deepEqual(s.routes.backends('shop'), v1Routes);
+
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.equal(v2.status, 'live');
+    assert.equal(v2.liveAt, s.clock.iso());
+    assert.equal(v1.status, 'superseded');
+    const v2Routes = s.routes.backends('shop');
+    assert.match(v2Routes.join(), /^web\.1@10\.0\.0\.2:\d+$/);
+    // the route leaves v1 before n1 hears it should stop v1's instance
+    assert.deepEqual(s.journal.splice(0), [`route shop: ${v2Routes.join()}`, 'wake n1']);
+    assert.deepEqual(s.messages.take(), [
+      'Stopping web.1 (v1): replaced by v2',
+      'Deployed v2: the router sends shop to it',
+    ]);
+    assert.deepEqual(s.messages.settledEvents.at(-1), {
+      appId: app.id,
+      releaseId: v2.id,
+      version: 2,
+      status: 'live',
+      reason: null,
+    });
+    assert.deepEqual(s.cluster.running(app), ['web.1@n2 (v2, up)']);
+
+    // n1 stops it; a steady pass writes and says nothing
+    s.cluster.heartbeat();
+    const writes = s.routes.writes;
+    await s.pass();
+    assert.equal(s.cluster.instanceRows.length, 1);
+    assert.equal(s.routes.writes, writes);
+    assert.deepEqual(s.journal, []);
+    assert.deepEqual(s.messages.take(), []);
+  });
+
+  it('fails a deploy whose instance fails its check: the live release keeps serving, the lines say so', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app, v1 } = await liveApp(s);
+    const served = s.routes.backends('shop');
+    const v2 = s.cluster.release(app);
+    await s.pass();
+    s.messages.take();
+    s.cluster.heartbeat(undefined, (i) =>
+      i.releaseId === v2.id ? { state: 'crashed', error: 'GET / answered 500' } : undefined,
+    );
+    const writes = s.routes.writes;
+    await s.pass();
+    assert.equal(v2.status, 'failed');
+    assert.equal(v2.deployError, 'web.1 failed: GET / answered 500');
+    assert.equal(v1.status, 'live');
+    assert.deepEqual(s.routes.backends('shop'), served);
+    assert.equal(s.routes.writes, writes);
+    assert.deepEqual(s.messages.take(), [
+      'Stopping web.1 (v2): its release failed to deploy',
+      'Deploy of v2 failed: web.1 failed: GET / answered 500; rolled back, v1 keeps serving',
+    ]);
+    assert.deepEqual(s.messages.settledEvents.at(-1), {
+      appId: app.id,
+      releaseId: v2.id,
+      version: 2,
+      status: 'failed',
+      reason: 'web.1 failed: GET / answered 500',
+    });
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)']);
+  });
+
+  it('replaces the instances of a node that dies mid-deploy on the nodes left, and forgets them once stopped', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    s.cluster.addNode('n2');
+    const { app, v1 } = await liveApp(s, 2);
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)', 'web.2@n2 (v1, up)']);
+    const v2 = s.cluster.release(app);
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app).filter((i) => i.includes('v2')).length, 2);
+    s.messages.take();
+    // n2 goes silent while v2 starts
+    const starting: Report = (i) => (i.releaseId === v2.id ? { state: 'starting' } : undefined);
+    s.cluster.heartbeat(['n1'], starting);
+    s.clock.advance(10_001);
+    s.cluster.heartbeat(['n1'], starting);
+    await s.pass();
+    assert.equal(s.cluster.node('n2').state, 'down');
+    assert.ok(s.logger.messages.includes('node n2 is down: no heartbeat for 10 s'));
+    const lines = s.messages.take();
+    assert.ok(lines.includes('web.2 (v1) is lost with node n2: no heartbeat for 10 s'), lines.join('\n'));
+    assert.ok(lines.includes('web.2 (v2) is lost with node n2: no heartbeat for 10 s'), lines.join('\n'));
+    assert.ok(lines.includes('Starting web.2 (v2) on n1'), lines.join('\n'));
+    assert.deepEqual(
+      s.routes.backends('shop').map((b) => b.split('@')[0]),
+      ['web.1'],
+      'what n2 ran left the routes',
+    );
+    assert.equal(v2.status, 'deploying');
+
+    s.cluster.heartbeat(['n1']);
+    await s.pass();
+    assert.equal(v2.status, 'live');
+    assert.equal(v1.status, 'superseded');
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v2, up)', 'web.2@n1 (v2, up)']);
+    assert.deepEqual(
+      s.messages.take().filter((l) => l.startsWith('Stopping')),
+      [
+        'Stopping web.2 (v2): node n2 is down; replaced',
+        'Stopping web.1 (v1): replaced by v2',
+        'Stopping web.2 (v1): replaced by v2',
+      ],
+    );
+    // what n2 was asked to stop cannot be stopped while it is down: forgotten
+    s.cluster.heartbeat(['n1']);
+    await s.pass();
+    assert.deepEqual(
+      s.cluster.instanceRows.map((i) => i.nodeId),
+      ['node-n1', 'node-n1'],
+    );
+  });
+
+  it("pauses a deploy's clock while no node is up", async () => {
+    const s = setup({ deployTimeoutMs: 60_000 });
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s);
+    const v2 = s.cluster.release(app);
+    await s.pass();
+    s.clock.advance(10_001);
+    await s.pass();
+    assert.equal(s.cluster.node('n1').state, 'down');
+    s.clock.advance(120_000);
+    await s.pass();
+    assert.equal(v2.status, 'deploying', 'no node: no time counted');
+    const starting = (): { state: 'starting' } => ({ state: 'starting' });
+    s.cluster.heartbeat(['n1'], starting);
+    await s.pass();
+    assert.equal(v2.status, 'deploying', 'the clock starts again when a node is back');
+    s.clock.advance(59_000);
+    s.cluster.heartbeat(['n1'], starting);
+    await s.pass();
+    assert.equal(v2.status, 'deploying');
+    s.clock.advance(2_000);
+    s.cluster.heartbeat(['n1'], starting);
+    await s.pass();
+    assert.equal(v2.status, 'failed');
+    assert.equal(v2.deployError, 'timed out after 60 s with 0 of 1 instances up');
+  });
+
+  it('commits and says nothing when a rollback moves the release first, and plans again', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app, v1 } = await liveApp(s);
+    const served = s.routes.backends('shop');
+    const v2 = s.cluster.release(app);
+    await s.pass();
+    s.cluster.heartbeat();
+    s.messages.take();
+    const settled = s.messages.settledEvents.length;
+    const before = s.cluster.running(app);
+    // the plan makes v2 live; a rollback to v1 (a new release, v3) commits first
+    let v3: FakeRelease | undefined;
+    s.cluster.beforeCommit = () => void (v3 = s.cluster.release(app));
+    s.journal.length = 0;
+    assert.deepEqual(await s.pass(), { planAgain: true });
+    assert.equal(v2.status, 'superseded');
+    assert.equal(v2.liveAt, null);
+    assert.equal(v1.status, 'live');
+    assert.equal(v3?.status, 'deploying');
+    assert.deepEqual(s.cluster.running(app), before, 'nothing stopped, nothing started');
+    assert.deepEqual(s.messages.take(), []);
+    assert.equal(s.messages.settledEvents.length, settled);
+    assert.deepEqual(s.journal, [], 'no route written, no agent woken');
+    assert.deepEqual(s.routes.backends('shop'), served);
+    assert.ok(s.logger.messages.includes('release v2 cannot become live: it is superseded: planning again'));
+
+    assert.deepEqual(await s.pass(), { planAgain: false });
+    assert.deepEqual(s.messages.take(), [
+      'Deploying v3 (v1 serves until it is up)',
+      'Starting web.1 (v3) on n1',
+      'Stopping web.1 (an old release): replaced by v3',
+    ]);
+  });
+
+  it('deploys the newer release when the one building is superseded; the older one never runs', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app, v1 } = await liveApp(s);
+    const v2 = s.cluster.release(app, { building: true });
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [], 'a building release is nothing to deploy');
+    // a config change while v2 builds, then v2's build ends
+    const v3 = s.cluster.release(app);
+    s.cluster.built(v2);
+    assert.equal(v2.status, 'superseded');
+    await s.pass();
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.equal(v3.status, 'live');
+    assert.equal(v2.liveAt, null);
+    assert.equal(v1.status, 'superseded');
+    assert.deepEqual(s.messages.take(), [
+      'Deploying v3 (v1 serves until it is up)',
+      'Starting web.1 (v3) on n1',
+      'Stopping web.1 (v1): replaced by v3',
+      'Deployed v3: the router sends shop to it',
+    ]);
+    assert.ok(s.cluster.instanceRows.every((i) => i.releaseId !== v2.id));
+    assert.deepEqual(
+      s.messages.settledEvents.map((e) => e.version),
+      [1, 3],
+    );
+  });
+
+  it('stops the instances of a deploying release that a newer one supersedes; it never goes live', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app, v1 } = await liveApp(s);
+    const v2 = s.cluster.release(app);
+    await s.pass();
+    s.cluster.heartbeat(undefined, (i) => (i.releaseId === v2.id ? { state: 'starting' } : undefined));
+    const v3 = s.cluster.release(app);
+    s.messages.take();
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [
+      'Deploying v3 (v1 serves until it is up)',
+      'Starting web.1 (v3) on n1',
+      'Stopping web.1 (an old release): replaced by v3',
+    ]);
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.equal(v3.status, 'live');
+    assert.equal(v2.status, 'superseded');
+    assert.equal(v2.liveAt, null);
+    assert.equal(v1.status, 'superseded');
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v3, up)']);
+  });
+
+  it('waits for capacity: says so once, notes it on the release, and clears the note once placed', async () => {
+    const s = setup();
+    s.cluster.addNode('n1', { memory: 1024 });
+    const app = s.cluster.addApp('shop');
+    const v1 = s.cluster.release(app);
+    s.cluster.scale(app, 'web', { quantity: 3 });
+    const notice = 'No node has room for 1 web (512 MiB, 1 CPU): waiting for capacity';
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [
+      'Deploying v1',
+      'Starting web.1 (v1) on n1',
+      'Starting web.2 (v1) on n1',
+      notice,
+    ]);
+    assert.equal(v1.deployNote, notice);
+    s.cluster.heartbeat();
+    await s.pass();
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [], 'said once');
+    assert.deepEqual(s.cluster.notes, [`${v1.id}=${notice}`], 'noted once');
+    assert.equal(v1.status, 'deploying');
+
+    s.cluster.addNode('n2');
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Starting web.3 (v1) on n2']);
+    assert.equal(v1.deployNote, null);
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.equal(v1.status, 'live');
+    assert.equal(s.routes.backends('shop').length, 3);
+  });
+
+  it('writes only the routes that changed: a broken entry is rewritten, a deleted app removed', async () => {
+    const s = setup();
+    s.routes.table.set('shop', '');
+    s.routes.table.set('gone', JSON.stringify({ app: 'gone', hosts: [], backends: [], check: { type: 'tcp' } }));
+    s.cluster.addNode('n1');
+    const app = s.cluster.addApp('shop');
+    s.cluster.release(app, { healthchecks: { web: [{ type: 'startup', path: '/health' }] } });
+    await s.pass();
+    assert.deepEqual(s.journal.splice(0), ['route shop:', 'unroute gone', 'wake n1']);
+    assert.deepEqual([...s.routes.table.keys()], ['shop']);
+    s.cluster.heartbeat();
+    await s.pass();
+    const route = JSON.parse(s.routes.table.get('shop') ?? '{}');
+    assert.deepEqual(route.check, { type: 'http', path: '/health' });
+    s.journal.length = 0;
+    await s.pass();
+    assert.deepEqual(s.journal, [], 'nothing changed');
+    s.cluster.domainRows.push({ appId: app.id, hostname: 'shop.example.com' });
+    await s.pass();
+    assert.deepEqual(JSON.parse(s.routes.table.get('shop') ?? '{}').hosts, ['shop.example.com']);
+    s.cluster.appRows.length = 0;
+    s.journal.length = 0;
+    await s.pass();
+    assert.deepEqual(s.journal, ['unroute shop']);
+  });
+});

@@ -1,0 +1,485 @@
+/**
+ * The scheduler's reconcile pass, as a function of the roles it talks to: it turns releases x
+ * formation into instances on nodes, and instances into the route table. One pass:
+ *
+ *   1. nodes silent for the node timeout are marked down; their instances are dropped (the
+ *      plan then places replacements on the other nodes)
+ *   2. each app is planned (libs/platform scheduling/plan.ts): start, stop, go live, fail
+ *   3. the plan is committed in one transaction (going live and failing through the release
+ *      lifecycle: a release that moved on meanwhile, superseded by a rollback, makes the pass
+ *      commit nothing and say none of the plan's lines, and the next pass plans again)
+ *   4. the route table gets each app's healthy web instances of its live release (stopped ones
+ *      leave it here, before their agent is told: scale-down drains first)
+ *   5. the agents whose desired set changed are woken
+ *
+ * It lives in the api, beside the Nest service that runs it (timer, kicks, `serial` with the
+ * heartbeats), because only the api's scheduler runs passes; libs/platform scheduling keeps
+ * what is pure and shared with the agents (planning, placement, the protocol). The roles are
+ * small interfaces, as containerd's: the real ones are in scheduling-store.ts (TypeORM) and
+ * scheduler-redis.ts (route table, app logs, node channels); testing.ts has in-memory fakes.
+ *
+ * A Reconciler remembers between passes what no table holds: when each deploy started (its
+ * clock runs only while some node is up), the capacity notice last said per app, and what this
+ * process last wrote to the route table. One Reconciler per process; passes run one at a time.
+ */
+import {
+  type Allocation,
+  type AppPlan,
+  type HealthcheckSpec,
+  type InstanceState,
+  type NodeCapacity,
+  type NodeState,
+  type PlanFormation,
+  type PlanInstance,
+  type PlanRelease,
+  ReleaseTransitionError,
+  type Strategy,
+  planApp,
+  routeCheck,
+} from '@paas/platform';
+import type { AppRoute, Backend } from '@paas/platform/routes';
+
+export interface PassNode {
+  readonly id: string;
+  readonly name: string;
+  readonly state: NodeState;
+  readonly memory: number;
+  readonly cpus: number;
+  /** ISO time; null before its first heartbeat. */
+  readonly lastHeartbeatAt: string | null;
+}
+
+export interface PassInstance extends PlanInstance {
+  readonly appId: string;
+  /** Where it serves (`IP:PORT`) once its agent says so. */
+  readonly address: string | null;
+}
+
+export interface PassRelease {
+  readonly id: string;
+  readonly version: number;
+  readonly processTypes: Readonly<Record<string, string>>;
+  /** null: nothing to run (a config release before the first build). */
+  readonly imageRef: string | null;
+  /** Why its deploy waits, as the release shows it (see releaseWaiting). */
+  readonly deployNote: string | null;
+  readonly healthchecks: Readonly<Record<string, readonly HealthcheckSpec[]>> | null;
+}
+
+export interface PassApp {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** An app's releases that matter to the plan (release-lifecycle's current and live) and its formation. */
+export interface AppReleases {
+  readonly target: PassRelease | null;
+  readonly live: PassRelease | null;
+  readonly formation: readonly PlanFormation[];
+}
+
+/** 1. The nodes and their liveness. */
+export interface NodeRegistry {
+  /** Every node, by name. */
+  list(): Promise<PassNode[]>;
+  /** In one transaction: these nodes are down, and these instances (theirs) are down with them. */
+  markDown(nodeIds: readonly string[], instanceIds: readonly string[]): Promise<void>;
+  /** In one transaction: these instances are forgotten (their node is gone, or down while they leave). */
+  forget(instanceIds: readonly string[]): Promise<void>;
+}
+
+/** 2. What is wanted and what is there. */
+export interface DesiredState {
+  /** Every app, by name. */
+  apps(): Promise<PassApp[]>;
+  /** The formation is read after the target: a target newer than its formation rows would look complete. */
+  releases(appId: string): Promise<AppReleases>;
+  /** Every instance of every app, leaving ones included. */
+  instances(): Promise<PassInstance[]>;
+  /** Release versions by id, for lines about instances. */
+  versions(releaseIds: readonly string[]): Promise<Map<string, number>>;
+}
+
+/** One app's plan, to commit. */
+export interface PlannedApp {
+  readonly appId: string;
+  readonly plan: AppPlan;
+}
+
+/** 3. Writes what was planned. */
+export interface PlanCommitter {
+  /**
+   * In one transaction: the plans' new instances, their stops, and the release moves (live at
+   * `at`, an ISO time, or failed) through the release lifecycle. Throws ReleaseTransitionError
+   * when a release moved meanwhile: then nothing of it happened.
+   */
+  commit(plans: readonly PlannedApp[], at: string): Promise<void>;
+  /** Why a deploying release waits (null: it no longer does); see releaseWaiting. */
+  noteWaiting(releaseId: string, note: string | null): Promise<void>;
+}
+
+/** 4. What the routes are made of, read after the commit. */
+export interface ServingState {
+  liveRelease(appId: string): Promise<PassRelease | null>;
+  /** Every custom domain, by hostname. */
+  domains(): Promise<{ readonly appId: string; readonly hostname: string }[]>;
+  /** Web instances that should run and are up, by number. */
+  upWebInstances(): Promise<PassInstance[]>;
+}
+
+/** 4. The route table the routers read (libs/platform routes.ts). */
+export interface RouteTable {
+  /** What it holds, by app: each route as JSON, '' for an entry that does not parse. */
+  read(): Promise<Map<string, string>>;
+  write(route: AppRoute): Promise<void>;
+  remove(app: string): Promise<void>;
+}
+
+/** A line in an app's log from the scheduler. */
+export interface LineEvent {
+  readonly appId: string;
+  readonly line: string;
+}
+
+/** A deploy's end, for whoever waits for it in this process (DeploysService). */
+export interface SettledEvent {
+  readonly appId: string;
+  readonly releaseId: string;
+  readonly version: number;
+  readonly status: 'live' | 'failed';
+  readonly reason: string | null;
+}
+
+/** What the pass says: app log lines, then settled deploys; only once what they tell is written. */
+export interface PassMessages {
+  line(appId: string, line: string): Promise<void>;
+  settled(event: SettledEvent): void;
+}
+
+/** 5. Wakes agents whose desired set changed. */
+export interface NodeNotifier {
+  wake(nodeNames: ReadonlySet<string>): Promise<void>;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** The operator's log (not an app's). */
+export interface PassLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface PassRoles {
+  readonly nodes: NodeRegistry;
+  readonly desired: DesiredState;
+  readonly committer: PlanCommitter;
+  readonly serving: ServingState;
+  readonly routes: RouteTable;
+  readonly messages: PassMessages;
+  readonly notifier: NodeNotifier;
+  readonly clock: Clock;
+  readonly logger: PassLogger;
+}
+
+export interface PassSettings {
+  readonly strategy: Strategy;
+  /** A node silent this long is down. */
+  readonly nodeTimeoutMs: number;
+  /** A deploy not live by then fails. */
+  readonly deployTimeoutMs: number;
+}
+
+export interface PassOutcome {
+  /** The plan did not commit (a release moved meanwhile): plan again at once. */
+  readonly planAgain: boolean;
+}
+
+const instanceName = (i: Pick<PassInstance, 'type' | 'number'>): string => `${i.type}.${i.number}`;
+
+function planRelease(release: PassRelease | null): PlanRelease | null {
+  return release
+    ? {
+        id: release.id,
+        version: release.version,
+        processTypes: release.processTypes,
+        runnable: release.imageRef !== null,
+      }
+    : null;
+}
+
+function planInstance(i: PassInstance): PlanInstance {
+  const { id, releaseId, type, number, nodeId, state, desired, memory, cpu, error } = i;
+  return { id, releaseId, type, number, nodeId, state, desired, memory, cpu, error };
+}
+
+interface AppPass {
+  readonly app: PassApp;
+  readonly target: PassRelease | null;
+  readonly live: PassRelease | null;
+  readonly plan: AppPlan;
+}
+
+export class Reconciler {
+  /** Silence is counted from here at most: a restarted api is not a dead node. */
+  private readonly startedAt: number;
+  /** When each deploy under way started, by release id. */
+  private readonly deployStarted = new Map<string, number>();
+  /** The capacity notice last said, by app id. */
+  private readonly notices = new Map<string, string>();
+  /** What this process last wrote to the route table, by app name (null: not read yet). */
+  private written: Map<string, string> | null = null;
+
+  constructor(
+    private readonly roles: PassRoles,
+    private readonly settings: PassSettings,
+  ) {
+    this.startedAt = roles.clock.now();
+  }
+
+  async pass(): Promise<PassOutcome> {
+    const { roles } = this;
+    const lines: LineEvent[] = [];
+    const say = (appId: string, line: string): void => void lines.push({ appId, line });
+    const now = roles.clock.now();
+
+    // 1. nodes
+    const { nodeById, instances } = await this.nodes(now, say);
+    const nodes = [...nodeById.values()];
+    const anyNodeUp = nodes.some((n) => n.state === 'up');
+
+    // 2. plan every app
+    const apps = await roles.desired.apps();
+    const capacities: NodeCapacity[] = nodes.map(({ id, name, state, memory, cpus }) => ({
+      id,
+      name,
+      state,
+      memory,
+      cpus,
+    }));
+    const allocations: Allocation[] = instances.flatMap((i) =>
+      i.nodeId ? [{ nodeId: i.nodeId, appId: i.appId, type: i.type, memory: i.memory, cpu: i.cpu }] : [],
+    );
+    let plans: AppPass[] = [];
+    const deploying = new Set<string>();
+    for (const app of apps) {
+      const { target, live, formation } = await roles.desired.releases(app.id);
+      if (target && target.imageRef !== null && target.id !== live?.id) {
+        deploying.add(target.id);
+        // a deploy's clock runs only while some node can run it
+        if (!anyNodeUp && this.deployStarted.has(target.id)) this.deployStarted.set(target.id, now);
+        if (!this.deployStarted.has(target.id)) {
+          this.deployStarted.set(target.id, now);
+          say(app.id, `Deploying v${target.version}${live ? ` (v${live.version} serves until it is up)` : ''}`);
+        }
+      }
+      const plan = planApp({
+        appId: app.id,
+        target: planRelease(target),
+        live: planRelease(live),
+        formation,
+        instances: instances.filter((i) => i.appId === app.id).map(planInstance),
+        nodes: capacities,
+        allocations,
+        strategy: this.settings.strategy,
+        deployAgeMs: target ? now - (this.deployStarted.get(target.id) ?? now) : 0,
+        deployTimeoutMs: this.settings.deployTimeoutMs,
+      });
+      for (const s of plan.start)
+        allocations.push({ nodeId: s.nodeId, appId: app.id, type: s.type, memory: s.memory, cpu: s.cpu });
+      plans.push({ app, target, live, plan });
+    }
+    for (const id of [...this.deployStarted.keys()]) if (!deploying.has(id)) this.deployStarted.delete(id);
+
+    // 3. commit
+    let planAgain = false;
+    const changed = plans.filter(
+      ({ plan }) => plan.start.length > 0 || plan.stop.length > 0 || plan.goLive !== null || plan.fail !== null,
+    );
+    if (changed.length > 0) {
+      try {
+        await roles.committer.commit(
+          changed.map(({ app, plan }) => ({ appId: app.id, plan })),
+          new Date(now).toISOString(),
+        );
+      } catch (err) {
+        if (!(err instanceof ReleaseTransitionError)) throw err;
+        roles.logger.log(`${err.message}: planning again`);
+        planAgain = true;
+        // nothing of the plan happened: its lines and events would not be true
+        plans = [];
+      }
+    }
+    const { touched, settled } = await this.tell(plans, instances, nodeById, say);
+
+    // 4. routes, before any agent hears of a stop
+    await this.writeRoutes(apps);
+    // 5. wake the agents
+    await roles.notifier.wake(touched);
+    for (const { appId, line } of lines) await roles.messages.line(appId, line);
+    for (const event of settled) roles.messages.settled(event);
+    return { planAgain };
+  }
+
+  /** Step 1: silent nodes go down with their instances; instances no node will stop are forgotten. */
+  private async nodes(
+    now: number,
+    say: (appId: string, line: string) => void,
+  ): Promise<{ nodeById: Map<string, PassNode>; instances: PassInstance[] }> {
+    const { roles } = this;
+    const listed = await roles.nodes.list();
+    const timeout = this.settings.nodeTimeoutMs;
+    const silent = listed.filter(
+      (n) =>
+        n.state !== 'down' &&
+        now - Math.max(n.lastHeartbeatAt ? Date.parse(n.lastHeartbeatAt) : 0, this.startedAt) > timeout,
+    );
+    const nodeById = new Map(listed.map((n) => [n.id, n]));
+    let instances = await roles.desired.instances();
+    const onSilent = instances.filter((i) => i.desired === 'run' && silent.some((n) => n.id === i.nodeId));
+    if (silent.length > 0) {
+      // their instances are kept (a node that comes back keeps them) but no longer serve; the
+      // plan places replacements and drops them once those serve
+      await roles.nodes.markDown(
+        silent.map((n) => n.id),
+        onSilent.map((i) => i.id),
+      );
+      const versions = onSilent.length
+        ? await roles.desired.versions([...new Set(onSilent.map((i) => i.releaseId))])
+        : new Map<string, number>();
+      for (const node of silent) {
+        roles.logger.warn(`node ${node.name} is down: no heartbeat for ${Math.round(timeout / 1000)} s`);
+        nodeById.set(node.id, { ...node, state: 'down' });
+      }
+      const down = new Set(onSilent.map((i) => i.id));
+      const lost: InstanceState = 'down';
+      instances = instances.map((i) => (down.has(i.id) ? { ...i, state: lost } : i));
+      for (const i of onSilent) {
+        const node = nodeById.get(i.nodeId ?? '');
+        say(
+          i.appId,
+          `${instanceName(i)} (v${versions.get(i.releaseId) ?? '?'}) is lost with node ${node?.name ?? '?'}: no heartbeat for ${Math.round(timeout / 1000)} s`,
+        );
+      }
+    }
+    // what a down node was asked to stop cannot be stopped now: its agent drops it when it is
+    // back (it is not in its desired set); instances of nodes that no longer exist are forgotten
+    const forgotten = instances.filter((i) => {
+      if (i.nodeId === null) return i.desired === 'stop';
+      const state = nodeById.get(i.nodeId)?.state;
+      return state === undefined || (state === 'down' && i.desired === 'stop');
+    });
+    if (forgotten.length > 0) {
+      await roles.nodes.forget(forgotten.map((i) => i.id));
+      const gone = new Set(forgotten.map((i) => i.id));
+      instances = instances.filter((i) => !gone.has(i.id));
+    }
+    return { nodeById, instances };
+  }
+
+  /** The committed plans' lines, settled deploys, capacity notices, and the nodes to wake. */
+  private async tell(
+    plans: readonly AppPass[],
+    instances: readonly PassInstance[],
+    nodeById: ReadonlyMap<string, PassNode>,
+    say: (appId: string, line: string) => void,
+  ): Promise<{ touched: Set<string>; settled: SettledEvent[] }> {
+    const touched = new Set<string>();
+    const settled: SettledEvent[] = [];
+    const byId = new Map(instances.map((i) => [i.id, i]));
+    const nodeName = (id: string): string => nodeById.get(id)?.name ?? id;
+    for (const { app, target, live, plan } of plans) {
+      const version = (id: string): string =>
+        id === target?.id ? `v${target.version}` : id === live?.id ? `v${live.version}` : 'an old release';
+      for (const s of plan.start) {
+        touched.add(nodeName(s.nodeId));
+        say(app.id, `Starting ${s.type}.${s.number} (${version(s.releaseId)}) on ${nodeName(s.nodeId)}`);
+      }
+      for (const s of plan.stop) {
+        const i = byId.get(s.id);
+        if (!i) continue;
+        if (i.nodeId) touched.add(nodeName(i.nodeId));
+        const why = {
+          scale: 'scaled down',
+          release: target?.id === i.releaseId ? 'replaced' : `replaced by v${target?.version ?? '?'}`,
+          drain: `node ${i.nodeId ? nodeName(i.nodeId) : '?'} is ${nodeById.get(i.nodeId ?? '')?.state === 'down' ? 'down' : 'draining'}; replaced`,
+          'deploy-failed': 'its release failed to deploy',
+          formation: `v${target?.version ?? '?'} has no ${i.type} process`,
+        }[s.reason];
+        say(app.id, `Stopping ${instanceName(i)} (${version(i.releaseId)}): ${why}`);
+      }
+      if (plan.goLive && target) {
+        settled.push({ appId: app.id, releaseId: target.id, version: target.version, status: 'live', reason: null });
+        say(app.id, `Deployed v${target.version}: the router sends ${app.name} to it`);
+      }
+      if (plan.fail && target) {
+        settled.push({
+          appId: app.id,
+          releaseId: target.id,
+          version: target.version,
+          status: 'failed',
+          reason: plan.fail.reason,
+        });
+        say(
+          app.id,
+          `Deploy of v${target.version} failed: ${plan.fail.reason}; ${live ? `rolled back, v${live.version} keeps serving` : 'nothing else to serve'}`,
+        );
+      }
+      const notice = plan.unplaced.length
+        ? `No node has room for ${plan.unplaced.map((u) => `${u.count} ${u.type} (${u.memory} MiB, ${u.cpu / 1000} CPU)`).join(', ')}: waiting for capacity`
+        : '';
+      if (notice !== (this.notices.get(app.id) ?? '')) {
+        if (notice) say(app.id, notice);
+        this.notices.set(app.id, notice);
+      }
+      // a deploy that waits says so on its release (the CLI, api and dashboard read it there)
+      const deploying = target && target.id !== live?.id && !plan.goLive && !plan.fail;
+      if (deploying && (target.deployNote ?? '') !== notice) {
+        await this.roles.committer.noteWaiting(target.id, notice || null);
+      }
+    }
+    return { touched, settled };
+  }
+
+  /**
+   * Step 4: every app's route: its custom domains and the web instances of its live release
+   * that are up and not leaving. Only what changed since the last write is written.
+   */
+  private async writeRoutes(apps: readonly PassApp[]): Promise<void> {
+    const { serving, routes, logger } = this.roles;
+    if (this.written === null) this.written = await routes.read();
+    const written = this.written;
+    const domains = await serving.domains();
+    const web = await serving.upWebInstances();
+    const names = new Set<string>();
+    for (const app of apps) {
+      names.add(app.name);
+      const live = await serving.liveRelease(app.id);
+      const backends: Backend[] = [];
+      const seen = new Set<string>();
+      for (const i of web) {
+        if (i.appId !== app.id || i.releaseId !== live?.id || !i.address || seen.has(i.address)) continue;
+        seen.add(i.address);
+        backends.push({ id: instanceName(i), address: i.address });
+      }
+      const hosts = domains.filter((d) => d.appId === app.id).map((d) => d.hostname);
+      const route: AppRoute = { app: app.name, hosts, backends, check: routeCheck(live?.healthchecks) };
+      const json = JSON.stringify(route);
+      if (written.get(app.name) === json) continue;
+      try {
+        await routes.write(route);
+        written.set(app.name, json);
+      } catch (err) {
+        logger.error(`route of ${app.name}: ${(err as Error).message}`);
+      }
+    }
+    for (const name of [...written.keys()]) {
+      if (names.has(name)) continue;
+      await routes.remove(name).catch(() => null);
+      written.delete(name);
+    }
+  }
+}

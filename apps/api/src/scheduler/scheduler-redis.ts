@@ -1,0 +1,65 @@
+/**
+ * The reconcile pass's roles over Redis: the route table the routers read (libs/platform
+ * routes.ts), the scheduler's lines in app logs (with this process's deploy watchers told at
+ * once through `events`), and the node channels that wake agents (scheduling/protocol.ts).
+ * Best effort where what they tell has already happened: a Redis hiccup loses a line or a
+ * wake-up (the agents' heartbeats catch up), never a committed plan.
+ */
+import { nodeChannel, writeAppLog } from '@paas/platform';
+import { type AppRoute, readRouteTable, removeAppRoutes, setAppRoutes } from '@paas/platform/routes';
+import type { Redis } from 'ioredis';
+import type { EventEmitter } from 'node:events';
+import type { LineEvent, NodeNotifier, PassLogger, PassMessages, RouteTable, SettledEvent } from './pass';
+
+/** The source of the scheduler's lines in an app's log. */
+export const SCHEDULER_LOG_SOURCE = 'scheduler';
+
+export class RedisRouteTable implements RouteTable {
+  constructor(private readonly redis: Redis) {}
+
+  async read(): Promise<Map<string, string>> {
+    const table = await readRouteTable(this.redis);
+    const routes = new Map([...table.routes].map(([name, route]) => [name, JSON.stringify(route)]));
+    for (const bad of table.invalid) routes.set(bad.app, '');
+    return routes;
+  }
+
+  async write(route: AppRoute): Promise<void> {
+    await setAppRoutes(this.redis, route.app, route.hosts, route.backends, route.check);
+  }
+
+  async remove(app: string): Promise<void> {
+    await removeAppRoutes(this.redis, app);
+  }
+}
+
+/** `line` (LineEvent) and `settled` (SettledEvent) go to `events` too, for deploy watchers here. */
+export class SchedulerMessages implements PassMessages {
+  constructor(
+    private readonly redis: Redis,
+    private readonly events: EventEmitter,
+    private readonly logger: PassLogger,
+  ) {}
+
+  async line(appId: string, line: string): Promise<void> {
+    this.events.emit('line', { appId, line } satisfies LineEvent);
+    // every app's log starts with the api's lines (created, released); a late line for a
+    // deleted app must not bring its log back
+    await writeAppLog(this.redis, appId, SCHEDULER_LOG_SOURCE, line, {
+      existingOnly: true,
+      onError: (err) => this.logger.warn(`could not write to the log of app ${appId}: ${err.message}`),
+    });
+  }
+
+  settled(event: SettledEvent): void {
+    this.events.emit('settled', event);
+  }
+}
+
+export class RedisNodeNotifier implements NodeNotifier {
+  constructor(private readonly redis: Redis) {}
+
+  async wake(nodeNames: ReadonlySet<string>): Promise<void> {
+    for (const name of nodeNames) await this.redis.publish(nodeChannel(name), 'changed').catch(() => undefined);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The reconcile pass's roles over the database (TypeORM): the nodes and their liveness, the
+ * desired state it plans from, the committer of its plans, and what the routes are read from.
+ * Releases are read and moved only through libs/platform release-lifecycle.ts; every write of a
+ * step is one transaction, so a plan that cannot commit leaves nothing behind.
+ */
+import {
+  App,
+  Domain,
+  Formation,
+  Instance,
+  Node,
+  Release,
+  currentRelease,
+  liveRelease,
+  releaseFailed,
+  releaseLive,
+  releaseWaiting,
+  transaction,
+} from '@paas/platform';
+import { randomUUID } from 'node:crypto';
+import { type DataSource, In } from 'typeorm';
+import type {
+  AppReleases,
+  DesiredState,
+  NodeRegistry,
+  PassApp,
+  PassInstance,
+  PassNode,
+  PassRelease,
+  PlanCommitter,
+  PlannedApp,
+  ServingState,
+} from './pass';
+
+export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitter, ServingState {
+  constructor(private readonly dataSource: DataSource) {}
+
+  // ---------------------------------------------------------------- NodeRegistry
+
+  list(): Promise<PassNode[]> {
+    return this.dataSource.manager.find(Node, { order: { name: 'ASC' } });
+  }
+
+  async markDown(nodeIds: readonly string[], instanceIds: readonly string[]): Promise<void> {
+    await transaction(this.dataSource, async (em) => {
+      for (const id of nodeIds) await em.update(Node, { id }, { state: 'down' });
+      for (const id of instanceIds) await em.update(Instance, { id }, { state: 'down' });
+    });
+  }
+
+  async forget(instanceIds: readonly string[]): Promise<void> {
+    await transaction(this.dataSource, async (em) => {
+      for (const id of instanceIds) await em.delete(Instance, { id });
+    });
+  }
+
+  // ---------------------------------------------------------------- DesiredState
+
+  apps(): Promise<PassApp[]> {
+    return this.dataSource.manager.find(App, { order: { name: 'ASC' } });
+  }
+
+  async releases(appId: string): Promise<AppReleases> {
+    const { manager } = this.dataSource;
+    const [target, live] = await Promise.all([currentRelease(manager, appId), liveRelease(manager, appId)]);
+    // read after the target: a release and its formation rows commit together, so a target
+    // newer than the formation read before it would look complete with no rows, and go live
+    const formation = await manager.find(Formation, { where: { appId } });
+    return { target, live, formation };
+  }
+
+  instances(): Promise<PassInstance[]> {
+    return this.dataSource.manager.find(Instance);
+  }
+
+  async versions(releaseIds: readonly string[]): Promise<Map<string, number>> {
+    if (releaseIds.length === 0) return new Map();
+    const rows = await this.dataSource.manager.find(Release, {
+      where: { id: In([...new Set(releaseIds)]) },
+      select: { id: true, version: true },
+    });
+    return new Map(rows.map((r) => [r.id, r.version]));
+  }
+
+  // ---------------------------------------------------------------- PlanCommitter
+
+  async commit(plans: readonly PlannedApp[], at: string): Promise<void> {
+    await transaction(this.dataSource, async (em) => {
+      for (const { appId, plan } of plans) {
+        for (const s of plan.start) {
+          await em.insert(Instance, {
+            id: randomUUID(),
+            appId,
+            releaseId: s.releaseId,
+            type: s.type,
+            number: s.number,
+            nodeId: s.nodeId,
+            containerId: null,
+            state: 'starting',
+            address: null,
+            memoryBytes: null,
+            desired: 'run',
+            memory: s.memory,
+            cpu: s.cpu,
+            pid: null,
+            restartCount: 0,
+            error: null,
+          });
+        }
+        for (const s of plan.stop) await em.update(Instance, { id: s.id }, { desired: 'stop', state: 'stopping' });
+        if (plan.goLive) await releaseLive(em, plan.goLive, at);
+        if (plan.fail) await releaseFailed(em, plan.fail.releaseId, plan.fail.reason);
+      }
+    });
+  }
+
+  async noteWaiting(releaseId: string, note: string | null): Promise<void> {
+    await releaseWaiting(this.dataSource.manager, releaseId, note);
+  }
+
+  // ---------------------------------------------------------------- ServingState
+
+  liveRelease(appId: string): Promise<PassRelease | null> {
+    return liveRelease(this.dataSource.manager, appId);
+  }
+
+  domains(): Promise<Domain[]> {
+    return this.dataSource.manager.find(Domain, { order: { hostname: 'ASC' } });
+  }
+
+  upWebInstances(): Promise<PassInstance[]> {
+    return this.dataSource.manager.find(Instance, {
+      where: { type: 'web', desired: 'run', state: 'up' },
+      order: { number: 'ASC' },
+    });
+  }
+}
