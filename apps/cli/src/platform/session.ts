@@ -1,7 +1,7 @@
 /**
  * What every platform verb shares, over the REST API (docs/api.md): the API session (which
  * API, which token, which app), the paths of an app's resources, the `Doing something... done`
- * progress line, `KEY=value` arguments, and `fail`. What a verb reports about its progress goes
+ * progress line, `KEY=value` arguments, count flags (`-n N`), and `fail`. What a verb reports about its progress goes
  * to stderr as Heroku's CLI does; what it answers goes to stdout; failures are
  * `paas: <message>`. Loaded on first use with the verb's own module (see ./define.ts).
  */
@@ -107,4 +107,17 @@ export function parseAssignments(args: readonly string[]): Record<string, string
     vars[arg.slice(0, eq)] = arg.slice(eq + 1);
   }
   return vars;
+}
+
+/**
+ * A count flag such as `-n/--num N`: decimal digits only (not '', ' 1', '1.5', '-1', '1e3' or
+ * '0x10', which Number() takes), at least `min` (0 where "none" means something to the verb),
+ * and exact: at most Number.MAX_SAFE_INTEGER.
+ */
+export function parseCount(flag: string, value: string, min: 0 | 1 = 1): number {
+  const invalid = (expected: string): CliError => new CliError(`invalid ${flag} '${value}': ${expected}`, EXIT_USAGE);
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < min) throw invalid(`expected ${min === 0 ? 'a number' : 'a positive number'}`);
+  if (!Number.isSafeInteger(count)) throw invalid(`expected at most ${Number.MAX_SAFE_INTEGER}`);
+  return count;
 }

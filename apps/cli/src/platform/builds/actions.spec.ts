@@ -31,4 +31,13 @@ describe('paas builds', () => {
     assert.equal(nope.code, 1);
     assert.equal(nope.err, 'paas: build #9 not found on shop\n');
   });
+
+  it('refuses a --num that is not a positive count before asking the api', async () => {
+    const before = t.api.requests.length;
+    for (const num of ['0', '-1', '1.5', 'abc', '']) {
+      const r = await t.cli(['builds', '-a', 'shop', '-n', num]);
+      assert.deepEqual(r, { code: 2, out: '', err: `paas: invalid --num '${num}': expected a positive number\n` });
+    }
+    assert.equal(t.api.requests.length, before);
+  });
 });

@@ -3,19 +3,17 @@
  * build's streamed output. Loaded on use from ./commands.ts.
  */
 import type { Build } from '@paas/api-types';
-import { CliError, EXIT_USAGE } from '../../errors';
+import { CliError } from '../../errors';
 import { table } from '../../format';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { header, json, keyValues, shortAgo, shortCommit, when } from '../format';
-import { type JsonFlag, appPath, appSession } from '../session';
+import { type JsonFlag, appPath, appSession, parseCount } from '../session';
 import { untilInterrupted } from '../../terminal';
 
 export async function builds(io: CliIo, flags: AppFlags & JsonFlag & { num: string }): Promise<void> {
-  const limit = Number(flags.num);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new CliError(`invalid --num '${flags.num}': expected a positive number`, EXIT_USAGE);
+  const limit = parseCount('--num', flags.num);
   const { client, app } = await appSession(io, flags);
   const list = (await client.get<Build[]>(appPath(app, 'builds'))).slice(0, limit);
   if (flags.json) return io.out(json(list));

@@ -39,4 +39,15 @@ describe('paas logs', () => {
     assert.equal(followed.code, 0);
     assert.match(followed.out, /^\S+Z app\[web\.1\]: later\n$/);
   });
+
+  it('takes -n 0 (no backlog) and refuses a --num that is not a count before asking the api', async () => {
+    assert.equal((await t.ok('logs', '-a', 'shop', '-n', '0')).out, '');
+    assert.equal(t.api.requests.at(-1)?.path, '/api/apps/shop/logs?tail=0');
+    const before = t.api.requests.length;
+    for (const num of ['-1', '1.5', 'abc', '']) {
+      const r = await t.cli(['logs', '-a', 'shop', '-n', num]);
+      assert.deepEqual(r, { code: 2, out: '', err: `paas: invalid --num '${num}': expected a number\n` });
+    }
+    assert.equal(t.api.requests.length, before);
+  });
 });

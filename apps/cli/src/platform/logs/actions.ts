@@ -3,10 +3,9 @@
  * `-f`. Loaded on use from ./commands.ts.
  */
 import type { LogLine } from '@paas/api-types';
-import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
-import { type JsonFlag, appPath, appSession } from '../session';
+import { type JsonFlag, appPath, appSession, parseCount } from '../session';
 import { untilInterrupted } from '../../terminal';
 
 /** Instances (`web.1`) speak as `app[web.1]`, the platform (`api`, `build`, `release`) as `paas[api]`. */
@@ -33,9 +32,8 @@ export async function logs(
   io: CliIo,
   flags: AppFlags & JsonFlag & { num: string; follow?: boolean; source?: string },
 ): Promise<void> {
-  const tail = Number(flags.num);
-  if (!Number.isInteger(tail) || tail < 0)
-    throw new CliError(`invalid --num '${flags.num}': expected a number`, EXIT_USAGE);
+  // 0: no backlog, only what comes (with -f); the api keeps at most APP_LOG_MAX lines and says so above it
+  const tail = parseCount('--num', flags.num, 0);
   const { client, app } = await appSession(io, flags);
   const query = `?tail=${tail}${flags.follow ? '&follow=1' : ''}`;
   const source = flags.source;

@@ -67,4 +67,13 @@ describe('paas releases', () => {
     assert.equal(none.code, 1);
     assert.equal(none.err, "paas: release 'v99' not found\n");
   });
+
+  it('refuses a --num that is not a positive count before asking the api', async () => {
+    const before = t.api.requests.length;
+    for (const num of ['0', '-1', '1.5', 'abc', '']) {
+      const r = await t.cli(['releases', '-a', 'shop', '-n', num]);
+      assert.deepEqual(r, { code: 2, out: '', err: `paas: invalid --num '${num}': expected a positive number\n` });
+    }
+    assert.equal(t.api.requests.length, before);
+  });
 });

@@ -8,7 +8,7 @@ import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { columns, header, json, keyValues, shellQuote, shortAgo, when } from '../format';
-import { type JsonFlag, action, appPath, appSession } from '../session';
+import { type JsonFlag, action, appPath, appSession, parseCount } from '../session';
 
 /** `v12` or `12` -> 12. */
 export function parseVersion(value: string): number {
@@ -26,9 +26,7 @@ function releaseLine(r: Release): string[] {
 }
 
 export async function releases(io: CliIo, flags: AppFlags & JsonFlag & { num: string }): Promise<void> {
-  const limit = Number(flags.num);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new CliError(`invalid --num '${flags.num}': expected a positive number`, EXIT_USAGE);
+  const limit = parseCount('--num', flags.num);
   const { client, app } = await appSession(io, flags);
   const list = (await client.get<Release[]>(appPath(app, 'releases'))).slice(0, limit);
   if (flags.json) return io.out(json(list));
