@@ -1,0 +1,173 @@
+/**
+ * The database roles of the reconcile pass hold what pass.spec's fakes promise: a commit is one
+ * transaction that a ReleaseTransitionError undoes whole, liveness writes land together, and
+ * the target, live release and formation come from release-lifecycle. On SQLite and PostgreSQL.
+ */
+import {
+  type App,
+  type AppPlan,
+  Instance,
+  Node,
+  type Release,
+  ReleaseTransitionError,
+  createRelease,
+  releaseLive,
+} from '@paas/platform';
+import { TEST_DATABASES, insertApp, openTestDatabase } from '@paas/platform/testing';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { DataSource } from 'typeorm';
+import { SchedulingStore } from './scheduling-store';
+
+const AT = '2026-12-06T00:00:00.000Z';
+
+for (const kind of TEST_DATABASES) {
+  describe(`scheduling store on ${kind}`, () => {
+    let ds: DataSource;
+    let close: (() => Promise<void>) | undefined;
+    let store: SchedulingStore;
+    let node: Node;
+    before(async () => {
+      ({ dataSource: ds, close } = await openTestDatabase(kind));
+      store = new SchedulingStore(ds);
+      node = ds.manager.create(Node, {
+        id: randomUUID(),
+        name: 'n1',
+        address: '10.0.0.1',
+        memory: 4096,
+        cpus: 4000,
+        state: 'up',
+        lastHeartbeatAt: AT,
+      });
+      await ds.manager.insert(Node, node);
+    });
+    after(() => close?.());
+
+    const release = (app: App, n: number): Promise<Release> =>
+      createRelease(ds, {
+        appId: app.id,
+        description: `Deploy ${n}`,
+        imageRef: `127.0.0.1:5000/${app.name}:v${n}`,
+        imageDigest: null,
+        processTypes: { web: 'httpd' },
+        createdBy: 'spec',
+      });
+    const start = (r: Release, number: number) => ({
+      type: 'web',
+      number,
+      releaseId: r.id,
+      nodeId: node.id,
+      memory: 512,
+      cpu: 1000,
+    });
+
+    it('reads the target, the live release and the formation through the lifecycle', async () => {
+      const app = await insertApp(ds, 'reads');
+      const v1 = await release(app, 1);
+      await ds.transaction((em) => releaseLive(em, v1.id, AT));
+      const v2 = await release(app, 2);
+      const { target, live, formation } = await store.releases(app.id);
+      assert.deepEqual([target?.version, live?.version], [2, 1]);
+      assert.equal((await store.liveRelease(app.id))?.id, v1.id);
+      assert.deepEqual(
+        formation.map((f) => [f.type, f.quantity]),
+        [['web', 1]],
+      );
+      assert.deepEqual(
+        await store.versions([v1.id, v2.id, v1.id]),
+        new Map([
+          [v1.id, 1],
+          [v2.id, 2],
+        ]),
+      );
+    });
+
+    it('commits starts, stops and going live together', async () => {
+      const app = await insertApp(ds, 'commits');
+      const v1 = await release(app, 1);
+      const plan = (p: Partial<AppPlan>): AppPlan => ({
+        start: [],
+        stop: [],
+        goLive: null,
+        fail: null,
+        unplaced: [],
+        ...p,
+      });
+      await store.commit([{ appId: app.id, plan: plan({ start: [start(v1, 1)], goLive: v1.id }) }], AT);
+      assert.equal((await store.liveRelease(app.id))?.liveAt, AT);
+      const [web1] = (await store.instances()).filter((i) => i.appId === app.id);
+      assert.deepEqual([web1?.state, web1?.desired], ['starting', 'run']);
+      const v2 = await release(app, 2);
+      await store.commit(
+        [
+          {
+            appId: app.id,
+            plan: plan({ start: [start(v2, 1)], stop: [{ id: web1?.id as string, reason: 'release' }] }),
+          },
+        ],
+        AT,
+      );
+      const rows = await ds.manager.find(Instance, { where: { appId: app.id } });
+      assert.deepEqual(rows.map((i) => [i.releaseId === v1.id ? 'v1' : 'v2', i.desired, i.state]).sort(), [
+        ['v1', 'stop', 'stopping'],
+        ['v2', 'run', 'starting'],
+      ]);
+    });
+
+    it('commits nothing of a plan whose release moved meanwhile (ReleaseTransitionError)', async () => {
+      const app = await insertApp(ds, 'racing');
+      const v1 = await release(app, 1);
+      await store.commit(
+        [{ appId: app.id, plan: { start: [start(v1, 1)], stop: [], goLive: null, fail: null, unplaced: [] } }],
+        AT,
+      );
+      const [web1] = await ds.manager.find(Instance, { where: { appId: app.id } });
+      // the plan would make v1 live, but a newer release superseded it first
+      await release(app, 2);
+      const other = await insertApp(ds, 'bystander');
+      const b1 = await release(other, 1);
+      await assert.rejects(
+        store.commit(
+          [
+            { appId: other.id, plan: { start: [start(b1, 1)], stop: [], goLive: null, fail: null, unplaced: [] } },
+            {
+              appId: app.id,
+              plan: {
+                start: [start(v1, 2)],
+                stop: [{ id: web1?.id as string, reason: 'scale' }],
+                goLive: v1.id,
+                fail: null,
+                unplaced: [],
+              },
+            },
+          ],
+          AT,
+        ),
+        ReleaseTransitionError,
+      );
+      assert.equal(await ds.manager.count(Instance, { where: { appId: other.id } }), 0, "the other app's starts too");
+      const rows = await ds.manager.find(Instance, { where: { appId: app.id } });
+      assert.deepEqual(
+        rows.map((i) => [i.number, i.desired]),
+        [[1, 'run']],
+      );
+    });
+
+    it('marks nodes and their instances down together, and forgets instances', async () => {
+      const app = await insertApp(ds, 'liveness');
+      const v1 = await release(app, 1);
+      await store.commit(
+        [{ appId: app.id, plan: { start: [start(v1, 1)], stop: [], goLive: null, fail: null, unplaced: [] } }],
+        AT,
+      );
+      const [web1] = await ds.manager.find(Instance, { where: { appId: app.id } });
+      await store.markDown([node.id], [web1?.id as string]);
+      assert.equal((await store.list()).find((n) => n.id === node.id)?.state, 'down');
+      assert.equal((await ds.manager.findOneByOrFail(Instance, { id: web1?.id })).state, 'down');
+      await store.forget([web1?.id as string]);
+      assert.equal(await ds.manager.count(Instance, { where: { appId: app.id } }), 0);
+      await ds.manager.update(Node, { id: node.id }, { state: 'up' });
+    });
+  });
+}
