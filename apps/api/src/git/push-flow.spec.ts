@@ -1,0 +1,329 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { JobState } from 'bullmq';
+import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
+import type { CommandResult, PushCommand } from './proc-receive';
+import { type BuildLogEntry, type PushRoles, PushFlow, QUEUED_NOTICE_MS, WATCH_INTERVAL_MS } from './push-flow';
+
+const ZERO = '0'.repeat(40);
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const C = 'c'.repeat(40);
+const REPO = '/git/web.git';
+const APP = { id: 'app-1', name: 'web' };
+
+/** Lets every promise that can move on do so. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A clock whose time moves only when the spec says so. */
+class FakeClock {
+  private at = 0;
+  private sleepers: { until: number; wake: () => void }[] = [];
+  now(): number {
+    return this.at;
+  }
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const sleeper = { until: this.at + ms, wake: resolve };
+      this.sleepers.push(sleeper);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+  async advance(ms: number): Promise<void> {
+    this.at += ms;
+    const due = this.sleepers.filter((s) => s.until <= this.at);
+    this.sleepers = this.sleepers.filter((s) => s.until > this.at);
+    for (const sleeper of due) sleeper.wake();
+    await settle();
+  }
+}
+
+/** A build's log: lines the spec writes, read by the push as they come. */
+class FakeLog {
+  private readonly entries: BuildLogEntry[] = [];
+  private wake: (() => void) | undefined;
+  write(entry: BuildLogEntry): void {
+    this.entries.push(entry);
+    this.wake?.();
+  }
+  async *follow(signal: AbortSignal): AsyncGenerator<BuildLogEntry> {
+    const onAbort = (): void => this.wake?.();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (let next = 0; !signal.aborted;) {
+        const entry = this.entries[next];
+        if (entry) {
+          next++;
+          yield entry;
+          if (entry.end !== undefined) return;
+          continue;
+        }
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** The platform around one push flow, as small fakes, with what happened in order. */
+function platform() {
+  const journal: string[] = [];
+  const refs = new Map<string, string>([['refs/heads/main', A]]);
+  const commits = new Set([A, B, C]);
+  const logs = new Map<string, FakeLog>();
+  const jobStates = new Map<string, JobState | 'unknown'>();
+  const releases = new Map<string, string>();
+  const deploys = new Map<string, (outcome: DeployOutcome) => void>();
+  const lost: string[] = [];
+  const clock = new FakeClock();
+  let builds = 0;
+  const logOf = (buildId: string): FakeLog => {
+    let log = logs.get(buildId);
+    if (!log) logs.set(buildId, (log = new FakeLog()));
+    return log;
+  };
+  const roles: PushRoles = {
+    queue: {
+      enqueue: async (job) => {
+        journal.push(`enqueue ${job.buildId} ${job.commit.slice(0, 1)} by ${job.createdBy}`);
+        jobStates.set(job.buildId, 'waiting');
+      },
+      state: async (buildId) => jobStates.get(buildId) ?? 'unknown',
+    },
+    builds: {
+      create: async () => {
+        builds++;
+        return { id: `b${builds}`, number: builds };
+      },
+      releaseOf: async (buildId) => releases.get(buildId) ?? null,
+      failLost: async (buildId, reason) => {
+        lost.push(buildId);
+        logOf(buildId).write({ line: ` !     ${reason}` });
+        logOf(buildId).write({ line: '', end: 'failed' });
+      },
+    },
+    log: { follow: (buildId, signal) => logOf(buildId).follow(signal) },
+    deploys: {
+      waitLive: (releaseId: string, options: WaitLiveOptions) => {
+        journal.push(`wait ${releaseId}`);
+        options.onLine?.('web.1 starting');
+        return new Promise<DeployOutcome>((resolve) => {
+          deploys.set(releaseId, resolve);
+          options.signal?.addEventListener('abort', () => resolve({ status: 'timeout', version: 0 }), { once: true });
+        });
+      },
+    },
+    branches: {
+      resolve: async (_repo, ref) => refs.get(ref) ?? null,
+      objectType: async (_repo, id) => (commits.has(id) ? 'commit' : 'missing'),
+      move: async (_repo, command, message) => {
+        if (refs.get(command.ref) !== (command.oldId === ZERO ? undefined : command.oldId))
+          throw new Error('ref moved');
+        refs.set(command.ref, command.newId);
+        journal.push(`move ${command.ref} ${command.newId.slice(0, 1)} (${message})`);
+      },
+    },
+    clock,
+    url: (app) => `http://${app}.test`,
+  };
+  return {
+    roles,
+    journal,
+    refs,
+    clock,
+    lost,
+    jobStates,
+    /** The build worker's side: a line, and the end of build `buildId` (its release, if it made one). */
+    line: (buildId: string, line: string) => logOf(buildId).write({ line }),
+    finish: (buildId: string, status: 'succeeded' | 'failed', releaseId?: string) => {
+      if (releaseId) releases.set(buildId, releaseId);
+      jobStates.set(buildId, status === 'succeeded' ? 'completed' : 'failed');
+      logOf(buildId).write({ line: '', end: status });
+    },
+    /** The scheduler's side: how release `releaseId`'s deploy ended. */
+    deployed: async (releaseId: string, outcome: DeployOutcome) => {
+      await settle();
+      const resolve = deploys.get(releaseId);
+      assert.ok(resolve, `nobody waits for ${releaseId}`);
+      resolve(outcome);
+      await settle();
+    },
+  };
+}
+
+function pusher() {
+  const lines: string[] = [];
+  return { lines, progress: { line: (text: string) => void lines.push(text) } };
+}
+
+const main = (oldId: string, newId: string): PushCommand => ({ oldId, newId, ref: 'refs/heads/main' });
+
+describe('push flow', { timeout: 20_000 }, () => {
+  it('moves the branch only once the release is live', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const out = pusher();
+    const pushed = flow.receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    await settle();
+    p.line('b1', '-----> Building web from main');
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    assert.equal(p.refs.get('refs/heads/main'), A, 'built, not live yet: the branch stays');
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.deepEqual(await pushed, [{ status: 'ok' }]);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'wait r2', 'move refs/heads/main b (paas: build 1)']);
+    assert.deepEqual(out.lines, [
+      '-----> Building web from main',
+      '-----> Launching...',
+      '       web.1 starting',
+      '       Released v2: http://web.test deployed',
+    ]);
+  });
+
+  it('a failed build rejects the push and leaves the branch', async () => {
+    const p = platform();
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    await settle();
+    p.line('b1', ' !     RUN npm ci: exit code 1');
+    p.finish('b1', 'failed');
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice'], 'nothing waited for a deploy');
+    assert.deepEqual(out.lines, [' !     RUN npm ci: exit code 1']);
+  });
+
+  it('a deploy that fails rejects the push and leaves the branch', async () => {
+    const p = platform();
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    await settle();
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'failed', version: 2, reason: 'web.1 failed its startup check' });
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'deploy failed' }]);
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.deepEqual(out.lines.slice(-2), [
+      ' !     v2 did not start: web.1 failed its startup check',
+      ' !     The previous release keeps serving.',
+    ]);
+  });
+
+  it('a build whose worker was lost is settled, and the push rejected', async () => {
+    const p = platform();
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    await settle();
+    p.line('b1', '-----> Building web from main');
+    // the queue gave up on the job; its log never ended
+    p.jobStates.set('b1', 'failed');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(p.lost, [], 'one sighting is not enough: the pipeline ends its log before its job fails');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(p.lost, ['b1']);
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.equal(out.lines.at(-1), ' !     The build job failed without finishing the build (its worker was lost)');
+  });
+
+  it('says when a build waits for a worker', async () => {
+    const p = platform();
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    await settle();
+    for (let t = 0; t <= QUEUED_NOTICE_MS; t += WATCH_INTERVAL_MS) await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(out.lines, ['-----> Waiting for a build worker…']);
+    p.finish('b1', 'failed');
+    await pushed;
+  });
+
+  it('takes two pushes to one app one after the other', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const first = pusher();
+    const second = pusher();
+    const one = flow.receive(APP, REPO, [main(A, B)], first.progress, 'alice');
+    await settle();
+    const two = flow.receive(APP, REPO, [main(B, C)], second.progress, 'bob');
+    // a push to another app does not wait
+    const other = flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], pusher().progress, 'carol');
+    await settle();
+    assert.deepEqual(second.lines, ['-----> Waiting for the push before this one to finish']);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'enqueue b2 c by carol']);
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.deepEqual(await one, [{ status: 'ok' }]);
+    await settle();
+    // the second starts from the branch the first moved
+    assert.equal(p.journal.at(-1), 'enqueue b3 c by bob');
+    p.finish('b3', 'succeeded', 'r3');
+    await p.deployed('r3', { status: 'live', version: 3 });
+    assert.deepEqual(await two, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), C);
+    p.finish('b2', 'failed');
+    await other;
+  });
+
+  it('rejects a push whose branch moved while it waited', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const one = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    await settle();
+    const two = flow.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'live', version: 2 });
+    await one;
+    assert.deepEqual(await two, [{ status: 'ng', reason: 'fetch first: the branch moved while this push waited' }]);
+    assert.equal(p.refs.get('refs/heads/main'), B);
+  });
+
+  it('answers waiting pushes when the api stops', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const building = pusher();
+    const launching = pusher();
+    const pushes = [
+      flow.receive(APP, REPO, [main(A, B)], building.progress, 'alice'),
+      flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], launching.progress, 'bob'),
+    ];
+    await settle();
+    p.finish('b2', 'succeeded', 'r9');
+    await settle();
+    assert.deepEqual(p.journal.at(-1), 'wait r9');
+    flow.close();
+    const results: CommandResult[][] = await Promise.all(pushes);
+    assert.deepEqual(results, [[{ status: 'ng', reason: 'api stopping' }], [{ status: 'ng', reason: 'api stopping' }]]);
+    assert.equal(
+      building.lines.at(-1),
+      ' !     The api is stopping: this push ends here, its build goes on (paas builds:output)',
+    );
+    assert.equal(p.refs.get('refs/heads/main'), A);
+  });
+
+  it('deploys one of main and master, and never deletes them', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const pushed = flow.receive(
+      APP,
+      REPO,
+      [
+        { oldId: ZERO, newId: B, ref: 'refs/heads/feature' },
+        main(A, ZERO),
+        main(A, B),
+        { oldId: ZERO, newId: C, ref: 'refs/heads/master' },
+      ],
+      pusher().progress,
+      'alice',
+    );
+    await settle();
+    p.finish('b1', 'failed');
+    assert.deepEqual(await pushed, [
+      { status: 'fall-through' },
+      { status: 'ng', reason: 'deleting main is not allowed: it is the branch paas deploys' },
+      { status: 'ng', reason: 'build failed' },
+      { status: 'ng', reason: 'push one of main and master at a time (main is deploying)' },
+    ]);
+  });
+});

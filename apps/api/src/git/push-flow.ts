@@ -1,0 +1,299 @@
+/**
+ * What a push to main or master does: the pushed commit is built and released through the
+ * build queue while the pusher watches the output as `remote:` lines, and the branch moves
+ * only once the release is live. A failed build or release rejects the push: the branch and
+ * the running release stay as they were.
+ *
+ * Pushes to one app are taken one at a time (in this process), so the branch a build started
+ * from is still the branch it moves when it ends.
+ *
+ * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
+ * the build's Redis stream, DeploysService, git), its spec small fakes.
+ */
+import type { JobState } from 'bullmq';
+import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
+import { type CommandResult, isZeroId, type PushCommand, type PushProgress } from './proc-receive';
+import { DEPLOY_REFS } from './repos';
+
+/** How often a push looks at its job while following the build (a lost worker, a queue wait). */
+export const WATCH_INTERVAL_MS = 1000;
+/** A build still queued after this long gets a line saying it waits for a worker. */
+export const QUEUED_NOTICE_MS = 3000;
+
+/** What a push enqueues (the queue's BuildJob). */
+export interface PushedBuild {
+  readonly buildId: string;
+  readonly appId: string;
+  readonly app: string;
+  readonly commit: string;
+  readonly ref: string;
+  readonly repo: string;
+  readonly createdBy: string;
+}
+
+export interface BuildQueue {
+  enqueue(job: PushedBuild): Promise<void>;
+  /** `waiting`, `active`, `completed`, `failed`, … or `unknown` once the job is gone. */
+  state(buildId: string): Promise<JobState | 'unknown'>;
+}
+
+/** The build rows a push makes and reads. */
+export interface PushBuilds {
+  create(input: {
+    appId: string;
+    commit: string;
+    ref: string;
+  }): Promise<{ readonly id: string; readonly number: number }>;
+  /** The release the build made; null when it made none. */
+  releaseOf(buildId: string): Promise<string | null>;
+  /** Settles a build whose worker was lost for good (which ends its log). */
+  failLost(buildId: string, reason: string): Promise<unknown>;
+}
+
+/** One entry of a build's log: a line, or its end with the build's status. */
+export interface BuildLogEntry {
+  readonly line: string;
+  readonly end?: string;
+}
+
+export interface BuildLogFollower {
+  /** The build's log from its start, until it ends or `signal` aborts. */
+  follow(buildId: string, signal: AbortSignal): AsyncIterable<BuildLogEntry>;
+}
+
+export interface DeployWatcher {
+  waitLive(releaseId: string, options: WaitLiveOptions): Promise<DeployOutcome>;
+}
+
+/** The app's repository: its branches and objects. */
+export interface Branches {
+  /** The commit `ref` points at; null when it does not exist. */
+  resolve(repo: string, ref: string): Promise<string | null>;
+  /** `commit`, `tree`, … or `missing`. */
+  objectType(repo: string, id: string): Promise<string>;
+  /** Moves `ref` from `oldId` to `newId` (and an unborn HEAD to it); throws when it cannot. */
+  move(repo: string, command: PushCommand, message: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or at once when `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export interface PushRoles {
+  readonly queue: BuildQueue;
+  readonly builds: PushBuilds;
+  readonly log: BuildLogFollower;
+  readonly deploys: DeployWatcher;
+  readonly branches: Branches;
+  readonly clock: Clock;
+  /** The app's address as the router serves it. */
+  readonly url: (app: string) => string;
+}
+
+/** An app as a push knows it. */
+export interface PushedApp {
+  readonly id: string;
+  readonly name: string;
+}
+
+const branchOf = (ref: string): string => ref.replace(/^refs\/heads\//, '');
+
+export class PushFlow {
+  private readonly locks = new Map<string, Promise<void>>();
+  /** Aborted when the api stops: pushes waiting on builds answer instead of hanging on. */
+  private readonly closing = new AbortController();
+
+  constructor(private readonly roles: PushRoles) {}
+
+  /** The proc-receive commands of one push (see proc-receive.ts), answered in order. */
+  async receive(
+    app: PushedApp,
+    repo: string,
+    commands: readonly PushCommand[],
+    progress: PushProgress,
+    /** The pushing token's name: the release's createdBy. */
+    pusher: string,
+  ): Promise<CommandResult[]> {
+    const results: CommandResult[] = [];
+    let deploying: string | undefined;
+    for (const command of commands) {
+      const branch = branchOf(command.ref);
+      if (!DEPLOY_REFS.has(command.ref)) results.push({ status: 'fall-through' });
+      else if (isZeroId(command.newId)) {
+        results.push({ status: 'ng', reason: `deleting ${branch} is not allowed: it is the branch paas deploys` });
+      } else if (deploying !== undefined) {
+        results.push({ status: 'ng', reason: `push one of main and master at a time (${deploying} is deploying)` });
+      } else {
+        deploying = branch;
+        results.push(await this.oneAtATime(app.id, progress, () => this.deploy(app, repo, command, progress, pusher)));
+      }
+    }
+    return results;
+  }
+
+  /** The api stops: waiting pushes answer now. */
+  close(): void {
+    this.closing.abort();
+  }
+
+  private async deploy(
+    app: PushedApp,
+    repo: string,
+    command: PushCommand,
+    progress: PushProgress,
+    pusher: string,
+  ): Promise<CommandResult> {
+    const { branches } = this.roles;
+    const current = await branches.resolve(repo, command.ref);
+    if (current !== (isZeroId(command.oldId) ? null : command.oldId)) {
+      return { status: 'ng', reason: 'fetch first: the branch moved while this push waited' };
+    }
+    const type = await branches.objectType(repo, command.newId);
+    if (type !== 'commit') return { status: 'ng', reason: `${command.newId.slice(0, 7)} is a ${type}, not a commit` };
+
+    const build = await this.roles.builds.create({ appId: app.id, commit: command.newId, ref: command.ref });
+    await this.roles.queue.enqueue({
+      buildId: build.id,
+      appId: app.id,
+      app: app.name,
+      commit: command.newId,
+      ref: command.ref,
+      repo,
+      createdBy: pusher,
+    });
+    const status = await this.follow(build.id, progress);
+    if (status === 'interrupted') {
+      progress.line(' !     The api is stopping: this push ends here, its build goes on (paas builds:output)');
+      return { status: 'ng', reason: 'api stopping' };
+    }
+    if (status !== 'succeeded') return { status: 'ng', reason: 'build failed' };
+    const launched = await this.launch(app, build.id, progress);
+    if (launched) return launched;
+    try {
+      await branches.move(repo, command, `paas: build ${build.number}`);
+    } catch (err) {
+      progress.line(
+        ` !     The release is live, but ${branchOf(command.ref)} could not be moved: ${(err as Error).message.trim()}`,
+      );
+      return { status: 'ng', reason: 'released, but the branch could not be updated' };
+    }
+    return { status: 'ok' };
+  }
+
+  /**
+   * Waits until the build's release serves (its instances passed their checks and the router
+   * switched to them), showing the scheduler's lines. A release that fails to start rejects
+   * the push, so the branch stays on the commit that still serves. Null when the push may go on.
+   */
+  private async launch(app: PushedApp, buildId: string, progress: PushProgress): Promise<CommandResult | null> {
+    const releaseId = await this.roles.builds.releaseOf(buildId);
+    if (!releaseId) return null;
+    progress.line('-----> Launching...');
+    const outcome = await this.roles.deploys.waitLive(releaseId, {
+      onLine: (line) => progress.line(`       ${line}`),
+      signal: this.closing.signal,
+    });
+    const url = this.roles.url(app.name);
+    switch (outcome.status) {
+      case 'live':
+        progress.line(`       Released v${outcome.version}: ${url} deployed`);
+        return null;
+      case 'superseded':
+        progress.line(`       v${outcome.version} was superseded by v${outcome.by}, which serves ${url}`);
+        return null;
+      case 'unscheduled':
+        progress.line(`       Not started: ${outcome.reason}`);
+        return null;
+      case 'failed':
+        progress.line(` !     v${outcome.version} did not start: ${outcome.reason}`);
+        progress.line(' !     The previous release keeps serving.');
+        return { status: 'ng', reason: 'deploy failed' };
+      case 'timeout':
+        progress.line(` !     v${outcome.version} was not live in time; see paas logs`);
+        return { status: 'ng', reason: this.closing.signal.aborted ? 'api stopping' : 'deploy timed out' };
+    }
+  }
+
+  /**
+   * Copies the build's log to the pusher until it ends; its final status (`interrupted` when
+   * the api stops first). Meanwhile watches the job: a build whose job the queue gave up on
+   * without the log ending (its worker was lost too often) is failed here, which ends the log.
+   */
+  private async follow(buildId: string, progress: PushProgress): Promise<string> {
+    const stop = new AbortController();
+    const onClosing = (): void => stop.abort();
+    this.closing.signal.addEventListener('abort', onClosing, { once: true });
+    let heard = false;
+    const watching = this.watch(buildId, stop.signal, () => heard, progress);
+    try {
+      for await (const entry of this.roles.log.follow(buildId, stop.signal)) {
+        if (entry.end !== undefined) return entry.end;
+        heard = true;
+        progress.line(entry.line);
+      }
+      return this.closing.signal.aborted ? 'interrupted' : 'failed';
+    } finally {
+      this.closing.signal.removeEventListener('abort', onClosing);
+      stop.abort();
+      await watching;
+    }
+  }
+
+  private async watch(
+    buildId: string,
+    signal: AbortSignal,
+    heard: () => boolean,
+    progress: PushProgress,
+  ): Promise<void> {
+    const { clock, queue } = this.roles;
+    const started = clock.now();
+    let noticed = false;
+    let failedSeen = 0;
+    while (!signal.aborted) {
+      await clock.sleep(WATCH_INTERVAL_MS, signal);
+      if (signal.aborted) return;
+      try {
+        const state = await queue.state(buildId);
+        if (
+          !heard() &&
+          !noticed &&
+          clock.now() - started > QUEUED_NOTICE_MS &&
+          (state === 'waiting' || state === 'prioritized')
+        ) {
+          noticed = true;
+          progress.line('-----> Waiting for a build worker…');
+        }
+        // the pipeline ends the log before its job fails: give it one more look first
+        failedSeen = state === 'failed' || state === 'unknown' ? failedSeen + 1 : 0;
+        if (failedSeen >= 2) {
+          await this.roles.builds.failLost(
+            buildId,
+            'The build job failed without finishing the build (its worker was lost)',
+          );
+        }
+      } catch {
+        // Redis or the database hiccuped: the next look may work
+      }
+    }
+  }
+
+  private async oneAtATime<T>(appId: string, progress: PushProgress, fn: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(appId);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const chain = (before ?? Promise.resolve()).then(() => mine);
+    this.locks.set(appId, chain);
+    try {
+      if (before) {
+        progress.line('-----> Waiting for the push before this one to finish');
+        await before;
+      }
+      return await fn();
+    } finally {
+      done();
+      if (this.locks.get(appId) === chain) this.locks.delete(appId);
+    }
+  }
+}
