@@ -5,8 +5,8 @@
  * host reaches directly. A bridge and subnet of the spec's own; everything removed at the end.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,8 +15,9 @@ import { App, Instance, Node, type Release, createRelease } from '@paas/platform
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { WORKSPACE, isAlive, mountsUnder } from '../support/cli';
+import { isAlive, mountsUnder } from '../support/cli';
 import { type Answer, httpGet, waitFor } from '../support/platform';
+import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
 const base = mkdtempSync(join(tmpdir(), 'paas-node-'));
 const root = join(base, 'root');
@@ -30,8 +31,7 @@ describe('one node on the host', { timeout: 120_000 }, () => {
   let redis: LocalRedis | undefined;
   let api: RunningApi | undefined;
   let ds: DataSource;
-  let agent: ChildProcess | undefined;
-  let agentOutput = '';
+  let agent: Daemon | undefined;
   let app: App;
   let v1: Release;
   const agentEnv = (): NodeJS.ProcessEnv => ({
@@ -46,27 +46,9 @@ describe('one node on the host', { timeout: 120_000 }, () => {
     PAAS_NODE_NAME: 'host',
   });
   const startAgent = async (): Promise<void> => {
-    const offset = agentOutput.length;
-    agent = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts')], {
-      cwd: WORKSPACE,
-      env: agentEnv(),
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    agent.stdout?.on('data', (c: Buffer) => (agentOutput += c.toString()));
-    agent.stderr?.on('data', (c: Buffer) => (agentOutput += c.toString()));
-    const ready = await new Promise<boolean>((resolve) => {
-      agent?.once('message', () => resolve(true));
-      agent?.once('exit', () => resolve(false));
-    });
-    assert.ok(ready, `the agent did not start:\n${agentOutput.slice(offset)}`);
+    agent = await startDaemon('the agent', 'apps/agent/src/main.ts', agentEnv());
   };
-  const stopAgent = async (signal: NodeJS.Signals): Promise<void> => {
-    const child = agent;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
-  };
+  const adminToken = (): string => readFileSync(join(root, 'platform', 'admin.token'), 'utf8').trim();
   const running = async (): Promise<Instance[]> =>
     ds.manager.find(Instance, { where: { appId: app.id, desired: 'run' }, order: { number: 'ASC' } });
   /** When the api last heard from the node (ms since the epoch; registering counts). */
@@ -110,18 +92,9 @@ describe('one node on the host', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
-    await stopAgent('SIGKILL');
+    if (agent) await stopDaemon(agent);
     // the node's containers and its bridge, through the agent's own cleanup
-    const cleanup = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
-      {
-        cwd: WORKSPACE,
-        env: agentEnv(),
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+    const cleanup = agentCleanup(agentEnv());
     await api?.app.close();
     await redis?.stop();
     rmSync(base, { recursive: true, force: true });
@@ -135,7 +108,7 @@ describe('one node on the host', { timeout: 120_000 }, () => {
     const res = await fetch(`${api?.url}/api/apps`, {
       method: 'POST',
       headers: {
-        authorization: `Bearer ${(await import('node:fs')).readFileSync(join(root, 'platform', 'admin.token'), 'utf8').trim()}`,
+        authorization: `Bearer ${adminToken()}`,
         'content-type': 'application/json',
       },
       body: JSON.stringify({ name: 'local' }),
@@ -160,14 +133,14 @@ describe('one node on the host', { timeout: 120_000 }, () => {
       new RegExp(`^${SUBNET.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.\\d+:5000$`),
     );
     assert.equal((await get(`http://${web1?.address}/`)).body, 'hello from the host node\n');
-    assert.doesNotMatch(agentOutput, /Pulling/, 'the image was in the shared store');
+    assert.doesNotMatch(agent?.output() ?? '', /Pulling/, 'the image was in the shared store');
   });
 
   it('keeps its containers through an agent restart, and stops them when scaled to zero', async () => {
     const [web1] = await running();
     const pid = web1?.pid ?? 0;
     assert.ok(pid > 0 && isAlive(pid));
-    await stopAgent('SIGTERM');
+    if (agent) await stopDaemon(agent);
     assert.ok(isAlive(pid), 'the container outlives its agent');
     assert.equal((await get(`http://${web1?.address}/`)).status, 200);
     await startAgent();
@@ -183,7 +156,7 @@ describe('one node on the host', { timeout: 120_000 }, () => {
     const scaled = await fetch(`${api?.url}/api/apps/local/formation/web`, {
       method: 'PATCH',
       headers: {
-        authorization: `Bearer ${(await import('node:fs')).readFileSync(join(root, 'platform', 'admin.token'), 'utf8').trim()}`,
+        authorization: `Bearer ${adminToken()}`,
         'content-type': 'application/json',
       },
       body: JSON.stringify({ quantity: 0 }),
