@@ -14,6 +14,7 @@ describe('proxy config', () => {
     assert.equal(c.accessLog, true);
     assert.equal(c.routerId, null);
     assert.equal(c.healthIntervalMs, 2000);
+    assert.equal(c.healthIdleIntervalMs, 10_000, 'a backend that keeps passing is checked 5x less often');
   });
 
   it('takes the router address and domain from the environment', () => {
@@ -36,6 +37,12 @@ describe('proxy config', () => {
     assert.equal(c.admin, null);
     assert.equal(c.accessLog, false);
     assert.equal(c.healthIntervalMs, 250);
+    assert.equal(c.healthIdleIntervalMs, 1250, 'the idle interval follows the interval');
+    assert.equal(
+      loadProxyConfig({ PAAS_ROUTER_HEALTH_INTERVAL_MS: '250', PAAS_ROUTER_HEALTH_IDLE_INTERVAL_MS: '250' })
+        .healthIdleIntervalMs,
+      250,
+    );
     assert.equal(c.routerId, 'edge-1');
   });
 
@@ -46,6 +53,10 @@ describe('proxy config', () => {
       /PAAS_ROUTER_WORKERS="many": expected a whole number from 0 to 256/,
     );
     assert.throws(() => loadProxyConfig({ PAAS_ROUTER_HEALTH_INTERVAL_MS: '5' }), /PAAS_ROUTER_HEALTH_INTERVAL_MS="5"/);
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_HEALTH_IDLE_INTERVAL_MS: '1000' }),
+      /PAAS_ROUTER_HEALTH_IDLE_INTERVAL_MS="1000": expected a whole number from 2000 to 3600000/,
+    );
     assert.throws(
       () => loadProxyConfig({ PAAS_ROUTER_ACCESS_LOG: 'maybe' }),
       /PAAS_ROUTER_ACCESS_LOG="maybe": expected on or off/,

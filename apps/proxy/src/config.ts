@@ -20,6 +20,8 @@ export interface ProxyConfig {
   /** Active checks: every PAAS_ROUTER_HEALTH_INTERVAL_MS (2000), each given PAAS_ROUTER_HEALTH_TIMEOUT_MS (1000). */
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
+  /** A backend that keeps passing is checked every PAAS_ROUTER_HEALTH_IDLE_INTERVAL_MS (5 x the interval; no less than it). */
+  readonly healthIdleIntervalMs: number;
   /** Failed checks in a row that take a backend out (PAAS_ROUTER_HEALTH_FALL, 2), passed ones that bring it back (PAAS_ROUTER_HEALTH_RISE, 1). */
   readonly healthFall: number;
   readonly healthRise: number;
@@ -69,6 +71,7 @@ function adminAddress(env: Env): ListenAddress | null {
 export function loadProxyConfig(env: Env): ProxyConfig {
   const root = paths(env);
   const listen = listenAddress(env, 'PAAS_ROUTER_ADDR');
+  const healthIntervalMs = integer(env, 'PAAS_ROUTER_HEALTH_INTERVAL_MS', 2000, 50, 3_600_000);
   return {
     paths: root,
     listen,
@@ -78,7 +81,14 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     admin: adminAddress(env),
     routerId: env['PAAS_ROUTER_ID'] || null,
     accessLog: flag(env, 'PAAS_ROUTER_ACCESS_LOG', true),
-    healthIntervalMs: integer(env, 'PAAS_ROUTER_HEALTH_INTERVAL_MS', 2000, 50, 3_600_000),
+    healthIntervalMs,
+    healthIdleIntervalMs: integer(
+      env,
+      'PAAS_ROUTER_HEALTH_IDLE_INTERVAL_MS',
+      Math.min(5 * healthIntervalMs, 3_600_000),
+      healthIntervalMs,
+      3_600_000,
+    ),
     healthTimeoutMs: integer(env, 'PAAS_ROUTER_HEALTH_TIMEOUT_MS', 1000, 10, 600_000),
     healthFall: integer(env, 'PAAS_ROUTER_HEALTH_FALL', 2, 1, 100),
     healthRise: integer(env, 'PAAS_ROUTER_HEALTH_RISE', 1, 1, 100),

@@ -60,6 +60,7 @@ export class Controller {
     this.subscriber = this.connect('subscriber');
     this.health = new HealthChecker({
       intervalMs: config.healthIntervalMs,
+      idleIntervalMs: config.healthIdleIntervalMs,
       timeoutMs: config.healthTimeoutMs,
       fall: config.healthFall,
       rise: config.healthRise,

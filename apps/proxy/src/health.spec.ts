@@ -3,7 +3,8 @@ import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HealthChecker, type ProbeTarget, probe } from './health';
+import type { AppRoute, HealthCheck } from '@paas/platform/routes';
+import { HealthChecker, type HealthOptions, type ProbeTarget, SETTLED_PASSES, probe } from './health';
 
 const servers: Server[] = [];
 after(() => {
@@ -123,5 +124,137 @@ describe('health checker', () => {
     } finally {
       checker.stop();
     }
+  });
+});
+
+/**
+ * The schedule, on a fake clock with a fake prober (the probe itself is tested above): what
+ * is counted is which probes start at which (virtual) time, never how long anything takes.
+ */
+describe('health checker schedule', () => {
+  function table(count: number, check: HealthCheck = { type: 'tcp' }): Map<string, AppRoute> {
+    const backends = Array.from({ length: count }, (_, i) => ({ id: `web.${i + 1}`, address: `10.0.0.1:${1000 + i}` }));
+    return new Map([['shop', { app: 'shop', hosts: [], backends, check }]]);
+  }
+
+  /** A checker whose probes answer what `verdict` says, at once; the clock moves only by `advance`. */
+  function harness(options: Partial<HealthOptions> = {}) {
+    let clock = 0;
+    const starts: Array<{ at: number; address: string; check: HealthCheck }> = [];
+    const changes: Array<[string, boolean]> = [];
+    const verdict = new Map<string, string | null>();
+    const held: Array<(reason: string | null) => void> = [];
+    let hold = false;
+    const checker = new HealthChecker({
+      intervalMs: 1000,
+      timeoutMs: 500,
+      fall: 2,
+      rise: 1,
+      domain: 'localhost',
+      onChange: (address, healthy) => changes.push([address, healthy]),
+      now: () => clock,
+      probe: (target) => {
+        starts.push({ at: clock, address: target.address, check: target.check });
+        if (hold) return new Promise((resolve) => held.push(resolve));
+        return Promise.resolve(verdict.get(target.address) ?? null);
+      },
+      ...options,
+    });
+    const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    return {
+      checker,
+      starts,
+      changes,
+      verdict,
+      held,
+      holdProbes: (on: boolean) => (hold = on),
+      settle,
+      /** Moves the clock by `ms`, one tick at a time, letting each tick's probes finish. */
+      async advance(ms: number): Promise<void> {
+        for (const end = clock + ms; clock < end;) {
+          clock = Math.min(end, clock + checker.tickMs);
+          checker.tick();
+          await settle();
+        }
+      },
+    };
+  }
+
+  it('checks each backend once per interval, each on its own phase rather than all at once', async () => {
+    const h = harness();
+    h.checker.setTargets(table(200));
+    await h.advance(10_000);
+    const perBackend = new Map<string, number>();
+    const perTick = new Map<number, number>();
+    for (const s of h.starts) {
+      perBackend.set(s.address, (perBackend.get(s.address) ?? 0) + 1);
+      perTick.set(s.at, (perTick.get(s.at) ?? 0) + 1);
+    }
+    assert.equal(perBackend.size, 200);
+    for (const [address, n] of perBackend)
+      assert.ok(n >= 9 && n <= 11, `${address} was checked ${n} times in 10 intervals`);
+    const burst = Math.max(...perTick.values());
+    // 200 backends over 20 ticks per interval: about 10 a tick; all at once would be 200.
+    assert.ok(burst <= 20, `${burst} probes started in one tick`);
+  });
+
+  it('checks a backend that keeps passing at the idle interval, and a failing one at the interval again', async () => {
+    const h = harness({ idleIntervalMs: 5000 });
+    h.checker.setTargets(table(1));
+    const address = '10.0.0.1:1000';
+    await h.advance(60_000);
+    // SETTLED_PASSES at the interval, then one every 5 s: far fewer than 60.
+    const idle = h.starts.length;
+    assert.ok(idle >= SETTLED_PASSES + 9 && idle <= SETTLED_PASSES + 12, `${idle} checks in 60 s`);
+    const last = h.starts.at(-1)?.at ?? 0;
+    assert.ok(last - (h.starts.at(-2)?.at ?? 0) >= 5000, 'settled checks are 5 s apart');
+
+    h.verdict.set(address, 'connect: ECONNREFUSED');
+    await h.advance(5000); // the next settled check fails...
+    const failedAt = h.starts.at(-1)?.at ?? 0;
+    assert.ok(failedAt > last);
+    await h.advance(1000); // ...and the one after comes an interval later, not an idle one
+    assert.equal((h.starts.at(-1)?.at ?? 0) - failedAt, 1000);
+    assert.deepEqual(h.changes, [[address, false]], 'out after `fall` failures, reported once');
+    await h.advance(10_000);
+    assert.equal(h.changes.length, 1, 'still out, not reported again');
+    assert.equal(h.starts.filter((s) => s.at > failedAt).length, 11, 'a backend that is out is checked every interval');
+
+    h.verdict.delete(address);
+    await h.advance(1000);
+    assert.deepEqual(h.changes.at(-1), [address, true]);
+    assert.deepEqual(h.checker.down(), []);
+  });
+
+  it('checks at once when asked (a worker saw a refusal), whatever the schedule', async () => {
+    const h = harness({ idleIntervalMs: 5000 });
+    h.checker.setTargets(table(1));
+    const address = '10.0.0.1:1000';
+    await h.advance(20_000);
+    const before = h.starts.length;
+    h.verdict.set(address, 'connect: ECONNREFUSED');
+    h.checker.checkNow(address);
+    await h.settle();
+    assert.equal(h.starts.length, before + 1);
+    assert.equal(h.checker.isHealthy(address), true, 'one failure is not `fall` failures');
+    await h.advance(1000);
+    assert.equal(h.starts.length, before + 2, 'the next check comes an interval later');
+    assert.equal(h.checker.isHealthy(address), false);
+  });
+
+  it('ignores a probe still in flight for a backend whose check was replaced', async () => {
+    const h = harness({ fall: 1 });
+    h.checker.setTargets(table(1, { type: 'http', path: '/old' }));
+    h.holdProbes(true);
+    await h.advance(1000);
+    assert.equal(h.held.length, 1);
+    h.checker.setTargets(table(1, { type: 'http', path: '/new' }));
+    h.held[0]?.('GET /old answered 404');
+    await h.settle();
+    assert.deepEqual(h.changes, []);
+    assert.equal(h.checker.status('10.0.0.1:1000')?.lastError, null);
+    h.holdProbes(false);
+    await h.advance(h.checker.tickMs);
+    assert.deepEqual(h.starts.at(-1)?.check, { type: 'http', path: '/new' }, 'the new check runs at once');
   });
 });

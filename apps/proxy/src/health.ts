@@ -1,7 +1,21 @@
 /**
  * Active health checks, run once per router (in the primary) for every backend in the table:
  * an HTTP GET of the app's check path answered 2xx/3xx, or a TCP connect. `fall` failures in a
- * row take a backend out, `rise` successes bring it back; each change is reported once.
+ * row take a backend out, `rise` successes bring it back; each change is reported once, and a
+ * probe still in flight for a target that was replaced meanwhile is ignored.
+ *
+ * At scale (1,000 backends on one node) the checks are most of what a router does at rest, so:
+ * - Each backend is checked on its own phase of the interval (spread by the golden ratio as
+ *   backends arrive), never all at once: a tick every `intervalMs / 20` starts the probes that
+ *   are due, so a burst is about a twentieth of the backends, and the event loop stays free
+ *   to pass route changes on.
+ * - A backend that has passed `SETTLED_PASSES` checks in a row is checked every
+ *   `idleIntervalMs` instead; its first failure puts it back on `intervalMs`. What it loses in
+ *   detection time the workers make up for: a worker that sees a backend refuse a connection
+ *   asks for `checkNow` (and retries the request elsewhere).
+ * - A probe opens a new connection each time. Keep-alive would save HTTP checks a handshake,
+ *   but a kept connection answers for a backend that no longer accepts new ones, and busybox
+ *   httpd (the small app of the 1,000-instance case) closes after each answer anyway.
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -63,6 +77,14 @@ export function probe(target: ProbeTarget, timeoutMs: number): Promise<string | 
   });
 }
 
+/** Probes one backend: resolves null when it is healthy, else why it is not (`probe` by default). */
+export type Prober = (target: ProbeTarget, timeoutMs: number) => Promise<string | null>;
+
+/** Passes in a row after which a backend is checked every `idleIntervalMs`. */
+export const SETTLED_PASSES = 5;
+/** The golden ratio's fractional part: phases k * PHI mod 1 stay evenly spread for any k. */
+const PHI = 0.618033988749895;
+
 interface TargetState {
   target: ProbeTarget;
   healthy: boolean;
@@ -72,29 +94,55 @@ interface TargetState {
   /** Bumped when the target is replaced, so a probe in flight for the old one is ignored. */
   generation: number;
   lastError: string | null;
+  /** When the next scheduled probe is due (on the `now` clock). */
+  due: number;
 }
 
 export interface HealthOptions {
   readonly intervalMs: number;
+  /** How often a backend that keeps passing is checked (default: `intervalMs`, i.e. no slow-down). */
+  readonly idleIntervalMs?: number;
   readonly timeoutMs: number;
   readonly fall: number;
   readonly rise: number;
   readonly domain: string;
   readonly onChange: (address: string, healthy: boolean, reason: string | null, target: ProbeTarget) => void;
+  /** Default: `probe`. */
+  readonly probe?: Prober;
+  /** Milliseconds on a monotonic clock (default: performance.now). */
+  readonly now?: () => number;
 }
 
 export class HealthChecker {
   private readonly states = new Map<string, TargetState>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly prober: Prober;
+  private readonly now: () => number;
+  private readonly idleIntervalMs: number;
+  /** How often due probes are looked for. */
+  readonly tickMs: number;
+  private arrivals = 0;
 
-  constructor(private readonly options: HealthOptions) {}
+  constructor(private readonly options: HealthOptions) {
+    this.prober = options.probe ?? probe;
+    this.now = options.now ?? (() => performance.now());
+    this.idleIntervalMs = Math.max(options.intervalMs, options.idleIntervalMs ?? options.intervalMs);
+    this.tickMs = Math.min(250, Math.max(10, Math.floor(options.intervalMs / 20)));
+  }
 
   /** The backends to check: every backend of every app (new ones start healthy). */
   setTargets(routes: ReadonlyMap<string, AppRoute>): void {
     const seen = new Set<string>();
+    const now = this.now();
     for (const route of routes.values()) {
+      const hostHeader = `${route.app}.${this.options.domain}`;
       for (const backend of route.backends) {
         if (seen.has(backend.address)) continue;
+        const state = this.states.get(backend.address);
+        if (state && sameTarget(state.target, route.check, hostHeader)) {
+          seen.add(backend.address);
+          continue;
+        }
         const where = parseAddress(backend.address);
         if (!where) continue;
         seen.add(backend.address);
@@ -103,9 +151,8 @@ export class HealthChecker {
           host: where.host,
           port: where.port,
           check: route.check,
-          hostHeader: `${route.app}.${this.options.domain}`,
+          hostHeader,
         };
-        const state = this.states.get(backend.address);
         if (!state) {
           this.states.set(backend.address, {
             target,
@@ -115,8 +162,9 @@ export class HealthChecker {
             running: false,
             generation: 0,
             lastError: null,
+            due: now + ((this.arrivals++ * PHI) % 1) * this.options.intervalMs,
           });
-        } else if (JSON.stringify(state.target) !== JSON.stringify(target)) {
+        } else {
           state.target = target;
           state.generation++;
         }
@@ -126,13 +174,19 @@ export class HealthChecker {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => this.round(), this.options.intervalMs);
+    this.timer ??= setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Starts the probes that are due (the timer's job; specs call it with a fake clock). */
+  tick(): void {
+    const now = this.now();
+    for (const state of this.states.values()) if (!state.running && state.due <= now) void this.run(state);
   }
 
   /** Checks one backend now (a worker saw it refuse a connection). */
@@ -155,18 +209,17 @@ export class HealthChecker {
     return s && { healthy: s.healthy, lastError: s.lastError };
   }
 
-  private round(): void {
-    for (const state of this.states.values()) void this.run(state);
-  }
-
   private async run(state: TargetState): Promise<void> {
     if (state.running) return;
     state.running = true;
+    const started = this.now();
     const generation = state.generation;
     const target = state.target;
     let reason: string | null;
     try {
-      reason = await probe(target, this.options.timeoutMs);
+      reason = await this.prober(target, this.options.timeoutMs);
+    } catch (err) {
+      reason = `probe: ${(err as Error).message}`;
     } finally {
       state.running = false;
     }
@@ -187,5 +240,17 @@ export class HealthChecker {
         this.options.onChange(target.address, false, reason, target);
       }
     }
+    // The next probe keeps the backend's phase (a probe asked for early starts a new one).
+    const interval = state.healthy && state.passes >= SETTLED_PASSES ? this.idleIntervalMs : this.options.intervalMs;
+    const from = state.due <= started ? state.due : started;
+    state.due = Math.max(from + interval, this.now());
   }
+}
+
+function sameTarget(target: ProbeTarget, check: HealthCheck, hostHeader: string): boolean {
+  return (
+    target.hostHeader === hostHeader &&
+    target.check.type === check.type &&
+    (check.type === 'tcp' || (target.check.type === 'http' && target.check.path === check.path))
+  );
 }
