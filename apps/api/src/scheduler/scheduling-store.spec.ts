@@ -8,7 +8,7 @@ import {
   type AppPlan,
   Instance,
   Node,
-  type Release,
+  Release,
   ReleaseTransitionError,
   createRelease,
   releaseLive,
@@ -95,7 +95,8 @@ for (const kind of TEST_DATABASES) {
         ...p,
       });
       await store.commit([{ appId: app.id, plan: plan({ start: [start(v1, 1)], goLive: v1.id }) }], AT);
-      assert.equal((await store.liveRelease(app.id))?.liveAt, AT);
+      assert.equal((await store.liveRelease(app.id))?.id, v1.id);
+      assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).liveAt, AT);
       const [web1] = (await store.instances()).filter((i) => i.appId === app.id);
       assert.deepEqual([web1?.state, web1?.desired], ['starting', 'run']);
       const v2 = await release(app, 2);
