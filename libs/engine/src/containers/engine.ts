@@ -455,6 +455,7 @@ export class Engine {
     await this.bridgeOf(record)?.detach(record.id);
     await unmount(p.rootfs);
     await rm(p.dir, { recursive: true, force: true });
+    await this.containers.forget(record);
   }
 
   /** `rename`: the record under the names lock, then the name on the bridge. */

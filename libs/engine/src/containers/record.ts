@@ -3,9 +3,15 @@
  * (image, run options, name, network); the shim owns `<root>/<id>/shim/` (status.json,
  * exit.json, container.log). Every change to a record is made under the container's lock
  * and lands by atomic rename, so CLI processes running side by side never corrupt it.
+ *
+ * Names are a table, `<root>/names/<name>` holding the id, changed only under `names.lock`:
+ * a create, rename or name lookup reads one entry instead of every record (1,000 containers).
+ * The record stays the truth: an entry counts only while its container's record carries that
+ * name, so whatever a crash leaves between the two (an entry claimed before its record was
+ * written, a rename or removal cut short) reads as a free name and is overwritten.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock, writeFileAtomic } from '@paas/content';
 import type { Digest } from '@paas/oci';
@@ -65,28 +71,54 @@ export function validateName(name: string): void {
   }
 }
 
+function nameInUse(name: string, id: string): ContainerConflictError {
+  return new ContainerConflictError(
+    `Conflict. The container name "/${name}" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
+const ID = /^[a-f0-9]{64}$/;
+
 export class ContainerStore {
-  constructor(readonly root: string) {}
+  private readonly names: string;
+  private readonly namesLock: string;
+  /** Whether this process has seen the names table exist (it is made once per root). */
+  private indexed = false;
+
+  constructor(readonly root: string) {
+    this.names = join(root, 'names');
+    this.namesLock = join(root, 'names.lock');
+  }
 
   dir(id: string): string {
     return join(this.root, id);
   }
 
-  async list(): Promise<ContainerRecord[]> {
-    let names: string[];
+  /** The ids of every container, from the directory alone (no record is read). */
+  async ids(): Promise<string[]> {
     try {
-      names = await readdir(this.root);
+      return (await readdir(this.root)).filter((n) => ID.test(n));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+  }
+
+  async list(): Promise<ContainerRecord[]> {
     const records: ContainerRecord[] = [];
     // read in parallel: with a thousand containers, one read after another is seconds
-    const read = await Promise.all(names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((id) => this.read(id)));
+    const read = await Promise.all((await this.ids()).map((id) => this.read(id)));
     for (const record of read) if (record) records.push(record);
     return records.sort((a, b) => (a.created < b.created ? 1 : -1));
   }
@@ -101,16 +133,27 @@ export class ContainerStore {
     }
   }
 
-  /** By full id, unique id prefix or name, as Docker resolves container references. */
+  /**
+   * By full id, name or unique id prefix, as Docker resolves container references: one
+   * record read for an id or a name; a prefix lists the directory, not the records.
+   */
   async resolve(ref: string): Promise<ContainerRecord> {
-    const all = await this.list();
-    const exact = all.find((c) => c.id === ref || c.name === ref.replace(/^\//, ''));
-    if (exact) return exact;
+    if (ID.test(ref)) {
+      const byId = await this.read(ref);
+      if (byId) return byId;
+    }
+    const name = ref.replace(/^\//, '');
+    if (NAME.test(name)) {
+      await this.ensureIndex();
+      const owner = await this.owner(name);
+      if (owner) return owner;
+    }
     if (/^[a-f0-9]{1,64}$/.test(ref)) {
-      const matches = all.filter((c) => c.id.startsWith(ref));
-      if (matches.length === 1 && matches[0]) return matches[0];
+      const matches = (await this.ids()).filter((id) => id.startsWith(ref));
       if (matches.length > 1)
         throw new ContainerConflictError(`multiple containers found with provided prefix: ${ref}`);
+      const match = matches[0] !== undefined ? await this.read(matches[0]) : undefined;
+      if (match) return match;
     }
     throw new ContainerNotFoundError(ref);
   }
@@ -121,18 +164,16 @@ export class ContainerStore {
    */
   async create(record: ContainerRecord, rename?: () => string): Promise<ContainerRecord> {
     await mkdir(this.root, { recursive: true });
-    return withLock(join(this.root, 'names.lock'), async () => {
-      const taken = new Set((await this.list()).map((c) => c.name));
+    return this.namesLocked(async () => {
       let named = record;
-      for (let attempt = 0; rename && taken.has(named.name) && attempt < 100; attempt++) {
+      let clash = await this.owner(named.name);
+      for (let attempt = 0; rename && clash && attempt < 100; attempt++) {
         named = { ...record, name: attempt < 10 ? rename() : `${rename()}${attempt}` };
+        clash = await this.owner(named.name);
       }
-      if (taken.has(named.name)) {
-        const clash = (await this.list()).find((c) => c.name === named.name);
-        throw new ContainerConflictError(
-          `Conflict. The container name "/${named.name}" is already in use by container "${clash?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
-        );
-      }
+      if (clash) throw nameInUse(named.name, clash.id);
+      // the entry first: a crash before the record leaves an entry that owns nothing
+      await writeFileAtomic(join(this.names, named.name), named.id);
       await mkdir(this.dir(named.id), { recursive: true, mode: 0o711 });
       await writeFileAtomic(join(this.dir(named.id), 'container.json'), JSON.stringify(named, null, 2));
       return named;
@@ -142,15 +183,71 @@ export class ContainerStore {
   /** `rename`: the new name must be free; checked and changed under the names lock. */
   async rename(id: string, name: string): Promise<ContainerRecord> {
     validateName(name);
-    return withLock(join(this.root, 'names.lock'), async () => {
-      const clash = (await this.list()).find((c) => c.name === name && c.id !== id);
-      if (clash) {
-        throw new ContainerConflictError(
-          `Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
-        );
-      }
-      return this.update(id, (r) => ({ ...r, name }));
+    return this.namesLocked(async () => {
+      const clash = await this.owner(name);
+      if (clash && clash.id !== id) throw nameInUse(name, clash.id);
+      await writeFileAtomic(join(this.names, name), id);
+      let old: string | undefined;
+      const renamed = await this.update(id, (r) => {
+        old = r.name;
+        return { ...r, name };
+      });
+      if (old !== undefined && old !== name) await this.unclaim(old, id);
+      return renamed;
     });
+  }
+
+  /** Gives the name of a removed container back (after its directory is gone). */
+  async forget(record: Pick<ContainerRecord, 'id' | 'name'>): Promise<void> {
+    await this.namesLocked(() => this.unclaim(record.name, record.id));
+  }
+
+  /** The container that holds `name`: its entry's id, if that record still carries the name. */
+  private async owner(name: string): Promise<ContainerRecord | undefined> {
+    let id: string;
+    try {
+      id = (await readFile(join(this.names, name), 'utf8')).trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const record = ID.test(id) ? await this.read(id) : undefined;
+    return record?.name === name ? record : undefined;
+  }
+
+  /** Removes `name`'s entry if it still points at `id` (call under the names lock). */
+  private async unclaim(name: string, id: string): Promise<void> {
+    const path = join(this.names, name);
+    const held = await readFile(path, 'utf8').catch(() => undefined);
+    if (held?.trim() === id) await unlink(path).catch(() => undefined);
+  }
+
+  /** Runs `fn` holding the names lock, with the names table made. */
+  private async namesLocked<T>(fn: () => Promise<T>): Promise<T> {
+    await this.ensureIndex();
+    return withLock(this.namesLock, fn);
+  }
+
+  /**
+   * Makes the names table of a root that has none (made before the table existed) from the
+   * records, once: built aside and renamed into place, under the names lock.
+   */
+  private async ensureIndex(): Promise<void> {
+    if (this.indexed) return;
+    if (await exists(this.names)) {
+      this.indexed = true;
+      return;
+    }
+    await mkdir(this.root, { recursive: true });
+    await withLock(this.namesLock, async () => {
+      if (await exists(this.names)) return;
+      const building = `${this.names}.building`;
+      await rm(building, { recursive: true, force: true });
+      await mkdir(building, { recursive: true });
+      for (const r of await this.list()) await writeFileAtomic(join(building, r.name), r.id);
+      await rename(building, this.names);
+    });
+    this.indexed = true;
   }
 
   async update(id: string, change: (r: ContainerRecord) => ContainerRecord): Promise<ContainerRecord> {
