@@ -22,16 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Backend as RouteBackend, type HealthCheck, connectRedis, setAppRoutes } from '@paas/platform/routes';
-import {
-  type Backend,
-  RouterProcess,
-  backend,
-  cleanup,
-  ensureBuilt,
-  redisServer,
-  routerEnv,
-  send,
-} from '../proxy/support';
+import { type Backend, RouterProcess, backend, cleanup, ensureBuilt, redisServer, routerEnv } from '../proxy/support';
 
 const APP = 'rest';
 
@@ -90,23 +81,11 @@ async function sampleCpu(pids: Record<string, number>, seconds: number): Promise
   return { cpu, total, selfCpu: ((used.user + used.system) / 1e6 / elapsed) * 100 };
 }
 
-interface Health {
-  routesVersion: number;
-  workers: number;
-  workerVersions?: number[];
-}
-
-async function health(router: RouterProcess): Promise<Health> {
-  const answer = await send(Number(new URL(router.admin).port), { host: '127.0.0.1', path: '/_paas/health' });
-  if (answer.status !== 200) throw new Error(`GET /_paas/health: ${answer.status} ${answer.body}`);
-  return JSON.parse(answer.body) as Health;
-}
-
 /** Resolves once every worker routes by `version` or later (polled every millisecond or so). */
 async function everyWorkerAt(router: RouterProcess, version: number, timeoutMs = 10_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const h = await health(router);
+    const h = await router.health();
     if (!h.workerVersions) throw new Error('this router does not report workerVersions on /_paas/health');
     if (h.workerVersions.length === WORKERS && h.workerVersions.every((v) => v >= version)) return;
     if (performance.now() > deadline) {

@@ -318,6 +318,12 @@ describe('router e2e', () => {
       return now.length === 2 && !now.includes(pids[0] as number);
     });
     assert.match(router.stderr, new RegExp(`worker ${pids[0]} exited \\(SIGKILL\\)`));
+    // The next change reaches both live workers, and the dead one no longer counts.
+    const version = await setAppRoutes(writer, 'workers', ['w.example.test'], backends(b));
+    await waitFor('every worker on the new table', async () => {
+      const health = await router.health();
+      return health.workerVersions.length === 2 && health.workerVersions.every((v) => v === version);
+    });
     for (let i = 0; i < 10; i++) assert.equal((await send(router.port, { host: 'workers.localhost' })).status, 200);
   });
 

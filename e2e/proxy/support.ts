@@ -168,6 +168,13 @@ export class RouterProcess {
     return JSON.parse(answer.body) as MetricsDocument;
   }
 
+  /** The admin address's status: the table version of the primary and of each worker. */
+  async health(): Promise<HealthDocument> {
+    const answer = await send(Number(new URL(this.admin).port), { host: '127.0.0.1', path: '/_paas/health' });
+    if (answer.status !== 200) throw new Error(`GET /_paas/health: ${answer.status} ${answer.body}`);
+    return JSON.parse(answer.body) as HealthDocument;
+  }
+
   /** The router's worker processes (its children). */
   workerPids(): number[] {
     try {
@@ -188,6 +195,14 @@ export class RouterProcess {
     }
     return this.exited;
   }
+}
+
+export interface HealthDocument {
+  status: string;
+  routesVersion: number;
+  workers: number;
+  /** The table version each live worker routes by. */
+  workerVersions: number[];
 }
 
 export interface MetricsDocument {
