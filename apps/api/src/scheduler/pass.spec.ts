@@ -36,6 +36,19 @@ async function liveApp(s: Setup, quantity = 1): Promise<{ app: PassApp; v1: Fake
   return { app, v1 };
 }
 
+/** liveApp, then v2 placed beside v1 (its lines taken); `served`: v1's routes. */
+async function deploying(
+  s: Setup,
+  quantity = 1,
+): Promise<{ app: PassApp; v1: FakeRelease; v2: FakeRelease; served: string[] }> {
+  const { app, v1 } = await liveApp(s, quantity);
+  const served = s.routes.backends('shop');
+  const v2 = s.cluster.release(app);
+  await s.pass();
+  s.messages.take();
+  return { app, v1, v2, served };
+}
+
 describe('reconcile pass', () => {
   it('deploys a release beside the live one, switches the routes, then tells the old node to stop', async () => {
     const s = setup();
@@ -98,11 +111,7 @@ describe('reconcile pass', () => {
   it('fails a deploy whose instance fails its check: the live release keeps serving, the lines say so', async () => {
     const s = setup();
     s.cluster.addNode('n1');
-    const { app, v1 } = await liveApp(s);
-    const served = s.routes.backends('shop');
-    const v2 = s.cluster.release(app);
-    await s.pass();
-    s.messages.take();
+    const { app, v1, v2, served } = await deploying(s);
     s.cluster.heartbeat(undefined, (i) =>
       i.releaseId === v2.id ? { state: 'crashed', error: 'GET / answered 500' } : undefined,
     );
@@ -131,12 +140,13 @@ describe('reconcile pass', () => {
     const s = setup();
     s.cluster.addNode('n1');
     s.cluster.addNode('n2');
-    const { app, v1 } = await liveApp(s, 2);
-    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)', 'web.2@n2 (v1, up)']);
-    const v2 = s.cluster.release(app);
-    await s.pass();
-    assert.deepEqual(s.cluster.running(app).filter((i) => i.includes('v2')).length, 2);
-    s.messages.take();
+    const { app, v1, v2 } = await deploying(s, 2);
+    assert.deepEqual(s.cluster.running(app), [
+      'web.1@n1 (v1, up)',
+      'web.1@n1 (v2, starting)',
+      'web.2@n2 (v1, up)',
+      'web.2@n2 (v2, starting)',
+    ]);
     // n2 goes silent while v2 starts
     const starting: Report = (i) => (i.releaseId === v2.id ? { state: 'starting' } : undefined);
     s.cluster.heartbeat(['n1'], starting);
@@ -181,9 +191,7 @@ describe('reconcile pass', () => {
   it("pauses a deploy's clock while no node is up", async () => {
     const s = setup({ deployTimeoutMs: 60_000 });
     s.cluster.addNode('n1');
-    const { app } = await liveApp(s);
-    const v2 = s.cluster.release(app);
-    await s.pass();
+    const { v2 } = await deploying(s);
     s.clock.advance(10_001);
     await s.pass();
     assert.equal(s.cluster.node('n1').state, 'down');
@@ -208,12 +216,8 @@ describe('reconcile pass', () => {
   it('commits and says nothing when a rollback moves the release first, and plans again', async () => {
     const s = setup();
     s.cluster.addNode('n1');
-    const { app, v1 } = await liveApp(s);
-    const served = s.routes.backends('shop');
-    const v2 = s.cluster.release(app);
-    await s.pass();
+    const { app, v1, v2, served } = await deploying(s);
     s.cluster.heartbeat();
-    s.messages.take();
     const settled = s.messages.settledEvents.length;
     const before = s.cluster.running(app);
     // the plan makes v2 live; a rollback to v1 (a new release, v3) commits first
@@ -273,12 +277,9 @@ describe('reconcile pass', () => {
   it('stops the instances of a deploying release that a newer one supersedes; it never goes live', async () => {
     const s = setup();
     s.cluster.addNode('n1');
-    const { app, v1 } = await liveApp(s);
-    const v2 = s.cluster.release(app);
-    await s.pass();
+    const { app, v1, v2 } = await deploying(s);
     s.cluster.heartbeat(undefined, (i) => (i.releaseId === v2.id ? { state: 'starting' } : undefined));
     const v3 = s.cluster.release(app);
-    s.messages.take();
     await s.pass();
     assert.deepEqual(s.messages.take(), [
       'Deploying v3 (v1 serves until it is up)',

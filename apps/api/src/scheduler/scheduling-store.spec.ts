@@ -53,6 +53,14 @@ for (const kind of TEST_DATABASES) {
         processTypes: { web: 'httpd' },
         createdBy: 'spec',
       });
+    const plan = (p: Partial<AppPlan>): AppPlan => ({
+      start: [],
+      stop: [],
+      goLive: null,
+      fail: null,
+      unplaced: [],
+      ...p,
+    });
     const start = (r: Release, number: number) => ({
       type: 'web',
       number,
@@ -86,14 +94,6 @@ for (const kind of TEST_DATABASES) {
     it('commits starts, stops and going live together', async () => {
       const app = await insertApp(ds, 'commits');
       const v1 = await release(app, 1);
-      const plan = (p: Partial<AppPlan>): AppPlan => ({
-        start: [],
-        stop: [],
-        goLive: null,
-        fail: null,
-        unplaced: [],
-        ...p,
-      });
       await store.commit([{ appId: app.id, plan: plan({ start: [start(v1, 1)], goLive: v1.id }) }], AT);
       assert.equal((await store.liveRelease(app.id))?.id, v1.id);
       assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).liveAt, AT);
@@ -119,10 +119,7 @@ for (const kind of TEST_DATABASES) {
     it('commits nothing of a plan whose release moved meanwhile (ReleaseTransitionError)', async () => {
       const app = await insertApp(ds, 'racing');
       const v1 = await release(app, 1);
-      await store.commit(
-        [{ appId: app.id, plan: { start: [start(v1, 1)], stop: [], goLive: null, fail: null, unplaced: [] } }],
-        AT,
-      );
+      await store.commit([{ appId: app.id, plan: plan({ start: [start(v1, 1)] }) }], AT);
       const [web1] = await ds.manager.find(Instance, { where: { appId: app.id } });
       // the plan would make v1 live, but a newer release superseded it first
       await release(app, 2);
@@ -131,16 +128,14 @@ for (const kind of TEST_DATABASES) {
       await assert.rejects(
         store.commit(
           [
-            { appId: other.id, plan: { start: [start(b1, 1)], stop: [], goLive: null, fail: null, unplaced: [] } },
+            { appId: other.id, plan: plan({ start: [start(b1, 1)] }) },
             {
               appId: app.id,
-              plan: {
+              plan: plan({
                 start: [start(v1, 2)],
                 stop: [{ id: web1?.id as string, reason: 'scale' }],
                 goLive: v1.id,
-                fail: null,
-                unplaced: [],
-              },
+              }),
             },
           ],
           AT,
@@ -158,10 +153,7 @@ for (const kind of TEST_DATABASES) {
     it('marks nodes and their instances down together, and forgets instances', async () => {
       const app = await insertApp(ds, 'liveness');
       const v1 = await release(app, 1);
-      await store.commit(
-        [{ appId: app.id, plan: { start: [start(v1, 1)], stop: [], goLive: null, fail: null, unplaced: [] } }],
-        AT,
-      );
+      await store.commit([{ appId: app.id, plan: plan({ start: [start(v1, 1)] }) }], AT);
       const [web1] = await ds.manager.find(Instance, { where: { appId: app.id } });
       await store.markDown([node.id], [web1?.id as string]);
       assert.equal((await store.list()).find((n) => n.id === node.id)?.state, 'down');
