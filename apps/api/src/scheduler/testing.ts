@@ -22,6 +22,7 @@ import {
   type ReleaseStatus,
   canMoveRelease,
 } from '@paas/platform';
+import type { AppRoute } from '@paas/platform/routes';
 import type {
   AppReleases,
   Clock,
@@ -41,7 +42,6 @@ import type {
   ServingState,
   SettledEvent,
 } from './pass';
-import type { AppRoute } from '@paas/platform/routes';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
