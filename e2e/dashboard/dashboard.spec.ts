@@ -12,7 +12,7 @@
  * violation. Everything is removed at the end, failed or not.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import { type Browser, type Page, type Response, chromium } from 'playwright-cor
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync as gitAsyncIn, gitEnv, gitSync, httpGet } from '../support/platform';
+import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(WORKSPACE, 'e2e', 'artifacts', 'dashboard');
@@ -35,35 +36,8 @@ const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, 
 const gitAsync = (dir: string, ...args: string[]): Promise<GitResult> => gitAsyncIn(GIT_ENV, dir, ...args);
 const getVia = (url: string, host: string): Promise<Answer> => httpGet(url, host);
 
-/** A child that says `{ready, url}` over IPC when it is up (the agent, the router). */
-function startChild(
-  name: string,
-  script: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, script)], {
-    cwd: WORKSPACE,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 30_000);
-    child.once('message', (m: { ready?: boolean; url?: string }) => {
-      clearTimeout(timer);
-      resolve({ child, url: m.url ?? '', output: () => output });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code}) before it was ready:\n${output}`));
-    });
-  });
-}
-
-const children: ChildProcess[] = [];
+/** The router and the agent, stopped in reverse order at the end. */
+const daemons: Daemon[] = [];
 let registry: RunningRegistry | undefined;
 let redis: LocalRedis | undefined;
 let api: RunningApi | undefined;
@@ -165,7 +139,7 @@ before(async () => {
   ok('image', 'bootstrap', 'busybox');
   registry = await startRegistry({ root: join(base, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
   redis = await startLocalRedis(join(base, 'redis'));
-  const router = await startChild('the router', 'apps/proxy/src/main.ts', {
+  const router = await startDaemon('the router', 'apps/proxy/src/main.ts', {
     PATH: process.env['PATH'],
     PAAS_ROOT: roots.root,
     PAAS_RUN: roots.run,
@@ -175,6 +149,7 @@ before(async () => {
     PAAS_ROUTER_WORKERS: '0',
     PAAS_ROUTER_ACCESS_LOG: 'off',
   });
+  daemons.push(router);
   routerUrl = router.url;
   api = await startApi(
     loadApiConfig({
@@ -189,7 +164,8 @@ before(async () => {
     }),
   );
   adminToken = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
-  const agent = await startChild('the agent', 'apps/agent/src/main.ts', agentEnv());
+  const agent = await startDaemon('the agent', 'apps/agent/src/main.ts', agentEnv());
+  daemons.push(agent);
   agentOutput = agent.output;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
@@ -213,34 +189,23 @@ after(async () => {
     }
   };
   await attempt('browser', () => browser?.close());
-  for (const child of children) {
-    if (child.pid && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  await Promise.all(
-    children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)),
-  );
+  for (const daemon of [...daemons].reverse()) await attempt('daemon', () => stopDaemon(daemon));
   // the node's containers and its bridge, through the agent's own cleanup
-  const cleanup = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(WORKSPACE, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'],
-    {
-      cwd: WORKSPACE,
-      env: agentEnv(),
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
-  );
+  const cleanup = agentCleanup(agentEnv());
   if (cleanup.status !== 0) failures.push(`agent cleanup: ${cleanup.stderr}`);
   await attempt('api', () => api?.app.close());
   await attempt('redis', () => redis?.stop());
   await attempt('registry', () => registry?.close());
   const left = {
     mounts: mountsUnder(roots.root),
-    containers: existsSync(join(roots.root, 'containers')) ? readdirSync(join(roots.root, 'containers')) : [],
+    // container records (64 hex digits), not the engine's names table beside them
+    containers: existsSync(join(roots.root, 'containers'))
+      ? readdirSync(join(roots.root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n))
+      : [],
     bridge: existsSync(`/sys/class/net/${roots.env['PAAS_BRIDGE']}`),
     rules: spawnSync('iptables-save', { encoding: 'utf8' }).stdout.includes(String(roots.env['PAAS_BRIDGE'])),
     cgroups: cgroupsLeftSince(startedAt),
-    processes: children.filter((c) => c.pid && isAlive(c.pid)).map((c) => c.pid),
+    processes: daemons.filter((d) => d.child.pid && isAlive(d.child.pid)).map((d) => d.child.pid),
   };
   await attempt('temp roots', () => roots.cleanup());
   rmSync(base, { recursive: true, force: true });

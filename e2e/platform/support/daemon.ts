@@ -15,7 +15,13 @@ export interface Daemon {
   output(): string;
 }
 
-export async function startDaemon(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<Daemon> {
+/** Starts `entry` and waits for its ready message; a daemon not ready within `readyMs` is killed and fails the caller. */
+export async function startDaemon(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  readyMs = 60_000,
+): Promise<Daemon> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, entry)], {
     cwd: WORKSPACE,
     env: { PATH: process.env['PATH'], ...env },
@@ -25,13 +31,20 @@ export async function startDaemon(name: string, entry: string, env: NodeJS.Proce
   const keep = (c: Buffer): void => void (output += c.toString());
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  let timer: NodeJS.Timeout | undefined;
   const url = await new Promise<string | null>((resolve) => {
     child.once('message', (m: { ready?: boolean; url?: string }) => resolve(m.ready && m.url ? m.url : null));
     child.once('exit', () => resolve(null));
+    timer = setTimeout(() => resolve(null), readyMs);
   });
+  clearTimeout(timer);
   if (!url) {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    assert.fail(`${name} did not start:\n${output}`);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    assert.fail(`${name} did not start (within ${readyMs} ms or at all):\n${output}`);
   }
   return { child, url, output: () => output };
 }
