@@ -161,6 +161,14 @@ function pusher() {
 
 const main = (oldId: string, newId: string): PushCommand => ({ oldId, newId, ref: 'refs/heads/main' });
 
+/** Alice pushes B onto main (at A), the only push of its flow; once it follows its build. */
+async function pushB(p: ReturnType<typeof platform>) {
+  const out = pusher();
+  const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+  await settle();
+  return { out, pushed };
+}
+
 describe('push flow', { timeout: 20_000 }, () => {
   it('moves the branch only once the release is live', async () => {
     const p = platform();
@@ -185,9 +193,7 @@ describe('push flow', { timeout: 20_000 }, () => {
 
   it('a failed build rejects the push and leaves the branch', async () => {
     const p = platform();
-    const out = pusher();
-    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
-    await settle();
+    const { out, pushed } = await pushB(p);
     p.line('b1', ' !     RUN npm ci: exit code 1');
     p.finish('b1', 'failed');
     assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
@@ -198,9 +204,7 @@ describe('push flow', { timeout: 20_000 }, () => {
 
   it('a deploy that fails rejects the push and leaves the branch', async () => {
     const p = platform();
-    const out = pusher();
-    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
-    await settle();
+    const { out, pushed } = await pushB(p);
     p.finish('b1', 'succeeded', 'r2');
     await p.deployed('r2', { status: 'failed', version: 2, reason: 'web.1 failed its startup check' });
     assert.deepEqual(await pushed, [{ status: 'ng', reason: 'deploy failed' }]);
@@ -213,9 +217,7 @@ describe('push flow', { timeout: 20_000 }, () => {
 
   it('a build whose worker was lost is settled, and the push rejected', async () => {
     const p = platform();
-    const out = pusher();
-    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
-    await settle();
+    const { out, pushed } = await pushB(p);
     p.line('b1', '-----> Building web from main');
     // the queue gave up on the job; its log never ended
     p.jobStates.set('b1', 'failed');
@@ -230,9 +232,7 @@ describe('push flow', { timeout: 20_000 }, () => {
 
   it('says when a build waits for a worker', async () => {
     const p = platform();
-    const out = pusher();
-    const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
-    await settle();
+    const { out, pushed } = await pushB(p);
     for (let t = 0; t <= QUEUED_NOTICE_MS; t += WATCH_INTERVAL_MS) await p.clock.advance(WATCH_INTERVAL_MS);
     assert.deepEqual(out.lines, ['-----> Waiting for a build worker…']);
     p.finish('b1', 'failed');

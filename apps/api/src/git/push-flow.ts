@@ -11,6 +11,7 @@
  * the build's Redis stream, DeploysService, git), its spec small fakes.
  */
 import type { JobState } from 'bullmq';
+import type { BuildJob } from '../builds-queue/platform-build';
 import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
 import { type CommandResult, isZeroId, type PushCommand, type PushProgress } from './proc-receive';
 import { DEPLOY_REFS } from './repos';
@@ -20,19 +21,8 @@ export const WATCH_INTERVAL_MS = 1000;
 /** A build still queued after this long gets a line saying it waits for a worker. */
 export const QUEUED_NOTICE_MS = 3000;
 
-/** What a push enqueues (the queue's BuildJob). */
-export interface PushedBuild {
-  readonly buildId: string;
-  readonly appId: string;
-  readonly app: string;
-  readonly commit: string;
-  readonly ref: string;
-  readonly repo: string;
-  readonly createdBy: string;
-}
-
 export interface BuildQueue {
-  enqueue(job: PushedBuild): Promise<void>;
+  enqueue(job: BuildJob): Promise<void>;
   /** `waiting`, `active`, `completed`, `failed`, … or `unknown` once the job is gone. */
   state(buildId: string): Promise<JobState | 'unknown'>;
 }

@@ -19,11 +19,12 @@ import { askForPass } from '../scheduling/kick';
 import { BuildLog } from './build-log';
 import { streamedOutput } from './builds';
 import { checkoutCommit } from './checkout';
-import type { BuildJob, BuildOutput, BuildRoles } from './pipeline-roles';
+import type { BuildJob, BuildOutput, BuildRoles, PipelineSettings } from './pipeline-roles';
 import { runReleaseCommand } from './release-phase';
 import { pruneReleaseImages, pushReleaseImage } from './release-images';
 
-export interface BuildEnvironment {
+/** What a build worker has; the pipeline's settings but the registry, which is a client here. */
+export interface BuildEnvironment extends Omit<PipelineSettings, 'registryHost'> {
   readonly dataSource: DataSource;
   readonly redis: Redis;
   readonly images: ImageService;
@@ -32,16 +33,6 @@ export interface BuildEnvironment {
   readonly engine: Engine;
   /** The registry release images go to, as `host:port`; the client speaks to it. */
   readonly registry: RegistryClient;
-  /** Checkouts are made here, one directory per build, removed when the attempt ends. */
-  readonly workRoot: string;
-  /** Base images of generated Dockerfiles, first found wins. Default node:20 then node:latest. */
-  readonly nodeImages?: readonly string[];
-  /** Base images of Python apps, first found wins. Default python:3 then python:latest. */
-  readonly pythonImages?: readonly string[];
-  readonly busyboxImage?: string;
-  readonly keepReleases?: number;
-  /** An attempt running longer fails the build as the app's own failure (not retried). */
-  readonly timeoutMs?: number;
   /** The release command's memory limit in bytes (the builds'). */
   readonly releaseMemory?: number;
 }

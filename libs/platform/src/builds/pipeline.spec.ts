@@ -32,6 +32,15 @@ function image(n: number, cmd = ['node', 'server.js']): Image {
   };
 }
 
+/** A builder that the worker stops mid-build: it ends as the real one does when its signal aborts. */
+function stoppedBy(worker: AbortController): (options: BuildOptions) => Promise<Image> {
+  return (options) =>
+    new Promise((_resolve, reject) => {
+      options.signal?.addEventListener('abort', () => reject(new BuildAbortedError()), { once: true });
+      worker.abort();
+    });
+}
+
 /** The build's log as the pusher would read it, kept in memory. */
 class FakeLog implements BuildOutput {
   readonly lines: string[] = [];
@@ -331,13 +340,7 @@ describe('build pipeline', () => {
     const app = await insertApp(ds, 'interrupted');
     const job = await push(app);
     const stopping = new AbortController();
-    const seen = fakes({
-      build: (options) =>
-        new Promise((_resolve, reject) => {
-          options.signal?.addEventListener('abort', () => reject(new BuildAbortedError()), { once: true });
-          stopping.abort();
-        }),
-    });
+    const seen = fakes({ build: stoppedBy(stopping) });
     await assert.rejects(runPipeline(job, seen.roles, { final: false, signal: stopping.signal }), BuildAbortedError);
     assert.deepEqual(seen.log.lines.slice(-2), [
       ' !     Build interrupted: the worker is shutting down',
@@ -349,13 +352,7 @@ describe('build pipeline', () => {
 
     // interrupted in its last attempt, it fails
     const last = new AbortController();
-    const final = fakes({
-      build: (options) =>
-        new Promise((_resolve, reject) => {
-          options.signal?.addEventListener('abort', () => reject(new BuildAbortedError()), { once: true });
-          last.abort();
-        }),
-    });
+    const final = fakes({ build: stoppedBy(last) });
     await assert.rejects(runPipeline(job, final.roles, { final: true, signal: last.signal }), BuildAbortedError);
     const build = await buildRow(job);
     assert.equal(build.status, 'failed');
