@@ -120,6 +120,7 @@ export function databaseRoles(dataSource: DataSource): Pick<BuildRoles, 'builds'
         await dataSource.manager.update(Release, { id }, { imageRef, imageDigest });
       },
       built: (id) => transaction(dataSource, (manager) => releaseBuild(manager, id)),
+      ofBuild: (buildId) => dataSource.manager.findOne(Release, { where: { buildId }, order: { version: 'DESC' } }),
     },
   };
 }

@@ -68,6 +68,8 @@ export interface ReleaseStore {
   setImage(releaseId: string, ref: string, digest: string): Promise<void>;
   /** Its image is pushed and its release command passed: the release that carries the build. */
   built(releaseId: string): Promise<Release>;
+  /** The newest release of a build: the one that carries it, once its release is built. */
+  ofBuild(buildId: string): Promise<Release | null>;
 }
 
 export interface ImagePublisher {

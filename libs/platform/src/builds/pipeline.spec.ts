@@ -407,6 +407,16 @@ describe('build pipeline', () => {
     assert.equal((await buildRow(job)).releaseId, carrier.id);
     assert.equal(seen.log.lines.at(-1), '-----> Released v3');
     assert.equal(seen.kicks, 1);
+
+    // its job run once more (a crash before the job completed): the same answer, no other release
+    await ds.manager.update(Build, { id: job.buildId }, { status: 'building' });
+    const again = fakes();
+    assert.deepEqual(await runPipeline(job, again.roles, FINAL), result);
+    assert.equal(again.log.lines.at(-1), '-----> Released v3');
+    assert.equal((await buildRow(job)).releaseId, carrier.id);
+    assert.equal(await ds.manager.count(Release, { where: { appId: app.id } }), 3);
+    assert.deepEqual(again.pushed, []);
+
     await transaction(ds, (m) => releaseLive(m, carrier.id, AT));
     assert.deepEqual(await releasesOf(app), [
       [1, 'superseded'],

@@ -187,6 +187,9 @@ async function buildAndRelease(
     release = await releases.built(release.id);
     // a worker in a process of its own: the api's scheduler deploys now, not on its next tick
     await roles.scheduler.askForPass().catch(() => undefined);
+  } else {
+    // an earlier attempt built it (and died before it said so): what carries the build now
+    release = (await releases.ofBuild(job.buildId)) ?? release;
   }
   await roles.builds.succeeded(job.buildId, {
     stack: built.stack,
