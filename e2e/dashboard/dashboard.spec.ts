@@ -22,6 +22,7 @@ import { type Browser, type Page, type Response, chromium } from 'playwright-cor
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync as gitAsyncIn, gitEnv, gitSync, httpGet } from '../support/platform';
+import { callApi, readAdminToken } from '../platform/support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -163,7 +164,7 @@ before(async () => {
       PAAS_STOP_TIMEOUT: '3',
     }),
   );
-  adminToken = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+  adminToken = readAdminToken(roots.root);
   const agent = await startDaemon('the agent', 'apps/agent/src/main.ts', agentEnv());
   daemons.push(agent);
   agentOutput = agent.output;
@@ -399,9 +400,10 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await page.getByRole('img', { name: /Instances over the last 5 minutes: now 3 up of 3/ }).waitFor();
     await checkPage('07-app-scaled');
     // and through the api, for the record
-    const formation = (await (
-      await fetch(`${api?.url}/api/apps/hello/formation`, { headers: { authorization: `Bearer ${adminToken}` } })
-    ).json()) as { type: string; quantity: number }[];
+    const formation = (await callApi(api?.url ?? '', adminToken, 'GET', '/api/apps/hello/formation')) as {
+      type: string;
+      quantity: number;
+    }[];
     assert.deepEqual(
       formation.map((f) => [f.type, f.quantity]),
       [['web', 3]],
@@ -423,9 +425,7 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await page.getByRole('status').filter({ hasText: 'GREETING updated' }).waitFor();
     await page.getByTestId('current-release').getByText('v3').waitFor();
     await checkPage('08-config-vars');
-    const vars = await (
-      await fetch(`${api?.url}/api/apps/hello/config-vars`, { headers: { authorization: `Bearer ${adminToken}` } })
-    ).json();
+    const vars = await callApi(api?.url ?? '', adminToken, 'GET', '/api/apps/hello/config-vars');
     assert.deepEqual(vars, { GREETING: 'bonjour' });
   });
 
@@ -499,12 +499,7 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await page.getByText('live', { exact: true }).waitFor();
     const before = await log.locator('.log-line').count();
     // a change made elsewhere (the CLI, another user) shows up here by itself
-    const res = await fetch(`${api?.url}/api/apps/hello/formation/web`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ quantity: 1 }),
-    });
-    assert.equal(res.status, 200);
+    await callApi(api?.url ?? '', adminToken, 'PATCH', '/api/apps/hello/formation/web', { quantity: 1 }, 200);
     await log
       .getByText(/Stopping web\.[23]/)
       .first()

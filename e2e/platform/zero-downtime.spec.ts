@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,7 @@ import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import { callApi, readAdminToken } from './support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
 const startedAt = Date.now();
@@ -122,16 +123,8 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     return started.url;
   };
 
-  const api$ = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
+  const api$ = (method: string, path: string, body?: unknown): Promise<unknown> =>
+    callApi(api.url, token, method, path, body);
 
   /** Web instances the router has (the route table's backends are the up ones of the live release). */
   const upWeb = async (): Promise<Instance[]> =>
@@ -159,7 +152,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
       }),
     );
     ds = api.app.get<DataSource>(DATA_SOURCE);
-    token = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+    token = readAdminToken(roots.root);
     await daemon('agent', 'apps/agent/src/main.ts', { ...env, PAAS_API_URL: api.url, PAAS_NODE_NAME: 'host' });
     routerUrl = await daemon('router', 'apps/proxy/src/main.ts', {
       ...env,
