@@ -13,14 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type Browser, type Page, type Response, chromium } from 'playwright-core';
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync as gitAsyncIn, gitEnv, gitSync, httpGet } from '../support/platform';
 import { callApi, readAdminToken } from '../platform/support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
@@ -199,10 +199,7 @@ after(async () => {
   await attempt('registry', () => registry?.close());
   const left = {
     mounts: mountsUnder(roots.root),
-    // container records (64 hex digits), not the engine's names table beside them
-    containers: existsSync(join(roots.root, 'containers'))
-      ? readdirSync(join(roots.root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n))
-      : [],
+    containers: containersUnder(roots.root),
     bridge: existsSync(`/sys/class/net/${roots.env['PAAS_BRIDGE']}`),
     rules: spawnSync('iptables-save', { encoding: 'utf8' }).stdout.includes(String(roots.env['PAAS_BRIDGE'])),
     cgroups: cgroupsLeftSince(startedAt),

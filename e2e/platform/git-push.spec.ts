@@ -28,7 +28,7 @@ import {
 import type { DataSource } from 'typeorm';
 import { type ApiConfig, buildEnvironment, loadApiConfig } from '@paas/api/testing';
 import { runBuild } from '@paas/platform/builds';
-import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
+import { cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
 import { type GitResult, gitAsync, gitEnv, gitSync } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';
 
@@ -134,7 +134,7 @@ after(async () => {
     checkouts: existsSync(join(roots.root, 'platform', 'builds'))
       ? readdirSync(join(roots.root, 'platform', 'builds'))
       : [],
-    containers: existsSync(join(roots.root, 'containers')) ? readdirSync(join(roots.root, 'containers')) : [],
+    containers: containersUnder(roots.root),
     runtime: existsSync(join(roots.run, 'runtime')) ? readdirSync(join(roots.run, 'runtime')) : [],
     cgroups: cgroupsLeftSince(startedAt),
   };

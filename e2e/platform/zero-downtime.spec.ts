@@ -7,8 +7,7 @@
  * fail their check rejects its push while the live one keeps serving.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +16,7 @@ import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
+import { cgroupsLeftSince, cliFor, containersUnder, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 import { callApi, readAdminToken } from './support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
@@ -177,12 +176,13 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     await api?.app.close();
     await redis?.stop();
     await registry?.close();
-    const containers = existsSync(join(roots.root, 'containers'))
-      ? spawnSync('ls', [join(roots.root, 'containers')], { encoding: 'utf8' }).stdout.trim()
-      : '';
-    const left = { mounts: mountsUnder(roots.root), containers, cgroups: cgroupsLeftSince(startedAt) };
+    const left = {
+      mounts: mountsUnder(roots.root),
+      containers: containersUnder(roots.root),
+      cgroups: cgroupsLeftSince(startedAt),
+    };
     roots.cleanup();
-    assert.deepEqual(left, { mounts: [], containers: '', cgroups: [] }, 'the platform left something behind');
+    assert.deepEqual(left, { mounts: [], containers: [], cgroups: [] }, 'the platform left something behind');
     assert.deepEqual(problems, []);
   });
 

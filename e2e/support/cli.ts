@@ -160,6 +160,18 @@ export function mountsUnder(path: string): string[] {
 }
 
 /**
+ * The containers whose records are still under an engine root (`<root>/containers/<id>/`, 64
+ * hex digits): a leak check that skips what the engine keeps beside them (the names table).
+ */
+export function containersUnder(root: string): string[] {
+  const dir = join(root, 'containers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^[a-f0-9]{64}$/.test(e.name))
+    .map((e) => e.name);
+}
+
+/**
  * Empty container cgroups (v1 memory/pids, or the unified tree) made since `sinceMs`: what a
  * removed container left behind. Cgroups with processes belong to live containers.
  */
