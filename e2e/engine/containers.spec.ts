@@ -12,7 +12,7 @@ import { cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, PAAS, 
 
 const roots = tempRoots();
 const suiteStart = Date.now();
-const { run, ok } = cliFor(roots.env);
+const { run, ok, removeAll } = cliFor(roots.env);
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -27,8 +27,7 @@ describe('containers', () => {
     ok('image', 'bootstrap', 'busybox');
   });
   after(() => {
-    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
-    if (left.length) run('rm', '-f', ...left);
+    const left = removeAll();
     const mounts = mountsUnder(roots.root);
     roots.cleanup();
     assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');

@@ -138,10 +138,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** `run` and `ok` bound to one set of roots; `ok` fails the test with the command's output. */
+/**
+ * `run` and `ok` bound to one set of roots; `ok` fails the test with the command's output;
+ * `removeAll` (a suite's after) removes every container of the roots, returning the ids it found.
+ */
 export function cliFor(env: NodeJS.ProcessEnv): {
   run: (...args: string[]) => Result;
   ok: (...args: string[]) => string;
+  removeAll: () => string[];
 } {
   const run = (...args: string[]): Result => paas(args, env);
   const ok = (...args: string[]): string => {
@@ -149,7 +153,12 @@ export function cliFor(env: NodeJS.ProcessEnv): {
     if (r.status !== 0) throw new Error(`paas ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
-  return { run, ok };
+  const removeAll = (): string[] => {
+    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
+    if (left.length) run('rm', '-f', ...left);
+    return left;
+  };
+  return { run, ok, removeAll };
 }
 
 /** Mount points at or below `path` (a leak check). */
