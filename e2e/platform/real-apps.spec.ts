@@ -26,7 +26,7 @@ import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { PaasProcess, WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type Internet, createInternet, removeInternet } from '../support/internet';
-import { type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import { type GitResult, gitAsync, gitCommit, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
 import { callApi, readAdminToken } from './support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
@@ -158,11 +158,8 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     return dir;
   }
 
-  const commit = (dir: string, files: Record<string, string>, message: string): void => {
-    writeTree(dir, files);
-    gitOk(dir, 'add', '-A');
-    gitOk(dir, 'commit', '--quiet', '-m', message);
-  };
+  const commit = (dir: string, files: Record<string, string>, message: string): string =>
+    gitCommit(GIT_ENV, dir, files, message);
 
   const serves = (app: string, body: string): Promise<boolean> =>
     waitFor(`the router serves "${body}" for ${app}`, 30_000, async () => {

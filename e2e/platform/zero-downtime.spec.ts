@@ -7,7 +7,7 @@
  * fail their check rejects its push while the live one keeps serving.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,16 @@ import { type RunningRegistry, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { cgroupsLeftSince, cliFor, containersUnder, mountsUnder, tempRoots } from '../support/cli';
-import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import {
+  type Answer,
+  type GitResult,
+  gitAsync,
+  gitCommit,
+  gitEnv,
+  gitSync,
+  httpGet,
+  waitFor,
+} from '../support/platform';
 import { callApi, readAdminToken } from './support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
@@ -31,11 +40,8 @@ const GIT_ENV = gitEnv(join(base, 'home'));
 const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
 const push = (dir: string): Promise<GitResult> => gitAsync(GIT_ENV, dir, 'push', 'paas', 'main');
 
-function commit(dir: string, files: Record<string, string>, message: string): void {
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  gitOk(dir, 'add', '-A');
-  gitOk(dir, 'commit', '--quiet', '-m', message);
-}
+const commit = (dir: string, files: Record<string, string>, message: string): string =>
+  gitCommit(GIT_ENV, dir, files, message);
 
 interface Load {
   /** Status code (or error code) -> count. */
