@@ -7,9 +7,13 @@
 #                                      the same with `podman run -d` (if podman is installed and
 #                                      runs here), side by side in one run
 #
+# ISOLATED=1 starts the paas containers as the platform starts an app's instances (label
+# paas.app: cut off from each other by bridge port isolation and PAAS-ISO rules).
+#
 # Reports per contender: total start time, median and Nth per-start time, memory per instance
 # (MemAvailable drop / N, and the PSS/RSS of the per-instance supervisor, paas-shim or conmon,
-# without the app itself), and the time of `ps` with N running. Needs root and jq.
+# without the app itself), and the time of `ps` with N running. Needs root and jq. On a
+# shared machine the MemAvailable drop moves with everything else running: read it at large N.
 #
 # Everything is private to the run: PAAS_ROOT/PAAS_RUN and podman's store under one temp dir,
 # a bridge and subnet of its own for each engine (nothing routes out: the containers are only
@@ -25,7 +29,7 @@ die() {
   echo "capacity: $*" >&2
   exit 1
 }
-usage() { sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n "4,11p" "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ "$(id -u)" = 0 ] || die "run as root"
 command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
@@ -57,9 +61,9 @@ mem_of() {
 # median of numbers, one a line
 median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
-# Starts N containers with START_CMD (a function taking the index), timing each start, then
-# measures; reports one table row set. PIDS_CMD prints the supervisor pids, APP_PIDS_CMD the
-# apps' pids, PS_CMD lists the running containers (one a line).
+# measure LABEL N START SUPERVISORS APPS PS: starts N containers with the function START
+# (given the index), timing each start, then appends one table row to $work/rows. SUPERVISORS
+# and APPS print the pids of the shims (conmons) and of the apps, PS lists what runs.
 measure() {
   local label=$1 n=$2 start_fn=$3 sup_fn=$4 app_fn=$5 ps_fn=$6
   local before after t0 t1 s e i times=$work/$label.times running sup app
@@ -112,7 +116,7 @@ part_engine() {
   echo "| engine | N | total start | median start | start N | memory per instance (MemAvailable drop) | supervisor PSS / RSS per instance | app PSS per instance | ps with N running |" >"$work/rows"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" >>"$work/rows"
 
-  measure 'paas run -d' "$n" paas_start paas_shims paas_apps paas_ps
+  measure "paas run -d${ISOLATED:+ (isolated)}" "$n" paas_start paas_shims paas_apps paas_ps
   paas_check_serving
   paas_clean
 
@@ -124,7 +128,9 @@ part_engine() {
   cat "$work/rows"
 }
 
-paas_start() { timeout 60 "$paas" run -d --name "cap-$1" busybox httpd -f -p 80 -h /etc; }
+paas_start() {
+  timeout 60 "$paas" run -d --name "cap-$1" ${ISOLATED:+-l paas.app=capacity} busybox httpd -f -p 80 -h /etc
+}
 paas_ps() { timeout 120 "$paas" ps -q; }
 paas_shims() { cat "$PAAS_ROOT"/containers/*/shim/shim.pid 2>/dev/null; }
 paas_apps() {
