@@ -133,6 +133,24 @@ describe('bridge networking', () => {
     assert.notEqual(write.status, 0, 'the shared hosts file is read-only');
   });
 
+  it("keeps a platform (isolated) container out of the bridge's names: its own /etc/hosts, the shared file untouched", () => {
+    const shared = join(roots.run, 'network', bridge, 'hosts');
+    const before = readFileSync(shared, 'utf8');
+    const id = ok('run', '-d', '--name', 'iso', '--label', 'paas.app=a', 'busybox', 'sleep', '300').trim();
+    try {
+      const ip = ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'iso').trim();
+      const own = ok('exec', 'iso', 'cat', '/etc/hosts');
+      assert.match(own, new RegExp(`^${ip.replace(/\./g, '\\.')}\t${id.slice(0, 12)} iso$`, 'm'), own);
+      assert.doesNotMatch(own, /\tweb |\tother /, "another container's name");
+      assert.equal(readFileSync(shared, 'utf8'), before, 'the shared hosts file is unchanged');
+      assert.doesNotMatch(ok('exec', 'other', 'cat', '/etc/hosts'), /\tiso /);
+    } finally {
+      ok('rm', '-f', 'iso');
+    }
+    assert.equal(readFileSync(shared, 'utf8'), before, 'its removal leaves the shared file alone too');
+    assertGone(id);
+  });
+
   it('publishes every EXPOSEd port with -P on a free host port', async () => {
     const rootfs = join(roots.root, '..', 'httpd-rootfs');
     mkdirSync(join(rootfs, 'bin'), { recursive: true });

@@ -28,6 +28,7 @@ import {
   type Lease,
   isLoopbackIp,
   loopbackProxySpecs,
+  ownHosts,
   publishedPorts,
   readContainerResolvConf,
 } from '../network';
@@ -163,6 +164,10 @@ export class Engine {
     };
   }
 
+  private ownHostsFile(record: ContainerRecord): string {
+    return join(this.paths(record.id).etc, 'hosts');
+  }
+
   logPath(record: ContainerRecord): string {
     return this.paths(record.id).log;
   }
@@ -236,17 +241,14 @@ export class Engine {
     const user = resolveUser(p.rootfs, record.run.user ?? image.config.config?.User);
     const cwd = record.run.workdir || image.config.config?.WorkingDir;
     if (cwd) new RootResolver(p.rootfs).resolveDir(cwd.replace(/^\/+/, ''), true); // Docker creates a missing WORKDIR
-    // on the bridge, /etc/hosts is the bridge's shared file, rewritten as containers come and go
+    // on the bridge, /etc/hosts is the bridge's shared file, rewritten as containers come and
+    // go; an isolated container's is its own (hosts.ts says why), given its address at start
     const bridge = record.network.mode === 'bridge' ? this.network : undefined;
-    const hostsFile = bridge ? bridge.hostsFile : join(p.etc, 'hosts');
+    const shared = bridge !== undefined && !isolated(record);
+    const hostsFile = shared ? bridge.hostsFile : this.ownHostsFile(record);
     // the container's own files land whole (temp, fsync, rename): a crash mid-create leaves no
     // half-written config.json for a later start; the bridge's shared file is rewritten in place
-    if (!bridge) {
-      await writeFileAtomic(
-        hostsFile,
-        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${record.hostname}\n`,
-      );
-    }
+    if (!shared) await writeFileAtomic(hostsFile, ownHosts([record.hostname]));
     await writeFileAtomic(join(p.etc, 'hostname'), `${record.hostname}\n`);
     const resolv =
       record.network.mode === 'host'
@@ -265,7 +267,7 @@ export class Engine {
           ? { kind: 'host' }
           : { kind: 'none' },
       etcFiles: [
-        { source: hostsFile, destination: '/etc/hosts', readonly: bridge !== undefined },
+        { source: hostsFile, destination: '/etc/hosts', readonly: shared },
         { source: join(p.etc, 'hostname'), destination: '/etc/hostname' },
         { source: join(p.etc, 'resolv.conf'), destination: '/etc/resolv.conf' },
       ],
@@ -291,10 +293,13 @@ export class Engine {
           name: record.name,
           hostname: record.hostname,
           ports: record.network.ports,
-          isolated: record.labels[APP_LABEL] !== undefined,
+          isolated: isolated(record),
         })
         .catch((err: unknown) => networkError(record.name, err));
       try {
+        // before the runtime bind-mounts it: a rename now is seen by this start
+        if (lease?.isolated)
+          await writeFileAtomic(this.ownHostsFile(record), ownHosts([record.hostname, record.name], lease.ip));
         return await startShim(this.options.binaries, {
           id: record.id,
           bundle: p.dir,
@@ -494,6 +499,9 @@ export class Engine {
     return new Set((await this.containers.list()).map((c) => c.imageId));
   }
 }
+
+/** A platform container: cut off from the other containers of the bridge, and no name on it. */
+const isolated = (record: ContainerRecord): boolean => record.labels[APP_LABEL] !== undefined;
 
 function deriveState(status: ShimStatus | undefined, exit: ShimExit | undefined, shimAlive: boolean): ContainerState {
   const common = {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
 import { type BridgeSettings, bridgeExists, ensureBridge, removeBridge } from './bridge.linux';
 import { iptablesRestore, iptablesSave } from './commands.linux';
-import { renderHosts, writeInPlace } from './hosts';
+import { listedInHosts, renderHosts, writeInPlace } from './hosts';
 import {
   IpamError,
   type Lease,
@@ -93,11 +93,15 @@ export class BridgeNetwork {
       if (previous) await this.teardown(previous);
       else await removeSandbox(endpoint.id);
       await this.reclaimTransient(state);
+      // the shared hosts file changes only when a name it lists comes or goes
+      let hostsChanged =
+        (previous !== undefined && listedInHosts(previous)) || !(endpoint.isolated || endpoint.transient);
       let allocated: { ip: string; ports: PortBinding[] };
       try {
         allocated = await this.allocate(state, endpoint);
       } catch (err) {
         if (!(err instanceof IpamError) || (await this.reclaim(state, endpoint.id)) === 0) throw err;
+        hostsChanged = true;
         allocated = await this.allocate(state, endpoint);
       }
       const lease: Lease = {
@@ -129,7 +133,7 @@ export class BridgeNetwork {
         releaseLease(state, endpoint.id);
         throw err;
       } finally {
-        await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+        if (hostsChanged) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
       }
       return lease;
     });
@@ -145,7 +149,7 @@ export class BridgeNetwork {
       else await removeSandbox(id);
       if (!lease) return;
       releaseLease(state, id);
-      await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+      if (listedInHosts(lease)) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
     });
   }
 
@@ -155,7 +159,7 @@ export class BridgeNetwork {
       const lease = state.leases[id];
       if (!lease) return;
       state.leases[id] = { ...lease, name };
-      await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+      if (listedInHosts(lease)) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
     });
   }
 

@@ -5,6 +5,11 @@
  * rewrites one file instead of one file per container (O(n), not O(n²), at 1,000 containers),
  * with no DNS server process to run and supervise beside a daemonless engine. The file is
  * rewritten in place, never renamed: a bind mount pins the inode it was made from.
+ *
+ * An isolated container (a platform app's instance) and a build step are no names on the
+ * bridge: they reach no other container, and an app must not read the names and addresses of
+ * every other app's instances. They get a file of their own (`ownHosts`), and coming and
+ * going they leave the shared file alone: a platform node's 1,000 instances rewrite nothing.
  */
 import { constants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
@@ -20,15 +25,25 @@ const LOCALHOST = [
   'ff02::2\tip6-allrouters',
 ];
 
+/** Whether the lease is a name in the bridge's shared hosts file. */
+export const listedInHosts = (lease: Lease): boolean => !lease.transient && !lease.isolated;
+
 export function renderHosts(leases: readonly Lease[]): string {
   const lines = [...LOCALHOST];
-  // a build step's sandbox is no name on the bridge (nor is it in Docker's)
-  const sorted = leases.filter((l) => !l.transient).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = leases.filter(listedInHosts).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const lease of sorted) {
     const names = [...new Set([lease.name, lease.hostname, lease.id.slice(0, 12)])];
     lines.push(`${lease.ip}\t${names.join(' ')}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The /etc/hosts of a container not listed in the shared file (or on no bridge): localhost
+ * and its own names at its address (127.0.1.1 without one, as Debian names its own host).
+ */
+export function ownHosts(names: readonly string[], ip = '127.0.1.1'): string {
+  return `${LOCALHOST.slice(0, 2).join('\n')}\n${ip}\t${[...new Set(names)].join(' ')}\n`;
 }
 
 /** Overwrites the file's content keeping its inode (creates it if missing). */

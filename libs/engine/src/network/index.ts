@@ -1,6 +1,6 @@
 export * from './bridge-network';
 export { type BridgeSettings } from './bridge.linux';
-export { readContainerResolvConf } from './hosts';
+export { ownHosts, readContainerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError } from './ipam';
 export * from './ports';
 export { BridgeSandboxes, type Sandbox } from './sandboxes';

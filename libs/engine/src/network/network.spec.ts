@@ -3,7 +3,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, statSync, closeSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { containerResolvConf, renderHosts, writeInPlace } from './hosts';
+import { containerResolvConf, ownHosts, renderHosts, writeInPlace } from './hosts';
 import type { Lease } from './ipam';
 import { ConfigError } from '@paas/config';
 import { bridgeRemoval, bridgeRules, deletions, isolationRules, loopbackProxySpecs, portRules } from './rules';
@@ -240,5 +240,15 @@ describe('hosts and resolv.conf', () => {
   it('leaves build steps out of the shared hosts file: they are no names on the bridge', () => {
     const step: Lease = { ...lease('build', '10.88.0.9'), transient: true };
     assert.doesNotMatch(renderHosts([lease('web', '10.88.0.3'), step]), /10\.88\.0\.9/);
+  });
+
+  it('leaves isolated (platform) containers out of the shared file; each gets its own with only itself', () => {
+    const instance: Lease = { ...lease('shop.web.1', '10.88.0.7'), isolated: true };
+    assert.doesNotMatch(renderHosts([lease('web', '10.88.0.3'), instance]), /10\.88\.0\.7|shop/);
+    assert.equal(
+      ownHosts(['h1', 'shop.web.1', 'h1'], '10.88.0.7'),
+      '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.88.0.7\th1 shop.web.1\n',
+    );
+    assert.match(ownHosts(['h1']), /\n127\.0\.1\.1\th1\n$/, 'without an address: 127.0.1.1, as before');
   });
 });

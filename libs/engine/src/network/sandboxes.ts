@@ -8,7 +8,7 @@
  * is reclaimed by the next attach on the bridge; a finished step's caller detaches it.
  */
 import type { BridgeNetwork } from './bridge-network';
-import { readContainerResolvConf } from './hosts';
+import { ownHosts, readContainerResolvConf } from './hosts';
 
 /** What a sandboxed process joins and sees. */
 export interface Sandbox {
@@ -35,7 +35,7 @@ export class BridgeSandboxes {
     try {
       return {
         namespacePath: this.network.namespacePath(id),
-        hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${lease.ip}\t${options.hostname}\n`,
+        hosts: ownHosts([options.hostname], lease.ip),
         resolvConf: await readContainerResolvConf(),
       };
     } catch (err) {
