@@ -95,6 +95,8 @@ describe('agent', () => {
     assert.equal(record?.labels['paas.node'], 'n1');
     // a Procfile command other than the image's own runs under sh -c
     assert.deepEqual(record?.args, ['/bin/sh', '-c', 'npm start']);
+    // its size: memory limit and CPU weight, no hard CPU limit unless the size has one
+    assert.deepEqual(record?.run.resources, { memory: 512 * 2 ** 20, cpuShares: 1024, pidsLimit: 1024 });
     assert.equal(n.checker.runs, 1);
     assert.deepEqual(n.api.last(d.id), {
       id: d.id,
@@ -109,6 +111,18 @@ describe('agent', () => {
     });
     assert.equal(n.marks.marks.get('c1'), 0, 'the passed check is remembered for a restarted agent');
     assert.deepEqual(n.appLog.lines, ['app-shop web.1: listening on 5000']);
+  });
+
+  it('gives a size with a CPU quota its hard limit', async (t) => {
+    const n = node();
+    n.api.desired = [desiredInstance({ size: 'nano', memory: 32, cpuShares: 64, cpuQuota: 250 })];
+    await agentOn(t, n);
+    assert.deepEqual(n.runtime.containers.get('c1')?.record.run.resources, {
+      memory: 32 * 2 ** 20,
+      cpuShares: 64,
+      cpus: 0.25,
+      pidsLimit: 1024,
+    });
   });
 
   it("runs the image's own command as it is, without sh -c", async (t) => {

@@ -33,7 +33,15 @@ import type {
 export interface AgentDeps {
   readonly config: Pick<
     AgentConfig,
-    'nodeName' | 'nodeAddress' | 'listen' | 'memory' | 'cpus' | 'apiUrl' | 'registry' | 'insecureRegistries'
+    | 'nodeName'
+    | 'nodeAddress'
+    | 'listen'
+    | 'memory'
+    | 'cpus'
+    | 'overcommit'
+    | 'apiUrl'
+    | 'registry'
+    | 'insecureRegistries'
   >;
   readonly runtime: ContainerRuntime;
   readonly images: ImageStore;
@@ -148,6 +156,7 @@ export class Agent {
           address: config.nodeAddress ?? config.listen.host,
           memory: config.memory,
           cpus: config.cpus,
+          overcommit: config.overcommit,
           version: 'paas-agent',
         });
         this.node = answer.node;

@@ -294,7 +294,13 @@ export class Instance {
         ...(own ? {} : { entrypoint: ['/bin/sh', '-c'], cmd: [d.command as string] }),
         env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`),
         binds: [],
-        resources: { memory: d.memory * MIB, cpus: d.cpu / 1000, pidsLimit: TENANT_PIDS_LIMIT },
+        // CPU is shared by weight; only a size that asks for it gets a hard limit
+        resources: {
+          memory: d.memory * MIB,
+          cpuShares: d.cpuShares,
+          ...(d.cpuQuota !== null ? { cpus: d.cpuQuota / 1000 } : {}),
+          pidsLimit: TENANT_PIDS_LIMIT,
+        },
         init: true,
       },
     });

@@ -45,6 +45,9 @@ export class NodeView {
   @ApiProperty({ type: Number, description: 'CPUs in thousandths' })
   cpus!: number;
 
+  @ApiProperty({ type: Number, description: 'how much of its memory placement may promise, in percent (200: twice)' })
+  overcommit!: number;
+
   @ApiProperty({ type: String, enum: ['up', 'down', 'draining'] })
   state!: string;
 
@@ -91,6 +94,19 @@ export class RegisterNodeDto implements RegisterRequest {
   @Min(10)
   @Max(1_024_000)
   cpus!: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 100,
+    maximum: 1000,
+    default: 100,
+    description: 'how much of its memory placement may promise, in percent (PAAS_NODE_OVERCOMMIT x 100)',
+  })
+  @OptionalField()
+  @IsInt()
+  @Min(100)
+  @Max(1000)
+  overcommit?: number;
 
   @ApiPropertyOptional({ type: String, example: '0.1.0' })
   @OptionalField()

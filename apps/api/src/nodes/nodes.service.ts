@@ -31,8 +31,8 @@ import type { NodeView } from './nodes.dto';
 const MEMORY_WRITE_RATIO = 0.05;
 
 function nodeView(node: Node): NodeView {
-  const { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt } = node;
-  return { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt };
+  const { id, name, address, memory, cpus, overcommit, state, lastHeartbeatAt, createdAt } = node;
+  return { id, name, address, memory, cpus, overcommit, state, lastHeartbeatAt, createdAt };
 }
 
 @Injectable()
@@ -60,22 +60,22 @@ export class NodesService {
     const node = await this.scheduler.serial(() =>
       transaction(this.dataSource, async (em) => {
         const now = new Date().toISOString();
+        const offer = {
+          address: request.address,
+          memory: request.memory,
+          cpus: request.cpus,
+          overcommit: request.overcommit ?? 100,
+        };
         const existing = await em.findOne(Node, { where: { name: request.name } });
         if (existing) {
           const state: NodeState = existing.state === 'draining' ? 'draining' : 'up';
-          await em.update(
-            Node,
-            { id: existing.id },
-            { address: request.address, memory: request.memory, cpus: request.cpus, state, lastHeartbeatAt: now },
-          );
-          return { ...existing, address: request.address, memory: request.memory, cpus: request.cpus, state };
+          await em.update(Node, { id: existing.id }, { ...offer, state, lastHeartbeatAt: now });
+          return { ...existing, ...offer, state };
         }
         const created = em.create(Node, {
           id: randomUUID(),
           name: request.name,
-          address: request.address,
-          memory: request.memory,
-          cpus: request.cpus,
+          ...offer,
           state: 'up',
           lastHeartbeatAt: now,
         });
@@ -84,7 +84,7 @@ export class NodesService {
       }),
     );
     this.logger.log(
-      `node ${node.name} registered: ${node.address}, ${node.memory} MiB, ${node.cpus / 1000} CPU${request.version ? `, agent ${request.version}` : ''}`,
+      `node ${node.name} registered: ${node.address}, ${node.memory} MiB (x${node.overcommit / 100}), ${node.cpus / 1000} CPU${request.version ? `, agent ${request.version}` : ''}`,
     );
     this.scheduler.kick();
     return {
@@ -232,8 +232,10 @@ export class NodesService {
         imageDigest: release.imageDigest,
         command: release.processTypes[row.type] ?? null,
         env: { ...release.config, PORT: String(INSTANCE_PORT), DYNO: dyno },
+        size: row.size,
         memory: row.memory,
-        cpu: row.cpu,
+        cpuShares: row.cpuShares,
+        cpuQuota: row.cpuQuota,
         port: row.type === 'web' ? INSTANCE_PORT : null,
         check: deployCheck(row.type, release.healthchecks, INSTANCE_PORT),
         stopTimeout: this.config.scheduler.stopTimeout,

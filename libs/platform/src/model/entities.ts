@@ -203,6 +203,13 @@ export class Formation {
   @Column({ type: 'integer', nullable: true })
   cpuQuota!: number | null;
 
+  /** How many of `quantity` no node has room for now, and why (the scheduler keeps these). */
+  @Column({ type: 'integer', default: 0 })
+  waiting!: number;
+
+  @Column({ type: 'text', nullable: true })
+  waitingReason!: string | null;
+
   @UpdateDateColumn()
   updatedAt!: Date;
 }

@@ -310,6 +310,10 @@ export class Capacity1764700000000 implements MigrationInterface {
       await qr.dropColumn(table, 'cpu');
       await qr.changeColumn(table, 'memory', new TableColumn({ name: 'memory', type: 'integer', default: 256 }));
     }
+    await qr.addColumns('formations', [
+      new TableColumn({ name: 'waiting', type: 'integer', default: 0 }),
+      new TableColumn({ name: 'waitingReason', type: 'text', isNullable: true }),
+    ]);
     await qr.addColumn('instances', new TableColumn({ name: 'replace', type: 'boolean', default: no }));
     await qr.addColumn('nodes', new TableColumn({ name: 'overcommit', type: 'integer', default: 100 }));
   }
@@ -317,6 +321,7 @@ export class Capacity1764700000000 implements MigrationInterface {
   async down(qr: QueryRunner): Promise<void> {
     await qr.dropColumn('nodes', 'overcommit');
     await qr.dropColumn('instances', 'replace');
+    for (const column of ['waitingReason', 'waiting']) await qr.dropColumn('formations', column);
     for (const table of ['formations', 'instances']) {
       await qr.addColumn(table, new TableColumn({ name: 'cpu', type: 'integer', default: 1000 }));
       await qr.changeColumn(table, 'memory', new TableColumn({ name: 'memory', type: 'integer', default: 512 }));

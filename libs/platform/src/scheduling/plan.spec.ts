@@ -326,6 +326,9 @@ describe('planApp', () => {
       const later = planApp({ ...input(base), allocations: other, freeing: true });
       assert.equal(later.fail, null);
       assert.equal(later.unplaced.length, 1);
+      // no node up at all: it waits for one
+      const noNode = planApp(input({ ...base, nodes: [{ ...(one[0] as NodeCapacity), state: 'down' }] }));
+      assert.deepEqual([noNode.fail, noNode.unplaced[0]?.reason], [null, 'no node is up']);
       // too big for any node, ever
       const huge = planApp(input({ ...base, formation: [fm('web', 1, { memory: 4096 })] }));
       assert.match(huge.fail?.reason ?? '', /no node could ever hold 4096 MiB/);

@@ -251,7 +251,9 @@ export function planApp(input: AppPlanInput): AppPlan {
               : 'no node is up'
             : `no node has ${f.memory} MiB free`;
         plan.unplaced.push({ type: f.type, count: unplaced, size: f.size, memory: f.memory, reason });
-        if (!old.some((i) => i.nodeId !== null && nodeState.get(i.nodeId) === 'up')) roomless = true;
+        // with no node up there is nothing to judge by: the deploy waits for one (its clock stops)
+        const anyUp = input.nodes.some((n) => n.state === 'up');
+        if (anyUp && !old.some((i) => i.nodeId !== null && nodeState.get(i.nodeId) === 'up')) roomless = true;
       }
       // blocked by the surge limit or by room: stop what is replaced, in batches that keep at
       // most maxUnavailable of quantity not serving

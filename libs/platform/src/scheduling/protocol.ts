@@ -53,6 +53,8 @@ export interface RegisterRequest {
   readonly memory: number;
   /** CPUs in thousandths (2000 = two cores). */
   readonly cpus: number;
+  /** How much of `memory` placement may promise, in percent (PAAS_NODE_OVERCOMMIT; default 100). */
+  readonly overcommit?: number;
   /** The agent's version, for the log. */
   readonly version?: string;
 }
@@ -113,9 +115,12 @@ export interface DesiredInstance {
   readonly command: string | null;
   /** The release's config vars plus PORT and DYNO. */
   readonly env: Readonly<Record<string, string>>;
-  /** Memory limit in MiB and CPU share in thousandths of a core. */
+  /** Its size (sizes.ts): memory limit in MiB, CPU weight (cpu.shares), hard CPU limit. */
+  readonly size: string;
   readonly memory: number;
-  readonly cpu: number;
+  readonly cpuShares: number;
+  /** Thousandths of a core, or null for none. */
+  readonly cpuQuota: number | null;
   /** The port published for the router (web), or null. */
   readonly port: number | null;
   readonly check: DeployCheck;
