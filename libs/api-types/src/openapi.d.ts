@@ -193,6 +193,38 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/instances/restart': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['InstancesController_restart'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/apps/{app}/instances/{name}/stop': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['InstancesController_stop'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/runs': {
     readonly parameters: {
       readonly query?: never;
@@ -509,10 +541,23 @@ export interface components {
       /** @example web */
       readonly type: string;
       readonly quantity: number;
-      /** @description MiB per instance */
+      /**
+       * @description the size of each instance
+       * @example basic
+       */
+      readonly size: string;
+      /** @description MiB per instance (of the size) */
       readonly memory: number;
-      /** @description thousandths of a core per instance */
-      readonly cpu: number;
+      /** @description CPU weight per instance (cgroup cpu.shares; 1024 = 512 MiB) */
+      readonly cpuShares: number;
+      /** @description hard CPU limit in thousandths of a core, or none */
+      readonly cpuQuota: number | null;
+      /** @description instances of the current release that are up */
+      readonly up: number;
+      /** @description instances no node has room for now */
+      readonly waiting: number;
+      /** @example no node has 512 MiB free */
+      readonly waitingReason: string | null;
       /**
        * @description the command of the current release
        * @example npm start
@@ -524,10 +569,13 @@ export interface components {
     readonly FormationUpdateDto: {
       /** @example 3 */
       readonly quantity?: number;
-      /** @description MiB per instance */
+      /**
+       * @description nano, micro, basic, standard-1x, standard-2x, performance-m, performance-l, or a memory amount (512M, 1G) for a custom size
+       * @example basic
+       */
+      readonly size?: string;
+      /** @description MiB per instance: a custom size (the same as size "<MiB>M") */
       readonly memory?: number;
-      /** @description thousandths of a core per instance */
-      readonly cpu?: number;
       /** @example web */
       readonly type: string;
     };
@@ -537,10 +585,13 @@ export interface components {
     readonly FormationChangeDto: {
       /** @example 3 */
       readonly quantity?: number;
-      /** @description MiB per instance */
+      /**
+       * @description nano, micro, basic, standard-1x, standard-2x, performance-m, performance-l, or a memory amount (512M, 1G) for a custom size
+       * @example basic
+       */
+      readonly size?: string;
+      /** @description MiB per instance: a custom size (the same as size "<MiB>M") */
       readonly memory?: number;
-      /** @description thousandths of a core per instance */
-      readonly cpu?: number;
     };
     readonly InstanceView: {
       /** Format: uuid */
@@ -553,6 +604,11 @@ export interface components {
       readonly number: number;
       /** @enum {string} */
       readonly state: 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
+      /**
+       * @description its size (the formation may since ask for another)
+       * @example basic
+       */
+      readonly size: string;
       readonly release: components['schemas']['ReleaseRef'];
       /** @description the node it runs on */
       readonly node: string | null;
@@ -564,6 +620,13 @@ export interface components {
       readonly createdAt: string;
       /** Format: date-time */
       readonly updatedAt: string;
+    };
+    readonly RestartDto: {
+      /**
+       * @description TYPE or TYPE.N; all when absent
+       * @example web
+       */
+      readonly process?: string;
     };
     readonly RunDto: {
       /**
@@ -606,6 +669,8 @@ export interface components {
       readonly memory: number;
       /** @description CPUs in thousandths */
       readonly cpus: number;
+      /** @description how much of its memory placement may promise, in percent (200: twice) */
+      readonly overcommit: number;
       /** @enum {string} */
       readonly state: 'up' | 'down' | 'draining';
       /** Format: date-time */
@@ -625,6 +690,11 @@ export interface components {
       readonly memory: number;
       /** @description CPUs in thousandths (2000 = two cores) */
       readonly cpus: number;
+      /**
+       * @description how much of its memory placement may promise, in percent (PAAS_NODE_OVERCOMMIT x 100)
+       * @default 100
+       */
+      readonly overcommit: number;
       /** @example 0.1.0 */
       readonly version?: string;
     };
@@ -1355,6 +1425,57 @@ export interface operations {
         };
         content: {
           readonly 'application/json': readonly components['schemas']['InstanceView'][];
+        };
+      };
+    };
+  };
+  readonly InstancesController_restart: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['RestartDto'];
+      };
+    };
+    readonly responses: {
+      /** @description the instances to be replaced, each once its replacement serves */
+      readonly 202: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['InstanceView'][];
+        };
+      };
+    };
+  };
+  readonly InstancesController_stop: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description leaving; its formation brings a new one */
+      readonly 202: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['InstanceView'];
         };
       };
     };
