@@ -794,10 +794,17 @@ export interface components {
       readonly env: {
         readonly [key: string]: string;
       };
+      /**
+       * @description its size (sizes.ts)
+       * @example basic
+       */
+      readonly size: string;
       /** @description memory limit in MiB */
       readonly memory: number;
-      /** @description CPU share in thousandths of a core */
-      readonly cpu: number;
+      /** @description CPU weight (cgroup cpu.shares) */
+      readonly cpuShares: number;
+      /** @description hard CPU limit in thousandths of a core, or none */
+      readonly cpuQuota: number | null;
       /** @description the port published for the router (web) */
       readonly port: number | null;
       /** @description what the instance must pass before a deploy counts it in */

@@ -289,11 +289,17 @@ export class DesiredInstanceView implements DesiredInstance {
   })
   env!: Record<string, string>;
 
+  @ApiProperty({ type: String, example: 'basic', description: 'its size (sizes.ts)' })
+  size!: string;
+
   @ApiProperty({ type: Number, description: 'memory limit in MiB' })
   memory!: number;
 
-  @ApiProperty({ type: Number, description: 'CPU share in thousandths of a core' })
-  cpu!: number;
+  @ApiProperty({ type: Number, description: 'CPU weight (cgroup cpu.shares)' })
+  cpuShares!: number;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'hard CPU limit in thousandths of a core, or none' })
+  cpuQuota!: number | null;
 
   @ApiProperty({ type: Number, nullable: true, description: 'the port published for the router (web)' })
   port!: number | null;

@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import {
   ScaleArgumentError,
   formatFormation,
-  formationState,
   formationUpdates,
   needsCurrent,
   parseResizeArgs,
@@ -121,16 +120,5 @@ describe('ps:scale arguments', () => {
     assert.deepEqual(parseScaleArgs([formatFormation({ type: 'web', quantity: 3, size: '2048M' })]), {
       changes: [{ type: 'web', mode: 'set', quantity: 3, size: '2048M' }],
     });
-  });
-
-  it('says what a process type is doing, waiting included', () => {
-    assert.equal(formationState(formation('web', 3)), '3 up');
-    assert.equal(formationState(formation('web', 0, { up: 0 })), 'none');
-    assert.equal(formationState(formation('web', 3, { up: 1 })), '1 of 3 up, 2 starting');
-    assert.equal(
-      formationState(formation('web', 4, { up: 3, waiting: 1, waitingReason: 'no node has 512 MiB free' })),
-      '3 of 4 up, 1 waiting: no node has 512 MiB free',
-    );
-    assert.equal(formationState(formation('web', 1, { up: 3 })), '3 up, going to 1');
   });
 });

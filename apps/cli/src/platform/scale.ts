@@ -135,22 +135,3 @@ function names(formation: readonly Formation[]): string {
 export function formatFormation(f: Pick<Formation, 'type' | 'quantity'> & Partial<Pick<Formation, 'size'>>): string {
   return `${f.type}=${f.quantity}${f.size ? `:${f.size}` : ''}`;
 }
-
-/**
- * What a process type is doing, as a user reads it: `3 up`, `2 of 3 up, 1 starting`,
- * `2 of 4 up, 2 waiting: no node has 512 MiB free`.
- */
-export function formationState(f: Pick<Formation, 'quantity' | 'up' | 'waiting' | 'waitingReason'>): string {
-  if (f.quantity === 0 && f.up === 0) return 'none';
-  if (f.up === f.quantity && f.waiting === 0) return `${f.up} up`;
-  const starting = Math.max(0, f.quantity - f.up - f.waiting);
-  const parts = [`${f.up} of ${f.quantity} up`];
-  if (starting > 0) parts.push(`${starting} starting`);
-  if (f.waiting > 0) parts.push(`${f.waiting} waiting${f.waitingReason ? `: ${f.waitingReason}` : ''}`);
-  if (f.up > f.quantity) parts[0] = `${f.up} up, going to ${f.quantity}`;
-  return parts.join(', ');
-}
-
-export function formatMemory(mib: number): string {
-  return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024}G` : `${mib}M`;
-}

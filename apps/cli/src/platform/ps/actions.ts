@@ -12,15 +12,9 @@ import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
+import { formationState } from '@paas/platform/formation';
 import { header, json, listing, shortAgo } from '../format';
-import {
-  formatFormation,
-  formationState,
-  formationUpdates,
-  needsCurrent,
-  parseResizeArgs,
-  parseScaleArgs,
-} from '../scale';
+import { formatFormation, formationUpdates, needsCurrent, parseResizeArgs, parseScaleArgs } from '../scale';
 import { type JsonFlag, action, appPath, appSession } from '../session';
 
 export interface WaitFlag {
