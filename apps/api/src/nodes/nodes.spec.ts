@@ -36,6 +36,7 @@ for (const kind of TEST_DATABASES) {
           address: '127.0.0.1:7100',
           memory: 4096,
           cpus: 2000,
+          overcommit: 100,
           state: 'up',
           lastHeartbeatAt: b.lastHeartbeatAt,
           createdAt: undefined,

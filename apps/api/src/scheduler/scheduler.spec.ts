@@ -46,9 +46,9 @@ class FakeAgent {
     readonly ip: string,
   ) {}
 
-  async register(memory = 4096, cpus = 4000): Promise<void> {
+  async register(memory = 4096, cpus = 4000, overcommit?: number): Promise<void> {
     const res = await this.api.request('POST', '/api/nodes/register', {
-      body: { name: this.name, address: this.ip, memory, cpus, version: 'test' },
+      body: { name: this.name, address: this.ip, memory, cpus, overcommit, version: 'test' },
     });
     assert.equal(res.status, 201, res.text);
   }
@@ -135,7 +135,7 @@ TEST_DATABASES.forEach((kind) => {
       });
       scheduler = api.api.app.get(SchedulerService);
       agents = ['n1', 'n2', 'n3'].map((name, k) => new FakeAgent(api, name, `10.99.0.${k + 1}`));
-      for (const agent of agents) await agent.register();
+      for (const agent of agents) await agent.register(4096, 4000, agent.name === 'n1' ? 150 : undefined);
       app = await createApp(api, 'sched');
     });
     after(async () => {
@@ -143,13 +143,18 @@ TEST_DATABASES.forEach((kind) => {
     });
 
     it('registers nodes and refuses agents without an admin token or with bad reports', async () => {
-      const nodes = (await api.request('GET', '/api/nodes')).body as { name: string; state: string; address: string }[];
+      const nodes = (await api.request('GET', '/api/nodes')).body as {
+        name: string;
+        state: string;
+        address: string;
+        overcommit: number;
+      }[];
       assert.deepEqual(
-        nodes.map((n) => [n.name, n.state, n.address]),
+        nodes.map((n) => [n.name, n.state, n.address, n.overcommit]),
         [
-          ['n1', 'up', '10.99.0.1'],
-          ['n2', 'up', '10.99.0.2'],
-          ['n3', 'up', '10.99.0.3'],
+          ['n1', 'up', '10.99.0.1', 150],
+          ['n2', 'up', '10.99.0.2', 100],
+          ['n3', 'up', '10.99.0.3', 100],
         ],
       );
       const { token } = await issueToken(api.dataSource.manager, { name: 'dev' });
@@ -159,9 +164,20 @@ TEST_DATABASES.forEach((kind) => {
         (await api.request('POST', '/api/nodes/n1/heartbeat', { body: { instances: [] }, token })).status,
         403,
       );
-      const bad = await api.request('POST', '/api/nodes/register', { body: { ...body, name: 'Bad Name', memory: 1 } });
+      const bad = await api.request('POST', '/api/nodes/register', {
+        body: { ...body, name: 'Bad Name', memory: 1, overcommit: 50 },
+      });
       assert.equal(bad.status, 400);
-      assert.deepEqual(bad.body.details.map((d: { field: string }) => d.field).sort(), ['memory', 'name']);
+      assert.deepEqual(bad.body.details.map((d: { field: string }) => d.field).sort(), [
+        'memory',
+        'name',
+        'overcommit',
+      ]);
+      for (const overcommit of [1001, 1.5, '200', null]) {
+        const res = await api.request('POST', '/api/nodes/register', { body: { ...body, name: 'oc', overcommit } });
+        assert.equal(res.status, 400, JSON.stringify(overcommit));
+      }
+      assert.equal(await api.dataSource.manager.count(Node, { where: { name: 'oc' } }), 0);
       const report = {
         id: 'x',
         releaseId: 'y',
