@@ -11,14 +11,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { App, createRelease } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { PAAS, type Result, cliFor, mountsUnder, tempRoots } from '../support/cli';
+import { PAAS, type Result, cliFor, containersUnder, mountsUnder, tempRoots } from '../support/cli';
 
 /**
  * bin/paas without blocking this process: the api answers from this very event loop, so the
@@ -102,14 +102,9 @@ describe('paas platform verbs against the real api', () => {
     await redis?.stop().catch(() => undefined);
     let left: { mounts: string[]; containers: string[] };
     try {
-      const containers = join(root, 'containers');
       left = {
         mounts: mountsUnder(root),
-        containers: existsSync(containers)
-          ? readdirSync(containers, { withFileTypes: true })
-              .filter((d) => d.isDirectory())
-              .map((d) => d.name)
-          : [],
+        containers: containersUnder(root),
       };
     } finally {
       roots.cleanup();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +17,7 @@ import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { isAlive, mountsUnder } from '../support/cli';
 import { type Answer, httpGet, waitFor } from '../support/platform';
+import { callApi, readAdminToken } from '../platform/support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
 const base = mkdtempSync(join(tmpdir(), 'paas-node-'));
@@ -48,7 +49,6 @@ describe('one node on the host', { timeout: 120_000 }, () => {
   const startAgent = async (): Promise<void> => {
     agent = await startDaemon('the agent', 'apps/agent/src/main.ts', agentEnv());
   };
-  const adminToken = (): string => readFileSync(join(root, 'platform', 'admin.token'), 'utf8').trim();
   const running = async (): Promise<Instance[]> =>
     ds.manager.find(Instance, { where: { appId: app.id, desired: 'run' }, order: { number: 'ASC' } });
   /** When the api last heard from the node (ms since the epoch; registering counts). */
@@ -105,15 +105,7 @@ describe('one node on the host', { timeout: 120_000 }, () => {
   });
 
   it('runs a release at its bridge address, with the admin token of the shared root', async () => {
-    const res = await fetch(`${api?.url}/api/apps`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${adminToken()}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ name: 'local' }),
-    });
-    assert.equal(res.status, 201);
+    await callApi(api?.url ?? '', readAdminToken(root), 'POST', '/api/apps', { name: 'local' }, 201);
     app = await ds.manager.findOneByOrFail(App, { name: 'local' });
     v1 = await createRelease(ds, {
       appId: app.id,
@@ -153,15 +145,7 @@ describe('one node on the host', { timeout: 120_000 }, () => {
       [again?.id, again?.containerId, again?.pid, again?.state],
       [web1?.id, web1?.containerId, pid, 'up'],
     );
-    const scaled = await fetch(`${api?.url}/api/apps/local/formation/web`, {
-      method: 'PATCH',
-      headers: {
-        authorization: `Bearer ${adminToken()}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ quantity: 0 }),
-    });
-    assert.equal(scaled.status, 200);
+    await callApi(api?.url ?? '', readAdminToken(root), 'PATCH', '/api/apps/local/formation/web', { quantity: 0 }, 200);
     await waitFor(
       'the instance is gone',
       15_000,

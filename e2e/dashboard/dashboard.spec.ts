@@ -13,15 +13,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type Browser, type Page, type Response, chromium } from 'playwright-core';
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
+import { WORKSPACE, cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, tempRoots } from '../support/cli';
 import { type Answer, type GitResult, gitAsync as gitAsyncIn, gitEnv, gitSync, httpGet } from '../support/platform';
+import { callApi, readAdminToken } from '../platform/support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -163,7 +164,7 @@ before(async () => {
       PAAS_STOP_TIMEOUT: '3',
     }),
   );
-  adminToken = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+  adminToken = readAdminToken(roots.root);
   const agent = await startDaemon('the agent', 'apps/agent/src/main.ts', agentEnv());
   daemons.push(agent);
   agentOutput = agent.output;
@@ -198,10 +199,7 @@ after(async () => {
   await attempt('registry', () => registry?.close());
   const left = {
     mounts: mountsUnder(roots.root),
-    // container records (64 hex digits), not the engine's names table beside them
-    containers: existsSync(join(roots.root, 'containers'))
-      ? readdirSync(join(roots.root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n))
-      : [],
+    containers: containersUnder(roots.root),
     bridge: existsSync(`/sys/class/net/${roots.env['PAAS_BRIDGE']}`),
     rules: spawnSync('iptables-save', { encoding: 'utf8' }).stdout.includes(String(roots.env['PAAS_BRIDGE'])),
     cgroups: cgroupsLeftSince(startedAt),
@@ -399,9 +397,10 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await page.getByRole('img', { name: /Instances over the last 5 minutes: now 3 up of 3/ }).waitFor();
     await checkPage('07-app-scaled');
     // and through the api, for the record
-    const formation = (await (
-      await fetch(`${api?.url}/api/apps/hello/formation`, { headers: { authorization: `Bearer ${adminToken}` } })
-    ).json()) as { type: string; quantity: number }[];
+    const formation = (await callApi(api?.url ?? '', adminToken, 'GET', '/api/apps/hello/formation')) as {
+      type: string;
+      quantity: number;
+    }[];
     assert.deepEqual(
       formation.map((f) => [f.type, f.quantity]),
       [['web', 3]],
@@ -423,9 +422,7 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await page.getByRole('status').filter({ hasText: 'GREETING updated' }).waitFor();
     await page.getByTestId('current-release').getByText('v3').waitFor();
     await checkPage('08-config-vars');
-    const vars = await (
-      await fetch(`${api?.url}/api/apps/hello/config-vars`, { headers: { authorization: `Bearer ${adminToken}` } })
-    ).json();
+    const vars = await callApi(api?.url ?? '', adminToken, 'GET', '/api/apps/hello/config-vars');
     assert.deepEqual(vars, { GREETING: 'bonjour' });
   });
 
@@ -499,12 +496,7 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await page.getByText('live', { exact: true }).waitFor();
     const before = await log.locator('.log-line').count();
     // a change made elsewhere (the CLI, another user) shows up here by itself
-    const res = await fetch(`${api?.url}/api/apps/hello/formation/web`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ quantity: 1 }),
-    });
-    assert.equal(res.status, 200);
+    await callApi(api?.url ?? '', adminToken, 'PATCH', '/api/apps/hello/formation/web', { quantity: 1 }, 200);
     await log
       .getByText(/Stopping web\.[23]/)
       .first()

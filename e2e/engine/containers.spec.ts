@@ -4,15 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, PAAS, tempRoots } from '../support/cli';
+import { cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, PAAS, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
 const suiteStart = Date.now();
-const { run, ok } = cliFor(roots.env);
+const { run, ok, removeAll } = cliFor(roots.env);
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -27,8 +27,7 @@ describe('containers', () => {
     ok('image', 'bootstrap', 'busybox');
   });
   after(() => {
-    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
-    if (left.length) run('rm', '-f', ...left);
+    const left = removeAll();
     const mounts = mountsUnder(roots.root);
     roots.cleanup();
     assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');
@@ -271,7 +270,7 @@ describe('containers', () => {
       assert.equal(r.status, 125);
       assert.match(r.stderr, /The container name "\/taken" is already in use/);
       ok('rm', 'taken');
-      assert.equal(readdirSync(join(roots.root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n)).length, 0);
+      assert.deepEqual(containersUnder(roots.root), []);
     });
   });
 });

@@ -15,7 +15,7 @@ const roots = tempRoots();
 const suiteStart = Date.now();
 const bridge = roots.env.PAAS_BRIDGE ?? '';
 const subnetPrefix = (roots.env.PAAS_SUBNET ?? '').split('.').slice(0, 3).join('.');
-const { run, ok } = cliFor(roots.env);
+const { run, ok, removeAll } = cliFor(roots.env);
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const netnsList = (): string => sh('ip', ['netns', 'list']);
@@ -77,8 +77,7 @@ describe('bridge networking', () => {
     ok('image', 'bootstrap', 'busybox');
   });
   after(() => {
-    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
-    if (left.length) run('rm', '-f', ...left);
+    const left = removeAll();
     const prune = run('network', 'prune');
     roots.cleanup();
     assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -28,8 +28,8 @@ import {
 import type { DataSource } from 'typeorm';
 import { type ApiConfig, buildEnvironment, loadApiConfig } from '@paas/api/testing';
 import { runBuild } from '@paas/platform/builds';
-import { cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
-import { type GitResult, gitAsync, gitEnv, gitSync } from '../support/platform';
+import { cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
+import { type GitResult, gitAsync, gitCommit, gitEnv, gitSync, remoteLines as remote } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';
 
 const startedAt = Date.now();
@@ -49,14 +49,6 @@ async function remoteHead(dir: string, remoteName: string): Promise<string> {
   return r.stdout.split('\t')[0] ?? '';
 }
 
-/** What the server said, as the pusher sees it: `remote: ` lines without git's padding. */
-function remote(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.startsWith('remote: '))
-    .map((l) => l.slice('remote: '.length).trimEnd());
-}
-
 /** A working tree with these files, committed. */
 function repoWith(name: string, files: Record<string, string>): string {
   const dir = join(base, 'src', name);
@@ -66,15 +58,8 @@ function repoWith(name: string, files: Record<string, string>): string {
   return dir;
 }
 
-function commit(dir: string, files: Record<string, string | null>, message: string): string {
-  for (const [name, content] of Object.entries(files)) {
-    if (content === null) rmSync(join(dir, name));
-    else writeFileSync(join(dir, name), content);
-  }
-  gitOk(dir, 'add', '-A');
-  gitOk(dir, 'commit', '--quiet', '-m', message);
-  return gitOk(dir, 'rev-parse', 'HEAD');
-}
+const commit = (dir: string, files: Record<string, string | null>, message: string): string =>
+  gitCommit(GIT_ENV, dir, files, message);
 
 const NODE_APP = {
   'package.json': `${JSON.stringify({ name: 'hello', version: '1.0.0', private: true, scripts: { start: 'node server.js' } }, null, 2)}\n`,
@@ -134,7 +119,7 @@ after(async () => {
     checkouts: existsSync(join(roots.root, 'platform', 'builds'))
       ? readdirSync(join(roots.root, 'platform', 'builds'))
       : [],
-    containers: existsSync(join(roots.root, 'containers')) ? readdirSync(join(roots.root, 'containers')) : [],
+    containers: containersUnder(roots.root),
     runtime: existsSync(join(roots.run, 'runtime')) ? readdirSync(join(roots.run, 'runtime')) : [],
     cgroups: cgroupsLeftSince(startedAt),
   };

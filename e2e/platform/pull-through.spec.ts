@@ -9,7 +9,7 @@
  * last release stays. Nothing here leaves loopback.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, imageRoots } from '@paas/images';
@@ -19,7 +19,7 @@ import { type RunningRegistry, ensurePlatformRegistryUsers, startRegistry } from
 import type { DataSource } from 'typeorm';
 import { type ApiConfig, loadApiConfig, platformPuller } from '@paas/api/testing';
 import { PaasProcess, cliFor, mountsUnder, tempRoots } from '../support/cli';
-import { type GitResult, gitAsync, gitEnv, gitSync } from '../support/platform';
+import { type GitResult, gitAsync, gitCommit, gitEnv, gitSync, remoteLines as remote } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';
 
 const hubRoots = tempRoots();
@@ -29,18 +29,8 @@ const GIT_ENV = gitEnv(join(base, 'home'));
 const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
 const git = (dir: string, ...args: string[]): Promise<GitResult> => gitAsync(GIT_ENV, dir, ...args);
 
-function remote(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.startsWith('remote: '))
-    .map((l) => l.slice('remote: '.length).trimEnd());
-}
-
-function commit(dir: string, files: Record<string, string>, message: string): void {
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  gitOk(dir, 'add', '-A');
-  gitOk(dir, 'commit', '--quiet', '-m', message);
-}
+const commit = (dir: string, files: Record<string, string>, message: string): string =>
+  gitCommit(GIT_ENV, dir, files, message);
 
 const dockerfileApp = (from: string, text: string): Record<string, string> => ({
   Dockerfile: `FROM ${from}\nCOPY server.js /app/server.js\nCMD ["node", "/app/server.js"]\n`,

@@ -26,7 +26,8 @@ import { type RunningRegistry, startRegistry } from '@paas/registry';
 import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { PaasProcess, WORKSPACE, cgroupsLeftSince, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type Internet, createInternet, removeInternet } from '../support/internet';
-import { type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import { type GitResult, gitAsync, gitCommit, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import { callApi, readAdminToken } from './support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
 const startedAt = Date.now();
@@ -143,16 +144,8 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
   let routerUrl = '';
   let anchored = false;
 
-  const api$ = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${api?.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
+  const api$ = (method: string, path: string, body?: unknown): Promise<unknown> =>
+    callApi(api?.url ?? '', token, method, path, body);
 
   /** A new app with a git checkout whose `paas` remote is the api's receiver. */
   async function newApp(name: string): Promise<string> {
@@ -165,11 +158,8 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     return dir;
   }
 
-  const commit = (dir: string, files: Record<string, string>, message: string): void => {
-    writeTree(dir, files);
-    gitOk(dir, 'add', '-A');
-    gitOk(dir, 'commit', '--quiet', '-m', message);
-  };
+  const commit = (dir: string, files: Record<string, string>, message: string): string =>
+    gitCommit(GIT_ENV, dir, files, message);
 
   const serves = (app: string, body: string): Promise<boolean> =>
     waitFor(`the router serves "${body}" for ${app}`, 30_000, async () => {
@@ -283,7 +273,7 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     api = await startApi(
       loadApiConfig({ ...env, PAAS_RECONCILE_MS: '250', PAAS_DRAIN_MS: '500', PAAS_STOP_TIMEOUT: '3' }),
     );
-    token = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+    token = readAdminToken(roots.root);
     daemons.push(
       await startDaemon('agent', 'apps/agent/src/main.ts', { ...env, PAAS_API_URL: api.url, PAAS_NODE_NAME: 'host' }),
     );

@@ -7,8 +7,7 @@
  * fail their check rejects its push while the live one keeps serving.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,8 +16,18 @@ import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
-import { type Answer, type GitResult, gitAsync, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import { cgroupsLeftSince, cliFor, containersUnder, mountsUnder, tempRoots } from '../support/cli';
+import {
+  type Answer,
+  type GitResult,
+  gitAsync,
+  gitCommit,
+  gitEnv,
+  gitSync,
+  httpGet,
+  waitFor,
+} from '../support/platform';
+import { callApi, readAdminToken } from './support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
 
 const startedAt = Date.now();
@@ -31,11 +40,8 @@ const GIT_ENV = gitEnv(join(base, 'home'));
 const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
 const push = (dir: string): Promise<GitResult> => gitAsync(GIT_ENV, dir, 'push', 'paas', 'main');
 
-function commit(dir: string, files: Record<string, string>, message: string): void {
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  gitOk(dir, 'add', '-A');
-  gitOk(dir, 'commit', '--quiet', '-m', message);
-}
+const commit = (dir: string, files: Record<string, string>, message: string): string =>
+  gitCommit(GIT_ENV, dir, files, message);
 
 interface Load {
   /** Status code (or error code) -> count. */
@@ -122,16 +128,8 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     return started.url;
   };
 
-  const api$ = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
+  const api$ = (method: string, path: string, body?: unknown): Promise<unknown> =>
+    callApi(api.url, token, method, path, body);
 
   /** Web instances the router has (the route table's backends are the up ones of the live release). */
   const upWeb = async (): Promise<Instance[]> =>
@@ -159,7 +157,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
       }),
     );
     ds = api.app.get<DataSource>(DATA_SOURCE);
-    token = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+    token = readAdminToken(roots.root);
     await daemon('agent', 'apps/agent/src/main.ts', { ...env, PAAS_API_URL: api.url, PAAS_NODE_NAME: 'host' });
     routerUrl = await daemon('router', 'apps/proxy/src/main.ts', {
       ...env,
@@ -184,12 +182,13 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     await api?.app.close();
     await redis?.stop();
     await registry?.close();
-    const containers = existsSync(join(roots.root, 'containers'))
-      ? spawnSync('ls', [join(roots.root, 'containers')], { encoding: 'utf8' }).stdout.trim()
-      : '';
-    const left = { mounts: mountsUnder(roots.root), containers, cgroups: cgroupsLeftSince(startedAt) };
+    const left = {
+      mounts: mountsUnder(roots.root),
+      containers: containersUnder(roots.root),
+      cgroups: cgroupsLeftSince(startedAt),
+    };
     roots.cleanup();
-    assert.deepEqual(left, { mounts: [], containers: '', cgroups: [] }, 'the platform left something behind');
+    assert.deepEqual(left, { mounts: [], containers: [], cgroups: [] }, 'the platform left something behind');
     assert.deepEqual(problems, []);
   });
 

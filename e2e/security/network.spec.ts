@@ -33,7 +33,7 @@ const remoteIp = (n: number): string => remote.host.replace(/\d+$/, (d) => Strin
 const controlPlane = remoteIp(1);
 const world = remoteIp(2);
 roots.env.PAAS_PROTECTED_CIDRS = `${controlPlane}/32`;
-const { run, ok } = cliFor(roots.env);
+const { run, ok, removeAll } = cliFor(roots.env);
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const trySh = (cmd: string, args: string[]): void => {
@@ -145,8 +145,7 @@ describe('security: containers never reach the host, the control plane or anothe
 
   after(() => {
     for (const child of listeners) if (child.pid) trySh('kill', [String(child.pid)]);
-    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
-    if (left.length) run('rm', '-f', ...left);
+    removeAll();
     run('network', 'prune');
     trySh('ip', ['route', 'del', `${world}/32`]);
     trySh('ip', ['link', 'del', remote.veth]);

@@ -16,7 +16,7 @@ import { cgroupsLeftSince, cliFor, mountsUnder, PAAS, type Result, tempRoots } f
 
 const startedAt = Date.now();
 const roots = tempRoots();
-const { run, ok } = cliFor(roots.env);
+const { run, ok, removeAll } = cliFor(roots.env);
 const MARK = 'COMMAND-RAN';
 
 /** `paas ARGS` as a child of a parent without `cap` in its bounding set. */
@@ -69,8 +69,7 @@ before(() => {
 });
 
 after(() => {
-  const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
-  if (left.length) run('rm', '-f', ...left);
+  const left = removeAll();
   const mounts = mountsUnder(roots.root);
   roots.cleanup();
   assert.deepEqual({ left, mounts }, { left: [], mounts: [] }, 'the suite left something behind');

@@ -138,10 +138,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** `run` and `ok` bound to one set of roots; `ok` fails the test with the command's output. */
+/**
+ * `run` and `ok` bound to one set of roots; `ok` fails the test with the command's output;
+ * `removeAll` (a suite's after) removes every container of the roots, returning the ids it found.
+ */
 export function cliFor(env: NodeJS.ProcessEnv): {
   run: (...args: string[]) => Result;
   ok: (...args: string[]) => string;
+  removeAll: () => string[];
 } {
   const run = (...args: string[]): Result => paas(args, env);
   const ok = (...args: string[]): string => {
@@ -149,7 +153,12 @@ export function cliFor(env: NodeJS.ProcessEnv): {
     if (r.status !== 0) throw new Error(`paas ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
-  return { run, ok };
+  const removeAll = (): string[] => {
+    const left = run('ps', '-aq').stdout.split('\n').filter(Boolean);
+    if (left.length) run('rm', '-f', ...left);
+    return left;
+  };
+  return { run, ok, removeAll };
 }
 
 /** Mount points at or below `path` (a leak check). */
@@ -157,6 +166,18 @@ export function mountsUnder(path: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.split(' ')[4]?.startsWith(path));
+}
+
+/**
+ * The containers whose records are still under an engine root (`<root>/containers/<id>/`, 64
+ * hex digits): a leak check that skips what the engine keeps beside them (the names table).
+ */
+export function containersUnder(root: string): string[] {
+  const dir = join(root, 'containers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^[a-f0-9]{64}$/.test(e.name))
+    .map((e) => e.name);
 }
 
 /**

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 
 /** git's environment: no system or user configuration (HOME is the spec's), never prompting. */
 export function gitEnv(home: string): NodeJS.ProcessEnv {
@@ -36,6 +38,33 @@ export interface GitResult {
   /** stdout and stderr as they came. */
   readonly output: string;
   readonly ms: number;
+}
+
+/**
+ * Writes `files` into the checkout `dir` (null removes one), stages everything and commits it
+ * with `message`; returns the new commit's id.
+ */
+export function gitCommit(
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  files: Readonly<Record<string, string | null>>,
+  message: string,
+): string {
+  for (const [name, content] of Object.entries(files)) {
+    if (content === null) rmSync(join(dir, name));
+    else writeFileSync(join(dir, name), content);
+  }
+  gitSync(env, dir, 'add', '-A');
+  gitSync(env, dir, 'commit', '--quiet', '-m', message);
+  return gitSync(env, dir, 'rev-parse', 'HEAD');
+}
+
+/** What the server said to a push, as the pusher sees it: the `remote: ` lines without git's padding. */
+export function remoteLines(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('remote: '))
+    .map((l) => l.slice('remote: '.length).trimEnd());
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { humanAgo, humanDuration, humanSize, shortHex, table } from './format';
+import { BINARY_UNITS, DECIMAL_UNITS, humanAgo, humanDuration, humanSize, inUnits, shortHex, table } from './format';
 
 describe('format', () => {
   it('prints sizes like Docker', () => {
@@ -11,6 +11,15 @@ describe('format', () => {
     assert.equal(humanSize(4_261_000), '4.26MB');
     assert.equal(humanSize(123_456_789), '123MB');
     assert.equal(humanSize(1_500_000_000), '1.5GB');
+  });
+
+  it('scales a size to the largest unit that leaves at least 1, and no further than the last', () => {
+    assert.deepEqual(inUnits(0, 1024, BINARY_UNITS), { value: 0, unit: 'B' });
+    assert.deepEqual(inUnits(1023, 1024, BINARY_UNITS), { value: 1023, unit: 'B' });
+    assert.deepEqual(inUnits(1536, 1024, BINARY_UNITS), { value: 1.5, unit: 'KiB' });
+    assert.deepEqual(inUnits(1000, 1000, DECIMAL_UNITS), { value: 1, unit: 'kB' });
+    assert.deepEqual(inUnits(1000, 1024, BINARY_UNITS), { value: 1000, unit: 'B' });
+    assert.deepEqual(inUnits(2 * 1024 ** 5, 1024, BINARY_UNITS), { value: 2048, unit: 'TiB' });
   });
 
   it('prints durations like Docker', () => {

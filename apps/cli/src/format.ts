@@ -1,15 +1,27 @@
 /** Output helpers that match what Docker's CLI prints. */
 
+/** Decimal units (Docker's image and disk sizes) and binary ones (memory). */
+export const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
+export const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/**
+ * `bytes` in the largest of `units` (each `base` times the one before) that leaves at least 1:
+ * the one scaling every size printer of the CLI shares; each rounds and spaces as its model does.
+ */
+export function inUnits(bytes: number, base: 1000 | 1024, units: readonly string[]): { value: number; unit: string } {
+  let value = bytes;
+  let at = 0;
+  while (value >= base && at < units.length - 1) {
+    value /= base;
+    at++;
+  }
+  return { value, unit: units[at] ?? '' };
+}
+
 /** Decimal sizes with three significant digits, as Docker's units.HumanSize: 4.26MB, 1.2kB, 0B. */
 export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${Number(value.toPrecision(3))}${units[unit]}`;
+  const { value, unit } = inUnits(bytes, 1000, DECIMAL_UNITS);
+  return `${Number(value.toPrecision(3))}${unit}`;
 }
 
 /** "2 weeks ago", as Docker's units.HumanDuration plus " ago". */

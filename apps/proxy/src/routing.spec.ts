@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppRoute } from '@paas/platform/routes';
-import { type AppState, type BackendState, Routing, normalizeHost, requestTarget } from './routing';
+import { AppState, type BackendState, Routing, normalizeHost, requestTarget } from './routing';
 
 function route(app: string, ports: number[], hosts: string[] = []): AppRoute {
   return {
@@ -185,6 +185,35 @@ describe('backend choice', () => {
     assert.equal(routing.pick(app, now), undefined);
     routing.setHealth('127.0.0.1:1', true);
     assert.equal(routing.pick(app, now), a);
+  });
+
+  it('looks no further than the first idle backend, with many backends', () => {
+    const routing = new Routing('localhost');
+    routing.setRoutes(
+      [
+        route(
+          'big',
+          Array.from({ length: 1000 }, (_, i) => 2000 + i),
+        ),
+      ],
+      1,
+    );
+    const app = appOf(routing, 'big.localhost');
+    let looked = 0;
+    const counted = new Proxy(app.backends as BackendState[], {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) looked++;
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const big = new AppState(app.name, app.hosts, counted, app.check);
+    for (const b of app.backends.slice(0, 10)) b.inflight = 1;
+    const picked = routing.pick(big, Date.now());
+    assert.equal(picked?.id, 'web.11', 'the first idle one, in round-robin order');
+    assert.ok(looked <= 11, `looked at ${looked} backends`);
+    looked = 0;
+    assert.equal(routing.pick(big, Date.now())?.id, 'web.12');
+    assert.equal(looked, 1);
   });
 
   it('has nothing to pick for an app without backends', () => {

@@ -254,6 +254,9 @@ export class Routing {
       } else if (best === undefined || b.inflight < best.inflight) {
         best = b;
         bestIndex = index;
+        // None can have fewer than none, and ties go to the first in scan order: with 1,000
+        // backends a request at rest looks at one or two, not all of them.
+        if (b.inflight === 0) break;
       }
     }
     if (best === undefined) {

@@ -28,7 +28,7 @@ import {
 import { ImageNotFoundError } from '@paas/images';
 import { openEngine } from '../context';
 import { CliError } from '../errors';
-import { humanAgo, humanDuration, humanSize, table } from '../format';
+import { BINARY_UNITS, humanAgo, humanDuration, humanSize, inUnits, table } from '../format';
 import type { CliIo } from '../io';
 import { type RunFlags, createOptions } from './options';
 
@@ -491,14 +491,8 @@ export async function stats(io: CliIo, refs: string[], opts: { stream?: boolean;
 
 /** Binary units as docker stats prints memory: 1.5MiB, 23.4GiB. */
 function humanBinary(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number(value.toFixed(unit === 0 ? 0 : 2))}${units[unit]}`;
+  const { value, unit } = inUnits(bytes, 1024, BINARY_UNITS);
+  return `${Number(value.toFixed(unit === 'B' ? 0 : 2))}${unit}`;
 }
 
 export async function rename(io: CliIo, ref: string, name: string): Promise<void> {

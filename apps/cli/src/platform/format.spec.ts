@@ -52,5 +52,8 @@ describe('heroku-style output', () => {
     assert.equal(shortCommit('0123456789abcdef0123456789abcdef01234567'), '0123456');
     assert.equal(bytes(512 * 1024 * 1024), '512 MiB');
     assert.equal(bytes(1536 * 1024 * 1024), '1.5 GiB');
+    assert.equal(bytes(1023), '1023 B');
+    assert.equal(bytes(null), '');
+    assert.equal(bytes(1536 * 1024 * 1024), '1.5 GiB');
   });
 });

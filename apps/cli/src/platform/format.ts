@@ -1,5 +1,7 @@
 /** Output in the style of Heroku's CLI: `=== headers`, aligned `Key: value` lists, short ages. */
 
+import { BINARY_UNITS, inUnits } from '../format';
+
 /** `=== text` */
 export function header(text: string): string {
   return `=== ${text}\n`;
@@ -84,12 +86,6 @@ export function json(value: unknown): string {
 /** 1073741824 -> `1 GiB`, 536870912 -> `512 MiB`. */
 export function bytes(value: number | null | undefined): string {
   if (value === null || value === undefined) return '';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = value;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Number(v.toFixed(v < 10 && u > 0 ? 1 : 0))} ${units[u]}`;
+  const { value: v, unit } = inUnits(value, 1024, BINARY_UNITS);
+  return `${Number(v.toFixed(v < 10 && unit !== 'B' ? 1 : 0))} ${unit}`;
 }

@@ -37,8 +37,9 @@ export function loginPath(env: Env): string {
   return join(base, 'paas', 'platform.json');
 }
 
-function adminTokenPath(env: Env): string {
-  return join(paths(env).root, 'platform', 'admin.token');
+/** `$PAAS_ROOT/platform/admin.token`: the token the local api makes on its first start. */
+export function adminTokenPath(root: string): string {
+  return join(root, 'platform', 'admin.token');
 }
 
 /** `http://127.0.0.1:7000` from PAAS_API_ADDR (an all-interfaces address is reached on loopback). */
@@ -110,7 +111,7 @@ export async function removeLogin(env: Env): Promise<StoredLogin | undefined> {
 
 async function readAdminToken(env: Env): Promise<string | undefined> {
   try {
-    const token = (await readFile(adminTokenPath(env), 'utf8')).trim();
+    const token = (await readFile(adminTokenPath(paths(env).root), 'utf8')).trim();
     return token || undefined;
   } catch {
     return undefined; // missing or not readable by this user: not the local admin
@@ -126,7 +127,7 @@ export async function resolveTarget(env: Env): Promise<Target> {
   if (login && login.url === url) return { url, token: login.token, source: 'login', from: loginPath(env) };
   // The local admin token never leaves the machine: it is only sent to a loopback api.
   const admin = isLoopback(url) ? await readAdminToken(env) : undefined;
-  if (admin) return { url, token: admin, source: 'admin', from: adminTokenPath(env) };
+  if (admin) return { url, token: admin, source: 'admin', from: adminTokenPath(paths(env).root) };
   return { url, token: undefined, source: 'none', from: '' };
 }
 

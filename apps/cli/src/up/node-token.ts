@@ -10,6 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../errors';
 import { ApiClient } from '../platform/client';
+import { adminTokenPath } from '../platform/target';
 import type { IssuedToken, Token } from '@paas/api-types';
 
 const TOKEN = /^paas_[0-9A-Za-z]{40}$/;
@@ -33,11 +34,11 @@ async function readToken(path: string, shape?: RegExp): Promise<string | undefin
 export async function ensureNodeToken(root: string, apiUrl: string): Promise<string> {
   const path = nodeTokenPath(root);
   const stored = await readToken(path, TOKEN);
-  const admin = await readToken(join(root, 'platform', 'admin.token'));
+  const admin = await readToken(adminTokenPath(root));
   if (!admin) {
     if (stored) return path;
     throw new CliError(
-      `cannot make the agent's node token: no admin token in ${join(root, 'platform', 'admin.token')}; ` +
+      `cannot make the agent's node token: no admin token in ${adminTokenPath(root)}; ` +
         `make one with \`paas tokens:create NAME --node\` and write it to ${path} (mode 0600)`,
     );
   }
