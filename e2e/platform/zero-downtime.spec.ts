@@ -4,14 +4,16 @@
  * static site deployed with real `git push`es. Steady keep-alive load goes through the router
  * (Host: site.localhost) during a deploy, during scale 1 -> 5 -> 1 and during a rollback, and
  * every response must be a 2xx: no error status, no socket error. A release whose instances
- * fail their check rejects its push while the live one keeps serving.
+ * fail their check rejects its push while the live one keeps serving. The node offers 1 GiB
+ * (PAAS_NODE_MEMORY, no overcommit), so two instances of 512 MiB fill it: a deploy then has no
+ * room for a second copy and rolls, one instance at a time, still without a failed request.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Instance } from '@paas/platform';
+import { Instance, Release } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { type RunningRegistry, startRegistry } from '@paas/registry';
 import type { DataSource } from 'typeorm';
@@ -158,7 +160,13 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     );
     ds = api.app.get<DataSource>(DATA_SOURCE);
     token = readAdminToken(roots.root);
-    await daemon('agent', 'apps/agent/src/main.ts', { ...env, PAAS_API_URL: api.url, PAAS_NODE_NAME: 'host' });
+    await daemon('agent', 'apps/agent/src/main.ts', {
+      ...env,
+      PAAS_API_URL: api.url,
+      PAAS_NODE_NAME: 'host',
+      PAAS_NODE_MEMORY: '1024',
+      PAAS_NODE_OVERCOMMIT: '1',
+    });
     routerUrl = await daemon('router', 'apps/proxy/src/main.ts', {
       ...env,
       PAAS_ROUTER_WORKERS: '0',
@@ -218,7 +226,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
 
   it('scales 1 -> 5 -> 1 under load without a failed request', async (t) => {
     const l = load(routerUrl);
-    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 5, memory: 64, cpu: 100 }] });
+    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 5, size: '64M' }] });
     await waitFor('five web instances up', 30_000, async () => (await upWeb()).length === 5).catch(async (err) => {
       const all = await ds.manager.find(Instance, { where: { type: 'web' } });
       throw new Error(
@@ -257,5 +265,41 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     t.diagnostic(`failed deploy: ${assertNoErrors('failed deploy', l)} requests through the router, all 200`);
     assert.deepEqual([...l.bodies.keys()], ['site v1']);
     await serves('site v1');
+  });
+
+  it('deploys on a full node by rolling (no room for a second copy) without a failed request', async (t) => {
+    // two of 512 MiB fill the node's 1 GiB: a deploy cannot start beside them
+    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 2, size: 'standard-1x' }] });
+    await waitFor('two standard-1x web instances up and routed', 60_000, async () => {
+      const up = await upWeb();
+      return up.length === 2 && up.every((i) => i.size === 'standard-1x');
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // the router has both
+    const l = load(routerUrl);
+    // how many web instances the node holds at once, leaving ones included
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, await ds.manager.count(Instance, { where: { type: 'web' } }));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await api$('PATCH', '/api/apps/site/config-vars', { ROLLED: '1' });
+    const newest = async (): Promise<Release | null> =>
+      ds.manager.findOne(Release, { where: { appId: (await upWeb())[0]?.appId ?? '' }, order: { version: 'DESC' } });
+    await waitFor('the config release live on two new instances', 60_000, async () => {
+      const release = await newest();
+      const up = await upWeb();
+      return release?.status === 'live' && up.length === 2 && up.every((i) => i.releaseId === release.id);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    sampling = false;
+    await sampler;
+    await l.stop();
+    t.diagnostic(`rolling deploy: ${assertNoErrors('rolling deploy', l)} requests through the router, all 200`);
+    assert.deepEqual([...l.bodies.keys()], ['site v1']);
+    assert.ok(most <= 2, `the node never held more than it has room for (${most} web instances at once)`);
   });
 });
