@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,17 +44,11 @@ import {
   pushImage,
   startRegistry,
 } from '@paas/registry';
-import {
-  DATA_SOURCE,
-  DeploysService,
-  type RunningApi,
-  adminTokenPath,
-  loadApiConfig,
-  startApi,
-} from '@paas/api/testing';
+import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { Cluster, REPO } from '@paas/cluster';
 import { isAlive, mountsUnder } from '../support/cli';
 import { httpGet, waitFor } from '../support/platform';
+import { callApi, readAdminToken } from '../platform/support/api';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 
@@ -101,12 +95,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     return out;
   };
   const scale = async (quantity: number): Promise<void> => {
-    const res = await fetch(`${api?.url}/api/apps/web/formation/web`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ quantity }),
-    });
-    assert.equal(res.status, 200, await res.text());
+    await callApi(api?.url ?? '', token(), 'PATCH', '/api/apps/web/formation/web', { quantity }, 200);
   };
   /** `n` instances of `release` up and nothing else running; every one answers at its address. */
   const converged = async (n: number, release: Release): Promise<(Instance & { node: string })[]> => {
@@ -173,7 +162,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     ds = api.app.get<DataSource>(DATA_SOURCE);
     apiRedis = connectRedis(redis.url);
-    adminToken = readFileSync(adminTokenPath(root), 'utf8').trim();
+    adminToken = readAdminToken(root);
     mark('api, registry, redis up');
 
     // the app's image: busybox from the host with a web root, pushed as REGISTRY/web:v1
@@ -285,12 +274,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   });
 
   it('deploys an app: v1 goes live and answers through the router and at its instance', async () => {
-    const res = await fetch(`${api?.url}/api/apps`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'web' }),
-    });
-    assert.equal(res.status, 201);
+    await callApi(api?.url ?? '', token(), 'POST', '/api/apps', { name: 'web' }, 201);
     app = await ds.manager.findOneByOrFail(App, { name: 'web' });
     const registryHost = new URL(registry?.url ?? '').host;
     v1 = await createRelease(ds, {
@@ -399,11 +383,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   it('drains a node: its instances move to the others first, then it takes instances again', async () => {
     const drained = `${NAME}-n2`;
     const post = async (path: string): Promise<void> => {
-      const res = await fetch(`${api?.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token()}` },
-      });
-      assert.equal(res.status, 200, await res.text());
+      await callApi(api?.url ?? '', token(), 'POST', path, undefined, 200);
     };
     if (!(await upInstances()).some((i) => i.node === drained)) {
       // make sure it holds something to move

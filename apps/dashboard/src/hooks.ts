@@ -138,3 +138,33 @@ export function useTitle(title: string): void {
     document.title = title ? `${title} · paas` : 'paas';
   }, [title]);
 }
+
+export interface Attempt {
+  /** While an action runs: its controls disable themselves. */
+  readonly busy: boolean;
+  /** What the last action (or a check before it) ended with, until the next one starts. */
+  readonly error: unknown;
+  setError(error: unknown): void;
+  /** Runs `work` as the user's action: busy meanwhile, its error kept; whether it succeeded. */
+  attempt(work: () => Promise<void>): Promise<boolean>;
+}
+
+/** A user's action in flight (a form's submit, a button's change): busy while it runs, then its error. */
+export function useAttempt(): Attempt {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const attempt = useCallback(async (work: () => Promise<void>): Promise<boolean> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await work();
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, setError, attempt };
+}

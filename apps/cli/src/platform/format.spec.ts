@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bytes, columns, header, keyValues, listing, shellQuote, shortAgo, shortCommit, when } from './format';
+import {
+  bytes,
+  columns,
+  header,
+  imageLine,
+  keyValues,
+  listing,
+  processLines,
+  shellQuote,
+  shortAgo,
+  shortCommit,
+  when,
+} from './format';
 
 describe('heroku-style output', () => {
   it('aligns key-value lists and indents multi-line values', () => {
@@ -54,6 +66,14 @@ describe('heroku-style output', () => {
     assert.equal(bytes(1536 * 1024 * 1024), '1.5 GiB');
     assert.equal(bytes(1023), '1023 B');
     assert.equal(bytes(null), '');
-    assert.equal(bytes(1536 * 1024 * 1024), '1.5 GiB');
+  });
+
+  it('shows an image with its digest and process types as lines, and nothing for what is missing', () => {
+    assert.equal(imageLine('r:5000/shop:v3', 'sha256:abc'), 'r:5000/shop:v3@sha256:abc');
+    assert.equal(imageLine('r:5000/shop:v3', null), 'r:5000/shop:v3');
+    assert.equal(imageLine(null, 'sha256:abc'), undefined);
+    assert.equal(processLines({ web: 'npm start', worker: 'node w.js' }), 'web: npm start\nworker: node w.js');
+    assert.equal(processLines({}), undefined);
+    assert.equal(processLines(null), undefined);
   });
 });

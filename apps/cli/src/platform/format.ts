@@ -78,6 +78,20 @@ export function shortCommit(commit: string | null | undefined): string {
   return /^[0-9a-f]{40,64}$/.test(commit) ? commit.slice(0, 7) : commit;
 }
 
+/** `REF@DIGEST` of a build's or release's image (the ref alone without a digest); undefined without one. */
+export function imageLine(ref: string | null | undefined, digest: string | null | undefined): string | undefined {
+  if (!ref) return undefined;
+  return digest ? `${ref}@${digest}` : ref;
+}
+
+/** A build's or release's process types as `type: command` lines; undefined when there are none. */
+export function processLines(types: Readonly<Record<string, string>> | null | undefined): string | undefined {
+  if (!types || Object.keys(types).length === 0) return undefined;
+  return Object.entries(types)
+    .map(([type, command]) => `${type}: ${command}`)
+    .join('\n');
+}
+
 /** Pretty JSON for `--json`. */
 export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;

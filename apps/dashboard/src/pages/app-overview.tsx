@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react';
 import { type AppMetrics, type Formation, type Instance, appPath, get, request } from '../api';
 import { Badge, DataTable, Empty, ErrorNotice, LineChart, Status } from '../components';
 import { formatBytes, formatDuration, formatMiB, formatRate, plural } from '../format';
-import { useNow, usePoll } from '../hooks';
+import { useAttempt, useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
 
 const CHART_WINDOW_MS = 5 * 60_000;
@@ -99,8 +99,7 @@ function ScaleControl({
   onScaled: (type: string, quantity: number, formation: Formation[]) => void;
 }) {
   const [draft, setDraft] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, attempt } = useAttempt();
   const value = draft ?? String(formation.quantity);
   const n = Number(value);
   const valid = value !== '' && Number.isInteger(n) && n >= 0 && n <= MAX_QUANTITY;
@@ -114,19 +113,13 @@ function ScaleControl({
       setError(new Error(`The number of instances is a whole number from 0 to ${MAX_QUANTITY}.`));
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await attempt(async () => {
       const all = await request<Formation[]>('PATCH', appPath(app, '/formation'), {
         body: { updates: [{ type: formation.type, quantity: n }] },
       });
       setDraft(null);
       onScaled(formation.type, n, all);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

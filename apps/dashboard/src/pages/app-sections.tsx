@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { type Domain, type Release, appPath, get, request } from '../api';
 import { ConfirmButton, DataTable, Empty, ErrorNotice, ReleaseState, Status, Table } from '../components';
 import { formatAgo } from '../format';
-import { useNow, usePoll } from '../hooks';
+import { useAttempt, useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
 
 /** What a rollback may bring back: a release that passed its release command (libs/platform canRollBackTo). */
@@ -83,27 +83,17 @@ export function ConfigVars({ view }: { view: AppView }) {
     app.name,
     version,
   ]);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, setError, attempt } = useAttempt();
   const [said, setSaid] = useState('');
   const [key, setKey] = useState('');
   const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
 
-  const patch = async (changes: Record<string, string | null>, done: string): Promise<boolean> => {
-    setError(undefined);
-    setBusy(true);
-    try {
+  const patch = (changes: Record<string, string | null>, done: string): Promise<boolean> =>
+    attempt(async () => {
       vars.mutate(await request<Record<string, string>>('PATCH', appPath(app.name, '/config-vars'), { body: changes }));
       setSaid(done);
       view.changed();
-      return true;
-    } catch (err) {
-      setError(err);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   const add = async (event: FormEvent) => {
     event.preventDefault();
@@ -242,9 +232,8 @@ export function Domains({ view }: { view: AppView }) {
   const { app, version } = view;
   const domains = usePoll((s) => get<Domain[]>(appPath(app.name, '/domains'), s), 10_000, [app.name, version]);
   const [hostname, setHostname] = useState('');
-  const [error, setError] = useState<unknown>();
+  const { busy, error, setError, attempt } = useAttempt();
   const [said, setSaid] = useState('');
-  const [busy, setBusy] = useState(false);
 
   const add = async (event: FormEvent) => {
     event.preventDefault();
@@ -253,18 +242,12 @@ export function Domains({ view }: { view: AppView }) {
       setError(new Error('Enter a host name, such as www.example.com.'));
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await attempt(async () => {
       await request<Domain>('POST', appPath(app.name, '/domains'), { body: { hostname: h } });
       setHostname('');
       setSaid(`${h} added.`);
       domains.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const remove = async (d: Domain) => {

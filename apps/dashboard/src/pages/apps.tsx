@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { type App, type Instance, appPath, get, request } from '../api';
 import { Badge, DataTable, Empty, ErrorNotice } from '../components';
-import { usePoll, useTitle } from '../hooks';
+import { useAttempt, usePoll, useTitle } from '../hooks';
 import { Link, useNav } from '../nav';
 import { appUrl } from '../route';
 import { type AppSummary, summarize } from '../summary';
@@ -71,8 +71,7 @@ export function AppsPage() {
 function CreateApp() {
   const { navigate } = useNav();
   const [name, setName] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, attempt } = useAttempt();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const value = name.trim();
@@ -84,15 +83,10 @@ function CreateApp() {
       );
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await attempt(async () => {
       const app = await request<App>('POST', '/api/apps', { body: { name: value } });
       navigate(appUrl(app.name));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
   return (
     <section aria-labelledby="create-heading" className="card">

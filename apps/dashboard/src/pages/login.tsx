@@ -1,14 +1,13 @@
 import { type FormEvent, useState } from 'react';
 import { type App, request } from '../api';
 import { ErrorNotice } from '../components';
-import { useTitle } from '../hooks';
+import { useAttempt, useTitle } from '../hooks';
 
 /** Sign in with an API token, checked against `GET /api/apps` before it is stored. */
 export function LoginPage({ notice, onSignedIn }: { notice: string | null; onSignedIn: (token: string) => void }) {
   useTitle('Sign in');
   const [token, setToken] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, attempt } = useAttempt();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -17,16 +16,10 @@ export function LoginPage({ notice, onSignedIn }: { notice: string | null; onSig
       setError(new Error('Enter an API token.'));
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await attempt(async () => {
       await request<App[]>('GET', '/api/apps', { token: value });
       onSignedIn(value);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -11,6 +11,7 @@
  * written, a rename or removal cut short) reads as a free name and is overwritten.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock, writeFileAtomic } from '@paas/content';
@@ -117,7 +118,6 @@ export class ContainerStore {
 
   async list(): Promise<ContainerRecord[]> {
     const records: ContainerRecord[] = [];
-    // read in parallel: with a thousand containers, one read after another is seconds
     const read = await Promise.all((await this.ids()).map((id) => this.read(id)));
     for (const record of read) if (record) records.push(record);
     return records.sort((a, b) => (a.created < b.created ? 1 : -1));
@@ -125,7 +125,8 @@ export class ContainerStore {
 
   async read(id: string): Promise<ContainerRecord | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.dir(id), 'container.json'), 'utf8')) as ContainerRecord;
+      // synchronously, as the shim's state files (shim.ts says why: `ps` reads every record)
+      return JSON.parse(readFileSync(join(this.dir(id), 'container.json'), 'utf8')) as ContainerRecord;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || err instanceof SyntaxError) return undefined;

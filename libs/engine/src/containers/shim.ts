@@ -4,7 +4,7 @@
  * it is gone, and ask it to stop.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isProcessAlive } from '@paas/content';
@@ -105,9 +105,15 @@ export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<num
   }
 }
 
+/*
+ * The state files are read synchronously: a few hundred bytes each, four per container, and
+ * `ps` reads them for every container. Through fs/promises each read is four thread-pool
+ * round trips and a FileHandle; with 300 containers `ps` took 0.7-1.0 s against 0.25-0.37 s
+ * read this way (node's own start-up is 0.2 s). Each read blocks the loop for microseconds.
+ */
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
     return undefined;
   }
@@ -121,13 +127,13 @@ export const readExit = (stateDir: string): Promise<ShimExit | undefined> => rea
 export async function liveShimPid(stateDir: string): Promise<number | undefined> {
   let pid: number;
   try {
-    pid = Number.parseInt(await readFile(join(stateDir, 'shim.pid'), 'utf8'), 10);
+    pid = Number.parseInt(readFileSync(join(stateDir, 'shim.pid'), 'utf8'), 10);
   } catch {
     return undefined;
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return undefined;
   try {
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const at = cmdline.indexOf('--state-dir');
     if (at < 0 || cmdline[at + 1] !== stateDir) return undefined; // a reused pid
   } catch {

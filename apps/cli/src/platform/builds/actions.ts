@@ -8,7 +8,7 @@ import { table } from '../../format';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
-import { header, json, keyValues, shortAgo, shortCommit, when } from '../format';
+import { header, imageLine, json, keyValues, processLines, shortAgo, shortCommit, when } from '../format';
 import { type JsonFlag, appPath, appSession, parseCount } from '../session';
 import { untilInterrupted } from '../../terminal';
 
@@ -56,15 +56,8 @@ export async function buildsInfo(io: CliIo, ref: string | undefined, flags: AppF
       ['Commit', build.commit ? `${build.commit}${build.ref ? ` (${build.ref})` : ''}` : undefined],
       ['Created', when(build.createdAt)],
       ['Error', build.error],
-      ['Image', build.imageRef ? `${build.imageRef}${build.imageDigest ? `@${build.imageDigest}` : ''}` : undefined],
-      [
-        'Processes',
-        build.processTypes && Object.keys(build.processTypes).length
-          ? Object.entries(build.processTypes)
-              .map(([t, c]) => `${t}: ${c}`)
-              .join('\n')
-          : undefined,
-      ],
+      ['Image', imageLine(build.imageRef, build.imageDigest)],
+      ['Processes', processLines(build.processTypes)],
       ['Release', build.release ? `v${build.release.version}` : undefined],
       ['Stack', build.stack],
       ['Status', build.status],

@@ -7,7 +7,7 @@ import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
-import { columns, header, json, keyValues, shellQuote, shortAgo, when } from '../format';
+import { columns, header, imageLine, json, keyValues, processLines, shellQuote, shortAgo, when } from '../format';
 import { type JsonFlag, action, appPath, appSession, parseCount } from '../session';
 
 /** `v12` or `12` -> 12. */
@@ -62,18 +62,8 @@ export async function releasesInfo(
       ['By', release.createdBy],
       ['Change', release.description],
       ['Current', release.current ? 'yes' : 'no'],
-      [
-        'Image',
-        release.imageRef ? `${release.imageRef}${release.imageDigest ? `@${release.imageDigest}` : ''}` : undefined,
-      ],
-      [
-        'Processes',
-        release.processTypes && Object.keys(release.processTypes).length
-          ? Object.entries(release.processTypes)
-              .map(([t, c]) => `${t}: ${c}`)
-              .join('\n')
-          : undefined,
-      ],
+      ['Image', imageLine(release.imageRef, release.imageDigest)],
+      ['Processes', processLines(release.processTypes)],
       ['Status', release.status],
       ['Live', release.liveAt ? when(release.liveAt) : undefined],
       ['Error', release.error],
