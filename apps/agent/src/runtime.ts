@@ -2,6 +2,10 @@
  * The agent's container runtime (roles.ts) on the node's engine (libs/engine): the only file
  * of the agent that speaks to it. Containers run under their own paas-shim; stopping the
  * agent leaves them running.
+ *
+ * A container's shim writes its state files and its log into one directory: an inotify watch
+ * there tells the agent when to read the state again (instead of reading every container's
+ * state every heartbeat); the log follower polls only as the fallback for a missed event.
  */
 import {
   type ContainerRecord,
@@ -11,7 +15,12 @@ import {
   readLogs,
   readStats,
 } from '@paas/engine';
+import { watch } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ContainerAddress, ContainerRuntime } from './roles';
+
+/** The log follower's poll when inotify missed an event (inotify wakes it at once otherwise). */
+const LOG_FALLBACK_POLL_MS = 5000;
 
 export class EngineRuntime implements ContainerRuntime {
   constructor(private readonly engine: Engine) {}
@@ -44,6 +53,17 @@ export class EngineRuntime implements ContainerRuntime {
     return (await this.engine.networkLeases())[record.id] ?? null;
   }
 
+  watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void {
+    if (until.aborted) return;
+    try {
+      const watcher = watch(dirname(this.engine.logPath(record)), { persistent: false }, () => onChange());
+      watcher.on('error', () => watcher.close());
+      until.addEventListener('abort', () => watcher.close(), { once: true });
+    } catch {
+      // no such directory (removed meanwhile) or no inotify: the agent's periodic reads remain
+    }
+  }
+
   memory(pid: number): Promise<number | null> {
     return readStats(pid).then(
       (s) => s.memoryUsage,
@@ -59,6 +79,7 @@ export class EngineRuntime implements ContainerRuntime {
     for await (const line of readLogs(this.engine.logPath(record), {
       follow: true,
       until,
+      pollMs: LOG_FALLBACK_POLL_MS,
       ...(options.fromStart ? {} : { tail: 0 }),
     })) {
       yield line.text;

@@ -727,6 +727,13 @@ export interface components {
     };
     readonly HeartbeatDto: {
       readonly instances: readonly components['schemas']['InstanceReportDto'][];
+      /**
+       * @description false: `instances` holds only the reports that changed since the last answered heartbeat
+       * @default true
+       */
+      readonly full: boolean;
+      /** @description the `desiredVersion` of the desired set the agent holds */
+      readonly desiredVersion?: string;
     };
     readonly HttpCheckView: {
       readonly attempts: number;
@@ -826,8 +833,12 @@ export interface components {
       readonly registry: string;
       /** @description ms a leaving instance keeps serving in-flight requests */
       readonly drainMs: number;
-      /** @description every instance the node should run */
-      readonly instances: readonly components['schemas']['DesiredInstanceView'][];
+      /** @description a fingerprint of the desired set, for the next heartbeat to echo */
+      readonly desiredVersion: string;
+      /** @description every instance the node should run; null when the set is the one of the echoed desiredVersion */
+      readonly instances: readonly components['schemas']['DesiredInstanceView'][] | null;
+      /** @description the next heartbeat should report every instance */
+      readonly fullReport: boolean;
     };
     readonly TokenView: {
       /** Format: uuid */
