@@ -53,6 +53,11 @@ export class FakeApi {
   readonly nodes: Node[] = [];
   /** How many instances the pretend nodes hold in all; the rest wait for room (null: no limit). */
   room: number | null = null;
+  /**
+   * What becomes of a release with an image, as the scheduler would decide at once: live (a
+   * fast deploy), still deploying, waiting for room, or failed.
+   */
+  deployOutcome: 'live' | 'deploying' | { readonly waiting: string } | { readonly failed: string } = 'live';
   private readonly events = new EventEmitter();
   private server: http.Server | undefined;
   url = '';
@@ -163,14 +168,16 @@ export class FakeApi {
     const image = imageRef ?? previous?.imageRef ?? null;
     // as the api's release lifecycle: with an image it deploys (no scheduler here makes it live),
     // without one it is live at once; either supersedes the older deploying one
-    const status = image === null ? 'live' : 'deploying';
+    const outcome = image === null ? 'live' : this.deployOutcome;
+    const status =
+      typeof outcome === 'string' ? outcome : 'failed' in outcome ? ('failed' as const) : ('deploying' as const);
     const release: Release = {
       id: randomUUID(),
       version: (previous?.version ?? 0) + 1,
       status,
-      liveAt: null,
-      error: null,
-      waiting: null,
+      liveAt: status === 'live' ? new Date().toISOString() : null,
+      error: typeof outcome === 'object' && 'failed' in outcome ? outcome.failed : null,
+      waiting: typeof outcome === 'object' && 'waiting' in outcome ? outcome.waiting : null,
       description,
       imageRef: image,
       imageDigest: previous?.imageDigest ?? `sha256:${'b'.repeat(64)}`,
@@ -181,7 +188,13 @@ export class FakeApi {
       createdBy: 'admin',
       createdAt: new Date().toISOString(),
     };
-    const superseded = (r: Release): boolean => r.status === 'deploying' || (status === 'live' && r.status === 'live');
+    const superseded = (r: Release): boolean =>
+      status !== 'failed' && (r.status === 'deploying' || (status === 'live' && r.status === 'live'));
+    if (status === 'failed') {
+      // a failed release never took effect: the current one stays
+      state.releases = [{ ...release, current: false }, ...state.releases];
+      return release;
+    }
     state.releases = [
       release,
       ...state.releases.map((r) => ({
