@@ -45,7 +45,7 @@ const MIB = 1024 * 1024;
  * reports in case inotify missed it; its memory every MEMORY_READ_EVERY reports (only `ps`
  * and the dashboard show it), each instance at its own phase so the reads spread out.
  */
-const STATE_READ_EVERY = 10;
+const STATE_READ_EVERY = 30;
 const MEMORY_READ_EVERY = 10;
 
 /** An instance that can never run as asked (a config var no environment can hold): no retry. */

@@ -13,7 +13,7 @@ import {
   type CreateOptions,
   type Engine,
   readLogs,
-  readStats,
+  readMemoryUsage,
 } from '@paas/engine';
 import { watch } from 'node:fs';
 import { dirname } from 'node:path';
@@ -65,10 +65,7 @@ export class EngineRuntime implements ContainerRuntime {
   }
 
   memory(pid: number): Promise<number | null> {
-    return readStats(pid).then(
-      (s) => s.memoryUsage,
-      () => null,
-    );
+    return readMemoryUsage(pid).catch(() => null);
   }
 
   async *logs(record: ContainerRecord, options: { fromStart: boolean; until: AbortSignal }): AsyncIterable<string> {
