@@ -228,4 +228,20 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     assert.deepEqual([...l.bodies.keys()], ['site v1']);
     assert.ok(most <= 2, `the node never held more than it has room for (${most} web instances at once)`);
   });
+
+  it('ps:restart replaces every instance on the full node, rolling, without a failed request', async (t) => {
+    const before = new Set((await upWeb()).map((i) => i.id));
+    assert.equal(before.size, 2);
+    const l = load(routerUrl);
+    await new Promise((r) => setTimeout(r, 500));
+    const marked = (await api$('POST', '/api/apps/site/instances/restart', { process: 'web' })) as { name: string }[];
+    assert.deepEqual(marked.map((i) => i.name).sort(), ['web.1', 'web.2']);
+    await waitFor('two new web instances up', 60_000, async () => {
+      const up = await upWeb();
+      return up.length === 2 && up.every((i) => !before.has(i.id));
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    await l.stop();
+    t.diagnostic(`restart: ${assertNoErrors('restart', l)} requests through the router, all 200`);
+  });
 });
