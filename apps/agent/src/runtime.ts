@@ -23,6 +23,10 @@ import type { ContainerAddress, ContainerRuntime } from './roles';
 const LOG_FALLBACK_POLL_MS = 5000;
 
 export class EngineRuntime implements ContainerRuntime {
+  /** The lease read under way, and the one that callers arriving meanwhile share. */
+  private reading: Promise<unknown> = Promise.resolve();
+  private nextRead: Promise<Record<string, ContainerAddress>> | null = null;
+
   constructor(private readonly engine: Engine) {}
 
   list(): Promise<ContainerRecord[]> {
@@ -50,7 +54,26 @@ export class EngineRuntime implements ContainerRuntime {
   }
 
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {
-    return (await this.engine.networkLeases())[record.id] ?? null;
+    return (await this.leases())[record.id] ?? null;
+  }
+
+  /**
+   * The node's network leases. Instances launched together ask at once, each for its own
+   * lease in one file of them all: callers that arrive while a read is under way share the
+   * next one, which starts after it (so it sees every lease made before they asked).
+   */
+  private leases(): Promise<Record<string, ContainerAddress>> {
+    if (!this.nextRead) {
+      const read = this.reading
+        .catch(() => undefined)
+        .then(() => {
+          this.nextRead = null;
+          return this.engine.networkLeases();
+        });
+      this.nextRead = read;
+      this.reading = read;
+    }
+    return this.nextRead;
   }
 
   watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void {
