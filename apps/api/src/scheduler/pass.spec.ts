@@ -382,8 +382,11 @@ describe('reconcile pass', () => {
     assert.deepEqual(s.messages.take(), [
       'Deploying v2 (v1 serves until it is up)',
       'Stopping web.2 (v1): making room for v2: no room for a second copy',
-      'Waiting for room for 2 web (512 MiB): no node has 512 MiB free',
+      'Rolling: no room for a second copy of 2 web (512 MiB); replacing a few at a time',
     ]);
+    // rolling is not waiting: the release does not say it waits, the formation has nothing waiting
+    assert.equal(v2.deployNote, null);
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.waiting, 0);
     for (let k = 0; k < 6 && v2.status !== 'live'; k++) await step();
     assert.equal(v2.status, 'live');
     assert.equal(v1.status, 'superseded');

@@ -464,12 +464,17 @@ export class Reconciler {
           `Deploy of v${target.version} failed: ${plan.fail.reason}; ${live ? `rolled back, v${live.version} keeps serving` : 'nothing else to serve'}`,
         );
       }
-      const notice = plan.unplaced.length
-        ? `Waiting for room for ${describeUnplaced(plan.unplaced)}: ${[...new Set(plan.unplaced.map((u) => u.reason))].join('; ')}`
-        : '';
+      // what rolls is not waiting: old instances stop to make its room (said once, below)
+      const waits = plan.unplaced.filter((u) => !u.rolling);
+      const rolls = plan.unplaced.filter((u) => u.rolling);
+      const notice = waits.length
+        ? `Waiting for room for ${describeUnplaced(waits)}: ${[...new Set(waits.map((u) => u.reason))].join('; ')}`
+        : rolls.length
+          ? `Rolling: no room for a second copy of ${describeUnplaced(rolls)}; replacing a few at a time`
+          : '';
       // what waits, per process type, where ps, the api and the dashboard read it
       for (const f of formation) {
-        const u = plan.unplaced.find((x) => x.type === f.type);
+        const u = waits.find((x) => x.type === f.type);
         const [waiting, reason] = [u?.count ?? 0, u?.reason ?? null];
         if (f.waiting !== waiting || f.waitingReason !== reason)
           await this.roles.committer.noteFormationWaiting(app.id, f.type, waiting, reason);
@@ -480,8 +485,9 @@ export class Reconciler {
       }
       // a deploy that waits says so on its release (the CLI, api and dashboard read it there)
       const deploying = target && target.id !== live?.id && !plan.goLive && !plan.fail;
-      if (deploying && (target.deployNote ?? '') !== notice) {
-        await this.roles.committer.noteWaiting(target.id, notice || null);
+      const note = waits.length ? notice : '';
+      if (deploying && (target.deployNote ?? '') !== note) {
+        await this.roles.committer.noteWaiting(target.id, note || null);
       }
     }
     return { touched, settled };

@@ -177,7 +177,14 @@ describe('planApp', () => {
     assert.equal(early.fail, null);
     assert.deepEqual(early.stop, []);
     assert.deepEqual(early.unplaced, [
-      { type: 'web', count: 1, size: 'standard-1x', memory: 512, reason: 'no node could ever hold 512 MiB' },
+      {
+        type: 'web',
+        count: 1,
+        size: 'standard-1x',
+        memory: 512,
+        reason: 'no node could ever hold 512 MiB',
+        rolling: false,
+      },
     ]);
     const late = planApp(input({ ...base, deployAgeMs: 61_000 }));
     assert.deepEqual(late.fail, {
@@ -220,7 +227,7 @@ describe('planApp', () => {
     const plan = planApp(input({ nodes: draining, instances: [onDrained] }));
     assert.deepEqual(plan.stop, []);
     assert.deepEqual(plan.unplaced, [
-      { type: 'web', count: 1, size: 'standard-1x', memory: 512, reason: 'no node is up' },
+      { type: 'web', count: 1, size: 'standard-1x', memory: 512, reason: 'no node is up', rolling: false },
     ]);
   });
 
@@ -236,7 +243,7 @@ describe('planApp', () => {
     });
     assert.deepEqual(starts(plan), ['web.1@n3:r1', 'web.2@n3:r1']);
     assert.deepEqual(plan.unplaced, [
-      { type: 'web', count: 1, size: 'standard-1x', memory: 512, reason: 'no node has 512 MiB free' },
+      { type: 'web', count: 1, size: 'standard-1x', memory: 512, reason: 'no node has 512 MiB free', rolling: false },
     ]);
   });
 
@@ -283,7 +290,7 @@ describe('planApp', () => {
       const first = planApp(input({ ...base, instances: [a, b] }));
       assert.deepEqual(first.start, []);
       assert.deepEqual(ids(first), [`${b.id}:restart`]);
-      assert.equal(first.unplaced[0]?.reason, 'no node has 512 MiB free');
+      assert.deepEqual([first.unplaced[0]?.reason, first.unplaced[0]?.rolling], ['no node has 512 MiB free', true]);
       // b gone: its replacement fits; a stays while the replacement starts
       const b2 = inst('r1', 'web', 2, 'n1', 'starting');
       const second = planApp(input({ ...base, instances: [a] }));

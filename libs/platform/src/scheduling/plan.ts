@@ -119,6 +119,8 @@ export interface Unplaced {
   readonly memory: number;
   /** Why, as a user reads it: `no node has 512 MiB free`. */
   readonly reason: string;
+  /** Replacements of instances on up nodes: they roll (old ones stop to make room) rather than wait. */
+  readonly rolling: boolean;
 }
 
 export interface AppPlan {
@@ -250,10 +252,12 @@ export function planApp(input: AppPlanInput): AppPlan {
               ? `no node could ever hold ${f.memory} MiB`
               : 'no node is up'
             : `no node has ${f.memory} MiB free`;
-        plan.unplaced.push({ type: f.type, count: unplaced, size: f.size, memory: f.memory, reason });
+        // replacements for instances on up nodes roll: stopping those makes their room
+        const rolling = old.some((i) => i.nodeId !== null && nodeState.get(i.nodeId) === 'up');
+        plan.unplaced.push({ type: f.type, count: unplaced, size: f.size, memory: f.memory, reason, rolling });
         // with no node up there is nothing to judge by: the deploy waits for one (its clock stops)
         const anyUp = input.nodes.some((n) => n.state === 'up');
-        if (anyUp && !old.some((i) => i.nodeId !== null && nodeState.get(i.nodeId) === 'up')) roomless = true;
+        if (anyUp && !rolling) roomless = true;
       }
       // blocked by the surge limit or by room: stop what is replaced, in batches that keep at
       // most maxUnavailable of quantity not serving
