@@ -36,6 +36,12 @@ export default defineConfig({
   root,
   base: '/',
   plugins: [react(), gzipFiles()],
+  // a module of a lib the browser may take on its own (the lib's index pulls in node-only code)
+  resolve: {
+    alias: {
+      '@paas/platform/formation': fileURLToPath(new URL('../../libs/platform/src/formation.ts', import.meta.url)),
+    },
+  },
   build: {
     outDir: fileURLToPath(new URL('../../dist/apps/dashboard', import.meta.url)),
     emptyOutDir: true,

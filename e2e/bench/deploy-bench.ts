@@ -125,7 +125,7 @@ async function main(): Promise<void> {
       const res = await fetch(`${api}/api/apps/bench/formation/web`, {
         method: 'PATCH',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ quantity, memory: 32, cpu: 50 }),
+        body: JSON.stringify({ quantity, size: '32M' }),
       });
       if (!res.ok) throw new Error(`scale: ${res.status} ${await res.text()}`);
     };

@@ -364,13 +364,14 @@ describe('paas platform verbs against the real api', () => {
 
     it('ps:scale scales the process types and shows them', async () => {
       const scaled = await ok(['ps:scale', 'web=2', 'worker=1', '-a', 'e2e-deployed']);
-      assert.match(
+      // no node is up here: what was asked waits, and ps:scale says so
+      assert.equal(
         scaled.stderr,
-        /^Scaling processes\.\.\. done, now running web at 2(:\d+[MG])? and worker at 1(:\d+[MG])?\n$/,
+        'Scaling processes... done, web at 2:basic (0 of 2 up, 2 waiting: no node is up) and worker at 1:basic (0 of 1 up, 1 waiting: no node is up)\n',
       );
-      assert.match((await ok(['ps:scale', '-a', 'e2e-deployed'])).stdout, /^web=2(:\d+[MG])? worker=1(:\d+[MG])?\n$/);
+      assert.equal((await ok(['ps:scale', '-a', 'e2e-deployed'])).stdout, 'web=2:basic worker=1:basic\n');
       await ok(['ps:scale', 'worker=-1', '-a', 'e2e-deployed']);
-      assert.match((await ok(['ps:scale', 'worker', '-a', 'e2e-deployed'])).stdout, /^worker=0(:\d+[MG])?\n$/);
+      assert.equal((await ok(['ps:scale', 'worker', '-a', 'e2e-deployed'])).stdout, 'worker=0:basic\n');
       const unknown = await run(['ps:scale', 'clock=1', '-a', 'e2e-deployed']);
       assert.equal(unknown.status, 1);
       assert.match(unknown.stderr, /^paas: .*clock/);
@@ -378,9 +379,12 @@ describe('paas platform verbs against the real api', () => {
 
     it('rollback goes back to the previous deploy, or to the one named', async () => {
       const back = await ok(['rollback', '-a', 'e2e-deployed']);
-      // no node runs it here: it deploys, and says so
-      assert.equal(back.stderr, 'Rolling back e2e-deployed to v2... done, v4 (deploying)\n');
-      const named = await ok(['rollback', 'v3', '-a', 'e2e-deployed', '--json']);
+      // no node runs it here: it deploys, waits, and says so
+      assert.match(
+        back.stderr,
+        /^Rolling back e2e-deployed to v2\.\.\. done, v4 \(deploying, waiting: Waiting for room for 2 web \(256 MiB\): no node is up\)\n$/,
+      );
+      const named = await ok(['rollback', 'v3', '-a', 'e2e-deployed', '--json', '--no-wait']);
       assert.equal(named.stderr, 'Rolling back e2e-deployed to v3... done, v5 (deploying)\n');
       assert.equal((JSON.parse(named.stdout) as { version: number }).version, 5);
       const imageless = await run(['rollback', 'v1', '-a', 'e2e-deployed']);

@@ -4,44 +4,19 @@
  * static site deployed with real `git push`es. Steady keep-alive load goes through the router
  * (Host: site.localhost) during a deploy, during scale 1 -> 5 -> 1 and during a rollback, and
  * every response must be a 2xx: no error status, no socket error. A release whose instances
- * fail their check rejects its push while the live one keeps serving.
+ * fail their check rejects its push while the live one keeps serving. The node offers 1 GiB
+ * (PAAS_NODE_MEMORY, no overcommit), so two instances of 512 MiB fill it: a deploy then has no
+ * room for a second copy and rolls, one instance at a time, still without a failed request.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Instance } from '@paas/platform';
-import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
-import { type RunningRegistry, startRegistry } from '@paas/registry';
+import { Instance, Release } from '@paas/platform';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { cgroupsLeftSince, cliFor, containersUnder, mountsUnder, tempRoots } from '../support/cli';
-import {
-  type Answer,
-  type GitResult,
-  gitAsync,
-  gitCommit,
-  gitEnv,
-  gitSync,
-  httpGet,
-  waitFor,
-} from '../support/platform';
-import { callApi, readAdminToken } from './support/api';
-import { type Daemon, agentCleanup, startDaemon, stopDaemon } from './support/daemon';
+import { type Answer, httpGet, waitFor } from '../support/platform';
+import { type PlatformHost, startPlatformHost } from './support/host';
 
-const startedAt = Date.now();
-const roots = tempRoots();
-const base = join(roots.root, '..');
-const { ok } = cliFor(roots.env);
 const HOST = 'site.localhost';
-
-const GIT_ENV = gitEnv(join(base, 'home'));
-const gitOk = (dir: string, ...args: string[]): string => gitSync(GIT_ENV, dir, ...args);
-const push = (dir: string): Promise<GitResult> => gitAsync(GIT_ENV, dir, 'push', 'paas', 'main');
-
-const commit = (dir: string, files: Record<string, string>, message: string): string =>
-  gitCommit(GIT_ENV, dir, files, message);
 
 interface Load {
   /** Status code (or error code) -> count. */
@@ -114,22 +89,14 @@ function assertNoErrors(what: string, l: Load): number {
 }
 
 describe('zero downtime through the router (api + agent + router on one host)', { timeout: 300_000 }, () => {
-  let registry: RunningRegistry;
-  let redis: LocalRedis;
-  let api: RunningApi;
+  let host: PlatformHost;
   let ds: DataSource;
-  let token = '';
   let routerUrl = '';
   let dir = '';
-  const daemons = new Map<string, Daemon>();
-  const daemon = async (name: string, entry: string, env: NodeJS.ProcessEnv): Promise<string> => {
-    const started = await startDaemon(name, entry, env);
-    daemons.set(name, started);
-    return started.url;
-  };
 
-  const api$ = (method: string, path: string, body?: unknown): Promise<unknown> =>
-    callApi(api.url, token, method, path, body);
+  const api$ = (method: string, path: string, body?: unknown): Promise<unknown> => host.call(method, path, body);
+  const commit = (files: Record<string, string>, message: string): string => host.commit(dir, files, message);
+  const push = (): ReturnType<PlatformHost['push']> => host.push(dir);
 
   /** Web instances the router has (the route table's backends are the up ones of the live release). */
   const upWeb = async (): Promise<Instance[]> =>
@@ -142,59 +109,26 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     });
 
   before(async () => {
-    mkdirSync(join(base, 'home'), { recursive: true });
-    ok('image', 'bootstrap', 'busybox');
-    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: '127.0.0.1', port: 0 } });
-    redis = await startLocalRedis(join(base, 'redis'));
-    const env = { ...roots.env, REDIS_URL: redis.url, PAAS_REGISTRY_ADDR: registry.host };
-    api = await startApi(
-      loadApiConfig({
-        ...env,
-        PAAS_RECONCILE_MS: '250',
-        PAAS_DRAIN_MS: '500',
-        PAAS_STOP_TIMEOUT: '3',
-        PAAS_DEPLOY_TIMEOUT: '30',
-      }),
-    );
-    ds = api.app.get<DataSource>(DATA_SOURCE);
-    token = readAdminToken(roots.root);
-    await daemon('agent', 'apps/agent/src/main.ts', { ...env, PAAS_API_URL: api.url, PAAS_NODE_NAME: 'host' });
-    routerUrl = await daemon('router', 'apps/proxy/src/main.ts', {
-      ...env,
-      PAAS_ROUTER_WORKERS: '0',
-      PAAS_ROUTER_ACCESS_LOG: 'off',
-      PAAS_ROUTER_HEALTH_INTERVAL_MS: '500',
+    host = await startPlatformHost({
+      api: { PAAS_RECONCILE_MS: '250', PAAS_DRAIN_MS: '500', PAAS_STOP_TIMEOUT: '3', PAAS_DEPLOY_TIMEOUT: '30' },
+      agent: { PAAS_NODE_MEMORY: '1024', PAAS_NODE_OVERCOMMIT: '1' },
+      router: { PAAS_ROUTER_HEALTH_INTERVAL_MS: '500' },
     });
-    await api$('POST', '/api/apps', { name: 'site' });
-    dir = join(base, 'site');
-    mkdirSync(dir, { recursive: true });
-    gitOk(dir, 'init', '--quiet', '--initial-branch=main');
-    gitOk(dir, 'remote', 'add', 'paas', `${api.url.replace('http://', `http://git:${token}@`)}/git/site.git`);
+    ds = host.ds;
+    routerUrl = host.routerUrl;
+    dir = await host.checkout('site');
   });
 
   after(async () => {
     for (const l of loads) await l.stop(); // a failed test's load
-    const problems: string[] = [];
-    for (const started of [...daemons.values()].reverse()) await stopDaemon(started);
-    // the node's containers and its bridge, through the agent's own cleanup
-    const cleanup = agentCleanup(roots.env);
-    if (cleanup.status !== 0) problems.push(`agent cleanup: ${cleanup.stderr}`);
-    await api?.app.close();
-    await redis?.stop();
-    await registry?.close();
-    const left = {
-      mounts: mountsUnder(roots.root),
-      containers: containersUnder(roots.root),
-      cgroups: cgroupsLeftSince(startedAt),
-    };
-    roots.cleanup();
-    assert.deepEqual(left, { mounts: [], containers: [], cgroups: [] }, 'the platform left something behind');
-    assert.deepEqual(problems, []);
+    if (!host) return;
+    const left = await host.stop();
+    assert.deepEqual(left, { mounts: [], containers: [], cgroups: [], problems: [] }, 'the platform left something');
   });
 
   it('deploys v1 with git push: the push ends once the router serves it', async () => {
-    commit(dir, { 'index.html': 'site v1\n' }, 'v1');
-    const pushed = await push(dir);
+    commit({ 'index.html': 'site v1\n' }, 'v1');
+    const pushed = await push();
     assert.equal(pushed.status, 0, pushed.output);
     assert.match(pushed.output, /remote: -----> Launching\.\.\./);
     assert.match(pushed.output, /remote: {8}Released v1: http:\/\/site\.localhost:\d+ deployed/);
@@ -206,8 +140,8 @@ describe('zero downtime through the router (api + agent + router on one host)', 
   it('deploys v2 under load: no request fails, and the answers move from v1 to v2', async (t) => {
     const l = load(routerUrl);
     await new Promise((r) => setTimeout(r, 500));
-    commit(dir, { 'index.html': 'site v2\n' }, 'v2');
-    const pushed = await push(dir);
+    commit({ 'index.html': 'site v2\n' }, 'v2');
+    const pushed = await push();
     await new Promise((r) => setTimeout(r, 1000));
     await l.stop();
     assert.equal(pushed.status, 0, pushed.output);
@@ -218,11 +152,11 @@ describe('zero downtime through the router (api + agent + router on one host)', 
 
   it('scales 1 -> 5 -> 1 under load without a failed request', async (t) => {
     const l = load(routerUrl);
-    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 5, memory: 64, cpu: 100 }] });
+    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 5, size: '64M' }] });
     await waitFor('five web instances up', 30_000, async () => (await upWeb()).length === 5).catch(async (err) => {
       const all = await ds.manager.find(Instance, { where: { type: 'web' } });
       throw new Error(
-        `${(err as Error).message}\n${JSON.stringify(all, null, 1)}\n${daemons.get('agent')?.output().slice(-3000)}`,
+        `${(err as Error).message}\n${JSON.stringify(all, null, 1)}\n${host.daemons.get('agent')?.output().slice(-3000)}`,
       );
     });
     await new Promise((r) => setTimeout(r, 1500)); // the router spreads load over all five
@@ -248,8 +182,8 @@ describe('zero downtime through the router (api + agent + router on one host)', 
 
   it('rejects a push whose instances fail their check; the live release keeps serving', async (t) => {
     const l = load(routerUrl);
-    commit(dir, { Procfile: 'web: sh -c "echo broken; exit 3"\n', 'index.html': 'site broken\n' }, 'broken');
-    const pushed = await push(dir);
+    commit({ Procfile: 'web: sh -c "echo broken; exit 3"\n', 'index.html': 'site broken\n' }, 'broken');
+    const pushed = await push();
     await l.stop();
     assert.notEqual(pushed.status, 0, pushed.output);
     assert.match(pushed.output, /! \[remote rejected\] main -> main \(deploy failed\)/);
@@ -257,5 +191,57 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     t.diagnostic(`failed deploy: ${assertNoErrors('failed deploy', l)} requests through the router, all 200`);
     assert.deepEqual([...l.bodies.keys()], ['site v1']);
     await serves('site v1');
+  });
+
+  it('deploys on a full node by rolling (no room for a second copy) without a failed request', async (t) => {
+    // two of 512 MiB fill the node's 1 GiB: a deploy cannot start beside them
+    await api$('PATCH', '/api/apps/site/formation', { updates: [{ type: 'web', quantity: 2, size: 'standard-1x' }] });
+    await waitFor('two standard-1x web instances up and routed', 60_000, async () => {
+      const up = await upWeb();
+      return up.length === 2 && up.every((i) => i.size === 'standard-1x');
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // the router has both
+    const l = load(routerUrl);
+    // how many web instances the node holds at once, leaving ones included
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, await ds.manager.count(Instance, { where: { type: 'web' } }));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await api$('PATCH', '/api/apps/site/config-vars', { ROLLED: '1' });
+    const newest = async (): Promise<Release | null> =>
+      ds.manager.findOne(Release, { where: { appId: (await upWeb())[0]?.appId ?? '' }, order: { version: 'DESC' } });
+    await waitFor('the config release live on two new instances', 60_000, async () => {
+      const release = await newest();
+      const up = await upWeb();
+      return release?.status === 'live' && up.length === 2 && up.every((i) => i.releaseId === release.id);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    sampling = false;
+    await sampler;
+    await l.stop();
+    t.diagnostic(`rolling deploy: ${assertNoErrors('rolling deploy', l)} requests through the router, all 200`);
+    assert.deepEqual([...l.bodies.keys()], ['site v1']);
+    assert.ok(most <= 2, `the node never held more than it has room for (${most} web instances at once)`);
+  });
+
+  it('ps:restart replaces every instance on the full node, rolling, without a failed request', async (t) => {
+    const before = new Set((await upWeb()).map((i) => i.id));
+    assert.equal(before.size, 2);
+    const l = load(routerUrl);
+    await new Promise((r) => setTimeout(r, 500));
+    const marked = (await api$('POST', '/api/apps/site/instances/restart', { process: 'web' })) as { name: string }[];
+    assert.deepEqual(marked.map((i) => i.name).sort(), ['web.1', 'web.2']);
+    await waitFor('two new web instances up', 60_000, async () => {
+      const up = await upWeb();
+      return up.length === 2 && up.every((i) => !before.has(i.id));
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    await l.stop();
+    t.diagnostic(`restart: ${assertNoErrors('restart', l)} requests through the router, all 200`);
   });
 });

@@ -18,6 +18,25 @@ export function paas(args: string[], env: NodeJS.ProcessEnv = process.env): Resu
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * Runs bin/paas to completion without blocking this process: for specs that run the api in
+ * the test process itself, which a synchronous run would keep from answering.
+ */
+export function paasAsync(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(PAAS, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code, stdout, stderr });
+    });
+  });
+}
+
 let bridges = 0;
 
 /**

@@ -95,6 +95,8 @@ describe('agent', () => {
     assert.equal(record?.labels['paas.node'], 'n1');
     // a Procfile command other than the image's own runs under sh -c
     assert.deepEqual(record?.args, ['/bin/sh', '-c', 'npm start']);
+    // its size: memory limit and CPU weight, no hard CPU limit unless the size has one
+    assert.deepEqual(record?.run.resources, { memory: 512 * 2 ** 20, cpuShares: 1024, pidsLimit: 1024 });
     assert.equal(n.checker.runs, 1);
     assert.deepEqual(n.api.last(d.id), {
       id: d.id,
@@ -109,6 +111,18 @@ describe('agent', () => {
     });
     assert.equal(n.marks.marks.get('c1'), 0, 'the passed check is remembered for a restarted agent');
     assert.deepEqual(n.appLog.lines, ['app-shop web.1: listening on 5000']);
+  });
+
+  it('gives a size with a CPU quota its hard limit', async (t) => {
+    const n = node();
+    n.api.desired = [desiredInstance({ size: 'nano', memory: 32, cpuShares: 64, cpuQuota: 250 })];
+    await agentOn(t, n);
+    assert.deepEqual(n.runtime.containers.get('c1')?.record.run.resources, {
+      memory: 32 * 2 ** 20,
+      cpuShares: 64,
+      cpus: 0.25,
+      pidsLimit: 1024,
+    });
   });
 
   it("runs the image's own command as it is, without sh -c", async (t) => {
@@ -314,5 +328,119 @@ describe('agent', () => {
     assert.equal(count(n.lines, 'not trying again'), 1);
     assert.deepEqual(n.images.pulls, [], 'nothing pulled');
     assert.deepEqual(n.runtime.calls, [], 'nothing created');
+  });
+});
+
+describe('agent heartbeats at rest', () => {
+  /** The heartbeats sent from the `from`th on: whether each was full, what it named, and whether the answer had the set. */
+  const sent = (n: Node, from: number) =>
+    n.api.requests.slice(from).map(({ request, sentSet }) => ({
+      full: request.full ?? true,
+      ids: request.instances.map((r) => r.id),
+      sentSet,
+    }));
+
+  it('sends only the reports that changed, gets no set back while it is unchanged, and a full report every 30th beat', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    const from = n.api.requests.length;
+    const { stateReads, memoryReads } = n.runtime;
+
+    await n.clock.advance(40_000);
+    const beats = sent(n, from);
+    assert.ok(beats.length >= 30, `${beats.length} heartbeats`);
+    const full = beats.filter((b) => b.full);
+    assert.ok(full.length >= 1 && full.length <= 2, `${full.length} full reports in ${beats.length}`);
+    assert.ok(
+      full.every((b) => b.ids.length === 1 && b.ids[0] === d.id),
+      'a full report names every instance',
+    );
+    assert.ok(
+      beats.every((b) => b.full || b.ids.length === 0),
+      'a delta at rest names none',
+    );
+    assert.ok(
+      beats.every((b) => !b.sentSet),
+      'the unchanged set is never resent',
+    );
+    assert.equal(n.api.last(d.id)?.state, 'up', 'and the control plane still knows it up');
+    assert.deepEqual(n.runtime.calls, [`create c1 ${d.image}`, 'start c1'], 'the node runs the set it holds');
+    // the container's state is read now and then, not every beat; its memory likewise
+    assert.ok(
+      n.runtime.stateReads - stateReads <= beats.length / 5,
+      `${n.runtime.stateReads - stateReads} state reads`,
+    );
+    assert.ok(
+      n.runtime.memoryReads - memoryReads <= beats.length / 5,
+      `${n.runtime.memoryReads - memoryReads} memory reads`,
+    );
+
+    // a new set is sent once and run
+    const d2 = desiredInstance({ id: 'i-web-2-0000000000', number: 2 });
+    n.api.desired = [d, d2];
+    const before = n.api.requests.length;
+    await n.clock.advance(3000);
+    const after = sent(n, before).map((b) => b.sentSet);
+    assert.deepEqual(after, [true, ...after.slice(1).map(() => false)], 'sent once');
+    assert.deepEqual(n.runtime.made('create'), ['c1', 'c2']);
+    assert.equal(n.api.last(d2.id)?.state, 'up');
+  });
+
+  it('reports a crash at the next beat, and a memory change once it is sampled', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    await n.clock.advance(5000);
+
+    n.runtime.memoryBytes = 4096;
+    await n.clock.advance(12_000);
+    assert.equal(n.api.last(d.id)?.memoryBytes, 4096);
+
+    const from = n.api.requests.length;
+    n.runtime.exited('c1', 1);
+    await n.clock.advance(1000);
+    assert.equal(n.api.last(d.id)?.state, 'crashed');
+    assert.equal(n.api.last(d.id)?.error, 'exited with code 1');
+    assert.deepEqual(
+      sent(n, from).map((b) => [b.full, b.ids]),
+      [[false, [d.id]]],
+      'in a delta',
+    );
+  });
+
+  it('sends a full report after a failed heartbeat, when asked, and after an instance left', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    await n.clock.advance(3000);
+    assert.deepEqual(sent(n, n.api.requests.length - 1)[0], { full: false, ids: [], sentSet: false });
+
+    n.api.down = true;
+    await n.clock.advance(3000);
+    n.api.down = false;
+    let from = n.api.requests.length;
+    await n.clock.advance(2000);
+    assert.deepEqual(
+      sent(n, from).map((b) => b.full),
+      [true, false],
+    );
+
+    n.api.askFull = true;
+    from = n.api.requests.length;
+    await n.clock.advance(2000);
+    assert.deepEqual(
+      sent(n, from).map((b) => b.full),
+      [false, true],
+    );
+
+    n.api.desired = [];
+    await n.clock.advance(10_000);
+    assert.deepEqual(n.runtime.made('remove'), ['c1']);
+    assert.deepEqual(n.api.heartbeats.at(-1), [], 'the control plane learnt it is gone');
   });
 });

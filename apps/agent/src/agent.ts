@@ -6,14 +6,25 @@
  *   start        adopt the instance containers a previous agent left running (instance.ts),
  *                register, then heartbeat every `heartbeatMs`, or at once when an instance
  *                changed or the control plane nudges the node
- *   heartbeat    report every instance -> the desired set -> converge (convergence.ts) ->
+ *   heartbeat    report the instances -> the desired set -> converge (convergence.ts) ->
  *                launch, claim or leave; the control plane unreachable changes nothing on
- *                the node (its instances keep running) and the agent tries again
+ *                the node (its instances keep running) and the agent tries again. At rest
+ *                a heartbeat carries only the reports that changed and gets no set back
+ *                (protocol.ts); a full one every FULL_REPORT_EVERY beats, after a failed
+ *                one, after an instance left, and when the control plane asks
  *   stop         the agent ends; the containers keep running under their shims
  *
  * Every dependency is a role (roles.ts), wired in main.ts.
  */
-import { type HeartbeatAnswer, type InstanceReport, type NodeSummary, nodeChannel } from '@paas/platform';
+import {
+  type DesiredInstance,
+  FULL_REPORT_EVERY,
+  type HeartbeatReply,
+  type InstanceReport,
+  type NodeSummary,
+  nodeChannel,
+  reportChanged,
+} from '@paas/platform';
 import { ControlPlaneError } from './api-client';
 import type { AgentConfig } from './config';
 import { converge } from './convergence';
@@ -33,7 +44,15 @@ import type {
 export interface AgentDeps {
   readonly config: Pick<
     AgentConfig,
-    'nodeName' | 'nodeAddress' | 'listen' | 'memory' | 'cpus' | 'apiUrl' | 'registry' | 'insecureRegistries'
+    | 'nodeName'
+    | 'nodeAddress'
+    | 'listen'
+    | 'memory'
+    | 'cpus'
+    | 'overcommit'
+    | 'apiUrl'
+    | 'registry'
+    | 'insecureRegistries'
   >;
   readonly runtime: ContainerRuntime;
   readonly images: ImageStore;
@@ -62,6 +81,14 @@ export class Agent {
   private unlisten: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private lastError = '';
+  /** What the control plane has of each instance: the reports of the answered heartbeats. */
+  private told = new Map<string, InstanceReport>();
+  private beats = 0;
+  /** The next heartbeat reports every instance (the control plane may lack something). */
+  private fullNext = true;
+  /** The desired set of the last answer that had one, and its version. */
+  private desired: readonly DesiredInstance[] = [];
+  private desiredVersion: string | undefined;
 
   constructor(private readonly deps: AgentDeps) {
     this.instanceDeps = {
@@ -80,6 +107,8 @@ export class Agent {
       halted: () => this.stopped,
       gone: (instance) => {
         if (this.instances.get(instance.id) === instance) this.instances.delete(instance.id);
+        // only a full report tells the control plane that an instance is no longer here
+        this.fullNext = true;
       },
     };
   }
@@ -129,6 +158,7 @@ export class Agent {
         if (this.lastError) this.deps.log('the control plane answers again');
         this.lastError = '';
       } catch (err) {
+        this.fullNext = true; // what it carried may not have been recorded
         const message = (err as Error).message;
         if (message !== this.lastError) this.deps.log(`heartbeat: ${message}`);
         this.lastError = message;
@@ -148,6 +178,7 @@ export class Agent {
           address: config.nodeAddress ?? config.listen.host,
           memory: config.memory,
           cpus: config.cpus,
+          overcommit: config.overcommit,
           version: 'paas-agent',
         });
         this.node = answer.node;
@@ -161,19 +192,35 @@ export class Agent {
     }
   }
 
-  /** One heartbeat: report every instance, then converge on the desired set the answer gives. */
+  /**
+   * One heartbeat: report the instances (all of them, or those whose report changed), then
+   * converge on the desired set the answer gives (or the one held, when it is unchanged).
+   */
   private async heartbeat(): Promise<void> {
     const reports = await Promise.all([...this.instances.values()].map((i) => i.report()));
-    const answer = await this.deps.api.heartbeat(this.name, { instances: reports });
+    const full = this.fullNext || this.beats % FULL_REPORT_EVERY === 0;
+    this.fullNext = false;
+    const instances = full ? reports : reports.filter((r) => reportChanged(this.told.get(r.id), r));
+    const answer = await this.deps.api.heartbeat(this.name, {
+      instances,
+      full,
+      ...(this.desiredVersion !== undefined ? { desiredVersion: this.desiredVersion } : {}),
+    });
+    this.beats++;
+    if (full) this.told = new Map();
+    for (const r of instances) this.told.set(r.id, r);
+    if (answer.fullReport) this.fullNext = true;
     this.apply(answer);
   }
 
-  private apply(answer: HeartbeatAnswer): void {
+  private apply(answer: HeartbeatReply): void {
     this.node = answer.node;
     this.heartbeatMs = answer.heartbeatMs;
     this.drainMs = answer.drainMs;
     this.registry = answer.registry;
-    for (const action of converge(answer.instances, this.instances)) {
+    if (answer.instances !== null) this.desired = answer.instances;
+    this.desiredVersion = answer.desiredVersion;
+    for (const action of converge(this.desired, this.instances)) {
       if (action.kind === 'launch') {
         this.instances.set(action.desired.id, Instance.launch(this.instanceDeps, action.desired));
       } else if (action.kind === 'claim') {

@@ -2,7 +2,7 @@
  * The agent's side of the protocol (libs/platform scheduling/protocol.ts): JSON over HTTP to
  * the control plane with a bearer token. Errors say what the api answered.
  */
-import type { HeartbeatAnswer, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
+import type { HeartbeatReply, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
 import { PaasError, codeForStatus } from '@paas/errors';
 
 /** The control plane refused a request (its status) or did not answer (status 0). */
@@ -55,7 +55,7 @@ export class ApiClient {
     return this.post('/api/nodes/register', request);
   }
 
-  heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer> {
+  heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply> {
     return this.post(`/api/nodes/${encodeURIComponent(name)}/heartbeat`, request);
   }
 }

@@ -46,19 +46,24 @@ describe('agent config', () => {
       PAAS_NODE_ADDRESS: '10.0.0.2',
       PAAS_NODE_MEMORY: '2048',
       PAAS_NODE_CPUS: '1.5',
+      PAAS_NODE_OVERCOMMIT: '1.25',
       PAAS_API_URL: 'http://10.0.0.1:7000/',
       PAAS_REGISTRY_ADDR: '10.0.0.1:5000',
     });
     assert.deepEqual(
-      [c.nodeAddress, c.memory, c.cpus, c.apiUrl, c.registry],
-      ['10.0.0.2', 2048, 1500, 'http://10.0.0.1:7000', '10.0.0.1:5000'],
+      [c.nodeAddress, c.memory, c.cpus, c.overcommit, c.apiUrl, c.registry],
+      ['10.0.0.2', 2048, 1500, 125, 'http://10.0.0.1:7000', '10.0.0.1:5000'],
     );
+    assert.equal(loadAgentConfig({}).overcommit, 200, 'documented default: twice the memory');
     // no container reaches the control plane through this node
     assert.deepEqual(c.engine.bridge.protectedCidrs, ['10.0.0.1/32']);
     for (const [name, value] of [
       ['PAAS_NODE_ADDRESS', 'node.example'],
       ['PAAS_NODE_MEMORY', '1.5'],
       ['PAAS_NODE_CPUS', '0'],
+      ['PAAS_NODE_OVERCOMMIT', '0.5'],
+      ['PAAS_NODE_OVERCOMMIT', '11'],
+      ['PAAS_NODE_OVERCOMMIT', 'lots'],
       ['PAAS_NODE_NAME', 'bad name'],
       ['PAAS_API_URL', 'ftp://x'],
       ['PAAS_SUBNET', '10.0.0.0/33'],

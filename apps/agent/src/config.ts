@@ -37,6 +37,12 @@ export interface AgentConfig {
   /** `PAAS_NODE_MEMORY` (MiB) and `PAAS_NODE_CPUS` (cores): what instances may use here. */
   readonly memory: number;
   readonly cpus: number;
+  /**
+   * `PAAS_NODE_OVERCOMMIT` (a ratio, default 2): how much more memory than the node has its
+   * instances' limits may add up to, in percent here (200). Limits are ceilings that most
+   * instances never reach; 1 never promises more than the node has.
+   */
+  readonly overcommit: number;
   /** `REDIS_URL`: where instance output goes (the apps' log streams). */
   readonly redisUrl: string;
   /**
@@ -61,6 +67,16 @@ function positive(env: Env, name: string, fallback: number, integer: boolean): n
   if (!(n > 0))
     throw new ConfigError(name, value, integer ? 'expected a whole number above 0' : 'expected a number above 0');
   return n;
+}
+
+/** The documented default of PAAS_NODE_OVERCOMMIT. */
+export const DEFAULT_OVERCOMMIT = 2;
+
+function overcommit(env: Env): number {
+  const ratio = positive(env, 'PAAS_NODE_OVERCOMMIT', DEFAULT_OVERCOMMIT, false);
+  if (ratio < 1 || ratio > 10)
+    throw new ConfigError('PAAS_NODE_OVERCOMMIT', String(env['PAAS_NODE_OVERCOMMIT']), 'expected a ratio from 1 to 10');
+  return Math.round(ratio * 100);
 }
 
 /** The agent's settings; the only place the agent reads its environment. */
@@ -98,6 +114,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     // what the host has, less a little for the system
     memory: positive(env, 'PAAS_NODE_MEMORY', Math.max(64, Math.floor((totalmem() / 2 ** 20) * 0.9)), true),
     cpus: Math.round(positive(env, 'PAAS_NODE_CPUS', availableParallelism(), false) * 1000),
+    overcommit: overcommit(env),
     redisUrl,
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
     registryLogin: registryLogin(env),

@@ -17,7 +17,7 @@
  *                  at once when its check had passed at its current restart count, checked
  *                  again otherwise once its desired entry is known
  */
-import type { ContainerRecord } from '@paas/engine';
+import type { ContainerRecord, ContainerState } from '@paas/engine';
 import {
   type DesiredInstance,
   type InstanceReport,
@@ -38,6 +38,15 @@ const RETRY_BASE_MS = 5000;
 const RETRY_MAX_MS = 300_000;
 
 const MIB = 1024 * 1024;
+
+/**
+ * What a report reads, and how often (1,000 instances a node, one heartbeat a second): the
+ * container's state when its shim's directory changed, and at least every STATE_READ_EVERY
+ * reports in case inotify missed it; its memory every MEMORY_READ_EVERY reports (only `ps`
+ * and the dashboard show it), each instance at its own phase so the reads spread out.
+ */
+const STATE_READ_EVERY = 30;
+const MEMORY_READ_EVERY = 10;
 
 /** An instance that can never run as asked (a config var no environment can hold): no retry. */
 /** An instance that can never run as asked (its config holds a NUL): failed once, never retried. */
@@ -88,6 +97,14 @@ export class Instance {
   /** Failed launches or checks so far. */
   failures = 0;
   private cancelRetry: (() => void) | undefined;
+  /** The container's state as last read, and whether it may have changed since. */
+  private state: ContainerState | null = null;
+  private stale = true;
+  private memoryBytes: number | null = null;
+  private memoryPid = 0;
+  /** Reports since the state, and the memory, were last read. */
+  private sinceState = 0;
+  private sinceMemory = 0;
 
   private constructor(
     private readonly deps: InstanceDeps,
@@ -157,6 +174,7 @@ export class Instance {
       checkedRestarts: state.restartCount,
       address: await addressOf(deps, record, port),
     });
+    instance.watchState();
     instance.follow(false);
     deps.log(
       `adopted ${record.labels[LABELS.app] ?? '?'} ${name} (container ${record.id.slice(0, 12)}, pid ${state.pid})`,
@@ -181,11 +199,11 @@ export class Instance {
     else if (this.phase === 'failed') state = 'crashed';
     else if (!this.record || this.phase === 'pulling' || this.phase === 'creating') state = 'starting';
     else {
-      const st = await this.deps.runtime.state(this.record);
+      const st = await this.currentState(this.record);
       restartCount = st.restartCount;
       if (st.running) {
         pid = st.pid;
-        memoryBytes = await this.deps.runtime.memory(st.pid);
+        memoryBytes = await this.currentMemory(st.pid);
         if (this.phase === 'up' && restartCount !== this.checkedRestarts) this.check('it was restarted');
         state = this.phase === 'up' ? 'up' : 'starting';
         if (state === 'up') error = null;
@@ -206,6 +224,35 @@ export class Instance {
       restartCount,
       error: error?.slice(0, 2000) ?? null,
     };
+  }
+
+  /** The container's state: read again when its shim wrote something, or now and then. */
+  private async currentState(record: ContainerRecord): Promise<ContainerState> {
+    if (this.state && !this.stale && ++this.sinceState < STATE_READ_EVERY) return this.state;
+    // the periodic reads of instances launched together spread out from the second on
+    this.sinceState = this.state ? 0 : phaseOf(this.id) % STATE_READ_EVERY;
+    this.stale = false; // a change during the read marks it stale again
+    const state = await this.deps.runtime.state(record);
+    if (this.record === record) this.state = state;
+    return state;
+  }
+
+  /** Its memory, read every MEMORY_READ_EVERY reports (and whenever its init changed). */
+  private async currentMemory(pid: number): Promise<number | null> {
+    if (this.memoryPid === pid && ++this.sinceMemory < MEMORY_READ_EVERY) return this.memoryBytes;
+    // a new init is read at once; then each instance at a phase of its own, so reads spread out
+    this.sinceMemory = this.memoryPid === pid ? 0 : phaseOf(this.id) % MEMORY_READ_EVERY;
+    this.memoryPid = pid;
+    this.memoryBytes = await this.deps.runtime.memory(pid);
+    return this.memoryBytes;
+  }
+
+  /** Marks the state stale whenever the container's shim writes, until the container goes. */
+  private watchState(): void {
+    const record = this.record;
+    this.state = null;
+    this.stale = true;
+    if (record) this.deps.runtime.watch(record, () => (this.stale = true), this.abort.signal);
   }
 
   /** The agent stops: timers and followers end, the container keeps running. */
@@ -294,12 +341,19 @@ export class Instance {
         ...(own ? {} : { entrypoint: ['/bin/sh', '-c'], cmd: [d.command as string] }),
         env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`),
         binds: [],
-        resources: { memory: d.memory * MIB, cpus: d.cpu / 1000, pidsLimit: TENANT_PIDS_LIMIT },
+        // CPU is shared by weight; only a size that asks for it gets a hard limit
+        resources: {
+          memory: d.memory * MIB,
+          cpuShares: d.cpuShares,
+          ...(d.cpuQuota !== null ? { cpus: d.cpuQuota / 1000 } : {}),
+          pidsLimit: TENANT_PIDS_LIMIT,
+        },
         init: true,
       },
     });
     if (this.leaving) return;
     await runtime.start(this.record);
+    this.watchState();
     this.address = await addressOf(this.deps, this.record, d.port);
     this.follow(true);
     if (this.leaving) return;
@@ -394,6 +448,13 @@ export class Instance {
       this.deps.poke();
     })();
   }
+}
+
+/** A number of the instance's own in 0..2^16, to spread its periodic reads apart from the others'. */
+function phaseOf(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) & 0xffff;
+  return h;
 }
 
 /** Where the router reaches the instance: the published port on the node, or the bridge address. */

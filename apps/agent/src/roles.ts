@@ -7,7 +7,7 @@
  * root in milliseconds.
  */
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
-import type { DeployCheck, HeartbeatAnswer, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
+import type { DeployCheck, HeartbeatReply, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
 
 /** Where a container is reached: its bridge address and the host ports it publishes. */
 export interface ContainerAddress {
@@ -27,6 +27,11 @@ export interface ContainerRuntime {
   remove(record: ContainerRecord): Promise<void>;
   /** Its network lease; null when it has none (not on the bridge, or not started). */
   address(record: ContainerRecord): Promise<ContainerAddress | null>;
+  /**
+   * Calls `onChange` when the container's state may have changed (its shim wrote a state
+   * file), until `until` aborts. A hint, not a promise: a change can go unsignalled.
+   */
+  watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void;
   /** Memory in use by the container whose init is `pid`; null when unknown. */
   memory(pid: number): Promise<number | null>;
   /** Its output lines, from the start or only new ones, until `until` aborts. */
@@ -56,7 +61,7 @@ export interface ImageStore {
 /** The control plane (api-client.ts); errors are `ControlPlaneError`s. */
 export interface ControlPlane {
   register(request: RegisterRequest): Promise<RegisterAnswer>;
-  heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer>;
+  heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply>;
 }
 
 /** Whether the container still runs; a reason when it does not (`exited with code 1`). */

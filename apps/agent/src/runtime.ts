@@ -2,6 +2,10 @@
  * The agent's container runtime (roles.ts) on the node's engine (libs/engine): the only file
  * of the agent that speaks to it. Containers run under their own paas-shim; stopping the
  * agent leaves them running.
+ *
+ * A container's shim writes its state files and its log into one directory: an inotify watch
+ * there tells the agent when to read the state again (instead of reading every container's
+ * state every heartbeat); the log follower polls only as the fallback for a missed event.
  */
 import {
   type ContainerRecord,
@@ -9,11 +13,20 @@ import {
   type CreateOptions,
   type Engine,
   readLogs,
-  readStats,
+  readMemoryUsage,
 } from '@paas/engine';
+import { watch } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ContainerAddress, ContainerRuntime } from './roles';
 
+/** The log follower's poll when inotify missed an event (inotify wakes it at once otherwise). */
+const LOG_FALLBACK_POLL_MS = 5000;
+
 export class EngineRuntime implements ContainerRuntime {
+  /** The lease read under way, and the one that callers arriving meanwhile share. */
+  private reading: Promise<unknown> = Promise.resolve();
+  private nextRead: Promise<Record<string, ContainerAddress>> | null = null;
+
   constructor(private readonly engine: Engine) {}
 
   list(): Promise<ContainerRecord[]> {
@@ -41,14 +54,41 @@ export class EngineRuntime implements ContainerRuntime {
   }
 
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {
-    return (await this.engine.networkLeases())[record.id] ?? null;
+    return (await this.leases())[record.id] ?? null;
+  }
+
+  /**
+   * The node's network leases. Instances launched together ask at once, each for its own
+   * lease in one file of them all: callers that arrive while a read is under way share the
+   * next one, which starts after it (so it sees every lease made before they asked).
+   */
+  private leases(): Promise<Record<string, ContainerAddress>> {
+    if (!this.nextRead) {
+      const read = this.reading
+        .catch(() => undefined)
+        .then(() => {
+          this.nextRead = null;
+          return this.engine.networkLeases();
+        });
+      this.nextRead = read;
+      this.reading = read;
+    }
+    return this.nextRead;
+  }
+
+  watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void {
+    if (until.aborted) return;
+    try {
+      const watcher = watch(dirname(this.engine.logPath(record)), { persistent: false }, () => onChange());
+      watcher.on('error', () => watcher.close());
+      until.addEventListener('abort', () => watcher.close(), { once: true });
+    } catch {
+      // no such directory (removed meanwhile) or no inotify: the agent's periodic reads remain
+    }
   }
 
   memory(pid: number): Promise<number | null> {
-    return readStats(pid).then(
-      (s) => s.memoryUsage,
-      () => null,
-    );
+    return readMemoryUsage(pid).catch(() => null);
   }
 
   async *logs(record: ContainerRecord, options: { fromStart: boolean; until: AbortSignal }): AsyncIterable<string> {
@@ -59,6 +99,7 @@ export class EngineRuntime implements ContainerRuntime {
     for await (const line of readLogs(this.engine.logPath(record), {
       follow: true,
       until,
+      pollMs: LOG_FALLBACK_POLL_MS,
       ...(options.fromStart ? {} : { tail: 0 }),
     })) {
       yield line.text;

@@ -193,6 +193,38 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/instances/restart': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['InstancesController_restart'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/apps/{app}/instances/{name}/stop': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['InstancesController_stop'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/runs': {
     readonly parameters: {
       readonly query?: never;
@@ -509,10 +541,23 @@ export interface components {
       /** @example web */
       readonly type: string;
       readonly quantity: number;
-      /** @description MiB per instance */
+      /**
+       * @description the size of each instance
+       * @example basic
+       */
+      readonly size: string;
+      /** @description MiB per instance (of the size) */
       readonly memory: number;
-      /** @description thousandths of a core per instance */
-      readonly cpu: number;
+      /** @description CPU weight per instance (cgroup cpu.shares; 1024 = 512 MiB) */
+      readonly cpuShares: number;
+      /** @description hard CPU limit in thousandths of a core, or none */
+      readonly cpuQuota: number | null;
+      /** @description instances of the current release that are up */
+      readonly up: number;
+      /** @description instances no node has room for now */
+      readonly waiting: number;
+      /** @example no node has 512 MiB free */
+      readonly waitingReason: string | null;
       /**
        * @description the command of the current release
        * @example npm start
@@ -524,10 +569,13 @@ export interface components {
     readonly FormationUpdateDto: {
       /** @example 3 */
       readonly quantity?: number;
-      /** @description MiB per instance */
+      /**
+       * @description nano, micro, basic, standard-1x, standard-2x, performance-m, performance-l, or a memory amount (512M, 1G) for a custom size
+       * @example basic
+       */
+      readonly size?: string;
+      /** @description MiB per instance: a custom size (the same as size "<MiB>M") */
       readonly memory?: number;
-      /** @description thousandths of a core per instance */
-      readonly cpu?: number;
       /** @example web */
       readonly type: string;
     };
@@ -537,10 +585,13 @@ export interface components {
     readonly FormationChangeDto: {
       /** @example 3 */
       readonly quantity?: number;
-      /** @description MiB per instance */
+      /**
+       * @description nano, micro, basic, standard-1x, standard-2x, performance-m, performance-l, or a memory amount (512M, 1G) for a custom size
+       * @example basic
+       */
+      readonly size?: string;
+      /** @description MiB per instance: a custom size (the same as size "<MiB>M") */
       readonly memory?: number;
-      /** @description thousandths of a core per instance */
-      readonly cpu?: number;
     };
     readonly InstanceView: {
       /** Format: uuid */
@@ -553,6 +604,11 @@ export interface components {
       readonly number: number;
       /** @enum {string} */
       readonly state: 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
+      /**
+       * @description its size (the formation may since ask for another)
+       * @example basic
+       */
+      readonly size: string;
       readonly release: components['schemas']['ReleaseRef'];
       /** @description the node it runs on */
       readonly node: string | null;
@@ -564,6 +620,13 @@ export interface components {
       readonly createdAt: string;
       /** Format: date-time */
       readonly updatedAt: string;
+    };
+    readonly RestartDto: {
+      /**
+       * @description TYPE or TYPE.N; all when absent
+       * @example web
+       */
+      readonly process?: string;
     };
     readonly RunDto: {
       /**
@@ -606,6 +669,8 @@ export interface components {
       readonly memory: number;
       /** @description CPUs in thousandths */
       readonly cpus: number;
+      /** @description how much of its memory placement may promise, in percent (200: twice) */
+      readonly overcommit: number;
       /** @enum {string} */
       readonly state: 'up' | 'down' | 'draining';
       /** Format: date-time */
@@ -625,6 +690,11 @@ export interface components {
       readonly memory: number;
       /** @description CPUs in thousandths (2000 = two cores) */
       readonly cpus: number;
+      /**
+       * @description how much of its memory placement may promise, in percent (PAAS_NODE_OVERCOMMIT x 100)
+       * @default 100
+       */
+      readonly overcommit: number;
       /** @example 0.1.0 */
       readonly version?: string;
     };
@@ -657,6 +727,13 @@ export interface components {
     };
     readonly HeartbeatDto: {
       readonly instances: readonly components['schemas']['InstanceReportDto'][];
+      /**
+       * @description false: `instances` holds only the reports that changed since the last answered heartbeat
+       * @default true
+       */
+      readonly full: boolean;
+      /** @description the `desiredVersion` of the desired set the agent holds */
+      readonly desiredVersion?: string;
     };
     readonly HttpCheckView: {
       readonly attempts: number;
@@ -724,10 +801,17 @@ export interface components {
       readonly env: {
         readonly [key: string]: string;
       };
+      /**
+       * @description its size (sizes.ts)
+       * @example basic
+       */
+      readonly size: string;
       /** @description memory limit in MiB */
       readonly memory: number;
-      /** @description CPU share in thousandths of a core */
-      readonly cpu: number;
+      /** @description CPU weight (cgroup cpu.shares) */
+      readonly cpuShares: number;
+      /** @description hard CPU limit in thousandths of a core, or none */
+      readonly cpuQuota: number | null;
       /** @description the port published for the router (web) */
       readonly port: number | null;
       /** @description what the instance must pass before a deploy counts it in */
@@ -749,8 +833,12 @@ export interface components {
       readonly registry: string;
       /** @description ms a leaving instance keeps serving in-flight requests */
       readonly drainMs: number;
-      /** @description every instance the node should run */
-      readonly instances: readonly components['schemas']['DesiredInstanceView'][];
+      /** @description a fingerprint of the desired set, for the next heartbeat to echo */
+      readonly desiredVersion: string;
+      /** @description every instance the node should run; null when the set is the one of the echoed desiredVersion */
+      readonly instances: readonly components['schemas']['DesiredInstanceView'][] | null;
+      /** @description the next heartbeat should report every instance */
+      readonly fullReport: boolean;
     };
     readonly TokenView: {
       /** Format: uuid */
@@ -1355,6 +1443,57 @@ export interface operations {
         };
         content: {
           readonly 'application/json': readonly components['schemas']['InstanceView'][];
+        };
+      };
+    };
+  };
+  readonly InstancesController_restart: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['RestartDto'];
+      };
+    };
+    readonly responses: {
+      /** @description the instances to be replaced, each once its replacement serves */
+      readonly 202: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['InstanceView'][];
+        };
+      };
+    };
+  };
+  readonly InstancesController_stop: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description leaving; its formation brings a new one */
+      readonly 202: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['InstanceView'];
         };
       };
     };

@@ -21,8 +21,7 @@ export const CONFIG_VALUE_RULE = `a string of at most ${CONFIG_VALUE_MAX} bytes 
 export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
 export const PROCESS_TYPE_RULE = 'a process type: 1-30 lower-case letters, digits, - and _, starting with a letter';
 
-/** How many instances of one process type an app may ask for. */
-export const MAX_QUANTITY = 100;
+export { MAX_QUANTITY } from './formation';
 
 /** A fully qualified host name for a custom domain. */
 export const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;

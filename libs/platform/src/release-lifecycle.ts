@@ -27,6 +27,7 @@ import { PaasError } from '@paas/errors';
 import { type EntityManager, In, MoreThan } from 'typeorm';
 import { lockApp } from './model/database';
 import { Formation, Release, type ReleaseStatus } from './model/entities';
+import { DEFAULT_SIZE, parseSize, sizeFields } from './sizes';
 
 /** Every legal move, by the state a release leaves. */
 export const RELEASE_TRANSITIONS: Readonly<Record<ReleaseStatus, readonly ReleaseStatus[]>> = {
@@ -193,8 +194,7 @@ export async function alignFormation(manager: EntityManager, release: Release): 
         appId: release.appId,
         type,
         quantity: type === 'web' ? 1 : 0,
-        memory: 512,
-        cpu: 1000,
+        ...sizeFields(parseSize(DEFAULT_SIZE)),
       });
     }
   }

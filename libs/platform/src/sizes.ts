@@ -89,6 +89,16 @@ export function customSize(memory: number): Size {
   );
 }
 
+/** The columns a size fills on a formation or an instance row. */
+export function sizeFields(size: Size): {
+  size: string;
+  memory: number;
+  cpuShares: number;
+  cpuQuota: number | null;
+} {
+  return { size: size.name, memory: size.memory, cpuShares: size.cpuShares, cpuQuota: size.cpuQuota };
+}
+
 /** True when `input` is a size parseSize accepts. */
 export function isSize(input: string): boolean {
   try {

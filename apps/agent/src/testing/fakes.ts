@@ -1,14 +1,15 @@
 /**
  * Small fakes of the components around the agent, behind its roles (roles.ts), for the unit
  * specs: a runtime that keeps containers in memory, records every call and fails on demand;
- * an image store whose pulls fail on demand; a control plane the spec can take away; a
+ * an image store whose pulls fail on demand; a control plane that applies full and delta
+ * heartbeats as the api does, resends its set only when it changed, and can be taken away; a
  * health check that passes or fails as told; a clock the spec advances by hand. Never the
  * agent's own code: agent.ts, instance.ts and convergence.ts run for real against these.
  */
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
 import type {
   DesiredInstance,
-  HeartbeatAnswer,
+  HeartbeatReply,
   HeartbeatRequest,
   InstanceReport,
   RegisterAnswer,
@@ -86,7 +87,15 @@ export class FakeRuntime implements ContainerRuntime {
   readonly failing = new Map<'create' | 'start' | 'stop' | 'remove', Error>();
   /** Lines every container prints once followed. */
   output: string[] = [];
+  /** State reads so far. */
+  stateReads = 0;
   private next = 1;
+  private readonly watchers = new Map<string, Set<() => void>>();
+
+  /** The container's shim wrote its state: the watchers hear of it. */
+  private changed(id: string): void {
+    for (const onChange of this.watchers.get(id) ?? []) onChange();
+  }
 
   private fail(method: 'create' | 'start' | 'stop' | 'remove'): void {
     const err = this.failing.get(method);
@@ -134,9 +143,11 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.get(record);
     c.state = stateOf('running', { restartCount: c.state.restartCount });
     this.calls.push(`start ${record.id}`);
+    this.changed(record.id);
   }
 
   async state(record: ContainerRecord): Promise<ContainerState> {
+    this.stateReads++;
     return this.get(record).state;
   }
 
@@ -145,6 +156,7 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.get(record);
     c.state = stateOf('exited', { restartCount: c.state.restartCount });
     this.calls.push(`stop ${record.id} ${timeoutSeconds}`);
+    this.changed(record.id);
   }
 
   async remove(record: ContainerRecord): Promise<void> {
@@ -159,8 +171,21 @@ export class FakeRuntime implements ContainerRuntime {
     return { ip: `10.0.0.${record.id.slice(1)}`, ports: [] };
   }
 
+  watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void {
+    if (until.aborted) return;
+    const set = this.watchers.get(record.id) ?? new Set();
+    this.watchers.set(record.id, set.add(onChange));
+    until.addEventListener('abort', () => set.delete(onChange), { once: true });
+  }
+
+  /** Memory every container uses. */
+  memoryBytes = 1024;
+  /** Memory reads so far. */
+  memoryReads = 0;
+
   async memory(): Promise<number | null> {
-    return 1024;
+    this.memoryReads++;
+    return this.memoryBytes;
   }
 
   async *logs(_record: ContainerRecord, options: { fromStart: boolean; until: AbortSignal }): AsyncIterable<string> {
@@ -175,6 +200,14 @@ export class FakeRuntime implements ContainerRuntime {
   restarted(id: string): void {
     const c = this.containers.get(id);
     if (c) c.state = stateOf('running', { restartCount: c.state.restartCount + 1 });
+    this.changed(id);
+  }
+
+  /** The container exited with `code` (its shim restarts it later, or not). */
+  exited(id: string, code: number): void {
+    const c = this.containers.get(id);
+    if (c) c.state = stateOf('exited', { restartCount: c.state.restartCount, exitCode: code });
+    this.changed(id);
   }
 
   /** The ids of the containers a kind of call was made on: `made('remove')`. */
@@ -216,28 +249,58 @@ export class FakeImages implements ImageStore {
   }
 }
 
-/** The control plane: answers with `desired`, or not at all while `down`. */
+/**
+ * The control plane: answers with `desired` (null when the agent echoes its version), or
+ * not at all while `down`. It keeps what the agent told it as the api does: a full
+ * heartbeat replaces it, a delta updates the instances it names.
+ */
 export class FakeControlPlane implements ControlPlane {
-  desired: DesiredInstance[] = [];
+  private set: DesiredInstance[] = [];
+  private version = 1;
   down = false;
   drainMs = 2000;
+  /** The next answer asks for a full report. */
+  askFull = false;
+  /** What the control plane knew of the node after each heartbeat. */
   readonly heartbeats: InstanceReport[][] = [];
+  /** The heartbeats as sent, and whether each answer carried the set. */
+  readonly requests: { request: HeartbeatRequest; sentSet: boolean }[] = [];
+  private readonly known = new Map<string, InstanceReport>();
+
+  get desired(): DesiredInstance[] {
+    return this.set;
+  }
+
+  /** A new desired set, and so a new version. */
+  set desired(set: DesiredInstance[]) {
+    this.set = set;
+    this.version++;
+  }
 
   async register(request: RegisterRequest): Promise<RegisterAnswer> {
     if (this.down) throw new ControlPlaneError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
     return { node: { id: 'n1', name: request.name, state: 'up' }, heartbeatMs: 1000 };
   }
 
-  async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatAnswer> {
+  async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply> {
     if (this.down) throw new ControlPlaneError(0, `http://127.0.0.1:7000/api/nodes/${name}/heartbeat: ECONNREFUSED`);
-    this.heartbeats.push([...request.instances]);
-    return {
-      node: { id: 'n1', name, state: 'up' },
+    if (request.full ?? true) this.known.clear();
+    for (const r of request.instances) this.known.set(r.id, r);
+    this.heartbeats.push([...this.known.values()]);
+    const desiredVersion = `v${this.version}`;
+    const same = request.desiredVersion === desiredVersion;
+    this.requests.push({ request, sentSet: !same });
+    const fullReport = this.askFull;
+    this.askFull = false;
+    const common = {
+      node: { id: 'n1', name, state: 'up' as const },
       registry: '127.0.0.1:5000',
       heartbeatMs: 1000,
       drainMs: this.drainMs,
-      instances: this.desired,
+      desiredVersion,
+      fullReport,
     };
+    return same ? { ...common, instances: null } : { ...common, instances: this.set };
   }
 
   /** The last report of an instance the control plane received; undefined when the last heartbeat did not have it. */
@@ -309,8 +372,10 @@ export function desiredInstance(overrides: Partial<DesiredInstance> = {}): Desir
     imageDigest: null,
     command: null,
     env: { PORT: '5000', DYNO: 'web.1' },
+    size: 'standard-1x',
     memory: 512,
-    cpu: 1000,
+    cpuShares: 1024,
+    cpuQuota: null,
     port: 5000,
     check: { kind: 'tcp', port: 5000, attempts: 3, timeoutMs: 1000, intervalMs: 250, initialDelayMs: 0 },
     stopTimeout: 30,

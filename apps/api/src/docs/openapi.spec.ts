@@ -25,6 +25,8 @@ const ROUTES = [
   'get /api/apps/{app}/formation/{type}',
   'patch /api/apps/{app}/formation/{type}',
   'get /api/apps/{app}/instances',
+  'post /api/apps/{app}/instances/restart',
+  'post /api/apps/{app}/instances/{name}/stop',
   'post /api/apps/{app}/runs',
   'get /api/apps/{app}/domains',
   'post /api/apps/{app}/domains',

@@ -1,5 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { MAX_QUANTITY, PROCESS_TYPE, PROCESS_TYPE_RULE } from '@paas/platform';
+import {
+  MAX_QUANTITY,
+  PROCESS_TYPE,
+  PROCESS_TYPE_RULE,
+  SIZE_MEMORY_MAX,
+  SIZE_MEMORY_MIN,
+  SIZE_RULE,
+  SIZES,
+  isSize,
+} from '@paas/platform';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -9,16 +18,22 @@ import {
   IsString,
   Matches,
   Max,
+  MaxLength,
   Min,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { OptionalField } from '../common/validation';
 
-/** Bounds from docs/api.md: memory in MiB, cpu in thousandths of a core. */
-const MEMORY_MIN = 16;
-const MEMORY_MAX = 65_536;
-const CPU_MIN = 10;
-const CPU_MAX = 64_000;
+/** A size sizes.ts knows: a name, or a memory amount. */
+const IsSize = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isSize',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && isSize(value),
+      defaultMessage: () => `size must be ${SIZE_RULE}`,
+    },
+  });
 
 /** `PATCH /formation/:type`: what to change of one process type. */
 export class FormationChangeDto {
@@ -29,24 +44,28 @@ export class FormationChangeDto {
   @Max(MAX_QUANTITY)
   quantity?: number;
 
-  @ApiPropertyOptional({ type: Number, minimum: MEMORY_MIN, maximum: MEMORY_MAX, description: 'MiB per instance' })
+  @ApiPropertyOptional({
+    type: String,
+    example: 'basic',
+    description: `${SIZES.map((s) => s.name).join(', ')}, or a memory amount (512M, 1G) for a custom size`,
+  })
   @OptionalField()
-  @IsInt()
-  @Min(MEMORY_MIN)
-  @Max(MEMORY_MAX)
-  memory?: number;
+  @IsString()
+  @MaxLength(32)
+  @IsSize()
+  size?: string;
 
   @ApiPropertyOptional({
     type: Number,
-    minimum: CPU_MIN,
-    maximum: CPU_MAX,
-    description: 'thousandths of a core per instance',
+    minimum: SIZE_MEMORY_MIN,
+    maximum: SIZE_MEMORY_MAX,
+    description: 'MiB per instance: a custom size (the same as size "<MiB>M")',
   })
   @OptionalField()
   @IsInt()
-  @Min(CPU_MIN)
-  @Max(CPU_MAX)
-  cpu?: number;
+  @Min(SIZE_MEMORY_MIN)
+  @Max(SIZE_MEMORY_MAX)
+  memory?: number;
 }
 
 export class FormationUpdateDto extends FormationChangeDto {
@@ -74,11 +93,26 @@ export class FormationView {
   @ApiProperty({ type: Number })
   quantity!: number;
 
-  @ApiProperty({ type: Number, description: 'MiB per instance' })
+  @ApiProperty({ type: String, example: 'basic', description: 'the size of each instance' })
+  size!: string;
+
+  @ApiProperty({ type: Number, description: 'MiB per instance (of the size)' })
   memory!: number;
 
-  @ApiProperty({ type: Number, description: 'thousandths of a core per instance' })
-  cpu!: number;
+  @ApiProperty({ type: Number, description: 'CPU weight per instance (cgroup cpu.shares; 1024 = 512 MiB)' })
+  cpuShares!: number;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'hard CPU limit in thousandths of a core, or none' })
+  cpuQuota!: number | null;
+
+  @ApiProperty({ type: Number, description: 'instances of the current release that are up' })
+  up!: number;
+
+  @ApiProperty({ type: Number, description: 'instances no node has room for now' })
+  waiting!: number;
+
+  @ApiProperty({ type: String, nullable: true, example: 'no node has 512 MiB free' })
+  waitingReason!: string | null;
 
   @ApiProperty({
     type: String,

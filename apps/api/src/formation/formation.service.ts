@@ -3,18 +3,26 @@ import {
   type ApiToken,
   type App,
   currentRelease,
+  customSize,
+  DEFAULT_SIZE,
   Formation,
+  Instance,
+  largestCount,
+  Node,
   ONE_OFF_TYPES,
+  parseSize,
   type Release,
+  type Size,
+  sizeFields,
   transaction,
 } from '@paas/platform';
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
-import type { FormationUpdateDto, FormationView } from './formation.dto';
+import type { FormationChangeDto, FormationUpdateDto, FormationView } from './formation.dto';
 
 @Injectable()
 export class FormationService {
@@ -25,11 +33,20 @@ export class FormationService {
   ) {}
 
   async list(app: App): Promise<FormationView[]> {
+    const { manager } = this.dataSource;
     const [rows, release] = await Promise.all([
-      this.dataSource.manager.find(Formation, { where: { appId: app.id }, order: { type: 'ASC' } }),
-      currentRelease(this.dataSource.manager, app.id),
+      manager.find(Formation, { where: { appId: app.id }, order: { type: 'ASC' } }),
+      currentRelease(manager, app.id),
     ]);
-    return rows.map((row) => view(row, release));
+    const up = new Map<string, number>();
+    if (release) {
+      const instances = await manager.find(Instance, {
+        where: { appId: app.id, releaseId: release.id, desired: 'run', state: 'up' },
+        select: { type: true },
+      });
+      for (const i of instances) up.set(i.type, (up.get(i.type) ?? 0) + 1);
+    }
+    return rows.map((row) => view(row, release, up.get(row.type) ?? 0));
   }
 
   async get(app: App, type: string): Promise<FormationView> {
@@ -60,34 +77,66 @@ export class FormationService {
         }
         const row =
           (await manager.findOne(Formation, { where: { appId: app.id, type: update.type } })) ??
-          manager.create(Formation, { appId: app.id, type: update.type, quantity: 0, memory: 512, cpu: 1000 });
-        const next = {
-          quantity: update.quantity ?? row.quantity,
-          memory: update.memory ?? row.memory,
-          cpu: update.cpu ?? row.cpu,
-        };
-        if (row.updatedAt && next.quantity === row.quantity && next.memory === row.memory && next.cpu === row.cpu)
-          continue;
-        Object.assign(row, next);
+          manager.create(Formation, {
+            appId: app.id,
+            type: update.type,
+            quantity: 0,
+            ...sizeFields(parseSize(DEFAULT_SIZE)),
+          });
+        const size = sizeOf(update) ?? parseSize(row.size);
+        const quantity = update.quantity ?? row.quantity;
+        if (row.updatedAt && quantity === row.quantity && size.name === row.size) continue;
+        await checkCapacity(manager, update.type, quantity, size);
+        Object.assign(row, { quantity, ...sizeFields(size) });
         rows.push(await manager.save(Formation, row));
       }
       return rows;
     });
     if (changed.length > 0) {
       this.scheduler.kick();
-      const scale = changed.map((row) => `${row.type}@${row.quantity}:${row.memory}M`).join(' ');
+      const scale = changed.map((row) => `${row.type}@${row.quantity}:${row.size}`).join(' ');
       await logAppEvent(this.redis, app.id, `Scaled to ${scale} by ${token.name}`);
     }
     return this.list(app);
   }
 }
 
-function view(row: Formation, release: Release | null): FormationView {
+/** The size an update asks for: a size, or a memory amount (a custom size); not both. */
+function sizeOf(update: FormationChangeDto): Size | null {
+  if (update.size !== undefined && update.memory !== undefined)
+    throw ApiError.invalidField('memory', 'conflict', 'give size or memory, not both');
+  if (update.size !== undefined) return parseSize(update.size);
+  if (update.memory !== undefined) return customSize(update.memory);
+  return null;
+}
+
+/**
+ * Refuses what the up nodes could never hold, with the largest count they could (instances of
+ * other apps aside: those may leave). Without any node up there is nothing to measure by:
+ * the instances wait for one.
+ */
+async function checkCapacity(manager: EntityManager, type: string, quantity: number, size: Size): Promise<void> {
+  if (quantity === 0) return;
+  const nodes = await manager.find(Node, { where: { state: 'up' } });
+  if (nodes.length === 0) return;
+  const most = largestCount(nodes, size.memory);
+  if (quantity > most) {
+    const message = `${type}=${quantity}:${size.name} is more than the nodes could ever hold: at most ${most} of ${size.memory} MiB fit on ${nodes.length} node${nodes.length === 1 ? '' : 's'} up`;
+    throw new ApiError('unprocessable', message, [{ field: 'quantity', rule: 'capacity', message: `at most ${most}` }]);
+  }
+}
+
+function view(row: Formation, release: Release | null, up: number): FormationView {
   return {
     type: row.type,
     quantity: row.quantity,
+    size: row.size,
     memory: row.memory,
-    cpu: row.cpu,
+    cpuShares: row.cpuShares,
+    cpuQuota: row.cpuQuota,
+    up,
+    waiting: row.waiting,
+    waitingReason: row.waitingReason,
     command: release?.processTypes[row.type] ?? null,
     updatedAt: row.updatedAt,
   };

@@ -1,4 +1,4 @@
-import { type App, Formation } from '@paas/platform';
+import { type App, Formation, Node } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -6,17 +6,22 @@ import { createApp, deployRelease } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
 
+/** What a new process type gets: the default size, nothing up or waiting yet. */
+const BASIC = { size: 'basic', memory: 256, cpuShares: 512, cpuQuota: null, up: 0, waiting: 0, waitingReason: null };
+
 for (const kind of TEST_DATABASES) {
   describe(`formation on ${kind}`, () => {
     let api: TestApi;
     let app: App;
     const path = '/api/apps/fm/formation';
-    const rows = async (): Promise<Array<[string, number, number, number]>> =>
+    const rows = async (): Promise<Array<[string, number, string, number, number, number | null]>> =>
       (await api.dataSource.manager.find(Formation, { where: { appId: app.id }, order: { type: 'ASC' } })).map((f) => [
         f.type,
         f.quantity,
+        f.size,
         f.memory,
-        f.cpu,
+        f.cpuShares,
+        f.cpuQuota,
       ]);
     before(async () => {
       api = await startTestApi(kind);
@@ -43,13 +48,13 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual(
         res.body.map(({ updatedAt, ...rest }: { updatedAt: string }) => (assert.ok(Date.parse(updatedAt)), rest)),
         [
-          { type: 'web', quantity: 1, memory: 512, cpu: 1000, command: 'node web.js' },
-          { type: 'worker', quantity: 0, memory: 512, cpu: 1000, command: 'node worker.js' },
+          { ...BASIC, type: 'web', quantity: 1, command: 'node web.js' },
+          { ...BASIC, type: 'worker', quantity: 0, command: 'node worker.js' },
         ],
       );
       const web = await api.request('GET', `${path}/web`);
       assert.equal(web.status, 200);
-      assert.equal(web.body.command, 'node web.js');
+      assert.equal(web.body.command, 'node web.js', JSON.stringify(web.body));
       assert.equal((await api.request('GET', `${path}/nosuch`)).status, 404);
     });
 
@@ -58,7 +63,7 @@ for (const kind of TEST_DATABASES) {
         body: {
           updates: [
             { type: 'web', quantity: 3 },
-            { type: 'worker', quantity: 2, memory: 1024, cpu: 500 },
+            { type: 'worker', quantity: 2, size: 'standard-2x' },
           ],
         },
       });
@@ -71,18 +76,24 @@ for (const kind of TEST_DATABASES) {
         ],
       );
       assert.deepEqual(await rows(), [
-        ['web', 3, 512, 1000],
-        ['worker', 2, 1024, 500],
+        ['web', 3, 'basic', 256, 512, null],
+        ['worker', 2, 'standard-2x', 1024, 2048, null],
       ]);
-      assert.equal((await apiLogLines(api, app.id)).at(-1), 'Scaled to web@3:512M worker@2:1024M by admin');
+      assert.equal((await apiLogLines(api, app.id)).at(-1), 'Scaled to web@3:basic worker@2:standard-2x by admin');
     });
 
     it('scales one type in the single shape, keeping what is not given', async () => {
       const res = await api.request('PATCH', `${path}/worker`, { body: { quantity: 0 } });
       assert.equal(res.status, 200);
-      assert.deepEqual([res.body.type, res.body.quantity, res.body.memory, res.body.cpu], ['worker', 0, 1024, 500]);
-      const memory = await api.request('PATCH', `${path}/web`, { body: { memory: 256 } });
-      assert.deepEqual([memory.body.quantity, memory.body.memory], [3, 256]);
+      assert.deepEqual([res.body.type, res.body.quantity, res.body.size], ['worker', 0, 'standard-2x']);
+      // a memory amount is a custom size, or the named one of that memory
+      const memory = await api.request('PATCH', `${path}/web`, { body: { memory: 300 } });
+      assert.deepEqual([memory.body.quantity, memory.body.size, memory.body.memory], [3, '300M', 300]);
+      const named = await api.request('PATCH', `${path}/web`, { body: { size: '256M' } });
+      assert.deepEqual([named.body.size, named.body.cpuShares], ['basic', 512]);
+      const nano = await api.request('PATCH', `${path}/web`, { body: { size: 'nano' } });
+      assert.deepEqual([nano.body.memory, nano.body.cpuShares, nano.body.cpuQuota], [32, 64, 250]);
+      await api.request('PATCH', `${path}/web`, { body: { size: 'basic' } });
       const lines = await apiLogLines(api, app.id);
       await api.request('PATCH', `${path}/web`, { body: { quantity: 3 } });
       assert.equal((await apiLogLines(api, app.id)).length, lines.length, 'no change, no log line');
@@ -109,18 +120,20 @@ for (const kind of TEST_DATABASES) {
     it('validates bounds, types and shapes with the field named', async () => {
       const before = await rows();
       const cases: Array<[unknown, string, string]> = [
-        [{ updates: [{ type: 'web', quantity: 101 }] }, 'updates.0.quantity', 'max'],
+        [{ updates: [{ type: 'web', quantity: 10_001 }] }, 'updates.0.quantity', 'max'],
         [{ updates: [{ type: 'web', quantity: -1 }] }, 'updates.0.quantity', 'min'],
         [{ updates: [{ type: 'web', quantity: 1.5 }] }, 'updates.0.quantity', 'isInt'],
         [{ updates: [{ type: 'web', quantity: '3' }] }, 'updates.0.quantity', 'isInt'],
         [{ updates: [{ type: 'web', quantity: null }] }, 'updates.0.quantity', 'isInt'],
         [{ updates: [{ type: 'web', memory: 15 }] }, 'updates.0.memory', 'min'],
         [{ updates: [{ type: 'web', memory: 65537 }] }, 'updates.0.memory', 'max'],
-        [{ updates: [{ type: 'web', cpu: 9 }] }, 'updates.0.cpu', 'min'],
-        [{ updates: [{ type: 'web', cpu: 64001 }] }, 'updates.0.cpu', 'max'],
+        [{ updates: [{ type: 'web', cpu: 1000 }] }, 'updates.0.cpu', 'unknownField'],
+        [{ updates: [{ type: 'web', size: 'xl' }] }, 'updates.0.size', 'isSize'],
+        [{ updates: [{ type: 'web', size: '15M' }] }, 'updates.0.size', 'isSize'],
+        [{ updates: [{ type: 'web', size: 512 }] }, 'updates.0.size', 'isString'],
+        [{ updates: [{ type: 'web', size: 'x'.repeat(33) }] }, 'updates.0.size', 'maxLength'],
         [{ updates: [{ type: 'Web', quantity: 1 }] }, 'updates.0.type', 'matches'],
         [{ updates: [{ quantity: 1 }] }, 'updates.0.type', 'isString'],
-        [{ updates: [{ type: 'web', quantity: 1, size: 'xl' }] }, 'updates.0.size', 'unknownField'],
         [{ updates: [] }, 'updates', 'arrayMinSize'],
         [{ updates: {} }, 'updates', 'isArray'],
         [{}, 'updates', 'isArray'],
@@ -144,11 +157,48 @@ for (const kind of TEST_DATABASES) {
           `${JSON.stringify(body)}: ${JSON.stringify(res.body.details)}`,
         );
       }
-      for (const body of [{ quantity: 101 }, { quantity: 'x' }, { type: 'web' }, { quantity: null }]) {
+      for (const body of [
+        { quantity: 10_001 },
+        { quantity: 'x' },
+        { type: 'web' },
+        { quantity: null },
+        { size: 'l' },
+      ]) {
         assert.equal((await api.request('PATCH', `${path}/web`, { body })).status, 400, JSON.stringify(body));
       }
       assert.equal((await api.request('PATCH', `${path}/Bad!`, { body: { quantity: 1 } })).status, 400);
+      const both = await api.request('PATCH', `${path}/web`, { body: { size: 'basic', memory: 256 } });
+      assert.equal(both.status, 400);
+      assert.match(both.body.message, /size or memory, not both/);
+      const unknown = await api.request('PATCH', `${path}/web`, { body: { size: 'xl' } });
+      assert.match(unknown.body.message, /size must be a size: nano, micro, basic, standard-1x/);
       assert.deepEqual(await rows(), before);
+    });
+
+    it('refuses more than the up nodes could ever hold, with the largest count; waits without nodes', async () => {
+      const before = await rows();
+      const node = { id: '00000000-0000-4000-8000-0000000000f1', name: 'fm-node', address: '10.0.0.9' };
+      await api.dataSource.manager.insert(Node, { ...node, memory: 1024, cpus: 2000, overcommit: 150, state: 'up' });
+      try {
+        // 1024 MiB x 1.5 holds 6 of 256 MiB, 1 of 1 GiB
+        const res = await api.request('PATCH', path, { body: { updates: [{ type: 'web', quantity: 7 }] } });
+        assert.equal(res.status, 422, res.text);
+        assert.match(res.body.message, /web=7:basic is more than the nodes could ever hold: at most 6 of 256 MiB/);
+        assert.deepEqual(res.body.details, [{ field: 'quantity', rule: 'capacity', message: 'at most 6' }]);
+        const big = await api.request('PATCH', `${path}/worker`, { body: { quantity: 2, size: 'standard-2x' } });
+        assert.equal(big.status, 422);
+        assert.match(big.body.message, /at most 1 of 1024 MiB/);
+        assert.deepEqual(await rows(), before);
+        const ok = await api.request('PATCH', path, { body: { updates: [{ type: 'web', quantity: 6 }] } });
+        assert.equal(ok.status, 200, ok.text);
+        // a down node holds nothing: then no node is up and the instances wait
+        await api.dataSource.manager.update(Node, { id: node.id }, { state: 'down' });
+        const many = await api.request('PATCH', path, { body: { updates: [{ type: 'web', quantity: 50 }] } });
+        assert.equal(many.status, 200, many.text);
+        await api.request('PATCH', path, { body: { updates: [{ type: 'web', quantity: 3 }] } });
+      } finally {
+        await api.dataSource.manager.delete(Node, { id: node.id });
+      }
     });
   });
 }

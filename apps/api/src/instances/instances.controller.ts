@@ -1,47 +1,46 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
-import { type App, Instance, Node, Release } from '@paas/platform';
-import { type DataSource, In } from 'typeorm';
-import { CurrentApp } from '../common/request';
-import { DATA_SOURCE } from '../core/tokens';
-import { InstanceView } from './instances.dto';
+import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { ApiToken, App } from '@paas/platform';
+import { CurrentApp, CurrentToken } from '../common/request';
+import { ValidBody } from '../common/validation';
+import { InstanceView, RestartDto } from './instances.dto';
+import { InstancesService } from './instances.service';
 
-/** The app's instances as the scheduler recorded them (read-only here). */
+/** The app's instances as the scheduler recorded them, and the restart and stop of some. */
 @ApiTags('instances')
 @ApiBearerAuth()
 @ApiParam({ name: 'app', type: String, description: 'app name or id' })
 @Controller('apps/:app/instances')
 export class InstancesController {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@Inject(InstancesService) private readonly instances: InstancesService) {}
 
   @Get()
   @ApiOkResponse({ type: InstanceView, isArray: true, description: 'by type and number' })
-  async list(@CurrentApp() app: App): Promise<InstanceView[]> {
-    const manager = this.dataSource.manager;
-    const instances = await manager.find(Instance, { where: { appId: app.id }, order: { type: 'ASC', number: 'ASC' } });
-    const releaseIds = [...new Set(instances.map((i) => i.releaseId))];
-    const nodeIds = [...new Set(instances.flatMap((i) => (i.nodeId ? [i.nodeId] : [])))];
-    const [releases, nodes] = await Promise.all([
-      releaseIds.length
-        ? manager.find(Release, { where: { id: In(releaseIds) }, select: { id: true, version: true } })
-        : [],
-      nodeIds.length ? manager.find(Node, { where: { id: In(nodeIds) }, select: { id: true, name: true } }) : [],
-    ]);
-    const versions = new Map(releases.map((r) => [r.id, r.version]));
-    const names = new Map(nodes.map((n) => [n.id, n.name]));
-    return instances.map((i) => ({
-      id: i.id,
-      name: `${i.type}.${i.number}`,
-      type: i.type,
-      number: i.number,
-      state: i.state,
-      release: { id: i.releaseId, version: versions.get(i.releaseId) ?? 0 },
-      node: i.nodeId ? (names.get(i.nodeId) ?? null) : null,
-      address: i.address,
-      containerId: i.containerId,
-      memoryBytes: i.memoryBytes,
-      createdAt: i.createdAt,
-      updatedAt: i.updatedAt,
-    }));
+  list(@CurrentApp() app: App): Promise<InstanceView[]> {
+    return this.instances.list(app);
+  }
+
+  @Post('restart')
+  @HttpCode(202)
+  @ApiBody({ type: RestartDto })
+  @ApiAcceptedResponse({
+    type: InstanceView,
+    isArray: true,
+    description: 'the instances to be replaced, each once its replacement serves',
+  })
+  restart(
+    @CurrentApp() app: App,
+    @ValidBody(RestartDto) body: RestartDto,
+    @CurrentToken() token: ApiToken,
+  ): Promise<InstanceView[]> {
+    return this.instances.restart(app, body.process, token.name);
+  }
+
+  @Post(':name/stop')
+  @HttpCode(202)
+  @ApiParam({ name: 'name', type: String, example: 'web.2' })
+  @ApiAcceptedResponse({ type: InstanceView, description: 'leaving; its formation brings a new one' })
+  stop(@CurrentApp() app: App, @Param('name') name: string, @CurrentToken() token: ApiToken): Promise<InstanceView> {
+    return this.instances.stop(app, name, token.name);
   }
 }

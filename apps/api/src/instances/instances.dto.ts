@@ -1,5 +1,16 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsString, MaxLength } from 'class-validator';
 import { ReleaseRef } from '../apps/apps.dto';
+import { OptionalField } from '../common/validation';
+
+/** `POST /instances/restart`: all of them, one process type, or one instance. */
+export class RestartDto {
+  @ApiPropertyOptional({ type: String, example: 'web', description: 'TYPE or TYPE.N; all when absent' })
+  @OptionalField()
+  @IsString()
+  @MaxLength(40)
+  process?: string;
+}
 
 export class InstanceView {
   @ApiProperty({ type: String, format: 'uuid' })
@@ -16,6 +27,9 @@ export class InstanceView {
 
   @ApiProperty({ type: String, enum: ['starting', 'up', 'crashed', 'stopping', 'down'] })
   state!: string;
+
+  @ApiProperty({ type: String, example: 'basic', description: 'its size (the formation may since ask for another)' })
+  size!: string;
 
   @ApiProperty({ type: ReleaseRef })
   release!: ReleaseRef;

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { HeartbeatAnswer, RegisterAnswer } from '@paas/platform';
+import type { HeartbeatReply, RegisterAnswer } from '@paas/platform';
 import { AdminOnly, ForNodes } from '../auth/decorators';
 import { ValidBody } from '../common/validation';
 import { HeartbeatAnswerView, HeartbeatDto, NodeView, RegisterAnswerView, RegisterNodeDto } from './nodes.dto';
@@ -36,8 +36,8 @@ export class NodesController {
   @ApiParam({ name: 'name', type: String, example: 'node-1' })
   @ApiBody({ type: HeartbeatDto })
   @ApiOkResponse({ type: HeartbeatAnswerView, description: 'what the node should run' })
-  heartbeat(@Param('name') name: string, @ValidBody(HeartbeatDto) body: HeartbeatDto): Promise<HeartbeatAnswer> {
-    return this.nodes.heartbeat(name, body.instances);
+  heartbeat(@Param('name') name: string, @ValidBody(HeartbeatDto) body: HeartbeatDto): Promise<HeartbeatReply> {
+    return this.nodes.heartbeat(name, body);
   }
 
   @Post(':name/drain')

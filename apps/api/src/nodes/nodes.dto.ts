@@ -2,7 +2,7 @@ import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from 
 import {
   type DeployCheck,
   type DesiredInstance,
-  type HeartbeatAnswer,
+  type HeartbeatAnswerSameSet,
   type HeartbeatRequest,
   type InstanceReport,
   NODE_NAME,
@@ -16,6 +16,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsString,
@@ -44,6 +45,9 @@ export class NodeView {
 
   @ApiProperty({ type: Number, description: 'CPUs in thousandths' })
   cpus!: number;
+
+  @ApiProperty({ type: Number, description: 'how much of its memory placement may promise, in percent (200: twice)' })
+  overcommit!: number;
 
   @ApiProperty({ type: String, enum: ['up', 'down', 'draining'] })
   state!: string;
@@ -91,6 +95,19 @@ export class RegisterNodeDto implements RegisterRequest {
   @Min(10)
   @Max(1_024_000)
   cpus!: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 100,
+    maximum: 1000,
+    default: 100,
+    description: 'how much of its memory placement may promise, in percent (PAAS_NODE_OVERCOMMIT x 100)',
+  })
+  @OptionalField()
+  @IsInt()
+  @Min(100)
+  @Max(1000)
+  overcommit?: number;
 
   @ApiPropertyOptional({ type: String, example: '0.1.0' })
   @OptionalField()
@@ -148,7 +165,7 @@ export class InstanceReportDto implements InstanceReport {
   error!: string | null;
 }
 
-/** `POST /api/nodes/:name/heartbeat`: every instance container the node has. */
+/** `POST /api/nodes/:name/heartbeat`: every instance container the node has, or those that changed. */
 export class HeartbeatDto implements HeartbeatRequest {
   @ApiProperty({ type: InstanceReportDto, isArray: true })
   @IsArray()
@@ -156,6 +173,21 @@ export class HeartbeatDto implements HeartbeatRequest {
   @ValidateNested({ each: true })
   @Type(() => InstanceReportDto)
   instances!: InstanceReportDto[];
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    default: true,
+    description: 'false: `instances` holds only the reports that changed since the last answered heartbeat',
+  })
+  @OptionalField()
+  @IsBoolean()
+  full?: boolean;
+
+  @ApiPropertyOptional({ type: String, description: 'the `desiredVersion` of the desired set the agent holds' })
+  @OptionalField()
+  @IsString()
+  @MaxLength(64)
+  desiredVersion?: string;
 }
 
 export class NodeSummaryView implements NodeSummary {
@@ -273,11 +305,17 @@ export class DesiredInstanceView implements DesiredInstance {
   })
   env!: Record<string, string>;
 
+  @ApiProperty({ type: String, example: 'basic', description: 'its size (sizes.ts)' })
+  size!: string;
+
   @ApiProperty({ type: Number, description: 'memory limit in MiB' })
   memory!: number;
 
-  @ApiProperty({ type: Number, description: 'CPU share in thousandths of a core' })
-  cpu!: number;
+  @ApiProperty({ type: Number, description: 'CPU weight (cgroup cpu.shares)' })
+  cpuShares!: number;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'hard CPU limit in thousandths of a core, or none' })
+  cpuQuota!: number | null;
 
   @ApiProperty({ type: Number, nullable: true, description: 'the port published for the router (web)' })
   port!: number | null;
@@ -301,13 +339,24 @@ export class DesiredInstanceView implements DesiredInstance {
   stopTimeout!: number;
 }
 
-export class HeartbeatAnswerView extends RegisterAnswerView implements HeartbeatAnswer {
+export class HeartbeatAnswerView extends RegisterAnswerView implements Omit<HeartbeatAnswerSameSet, 'instances'> {
   @ApiProperty({ type: String, example: '127.0.0.1:5000', description: 'the registry release images are in' })
   registry!: string;
 
   @ApiProperty({ type: Number, description: 'ms a leaving instance keeps serving in-flight requests' })
   drainMs!: number;
 
-  @ApiProperty({ type: DesiredInstanceView, isArray: true, description: 'every instance the node should run' })
-  instances!: DesiredInstanceView[];
+  @ApiProperty({ type: String, description: 'a fingerprint of the desired set, for the next heartbeat to echo' })
+  desiredVersion!: string;
+
+  @ApiProperty({
+    type: DesiredInstanceView,
+    isArray: true,
+    nullable: true,
+    description: 'every instance the node should run; null when the set is the one of the echoed desiredVersion',
+  })
+  instances!: DesiredInstanceView[] | null;
+
+  @ApiProperty({ type: Boolean, description: 'the next heartbeat should report every instance' })
+  fullReport!: boolean;
 }

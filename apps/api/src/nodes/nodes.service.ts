@@ -2,12 +2,17 @@
  * The control plane's side of the agent protocol (libs/platform scheduling/protocol.ts):
  * registration, heartbeats (instance states in, the node's desired set out) and draining.
  * Heartbeats run through the scheduler's `serial`, so a pass never plans on half a report.
+ *
+ * At rest a heartbeat costs one node update and one light query: an empty delta loads no
+ * instance row, and the desired set (releases, apps, env) is built only when its
+ * fingerprint differs from the one the agent echoes.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   App,
   type DesiredInstance,
-  type HeartbeatAnswer,
+  type HeartbeatReply,
+  type HeartbeatRequest,
   INSTANCE_PORT,
   Instance,
   type InstanceReport,
@@ -17,9 +22,10 @@ import {
   type RegisterRequest,
   Release,
   deployCheck,
+  memoryMoved,
   transaction,
 } from '@paas/platform';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type DataSource, In } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
@@ -27,12 +33,9 @@ import { DATA_SOURCE } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import type { NodeView } from './nodes.dto';
 
-/** A memory reading is written when it moved by more than this share (not on every heartbeat). */
-const MEMORY_WRITE_RATIO = 0.05;
-
 function nodeView(node: Node): NodeView {
-  const { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt } = node;
-  return { id, name, address, memory, cpus, state, lastHeartbeatAt, createdAt };
+  const { id, name, address, memory, cpus, overcommit, state, lastHeartbeatAt, createdAt } = node;
+  return { id, name, address, memory, cpus, overcommit, state, lastHeartbeatAt, createdAt };
 }
 
 @Injectable()
@@ -60,22 +63,22 @@ export class NodesService {
     const node = await this.scheduler.serial(() =>
       transaction(this.dataSource, async (em) => {
         const now = new Date().toISOString();
+        const offer = {
+          address: request.address,
+          memory: request.memory,
+          cpus: request.cpus,
+          overcommit: request.overcommit ?? 100,
+        };
         const existing = await em.findOne(Node, { where: { name: request.name } });
         if (existing) {
           const state: NodeState = existing.state === 'draining' ? 'draining' : 'up';
-          await em.update(
-            Node,
-            { id: existing.id },
-            { address: request.address, memory: request.memory, cpus: request.cpus, state, lastHeartbeatAt: now },
-          );
-          return { ...existing, address: request.address, memory: request.memory, cpus: request.cpus, state };
+          await em.update(Node, { id: existing.id }, { ...offer, state, lastHeartbeatAt: now });
+          return { ...existing, ...offer, state };
         }
         const created = em.create(Node, {
           id: randomUUID(),
           name: request.name,
-          address: request.address,
-          memory: request.memory,
-          cpus: request.cpus,
+          ...offer,
           state: 'up',
           lastHeartbeatAt: now,
         });
@@ -84,7 +87,7 @@ export class NodesService {
       }),
     );
     this.logger.log(
-      `node ${node.name} registered: ${node.address}, ${node.memory} MiB, ${node.cpus / 1000} CPU${request.version ? `, agent ${request.version}` : ''}`,
+      `node ${node.name} registered: ${node.address}, ${node.memory} MiB (x${node.overcommit / 100}), ${node.cpus / 1000} CPU${request.version ? `, agent ${request.version}` : ''}`,
     );
     this.scheduler.kick();
     return {
@@ -93,30 +96,47 @@ export class NodesService {
     };
   }
 
-  /** Records what the agent says and answers with what its node should run. */
-  async heartbeat(name: string, reports: readonly InstanceReport[]): Promise<HeartbeatAnswer> {
-    const { node, changed, lines } = await this.scheduler.serial(() => this.record(name, reports));
+  /**
+   * Records what the agent says and answers with what its node should run: the whole set, or
+   * null when the agent's `desiredVersion` is still the set's.
+   */
+  async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply> {
+    const full = request.full ?? true;
+    const { node, changed, lines, back } = await this.scheduler.serial(() =>
+      this.record(name, request.instances, full),
+    );
     for (const { appId, line } of lines) await this.scheduler.log(appId, line);
     if (changed) this.scheduler.kick();
-    return {
+    const common = {
       node: { id: node.id, name: node.name, state: node.state },
       registry: this.config.registry,
       heartbeatMs: this.config.scheduler.heartbeatMs,
       drainMs: this.config.scheduler.drainMs,
-      instances: await this.desired(node),
+      // while the node was down the scheduler may have moved what its rows say
+      fullReport: back && !full,
     };
+    const desiredVersion = await this.desiredVersion(node);
+    if (request.desiredVersion === desiredVersion) return { ...common, desiredVersion, instances: null };
+    return { ...common, desiredVersion, instances: await this.desired(node) };
   }
 
+  /**
+   * Records a heartbeat's reports: a full one names every instance the node has (a row it
+   * lacks lost its container, or was stopped and removed); a delta names only changes, and
+   * an empty one loads no row at all.
+   */
   private async record(
     name: string,
     reports: readonly InstanceReport[],
-  ): Promise<{ node: Node; changed: boolean; lines: { appId: string; line: string }[] }> {
+    full: boolean,
+  ): Promise<{ node: Node; changed: boolean; back: boolean; lines: { appId: string; line: string }[] }> {
     const lines: { appId: string; line: string }[] = [];
     let changed = false;
+    let back = false;
     const node = await transaction(this.dataSource, async (em) => {
       const node = await em.findOne(Node, { where: { name } });
       if (!node) throw ApiError.notFound(`node '${name}' not found: register it first`);
-      const back = node.state === 'down';
+      back = node.state === 'down';
       node.lastHeartbeatAt = new Date().toISOString();
       if (back) node.state = 'up';
       await em.update(Node, { id: node.id }, { lastHeartbeatAt: node.lastHeartbeatAt, state: node.state });
@@ -124,7 +144,10 @@ export class NodesService {
         this.logger.log(`node ${node.name} is back up`);
         changed = true;
       }
-      const rows = await em.find(Instance, { where: { nodeId: node.id } });
+      if (!full && reports.length === 0) return node;
+      const rows = full
+        ? await em.find(Instance, { where: { nodeId: node.id } })
+        : await em.find(Instance, { where: { nodeId: node.id, id: In(reports.map((r) => r.id)) } });
       const reported = new Map(reports.map((r) => [r.id, r]));
       const versions = new Map(
         (rows.length
@@ -166,15 +189,8 @@ export class NodesService {
         if (report.pid !== (row.pid ?? 0)) update.pid = report.pid;
         if (report.restartCount !== row.restartCount) update.restartCount = report.restartCount;
         if (report.error !== row.error) update.error = report.error;
-        const memory = report.memoryBytes;
-        if (
-          memory !== row.memoryBytes &&
-          (memory === null ||
-            row.memoryBytes === null ||
-            Math.abs(memory - row.memoryBytes) > row.memoryBytes * MEMORY_WRITE_RATIO)
-        ) {
-          update.memoryBytes = memory;
-        }
+        // written when it moved by more than a few percent, not on every sample
+        if (memoryMoved(row.memoryBytes, report.memoryBytes)) update.memoryBytes = report.memoryBytes;
         if (Object.keys(update).length === 0) continue;
         await em.update(Instance, { id: row.id }, update);
         if (update.state !== undefined || update.address !== undefined) changed = true;
@@ -197,7 +213,43 @@ export class NodesService {
       }
       return node;
     });
-    return { node, changed, lines };
+    return { node, changed, back, lines };
+  }
+
+  /**
+   * A fingerprint of the node's desired set, from the few columns it is made of: the
+   * instance rows and their apps' names. Releases (image, command, config, checks) never
+   * change once built, and only built ones are placed.
+   */
+  private async desiredVersion(node: Node): Promise<string> {
+    const { manager } = this.dataSource;
+    const rows = await manager.find(Instance, {
+      where: { nodeId: node.id, desired: 'run' },
+      select: {
+        id: true,
+        appId: true,
+        releaseId: true,
+        type: true,
+        number: true,
+        size: true,
+        memory: true,
+        cpuShares: true,
+        cpuQuota: true,
+      },
+      order: { createdAt: 'ASC' },
+    });
+    const hash = createHash('sha256').update(`v1 ${this.config.scheduler.stopTimeout}\n`);
+    for (const r of rows) {
+      hash.update(
+        `${r.id} ${r.appId} ${r.releaseId} ${r.type} ${r.number} ${r.size} ${r.memory} ${r.cpuShares} ${r.cpuQuota}\n`,
+      );
+    }
+    const appIds = [...new Set(rows.map((r) => r.appId))];
+    if (appIds.length) {
+      const apps = await manager.find(App, { where: { id: In(appIds) }, select: { id: true, name: true } });
+      for (const a of apps.sort((x, y) => x.id.localeCompare(y.id))) hash.update(`${a.id} ${a.name}\n`);
+    }
+    return hash.digest('base64url').slice(0, 22);
   }
 
   /** Every instance the node should run, with what its agent needs to run it. */
@@ -232,8 +284,10 @@ export class NodesService {
         imageDigest: release.imageDigest,
         command: release.processTypes[row.type] ?? null,
         env: { ...release.config, PORT: String(INSTANCE_PORT), DYNO: dyno },
+        size: row.size,
         memory: row.memory,
-        cpu: row.cpu,
+        cpuShares: row.cpuShares,
+        cpuQuota: row.cpuQuota,
         port: row.type === 'web' ? INSTANCE_PORT : null,
         check: deployCheck(row.type, release.healthchecks, INSTANCE_PORT),
         stopTimeout: this.config.scheduler.stopTimeout,

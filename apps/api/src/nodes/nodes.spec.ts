@@ -1,16 +1,17 @@
-import { Node, issueToken } from '@paas/platform';
+import { App, Instance, Node, issueToken } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { insertNode } from '../testing/fixtures';
+import { createApp, deployRelease, insertInstance, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 
 for (const kind of TEST_DATABASES) {
   describe(`nodes on ${kind}`, () => {
     let api: TestApi;
     before(async () => {
-      api = await startTestApi(kind);
+      // the scheduler off: these specs speak the protocol, and a pass would stop their instances
+      api = await startTestApi(kind, { PAAS_SCHEDULER: 'off' });
     });
     after(async () => {
       await api?.close();
@@ -36,6 +37,7 @@ for (const kind of TEST_DATABASES) {
           address: '127.0.0.1:7100',
           memory: 4096,
           cpus: 2000,
+          overcommit: 100,
           state: 'up',
           lastHeartbeatAt: b.lastHeartbeatAt,
           createdAt: undefined,
@@ -82,6 +84,110 @@ for (const kind of TEST_DATABASES) {
       }
       const stored = await api.dataSource.manager.findOneByOrFail(Node, { id: node.id });
       assert.equal(new Date(stored.lastHeartbeatAt ?? 0).toISOString(), earlier, 'no heartbeat was recorded');
+
+      // the fields of deltas and of the desired set's version
+      const fields: [string, Record<string, unknown>, string, string][] = [
+        ['a full that is no boolean', { instances: [], full: 'no' }, 'full', 'isBoolean'],
+        ['a desiredVersion that is no string', { instances: [], desiredVersion: 7 }, 'desiredVersion', 'isString'],
+        ['a desiredVersion too long', { instances: [], desiredVersion: 'v'.repeat(65) }, 'desiredVersion', 'maxLength'],
+      ];
+      for (const [what, body, field, rule] of fields) {
+        const res = await api.request('POST', '/api/nodes/node-c/heartbeat', { body });
+        assert.equal(res.status, 400, `${what}: ${res.text}`);
+        const details = res.body.details as { field: string; rule: string }[];
+        assert.deepEqual([...new Set(details.map((d) => d.field))], [field], what);
+        assert.ok(
+          details.some((d) => d.rule === rule),
+          `${what}: ${res.text}`,
+        );
+      }
+      const still = await api.dataSource.manager.findOneByOrFail(Node, { id: node.id });
+      assert.equal(new Date(still.lastHeartbeatAt ?? 0).toISOString(), earlier, 'no heartbeat was recorded');
+    });
+
+    it('records a delta heartbeat without touching the instances it does not name; only a full one finds a lost container', async () => {
+      const node = await insertNode(api, 'node-d');
+      const app = await createApp(api, 'delta');
+      const release = await deployRelease(api, app);
+      const [one, two] = [
+        await insertInstance(api, app, release, 'web', 1, node),
+        await insertInstance(api, app, release, 'web', 2, node),
+      ];
+      const report = (i: Instance, containerId: string) => ({
+        id: i.id,
+        releaseId: i.releaseId,
+        state: 'up',
+        containerId,
+        address: i.address,
+        pid: 42,
+        memoryBytes: 1234,
+        restartCount: 0,
+        error: null,
+      });
+      const beat = async (body: Record<string, unknown>) => {
+        const res = await api.request('POST', '/api/nodes/node-d/heartbeat', { body });
+        assert.equal(res.status, 200, res.text);
+      };
+      const row = (i: Instance) => api.dataSource.manager.findOneByOrFail(Instance, { id: i.id });
+      await beat({ instances: [report(one, 'c1'), report(two, 'c2')] });
+      assert.equal((await row(one)).containerId, 'c1');
+
+      // a delta naming only web.2's crash: web.1 is as it was reported, not lost
+      await beat({ instances: [{ ...report(two, 'c2'), state: 'crashed', error: 'exited with code 1' }], full: false });
+      assert.equal((await row(two)).state, 'crashed');
+      assert.equal((await row(two)).error, 'exited with code 1');
+      assert.deepEqual([(await row(one)).state, (await row(one)).containerId], ['up', 'c1']);
+      await beat({ instances: [], full: false });
+      assert.deepEqual([(await row(one)).state, (await row(one)).containerId], ['up', 'c1']);
+
+      // a full one without web.1: its container is gone from under the agent
+      await beat({ instances: [{ ...report(two, 'c2'), state: 'crashed', error: 'exited with code 1' }] });
+      assert.deepEqual([(await row(one)).state, (await row(one)).containerId], ['starting', null]);
+    });
+
+    it('answers the desired set only when it changed since the version the agent echoes', async () => {
+      const node = await insertNode(api, 'node-e');
+      const app = await createApp(api, 'etag');
+      const release = await deployRelease(api, app);
+      const one = await insertInstance(api, app, release, 'web', 1, node);
+      const beat = async (desiredVersion?: string) => {
+        const body = { instances: [], full: false, ...(desiredVersion ? { desiredVersion } : {}) };
+        const res = await api.request('POST', '/api/nodes/node-e/heartbeat', { body });
+        assert.equal(res.status, 200, res.text);
+        return res.body as { desiredVersion: string; instances: { id: string; app: string }[] | null };
+      };
+      const first = await beat();
+      assert.deepEqual(
+        first.instances?.map((d) => d.id),
+        [one.id],
+      );
+      assert.equal((await beat(first.desiredVersion)).instances, null, 'unchanged: not resent');
+      assert.deepEqual(
+        (await beat('an old version')).instances?.map((d) => d.id),
+        [one.id],
+        'an agent holding another set gets the whole set',
+      );
+
+      // a new instance on the node changes the set
+      const two = await insertInstance(api, app, release, 'web', 2, node);
+      const second = await beat(first.desiredVersion);
+      assert.notEqual(second.desiredVersion, first.desiredVersion);
+      assert.deepEqual(second.instances?.map((d) => d.id).sort(), [one.id, two.id].sort());
+      assert.equal((await beat(second.desiredVersion)).instances, null);
+
+      // so does one leaving it, and a renamed app (its containers' names)
+      await api.dataSource.manager.update(Instance, { id: two.id }, { desired: 'stop' });
+      const third = await beat(second.desiredVersion);
+      assert.deepEqual(
+        third.instances?.map((d) => d.id),
+        [one.id],
+      );
+      await api.dataSource.manager.update(App, { id: app.id }, { name: 'etag-renamed' });
+      const fourth = await beat(third.desiredVersion);
+      assert.deepEqual(
+        fourth.instances?.map((d) => d.app),
+        ['etag-renamed'],
+      );
     });
   });
 }

@@ -295,36 +295,108 @@ describe('reconcile pass', () => {
     assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v3, up)']);
   });
 
-  it('waits for capacity: says so once, notes it on the release, and clears the note once placed', async () => {
+  it('waits for capacity when scaling: says so once, shows it on the formation, places when room comes', async () => {
     const s = setup();
     s.cluster.addNode('n1', { memory: 1024 });
-    const app = s.cluster.addApp('shop');
-    const v1 = s.cluster.release(app);
+    const { app } = await liveApp(s);
     s.cluster.scale(app, 'web', { quantity: 3 });
-    const notice = 'No node has room for 1 web (512 MiB, 1 CPU): waiting for capacity';
+    const notice = 'Waiting for room for 1 web (512 MiB): no node has 512 MiB free';
     await s.pass();
-    assert.deepEqual(s.messages.take(), [
-      'Deploying v1',
-      'Starting web.1 (v1) on n1',
-      'Starting web.2 (v1) on n1',
-      notice,
-    ]);
-    assert.equal(v1.deployNote, notice);
+    assert.deepEqual(s.messages.take(), ['Starting web.2 (v1) on n1', notice]);
+    const web = () => s.cluster.formationRows.find((f) => f.appId === app.id && f.type === 'web');
+    assert.deepEqual([web()?.waiting, web()?.waitingReason], [1, 'no node has 512 MiB free']);
     s.cluster.heartbeat();
     await s.pass();
     await s.pass();
     assert.deepEqual(s.messages.take(), [], 'said once');
-    assert.deepEqual(s.cluster.notes, [`${v1.id}=${notice}`], 'noted once');
-    assert.equal(v1.status, 'deploying');
 
     s.cluster.addNode('n2');
     await s.pass();
     assert.deepEqual(s.messages.take(), ['Starting web.3 (v1) on n2']);
+    assert.deepEqual([web()?.waiting, web()?.waitingReason], [0, null]);
+  });
+
+  it('a deploy waits while room is coming (something leaves), noting it on the release', async () => {
+    const s = setup();
+    s.cluster.addNode('n1', { memory: 1024 });
+    const big = s.cluster.addApp('big');
+    s.cluster.release(big);
+    s.cluster.scale(big, 'web', { quantity: 2 });
+    await s.pass();
+    s.cluster.heartbeat();
+    await s.pass();
+    s.messages.take();
+    // big scales down: its web.2 leaves, but its memory is held until its agent is done
+    s.cluster.scale(big, 'web', { quantity: 1 });
+    const shop = s.cluster.addApp('shop');
+    const v1 = s.cluster.release(shop);
+    await s.pass();
+    const notice = 'Waiting for room for 1 web (512 MiB): no node has 512 MiB free';
+    assert.deepEqual(s.messages.take(), ['Deploying v1', 'Stopping web.2 (v1): scaled down', notice]);
+    assert.equal(v1.status, 'deploying');
+    assert.equal(v1.deployNote, notice);
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Starting web.1 (v1) on n1']);
     assert.equal(v1.deployNote, null);
     s.cluster.heartbeat();
     await s.pass();
     assert.equal(v1.status, 'live');
-    assert.equal(s.routes.backends('shop').length, 3);
+  });
+
+  it('fails a deploy nothing can make room for at once, with the reason, instead of at its timeout', async () => {
+    const s = setup();
+    s.cluster.addNode('n1', { memory: 1024 });
+    const big = s.cluster.addApp('big');
+    s.cluster.release(big);
+    s.cluster.scale(big, 'web', { quantity: 2 });
+    await s.pass();
+    s.cluster.heartbeat();
+    await s.pass();
+    s.messages.take();
+    const shop = s.cluster.addApp('shop');
+    const v1 = s.cluster.release(shop);
+    await s.pass();
+    const reason = 'no room for 1 web (512 MiB): no node has 512 MiB free';
+    assert.equal(v1.status, 'failed');
+    assert.equal(v1.deployError, reason);
+    assert.deepEqual(s.messages.take(), ['Deploying v1', `Deploy of v1 failed: ${reason}; nothing else to serve`]);
+    assert.deepEqual(
+      s.messages.settledEvents.filter((e) => e.appId === shop.id).map((e) => [e.status, e.reason]),
+      [['failed', reason]],
+    );
+  });
+
+  it('deploys on a full node by rolling, and the router always has a backend', async () => {
+    const s = setup();
+    s.cluster.addNode('n1', { memory: 1024 });
+    const { app, v1 } = await liveApp(s, 2);
+    const v2 = s.cluster.release(app);
+    const seen: string[][] = [];
+    const step = async (): Promise<void> => {
+      await s.pass();
+      seen.push(s.routes.backends('shop'));
+      s.cluster.heartbeat();
+    };
+    await step();
+    assert.deepEqual(s.messages.take(), [
+      'Deploying v2 (v1 serves until it is up)',
+      'Stopping web.2 (v1): making room for v2: no room for a second copy',
+      'Rolling: no room for a second copy of 2 web (512 MiB); replacing a few at a time',
+    ]);
+    // rolling is not waiting: the release does not say it waits, the formation has nothing waiting
+    assert.equal(v2.deployNote, null);
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.waiting, 0);
+    for (let k = 0; k < 6 && v2.status !== 'live'; k++) await step();
+    assert.equal(v2.status, 'live');
+    assert.equal(v1.status, 'superseded');
+    await step();
+    assert.ok(
+      seen.every((b) => b.length >= 1),
+      `a pass left the router without a backend: ${JSON.stringify(seen)}`,
+    );
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v2, up)', 'web.2@n1 (v2, up)']);
+    assert.equal(s.routes.backends('shop').length, 2);
   });
 
   it('writes only the routes that changed: a broken entry is rewritten, a deleted app removed', async () => {

@@ -9,7 +9,9 @@
  *      lifecycle: a release that moved on meanwhile, superseded by a rollback, makes the pass
  *      commit nothing and say none of the plan's lines, and the next pass plans again)
  *   4. the route table gets each app's healthy web instances of its live release (stopped ones
- *      leave it here, before their agent is told: scale-down drains first)
+ *      leave it here, before their agent is told: scale-down drains first); while a deploy
+ *      rolls on full nodes (the live release has fewer web instances up than its formation
+ *      asks for, some stopped to make room) the target's healthy ones serve beside them
  *   5. the agents whose desired set changed are woken
  *
  * It lives in the api, beside the Nest service that runs it (timer, kicks, `serial` with the
@@ -33,7 +35,9 @@ import {
   type PlanInstance,
   type PlanRelease,
   ReleaseTransitionError,
+  type RollingLimit,
   type Strategy,
+  describeUnplaced,
   planApp,
   routeCheck,
 } from '@paas/platform';
@@ -44,6 +48,8 @@ export interface PassNode {
   readonly name: string;
   readonly state: NodeState;
   readonly memory: number;
+  /** How much of `memory` placement may promise, in percent. */
+  readonly overcommit: number;
   readonly cpus: number;
   /** ISO time; null before its first heartbeat. */
   readonly lastHeartbeatAt: string | null;
@@ -71,11 +77,17 @@ export interface PassApp {
   readonly name: string;
 }
 
+/** A formation row: what the plan needs, and what waits for room as last said. */
+export interface PassFormation extends PlanFormation {
+  readonly waiting: number;
+  readonly waitingReason: string | null;
+}
+
 /** An app's releases that matter to the plan (release-lifecycle's current and live) and its formation. */
 export interface AppReleases {
   readonly target: PassRelease | null;
   readonly live: PassRelease | null;
-  readonly formation: readonly PlanFormation[];
+  readonly formation: readonly PassFormation[];
 }
 
 /** 1. The nodes and their liveness. */
@@ -116,6 +128,8 @@ export interface PlanCommitter {
   commit(plans: readonly PlannedApp[], at: string): Promise<void>;
   /** Why a deploying release waits (null: it no longer does); see releaseWaiting. */
   noteWaiting(releaseId: string, note: string | null): Promise<void>;
+  /** How many of a process type's instances wait for room, and why (ps, the api and the dashboard show it). */
+  noteFormationWaiting(appId: string, type: string, waiting: number, reason: string | null): Promise<void>;
 }
 
 /** 4. What the routes are made of, read after the commit. */
@@ -187,6 +201,9 @@ export interface PassRoles {
 
 export interface PassSettings {
   readonly strategy: Strategy;
+  /** Rolling replacement limits (PAAS_DEPLOY_MAX_SURGE, PAAS_DEPLOY_MAX_UNAVAILABLE); plan.ts's defaults when absent. */
+  readonly maxSurge?: RollingLimit;
+  readonly maxUnavailable?: RollingLimit;
   /** A node silent this long is down. */
   readonly nodeTimeoutMs: number;
   /** A deploy not live by then fails. */
@@ -212,15 +229,22 @@ function planRelease(release: PassRelease | null): PlanRelease | null {
 }
 
 function planInstance(i: PassInstance): PlanInstance {
-  const { id, releaseId, type, number, nodeId, state, desired, memory, cpu, error } = i;
-  return { id, releaseId, type, number, nodeId, state, desired, memory, cpu, error };
+  const { id, releaseId, type, number, nodeId, state, desired, size, memory, cpuShares, cpuQuota, replace, error } = i;
+  return { id, releaseId, type, number, nodeId, state, desired, size, memory, cpuShares, cpuQuota, replace, error };
 }
 
 interface AppPass {
   readonly app: PassApp;
   readonly target: PassRelease | null;
   readonly live: PassRelease | null;
+  readonly formation: readonly PassFormation[];
   readonly plan: AppPlan;
+}
+
+/** What the route step needs of a deploy under way: the target, and how many web instances are wanted. */
+interface Rolling {
+  readonly targetId: string;
+  readonly web: number;
 }
 
 export class Reconciler {
@@ -253,22 +277,27 @@ export class Reconciler {
 
     // 2. plan every app
     const apps = await roles.desired.apps();
-    const capacities: NodeCapacity[] = nodes.map(({ id, name, state, memory, cpus }) => ({
+    const capacities: NodeCapacity[] = nodes.map(({ id, name, state, memory, overcommit, cpus }) => ({
       id,
       name,
       state,
       memory,
+      overcommit,
       cpus,
     }));
     const allocations: Allocation[] = instances.flatMap((i) =>
-      i.nodeId ? [{ nodeId: i.nodeId, appId: i.appId, type: i.type, memory: i.memory, cpu: i.cpu }] : [],
+      i.nodeId ? [{ nodeId: i.nodeId, appId: i.appId, type: i.type, memory: i.memory, cpuShares: i.cpuShares }] : [],
     );
+    // memory some node gets back soon: an instance leaving an up node
+    let freeing = instances.some((i) => i.desired === 'stop' && nodeById.get(i.nodeId ?? '')?.state === 'up');
     let plans: AppPass[] = [];
     const deploying = new Set<string>();
+    const rolling = new Map<string, Rolling>();
     for (const app of apps) {
       const { target, live, formation } = await roles.desired.releases(app.id);
       if (target && target.imageRef !== null && target.id !== live?.id) {
         deploying.add(target.id);
+        rolling.set(app.id, { targetId: target.id, web: formation.find((f) => f.type === 'web')?.quantity ?? 0 });
         // a deploy's clock runs only while some node can run it
         if (!anyNodeUp && this.deployStarted.has(target.id)) this.deployStarted.set(target.id, now);
         if (!this.deployStarted.has(target.id)) {
@@ -287,10 +316,14 @@ export class Reconciler {
         strategy: this.settings.strategy,
         deployAgeMs: target ? now - (this.deployStarted.get(target.id) ?? now) : 0,
         deployTimeoutMs: this.settings.deployTimeoutMs,
+        ...(this.settings.maxSurge ? { maxSurge: this.settings.maxSurge } : {}),
+        ...(this.settings.maxUnavailable ? { maxUnavailable: this.settings.maxUnavailable } : {}),
+        freeing,
       });
       for (const s of plan.start)
-        allocations.push({ nodeId: s.nodeId, appId: app.id, type: s.type, memory: s.memory, cpu: s.cpu });
-      plans.push({ app, target, live, plan });
+        allocations.push({ nodeId: s.nodeId, appId: app.id, type: s.type, memory: s.memory, cpuShares: s.cpuShares });
+      if (plan.stop.length > 0) freeing = true;
+      plans.push({ app, target, live, formation, plan });
     }
     for (const id of [...this.deployStarted.keys()]) if (!deploying.has(id)) this.deployStarted.delete(id);
 
@@ -316,7 +349,7 @@ export class Reconciler {
     const { touched, settled } = await this.tell(plans, instances, nodeById, say);
 
     // 4. routes, before any agent hears of a stop
-    await this.writeRoutes(apps);
+    await this.writeRoutes(apps, rolling);
     // 5. wake the agents
     await roles.notifier.wake(touched);
     for (const { appId, line } of lines) await roles.messages.line(appId, line);
@@ -391,7 +424,7 @@ export class Reconciler {
     const settled: SettledEvent[] = [];
     const byId = new Map(instances.map((i) => [i.id, i]));
     const nodeName = (id: string): string => nodeById.get(id)?.name ?? id;
-    for (const { app, target, live, plan } of plans) {
+    for (const { app, target, live, formation, plan } of plans) {
       const version = (id: string): string =>
         id === target?.id ? `v${target.version}` : id === live?.id ? `v${live.version}` : 'an old release';
       for (const s of plan.start) {
@@ -408,6 +441,9 @@ export class Reconciler {
           drain: `node ${i.nodeId ? nodeName(i.nodeId) : '?'} is ${nodeById.get(i.nodeId ?? '')?.state === 'down' ? 'down' : 'draining'}; replaced`,
           'deploy-failed': 'its release failed to deploy',
           formation: `v${target?.version ?? '?'} has no ${i.type} process`,
+          resize: `resized to ${formation.find((f) => f.type === i.type)?.size ?? '?'}; replaced`,
+          restart: 'restarted; replaced',
+          room: `making room for v${target?.version ?? '?'}: no room for a second copy`,
         }[s.reason];
         say(app.id, `Stopping ${instanceName(i)} (${version(i.releaseId)}): ${why}`);
       }
@@ -428,17 +464,30 @@ export class Reconciler {
           `Deploy of v${target.version} failed: ${plan.fail.reason}; ${live ? `rolled back, v${live.version} keeps serving` : 'nothing else to serve'}`,
         );
       }
-      const notice = plan.unplaced.length
-        ? `No node has room for ${plan.unplaced.map((u) => `${u.count} ${u.type} (${u.memory} MiB, ${u.cpu / 1000} CPU)`).join(', ')}: waiting for capacity`
-        : '';
+      // what rolls is not waiting: old instances stop to make its room (said once, below)
+      const waits = plan.unplaced.filter((u) => !u.rolling);
+      const rolls = plan.unplaced.filter((u) => u.rolling);
+      const notice = waits.length
+        ? `Waiting for room for ${describeUnplaced(waits)}: ${[...new Set(waits.map((u) => u.reason))].join('; ')}`
+        : rolls.length
+          ? `Rolling: no room for a second copy of ${describeUnplaced(rolls)}; replacing a few at a time`
+          : '';
+      // what waits, per process type, where ps, the api and the dashboard read it
+      for (const f of formation) {
+        const u = waits.find((x) => x.type === f.type);
+        const [waiting, reason] = [u?.count ?? 0, u?.reason ?? null];
+        if (f.waiting !== waiting || f.waitingReason !== reason)
+          await this.roles.committer.noteFormationWaiting(app.id, f.type, waiting, reason);
+      }
       if (notice !== (this.notices.get(app.id) ?? '')) {
         if (notice) say(app.id, notice);
         this.notices.set(app.id, notice);
       }
       // a deploy that waits says so on its release (the CLI, api and dashboard read it there)
       const deploying = target && target.id !== live?.id && !plan.goLive && !plan.fail;
-      if (deploying && (target.deployNote ?? '') !== notice) {
-        await this.roles.committer.noteWaiting(target.id, notice || null);
+      const note = waits.length ? notice : '';
+      if (deploying && (target.deployNote ?? '') !== note) {
+        await this.roles.committer.noteWaiting(target.id, note || null);
       }
     }
     return { touched, settled };
@@ -446,9 +495,10 @@ export class Reconciler {
 
   /**
    * Step 4: every app's route: its custom domains and the web instances of its live release
-   * that are up and not leaving. Only what changed since the last write is written.
+   * that are up and not leaving (with the target's, while a deploy rolls: fewer live ones up
+   * than wanted). Only what changed since the last write is written.
    */
-  private async writeRoutes(apps: readonly PassApp[]): Promise<void> {
+  private async writeRoutes(apps: readonly PassApp[], rolling: ReadonlyMap<string, Rolling>): Promise<void> {
     const { serving, routes, logger } = this.roles;
     if (this.written === null) this.written = await routes.read();
     const written = this.written;
@@ -460,11 +510,16 @@ export class Reconciler {
       const live = await serving.liveRelease(app.id);
       const backends: Backend[] = [];
       const seen = new Set<string>();
-      for (const i of web) {
-        if (i.appId !== app.id || i.releaseId !== live?.id || !i.address || seen.has(i.address)) continue;
-        seen.add(i.address);
-        backends.push({ id: instanceName(i), address: i.address });
-      }
+      const add = (releaseId: string | undefined): void => {
+        for (const i of web) {
+          if (i.appId !== app.id || i.releaseId !== releaseId || !i.address || seen.has(i.address)) continue;
+          seen.add(i.address);
+          backends.push({ id: instanceName(i), address: i.address });
+        }
+      };
+      add(live?.id);
+      const roll = rolling.get(app.id);
+      if (live && roll && roll.targetId !== live.id && backends.length < roll.web) add(roll.targetId);
       const hosts = domains.filter((d) => d.appId === app.id).map((d) => d.hostname);
       const route: AppRoute = { app: app.name, hosts, backends, check: routeCheck(live?.healthchecks) };
       const json = JSON.stringify(route);

@@ -1,5 +1,5 @@
 import { ConfigError, type Env } from '@paas/config';
-import type { Strategy } from '@paas/platform';
+import { DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, type RollingLimit, type Strategy } from '@paas/platform';
 
 /** How the control plane schedules instances; from the api's environment (see config.ts). */
 export interface SchedulerSettings {
@@ -17,6 +17,27 @@ export interface SchedulerSettings {
   readonly drainMs: number;
   /** `PAAS_STOP_TIMEOUT` (seconds, default 10): stop signal to SIGKILL. */
   readonly stopTimeout: number;
+  /**
+   * `PAAS_DEPLOY_MAX_SURGE` (default 100%): how many instances beyond a type's quantity may run
+   * while they are replaced (a deploy, a resize, a restart), as a count (2) or a percentage (25%).
+   */
+  readonly maxSurge: RollingLimit;
+  /**
+   * `PAAS_DEPLOY_MAX_UNAVAILABLE` (default 25%, at least one): how many of a type's quantity may
+   * be stopped at a time to make room when the nodes have none for a replacement.
+   */
+  readonly maxUnavailable: RollingLimit;
+}
+
+/** `3` or `25%`, as Kubernetes writes maxSurge and maxUnavailable. */
+function rollingLimit(env: Env, name: string, fallback: RollingLimit): RollingLimit {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const match = /^(\d{1,5})(%?)$/.exec(value.trim());
+  const n = Number(match?.[1]);
+  if (!match || (match[2] ? n < 1 || n > 100 : n < 1))
+    throw new ConfigError(name, value, 'expected a count of at least 1 (2) or a percentage from 1% to 100% (25%)');
+  return match[2] ? { percent: n } : { count: n };
 }
 
 function seconds(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -48,5 +69,7 @@ export function schedulerSettings(env: Env): SchedulerSettings {
     deployTimeoutMs: seconds(env, 'PAAS_DEPLOY_TIMEOUT', 300, 1, 86_400),
     drainMs: millis(env, 'PAAS_DRAIN_MS', 2000, 0, 600_000),
     stopTimeout: Math.ceil(seconds(env, 'PAAS_STOP_TIMEOUT', 10, 0, 3600) / 1000),
+    maxSurge: rollingLimit(env, 'PAAS_DEPLOY_MAX_SURGE', DEFAULT_MAX_SURGE),
+    maxUnavailable: rollingLimit(env, 'PAAS_DEPLOY_MAX_UNAVAILABLE', DEFAULT_MAX_UNAVAILABLE),
   };
 }

@@ -43,7 +43,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.events.setMaxListeners(0);
     this.messages = new SchedulerMessages(redis, this.events, this.logger);
     const store = new SchedulingStore(dataSource);
-    const { strategy, nodeTimeoutMs, deployTimeoutMs } = config.scheduler;
+    const { strategy, nodeTimeoutMs, deployTimeoutMs, maxSurge, maxUnavailable } = config.scheduler;
     this.reconciler = new Reconciler(
       {
         nodes: store,
@@ -56,7 +56,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         clock: { now: () => Date.now() },
         logger: this.logger,
       },
-      { strategy: strategy === 'binpack' ? 'binpack' : 'spread', nodeTimeoutMs, deployTimeoutMs },
+      {
+        strategy: strategy === 'binpack' ? 'binpack' : 'spread',
+        nodeTimeoutMs,
+        deployTimeoutMs,
+        maxSurge,
+        maxUnavailable,
+      },
     );
   }
 

@@ -22,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { DataSource, type FindOptionsWhere } from 'typeorm';
 import { createApp, deployRelease } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
+import { apiLogLines } from '../testing/logs';
 import { waitFor } from '../testing/wait';
 import { DeploysService } from './deploys.service';
 import { SchedulerService } from './scheduler.service';
@@ -45,9 +46,9 @@ class FakeAgent {
     readonly ip: string,
   ) {}
 
-  async register(memory = 4096, cpus = 4000): Promise<void> {
+  async register(memory = 4096, cpus = 4000, overcommit?: number): Promise<void> {
     const res = await this.api.request('POST', '/api/nodes/register', {
-      body: { name: this.name, address: this.ip, memory, cpus, version: 'test' },
+      body: { name: this.name, address: this.ip, memory, cpus, overcommit, version: 'test' },
     });
     assert.equal(res.status, 201, res.text);
   }
@@ -134,7 +135,7 @@ TEST_DATABASES.forEach((kind) => {
       });
       scheduler = api.api.app.get(SchedulerService);
       agents = ['n1', 'n2', 'n3'].map((name, k) => new FakeAgent(api, name, `10.99.0.${k + 1}`));
-      for (const agent of agents) await agent.register();
+      for (const agent of agents) await agent.register(4096, 4000, agent.name === 'n1' ? 150 : undefined);
       app = await createApp(api, 'sched');
     });
     after(async () => {
@@ -142,13 +143,18 @@ TEST_DATABASES.forEach((kind) => {
     });
 
     it('registers nodes and refuses agents without an admin token or with bad reports', async () => {
-      const nodes = (await api.request('GET', '/api/nodes')).body as { name: string; state: string; address: string }[];
+      const nodes = (await api.request('GET', '/api/nodes')).body as {
+        name: string;
+        state: string;
+        address: string;
+        overcommit: number;
+      }[];
       assert.deepEqual(
-        nodes.map((n) => [n.name, n.state, n.address]),
+        nodes.map((n) => [n.name, n.state, n.address, n.overcommit]),
         [
-          ['n1', 'up', '10.99.0.1'],
-          ['n2', 'up', '10.99.0.2'],
-          ['n3', 'up', '10.99.0.3'],
+          ['n1', 'up', '10.99.0.1', 150],
+          ['n2', 'up', '10.99.0.2', 100],
+          ['n3', 'up', '10.99.0.3', 100],
         ],
       );
       const { token } = await issueToken(api.dataSource.manager, { name: 'dev' });
@@ -158,9 +164,20 @@ TEST_DATABASES.forEach((kind) => {
         (await api.request('POST', '/api/nodes/n1/heartbeat', { body: { instances: [] }, token })).status,
         403,
       );
-      const bad = await api.request('POST', '/api/nodes/register', { body: { ...body, name: 'Bad Name', memory: 1 } });
+      const bad = await api.request('POST', '/api/nodes/register', {
+        body: { ...body, name: 'Bad Name', memory: 1, overcommit: 50 },
+      });
       assert.equal(bad.status, 400);
-      assert.deepEqual(bad.body.details.map((d: { field: string }) => d.field).sort(), ['memory', 'name']);
+      assert.deepEqual(bad.body.details.map((d: { field: string }) => d.field).sort(), [
+        'memory',
+        'name',
+        'overcommit',
+      ]);
+      for (const overcommit of [1001, 1.5, '200', null]) {
+        const res = await api.request('POST', '/api/nodes/register', { body: { ...body, name: 'oc', overcommit } });
+        assert.equal(res.status, 400, JSON.stringify(overcommit));
+      }
+      assert.equal(await api.dataSource.manager.count(Node, { where: { name: 'oc' } }), 0);
       const report = {
         id: 'x',
         releaseId: 'y',
@@ -212,11 +229,13 @@ TEST_DATABASES.forEach((kind) => {
           d.env['PORT'],
           d.env['DYNO'],
           d.port,
+          d.size,
           d.memory,
-          d.cpu,
+          d.cpuShares,
+          d.cpuQuota,
           d.check.kind,
         ],
-        ['sched', 'web', 1, '127.0.0.1:5000/sched:v1', 'httpd', '5000', 'web.1', 5000, 512, 1000, 'http'],
+        ['sched', 'web', 1, '127.0.0.1:5000/sched:v1', 'httpd', '5000', 'web.1', 5000, 'basic', 256, 512, null, 'http'],
       );
       assert.equal(web1?.state, 'up');
       assert.ok((await api.dataSource.manager.findOneByOrFail(Release, { id: release.id })).liveAt);
@@ -332,24 +351,34 @@ TEST_DATABASES.forEach((kind) => {
       assert.equal((await api.request('POST', `/api/nodes/${drained}/drain`, { token })).status, 403);
     });
 
-    it('a deploy that waits for capacity says so on its release until it is live', async () => {
+    it('resizes by a rolling restart (new instances first, then the old ones), refusing sizes no node holds', async () => {
       const formation = '/api/apps/sched/formation/web';
-      // 8 GiB per instance: more than any node has (the live release's instances stay as they are)
-      assert.equal((await api.request('PATCH', formation, { body: { memory: 8192 } })).status, 200);
-      const live = await route();
-      const v4 = await changeConfig(api.dataSource, app.id, { set: { COLOR: 'green' }, unset: [] }, 'spec');
-      assert.ok(v4);
-      const release = async (): Promise<{ status: string; waiting: string | null; current: boolean }> =>
-        (await api.request('GET', `/api/apps/sched/releases/${v4.version}`)).body;
-      await settle(async () => (await release()).waiting !== null, 'v4 waits');
-      const waiting = await release();
-      assert.equal(waiting.status, 'deploying');
-      assert.equal(waiting.current, true);
-      assert.match(waiting.waiting ?? '', /^No node has room for \d web \(8192 MiB, 1 CPU\): waiting for capacity$/);
-      assert.deepEqual(await route(), live, 'the live release serves meanwhile');
-      assert.equal((await api.request('PATCH', formation, { body: { memory: 512 } })).status, 200);
-      await settle(async () => (await release()).status === 'live', 'v4 live');
-      assert.equal((await release()).waiting, null);
+      const tooBig = await api.request('PATCH', formation, { body: { size: 'performance-l' } });
+      assert.equal(tooBig.status, 422, tooBig.text);
+      assert.match(tooBig.body.message, /at most 0 of 14336 MiB fit on 3 nodes up/);
+      const old = await rows({ type: 'web', desired: 'run' });
+      assert.equal(old.length, 3);
+      assert.ok(old.every((i) => i.size === 'basic'));
+      assert.equal((await api.request('PATCH', formation, { body: { size: 'standard-1x' } })).status, 200);
+      const routes: string[][] = [];
+      await settle(async () => {
+        routes.push(await route());
+        const now = await rows({ type: 'web', desired: 'run' });
+        return now.length === 3 && now.every((i) => i.size === 'standard-1x' && i.state === 'up');
+      }, 'resized');
+      await settle(async () => (await route()).length === 3, 'routed');
+      const now = await rows({ type: 'web', desired: 'run' });
+      assert.ok(!now.some((i) => old.some((o) => o.id === i.id)), 'every old instance replaced');
+      assert.ok(now.every((i) => i.memory === 512 && i.cpuShares === 1024 && i.cpuQuota === null));
+      assert.ok(
+        routes.every((r) => r.length >= 3),
+        `the route lost a backend: ${JSON.stringify(routes)}`,
+      );
+      const lines = await apiLogLines(api, app.id, 'scheduler');
+      assert.ok(
+        lines.some((l) => /^Stopping web\.\d \(v\d\): resized to standard-1x; replaced$/.test(l)),
+        lines.join('\n'),
+      );
     });
 
     it('removes the route of a deleted app', async () => {

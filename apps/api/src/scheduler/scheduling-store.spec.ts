@@ -6,6 +6,7 @@
 import {
   type App,
   type AppPlan,
+  Formation,
   Instance,
   Node,
   Release,
@@ -66,8 +67,10 @@ for (const kind of TEST_DATABASES) {
       number,
       releaseId: r.id,
       nodeId: node.id,
-      memory: 512,
-      cpu: 1000,
+      size: 'nano',
+      memory: 32,
+      cpuShares: 64,
+      cpuQuota: 250,
     });
 
     it('reads the target, the live release and the formation through the lifecycle', async () => {
@@ -99,6 +102,11 @@ for (const kind of TEST_DATABASES) {
       assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).liveAt, AT);
       const [web1] = (await store.instances()).filter((i) => i.appId === app.id);
       assert.deepEqual([web1?.state, web1?.desired], ['starting', 'run']);
+      // with the size it was placed at
+      assert.deepEqual(
+        [web1?.size, web1?.memory, web1?.cpuShares, web1?.cpuQuota, web1?.replace],
+        ['nano', 32, 64, 250, false],
+      );
       const v2 = await release(app, 2);
       await store.commit(
         [
@@ -161,6 +169,22 @@ for (const kind of TEST_DATABASES) {
       await store.forget([web1?.id as string]);
       assert.equal(await ds.manager.count(Instance, { where: { appId: app.id } }), 0);
       await ds.manager.update(Node, { id: node.id }, { state: 'up' });
+    });
+
+    it('notes what waits for room on the formation row, keeping when the user last scaled it', async () => {
+      const app = await insertApp(ds, 'waits');
+      await release(app, 1);
+      const before = await ds.manager.findOneByOrFail(Formation, { appId: app.id, type: 'web' });
+      await new Promise((r) => setTimeout(r, 1100));
+      await store.noteFormationWaiting(app.id, 'web', 2, 'no node has 512 MiB free');
+      const after = await ds.manager.findOneByOrFail(Formation, { appId: app.id, type: 'web' });
+      assert.deepEqual([after.waiting, after.waitingReason], [2, 'no node has 512 MiB free']);
+      assert.equal(after.updatedAt.getTime(), before.updatedAt.getTime());
+      const { formation } = await store.releases(app.id);
+      assert.deepEqual(
+        formation.map((f) => [f.type, f.waiting, f.waitingReason]),
+        [['web', 2, 'no node has 512 MiB free']],
+      );
     });
   });
 }

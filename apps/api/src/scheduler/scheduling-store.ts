@@ -101,8 +101,11 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
             address: null,
             memoryBytes: null,
             desired: 'run',
+            size: s.size,
             memory: s.memory,
-            cpu: s.cpu,
+            cpuShares: s.cpuShares,
+            cpuQuota: s.cpuQuota,
+            replace: false,
             pid: null,
             restartCount: 0,
             error: null,
@@ -117,6 +120,16 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
 
   async noteWaiting(releaseId: string, note: string | null): Promise<void> {
     await releaseWaiting(this.dataSource.manager, releaseId, note);
+  }
+
+  async noteFormationWaiting(appId: string, type: string, waiting: number, reason: string | null): Promise<void> {
+    // the row's updatedAt is when the user last scaled it: the scheduler's note keeps it
+    await this.dataSource.manager
+      .createQueryBuilder()
+      .update(Formation)
+      .set({ waiting, waitingReason: reason, updatedAt: () => '"updatedAt"' })
+      .where({ appId, type })
+      .execute();
   }
 
   // ---------------------------------------------------------------- ServingState

@@ -21,6 +21,8 @@ import {
   ReleaseTransitionError,
   type ReleaseStatus,
   canMoveRelease,
+  parseSize,
+  sizeFields,
 } from '@paas/platform';
 import type { AppRoute } from '@paas/platform/routes';
 import type {
@@ -30,6 +32,7 @@ import type {
   NodeNotifier,
   NodeRegistry,
   PassApp,
+  PassFormation,
   PassInstance,
   PassLogger,
   PassMessages,
@@ -53,7 +56,10 @@ export type FakeRelease = Mutable<PassRelease> & {
   liveAt: string | null;
   deployError: string | null;
 };
-export type FakeFormation = Mutable<PlanFormation> & { appId: string };
+export type FakeFormation = Mutable<PassFormation> & { appId: string };
+
+/** The size fake formations start at (512 MiB). */
+const STANDARD_1X = sizeFields(parseSize('standard-1x'));
 
 export class FakeClock implements Clock {
   constructor(private t = Date.parse('2026-01-01T00:00:00.000Z')) {}
@@ -88,13 +94,14 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
 
   // ---------------------------------------------------------------- what happens around the pass
 
-  addNode(name: string, { memory = 4096, cpus = 4000 } = {}): FakeNode {
+  addNode(name: string, { memory = 4096, cpus = 4000, overcommit = 100 } = {}): FakeNode {
     const node: FakeNode = {
       id: `node-${name}`,
       name,
       address: `10.0.0.${this.nodeRows.length + 1}`,
       state: 'up',
       memory,
+      overcommit,
       cpus,
       lastHeartbeatAt: this.clock.iso(),
     };
@@ -253,8 +260,11 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
             nodeId: s.nodeId,
             state: 'starting',
             desired: 'run',
+            size: s.size,
             memory: s.memory,
-            cpu: s.cpu,
+            cpuShares: s.cpuShares,
+            cpuQuota: s.cpuQuota,
+            replace: false,
             error: null,
             address: null,
           });
@@ -288,6 +298,11 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
     this.notes.push(`${releaseId}=${note}`);
     const release = this.releaseRows.find((r) => r.id === releaseId);
     if (release?.status === 'deploying') release.deployNote = note;
+  }
+
+  async noteFormationWaiting(appId: string, type: string, waiting: number, reason: string | null): Promise<void> {
+    const row = this.formationRows.find((f) => f.appId === appId && f.type === type);
+    if (row) Object.assign(row, { waiting, waitingReason: reason });
   }
 
   // ---------------------------------------------------------------- ServingState
@@ -343,8 +358,9 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
           appId: release.appId,
           type,
           quantity: type === 'web' ? 1 : 0,
-          memory: 512,
-          cpu: 1000,
+          ...STANDARD_1X,
+          waiting: 0,
+          waitingReason: null,
         });
     }
   }

@@ -1,7 +1,7 @@
 import { appLogKey, tailLog } from '@paas/platform';
 import type { TestApi } from './harness';
 
-/** The `api` lines of an app's log, oldest first. */
-export async function apiLogLines(api: TestApi, appId: string): Promise<string[]> {
-  return (await tailLog(api.redis, appLogKey(appId), 1000)).filter((e) => e.source === 'api').map((e) => e.line);
+/** The lines of one source (default `api`) in an app's log, oldest first. */
+export async function apiLogLines(api: TestApi, appId: string, source = 'api'): Promise<string[]> {
+  return (await tailLog(api.redis, appLogKey(appId), 1000)).filter((e) => e.source === source).map((e) => e.line);
 }

@@ -15,7 +15,7 @@ import { configCommands } from './config/commands';
 import { domainsCommands } from './domains/commands';
 import { logsCommand } from './logs/commands';
 import { nodesCommands } from './nodes/commands';
-import { psCommand, psScaleCommand } from './ps/commands';
+import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
 import { releasesCommands } from './releases/commands';
 import type { SharedVerb } from './route';
 import { runCommand } from './run/commands';
@@ -26,6 +26,9 @@ export function platformCommands(io: CliIo): Command[] {
     ...appsCommands(io),
     ...configCommands(io),
     psScaleCommand(io),
+    psResizeCommand(io),
+    psRestartCommand(io),
+    psStopCommand(io),
     ...releasesCommands(io),
     ...domainsCommands(io),
     ...buildsCommands(io),

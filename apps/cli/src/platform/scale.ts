@@ -1,11 +1,12 @@
 /**
- * `ps:scale` arguments, as Heroku spells them: `web=3`, `worker=+1`, `web=-2`, and a memory
- * size after a colon (`web=2:512M`, `web=1:1G`; a bare number is MiB). `web` alone, without
- * `=`, names a process type to show.
+ * `ps:scale` arguments, as Heroku spells them: `web=3`, `worker=+1`, `web=-2`, and a size after
+ * a colon (`web=2:standard-2x`, or a memory amount: `web=2:512M`, `web=1:1G`; a bare number is
+ * MiB). `web` alone, without `=`, names a process type to show. `ps:resize` takes `web=SIZE`.
  */
 import type { Formation, FormationUpdate } from '@paas/api-types';
 import { PaasError } from '@paas/errors';
 import { MAX_QUANTITY, PROCESS_TYPE } from '@paas/platform/names';
+import { SIZE_RULE, UnknownSizeError, parseSize } from '@paas/platform/sizes';
 
 export class ScaleArgumentError extends PaasError {
   constructor(message: string) {
@@ -18,13 +19,13 @@ export interface ScaleChange {
   /** `set`: quantity is the new count; `add`: quantity is added (negative removes). */
   readonly mode: 'set' | 'add';
   readonly quantity: number;
-  /** MiB. */
-  readonly memory?: number;
+  /** The size's canonical name (sizes.ts). */
+  readonly size?: string;
 }
 
 export type ScaleRequest = { readonly show: string[] } | { readonly changes: ScaleChange[] };
 
-const CHANGE = /^([^=]+)=([+-]?)(\d{1,6})?(?::(\d{1,9})([mMgG][bB]?|[mM]i[bB]|[gG]i[bB])?)?$/;
+const CHANGE = /^([^=]+)=([+-]?)(\d{1,6})?(?::([^:=]+))?$/;
 
 /** Parses the arguments of `ps:scale`; throws ScaleArgumentError with the argument at fault. */
 export function parseScaleArgs(args: readonly string[]): ScaleRequest {
@@ -39,14 +40,14 @@ export function parseScaleArgs(args: readonly string[]): ScaleRequest {
     const match = CHANGE.exec(arg);
     if (!match) {
       throw new ScaleArgumentError(
-        `invalid scale argument '${arg}': expected TYPE=N, TYPE=+N, TYPE=-N or TYPE=N:SIZE (e.g. web=3 worker=+1 web=2:512M)`,
+        `invalid scale argument '${arg}': expected TYPE=N, TYPE=+N, TYPE=-N or TYPE=N:SIZE (e.g. web=3 worker=+1 web=2:basic web=2:512M)`,
       );
     }
-    const [, type = '', sign = '', digits, memDigits, unit] = match;
+    const [, type = '', sign = '', digits, sizeText] = match;
     checkType(type, arg);
     if (seen.has(type)) throw new ScaleArgumentError(`process type '${type}' is given twice`);
     seen.add(type);
-    if (digits === undefined && memDigits === undefined) {
+    if (digits === undefined && sizeText === undefined) {
       throw new ScaleArgumentError(`invalid scale argument '${arg}': missing the quantity`);
     }
     if (digits === undefined && sign !== '') {
@@ -56,13 +57,13 @@ export function parseScaleArgs(args: readonly string[]): ScaleRequest {
     if (sign === '' && digits !== undefined && quantity > MAX_QUANTITY) {
       throw new ScaleArgumentError(`invalid scale argument '${arg}': the quantity must be 0-${MAX_QUANTITY}`);
     }
-    const memory = memDigits === undefined ? undefined : mebibytes(Number(memDigits), unit ?? '');
+    const size = sizeText === undefined ? undefined : sizeName(sizeText, arg);
     changes.push({
       type,
       // `web=:512M` changes the size only: an addition of nothing.
       mode: sign === '' && digits !== undefined ? 'set' : 'add',
       quantity: sign === '-' ? -quantity : quantity,
-      ...(memory !== undefined ? { memory } : {}),
+      ...(size !== undefined ? { size } : {}),
     });
   }
   return { changes };
@@ -76,8 +77,29 @@ function checkType(type: string, arg: string): void {
   }
 }
 
-function mebibytes(n: number, unit: string): number {
-  return /^g/i.test(unit) ? n * 1024 : n;
+function sizeName(text: string, arg: string): string {
+  try {
+    return parseSize(text).name;
+  } catch (err) {
+    if (!(err instanceof UnknownSizeError)) throw err;
+    throw new ScaleArgumentError(`unknown size '${text}' in '${arg}': expected ${SIZE_RULE}`);
+  }
+}
+
+/** Parses the arguments of `ps:resize` (`web=standard-2x worker=512M`): a size per type. */
+export function parseResizeArgs(args: readonly string[]): ScaleChange[] {
+  if (args.length === 0) throw new ScaleArgumentError('nothing to resize: give TYPE=SIZE (e.g. web=standard-2x)');
+  const seen = new Set<string>();
+  return args.map((arg) => {
+    const [type = '', text, ...rest] = arg.split('=');
+    if (text === undefined || text === '' || rest.length > 0) {
+      throw new ScaleArgumentError(`invalid resize argument '${arg}': expected TYPE=SIZE (e.g. web=standard-2x)`);
+    }
+    checkType(type, arg);
+    if (seen.has(type)) throw new ScaleArgumentError(`process type '${type}' is given twice`);
+    seen.add(type);
+    return { type, mode: 'add', quantity: 0, size: sizeName(text, arg) };
+  });
 }
 
 /** Whether applying `changes` needs the current formation (relative changes do). */
@@ -101,7 +123,7 @@ export function formationUpdates(
     if (quantity > MAX_QUANTITY) {
       throw new ScaleArgumentError(`${change.type} would run ${quantity} instances; the most is ${MAX_QUANTITY}`);
     }
-    return { type: change.type, quantity, ...(change.memory !== undefined ? { memory: change.memory } : {}) };
+    return { type: change.type, quantity, ...(change.size !== undefined ? { size: change.size } : {}) };
   });
 }
 
@@ -109,11 +131,7 @@ function names(formation: readonly Formation[]): string {
   return formation.length ? formation.map((f) => f.type).join(', ') : 'no process types';
 }
 
-/** `web=3:512M`: a formation entry as ps:scale accepts it back. */
-export function formatFormation(f: Pick<Formation, 'type' | 'quantity'> & Partial<Pick<Formation, 'memory'>>): string {
-  return `${f.type}=${f.quantity}${typeof f.memory === 'number' ? `:${formatMemory(f.memory)}` : ''}`;
-}
-
-export function formatMemory(mib: number): string {
-  return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024}G` : `${mib}M`;
+/** `web=3:basic`: a formation entry as ps:scale accepts it back. */
+export function formatFormation(f: Pick<Formation, 'type' | 'quantity'> & Partial<Pick<Formation, 'size'>>): string {
+  return `${f.type}=${f.quantity}${f.size ? `:${f.size}` : ''}`;
 }

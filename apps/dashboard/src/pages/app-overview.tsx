@@ -1,3 +1,4 @@
+import { MAX_QUANTITY, formationState } from '@paas/platform/formation';
 import { type FormEvent, useState } from 'react';
 import { type AppMetrics, type Formation, type Instance, appPath, get, request } from '../api';
 import { Badge, DataTable, Empty, ErrorNotice, LineChart, Status } from '../components';
@@ -6,6 +7,8 @@ import { useAttempt, useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
 
 const CHART_WINDOW_MS = 5 * 60_000;
+/** Instances listed before "Show all": an app scaled to a thousand stays readable (and fast). */
+const INSTANCES_SHOWN = 50;
 
 export function Overview({ view }: { view: AppView }) {
   const { app, version } = view;
@@ -41,7 +44,20 @@ export function Overview({ view }: { view: AppView }) {
             columns={[
               { header: 'Type', names: true, cell: (f) => f.type },
               { header: 'Command', cell: (f) => <code>{f.command ?? '(image command)'}</code> },
-              { header: 'Size', className: 'muted', cell: (f) => `${formatMiB(f.memory)}, ${f.cpu / 1000} CPU` },
+              {
+                header: 'Size',
+                className: 'muted',
+                cell: (f) =>
+                  `${f.size}: ${formatMiB(f.memory)}, CPU weight ${f.cpuShares}${f.cpuQuota !== null ? `, at most ${f.cpuQuota / 1000} CPU` : ''}`,
+              },
+              {
+                header: 'State',
+                cell: (f) => (
+                  <span data-testid={`formation-state-${f.type}`} className={f.waiting > 0 ? 'waiting' : undefined}>
+                    {formationState(f)}
+                  </span>
+                ),
+              },
               {
                 header: 'Instances',
                 cell: (f) => <ScaleControl app={app.name} formation={f} onScaled={scaled} />,
@@ -86,15 +102,15 @@ function ScaleControl({
   const { busy, error, setError, attempt } = useAttempt();
   const value = draft ?? String(formation.quantity);
   const n = Number(value);
-  const valid = value !== '' && Number.isInteger(n) && n >= 0 && n <= 100;
+  const valid = value !== '' && Number.isInteger(n) && n >= 0 && n <= MAX_QUANTITY;
   const dirty = draft !== null && !(valid && n === formation.quantity);
   const id = `scale-${formation.type}`;
 
-  const set = (next: number) => setDraft(String(Math.min(100, Math.max(0, next))));
+  const set = (next: number) => setDraft(String(Math.min(MAX_QUANTITY, Math.max(0, next))));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!valid) {
-      setError(new Error('The number of instances is a whole number from 0 to 100.'));
+      setError(new Error(`The number of instances is a whole number from 0 to ${MAX_QUANTITY}.`));
       return;
     }
     await attempt(async () => {
@@ -125,7 +141,7 @@ function ScaleControl({
         type="number"
         inputMode="numeric"
         min={0}
-        max={100}
+        max={MAX_QUANTITY}
         step={1}
         value={value}
         onChange={(e) => setDraft(e.target.value)}
@@ -135,7 +151,7 @@ function ScaleControl({
         type="button"
         className="step"
         onClick={() => set((valid ? n : formation.quantity) + 1)}
-        disabled={busy || (valid && n >= 100)}
+        disabled={busy || (valid && n >= MAX_QUANTITY)}
         aria-label={`One ${formation.type} instance more`}
       >
         +
@@ -165,7 +181,9 @@ function Instances({
   view: AppView;
 }) {
   const now = useNow(1000);
+  const [showAll, setShowAll] = useState(false);
   const limits = new Map(formation.map((f) => [f.type, f.memory]));
+  const shown = instances && !showAll ? instances.slice(0, INSTANCES_SHOWN) : instances;
   const current = view.app.release?.version;
   const deploying = instances?.some((i) => i.state !== 'stopping' && i.release.version !== current);
   const up = instances?.filter((i) => i.state === 'up').length ?? 0;
@@ -193,7 +211,7 @@ function Instances({
       {instances && instances.length > 0 ? (
         <DataTable
           testId="instances"
-          rows={instances}
+          rows={shown ?? []}
           rowKey={(i) => i.id}
           rowData={(i) => ({ 'data-state': i.state })}
           columns={[
@@ -226,6 +244,14 @@ function Instances({
             },
           ]}
         />
+      ) : null}
+      {instances && instances.length > INSTANCES_SHOWN ? (
+        <p className="hint">
+          {showAll ? `All ${instances.length} instances.` : `The first ${INSTANCES_SHOWN} of ${instances.length}.`}{' '}
+          <button type="button" onClick={() => setShowAll(!showAll)}>
+            {showAll ? `Show the first ${INSTANCES_SHOWN}` : `Show all ${instances.length}`}
+          </button>
+        </p>
       ) : null}
     </section>
   );

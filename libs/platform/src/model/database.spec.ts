@@ -6,8 +6,9 @@ import { after, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { TEST_DATABASES, testDatabase } from '../testing/databases';
 import { dataSourceOptions, databaseKind, openDatabase, redact } from './database';
-import { MIGRATIONS, ReleaseLifecycle1764500000000 } from './migrations';
-import { App, Release } from './entities';
+import { Capacity1764700000000, MIGRATIONS, ReleaseLifecycle1764500000000 } from './migrations';
+import { App, Formation, Release } from './entities';
+import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
   describe(`database on ${kind}`, () => {
@@ -100,6 +101,54 @@ for (const kind of TEST_DATABASES) {
           'av6 building',
           'bv1 live',
         ]);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('gives old formations the size of their memory, its weight and no CPU limit (the old cpu was a reservation)', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const old = new DataSource({
+        ...dataSourceOptions({ url: db.url, platformDir: '/nonexistent' }),
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(Capacity1764700000000)),
+      });
+      await old.initialize();
+      const appId = '00000000-0000-4000-8000-00000000000a';
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        for (const [type, memory, cpu] of [
+          ['web', 512, 1000],
+          ['worker', 300, 250],
+          ['big', 1024, 4000],
+        ] as const) {
+          const marks = [1, 2, 3, 4, 5].map((k) => (kind === 'postgres' ? `$${k}` : '?')).join(', ');
+          await old.query(`INSERT INTO "formations" ("appId", "type", "quantity", "memory", "cpu") VALUES (${marks})`, [
+            appId,
+            type,
+            1,
+            memory,
+            cpu,
+          ]);
+        }
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const rows = await ds.manager.find(Formation, { order: { type: 'ASC' } });
+        const got = rows.map((r) => [r.type, r.size, r.memory, r.cpuShares, r.cpuQuota]);
+        assert.deepEqual(got, [
+          ['big', 'standard-2x', 1024, 2048, null],
+          ['web', 'standard-1x', 512, 1024, null],
+          ['worker', '300M', 300, 600, null],
+        ]);
+        // what the migration wrote is what sizes.ts says of those sizes
+        for (const r of rows) assert.equal(parseSize(r.size).cpuShares, r.cpuShares, r.size);
+        // new rows take the default size
+        await ds.manager.insert(Formation, { appId, type: 'new', quantity: 1 });
+        const fresh = await ds.manager.findOneByOrFail(Formation, { appId, type: 'new' });
+        assert.deepEqual([fresh.size, fresh.memory, fresh.cpuShares, fresh.cpuQuota], ['basic', 256, 512, null]);
       } finally {
         await ds.destroy();
       }

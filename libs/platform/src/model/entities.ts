@@ -11,7 +11,8 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, Unique, UpdateD
 export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
 /** A release's state; release-lifecycle.ts moves it (building -> deploying -> live, failed, superseded). */
 export type ReleaseStatus = 'building' | 'deploying' | 'live' | 'failed' | 'superseded';
-export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
+/** `pending`: wanted, but no node has room for it yet (no node; `error` says why). */
+export type InstanceState = 'pending' | 'starting' | 'up' | 'crashed' | 'stopping' | 'down';
 export type NodeState = 'up' | 'down' | 'draining';
 /** What the scheduler wants of an instance: to run, or to leave (drained, then stopped). */
 export type InstanceDesire = 'run' | 'stop';
@@ -186,13 +187,28 @@ export class Formation {
   @Column({ type: 'integer' })
   quantity!: number;
 
-  /** Memory limit per instance, in MiB. */
-  @Column({ type: 'integer', default: 512 })
+  /** The instances' size (sizes.ts): a name, or `<MiB>M` for a custom one. */
+  @Column({ type: 'varchar', length: 32, default: 'basic' })
+  size!: string;
+
+  /** What the size gives each instance: memory limit in MiB... */
+  @Column({ type: 'integer', default: 256 })
   memory!: number;
 
-  /** CPU share per instance in thousandths of a core (1000 = one core). */
-  @Column({ type: 'integer', default: 1000 })
-  cpu!: number;
+  /** ...CPU weight (cgroup cpu.shares)... */
+  @Column({ type: 'integer', default: 512 })
+  cpuShares!: number;
+
+  /** ...and a hard CPU limit in thousandths of a core, or none. */
+  @Column({ type: 'integer', nullable: true })
+  cpuQuota!: number | null;
+
+  /** How many of `quantity` no node has room for now, and why (the scheduler keeps these). */
+  @Column({ type: 'integer', default: 0 })
+  waiting!: number;
+
+  @Column({ type: 'text', nullable: true })
+  waitingReason!: string | null;
 
   @UpdateDateColumn()
   updatedAt!: Date;
@@ -238,12 +254,24 @@ export class Instance {
   @Column({ type: 'varchar', length: 16, default: 'run' })
   desired!: InstanceDesire;
 
-  /** What it holds on its node: MiB and thousandths of a core (the formation's, when placed). */
-  @Column({ type: 'integer', default: 512 })
+  /** Its size when placed (the formation's then); a size change replaces it. */
+  @Column({ type: 'varchar', length: 32, default: 'basic' })
+  size!: string;
+
+  /** What it holds on its node: MiB (placement counts these)... */
+  @Column({ type: 'integer', default: 256 })
   memory!: number;
 
-  @Column({ type: 'integer', default: 1000 })
-  cpu!: number;
+  /** ...its CPU weight and hard CPU limit (thousandths of a core, or none). */
+  @Column({ type: 'integer', default: 512 })
+  cpuShares!: number;
+
+  @Column({ type: 'integer', nullable: true })
+  cpuQuota!: number | null;
+
+  /** Asked to be replaced (`ps:restart`): a new instance starts, then this one leaves. */
+  @Column({ type: 'boolean', default: false })
+  replace!: boolean;
 
   /** The container's init pid on its node, as its agent last said. */
   @Column({ type: 'integer', nullable: true })
@@ -281,6 +309,10 @@ export class Node {
   /** CPUs in thousandths (2000 = two cores). */
   @Column({ type: 'integer' })
   cpus!: number;
+
+  /** How much memory placement may promise, in percent of `memory` (200: twice what it has). */
+  @Column({ type: 'integer', default: 100 })
+  overcommit!: number;
 
   @Column({ type: 'varchar', length: 16 })
   state!: NodeState;

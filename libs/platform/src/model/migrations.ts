@@ -285,10 +285,56 @@ export class ReleaseDeployNote1764600000000 implements MigrationInterface {
   }
 }
 
+/**
+ * Honest capacity (sizes.ts): instances share CPU by weight instead of reserving it, have a
+ * named size, can wait as `pending` rows, and can be asked to be replaced; nodes have a memory
+ * overcommit ratio. The old per-instance `cpu` was a reservation, not a limit: it goes, and
+ * every existing row gets the size of its memory (a named one when one has that memory), the
+ * weight of that memory and no hard limit.
+ */
+export class Capacity1764700000000 implements MigrationInterface {
+  name = 'Capacity1764700000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    const no = qr.connection.driver.options.type === 'postgres' ? 'false' : '0';
+    for (const table of ['formations', 'instances']) {
+      await qr.addColumns(table, [
+        new TableColumn(str('size', 32, { default: "'basic'" })),
+        new TableColumn({ name: 'cpuShares', type: 'integer', default: 512 }),
+        new TableColumn({ name: 'cpuQuota', type: 'integer', isNullable: true }),
+      ]);
+      // the named sizes without a quota (sizes.ts SIZES), else `<MiB>M`
+      await qr.query(
+        `UPDATE "${table}" SET "size" = CASE "memory" WHEN 256 THEN 'basic' WHEN 512 THEN 'standard-1x' WHEN 1024 THEN 'standard-2x' WHEN 2560 THEN 'performance-m' WHEN 14336 THEN 'performance-l' ELSE CAST("memory" AS varchar(16)) || 'M' END, "cpuShares" = CASE WHEN "memory" * 2 > 262144 THEN 262144 ELSE "memory" * 2 END`,
+      );
+      await qr.dropColumn(table, 'cpu');
+      await qr.changeColumn(table, 'memory', new TableColumn({ name: 'memory', type: 'integer', default: 256 }));
+    }
+    await qr.addColumns('formations', [
+      new TableColumn({ name: 'waiting', type: 'integer', default: 0 }),
+      new TableColumn({ name: 'waitingReason', type: 'text', isNullable: true }),
+    ]);
+    await qr.addColumn('instances', new TableColumn({ name: 'replace', type: 'boolean', default: no }));
+    await qr.addColumn('nodes', new TableColumn({ name: 'overcommit', type: 'integer', default: 100 }));
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.dropColumn('nodes', 'overcommit');
+    await qr.dropColumn('instances', 'replace');
+    for (const column of ['waitingReason', 'waiting']) await qr.dropColumn('formations', column);
+    for (const table of ['formations', 'instances']) {
+      await qr.addColumn(table, new TableColumn({ name: 'cpu', type: 'integer', default: 1000 }));
+      await qr.changeColumn(table, 'memory', new TableColumn({ name: 'memory', type: 'integer', default: 512 }));
+      for (const column of ['cpuQuota', 'cpuShares', 'size']) await qr.dropColumn(table, column);
+    }
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
   NodeTokens1764400000000,
   ReleaseLifecycle1764500000000,
   ReleaseDeployNote1764600000000,
+  Capacity1764700000000,
 ];

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Allocation, type NodeCapacity, chooseToStop, freeNumbers, place, usage } from './placement';
+import { type Allocation, type NodeCapacity, chooseToStop, freeNumbers, largestCount, place, usage } from './placement';
 
-const node = (name: string, memory = 4096, cpus = 4000, state: NodeCapacity['state'] = 'up'): NodeCapacity => ({
-  id: `id-${name}`,
-  name,
-  memory,
-  cpus,
-  state,
-});
-const web = (appId = 'a', memory = 512, cpu = 1000) => ({ appId, type: 'web', memory, cpu });
+const node = (
+  name: string,
+  memory = 4096,
+  cpus = 4000,
+  state: NodeCapacity['state'] = 'up',
+  overcommit = 100,
+): NodeCapacity => ({ id: `id-${name}`, name, memory, overcommit, cpus, state });
+const web = (appId = 'a', memory = 512, cpuShares = 1024) => ({ appId, type: 'web', memory, cpuShares });
 const names = (ids: (string | null)[]): (string | null)[] => ids.map((id) => (id ? id.replace(/^id-/, '') : null));
 const count = (ids: (string | null)[]): Record<string, number> => {
   const out: Record<string, number> = {};
@@ -32,13 +32,13 @@ describe('placement', () => {
   it('spreads by process type first, then by app, then by free memory', () => {
     const nodes = [node('n1'), node('n2')];
     const existing: Allocation[] = [
-      { nodeId: 'id-n1', appId: 'a', type: 'worker', memory: 512, cpu: 1000 },
-      { nodeId: 'id-n2', appId: 'b', type: 'web', memory: 2048, cpu: 1000 },
+      { nodeId: 'id-n1', appId: 'a', type: 'worker', memory: 512, cpuShares: 1024 },
+      { nodeId: 'id-n2', appId: 'b', type: 'web', memory: 2048, cpuShares: 1024 },
     ];
     // n1 has a's worker (same app), n2 is fuller but holds nothing of a: the web goes to n2
     assert.deepEqual(names(place(nodes, existing, [web()], 'spread')), ['n2']);
     // with a web of a on n2 already, the next web goes to n1 despite its worker
-    existing.push({ nodeId: 'id-n2', appId: 'a', type: 'web', memory: 512, cpu: 1000 });
+    existing.push({ nodeId: 'id-n2', appId: 'a', type: 'web', memory: 512, cpuShares: 1024 });
     assert.deepEqual(names(place(nodes, existing, [web()], 'spread')), ['n1']);
     // equal counts: the node with more free memory
     assert.deepEqual(names(place([node('x'), node('y', 8192)], [], [web()], 'spread')), ['y']);
@@ -49,36 +49,62 @@ describe('placement', () => {
     const placed = place(
       nodes,
       [],
-      Array.from({ length: 6 }, () => web('a', 512, 500)),
+      Array.from({ length: 6 }, () => web('a', 512, 1024)),
       'binpack',
     );
     assert.deepEqual(count(placed), { n1: 4, n2: 2 });
-    const existing: Allocation[] = [{ nodeId: 'id-n3', appId: 'b', type: 'web', memory: 1024, cpu: 0 }];
-    assert.deepEqual(names(place(nodes, existing, [web('a', 512, 500)], 'binpack')), ['n3']);
+    const existing: Allocation[] = [{ nodeId: 'id-n3', appId: 'b', type: 'web', memory: 1024, cpuShares: 2 }];
+    assert.deepEqual(names(place(nodes, existing, [web('a', 512, 1024)], 'binpack')), ['n3']);
   });
 
-  it('never places beyond memory or cpu, nor on nodes that are not up', () => {
-    const nodes = [
-      node('small', 600, 4000),
-      node('slow', 4096, 500),
-      node('down', 8192, 8000, 'down'),
-      node('drain', 8192, 8000, 'draining'),
-    ];
+  it('never places beyond memory times the overcommit, nor on nodes that are not up', () => {
+    const nodes = [node('small', 600, 4000), node('down', 8192, 8000, 'down'), node('drain', 8192, 8000, 'draining')];
     assert.deepEqual(names(place(nodes, [], [web(), web()], 'spread')), ['small', null]);
-    assert.deepEqual(names(place(nodes, [], [web('a', 512, 500)], 'binpack')), ['small']);
+    assert.deepEqual(names(place(nodes, [], [web()], 'binpack')), ['small']);
     assert.deepEqual(names(place([], [], [web()], 'spread')), [null]);
+    // 600 MiB at 200%: two of 512 MiB fit, a third does not
+    const doubled = [node('small', 600, 4000, 'up', 200)];
+    assert.deepEqual(names(place(doubled, [], [web(), web(), web()], 'spread')), ['small', 'small', null]);
+  });
+
+  it('does not reserve CPU: a 1-core node holds many instances, and weight per core spreads them', () => {
+    // 2 cores and 24 GiB hold far more than two instances (the old reservation held two)
+    const one = [node('vps', 24_576, 2000)];
+    const many = place(
+      one,
+      [],
+      Array.from({ length: 40 }, () => web('a', 256, 512)),
+      'spread',
+    );
+    assert.deepEqual(count(many), { vps: 40 });
+    // equal counts and memory: the node with less weight per core wins
+    const busy: Allocation[] = [{ nodeId: 'id-x', appId: 'b', type: 'web', memory: 1, cpuShares: 8192 }];
+    assert.deepEqual(names(place([node('x'), node('y')], busy, [web()], 'spread')), ['y']);
+    // ...and the one with more cores for the same weight
+    const same: Allocation[] = [
+      { nodeId: 'id-x', appId: 'b', type: 'web', memory: 512, cpuShares: 1024 },
+      { nodeId: 'id-y', appId: 'b', type: 'web', memory: 512, cpuShares: 1024 },
+    ];
+    assert.deepEqual(names(place([node('x', 4096, 2000), node('y', 4096, 8000)], same, [web()], 'spread')), ['y']);
+  });
+
+  it('says how many of a size the up nodes could ever hold', () => {
+    const nodes = [node('a', 1000, 1000, 'up', 200), node('b', 600), node('c', 8192, 8000, 'down')];
+    assert.equal(largestCount(nodes, 256), 7 + 2);
+    assert.equal(largestCount(nodes, 4096), 0);
+    assert.equal(largestCount([], 256), 0);
   });
 
   it('counts what nodes hold', () => {
     const u = usage(
       [node('n1'), node('n2')],
       [
-        { nodeId: 'id-n1', appId: 'a', type: 'web', memory: 100, cpu: 10 },
-        { nodeId: 'id-n1', appId: 'b', type: 'web', memory: 50, cpu: 5 },
+        { nodeId: 'id-n1', appId: 'a', type: 'web', memory: 100, cpuShares: 10 },
+        { nodeId: 'id-n1', appId: 'b', type: 'web', memory: 50, cpuShares: 5 },
       ],
     );
     assert.deepEqual(
-      u.map((x) => [x.node.name, x.memoryUsed, x.cpuUsed]),
+      u.map((x) => [x.node.name, x.memoryUsed, x.sharesUsed]),
       [
         ['n1', 150, 15],
         ['n2', 0, 0],

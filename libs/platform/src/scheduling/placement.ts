@@ -1,12 +1,15 @@
 /**
  * Placement: which node a new instance goes to, as Nomad places allocations. A node fits an
- * instance when it is `up` and has the instance's memory and cpu free, counting every
- * instance it already holds (leaving ones too, until they are gone).
+ * instance when it is `up` and has the instance's memory free, counting every instance it
+ * already holds (leaving ones too, until they are gone) against its memory times its
+ * overcommit ratio. CPU is not reserved (instances share it by weight, sizes.ts): it only
+ * breaks ties, towards the node with the least CPU weight per core.
  *
  *   spread   fewest instances of the same app and process type, then of the same app, then
- *            the most free memory: one app's instances land on as many nodes as possible
- *   binpack  the node left with the least free memory (then cpu): fills nodes one by one and
- *            keeps others empty
+ *            the least weight per core, then the most free memory: one app's instances land
+ *            on as many nodes as possible
+ *   binpack  the node left with the least free memory (then the most weight per core): fills
+ *            nodes one by one and keeps others empty
  *
  * Ties go to the node name, so the same input always gives the same answer. Pure functions:
  * the scheduler feeds them rows and applies what they return.
@@ -20,8 +23,15 @@ export interface NodeCapacity {
   readonly state: 'up' | 'down' | 'draining';
   /** MiB offered to instances. */
   readonly memory: number;
+  /** How much of `memory` placement may promise, in percent (200: twice). */
+  readonly overcommit: number;
   /** Thousandths of a core. */
   readonly cpus: number;
+}
+
+/** The memory placement may promise on a node, in MiB. */
+export function schedulableMemory(node: Pick<NodeCapacity, 'memory' | 'overcommit'>): number {
+  return Math.floor((node.memory * node.overcommit) / 100);
 }
 
 /** Something that holds resources on a node: an instance, wanted or running. */
@@ -30,40 +40,45 @@ export interface Allocation {
   readonly appId: string;
   readonly type: string;
   readonly memory: number;
-  readonly cpu: number;
+  readonly cpuShares: number;
 }
 
 export interface PlacementRequest {
   readonly appId: string;
   readonly type: string;
   readonly memory: number;
-  readonly cpu: number;
+  readonly cpuShares: number;
 }
 
 export interface NodeUsage {
   readonly node: NodeCapacity;
   readonly memoryUsed: number;
-  readonly cpuUsed: number;
+  readonly sharesUsed: number;
 }
 
 /** What each node has in use. */
 export function usage(nodes: readonly NodeCapacity[], allocations: readonly Allocation[]): NodeUsage[] {
   return nodes.map((node) => {
     let memoryUsed = 0;
-    let cpuUsed = 0;
+    let sharesUsed = 0;
     for (const a of allocations) {
       if (a.nodeId !== node.id) continue;
       memoryUsed += a.memory;
-      cpuUsed += a.cpu;
+      sharesUsed += a.cpuShares;
     }
-    return { node, memoryUsed, cpuUsed };
+    return { node, memoryUsed, sharesUsed };
   });
 }
 
-function fits(u: NodeUsage, request: Pick<PlacementRequest, 'memory' | 'cpu'>): boolean {
-  return (
-    u.node.state === 'up' && u.node.memory - u.memoryUsed >= request.memory && u.node.cpus - u.cpuUsed >= request.cpu
-  );
+function fits(u: NodeUsage, request: Pick<PlacementRequest, 'memory'>): boolean {
+  return u.node.state === 'up' && schedulableMemory(u.node) - u.memoryUsed >= request.memory;
+}
+
+/** How many instances of `memory` MiB the up nodes could hold if they held nothing else. */
+export function largestCount(nodes: readonly NodeCapacity[], memory: number): number {
+  let count = 0;
+  for (const n of nodes) if (n.state === 'up') count += Math.floor(schedulableMemory(n) / memory);
+  return count;
 }
 
 function compare(a: readonly number[], b: readonly number[]): number {
@@ -89,9 +104,10 @@ export function place(
     const candidates = usage(nodes, placed).filter((u) => fits(u, request));
     if (candidates.length === 0) return null;
     const score = (u: NodeUsage): number[] => {
-      const freeMemory = u.node.memory - u.memoryUsed - request.memory;
-      const freeCpu = u.node.cpus - u.cpuUsed - request.cpu;
-      if (strategy === 'binpack') return [freeMemory, freeCpu];
+      const freeMemory = schedulableMemory(u.node) - u.memoryUsed - request.memory;
+      // weight per core after this instance: a soft spread of CPU
+      const load = (u.sharesUsed + request.cpuShares) / Math.max(1, u.node.cpus);
+      if (strategy === 'binpack') return [freeMemory, -load];
       let sameType = 0;
       let sameApp = 0;
       for (const a of placed) {
@@ -99,7 +115,7 @@ export function place(
         sameApp++;
         if (a.type === request.type) sameType++;
       }
-      return [sameType, sameApp, -freeMemory, -freeCpu];
+      return [sameType, sameApp, load, -freeMemory];
     };
     const best = candidates
       .map((u) => ({ u, score: score(u) }))

@@ -5,10 +5,23 @@
  *   POST /api/nodes/register            RegisterRequest  -> RegisterAnswer   (once per agent start)
  *   POST /api/nodes/:name/heartbeat     HeartbeatRequest -> HeartbeatAnswer  (every heartbeatMs)
  *
- * Both with a node token (`Authorization: Bearer`; an admin token works too). A heartbeat carries the state of every
- * container of the node that has the `paas.instance` label; its answer is the whole desired
- * set of the node: every instance the node should run. The set is authoritative: an agent
- * runs exactly those and stops (gracefully) every other instance container it has.
+ * Both with a node token (`Authorization: Bearer`; an admin token works too). A full
+ * heartbeat carries the state of every container of the node that has the `paas.instance`
+ * label; its answer is the whole desired set of the node: every instance the node should run.
+ * The set is authoritative: an agent runs exactly those and stops (gracefully) every other
+ * instance container it has.
+ *
+ * At rest nothing changes, so neither side resends what the other already has (1,000
+ * instances a node, one beat a second):
+ *   - a heartbeat with `full: false` carries only the reports that changed since the last
+ *     answered heartbeat; an instance it does not name is as last reported (never lost). An
+ *     agent sends a full one at its start, every FULL_REPORT_EVERY beats, after a heartbeat
+ *     that failed, after an instance left the node, and when an answer asks (`fullReport`),
+ *     so a container lost from under the agent is still found within seconds.
+ *   - an answer carries `desiredVersion`, a fingerprint of the desired set; a heartbeat that
+ *     echoes it gets `instances: null` (the agent's set still holds) unless the set changed.
+ *   - `memoryBytes` is sampled every few seconds, and a move under MEMORY_REPORT_RATIO is no
+ *     change.
  *
  * Between heartbeats the control plane wakes an agent through Redis: it publishes the node's
  * name on `nodeChannel(name)` whenever the node's desired set changed, and the agent sends a
@@ -53,6 +66,8 @@ export interface RegisterRequest {
   readonly memory: number;
   /** CPUs in thousandths (2000 = two cores). */
   readonly cpus: number;
+  /** How much of `memory` placement may promise, in percent (PAAS_NODE_OVERCOMMIT; default 100). */
+  readonly overcommit?: number;
   /** The agent's version, for the log. */
   readonly version?: string;
 }
@@ -93,8 +108,43 @@ export interface InstanceReport {
   readonly error: string | null;
 }
 
+/** A full report every this many heartbeats, whatever else happened. */
+export const FULL_REPORT_EVERY = 30;
+
+/** A memory reading that moved by less than this share is not a change worth a report or a write. */
+export const MEMORY_REPORT_RATIO = 0.05;
+
+/** Whether `now` says something `before` did not (memory only when it moved by MEMORY_REPORT_RATIO). */
+export function reportChanged(before: InstanceReport | undefined, now: InstanceReport): boolean {
+  if (!before) return true;
+  if (
+    before.releaseId !== now.releaseId ||
+    before.state !== now.state ||
+    before.containerId !== now.containerId ||
+    before.address !== now.address ||
+    before.pid !== now.pid ||
+    before.restartCount !== now.restartCount ||
+    before.error !== now.error
+  ) {
+    return true;
+  }
+  return memoryMoved(before.memoryBytes, now.memoryBytes);
+}
+
+/** Whether a memory reading moved enough to be recorded (null to a number and back always does). */
+export function memoryMoved(before: number | null, now: number | null): boolean {
+  if (before === now) return false;
+  if (before === null || now === null) return true;
+  return Math.abs(now - before) > before * MEMORY_REPORT_RATIO;
+}
+
 export interface HeartbeatRequest {
+  /** Every instance container of the node (full), or only those whose report changed. */
   readonly instances: readonly InstanceReport[];
+  /** False: `instances` holds only changes since the last answered heartbeat. Default true. */
+  readonly full?: boolean;
+  /** The `desiredVersion` of the last answer whose set the agent holds. */
+  readonly desiredVersion?: string;
 }
 
 /** One instance a node should run. */
@@ -113,9 +163,12 @@ export interface DesiredInstance {
   readonly command: string | null;
   /** The release's config vars plus PORT and DYNO. */
   readonly env: Readonly<Record<string, string>>;
-  /** Memory limit in MiB and CPU share in thousandths of a core. */
+  /** Its size (sizes.ts): memory limit in MiB, CPU weight (cpu.shares), hard CPU limit. */
+  readonly size: string;
   readonly memory: number;
-  readonly cpu: number;
+  readonly cpuShares: number;
+  /** Thousandths of a core, or null for none. */
+  readonly cpuQuota: number | null;
   /** The port published for the router (web), or null. */
   readonly port: number | null;
   readonly check: DeployCheck;
@@ -130,5 +183,16 @@ export interface HeartbeatAnswer {
   readonly heartbeatMs: number;
   /** How long a leaving instance keeps running after it left the route table (in-flight requests). */
   readonly drainMs: number;
+  /** A fingerprint of the node's desired set. */
+  readonly desiredVersion: string;
+  /** The whole desired set. */
   readonly instances: readonly DesiredInstance[];
+  /** The next heartbeat should be full (the control plane's view of the node may be stale). */
+  readonly fullReport: boolean;
 }
+
+/** The answer to a heartbeat that echoed the current `desiredVersion`: the set is not resent. */
+export type HeartbeatAnswerSameSet = Omit<HeartbeatAnswer, 'instances'> & { readonly instances: null };
+
+/** What a heartbeat gets: the whole set, or null for "the one you have". */
+export type HeartbeatReply = HeartbeatAnswer | HeartbeatAnswerSameSet;

@@ -72,11 +72,11 @@ describe('paas apps', () => {
     const { api } = t;
     api.deploy('shop', { web: 'npm start', worker: 'node worker.js' });
     api.scale(api.state('shop'), 'web', 2);
-    api.scale(api.state('shop'), 'worker', 3, 1024);
+    api.scale(api.state('shop'), 'worker', 3, '1G');
     const info = await t.ok('apps:info', '-a', 'shop');
     assert.match(
       info.out,
-      /^=== shop\nGit URL: +http:\/\/127\.0\.0\.1:\d+\/git\/shop\.git\nProcesses: web=2:512M worker=3:1G\nRelease: +v1\nCreated: .*UTC \(just now\)\nWeb URL: +http:\/\/shop\.localhost:8080\/\n$/,
+      /^=== shop\nGit URL: +http:\/\/127\.0\.0\.1:\d+\/git\/shop\.git\nProcesses: web=2:basic worker=3:standard-2x\nRelease: +v1\nCreated: .*UTC \(just now\)\nWeb URL: +http:\/\/shop\.localhost:8080\/\n$/,
     );
     await t.inRepo(async () => {
       const unconfirmed = await t.cli(['apps:destroy']);

@@ -48,6 +48,28 @@ describe('paas config', () => {
     ]);
   });
 
+  it('says what became of the release a change made: waiting for room, or failed (exit 1)', async () => {
+    const { api } = t;
+    api.deploy('shop', { web: 'npm start' });
+    try {
+      api.deployOutcome = { waiting: 'Waiting for room for 1 web (256 MiB): no node is up' };
+      const waiting = await t.ok('config:set', 'A=1', '-a', 'shop');
+      assert.match(
+        waiting.err,
+        /done, v\d+ \(deploying, waiting: Waiting for room for 1 web \(256 MiB\): no node is up\)\n$/,
+      );
+      api.deployOutcome = { failed: 'web.1 failed: GET / answered 500' };
+      const failed = await t.cli(['config:unset', 'A', '-a', 'shop']);
+      assert.equal(failed.code, 1);
+      assert.match(failed.err, /\(failed: web\.1 failed: GET \/ answered 500\)\npaas: the deploy of v\d+ failed/);
+      api.deployOutcome = 'deploying';
+      const quick = await t.ok('config:set', 'B=2', '-a', 'shop', '--no-wait');
+      assert.match(quick.err, /done, v\d+ \(deploying\)\n$/);
+    } finally {
+      api.deployOutcome = 'live';
+    }
+  });
+
   it('rejects bad config arguments before asking the api', async () => {
     const before = t.api.requests.length;
     for (const argv of [

@@ -2,13 +2,19 @@
  * `config`, `config:get`, `config:set`, `config:unset`: an app's config vars (a change makes a
  * new release). Loaded on use from ./commands.ts.
  */
-import type { App } from '@paas/api-types';
+import type { Release } from '@paas/api-types';
 import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { header, json, keyValues, listing, shellQuote } from '../format';
+import { failIfFailed, followRelease, releaseOutcome } from '../releases/follow';
 import { type JsonFlag, action, appPath, appSession, parseAssignments } from '../session';
+
+export interface WaitFlag {
+  /** commander's `--no-wait`. */
+  readonly wait?: boolean;
+}
 
 export async function config(io: CliIo, flags: AppFlags & JsonFlag & { shell?: boolean }): Promise<void> {
   const { client, app } = await appSession(io, flags);
@@ -27,42 +33,47 @@ export async function configGet(io: CliIo, key: string, flags: AppFlags & { shel
   io.out(flags.shell ? `${key}=${shellQuote(value)}\n` : `${value}\n`);
 }
 
-async function currentVersion(client: ApiClient, app: string): Promise<string> {
-  const info = await client.get<App>(appPath(app));
-  return info.release ? `v${info.release.version}` : 'no release yet';
+/** The release a config change made (the newest), followed while it deploys; null before any. */
+async function madeRelease(client: ApiClient, app: string, wait: boolean): Promise<Release | null> {
+  const [newest] = await client.get<Release[]>(appPath(app, 'releases'));
+  return newest ? followRelease(client, app, newest, wait) : null;
 }
 
-export async function configSet(io: CliIo, args: string[], flags: AppFlags & JsonFlag): Promise<void> {
+const outcome = (r: Release | null): string => (r ? releaseOutcome(r) : 'no release yet');
+
+export async function configSet(io: CliIo, args: string[], flags: AppFlags & JsonFlag & WaitFlag): Promise<void> {
   const changes = parseAssignments(args);
   const { client, app } = await appSession(io, flags);
   const keys = Object.keys(changes);
   let vars: Record<string, string> = {};
-  await action(
+  const release = await action(
     io,
     `Setting ${listing(keys)} and restarting ${app}`,
     async () => {
       vars = await client.patch<Record<string, string>>(appPath(app, 'config-vars'), changes);
-      return currentVersion(client, app);
+      return madeRelease(client, app, flags.wait !== false);
     },
-    (version) => `done, ${version}`,
+    (r) => `done, ${outcome(r)}`,
   );
-  if (flags.json) return io.out(json(vars));
-  io.out(keyValues(keys.map((k) => [k, vars[k] ?? changes[k] ?? ''])));
+  if (flags.json) io.out(json(vars));
+  else io.out(keyValues(keys.map((k) => [k, vars[k] ?? changes[k] ?? ''])));
+  if (release) failIfFailed(release);
 }
 
-export async function configUnset(io: CliIo, keys: string[], flags: AppFlags): Promise<void> {
+export async function configUnset(io: CliIo, keys: string[], flags: AppFlags & WaitFlag): Promise<void> {
   for (const key of keys) {
     if (key.includes('='))
       throw new CliError(`invalid config var name '${key}': config:unset takes names, not KEY=value`, EXIT_USAGE);
   }
   const { client, app } = await appSession(io, flags);
-  await action(
+  const release = await action(
     io,
     `Unsetting ${listing(keys)} and restarting ${app}`,
     async () => {
       await client.patch(appPath(app, 'config-vars'), Object.fromEntries(keys.map((k) => [k, null])));
-      return currentVersion(client, app);
+      return madeRelease(client, app, flags.wait !== false);
     },
-    (version) => `done, ${version}`,
+    (r) => `done, ${outcome(r)}`,
   );
+  if (release) failIfFailed(release);
 }

@@ -26,15 +26,19 @@ export function configCommands(io: CliIo): Command[] {
     );
   const configSet = withJson(withApp(command('config:set', 'Set config vars (makes a new release)')))
     .argument('<KEY=VALUE...>')
+    .option('--no-wait', 'Do not wait for the new release to deploy')
     .action(
-      act(io, actions, (a, args: string[], flags: { app?: string; remote?: string; json?: boolean }) =>
+      act(io, actions, (a, args: string[], flags: { app?: string; remote?: string; json?: boolean; wait?: boolean }) =>
         a.configSet(io, args, flags),
       ),
     );
   const configUnset = withApp(command('config:unset', 'Unset config vars (makes a new release)'))
     .argument('<KEY...>')
+    .option('--no-wait', 'Do not wait for the new release to deploy')
     .action(
-      act(io, actions, (a, keys: string[], flags: { app?: string; remote?: string }) => a.configUnset(io, keys, flags)),
+      act(io, actions, (a, keys: string[], flags: { app?: string; remote?: string; wait?: boolean }) =>
+        a.configUnset(io, keys, flags),
+      ),
     );
   return [config, configGet, configSet, configUnset];
 }

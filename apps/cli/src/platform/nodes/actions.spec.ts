@@ -13,13 +13,14 @@ describe('paas nodes', () => {
       address: '127.0.0.1:7100',
       memory: 4096,
       cpus: 2000,
+      overcommit: 200,
       state: 'up',
       lastHeartbeatAt: new Date().toISOString(),
       createdAt: new Date().toISOString(),
     });
     assert.equal(
       (await t.ok('nodes')).out,
-      'NAME     STATE   ADDRESS          CPUS   MEMORY   HEARTBEAT\nnode-1   up      127.0.0.1:7100   2      4 GiB    just now\n',
+      'NAME     STATE   ADDRESS          CPUS   MEMORY       HEARTBEAT\nnode-1   up      127.0.0.1:7100   2      4 GiB (x2)   just now\n',
     );
   });
 

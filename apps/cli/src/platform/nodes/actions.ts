@@ -20,7 +20,9 @@ export async function nodes(io: CliIo, flags: JsonFlag): Promise<void> {
         n.state,
         n.address ?? '',
         typeof n.cpus === 'number' ? String(n.cpus / 1000) : '',
-        typeof n.memory === 'number' ? bytes(n.memory * 1024 * 1024) : '',
+        typeof n.memory === 'number'
+          ? `${bytes(n.memory * 1024 * 1024)}${n.overcommit && n.overcommit !== 100 ? ` (x${n.overcommit / 100})` : ''}`
+          : '',
         n.lastHeartbeatAt ? shortAgo(n.lastHeartbeatAt) : 'never',
       ]),
     ),

@@ -1,6 +1,7 @@
 /**
- * ps and ps:scale through the CLI's entry point against the fake api
- * (../testing/platform-cli.ts), and `ps`/`logs` without `-a APP` keeping the engine's meaning.
+ * ps, ps:scale, ps:resize, ps:restart and ps:stop through the CLI's entry point against the
+ * fake api (../testing/platform-cli.ts), and `ps`/`logs` without `-a APP` keeping the engine's
+ * meaning.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -16,9 +17,9 @@ describe('paas ps', () => {
   it('ps:scale scales, shows, and refuses bad input', async () => {
     const { api } = t;
     api.deploy('shop', { web: 'npm start', worker: 'node worker.js' });
-    assert.equal((await t.ok('ps:scale', '-a', 'shop')).out, 'web=1:512M worker=0:512M\n');
+    assert.equal((await t.ok('ps:scale', '-a', 'shop')).out, 'web=1:basic worker=0:basic\n');
     const scaled = await t.ok('ps:scale', 'web=3', 'worker=1', '-a', 'shop');
-    assert.equal(scaled.err, 'Scaling processes... done, now running web at 3:512M and worker at 1:512M\n');
+    assert.equal(scaled.err, 'Scaling processes... done, web at 3:basic (3 up) and worker at 1:basic (1 up)\n');
     const last = api.requests.at(-1);
     assert.deepEqual(last?.body, {
       updates: [
@@ -26,13 +27,16 @@ describe('paas ps', () => {
         { type: 'worker', quantity: 1 },
       ],
     });
-    assert.equal((await t.ok('ps:scale', 'web', '-a', 'shop')).out, 'web=3:512M\n');
+    assert.equal((await t.ok('ps:scale', 'web', '-a', 'shop')).out, 'web=3:basic\n');
     await t.ok('ps:scale', 'web=-1', 'worker=+2:1G', '-a', 'shop');
-    assert.equal((await t.ok('ps:scale', '-a', 'shop')).out, 'web=2:512M worker=3:1G\n');
+    assert.equal((await t.ok('ps:scale', '-a', 'shop')).out, 'web=2:basic worker=3:standard-2x\n');
 
     const bad = await t.cli(['ps:scale', 'web=lots', '-a', 'shop']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /^paas: invalid scale argument 'web=lots': expected TYPE=N/);
+    const size = await t.cli(['ps:scale', 'web=1:huge', '-a', 'shop']);
+    assert.equal(size.code, 2);
+    assert.match(size.err, /^paas: unknown size 'huge' in 'web=1:huge': expected a size: nano, micro, basic/);
     const missing = await t.cli(['ps:scale', 'clock=1', '-a', 'shop']);
     assert.equal(missing.code, 1);
     assert.equal(missing.err, "paas: the release has no process type 'clock'\n");
@@ -45,9 +49,9 @@ describe('paas ps', () => {
     const r = await t.ok('ps', '-a', 'shop');
     assert.match(
       r.out,
-      /^=== web \(512M\): npm start \(2\)\nweb\.1: up just now \(v1, node-1, 10\.88\.0\.2:5000\)\nweb\.2: up/,
+      /^=== web \(basic\): npm start \(2 up\)\nweb\.1: up just now \(v1, node-1, 10\.88\.0\.2:5000\)\nweb\.2: up/,
     );
-    assert.match(r.out, /\n\n=== worker \(1G\): node worker\.js \(3\)\nworker\.1: up/);
+    assert.match(r.out, /\n\n=== worker \(standard-2x\): node worker\.js \(3 up\)\nworker\.1: up/);
     assert.deepEqual(
       (JSON.parse((await t.ok('ps', '--app', 'shop', 'worker', '--json')).out) as { name: string }[]).map(
         (i) => i.name,
@@ -55,6 +59,61 @@ describe('paas ps', () => {
       ['worker.1', 'worker.2', 'worker.3'],
     );
     assert.equal((await t.ok('ps', '-a', 'blog')).out, 'No processes are running on blog.\n');
+  });
+
+  it('says what waits for room, in ps:scale and in ps', async () => {
+    const { api } = t;
+    api.deploy('blog', { web: 'npm start' });
+    // the pretend nodes hold shop's 5 and 2 more
+    api.room = 7;
+    try {
+      const scaled = await t.ok('ps:scale', 'web=4', '-a', 'blog');
+      assert.equal(
+        scaled.err,
+        'Scaling processes... done, web at 4:basic (2 of 4 up, 2 waiting: no node has 256 MiB free)\n',
+      );
+      const ps = await t.ok('ps', '-a', 'blog');
+      assert.equal(
+        ps.out,
+        [
+          '=== web (basic): npm start (2 of 4 up, 2 waiting: no node has 256 MiB free)',
+          ...[1, 2].map((n) => `web.${n}: up just now (v1, node-1, 10.88.0.${n + 1}:5000)`),
+          'web.3: pending (no node has 256 MiB free)',
+          'web.4: pending (no node has 256 MiB free)',
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      api.room = null;
+    }
+  });
+
+  it('ps:resize, ps:restart and ps:stop say what they did', async () => {
+    const { api } = t;
+    const resized = await t.ok('ps:resize', 'worker=nano', '-a', 'shop');
+    assert.equal(resized.err, 'Scaling processes... done, worker at 3:nano (3 up)\n');
+    assert.deepEqual(api.requests.at(-1)?.body, { updates: [{ type: 'worker', quantity: 3, size: 'nano' }] });
+    const badSize = await t.cli(['ps:resize', 'worker=tiny', '-a', 'shop']);
+    assert.equal(badSize.code, 2);
+    assert.match(badSize.err, /unknown size 'tiny'/);
+
+    const restart = await t.ok('ps:restart', 'web', '-a', 'shop');
+    assert.equal(restart.err, 'Restarting web on shop... done, 2 replaced one by one as their replacements come up\n');
+    assert.deepEqual(api.requests.at(-1)?.body, { process: 'web' });
+    await t.ok('ps:restart', '-a', 'shop');
+    assert.deepEqual(api.requests.at(-1)?.body, {});
+    const none = await t.cli(['ps:restart', 'clock', '-a', 'shop']);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /no running clock instances on shop/);
+
+    const stop = await t.ok('ps:stop', 'web.2', '-a', 'shop');
+    assert.equal(stop.err, 'Stopping web.2 on shop... done, a new one takes its place\n');
+    assert.equal(api.requests.at(-1)?.path, '/api/apps/shop/instances/web.2/stop');
+    const gone = await t.cli(['ps:stop', 'web.9', '-a', 'shop']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.err, /no running instance web.9 on shop/);
+    const noArg = await t.cli(['ps:stop', '-a', 'shop']);
+    assert.equal(noArg.code, 2);
   });
 
   it('leaves the engine verbs alone', async () => {

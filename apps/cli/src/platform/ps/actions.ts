@@ -1,15 +1,61 @@
 /**
- * `ps` (an app's instances) and `ps:scale` (its formation). Loaded on use from ./commands.ts.
+ * `ps` (an app's instances), `ps:scale` and `ps:resize` (its formation), `ps:restart` and
+ * `ps:stop`. Loaded on use from ./commands.ts.
+ *
+ * A scale or resize says what really happened: it waits (a few seconds at most, unless
+ * --no-wait) until each changed type is as wanted or waits for room, and prints that state
+ * (`2 of 3 up, 1 waiting: no node has 512 MiB free`), not only what was asked.
  */
-import type { Formation, Instance } from '@paas/api-types';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Formation, FormationUpdate, Instance } from '@paas/api-types';
 import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
+import type { ApiClient } from '../client';
+import { formationState } from '@paas/platform/formation';
 import { header, json, listing, shortAgo } from '../format';
-import { formatFormation, formatMemory, formationUpdates, needsCurrent, parseScaleArgs } from '../scale';
+import { formatFormation, formationUpdates, needsCurrent, parseResizeArgs, parseScaleArgs } from '../scale';
 import { type JsonFlag, action, appPath, appSession } from '../session';
 
-export async function psScale(io: CliIo, args: string[], flags: AppFlags & JsonFlag): Promise<void> {
+export interface WaitFlag {
+  /** commander's `--no-wait`. */
+  readonly wait?: boolean;
+}
+
+/** How long a scale waits for the scheduler to place and start what it asked for. */
+const SETTLE_MS = 15_000;
+const POLL_MS = 250;
+
+/** Whether a type is as far as it gets for now: every instance up, or the rest waiting for room. */
+const settled = (f: Formation): boolean => f.up + f.waiting === f.quantity;
+
+/** Sends the formation updates, then follows them until they settle (or the wait ends). */
+async function applyFormation(
+  io: CliIo,
+  client: ApiClient,
+  app: string,
+  updates: FormationUpdate[],
+  wait: boolean,
+): Promise<Formation[]> {
+  const changed = (all: Formation[]): Formation[] => all.filter((f) => updates.some((u) => u.type === f.type));
+  return action(
+    io,
+    'Scaling processes',
+    async () => {
+      let formation = await client.patch<Formation[]>(appPath(app, 'formation'), { updates });
+      const deadline = Date.now() + SETTLE_MS;
+      while (wait && !changed(formation).every(settled) && Date.now() < deadline) {
+        await sleep(POLL_MS);
+        formation = await client.get<Formation[]>(appPath(app, 'formation'));
+      }
+      return formation;
+    },
+    (formation) =>
+      `done, ${listing(changed(formation).map((f) => `${f.type} at ${f.quantity}:${f.size} (${formationState(f)})`))}`,
+  );
+}
+
+export async function psScale(io: CliIo, args: string[], flags: AppFlags & JsonFlag & WaitFlag): Promise<void> {
   const request = parseScaleArgs(args);
   const { client, app } = await appSession(io, flags);
   if ('show' in request) {
@@ -28,19 +74,42 @@ export async function psScale(io: CliIo, args: string[], flags: AppFlags & JsonF
   }
   const current = needsCurrent(request.changes) ? await client.get<Formation[]>(appPath(app, 'formation')) : [];
   const updates = formationUpdates(request.changes, current);
-  const result = await action(
-    io,
-    'Scaling processes',
-    () => client.patch<Formation[]>(appPath(app, 'formation'), { updates }),
-    (formation) => {
-      const changed = formation.filter((f) => updates.some((u) => u.type === f.type));
-      const running = changed.map(
-        (f) => `${f.type} at ${f.quantity}${typeof f.memory === 'number' ? `:${formatMemory(f.memory)}` : ''}`,
-      );
-      return `done, now running ${listing(running)}`;
-    },
-  );
+  const result = await applyFormation(io, client, app, updates, flags.wait !== false);
   if (flags.json) io.out(json(result));
+}
+
+/** `ps:resize web=standard-2x`: new sizes, reaching running instances by a rolling restart. */
+export async function psResize(io: CliIo, args: string[], flags: AppFlags & JsonFlag & WaitFlag): Promise<void> {
+  const changes = parseResizeArgs(args);
+  const { client, app } = await appSession(io, flags);
+  const current = await client.get<Formation[]>(appPath(app, 'formation'));
+  const result = await applyFormation(io, client, app, formationUpdates(changes, current), flags.wait !== false);
+  if (flags.json) io.out(json(result));
+}
+
+/** `ps:restart [TYPE|TYPE.N]`: a rolling replacement, each instance once its replacement serves. */
+export async function psRestart(io: CliIo, target: string | undefined, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const restarting = await action(
+    io,
+    `Restarting ${target ?? 'all processes'} on ${app}`,
+    () =>
+      client.post<Instance[]>(appPath(app, 'instances', 'restart'), target === undefined ? {} : { process: target }),
+    (list) => `done, ${list.length} replaced one by one as their replacements come up`,
+  );
+  if (flags.json) io.out(json(restarting));
+}
+
+/** `ps:stop web.2`: it leaves now (drained first); the formation brings a new one. */
+export async function psStop(io: CliIo, name: string, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const stopped = await action(
+    io,
+    `Stopping ${name} on ${app}`,
+    () => client.post<Instance>(appPath(app, 'instances', name, 'stop'), {}),
+    () => 'done, a new one takes its place',
+  );
+  if (flags.json) io.out(json(stopped));
 }
 
 export async function ps(io: CliIo, types: string[], flags: AppFlags & JsonFlag): Promise<void> {
@@ -51,26 +120,38 @@ export async function ps(io: CliIo, types: string[], flags: AppFlags & JsonFlag)
   ]);
   const shown = types.length ? instances.filter((i) => types.includes(i.type)) : instances;
   if (flags.json) return io.out(json(shown));
-  if (shown.length === 0) {
+  const waiting = formation.filter((f) => f.waiting > 0 && (types.length === 0 || types.includes(f.type)));
+  if (shown.length === 0 && waiting.length === 0) {
     io.out(`No processes are running on ${app}.\n`);
     return;
   }
   const byType = new Map<string, Instance[]>();
+  for (const f of waiting) byType.set(f.type, []);
   for (const instance of [...shown].sort((a, b) => a.type.localeCompare(b.type) || a.number - b.number)) {
     byType.set(instance.type, [...(byType.get(instance.type) ?? []), instance]);
   }
   const sections: string[] = [];
-  for (const [type, list] of byType) {
+  for (const [type, list] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
     const f = formation.find((x) => x.type === type);
-    const size = typeof f?.memory === 'number' ? ` (${formatMemory(f.memory)})` : '';
     const command = f?.command ? `: ${f.command}` : '';
+    const state = f ? ` (${formationState(f)})` : ` (${list.length})`;
     const lines = list.map((i) => {
       const extra = [i.release ? `v${i.release.version}` : '', i.node ?? '', i.address ?? '']
         .filter(Boolean)
         .join(', ');
-      return `${i.name}: ${i.state} ${shortAgo(i.updatedAt)}${extra ? ` (${extra})` : ''}\n`;
+      const resized = f && i.size !== f.size ? ` [${i.size}]` : '';
+      return `${i.name}: ${i.state} ${shortAgo(i.updatedAt)}${extra ? ` (${extra})` : ''}${resized}\n`;
     });
-    sections.push(header(`${type}${size}${command} (${list.length})`) + lines.join(''));
+    // what no node has room for yet, numbered as the scheduler will number it
+    if (f && f.waiting > 0) {
+      const taken = new Set(list.filter((i) => i.state !== 'stopping').map((i) => i.number));
+      for (let n = 1, left = f.waiting; left > 0; n++) {
+        if (taken.has(n)) continue;
+        lines.push(`${type}.${n}: pending${f.waitingReason ? ` (${f.waitingReason})` : ''}\n`);
+        left--;
+      }
+    }
+    sections.push(header(`${type}${f ? ` (${f.size})` : ''}${command}${state}`) + lines.join(''));
   }
   io.out(sections.join('\n'));
 }

@@ -1,6 +1,7 @@
 /**
- * `ps:scale`, and the platform's `ps -a APP` (a verb the engine has too: ../route.ts decides
- * which one a command line means). Definitions only; the work is loaded on use from ./actions.
+ * `ps:scale`, `ps:resize`, `ps:restart`, `ps:stop`, and the platform's `ps -a APP` (a verb the
+ * engine has too: ../route.ts decides which one a command line means). Definitions only; the
+ * work is loaded on use from ./actions.
  */
 import { Command } from 'commander';
 import type { CliIo } from '../../io';
@@ -8,14 +9,34 @@ import { act, command, withApp, withJson } from '../define';
 
 const actions = () => import('./actions');
 
+type Flags = { app?: string; remote?: string; json?: boolean };
+
 export function psScaleCommand(io: CliIo): Command {
-  return withJson(withApp(command('ps:scale', 'Scale process types (web=3 worker=+1 web=2:512M), or show')))
-    .argument('[TYPE=QUANTITY...]')
-    .action(
-      act(io, actions, (a, args: string[], flags: { app?: string; remote?: string; json?: boolean }) =>
-        a.psScale(io, args, flags),
-      ),
-    );
+  return withJson(
+    withApp(command('ps:scale', 'Scale process types (web=3 worker=+1 web=2:standard-2x web=2:512M), or show')),
+  )
+    .argument('[TYPE=QUANTITY[:SIZE]...]')
+    .option('--no-wait', 'Do not wait for the instances to start or to wait for room')
+    .action(act(io, actions, (a, args: string[], flags: Flags & { wait?: boolean }) => a.psScale(io, args, flags)));
+}
+
+export function psResizeCommand(io: CliIo): Command {
+  return withJson(withApp(command('ps:resize', 'Change the size of process types (web=standard-2x worker=512M)')))
+    .argument('<TYPE=SIZE...>')
+    .option('--no-wait', 'Do not wait for the rolling restart')
+    .action(act(io, actions, (a, args: string[], flags: Flags & { wait?: boolean }) => a.psResize(io, args, flags)));
+}
+
+export function psRestartCommand(io: CliIo): Command {
+  return withJson(withApp(command('ps:restart', 'Restart all processes, a type (web) or one (web.2), rolling')))
+    .argument('[TYPE|TYPE.N]')
+    .action(act(io, actions, (a, target: string | undefined, flags: Flags) => a.psRestart(io, target, flags)));
+}
+
+export function psStopCommand(io: CliIo): Command {
+  return withJson(withApp(command('ps:stop', 'Stop one process (web.2); its formation starts a new one')))
+    .argument('<TYPE.N>')
+    .action(act(io, actions, (a, name: string, flags: Flags) => a.psStop(io, name, flags)));
 }
 
 export function psCommand(io: CliIo): Command {

@@ -11,6 +11,8 @@ describe('paas releases', () => {
   const t = platformCli();
   before(async () => {
     t.api.addApp('shop');
+    // no scheduler behind the fake: releases with an image stay deploying unless a test says
+    t.api.deployOutcome = 'deploying';
     // v1 and v2: config changes, as config:set and config:unset make them; v3: a deploy
     await t.ok('config:set', '-a', 'shop', 'DATABASE_URL=postgres://db/x', 'LANG=en_US.UTF-8', 'EMPTY=', 'Q=a b=c');
     await t.ok('config:unset', 'EMPTY', 'Q', '-a', 'shop');
@@ -53,10 +55,10 @@ describe('paas releases', () => {
     const imageless = await t.cli(['rollback', 'v2', '-a', 'shop']);
     assert.deepEqual(imageless, { code: 1, out: '', err: 'paas: v2 has no image to roll back to\n' });
     api.deploy('shop', { web: 'npm start', worker: 'node worker.js' }, 'c'.repeat(40));
-    const back = await t.ok('rollback', '-a', 'shop');
+    const back = await t.ok('rollback', '-a', 'shop', '--no-wait');
     assert.equal(back.err, 'Rolling back shop to v3... done, v5 (deploying)\n', 'it serves once it is up');
     assert.deepEqual(api.requests.at(-1)?.body, { release: 3 });
-    const explicit = await t.ok('rollback', 'v4', '-a', 'shop', '--json');
+    const explicit = await t.ok('rollback', 'v4', '-a', 'shop', '--json', '--no-wait');
     assert.equal(explicit.err, 'Rolling back shop to v4... done, v6 (deploying)\n');
     assert.match((await t.ok('releases', '-a', 'shop')).out, /\nv5 {2}Rollback to v3 {2,}admin/, 'superseded: history');
     assert.equal(JSON.parse(explicit.out).description, 'Rollback to v4');
@@ -66,6 +68,30 @@ describe('paas releases', () => {
     const none = await t.cli(['releases:info', 'v99', '-a', 'shop']);
     assert.equal(none.code, 1);
     assert.equal(none.err, "paas: release 'v99' not found\n");
+  });
+
+  it('rollback says what became of the new release: live, waiting for room, or failed (exit 1)', async () => {
+    const { api } = t;
+    try {
+      api.deployOutcome = 'live';
+      const live = await t.ok('rollback', 'v3', '-a', 'shop');
+      assert.match(live.err, /^Rolling back shop to v3\.\.\. done, v\d+\n$/);
+      api.deployOutcome = { waiting: 'Waiting for room for 1 web (512 MiB): no node has 512 MiB free' };
+      const waiting = await t.ok('rollback', 'v3', '-a', 'shop');
+      assert.match(
+        waiting.err,
+        /done, v\d+ \(deploying, waiting: Waiting for room for 1 web \(512 MiB\): no node has 512 MiB free\)\n$/,
+      );
+      api.deployOutcome = { failed: 'no room for 1 web (512 MiB): no node has 512 MiB free' };
+      const failed = await t.cli(['rollback', 'v3', '-a', 'shop']);
+      assert.equal(failed.code, 1);
+      assert.match(
+        failed.err,
+        /^Rolling back shop to v3\.\.\. done, v(\d+) \(failed: no room for 1 web \(512 MiB\): no node has 512 MiB free\)\npaas: the deploy of v\1 failed; the previous release keeps serving\n$/,
+      );
+    } finally {
+      api.deployOutcome = 'deploying';
+    }
   });
 
   it('refuses a --num that is not a positive count before asking the api', async () => {

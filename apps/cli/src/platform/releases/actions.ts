@@ -9,6 +9,7 @@ import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { columns, header, imageLine, json, keyValues, processLines, shellQuote, shortAgo, when } from '../format';
 import { type JsonFlag, action, appPath, appSession, parseCount } from '../session';
+import { failIfFailed, followRelease, releaseOutcome } from './follow';
 
 /** `v12` or `12` -> 12. */
 export function parseVersion(value: string): number {
@@ -75,7 +76,11 @@ export async function releasesInfo(
   io.out(keyValues(keys.map((k) => [k, release.config[k] ?? ''])));
 }
 
-export async function rollback(io: CliIo, version: string | undefined, flags: AppFlags & JsonFlag): Promise<void> {
+export async function rollback(
+  io: CliIo,
+  version: string | undefined,
+  flags: AppFlags & JsonFlag & { wait?: boolean },
+): Promise<void> {
   const wanted = version === undefined ? undefined : parseVersion(version);
   const { client, app } = await appSession(io, flags);
   let target = wanted;
@@ -94,9 +99,16 @@ export async function rollback(io: CliIo, version: string | undefined, flags: Ap
   const release = await action(
     io,
     `Rolling back ${app} to v${target}`,
-    () => client.post<Release>(appPath(app, 'releases'), { release: target }),
-    // it serves only once its instances are up: say so while it deploys
-    (r) => `done, v${r.version}${r.status === 'live' ? '' : ` (${r.status})`}`,
+    async () =>
+      followRelease(
+        client,
+        app,
+        await client.post<Release>(appPath(app, 'releases'), { release: target }),
+        flags.wait !== false,
+      ),
+    // it serves only once its instances are up: say where it stands
+    (r) => `done, ${releaseOutcome(r)}`,
   );
   if (flags.json) io.out(json(release));
+  failIfFailed(release);
 }

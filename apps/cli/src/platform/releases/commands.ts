@@ -29,9 +29,13 @@ export function releasesCommands(io: CliIo): Command[] {
     );
   const rollback = withJson(withApp(command('rollback', 'Roll back to a release (the previous one by default)')))
     .argument('[vN]')
+    .option('--no-wait', 'Do not wait for the new release to deploy')
     .action(
-      act(io, actions, (a, version: string | undefined, flags: { app?: string; remote?: string; json?: boolean }) =>
-        a.rollback(io, version, flags),
+      act(
+        io,
+        actions,
+        (a, version: string | undefined, flags: { app?: string; remote?: string; json?: boolean; wait?: boolean }) =>
+          a.rollback(io, version, flags),
       ),
     );
   return [releases, releasesInfo, rollback];

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App, Build, Domain, Formation, Instance, LogLine, Node, Release, Token } from '@paas/api-types';
+import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
 
 interface AppState {
   app: App;
@@ -50,6 +51,13 @@ export class FakeApi {
   private readonly apps = new Map<string, AppState>();
   private readonly tokens: TokenState[] = [];
   readonly nodes: Node[] = [];
+  /** How many instances the pretend nodes hold in all; the rest wait for room (null: no limit). */
+  room: number | null = null;
+  /**
+   * What becomes of a release with an image, as the scheduler would decide at once: live (a
+   * fast deploy), still deploying, waiting for room, or failed.
+   */
+  deployOutcome: 'live' | 'deploying' | { readonly waiting: string } | { readonly failed: string } = 'live';
   private readonly events = new EventEmitter();
   private server: http.Server | undefined;
   url = '';
@@ -121,11 +129,17 @@ export class FakeApi {
     state.builds.unshift(build);
     for (const type of Object.keys(processTypes)) {
       if (!state.formation.some((f) => f.type === type)) {
+        const size = parseSize(DEFAULT_SIZE);
         state.formation.push({
           type,
           quantity: type === 'web' ? 1 : 0,
-          memory: 512,
-          cpu: 1000,
+          size: size.name,
+          memory: size.memory,
+          cpuShares: size.cpuShares,
+          cpuQuota: size.cpuQuota,
+          up: 0,
+          waiting: 0,
+          waitingReason: null,
           command: processTypes[type] ?? null,
           updatedAt: now,
         });
@@ -154,14 +168,16 @@ export class FakeApi {
     const image = imageRef ?? previous?.imageRef ?? null;
     // as the api's release lifecycle: with an image it deploys (no scheduler here makes it live),
     // without one it is live at once; either supersedes the older deploying one
-    const status = image === null ? 'live' : 'deploying';
+    const outcome = image === null ? 'live' : this.deployOutcome;
+    const status =
+      typeof outcome === 'string' ? outcome : 'failed' in outcome ? ('failed' as const) : ('deploying' as const);
     const release: Release = {
       id: randomUUID(),
       version: (previous?.version ?? 0) + 1,
       status,
-      liveAt: null,
-      error: null,
-      waiting: null,
+      liveAt: status === 'live' ? new Date().toISOString() : null,
+      error: typeof outcome === 'object' && 'failed' in outcome ? outcome.failed : null,
+      waiting: typeof outcome === 'object' && 'waiting' in outcome ? outcome.waiting : null,
       description,
       imageRef: image,
       imageDigest: previous?.imageDigest ?? `sha256:${'b'.repeat(64)}`,
@@ -172,7 +188,13 @@ export class FakeApi {
       createdBy: 'admin',
       createdAt: new Date().toISOString(),
     };
-    const superseded = (r: Release): boolean => r.status === 'deploying' || (status === 'live' && r.status === 'live');
+    const superseded = (r: Release): boolean =>
+      status !== 'failed' && (r.status === 'deploying' || (status === 'live' && r.status === 'live'));
+    if (status === 'failed') {
+      // a failed release never took effect: the current one stays
+      state.releases = [{ ...release, current: false }, ...state.releases];
+      return release;
+    }
     state.releases = [
       release,
       ...state.releases.map((r) => ({
@@ -365,17 +387,29 @@ export class FakeApi {
       case 'GET formation':
         return send(res, 200, state.formation);
       case 'PATCH formation': {
-        const updates = (body as { updates?: { type: string; quantity: number; memory?: number }[] }).updates ?? [];
-        for (const u of updates) this.scale(state, u.type, u.quantity, u.memory);
+        const updates = (body as { updates?: { type: string; quantity: number; size?: string }[] }).updates ?? [];
+        for (const u of updates) this.scale(state, u.type, u.quantity, u.size);
         return send(res, 200, state.formation);
       }
       case 'GET formation/:id':
         return send(res, 200, this.formation(state, id ?? ''));
       case 'PATCH formation/:id':
-        this.scale(state, id ?? '', (body as { quantity: number }).quantity);
+        this.scale(state, id ?? '', (body as { quantity: number }).quantity, (body as { size?: string }).size);
         return send(res, 200, this.formation(state, id ?? ''));
       case 'GET instances':
         return send(res, 200, state.instances);
+      case 'POST instances/:id': {
+        if (id !== 'restart') break;
+        const target = (body as { process?: string }).process;
+        const chosen = state.instances.filter((i) => target === undefined || i.type === target || i.name === target);
+        if (chosen.length === 0) throw new HttpError(404, 'not_found', `no running ${target} instances on ${name}`);
+        return send(res, 202, chosen);
+      }
+      case 'POST instances/:id/stop': {
+        const instance = state.instances.find((i) => i.name === id);
+        if (!instance) throw new HttpError(404, 'not_found', `no running instance ${id} on ${name}`);
+        return send(res, 202, { ...instance, state: 'stopping' });
+      }
       case 'POST runs':
         return this.run(body as { command: string | string[]; env?: Record<string, string> }, res);
       case 'GET domains':
@@ -451,25 +485,44 @@ export class FakeApi {
     return f;
   }
 
-  /** Scales a process type as `PATCH formation` does, and starts its instances (all `up`). */
-  scale(state: AppState, type: string, quantity: number, memory?: number): void {
+  /**
+   * Scales a process type as `PATCH formation` does, and starts its instances (all `up`) as far
+   * as `room` goes; the rest wait, with the reason the scheduler gives.
+   */
+  scale(state: AppState, type: string, quantity: number, sizeName?: string): void {
     const i = state.formation.findIndex((f) => f.type === type);
     if (i < 0) throw new HttpError(422, 'unprocessable', `the release has no process type '${type}'`);
-    if (!Number.isInteger(quantity) || quantity < 0 || quantity > 100)
-      throw new HttpError(400, 'invalid_params', 'quantity must be 0-100');
+    if (!Number.isInteger(quantity) || quantity < 0 || quantity > 10_000)
+      throw new HttpError(400, 'invalid_params', 'quantity must be 0-10000');
     const now = new Date().toISOString();
     const f = state.formation[i] as Formation;
-    state.formation[i] = { ...f, quantity, ...(memory !== undefined ? { memory } : {}), updatedAt: now };
+    const size = parseSize(sizeName ?? f.size);
     const release = state.app.release;
     if (!release) throw new HttpError(422, 'unprocessable', 'the app has no release');
     state.instances = state.instances.filter((x) => x.type !== type);
-    for (let n = 1; n <= quantity; n++) {
+    const others = [...this.apps.values()].reduce((n, a) => n + a.instances.length, 0);
+    const up = this.room === null ? quantity : Math.max(0, Math.min(quantity, this.room - others));
+    const waiting = quantity - up;
+    state.formation[i] = {
+      ...f,
+      quantity,
+      size: size.name,
+      memory: size.memory,
+      cpuShares: size.cpuShares,
+      cpuQuota: size.cpuQuota,
+      up,
+      waiting,
+      waitingReason: waiting > 0 ? `no node has ${size.memory} MiB free` : null,
+      updatedAt: now,
+    };
+    for (let n = 1; n <= up; n++) {
       state.instances.push({
         id: randomUUID(),
         name: `${type}.${n}`,
         type,
         number: n,
         state: 'up',
+        size: size.name,
         release,
         node: 'node-1',
         address: `10.88.0.${n + 1}:5000`,
