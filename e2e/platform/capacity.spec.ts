@@ -117,7 +117,7 @@ describe('capacity of one node (api + agent + router on one host)', { timeout: 6
     const r = await paasFail('ps:scale', 'web=600:nano', '-a', 'many');
     assert.match(
       r.stderr,
-      /web=600:nano is more than the nodes could ever hold: at most 512 of 32 MiB fit on 1 node up/,
+      /web=600:nano is more than the nodes could ever hold: at most 512 of 32 MiB fit on 1 node\n/,
     );
     const size = await paasFail('ps:scale', 'web=1:enormous', '-a', 'many');
     assert.match(size.stderr, /unknown size 'enormous'/);

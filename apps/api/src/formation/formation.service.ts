@@ -111,17 +111,18 @@ function sizeOf(update: FormationChangeDto): Size | null {
 }
 
 /**
- * Refuses what the up nodes could never hold, with the largest count they could (instances of
- * other apps aside: those may leave). Without any node up there is nothing to measure by:
- * the instances wait for one.
+ * Refuses what the nodes could never hold, with the largest count they could (instances of
+ * other apps aside: those may leave). Every registered node counts, whatever its state: one
+ * that missed a heartbeat may be back in a second, and the answer must not flap with it. With
+ * no node registered there is nothing to measure by: the instances wait for one.
  */
 async function checkCapacity(manager: EntityManager, type: string, quantity: number, size: Size): Promise<void> {
   if (quantity === 0) return;
-  const nodes = await manager.find(Node, { where: { state: 'up' } });
+  const nodes = await manager.find(Node);
   if (nodes.length === 0) return;
-  const most = largestCount(nodes, size.memory);
+  const most = largestCount(nodes, size.memory, { every: true });
   if (quantity > most) {
-    const message = `${type}=${quantity}:${size.name} is more than the nodes could ever hold: at most ${most} of ${size.memory} MiB fit on ${nodes.length} node${nodes.length === 1 ? '' : 's'} up`;
+    const message = `${type}=${quantity}:${size.name} is more than the nodes could ever hold: at most ${most} of ${size.memory} MiB fit on ${nodes.length} node${nodes.length === 1 ? '' : 's'}`;
     throw new ApiError('unprocessable', message, [{ field: 'quantity', rule: 'capacity', message: `at most ${most}` }]);
   }
 }

@@ -93,6 +93,8 @@ describe('placement', () => {
     assert.equal(largestCount(nodes, 256), 7 + 2);
     assert.equal(largestCount(nodes, 4096), 0);
     assert.equal(largestCount([], 256), 0);
+    // what the cluster could ever hold counts the down node too
+    assert.equal(largestCount(nodes, 256, { every: true }), 7 + 2 + 64);
   });
 
   it('counts what nodes hold', () => {

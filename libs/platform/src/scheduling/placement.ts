@@ -74,10 +74,18 @@ function fits(u: NodeUsage, request: Pick<PlacementRequest, 'memory'>): boolean 
   return u.node.state === 'up' && schedulableMemory(u.node) - u.memoryUsed >= request.memory;
 }
 
-/** How many instances of `memory` MiB the up nodes could hold if they held nothing else. */
-export function largestCount(nodes: readonly NodeCapacity[], memory: number): number {
+/**
+ * How many instances of `memory` MiB these nodes could hold if they held nothing else: the up
+ * ones (what placement can use now), or `every` node whatever its state (what the cluster could
+ * ever hold: a node down for a moment still counts).
+ */
+export function largestCount(
+  nodes: readonly Pick<NodeCapacity, 'state' | 'memory' | 'overcommit'>[],
+  memory: number,
+  { every = false } = {},
+): number {
   let count = 0;
-  for (const n of nodes) if (n.state === 'up') count += Math.floor(schedulableMemory(n) / memory);
+  for (const n of nodes) if (every || n.state === 'up') count += Math.floor(schedulableMemory(n) / memory);
   return count;
 }
 
