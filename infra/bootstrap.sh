@@ -10,14 +10,15 @@ step() { printf 'bootstrap: %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------------------
 # Who needs what: native/ builds with build-essential, pkg-config, libseccomp-dev and
-# libjansson-dev; containers need iproute2, iptables and busybox-static (base image);
+# libjansson-dev; containers need iproute2, iptables, ipset (the bridge's isolation set) and
+# busybox-static (base image);
 # the platform needs git, redis-server and postgresql (the API tests run on it too); crun,
 # runc and hyperfine are the side-by-side peers of the runtime tests and benchmarks; clang runs the native fuzzers; skopeo
 # and umoci read and write our image archives in the interop tests; chromium runs the
 # dashboard's browser tests.
 packages=(
   build-essential pkg-config libseccomp-dev libjansson-dev
-  iproute2 iptables busybox-static git redis-server postgresql
+  iproute2 iptables ipset busybox-static git redis-server postgresql
   crun runc hyperfine clang skopeo umoci zstd chromium
 )
 missing=()

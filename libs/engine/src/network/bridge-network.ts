@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
 import { type BridgeSettings, bridgeExists, ensureBridge, removeBridge } from './bridge.linux';
-import { iptablesRestore, iptablesSave } from './commands.linux';
+import { NetworkCommandError, ipset, iptablesRestore, iptablesSave } from './commands.linux';
 import { listedInHosts, renderHosts, writeInPlace } from './hosts';
 import {
   IpamError,
@@ -24,7 +24,7 @@ import {
 import { LeaseStore } from './lease-store';
 import { probePort } from './port-probe';
 import type { PortBinding } from './ports';
-import { containerTag, deletions, isolationRules, portRules } from './rules';
+import { containerTag, deletions, isolationEntry, isolationSet, portRules } from './rules';
 import { createSandbox, netnsPath, removeSandbox, sandboxExists } from './sandbox.linux';
 
 export interface BridgeNetworkOptions {
@@ -117,9 +117,12 @@ export class BridgeNetwork {
       state.leases[endpoint.id] = lease;
       await commit();
       try {
-        await ensureBridge(bridge);
-        // the isolation rules stand before the container has an address on the bridge
-        if (lease.isolated) await iptablesRestore(isolationRules(bridge.name, endpoint.id, lease.ip));
+        await ensureBridge(
+          bridge,
+          Object.values(state.leases).filter((l) => l.isolated),
+        );
+        // the container is in the isolation set before it has an address on the bridge
+        if (lease.isolated) await ipset(['add', ...isolationEntry(bridge.name, endpoint.id, lease.ip), '-exist']);
         await createSandbox(
           endpoint.id,
           bridge.name,
@@ -226,15 +229,34 @@ export class BridgeNetwork {
     }
   }
 
-  /** The kernel objects of a lease: netns, veth, DNAT and isolation rules (found by the comment naming the container). */
+  /**
+   * The kernel objects of a lease: netns, veth, DNAT rules (found by the comment naming the
+   * container) and isolation set entry (the lease's address, which no other lease holds).
+   */
   private async teardown(lease: Lease): Promise<void> {
     await removeSandbox(lease.id);
-    const tables = [...(lease.ports.length ? ['nat' as const] : []), ...(lease.isolated ? ['filter' as const] : [])];
+    // no set: the bridge is gone with it, or a paas before the set made it (rules per container)
+    const perContainerIsolation = lease.isolated === true && !(await this.leaveIsolationSet(lease));
+    const tables = [
+      ...(lease.ports.length ? ['nat' as const] : []),
+      ...(perContainerIsolation ? ['filter' as const] : []),
+    ];
     const text: string[] = [];
     for (const table of tables) {
       const lines = deletions(await iptablesSave(table), containerTag(lease.id));
       if (lines.length) text.push(`*${table}`, ...lines, 'COMMIT');
     }
     if (text.length) await iptablesRestore([...text, ''].join('\n'));
+  }
+
+  /** Takes the lease's address out of the isolation set; false when the bridge has no set. */
+  private async leaveIsolationSet(lease: Lease): Promise<boolean> {
+    try {
+      await ipset(['del', isolationSet(this.options.bridge.name), lease.ip, '-exist']);
+      return true;
+    } catch (err) {
+      if (err instanceof NetworkCommandError && /set with the given name does not exist/.test(err.stderr)) return false;
+      throw err;
+    }
   }
 }

@@ -11,8 +11,8 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { NetworkCommandError, ipBatch, iptablesRestore, iptablesSave } from './commands.linux';
-import { bridgeRemoval, bridgeRules } from './rules';
+import { NetworkCommandError, ipBatch, ipset, ipsetExists, iptablesRestore, iptablesSave } from './commands.linux';
+import { bridgeRemoval, bridgeRules, isolationEntry, isolationSet, isolationSetAdoption } from './rules';
 import type { Subnet } from './subnet';
 
 export interface BridgeSettings {
@@ -32,12 +32,23 @@ export interface BridgeSettings {
 
 export const bridgeExists = (name: string): boolean => existsSync(`/sys/class/net/${name}`);
 
-/** Creates the bridge and its rules unless the bridge is there; idempotent, run under the IPAM lock. */
-export async function ensureBridge(settings: BridgeSettings): Promise<void> {
+/** An isolated container on the bridge (from its lease): its address and its tag's owner. */
+export interface IsolatedMember {
+  readonly id: string;
+  readonly ip: string;
+}
+
+/**
+ * Creates the bridge and its rules unless the bridge is there; idempotent, run under the IPAM
+ * lock. `isolated`: the bridge's isolated containers, put in the isolation set when a bridge
+ * made before the set existed is brought up to date.
+ */
+export async function ensureBridge(settings: BridgeSettings, isolated: readonly IsolatedMember[] = []): Promise<void> {
   const { name, subnet } = settings;
   const rules = { protectedCidrs: settings.protectedCidrs ?? [] };
   if (bridgeExists(name)) {
-    if ((await readSysctl(name, 'route_localnet')) === '1') await upgradeBridge(settings);
+    if ((await readSysctl(name, 'route_localnet')) === '1') await upgradeBridge(settings, isolated);
+    else if (!(await ipsetExists(isolationSet(name)))) await adoptIsolationSet(name, isolated);
     return;
   }
   await removeBridgeRules(name); // a bridge deleted by hand, or a crash half-way through this function
@@ -50,7 +61,20 @@ export async function ensureBridge(settings: BridgeSettings): Promise<void> {
     if (!(err instanceof NetworkCommandError) || !bridgeExists(name)) throw err;
   }
   if (settings.ipForward) await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
+  await createIsolationSet(name, isolated);
   await iptablesRestore(bridgeRules(name, subnet.cidr, rules));
+}
+
+/** The bridge's isolation set (kept if it exists), holding `isolated`; before any rule names it. */
+async function createIsolationSet(name: string, isolated: readonly IsolatedMember[]): Promise<void> {
+  await ipset(['create', isolationSet(name), 'hash:ip', 'family', 'inet', 'comment', '-exist']);
+  for (const member of isolated) await ipset(['add', ...isolationEntry(name, member.id, member.ip), '-exist']);
+}
+
+/** A bridge isolating by per-container rules: the set, filled first, then its rules in place of theirs. */
+async function adoptIsolationSet(name: string, isolated: readonly IsolatedMember[]): Promise<void> {
+  await createIsolationSet(name, isolated);
+  await iptablesRestore(isolationSetAdoption(name, await iptablesSave('filter')));
 }
 
 const readSysctl = (bridge: string, key: string): Promise<string> =>
@@ -65,10 +89,11 @@ async function disableIPv6(bridge: string): Promise<void> {
 }
 
 /** An older paas's bridge: route_localnet off, IPv6 off, its rules replaced (published ports kept). */
-async function upgradeBridge(settings: BridgeSettings): Promise<void> {
+async function upgradeBridge(settings: BridgeSettings, isolated: readonly IsolatedMember[]): Promise<void> {
   const { name } = settings;
   await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '0');
   await disableIPv6(name);
+  await createIsolationSet(name, isolated);
   const text = bridgeRemoval(name, await saveAll(), { keepDnatChain: true });
   if (text.trim()) await iptablesRestore(text);
   await iptablesRestore(
@@ -81,9 +106,11 @@ async function saveAll(): Promise<{ raw: string; nat: string; filter: string }> 
   return { raw, nat, filter };
 }
 
+/** The bridge's rules, chains and isolation set (after the rules: a set a rule names cannot go). */
 async function removeBridgeRules(name: string): Promise<void> {
   const text = bridgeRemoval(name, await saveAll());
   if (text.trim()) await iptablesRestore(text);
+  if (await ipsetExists(isolationSet(name))) await ipset(['destroy', isolationSet(name)]);
 }
 
 export async function removeBridge(name: string): Promise<void> {

@@ -1,7 +1,8 @@
 /**
- * The `ip` and `iptables` binaries, run with execFile: their batch modes (`ip -batch -`,
+ * The `ip`, `iptables` and `ipset` binaries, run with execFile: their batch modes (`ip -batch -`,
  * `iptables-restore --noflush`) apply many changes per process, which is what keeps the
- * network's share of `paas run` small. iptables takes the xtables lock itself (`-w`).
+ * network's share of `paas run` small. iptables takes the xtables lock itself (`-w`); ipset
+ * changes one set entry per call, atomically in the kernel.
  */
 import { execFile } from 'node:child_process';
 import { PaasError } from '@paas/errors';
@@ -48,4 +49,27 @@ export async function iptablesRestore(text: string): Promise<void> {
 
 export async function iptablesSave(table: 'raw' | 'nat' | 'filter'): Promise<string> {
   return run('iptables-save', ['-t', table]);
+}
+
+/** `ipset ARGS`; a host without the binary gets what to install, not a spawn error. */
+export async function ipset(args: readonly string[]): Promise<void> {
+  try {
+    await run('ipset', args);
+  } catch (err) {
+    if (err instanceof NetworkCommandError && /ENOENT/.test(err.stderr)) {
+      throw new NetworkCommandError(
+        `ipset ${args.join(' ')}`,
+        'ipset is not installed: the bridge isolates platform containers with an ipset (apt-get install ipset)',
+      );
+    }
+    throw err;
+  }
+}
+
+/** Whether ipset `name` exists (false too where ipset is not installed). */
+export async function ipsetExists(name: string): Promise<boolean> {
+  return run('ipset', ['list', '-n', name]).then(
+    () => true,
+    () => false,
+  );
 }

@@ -6,7 +6,15 @@ import { after, describe, it } from 'node:test';
 import { containerResolvConf, ownHosts, renderHosts, writeInPlace } from './hosts';
 import type { Lease } from './ipam';
 import { ConfigError } from '@paas/config';
-import { bridgeRemoval, bridgeRules, deletions, isolationRules, loopbackProxySpecs, portRules } from './rules';
+import {
+  bridgeRemoval,
+  bridgeRules,
+  deletions,
+  isolationEntry,
+  isolationSetAdoption,
+  loopbackProxySpecs,
+  portRules,
+} from './rules';
 import { bridgeSettings, bridgeSettingsFromEnv } from './settings';
 import { NetworkConfigError, macFor, parseCidr, parseSubnet } from './subnet';
 
@@ -116,17 +124,52 @@ describe('iptables rules', () => {
     ]);
   });
 
-  it("cuts an isolated container off the bridge's other containers, both ways", () => {
+  it("cuts an isolated container off the bridge's other containers, both ways, by its set entry", () => {
+    // two fixed rules, whatever the number of isolated containers: membership decides
+    assert.deepEqual(
+      section(bridge, 'filter').filter((l) => l.startsWith('-A PAAS-ISO-paas0 ')),
+      [
+        '-A PAAS-ISO-paas0 -m set --match-set PAAS-ISO-paas0 src -m comment --comment paas-bridge:paas0 -j DROP',
+        '-A PAAS-ISO-paas0 -m set --match-set PAAS-ISO-paas0 dst -m comment --comment paas-bridge:paas0 -j DROP',
+      ],
+    );
+    // the chain exists before its rules; both before the FORWARD rule that jumps to it
+    const filter = section(bridge, 'filter');
+    assert.ok(filter.indexOf('-N PAAS-ISO-paas0') < filter.findIndex((l) => l.startsWith('-A PAAS-ISO-paas0 ')));
+    assert.deepEqual(isolationEntry('paas0', id, '10.88.0.9'), [
+      'PAAS-ISO-paas0',
+      '10.88.0.9',
+      'comment',
+      `paas:${id}`,
+    ]);
+  });
+
+  it('moves a bridge isolating by per-container rules to its set in one commit, keeping other rules', () => {
+    const other = 'cd'.repeat(32);
+    const saved = [
+      '*filter',
+      ':PAAS-ISO-paas0 - [0:0]',
+      ':PAAS-ISO-paas01 - [0:0]',
+      '-A FORWARD -i paas0 -o paas0 -m comment --comment "paas-bridge:paas0" -j PAAS-ISO-paas0',
+      `-A PAAS-ISO-paas0 -s 10.88.0.9/32 -m comment --comment "paas:${id}" -j DROP`,
+      `-A PAAS-ISO-paas0 -d 10.88.0.9/32 -m comment --comment "paas:${id}" -j DROP`,
+      `-A PAAS-ISO-paas01 -s 10.89.0.9/32 -m comment --comment "paas:${other}" -j DROP`,
+      'COMMIT',
+    ].join('\n');
     assert.equal(
-      isolationRules('paas0', id, '10.88.0.9'),
+      isolationSetAdoption('paas0', saved),
       [
         '*filter',
-        `-A PAAS-ISO-paas0 -s 10.88.0.9/32 -m comment --comment paas:${id} -j DROP`,
-        `-A PAAS-ISO-paas0 -d 10.88.0.9/32 -m comment --comment paas:${id} -j DROP`,
+        '-A PAAS-ISO-paas0 -m set --match-set PAAS-ISO-paas0 src -m comment --comment paas-bridge:paas0 -j DROP',
+        '-A PAAS-ISO-paas0 -m set --match-set PAAS-ISO-paas0 dst -m comment --comment paas-bridge:paas0 -j DROP',
+        `-D PAAS-ISO-paas0 -s 10.88.0.9/32 -m comment --comment "paas:${id}" -j DROP`,
+        `-D PAAS-ISO-paas0 -d 10.88.0.9/32 -m comment --comment "paas:${id}" -j DROP`,
         'COMMIT',
         '',
       ].join('\n'),
     );
+    // no chain yet: made first
+    assert.match(isolationSetAdoption('paas0', '*filter\nCOMMIT'), /^\*filter\n-N PAAS-ISO-paas0\n-A PAAS-ISO-paas0 /);
   });
 
   it("finds one owner's rules in iptables-save output (nft quotes comments, legacy does not)", () => {

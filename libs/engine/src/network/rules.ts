@@ -13,7 +13,14 @@
  *   filter FORWARD  -i <br> -o <br> -j PAAS-ISO-<br>        isolated containers (platform apps)
  *                   -i <br> -d <protected> NEW -j DROP      the control plane on other machines
  *                   -i <br> -j ACCEPT; -o <br> --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
- *   filter PAAS-ISO-<br>  -s IP -j DROP; -d IP -j DROP       one pair per isolated container
+ *   filter PAAS-ISO-<br>  -m set --match-set PAAS-ISO-<br> src -j DROP; ... dst -j DROP
+ *   ipset  PAAS-ISO-<br>  hash:ip, one entry per isolated container (comment paas:<id>)
+ *
+ * Isolation is set membership, not a rule per container: an isolated container's attach and
+ * detach are one `ipset add`/`del` (O(1), not an iptables-save and restore of the whole
+ * table), and a packet between two containers costs one hash lookup, however many instances
+ * the bridge holds. The set's entries carry the container's tag as their comment, and a
+ * container's entry is its lease's address, held by no one else until the lease goes.
  *
  * Untrusted code runs in the containers (docs/security.md): nothing of the host answers a
  * packet from the bridge but replies, whatever host address it names, loopback included.
@@ -35,6 +42,12 @@ const bridgeTag = (bridge: string): string => `paas-bridge:${bridge}`;
 export const containerTag = (id: string): string => `paas:${id}`;
 const dnatChain = (bridge: string): string => `PAAS-DNAT-${bridge}`;
 const isolationChain = (bridge: string): string => `PAAS-ISO-${bridge}`;
+/** The ipset of the bridge's isolated containers' addresses (a set name takes 31 characters: 9 + 15 fit). */
+export const isolationSet = (bridge: string): string => `PAAS-ISO-${bridge}`;
+
+const tagged = (line: string, tag: string): boolean =>
+  line.includes(`--comment ${tag} `) || line.includes(`--comment "${tag}"`) || line.endsWith(`--comment ${tag}`);
+const hasChain = (saved: string, chain: string): boolean => saved.split('\n').some((l) => l.startsWith(`:${chain} `));
 
 /** 127.0.0.0/8: never routed to or from a bridge. */
 export const isLoopbackIp = (ip: string): boolean => /^127\./.test(ip);
@@ -74,6 +87,7 @@ export function bridgeRules(bridge: string, subnetCidr: string, options: BridgeR
     'COMMIT',
     '*filter',
     `-N ${iso}`,
+    ...isolationSetRules(bridge),
     `-I INPUT 1 -i ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`,
     `-I INPUT 2 -i ${bridge} ${tag} -j DROP`,
     ...forward.map((rule, i) => `-I FORWARD ${i + 1} ${rule}`),
@@ -108,24 +122,36 @@ export function loopbackProxySpecs(lease: { readonly ip: string; readonly ports:
     .map((p) => `tcp:${p.hostIp}:${p.hostPort}:${lease.ip}:${p.containerPort}`);
 }
 
-/**
- * An isolated container (a platform app's) exchanges nothing with other containers of the
- * bridge, directly or through a published port (hairpin); the host still reaches it.
- */
-export function isolationRules(bridge: string, id: string, ip: string): string {
-  const tag = `-m comment --comment ${containerTag(id)}`;
-  const chain = isolationChain(bridge);
-  return [
-    '*filter',
-    `-A ${chain} -s ${ip}/32 ${tag} -j DROP`,
-    `-A ${chain} -d ${ip}/32 ${tag} -j DROP`,
-    'COMMIT',
-    '',
-  ].join('\n');
+/** The two rules of the isolation chain: whatever an isolated container sends or is sent over the bridge drops. */
+function isolationSetRules(bridge: string): string[] {
+  const tag = `-m comment --comment ${bridgeTag(bridge)}`;
+  const set = isolationSet(bridge);
+  return ['src', 'dst'].map((dir) => `-A ${isolationChain(bridge)} -m set --match-set ${set} ${dir} ${tag} -j DROP`);
 }
 
-const tagged = (line: string, tag: string): boolean =>
-  line.includes(`--comment ${tag} `) || line.includes(`--comment "${tag}"`) || line.endsWith(`--comment ${tag}`);
+/**
+ * An isolated container (a platform app's) exchanges nothing with other containers of the
+ * bridge, directly or through a published port (hairpin); the host still reaches it. Its
+ * entry in the bridge's set: the arguments of `ipset add` (`del` takes the first three).
+ */
+export function isolationEntry(bridge: string, id: string, ip: string): string[] {
+  return [isolationSet(bridge), ip, 'comment', containerTag(id)];
+}
+
+/**
+ * A bridge made by a paas that isolated by one rule pair per container: the restore text
+ * that puts the set rules in its isolation chain and drops the per-container rules, in one
+ * commit (the set, holding every isolated address, exists before it runs).
+ */
+export function isolationSetAdoption(bridge: string, savedFilter: string): string {
+  const chain = isolationChain(bridge);
+  const perContainer = savedFilter
+    .split('\n')
+    .filter((l) => l.startsWith(`-A ${chain} `))
+    .map((l) => `-D ${l.slice(3)}`);
+  const create = hasChain(savedFilter, chain) ? [] : [`-N ${chain}`];
+  return ['*filter', ...create, ...isolationSetRules(bridge), ...perContainer, 'COMMIT', ''].join('\n');
+}
 
 /** `-D` lines for the `-A` rules of `saved` (one table's iptables-save output) that carry `tag`. */
 export function deletions(saved: string, tag: string): string[] {
@@ -140,8 +166,6 @@ export interface SavedTables {
   readonly nat: string;
   readonly filter: string;
 }
-
-const hasChain = (saved: string, chain: string): boolean => saved.split('\n').some((l) => l.startsWith(`:${chain} `));
 
 /** The restore text that removes the bridge's rules and its chains (whatever is in them). */
 export function bridgeRemoval(bridge: string, saved: SavedTables, options: { keepDnatChain?: boolean } = {}): string {
