@@ -332,6 +332,64 @@ describe('security: containers never reach the host, the control plane or anothe
     }
   });
 
+  it('moves a bridge that isolated by rules per container onto its set, still isolating; rm and prune empty it', async () => {
+    const old = tempRoots();
+    const br = old.env.PAAS_BRIDGE ?? '';
+    const gw = (old.env.PAAS_SUBNET ?? '').replace(/\.0\/24$/, '.1');
+    const set = `PAAS-ISO-${br}`;
+    const cli = cliFor(old.env);
+    try {
+      cli.ok('image', 'bootstrap', 'busybox');
+      const port = await freePortOnHost();
+      const args = ['--label', 'paas.app=one', '-p', `${port}:80`, 'busybox', ...HTTPD('first')];
+      const id = cli.ok('run', '-d', '--name', 'first', ...args).trim();
+      const ip = cli.ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'first').trim();
+      // what a paas before the set left: a rule pair per isolated container, no set
+      const own = `-m comment --comment paas:${id} -j DROP`;
+      execFileSync('iptables-restore', ['-w', '--noflush'], {
+        input: [
+          '*filter',
+          `-F PAAS-ISO-${br}`,
+          `-A PAAS-ISO-${br} -s ${ip}/32 ${own}`,
+          `-A PAAS-ISO-${br} -d ${ip}/32 ${own}`,
+          'COMMIT',
+          '',
+        ].join('\n'),
+      });
+      sh('ipset', ['destroy', set]);
+      // the next start on the bridge adopts the set; an unlabelled container (whose own address
+      // is in no set) reaches the first neither directly nor through its published port
+      const r = cli.run(
+        'run',
+        '--rm',
+        'busybox',
+        'sh',
+        '-c',
+        `${get(`http://${ip}/`)}; ${get(`http://${gw}:${port}/`)}`,
+      );
+      assert.doesNotMatch(
+        r.stdout + r.stderr,
+        /first/,
+        'a container reached an isolated instance of a bridge moved onto its set',
+      );
+      assert.match(sh('ipset', ['list', set]), new RegExp(`^${ip.replace(/\./g, '\\.')} comment "paas:${id}"$`, 'm'));
+      const filter = sh('iptables-save', ['-t', 'filter']);
+      assert.doesNotMatch(filter, new RegExp(`paas:${id}`), 'per-container rules left');
+      assert.match(filter, new RegExp(`-A PAAS-ISO-${br} -m set --match-set ${set} src `));
+      assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'first\n', 'the host still reaches it');
+      cli.ok('rm', '-f', 'first');
+      assert.doesNotMatch(sh('ipset', ['list', set]), new RegExp(`paas:${id}`), 'set entry left');
+      cli.ok('network', 'prune');
+      assert.doesNotMatch(sh('ipset', ['list', '-n']), new RegExp(`^${set}$`, 'm'), 'set left');
+    } finally {
+      cli.run('rm', '-f', 'first');
+      cli.run('network', 'prune');
+      old.cleanup();
+      trySh('ip', ['link', 'del', br]);
+      trySh('ipset', ['destroy', set]);
+    }
+  });
+
   it('publishes on loopback through a proxy the shim owns; rm -f leaves no proxy, rule or netns', async () => {
     const port = await freePortOnHost();
     const id = ok('run', '-d', '--name', 'lo-web', '-p', `127.0.0.1:${port}:80`, 'busybox', ...HTTPD('lo-web')).trim();
