@@ -483,7 +483,8 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
       rows.every((r) => r.startsWith('hello') && r.includes('v4')),
       rows.join('\n'),
     );
-    await page.getByRole('img', { name: /Memory per node.*host: 1\.5 GiB reserved/ }).waitFor();
+    // three basic (256 MiB) instances of the 8 GiB the node offers, twice over (overcommit 2)
+    await page.getByRole('img', { name: /Memory per node.*host: 768 MiB promised, .* used, of 16\.0 GiB/ }).waitFor();
     await checkPage('11-nodes');
   });
 

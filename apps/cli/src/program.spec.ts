@@ -56,7 +56,8 @@ describe('paas command line', () => {
       r.out,
       /\nPlatform Commands \(heroku-like\):\n(?:.*\n)*? {2}apps:create \[options\] <NAME> +Create an app/,
     );
-    assert.match(r.out, /^ {2}ps:scale \[options\] \[TYPE=QUANTITY\.\.\.\] /m);
+    assert.match(r.out, /^ {2}ps:scale \[options\] \[TYPE=QUANTITY\[:SIZE\]\.\.\.\] /m);
+    for (const verb of ['ps:resize', 'ps:restart', 'ps:stop']) assert.match(r.out, new RegExp(`^ {2}${verb} `, 'm'));
   });
 
   it('reports a usage error inside a command with exit code 2, engine and platform alike', async () => {

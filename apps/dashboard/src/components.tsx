@@ -340,11 +340,12 @@ export interface MemoryBar {
   readonly name: string;
   /** MiB. */
   readonly capacity: number;
+  /** MiB the instances' limits add up to (what placement has promised). */
   readonly reserved: number;
   readonly usedBytes: number;
 }
 
-/** Memory per node: what instances reserve and use against what the node offers. */
+/** Memory per node: what instances' limits promise and what they use, against what the node may promise. */
 export function MemoryBars({ nodes, format }: { nodes: readonly MemoryBar[]; format: (mib: number) => string }) {
   const id = useId();
   const rowH = 34;
@@ -356,7 +357,7 @@ export function MemoryBars({ nodes, format }: { nodes: readonly MemoryBar[]; for
   const summary = nodes
     .map(
       (n) =>
-        `${n.name}: ${format(n.reserved)} reserved, ${format(n.usedBytes / 1048576)} used, of ${format(n.capacity)}`,
+        `${n.name}: ${format(n.reserved)} promised, ${format(n.usedBytes / 1048576)} used, of ${format(n.capacity)}`,
     )
     .join('; ');
   return (

@@ -11,9 +11,18 @@ interface Placed extends Instance {
   readonly limit: number;
 }
 
+/** Instances of a process type no node has room for (the scheduler keeps them on the formation). */
+interface Waiting {
+  readonly app: string;
+  readonly type: string;
+  readonly count: number;
+  readonly reason: string | null;
+}
+
 interface NodesData {
   readonly nodes: PaasNode[];
   readonly placed: Placed[];
+  readonly waiting: Waiting[];
 }
 
 /** Nodes and, from every app this token sees, the instances placed on each. */
@@ -26,11 +35,19 @@ async function loadNodes(signal: AbortSignal): Promise<NodesData> {
         get<Formation[]>(appPath(app.name, '/formation'), signal),
       ]);
       const limits = new Map(formation.map((f) => [f.type, f.memory]));
-      return instances.map((i) => ({ ...i, app: app.name, limit: limits.get(i.type) ?? 0 }));
+      return {
+        placed: instances.map((i) => ({ ...i, app: app.name, limit: limits.get(i.type) ?? 0 })),
+        waiting: formation
+          .filter((f) => f.waiting > 0)
+          .map((f) => ({ app: app.name, type: f.type, count: f.waiting, reason: f.waitingReason })),
+      };
     }),
   );
-  return { nodes, placed: perApp.flat() };
+  return { nodes, placed: perApp.flatMap((a) => a.placed), waiting: perApp.flatMap((a) => a.waiting) };
 }
+
+/** What placement may promise on a node: its memory times its overcommit. */
+const promisable = (n: PaasNode): number => Math.floor((n.memory * n.overcommit) / 100);
 
 export function NodesPage() {
   useTitle('Nodes');
@@ -39,7 +56,7 @@ export function NodesPage() {
   const nodes = data.data?.nodes ?? [];
   const placed = data.data?.placed ?? [];
   const on = (node: string) => placed.filter((p) => p.node === node);
-  const unplaced = placed.filter((p) => p.node === null);
+  const waiting = data.data?.waiting ?? [];
 
   return (
     <>
@@ -61,7 +78,7 @@ export function NodesPage() {
             const here = on(n.name).filter((p) => p.state !== 'stopping');
             return {
               name: n.name,
-              capacity: n.memory,
+              capacity: promisable(n),
               reserved: here.reduce((sum, p) => sum + p.limit, 0),
               usedBytes: here.reduce((sum, p) => sum + (p.memoryBytes ?? 0), 0),
             };
@@ -88,7 +105,8 @@ export function NodesPage() {
               <div>
                 <dt>Memory</dt>
                 <dd>
-                  {formatMiB(reserved)} reserved, {formatBytes(used)} used, of {formatMiB(n.memory)}
+                  {formatMiB(reserved)} promised, {formatBytes(used)} used, of {formatMiB(n.memory)}
+                  {n.overcommit !== 100 ? ` x ${n.overcommit / 100} = ${formatMiB(promisable(n))}` : ''}
                 </dd>
               </div>
               <div>
@@ -104,11 +122,17 @@ export function NodesPage() {
           </section>
         );
       })}
-      {unplaced.length > 0 ? (
-        <section className="card" aria-labelledby="unplaced-heading">
-          <h2 id="unplaced-heading">Waiting for a node</h2>
-          <p className="hint">{plural(unplaced.length, 'instance')} could not be placed: no node has room.</p>
-          <PlacedTable placed={unplaced} label="Instances waiting for a node" />
+      {waiting.length > 0 ? (
+        <section className="card" aria-labelledby="waiting-heading">
+          <h2 id="waiting-heading">Waiting for a node</h2>
+          <ul>
+            {waiting.map((w) => (
+              <li key={`${w.app}/${w.type}`}>
+                <Link to={appUrl(w.app)}>{w.app}</Link> {plural(w.count, `${w.type} instance`)}
+                {w.reason ? `: ${w.reason}` : ''}
+              </li>
+            ))}
+          </ul>
         </section>
       ) : null}
     </>
