@@ -88,8 +88,24 @@ export async function readContainerResolvConf(path = '/etc/resolv.conf'): Promis
   if (servers.length > 0 && servers.every((s) => s === '127.0.0.53')) {
     host = (await read('/run/systemd/resolve/resolv.conf')) || host;
   }
-  const hostAddresses = Object.values(networkInterfaces()).flatMap((list) =>
-    (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
-  );
-  return containerResolvConf(host, { hostAddresses });
+  return containerResolvConf(host, { hostAddresses: hostIpv4Addresses() });
+}
+
+/** How long the host's addresses are taken as known: a node's own addresses change rarely. */
+const HOST_ADDRESSES_TTL_MS = 2000;
+let hostAddresses: { readonly at: number; readonly list: readonly string[] } | undefined;
+
+/**
+ * The host's IPv4 addresses, read again at most every couple of seconds: `networkInterfaces()`
+ * lists every interface, one veth per container among them, so reading it for each new
+ * container made starting the Nth container O(N) (a thousand instances, O(N^2) in all).
+ */
+function hostIpv4Addresses(now = Date.now()): readonly string[] {
+  if (!hostAddresses || now - hostAddresses.at > HOST_ADDRESSES_TTL_MS) {
+    const list = Object.values(networkInterfaces()).flatMap((l) =>
+      (l ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address),
+    );
+    hostAddresses = { at: now, list };
+  }
+  return hostAddresses.list;
 }
