@@ -175,15 +175,16 @@ const availableKb = (): number => Number(/^MemAvailable:\s+(\d+)/m.exec(readFile
 // ---------------------------------------------------------------- the run
 
 async function main(): Promise<void> {
-  mkdirSync(join(work, 'home'), { recursive: true });
-  run(paas, ['image', 'bootstrap', 'busybox', 'node']);
-  const up: ChildProcess = spawn(paas, ['up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  up.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   const rows: string[] = [];
   const ms = (x: number): string => `${(x / 1000).toFixed(2)} s`;
+  let up: ChildProcess | undefined;
+  let out = '';
   try {
+    mkdirSync(join(work, 'home'), { recursive: true });
+    run(paas, ['image', 'bootstrap', 'busybox', 'node']);
+    up = spawn(paas, ['up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    up.stderr?.on('data', (c: Buffer) => (out += c.toString()));
     await until('paas up', async () => /Press Ctrl-C/.test(out), 120_000);
     const api = /\n\s+api\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '';
     const router = /\n\s+router\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '';
@@ -302,8 +303,11 @@ async function main(): Promise<void> {
     console.error(out.slice(-4000));
     throw err;
   } finally {
-    up.kill('SIGINT');
-    await new Promise((r) => up.once('close', r));
+    if (up && up.exitCode === null && up.signalCode === null) {
+      const stopped = up;
+      stopped.kill('SIGINT');
+      await new Promise((r) => stopped.once('close', r));
+    }
     spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'], {
       cwd: REPO,
       env,
