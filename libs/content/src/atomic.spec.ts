@@ -109,6 +109,38 @@ describe('atomic files and locks', () => {
     assert.equal(await withLock(lock, async () => 1), 1);
   });
 
+  it('serves many callers of one process in turn, none timing out behind the others', async () => {
+    const lock = join(dir, 'busy.lock');
+    const order: number[] = [];
+    let inside = 0;
+    // 300 callers at once, each holding the lock a moment: together far longer than the timeout
+    const results = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, k) =>
+        withLock(
+          lock,
+          async () => {
+            inside++;
+            assert.equal(inside, 1, 'one holder at a time');
+            await new Promise((r) => setTimeout(r, 1));
+            order.push(k);
+            inside--;
+          },
+          { timeoutMs: 200 },
+        ),
+      ),
+    );
+    assert.deepEqual(
+      results.filter((r) => r.status === 'rejected'),
+      [],
+    );
+    assert.deepEqual(
+      order,
+      Array.from({ length: 300 }, (_, k) => k),
+      'in the order they came',
+    );
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   it('times out behind a live owner, naming it', async () => {
     const lock = join(dir, 'x.lock');
     writeFileSync(lock, `${process.ppid}\n`);

@@ -123,11 +123,35 @@ export interface LockOptions {
   readonly timeoutMs?: number;
 }
 
+/** This process's waiters for each lock path, in arrival order (see withLock). */
+const waiting = new Map<string, Promise<void>>();
+
 /**
  * Runs `fn` holding an exclusive lock file `path` (created O_EXCL with our pid). A lock left
  * by a dead process is taken over: it is renamed away first, so only one waiter wins it.
+ *
+ * Callers in one process queue for a path in the order they came, and only the first of them
+ * polls the file: hundreds of waiters in one process (an agent starting a thousand instances
+ * at once) would otherwise race each other's back-off, and the unlucky ones time out while
+ * the lock changes hands all the time. The timeout counts from the head of that queue: it
+ * bounds the wait for other processes, not for this one's own turns.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const before = waiting.get(path) ?? Promise.resolve();
+  let done = (): void => undefined;
+  const turn = new Promise<void>((resolve) => (done = resolve));
+  const last = before.then(() => turn);
+  waiting.set(path, last);
+  try {
+    await before;
+    return await withFileLock(path, fn, options);
+  } finally {
+    done();
+    if (waiting.get(path) === last) waiting.delete(path);
+  }
+}
+
+async function withFileLock<T>(path: string, fn: () => Promise<T>, options: LockOptions): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   await mkdir(dirname(path), { recursive: true });
   let delay = 2;
