@@ -106,8 +106,17 @@ export const systemClock: Clock = {
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();
-      const timer = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      // the listener goes with the sleep: a long-lived signal (an instance's, the agent's)
+      // would otherwise gather one per sleep that ended by its timer
+      const woken = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', woken);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', woken, { once: true });
     }),
   after: (ms, fn) => {
     const timer = setTimeout(fn, ms);
