@@ -8,7 +8,7 @@
 #                                      runs here), side by side in one run
 #
 # ISOLATED=1 starts the paas containers as the platform starts an app's instances (label
-# paas.app: cut off from each other by bridge port isolation and PAAS-ISO rules).
+# paas.app: cut off from each other by bridge port isolation and the PAAS-ISO ipset).
 #
 # Reports per contender: total start time, median and Nth per-start time, memory per instance
 # (MemAvailable drop / N, and the PSS/RSS of the per-instance supervisor, paas-shim or conmon,
