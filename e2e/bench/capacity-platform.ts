@@ -178,6 +178,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const ms = (x: number): string => `${(x / 1000).toFixed(2)} s`;
   let up: ChildProcess | undefined;
+  let redis: ReturnType<typeof connectRedis> | undefined;
   let out = '';
   try {
     mkdirSync(join(work, 'home'), { recursive: true });
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
     const redisUrl = /\n\s+redis\s+(\S+)/.exec(out)?.[1] ?? '';
     const token = readFileSync(join(env['PAAS_ROOT'] as string, 'platform', 'admin.token'), 'utf8').trim();
     env['PAAS_API_URL'] = api;
-    const redis = connectRedis(redisUrl);
+    redis = connectRedis(redisUrl);
+    const table = redis;
     const scale = async (app: string, quantity: number, size?: string): Promise<void> => {
       const res = await fetch(`${api}/api/apps/${app}/formation/web`, {
         method: 'PATCH',
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`scale ${app}: ${res.status} ${await res.text()}`);
     };
     const backends = async (app: string): Promise<string[]> =>
-      ((await readAppRoute(redis, app)).route?.backends ?? []).map((b) => b.address);
+      ((await readAppRoute(table, app)).route?.backends ?? []).map((b) => b.address);
     const deploy = (app: string, files: Record<string, string>): void => {
       const dir = join(work, app);
       mkdirSync(dir);
@@ -295,7 +297,6 @@ async function main(): Promise<void> {
       300_000,
     );
     rows.push(`| scale busybox httpd ${N} -> 1, until the others are gone | ${ms(performance.now() - tBack)} | 30 s |`);
-    redis.disconnect();
     console.log(`\n| capacity on one node (${N} instances) | paas | target |`);
     console.log('| --- | ---: | ---: |');
     for (const row of rows) console.log(row);
@@ -303,6 +304,8 @@ async function main(): Promise<void> {
     console.error(out.slice(-4000));
     throw err;
   } finally {
+    // before paas up stops its Redis: a client left connected would retry for ever
+    redis?.disconnect();
     if (up && up.exitCode === null && up.signalCode === null) {
       const stopped = up;
       stopped.kill('SIGINT');
