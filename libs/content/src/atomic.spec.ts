@@ -113,7 +113,7 @@ describe('atomic files and locks', () => {
     const lock = join(dir, 'busy.lock');
     const order: number[] = [];
     let inside = 0;
-    // 300 callers at once, each holding the lock a moment: together far longer than the timeout
+    // 300 callers at once, each holding the lock a moment
     const results = await Promise.allSettled(
       Array.from({ length: 300 }, (_, k) =>
         withLock(
@@ -125,7 +125,7 @@ describe('atomic files and locks', () => {
             order.push(k);
             inside--;
           },
-          { timeoutMs: 200 },
+          { timeoutMs: 20_000 },
         ),
       ),
     );
@@ -138,6 +138,23 @@ describe('atomic files and locks', () => {
       Array.from({ length: 300 }, (_, k) => k),
       'in the order they came',
     );
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('a caller that only tries gives up at once while another caller of this process holds it', async () => {
+    const lock = join(dir, 'try.lock');
+    let release = (): void => undefined;
+    const held = withLock(lock, () => new Promise<void>((resolve) => (release = resolve)));
+    await new Promise((r) => setTimeout(r, 20));
+    await assert.rejects(
+      withLock(lock, async () => 'second', { timeoutMs: 0 }),
+      (err: unknown) => err instanceof LockTimeoutError && err.owner === process.pid,
+    );
+    // and the queue goes on: the next caller gets it once the first is done
+    const third = withLock(lock, async () => 'third');
+    release();
+    await held;
+    assert.equal(await third, 'third');
     assert.deepEqual(readdirSync(dir), []);
   });
 

@@ -133,26 +133,41 @@ const waiting = new Map<string, Promise<void>>();
  * Callers in one process queue for a path in the order they came, and only the first of them
  * polls the file: hundreds of waiters in one process (an agent starting a thousand instances
  * at once) would otherwise race each other's back-off, and the unlucky ones time out while
- * the lock changes hands all the time. The timeout counts from the head of that queue: it
- * bounds the wait for other processes, not for this one's own turns.
+ * the lock changes hands all the time. The timeout covers the whole wait, in the queue too:
+ * a caller that only tries (`timeoutMs: 0`) still gives up at once while this process holds it.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const before = waiting.get(path) ?? Promise.resolve();
   let done = (): void => undefined;
   const turn = new Promise<void>((resolve) => (done = resolve));
+  // the next caller waits for this one's turn to end, whether it ran or gave up
   const last = before.then(() => turn);
   waiting.set(path, last);
   try {
-    await before;
-    return await withFileLock(path, fn, options);
+    await untilOrDeadline(before, deadline, path);
+    return await withFileLock(path, fn, deadline);
   } finally {
     done();
     if (waiting.get(path) === last) waiting.delete(path);
   }
 }
 
-async function withFileLock<T>(path: string, fn: () => Promise<T>, options: LockOptions): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+/** Resolves with `ahead`, or fails with LockTimeoutError (this process holds it) at `deadline`. */
+async function untilOrDeadline(ahead: Promise<void>, deadline: number, path: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    const first = await Promise.race([ahead.then(() => 'ours' as const), late]);
+    if (first === 'late') throw new LockTimeoutError(path, process.pid);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function withFileLock<T>(path: string, fn: () => Promise<T>, deadline: number): Promise<T> {
   await mkdir(dirname(path), { recursive: true });
   let delay = 2;
   for (;;) {
