@@ -94,7 +94,7 @@ describe('placement', () => {
     assert.equal(largestCount(nodes, 4096), 0);
     assert.equal(largestCount([], 256), 0);
     // what the cluster could ever hold counts the down node too
-    assert.equal(largestCount(nodes, 256, { every: true }), 7 + 2 + 64);
+    assert.equal(largestCount(nodes, 256, { every: true }), 7 + 2 + 32);
   });
 
   it('counts what nodes hold', () => {
