@@ -6,6 +6,10 @@
 #                                      one after another with `paas run -d` on a bridge, then
 #                                      the same with `podman run -d` (if podman is installed and
 #                                      runs here), side by side in one run
+#   e2e/bench/capacity.sh platform [N] the whole platform on a real `paas up`: a Node app
+#                                      1 -> 10, busybox httpd 1 -> N (default 1000) at the
+#                                      smallest size through the router, CPU at rest, N -> 1
+#                                      (e2e/bench/capacity-platform.ts)
 #
 # ISOLATED=1 starts the paas containers as the platform starts an app's instances (label
 # paas.app: cut off from each other by bridge port isolation and the PAAS-ISO ipset).
@@ -29,7 +33,7 @@ die() {
   echo "capacity: $*" >&2
   exit 1
 }
-usage() { sed -n "4,11p" "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n "5,12p" "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ "$(id -u)" = 0 ] || die "run as root"
 command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
@@ -206,6 +210,12 @@ case "${1:-}" in
     n=${2:-100}
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] || die "N must be a positive integer, not '$n'"
     part_engine "$n"
+    ;;
+  platform)
+    n=${2:-1000}
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt 1 ] || die "N must be a whole number above 1, not '$n'"
+    # its own temp roots and clean-up (the traps above have nothing to do for it)
+    (cd "$repo" && node --import tsx e2e/bench/capacity-platform.ts "$n")
     ;;
   *) usage ;;
 esac
