@@ -20,7 +20,11 @@ export interface BridgeSettings {
   readonly name: string;
   /** `PAAS_SUBNET`. */
   readonly subnet: Subnet;
-  /** Docker's `--ip-forward`: turn on net.ipv4.ip_forward for outbound traffic (default true). */
+  /**
+   * Docker's `--ip-forward`: turn on net.ipv4.ip_forward for outbound traffic (default true).
+   * The same switch lets the node raise the host's neighbour (ARP) table to hold an entry per
+   * container; off, the engine changes no host setting (tests).
+   */
   readonly ipForward: boolean;
   /**
    * `PAAS_PROTECTED_CIDRS`: addresses no container may reach through this node (the control
@@ -60,9 +64,28 @@ export async function ensureBridge(settings: BridgeSettings, isolated: readonly 
     // another engine root on the same bridge name made it first
     if (!(err instanceof NetworkCommandError) || !bridgeExists(name)) throw err;
   }
-  if (settings.ipForward) await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
+  if (settings.ipForward) {
+    await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
+    await raiseNeighbourTable();
+  }
   await createIsolationSet(name, isolated);
   await iptablesRestore(bridgeRules(name, subnet.cidr, rules));
+}
+
+/**
+ * The kernel's neighbour table holds 1,024 IPv4 entries at most by default (gc_thresh3), and
+ * collects above 512: the router's entry for each of a thousand instances on a bridge
+ * overflows it, and new connections to some instances find no address ("neighbour table
+ * overflow", the instance does not answer). Raised, never lowered, as Kubernetes nodes are.
+ */
+const NEIGHBOUR_TABLE: Readonly<Record<string, number>> = { gc_thresh1: 4096, gc_thresh2: 8192, gc_thresh3: 16384 };
+
+async function raiseNeighbourTable(): Promise<void> {
+  for (const [key, wanted] of Object.entries(NEIGHBOUR_TABLE)) {
+    const path = `/proc/sys/net/ipv4/neigh/default/${key}`;
+    const now = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isFinite(now) && now < wanted) await writeFile(path, String(wanted)).catch(() => undefined);
+  }
 }
 
 /** The bridge's isolation set (kept if it exists), holding `isolated`; before any rule names it. */
