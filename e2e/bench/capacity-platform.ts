@@ -17,68 +17,13 @@
  * Prints a markdown table. Only loopback and the bench's own bridge are used; everything is
  * stopped and removed at the end, also after a failure.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectRedis, readAppRoute } from '@paas/platform/routes';
+import { readAppRoute } from '@paas/platform/routes';
+import { PAAS, get, until, withPaasUp } from './paas-up';
 
-const REPO = join(__dirname, '..', '..');
 const N = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(N) || N < 2) throw new Error(`N must be a whole number of at least 2, not ${process.argv[2]}`);
-const work = mkdtempSync('/var/tmp/paas-bench-capacity-');
-const env: NodeJS.ProcessEnv = {
-  PATH: process.env['PATH'],
-  HOME: join(work, 'home'),
-  PAAS_ROOT: join(work, 'root'),
-  PAAS_RUN: join(work, 'run'),
-  PAAS_API_ADDR: '127.0.0.1:0',
-  PAAS_REGISTRY_ADDR: '127.0.0.1:0',
-  PAAS_ROUTER_ADDR: '127.0.0.1:0',
-  PAAS_ROUTER_ADMIN_ADDR: 'off',
-  PAAS_ROUTER_ACCESS_LOG: 'off',
-  PAAS_BRIDGE: `pbc${process.pid % 10000}`,
-  // a /21: room for the thousand instances and more
-  PAAS_SUBNET: `10.235.${(process.pid % 31) * 8}.0/21`,
-  PAAS_IP_FORWARD: '0',
-  PAAS_DRAIN_MS: '200',
-  PAAS_STOP_TIMEOUT: '2',
-  PAAS_DEPLOY_TIMEOUT: '600',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'Bench',
-  GIT_AUTHOR_EMAIL: 'bench@example.com',
-  GIT_COMMITTER_NAME: 'Bench',
-  GIT_COMMITTER_EMAIL: 'bench@example.com',
-};
-const paas = join(REPO, 'bin', 'paas');
-
-function run(cmd: string, args: string[], cwd = work): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-function get(url: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request(url, { agent: false, headers: { host }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Runs `work` over `items`, `limit` at a time. */
 async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -177,147 +122,126 @@ const availableKb = (): number => Number(/^MemAvailable:\s+(\d+)/m.exec(readFile
 async function main(): Promise<void> {
   const rows: string[] = [];
   const ms = (x: number): string => `${(x / 1000).toFixed(2)} s`;
-  let up: ChildProcess | undefined;
-  let redis: ReturnType<typeof connectRedis> | undefined;
-  let out = '';
-  try {
-    mkdirSync(join(work, 'home'), { recursive: true });
-    run(paas, ['image', 'bootstrap', 'busybox', 'node']);
-    up = spawn(paas, ['up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-    up.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-    await until('paas up', async () => /Press Ctrl-C/.test(out), 120_000);
-    const api = /\n\s+api\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '';
-    const router = /\n\s+router\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '';
-    const redisUrl = /\n\s+redis\s+(\S+)/.exec(out)?.[1] ?? '';
-    const token = readFileSync(join(env['PAAS_ROOT'] as string, 'platform', 'admin.token'), 'utf8').trim();
-    env['PAAS_API_URL'] = api;
-    redis = connectRedis(redisUrl);
-    const table = redis;
-    const scale = async (app: string, quantity: number, size?: string): Promise<void> => {
-      const res = await fetch(`${api}/api/apps/${app}/formation/web`, {
-        method: 'PATCH',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ quantity, ...(size ? { size } : {}) }),
+  await withPaasUp(
+    {
+      name: 'paas-bench-capacity-',
+      bridge: `pbc${process.pid % 10000}`,
+      // a /21: room for the thousand instances and more
+      subnet: `10.235.${(process.pid % 31) * 8}.0/21`,
+      images: ['busybox', 'node'],
+      env: { PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2', PAAS_DEPLOY_TIMEOUT: '600' },
+    },
+    async ({ work, api, router, token, redis, run }) => {
+      const scale = async (app: string, quantity: number, size?: string): Promise<void> => {
+        const res = await fetch(`${api}/api/apps/${app}/formation/web`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ quantity, ...(size ? { size } : {}) }),
+        });
+        if (!res.ok) throw new Error(`scale ${app}: ${res.status} ${await res.text()}`);
+      };
+      const backends = async (app: string): Promise<string[]> =>
+        ((await readAppRoute(redis(), app)).route?.backends ?? []).map((b) => b.address);
+      const deploy = (app: string, files: Record<string, string>): void => {
+        const dir = join(work, app);
+        mkdirSync(dir);
+        for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+        run('git', ['init', '-q', '-b', 'main'], dir);
+        run(PAAS, ['apps:create', app], dir);
+        run('git', ['add', '-A'], dir);
+        run('git', ['commit', '-qm', 'v1'], dir);
+        run('git', ['push', '-q', 'paas', 'main'], dir);
+      };
+
+      // a Node app, 1 -> 10
+      deploy('nodeapp', {
+        'package.json': JSON.stringify({ name: 'nodeapp', version: '1.0.0', scripts: { start: 'node server.js' } }),
+        'server.js': "require('http').createServer((q, s) => s.end('node ok\\n')).listen(process.env.PORT || 5000);\n",
       });
-      if (!res.ok) throw new Error(`scale ${app}: ${res.status} ${await res.text()}`);
-    };
-    const backends = async (app: string): Promise<string[]> =>
-      ((await readAppRoute(table, app)).route?.backends ?? []).map((b) => b.address);
-    const deploy = (app: string, files: Record<string, string>): void => {
-      const dir = join(work, app);
-      mkdirSync(dir);
-      for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
-      run('git', ['init', '-q', '-b', 'main'], dir);
-      run(paas, ['apps:create', app], dir);
-      run('git', ['add', '-A'], dir);
-      run('git', ['commit', '-qm', 'v1'], dir);
-      run('git', ['push', '-q', 'paas', 'main'], dir);
-    };
+      await until('nodeapp serves', async () => (await get(router, 'nodeapp.localhost')).body === 'node ok\n', 120_000);
+      const t10 = performance.now();
+      await scale('nodeapp', 10);
+      await until(
+        'ten node instances serve',
+        async () => {
+          const all = await backends('nodeapp');
+          if (all.length !== 10) return false;
+          const answers = await Promise.all(all.map((a) => get(`http://${a}/`, 'nodeapp.localhost')));
+          return answers.every((a) => a.status === 200);
+        },
+        120_000,
+      );
+      rows.push(`| scale a Node app 1 -> 10 (basic), until all ten serve | ${ms(performance.now() - t10)} | 3 s |`);
+      await scale('nodeapp', 0);
+      await until('nodeapp at 0', async () => (await backends('nodeapp')).length === 0, 60_000);
 
-    // a Node app, 1 -> 10
-    deploy('nodeapp', {
-      'package.json': JSON.stringify({ name: 'nodeapp', version: '1.0.0', scripts: { start: 'node server.js' } }),
-      'server.js': "require('http').createServer((q, s) => s.end('node ok\\n')).listen(process.env.PORT || 5000);\n",
-    });
-    await until('nodeapp serves', async () => (await get(router, 'nodeapp.localhost')).body === 'node ok\n', 120_000);
-    const t10 = performance.now();
-    await scale('nodeapp', 10);
-    await until(
-      'ten node instances serve',
-      async () => {
-        const all = await backends('nodeapp');
-        if (all.length !== 10) return false;
-        const answers = await Promise.all(all.map((a) => get(`http://${a}/`, 'nodeapp.localhost')));
-        return answers.every((a) => a.status === 200);
-      },
-      120_000,
-    );
-    rows.push(`| scale a Node app 1 -> 10 (basic), until all ten serve | ${ms(performance.now() - t10)} | 3 s |`);
-    await scale('nodeapp', 0);
-    await until('nodeapp at 0', async () => (await backends('nodeapp')).length === 0, 60_000);
+      // busybox httpd, 1 -> N at the smallest size
+      deploy('tiny', { 'index.html': 'tiny\n' });
+      await until('tiny serves', async () => (await get(router, 'tiny.localhost')).body === 'tiny\n', 120_000);
+      await scale('tiny', 1, 'nano');
+      await until('tiny at 1 nano', async () => (await backends('tiny')).length === 1, 60_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      const before = availableKb();
+      const tN = performance.now();
+      await scale('tiny', N);
+      await until('N backends in the table', async () => (await backends('tiny')).length === N, 600_000);
+      // every backend answers, directly and (for a sample) through the router
+      const direct = await pool(await backends('tiny'), 64, (a) => get(`http://${a}/`, 'tiny.localhost'));
+      const upN = performance.now() - tN;
+      const bad = direct.filter((a) => a.status !== 200).length;
+      if (bad > 0) throw new Error(`${bad} of ${N} backends did not answer 200`);
+      const routed = await pool(Array.from({ length: 200 }), 16, () => get(router, 'tiny.localhost'));
+      if (routed.some((a) => a.status !== 200)) throw new Error('the router did not answer 200 to every request');
+      rows.push(`| scale busybox httpd 1 -> ${N} (nano), until all serve through the router | ${ms(upN)} | 60 s |`);
 
-    // busybox httpd, 1 -> N at the smallest size
-    deploy('tiny', { 'index.html': 'tiny\n' });
-    await until('tiny serves', async () => (await get(router, 'tiny.localhost')).body === 'tiny\n', 120_000);
-    await scale('tiny', 1, 'nano');
-    await until('tiny at 1 nano', async () => (await backends('tiny')).length === 1, 60_000);
-    await new Promise((r) => setTimeout(r, 3000));
-    const before = availableKb();
-    const tN = performance.now();
-    await scale('tiny', N);
-    await until('N backends in the table', async () => (await backends('tiny')).length === N, 600_000);
-    // every backend answers, directly and (for a sample) through the router
-    const direct = await pool(await backends('tiny'), 64, (a) => get(`http://${a}/`, 'tiny.localhost'));
-    const upN = performance.now() - tN;
-    const bad = direct.filter((a) => a.status !== 200).length;
-    if (bad > 0) throw new Error(`${bad} of ${N} backends did not answer 200`);
-    const routed = await pool(Array.from({ length: 200 }), 16, () => get(router, 'tiny.localhost'));
-    if (routed.some((a) => a.status !== 200)) throw new Error('the router did not answer 200 to every request');
-    rows.push(`| scale busybox httpd 1 -> ${N} (nano), until all serve through the router | ${ms(upN)} | 60 s |`);
+      // at rest
+      await new Promise((r) => setTimeout(r, 10_000));
+      const all = processes();
+      const upTree = tree(all, process.pid);
+      const agent = upTree.filter((p) => /apps\/agent\/main\.js|agent\/src\/main\.ts/.test(p.args)).map((p) => p.pid);
+      const routerPids = upTree
+        .filter((p) => /apps\/proxy\/main\.js|proxy\/src\/main\.ts/.test(p.args))
+        .map((p) => p.pid);
+      const apiPids = upTree.filter((p) => /apps\/api\/main\.js|api\/src\/main\.ts/.test(p.args)).map((p) => p.pid);
+      const shims = all.filter((p) => p.comm === 'paas-shim').map((p) => p.pid);
+      const SECONDS = 20;
+      const t0 = [ticks(routerPids), ticks(agent), ticks(apiPids)];
+      await new Promise((r) => setTimeout(r, SECONDS * 1000));
+      const t1 = [ticks(routerPids), ticks(agent), ticks(apiPids)];
+      const pct = (k: number): string =>
+        `${((((t1[k] as number) - (t0[k] as number)) / (SECONDS * 100)) * 100).toFixed(1)}%`;
+      const after = availableKb();
+      const shimMem = memory(shims);
+      rows.push(`| at rest with ${N}: router CPU (primary + workers) | ${pct(0)} of one core | |`);
+      rows.push(`| at rest with ${N}: agent CPU | ${pct(1)} of one core | router + agent < 10% |`);
+      rows.push(`| at rest with ${N}: api CPU (scheduler, heartbeats) | ${pct(2)} of one core | |`);
+      rows.push(
+        `| memory per instance: MemAvailable drop / ${N - 1} (app included) | ${Math.round((before - after) / (N - 1))} kB | |`,
+      );
+      rows.push(
+        `| memory per instance: paas-shim PSS / RSS (${shims.length} shims) | ${Math.round(shimMem.pss / Math.max(1, shims.length))} / ${Math.round(shimMem.rss / Math.max(1, shims.length))} kB | |`,
+      );
 
-    // at rest
-    await new Promise((r) => setTimeout(r, 10_000));
-    const all = processes();
-    const upTree = tree(all, up.pid as number);
-    const agent = upTree.filter((p) => /apps\/agent\/main\.js|agent\/src\/main\.ts/.test(p.args)).map((p) => p.pid);
-    const routerPids = upTree
-      .filter((p) => /apps\/proxy\/main\.js|proxy\/src\/main\.ts/.test(p.args))
-      .map((p) => p.pid);
-    const apiPids = upTree.filter((p) => /apps\/api\/main\.js|api\/src\/main\.ts/.test(p.args)).map((p) => p.pid);
-    const shims = all.filter((p) => p.comm === 'paas-shim').map((p) => p.pid);
-    const SECONDS = 20;
-    const t0 = [ticks(routerPids), ticks(agent), ticks(apiPids)];
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const t1 = [ticks(routerPids), ticks(agent), ticks(apiPids)];
-    const pct = (k: number): string =>
-      `${((((t1[k] as number) - (t0[k] as number)) / (SECONDS * 100)) * 100).toFixed(1)}%`;
-    const after = availableKb();
-    const shimMem = memory(shims);
-    rows.push(`| at rest with ${N}: router CPU (primary + workers) | ${pct(0)} of one core | |`);
-    rows.push(`| at rest with ${N}: agent CPU | ${pct(1)} of one core | router + agent < 10% |`);
-    rows.push(`| at rest with ${N}: api CPU (scheduler, heartbeats) | ${pct(2)} of one core | |`);
-    rows.push(
-      `| memory per instance: MemAvailable drop / ${N - 1} (app included) | ${Math.round((before - after) / (N - 1))} kB | |`,
-    );
-    rows.push(
-      `| memory per instance: paas-shim PSS / RSS (${shims.length} shims) | ${Math.round(shimMem.pss / Math.max(1, shims.length))} / ${Math.round(shimMem.rss / Math.max(1, shims.length))} kB | |`,
-    );
-
-    // back to 1
-    const tBack = performance.now();
-    await scale('tiny', 1);
-    await until(
-      'back to one',
-      async () => {
-        if ((await backends('tiny')).length !== 1) return false;
-        const res = await fetch(`${api}/api/apps/tiny/instances`, { headers: { authorization: `Bearer ${token}` } });
-        return ((await res.json()) as unknown[]).length === 1;
-      },
-      300_000,
-    );
-    rows.push(`| scale busybox httpd ${N} -> 1, until the others are gone | ${ms(performance.now() - tBack)} | 30 s |`);
-    console.log(`\n| capacity on one node (${N} instances) | paas | target |`);
-    console.log('| --- | ---: | ---: |');
-    for (const row of rows) console.log(row);
-  } catch (err) {
-    console.error(out.slice(-4000));
-    throw err;
-  } finally {
-    // before paas up stops its Redis: a client left connected would retry for ever
-    redis?.disconnect();
-    if (up && up.exitCode === null && up.signalCode === null) {
-      const stopped = up;
-      stopped.kill('SIGINT');
-      await new Promise((r) => stopped.once('close', r));
-    }
-    spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'], {
-      cwd: REPO,
-      env,
-      stdio: 'ignore',
-    });
-    rmSync(work, { recursive: true, force: true });
-  }
+      // back to 1
+      const tBack = performance.now();
+      await scale('tiny', 1);
+      await until(
+        'back to one',
+        async () => {
+          if ((await backends('tiny')).length !== 1) return false;
+          const res = await fetch(`${api}/api/apps/tiny/instances`, { headers: { authorization: `Bearer ${token}` } });
+          return ((await res.json()) as unknown[]).length === 1;
+        },
+        300_000,
+      );
+      rows.push(
+        `| scale busybox httpd ${N} -> 1, until the others are gone | ${ms(performance.now() - tBack)} | 30 s |`,
+      );
+      console.log(`\n| capacity on one node (${N} instances) | paas | target |`);
+      console.log('| --- | ---: | ---: |');
+      for (const row of rows) console.log(row);
+    },
+  );
 }
 
 main().catch((err: unknown) => {

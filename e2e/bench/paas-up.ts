@@ -1,0 +1,147 @@
+/**
+ * The platform benches' one way to run the whole platform: a real `paas up` (redis, registry,
+ * api, one agent, the router) in temporary roots with a bridge of its own, loopback addresses
+ * only, and everything stopped and removed afterwards, also after a failure (the agent's
+ * cleanup for its containers and bridge, the roots, the bench's own Redis client).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@paas/platform/routes';
+
+const REPO = join(__dirname, '..', '..');
+export const PAAS = join(REPO, 'bin', 'paas');
+
+export interface PaasUpOptions {
+  /** The temp dir's prefix under /var/tmp, e.g. `paas-bench-deploy-`. */
+  readonly name: string;
+  readonly bridge: string;
+  readonly subnet: string;
+  /** `paas image bootstrap` these first. */
+  readonly images: readonly string[];
+  /** More settings of the platform's components. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface PaasUp {
+  readonly work: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly api: string;
+  readonly router: string;
+  readonly token: string;
+  /** The platform's Redis (the route table), connected on first use. */
+  redis(): Redis;
+  /** Runs a command to completion in `cwd` (default the work dir); fails with its output. */
+  run(cmd: string, args: string[], cwd?: string): string;
+  /** What `paas up` printed so far. */
+  output(): string;
+}
+
+/** Runs `body` against a fresh platform, then stops and removes it whatever happened. */
+export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => Promise<void>): Promise<void> {
+  const work = mkdtempSync(join('/var/tmp', options.name));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: join(work, 'home'),
+    PAAS_ROOT: join(work, 'root'),
+    PAAS_RUN: join(work, 'run'),
+    PAAS_API_ADDR: '127.0.0.1:0',
+    PAAS_REGISTRY_ADDR: '127.0.0.1:0',
+    PAAS_ROUTER_ADDR: '127.0.0.1:0',
+    PAAS_ROUTER_ADMIN_ADDR: 'off',
+    PAAS_ROUTER_ACCESS_LOG: 'off',
+    PAAS_BRIDGE: options.bridge,
+    PAAS_SUBNET: options.subnet,
+    PAAS_IP_FORWARD: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_AUTHOR_NAME: 'Bench',
+    GIT_AUTHOR_EMAIL: 'bench@example.com',
+    GIT_COMMITTER_NAME: 'Bench',
+    GIT_COMMITTER_EMAIL: 'bench@example.com',
+    ...options.env,
+  };
+  const run = (cmd: string, args: string[], cwd = work): string => {
+    const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  let up: ChildProcess | undefined;
+  let redis: Redis | undefined;
+  let out = '';
+  try {
+    mkdirSync(join(work, 'home'), { recursive: true });
+    run(PAAS, ['image', 'bootstrap', ...options.images]);
+    up = spawn(PAAS, ['up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    up.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+    await until('paas up', async () => /Press Ctrl-C/.test(out), 120_000);
+    const api = /\n\s+api\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '';
+    const redisUrl = /\n\s+redis\s+(\S+)/.exec(out)?.[1] ?? '';
+    env['PAAS_API_URL'] = api;
+    await body({
+      work,
+      env,
+      api,
+      router: /\n\s+router\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '',
+      token: readFileSync(join(work, 'root', 'platform', 'admin.token'), 'utf8').trim(),
+      redis: () => (redis ??= connectRedis(redisUrl)),
+      run,
+      output: () => out,
+    });
+  } catch (err) {
+    console.error(out.slice(-4000));
+    throw err;
+  } finally {
+    // before paas up stops its Redis: a client left connected would retry for ever
+    redis?.disconnect();
+    if (up && up.exitCode === null && up.signalCode === null) {
+      const stopped = up;
+      stopped.kill('SIGINT');
+      await new Promise((r) => stopped.once('close', r));
+    }
+    spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'], {
+      cwd: REPO,
+      env,
+      stdio: 'ignore',
+    });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** GET `url` with a Host header, without keep-alive; status 0 when it could not be asked. */
+export function get(url: string, host: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, headers: { host }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+/** Polls `check` every `pollMs` until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  pollMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? (s[(s.length - 1) / 2] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
