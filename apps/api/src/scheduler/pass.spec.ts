@@ -49,6 +49,19 @@ async function deploying(
   return { app, v1, v2, served };
 }
 
+/** One node of 1 GiB that app `big` fills with two live instances of 512 MiB. */
+async function fullNode(s: Setup): Promise<PassApp> {
+  s.cluster.addNode('n1', { memory: 1024 });
+  const big = s.cluster.addApp('big');
+  s.cluster.release(big);
+  s.cluster.scale(big, 'web', { quantity: 2 });
+  await s.pass();
+  s.cluster.heartbeat();
+  await s.pass();
+  s.messages.take();
+  return big;
+}
+
 describe('reconcile pass', () => {
   it('deploys a release beside the live one, switches the routes, then tells the old node to stop', async () => {
     const s = setup();
@@ -318,14 +331,7 @@ describe('reconcile pass', () => {
 
   it('a deploy waits while room is coming (something leaves), noting it on the release', async () => {
     const s = setup();
-    s.cluster.addNode('n1', { memory: 1024 });
-    const big = s.cluster.addApp('big');
-    s.cluster.release(big);
-    s.cluster.scale(big, 'web', { quantity: 2 });
-    await s.pass();
-    s.cluster.heartbeat();
-    await s.pass();
-    s.messages.take();
+    const big = await fullNode(s);
     // big scales down: its web.2 leaves, but its memory is held until its agent is done
     s.cluster.scale(big, 'web', { quantity: 1 });
     const shop = s.cluster.addApp('shop');
@@ -346,14 +352,7 @@ describe('reconcile pass', () => {
 
   it('fails a deploy nothing can make room for at once, with the reason, instead of at its timeout', async () => {
     const s = setup();
-    s.cluster.addNode('n1', { memory: 1024 });
-    const big = s.cluster.addApp('big');
-    s.cluster.release(big);
-    s.cluster.scale(big, 'web', { quantity: 2 });
-    await s.pass();
-    s.cluster.heartbeat();
-    await s.pass();
-    s.messages.take();
+    await fullNode(s);
     const shop = s.cluster.addApp('shop');
     const v1 = s.cluster.release(shop);
     await s.pass();
