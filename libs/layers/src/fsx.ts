@@ -1,5 +1,5 @@
 /**
- * The native addon native/fsx (mknod, l*xattr, mount, umount2): loaded on first use, found by walking up
+ * The native addon native/fsx (mknod, l*xattr, mount, umount2, isMountRoot, spawn): loaded on first use, found by walking up
  * from this file's directory to the repository's native/fsx/build/fsx.node. Walking up
  * works both from sources (libs/layers/src under tsx) and from an esbuild bundle
  * (dist/apps/<app>/main.js), which both live inside the checkout.
@@ -23,6 +23,32 @@ export interface Fsx {
   mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2) */
   umount2(target: string, flags: number): void;
+  /** Whether `path` (not followed if a symlink) is the root of a mount; null if the kernel cannot tell (< 5.8). */
+  isMountRoot(path: FsxPath): boolean | null;
+  /**
+   * Runs `file` (looked up in PATH) to completion without forking Node (native/fsx/src/spawn.c
+   * says why): `input` on its stdin (null: /dev/null), SIGTERM after `timeoutMs` (0: never)
+   * and SIGKILL 5 s later, output beyond `maxBuffer` bytes dropped (and the child sent
+   * SIGTERM). Rejects only when the program cannot be started (`code` ENOENT, EACCES...).
+   */
+  spawn(
+    file: string,
+    args: readonly string[],
+    input: Buffer | null,
+    timeoutMs: number,
+    maxBuffer: number,
+  ): Promise<SpawnResult>;
+}
+
+export interface SpawnResult {
+  readonly pid: number;
+  /** The exit status, or null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly timedOut: boolean;
+  readonly overflowed: boolean;
 }
 
 /** mount(2) and umount2(2) flags from <sys/mount.h>. */

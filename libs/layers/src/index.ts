@@ -6,7 +6,7 @@ export { type Compression } from './compression';
 export { diffUpperDir, type LayerInfo, type PackOptions, tarDirectory } from './diff';
 export { LayerError, type LayerErrorCode } from './errors';
 export { type ExtractOptions, type ExtractResult, extractLayer, type LayerWarning } from './extract';
-export { type Fsx, fsx, MountFlags } from './fsx';
+export { type Fsx, fsx, MountFlags, type SpawnResult } from './fsx';
 export { RootResolver } from './paths';
 export type { EntryType, TarHeader } from './tar-format';
 export { type TarEntry, TarReader } from './tar-read';

@@ -3,15 +3,18 @@
  * nodes and overlay whiteouts (0/0 char devices), the l*xattr family, which acts on
  * a symlink itself instead of its target (image layers carry xattrs on symlinks too, and
  * following a link during extraction would be a way out of the root), and mount/umount2
- * for snapshot overlays (a syscall instead of spawning mount(8) on every container start).
+ * for snapshot overlays (a syscall instead of spawning mount(8) on every container start),
+ * isMountRoot (statx) to tell whether a container's rootfs is mounted,
+ * and spawn (spawn.c), which runs a program without forking Node.
  *
- * The calls are synchronous: each is one metadata syscall, cheaper than a hop to the
+ * The file-system calls are synchronous: each is one metadata syscall, cheaper than a hop to the
  * libuv thread pool, and the callers (diff, extraction) walk entries one at a time anyway.
  *
  * Errors are thrown like Node's own fs errors: message "ENOENT: No such file or directory,
  * lgetxattr '/x'", with `code`, `errno` (negative, as libuv reports it), `syscall` and `path`.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,8 @@
 #include <sys/xattr.h>
 
 #include <node_api.h>
+
+#include "spawn.h"
 
 #define PATH_BUF 4096
 #define NAME_BUF 256 /* XATTR_NAME_MAX + 1 */
@@ -254,6 +259,26 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * isMountRoot(path) -> true/false, or null where the kernel cannot tell (before Linux 5.8):
+ * whether path is the root of a mount, from statx's STATX_ATTR_MOUNT_ROOT. The alternative,
+ * reading /proc/self/mountinfo, reads a line per mount on the host (two per container).
+ */
+static napi_value js_is_mount_root(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char path[PATH_BUF];
+  struct statx stx;
+  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string"))
+    return NULL;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0) return throw_errno(env, errno, "statx", path);
+  if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_get_boolean(env, (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -263,6 +288,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"isMountRoot", NULL, js_is_mount_root, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spawn", NULL, fsx_spawn, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -47,6 +47,13 @@ check('paths as Buffers keep bytes that are not UTF-8', () => {
   }
   assert(refused, 'a NUL inside a Buffer path is refused');
 });
+check('isMountRoot tells a mount root from a directory', () => {
+  const root = fsx.isMountRoot('/proc');
+  if (root === null) return 'kernel before 5.8';
+  assert(root === true, '/proc is a mount root');
+  assert(fsx.isMountRoot(dir) === false, 'a scratch dir is not');
+  assert(fsx.isMountRoot('/proc/self') === false, 'a symlink is not followed');
+});
 check('errors look like fs errors', () => {
   try {
     fsx.lgetxattr(`${dir}/missing`, 'user.x');

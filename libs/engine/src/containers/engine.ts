@@ -10,7 +10,7 @@
  *                               etc/             hosts, hostname, resolv.conf it gets
  *                               shim/            the shim's state dir and the log
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
@@ -57,6 +57,7 @@ import {
   waitExit,
 } from './shim';
 import { type ErrorCode, PaasError } from '@paas/errors';
+import { execProgram } from '../exec';
 
 export interface CreateOptions {
   readonly name?: string;
@@ -450,9 +451,7 @@ export class Engine {
   private async deleteFromRuntime(record: Pick<ContainerRecord, 'id'>): Promise<void> {
     const { runtime, runtimeRoot } = this.options.binaries;
     if (!existsSync(join(runtimeRoot, record.id))) return;
-    await new Promise<void>((resolve) =>
-      execFile(runtime, ['--root', runtimeRoot, 'delete', '--force', record.id], () => resolve()),
-    );
+    await execProgram(runtime, ['--root', runtimeRoot, 'delete', '--force', record.id]).catch(() => undefined);
   }
 
   private async destroy(record: ContainerRecord): Promise<void> {

@@ -3,15 +3,12 @@
  * shim for a container, read its state directory, find it again after the CLI that started
  * it is gone, and ask it to stop.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { isProcessAlive } from '@paas/content';
 import { DirectoryWaiter } from './watch';
 import { PaasError } from '@paas/errors';
-
-const run = promisify(execFile);
+import { execProgram } from '../exec';
 
 export interface ShimBinaries {
   readonly shim: string;
@@ -94,7 +91,7 @@ export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<num
       : []),
   ];
   try {
-    const { stdout } = await run(bin.shim, args, { timeout: 120_000 });
+    const { stdout } = await execProgram(bin.shim, args, { timeoutMs: 120_000 });
     const pid = /started pid (\d+)/.exec(stdout)?.[1];
     if (!pid) throw new ShimStartError(`paas-shim said ${JSON.stringify(stdout.trim())}`);
     return Number(pid);

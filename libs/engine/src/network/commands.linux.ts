@@ -1,11 +1,11 @@
 /**
- * The `ip`, `iptables` and `ipset` binaries, run with execFile: their batch modes (`ip -batch -`,
+ * The `ip`, `iptables` and `ipset` binaries, run through execProgram (../exec.ts): their batch modes (`ip -batch -`,
  * `iptables-restore --noflush`) apply many changes per process, which is what keeps the
  * network's share of `paas run` small. iptables takes the xtables lock itself (`-w`); ipset
  * changes one set entry per call, atomically in the kernel.
  */
-import { execFile } from 'node:child_process';
 import { PaasError } from '@paas/errors';
+import { ExecError, execProgram } from '../exec';
 
 export class NetworkCommandError extends PaasError {
   constructor(
@@ -16,19 +16,13 @@ export class NetworkCommandError extends PaasError {
   }
 }
 
-export function run(bin: string, args: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      bin,
-      args,
-      { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        if (err) reject(new NetworkCommandError(`${bin} ${args.join(' ')}`, stderr || err.message));
-        else resolve(stdout);
-      },
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
+export async function run(bin: string, args: readonly string[], input?: string): Promise<string> {
+  try {
+    return (await execProgram(bin, args, { timeoutMs: 30_000, ...(input === undefined ? {} : { input }) })).stdout;
+  } catch (err) {
+    const stderr = err instanceof ExecError ? err.stderr || err.message : (err as Error).message;
+    throw new NetworkCommandError(`${bin} ${args.join(' ')}`, stderr);
+  }
 }
 
 /** `ip [-n NS] -batch -`; with `force`, every line runs even after a failed one (teardown). */
