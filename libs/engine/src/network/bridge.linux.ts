@@ -43,6 +43,12 @@ export interface IsolatedMember {
 }
 
 /**
+ * Bridges this process made or found up to date: a container start on such a bridge needs
+ * no sysctl read and no `ipset list` (a process each). Forgotten when the bridge is gone.
+ */
+const upToDate = new Set<string>();
+
+/**
  * Creates the bridge and its rules unless the bridge is there; idempotent, run under the IPAM
  * lock. `isolated`: the bridge's isolated containers, put in the isolation set when a bridge
  * made before the set existed is brought up to date.
@@ -51,10 +57,13 @@ export async function ensureBridge(settings: BridgeSettings, isolated: readonly 
   const { name, subnet } = settings;
   const rules = { protectedCidrs: settings.protectedCidrs ?? [] };
   if (bridgeExists(name)) {
+    if (upToDate.has(name)) return;
     if ((await readSysctl(name, 'route_localnet')) === '1') await upgradeBridge(settings, isolated);
     else if (!(await ipsetExists(isolationSet(name)))) await adoptIsolationSet(name, isolated);
+    upToDate.add(name);
     return;
   }
+  upToDate.delete(name);
   await removeBridgeRules(name); // a bridge deleted by hand, or a crash half-way through this function
   try {
     await ipBatch([`link add ${name} type bridge`]);
@@ -70,6 +79,7 @@ export async function ensureBridge(settings: BridgeSettings, isolated: readonly 
   }
   await createIsolationSet(name, isolated);
   await iptablesRestore(bridgeRules(name, subnet.cidr, rules));
+  upToDate.add(name);
 }
 
 /**
@@ -137,6 +147,7 @@ async function removeBridgeRules(name: string): Promise<void> {
 }
 
 export async function removeBridge(name: string): Promise<void> {
+  upToDate.delete(name);
   if (bridgeExists(name)) await ipBatch([`link del ${name}`], { force: true });
   await removeBridgeRules(name);
 }

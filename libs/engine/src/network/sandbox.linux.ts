@@ -10,7 +10,7 @@
  * the PAAS-ISO rules of rules.ts cut off at L3), so it does not rely on br_netfilter alone.
  */
 import { existsSync } from 'node:fs';
-import { ipBatch, run } from './commands.linux';
+import { ipBatch } from './commands.linux';
 import { macFor } from './subnet';
 
 const netnsName = (id: string): string => `paas-${id.slice(0, 12)}`;
@@ -37,14 +37,14 @@ export async function createSandbox(
 ): Promise<void> {
   const ns = netnsName(id);
   const veth = hostVeth(id);
+  // isolated before the port comes up: not one frame passes before the wall stands
   await ipBatch([
     `netns add ${ns}`,
     `link add ${veth} type veth peer name eth0 netns ${ns}`,
     `link set ${veth} master ${bridge}`,
+    ...(options.isolated ? [`link set ${veth} type bridge_slave isolated on`] : []),
+    `link set ${veth} up`,
   ]);
-  // isolated before the port comes up: not one frame passes before the wall stands
-  if (options.isolated) await run('bridge', ['link', 'set', 'dev', veth, 'isolated', 'on']);
-  await ipBatch([`link set ${veth} up`]);
   await ipBatch(
     [
       'link set lo up',
