@@ -97,7 +97,17 @@ export async function withMounted<T>(spec: Mount, target: string, fn: (target: s
   }
 }
 
+/** Whether `target` is the root of a mount (false when it does not exist). */
 export async function isMountPoint(target: string): Promise<boolean> {
+  let root: boolean | null;
+  try {
+    root = fsx().isMountRoot(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  if (root !== null) return root;
+  // a kernel before 5.8: the mount table, a line per mount on the host
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   const escaped = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
   return mounts.split('\n').some((line) => line.split(' ')[4] === escaped);
