@@ -4,29 +4,68 @@
  * address twice. The file lives under PAAS_RUN: leases describe kernel objects (netns, veth,
  * rules) that die with the machine, so the file must die with it too.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock, writeFileAtomic } from '@paas/content';
 import { type LeaseState, emptyState } from './ipam';
 
+/**
+ * The file as this process last read or wrote it: a node starting a thousand containers reads
+ * and writes the state at every start, and parsing it again each time cost more than the
+ * rest of the network's share. Valid while the file is the same one (every write is a rename
+ * of a new file, so another process's write changes the inode and the change time).
+ */
+interface Cached {
+  readonly stamp: string;
+  readonly state: LeaseState;
+  readonly text: string;
+}
+
+const stampOf = async (file: string): Promise<string | null> => {
+  try {
+    const st = await stat(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+};
+
 export class LeaseStore {
   readonly file: string;
   readonly lockFile: string;
+  private cached: Cached | null = null;
 
   constructor(readonly dir: string) {
     this.file = join(dir, 'leases.json');
     this.lockFile = join(dir, 'lock');
   }
 
-  /** The state as last committed, without the lock (for ps and inspect). */
+  /**
+   * The state as last committed, without the lock (for ps and inspect). The object is shared
+   * with this process's transactions: read it, do not change it.
+   */
   async read(): Promise<LeaseState> {
+    return (await this.load()).state;
+  }
+
+  /** The committed state and its text, parsed again only when the file changed. */
+  private async load(): Promise<{ state: LeaseState; text: string }> {
+    const stamp = await stampOf(this.file);
+    if (stamp === null) return { state: emptyState(), text: JSON.stringify(emptyState()) };
+    if (this.cached?.stamp === stamp) return this.cached;
+    let state: LeaseState;
     try {
-      const state = JSON.parse(await readFile(this.file, 'utf8')) as LeaseState;
-      return state.version === 1 && typeof state.leases === 'object' ? state : emptyState();
+      const parsed = JSON.parse(await readFile(this.file, 'utf8')) as LeaseState;
+      state = parsed.version === 1 && typeof parsed.leases === 'object' ? parsed : emptyState();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return emptyState();
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
+      state = emptyState();
     }
+    // the stamp read before the file: a write in between makes the next load read it again
+    const loaded = { stamp, state, text: JSON.stringify(state) };
+    this.cached = loaded;
+    return loaded;
   }
 
   /**
@@ -39,13 +78,18 @@ export class LeaseStore {
     return withLock(
       this.lockFile,
       async () => {
-        const state = await this.read();
-        let written = JSON.stringify(state);
+        // fn changes the cached state itself: every change is committed (below, also when fn
+        // throws), and a commit that fails drops the cache, so the next reader parses the file
+        const { state, text } = await this.load();
+        let written = text;
         const commit = async (): Promise<void> => {
           const now = JSON.stringify(state);
           if (now === written) return;
+          this.cached = null;
           await writeFileAtomic(this.file, now);
           written = now;
+          const stamp = await stampOf(this.file);
+          if (stamp !== null) this.cached = { stamp, state, text: now };
         };
         try {
           return await fn(state, commit);
