@@ -20,7 +20,7 @@ import { dirname } from 'node:path';
 import type { ContainerAddress, ContainerRuntime } from './roles';
 
 /** The log follower's poll when inotify missed an event (inotify wakes it at once otherwise). */
-const LOG_FALLBACK_POLL_MS = 5000;
+const LOG_FALLBACK_POLL_MS = 30_000;
 
 export class EngineRuntime implements ContainerRuntime {
   /** The lease read under way, and the one that callers arriving meanwhile share. */

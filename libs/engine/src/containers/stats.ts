@@ -3,7 +3,17 @@
  * /proc/<pid>/cgroup, so v1, v2 and hybrid hosts all work), its processes, and its network
  * counters (from /proc/<pid>/net/dev, which shows the container's own namespace).
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+
+/*
+ * The files are read synchronously: each is a kernel pseudo-file of a few hundred bytes, read
+ * in microseconds. Through fs/promises each read is four thread-pool round trips and a 64 KiB
+ * buffer (their size reads 0), and an agent sampling the memory of a thousand instances spent
+ * a quarter of a core doing that.
+ */
+async function readPseudo(path: string): Promise<string> {
+  return readFileSync(path, 'utf8');
+}
 
 export interface ContainerStats {
   /** Cumulative CPU time in nanoseconds. */
@@ -23,7 +33,7 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 /** controller (or '' for the unified hierarchy) -> the cgroup's directory. */
 async function cgroupDirs(pid: number): Promise<Map<string, string>> {
   const dirs = new Map<string, string>();
-  for (const line of (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n')) {
+  for (const line of (await readPseudo(`/proc/${pid}/cgroup`)).split('\n')) {
     const [id, controllers, path] = line.split(':');
     if (path === undefined) continue;
     if (id === '0' && controllers === '') dirs.set('', `${CGROUP_ROOT}/unified${path}`);
@@ -31,21 +41,21 @@ async function cgroupDirs(pid: number): Promise<Map<string, string>> {
   }
   // a pure v2 host mounts the unified hierarchy at the root itself
   const unified = dirs.get('');
-  if (unified && !(await exists(`${CGROUP_ROOT}/unified`))) dirs.set('', unified.replace('/unified', ''));
+  if (unified && !hybrid()) dirs.set('', unified.replace('/unified', ''));
   return dirs;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return readFile(`${path}/cgroup.procs`).then(
-    () => true,
-    () => false,
-  );
+let hybridHost: boolean | undefined;
+/** Whether the unified hierarchy is mounted beside v1 (at /sys/fs/cgroup/unified): asked once. */
+function hybrid(): boolean {
+  hybridHost ??= existsSync(`${CGROUP_ROOT}/unified/cgroup.procs`);
+  return hybridHost;
 }
 
 async function readNumber(path: string | undefined): Promise<number | undefined> {
   if (!path) return undefined;
   try {
-    const text = (await readFile(path, 'utf8')).trim();
+    const text = (await readPseudo(path)).trim();
     return text === 'max' ? undefined : Number(text.split(/\s/)[0]);
   } catch {
     return undefined;
@@ -56,7 +66,7 @@ async function readKeyed(path: string | undefined): Promise<Map<string, number>>
   const out = new Map<string, number>();
   if (!path) return out;
   try {
-    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    for (const line of (await readPseudo(path)).split('\n')) {
       const [k, v] = line.trim().split(/\s+/);
       if (k && v !== undefined) out.set(k, Number(v));
     }
@@ -67,7 +77,7 @@ async function readKeyed(path: string | undefined): Promise<Map<string, number>>
 }
 
 async function hostMemory(): Promise<number> {
-  const m = /MemTotal:\s+(\d+)/.exec(await readFile('/proc/meminfo', 'utf8'));
+  const m = /MemTotal:\s+(\d+)/.exec(await readPseudo('/proc/meminfo'));
   return Number(m?.[1] ?? 0) * 1024;
 }
 
@@ -76,7 +86,7 @@ export async function containerPids(initPid: number): Promise<number[]> {
   const dirs = await cgroupDirs(initPid);
   const dir = dirs.get('pids') ?? dirs.get('memory') ?? dirs.get('');
   if (!dir) return [initPid];
-  const text = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => `${initPid}\n`);
+  const text = await readPseudo(`${dir}/cgroup.procs`).catch(() => `${initPid}\n`);
   return text
     .split('\n')
     .filter(Boolean)
@@ -119,7 +129,7 @@ export async function readStats(initPid: number): Promise<ContainerStats> {
   let netRx = 0;
   let netTx = 0;
   try {
-    for (const line of (await readFile(`/proc/${initPid}/net/dev`, 'utf8')).split('\n').slice(2)) {
+    for (const line of (await readPseudo(`/proc/${initPid}/net/dev`)).split('\n').slice(2)) {
       const [iface, rest] = line.split(':');
       if (!rest || iface?.trim() === 'lo') continue;
       const fields = rest.trim().split(/\s+/).map(Number);
@@ -133,14 +143,14 @@ export async function readStats(initPid: number): Promise<ContainerStats> {
   let blockRead = 0;
   let blockWrite = 0;
   if (v1) {
-    const text = await readFile(`${dirs.get('blkio')}/blkio.throttle.io_service_bytes`, 'utf8').catch(() => '');
+    const text = await readPseudo(`${dirs.get('blkio')}/blkio.throttle.io_service_bytes`).catch(() => '');
     for (const line of text.split('\n')) {
       const [, op, n] = line.trim().split(/\s+/);
       if (op === 'Read') blockRead += Number(n);
       if (op === 'Write') blockWrite += Number(n);
     }
   } else if (unified) {
-    const text = await readFile(`${unified}/io.stat`, 'utf8').catch(() => '');
+    const text = await readPseudo(`${unified}/io.stat`).catch(() => '');
     for (const m of text.matchAll(/rbytes=(\d+)\s+wbytes=(\d+)/g)) {
       blockRead += Number(m[1]);
       blockWrite += Number(m[2]);
