@@ -337,6 +337,7 @@ describe('agent heartbeats at rest', () => {
     n.api.requests.slice(from).map(({ request, sentSet }) => ({
       full: request.full ?? true,
       ids: request.instances.map((r) => r.id),
+      ...(request.gone ? { gone: request.gone } : {}),
       sentSet,
     }));
 
@@ -412,7 +413,7 @@ describe('agent heartbeats at rest', () => {
     );
   });
 
-  it('sends a full report after a failed heartbeat, when asked, and after an instance left', async (t) => {
+  it('sends a full report after a failed heartbeat and when asked', async (t) => {
     const n = node();
     const d = desiredInstance();
     n.api.desired = [d];
@@ -437,10 +438,57 @@ describe('agent heartbeats at rest', () => {
       sent(n, from).map((b) => b.full),
       [false, true],
     );
+  });
+
+  it('tells which instances left in a delta, once, instead of a full report', async (t) => {
+    const n = node();
+    const [d1, d2] = [desiredInstance(), desiredInstance({ id: 'i-web-2-0000000000', number: 2 })];
+    n.api.desired = [d1, d2];
+    await agentOn(t, n);
+    await n.clock.advance(3000);
+
+    n.api.desired = [d1];
+    const from = n.api.requests.length;
+    await n.clock.advance(6000);
+    assert.deepEqual(n.runtime.made('remove'), ['c2']);
+    const beats = sent(n, from).filter((b) => b.ids.length > 0 || b.gone);
+    assert.deepEqual(
+      beats.map(({ full, ids, gone }) => ({ full, ids, gone })),
+      [
+        { full: false, ids: [d2.id], gone: undefined }, // stopping
+        { full: false, ids: [], gone: [d2.id] },
+      ],
+    );
+    assert.ok(
+      sent(n, from).every((b) => !b.full),
+      'no full report for it',
+    );
+    assert.deepEqual(
+      n.api.heartbeats.at(-1)?.map((r) => r.id),
+      [d1.id],
+      'the control plane learnt it is gone',
+    );
+  });
+
+  it('keeps the ids of instances that left until a heartbeat that tells them is answered', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    await n.clock.advance(3000);
 
     n.api.desired = [];
-    await n.clock.advance(10_000);
-    assert.deepEqual(n.runtime.made('remove'), ['c1']);
+    await n.clock.advance(2000); // it hears it left, and drains
+    n.api.down = true;
+    await n.clock.advance(4000);
+    assert.deepEqual(n.runtime.made('remove'), ['c1'], 'removed while the control plane is away');
+    assert.deepEqual(
+      n.api.heartbeats.at(-1)?.map((r) => r.id),
+      [d.id],
+      'not told yet',
+    );
+    n.api.down = false;
+    await n.clock.advance(2000);
     assert.deepEqual(n.api.heartbeats.at(-1), [], 'the control plane learnt it is gone');
   });
 });

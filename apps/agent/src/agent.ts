@@ -10,8 +10,9 @@
  *                launch, claim or leave; the control plane unreachable changes nothing on
  *                the node (its instances keep running) and the agent tries again. At rest
  *                a heartbeat carries only the reports that changed and gets no set back
- *                (protocol.ts); a full one every FULL_REPORT_EVERY beats, after a failed
- *                one, after an instance left, and when the control plane asks
+ *                (protocol.ts) and the ids of the instances that left since; a full one
+ *                every FULL_REPORT_EVERY beats, after a failed one, and when the control
+ *                plane asks
  *   stop         the agent ends; the containers keep running under their shims
  *
  * Every dependency is a role (roles.ts), wired in main.ts.
@@ -19,6 +20,7 @@
 import {
   type DesiredInstance,
   FULL_REPORT_EVERY,
+  HEARTBEAT_MAX_INSTANCES,
   type HeartbeatReply,
   type InstanceReport,
   type NodeSummary,
@@ -86,6 +88,8 @@ export class Agent {
   private beats = 0;
   /** The next heartbeat reports every instance (the control plane may lack something). */
   private fullNext = true;
+  /** Instances that left the node since the last answered heartbeat: forgotten once one is answered. */
+  private readonly left = new Set<string>();
   /** The desired set of the last answer that had one, and its version. */
   private desired: readonly DesiredInstance[] = [];
   private desiredVersion: string | undefined;
@@ -106,9 +110,10 @@ export class Agent {
       poke: () => this.poke(),
       halted: () => this.stopped,
       gone: (instance) => {
-        if (this.instances.get(instance.id) === instance) this.instances.delete(instance.id);
-        // only a full report tells the control plane that an instance is no longer here
-        this.fullNext = true;
+        // a new instance of the same id (claimed meanwhile) is still here: its reports say so
+        if (this.instances.get(instance.id) !== instance) return;
+        this.instances.delete(instance.id);
+        this.left.add(instance.id);
       },
     };
   }
@@ -193,20 +198,31 @@ export class Agent {
   }
 
   /**
-   * One heartbeat: report the instances (all of them, or those whose report changed), then
-   * converge on the desired set the answer gives (or the one held, when it is unchanged).
+   * One heartbeat: report the instances (all of them, or those whose report changed, with
+   * the ids of those that left), then converge on the desired set the answer gives (or the
+   * one held, when it is unchanged).
    */
   private async heartbeat(): Promise<void> {
+    // an id launched again is reported, not gone; ids that leave while this heartbeat is on
+    // its way are told by the next one
+    for (const id of this.left) if (this.instances.has(id)) this.left.delete(id);
+    const left = [...this.left];
     const reports = await Promise.all([...this.instances.values()].map((i) => i.report()));
-    const full = this.fullNext || this.beats % FULL_REPORT_EVERY === 0;
+    const full = this.fullNext || this.beats % FULL_REPORT_EVERY === 0 || left.length > HEARTBEAT_MAX_INSTANCES;
     this.fullNext = false;
     const instances = full ? reports : reports.filter((r) => reportChanged(this.told.get(r.id), r));
     const answer = await this.deps.api.heartbeat(this.name, {
       instances,
       full,
+      // a full report lacking them says the same
+      ...(!full && left.length > 0 ? { gone: left } : {}),
       ...(this.desiredVersion !== undefined ? { desiredVersion: this.desiredVersion } : {}),
     });
     this.beats++;
+    for (const id of left) {
+      this.left.delete(id);
+      this.told.delete(id);
+    }
     if (full) this.told = new Map();
     for (const r of instances) this.told.set(r.id, r);
     if (answer.fullReport) this.fullNext = true;

@@ -285,6 +285,7 @@ export class FakeControlPlane implements ControlPlane {
   async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply> {
     if (this.down) throw new ControlPlaneError(0, `http://127.0.0.1:7000/api/nodes/${name}/heartbeat: ECONNREFUSED`);
     if (request.full ?? true) this.known.clear();
+    for (const id of request.gone ?? []) this.known.delete(id);
     for (const r of request.instances) this.known.set(r.id, r);
     this.heartbeats.push([...this.known.values()]);
     const desiredVersion = `v${this.version}`;

@@ -2,6 +2,7 @@ import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from 
 import {
   type DeployCheck,
   type DesiredInstance,
+  HEARTBEAT_MAX_INSTANCES,
   type HeartbeatAnswerSameSet,
   type HeartbeatRequest,
   type InstanceReport,
@@ -169,10 +170,23 @@ export class InstanceReportDto implements InstanceReport {
 export class HeartbeatDto implements HeartbeatRequest {
   @ApiProperty({ type: InstanceReportDto, isArray: true })
   @IsArray()
-  @ArrayMaxSize(5000)
+  @ArrayMaxSize(HEARTBEAT_MAX_INSTANCES)
   @ValidateNested({ each: true })
   @Type(() => InstanceReportDto)
   instances!: InstanceReportDto[];
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'uuid',
+    isArray: true,
+    maxItems: HEARTBEAT_MAX_INSTANCES,
+    description: 'instances that left the node since the last answered heartbeat, as a full report lacking them',
+  })
+  @OptionalField()
+  @IsArray()
+  @ArrayMaxSize(HEARTBEAT_MAX_INSTANCES)
+  @Matches(UUID, { each: true, message: 'gone must hold instance ids (UUIDs)' })
+  gone?: string[];
 
   @ApiPropertyOptional({
     type: Boolean,

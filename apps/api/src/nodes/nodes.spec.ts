@@ -90,6 +90,8 @@ for (const kind of TEST_DATABASES) {
         ['a full that is no boolean', { instances: [], full: 'no' }, 'full', 'isBoolean'],
         ['a desiredVersion that is no string', { instances: [], desiredVersion: 7 }, 'desiredVersion', 'isString'],
         ['a desiredVersion too long', { instances: [], desiredVersion: 'v'.repeat(65) }, 'desiredVersion', 'maxLength'],
+        ['a gone that is no list', { instances: [], gone: randomUUID() }, 'gone', 'isArray'],
+        ['a gone id that is no UUID', { instances: [], gone: [randomUUID(), 'web.1'] }, 'gone', 'matches'],
       ];
       for (const [what, body, field, rule] of fields) {
         const res = await api.request('POST', '/api/nodes/node-c/heartbeat', { body });
@@ -143,6 +145,60 @@ for (const kind of TEST_DATABASES) {
       // a full one without web.1: its container is gone from under the agent
       await beat({ instances: [{ ...report(two, 'c2'), state: 'crashed', error: 'exited with code 1' }] });
       assert.deepEqual([(await row(one)).state, (await row(one)).containerId], ['starting', null]);
+    });
+
+    it('records the instances a delta says are gone as a full report lacking them would', async () => {
+      const node = await insertNode(api, 'node-g');
+      const other = await insertNode(api, 'node-h');
+      const app = await createApp(api, 'gone');
+      const release = await deployRelease(api, app);
+      const [stopped, lost, kept, neverRan, elsewhere] = [
+        await insertInstance(api, app, release, 'web', 1, node),
+        await insertInstance(api, app, release, 'web', 2, node),
+        await insertInstance(api, app, release, 'web', 3, node),
+        await insertInstance(api, app, release, 'web', 4, node),
+        await insertInstance(api, app, release, 'web', 5, other),
+      ];
+      const { manager } = api.dataSource;
+      await manager.update(Instance, { id: stopped.id }, { desired: 'stop', state: 'stopping', containerId: 'c1' });
+      for (const [i, containerId] of [
+        [lost, 'c2'],
+        [kept, 'c3'],
+        [elsewhere, 'c5'],
+      ] as const) {
+        await manager.update(Instance, { id: i.id }, { containerId });
+      }
+      const keptReport = {
+        id: kept.id,
+        releaseId: kept.releaseId,
+        state: 'up',
+        containerId: 'c3',
+        address: kept.address,
+        pid: 42,
+        memoryBytes: 1234,
+        restartCount: 0,
+        error: null,
+      };
+      const res = await api.request('POST', '/api/nodes/node-g/heartbeat', {
+        body: {
+          instances: [keptReport],
+          full: false,
+          // a stopped one, a lost one, one reported too (the report wins), one without a
+          // container, another node's, and one nobody knows
+          gone: [stopped.id, lost.id, kept.id, neverRan.id, elsewhere.id, randomUUID()],
+        },
+      });
+      assert.equal(res.status, 200, res.text);
+      const row = (i: Instance) => manager.findOneBy(Instance, { id: i.id });
+      assert.equal(await row(stopped), null, 'stopped and removed: forgotten');
+      assert.deepEqual(
+        [(await row(lost))?.state, (await row(lost))?.containerId, (await row(lost))?.address],
+        ['starting', null, null],
+        'gone from under its agent: started again',
+      );
+      assert.deepEqual([(await row(kept))?.state, (await row(kept))?.containerId], ['up', 'c3']);
+      assert.deepEqual([(await row(neverRan))?.state, (await row(neverRan))?.containerId], ['up', null]);
+      assert.deepEqual([(await row(elsewhere))?.state, (await row(elsewhere))?.containerId], ['up', 'c5']);
     });
 
     it('answers the desired set only when it changed since the version the agent echoes', async () => {

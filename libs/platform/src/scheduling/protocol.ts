@@ -14,10 +14,13 @@
  * At rest nothing changes, so neither side resends what the other already has (1,000
  * instances a node, one beat a second):
  *   - a heartbeat with `full: false` carries only the reports that changed since the last
- *     answered heartbeat; an instance it does not name is as last reported (never lost). An
- *     agent sends a full one at its start, every FULL_REPORT_EVERY beats, after a heartbeat
- *     that failed, after an instance left the node, and when an answer asks (`fullReport`),
- *     so a container lost from under the agent is still found within seconds.
+ *     answered heartbeat; an instance it does not name is as last reported (never lost).
+ *     Instances that left the node (stopped and removed) since then are named in `gone`, so
+ *     a scale-down of 1,000 costs ids, not 1,000 reports a beat. An agent forgets a gone id
+ *     only once a heartbeat carrying it (or a full one sent after it left) was answered.
+ *     An agent sends a full report at its start, every FULL_REPORT_EVERY beats, after a
+ *     heartbeat that failed, and when an answer asks (`fullReport`), so a container lost
+ *     from under the agent is still found within seconds.
  *   - an answer carries `desiredVersion`, a fingerprint of the desired set; a heartbeat that
  *     echoes it gets `instances: null` (the agent's set still holds) unless the set changed.
  *   - `memoryBytes` is sampled every few seconds, and a move under MEMORY_REPORT_RATIO is no
@@ -111,6 +114,9 @@ export interface InstanceReport {
 /** A full report every this many heartbeats, whatever else happened. */
 export const FULL_REPORT_EVERY = 30;
 
+/** The most reports (and the most gone ids) one heartbeat may carry. */
+export const HEARTBEAT_MAX_INSTANCES = 5000;
+
 /** A memory reading that moved by less than this share is not a change worth a report or a write. */
 export const MEMORY_REPORT_RATIO = 0.05;
 
@@ -143,6 +149,12 @@ export interface HeartbeatRequest {
   readonly instances: readonly InstanceReport[];
   /** False: `instances` holds only changes since the last answered heartbeat. Default true. */
   readonly full?: boolean;
+  /**
+   * Ids of instances that left the node (stopped and removed) since the last answered
+   * heartbeat: each counts as a full report lacking it would. An id the control plane does
+   * not know is ignored; an id `instances` also reports is not gone (the report wins).
+   */
+  readonly gone?: readonly string[];
   /** The `desiredVersion` of the last answer whose set the agent holds. */
   readonly desiredVersion?: string;
 }
