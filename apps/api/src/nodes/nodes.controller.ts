@@ -1,8 +1,9 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { HeartbeatReply, RegisterAnswer } from '@paas/platform';
+import type { HeartbeatReply, HeartbeatRequest, RegisterAnswer } from '@paas/platform';
 import { AdminOnly, ForNodes } from '../auth/decorators';
 import { ValidBody } from '../common/validation';
+import { HeartbeatBody } from './heartbeat-body';
 import { HeartbeatAnswerView, HeartbeatDto, NodeView, RegisterAnswerView, RegisterNodeDto } from './nodes.dto';
 import { NodesService } from './nodes.service';
 
@@ -36,7 +37,7 @@ export class NodesController {
   @ApiParam({ name: 'name', type: String, example: 'node-1' })
   @ApiBody({ type: HeartbeatDto })
   @ApiOkResponse({ type: HeartbeatAnswerView, description: 'what the node should run' })
-  heartbeat(@Param('name') name: string, @ValidBody(HeartbeatDto) body: HeartbeatDto): Promise<HeartbeatReply> {
+  heartbeat(@Param('name') name: string, @HeartbeatBody() body: HeartbeatRequest): Promise<HeartbeatReply> {
     return this.nodes.heartbeat(name, body);
   }
 

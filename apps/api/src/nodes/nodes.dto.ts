@@ -13,23 +13,9 @@ import {
   type RegisterRequest,
   type ReportedState,
 } from '@paas/platform';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsString,
-  Matches,
-  MaxLength,
-  Min,
-  MinLength,
-  Max,
-  ValidateIf,
-  ValidateNested,
-} from 'class-validator';
+import { IsInt, IsString, Matches, MaxLength, Min, MinLength, Max } from 'class-validator';
 import { OptionalField } from '../common/validation';
+import { REPORTED_STATES } from './heartbeat-body';
 
 export class NodeView {
   @ApiProperty({ type: String, format: 'uuid' })
@@ -59,18 +45,6 @@ export class NodeView {
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A field that may be null but, when not, must pass its rules (and must be present). */
-const Nullable = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== null);
-
-/** Every state of the protocol's ReportedState: the record fails to compile when the protocol adds one. */
-const REPORTED_STATES = Object.keys({
-  starting: true,
-  up: true,
-  crashed: true,
-  stopping: true,
-} satisfies Record<ReportedState, true>) as ReportedState[];
 
 /** `POST /api/nodes/register`: an agent says who it is and what it offers. */
 export class RegisterNodeDto implements RegisterRequest {
@@ -117,62 +91,42 @@ export class RegisterNodeDto implements RegisterRequest {
   version?: string;
 }
 
-/** One instance container, as its agent sees it. */
+/** One instance container, as its agent sees it (checked by heartbeat-body.ts). */
 export class InstanceReportDto implements InstanceReport {
   @ApiProperty({ type: String, format: 'uuid' })
-  @Matches(UUID, { message: 'id must be a UUID' })
   id!: string;
 
   @ApiProperty({ type: String, format: 'uuid' })
-  @Matches(UUID, { message: 'releaseId must be a UUID' })
   releaseId!: string;
 
   @ApiProperty({ type: String, enum: REPORTED_STATES })
-  @IsIn(REPORTED_STATES)
   state!: ReportedState;
 
-  @ApiProperty({ type: String, nullable: true })
-  @Nullable()
-  @IsString()
-  @MaxLength(64)
+  @ApiProperty({ type: String, nullable: true, maxLength: 64 })
   containerId!: string | null;
 
-  @ApiProperty({ type: String, nullable: true, example: '10.0.0.2:32768' })
-  @Nullable()
-  @IsString()
-  @MaxLength(64)
+  @ApiProperty({ type: String, nullable: true, maxLength: 64, example: '10.0.0.2:32768' })
   address!: string | null;
 
-  @ApiProperty({ type: Number })
-  @IsInt()
-  @Min(0)
+  @ApiProperty({ type: Number, minimum: 0 })
   pid!: number;
 
-  @ApiProperty({ type: Number, nullable: true })
-  @Nullable()
-  @IsInt()
-  @Min(0)
+  @ApiProperty({ type: Number, nullable: true, minimum: 0 })
   memoryBytes!: number | null;
 
-  @ApiProperty({ type: Number })
-  @IsInt()
-  @Min(0)
+  @ApiProperty({ type: Number, minimum: 0 })
   restartCount!: number;
 
-  @ApiProperty({ type: String, nullable: true })
-  @Nullable()
-  @IsString()
-  @MaxLength(2000)
+  @ApiProperty({ type: String, nullable: true, maxLength: 2000 })
   error!: string | null;
 }
 
-/** `POST /api/nodes/:name/heartbeat`: every instance container the node has, or those that changed. */
+/**
+ * `POST /api/nodes/:name/heartbeat`: every instance container the node has, or those that
+ * changed. For OpenAPI: the body is checked by heartbeat-body.ts, not class-validator.
+ */
 export class HeartbeatDto implements HeartbeatRequest {
-  @ApiProperty({ type: InstanceReportDto, isArray: true })
-  @IsArray()
-  @ArrayMaxSize(HEARTBEAT_MAX_INSTANCES)
-  @ValidateNested({ each: true })
-  @Type(() => InstanceReportDto)
+  @ApiProperty({ type: InstanceReportDto, isArray: true, maxItems: HEARTBEAT_MAX_INSTANCES })
   instances!: InstanceReportDto[];
 
   @ApiPropertyOptional({
@@ -182,10 +136,6 @@ export class HeartbeatDto implements HeartbeatRequest {
     maxItems: HEARTBEAT_MAX_INSTANCES,
     description: 'instances that left the node since the last answered heartbeat, as a full report lacking them',
   })
-  @OptionalField()
-  @IsArray()
-  @ArrayMaxSize(HEARTBEAT_MAX_INSTANCES)
-  @Matches(UUID, { each: true, message: 'gone must hold instance ids (UUIDs)' })
   gone?: string[];
 
   @ApiPropertyOptional({
@@ -193,14 +143,13 @@ export class HeartbeatDto implements HeartbeatRequest {
     default: true,
     description: 'false: `instances` holds only the reports that changed since the last answered heartbeat',
   })
-  @OptionalField()
-  @IsBoolean()
   full?: boolean;
 
-  @ApiPropertyOptional({ type: String, description: 'the `desiredVersion` of the desired set the agent holds' })
-  @OptionalField()
-  @IsString()
-  @MaxLength(64)
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 64,
+    description: 'the `desiredVersion` of the desired set the agent holds',
+  })
   desiredVersion?: string;
 }
 

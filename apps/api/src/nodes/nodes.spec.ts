@@ -91,7 +91,7 @@ for (const kind of TEST_DATABASES) {
         ['a desiredVersion that is no string', { instances: [], desiredVersion: 7 }, 'desiredVersion', 'isString'],
         ['a desiredVersion too long', { instances: [], desiredVersion: 'v'.repeat(65) }, 'desiredVersion', 'maxLength'],
         ['a gone that is no list', { instances: [], gone: randomUUID() }, 'gone', 'isArray'],
-        ['a gone id that is no UUID', { instances: [], gone: [randomUUID(), 'web.1'] }, 'gone', 'matches'],
+        ['a gone id that is no UUID', { instances: [], gone: [randomUUID(), 'web.1'] }, 'gone.1', 'matches'],
       ];
       for (const [what, body, field, rule] of fields) {
         const res = await api.request('POST', '/api/nodes/node-c/heartbeat', { body });
