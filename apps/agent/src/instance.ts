@@ -40,13 +40,15 @@ const RETRY_MAX_MS = 300_000;
 const MIB = 1024 * 1024;
 
 /**
- * What a report reads, and how often (1,000 instances a node, one heartbeat a second): the
- * container's state when its shim's directory changed, and at least every STATE_READ_EVERY
- * reports in case inotify missed it; its memory every MEMORY_READ_EVERY reports (only `ps`
- * and the dashboard show it), each instance at its own phase so the reads spread out.
+ * What a report reads, and how often (1,000 instances a node, a heartbeat a second at rest
+ * and several while instances come and go): the container's state when its shim's directory
+ * changed, and at least every STATE_READ_MS in case inotify missed it; its memory every
+ * MEMORY_READ_MS (only `ps` and the dashboard show it), each instance at its own phase so the
+ * reads spread out. By time, not by report: counted in reports, the busy heartbeats of a
+ * scale-up read a thousand cgroups' memory.stat a second.
  */
-const STATE_READ_EVERY = 30;
-const MEMORY_READ_EVERY = 10;
+const STATE_READ_MS = 30_000;
+const MEMORY_READ_MS = 10_000;
 
 /** An instance that can never run as asked (a config var no environment can hold): no retry. */
 /** An instance that can never run as asked (its config holds a NUL): failed once, never retried. */
@@ -102,9 +104,9 @@ export class Instance {
   private stale = true;
   private memoryBytes: number | null = null;
   private memoryPid = 0;
-  /** Reports since the state, and the memory, were last read. */
-  private sinceState = 0;
-  private sinceMemory = 0;
+  /** When (the clock's ms) the state, and the memory, are next read though nothing changed. */
+  private nextStateRead = 0;
+  private nextMemoryRead = 0;
 
   private constructor(
     private readonly deps: InstanceDeps,
@@ -228,20 +230,22 @@ export class Instance {
 
   /** The container's state: read again when its shim wrote something, or now and then. */
   private async currentState(record: ContainerRecord): Promise<ContainerState> {
-    if (this.state && !this.stale && ++this.sinceState < STATE_READ_EVERY) return this.state;
+    const now = this.deps.clock.now();
+    if (this.state && !this.stale && now < this.nextStateRead) return this.state;
     // the periodic reads of instances launched together spread out from the second on
-    this.sinceState = this.state ? 0 : phaseOf(this.id) % STATE_READ_EVERY;
+    this.nextStateRead = now + (this.state ? STATE_READ_MS : phaseOf(this.id) % STATE_READ_MS);
     this.stale = false; // a change during the read marks it stale again
     const state = await this.deps.runtime.state(record);
     if (this.record === record) this.state = state;
     return state;
   }
 
-  /** Its memory, read every MEMORY_READ_EVERY reports (and whenever its init changed). */
+  /** Its memory, read every MEMORY_READ_MS (and whenever its init changed). */
   private async currentMemory(pid: number): Promise<number | null> {
-    if (this.memoryPid === pid && ++this.sinceMemory < MEMORY_READ_EVERY) return this.memoryBytes;
+    const now = this.deps.clock.now();
+    if (this.memoryPid === pid && now < this.nextMemoryRead) return this.memoryBytes;
     // a new init is read at once; then each instance at a phase of its own, so reads spread out
-    this.sinceMemory = this.memoryPid === pid ? 0 : phaseOf(this.id) % MEMORY_READ_EVERY;
+    this.nextMemoryRead = now + (this.memoryPid === pid ? MEMORY_READ_MS : phaseOf(this.id) % MEMORY_READ_MS);
     this.memoryPid = pid;
     this.memoryBytes = await this.deps.runtime.memory(pid);
     return this.memoryBytes;

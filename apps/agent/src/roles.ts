@@ -100,6 +100,8 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `fn` after `ms` (without keeping the process alive); returns the cancel. */
   after(ms: number, fn: () => void): () => void;
+  /** Milliseconds on a clock that only moves forward (for intervals, not dates). */
+  now(): number;
 }
 
 export const systemClock: Clock = {
@@ -123,4 +125,5 @@ export const systemClock: Clock = {
     timer.unref();
     return () => clearTimeout(timer);
   },
+  now: () => performance.now(),
 };

@@ -37,7 +37,7 @@ export async function settle(): Promise<void> {
 }
 
 export class FakeClock implements Clock {
-  private now = 0;
+  private time = 0;
   private seq = 0;
   private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
 
@@ -50,7 +50,7 @@ export class FakeClock implements Clock {
   }
 
   after(ms: number, fn: () => void): () => void {
-    const timer = { at: this.now + ms, seq: this.seq++, fn };
+    const timer = { at: this.time + ms, seq: this.seq++, fn };
     this.timers.push(timer);
     return () => {
       const i = this.timers.indexOf(timer);
@@ -60,17 +60,21 @@ export class FakeClock implements Clock {
 
   /** Moves time on by `ms`, firing each timer due on the way in order, and letting what it started settle. */
   async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
+    const end = this.time + ms;
     await settle();
     for (;;) {
       const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!due) break;
       this.timers.splice(this.timers.indexOf(due), 1);
-      this.now = due.at;
+      this.time = due.at;
       due.fn();
       await settle();
     }
-    this.now = end;
+    this.time = end;
+  }
+
+  now(): number {
+    return this.time;
   }
 }
 
