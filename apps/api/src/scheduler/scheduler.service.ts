@@ -12,12 +12,16 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { Release, SCHEDULER_KICK_CHANNEL } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { Reconciler } from './pass';
 import { RedisNodeNotifier, RedisRouteTable, SchedulerMessages } from './scheduler-redis';
 import { SchedulingStore } from './scheduling-store';
+
+/** The longest a pass asked for waits after the one before (see reconcileNow). */
+const MAX_PACE_MS = 1000;
 
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -137,9 +141,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       try {
         do {
           this.again = false;
+          const started = performance.now();
           await this.serial(() => this.reconcile()).catch((err: unknown) => {
             this.logger.error(`reconcile: ${(err as Error).stack ?? String(err)}`);
           });
+          // while instances come and go, every heartbeat asks for a pass: back to back, passes
+          // over a thousand instances took the whole process and heartbeats queued behind them.
+          // A pass asked for meanwhile waits as long as the last one took: at most half the time
+          // goes to passes, and a quick pass (a small platform) is hardly delayed.
+          if (this.again && !this.stopped) await sleep(Math.min(performance.now() - started, MAX_PACE_MS));
         } while (this.again && !this.stopped);
       } finally {
         this.running = undefined;
