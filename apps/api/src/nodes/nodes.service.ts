@@ -53,8 +53,8 @@ const REPORTED_COLUMNS = [
 ] as const;
 type ReportedRow = Pick<Instance, (typeof REPORTED_COLUMNS)[number]>;
 
-/** The instance columns the desired set's fingerprint is made of. */
-const FINGERPRINT_COLUMNS = [
+/** The instance columns the desired set (and so its fingerprint) is made of. */
+const DESIRED_COLUMNS = [
   'id',
   'appId',
   'releaseId',
@@ -79,6 +79,14 @@ function instanceColumns<K extends keyof Instance & string>(
   const query = em.createQueryBuilder(Instance, 'i').select(`i.${columns[0]}`, columns[0]);
   for (const column of columns.slice(1)) query.addSelect(`i.${column}`, column);
   return query.where('i.nodeId = :nodeId', { nodeId });
+}
+
+type DesiredRow = Pick<Instance, (typeof DESIRED_COLUMNS)[number]>;
+
+/** A node's desired set as read: its instance rows, and the names of their apps by id. */
+interface DesiredRows {
+  readonly rows: readonly DesiredRow[];
+  readonly apps: ReadonlyMap<string, string>;
 }
 
 function nodeView(node: Node): NodeView {
@@ -163,9 +171,11 @@ export class NodesService {
       // while the node was down the scheduler may have moved what its rows say
       fullReport: back && !full,
     };
-    const desiredVersion = await this.desiredVersion(node);
+    // the version and the set from one read, so the set answered is the one the version names
+    const set = await this.desiredRows(node);
+    const desiredVersion = this.desiredVersion(set);
     if (request.desiredVersion === desiredVersion) return { ...common, desiredVersion, instances: null };
-    return { ...common, desiredVersion, instances: await this.desired(node) };
+    return { ...common, desiredVersion, instances: await this.desired(set) };
   }
 
   /**
@@ -201,23 +211,16 @@ export class NodesService {
       const query = instanceColumns(em, REPORTED_COLUMNS, node.id);
       if (!full) query.andWhere('i.id IN (:...ids)', { ids: [...reported.keys(), ...gone] });
       const rows = await query.getRawMany<ReportedRow>();
-      const versions = new Map(
-        (rows.length
-          ? await em.find(Release, {
-              where: { id: In([...new Set(rows.map((r) => r.releaseId))]) },
-              select: { id: true, version: true },
-            })
-          : []
-        ).map((r) => [r.id, r.version]),
-      );
-      const label = (row: ReportedRow): string => `${row.type}.${row.number} (v${versions.get(row.releaseId) ?? '?'})`;
+      // what to tell the apps' logs, labelled with release versions read only when there is any
+      const said: { row: ReportedRow; line: (label: string) => string }[] = [];
+      const removed: string[] = [];
       for (const row of rows) {
         const report = reported.get(row.id);
         if (!report) {
           if (!full && !gone.has(row.id)) continue;
           if (row.desired === 'stop') {
             // its agent stopped and removed it
-            await em.delete(Instance, { id: row.id });
+            removed.push(row.id);
             changed = true;
           } else if (row.containerId !== null) {
             // the container is gone from under its agent: it will make a new one
@@ -226,9 +229,9 @@ export class NodesService {
               { id: row.id },
               { state: 'starting', containerId: null, address: null, pid: null },
             );
-            lines.push({
-              appId: row.appId,
-              line: `${label(row)} on ${node.name} lost its container; starting it again`,
+            said.push({
+              row,
+              line: (label) => `${label} on ${node.name} lost its container; starting it again`,
             });
             changed = true;
           }
@@ -248,19 +251,35 @@ export class NodesService {
         await em.update(Instance, { id: row.id }, update);
         if (update.state !== undefined || update.address !== undefined) changed = true;
         if (update.state === 'up') {
-          lines.push({
-            appId: row.appId,
-            line: `${label(row)} is up on ${node.name}${report.address ? ` at ${report.address}` : ''}`,
+          said.push({
+            row,
+            line: (label) => `${label} is up on ${node.name}${report.address ? ` at ${report.address}` : ''}`,
           });
         } else if (update.state === 'crashed') {
-          lines.push({
-            appId: row.appId,
-            line: `${label(row)} crashed on ${node.name}: ${report.error ?? 'it exited'}`,
+          said.push({
+            row,
+            line: (label) => `${label} crashed on ${node.name}: ${report.error ?? 'it exited'}`,
           });
         } else if (update.restartCount !== undefined && row.state === 'up') {
+          said.push({
+            row,
+            line: (label) => `${label} was restarted on ${node.name} (${report.restartCount} restarts)`,
+          });
+        }
+      }
+      for (let i = 0; i < removed.length; i += 500) await em.delete(Instance, { id: In(removed.slice(i, i + 500)) });
+      if (said.length > 0) {
+        const releaseIds = [...new Set(said.map(({ row }) => row.releaseId))];
+        const versions = new Map(
+          (await em.find(Release, { where: { id: In(releaseIds) }, select: { id: true, version: true } })).map((r) => [
+            r.id,
+            r.version,
+          ]),
+        );
+        for (const { row, line } of said) {
           lines.push({
             appId: row.appId,
-            line: `${label(row)} was restarted on ${node.name} (${report.restartCount} restarts)`,
+            line: line(`${row.type}.${row.number} (v${versions.get(row.releaseId) ?? '?'})`),
           });
         }
       }
@@ -269,55 +288,53 @@ export class NodesService {
     return { node, changed, back, lines };
   }
 
+  /** The instance rows the node should run (the columns the set is made of) and their apps' names. */
+  private async desiredRows(node: Node): Promise<DesiredRows> {
+    const { manager } = this.dataSource;
+    const rows = await instanceColumns(manager, DESIRED_COLUMNS, node.id)
+      .andWhere('i.desired = :desired', { desired: 'run' })
+      .orderBy('i.createdAt', 'ASC')
+      .getRawMany<DesiredRow>();
+    const appIds = [...new Set(rows.map((r) => r.appId))];
+    const apps = appIds.length
+      ? await manager.find(App, { where: { id: In(appIds) }, select: { id: true, name: true } })
+      : [];
+    return { rows, apps: new Map(apps.map((a) => [a.id, a.name])) };
+  }
+
   /**
    * A fingerprint of the node's desired set, from the few columns it is made of: the
    * instance rows and their apps' names. Releases (image, command, config, checks) never
    * change once built, and only built ones are placed.
    */
-  private async desiredVersion(node: Node): Promise<string> {
-    const { manager } = this.dataSource;
-    const rows = await instanceColumns(manager, FINGERPRINT_COLUMNS, node.id)
-      .andWhere('i.desired = :desired', { desired: 'run' })
-      .orderBy('i.createdAt', 'ASC')
-      .getRawMany<Pick<Instance, (typeof FINGERPRINT_COLUMNS)[number]>>();
+  private desiredVersion({ rows, apps }: DesiredRows): string {
     const hash = createHash('sha256').update(`v1 ${this.config.scheduler.stopTimeout}\n`);
     for (const r of rows) {
       hash.update(
         `${r.id} ${r.appId} ${r.releaseId} ${r.type} ${r.number} ${r.size} ${r.memory} ${r.cpuShares} ${r.cpuQuota}\n`,
       );
     }
-    const appIds = [...new Set(rows.map((r) => r.appId))];
-    if (appIds.length) {
-      const apps = await manager.find(App, { where: { id: In(appIds) }, select: { id: true, name: true } });
-      for (const a of apps.sort((x, y) => x.id.localeCompare(y.id))) hash.update(`${a.id} ${a.name}\n`);
-    }
+    for (const id of [...apps.keys()].sort((x, y) => x.localeCompare(y))) hash.update(`${id} ${apps.get(id)}\n`);
     return hash.digest('base64url').slice(0, 22);
   }
 
   /** Every instance the node should run, with what its agent needs to run it. */
-  private async desired(node: Node): Promise<DesiredInstance[]> {
-    const { manager } = this.dataSource;
-    const rows = await manager.find(Instance, {
-      where: { nodeId: node.id, desired: 'run' },
-      order: { createdAt: 'ASC' },
-    });
+  private async desired({ rows, apps }: DesiredRows): Promise<DesiredInstance[]> {
     if (rows.length === 0) return [];
-    const [releases, apps] = await Promise.all([
-      manager.find(Release, { where: { id: In([...new Set(rows.map((r) => r.releaseId))]) } }),
-      manager.find(App, { where: { id: In([...new Set(rows.map((r) => r.appId))]) } }),
-    ]);
+    const releases = await this.dataSource.manager.find(Release, {
+      where: { id: In([...new Set(rows.map((r) => r.releaseId))]) },
+    });
     const releaseById = new Map(releases.map((r) => [r.id, r]));
-    const appById = new Map(apps.map((a) => [a.id, a]));
     const out: DesiredInstance[] = [];
     for (const row of rows) {
       const release = releaseById.get(row.releaseId);
-      const app = appById.get(row.appId);
-      if (!release?.imageRef || !app) continue;
+      const appName = apps.get(row.appId);
+      if (!release?.imageRef || appName === undefined) continue;
       const dyno = `${row.type}.${row.number}`;
       out.push({
         id: row.id,
-        appId: app.id,
-        app: app.name,
+        appId: row.appId,
+        app: appName,
         type: row.type,
         number: row.number,
         releaseId: release.id,
