@@ -77,7 +77,26 @@ export interface RemoveOptions {
   readonly inUse?: ReadonlySet<Digest>;
 }
 
+/**
+ * Manifests and configs this process parsed, by digest. A blob's digest fixes its bytes, so an
+ * entry is right as long as the blob is still there (asked each time: a stat, where reading,
+ * verifying and parsing it again made every `resolve`, three per instance an agent starts,
+ * cost a read of every image on the node). Frozen: every caller shares them. At most
+ * BLOB_CACHE entries, the oldest dropped first.
+ */
+const BLOB_CACHE = 512;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export class ImageService {
+  private readonly parsed = new Map<Digest, unknown>();
+
   private constructor(
     readonly content: ContentStore,
     readonly snapshots: SnapshotStore,
@@ -322,14 +341,24 @@ export class ImageService {
   /** Reads an image by manifest digest; undefined when its blobs are gone (a broken ref). */
   async load(manifestDigest: Digest, names: string[] = []): Promise<Image | undefined> {
     try {
-      const manifest = await this.content.readJson<ImageManifest>(manifestDigest);
+      const manifest = await this.readJson<ImageManifest>(manifestDigest);
       if (isIndexType(manifest.mediaType) || !Array.isArray(manifest.layers)) return undefined;
       if (manifest.mediaType !== undefined && !isManifestType(manifest.mediaType)) return undefined;
-      const config = await this.content.readJson<ImageConfig>(manifest.config.digest);
+      const config = await this.readJson<ImageConfig>(manifest.config.digest);
       return { id: manifest.config.digest, manifestDigest, manifest, config, names };
     } catch {
       return undefined;
     }
+  }
+
+  /** A JSON blob, parsed once per process (see BLOB_CACHE); the object is frozen. */
+  private async readJson<T>(digest: Digest): Promise<T> {
+    const hit = this.parsed.get(digest);
+    if (hit !== undefined && (await this.content.has(digest))) return hit as T;
+    const value = deepFreeze(await this.content.readJson<T>(digest));
+    this.parsed.set(digest, value);
+    if (this.parsed.size > BLOB_CACHE) this.parsed.delete(this.parsed.keys().next().value as Digest);
+    return value;
   }
 }
 
