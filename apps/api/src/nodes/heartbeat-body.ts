@@ -46,15 +46,48 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Collects faults until there are enough to tell. */
+/** A rule broken, and the end of its message (`must be a string`); null: none is. */
+type Fault = readonly [rule: string, tail: string] | null;
+
+const NOT_STRING: Fault = ['isString', 'must be a string'];
+const NOT_INTEGER: Fault = ['isInt', 'must be an integer'];
+const NEGATIVE: Fault = ['min', 'must not be less than 0'];
+const NOT_UUID: Fault = ['matches', 'must be a UUID'];
+const NOT_STATE: Fault = ['isIn', `must be one of ${REPORTED_STATES.join(', ')}`];
+const NOT_OBJECT: Fault = ['nestedValidation', 'must be an object'];
+const UNKNOWN: Fault = ['unknownField', 'is not a known field'];
+
+const string = (value: unknown, maxLength: number): Fault =>
+  typeof value !== 'string'
+    ? NOT_STRING
+    : value.length > maxLength
+      ? ['maxLength', `must be at most ${maxLength} characters long`]
+      : null;
+const nullableString = (value: unknown, maxLength: number): Fault => (value === null ? null : string(value, maxLength));
+const count = (value: unknown): Fault =>
+  typeof value !== 'number' || !Number.isInteger(value) ? NOT_INTEGER : value < 0 ? NEGATIVE : null;
+const uuid = (value: unknown): Fault => (typeof value !== 'string' || !UUID.test(value) ? NOT_UUID : null);
+
+/**
+ * Collects faults until there are enough to tell. Where one is, is spelled only when there
+ * is one: `instances.3.state` in details, `instances[3].state` in messages.
+ */
 class Faults {
   readonly details: ErrorDetail[] = [];
   /** Some faults were not listed. */
   cut = false;
 
-  add(field: string, rule: string, message: string): void {
-    if (this.details.length < MAX_DETAILS) this.details.push({ field, rule, message });
-    else this.cut = true;
+  add(fault: Fault, name: string, index?: number, key?: string): void {
+    if (fault === null) return;
+    if (this.details.length >= MAX_DETAILS) {
+      this.cut = true;
+      return;
+    }
+    const [rule, tail] = fault;
+    const at = index === undefined ? '' : `.${index}`;
+    const where = index === undefined ? '' : `[${index}]`;
+    const last = key === undefined ? '' : `.${key}`;
+    this.details.push({ field: `${name}${at}${last}`, rule, message: `${name}${where}${last} ${tail}` });
   }
 
   get full(): boolean {
@@ -62,74 +95,31 @@ class Faults {
   }
 }
 
-/** `where` names the field in messages, `field` in details. */
-interface At {
-  readonly field: string;
-  readonly where: string;
-}
-
-function string(faults: Faults, at: At, value: unknown, maxLength: number): void {
-  if (typeof value !== 'string') faults.add(at.field, 'isString', `${at.where} must be a string`);
-  else if (value.length > maxLength) {
-    faults.add(at.field, 'maxLength', `${at.where} must be at most ${maxLength} characters long`);
-  }
-}
-
-function count(faults: Faults, at: At, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    faults.add(at.field, 'isInt', `${at.where} must be an integer`);
-  } else if (value < 0) faults.add(at.field, 'min', `${at.where} must not be less than 0`);
-}
-
-function uuid(faults: Faults, at: At, value: unknown): void {
-  if (typeof value !== 'string' || !UUID.test(value)) faults.add(at.field, 'matches', `${at.where} must be a UUID`);
-}
-
-function nullable(value: unknown, check: () => void): void {
-  if (value !== null) check();
-}
-
-function unknownFields(
-  faults: Faults,
-  value: Record<string, unknown>,
-  known: Set<string>,
-  at: (key: string) => At,
-): void {
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) {
-      const { field, where } = at(key);
-      faults.add(field, 'unknownField', `${where} is not a known field`);
-    }
-  }
-}
-
 function report(faults: Faults, value: unknown, index: number): void {
-  const at = (key: string): At => ({ field: `instances.${index}.${key}`, where: `instances[${index}].${key}` });
+  const add = (fault: Fault, key: string): void => faults.add(fault, 'instances', index, key);
   if (!isObject(value)) {
-    faults.add(`instances.${index}`, 'nestedValidation', `instances[${index}] must be an object`);
+    faults.add(NOT_OBJECT, 'instances', index);
     return;
   }
-  unknownFields(faults, value, REPORT_FIELDS, at);
-  uuid(faults, at('id'), value['id']);
-  uuid(faults, at('releaseId'), value['releaseId']);
-  if (!STATES.has(value['state'])) {
-    faults.add(at('state').field, 'isIn', `${at('state').where} must be one of ${REPORTED_STATES.join(', ')}`);
-  }
-  nullable(value['containerId'], () => string(faults, at('containerId'), value['containerId'], 64));
-  nullable(value['address'], () => string(faults, at('address'), value['address'], 64));
-  count(faults, at('pid'), value['pid']);
-  nullable(value['memoryBytes'], () => count(faults, at('memoryBytes'), value['memoryBytes']));
-  count(faults, at('restartCount'), value['restartCount']);
-  nullable(value['error'], () => string(faults, at('error'), value['error'], 2000));
+  for (const key of Object.keys(value)) if (!REPORT_FIELDS.has(key)) add(UNKNOWN, key);
+  add(uuid(value['id']), 'id');
+  add(uuid(value['releaseId']), 'releaseId');
+  add(STATES.has(value['state']) ? null : NOT_STATE, 'state');
+  add(nullableString(value['containerId'], 64), 'containerId');
+  add(nullableString(value['address'], 64), 'address');
+  add(count(value['pid']), 'pid');
+  add(value['memoryBytes'] === null ? null : count(value['memoryBytes']), 'memoryBytes');
+  add(count(value['restartCount']), 'restartCount');
+  add(nullableString(value['error'], 2000), 'error');
 }
 
 function list(faults: Faults, name: string, value: unknown, each: (item: unknown, index: number) => void): void {
   if (!Array.isArray(value)) {
-    faults.add(name, 'isArray', `${name} must be an array`);
+    faults.add(['isArray', 'must be an array'], name);
     return;
   }
   if (value.length > HEARTBEAT_MAX_INSTANCES) {
-    faults.add(name, 'arrayMaxSize', `${name} must contain no more than ${HEARTBEAT_MAX_INSTANCES} elements`);
+    faults.add(['arrayMaxSize', `must contain no more than ${HEARTBEAT_MAX_INSTANCES} elements`], name);
     return;
   }
   for (let i = 0; i < value.length; i++) {
@@ -147,15 +137,12 @@ export function parseHeartbeat(body: unknown): HeartbeatRequest {
     throw ApiError.invalidParams('the body must be a JSON object (Content-Type: application/json)');
   }
   const faults = new Faults();
-  unknownFields(faults, body, REQUEST_FIELDS, (key) => ({ field: key, where: key }));
+  for (const key of Object.keys(body)) if (!REQUEST_FIELDS.has(key)) faults.add(UNKNOWN, key);
   list(faults, 'instances', body['instances'], (item, i) => report(faults, item, i));
   const { full, gone, desiredVersion } = body;
-  if (full !== undefined && typeof full !== 'boolean') faults.add('full', 'isBoolean', 'full must be a boolean');
-  if (gone !== undefined) {
-    list(faults, 'gone', gone, (id, i) => uuid(faults, { field: `gone.${i}`, where: `gone[${i}]` }, id));
-  }
-  if (desiredVersion !== undefined)
-    string(faults, { field: 'desiredVersion', where: 'desiredVersion' }, desiredVersion, 64);
+  if (full !== undefined && typeof full !== 'boolean') faults.add(['isBoolean', 'must be a boolean'], 'full');
+  if (gone !== undefined) list(faults, 'gone', gone, (id, i) => faults.add(uuid(id), 'gone', i));
+  if (desiredVersion !== undefined) faults.add(string(desiredVersion, 64), 'desiredVersion');
   if (faults.details.length > 0) {
     const more = faults.cut ? `; and more (the first ${MAX_DETAILS} are listed)` : '';
     throw ApiError.invalidParams(faults.details.map((d) => d.message).join('; ') + more, faults.details);
