@@ -28,11 +28,12 @@ import {
   transaction,
 } from '@paas/platform';
 import { createHash, randomUUID } from 'node:crypto';
-import { type DataSource, type EntityManager, In } from 'typeorm';
+import { type DataSource, type EntityManager, In, type SelectQueryBuilder } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
+import { instanceColumns } from '../scheduler/scheduling-store';
 import type { NodeView } from './nodes.dto';
 
 /** What a report is compared with: an instance row's columns the agent reports on. */
@@ -66,19 +67,13 @@ const DESIRED_COLUMNS = [
   'cpuQuota',
 ] as const;
 
-/**
- * Some columns of a node's instance rows as the database returns them, without entities:
- * only integer, text and null columns (a boolean or a date would come back as each driver
- * spells it).
- */
-function instanceColumns<K extends keyof Instance & string>(
+/** Some columns of a node's instance rows, without entities (instanceColumns). */
+function nodeInstances<K extends keyof Instance & string>(
   em: EntityManager,
   columns: readonly K[],
   nodeId: string,
-): ReturnType<EntityManager['createQueryBuilder']> {
-  const query = em.createQueryBuilder(Instance, 'i').select(`i.${columns[0]}`, columns[0]);
-  for (const column of columns.slice(1)) query.addSelect(`i.${column}`, column);
-  return query.where('i.nodeId = :nodeId', { nodeId });
+): SelectQueryBuilder<Instance> {
+  return instanceColumns(em, columns).where('i.nodeId = :nodeId', { nodeId });
 }
 
 type DesiredRow = Pick<Instance, (typeof DESIRED_COLUMNS)[number]>;
@@ -208,7 +203,7 @@ export class NodesService {
       // an id also reported is still here; one the node does not have is ignored below
       const gone = new Set(goneIds.filter((id) => !reported.has(id)));
       if (!full && reports.length === 0 && gone.size === 0) return node;
-      const query = instanceColumns(em, REPORTED_COLUMNS, node.id);
+      const query = nodeInstances(em, REPORTED_COLUMNS, node.id);
       if (!full) query.andWhere('i.id IN (:...ids)', { ids: [...reported.keys(), ...gone] });
       const rows = await query.getRawMany<ReportedRow>();
       // what to tell the apps' logs, labelled with release versions read only when there is any
@@ -291,7 +286,7 @@ export class NodesService {
   /** The instance rows the node should run (the columns the set is made of) and their apps' names. */
   private async desiredRows(node: Node): Promise<DesiredRows> {
     const { manager } = this.dataSource;
-    const rows = await instanceColumns(manager, DESIRED_COLUMNS, node.id)
+    const rows = await nodeInstances(manager, DESIRED_COLUMNS, node.id)
       .andWhere('i.desired = :desired', { desired: 'run' })
       .orderBy('i.createdAt', 'ASC')
       .getRawMany<DesiredRow>();

@@ -158,6 +158,51 @@ for (const kind of TEST_DATABASES) {
       );
     });
 
+    it('reads the instances as the pass sees them, the same on both databases, and the up web ones in order', async () => {
+      const app = await insertApp(ds, 'reading');
+      const v1 = await release(app, 1);
+      await store.commit(
+        [{ appId: app.id, plan: plan({ start: [start(v1, 2), start(v1, 1), { ...start(v1, 3), cpuQuota: null }] }) }],
+        AT,
+      );
+      const byNumber = async () =>
+        new Map((await store.instances()).filter((i) => i.appId === app.id).map((i) => [i.number, i]));
+      const placed = await byNumber();
+      const two = placed.get(2);
+      await ds.manager.update(Instance, { id: placed.get(1)?.id }, { state: 'up', address: '10.0.0.1:5000' });
+      await ds.manager.update(Instance, { id: two?.id }, { state: 'up', address: '10.0.0.2:5000', replace: true });
+      await ds.manager.update(Instance, { id: placed.get(3)?.id }, { state: 'crashed', error: 'exited with code 1' });
+      const read = await byNumber();
+      assert.deepEqual(read.get(2), {
+        id: two?.id,
+        appId: app.id,
+        releaseId: v1.id,
+        type: 'web',
+        number: 2,
+        nodeId: node.id,
+        state: 'up',
+        desired: 'run',
+        size: 'nano',
+        memory: 32,
+        cpuShares: 64,
+        cpuQuota: 250,
+        replace: true,
+        error: null,
+        address: '10.0.0.2:5000',
+      });
+      assert.deepEqual(
+        [read.get(1)?.replace, read.get(3)?.cpuQuota, read.get(3)?.error],
+        [false, null, 'exited with code 1'],
+      );
+      assert.deepEqual(
+        (await store.upWebInstances()).filter((i) => i.appId === app.id).map((i) => [i.number, i.address]),
+        [
+          [1, '10.0.0.1:5000'],
+          [2, '10.0.0.2:5000'],
+        ],
+      );
+    });
+
     it('marks nodes and their instances down together, and forgets instances', async () => {
       const app = await insertApp(ds, 'liveness');
       const v1 = await release(app, 1);
