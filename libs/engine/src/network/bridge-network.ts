@@ -25,7 +25,7 @@ import { LeaseStore } from './lease-store';
 import { probePort } from './port-probe';
 import type { PortBinding } from './ports';
 import { containerTag, deletions, isolationEntry, isolationSet, portRules } from './rules';
-import { createSandbox, netnsPath, removeSandbox, sandboxExists } from './sandbox.linux';
+import { createSandbox, netnsPath, removeSandbox, sandboxExists, sandboxGone } from './sandbox.linux';
 
 export interface BridgeNetworkOptions {
   readonly bridge: BridgeSettings;
@@ -92,6 +92,8 @@ export class BridgeNetwork {
       const previous = state.leases[endpoint.id];
       if (previous) await this.teardown(previous);
       else await removeSandbox(endpoint.id);
+      // the new sandbox takes the same names
+      await sandboxGone(endpoint.id);
       await this.reclaimTransient(state);
       // the shared hosts file changes only when a name it lists comes or goes
       let hostsChanged =
@@ -133,6 +135,7 @@ export class BridgeNetwork {
         if (rules) await iptablesRestore(rules);
       } catch (err) {
         await this.teardown(lease);
+        await sandboxGone(endpoint.id);
         releaseLease(state, endpoint.id);
         throw err;
       } finally {
@@ -154,6 +157,8 @@ export class BridgeNetwork {
       releaseLease(state, id);
       if (listedInHosts(lease)) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
     });
+    // outside the lock: containers leaving together wait for the kernel side by side
+    await sandboxGone(id);
   }
 
   /** A renamed container keeps its address; its new name resolves on the bridge at once. */

@@ -57,9 +57,28 @@ export async function createSandbox(
   );
 }
 
-/** Removes whatever exists of the sandbox; missing pieces are not errors. */
+/**
+ * Removes whatever exists of the sandbox; missing pieces are not errors. Only the namespace is
+ * deleted when it exists: the kernel then destroys its eth0, and with it the host end, in its
+ * own time and many namespaces at once, where deleting the veth first held the kernel's
+ * network lock for a grace period per container (35 ms each; a thousand instances leaving
+ * took 35 s under the IPAM lock). `sandboxGone` waits for that, outside any lock.
+ */
 export async function removeSandbox(id: string): Promise<void> {
-  if (!sandboxExists(id)) return;
-  // deleting the host end deletes its peer; deleting the netns frees the rest once no process holds it
-  await ipBatch([`link del ${hostVeth(id)}`, `netns del ${netnsName(id)}`], { force: true });
+  if (existsSync(netnsPath(id))) await ipBatch([`netns del ${netnsName(id)}`], { force: true });
+  else if (existsSync(`/sys/class/net/${hostVeth(id)}`)) await ipBatch([`link del ${hostVeth(id)}`], { force: true });
+}
+
+/** How long the kernel gets to destroy a deleted namespace's veth before it is deleted by hand. */
+const VETH_GONE_MS = 3000;
+
+/**
+ * Resolves once the host end of a removed sandbox is gone. A namespace some process still
+ * holds outlives its deletion, and its veth with it: that one is deleted by hand.
+ */
+export async function sandboxGone(id: string): Promise<void> {
+  const veth = `/sys/class/net/${hostVeth(id)}`;
+  const deadline = Date.now() + VETH_GONE_MS;
+  while (existsSync(veth) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  if (existsSync(veth)) await ipBatch([`link del ${hostVeth(id)}`], { force: true });
 }
