@@ -2,8 +2,9 @@
  * Bridge networking for containers, the engine's only entry point into this folder:
  * `attach` before the runtime starts a container, `detach` when it stops or is removed,
  * `prune` to repair. Every kernel object of a container (netns, veth, iptables rules) is made
- * and removed under the IPAM lock, after its lease is on disk and before the lease goes, so
- * the lease file is a journal: whatever a crash leaves behind, a lease names it.
+ * after its lease is on disk and removed before the lease goes, so the lease file is a
+ * journal: whatever a crash leaves behind, a lease names it. Only the leases change under the
+ * IPAM lock; the kernel work of containers coming and going runs side by side outside it.
  */
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
@@ -57,6 +58,8 @@ const EPHEMERAL: PortRange = { first: 32768, last: 60999 };
 
 export class BridgeNetwork {
   readonly leases: LeaseStore;
+  /** Leases of this process whose kernel objects are being made (outside the lock): never reclaimed. */
+  private readonly settingUp = new Set<string>();
   /** The hosts file every container on this bridge bind-mounts read-only as /etc/hosts. */
   readonly hostsFile: string;
 
@@ -85,10 +88,16 @@ export class BridgeNetwork {
     }
   }
 
-  /** Creates the container's netns, veth, address and published ports; resolves to its lease. */
+  /**
+   * Creates the container's netns, veth, address and published ports; resolves to its lease.
+   * The lease is decided and written under the lock; the kernel objects are made after it,
+   * outside the lock, so containers starting together set up their networks side by side (the
+   * lease on disk still names them first: the journal holds). A failure takes them down and
+   * gives the lease back under the lock again.
+   */
   async attach(endpoint: Endpoint): Promise<Lease> {
     const { bridge } = this.options;
-    return this.leases.transaction(async (state, commit) => {
+    const lease = await this.leases.transaction(async (state, commit) => {
       const previous = state.leases[endpoint.id];
       if (previous) await this.teardown(previous);
       else await removeSandbox(endpoint.id);
@@ -106,7 +115,7 @@ export class BridgeNetwork {
         hostsChanged = true;
         allocated = await this.allocate(state, endpoint);
       }
-      const lease: Lease = {
+      const made: Lease = {
         id: endpoint.id,
         name: endpoint.name,
         hostname: endpoint.hostname,
@@ -116,48 +125,67 @@ export class BridgeNetwork {
         ...(endpoint.isolated ? { isolated: true } : {}),
         ...(endpoint.transient ? { transient: true } : {}),
       };
-      state.leases[endpoint.id] = lease;
+      state.leases[endpoint.id] = made;
+      this.settingUp.add(endpoint.id);
       await commit();
       try {
         await ensureBridge(
           bridge,
           Object.values(state.leases).filter((l) => l.isolated),
         );
-        // the container is in the isolation set before it has an address on the bridge
-        if (lease.isolated) await ipset(['add', ...isolationEntry(bridge.name, endpoint.id, lease.ip), '-exist']);
-        await createSandbox(
-          endpoint.id,
-          bridge.name,
-          { ip: lease.ip, prefix: bridge.subnet.prefix, gateway: bridge.subnet.gateway },
-          { isolated: lease.isolated ?? false },
-        );
-        const rules = portRules(bridge.name, endpoint.id, lease.ip, lease.ports);
-        if (rules) await iptablesRestore(rules);
       } catch (err) {
-        await this.teardown(lease);
-        await sandboxGone(endpoint.id);
+        this.settingUp.delete(endpoint.id);
         releaseLease(state, endpoint.id);
         throw err;
       } finally {
         if (hostsChanged) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
       }
-      return lease;
+      return made;
     });
+    try {
+      // the container is in the isolation set before it has an address on the bridge
+      if (lease.isolated) await ipset(['add', ...isolationEntry(bridge.name, endpoint.id, lease.ip), '-exist']);
+      await createSandbox(
+        endpoint.id,
+        bridge.name,
+        { ip: lease.ip, prefix: bridge.subnet.prefix, gateway: bridge.subnet.gateway },
+        { isolated: lease.isolated ?? false },
+      );
+      const rules = portRules(bridge.name, endpoint.id, lease.ip, lease.ports);
+      if (rules) await iptablesRestore(rules);
+    } catch (err) {
+      await this.leases.transaction(async (state) => {
+        await this.teardown(lease);
+        if (state.leases[endpoint.id] === undefined) return;
+        releaseLease(state, endpoint.id);
+        if (listedInHosts(lease)) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+      });
+      await sandboxGone(endpoint.id);
+      throw err;
+    } finally {
+      this.settingUp.delete(endpoint.id);
+    }
+    return lease;
   }
 
-  /** Removes everything the container had on the bridge; a no-op for one that has nothing. */
+  /**
+   * Removes everything the container had on the bridge; a no-op for one that has nothing. The
+   * kernel objects go first, outside the lock (containers leaving together take theirs down
+   * side by side), then the lease under it.
+   */
   async detach(id: string): Promise<void> {
-    const quick = await this.leases.read();
-    if (!quick.leases[id] && !sandboxExists(id)) return;
+    const seen = (await this.leases.read()).leases[id];
+    if (!seen && !sandboxExists(id)) return;
+    if (seen) await this.teardown(seen);
+    else await removeSandbox(id);
     await this.leases.transaction(async (state) => {
       const lease = state.leases[id];
-      if (lease) await this.teardown(lease);
-      else await removeSandbox(id);
       if (!lease) return;
+      // made anew meanwhile (another process restarted the container): its objects too
+      if (lease.since !== seen?.since || lease.ip !== seen.ip) await this.teardown(lease);
       releaseLease(state, id);
       if (listedInHosts(lease)) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
     });
-    // outside the lock: containers leaving together wait for the kernel side by side
     await sandboxGone(id);
   }
 
@@ -217,8 +245,9 @@ export class BridgeNetwork {
   private async reclaim(state: LeaseState, except?: string): Promise<number> {
     let count = 0;
     for (const lease of Object.values(state.leases)) {
-      if (lease.id === except || (await this.live(lease))) continue;
+      if (lease.id === except || this.settingUp.has(lease.id) || (await this.live(lease))) continue;
       await this.teardown(lease);
+      await sandboxGone(lease.id);
       releaseLease(state, lease.id);
       count++;
     }
@@ -230,6 +259,7 @@ export class BridgeNetwork {
     for (const lease of Object.values(state.leases)) {
       if (!lease.transient || isProcessAlive(lease.pid)) continue;
       await this.teardown(lease);
+      await sandboxGone(lease.id);
       releaseLease(state, lease.id);
     }
   }
