@@ -128,7 +128,10 @@ export async function runUp(io: CliIo): Promise<void> {
       await ensureNodeToken(root, control.url);
       return [reg, control, ...(await supervisor.start([agent(reg.url, control.url), router()]))];
     };
-    const running = await Promise.race([startAll(), stopSignal.then(() => [])]);
+    const starting = startAll();
+    // after a signal the start is abandoned, and fails as the stop ends its components
+    starting.catch(() => undefined);
+    const running = await Promise.race([starting, stopSignal.then(() => [])]);
     if (signalled === undefined) {
       io.out(`paas ${VERSION} is up\n`);
       for (const c of running) io.out(`  ${c.name.padEnd(10)} ${c.url.padEnd(28)} pid ${c.pid}\n`);

@@ -365,6 +365,7 @@ describe('Supervisor restarts', () => {
     await clock.advance(500);
     await stopped;
     assert.deepEqual(order, ['router SIGTERM', 'registry SIGTERM', 'registry SIGKILL']);
+    await assert.rejects(sup.start([spec('agent')]), /agent not started: the platform is stopping/);
     await clock.advance(60_000);
     assert.equal(runs.length, 3, 'no run started during or after the stop');
     assert.deepEqual(

@@ -181,6 +181,8 @@ export class Supervisor {
   }
 
   private async startOne(spec: ComponentSpec): Promise<RunningComponent> {
+    // a start still under way when Ctrl-C came: nothing more is launched, so nothing outlives the stop
+    if (this.stopping) throw new Error(`${spec.name} not started: the platform is stopping`);
     const run = this.runOf(spec, spec.env);
     const slot: Slot = { spec, run, restarts: 0, deaths: 0 };
     this.slots.push(slot);
