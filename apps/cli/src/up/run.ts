@@ -32,10 +32,16 @@ function proxyArgs(env: NodeJS.ProcessEnv): string[] {
   return ['--proxy-remote', remote, ...(user ? ['--proxy-username', user] : [])];
 }
 
+/** HOST:PORT of a component's URL as an address setting reads it (URL.host drops a port 80). */
+export function listenAddressOf(url: string): string {
+  const { hostname, port, protocol } = new URL(url);
+  return `${hostname}:${port || (protocol === 'https:' ? 443 : 80)}`;
+}
+
 /** A restart listens where the first start did (its address may have said port 0). */
 const pinned =
   (variable: string) =>
-  (first: ReadyMessage): Record<string, string> => ({ [variable]: new URL(first.url).host });
+  (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
 
 /**
  * `paas up`: runs the platform's components in the foreground until a signal; one that dies is
@@ -106,7 +112,7 @@ export async function runUp(io: CliIo): Promise<void> {
     env: { ...env, REDIS_URL: env['REDIS_URL'] || redis?.url },
     pin: (first) => ({
       ...pinned('PAAS_ROUTER_ADDR')(first),
-      ...(first.admin ? { PAAS_ROUTER_ADMIN_ADDR: new URL(first.admin).host } : {}),
+      ...(first.admin ? { PAAS_ROUTER_ADMIN_ADDR: listenAddressOf(first.admin) } : {}),
     }),
     probe: async (url) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status > 0,
   });
