@@ -185,7 +185,7 @@ class FakeRun implements ComponentRun {
 describe('Supervisor restarts', () => {
   const SIGKILL = { code: null, signal: 'SIGKILL' as const };
   /** A supervisor on a fake clock whose launches are FakeRuns, readied by the test. */
-  const setup = (options: { stubborn?: boolean } = {}) => {
+  const setup = (options: { stubborn?: boolean; refuse?: () => boolean } = {}) => {
     const clock = new FakeClock();
     const lines: string[] = [];
     const runs: FakeRun[] = [];
@@ -199,6 +199,7 @@ describe('Supervisor restarts', () => {
       resetAfterMs: 5000,
       write: (l) => lines.push(l),
       launch: (spec, env) => {
+        if (options.refuse?.()) throw new Error('spawn EAGAIN');
         const run = new FakeRun(spec.name, pids++, env, !options.stubborn);
         runs.push(run);
         return run;
@@ -329,6 +330,26 @@ describe('Supervisor restarts', () => {
       await settle();
       assert.equal(lines.at(-1), `router is back at http://router:${last().pid} (pid ${last().pid})\n`);
       assert.equal(runs.length, 4);
+    } finally {
+      await sup.stop();
+    }
+  });
+
+  it('tries again, with the back-off, when a restart cannot even be launched', async () => {
+    let refuse = false;
+    const { clock, lines, runs, sup, last, start } = setup({ refuse: () => refuse });
+    try {
+      await start([spec('agent')]);
+      refuse = true;
+      last().die(SIGKILL);
+      await clock.advance(100);
+      assert.equal(lines.at(-1), 'agent could not be started: spawn EAGAIN; restarting in 0.2 s (restart 2)\n');
+      refuse = false;
+      await clock.advance(200);
+      assert.equal(runs.length, 2);
+      last().becomeReady();
+      await settle();
+      assert.match(lines.at(-1) ?? '', /^agent is back/);
     } finally {
       await sup.stop();
     }

@@ -105,7 +105,8 @@ export class ComponentExitedError extends PaasError {
 }
 
 function describeExit({ code, signal }: Exit): string {
-  return `exited ${signal ? `on signal ${signal}` : `with status ${code}`}`;
+  if (signal) return `exited on signal ${signal}`;
+  return code === null ? 'could not be run' : `exited with status ${code}`;
 }
 
 /** One component over its restarts. */
@@ -224,12 +225,17 @@ export class Supervisor {
   /** A supervised run ended: schedule the next one, unless we are stopping. */
   private onExit(slot: Slot, run: ComponentRun, exit: Exit): void {
     if (this.stopping || slot.run !== run) return;
+    this.scheduleRestart(slot, describeExit(exit));
+  }
+
+  /** Says what happened (`exited on signal SIGKILL`) and starts the component again after its delay. */
+  private scheduleRestart(slot: Slot, what: string): void {
     if (slot.readyAt !== undefined && this.clock.now() - slot.readyAt >= this.resetAfterMs) slot.deaths = 0;
     const delay = Math.min(this.backoffMs * 2 ** slot.deaths, this.maxBackoffMs);
     slot.deaths++;
     slot.restarts++;
     slot.readyAt = undefined;
-    this.write(`${slot.spec.name} ${describeExit(exit)}; restarting in ${delay / 1000} s (restart ${slot.restarts})\n`);
+    this.write(`${slot.spec.name} ${what}; restarting in ${delay / 1000} s (restart ${slot.restarts})\n`);
     slot.timer = this.clock.setTimeout(() => void this.restart(slot), delay);
   }
 
@@ -237,7 +243,13 @@ export class Supervisor {
     slot.timer = undefined;
     if (this.stopping) return;
     const { spec } = slot;
-    const run = this.runOf(spec, { ...spec.env, ...(slot.first && spec.pin?.(slot.first)) });
+    let run: ComponentRun;
+    try {
+      run = this.runOf(spec, { ...spec.env, ...(slot.first && spec.pin?.(slot.first)) });
+    } catch (err) {
+      this.scheduleRestart(slot, `could not be started: ${(err as Error).message}`);
+      return;
+    }
     slot.run = run;
     void run.exited.then((exit) => this.onExit(slot, run, exit));
     try {
@@ -268,6 +280,11 @@ export function forkComponent(
   const exited = new Promise<Exit>((resolve) => {
     // 'close' comes after 'exit' once stdout and stderr are drained, so no line is lost.
     proc.once('close', (code, signal) => resolve({ code, signal }));
+    // a process that could not be made (EAGAIN, ENOMEM) has no exit to wait for
+    proc.on('error', (err) => {
+      write(`${spec.name} | ${err.message}\n`);
+      if (proc.pid === undefined) resolve({ code: null, signal: null });
+    });
   });
   for (const stream of [proc.stdout, proc.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => write(`${spec.name} | ${line}\n`));
