@@ -67,15 +67,22 @@ describe('paas up', () => {
     }
   });
 
-  it('stops and fails when a component dies', async () => {
+  it('restarts a component that dies, at the same address, and stops only on a signal', async () => {
     const roots = tempRoots();
     const up = new PaasProcess(['up'], roots.env);
     try {
-      const [, , pid] = await up.waitFor(UP);
+      const [, url, pid] = await up.waitFor(UP);
       process.kill(Number(pid), 'SIGKILL');
-      const exit = await up.exited;
-      assert.equal(exit.code, 1);
-      assert.match(up.output, /Error: api exited on signal SIGKILL; stopping the platform/);
+      await up.waitFor(/api exited on signal SIGKILL; restarting in 0\.1 s \(restart 1\)\n/);
+      const [, back, newPid] = await up.waitFor(/api is back at (\S+) \(pid (\d+)\)\n/);
+      assert.equal(back, url, 'the restarted api listens where the first one did');
+      assert.notEqual(newPid, pid);
+      assert.equal((await fetch(`${url}/api/health`)).status, 200);
+      assert.equal(up.child.exitCode, null, 'paas up runs on');
+      up.child.kill('SIGTERM');
+      assert.equal((await up.exited).code, 0, up.output);
+      assert.equal(isAlive(Number(newPid)), false, 'the restarted api stopped with up');
+      assert.doesNotMatch(up.output, /restart 2/);
     } finally {
       await up.stop();
       roots.cleanup();

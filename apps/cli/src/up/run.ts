@@ -1,14 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VERSION, formatAddress } from '@paas/config';
-import { type LocalRedis, startLocalRedis } from '@paas/platform/redis-server';
 import { type Credentials, ensurePlatformRegistryUsers } from '@paas/registry';
 import { loadCliConfig } from '../config';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
+import { managedRedis } from './managed-redis';
 import { ensureNodeToken, nodeTokenPath } from './node-token';
 import { claimPidFile } from './pidfile';
-import { type ComponentSpec, type RunningComponent, Supervisor } from './supervisor';
+import { type ComponentSpec, type ReadyMessage, type RunningComponent, Supervisor } from './supervisor';
 
 /** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
 function componentScript(name: string): string {
@@ -32,7 +32,21 @@ function proxyArgs(env: NodeJS.ProcessEnv): string[] {
   return ['--proxy-remote', remote, ...(user ? ['--proxy-username', user] : [])];
 }
 
-/** `paas up`: runs the platform's components in the foreground until a signal or a crash. */
+/** HOST:PORT of a component's URL as an address setting reads it (URL.host drops a port 80). */
+export function listenAddressOf(url: string): string {
+  const { hostname, port, protocol } = new URL(url);
+  return `${hostname}:${port || (protocol === 'https:' ? 443 : 80)}`;
+}
+
+/** A restart listens where the first start did (its address may have said port 0). */
+const pinned =
+  (variable: string) =>
+  (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
+
+/**
+ * `paas up`: runs the platform's components in the foreground until a signal; one that dies is
+ * restarted (see Supervisor), and the apps keep serving meanwhile.
+ */
 export async function runUp(io: CliIo): Promise<void> {
   const config = loadCliConfig(io.env);
   const { root, run } = config.paths;
@@ -68,12 +82,13 @@ export async function runUp(io: CliIo): Promise<void> {
     },
   });
   // Queues and live logs need Redis: the user's (REDIS_URL) or a private one under the root.
-  let redis: LocalRedis | undefined;
+  let redis: RunningComponent | undefined;
   const registry: ComponentSpec = {
     name: 'registry',
     script: componentScript('cli'),
     args: ['registry', 'serve', '--root', join(root, 'registry'), '--auth', 'token', ...proxyArgs(io.env)],
     env,
+    pin: pinned('PAAS_REGISTRY_ADDR'),
     // without a token the answer is 401 with a challenge, which is an answer
     probe: async (url) => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5000) })).status === 401,
   };
@@ -88,12 +103,17 @@ export async function runUp(io: CliIo): Promise<void> {
       REDIS_URL: env['REDIS_URL'] || redis?.url,
     },
     probe: (url) => answers(`${url}/api/health`),
+    pin: pinned('PAAS_API_ADDR'),
   });
   // The router answers every Host; an unknown one gets its 404 page, which is an answer.
   const router = (): ComponentSpec => ({
     name: 'router',
     script: componentScript('proxy'),
     env: { ...env, REDIS_URL: env['REDIS_URL'] || redis?.url },
+    pin: (first) => ({
+      ...pinned('PAAS_ROUTER_ADDR')(first),
+      ...(first.admin ? { PAAS_ROUTER_ADMIN_ADDR: listenAddressOf(first.admin) } : {}),
+    }),
     probe: async (url) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status > 0,
   });
 
@@ -106,7 +126,7 @@ export async function runUp(io: CliIo): Promise<void> {
 
   try {
     const startAll = async (): Promise<RunningComponent[]> => {
-      if (!env['REDIS_URL']) redis = await startLocalRedis(join(root, 'platform', 'redis'), { persist: true });
+      if (!env['REDIS_URL']) [redis] = await supervisor.start([managedRedis(join(root, 'platform', 'redis'))]);
       const [reg] = await supervisor.start([registry]);
       if (!reg) throw new Error('the registry did not start');
       const [control] = await supervisor.start([api(reg.url)]);
@@ -114,20 +134,21 @@ export async function runUp(io: CliIo): Promise<void> {
       await ensureNodeToken(root, control.url);
       return [reg, control, ...(await supervisor.start([agent(reg.url, control.url), router()]))];
     };
-    const running = await Promise.race([startAll(), stopSignal.then(() => [])]);
+    const starting = startAll();
+    // after a signal the start is abandoned, and fails as the stop ends its components
+    starting.catch(() => undefined);
+    const running = await Promise.race([starting, stopSignal.then(() => [])]);
     if (signalled === undefined) {
       io.out(`paas ${VERSION} is up\n`);
       for (const c of running) io.out(`  ${c.name.padEnd(10)} ${c.url.padEnd(28)} pid ${c.pid}\n`);
-      if (redis) io.out(`  ${'redis'.padEnd(10)} ${redis.url.padEnd(28)} pid ${redis.process.pid}\n`);
+      if (redis) io.out(`  ${'redis'.padEnd(10)} ${redis.url.padEnd(28)} pid ${redis.pid}\n`);
       io.out(`  ${'root'.padEnd(10)} ${root}\n  ${'run'.padEnd(10)} ${run}\n`);
       io.out('Press Ctrl-C to stop.\n');
-      const outcome = await Promise.race([stopSignal, supervisor.firstExit()]);
-      if (outcome instanceof Error) throw new CliError(`${outcome.message}; stopping the platform`);
+      await stopSignal;
     }
     io.out(`paas: ${signalled ?? 'signal'} received, stopping\n`);
   } finally {
     await supervisor.stop();
-    await redis?.stop();
     claim.release();
   }
 }
