@@ -251,8 +251,13 @@ describe('the route table on a real redis-server', () => {
       assert.deepEqual([...seen.keys()].sort(), ['four', 'two']);
       assert.equal(problems.filter((p) => /is empty at version 0, older than 7/.test(p)).length, 1);
       const rebuilt = await rebuildRoutes(redis, [
-        { app: 'fresh', hosts: [], backends: [] },
-        { app: 'two', hosts: ['two.example.com'], backends: [{ id: 'web.1', address: '127.0.0.1:1002' }] },
+        { app: 'fresh', hosts: [], backends: [], check: { type: 'tcp' } },
+        {
+          app: 'two',
+          hosts: ['two.example.com'],
+          backends: [{ id: 'web.1', address: '127.0.0.1:1002' }],
+          check: { type: 'tcp' },
+        },
       ]);
       assert.equal(rebuilt, 2);
       await waitFor('the rebuilt table', () => watcher.version === 2);
