@@ -6,8 +6,11 @@
  *   - the pusher's `git push` failed, and the server's main did not move;
  *   - the build of that push is failed once its lease runs out (push-lease.ts), no release of
  *     its commit goes live, the site keeps serving v1;
- *   - no receive-pack or proc-receive hook of that push is left;
+ *   - no receive-pack or proc-receive hook of that push is left, nor its build's container;
  *   - the same commit pushed again goes live, and main moves to it.
+ *
+ * Then redis-server is killed while a push builds (paas up restarts it): the push goes through,
+ * its build is run once and released once.
  *
  * Everything is stopped and removed at the end, failed or not (withPaasUp).
  */
@@ -44,8 +47,6 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         env: {
           PAAS_DRAIN_MS: '200',
           PAAS_STOP_TIMEOUT: '2',
-          PAAS_BUILD_LOCK_MS: '3000',
-          PAAS_BUILD_STALLED_MS: '1000',
         },
       },
       async (up) => {
@@ -66,7 +67,7 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         // v2 builds for a while: the api dies in the middle of it
         const dockerfile = [
           'FROM busybox',
-          'RUN echo building v2 && sleep 20',
+          'RUN echo building v2 && sleep 20 && echo built v2',
           'ENV PORT=5000',
           'COPY . /www',
           'CMD httpd -f -p "$PORT" -h /www',
@@ -86,7 +87,12 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         push.stderr.on('data', (c: Buffer) => (said += c.toString()));
         const pushed = new Promise<number | null>((resolve) => push.once('close', (code) => resolve(code)));
         try {
-          await until('the build runs its RUN step', async () => /building v2/.test(said), 120_000, 100);
+          await until(
+            'the build runs its RUN step',
+            async () => (await processesWith('building v2 && sleep 20 && echo built v2')).length > 0,
+            120_000,
+            100,
+          );
           const api = Number(/\n\s+api\s+\S+\s+pid (\d+)/.exec(up.output())?.[1]);
           assert.ok(api > 0, up.output());
           const from = up.output().length;
@@ -120,11 +126,56 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         assert.equal(await head(), v1);
         const hooks = join(up.env['PAAS_ROOT'] ?? '', 'platform', 'git');
         assert.deepEqual(await processesWith(hooks), [], 'no receive-pack or hook of the dead push is left');
+        // the restarted api's builder removed the step container the dead one left running
+        assert.deepEqual(
+          await processesWith('building v2 && sleep 20 && echo built v2'),
+          [],
+          'no build container of it is left',
+        );
 
         // the same commit again: it builds, goes live, and main moves to it
         up.run('git', ['push', '-q', 'paas', 'main'], site);
         assert.equal(await head(), v2);
         await until('the router serves site v2', async () => (await get(up.router, HOST)).body === 'site v2\n', 60_000);
+
+        // redis-server dies mid-build (paas up restarts it): the push waits it out and goes
+        // live, its build run once and released once
+        await writeFile(join(site, 'index.html'), 'site v3\n');
+        await writeFile(
+          join(site, 'Dockerfile'),
+          dockerfile.replace('building v2 && sleep 20 && echo built v2', 'building v3 && sleep 5'),
+        );
+        up.run('sh', ['-c', 'git add -A && git commit -qm v3'], site);
+        const v3 = up.run('git', ['rev-parse', 'HEAD'], site).trim();
+        const again = spawn('git', ['push', 'paas', 'main'], {
+          cwd: site,
+          env: up.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let told = '';
+        again.stdout.on('data', (c: Buffer) => (told += c.toString()));
+        again.stderr.on('data', (c: Buffer) => (told += c.toString()));
+        const pushedAgain = new Promise<number | null>((resolve) => again.once('close', (code) => resolve(code)));
+        try {
+          await until('the build runs its RUN step', async () => /building v3/.test(told), 120_000, 100);
+          const redis = Number(/\n\s+redis\s+\S+\s+pid (\d+)/.exec(up.output())?.[1]);
+          assert.ok(redis > 0, up.output());
+          const from = up.output().length;
+          process.kill(redis, 'SIGKILL');
+          await until('redis is back', async () => /redis is back at/.test(up.output().slice(from)), 60_000, 100);
+          assert.equal(await pushedAgain, 0, `the push went through:\n${told}`);
+        } finally {
+          if (again.exitCode === null) again.kill('SIGKILL');
+        }
+        assert.doesNotMatch(told, /Build restarted/);
+        assert.equal(await head(), v3);
+        await until('the router serves site v3', async () => (await get(up.router, HOST)).body === 'site v3\n', 60_000);
+        assert.deepEqual(
+          (await builds()).filter((b) => b.commit === v3).map((b) => b.status),
+          ['succeeded'],
+        );
+        const made = JSON.parse(await paas('releases', '--json', '-a', 'site')) as Release[];
+        assert.equal(made.filter((r) => r.description === `Deploy ${v3.slice(0, 8)}`).length, 1, 'released once');
       },
     );
   });
