@@ -149,7 +149,10 @@ function platform() {
         pushes.set(push.buildId, push);
         leases.set(push.buildId, clock.now() + LEASE_MS);
       },
-      renew: async (buildId) => void leases.set(buildId, clock.now() + LEASE_MS),
+      renew: async (push) => {
+        pushes.set(push.buildId, push);
+        leases.set(push.buildId, clock.now() + LEASE_MS);
+      },
       close: async (buildId) => {
         pushes.delete(buildId);
         leases.delete(buildId);

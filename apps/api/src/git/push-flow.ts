@@ -58,8 +58,8 @@ export interface PushBuilds {
 /** Pushes in flight as every api sees them, each holding its build by a lease (push-lease.ts). */
 export interface PushRegistry {
   open(push: PushRecord): Promise<void>;
-  /** The push still waits: its lease goes on. */
-  renew(buildId: string): Promise<void>;
+  /** The push still waits: its lease goes on (and its record is written again). */
+  renew(push: PushRecord): Promise<void>;
   /** The push answered. */
   close(buildId: string): Promise<void>;
   /** Pushes whose lease ran out: their api died before they answered. */
@@ -194,9 +194,10 @@ export class PushFlow {
 
     const build = await this.roles.builds.create({ appId: app.id, commit: command.newId, ref: command.ref });
     const { pushes } = this.roles;
-    await pushes.open({ buildId: build.id, appId: app.id, repo, ...command });
+    const record: PushRecord = { buildId: build.id, appId: app.id, repo, ...command };
+    await pushes.open(record);
     const holding = new AbortController();
-    const renewing = this.hold(build.id, holding.signal);
+    const renewing = this.hold(record, holding.signal);
     // false when the push ends without knowing its build settled: its lease runs out, and
     // `recover` (here or in another api) settles it
     let answered = false;
@@ -212,11 +213,11 @@ export class PushFlow {
   }
 
   /** Renews the push's lease until it answers. */
-  private async hold(buildId: string, signal: AbortSignal): Promise<void> {
+  private async hold(push: PushRecord, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.roles.clock.sleep(WATCH_INTERVAL_MS, signal);
       if (signal.aborted) return;
-      await this.roles.pushes.renew(buildId).catch(() => undefined);
+      await this.roles.pushes.renew(push).catch(() => undefined);
     }
   }
 

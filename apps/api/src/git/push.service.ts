@@ -21,7 +21,6 @@ import {
   createBuild,
   failLostBuild,
   openPush,
-  renewPush,
   settleAbandonedPush,
 } from '../builds-queue/platform-build';
 import { API_CONFIG, type ApiConfig } from '../config';
@@ -88,7 +87,7 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
       },
       pushes: {
         open: (push) => openPush(redis, push),
-        renew: (id) => renewPush(redis, id),
+        renew: (push) => openPush(redis, push),
         close: (id) => closePush(redis, id),
         abandoned: () => abandonedPushes(redis),
       },

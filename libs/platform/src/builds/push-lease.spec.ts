@@ -13,15 +13,7 @@ import { currentRelease, releaseLive } from '../release-lifecycle';
 import { createRelease, releaseBuild } from '../releases';
 import { insertApp, openTestDatabase } from '../testing/databases';
 import { createBuild } from './builds';
-import {
-  type PushRecord,
-  abandonedPushes,
-  closePush,
-  openPush,
-  pushHeld,
-  renewPush,
-  settleAbandonedPush,
-} from './push-lease';
+import { type PushRecord, abandonedPushes, closePush, openPush, pushHeld, settleAbandonedPush } from './push-lease';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -90,7 +82,7 @@ describe('push leases on a real redis-server and database', () => {
     await openPush(redis, push, 60_000);
     assert.equal(await pushHeld(redis, push.buildId), true);
     assert.deepEqual(await abandonedPushes(redis), []);
-    await renewPush(redis, push.buildId, 1);
+    await openPush(redis, push, 1);
     while (await pushHeld(redis, push.buildId)) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(await abandonedPushes(redis), [push]);
     await closePush(redis, push.buildId);

@@ -44,18 +44,16 @@ export function pushLeaseKey(buildId: string): string {
   return `${QUEUE_PREFIX}:push-lease:${buildId}`;
 }
 
-/** The push is recorded and holds its build for PUSH_LEASE_MS. */
+/**
+ * The push is recorded and holds its build for PUSH_LEASE_MS; again each time the push renews
+ * it (so a Redis that lost its keys has them back at the next renewal).
+ */
 export async function openPush(redis: Redis, push: PushRecord, leaseMs = PUSH_LEASE_MS): Promise<void> {
   await redis
     .multi()
     .hset(PUSHES_KEY, push.buildId, JSON.stringify(push))
     .set(pushLeaseKey(push.buildId), '1', 'PX', leaseMs)
     .exec();
-}
-
-/** The push still waits: its hold lasts another PUSH_LEASE_MS. */
-export async function renewPush(redis: Redis, buildId: string, leaseMs = PUSH_LEASE_MS): Promise<void> {
-  await redis.set(pushLeaseKey(buildId), '1', 'PX', leaseMs);
 }
 
 /** The push answered: it no longer holds its build. */
