@@ -211,7 +211,8 @@ function platform() {
     /** The scheduler's side: how release `releaseId`'s deploy ended. */
     deployed: async (releaseId: string, outcome: DeployOutcome) => {
       await settle();
-      releaseStatus.set(releaseId, outcome.status);
+      // a wait that timed out leaves the release as it was
+      if (outcome.status !== 'timeout') releaseStatus.set(releaseId, outcome.status);
       const resolve = deploys.get(releaseId);
       assert.ok(resolve, `nobody waits for ${releaseId}`);
       resolve(outcome);
@@ -478,6 +479,30 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     p.finish('b2', 'succeeded', 'r3');
     await p.deployed('r3', { status: 'live', version: 3 });
     assert.deepEqual(await again, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), B);
+  });
+
+  it('a release not live in time is failed, so it cannot go live behind the branch later', async () => {
+    const p = platform();
+    const { out, pushed } = await pushB(p);
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'timeout', version: 2 });
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'deploy timed out' }]);
+    assert.equal(p.releaseStatus.get('r2'), 'failed');
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.equal(out.lines.at(-1), ' !     v2 was not live in time; see paas logs');
+  });
+
+  it('an api that stops as its release goes live moves the branch to it', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    await settle();
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    p.releaseStatus.set('r2', 'live'); // the scheduler's word, a moment before the api stops
+    flow.close();
+    assert.deepEqual(await pushed, [{ status: 'ok' }]);
     assert.equal(p.refs.get('refs/heads/main'), B);
   });
 
