@@ -727,6 +727,8 @@ export interface components {
     };
     readonly HeartbeatDto: {
       readonly instances: readonly components['schemas']['InstanceReportDto'][];
+      /** @description instances that left the node since the last answered heartbeat, as a full report lacking them */
+      readonly gone?: readonly string[];
       /**
        * @description false: `instances` holds only the reports that changed since the last answered heartbeat
        * @default true
