@@ -264,6 +264,11 @@ export class Reconciler {
     this.startedAt = roles.clock.now();
   }
 
+  /** The next pass reads the route table instead of trusting what this Reconciler last wrote. */
+  rereadRoutes(): void {
+    this.written = null;
+  }
+
   async pass(): Promise<PassOutcome> {
     const { roles } = this;
     const lines: LineEvent[] = [];
