@@ -44,8 +44,8 @@ describe('scheduler leader on postgres', () => {
       return ds;
     };
     const [dsA, dsB] = [await open(), await open()];
-    const a = new LeaderElector(dsA, { holder: 'api-a', address: '127.0.0.1:1', retryMs: 100 }, quiet);
-    const b = new LeaderElector(dsB, { holder: 'api-b', address: '127.0.0.1:2', retryMs: 100 }, quiet);
+    const a = new LeaderElector(dsA, { holder: 'api-a', address: () => '127.0.0.1:1', retryMs: 100 }, quiet);
+    const b = new LeaderElector(dsB, { holder: 'api-b', address: () => '127.0.0.1:2', retryMs: 100 }, quiet);
     cleanups.push(
       () => a.stop(),
       () => b.stop(),
@@ -108,8 +108,8 @@ describe('scheduler leader on sqlite', () => {
   it('the one process takes office at start, through the same epoch row', async () => {
     const db = await testDatabase('sqlite');
     const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
-    const first = new LeaderElector(ds, { holder: 'api-1', address: '127.0.0.1:1' }, quiet);
-    const second = new LeaderElector(ds, { holder: 'api-2', address: '127.0.0.1:2' }, quiet);
+    const first = new LeaderElector(ds, { holder: 'api-1', address: () => '127.0.0.1:1' }, quiet);
+    const second = new LeaderElector(ds, { holder: 'api-2', address: () => '127.0.0.1:2' }, quiet);
     try {
       await first.start();
       assert.equal(first.leading, true);

@@ -42,8 +42,8 @@ export class NotLeaderError extends PaasError {
 export interface LeaderSettings {
   /** Who this process is, as the row shows it (`HOST pid PID`). */
   readonly holder: string;
-  /** Where its API listens, for operators (`HOST:PORT`). */
-  readonly address: string;
+  /** Where its API listens, for operators (`HOST:PORT`), as of taking office. */
+  readonly address: () => string;
   /** How often a follower tries to take office, and the leader pings its lock session. */
   readonly retryMs?: number;
   /** How long a leader's lock session may stay silent before the server ends it. */
@@ -81,6 +81,11 @@ export class LeaderElector {
   ) {
     this.retryMs = settings.retryMs ?? 1000;
     this.leaseMs = settings.leaseMs ?? 10_000;
+  }
+
+  /** Who this process is, as the row shows it when it leads. */
+  get holder(): string {
+    return this.settings.holder;
   }
 
   /** Whether this process leads, as far as it knows (a write checks for sure: `fence`). */
@@ -130,6 +135,17 @@ export class LeaderElector {
     };
   }
 
+  /** Records the address again (it listens now, on the port the kernel chose), if this process leads. */
+  async advertise(): Promise<void> {
+    const term = this.term;
+    if (term === null) return;
+    await this.dataSource.manager.update(
+      Leader,
+      { role: SCHEDULER_ROLE, epoch: term },
+      { address: this.settings.address() },
+    );
+  }
+
   /** Who leads, as the row says (whoever took office last). */
   static async current(dataSource: DataSource): Promise<LeaderRecord | null> {
     const row = await dataSource.manager.findOneBy(Leader, { role: SCHEDULER_ROLE });
@@ -163,7 +179,7 @@ export class LeaderElector {
         .set({
           epoch: () => '"epoch" + 1',
           holder: this.settings.holder,
-          address: this.settings.address,
+          address: this.settings.address(),
           since: new Date().toISOString(),
         })
         .where({ role: SCHEDULER_ROLE })

@@ -15,10 +15,12 @@
  * afresh from the tables and Redis), whose writes are fenced by the term: a plan of an old term
  * never commits, and its route writes stop once this process knows it lost office.
  */
+import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
+import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
@@ -64,6 +66,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
   ) {
     this.events.setMaxListeners(0);
     this.messages = new SchedulerMessages(redis, this.events, this.logger);
@@ -90,10 +93,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         maxUnavailable,
       });
     };
-    const { host, port } = config.listen;
     this.leader = new LeaderElector(
       dataSource,
-      { holder: `${hostname()} pid ${process.pid}`, address: `${host}:${port}` },
+      { holder: `${hostname()} pid ${process.pid}`, address: () => this.listenAddress() },
       this.logger,
       (leading) => this.leadershipChanged(leading),
     );
@@ -127,6 +129,27 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     });
     // takes office at once when no other api leads (always on SQLite); else tries every second
     await this.leader.start();
+    // the port is known once the server listens (PAAS_API_ADDR may ask for any, :0)
+    const server = this.httpServer();
+    if (server && !server.listening) {
+      server.once('listening', () => {
+        this.leader.advertise().catch((err: unknown) => this.logger.warn(`cannot record the address: ${String(err)}`));
+      });
+    }
+  }
+
+  private httpServer(): Server | undefined {
+    return this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+  }
+
+  /** Where this api listens, as operators reach it (`paas nodes`). */
+  private listenAddress(): string {
+    const address = this.httpServer()?.address();
+    if (address && typeof address === 'object') {
+      return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    }
+    const { host, port } = this.config.listen;
+    return `${host}:${port}`;
   }
 
   async onApplicationShutdown(): Promise<void> {
