@@ -94,6 +94,32 @@ describe('scheduler leader on postgres', () => {
     assert.equal((await LeaderElector.current(oldDs))?.epoch, next.epoch);
   });
 
+  it('a leader silent past its lease loses the lock to the other', async () => {
+    const db = await testDatabase('postgres');
+    cleanups.push(() => db.dispose());
+    const [dsA, dsB] = [
+      await openDatabase({ url: db.url, platformDir: '/nonexistent' }),
+      await openDatabase({ url: db.url, platformDir: '/nonexistent' }),
+    ];
+    cleanups.push(
+      () => dsA.destroy(),
+      () => dsB.destroy(),
+    );
+    // A never pings its lock session (as when stuck): the server ends it after the lease
+    const a = new LeaderElector(dsA, { holder: 'api-a', address: () => '', retryMs: 600_000, leaseMs: 300 }, quiet);
+    const b = new LeaderElector(dsB, { holder: 'api-b', address: () => '', retryMs: 100 }, quiet);
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
+    await a.start();
+    assert.equal(a.leading, true);
+    await b.start();
+    assert.equal(b.leading, false);
+    await waitFor(async () => b.leading, 'B takes office once A is silent past its lease');
+    assert.equal((await LeaderElector.current(dsB))?.holder, 'api-b');
+  });
+
   it('a leader that leaves hands over at once', async () => {
     const { a, b } = await replicas();
     await waitFor(async () => a.leading || b.leading, 'a leader');
