@@ -69,6 +69,8 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private trying: Promise<void> | undefined;
   private stopped = false;
+  /** The last failure to try for office, while they go on. */
+  private failing: string | null = null;
   private readonly retryMs: number;
   private readonly leaseMs: number;
 
@@ -156,8 +158,15 @@ export class LeaderElector {
   private tick(): Promise<void> {
     if (this.stopped || this.trying) return this.trying ?? Promise.resolve();
     this.trying = (this.leading ? this.ping() : this.campaign())
+      .then(() => {
+        this.failing = null;
+      })
       .catch((err: unknown) => {
-        if (this.leading) this.lose((err as Error).message);
+        const message = (err as Error).message;
+        if (this.leading) return this.lose(message);
+        // said once per run of failures (the database down), not every second
+        if (this.failing !== message) this.logger.warn(`cannot try for the scheduler's office: ${message}`);
+        this.failing = message;
       })
       .finally(() => {
         this.trying = undefined;
@@ -166,9 +175,10 @@ export class LeaderElector {
   }
 
   private async campaign(): Promise<void> {
+    let session: pg.Client | undefined;
     if (databaseKind(this.dataSource) === 'postgres') {
-      const client = await this.lockSession();
-      const rows = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [...LOCK_KEYS]);
+      session = await this.lockSession();
+      const rows = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [...LOCK_KEYS]);
       if (!rows.rows[0]?.ok) return;
     }
     if (this.stopped) return this.lose('stopping', false);
@@ -186,6 +196,9 @@ export class LeaderElector {
         .execute();
       return (await em.findOneByOrFail(Leader, { role: SCHEDULER_ROLE })).epoch;
     });
+    // the session (and the lock with it) went while the term was being recorded: not in office;
+    // the bump fences out whoever may have taken office meanwhile, who tries again in a second
+    if (session && this.client !== session) return;
     this.term = epoch;
     this.logger.log(`this api leads the scheduler (term ${epoch})`);
     this.onChange(true);
