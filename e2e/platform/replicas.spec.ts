@@ -9,12 +9,12 @@
  *   follows; `ps:scale web=3` through B is carried out
  *
  * Everything is stopped and removed at the end, failed or not: B by its pid, `paas up` and
- * what it ran (withPaasUp), the PostgreSQL cluster; no process of the platform is left.
+ * what it ran (withPaasUp), the database; no process of the platform is left.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Instance } from '@paas/api-types';
-import { createTestDatabase, startTestPostgres, type TestPostgres } from '@paas/platform/testing';
+import { type TestDatabase, testDatabase } from '@paas/platform/testing';
 import { isAlive, mountsUnder, paasAsync } from '../support/cli';
 import { PAAS, type PaasUp, get, until, withPaasUp } from '../bench/paas-up';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
@@ -35,20 +35,21 @@ async function health(api: string): Promise<{ leader?: boolean } | null> {
 
 describe('control-plane replicas: one leads, the other takes over', { timeout: 300_000 }, () => {
   it('scales through either api; kill -9 of the leader hands the scheduler to the other', async (t) => {
-    let postgres: TestPostgres | undefined;
+    let db: TestDatabase | undefined;
     let b: Daemon | undefined;
     let work = '';
     const pids = new Set<number>();
     try {
-      postgres = await startTestPostgres();
-      const db = await createTestDatabase(postgres.url);
+      // on the run's PostgreSQL (PAAS_TEST_POSTGRES_URL), else a private cluster for this file
+      const database = await testDatabase('postgres');
+      db = database;
       await withPaasUp(
         {
           name: 'paas-e2e-replicas-',
           bridge: `par${process.pid % 10000}`,
           subnet: `10.236.${process.pid % 250}.0/24`,
           images: ['busybox'],
-          env: { DATABASE_URL: db.url, PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2' },
+          env: { DATABASE_URL: database.url, PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2' },
         },
         async (up) => {
           work = up.work;
@@ -57,7 +58,7 @@ describe('control-plane replicas: one leads, the other takes over', { timeout: 3
           const started = await startDaemon('api-b', 'dist/apps/api/main.js', {
             ...up.env,
             PAAS_API_ADDR: '127.0.0.1:0',
-            DATABASE_URL: db.url,
+            DATABASE_URL: database.url,
             REDIS_URL: component(up, 'redis').url,
             PAAS_REGISTRY_ADDR: new URL(component(up, 'registry').url).host,
             PAAS_BUILD_WORKERS: '0',
@@ -124,7 +125,7 @@ describe('control-plane replicas: one leads, the other takes over', { timeout: 3
       );
     } finally {
       if (b) await stopDaemon(b);
-      postgres?.stop();
+      await db?.dispose();
     }
     assert.deepEqual(mountsUnder(work), [], 'no mount left');
     assert.deepEqual(
