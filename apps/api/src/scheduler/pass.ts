@@ -22,7 +22,8 @@
  *
  * A Reconciler remembers between passes what no table holds: when each deploy started (its
  * clock runs only while some node is up), the capacity notice last said per app, and what this
- * process last wrote to the route table. One Reconciler per process; passes run one at a time.
+ * process last wrote to the route table. One Reconciler per term of leadership (leader.ts):
+ * a new leader starts from the tables and Redis; passes run one at a time.
  */
 import {
   type Allocation,
