@@ -1,12 +1,17 @@
+/**
+ * Liveness (`GET /api/health`: the process answers) and readiness (`GET /api/health/ready`:
+ * its database and Redis answer) of this api, for load balancers and `paas up`'s probe; both
+ * public, both saying whether this api runs the scheduler (only one of those sharing a
+ * database does).
+ */
 import { Controller, Get, Inject, Logger } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { VERSION } from '@paas/config';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { Public } from '../auth/decorators';
 import { ApiError } from '../common/api-error';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
-import { LeaderElector } from '../scheduler/leader';
 import { SchedulerService } from '../scheduler/scheduler.service';
 
 /** How long readiness waits for the database or Redis before calling it unreachable. */
@@ -35,35 +40,6 @@ export class ReadinessView {
 
   @ApiProperty({ type: Boolean, description: 'whether this api runs the scheduler' })
   leader!: boolean;
-}
-
-export class LeaderView {
-  @ApiProperty({ type: String, example: 'host-1 pid 4242', description: 'the api process that leads' })
-  holder!: string;
-
-  @ApiPropertyOptional({ type: String, nullable: true, example: '10.0.0.1:7000', description: 'where its API listens' })
-  address!: string | null;
-
-  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'when it took office' })
-  since!: string | null;
-
-  @ApiProperty({ type: Number, description: 'its term: every api taking office increments it' })
-  term!: number;
-}
-
-export class ControlPlaneView {
-  @ApiProperty({
-    type: LeaderView,
-    nullable: true,
-    description: 'the api that runs the scheduler, as it recorded itself on taking office (null: none yet)',
-  })
-  leader!: LeaderView | null;
-
-  @ApiProperty({ type: String, description: 'the api that answered: `HOST pid PID`' })
-  self!: string;
-
-  @ApiProperty({ type: Boolean, description: 'whether the api that answered leads' })
-  selfLeads!: boolean;
 }
 
 /**
@@ -119,27 +95,5 @@ export class HealthController {
     await probe('the database', this.dataSource.query('SELECT 1'), this.logger);
     await probe('Redis', this.redis.ping(), this.logger);
     return { status: 'ready', leader: this.scheduler.leader.leading };
-  }
-}
-
-/** Which api of those sharing the database runs the scheduler (`paas nodes`, the dashboard). */
-@ApiTags('nodes')
-@ApiBearerAuth()
-@Controller('control-plane')
-export class ControlPlaneController {
-  constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(SchedulerService) private readonly scheduler: SchedulerService,
-  ) {}
-
-  @Get()
-  @ApiOkResponse({ type: ControlPlaneView })
-  async show(): Promise<ControlPlaneView> {
-    const row = await LeaderElector.current(this.dataSource);
-    return {
-      leader: row && { holder: row.holder ?? '', address: row.address, since: row.since, term: row.epoch },
-      self: this.scheduler.leader.holder,
-      selfLeads: this.scheduler.leader.leading,
-    };
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { ControlPlaneController, HealthController } from './health.controller';
+import { ControlPlaneController } from './control-plane.controller';
+import { HealthController } from './health.controller';
 
 @Module({ controllers: [HealthController, ControlPlaneController] })
 export class HealthModule {}
