@@ -214,7 +214,14 @@ export class LeaderElector {
     this.client = client;
     try {
       await client.connect();
-      await client.query(`SET idle_session_timeout = ${Math.round(this.leaseMs)}`);
+      await client.query(`SET idle_session_timeout = ${Math.round(this.leaseMs)}`).catch((err: unknown) => {
+        // PostgreSQL before 14 has no such setting (42704): a stuck leader then keeps office
+        // until its connection breaks; the fencing still refuses its writes after a takeover
+        if ((err as { code?: string }).code !== '42704') throw err;
+        this.logger.warn(
+          `no lease on the scheduler's lock (PostgreSQL 14 or later has one): ${(err as Error).message}`,
+        );
+      });
     } catch (err) {
       this.dropSession();
       throw err;
