@@ -4,7 +4,7 @@
  * follows, and a change made through the follower reaches the leader's pass at once. Passes
  * on a timer are kept out of the way (PAAS_RECONCILE_MS 60 s), so only the kick can do it.
  */
-import { Instance } from '@paas/platform';
+import { Instance, Release } from '@paas/platform';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadApiConfig } from '../config';
 import { type RunningApi, startApi } from '../server';
-import { createApp, deployRelease } from '../testing/fixtures';
+import { appNamed, createApp, deployRelease } from '../testing/fixtures';
 import { type TestApi, send, startTestApi } from '../testing/harness';
 import { waitFor } from '../testing/wait';
+import { DeploysService } from './deploys.service';
 
 const QUIET = { PAAS_RECONCILE_MS: '60000', PAAS_NODE_TIMEOUT: '600' };
 
@@ -70,5 +71,26 @@ describe('scheduler with two api replicas on postgres', () => {
     const res = await viaSecond('PATCH', '/api/apps/replicated/formation/web', { quantity: 3 });
     assert.equal(res.status, 200, res.text);
     await waitFor(async () => (await running()) === 3, 'three instances placed after the scale through the follower');
+  });
+
+  it("a deploy watched through the follower (a push) gets the leader's lines from the app's log", async () => {
+    const app = await appNamed(first, 'replicated');
+    const release = await first.dataSource.manager.findOneByOrFail(Release, { appId: app.id, version: 1 });
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const watching = (second as RunningApi).app
+      .get(DeploysService)
+      .waitLive(release.id, { onLine: (line) => lines.push(line), signal: stop.signal });
+    try {
+      const res = await viaSecond('PATCH', '/api/apps/replicated/formation/web', { quantity: 4 });
+      assert.equal(res.status, 200, res.text);
+      await waitFor(
+        async () => lines.some((l) => /^Starting web\.4 \(v1\) on n1$/.test(l)),
+        `the line of web.4 in ${lines}`,
+      );
+    } finally {
+      stop.abort();
+    }
+    assert.equal((await watching).status, 'timeout');
   });
 });
