@@ -4,6 +4,8 @@
  * database, Redis and root. Exactly one runs the scheduler:
  *
  *   A started first and leads; B serves the API (`paas nodes` through B names A)
+ *   `git push` through B: B's receiver, A's build worker and scheduler; the pusher sees the
+ *   deploy's lines, which B reads from the app's log
  *   `ps:scale web=2` through B is carried out by A's scheduler (B passes the kick on)
  *   kill -9 of A: B takes office (the time it took is printed); `paas up` restarts A, which
  *   follows; `ps:scale web=3` through B is carried out
@@ -12,6 +14,7 @@
  * what it ran (withPaasUp), the database; no process of the platform is left.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { Instance } from '@paas/api-types';
 import { type TestDatabase, testDatabase } from '@paas/platform/testing';
@@ -55,7 +58,8 @@ describe('control-plane replicas: one leads, the other takes over', { timeout: 3
           work = up.work;
           const a = component(up, 'api');
           pids.add(a.pid);
-          const started = await startDaemon('api-b', 'dist/apps/api/main.js', {
+          // recorded at once: whatever fails after, the finally stops it
+          b = await startDaemon('api-b', 'dist/apps/api/main.js', {
             ...up.env,
             PAAS_API_ADDR: '127.0.0.1:0',
             DATABASE_URL: database.url,
@@ -63,7 +67,7 @@ describe('control-plane replicas: one leads, the other takes over', { timeout: 3
             PAAS_REGISTRY_ADDR: new URL(component(up, 'registry').url).host,
             PAAS_BUILD_WORKERS: '0',
           });
-          b = started;
+          const started = b;
           const bUrl = started.url;
           pids.add(started.child.pid as number);
           const viaB = { ...up.env, PAAS_API_URL: bUrl };
@@ -93,6 +97,20 @@ describe('control-plane replicas: one leads, the other takes over', { timeout: 3
             60_000,
           );
 
+          // a push through the follower: its receiver and build queue, the leader's deploy, whose
+          // lines the pusher sees (read from the app's log)
+          const { host } = new URL(bUrl);
+          up.run('git', ['remote', 'add', 'b', `http://git:${up.token}@${host}/git/site.git`], site);
+          up.run('sh', ['-c', 'echo "site v2" > index.html && git commit -qam v2'], site);
+          const pushed = spawnSync('git', ['push', 'b', 'main'], { cwd: site, env: up.env, encoding: 'utf8' });
+          assert.equal(pushed.status, 0, pushed.stderr);
+          assert.match(pushed.stderr, /remote: .*Deployed v2/);
+          await until(
+            'the router serves site v2',
+            async () => (await get(up.router, HOST)).body === 'site v2\n',
+            10_000,
+          );
+
           // a change through the follower reaches the leader's pass
           await paas('ps:scale', 'web=2', '-a', 'site');
           await until(
@@ -113,7 +131,7 @@ describe('control-plane replicas: one leads, the other takes over', { timeout: 3
 
           await paas('ps:scale', 'web=3', '-a', 'site');
           await until('three web instances up (B leads)', async () => (await webUp()) === 3, 60_000, 250);
-          assert.equal((await get(up.router, HOST)).body, 'site v1\n');
+          assert.equal((await get(up.router, HOST)).body, 'site v2\n');
           // paas up brought A back; it follows
           const [, again] = /api is back at \S+ \(pid (\d+)\)/.exec(up.output()) ?? [];
           if (again) pids.add(Number(again));
