@@ -8,6 +8,8 @@
  *   worker     a router worker: the router's primary starts another, the router serves
  *   redis      the managed redis-server: 0 failed (the router keeps its table); after it is
  *              back a `ps:scale` goes through
+ *   flushall   Redis loses everything (an external one restarted without its data): 0 failed
+ *              (the routers keep their table), and the scheduler writes the table again
  *
  * Everything is stopped and removed at the end, failed or not (withPaasUp), and no process of
  * the platform is left.
@@ -17,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Instance } from '@paas/api-types';
+import { readAppRoute } from '@paas/platform/routes';
 import { isAlive, mountsUnder, paasAsync } from '../support/cli';
 import { PAAS, type PaasUp, get, until, withPaasUp } from '../bench/paas-up';
 
@@ -159,6 +162,16 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
             250,
           );
           assert.deepEqual(Object.keys(requests.take()), ['200'], 'every request answered while scaling');
+
+          await up.redis().flushall();
+          await until(
+            'the route table written again from the database',
+            async () => (await readAppRoute(up.redis(), 'site')).route?.backends.length === 2,
+            30_000,
+            100,
+          );
+          await new Promise((r) => setTimeout(r, 500));
+          assert.deepEqual(Object.keys(requests.take()), ['200'], 'every request answered while the table was lost');
           assert.doesNotMatch(up.output(), /stopping the platform/);
         } finally {
           await requests.stop();

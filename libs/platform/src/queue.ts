@@ -16,6 +16,11 @@ export interface BuildJobData {
   readonly ref: string;
   /** Path of the app's bare repository on the control plane's node. */
   readonly repo: string;
+  /**
+   * Set by a push: the branch's commit when it started. Such a build is released only while
+   * its push holds it (builds/push-lease.ts); a build of a push that died deploys nothing.
+   */
+  readonly oldId?: string;
 }
 
 /** What a finished build job returns. */

@@ -14,7 +14,7 @@ import {
   tailLog,
   writeAppLog,
 } from './logs';
-import { connectRedis, redisOptions } from './redis';
+import { connectRedis, redisOptions, reportOutages } from './redis';
 import { type LocalRedis, startLocalRedis } from './redis-server';
 
 describe('REDIS_URL', () => {
@@ -44,6 +44,34 @@ describe('REDIS_URL', () => {
       () => redisOptions('redis://:topsecret@h/x'),
       (err: Error) => !err.message.includes('topsecret'),
     );
+  });
+});
+
+describe('a redis-server that goes away and comes back', () => {
+  it('is said once to be unavailable, once to be back, and the client works again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-redis-outage-'));
+    let server = await startLocalRedis(dir);
+    const client = connectRedis(server.url, { retryStrategy: () => 50 });
+    const lines: string[] = [];
+    let errors = 0;
+    client.on('error', () => errors++);
+    reportOutages(client, (line) => lines.push(line));
+    try {
+      await client.set('k', 'v');
+      await server.stop();
+      for (let i = 0; i < 100 && errors < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(errors >= 3, `the client retried (${errors} errors)`);
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0] ?? '', /^redis unavailable \(.+\); retrying$/);
+      server = await startLocalRedis(dir);
+      for (let i = 0; i < 200 && lines.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(lines.slice(1), ['redis available again']);
+      assert.equal(await client.ping(), 'PONG');
+    } finally {
+      client.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

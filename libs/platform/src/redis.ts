@@ -45,3 +45,19 @@ export function redisOptions(url: string): RedisOptions {
 export function connectRedis(url: string, extra: RedisOptions = {}): Redis {
   return new Redis({ ...redisOptions(url), ...extra });
 }
+
+/**
+ * Says once that `redis` became unavailable and once that it is back (ioredis reconnects by
+ * itself), instead of ioredis's "Unhandled error event" on every retry.
+ */
+export function reportOutages(redis: Redis, say: (line: string) => void): void {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) say(`redis unavailable (${err.message}); retrying`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) say('redis available again');
+    down = false;
+  });
+}

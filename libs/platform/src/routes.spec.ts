@@ -22,6 +22,7 @@ import {
   readRouteTable,
   readRouterMetrics,
   removeAppRoutes,
+  rebuildRoutes,
   setAppRoutes,
   validateRoute,
 } from './routes';
@@ -242,11 +243,31 @@ describe('the route table on a real redis-server', () => {
       assert.ok(problems.some((p) => /skipped app "broken"/.test(p)));
       assert.deepEqual([...seen.keys()].sort(), ['four', 'two']);
 
-      // Redis restarted empty: versions start again from 1 and the watcher follows.
+      // Redis restarted empty: the watcher keeps serving what it has (nothing was removed),
+      // says so once, and takes the table the control plane writes again, whole.
       await redis.flushall();
-      await setAppRoutes(redis, 'fresh', [], []);
-      await waitFor('the reset table', () => watcher.version === 1);
-      assert.deepEqual([...seen.keys()], ['fresh']);
+      await sleep(300); // several periodic checks
+      assert.equal(watcher.version, 7);
+      assert.deepEqual([...seen.keys()].sort(), ['four', 'two']);
+      assert.equal(problems.filter((p) => /is empty at version 0, older than 7/.test(p)).length, 1);
+      const rebuilt = await rebuildRoutes(redis, [
+        { app: 'fresh', hosts: [], backends: [], check: { type: 'tcp' } },
+        {
+          app: 'two',
+          hosts: ['two.example.com'],
+          backends: [{ id: 'web.1', address: '127.0.0.1:1002' }],
+          check: { type: 'tcp' },
+        },
+      ]);
+      assert.equal(rebuilt, 2);
+      await waitFor('the rebuilt table', () => watcher.version === 2);
+      assert.deepEqual([...seen.keys()].sort(), ['fresh', 'two']);
+      assert.deepEqual(changes.at(-1), { version: 2, apps: 'all' });
+
+      // Versions start again from there and the watcher follows them one by one.
+      await setAppRoutes(redis, 'later', [], []);
+      await waitFor('version 3', () => watcher.version === 3);
+      assert.deepEqual(changes.at(-1), { version: 3, apps: ['later'] });
     } finally {
       await watcher.stop();
     }

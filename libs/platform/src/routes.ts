@@ -29,6 +29,13 @@
  * version moved (or went back: a Redis restarted empty), they reload the whole table. An
  * entry that does not parse is reported and skipped, never fatal: the rest of the table works.
  *
+ * A Redis that lost the table (restarted without its data, or from an older snapshot) shows
+ * a version lower than the one last seen. A reader then keeps serving the table it has while
+ * the one in Redis is empty (every app would answer 404, though nothing was removed), and a
+ * writer that finds the version went back writes its whole table again in one script
+ * (`rebuildRoutes`): it bumps the version by two, so every reader sees a gap and reloads the
+ * table whole, never half rebuilt.
+ *
  * Routers also publish their request metrics for the dashboard:
  *
  *   paas:router-metrics  hash     router id -> JSON RouterMetrics (below), rewritten every
@@ -199,6 +206,32 @@ export async function setAppRoutes(
   return Number(version);
 }
 
+// KEYS: routes hash, version key. ARGV: channel, then app and JSON pairs. Returns the new version.
+const REBUILD_SCRIPT = `
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local version = redis.call('INCRBY', KEYS[2], 2)
+redis.call('PUBLISH', ARGV[1], '{"version":' .. version .. ',"app":"' .. (ARGV[2] or '') .. '"}')
+return version
+`;
+
+/**
+ * Replaces the whole table with `routes` at once, for a writer that found it lost (see the top
+ * of this file): readers reload it whole. Returns the table's new version.
+ */
+export async function rebuildRoutes(redis: Redis, routes: readonly AppRoute[]): Promise<number> {
+  const pairs = routes.flatMap((r) => {
+    const route = validateRoute(r);
+    return [route.app, JSON.stringify(route)];
+  });
+  return Number(await redis.eval(REBUILD_SCRIPT, 2, ROUTES_KEY, ROUTES_VERSION_KEY, ROUTES_CHANNEL, ...pairs));
+}
+
+/** The table's version (0 when Redis has none). */
+export async function routesVersion(redis: Redis): Promise<number> {
+  return versionOf(await redis.get(ROUTES_VERSION_KEY));
+}
+
 /** Removes `app` from the table; its hosts then answer 404. Returns the new version, or null if it was absent. */
 export async function removeAppRoutes(redis: Redis, app: string): Promise<number | null> {
   if (!isRoutableAppName(app)) throw new RouteError(app, `the app name is not ${ROUTABLE_APP_NAME_RULE}`);
@@ -307,6 +340,8 @@ export class RouteWatcher {
   private pending = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Redis holds an empty table at an older version, and this one is served meanwhile. */
+  private holding = false;
   private readonly onMessage = (channel: string, text: string): void => {
     if (channel !== ROUTES_CHANNEL) return;
     const message = parseRouteMessage(text);
@@ -397,6 +432,16 @@ export class RouteWatcher {
     for (const bad of table.invalid)
       this.problem(`${ROUTES_KEY}: skipped app ${JSON.stringify(bad.app)}: ${bad.error}`);
     if (!initial && table.version === this.currentVersion) return;
+    if (!initial && table.version < this.currentVersion && table.routes.size === 0 && this.current.size > 0) {
+      if (!this.holding)
+        this.problem(
+          `${ROUTES_KEY} is empty at version ${table.version}, older than ${this.currentVersion} (Redis lost it?): ` +
+            'serving the last table until the control plane writes it again',
+        );
+      this.holding = true;
+      return;
+    }
+    this.holding = false;
     this.current = table.routes;
     this.currentVersion = table.version;
     this.options.onChange(this.current, { version: table.version, apps: 'all' });

@@ -20,6 +20,7 @@ import {
   type BuildJobResult,
   QUEUE_PREFIX,
   connectRedis,
+  reportOutages,
   openDatabase,
 } from '@paas/platform';
 import { RegistryClient } from '@paas/registry';
@@ -145,6 +146,7 @@ export async function createBuildWorker(
 export async function startBuildWorker(config: ApiConfig, tuning: BuildWorkerTuning = {}): Promise<BuildWorkerHandle> {
   const dataSource = await openDatabase({ url: config.databaseUrl, platformDir: join(config.paths.root, 'platform') });
   const redis = connectRedis(config.redisUrl);
+  reportOutages(redis, (line) => console.error(`build worker: ${line}`));
   try {
     const handle = await createBuildWorker(
       config,

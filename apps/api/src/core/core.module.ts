@@ -1,5 +1,5 @@
-import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { connectRedis, openDatabase } from '@paas/platform';
+import { type DynamicModule, Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { connectRedis, openDatabase, reportOutages } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -32,6 +32,8 @@ export class CoreModule implements OnApplicationShutdown {
           useFactory: async () => {
             const redis = connectRedis(config.redisUrl, { lazyConnect: true });
             await redis.connect();
+            const logger = new Logger('redis');
+            reportOutages(redis, (line) => logger.warn(line));
             return redis;
           },
         },

@@ -170,6 +170,8 @@ export class GitHttpService {
   /**
    * Feeds the body to git and git's output to the response. A pusher that goes away does not
    * stop the git process: a push already building finishes its release (Heroku does the same).
+   * An api that dies does: its pipes close, the proc-receive hook ends (repos.ts), and
+   * receive-pack with it; what its build left is settled by another api (push-lease.ts).
    */
   private async stream(
     child: ReturnType<typeof spawn>,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { JobState } from 'bullmq';
+import type { BuildJob, PushRecord } from '../builds-queue/platform-build';
 import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
 import type { CommandResult, PushCommand } from './proc-receive';
 import { type BuildLogEntry, type PushRoles, PushFlow, QUEUED_NOTICE_MS, WATCH_INTERVAL_MS } from './push-flow';
@@ -68,6 +69,26 @@ class FakeLog {
   }
 }
 
+/**
+ * Roles as one api process sees them: once it is dead, whatever it asks never answers (the
+ * clock is the world's, not the process's).
+ */
+function mortal(roles: PushRoles, dead: () => boolean): PushRoles {
+  const wrap = (value: unknown): unknown => {
+    if (typeof value === 'function') {
+      const fn = value as (...args: unknown[]) => unknown;
+      return (...args: unknown[]) => (dead() ? new Promise(() => undefined) : fn(...args));
+    }
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wrap(v)]));
+    return value;
+  };
+  return { ...(wrap({ ...roles, clock: undefined }) as PushRoles), clock: roles.clock };
+}
+
+/** A push's lease in these fakes: how long it lasts unrenewed. */
+const LEASE_MS = 10 * WATCH_INTERVAL_MS;
+
 /** The platform around one push flow, as small fakes, with what happened in order. */
 function platform() {
   const journal: string[] = [];
@@ -79,6 +100,11 @@ function platform() {
   const deploys = new Map<string, (outcome: DeployOutcome) => void>();
   const lost: string[] = [];
   const clock = new FakeClock();
+  const jobs = new Map<string, BuildJob>();
+  const buildStatus = new Map<string, string>();
+  const releaseStatus = new Map<string, string>();
+  const pushes = new Map<string, PushRecord>();
+  const leases = new Map<string, number>();
   let builds = 0;
   const logOf = (buildId: string): FakeLog => {
     let log = logs.get(buildId);
@@ -90,6 +116,7 @@ function platform() {
       enqueue: async (job) => {
         journal.push(`enqueue ${job.buildId} ${job.commit.slice(0, 1)} by ${job.createdBy}`);
         jobStates.set(job.buildId, 'waiting');
+        jobs.set(job.buildId, job);
       },
       state: async (buildId) => jobStates.get(buildId) ?? 'unknown',
     },
@@ -104,6 +131,33 @@ function platform() {
         logOf(buildId).write({ line: ` !     ${reason}` });
         logOf(buildId).write({ line: '', end: 'failed' });
       },
+      abandon: async (buildId, reason) => {
+        const release = releases.get(buildId);
+        if (release && releaseStatus.get(release) === 'live') return 'live';
+        journal.push(`stop ${buildId}${release ? ` and ${release}` : ''}`);
+        if (release && releaseStatus.get(release) === 'deploying') releaseStatus.set(release, 'failed');
+        if (buildStatus.get(buildId) !== 'succeeded' && buildStatus.get(buildId) !== 'failed') {
+          buildStatus.set(buildId, 'failed');
+          logOf(buildId).write({ line: ` !     ${reason}` });
+          logOf(buildId).write({ line: '', end: 'failed' });
+        }
+        return 'stopped';
+      },
+    },
+    pushes: {
+      open: async (push) => {
+        pushes.set(push.buildId, push);
+        leases.set(push.buildId, clock.now() + LEASE_MS);
+      },
+      renew: async (push) => {
+        pushes.set(push.buildId, push);
+        leases.set(push.buildId, clock.now() + LEASE_MS);
+      },
+      close: async (buildId) => {
+        pushes.delete(buildId);
+        leases.delete(buildId);
+      },
+      abandoned: async () => [...pushes.values()].filter((push) => (leases.get(push.buildId) ?? 0) <= clock.now()),
     },
     log: { follow: (buildId, signal) => logOf(buildId).follow(signal) },
     deploys: {
@@ -136,16 +190,29 @@ function platform() {
     clock,
     lost,
     jobStates,
+    jobs,
+    pushes,
+    buildStatus,
+    releaseStatus,
+    /** One api process: its roles, and its death (kill -9). */
+    api: () => {
+      let dead = false;
+      return { roles: mortal(roles, () => dead), kill: () => void (dead = true) };
+    },
     /** The build worker's side: a line, and the end of build `buildId` (its release, if it made one). */
     line: (buildId: string, line: string) => logOf(buildId).write({ line }),
     finish: (buildId: string, status: 'succeeded' | 'failed', releaseId?: string) => {
+      buildStatus.set(buildId, status);
       if (releaseId) releases.set(buildId, releaseId);
+      if (releaseId) releaseStatus.set(releaseId, 'deploying');
       jobStates.set(buildId, status === 'succeeded' ? 'completed' : 'failed');
       logOf(buildId).write({ line: '', end: status });
     },
     /** The scheduler's side: how release `releaseId`'s deploy ended. */
     deployed: async (releaseId: string, outcome: DeployOutcome) => {
       await settle();
+      // a wait that timed out leaves the release as it was
+      if (outcome.status !== 'timeout') releaseStatus.set(releaseId, outcome.status);
       const resolve = deploys.get(releaseId);
       assert.ok(resolve, `nobody waits for ${releaseId}`);
       resolve(outcome);
@@ -297,7 +364,7 @@ describe('push flow', { timeout: 20_000 }, () => {
     assert.deepEqual(results, [[{ status: 'ng', reason: 'api stopping' }], [{ status: 'ng', reason: 'api stopping' }]]);
     assert.equal(
       building.lines.at(-1),
-      ' !     The api is stopping: this push ends here, its build goes on (paas builds:output)',
+      ' !     The api is stopping: this push ends here and deploys nothing; push again',
     );
     assert.equal(p.refs.get('refs/heads/main'), A);
   });
@@ -325,5 +392,128 @@ describe('push flow', { timeout: 20_000 }, () => {
       { status: 'ng', reason: 'build failed' },
       { status: 'ng', reason: 'push one of main and master at a time (main is deploying)' },
     ]);
+  });
+});
+
+describe('a push across deaths of its api', { timeout: 20_000 }, () => {
+  /** Api one takes Alice's push of B onto main (at A) and follows its build. */
+  async function pushOnOne(p: ReturnType<typeof platform>) {
+    const one = p.api();
+    const out = pusher();
+    void new PushFlow(one.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    await settle();
+    return { one, out };
+  }
+
+  /** Api one is killed; the lease of its push runs out; api two settles what it left. */
+  async function dieAndRecover(p: ReturnType<typeof platform>, one: { kill(): void }): Promise<string[]> {
+    one.kill();
+    const two = new PushFlow(p.api().roles);
+    assert.deepEqual(await two.recover(), [], 'a push whose lease holds is left alone');
+    for (let t = 0; t <= LEASE_MS; t += WATCH_INTERVAL_MS) await p.clock.advance(WATCH_INTERVAL_MS);
+    return two.recover();
+  }
+
+  it('its build carries the branch it starts from, and its lease is renewed while it waits', async () => {
+    const p = platform();
+    await pushOnOne(p);
+    assert.equal(p.jobs.get('b1')?.oldId, A);
+    assert.deepEqual(p.pushes.get('b1'), { buildId: 'b1', appId: APP.id, repo: REPO, ...main(A, B) });
+    for (let t = 0; t <= 3 * LEASE_MS; t += WATCH_INTERVAL_MS) await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(await new PushFlow(p.roles).recover(), [], 'alive: not abandoned');
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.equal(p.pushes.size, 0, 'answered: the push is forgotten');
+  });
+
+  it('dies before its build ran: the build is stopped and the branch stays', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    assert.deepEqual(await dieAndRecover(p, one), [`${REPO}: build of bbbbbbb stopped, main unmoved`]);
+    assert.equal(p.buildStatus.get('b1'), 'failed');
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.equal(p.pushes.size, 0);
+    assert.deepEqual(await new PushFlow(p.roles).recover(), [], 'settled once');
+  });
+
+  it('dies during its build: the build is stopped and the branch stays', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    p.line('b1', '-----> Building web from main');
+    await settle();
+    await dieAndRecover(p, one);
+    assert.equal(p.buildStatus.get('b1'), 'failed');
+    assert.equal(p.refs.get('refs/heads/main'), A);
+  });
+
+  it('dies during its deploy: the release is failed before it goes live, and the branch stays', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    assert.equal(p.journal.at(-1), 'wait r2');
+    await dieAndRecover(p, one);
+    assert.equal(p.releaseStatus.get('r2'), 'failed');
+    assert.equal(p.refs.get('refs/heads/main'), A);
+  });
+
+  it('dies after its release went live: the branch follows the live release', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    one.kill(); // the scheduler made it live, the api was gone before it moved the branch
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.deepEqual(await dieAndRecover(p, one), [`${REPO}: main moved to bbbbbbb, whose release went live`]);
+    assert.equal(p.releaseStatus.get('r2'), 'live');
+    assert.equal(p.refs.get('refs/heads/main'), B);
+  });
+
+  it('a push of the same commit after the death goes live', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    await dieAndRecover(p, one);
+    const again = new PushFlow(p.api().roles).receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    await settle();
+    p.finish('b2', 'succeeded', 'r3');
+    await p.deployed('r3', { status: 'live', version: 3 });
+    assert.deepEqual(await again, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), B);
+  });
+
+  it('a release not live in time is failed, so it cannot go live behind the branch later', async () => {
+    const p = platform();
+    const { out, pushed } = await pushB(p);
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'timeout', version: 2 });
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'deploy timed out' }]);
+    assert.equal(p.releaseStatus.get('r2'), 'failed');
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.equal(out.lines.at(-1), ' !     v2 was not live in time; see paas logs');
+  });
+
+  it('an api that stops as its release goes live moves the branch to it', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    await settle();
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    p.releaseStatus.set('r2', 'live'); // the scheduler's word, a moment before the api stops
+    flow.close();
+    assert.deepEqual(await pushed, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), B);
+  });
+
+  it('an api that stops (not killed) stops its build before answering', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    await settle();
+    flow.close();
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'api stopping' }]);
+    assert.equal(p.buildStatus.get('b1'), 'failed');
+    assert.equal(p.pushes.size, 0);
   });
 });

@@ -7,11 +7,18 @@
  * Pushes to one app are taken one at a time (in this process), so the branch a build started
  * from is still the branch it moves when it ends.
  *
+ * Across deaths (docs/architecture.md, "A push across deaths"): a push holds its build through
+ * a lease it renews while it waits (push-lease.ts). The pipeline makes the release deployable
+ * only while the lease holds, so a push whose api died deploys nothing: `recover` (any api, at
+ * start and now and then) fails what its build left building or deploying, and the branch stays.
+ * Only a release that went live before the death keeps serving, and then the branch is moved to
+ * it: the pusher, cut off, may not know, but branch and live release agree either way.
+ *
  * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
  * the build's Redis stream, DeploysService, git), its spec small fakes.
  */
 import type { JobState } from 'bullmq';
-import type { BuildJob } from '../builds-queue/platform-build';
+import { type BuildJob, PUSH_GONE, type PushRecord } from '../builds-queue/platform-build';
 import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
 import { type CommandResult, isZeroId, type PushCommand, type PushProgress } from './proc-receive';
 import { DEPLOY_REFS } from './repos';
@@ -20,6 +27,9 @@ import { DEPLOY_REFS } from './repos';
 export const WATCH_INTERVAL_MS = 1000;
 /** A build still queued after this long gets a line saying it waits for a worker. */
 export const QUEUED_NOTICE_MS = 3000;
+
+/** Why the build of a push whose release was not live in time is stopped. */
+const NOT_LIVE_IN_TIME = 'its push gave up waiting for the release to be live: nothing was deployed; push again';
 
 export interface BuildQueue {
   enqueue(job: BuildJob): Promise<void>;
@@ -38,6 +48,22 @@ export interface PushBuilds {
   releaseOf(buildId: string): Promise<string | null>;
   /** Settles a build whose worker was lost for good (which ends its log). */
   failLost(buildId: string, reason: string): Promise<unknown>;
+  /**
+   * Settles the build of a push that will not move its branch: `live` when its release went
+   * live already, else `stopped` (the build and a building or deploying release failed).
+   */
+  abandon(buildId: string, reason: string): Promise<'live' | 'stopped'>;
+}
+
+/** Pushes in flight as every api sees them, each holding its build by a lease (push-lease.ts). */
+export interface PushRegistry {
+  open(push: PushRecord): Promise<void>;
+  /** The push still waits: its lease goes on (and its record is written again). */
+  renew(push: PushRecord): Promise<void>;
+  /** The push answered. */
+  close(buildId: string): Promise<void>;
+  /** Pushes whose lease ran out: their api died before they answered. */
+  abandoned(): Promise<PushRecord[]>;
 }
 
 /** One entry of a build's log: a line, or its end with the build's status. */
@@ -74,6 +100,7 @@ export interface Clock {
 export interface PushRoles {
   readonly queue: BuildQueue;
   readonly builds: PushBuilds;
+  readonly pushes: PushRegistry;
   readonly log: BuildLogFollower;
   readonly deploys: DeployWatcher;
   readonly branches: Branches;
@@ -128,6 +155,28 @@ export class PushFlow {
     this.closing.abort();
   }
 
+  /**
+   * Settles the pushes whose api died before they answered: their build and release, unless
+   * the release went live, in which case their branch moves to it. What it did, a line each.
+   */
+  async recover(): Promise<string[]> {
+    const done: string[] = [];
+    for (const push of await this.roles.pushes.abandoned()) {
+      const outcome = await this.roles.builds.abandon(push.buildId, PUSH_GONE);
+      const branch = branchOf(push.ref);
+      if (outcome === 'live') {
+        try {
+          await this.roles.branches.move(push.repo, push, 'paas: its release went live before its push ended');
+          done.push(`${push.repo}: ${branch} moved to ${push.newId.slice(0, 7)}, whose release went live`);
+        } catch (err) {
+          done.push(`${push.repo}: ${branch} not moved to ${push.newId.slice(0, 7)}: ${(err as Error).message.trim()}`);
+        }
+      } else done.push(`${push.repo}: build of ${push.newId.slice(0, 7)} stopped, ${branch} unmoved`);
+      await this.roles.pushes.close(push.buildId);
+    }
+    return done;
+  }
+
   private async deploy(
     app: PushedApp,
     repo: string,
@@ -144,6 +193,43 @@ export class PushFlow {
     if (type !== 'commit') return { status: 'ng', reason: `${command.newId.slice(0, 7)} is a ${type}, not a commit` };
 
     const build = await this.roles.builds.create({ appId: app.id, commit: command.newId, ref: command.ref });
+    const { pushes } = this.roles;
+    const record: PushRecord = { buildId: build.id, appId: app.id, repo, ...command };
+    await pushes.open(record);
+    const holding = new AbortController();
+    const renewing = this.hold(record, holding.signal);
+    // false when the push ends without knowing its build settled: its lease runs out, and
+    // `recover` (here or in another api) settles it
+    let answered = false;
+    try {
+      const result = await this.build(app, repo, command, build, progress, pusher);
+      answered = true;
+      return result;
+    } finally {
+      holding.abort();
+      await renewing;
+      if (answered) await pushes.close(build.id).catch(() => undefined);
+    }
+  }
+
+  /** Renews the push's lease until it answers. */
+  private async hold(push: PushRecord, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.roles.clock.sleep(WATCH_INTERVAL_MS, signal);
+      if (signal.aborted) return;
+      await this.roles.pushes.renew(push).catch(() => undefined);
+    }
+  }
+
+  private async build(
+    app: PushedApp,
+    repo: string,
+    command: PushCommand,
+    build: { readonly id: string; readonly number: number },
+    progress: PushProgress,
+    pusher: string,
+  ): Promise<CommandResult> {
+    const { branches } = this.roles;
     await this.roles.queue.enqueue({
       buildId: build.id,
       appId: app.id,
@@ -151,16 +237,23 @@ export class PushFlow {
       commit: command.newId,
       ref: command.ref,
       repo,
+      oldId: command.oldId,
       createdBy: pusher,
     });
     const status = await this.follow(build.id, progress);
-    if (status === 'interrupted') {
-      progress.line(' !     The api is stopping: this push ends here, its build goes on (paas builds:output)');
-      return { status: 'ng', reason: 'api stopping' };
-    }
-    if (status !== 'succeeded') return { status: 'ng', reason: 'build failed' };
-    const launched = await this.launch(app, build.id, progress);
-    if (launched) return launched;
+    if (status !== 'succeeded' && status !== 'interrupted') return { status: 'ng', reason: 'build failed' };
+    const launched: CommandResult | null =
+      status === 'interrupted' ? { status: 'ng', reason: 'api stopping' } : await this.launch(app, build.id, progress);
+    if (launched?.status === 'ng' && launched.reason !== 'deploy failed') {
+      // a push that says no must not go live later behind the branch's back: its build and
+      // release stop, unless the release went live meanwhile (then the branch follows it)
+      const reason = this.closing.signal.aborted ? PUSH_GONE : NOT_LIVE_IN_TIME;
+      if ((await this.roles.builds.abandon(build.id, reason)) === 'stopped') {
+        if (status === 'interrupted')
+          progress.line(' !     The api is stopping: this push ends here and deploys nothing; push again');
+        return launched;
+      }
+    } else if (launched) return launched;
     try {
       await branches.move(repo, command, `paas: build ${build.number}`);
     } catch (err) {

@@ -1,14 +1,28 @@
 /**
  * The push flow (push-flow.ts) as the api runs it: its roles are the build queue (BullMQ),
- * the build rows and their Redis log streams, DeploysService, and the app's bare repository
- * through libs/platform's hardened git.
+ * the build rows and their Redis log streams, the pushes' leases in Redis (push-lease.ts),
+ * DeploysService, and the app's bare repository through libs/platform's hardened git. Every
+ * few seconds it settles pushes whose api died (PushFlow.recover).
  */
-import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { type App, Build, buildLogKey, followLog, git } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { BuildsQueueService } from '../builds-queue/builds-queue.service';
-import { createBuild, failLostBuild } from '../builds-queue/platform-build';
+import {
+  abandonedPushes,
+  closePush,
+  createBuild,
+  failLostBuild,
+  openPush,
+  settleAbandonedPush,
+} from '../builds-queue/platform-build';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { DeploysService } from '../scheduler/deploys.service';
@@ -45,9 +59,15 @@ const repositories: Branches = {
   },
 };
 
+/** How often the api looks for pushes whose api died (their lease, PUSH_LEASE_MS, ran out). */
+export const RECOVER_INTERVAL_MS = 3000;
+
 @Injectable()
-export class PushService implements BeforeApplicationShutdown {
+export class PushService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('git');
   private readonly flow: PushFlow;
+  private recovering: ReturnType<typeof setInterval> | undefined;
+  private sweep: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(DATA_SOURCE) dataSource: DataSource,
@@ -63,6 +83,13 @@ export class PushService implements BeforeApplicationShutdown {
         create: (input) => createBuild(dataSource, input),
         releaseOf: async (id) => (await dataSource.manager.findOneByOrFail(Build, { id })).releaseId,
         failLost: (id, reason) => failLostBuild(dataSource, redis, id, reason),
+        abandon: (id, reason) => settleAbandonedPush(dataSource, redis, id, reason),
+      },
+      pushes: {
+        open: (push) => openPush(redis, push),
+        renew: (push) => openPush(redis, push),
+        close: (id) => closePush(redis, id),
+        abandoned: () => abandonedPushes(redis),
       },
       log: { follow: (buildId, signal) => followLog(redis, buildLogKey(buildId), '0', signal) },
       deploys,
@@ -84,7 +111,21 @@ export class PushService implements BeforeApplicationShutdown {
     return this.flow.receive(app, repo, commands, progress, pusher);
   }
 
-  beforeApplicationShutdown(): void {
+  /** Pushes of a dead api (this one before a restart, or another replica) are settled. */
+  onApplicationBootstrap(): void {
+    const recover = (): void => {
+      this.sweep = this.sweep
+        .then(() => this.flow.recover())
+        .then((done) => done.forEach((line) => this.logger.warn(`push whose api died: ${line}`)))
+        .catch((err: unknown) => this.logger.warn(`settling pushes whose api died: ${(err as Error).message}`));
+    };
+    recover();
+    this.recovering = setInterval(recover, RECOVER_INTERVAL_MS);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.recovering);
     this.flow.close();
+    await this.sweep;
   }
 }

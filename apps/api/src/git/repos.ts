@@ -12,13 +12,20 @@ import { join } from 'node:path';
 /**
  * fd 3/4/5 are the api's pipes (see proc-receive.ts). A background job's stdin is /dev/null
  * in sh, so the hook's own stdin is kept on fd 6 for the first relay.
+ *
+ * The api's answer ending (fd 4 at end of file) ends the hook, also when the api died
+ * mid-push: the relay from receive-pack is stopped then, as receive-pack, waiting for the
+ * hook's answer, would never close its side. So a dead api's push ends at once, receive-pack
+ * rejecting it (its pusher is gone too), and leaves no process behind.
  */
 const PROC_RECEIVE_HOOK = `#!/bin/sh
 # paas: relays git's proc-receive protocol to the api that started this receive-pack.
 exec 6<&0
 cat <&6 >&3 &
+relay=$!
 cat <&5 >&2 &
 cat <&4
+kill $relay 2>/dev/null
 wait
 `;
 

@@ -423,4 +423,31 @@ describe('reconcile pass', () => {
     await s.pass();
     assert.deepEqual(s.journal, ['unroute shop']);
   });
+
+  it('writes the whole route table again, at once, when Redis lost it', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    await liveApp(s, 2);
+    const other = s.cluster.addApp('blog');
+    s.cluster.release(other);
+    await s.pass();
+    s.cluster.heartbeat();
+    await s.pass();
+    const before = new Map(s.routes.table);
+    assert.equal(before.size, 2);
+    s.journal.length = 0;
+    await s.pass();
+    assert.deepEqual(s.journal.splice(0), [], 'nothing changed, nothing written');
+
+    s.routes.lose();
+    await s.pass();
+    assert.deepEqual(
+      s.journal.splice(0).filter((l) => l.startsWith('rebuild') || l.startsWith('route')),
+      ['rebuild blog shop'],
+      'one write of every route, not app by app',
+    );
+    assert.deepEqual(s.routes.table, before);
+    await s.pass();
+    assert.deepEqual(s.journal.splice(0), [], 'and then nothing more');
+  });
 });

@@ -146,8 +146,13 @@ export interface ServingState {
 export interface RouteTable {
   /** What it holds, by app: each route as JSON, '' for an entry that does not parse. */
   read(): Promise<Map<string, string>>;
-  write(route: AppRoute): Promise<void>;
-  remove(app: string): Promise<void>;
+  /** Its version: every change moves it up; lower than seen before means the table was lost. */
+  version(): Promise<number>;
+  /** Each returns the table's version after it. */
+  write(route: AppRoute): Promise<number>;
+  remove(app: string): Promise<number>;
+  /** Replaces the whole table at once (after it was lost: readers never see it half written). */
+  rebuild(routes: readonly AppRoute[]): Promise<number>;
 }
 
 /** A line in an app's log from the scheduler. */
@@ -257,6 +262,8 @@ export class Reconciler {
   private readonly notices = new Map<string, string>();
   /** What this process last wrote to the route table, by app name (null: not read yet). */
   private written: Map<string, string> | null = null;
+  /** The table's version after this process's last write. */
+  private writtenVersion = 0;
 
   constructor(
     private readonly roles: PassRoles,
@@ -506,13 +513,15 @@ export class Reconciler {
    */
   private async writeRoutes(apps: readonly PassApp[], rolling: ReadonlyMap<string, Rolling>): Promise<void> {
     const { serving, routes, logger } = this.roles;
-    if (this.written === null) this.written = await routes.read();
+    // the table's version gone back: a Redis restarted without its data (or from an older
+    // snapshot) lost what was written; it is written again, whole, from the database
+    const lost = this.written !== null && (await routes.version()) < this.writtenVersion;
+    if (this.written === null || lost) this.written = await routes.read();
     const written = this.written;
     const domains = await serving.domains();
     const web = await serving.upWebInstances();
-    const names = new Set<string>();
+    const wanted: AppRoute[] = [];
     for (const app of apps) {
-      names.add(app.name);
       const live = await serving.liveRelease(app.id);
       const backends: Backend[] = [];
       const seen = new Set<string>();
@@ -527,19 +536,35 @@ export class Reconciler {
       const roll = rolling.get(app.id);
       if (live && roll && roll.targetId !== live.id && backends.length < roll.web) add(roll.targetId);
       const hosts = domains.filter((d) => d.appId === app.id).map((d) => d.hostname);
-      const route: AppRoute = { app: app.name, hosts, backends, check: routeCheck(live?.healthchecks) };
-      const json = JSON.stringify(route);
-      if (written.get(app.name) === json) continue;
+      wanted.push({ app: app.name, hosts, backends, check: routeCheck(live?.healthchecks) });
+    }
+    if (lost && wanted.length > 0) {
+      logger.warn(`the route table was lost (Redis restarted without it?): writing ${wanted.length} routes again`);
       try {
-        await routes.write(route);
-        written.set(app.name, json);
+        this.writtenVersion = await routes.rebuild(wanted);
+        this.written = new Map(wanted.map((r) => [r.app, JSON.stringify(r)]));
       } catch (err) {
-        logger.error(`route of ${app.name}: ${(err as Error).message}`);
+        this.written = null; // read again next pass
+        logger.error(`route table: ${(err as Error).message}`);
+      }
+      return;
+    }
+    const names = new Set<string>();
+    for (const route of wanted) {
+      names.add(route.app);
+      const json = JSON.stringify(route);
+      if (written.get(route.app) === json) continue;
+      try {
+        this.writtenVersion = await routes.write(route);
+        written.set(route.app, json);
+      } catch (err) {
+        logger.error(`route of ${route.app}: ${(err as Error).message}`);
       }
     }
     for (const name of [...written.keys()]) {
       if (names.has(name)) continue;
-      await routes.remove(name).catch(() => null);
+      const version = await routes.remove(name).catch(() => null);
+      if (version !== null) this.writtenVersion = version;
       written.delete(name);
     }
   }

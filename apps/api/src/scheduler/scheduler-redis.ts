@@ -6,7 +6,14 @@
  * wake-up (the agents' heartbeats catch up), never a committed plan.
  */
 import { nodeChannel, writeAppLog } from '@paas/platform';
-import { type AppRoute, readRouteTable, removeAppRoutes, setAppRoutes } from '@paas/platform/routes';
+import {
+  type AppRoute,
+  readRouteTable,
+  rebuildRoutes,
+  removeAppRoutes,
+  routesVersion,
+  setAppRoutes,
+} from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 import type { LineEvent, NodeNotifier, PassLogger, PassMessages, RouteTable, SettledEvent } from './pass';
@@ -24,12 +31,21 @@ export class RedisRouteTable implements RouteTable {
     return routes;
   }
 
-  async write(route: AppRoute): Promise<void> {
-    await setAppRoutes(this.redis, route.app, route.hosts, route.backends, route.check);
+  version(): Promise<number> {
+    return routesVersion(this.redis);
   }
 
-  async remove(app: string): Promise<void> {
-    await removeAppRoutes(this.redis, app);
+  write(route: AppRoute): Promise<number> {
+    return setAppRoutes(this.redis, route.app, route.hosts, route.backends, route.check);
+  }
+
+  async remove(app: string): Promise<number> {
+    // absent already: the version stays as it is
+    return (await removeAppRoutes(this.redis, app)) ?? (await routesVersion(this.redis));
+  }
+
+  rebuild(routes: readonly AppRoute[]): Promise<number> {
+    return rebuildRoutes(this.redis, routes);
   }
 }
 

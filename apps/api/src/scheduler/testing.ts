@@ -370,21 +370,40 @@ export class FakeRouteTable implements RouteTable {
   /** The table as the routers would read it: app -> JSON ('' for an entry that does not parse). */
   readonly table = new Map<string, string>();
   writes = 0;
+  private tableVersion = 0;
 
   constructor(private readonly journal: string[]) {}
 
   async read(): Promise<Map<string, string>> {
     return new Map(this.table);
   }
-  async write(route: AppRoute): Promise<void> {
+  async version(): Promise<number> {
+    return this.tableVersion;
+  }
+  async write(route: AppRoute): Promise<number> {
     this.writes++;
     this.table.set(route.app, JSON.stringify(route));
     this.journal.push(`route ${route.app}: ${route.backends.map((b) => `${b.id}@${b.address}`).join(' ')}`.trim());
+    return ++this.tableVersion;
   }
-  async remove(app: string): Promise<void> {
+  async remove(app: string): Promise<number> {
     this.writes++;
     this.table.delete(app);
     this.journal.push(`unroute ${app}`);
+    return ++this.tableVersion;
+  }
+  async rebuild(routes: readonly AppRoute[]): Promise<number> {
+    this.writes++;
+    this.table.clear();
+    for (const route of routes) this.table.set(route.app, JSON.stringify(route));
+    this.journal.push(`rebuild ${routes.map((r) => r.app).join(' ')}`);
+    this.tableVersion += 2;
+    return this.tableVersion;
+  }
+  /** Redis restarted without its data: the table and its version are gone. */
+  lose(): void {
+    this.table.clear();
+    this.tableVersion = 0;
   }
   /** An app's backends as `id@address`. */
   backends(app: string): string[] {

@@ -19,6 +19,7 @@ import { askForPass } from '../scheduling/kick';
 import { BuildLog } from './build-log';
 import { streamedOutput } from './builds';
 import { checkoutCommit } from './checkout';
+import { pushHeld } from './push-lease';
 import type { BuildJob, BuildOutput, BuildRoles, PipelineSettings } from './pipeline-roles';
 import { runReleaseCommand } from './release-phase';
 import { pruneReleaseImages, pushReleaseImage } from './release-images';
@@ -90,6 +91,7 @@ export function buildRoles(env: BuildEnvironment, job: BuildJob): BuildRoles {
     log,
     events: { event: (appId, line) => writeAppLog(redis, appId, 'api', line) },
     scheduler: { askForPass: () => askForPass(redis) },
+    push: { held: (buildId) => pushHeld(redis, buildId) },
   };
 }
 

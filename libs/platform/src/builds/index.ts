@@ -17,3 +17,4 @@ export * from './release-images';
 export * from './pipeline-roles';
 export * from './build-environment';
 export * from './pipeline';
+export * from './push-lease';

@@ -13,6 +13,7 @@
  *   BuildOutput     the build's log, as the pusher reads it
  *   AppEvents       lines in the app's log (`app[api]`)
  *   SchedulerKick   asks the scheduler for a pass now
+ *   PushHold        whether the push that started the build still waits for it
  */
 import type { BuildOptions } from '@paas/builder';
 import type { Image } from '@paas/images';
@@ -121,6 +122,11 @@ export interface SchedulerKick {
   askForPass(): Promise<void>;
 }
 
+export interface PushHold {
+  /** Whether the push that started build `buildId` still holds it (push-lease.ts pushHeld). */
+  held(buildId: string): Promise<boolean>;
+}
+
 /** What the pipeline is told rather than asks. */
 export interface PipelineSettings {
   /** Checkouts are made here, one directory per build, removed when the attempt ends. */
@@ -135,6 +141,8 @@ export interface PipelineSettings {
   readonly keepReleases?: number;
   /** An attempt running longer fails the build as the app's own failure (not retried). */
   readonly timeoutMs?: number;
+  /** How often a push's build looks whether its push still holds it (default 2 s). */
+  readonly pushCheckMs?: number;
 }
 
 /** Everything one build job works through. */
@@ -150,4 +158,5 @@ export interface BuildRoles {
   readonly log: BuildOutput;
   readonly events: AppEvents;
   readonly scheduler: SchedulerKick;
+  readonly push: PushHold;
 }

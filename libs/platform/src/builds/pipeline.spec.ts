@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BuildAbortedError, type BuildOptions, BuildError } from '@paas/builder';
+import { AppBuildError } from './errors';
 import { type Image, ImageNotFoundError } from '@paas/images';
 import type { Digest } from '@paas/oci';
 import type { DataSource } from 'typeorm';
@@ -15,7 +16,7 @@ import { changeConfig } from '../releases';
 import { insertApp, openTestDatabase } from '../testing/databases';
 import { databaseRoles } from './build-environment';
 import { createBuild } from './builds';
-import { type BuildAttempt, runPipeline } from './pipeline';
+import { type BuildAttempt, PUSH_GONE, runPipeline } from './pipeline';
 import type { BuildJob, BuildOutput, BuildRoles, ReleaseCommandRun } from './pipeline-roles';
 
 const REGISTRY = 'registry.test:5000';
@@ -89,6 +90,8 @@ interface Behaviour {
   readonly build?: (options: BuildOptions) => Promise<Image>;
   readonly push?: (ref: string) => Promise<void>;
   readonly releaseCommand?: (run: ReleaseCommandRun) => Promise<number>;
+  /** Whether the build's push still holds it (a push whose api died does not). */
+  readonly held?: () => boolean;
 }
 
 describe('build pipeline', () => {
@@ -118,7 +121,7 @@ describe('build pipeline', () => {
       kicks: 0,
       builds: 0,
       roles: {
-        settings: { workRoot: work, registryHost: REGISTRY },
+        settings: { workRoot: work, registryHost: REGISTRY, pushCheckMs: 5 },
         ...databaseRoles(ds),
         source: {
           checkout: async (_repo, _commit, dir) => {
@@ -160,6 +163,7 @@ describe('build pipeline', () => {
             seen.kicks++;
           },
         },
+        push: { held: async () => behaviour.held?.() ?? true },
       },
     };
     return seen;
@@ -433,5 +437,70 @@ describe('build pipeline', () => {
     assert.equal(seen.builds, 0);
     assert.equal((await buildRow(job)).status, 'failed');
     assert.equal(await readFile(join(work, job.buildId, 'Dockerfile.generated')).catch(() => null), null);
+  });
+
+  describe("a push's build deploys only while its push holds it", () => {
+    const pushed = async (app: App): Promise<BuildJob> => ({ ...(await push(app)), oldId: 'a'.repeat(40) });
+
+    it('a build run again after its push died builds nothing and fails', async () => {
+      const v1 = await deployed(await insertApp(ds, 'gone-before'));
+      const app = { id: v1.appId, name: 'gone-before' } as App;
+      const job = await pushed(app);
+      const seen = fakes({ held: () => false });
+      await assert.rejects(runPipeline(job, seen.roles, { final: false }), AppBuildError);
+      assert.equal(seen.builds, 0);
+      const build = await buildRow(job);
+      assert.equal(build.status, 'failed', 'failed for good, even with attempts left');
+      assert.equal(build.error, PUSH_GONE);
+      assert.deepEqual(await releasesOf(app), [[1, 'live']]);
+      assert.equal(seen.log.ended, 'failed');
+    });
+
+    it('a push that dies during the release command leaves its release failed, not deploying', async () => {
+      const v1 = await deployed(await insertApp(ds, 'gone-release'));
+      const app = { id: v1.appId, name: 'gone-release' } as App;
+      const job = await pushed(app);
+      let held = true;
+      const seen = fakes({
+        files: { Dockerfile: 'FROM busybox\n', Procfile: 'web: serve\nrelease: migrate\n' },
+        held: () => held,
+        releaseCommand: async () => {
+          held = false; // the api serving the push died meanwhile
+          return 0;
+        },
+      });
+      await assert.rejects(runPipeline(job, seen.roles, FINAL), AppBuildError);
+      assert.deepEqual(await releasesOf(app), [
+        [1, 'live'],
+        [2, 'failed'],
+      ]);
+      assert.equal((await currentRelease(ds.manager, app.id))?.id, v1.id, 'v1 keeps serving');
+      assert.equal(seen.kicks, 0);
+    });
+
+    it('a push that dies while its image builds stops the build', async () => {
+      const app = await insertApp(ds, 'gone-building');
+      const job = await pushed(app);
+      let held = true;
+      const seen = fakes({
+        held: () => held,
+        build: (options) =>
+          new Promise((_resolve, reject) => {
+            options.signal?.addEventListener('abort', () => reject(new BuildAbortedError()), { once: true });
+            held = false;
+          }),
+      });
+      await assert.rejects(runPipeline(job, seen.roles, { final: false }), AppBuildError);
+      assert.equal((await buildRow(job)).error, PUSH_GONE);
+      assert.deepEqual(await releasesOf(app), []);
+      assert.deepEqual(seen.pushed, []);
+    });
+
+    it('a build no push waits on is not asked', async () => {
+      const app = await insertApp(ds, 'no-push');
+      const seen = fakes({ held: () => assert.fail('asked') });
+      await runPipeline(await push(app), seen.roles, FINAL);
+      assert.deepEqual(await releasesOf(app), [[1, 'deploying']]);
+    });
   });
 });

@@ -84,8 +84,11 @@ export async function runPipeline(job: BuildJob, roles: BuildRoles, attempt: Bui
   const dir = join(settings.workRoot, job.buildId);
   // a pushed RUN step may never end (or print forever): it must not keep the worker from others
   const deadline = settings.timeoutMs ? AbortSignal.timeout(settings.timeoutMs) : undefined;
-  const signal =
-    deadline && attempt.signal ? AbortSignal.any([attempt.signal, deadline]) : (deadline ?? attempt.signal);
+  // a push's build stops (its containers go) once its push is gone: nobody will move the branch
+  const pushGone = new AbortController();
+  const watching = job.oldId === undefined ? undefined : watchPush(roles, job.buildId, pushGone, settings.pushCheckMs);
+  const signals = [attempt.signal, deadline, pushGone.signal].filter((s): s is AbortSignal => s !== undefined);
+  const signal = AbortSignal.any(signals);
   try {
     const result = await buildAndRelease(job, roles, dir, signal);
     await log.drain();
@@ -97,11 +100,13 @@ export async function runPipeline(job: BuildJob, roles: BuildRoles, attempt: Bui
   } catch (caught) {
     const interrupted = attempt.signal?.aborted === true;
     const err =
-      !interrupted && deadline?.aborted === true
-        ? new AppBuildError(
-            `the build took longer than ${Math.round((settings.timeoutMs ?? 0) / 1000)} s and was stopped`,
-          )
-        : caught;
+      !interrupted && pushGone.signal.aborted
+        ? new AppBuildError(PUSH_GONE)
+        : !interrupted && deadline?.aborted === true
+          ? new AppBuildError(
+              `the build took longer than ${Math.round((settings.timeoutMs ?? 0) / 1000)} s and was stopped`,
+            )
+          : caught;
     const appError = !interrupted && isAppBuildError(err);
     const message = interrupted ? 'Build interrupted: the worker is shutting down' : errorMessage(err);
     if (!appError && !attempt.final) {
@@ -122,8 +127,36 @@ export async function runPipeline(job: BuildJob, roles: BuildRoles, attempt: Bui
     );
     throw err;
   } finally {
+    if (watching) clearInterval(watching);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Why a push's build deploys nothing (push-lease.ts: its api died before it answered). */
+export const PUSH_GONE =
+  'the push of this build is gone (the api serving it stopped before its release was live): nothing was deployed; push again';
+
+/** Aborts `gone` once the build's push no longer holds it (a failed look is tried again). */
+function watchPush(
+  roles: BuildRoles,
+  buildId: string,
+  gone: AbortController,
+  everyMs = 2000,
+): ReturnType<typeof setInterval> {
+  const timer = setInterval(() => {
+    roles.push.held(buildId).then(
+      (held) => {
+        if (!held) gone.abort();
+      },
+      () => undefined,
+    );
+  }, everyMs);
+  return timer;
+}
+
+/** A push's build goes on only while its push holds it: else it fails, deploying nothing. */
+async function pushHolds(job: BuildJob, roles: BuildRoles): Promise<void> {
+  if (job.oldId !== undefined && !(await roles.push.held(job.buildId))) throw new AppBuildError(PUSH_GONE);
 }
 
 function errorMessage(err: unknown): string {
@@ -138,6 +171,7 @@ async function buildAndRelease(
 ): Promise<BuildJobResult> {
   const { log, releases, publisher, settings } = roles;
   const branch = job.ref.replace(/^refs\/heads\//, '');
+  await pushHolds(job, roles);
   log.step(`Building ${job.app} from ${branch} (${job.commit.slice(0, 7)})`);
   const source = join(dir, 'source');
   await mkdir(dir, { recursive: true });
@@ -182,6 +216,8 @@ async function buildAndRelease(
       if (code !== 0)
         throw new AppBuildError(`release command failed with exit code ${code}: v${release.version} was not released`);
     }
+    // the commit point's first half: deployable only while the push is there to move the branch
+    await pushHolds(job, roles);
     // the release that carries the build: this one, or a newer one when a config change of the
     // app's first build took effect meanwhile (releases.ts releaseBuild)
     release = await releases.built(release.id);

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { transaction } from '../model/database';
+import { type App, Build, Release } from '../model/entities';
+import { redisOptions } from '../redis';
+import { type LocalRedis, startLocalRedis } from '../redis-server';
+import { currentRelease, releaseLive } from '../release-lifecycle';
+import { createRelease, releaseBuild } from '../releases';
+import { insertApp, openTestDatabase } from '../testing/databases';
+import { createBuild } from './builds';
+import { type PushRecord, abandonedPushes, closePush, openPush, pushHeld, settleAbandonedPush } from './push-lease';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const AT = '2026-12-06T00:00:00.000Z';
+const REASON = 'the push of this build is gone';
+
+describe('push leases on a real redis-server and database', () => {
+  let dir: string;
+  let server: LocalRedis;
+  let redis: Redis;
+  let ds: DataSource;
+  let close: (() => Promise<void>) | undefined;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-push-lease-'));
+    server = await startLocalRedis(join(dir, 'redis'));
+    redis = new Redis(redisOptions(server.url));
+    ({ dataSource: ds, close } = await openTestDatabase('sqlite'));
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.stop();
+    await close?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A push of B onto main (at A) of `app`, with its build row. */
+  async function pushed(app: App): Promise<PushRecord> {
+    const build = await createBuild(ds, { appId: app.id, commit: B, ref: 'refs/heads/main' });
+    return {
+      buildId: build.id,
+      appId: app.id,
+      repo: `/git/${app.name}.git`,
+      ref: 'refs/heads/main',
+      oldId: A,
+      newId: B,
+    };
+  }
+
+  /** A release of `buildId` in `status` (v1 live before it, when asked). */
+  async function release(
+    app: App,
+    buildId: string | null,
+    status: 'building' | 'deploying' | 'live',
+  ): Promise<Release> {
+    let made = await createRelease(ds, {
+      appId: app.id,
+      description: 'Deploy',
+      imageRef: 'registry.test/app:v',
+      imageDigest: `sha256:${'1'.repeat(64)}`,
+      processTypes: { web: 'serve' },
+      healthchecks: null,
+      buildId,
+      idempotencyKey: `${buildId ?? 'none'}:${Math.random()}`,
+      building: true,
+      createdBy: null,
+    });
+    if (status === 'building') return made;
+    made = await transaction(ds, (m) => releaseBuild(m, made.id));
+    if (status === 'deploying') return made;
+    return transaction(ds, (m) => releaseLive(m, made.id, AT));
+  }
+
+  it('holds while renewed, is abandoned once its lease runs out, and is gone once closed', async () => {
+    const app = await insertApp(ds, 'leases');
+    const push = await pushed(app);
+    await openPush(redis, push, 60_000);
+    assert.equal(await pushHeld(redis, push.buildId), true);
+    assert.deepEqual(await abandonedPushes(redis), []);
+    await openPush(redis, push, 1);
+    while (await pushHeld(redis, push.buildId)) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(await abandonedPushes(redis), [push]);
+    await closePush(redis, push.buildId);
+    assert.deepEqual(await abandonedPushes(redis), []);
+  });
+
+  it('a build of a dead push that made no release yet is failed', async () => {
+    const app = await insertApp(ds, 'no-release');
+    const push = await pushed(app);
+    assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'stopped');
+    const build = await ds.manager.findOneByOrFail(Build, { id: push.buildId });
+    assert.equal(build.status, 'failed');
+    assert.equal(build.error, REASON);
+  });
+
+  it('a deploying release of a dead push is failed, and the live one stays current', async () => {
+    const app = await insertApp(ds, 'deploying');
+    const v1 = await release(app, null, 'live');
+    const push = await pushed(app);
+    const v2 = await release(app, push.buildId, 'deploying');
+    await ds.manager.update(Build, { id: push.buildId }, { status: 'succeeded', releaseId: v2.id });
+    assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'stopped');
+    const after = await ds.manager.findOneByOrFail(Release, { id: v2.id });
+    assert.equal(after.status, 'failed');
+    assert.equal(after.deployError, REASON);
+    assert.equal((await currentRelease(ds.manager, app.id))?.id, v1.id);
+    assert.equal((await ds.manager.findOneByOrFail(Build, { id: push.buildId })).status, 'succeeded');
+  });
+
+  it('a building release of a dead push is failed with its build', async () => {
+    const app = await insertApp(ds, 'building');
+    const push = await pushed(app);
+    const v1 = await release(app, push.buildId, 'building');
+    assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'stopped');
+    assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'failed');
+    assert.equal((await ds.manager.findOneByOrFail(Build, { id: push.buildId })).status, 'failed');
+  });
+
+  it('a release of a dead push that went live stays live: the branch must follow it', async () => {
+    const app = await insertApp(ds, 'went-live');
+    const push = await pushed(app);
+    const v1 = await release(app, push.buildId, 'live');
+    await ds.manager.update(Build, { id: push.buildId }, { status: 'succeeded', releaseId: v1.id });
+    assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'live');
+    assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'live');
+  });
+});
