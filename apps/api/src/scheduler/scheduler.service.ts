@@ -18,6 +18,7 @@
 import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
+import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
@@ -274,14 +275,23 @@ class TermRouteTable implements RouteTable {
     return this.table.read();
   }
 
-  async write(route: Parameters<RouteTable['write']>[0]): Promise<void> {
-    this.check();
-    await this.table.write(route);
+  version(): Promise<number> {
+    return this.table.version();
   }
 
-  async remove(app: string): Promise<void> {
+  async write(route: AppRoute): Promise<number> {
     this.check();
-    await this.table.remove(app);
+    return this.table.write(route);
+  }
+
+  async remove(app: string): Promise<number> {
+    this.check();
+    return this.table.remove(app);
+  }
+
+  async rebuild(routes: readonly AppRoute[]): Promise<number> {
+    this.check();
+    return this.table.rebuild(routes);
   }
 
   private check(): void {
