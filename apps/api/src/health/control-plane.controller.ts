@@ -6,6 +6,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import type { DataSource } from 'typeorm';
+import { AdminOnly } from '../auth/decorators';
 import { DATA_SOURCE } from '../core/tokens';
 import { LeaderElector } from '../scheduler/leader';
 import { SchedulerService } from '../scheduler/scheduler.service';
@@ -48,7 +49,9 @@ export class ControlPlaneController {
     @Inject(SchedulerService) private readonly scheduler: SchedulerService,
   ) {}
 
+  /** Admins only: the control plane's hosts are the operator's business, not an app token's. */
   @Get()
+  @AdminOnly()
   @ApiOkResponse({ type: ControlPlaneView })
   async show(): Promise<ControlPlaneView> {
     const row = await LeaderElector.current(this.dataSource);

@@ -1,3 +1,4 @@
+import { issueToken } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -41,6 +42,8 @@ for (const kind of TEST_DATABASES) {
       assert.ok(res.body.leader.term >= 1);
       assert.ok(Date.parse(res.body.leader.since) <= Date.now());
       assert.equal((await api.request('GET', '/api/control-plane', { token: null })).status, 401);
+      const { token: appToken } = await issueToken(api.dataSource.manager, { name: 'apps', apps: ['mine'] });
+      assert.equal((await api.request('GET', '/api/control-plane', { token: appToken })).status, 403);
     });
 
     it('answers 404 in our error shape for an unknown route', async () => {
