@@ -12,7 +12,8 @@ export async function nodes(io: CliIo, flags: JsonFlag): Promise<void> {
   const { client } = await session(io);
   const [list, plane] = await Promise.all([
     client.get<Node[]>('/api/nodes'),
-    // an api from before control-plane replicas has no such route: the table alone then
+    // an api from before control-plane replicas has no such route, and an app token may not
+    // read it: the table alone then
     client.get<ControlPlane>('/api/control-plane').catch(() => null),
   ]);
   if (flags.json) return io.out(json(list));
