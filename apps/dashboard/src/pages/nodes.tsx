@@ -23,7 +23,7 @@ interface NodesData {
   readonly nodes: PaasNode[];
   readonly placed: Placed[];
   readonly waiting: Waiting[];
-  /** Which api runs the scheduler (null: an api without the route). */
+  /** Which api runs the scheduler (null: an older api without the route, or not an admin token). */
   readonly plane: ControlPlane | null;
 }
 
