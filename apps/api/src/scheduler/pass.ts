@@ -262,7 +262,7 @@ export class Reconciler {
   private readonly notices = new Map<string, string>();
   /** What this process last wrote to the route table, by app name (null: not read yet). */
   private written: Map<string, string> | null = null;
-  /** The table's version after this process's last write. */
+  /** The table's version after this process's last write, or as it last read it. */
   private writtenVersion = 0;
 
   constructor(
@@ -270,11 +270,6 @@ export class Reconciler {
     private readonly settings: PassSettings,
   ) {
     this.startedAt = roles.clock.now();
-  }
-
-  /** The next pass reads the route table instead of trusting what this Reconciler last wrote. */
-  rereadRoutes(): void {
-    this.written = null;
   }
 
   async pass(): Promise<PassOutcome> {
@@ -515,8 +510,13 @@ export class Reconciler {
     const { serving, routes, logger } = this.roles;
     // the table's version gone back: a Redis restarted without its data (or from an older
     // snapshot) lost what was written; it is written again, whole, from the database
-    const lost = this.written !== null && (await routes.version()) < this.writtenVersion;
-    if (this.written === null || lost) this.written = await routes.read();
+    const version = await routes.version();
+    const lost = this.written !== null && version < this.writtenVersion;
+    // moved on without this process, the only writer: an old leader (leader.ts) that woke up
+    // after losing office wrote before it knew; what it holds is read, and what differs put right
+    const foreign = this.written !== null && version > this.writtenVersion;
+    if (this.written === null || lost || foreign) this.written = await routes.read();
+    if (!lost) this.writtenVersion = version;
     const written = this.written;
     const domains = await serving.domains();
     const web = await serving.upWebInstances();

@@ -34,12 +34,6 @@ import { SchedulingStore } from './scheduling-store';
 
 /** The longest a pass asked for waits after the one before (see reconcileNow). */
 const MAX_PACE_MS = 1000;
-/**
- * How often the leader reads the route table again instead of trusting what it last wrote: a
- * route written by an old leader that woke up after losing office, before it noticed, is
- * corrected within this long.
- */
-const ROUTES_REREAD_MS = 30_000;
 
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -55,7 +49,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private subscriber: Redis | undefined;
   private releaseCommitted = false;
   private asking: NodeJS.Timeout | undefined;
-  private routesReadAt = 0;
   private readonly messages: SchedulerMessages;
   /** This term's pass; null while another api leads. */
   private reconciler: Reconciler | null = null;
@@ -167,7 +160,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private leadershipChanged(leading: boolean): void {
     this.reconciler = leading && this.leader.epoch !== null ? this.makeReconciler(this.leader.epoch) : null;
-    this.routesReadAt = Date.now();
     if (leading) this.passHere();
   }
 
@@ -245,10 +237,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.stopped) return;
     const reconciler = this.reconciler;
     if (!reconciler) return;
-    if (Date.now() - this.routesReadAt > ROUTES_REREAD_MS) {
-      this.routesReadAt = Date.now();
-      reconciler.rereadRoutes();
-    }
     try {
       const { planAgain } = await reconciler.pass();
       if (planAgain) this.again = true;
@@ -263,7 +251,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 /**
  * The route table as one term of leadership writes it: once this process knows its term is
  * over, its writes stop (a pass under way when office was lost does not overwrite the new
- * leader's routes; one written before it knew is corrected by the next reread, ROUTES_REREAD_MS).
+ * leader's routes; one written before it knew moves the table's version, and the leader's next
+ * pass reads the table again and puts it right: pass.ts writeRoutes).
  */
 class TermRouteTable implements RouteTable {
   constructor(
