@@ -11,6 +11,7 @@ export type {
   AppMetrics,
   Build,
   BuildStatus,
+  ControlPlane,
   Domain,
   Formation,
   Instance,

@@ -26,6 +26,8 @@ export type InstanceState = Instance['state'];
 export type Domain = Schemas['DomainView'];
 export type Node = Schemas['NodeView'];
 export type NodeState = Node['state'];
+/** `GET /control-plane`: which api of those sharing the database runs the scheduler. */
+export type ControlPlane = Schemas['ControlPlaneView'];
 export type Token = Schemas['TokenView'];
 /** The answer to `POST /tokens`: the token itself, shown this once. */
 export type IssuedToken = Schemas['IssuedTokenView'];

@@ -17,6 +17,38 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/health/ready': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['HealthController_ready'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/control-plane': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['ControlPlaneController_show'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps': {
     readonly parameters: {
       readonly query?: never;
@@ -421,6 +453,47 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    readonly HealthView: {
+      /** @enum {string} */
+      readonly status: 'ok';
+      readonly version: string;
+      readonly uptimeSeconds: number;
+      /** @description whether this api runs the scheduler (one api of those sharing a database does) */
+      readonly leader: boolean;
+    };
+    readonly ReadinessView: {
+      /** @enum {string} */
+      readonly status: 'ready';
+      /** @description whether this api runs the scheduler */
+      readonly leader: boolean;
+    };
+    readonly LeaderView: {
+      /**
+       * @description the api process that leads
+       * @example host-1 pid 4242
+       */
+      readonly holder: string;
+      /**
+       * @description where its API listens
+       * @example 10.0.0.1:7000
+       */
+      readonly address?: string | null;
+      /**
+       * Format: date-time
+       * @description when it took office
+       */
+      readonly since?: string | null;
+      /** @description its term: every api taking office increments it */
+      readonly term: number;
+    };
+    readonly ControlPlaneView: {
+      /** @description the api that runs the scheduler, as it recorded itself on taking office (null: none yet) */
+      readonly leader: components['schemas']['LeaderView'] | null;
+      /** @description the api that answered: `HOST pid PID` */
+      readonly self: string;
+      /** @description whether the api that answered leads */
+      readonly selfLeads: boolean;
+    };
     readonly ReleaseRef: {
       /** Format: uuid */
       readonly id: string;
@@ -1009,7 +1082,47 @@ export interface operations {
         headers: {
           readonly [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          readonly 'application/json': components['schemas']['HealthView'];
+        };
+      };
+    };
+  };
+  readonly HealthController_ready: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['ReadinessView'];
+        };
+      };
+    };
+  };
+  readonly ControlPlaneController_show: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['ControlPlaneView'];
+        };
       };
     };
   };

@@ -7,6 +7,8 @@ import { buildOpenApiDocument } from './api-types';
 /** Every route of docs/api.md, as OpenAPI names them. */
 const ROUTES = [
   'get /api/health',
+  'get /api/health/ready',
+  'get /api/control-plane',
   'get /api/apps',
   'post /api/apps',
   'get /api/apps/{app}',

@@ -1,3 +1,4 @@
+import { issueToken } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -23,10 +24,42 @@ for (const kind of TEST_DATABASES) {
       assert.ok(typeof res.body.uptimeSeconds === 'number' && res.body.uptimeSeconds >= 0);
     });
 
+    it('says whether this api leads the scheduler: the only one does', async () => {
+      const res = await api.request('GET', '/api/health', { token: null });
+      assert.equal(res.body.leader, true);
+      const ready = await api.request('GET', '/api/health/ready', { token: null });
+      assert.equal(ready.status, 200);
+      assert.deepEqual(ready.body, { status: 'ready', leader: true });
+    });
+
+    it('names the leading api on GET /api/control-plane, for admins only', async () => {
+      const res = await api.request('GET', '/api/control-plane');
+      assert.equal(res.status, 200);
+      assert.equal(res.body.selfLeads, true);
+      assert.match(res.body.self, / pid \d+$/);
+      assert.equal(res.body.leader.holder, res.body.self);
+      assert.equal(res.body.leader.address, new URL(api.url).host);
+      assert.ok(res.body.leader.term >= 1);
+      assert.ok(Date.parse(res.body.leader.since) <= Date.now());
+      assert.equal((await api.request('GET', '/api/control-plane', { token: null })).status, 401);
+      const { token: appToken } = await issueToken(api.dataSource.manager, { name: 'apps', apps: ['mine'] });
+      assert.equal((await api.request('GET', '/api/control-plane', { token: appToken })).status, 403);
+    });
+
     it('answers 404 in our error shape for an unknown route', async () => {
       const res = await api.request('GET', '/api/nosuch');
       assert.equal(res.status, 404);
       assert.deepEqual(res.body, { code: 'not_found', message: 'no route for GET /api/nosuch' });
+    });
+
+    // last: it breaks this api's Redis connection
+    it('is not ready, naming Redis, when Redis does not answer; still alive', async () => {
+      api.redis.disconnect();
+      const ready = await api.request('GET', '/api/health/ready', { token: null });
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.code, 'unavailable');
+      assert.equal(ready.body.message, 'not ready: Redis does not answer');
+      assert.equal((await api.request('GET', '/api/health', { token: null })).status, 200);
     });
   });
 }

@@ -8,14 +8,18 @@
  * `onLine` gets the scheduler's lines about the app as they happen (instances starting, up,
  * failing their checks, the switch). The outcome comes from the scheduler's events in this
  * process, and from the release's state (libs/platform release-lifecycle.ts), which other
- * processes read the same way.
+ * processes read the same way. The lines come as events only in the api that runs the
+ * scheduler (leader.ts); an api that does not reads them from the app's log, where the pass
+ * writes them too.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { Node, Release, supersededBy } from '@paas/platform';
+import { Node, Release, appLogKey, followLog, logCursor, supersededBy } from '@paas/platform';
+import type { Redis } from 'ioredis';
 import { type DataSource, Not } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { DATA_SOURCE } from '../core/tokens';
+import { DATA_SOURCE, REDIS } from '../core/tokens';
 import type { LineEvent, SettledEvent } from './pass';
+import { SCHEDULER_LOG_SOURCE } from './scheduler-redis';
 import { SchedulerService } from './scheduler.service';
 
 export type DeployOutcome =
@@ -43,6 +47,7 @@ export class DeploysService {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(SchedulerService) private readonly scheduler: SchedulerService,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
   /** Resolves when release `releaseId` is live or will not be; see DeployOutcome. */
@@ -68,7 +73,11 @@ export class DeploysService {
     options.signal?.addEventListener('abort', abort, { once: true });
     const timer = setTimeout(abort, timeoutMs);
     let done = false;
+    const following = new AbortController();
     try {
+      if (options.onLine && !this.scheduler.leader.leading) {
+        await this.followLines(release.appId, options.onLine, following.signal);
+      }
       this.scheduler.kick();
       const polling = (async () => {
         // the scheduler commits live or failed before it writes the routes and tells its lines,
@@ -88,11 +97,28 @@ export class DeploysService {
       return outcome;
     } finally {
       done = true;
+      following.abort();
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', abort);
       this.scheduler.events.off('line', onLine);
       this.scheduler.events.off('settled', onSettled);
     }
+  }
+
+  /**
+   * Passes `onLine` the scheduler's lines about the app as another api's pass writes them to
+   * its log, from now (the cursor is taken before this resolves) until `signal`; a line this
+   * api says itself, once it leads, comes as an event instead. Best effort, as the log is.
+   */
+  private async followLines(appId: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    const key = appLogKey(appId);
+    const cursor = await logCursor(this.redis, key).catch(() => null);
+    if (cursor === null) return;
+    void (async () => {
+      for await (const entry of followLog(this.redis, key, cursor, signal)) {
+        if (entry.source === SCHEDULER_LOG_SOURCE && !this.scheduler.leader.leading) onLine(entry.line);
+      }
+    })().catch(() => undefined);
   }
 
   /** The outcome the release's state already shows, or null while it is open. */

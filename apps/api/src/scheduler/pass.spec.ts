@@ -4,6 +4,7 @@
  * with the real roles (database, Redis, the agent protocol).
  */
 import assert from 'node:assert/strict';
+import type { AppRoute } from '@paas/platform/routes';
 import { describe, it } from 'node:test';
 import { type PassApp, type PassSettings, Reconciler } from './pass';
 import { type FakeRelease, type Report, fakeRoles } from './testing';
@@ -422,6 +423,21 @@ describe('reconcile pass', () => {
     s.journal.length = 0;
     await s.pass();
     assert.deepEqual(s.journal, ['unroute shop']);
+  });
+
+  it('puts right a route another process wrote (an old leader before it knew it lost office)', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    await liveApp(s, 2);
+    const before = new Map(s.routes.table);
+    const stale = JSON.parse(before.get('shop') ?? '{}') as AppRoute;
+    await s.routes.write({ ...stale, backends: [] });
+    s.journal.length = 0;
+    await s.pass();
+    assert.deepEqual(s.journal.splice(0), [`route shop: ${s.routes.backends('shop').join(' ')}`]);
+    assert.deepEqual(s.routes.table, before);
+    await s.pass();
+    assert.deepEqual(s.journal.splice(0), [], 'and then nothing more');
   });
 
   it('writes the whole route table again, at once, when Redis lost it', async () => {

@@ -22,7 +22,8 @@
  *
  * A Reconciler remembers between passes what no table holds: when each deploy started (its
  * clock runs only while some node is up), the capacity notice last said per app, and what this
- * process last wrote to the route table. One Reconciler per process; passes run one at a time.
+ * process last wrote to the route table. One Reconciler per term of leadership (leader.ts):
+ * a new leader starts from the tables and Redis; passes run one at a time.
  */
 import {
   type Allocation,
@@ -261,7 +262,7 @@ export class Reconciler {
   private readonly notices = new Map<string, string>();
   /** What this process last wrote to the route table, by app name (null: not read yet). */
   private written: Map<string, string> | null = null;
-  /** The table's version after this process's last write. */
+  /** The table's version after this process's last write, or as it last read it. */
   private writtenVersion = 0;
 
   constructor(
@@ -509,8 +510,13 @@ export class Reconciler {
     const { serving, routes, logger } = this.roles;
     // the table's version gone back: a Redis restarted without its data (or from an older
     // snapshot) lost what was written; it is written again, whole, from the database
-    const lost = this.written !== null && (await routes.version()) < this.writtenVersion;
-    if (this.written === null || lost) this.written = await routes.read();
+    const version = await routes.version();
+    const lost = this.written !== null && version < this.writtenVersion;
+    // moved on without this process, the only writer: an old leader (leader.ts) that woke up
+    // after losing office wrote before it knew; what it holds is read, and what differs put right
+    const foreign = this.written !== null && version > this.writtenVersion;
+    if (this.written === null || lost || foreign) this.written = await routes.read();
+    if (!lost) this.writtenVersion = version;
     const written = this.written;
     const domains = await serving.domains();
     const web = await serving.upWebInstances();

@@ -6,17 +6,29 @@
  * scheduler-redis.ts over Redis).
  *
  * Passes and heartbeats run one at a time (`serial`), so the plan always sees what the last
- * heartbeat wrote. One control plane per database: passes are not coordinated across processes.
+ * heartbeat wrote.
+ *
+ * Any number of api processes may share one database and Redis; only the one that leads
+ * (leader.ts) runs passes. The others serve the API, heartbeats and pushes, and pass their
+ * kicks on to the leader over SCHEDULER_KICK_CHANNEL. Each term gets a Reconciler of its own
+ * (what a pass remembers in memory, the deploy clocks and the route table last written, starts
+ * afresh from the tables and Redis), whose writes are fenced by the term: a plan of an old term
+ * never commits, and its route writes stop once this process knows it lost office.
  */
+import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Release, SCHEDULER_KICK_CHANNEL } from '@paas/platform';
+import { Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
+import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
+import type { Server } from 'node:net';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
-import { Reconciler } from './pass';
+import { LeaderElector, NotLeaderError } from './leader';
+import { type PassRoles, Reconciler, type RouteTable } from './pass';
 import { RedisNodeNotifier, RedisRouteTable, SchedulerMessages } from './scheduler-redis';
 import { SchedulingStore } from './scheduling-store';
 
@@ -36,37 +48,50 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private stopped = false;
   private subscriber: Redis | undefined;
   private releaseCommitted = false;
+  private asking: NodeJS.Timeout | undefined;
   private readonly messages: SchedulerMessages;
-  private readonly reconciler: Reconciler;
+  /** This term's pass; null while another api leads. */
+  private reconciler: Reconciler | null = null;
+  private readonly makeReconciler: (epoch: number) => Reconciler;
+  /** Whether this process runs the scheduler now (any number serve the API). */
+  readonly leader: LeaderElector;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
   ) {
     this.events.setMaxListeners(0);
     this.messages = new SchedulerMessages(redis, this.events, this.logger);
-    const store = new SchedulingStore(dataSource);
     const { strategy, nodeTimeoutMs, deployTimeoutMs, maxSurge, maxUnavailable } = config.scheduler;
-    this.reconciler = new Reconciler(
-      {
+    const notifier = new RedisNodeNotifier(redis);
+    this.makeReconciler = (epoch) => {
+      const store = new SchedulingStore(dataSource, this.leader.fence(epoch));
+      const roles: PassRoles = {
         nodes: store,
         desired: store,
         committer: store,
         serving: store,
-        routes: new RedisRouteTable(redis),
+        routes: new TermRouteTable(new RedisRouteTable(redis), () => this.leader.epoch === epoch),
         messages: this.messages,
-        notifier: new RedisNodeNotifier(redis),
+        notifier,
         clock: { now: () => Date.now() },
         logger: this.logger,
-      },
-      {
+      };
+      return new Reconciler(roles, {
         strategy: strategy === 'binpack' ? 'binpack' : 'spread',
         nodeTimeoutMs,
         deployTimeoutMs,
         maxSurge,
         maxUnavailable,
-      },
+      });
+    };
+    this.leader = new LeaderElector(
+      dataSource,
+      { holder: `${hostname()} pid ${process.pid}`, address: () => this.listenAddress() },
+      this.logger,
+      (leading) => this.leadershipChanged(leading),
     );
   }
 
@@ -87,25 +112,55 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         this.kick();
       },
     } satisfies EntitySubscriberInterface);
-    this.timer = setInterval(() => this.kick(), this.config.scheduler.reconcileMs);
+    this.timer = setInterval(() => this.passHere(), this.config.scheduler.reconcileMs);
     this.timer.unref();
     const subscriber = this.redis.duplicate();
     this.subscriber = subscriber;
-    subscriber.on('message', () => this.kick());
+    subscriber.on('message', () => this.passHere());
     subscriber.on('error', () => undefined); // reconnects by itself; passes run on the timer meanwhile
     await subscriber.subscribe(SCHEDULER_KICK_CHANNEL).catch((err: unknown) => {
       this.logger.warn(`cannot subscribe to ${SCHEDULER_KICK_CHANNEL}: ${(err as Error).message}`);
     });
-    this.kick();
+    // takes office at once when no other api leads (always on SQLite); else tries every second
+    await this.leader.start();
+    // the port is known once the server listens (PAAS_API_ADDR may ask for any, :0)
+    const server = this.httpServer();
+    if (server && !server.listening) {
+      server.once('listening', () => {
+        this.leader.advertise().catch((err: unknown) => this.logger.warn(`cannot record the address: ${String(err)}`));
+      });
+    }
+  }
+
+  private httpServer(): Server | undefined {
+    return this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+  }
+
+  /** Where this api listens, as operators reach it (`paas nodes`). */
+  private listenAddress(): string {
+    const address = this.httpServer()?.address();
+    if (address && typeof address === 'object') {
+      return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    }
+    const { host, port } = this.config.listen;
+    return `${host}:${port}`;
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.pending);
+    clearTimeout(this.asking);
     this.subscriber?.disconnect();
     await this.running?.catch(() => undefined);
     await this.chain.catch(() => undefined);
+    // hands over now rather than when the session times out
+    await this.leader.stop();
+  }
+
+  private leadershipChanged(leading: boolean): void {
+    this.reconciler = leading && this.leader.epoch !== null ? this.makeReconciler(this.leader.epoch) : null;
+    if (leading) this.passHere();
   }
 
   private releaseChanged(target: unknown, inTransaction: boolean): void {
@@ -121,9 +176,24 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     return next;
   }
 
-  /** Asks for a pass soon; many asks in a row make one pass. */
+  /**
+   * Asks for a pass soon, from whichever api leads: here when this one does, else over
+   * SCHEDULER_KICK_CHANNEL. Many asks in a row make one pass.
+   */
   kick(): void {
-    if (!this.enabled || this.stopped || this.pending) return;
+    if (!this.enabled || this.stopped) return;
+    if (this.leader.leading) return this.passHere();
+    if (this.asking) return;
+    this.asking = setTimeout(() => {
+      this.asking = undefined;
+      // best effort: the leader's timer catches up
+      askForPass(this.redis).catch(() => undefined);
+    }, 5);
+  }
+
+  /** A pass here soon, if this api leads. */
+  private passHere(): void {
+    if (!this.enabled || this.stopped || this.pending || !this.leader.leading) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       void this.reconcileNow();
@@ -165,7 +235,55 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async reconcile(): Promise<void> {
     if (this.stopped) return;
-    const { planAgain } = await this.reconciler.pass();
-    if (planAgain) this.again = true;
+    const reconciler = this.reconciler;
+    if (!reconciler) return;
+    try {
+      const { planAgain } = await reconciler.pass();
+      if (planAgain) this.again = true;
+    } catch (err) {
+      // the elector has stepped down already; the new leader plans from what is committed
+      if (err instanceof NotLeaderError) return this.logger.warn(`pass dropped: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+/**
+ * The route table as one term of leadership writes it: once this process knows its term is
+ * over, its writes stop (a pass under way when office was lost does not overwrite the new
+ * leader's routes; one written before it knew moves the table's version, and the leader's next
+ * pass reads the table again and puts it right: pass.ts writeRoutes).
+ */
+class TermRouteTable implements RouteTable {
+  constructor(
+    private readonly table: RouteTable,
+    private readonly current: () => boolean,
+  ) {}
+
+  read(): Promise<Map<string, string>> {
+    return this.table.read();
+  }
+
+  version(): Promise<number> {
+    return this.table.version();
+  }
+
+  async write(route: AppRoute): Promise<number> {
+    this.check();
+    return this.table.write(route);
+  }
+
+  async remove(app: string): Promise<number> {
+    this.check();
+    return this.table.remove(app);
+  }
+
+  async rebuild(routes: readonly AppRoute[]): Promise<number> {
+    this.check();
+    return this.table.rebuild(routes);
+  }
+
+  private check(): void {
+    if (!this.current()) throw new NotLeaderError('its term ended during the pass');
   }
 }

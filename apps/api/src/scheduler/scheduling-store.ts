@@ -75,8 +75,15 @@ async function passInstances(query: SelectQueryBuilder<Instance>): Promise<PassI
   return rows.map((r) => ({ ...r, replace: Boolean(r.replace) }));
 }
 
+/** Checked first in every transaction that writes a pass's decisions (leader.ts LeaderElector.fence). */
+export type Fence = (em: EntityManager) => Promise<void>;
+
 export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitter, ServingState {
-  constructor(private readonly dataSource: DataSource) {}
+  /** `fence`: what makes a write of a process that no longer leads fail whole; none in specs of one process. */
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly fence: Fence = async () => undefined,
+  ) {}
 
   // ---------------------------------------------------------------- NodeRegistry
 
@@ -86,6 +93,7 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
 
   async markDown(nodeIds: readonly string[], instanceIds: readonly string[]): Promise<void> {
     await transaction(this.dataSource, async (em) => {
+      await this.fence(em);
       for (const id of nodeIds) await em.update(Node, { id }, { state: 'down' });
       for (const id of instanceIds) await em.update(Instance, { id }, { state: 'down' });
     });
@@ -93,6 +101,7 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
 
   async forget(instanceIds: readonly string[]): Promise<void> {
     await transaction(this.dataSource, async (em) => {
+      await this.fence(em);
       for (const id of instanceIds) await em.delete(Instance, { id });
     });
   }
@@ -129,6 +138,7 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
 
   async commit(plans: readonly PlannedApp[], at: string): Promise<void> {
     await transaction(this.dataSource, async (em) => {
+      await this.fence(em);
       for (const { appId, plan } of plans) {
         for (const s of plan.start) {
           await em.insert(Instance, {

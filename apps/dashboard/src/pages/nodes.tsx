@@ -1,4 +1,4 @@
-import { type App, type Formation, type Instance, type PaasNode, appPath, get } from '../api';
+import { type App, type ControlPlane, type Formation, type Instance, type PaasNode, appPath, get } from '../api';
 import { Badge, DataTable, Empty, ErrorNotice, MemoryBars } from '../components';
 import { formatAgo, formatBytes, formatMiB, plural } from '../format';
 import { useNow, usePoll, useTitle } from '../hooks';
@@ -23,11 +23,17 @@ interface NodesData {
   readonly nodes: PaasNode[];
   readonly placed: Placed[];
   readonly waiting: Waiting[];
+  /** Which api runs the scheduler (null: an older api without the route, or not an admin token). */
+  readonly plane: ControlPlane | null;
 }
 
 /** Nodes and, from every app this token sees, the instances placed on each. */
 async function loadNodes(signal: AbortSignal): Promise<NodesData> {
-  const [nodes, apps] = await Promise.all([get<PaasNode[]>('/api/nodes', signal), get<App[]>('/api/apps', signal)]);
+  const [nodes, apps, plane] = await Promise.all([
+    get<PaasNode[]>('/api/nodes', signal),
+    get<App[]>('/api/apps', signal),
+    get<ControlPlane>('/api/control-plane', signal).catch(() => null),
+  ]);
   const perApp = await Promise.all(
     apps.map(async (app) => {
       const [instances, formation] = await Promise.all([
@@ -43,7 +49,7 @@ async function loadNodes(signal: AbortSignal): Promise<NodesData> {
       };
     }),
   );
-  return { nodes, placed: perApp.flatMap((a) => a.placed), waiting: perApp.flatMap((a) => a.waiting) };
+  return { nodes, placed: perApp.flatMap((a) => a.placed), waiting: perApp.flatMap((a) => a.waiting), plane };
 }
 
 /** What placement may promise on a node: its memory times its overcommit. */
@@ -62,6 +68,7 @@ export function NodesPage() {
     <>
       <h1 tabIndex={-1}>Nodes</h1>
       <ErrorNotice error={data.error} action="Loading nodes" />
+      {data.data?.plane ? <SchedulerLeader plane={data.data.plane} now={now} /> : null}
       {!data.loaded ? <p className="muted">Loading…</p> : null}
       {data.data && nodes.length === 0 ? (
         <Empty title="No nodes have registered">
@@ -136,6 +143,24 @@ export function NodesPage() {
         </section>
       ) : null}
     </>
+  );
+}
+
+/** Which api of the control plane runs the scheduler (the others serve the API beside it). */
+function SchedulerLeader({ plane: { leader }, now }: { plane: ControlPlane; now: number }) {
+  if (!leader) return <p className="muted">Scheduler: no api has led yet.</p>;
+  return (
+    <p className="muted" data-testid="scheduler-leader">
+      Scheduler: led by api <code>{leader.holder}</code>
+      {leader.address ? (
+        <>
+          {' '}
+          at <code>{leader.address}</code>
+        </>
+      ) : null}
+      , term {leader.term}
+      {leader.since ? `, took office ${formatAgo(leader.since, now)}` : ''}.
+    </p>
   );
 }
 

@@ -35,6 +35,25 @@ for (const kind of TEST_DATABASES) {
       }
     });
 
+    it('processes opening a new database together each find it migrated once (api replicas start together)', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const opened = await Promise.allSettled(
+        [1, 2, 3].map(() => openDatabase({ url: db.url, platformDir: '/nonexistent' })),
+      );
+      try {
+        assert.deepEqual(
+          opened.map((o) => (o.status === 'fulfilled' ? 'opened' : String(o.reason))),
+          ['opened', 'opened', 'opened'],
+        );
+        const first = (opened[0] as PromiseFulfilledResult<DataSource>).value;
+        const rows = (await first.query('SELECT COUNT(*) AS n FROM migrations')) as { n: number | string }[];
+        assert.equal(Number(rows[0]?.n), MIGRATIONS.length);
+      } finally {
+        for (const o of opened) if (o.status === 'fulfilled') await o.value.destroy();
+      }
+    });
+
     it('opening again keeps the data and runs nothing twice', async () => {
       const db = await testDatabase(kind);
       disposers.push(() => db.dispose());

@@ -74,12 +74,39 @@ export async function openDatabase(settings: DatabaseSettings): Promise<DataSour
   const dataSource = new DataSource(options);
   await dataSource.initialize();
   try {
-    await dataSource.runMigrations({ transaction: 'each' });
+    await migrateAlone(dataSource);
   } catch (err) {
     await dataSource.destroy();
     throw err;
   }
   return dataSource;
+}
+
+/** The advisory lock PostgreSQL migrations run under: 'paas' and 0 (the scheduler's leader holds 'paas' and 1). */
+const MIGRATION_LOCK = [0x70616173, 0] as const;
+
+/**
+ * Runs the pending migrations, one process at a time: api replicas starting together on a new
+ * PostgreSQL would each create the same tables, and all but one fail. The first takes a session
+ * advisory lock and migrates; the others wait for it, then find nothing to do. SQLite's file
+ * lock already lets one writer in at a time.
+ */
+async function migrateAlone(dataSource: DataSource): Promise<void> {
+  if (databaseKind(dataSource) !== 'postgres') {
+    await dataSource.runMigrations({ transaction: 'each' });
+    return;
+  }
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1, $2)', [...MIGRATION_LOCK]);
+    try {
+      await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1, $2)', [...MIGRATION_LOCK]);
+    }
+  } finally {
+    await runner.release();
+  }
 }
 
 const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();

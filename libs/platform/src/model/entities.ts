@@ -377,4 +377,30 @@ export class ApiToken {
   lastUsedAt!: string | null;
 }
 
-export const ENTITIES = [App, ConfigVar, Build, Release, Formation, Instance, Node, Domain, ApiToken];
+/**
+ * Who holds a role of the control plane (`scheduler`): the api that took office last, and its
+ * term's `epoch`, which every write of the term checks (apps/api scheduler/leader.ts).
+ */
+@Entity({ name: 'leaders' })
+export class Leader {
+  @PrimaryColumn({ type: 'varchar', length: 32 })
+  role!: string;
+
+  /** Incremented by each process taking office; a write made with an older one is refused. */
+  @Column({ type: 'integer', default: 0 })
+  epoch!: number;
+
+  /** Which process: `HOST pid PID`; null before anyone led. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  holder!: string | null;
+
+  /** Where its API listens (`HOST:PORT`). */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  address!: string | null;
+
+  /** When it took office (ISO time). */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  since!: string | null;
+}
+
+export const ENTITIES = [App, ConfigVar, Build, Release, Formation, Instance, Node, Domain, ApiToken, Leader];

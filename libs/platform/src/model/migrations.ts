@@ -330,6 +330,34 @@ export class Capacity1764700000000 implements MigrationInterface {
   }
 }
 
+/**
+ * The control plane's leaders (apps/api scheduler/leader.ts): one row per role, made here, whose
+ * `epoch` the process taking office increments; every write of its term checks it (fencing).
+ */
+export class Leaders1764800000000 implements MigrationInterface {
+  name = 'Leaders1764800000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'leaders',
+        columns: [
+          str('role', 32, { isPrimary: true }),
+          { name: 'epoch', type: 'integer', default: 0 },
+          str('holder', 255, { isNullable: true }),
+          str('address', 255, { isNullable: true }),
+          str('since', 32, { isNullable: true }),
+        ],
+      }),
+    );
+    await qr.query(`INSERT INTO "leaders" ("role", "epoch") VALUES ('scheduler', 0)`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.dropTable('leaders');
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -337,4 +365,5 @@ export const MIGRATIONS = [
   ReleaseLifecycle1764500000000,
   ReleaseDeployNote1764600000000,
   Capacity1764700000000,
+  Leaders1764800000000,
 ];

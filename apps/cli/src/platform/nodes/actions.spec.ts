@@ -18,10 +18,29 @@ describe('paas nodes', () => {
       lastHeartbeatAt: new Date().toISOString(),
       createdAt: new Date().toISOString(),
     });
-    assert.equal(
+    const table =
+      'NAME     STATE   ADDRESS          CPUS   MEMORY       HEARTBEAT\nnode-1   up      127.0.0.1:7100   2      4 GiB (x2)   just now\n';
+    assert.equal((await t.ok('nodes')).out, `${table}Scheduler: no api has led yet\n`);
+  });
+
+  it('nodes says which api runs the scheduler; an api without the route shows the table alone', async () => {
+    t.api.controlPlane = {
+      leader: {
+        holder: 'cp-2 pid 4242',
+        address: '10.0.0.2:7000',
+        since: new Date(Date.now() - 180_000).toISOString(),
+        term: 3,
+      },
+      self: 'cp-1 pid 77',
+      selfLeads: false,
+    };
+    assert.match(
       (await t.ok('nodes')).out,
-      'NAME     STATE   ADDRESS          CPUS   MEMORY       HEARTBEAT\nnode-1   up      127.0.0.1:7100   2      4 GiB (x2)   just now\n',
+      /\nScheduler: led by api cp-2 pid 4242 at 10\.0\.0\.2:7000 \(term 3, took office 3m ago\)\n$/,
     );
+    t.api.controlPlane = null;
+    assert.match((await t.ok('nodes')).out, /HEARTBEAT\nnode-1 .*\n$/);
+    t.api.controlPlane = { leader: null, self: 'fake pid 1', selfLeads: false };
   });
 
   it('nodes:drain and nodes:activate change a node, naming a missing one', async () => {

@@ -2,7 +2,7 @@
  * `nodes`, `nodes:drain`, `nodes:activate`: the nodes instances run on (admin). Loaded on use
  * from ./commands.ts.
  */
-import type { Node } from '@paas/api-types';
+import type { ControlPlane, Node } from '@paas/api-types';
 import { table } from '../../format';
 import type { CliIo } from '../../io';
 import { bytes, json, shortAgo } from '../format';
@@ -10,7 +10,12 @@ import { type JsonFlag, session } from '../session';
 
 export async function nodes(io: CliIo, flags: JsonFlag): Promise<void> {
   const { client } = await session(io);
-  const list = await client.get<Node[]>('/api/nodes');
+  const [list, plane] = await Promise.all([
+    client.get<Node[]>('/api/nodes'),
+    // an api from before control-plane replicas has no such route, and an app token may not
+    // read it: the table alone then
+    client.get<ControlPlane>('/api/control-plane').catch(() => null),
+  ]);
   if (flags.json) return io.out(json(list));
   io.out(
     table(
@@ -27,6 +32,15 @@ export async function nodes(io: CliIo, flags: JsonFlag): Promise<void> {
       ]),
     ),
   );
+  if (plane) io.out(`${schedulerLine(plane)}\n`);
+}
+
+/** Which api runs the scheduler, under the nodes table. */
+function schedulerLine({ leader }: ControlPlane): string {
+  if (!leader) return 'Scheduler: no api has led yet';
+  const at = leader.address ? ` at ${leader.address}` : '';
+  const since = leader.since ? `, took office ${shortAgo(leader.since)}` : '';
+  return `Scheduler: led by api ${leader.holder}${at} (term ${leader.term}${since})`;
 }
 
 /** `nodes:drain NODE` and `nodes:activate NODE`. */

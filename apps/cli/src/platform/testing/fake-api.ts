@@ -7,7 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { App, Build, Domain, Formation, Instance, LogLine, Node, Release, Token } from '@paas/api-types';
+import type {
+  App,
+  Build,
+  ControlPlane,
+  Domain,
+  Formation,
+  Instance,
+  LogLine,
+  Node,
+  Release,
+  Token,
+} from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
 
 interface AppState {
@@ -51,6 +62,8 @@ export class FakeApi {
   private readonly apps = new Map<string, AppState>();
   private readonly tokens: TokenState[] = [];
   readonly nodes: Node[] = [];
+  /** What `GET /api/control-plane` answers (null: the route is missing, as on an older api). */
+  controlPlane: ControlPlane | null = { leader: null, self: 'fake pid 1', selfLeads: false };
   /** How many instances the pretend nodes hold in all; the rest wait for room (null: no limit). */
   room: number | null = null;
   /**
@@ -265,6 +278,10 @@ export class FakeApi {
         );
       }
       if (method === 'POST') return send(res, 201, this.createApp(body));
+    }
+    if (path === '/api/control-plane' && method === 'GET' && this.controlPlane) {
+      this.auth(req);
+      return send(res, 200, this.controlPlane);
     }
     if (path === '/api/nodes' && method === 'GET') {
       this.auth(req);
