@@ -516,7 +516,8 @@ export class Reconciler {
     // after losing office wrote before it knew; what it holds is read, and what differs put right
     const foreign = this.written !== null && version > this.writtenVersion;
     if (this.written === null || lost || foreign) this.written = await routes.read();
-    if (!lost) this.writtenVersion = version;
+    // (a lost table with nothing to write again is simply the table from now on)
+    if (!lost || apps.length === 0) this.writtenVersion = version;
     const written = this.written;
     const domains = await serving.domains();
     const web = await serving.upWebInstances();
