@@ -17,10 +17,9 @@
  * Prints a markdown table. Only loopback and the bench's own bridge are used; everything is
  * stopped and removed at the end, also after a failure.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { readAppRoute } from '@paas/platform/routes';
-import { PAAS, get, until, withPaasUp } from './paas-up';
+import { get, pushApp, until, withPaasUp } from './paas-up';
 
 const N = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(N) || N < 2) throw new Error(`N must be a whole number of at least 2, not ${process.argv[2]}`);
@@ -131,7 +130,8 @@ async function main(): Promise<void> {
       images: ['busybox', 'node'],
       env: { PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2', PAAS_DEPLOY_TIMEOUT: '600' },
     },
-    async ({ work, api, router, token, redis, run }) => {
+    async (up) => {
+      const { api, router, token, redis } = up;
       const scale = async (app: string, quantity: number, size?: string): Promise<void> => {
         const res = await fetch(`${api}/api/apps/${app}/formation/web`, {
           method: 'PATCH',
@@ -142,19 +142,9 @@ async function main(): Promise<void> {
       };
       const backends = async (app: string): Promise<string[]> =>
         ((await readAppRoute(redis(), app)).route?.backends ?? []).map((b) => b.address);
-      const deploy = (app: string, files: Record<string, string>): void => {
-        const dir = join(work, app);
-        mkdirSync(dir);
-        for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
-        run('git', ['init', '-q', '-b', 'main'], dir);
-        run(PAAS, ['apps:create', app], dir);
-        run('git', ['add', '-A'], dir);
-        run('git', ['commit', '-qm', 'v1'], dir);
-        run('git', ['push', '-q', 'paas', 'main'], dir);
-      };
 
       // a Node app, 1 -> 10
-      deploy('nodeapp', {
+      pushApp(up, 'nodeapp', {
         'package.json': JSON.stringify({ name: 'nodeapp', version: '1.0.0', scripts: { start: 'node server.js' } }),
         'server.js': "require('http').createServer((q, s) => s.end('node ok\\n')).listen(process.env.PORT || 5000);\n",
       });
@@ -176,7 +166,7 @@ async function main(): Promise<void> {
       await until('nodeapp at 0', async () => (await backends('nodeapp')).length === 0, 60_000);
 
       // busybox httpd, 1 -> N at the smallest size
-      deploy('tiny', { 'index.html': 'tiny\n' });
+      pushApp(up, 'tiny', { 'index.html': 'tiny\n' });
       await until('tiny serves', async () => (await get(router, 'tiny.localhost')).body === 'tiny\n', 120_000);
       await scale('tiny', 1, 'nano');
       await until('tiny at 1 nano', async () => (await backends('tiny')).length === 1, 60_000);

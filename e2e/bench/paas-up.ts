@@ -5,7 +5,7 @@
  * cleanup for its containers and bridge, the roots, the bench's own Redis client).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -123,6 +123,22 @@ export function get(url: string, host: string, timeoutMs = 5000): Promise<{ stat
     req.on('error', () => resolve({ status: 0, body: '' }));
     req.end();
   });
+}
+
+/**
+ * Makes app `app` from `files` (a git repository under the work dir, one commit) and pushes it
+ * to the platform; the repository's directory.
+ */
+export function pushApp(up: PaasUp, app: string, files: Record<string, string>): string {
+  const dir = join(up.work, app);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+  up.run('git', ['init', '-q', '-b', 'main'], dir);
+  up.run(PAAS, ['apps:create', app], dir);
+  up.run('git', ['add', '-A'], dir);
+  up.run('git', ['commit', '-qm', 'v1'], dir);
+  up.run('git', ['push', '-q', 'paas', 'main'], dir);
+  return dir;
 }
 
 /** Polls `check` every `pollMs` until it holds; fails naming `what` after `timeoutMs`. */

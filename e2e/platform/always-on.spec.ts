@@ -16,12 +16,11 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Instance } from '@paas/api-types';
 import { readAppRoute } from '@paas/platform/routes';
 import { isAlive, mountsUnder, paasAsync } from '../support/cli';
-import { PAAS, type PaasUp, get, until, withPaasUp } from '../bench/paas-up';
+import { type PaasUp, get, pushApp, until, withPaasUp } from '../bench/paas-up';
 
 const HOST = 'site.localhost';
 
@@ -89,12 +88,7 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
       },
       async (up) => {
         work = up.work;
-        const site = join(up.work, 'site');
-        up.run('mkdir', ['-p', site]);
-        up.run('git', ['init', '-q', '-b', 'main'], site);
-        up.run(PAAS, ['apps:create', 'site'], site);
-        up.run('sh', ['-c', 'echo "site v1" > index.html && git add -A && git commit -qm v1'], site);
-        up.run('git', ['push', '-q', 'paas', 'main'], site);
+        pushApp(up, 'site', { 'index.html': 'site v1\n' });
         await until('the router serves site v1', async () => (await get(up.router, HOST)).body === 'site v1\n', 60_000);
         // the CLI runs asynchronously, so that the requests go on meanwhile
         const paas = async (...args: string[]): Promise<string> => {

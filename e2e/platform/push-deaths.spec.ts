@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Build, Release } from '@paas/api-types';
 import { paasAsync } from '../support/cli';
-import { PAAS, get, until, withPaasUp } from '../bench/paas-up';
+import { get, pushApp, until, withPaasUp } from '../bench/paas-up';
 
 const HOST = 'site.localhost';
 
@@ -50,17 +50,12 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         },
       },
       async (up) => {
-        const site = join(up.work, 'site');
         const paas = async (...args: string[]): Promise<string> => {
           const r = await paasAsync(args, up.env);
           assert.equal(r.status, 0, `paas ${args.join(' ')}: ${r.stderr}${r.stdout}`);
           return r.stdout;
         };
-        up.run('mkdir', ['-p', site]);
-        up.run('git', ['init', '-q', '-b', 'main'], site);
-        up.run(PAAS, ['apps:create', 'site'], site);
-        up.run('sh', ['-c', 'echo "site v1" > index.html && git add -A && git commit -qm v1'], site);
-        up.run('git', ['push', '-q', 'paas', 'main'], site);
+        const site = pushApp(up, 'site', { 'index.html': 'site v1\n' });
         await until('the router serves site v1', async () => (await get(up.router, HOST)).body === 'site v1\n', 60_000);
         const v1 = up.run('git', ['rev-parse', 'HEAD'], site).trim();
 
