@@ -32,7 +32,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +55,8 @@ const SETTLE_MS = 60_000;
 const PUSH_LIMIT_MS = 100_000;
 /** Requests that fail this soon after a router worker was killed were in flight on it. */
 const WORKER_WINDOW_MS = 3000;
+/** A directory to keep every component's output in (CHAOS_LOGS=DIR), for a failure's story. */
+const LOGS = process.env['CHAOS_LOGS'];
 
 const tag = process.pid % 100_000;
 const NAME = `c${tag}`;
@@ -142,18 +144,31 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   let worker: Daemon | undefined;
   const routers: Daemon[] = [];
   let sampler: NodeJS.Timeout | undefined;
+  /** Set first thing in `after`: the spec's loops (requests, pushes, scaling) stop, whatever failed. */
+  let ended = false;
+  /** Every daemon started, killed ones too: their output is kept in LOGS. */
+  const started: { name: string; daemon: Daemon }[] = [];
+  const keep = (name: string, daemon: Daemon): Daemon => {
+    started.push({ name: `${name} (pid ${daemon.child.pid})`, daemon });
+    pids.add(daemon.child.pid as number);
+    return daemon;
+  };
 
   const apiUrl = (i: number): string => `http://${apis[i]?.addr ?? ''}`;
   const startApiProcess = async (i: number): Promise<void> => {
     const api = apis[i];
     assert.ok(api);
-    api.daemon = await startDaemon(api.name, 'dist/apps/api/main.js', { ...apiEnv, PAAS_API_ADDR: api.addr });
-    pids.add(api.daemon.child.pid as number);
+    api.daemon = keep(
+      api.name,
+      await startDaemon(api.name, 'dist/apps/api/main.js', { ...apiEnv, PAAS_API_ADDR: api.addr }),
+    );
     api.addr = new URL(api.daemon.url).host;
   };
   const startWorker = async (): Promise<void> => {
-    worker = await startDaemon('build worker', 'dist/apps/api/main.js', apiEnv, 60_000, ['worker']);
-    pids.add(worker.child.pid as number);
+    worker = keep(
+      'build worker',
+      await startDaemon('build worker', 'dist/apps/api/main.js', apiEnv, 60_000, ['worker']),
+    );
   };
   const startRedis = async (): Promise<void> => {
     redis = await startLocalRedis(join(base, 'redis'), { persist: true });
@@ -270,15 +285,21 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
         PAAS_ROUTER_WORKERS: '2',
         PAAS_ROUTER_ACCESS_LOG: 'off',
       });
-      routers.push(router);
-      pids.add(router.child.pid as number);
+      routers.push(keep(`router ${n}`, router));
     }
     sampler = setInterval(sampleContainers, 2000);
   });
 
   after(async () => {
+    ended = true;
     clearInterval(sampler);
     sampleContainers();
+    if (LOGS) {
+      mkdirSync(LOGS, { recursive: true });
+      for (const { name, daemon } of started) writeFileSync(join(LOGS, `${name}.log`), daemon.output());
+      for (const node of cluster?.nodes ?? [])
+        writeFileSync(join(LOGS, `agent n${node.index}.log`), cluster?.agentLog(node.index) ?? '');
+    }
     const problems: string[] = [];
     const attempt = async (what: string, fn: () => unknown): Promise<void> => {
       try {
@@ -378,7 +399,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     let running = true;
     let turn = 0;
     const clients = Array.from({ length: 3 }, async () => {
-      while (running) {
+      while (running && !ended) {
         const n = turn++;
         const app = APPS[n % APPS.length] as string;
         const r = Math.floor(n / APPS.length) % 2;
@@ -405,7 +426,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     const pushers = APPS.map(async (app, n) => {
       let version = 1;
       let via = n % 2;
-      while (pushing) {
+      while (pushing && !ended) {
         await sleep(between(2000, 5000));
         if (!pushing) break;
         version++;
@@ -421,7 +442,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     const scales: string[] = [];
     let scaling = true;
     const scaler = (async () => {
-      while (scaling) {
+      while (scaling && !ended) {
         await sleep(between(5000, 9000));
         if (!scaling) break;
         const app = APPS[between(0, APPS.length - 1)] as string;
@@ -499,7 +520,8 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
           await startRedis();
         }
         kills.push({ kind, what, at });
-        console.log(`chaos: ${((at - startedAt) / 1000).toFixed(1)} s killed ${what}; back after ${pause} ms`);
+        const back = kind === 'router-worker' ? 'its router forked another' : `started again after ${pause} ms`;
+        console.log(`chaos: ${((at - startedAt) / 1000).toFixed(1)} s killed ${what}; ${back}`);
         await sleep(Math.max(0, next - Date.now()));
       }
     } finally {
@@ -509,7 +531,8 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
 
     // settle: pushes in flight end (each within its limit), then every app converges
     await scaler;
-    await Promise.all(pushers);
+    // a push runs PUSH_LIMIT_MS at most (then it counts as hung)
+    await Promise.race([Promise.all(pushers), sleep(PUSH_LIMIT_MS + 10_000)]);
     const settleFrom = Date.now();
     const releasesOf = async (app: string): Promise<Release[]> =>
       (await call(0, 'GET', `/api/apps/${app}/releases`)) as Release[];
@@ -590,6 +613,12 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
         `  scales: ${scales.join(', ')}`,
         `  requests: ${requests.ok} ok, ${requests.failed.length} failed ${JSON.stringify(Object.fromEntries(attributed))}`,
         `  live: ${APPS.map((a) => `${a} v${served.get(a)}`).join(', ')}`,
+        ...(outside.length
+          ? [
+              "  failed requests outside a router worker's death (the first 20):",
+              ...outside.slice(0, 20).map((o) => `    ${o}`),
+            ]
+          : []),
       ].join('\n'),
     );
 
