@@ -5,7 +5,7 @@
  *   PostgreSQL (testDatabase), a persistent redis-server on a unix socket, the registry on the
  *   cluster bridge's gateway; 2 api replicas (the api bundle) on that gateway at ports of their
  *   own, 1 build worker process (`main.js worker`; each api runs one build worker too);
- *   3 agents (nodes 1 and 2 talk to api A, node 3 to api B); 2 routers (the proxy bundle, 2
+ *   3 agents (talking to the apis through a load balancer, as docs/operations.md asks); 2 routers (the proxy bundle, 2
  *   workers each) on loopback, the load generator alternating between them as a user's load
  *   balancer would.
  *   3 apps (Dockerfile apps FROM busybox, httpd serving `APP vN`), each pushed with real git
@@ -34,6 +34,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -53,7 +54,7 @@ const SEED = Number(process.env['CHAOS_SEED'] ?? Math.floor(Math.random() * 2 **
 const SETTLE_MS = 60_000;
 /** A push not done after this long hangs (the deploy timeout is 60 s). */
 const PUSH_LIMIT_MS = 100_000;
-/** Requests that fail this soon after a router worker was killed were in flight on it. */
+/** Requests in flight when a router worker was killed, or sent this soon after, may fail with it. */
 const WORKER_WINDOW_MS = 3000;
 /** A directory to keep every component's output in (CHAOS_LOGS=DIR), for a failure's story. */
 const LOGS = process.env['CHAOS_LOGS'];
@@ -101,6 +102,51 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/**
+ * The load balancer in front of the apis that the agents talk to (docs/operations.md: "put both
+ * behind the load balancer that clients and agents use"): each connection goes to the next api
+ * by turns, or to the other one when that refuses it.
+ */
+async function balancer(host: string, targets: () => string[]): Promise<{ url: string; close(): Promise<void> }> {
+  let turn = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.pause();
+    const list = targets();
+    const first = turn++;
+    const attempt = (n: number): void => {
+      if (n >= list.length) {
+        client.destroy();
+        return;
+      }
+      const [h = '', p = '0'] = (list[(first + n) % list.length] ?? '').split(':');
+      const upstream = connect(Number(p), h);
+      sockets.add(upstream);
+      upstream.once('close', () => sockets.delete(upstream));
+      upstream.once('error', () => attempt(n + 1));
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+    };
+    attempt(0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 /** Live processes whose command line or environment mentions `text`, or whose cgroup names one of `ids`. */
 function processesOf(text: string, ids: ReadonlySet<string>): string[] {
   const found: string[] = [];
@@ -131,6 +177,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   const home = join(base, 'home');
   const git = gitEnv(home);
   const startedAt = Date.now();
+  const since = (): string => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
   /** Every pid the spec started (none may be alive at the end), and every container id seen. */
   const pids = new Set<number>();
   const containerIds = new Set<string>();
@@ -144,6 +191,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   let worker: Daemon | undefined;
   const routers: Daemon[] = [];
   let sampler: NodeJS.Timeout | undefined;
+  let closeBalancer: (() => Promise<void>) | undefined;
   /** Set first thing in `after`: the spec's loops (requests, pushes, scaling) stop, whatever failed. */
   let ended = false;
   /** Every daemon started, killed ones too: their output is kept in LOGS. */
@@ -269,9 +317,10 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
       PAAS_NODE_MEMORY: '2048',
       PAAS_NODE_CPUS: '4',
     });
+    const lb = await balancer(gateway, () => apis.map((a) => a.addr));
+    closeBalancer = lb.close;
+    cluster.setAgentEnv({ PAAS_API_URL: lb.url });
     for (const node of cluster.nodes) {
-      // nodes 1 and 2 report to api A, node 3 to api B (the environment is the agents' own)
-      cluster.setAgentEnv({ PAAS_API_URL: apiUrl(node.index === 3 ? 1 : 0) }, node.index);
       await cluster.startAgent(node.index);
       if (node.pid) pids.add(node.pid);
     }
@@ -318,6 +367,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
       if (cleanup.status !== 0) throw new Error(`${cleanup.stdout}${cleanup.stderr}`);
     });
     const builds = containersUnder(root);
+    await attempt('balancer', () => closeBalancer?.());
     await attempt('registry', () => registry?.close());
     await attempt('redis', () => redis?.stop());
     await attempt('database', () => db?.dispose());
@@ -325,6 +375,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     for (const line of leftProcesses) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
     const mounts = mountsUnder(base);
     rmSync(base, { recursive: true, force: true });
+    console.log(`chaos: torn down at ${since()}`);
     const short = [...containerIds].map((id) => id.slice(0, 12));
     const cgroups = ['/sys/fs/cgroup/memory/paas', '/sys/fs/cgroup/pids/paas', '/sys/fs/cgroup/paas'].flatMap((dir) =>
       [...containerIds].map((id) => join(dir, id)).filter((path) => existsSync(path)),
@@ -395,7 +446,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     );
 
     // requests: a few clients, round-robin over the apps and the two routers
-    const requests = { ok: 0, failed: [] as { at: number; app: string; router: number; what: string }[] };
+    const requests = { ok: 0, failed: [] as { at: number; end: number; app: string; router: number; what: string }[] };
     let running = true;
     let turn = 0;
     const clients = Array.from({ length: 3 }, async () => {
@@ -409,7 +460,14 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
           body: err.message,
         }));
         if (res.status === 200 && new RegExp(`^${app} v\\d+\\n$`).test(res.body)) requests.ok++;
-        else requests.failed.push({ at, app, router: r + 1, what: `${res.status} ${res.body.slice(0, 100)}` });
+        else
+          requests.failed.push({
+            at,
+            end: Date.now(),
+            app,
+            router: r + 1,
+            what: `${res.status} ${res.body.slice(0, 100)}`,
+          });
       }
     });
     await waitFor('every app served through both routers', 60_000, async () => {
@@ -418,7 +476,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
           if (!(await httpGet(router.url, `${app}.localhost`)).body.startsWith(`${app} v1`)) return false;
       return true;
     });
-    console.log(`chaos: set up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    console.log(`chaos: set up in ${since()}`);
 
     // pushes: each app's one after another, through api A and B by turns
     const pushes: Push[] = [];
@@ -530,10 +588,12 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     }
 
     // settle: pushes in flight end (each within its limit), then every app converges
+    console.log(`chaos: over at ${since()}`);
     await scaler;
     // a push runs PUSH_LIMIT_MS at most (then it counts as hung)
-    await Promise.race([Promise.all(pushers), sleep(PUSH_LIMIT_MS + 10_000)]);
+    await Promise.race([Promise.all(pushers), sleep(PUSH_LIMIT_MS + 10_000, undefined, { ref: false })]);
     const settleFrom = Date.now();
+    console.log(`chaos: pushes in flight done at ${since()}`);
     const releasesOf = async (app: string): Promise<Release[]> =>
       (await call(0, 'GET', `/api/apps/${app}/releases`)) as Release[];
     const headOf = (app: string): string =>
@@ -575,6 +635,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
       Date.now() - settleFrom < SETTLE_MS
     )
       await sleep(500);
+    console.log(`chaos: ${wrong.length ? 'not settled' : 'settled'} at ${since()}`);
     running = false;
     await Promise.all(clients);
 
@@ -585,7 +646,8 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     for (const f of requests.failed) {
       const before = kills.filter((k) => k.at <= f.at);
       const last = before[before.length - 1];
-      const worker = before.some((k) => k.kind === 'router-worker' && f.at - k.at < WORKER_WINDOW_MS);
+      // in flight when a router worker died, or sent to it just after
+      const worker = kills.some((k) => k.kind === 'router-worker' && f.end >= k.at && f.at - k.at < WORKER_WINDOW_MS);
       const key = worker ? 'router-worker' : (last?.kind ?? 'before any kill');
       attributed.set(key, (attributed.get(key) ?? 0) + 1);
       if (!worker)

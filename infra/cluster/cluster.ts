@@ -78,8 +78,6 @@ export interface ClusterNode {
   readonly subnet: string;
   readonly log: string;
   pid: number | null;
-  /** This node's agent's own additions to the agents' environment (e.g. which api it talks to). */
-  env?: Record<string, string>;
 }
 
 interface State {
@@ -192,7 +190,6 @@ function nodeEnv(state: State, node: ClusterNode): Record<string, string> {
   return {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     ...state.env,
-    ...node.env,
     PAAS_ROOT: node.root,
     PAAS_RUN: node.run,
     PAAS_BRIDGE: 'pnode0',
@@ -318,13 +315,9 @@ export class Cluster {
     }
   }
 
-  /** Adds to the agents' environment, or to node `index`'s alone (for agents started from now on). */
-  setAgentEnv(env: Readonly<Record<string, string>>, index?: number): void {
-    if (index === undefined) this.state.env = { ...this.state.env, ...env };
-    else {
-      const node = this.node(index);
-      node.env = { ...node.env, ...env };
-    }
+  /** Adds to the agents' environment (for agents started from now on). */
+  setAgentEnv(env: Readonly<Record<string, string>>): void {
+    this.state.env = { ...this.state.env, ...env };
     save(this.state);
   }
 
