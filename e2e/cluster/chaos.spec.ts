@@ -5,9 +5,10 @@
  *   PostgreSQL (testDatabase), a persistent redis-server on a unix socket, the registry on the
  *   cluster bridge's gateway; 2 api replicas (the api bundle) on that gateway at ports of their
  *   own, 1 build worker process (`main.js worker`; each api runs one build worker too);
- *   3 agents (talking to the apis through a load balancer, as docs/operations.md asks); 2 routers (the proxy bundle, 2
- *   workers each) on loopback, the load generator alternating between them as a user's load
- *   balancer would.
+ *   3 agents, talking to the apis through a load balancer (as docs/operations.md asks: one
+ *   agent pinned to an api that died twice in a row looked silent for the node timeout);
+ *   2 routers (the proxy bundle, 2 workers each) on loopback, the load generator alternating
+ *   between them as a user's load balancer would.
  *   3 apps (Dockerfile apps FROM busybox, httpd serving `APP vN`), each pushed with real git
  *   over HTTP every few seconds, a new commit each time, through api A and B by turns; scaled
  *   1-3 now and then through either api; requests to all three through the routers throughout.
