@@ -1,7 +1,19 @@
+/**
+ * Where the time of "scale a Node app 1 -> 10" goes (the capacity bench's first row), stage by
+ * stage, on a real `paas up` (e2e/bench/paas-up.ts): for each of RUNS scale-ups, the ms after
+ * the PATCH at which the rows were placed, each instance was first seen `up` by the API, the
+ * route table held k backends, and all ten answered directly. One JSON line per run.
+ *
+ *   node --import tsx e2e/bench/node10-stages.ts [RUNS]      (RUNS default 5)
+ *
+ * Only loopback and the bench's own bridge are used; everything is removed at the end.
+ */
 import { readAppRoute } from '@paas/platform/routes';
 import { get, pushApp, until, withPaasUp } from './paas-up';
 
 const RUNS = Number(process.argv[2] ?? 5);
+if (!Number.isInteger(RUNS) || RUNS < 1)
+  throw new Error(`RUNS must be a whole number of at least 1, not ${process.argv[2]}`);
 async function main(): Promise<void> {
   await withPaasUp(
     {
@@ -53,16 +65,23 @@ async function main(): Promise<void> {
             await new Promise((r) => setTimeout(r, 20));
           }
         })();
-        await until('ten serve', async () => {
-          const all = await backends();
-          if (all.length !== 10) return false;
-          const answers = await Promise.all(all.map((a) => get(`http://${a}/`, 'nodeapp.localhost')));
-          return answers.every((a) => a.status === 200);
-        }, 120_000, 20);
+        await until(
+          'ten serve',
+          async () => {
+            const all = await backends();
+            if (all.length !== 10) return false;
+            const answers = await Promise.all(all.map((a) => get(`http://${a}/`, 'nodeapp.localhost')));
+            return answers.every((a) => a.status === 200);
+          },
+          120_000,
+          20,
+        );
         mark('ALL');
         done = true;
         await poller;
-        console.log(`run ${run}: ${JSON.stringify(Object.fromEntries(Object.entries(ev).sort((a, b) => a[1] - b[1])))}`);
+        console.log(
+          `run ${run}: ${JSON.stringify(Object.fromEntries(Object.entries(ev).sort((a, b) => a[1] - b[1])))}`,
+        );
         await scale(1);
         await until('back to 1', async () => (await backends()).length === 1, 60_000);
         await new Promise((r) => setTimeout(r, 3000));
