@@ -111,16 +111,23 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
   }
 }
 
-/** GET `url` with a Host header, without keep-alive; status 0 when it could not be asked. */
-export function get(url: string, host: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+/**
+ * GET `url` with a Host header, without keep-alive; status 0 when it could not be asked, with
+ * why in `error` (`ECONNREFUSED`, `timeout`, …).
+ */
+export function get(
+  url: string,
+  host: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
     const req = request(url, { agent: false, headers: { host }, timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, body: '', error: err.code ?? err.message }));
     req.end();
   });
 }
