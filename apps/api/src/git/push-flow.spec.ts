@@ -559,6 +559,28 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     assert.equal(p.refs.get('refs/heads/main'), C);
   });
 
+  it('a push that took the app before the dead push was settled keeps the branch it moved', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    one.kill(); // its release goes live; the api was gone before it moved the branch
+    await p.deployed('r2', { status: 'live', version: 2 });
+    const two = new PushFlow(p.api().roles);
+    // Bob, who fetched nothing since, pushes C onto main (at A) through the other api
+    const bobs = two.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    for (let t = 0; t <= LEASE_MS; t += LOCK_RETRY_MS) await p.clock.advance(LOCK_RETRY_MS);
+    assert.equal(p.journal.at(-1), 'enqueue b2 c by bob', "the dead push's lock expired: Bob's push took the app");
+    assert.deepEqual(await two.recover(), [], 'the dead push waits while the app is taken');
+    p.finish('b2', 'succeeded', 'r3');
+    await p.deployed('r3', { status: 'live', version: 3 });
+    assert.deepEqual(await bobs, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), C);
+    assert.deepEqual(await two.recover(), [`${REPO}: main not moved to bbbbbbb: ref moved`]);
+    assert.equal(p.refs.get('refs/heads/main'), C, 'main is where the live release came from');
+    assert.equal(p.pushes.size, 0, 'settled');
+  });
+
   it('a push of the same commit after the death goes live', async () => {
     const p = platform();
     const { one } = await pushOnOne(p);

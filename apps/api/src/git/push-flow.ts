@@ -14,6 +14,7 @@
  * start and now and then) fails what its build left building or deploying, and the branch stays.
  * Only a release that went live before the death keeps serving, and then the branch is moved to
  * it: the pusher, cut off, may not know, but branch and live release agree either way.
+ * `recover` holds the app as a push does; a push that took it first goes first.
  *
  * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
  * the build's Redis stream, DeploysService, git), its spec small fakes.
@@ -179,18 +180,30 @@ export class PushFlow {
   async recover(): Promise<string[]> {
     const done: string[] = [];
     for (const push of await this.roles.pushes.abandoned()) {
-      const outcome = await this.roles.builds.abandon(push.buildId, PUSH_GONE);
-      const branch = branchOf(push.ref);
-      if (outcome === 'live') {
-        try {
-          await this.roles.branches.move(push.repo, push, 'paas: its release went live before its push ended');
-          done.push(`${push.repo}: ${branch} moved to ${push.newId.slice(0, 7)}, whose release went live`);
-        } catch (err) {
-          done.push(`${push.repo}: ${branch} not moved to ${push.newId.slice(0, 7)}: ${(err as Error).message.trim()}`);
-        }
-      } else done.push(`${push.repo}: build of ${push.newId.slice(0, 7)} stopped, ${branch} unmoved`);
-      await this.roles.pushes.close(push.buildId);
+      // like a push, it holds the app while it may move the branch; a push that took the app
+      // first goes first (a later sweep settles this one: its move, a compare-and-swap from the
+      // commit the dead push started at, then fails if that push moved the branch)
+      const holder = randomUUID();
+      if (!(await this.roles.locks.take(push.appId, holder))) continue;
+      done.push(await this.holding(push.appId, holder, () => this.settle(push)));
     }
+    return done;
+  }
+
+  /** Settles one push whose api died, holding its app: what it did, in a line. */
+  private async settle(push: PushRecord): Promise<string> {
+    const outcome = await this.roles.builds.abandon(push.buildId, PUSH_GONE);
+    const branch = branchOf(push.ref);
+    let done: string;
+    if (outcome === 'live') {
+      try {
+        await this.roles.branches.move(push.repo, push, 'paas: its release went live before its push ended');
+        done = `${push.repo}: ${branch} moved to ${push.newId.slice(0, 7)}, whose release went live`;
+      } catch (err) {
+        done = `${push.repo}: ${branch} not moved to ${push.newId.slice(0, 7)}: ${(err as Error).message.trim()}`;
+      }
+    } else done = `${push.repo}: build of ${push.newId.slice(0, 7)} stopped, ${branch} unmoved`;
+    await this.roles.pushes.close(push.buildId);
     return done;
   }
 
@@ -394,14 +407,19 @@ export class PushFlow {
       await clock.sleep(LOCK_RETRY_MS, this.closing.signal);
       if (this.closing.signal.aborted) return { status: 'ng', reason: 'api stopping' };
     }
+    return this.holding(app.id, holder, fn);
+  }
+
+  /** Runs `fn` with the app's push lock, taken by `holder`: renewed meanwhile, released after. */
+  private async holding<T>(appId: string, holder: string, fn: () => Promise<T>): Promise<T> {
     const holding = new AbortController();
-    const renewing = this.keepLock(app.id, holder, holding.signal);
+    const renewing = this.keepLock(appId, holder, holding.signal);
     try {
       return await fn();
     } finally {
       holding.abort();
       await renewing;
-      await locks.release(app.id, holder).catch(() => undefined);
+      await this.roles.locks.release(appId, holder).catch(() => undefined);
     }
   }
 
