@@ -423,7 +423,7 @@ export class PushFlow {
     }
   }
 
-  /** Renews the app's push lock until the push answers. */
+  /** Renews the app's push lock until `signal` aborts (its holder is done with the app). */
   private async keepLock(appId: string, holder: string, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.roles.clock.sleep(WATCH_INTERVAL_MS, signal);
