@@ -5,6 +5,7 @@
  *                container, shim, init, netns, veth, mount or cgroup of theirs is left, nor
  *                the bridge; a second `paas up` on the same roots serves the site again (the
  *                desired state stayed in the database)
+ *   --keep-apps  its Ctrl-C leaves the instances running; the next `paas up` adopts them
  *   kill -9      SIGKILL to `paas up` leaves its components and apps running; `paas down`
  *                stops the components and removes the instances and all they held
  *
@@ -29,31 +30,38 @@ function pidOf(up: PaasUp, name: string): number {
   return pid;
 }
 
-/** The site deployed at 2 instances and served; the instances' containers and processes. */
-async function siteAtTwo(up: PaasUp): Promise<{ ids: string[]; pids: number[] }> {
-  pushApp(up, 'site', { 'index.html': 'site v1\n' });
-  const cli = (...args: string[]): string => {
-    const r = paas(args, up.env);
-    assert.equal(r.status, 0, `paas ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
-  cli('ps:scale', 'web=2', '-a', 'site');
-  let up2: Instance[] = [];
+/** `paas ARGS` against the platform; fails the test with its output. */
+function cli(up: PaasUp, ...args: string[]): string {
+  const r = paas(args, up.env);
+  assert.equal(r.status, 0, `paas ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** The site's 2 instances up and served through `router`; their containers and processes. */
+async function twoServing(up: PaasUp, router: string): Promise<{ ids: string[]; pids: number[] }> {
+  let serving: Instance[] = [];
   await until(
     'two web instances up',
     async () => {
-      up2 = (JSON.parse(cli('ps', '--json', '-a', 'site')) as Instance[]).filter((i) => i.state === 'up');
-      return up2.length === 2;
+      serving = (JSON.parse(cli(up, 'ps', '--json', '-a', 'site')) as Instance[]).filter((i) => i.state === 'up');
+      return serving.length === 2;
     },
     120_000,
     250,
   );
-  await until('the router serves the site', async () => (await get(up.router, HOST)).body === 'site v1\n', 60_000);
-  const ids = up2.map((i) => i.containerId ?? '');
+  await until('the router serves the site', async () => (await get(router, HOST)).body === 'site v1\n', 60_000);
+  const ids = serving.map((i) => i.containerId ?? '').sort();
   const root = up.env['PAAS_ROOT'] ?? '';
   const shims = ids.map((id) => Number(readFileSync(join(root, 'containers', id, 'shim', 'shim.pid'), 'utf8')));
-  const inits = ids.map((id) => Number(cli('inspect', '-f', '{{.State.Pid}}', id)));
+  const inits = ids.map((id) => Number(cli(up, 'inspect', '-f', '{{.State.Pid}}', id)));
   return { ids, pids: [...inits, ...shims] };
+}
+
+/** The site deployed at 2 instances and served; the instances' containers and processes. */
+async function siteAtTwo(up: PaasUp): Promise<{ ids: string[]; pids: number[] }> {
+  pushApp(up, 'site', { 'index.html': 'site v1\n' });
+  cli(up, 'ps:scale', 'web=2', '-a', 'site');
+  return twoServing(up, up.router);
 }
 
 /** Whether `pid` runs: a zombie holds nothing but its pid, and this machine's init reaps orphans late. */
@@ -101,11 +109,39 @@ describe('clean stop: paas up leaves nothing a user did not ask to keep', { time
       assert.deepEqual(leftOf(up, ids, pids), [], 'nothing of the instances is left');
       assert.deepEqual(components.filter(running), [], 'no component of paas up is left');
 
-      const router = await up.again();
+      let router = await up.again();
       await until(
         'the second paas up serves the site',
         async () => (await get(router, HOST)).body === 'site v1\n',
         120_000,
+      );
+
+      // with --keep-apps the instances outlive its Ctrl-C, and the next paas up adopts them
+      await up.signal('SIGINT');
+      router = await up.again(['--keep-apps']);
+      const kept = await twoServing(up, router);
+      let from = up.output().length;
+      assert.equal(await up.signal('SIGINT'), 0, up.output().slice(from));
+      assert.doesNotMatch(up.output().slice(from), /stopping \d+ app instance/);
+      assert.deepEqual(
+        kept.pids.filter((pid) => !running(pid)),
+        [],
+        'the instances keep running',
+      );
+      assert.deepEqual(containersUnder(up.env['PAAS_ROOT'] ?? '').sort(), kept.ids);
+      from = up.output().length;
+      router = await up.again();
+      assert.deepEqual((await twoServing(up, router)).ids, kept.ids, 'the same containers');
+      await until(
+        'the agent adopts both',
+        async () =>
+          (
+            up
+              .output()
+              .slice(from)
+              .match(/agent \| agent: adopted site web\.\d/g) ?? []
+          ).length === 2,
+        30_000,
       );
     });
   });
