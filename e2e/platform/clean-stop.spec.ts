@@ -150,6 +150,10 @@ describe('clean stop: paas up leaves nothing a user did not ask to keep', { time
     await withPaasUp(options('down', 2), async (up) => {
       const { ids, pids } = await siteAtTwo(up);
       const components = COMPONENTS.map((name) => pidOf(up, name));
+      const refused = paas(['down'], up.env);
+      assert.equal(refused.status, 1, 'paas down refuses while paas up runs');
+      assert.match(refused.stderr, /paas is up for \S+ \(pid \d+\): stop it with Ctrl-C/);
+      assert.deepEqual(containersUnder(up.env['PAAS_ROOT'] ?? '').sort(), ids, 'and touches nothing');
       assert.equal(await up.signal('SIGKILL'), null);
       // its children outlive it, and so do the apps
       assert.equal((await get(up.router, HOST)).body, 'site v1\n');
