@@ -7,7 +7,8 @@
  *                desired state stayed in the database)
  *   --keep-apps  its Ctrl-C leaves the instances running; the next `paas up` adopts them
  *   kill -9      SIGKILL to `paas up` leaves its components and apps running; `paas down`
- *                stops the components and removes the instances and all they held
+ *                stops the components and removes the instances and all they held; or a new
+ *                `paas up` stops those components and adopts the instances
  *
  * Everything is stopped and removed at the end, failed or not (withPaasUp).
  */
@@ -168,6 +169,19 @@ describe('clean stop: paas up leaves nothing a user did not ask to keep', { time
       const again = paas(['down'], up.env);
       assert.equal(again.status, 0, again.stderr);
       assert.match(again.stdout, /^nothing of paas up is left for /);
+    });
+  });
+
+  it('a paas up started over what a killed one left stops its components and adopts its apps', async () => {
+    await withPaasUp(options('over', 3), async (up) => {
+      const { ids } = await siteAtTwo(up);
+      const components = COMPONENTS.map((name) => pidOf(up, name));
+      assert.equal(await up.signal('SIGKILL'), null);
+      const from = up.output().length;
+      const router = await up.again();
+      assert.match(up.output().slice(from), /stopping agent \(pid \d+\), left by a paas up that is gone/);
+      assert.deepEqual(components.filter(running), [], 'the components it left are gone');
+      assert.deepEqual((await twoServing(up, router)).ids, ids, 'the same containers serve');
     });
   });
 });
