@@ -10,6 +10,7 @@
  *   runDown    `paas down`: the same for what a `paas up` that could not stop left (kill -9,
  *              a power cut); refused while a `paas up` runs for this PAAS_RUN
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_LABEL, type Engine } from '@paas/engine';
 import { loadCliConfig } from '../config';
@@ -38,6 +39,8 @@ export async function stopApps(io: CliIo, engine: Engine): Promise<number> {
 /** `paas down`. */
 export async function runDown(io: CliIo): Promise<void> {
   const { run } = loadCliConfig(io.env).paths;
+  // after a power cut $PAAS_RUN (a tmpfs) is gone, the containers' records are not
+  mkdirSync(run, { recursive: true, mode: 0o711 });
   // held while taking down, so a `paas up` started meanwhile waits for none of it
   const claim = claimPidFile(join(run, 'up.pid'));
   if ('owner' in claim) {
