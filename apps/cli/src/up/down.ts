@@ -20,7 +20,7 @@ import type { CliIo } from '../io';
 import { stopRecorded } from './left-behind';
 import { claimPidFile } from './pidfile';
 
-/** Stops and removes the app instance containers; how many went, and whether the bridge did. */
+/** Stops and removes the app instance containers (and the bridge when nothing else is on it); how many. */
 export async function stopApps(io: CliIo, engine: Engine): Promise<number> {
   const apps = (await engine.containers.list()).filter((record) => record.labels[APP_LABEL] !== undefined);
   if (apps.length > 0) io.out(`stopping ${apps.length} app instance${apps.length === 1 ? '' : 's'}\n`);
