@@ -175,11 +175,26 @@ async function main(): Promise<void> {
       const tN = performance.now();
       await scale('tiny', N);
       await until('N backends in the table', async () => (await backends('tiny')).length === N, 600_000);
-      // every backend answers, directly and (for a sample) through the router
-      const direct = await pool(await backends('tiny'), 64, (a) => get(`http://${a}/`, 'tiny.localhost'));
+      // every backend answers directly (asked again until it does, as the Node row polls: "all
+      // serve" is the measure), and a sample through the router; backends that needed more than
+      // one try are named with why, so a slow or broken start shows and is not hidden
+      let waiting = await backends('tiny');
+      const misses = new Map<string, string[]>();
+      for (let round = 0; waiting.length > 0; round++) {
+        if (performance.now() - tN > 600_000) {
+          throw new Error(`${waiting.length} of ${N} backends never answered 200: ${waiting.slice(0, 10).join(', ')}`);
+        }
+        if (round > 0) await new Promise((r) => setTimeout(r, 200));
+        const answers = await pool(waiting, 64, (a) => get(`http://${a}/`, 'tiny.localhost'));
+        waiting = waiting.filter((a, k) => {
+          const answer = answers[k];
+          if (answer?.status === 200) return false;
+          misses.set(a, [...(misses.get(a) ?? []), answer?.error ?? `status ${answer?.status}`]);
+          return true;
+        });
+      }
       const upN = performance.now() - tN;
-      const bad = direct.filter((a) => a.status !== 200).length;
-      if (bad > 0) throw new Error(`${bad} of ${N} backends did not answer 200`);
+      for (const [address, why] of misses) console.error(`backend ${address} answered after ${why.join(', ')}`);
       const routed = await pool(Array.from({ length: 200 }), 16, () => get(router, 'tiny.localhost'));
       if (routed.some((a) => a.status !== 200)) throw new Error('the router did not answer 200 to every request');
       rows.push(`| scale busybox httpd 1 -> ${N} (nano), until all serve through the router | ${ms(upN)} | 60 s |`);

@@ -1,8 +1,9 @@
 /**
  * The platform benches' one way to run the whole platform: a real `paas up` (redis, registry,
  * api, one agent, the router) in temporary roots with a bridge of its own, loopback addresses
- * only, and everything stopped and removed afterwards, also after a failure (the agent's
- * cleanup for its containers and bridge, the roots, the bench's own Redis client).
+ * only, and everything stopped and removed afterwards, also after a failure (`paas down` for
+ * what a killed `paas up` left, the agent's cleanup for its containers and bridge, the roots,
+ * the bench's own Redis client).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,10 @@ export interface PaasUp {
   run(cmd: string, args: string[], cwd?: string): string;
   /** What `paas up` printed so far. */
   output(): string;
+  /** Sends `signal` to `paas up` and waits for it to end; its exit status. */
+  signal(signal: NodeJS.Signals): Promise<number | null>;
+  /** Runs `paas up ARGS` again on the same roots (after `signal`) until it is up; its router URL. */
+  again(args?: string[]): Promise<string>;
 }
 
 /** Runs `body` against a fresh platform, then stops and removes it whatever happened. */
@@ -74,13 +79,20 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
   try {
     mkdirSync(join(work, 'home'), { recursive: true });
     run(PAAS, ['image', 'bootstrap', ...options.images]);
-    up = spawn(PAAS, ['up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-    up.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-    await until('paas up', async () => /Press Ctrl-C/.test(out), 120_000);
-    const api = /\n\s+api\s+(http:\/\/\S+)/.exec(out)?.[1] ?? '';
+    /** `paas up ARGS` until it says it is up; what it printed from its start. */
+    const launch = async (args: string[]): Promise<string> => {
+      const from = out.length;
+      const child = spawn(PAAS, ['up', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      up = child;
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+      await until('paas up', async () => /Press Ctrl-C/.test(out.slice(from)), 120_000);
+      env['PAAS_API_URL'] = /\n\s+api\s+(http:\/\/\S+)/.exec(out.slice(from))?.[1] ?? '';
+      return out.slice(from);
+    };
+    await launch([]);
+    const api = env['PAAS_API_URL'] ?? '';
     const redisUrl = /\n\s+redis\s+(\S+)/.exec(out)?.[1] ?? '';
-    env['PAAS_API_URL'] = api;
     await body({
       work,
       env,
@@ -90,6 +102,14 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
       redis: () => (redis ??= connectRedis(redisUrl)),
       run,
       output: () => out,
+      signal: async (signal) => {
+        const child = up;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+        const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+        child.kill(signal);
+        return closed;
+      },
+      again: async (args = []) => /\n\s+router\s+(http:\/\/\S+)/.exec(await launch(args))?.[1] ?? '',
     });
   } catch (err) {
     console.error(out.slice(-4000));
@@ -102,6 +122,8 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
       stopped.kill('SIGINT');
       await new Promise((r) => stopped.once('close', r));
     }
+    // what a `paas up` killed by the body left running (its components, then its apps)
+    spawnSync(PAAS, ['down'], { env, stdio: 'ignore', timeout: 120_000 });
     spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'agent', 'src', 'main.ts'), 'cleanup'], {
       cwd: REPO,
       env,
@@ -111,16 +133,23 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
   }
 }
 
-/** GET `url` with a Host header, without keep-alive; status 0 when it could not be asked. */
-export function get(url: string, host: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+/**
+ * GET `url` with a Host header, without keep-alive; status 0 when it could not be asked, with
+ * why in `error` (`ECONNREFUSED`, `timeout`, …).
+ */
+export function get(
+  url: string,
+  host: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
     const req = request(url, { agent: false, headers: { host }, timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, body: '', error: err.code ?? err.message }));
     req.end();
   });
 }

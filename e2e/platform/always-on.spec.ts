@@ -6,8 +6,10 @@
  *   api        requests keep answering (0 failed); it comes back and `paas ps` works again
  *   agent      0 failed; the new agent adopts the same containers
  *   worker     a router worker: the router's primary starts another, the router serves
- *   redis      the managed redis-server: 0 failed (the router keeps its table); after it is
- *              back a `ps:scale` goes through
+ *   redis      the managed redis-server: 0 failed (the router keeps its table); a `git push`
+ *              made while it is down waits for it and resumes when it is back (the time from
+ *              "redis is back" to the build's first line is printed; target 5 s), and after it
+ *              a `ps:scale` goes through
  *   flushall   Redis loses everything (an external one restarted without its data): 0 failed
  *              (the routers keep their table), and the scheduler writes the table again
  *
@@ -15,7 +17,9 @@
  * the platform is left.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Instance } from '@paas/api-types';
 import { readAppRoute } from '@paas/platform/routes';
@@ -23,24 +27,36 @@ import { isAlive, mountsUnder, paasAsync } from '../support/cli';
 import { type PaasUp, get, pushApp, until, withPaasUp } from '../bench/paas-up';
 
 const HOST = 'site.localhost';
+/** What the site answers, release by release. */
+const BODIES = new Set(['site v1\n', 'site v2\n']);
 
-/** Requests through the router, a few at a time, back to back; outcomes counted by status. */
+/**
+ * Requests through the router, a few at a time, back to back; outcomes counted by status (and
+ * why, when there was no answer), each in the window its request started in.
+ */
 function load(router: string, concurrency = 3) {
-  const outcomes = new Map<string, number>();
+  let outcomes = new Map<string, number>();
   let running = true;
+  const inFlight = new Set<Promise<unknown>>();
   const clients = Array.from({ length: concurrency }, async () => {
     while (running) {
-      const res = await get(router, HOST, 5000);
-      const key = res.status === 200 && res.body === 'site v1\n' ? '200' : `${res.status} ${res.body.slice(0, 80)}`;
-      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      const window = outcomes;
+      const request = get(router, HOST, 5000);
+      inFlight.add(request);
+      const res = await request;
+      inFlight.delete(request);
+      const key =
+        res.status === 200 && BODIES.has(res.body) ? '200' : `${res.status} ${res.error ?? res.body.slice(0, 80)}`;
+      window.set(key, (window.get(key) ?? 0) + 1);
     }
   });
   return {
-    /** The outcomes so far, and a fresh count from now on. */
-    take(): Record<string, number> {
-      const taken = Object.fromEntries(outcomes);
-      outcomes.clear();
-      return taken;
+    /** The outcomes of the requests started so far (once they ended), and a fresh count from now on. */
+    async take(): Promise<Record<string, number>> {
+      const window = outcomes;
+      outcomes = new Map();
+      await Promise.all([...inFlight]);
+      return Object.fromEntries(window);
     },
     async stop(): Promise<void> {
       running = false;
@@ -54,6 +70,33 @@ function pidOf(up: PaasUp, name: string): number {
   const pid = Number(new RegExp(`\\n\\s+${name}\\s+\\S+\\s+pid (\\d+)`).exec(up.output())?.[1]);
   assert.ok(pid > 0, `no pid for ${name} in:\n${up.output()}`);
   return pid;
+}
+
+/**
+ * `git push paas main` in `dir`, in the background: its exit status, its output, and when the
+ * first line matching `mark` came (ms since the epoch; 0 if none did).
+ */
+function pushInBackground(
+  up: PaasUp,
+  dir: string,
+  mark: RegExp,
+): Promise<{ status: number | null; output: string; markedAt: number }> {
+  return new Promise((resolve) => {
+    const child = spawn('git', ['push', 'paas', 'main'], { cwd: dir, env: up.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let markedAt = 0;
+    const keep = (c: Buffer): void => {
+      output += c.toString();
+      if (markedAt === 0 && mark.test(output)) markedAt = Date.now();
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output, markedAt });
+    });
+  });
 }
 
 /** Child processes of `pid` (the router's workers). */
@@ -88,7 +131,7 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
       },
       async (up) => {
         work = up.work;
-        pushApp(up, 'site', { 'index.html': 'site v1\n' });
+        const siteDir = pushApp(up, 'site', { 'index.html': 'site v1\n' });
         await until('the router serves site v1', async () => (await get(up.router, HOST)).body === 'site v1\n', 60_000);
         // the CLI runs asynchronously, so that the requests go on meanwhile
         const paas = async (...args: string[]): Promise<string> => {
@@ -107,13 +150,13 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
         const requests = load(up.router);
         /** Kills `pid`, waits for `back` in the output and some requests after it; the outcomes meanwhile. */
         const kill = async (name: string, pid: number, back: RegExp): Promise<Record<string, number>> => {
-          requests.take();
+          await requests.take();
           const from = up.output().length;
           process.kill(pid, 'SIGKILL');
           const [, newPid] = await line(up, back, from);
           pids.add(Number(newPid));
           await new Promise((r) => setTimeout(r, 500));
-          const outcomes = requests.take();
+          const outcomes = await requests.take();
           t.diagnostic(`${name} killed: ${JSON.stringify(outcomes)}`);
           return outcomes;
         };
@@ -142,12 +185,40 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
           await until('the router has two workers again', async () => childrenOf(router).length === 2, 30_000);
           for (const pid of childrenOf(router)) pids.add(pid);
           await new Promise((r) => setTimeout(r, 500));
-          // a request the dead worker was answering may fail: counted, not asserted
-          t.diagnostic(`router worker killed: ${JSON.stringify(requests.take())}`);
+          // a request the dead worker was answering may fail (reset): counted; none is left hanging
+          const killedWorker = await requests.take();
+          t.diagnostic(`router worker killed: ${JSON.stringify(killedWorker)}`);
+          assert.equal(killedWorker['0 timeout'], undefined, 'no connection was left unanswered');
           assert.equal((await get(up.router, HOST)).body, 'site v1\n');
 
-          const redis = await kill('redis', pidOf(up, 'redis'), /redis is back at \S+ \(pid (\d+)\)/);
-          assert.deepEqual(Object.keys(redis), ['200'], 'every request answered while redis was down');
+          // a push made while Redis is down waits for it: its build starts once Redis is back
+          writeFileSync(join(siteDir, 'index.html'), 'site v2\n');
+          up.run('git', ['commit', '-qam', 'v2'], siteDir);
+          await requests.take();
+          const beforeRedis = up.output().length;
+          process.kill(pidOf(up, 'redis'), 'SIGKILL');
+          const pushing = pushInBackground(up, siteDir, /Static site detected/);
+          const [, redisPid] = await line(up, /redis is back at \S+ \(pid (\d+)\)/, beforeRedis);
+          const back = Date.now();
+          pids.add(Number(redisPid));
+          const pushed = await pushing;
+          assert.equal(pushed.status, 0, pushed.output);
+          assert.ok(pushed.markedAt > 0, pushed.output);
+          t.diagnostic(
+            `push made while redis was down: its build started ${pushed.markedAt - back} ms after redis was back`,
+          );
+          await until(
+            'the router serves site v2',
+            async () => (await get(up.router, HOST)).body === 'site v2\n',
+            30_000,
+          );
+          const redis = await requests.take();
+          t.diagnostic(`redis killed (and a push meanwhile): ${JSON.stringify(redis)}`);
+          assert.deepEqual(
+            Object.keys(redis),
+            ['200'],
+            'every request answered while redis was down and the push deployed',
+          );
           await paas('ps:scale', 'web=2', '-a', 'site');
           await until(
             'two web instances up',
@@ -155,7 +226,7 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
             60_000,
             250,
           );
-          assert.deepEqual(Object.keys(requests.take()), ['200'], 'every request answered while scaling');
+          assert.deepEqual(Object.keys(await requests.take()), ['200'], 'every request answered while scaling');
 
           await up.redis().flushall();
           await until(
@@ -165,7 +236,11 @@ describe('always on: paas up restarts what dies, the apps keep serving', { timeo
             100,
           );
           await new Promise((r) => setTimeout(r, 500));
-          assert.deepEqual(Object.keys(requests.take()), ['200'], 'every request answered while the table was lost');
+          assert.deepEqual(
+            Object.keys(await requests.take()),
+            ['200'],
+            'every request answered while the table was lost',
+          );
           assert.doesNotMatch(up.output(), /stopping the platform/);
         } finally {
           await requests.stop();

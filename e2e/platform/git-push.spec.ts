@@ -214,6 +214,11 @@ describe('git push paas main (api with an in-process build worker)', () => {
     assert.equal(await remoteHead(dir, 'paas'), head);
     // the release image runs the app's code
     assert.match(ok('run', '--rm', `${registry.host}/hello:v1`, 'cat', '/app/server.js'), /hello v1/);
+    // a start script runs without npm (detect.ts): node_modules/.bin first on PATH, as npm puts it
+    assert.match(
+      ok('run', '--rm', `${registry.host}/hello:v1`, 'sh', '-c', 'echo $PATH'),
+      /^\/app\/node_modules\/\.bin:\/usr\/local\/sbin:/,
+    );
   });
 
   it('reuses the dependency layer when one file changes, and is done in under 10 s', async () => {

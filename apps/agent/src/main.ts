@@ -37,15 +37,11 @@ function tokenOf(config: AgentConfig): () => string {
   };
 }
 
-/** Removes every container of this root, and the network they used. */
+/** Removes every container of this root at once, and the network they used. */
 async function cleanup(config: AgentConfig): Promise<void> {
   const engine = await openEngine(config.paths, config.engine);
-  for (const record of await engine.containers.list()) {
-    await engine
-      .remove(record, { force: true })
-      .catch((err: unknown) => log(`removing ${record.name}: ${(err as Error).message}`));
-  }
-  await engine.network?.prune();
+  const { failed } = await engine.takeDown(await engine.containers.list(), { graceful: false });
+  for (const { record, error } of failed) log(`removing ${record.name}: ${error.message}`);
 }
 
 async function main(): Promise<void> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ConfigError } from '@paas/config';
 import { loadApiConfig } from './config';
 
 describe('api settings', () => {
@@ -30,4 +31,24 @@ describe('api settings', () => {
       ['10.0.0.7:5000', 'r.lan:5000'],
     );
   });
+
+  it('keeps the git repositories under PAAS_ROOT, or where PAAS_GIT_ROOT says (shared storage)', () => {
+    assert.equal(loadApiConfig({ PAAS_ROOT: '/srv/paas' }).gitRoot, '/srv/paas/platform/git');
+    assert.equal(loadApiConfig({ PAAS_ROOT: '/srv/paas', PAAS_GIT_ROOT: '' }).gitRoot, '/srv/paas/platform/git');
+    assert.equal(loadApiConfig({ PAAS_GIT_ROOT: '/mnt/shared/git/' }).gitRoot, '/mnt/shared/git');
+  });
+
+  for (const [bad, reason] of [
+    ['git', 'must be an absolute path'],
+    ['./shared/git', 'must be an absolute path'],
+    ['/mnt/\0git', 'must not contain NUL'],
+  ] as const) {
+    it(`refuses PAAS_GIT_ROOT=${JSON.stringify(bad)}: ${reason}`, () => {
+      assert.throws(
+        () => loadApiConfig({ PAAS_GIT_ROOT: bad }),
+        (err: unknown) =>
+          err instanceof ConfigError && err.message === `PAAS_GIT_ROOT=${JSON.stringify(bad)}: ${reason}`,
+      );
+    });
+  }
 });

@@ -4,6 +4,7 @@ import {
   type ListenAddress,
   type Paths,
   type RegistryLogin,
+  absoluteDirectory,
   domain,
   listenAddress,
   paths,
@@ -20,6 +21,11 @@ export interface ApiConfig {
   readonly databaseUrl: string;
   /** REDIS_URL; `paas up` sets it to its managed redis-server when the user gave none. */
   readonly redisUrl: string;
+  /**
+   * The apps' bare repositories (PAAS_GIT_ROOT, default $PAAS_ROOT/platform/git). Every api and
+   * build worker of one platform must see the same ones: shared storage across machines.
+   */
+  readonly gitRoot: string;
   /** Apps answer at `APP.<domain>` (PAAS_DOMAIN). */
   readonly domain: string;
   /** The router's port (PAAS_ROUTER_ADDR), for the apps' web URLs. */
@@ -70,6 +76,9 @@ export function loadApiConfig(env: Env): ApiConfig {
     listen: listenAddress(env, 'PAAS_API_ADDR'),
     databaseUrl,
     redisUrl,
+    gitRoot: env['PAAS_GIT_ROOT']
+      ? absoluteDirectory('PAAS_GIT_ROOT', env['PAAS_GIT_ROOT'])
+      : join(root.root, 'platform', 'git'),
     domain: domain(env, 'PAAS_DOMAIN'),
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: registryHost,

@@ -5,7 +5,7 @@ import { buildCommand, builderCommand } from './commands/build';
 import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
 import { registryCommands } from './commands/registry';
-import { upCommand } from './commands/up';
+import { downCommand, upCommand } from './commands/up';
 import { EXIT_USAGE, exitCodeOf } from './errors';
 import type { CliIo } from './io';
 import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
@@ -48,6 +48,7 @@ export function createProgram(io: CliIo, argv: readonly string[] = []): Command 
     buildCommand(io),
     builderCommand(io),
     upCommand(io),
+    downCommand(io),
   ];
   const shared = (verb: SharedVerb): Command | undefined => engine.find((c) => c.name() === verb);
   const routed = platformRoute(argv, (verb) => shared(verb)?.options ?? []);

@@ -108,6 +108,11 @@ function forkWorkers(config: ProxyConfig, controller: Controller, shuttingDown: 
     let fatal: string | undefined;
     const started = new Map<number, number>();
     let delay = 100;
+    // Workers accept from the shared socket themselves (as nginx's workers do), not through the
+    // primary's round-robin: a connection the primary hands to a worker that dies before taking
+    // it is never closed nor handed to another (node's RoundRobinHandle), so its client hangs
+    // until it gives up. Now a dead worker loses only the connections it had accepted.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     const fork = (): Worker => {
       const worker = cluster.fork();
       started.set(worker.id, Date.now());

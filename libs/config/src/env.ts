@@ -47,7 +47,11 @@ function raw(env: Env, name: SettingName): string {
 
 /** An absolute directory path such as PAAS_ROOT or PAAS_RUN. */
 export function directory(env: Env, name: SettingName): string {
-  const value = raw(env, name);
+  return absoluteDirectory(name, raw(env, name));
+}
+
+/** The value of setting `name` as an absolute directory path, without a trailing slash. */
+export function absoluteDirectory(name: string, value: string): string {
   if (!isAbsolute(value)) throw new ConfigError(name, value, 'must be an absolute path');
   if (value.includes('\0')) throw new ConfigError(name, value, 'must not contain NUL');
   return value.length > 1 ? value.replace(/\/+$/, '') : value;

@@ -26,8 +26,8 @@ import { GitRepos } from '../git/repos';
 import type { AppView } from './apps.dto';
 
 /** Where an app's bare repository lives (the git receiver's layout). */
-export function repoPath(root: string, name: string): string {
-  return new GitRepos(root).path(name);
+export function repoPath(gitRoot: string, name: string): string {
+  return new GitRepos(gitRoot).path(name);
 }
 
 @Injectable()
@@ -82,7 +82,7 @@ export class AppsService {
       if (isUniqueViolation(err)) throw ApiError.conflict(`app '${name}' already exists`);
       throw err;
     }
-    await rename(repoPath(this.config.paths.root, old), repoPath(this.config.paths.root, name)).catch(
+    await rename(repoPath(this.config.gitRoot, old), repoPath(this.config.gitRoot, name)).catch(
       (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err; // no push yet: no repository
       },
@@ -100,7 +100,7 @@ export class AppsService {
       await this.rescopeTokens(manager, app.name, null);
       return ids;
     });
-    await rm(repoPath(this.config.paths.root, app.name), { recursive: true, force: true });
+    await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
     await this.redis.del(appLogKey(app.id), ...builds.map((id) => buildLogKey(id)));
   }
 

@@ -12,7 +12,9 @@ import {
 } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { appNamed, createApp, deployRelease, insertBuild, insertInstance } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
@@ -21,6 +23,8 @@ import { repoPath } from './apps.service';
 for (const kind of TEST_DATABASES) {
   describe(`apps on ${kind}`, () => {
     let api: TestApi;
+    // the repositories outside PAAS_ROOT, as replicas sharing storage keep them (PAAS_GIT_ROOT)
+    const gitRoot = join(mkdtempSync(join(tmpdir(), 'paas-git-root-')), 'git');
     before(async () => {
       // the scheduler is not under test here: instance rows inserted by hand must not be
       // planned away by a pass racing the assertions
@@ -28,10 +32,12 @@ for (const kind of TEST_DATABASES) {
         PAAS_DOMAIN: 'apps.test',
         PAAS_ROUTER_ADDR: '0.0.0.0:9090',
         PAAS_SCHEDULER: 'off',
+        PAAS_GIT_ROOT: gitRoot,
       });
     });
     after(async () => {
       await api?.close();
+      rmSync(join(gitRoot, '..'), { recursive: true, force: true });
     });
 
     it('creates an app and answers it with its git and web URLs', async () => {
@@ -160,16 +166,16 @@ for (const kind of TEST_DATABASES) {
 
     it('renames an app with its repository and the tokens scoped to it', async () => {
       const old = await appNamed(api, 'beta');
-      mkdirSync(repoPath(api.root, 'beta'), { recursive: true });
-      writeFileSync(`${repoPath(api.root, 'beta')}/HEAD`, 'ref: refs/heads/main\n');
+      mkdirSync(repoPath(gitRoot, 'beta'), { recursive: true });
+      writeFileSync(`${repoPath(gitRoot, 'beta')}/HEAD`, 'ref: refs/heads/main\n');
       const { record } = await issueToken(api.dataSource.manager, { name: 'ci', apps: ['beta', 'alpha'] });
       const res = await api.request('PATCH', '/api/apps/beta', { body: { name: 'bravo' } });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.body.id, old.id);
       assert.equal(res.body.name, 'bravo');
       assert.match(res.body.gitUrl, /\/git\/bravo\.git$/);
-      assert.ok(existsSync(`${repoPath(api.root, 'bravo')}/HEAD`));
-      assert.ok(!existsSync(repoPath(api.root, 'beta')));
+      assert.ok(existsSync(`${repoPath(gitRoot, 'bravo')}/HEAD`));
+      assert.ok(!existsSync(repoPath(gitRoot, 'beta')));
       const token = await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id });
       assert.deepEqual(token.apps, ['bravo', 'alpha']);
       // a token that named `charlie` before any app had that name does not gain the renamed app
@@ -222,7 +228,7 @@ for (const kind of TEST_DATABASES) {
           `${entity.name} of alpha kept`,
         );
       }
-      assert.ok(!existsSync(repoPath(api.root, 'bravo')));
+      assert.ok(!existsSync(repoPath(gitRoot, 'bravo')));
       assert.equal(await api.redis.exists(appLogKey(app.id), buildLogKey(build.id)), 0);
       assert.ok((await api.redis.exists(appLogKey(other.id))) === 1, "alpha's log kept");
       const tokens = await m.find(ApiToken);

@@ -1,5 +1,5 @@
 import { writeFileAtomic } from '@paas/content';
-import { ApiToken, issueToken, transaction } from '@paas/platform';
+import { ApiToken, holdFirstStartLock, issueToken, transaction } from '@paas/platform';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -12,10 +12,12 @@ export function adminTokenPath(root: string): string {
 /**
  * On the first start (no token at all) makes an admin token and writes it where the local
  * CLI finds it. Returns the new token, or null when tokens exist already. The check and the
- * insert share a transaction, so a second api starting beside this one sees the token.
+ * insert share a transaction under the first-start lock, so of api replicas starting together
+ * on a new database one makes it and the others see it.
  */
 export async function ensureAdminToken(dataSource: DataSource, root: string): Promise<string | null> {
   const token = await transaction(dataSource, async (manager) => {
+    await holdFirstStartLock(manager);
     if ((await manager.count(ApiToken)) > 0) return null;
     return (await issueToken(manager, { name: 'admin', admin: true })).token;
   });

@@ -1,10 +1,13 @@
-import { ApiToken, issueToken } from '@paas/platform';
-import { TEST_DATABASES } from '@paas/platform/testing';
+import { ApiToken, issueToken, openDatabase } from '@paas/platform';
+import { TEST_DATABASES, testDatabase } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApp } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
+import { waitFor } from '../testing/wait';
 import { adminTokenPath, ensureAdminToken } from './admin-token';
 import { MAX_FAILURES } from './rate-limiter';
 
@@ -213,3 +216,41 @@ for (const kind of TEST_DATABASES) {
     });
   });
 }
+
+describe('the first admin token on a new PostgreSQL database', () => {
+  it('is made once when two apis start at the same moment', async (t) => {
+    const db = await testDatabase('postgres');
+    t.after(() => db.dispose());
+    const roots = mkdtempSync(join(tmpdir(), 'paas-admin-token-'));
+    t.after(() => rmSync(roots, { recursive: true, force: true }));
+    // two api processes: a connection pool each, on one database
+    const [one, two] = await Promise.all(
+      ['one', 'two'].map((name) => openDatabase({ url: db.url, platformDir: join(roots, name) })),
+    );
+    t.after(async () => {
+      await one?.destroy();
+      await two?.destroy();
+    });
+    if (!one || !two) throw new Error('two data sources expected');
+    // the worst moment, made certain: inserts wait (reads do not) until both apis are waiting,
+    // each having looked for a token already, unless one waits for the other to finish first
+    const gate = one.createQueryRunner();
+    t.after(() => gate.release());
+    await gate.startTransaction();
+    await gate.query('LOCK TABLE "api_tokens" IN EXCLUSIVE MODE');
+    const starting = Promise.all([
+      ensureAdminToken(one, join(roots, 'one')),
+      ensureAdminToken(two, join(roots, 'two')),
+    ]);
+    await waitFor(async () => {
+      const [row] = (await gate.query(
+        `SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      )) as { n: string }[];
+      return Number(row?.n) >= 2;
+    }, 'both apis wait');
+    await gate.commitTransaction();
+    const made = await starting;
+    assert.equal(made.filter((token) => token !== null).length, 1, 'one of them made it');
+    assert.equal(await one.manager.count(ApiToken), 1);
+  });
+});

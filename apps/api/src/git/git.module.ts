@@ -19,7 +19,7 @@ interface UsesHandlers {
 @Module({
   imports: [BuildsQueueModule],
   providers: [
-    { provide: GIT_REPOS, useFactory: (config: ApiConfig) => new GitRepos(config.paths.root), inject: [API_CONFIG] },
+    { provide: GIT_REPOS, useFactory: (config: ApiConfig) => new GitRepos(config.gitRoot), inject: [API_CONFIG] },
     PushService,
     GitHttpService,
   ],

@@ -1,10 +1,31 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { redisOptions } from '@paas/platform';
+import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { JobState } from 'bullmq';
-import type { BuildJob, PushRecord } from '../builds-queue/platform-build';
+import { Redis } from 'ioredis';
+import {
+  type BuildJob,
+  type PushRecord,
+  releaseAppPushLock,
+  renewAppPushLock,
+  takeAppPushLock,
+} from '../builds-queue/platform-build';
 import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
 import type { CommandResult, PushCommand } from './proc-receive';
-import { type BuildLogEntry, type PushRoles, PushFlow, QUEUED_NOTICE_MS, WATCH_INTERVAL_MS } from './push-flow';
+import { waitFor } from '../testing/wait';
+import {
+  type AppPushLocks,
+  type BuildLogEntry,
+  LOCK_RETRY_MS,
+  type PushRoles,
+  PushFlow,
+  QUEUED_NOTICE_MS,
+  WATCH_INTERVAL_MS,
+} from './push-flow';
 
 const ZERO = '0'.repeat(40);
 const A = 'a'.repeat(40);
@@ -105,6 +126,12 @@ function platform() {
   const releaseStatus = new Map<string, string>();
   const pushes = new Map<string, PushRecord>();
   const leases = new Map<string, number>();
+  /** Each app's push lock as Redis keeps it: its holder, and when it expires unless renewed. */
+  const locks = new Map<string, { holder: string; until: number }>();
+  const heldBy = (appId: string): string | undefined => {
+    const lock = locks.get(appId);
+    return lock && lock.until > clock.now() ? lock.holder : undefined;
+  };
   let builds = 0;
   const logOf = (buildId: string): FakeLog => {
     let log = logs.get(buildId);
@@ -159,6 +186,21 @@ function platform() {
       },
       abandoned: async () => [...pushes.values()].filter((push) => (leases.get(push.buildId) ?? 0) <= clock.now()),
     },
+    locks: {
+      take: async (appId, holder) => {
+        if (heldBy(appId) !== undefined) return false;
+        locks.set(appId, { holder, until: clock.now() + LEASE_MS });
+        return true;
+      },
+      renew: async (appId, holder) => {
+        if ((heldBy(appId) ?? holder) !== holder) return false;
+        locks.set(appId, { holder, until: clock.now() + LEASE_MS });
+        return true;
+      },
+      release: async (appId, holder) => {
+        if (heldBy(appId) === holder) locks.delete(appId);
+      },
+    },
     log: { follow: (buildId, signal) => logOf(buildId).follow(signal) },
     deploys: {
       waitLive: (releaseId: string, options: WaitLiveOptions) => {
@@ -194,6 +236,8 @@ function platform() {
     pushes,
     buildStatus,
     releaseStatus,
+    /** Who holds the app's push lock, if anyone. */
+    heldBy,
     /** One api process: its roles, and its death (kill -9). */
     api: () => {
       let dead = false;
@@ -317,12 +361,13 @@ describe('push flow', { timeout: 20_000 }, () => {
     // a push to another app does not wait
     const other = flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], pusher().progress, 'carol');
     await settle();
-    assert.deepEqual(second.lines, ['-----> Waiting for the push before this one to finish']);
+    assert.deepEqual(second.lines, ['-----> Waiting for another push to web to finish']);
     assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'enqueue b2 c by carol']);
     p.finish('b1', 'succeeded', 'r2');
     await p.deployed('r2', { status: 'live', version: 2 });
     assert.deepEqual(await one, [{ status: 'ok' }]);
-    await settle();
+    assert.equal(p.heldBy(APP.id), undefined, 'the first let the app go');
+    await p.clock.advance(LOCK_RETRY_MS);
     // the second starts from the branch the first moved
     assert.equal(p.journal.at(-1), 'enqueue b3 c by bob');
     p.finish('b3', 'succeeded', 'r3');
@@ -342,8 +387,35 @@ describe('push flow', { timeout: 20_000 }, () => {
     p.finish('b1', 'succeeded', 'r2');
     await p.deployed('r2', { status: 'live', version: 2 });
     await one;
+    await p.clock.advance(LOCK_RETRY_MS);
     assert.deepEqual(await two, [{ status: 'ng', reason: 'fetch first: the branch moved while this push waited' }]);
     assert.equal(p.refs.get('refs/heads/main'), B);
+  });
+
+  it('holds the app while it pushes, renewing its lock, and lets it go when it answers', async () => {
+    const p = platform();
+    const { pushed } = await pushB(p);
+    const holder = p.heldBy(APP.id);
+    assert.ok(holder, 'the push holds the app');
+    for (let t = 0; t <= 3 * LEASE_MS; t += WATCH_INTERVAL_MS) await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.equal(p.heldBy(APP.id), holder, 'still held long after one lease: it is renewed');
+    p.finish('b1', 'failed');
+    await pushed;
+    assert.equal(p.heldBy(APP.id), undefined);
+  });
+
+  it('answers a push waiting for the app when the api stops', async () => {
+    const p = platform();
+    const flow = new PushFlow(p.roles);
+    const one = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    await settle();
+    const two = flow.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    await settle();
+    flow.close();
+    assert.deepEqual(await two, [{ status: 'ng', reason: 'api stopping' }]);
+    await one;
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'stop b1'], 'the waiting push built nothing');
+    assert.equal(p.heldBy(APP.id), undefined);
   });
 
   it('answers waiting pushes when the api stops', async () => {
@@ -470,6 +542,45 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     assert.equal(p.refs.get('refs/heads/main'), B);
   });
 
+  it('a push through another api waits until the lock of the dead push expired', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    one.kill();
+    const out = pusher();
+    const again = new PushFlow(p.api().roles).receive(APP, REPO, [main(A, C)], out.progress, 'bob');
+    await settle();
+    assert.deepEqual(out.lines, ['-----> Waiting for another push to web to finish']);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice']);
+    for (let t = 0; t <= LEASE_MS; t += LOCK_RETRY_MS) await p.clock.advance(LOCK_RETRY_MS);
+    assert.equal(p.journal.at(-1), 'enqueue b2 c by bob');
+    p.finish('b2', 'succeeded', 'r3');
+    await p.deployed('r3', { status: 'live', version: 3 });
+    assert.deepEqual(await again, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), C);
+  });
+
+  it('a push that took the app before the dead push was settled keeps the branch it moved', async () => {
+    const p = platform();
+    const { one } = await pushOnOne(p);
+    p.finish('b1', 'succeeded', 'r2');
+    await settle();
+    one.kill(); // its release goes live; the api was gone before it moved the branch
+    await p.deployed('r2', { status: 'live', version: 2 });
+    const two = new PushFlow(p.api().roles);
+    // Bob, who fetched nothing since, pushes C onto main (at A) through the other api
+    const bobs = two.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    for (let t = 0; t <= LEASE_MS; t += LOCK_RETRY_MS) await p.clock.advance(LOCK_RETRY_MS);
+    assert.equal(p.journal.at(-1), 'enqueue b2 c by bob', "the dead push's lock expired: Bob's push took the app");
+    assert.deepEqual(await two.recover(), [], 'the dead push waits while the app is taken');
+    p.finish('b2', 'succeeded', 'r3');
+    await p.deployed('r3', { status: 'live', version: 3 });
+    assert.deepEqual(await bobs, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), C);
+    assert.deepEqual(await two.recover(), [`${REPO}: main not moved to bbbbbbb: ref moved`]);
+    assert.equal(p.refs.get('refs/heads/main'), C, 'main is where the live release came from');
+    assert.equal(p.pushes.size, 0, 'settled');
+  });
+
   it('a push of the same commit after the death goes live', async () => {
     const p = platform();
     const { one } = await pushOnOne(p);
@@ -515,5 +626,57 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     assert.deepEqual(await pushed, [{ status: 'ng', reason: 'api stopping' }]);
     assert.equal(p.buildStatus.get('b1'), 'failed');
     assert.equal(p.pushes.size, 0);
+  });
+});
+
+describe('pushes to one app through two apis, on one redis-server', { timeout: 20_000 }, () => {
+  let dir: string;
+  let server: LocalRedis;
+  let redis: Redis;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-push-flow-'));
+    server = await startLocalRedis(join(dir, 'redis'));
+    redis = new Redis(redisOptions(server.url));
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the second push starts only after the first answered', async () => {
+    const p = platform();
+    const locks: AppPushLocks = {
+      take: (appId, holder) => takeAppPushLock(redis, appId, holder),
+      renew: (appId, holder) => renewAppPushLock(redis, appId, holder),
+      release: (appId, holder) => releaseAppPushLock(redis, appId, holder),
+    };
+    const one = new PushFlow({ ...p.roles, locks });
+    const two = new PushFlow({ ...p.roles, locks });
+    const first = pusher();
+    const second = pusher();
+    const pushedOne = one.receive(APP, REPO, [main(A, B)], first.progress, 'alice');
+    await waitFor(async () => p.journal.length > 0, 'the first push builds');
+    const pushedTwo = two.receive(APP, REPO, [main(B, C)], second.progress, 'bob');
+    await waitFor(async () => second.lines.length > 0, 'the second push says it waits');
+    assert.deepEqual(second.lines, ['-----> Waiting for another push to web to finish']);
+    // the second tries again and again while the first builds and deploys
+    for (let tries = 0; tries < 5; tries++) {
+      await p.clock.advance(LOCK_RETRY_MS);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    p.finish('b1', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.deepEqual(await pushedOne, [{ status: 'ok' }]);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'wait r2', 'move refs/heads/main b (paas: build 1)']);
+    await waitFor(async () => {
+      await p.clock.advance(LOCK_RETRY_MS);
+      return p.journal.length > 3;
+    }, 'the second push builds once the first answered');
+    assert.equal(p.journal.at(-1), 'enqueue b2 c by bob');
+    p.finish('b2', 'succeeded', 'r3');
+    await p.deployed('r3', { status: 'live', version: 3 });
+    assert.deepEqual(await pushedTwo, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), C);
   });
 });

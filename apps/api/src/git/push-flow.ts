@@ -4,8 +4,9 @@
  * only once the release is live. A failed build or release rejects the push: the branch and
  * the running release stay as they were.
  *
- * Pushes to one app are taken one at a time (in this process), so the branch a build started
- * from is still the branch it moves when it ends.
+ * Pushes to one app are taken one at a time by every api (a lock in Redis, push-lease.ts), so
+ * the branch a build started from is still the branch it moves when it ends. A push that finds
+ * the app taken says so and waits; the lock of a push whose api died expires with its lease.
  *
  * Across deaths (docs/architecture.md, "A push across deaths"): a push holds its build through
  * a lease it renews while it waits (push-lease.ts). The pipeline makes the release deployable
@@ -13,10 +14,12 @@
  * start and now and then) fails what its build left building or deploying, and the branch stays.
  * Only a release that went live before the death keeps serving, and then the branch is moved to
  * it: the pusher, cut off, may not know, but branch and live release agree either way.
+ * `recover` holds the app as a push does; a push that took it first goes first.
  *
  * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
  * the build's Redis stream, DeploysService, git), its spec small fakes.
  */
+import { randomUUID } from 'node:crypto';
 import type { JobState } from 'bullmq';
 import { type BuildJob, PUSH_GONE, type PushRecord } from '../builds-queue/platform-build';
 import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
@@ -27,6 +30,8 @@ import { DEPLOY_REFS } from './repos';
 export const WATCH_INTERVAL_MS = 1000;
 /** A build still queued after this long gets a line saying it waits for a worker. */
 export const QUEUED_NOTICE_MS = 3000;
+/** How often a push waiting for another push to the same app tries to take the app. */
+export const LOCK_RETRY_MS = 250;
 
 /** Why the build of a push whose release was not live in time is stopped. */
 const NOT_LIVE_IN_TIME = 'its push gave up waiting for the release to be live: nothing was deployed; push again';
@@ -66,6 +71,19 @@ export interface PushRegistry {
   abandoned(): Promise<PushRecord[]>;
 }
 
+/**
+ * Each app's push lock, shared by every api (push-lease.ts). It expires unless renewed, so a
+ * holder renews it while it pushes.
+ */
+export interface AppPushLocks {
+  /** Takes the app for `holder` when no push holds it: true when taken. */
+  take(appId: string, holder: string): Promise<boolean>;
+  /** Keeps holding it: false when another push holds the app by now. */
+  renew(appId: string, holder: string): Promise<boolean>;
+  /** Lets the app go, unless another push holds it by now. */
+  release(appId: string, holder: string): Promise<unknown>;
+}
+
 /** One entry of a build's log: a line, or its end with the build's status. */
 export interface BuildLogEntry {
   readonly line: string;
@@ -101,6 +119,7 @@ export interface PushRoles {
   readonly queue: BuildQueue;
   readonly builds: PushBuilds;
   readonly pushes: PushRegistry;
+  readonly locks: AppPushLocks;
   readonly log: BuildLogFollower;
   readonly deploys: DeployWatcher;
   readonly branches: Branches;
@@ -118,7 +137,6 @@ export interface PushedApp {
 const branchOf = (ref: string): string => ref.replace(/^refs\/heads\//, '');
 
 export class PushFlow {
-  private readonly locks = new Map<string, Promise<void>>();
   /** Aborted when the api stops: pushes waiting on builds answer instead of hanging on. */
   private readonly closing = new AbortController();
 
@@ -144,7 +162,7 @@ export class PushFlow {
         results.push({ status: 'ng', reason: `push one of main and master at a time (${deploying} is deploying)` });
       } else {
         deploying = branch;
-        results.push(await this.oneAtATime(app.id, progress, () => this.deploy(app, repo, command, progress, pusher)));
+        results.push(await this.oneAtATime(app, progress, () => this.deploy(app, repo, command, progress, pusher)));
       }
     }
     return results;
@@ -162,18 +180,30 @@ export class PushFlow {
   async recover(): Promise<string[]> {
     const done: string[] = [];
     for (const push of await this.roles.pushes.abandoned()) {
-      const outcome = await this.roles.builds.abandon(push.buildId, PUSH_GONE);
-      const branch = branchOf(push.ref);
-      if (outcome === 'live') {
-        try {
-          await this.roles.branches.move(push.repo, push, 'paas: its release went live before its push ended');
-          done.push(`${push.repo}: ${branch} moved to ${push.newId.slice(0, 7)}, whose release went live`);
-        } catch (err) {
-          done.push(`${push.repo}: ${branch} not moved to ${push.newId.slice(0, 7)}: ${(err as Error).message.trim()}`);
-        }
-      } else done.push(`${push.repo}: build of ${push.newId.slice(0, 7)} stopped, ${branch} unmoved`);
-      await this.roles.pushes.close(push.buildId);
+      // like a push, it holds the app while it may move the branch; a push that took the app
+      // first goes first (a later sweep settles this one: its move, a compare-and-swap from the
+      // commit the dead push started at, then fails if that push moved the branch)
+      const holder = randomUUID();
+      if (!(await this.roles.locks.take(push.appId, holder))) continue;
+      done.push(await this.holding(push.appId, holder, () => this.settle(push)));
     }
+    return done;
+  }
+
+  /** Settles one push whose api died, holding its app: what it did, in a line. */
+  private async settle(push: PushRecord): Promise<string> {
+    const outcome = await this.roles.builds.abandon(push.buildId, PUSH_GONE);
+    const branch = branchOf(push.ref);
+    let done: string;
+    if (outcome === 'live') {
+      try {
+        await this.roles.branches.move(push.repo, push, 'paas: its release went live before its push ended');
+        done = `${push.repo}: ${branch} moved to ${push.newId.slice(0, 7)}, whose release went live`;
+      } catch (err) {
+        done = `${push.repo}: ${branch} not moved to ${push.newId.slice(0, 7)}: ${(err as Error).message.trim()}`;
+      }
+    } else done = `${push.repo}: build of ${push.newId.slice(0, 7)} stopped, ${branch} unmoved`;
+    await this.roles.pushes.close(push.buildId);
     return done;
   }
 
@@ -362,21 +392,45 @@ export class PushFlow {
     }
   }
 
-  private async oneAtATime<T>(appId: string, progress: PushProgress, fn: () => Promise<T>): Promise<T> {
-    const before = this.locks.get(appId);
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    const chain = (before ?? Promise.resolve()).then(() => mine);
-    this.locks.set(appId, chain);
+  /** Runs `fn` holding the app's push lock, waiting for the push that holds it first. */
+  private async oneAtATime(
+    app: PushedApp,
+    progress: PushProgress,
+    fn: () => Promise<CommandResult>,
+  ): Promise<CommandResult> {
+    const { locks, clock } = this.roles;
+    const holder = randomUUID();
+    let said = false;
+    while (!(await locks.take(app.id, holder))) {
+      if (!said) progress.line(`-----> Waiting for another push to ${app.name} to finish`);
+      said = true;
+      await clock.sleep(LOCK_RETRY_MS, this.closing.signal);
+      if (this.closing.signal.aborted) return { status: 'ng', reason: 'api stopping' };
+    }
+    return this.holding(app.id, holder, fn);
+  }
+
+  /** Runs `fn` with the app's push lock, taken by `holder`: renewed meanwhile, released after. */
+  private async holding<T>(appId: string, holder: string, fn: () => Promise<T>): Promise<T> {
+    const holding = new AbortController();
+    const renewing = this.keepLock(appId, holder, holding.signal);
     try {
-      if (before) {
-        progress.line('-----> Waiting for the push before this one to finish');
-        await before;
-      }
       return await fn();
     } finally {
-      done();
-      if (this.locks.get(appId) === chain) this.locks.delete(appId);
+      holding.abort();
+      await renewing;
+      await this.roles.locks.release(appId, holder).catch(() => undefined);
+    }
+  }
+
+  /** Renews the app's push lock until `signal` aborts (its holder is done with the app). */
+  private async keepLock(appId: string, holder: string, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.roles.clock.sleep(WATCH_INTERVAL_MS, signal);
+      if (signal.aborted) return;
+      // false: another push took the app (this api was held up past the lock's lease); the
+      // branch's move, a compare-and-swap, still keeps this push from undoing that one's
+      if ((await this.roles.locks.renew(appId, holder).catch(() => true)) === false) return;
     }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The push flow (push-flow.ts) as the api runs it: its roles are the build queue (BullMQ),
- * the build rows and their Redis log streams, the pushes' leases in Redis (push-lease.ts),
- * DeploysService, and the app's bare repository through libs/platform's hardened git. Every
- * few seconds it settles pushes whose api died (PushFlow.recover).
+ * the build rows and their Redis log streams, the pushes' leases and the apps' push locks in
+ * Redis (push-lease.ts), DeploysService, and the app's bare repository through libs/platform's
+ * hardened git. Every few seconds it settles pushes whose api died (PushFlow.recover).
  */
 import {
   type BeforeApplicationShutdown,
@@ -21,7 +21,10 @@ import {
   createBuild,
   failLostBuild,
   openPush,
+  releaseAppPushLock,
+  renewAppPushLock,
   settleAbandonedPush,
+  takeAppPushLock,
 } from '../builds-queue/platform-build';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
@@ -90,6 +93,11 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
         renew: (push) => openPush(redis, push),
         close: (id) => closePush(redis, id),
         abandoned: () => abandonedPushes(redis),
+      },
+      locks: {
+        take: (appId, holder) => takeAppPushLock(redis, appId, holder),
+        renew: (appId, holder) => renewAppPushLock(redis, appId, holder),
+        release: (appId, holder) => releaseAppPushLock(redis, appId, holder),
       },
       log: { follow: (buildId, signal) => followLog(redis, buildLogKey(buildId), '0', signal) },
       deploys,

@@ -1,7 +1,8 @@
 /**
- * The apps' bare repositories, `$PAAS_ROOT/platform/git/APP.git`, made on first use, and the
- * hooks directory every receive-pack of the api runs with (core.hooksPath): only
- * `proc-receive`, the relay described in proc-receive.ts.
+ * The apps' bare repositories, `GIT_ROOT/APP.git` (PAAS_GIT_ROOT, by default
+ * `$PAAS_ROOT/platform/git`), made on first use, and the hooks directory every receive-pack of
+ * the api runs with (core.hooksPath): only `proc-receive`, the relay described in
+ * proc-receive.ts.
  */
 import { writeFileAtomic } from '@paas/content';
 import { git } from '@paas/platform';
@@ -37,8 +38,9 @@ export class GitRepos {
   readonly hooks: string;
   private hookWritten: Promise<void> | undefined;
 
-  constructor(paasRoot: string) {
-    this.root = join(paasRoot, 'platform', 'git');
+  /** `gitRoot`: the api's config.gitRoot. */
+  constructor(gitRoot: string) {
+    this.root = gitRoot;
     this.hooks = join(this.root, '.hooks');
   }
 

@@ -12,6 +12,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   App,
+  BIGINT_AS_NUMBER,
   type DesiredInstance,
   type HeartbeatReply,
   type HeartbeatRequest,
@@ -205,7 +206,11 @@ export class NodesService {
       if (!full && reports.length === 0 && gone.size === 0) return node;
       const query = nodeInstances(em, REPORTED_COLUMNS, node.id);
       if (!full) query.andWhere('i.id IN (:...ids)', { ids: [...reported.keys(), ...gone] });
-      const rows = await query.getRawMany<ReportedRow>();
+      // raw: a bigint (memoryBytes) comes back from PostgreSQL as a string
+      const rows = (await query.getRawMany<ReportedRow>()).map((r) => ({
+        ...r,
+        memoryBytes: BIGINT_AS_NUMBER.from(r.memoryBytes) as number | null,
+      }));
       // what to tell the apps' logs, labelled with release versions read only when there is any
       const said: { row: ReportedRow; line: (label: string) => string }[] = [];
       const removed: string[] = [];

@@ -147,6 +147,24 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual([(await row(one)).state, (await row(one)).containerId], ['starting', null]);
     });
 
+    it('records the memory of an instance using more than 2 GiB', async () => {
+      const node = await insertNode(api, 'node-m');
+      const app = await createApp(api, 'big');
+      const release = await deployRelease(api, app);
+      const web = await insertInstance(api, app, release, 'web', 1, node);
+      const beat = async (memoryBytes: number) => {
+        const report = { id: web.id, releaseId: web.releaseId, state: 'up', containerId: 'c1', address: web.address };
+        const body = { instances: [{ ...report, pid: 42, memoryBytes, restartCount: 0, error: null }] };
+        const res = await api.request('POST', '/api/nodes/node-m/heartbeat', { body });
+        assert.equal(res.status, 200, res.text);
+        return (await api.dataSource.manager.findOneByOrFail(Instance, { id: web.id })).memoryBytes;
+      };
+      const threeGiB = 3 * 1024 ** 3;
+      assert.strictEqual(await beat(threeGiB), threeGiB);
+      assert.strictEqual(await beat(threeGiB + 1024), threeGiB, 'a move of a few bytes is not written');
+      assert.strictEqual(await beat(2 * threeGiB), 2 * threeGiB);
+    });
+
     it('records the instances a delta says are gone as a full report lacking them would', async () => {
       const node = await insertNode(api, 'node-g');
       const other = await insertNode(api, 'node-h');

@@ -426,13 +426,15 @@ export async function port(io: CliIo, ref: string, privatePort?: string): Promis
 /**
  * `network prune`: the repair of bridge networking. Gives back what containers that are gone
  * or stopped still hold (a crash, a container that exited by itself), and removes the bridge
- * and its rules when no container uses it.
+ * and its rules when no container uses it. Its output is docker's (`Deleted Networks:` and
+ * the names, nothing when nothing went); what it gave back is said on stderr. Running app
+ * instances keep the bridge: they are `paas down`'s to remove.
  */
 export async function networkPrune(io: CliIo): Promise<void> {
   const engine = await openEngine(io);
   if (!engine.network) return;
   const { reclaimed, bridgeRemoved } = await engine.network.prune();
-  for (const id of reclaimed) io.out(`Released the network of container ${id.slice(0, 12)}\n`);
+  for (const id of reclaimed) io.err(`Released the network of container ${id.slice(0, 12)}\n`);
   if (bridgeRemoved) io.out(`Deleted Networks:\n${engine.network.settings.name}\n`);
 }
 

@@ -1,14 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VERSION, formatAddress } from '@paas/config';
 import { type Credentials, ensurePlatformRegistryUsers } from '@paas/registry';
 import { loadCliConfig } from '../config';
+import { openEngine } from '../context';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
+import { stopApps } from './down';
+import { recordComponent, stopRecorded } from './left-behind';
 import { managedRedis } from './managed-redis';
 import { ensureNodeToken, nodeTokenPath } from './node-token';
 import { claimPidFile } from './pidfile';
-import { type ComponentSpec, type ReadyMessage, type RunningComponent, Supervisor } from './supervisor';
+import { type ComponentSpec, type ReadyMessage, type RunningComponent, Supervisor, forkComponent } from './supervisor';
 
 /** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
 function componentScript(name: string): string {
@@ -43,11 +46,33 @@ const pinned =
   (variable: string) =>
   (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
 
+/** `spec` with each of its runs recorded under `dir` once ready (left-behind.ts), for `paas down`. */
+function recorded(dir: string, spec: ComponentSpec): ComponentSpec {
+  const launch = spec.launch ?? forkComponent;
+  return {
+    ...spec,
+    launch: (s, env, write) => {
+      const run = launch(s, env, write);
+      run.ready.then(
+        () => run.pid !== undefined && recordComponent(dir, spec.name, run.pid),
+        () => undefined,
+      );
+      return run;
+    },
+  };
+}
+
+export interface UpOptions {
+  /** Leave the app instances running after the stop (the next `paas up` adopts them). */
+  readonly keepApps?: boolean;
+}
+
 /**
  * `paas up`: runs the platform's components in the foreground until a signal; one that dies is
- * restarted (see Supervisor), and the apps keep serving meanwhile.
+ * restarted (see Supervisor), and the apps keep serving meanwhile. The signal stops the
+ * components, then the app instances (down.ts), unless `keepApps`.
  */
-export async function runUp(io: CliIo): Promise<void> {
+export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
   const config = loadCliConfig(io.env);
   const { root, run } = config.paths;
   mkdirSync(root, { recursive: true, mode: 0o711 });
@@ -59,6 +84,11 @@ export async function runUp(io: CliIo): Promise<void> {
   if ('owner' in claim) throw new CliError(`paas is already up for ${run} (pid ${claim.owner})`);
 
   const supervisor = new Supervisor({ write: (line) => io.out(line) });
+  const components = join(run, 'up');
+  // what a killed `paas up` left running gives way (its apps keep running: the agent adopts them)
+  await stopRecorded(components, io.out);
+  const start = (specs: readonly ComponentSpec[]): Promise<RunningComponent[]> =>
+    supervisor.start(specs.map((spec) => recorded(components, spec)));
   const env: Record<string, string | undefined> = {
     ...io.env,
     PAAS_ROOT: root,
@@ -126,13 +156,13 @@ export async function runUp(io: CliIo): Promise<void> {
 
   try {
     const startAll = async (): Promise<RunningComponent[]> => {
-      if (!env['REDIS_URL']) [redis] = await supervisor.start([managedRedis(join(root, 'platform', 'redis'))]);
-      const [reg] = await supervisor.start([registry]);
+      if (!env['REDIS_URL']) [redis] = await start([managedRedis(join(root, 'platform', 'redis'))]);
+      const [reg] = await start([registry]);
       if (!reg) throw new Error('the registry did not start');
-      const [control] = await supervisor.start([api(reg.url)]);
+      const [control] = await start([api(reg.url)]);
       if (!control) throw new Error('the api did not start');
       await ensureNodeToken(root, control.url);
-      return [reg, control, ...(await supervisor.start([agent(reg.url, control.url), router()]))];
+      return [reg, control, ...(await start([agent(reg.url, control.url), router()]))];
     };
     const starting = startAll();
     // after a signal the start is abandoned, and fails as the stop ends its components
@@ -143,12 +173,19 @@ export async function runUp(io: CliIo): Promise<void> {
       for (const c of running) io.out(`  ${c.name.padEnd(10)} ${c.url.padEnd(28)} pid ${c.pid}\n`);
       if (redis) io.out(`  ${'redis'.padEnd(10)} ${redis.url.padEnd(28)} pid ${redis.pid}\n`);
       io.out(`  ${'root'.padEnd(10)} ${root}\n  ${'run'.padEnd(10)} ${run}\n`);
-      io.out('Press Ctrl-C to stop.\n');
+      io.out(`Press Ctrl-C to stop${options.keepApps ? ' (the apps keep running)' : ''}.\n`);
       await stopSignal;
     }
     io.out(`paas: ${signalled ?? 'signal'} received, stopping\n`);
   } finally {
-    await supervisor.stop();
-    claim.release();
+    try {
+      await supervisor.stop();
+      rmSync(components, { recursive: true, force: true });
+      // the agent is gone: nothing starts an instance again while they stop. A start that
+      // failed leaves them as they were (kept by an earlier --keep-apps): `paas down` is there.
+      if (signalled !== undefined && !options.keepApps) await stopApps(io, await openEngine(io));
+    } finally {
+      claim.release();
+    }
   }
 }

@@ -418,6 +418,34 @@ export class Engine {
   }
 
   /**
+   * Takes containers down for good, side by side, as `docker compose down` does: each stopped
+   * (`graceful`: its stop signal, SIGKILL after its stop timeout; otherwise SIGKILL at once),
+   * then removed with everything it held (shim, cgroup, mounts, netns, veth, lease); then the
+   * bridge, when no container is left on it. The one home of `paas up`'s stop, `paas down` and
+   * the agent's `cleanup`. A container that cannot be removed is reported, not thrown, so the
+   * others still go.
+   */
+  async takeDown(
+    records: readonly ContainerRecord[],
+    options: { graceful: boolean; onRemoved?: (record: ContainerRecord) => void },
+  ): Promise<{ failed: Array<{ record: ContainerRecord; error: Error }>; bridgeRemoved: boolean }> {
+    const failed: Array<{ record: ContainerRecord; error: Error }> = [];
+    await Promise.all(
+      records.map(async (record) => {
+        try {
+          if (options.graceful) await this.stop(record);
+          await this.remove(record, { force: true });
+          options.onRemoved?.(record);
+        } catch (err) {
+          failed.push({ record, error: err as Error });
+        }
+      }),
+    );
+    const pruned = await this.network?.prune();
+    return { failed, bridgeRemoved: pruned?.bridgeRemoved ?? false };
+  }
+
+  /**
    * Stops the container for good: through its shim when it has one (a stop request, so no
    * policy restarts it), or directly when the shim was killed and the container outlived it.
    */

@@ -13,17 +13,34 @@ describe('detectApp', () => {
     });
   });
 
-  it('makes a Node.js app of package.json: npm ci with a lockfile, npm start', () => {
+  it('makes a Node.js app of package.json: npm ci with a lockfile, its start script run without npm', () => {
     assert.deepEqual(
       detectApp({ names: names('package.json', 'package-lock.json', 'index.html'), packageJson: START }),
       {
         stack: 'node',
         install: 'ci',
         lockfile: 'package-lock.json',
-        web: 'npm start',
+        web: 'node a.js',
         npmrc: false,
-        notes: [],
+        notes: ['no Procfile web process: starting the app with "node a.js" (its start script, run without npm)'],
       },
+    );
+  });
+
+  it('starts what npm start would: node server.js without a start script; npm start only for pre/poststart', () => {
+    const web = (pkg: unknown, ...files: string[]): string => {
+      const plan = detectApp({ names: names('package.json', ...files), packageJson: JSON.stringify(pkg) });
+      assert.ok(plan.stack === 'node');
+      return plan.web;
+    };
+    assert.equal(web({}, 'server.js'), 'node server.js');
+    assert.equal(web({ scripts: { start: '  ' } }, 'server.js'), 'node server.js', 'a blank start script is none');
+    assert.equal(web({ scripts: { start: ' tsx src/main.ts ' } }), 'tsx src/main.ts');
+    assert.equal(web({ scripts: { prestart: 'node migrate.js', start: 'node a.js' } }), 'npm start');
+    assert.equal(web({ scripts: { start: 'node a.js', poststart: 'echo up' } }), 'npm start');
+    assert.throws(
+      () => web({ scripts: { start: ' ' } }),
+      (err: unknown) => err instanceof AppBuildError && /no "start" script and there is no server.js/.test(err.message),
     );
   });
 
@@ -59,6 +76,7 @@ describe('detectApp', () => {
     assert.deepEqual(install.notes, [
       'yarn.lock is ignored: only npm is supported here (commit a package-lock.json)',
       'no package-lock.json: running npm install (commit a lockfile for repeatable builds)',
+      `no Procfile web process: starting the app with "node server.js" (npm's default, run without npm)`,
     ]);
     const vendored = detectApp({
       names: names('package.json', 'node_modules', 'package-lock.json'),

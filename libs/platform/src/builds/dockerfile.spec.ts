@@ -29,7 +29,7 @@ describe('generateDockerfile', () => {
         'ARG API_KEY',
         'ARG NPM_TOKEN',
         'WORKDIR /app',
-        'ENV NODE_ENV=production PORT=5000',
+        'ENV NODE_ENV=production PORT=5000 PATH=/app/node_modules/.bin:$PATH',
         'COPY package.json package-lock.json ./',
         'RUN --mount=type=cache,id=npm,target=/root/.npm npm ci --omit=dev --no-audit --no-fund --no-update-notifier',
         'COPY . .',
@@ -58,7 +58,10 @@ describe('generateDockerfile', () => {
       OPTIONS,
     );
     assert.doesNotMatch(vendored, /RUN/);
-    assert.match(vendored, /\nWORKDIR \/app\nENV NODE_ENV=production PORT=5000\nCOPY \. \.\n/);
+    assert.match(
+      vendored,
+      /\nWORKDIR \/app\nENV NODE_ENV=production PORT=5000 PATH=\/app\/node_modules\/\.bin:\$PATH\nCOPY \. \.\n/,
+    );
     parses(vendored);
   });
 

@@ -91,7 +91,9 @@ export function generateDockerfile(
     `FROM ${options.nodeImage}`,
     ...args(options.buildArgs),
     'WORKDIR /app',
-    `ENV NODE_ENV=production PORT=${DEFAULT_PORT}`,
+    // node_modules/.bin first on PATH, as npm puts it for a script: the web command is the start
+    // script run without npm (detect.ts, nodeWeb)
+    `ENV NODE_ENV=production PORT=${DEFAULT_PORT} PATH=/app/node_modules/.bin:$PATH`,
   ];
   // a build script needs the devDependencies; they are pruned after it, as Heroku does
   const dev = plan.buildScript ? '--include=dev' : '--omit=dev';

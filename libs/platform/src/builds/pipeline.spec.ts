@@ -279,6 +279,29 @@ describe('build pipeline', () => {
     assert.equal(seen.kicks, 0);
   });
 
+  it('a push refused in every attempt leaves its release failed with the reason, not building (issue #20)', async () => {
+    const app = await insertApp(ds, 'refused');
+    const job = await push(app);
+    // what a build worker speaking HTTPS to a plain-HTTP registry gets, attempt after attempt
+    const refused = (): Fakes =>
+      fakes({
+        push: async (ref) => {
+          throw new Error(`HEAD https://${ref.split('/')[0]}/v2/: ERR_SSL_WRONG_VERSION_NUMBER`);
+        },
+      });
+    for (const final of [false, false]) {
+      await assert.rejects(runPipeline(job, refused().roles, { final }), /ERR_SSL_WRONG_VERSION_NUMBER/);
+      assert.deepEqual(await releasesOf(app), [[1, 'building']], 'retried: the release waits for the next attempt');
+    }
+    await assert.rejects(runPipeline(job, refused().roles, FINAL), /ERR_SSL_WRONG_VERSION_NUMBER/);
+    assert.deepEqual(await releasesOf(app), [[1, 'failed']], 'one release, settled by the last attempt');
+    const release = await ds.manager.findOneByOrFail(Release, { appId: app.id });
+    assert.match(release.deployError ?? '', /ERR_SSL_WRONG_VERSION_NUMBER/);
+    const build = await buildRow(job);
+    assert.equal(build.status, 'failed');
+    assert.equal(build.attempts, 3);
+  });
+
   it('a failing release command fails the release, and the live release keeps serving', async () => {
     const app = await insertApp(ds, 'migrating');
     const v1 = await deployed(app);

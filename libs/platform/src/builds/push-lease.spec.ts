@@ -13,7 +13,18 @@ import { currentRelease, releaseLive } from '../release-lifecycle';
 import { createRelease, releaseBuild } from '../releases';
 import { insertApp, openTestDatabase } from '../testing/databases';
 import { createBuild } from './builds';
-import { type PushRecord, abandonedPushes, closePush, openPush, pushHeld, settleAbandonedPush } from './push-lease';
+import {
+  type PushRecord,
+  abandonedPushes,
+  appPushLockKey,
+  closePush,
+  openPush,
+  pushHeld,
+  releaseAppPushLock,
+  renewAppPushLock,
+  settleAbandonedPush,
+  takeAppPushLock,
+} from './push-lease';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -128,5 +139,67 @@ describe('push leases on a real redis-server and database', () => {
     await ds.manager.update(Build, { id: push.buildId }, { status: 'succeeded', releaseId: v1.id });
     assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'live');
     assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'live');
+  });
+});
+
+describe("an app's push lock on a real redis-server", { timeout: 20_000 }, () => {
+  let dir: string;
+  let server: LocalRedis;
+  let redis: Redis;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-push-lock-'));
+    server = await startLocalRedis(join(dir, 'redis'));
+    redis = new Redis(redisOptions(server.url));
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Until the lock of `app` expired (a holder whose api died stops renewing it). */
+  async function expired(app: string): Promise<void> {
+    while ((await redis.exists(appPushLockKey(app))) === 1) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  it('is held by one holder at a time, and taken by the next once released', async () => {
+    assert.equal(await takeAppPushLock(redis, 'two-holders', 'one'), true);
+    assert.equal(await takeAppPushLock(redis, 'two-holders', 'two'), false);
+    assert.equal(await takeAppPushLock(redis, 'two-holders', 'one'), false, 'not twice, even by its holder');
+    assert.equal(await takeAppPushLock(redis, 'another-app', 'two'), true, 'apps are locked apart');
+    assert.equal(await renewAppPushLock(redis, 'two-holders', 'two'), false, 'a waiter cannot renew it');
+    assert.equal(await releaseAppPushLock(redis, 'two-holders', 'two'), false, 'nor release it');
+    assert.equal(await releaseAppPushLock(redis, 'two-holders', 'one'), true);
+    assert.equal(await takeAppPushLock(redis, 'two-holders', 'two'), true);
+  });
+
+  it('renewing extends the lease of its holder', async () => {
+    assert.equal(await takeAppPushLock(redis, 'renewed', 'one', 1000), true);
+    assert.equal(await renewAppPushLock(redis, 'renewed', 'one', 60_000), true);
+    assert.ok((await redis.pttl(appPushLockKey('renewed'))) > 1000, 'the renewed lease is the new one');
+    assert.equal(await redis.get(appPushLockKey('renewed')), 'one');
+  });
+
+  it('expires when its holder stops renewing it (its api died)', async () => {
+    assert.equal(await takeAppPushLock(redis, 'dead-holder', 'dead', 1), true);
+    await expired('dead-holder');
+    assert.equal(await takeAppPushLock(redis, 'dead-holder', 'next'), true);
+  });
+
+  it('a holder that lost it neither renews nor releases the lock of its successor', async () => {
+    assert.equal(await takeAppPushLock(redis, 'late', 'paused', 1), true);
+    await expired('late');
+    assert.equal(await takeAppPushLock(redis, 'late', 'next'), true);
+    assert.equal(await releaseAppPushLock(redis, 'late', 'paused'), false);
+    assert.equal(await renewAppPushLock(redis, 'late', 'paused'), false);
+    assert.equal(await redis.get(appPushLockKey('late')), 'next');
+    assert.equal(await takeAppPushLock(redis, 'late', 'third'), false);
+  });
+
+  it('its holder takes it again when Redis lost it (a restart without persistence)', async () => {
+    assert.equal(await takeAppPushLock(redis, 'lost', 'one'), true);
+    await redis.del(appPushLockKey('lost'));
+    assert.equal(await renewAppPushLock(redis, 'lost', 'one'), true);
+    assert.equal(await takeAppPushLock(redis, 'lost', 'two'), false);
   });
 });

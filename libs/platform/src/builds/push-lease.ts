@@ -14,6 +14,17 @@
  * (settleAbandonedPush): a release not live yet is failed, so the branch and the running
  * release stay as they were; a release that went live before the death keeps serving, and
  * the branch is moved to it (the death came after the commit point).
+ *
+ * Pushes to one app are taken one at a time by every api, so the branch a build started from
+ * is still the branch it moves when it ends:
+ *
+ *   PREFIX:push-lock:APP     the id of the push that holds the app (SET NX PX), renewed like
+ *                            a push's lease, deleted by its holder only (compare-and-delete)
+ *
+ * A push waiting for the app tries again now and then. A holder whose api died stops renewing,
+ * and its lock expires PUSH_LEASE_MS later. One that lost its lock (paused longer than that)
+ * cannot delete its successor's, and cannot move a branch its successor moved: the branch's move
+ * is a compare-and-swap on the commit the push started from (push.service.ts, update-ref).
  */
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -110,4 +121,46 @@ export async function settleAbandonedPush(
       if (!(err instanceof ReleaseTransitionError) || tries >= 3) throw err;
     }
   }
+}
+
+export function appPushLockKey(appId: string): string {
+  return `${QUEUE_PREFIX}:push-lock:${appId}`;
+}
+
+/** Takes the app's push lock for `holder` when no one holds it: true when taken. */
+export async function takeAppPushLock(
+  redis: Redis,
+  appId: string,
+  holder: string,
+  leaseMs = PUSH_LEASE_MS,
+): Promise<boolean> {
+  return (await redis.set(appPushLockKey(appId), holder, 'PX', leaseMs, 'NX')) === 'OK';
+}
+
+/** Extends the holder's lock, or takes it again when it is gone (a Redis that lost its keys). */
+const RENEW_LOCK_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder ~= false and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+/** Keeps `holder`'s lock for another `leaseMs`: false when another push holds the app by now. */
+export async function renewAppPushLock(
+  redis: Redis,
+  appId: string,
+  holder: string,
+  leaseMs = PUSH_LEASE_MS,
+): Promise<boolean> {
+  return Number(await redis.eval(RENEW_LOCK_SCRIPT, 1, appPushLockKey(appId), holder, String(leaseMs))) === 1;
+}
+
+const RELEASE_LOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Lets the app go, unless `holder` lost it: a late release never deletes another's lock. */
+export async function releaseAppPushLock(redis: Redis, appId: string, holder: string): Promise<boolean> {
+  return Number(await redis.eval(RELEASE_LOCK_SCRIPT, 1, appPushLockKey(appId), holder)) === 1;
 }

@@ -6,8 +6,13 @@ import { after, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { TEST_DATABASES, testDatabase } from '../testing/databases';
 import { dataSourceOptions, databaseKind, openDatabase, redact } from './database';
-import { Capacity1764700000000, MIGRATIONS, ReleaseLifecycle1764500000000 } from './migrations';
-import { App, Formation, Release } from './entities';
+import {
+  ByteCounts1764900000000,
+  Capacity1764700000000,
+  MIGRATIONS,
+  ReleaseLifecycle1764500000000,
+} from './migrations';
+import { App, Formation, Instance, Release } from './entities';
 import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
@@ -168,6 +173,47 @@ for (const kind of TEST_DATABASES) {
         await ds.manager.insert(Formation, { appId, type: 'new', quantity: 1 });
         const fresh = await ds.manager.findOneByOrFail(Formation, { appId, type: 'new' });
         assert.deepEqual([fresh.size, fresh.memory, fresh.cpuShares, fresh.cpuQuota], ['basic', 256, 512, null]);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps instances across the bigint migration and their memory past 2 GiB', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const old = new DataSource({
+        ...dataSourceOptions({ url: db.url, platformDir: '/nonexistent' }),
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(ByteCounts1764900000000)),
+      });
+      await old.initialize();
+      const ids = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002'];
+      const appId = '00000000-0000-4000-8000-00000000000a';
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        // as the rows were then: one with a memory sample, one without
+        const marks = [1, 2, 3, 4, 5].map((m) => (kind === 'postgres' ? `$${m}` : '?')).join(', ');
+        for (const [k, memoryBytes] of [[0, 1_234_567] as const, [1, null] as const]) {
+          await old.query(
+            `INSERT INTO "instances" ("id", "appId", "releaseId", "number", "memoryBytes", "type", "state") VALUES (${marks}, 'web', 'up')`,
+            [ids[k], appId, appId, k + 1, memoryBytes],
+          );
+        }
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const rows = await ds.manager.find(Instance, { order: { number: 'ASC' } });
+        assert.deepEqual(
+          rows.map((r) => [r.id, r.number, r.memoryBytes]),
+          [
+            [ids[0], 1, 1_234_567],
+            [ids[1], 2, null],
+          ],
+        );
+        const threeGiB = 3 * 1024 ** 3;
+        await ds.manager.update(Instance, { id: ids[1] }, { memoryBytes: threeGiB });
+        assert.strictEqual((await ds.manager.findOneByOrFail(Instance, { id: ids[1] })).memoryBytes, threeGiB);
       } finally {
         await ds.destroy();
       }

@@ -109,6 +109,18 @@ async function migrateAlone(dataSource: DataSource): Promise<void> {
   }
 }
 
+/**
+ * Holds the migrations' advisory lock until the transaction ends (PostgreSQL), for what a new
+ * database gets once, at the first start (the first admin token): api replicas starting
+ * together each check and make it in turn, so the second finds what the first made. Take it
+ * first in the transaction: under READ COMMITTED each later statement sees what the holder
+ * before committed. SQLite lets one writer in at a time anyway.
+ */
+export async function holdFirstStartLock(manager: EntityManager): Promise<void> {
+  if (manager.connection.options.type !== 'postgres') return;
+  await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK]);
+}
+
 const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
 
 /**

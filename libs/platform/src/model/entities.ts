@@ -1,12 +1,35 @@
 /**
  * The platform's tables. Column types are spelled out on every column (the bundlers we use do
  * not emit decorator metadata) and chosen to mean the same on SQLite and PostgreSQL: varchar,
- * integer, text, boolean, `simple-json` (text) and the driver's own timestamp type.
+ * integer, bigint (byte counts, which outgrow a 32-bit integer), text, boolean, `simple-json`
+ * (text) and the driver's own timestamp type.
  *
  * The schema itself is made by the migrations in ./migrations, never by `synchronize`; a spec
  * checks that migrations and these classes describe the same tables on both databases.
  */
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, Unique, UpdateDateColumn } from 'typeorm';
+import {
+  Column,
+  type ColumnOptions,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryColumn,
+  Unique,
+  UpdateDateColumn,
+  type ValueTransformer,
+} from 'typeorm';
+
+/**
+ * A bigint read back as a number: node-postgres hands bigints over as strings, since they may
+ * exceed 2^53; the counts kept in them (bytes) never come near that.
+ */
+export const BIGINT_AS_NUMBER: ValueTransformer = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | number | null) => (value === null ? null : Number(value)),
+};
+
+/** A nullable count of bytes: more than an integer's 2 GiB (an instance's memory). */
+const NULLABLE_BYTES: ColumnOptions = { type: 'bigint', nullable: true, transformer: BIGINT_AS_NUMBER };
 
 export type BuildStatus = 'pending' | 'building' | 'succeeded' | 'failed';
 /** A release's state; release-lifecycle.ts moves it (building -> deploying -> live, failed, superseded). */
@@ -247,7 +270,7 @@ export class Instance {
   @Column({ type: 'varchar', length: 64, nullable: true })
   address!: string | null;
 
-  @Column({ type: 'integer', nullable: true })
+  @Column(NULLABLE_BYTES)
   memoryBytes!: number | null;
 
   /** Run, or leave: out of the route table at once, then drained and stopped by its agent. */

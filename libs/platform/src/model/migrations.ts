@@ -358,6 +358,44 @@ export class Leaders1764800000000 implements MigrationInterface {
   }
 }
 
+/**
+ * Byte counts as bigint: an instance using more than 2 GiB overflowed `instances.memoryBytes`
+ * (an integer on PostgreSQL), and its node's heartbeat failed. It is the only byte count; the
+ * other sizes are MiB. PostgreSQL converts the column in place (TypeORM's changeColumn would
+ * drop and re-add it, losing the samples); SQLite's integers are 64-bit already, and only the
+ * declared type changes (changeColumn copies the table).
+ */
+export class ByteCounts1764900000000 implements MigrationInterface {
+  name = 'ByteCounts1764900000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    if (qr.connection.driver.options.type === 'postgres') {
+      await qr.query(`ALTER TABLE "instances" ALTER COLUMN "memoryBytes" TYPE bigint`);
+    } else {
+      await qr.changeColumn(
+        'instances',
+        'memoryBytes',
+        new TableColumn({ name: 'memoryBytes', type: 'bigint', isNullable: true }),
+      );
+    }
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    if (qr.connection.driver.options.type === 'postgres') {
+      // a sample over 2 GiB does not fit: forgotten, the next heartbeat reports it again
+      await qr.query(
+        `ALTER TABLE "instances" ALTER COLUMN "memoryBytes" TYPE integer USING CASE WHEN "memoryBytes" > 2147483647 THEN NULL ELSE "memoryBytes" END`,
+      );
+    } else {
+      await qr.changeColumn(
+        'instances',
+        'memoryBytes',
+        new TableColumn({ name: 'memoryBytes', type: 'integer', isNullable: true }),
+      );
+    }
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -366,4 +404,5 @@ export const MIGRATIONS = [
   ReleaseDeployNote1764600000000,
   Capacity1764700000000,
   Leaders1764800000000,
+  ByteCounts1764900000000,
 ];
