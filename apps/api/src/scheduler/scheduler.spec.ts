@@ -128,7 +128,10 @@ TEST_DATABASES.forEach((kind) => {
 
     before(async () => {
       api = await startTestApi(kind, {
-        PAAS_NODE_TIMEOUT: '1',
+        // long enough that a loaded machine's pause between two beats of the settle loop (seen
+        // over 1 s under CI and other load: the node went down and its instance moved) is no
+        // silence; the silent-node test waits this long once
+        PAAS_NODE_TIMEOUT: '3',
         PAAS_RECONCILE_MS: '100',
         PAAS_DRAIN_MS: '0',
         PAAS_DEPLOY_TIMEOUT: '20',
