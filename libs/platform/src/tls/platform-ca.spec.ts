@@ -4,16 +4,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  TlsError,
-  caHash,
-  ensureLeaf,
-  ensurePlatformCa,
-  issueLeaf,
-  loadKeyPair,
-  needsRenewal,
-  tlsDirectory,
-} from './platform-ca';
+import { TlsError, caHash, ensureLeaf, ensurePlatformCa, issueLeaf, loadKeyPair, needsRenewal } from './platform-ca';
+import { platformTlsDirectory as tlsDirectory } from '@paas/config';
 
 const DAY = 86_400_000;
 

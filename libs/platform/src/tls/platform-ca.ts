@@ -56,11 +56,6 @@ export class TlsError extends PaasError {
   }
 }
 
-/** Where the platform's CA and leaves live. */
-export function tlsDirectory(paasRoot: string): string {
-  return join(paasRoot, 'platform', 'tls');
-}
-
 /** `sha256:<hex of the SubjectPublicKeyInfo>` of a PEM certificate. */
 export function caHash(certPem: string): string {
   const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
