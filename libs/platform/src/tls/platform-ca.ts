@@ -175,11 +175,13 @@ function leafIsCurrent(pair: KeyPair, ca: KeyPair, sans: readonly string[], now:
     if (!cert.verify(new X509Certificate(ca.cert).publicKey)) return false;
     if (!cert.checkPrivateKey(createPrivateKey(pair.key))) return false;
     if (needsRenewal(pair.cert, now) || Date.parse(cert.validFrom) > now.getTime()) return false;
-    const named = (cert.subjectAltName ?? '')
-      .split(', ')
-      .map((entry) => entry.replace(/^(DNS|IP Address):/, '').toLowerCase())
-      .sort();
-    return named.join(',') === [...sans].sort().join(',');
+    // Node writes IPv6 SANs expanded (0:0:0:0:0:0:0:1): addresses are compared by checkIP
+    const entries = (cert.subjectAltName ?? '').split(', ').filter((e) => e !== '');
+    const dns = new Set(entries.filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase()));
+    return (
+      entries.length === sans.length &&
+      sans.every((san) => (isIP(san) ? cert.checkIP(san) !== undefined : dns.has(san)))
+    );
   } catch {
     return false;
   }
