@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError } from './env';
-import { isLoopbackHost, platformTlsDirectory, tlsFailureReason, trustedCa } from './tls';
+import { isLoopbackHost, localApiUrl, platformTlsDirectory, tlsFailureReason, trustedCa } from './tls';
 
 describe('isLoopbackHost', () => {
   it('is true for 127/8, ::1 and localhost only', () => {
@@ -13,6 +13,16 @@ describe('isLoopbackHost', () => {
       assert.equal(isLoopbackHost(host), true, host);
     for (const host of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', 'example.com', '127.example.com', '::ffff:10.0.0.1'])
       assert.equal(isLoopbackHost(host), false, host);
+  });
+});
+
+describe('localApiUrl', () => {
+  it('is http on loopback and https elsewhere, where the api serves TLS', () => {
+    assert.equal(localApiUrl({}), 'http://127.0.0.1:7000');
+    assert.equal(localApiUrl({ PAAS_API_ADDR: '[::1]:7002' }), 'http://[::1]:7002');
+    assert.equal(localApiUrl({ PAAS_API_ADDR: ':7001' }), 'https://127.0.0.1:7001');
+    assert.equal(localApiUrl({ PAAS_API_ADDR: '[::]:7001' }), 'https://[::1]:7001');
+    assert.equal(localApiUrl({ PAAS_API_ADDR: '10.0.0.2:7000' }), 'https://10.0.0.2:7000');
   });
 });
 

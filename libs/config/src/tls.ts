@@ -12,7 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { ConfigError, type Env, paths } from './env';
+import { ConfigError, type Env, formatAddress, listenAddress, paths } from './env';
 
 /** `$PAAS_ROOT/platform/tls`: the platform CA (ca.crt, ca.key) and the services' leaves. */
 export function platformTlsDirectory(paasRoot: string): string {
@@ -25,6 +25,17 @@ export function isLoopbackHost(host: string): boolean {
   if (h === 'localhost' || h === '::1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+/**
+ * The local api's base URL from PAAS_API_ADDR: `http://` on loopback, `https://` elsewhere
+ * (the api serves TLS there); an all-interfaces address is reached on loopback.
+ */
+export function localApiUrl(env: Env): string {
+  const addr = listenAddress(env, 'PAAS_API_ADDR');
+  const scheme = isLoopbackHost(addr.host) ? 'http' : 'https';
+  const host = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host === '::' ? '::1' : addr.host;
+  return `${scheme}://${formatAddress({ host, port: addr.port })}`;
 }
 
 /** A CA certificate a client trusts, with the file it came from (for messages and git). */

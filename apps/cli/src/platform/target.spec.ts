@@ -18,7 +18,7 @@ describe('the API the platform verbs talk to', () => {
 
   it('defaults to the local api, without a token when there is no admin token', async () => {
     assert.equal(localApiUrl({}), 'http://127.0.0.1:7000');
-    assert.equal(localApiUrl({ PAAS_API_ADDR: ':7001' }), 'http://127.0.0.1:7001');
+    assert.equal(localApiUrl({ PAAS_API_ADDR: ':7001' }), 'https://127.0.0.1:7001', 'all interfaces: TLS');
     assert.equal(localApiUrl({ PAAS_API_ADDR: '[::1]:7002' }), 'http://[::1]:7002');
     assert.deepEqual(await resolveTarget(env), {
       url: 'http://127.0.0.1:7123',

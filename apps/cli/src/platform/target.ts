@@ -13,7 +13,7 @@
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type Env, formatAddress, listenAddress, paths } from '@paas/config';
+import { type Env, isLoopbackHost, localApiUrl, paths } from '@paas/config';
 import { writeFileAtomic } from '@paas/content';
 import { PaasError } from '@paas/errors';
 
@@ -42,12 +42,8 @@ export function adminTokenPath(root: string): string {
   return join(root, 'platform', 'admin.token');
 }
 
-/** `http://127.0.0.1:7000` from PAAS_API_ADDR (an all-interfaces address is reached on loopback). */
-export function localApiUrl(env: Env): string {
-  const addr = listenAddress(env, 'PAAS_API_ADDR');
-  const host = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host === '::' ? '::1' : addr.host;
-  return `http://${formatAddress({ host, port: addr.port })}`;
-}
+/** The local api's URL: `http://127.0.0.1:7000` by default, https off loopback (@paas/config). */
+export { localApiUrl } from '@paas/config';
 
 /** An http(s) URL without a trailing slash; throws with `what` in the message otherwise. */
 export function normalizeUrl(value: string, what: string): string {
@@ -126,12 +122,7 @@ export async function resolveTarget(env: Env): Promise<Target> {
   if (envToken) return { url, token: envToken, source: 'env', from: '$PAAS_API_TOKEN' };
   if (login && login.url === url) return { url, token: login.token, source: 'login', from: loginPath(env) };
   // The local admin token never leaves the machine: it is only sent to a loopback api.
-  const admin = isLoopback(url) ? await readAdminToken(env) : undefined;
+  const admin = isLoopbackHost(new URL(url).hostname) ? await readAdminToken(env) : undefined;
   if (admin) return { url, token: admin, source: 'admin', from: adminTokenPath(paths(env).root) };
   return { url, token: undefined, source: 'none', from: '' };
-}
-
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
