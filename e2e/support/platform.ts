@@ -72,9 +72,20 @@ export function remoteLines(stderr: string): string[] {
  * asynchronous, since a synchronous child would stall the api it talks to. Killed after 3 min.
  */
 export function gitAsync(env: NodeJS.ProcessEnv, dir: string, ...args: string[]): Promise<GitResult> {
+  return gitAsyncWithin(180_000, env, dir, ...args);
+}
+
+/** gitAsync killed (SIGKILL, status null) after `limitMs`, with its helpers (git-remote-http). */
+export function gitAsyncWithin(
+  limitMs: number,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  ...args: string[]
+): Promise<GitResult> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // a group of its own: its helpers hold the pipes open after git itself was killed
+    const child = spawn('git', args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     let output = '';
@@ -86,7 +97,13 @@ export function gitAsync(env: NodeJS.ProcessEnv, dir: string, ...args: string[])
       stderr += chunk.toString();
       output += chunk.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }, limitMs);
     child.once('error', reject);
     child.once('close', (status) => {
       clearTimeout(timer);

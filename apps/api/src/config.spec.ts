@@ -23,6 +23,15 @@ describe('api settings', () => {
     );
   });
 
+  it('speaks plain HTTP to the registries PAAS_INSECURE_REGISTRIES names (a platform registry on a cluster bridge)', () => {
+    assert.deepEqual(loadApiConfig({}).insecureRegistries, []);
+    assert.deepEqual(
+      loadApiConfig({ PAAS_REGISTRY_ADDR: '10.0.0.7:5000', PAAS_INSECURE_REGISTRIES: '10.0.0.7:5000,r.lan:5000' })
+        .insecureRegistries,
+      ['10.0.0.7:5000', 'r.lan:5000'],
+    );
+  });
+
   it('keeps the git repositories under PAAS_ROOT, or where PAAS_GIT_ROOT says (shared storage)', () => {
     assert.equal(loadApiConfig({ PAAS_ROOT: '/srv/paas' }).gitRoot, '/srv/paas/platform/git');
     assert.equal(loadApiConfig({ PAAS_ROOT: '/srv/paas', PAAS_GIT_ROOT: '' }).gitRoot, '/srv/paas/platform/git');

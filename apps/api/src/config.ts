@@ -49,6 +49,8 @@ export interface ApiConfig {
   readonly registry: string;
   /** The build workers' login to it (PAAS_REGISTRY_USER, PAAS_REGISTRY_PASSWORD; `paas up` sets them). */
   readonly registryLogin: RegistryLogin | null;
+  /** Registries spoken to over plain HTTP besides loopback ones (PAAS_INSECURE_REGISTRIES, as the CLI and agents). */
+  readonly insecureRegistries: readonly string[];
   /** Build workers this process runs (PAAS_BUILD_WORKERS, default 1; 0 = separate workers). */
   readonly buildWorkers: number;
   /**
@@ -98,6 +100,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: registryHost,
     registryLogin: registryLogin(env),
+    insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     buildWorkers: Number(workers),
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),

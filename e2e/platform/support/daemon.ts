@@ -15,14 +15,18 @@ export interface Daemon {
   output(): string;
 }
 
-/** Starts `entry` and waits for its ready message; a daemon not ready within `readyMs` is killed and fails the caller. */
+/**
+ * Starts `entry` (with `args`) and waits for its ready message; a daemon not ready within
+ * `readyMs` is killed and fails the caller.
+ */
 export async function startDaemon(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
   readyMs = 60_000,
+  args: readonly string[] = [],
 ): Promise<Daemon> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, entry)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(WORKSPACE, entry), ...args], {
     cwd: WORKSPACE,
     env: { PATH: process.env['PATH'], ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -134,6 +134,9 @@ export async function* followLog(
   signal?: AbortSignal,
 ): AsyncGenerator<LogEntry> {
   const reader = redis.duplicate();
+  // a duplicate has none of the client's listeners: while Redis is away it reconnects by
+  // itself and the read waits in its offline queue (no "Unhandled error event" per retry)
+  reader.on('error', () => undefined);
   const abort = (): void => reader.disconnect();
   signal?.addEventListener('abort', abort, { once: true });
   try {

@@ -73,6 +73,43 @@ describe('a redis-server that goes away and comes back', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('leaves a log follower waiting quietly, and it goes on once Redis is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-redis-outage-'));
+    let server = await startLocalRedis(dir);
+    const client = connectRedis(server.url, { retryStrategy: () => 50 });
+    client.on('error', () => undefined);
+    // ioredis prints this for a connection without an error listener, on every retry
+    const printed: string[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+    try {
+      const key = buildLogKey('b-outage');
+      await appendLog(client, key, 'build', 'before', 1000);
+      const lines: string[] = [];
+      const following = (async () => {
+        for await (const entry of followLog(client, key, '0')) lines.push(entry.end ?? entry.line);
+      })();
+      for (let i = 0; i < 100 && lines.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      server.process.kill('SIGKILL');
+      await new Promise((r) => server.process.once('exit', r));
+      await new Promise((r) => setTimeout(r, 300)); // a few retries of the follower's connection
+      server = await startLocalRedis(dir);
+      await appendLog(client, key, 'build', 'after', 1000);
+      await endLog(client, key, 'succeeded');
+      await following;
+      assert.deepEqual(lines, ['before', 'after', 'succeeded']);
+      assert.deepEqual(
+        printed.filter((l) => l.includes('Unhandled error event')),
+        [],
+      );
+    } finally {
+      console.error = consoleError;
+      client.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('log streams on a real redis-server', () => {

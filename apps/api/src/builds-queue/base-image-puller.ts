@@ -18,10 +18,12 @@ export function platformPuller(
   registry: string,
   login: Credentials | undefined,
   userAgent: string,
+  { insecure = [] }: { readonly insecure?: readonly string[] } = {},
 ): BuildPuller {
-  const mirror = new RegistryClient(registry).baseUrl;
+  const mirror = new RegistryClient(registry, { insecure }).baseUrl;
   const puller = new ImagePuller({
     images,
+    insecure,
     mirrors: [mirror],
     mirrorsOnly: true,
     userAgent,

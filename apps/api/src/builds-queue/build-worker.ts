@@ -69,7 +69,9 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     limits: config.buildLimits,
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
     // base images through the platform registry's pull-through cache (base-image-puller.ts)
-    puller: platformPuller(images, config.registry, config.registryLogin ?? undefined, `paas-build/${VERSION}`),
+    puller: platformPuller(images, config.registry, config.registryLogin ?? undefined, `paas-build/${VERSION}`, {
+      insecure: config.insecureRegistries,
+    }),
   });
   return {
     ...connections,
@@ -78,6 +80,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     engine,
     registry: new RegistryClient(config.registry, {
       userAgent: `paas-build/${VERSION}`,
+      insecure: config.insecureRegistries,
       ...(config.registryLogin ? { credentials: config.registryLogin } : {}),
     }),
     workRoot: join(root, 'platform', 'builds'),
