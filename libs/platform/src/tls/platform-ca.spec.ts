@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,42 @@ describe('platform CA', () => {
     assert.equal(new Set(all.map((ca) => ca.key)).size, 1, 'one key');
     assert.equal((await ensurePlatformCa(dir)).hash, all[0]?.hash);
     assert.deepEqual(readdirSync(dir).sort(), ['ca.crt', 'ca.key']);
+  });
+
+  it('is one CA when two processes start at once on one root', async () => {
+    const dir = fresh();
+    const go = join(base, `go-${n}`);
+    // each loads the module, says so, and waits for `go`: both then make the CA at the same moment
+    const script = [
+      "const { existsSync } = require('node:fs');",
+      "const { ensurePlatformCa } = require('./platform-ca');",
+      "console.log('ready');",
+      `const wait = () => existsSync(${JSON.stringify(go)}) ? ensurePlatformCa(${JSON.stringify(dir)}).then((ca) => console.log(ca.hash)) : setTimeout(wait, 1);`,
+      'wait();',
+    ].join('\n');
+    const children = [1, 2].map(() => spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: __dirname }));
+    const outputs = children.map(
+      (child) =>
+        new Promise<string>((resolve, reject) => {
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+          child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+          child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`))));
+        }),
+    );
+    const ready = (child: ChildProcess): Promise<void> =>
+      new Promise((resolve) => child.stdout?.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()));
+    try {
+      await Promise.all(children.map(ready));
+      writeFileSync(go, '');
+      const [a, b] = (await Promise.all(outputs)).map((out) => out.replace('ready', '').trim());
+      assert.match(a ?? '', /^sha256:[0-9a-f]{64}$/);
+      assert.equal(a, b, 'both processes loaded the same CA');
+      assert.equal((await ensurePlatformCa(dir)).hash, a);
+    } finally {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('self-signs a key left without its certificate by a crash, keeping the key', async () => {
