@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensurePlatformCa } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
-import { PAAS, tempRoots } from '../support/cli';
+import { PAAS, PaasProcess, tempRoots } from '../support/cli';
 import { type Internet, createInternet, removeInternet } from '../support/internet';
-import { gitCommit, gitEnv, gitSync } from '../support/platform';
+import { gitCommit, gitEnv, gitSync, waitFor } from '../support/platform';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
-import { readAdminToken } from './support/api';
+import { callApi, readAdminToken } from './support/api';
 
 const roots = tempRoots();
 const base = join(roots.root, '..');
@@ -169,5 +169,24 @@ describe('the api over TLS off loopback', () => {
     const refused = await inClient('git', ['push', 'paas', 'HEAD:refs/heads/tls-again'], cliEnv, repo);
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /SSL certificate problem|server certificate verification failed/);
+  });
+
+  it('comes up under paas up with its api off loopback: the probe, the node token and the agent trust the CA', async () => {
+    const up = tempRoots();
+    const paasUp = new PaasProcess(['up'], { ...up.env, PAAS_API_ADDR: `${hostEnd}:0` });
+    try {
+      const [, url = ''] = await paasUp.waitFor(/\n\s+api\s+(https:\/\/\S+)\s+pid \d+/, 120_000);
+      assert.match(url, new RegExp(`^https://${hostEnd.replace(/\./g, '\\.')}:`));
+      const ca = readFileSync(join(up.root, 'platform', 'tls', 'ca.crt'), 'utf8');
+      const token = readAdminToken(up.root);
+      await waitFor('the agent of paas up is up at the https api', 30_000, async () => {
+        const nodes = (await callApi(url, token, 'GET', '/api/nodes', undefined, 200, ca)) as { state: string }[];
+        return nodes.length === 1 && nodes[0]?.state === 'up';
+      });
+    } finally {
+      paasUp.child.kill('SIGINT');
+      await paasUp.exited;
+      up.cleanup();
+    }
   });
 });
