@@ -138,7 +138,8 @@ async function balancer(host: string, targets: () => string[]): Promise<{ url: s
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${port}`,
+    // TCP passes through: the agents' TLS ends at the apis
+    url: `https://${host}:${port}`,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -174,7 +175,10 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   const root = join(base, 'cp', 'root');
   const run = join(base, 'cp', 'run');
   const home = join(base, 'home');
-  const git = gitEnv(home);
+  /** The platform CA the first api makes: off loopback the apis serve https with a leaf of it. */
+  const caFile = join(root, 'platform', 'tls', 'ca.crt');
+  const apiCa = (): string => readFileSync(caFile, 'utf8');
+  const git = { ...gitEnv(home), GIT_SSL_CAINFO: caFile };
   const startedAt = Date.now();
   const since = (): string => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
   /** Every pid the spec started (none may be alive at the end), and every container id seen. */
@@ -201,7 +205,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     return daemon;
   };
 
-  const apiUrl = (i: number): string => `http://${apis[i]?.addr ?? ''}`;
+  const apiUrl = (i: number): string => `https://${apis[i]?.addr ?? ''}`;
   const startApiProcess = async (i: number): Promise<void> => {
     const api = apis[i];
     assert.ok(api);
@@ -235,21 +239,21 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   };
   const leaderIndex = async (): Promise<number | null> => {
     for (let i = 0; i < apis.length; i++) {
-      const res = await fetch(`${apiUrl(i)}/api/health`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
-      if (res?.ok && ((await res.json()) as { leader?: boolean }).leader) return i;
+      const health = await callApi(apiUrl(i), token, 'GET', '/api/health', undefined, 200, apiCa()).catch(() => null);
+      if ((health as { leader?: boolean } | null)?.leader) return i;
     }
     return null;
   };
   /** The api as a client calls it, through api `i` (a user retrying through the other one after a refusal). */
   const call = async (i: number, method: string, path: string, body?: unknown): Promise<unknown> => {
     try {
-      return await callApi(apiUrl(i), token, method, path, body);
+      return await callApi(apiUrl(i), token, method, path, body, undefined, apiCa());
     } catch (err) {
       if (!(err instanceof TypeError)) throw err; // fetch failed: that api is down
-      return callApi(apiUrl(1 - i), token, method, path, body);
+      return callApi(apiUrl(1 - i), token, method, path, body, undefined, apiCa());
     }
   };
-  const pushUrl = (i: number, app: string): string => `http://git:${token}@${apis[i]?.addr ?? ''}/git/${app}.git`;
+  const pushUrl = (i: number, app: string): string => `https://git:${token}@${apis[i]?.addr ?? ''}/git/${app}.git`;
 
   before(async () => {
     console.log(`chaos: seed ${SEED} (CHAOS_SEED=${SEED} replays it), ${CHAOS_MS / 1000} s of chaos`);
@@ -303,12 +307,13 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     token = readAdminToken(root);
     await Promise.all([startApiProcess(1), startWorker()]);
     const nodeToken = (
-      (await callApi(apiUrl(0), token, 'POST', '/api/tokens', { name: 'chaos', node: true })) as {
+      (await callApi(apiUrl(0), token, 'POST', '/api/tokens', { name: 'chaos', node: true }, undefined, apiCa())) as {
         token: string;
       }
     ).token;
     cluster.setAgentEnv({
       PAAS_API_TOKEN: nodeToken,
+      PAAS_CA_FILE: caFile,
       PAAS_REGISTRY_ADDR: registryHost,
       PAAS_REGISTRY_USER: logins.node.username,
       PAAS_REGISTRY_PASSWORD: logins.node.password,

@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -95,7 +95,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     return out;
   };
   const scale = async (quantity: number): Promise<void> => {
-    await callApi(api?.url ?? '', token(), 'PATCH', '/api/apps/web/formation/web', { quantity }, 200);
+    await callApi(api?.url ?? '', token(), 'PATCH', '/api/apps/web/formation/web', { quantity }, 200, apiCa());
   };
   /** `n` instances of `release` up and nothing else running; every one answers at its address. */
   const converged = async (n: number, release: Release): Promise<(Instance & { node: string })[]> => {
@@ -122,6 +122,8 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   };
   let adminToken = '';
   const token = (): string => adminToken;
+  /** The platform CA the api made on its first start: off loopback it serves https with a leaf of it. */
+  const apiCa = (): string => readFileSync(join(base, 'cp', 'root', 'platform', 'tls', 'ca.crt'), 'utf8');
 
   before(async () => {
     cluster = Cluster.create(
@@ -195,6 +197,8 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     const nodeToken = (await issueToken(ds.manager, { name: 'cluster agents', node: true })).token;
     cluster.setAgentEnv({
       PAAS_API_URL: api.url,
+      // the api off loopback serves https with a leaf of the platform CA its first start made
+      PAAS_CA_FILE: join(root, 'platform', 'tls', 'ca.crt'),
       PAAS_API_TOKEN: nodeToken,
       PAAS_REGISTRY_ADDR: registryHost,
       PAAS_REGISTRY_USER: registryLogins.node.username,
@@ -274,7 +278,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   });
 
   it('deploys an app: v1 goes live and answers through the router and at its instance', async () => {
-    await callApi(api?.url ?? '', token(), 'POST', '/api/apps', { name: 'web' }, 201);
+    await callApi(api?.url ?? '', token(), 'POST', '/api/apps', { name: 'web' }, 201, apiCa());
     app = await ds.manager.findOneByOrFail(App, { name: 'web' });
     const registryHost = new URL(registry?.url ?? '').host;
     v1 = await createRelease(ds, {
@@ -383,7 +387,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   it('drains a node: its instances move to the others first, then it takes instances again', async () => {
     const drained = `${NAME}-n2`;
     const post = async (path: string): Promise<void> => {
-      await callApi(api?.url ?? '', token(), 'POST', path, undefined, 200);
+      await callApi(api?.url ?? '', token(), 'POST', path, undefined, 200, apiCa());
     };
     if (!(await upInstances()).some((i) => i.node === drained)) {
       // make sure it holds something to move

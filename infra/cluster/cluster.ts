@@ -23,6 +23,8 @@
  * The platform registry takes tokens only (beyond loopback it must): `up` makes the platform's
  * registry logins under the control plane's root (`--root`, the PAAS_ROOT `paas up` will use;
  * the same logins `paas up` makes, made once) and gives the agents the nodes' pull-only one.
+ * Likewise the platform CA (the api off loopback serves https with a leaf of it): the agents
+ * trust it through PAAS_CA_FILE.
  *
  *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--api URL]
  *        [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--root DIR] [--state DIR]
@@ -45,6 +47,8 @@ import {
   closeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { platformTlsDirectory } from '@paas/config';
+import { ensurePlatformCa } from '@paas/platform';
 import { ensurePlatformRegistryUsers } from '@paas/registry';
 
 export const REPO = resolve(__dirname, '..', '..');
@@ -579,6 +583,8 @@ async function cli(args: string[]): Promise<void> {
   const [a = '10', b = '231', c = '0'] = subnet.split('.');
   const root = flag(args, '--root', '/var/lib/paas');
   const { node: login } = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));
+  // the platform CA the api will serve https with (its first start would make the same one)
+  const ca = await ensurePlatformCa(platformTlsDirectory(root));
   const cluster = Cluster.create(
     {
       name,
@@ -586,7 +592,9 @@ async function cli(args: string[]): Promise<void> {
       stateDir,
       nodeSubnet: (i) => `${a}.${Number(b) + 1}.${(Number(c) % 32) * 8 + i - 1}.0/24`,
       agentEnv: {
-        PAAS_API_URL: flag(args, '--api', `http://${gateway}:7000`),
+        // off loopback the api serves https with a leaf of the platform CA under its root
+        PAAS_API_URL: flag(args, '--api', `https://${gateway}:7000`),
+        PAAS_CA_FILE: ca.certFile,
         PAAS_REGISTRY_ADDR: flag(args, '--registry', `${gateway}:5000`),
         REDIS_URL: flag(args, '--redis', 'unix:///var/lib/paas/platform/redis/redis.sock'),
         ...(args.includes('--token') ? { PAAS_API_TOKEN: flag(args, '--token', '') } : {}),

@@ -4,10 +4,12 @@ import {
   type ListenAddress,
   type Paths,
   type RegistryLogin,
-  formatAddress,
+  type TrustedCa,
   listenAddress,
+  localApiUrl,
   paths,
   registryLogin,
+  trustedCa,
 } from '@paas/config';
 import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
@@ -21,8 +23,13 @@ export interface AgentConfig {
   readonly socket: string;
   /** TCP address the control plane reaches this node on (kept for the design's defaults). */
   readonly listen: ListenAddress;
-  /** The control plane: `PAAS_API_URL`, or `http://` + `PAAS_API_ADDR`. */
+  /** The control plane: `PAAS_API_URL`, or `PAAS_API_ADDR` (https off loopback). */
   readonly apiUrl: string;
+  /**
+   * The CA an https control plane's certificate must chain to: `PAAS_CA_FILE`, else the
+   * platform CA of this root when present, else Node's default CAs.
+   */
+  readonly ca: TrustedCa | null;
   /** `PAAS_API_TOKEN`, else the file `PAAS_API_TOKEN_FILE` (default: the admin token of this root). */
   readonly token: string | null;
   readonly tokenFile: string;
@@ -82,7 +89,7 @@ function overcommit(env: Env): number {
 /** The agent's settings; the only place the agent reads its environment. */
 export function loadAgentConfig(env: Env): AgentConfig {
   const p = paths(env);
-  const apiUrl = env['PAAS_API_URL'] || `http://${formatAddress(listenAddress(env, 'PAAS_API_ADDR'))}`;
+  const apiUrl = env['PAAS_API_URL'] || localApiUrl(env);
   try {
     const url = new URL(apiUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
@@ -107,6 +114,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     socket: join(p.run, 'agent.sock'),
     listen: listenAddress(env, 'PAAS_AGENT_ADDR'),
     apiUrl: apiUrl.replace(/\/+$/, ''),
+    ca: trustedCa(env),
     token: env['PAAS_API_TOKEN'] || null,
     tokenFile: env['PAAS_API_TOKEN_FILE'] || join(p.root, 'platform', 'admin.token'),
     nodeName,

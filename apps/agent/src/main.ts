@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     config,
     runtime: new EngineRuntime(engine),
     images: new NodeImages(engine.images, config.paths.root, config.registryLogin),
-    api: new ApiClient(config.apiUrl, tokenOf(config)),
+    api: new ApiClient(config.apiUrl, tokenOf(config), undefined, config.ca),
     checker: { run: runCheck },
     marks: new FileCheckedMarks(join(config.paths.run, 'agent', 'checked')),
     appLog: new RedisAppLog(redis),

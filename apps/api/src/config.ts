@@ -6,17 +6,32 @@ import {
   type RegistryLogin,
   absoluteDirectory,
   domain,
+  isLoopbackHost,
   listenAddress,
   paths,
   registryLogin,
 } from '@paas/config';
 import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
+
+/**
+ * How the api serves TLS: a leaf of the platform CA for `sans` (and the listen address, the
+ * host's names), or the operator's certificate (PAAS_API_TLS_CERT + PAAS_API_TLS_KEY).
+ */
+export type ApiTls =
+  | { readonly source: 'platform-ca'; readonly sans: readonly string[] }
+  | { readonly source: 'operator'; readonly certFile: string; readonly keyFile: string };
 
 export interface ApiConfig {
   readonly paths: Paths;
   readonly listen: ListenAddress;
+  /**
+   * HTTPS off loopback; null (plain HTTP) on a loopback address, which only local processes
+   * reach (docs/security.md).
+   */
+  readonly tls: ApiTls | null;
   /** DATABASE_URL; empty means the embedded SQLite file under $PAAS_ROOT/platform. */
   readonly databaseUrl: string;
   /** REDIS_URL; `paas up` sets it to its managed redis-server when the user gave none. */
@@ -71,9 +86,11 @@ export function loadApiConfig(env: Env): ApiConfig {
   const databaseUrl = env['DATABASE_URL'] ?? '';
   const redisUrl = env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`;
   const registryHost = `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`;
+  const listen = listenAddress(env, 'PAAS_API_ADDR');
   return {
     paths: root,
-    listen: listenAddress(env, 'PAAS_API_ADDR'),
+    listen,
+    tls: apiTls(env, listen),
     databaseUrl,
     redisUrl,
     gitRoot: env['PAAS_GIT_ROOT']
@@ -97,6 +114,31 @@ export function loadApiConfig(env: Env): ApiConfig {
     ),
     scheduler: schedulerSettings(env),
   };
+}
+
+function apiTls(env: Env, listen: ListenAddress): ApiTls | null {
+  const certFile = env['PAAS_API_TLS_CERT'] ?? '';
+  const keyFile = env['PAAS_API_TLS_KEY'] ?? '';
+  if (certFile !== '' && keyFile === '')
+    throw new ConfigError('PAAS_API_TLS_KEY', '', 'required with PAAS_API_TLS_CERT');
+  if (keyFile !== '' && certFile === '')
+    throw new ConfigError('PAAS_API_TLS_CERT', '', 'required with PAAS_API_TLS_KEY');
+  const sans = (env['PAAS_API_TLS_SANS'] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const dns = /^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+  for (const name of sans) {
+    if (isIP(name) === 0 && !dns.test(name))
+      throw new ConfigError(
+        'PAAS_API_TLS_SANS',
+        env['PAAS_API_TLS_SANS'] ?? '',
+        `${JSON.stringify(name)} is neither a DNS name nor an IP address`,
+      );
+  }
+  if (isLoopbackHost(listen.host)) return null;
+  if (certFile !== '') return { source: 'operator', certFile: resolve(certFile), keyFile: resolve(keyFile) };
+  return { source: 'platform-ca', sans };
 }
 
 function milliseconds(env: Env, name: string, fallback: number): number {

@@ -1,4 +1,4 @@
-import { ConfigError } from '@paas/config';
+import { PaasError } from '@paas/errors';
 import { loadApiConfig } from './config';
 
 /**
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? `api: ${err.message}` : err);
+  // a setting or a certificate file that cannot be used: its message says which and why
+  console.error(err instanceof PaasError ? `api: ${err.message}` : err);
   process.exit(1);
 });

@@ -3,6 +3,8 @@ import type { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
+import { apiTlsCredentials } from './api-tls';
 import { AppModule } from './app.module';
 import { ErrorFilter } from './common/error.filter';
 import { verifyJsonDepth } from './common/json-depth';
@@ -12,6 +14,9 @@ import { serveOpenApi } from './docs/openapi';
 /** Request bodies are small JSON documents; config vars are the largest (values ≤ 32 KiB). */
 const JSON_LIMIT = '1mb';
 
+/** How often a running api looks whether its leaf certificate is due for renewal. */
+const TLS_REFRESH_MS = 6 * 3_600_000;
+
 export interface RunningApi {
   readonly app: INestApplication;
   /** The base URL the api answers on, with the port the kernel chose when 0 was asked. */
@@ -20,11 +25,14 @@ export interface RunningApi {
 
 /** Creates and starts the api; callers own the returned app and close it. */
 export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['error', 'warn']): Promise<RunningApi> {
+  // off loopback: HTTPS, the git receiver included (same server)
+  const tls = await apiTlsCredentials(config);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
     logger: logLevels,
     bodyParser: false,
     // Log followers stay connected for as long as they like; stopping must not wait for them.
     forceCloseConnections: true,
+    ...(tls.serving ? { httpsOptions: { cert: tls.serving.cert, key: tls.serving.key } } : {}),
   });
   try {
     // JSON only, with our size and depth limits; other bodies (the git receiver's packs) are left as streams.
@@ -38,7 +46,23 @@ export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['erro
     await app.close();
     throw err;
   }
-  const address = app.getHttpServer().address() as AddressInfo;
+  const server = app.getHttpServer();
+  if (tls.serving) {
+    let serving = tls.serving;
+    const timer = setInterval(() => {
+      tls.refresh().then(
+        (next) => {
+          if (next && next !== serving)
+            (server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
+          if (next) serving = next;
+        },
+        (err: unknown) => console.error(`api: renewing the TLS certificate: ${(err as Error).message}`),
+      );
+    }, TLS_REFRESH_MS);
+    timer.unref();
+    server.once('close', () => clearInterval(timer));
+  }
+  const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return { app, url: `http://${host}:${address.port}` };
+  return { app, url: `${tls.serving ? 'https' : 'http'}://${host}:${address.port}` };
 }

@@ -3,6 +3,8 @@
  * does: the admin token of its root, JSON calls with a bearer token. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -35,7 +37,8 @@ export function readAdminToken(root: string): string {
 /**
  * `METHOD path` on the api at `url` with a bearer token and a JSON body, as the CLI and the
  * dashboard call it. Fails the test, with the answer's text, unless the api answers `status`
- * (any 2xx when not given); resolves to the parsed answer (null when it is empty).
+ * (any 2xx when not given); resolves to the parsed answer (null when it is empty). An https
+ * api (off loopback) must chain to `ca` (the platform CA's PEM). No answer: a TypeError, as fetch.
  */
 export async function callApi(
   url: string,
@@ -44,13 +47,27 @@ export async function callApi(
   path: string,
   body?: unknown,
   status?: number,
+  ca?: string,
 ): Promise<unknown> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  const target = new URL(`${url}${path}`);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const done = (res: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    };
+    const req =
+      target.protocol === 'https:'
+        ? httpsRequest(target, { method, headers, ...(ca ? { ca } : {}) }, done)
+        : httpRequest(target, { method, headers }, done);
+    // no answer rejects as fetch did (callers tell a down api by TypeError)
+    req.on('error', (err) => reject(new TypeError('fetch failed', { cause: err })));
+    req.end(payload);
   });
-  const text = await res.text();
-  assert.ok(status === undefined ? res.ok : res.status === status, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  const ok = answer.status >= 200 && answer.status < 300;
+  assert.ok(status === undefined ? ok : answer.status === status, `${method} ${path}: ${answer.status} ${answer.text}`);
+  return answer.text ? JSON.parse(answer.text) : null;
 }

@@ -17,3 +17,4 @@ export * from './redis';
 export * from './redis-server';
 export * from './tokens';
 export * from './scheduling';
+export * from './tls';

@@ -31,11 +31,13 @@ export const CurrentToken = createParamDecorator((_: unknown, ctx: ExecutionCont
 
 /**
  * The base URL clients reach the api at: the request's Host header (so `gitUrl` is what the
- * client can use, through whatever name or port it came in), else the socket's own address.
+ * client can use, through whatever name or port it came in), else the socket's own address;
+ * https when the request came over TLS (the api off loopback).
  */
 export function baseUrl(req: IncomingMessage): string {
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   const host = req.headers.host;
-  if (host && /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(host)) return `http://${host}`;
+  if (host && /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(host)) return `${scheme}://${host}`;
   const address = req.socket.localAddress ?? '127.0.0.1';
-  return `http://${address.includes(':') ? `[${address}]` : address}:${req.socket.localPort}`;
+  return `${scheme}://${address.includes(':') ? `[${address}]` : address}:${req.socket.localPort}`;
 }

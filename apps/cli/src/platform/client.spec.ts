@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type PlatformCa, ensurePlatformCa, issueLeaf } from '@paas/platform';
 import { after, before, describe, it } from 'node:test';
 import { ApiClient, PlatformApiError, ApiUnreachableError, apiPath } from './client';
 import { FakeApi } from './testing/fake-api';
@@ -146,5 +151,47 @@ describe('the API client', () => {
     })();
     await reading; // aborting ends the events quietly
     assert.deepEqual(seen, ['first', 'second']);
+  });
+});
+
+describe('the API client over https', () => {
+  const base = mkdtempSync(join(tmpdir(), 'paas-cli-tls-'));
+  let ca: PlatformCa;
+  let other: PlatformCa;
+  let server: https.Server;
+  let url = '';
+  before(async () => {
+    ca = await ensurePlatformCa(join(base, 'ca'));
+    other = await ensurePlatformCa(join(base, 'other'));
+    const leaf = await issueLeaf(ca, { commonName: 'paas api', sans: ['127.0.0.1'] });
+    server = https.createServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('[]');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('talks to an api whose certificate chains to the CA it trusts', async () => {
+    assert.deepEqual(await new ApiClient(url, 't', { file: ca.certFile, pem: ca.cert }).get('/api/apps'), []);
+  });
+
+  it('refuses one that does not, saying which CA it trusted', async () => {
+    for (const [trust, said] of [
+      [null, /not signed by a trusted CA .*Node's default CAs.*PAAS_CA_FILE/],
+      [{ file: other.certFile, pem: other.cert }, /not signed by a trusted CA .*other\/ca\.crt/],
+    ] as const) {
+      await assert.rejects(new ApiClient(url, 't', trust).get('/api/apps'), (err: unknown) => {
+        assert.ok(err instanceof ApiUnreachableError);
+        assert.match(err.message, /^cannot reach the paas API at https:\/\/127\.0\.0\.1:\d+: its TLS certificate/);
+        assert.match(err.message, said);
+        return true;
+      });
+    }
   });
 });

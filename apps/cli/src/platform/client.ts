@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { VERSION } from '@paas/config';
+import { type TrustedCa, VERSION, tlsFailureReason } from '@paas/config';
 import { type SseEvent, sseEvents } from './sse';
 import type { ApiErrorBody } from '@paas/api-types';
 import { type ErrorCode, PaasError, codeForStatus, isErrorCode } from '@paas/errors';
@@ -59,6 +59,8 @@ export class ApiClient {
     /** The api's base URL without a trailing slash: `http://127.0.0.1:7000`. */
     readonly baseUrl: string,
     readonly token: string | undefined,
+    /** The CA an https api's certificate must chain to (PAAS_CA_FILE...); null: Node's roots. */
+    readonly ca: TrustedCa | null = null,
   ) {}
 
   get<T>(path: string): Promise<T> {
@@ -127,9 +129,12 @@ export class ApiClient {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    const transport = url.protocol === 'https:' ? https : http;
+    const signal = options.signal ? { signal: options.signal } : {};
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, { method, headers, ...(options.signal ? { signal: options.signal } : {}) });
+      const req =
+        url.protocol === 'https:'
+          ? https.request(url, { method, headers, ...signal, ...(this.ca ? { ca: this.ca.pem } : {}) })
+          : http.request(url, { method, headers, ...signal });
       if (options.idleTimeoutMs) {
         req.setTimeout(options.idleTimeoutMs, () =>
           req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
@@ -137,7 +142,13 @@ export class ApiClient {
       }
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.name === 'AbortError') reject(err);
-        else reject(new ApiUnreachableError(this.baseUrl, REASONS[err.code ?? ''] ?? err.message));
+        else
+          reject(
+            new ApiUnreachableError(
+              this.baseUrl,
+              REASONS[err.code ?? ''] ?? tlsFailureReason(err.code, this.ca) ?? err.message,
+            ),
+          );
       });
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;

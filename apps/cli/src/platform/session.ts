@@ -28,7 +28,7 @@ export async function session(io: CliIo): Promise<Session> {
       `not logged in to the paas API at ${target.url}: run 'paas login --api ${target.url}' (or set PAAS_API_TOKEN)`,
     );
   }
-  return { client: new ApiClient(target.url, target.token), target };
+  return { client: new ApiClient(target.url, target.token, target.ca), target };
 }
 
 export async function appSession(io: CliIo, flags: AppFlags): Promise<Session & { app: string }> {

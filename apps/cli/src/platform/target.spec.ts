@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ensurePlatformCa } from '@paas/platform';
 import { localApiUrl, loginPath, normalizeUrl, readLogin, removeLogin, resolveTarget, saveLogin } from './target';
 
 describe('the API the platform verbs talk to', () => {
@@ -18,13 +19,14 @@ describe('the API the platform verbs talk to', () => {
 
   it('defaults to the local api, without a token when there is no admin token', async () => {
     assert.equal(localApiUrl({}), 'http://127.0.0.1:7000');
-    assert.equal(localApiUrl({ PAAS_API_ADDR: ':7001' }), 'http://127.0.0.1:7001');
+    assert.equal(localApiUrl({ PAAS_API_ADDR: ':7001' }), 'https://127.0.0.1:7001', 'all interfaces: TLS');
     assert.equal(localApiUrl({ PAAS_API_ADDR: '[::1]:7002' }), 'http://[::1]:7002');
     assert.deepEqual(await resolveTarget(env), {
       url: 'http://127.0.0.1:7123',
       token: undefined,
       source: 'none',
       from: '',
+      ca: null,
     });
   });
 
@@ -49,6 +51,7 @@ describe('the API the platform verbs talk to', () => {
       token: 'paas_login',
       source: 'login',
       from: path,
+      ca: null,
     });
     await saveLogin(env, { url: 'http://127.0.0.1:9999', token: 'paas_again' });
     assert.equal((await readLogin(env))?.token, 'paas_again');
@@ -61,11 +64,26 @@ describe('the API the platform verbs talk to', () => {
       token: 'paas_env',
       source: 'env',
       from: '$PAAS_API_TOKEN',
+      ca: null,
     });
     // Another URL than the login's: the login's token is not sent there.
     const other = await resolveTarget({ ...env, PAAS_API_URL: 'http://127.0.0.1:7123/' });
     assert.equal(other.url, 'http://127.0.0.1:7123');
     assert.equal(other.source, 'admin');
+  });
+
+  it('trusts the platform CA (PAAS_CA_FILE, else the one under PAAS_ROOT) for an https api only', async () => {
+    const tls = join(base, 'root', 'platform', 'tls');
+    mkdirSync(tls, { recursive: true });
+    const ca = await ensurePlatformCa(tls);
+    const https = await resolveTarget({ ...env, PAAS_API_URL: 'https://10.0.0.1:7000' });
+    assert.deepEqual(https.ca, { file: ca.certFile, pem: ca.cert });
+    assert.equal((await resolveTarget({ ...env, PAAS_API_URL: 'http://127.0.0.1:7123' })).ca, null);
+    await assert.rejects(
+      resolveTarget({ ...env, PAAS_API_URL: 'https://10.0.0.1:7000', PAAS_CA_FILE: join(base, 'nope.crt') }),
+      /PAAS_CA_FILE=".*nope\.crt": cannot read: ENOENT/,
+    );
+    rmSync(tls, { recursive: true });
   });
 
   it('forgets the login', async () => {

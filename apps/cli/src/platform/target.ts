@@ -13,7 +13,7 @@
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type Env, formatAddress, listenAddress, paths } from '@paas/config';
+import { type Env, type TrustedCa, isLoopbackHost, localApiUrl, paths, trustedCa } from '@paas/config';
 import { writeFileAtomic } from '@paas/content';
 import { PaasError } from '@paas/errors';
 
@@ -30,6 +30,8 @@ export interface Target {
   readonly source: TokenSource;
   /** Where the token came from, for messages: a file path or `$PAAS_API_TOKEN`. */
   readonly from: string;
+  /** The CA an https api must chain to: PAAS_CA_FILE, else the platform CA of PAAS_ROOT if here. */
+  readonly ca: TrustedCa | null;
 }
 
 export function loginPath(env: Env): string {
@@ -42,12 +44,8 @@ export function adminTokenPath(root: string): string {
   return join(root, 'platform', 'admin.token');
 }
 
-/** `http://127.0.0.1:7000` from PAAS_API_ADDR (an all-interfaces address is reached on loopback). */
-export function localApiUrl(env: Env): string {
-  const addr = listenAddress(env, 'PAAS_API_ADDR');
-  const host = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host === '::' ? '::1' : addr.host;
-  return `http://${formatAddress({ host, port: addr.port })}`;
-}
+/** The local api's URL: `http://127.0.0.1:7000` by default, https off loopback (@paas/config). */
+export { localApiUrl } from '@paas/config';
 
 /** An http(s) URL without a trailing slash; throws with `what` in the message otherwise. */
 export function normalizeUrl(value: string, what: string): string {
@@ -122,16 +120,12 @@ export async function resolveTarget(env: Env): Promise<Target> {
   const login = await readLogin(env);
   const envUrl = env['PAAS_API_URL'];
   const url = envUrl ? normalizeUrl(envUrl, 'PAAS_API_URL') : (login?.url ?? localApiUrl(env));
+  const ca = url.startsWith('https:') ? trustedCa(env) : null;
   const envToken = env['PAAS_API_TOKEN'];
-  if (envToken) return { url, token: envToken, source: 'env', from: '$PAAS_API_TOKEN' };
-  if (login && login.url === url) return { url, token: login.token, source: 'login', from: loginPath(env) };
+  if (envToken) return { url, token: envToken, source: 'env', from: '$PAAS_API_TOKEN', ca };
+  if (login && login.url === url) return { url, token: login.token, source: 'login', from: loginPath(env), ca };
   // The local admin token never leaves the machine: it is only sent to a loopback api.
-  const admin = isLoopback(url) ? await readAdminToken(env) : undefined;
-  if (admin) return { url, token: admin, source: 'admin', from: adminTokenPath(paths(env).root) };
-  return { url, token: undefined, source: 'none', from: '' };
-}
-
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const admin = isLoopbackHost(new URL(url).hostname) ? await readAdminToken(env) : undefined;
+  if (admin) return { url, token: admin, source: 'admin', from: adminTokenPath(paths(env).root), ca };
+  return { url, token: undefined, source: 'none', from: '', ca };
 }

@@ -8,6 +8,7 @@
 import { writeFileAtomic } from '@paas/content';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TrustedCa } from '@paas/config';
 import { CliError } from '../errors';
 import { ApiClient } from '../platform/client';
 import { adminTokenPath } from '../platform/target';
@@ -31,7 +32,7 @@ async function readToken(path: string, shape?: RegExp): Promise<string | undefin
 }
 
 /** Makes the node token unless a valid one is stored; returns the file the agent reads it from. */
-export async function ensureNodeToken(root: string, apiUrl: string): Promise<string> {
+export async function ensureNodeToken(root: string, apiUrl: string, ca: TrustedCa | null = null): Promise<string> {
   const path = nodeTokenPath(root);
   const stored = await readToken(path, TOKEN);
   const admin = await readToken(adminTokenPath(root));
@@ -42,7 +43,7 @@ export async function ensureNodeToken(root: string, apiUrl: string): Promise<str
         `make one with \`paas tokens:create NAME --node\` and write it to ${path} (mode 0600)`,
     );
   }
-  const client = new ApiClient(apiUrl, admin);
+  const client = new ApiClient(apiUrl, admin, ca);
   if (stored) {
     const tokens = await client.get<Token[]>('/api/tokens');
     if (tokens.some((t) => t.node && stored.startsWith(t.prefix))) return path;

@@ -1,8 +1,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { VERSION, formatAddress } from '@paas/config';
+import { type Env, VERSION, formatAddress, trustedCa } from '@paas/config';
 import { type Credentials, ensurePlatformRegistryUsers } from '@paas/registry';
 import { loadCliConfig } from '../config';
+import { ApiClient } from '../platform/client';
 import { openEngine } from '../context';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
@@ -18,9 +19,13 @@ function componentScript(name: string): string {
   return resolve(__dirname, '..', name, 'main.js');
 }
 
-async function answers(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  return res.ok;
+/** The api answers its health check; over https (off loopback) trusting the platform CA. */
+async function apiAnswers(url: string, env: Env): Promise<boolean> {
+  const ca = url.startsWith('https:') ? trustedCa(env) : null;
+  await new ApiClient(url, undefined, ca)
+    .open('GET', '/api/health', { signal: AbortSignal.timeout(5000) })
+    .then((res) => res.destroy());
+  return true;
 }
 
 /**
@@ -132,7 +137,7 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
       ...login(logins.builder),
       REDIS_URL: env['REDIS_URL'] || redis?.url,
     },
-    probe: (url) => answers(`${url}/api/health`),
+    probe: (url) => apiAnswers(url, env),
     pin: pinned('PAAS_API_ADDR'),
   });
   // The router answers every Host; an unknown one gets its 404 page, which is an answer.
@@ -161,7 +166,8 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
       if (!reg) throw new Error('the registry did not start');
       const [control] = await start([api(reg.url)]);
       if (!control) throw new Error('the api did not start');
-      await ensureNodeToken(root, control.url);
+      // the api made the platform CA under the root on its first start: an https api chains to it
+      await ensureNodeToken(root, control.url, control.url.startsWith('https:') ? trustedCa(env) : null);
       return [reg, control, ...(await start([agent(reg.url, control.url), router()]))];
     };
     const starting = startAll();

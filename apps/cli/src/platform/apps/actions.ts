@@ -5,6 +5,7 @@
  */
 import { basename, resolve } from 'node:path';
 import type { App, Domain, Formation } from '@paas/api-types';
+import type { TrustedCa } from '@paas/config';
 import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
 import { type AppFlags, DEFAULT_REMOTE, appFromGitUrl, git, insideWorkTree, remoteUrl } from '../app';
@@ -27,19 +28,20 @@ export async function appsCreate(
   name: string,
   flags: JsonFlag & { remote?: string; gitRemote: boolean },
 ): Promise<void> {
-  const { client } = await session(io);
+  const { client, target } = await session(io);
   const app = await action(io, `Creating ${name}`, () => client.post<App>('/api/apps', { name }));
   if (flags.json) io.out(json(app));
   else io.out(`${app.webUrl} | ${app.gitUrl}\n`);
-  if (flags.gitRemote) await addRemote(io, flags.remote || DEFAULT_REMOTE, app.gitUrl);
+  if (flags.gitRemote) await addRemote(io, flags.remote || DEFAULT_REMOTE, app.gitUrl, target.ca);
 }
 
 /**
  * `git remote add` in the current repository when it has no remote by that name yet, and
  * `paas git:credentials` as the repository's credential helper for the api, so that
- * `git push paas main` authenticates with the CLI's token without asking.
+ * `git push paas main` authenticates with the CLI's token without asking. An https api's
+ * CA (the platform CA) becomes git's `http.<origin>/.sslCAInfo` for that api only.
  */
-async function addRemote(io: CliIo, remote: string, url: string): Promise<void> {
+async function addRemote(io: CliIo, remote: string, url: string, ca: TrustedCa | null): Promise<void> {
   const dir = process.cwd();
   if (!(await insideWorkTree(dir))) return;
   const existing = await remoteUrl(remote, dir);
@@ -55,6 +57,8 @@ async function addRemote(io: CliIo, remote: string, url: string): Promise<void> 
   io.err(`Git remote ${remote} added\n`);
   const key = `credential.${new URL(url).origin}.helper`;
   if (!(await git(['config', '--get', key], dir))?.trim()) await git(['config', key, credentialHelper()], dir);
+  if (ca && url.startsWith('https:'))
+    await git(['config', `http.${new URL(url).origin}/.sslCAInfo`, resolve(ca.file)], dir);
 }
 
 /** How git runs this CLI as a credential helper: by its absolute path when started as `paas`. */

@@ -3,6 +3,7 @@
  * use, and the token handed to `git push paas`. Loaded on use from ./commands.ts.
  */
 import type { App, Token } from '@paas/api-types';
+import { trustedCa } from '@paas/config';
 import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
 import { ApiClient, PlatformApiError } from '../client';
@@ -46,7 +47,7 @@ export async function login(io: CliIo, flags: { api?: string; token?: string }):
           ?.trim();
   }
   if (!token) throw new CliError('a token is required: --token TOKEN, or on stdin');
-  const client = new ApiClient(url, token);
+  const client = new ApiClient(url, token, url.startsWith('https:') ? trustedCa(io.env) : null);
   try {
     await client.get<App[]>('/api/apps');
   } catch (err) {
