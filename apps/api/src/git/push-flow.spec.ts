@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { redisOptions } from '@paas/platform';
-import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
+import { before, describe, it } from 'node:test';
+import { suiteRedis } from '@paas/platform/testing';
 import type { JobState } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
@@ -630,18 +626,10 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
 });
 
 describe('pushes to one app through two apis, on one redis-server', { timeout: 20_000 }, () => {
-  let dir: string;
-  let server: LocalRedis;
+  const client = suiteRedis('paas-push-flow-');
   let redis: Redis;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'paas-push-flow-'));
-    server = await startLocalRedis(join(dir, 'redis'));
-    redis = new Redis(redisOptions(server.url));
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    redis = client();
   });
 
   it('the second push starts only after the first answered', async () => {

@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { BUILD_LOG_MAX, appendLog } from '../logs';
-import { redisOptions } from '../redis';
-import { type LocalRedis, startLocalRedis } from '../redis-server';
+import { suiteRedis } from '../testing/redis';
 import { BuildLog } from './build-log';
 import { streamedOutput } from './builds';
 
 describe('a build log on a real redis-server', () => {
-  let dir: string;
-  let server: LocalRedis;
+  const client = suiteRedis('paas-builds-');
   let redis: Redis;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'paas-builds-'));
-    server = await startLocalRedis(join(dir, 'redis'));
-    redis = new Redis(redisOptions(server.url));
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    redis = client();
   });
 
   it('keeps a short output whole, and the platform lines only', async () => {

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { transaction } from '../model/database';
 import { type App, Build, Release } from '../model/entities';
-import { redisOptions } from '../redis';
-import { type LocalRedis, startLocalRedis } from '../redis-server';
+import { suiteRedis } from '../testing/redis';
 import { currentRelease, releaseLive } from '../release-lifecycle';
 import { createRelease, releaseBuild } from '../releases';
 import { insertApp, openTestDatabase } from '../testing/databases';
@@ -32,22 +28,16 @@ const AT = '2026-12-06T00:00:00.000Z';
 const REASON = 'the push of this build is gone';
 
 describe('push leases on a real redis-server and database', () => {
-  let dir: string;
-  let server: LocalRedis;
+  const client = suiteRedis('paas-push-lease-');
   let redis: Redis;
   let ds: DataSource;
   let close: (() => Promise<void>) | undefined;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'paas-push-lease-'));
-    server = await startLocalRedis(join(dir, 'redis'));
-    redis = new Redis(redisOptions(server.url));
+    redis = client();
     ({ dataSource: ds, close } = await openTestDatabase('sqlite'));
   });
   after(async () => {
-    redis?.disconnect();
-    await server?.stop();
     await close?.();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** A push of B onto main (at A) of `app`, with its build row. */
@@ -143,18 +133,10 @@ describe('push leases on a real redis-server and database', () => {
 });
 
 describe("an app's push lock on a real redis-server", { timeout: 20_000 }, () => {
-  let dir: string;
-  let server: LocalRedis;
+  const client = suiteRedis('paas-push-lock-');
   let redis: Redis;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'paas-push-lock-'));
-    server = await startLocalRedis(join(dir, 'redis'));
-    redis = new Redis(redisOptions(server.url));
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    redis = client();
   });
 
   /** Until the lock of `app` expired (a holder whose api died stops renewing it). */

@@ -2,3 +2,4 @@
 export * from './postgres';
 export * from './databases';
 export { startLocalRedis, type LocalRedis } from '../redis-server';
+export * from './redis';
