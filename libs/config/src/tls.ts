@@ -10,7 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError, type Env, formatAddress, listenAddress, paths } from './env';
 
@@ -19,12 +19,20 @@ export function platformTlsDirectory(paasRoot: string): string {
   return join(paasRoot, 'platform', 'tls');
 }
 
-/** 127.0.0.0/8, ::1 and localhost: only processes of this machine reach them. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/**
+ * 127.0.0.0/8, ::1 (in any spelling, v4-mapped too) and localhost: only processes of this
+ * machine reach them. `0.0.0.0` and `::` are not: they listen on every interface.
+ */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (bare === 'localhost') return true;
+  const family = isIP(bare);
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { formatAddress, listenAddress, paths } from '@paas/config';
+import { formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
 import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
 import { type ImageService, ImageNotFoundError } from '@paas/images';
 import { InvalidReferenceError, type Reference, familiarString, parseNormalizedReference } from '@paas/oci';
@@ -21,7 +21,6 @@ import {
   UserStore,
   parseMirrors,
   pushImage,
-  isLoopbackHost,
   startRegistry,
 } from '@paas/registry';
 import { openImages } from '../context';

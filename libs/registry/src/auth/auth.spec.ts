@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { isLoopbackHost } from '@paas/config';
 import { digestOf } from '@paas/oci';
 import { type TestRegistry, errorCode, putBlob, putImage, testRegistry } from '../spec-support';
-import { OpenRegistryError, isLoopbackHost, startRegistry } from '../server/start';
+import { OpenRegistryError, startRegistry } from '../server/start';
 import { parseScopes } from './scopes';
 import { TokenSigner } from './tokens';
 import { UserStore } from './users';

@@ -13,6 +13,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { Readable as NodeReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isLoopbackHost } from '@paas/config';
 import { DEFAULT_DOMAIN } from '@paas/oci';
 import { type ErrorBody } from '../errors';
 import { parseChallenge } from './challenge';
@@ -61,9 +62,10 @@ const LOCAL_KINDS: Readonly<Record<string, ErrorCode>> = {
   BLOB_UPLOAD_INVALID: 'unavailable',
 };
 
+/** Whether a registry (`host[:port]`, as references name it) is on loopback. */
 export function isLoopback(host: string): boolean {
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
+  return isLoopbackHost(name);
 }
 
 export class RegistryClient {

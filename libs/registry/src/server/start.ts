@@ -17,8 +17,9 @@
  * proxy mode, for namespaced repositories only: the platform pushes its releases beside it.
  */
 import { type Server, createServer } from 'node:http';
-import { type AddressInfo, BlockList, isIP } from 'node:net';
+import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { isLoopbackHost } from '@paas/config';
 import { ContentStore } from '@paas/content';
 import { type Authorizer, openAccess, tokenAuthorizer } from '../auth/authorizer';
 import { TokenSigner } from '../auth/tokens';
@@ -63,19 +64,6 @@ export interface RunningRegistry {
 }
 
 const HOUR = 60 * 60 * 1000;
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/** Whether a listen host is a loopback address (`localhost` included; `0.0.0.0` is not). */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  if (bare === 'localhost') return true;
-  const family = isIP(bare);
-  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 /** A registry without authentication asked to listen beyond loopback. */
 export class OpenRegistryError extends PaasError {
