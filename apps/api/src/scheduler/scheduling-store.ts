@@ -37,7 +37,8 @@ import type {
  * Columns of instance rows as the database returns them, without building entities: at
  * 1,000 instances a node TypeORM's hydration was most of the cost of a pass's or a
  * heartbeat's reads. Integer, text and null columns read the same on SQLite and PostgreSQL;
- * a boolean does not (0/1 or false/true) and a date even less, so those are converted by
+ * a boolean does not (0/1 or false/true), a bigint neither (memoryBytes: a string from
+ * PostgreSQL; BIGINT_AS_NUMBER converts it) and a date even less, so those are converted by
  * the caller or not read.
  */
 export function instanceColumns<K extends keyof Instance & string>(
