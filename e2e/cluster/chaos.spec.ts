@@ -44,7 +44,16 @@ import { type LocalRedis, type TestDatabase, startLocalRedis, testDatabase } fro
 import { type RunningRegistry, ensurePlatformRegistryUsers, startRegistry } from '@paas/registry';
 import { Cluster, REPO } from '@paas/cluster';
 import { containersUnder, isAlive, mountsUnder } from '../support/cli';
-import { type GitResult, gitAsyncWithin, gitCommit, gitEnv, gitSync, httpGet, waitFor } from '../support/platform';
+import {
+  type GitResult,
+  gitAsyncWithin,
+  gitCommit,
+  gitEnv,
+  gitSync,
+  httpGet,
+  teardown,
+  waitFor,
+} from '../support/platform';
 import { callApi, readAdminToken } from '../platform/support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
@@ -353,14 +362,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
       for (const node of cluster?.nodes ?? [])
         writeFileSync(join(LOGS, `agent n${node.index}.log`), cluster?.agentLog(node.index) ?? '');
     }
-    const problems: string[] = [];
-    const attempt = async (what: string, fn: () => unknown): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        problems.push(`${what}: ${(err as Error).message}`);
-      }
-    };
+    const { problems, attempt } = teardown();
     for (const router of routers) await attempt('router', () => stopDaemon(router));
     for (const api of apis) await attempt(api.name, () => api.daemon && stopDaemon(api.daemon));
     await attempt('build worker', () => worker && stopDaemon(worker));

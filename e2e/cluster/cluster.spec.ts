@@ -47,7 +47,7 @@ import {
 import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { Cluster, REPO } from '@paas/cluster';
 import { isAlive, mountsUnder } from '../support/cli';
-import { httpGet, waitFor } from '../support/platform';
+import { httpGet, teardown, waitFor } from '../support/platform';
 import { callApi, readAdminToken } from '../platform/support/api';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
@@ -244,14 +244,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
-    const problems: string[] = [];
-    const attempt = async (what: string, fn: () => unknown): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        problems.push(`${what}: ${(err as Error).message}`);
-      }
-    };
+    const { problems, attempt } = teardown();
     if (router && router.exitCode === null) {
       await attempt('router', async () => {
         router?.kill('SIGTERM');

@@ -156,3 +156,19 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * A teardown that goes on past a failing step: `attempt` runs each step and notes what failed
+ * in `problems` (which the caller asserts empty at the end, after everything was tried).
+ */
+export function teardown(): { problems: string[]; attempt: (what: string, fn: () => unknown) => Promise<void> } {
+  const problems: string[] = [];
+  const attempt = async (what: string, fn: () => unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      problems.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+  return { problems, attempt };
+}
