@@ -18,8 +18,7 @@
  * stopped and removed at the end, also after a failure.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { readAppRoute } from '@paas/platform/routes';
-import { get, pushApp, until, withPaasUp } from './paas-up';
+import { get, pushApp, scaleWeb, until, webBackends, withPaasUp } from './paas-up';
 
 const N = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(N) || N < 2) throw new Error(`N must be a whole number of at least 2, not ${process.argv[2]}`);
@@ -131,17 +130,9 @@ async function main(): Promise<void> {
       env: { PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2', PAAS_DEPLOY_TIMEOUT: '600' },
     },
     async (up) => {
-      const { api, router, token, redis } = up;
-      const scale = async (app: string, quantity: number, size?: string): Promise<void> => {
-        const res = await fetch(`${api}/api/apps/${app}/formation/web`, {
-          method: 'PATCH',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ quantity, ...(size ? { size } : {}) }),
-        });
-        if (!res.ok) throw new Error(`scale ${app}: ${res.status} ${await res.text()}`);
-      };
-      const backends = async (app: string): Promise<string[]> =>
-        ((await readAppRoute(redis(), app)).route?.backends ?? []).map((b) => b.address);
+      const { api, router, token } = up;
+      const scale = (app: string, quantity: number, size?: string): Promise<void> => scaleWeb(up, app, quantity, size);
+      const backends = (app: string): Promise<string[]> => webBackends(up, app);
 
       // a Node app, 1 -> 10
       pushApp(up, 'nodeapp', {

@@ -8,8 +8,7 @@
  *
  * Only loopback and the bench's own bridge are used; everything is removed at the end.
  */
-import { readAppRoute } from '@paas/platform/routes';
-import { get, pushApp, until, withPaasUp } from './paas-up';
+import { get, pushApp, scaleWeb, until, webBackends, withPaasUp } from './paas-up';
 
 const RUNS = Number(process.argv[2] ?? 5);
 if (!Number.isInteger(RUNS) || RUNS < 1)
@@ -24,18 +23,10 @@ async function main(): Promise<void> {
       env: { PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2' },
     },
     async (up) => {
-      const { api, router, token, redis } = up;
+      const { api, router, token } = up;
       const auth = { authorization: `Bearer ${token}` };
-      const scale = async (quantity: number): Promise<void> => {
-        const res = await fetch(`${api}/api/apps/nodeapp/formation/web`, {
-          method: 'PATCH',
-          headers: { ...auth, 'content-type': 'application/json' },
-          body: JSON.stringify({ quantity }),
-        });
-        if (!res.ok) throw new Error(`scale: ${res.status} ${await res.text()}`);
-      };
-      const backends = async (): Promise<string[]> =>
-        ((await readAppRoute(redis(), 'nodeapp')).route?.backends ?? []).map((b) => b.address);
+      const scale = (quantity: number): Promise<void> => scaleWeb(up, 'nodeapp', quantity);
+      const backends = (): Promise<string[]> => webBackends(up, 'nodeapp');
       pushApp(up, 'nodeapp', {
         'package.json': JSON.stringify({ name: 'nodeapp', version: '1.0.0', scripts: { start: 'node server.js' } }),
         'server.js': "require('http').createServer((q, s) => s.end('node ok\\n')).listen(process.env.PORT || 5000);\n",

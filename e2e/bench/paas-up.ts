@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { connectRedis } from '@paas/platform/routes';
+import { connectRedis, readAppRoute } from '@paas/platform/routes';
 
 const REPO = join(__dirname, '..', '..');
 export const PAAS = join(REPO, 'bin', 'paas');
@@ -190,3 +190,18 @@ export const median = (xs: readonly number[]): number => {
     ? (s[(s.length - 1) / 2] as number)
     : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
+
+/** `PATCH /api/apps/APP/formation/web` through the platform's api: `quantity` web instances (of `size`). */
+export async function scaleWeb(up: PaasUp, app: string, quantity: number, size?: string): Promise<void> {
+  const res = await fetch(`${up.api}/api/apps/${app}/formation/web`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${up.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ quantity, ...(size ? { size } : {}) }),
+  });
+  if (!res.ok) throw new Error(`scale ${app}: ${res.status} ${await res.text()}`);
+}
+
+/** The addresses the route table sends `app`'s requests to. */
+export async function webBackends(up: PaasUp, app: string): Promise<string[]> {
+  return ((await readAppRoute(up.redis(), app)).route?.backends ?? []).map((b) => b.address);
+}
