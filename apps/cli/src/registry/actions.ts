@@ -2,6 +2,7 @@
  * The registry verbs. Loaded on first use (see commands/registry.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
 import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
@@ -23,6 +24,7 @@ import {
   pushImage,
   startRegistry,
 } from '@paas/registry';
+import { keepRenewed, serviceTlsCredentials, serviceTlsSettings } from '@paas/platform';
 import { openImages } from '../context';
 import { CliError } from '../errors';
 import { readSecretStdin } from '../terminal';
@@ -43,6 +45,7 @@ export interface ServeFlags {
   proxyRemote?: string;
   proxyUsername?: string;
   accessLog?: boolean;
+  insecureHttp?: boolean;
 }
 
 export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
@@ -60,6 +63,17 @@ export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
       throw new CliError('--anonymous-pull needs --auth token (--auth none lets anyone do anything)');
   }
   const proxy = proxyOptions(io, opts);
+  // off loopback: HTTPS with a leaf of the platform CA (or the operator's pair), as the api
+  const tlsSettings = serviceTlsSettings(io.env, 'PAAS_REGISTRY', listen.host);
+  const tls =
+    tlsSettings && !opts.insecureHttp
+      ? await serviceTlsCredentials(
+          paths(io.env).root,
+          { service: 'registry', prefix: 'PAAS_REGISTRY' },
+          listen.host,
+          tlsSettings,
+        )
+      : null;
   const registry = await startRegistry({
     root,
     listen,
@@ -67,6 +81,7 @@ export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
     anonymousPull: opts.anonymousPull ?? false,
     ...(opts.realm ? { realm: opts.realm } : {}),
     ...(proxy ? { proxy } : {}),
+    ...(tls?.serving ? { tls: tls.serving } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new CliError(`listen ${formatAddress(listen)}: address already in use`);
     throw err;
@@ -75,6 +90,13 @@ export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
     io.err(
       `warning: --auth none: anyone who reaches ${registry.host} may push, delete and list images; ` +
         'use --auth token beyond a test on this machine\n',
+    );
+  }
+  if (tls) keepRenewed(registry.server as unknown as TlsServer, tls, (message) => io.err(`registry: ${message}\n`));
+  if (tlsSettings && opts.insecureHttp) {
+    io.err(
+      `warning: --insecure-http: plain HTTP on ${registry.host}; clients must list it in PAAS_INSECURE_REGISTRIES ` +
+        '(terminate TLS in front of it, or drop --insecure-http to serve a leaf of the platform CA)\n',
     );
   }
   if (opts.accessLog) {
