@@ -4,14 +4,17 @@ import {
   type ListenAddress,
   type Paths,
   type RegistryLogin,
+  type TrustedCa,
   absoluteDirectory,
   domain,
   listenAddress,
   paths,
   registryLogin,
+  trustedCa,
 } from '@paas/config';
 import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { type ServiceTls, serviceTlsSettings } from '@paas/platform';
+import { insecureRegistries } from '@paas/registry';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
@@ -45,6 +48,12 @@ export interface ApiConfig {
   readonly registryLogin: RegistryLogin | null;
   /** Registries spoken to over plain HTTP besides loopback ones (PAAS_INSECURE_REGISTRIES, as the CLI and agents). */
   readonly insecureRegistries: readonly string[];
+  /**
+   * The CA the build workers trust for registries besides Node's roots (PAAS_CA_FILE, else the
+   * platform CA under PAAS_ROOT), read when a build environment is made: the first start of
+   * the api (or of the registry) makes that CA after the config is read.
+   */
+  readonly registryTrust: () => TrustedCa | null;
   /** Build workers this process runs (PAAS_BUILD_WORKERS, default 1; 0 = separate workers). */
   readonly buildWorkers: number;
   /**
@@ -94,7 +103,8 @@ export function loadApiConfig(env: Env): ApiConfig {
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: registryHost,
     registryLogin: registryLogin(env),
-    insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
+    insecureRegistries: insecureRegistries(env),
+    registryTrust: () => trustedCa(env),
     buildWorkers: Number(workers),
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),

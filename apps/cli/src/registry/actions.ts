@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
-import { formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
+import { ConfigError, formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
 import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
 import { type ImageService, ImageNotFoundError } from '@paas/images';
 import { InvalidReferenceError, type Reference, familiarString, parseNormalizedReference } from '@paas/oci';
@@ -17,11 +17,13 @@ import {
   type PullResult,
   RegistryClient,
   RegistryClientError,
+  type RegistryTransport,
   USER_ACTIONS,
   type UserAccess,
   UserStore,
   parseMirrors,
   pushImage,
+  registryTransport,
   startRegistry,
 } from '@paas/registry';
 import { keepRenewed, serviceTlsCredentials, serviceTlsSettings } from '@paas/platform';
@@ -182,15 +184,20 @@ function credentialStore(io: CliIo): CredentialStore {
   return new CredentialStore(join(paths(io.env).root, 'registry-auth.json'));
 }
 
-/** `PAAS_INSECURE_REGISTRIES=host:5000,other:5000`: spoken to over HTTP (loopback always is). */
-function insecure(io: CliIo): string[] {
-  return (io.env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean);
+/** PAAS_CA_FILE (or the CA under PAAS_ROOT) trusted besides Node's roots; PAAS_INSECURE_REGISTRIES. */
+function transport(io: CliIo): RegistryTransport {
+  try {
+    return registryTransport(io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 125);
+    throw err;
+  }
 }
 
 async function clientFor(io: CliIo, host: string): Promise<RegistryClient> {
   const credentials = await credentialStore(io).get(host);
   return new RegistryClient(host, {
-    insecure: insecure(io),
+    ...transport(io),
     userAgent: 'paas',
     ...(credentials ? { credentials } : {}),
   });
@@ -226,7 +233,7 @@ function imagePuller(io: CliIo, images: ImageService): ImagePuller {
   return new ImagePuller({
     images,
     credentials: credentialStore(io),
-    insecure: insecure(io),
+    ...transport(io),
     mirrors,
     sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),
   });
@@ -354,7 +361,7 @@ export async function login(
 ): Promise<void> {
   if (!opts.username) throw new CliError('a username is required (-u)');
   const credentials = { username: opts.username, password: await password(opts) };
-  const client = new RegistryClient(host, { credentials, insecure: insecure(io), userAgent: 'paas' });
+  const client = new RegistryClient(host, { credentials, ...transport(io), userAgent: 'paas' });
   await client.request('/v2/').catch((err: unknown) => {
     if (err instanceof RegistryClientError) throw new CliError(`login to ${host} failed: ${err.message}`);
     throw err;
