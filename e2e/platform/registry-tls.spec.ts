@@ -9,6 +9,8 @@
  *   CLI           on "another machine" (the namespace) logs in and pulls with the CA as
  *                 PAAS_CA_FILE; without it, or trusting another CA, it is refused, naming the
  *                 registry and why
+ *   --insecure-http  `paas registry serve` off loopback stays plain HTTP when asked, and says
+ *                 that clients must list it in PAAS_INSECURE_REGISTRIES
  *
  * Nothing here reaches beyond the veth; everything is stopped and removed, failed or not.
  */
@@ -20,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { ensurePlatformCa } from '@paas/platform';
 import { platformCredentialsPath } from '@paas/registry';
 import { type PaasUp, get, pushApp, until, withPaasUp } from '../bench/paas-up';
-import { PAAS } from '../support/cli';
+import { PAAS, PaasProcess, tempRoots } from '../support/cli';
 import { type Internet, createInternet, removeInternet } from '../support/internet';
 
 const tag = process.pid % 10_000_000;
@@ -138,5 +140,20 @@ describe('the platform registry over TLS off loopback', { timeout: 600_000 }, ()
         assert.match(pulled.stdout, /Status: Downloaded newer image/);
       },
     );
+  });
+
+  it('serves plain HTTP off loopback with --insecure-http, warning that clients must list it', async () => {
+    const roots = tempRoots();
+    const serve = new PaasProcess(['registry', 'serve', '--addr', `${hostEnd}:0`, '--insecure-http'], roots.env);
+    try {
+      const [, url = ''] = await serve.waitFor(/registry listening on (\S+) /);
+      assert.match(url, new RegExp(`^http://${hostEnd.replace(/\./g, '\\.')}:\\d+$`));
+      await serve.waitFor(/warning: --insecure-http: plain HTTP .*PAAS_INSECURE_REGISTRIES/);
+      const answer = await fetch(`${url}/v2/`);
+      assert.equal(answer.status, 401, 'token auth still');
+    } finally {
+      await serve.stop();
+      roots.cleanup();
+    }
   });
 });
