@@ -20,6 +20,7 @@ import {
   findJoinToken,
   issueJoinToken,
   issueToken,
+  joinCommand,
   transaction,
 } from '@paas/platform';
 import { platformTlsDirectory } from '@paas/config';
@@ -44,11 +45,6 @@ export function joinTtlMs(ttl: string): number {
   if (!(ms >= JOIN_TTL_MIN_MS && ms <= JOIN_TTL_MAX_MS))
     throw ApiError.invalidField('ttl', 'ttlRange', `ttl must be from 1m to 24h, not ${JSON.stringify(ttl)}`);
   return ms;
-}
-
-/** The one command to run on a new machine. */
-export function joinCommand(apiUrl: string, token: string, hash: string): string {
-  return `paas node join ${apiUrl} --token ${token} --ca-hash ${hash}`;
 }
 
 /** Who is joining: a join token's secret, or an admin token the guard authenticated. */
