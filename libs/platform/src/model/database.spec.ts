@@ -9,7 +9,7 @@ import { dataSourceOptions, databaseKind, openDatabase, redact } from './databas
 import {
   ByteCounts1764900000000,
   Capacity1764700000000,
-  JoinTokens1765000000000,
+  JoinTokens1765100000000,
   MIGRATIONS,
   ReleaseLifecycle1764500000000,
 } from './migrations';
@@ -226,7 +226,7 @@ for (const kind of TEST_DATABASES) {
       const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
       const old = new DataSource({
         ...options,
-        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(JoinTokens1765000000000)),
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(JoinTokens1765100000000)),
       });
       await old.initialize();
       const id = '00000000-0000-4000-8000-000000000001';

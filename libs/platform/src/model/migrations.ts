@@ -401,8 +401,8 @@ export class ByteCounts1764900000000 implements MigrationInterface {
  * the node name they were issued for, and node credentials revoked by `nodes:remove` kept as
  * such (so the node is told why it is refused).
  */
-export class JoinTokens1765000000000 implements MigrationInterface {
-  name = 'JoinTokens1765000000000';
+export class JoinTokens1765100000000 implements MigrationInterface {
+  name = 'JoinTokens1765100000000';
 
   async up(qr: QueryRunner): Promise<void> {
     await qr.createTable(
@@ -440,5 +440,5 @@ export const MIGRATIONS = [
   Capacity1764700000000,
   Leaders1764800000000,
   ByteCounts1764900000000,
-  JoinTokens1765000000000,
+  JoinTokens1765100000000,
 ];
