@@ -5,6 +5,7 @@
 export * from './names';
 export * from './model/entities';
 export * from './model/database';
+export { DESIRED_SET_COLUMNS } from './model/migrations';
 export * from './releases';
 export * from './release-lifecycle';
 export * from './queue';

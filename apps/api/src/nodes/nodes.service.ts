@@ -3,10 +3,10 @@
  * registration, heartbeats (instance states in, the node's desired set out) and draining.
  * Heartbeats run through the scheduler's `serial`, so a pass never plans on half a report.
  *
- * At rest a heartbeat costs one node update and one light query: an empty delta loads no
- * instance row, and the desired set (releases, apps, env) is built only when its
- * fingerprint differs from the one the agent echoes. The hot reads (the rows a report is
- * compared with, the fingerprint's columns) select only their columns and build no entity:
+ * At rest a heartbeat costs one node read and one node update: an empty delta loads no
+ * instance row, and the desired set (releases, apps, env) is read and built only when the
+ * node's desired generation differs from the one the agent echoes. The hot reads (the rows a report is
+ * compared with, the desired set) select only their columns and build no entity:
  * at 1,000 instances a node TypeORM's hydration was most of a heartbeat's cost.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -14,6 +14,7 @@ import {
   ApiToken,
   App,
   BIGINT_AS_NUMBER,
+  DESIRED_SET_COLUMNS,
   type DesiredInstance,
   type HeartbeatReply,
   type HeartbeatRequest,
@@ -56,7 +57,7 @@ const REPORTED_COLUMNS = [
 ] as const;
 type ReportedRow = Pick<Instance, (typeof REPORTED_COLUMNS)[number]>;
 
-/** The instance columns the desired set (and so its fingerprint) is made of. */
+/** The instance columns the desired set is made of (migrations.ts DESIRED_SET_COLUMNS move its generation). */
 const DESIRED_COLUMNS = [
   'id',
   'appId',
@@ -67,7 +68,7 @@ const DESIRED_COLUMNS = [
   'memory',
   'cpuShares',
   'cpuQuota',
-] as const;
+] as const satisfies readonly ('id' | (typeof DESIRED_SET_COLUMNS)[number])[];
 
 /** Some columns of a node's instance rows, without entities (instanceColumns). */
 function nodeInstances<K extends keyof Instance & string>(
@@ -168,11 +169,11 @@ export class NodesService {
       // while the node was down the scheduler may have moved what its rows say
       fullReport: back && !full,
     };
-    // the version and the set from one read, so the set answered is the one the version names
-    const set = await this.desiredRows(node);
-    const desiredVersion = this.desiredVersion(set);
+    // The version names the generation read before the set: a set read later is as new or
+    // newer, and a newer one only means the next heartbeat gets it again.
+    const desiredVersion = this.desiredVersion(node);
     if (request.desiredVersion === desiredVersion) return { ...common, desiredVersion, instances: null };
-    return { ...common, desiredVersion, instances: await this.desired(set) };
+    return { ...common, desiredVersion, instances: await this.desired(await this.desiredRows(node)) };
   }
 
   /**
@@ -304,19 +305,17 @@ export class NodesService {
   }
 
   /**
-   * A fingerprint of the node's desired set, from the few columns it is made of: the
-   * instance rows and their apps' names. Releases (image, command, config, checks) never
-   * change once built, and only built ones are placed.
+   * The name of the node's desired set: its generation, which the database moves with every
+   * change of the set (the instance rows' columns it is made of, their apps' names; migrations.ts
+   * DesiredGeneration), so no instance row is read to know the agent is current. Releases
+   * (image, command, config, checks) never change once built, and only built ones are placed.
+   * The node's id: a node removed and made again under its name starts again at 0.
    */
-  private desiredVersion({ rows, apps }: DesiredRows): string {
-    const hash = createHash('sha256').update(`v1 ${this.config.scheduler.stopTimeout}\n`);
-    for (const r of rows) {
-      hash.update(
-        `${r.id} ${r.appId} ${r.releaseId} ${r.type} ${r.number} ${r.size} ${r.memory} ${r.cpuShares} ${r.cpuQuota}\n`,
-      );
-    }
-    for (const id of [...apps.keys()].sort((x, y) => x.localeCompare(y))) hash.update(`${id} ${apps.get(id)}\n`);
-    return hash.digest('base64url').slice(0, 22);
+  private desiredVersion(node: Pick<Node, 'id' | 'desiredGeneration'>): string {
+    return createHash('sha256')
+      .update(`v2 ${node.id} ${node.desiredGeneration} ${this.config.scheduler.stopTimeout}`)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   /** Every instance the node should run, with what its agent needs to run it. */

@@ -13,7 +13,7 @@ import {
   MIGRATIONS,
   ReleaseLifecycle1764500000000,
 } from './migrations';
-import { ApiToken, App, Formation, Instance, JoinToken, Release } from './entities';
+import { ApiToken, App, Formation, Instance, JoinToken, Node, Release } from './entities';
 import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
@@ -263,6 +263,64 @@ for (const kind of TEST_DATABASES) {
         const columns = (await ds.createQueryRunner().getTable('api_tokens'))?.columns.map((c) => c.name) ?? [];
         assert.ok(!columns.includes('nodeName') && !columns.includes('revokedAt'), columns.join());
         assert.equal(await ds.createQueryRunner().hasTable('join_tokens'), false);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it("moves a node's desired generation with its desired set, and with nothing else", async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+        const [a, b] = [id(101), id(102)];
+        for (const [nodeId, name] of [
+          [a, 'a'],
+          [b, 'b'],
+        ] as const) {
+          await ds.manager.insert(Node, {
+            id: nodeId,
+            name,
+            address: '10.0.0.1',
+            memory: 1024,
+            cpus: 1000,
+            state: 'up',
+          });
+        }
+        await ds.manager.insert(App, { id: id(1), name: 'app' });
+        const generations = async () =>
+          Object.fromEntries((await ds.manager.find(Node)).map((n) => [n.name, n.desiredGeneration]));
+        let seen = await generations();
+        /** What each node's generation did since the last look: moved or not. */
+        const moved = async (): Promise<Record<string, boolean>> => {
+          const now = await generations();
+          const out = Object.fromEntries(Object.keys(now).map((k) => [k, now[k] !== seen[k]]));
+          seen = now;
+          return out;
+        };
+        const row = { appId: id(1), releaseId: id(2), type: 'web', state: 'starting' as const };
+        await ds.manager.insert(Instance, { ...row, id: id(11), number: 1, nodeId: a });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'placed on a');
+        await ds.manager.insert(Instance, { ...row, id: id(12), number: 2, nodeId: null });
+        assert.deepEqual(await moved(), { a: false, b: false }, 'pending: on no node');
+        // what agents report moves nothing: the heartbeat's writes
+        await ds.manager.update(Instance, { id: id(11) }, { state: 'up', address: '10.0.0.2', pid: 7, memoryBytes: 5 });
+        assert.deepEqual(await moved(), { a: false, b: false }, 'reported state');
+        await ds.manager.update(Instance, { id: id(11) }, { size: 'standard-1x', memory: 512 });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'resized');
+        await ds.manager.update(Instance, { id: id(12) }, { nodeId: b });
+        assert.deepEqual(await moved(), { a: false, b: true }, 'the pending one placed on b');
+        await ds.manager.update(Instance, { id: id(12) }, { nodeId: a });
+        assert.deepEqual(await moved(), { a: true, b: true }, 'moved from b to a');
+        await ds.manager.update(App, { id: id(1) }, { name: 'renamed' });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'its app renamed');
+        await ds.manager.update(Instance, { id: id(11) }, { desired: 'stop' });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'told to stop');
+        await ds.manager.delete(Instance, { id: id(11) });
+        assert.deepEqual(await moved(), { a: false, b: false }, 'a stopped one removed');
+        await ds.manager.delete(Instance, { id: id(12) });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'a running one removed');
       } finally {
         await ds.destroy();
       }

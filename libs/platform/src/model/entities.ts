@@ -337,6 +337,13 @@ export class Node {
   @Column({ type: 'integer', default: 100 })
   overcommit!: number;
 
+  /**
+   * Moved by the database whenever the node's desired set may have changed (migrations.ts
+   * DesiredGeneration): what a heartbeat's desiredVersion is made of.
+   */
+  @Column({ type: 'integer', default: 0 })
+  desiredGeneration!: number;
+
   @Column({ type: 'varchar', length: 16 })
   state!: NodeState;
 
