@@ -7,7 +7,7 @@
  * A join is one transaction: the token is checked (unknown, expired, used: 401), the name
  * (a node of that name, or a live credential bound to it: 409), the token spent (a
  * conditional update, so two joins racing on one token cannot both win) and a node token
- * bound to the name issued. Nothing else: the node row appears when its agent registers.
+ * bound to the name issued (joins of one name are taken one at a time). Nothing else: the node row appears when its agent registers.
  * Every refusal is logged with the caller's address; unknown tokens count as failed
  * authentications (rate-limiter.ts), as unknown API tokens do.
  */
@@ -17,6 +17,7 @@ import {
   JoinToken,
   Node,
   caHash,
+  databaseKind,
   findJoinToken,
   issueJoinToken,
   issueToken,
@@ -116,6 +117,10 @@ export class JoinService {
           throw refuse(ApiError.unauthorized(`join token expired at ${joinToken.expiresAt}`));
         if (joinToken.usedAt !== null) throw refuse(ApiError.unauthorized('join token already used'));
       }
+      // two joins of one name with two tokens: on PostgreSQL the second waits for the first
+      // (SQLite runs one write transaction at a time already) and then sees its credential
+      if (databaseKind(this.dataSource) === 'postgres')
+        await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`paas node join ${input.name}`]);
       const taken =
         (await em.count(Node, { where: { name: input.name } })) > 0 ||
         (await em.count(ApiToken, { where: { node: true, nodeName: input.name, revokedAt: IsNull() } })) > 0;

@@ -174,6 +174,13 @@ for (const kind of TEST_DATABASES) {
       assert.equal(issued, 1);
     });
 
+    it('gives one of two joins racing for one name with two tokens the name', async () => {
+      const [a, b] = [await joinToken(), await joinToken()];
+      const answers = await Promise.all([a, b].map((token) => joinAs(token, { name: 'contested' })));
+      assert.deepEqual(answers.map((r) => r.status).sort(), [201, 409]);
+      assert.equal(await api.dataSource.manager.count(ApiToken, { where: { nodeName: 'contested' } }), 1);
+    });
+
     it('refuses a name taken by a node or by a joined one, and keeps the token for another name', async () => {
       await insertNode(api, 'taken');
       const token = await joinToken();
