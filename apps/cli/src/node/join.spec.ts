@@ -194,6 +194,9 @@ describe('paas node join', () => {
       assert.equal(res.code, 2, res.err);
       assert.match(res.err, message);
     }
+    const plain = await cli(root, ['node', 'join', 'http://10.0.0.1:7000', '--token', TOKEN, '--ca-hash', ca.hash]);
+    assert.equal(plain.code, 2);
+    assert.match(plain.err, /must be https:\/\/ off loopback, not http:\/\/10\.0\.0\.1:7000/);
     assert.equal(existsSync(join(root, 'node')), false);
   });
 

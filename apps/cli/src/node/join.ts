@@ -16,6 +16,7 @@
 import { hostname } from 'node:os';
 import { isIPv4 } from 'node:net';
 import type { JoinAnswer } from '@paas/api-types';
+import { isLoopbackHost } from '@paas/config';
 import { loadCliConfig } from '../config';
 import { CliError, EXIT_USAGE } from '../errors';
 import type { CliIo } from '../io';
@@ -39,6 +40,10 @@ const JOIN_TOKEN = /^pjoin_[0-9A-Za-z]{40}$/;
 /** Steps 1 to 3: this machine's settings once joined. */
 export async function joinNode(io: CliIo, url: string, options: JoinOptions): Promise<NodeSettings> {
   const apiUrl = normalizeUrl(url, 'the control plane URL');
+  const { protocol, hostname: host } = new URL(apiUrl);
+  // over plain http the pinned CA would protect nothing: the token and the credential would travel in clear
+  if (protocol !== 'https:' && !isLoopbackHost(host))
+    throw new CliError(`the control plane URL must be https:// off loopback, not ${apiUrl}`, EXIT_USAGE);
   const name = (options.name ?? hostname()).toLowerCase();
   // the name's rules are the api's (NODE_NAME): its 400 names them
   if (options.address !== undefined && !isIPv4(options.address))
