@@ -43,6 +43,10 @@ describe('a machine joins with one command and is removed', () => {
   let admin = '';
   let ca = '';
   let joined: PaasProcess | undefined;
+  /** The joined machine's environment (its root holds what the join saved). */
+  let joinedEnv: NodeJS.ProcessEnv = {};
+  /** The token the first join spent. */
+  let spentToken = '';
   const processes: PaasProcess[] = [];
   /** The operator's CLI on the control plane's machine. */
   let operator: NodeJS.ProcessEnv = {};
@@ -122,10 +126,12 @@ describe('a machine joins with one command and is removed', () => {
 
   it('joins with the printed command: the node registers and heartbeats', async (t) => {
     const { command, token } = await joinToken();
+    spentToken = token;
     assert.deepEqual(command.slice(0, 4), ['paas', 'node', 'join', api?.url]);
     assert.match(token, /^pjoin_/);
     const started = Date.now();
-    joined = new PaasProcess([...command.slice(1), '--name', 'n-join', '--address', nodeIp], machine(), IN_NODE);
+    joinedEnv = machine();
+    joined = new PaasProcess([...command.slice(1), '--name', 'n-join', '--address', nodeIp], joinedEnv, IN_NODE);
     processes.push(joined);
     await joined.waitFor(/joined as n-join/, 30_000);
     const registered = await waitFor('n-join in the nodes', 30_000, async () =>
@@ -141,6 +147,23 @@ describe('a machine joins with one command and is removed', () => {
     });
     const listed = await paasAsync(['nodes'], operator);
     assert.match(listed.stdout, /^n-join\s+up\s+198\.19\./m);
+  });
+
+  it('stops on Ctrl-C, and `paas node up` starts the agent again from what the join saved, without a token', async () => {
+    const env = { ...joinedEnv };
+    assert.ok(joined);
+    joined.child.kill('SIGINT');
+    const stopped = await joined.exited;
+    assert.equal(stopped.code, 0, joined.output);
+    assert.match(joined.output, /SIGINT received, stopping/);
+    const since = (await nodes()).find((node) => node.name === 'n-join')?.lastHeartbeatAt;
+    joined = new PaasProcess(['node', 'up'], env, IN_NODE);
+    processes.push(joined);
+    await joined.waitFor(/node n-join is up, registered with https:\/\//, 30_000);
+    await waitFor('a heartbeat of the restarted agent', 30_000, async () => {
+      const now = (await nodes()).find((node) => node.name === 'n-join');
+      return now?.lastHeartbeatAt !== since;
+    });
   });
 
   it('refuses every bad join with its reason, leaving the nodes as they were', async () => {
@@ -165,11 +188,7 @@ describe('a machine joins with one command and is removed', () => {
         ['--token', expiring.token, '--ca-hash', fresh.hash, '--name', 'bad-2'],
         /join token expired at/,
       ],
-      [
-        'a used token',
-        ['--token', (await usedToken()) ?? '', '--ca-hash', fresh.hash, '--name', 'bad-3'],
-        /join token already used/,
-      ],
+      ['a used token', ['--token', spentToken, '--ca-hash', fresh.hash, '--name', 'bad-3'], /join token already used/],
       [
         'a CA hash that does not match',
         ['--token', fresh.token, '--ca-hash', wrongHash, '--name', 'bad-4'],
@@ -214,10 +233,4 @@ describe('a machine joins with one command and is removed', () => {
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /node 'n-join' not found/);
   });
-
-  /** The token the first test joined with (spent). */
-  async function usedToken(): Promise<string | undefined> {
-    const i = joined?.child.spawnargs.indexOf('--token') ?? -1;
-    return i >= 0 ? joined?.child.spawnargs[i + 1] : undefined;
-  }
 });
