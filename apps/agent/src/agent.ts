@@ -66,6 +66,7 @@ export interface AgentDeps {
     | 'apiUrl'
     | 'registry'
     | 'insecureRegistries'
+    | 'ca'
   >;
   readonly runtime: ContainerRuntime;
   readonly images: ImageStore;
@@ -286,6 +287,7 @@ export class Agent {
       controlPlane: this.registry ?? config.registry,
       local: config.registry,
       insecure: config.insecureRegistries,
+      trust: config.ca,
     };
   }
 
