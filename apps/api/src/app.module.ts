@@ -11,6 +11,7 @@ import { FormationModule } from './formation/formation.module';
 import { GitModule } from './git/git.module';
 import { HealthModule } from './health/health.module';
 import { InstancesModule } from './instances/instances.module';
+import { JoinModule } from './join/join.module';
 import { LogsModule } from './logs/logs.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ReleasesModule } from './releases/releases.module';
@@ -38,6 +39,7 @@ export class AppModule {
         DomainsModule,
         LogsModule,
         NodesModule,
+        JoinModule,
         TokensModule,
         GitModule,
         DashboardModule,

@@ -44,6 +44,11 @@ export interface ApiConfig {
   readonly routerPort: number;
   /** The registry release images are pushed to (PAAS_REGISTRY_ADDR as host:port). */
   readonly registry: string;
+  /**
+   * The registry as other machines' nodes reach it (PAAS_NODE_REGISTRY_ADDR, host:port), told to
+   * each node that joins; null: `registry`.
+   */
+  readonly nodeRegistry: string | null;
   /** The build workers' login to it (PAAS_REGISTRY_USER, PAAS_REGISTRY_PASSWORD; `paas up` sets them). */
   readonly registryLogin: RegistryLogin | null;
   /** Registries spoken to over plain HTTP besides loopback ones (PAAS_INSECURE_REGISTRIES, as the CLI and agents). */
@@ -102,6 +107,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     domain: domain(env, 'PAAS_DOMAIN'),
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: registryHost,
+    nodeRegistry: nodeRegistry(env),
     registryLogin: registryLogin(env),
     insecureRegistries: insecureRegistries(env),
     registryTrust: () => trustedCa(env),
@@ -118,6 +124,14 @@ export function loadApiConfig(env: Env): ApiConfig {
     ),
     scheduler: schedulerSettings(env),
   };
+}
+
+function nodeRegistry(env: Env): string | null {
+  const value = env['PAAS_NODE_REGISTRY_ADDR'] ?? '';
+  if (value === '') return null;
+  if (!/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(value) || Number(value.split(':').pop()) > 65535)
+    throw new ConfigError('PAAS_NODE_REGISTRY_ADDR', value, 'expected HOST:PORT, as nodes reach the registry');
+  return value;
 }
 
 function milliseconds(env: Env, name: string, fallback: number): number {

@@ -17,5 +17,6 @@ export * from './git';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';
+export * from './join';
 export * from './scheduling';
 export * from './tls';

@@ -11,6 +11,7 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  ApiToken,
   App,
   BIGINT_AS_NUMBER,
   DESIRED_SET_COLUMNS,
@@ -30,13 +31,13 @@ import {
   transaction,
 } from '@paas/platform';
 import { createHash, randomUUID } from 'node:crypto';
-import { type DataSource, type EntityManager, In, type SelectQueryBuilder } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull, type SelectQueryBuilder } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import { instanceColumns } from '../scheduler/scheduling-store';
-import type { NodeView } from './nodes.dto';
+import type { NodeView, RemovedNodeView } from './nodes.dto';
 
 /** What a report is compared with: an instance row's columns the agent reports on. */
 const REPORTED_COLUMNS = [
@@ -362,6 +363,45 @@ export class NodesService {
   /** `nodes:activate`: a drained node takes instances again. */
   async activate(name: string): Promise<NodeView> {
     return this.setState(name, 'up');
+  }
+
+  /**
+   * `nodes:remove`: the node row goes and every credential bound to it is revoked (kept, so
+   * its agent is told why it is refused). A node that still runs instances is refused unless
+   * `force`: its instances are then forgotten by the next scheduler pass (their node no longer
+   * exists) and placed elsewhere. A node that joined but never registered has no row: its
+   * credentials are revoked all the same; a name with neither is 404.
+   */
+  async remove(name: string, force: boolean): Promise<RemovedNodeView> {
+    const result = await this.scheduler.serial(() =>
+      transaction(this.dataSource, async (em) => {
+        const node = await em.findOne(Node, { where: { name } });
+        const bound = await em.count(ApiToken, { where: { node: true, nodeName: name, revokedAt: IsNull() } });
+        if (!node && bound === 0) throw ApiError.notFound(`node '${name}' not found`);
+        const running = node ? await em.count(Instance, { where: { nodeId: node.id, desired: 'run' } }) : 0;
+        if (running > 0 && !force) {
+          throw ApiError.conflict(
+            `node ${name} still runs ${running} instance${running === 1 ? '' : 's'}: \`paas nodes:drain ${name}\` and wait until they moved, or \`paas nodes:remove ${name} --force\` to place them elsewhere now`,
+          );
+        }
+        const revoked = bound
+          ? ((
+              await em.update(
+                ApiToken,
+                { node: true, nodeName: name, revokedAt: IsNull() },
+                { revokedAt: new Date().toISOString() },
+              )
+            ).affected ?? bound)
+          : 0;
+        if (node) await em.delete(Node, { id: node.id });
+        return { name, removed: node !== null, revoked, replaced: running };
+      }),
+    );
+    this.logger.log(
+      `node ${name} removed: ${result.revoked} credential(s) revoked${result.replaced ? `, ${result.replaced} instance(s) to place elsewhere` : ''}`,
+    );
+    this.scheduler.kick();
+    return result;
   }
 
   private async setState(name: string, state: 'up' | 'draining'): Promise<NodeView> {

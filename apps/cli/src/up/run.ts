@@ -22,7 +22,7 @@ import { claimPidFile } from './pidfile';
 import { type ComponentSpec, type ReadyMessage, type RunningComponent, Supervisor, forkComponent } from './supervisor';
 
 /** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
-function componentScript(name: string): string {
+export function componentScript(name: string): string {
   return resolve(__dirname, '..', name, 'main.js');
 }
 
@@ -75,7 +75,7 @@ const pinned =
   (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
 
 /** `spec` with each of its runs recorded under `dir` once ready (left-behind.ts), for `paas down`. */
-function recorded(dir: string, spec: ComponentSpec): ComponentSpec {
+export function recorded(dir: string, spec: ComponentSpec): ComponentSpec {
   const launch = spec.launch ?? forkComponent;
   return {
     ...spec,

@@ -9,10 +9,11 @@ import { dataSourceOptions, databaseKind, openDatabase, redact } from './databas
 import {
   ByteCounts1764900000000,
   Capacity1764700000000,
+  JoinTokens1765100000000,
   MIGRATIONS,
   ReleaseLifecycle1764500000000,
 } from './migrations';
-import { App, Formation, Instance, Node, Release } from './entities';
+import { ApiToken, App, Formation, Instance, JoinToken, Node, Release } from './entities';
 import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
@@ -214,6 +215,54 @@ for (const kind of TEST_DATABASES) {
         const threeGiB = 3 * 1024 ** 3;
         await ds.manager.update(Instance, { id: ids[1] }, { memoryBytes: threeGiB });
         assert.strictEqual((await ds.manager.findOneByOrFail(Instance, { id: ids[1] })).memoryBytes, threeGiB);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps api tokens across the join-tokens migration, unbound and not revoked, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(JoinTokens1765100000000)),
+      });
+      await old.initialize();
+      const id = '00000000-0000-4000-8000-000000000001';
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        const marks = [1, 2, 3, 4].map((m) => (kind === 'postgres' ? `$${m}` : '?')).join(', ');
+        await old.query(
+          `INSERT INTO "api_tokens" ("id", "name", "hash", "prefix", "admin", "node") VALUES (${marks}, ${kind === 'postgres' ? 'false, true' : '0, 1'})`,
+          [id, 'agent', 'ab'.repeat(32), 'paas_abcdefg'],
+        );
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const token = await ds.manager.findOneByOrFail(ApiToken, { id });
+        assert.deepEqual([token.name, token.node, token.nodeName, token.revokedAt], ['agent', true, null, null]);
+        await ds.manager.insert(JoinToken, {
+          id,
+          hash: 'cd'.repeat(32),
+          prefix: 'pjoin_abcdefg',
+          expiresAt: new Date().toISOString(),
+          usedAt: null,
+          nodeName: null,
+        });
+        await assert.rejects(
+          ds.manager.insert(JoinToken, {
+            ...(await ds.manager.findOneByOrFail(JoinToken, { id })),
+            id: `${id.slice(0, -1)}2`,
+          }),
+          'a hash is unique',
+        );
+        await ds.undoLastMigration({ transaction: 'each' });
+        const columns = (await ds.createQueryRunner().getTable('api_tokens'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!columns.includes('nodeName') && !columns.includes('revokedAt'), columns.join());
+        assert.equal(await ds.createQueryRunner().hasTable('join_tokens'), false);
       } finally {
         await ds.destroy();
       }

@@ -489,6 +489,41 @@ BEGIN UPDATE "nodes" SET "desiredGeneration" = "desiredGeneration" + 1 WHERE "id
   }
 }
 
+/**
+ * Joining nodes (apps/api nodes/join.service.ts): single-use join tokens, node tokens bound to
+ * the node name they were issued for, and node credentials revoked by `nodes:remove` kept as
+ * such (so the node is told why it is refused).
+ */
+export class JoinTokens1765100000000 implements MigrationInterface {
+  name = 'JoinTokens1765100000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'join_tokens',
+        columns: [
+          id(),
+          str('hash', 64, { isUnique: true }),
+          str('prefix', 16),
+          str('expiresAt', 32),
+          str('usedAt', 32, { isNullable: true }),
+          str('nodeName', 63, { isNullable: true }),
+          ...timestamps(qr, ['createdAt']),
+        ],
+      }),
+    );
+    await qr.addColumns('api_tokens', [
+      new TableColumn(str('nodeName', 63, { isNullable: true })),
+      new TableColumn(str('revokedAt', 32, { isNullable: true })),
+    ]);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const column of ['revokedAt', 'nodeName']) await qr.dropColumn('api_tokens', column);
+    await qr.dropTable('join_tokens');
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -499,4 +534,5 @@ export const MIGRATIONS = [
   Leaders1764800000000,
   ByteCounts1764900000000,
   DesiredGeneration1765000000000,
+  JoinTokens1765100000000,
 ];
