@@ -556,7 +556,9 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
       await throughRouter(1);
       // the removed machine's agent is refused at its next heartbeat, and says so
       await waitFor("n3's agent refused as revoked", 30_000, async () =>
-        /refuses this node's credential: .*node credential revoked/.test(cluster?.agentLog(3) ?? ''),
+        /refuses this node's credential: .*: 401 node credential revoked: node \S+-n3 was removed/.test(
+          cluster?.agentLog(3) ?? '',
+        ),
       );
       assert.equal(await ds.manager.findOneBy(Node, { name: n3 }), null, 'its heartbeats did not bring it back');
     } finally {
