@@ -28,7 +28,8 @@
  *   `nodes:remove n3 --force`: its instances move to n1/n2, the app answers through the
  *     router throughout, and n3's agent is refused (401 revoked)
  *
- * The numbers are printed as a table at the end (README's benchmark table).
+ * The numbers are printed as a table at the end (README's benchmark table). The machines run
+ * bin/paas, which runs the agent, from the bundles in dist/ (the cli and agent projects built).
  *
  * Everything (agents, containers, namespaces, veths, bridges, mounts, directories) is removed
  * in `after`, whatever failed.
