@@ -436,8 +436,9 @@ export class Cluster {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    await Promise.race([ready, exited]);
+    // an exit after it came up (or after it timed out) is no rejection left unhandled
     exited.catch(() => undefined);
+    await Promise.race([ready, exited]);
     return child.pid;
   }
 
