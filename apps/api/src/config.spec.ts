@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '@paas/config';
+import { ensurePlatformCa } from '@paas/platform';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadApiConfig } from './config';
 
 describe('api settings', () => {
@@ -20,6 +24,27 @@ describe('api settings', () => {
       loadApiConfig({ DATABASE_URL: 'postgres://localhost/x', REDIS_URL: 'unix:///run/r.sock' }).engine.bridge
         .protectedCidrs,
       [],
+    );
+  });
+
+  it('trusts PAAS_CA_FILE for a rediss:// REDIS_URL, and says when that file cannot be read', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-api-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = await ensurePlatformCa(join(dir, 'tls'));
+    const root = join(dir, 'root');
+    assert.equal(loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://:pw@10.0.0.6' }).redisCa, null);
+    assert.equal(
+      loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://:pw@10.0.0.6', PAAS_CA_FILE: ca.certFile }).redisCa,
+      ca.cert,
+    );
+    assert.equal(
+      loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'redis://10.0.0.6', PAAS_CA_FILE: ca.certFile }).redisCa,
+      null,
+      'no TLS, no CA',
+    );
+    assert.throws(
+      () => loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://10.0.0.6', PAAS_CA_FILE: join(dir, 'missing.crt') }),
+      (err: Error) => err instanceof ConfigError && /PAAS_CA_FILE/.test(err.message) && /cannot read/.test(err.message),
     );
   });
 
