@@ -12,6 +12,7 @@ import { GitModule } from './git/git.module';
 import { HealthModule } from './health/health.module';
 import { InstancesModule } from './instances/instances.module';
 import { LogsModule } from './logs/logs.module';
+import { NodeRelayModule } from './node-relay/node-relay.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ReleasesModule } from './releases/releases.module';
 import { RunsModule } from './runs/runs.module';
@@ -38,6 +39,7 @@ export class AppModule {
         DomainsModule,
         LogsModule,
         NodesModule,
+        NodeRelayModule,
         TokensModule,
         GitModule,
         DashboardModule,
