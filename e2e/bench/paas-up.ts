@@ -87,7 +87,7 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
       child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
       await until('paas up', async () => /Press Ctrl-C/.test(out.slice(from)), 120_000);
-      env['PAAS_API_URL'] = /\n\s+api\s+(http:\/\/\S+)/.exec(out.slice(from))?.[1] ?? '';
+      env['PAAS_API_URL'] = /\n\s+api\s+(https?:\/\/\S+)/.exec(out.slice(from))?.[1] ?? '';
       return out.slice(from);
     };
     await launch([]);

@@ -41,7 +41,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Build, Release } from '@paas/api-types';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { type LocalRedis, type TestDatabase, startLocalRedis, testDatabase } from '@paas/platform/testing';
-import { type RunningRegistry, ensurePlatformRegistryUsers, startRegistry } from '@paas/registry';
+import { type RunningRegistry, ensurePlatformRegistryUsers } from '@paas/registry';
 import { Cluster, REPO } from '@paas/cluster';
 import { containersUnder, isAlive, mountsUnder } from '../support/cli';
 import {
@@ -51,6 +51,7 @@ import {
   gitEnv,
   gitSync,
   httpGet,
+  startPlatformRegistry,
   teardown,
   waitFor,
 } from '../support/platform';
@@ -284,7 +285,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     db = await testDatabase('postgres');
     await startRedis();
     const logins = await ensurePlatformRegistryUsers(join(base, 'registry'), join(root, 'platform'));
-    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: gateway, port: 0 }, auth: 'token' });
+    registry = await startPlatformRegistry(root, join(base, 'registry'), gateway);
     const registryHost = new URL(registry.url).host;
     const images = await ImageService.open(imageRoots(root));
     await bootstrapImage(images, 'busybox');
@@ -297,7 +298,6 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
       PAAS_REGISTRY_USER: logins.builder.username,
       PAAS_REGISTRY_PASSWORD: logins.builder.password,
       // the platform registry on the cluster bridge speaks plain HTTP (behind its tokens)
-      PAAS_INSECURE_REGISTRIES: registryHost,
       PAAS_BRIDGE: `pcl${NAME}cp`,
       PAAS_SUBNET: nodeSubnet(8),
       PAAS_IP_FORWARD: '0',

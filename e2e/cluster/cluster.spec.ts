@@ -42,12 +42,12 @@ import {
   type RunningRegistry,
   ensurePlatformRegistryUsers,
   pushImage,
-  startRegistry,
+  registryTransport,
 } from '@paas/registry';
 import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
 import { Cluster, REPO } from '@paas/cluster';
 import { isAlive, mountsUnder } from '../support/cli';
-import { httpGet, teardown, waitFor } from '../support/platform';
+import { httpGet, startPlatformRegistry, teardown, waitFor } from '../support/platform';
 import { callApi, readAdminToken } from '../platform/support/api';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
@@ -140,9 +140,9 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     redis = await startLocalRedis(join(base, 'redis'));
     // beyond loopback the registry takes tokens: the image is pushed as the builder, agents pull as nodes
     registryLogins = await ensurePlatformRegistryUsers(join(base, 'registry'), join(base, 'cp', 'root', 'platform'));
-    registry = await startRegistry({ root: join(base, 'registry'), listen: { host: gateway, port: 0 }, auth: 'token' });
-    const registryHost = new URL(registry.url).host;
     const root = join(base, 'cp', 'root');
+    registry = await startPlatformRegistry(root, join(base, 'registry'), gateway);
+    const registryHost = new URL(registry.url).host;
     api = await startApi(
       loadApiConfig({
         PAAS_ROOT: root,
@@ -187,7 +187,10 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     await pushImage(
       images,
-      new RegistryClient(registryHost, { insecure: [registryHost], credentials: registryLogins.builder }),
+      new RegistryClient(registryHost, {
+        ...registryTransport({ PAAS_ROOT: root }),
+        credentials: registryLogins.builder,
+      }),
       image,
       parseNormalizedReference(ref),
     );

@@ -91,8 +91,10 @@ export class PaasProcess {
   private waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(PAAS, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `wrapper`: a command bin/paas runs under, e.g. `ip netns exec NS` for another machine (it execs: one pid). */
+  constructor(args: string[], env: NodeJS.ProcessEnv, wrapper: readonly string[] = []) {
+    const [cmd = PAAS, ...rest] = [...wrapper, PAAS];
+    this.child = spawn(cmd, [...rest, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk: Buffer): void => {
       this.output += chunk.toString();
       this.waiters = this.waiters.filter((w) => {

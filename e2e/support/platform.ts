@@ -8,6 +8,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { platformTlsDirectory } from '@paas/config';
+import { ensureLeaf, ensurePlatformCa } from '@paas/platform';
+import { type RunningRegistry, startRegistry } from '@paas/registry';
 
 /** git's environment: no system or user configuration (HOME is the spec's), never prompting. */
 export function gitEnv(home: string): NodeJS.ProcessEnv {
@@ -171,4 +174,22 @@ export function teardown(): { problems: string[]; attempt: (what: string, fn: ()
     }
   };
   return { problems, attempt };
+}
+
+/**
+ * The platform registry as `paas up` serves it off loopback: on `host`, taking tokens only,
+ * over https with a leaf of the platform CA under `paasRoot` (made here if the api has not
+ * made it yet), which the api, the build workers and the agents (PAAS_CA_FILE) trust.
+ */
+export async function startPlatformRegistry(
+  paasRoot: string,
+  registryRoot: string,
+  host: string,
+): Promise<RunningRegistry> {
+  const dir = platformTlsDirectory(paasRoot);
+  const tls = await ensureLeaf(dir, await ensurePlatformCa(dir), 'registry', {
+    commonName: 'paas registry',
+    sans: [host],
+  });
+  return startRegistry({ root: registryRoot, listen: { host, port: 0 }, auth: 'token', tls });
 }

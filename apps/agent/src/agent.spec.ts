@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { DesiredInstance } from '@paas/platform';
-import { Agent } from './agent';
+import { Agent, REFUSED_RETRY_MS } from './agent';
 import { loadAgentConfig } from './config';
 import {
   FakeAppLog,
@@ -186,6 +186,26 @@ describe('agent', () => {
     await n.clock.advance(1000);
     assert.ok(n.api.heartbeats.length > before);
     assert.equal(n.api.last(d.id)?.state, 'up');
+    assert.equal(count(n.lines, 'the control plane answers again'), 1);
+  });
+
+  it('says once that its credential was revoked, and asks again only every minute, not every beat', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    const agent = await agentOn(t, n);
+    n.api.refused = 'node credential revoked: node n1 was removed (paas nodes:remove)';
+    const before = n.api.calls;
+    await n.clock.advance(REFUSED_RETRY_MS * 3);
+    agent.poke(); // an instance changing meanwhile does not make it ask sooner
+    await n.clock.advance(1000);
+    const asked = n.api.calls - before;
+    assert.ok(asked >= 3 && asked <= 5, `asked ${asked} times in 3 minutes`);
+    assert.equal(count(n.lines, "the control plane refuses this node's credential: "), 1, n.lines.join('\n'));
+    assert.match(n.lines.join('\n'), /node credential revoked: node n1 was removed.*paas node join/);
+    assert.equal(n.runtime.containers.get('c1')?.state.running, true, 'its instances keep running');
+    n.api.refused = null;
+    await n.clock.advance(REFUSED_RETRY_MS);
     assert.equal(count(n.lines, 'the control plane answers again'), 1);
   });
 

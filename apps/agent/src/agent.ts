@@ -13,6 +13,9 @@
  *                (protocol.ts) and the ids of the instances that left since; a full one
  *                every FULL_REPORT_EVERY beats, after a failed one, and when the control
  *                plane asks
+ *   refused      the control plane refuses the node's credential (401: revoked by
+ *                `nodes:remove`, or unknown): said once, and asked again only every
+ *                REFUSED_RETRY_MS, not every beat: nothing but a new credential helps
  *   stop         the agent ends; the containers keep running under their shims
  *
  * Every dependency is a role (roles.ts), wired in main.ts.
@@ -42,6 +45,14 @@ import type {
   Nudges,
 } from './roles';
 
+/** How often a node whose credential the control plane refuses (401) asks again. */
+export const REFUSED_RETRY_MS = 60_000;
+
+/** Whether the control plane refused the credential itself: retrying soon cannot help. */
+function refusedCredential(err: unknown): err is ControlPlaneError {
+  return err instanceof ControlPlaneError && err.status === 401;
+}
+
 export interface AgentDeps {
   readonly config: Pick<
     AgentConfig,
@@ -54,6 +65,7 @@ export interface AgentDeps {
     | 'apiUrl'
     | 'registry'
     | 'insecureRegistries'
+    | 'ca'
   >;
   readonly runtime: ContainerRuntime;
   readonly images: ImageStore;
@@ -156,6 +168,12 @@ export class Agent {
       } catch (err) {
         this.fullNext = true; // what it carried may not have been recorded
         const message = (err as Error).message;
+        if (refusedCredential(err)) {
+          if (message !== this.lastError) this.deps.log(refusedLine(message));
+          this.lastError = message;
+          await this.waitRefused();
+          continue;
+        }
         if (message !== this.lastError) this.deps.log(`heartbeat: ${message}`);
         this.lastError = message;
         if (err instanceof ControlPlaneError && err.status === 404) await this.register().catch(() => undefined);
@@ -182,9 +200,25 @@ export class Agent {
         this.deps.log(`registered as node ${answer.node.name} (${answer.node.state}) with ${config.apiUrl}`);
         return;
       } catch (err) {
+        if (refusedCredential(err)) {
+          if (attempt === 0 || (err as Error).message !== this.lastError)
+            this.deps.log(refusedLine((err as Error).message));
+          this.lastError = (err as Error).message;
+          await this.waitRefused();
+          continue;
+        }
         if (attempt === 0 || attempt % 20 === 0) this.deps.log(`cannot register yet: ${(err as Error).message}`);
         await this.deps.clock.sleep(Math.min(250 * 2 ** attempt, 2000));
       }
+    }
+  }
+
+  /** REFUSED_RETRY_MS, whatever pokes come meanwhile (an instance's changes cannot be told); a stop ends it. */
+  private async waitRefused(): Promise<void> {
+    const until = this.deps.clock.now() + REFUSED_RETRY_MS;
+    while (!this.stopped && this.deps.clock.now() < until) {
+      await this.deps.clock.sleep(until - this.deps.clock.now(), this.wake.signal);
+      if (this.wake.signal.aborted) this.wake = new AbortController();
     }
   }
 
@@ -244,6 +278,7 @@ export class Agent {
       controlPlane: this.registry ?? config.registry,
       local: config.registry,
       insecure: config.insecureRegistries,
+      trust: config.ca,
     };
   }
 
@@ -259,4 +294,8 @@ export class Agent {
   async status(): Promise<{ node: NodeSummary | null; instances: InstanceReport[] }> {
     return { node: this.node, instances: await Promise.all([...this.instances.values()].map((i) => i.report())) };
   }
+}
+
+function refusedLine(message: string): string {
+  return `the control plane refuses this node's credential: ${message}; asking again every ${REFUSED_RETRY_MS / 1000} s. Join the machine again (paas node join) for a new one`;
 }

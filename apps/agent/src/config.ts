@@ -13,6 +13,7 @@ import {
 } from '@paas/config';
 import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
+import { insecureRegistries } from '@paas/registry';
 import { isIPv4 } from 'node:net';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,7 +58,10 @@ export interface AgentConfig {
   readonly registry: string;
   /** `PAAS_REGISTRY_USER` + `PAAS_REGISTRY_PASSWORD`: this node's (pull-only) login to that registry. */
   readonly registryLogin: RegistryLogin | null;
-  /** `PAAS_INSECURE_REGISTRIES`: registries spoken to over HTTP besides loopback and `registry`. */
+  /**
+   * `PAAS_INSECURE_REGISTRIES`: registries spoken to over HTTP besides loopback ones; the
+   * platform registry off loopback is HTTPS (trusting `ca` besides Node's roots) unless listed.
+   */
   readonly insecureRegistries: readonly string[];
   readonly engine: EngineSettings;
 }
@@ -122,7 +126,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     overcommit: overcommit(env),
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
     registryLogin: registryLogin(env),
-    insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
+    insecureRegistries: insecureRegistries(env),
     // no REDIS_URL: a node reaches the control plane through the api only (docs/security.md);
     // the operator names the control plane's other hosts in PAAS_PROTECTED_CIDRS
     engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`])),

@@ -5,6 +5,8 @@
  * another address (PAAS_REGISTRY_ADDR) pulls from there and tags the image with the name the
  * release uses. Concurrent asks for one image make one pull. The node logs in to the
  * platform registry with its own pull-only login; other registries get the saved logins.
+ * Every registry off loopback is spoken to over HTTPS trusting the platform CA besides Node's
+ * roots, unless PAAS_INSECURE_REGISTRIES lists it (@paas/registry's transport.ts).
  */
 import { join } from 'node:path';
 import { type ImageService, ImageNotFoundError } from '@paas/images';
@@ -56,8 +58,10 @@ export class NodeImages implements ImageStore {
         host === source.local && this.platformLogin
           ? this.platformLogin
           : await new CredentialStore(join(this.root, 'registry-auth.json')).get(host);
+      // the platform registry off loopback speaks HTTPS: plain HTTP only when the operator says so
       client = new RegistryClient(host, {
-        insecure: [...source.insecure, source.local, source.controlPlane],
+        insecure: source.insecure,
+        trust: source.trust,
         userAgent: 'paas-agent',
         ...(credentials ? { credentials } : {}),
       });

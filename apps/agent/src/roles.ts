@@ -6,6 +6,7 @@
  * small fakes (testing/fakes.ts), so the convergence and every lifecycle path run without
  * root in milliseconds.
  */
+import type { TrustedCa } from '@paas/config';
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
 import type {
   DeployCheck,
@@ -55,7 +56,10 @@ export interface ImageSource {
   readonly controlPlane: string;
   /** The same registry as this node reaches it. */
   readonly local: string;
+  /** Registries spoken to over plain HTTP besides loopback ones (PAAS_INSECURE_REGISTRIES). */
   readonly insecure: readonly string[];
+  /** The platform CA, trusted besides Node's roots (PAAS_CA_FILE, or the CA under PAAS_ROOT). */
+  readonly trust: TrustedCa | null;
 }
 
 /** The node's image store (images.ts). */

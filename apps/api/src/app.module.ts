@@ -11,6 +11,7 @@ import { FormationModule } from './formation/formation.module';
 import { GitModule } from './git/git.module';
 import { HealthModule } from './health/health.module';
 import { InstancesModule } from './instances/instances.module';
+import { JoinModule } from './join/join.module';
 import { LogsModule } from './logs/logs.module';
 import { NodeRelayModule } from './node-relay/node-relay.module';
 import { NodesModule } from './nodes/nodes.module';
@@ -40,6 +41,7 @@ export class AppModule {
         LogsModule,
         NodesModule,
         NodeRelayModule,
+        JoinModule,
         TokensModule,
         GitModule,
         DashboardModule,

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { ConfigError } from '@paas/config';
-import { ensurePlatformCa } from '@paas/platform';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, platformTlsDirectory } from '@paas/config';
+import { ensurePlatformCa } from '@paas/platform';
 import { loadApiConfig } from './config';
 
 describe('api settings', () => {
@@ -55,6 +55,23 @@ describe('api settings', () => {
         .insecureRegistries,
       ['10.0.0.7:5000', 'r.lan:5000'],
     );
+  });
+
+  it('refuses a PAAS_INSECURE_REGISTRIES entry that is not HOST[:PORT]', () => {
+    assert.throws(
+      () => loadApiConfig({ PAAS_INSECURE_REGISTRIES: 'https://10.0.0.7:5000' }),
+      (err: unknown) =>
+        err instanceof ConfigError && /"https:\/\/10\.0\.0\.7:5000" is not HOST\[:PORT\]/.test(err.message),
+    );
+  });
+
+  it('trusts the platform CA for registries once this very start has made it (read after the config)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'paas-api-config-'));
+    after(() => rmSync(root, { recursive: true, force: true }));
+    const config = loadApiConfig({ PAAS_ROOT: root });
+    assert.equal(config.registryTrust(), null, 'no CA yet');
+    const ca = await ensurePlatformCa(platformTlsDirectory(root));
+    assert.deepEqual(config.registryTrust(), { file: ca.certFile, pem: ca.cert });
   });
 
   it('keeps the git repositories under PAAS_ROOT, or where PAAS_GIT_ROOT says (shared storage)', () => {

@@ -4,26 +4,22 @@ import {
   type ListenAddress,
   type Paths,
   type RegistryLogin,
+  type TrustedCa,
   absoluteDirectory,
   domain,
-  isLoopbackHost,
   listenAddress,
   paths,
   registryLogin,
   trustedCa,
 } from '@paas/config';
 import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
-import { isIP } from 'node:net';
+import { type ServiceTls, serviceTlsSettings } from '@paas/platform';
+import { insecureRegistries } from '@paas/registry';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
-/**
- * How the api serves TLS: a leaf of the platform CA for `sans` (and the listen address, the
- * host's names), or the operator's certificate (PAAS_API_TLS_CERT + PAAS_API_TLS_KEY).
- */
-export type ApiTls =
-  | { readonly source: 'platform-ca'; readonly sans: readonly string[] }
-  | { readonly source: 'operator'; readonly certFile: string; readonly keyFile: string };
+/** How the api serves TLS off loopback (serviceTlsSettings: PAAS_API_TLS_CERT/KEY/SANS). */
+export type ApiTls = ServiceTls;
 
 export interface ApiConfig {
   readonly paths: Paths;
@@ -50,10 +46,21 @@ export interface ApiConfig {
   readonly routerPort: number;
   /** The registry release images are pushed to (PAAS_REGISTRY_ADDR as host:port). */
   readonly registry: string;
+  /**
+   * The registry as other machines' nodes reach it (PAAS_NODE_REGISTRY_ADDR, host:port), told to
+   * each node that joins; null: `registry`.
+   */
+  readonly nodeRegistry: string | null;
   /** The build workers' login to it (PAAS_REGISTRY_USER, PAAS_REGISTRY_PASSWORD; `paas up` sets them). */
   readonly registryLogin: RegistryLogin | null;
   /** Registries spoken to over plain HTTP besides loopback ones (PAAS_INSECURE_REGISTRIES, as the CLI and agents). */
   readonly insecureRegistries: readonly string[];
+  /**
+   * The CA the build workers trust for registries besides Node's roots (PAAS_CA_FILE, else the
+   * platform CA under PAAS_ROOT), read when a build environment is made: the first start of
+   * the api (or of the registry) makes that CA after the config is read.
+   */
+  readonly registryTrust: () => TrustedCa | null;
   /** Build workers this process runs (PAAS_BUILD_WORKERS, default 1; 0 = separate workers). */
   readonly buildWorkers: number;
   /**
@@ -93,7 +100,7 @@ export function loadApiConfig(env: Env): ApiConfig {
   return {
     paths: root,
     listen,
-    tls: apiTls(env, listen),
+    tls: serviceTlsSettings(env, 'PAAS_API', listen.host),
     databaseUrl,
     redisUrl,
     redisCa: redisUrl.startsWith('rediss:') ? (trustedCa(env)?.pem ?? null) : null,
@@ -103,8 +110,10 @@ export function loadApiConfig(env: Env): ApiConfig {
     domain: domain(env, 'PAAS_DOMAIN'),
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
     registry: registryHost,
+    nodeRegistry: nodeRegistry(env),
     registryLogin: registryLogin(env),
-    insecureRegistries: (env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
+    insecureRegistries: insecureRegistries(env),
+    registryTrust: () => trustedCa(env),
     buildWorkers: Number(workers),
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
@@ -120,29 +129,12 @@ export function loadApiConfig(env: Env): ApiConfig {
   };
 }
 
-function apiTls(env: Env, listen: ListenAddress): ApiTls | null {
-  const certFile = env['PAAS_API_TLS_CERT'] ?? '';
-  const keyFile = env['PAAS_API_TLS_KEY'] ?? '';
-  if (certFile !== '' && keyFile === '')
-    throw new ConfigError('PAAS_API_TLS_KEY', '', 'required with PAAS_API_TLS_CERT');
-  if (keyFile !== '' && certFile === '')
-    throw new ConfigError('PAAS_API_TLS_CERT', '', 'required with PAAS_API_TLS_KEY');
-  const sans = (env['PAAS_API_TLS_SANS'] ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
-  const dns = /^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-  for (const name of sans) {
-    if (isIP(name) === 0 && !dns.test(name))
-      throw new ConfigError(
-        'PAAS_API_TLS_SANS',
-        env['PAAS_API_TLS_SANS'] ?? '',
-        `${JSON.stringify(name)} is neither a DNS name nor an IP address`,
-      );
-  }
-  if (isLoopbackHost(listen.host)) return null;
-  if (certFile !== '') return { source: 'operator', certFile: resolve(certFile), keyFile: resolve(keyFile) };
-  return { source: 'platform-ca', sans };
+function nodeRegistry(env: Env): string | null {
+  const value = env['PAAS_NODE_REGISTRY_ADDR'] ?? '';
+  if (value === '') return null;
+  if (!/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(value) || Number(value.split(':').pop()) > 65535)
+    throw new ConfigError('PAAS_NODE_REGISTRY_ADDR', value, 'expected HOST:PORT, as nodes reach the registry');
+  return value;
 }
 
 function milliseconds(env: Env, name: string, fallback: number): number {

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
+import { keepRenewed } from '@paas/platform';
 import { apiTlsCredentials } from './api-tls';
 import { AppModule } from './app.module';
 import { ErrorFilter } from './common/error.filter';
@@ -13,9 +14,6 @@ import { serveOpenApi } from './docs/openapi';
 
 /** Request bodies are small JSON documents; config vars are the largest (values ≤ 32 KiB). */
 const JSON_LIMIT = '1mb';
-
-/** How often a running api looks whether its leaf certificate is due for renewal. */
-const TLS_REFRESH_MS = 6 * 3_600_000;
 
 export interface RunningApi {
   readonly app: INestApplication;
@@ -47,21 +45,7 @@ export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['erro
     throw err;
   }
   const server = app.getHttpServer();
-  if (tls.serving) {
-    let serving = tls.serving;
-    const timer = setInterval(() => {
-      tls.refresh().then(
-        (next) => {
-          if (next && next !== serving)
-            (server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
-          if (next) serving = next;
-        },
-        (err: unknown) => console.error(`api: renewing the TLS certificate: ${(err as Error).message}`),
-      );
-    }, TLS_REFRESH_MS);
-    timer.unref();
-    server.once('close', () => clearInterval(timer));
-  }
+  keepRenewed(server as unknown as TlsServer, tls, (message) => console.error(`api: ${message}`));
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { app, url: `${tls.serving ? 'https' : 'http'}://${host}:${address.port}` };

@@ -7,6 +7,7 @@ import { imageCommands } from './commands/images';
 import { registryCommands } from './commands/registry';
 import { downCommand, upCommand } from './commands/up';
 import { EXIT_USAGE, exitCodeOf } from './errors';
+import { nodeCommand } from './node/commands';
 import type { CliIo } from './io';
 import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
 import { SHARED_VERBS, type SharedVerb, platformRoute } from './platform/route';
@@ -49,6 +50,7 @@ export function createProgram(io: CliIo, argv: readonly string[] = []): Command 
     builderCommand(io),
     upCommand(io),
     downCommand(io),
+    nodeCommand(io),
   ];
   const shared = (verb: SharedVerb): Command | undefined => engine.find((c) => c.name() === verb);
   const routed = platformRoute(argv, (verb) => shared(verb)?.options ?? []);

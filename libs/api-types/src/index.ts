@@ -26,6 +26,10 @@ export type InstanceState = Instance['state'];
 export type Domain = Schemas['DomainView'];
 export type Node = Schemas['NodeView'];
 export type NodeState = Node['state'];
+export type RemovedNode = Schemas['RemovedNodeView'];
+export type JoinToken = Schemas['JoinTokenView'];
+export type IssuedJoinToken = Schemas['IssuedJoinTokenView'];
+export type JoinAnswer = Schemas['JoinAnswerView'];
 /** `GET /control-plane`: which api of those sharing the database runs the scheduler. */
 export type ControlPlane = Schemas['ControlPlaneView'];
 export type Token = Schemas['TokenView'];

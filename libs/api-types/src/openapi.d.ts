@@ -401,6 +401,86 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/nodes/{name}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['NodesController_remove'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/nodes/join-tokens': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['JoinController_list'];
+    readonly put?: never;
+    readonly post: operations['JoinController_create'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/nodes/join-tokens/{id}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['JoinController_revoke'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/nodes/join': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['JoinController_join'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/ca': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['CaController_ca'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/tokens': {
     readonly parameters: {
       readonly query?: never;
@@ -914,6 +994,113 @@ export interface components {
       readonly instances: readonly components['schemas']['DesiredInstanceView'][] | null;
       /** @description the next heartbeat should report every instance */
       readonly fullReport: boolean;
+    };
+    readonly RemovedNodeView: {
+      /** @example node-2 */
+      readonly name: string;
+      /** @description whether a node row was removed (false: the node had joined but never registered) */
+      readonly removed: boolean;
+      /** @description node credentials bound to the node, now revoked */
+      readonly revoked: number;
+      /** @description instances it still ran, placed elsewhere (--force) */
+      readonly replaced: number;
+    };
+    readonly CreateJoinTokenDto: {
+      /**
+       * @description how long the token lives: a number and s, m or h; 1 minute to 24 hours
+       * @default 1h
+       * @example 1h
+       */
+      readonly ttl: string;
+    };
+    readonly IssuedJoinTokenView: {
+      /** Format: uuid */
+      readonly id: string;
+      /**
+       * @description the first characters, to tell tokens apart
+       * @example pjoin_1a2B3c4
+       */
+      readonly prefix: string;
+      /** Format: date-time */
+      readonly expiresAt: string;
+      /**
+       * Format: date-time
+       * @description when a node joined with it
+       */
+      readonly usedAt: string | null;
+      /** @description the node that joined with it */
+      readonly nodeName: string | null;
+      /** Format: date-time */
+      readonly createdAt: string;
+      /**
+       * @description the token itself, shown this once
+       * @example pjoin_…
+       */
+      readonly token: string;
+      /**
+       * @description sha256 of the platform CA's SubjectPublicKeyInfo: the joining node pins it
+       * @example sha256:5f1c…
+       */
+      readonly caHash: string;
+      /**
+       * @description the one command to run on the new machine, with the URL this request came in by
+       * @example paas node join https://10.0.0.1:7000 --token pjoin_… --ca-hash sha256:…
+       */
+      readonly command: string;
+    };
+    readonly JoinTokenView: {
+      /** Format: uuid */
+      readonly id: string;
+      /**
+       * @description the first characters, to tell tokens apart
+       * @example pjoin_1a2B3c4
+       */
+      readonly prefix: string;
+      /** Format: date-time */
+      readonly expiresAt: string;
+      /**
+       * Format: date-time
+       * @description when a node joined with it
+       */
+      readonly usedAt: string | null;
+      /** @description the node that joined with it */
+      readonly nodeName: string | null;
+      /** Format: date-time */
+      readonly createdAt: string;
+    };
+    readonly JoinNodeDto: {
+      /** @example node-2 */
+      readonly name: string;
+      /**
+       * @description the node's IPv4 address, as the router reaches it
+       * @example 10.0.0.2
+       */
+      readonly address?: string;
+    };
+    readonly JoinRegistryView: {
+      /**
+       * @description the platform registry as nodes reach it
+       * @example 10.0.0.1:5000
+       */
+      readonly address: string;
+      /** @description the nodes' pull-only login; null: none on this control plane */
+      readonly username: string | null;
+      readonly password: string | null;
+    };
+    readonly JoinAnswerView: {
+      /** @example node-2 */
+      readonly name: string;
+      /**
+       * @description the node's own credential, bound to its name; shown this once
+       * @example paas_…
+       */
+      readonly nodeToken: string;
+      /**
+       * @description the api as this request reached it
+       * @example https://10.0.0.1:7000
+       */
+      readonly apiUrl: string;
+      readonly registry: components['schemas']['JoinRegistryView'];
     };
     readonly TokenView: {
       /** Format: uuid */
@@ -1839,6 +2026,138 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['NodeView'];
+        };
+      };
+    };
+  };
+  readonly NodesController_remove: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the node is gone and its credentials revoked */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['RemovedNodeView'];
+        };
+      };
+    };
+  };
+  readonly JoinController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the join tokens not yet expired */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['JoinTokenView'][];
+        };
+      };
+    };
+  };
+  readonly JoinController_create: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['CreateJoinTokenDto'];
+      };
+    };
+    readonly responses: {
+      /** @description a single-use join token, shown once */
+      readonly 201: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['IssuedJoinTokenView'];
+        };
+      };
+    };
+  };
+  readonly JoinController_revoke: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly id: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the revoked join token */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['JoinTokenView'];
+        };
+      };
+    };
+  };
+  readonly JoinController_join: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['JoinNodeDto'];
+      };
+    };
+    readonly responses: {
+      /** @description the node's credential and where it finds the platform */
+      readonly 201: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['JoinAnswerView'];
+        };
+      };
+    };
+  };
+  readonly CaController_ca: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the platform CA certificate, PEM */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/x-pem-file': string;
         };
       };
     };

@@ -97,15 +97,20 @@ const CERTIFICATE_NOT_TRUSTED = new Set([
 
 /**
  * What a TLS failure of a connection to the control plane means, in words, or undefined
- * when `code` (a Node error code) is not a TLS failure.
+ * when `code` (a Node error code) is not a TLS failure. `sans` says where a missing name is
+ * added (the setting of the service that was called).
  */
-export function tlsFailureReason(code: string | undefined, ca: TrustedCa | null): string | undefined {
+export function tlsFailureReason(
+  code: string | undefined,
+  ca: TrustedCa | null,
+  sans = 'PAAS_API_TLS_SANS on the api',
+): string | undefined {
   if (code === undefined) return undefined;
   const trusting = ca ? `the CA in ${ca.file}` : "Node's default CAs (no PAAS_CA_FILE given)";
   if (CERTIFICATE_NOT_TRUSTED.has(code))
     return `its TLS certificate is not signed by a trusted CA (${code}; trusting ${trusting}); set PAAS_CA_FILE to the platform's ca.crt`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return `its TLS certificate does not name this host (${code}); add the name to PAAS_API_TLS_SANS on the api`;
+    return `its TLS certificate does not name this host (${code}); add the name to ${sans}`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
     return `its TLS certificate is not valid now (${code})`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO')

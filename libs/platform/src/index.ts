@@ -5,6 +5,7 @@
 export * from './names';
 export * from './model/entities';
 export * from './model/database';
+export { DESIRED_SET_COLUMNS } from './model/migrations';
 export * from './releases';
 export * from './release-lifecycle';
 export * from './queue';
@@ -17,5 +18,6 @@ export * from './git';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';
+export * from './join';
 export * from './scheduling';
 export * from './tls';

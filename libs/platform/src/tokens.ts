@@ -1,20 +1,26 @@
 /**
  * API tokens: `paas_` + 40 base62 characters (238 bits), stored as sha256 hashes. The token
  * is shown once when made; a lookup hashes what the client sent and compares hashes.
+ *
+ * Join tokens (`paas nodes:join-token`) are made and stored the same way with their own
+ * prefix, `pjoin_`, so that neither kind is ever taken for the other.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { ApiToken } from './model/entities';
+import { ApiToken, JoinToken } from './model/entities';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const TOKEN_PATTERN = /^paas_[0-9A-Za-z]{40}$/;
+export const JOIN_TOKEN_PATTERN = /^pjoin_[0-9A-Za-z]{40}$/;
 
-export function generateToken(): string {
-  let out = 'paas_';
-  while (out.length < 45) {
+/** `prefix` + 40 base62 characters. */
+export function generateToken(prefix: 'paas_' | 'pjoin_' = 'paas_'): string {
+  const length = prefix.length + 40;
+  let out = prefix;
+  while (out.length < length) {
     for (const byte of randomBytes(64)) {
       // 62 * 4 = 248: rejecting bytes >= 248 keeps every character equally likely.
-      if (byte < 248 && out.length < 45) out += ALPHABET[byte % 62];
+      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
     }
   }
   return out;
@@ -35,11 +41,14 @@ export interface TokenOptions {
   readonly apps?: string[] | null;
   readonly admin?: boolean;
   readonly node?: boolean;
+  /** A node token's node: it may act only as that node. */
+  readonly nodeName?: string | null;
 }
 
 export async function issueToken(manager: EntityManager, options: TokenOptions): Promise<IssuedToken> {
   if (options.node && (options.admin || (options.apps ?? null) !== null))
     throw new Error('a node token is neither an admin token nor scoped to apps');
+  if ((options.nodeName ?? null) !== null && !options.node) throw new Error('only a node token is bound to a node');
   const token = generateToken();
   const record = manager.create(ApiToken, {
     id: randomUUID(),
@@ -49,13 +58,15 @@ export async function issueToken(manager: EntityManager, options: TokenOptions):
     apps: options.apps ?? null,
     admin: options.admin ?? false,
     node: options.node ?? false,
+    nodeName: options.nodeName ?? null,
+    revokedAt: null,
     lastUsedAt: null,
   });
   await manager.insert(ApiToken, record);
   return { token, record };
 }
 
-/** The token's record, or null when the string is malformed or unknown. */
+/** The token's record (a revoked one too: see `revokedAt`), or null when the string is malformed or unknown. */
 export async function findToken(manager: EntityManager, token: string): Promise<ApiToken | null> {
   if (!TOKEN_PATTERN.test(token)) return null;
   return manager.findOne(ApiToken, { where: { hash: hashToken(token) } });
@@ -65,4 +76,30 @@ export async function findToken(manager: EntityManager, token: string): Promise<
 export function tokenAllowsApp(token: ApiToken, app: string): boolean {
   if (token.node) return false;
   return token.admin || token.apps === null || token.apps.includes(app);
+}
+
+export interface IssuedJoinToken {
+  readonly token: string;
+  readonly record: JoinToken;
+}
+
+/** A join token valid until `expiresAt`; the secret is returned once, its hash stored. */
+export async function issueJoinToken(manager: EntityManager, expiresAt: Date): Promise<IssuedJoinToken> {
+  const token = generateToken('pjoin_');
+  const record = manager.create(JoinToken, {
+    id: randomUUID(),
+    hash: hashToken(token),
+    prefix: token.slice(0, 13),
+    expiresAt: expiresAt.toISOString(),
+    usedAt: null,
+    nodeName: null,
+  });
+  await manager.insert(JoinToken, record);
+  return { token, record };
+}
+
+/** The join token's record, or null when the string is malformed or unknown. */
+export async function findJoinToken(manager: EntityManager, token: string): Promise<JoinToken | null> {
+  if (!JOIN_TOKEN_PATTERN.test(token)) return null;
+  return manager.findOne(JoinToken, { where: { hash: hashToken(token) } });
 }

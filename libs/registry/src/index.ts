@@ -18,3 +18,4 @@ export * from './client/pull';
 export * from './client/puller';
 export * from './client/push';
 export * from './client/sources';
+export * from './client/transport';

@@ -263,6 +263,10 @@ export class FakeControlPlane implements ControlPlane {
   private set: DesiredInstance[] = [];
   private version = 1;
   down = false;
+  /** Answers every request 401 with this message (a revoked credential) while set. */
+  refused: string | null = null;
+  /** Requests answered, refused ones included. */
+  calls = 0;
   drainMs = 2000;
   /** The next answer asks for a full report. */
   askFull = false;
@@ -284,11 +288,15 @@ export class FakeControlPlane implements ControlPlane {
 
   async register(request: RegisterRequest): Promise<RegisterAnswer> {
     if (this.down) throw new ControlPlaneError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
+    this.calls++;
+    if (this.refused !== null) throw new ControlPlaneError(401, `/api/nodes/register: 401 ${this.refused}`);
     return { node: { id: 'n1', name: request.name, state: 'up' }, heartbeatMs: 1000 };
   }
 
   async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply> {
     if (this.down) throw new ControlPlaneError(0, `http://127.0.0.1:7000/api/nodes/${name}/heartbeat: ECONNREFUSED`);
+    this.calls++;
+    if (this.refused !== null) throw new ControlPlaneError(401, `/api/nodes/${name}/heartbeat: 401 ${this.refused}`);
     if (request.full ?? true) this.known.clear();
     for (const id of request.gone ?? []) this.known.delete(id);
     for (const r of request.instances) this.known.set(r.id, r);

@@ -16,6 +16,8 @@ const TOUCH_INTERVAL_MS = 60_000;
 export type Authentication =
   | { readonly ok: true; readonly token: ApiToken }
   | { readonly ok: false; readonly status: 401; readonly reason: 'missing' | 'unknown' }
+  /** A node credential `nodes:remove` revoked: its node is told why, and it guessed nothing. */
+  | { readonly ok: false; readonly status: 401; readonly reason: 'revoked'; readonly token: ApiToken }
   | { readonly ok: false; readonly status: 429; readonly retryAfterSeconds: number };
 
 export async function authenticate(
@@ -33,6 +35,7 @@ export async function authenticate(
     limiter.fail(address);
     return { ok: false, status: 401, reason: 'unknown' };
   }
+  if (token.revokedAt !== null) return { ok: false, status: 401, reason: 'revoked', token };
   const now = Date.now();
   if (token.lastUsedAt === null || now - Date.parse(token.lastUsedAt) >= TOUCH_INTERVAL_MS) {
     token.lastUsedAt = new Date(now).toISOString();

@@ -11,19 +11,20 @@
 import type { ImagePuller as BuildPuller } from '@paas/builder';
 import type { ImageService } from '@paas/images';
 import { familiarString, parseNormalizedReference } from '@paas/oci';
-import { type Credentials, ImagePuller, RegistryClient } from '@paas/registry';
+import { type Credentials, ImagePuller, RegistryClient, type RegistryTransport } from '@paas/registry';
 
 export function platformPuller(
   images: ImageService,
   registry: string,
   login: Credentials | undefined,
   userAgent: string,
-  { insecure = [] }: { readonly insecure?: readonly string[] } = {},
+  { insecure = [], trust = null }: Partial<RegistryTransport> = {},
 ): BuildPuller {
   const mirror = new RegistryClient(registry, { insecure }).baseUrl;
   const puller = new ImagePuller({
     images,
     insecure,
+    trust,
     mirrors: [mirror],
     mirrorsOnly: true,
     userAgent,

@@ -58,6 +58,8 @@ export interface WorkerConnections {
 /** The engine side of builds on this node: image store, builder (and its cache), registry. */
 export async function buildEnvironment(config: ApiConfig, connections: WorkerConnections): Promise<BuildEnvironment> {
   const root = config.paths.root;
+  // push and pull alike: HTTPS off loopback trusting the platform CA, plain only where listed
+  const transport = { insecure: config.insecureRegistries, trust: config.registryTrust() };
   const images = await ImageService.open(imageRoots(root));
   // the node's bridge (the agent on this host uses the same one): RUN steps and the release
   // command reach out through it, behind its walls; the builder shares the engine's images
@@ -69,9 +71,13 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     limits: config.buildLimits,
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
     // base images through the platform registry's pull-through cache (base-image-puller.ts)
-    puller: platformPuller(images, config.registry, config.registryLogin ?? undefined, `paas-build/${VERSION}`, {
-      insecure: config.insecureRegistries,
-    }),
+    puller: platformPuller(
+      images,
+      config.registry,
+      config.registryLogin ?? undefined,
+      `paas-build/${VERSION}`,
+      transport,
+    ),
   });
   return {
     ...connections,
@@ -80,7 +86,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     engine,
     registry: new RegistryClient(config.registry, {
       userAgent: `paas-build/${VERSION}`,
-      insecure: config.insecureRegistries,
+      ...transport,
       ...(config.registryLogin ? { credentials: config.registryLogin } : {}),
     }),
     workRoot: join(root, 'platform', 'builds'),

@@ -1,10 +1,18 @@
-import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { HeartbeatReply, HeartbeatRequest, RegisterAnswer } from '@paas/platform';
 import { AdminOnly, ForNodes } from '../auth/decorators';
-import { ValidBody } from '../common/validation';
+import { ValidBody, ValidQuery } from '../common/validation';
 import { HeartbeatBody } from './heartbeat-body';
-import { HeartbeatAnswerView, HeartbeatDto, NodeView, RegisterAnswerView, RegisterNodeDto } from './nodes.dto';
+import {
+  HeartbeatAnswerView,
+  HeartbeatDto,
+  NodeView,
+  RegisterAnswerView,
+  RegisterNodeDto,
+  RemoveNodeQueryDto,
+  RemovedNodeView,
+} from './nodes.dto';
 import { NodesService } from './nodes.service';
 
 /**
@@ -57,5 +65,16 @@ export class NodesController {
   @ApiOkResponse({ type: NodeView, description: 'the node takes instances again' })
   activate(@Param('name') name: string): Promise<NodeView> {
     return this.nodes.activate(name);
+  }
+
+  @Delete(':name')
+  @AdminOnly()
+  @ApiParam({ name: 'name', type: String, example: 'node-1' })
+  @ApiOkResponse({ type: RemovedNodeView, description: 'the node is gone and its credentials revoked' })
+  remove(
+    @Param('name') name: string,
+    @ValidQuery(RemoveNodeQueryDto) query: RemoveNodeQueryDto,
+  ): Promise<RemovedNodeView> {
+    return this.nodes.remove(name, query.force === 'true' || query.force === '1');
   }
 }

@@ -13,7 +13,7 @@ import {
   type RegisterRequest,
   type ReportedState,
 } from '@paas/platform';
-import { IsInt, IsString, Matches, MaxLength, Min, MinLength, Max } from 'class-validator';
+import { IsIn, IsInt, IsString, Matches, MaxLength, Min, MinLength, Max } from 'class-validator';
 import { OptionalField } from '../common/validation';
 import { REPORTED_STATES } from './heartbeat-body';
 
@@ -44,6 +44,35 @@ export class NodeView {
 
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;
+}
+
+/** `DELETE /api/nodes/:name?force=true`. */
+export class RemoveNodeQueryDto {
+  @ApiPropertyOptional({
+    type: String,
+    enum: ['true', 'false', '1', '0'],
+    description: 'remove a node that still has instances: they are placed elsewhere',
+  })
+  @OptionalField()
+  @IsIn(['0', '1', 'true', 'false'], { message: 'force must be true or false' })
+  force?: string;
+}
+
+export class RemovedNodeView {
+  @ApiProperty({ type: String, example: 'node-2' })
+  name!: string;
+
+  @ApiProperty({
+    type: Boolean,
+    description: 'whether a node row was removed (false: the node had joined but never registered)',
+  })
+  removed!: boolean;
+
+  @ApiProperty({ type: Number, description: 'node credentials bound to the node, now revoked' })
+  revoked!: number;
+
+  @ApiProperty({ type: Number, description: 'instances it still ran, placed elsewhere (--force)' })
+  replaced!: number;
 }
 
 /** `POST /api/nodes/register`: an agent says who it is and what it offers. */

@@ -3,16 +3,18 @@
  * registration, heartbeats (instance states in, the node's desired set out) and draining.
  * Heartbeats run through the scheduler's `serial`, so a pass never plans on half a report.
  *
- * At rest a heartbeat costs one node update and one light query: an empty delta loads no
- * instance row, and the desired set (releases, apps, env) is built only when its
- * fingerprint differs from the one the agent echoes. The hot reads (the rows a report is
- * compared with, the fingerprint's columns) select only their columns and build no entity:
+ * At rest a heartbeat costs one node read and one node update: an empty delta loads no
+ * instance row, and the desired set (releases, apps, env) is read and built only when the
+ * node's desired generation differs from the one the agent echoes. The hot reads (the rows a report is
+ * compared with, the desired set) select only their columns and build no entity:
  * at 1,000 instances a node TypeORM's hydration was most of a heartbeat's cost.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  ApiToken,
   App,
   BIGINT_AS_NUMBER,
+  DESIRED_SET_COLUMNS,
   type DesiredInstance,
   type HeartbeatReply,
   type HeartbeatRequest,
@@ -29,13 +31,13 @@ import {
   transaction,
 } from '@paas/platform';
 import { createHash, randomUUID } from 'node:crypto';
-import { type DataSource, type EntityManager, In, type SelectQueryBuilder } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull, type SelectQueryBuilder } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import { instanceColumns } from '../scheduler/scheduling-store';
-import type { NodeView } from './nodes.dto';
+import type { NodeView, RemovedNodeView } from './nodes.dto';
 
 /** What a report is compared with: an instance row's columns the agent reports on. */
 const REPORTED_COLUMNS = [
@@ -55,7 +57,7 @@ const REPORTED_COLUMNS = [
 ] as const;
 type ReportedRow = Pick<Instance, (typeof REPORTED_COLUMNS)[number]>;
 
-/** The instance columns the desired set (and so its fingerprint) is made of. */
+/** The instance columns the desired set is made of (migrations.ts DESIRED_SET_COLUMNS move its generation). */
 const DESIRED_COLUMNS = [
   'id',
   'appId',
@@ -66,7 +68,7 @@ const DESIRED_COLUMNS = [
   'memory',
   'cpuShares',
   'cpuQuota',
-] as const;
+] as const satisfies readonly ('id' | (typeof DESIRED_SET_COLUMNS)[number])[];
 
 /** Some columns of a node's instance rows, without entities (instanceColumns). */
 function nodeInstances<K extends keyof Instance & string>(
@@ -167,11 +169,11 @@ export class NodesService {
       // while the node was down the scheduler may have moved what its rows say
       fullReport: back && !full,
     };
-    // the version and the set from one read, so the set answered is the one the version names
-    const set = await this.desiredRows(node);
-    const desiredVersion = this.desiredVersion(set);
+    // The version names the generation read before the set: a set read later is as new or
+    // newer, and a newer one only means the next heartbeat gets it again.
+    const desiredVersion = this.desiredVersion(node);
     if (request.desiredVersion === desiredVersion) return { ...common, desiredVersion, instances: null };
-    return { ...common, desiredVersion, instances: await this.desired(set) };
+    return { ...common, desiredVersion, instances: await this.desired(await this.desiredRows(node)) };
   }
 
   /**
@@ -303,19 +305,17 @@ export class NodesService {
   }
 
   /**
-   * A fingerprint of the node's desired set, from the few columns it is made of: the
-   * instance rows and their apps' names. Releases (image, command, config, checks) never
-   * change once built, and only built ones are placed.
+   * The name of the node's desired set: its generation, which the database moves with every
+   * change of the set (the instance rows' columns it is made of, their apps' names; migrations.ts
+   * DesiredGeneration), so no instance row is read to know the agent is current. Releases
+   * (image, command, config, checks) never change once built, and only built ones are placed.
+   * The node's id: a node removed and made again under its name starts again at 0.
    */
-  private desiredVersion({ rows, apps }: DesiredRows): string {
-    const hash = createHash('sha256').update(`v1 ${this.config.scheduler.stopTimeout}\n`);
-    for (const r of rows) {
-      hash.update(
-        `${r.id} ${r.appId} ${r.releaseId} ${r.type} ${r.number} ${r.size} ${r.memory} ${r.cpuShares} ${r.cpuQuota}\n`,
-      );
-    }
-    for (const id of [...apps.keys()].sort((x, y) => x.localeCompare(y))) hash.update(`${id} ${apps.get(id)}\n`);
-    return hash.digest('base64url').slice(0, 22);
+  private desiredVersion(node: Pick<Node, 'id' | 'desiredGeneration'>): string {
+    return createHash('sha256')
+      .update(`v2 ${node.id} ${node.desiredGeneration} ${this.config.scheduler.stopTimeout}`)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   /** Every instance the node should run, with what its agent needs to run it. */
@@ -363,6 +363,45 @@ export class NodesService {
   /** `nodes:activate`: a drained node takes instances again. */
   async activate(name: string): Promise<NodeView> {
     return this.setState(name, 'up');
+  }
+
+  /**
+   * `nodes:remove`: the node row goes and every credential bound to it is revoked (kept, so
+   * its agent is told why it is refused). A node that still runs instances is refused unless
+   * `force`: its instances are then forgotten by the next scheduler pass (their node no longer
+   * exists) and placed elsewhere. A node that joined but never registered has no row: its
+   * credentials are revoked all the same; a name with neither is 404.
+   */
+  async remove(name: string, force: boolean): Promise<RemovedNodeView> {
+    const result = await this.scheduler.serial(() =>
+      transaction(this.dataSource, async (em) => {
+        const node = await em.findOne(Node, { where: { name } });
+        const bound = await em.count(ApiToken, { where: { node: true, nodeName: name, revokedAt: IsNull() } });
+        if (!node && bound === 0) throw ApiError.notFound(`node '${name}' not found`);
+        const running = node ? await em.count(Instance, { where: { nodeId: node.id, desired: 'run' } }) : 0;
+        if (running > 0 && !force) {
+          throw ApiError.conflict(
+            `node ${name} still runs ${running} instance${running === 1 ? '' : 's'}: \`paas nodes:drain ${name}\` and wait until they moved, or \`paas nodes:remove ${name} --force\` to place them elsewhere now`,
+          );
+        }
+        const revoked = bound
+          ? ((
+              await em.update(
+                ApiToken,
+                { node: true, nodeName: name, revokedAt: IsNull() },
+                { revokedAt: new Date().toISOString() },
+              )
+            ).affected ?? bound)
+          : 0;
+        if (node) await em.delete(Node, { id: node.id });
+        return { name, removed: node !== null, revoked, replaced: running };
+      }),
+    );
+    this.logger.log(
+      `node ${name} removed: ${result.revoked} credential(s) revoked${result.replaced ? `, ${result.replaced} instance(s) to place elsewhere` : ''}`,
+    );
+    this.scheduler.kick();
+    return result;
   }
 
   private async setState(name: string, state: 'up' | 'draining'): Promise<NodeView> {

@@ -133,13 +133,17 @@ export interface PlanCommitter {
   noteFormationWaiting(appId: string, type: string, waiting: number, reason: string | null): Promise<void>;
 }
 
-/** 4. What the routes are made of, read after the commit. */
+/**
+ * 4. What the routes are made of besides the instances, read after the commit. The instances
+ * are the pass's own read with the commit's stops applied (`serving` in Reconciler.pass), not
+ * read again: at 1,000 instances that read was half of every pass. In one api process it is
+ * exact (heartbeats and passes run one at a time); with replicas, a heartbeat recorded by
+ * another api during the pass reaches the routes at the next pass, which that heartbeat asks for.
+ */
 export interface ServingState {
   liveRelease(appId: string): Promise<PassRelease | null>;
   /** Every custom domain, by hostname. */
   domains(): Promise<{ readonly appId: string; readonly hostname: string }[]>;
-  /** Web instances that should run and are up, by number. */
-  upWebInstances(): Promise<PassInstance[]>;
 }
 
 /** 4. The route table the routers read (libs/platform routes.ts). */
@@ -356,8 +360,12 @@ export class Reconciler {
     }
     const { touched, settled } = await this.tell(plans, instances, nodeById, say);
 
-    // 4. routes, before any agent hears of a stop
-    await this.writeRoutes(apps, rolling);
+    // 4. routes, before any agent hears of a stop: the web instances that are up and stay
+    const stopped = new Set(plans.flatMap(({ plan }) => plan.stop.map((s) => s.id)));
+    const serving = instances
+      .filter((i) => i.type === 'web' && i.desired === 'run' && i.state === 'up' && !stopped.has(i.id))
+      .sort((a, b) => a.number - b.number);
+    await this.writeRoutes(apps, rolling, serving);
     // 5. wake the agents
     await roles.notifier.wake(touched);
     for (const { appId, line } of lines) await roles.messages.line(appId, line);
@@ -506,7 +514,11 @@ export class Reconciler {
    * that are up and not leaving (with the target's, while a deploy rolls: fewer live ones up
    * than wanted). Only what changed since the last write is written.
    */
-  private async writeRoutes(apps: readonly PassApp[], rolling: ReadonlyMap<string, Rolling>): Promise<void> {
+  private async writeRoutes(
+    apps: readonly PassApp[],
+    rolling: ReadonlyMap<string, Rolling>,
+    web: readonly PassInstance[],
+  ): Promise<void> {
     const { serving, routes, logger } = this.roles;
     // the table's version gone back: a Redis restarted without its data (or from an older
     // snapshot) lost what was written; it is written again, whole, from the database
@@ -520,7 +532,6 @@ export class Reconciler {
     if (!lost || apps.length === 0) this.writtenVersion = version;
     const written = this.written;
     const domains = await serving.domains();
-    const web = await serving.upWebInstances();
     const wanted: AppRoute[] = [];
     for (const app of apps) {
       const live = await serving.liveRelease(app.id);

@@ -194,12 +194,4 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
   domains(): Promise<Domain[]> {
     return this.dataSource.manager.find(Domain, { order: { hostname: 'ASC' } });
   }
-
-  upWebInstances(): Promise<PassInstance[]> {
-    return passInstances(
-      instanceColumns(this.dataSource.manager, PASS_COLUMNS)
-        .where({ type: 'web', desired: 'run', state: 'up' })
-        .orderBy('i.number', 'ASC'),
-    );
-  }
 }

@@ -315,13 +315,6 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
     return [...this.domainRows].sort((a, b) => a.hostname.localeCompare(b.hostname));
   }
 
-  async upWebInstances(): Promise<PassInstance[]> {
-    return this.instanceRows
-      .filter((i) => i.type === 'web' && i.desired === 'run' && i.state === 'up')
-      .sort((a, b) => a.number - b.number)
-      .map((i) => ({ ...i }));
-  }
-
   // ---------------------------------------------------------------- helpers
 
   private newest(appId: string, states: readonly ReleaseStatus[]): FakeRelease | null {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ApiToken, App, issueToken, transaction } from '@paas/platform';
-import { type DataSource, In } from 'typeorm';
+import { type DataSource, In, IsNull } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { DATA_SOURCE } from '../core/tokens';
 import type { CreateTokenDto, IssuedTokenView, TokenView } from './tokens.dto';
@@ -10,7 +10,12 @@ export class TokensService {
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
 
   async list(): Promise<TokenView[]> {
-    return (await this.dataSource.manager.find(ApiToken, { order: { createdAt: 'ASC', name: 'ASC' } })).map(view);
+    // a revoked node credential is kept only to tell its node why (nodes:remove): no longer a token
+    const live = await this.dataSource.manager.find(ApiToken, {
+      where: { revokedAt: IsNull() },
+      order: { createdAt: 'ASC', name: 'ASC' },
+    });
+    return live.map(view);
   }
 
   async create(input: CreateTokenDto): Promise<IssuedTokenView> {

@@ -25,12 +25,17 @@ export function registryCommands(io: CliIo): Command[] {
           .default('token'),
       )
       .option('--anonymous-pull', 'With token auth, let anonymous clients pull (never push, delete or list)')
-      .option('--realm <URL>', 'Token endpoint URL announced to clients (default http://<host>/token)')
+      .option('--realm <URL>', 'Token endpoint URL announced to clients (default http[s]://<host>/token)')
       .option(
         '--proxy-remote <URL>',
         'Also a pull-through cache of this upstream (https://registry-1.docker.io) for namespaced repositories',
       )
       .option('--proxy-username <USER>', 'Login at the upstream (password from $PAAS_REGISTRY_PROXY_PASSWORD)')
+      .option(
+        '--insecure-http',
+        'Serve plain HTTP off loopback too, for TLS terminated in front; clients must then list the ' +
+          'registry in $PAAS_INSECURE_REGISTRIES',
+      )
       .option('--access-log', 'Print one line per request on stdout: client, method, path, status, bytes sent')
       .addHelpText(
         'after',
@@ -40,6 +45,11 @@ users get at /token with their password. A user pulls and pushes (--pull-only: p
 --delete: also deletes manifests, tags and blobs); any user may list the catalog. Anonymous
 clients get nothing, or pull tokens with --anonymous-pull. --auth none (anyone may push,
 delete and list) is refused unless the listen address is loopback.
+
+Off loopback it serves HTTPS, as the api does: $PAAS_REGISTRY_TLS_CERT and _KEY, or a leaf of
+the platform CA ($PAAS_ROOT/platform/tls, made on first use) naming the listen address, this
+host's names and $PAAS_REGISTRY_TLS_SANS, renewed without a restart. Clients trust that CA
+through $PAAS_CA_FILE (or the CA under their own $PAAS_ROOT). On loopback it stays plain HTTP.
 
 With --proxy-remote (registry:2's proxy.remoteurl) a pull of a namespaced repository
 (library/node) fetches what is missing from the upstream once and serves it from here after;

@@ -2,8 +2,9 @@
  * The registry verbs. Loaded on first use (see commands/registry.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
-import { formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
+import { ConfigError, formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
 import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
 import { type ImageService, ImageNotFoundError } from '@paas/images';
 import { InvalidReferenceError, type Reference, familiarString, parseNormalizedReference } from '@paas/oci';
@@ -16,13 +17,16 @@ import {
   type PullResult,
   RegistryClient,
   RegistryClientError,
+  type RegistryTransport,
   USER_ACTIONS,
   type UserAccess,
   UserStore,
   parseMirrors,
   pushImage,
+  registryTransport,
   startRegistry,
 } from '@paas/registry';
+import { keepRenewed, serviceTlsCredentials, serviceTlsSettings } from '@paas/platform';
 import { openImages } from '../context';
 import { CliError } from '../errors';
 import { readSecretStdin } from '../terminal';
@@ -43,6 +47,7 @@ export interface ServeFlags {
   proxyRemote?: string;
   proxyUsername?: string;
   accessLog?: boolean;
+  insecureHttp?: boolean;
 }
 
 export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
@@ -60,6 +65,17 @@ export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
       throw new CliError('--anonymous-pull needs --auth token (--auth none lets anyone do anything)');
   }
   const proxy = proxyOptions(io, opts);
+  // off loopback: HTTPS with a leaf of the platform CA (or the operator's pair), as the api
+  const tlsSettings = serviceTlsSettings(io.env, 'PAAS_REGISTRY', listen.host);
+  const tls =
+    tlsSettings && !opts.insecureHttp
+      ? await serviceTlsCredentials(
+          paths(io.env).root,
+          { service: 'registry', prefix: 'PAAS_REGISTRY' },
+          listen.host,
+          tlsSettings,
+        )
+      : null;
   const registry = await startRegistry({
     root,
     listen,
@@ -67,6 +83,7 @@ export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
     anonymousPull: opts.anonymousPull ?? false,
     ...(opts.realm ? { realm: opts.realm } : {}),
     ...(proxy ? { proxy } : {}),
+    ...(tls?.serving ? { tls: tls.serving } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new CliError(`listen ${formatAddress(listen)}: address already in use`);
     throw err;
@@ -75,6 +92,13 @@ export async function serve(io: CliIo, opts: ServeFlags): Promise<void> {
     io.err(
       `warning: --auth none: anyone who reaches ${registry.host} may push, delete and list images; ` +
         'use --auth token beyond a test on this machine\n',
+    );
+  }
+  if (tls) keepRenewed(registry.server as unknown as TlsServer, tls, (message) => io.err(`registry: ${message}\n`));
+  if (tlsSettings && opts.insecureHttp) {
+    io.err(
+      `warning: --insecure-http: plain HTTP on ${registry.host}; clients must list it in PAAS_INSECURE_REGISTRIES ` +
+        '(terminate TLS in front of it, or drop --insecure-http to serve a leaf of the platform CA)\n',
     );
   }
   if (opts.accessLog) {
@@ -160,15 +184,20 @@ function credentialStore(io: CliIo): CredentialStore {
   return new CredentialStore(join(paths(io.env).root, 'registry-auth.json'));
 }
 
-/** `PAAS_INSECURE_REGISTRIES=host:5000,other:5000`: spoken to over HTTP (loopback always is). */
-function insecure(io: CliIo): string[] {
-  return (io.env['PAAS_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean);
+/** PAAS_CA_FILE (or the CA under PAAS_ROOT) trusted besides Node's roots; PAAS_INSECURE_REGISTRIES. */
+function transport(io: CliIo): RegistryTransport {
+  try {
+    return registryTransport(io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 125);
+    throw err;
+  }
 }
 
 async function clientFor(io: CliIo, host: string): Promise<RegistryClient> {
   const credentials = await credentialStore(io).get(host);
   return new RegistryClient(host, {
-    insecure: insecure(io),
+    ...transport(io),
     userAgent: 'paas',
     ...(credentials ? { credentials } : {}),
   });
@@ -204,7 +233,7 @@ function imagePuller(io: CliIo, images: ImageService): ImagePuller {
   return new ImagePuller({
     images,
     credentials: credentialStore(io),
-    insecure: insecure(io),
+    ...transport(io),
     mirrors,
     sources: new BlobSources(join(paths(io.env).root, 'registry-sources.json')),
   });
@@ -332,7 +361,7 @@ export async function login(
 ): Promise<void> {
   if (!opts.username) throw new CliError('a username is required (-u)');
   const credentials = { username: opts.username, password: await password(opts) };
-  const client = new RegistryClient(host, { credentials, insecure: insecure(io), userAgent: 'paas' });
+  const client = new RegistryClient(host, { credentials, ...transport(io), userAgent: 'paas' });
   await client.request('/v2/').catch((err: unknown) => {
     if (err instanceof RegistryClientError) throw new CliError(`login to ${host} failed: ${err.message}`);
     throw err;

@@ -2,7 +2,14 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Env, VERSION, formatAddress, trustedCa } from '@paas/config';
 import { controlPlaneAddresses } from '@paas/engine';
-import { type Credentials, ensurePlatformRegistryUsers } from '@paas/registry';
+import {
+  type Credentials,
+  RegistryClient,
+  RegistryClientError,
+  ensurePlatformRegistryUsers,
+  insecureRegistries,
+  registryTransport,
+} from '@paas/registry';
 import { loadCliConfig } from '../config';
 import { ApiClient } from '../platform/client';
 import { openEngine } from '../context';
@@ -16,8 +23,24 @@ import { claimPidFile } from './pidfile';
 import { type ComponentSpec, type ReadyMessage, type RunningComponent, Supervisor, forkComponent } from './supervisor';
 
 /** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
-function componentScript(name: string): string {
+export function componentScript(name: string): string {
   return resolve(__dirname, '..', name, 'main.js');
+}
+
+/**
+ * The registry answers (401 with a challenge is an answer); off loopback over https trusting
+ * the platform CA, which its first start made under the root, as the api and agent will.
+ */
+async function registryAnswers(url: string, env: Env): Promise<boolean> {
+  const client = new RegistryClient(new URL(url).host, {
+    ...registryTransport(env),
+    endpoint: url,
+    userAgent: 'paas-up',
+  });
+  await client.request('/v2/').catch((err: unknown) => {
+    if (!(err instanceof RegistryClientError && err.status === 401)) throw err;
+  });
+  return true;
 }
 
 /** The api answers its health check; over https (off loopback) trusting the platform CA. */
@@ -53,7 +76,7 @@ const pinned =
   (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
 
 /** `spec` with each of its runs recorded under `dir` once ready (left-behind.ts), for `paas down`. */
-function recorded(dir: string, spec: ComponentSpec): ComponentSpec {
+export function recorded(dir: string, spec: ComponentSpec): ComponentSpec {
   const launch = spec.launch ?? forkComponent;
   return {
     ...spec,
@@ -83,6 +106,7 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
   const { root, run } = config.paths;
   mkdirSync(root, { recursive: true, mode: 0o711 });
   mkdirSync(run, { recursive: true, mode: 0o711 });
+  insecureRegistries(io.env); // a wrong PAAS_INSECURE_REGISTRIES fails here, not in a component
   // the registry takes tokens only: the build workers and the agent log in with their own users
   const logins = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));
   const login = (c: Credentials) => ({ PAAS_REGISTRY_USER: c.username, PAAS_REGISTRY_PASSWORD: c.password });
@@ -130,8 +154,8 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
     args: ['registry', 'serve', '--root', join(root, 'registry'), '--auth', 'token', ...proxyArgs(io.env)],
     env,
     pin: pinned('PAAS_REGISTRY_ADDR'),
-    // without a token the answer is 401 with a challenge, which is an answer
-    probe: async (url) => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5000) })).status === 401,
+    // off loopback it serves https with a leaf of the platform CA (or PAAS_REGISTRY_TLS_CERT)
+    probe: (url) => registryAnswers(url, env),
   };
   // The api pushes release images to the registry that just started (its port may have been 0).
   const api = (registryUrl: string): ComponentSpec => ({

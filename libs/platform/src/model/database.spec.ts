@@ -9,10 +9,11 @@ import { dataSourceOptions, databaseKind, openDatabase, redact } from './databas
 import {
   ByteCounts1764900000000,
   Capacity1764700000000,
+  JoinTokens1765100000000,
   MIGRATIONS,
   ReleaseLifecycle1764500000000,
 } from './migrations';
-import { App, Formation, Instance, Release } from './entities';
+import { ApiToken, App, Formation, Instance, JoinToken, Node, Release } from './entities';
 import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
@@ -214,6 +215,112 @@ for (const kind of TEST_DATABASES) {
         const threeGiB = 3 * 1024 ** 3;
         await ds.manager.update(Instance, { id: ids[1] }, { memoryBytes: threeGiB });
         assert.strictEqual((await ds.manager.findOneByOrFail(Instance, { id: ids[1] })).memoryBytes, threeGiB);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps api tokens across the join-tokens migration, unbound and not revoked, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(JoinTokens1765100000000)),
+      });
+      await old.initialize();
+      const id = '00000000-0000-4000-8000-000000000001';
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        const marks = [1, 2, 3, 4].map((m) => (kind === 'postgres' ? `$${m}` : '?')).join(', ');
+        await old.query(
+          `INSERT INTO "api_tokens" ("id", "name", "hash", "prefix", "admin", "node") VALUES (${marks}, ${kind === 'postgres' ? 'false, true' : '0, 1'})`,
+          [id, 'agent', 'ab'.repeat(32), 'paas_abcdefg'],
+        );
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const token = await ds.manager.findOneByOrFail(ApiToken, { id });
+        assert.deepEqual([token.name, token.node, token.nodeName, token.revokedAt], ['agent', true, null, null]);
+        await ds.manager.insert(JoinToken, {
+          id,
+          hash: 'cd'.repeat(32),
+          prefix: 'pjoin_abcdefg',
+          expiresAt: new Date().toISOString(),
+          usedAt: null,
+          nodeName: null,
+        });
+        await assert.rejects(
+          ds.manager.insert(JoinToken, {
+            ...(await ds.manager.findOneByOrFail(JoinToken, { id })),
+            id: `${id.slice(0, -1)}2`,
+          }),
+          'a hash is unique',
+        );
+        await ds.undoLastMigration({ transaction: 'each' });
+        const columns = (await ds.createQueryRunner().getTable('api_tokens'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!columns.includes('nodeName') && !columns.includes('revokedAt'), columns.join());
+        assert.equal(await ds.createQueryRunner().hasTable('join_tokens'), false);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it("moves a node's desired generation with its desired set, and with nothing else", async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+        const [a, b] = [id(101), id(102)];
+        for (const [nodeId, name] of [
+          [a, 'a'],
+          [b, 'b'],
+        ] as const) {
+          await ds.manager.insert(Node, {
+            id: nodeId,
+            name,
+            address: '10.0.0.1',
+            memory: 1024,
+            cpus: 1000,
+            state: 'up',
+          });
+        }
+        await ds.manager.insert(App, { id: id(1), name: 'app' });
+        const generations = async () =>
+          Object.fromEntries((await ds.manager.find(Node)).map((n) => [n.name, n.desiredGeneration]));
+        let seen = await generations();
+        /** What each node's generation did since the last look: moved or not. */
+        const moved = async (): Promise<Record<string, boolean>> => {
+          const now = await generations();
+          const out = Object.fromEntries(Object.keys(now).map((k) => [k, now[k] !== seen[k]]));
+          seen = now;
+          return out;
+        };
+        const row = { appId: id(1), releaseId: id(2), type: 'web', state: 'starting' as const };
+        await ds.manager.insert(Instance, { ...row, id: id(11), number: 1, nodeId: a });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'placed on a');
+        await ds.manager.insert(Instance, { ...row, id: id(12), number: 2, nodeId: null });
+        assert.deepEqual(await moved(), { a: false, b: false }, 'pending: on no node');
+        // what agents report moves nothing: the heartbeat's writes
+        await ds.manager.update(Instance, { id: id(11) }, { state: 'up', address: '10.0.0.2', pid: 7, memoryBytes: 5 });
+        assert.deepEqual(await moved(), { a: false, b: false }, 'reported state');
+        await ds.manager.update(Instance, { id: id(11) }, { size: 'standard-1x', memory: 512 });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'resized');
+        await ds.manager.update(Instance, { id: id(12) }, { nodeId: b });
+        assert.deepEqual(await moved(), { a: false, b: true }, 'the pending one placed on b');
+        await ds.manager.update(Instance, { id: id(12) }, { nodeId: a });
+        assert.deepEqual(await moved(), { a: true, b: true }, 'moved from b to a');
+        await ds.manager.update(App, { id: id(1) }, { name: 'renamed' });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'its app renamed');
+        await ds.manager.update(Instance, { id: id(11) }, { desired: 'stop' });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'told to stop');
+        await ds.manager.delete(Instance, { id: id(11) });
+        assert.deepEqual(await moved(), { a: false, b: false }, 'a stopped one removed');
+        await ds.manager.delete(Instance, { id: id(12) });
+        assert.deepEqual(await moved(), { a: true, b: false }, 'a running one removed');
       } finally {
         await ds.destroy();
       }

@@ -337,6 +337,13 @@ export class Node {
   @Column({ type: 'integer', default: 100 })
   overcommit!: number;
 
+  /**
+   * Moved by the database whenever the node's desired set may have changed (migrations.ts
+   * DesiredGeneration): what a heartbeat's desiredVersion is made of.
+   */
+  @Column({ type: 'integer', default: 0 })
+  desiredGeneration!: number;
+
   @Column({ type: 'varchar', length: 16 })
   state!: NodeState;
 
@@ -393,11 +400,56 @@ export class ApiToken {
   @Column({ type: 'boolean', default: false })
   node!: boolean;
 
+  /**
+   * The node a node token is bound to (one `paas node join` issued it): it may register and
+   * heartbeat only as that node. Null for unbound node tokens (`tokens:create --node`, `paas up`'s
+   * agent), which may act as any node, and for every other token.
+   */
+  @Column({ type: 'varchar', length: 63, nullable: true })
+  nodeName!: string | null;
+
+  /**
+   * When `nodes:remove` revoked this node credential: kept (not deleted) so that the node's
+   * next request is told "node credential revoked" rather than "unknown API token".
+   */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  revokedAt!: string | null;
+
   @CreateDateColumn()
   createdAt!: Date;
 
   @Column({ type: 'varchar', length: 32, nullable: true })
   lastUsedAt!: string | null;
+}
+
+/**
+ * A join token (`paas nodes:join-token`): lets one new machine join as a node, once, before
+ * it expires, and reaches nothing but `POST /api/nodes/join`. Stored as its sha256 like API
+ * tokens (tokens.ts); `usedAt` and `nodeName` say which join used it.
+ */
+@Entity({ name: 'join_tokens' })
+export class JoinToken {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64, unique: true })
+  hash!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  prefix!: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  expiresAt!: string;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  usedAt!: string | null;
+
+  /** The node that joined with it. */
+  @Column({ type: 'varchar', length: 63, nullable: true })
+  nodeName!: string | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
 }
 
 /**
@@ -426,4 +478,16 @@ export class Leader {
   since!: string | null;
 }
 
-export const ENTITIES = [App, ConfigVar, Build, Release, Formation, Instance, Node, Domain, ApiToken, Leader];
+export const ENTITIES = [
+  App,
+  ConfigVar,
+  Build,
+  Release,
+  Formation,
+  Instance,
+  Node,
+  Domain,
+  ApiToken,
+  JoinToken,
+  Leader,
+];

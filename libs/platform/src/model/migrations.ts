@@ -396,6 +396,134 @@ export class ByteCounts1764900000000 implements MigrationInterface {
   }
 }
 
+/**
+ * A node's desired generation: a counter the database itself moves whenever the node's
+ * desired set (nodes.service.ts: its `desired = 'run'` instance rows, the columns the agent
+ * runs them by, and their apps' names) may have changed, so a heartbeat learns whether its
+ * agent is current from the node row it reads anyway instead of reading every instance row.
+ * Triggers, not the writers, move it: every writer (the pass's committer, a rename, a
+ * deletion, another api replica) is covered, in the transaction of the change.
+ *
+ * SQLite drops a table's triggers with the table, and TypeORM's SQLite changeColumn copies
+ * the table: a later migration changing `instances` or `apps` that way must create these
+ * triggers again (database.spec.ts checks that they exist after every migration).
+ */
+export const DESIRED_SET_COLUMNS = [
+  'nodeId',
+  'desired',
+  'appId',
+  'releaseId',
+  'type',
+  'number',
+  'size',
+  'memory',
+  'cpuShares',
+  'cpuQuota',
+] as const;
+
+export const DESIRED_GENERATION_TRIGGERS = [
+  'instances_desired_insert',
+  'instances_desired_update',
+  'instances_desired_delete',
+  'apps_desired_rename',
+] as const;
+
+function bump(nodeId: string): string {
+  return `UPDATE "nodes" SET "desiredGeneration" = "desiredGeneration" + 1 WHERE "id" = ${nodeId}`;
+}
+
+export class DesiredGeneration1765000000000 implements MigrationInterface {
+  name = 'DesiredGeneration1765000000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.addColumn('nodes', new TableColumn({ name: 'desiredGeneration', type: 'integer', default: 0 }));
+    const postgres = qr.connection.driver.options.type === 'postgres';
+    const differs = (a: string, b: string): string => (postgres ? `${a} IS DISTINCT FROM ${b}` : `${a} IS NOT ${b}`);
+    const moved = DESIRED_SET_COLUMNS.map((c) => differs(`OLD."${c}"`, `NEW."${c}"`)).join(' OR ');
+    const renamed = differs('OLD."name"', 'NEW."name"');
+    const ofApp = `(SELECT "nodeId" FROM "instances" WHERE "appId" = NEW."id" AND "desired" = 'run')`;
+    if (postgres) {
+      await qr.query(`CREATE FUNCTION "paas_desired_generation"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_TABLE_NAME = 'apps' THEN
+    UPDATE "nodes" SET "desiredGeneration" = "desiredGeneration" + 1 WHERE "id" IN ${ofApp};
+    RETURN NULL;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN
+    IF OLD."desired" = 'run' THEN ${bump('OLD."nodeId"')}; END IF;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    IF NEW."desired" = 'run' THEN ${bump('NEW."nodeId"')}; END IF;
+  END IF;
+  RETURN NULL;
+END $$`);
+      const fire = 'FOR EACH ROW EXECUTE FUNCTION "paas_desired_generation"()';
+      await qr.query(`CREATE TRIGGER "instances_desired_insert" AFTER INSERT ON "instances" ${fire}`);
+      await qr.query(
+        `CREATE TRIGGER "instances_desired_update" AFTER UPDATE ON "instances" FOR EACH ROW WHEN (${moved}) EXECUTE FUNCTION "paas_desired_generation"()`,
+      );
+      await qr.query(`CREATE TRIGGER "instances_desired_delete" AFTER DELETE ON "instances" ${fire}`);
+      await qr.query(
+        `CREATE TRIGGER "apps_desired_rename" AFTER UPDATE ON "apps" FOR EACH ROW WHEN (${renamed}) EXECUTE FUNCTION "paas_desired_generation"()`,
+      );
+      return;
+    }
+    await qr.query(`CREATE TRIGGER "instances_desired_insert" AFTER INSERT ON "instances" WHEN NEW."desired" = 'run'
+BEGIN ${bump('NEW."nodeId"')}; END`);
+    await qr.query(`CREATE TRIGGER "instances_desired_update" AFTER UPDATE ON "instances" WHEN ${moved}
+BEGIN ${bump('OLD."nodeId"')} AND OLD."desired" = 'run'; ${bump('NEW."nodeId"')} AND NEW."desired" = 'run'; END`);
+    await qr.query(`CREATE TRIGGER "instances_desired_delete" AFTER DELETE ON "instances" WHEN OLD."desired" = 'run'
+BEGIN ${bump('OLD."nodeId"')}; END`);
+    await qr.query(`CREATE TRIGGER "apps_desired_rename" AFTER UPDATE ON "apps" WHEN ${renamed}
+BEGIN UPDATE "nodes" SET "desiredGeneration" = "desiredGeneration" + 1 WHERE "id" IN ${ofApp}; END`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    const postgres = qr.connection.driver.options.type === 'postgres';
+    for (const name of DESIRED_GENERATION_TRIGGERS) {
+      const table = name.startsWith('apps') ? 'apps' : 'instances';
+      await qr.query(postgres ? `DROP TRIGGER IF EXISTS "${name}" ON "${table}"` : `DROP TRIGGER IF EXISTS "${name}"`);
+    }
+    if (postgres) await qr.query(`DROP FUNCTION IF EXISTS "paas_desired_generation"()`);
+    await qr.dropColumn('nodes', 'desiredGeneration');
+  }
+}
+
+/**
+ * Joining nodes (apps/api nodes/join.service.ts): single-use join tokens, node tokens bound to
+ * the node name they were issued for, and node credentials revoked by `nodes:remove` kept as
+ * such (so the node is told why it is refused).
+ */
+export class JoinTokens1765100000000 implements MigrationInterface {
+  name = 'JoinTokens1765100000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'join_tokens',
+        columns: [
+          id(),
+          str('hash', 64, { isUnique: true }),
+          str('prefix', 16),
+          str('expiresAt', 32),
+          str('usedAt', 32, { isNullable: true }),
+          str('nodeName', 63, { isNullable: true }),
+          ...timestamps(qr, ['createdAt']),
+        ],
+      }),
+    );
+    await qr.addColumns('api_tokens', [
+      new TableColumn(str('nodeName', 63, { isNullable: true })),
+      new TableColumn(str('revokedAt', 32, { isNullable: true })),
+    ]);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const column of ['revokedAt', 'nodeName']) await qr.dropColumn('api_tokens', column);
+    await qr.dropTable('join_tokens');
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -405,4 +533,6 @@ export const MIGRATIONS = [
   Capacity1764700000000,
   Leaders1764800000000,
   ByteCounts1764900000000,
+  DesiredGeneration1765000000000,
+  JoinTokens1765100000000,
 ];

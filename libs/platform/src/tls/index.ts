@@ -1,1 +1,2 @@
 export * from './platform-ca';
+export * from './serving';

@@ -20,7 +20,7 @@ export interface TokenAuthOptions {
   /** Anonymous clients get pull tokens (a public registry). */
   readonly anonymousPull: boolean;
   readonly ttlSeconds: number;
-  /** The token endpoint URL; by default `http://<Host>/token` of each request. */
+  /** The token endpoint URL; by default `<scheme>://<Host>/token` of each request (https on a TLS server). */
   readonly realm?: string;
 }
 
@@ -34,7 +34,8 @@ export interface Authorizer {
 export const openAccess: Authorizer = { check: () => undefined };
 
 export function tokenAuthorizer(options: TokenAuthOptions): Authorizer {
-  const realm = (req: IncomingMessage): string => options.realm ?? `http://${req.headers.host ?? 'localhost'}/token`;
+  const realm = (req: IncomingMessage): string =>
+    options.realm ?? `${'encrypted' in req.socket ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}/token`;
 
   const challenge = (req: IncomingMessage, needed: Access[], error?: string): string =>
     `Bearer realm="${realm(req)}",service="${SERVICE}"` +

@@ -6,24 +6,26 @@
  * same exchange Docker Hub uses (realm auth.docker.io), so one code path serves both.
  *
  * Loopback registries are spoken to over plain HTTP (like Docker's default insecure
- * 127.0.0.0/8); others over HTTPS unless listed as insecure.
+ * 127.0.0.0/8); others over HTTPS unless listed as insecure, trusting Node's roots and the
+ * platform CA (transport.ts). Every request, the realm's included, goes through node:http(s)
+ * with that trust: Node 20's fetch takes no CA. A TLS failure says why in words, naming the
+ * registry.
  */
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { Readable as NodeReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isLoopbackHost } from '@paas/config';
+import { isLoopbackHost, tlsFailureReason } from '@paas/config';
 import { DEFAULT_DOMAIN } from '@paas/oci';
 import { type ErrorBody } from '../errors';
 import { parseChallenge } from './challenge';
 import type { Credentials } from './credentials';
+import { type RegistryTransport, tlsAgent } from './transport';
 import { type ErrorCode, PaasError, codeForStatus } from '@paas/errors';
 
-export interface ClientOptions {
+export interface ClientOptions extends Partial<RegistryTransport> {
   readonly credentials?: Credentials;
-  /** Hosts (`host:port`) spoken to over plain HTTP besides loopback ones. */
-  readonly insecure?: readonly string[];
   readonly userAgent?: string;
   /** A base URL to speak to instead of the host's own (a mirror: `http://127.0.0.1:5001`). */
   readonly endpoint?: string;
@@ -134,16 +136,28 @@ export class RegistryClient {
     url: URL,
     method: string,
     headers: Record<string, string>,
-    body: Readable | undefined,
+    body: Readable | Buffer | string | undefined,
   ): Promise<IncomingMessage> {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const https = url.protocol === 'https:';
+    const send = https ? httpsRequest : httpRequest;
+    const agent = https ? tlsAgent(this.options.trust) : undefined;
+    const fixed = typeof body === 'string' ? Buffer.from(body) : body;
+    const sized = Buffer.isBuffer(fixed) ? { 'Content-Length': String(fixed.length) } : {};
     return new Promise((resolve, reject) => {
-      const req = send(url, { method, headers }, resolve);
-      const fail = (err: Error): void =>
-        reject(new RegistryClientError(0, 'NETWORK', `${method} ${url.origin}${url.pathname}: ${err.message}`));
+      const req = send(url, { method, headers: { ...headers, ...sized }, ...(agent ? { agent } : {}) }, resolve);
+      const fail = (err: NodeJS.ErrnoException): void => {
+        const tls = tlsFailureReason(err.code, this.options.trust ?? null, 'PAAS_REGISTRY_TLS_SANS on the registry');
+        const reason = tls
+          ? `registry ${url.host}: ${tls}${https && /http rather/.test(tls) ? INSECURE_HINT : ''}`
+          : err.message;
+        reject(
+          new RegistryClientError(0, 'NETWORK', `${method} ${url.origin}${url.pathname}: ${reason}`, { cause: err }),
+        );
+      };
       req.on('error', fail);
-      if (body) pipeline(body, req).catch(fail);
-      else req.end();
+      if (fixed === undefined) req.end();
+      else if (Buffer.isBuffer(fixed)) req.end(fixed);
+      else pipeline(fixed, req).catch(fail);
     });
   }
 
@@ -158,25 +172,20 @@ export class RegistryClient {
   }
 
   private async send(url: string, options: RequestOptions, scopes: string[]): Promise<Response> {
-    const headers: Record<string, string> = { ...this.authHeaders(scopes, new URL(url)), ...options.headers };
-    const body = typeof options.body === 'function' ? options.body() : options.body;
-    const init: RequestInit & { duplex?: 'half' } = { method: options.method ?? 'GET', headers, redirect: 'follow' };
-    if (body !== undefined) {
-      init.body =
-        typeof body === 'string' || Buffer.isBuffer(body)
-          ? body
-          : (NodeReadable.toWeb(body) as unknown as ReadableStream<Uint8Array>);
-      init.duplex = 'half';
-    }
-    try {
-      return await fetch(url, init);
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new RegistryClientError(
-        0,
-        'NETWORK',
-        `${init.method} ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
-      );
+    const method = options.method ?? 'GET';
+    let target = new URL(url);
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { ...this.authHeaders(scopes, target), ...options.headers };
+      const body = typeof options.body === 'function' ? options.body() : options.body;
+      const res = await this.raw(target, method, headers, body);
+      const location = res.headers.location;
+      // as fetch's redirect: 'follow', for the requests without a body (blob GETs to storage)
+      if (REDIRECTS.has(res.statusCode ?? 0) && location && (method === 'GET' || method === 'HEAD') && hop < 5) {
+        res.resume();
+        target = new URL(location, target);
+        continue;
+      }
+      return webResponse(res, method);
     }
   }
 
@@ -189,12 +198,7 @@ export class RegistryClient {
     for (const scope of wanted) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = { 'User-Agent': this.options.userAgent ?? 'paas' };
     if (this.options.credentials) headers['Authorization'] = basicHeader(this.options.credentials);
-    let res: Response;
-    try {
-      res = await fetch(url, { headers });
-    } catch (err) {
-      throw new RegistryClientError(0, 'NETWORK', `GET ${url.origin}${url.pathname}: ${(err as Error).message}`);
-    }
+    const res = webResponse(await this.raw(url, 'GET', headers, undefined), 'GET');
     if (!res.ok) throw await errorOf(res, `${url.origin}${url.pathname}`);
     const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token;
@@ -203,6 +207,24 @@ export class RegistryClient {
     const ttl = Math.max(10, (body.expires_in ?? 60) - 5) * 1000;
     this.tokens.set(scopes.join(' '), { token, expires: Date.now() + ttl });
   }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+const INSECURE_HINT = ' (a registry serving plain HTTP must be listed in PAAS_INSECURE_REGISTRIES)';
+
+/** A node:http answer as fetch's Response (a null body where fetch has none). */
+function webResponse(res: IncomingMessage, method: string): Response {
+  const status = res.statusCode ?? 0;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined) continue;
+    for (const each of Array.isArray(value) ? value : [value]) headers.append(name, each);
+  }
+  const empty = method === 'HEAD' || status === 204 || status === 304;
+  if (empty) res.resume();
+  const body = empty ? null : (NodeReadable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+  return new Response(body, { status, statusText: res.statusMessage ?? '', headers });
 }
 
 function basicHeader(c: Credentials): string {

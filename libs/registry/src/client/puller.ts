@@ -8,6 +8,7 @@
  * With `mirrorsOnly` (the platform's builds) Docker Hub itself is never asked.
  * Blobs land in the content store atomically, so a pull killed mid-way leaves no partial blob.
  */
+import type { TrustedCa } from '@paas/config';
 import type { ImageService } from '@paas/images';
 import { type Reference, familiarString } from '@paas/oci';
 import { RegistryClient, RegistryClientError } from './client';
@@ -24,6 +25,8 @@ export interface PullerOptions {
   readonly credentials?: Pick<CredentialStore, 'get'>;
   /** Hosts spoken to over plain HTTP besides loopback ones (`PAAS_INSECURE_REGISTRIES`). */
   readonly insecure?: readonly string[];
+  /** The platform CA, trusted besides Node's roots (registryTransport). */
+  readonly trust?: TrustedCa | null;
   /** Docker Hub mirrors' base URLs, in order (`PAAS_REGISTRY_MIRRORS`, see parseMirrors). */
   readonly mirrors?: readonly string[];
   /**
@@ -87,6 +90,7 @@ export class ImagePuller {
     const credentials = await this.options.credentials?.get(login);
     return new RegistryClient(host, {
       insecure: this.options.insecure ?? [],
+      trust: this.options.trust ?? null,
       userAgent: this.options.userAgent ?? 'paas',
       ...(credentials ? { credentials } : {}),
       ...(mirror ? { endpoint: mirror } : {}),

@@ -13,10 +13,15 @@
  * it is only allowed on a loopback address (registry:2 without auth is open to the world; we
  * do not follow it there). Beyond loopback a registry takes tokens.
  *
+ * With `tls` it serves HTTPS (and announces an https realm); which certificate, and whether
+ * to serve TLS at all, is its caller's choice (`paas registry serve`: off loopback, a leaf
+ * of the platform CA), as this engine library knows nothing of the platform's CA.
+ *
  * With `proxy` it is also a pull-through cache of an upstream (proxy.ts), as registry:2's
  * proxy mode, for namespaced repositories only: the platform pushes its releases beside it.
  */
 import { type Server, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isLoopbackHost } from '@paas/config';
@@ -49,14 +54,17 @@ export interface RegistryServerOptions {
   readonly deletes?: boolean;
   /** A pull-through cache of this upstream for namespaced repositories (proxy.ts). */
   readonly proxy?: ProxyOptions;
+  /** Serve HTTPS with this certificate and key (PEM); plain HTTP without. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface RunningRegistry {
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://host:port` with `tls`. */
   readonly url: string;
   /** `host:port`, as image references name it. */
   readonly host: string;
   readonly port: number;
+  /** An https.Server (a tls.Server: setSecureContext) with `tls`. */
   readonly server: Server;
   /** Removes stale upload sessions now (also done on start and on a timer). */
   sweep(): Promise<number>;
@@ -104,7 +112,13 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Run
     ...(options.proxy ? { proxy: new UpstreamProxy(options.proxy, content, repos) } : {}),
   });
   // big layers over slow links: no overall request deadline, but headers must come quickly
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => void handler(req, res));
+  const serverOptions = { requestTimeout: 0, headersTimeout: 60_000 };
+  const server: Server = options.tls
+    ? createHttpsServer(
+        { ...serverOptions, cert: options.tls.cert, key: options.tls.key },
+        (req, res) => void handler(req, res),
+      )
+    : createServer(serverOptions, (req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -122,7 +136,7 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Run
   const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const host = `${hostPart}:${address.port}`;
   return {
-    url: `http://${host}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}`,
     host,
     port: address.port,
     server,

@@ -1,4 +1,4 @@
-/** nodes, nodes:drain and nodes:activate through the CLI's entry point against the fake api (../testing/platform-cli.ts). */
+/** nodes, nodes:drain, nodes:activate, nodes:join-token and nodes:remove through the CLI's entry point against the fake api (../testing/platform-cli.ts). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { platformCli } from '../testing/platform-cli';
@@ -53,5 +53,43 @@ describe('paas nodes', () => {
     const missing = await t.cli(['nodes:drain', 'nope']);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /node 'nope' not found/);
+  });
+
+  it('nodes:join-token prints the one command with the URL the CLI talks to, or --api-url', async () => {
+    const token = `pjoin_${'j'.repeat(40)}`;
+    const hash = `sha256:${'c'.repeat(64)}`;
+    const made = await t.ok('nodes:join-token');
+    assert.equal(made.out, `paas node join ${t.api.url} --token ${token} --ca-hash ${hash}\n`);
+    assert.match(made.err, /valid until .*shown only once[\s\S]*is loopback: give --api-url/);
+    assert.deepEqual(t.api.requests.at(-1)?.body, {});
+    const over = await t.ok('nodes:join-token', '--ttl', '30m', '--api-url', 'https://10.0.0.1:7000/');
+    assert.equal(over.out, `paas node join https://10.0.0.1:7000 --token ${token} --ca-hash ${hash}\n`);
+    assert.doesNotMatch(over.err, /loopback/);
+    assert.deepEqual(t.api.requests.at(-1)?.body, { ttl: '30m' });
+    const bad = await t.cli(['nodes:join-token', '--ttl', 'soon']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^paas: ttl must be from 1m to 24h, not "soon"\n/);
+    const badUrl = await t.cli(['nodes:join-token', '--api-url', 'ftp://x']);
+    assert.equal(badUrl.code, 1);
+    assert.match(badUrl.err, /--api-url: not an http\(s\) URL/);
+  });
+
+  it('nodes:remove wants --confirm, refuses a busy node unless --force, and names a missing one', async () => {
+    const { api } = t;
+    const unconfirmed = await t.cli(['nodes:remove', 'node-1']);
+    assert.equal(unconfirmed.code, 1);
+    assert.equal(unconfirmed.err, 'paas: this would remove node node-1: re-run with --confirm node-1\n');
+    const wrong = await t.cli(['nodes:remove', 'node-1', '--confirm', 'node-2']);
+    assert.equal(wrong.err, "paas: confirmation 'node-2' did not match node-1; nothing was removed\n");
+    const busy = await t.cli(['nodes:remove', 'node-1', '--confirm', 'node-1']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.err, /^paas: node node-1 still runs 1 instance/);
+    assert.equal(api.nodes.length, 1);
+    const done = await t.ok('nodes:remove', 'node-1', '--confirm', 'node-1', '--force');
+    assert.equal(done.err, 'Removing node node-1... done, 1 credential revoked, 1 instance to place elsewhere\n');
+    assert.equal(api.requests.at(-1)?.path, '/api/nodes/node-1?force=true');
+    assert.equal(api.nodes.length, 0);
+    const missing = await t.cli(['nodes:remove', 'node-1', '--confirm', 'node-1']);
+    assert.match(missing.err, /node 'node-1' not found/);
   });
 });

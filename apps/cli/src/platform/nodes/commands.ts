@@ -1,5 +1,5 @@
 /**
- * `nodes`, `nodes:drain`, `nodes:activate`. Definitions only; the work is loaded on use from
+ * `nodes`, `nodes:drain`, `nodes:activate`, `nodes:join-token`, `nodes:remove`. Definitions only; the work is loaded on use from
  * ./actions.
  */
 import type { Command } from 'commander';
@@ -22,5 +22,22 @@ export function nodesCommands(io: CliIo): Command[] {
     .action(
       act(io, actions, (a, name: string, flags: { json?: boolean }) => a.nodesState(io, name, 'activate', flags)),
     );
-  return [nodes, nodesDrain, nodesActivate];
+  const nodesJoinToken = withJson(
+    command('nodes:join-token', 'Make a single-use token and print the command that joins a new machine (admin)'),
+  )
+    .option('--ttl <DURATION>', 'How long the token lives: 30m, 1h (default), up to 24h')
+    .option('--api-url <URL>', 'The api as the new machine reaches it (default: the URL this CLI uses)')
+    .action(
+      act(io, actions, (a, flags: { json?: boolean; ttl?: string; apiUrl?: string }) => a.nodesJoinToken(io, flags)),
+    );
+  const nodesRemove = withJson(command('nodes:remove', 'Remove a node and revoke its credentials (admin)'))
+    .argument('<NODE>')
+    .option('--confirm <NODE>', 'The node name again, to confirm without a prompt')
+    .option('--force', 'Remove it even with instances on it: they are placed elsewhere')
+    .action(
+      act(io, actions, (a, name: string, flags: { json?: boolean; confirm?: string; force?: boolean }) =>
+        a.nodesRemove(io, name, flags),
+      ),
+    );
+  return [nodes, nodesDrain, nodesActivate, nodesJoinToken, nodesRemove];
 }

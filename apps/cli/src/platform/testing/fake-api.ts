@@ -287,6 +287,40 @@ export class FakeApi {
       this.auth(req);
       return send(res, 200, this.nodes);
     }
+    if (path === '/api/nodes/join-tokens' && method === 'POST') {
+      this.auth(req, undefined, true);
+      const ttl = (body as { ttl?: string } | undefined)?.ttl ?? '1h';
+      if (!/^\d+[smh]$/.test(ttl)) {
+        const message = `ttl must be from 1m to 24h, not ${JSON.stringify(ttl)}`;
+        throw new HttpError(400, 'invalid_params', message);
+      }
+      const token = `pjoin_${'j'.repeat(40)}`;
+      const caHash = `sha256:${'c'.repeat(64)}`;
+      const base = `http://${req.headers.host ?? ''}`;
+      return send(res, 201, {
+        id: randomUUID(),
+        prefix: token.slice(0, 13),
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        usedAt: null,
+        nodeName: null,
+        createdAt: new Date().toISOString(),
+        token,
+        caHash,
+        command: `paas node join ${base} --token ${token} --ca-hash ${caHash}`,
+      });
+    }
+    const removeNode = /^\/api\/nodes\/([^/]+)$/.exec(path);
+    if (removeNode && method === 'DELETE') {
+      this.auth(req, undefined, true);
+      const name = decodeURIComponent(removeNode[1] ?? '');
+      const at = this.nodes.findIndex((n) => n.name === name);
+      if (at < 0) throw new HttpError(404, 'not_found', `node '${name}' not found`);
+      const force = url.searchParams.get('force') === 'true';
+      if (!force && this.nodes[at]?.state !== 'draining')
+        throw new HttpError(409, 'conflict', `node ${name} still runs 1 instance: drain it first`);
+      this.nodes.splice(at, 1);
+      return send(res, 200, { name, removed: true, revoked: 1, replaced: force ? 1 : 0 });
+    }
     const nodeAction = /^\/api\/nodes\/([^/]+)\/(drain|activate)$/.exec(path);
     if (nodeAction && method === 'POST') {
       this.auth(req, undefined, true);
