@@ -163,6 +163,31 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual(await instanceLines(api, app.id), [], 'nothing was written');
     });
 
+    it('refuses a node credential bound to another node, before looking at the lines', async () => {
+      const node = await insertNode(api, 'logs-bound');
+      const app = await createApp(api, 'logs-bound');
+      const own = await insertInstance(api, app, await deployRelease(api, app), 'web', 1, node);
+      const { token: bound } = await issueToken(api.dataSource.manager, {
+        name: 'node-logs-bound',
+        node: true,
+        nodeName: 'logs-bound',
+      });
+      const { token: other } = await issueToken(api.dataSource.manager, {
+        name: 'node-elsewhere',
+        node: true,
+        nodeName: 'elsewhere',
+      });
+      const body = { lines: [{ instance: own.id, line: 'from its own node' }] };
+      const refused = await api.request('POST', '/api/nodes/logs-bound/logs', { token: other, body });
+      assert.equal(refused.status, 403, refused.text);
+      assert.match(refused.body.message, /belongs to node elsewhere/);
+      const events = await api.request('GET', '/api/nodes/logs-bound/events', { token: other });
+      assert.equal(events.status, 403, events.text);
+      const taken = await api.request('POST', '/api/nodes/logs-bound/logs', { token: bound, body });
+      assert.equal(taken.status, 200, taken.text);
+      assert.deepEqual(await instanceLines(api, app.id), ['web.1: from its own node']);
+    });
+
     it('is a node route: an app token may not write', async () => {
       const { token } = await issueToken(api.dataSource.manager, { name: 'an-app', apps: [] });
       const res = await api.request('POST', '/api/nodes/logs-a/logs', { token, body: { lines: [] } });
