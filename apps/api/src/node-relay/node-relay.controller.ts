@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { type NodeLogAnswer, type NodeLogBatch, Node } from '@paas/platform';
 import type { ServerResponse } from 'node:http';
 import type { DataSource } from 'typeorm';
@@ -8,6 +8,7 @@ import { ApiError } from '../common/api-error';
 import { EventStream } from '../common/event-stream';
 import { DATA_SOURCE } from '../core/tokens';
 import { NodeEventsService } from './node-events.service';
+import { NodeLogAnswerView, NodeLogBatchDto } from './node-relay.dto';
 import { NodeLogBody } from './node-log-body';
 import { NodeLogsService } from './node-logs.service';
 
@@ -30,7 +31,8 @@ export class NodeRelayController {
   @Post(':name/logs')
   @HttpCode(200)
   @ForNodes()
-  @ApiOkResponse({ description: "the lines written to their apps' logs, and those of instances no longer known" })
+  @ApiBody({ type: NodeLogBatchDto })
+  @ApiOkResponse({ type: NodeLogAnswerView, description: "instance output into the apps' logs" })
   write(@Param('name') name: string, @NodeLogBody() body: NodeLogBatch): Promise<NodeLogAnswer> {
     return this.logs.write(name, body);
   }
