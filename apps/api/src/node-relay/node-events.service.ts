@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { nodeChannel } from '@paas/platform';
+import { nodeChannel, reportOutages } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { REDIS } from '../core/tokens';
 
@@ -36,7 +36,8 @@ export class NodeEventsService implements OnModuleDestroy {
     this.subscribed ??= (async () => {
       const subscriber = this.redis.duplicate();
       this.subscriber = subscriber;
-      subscriber.on('error', (err: Error) => this.logger.warn(`node channels: ${err.message}`));
+      // said once while Redis is away, not on every retry
+      reportOutages(subscriber, (line) => this.logger.warn(`node channels: ${line}`));
       subscriber.on('pmessage', (_pattern: string, channel: string) => {
         for (const onNudge of this.listeners.get(channel.slice(this.prefix.length)) ?? []) onNudge();
       });
