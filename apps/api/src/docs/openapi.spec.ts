@@ -38,6 +38,8 @@ const ROUTES = [
   'get /api/nodes',
   'post /api/nodes/register',
   'post /api/nodes/{name}/heartbeat',
+  'post /api/nodes/{name}/logs',
+  'get /api/nodes/{name}/events',
   'post /api/nodes/{name}/drain',
   'post /api/nodes/{name}/activate',
   'get /api/tokens',
