@@ -27,7 +27,6 @@ import {
   type HeartbeatReply,
   type InstanceReport,
   type NodeSummary,
-  nodeChannel,
   reportChanged,
 } from '@paas/platform';
 import { ControlPlaneError } from './api-client';
@@ -138,15 +137,7 @@ export class Agent {
   async start(): Promise<void> {
     await this.adopt();
     await this.register();
-    if (this.deps.nudges) {
-      const channel = nodeChannel(this.name);
-      this.unlisten = await this.deps.nudges
-        .listen(channel, () => this.poke())
-        .catch((err: unknown) => {
-          this.deps.log(`cannot subscribe to ${channel} (heartbeats only): ${(err as Error).message}`);
-          return undefined;
-        });
-    }
+    this.unlisten = this.deps.nudges?.listen(() => this.poke());
     this.loop = this.run();
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type Server as HttpServer, type ServerResponse, createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,4 +57,52 @@ describe('the agent talking to an https control plane', () => {
       assert.deepEqual(seen, [], 'no request reached the server');
     });
   }
+});
+
+describe("the node's event stream", () => {
+  let server: HttpServer;
+  let url = '';
+  const held: ServerResponse[] = [];
+  before(async () => {
+    server = createHttpServer((req, res) => {
+      if (req.url !== '/api/nodes/n1/events') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'not_found', message: "node 'n2' is not registered" }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // an event split across writes, a keep-alive comment, CRLF line ends
+      res.write('event: ready\ndata: n1\n\n: keep-alive\n\nevent: nu');
+      setTimeout(() => res.write('dge\r\ndata: changed\r\n\r\n'), 10);
+      held.push(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const res of held) res.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('yields the names of the events as they come, skipping comments, until aborted', async () => {
+    const client = new ApiClient(url, () => 'paas_node');
+    const stop = new AbortController();
+    const seen: string[] = [];
+    for await (const event of client.events('n1', stop.signal)) {
+      seen.push(event);
+      if (seen.length === 2) stop.abort();
+    }
+    assert.deepEqual(seen, ['ready', 'nudge']);
+  });
+
+  it("fails with the api's refusal", async () => {
+    const client = new ApiClient(url, () => 'paas_node');
+    await assert.rejects(
+      (async () => {
+        for await (const _ of client.events('n2', new AbortController().signal)) assert.fail('no event');
+      })(),
+      (err: unknown) =>
+        err instanceof ControlPlaneError && err.status === 404 && /n2' is not registered/.test(err.message),
+    );
+  });
 });

@@ -17,12 +17,11 @@ describe('agent config', () => {
     );
   });
 
-  it('finds the api, the token, redis and the registry from the defaults of its root', () => {
+  it('finds the api, the token and the registry from the defaults of its root', () => {
     const c = loadAgentConfig({ PAAS_ROOT: '/r', PAAS_NODE_NAME: 'Node-1' });
     assert.equal(c.apiUrl, 'http://127.0.0.1:7000');
     assert.equal(c.token, null);
     assert.equal(c.tokenFile, '/r/platform/admin.token');
-    assert.equal(c.redisUrl, 'unix:///r/platform/redis/redis.sock');
     assert.equal(c.registry, '127.0.0.1:5000');
     assert.equal(c.nodeName, 'node-1');
     assert.equal(c.nodeAddress, null);
@@ -33,11 +32,22 @@ describe('agent config', () => {
     const c = loadAgentConfig({
       PAAS_API_URL: 'http://10.0.0.1:7000',
       PAAS_REGISTRY_ADDR: '10.0.0.3:5000',
-      REDIS_URL: 'redis://10.0.0.4:6379',
-      PAAS_PROTECTED_CIDRS: '10.9.0.0/16',
+      PAAS_PROTECTED_CIDRS: '10.9.0.0/16,10.0.0.4',
     });
-    assert.deepEqual(c.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.1/32', '10.0.0.3/32', '10.0.0.4/32']);
+    assert.deepEqual(c.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.4/32', '10.0.0.1/32', '10.0.0.3/32']);
     assert.deepEqual(loadAgentConfig({}).engine.bridge.protectedCidrs, []);
+  });
+
+  it('ignores a REDIS_URL left in its environment: a node has no Redis (docs/security.md)', () => {
+    const c = loadAgentConfig({ PAAS_NODE_NAME: 'n1', REDIS_URL: 'nonsense://x::' });
+    assert.deepEqual(
+      Object.keys(c).filter((k) => /redis/i.test(k)),
+      [],
+    );
+    assert.deepEqual(
+      loadAgentConfig({ PAAS_NODE_NAME: 'n1', REDIS_URL: 'redis://10.0.0.4:6379' }),
+      loadAgentConfig({ PAAS_NODE_NAME: 'n1' }),
+    );
   });
 
   it('reads the node settings and names a bad one', () => {

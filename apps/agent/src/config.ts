@@ -51,8 +51,6 @@ export interface AgentConfig {
    * instances never reach; 1 never promises more than the node has.
    */
   readonly overcommit: number;
-  /** `REDIS_URL`: where instance output goes (the apps' log streams). */
-  readonly redisUrl: string;
   /**
    * `PAAS_REGISTRY_ADDR`: the platform registry as this node reaches it. Release images the
    * control plane names under its own registry address are pulled from here.
@@ -111,7 +109,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
     );
   }
   const registry = listenAddress(env, 'PAAS_REGISTRY_ADDR');
-  const redisUrl = env['REDIS_URL'] || `unix://${join(p.root, 'platform', 'redis', 'redis.sock')}`;
   const native = join(REPO, 'native', 'runtime', 'build');
   return {
     paths: p,
@@ -127,10 +124,11 @@ export function loadAgentConfig(env: Env): AgentConfig {
     memory: positive(env, 'PAAS_NODE_MEMORY', Math.max(64, Math.floor((totalmem() / 2 ** 20) * 0.9)), true),
     cpus: Math.round(positive(env, 'PAAS_NODE_CPUS', availableParallelism(), false) * 1000),
     overcommit: overcommit(env),
-    redisUrl,
     registry: `${registry.host === '0.0.0.0' ? '127.0.0.1' : registry.host}:${registry.port}`,
     registryLogin: registryLogin(env),
     insecureRegistries: insecureRegistries(env),
-    engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`, redisUrl])),
+    // no REDIS_URL: a node reaches the control plane through the api only (docs/security.md);
+    // the operator names the control plane's other hosts in PAAS_PROTECTED_CIDRS
+    engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`])),
   };
 }

@@ -414,9 +414,7 @@ export class Instance {
     const until = this.abort.signal;
     void (async () => {
       try {
-        for await (const line of runtime.logs(record, { fromStart, until })) {
-          await appLog.append(this.appId, this.name, line).catch(() => undefined);
-        }
+        for await (const line of runtime.logs(record, { fromStart, until })) appLog.append(this, line);
       } catch (err) {
         if (!until.aborted) this.deps.log(`logs of ${this.name}: ${(err as Error).message}`);
       }

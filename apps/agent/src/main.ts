@@ -9,14 +9,13 @@
  */
 import { ConfigError } from '@paas/config';
 import { openEngine } from '@paas/engine';
-import { connectRedis } from '@paas/platform';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Agent } from './agent';
 import { ApiClient } from './api-client';
-import { RedisAppLog, RedisNudges } from './app-log';
+import { BatchingAppLog, StreamNudges } from './app-log';
 import { FileCheckedMarks } from './checked-marks';
 import { runCheck } from './checks';
 import { type AgentConfig, loadAgentConfig } from './config';
@@ -51,18 +50,18 @@ async function main(): Promise<void> {
     return;
   }
   const engine = await openEngine(config.paths, config.engine);
-  const redis = connectRedis(config.redisUrl, { lazyConnect: true });
-  redis.on('error', () => undefined); // ioredis reconnects; output waits meanwhile
-  await redis.connect().catch((err: unknown) => log(`redis ${config.redisUrl}: ${(err as Error).message} (retrying)`));
+  // the api is the node's only way into the control plane: no Redis here (docs/security.md)
+  const api = new ApiClient(config.apiUrl, tokenOf(config), undefined, config.ca);
+  const appLog = new BatchingAppLog(api, config.nodeName, systemClock, log);
   const agent = new Agent({
     config,
     runtime: new EngineRuntime(engine),
     images: new NodeImages(engine.images, config.paths.root, config.registryLogin),
-    api: new ApiClient(config.apiUrl, tokenOf(config), undefined, config.ca),
+    api,
     checker: { run: runCheck },
     marks: new FileCheckedMarks(join(config.paths.run, 'agent', 'checked')),
-    appLog: new RedisAppLog(redis),
-    nudges: new RedisNudges(redis),
+    appLog,
+    nudges: new StreamNudges(api, config.nodeName, systemClock, log),
     clock: systemClock,
     log,
   });
@@ -94,7 +93,7 @@ async function main(): Promise<void> {
   log('stopping (the containers keep running)');
   server.close();
   await agent.stop();
-  redis.disconnect();
+  await appLog.close();
   await rm(config.socket, { force: true });
 }
 

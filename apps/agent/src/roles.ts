@@ -1,14 +1,22 @@
 /**
  * What the agent needs from the rest of the node and the platform, one small role each (as
  * containerd's interfaces are): the agent's files depend on these, never on the engine, the
- * registry client, Redis or the clock directly. main.ts wires the real ones (runtime.ts,
+ * registry client, the network or the clock directly. main.ts wires the real ones (runtime.ts,
  * images.ts, api-client.ts, app-log.ts, checked-marks.ts, checks.ts); the unit specs wire
  * small fakes (testing/fakes.ts), so the convergence and every lifecycle path run without
  * root in milliseconds.
  */
 import type { TrustedCa } from '@paas/config';
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
-import type { DeployCheck, HeartbeatReply, HeartbeatRequest, RegisterAnswer, RegisterRequest } from '@paas/platform';
+import type {
+  DeployCheck,
+  HeartbeatReply,
+  HeartbeatRequest,
+  NodeLogAnswer,
+  NodeLogBatch,
+  RegisterAnswer,
+  RegisterRequest,
+} from '@paas/platform';
 
 /** Where a container is reached: its bridge address and the host ports it publishes. */
 export interface ContainerAddress {
@@ -76,15 +84,43 @@ export interface HealthChecker {
   run(check: DeployCheck, host: string, liveness: Liveness, signal: AbortSignal): Promise<void>;
 }
 
-/** An app's log stream (app-log.ts): an instance's output lines, as `app[web.1]`. */
-export interface AppLog {
-  append(appId: string, source: string, line: string): Promise<void>;
+/** Which instance a line of output is of: the app's log shows it as `app[web.1]`. */
+export interface LogSource {
+  readonly id: string;
+  readonly appId: string;
+  /** `web.1` */
+  readonly name: string;
 }
 
-/** The control plane's nudges on the node's channel: "heartbeat now". */
+/**
+ * The apps' log streams (app-log.ts): an instance's output lines. `append` takes the line
+ * and returns at once: an instance's output pipe never waits for the control plane.
+ */
+export interface AppLog {
+  append(source: LogSource, line: string): void;
+}
+
+/** The control plane's nudges to this node: "heartbeat now". */
 export interface Nudges {
-  /** Calls `onNudge` for each nudge until the returned function is called. */
-  listen(channel: string, onNudge: () => void): Promise<() => void>;
+  /**
+   * Calls `onNudge` for each nudge, and whenever nudges may have been missed (the stream to
+   * the control plane was re-opened), until the returned function is called.
+   */
+  listen(onNudge: () => void): () => void;
+}
+
+/** The api's intake of instance output (api-client.ts); errors are `ControlPlaneError`s. */
+export interface LogIntake {
+  sendLogs(node: string, batch: NodeLogBatch): Promise<NodeLogAnswer>;
+}
+
+/**
+ * The api's event stream of this node (api-client.ts): the names of its events as they come
+ * (`ready`, then `nudge`s), until the stream ends, fails (a `ControlPlaneError`) or `signal`
+ * aborts.
+ */
+export interface NodeEventStream {
+  events(node: string, signal: AbortSignal): AsyncIterable<string>;
 }
 
 /**

@@ -13,6 +13,7 @@ import { HealthModule } from './health/health.module';
 import { InstancesModule } from './instances/instances.module';
 import { JoinModule } from './join/join.module';
 import { LogsModule } from './logs/logs.module';
+import { NodeRelayModule } from './node-relay/node-relay.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ReleasesModule } from './releases/releases.module';
 import { RunsModule } from './runs/runs.module';
@@ -39,6 +40,7 @@ export class AppModule {
         DomainsModule,
         LogsModule,
         NodesModule,
+        NodeRelayModule,
         JoinModule,
         TokensModule,
         GitModule,

@@ -27,6 +27,27 @@ describe('api settings', () => {
     );
   });
 
+  it('trusts PAAS_CA_FILE for a rediss:// REDIS_URL, and says when that file cannot be read', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-api-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = await ensurePlatformCa(join(dir, 'tls'));
+    const root = join(dir, 'root');
+    assert.equal(loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://:pw@10.0.0.6' }).redisCa, null);
+    assert.equal(
+      loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://:pw@10.0.0.6', PAAS_CA_FILE: ca.certFile }).redisCa,
+      ca.cert,
+    );
+    assert.equal(
+      loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'redis://10.0.0.6', PAAS_CA_FILE: ca.certFile }).redisCa,
+      null,
+      'no TLS, no CA',
+    );
+    assert.throws(
+      () => loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://10.0.0.6', PAAS_CA_FILE: join(dir, 'missing.crt') }),
+      (err: Error) => err instanceof ConfigError && /PAAS_CA_FILE/.test(err.message) && /cannot read/.test(err.message),
+    );
+  });
+
   it('speaks plain HTTP to the registries PAAS_INSECURE_REGISTRIES names (a platform registry on a cluster bridge)', () => {
     assert.deepEqual(loadApiConfig({}).insecureRegistries, []);
     assert.deepEqual(

@@ -33,6 +33,8 @@ export interface ApiConfig {
   readonly databaseUrl: string;
   /** REDIS_URL; `paas up` sets it to its managed redis-server when the user gave none. */
   readonly redisUrl: string;
+  /** For a `rediss://` REDIS_URL: the CA (PEM) its certificate must chain to (PAAS_CA_FILE or the platform CA). */
+  readonly redisCa: string | null;
   /**
    * The apps' bare repositories (PAAS_GIT_ROOT, default $PAAS_ROOT/platform/git). Every api and
    * build worker of one platform must see the same ones: shared storage across machines.
@@ -101,6 +103,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     tls: serviceTlsSettings(env, 'PAAS_API', listen.host),
     databaseUrl,
     redisUrl,
+    redisCa: redisUrl.startsWith('rediss:') ? (trustedCa(env)?.pem ?? null) : null,
     gitRoot: env['PAAS_GIT_ROOT']
       ? absoluteDirectory('PAAS_GIT_ROOT', env['PAAS_GIT_ROOT'])
       : join(root.root, 'platform', 'git'),

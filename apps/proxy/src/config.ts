@@ -1,6 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type Env, type ListenAddress, type Paths, domain, listenAddress, paths } from '@paas/config';
+import {
+  ConfigError,
+  type Env,
+  type ListenAddress,
+  type Paths,
+  domain,
+  listenAddress,
+  paths,
+  trustedCa,
+} from '@paas/config';
 
 export interface ProxyConfig {
   readonly paths: Paths;
@@ -9,6 +18,8 @@ export interface ProxyConfig {
   readonly domain: string;
   /** REDIS_URL, or the managed redis-server `paas up` runs under $PAAS_ROOT. */
   readonly redisUrl: string;
+  /** For a `rediss://` REDIS_URL: the CA (PEM) its certificate must chain to (PAAS_CA_FILE or the platform CA). */
+  readonly redisCa: string | null;
   /** Worker processes (PAAS_ROUTER_WORKERS, default: one per CPU; 0 = serve in one process). */
   readonly workers: number;
   /** Metrics and status (PAAS_ROUTER_ADMIN_ADDR, default 127.0.0.1:8081; `off` for none). */
@@ -72,11 +83,13 @@ export function loadProxyConfig(env: Env): ProxyConfig {
   const root = paths(env);
   const listen = listenAddress(env, 'PAAS_ROUTER_ADDR');
   const healthIntervalMs = integer(env, 'PAAS_ROUTER_HEALTH_INTERVAL_MS', 2000, 50, 3_600_000);
+  const redisUrl = env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`;
   return {
     paths: root,
     listen,
     domain: domain(env, 'PAAS_DOMAIN'),
-    redisUrl: env['REDIS_URL'] || `unix://${join(root.root, 'platform', 'redis', 'redis.sock')}`,
+    redisUrl,
+    redisCa: redisUrl.startsWith('rediss:') ? (trustedCa(env)?.pem ?? null) : null,
     workers: integer(env, 'PAAS_ROUTER_WORKERS', availableParallelism(), 0, 256),
     admin: adminAddress(env),
     routerId: env['PAAS_ROUTER_ID'] || null,

@@ -19,6 +19,7 @@ import {
   RouteWatcher,
   connectRedis,
   publishRouterMetrics,
+  redactRedisUrl,
   removeRouterMetrics,
 } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
@@ -81,7 +82,7 @@ export class Controller {
   }
 
   private connect(role: string): Redis {
-    const redis = connectRedis(this.config.redisUrl);
+    const redis = connectRedis(this.config.redisUrl, {}, { ca: this.config.redisCa });
     redis.on('error', (err: Error) => {
       // ioredis retries by itself; say so once per distinct error, not on every retry.
       const key = `${role} ${err.message}`;
@@ -95,7 +96,7 @@ export class Controller {
   /** Loads the route table (waiting for Redis if need be) and starts the checks and metrics. */
   async start(): Promise<void> {
     const waiting = setInterval(
-      () => this.log(`waiting for redis (${this.config.redisUrl}) to load the route table`),
+      () => this.log(`waiting for redis (${redactRedisUrl(this.config.redisUrl)}) to load the route table`),
       5000,
     );
     try {

@@ -417,6 +417,38 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/nodes/{name}/logs': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['NodeRelayController_write'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/nodes/{name}/events': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['NodeRelayController_stream'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/nodes/join-tokens': {
     readonly parameters: {
       readonly query?: never;
@@ -1004,6 +1036,23 @@ export interface components {
       readonly revoked: number;
       /** @description instances it still ran, placed elsewhere (--force) */
       readonly replaced: number;
+    };
+    readonly NodeLogLineDto: {
+      /**
+       * Format: uuid
+       * @description the instance (placed on this node) that wrote it
+       */
+      readonly instance: string;
+      readonly line: string;
+    };
+    readonly NodeLogBatchDto: {
+      readonly lines: readonly components['schemas']['NodeLogLineDto'][];
+    };
+    readonly NodeLogAnswerView: {
+      /** @description lines written to their apps' logs */
+      readonly written: number;
+      /** @description lines of instances the api no longer knows, left out */
+      readonly unknown: number;
     };
     readonly CreateJoinTokenDto: {
       /**
@@ -2049,6 +2098,52 @@ export interface operations {
         content: {
           readonly 'application/json': components['schemas']['RemovedNodeView'];
         };
+      };
+    };
+  };
+  readonly NodeRelayController_write: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['NodeLogBatchDto'];
+      };
+    };
+    readonly responses: {
+      /** @description instance output into the apps' logs */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['NodeLogAnswerView'];
+        };
+      };
+    };
+  };
+  readonly NodeRelayController_stream: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description `event: ready` once the stream listens, then `event: nudge` whenever the node should heartbeat now */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content?: never;
       };
     };
   };

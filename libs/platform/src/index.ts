@@ -10,6 +10,7 @@ export * from './releases';
 export * from './release-lifecycle';
 export * from './queue';
 export * from './logs';
+export * from './node-logs';
 export * from './limits';
 export * from './sizes';
 export * from './image-command';

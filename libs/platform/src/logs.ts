@@ -79,6 +79,43 @@ export async function writeAppLog(
   }
 }
 
+/** One line for an app's log, as `writeAppLogs` takes them. */
+export interface AppLogLine {
+  readonly appId: string;
+  readonly source: string;
+  readonly line: string;
+}
+
+/**
+ * Appends many lines in one round trip (a pipeline of XADDs, in order), to logs that exist
+ * only: their writers (the agents, through the api) may outlive the app. Throws when Redis
+ * does not answer, so the caller can say the lines were not written.
+ */
+export async function writeAppLogs(redis: Redis, lines: readonly AppLogLine[]): Promise<void> {
+  if (lines.length === 0) return;
+  const t = new Date().toISOString();
+  const pipeline = redis.pipeline();
+  for (const { appId, source, line } of lines) {
+    pipeline.xadd(
+      appLogKey(appId),
+      'NOMKSTREAM',
+      'MAXLEN',
+      '~',
+      String(APP_LOG_MAX),
+      '*',
+      't',
+      t,
+      's',
+      source,
+      'l',
+      line,
+    );
+  }
+  const results = (await pipeline.exec()) ?? [];
+  const failed = results.find(([err]) => err);
+  if (failed?.[0]) throw failed[0];
+}
+
 /** Marks a build stream finished; followers stop after this entry. */
 export async function endLog(
   redis: Redis,

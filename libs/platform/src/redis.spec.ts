@@ -16,6 +16,7 @@ import {
 } from './logs';
 import { connectRedis, redisOptions, reportOutages } from './redis';
 import { type LocalRedis, startLocalRedis } from './redis-server';
+import { type TlsRedis, startTlsRedis } from './testing/redis';
 
 describe('REDIS_URL', () => {
   it('takes redis://, rediss:// and unix:// URLs', () => {
@@ -30,6 +31,8 @@ describe('REDIS_URL', () => {
     assert.equal(secure.username, 'user');
     assert.deepEqual(secure.tls, {});
     assert.equal(redisOptions('unix:///run/paas/redis.sock').path, '/run/paas/redis.sock');
+    assert.deepEqual(redisOptions('rediss://h', { ca: 'PEM' }).tls, { ca: 'PEM' }, 'rediss trusts the CA given');
+    assert.equal(redisOptions('redis://h', { ca: 'PEM' }).tls, undefined, 'a CA never turns TLS on');
   });
 
   it('says what is wrong, without the password', () => {
@@ -44,6 +47,69 @@ describe('REDIS_URL', () => {
       () => redisOptions('redis://:topsecret@h/x'),
       (err: Error) => !err.message.includes('topsecret'),
     );
+  });
+});
+
+describe('rediss:// with a password, to a redis-server certified by the platform CA', () => {
+  const password = 'p@ss word';
+  let dir: string;
+  let server: TlsRedis;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paas-rediss-'));
+    server = await startTlsRedis(dir, password);
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A client that tries once, and the errors it met (connect() only says "Connection is closed"). */
+  const once = (url: string, ca: string | null) => {
+    const errors: string[] = [];
+    const client = connectRedis(url, { lazyConnect: true, retryStrategy: () => null }, { ca });
+    client.on('error', (err: Error) => errors.push(err.message));
+    return { client, errors };
+  };
+
+  it('connects over TLS with the CA and the password, and works', async () => {
+    const { client } = once(server.url, server.ca);
+    try {
+      await client.connect();
+      await client.set('k', 'over tls');
+      assert.equal(await client.get('k'), 'over tls');
+      await writeAppLog(client, 'tls-app', 'web.1', 'hello');
+      assert.deepEqual(
+        (await tailLog(client, appLogKey('tls-app'), 1)).map((e) => e.line),
+        ['hello'],
+      );
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it("refuses a server whose certificate does not chain to the trusted CA (Node's roots without one)", async () => {
+    const { client, errors } = once(server.url, null);
+    try {
+      await assert.rejects(client.connect());
+      assert.match(errors.join('\n'), /self[- ]signed|unable to (get|verify)/i);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('is refused with a wrong password, or none', async () => {
+    const wrong = once(server.url.replace(encodeURIComponent(password), 'wrong'), server.ca);
+    const none = once(server.url.replace(`:${encodeURIComponent(password)}@`, ''), server.ca);
+    try {
+      await assert.rejects(wrong.client.connect());
+      assert.match(wrong.errors.join('\n'), /WRONGPASS|invalid username-password/i);
+      await none.client.connect().catch(() => undefined);
+      await assert.rejects(none.client.ping());
+      assert.match(none.errors.join('\n'), /NOAUTH/);
+    } finally {
+      wrong.client.disconnect();
+      none.client.disconnect();
+    }
   });
 });
 

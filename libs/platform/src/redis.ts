@@ -2,18 +2,37 @@
  * Redis for queues (BullMQ) and live events (streams, pub/sub). `REDIS_URL` names a server
  * (`redis://[:password@]host:port[/db]`, `rediss://…` or `unix:///path/to/redis.sock`); without
  * it `paas up` runs a private redis-server under $PAAS_ROOT/platform/redis on a unix socket.
+ *
+ * Who connects: the api, build workers and routers (control-plane components), never nodes
+ * (docs/security.md). One that runs on another machine reaches Redis with `rediss://` and a
+ * password; the server's certificate must then chain to the CA the component trusts
+ * (`PAAS_CA_FILE` or the platform CA, libs/config tls.ts), passed here as `ca`.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PaasError } from '@paas/errors';
 
+/** A REDIS_URL fit for a log line or a message: its password as `***`. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
 export class RedisUrlError extends PaasError {
   constructor(url: string, reason: string) {
-    super('invalid_params', `REDIS_URL=${JSON.stringify(url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'))}: ${reason}`);
+    super('invalid_params', `REDIS_URL=${JSON.stringify(redactRedisUrl(url))}: ${reason}`);
   }
 }
 
+/** How to reach a REDIS_URL beyond the URL itself. */
+export interface RedisTrust {
+  /**
+   * PEM of the CA a `rediss://` server's certificate must chain to (instead of Node's
+   * roots); ignored for `redis://` and `unix://`.
+   */
+  readonly ca?: string | null;
+}
+
 /** ioredis options for a REDIS_URL. BullMQ needs `maxRetriesPerRequest: null` on workers. */
-export function redisOptions(url: string): RedisOptions {
+export function redisOptions(url: string, { ca }: RedisTrust = {}): RedisOptions {
   if (url.startsWith('unix://')) {
     const path = url.slice('unix://'.length);
     if (!path.startsWith('/')) throw new RedisUrlError(url, 'expected unix:///absolute/path/redis.sock');
@@ -37,13 +56,14 @@ export function redisOptions(url: string): RedisOptions {
     ...(parsed.username !== '' ? { username: decodeURIComponent(parsed.username) } : {}),
     ...(parsed.password !== '' ? { password: decodeURIComponent(parsed.password) } : {}),
     db,
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    // ioredis gives tls.connect the host, so the certificate is checked against it
+    ...(parsed.protocol === 'rediss:' ? { tls: ca ? { ca } : {} } : {}),
     maxRetriesPerRequest: null,
   };
 }
 
-export function connectRedis(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis({ ...redisOptions(url), ...extra });
+export function connectRedis(url: string, extra: RedisOptions = {}, trust: RedisTrust = {}): Redis {
+  return new Redis({ ...redisOptions(url, trust), ...extra });
 }
 
 /**

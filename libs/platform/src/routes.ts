@@ -46,7 +46,7 @@ import type { Redis } from 'ioredis';
 import { HOSTNAME, ROUTABLE_APP_NAME_RULE, isRoutableAppName } from './names';
 import { PaasError } from '@paas/errors';
 
-export { connectRedis, RedisUrlError } from './redis';
+export { connectRedis, RedisUrlError, redactRedisUrl } from './redis';
 
 export const ROUTES_KEY = 'paas:routes';
 export const ROUTES_VERSION_KEY = 'paas:routes:version';

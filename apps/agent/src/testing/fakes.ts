@@ -28,6 +28,7 @@ import type {
   HealthChecker,
   ImageSource,
   ImageStore,
+  LogSource,
   Nudges,
 } from '../roles';
 
@@ -333,11 +334,11 @@ export class FakeChecker implements HealthChecker {
   }
 }
 
-/** The node's channel: `nudge()` is the control plane publishing to it. */
+/** The node's event stream: `nudge()` is the control plane nudging the node. */
 export class FakeNudges implements Nudges {
   private listener: (() => void) | null = null;
 
-  async listen(_channel: string, onNudge: () => void): Promise<() => void> {
+  listen(onNudge: () => void): () => void {
     this.listener = onNudge;
     return () => (this.listener = null);
   }
@@ -366,8 +367,8 @@ export class FakeMarks implements CheckedMarks {
 export class FakeAppLog implements AppLog {
   readonly lines: string[] = [];
 
-  async append(appId: string, source: string, line: string): Promise<void> {
-    this.lines.push(`${appId} ${source}: ${line}`);
+  append(source: LogSource, line: string): void {
+    this.lines.push(`${source.appId} ${source.name}: ${line}`);
   }
 }
 

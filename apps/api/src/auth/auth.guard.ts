@@ -47,7 +47,9 @@ export class AuthGuard implements CanActivate {
     const forNodes = this.reflector.getAllAndOverride<boolean>(NODE_ROUTE, targets) ?? false;
     if (token.node !== forNodes && !token.admin) {
       throw ApiError.forbidden(
-        token.node ? 'a node token may only register its node and send heartbeats' : 'this needs a node or admin token',
+        token.node
+          ? 'a node token may only reach its node: register, heartbeat, logs and events'
+          : 'this needs a node or admin token',
       );
     }
     if (token.node && token.nodeName !== null) this.checkBoundNode(req, token, token.nodeName);

@@ -12,7 +12,7 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADMIN_ROUTE, true);
 
 /**
- * A route agents call (register, heartbeat): node tokens and admin tokens may. Every route
+ * A route agents call (register, heartbeat, logs, events): node tokens and admin tokens may. Every route
  * without it is closed to node tokens, so a new route never opens to agents by accident.
  */
 export const ForNodes = (): MethodDecorator & ClassDecorator => SetMetadata(NODE_ROUTE, true);

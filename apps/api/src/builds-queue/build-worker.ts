@@ -119,7 +119,7 @@ export async function createBuildWorker(
     }
   };
   const worker = new Worker<BuildJobData, BuildJobResult>(BUILDS_QUEUE, process, {
-    connection: queueConnection(config.redisUrl),
+    connection: queueConnection(config.redisUrl, { ca: config.redisCa }),
     prefix: QUEUE_PREFIX,
     concurrency: tuning.concurrency ?? 1,
     lockDuration: tuning.lockDurationMs ?? config.buildLockMs,
@@ -154,7 +154,7 @@ export async function createBuildWorker(
 /** A worker process of its own: opens the database and Redis, closes them on `close`. */
 export async function startBuildWorker(config: ApiConfig, tuning: BuildWorkerTuning = {}): Promise<BuildWorkerHandle> {
   const dataSource = await openDatabase({ url: config.databaseUrl, platformDir: join(config.paths.root, 'platform') });
-  const redis = connectRedis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl, {}, { ca: config.redisCa });
   reportOutages(redis, (line) => console.error(`build worker: ${line}`));
   try {
     const handle = await createBuildWorker(

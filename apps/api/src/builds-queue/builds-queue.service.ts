@@ -30,7 +30,7 @@ export class BuildsQueueService implements OnModuleInit, BeforeApplicationShutdo
     @Inject(REDIS) private readonly redis: Redis,
   ) {
     this.queue = new Queue<BuildJobData, BuildJobResult>(BUILDS_QUEUE, {
-      connection: queueConnection(config.redisUrl),
+      connection: queueConnection(config.redisUrl, { ca: config.redisCa }),
       prefix: QUEUE_PREFIX,
     });
   }

@@ -1,4 +1,4 @@
-import { redisOptions } from '@paas/platform';
+import { type RedisTrust, redisOptions } from '@paas/platform';
 import type { RedisOptions } from 'bullmq';
 
 /**
@@ -6,7 +6,7 @@ import type { RedisOptions } from 'bullmq';
  * from these; ioredis' `retryStrategy` type allows null where BullMQ's does not, and we set
  * none, so it is left out.
  */
-export function queueConnection(url: string): RedisOptions {
-  const { retryStrategy: _unused, ...options } = redisOptions(url);
+export function queueConnection(url: string, trust: RedisTrust = {}): RedisOptions {
+  const { retryStrategy: _unused, ...options } = redisOptions(url, trust);
   return options;
 }

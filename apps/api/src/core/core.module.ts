@@ -30,7 +30,7 @@ export class CoreModule implements OnApplicationShutdown {
         {
           provide: REDIS,
           useFactory: async () => {
-            const redis = connectRedis(config.redisUrl, { lazyConnect: true });
+            const redis = connectRedis(config.redisUrl, { lazyConnect: true }, { ca: config.redisCa });
             await redis.connect();
             const logger = new Logger('redis');
             reportOutages(redis, (line) => logger.warn(line));

@@ -27,7 +27,7 @@ export const REPORTED_STATES = Object.keys({
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATES = new Set<unknown>(REPORTED_STATES);
 /** A body with thousands of bad reports answers with the first few. */
-const MAX_DETAILS = 20;
+export const MAX_DETAILS = 20;
 
 const REQUEST_FIELDS = new Set(['instances', 'full', 'gone', 'desiredVersion']);
 const REPORT_FIELDS = new Set<string>([
@@ -42,22 +42,22 @@ const REPORT_FIELDS = new Set<string>([
   'error',
 ] satisfies (keyof InstanceReport)[]);
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A rule broken, and the end of its message (`must be a string`); null: none is. */
-type Fault = readonly [rule: string, tail: string] | null;
+export type Fault = readonly [rule: string, tail: string] | null;
 
 const NOT_STRING: Fault = ['isString', 'must be a string'];
 const NOT_INTEGER: Fault = ['isInt', 'must be an integer'];
 const NEGATIVE: Fault = ['min', 'must not be less than 0'];
 const NOT_UUID: Fault = ['matches', 'must be a UUID'];
 const NOT_STATE: Fault = ['isIn', `must be one of ${REPORTED_STATES.join(', ')}`];
-const NOT_OBJECT: Fault = ['nestedValidation', 'must be an object'];
-const UNKNOWN: Fault = ['unknownField', 'is not a known field'];
+export const NOT_OBJECT: Fault = ['nestedValidation', 'must be an object'];
+export const UNKNOWN: Fault = ['unknownField', 'is not a known field'];
 
-const string = (value: unknown, maxLength: number): Fault =>
+export const string = (value: unknown, maxLength: number): Fault =>
   typeof value !== 'string'
     ? NOT_STRING
     : value.length > maxLength
@@ -66,13 +66,13 @@ const string = (value: unknown, maxLength: number): Fault =>
 const nullableString = (value: unknown, maxLength: number): Fault => (value === null ? null : string(value, maxLength));
 const count = (value: unknown): Fault =>
   typeof value !== 'number' || !Number.isInteger(value) ? NOT_INTEGER : value < 0 ? NEGATIVE : null;
-const uuid = (value: unknown): Fault => (typeof value !== 'string' || !UUID.test(value) ? NOT_UUID : null);
+export const uuid = (value: unknown): Fault => (typeof value !== 'string' || !UUID.test(value) ? NOT_UUID : null);
 
 /**
  * Collects faults until there are enough to tell. Where one is, is spelled only when there
  * is one: `instances.3.state` in details, `instances[3].state` in messages.
  */
-class Faults {
+export class Faults {
   readonly details: ErrorDetail[] = [];
   /** Some faults were not listed. */
   cut = false;

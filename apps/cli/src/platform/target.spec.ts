@@ -86,6 +86,24 @@ describe('the API the platform verbs talk to', () => {
     rmSync(tls, { recursive: true });
   });
 
+  it("sends the local admin's token to this machine's own api off loopback, over TLS with the CA only", async () => {
+    // (a HOME without the login stored above)
+    const here = { ...env, HOME: join(base, 'elsewhere'), PAAS_API_ADDR: '10.0.0.1:7000' };
+    // no CA to check the api's certificate against: not sent
+    assert.equal((await resolveTarget(here)).source, 'none');
+    const tls = join(base, 'root', 'platform', 'tls');
+    mkdirSync(tls, { recursive: true });
+    await ensurePlatformCa(tls);
+    try {
+      const target = await resolveTarget(here);
+      assert.deepEqual([target.url, target.source, target.token], ['https://10.0.0.1:7000', 'admin', 'paas_admin']);
+      // another machine's api, also https with the same CA: not sent
+      assert.equal((await resolveTarget({ ...here, PAAS_API_URL: 'https://10.0.0.2:7000' })).source, 'none');
+    } finally {
+      rmSync(tls, { recursive: true });
+    }
+  });
+
   it('forgets the login', async () => {
     assert.equal((await removeLogin(env))?.url, 'http://127.0.0.1:9999');
     assert.equal(await removeLogin(env), undefined);

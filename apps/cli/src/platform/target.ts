@@ -5,7 +5,8 @@
  *    (the local api, 127.0.0.1:7000 by default);
  * 2. the token: `PAAS_API_TOKEN`, else the stored login's when it is for that URL, else the
  *    local admin token `$PAAS_ROOT/platform/admin.token` when it is readable and the api is
- *    on loopback (that token never leaves the machine).
+ *    on loopback, or is this machine's own api off loopback (`PAAS_API_ADDR`, so https)
+ *    whose certificate chains to the platform CA: that token never leaves the machine.
  *
  * `paas login` stores `{url, token}` in `$XDG_CONFIG_HOME/paas/platform.json` (by default
  * `~/.config/paas/platform.json`), mode 0600, replaced atomically.
@@ -124,8 +125,11 @@ export async function resolveTarget(env: Env): Promise<Target> {
   const envToken = env['PAAS_API_TOKEN'];
   if (envToken) return { url, token: envToken, source: 'env', from: '$PAAS_API_TOKEN', ca };
   if (login && login.url === url) return { url, token: login.token, source: 'login', from: loginPath(env), ca };
-  // The local admin token never leaves the machine: it is only sent to a loopback api.
-  const admin = isLoopbackHost(new URL(url).hostname) ? await readAdminToken(env) : undefined;
+  // The local admin token never leaves the machine: it is only sent to a loopback api, or to
+  // this machine's own api off loopback (PAAS_API_ADDR) over TLS checked against the CA
+  const local =
+    isLoopbackHost(new URL(url).hostname) || (url === localApiUrl(env) && url.startsWith('https:') && ca !== null);
+  const admin = local ? await readAdminToken(env) : undefined;
   if (admin) return { url, token: admin, source: 'admin', from: adminTokenPath(paths(env).root), ca };
   return { url, token: undefined, source: 'none', from: '', ca };
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Env, VERSION, formatAddress, trustedCa } from '@paas/config';
+import { controlPlaneAddresses } from '@paas/engine';
 import {
   type Credentials,
   RegistryClient,
@@ -137,7 +138,12 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
       PAAS_API_TOKEN_FILE: nodeTokenPath(root),
       PAAS_REGISTRY_ADDR: new URL(registryUrl).host,
       ...login(logins.node),
-      REDIS_URL: env['REDIS_URL'] || redis?.url,
+      // nodes reach the control plane through the api only (docs/security.md); the user's
+      // Redis stays walled off from this node's instances all the same
+      REDIS_URL: undefined,
+      PAAS_PROTECTED_CIDRS:
+        [env['PAAS_PROTECTED_CIDRS'], ...controlPlaneAddresses([env['REDIS_URL'] ?? ''])].filter(Boolean).join(',') ||
+        undefined,
     },
   });
   // Queues and live logs need Redis: the user's (REDIS_URL) or a private one under the root.

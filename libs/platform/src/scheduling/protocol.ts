@@ -26,9 +26,10 @@
  *   - `memoryBytes` is sampled every few seconds, and a move under MEMORY_REPORT_RATIO is no
  *     change.
  *
- * Between heartbeats the control plane wakes an agent through Redis: it publishes the node's
- * name on `nodeChannel(name)` whenever the node's desired set changed, and the agent sends a
- * heartbeat at once. An agent also sends one as soon as one of its instances changes state,
+ * Between heartbeats the control plane wakes an agent: it publishes the node's name on
+ * `nodeChannel(name)` in Redis whenever the node's desired set changed, the api relays that to
+ * the agent's event stream (`GET /api/nodes/:name/events`; nodes have no Redis), and the agent
+ * sends a heartbeat at once. An agent also sends one as soon as one of its instances changes state,
  * so a deploy or a scale moves at the speed of the containers, not of the heartbeat period.
  */
 import { APP_LABEL } from '@paas/engine';

@@ -3,3 +3,4 @@ export * from './postgres';
 export * from './databases';
 export { startLocalRedis, type LocalRedis } from '../redis-server';
 export * from './redis';
+export { freePort } from './free-port';

@@ -6,11 +6,11 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { freePort } from './free-port';
 
 export function postgresBinDir(): string {
   const base = '/usr/lib/postgresql';
@@ -24,17 +24,6 @@ export function postgresBinDir(): string {
     if (existsSync(join(dir, 'pg_ctl'))) return dir;
   }
   throw new Error('PostgreSQL is not installed (apt-get install postgresql); infra/bootstrap.sh installs it');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface TestPostgres {

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { type AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, imageRoots } from '@paas/images';
@@ -57,6 +59,39 @@ describe('challenges', () => {
     assert.equal(new RegistryClient('registry.example.com').baseUrl, 'https://registry.example.com');
     assert.equal(new RegistryClient('docker.io').baseUrl, 'https://registry-1.docker.io');
     assert.equal(new RegistryClient('10.0.0.1:5000', { insecure: ['10.0.0.1:5000'] }).baseUrl, 'http://10.0.0.1:5000');
+  });
+});
+
+describe('kept-alive connections', () => {
+  it('sends a request again on a fresh connection when the server closed the reused one under it', async () => {
+    // a server that serves one request per connection and drops the connection on the next
+    // one without answering, as a server closing an idle connection just as it is reused
+    const served = new WeakMap<object, number>();
+    const connections = new Set<object>();
+    const server = createServer((req, res) => {
+      connections.add(req.socket);
+      const count = served.get(req.socket) ?? 0;
+      served.set(req.socket, count + 1);
+      if (count > 0) return void req.socket.destroy();
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Docker-Distribution-Api-Version': 'registry/2.0' });
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const client = new RegistryClient(`127.0.0.1:${port}`);
+      for (const method of ['GET', 'HEAD', 'GET']) {
+        const res = await client.request('/v2/', { method });
+        assert.equal(res.status, 200, method);
+        await res.arrayBuffer();
+        // the answered connection goes back to the agent's pool before the next request
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(connections.size >= 2, 'the dropped connection was replaced by a fresh one');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

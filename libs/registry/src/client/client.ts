@@ -132,7 +132,29 @@ export class RegistryClient {
     return res;
   }
 
-  private raw(
+  /**
+   * One request. Connections are kept alive (Node's agents), and a server may close an idle
+   * one just as it is reused: a request without a stream body that fails so on a reused
+   * socket is sent once more on a fresh one, as Node's documentation advises
+   * (`request.reusedSocket`); fetch did the same for us before.
+   */
+  private async raw(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: Readable | Buffer | string | undefined,
+  ): Promise<IncomingMessage> {
+    try {
+      return await this.once(url, method, headers, body);
+    } catch (err) {
+      const stale =
+        err instanceof RegistryClientError && (err.cause as { staleSocket?: boolean } | undefined)?.staleSocket;
+      if (!stale || (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body))) throw err;
+      return this.once(url, method, headers, body);
+    }
+  }
+
+  private once(
     url: URL,
     method: string,
     headers: Record<string, string>,
@@ -146,6 +168,7 @@ export class RegistryClient {
     return new Promise((resolve, reject) => {
       const req = send(url, { method, headers: { ...headers, ...sized }, ...(agent ? { agent } : {}) }, resolve);
       const fail = (err: NodeJS.ErrnoException): void => {
+        if (req.reusedSocket && err.code === 'ECONNRESET') Object.assign(err, { staleSocket: true });
         const tls = tlsFailureReason(err.code, this.options.trust ?? null, 'PAAS_REGISTRY_TLS_SANS on the registry');
         const reason = tls
           ? `registry ${url.host}: ${tls}${https && /http rather/.test(tls) ? INSECURE_HINT : ''}`
