@@ -316,8 +316,6 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     await Promise.all([startApiProcess(1), startWorker()]);
     const lb = await balancer(gateway, () => apis.map((a) => a.addr));
     closeBalancer = lb.close;
-    // until the agent's log lines and nudges go through the api, it waits for a Redis (the unix socket: shared fs)
-    cluster.setAgentEnv({ REDIS_URL: redis?.url ?? '' });
     // each machine joins with the command the operator's CLI prints, for the api behind the
     // load balancer (the URL its agent then keeps)
     const operator: Operator = {

@@ -11,8 +11,8 @@
  * TLS everywhere off loopback for the control plane: agents -> api, agents -> registry, the
  * operator's CLI -> api. Still plain, on the node network only (as Kubernetes' pod network):
  * agent -> instance health checks and router -> instance traffic; and Redis, which only the
- * control plane's own processes (and, until they no longer need it, the agents) use, on a
- * unix socket here.
+ * control plane's own processes use (the api, the router), on a unix socket here: the nodes
+ * have none (their instances' output and nudges go through the api).
  *
  * The app is a busybox httpd image built here and pushed to the registry; its releases are
  * made as a build makes them (createRelease), then the scheduler deploys them.
@@ -209,19 +209,11 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     mark('image pushed');
 
-    // the operator's CLI on the control plane's machine: the api off loopback serves https
-    // with a leaf of the platform CA its first start made
+    // the operator's CLI on the control plane's machine, with the api's own settings: it talks
+    // https to that api (a leaf of the platform CA under the root) with the local admin token
     operator = {
-      env: {
-        HOME: join(base, 'operator'),
-        PAAS_ROOT: join(base, 'operator', 'root'),
-        PAAS_API_URL: api.url,
-        PAAS_API_TOKEN: adminToken,
-        PAAS_CA_FILE: join(root, 'platform', 'tls', 'ca.crt'),
-      },
+      env: { HOME: join(base, 'operator'), PAAS_ROOT: root, PAAS_API_ADDR: new URL(api.url).host },
     };
-    // until the agent's log lines and nudges go through the api, it waits for a Redis (the unix socket: shared fs)
-    cluster.setAgentEnv({ REDIS_URL: redis.url });
     // n1 and n2 join now, n3 once the app runs (its join is timed)
     await Promise.all([1, 2].map((i) => cluster?.join(i, operator)));
     mark('n1, n2 joined');

@@ -12,7 +12,7 @@
  *   host                                    node i (netns pcl-NAME-nI)
  *   bridge pclNAME  GW = x.y.z.1/24  <-veth->  eth0 x.y.z.(10+i)/24, default via GW
  *     api, registry listen on GW (https)      paas node join|up (ip netns exec) -> its agent
- *     redis on its unix socket (shared fs)    bridge pnode0 with the node's containers
+ *                                             bridge pnode0 with the node's containers
  *
  * Instances publish their port on the node's address, so a router on the host reaches them at
  * NODE_IP:PORT. Names never collide with paas0 nor the e2e bridges (paast*, pa*r*): everything
@@ -27,13 +27,14 @@
  * and its app instances), what a killed one left (the agent's own cleanup, inside the
  * namespace), namespaces, veths, the bridge and the directories — even after a crash.
  *
- *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--redis URL] [--state DIR]
- *   node --import tsx infra/cluster/cluster.ts join [--name NAME] [--api URL] [--root DIR] [--state DIR]
+ *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--state DIR]
+ *   node --import tsx infra/cluster/cluster.ts join [--name NAME] [--api-addr HOST:PORT] [--root DIR] [--state DIR]
  *   node --import tsx infra/cluster/cluster.ts down [--name NAME] [--state DIR]
  *
  * `up` makes the nodes' network (the api must listen on its gateway, so it starts after);
- * `join` joins every node not running yet, as the operator of the control plane whose root is
- * DIR (its admin token, its CA) at URL (default https://GATEWAY:7000).
+ * `join` joins every node not running yet (and starts again those that joined), as the operator
+ * on the control plane's machine: `paas` with that `paas up`'s PAAS_ROOT (DIR) and
+ * PAAS_API_ADDR (default GATEWAY:7000) uses its admin token and trusts its CA.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -49,7 +50,6 @@ import {
   closeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { platformTlsDirectory } from '@paas/config';
 
 export const REPO = resolve(__dirname, '..', '..');
 
@@ -89,9 +89,13 @@ export interface ClusterNode {
 
 /** The operator of the control plane, as their CLI reaches the api (`paas nodes:join-token`). */
 export interface Operator {
-  /** The CLI's environment: PAAS_API_URL, PAAS_API_TOKEN (an admin's), PAAS_CA_FILE. */
+  /**
+   * The CLI's environment: on the control plane's machine its PAAS_ROOT and PAAS_API_ADDR
+   * (the local admin token, the CA under the root); elsewhere PAAS_API_URL, PAAS_API_TOKEN (an
+   * admin's) and PAAS_CA_FILE.
+   */
   readonly env: Readonly<Record<string, string>>;
-  /** The api as the nodes reach it (`--api-url`); default: the CLI's PAAS_API_URL. */
+  /** The api as the nodes reach it (`--api-url`); default: the api the CLI talks to. */
   readonly apiUrl?: string;
 }
 
@@ -654,8 +658,8 @@ function flag(args: string[], name: string, fallback: string): string {
   return at >= 0 && args[at + 1] !== undefined ? (args[at + 1] as string) : fallback;
 }
 
-const USAGE = `usage: cluster.ts up N [--name NAME] [--subnet A.B.C.0/24] [--redis URL] [--state DIR]
-       cluster.ts join [--name NAME] [--api URL] [--root DIR] [--state DIR]
+const USAGE = `usage: cluster.ts up N [--name NAME] [--subnet A.B.C.0/24] [--state DIR]
+       cluster.ts join [--name NAME] [--api-addr HOST:PORT] [--root DIR] [--state DIR]
        cluster.ts down [--name NAME] [--state DIR]`;
 
 async function cli(args: string[]): Promise<void> {
@@ -675,23 +679,12 @@ async function cli(args: string[]): Promise<void> {
   if (command === 'join') {
     const cluster = Cluster.open(stateDir);
     if (!cluster) throw new Error(`no cluster in ${stateDir}: cluster.ts up N first`);
-    // the operator of the control plane at ROOT: its admin token, and its CA for the api off loopback
-    const root = flag(args, '--root', '/var/lib/paas');
-    const tokenFile = join(root, 'platform', 'admin.token');
-    let token: string;
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch (err) {
-      throw new Error(
-        `${tokenFile}: ${(err as Error).message} (is --root the control plane's PAAS_ROOT, and did it start?)`,
-      );
-    }
+    // the operator on the control plane's machine, with `paas up`'s settings: the CLI talks
+    // https to that api (trusting the CA under ROOT) with the local admin token
     const operator: Operator = {
       env: {
-        PAAS_ROOT: root,
-        PAAS_API_URL: flag(args, '--api', `https://${cluster.gateway}:7000`),
-        PAAS_API_TOKEN: token,
-        PAAS_CA_FILE: join(platformTlsDirectory(root), 'ca.crt'),
+        PAAS_ROOT: flag(args, '--root', '/var/lib/paas'),
+        PAAS_API_ADDR: flag(args, '--api-addr', `${cluster.gateway}:7000`),
       },
     };
     for (const node of cluster.nodes) {
@@ -716,10 +709,7 @@ async function cli(args: string[]): Promise<void> {
       subnet,
       stateDir,
       nodeSubnet: (i) => `${a}.${Number(b) + 1}.${(Number(c) % 32) * 8 + i - 1}.0/24`,
-      agentEnv: {
-        // until the agent's log lines and nudges go through the api, it waits for a Redis
-        REDIS_URL: flag(args, '--redis', 'unix:///var/lib/paas/platform/redis/redis.sock'),
-      },
+      agentEnv: {},
     },
     Number(count),
   );
