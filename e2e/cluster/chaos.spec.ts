@@ -42,7 +42,7 @@ import type { Build, Release } from '@paas/api-types';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { type LocalRedis, type TestDatabase, startLocalRedis, testDatabase } from '@paas/platform/testing';
 import { type RunningRegistry, ensurePlatformRegistryUsers } from '@paas/registry';
-import { Cluster, REPO } from '@paas/cluster';
+import { Cluster, type Operator } from '@paas/cluster';
 import { containersUnder, isAlive, mountsUnder } from '../support/cli';
 import {
   type GitResult,
@@ -274,10 +274,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
         subnet: SUBNET,
         stateDir: join(base, 'cluster'),
         nodeSubnet,
-        // the agent bundle starts in a fraction of tsx's time: a restarted agent is back well
-        // within PAAS_NODE_TIMEOUT
-        agentCommand: [process.execPath, join(REPO, 'dist', 'apps', 'agent', 'main.js')],
-        agentEnv: {},
+        agentEnv: { PAAS_NODE_MEMORY: '2048', PAAS_NODE_CPUS: '4' },
       },
       3,
     );
@@ -295,6 +292,8 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
       DATABASE_URL: db.url,
       REDIS_URL: redis?.url,
       PAAS_REGISTRY_ADDR: registryHost,
+      // the registry as the nodes reach it, told to each node that joins
+      PAAS_NODE_REGISTRY_ADDR: registryHost,
       PAAS_REGISTRY_USER: logins.builder.username,
       PAAS_REGISTRY_PASSWORD: logins.builder.password,
       // the platform registry on the cluster bridge speaks plain HTTP (behind its tokens)
@@ -315,26 +314,22 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     await startApiProcess(0); // first alone: it migrates the database and makes the admin token
     token = readAdminToken(root);
     await Promise.all([startApiProcess(1), startWorker()]);
-    const nodeToken = (
-      (await callApi(apiUrl(0), token, 'POST', '/api/tokens', { name: 'chaos', node: true }, undefined, apiCa())) as {
-        token: string;
-      }
-    ).token;
-    cluster.setAgentEnv({
-      PAAS_API_TOKEN: nodeToken,
-      PAAS_CA_FILE: caFile,
-      PAAS_REGISTRY_ADDR: registryHost,
-      PAAS_REGISTRY_USER: logins.node.username,
-      PAAS_REGISTRY_PASSWORD: logins.node.password,
-      REDIS_URL: redis?.url ?? '',
-      PAAS_NODE_MEMORY: '2048',
-      PAAS_NODE_CPUS: '4',
-    });
     const lb = await balancer(gateway, () => apis.map((a) => a.addr));
     closeBalancer = lb.close;
-    cluster.setAgentEnv({ PAAS_API_URL: lb.url });
+    // each machine joins with the command the operator's CLI prints, for the api behind the
+    // load balancer (the URL its agent then keeps)
+    const operator: Operator = {
+      env: {
+        HOME: home,
+        PAAS_ROOT: join(base, 'operator'),
+        PAAS_API_URL: apiUrl(0),
+        PAAS_API_TOKEN: token,
+        PAAS_CA_FILE: caFile,
+      },
+      apiUrl: lb.url,
+    };
     for (const node of cluster.nodes) {
-      await cluster.startAgent(node.index);
+      await cluster.join(node.index, operator);
       if (node.pid) pids.add(node.pid);
     }
     for (const n of [1, 2]) {

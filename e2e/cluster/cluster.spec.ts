@@ -1,17 +1,35 @@
 /**
  * The platform on a 3-node namespace cluster (infra/cluster), real everything: the api in this
- * process (SQLite, its scheduler), a private redis-server on a unix socket, a registry on the
- * cluster bridge's gateway, three agents in their network namespaces running instances with
- * paas-shim and paas-runtime on bridges of their own, and the router (apps/proxy) on loopback.
+ * process (SQLite, its scheduler) serving https on the cluster bridge's gateway, a private
+ * redis-server on a unix socket, the registry on that gateway over https (a leaf of the
+ * platform CA, as `paas up` serves it off loopback), three machines in their network
+ * namespaces that join as users' machines do (`paas nodes:join-token` on the host, the printed
+ * `paas node join` in the namespace: each pins the CA, gets its own credential and the
+ * registry's pull-only login, and runs its agent, which runs instances with paas-shim and
+ * paas-runtime on a bridge of its own), and the router (apps/proxy) on loopback.
+ *
+ * TLS everywhere off loopback for the control plane: agents -> api, agents -> registry, the
+ * operator's CLI -> api. Still plain, on the node network only (as Kubernetes' pod network):
+ * agent -> instance health checks and router -> instance traffic; and Redis, which only the
+ * control plane's own processes use (the api, the router), on a unix socket here: the nodes
+ * have none (their instances' output and nudges go through the api).
  *
  * The app is a busybox httpd image built here and pushed to the registry; its releases are
  * made as a build makes them (createRelease), then the scheduler deploys them.
  *
- *   deploy v1 -> live, answers through the router and at its instance address
+ *   n1, n2 join; deploy v1 -> live, answers through the router and at its instance address
+ *   n3 joins and takes an instance (timed: join -> instance serving)
  *   scale web to 6 -> 2/2/2; to 1
- *   scale to 3 (1/1/1), kill node 3 (agent, shims, containers) -> back on n1/n2 within 15 s
+ *   scale to 3 (1/1/1), kill node 3 (agent, shims, containers) -> back on n1/n2 within 15 s;
+ *     `paas node up` brings n3 back
  *   restart node 1's agent -> its containers keep their pids (no restart)
- *   a release that fails its check is rolled back: the live one keeps serving
+ *   drain n2; a release that fails its check is rolled back: the live one keeps serving
+ *   the router's added latency to instances on other nodes (direct vs through the router)
+ *   `nodes:remove n3 --force`: its instances move to n1/n2, the app answers through the
+ *     router throughout, and n3's agent is refused (401 revoked)
+ *
+ * The numbers are printed as a table at the end (README's benchmark table). The machines run
+ * bin/paas, which runs the agent, from the bundles in dist/ (the cli and agent projects built).
  *
  * Everything (agents, containers, namespaces, veths, bridges, mounts, directories) is removed
  * in `after`, whatever failed.
@@ -24,17 +42,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { parseNormalizedReference } from '@paas/oci';
-import {
-  App,
-  Instance,
-  Node,
-  type Release,
-  appLogKey,
-  connectRedis,
-  createRelease,
-  issueToken,
-  tailLog,
-} from '@paas/platform';
+import { App, Instance, Node, type Release, appLogKey, connectRedis, createRelease, tailLog } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import {
   type Credentials,
@@ -45,8 +53,8 @@ import {
   registryTransport,
 } from '@paas/registry';
 import { DATA_SOURCE, DeploysService, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { Cluster, REPO } from '@paas/cluster';
-import { isAlive, mountsUnder } from '../support/cli';
+import { Cluster, type Operator, REPO } from '@paas/cluster';
+import { isAlive, mountsUnder, paasAsync } from '../support/cli';
 import { httpGet, startPlatformRegistry, teardown, waitFor } from '../support/platform';
 import { callApi, readAdminToken } from '../platform/support/api';
 import type { DataSource } from 'typeorm';
@@ -121,6 +129,9 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     });
   };
   let adminToken = '';
+  let operator: Operator;
+  /** The numbers of the run, printed as a table at the end. */
+  const numbers: [string, string][] = [];
   const token = (): string => adminToken;
   /** The platform CA the api made on its first start: off loopback it serves https with a leaf of it. */
   const apiCa = (): string => readFileSync(join(base, 'cp', 'root', 'platform', 'tls', 'ca.crt'), 'utf8');
@@ -132,7 +143,7 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
         subnet: SUBNET,
         stateDir: join(base, 'cluster'),
         nodeSubnet: (i) => `10.232.${(tag % 32) * 8 + i - 1}.0/24`,
-        agentEnv: {},
+        agentEnv: { PAAS_NODE_MEMORY: '2048', PAAS_NODE_CPUS: '4' },
       },
       3,
     );
@@ -149,6 +160,8 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
         PAAS_RUN: join(base, 'cp', 'run'),
         PAAS_API_ADDR: `${gateway}:0`,
         PAAS_REGISTRY_ADDR: registryHost,
+        // the registry as the nodes reach it, told to each node that joins
+        PAAS_NODE_REGISTRY_ADDR: registryHost,
         REDIS_URL: redis.url,
         PAAS_BRIDGE: `pcl${NAME}cp`,
         PAAS_SUBNET: `10.232.${(tag % 32) * 8 + 7}.0/24`,
@@ -196,22 +209,14 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
     mark('image pushed');
 
-    // agents hold a node token of their own, as `paas up` gives its agent
-    const nodeToken = (await issueToken(ds.manager, { name: 'cluster agents', node: true })).token;
-    cluster.setAgentEnv({
-      PAAS_API_URL: api.url,
-      // the api off loopback serves https with a leaf of the platform CA its first start made
-      PAAS_CA_FILE: join(root, 'platform', 'tls', 'ca.crt'),
-      PAAS_API_TOKEN: nodeToken,
-      PAAS_REGISTRY_ADDR: registryHost,
-      PAAS_REGISTRY_USER: registryLogins.node.username,
-      PAAS_REGISTRY_PASSWORD: registryLogins.node.password,
-      REDIS_URL: redis.url,
-      PAAS_NODE_MEMORY: '2048',
-      PAAS_NODE_CPUS: '4',
-    });
-    await Promise.all(cluster.nodes.map((n) => cluster?.startAgent(n.index)));
-    mark('agents registered');
+    // the operator's CLI on the control plane's machine, with the api's own settings: it talks
+    // https to that api (a leaf of the platform CA under the root) with the local admin token
+    operator = {
+      env: { HOME: join(base, 'operator'), PAAS_ROOT: root, PAAS_API_ADDR: new URL(api.url).host },
+    };
+    // n1 and n2 join now, n3 once the app runs (its join is timed)
+    await Promise.all([1, 2].map((i) => cluster?.join(i, operator)));
+    mark('n1, n2 joined');
 
     // the router (its own specs are in e2e/proxy): every phase is checked through it too
     router = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'apps', 'proxy', 'src', 'main.ts')], {
@@ -264,6 +269,10 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     await attempt('redis', () => redis?.stop());
     rmSync(base, { recursive: true, force: true });
     console.log(`timings:\n  ${timings.join('\n  ')}`);
+    if (numbers.length > 0)
+      console.log(
+        `\n| what (3 namespace nodes, TLS on) | measured |\n| --- | --- |\n${numbers.map(([what, value]) => `| ${what} | ${value} |`).join('\n')}`,
+      );
     if (cluster) {
       assert.equal(existsSync(`/sys/class/net/${cluster.bridge}`), false, 'the cluster bridge is gone');
       for (const node of cluster.nodes)
@@ -306,6 +315,33 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     );
   });
 
+  it('a machine joins with the printed command and takes an instance of the app', async () => {
+    const n3 = `${NAME}-n3`;
+    assert.ok(!(await ds.manager.findOneBy(Node, { name: n3 })), 'n3 is not a node before its join');
+    const t = Date.now();
+    // the operator's `paas nodes:join-token`, then the printed command on the machine
+    await cluster?.join(3, operator);
+    const registered = Date.now() - t;
+    // once it is in `paas nodes` the operator scales: the spread puts one of the new instances on n3
+    await scale(3);
+    const [onN3] = await waitFor('an instance of web up on n3', 30_000, async () => {
+      const list = (await upInstances()).filter((i) => i.node === n3);
+      return list.length > 0 && list;
+    });
+    assert.equal((await get(`http://${onN3?.address}/`)).status, 200);
+    const took = Date.now() - t;
+    mark(`n3 joined: registered after ${registered} ms, its instance serving after ${took} ms`);
+    numbers.push(['`paas node join` -> node registered (agent up)', `${(registered / 1000).toFixed(2)} s`]);
+    numbers.push([
+      '`paas node join` -> an instance on the node serving (incl. the scale and its image pull)',
+      `${(took / 1000).toFixed(2)} s`,
+    ]);
+    // the agent ran under the join (its output in the join's), and pulled the image from the
+    // registry, which speaks https only, with the login the join gave it
+    assert.match(cluster?.agentLog(3) ?? '', /joined as .*-n3; starting its agent/);
+    await throughRouter(1);
+  });
+
   it('scales web to 6, spread 2/2/2 over the nodes, then to 1', async () => {
     const t = Date.now();
     await scale(6);
@@ -335,9 +371,16 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     mark(`node 3 killed: rescheduled in ${took} ms`);
     assert.ok(took < 15_000);
     for (const i of back) assert.equal((await get(`http://${i.address}/`)).status, 200);
+    const serving = Date.now() - t;
+    numbers.push([
+      'node killed (silent) -> its instances up on the others (PAAS_NODE_TIMEOUT=8)',
+      `${(took / 1000).toFixed(2)} s`,
+    ]);
+    numbers.push(['node killed (silent) -> every replacement answering', `${(serving / 1000).toFixed(2)} s`]);
     await throughRouter(1);
     assert.equal((await ds.manager.findOneByOrFail(Node, { name: `${NAME}-n3` })).state, 'down');
-    // node 3 comes back: its dead containers are cleared, and it takes instances again
+    // node 3 comes back with `paas node up` (no token: what its join saved): its dead
+    // containers are cleared, and it takes instances again
     await cluster?.startAgent(3);
     await waitFor(
       'n3 up',
@@ -432,4 +475,96 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
       log.slice(-20).join('\n'),
     );
   });
+
+  it("measures the router's added latency to instances on the nodes", async () => {
+    const live = await converged(3, v1);
+    const N = 500;
+    const direct: number[] = [];
+    const routed: number[] = [];
+    // interleaved, so that other load on the machine weighs on both alike
+    for (let n = 0; n < N; n++) {
+      const address = live[n % live.length]?.address ?? '';
+      let t = performance.now();
+      const a = await get(`http://${address}/`);
+      direct.push(performance.now() - t);
+      t = performance.now();
+      const b = await get(`${routerUrl}/`, 'web.localhost');
+      routed.push(performance.now() - t);
+      assert.equal(a.status, 200);
+      assert.equal(b.status, 200, b.body);
+    }
+    const ms = (xs: number[], p: number): string => percentile(xs, p).toFixed(2);
+    const line = `p50 ${ms(direct, 50)} / ${ms(routed, 50)} ms, p99 ${ms(direct, 99)} / ${ms(routed, 99)} ms`;
+    mark(`${N} sequential GETs, direct / through the router: ${line}`);
+    numbers.push([
+      `${N} sequential GETs (new connection each) to the instances on the nodes, direct / through the router`,
+      line,
+    ]);
+    numbers.push([
+      'the router adds (p50, p99)',
+      `${(percentile(routed, 50) - percentile(direct, 50)).toFixed(2)} ms, ${(percentile(routed, 99) - percentile(direct, 99)).toFixed(2)} ms`,
+    ]);
+  });
+
+  it('removes a node with --force: its instances move to the others, the app keeps answering, its agent is refused', async () => {
+    const n3 = `${NAME}-n3`;
+    const before = await converged(3, v1);
+    assert.ok(
+      before.some((i) => i.node === n3),
+      'n3 runs an instance',
+    );
+    // a user's requests through the router all along
+    let sent = 0;
+    const failed: string[] = [];
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        sent++;
+        const res = await get(`${routerUrl}/`, 'web.localhost').catch((err: Error) => ({
+          status: 0,
+          body: err.message,
+        }));
+        if (res.status !== 200) failed.push(`${res.status} ${res.body.slice(0, 100)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const removed = await paasAsync(['nodes:remove', n3, '--confirm', n3, '--force'], {
+        PATH: process.env['PATH'],
+        ...operator.env,
+      });
+      assert.equal(removed.status, 0, removed.stderr);
+      assert.match(removed.stderr, new RegExp(`Removing node ${n3}\\.\\.\\. done, 1 credential revoked`));
+      const t = Date.now();
+      const moved = await waitFor('3 instances up on n1 and n2', 30_000, async () => {
+        const list = await instances();
+        const rows = await ds.manager.count(Instance, { where: { appId: app.id } });
+        return list.length === 3 && rows === 3 && list.every((i) => i.node !== n3 && i.state === 'up') && list;
+      });
+      for (const i of moved) assert.equal((await get(`http://${i.address}/`)).status, 200);
+      numbers.push([
+        '`nodes:remove --force` -> its instances up on the others',
+        `${((Date.now() - t) / 1000).toFixed(2)} s`,
+      ]);
+      await throughRouter(1);
+      // the removed machine's agent is refused at its next heartbeat, and says so
+      await waitFor("n3's agent refused as revoked", 30_000, async () =>
+        /refuses this node's credential: .*: 401 node credential revoked: node \S+-n3 was removed/.test(
+          cluster?.agentLog(3) ?? '',
+        ),
+      );
+      assert.equal(await ds.manager.findOneBy(Node, { name: n3 }), null, 'its heartbeats did not bring it back');
+    } finally {
+      stop = true;
+      await load;
+    }
+    mark(`n3 removed: ${sent} requests through the router meanwhile, ${failed.length} failed`);
+    assert.deepEqual(failed, [], `of ${sent} requests through the router`);
+  });
 });
+
+/** The `p`th percentile (nearest rank) of `xs`. */
+function percentile(xs: readonly number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}

@@ -1,37 +1,40 @@
 /**
  * A multi-node cluster on one machine, for tests and demos: N nodes as network namespaces on
- * a bridge of their own, each running an agent (apps/agent) with its own PAAS_ROOT, PAAS_RUN,
- * container bridge and subnet inside its namespace.
+ * a bridge of their own, each a "machine" that joins the platform as a user's machine does
+ * (docs/operations.md "Adding a machine"): the operator's CLI makes a join token
+ * (`paas nodes:join-token`), and `paas node join URL --token T --ca-hash H --name NAME
+ * --address IP` runs inside the node's namespace with the node's own PAAS_ROOT, PAAS_RUN,
+ * container bridge and subnet. That join is the node's long-running process: it pins the
+ * platform CA, gets the node's own credential, the registry and its pull-only login from the
+ * api, and runs the agent in the foreground (`paas node up` runs it again later). Nothing is
+ * handed to a node by this file beyond its roots, its bridge and the printed command.
  *
  *   host                                    node i (netns pcl-NAME-nI)
  *   bridge pclNAME  GW = x.y.z.1/24  <-veth->  eth0 x.y.z.(10+i)/24, default via GW
- *     api, registry listen on GW              agent (ip netns exec), PAAS_NODE_ADDRESS = its eth0
- *     redis on its unix socket (shared fs)    bridge pnode0 with the node's containers
+ *     api, registry listen on GW (https)      paas node join|up (ip netns exec) -> its agent
+ *                                             bridge pnode0 with the node's containers
  *
  * Instances publish their port on the node's address, so a router on the host reaches them at
  * NODE_IP:PORT. Names never collide with paas0 nor the e2e bridges (paast*, pa*r*): everything
  * here is `pcl…`, in the subnets the caller gives.
  *
- * `ip netns exec` gives the agent a mount namespace of its own with /sys remounted for the
+ * `ip netns exec` gives the node a mount namespace of its own with /sys remounted for the
  * node's network namespace, which hides the cgroup hierarchies: they are mounted again there
  * (the same hierarchies, by the same options), so the runtime finds them.
  *
  * Everything made is written to `state.json` in the state directory *before* it is made, so
- * `down` removes exactly that — agents (by pid), containers (through the agent's own cleanup,
- * inside the namespace), namespaces, veths, the bridge and the directories — even after a crash.
+ * `down` removes exactly that — each node's `paas node join|up` (by pid: it stops its agent
+ * and its app instances), what a killed one left (the agent's own cleanup, inside the
+ * namespace), namespaces, veths, the bridge and the directories — even after a crash.
  *
- * The platform registry takes tokens only (beyond loopback it must): `up` makes the platform's
- * registry logins under the control plane's root (`--root`, the PAAS_ROOT `paas up` will use;
- * the same logins `paas up` makes, made once) and gives the agents the nodes' pull-only one.
- * Likewise the platform CA (the api off loopback serves https with a leaf of it): the agents
- * trust it through PAAS_CA_FILE.
- *
- *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--api URL]
- *        [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--root DIR] [--state DIR]
- *
- * TOKEN is the agents' node token (`paas tokens:create cluster --node`): agents never need
- * the admin token.
+ *   node --import tsx infra/cluster/cluster.ts up N [--name NAME] [--subnet CIDR] [--state DIR]
+ *   node --import tsx infra/cluster/cluster.ts join [--name NAME] [--api-addr HOST:PORT] [--root DIR] [--state DIR]
  *   node --import tsx infra/cluster/cluster.ts down [--name NAME] [--state DIR]
+ *
+ * `up` makes the nodes' network (the api must listen on its gateway, so it starts after);
+ * `join` joins every node not running yet (and starts again those that joined), as the operator
+ * on the control plane's machine: `paas` with that `paas up`'s PAAS_ROOT (DIR) and
+ * PAAS_API_ADDR (default GATEWAY:7000) uses its admin token and trusts its CA.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -47,9 +50,6 @@ import {
   closeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { platformTlsDirectory } from '@paas/config';
-import { ensurePlatformCa } from '@paas/platform';
-import { ensurePlatformRegistryUsers } from '@paas/registry';
 
 export const REPO = resolve(__dirname, '..', '..');
 
@@ -62,9 +62,11 @@ export interface ClusterSpec {
   readonly stateDir: string;
   /** Each node's container subnet (a /24 of its own). */
   readonly nodeSubnet: (index: number) => string;
-  /** How an agent is started (argv); default: node with tsx on apps/agent/src/main.ts. */
-  readonly agentCommand?: readonly string[];
-  /** Environment of every agent: PAAS_API_URL, PAAS_API_TOKEN, PAAS_REGISTRY_ADDR, REDIS_URL... */
+  /**
+   * Environment of every node's `paas node join|up`, which its agent inherits, besides its
+   * roots and bridge: tuning only (PAAS_NODE_MEMORY, PAAS_STOP_TIMEOUT...). What the agent
+   * needs of the control plane (the api's URL, CA, credential, registry) comes from the join.
+   */
   readonly agentEnv: Readonly<Record<string, string>>;
   readonly nodeMemory?: number;
   readonly nodeCpus?: number;
@@ -81,7 +83,20 @@ export interface ClusterNode {
   readonly run: string;
   readonly subnet: string;
   readonly log: string;
+  /** The node's `paas node join|up` (its process group holds its agent). */
   pid: number | null;
+}
+
+/** The operator of the control plane, as their CLI reaches the api (`paas nodes:join-token`). */
+export interface Operator {
+  /**
+   * The CLI's environment: on the control plane's machine its PAAS_ROOT and PAAS_API_ADDR
+   * (the local admin token, the CA under the root); elsewhere PAAS_API_URL, PAAS_API_TOKEN (an
+   * admin's) and PAAS_CA_FILE.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  /** The api as the nodes reach it (`--api-url`); default: the api the CLI talks to. */
+  readonly apiUrl?: string;
 }
 
 interface State {
@@ -91,7 +106,6 @@ interface State {
   gateway: string;
   stateDir: string;
   nodes: ClusterNode[];
-  agentCommand: string[];
   env: Record<string, string>;
 }
 
@@ -130,7 +144,7 @@ function statePath(stateDir: string): string {
 function save(state: State): void {
   mkdirSync(state.stateDir, { recursive: true });
   const tmp = `${statePath(state.stateDir)}.tmp`;
-  // the agents' environment holds their api token and registry login
+  // nothing secret in it (the nodes' credentials are under their roots), but nobody else's
   writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
   execFileSync('mv', [tmp, statePath(state.stateDir)]);
 }
@@ -190,17 +204,17 @@ export function cgroupMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'u
   return lines;
 }
 
+/** A node's environment: its roots and bridge, as a machine of its own would have them. */
 function nodeEnv(state: State, node: ClusterNode): Record<string, string> {
   return {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     ...state.env,
+    HOME: join(node.root, '..'),
     PAAS_ROOT: node.root,
     PAAS_RUN: node.run,
     PAAS_BRIDGE: 'pnode0',
     PAAS_SUBNET: node.subnet,
     PAAS_IP_FORWARD: '1',
-    PAAS_NODE_NAME: node.name,
-    PAAS_NODE_ADDRESS: node.ip,
   };
 }
 
@@ -220,8 +234,31 @@ function inNode(
   });
 }
 
-function defaultAgentCommand(): string[] {
-  return [process.execPath, '--import', 'tsx', join(REPO, 'apps', 'agent', 'src', 'main.ts')];
+/** bin/paas, on the bundles in dist/ (the CLI's `node join|up` forks dist/apps/agent/main.js). */
+export const PAAS = join(REPO, 'bin', 'paas');
+
+/** The agent bundle's `cleanup`: a node's containers and bridge, after its `paas node join|up` died. */
+const AGENT_CLEANUP = [process.execPath, join(REPO, 'dist', 'apps', 'agent', 'main.js'), 'cleanup'];
+
+/** Runs bin/paas on the host (without blocking: the api may run in this very process). */
+function paasOnHost(args: readonly string[], env: Readonly<Record<string, string>>): Promise<string> {
+  return new Promise((resolvePaas, reject) => {
+    const child = spawn(PAAS, args, {
+      env: { PATH: process.env['PATH'], ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePaas(stdout);
+      else reject(new Error(`paas ${args.join(' ')} failed (${signal ?? code}): ${(stderr || stdout).trim()}`));
+    });
+  });
 }
 
 export class Cluster {
@@ -257,7 +294,6 @@ export class Cluster {
       gateway,
       stateDir: resolve(spec.stateDir),
       nodes: [],
-      agentCommand: [...(spec.agentCommand ?? defaultAgentCommand())],
       env: {
         ...(spec.nodeMemory ? { PAAS_NODE_MEMORY: String(spec.nodeMemory) } : {}),
         ...(spec.nodeCpus ? { PAAS_NODE_CPUS: String(spec.nodeCpus) } : {}),
@@ -332,19 +368,56 @@ export class Cluster {
   }
 
   /**
-   * Starts node `index`'s agent; resolves with its pid once it said it is up (registered with
-   * the api), or at once with `wait: false`. Rejects with the end of its log if it exits first.
+   * The join command the operator's CLI prints (`paas nodes:join-token`), as argv after `paas`:
+   * `node join URL --token T --ca-hash H`. One token per machine: it is spent by the join.
+   */
+  async joinCommand(operator: Operator): Promise<string[]> {
+    const apiUrl = operator.apiUrl ?? operator.env['PAAS_API_URL'];
+    const out = await paasOnHost(['nodes:join-token', ...(apiUrl ? ['--api-url', apiUrl] : [])], operator.env);
+    const line = out.split('\n').find((l) => l.startsWith('paas node join '));
+    if (!line) throw new Error(`paas nodes:join-token printed no join command:\n${out}`);
+    return line.trim().split(/\s+/).slice(1);
+  }
+
+  /**
+   * Joins node `index` with the documented command: a join token from the operator's CLI,
+   * then `paas node join ... --name NAME --address IP` in the node, which then runs its agent.
+   * Resolves with the join's pid once the node is up (registered with the api), or at once
+   * with `wait: false`; rejects with the end of its log if it exits first.
+   */
+  async join(index: number, operator: Operator, options: { timeoutMs?: number; wait?: boolean } = {}): Promise<number> {
+    const node = this.node(index);
+    const command = await this.joinCommand(operator);
+    return this.launch(node, [...command, '--name', node.name, '--address', node.ip], options);
+  }
+
+  /** Whether node `index` joined (its `paas node join` saved its settings under its root). */
+  joined(index: number): boolean {
+    return existsSync(join(this.node(index).root, 'node', 'node.json'));
+  }
+
+  /**
+   * Starts node `index` again after it joined: `paas node up`, from the settings the join saved
+   * (its instances, if they outlived it, are adopted). Resolves as `join` does.
    */
   async startAgent(index: number, options: { timeoutMs?: number; wait?: boolean } = {}): Promise<number> {
-    const timeoutMs = options.timeoutMs ?? 60_000;
     const node = this.node(index);
-    if (node.pid !== null && alive(node.pid))
-      throw new Error(`the agent of ${node.name} runs already (pid ${node.pid})`);
-    const offset = this.agentLog(index).length;
+    if (!this.joined(index)) throw new Error(`${node.name} has not joined: join it first`);
+    return this.launch(node, ['node', 'up'], options);
+  }
+
+  private async launch(
+    node: ClusterNode,
+    args: readonly string[],
+    options: { timeoutMs?: number; wait?: boolean },
+  ): Promise<number> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    if (node.pid !== null && alive(node.pid)) throw new Error(`${node.name} runs already (pid ${node.pid})`);
+    const offset = this.agentLog(node.index).length;
     const fd = openSync(node.log, 'a');
-    const child = inNode(this.state, node, this.state.agentCommand, fd);
+    const child = inNode(this.state, node, [PAAS, ...args], fd);
     closeSync(fd);
-    if (child.pid === undefined) throw new Error(`could not start the agent of ${node.name}`);
+    if (child.pid === undefined) throw new Error(`could not start paas ${args[0]} ${args[1]} on ${node.name}`);
     node.pid = child.pid;
     save(this.state);
     child.unref();
@@ -352,22 +425,24 @@ export class Cluster {
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code, signal) =>
         reject(
-          new Error(`the agent of ${node.name} exited (${signal ?? code}):\n${this.agentLog(index).slice(-3000)}`),
+          new Error(
+            `paas ${args[0]} ${args[1]} on ${node.name} exited (${signal ?? code}):\n${this.agentLog(node.index).slice(-3000)}`,
+          ),
         ),
       ),
     );
     const deadline = Date.now() + timeoutMs;
     const ready = (async () => {
-      while (!this.agentLog(index).slice(offset).includes(`node ${node.name} up:`)) {
+      // what `paas node join|up` prints once its agent registered
+      while (!this.agentLog(node.index).slice(offset).includes(`node ${node.name} is up, registered with`)) {
         if (Date.now() > deadline)
-          throw new Error(
-            `the agent of ${node.name} is not up after ${timeoutMs} ms:\n${this.agentLog(index).slice(-3000)}`,
-          );
+          throw new Error(`${node.name} is not up after ${timeoutMs} ms:\n${this.agentLog(node.index).slice(-3000)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    await Promise.race([ready, exited]);
+    // an exit after it came up (or after it timed out) is no rejection left unhandled
     exited.catch(() => undefined);
+    await Promise.race([ready, exited]);
     return child.pid;
   }
 
@@ -379,13 +454,16 @@ export class Cluster {
     }
   }
 
-  /** SIGKILLs node `index`'s agent (its containers keep running). */
+  /**
+   * SIGKILLs node `index`'s `paas node join|up` and its agent (their process group; the shims
+   * have sessions of their own): its containers keep running.
+   */
   async killAgent(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const node = this.node(index);
     if (node.pid === null) return;
     const pid = node.pid;
-    if (this.owns(node, pid)) process.kill(pid, signal);
-    for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    if (this.owns(node, pid)) process.kill(-pid, signal);
+    for (let i = 0; i < 200 && groupMembers(pid).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     node.pid = null;
     save(this.state);
   }
@@ -421,7 +499,7 @@ export class Cluster {
     return node;
   }
 
-  /** Whether `pid` is the agent of `node` (and not a reused pid). */
+  /** Whether `pid` is the `paas node join|up` of `node` (and not a reused pid). */
   private owns(node: ClusterNode, pid: number): boolean {
     try {
       return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PAAS_ROOT=${node.root}`);
@@ -433,6 +511,7 @@ export class Cluster {
   /** Removes everything the cluster made; safe to run again, and after a crash. */
   destroy(log: (line: string) => void = () => undefined): void {
     const { state } = this;
+    // as Ctrl-C does: each stops its agent, then its app instances
     for (const node of state.nodes) {
       if (node.pid !== null && this.owns(node, node.pid)) {
         try {
@@ -443,15 +522,18 @@ export class Cluster {
       }
     }
     for (const node of state.nodes) {
-      for (let i = 0; i < 100 && node.pid !== null && alive(node.pid) && this.owns(node, node.pid); i++)
+      for (let i = 0; i < 600 && node.pid !== null && alive(node.pid) && this.owns(node, node.pid); i++)
         execFileSync('sleep', ['0.05']);
-      if (node.pid !== null && alive(node.pid) && this.owns(node, node.pid)) process.kill(node.pid, 'SIGKILL');
+      if (node.pid !== null && alive(node.pid) && this.owns(node, node.pid)) {
+        log(`${node.name}: paas node join|up did not stop within 30 s; killed`);
+        process.kill(-node.pid, 'SIGKILL');
+      }
       node.pid = null;
     }
     for (const node of state.nodes) {
       if (!existsSync(`/run/netns/${node.netns}`)) continue;
       // the node's containers, through the engine, inside the namespace: shims, cgroups, veths, mounts
-      const cleanup = spawnSyncIn(state, node, [...state.agentCommand, 'cleanup']);
+      const cleanup = spawnSyncIn(state, node, AGENT_CLEANUP);
       if (cleanup) log(`cleanup of ${node.name}: ${cleanup}`);
       // anything left in the namespace is ours by construction
       for (const pid of sh('ip', ['netns', 'pids', node.netns], { allowFail: true })
@@ -486,7 +568,8 @@ function spawnSyncIn(state: State, node: ClusterNode, argv: readonly string[]): 
   try {
     execFileSync('ip', ['netns', 'exec', node.netns, '/bin/sh', '-c', script, 'sh', ...argv], {
       cwd: REPO,
-      env: nodeEnv(state, node),
+      // the agent's config wants a node name (the host's may not be one)
+      env: { ...nodeEnv(state, node), PAAS_NODE_NAME: node.name },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 120_000,
     });
@@ -495,6 +578,23 @@ function spawnSyncIn(state: State, node: ClusterNode, argv: readonly string[]): 
     const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
     return `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`.trim() || e.message;
   }
+}
+
+/** The live processes of process group `pgid` (a node's `paas node join|up` and its agent). */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return members;
 }
 
 function alive(pid: number): boolean {
@@ -558,6 +658,10 @@ function flag(args: string[], name: string, fallback: string): string {
   return at >= 0 && args[at + 1] !== undefined ? (args[at + 1] as string) : fallback;
 }
 
+const USAGE = `usage: cluster.ts up N [--name NAME] [--subnet A.B.C.0/24] [--state DIR]
+       cluster.ts join [--name NAME] [--api-addr HOST:PORT] [--root DIR] [--state DIR]
+       cluster.ts down [--name NAME] [--state DIR]`;
+
 async function cli(args: string[]): Promise<void> {
   const [command, count] = args;
   const name = flag(args, '--name', 'demo');
@@ -572,50 +676,48 @@ async function cli(args: string[]): Promise<void> {
     console.log(`cluster ${name} removed`);
     return;
   }
+  if (command === 'join') {
+    const cluster = Cluster.open(stateDir);
+    if (!cluster) throw new Error(`no cluster in ${stateDir}: cluster.ts up N first`);
+    // the operator on the control plane's machine, with `paas up`'s settings: the CLI talks
+    // https to that api (trusting the CA under ROOT) with the local admin token
+    const operator: Operator = {
+      env: {
+        PAAS_ROOT: flag(args, '--root', '/var/lib/paas'),
+        PAAS_API_ADDR: flag(args, '--api-addr', `${cluster.gateway}:7000`),
+      },
+    };
+    for (const node of cluster.nodes) {
+      if (node.pid !== null && alive(node.pid)) continue;
+      const pid = cluster.joined(node.index)
+        ? await cluster.startAgent(node.index)
+        : await cluster.join(node.index, operator);
+      console.log(`${node.name}  ${node.ip}  netns ${node.netns}  paas node pid ${pid}  log ${node.log}`);
+    }
+    return;
+  }
   if (command !== 'up' || !count || !/^\d+$/.test(count)) {
-    console.error(
-      'usage: cluster.ts up N [--name NAME] [--subnet A.B.C.0/24] [--api URL] [--registry HOST:PORT] [--redis URL] [--token TOKEN] [--root DIR] [--state DIR]\n       cluster.ts down [--name NAME] [--state DIR]',
-    );
+    console.error(USAGE);
     process.exit(2);
   }
   const subnet = flag(args, '--subnet', '10.231.0.0/24');
   const { gateway } = parse24(subnet);
   const [a = '10', b = '231', c = '0'] = subnet.split('.');
-  const root = flag(args, '--root', '/var/lib/paas');
-  const { node: login } = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));
-  // the platform CA the api will serve https with (its first start would make the same one)
-  const ca = await ensurePlatformCa(platformTlsDirectory(root));
   const cluster = Cluster.create(
     {
       name,
       subnet,
       stateDir,
       nodeSubnet: (i) => `${a}.${Number(b) + 1}.${(Number(c) % 32) * 8 + i - 1}.0/24`,
-      agentEnv: {
-        // off loopback the api serves https with a leaf of the platform CA under its root
-        PAAS_API_URL: flag(args, '--api', `https://${gateway}:7000`),
-        PAAS_CA_FILE: ca.certFile,
-        PAAS_REGISTRY_ADDR: flag(args, '--registry', `${gateway}:5000`),
-        REDIS_URL: flag(args, '--redis', 'unix:///var/lib/paas/platform/redis/redis.sock'),
-        ...(args.includes('--token') ? { PAAS_API_TOKEN: flag(args, '--token', '') } : {}),
-        PAAS_REGISTRY_USER: login.username,
-        PAAS_REGISTRY_PASSWORD: login.password,
-      },
+      agentEnv: {},
     },
     Number(count),
   );
-  try {
-    for (const node of cluster.nodes) {
-      // the agents wait for the api (they retry registering); their logs say when they are in
-      const pid = await cluster.startAgent(node.index, { wait: false });
-      console.log(`${node.name}  ${node.ip}  netns ${node.netns}  agent pid ${pid}  log ${node.log}`);
-    }
-  } catch (err) {
-    cluster.destroy();
-    throw err;
-  }
+  for (const node of cluster.nodes) console.log(`${node.name}  ${node.ip}  netns ${node.netns}`);
   console.log(
-    `cluster ${name} up on bridge ${cluster.bridge}: start the api and registry on ${gateway}, e.g.\n  PAAS_ROOT=${root} PAAS_API_ADDR=${gateway}:7000 PAAS_REGISTRY_ADDR=${gateway}:5000 npm run up`,
+    `cluster ${name}: ${count} nodes on bridge ${cluster.bridge}. Start the control plane on ${gateway}, then join the nodes:\n` +
+      `  PAAS_API_ADDR=${gateway}:7000 PAAS_REGISTRY_ADDR=${gateway}:5000 PAAS_NODE_REGISTRY_ADDR=${gateway}:5000 bin/paas up\n` +
+      `  infra/cluster/cluster join --name ${name}${stateDir === `/run/paas-cluster/${name}` ? '' : ` --state ${stateDir}`}`,
   );
 }
 
