@@ -258,6 +258,9 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
         '--addr',
         HUB,
         '--access-log',
+        // plain HTTP, as the cache's remote says: off loopback `registry serve` speaks https
+        // with a leaf of its own root's CA unless told otherwise
+        '--insecure-http',
       ],
       /listening on/,
     );
