@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Env, VERSION, formatAddress, trustedCa } from '@paas/config';
 import { controlPlaneAddresses } from '@paas/engine';
@@ -12,15 +12,11 @@ import {
 } from '@paas/registry';
 import { loadCliConfig } from '../config';
 import { ApiClient } from '../platform/client';
-import { openEngine } from '../context';
-import { CliError } from '../errors';
 import type { CliIo } from '../io';
-import { stopApps } from './down';
-import { recordComponent, stopRecorded } from './left-behind';
+import { runForeground } from './foreground';
 import { managedRedis } from './managed-redis';
 import { ensureNodeToken, nodeTokenPath } from './node-token';
-import { claimPidFile } from './pidfile';
-import { type ComponentSpec, type ReadyMessage, type RunningComponent, Supervisor, forkComponent } from './supervisor';
+import type { ComponentSpec, ReadyMessage, RunningComponent } from './supervisor';
 
 /** The bundled daemons sit beside the CLI bundle: dist/apps/<name>/main.js. */
 export function componentScript(name: string): string {
@@ -75,22 +71,6 @@ const pinned =
   (variable: string) =>
   (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
 
-/** `spec` with each of its runs recorded under `dir` once ready (left-behind.ts), for `paas down`. */
-export function recorded(dir: string, spec: ComponentSpec): ComponentSpec {
-  const launch = spec.launch ?? forkComponent;
-  return {
-    ...spec,
-    launch: (s, env, write) => {
-      const run = launch(s, env, write);
-      run.ready.then(
-        () => run.pid !== undefined && recordComponent(dir, spec.name, run.pid),
-        () => undefined,
-      );
-      return run;
-    },
-  };
-}
-
 export interface UpOptions {
   /** Leave the app instances running after the stop (the next `paas up` adopts them). */
   readonly keepApps?: boolean;
@@ -110,15 +90,6 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
   // the registry takes tokens only: the build workers and the agent log in with their own users
   const logins = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));
   const login = (c: Credentials) => ({ PAAS_REGISTRY_USER: c.username, PAAS_REGISTRY_PASSWORD: c.password });
-  const claim = claimPidFile(join(run, 'up.pid'));
-  if ('owner' in claim) throw new CliError(`paas is already up for ${run} (pid ${claim.owner})`);
-
-  const supervisor = new Supervisor({ write: (line) => io.out(line) });
-  const components = join(run, 'up');
-  // what a killed `paas up` left running gives way (its apps keep running: the agent adopts them)
-  await stopRecorded(components, io.out);
-  const start = (specs: readonly ComponentSpec[]): Promise<RunningComponent[]> =>
-    supervisor.start(specs.map((spec) => recorded(components, spec)));
   const env: Record<string, string | undefined> = {
     ...io.env,
     PAAS_ROOT: root,
@@ -182,15 +153,9 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
     probe: async (url) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status > 0,
   });
 
-  let signalled: NodeJS.Signals | undefined;
-  const stopSignal = new Promise<NodeJS.Signals>((resolveSignal) => {
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.once(sig, () => resolveSignal(sig));
-    }
-  }).then((sig) => (signalled = sig));
-
-  try {
-    const startAll = async (): Promise<RunningComponent[]> => {
+  await runForeground(io, run, {
+    keepApps: options.keepApps ?? false,
+    start: async (start) => {
       if (!env['REDIS_URL']) [redis] = await start([managedRedis(join(root, 'platform', 'redis'))]);
       const [reg] = await start([registry]);
       if (!reg) throw new Error('the registry did not start');
@@ -199,29 +164,12 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
       // the api made the platform CA under the root on its first start: an https api chains to it
       await ensureNodeToken(root, control.url, control.url.startsWith('https:') ? trustedCa(env) : null);
       return [reg, control, ...(await start([agent(reg.url, control.url), router()]))];
-    };
-    const starting = startAll();
-    // after a signal the start is abandoned, and fails as the stop ends its components
-    starting.catch(() => undefined);
-    const running = await Promise.race([starting, stopSignal.then(() => [])]);
-    if (signalled === undefined) {
+    },
+    announce: (running) => {
       io.out(`paas ${VERSION} is up\n`);
       for (const c of running) io.out(`  ${c.name.padEnd(10)} ${c.url.padEnd(28)} pid ${c.pid}\n`);
       if (redis) io.out(`  ${'redis'.padEnd(10)} ${redis.url.padEnd(28)} pid ${redis.pid}\n`);
       io.out(`  ${'root'.padEnd(10)} ${root}\n  ${'run'.padEnd(10)} ${run}\n`);
-      io.out(`Press Ctrl-C to stop${options.keepApps ? ' (the apps keep running)' : ''}.\n`);
-      await stopSignal;
-    }
-    io.out(`paas: ${signalled ?? 'signal'} received, stopping\n`);
-  } finally {
-    try {
-      await supervisor.stop();
-      rmSync(components, { recursive: true, force: true });
-      // the agent is gone: nothing starts an instance again while they stop. A start that
-      // failed leaves them as they were (kept by an earlier --keep-apps): `paas down` is there.
-      if (signalled !== undefined && !options.keepApps) await stopApps(io, await openEngine(io));
-    } finally {
-      claim.release();
-    }
-  }
+    },
+  });
 }
