@@ -15,19 +15,16 @@ import { after, before, describe, it } from 'node:test';
 import { ensurePlatformCa } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { PAAS, PaasProcess, tempRoots } from '../support/cli';
-import { type Internet, createInternet, removeInternet } from '../support/internet';
+import { createInternet, pidInternet, removeInternet } from '../support/internet';
 import { gitCommit, gitEnv, gitSync, waitFor } from '../support/platform';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
 import { callApi, readAdminToken } from './support/api';
 
 const roots = tempRoots();
 const base = join(roots.root, '..');
-// "another machine": a namespace behind a /30 of the test's own in 198.19.0.0/16, picked from the pid
-const tag = process.pid % 10_000_000;
-const prefix = `198.19.${64 | ((process.pid >> 6) & 63)}.${(process.pid & 63) << 2}`;
-const hostEnd = prefix.replace(/\d+$/, (d) => String(Number(d) + 1));
-const clientIp = prefix.replace(/\d+$/, (d) => String(Number(d) + 2));
-const net: Internet = { ns: `paas-tls${tag}`, veth: `ptls${tag}`, hostEnd, ip: clientIp };
+// "another machine": a namespace behind a /30 of the test's own
+const net = pidInternet('tls', 'ptls', 64);
+const { hostEnd } = net;
 
 interface Run {
   readonly status: number | null;

@@ -17,19 +17,16 @@ import { after, before, describe, it } from 'node:test';
 import { JoinToken, hashToken, openDatabase } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import { PaasProcess, paasAsync, tempRoots } from '../support/cli';
-import { type Internet, createInternet, removeInternet } from '../support/internet';
+import { createInternet, pidInternet, removeInternet } from '../support/internet';
 import { waitFor } from '../support/platform';
 import { callApi, readAdminToken } from './support/api';
 import { type Daemon, startDaemon, stopDaemon } from './support/daemon';
 
 const roots = tempRoots();
 const base = join(roots.root, '..');
-const tag = process.pid % 10_000_000;
-// "another machine": a namespace behind a /30 of the test's own in 198.19.0.0/16, picked from the pid
-const prefix = `198.19.${128 | ((process.pid >> 6) & 63)}.${(process.pid & 63) << 2}`;
-const hostEnd = prefix.replace(/\d+$/, (d) => String(Number(d) + 1));
-const nodeIp = prefix.replace(/\d+$/, (d) => String(Number(d) + 2));
-const net: Internet = { ns: `paas-join${tag}`, veth: `pjn${tag}`, hostEnd, ip: nodeIp };
+// "another machine": a namespace behind a /30 of the test's own
+const net = pidInternet('join', 'pjn', 128);
+const { hostEnd, ip: nodeIp } = net;
 const IN_NODE = ['ip', 'netns', 'exec', net.ns];
 
 interface NodeRow {

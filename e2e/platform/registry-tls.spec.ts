@@ -23,18 +23,11 @@ import { ensurePlatformCa } from '@paas/platform';
 import { platformCredentialsPath } from '@paas/registry';
 import { type PaasUp, get, pushApp, until, withPaasUp } from '../bench/paas-up';
 import { PAAS, PaasProcess, tempRoots } from '../support/cli';
-import { type Internet, createInternet, removeInternet } from '../support/internet';
+import { createInternet, pidInternet, removeInternet } from '../support/internet';
 
-const tag = process.pid % 10_000_000;
-// "another machine": a namespace behind a /30 of the spec's own in 198.19.0.0/16, from the pid
-const prefix = `198.19.${128 | ((process.pid >> 6) & 63)}.${(process.pid & 63) << 2}`;
-const hostEnd = prefix.replace(/\d+$/, (d) => String(Number(d) + 1));
-const net: Internet = {
-  ns: `paas-rtls${tag}`,
-  veth: `prtl${tag}`,
-  hostEnd,
-  ip: prefix.replace(/\d+$/, (d) => String(Number(d) + 2)),
-};
+// "another machine": a namespace behind a /30 of the spec's own
+const net = pidInternet('rtls', 'prtl', 128);
+const { hostEnd } = net;
 const HOST = 'site.localhost';
 
 /** `cmd ARGS` in the namespace with `env` only; its status and output. */

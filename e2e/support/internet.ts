@@ -17,6 +17,18 @@ export interface Internet {
   readonly ip: string;
 }
 
+/**
+ * A spec's own "internet", picked from its pid: the /30 `198.19.(band | pid bits).(pid bits)`
+ * (a band per kind of spec keeps them apart), the namespace `paas-NAME<tag>` and the veth
+ * `VETH<tag>` (at most 15 characters: VETH of 4 at most).
+ */
+export function pidInternet(name: string, veth: string, band: number): Internet {
+  const tag = process.pid % 10_000_000;
+  const prefix = `198.19.${band | ((process.pid >> 6) & 63)}.${(process.pid & 63) << 2}`;
+  const host = (n: number): string => prefix.replace(/\d+$/, (d) => String(Number(d) + n));
+  return { ns: `paas-${name}${tag}`, veth: `${veth}${tag}`, hostEnd: host(1), ip: host(2) };
+}
+
 /** The namespace, its veth and their addresses; a failure half-way is undone by `removeInternet`. */
 export function createInternet(net: Internet): void {
   const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
