@@ -1,2 +1,3 @@
 export * from './platform-ca';
 export * from './serving';
+export * from './sealed';
