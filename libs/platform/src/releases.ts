@@ -8,8 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { PaasError } from '@paas/errors';
 import type { DataSource, EntityManager } from 'typeorm';
 import { isRetryableConflict, lockApp, transaction } from './model/database';
-import { App, ConfigVar, Release, type HealthcheckSpec } from './model/entities';
+import { App, Build, ConfigVar, Release, type HealthcheckSpec } from './model/entities';
 import { canRollBackTo, currentRelease, initialReleaseState, releaseBuilt, releaseCreated } from './release-lifecycle';
+
+/** A build's release reached its commit point after the build was failed (releaseBuild): it is not released. */
+export class BuildStoppedError extends PaasError {
+  constructor(reason: string) {
+    super('conflict', `the build was stopped before its release: ${reason}`);
+  }
+}
 
 export interface NewRelease {
   readonly appId: string;
@@ -100,6 +107,20 @@ export async function insertRelease(manager: EntityManager, input: NewRelease): 
  * a rollback after the first deploy) stays superseded, as the lifecycle says.
  */
 export async function releaseBuild(manager: EntityManager, releaseId: string): Promise<Release> {
+  // the commit point holds the app as failLostBuild does: a build failed meanwhile (its job
+  // lost, its push gone) makes nothing deployable, even when its worker went on
+  const made = await manager.findOne(Release, {
+    where: { id: releaseId },
+    select: { id: true, appId: true, buildId: true },
+  });
+  if (made?.buildId) {
+    await lockApp(manager, made.appId);
+    const build = await manager.findOne(Build, {
+      where: { id: made.buildId },
+      select: { id: true, status: true, error: true },
+    });
+    if (build?.status === 'failed') throw new BuildStoppedError(build.error ?? 'the build was failed meanwhile');
+  }
   const release = await releaseBuilt(manager, releaseId);
   if (release.status !== 'superseded' || release.imageRef === null) return release;
   const newer = await currentRelease(manager, release.appId);

@@ -248,6 +248,11 @@ function platform() {
       jobStates.set(buildId, status === 'succeeded' ? 'completed' : 'failed');
       logOf(buildId).write({ line: '', end: status });
     },
+    /** The build worker's side: past its commit point, release `releaseId` is deploying. */
+    releaseMade: (buildId: string, releaseId: string) => {
+      releases.set(buildId, releaseId);
+      releaseStatus.set(releaseId, 'deploying');
+    },
     /** The scheduler's side: how release `releaseId`'s deploy ended. */
     deployed: async (releaseId: string, outcome: DeployOutcome) => {
       await settle();
@@ -305,8 +310,37 @@ describe('push flow', { timeout: 20_000 }, () => {
     p.finish('b1', 'failed');
     assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
     assert.equal(p.refs.get('refs/heads/main'), A);
-    assert.deepEqual(p.journal, ['enqueue b1 b by alice'], 'nothing waited for a deploy');
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'stop b1'], 'settled, and nothing waited for a deploy');
     assert.deepEqual(out.lines, [' !     RUN npm ci: exit code 1']);
+  });
+
+  it('a build said failed whose worker went on to make a release deploying: that release is failed', async () => {
+    const p = platform();
+    const { out, pushed } = await pushB(p);
+    // the queue lost the job (a Redis that lost it), so the push fails the build; its worker
+    // went on meanwhile and made its release deploying
+    p.jobStates.set('b1', 'unknown');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    p.releaseMade('b1', 'r2');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.releaseStatus.get('r2'), 'failed', 'it cannot go live behind the branch');
+    assert.equal(p.refs.get('refs/heads/main'), A);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'stop b1 and r2']);
+    assert.equal(out.lines.at(-1), ' !     The build job failed without finishing the build (its worker was lost)');
+  });
+
+  it('a build said failed whose release went live all the same: the branch follows it', async () => {
+    const p = platform();
+    const { out, pushed } = await pushB(p);
+    p.jobStates.set('b1', 'unknown');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    p.releaseMade('b1', 'r2');
+    p.releaseStatus.set('r2', 'live');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(await pushed, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), B);
+    assert.equal(out.lines.at(-1), '       Its release went live meanwhile: main follows it');
   });
 
   it('a deploy that fails rejects the push and leaves the branch', async () => {

@@ -35,6 +35,8 @@ export const LOCK_RETRY_MS = 250;
 
 /** Why the build of a push whose release was not live in time is stopped. */
 const NOT_LIVE_IN_TIME = 'its push gave up waiting for the release to be live: nothing was deployed; push again';
+/** Why the release of a build its push saw fail is stopped (the build had one all the same). */
+const BUILD_FAILED = 'its build was reported failed before its release was live: nothing was deployed; push again';
 
 export interface BuildQueue {
   enqueue(job: BuildJob): Promise<void>;
@@ -271,18 +273,26 @@ export class PushFlow {
       createdBy: pusher,
     });
     const status = await this.follow(build.id, progress);
-    if (status !== 'succeeded' && status !== 'interrupted') return { status: 'ng', reason: 'build failed' };
     const launched: CommandResult | null =
-      status === 'interrupted' ? { status: 'ng', reason: 'api stopping' } : await this.launch(app, build.id, progress);
+      status === 'succeeded'
+        ? await this.launch(app, build.id, progress)
+        : { status: 'ng', reason: status === 'interrupted' ? 'api stopping' : 'build failed' };
     if (launched?.status === 'ng' && launched.reason !== 'deploy failed') {
       // a push that says no must not go live later behind the branch's back: its build and
-      // release stop, unless the release went live meanwhile (then the branch follows it)
-      const reason = this.closing.signal.aborted ? PUSH_GONE : NOT_LIVE_IN_TIME;
+      // release stop, unless the release went live meanwhile (then the branch follows it).
+      // A build said failed may have a release anyway: one whose job was lost (a Redis that
+      // lost it) while its worker went on past the commit point.
+      const reason = this.closing.signal.aborted
+        ? PUSH_GONE
+        : launched.reason === 'build failed'
+          ? BUILD_FAILED
+          : NOT_LIVE_IN_TIME;
       if ((await this.roles.builds.abandon(build.id, reason)) === 'stopped') {
         if (status === 'interrupted')
           progress.line(' !     The api is stopping: this push ends here and deploys nothing; push again');
         return launched;
       }
+      progress.line(`       Its release went live meanwhile: ${branchOf(command.ref)} follows it`);
     } else if (launched) return launched;
     try {
       await branches.move(repo, command, `paas: build ${build.number}`);

@@ -9,12 +9,12 @@ import type { ImageService } from '@paas/images';
 import { formatReference, parseNormalizedReference } from '@paas/oci';
 import type { RegistryClient } from '@paas/registry';
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
+import { type DataSource, In, Not } from 'typeorm';
 import { buildLogKey, writeAppLog } from '../logs';
 import { transaction } from '../model/database';
 import { Build, Release } from '../model/entities';
 import { failBuildingRelease } from '../release-lifecycle';
-import { appConfig, createRelease, releaseBuild } from '../releases';
+import { BuildStoppedError, appConfig, createRelease, releaseBuild } from '../releases';
 import { askForPass } from '../scheduling/kick';
 import { BuildLog } from './build-log';
 import { streamedOutput } from './builds';
@@ -97,21 +97,39 @@ export function buildRoles(env: BuildEnvironment, job: BuildJob): BuildRoles {
 
 /** The build's row and release in the platform's database (release-lifecycle.ts moves the release). */
 export function databaseRoles(dataSource: DataSource): Pick<BuildRoles, 'builds' | 'releases'> {
+  const failure = async (id: string): Promise<string> =>
+    (await dataSource.manager.findOne(Build, { where: { id } }))?.error ?? 'the build was failed meanwhile';
   return {
     builds: {
       find: (id) => dataSource.manager.findOne(Build, { where: { id } }),
+      // each move of the row holds only if the build was not failed meanwhile (failLostBuild)
       started: async (id, attempt) => {
-        await dataSource.manager.update(Build, { id }, { status: 'building', attempts: attempt });
+        const moved = await dataSource.manager.update(
+          Build,
+          { id, status: In(['pending', 'building']) },
+          { status: 'building', attempts: attempt },
+        );
+        if (moved.affected === 0) throw new BuildStoppedError(await failure(id));
       },
       succeeded: async (id, outcome) => {
-        await dataSource.manager.update(Build, { id }, { status: 'succeeded', ...outcome, error: null });
+        const moved = await dataSource.manager.update(
+          Build,
+          { id, status: 'building' },
+          { status: 'succeeded', ...outcome, error: null },
+        );
+        if (moved.affected === 0) throw new BuildStoppedError(await failure(id));
       },
       saveOutput: async (id, output) => {
         await dataSource.manager.update(Build, { id }, { output });
       },
       failed: async (id, reason, output) => {
         await transaction(dataSource, (manager) => failBuildingRelease(manager, id, reason));
-        await dataSource.manager.update(Build, { id }, { status: 'failed', error: reason, output });
+        // a build failed first by another (failLostBuild) keeps the reason it gave
+        await dataSource.manager.update(
+          Build,
+          { id, status: Not('failed') },
+          { status: 'failed', error: reason, output },
+        );
       },
     },
     releases: {

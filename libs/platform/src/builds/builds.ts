@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { appendLog, BUILD_LOG_MAX, buildLogKey, endLog } from '../logs';
-import { transaction } from '../model/database';
+import { lockApp, transaction } from '../model/database';
 import { Build } from '../model/entities';
 import { failBuildingRelease } from '../release-lifecycle';
 import { BUILD_OUTPUT_MAX } from './build-log';
@@ -91,9 +91,15 @@ export async function streamedOutput(redis: Redis, key: string, max = BUILD_OUTP
 
 /**
  * Fails a build whose worker is gone and whose job the queue will not run again (it stalled
- * too often): the row says why (and its release, if it made one, fails with it), the stream
- * ends, so the pusher and followers stop waiting.
+ * too often), or whose push gave up on it: the row says why (and its release, if it made one
+ * still building, fails with it), the stream ends, so the pusher and followers stop waiting.
  * Does nothing to a build that has already finished; true when it settled it.
+ *
+ * The row moves under the app's lock, which the build's commit point (releases.ts
+ * releaseBuild) takes too: either this comes first, and the build's release can no longer
+ * become deploying (its worker may be alive: a job the queue lost is still run by the worker
+ * that took it), or the commit point does, and whoever settles the push fails the deploying
+ * release (push-lease.ts settleAbandonedPush).
  */
 export async function failLostBuild(
   dataSource: DataSource,
@@ -101,14 +107,25 @@ export async function failLostBuild(
   buildId: string,
   reason: string,
 ): Promise<boolean> {
-  const build = await dataSource.manager.findOne(Build, { where: { id: buildId } });
-  if (!build || build.status === 'succeeded' || build.status === 'failed') return false;
+  const found = await dataSource.manager.findOne(Build, { where: { id: buildId } });
+  if (!found || finished(found)) return false;
+  const settled = await transaction(dataSource, async (manager) => {
+    await lockApp(manager, found.appId);
+    const build = await manager.findOne(Build, { where: { id: buildId } });
+    if (!build || finished(build)) return false;
+    await failBuildingRelease(manager, buildId, reason);
+    await manager.update(Build, { id: buildId }, { status: 'failed', error: reason });
+    return true;
+  });
+  if (!settled) return false;
   const key = buildLogKey(buildId);
   await appendLog(redis, key, 'build', ` !     ${reason}`, BUILD_LOG_MAX);
   await appendLog(redis, key, 'build', ' !     Build failed', BUILD_LOG_MAX);
-  const output = await streamedOutput(redis, key);
-  await transaction(dataSource, (manager) => failBuildingRelease(manager, buildId, reason));
-  await dataSource.manager.update(Build, { id: buildId }, { status: 'failed', error: reason, output });
+  await dataSource.manager.update(Build, { id: buildId }, { output: await streamedOutput(redis, key) });
   await endLog(redis, key, 'failed');
   return true;
+}
+
+function finished(build: Build): boolean {
+  return build.status === 'succeeded' || build.status === 'failed';
 }

@@ -24,6 +24,7 @@ import { BuildAbortedError, BuildContext, BuildError } from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
 import { type Image, ImageNotFoundError } from '@paas/images';
 import { imageCommand } from '../image-command';
+import { BuildStoppedError } from '../releases';
 import type { HealthcheckSpec } from '../model/entities';
 import type { BuildJobResult } from '../queue';
 import { parseAppJson } from './app-json';
@@ -56,7 +57,13 @@ interface Built {
 /** Failures of the app itself (bad Dockerfile, failing RUN step, release command): never retried. */
 export function isAppBuildError(err: unknown): boolean {
   if (err instanceof BuildAbortedError) return false;
-  return err instanceof AppBuildError || err instanceof DockerfileError || err instanceof BuildError;
+  return (
+    err instanceof AppBuildError ||
+    err instanceof DockerfileError ||
+    err instanceof BuildError ||
+    // failed by another meanwhile (its job lost, its push gone): another attempt would not help
+    err instanceof BuildStoppedError
+  );
 }
 
 /** A build worker's job, through the real roles over its environment (build-environment.ts). */

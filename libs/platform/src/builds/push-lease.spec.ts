@@ -6,9 +6,10 @@ import { transaction } from '../model/database';
 import { type App, Build, Release } from '../model/entities';
 import { suiteRedis } from '../testing/redis';
 import { currentRelease, releaseLive } from '../release-lifecycle';
-import { createRelease, releaseBuild } from '../releases';
+import { BuildStoppedError, createRelease, releaseBuild } from '../releases';
 import { insertApp, openTestDatabase } from '../testing/databases';
-import { createBuild } from './builds';
+import { databaseRoles } from './build-environment';
+import { createBuild, failLostBuild } from './builds';
 import {
   type PushRecord,
   abandonedPushes,
@@ -26,6 +27,14 @@ const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const AT = '2026-12-06T00:00:00.000Z';
 const REASON = 'the push of this build is gone';
+const SUCCESS = (releaseId: string) => ({
+  stack: 'dockerfile' as const,
+  imageRef: 'registry.test/app:v1',
+  imageDigest: `sha256:${'1'.repeat(64)}`,
+  processTypes: { web: 'serve' },
+  healthchecks: null,
+  releaseId,
+});
 
 describe('push leases on a real redis-server and database', () => {
   const client = suiteRedis('paas-push-lease-');
@@ -120,6 +129,43 @@ describe('push leases on a real redis-server and database', () => {
     assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'stopped');
     assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'failed');
     assert.equal((await ds.manager.findOneByOrFail(Build, { id: push.buildId })).status, 'failed');
+  });
+
+  it('a build failed while its worker goes on makes nothing deployable (a job the queue lost)', async () => {
+    const app = await insertApp(ds, 'lost-job');
+    const push = await pushed(app);
+    const roles = databaseRoles(ds);
+    await roles.builds.started(push.buildId, 1);
+    assert.equal(await failLostBuild(ds, redis, push.buildId, REASON), true);
+    assert.equal(await failLostBuild(ds, redis, push.buildId, 'again'), false, 'once');
+    // the worker, unaware, makes its release and reaches the commit point
+    const v1 = await release(app, push.buildId, 'building');
+    await assert.rejects(
+      transaction(ds, (m) => releaseBuild(m, v1.id)),
+      (err: Error) => err instanceof BuildStoppedError && err.message.includes(REASON),
+    );
+    assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'building', 'not deploying');
+    await assert.rejects(roles.builds.succeeded(push.buildId, SUCCESS(v1.id)), BuildStoppedError);
+    await assert.rejects(roles.builds.started(push.buildId, 2), BuildStoppedError);
+    // its failure then fails the release, and the row keeps the first reason
+    await roles.builds.failed(push.buildId, 'the build was stopped before its release', 'output');
+    assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'failed');
+    const build = await ds.manager.findOneByOrFail(Build, { id: push.buildId });
+    assert.equal(build.status, 'failed');
+    assert.equal(build.error, REASON);
+  });
+
+  it('a build failed after its commit point leaves its deploying release to the push to settle', async () => {
+    const app = await insertApp(ds, 'late-loss');
+    const push = await pushed(app);
+    await databaseRoles(ds).builds.started(push.buildId, 1);
+    const v1 = await release(app, push.buildId, 'deploying');
+    assert.equal(await failLostBuild(ds, redis, push.buildId, REASON), true);
+    assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'deploying');
+    await assert.rejects(databaseRoles(ds).builds.succeeded(push.buildId, SUCCESS(v1.id)), BuildStoppedError);
+    // the push that saw its build fail settles it: the release never goes live
+    assert.equal(await settleAbandonedPush(ds, redis, push.buildId, REASON), 'stopped');
+    assert.equal((await ds.manager.findOneByOrFail(Release, { id: v1.id })).status, 'failed');
   });
 
   it('a release of a dead push that went live stays live: the branch must follow it', async () => {
