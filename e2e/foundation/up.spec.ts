@@ -39,6 +39,8 @@ describe('paas up', () => {
       const unknown = await fetch(routerUrl);
       assert.equal(unknown.status, 404, 'the router answers, with its page for an unknown app');
       const token = readFileSync(join(roots.root, 'platform', 'admin.token'), 'utf8').trim();
+      assert.ok(!up.output.includes(token), 'the log says where the admin token is, never the token');
+      assert.match(up.output, /admin token made: .*platform\/admin\.token \(0600\)/);
       const nodes = (await (
         await fetch(`${url}/api/nodes`, { headers: { authorization: `Bearer ${token}` } })
       ).json()) as {

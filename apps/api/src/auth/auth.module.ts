@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
-import { ensureAdminToken } from './admin-token';
+import { adminTokenPath, ensureAdminToken } from './admin-token';
 import { AuthGuard } from './auth.guard';
 import { AuthRateLimiter } from './rate-limiter';
 
@@ -25,7 +25,8 @@ export class AuthModule implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const token = await ensureAdminToken(this.dataSource, this.config.paths.root);
-    // Printed once, as the platform's first credential; it is also in the 0600 file.
-    if (token !== null) console.log(`admin token: ${token}`);
+    // Where the platform's first credential is, never the credential: logs are kept and
+    // shipped (paas up's own log, a journal) where a 0600 file is not.
+    if (token !== null) console.log(`admin token made: ${adminTokenPath(this.config.paths.root)} (0600)`);
   }
 }
