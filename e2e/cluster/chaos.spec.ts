@@ -43,7 +43,7 @@ import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { type LocalRedis, type TestDatabase, startLocalRedis, testDatabase } from '@paas/platform/testing';
 import { type RunningRegistry, ensurePlatformRegistryUsers } from '@paas/registry';
 import { Cluster, type Operator } from '@paas/cluster';
-import { containersUnder, isAlive, mountsUnder } from '../support/cli';
+import { type ProcessIdentity, containersUnder, mountsUnder, processIdentity, stillRunning } from '../support/cli';
 import {
   type GitResult,
   gitAsyncWithin,
@@ -191,8 +191,15 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   const git = { ...gitEnv(home), GIT_SSL_CAINFO: caFile };
   const startedAt = Date.now();
   const since = (): string => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
-  /** Every pid the spec started (none may be alive at the end), and every container id seen. */
-  const pids = new Set<number>();
+  /** Every process the spec started (none may run at the end), and every container id seen. */
+  const processes: ProcessIdentity[] = [];
+  const pids = {
+    /** A process just started (or found): known by its pid and start time, as pids wrap. */
+    add: (pid: number): void => {
+      const id = processIdentity(pid);
+      if (id) processes.push(id);
+    },
+  };
   const containerIds = new Set<string>();
   let cluster: Cluster | undefined;
   let db: TestDatabase | undefined;
@@ -384,7 +391,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
     assert.deepEqual(problems, [], 'teardown');
     assert.deepEqual(leftProcesses, [], 'no process of the run left (receive-pack, hooks, shims, agents, containers)');
     assert.deepEqual(
-      [...pids].filter((pid) => isAlive(pid) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')),
+      processes.filter(stillRunning).map((id) => id.pid),
       [],
       'every process the spec started has exited',
     );

@@ -150,6 +150,39 @@ export class PaasProcess {
   }
 }
 
+/** A process as the kernel knows it: its pid and start time (so a reused pid is not taken for it). */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** /proc/PID/stat's starttime: clock ticks after boot. */
+  readonly start: string;
+}
+
+/** The process now at `pid`, null when there is none. */
+export function processIdentity(pid: number): ProcessIdentity | null {
+  const fields = procStatFields(pid);
+  return fields ? { pid, start: fields[19] ?? '' } : null;
+}
+
+/**
+ * Whether the process `id` names still runs: the pid is there, started when it did (a run that
+ * spawns thousands of processes wraps pid_max, 32768 by default, and the pid goes to another),
+ * and it is not a zombie.
+ */
+export function stillRunning(id: ProcessIdentity): boolean {
+  const fields = procStatFields(id.pid);
+  return fields !== null && fields[19] === id.start && fields[0] !== 'Z';
+}
+
+/** /proc/PID/stat's fields after the command's name: state first. */
+function procStatFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
