@@ -149,6 +149,7 @@ function platform() {
         return { id: `b${builds}`, number: builds };
       },
       releaseOf: async (buildId) => releases.get(buildId) ?? null,
+      status: async (buildId) => buildStatus.get(buildId) ?? 'pending',
       failLost: async (buildId, reason) => {
         lost.push(buildId);
         logOf(buildId).write({ line: ` !     ${reason}` });
@@ -369,6 +370,37 @@ describe('push flow', { timeout: 20_000 }, () => {
     assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
     assert.equal(p.refs.get('refs/heads/main'), A);
     assert.equal(out.lines.at(-1), ' !     The build job failed without finishing the build (its worker was lost)');
+  });
+
+  it("a build whose log's end was lost (a Redis restarted) is taken from its row: the push goes on", async () => {
+    const p = platform();
+    const { out, pushed } = await pushB(p);
+    p.line('b1', '-----> Building web from main');
+    // the worker wrote its row and its release; the log's end, written after, was lost
+    p.buildStatus.set('b1', 'succeeded');
+    p.releaseMade('b1', 'r2');
+    p.jobStates.set('b1', 'completed');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(p.journal, ['enqueue b1 b by alice'], 'one look is not enough: the end may be on its way');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    await settle();
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.deepEqual(await pushed, [{ status: 'ok' }]);
+    assert.equal(p.refs.get('refs/heads/main'), B);
+    assert.ok(
+      out.lines.includes(" !     The rest of this build's log was lost (Redis restarted): the build succeeded"),
+    );
+  });
+
+  it("a failed build whose log's end was lost rejects the push", async () => {
+    const p = platform();
+    const { pushed } = await pushB(p);
+    p.buildStatus.set('b1', 'failed');
+    p.jobStates.set('b1', 'completed');
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    await p.clock.advance(WATCH_INTERVAL_MS);
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.refs.get('refs/heads/main'), A);
   });
 
   it('says when a build waits for a worker', async () => {

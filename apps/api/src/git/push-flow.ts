@@ -53,6 +53,8 @@ export interface PushBuilds {
   }): Promise<{ readonly id: string; readonly number: number }>;
   /** The release the build made; null when it made none. */
   releaseOf(buildId: string): Promise<string | null>;
+  /** The build row's status (`pending`, `building`, `succeeded`, `failed`); null when it is gone. */
+  status(buildId: string): Promise<string | null>;
   /** Settles a build whose worker was lost for good (which ends its log). */
   failLost(buildId: string, reason: string): Promise<unknown>;
   /**
@@ -349,13 +351,25 @@ export class PushFlow {
     const onClosing = (): void => stop.abort();
     this.closing.signal.addEventListener('abort', onClosing, { once: true });
     let heard = false;
-    const watching = this.watch(buildId, stop.signal, () => heard, progress);
+    // set by the watch when the build's row finished but its log never ends
+    let ended: string | undefined;
+    const watching = this.watch(
+      buildId,
+      stop.signal,
+      () => heard,
+      progress,
+      (status) => {
+        ended = status;
+        stop.abort();
+      },
+    );
     try {
       for await (const entry of this.roles.log.follow(buildId, stop.signal)) {
         if (entry.end !== undefined) return entry.end;
         heard = true;
         progress.line(entry.line);
       }
+      if (ended !== undefined) return ended;
       return this.closing.signal.aborted ? 'interrupted' : 'failed';
     } finally {
       this.closing.signal.removeEventListener('abort', onClosing);
@@ -369,11 +383,13 @@ export class PushFlow {
     signal: AbortSignal,
     heard: () => boolean,
     progress: PushProgress,
+    end: (status: string) => void,
   ): Promise<void> {
-    const { clock, queue } = this.roles;
+    const { clock, queue, builds } = this.roles;
     const started = clock.now();
     let noticed = false;
     let failedSeen = 0;
+    let finishedSeen = 0;
     while (!signal.aborted) {
       await clock.sleep(WATCH_INTERVAL_MS, signal);
       if (signal.aborted) return;
@@ -389,6 +405,16 @@ export class PushFlow {
           progress.line('-----> Waiting for a build worker…');
         }
         // the pipeline ends the log before its job fails: give it one more look first
+        // the row is the build's truth; its log's end is a Redis write, which a Redis killed
+        // before it synced loses (as it may lose the job): the pipeline ends the log just
+        // after it writes the row, so a row finished twice in a row with no end means lost
+        const row = await builds.status(buildId);
+        finishedSeen = row === 'succeeded' || row === 'failed' ? finishedSeen + 1 : 0;
+        if (finishedSeen >= 2 && row !== null) {
+          progress.line(` !     The rest of this build's log was lost (Redis restarted): the build ${row}`);
+          end(row);
+          return;
+        }
         failedSeen = state === 'failed' || state === 'unknown' ? failedSeen + 1 : 0;
         if (failedSeen >= 2) {
           await this.roles.builds.failLost(

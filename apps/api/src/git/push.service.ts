@@ -85,6 +85,9 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
       builds: {
         create: (input) => createBuild(dataSource, input),
         releaseOf: async (id) => (await dataSource.manager.findOneByOrFail(Build, { id })).releaseId,
+        status: async (id) =>
+          (await dataSource.manager.findOne(Build, { where: { id }, select: { id: true, status: true } }))?.status ??
+          null,
         failLost: (id, reason) => failLostBuild(dataSource, redis, id, reason),
         abandon: (id, reason) => settleAbandonedPush(dataSource, redis, id, reason),
       },
