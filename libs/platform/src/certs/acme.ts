@@ -344,7 +344,10 @@ export function newEcdsaKeyPem(): string {
   }) as string;
 }
 
-/** Where the sealed account key is kept; `saveIfAbsent` keeps the first value saved and returns it. */
+/**
+ * Where the sealed account key of one directory is kept (a key sealed for one directory does not
+ * open for another); `saveIfAbsent` keeps the first value saved and returns it.
+ */
 export interface AccountKeyStore {
   load(): Promise<string | undefined>;
   saveIfAbsent(sealed: string): Promise<string>;
