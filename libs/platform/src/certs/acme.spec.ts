@@ -11,6 +11,7 @@ import { SealError } from '../tls/sealed';
 import { renewAt, needsCertificate } from './acme-policy';
 import {
   ACME_TIMEOUT,
+  ACME_UNREACHABLE,
   type AcmeChallenges,
   AcmeProblemError,
   type AccountKeyStore,
@@ -175,6 +176,32 @@ describe('obtainCertificate against a real ACME server (pebble)', () => {
     assert.equal((await verifiedPeer(issued, domain, pebble().root)).subject.CN, domain);
     assert.equal(published.length, 1);
     for (const token of published) assert.equal(await readAcmeChallenge(redis(), token), null, 'removed from Redis');
+  });
+
+  it('fails at once, saying why, when the directory is not reachable or not trusted', { timeout: 30_000 }, async () => {
+    const challenges = memoryChallenges();
+    const closed = `https://127.0.0.1:${await freePort()}/dir`;
+    for (const [directoryUrl, caPem, reason] of [
+      [closed, pebble().tlsCa, /ECONNREFUSED/],
+      [pebble().directoryUrl, undefined, /self.signed|local issuer|unable to verify/i],
+    ] as const) {
+      const err = await obtainCertificate({
+        directoryUrl,
+        accountKeyPem,
+        domains: [name('x')],
+        challenges,
+        caPem,
+      }).then(
+        () => assert.fail(`issued from ${directoryUrl}`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof AcmeProblemError, String(err));
+      assert.equal(err.problem.type, ACME_UNREACHABLE);
+      assert.equal(err.code, 'unavailable');
+      assert.match(err.problem.detail, reason);
+      assert.ok(err.problem.detail.includes(directoryUrl), err.problem.detail);
+    }
+    assert.equal(challenges.published.length, 0);
   });
 
   it('refuses what cannot be a domain before it asks anything, naming it', async () => {

@@ -66,6 +66,7 @@ export interface AcmeProblem {
 }
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Problems of ours: the request never got a problem document from the server. */
 export const ACME_UNREACHABLE = 'paas:acme:unreachable';
@@ -198,7 +199,7 @@ export async function obtainCertificate(request: ObtainRequest): Promise<Obtaine
   try {
     return await untilAborted(work(), signal);
   } catch (err) {
-    throw asProblem(err, transport.lastProblem(), request.directoryUrl, signal);
+    throw asProblem(err, transport, request.directoryUrl, signal);
   } finally {
     // a removal that fails leaves a key authorization that expires by itself (ACME_CHALLENGE_TTL_S)
     await Promise.allSettled(published.map((token) => request.challenges.remove(token)));
@@ -223,30 +224,52 @@ function checkDomains(domains: readonly string[]): string[] {
 }
 
 /**
- * Hands this client's agent and a timeout to each of its HTTP requests, stops them once `signal`
- * aborts, and remembers
- * the last problem document the server answered (acme-client throws a plain Error with only its
- * detail), cleared by every answer that is not one.
+ * Hands this client's agent, the signal and a timeout to each of its HTTP requests, and keeps
+ * what the last one met: the problem document the server answered (acme-client throws a plain
+ * Error with only its detail), or the connection's own error.
+ *
+ * acme-client's axios would retry a request without an answer, or with a 429 or 5xx, up to five
+ * times over 75 s (and sleep out any Retry-After, hours when rate-limited), in the background
+ * after an abort too, and then throws a TypeError of its own. A request here is tried once
+ * (`retryAttempt` past its limit): the renewal policy's back-off is the one retry
+ * (acme-policy.ts); a bad nonce is still retried at once, by acme-client's signing.
  */
 function tapTransport(
   client: Client,
   caPem: string | undefined,
   signal: AbortSignal | undefined,
-): { lastProblem(): AcmeProblem | undefined; close(): void } {
+): { lastProblem(): AcmeProblem | undefined; failure(): Error | undefined; close(): void } {
   const http = (client as unknown as { http?: AcmeHttp }).http;
   if (!http || typeof http.request !== 'function') throw new Error('acme-client: no HttpClient at client.http');
-  const agent = new Agent({ keepAlive: true, ...(caPem ? { ca: caPem } : {}) });
-  const request = http.request.bind(http);
   let last: AcmeProblem | undefined;
-  http.request = async (url, method, opts = {}) => {
-    // the signal is checked here rather than handed to axios: acme-client's axios retries a
-    // cancelled request (as it does one without an answer) for over a minute in the background
-    signal?.throwIfAborted();
-    const response = await request(url, method, { ...opts, httpsAgent: agent, timeout: 30_000 });
-    last = problemOf(response);
-    return response;
+  let failure: Error | undefined;
+  const agent = new Agent({ keepAlive: true, ...(caPem ? { ca: caPem } : {}) });
+  const connect = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    const socket = connect(options, callback);
+    socket?.on('error', (err) => (failure = err));
+    return socket;
   };
-  return { lastProblem: () => last, close: () => agent.destroy() };
+  const request = http.request.bind(http);
+  http.request = async (url, method, opts = {}) => {
+    signal?.throwIfAborted();
+    [last, failure] = [undefined, undefined];
+    try {
+      const response = await request(url, method, {
+        ...opts,
+        httpsAgent: agent,
+        timeout: REQUEST_TIMEOUT_MS,
+        signal,
+        retryAttempt: Number.MAX_SAFE_INTEGER,
+      });
+      last = problemOf(response);
+      return response;
+    } catch (err) {
+      failure ??= err instanceof TypeError ? new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`) : (err as Error);
+      throw new Error(`${method.toUpperCase()} ${url}: ${failure.message}`, { cause: err });
+    }
+  };
+  return { lastProblem: () => last, failure: () => failure, close: () => agent.destroy() };
 }
 
 function problemOf(response: AcmeResponse): AcmeProblem | undefined {
@@ -325,15 +348,20 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
-function asProblem(err: unknown, last: AcmeProblem | undefined, directoryUrl: string, signal?: AbortSignal): unknown {
+function asProblem(
+  err: unknown,
+  transport: { lastProblem(): AcmeProblem | undefined; failure(): Error | undefined },
+  directoryUrl: string,
+  signal?: AbortSignal,
+): unknown {
   if (err instanceof PaasError) return err;
   if (signal?.aborted) return new PaasError('aborted', 'ACME: the issuance was cancelled', { cause: err });
-  if (last) return new AcmeProblemError(last, { cause: err });
+  const problem = transport.lastProblem();
+  if (problem) return new AcmeProblemError(problem, { cause: err });
   const message = err instanceof Error ? err.message : String(err);
-  return new AcmeProblemError(
-    { type: ACME_UNREACHABLE, detail: `ACME directory ${directoryUrl}: ${message}`, subproblems: [] },
-    { cause: err },
-  );
+  // a transport failure names its request's URL; anything else gets the directory's
+  const detail = transport.failure() ? message : `ACME directory ${directoryUrl}: ${message}`;
+  return new AcmeProblemError({ type: ACME_UNREACHABLE, detail, subproblems: [] }, { cause: err });
 }
 
 /** A fresh ECDSA P-256 private key, PKCS#8 PEM (certificates' keys and the account key alike). */
