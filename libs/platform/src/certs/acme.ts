@@ -16,7 +16,8 @@
  * Trust: the directory's HTTPS is checked against `caPem` when given (a test CA, pebble's),
  * against Node's roots otherwise; never a global NODE_TLS_REJECT_UNAUTHORIZED. acme-client's
  * HTTP is one axios instance for the whole process, so the agent is handed to each request of
- * this call's client, not set on that instance.
+ * this call's client, not set on that instance. Each request is tried once: retrying a failed
+ * issuance is the renewal policy's job (acme-policy.ts), not a sleep inside this call.
  *
  * acme-client (with axios and node-forge) is loaded on first use, so the components that only
  * import the platform library do not load it.
