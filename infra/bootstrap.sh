@@ -15,11 +15,11 @@ step() { printf 'bootstrap: %s\n' "$*"; }
 # the platform needs git, redis-server and postgresql (the API tests run on it too); crun,
 # runc and hyperfine are the side-by-side peers of the runtime tests and benchmarks; clang runs the native fuzzers; skopeo
 # and umoci read and write our image archives in the interop tests; chromium runs the
-# dashboard's browser tests.
+# dashboard's browser tests; pebble is the ACME server the certificate tests obtain from.
 packages=(
   build-essential pkg-config libseccomp-dev libjansson-dev
   iproute2 iptables ipset busybox-static git redis-server postgresql
-  crun runc hyperfine clang skopeo umoci zstd chromium
+  crun runc hyperfine clang skopeo umoci zstd chromium pebble
 )
 missing=()
 while read -r pkg status; do

@@ -15,6 +15,8 @@ export * from './limits';
 export * from './sizes';
 export * from './image-command';
 export * from './git';
+export * from './certs/acme';
+export * from './certs/acme-policy';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';

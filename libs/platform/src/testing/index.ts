@@ -1,5 +1,6 @@
 /** Test helpers for platform specs: throw-away PostgreSQL clusters and databases, Redis. */
 export * from './postgres';
+export * from './pebble';
 export * from './databases';
 export { startLocalRedis, type LocalRedis } from '../redis-server';
 export * from './redis';
