@@ -21,3 +21,4 @@ export * from './tokens';
 export * from './join';
 export * from './scheduling';
 export * from './tls';
+export * from './certs/validate';

@@ -4,3 +4,4 @@ export * from './databases';
 export { startLocalRedis, type LocalRedis } from '../redis-server';
 export * from './redis';
 export { freePort } from './free-port';
+export * from './test-pki';
