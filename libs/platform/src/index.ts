@@ -22,3 +22,4 @@ export * from './join';
 export * from './scheduling';
 export * from './tls';
 export * from './certs/validate';
+export * from './certs/publish';

@@ -17,7 +17,7 @@
  */
 import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
+import { CertTableKeeper, Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
 import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
@@ -25,6 +25,7 @@ import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
+import { RedisCertTable } from '../certs/cert-publisher';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { LeaderElector, NotLeaderError } from './leader';
@@ -52,6 +53,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly messages: SchedulerMessages;
   /** This term's pass; null while another api leads. */
   private reconciler: Reconciler | null = null;
+  /** This term's upkeep of the certificate table (written whole when the term starts or it was lost). */
+  private certKeeper: CertTableKeeper | null = null;
   private readonly makeReconciler: (epoch: number) => Reconciler;
   /** Whether this process runs the scheduler now (any number serve the API). */
   readonly leader: LeaderElector;
@@ -160,6 +163,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private leadershipChanged(leading: boolean): void {
     this.reconciler = leading && this.leader.epoch !== null ? this.makeReconciler(this.leader.epoch) : null;
+    this.certKeeper = this.reconciler
+      ? new CertTableKeeper(this.dataSource.manager, new RedisCertTable(this.redis), (line) => this.logger.warn(line))
+      : null;
     if (leading) this.passHere();
   }
 
@@ -240,6 +246,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     try {
       const { planAgain } = await reconciler.pass();
       if (planAgain) this.again = true;
+      await this.certKeeper
+        ?.keep()
+        .catch((err: unknown) => this.logger.error(`certificate table: ${(err as Error).message}`));
     } catch (err) {
       // the elector has stepped down already; the new leader plans from what is committed
       if (err instanceof NotLeaderError) return this.logger.warn(`pass dropped: ${err.message}`);
