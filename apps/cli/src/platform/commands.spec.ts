@@ -57,6 +57,7 @@ describe('platform verbs, one module per noun', () => {
       'apps',
       'auth',
       'builds',
+      'certs',
       'config',
       'domains',
       'logs',

@@ -11,6 +11,7 @@ import type { CliIo } from '../io';
 import { appsCommands } from './apps/commands';
 import { gitCredentialsCommand, loginCommand, logoutCommand, whoamiCommand } from './auth/commands';
 import { buildsCommands } from './builds/commands';
+import { certsCommands } from './certs/commands';
 import { configCommands } from './config/commands';
 import { domainsCommands } from './domains/commands';
 import { logsCommand } from './logs/commands';
@@ -31,6 +32,7 @@ export function platformCommands(io: CliIo): Command[] {
     psStopCommand(io),
     ...releasesCommands(io),
     ...domainsCommands(io),
+    ...certsCommands(io),
     ...buildsCommands(io),
     ...nodesCommands(io),
     whoamiCommand(io),
