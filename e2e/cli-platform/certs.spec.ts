@@ -143,4 +143,25 @@ describe('paas certs against the real api', () => {
     );
     assert.deepEqual(JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout), []);
   });
+
+  it('https shows the redirect and HSTS, off by default; https:redirect and https:hsts change them', async () => {
+    assert.equal((await ok('https', '-a', 'shop')).stdout, '=== shop HTTPS\nRedirect: off\nHSTS:     off\n');
+    const redirect = await ok('https:redirect', 'on', '-a', 'shop');
+    assert.equal(redirect.stderr, 'Enabling the HTTPS redirect of shop... done\n');
+    assert.match(redirect.stdout, /\nRedirect: on \(plain HTTP answers 308 to https:\/\/\)\nHSTS: +off\n$/);
+    assert.match((await ok('https:hsts', 'on', '-a', 'shop')).stdout, /\nHSTS: +on \(max-age=31536000\)\n$/);
+    assert.deepEqual(JSON.parse((await ok('https:hsts', 'on', '--max-age', '600', '-a', 'shop', '--json')).stdout), {
+      httpsRedirect: true,
+      hstsMaxAge: 600,
+    });
+    const bad = await run('https:redirect', 'maybe', '-a', 'shop');
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, 'paas: https:redirect "maybe": expected on or off\n');
+    const tooLong = await run('https:hsts', 'on', '--max-age', '999999999', '-a', 'shop');
+    assert.equal(tooLong.status, 1);
+    assert.match(tooLong.stderr, /^paas: .*hstsMaxAge/);
+    await ok('https:hsts', 'off', '-a', 'shop');
+    await ok('https:redirect', 'off', '-a', 'shop');
+    assert.equal((await ok('https', '-a', 'shop')).stdout, '=== shop HTTPS\nRedirect: off\nHSTS:     off\n');
+  });
 });

@@ -28,6 +28,8 @@ export type Domain = Schemas['DomainView'];
 export type Certificate = Schemas['CertView'];
 /** The answer to `POST /certs`: the certificate, and those whose domains it took over. */
 export type AddedCertificate = Schemas['AddedCertView'];
+/** `GET/PATCH /apps/:app/https`: the redirect and HSTS the routers apply. */
+export type HttpsSettings = Schemas['HttpsView'];
 export type Node = Schemas['NodeView'];
 export type NodeState = Node['state'];
 export type RemovedNode = Schemas['RemovedNodeView'];

@@ -337,6 +337,22 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/https': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['HttpsController_get'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch: operations['HttpsController_set'];
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/logs': {
     readonly parameters: {
       readonly query?: never;
@@ -969,6 +985,19 @@ export interface components {
       readonly createdAt: string;
       /** @description older certificates this one replaces, per domain */
       readonly replaces: readonly components['schemas']['ReplacedCert'][];
+    };
+    readonly HttpsView: {
+      readonly httpsRedirect: boolean;
+      readonly hstsMaxAge: number | null;
+    };
+    readonly HttpsSettingsDto: {
+      /** @description answer plain HTTP with a 308 to https:// */
+      readonly httpsRedirect?: boolean;
+      /**
+       * @description Strict-Transport-Security max-age in seconds on HTTPS answers; null: no HSTS
+       * @example 31536000
+       */
+      readonly hstsMaxAge?: number | null;
     };
     readonly NodeView: {
       /** Format: uuid */
@@ -2162,6 +2191,54 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['CertView'];
+        };
+      };
+    };
+  };
+  readonly HttpsController_get: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['HttpsView'];
+        };
+      };
+    };
+  };
+  readonly HttpsController_set: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['HttpsSettingsDto'];
+      };
+    };
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['HttpsView'];
         };
       };
     };

@@ -37,6 +37,8 @@ const ROUTES = [
   'post /api/apps/{app}/certs',
   'get /api/apps/{app}/certs/{id}',
   'delete /api/apps/{app}/certs/{id}',
+  'get /api/apps/{app}/https',
+  'patch /api/apps/{app}/https',
   'get /api/apps/{app}/logs',
   'get /api/apps/{app}/metrics',
   'get /api/nodes',

@@ -60,6 +60,7 @@ describe('platform verbs, one module per noun', () => {
       'certs',
       'config',
       'domains',
+      'https',
       'logs',
       'nodes',
       'ps',

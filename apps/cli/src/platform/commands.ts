@@ -14,6 +14,7 @@ import { buildsCommands } from './builds/commands';
 import { certsCommands } from './certs/commands';
 import { configCommands } from './config/commands';
 import { domainsCommands } from './domains/commands';
+import { httpsCommands } from './https/commands';
 import { logsCommand } from './logs/commands';
 import { nodesCommands } from './nodes/commands';
 import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
@@ -33,6 +34,7 @@ export function platformCommands(io: CliIo): Command[] {
     ...releasesCommands(io),
     ...domainsCommands(io),
     ...certsCommands(io),
+    ...httpsCommands(io),
     ...buildsCommands(io),
     ...nodesCommands(io),
     whoamiCommand(io),
