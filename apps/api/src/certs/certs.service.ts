@@ -75,6 +75,8 @@ export class CertsService {
         notBefore: valid.notBefore.toISOString(),
         notAfter: valid.notAfter.toISOString(),
         fingerprint: valid.fingerprint,
+        // to the millisecond (SQLite's default is to the second): which of two uploads is newer decides what serves
+        createdAt: new Date(),
       });
       const now = await this.state(manager, app.id);
       return {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { In } from 'typeorm';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import { createApp } from '../testing/fixtures';
 import { type Answer, type TestApi, startTestApi } from '../testing/harness';
@@ -168,6 +169,12 @@ for (const kind of TEST_DATABASES) {
       assert.equal(res.status, 201, res.text);
       assert.deepEqual(res.body.serving, ['www.shop.test']);
       assert.deepEqual(res.body.replaces, [{ id: first, domains: ['www.shop.test'] }]);
+      // kept to the millisecond, not SQLite's second: which upload is newer decides what serves
+      const rows = await api.dataSource.manager.find(Certificate, { where: { id: In([first, res.body.id]) } });
+      assert.ok(
+        rows.some((r) => r.createdAt.getMilliseconds() !== 0),
+        rows.map((r) => r.createdAt.toISOString()).join(),
+      );
       const { certs } = await readAppCerts(api.redis, 'shop');
       assert.deepEqual(
         certs?.map((c) => [c.id, c.domains]),
@@ -229,6 +236,14 @@ for (const kind of TEST_DATABASES) {
         (await readAppCerts(api.redis, 'again')).certs?.map((c) => c.id),
         [res.body.id],
       );
+      // the table is keyed by name: a rename moves the entry
+      assert.equal((await call('PATCH', '/api/apps/again', { body: { name: 'renamed' } })).status, 200);
+      assert.equal((await readAppCerts(api.redis, 'again')).certs, null);
+      assert.deepEqual(
+        (await readAppCerts(api.redis, 'renamed')).certs?.map((c) => c.id),
+        [res.body.id],
+      );
+      await call('PATCH', '/api/apps/renamed', { body: { name: 'again' } });
     });
 
     it('never shows a key in an answer, an error or the app log', async () => {
