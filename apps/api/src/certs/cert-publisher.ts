@@ -1,39 +1,18 @@
 /**
  * The api's side of the certificate table (libs/platform certs/publish.ts says what is
- * published): the Redis writer, and the one call every change of an app's certificates,
+ * published, and writes it over Redis): the one call every change of an app's certificates,
  * domains or name makes once its transaction has committed.
  *
  * The change is committed before the table is written: a Redis that fails then does not undo
- * it, and is only reported (the request succeeds); the leader's keeper writes the whole table
- * again when Redis comes back without it.
+ * it, and is only reported (the request succeeds); the leader's keeper (CertTableKeeper, in
+ * the scheduler's passes) writes the whole table again when Redis comes back without it, and
+ * puts right an entry that differs from the database within a minute.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { type CertTableWriter, publishApp } from '@paas/platform';
-import { type TableCert, certTableVersion, rebuildCertTable, removeAppCerts, setAppCerts } from '@paas/platform/certs';
+import { type CertTableWriter, RedisCertTable, publishApp } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
-
-/** table.ts over one Redis connection. */
-export class RedisCertTable implements CertTableWriter {
-  constructor(private readonly redis: Redis) {}
-
-  set(app: string, certs: readonly TableCert[]): Promise<number> {
-    return setAppCerts(this.redis, app, certs);
-  }
-
-  remove(app: string): Promise<number | null> {
-    return removeAppCerts(this.redis, app);
-  }
-
-  rebuild(all: ReadonlyMap<string, readonly TableCert[]>): Promise<number> {
-    return rebuildCertTable(this.redis, all);
-  }
-
-  version(): Promise<number> {
-    return certTableVersion(this.redis);
-  }
-}
 
 @Injectable()
 export class CertPublisher {

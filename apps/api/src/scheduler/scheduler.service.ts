@@ -17,7 +17,7 @@
  */
 import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CertTableKeeper, Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
+import { CertTableKeeper, RedisCertTable, Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
 import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
@@ -25,7 +25,6 @@ import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
-import { RedisCertTable } from '../certs/cert-publisher';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { LeaderElector, NotLeaderError } from './leader';

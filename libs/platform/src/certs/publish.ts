@@ -18,7 +18,15 @@
  */
 import { type EntityManager, In } from 'typeorm';
 import { App, Certificate, Domain } from '../model/entities';
-import type { TableCert } from './table';
+import type { Redis } from 'ioredis';
+import {
+  type TableCert,
+  certTableVersion,
+  readCertTable,
+  rebuildCertTable,
+  removeAppCerts,
+  setAppCerts,
+} from './table';
 import { nameCovers } from './validate';
 
 /** The certificate table as the control plane writes it (table.ts over Redis). */
@@ -29,6 +37,33 @@ export interface CertTableWriter {
   /** Replaces the whole table at once. */
   rebuild(all: ReadonlyMap<string, readonly TableCert[]>): Promise<number>;
   version(): Promise<number>;
+  /** Every app's entry as the table holds it. */
+  read(): Promise<ReadonlyMap<string, readonly TableCert[]>>;
+}
+
+/** The table over Redis (table.ts). */
+export class RedisCertTable implements CertTableWriter {
+  constructor(private readonly redis: Redis) {}
+
+  set(app: string, certs: readonly TableCert[]): Promise<number> {
+    return setAppCerts(this.redis, app, certs);
+  }
+
+  remove(app: string): Promise<number | null> {
+    return removeAppCerts(this.redis, app);
+  }
+
+  rebuild(all: ReadonlyMap<string, readonly TableCert[]>): Promise<number> {
+    return rebuildCertTable(this.redis, all);
+  }
+
+  version(): Promise<number> {
+    return certTableVersion(this.redis);
+  }
+
+  async read(): Promise<ReadonlyMap<string, readonly TableCert[]>> {
+    return (await readCertTable(this.redis)).certs;
+  }
 }
 
 type Stored = Pick<Certificate, 'id' | 'names' | 'chain' | 'key' | 'notAfter' | 'createdAt'>;
@@ -104,24 +139,33 @@ export async function publishApp(manager: EntityManager, table: CertTableWriter,
   else await table.remove(entry.app);
 }
 
+/** How often the leader compares the whole table with the database (CertTableKeeper). */
+export const CERT_TABLE_SYNC_MS = 60_000;
+
 /**
  * The leader's upkeep of the whole table: written whole at its first `keep` (a new term), and
  * again when the table's version is lower than this keeper last wrote or saw (the table was
- * lost). Other apis' writes only move the version up.
+ * lost; other apis' writes only move it up). Every `syncMs` it also compares each entry with
+ * the database and rewrites those that differ: an entry whose publishing failed (Redis away
+ * for a moment: the change itself was committed), and certificates that expired since.
  */
 export class CertTableKeeper {
   private seen: number | null = null;
+  private syncedAt = 0;
 
   constructor(
     private readonly manager: EntityManager,
     private readonly table: CertTableWriter,
     private readonly warn: (message: string) => void,
+    private readonly syncMs = CERT_TABLE_SYNC_MS,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async keep(): Promise<void> {
     const version = await this.table.version();
     if (this.seen !== null && version >= this.seen) {
       this.seen = version;
+      if (this.clock() - this.syncedAt >= this.syncMs) await this.sync();
       return;
     }
     const all = await allCertEntries(this.manager);
@@ -131,5 +175,24 @@ export class CertTableKeeper {
       );
     }
     this.seen = await this.table.rebuild(all);
+    this.syncedAt = this.clock();
+  }
+
+  /** Puts right each entry that differs from the database (read after the table: a change made meanwhile is published by its own writer). */
+  private async sync(): Promise<void> {
+    this.syncedAt = this.clock();
+    const held = await this.table.read();
+    const wanted = await allCertEntries(this.manager);
+    for (const [app, certs] of wanted) {
+      if (JSON.stringify(held.get(app) ?? null) !== JSON.stringify(certs)) {
+        this.warn(`the certificate table's entry of ${app} differs from the database: writing it again`);
+        this.seen = await this.table.set(app, certs);
+      }
+    }
+    for (const app of held.keys()) {
+      if (wanted.has(app)) continue;
+      this.warn(`the certificate table holds ${app}, which serves no certificate: removing it`);
+      this.seen = (await this.table.remove(app)) ?? this.seen;
+    }
   }
 }
