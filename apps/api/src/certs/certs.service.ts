@@ -13,6 +13,7 @@ import {
   type ValidCertificate,
   validateCertificate,
 } from '@paas/platform';
+import { MAX_CERTS_PER_APP } from '@paas/platform/certs';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -56,7 +57,12 @@ export class CertsService {
     const id = randomUUID();
     // validated before the transaction (a verifying TLS handshake must not hold the database);
     // a domain removed meanwhile only changes what the certificate serves
-    const { domains: known } = await this.state(this.dataSource.manager, app.id);
+    const { domains: known, certs: stored } = await this.state(this.dataSource.manager, app.id);
+    // every one may serve a domain: the router's table takes MAX_CERTS_PER_APP of an app
+    if (stored.length >= MAX_CERTS_PER_APP)
+      throw ApiError.unprocessable(
+        `app '${app.name}' has ${stored.length} certificates, the most it may have: remove one first (certs:remove)`,
+      );
     let valid: ValidCertificate;
     try {
       valid = await validateCertificate(input, { domains: known, trusted: this.config.certsTrusted });
