@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AppsModule } from './apps/apps.module';
 import { AuthModule } from './auth/auth.module';
 import { BuildsModule } from './builds/builds.module';
+import { CertsModule } from './certs/certs.module';
 import type { ApiConfig } from './config';
 import { ConfigVarsModule } from './config-vars/config-vars.module';
 import { CoreModule } from './core/core.module';
@@ -38,6 +39,7 @@ export class AppModule {
         InstancesModule,
         RunsModule,
         DomainsModule,
+        CertsModule,
         LogsModule,
         NodesModule,
         NodeRelayModule,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -46,6 +46,31 @@ describe('api settings', () => {
       () => loadApiConfig({ PAAS_ROOT: root, REDIS_URL: 'rediss://10.0.0.6', PAAS_CA_FILE: join(dir, 'missing.crt') }),
       (err: Error) => err instanceof ConfigError && /PAAS_CA_FILE/.test(err.message) && /cannot read/.test(err.message),
     );
+  });
+
+  it('reads the roots uploaded certificates may chain to from PAAS_CERTS_TRUSTED_CA_FILE, naming a bad file', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-api-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = await ensurePlatformCa(join(dir, 'tls'));
+    assert.deepEqual(loadApiConfig({}).certsTrusted, []);
+    const trusted = loadApiConfig({ PAAS_CERTS_TRUSTED_CA_FILE: ca.certFile }).certsTrusted;
+    assert.deepEqual(
+      trusted.map((c) => c.subject),
+      ['CN=paas platform CA'],
+    );
+    writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
+    for (const [file, reason] of [
+      [join(dir, 'missing.pem'), /cannot read: ENOENT/],
+      [join(dir, 'junk.pem'), /no PEM certificate in it/],
+    ] as const) {
+      assert.throws(
+        () => loadApiConfig({ PAAS_CERTS_TRUSTED_CA_FILE: file }),
+        (err: Error) =>
+          err instanceof ConfigError &&
+          err.message.startsWith('PAAS_CERTS_TRUSTED_CA_FILE=') &&
+          reason.test(err.message),
+      );
+    }
   });
 
   it('speaks plain HTTP to the registries PAAS_INSECURE_REGISTRIES names (a platform registry on a cluster bridge)', () => {

@@ -13,8 +13,10 @@ import {
   trustedCa,
 } from '@paas/config';
 import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
-import { type ServiceTls, serviceTlsSettings } from '@paas/platform';
+import { type ServiceTls, parseTrustedCas, serviceTlsSettings } from '@paas/platform';
 import { insecureRegistries } from '@paas/registry';
+import type { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
@@ -81,6 +83,11 @@ export interface ApiConfig {
   readonly engine: EngineSettings;
   /** Placement, node timeout, deploys: PAAS_SCHEDULER, PAAS_NODE_TIMEOUT... (scheduler/scheduler.config.ts). */
   readonly scheduler: SchedulerSettings;
+  /**
+   * Roots an uploaded certificate's chain may end in besides Node's (PAAS_CERTS_TRUSTED_CA_FILE,
+   * PEM: a private PKI); read at start.
+   */
+  readonly certsTrusted: readonly X509Certificate[];
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -126,7 +133,28 @@ export function loadApiConfig(env: Env): ApiConfig {
       controlPlaneAddresses([databaseUrl, redisUrl, `http://${registryHost}`]),
     ),
     scheduler: schedulerSettings(env),
+    certsTrusted: certsTrusted(env),
   };
+}
+
+function certsTrusted(env: Env): X509Certificate[] {
+  const file = env['PAAS_CERTS_TRUSTED_CA_FILE'] ?? '';
+  if (file === '') return [];
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      'PAAS_CERTS_TRUSTED_CA_FILE',
+      file,
+      `cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  try {
+    return parseTrustedCas(pem, file);
+  } catch (err) {
+    throw new ConfigError('PAAS_CERTS_TRUSTED_CA_FILE', file, (err as Error).message);
+  }
 }
 
 function nodeRegistry(env: Env): string | null {

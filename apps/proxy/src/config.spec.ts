@@ -46,6 +46,41 @@ describe('proxy config', () => {
     assert.equal(c.routerId, 'edge-1');
   });
 
+  it('serves HTTPS on port 443 beside the HTTP listener by default, port 0 beside port 0, or not at all', () => {
+    const c = loadProxyConfig({ PAAS_ROOT: '/srv/paas' });
+    assert.deepEqual(c.tls, {
+      listen: { host: '0.0.0.0', port: 443 },
+      defaultPair: null,
+      sealingKeyFile: '/srv/paas/platform/tls/sealing.key',
+    });
+    assert.deepEqual(loadProxyConfig({ PAAS_ROUTER_ADDR: '[::1]:0' }).tls?.listen, { host: '::1', port: 0 });
+    assert.deepEqual(loadProxyConfig({ PAAS_ROUTER_TLS_ADDR: '127.0.0.1:8443' }).tls?.listen, {
+      host: '127.0.0.1',
+      port: 8443,
+    });
+    assert.equal(loadProxyConfig({ PAAS_ROUTER_TLS_ADDR: 'off' }).tls, null);
+    assert.equal(loadProxyConfig({ PAAS_SEALING_KEY_FILE: '/k' }).tls?.sealingKeyFile, '/k');
+  });
+
+  it('refuses a TLS address, a half pair or a pair that cannot be read, naming the setting', () => {
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_TLS_ADDR: 'nowhere' }),
+      /PAAS_ROUTER_TLS_ADDR="nowhere": expected HOST:PORT, \[IPV6\]:PORT or :PORT or off/,
+    );
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_TLS_CERT: '/c.pem' }),
+      /PAAS_ROUTER_TLS_KEY.*required with PAAS_ROUTER_TLS_CERT/,
+    );
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_TLS_KEY: '/k.pem' }),
+      /PAAS_ROUTER_TLS_CERT.*required with PAAS_ROUTER_TLS_KEY/,
+    );
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_TLS_CERT: '/nonexistent/c.pem', PAAS_ROUTER_TLS_KEY: '/nonexistent/k.pem' }),
+      /PAAS_ROUTER_TLS_CERT.*\/nonexistent\/c\.pem/,
+    );
+  });
+
   it('names the variable and the value it rejects', () => {
     assert.throws(() => loadProxyConfig({ PAAS_DOMAIN: '-bad-' }), /PAAS_DOMAIN="-bad-"/);
     assert.throws(

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   ConfigError,
   type Env,
@@ -10,6 +10,21 @@ import {
   paths,
   trustedCa,
 } from '@paas/config';
+import { type KeyPair, loadKeyPair, sealingKeyFile } from '@paas/platform/tls';
+
+/** The HTTPS listener's settings. */
+export interface ProxyTlsConfig {
+  /** PAAS_ROUTER_TLS_ADDR: by default port 443 on the HTTP listener's host (port 0 beside port 0). */
+  readonly listen: ListenAddress;
+  /**
+   * The operator's pair (PAAS_ROUTER_TLS_CERT + PAAS_ROUTER_TLS_KEY files, e.g. a wildcard for
+   * `*.PAAS_DOMAIN`): served for every name no app's certificate covers, and to clients that
+   * send no SNI. Null: such handshakes fail.
+   */
+  readonly defaultPair: KeyPair | null;
+  /** Opens the sealed keys of the certificate table (PAAS_SEALING_KEY_FILE, default under $PAAS_ROOT). */
+  readonly sealingKeyFile: string;
+}
 
 export interface ProxyConfig {
   readonly paths: Paths;
@@ -22,6 +37,8 @@ export interface ProxyConfig {
   readonly redisCa: string | null;
   /** Worker processes (PAAS_ROUTER_WORKERS, default: one per CPU; 0 = serve in one process). */
   readonly workers: number;
+  /** HTTPS (PAAS_ROUTER_TLS_ADDR, `off` for none); null when off. */
+  readonly tls: ProxyTlsConfig | null;
   /** Metrics and status (PAAS_ROUTER_ADMIN_ADDR, default 127.0.0.1:8081; `off` for none). */
   readonly admin: ListenAddress | null;
   /** This router's name in published metrics (PAAS_ROUTER_ID); null: HOSTNAME:PORT once listening. */
@@ -64,18 +81,39 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, env[name] ?? '', 'expected on or off');
 }
 
-function adminAddress(env: Env): ListenAddress | null {
-  const value = env['PAAS_ROUTER_ADMIN_ADDR'] || '127.0.0.1:8081';
+/** An address setting that may be `off`; `fallback` when unset. */
+function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
+  const value = env[name] || fallback;
   if (value === 'off') return null;
   try {
     // The same syntax as every other address; errors are re-labelled with this variable's name.
     return listenAddress({ PAAS_ROUTER_ADDR: value }, 'PAAS_ROUTER_ADDR');
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new ConfigError('PAAS_ROUTER_ADMIN_ADDR', value, `${err.message.replace(/^[^:]*: /, '')} or off`);
+      throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
     }
     throw err;
   }
+}
+
+function tlsConfig(env: Env, listen: ListenAddress, root: string): ProxyTlsConfig | null {
+  const certFile = env['PAAS_ROUTER_TLS_CERT'] ?? '';
+  const keyFile = env['PAAS_ROUTER_TLS_KEY'] ?? '';
+  if (certFile !== '' && keyFile === '') {
+    throw new ConfigError('PAAS_ROUTER_TLS_KEY', '', 'required with PAAS_ROUTER_TLS_CERT');
+  }
+  if (keyFile !== '' && certFile === '') {
+    throw new ConfigError('PAAS_ROUTER_TLS_CERT', '', 'required with PAAS_ROUTER_TLS_KEY');
+  }
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const address = addressOrOff(env, 'PAAS_ROUTER_TLS_ADDR', `${host}:${listen.port === 0 ? 0 : 443}`);
+  if (!address) return null;
+  const defaultPair =
+    certFile === ''
+      ? null
+      : loadKeyPair(resolve(certFile), resolve(keyFile), { cert: 'PAAS_ROUTER_TLS_CERT', key: 'PAAS_ROUTER_TLS_KEY' });
+  const sealing = env['PAAS_SEALING_KEY_FILE'] || sealingKeyFile(root);
+  return { listen: address, defaultPair, sealingKeyFile: resolve(sealing) };
 }
 
 /** The router's settings; the only place the router reads its environment. */
@@ -91,7 +129,8 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     redisUrl,
     redisCa: redisUrl.startsWith('rediss:') ? (trustedCa(env)?.pem ?? null) : null,
     workers: integer(env, 'PAAS_ROUTER_WORKERS', availableParallelism(), 0, 256),
-    admin: adminAddress(env),
+    tls: tlsConfig(env, listen, root.root),
+    admin: addressOrOff(env, 'PAAS_ROUTER_ADMIN_ADDR', '127.0.0.1:8081'),
     routerId: env['PAAS_ROUTER_ID'] || null,
     accessLog: flag(env, 'PAAS_ROUTER_ACCESS_LOG', true),
     healthIntervalMs,

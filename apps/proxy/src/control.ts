@@ -1,13 +1,15 @@
 /**
  * The router's primary: one per router, whatever the number of workers. It follows the route
- * table in Redis, runs the active health checks, hands both to the workers, sums their
- * counters, publishes metrics to Redis and answers the admin address:
+ * table and (with HTTPS on) the certificate table in Redis, opens the certificates' sealed
+ * keys, runs the active health checks, hands all of it to the workers, reads ACME challenges
+ * for them, sums their counters, publishes metrics to Redis and answers the admin address:
  *
  *   GET /_paas/metrics  {router, time, workers, routesVersion, apps: {APP: AppMetrics}, unrouted, backends}
- *   GET /_paas/health   {status: "ok", routesVersion, workers, workerVersions}
+ *   GET /_paas/health   {status: "ok", routesVersion, workers, workerVersions, certsVersion, workerCertsVersions, certificates}
  *
- * `workerVersions` lists the table version each worker says it routes by, so a caller can
- * tell when a change has reached every worker.
+ * `workerVersions` (`workerCertsVersions`) lists the route (certificate) table version each
+ * worker says it serves by, so a caller can tell when a change has reached every worker.
+ * With Redis gone, the tables last loaded keep being served.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,16 +24,21 @@ import {
   redactRedisUrl,
   removeRouterMetrics,
 } from '@paas/platform/routes';
+import { CertWatcher, type TableCert, readAcmeChallenge } from '@paas/platform/certs';
+import { loadSealingKey } from '@paas/platform/tls';
 import type { Redis } from 'ioredis';
+import { openCerts } from './certificates';
 import type { ProxyConfig } from './config';
 import { HealthChecker } from './health';
-import type { ToPrimary, ToWorker } from './messages';
+import type { OpenedCert, ToPrimary, ToWorker } from './messages';
 import { Routing } from './routing';
 import { type CounterSnapshot, MetricsAggregator } from './stats';
 
 export type Broadcast = (message: ToWorker) => void;
 
 const SAMPLE_MS = 1000;
+/** An ACME challenge not read by then answers 503 (the ACME server retries). */
+const ACME_READ_MS = 5000;
 
 export class Controller {
   readonly health: HealthChecker;
@@ -41,13 +48,17 @@ export class Controller {
   private readonly reader: Redis;
   private readonly subscriber: Redis;
   private readonly watcher: RouteWatcher;
+  private readonly certWatcher: CertWatcher | null = null;
   private routes: ReadonlyMap<string, AppRoute> = new Map();
+  private certs: readonly OpenedCert[] = [];
   private latest: (RouterMetrics & { unrouted: number }) | undefined;
   private sampler: NodeJS.Timeout | undefined;
   private admin: Server | undefined;
   private redisErrors = new Map<string, number>();
   /** Worker id -> the table version it applied last. */
   private readonly applied = new Map<string, number>();
+  /** Worker id -> the certificate table version it applied last. */
+  private readonly appliedCerts = new Map<string, number>();
   routerId = '';
   workers = 0;
 
@@ -79,6 +90,15 @@ export class Controller {
       onChange: (routes, change) => this.onRoutes(routes, change),
       onProblem: (message) => this.log(message),
     });
+    if (config.tls) {
+      this.certWatcher = new CertWatcher({
+        reader: this.reader,
+        subscriber: this.subscriber,
+        resyncMs: config.resyncMs,
+        onChange: (certs) => this.onCerts(certs),
+        onProblem: (message) => this.log(message),
+      });
+    }
   }
 
   private connect(role: string): Redis {
@@ -101,6 +121,7 @@ export class Controller {
     );
     try {
       await this.watcher.start();
+      await this.certWatcher?.start();
     } finally {
       clearInterval(waiting);
     }
@@ -120,6 +141,42 @@ export class Controller {
     this.broadcast(this.routesMessage());
   }
 
+  private onCerts(table: ReadonlyMap<string, readonly TableCert[]>): void {
+    const file = this.config.tls?.sealingKeyFile ?? '';
+    let key: Buffer | null = null;
+    try {
+      // Read at every change: the api may make the key after the router started.
+      key = loadSealingKey(file);
+    } catch (err) {
+      const count = [...table.values()].reduce((n, list) => n + list.length, 0);
+      if (count > 0)
+        this.log(`cannot open certificate keys (${count} skipped): sealing key ${file}: ${(err as Error).message}`);
+    }
+    const opened = key ? openCerts(table, key) : { certs: [], problems: [] };
+    for (const problem of opened.problems) this.log(problem);
+    this.certs = opened.certs;
+    this.log(`certificate table version ${this.certWatcher?.version} (${opened.certs.length} certificates)`);
+    this.broadcast(this.certsMessage());
+  }
+
+  /** The opened certificates for a worker that starts or after a change. */
+  certsMessage(): ToWorker {
+    return { type: 'certs', version: this.certWatcher?.version ?? -1, certs: this.certs };
+  }
+
+  /** The key authorization of an ACME token (null: none); rejects when Redis does not answer in time. */
+  async acmeChallenge(token: string): Promise<string | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis did not answer within ${ACME_READ_MS} ms`)), ACME_READ_MS);
+    });
+    try {
+      return await Promise.race([readAcmeChallenge(this.reader, token), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The whole table for a worker that starts or after a change. */
   routesMessage(): ToWorker {
     return {
@@ -136,7 +193,15 @@ export class Controller {
   }
 
   onWorkerMessage(worker: string, message: ToPrimary, reply: (message: ToWorker) => void): void {
-    if (message.type === 'hello') reply(this.routesMessage());
+    if (message.type === 'hello') {
+      reply(this.routesMessage());
+      if (this.certWatcher) reply(this.certsMessage());
+    } else if (message.type === 'acme') {
+      this.acmeChallenge(message.token).then(
+        (answer) => reply({ type: 'acme', id: message.id, answer }),
+        (err: Error) => reply({ type: 'acme', id: message.id, answer: null, error: err.message }),
+      );
+    } else if (message.type === 'certs-applied') this.appliedCerts.set(worker, message.version);
     else if (message.type === 'metrics') this.metrics.report(worker, message.snapshot);
     else if (message.type === 'refused') this.health.checkNow(message.address);
     else if (message.type === 'applied') this.applied.set(worker, message.version);
@@ -146,6 +211,7 @@ export class Controller {
   retire(worker: string): void {
     this.metrics.retire(worker);
     this.applied.delete(worker);
+    this.appliedCerts.delete(worker);
   }
 
   private sample(): void {
@@ -201,6 +267,9 @@ export class Controller {
         routesVersion: this.watcher.version,
         workers: this.workers,
         workerVersions: [...this.applied.values()],
+        certsVersion: this.certWatcher?.version ?? null,
+        workerCertsVersions: [...this.appliedCerts.values()],
+        certificates: this.certs.map((c) => ({ app: c.app, id: c.id, domains: c.domains, notAfter: c.notAfter })),
       });
     }
     send(404, { error: `no ${path}; try /_paas/metrics or /_paas/health` });
@@ -216,6 +285,7 @@ export class Controller {
       await closed;
     }
     await this.watcher.stop();
+    await this.certWatcher?.stop();
     if (this.reader.status === 'ready' && this.routerId) {
       await removeRouterMetrics(this.reader, this.routerId).catch(() => undefined);
     }

@@ -9,9 +9,9 @@ async function main(): Promise<void> {
     await runWorker(config);
     return;
   }
-  const { url, admin } = await runPrimary(config);
+  const { url, tls, admin } = await runPrimary(config);
   // Under `paas up` the supervisor waits for this message before it reports the platform up.
-  process.send?.({ ready: true, url, admin });
+  process.send?.({ ready: true, url, tls, admin });
 }
 
 main().catch((err: unknown) => {

@@ -1,9 +1,17 @@
 /**
- * One worker's HTTP server: routes each request by Host to a backend through http-proxy.
+ * One worker's HTTP and HTTPS servers: route each request by Host to a backend through
+ * http-proxy. HTTPS (`listenTls`) picks each client hello's certificate by SNI
+ * (certificates.ts) and otherwise serves exactly what HTTP serves.
  *
  * - Backends get keep-alive connections from one agent, the original Host, X-Forwarded-For
- *   (appended), -Proto, -Host and -Port (set: the router is the edge) and X-Request-Id (the
- *   client's when it is a sane token, else a new UUID; echoed in the response).
+ *   (appended), -Proto (`https` or `http`, by the listener), -Host and -Port (set: the router
+ *   is the edge; a client's own are never passed on) and X-Request-Id (the client's when it
+ *   is a sane token, else a new UUID; echoed in the response).
+ * - Plain HTTP `GET /.well-known/acme-challenge/TOKEN`, for any host, is answered before
+ *   routing from the ACME challenges in Redis (`acmeChallenge`): 200 text/plain with the key
+ *   authorization, else 404; a TOKEN that is not a token is never looked up. An app whose
+ *   route says `https.redirect` answers its other plain requests 308 to https://; with
+ *   `https.hstsMaxAge` its HTTPS responses carry Strict-Transport-Security.
  * - 400 for a Host that is not a host name, for more than one Host header and for an
  *   absolute-form target that cannot be routed; an absolute-form target is routed by its
  *   authority (RFC 9112 §3.2, §3.2.2). 404 for a host no app answers, 503 when the app
@@ -25,11 +33,16 @@ import {
   type ServerResponse,
   createServer,
 } from 'node:http';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import httpProxy from 'http-proxy';
 import type { ListenAddress } from '@paas/config';
+import { ACME_CHALLENGE_PATH, isAcmeToken } from '@paas/platform/certs';
+import type { KeyPair } from '@paas/platform/tls';
+import { Certificates, MIN_TLS_VERSION } from './certificates';
 import type { AccessLog } from './access-log';
 import type { ToWorker } from './messages';
 import { rawResponse, pageBody } from './pages';
@@ -48,6 +61,10 @@ export interface RouterOptions {
   readonly onRefused?: (address: string) => void;
   /** Operational messages (stderr by default). */
   readonly warn?: (message: string) => void;
+  /** HTTPS: the operator's default pair (null: none). Absent: no HTTPS server. */
+  readonly tls?: { readonly defaultPair: KeyPair | null };
+  /** The key authorization of an ACME HTTP-01 token, null when there is none; throws when it cannot tell. */
+  readonly acmeChallenge?: (token: string) => Promise<string | null>;
 }
 
 /** Connection failures that say the backend is not there (as opposed to failing mid-request). */
@@ -118,9 +135,18 @@ function errorCode(err: unknown): string {
   return e?.code ?? e?.message ?? 'error';
 }
 
+function encrypted(req: IncomingMessage): boolean {
+  return (req.socket as TLSSocket).encrypted === true;
+}
+
 export class Router {
   readonly routing: Routing;
   readonly server: Server;
+  /** The HTTPS server, when the router serves HTTPS. */
+  readonly tlsServer: HttpsServer | null = null;
+  readonly certificates: Certificates | null = null;
+  /** The HTTPS port once listening (for redirects); null while there is none. */
+  private tlsPort: number | null = null;
   readonly counters = new Counters();
   private readonly proxy: httpProxy;
   private readonly agent: Agent;
@@ -154,12 +180,35 @@ export class Router {
     this.proxy.on('proxyReqWs', (proxyReq, req) => this.onProxyReqWs(proxyReq, req as Routed));
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req as Routed, res));
     this.server = createServer((req, res) => this.onRequest(req, res));
+    this.serveOn(this.server);
+    if (options.tls) {
+      const certificates = new Certificates(this.routing, options.tls.defaultPair, this.warn);
+      const pair = options.tls.defaultPair;
+      this.certificates = certificates;
+      this.tlsServer = createHttpsServer(
+        {
+          ...(pair ? { cert: pair.cert, key: pair.key } : {}),
+          minVersion: MIN_TLS_VERSION,
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (servername, done) => {
+            const context = certificates.select(servername);
+            if (context) done(null, context);
+            else done(new Error(`no certificate for ${servername}`));
+          },
+        },
+        (req, res) => this.onRequest(req, res),
+      );
+      this.serveOn(this.tlsServer);
+      // A failed handshake (no certificate for the name, a scanner) is the client's problem.
+      this.tlsServer.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
+    }
+  }
+
+  private serveOn(server: Server | HttpsServer): void {
     // Clients may keep idle connections open longer than Node's default 5 s (nginx: 75 s).
-    this.server.keepAliveTimeout = 65_000;
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
-      this.onUpgrade(req, socket, head),
-    );
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
   }
 
   /** Applies a message from the primary. */
@@ -169,20 +218,21 @@ export class Router {
       this.routing.setRoutes(message.routes, message.version, message.down);
     } else if (message.type === 'health') {
       this.routing.setHealth(message.address, message.healthy);
+    } else if (message.type === 'certs') {
+      this.certificates?.setCerts(message.certs);
     }
   }
 
   listen(address: ListenAddress): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(address.port, address.host, () => {
-        this.server.off('error', onError);
-        // Later errors (e.g. EMFILE while accepting) are the server's to survive, not to die of.
-        this.server.on('error', (err: Error) => this.warn(`server: ${err.message}`));
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.server, address, this.warn);
+  }
+
+  /** Listens for HTTPS (the router must have been made with `tls`). */
+  async listenTls(address: ListenAddress): Promise<AddressInfo> {
+    if (!this.tlsServer) throw new Error('this router serves no HTTPS');
+    const info = await listenOn(this.tlsServer, address, this.warn);
+    this.tlsPort = info.port;
+    return info;
   }
 
   /** Requests being answered now, websockets included. */
@@ -201,6 +251,11 @@ export class Router {
     res.setHeader('x-request-id', id);
     res.once('close', () => this.onResponseClosed(req, res, x));
 
+    const secure = encrypted(req);
+    if (!secure && this.options.acmeChallenge && (req.url ?? '').startsWith(ACME_CHALLENGE_PATH)) {
+      this.answerChallenge(req, res, x);
+      return;
+    }
     const target = this.target(req);
     if (target.kind === 'bad') {
       this.page(res, x, 400, target.reason);
@@ -219,6 +274,12 @@ export class Router {
     x.app = app;
     x.counters = this.counters.app(app.name);
     x.counters.inflight++;
+    if (secure) {
+      if (app.hsts !== null) res.setHeader('strict-transport-security', app.hsts);
+    } else if (app.https?.redirect && this.tlsPort !== null) {
+      this.redirect(res, x, found.host);
+      return;
+    }
     const backend = this.routing.pick(app, Date.now());
     if (!backend) {
       res.setHeader('retry-after', '5');
@@ -226,6 +287,47 @@ export class Router {
       return;
     }
     this.forward(req, res, x, backend);
+  }
+
+  /** `GET /.well-known/acme-challenge/TOKEN`: the key authorization from Redis, or 404. */
+  private answerChallenge(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+    const path = (req.url ?? '').split('?')[0] as string;
+    const token = path.slice(ACME_CHALLENGE_PATH.length);
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !isAcmeToken(token)) {
+      this.page(res, x, 404, 'No such ACME challenge.');
+      return;
+    }
+    const lookup = this.options.acmeChallenge;
+    if (!lookup) return;
+    lookup(token).then(
+      (answer) => {
+        if (res.destroyed || res.headersSent) return;
+        if (answer === null) {
+          this.page(res, x, 404, 'No such ACME challenge.');
+          return;
+        }
+        x.status = 200;
+        x.bytes = req.method === 'HEAD' ? 0 : Buffer.byteLength(answer);
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'content-length': Buffer.byteLength(answer),
+          'cache-control': 'no-store',
+        });
+        res.end(req.method === 'HEAD' ? undefined : answer);
+      },
+      (err: Error) => {
+        x.error = err.message;
+        if (!res.destroyed) this.page(res, x, 503, 'The ACME challenge cannot be read now.');
+      },
+    );
+  }
+
+  /** 308 to the same URL over https (the HTTPS port named unless it is 443). */
+  private redirect(res: ServerResponse, x: Exchange, host: string): void {
+    const port = this.tlsPort === 443 ? '' : `:${this.tlsPort}`;
+    const location = `https://${host}${port}${res.req.url ?? '/'}`;
+    res.setHeader('location', location);
+    this.page(res, x, 308, `This app is served over HTTPS: ${location}`);
   }
 
   /**
@@ -249,7 +351,7 @@ export class Router {
     const headers: Record<string, string> = {
       'x-request-id': x.id,
       'x-forwarded-for': typeof prior === 'string' && prior !== '' ? `${prior}, ${remote}` : remote,
-      'x-forwarded-proto': 'http',
+      'x-forwarded-proto': encrypted(req) ? 'https' : 'http',
       'x-forwarded-host': req.headers.host ?? '',
       'x-forwarded-port': String(req.socket.localPort ?? ''),
     };
@@ -291,6 +393,8 @@ export class Router {
     if (!x) return;
     x.responded = true;
     x.proxyRes = proxyRes;
+    // The router's policy, not the backend's, says how long browsers stick to HTTPS.
+    if (x.app?.hsts != null && encrypted(req)) proxyRes.headers['strict-transport-security'] = x.app.hsts;
     // The client's connection follows the client's wish (and our shutdown), not the backend's.
     if (req.httpVersion === '1.1') {
       const connection = req.headers.connection;
@@ -540,6 +644,7 @@ export class Router {
   private afterExchange(): void {
     if (!this.closing) return;
     this.server.closeIdleConnections();
+    this.tlsServer?.closeIdleConnections();
     if (this.active === 0) this.drained?.();
   }
 
@@ -551,8 +656,13 @@ export class Router {
     if (this.closed) return this.closed;
     this.closing = true;
     this.closed = (async () => {
-      const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const tls = this.tlsServer;
+      const stopped = Promise.all([
+        new Promise<void>((resolve) => this.server.close(() => resolve())),
+        tls?.listening ? new Promise<void>((resolve) => tls.close(() => resolve())) : undefined,
+      ]);
       this.server.closeIdleConnections();
+      tls?.closeIdleConnections();
       if (this.active > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, drainMs);
@@ -563,6 +673,7 @@ export class Router {
         });
       }
       this.server.closeAllConnections();
+      tls?.closeAllConnections();
       for (const socket of this.upgraded) socket.destroy();
       await stopped;
       this.agent.destroy();
@@ -572,4 +683,21 @@ export class Router {
     })();
     return this.closed;
   }
+}
+
+function listenOn(
+  server: Server | HttpsServer,
+  address: ListenAddress,
+  warn: (message: string) => void,
+): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(address.port, address.host, () => {
+      server.off('error', onError);
+      // Later errors (e.g. EMFILE while accepting) are the server's to survive, not to die of.
+      server.on('error', (err: Error) => warn(`server: ${err.message}`));
+      resolve(server.address() as AddressInfo);
+    });
+  });
 }

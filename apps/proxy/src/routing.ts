@@ -6,7 +6,7 @@
  * failed connections (`coolDown`, passive health).
  */
 import { isIP } from 'node:net';
-import { type AppRoute, type HealthCheck, parseAddress } from '@paas/platform/routes';
+import { type AppRoute, type HealthCheck, type HttpsSettings, parseAddress } from '@paas/platform/routes';
 
 export class BackendState {
   /** Requests (and open websockets) this worker has on it now. */
@@ -27,13 +27,19 @@ export class BackendState {
 export class AppState {
   /** Where the next round-robin scan starts. */
   cursor = 0;
+  /** The Strict-Transport-Security value of its HTTPS responses, null for none. */
+  readonly hsts: string | null;
 
   constructor(
     readonly name: string,
     readonly hosts: readonly string[],
     readonly backends: readonly BackendState[],
     readonly check: HealthCheck,
-  ) {}
+    readonly https?: HttpsSettings,
+  ) {
+    const age = https?.hstsMaxAge;
+    this.hsts = age === undefined || age === null ? null : `max-age=${age}`;
+  }
 }
 
 export type Lookup =
@@ -152,7 +158,7 @@ export class Routing {
         backends.set(b.address, state);
         states.push(state);
       }
-      const app = new AppState(route.app, route.hosts, states, route.check);
+      const app = new AppState(route.app, route.hosts, states, route.check, route.https);
       const previous = this.apps.get(route.app);
       if (previous && states.length > 0) app.cursor = previous.cursor % states.length;
       apps.set(route.app, app);

@@ -1,15 +1,16 @@
 /**
  * Process layout: the primary (`runPrimary`) owns Redis, the health checks, the metrics and
  * the admin address, and forks PAAS_ROUTER_WORKERS workers with node:cluster; each worker
- * (`runWorker`) serves the router's address with its own `Router`. With 0 workers the primary
- * serves by itself.
+ * (`runWorker`) serves the router's address (and its HTTPS address) with its own `Router`.
+ * With 0 workers the primary serves by itself.
  *
- * A worker asks for the table (`hello`) before it listens, so it never answers 404 for want of
- * a table. A worker that dies is replaced (with a back-off when it keeps dying). SIGTERM or
+ * A worker asks for the tables (`hello`) before it listens, so it never answers 404, or fails
+ * a handshake, for want of a table. It says `listening` once it listens on every address. A worker that dies is replaced (with a back-off when it keeps dying). SIGTERM or
  * SIGINT: stop accepting, let in-flight requests finish (up to PAAS_ROUTER_DRAIN_MS), exit 0.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { formatAddress } from '@paas/config';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import { type ListenAddress, formatAddress } from '@paas/config';
 import { hostname } from 'node:os';
 import { AccessLog } from './access-log';
 import type { ProxyConfig } from './config';
@@ -21,21 +22,46 @@ const log = (message: string): void => console.error(`proxy: ${message}`);
 
 export interface Ready {
   readonly url: string;
+  /** The HTTPS listener's URL; null when HTTPS is off. */
+  readonly tls: string | null;
   readonly admin: string | null;
 }
 
-function routerOptions(config: ProxyConfig, onRefused: (address: string) => void) {
+function routerOptions(
+  config: ProxyConfig,
+  onRefused: (address: string) => void,
+  acmeChallenge: (token: string) => Promise<string | null>,
+) {
   return {
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,
     accessLog: config.accessLog ? new AccessLog() : null,
     onRefused,
+    acmeChallenge,
+    ...(config.tls ? { tls: { defaultPair: config.tls.defaultPair } } : {}),
   };
 }
 
-function urlOf(host: string, port: number): string {
-  return `http://${formatAddress({ host, port })}`;
+function urlOf(host: string, port: number, scheme = 'http'): string {
+  return `${scheme}://${formatAddress({ host, port })}`;
+}
+
+/**
+ * Workers asking node:cluster for port 0 twice on one host are handed the same shared socket
+ * (its key is address and port), so HTTP and HTTPS would land on one port: the primary picks
+ * a free port for HTTPS first. Only ever port 0, i.e. tests and side-by-side runs.
+ */
+async function concretePort(address: ListenAddress): Promise<ListenAddress> {
+  if (address.port !== 0) return address;
+  const probe = createTcpServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, address.host, resolve);
+  });
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return { host: address.host, port };
 }
 
 export async function runPrimary(config: ProxyConfig): Promise<Ready> {
@@ -53,21 +79,26 @@ export async function runPrimary(config: ProxyConfig): Promise<Ready> {
   await controller.start();
 
   let port: number;
+  let tlsPort: number | null = null;
   let shuttingDown = false;
   if (config.workers === 0) {
-    router = new Router(routerOptions(config, (address) => controller.health.checkNow(address)));
-    router.handle(controller.routesMessage());
-    port = await router.listen(config.listen).then(
-      (address) => address.port,
-      (err: Error) => {
-        throw new Error(`cannot listen on ${formatAddress(config.listen)}: ${err.message}`);
-      },
+    router = new Router(
+      routerOptions(
+        config,
+        (address) => controller.health.checkNow(address),
+        (token) => controller.acmeChallenge(token),
+      ),
     );
+    router.handle(controller.routesMessage());
+    if (config.tls) router.handle(controller.certsMessage());
+    port = await listenOrSay(config.listen, router.listen(config.listen));
+    if (config.tls) tlsPort = await listenOrSay(config.tls.listen, router.listenTls(config.tls.listen));
     const local = router;
     setInterval(() => controller.report('self', local.counters.snapshot()), 1000).unref();
     controller.workers = 0;
   } else {
-    port = await forkWorkers(config, controller, () => shuttingDown);
+    const tlsListen = config.tls ? await concretePort(config.tls.listen) : null;
+    ({ port, tlsPort } = await forkWorkers(config, tlsListen, controller, () => shuttingDown));
   }
   controller.routerId = config.routerId ?? `${hostname()}:${port}`;
 
@@ -77,6 +108,7 @@ export async function runPrimary(config: ProxyConfig): Promise<Ready> {
     adminUrl = urlOf(config.admin.host, admin.port);
   }
   const url = urlOf(config.listen.host, port);
+  const tlsUrl = config.tls && tlsPort !== null ? urlOf(config.tls.listen.host, tlsPort, 'https') : null;
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string): void => {
@@ -95,13 +127,31 @@ export async function runPrimary(config: ProxyConfig): Promise<Ready> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   const workers = config.workers === 0 ? 'in one process' : `${config.workers} workers`;
   console.error(
-    `proxy listening on ${url} (${workers}) for *.${config.domain}${adminUrl ? `, admin ${adminUrl}` : ''}`,
+    `proxy listening on ${url} (${workers}) for *.${config.domain}` +
+      `${tlsUrl ? `, https ${tlsUrl}` : ''}${adminUrl ? `, admin ${adminUrl}` : ''}`,
   );
-  return { url, admin: adminUrl };
+  return { url, tls: tlsUrl, admin: adminUrl };
 }
 
-/** Forks the workers; resolves with the port once all listen, rejects if one cannot. */
-function forkWorkers(config: ProxyConfig, controller: Controller, shuttingDown: () => boolean): Promise<number> {
+function listenOrSay(address: ListenAddress, listening: Promise<AddressInfo>): Promise<number> {
+  return listening.then(
+    (info) => info.port,
+    (err: Error) => {
+      throw new Error(`cannot listen on ${formatAddress(address)}: ${err.message}`);
+    },
+  );
+}
+
+/**
+ * Forks the workers; resolves with the ports once all listen, rejects if one cannot. `tls`:
+ * the HTTPS address with its port chosen (see `concretePort`).
+ */
+function forkWorkers(
+  config: ProxyConfig,
+  tls: ListenAddress | null,
+  controller: Controller,
+  shuttingDown: () => boolean,
+): Promise<{ port: number; tlsPort: number | null }> {
   return new Promise((resolve, reject) => {
     let ready = false;
     let listening = 0;
@@ -113,8 +163,9 @@ function forkWorkers(config: ProxyConfig, controller: Controller, shuttingDown: 
     // it is never closed nor handed to another (node's RoundRobinHandle), so its client hangs
     // until it gives up. Now a dead worker loses only the connections it had accepted.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
+    const env = tls ? { PAAS_ROUTER_TLS_ADDR: formatAddress(tls) } : {};
     const fork = (): Worker => {
-      const worker = cluster.fork();
+      const worker = cluster.fork(env);
       started.set(worker.id, Date.now());
       return worker;
     };
@@ -124,18 +175,19 @@ function forkWorkers(config: ProxyConfig, controller: Controller, shuttingDown: 
         fatal = message.message;
         return;
       }
+      if (message.type === 'listening') {
+        if (ready) return;
+        listening++;
+        if (listening === config.workers) {
+          ready = true;
+          controller.workers = config.workers;
+          resolve({ port: message.port, tlsPort: message.tlsPort });
+        }
+        return;
+      }
       controller.onWorkerMessage(String(worker.id), message, (reply) => {
         if (worker.isConnected()) worker.send(reply);
       });
-    });
-    cluster.on('listening', (_worker: Worker, address: { port: number }) => {
-      if (ready) return;
-      listening++;
-      if (listening === config.workers) {
-        ready = true;
-        controller.workers = config.workers;
-        resolve(address.port);
-      }
     });
     cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
       controller.retire(String(worker.id));
@@ -185,9 +237,33 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
     if (process.connected && process.send) process.send(message, undefined, {}, () => then?.());
     else then?.();
   };
-  const router = new Router(routerOptions(config, (address) => send({ type: 'refused', address })));
+  // ACME challenges are read by the primary, which holds the Redis connection.
+  let asked = 0;
+  const questions = new Map<number, { resolve: (answer: string | null) => void; reject: (err: Error) => void }>();
+  const acmeChallenge = (token: string): Promise<string | null> =>
+    new Promise((resolve, reject) => {
+      const id = ++asked;
+      const timer = setTimeout(() => {
+        questions.delete(id);
+        reject(new Error('the primary did not answer'));
+      }, 10_000);
+      questions.set(id, {
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      send({ type: 'acme', id, token });
+    });
+  const router = new Router(routerOptions(config, (address) => send({ type: 'refused', address }), acmeChallenge));
   let haveTable: () => void = () => undefined;
   const table = new Promise<void>((resolve) => (haveTable = resolve));
+  let haveCerts: () => void = () => undefined;
+  const certs = config.tls ? new Promise<void>((resolve) => (haveCerts = resolve)) : Promise.resolve();
   let stopping = false;
   const shutdown = (): void => {
     if (stopping) return;
@@ -200,10 +276,20 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isMessage<ToWorker>(message)) return;
     if (message.type === 'shutdown') return shutdown();
+    if (message.type === 'acme') {
+      const question = questions.get(message.id);
+      questions.delete(message.id);
+      if (message.error !== undefined) question?.reject(new Error(message.error));
+      else question?.resolve(message.answer);
+      return;
+    }
     router.handle(message);
     if (message.type === 'routes') {
       send({ type: 'applied', version: message.version });
       haveTable();
+    } else if (message.type === 'certs') {
+      send({ type: 'certs-applied', version: message.version });
+      haveCerts();
     }
   });
   process.on('SIGTERM', shutdown);
@@ -212,11 +298,18 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
   const reporter = setInterval(() => send({ type: 'metrics', snapshot: router.counters.snapshot() }), 1000);
   reporter.unref();
   send({ type: 'hello' });
-  await table;
+  await Promise.all([table, certs]);
+  let where = config.listen;
   try {
-    await router.listen(config.listen);
+    const { port } = await router.listen(config.listen);
+    let tlsPort: number | null = null;
+    if (config.tls) {
+      where = config.tls.listen;
+      tlsPort = (await router.listenTls(config.tls.listen)).port;
+    }
+    send({ type: 'listening', port, tlsPort });
   } catch (err) {
-    const message = `cannot listen on ${formatAddress(config.listen)}: ${(err as Error).message}`;
+    const message = `cannot listen on ${formatAddress(where)}: ${(err as Error).message}`;
     console.error(`proxy: ${message}`);
     send({ type: 'fatal', message }, () => process.exit(1));
   }

@@ -24,6 +24,12 @@ export type FormationUpdate = Schemas['FormationUpdateDto'];
 export type Instance = Schemas['InstanceView'];
 export type InstanceState = Instance['state'];
 export type Domain = Schemas['DomainView'];
+/** An app's TLS certificate (`GET /certs`); the key is never part of it. */
+export type Certificate = Schemas['CertView'];
+/** The answer to `POST /certs`: the certificate, and those whose domains it took over. */
+export type AddedCertificate = Schemas['AddedCertView'];
+/** `GET/PATCH /apps/:app/https`: the redirect and HSTS the routers apply. */
+export type HttpsSettings = Schemas['HttpsView'];
 export type Node = Schemas['NodeView'];
 export type NodeState = Node['state'];
 export type RemovedNode = Schemas['RemovedNodeView'];

@@ -305,6 +305,54 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/certs': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['CertsController_list'];
+    readonly put?: never;
+    readonly post: operations['CertsController_add'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/apps/{app}/certs/{id}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['CertsController_get'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['CertsController_remove'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/apps/{app}/https': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['HttpsController_get'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch: operations['HttpsController_set'];
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/logs': {
     readonly parameters: {
       readonly query?: never;
@@ -842,6 +890,114 @@ export interface components {
        * @example www.example.com
        */
       readonly hostname: string;
+    };
+    readonly CertView: {
+      /** Format: uuid */
+      readonly id: string;
+      /**
+       * @description the certificate's DNS names
+       * @example [
+       *       "www.example.com",
+       *       "*.example.com"
+       *     ]
+       */
+      readonly names: readonly string[];
+      /**
+       * @description the app's domains its names cover
+       * @example [
+       *       "www.example.com"
+       *     ]
+       */
+      readonly domains: readonly string[];
+      /**
+       * @description the domains the router serves it for now (a newer certificate for a domain takes its place)
+       * @example [
+       *       "www.example.com"
+       *     ]
+       */
+      readonly serving: readonly string[];
+      /** @example CN=R3, O=Let's Encrypt, C=US */
+      readonly issuer: string;
+      /** Format: date-time */
+      readonly notBefore: string;
+      /** Format: date-time */
+      readonly notAfter: string;
+      /** @enum {string} */
+      readonly source: 'manual' | 'acme';
+      /**
+       * @description SHA-256 of the leaf certificate
+       * @example AB:CD:...
+       */
+      readonly fingerprint: string;
+      /** Format: date-time */
+      readonly createdAt: string;
+    };
+    readonly AddCertDto: {
+      /** @description PEM certificate chain, leaf first, each followed by its issuer */
+      readonly cert: string;
+      /** @description the leaf's private key, PEM, unencrypted; never returned */
+      readonly key: string;
+    };
+    readonly ReplacedCert: {
+      /** Format: uuid */
+      readonly id: string;
+      readonly domains: readonly string[];
+    };
+    readonly AddedCertView: {
+      /** Format: uuid */
+      readonly id: string;
+      /**
+       * @description the certificate's DNS names
+       * @example [
+       *       "www.example.com",
+       *       "*.example.com"
+       *     ]
+       */
+      readonly names: readonly string[];
+      /**
+       * @description the app's domains its names cover
+       * @example [
+       *       "www.example.com"
+       *     ]
+       */
+      readonly domains: readonly string[];
+      /**
+       * @description the domains the router serves it for now (a newer certificate for a domain takes its place)
+       * @example [
+       *       "www.example.com"
+       *     ]
+       */
+      readonly serving: readonly string[];
+      /** @example CN=R3, O=Let's Encrypt, C=US */
+      readonly issuer: string;
+      /** Format: date-time */
+      readonly notBefore: string;
+      /** Format: date-time */
+      readonly notAfter: string;
+      /** @enum {string} */
+      readonly source: 'manual' | 'acme';
+      /**
+       * @description SHA-256 of the leaf certificate
+       * @example AB:CD:...
+       */
+      readonly fingerprint: string;
+      /** Format: date-time */
+      readonly createdAt: string;
+      /** @description older certificates this one replaces, per domain */
+      readonly replaces: readonly components['schemas']['ReplacedCert'][];
+    };
+    readonly HttpsView: {
+      readonly httpsRedirect: boolean;
+      readonly hstsMaxAge: number | null;
+    };
+    readonly HttpsSettingsDto: {
+      /** @description answer plain HTTP with a 308 to https:// */
+      readonly httpsRedirect?: boolean;
+      /**
+       * @description Strict-Transport-Security max-age in seconds on HTTPS answers; null: no HSTS
+       * @example 31536000
+       */
+      readonly hstsMaxAge?: number | null;
     };
     readonly NodeView: {
       /** Format: uuid */
@@ -1438,7 +1594,7 @@ export interface operations {
     };
     readonly requestBody?: never;
     readonly responses: {
-      /** @description the deleted app, with its config, builds, releases, formation, domains and repository */
+      /** @description the deleted app, with its config, builds, releases, formation, domains, certificates and repository */
       readonly 200: {
         headers: {
           readonly [name: string]: unknown;
@@ -1941,6 +2097,148 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['DomainView'];
+        };
+      };
+    };
+  };
+  readonly CertsController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['CertView'][];
+        };
+      };
+    };
+  };
+  readonly CertsController_add: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['AddCertDto'];
+      };
+    };
+    readonly responses: {
+      readonly 201: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['AddedCertView'];
+        };
+      };
+    };
+  };
+  readonly CertsController_get: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly id: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['CertView'];
+        };
+      };
+    };
+  };
+  readonly CertsController_remove: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly id: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['CertView'];
+        };
+      };
+    };
+  };
+  readonly HttpsController_get: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['HttpsView'];
+        };
+      };
+    };
+  };
+  readonly HttpsController_set: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['HttpsSettingsDto'];
+      };
+    };
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['HttpsView'];
         };
       };
     };

@@ -23,3 +23,5 @@ export * from './tokens';
 export * from './join';
 export * from './scheduling';
 export * from './tls';
+export * from './certs/validate';
+export * from './certs/publish';

@@ -82,8 +82,24 @@ describe('route entries', () => {
       [{ app: 'a', check: { type: 'udp' } }, /check\.type "udp" is neither/],
       [{ app: 'a', check: { type: 'http', path: 'health' } }, /check\.path "health" must start with \//],
       [{ app: 'a', check: { type: 'http', path: '/a b' } }, /check\.path/],
+      [{ app: 'a', https: true }, /route of app "a": https true is not an object/],
+      [{ app: 'a', https: { redirect: 'yes', hstsMaxAge: null } }, /https\.redirect "yes" is not a boolean/],
+      [{ app: 'a', https: { redirect: true } }, /https\.hstsMaxAge undefined is neither null nor whole seconds/],
+      [{ app: 'a', https: { redirect: false, hstsMaxAge: -1 } }, /https\.hstsMaxAge -1/],
+      [{ app: 'a', https: { redirect: false, hstsMaxAge: 1.5 } }, /https\.hstsMaxAge 1\.5/],
     ];
     for (const [input, message] of cases) assert.throws(() => validateRoute(input), message);
+  });
+
+  it('keeps the HTTPS settings of an app when given, and leaves them out (both off) when not', () => {
+    const https = { redirect: true, hstsMaxAge: 31_536_000 };
+    assert.deepEqual(validateRoute({ app: 'a', https }).https, https);
+    assert.deepEqual(validateRoute({ app: 'a', https: { redirect: false, hstsMaxAge: null } }).https, {
+      redirect: false,
+      hstsMaxAge: null,
+    });
+    assert.equal('https' in validateRoute({ app: 'a' }), false);
+    assert.deepEqual(parseAppRoute('a', JSON.stringify({ app: 'a', https })).https, https);
   });
 
   it('rejects stored entries that are not JSON, not objects or name another app', () => {
@@ -136,7 +152,10 @@ describe('the route table on a real redis-server', () => {
       await setAppRoutes(redis, 'shop', ['shop.example.com'], [{ id: 'web.1', address: '10.0.0.1:5000' }]),
       1,
     );
-    assert.equal(await setAppRoutes(redis, 'blog', [], [], { type: 'http', path: '/up' }), 2);
+    assert.equal(
+      await setAppRoutes(redis, 'blog', [], [], { type: 'http', path: '/up' }, { redirect: true, hstsMaxAge: 60 }),
+      2,
+    );
     assert.equal(await removeAppRoutes(redis, 'shop'), 3);
     assert.equal(await removeAppRoutes(redis, 'shop'), null, 'removing an absent app changes nothing');
     assert.equal(await redis.get(ROUTES_VERSION_KEY), '3');
@@ -145,6 +164,7 @@ describe('the route table on a real redis-server', () => {
     assert.equal(table.version, 3);
     assert.deepEqual([...table.routes.keys()], ['blog']);
     assert.deepEqual(table.routes.get('blog')?.check, { type: 'http', path: '/up' });
+    assert.deepEqual(table.routes.get('blog')?.https, { redirect: true, hstsMaxAge: 60 });
     await waitFor('three messages', () => messages.length === 3);
     assert.deepEqual(
       messages.map((m) => JSON.parse(m)),

@@ -12,14 +12,19 @@
  *    "hosts":["shop.example.com"],                       custom domains, lower case
  *    "backends":[{"id":"web.1","address":"10.88.0.5:5000"},
  *                {"id":"web.2","address":"[fd00::7]:5000"}],
- *    "check":{"type":"http","path":"/health"}}           or {"type":"tcp"}; absent means tcp
+ *    "check":{"type":"http","path":"/health"},           or {"type":"tcp"}; absent means tcp
+ *    "https":{"redirect":true,"hstsMaxAge":31536000}}    optional; absent means both off
  *
  * A router answers `APP.<PAAS_DOMAIN>` (its own domain, so routers on different domains share
  * one table) and every host in `hosts`, and sends requests to `backends`, the instances that
  * passed their deploy check; its active checks then probe each backend with `check`. An app
  * with no backends answers 503; an app not in the table answers 404. The table is keyed by
  * app, not host, so an app without custom domains still has an entry and removing an app is
- * one HDEL; routers build their host index themselves.
+ * one HDEL; routers build their host index themselves. With `https.redirect` a router answers
+ * plain HTTP (but the ACME challenge path) with a 308 to https://; with `https.hstsMaxAge` its
+ * HTTPS responses carry Strict-Transport-Security.
+ *
+ * The mechanics below are versioned-table.ts's, shared with the certificate table (certs/table.ts).
  *
  * Writers (`setAppRoutes`, `removeAppRoutes`; the scheduler calls them) change the hash, bump
  * the version and publish in one Lua script: the change is atomic, and messages arrive in
@@ -45,6 +50,19 @@ import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { HOSTNAME, ROUTABLE_APP_NAME_RULE, isRoutableAppName } from './names';
 import { PaasError } from '@paas/errors';
+import {
+  type TableChange,
+  type TableSpec,
+  TableWatcher,
+  type TableWatcherOptions,
+  describe,
+  parseChangeMessage,
+  readEntry,
+  readTable,
+  rebuildTable,
+  tableVersion,
+  writeEntry,
+} from './versioned-table';
 
 export { connectRedis, RedisUrlError, redactRedisUrl } from './redis';
 
@@ -67,12 +85,24 @@ export interface Backend {
 /** How routers probe a backend: an HTTP GET answered 2xx/3xx, or a TCP connect. */
 export type HealthCheck = { readonly type: 'http'; readonly path: string } | { readonly type: 'tcp' };
 
+/** An app's HTTPS policy on the routers; absent, both are off. */
+export interface HttpsSettings {
+  /** Plain HTTP requests (but ACME HTTP-01 challenges) answer 308 to the same URL over https. */
+  readonly redirect: boolean;
+  /** Strict-Transport-Security: max-age=N on HTTPS responses; null for none. */
+  readonly hstsMaxAge: number | null;
+}
+
 export interface AppRoute {
   readonly app: string;
   readonly hosts: readonly string[];
   readonly backends: readonly Backend[];
   readonly check: HealthCheck;
+  readonly https?: HttpsSettings;
 }
+
+/** Ten years: a longer max-age is a typo, not a policy. */
+const MAX_HSTS_AGE = 10 * 365 * 86_400;
 
 /** A route that cannot be stored or was stored broken; the message says which app and field. */
 export class RouteError extends PaasError {
@@ -95,11 +125,6 @@ export function parseAddress(address: string): { host: string; port: number } | 
   return { host, port };
 }
 
-function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
 function validCheck(app: string, check: unknown): HealthCheck {
   if (check === undefined || check === null) return { type: 'tcp' };
   if (typeof check !== 'object') throw new RouteError(app, `check ${describe(check)} is not an object`);
@@ -113,8 +138,33 @@ function validCheck(app: string, check: unknown): HealthCheck {
   return { type: 'http', path };
 }
 
+function validHttps(app: string, https: unknown): HttpsSettings | undefined {
+  if (https === undefined || https === null) return undefined;
+  if (typeof https !== 'object' || Array.isArray(https)) {
+    throw new RouteError(app, `https ${describe(https)} is not an object`);
+  }
+  const { redirect, hstsMaxAge } = https as { redirect?: unknown; hstsMaxAge?: unknown };
+  if (typeof redirect !== 'boolean') throw new RouteError(app, `https.redirect ${describe(redirect)} is not a boolean`);
+  if (
+    hstsMaxAge !== null &&
+    (typeof hstsMaxAge !== 'number' || !Number.isSafeInteger(hstsMaxAge) || hstsMaxAge < 0 || hstsMaxAge > MAX_HSTS_AGE)
+  ) {
+    throw new RouteError(
+      app,
+      `https.hstsMaxAge ${describe(hstsMaxAge)} is neither null nor whole seconds from 0 to ${MAX_HSTS_AGE}`,
+    );
+  }
+  return { redirect, hstsMaxAge };
+}
+
 /** Checks a route as written or read; returns it normalized (hosts lower case, check filled). */
-export function validateRoute(input: { app: unknown; hosts?: unknown; backends?: unknown; check?: unknown }): AppRoute {
+export function validateRoute(input: {
+  app: unknown;
+  hosts?: unknown;
+  backends?: unknown;
+  check?: unknown;
+  https?: unknown;
+}): AppRoute {
   const app = typeof input.app === 'string' ? input.app : describe(input.app);
   if (typeof input.app !== 'string' || !isRoutableAppName(input.app)) {
     throw new RouteError(app, `the app name is not ${ROUTABLE_APP_NAME_RULE}`);
@@ -150,7 +200,11 @@ export function validateRoute(input: { app: unknown; hosts?: unknown; backends?:
     seen.add(address);
     backends.push({ id, address });
   });
-  return { app: input.app, hosts, backends, check: validCheck(app, input.check) };
+  const check = validCheck(app, input.check);
+  const https = validHttps(app, input.https);
+  return https === undefined
+    ? { app: input.app, hosts, backends, check }
+    : { app: input.app, hosts, backends, check, https };
 }
 
 /** Parses one stored entry (`paas:routes` field `app`); throws RouteError saying what is wrong. */
@@ -169,22 +223,17 @@ export function parseAppRoute(app: string, json: string): AppRoute {
   return route;
 }
 
-// KEYS: routes hash, version key. ARGV: app, JSON (empty to remove), channel.
-// Returns the new version, or -1 when removing an app that was not there.
-const WRITE_SCRIPT = `
-if ARGV[2] == '' then
-  if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
-else
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-local version = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[3], '{"version":' .. version .. ',"app":"' .. ARGV[1] .. '"}')
-return version
-`;
+/** The route table's place in Redis and how its entries read (versioned-table.ts). */
+const ROUTE_TABLE: TableSpec<AppRoute> = {
+  key: ROUTES_KEY,
+  versionKey: ROUTES_VERSION_KEY,
+  channel: ROUTES_CHANNEL,
+  parse: (app, json) => parseAppRoute(app, json),
+};
 
 /**
- * Sets where `app` is served: its custom `hosts` (APP.<domain> is implied) and its healthy
- * `backends`, replacing what was there. Returns the table's new version.
+ * Sets where `app` is served: its custom `hosts` (APP.<domain> is implied), its healthy
+ * `backends` and its HTTPS settings, replacing what was there. Returns the table's new version.
  */
 export async function setAppRoutes(
   redis: Redis,
@@ -192,51 +241,33 @@ export async function setAppRoutes(
   hosts: readonly string[],
   backends: readonly Backend[],
   check?: HealthCheck,
+  https?: HttpsSettings,
 ): Promise<number> {
-  const route = validateRoute({ app, hosts, backends, check });
-  const version = await redis.eval(
-    WRITE_SCRIPT,
-    2,
-    ROUTES_KEY,
-    ROUTES_VERSION_KEY,
-    app,
-    JSON.stringify(route),
-    ROUTES_CHANNEL,
-  );
-  return Number(version);
+  const route = validateRoute({ app, hosts, backends, check, https });
+  return (await writeEntry(redis, ROUTE_TABLE, app, JSON.stringify(route))) ?? 0;
 }
-
-// KEYS: routes hash, version key. ARGV: channel, then app and JSON pairs. Returns the new version.
-const REBUILD_SCRIPT = `
-redis.call('DEL', KEYS[1])
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local version = redis.call('INCRBY', KEYS[2], 2)
-redis.call('PUBLISH', ARGV[1], '{"version":' .. version .. ',"app":"' .. (ARGV[2] or '') .. '"}')
-return version
-`;
 
 /**
  * Replaces the whole table with `routes` at once, for a writer that found it lost (see the top
  * of this file): readers reload it whole. Returns the table's new version.
  */
 export async function rebuildRoutes(redis: Redis, routes: readonly AppRoute[]): Promise<number> {
-  const pairs = routes.flatMap((r) => {
+  const pairs = routes.map((r): [string, string] => {
     const route = validateRoute(r);
     return [route.app, JSON.stringify(route)];
   });
-  return Number(await redis.eval(REBUILD_SCRIPT, 2, ROUTES_KEY, ROUTES_VERSION_KEY, ROUTES_CHANNEL, ...pairs));
+  return rebuildTable(redis, ROUTE_TABLE, pairs);
 }
 
 /** The table's version (0 when Redis has none). */
 export async function routesVersion(redis: Redis): Promise<number> {
-  return versionOf(await redis.get(ROUTES_VERSION_KEY));
+  return tableVersion(redis, ROUTE_TABLE);
 }
 
 /** Removes `app` from the table; its hosts then answer 404. Returns the new version, or null if it was absent. */
 export async function removeAppRoutes(redis: Redis, app: string): Promise<number | null> {
   if (!isRoutableAppName(app)) throw new RouteError(app, `the app name is not ${ROUTABLE_APP_NAME_RULE}`);
-  const version = Number(await redis.eval(WRITE_SCRIPT, 2, ROUTES_KEY, ROUTES_VERSION_KEY, app, '', ROUTES_CHANNEL));
-  return version < 0 ? null : version;
+  return writeEntry(redis, ROUTE_TABLE, app, null);
 }
 
 export interface InvalidRoute {
@@ -251,35 +282,14 @@ export interface RouteTable {
   readonly invalid: InvalidRoute[];
 }
 
-function execResults(results: [Error | null, unknown][] | null, what: string): unknown[] {
-  if (!results) throw new Error(`redis: the MULTI reading ${what} was discarded`);
-  return results.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-}
-
-function versionOf(value: unknown): number {
-  const version = Number(value ?? 0);
-  return Number.isSafeInteger(version) && version >= 0 ? version : 0;
-}
-
 /** The whole table and its version, read in one MULTI so they agree. */
 export async function readRouteTable(redis: Redis): Promise<RouteTable> {
-  const [version, entries] = execResults(
-    await redis.multi().get(ROUTES_VERSION_KEY).hgetall(ROUTES_KEY).exec(),
-    ROUTES_KEY,
-  );
-  const routes = new Map<string, AppRoute>();
-  const invalid: InvalidRoute[] = [];
-  for (const [app, json] of Object.entries((entries ?? {}) as Record<string, string>)) {
-    try {
-      routes.set(app, parseAppRoute(app, json));
-    } catch (err) {
-      invalid.push({ app, error: (err as Error).message });
-    }
-  }
-  return { version: versionOf(version), routes, invalid };
+  const table = await readTable(redis, ROUTE_TABLE);
+  return {
+    version: table.version,
+    routes: table.entries,
+    invalid: table.invalid.map((bad) => ({ app: bad.field, error: bad.error })),
+  };
 }
 
 /** One app's route (null when absent) and the table's version, read together. */
@@ -287,169 +297,28 @@ export async function readAppRoute(
   redis: Redis,
   app: string,
 ): Promise<{ version: number; route: AppRoute | null; error?: string }> {
-  const [version, json] = execResults(
-    await redis.multi().get(ROUTES_VERSION_KEY).hget(ROUTES_KEY, app).exec(),
-    `${ROUTES_KEY} ${app}`,
-  );
-  if (json === null || json === undefined) return { version: versionOf(version), route: null };
-  try {
-    return { version: versionOf(version), route: parseAppRoute(app, String(json)) };
-  } catch (err) {
-    return { version: versionOf(version), route: null, error: (err as Error).message };
-  }
+  const read = await readEntry(redis, ROUTE_TABLE, app);
+  const error = read.invalid[0]?.error;
+  return error === undefined
+    ? { version: read.version, route: read.entry }
+    : { version: read.version, route: null, error };
 }
 
 /** A change announcement, or null when the text is not one. */
-export function parseRouteMessage(text: string): { version: number; app: string } | null {
-  try {
-    const value = JSON.parse(text) as { version?: unknown; app?: unknown };
-    if (typeof value !== 'object' || value === null) return null;
-    const { version, app } = value;
-    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) return null;
-    if (typeof app !== 'string' || !isRoutableAppName(app)) return null;
-    return { version, app };
-  } catch {
-    return null;
-  }
-}
+export const parseRouteMessage = parseChangeMessage;
 
-export interface RouteChange {
-  readonly version: number;
-  /** The apps whose entry changed, or 'all' after a full reload. */
-  readonly apps: readonly string[] | 'all';
-}
+export type RouteChange = TableChange;
 
-export interface RouteWatcherOptions {
-  /** A connection for reads. */
-  readonly reader: Redis;
-  /** A connection of its own: once subscribed it can do nothing else. */
-  readonly subscriber: Redis;
-  /** How often to compare versions, in case a message was lost (default 5 s). */
-  readonly resyncMs?: number;
-  /** Called after each applied change, with the whole table. */
-  onChange(routes: ReadonlyMap<string, AppRoute>, change: RouteChange): void;
-  /** Invalid entries, unreadable messages, failed reads: worth a log line, never fatal. */
-  onProblem?(message: string): void;
-}
+export type RouteWatcherOptions = TableWatcherOptions<AppRoute>;
 
 /** Keeps a live copy of the route table (see the top of this file for the protocol). */
-export class RouteWatcher {
-  private current = new Map<string, AppRoute>();
-  private currentVersion = -1;
-  private chain: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  /** Redis holds an empty table at an older version, and this one is served meanwhile. */
-  private holding = false;
-  private readonly onMessage = (channel: string, text: string): void => {
-    if (channel !== ROUTES_CHANNEL) return;
-    const message = parseRouteMessage(text);
-    if (!message) {
-      this.problem(`${ROUTES_CHANNEL}: ignored a message that is not {"version":N,"app":NAME}: ${describe(text)}`);
-      this.enqueue(() => this.reload(false));
-      return;
-    }
-    this.enqueue(() => this.apply(message));
-  };
-  private readonly onReady = (): void => {
-    // A reconnect: messages may have been missed meanwhile.
-    if (this.currentVersion >= 0) this.enqueue(() => this.reload(false));
-  };
-
-  constructor(private readonly options: RouteWatcherOptions) {}
-
-  get version(): number {
-    return this.currentVersion;
+export class RouteWatcher extends TableWatcher<AppRoute> {
+  constructor(options: RouteWatcherOptions) {
+    super(ROUTE_TABLE, options);
   }
 
   get routes(): ReadonlyMap<string, AppRoute> {
-    return this.current;
-  }
-
-  /** Subscribes, then loads the whole table; resolves once it is loaded. */
-  async start(): Promise<void> {
-    const { subscriber } = this.options;
-    subscriber.on('message', this.onMessage);
-    subscriber.on('ready', this.onReady);
-    await subscriber.subscribe(ROUTES_CHANNEL);
-    await this.enqueue(() => this.reload(true));
-    this.timer = setInterval(() => {
-      if (this.pending === 0) this.enqueue(() => this.resync());
-    }, this.options.resyncMs ?? 5000);
-    this.timer.unref();
-  }
-
-  /** Stops listening; the connections stay open (their owner closes them). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.options.subscriber.off('message', this.onMessage);
-    this.options.subscriber.off('ready', this.onReady);
-    await this.options.subscriber.unsubscribe(ROUTES_CHANNEL).catch(() => undefined);
-  }
-
-  private problem(message: string): void {
-    this.options.onProblem?.(message);
-  }
-
-  private enqueue(job: () => Promise<void>): Promise<void> {
-    this.pending++;
-    const run = this.chain.then(async () => {
-      try {
-        if (!this.stopped) await job();
-      } finally {
-        this.pending--;
-      }
-    });
-    this.chain = run.catch((err: unknown) => this.problem(`route table: ${(err as Error).message}`));
-    return run;
-  }
-
-  private async apply(message: { version: number; app: string }): Promise<void> {
-    if (message.version !== this.currentVersion + 1) {
-      // A gap (missed messages) or a version that went back (Redis restarted empty).
-      await this.reload(false);
-      return;
-    }
-    const read = await readAppRoute(this.options.reader, message.app);
-    if (read.version !== message.version) {
-      // More changes landed since this message: take them all at once.
-      await this.reload(false);
-      return;
-    }
-    if (read.error) this.problem(`${ROUTES_KEY}: skipped app ${JSON.stringify(message.app)}: ${read.error}`);
-    const next = new Map(this.current);
-    if (read.route) next.set(message.app, read.route);
-    else next.delete(message.app);
-    this.current = next;
-    this.currentVersion = read.version;
-    this.options.onChange(this.current, { version: read.version, apps: [message.app] });
-  }
-
-  private async reload(initial: boolean): Promise<void> {
-    const table = await readRouteTable(this.options.reader);
-    for (const bad of table.invalid)
-      this.problem(`${ROUTES_KEY}: skipped app ${JSON.stringify(bad.app)}: ${bad.error}`);
-    if (!initial && table.version === this.currentVersion) return;
-    if (!initial && table.version < this.currentVersion && table.routes.size === 0 && this.current.size > 0) {
-      if (!this.holding)
-        this.problem(
-          `${ROUTES_KEY} is empty at version ${table.version}, older than ${this.currentVersion} (Redis lost it?): ` +
-            'serving the last table until the control plane writes it again',
-        );
-      this.holding = true;
-      return;
-    }
-    this.holding = false;
-    this.current = table.routes;
-    this.currentVersion = table.version;
-    this.options.onChange(this.current, { version: table.version, apps: 'all' });
-  }
-
-  private async resync(): Promise<void> {
-    const version = versionOf(await this.options.reader.get(ROUTES_VERSION_KEY));
-    if (version !== this.currentVersion) await this.reload(false);
+    return this.entries;
   }
 }
 

@@ -5,6 +5,7 @@ import {
   appLogKey,
   Build,
   buildLogKey,
+  Certificate,
   ConfigVar,
   currentRelease,
   Domain,
@@ -20,6 +21,7 @@ import { rename, rm } from 'node:fs/promises';
 import { type DataSource, type EntityManager, In } from 'typeorm';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiError } from '../common/api-error';
+import { CertPublisher } from '../certs/cert-publisher';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { GitRepos } from '../git/repos';
@@ -36,6 +38,7 @@ export class AppsService {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(CertPublisher) private readonly certs: CertPublisher,
   ) {}
 
   /** The apps a token may see, by name. */
@@ -87,6 +90,9 @@ export class AppsService {
         if (err.code !== 'ENOENT') throw err; // no push yet: no repository
       },
     );
+    // the certificate table is keyed by name, as the route table
+    await this.certs.removed(old);
+    await this.certs.publish(app.id);
     return this.dataSource.manager.findOneByOrFail(App, { id: app.id });
   }
 
@@ -94,12 +100,13 @@ export class AppsService {
   async remove(app: App): Promise<void> {
     const builds = await transaction(this.dataSource, async (manager) => {
       const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
-      for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain])
+      for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain, Certificate])
         await manager.delete(entity, { appId: app.id });
       await manager.delete(App, { id: app.id });
       await this.rescopeTokens(manager, app.name, null);
       return ids;
     });
+    await this.certs.removed(app.name);
     await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
     await this.redis.del(appLogKey(app.id), ...builds.map((id) => buildLogKey(id)));
   }

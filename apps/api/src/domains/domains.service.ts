@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { CertPublisher } from '../certs/cert-publisher';
 import { DATA_SOURCE } from '../core/tokens';
 import type { DomainView } from './domains.dto';
 
@@ -12,6 +13,7 @@ export class DomainsService {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(CertPublisher) private readonly certs: CertPublisher,
   ) {}
 
   async list(app: App): Promise<DomainView[]> {
@@ -37,6 +39,8 @@ export class DomainsService {
       if (isUniqueViolation(err)) throw ApiError.conflict(`domain '${hostname}' is already in use`);
       throw err;
     }
+    // a stored certificate may cover the new domain
+    await this.certs.publish(app.id);
     return view(await this.dataSource.manager.findOneByOrFail(Domain, { id: domain.id }));
   }
 
@@ -46,6 +50,8 @@ export class DomainsService {
     });
     if (!domain) throw ApiError.notFound(`domain '${hostname}' of app '${app.name}' not found`);
     await this.dataSource.manager.delete(Domain, { id: domain.id });
+    // its certificate is no longer served for it
+    await this.certs.publish(app.id);
     return view(domain);
   }
 }

@@ -425,6 +425,24 @@ describe('reconcile pass', () => {
     assert.deepEqual(s.journal, ['unroute shop']);
   });
 
+  it("writes an app's HTTPS redirect and HSTS into its route, and nothing of them while both are off", async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const app = s.cluster.addApp('shop');
+    s.cluster.release(app);
+    await s.pass();
+    assert.equal(JSON.parse(s.routes.table.get('shop') ?? '{}').https, undefined);
+    s.cluster.appRows[0] = { ...app, httpsRedirect: true, hstsMaxAge: null };
+    await s.pass();
+    assert.deepEqual(JSON.parse(s.routes.table.get('shop') ?? '{}').https, { redirect: true, hstsMaxAge: null });
+    s.cluster.appRows[0] = { ...app, httpsRedirect: false, hstsMaxAge: 31_536_000 };
+    await s.pass();
+    assert.deepEqual(JSON.parse(s.routes.table.get('shop') ?? '{}').https, { redirect: false, hstsMaxAge: 31_536_000 });
+    s.cluster.appRows[0] = { ...app, httpsRedirect: false, hstsMaxAge: null };
+    await s.pass();
+    assert.equal(JSON.parse(s.routes.table.get('shop') ?? '{}').https, undefined, 'off again');
+  });
+
   it('puts right a route another process wrote (an old leader before it knew it lost office)', async () => {
     const s = setup();
     s.cluster.addNode('n1');

@@ -76,6 +76,9 @@ export interface PassRelease {
 export interface PassApp {
   readonly id: string;
   readonly name: string;
+  /** `paas https`: off when absent, and then the route has no `https`. */
+  readonly httpsRedirect?: boolean;
+  readonly hstsMaxAge?: number | null;
 }
 
 /** A formation row: what the plan needs, and what waits for room as last said. */
@@ -548,7 +551,11 @@ export class Reconciler {
       const roll = rolling.get(app.id);
       if (live && roll && roll.targetId !== live.id && backends.length < roll.web) add(roll.targetId);
       const hosts = domains.filter((d) => d.appId === app.id).map((d) => d.hostname);
-      wanted.push({ app: app.name, hosts, backends, check: routeCheck(live?.healthchecks) });
+      const https =
+        app.httpsRedirect || (app.hstsMaxAge ?? null) !== null
+          ? { https: { redirect: app.httpsRedirect === true, hstsMaxAge: app.hstsMaxAge ?? null } }
+          : {};
+      wanted.push({ app: app.name, hosts, backends, check: routeCheck(live?.healthchecks), ...https });
     }
     if (lost && wanted.length > 0) {
       logger.warn(`the route table was lost (Redis restarted without it?): writing ${wanted.length} routes again`);

@@ -36,7 +36,7 @@ export class RedisRouteTable implements RouteTable {
   }
 
   write(route: AppRoute): Promise<number> {
-    return setAppRoutes(this.redis, route.app, route.hosts, route.backends, route.check);
+    return setAppRoutes(this.redis, route.app, route.hosts, route.backends, route.check, route.https);
   }
 
   async remove(app: string): Promise<number> {

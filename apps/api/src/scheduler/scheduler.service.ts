@@ -17,7 +17,7 @@
  */
 import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
+import { CertTableKeeper, RedisCertTable, Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
 import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
@@ -52,6 +52,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly messages: SchedulerMessages;
   /** This term's pass; null while another api leads. */
   private reconciler: Reconciler | null = null;
+  /** This term's upkeep of the certificate table (written whole when the term starts or it was lost). */
+  private certKeeper: CertTableKeeper | null = null;
   private readonly makeReconciler: (epoch: number) => Reconciler;
   /** Whether this process runs the scheduler now (any number serve the API). */
   readonly leader: LeaderElector;
@@ -160,6 +162,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private leadershipChanged(leading: boolean): void {
     this.reconciler = leading && this.leader.epoch !== null ? this.makeReconciler(this.leader.epoch) : null;
+    this.certKeeper = this.reconciler
+      ? new CertTableKeeper(this.dataSource.manager, new RedisCertTable(this.redis), (line) => this.logger.warn(line))
+      : null;
     if (leading) this.passHere();
   }
 
@@ -240,6 +245,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     try {
       const { planAgain } = await reconciler.pass();
       if (planAgain) this.again = true;
+      await this.certKeeper
+        ?.keep()
+        .catch((err: unknown) => this.logger.error(`certificate table: ${(err as Error).message}`));
     } catch (err) {
       // the elector has stepped down already; the new leader plans from what is committed
       if (err instanceof NotLeaderError) return this.logger.warn(`pass dropped: ${err.message}`);

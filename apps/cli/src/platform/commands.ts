@@ -11,8 +11,10 @@ import type { CliIo } from '../io';
 import { appsCommands } from './apps/commands';
 import { gitCredentialsCommand, loginCommand, logoutCommand, whoamiCommand } from './auth/commands';
 import { buildsCommands } from './builds/commands';
+import { certsCommands } from './certs/commands';
 import { configCommands } from './config/commands';
 import { domainsCommands } from './domains/commands';
+import { httpsCommands } from './https/commands';
 import { logsCommand } from './logs/commands';
 import { nodesCommands } from './nodes/commands';
 import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
@@ -31,6 +33,8 @@ export function platformCommands(io: CliIo): Command[] {
     psStopCommand(io),
     ...releasesCommands(io),
     ...domainsCommands(io),
+    ...certsCommands(io),
+    ...httpsCommands(io),
     ...buildsCommands(io),
     ...nodesCommands(io),
     whoamiCommand(io),

@@ -45,7 +45,11 @@ export const appPath = (app: string, ...rest: (string | number)[]): string => ap
 export async function fail(io: CliIo, err: unknown): Promise<never> {
   if (err instanceof PlatformApiError) {
     io.err(`paas: ${err.message}\n`);
-    for (const detail of err.details ?? []) io.err(`  - ${describeDetail(detail)}\n`);
+    // a detail that only repeats the message (one field's refusal) is not said twice
+    for (const detail of err.details ?? []) {
+      const line = describeDetail(detail);
+      if (line !== err.message) io.err(`  - ${line}\n`);
+    }
     if (err.status === 401) {
       const target = await resolveTarget(io.env).catch(() => undefined);
       const from = target?.from ? ` (token from ${target.from})` : '';

@@ -7,6 +7,7 @@ import { APP_TABS, type AppTab, appUrl } from '../route';
 import type { SseMessage } from '../sse';
 import { Builds } from './app-builds';
 import { Overview } from './app-overview';
+import { Certificates } from './app-certs';
 import { ConfigVars, Domains, Logs, Releases } from './app-sections';
 import type { AppView, LogEntry } from './app-view';
 
@@ -136,7 +137,12 @@ function Tab({ view, tab, build }: { view: AppView; tab: AppTab; build?: number 
     case 'config':
       return <ConfigVars view={view} />;
     case 'domains':
-      return <Domains view={view} />;
+      return (
+        <>
+          <Domains view={view} />
+          <Certificates view={view} />
+        </>
+      );
     case 'logs':
       return <Logs view={view} />;
   }

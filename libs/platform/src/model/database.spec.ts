@@ -9,11 +9,12 @@ import { dataSourceOptions, databaseKind, openDatabase, redact } from './databas
 import {
   ByteCounts1764900000000,
   Capacity1764700000000,
+  Certificates1765200000000,
   JoinTokens1765100000000,
   MIGRATIONS,
   ReleaseLifecycle1764500000000,
 } from './migrations';
-import { ApiToken, App, Formation, Instance, JoinToken, Node, Release } from './entities';
+import { ApiToken, App, Certificate, Formation, Instance, JoinToken, Node, Release } from './entities';
 import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
@@ -259,7 +260,9 @@ for (const kind of TEST_DATABASES) {
           }),
           'a hash is unique',
         );
-        await ds.undoLastMigration({ transaction: 'each' });
+        // undone down to the join tokens, the later migrations with them
+        for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(JoinTokens1765100000000)))
+          await ds.undoLastMigration({ transaction: 'each' });
         const columns = (await ds.createQueryRunner().getTable('api_tokens'))?.columns.map((c) => c.name) ?? [];
         assert.ok(!columns.includes('nodeName') && !columns.includes('revokedAt'), columns.join());
         assert.equal(await ds.createQueryRunner().hasTable('join_tokens'), false);
@@ -321,6 +324,54 @@ for (const kind of TEST_DATABASES) {
         assert.deepEqual(await moved(), { a: false, b: false }, 'a stopped one removed');
         await ds.manager.delete(Instance, { id: id(12) });
         assert.deepEqual(await moved(), { a: true, b: false }, 'a running one removed');
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps apps across the certificates migration with HTTPS off, stores certificates, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(Certificates1765200000000)),
+      });
+      await old.initialize();
+      const id = '00000000-0000-4000-8000-000000000001';
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        await old.query(`INSERT INTO "apps" ("id", "name") VALUES (${kind === 'postgres' ? '$1, $2' : '?, ?'})`, [
+          id,
+          'old',
+        ]);
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const app = await ds.manager.findOneByOrFail(App, { id });
+        assert.deepEqual([app.name, app.httpsRedirect, app.hstsMaxAge], ['old', false, null]);
+        const cert = {
+          id,
+          appId: id,
+          names: ['www.example.com', '*.example.org'],
+          chain: '-----BEGIN CERTIFICATE-----\n...',
+          key: 'v1:sealed',
+          source: 'acme' as const,
+          issuer: 'CN=R3, O=Example, C=US',
+          notBefore: '2026-01-01T00:00:00.000Z',
+          notAfter: '2026-04-01T00:00:00.000Z',
+          fingerprint: `${'AB:'.repeat(31)}AB`,
+        };
+        await ds.manager.insert(Certificate, { ...cert });
+        const { createdAt, ...stored } = await ds.manager.findOneByOrFail(Certificate, { id });
+        assert.deepEqual(stored, cert);
+        assert.ok(createdAt instanceof Date);
+        await ds.undoLastMigration({ transaction: 'each' });
+        const columns = (await ds.createQueryRunner().getTable('apps'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!columns.includes('httpsRedirect') && !columns.includes('hstsMaxAge'), columns.join());
+        assert.equal(await ds.createQueryRunner().hasTable('certificates'), false);
       } finally {
         await ds.destroy();
       }

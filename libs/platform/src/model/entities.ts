@@ -59,6 +59,14 @@ export class App {
   @Column({ type: 'varchar', length: 63, unique: true })
   name!: string;
 
+  /** HTTPS settings (`paas https`), off by default; the router reads them from the app's route. */
+  @Column({ type: 'boolean', default: false })
+  httpsRedirect!: boolean;
+
+  /** Strict-Transport-Security max-age in seconds on HTTPS answers; null: no HSTS header. */
+  @Column({ type: 'integer', nullable: true })
+  hstsMaxAge!: number | null;
+
   @CreateDateColumn()
   createdAt!: Date;
 
@@ -369,6 +377,58 @@ export class Domain {
   createdAt!: Date;
 }
 
+/** Where a certificate came from: uploaded (`certs:add`) or obtained over ACME (`certs:auto`). */
+export type CertificateSource = 'manual' | 'acme';
+
+/**
+ * An app's TLS certificate (libs/platform certs/validate.ts checked it). The key is stored
+ * sealed (tls/sealed.ts) with the row's id as associated data, so it opens only as this row's
+ * key; nothing but the publisher (certs/publish.ts) opens it. Which of the app's domains it
+ * serves is worked out from `names` whenever the domains change, never stored.
+ */
+@Entity({ name: 'certificates' })
+@Index(['appId'])
+export class Certificate {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  /** The leaf's DNS names, lower case (SAN; the CN when it has none); `*.x` for wildcards. */
+  @Column({ type: 'simple-json' })
+  names!: string[];
+
+  /** PEM, leaf first. */
+  @Column({ type: 'text' })
+  chain!: string;
+
+  /** The private key, sealed (`v1:...`), associated data = id. */
+  @Column({ type: 'text' })
+  key!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  source!: CertificateSource;
+
+  /** The leaf's issuer, one line. */
+  @Column({ type: 'varchar', length: 1024 })
+  issuer!: string;
+
+  /** ISO times of the leaf's validity. */
+  @Column({ type: 'varchar', length: 32 })
+  notBefore!: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  notAfter!: string;
+
+  /** SHA-256 of the leaf, `AB:CD:...`. */
+  @Column({ type: 'varchar', length: 95 })
+  fingerprint!: string;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
 @Entity({ name: 'api_tokens' })
 export class ApiToken {
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -490,4 +550,5 @@ export const ENTITIES = [
   ApiToken,
   JoinToken,
   Leader,
+  Certificate,
 ];

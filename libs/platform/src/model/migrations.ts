@@ -524,6 +524,48 @@ export class JoinTokens1765100000000 implements MigrationInterface {
   }
 }
 
+/**
+ * TLS (#21): apps' certificates, their keys sealed (entities.ts Certificate), and each app's
+ * HTTPS redirect and HSTS settings, off by default.
+ */
+export class Certificates1765200000000 implements MigrationInterface {
+  name = 'Certificates1765200000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'certificates',
+        columns: [
+          id(),
+          ref('appId'),
+          { name: 'names', type: 'text' },
+          { name: 'chain', type: 'text' },
+          { name: 'key', type: 'text' },
+          str('source', 16),
+          str('issuer', 1024),
+          str('notBefore', 32),
+          str('notAfter', 32),
+          str('fingerprint', 95),
+          ...timestamps(qr, ['createdAt']),
+        ],
+        indices: [new TableIndex({ columnNames: ['appId'] })],
+      }),
+    );
+    // ALTER TABLE, not addColumns: on SQLite TypeORM copies the table to add a column, and the
+    // copy loses the apps_desired_rename trigger (DesiredGeneration1765000000000)
+    const postgres = qr.connection.driver.options.type === 'postgres';
+    await qr.query(
+      `ALTER TABLE "apps" ADD COLUMN "httpsRedirect" boolean NOT NULL DEFAULT ${postgres ? 'false' : '(0)'}`,
+    );
+    await qr.query(`ALTER TABLE "apps" ADD COLUMN "hstsMaxAge" integer`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const column of ['hstsMaxAge', 'httpsRedirect']) await qr.query(`ALTER TABLE "apps" DROP COLUMN "${column}"`);
+    await qr.dropTable('certificates');
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -535,4 +577,5 @@ export const MIGRATIONS = [
   ByteCounts1764900000000,
   DesiredGeneration1765000000000,
   JoinTokens1765100000000,
+  Certificates1765200000000,
 ];

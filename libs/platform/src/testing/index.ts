@@ -5,3 +5,4 @@ export * from './databases';
 export { startLocalRedis, type LocalRedis } from '../redis-server';
 export * from './redis';
 export { freePort } from './free-port';
+export * from './test-pki';

@@ -1,0 +1,93 @@
+/**
+ * `certs`, `certs:add`, `certs:info`, `certs:remove`: an app's TLS certificates. Loaded on use
+ * from ./commands.ts. The key file is read here and sent once; nothing prints it.
+ */
+import type { AddedCertificate, Certificate } from '@paas/api-types';
+import { readFile } from 'node:fs/promises';
+import { CliError } from '../../errors';
+import type { CliIo } from '../../io';
+import type { AppFlags } from '../app';
+import { columns, header, json, keyValues } from '../format';
+import { type JsonFlag, action, appPath, appSession } from '../session';
+
+export async function certs(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const list = await client.get<Certificate[]>(appPath(app, 'certs'));
+  if (flags.json) return io.out(json(list));
+  if (list.length === 0) return io.out(`${app} has no certificates: paas certs:add CERT_FILE KEY_FILE adds one.\n`);
+  io.out(header(`${app} Certificates`));
+  io.out(
+    columns([
+      ['ID', 'Domains', 'Expires', 'Source'],
+      ...list.map((c) => [c.id, servingLine(c), utc(c.notAfter), c.source]),
+    ]),
+  );
+}
+
+export async function certsAdd(
+  io: CliIo,
+  certFile: string,
+  keyFile: string,
+  flags: AppFlags & JsonFlag,
+): Promise<void> {
+  const [cert, key] = [await readPem(certFile, 'certificate'), await readPem(keyFile, 'key')];
+  const { client, app } = await appSession(io, flags);
+  const added = await action(io, `Adding certificate to ${app}`, () =>
+    client.post<AddedCertificate>(appPath(app, 'certs'), { cert, key }),
+  );
+  if (flags.json) return io.out(json(added));
+  io.out(details(added));
+  for (const r of added.replaces) io.out(`Replaces ${r.id} for ${r.domains.join(', ')}\n`);
+}
+
+export async function certsInfo(io: CliIo, id: string, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const cert = await client.get<Certificate>(appPath(app, 'certs', id));
+  if (flags.json) return io.out(json(cert));
+  io.out(details(cert));
+}
+
+export async function certsRemove(io: CliIo, id: string, flags: AppFlags & { confirm?: string }): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  if (flags.confirm === undefined)
+    throw new CliError(`this would remove certificate ${id} of ${app}: re-run with --confirm ${app}`);
+  if (flags.confirm !== app)
+    throw new CliError(`confirmation '${flags.confirm}' did not match ${app}; nothing was removed`);
+  await action(io, `Removing certificate ${id} from ${app}`, () =>
+    client.delete<Certificate>(appPath(app, 'certs', id)),
+  );
+}
+
+function details(c: Certificate): string {
+  return (
+    header(c.id) +
+    keyValues([
+      ['Names', c.names.join(', ')],
+      ['Domains', servingLine(c)],
+      ['Issuer', c.issuer],
+      ['Starts', utc(c.notBefore)],
+      ['Expires', utc(c.notAfter)],
+      ['Source', c.source],
+      ['Fingerprint', c.fingerprint],
+    ])
+  );
+}
+
+/** The domains it serves; the ones it only covers say why not. */
+function servingLine(c: Certificate): string {
+  if (c.serving.length) return c.serving.join(', ');
+  if (Date.parse(c.notAfter) <= Date.now()) return 'none (expired)';
+  return c.domains.length ? `none (a newer certificate serves ${c.domains.join(', ')})` : 'none (no app domain)';
+}
+
+function utc(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+async function readPem(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}

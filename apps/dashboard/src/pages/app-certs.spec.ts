@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import type { Certificate } from '../api';
+import { CertificateTable, HttpsLine } from './app-certs';
+
+const now = Date.parse('2026-06-01T00:00:00Z');
+
+function cert(id: string, serving: string[], notAfter: string): Certificate {
+  return {
+    id,
+    names: ['www.shop.test', '*.shop.test'],
+    domains: ['www.shop.test'],
+    serving,
+    issuer: 'CN=R3',
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter,
+    source: 'manual',
+    fingerprint: 'AB',
+    createdAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+describe('the certificates of an app', () => {
+  it('lists what each serves and when it expires, and never a key', () => {
+    const html = renderToStaticMarkup(
+      createElement(CertificateTable, {
+        certs: [cert('c1', ['www.shop.test'], '2026-07-01T00:00:00.000Z'), cert('c2', [], '2026-05-01T00:00:00.000Z')],
+        now,
+      }),
+    );
+    assert.match(
+      html,
+      /<tr data-cert="c1"><th scope="row">www\.shop\.test<\/th><td><code>www\.shop\.test, \*\.shop\.test<\/code><\/td><td>2026-07-01 \(in 30 d\)<\/td><td>manual<\/td>/,
+    );
+    assert.match(
+      html,
+      /<tr data-cert="c2"><th scope="row"><span class="muted">no domain<\/span><\/th>.*<td>expired 2026-05-01<\/td>/,
+    );
+    assert.ok(!/key/i.test(html));
+  });
+
+  it('says how to add one when there is none, and the HTTPS policy', () => {
+    assert.match(
+      renderToStaticMarkup(createElement(CertificateTable, { certs: [], now })),
+      /No certificates.*paas certs:add/,
+    );
+    assert.match(
+      renderToStaticMarkup(createElement(HttpsLine, { settings: { httpsRedirect: true, hstsMaxAge: 600 } })),
+      /redirect: on; HSTS: max-age 600 s\./,
+    );
+  });
+});
