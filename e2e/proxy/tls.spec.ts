@@ -198,8 +198,39 @@ describe('router e2e: HTTPS', () => {
   });
 });
 
-describe('router e2e: HTTPS address in use', () => {
+describe('router e2e: HTTPS in one process, and an address in use', () => {
   after(cleanup);
+
+  it('serves the certificate table live with no workers too (PAAS_ROUTER_WORKERS=0)', async () => {
+    ensureBuilt();
+    const dir = mkdtempSync(join(tmpdir(), 'paas-e2e-router-tls-one-'));
+    const redis = await redisServer();
+    const writer = connectRedis(redis.url);
+    try {
+      const ca = await ensurePlatformCa(join(dir, 'ca'));
+      const env = routerEnv(redis.url, { PAAS_ROUTER_WORKERS: '0', PAAS_ROUTER_TLS_ADDR: '127.0.0.1:0' });
+      const key = ensureSealingKey(sealingKeyFile(env['PAAS_ROOT'] ?? ''));
+      const app = await backend('solo');
+      await setAppRoutes(writer, 'solo', ['solo.example.com'], [{ id: 'web.1', address: app.address }]);
+      const router = await new RouterProcess(env).ready();
+      assert.match(await served(router.tlsPort, 'solo.example.com', ca.cert), /^error: /);
+      const leaf = await issueLeaf(ca, { commonName: 'solo', sans: ['solo.example.com'] });
+      const version = await setAppCerts(writer, 'solo', [
+        {
+          id: 's-1',
+          domains: ['solo.example.com'],
+          cert: leaf.cert,
+          key: seal(key, leaf.key, 's-1'),
+          notAfter: '2030-01-01T00:00:00Z',
+        },
+      ]);
+      await waitFor('the router to load the certificate', async () => (await router.health()).certsVersion === version);
+      assert.equal(await served(router.tlsPort, 'solo.example.com', ca.cert), 'DNS:solo.example.com');
+    } finally {
+      writer.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('exits saying which address it cannot listen on', async () => {
     ensureBuilt();
