@@ -474,7 +474,12 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
             end: Date.now(),
             app,
             router: r + 1,
-            what: `${res.status} ${res.body.slice(0, 100)}`,
+            // the router's page says why (its text, with the error's code, not its markup)
+            what: `${res.status} ${res.body
+              .replace(/<[^>]*>/g, ' ')
+              .replace(/\s+/g, ' ')
+              .trim()
+              .slice(0, 200)}`,
           });
       }
     });

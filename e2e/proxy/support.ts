@@ -114,6 +114,8 @@ export class RouterProcess {
   stderr = '';
   url = '';
   port = 0;
+  /** The HTTPS listener's port (0 when HTTPS is off). */
+  tlsPort = 0;
   admin = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -151,6 +153,8 @@ export class RouterProcess {
     this.url = match[1] ?? '';
     this.port = Number(new URL(this.url).port);
     this.admin = /admin (http:\/\/\S+)/.exec(this.stderr)?.[1] ?? '';
+    const tls = /, https (https:\/\/[^\s,]+)/.exec(this.stderr)?.[1];
+    this.tlsPort = tls ? Number(new URL(tls).port) : 0;
     return this;
   }
 
@@ -203,6 +207,10 @@ export interface HealthDocument {
   workers: number;
   /** The table version each live worker routes by. */
   workerVersions: number[];
+  /** The certificate table's version (null when HTTPS is off) and each live worker's. */
+  certsVersion: number | null;
+  workerCertsVersions: number[];
+  certificates: Array<{ app: string; id: string; domains: string[]; notAfter: string }>;
 }
 
 export interface MetricsDocument {

@@ -5,8 +5,9 @@
  * With 0 workers the primary serves by itself.
  *
  * A worker asks for the tables (`hello`) before it listens, so it never answers 404, or fails
- * a handshake, for want of a table. It says `listening` once it listens on every address. A worker that dies is replaced (with a back-off when it keeps dying). SIGTERM or
- * SIGINT: stop accepting, let in-flight requests finish (up to PAAS_ROUTER_DRAIN_MS), exit 0.
+ * a handshake, for want of a table; it says `listening` once it listens on every address. A
+ * worker that dies is replaced (with a back-off when it keeps dying). SIGTERM or SIGINT: stop
+ * accepting, let in-flight requests finish (up to PAAS_ROUTER_DRAIN_MS), exit 0.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';

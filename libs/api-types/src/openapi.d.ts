@@ -1663,7 +1663,7 @@ export interface operations {
     };
     readonly requestBody?: never;
     readonly responses: {
-      /** @description the deleted app, with its config, builds, releases, formation, domains and repository */
+      /** @description the deleted app, with its config, builds, releases, formation, domains, certificates and repository */
       readonly 200: {
         headers: {
           readonly [name: string]: unknown;

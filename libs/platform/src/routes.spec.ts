@@ -217,6 +217,7 @@ describe('the route table on a real redis-server', () => {
       reader: client(),
       subscriber: client(),
       resyncMs: 50,
+      holdOlderMs: 600,
       onChange: (routes, change) => {
         seen = routes;
         changes.push(change);
@@ -270,24 +271,51 @@ describe('the route table on a real redis-server', () => {
       assert.equal(watcher.version, 7);
       assert.deepEqual([...seen.keys()].sort(), ['four', 'two']);
       assert.equal(problems.filter((p) => /is empty at version 0, older than 7/.test(p)).length, 1);
-      const rebuilt = await rebuildRoutes(redis, [
-        { app: 'fresh', hosts: [], backends: [], check: { type: 'tcp' } },
-        {
-          app: 'two',
-          hosts: ['two.example.com'],
-          backends: [{ id: 'web.1', address: '127.0.0.1:1002' }],
-          check: { type: 'tcp' },
-        },
-      ]);
-      assert.equal(rebuilt, 2);
-      await waitFor('the rebuilt table', () => watcher.version === 2);
+      // the writer rebuilds it past the version it wrote last (7), so readers take it at once
+      const rebuilt = await rebuildRoutes(
+        redis,
+        [
+          { app: 'fresh', hosts: [], backends: [], check: { type: 'tcp' } },
+          {
+            app: 'two',
+            hosts: ['two.example.com'],
+            backends: [{ id: 'web.1', address: '127.0.0.1:1002' }],
+            check: { type: 'tcp' },
+          },
+        ],
+        7,
+      );
+      assert.equal(rebuilt, 9);
+      await waitFor('the rebuilt table', () => watcher.version === 9);
       assert.deepEqual([...seen.keys()].sort(), ['fresh', 'two']);
-      assert.deepEqual(changes.at(-1), { version: 2, apps: 'all' });
+      assert.deepEqual(changes.at(-1), { version: 9, apps: 'all' });
 
-      // Versions start again from there and the watcher follows them one by one.
+      // Versions go on from there and the watcher follows them one by one.
       await setAppRoutes(redis, 'later', [], []);
-      await waitFor('version 3', () => watcher.version === 3);
-      assert.deepEqual(changes.at(-1), { version: 3, apps: ['later'] });
+      await waitFor('version 10', () => watcher.version === 10);
+      assert.deepEqual(changes.at(-1), { version: 10, apps: ['later'] });
+
+      // Redis came back from an older snapshot (the last second's writes lost): its table is
+      // not empty but names what may be gone. The watcher keeps its own for a while, and takes
+      // a rebuild past it at once...
+      const before = problems.length;
+      await redis.set(ROUTES_VERSION_KEY, '8');
+      await redis.hdel(ROUTES_KEY, 'later');
+      await sleep(300);
+      assert.equal(watcher.version, 10, 'held: the older table is not served');
+      assert.ok(seen.has('later'));
+      assert.equal(problems.slice(before).filter((p) => /is older at version 8, older than 10/.test(p)).length, 1);
+      await rebuildRoutes(redis, [{ app: 'fresh', hosts: [], backends: [], check: { type: 'tcp' } }], 10);
+      await waitFor('the rebuild past it', () => watcher.version === 12);
+      assert.deepEqual([...seen.keys()], ['fresh']);
+      // ...or, when no writer rebuilds it (one that never saw the lost writes), the older table
+      // once the hold is over: the control plane writes on from it
+      await redis.set(ROUTES_VERSION_KEY, '11');
+      await redis.hset(ROUTES_KEY, 'older', JSON.stringify({ app: 'older' }));
+      await sleep(300);
+      assert.equal(watcher.version, 12);
+      await waitFor('the older table after the hold', () => watcher.version === 11);
+      assert.deepEqual([...seen.keys()].sort(), ['fresh', 'older']);
     } finally {
       await watcher.stop();
     }

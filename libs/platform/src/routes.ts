@@ -249,14 +249,15 @@ export async function setAppRoutes(
 
 /**
  * Replaces the whole table with `routes` at once, for a writer that found it lost (see the top
- * of this file): readers reload it whole. Returns the table's new version.
+ * of this file), its version past `past` (what this writer wrote last): readers reload it
+ * whole. Returns the table's new version.
  */
-export async function rebuildRoutes(redis: Redis, routes: readonly AppRoute[]): Promise<number> {
+export async function rebuildRoutes(redis: Redis, routes: readonly AppRoute[], past = 0): Promise<number> {
   const pairs = routes.map((r): [string, string] => {
     const route = validateRoute(r);
     return [route.app, JSON.stringify(route)];
   });
-  return rebuildTable(redis, ROUTE_TABLE, pairs);
+  return rebuildTable(redis, ROUTE_TABLE, pairs, past);
 }
 
 /** The table's version (0 when Redis has none). */

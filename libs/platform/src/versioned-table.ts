@@ -14,11 +14,16 @@
  * when the periodic version check finds the version moved, they reload the whole table. An
  * entry that does not parse is reported and skipped, never fatal.
  *
- * A Redis that lost the table (restarted empty, or from an older snapshot) shows a version
- * lower than the one last seen. A reader then keeps what it has while the table in Redis is
- * empty, and a writer that finds the version went back writes its whole table again in one
- * script (`rebuildTable`), bumping the version by two so every reader sees a gap and reloads
- * the table whole, never half rebuilt.
+ * A Redis that lost the table (restarted empty, or from an older snapshot: appendfsync
+ * everysec loses the last second's writes) shows a version lower than the one last seen. A
+ * reader then keeps what it has: while the table in Redis is empty, until a writer writes
+ * again; while it holds an older table, HOLD_OLDER_MS at most (those entries may name
+ * instances gone since: serving them fails requests). A writer that finds the version went
+ * back writes its whole table again in one script (`rebuildTable`), past the version it last
+ * wrote itself (what readers may have seen) plus two, so every reader sees a newer version
+ * with a gap and reloads the table whole, never half rebuilt. A writer that never saw the
+ * lost versions (a new leader) writes on from the older table, which readers take once their
+ * hold ends.
  */
 import type { Redis } from 'ioredis';
 import { isRoutableAppName } from './names';
@@ -70,14 +75,19 @@ redis.call('PUBLISH', ARGV[3], '{"version":' .. version .. ',"app":"' .. ARGV[1]
 return version
 `;
 
-// KEYS: hash, version key. ARGV: channel, then field and JSON pairs. Returns the new version.
+// KEYS: hash, version key. ARGV: channel, the version to go past, then field and JSON pairs.
+// Returns the new version.
 const REBUILD_SCRIPT = `
 redis.call('DEL', KEYS[1])
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local version = redis.call('INCRBY', KEYS[2], 2)
-redis.call('PUBLISH', ARGV[1], '{"version":' .. version .. ',"app":"' .. (ARGV[2] or '') .. '"}')
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local version = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') or 0, tonumber(ARGV[2])) + 2
+redis.call('SET', KEYS[2], version)
+redis.call('PUBLISH', ARGV[1], '{"version":' .. version .. ',"app":"' .. (ARGV[3] or '') .. '"}')
 return version
 `;
+
+/** How long a reader keeps its table while Redis holds an older one that is not empty. */
+export const HOLD_OLDER_MS = 10_000;
 
 /**
  * Sets (or with `json` null removes) one entry, bumps the version and announces it. `field`
@@ -97,18 +107,26 @@ export async function writeEntry(
   return version < 0 ? null : version;
 }
 
-/** Replaces the whole table with `entries` (checked field -> JSON) at once. Returns the new version. */
+/**
+ * Replaces the whole table with `entries` (checked field -> JSON) at once, its version past
+ * both Redis's and `past` (the last version this writer wrote: readers may hold it) by two.
+ * Returns the new version.
+ */
 export async function rebuildTable(
   redis: Redis,
   names: TableNames,
   entries: Iterable<readonly [string, string]>,
+  past = 0,
 ): Promise<number> {
   const pairs: string[] = [];
   for (const [field, json] of entries) {
     if (!isRoutableAppName(field)) throw new Error(`${names.key}: field ${describe(field)} is not an app name`);
     pairs.push(field, json);
   }
-  return Number(await redis.eval(REBUILD_SCRIPT, 2, names.key, names.versionKey, names.channel, ...pairs));
+  const floor = Number.isSafeInteger(past) && past > 0 ? past : 0;
+  return Number(
+    await redis.eval(REBUILD_SCRIPT, 2, names.key, names.versionKey, names.channel, String(floor), ...pairs),
+  );
 }
 
 export function versionOf(value: unknown): number {
@@ -192,6 +210,10 @@ export interface TableWatcherOptions<T> {
   readonly subscriber: Redis;
   /** How often to compare versions, in case a message was lost (default 5 s). */
   readonly resyncMs?: number;
+  /** How long to keep the table while Redis holds an older one (default HOLD_OLDER_MS). */
+  readonly holdOlderMs?: number;
+  /** Milliseconds of a clock (default Date.now). */
+  readonly now?: () => number;
   /** Called after each applied change, with the whole table. */
   onChange(entries: ReadonlyMap<string, T>, change: TableChange): void;
   /** Invalid entries, unreadable messages, failed reads: worth a log line, never fatal. */
@@ -206,8 +228,8 @@ export class TableWatcher<T> {
   private pending = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** Redis holds an empty table at an older version, and this one is served meanwhile. */
-  private holding = false;
+  /** Redis holds an older table (empty, or not) than this one, served meanwhile: since when. */
+  private holdingSince: number | null = null;
   private readonly onMessage = (channel: string, text: string): void => {
     if (channel !== this.spec.channel) return;
     const message = parseChangeMessage(text);
@@ -304,16 +326,24 @@ export class TableWatcher<T> {
     const table = await readTable(this.options.reader, this.spec);
     this.report(table.invalid);
     if (!initial && table.version === this.currentVersion) return;
-    if (!initial && table.version < this.currentVersion && table.entries.size === 0 && this.current.size > 0) {
-      if (!this.holding)
+    if (!initial && table.version < this.currentVersion && this.current.size > 0) {
+      const now = (this.options.now ?? Date.now)();
+      const empty = table.entries.size === 0;
+      if (this.holdingSince === null) {
+        this.holdingSince = now;
         this.problem(
-          `${this.spec.key} is empty at version ${table.version}, older than ${this.currentVersion} (Redis lost it?): ` +
-            'serving the last table until the control plane writes it again',
+          `${this.spec.key} is ${empty ? 'empty' : 'older'} at version ${table.version}, older than ` +
+            `${this.currentVersion} (Redis lost writes?): serving the last table until the control plane writes ` +
+            (empty ? 'it again' : `it again, ${(this.options.holdOlderMs ?? HOLD_OLDER_MS) / 1000} s at most`),
         );
-      this.holding = true;
-      return;
+      }
+      if (empty || now - this.holdingSince < (this.options.holdOlderMs ?? HOLD_OLDER_MS)) {
+        // looked at again on the next message or resync
+        return;
+      }
+      this.problem(`${this.spec.key}: taking the table at version ${table.version}: nothing newer came`);
     }
-    this.holding = false;
+    this.holdingSince = null;
     this.current = table.entries;
     this.currentVersion = table.version;
     this.options.onChange(this.current, { version: table.version, apps: 'all' });

@@ -53,7 +53,7 @@ export class AppsController {
   @ApiParam({ name: 'app', type: String, description: 'app name or id' })
   @ApiOkResponse({
     type: AppView,
-    description: 'the deleted app, with its config, builds, releases, formation, domains and repository',
+    description: 'the deleted app, with its config, builds, releases, formation, domains, certificates and repository',
   })
   async remove(@CurrentApp() app: App, @Req() req: ApiRequest): Promise<AppView> {
     const view = await this.apps.view(app, baseUrl(req));

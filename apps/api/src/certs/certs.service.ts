@@ -10,8 +10,10 @@ import {
   sealingKeyFile,
   servingCerts,
   transaction,
+  type ValidCertificate,
   validateCertificate,
 } from '@paas/platform';
+import { MAX_CERTS_PER_APP } from '@paas/platform/certs';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -53,15 +55,23 @@ export class CertsService {
 
   async add(app: App, input: { cert: string; key: string }): Promise<AddedCertView> {
     const id = randomUUID();
+    // validated before the transaction (a verifying TLS handshake must not hold the database);
+    // a domain removed meanwhile only changes what the certificate serves
+    const { domains: known, certs: stored } = await this.state(this.dataSource.manager, app.id);
+    // every one may serve a domain: the router's table takes MAX_CERTS_PER_APP of an app
+    if (stored.length >= MAX_CERTS_PER_APP)
+      throw ApiError.unprocessable(
+        `app '${app.name}' has ${stored.length} certificates, the most it may have: remove one first (certs:remove)`,
+      );
+    let valid: ValidCertificate;
+    try {
+      valid = await validateCertificate(input, { domains: known, trusted: this.config.certsTrusted });
+    } catch (err) {
+      if (err instanceof CertificateError) throw ApiError.invalidField(err.field, 'certificate', err.message);
+      throw err;
+    }
     const { before, after, domains, certs } = await transaction(this.dataSource, async (manager) => {
       const state = await this.state(manager, app.id);
-      let valid;
-      try {
-        valid = validateCertificate(input, { domains: state.domains, trusted: this.config.certsTrusted });
-      } catch (err) {
-        if (err instanceof CertificateError) throw ApiError.invalidField(err.field, 'certificate', err.message);
-        throw err;
-      }
       const same = state.certs.find((c) => c.fingerprint === valid.fingerprint);
       if (same) throw ApiError.conflict(`this certificate is stored already, as '${same.id}'`);
       await manager.insert(Certificate, {

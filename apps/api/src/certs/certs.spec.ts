@@ -1,5 +1,5 @@
 import { Certificate, issueToken, loadSealingKey, sealingKeyFile, unseal } from '@paas/platform';
-import { CERTS_KEY, readAppCerts } from '@paas/platform/certs';
+import { CERTS_KEY, MAX_CERTS_PER_APP, readAppCerts } from '@paas/platform/certs';
 import { TEST_DATABASES, type TestPki, makeTestPki } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { In } from 'typeorm';
 import { SchedulerService } from '../scheduler/scheduler.service';
-import { createApp } from '../testing/fixtures';
+import { appNamed, createApp } from '../testing/fixtures';
 import { type Answer, type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
 
@@ -244,6 +244,23 @@ for (const kind of TEST_DATABASES) {
         [res.body.id],
       );
       await call('PATCH', '/api/apps/renamed', { body: { name: 'again' } });
+    });
+
+    it('refuses a certificate past the most an app may have', async () => {
+      const full = await createApp(api, 'full');
+      const row = await api.dataSource.manager.findOneByOrFail(Certificate, {
+        appId: (await appNamed(api, 'again')).id,
+      });
+      for (let i = 0; i < MAX_CERTS_PER_APP; i++)
+        await api.dataSource.manager.insert(Certificate, {
+          ...row,
+          id: `full-${i}`,
+          appId: full.id,
+          fingerprint: `F${i}`,
+        });
+      const res = await call('POST', '/api/apps/full/certs', { body: { cert: row.chain, key: keys[0] } });
+      assert.equal(res.status, 422, res.text);
+      assert.match(res.body.message, /^app 'full' has 50 certificates, the most it may have: remove one first/);
     });
 
     it('never shows a key in an answer, an error or the app log', async () => {

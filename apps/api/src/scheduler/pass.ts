@@ -158,8 +158,11 @@ export interface RouteTable {
   /** Each returns the table's version after it. */
   write(route: AppRoute): Promise<number>;
   remove(app: string): Promise<number>;
-  /** Replaces the whole table at once (after it was lost: readers never see it half written). */
-  rebuild(routes: readonly AppRoute[]): Promise<number>;
+  /**
+   * Replaces the whole table at once (after it was lost: readers never see it half written),
+   * its version past `past` (what this writer wrote last, which readers may hold).
+   */
+  rebuild(routes: readonly AppRoute[], past: number): Promise<number>;
 }
 
 /** A line in an app's log from the scheduler. */
@@ -560,7 +563,7 @@ export class Reconciler {
     if (lost && wanted.length > 0) {
       logger.warn(`the route table was lost (Redis restarted without it?): writing ${wanted.length} routes again`);
       try {
-        this.writtenVersion = await routes.rebuild(wanted);
+        this.writtenVersion = await routes.rebuild(wanted, this.writtenVersion);
         this.written = new Map(wanted.map((r) => [r.app, JSON.stringify(r)]));
       } catch (err) {
         this.written = null; // read again next pass

@@ -44,8 +44,8 @@ export class RedisRouteTable implements RouteTable {
     return (await removeAppRoutes(this.redis, app)) ?? (await routesVersion(this.redis));
   }
 
-  rebuild(routes: readonly AppRoute[]): Promise<number> {
-    return rebuildRoutes(this.redis, routes);
+  rebuild(routes: readonly AppRoute[], past: number): Promise<number> {
+    return rebuildRoutes(this.redis, routes, past);
   }
 }
 

@@ -302,9 +302,9 @@ class TermRouteTable implements RouteTable {
     return this.table.remove(app);
   }
 
-  async rebuild(routes: readonly AppRoute[]): Promise<number> {
+  async rebuild(routes: readonly AppRoute[], past: number): Promise<number> {
     this.check();
-    return this.table.rebuild(routes);
+    return this.table.rebuild(routes, past);
   }
 
   private check(): void {

@@ -385,12 +385,12 @@ export class FakeRouteTable implements RouteTable {
     this.journal.push(`unroute ${app}`);
     return ++this.tableVersion;
   }
-  async rebuild(routes: readonly AppRoute[]): Promise<number> {
+  async rebuild(routes: readonly AppRoute[], past: number): Promise<number> {
     this.writes++;
     this.table.clear();
     for (const route of routes) this.table.set(route.app, JSON.stringify(route));
     this.journal.push(`rebuild ${routes.map((r) => r.app).join(' ')}`);
-    this.tableVersion += 2;
+    this.tableVersion = Math.max(this.tableVersion, past) + 2;
     return this.tableVersion;
   }
   /** Redis restarted without its data: the table and its version are gone. */

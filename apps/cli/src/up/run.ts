@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Env, VERSION, formatAddress, trustedCa } from '@paas/config';
+import { type Env, VERSION, formatAddress, listenAddress, trustedCa } from '@paas/config';
 import { controlPlaneAddresses } from '@paas/engine';
 import {
   type Credentials,
@@ -70,6 +70,19 @@ export function listenAddressOf(url: string): string {
 const pinned =
   (variable: string) =>
   (first: ReadyMessage): Record<string, string> => ({ [variable]: listenAddressOf(first.url) });
+
+/**
+ * The router's HTTPS address under `paas up`: PAAS_ROUTER_TLS_ADDR when set; else 443 beside a
+ * router on port 80 (the router's own default), an ephemeral port beside an ephemeral one, and
+ * 8443 beside any other port: `paas up`'s router listens on 8080 by default, unprivileged, and
+ * its HTTPS must not need root nor fail where a web server of the host holds 443.
+ */
+export function routerTlsAddress(env: Env): string | undefined {
+  if (env['PAAS_ROUTER_TLS_ADDR']) return env['PAAS_ROUTER_TLS_ADDR'];
+  const http = listenAddress(env, 'PAAS_ROUTER_ADDR');
+  if (http.port === 80) return undefined;
+  return formatAddress({ host: http.host, port: http.port === 0 ? 0 : 8443 });
+}
 
 export interface UpOptions {
   /** Leave the app instances running after the stop (the next `paas up` adopts them). */
@@ -145,10 +158,11 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
   const router = (): ComponentSpec => ({
     name: 'router',
     script: componentScript('proxy'),
-    env: { ...env, REDIS_URL: env['REDIS_URL'] || redis?.url },
+    env: { ...env, REDIS_URL: env['REDIS_URL'] || redis?.url, PAAS_ROUTER_TLS_ADDR: routerTlsAddress(env) },
     pin: (first) => ({
       ...pinned('PAAS_ROUTER_ADDR')(first),
       ...(first.admin ? { PAAS_ROUTER_ADMIN_ADDR: listenAddressOf(first.admin) } : {}),
+      ...(first.tls ? { PAAS_ROUTER_TLS_ADDR: listenAddressOf(first.tls) } : {}),
     }),
     probe: async (url) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status > 0,
   });

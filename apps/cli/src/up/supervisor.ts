@@ -14,11 +14,12 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { PaasError } from '@paas/errors';
 
-/** What a component says once it serves: its URL (the router adds its admin URL). */
+/** What a component says once it serves: its URL (the router adds its admin and HTTPS URLs). */
 export interface ReadyMessage {
   readonly ready: true;
   readonly url: string;
   readonly admin?: string | null;
+  readonly tls?: string | null;
 }
 
 export interface ComponentSpec {

@@ -35,7 +35,8 @@ export interface CertTableWriter {
   set(app: string, certs: readonly TableCert[]): Promise<number>;
   remove(app: string): Promise<number | null>;
   /** Replaces the whole table at once. */
-  rebuild(all: ReadonlyMap<string, readonly TableCert[]>): Promise<number>;
+  /** The whole table at once, its version past `past` (what this writer wrote last). */
+  rebuild(all: ReadonlyMap<string, readonly TableCert[]>, past: number): Promise<number>;
   version(): Promise<number>;
   /** Every app's entry as the table holds it. */
   read(): Promise<ReadonlyMap<string, readonly TableCert[]>>;
@@ -53,8 +54,8 @@ export class RedisCertTable implements CertTableWriter {
     return removeAppCerts(this.redis, app);
   }
 
-  rebuild(all: ReadonlyMap<string, readonly TableCert[]>): Promise<number> {
-    return rebuildCertTable(this.redis, all);
+  rebuild(all: ReadonlyMap<string, readonly TableCert[]>, past: number): Promise<number> {
+    return rebuildCertTable(this.redis, all, past);
   }
 
   version(): Promise<number> {
@@ -174,7 +175,7 @@ export class CertTableKeeper {
         `the certificate table was lost (Redis restarted without it?): writing ${all.size} apps' certificates again`,
       );
     }
-    this.seen = await this.table.rebuild(all);
+    this.seen = await this.table.rebuild(all, this.seen ?? 0);
     this.syncedAt = this.clock();
   }
 

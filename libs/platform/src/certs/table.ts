@@ -202,9 +202,13 @@ export async function removeAppCerts(redis: Redis, app: string): Promise<number 
  * Replaces the whole table at once, for a writer that found it lost (its version went back):
  * readers reload it whole. Returns the table's new version.
  */
-export async function rebuildCertTable(redis: Redis, all: ReadonlyMap<string, readonly TableCert[]>): Promise<number> {
+export async function rebuildCertTable(
+  redis: Redis,
+  all: ReadonlyMap<string, readonly TableCert[]>,
+  past = 0,
+): Promise<number> {
   const pairs = [...all].map(([app, certs]): [string, string] => [app, entryJson(app, validateList(app, certs))]);
-  return rebuildTable(redis, CERT_TABLE, pairs);
+  return rebuildTable(redis, CERT_TABLE, pairs, past);
 }
 
 /** The table's version (0 when Redis has none). */

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { type TestPki, makeTestPki } from '../testing/test-pki';
-import { issueLeaf } from '../tls/platform-ca';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensurePlatformCa, issueLeaf } from '../tls/platform-ca';
 import {
   CHAIN_MAX_LENGTH,
   CertificateError,
@@ -26,9 +29,12 @@ describe('validateCertificate', () => {
   });
 
   /** The refusal of `input`: its field and message, checked to be a CertificateError that quotes no key. */
-  function refusal(input: { cert: string; key: string }, opts: ValidateOptions = options): CertificateError {
+  async function refusal(
+    input: { cert: string; key: string },
+    opts: ValidateOptions = options,
+  ): Promise<CertificateError> {
     try {
-      validateCertificate(input, opts);
+      await validateCertificate(input, opts);
     } catch (err) {
       assert.ok(err instanceof CertificateError, String(err));
       assert.equal(err.code, 'invalid_params');
@@ -41,7 +47,7 @@ describe('validateCertificate', () => {
 
   it('accepts a leaf with its intermediate under a trusted root, and says what it covers', async () => {
     const leaf = await pki.leaf(['www.example.com', '*.example.org', 'api.example.com']);
-    const valid = validateCertificate({ cert: pki.chain(leaf), key: leaf.key }, options);
+    const valid = await validateCertificate({ cert: pki.chain(leaf), key: leaf.key }, options);
     assert.deepEqual(valid.names, ['www.example.com', '*.example.org', 'api.example.com']);
     assert.deepEqual(valid.covers, ['api.example.com', 'www.example.com'], 'example.org is not under *.example.org');
     const x = new X509Certificate(leaf.cert);
@@ -56,13 +62,13 @@ describe('validateCertificate', () => {
   it('accepts a chain that ends in the root itself, and a self-signed certificate', async () => {
     const leaf = await pki.leaf(['www.example.com']);
     const withRoot = { cert: pki.chain(leaf) + pki.root.cert, key: leaf.key };
-    assert.deepEqual(validateCertificate(withRoot, { domains: options.domains }).covers, ['www.example.com']);
+    assert.deepEqual((await validateCertificate(withRoot, { domains: options.domains })).covers, ['www.example.com']);
     const self = await issueLeaf(
       { cert: pki.root.cert, key: pki.root.key },
       { commonName: 'x', sans: ['example.org'] },
     );
     // signed by the root: complete once the root is trusted or in the chain
-    assert.deepEqual(validateCertificate({ cert: self.cert + pki.root.cert, key: self.key }, options).covers, [
+    assert.deepEqual((await validateCertificate({ cert: self.cert + pki.root.cert, key: self.key }, options)).covers, [
       'example.org',
     ]);
   });
@@ -70,50 +76,64 @@ describe('validateCertificate', () => {
   it('refuses a key of another certificate, naming the leaf', async () => {
     const leaf = await pki.leaf(['www.example.com']);
     const other = await pki.leaf(['www.example.com']);
-    const err = refusal({ cert: pki.chain(leaf), key: other.key });
+    const err = await refusal({ cert: pki.chain(leaf), key: other.key });
     assert.equal(err.field, 'key');
     assert.match(err.message, /^key: is not the key of certificate 1 \(CN=www\.example\.com\)/);
   });
 
   it('refuses a chain without its intermediate, or with certificates out of order', async () => {
     const leaf = await pki.leaf(['www.example.com']);
-    let err = refusal({ cert: leaf.cert, key: leaf.key });
+    let err = await refusal({ cert: leaf.cert, key: leaf.key });
     assert.equal(err.field, 'cert');
     assert.match(
       err.message,
       /chain is incomplete: certificate 1 \(CN=www\.example\.com\) is issued by CN=paas test intermediate/,
     );
-    err = refusal({ cert: pki.intermediate.cert + leaf.cert, key: leaf.key });
+    err = await refusal({ cert: pki.intermediate.cert + leaf.cert, key: leaf.key });
     // the key is checked against the first certificate: the intermediate is not its
     assert.equal(err.field, 'key');
     const other = await pki.leaf(['api.example.com']);
-    err = refusal({ cert: leaf.cert + other.cert, key: leaf.key });
+    err = await refusal({ cert: leaf.cert + other.cert, key: leaf.key });
     assert.match(
       err.message,
       /certificate 1 \(CN=www\.example\.com\) is not issued by certificate 2 \(CN=api\.example\.com\)/,
     );
     // without the operator's root, the intermediate's issuer is unknown
-    err = refusal({ cert: pki.chain(leaf), key: leaf.key }, { domains: options.domains });
-    assert.match(err.message, /certificate 2 \(CN=paas test intermediate\) is issued by CN=paas platform CA/);
+    err = await refusal({ cert: pki.chain(leaf), key: leaf.key }, { domains: options.domains });
+    assert.match(err.message, /certificate 2 \(CN=paas test intermediate\) is issued by CN=paas test root/);
+  });
+
+  it('refuses what a TLS client refuses besides: an intermediate under a root that allows none', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-validate-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = await ensurePlatformCa(dir); // path length 0
+    const under = await makeTestPki({ cert: ca.cert, key: ca.key });
+    const leaf = await under.leaf(['www.example.com']);
+    const err = await refusal(
+      { cert: under.chain(leaf), key: leaf.key },
+      { ...options, trusted: [new X509Certificate(ca.cert)] },
+    );
+    assert.equal(err.field, 'cert');
+    assert.match(err.message, /^cert: a TLS client refuses the chain: path length constraint exceeded/);
   });
 
   it('refuses an expired leaf and one not valid yet', async () => {
     const old = await pki.leaf(['www.example.com'], new Date(Date.now() - 400 * DAY));
-    let err = refusal({ cert: pki.chain(old), key: old.key });
+    let err = await refusal({ cert: pki.chain(old), key: old.key });
     assert.match(err.message, /^cert: certificate 1 \(CN=www\.example\.com\) expired on \d{4}-/);
     const future = await pki.leaf(['www.example.com'], new Date(Date.now() + 2 * DAY));
-    err = refusal({ cert: pki.chain(future), key: future.key });
+    err = await refusal({ cert: pki.chain(future), key: future.key });
     assert.match(err.message, /certificate 1 \(CN=www\.example\.com\) is not valid before/);
   });
 
   it("refuses names that cover none of the app's domains, naming both", async () => {
     const leaf = await pki.leaf(['shop.example.net', '*.www.example.com']);
-    let err = refusal({ cert: pki.chain(leaf), key: leaf.key });
+    let err = await refusal({ cert: pki.chain(leaf), key: leaf.key });
     assert.match(
       err.message,
       /its names \(shop\.example\.net, \*\.www\.example\.com\) cover none of the app's domains \(www\.example\.com, api\.example\.com, example\.org\)/,
     );
-    err = refusal({ cert: pki.chain(leaf), key: leaf.key }, { ...options, domains: [] });
+    err = await refusal({ cert: pki.chain(leaf), key: leaf.key }, { ...options, domains: [] });
     assert.match(err.message, /domains \(none; add one with domains:add first\)/);
   });
 
@@ -144,7 +164,7 @@ describe('validateCertificate', () => {
       [{ cert: chain, key: 'x'.repeat(17 * 1024) }, 'key', /larger than 16 KiB/],
     ];
     for (const [input, field, message] of cases) {
-      const err = refusal(input);
+      const err = await refusal(input);
       assert.equal(err.field, field, err.message);
       assert.match(err.message, message);
     }

@@ -17,7 +17,8 @@
  * (1 is the leaf) and which name or domain. No message ever quotes the key or the input.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { rootCertificates } from 'node:tls';
+import { duplexPair } from 'node:stream';
+import { TLSSocket, connect, createSecureContext, rootCertificates } from 'node:tls';
 import { PaasError } from '@paas/errors';
 
 /** Larger uploads are refused before parsing (a chain of 10 RSA-4096 certificates is ~25 KiB). */
@@ -65,7 +66,10 @@ export interface ValidateOptions {
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 const ANY_BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g;
 
-export function validateCertificate(input: { cert: string; key: string }, options: ValidateOptions): ValidCertificate {
+export async function validateCertificate(
+  input: { cert: string; key: string },
+  options: ValidateOptions,
+): Promise<ValidCertificate> {
   const now = options.now ?? new Date();
   const chain = parseChain(input.cert);
   const key = parseKey(input.key);
@@ -75,8 +79,11 @@ export function validateCertificate(input: { cert: string; key: string }, option
       'key',
       `is not the key of certificate 1 (${subject(leaf)}): it belongs to another certificate`,
     );
-  checkChain(chain, options.trusted ?? []);
+  const anchor = checkChain(chain, options.trusted ?? []);
   chain.forEach((cert, i) => checkValidity(cert, i, now));
+  const pem = chain.map((c) => c.toString()).join('');
+  const refused = await tlsClientVerdict(pem, key, anchor.toString());
+  if (refused) throw new CertificateError('cert', `a TLS client refuses the chain: ${refused}`);
   const names = certificateNames(leaf);
   if (names.length === 0)
     throw new CertificateError('cert', `certificate 1 (${subject(leaf)}) names no DNS name (no SAN DNS entry, no CN)`);
@@ -86,7 +93,7 @@ export function validateCertificate(input: { cert: string; key: string }, option
     throw new CertificateError('cert', `its names (${names.join(', ')}) cover none of the app's domains (${domains})`);
   }
   return {
-    chain: chain.map((c) => c.toString()).join(''),
+    chain: pem,
     key: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
     names,
     issuer: oneLine(leaf.issuer),
@@ -190,7 +197,8 @@ function parseKey(pem: string): KeyObject {
 
 let nodeRoots: X509Certificate[] | undefined;
 
-function checkChain(chain: readonly X509Certificate[], trusted: readonly X509Certificate[]): void {
+/** Checks that each certificate is issued by the next; returns the self-signed one it ends in (in the chain or trusted). */
+function checkChain(chain: readonly X509Certificate[], trusted: readonly X509Certificate[]): X509Certificate {
   for (let i = 0; i + 1 < chain.length; i++) {
     const cert = chain[i] as X509Certificate;
     const next = chain[i + 1] as X509Certificate;
@@ -203,15 +211,42 @@ function checkChain(chain: readonly X509Certificate[], trusted: readonly X509Cer
     if (!next.ca) throw new CertificateError('cert', `certificate ${i + 2} (${subject(next)}) is not a CA certificate`);
   }
   const last = chain[chain.length - 1] as X509Certificate;
-  if (last.checkIssued(last) && last.verify(last.publicKey)) return;
+  if (last.checkIssued(last) && last.verify(last.publicKey)) return last;
   nodeRoots ??= rootCertificates.map((pem) => new X509Certificate(pem));
   for (const root of [...trusted, ...nodeRoots]) {
-    if (last.checkIssued(root) && last.verify(root.publicKey)) return;
+    if (last.checkIssued(root) && last.verify(root.publicKey)) return root;
   }
   throw new CertificateError(
     'cert',
     `the chain is incomplete: certificate ${chain.length} (${subject(last)}) is issued by ${oneLine(last.issuer)}, which is neither in the chain nor a trusted root; append the intermediate certificates after the leaf`,
   );
+}
+
+/**
+ * What OpenSSL, as a TLS client trusting only `anchor`, says of the chain: null when it
+ * verifies, else its reason. The checks above name what is wrong in our words; this one holds
+ * the chain to everything a client checks besides (path length and name constraints, key
+ * usage, extended key usage for a TLS server, algorithms), over an in-memory handshake.
+ */
+function tlsClientVerdict(chain: string, key: KeyObject, anchor: string): Promise<string | null> {
+  const [serverSide, clientSide] = duplexPair();
+  const server = new TLSSocket(serverSide, {
+    isServer: true,
+    secureContext: createSecureContext({ cert: chain, key: key.export({ type: 'pkcs8', format: 'pem' }) }),
+  });
+  server.on('error', () => undefined); // the client's verdict is what counts
+  return new Promise<string | null>((resolve) => {
+    const client = connect({ socket: clientSide, ca: [anchor], checkServerIdentity: () => undefined });
+    const done = (verdict: string | null): void => {
+      clearTimeout(timer);
+      client.destroy();
+      server.destroy();
+      resolve(verdict);
+    };
+    const timer = setTimeout(() => done('the verifying handshake did not finish'), 10_000);
+    client.once('secureConnect', () => done(client.authorized ? null : `${String(client.authorizationError)}`));
+    client.once('error', (err: NodeJS.ErrnoException) => done(`${err.message} (${err.code ?? 'TLS'})`));
+  });
 }
 
 function checkValidity(cert: X509Certificate, index: number, now: Date): void {

@@ -78,6 +78,7 @@ function details(c: Certificate): string {
 /** The domains it serves; the ones it only covers say why not. */
 function servingLine(c: Certificate): string {
   if (c.serving.length) return c.serving.join(', ');
+  if (Date.parse(c.notAfter) <= Date.now()) return 'none (expired)';
   return c.domains.length ? `none (a newer certificate serves ${c.domains.join(', ')})` : 'none (no app domain)';
 }
 
