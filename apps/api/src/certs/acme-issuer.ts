@@ -7,7 +7,8 @@
  *
  *   fenced: domain -> issuing, attempts + 1, next attempt now -> order (AcmeOrders, the real
  *   one is obtainCertificate with the Redis challenges every router answers) ->
- *   fenced: certificate stored (source acme, key sealed with its id) and domain -> issued,
+ *   fenced: certificate stored (source acme, key sealed with its id; the one from ACME it renews
+ *   removed, so renewals do not pile up rows) and domain -> issued,
  *   next attempt at renewAt; or domain -> failed with the problem document and the back-off's
  *   next attempt -> the app's certificate table published, a line in the app's log.
  *
@@ -187,6 +188,10 @@ export class AcmeIssuer {
         // the domain removed, or moved to another app, meanwhile: nothing to store it for
         const now = await em.findOneBy(Domain, { id: domain.id, appId: domain.appId });
         if (!now) return false;
+        // the certificate it renews: from ACME, for this domain alone; the new one takes its place
+        const older = await em.find(Certificate, { where: { appId: domain.appId, source: 'acme' } });
+        const replaced = older.filter((c) => c.names.length === 1 && c.names[0] === domain.hostname).map((c) => c.id);
+        if (replaced.length) await em.delete(Certificate, { id: In(replaced) });
         await em.insert(Certificate, row);
         await em.update(
           Domain,
