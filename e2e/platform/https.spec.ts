@@ -35,6 +35,7 @@ interface Fetched {
   readonly status: number;
   readonly body: string;
   readonly serial: string;
+  readonly validTo: string;
 }
 
 /** GET https://NAME/ on a fresh connection to the router's TLS port, trusting only `root`, checking the name. */
@@ -52,11 +53,12 @@ function httpsGet(port: number, name: string, root: string): Promise<Fetched> {
         timeout: 5000,
       },
       (res) => {
-        const serial = (res.socket as unknown as { getPeerCertificate(): PeerCertificate }).getPeerCertificate()
-          .serialNumber;
+        const peer = (res.socket as unknown as { getPeerCertificate(): PeerCertificate }).getPeerCertificate();
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, serial }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, serial: peer.serialNumber, validTo: peer.valid_to }),
+        );
       },
     );
     req.on('timeout', () => req.destroy(new Error(`https://${name}/: timed out`)));
@@ -171,7 +173,7 @@ describe('HTTPS with certificates from ACME (pebble) through the router', { time
 
   it('renews the short-lived certificate by itself: a new serial served without a restart', async () => {
     const root = (pebble as Pebble).root;
-    const first = (await httpsGet(tlsPort, DOMAIN, root)).serial;
+    const { serial: first, validTo } = await httpsGet(tlsPort, DOMAIN, root);
     const pids = [...(host as PlatformHost).daemons.values()].map((d) => d.child.pid);
     await waitFor('a renewed certificate served', 60_000, async () => {
       const res = await httpsGet(tlsPort, DOMAIN, root).catch(() => null);
@@ -189,6 +191,11 @@ describe('HTTPS with certificates from ACME (pebble) through the router', { time
     );
     const state = await stateOf(DOMAIN);
     assert.equal(state?.state, 'issued');
+    // renewed, not replaced once expired: its order started while the first was still valid
+    assert.ok(
+      Date.parse(state.lastAttemptAt ?? '') < Date.parse(validTo),
+      `renewal ordered at ${state.lastAttemptAt}, the first certificate valid until ${validTo}`,
+    );
   });
 
   it('records a failed challenge with pebble’s problem, keeps serving HTTP, and tries again later', async () => {
