@@ -215,4 +215,15 @@ describe('HTTPS with certificates from ACME (pebble) through the router', { time
     const res = await httpGet(`http://127.0.0.1:${httpPort}/`, BROKEN, 5000);
     assert.deepEqual([res.status, res.body], [200, 'shop over https\n'], 'HTTP keeps serving');
   });
+
+  it('disables: no more orders, and the certificate obtained keeps serving', async () => {
+    const said = await cli('certs:auto:disable');
+    assert.match(said, /keep serving until they expire/);
+    assert.match(await cli('certs:auto'), /Automatic certificates are disabled for shop/);
+    const state = await stateOf(DOMAIN);
+    assert.deepEqual([state?.state, state?.problem], [null, null]);
+    assert.ok(state?.certificateId, 'the certificate obtained is still the one serving the domain');
+    const res = await httpsGet(tlsPort, DOMAIN, (pebble as Pebble).root);
+    assert.deepEqual([res.status, res.body], [200, 'shop over https\n']);
+  });
 });
