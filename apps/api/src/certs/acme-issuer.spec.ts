@@ -1,6 +1,8 @@
 import {
+  AcmeAccount,
   AcmeProblemError,
   App,
+  ensureAccountKey,
   Certificate,
   Domain,
   type ObtainedCertificate,
@@ -14,6 +16,7 @@ import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AcmeIssuer, type AcmeOrders } from './acme-issuer';
+import { databaseAccountKeys } from './acme-orders';
 
 const T0 = new Date('2026-12-06T18:00:00.000Z');
 
@@ -228,6 +231,21 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual([row.acmeState, row.acmeAttempts], ['issuing', 2]);
       assert.deepEqual(await s.certs(s.ids['shop'] as string), []);
       assert.ok(!s.lines.some((l) => l.startsWith('warn')), s.lines.join('\n'));
+    });
+
+    it('keeps one ACME account key per directory: replicas racing to make it all use the first saved', async () => {
+      const directory = `https://acme.${randomBytes(3).toString('hex')}.test/dir`;
+      const keys = await Promise.all(
+        [1, 2, 3].map(() => ensureAccountKey(databaseAccountKeys(ds, directory), sealingKey, directory)),
+      );
+      assert.equal(new Set(keys).size, 1, 'one key');
+      assert.match(keys[0] ?? '', /^-----BEGIN PRIVATE KEY-----/);
+      const rows = await ds.manager.find(AcmeAccount, { where: { directoryUrl: directory } });
+      assert.equal(rows.length, 1);
+      assert.match(rows[0]?.key ?? '', /^v1:/, 'kept sealed');
+      assert.equal(await ensureAccountKey(databaseAccountKeys(ds, directory), sealingKey, directory), keys[0]);
+      const other = await ensureAccountKey(databaseAccountKeys(ds, `${directory}2`), sealingKey, `${directory}2`);
+      assert.notEqual(other, keys[0], 'another directory, another account');
     });
   });
 }
