@@ -55,6 +55,8 @@ export interface ProxyConfig {
   readonly healthRise: number;
   /** How long a backend that refused a connection is left alone (PAAS_ROUTER_COOLDOWN_MS, 5000). */
   readonly cooldownMs: number;
+  /** How long a request whose backends all refused waits for the next route table (PAAS_ROUTER_REFUSED_WAIT_MS, 2000). */
+  readonly refusedWaitMs: number;
   /** A backend silent this long answers 504 (PAAS_ROUTER_TIMEOUT_MS, 60000). */
   readonly backendTimeoutMs: number;
   /** On SIGTERM, in-flight requests get this long to finish (PAAS_ROUTER_DRAIN_MS, 30000). */
@@ -145,6 +147,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     healthFall: integer(env, 'PAAS_ROUTER_HEALTH_FALL', 2, 1, 100),
     healthRise: integer(env, 'PAAS_ROUTER_HEALTH_RISE', 1, 1, 100),
     cooldownMs: integer(env, 'PAAS_ROUTER_COOLDOWN_MS', 5000, 0, 3_600_000),
+    refusedWaitMs: integer(env, 'PAAS_ROUTER_REFUSED_WAIT_MS', 2000, 0, 60_000),
     backendTimeoutMs: integer(env, 'PAAS_ROUTER_TIMEOUT_MS', 60_000, 100, 3_600_000),
     drainMs: integer(env, 'PAAS_ROUTER_DRAIN_MS', 30_000, 0, 3_600_000),
     resyncMs: integer(env, 'PAAS_ROUTER_RESYNC_MS', 5000, 50, 3_600_000),

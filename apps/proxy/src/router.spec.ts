@@ -289,9 +289,31 @@ describe('router: failures', () => {
     assert.equal(entry?.backend, dead);
   });
 
-  it('says 502 when every backend refuses', async () => {
-    const { port } = await router([route('shop', [await deadAddress(), await deadAddress()])]);
+  it('says 502 when every backend refuses, after waiting for a newer route table in vain', async () => {
+    const { port, log } = await router([route('shop', [await deadAddress(), await deadAddress()])], {
+      refusedWaitMs: 50,
+    });
     assert.equal((await send(port)).status, 502);
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.attempts, 2);
+    assert.equal(entry?.error, 'ECONNREFUSED');
+  });
+
+  it('a request whose only backend refused (it stopped before this router learned) waits for the next table', async () => {
+    const gone = await deadAddress();
+    const next = await backend('successor');
+    const { router: r, port, log } = await router([route('shop', [gone])], { refusedWaitMs: 10_000 });
+    const answer = send(port);
+    // the table that drops the stopped instance comes a moment later
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    r.handle({ type: 'routes', version: 2, routes: [route('shop', [gone, next.address])], down: [] });
+    assert.equal((await answer).status, 200);
+    assert.equal(next.requests.length, 1);
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.backend, next.address);
+    // a POST never waits nor goes elsewhere: it may have been seen
+    r.handle({ type: 'routes', version: 3, routes: [route('shop', [gone])], down: [] });
+    assert.equal((await send(port, { method: 'POST', body: 'x=1' })).status, 502);
   });
 
   it('says 504 when the backend stays silent', async () => {

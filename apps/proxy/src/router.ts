@@ -17,7 +17,9 @@
  *   authority (RFC 9112 §3.2, §3.2.2). 404 for a host no app answers, 503 when the app
  *   has no healthy backend, 502 when the backend failed, 504 when it stayed silent for
  *   `backendTimeoutMs`. A request that is idempotent and has no body is retried on another
- *   backend (up to `maxAttempts` in all) when the failure came before any response.
+ *   backend (up to `maxAttempts` in all) when the failure came before any response; when
+ *   every backend refused, it waits (`refusedWaitMs`) for the next route table and tries the
+ *   app's backends in it.
  * - A backend that refuses a connection is skipped for `cooldownMs` (passive health);
  *   `onRefused` tells the primary, whose active checks then settle it for every worker.
  * - Websocket upgrades are proxied too; an open websocket counts as in flight.
@@ -59,6 +61,11 @@ export interface RouterOptions {
   readonly maxAttempts?: number;
   /** A backend refused a connection. */
   readonly onRefused?: (address: string) => void;
+  /**
+   * How long an idempotent request whose backends all refused waits for the next route table
+   * before it is answered 502 (default REFUSED_WAIT_MS; 0: not at all).
+   */
+  readonly refusedWaitMs?: number;
   /** Operational messages (stderr by default). */
   readonly warn?: (message: string) => void;
   /** HTTPS: the operator's default pair (null: none). Absent: no HTTPS server. */
@@ -66,6 +73,14 @@ export interface RouterOptions {
   /** The key authorization of an ACME HTTP-01 token, null when there is none; throws when it cannot tell. */
   readonly acmeChallenge?: (token: string) => Promise<string | null>;
 }
+
+/**
+ * An instance leaves the route table before it stops: the agent drains it (PAAS_DRAIN_MS)
+ * once told, while the table reaches every router. A router that learns later than the
+ * instance stops (a loaded machine, a Redis reconnect) finds its only backend refusing: the
+ * request then waits this long for the table that has its successor, instead of failing.
+ */
+export const REFUSED_WAIT_MS = 2000;
 
 /** Connection failures that say the backend is not there (as opposed to failing mid-request). */
 const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
@@ -95,6 +110,8 @@ class Exchange {
   headers: Record<string, string> | undefined;
   finished = false;
   retriedSame = false;
+  /** It waited for a newer route table once already (every backend refused). */
+  waitedForTable = false;
 
   constructor(
     readonly id: string,
@@ -153,6 +170,9 @@ export class Router {
   /** For retries: a new connection each time. */
   private readonly fresh = new Agent({ keepAlive: false, noDelay: true });
   private readonly maxAttempts: number;
+  private readonly refusedWaitMs: number;
+  /** Requests waiting for the next route table, woken when it comes. */
+  private readonly awaitingTable = new Set<() => void>();
   private readonly warn: (message: string) => void;
   private inflight = 0;
   private readonly upgraded = new Set<Socket>();
@@ -163,6 +183,7 @@ export class Router {
   constructor(private readonly options: RouterOptions) {
     this.routing = new Routing(options.domain);
     this.maxAttempts = options.maxAttempts ?? 3;
+    this.refusedWaitMs = options.refusedWaitMs ?? REFUSED_WAIT_MS;
     this.warn = options.warn ?? ((message) => console.error(`proxy: ${message}`));
     // Idle connections to backends are kept for reuse; Node's agent closes one a second
     // before the backend's announced Keep-Alive timeout, and after 30 s idle otherwise.
@@ -216,6 +237,7 @@ export class Router {
     if (message.type === 'routes') {
       // Refused hosts are the primary's to report (once, not once per worker).
       this.routing.setRoutes(message.routes, message.version, message.down);
+      for (const wake of [...this.awaitingTable]) wake();
     } else if (message.type === 'health') {
       this.routing.setHealth(message.address, message.healthy);
     } else if (message.type === 'certs') {
@@ -459,12 +481,41 @@ export class Router {
         this.forward(req, res, x, next);
         return;
       }
+      if (refused && !x.waitedForTable && this.refusedWaitMs > 0) {
+        x.waitedForTable = true;
+        this.afterNextTable(() => {
+          if (res.destroyed || x.finished) return;
+          const app = x.app && this.routing.app(x.app.name);
+          const again = app && this.routing.pick(app, Date.now(), x.tried);
+          if (app && again) {
+            x.app = app;
+            this.forward(req, res, x, again);
+          } else
+            this.page(res, x, 502, `${x.app?.name ?? 'The app'} could not be reached or failed to answer (${code}).`);
+        });
+        return;
+      }
     }
     if (x.timedOut) {
       this.page(res, x, 504, `${x.app?.name ?? 'The app'} did not answer within ${this.options.backendTimeoutMs} ms.`);
     } else {
       this.page(res, x, 502, `${x.app?.name ?? 'The app'} could not be reached or failed to answer (${code}).`);
     }
+  }
+
+  /** Runs `then` once the next route table came, or after refusedWaitMs without one. */
+  private afterNextTable(then: () => void): void {
+    const version = this.routing.version;
+    const done = (): void => {
+      clearTimeout(timer);
+      this.awaitingTable.delete(wake);
+      then();
+    };
+    const wake = (): void => {
+      if (this.routing.version !== version) done();
+    };
+    const timer = setTimeout(done, this.refusedWaitMs);
+    this.awaitingTable.add(wake);
   }
 
   /** Gives back the current attempt's in-flight slot on its backend. */

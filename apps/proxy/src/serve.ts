@@ -37,6 +37,7 @@ function routerOptions(
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,
+    refusedWaitMs: config.refusedWaitMs,
     accessLog: config.accessLog ? new AccessLog() : null,
     onRefused,
     acmeChallenge,
