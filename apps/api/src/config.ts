@@ -18,6 +18,7 @@ import { insecureRegistries } from '@paas/registry';
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type AcmeSettings, acmeSettings } from './certs/acme.config';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
 /** How the api serves TLS off loopback (serviceTlsSettings: PAAS_API_TLS_CERT/KEY/SANS). */
@@ -88,6 +89,8 @@ export interface ApiConfig {
    * PEM: a private PKI); read at start.
    */
   readonly certsTrusted: readonly X509Certificate[];
+  /** Automatic certificates: PAAS_ACME_DIRECTORY, PAAS_ACME_EMAIL, PAAS_ACME_CA_FILE (certs/acme.config.ts). */
+  readonly acme: AcmeSettings;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -134,6 +137,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     ),
     scheduler: schedulerSettings(env),
     certsTrusted: certsTrusted(env),
+    acme: acmeSettings(env),
   };
 }
 

@@ -12,6 +12,7 @@ export type {
   Build,
   BuildStatus,
   Certificate,
+  CertsAuto,
   ControlPlane,
   Domain,
   Formation,

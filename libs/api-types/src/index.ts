@@ -28,6 +28,9 @@ export type Domain = Schemas['DomainView'];
 export type Certificate = Schemas['CertView'];
 /** The answer to `POST /certs`: the certificate, and those whose domains it took over. */
 export type AddedCertificate = Schemas['AddedCertView'];
+/** `GET/POST/DELETE /certs/auto`: whether automatic certificates are on, and each custom domain's state. */
+export type CertsAuto = Schemas['CertsAutoView'];
+export type DomainCertState = Schemas['DomainCertStateView'];
 /** `GET/PATCH /apps/:app/https`: the redirect and HSTS the routers apply. */
 export type HttpsSettings = Schemas['HttpsView'];
 export type Node = Schemas['NodeView'];

@@ -305,6 +305,22 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/certs/auto': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['CertsAutoController_status'];
+    readonly put?: never;
+    readonly post: operations['CertsAutoController_enable'];
+    readonly delete: operations['CertsAutoController_disable'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/certs': {
     readonly parameters: {
       readonly query?: never;
@@ -890,6 +906,59 @@ export interface components {
        * @example www.example.com
        */
       readonly hostname: string;
+    };
+    readonly AcmeSubproblemView: {
+      /** @example www.example.com */
+      readonly identifier: string;
+      /** @example urn:ietf:params:acme:error:connection */
+      readonly type: string;
+      readonly detail: string;
+      /** @example 400 */
+      readonly status?: number;
+    };
+    readonly AcmeProblemView: {
+      /** @example urn:ietf:params:acme:error:unauthorized */
+      readonly type: string;
+      /** @example 1 of 1 authorizations failed: www.example.com: ... */
+      readonly detail: string;
+      /** @example 403 */
+      readonly status?: number;
+      readonly subproblems: readonly components['schemas']['AcmeSubproblemView'][];
+    };
+    readonly DomainCertStateView: {
+      /** @example www.example.com */
+      readonly hostname: string;
+      /**
+       * @description waiting: none tried yet; issuing: an order under way; issued: it holds a good certificate; failed: the last order failed (problem), tried again at nextAttemptAt. null while automatic certificates are off
+       * @enum {string|null}
+       */
+      readonly state: 'waiting' | 'issuing' | 'issued' | 'failed' | null;
+      /**
+       * Format: uuid
+       * @description the certificate serving it now (any source)
+       */
+      readonly certificateId: string | null;
+      /**
+       * Format: date-time
+       * @description when the certificate serving it expires
+       */
+      readonly expiresAt: string | null;
+      /** @description why the last order failed */
+      readonly problem: components['schemas']['AcmeProblemView'] | null;
+      /** @description orders tried since its last certificate */
+      readonly attempts: number;
+      /** Format: date-time */
+      readonly lastAttemptAt: string | null;
+      /**
+       * Format: date-time
+       * @description when the next order is due: its renewal time once issued, the back-off after a failure
+       */
+      readonly nextAttemptAt: string | null;
+    };
+    readonly CertsAutoView: {
+      /** @description whether the app's custom domains get certificates over ACME */
+      readonly enabled: boolean;
+      readonly domains: readonly components['schemas']['DomainCertStateView'][];
     };
     readonly CertView: {
       /** Format: uuid */
@@ -2097,6 +2166,81 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['DomainView'];
+        };
+      };
+    };
+  };
+  readonly CertsAutoController_status: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description whether it is on, and each custom domain's state */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['CertsAutoView'];
+        };
+      };
+    };
+  };
+  readonly CertsAutoController_enable: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['CertsAutoView'];
+        };
+      };
+      /** @description PAAS_ACME_DIRECTORY is not set on the api */
+      readonly 422: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  readonly CertsAutoController_disable: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description certificates obtained keep serving until they expire */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['CertsAutoView'];
         };
       };
     };

@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { CertPublisher } from './cert-publisher';
+import { CertsAutoController } from './certs-auto.controller';
+import { CertsAutoService } from './certs-auto.service';
 import { CertsController } from './certs.controller';
 import { CertsService } from './certs.service';
 import { HttpsController } from './https.controller';
@@ -7,8 +9,9 @@ import { HttpsController } from './https.controller';
 /** Certificates; global for its publisher, which domains and apps call after their changes. */
 @Global()
 @Module({
-  controllers: [CertsController, HttpsController],
-  providers: [CertsService, CertPublisher],
+  // certs/auto before certs/:id
+  controllers: [CertsAutoController, CertsController, HttpsController],
+  providers: [CertsService, CertsAutoService, CertPublisher],
   exports: [CertPublisher],
 })
 export class CertsModule {}

@@ -6,6 +6,7 @@ import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { CertPublisher } from '../certs/cert-publisher';
 import { DATA_SOURCE } from '../core/tokens';
+import { SchedulerService } from '../scheduler/scheduler.service';
 import type { DomainView } from './domains.dto';
 
 @Injectable()
@@ -14,6 +15,7 @@ export class DomainsService {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(CertPublisher) private readonly certs: CertPublisher,
+    @Inject(SchedulerService) private readonly scheduler: SchedulerService,
   ) {}
 
   async list(app: App): Promise<DomainView[]> {
@@ -41,6 +43,8 @@ export class DomainsService {
     }
     // a stored certificate may cover the new domain
     await this.certs.publish(app.id);
+    // routed at the next pass, and (certsAuto) ordered by the leader's ACME issuer right after it
+    if (app.certsAuto) this.scheduler.kick();
     return view(await this.dataSource.manager.findOneByOrFail(Domain, { id: domain.id }));
   }
 

@@ -25,6 +25,8 @@ import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
+import type { AcmeIssuer } from '../certs/acme-issuer';
+import { termAcmeIssuer } from '../certs/acme-orders';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { LeaderElector, NotLeaderError } from './leader';
@@ -54,6 +56,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private reconciler: Reconciler | null = null;
   /** This term's upkeep of the certificate table (written whole when the term starts or it was lost). */
   private certKeeper: CertTableKeeper | null = null;
+  /** This term's issuer of certificates from ACME (certs/acme-issuer.ts); null without PAAS_ACME_DIRECTORY. */
+  private acmeIssuer: AcmeIssuer | null = null;
   private readonly makeReconciler: (epoch: number) => Reconciler;
   /** Whether this process runs the scheduler now (any number serve the API). */
   readonly leader: LeaderElector;
@@ -156,6 +160,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.subscriber?.disconnect();
     await this.running?.catch(() => undefined);
     await this.chain.catch(() => undefined);
+    await this.acmeIssuer?.stop();
     // hands over now rather than when the session times out
     await this.leader.stop();
   }
@@ -165,6 +170,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.certKeeper = this.reconciler
       ? new CertTableKeeper(this.dataSource.manager, new RedisCertTable(this.redis), (line) => this.logger.warn(line))
       : null;
+    void this.acmeIssuer?.stop();
+    const epoch = this.leader.epoch;
+    this.acmeIssuer =
+      this.reconciler && epoch !== null
+        ? termAcmeIssuer(this.dataSource, this.redis, this.config, this.leader.fence(epoch), (line) =>
+            this.logger.warn(line),
+          )
+        : null;
+    this.acmeIssuer?.start(this.config.acme.intervalMs);
     if (leading) this.passHere();
   }
 
@@ -248,6 +262,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await this.certKeeper
         ?.keep()
         .catch((err: unknown) => this.logger.error(`certificate table: ${(err as Error).message}`));
+      // a pass is asked for when auto certificates are enabled (certs-auto.service.ts)
+      this.acmeIssuer?.poke();
     } catch (err) {
       // the elector has stepped down already; the new leader plans from what is committed
       if (err instanceof NotLeaderError) return this.logger.warn(`pass dropped: ${err.message}`);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import type { Certificate } from '../api';
-import { CertificateTable, HttpsLine } from './app-certs';
+import { AutoCertificates, CertificateTable, HttpsLine } from './app-certs';
 
 const now = Date.parse('2026-06-01T00:00:00Z');
 
@@ -49,6 +49,57 @@ describe('the certificates of an app', () => {
     assert.match(
       renderToStaticMarkup(createElement(HttpsLine, { settings: { httpsRedirect: true, hstsMaxAge: 600 } })),
       /redirect: on; HSTS: max-age 600 s\./,
+    );
+  });
+});
+
+describe('the automatic certificates of an app', () => {
+  const domain = {
+    certificateId: null,
+    expiresAt: null,
+    problem: null,
+    attempts: 0,
+    lastAttemptAt: null,
+    nextAttemptAt: null,
+  };
+  it("shows each domain's state, expiry, and why an order failed", () => {
+    const html = renderToStaticMarkup(
+      createElement(AutoCertificates, {
+        auto: {
+          enabled: true,
+          domains: [
+            { ...domain, hostname: 'a.shop.test', state: 'issued', expiresAt: '2026-07-01T00:00:00.000Z' },
+            {
+              ...domain,
+              hostname: 'b.shop.test',
+              state: 'failed',
+              attempts: 2,
+              nextAttemptAt: '2026-06-01T00:03:00.000Z',
+              problem: {
+                type: 'urn:ietf:params:acme:error:connection',
+                detail: 'b.shop.test: refused',
+                subproblems: [],
+              },
+            },
+          ],
+        },
+        now,
+      }),
+    );
+    assert.match(
+      html,
+      /<tr data-acme-state="issued"><th scope="row">a\.shop\.test<\/th><td>Cert issued<\/td><td>2026-07-01 \(in 30 d\)<\/td>/,
+    );
+    assert.match(
+      html,
+      /<tr data-acme-state="failed"><th scope="row">b\.shop\.test<\/th><td>Failed<\/td><td><\/td><td[^>]*>b\.shop\.test: refused; next attempt 2026-06-01 00:03 UTC<\/td>/,
+    );
+  });
+
+  it('says how to turn them on when they are off', () => {
+    assert.match(
+      renderToStaticMarkup(createElement(AutoCertificates, { auto: { enabled: false, domains: [] }, now })),
+      /Automatic certificates: off.*paas certs:auto:enable/,
     );
   });
 });

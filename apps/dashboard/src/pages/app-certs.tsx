@@ -1,9 +1,10 @@
 /**
- * The app's TLS certificates and HTTPS policy, on its Domains tab: which domains each
+ * The app's TLS certificates, automatic certificates (each domain's ACME state) and HTTPS
+ * policy, on its Domains tab: which domains each
  * certificate serves, when it expires, where it came from. Read-only: `paas certs:add` uploads
  * (a key belongs in a file, not in a browser form), `paas https` changes the policy.
  */
-import { type Certificate, type HttpsSettings, appPath, get } from '../api';
+import { type Certificate, type CertsAuto, type HttpsSettings, appPath, get } from '../api';
 import { DataTable, Empty, ErrorNotice } from '../components';
 import { usePoll } from '../hooks';
 import type { AppView } from './app-view';
@@ -14,12 +15,15 @@ export function Certificates({ view }: { view: AppView }) {
   const { app, version } = view;
   const certs = usePoll((s) => get<Certificate[]>(appPath(app.name, '/certs'), s), 10_000, [app.name, version]);
   const https = usePoll((s) => get<HttpsSettings>(appPath(app.name, '/https'), s), 10_000, [app.name, version]);
+  const auto = usePoll((s) => get<CertsAuto>(appPath(app.name, '/certs/auto'), s), 10_000, [app.name, version]);
   return (
     <section aria-labelledby="certs-heading">
       <h2 id="certs-heading">Certificates</h2>
       <ErrorNotice error={certs.error} action="Loading certificates" />
       <ErrorNotice error={https.error} action="Loading HTTPS settings" />
+      <ErrorNotice error={auto.error} action="Loading automatic certificates" />
       {https.data ? <HttpsLine settings={https.data} /> : null}
+      {auto.data ? <AutoCertificates auto={auto.data} now={Date.now()} /> : null}
       {certs.data ? <CertificateTable certs={certs.data} now={Date.now()} /> : null}
     </section>
   );
@@ -71,4 +75,43 @@ function expires(iso: string, now: number): string {
   const date = iso.slice(0, 10);
   if (at <= now) return `expired ${date}`;
   return days < 1 ? `${date} (today)` : `${date} (in ${days} d)`;
+}
+
+const STATUS: Record<NonNullable<CertsAuto['domains'][number]['state']>, string> = {
+  waiting: 'Waiting',
+  issuing: 'Issuing',
+  issued: 'Cert issued',
+  failed: 'Failed',
+};
+
+/** Each custom domain's certificate from ACME (`paas certs:auto`): state, expiry, why it failed. */
+export function AutoCertificates({ auto, now }: { auto: CertsAuto; now: number }) {
+  if (!auto.enabled)
+    return (
+      <p className="hint" data-testid="certs-auto">
+        Automatic certificates: off (<code>paas certs:auto:enable</code>).
+      </p>
+    );
+  return (
+    <DataTable
+      label="Automatic certificates"
+      testId="certs-auto"
+      rows={auto.domains}
+      rowKey={(d) => d.hostname}
+      rowData={(d) => ({ 'data-acme-state': d.state ?? 'waiting' })}
+      columns={[
+        { header: 'Domain', names: true, cell: (d) => d.hostname },
+        { header: 'Status', cell: (d) => STATUS[d.state ?? 'waiting'] },
+        { header: 'Expires', cell: (d) => (d.expiresAt ? expires(d.expiresAt, now) : '') },
+        {
+          header: 'Message',
+          className: 'muted',
+          cell: (d) =>
+            d.state === 'failed'
+              ? `${d.problem?.detail ?? 'the order failed'}${d.nextAttemptAt ? `; next attempt ${d.nextAttemptAt.slice(0, 16).replace('T', ' ')} UTC` : ''}`
+              : '',
+        },
+      ]}
+    />
+  );
 }

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { TEST_DATABASES, testDatabase } from '../testing/databases';
 import { dataSourceOptions, databaseKind, openDatabase, redact } from './database';
 import {
+  AcmeState1765300000000,
   ByteCounts1764900000000,
   Capacity1764700000000,
   Certificates1765200000000,
@@ -14,7 +15,18 @@ import {
   MIGRATIONS,
   ReleaseLifecycle1764500000000,
 } from './migrations';
-import { ApiToken, App, Certificate, Formation, Instance, JoinToken, Node, Release } from './entities';
+import {
+  AcmeAccount,
+  ApiToken,
+  App,
+  Certificate,
+  Domain,
+  Formation,
+  Instance,
+  JoinToken,
+  Node,
+  Release,
+} from './entities';
 import { parseSize } from '../sizes';
 
 for (const kind of TEST_DATABASES) {
@@ -368,10 +380,99 @@ for (const kind of TEST_DATABASES) {
         const { createdAt, ...stored } = await ds.manager.findOneByOrFail(Certificate, { id });
         assert.deepEqual(stored, cert);
         assert.ok(createdAt instanceof Date);
-        await ds.undoLastMigration({ transaction: 'each' });
+        for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(Certificates1765200000000)))
+          await ds.undoLastMigration({ transaction: 'each' });
         const columns = (await ds.createQueryRunner().getTable('apps'))?.columns.map((c) => c.name) ?? [];
         assert.ok(!columns.includes('httpsRedirect') && !columns.includes('hstsMaxAge'), columns.join());
         assert.equal(await ds.createQueryRunner().hasTable('certificates'), false);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps apps and domains across the ACME migration with automatic certificates off, stores their state, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(AcmeState1765300000000)),
+      });
+      await old.initialize();
+      const id = '00000000-0000-4000-8000-000000000002';
+      const p = (n: number): string => (kind === 'postgres' ? `$${n}` : '?');
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        await old.query(`INSERT INTO "apps" ("id", "name") VALUES (${p(1)}, ${p(2)})`, [id, 'shop']);
+        await old.query(`INSERT INTO "domains" ("id", "appId", "hostname") VALUES (${p(1)}, ${p(2)}, ${p(3)})`, [
+          id,
+          id,
+          'www.example.com',
+        ]);
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const app = await ds.manager.findOneByOrFail(App, { id });
+        assert.deepEqual([app.name, app.certsAuto, app.httpsRedirect], ['shop', false, false]);
+        const before = await ds.manager.findOneByOrFail(Domain, { id });
+        assert.deepEqual(
+          [
+            before.acmeState,
+            before.acmeProblem,
+            before.acmeAttempts,
+            before.acmeLastAttemptAt,
+            before.acmeNextAttemptAt,
+          ],
+          [null, null, 0, null, null],
+        );
+        const problem = {
+          type: 'urn:ietf:params:acme:error:connection',
+          detail: '1 of 1 authorizations failed: www.example.com: connection refused',
+          status: 400,
+          subproblems: [
+            { identifier: 'www.example.com', type: 'urn:ietf:params:acme:error:connection', detail: 'refused' },
+          ],
+        };
+        const state = {
+          acmeState: 'failed' as const,
+          acmeProblem: problem,
+          acmeAttempts: 3,
+          acmeLastAttemptAt: '2026-12-06T18:00:00.000Z',
+          acmeNextAttemptAt: '2026-12-06T18:04:00.000Z',
+        };
+        await ds.manager.update(Domain, { id }, state);
+        const after = await ds.manager.findOneByOrFail(Domain, { id });
+        assert.deepEqual(
+          {
+            acmeState: after.acmeState,
+            acmeProblem: after.acmeProblem,
+            acmeAttempts: after.acmeAttempts,
+            acmeLastAttemptAt: after.acmeLastAttemptAt,
+            acmeNextAttemptAt: after.acmeNextAttemptAt,
+          },
+          state,
+        );
+        await ds.manager.update(App, { id }, { certsAuto: true });
+        assert.equal((await ds.manager.findOneByOrFail(App, { id })).certsAuto, true);
+        const account = { id: 'a'.repeat(64), directoryUrl: 'https://acme.example/dir', key: 'v1:sealed' };
+        await ds.manager.insert(AcmeAccount, { ...account });
+        await assert.rejects(ds.manager.insert(AcmeAccount, { ...account, key: 'v1:other' }), 'one key per directory');
+        const { createdAt: _, ...stored } = await ds.manager.findOneByOrFail(AcmeAccount, { id: account.id });
+        assert.deepEqual(stored, account);
+        await ds.undoLastMigration({ transaction: 'each' });
+        const qr = ds.createQueryRunner();
+        const apps = (await qr.getTable('apps'))?.columns.map((c) => c.name) ?? [];
+        const domains = (await qr.getTable('domains'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!apps.includes('certsAuto') && apps.includes('httpsRedirect'), apps.join());
+        assert.deepEqual(
+          domains.filter((c) => c.startsWith('acme')),
+          [],
+          domains.join(),
+        );
+        assert.equal(await qr.hasTable('acme_accounts'), false);
+        await qr.release();
       } finally {
         await ds.destroy();
       }

@@ -67,6 +67,10 @@ export class App {
   @Column({ type: 'integer', nullable: true })
   hstsMaxAge!: number | null;
 
+  /** `paas certs:auto:enable`: its custom domains get certificates over ACME (api certs/acme-issuer.ts). */
+  @Column({ type: 'boolean', default: false })
+  certsAuto!: boolean;
+
   @CreateDateColumn()
   createdAt!: Date;
 
@@ -373,6 +377,65 @@ export class Domain {
   @Column({ type: 'varchar', length: 253, unique: true })
   hostname!: string;
 
+  /** Where its certificate from ACME stands while its app has `certsAuto`; null: never looked at. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  acmeState!: AcmeState | null;
+
+  /** The last failed attempt's problem document (certs/acme.ts AcmeProblem); null once issued. */
+  @Column({ type: 'simple-json', nullable: true })
+  acmeProblem!: AcmeProblemRecord | null;
+
+  /** Orders tried since the last certificate obtained (the back-off's count of failures). */
+  @Column({ type: 'integer', default: 0 })
+  acmeAttempts!: number;
+
+  /** ISO times: the last order started, and when the next is due (renewal, or after a failure's back-off). */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  acmeLastAttemptAt!: string | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  acmeNextAttemptAt!: string | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
+/**
+ * A domain's certificate from ACME: waiting (none tried yet), issuing (an order under way, or
+ * left by an api that stopped: due again), issued (it holds a good certificate), failed (the
+ * last order failed; `acmeProblem` says why, `acmeNextAttemptAt` when it is tried again).
+ */
+export type AcmeState = 'waiting' | 'issuing' | 'issued' | 'failed';
+
+/** An ACME problem document as kept (RFC 8555 6.7): the same shape as certs/acme.ts AcmeProblem. */
+export interface AcmeProblemRecord {
+  readonly type: string;
+  readonly detail: string;
+  readonly status?: number;
+  readonly subproblems: readonly {
+    readonly identifier: string;
+    readonly type: string;
+    readonly detail: string;
+    readonly status?: number;
+  }[];
+}
+
+/**
+ * The platform's ACME account key for one directory, sealed (tls/sealed.ts, associated data
+ * `acme-account:URL`): made once by whichever api first needs it, used by all (certs/acme.ts
+ * ensureAccountKey). `id` is the SHA-256 of the directory URL, hex.
+ */
+@Entity({ name: 'acme_accounts' })
+export class AcmeAccount {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id!: string;
+
+  @Column({ type: 'text' })
+  directoryUrl!: string;
+
+  @Column({ type: 'text' })
+  key!: string;
+
   @CreateDateColumn()
   createdAt!: Date;
 }
@@ -551,4 +614,5 @@ export const ENTITIES = [
   JoinToken,
   Leader,
   Certificate,
+  AcmeAccount,
 ];

@@ -566,6 +566,47 @@ export class Certificates1765200000000 implements MigrationInterface {
   }
 }
 
+/**
+ * Automatic certificates (#21): apps' `certsAuto` (off), each domain's ACME state (entities.ts
+ * Domain), and the sealed ACME account keys, one per directory.
+ */
+export class AcmeState1765300000000 implements MigrationInterface {
+  name = 'AcmeState1765300000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'acme_accounts',
+        columns: [
+          str('id', 64, { isPrimary: true }),
+          { name: 'directoryUrl', type: 'text' },
+          { name: 'key', type: 'text' },
+          ...timestamps(qr, ['createdAt']),
+        ],
+      }),
+    );
+    // ALTER TABLE as Certificates1765200000000 does: SQLite keeps the apps_desired_rename trigger
+    const postgres = qr.connection.driver.options.type === 'postgres';
+    await qr.query(`ALTER TABLE "apps" ADD COLUMN "certsAuto" boolean NOT NULL DEFAULT ${postgres ? 'false' : '(0)'}`);
+    for (const column of ACME_DOMAIN_COLUMNS) await qr.query(`ALTER TABLE "domains" ADD COLUMN ${column}`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const column of [...ACME_DOMAIN_COLUMNS].reverse())
+      await qr.query(`ALTER TABLE "domains" DROP COLUMN ${column.split(' ')[0]}`);
+    await qr.query(`ALTER TABLE "apps" DROP COLUMN "certsAuto"`);
+    await qr.dropTable('acme_accounts');
+  }
+}
+
+const ACME_DOMAIN_COLUMNS = [
+  `"acmeState" varchar(16)`,
+  `"acmeProblem" text`,
+  `"acmeAttempts" integer NOT NULL DEFAULT 0`,
+  `"acmeLastAttemptAt" varchar(32)`,
+  `"acmeNextAttemptAt" varchar(32)`,
+];
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -578,4 +619,5 @@ export const MIGRATIONS = [
   DesiredGeneration1765000000000,
   JoinTokens1765100000000,
   Certificates1765200000000,
+  AcmeState1765300000000,
 ];

@@ -1,8 +1,10 @@
 /**
- * `certs`, `certs:add`, `certs:info`, `certs:remove`: an app's TLS certificates. Loaded on use
+ * `certs`, `certs:add`, `certs:info`, `certs:remove`: an app's TLS certificates; `certs:auto`,
+ * `certs:auto:enable`, `certs:auto:disable`: certificates over ACME for its custom domains,
+ * obtained and renewed by the platform (the api's issuer). Loaded on use
  * from ./commands.ts. The key file is read here and sent once; nothing prints it.
  */
-import type { AddedCertificate, Certificate } from '@paas/api-types';
+import type { AddedCertificate, Certificate, CertsAuto, DomainCertState } from '@paas/api-types';
 import { readFile } from 'node:fs/promises';
 import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
@@ -90,4 +92,65 @@ async function readPem(file: string, what: string): Promise<string> {
   } catch (err) {
     throw new CliError(`cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+export async function certsAuto(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const view = await client.get<CertsAuto>(appPath(app, 'certs', 'auto'));
+  if (flags.json) return io.out(json(view));
+  io.out(table(app, view));
+}
+
+export async function certsAutoEnable(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const view = await action(io, `Enabling automatic certificates for ${app}`, () =>
+    client.post<CertsAuto>(appPath(app, 'certs', 'auto'), {}),
+  );
+  if (flags.json) return io.out(json(view));
+  if (view.domains.length === 0) io.out(`${app} has no custom domain yet: paas domains:add HOSTNAME adds one.\n`);
+  else io.out(`Certificates are ordered in the background: paas certs:auto -a ${app} shows each domain's state.\n`);
+}
+
+export async function certsAutoDisable(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const view = await action(io, `Disabling automatic certificates for ${app}`, () =>
+    client.delete<CertsAuto>(appPath(app, 'certs', 'auto')),
+  );
+  if (flags.json) return io.out(json(view));
+  io.out('Certificates already obtained keep serving until they expire.\n');
+}
+
+/** Heroku's table: domain, status, expiry, and why it failed or when it is tried next. */
+function table(app: string, view: CertsAuto): string {
+  if (!view.enabled) return `Automatic certificates are disabled for ${app}: paas certs:auto:enable -a ${app}\n`;
+  const title = header(`Automatic certificates are enabled for ${app}`);
+  if (view.domains.length === 0) return `${title}${app} has no custom domain: paas domains:add HOSTNAME adds one.\n`;
+  return (
+    title +
+    columns([
+      ['Domain', 'Status', 'Expires', 'Message'],
+      ...view.domains.map((d) => [
+        d.hostname,
+        STATUS[d.state ?? 'waiting'],
+        d.expiresAt ? utc(d.expiresAt) : '',
+        message(d),
+      ]),
+    ])
+  );
+}
+
+const STATUS: Record<NonNullable<DomainCertState['state']>, string> = {
+  waiting: 'Waiting',
+  issuing: 'Issuing',
+  issued: 'Cert issued',
+  failed: 'Failed',
+};
+
+function message(d: DomainCertState): string {
+  if (d.state === 'failed') {
+    const next = d.nextAttemptAt ? `; next attempt ${utc(d.nextAttemptAt)}` : '';
+    return `${d.problem?.detail ?? 'the order failed'}${next}`;
+  }
+  if (d.state === 'issued' && d.nextAttemptAt) return `renews ${utc(d.nextAttemptAt)}`;
+  return '';
 }

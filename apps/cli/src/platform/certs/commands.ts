@@ -1,5 +1,6 @@
 /**
- * `certs`, `certs:add`, `certs:info`, `certs:remove`: an app's TLS certificates. Definitions
+ * `certs`, `certs:add`, `certs:info`, `certs:remove`: an app's TLS certificates; `certs:auto`,
+ * `certs:auto:enable`, `certs:auto:disable`: certificates over ACME. Definitions
  * only; the work is loaded on use from ./actions.
  */
 import type { Command } from 'commander';
@@ -25,5 +26,14 @@ export function certsCommands(io: CliIo): Command[] {
     .argument('<ID>')
     .option('--confirm <APP>', 'the app name, to confirm')
     .action(act(io, actions, (a, id: string, flags: Flags & { confirm?: string }) => a.certsRemove(io, id, flags)));
-  return [certs, certsAdd, certsInfo, certsRemove];
+  const auto = withJson(withApp(command('certs:auto', "Show the state of an app's automatic certificates"))).action(
+    act(io, actions, (a, flags: Flags) => a.certsAuto(io, flags)),
+  );
+  const autoEnable = withJson(
+    withApp(command('certs:auto:enable', "Obtain and renew certificates for an app's custom domains over ACME")),
+  ).action(act(io, actions, (a, flags: Flags) => a.certsAutoEnable(io, flags)));
+  const autoDisable = withJson(
+    withApp(command('certs:auto:disable', 'Stop obtaining certificates (those obtained serve until they expire)')),
+  ).action(act(io, actions, (a, flags: Flags) => a.certsAutoDisable(io, flags)));
+  return [certs, certsAdd, certsInfo, certsRemove, auto, autoEnable, autoDisable];
 }
