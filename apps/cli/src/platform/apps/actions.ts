@@ -82,7 +82,9 @@ export async function appsDestroy(io: CliIo, flags: AppFlags & { confirm?: strin
   const { client, app } = await appSession(io, flags);
   let confirm = flags.confirm;
   if (confirm === undefined && process.stdin.isTTY) {
-    io.err(`WARNING: this will delete ${app} with its config, builds, releases, processes, domains and certificates.\n`);
+    io.err(
+      `WARNING: this will delete ${app} with its config, builds, releases, processes, domains and certificates.\n`,
+    );
     confirm = await promptLine(`To proceed, type ${app} or re-run this command with --confirm ${app}\n> `);
   }
   if (confirm === undefined) throw new CliError(`this would destroy ${app}: re-run with --confirm ${app}`);
