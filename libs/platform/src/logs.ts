@@ -174,15 +174,30 @@ export async function* followLog(
   // a duplicate has none of the client's listeners: while Redis is away it reconnects by
   // itself and the read waits in its offline queue (no "Unhandled error event" per retry)
   reader.on('error', () => undefined);
-  const abort = (): void => reader.disconnect();
+  // An abort ends the follow at once, whatever the reader is doing: a read waiting in the
+  // offline queue of a reader disconnected while it reconnected (Redis away) never settles,
+  // and a follower waiting on it would hang with it.
+  let aborted: (() => void) | undefined;
+  const stopped = new Promise<null>((resolve) => (aborted = () => resolve(null)));
+  const abort = (): void => {
+    aborted?.();
+    reader.disconnect();
+  };
+  if (signal?.aborted) abort();
   signal?.addEventListener('abort', abort, { once: true });
   try {
-    let last = cursor === '$' ? await logCursor(reader, key) : cursor;
-    while (!signal?.aborted) {
+    const start = cursor === '$' ? logCursor(reader, key) : Promise.resolve(cursor);
+    start.catch(() => undefined); // as a read's, below
+    let last = await Promise.race([start, stopped]);
+    while (!signal?.aborted && last !== null) {
       let reply: [string, [string, string[]][]][] | null;
       try {
-        reply = (await reader.xread('COUNT', 500, 'BLOCK', 5000, 'STREAMS', key, last)) as
-          [string, [string, string[]][]][] | null;
+        const read = reader.xread('COUNT', 500, 'BLOCK', 5000, 'STREAMS', key, last) as Promise<
+          [string, [string, string[]][]][] | null
+        >;
+        read.catch(() => undefined); // settled after an abort: nobody waits for it any more
+        reply = await Promise.race([read, stopped]);
+        if (signal?.aborted) return;
       } catch (err) {
         if (signal?.aborted) return;
         throw err;

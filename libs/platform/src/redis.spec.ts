@@ -178,6 +178,37 @@ describe('a redis-server that goes away and comes back', () => {
   });
 });
 
+describe('a log follower aborted while Redis is away', () => {
+  it('ends at once, though its read waits in a reconnecting queue that never runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-redis-abort-'));
+    const server = await startLocalRedis(dir);
+    const client = connectRedis(server.url, { retryStrategy: () => 50 });
+    client.on('error', () => undefined);
+    try {
+      const key = buildLogKey('b-abort');
+      await appendLog(client, key, 'build', 'before', 1000);
+      const abort = new AbortController();
+      const lines: string[] = [];
+      let ended = false;
+      const following = (async () => {
+        for await (const entry of followLog(client, key, '0', abort.signal)) lines.push(entry.line);
+        ended = true;
+      })();
+      for (let i = 0; i < 100 && lines.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      await server.stop();
+      await new Promise((r) => setTimeout(r, 300)); // the reader reconnects, its read queued
+      abort.abort();
+      await Promise.race([following, new Promise((r) => setTimeout(r, 2000))]);
+      assert.equal(ended, true, 'the follow ended when aborted');
+      assert.deepEqual(lines, ['before']);
+    } finally {
+      client.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('log streams on a real redis-server', () => {
   let dir: string;
   let redis: LocalRedis;
