@@ -316,6 +316,17 @@ describe('the route table on a real redis-server', () => {
       assert.equal(watcher.version, 12);
       await waitFor('the older table after the hold', () => watcher.version === 11);
       assert.deepEqual([...seen.keys()].sort(), ['fresh', 'older']);
+
+      // held again (Redis older), a writer that never saw the lost versions writes on and
+      // passes ours by one: its table is taken whole, not its one entry on top of ours
+      await redis.set(ROUTES_VERSION_KEY, '5');
+      await redis.hdel(ROUTES_KEY, 'fresh');
+      await sleep(200);
+      assert.equal(watcher.version, 11, 'held');
+      await redis.set(ROUTES_VERSION_KEY, '11');
+      await setAppRoutes(redis, 'newest', [], []);
+      await waitFor('version 12', () => watcher.version === 12);
+      assert.deepEqual([...seen.keys()].sort(), ['newest', 'older'], 'fresh is gone from Redis, so from the router');
     } finally {
       await watcher.stop();
     }

@@ -302,8 +302,10 @@ export class TableWatcher<T> {
   }
 
   private async apply(message: { version: number; app: string }): Promise<void> {
-    if (message.version !== this.currentVersion + 1) {
-      // A gap (missed messages) or a version that went back (Redis restarted empty).
+    if (message.version !== this.currentVersion + 1 || this.holdingSince !== null) {
+      // A gap (missed messages), a version that went back (Redis restarted empty), or one
+      // past ours while ours is held over an older table in Redis: a writer writes on from
+      // that table, so it is taken whole, not one entry on top of ours.
       await this.reload(false);
       return;
     }
