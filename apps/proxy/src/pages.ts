@@ -14,11 +14,22 @@ export function pageBody(status: number, detail: string, requestId: string): str
   );
 }
 
-/** A whole HTTP/1.1 response for a raw socket (client errors, failed websocket upgrades). */
-export function rawResponse(status: number, detail: string, requestId: string): string {
+/**
+ * A whole HTTP/1.1 response for a raw socket (client errors, refused websocket upgrades).
+ * `headers` are the router's own (names and values it made, never a client's).
+ */
+export function rawResponse(
+  status: number,
+  detail: string,
+  requestId: string,
+  headers: Readonly<Record<string, string>> = {},
+): string {
   const body = pageBody(status, detail, requestId);
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('') +
     'content-type: text/html; charset=utf-8\r\n' +
     'cache-control: no-store\r\n' +
     (requestId ? `x-request-id: ${requestId}\r\n` : '') +

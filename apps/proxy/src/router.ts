@@ -344,10 +344,15 @@ export class Router {
     );
   }
 
-  /** 308 to the same URL over https (the HTTPS port named unless it is 443). */
-  private redirect(res: ServerResponse, x: Exchange, host: string): void {
+  /** The same URL over https (the HTTPS port named unless it is 443). */
+  private httpsLocation(host: string, url: string): string {
     const port = this.tlsPort === 443 ? '' : `:${this.tlsPort}`;
-    const location = `https://${host}${port}${res.req.url ?? '/'}`;
+    return `https://${host}${port}${url}`;
+  }
+
+  /** 308 to the same URL over https. */
+  private redirect(res: ServerResponse, x: Exchange, host: string): void {
+    const location = this.httpsLocation(host, res.req.url ?? '/');
     res.setHeader('location', location);
     this.page(res, x, 308, `This app is served over HTTPS: ${location}`);
   }
@@ -593,9 +598,9 @@ export class Router {
     this.upgraded.add(socket);
     socket.once('close', () => this.onUpgradeClosed(req, socket, x));
 
-    const reject = (status: number, detail: string): void => {
+    const reject = (status: number, detail: string, headers?: Record<string, string>): void => {
       x.status = status;
-      socket.end(rawResponse(status, detail, id));
+      socket.end(rawResponse(status, detail, id, headers));
     };
     if (this.closing) return reject(503, 'The router is shutting down.');
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
@@ -609,6 +614,12 @@ export class Router {
     x.app = found.app;
     x.counters = this.counters.app(found.app.name);
     x.counters.inflight++;
+    // An app served over HTTPS only takes its websockets there too (wss://; a browser does not
+    // follow the redirect, but no plain-text socket is opened to the app).
+    if (!encrypted(req) && found.app.https?.redirect && this.tlsPort !== null) {
+      const location = this.httpsLocation(found.host, req.url ?? '/');
+      return reject(308, `This app is served over HTTPS: ${location}`, { location });
+    }
     const backend = this.routing.pick(found.app, Date.now());
     if (!backend) return reject(503, `${found.app.name} has no instance running that passes its health check.`);
     x.attempts = 1;
@@ -641,7 +652,11 @@ export class Router {
       x.timedOut = true;
       proxyReq.destroy();
     });
-    proxyReq.once('upgrade', () => (x.status = 101));
+    // Before http-proxy's own listener writes the 101 to the client from these headers.
+    proxyReq.once('upgrade', (proxyRes: IncomingMessage) => {
+      x.status = 101;
+      if (x.app?.hsts != null && encrypted(req)) proxyRes.headers['strict-transport-security'] = x.app.hsts;
+    });
     proxyReq.once('response', (response: IncomingMessage) => {
       x.status = response.statusCode ?? 502;
       x.responded = true;

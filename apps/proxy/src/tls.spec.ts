@@ -16,7 +16,7 @@ import {
   request,
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, type Socket, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
@@ -73,7 +73,10 @@ async function backend(): Promise<{ address: string; seen: IncomingHttpHeaders[]
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     sockets.add(socket);
     seen.push(req.headers);
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Strict-Transport-Security: max-age=1\r\n\r\n',
+    );
     socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
     socket.on('end', () => socket.end());
   });
@@ -345,6 +348,49 @@ describe('router HTTPS: requests', () => {
       'max-age=1',
       "the router adds its policy only over HTTPS (here the app's own passes)",
     );
+  });
+
+  it('takes the websockets of an app that asks for the redirect over TLS only, with its HSTS', async () => {
+    const b = await backend();
+    const { port, tlsPort } = await start(
+      [route('shop', ['shop.example.com'], b.address, { redirect: true, hstsMaxAge: 600 })],
+      [certs['shop-exact']] as OpenedCert[],
+    );
+    const upgrade =
+      'GET /chat?room=1 HTTP/1.1\r\nHost: shop.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const head = (socket: Socket): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let got = '';
+        socket.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.includes('\r\n\r\n')) resolve(got.slice(0, got.indexOf('\r\n\r\n')));
+        });
+        socket.once('error', reject);
+      });
+
+    const plainSocket = netConnect({ host: '127.0.0.1', port });
+    sockets.add(plainSocket);
+    const plainHead = head(plainSocket);
+    plainSocket.write(upgrade);
+    const moved = await plainHead;
+    assert.match(moved, /^HTTP\/1\.1 308 /);
+    assert.match(moved, new RegExp(`\r\nlocation: https://shop\\.example\\.com:${tlsPort}/chat\\?room=1\r\n`));
+    assert.equal(b.seen.length, 0, 'no plain-text websocket reaches the app');
+
+    const secure = tlsConnect({ host: '127.0.0.1', port: tlsPort, servername: 'shop.example.com', ca: ca.cert });
+    sockets.add(secure);
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    const secureHead = head(secure);
+    secure.write(upgrade);
+    const switched = await secureHead;
+    assert.match(switched, /^HTTP\/1\.1 101 /);
+    assert.match(switched, /\r\nstrict-transport-security: max-age=600(\r\n|$)/i, "the router's policy, not the app's");
+    assert.doesNotMatch(switched, /max-age=1(\r\n|$)/);
+    secure.end();
   });
 
   it('answers ACME HTTP-01 for any host before routing, and never looks up what is not a token', async () => {
