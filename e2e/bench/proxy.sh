@@ -3,6 +3,8 @@
 # serving a small static file (C, so that it is not the bottleneck), reached three ways:
 #   direct       wrk -> backend
 #   paas router  wrk -> apps/proxy (PAAS_ROUTER_WORKERS workers, access log off; and on, to /dev/null)
+#   http-proxy   wrk -> http-proxy alone, same workers and agent (e2e/bench/proxy/bare-http-proxy.ts):
+#                the floor under the router, so that the table says what is ours and what is Node's
 #   nginx        wrk -> nginx proxy_pass (worker_processes = WORKERS, upstream keepalive) -> backend
 # Each is measured loaded (wrk -c CONNECTIONS: requests/s, p50, p99) and unloaded (one
 # connection: p50, p99, what a request pays for the extra hop). RUNS runs of each, interleaved;
@@ -68,6 +70,7 @@ nginx_tls_port=$(free_port)
 router_port=$(free_port)
 router_tls_port=$(free_port)
 router_log_port=$(free_port)
+bare_port=$(free_port)
 
 # One certificate for both TLS servers (the router's default pair, nginx's ssl_certificate).
 mkdir -p "$work/tls"
@@ -143,7 +146,10 @@ start_router() { # PORT ACCESS_LOG LOGFILE TLS_ADDR
 }
 start_router "$router_port" off "$work/router.log" "127.0.0.1:$router_tls_port"
 start_router "$router_log_port" on "$work/router-log.log" off
-for port in $backend_port $nginx_port $nginx_tls_port $router_port $router_tls_port $router_log_port; do
+node --import tsx e2e/bench/proxy/bare-http-proxy.ts "$bare_port" "127.0.0.1:$backend_port" "$WORKERS" \
+  >/dev/null 2>"$work/bare.log" &
+pids+=($!)
+for port in $backend_port $nginx_port $nginx_tls_port $router_port $router_tls_port $router_log_port $bare_port; do
   wait_port "$port"
 done
 for log in "$work/router.log" "$work/router-log.log"; do
@@ -153,7 +159,7 @@ done
 
 # Every path answers the same body before anything is measured.
 expected=$(cat "$work/www/index.html")
-for port in $backend_port $router_port $router_log_port $nginx_port; do
+for port in $backend_port $router_port $router_log_port $bare_port $nginx_port; do
   body=$(node -e "
     require('http').get({host:'127.0.0.1',port:$port,path:'/',headers:{host:'$HOST'}},(r)=>{
       let b='';r.on('data',(c)=>b+=c);r.on('end',()=>{process.stdout.write(r.statusCode+' '+b)})})")
@@ -179,10 +185,11 @@ measure() { # PORT THREADS CONNECTIONS [SCHEME [WRK ARGS...]]
     /Socket errors:/ { for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) errors += $i }
     END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
 }
-names=(direct router router_log nginx)
-declare -A port_of=([direct]=$backend_port [router]=$router_port [router_log]=$router_log_port [nginx]=$nginx_port)
+names=(direct router router_log bare nginx)
+declare -A port_of=([direct]=$backend_port [router]=$router_port [router_log]=$router_log_port [bare]=$bare_port [nginx]=$nginx_port)
 declare -A label=([direct]="direct to the backend" [router]="paas router ($WORKERS workers)"
-  [router_log]="paas router ($WORKERS workers), access log on" [nginx]="nginx proxy_pass ($WORKERS workers)")
+  [router_log]="paas router ($WORKERS workers), access log on"
+  [bare]="http-proxy alone ($WORKERS workers; nothing of ours)" [nginx]="nginx proxy_pass ($WORKERS workers)")
 for name in "${names[@]}"; do wrk -t1 -c8 -d1s -H "Host: $HOST" "http://127.0.0.1:${port_of[$name]}/" >/dev/null; done # warm-up
 tls_names=(router_tls nginx_tls)
 declare -A tls_port_of=([router_tls]=$router_tls_port [nginx_tls]=$nginx_tls_port)
@@ -218,9 +225,11 @@ for name in "${names[@]}"; do
 done
 echo
 awk -v r="$(col "$work/router.loaded" 1)" -v n="$(col "$work/nginx.loaded" 1)" -v d="$(col "$work/direct.loaded" 1)" \
+  -v b="$(col "$work/bare.loaded" 1)" \
   -v rp="$(col "$work/router.single" 2)" -v np="$(col "$work/nginx.single" 2)" -v dp="$(col "$work/direct.single" 2)" '
   BEGIN {
     printf "- throughput: router / nginx = %.2fx (target >= 0.50x), router / direct = %.2fx, nginx / direct = %.2fx\n", r / n, r / d, n / d
+    printf "- the floor: http-proxy alone / nginx = %.2fx; router / http-proxy alone = %.2fx (what is ours)\n", b / n, r / b
     printf "- added p50, one connection: router +%.3f ms (target < 1 ms), nginx +%.3f ms\n", rp - dp, np - dp
   }'
 echo
