@@ -929,15 +929,20 @@ export interface components {
       /** @example www.example.com */
       readonly hostname: string;
       /**
-       * @description waiting: none tried yet; issuing: an order under way; issued: it holds a good certificate; failed: the last order failed (problem), tried again at nextAttemptAt. null while automatic certificates are off
+       * @description waiting: none tried yet; issuing: an order under way; issued: it holds a good certificate; failed: the last order failed (problem), tried again at nextAttemptAt; manual: an uploaded certificate serves it, which automatic certificates neither renew nor replace: they take over once it expires (nextAttemptAt) or is removed. null while automatic certificates are off
        * @enum {string|null}
        */
-      readonly state: 'waiting' | 'issuing' | 'issued' | 'failed' | null;
+      readonly state: 'waiting' | 'issuing' | 'issued' | 'failed' | 'manual' | null;
       /**
        * Format: uuid
        * @description the certificate serving it now (any source)
        */
       readonly certificateId: string | null;
+      /**
+       * @description where the certificate serving it comes from: uploaded (certs:add) or ACME
+       * @enum {string|null}
+       */
+      readonly certificateSource: 'manual' | 'acme' | null;
       /**
        * Format: date-time
        * @description when the certificate serving it expires
@@ -1054,6 +1059,8 @@ export interface components {
       readonly createdAt: string;
       /** @description older certificates this one replaces, per domain */
       readonly replaces: readonly components['schemas']['ReplacedCert'][];
+      /** @description domains of an app with automatic certificates that it serves now: they are left to it (state manual) until it expires or is removed */
+      readonly overridesAuto: readonly string[];
     };
     readonly HttpsView: {
       readonly httpsRedirect: boolean;

@@ -12,6 +12,11 @@
  *   next attempt at renewAt; or domain -> failed with the problem document and the back-off's
  *   next attempt -> the app's certificate table published, a line in the app's log.
  *
+ * Uploaded certificates win (`MANUAL_WINS` below): a domain an uploaded certificate serves is
+ * `manual`, and the issuer neither orders for it nor replaces it, also not at its renewal time
+ * nor with an order that was under way when it was uploaded; it takes over once that
+ * certificate has expired or is removed.
+ *
  * Only the leader issues: every write starts with the term's fence (leader.ts), so a round of
  * an old term changes nothing once another api took office. An order is not a transaction: an
  * api that stops mid-order leaves the domain `issuing` with its next attempt due and no
@@ -132,6 +137,10 @@ export class AcmeIssuer {
     const due: Domain[] = [];
     for (const domain of domains) {
       const held = heldCertificate(certs, domains, domain, now);
+      if (held?.source === 'manual') {
+        await this.leaveToUpload(domain, held);
+        continue;
+      }
       const need = needsCertificate(
         domain.hostname,
         held && { names: held.names, notBefore: new Date(held.notBefore), notAfter: new Date(held.notAfter) },
@@ -160,6 +169,8 @@ export class AcmeIssuer {
       if (!row || !(await em.findOneBy(App, { id: row.appId, certsAuto: true }))) return null;
       const next = row.acmeNextAttemptAt === null ? 0 : Date.parse(row.acmeNextAttemptAt);
       if (row.acmeState === 'failed' && next > started.getTime()) return null;
+      // uploaded since the survey: the next survey records it
+      if (await uploadServing(em, row, started)) return null;
       const update = {
         acmeState: 'issuing' as const,
         acmeAttempts: row.acmeAttempts + 1,
@@ -180,7 +191,7 @@ export class AcmeIssuer {
       return true;
     }
     const id = randomUUID();
-    let stored: boolean;
+    let stored: boolean | Certificate;
     try {
       const row = certificateRow(id, domain, obtained, this.sealingKey());
       stored = await transaction(this.dataSource, async (em) => {
@@ -188,6 +199,12 @@ export class AcmeIssuer {
         // the domain removed, or moved to another app, meanwhile: nothing to store it for
         const now = await em.findOneBy(Domain, { id: domain.id, appId: domain.appId });
         if (!now) return false;
+        // a certificate uploaded during the order: it stays the one serving (MANUAL_WINS)
+        const upload = await uploadServing(em, now, this.clock());
+        if (upload) {
+          await em.update(Domain, { id: domain.id }, manualState(upload));
+          return upload;
+        }
         // the certificate it renews: from ACME, for this domain alone; the new one takes its place
         const older = await em.find(Certificate, { where: { appId: domain.appId, source: 'acme' } });
         const replaced = older.filter((c) => c.names.length === 1 && c.names[0] === domain.hostname).map((c) => c.id);
@@ -213,6 +230,13 @@ export class AcmeIssuer {
       throw err;
     }
     if (!stored) return true;
+    if (stored !== true) {
+      await this.events.log(
+        domain.appId,
+        `Certificate obtained over ACME for ${domain.hostname} not kept: certificate ${stored.id}, uploaded meanwhile, serves it until ${stored.notAfter} or until it is removed`,
+      );
+      return true;
+    }
     await this.events.published(domain.appId);
     await this.events.log(
       domain.appId,
@@ -230,6 +254,18 @@ export class AcmeIssuer {
     );
   }
 
+  /** Records that an uploaded certificate serves `domain` (MANUAL_WINS); says so in the app's log once. */
+  private async leaveToUpload(domain: Domain, upload: Certificate): Promise<void> {
+    const state = manualState(upload);
+    if (domain.acmeState === state.acmeState && domain.acmeNextAttemptAt === state.acmeNextAttemptAt) return;
+    await this.write(domain.id, state);
+    if (domain.acmeState !== 'manual')
+      await this.events.log(
+        domain.appId,
+        `Certificate ${upload.id}, uploaded, serves ${domain.hostname}: automatic certificates leave it alone until it expires (${upload.notAfter}) or is removed`,
+      );
+  }
+
   /** A fenced update of one domain's state. */
   private async write(domainId: string, state: Partial<Domain>): Promise<void> {
     await transaction(this.dataSource, async (em) => {
@@ -237,6 +273,28 @@ export class AcmeIssuer {
       await em.update(Domain, { id: domainId }, state);
     });
   }
+}
+
+/**
+ * MANUAL_WINS: an uploaded certificate serving a domain is kept, and automatic certificates
+ * wait for it to expire or be removed. Heroku's ACM and uploaded certificates exclude each
+ * other for an app (an app with an uploaded certificate gets no ACM; heroku/roadmap#52 asks
+ * for the mix), and its users switch by hand: certs:auto:disable before certs:add, certs:remove
+ * before ACM takes a domain over. Here they mix per domain, with what a Heroku user expects
+ * kept: what they uploaded is what serves, never swapped behind their back (not at its renewal
+ * time, not by an order that was under way when they uploaded), and the domain says so
+ * (`manual`, with its expiry) in certs:auto; the other domains keep their automatic ones.
+ */
+function manualState(upload: Certificate): Partial<Domain> {
+  return { acmeState: 'manual', acmeProblem: null, acmeAttempts: 0, acmeNextAttemptAt: upload.notAfter };
+}
+
+/** The uploaded certificate serving `domain` at `now`, read in `em`'s transaction; undefined if none. */
+async function uploadServing(em: EntityManager, domain: Domain, now: Date): Promise<Certificate | undefined> {
+  const certs = await em.find(Certificate, { where: { appId: domain.appId } });
+  const domains = await em.find(Domain, { where: { appId: domain.appId } });
+  const held = heldCertificate(certs, domains, domain, now);
+  return held?.source === 'manual' ? held : undefined;
 }
 
 /** The certificate that serves `domain` now, as publish.ts picks it. */

@@ -38,11 +38,11 @@ export class DomainCertStateView {
   @ApiProperty({
     type: String,
     nullable: true,
-    enum: ['waiting', 'issuing', 'issued', 'failed'],
+    enum: ['waiting', 'issuing', 'issued', 'failed', 'manual'],
     description:
-      'waiting: none tried yet; issuing: an order under way; issued: it holds a good certificate; failed: the last order failed (problem), tried again at nextAttemptAt. null while automatic certificates are off',
+      'waiting: none tried yet; issuing: an order under way; issued: it holds a good certificate; failed: the last order failed (problem), tried again at nextAttemptAt; manual: an uploaded certificate serves it, which automatic certificates neither renew nor replace: they take over once it expires (nextAttemptAt) or is removed. null while automatic certificates are off',
   })
-  state!: 'waiting' | 'issuing' | 'issued' | 'failed' | null;
+  state!: 'waiting' | 'issuing' | 'issued' | 'failed' | 'manual' | null;
 
   @ApiProperty({
     type: String,
@@ -51,6 +51,14 @@ export class DomainCertStateView {
     description: 'the certificate serving it now (any source)',
   })
   certificateId!: string | null;
+
+  @ApiProperty({
+    type: String,
+    enum: ['manual', 'acme'],
+    nullable: true,
+    description: 'where the certificate serving it comes from: uploaded (certs:add) or ACME',
+  })
+  certificateSource!: 'manual' | 'acme' | null;
 
   @ApiProperty({
     type: String,

@@ -14,7 +14,8 @@ import type { CertsAutoView, DomainCertStateView } from './certs-auto.dto';
  * The scheduler leader's issuer (acme-issuer.ts) does the work; enabling asks it for a round at
  * once (through a pass: the leader may be another api). Disabling stops new orders and renewals
  * and forgets the domains' states; certificates already obtained keep serving until they expire
- * (or are removed with certs:remove), as Heroku's ACM does.
+ * (or are removed with certs:remove), as Heroku's ACM does. A domain an uploaded certificate
+ * serves is `manual`: the issuer leaves it to that one (acme-issuer.ts MANUAL_WINS).
  */
 @Injectable()
 export class CertsAutoService {
@@ -77,24 +78,32 @@ export class CertsAutoService {
       certs,
       domains.map((d) => d.hostname),
     );
-    return { enabled: app.certsAuto, domains: domains.map((d) => domainState(d, certs, serving)) };
+    return { enabled: app.certsAuto, domains: domains.map((d) => domainState(app.certsAuto, d, certs, serving)) };
   }
 }
 
 function domainState(
+  enabled: boolean,
   domain: Domain,
   certs: readonly Certificate[],
   serving: ReadonlyMap<string, string>,
 ): DomainCertStateView {
   const cert = certs.find((c) => c.id === serving.get(domain.hostname));
+  // what serves now decides `manual` (acme-issuer.ts MANUAL_WINS), not the issuer's next round
+  const manual = enabled && cert?.source === 'manual';
+  const state = manual ? 'manual' : domain.acmeState === 'manual' ? 'waiting' : domain.acmeState;
   return {
     hostname: domain.hostname,
-    state: domain.acmeState,
+    state,
     certificateId: cert?.id ?? null,
+    certificateSource: cert?.source ?? null,
     expiresAt: cert?.notAfter ?? null,
-    problem: domain.acmeProblem ? { ...domain.acmeProblem, subproblems: [...domain.acmeProblem.subproblems] } : null,
+    problem:
+      !manual && domain.acmeProblem
+        ? { ...domain.acmeProblem, subproblems: [...domain.acmeProblem.subproblems] }
+        : null,
     attempts: domain.acmeAttempts,
     lastAttemptAt: domain.acmeLastAttemptAt,
-    nextAttemptAt: domain.acmeNextAttemptAt,
+    nextAttemptAt: manual ? (cert?.notAfter ?? null) : domain.acmeNextAttemptAt,
   };
 }

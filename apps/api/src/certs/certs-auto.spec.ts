@@ -44,6 +44,7 @@ for (const kind of TEST_DATABASES) {
             hostname: 'www.shop.test',
             state: null,
             certificateId: null,
+            certificateSource: null,
             expiresAt: null,
             problem: null,
             attempts: 0,

@@ -73,4 +73,12 @@ export class ReplacedCert {
 export class AddedCertView extends CertView {
   @ApiProperty({ type: ReplacedCert, isArray: true, description: 'older certificates this one replaces, per domain' })
   replaces!: ReplacedCert[];
+
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description:
+      'domains of an app with automatic certificates that it serves now: they are left to it (state manual) until it expires or is removed',
+  })
+  overridesAuto!: string[];
 }

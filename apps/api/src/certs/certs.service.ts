@@ -104,12 +104,17 @@ export class CertsService {
     }
     const replaces = [...replaced].map(([old, on]) => ({ id: old, domains: on }));
     const serves = [...after].filter(([, by]) => by === id).map(([d]) => d);
+    // an upload wins over automatic certificates (acme-issuer.ts MANUAL_WINS): say which it takes
+    const overridesAuto = app.certsAuto ? serves : [];
+    const overrides = overridesAuto.length
+      ? `; automatic certificates leave ${overridesAuto.join(', ')} to it until it expires or is removed`
+      : '';
     await logAppEvent(
       this.redis,
       app.id,
-      `Added certificate ${id} for ${cert.names.join(', ')} (${cert.fingerprint}), serving ${serves.join(', ') || 'no domain'}${replaces.map((r) => `; replaces ${r.id} for ${r.domains.join(', ')}`).join('')}`,
+      `Added certificate ${id} for ${cert.names.join(', ')} (${cert.fingerprint}), serving ${serves.join(', ') || 'no domain'}${replaces.map((r) => `; replaces ${r.id} for ${r.domains.join(', ')}`).join('')}${overrides}`,
     );
-    return { ...view(cert, domains, after), replaces };
+    return { ...view(cert, domains, after), replaces, overridesAuto };
   }
 
   async remove(app: App, id: string): Promise<CertView> {

@@ -79,6 +79,7 @@ for (const kind of TEST_DATABASES) {
           source: 'manual',
           fingerprint: x.fingerprint256,
           replaces: [],
+          overridesAuto: [],
         },
       );
       const row = await api.dataSource.manager.findOneByOrFail(Certificate, { id: res.body.id });

@@ -56,13 +56,14 @@ describe('the certificates of an app', () => {
 describe('the automatic certificates of an app', () => {
   const domain = {
     certificateId: null,
+    certificateSource: null,
     expiresAt: null,
     problem: null,
     attempts: 0,
     lastAttemptAt: null,
     nextAttemptAt: null,
   };
-  it("shows each domain's state, expiry, and why an order failed", () => {
+  it("shows each domain's state, expiry, why an order failed, and the upload a domain is left to", () => {
     const html = renderToStaticMarkup(
       createElement(AutoCertificates, {
         auto: {
@@ -81,6 +82,15 @@ describe('the automatic certificates of an app', () => {
                 subproblems: [],
               },
             },
+            {
+              ...domain,
+              hostname: 'c.shop.test',
+              state: 'manual',
+              certificateId: 'c1',
+              certificateSource: 'manual',
+              expiresAt: '2026-08-01T00:00:00.000Z',
+              nextAttemptAt: '2026-08-01T00:00:00.000Z',
+            },
           ],
         },
         now,
@@ -93,6 +103,10 @@ describe('the automatic certificates of an app', () => {
     assert.match(
       html,
       /<tr data-acme-state="failed"><th scope="row">b\.shop\.test<\/th><td>Failed<\/td><td><\/td><td[^>]*>b\.shop\.test: refused; next attempt 2026-06-01 00:03 UTC<\/td>/,
+    );
+    assert.match(
+      html,
+      /<tr data-acme-state="manual"><th scope="row">c\.shop\.test<\/th><td>Uploaded cert<\/td><td>2026-08-01 \(in 61 d\)<\/td><td[^>]*>uploaded certificate c1 serves it; automatic once it expires or is removed<\/td>/,
     );
   });
 

@@ -82,9 +82,21 @@ const STATUS: Record<NonNullable<CertsAuto['domains'][number]['state']>, string>
   issuing: 'Issuing',
   issued: 'Cert issued',
   failed: 'Failed',
+  manual: 'Uploaded cert',
 };
 
-/** Each custom domain's certificate from ACME (`paas certs:auto`): state, expiry, why it failed. */
+/** Why it failed and when it is tried next, when it renews, or which upload it is left to. */
+function autoMessage(d: CertsAuto['domains'][number]): string {
+  const at = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  if (d.state === 'failed')
+    return `${d.problem?.detail ?? 'the order failed'}${d.nextAttemptAt ? `; next attempt ${at(d.nextAttemptAt)}` : ''}`;
+  if (d.state === 'issued' && d.nextAttemptAt) return `renews ${at(d.nextAttemptAt)}`;
+  if (d.state === 'manual')
+    return `uploaded certificate ${d.certificateId ?? ''} serves it; automatic once it expires or is removed`;
+  return '';
+}
+
+/** Each custom domain's certificate from ACME (`paas certs:auto`): state, expiry, why it failed, or the upload it is left to. */
 export function AutoCertificates({ auto, now }: { auto: CertsAuto; now: number }) {
   if (!auto.enabled)
     return (
@@ -103,14 +115,7 @@ export function AutoCertificates({ auto, now }: { auto: CertsAuto; now: number }
         { header: 'Domain', names: true, cell: (d) => d.hostname },
         { header: 'Status', cell: (d) => STATUS[d.state ?? 'waiting'] },
         { header: 'Expires', cell: (d) => (d.expiresAt ? expires(d.expiresAt, now) : '') },
-        {
-          header: 'Message',
-          className: 'muted',
-          cell: (d) =>
-            d.state === 'failed'
-              ? `${d.problem?.detail ?? 'the order failed'}${d.nextAttemptAt ? `; next attempt ${d.nextAttemptAt.slice(0, 16).replace('T', ' ')} UTC` : ''}`
-              : '',
-        },
+        { header: 'Message', className: 'muted', cell: autoMessage },
       ]}
     />
   );

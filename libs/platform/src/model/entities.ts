@@ -403,9 +403,11 @@ export class Domain {
 /**
  * A domain's certificate from ACME: waiting (none tried yet), issuing (an order under way, or
  * left by an api that stopped: due again), issued (it holds a good certificate), failed (the
- * last order failed; `acmeProblem` says why, `acmeNextAttemptAt` when it is tried again).
+ * last order failed; `acmeProblem` says why, `acmeNextAttemptAt` when it is tried again),
+ * manual (an uploaded certificate serves it, left alone until `acmeNextAttemptAt`, its expiry,
+ * or its removal: api certs/acme-issuer.ts MANUAL_WINS).
  */
-export type AcmeState = 'waiting' | 'issuing' | 'issued' | 'failed';
+export type AcmeState = 'waiting' | 'issuing' | 'issued' | 'failed' | 'manual';
 
 /** An ACME problem document as kept (RFC 8555 6.7): the same shape as certs/acme.ts AcmeProblem. */
 export interface AcmeProblemRecord {

@@ -12,18 +12,30 @@ import type { AppFlags } from '../app';
 import { columns, header, json, keyValues } from '../format';
 import { type JsonFlag, action, appPath, appSession } from '../session';
 
+/**
+ * The certificates, then (when they are on) each custom domain's automatic certificate, as
+ * Heroku's `certs` lists its ACM certificates with their status; --json gives both,
+ * `{certificates, auto}`.
+ */
 export async function certs(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
   const { client, app } = await appSession(io, flags);
-  const list = await client.get<Certificate[]>(appPath(app, 'certs'));
-  if (flags.json) return io.out(json(list));
-  if (list.length === 0) return io.out(`${app} has no certificates: paas certs:add CERT_FILE KEY_FILE adds one.\n`);
-  io.out(header(`${app} Certificates`));
-  io.out(
-    columns([
-      ['ID', 'Domains', 'Expires', 'Source'],
-      ...list.map((c) => [c.id, servingLine(c), utc(c.notAfter), c.source]),
-    ]),
-  );
+  const [list, auto] = await Promise.all([
+    client.get<Certificate[]>(appPath(app, 'certs')),
+    client.get<CertsAuto>(appPath(app, 'certs', 'auto')),
+  ]);
+  if (flags.json) return io.out(json({ certificates: list, auto }));
+  if (list.length === 0 && !auto.enabled)
+    return io.out(`${app} has no certificates: paas certs:add CERT_FILE KEY_FILE adds one.\n`);
+  if (list.length > 0) {
+    io.out(header(`${app} Certificates`));
+    io.out(
+      columns([
+        ['ID', 'Domains', 'Expires', 'Source'],
+        ...list.map((c) => [c.id, servingLine(c), utc(c.notAfter), c.source]),
+      ]),
+    );
+  }
+  if (auto.enabled) io.out(`${list.length > 0 ? '\n' : ''}${table(app, auto)}`);
 }
 
 export async function certsAdd(
@@ -40,6 +52,10 @@ export async function certsAdd(
   if (flags.json) return io.out(json(added));
   io.out(details(added));
   for (const r of added.replaces) io.out(`Replaces ${r.id} for ${r.domains.join(', ')}\n`);
+  if (added.overridesAuto.length)
+    io.out(
+      `Automatic certificates leave ${added.overridesAuto.join(', ')} to this one until it expires or is removed (paas certs:remove ${added.id}).\n`,
+    );
 }
 
 export async function certsInfo(io: CliIo, id: string, flags: AppFlags & JsonFlag): Promise<void> {
@@ -109,6 +125,10 @@ export async function certsAutoEnable(io: CliIo, flags: AppFlags & JsonFlag): Pr
   if (flags.json) return io.out(json(view));
   if (view.domains.length === 0) io.out(`${app} has no custom domain yet: paas domains:add HOSTNAME adds one.\n`);
   else io.out(`Certificates are ordered in the background: paas certs:auto -a ${app} shows each domain's state.\n`);
+  for (const d of view.domains.filter((d) => d.state === 'manual'))
+    io.out(
+      `${d.hostname} keeps its uploaded certificate ${d.certificateId ?? ''}: automatic certificates take over once it expires or is removed.\n`,
+    );
 }
 
 export async function certsAutoDisable(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
@@ -120,7 +140,7 @@ export async function certsAutoDisable(io: CliIo, flags: AppFlags & JsonFlag): P
   io.out('Certificates already obtained keep serving until they expire.\n');
 }
 
-/** Heroku's table: domain, status, expiry, and why it failed or when it is tried next. */
+/** Heroku's table: domain, status, expiry, and why it failed, when it is tried next, or which upload serves it. */
 function table(app: string, view: CertsAuto): string {
   if (!view.enabled) return `Automatic certificates are disabled for ${app}: paas certs:auto:enable -a ${app}\n`;
   const title = header(`Automatic certificates are enabled for ${app}`);
@@ -144,6 +164,7 @@ const STATUS: Record<NonNullable<DomainCertState['state']>, string> = {
   issuing: 'Issuing',
   issued: 'Cert issued',
   failed: 'Failed',
+  manual: 'Uploaded cert',
 };
 
 function message(d: DomainCertState): string {
@@ -152,5 +173,7 @@ function message(d: DomainCertState): string {
     return `${d.problem?.detail ?? 'the order failed'}${next}`;
   }
   if (d.state === 'issued' && d.nextAttemptAt) return `renews ${utc(d.nextAttemptAt)}`;
+  if (d.state === 'manual')
+    return `${d.certificateId ?? 'an upload'} serves it; automatic once it expires or is removed`;
   return '';
 }

@@ -8,8 +8,11 @@ import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
+  AddedCertificate,
   App,
   Build,
+  Certificate,
+  CertsAuto,
   ControlPlane,
   Domain,
   Formation,
@@ -30,6 +33,9 @@ interface AppState {
   domains: Domain[];
   builds: Build[];
   logs: LogLine[];
+  /** What `GET .../certs` and `GET .../certs/auto` answer (a spec sets them; no PEM is checked here). */
+  certs: Certificate[];
+  certsAuto: CertsAuto | null;
 }
 
 interface TokenState extends Token {
@@ -483,9 +489,56 @@ export class FakeApi {
       }
       case 'GET logs':
         return this.logs(name, state, url, res);
+      case 'GET certs':
+        return send(res, 200, state.certs);
+      case 'POST certs': {
+        if (!this.nextUpload)
+          throw new HttpError(400, 'invalid_params', 'cert: the fake api takes no upload unprepared');
+        const added = this.nextUpload;
+        this.nextUpload = null;
+        state.certs.push(added);
+        return send(res, 201, added);
+      }
+      case 'GET certs/:id': {
+        if (id === 'auto') return send(res, 200, this.certsAuto(state));
+        const cert = state.certs.find((c) => c.id === id);
+        if (!cert) throw new HttpError(404, 'not_found', `certificate '${id}' of app '${name}' not found`);
+        return send(res, 200, cert);
+      }
+      case 'POST certs/:id':
+        if (id !== 'auto') break;
+        state.certsAuto = {
+          enabled: true,
+          domains: this.certsAuto(state).domains.map((d) => ({ ...d, state: d.state ?? 'waiting' })),
+        };
+        return send(res, 200, state.certsAuto);
       default:
-        throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
+        break;
     }
+    throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
+  }
+
+  /** What the next `POST .../certs` answers (and adds to the app's list). */
+  nextUpload: AddedCertificate | null = null;
+
+  /** The app's certs:auto view: the one a spec set, else off with each custom domain unlooked at. */
+  private certsAuto(state: AppState): CertsAuto {
+    return (
+      state.certsAuto ?? {
+        enabled: false,
+        domains: state.domains.map((d) => ({
+          hostname: d.hostname,
+          state: null,
+          certificateId: null,
+          certificateSource: null,
+          expiresAt: null,
+          problem: null,
+          attempts: 0,
+          lastAttemptAt: null,
+          nextAttemptAt: null,
+        })),
+      }
+    );
   }
 
   private createApp(body: unknown): App {
@@ -513,6 +566,8 @@ export class FakeApi {
       domains: [],
       builds: [],
       logs: [],
+      certs: [],
+      certsAuto: null,
     });
     return app;
   }
