@@ -95,15 +95,11 @@ describe('paas certs against the real api', () => {
         `^=== shop Certificates\\nID +Domains +Expires +Source\\n${id} +www\\.shop\\.test +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC +manual\\n$`,
       ),
     );
-    const json = JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout) as {
-      certificates: { id: string; serving: string[] }[];
-      auto: { enabled: boolean };
-    };
+    const json = JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout) as { id: string; serving: string[] }[];
     assert.deepEqual(
-      json.certificates.map((c) => [c.id, c.serving]),
+      json.map((c) => [c.id, c.serving]),
       [[id, ['www.shop.test']]],
     );
-    assert.equal(json.auto.enabled, false);
     assert.match(
       (await ok('certs:info', id, '-a', 'shop')).stdout,
       new RegExp(`^=== ${id}\\nNames: +www\\.shop\\.test\\n`),
@@ -129,9 +125,7 @@ describe('paas certs against the real api', () => {
     assert.equal(swapped.status, 1);
     assert.match(swapped.stderr, /paas: cert: holds a private key: the key goes in the key field/);
     assert.ok(!swapped.stderr.includes(key.split('\n')[1] ?? 'x'), 'the key is not echoed');
-    const id =
-      (JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout) as { certificates: { id: string }[] })
-        .certificates[0]?.id ?? '';
+    const id = (JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout) as { id: string }[])[0]?.id ?? '';
     const unconfirmed = await run('certs:remove', id, '-a', 'shop');
     assert.equal(unconfirmed.status, 1);
     assert.equal(unconfirmed.stderr, `paas: this would remove certificate ${id} of shop: re-run with --confirm shop\n`);
@@ -147,10 +141,7 @@ describe('paas certs against the real api', () => {
       (await ok('certs:remove', id, '-a', 'shop', '--confirm', 'shop')).stderr,
       `Removing certificate ${id} from shop... done\n`,
     );
-    assert.deepEqual(
-      (JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout) as { certificates: unknown[] }).certificates,
-      [],
-    );
+    assert.deepEqual(JSON.parse((await ok('certs', '-a', 'shop', '--json')).stdout) as unknown[], []);
   });
 
   it('https shows the redirect and HSTS, off by default; https:redirect and https:hsts change them', async () => {

@@ -14,16 +14,16 @@ import { type JsonFlag, action, appPath, appSession } from '../session';
 
 /**
  * The certificates, then (when they are on) each custom domain's automatic certificate, as
- * Heroku's `certs` lists its ACM certificates with their status; --json gives both,
- * `{certificates, auto}`.
+ * Heroku's `certs` lists its ACM certificates with their status. --json stays the list of
+ * certificates (scripts read it; `certs:auto --json` has the domains' states).
  */
 export async function certs(io: CliIo, flags: AppFlags & JsonFlag): Promise<void> {
   const { client, app } = await appSession(io, flags);
+  if (flags.json) return io.out(json(await client.get<Certificate[]>(appPath(app, 'certs'))));
   const [list, auto] = await Promise.all([
     client.get<Certificate[]>(appPath(app, 'certs')),
     client.get<CertsAuto>(appPath(app, 'certs', 'auto')),
   ]);
-  if (flags.json) return io.out(json({ certificates: list, auto }));
   if (list.length === 0 && !auto.enabled)
     return io.out(`${app} has no certificates: paas certs:add CERT_FILE KEY_FILE adds one.\n`);
   if (list.length > 0) {
