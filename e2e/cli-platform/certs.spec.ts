@@ -4,11 +4,11 @@
  * certificates of a test PKI the api is told to trust (PAAS_CERTS_TRUSTED_CA_FILE).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, type TestPki, makeTestPki, startLocalRedis } from '@paas/platform/testing';
-import { type RunningApi, adminTokenPath, loadApiConfig, startApi } from '@paas/api/testing';
+import { type PlatformApi, callApi, readAdminToken, startLocalApi } from '../platform/support/api';
 import { type Result, paasAsync, tempRoots } from '../support/cli';
 
 describe('paas certs against the real api', () => {
@@ -16,7 +16,7 @@ describe('paas certs against the real api', () => {
   const base = join(roots.root, '..');
   const files = join(base, 'files');
   let redis: LocalRedis | undefined;
-  let api: RunningApi | undefined;
+  let api: PlatformApi | undefined;
   let pki: TestPki;
   let env: NodeJS.ProcessEnv = {};
   let key = '';
@@ -28,13 +28,7 @@ describe('paas certs against the real api', () => {
     return r;
   };
   const post = async (path: string, body: unknown): Promise<void> => {
-    const token = readFileSync(adminTokenPath(roots.root), 'utf8').trim();
-    const res = await fetch(`${api?.url}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${path}: ${res.status} ${await res.text()}`);
+    await callApi(api?.url ?? '', readAdminToken(roots.root), 'POST', path, body);
   };
 
   before(async () => {
@@ -42,16 +36,10 @@ describe('paas certs against the real api', () => {
     pki = await makeTestPki();
     writeFileSync(join(files, 'roots.pem'), pki.root.cert);
     redis = await startLocalRedis(join(base, 'redis'));
-    api = await startApi(
-      loadApiConfig({
-        ...roots.env,
-        PAAS_API_ADDR: '127.0.0.1:0',
-        DATABASE_URL: `sqlite://${join(base, 'db', 'paas.db')}`,
-        REDIS_URL: redis.url,
-        PAAS_BUILD_WORKERS: '0',
-        PAAS_CERTS_TRUSTED_CA_FILE: join(files, 'roots.pem'),
-      }),
-    );
+    api = await startLocalApi(base, redis.url, {
+      ...roots.env,
+      PAAS_CERTS_TRUSTED_CA_FILE: join(files, 'roots.pem'),
+    });
     env = {
       PATH: process.env['PATH'],
       HOME: join(base, 'home'),
@@ -69,7 +57,7 @@ describe('paas certs against the real api', () => {
   });
 
   after(async () => {
-    await api?.app.close().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
     roots.cleanup();
   });

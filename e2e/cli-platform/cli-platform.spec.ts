@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { App, createRelease } from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE, type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
+import { type PlatformApi, startLocalApi } from '../platform/support/api';
 import { PAAS, type Result, cliFor, containersUnder, mountsUnder, tempRoots } from '../support/cli';
 
 /**
@@ -48,7 +48,7 @@ describe('paas platform verbs against the real api', () => {
   const repo = join(base, 'repo');
   const outside = join(base, 'outside');
   let redis: LocalRedis | undefined;
-  let api: RunningApi | undefined;
+  let api: PlatformApi | undefined;
   let url = '';
   let env: NodeJS.ProcessEnv = {};
 
@@ -78,15 +78,7 @@ describe('paas platform verbs against the real api', () => {
     // Before the api runs in this process: cliFor is synchronous.
     cliFor(roots.env).ok('image', 'bootstrap', 'busybox');
     redis = await startLocalRedis(join(base, 'redis'));
-    api = await startApi(
-      loadApiConfig({
-        ...roots.env,
-        PAAS_API_ADDR: '127.0.0.1:0',
-        DATABASE_URL: `sqlite://${join(base, 'db', 'paas.db')}`,
-        REDIS_URL: redis.url,
-        PAAS_BUILD_WORKERS: '0',
-      }),
-    );
+    api = await startLocalApi(base, redis.url, roots.env);
     url = api.url;
     env = {
       PATH: process.env['PATH'],
@@ -98,7 +90,7 @@ describe('paas platform verbs against the real api', () => {
   });
 
   after(async () => {
-    await api?.app.close().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
     let left: { mounts: string[]; containers: string[] };
     try {
@@ -339,7 +331,7 @@ describe('paas platform verbs against the real api', () => {
     };
 
     before(async () => {
-      dataSource = (api as RunningApi).app.get<DataSource>(DATA_SOURCE);
+      dataSource = (api as PlatformApi).dataSource;
       await ok(['apps:create', 'e2e-deployed']);
       appId = (await dataSource.manager.findOneByOrFail(App, { name: 'e2e-deployed' })).id;
       await ok(['config:set', 'GREETING=hi there', '-a', 'e2e-deployed']);

@@ -13,21 +13,17 @@
  * accept it, and /proc says which process holds the server's end of that connection.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { type LocalRedis, type TestPki, makeTestPki } from '@paas/platform/testing';
 import { ensureSealingKey, sealingKeyFile } from '@paas/platform/tls';
-import { type RunningApi, loadApiConfig, startApi } from '@paas/api/testing';
-import { callApi, readAdminToken } from '../platform/support/api';
-import { RouterProcess, cleanup, ensureBuilt, redisServer, routerEnv, send, waitFor } from './support';
+import { type PlatformApi, callApi, readAdminToken, startLocalApi } from '../platform/support/api';
+import { RouterProcess, cleanup, curlHttps, ensureBuilt, redisServer, routerEnv, send, waitFor } from './support';
 
-const run = promisify(execFile);
 const DOMAIN = 'apps.test';
 
 /** The pid among `pids` that holds the server's end of the loopback connection from `clientPort` to `serverPort`. */
@@ -81,26 +77,15 @@ async function handshakeOn(
 
 describe('router e2e: certificates from the api', () => {
   let redis: LocalRedis;
-  let api: RunningApi | undefined;
+  let api: PlatformApi | undefined;
   let router: RouterProcess;
   let pki: TestPki;
   let dir: string;
   let token = '';
 
-  /** curl through the router's HTTPS listener for `host`, trusting only the test root. */
-  const curl = (host: string): Promise<{ stdout: string; stderr: string }> =>
-    run('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--cacert',
-      join(dir, 'root.pem'),
-      '--resolve',
-      `${host}:${router.tlsPort}:127.0.0.1`,
-      `https://${host}:${router.tlsPort}/`,
-    ]);
+  /** The status of GET / through the router's HTTPS listener for `host`, trusting only the test root. */
+  const curl = (host: string): Promise<string> =>
+    curlHttps(router.tlsPort, host, join(dir, 'root.pem'), { writeOut: '%{http_code}' });
   const call = (method: string, path: string, body?: unknown, status = 200): Promise<unknown> =>
     callApi(api?.url ?? '', token, method, path, body, status);
 
@@ -111,19 +96,13 @@ describe('router e2e: certificates from the api', () => {
     writeFileSync(join(dir, 'root.pem'), pki.root.cert);
     redis = await redisServer();
     const root = join(dir, 'root');
-    api = await startApi(
-      loadApiConfig({
-        PAAS_ROOT: root,
-        PAAS_RUN: join(dir, 'run'),
-        PAAS_API_ADDR: '127.0.0.1:0',
-        DATABASE_URL: `sqlite://${join(dir, 'db', 'paas.db')}`,
-        REDIS_URL: redis.url,
-        PAAS_BUILD_WORKERS: '0',
-        PAAS_DOMAIN: DOMAIN,
-        PAAS_RECONCILE_MS: '200',
-        PAAS_CERTS_TRUSTED_CA_FILE: join(dir, 'root.pem'),
-      }),
-    );
+    api = await startLocalApi(dir, redis.url, {
+      PAAS_ROOT: root,
+      PAAS_RUN: join(dir, 'run'),
+      PAAS_DOMAIN: DOMAIN,
+      PAAS_RECONCILE_MS: '200',
+      PAAS_CERTS_TRUSTED_CA_FILE: join(dir, 'root.pem'),
+    });
     token = readAdminToken(root);
     const sealing = sealingKeyFile(root);
     ensureSealingKey(sealing);
@@ -139,7 +118,7 @@ describe('router e2e: certificates from the api', () => {
   });
 
   after(async () => {
-    await api?.app.close().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     await cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -151,8 +130,7 @@ describe('router e2e: certificates from the api', () => {
     await call('POST', '/api/apps/shop/certs', { cert: pki.chain(leaf), key: leaf.key }, 201);
     // the app has no instance: the route's 503 comes over a handshake the client verified
     await waitFor('the router to serve www.shop.test over verified TLS', async () => {
-      const r = await curl('www.shop.test').catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
-      return r.stdout === '503';
+      return (await curl('www.shop.test').catch(() => '')) === '503';
     });
     // a name of the certificate that is not the app's domain is not served
     await assert.rejects(curl('old.shop.test'));
@@ -195,7 +173,7 @@ describe('router e2e: certificates from the api', () => {
     await eachServes(workers, router.tlsPort, 'while the router runs');
     assert.deepEqual(router.workerPids(), workers, 'no worker was restarted');
 
-    await api?.app.close();
+    await api?.close();
     api = undefined;
     await eachServes(workers, router.tlsPort, 'with the api down');
     // a router started now has only Redis to take the table from

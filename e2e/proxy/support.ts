@@ -4,7 +4,7 @@
  * servers in this process or in child processes that a test can SIGKILL. Everything started
  * here is stopped by `cleanup()` (and, failing that, when this process exits).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import {
@@ -20,6 +20,7 @@ import { type AddressInfo, type Socket, connect, createServer as createTcpServer
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 
 export const WORKSPACE = resolve(__dirname, '..', '..');
@@ -393,6 +394,24 @@ export function send(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/**
+ * GET https://HOST:PORT/PATH with curl, HOST resolved to loopback (the router's TLS listener),
+ * trusting only `caFile`: a real client that verifies the chain for the name. Resolves to what
+ * curl printed: the body, or with `writeOut` what its -w format says (`%{http_code}`); rejects
+ * when curl fails, a failed handshake or verification included.
+ */
+export async function curlHttps(
+  port: number,
+  host: string,
+  caFile: string,
+  options: { path?: string; writeOut?: string } = {},
+): Promise<string> {
+  const args = ['-sS', '--cacert', caFile, '--resolve', `${host}:${port}:127.0.0.1`];
+  if (options.writeOut !== undefined) args.push('-o', '/dev/null', '-w', options.writeOut);
+  const { stdout } = await promisify(execFile)('curl', [...args, `https://${host}:${port}${options.path ?? '/'}`]);
+  return stdout;
 }
 
 /**

@@ -6,13 +6,11 @@
  * is apps/proxy/src/tls.spec.ts's; here: the table's way to every worker, live, and without Redis.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { CERTS_KEY, type TableCert, putAcmeChallenge, removeAppCerts, setAppCerts } from '@paas/platform/certs';
@@ -31,14 +29,13 @@ import {
   RouterProcess,
   backend,
   cleanup,
+  curlHttps,
   ensureBuilt,
   redisServer,
   routerEnv,
   send,
   waitFor,
 } from './support';
-
-const run = promisify(execFile);
 
 /** The names of the certificate a fresh connection gets for `servername`, or the handshake's error. */
 function served(port: number, servername: string, ca: string): Promise<string> {
@@ -127,15 +124,7 @@ describe('router e2e: HTTPS', () => {
       new Set(['DNS:shop.example.com, DNS:*.shop.example.com']),
     );
     // A real client verifying the chain for the name, through the router to the app.
-    const { stdout } = await run('curl', [
-      '-sS',
-      '--cacert',
-      caFile,
-      '--resolve',
-      `shop.example.com:${router.tlsPort}:127.0.0.1`,
-      `https://shop.example.com:${router.tlsPort}/hello`,
-    ]);
-    assert.equal(stdout, 'shop /hello');
+    assert.equal(await curlHttps(router.tlsPort, 'shop.example.com', caFile, { path: '/hello' }), 'shop /hello');
     assert.equal(app.seen.at(-1)?.headers['x-forwarded-proto'], 'https');
 
     await removeAppCerts(writer, 'shop');
@@ -186,15 +175,7 @@ describe('router e2e: HTTPS', () => {
     writer.disconnect();
     await redis.stop();
     assert.deepEqual(await manyTimes('shop.example.com'), new Set(['DNS:shop.example.com']));
-    const { stdout } = await run('curl', [
-      '-sS',
-      '--cacert',
-      caFile,
-      '--resolve',
-      `shop.example.com:${router.tlsPort}:127.0.0.1`,
-      `https://shop.example.com:${router.tlsPort}/still`,
-    ]);
-    assert.equal(stdout, 'shop /still');
+    assert.equal(await curlHttps(router.tlsPort, 'shop.example.com', caFile, { path: '/still' }), 'shop /still');
   });
 });
 

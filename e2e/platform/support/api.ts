@@ -3,12 +3,13 @@
  * does: the admin token of its root, JSON calls with a bearer token. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { type ApiConfig, DATA_SOURCE, REDIS, adminTokenPath, startApi } from '@paas/api/testing';
+import { type ApiConfig, DATA_SOURCE, REDIS, adminTokenPath, loadApiConfig, startApi } from '@paas/api/testing';
 
 export interface PlatformApi {
   readonly app: INestApplication;
@@ -27,6 +28,23 @@ export async function startPlatformApi(config: ApiConfig): Promise<PlatformApi> 
     redis: app.get<Redis>(REDIS),
     close: () => app.close(),
   };
+}
+
+/**
+ * The api alone (no agent, registry or build worker), as CLI and router specs run it: on
+ * loopback at any port, SQLite under `dir`, the Redis at `redisUrl`. `env` gives its roots
+ * (PAAS_ROOT, PAAS_RUN: tempRoots().env or the spec's own) and the spec's settings.
+ */
+export function startLocalApi(dir: string, redisUrl: string, env: NodeJS.ProcessEnv): Promise<PlatformApi> {
+  return startPlatformApi(
+    loadApiConfig({
+      ...env,
+      PAAS_API_ADDR: '127.0.0.1:0',
+      DATABASE_URL: `sqlite://${join(dir, 'db', 'paas.db')}`,
+      REDIS_URL: redisUrl,
+      PAAS_BUILD_WORKERS: '0',
+    }),
+  );
 }
 
 /** The admin token an api made in its root on first start (what the local CLI uses). */

@@ -7,6 +7,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { connectRedis } from './redis';
 import { type LocalRedis, startLocalRedis } from './redis-server';
+import { waitFor } from './testing/wait';
 import {
   type AppRoute,
   type RouteChange,
@@ -26,14 +27,6 @@ import {
   setAppRoutes,
   validateRoute,
 } from './routes';
-
-async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('route entries', () => {
   it('splits IPv4 and IPv6 backend addresses and rejects anything else', () => {
@@ -165,7 +158,7 @@ describe('the route table on a real redis-server', () => {
     assert.deepEqual([...table.routes.keys()], ['blog']);
     assert.deepEqual(table.routes.get('blog')?.check, { type: 'http', path: '/up' });
     assert.deepEqual(table.routes.get('blog')?.https, { redirect: true, hstsMaxAge: 60 });
-    await waitFor('three messages', () => messages.length === 3);
+    await waitFor(() => messages.length === 3, 'three messages');
     assert.deepEqual(
       messages.map((m) => JSON.parse(m)),
       [
@@ -232,12 +225,12 @@ describe('the route table on a real redis-server', () => {
 
       // One change: only that app is read.
       await setAppRoutes(redis, 'two', ['two.example.com'], []);
-      await waitFor('version 2', () => watcher.version === 2);
+      await waitFor(() => watcher.version === 2, 'version 2');
       assert.deepEqual(changes.at(-1), { version: 2, apps: ['two'] });
       assert.deepEqual(seen.get('two')?.hosts, ['two.example.com']);
 
       await removeAppRoutes(redis, 'one');
-      await waitFor('version 3', () => watcher.version === 3);
+      await waitFor(() => watcher.version === 3, 'version 3');
       assert.equal(seen.has('one'), false);
 
       // A change whose message never came (written without publishing), then one that did:
@@ -245,21 +238,21 @@ describe('the route table on a real redis-server', () => {
       await redis.hset(ROUTES_KEY, 'three', JSON.stringify({ app: 'three' }));
       await redis.incr(ROUTES_VERSION_KEY);
       await setAppRoutes(redis, 'four', [], []);
-      await waitFor('version 5', () => watcher.version === 5);
+      await waitFor(() => watcher.version === 5, 'version 5');
       assert.deepEqual([...seen.keys()].sort(), ['four', 'three', 'two']);
       assert.ok(changes.some((c) => c.version === 5 && c.apps === 'all'));
 
       // A lost message with nothing after it: the periodic version check finds it.
       await redis.hdel(ROUTES_KEY, 'three');
       await redis.incr(ROUTES_VERSION_KEY);
-      await waitFor('version 6', () => watcher.version === 6);
+      await waitFor(() => watcher.version === 6, 'version 6');
       assert.equal(seen.has('three'), false);
 
       // Garbage on the channel and in the table is reported, never fatal.
       await redis.publish(ROUTES_CHANNEL, 'not json at all');
       await redis.hset(ROUTES_KEY, 'broken', 'xx');
       await redis.incr(ROUTES_VERSION_KEY);
-      await waitFor('version 7', () => watcher.version === 7);
+      await waitFor(() => watcher.version === 7, 'version 7');
       assert.ok(problems.some((p) => /ignored a message that is not/.test(p)));
       assert.ok(problems.some((p) => /skipped app "broken"/.test(p)));
       assert.deepEqual([...seen.keys()].sort(), ['four', 'two']);
@@ -286,13 +279,13 @@ describe('the route table on a real redis-server', () => {
         7,
       );
       assert.equal(rebuilt, 9);
-      await waitFor('the rebuilt table', () => watcher.version === 9);
+      await waitFor(() => watcher.version === 9, 'the rebuilt table');
       assert.deepEqual([...seen.keys()].sort(), ['fresh', 'two']);
       assert.deepEqual(changes.at(-1), { version: 9, apps: 'all' });
 
       // Versions go on from there and the watcher follows them one by one.
       await setAppRoutes(redis, 'later', [], []);
-      await waitFor('version 10', () => watcher.version === 10);
+      await waitFor(() => watcher.version === 10, 'version 10');
       assert.deepEqual(changes.at(-1), { version: 10, apps: ['later'] });
 
       // Redis came back from an older snapshot (the last second's writes lost): its table is
@@ -306,7 +299,7 @@ describe('the route table on a real redis-server', () => {
       assert.ok(seen.has('later'));
       assert.equal(problems.slice(before).filter((p) => /is older at version 8, older than 10/.test(p)).length, 1);
       await rebuildRoutes(redis, [{ app: 'fresh', hosts: [], backends: [], check: { type: 'tcp' } }], 10);
-      await waitFor('the rebuild past it', () => watcher.version === 12);
+      await waitFor(() => watcher.version === 12, 'the rebuild past it');
       assert.deepEqual([...seen.keys()], ['fresh']);
       // ...or, when no writer rebuilds it (one that never saw the lost writes), the older table
       // once the hold is over: the control plane writes on from it
@@ -314,7 +307,7 @@ describe('the route table on a real redis-server', () => {
       await redis.hset(ROUTES_KEY, 'older', JSON.stringify({ app: 'older' }));
       await sleep(300);
       assert.equal(watcher.version, 12);
-      await waitFor('the older table after the hold', () => watcher.version === 11);
+      await waitFor(() => watcher.version === 11, 'the older table after the hold');
       assert.deepEqual([...seen.keys()].sort(), ['fresh', 'older']);
 
       // held again (Redis older), a writer that never saw the lost versions writes on and
@@ -325,7 +318,7 @@ describe('the route table on a real redis-server', () => {
       assert.equal(watcher.version, 11, 'held');
       await redis.set(ROUTES_VERSION_KEY, '11');
       await setAppRoutes(redis, 'newest', [], []);
-      await waitFor('version 12', () => watcher.version === 12);
+      await waitFor(() => watcher.version === 12, 'version 12');
       assert.deepEqual([...seen.keys()].sort(), ['newest', 'older'], 'fresh is gone from Redis, so from the router');
     } finally {
       await watcher.stop();

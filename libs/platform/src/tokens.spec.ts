@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { openDatabase } from './model/database';
 import { ApiToken } from './model/entities';
-import { testDatabase, type TestDatabase } from './testing/databases';
+import { suiteDatabase } from './testing/databases';
 import { TOKEN_PATTERN, findToken, generateToken, hashToken, issueToken, tokenAllowsApp } from './tokens';
 
 describe('api tokens', () => {
-  let db: TestDatabase;
+  const db = suiteDatabase('sqlite');
   let ds: DataSource;
-  before(async () => {
-    db = await testDatabase('sqlite');
-    ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
-  });
-  after(async () => {
-    await ds?.destroy();
-    await db?.dispose();
+  before(() => {
+    ds = db();
   });
 
   it('are paas_ plus 40 base62 characters, all different', () => {

@@ -6,14 +6,13 @@ import {
   Certificate,
   Domain,
   type ObtainedCertificate,
-  openDatabase,
   renewAt,
   unseal,
 } from '@paas/platform';
-import { TEST_DATABASES, type TestPki, makeTestPki, testDatabase } from '@paas/platform/testing';
+import { TEST_DATABASES, type TestPki, makeTestPki, suiteDatabase } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AcmeIssuer, type AcmeOrders } from './acme-issuer';
 import { databaseAccountKeys } from './acme-orders';
@@ -57,19 +56,13 @@ function fakeOrders(pki: TestPki, clock: () => Date) {
 
 for (const kind of TEST_DATABASES) {
   describe(`the ACME issuer on ${kind}`, () => {
+    const db = suiteDatabase(kind);
     let ds: DataSource;
     let pki: TestPki;
-    let dispose: () => Promise<void> = async () => undefined;
     const sealingKey = randomBytes(32);
     before(async () => {
       pki = await makeTestPki();
-      const db = await testDatabase(kind);
-      dispose = db.dispose;
-      ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
-    });
-    after(async () => {
-      await ds?.destroy();
-      await dispose();
+      ds = db();
     });
 
     async function setup(apps: Record<string, { auto: boolean; domains: string[] }>) {

@@ -12,7 +12,7 @@ import type { CertsAutoView, DomainCertStateView } from './certs-auto.dto';
 /**
  * `paas certs:auto`: an app's switch for certificates over ACME and each custom domain's state.
  * The scheduler leader's issuer (acme-issuer.ts) does the work; enabling asks it for a round at
- * once (through a pass: the leader may be another api). Disabling stops new orders and renewals
+ * once (SchedulerService.wakeAcmeIssuer: the leader may be another api). Disabling stops new orders and renewals
  * and forgets the domains' states; certificates already obtained keep serving until they expire
  * (or are removed with certs:remove), as Heroku's ACM does. A domain an uploaded certificate
  * serves is `manual`: the issuer leaves it to that one (acme-issuer.ts MANUAL_WINS).
@@ -46,7 +46,7 @@ export class CertsAutoService {
         .execute();
       return this.view(em, app.id);
     });
-    this.scheduler.kick();
+    this.scheduler.wakeAcmeIssuer();
     if (!app.certsAuto) await logAppEvent(this.redis, app.id, 'Automatic certificates enabled');
     return view;
   }

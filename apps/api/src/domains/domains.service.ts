@@ -43,8 +43,8 @@ export class DomainsService {
     }
     // a stored certificate may cover the new domain
     await this.certs.publish(app.id);
-    // routed at the next pass, and (certsAuto) ordered by the leader's ACME issuer right after it
-    if (app.certsAuto) this.scheduler.kick();
+    // ordered by the leader's ACME issuer now (the router answers its challenges for any host)
+    if (app.certsAuto) this.scheduler.wakeAcmeIssuer();
     return view(await this.dataSource.manager.findOneByOrFail(Domain, { id: domain.id }));
   }
 

@@ -6,14 +6,9 @@
  */
 import { Instance, Release } from '@paas/platform';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadApiConfig } from '../config';
-import { type RunningApi, startApi } from '../server';
 import { appNamed, createApp, deployRelease } from '../testing/fixtures';
-import { type TestApi, send, startTestApi } from '../testing/harness';
+import { type TestApi, type TestReplica, startTestApi, startTestReplica } from '../testing/harness';
 import { waitFor } from '../testing/wait';
 import { DeploysService } from './deploys.service';
 
@@ -21,32 +16,18 @@ const QUIET = { PAAS_RECONCILE_MS: '60000', PAAS_NODE_TIMEOUT: '600' };
 
 describe('scheduler with two api replicas on postgres', () => {
   let first: TestApi;
-  let second: RunningApi | undefined;
-  const base = mkdtempSync(join(tmpdir(), 'paas-replica-'));
+  let second: TestReplica | undefined;
   /** A request to the second api, with the admin token the first made. */
   const viaSecond = (method: string, path: string, body?: unknown) =>
-    send((second as RunningApi).url, method, path, { token: first.adminToken, body });
+    (second as TestReplica).request(method, path, { body });
 
   before(async () => {
     first = await startTestApi('postgres', QUIET);
-    const redis = first.redis.options.path;
-    assert.ok(redis, 'the test redis listens on a unix socket');
-    second = await startApi(
-      loadApiConfig({
-        PAAS_ROOT: join(base, 'root'),
-        PAAS_RUN: join(base, 'run'),
-        PAAS_API_ADDR: '127.0.0.1:0',
-        DATABASE_URL: (first.dataSource.options as { url: string }).url,
-        REDIS_URL: `unix://${redis}`,
-        PAAS_BUILD_WORKERS: '0',
-        ...QUIET,
-      }),
-    );
+    second = await startTestReplica(first, QUIET);
   });
   after(async () => {
-    await second?.app.close();
+    await second?.close();
     await first?.close();
-    rmSync(base, { recursive: true, force: true });
   });
 
   it('the first leads, the second follows; both name the leader', async () => {
@@ -78,7 +59,7 @@ describe('scheduler with two api replicas on postgres', () => {
     const release = await first.dataSource.manager.findOneByOrFail(Release, { appId: app.id, version: 1 });
     const lines: string[] = [];
     const stop = new AbortController();
-    const watching = (second as RunningApi).app
+    const watching = (second as TestReplica).api.app
       .get(DeploysService)
       .waitLive(release.id, { onLine: (line) => lines.push(line), signal: stop.signal });
     try {

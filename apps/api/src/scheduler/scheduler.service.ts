@@ -14,10 +14,21 @@
  * (what a pass remembers in memory, the deploy clocks and the route table last written, starts
  * afresh from the tables and Redis), whose writes are fenced by the term: a plan of an old term
  * never commits, and its route writes stop once this process knows it lost office.
+ *
+ * The leader also runs the term's ACME issuer, which looks on its own timer and when asked
+ * (wakeAcmeIssuer, over the same channel from another api), never because of a pass.
  */
 import { HttpAdapterHost } from '@nestjs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CertTableKeeper, RedisCertTable, Release, SCHEDULER_KICK_CHANNEL, askForPass } from '@paas/platform';
+import {
+  CertTableKeeper,
+  KICK_ACME,
+  RedisCertTable,
+  Release,
+  SCHEDULER_KICK_CHANNEL,
+  askForAcmeRound,
+  askForPass,
+} from '@paas/platform';
 import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
@@ -122,7 +133,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.timer.unref();
     const subscriber = this.redis.duplicate();
     this.subscriber = subscriber;
-    subscriber.on('message', () => this.passHere());
+    subscriber.on('message', (_channel: string, message: string) =>
+      message === KICK_ACME ? this.acmeRoundHere() : this.passHere(),
+    );
     subscriber.on('error', () => undefined); // reconnects by itself; passes run on the timer meanwhile
     await subscriber.subscribe(SCHEDULER_KICK_CHANNEL).catch((err: unknown) => {
       this.logger.warn(`cannot subscribe to ${SCHEDULER_KICK_CHANNEL}: ${(err as Error).message}`);
@@ -210,6 +223,22 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }, 5);
   }
 
+  /**
+   * Asks the leader's ACME issuer for a round (auto certificates enabled for an app, a domain
+   * added to such an app): here when this api leads, else over SCHEDULER_KICK_CHANNEL; best
+   * effort, the issuer's timer catches up.
+   */
+  wakeAcmeIssuer(): void {
+    if (!this.enabled || this.stopped) return;
+    if (this.leader.leading) return this.acmeRoundHere();
+    askForAcmeRound(this.redis).catch(() => undefined);
+  }
+
+  private acmeRoundHere(): void {
+    if (this.stopped || !this.leader.leading) return;
+    this.acmeIssuer?.poke();
+  }
+
   /** A pass here soon, if this api leads. */
   private passHere(): void {
     if (!this.enabled || this.stopped || this.pending || !this.leader.leading) return;
@@ -262,8 +291,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await this.certKeeper
         ?.keep()
         .catch((err: unknown) => this.logger.error(`certificate table: ${(err as Error).message}`));
-      // a pass is asked for when auto certificates are enabled (certs-auto.service.ts)
-      this.acmeIssuer?.poke();
     } catch (err) {
       // the elector has stepped down already; the new leader plans from what is committed
       if (err instanceof NotLeaderError) return this.logger.warn(`pass dropped: ${err.message}`);

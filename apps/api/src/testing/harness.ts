@@ -97,6 +97,60 @@ export async function startTestApi(kind: DatabaseKind, env: Env = {}): Promise<T
   }
 }
 
+/** Another api process's worth on a TestApi's database and Redis, as replica specs start it. */
+export interface TestReplica {
+  readonly url: string;
+  readonly api: RunningApi;
+  /** A request to this api, with the admin token `first` made. */
+  request(method: string, path: string, options?: RequestOptions): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+/**
+ * A second api (its own Nest app, database pool, Redis connections and PAAS_ROOT) on `first`'s
+ * database and Redis; it follows while `first` leads. Replicas share one database only on
+ * PostgreSQL (on SQLite each api leads). `close` stops it and removes its root.
+ */
+export async function startTestReplica(first: TestApi, env: Env = {}): Promise<TestReplica> {
+  const redis = first.redis.options.path;
+  if (!redis) throw new Error('startTestReplica: the test redis of the first api does not listen on a unix socket');
+  const base = mkdtempSync(join(tmpdir(), 'paas-replica-'));
+  let api: RunningApi | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await api?.app.close().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+    })());
+  try {
+    api = await startApi(
+      loadApiConfig({
+        PAAS_ROOT: join(base, 'root'),
+        PAAS_RUN: join(base, 'run'),
+        PAAS_API_ADDR: '127.0.0.1:0',
+        DATABASE_URL: (first.dataSource.options as { url: string }).url,
+        REDIS_URL: `unix://${redis}`,
+        PAAS_BUILD_WORKERS: '0',
+        ...env,
+      }),
+    );
+    const running = api;
+    return {
+      url: running.url,
+      api: running,
+      request: (method, path, options = {}) =>
+        send(running.url, method, path, {
+          ...options,
+          token: options.token === undefined ? first.adminToken : options.token,
+        }),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 /** One HTTP request through node:http (fetch cannot pick the source address). */
 export function send(url: string, method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };

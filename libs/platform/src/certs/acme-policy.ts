@@ -3,7 +3,8 @@
  * loop that calls them, and obtainCertificate that acts, live elsewhere).
  *
  * - Renew at two thirds of a certificate's lifetime, as certbot and Caddy do: 60 of Let's
- *   Encrypt's 90 days, leaving a month of retries before it expires.
+ *   Encrypt's 90 days, leaving a month of retries before it expires. The platform CA's leaves
+ *   (tls/platform-ca.ts ensureLeaf) follow the same rule, from here.
  * - After a failure, wait 1 minute, doubling per consecutive failure up to 6 hours, with
  *   "equal jitter" (a random point in the second half of the wait): replicas and domains that
  *   failed together do not retry together, and the wait never shrinks below half its step.

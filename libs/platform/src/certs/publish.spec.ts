@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { openDatabase } from '../model/database';
 import { App, Certificate, Domain } from '../model/entities';
-import { type TestDatabase, testDatabase } from '../testing/databases';
+import { suiteDatabase } from '../testing/databases';
 import { suiteRedis } from '../testing/redis';
 import { makeTestPki } from '../testing/test-pki';
 import { CertTableKeeper, RedisCertTable, publishedCerts, servingCerts } from './publish';
@@ -64,15 +63,10 @@ describe('which certificate serves each domain', () => {
 
 describe('CertTableKeeper', () => {
   const redis = suiteRedis('paas-cert-keeper-');
-  let db: TestDatabase;
+  const db = suiteDatabase('sqlite');
   let ds: DataSource;
-  before(async () => {
-    db = await testDatabase('sqlite');
-    ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
-  });
-  after(async () => {
-    await ds?.destroy();
-    await db?.dispose();
+  before(() => {
+    ds = db();
   });
 
   it('writes the table at its first keep, again once it was lost, and puts right what differs at each sync', async () => {

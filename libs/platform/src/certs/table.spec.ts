@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { redisOptions } from '../redis';
 import { suiteRedis } from '../testing/redis';
+import { waitFor } from '../testing/wait';
 import { ensurePlatformCa, issueLeaf } from '../tls/platform-ca';
 import { seal } from '../tls/sealed';
 import type { TableChange } from '../versioned-table';
@@ -25,14 +25,6 @@ import {
   setAppCerts,
   validateTableCert,
 } from './table';
-
-async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('the certificate table', () => {
   const redis = suiteRedis('paas-cert-table-');
@@ -78,7 +70,7 @@ describe('the certificate table', () => {
       assert.deepEqual(table.certs.get('shop')?.[0]?.domains, ['shop.example.com', '*.shop.example.com']);
       assert.equal(table.certs.get('shop')?.[0]?.notAfter, '2030-01-01T00:00:00.000Z');
       assert.deepEqual(JSON.parse((await redis().hget(CERTS_KEY, 'shop')) ?? '').app, 'shop');
-      await waitFor('three messages', () => messages.length === 3);
+      await waitFor(() => messages.length === 3, 'three messages');
       assert.deepEqual(
         messages.map((m) => JSON.parse(m)),
         [
@@ -171,19 +163,19 @@ describe('the certificate table', () => {
       await watcher.start();
       assert.deepEqual(changes, [{ version: 1, apps: 'all' }]);
       await setAppCerts(redis(), 'blog', [blog]);
-      await waitFor('version 2', () => watcher.version === 2);
+      await waitFor(() => watcher.version === 2, 'version 2');
       assert.deepEqual(changes.at(-1), { version: 2, apps: ['blog'] });
       assert.deepEqual(
         seen.get('blog')?.map((c) => c.id),
         ['c-2'],
       );
       await removeAppCerts(redis(), 'shop');
-      await waitFor('version 3', () => watcher.version === 3);
+      await waitFor(() => watcher.version === 3, 'version 3');
       assert.equal(seen.has('shop'), false);
       // Written by hand with a broken certificate beside a good one, announced as writers do.
       await redis().hset(CERTS_KEY, 'blog', JSON.stringify({ app: 'blog', certs: [blog, { ...shop, key: 'x' }] }));
       await redis().incr(CERTS_VERSION_KEY);
-      await waitFor('version 4', () => watcher.version === 4);
+      await waitFor(() => watcher.version === 4, 'version 4');
       assert.deepEqual(
         seen.get('blog')?.map((c) => c.id),
         ['c-2'],

@@ -1,6 +1,7 @@
 /**
  * The databases platform specs run against: SQLite always, PostgreSQL too. Specs loop over
- * `testDatabases()` and open each with `testDatabaseUrl(kind)`.
+ * TEST_DATABASES and open each with `openTestDatabase(kind)`, or `suiteDatabase(kind)` for
+ * one a whole suite shares.
  *
  * PostgreSQL comes from PAAS_TEST_POSTGRES_URL (a cluster the test run started) or, when a spec
  * file is run on its own, from a private cluster this module starts and stops.
@@ -9,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { type DatabaseKind, openDatabase } from '../model/database';
 import { App } from '../model/entities';
@@ -61,6 +63,25 @@ export async function openTestDatabase(
       await dataSource.destroy();
       await db.dispose();
     },
+  };
+}
+
+/**
+ * A database of a test suite's own, as suiteRedis (redis.ts) gives a redis-server: opened in
+ * the suite's `before`, destroyed in its `after`, whatever failed. Call it inside `describe`;
+ * the data source it returns answers once `before` has run.
+ */
+export function suiteDatabase(kind: DatabaseKind): () => DataSource {
+  let opened: { dataSource: DataSource; close(): Promise<void> } | undefined;
+  before(async () => {
+    opened = await openTestDatabase(kind);
+  });
+  after(async () => {
+    await opened?.close();
+  });
+  return () => {
+    if (!opened) throw new Error('suiteDatabase: the suite has not started');
+    return opened.dataSource;
   };
 }
 

@@ -6,3 +6,4 @@ export { startLocalRedis, type LocalRedis } from '../redis-server';
 export * from './redis';
 export { freePort } from './free-port';
 export * from './test-pki';
+export { waitFor } from './wait';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TlsError, caHash, ensureLeaf, ensurePlatformCa, issueLeaf, loadKeyPair, needsRenewal } from './platform-ca';
+import { TlsError, caHash, ensureLeaf, ensurePlatformCa, issueLeaf, loadKeyPair } from './platform-ca';
 import { platformTlsDirectory as tlsDirectory } from '@paas/config';
 
 const DAY = 86_400_000;
@@ -125,8 +125,8 @@ describe('platform CA', () => {
     const first = await ensureLeaf(dir, ca, 'api', request);
     assert.equal(statSync(join(dir, 'api.pem')).mode & 0o777, 0o600);
     assert.equal((await ensureLeaf(dir, ca, 'api', request)).cert, first.cert, 'reused');
-    assert.equal(needsRenewal(first.cert, new Date(Date.now() + 200 * DAY)), false);
-    assert.equal(needsRenewal(first.cert, new Date(Date.now() + 250 * DAY)), true);
+    const kept = await ensureLeaf(dir, ca, 'api', request, new Date(Date.now() + 200 * DAY));
+    assert.equal(kept.cert, first.cert, 'kept before two thirds');
     const later = await ensureLeaf(dir, ca, 'api', request, new Date(Date.now() + 250 * DAY));
     assert.notEqual(later.cert, first.cert, 'renewed after two thirds');
     const renamed = await ensureLeaf(dir, ca, 'api', { commonName: 'paas api', sans: ['10.77.0.1', 'api.example'] });

@@ -29,6 +29,7 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, w
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { PaasError } from '@paas/errors';
+import { renewAt } from '../certs/acme-policy';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
@@ -146,14 +147,6 @@ export async function ensureLeaf(
   return fresh;
 }
 
-/** A leaf must be renewed once two thirds of its validity are gone. */
-export function needsRenewal(certPem: string, now = new Date()): boolean {
-  const cert = new X509Certificate(certPem);
-  const from = Date.parse(cert.validFrom);
-  const to = Date.parse(cert.validTo);
-  return now.getTime() >= from + ((to - from) * 2) / 3;
-}
-
 /**
  * The operator's own certificate and key (files), validated: both PEM, and the key is the
  * certificate's. `names` say which settings gave them, for the messages.
@@ -174,7 +167,10 @@ function leafIsCurrent(pair: KeyPair, ca: KeyPair, sans: readonly string[], now:
     const cert = new X509Certificate(pair.cert);
     if (!cert.verify(new X509Certificate(ca.cert).publicKey)) return false;
     if (!cert.checkPrivateKey(createPrivateKey(pair.key))) return false;
-    if (needsRenewal(pair.cert, now) || Date.parse(cert.validFrom) > now.getTime()) return false;
+    // renewed at two thirds of its life, as certificates from ACME are
+    const from = new Date(cert.validFrom);
+    if (from.getTime() > now.getTime()) return false;
+    if (now.getTime() >= renewAt(from, new Date(cert.validTo)).getTime()) return false;
     // Node writes IPv6 SANs expanded (0:0:0:0:0:0:0:1): addresses are compared by checkIP
     const entries = (cert.subjectAltName ?? '').split(', ').filter((e) => e !== '');
     const dns = new Set(entries.filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase()));
