@@ -271,6 +271,11 @@ export class TableWatcher<T> {
     this.timer.unref();
   }
 
+  /** Compares versions now, as the periodic check does, and reloads when they differ. */
+  check(): Promise<void> {
+    return this.enqueue(() => this.resync());
+  }
+
   /** Stops listening; the connections stay open (their owner closes them). */
   async stop(): Promise<void> {
     this.stopped = true;
