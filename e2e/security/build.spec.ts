@@ -309,7 +309,7 @@ describe('git push: a pushed repository never reads the host', () => {
 
   it('a fork bomb in RUN hits the build pids limit and fails the build, nothing left behind', async () => {
     const r = await push({
-      Dockerfile: 'FROM busybox\nRUN i=0; while [ $i -lt 500 ]; do sleep 5 & i=$((i+1)); done; wait\n',
+      Dockerfile: 'FROM busybox\nRUN i=0; while [ $i -lt 500 ]; do sleep 600 & i=$((i+1)); done; wait\n',
     });
     assert.notEqual(r.status, 0, r.output);
     assert.match(r.output, /can't fork|Resource temporarily unavailable|returned a non-zero code/);
