@@ -217,12 +217,24 @@ describe('postgres and redis base images', () => {
     ok('rm', '-f', 'pg');
   });
 
-  it('postgres: a SIGTERM is a fast shutdown, even with a client connected', async () => {
+  it("postgres: takes the server's options as the command; a SIGTERM is a fast shutdown, even with a client connected", async () => {
     const login = { user: 'postgres', password: 'secret', database: 'postgres' };
-    ok('run', '-d', '--name', 'pg-term', '-e', `POSTGRES_PASSWORD=${login.password}`, 'postgres:15');
-    await until('postgres to start', () =>
-      withPg('pg-term', login, async (c) => (await c.query('SELECT 1')).rowCount ?? undefined),
+    // options as the command are the server's, as in the official image
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'pg-term',
+      '-e',
+      `POSTGRES_PASSWORD=${login.password}`,
+      'postgres:15',
+      '-c',
+      'max_connections=33',
     );
+    const shown = await until('postgres to start', () =>
+      withPg('pg-term', login, async (c) => (await c.query<{ max_connections: string }>('SHOW max_connections')).rows),
+    );
+    assert.deepEqual(shown, [{ max_connections: '33' }]);
     const client = new pg.Client({ host: ip('pg-term'), port: 5432, ...login });
     client.on('error', () => undefined);
     await client.connect();
@@ -250,7 +262,20 @@ describe('postgres and redis base images', () => {
   it('redis: asks for the password, and keeps a SET across stop and start, and across a kill (append-only file)', async () => {
     const data = volume('redis');
     const password = 'p a"s\\s';
-    ok('run', '-d', '--name', 'rd', '-e', `REDIS_PASSWORD=${password}`, '-v', `${data}:/data`, 'redis:7');
+    // options as the command are redis-server's, on top of the image's persistence
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'rd',
+      '-e',
+      `REDIS_PASSWORD=${password}`,
+      '-v',
+      `${data}:/data`,
+      'redis:7',
+      '--maxmemory',
+      '100mb',
+    );
     assert.equal(await until('redis to answer', () => withRedis('rd', password, (c) => c.ping())), 'PONG');
     await assert.rejects(
       withRedis('rd', undefined, (c) => c.ping()),
@@ -261,10 +286,12 @@ describe('postgres and redis base images', () => {
       /WRONGPASS invalid username-password pair/,
     );
     assert.equal(serverUid('rd'), '999');
-    assert.deepEqual(await withRedis('rd', password, (c) => c.config('GET', 'appendfsync')), [
-      'appendfsync',
-      'everysec',
-    ]);
+    const pairs = (await withRedis('rd', password, (c) => c.config('GET', 'append*', 'maxmemory'))) as string[];
+    const settings = new Map<string, string | undefined>();
+    for (let k = 0; k < pairs.length; k += 2) settings.set(pairs[k] ?? '', pairs[k + 1]);
+    assert.equal(settings.get('appendonly'), 'yes');
+    assert.equal(settings.get('appendfsync'), 'everysec');
+    assert.equal(settings.get('maxmemory'), '104857600');
     assert.equal(await withRedis('rd', password, (c) => c.set('greeting', 'hello')), 'OK');
     assert.equal(statSync(join(data, 'appendonlydir')).uid, 999);
     assert.doesNotMatch(ok('exec', 'rd', 'cat', '/proc/1/cmdline'), /p a"s/, 'the password is not on the command line');

@@ -43,7 +43,8 @@ if [ "$(id -u)" = 0 ]; then
   chmod 3777 /var/run/postgresql
   # a volume arrives owned by root: give it (and only what is not already its) to postgres
   find "$PGDATA" /var/run/postgresql \\! -user postgres -exec chown postgres:postgres {} +
-  exec su -s /bin/sh postgres -c 'exec "$0" "$@"' "$0" "$@"
+  # busybox su takes options after the user too: -- keeps the server's own (-c) from it
+  exec su -s /bin/sh postgres -c 'exec "$0" "$@"' -- "$0" "$@"
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -121,7 +122,7 @@ if [ "\${1:-}" != redis-server ]; then exec "$@"; fi
 
 if [ "$(id -u)" = 0 ]; then
   find /data \\! -user redis -exec chown redis:redis {} +
-  exec su -s /bin/sh redis -c 'exec "$0" "$@"' "$0" "$@"
+  exec su -s /bin/sh redis -c 'exec "$0" "$@"' -- "$0" "$@"
 fi
 
 shift
