@@ -81,8 +81,10 @@ export function imageCommands(io: CliIo): Command[] {
   group.addCommand(pruneCommand(io));
   group.addCommand(
     new Command('bootstrap')
-      .description('Make base images from the host: busybox, node (node:20), python (python:3), debian (slow)')
-      .argument('[IMAGE...]', 'busybox, node, python or debian', [])
+      .description(
+        'Make base images from the host: busybox, node (node:20), python (python:3), postgres (postgres:15), redis (redis:7), debian (slow)',
+      )
+      .argument('[IMAGE...]', 'busybox, node, python, postgres, redis or debian (default: busybox node)', [])
       .action(async (names: string[]) => (await actions()).bootstrap(io, names)),
   );
   group.addCommand(
