@@ -164,6 +164,11 @@ describe('volumes', () => {
         Scope: 'local',
       },
     );
+    assert.equal(
+      ok('inspect', '-f', '{{.Mountpoint}}', 'vol-a'),
+      `${join(roots.root, 'volumes', 'vol-a', '_data')}\n`,
+      'docker inspect finds volumes after containers and images',
+    );
     assert.match(ok('volume', 'ls'), /^DRIVER\s+VOLUME NAME\nlocal\s+vol-a\nlocal\s+vol-b\n$/);
     assert.equal(ok('volume', 'ls', '-q', '-f', 'label=tier=db'), 'vol-a\n');
     const bad = run('volume', 'create', 'bad/name');

@@ -176,6 +176,16 @@ function parseMount(spec: string): BindMount | VolumeMount {
   throw new CliError(`invalid mount config: mount type unknown: "${type}"`, USAGE_EXIT);
 }
 
+/** `--label K=V` (or `K`, an empty value) of `run`, `create` and `volume create`; a later K wins. */
+export function parseLabels(entries: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of entries) {
+    const eq = l.indexOf('=');
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return labels;
+}
+
 function parseRestart(value: string): RestartPolicy {
   if (/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(value)) return value as RestartPolicy;
   throw flagError('--restart', value, `invalid restart policy ${value}`);
@@ -253,11 +263,7 @@ export function createOptions(
   if (memory !== undefined && memory < 6 * 1024 * 1024)
     throw new CliError('Minimum memory limit allowed is 6MB', USAGE_EXIT);
   const mounts = [...(flags.volume ?? []).map(parseVolume), ...(flags.mount ?? []).map(parseMount)];
-  const labels: Record<string, string> = {};
-  for (const l of flags.label ?? []) {
-    const eq = l.indexOf('=');
-    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
-  }
+  const labels = parseLabels(flags.label ?? []);
   return {
     ...(flags.name !== undefined ? { name: flags.name } : {}),
     ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),

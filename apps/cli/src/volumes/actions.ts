@@ -3,6 +3,7 @@
  * any failure; each name of `rm` and `inspect` tried, the failures said one by one).
  */
 import { type Volume, type VolumeFilters, VolumeError, VolumeInUseError, VolumeNotFoundError } from '@paas/engine';
+import { parseLabels } from '../containers/options';
 import { openEngine } from '../context';
 import { CliError } from '../errors';
 import { humanSize, table } from '../format';
@@ -15,15 +16,6 @@ function volumeError(err: unknown): CliError {
   if (err instanceof VolumeError || err instanceof VolumeNotFoundError || err instanceof VolumeInUseError)
     return new CliError(err.message, 1);
   throw err;
-}
-
-function parseLabels(entries: readonly string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const l of entries) {
-    const eq = l.indexOf('=');
-    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
-  }
-  return labels;
 }
 
 function checkDriver(driver: string | undefined): void {

@@ -234,7 +234,9 @@ export class Engine {
       await Promise.all([p.upper, p.work, p.rootfs, p.etc].map((d) => mkdir(d, { recursive: true })));
       await this.mountRootfs(record);
       // Docker's copy-up, at create as Docker does it: the image's files into each empty volume
-      for (const v of record.run.volumes ?? []) copyUp(p.rootfs, v.destination, this.volumes.mountpoint(v.name ?? ''));
+      for (const { name = '', destination } of record.run.volumes ?? []) {
+        await this.volumes.lockedVolume(name, async () => copyUp(p.rootfs, destination, this.volumes.mountpoint(name)));
+      }
       await this.writeBundle(record, image);
       return record;
     } catch (err) {

@@ -246,6 +246,14 @@ export class VolumeStore {
     return withLock(join(this.root, '.lock'), fn, { timeoutMs: 60_000 });
   }
 
+  /**
+   * Runs `fn` holding the volume's own lock: containers created at once over one empty volume
+   * copy the image's content into it one after the other (the later ones find it full).
+   */
+  lockedVolume<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return withLock(join(this.dir(name), 'lock'), fn, { timeoutMs: 60_000 });
+  }
+
   /** Out of sight first (a rename), then deleted: a crash midway leaves a `.tmp-*`, not half a volume. */
   private async delete(name: string): Promise<void> {
     const doomed = join(this.root, `.tmp-rm-${randomBytes(8).toString('hex')}`);
