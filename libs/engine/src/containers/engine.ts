@@ -256,6 +256,9 @@ export class Engine {
     requests: VolumeMount[],
     generatedName: boolean,
   ): Promise<ContainerRecord> {
+    const rename = generatedName ? randomName : undefined;
+    // most containers have no volume: they never queue on the store's lock (an agent creates hundreds at once)
+    if (requests.length === 0) return this.containers.create(wanted, rename);
     const made: VolumeMount[] = [];
     try {
       return await this.volumes.locked(async () => {
@@ -264,7 +267,7 @@ export class Engine {
           made.push({ ...request, name: volume.name, anonymous: request.name === undefined });
         }
         const run = { ...wanted.run, volumes: made };
-        return this.containers.create({ ...wanted, run }, generatedName ? randomName : undefined);
+        return this.containers.create({ ...wanted, run }, rename);
       });
     } catch (err) {
       await this.removeAnonymousVolumes({ run: { ...wanted.run, volumes: made } });
@@ -481,8 +484,8 @@ export class Engine {
   /**
    * Takes containers down for good, side by side, as `docker compose down` does: each stopped
    * (`graceful`: its stop signal, SIGKILL after its stop timeout; otherwise SIGKILL at once),
-   * then removed with everything it held (shim, cgroup, mounts, netns, veth, lease); then the
-   * bridge, when no container is left on it. The one home of `paas up`'s stop, `paas down` and
+   * then removed with everything it held (shim, cgroup, mounts, netns, veth, lease, anonymous
+   * volumes); then the bridge, when no container is left on it. The one home of `paas up`'s stop, `paas down` and
    * the agent's `cleanup`. A container that cannot be removed is reported, not thrown, so the
    * others still go.
    */
@@ -495,7 +498,7 @@ export class Engine {
       records.map(async (record) => {
         try {
           if (options.graceful) await this.stop(record);
-          await this.remove(record, { force: true });
+          await this.remove(record, { force: true, volumes: true });
           options.onRemoved?.(record);
         } catch (err) {
           failed.push({ record, error: err as Error });
