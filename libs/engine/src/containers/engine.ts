@@ -596,7 +596,7 @@ export class Engine {
  * each of the image's VOLUME paths that no bind or volume of the run covers, as Docker does.
  * Names are checked here, before anything is made.
  */
-function volumesOf(run: RunOptions, imageVolumes: Record<string, unknown> | null | undefined): VolumeMount[] {
+export function volumesOf(run: RunOptions, imageVolumes: Record<string, unknown> | null | undefined): VolumeMount[] {
   const requests = (run.volumes ?? []).map((v) => {
     if (v.name !== undefined) validateVolumeName(v.name);
     const destination = cleanDestination(v.destination);
