@@ -50,7 +50,7 @@ export class EngineRuntime implements ContainerRuntime {
   }
 
   remove(record: ContainerRecord): Promise<void> {
-    return this.engine.remove(record, { force: true });
+    return this.engine.remove(record, { force: true, volumes: true }); // an instance's anonymous volumes die with it
   }
 
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {

@@ -6,6 +6,7 @@ import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
 import { registryCommands } from './commands/registry';
 import { downCommand, upCommand } from './commands/up';
+import { volumeCommand } from './commands/volumes';
 import { EXIT_USAGE, exitCodeOf } from './errors';
 import { nodeCommand } from './node/commands';
 import type { CliIo } from './io';
@@ -46,6 +47,7 @@ export function createProgram(io: CliIo, argv: readonly string[] = []): Command 
     ...containerCommands(io),
     ...imageCommands(io),
     ...registryCommands(io),
+    volumeCommand(io),
     buildCommand(io),
     builderCommand(io),
     upCommand(io),

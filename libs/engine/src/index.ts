@@ -11,3 +11,4 @@ export * from './rootfs-files';
 export * from './runtime-spec';
 export * from './spec';
 export * from './user';
+export * from './volumes/volume-store';

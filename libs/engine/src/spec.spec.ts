@@ -136,6 +136,31 @@ describe('buildSpec', () => {
     );
   });
 
+  it('mounts binds and volumes once each, a parent before what is mounted below it', () => {
+    const spec = buildSpec(
+      image,
+      run({ binds: [{ source: '/host/logs', destination: '/data/logs/', readonly: true }] }),
+      'h',
+      { ...ctx, volumes: [{ source: '/v/db/_data', destination: '/data', readonly: false }] },
+    );
+    const user = spec.mounts.filter((m) => m.source === '/host/logs' || m.source === '/v/db/_data');
+    assert.deepEqual(
+      user.map((m) => [m.destination, m.source, m.options]),
+      [
+        ['/data', '/v/db/_data', ['rbind', 'rprivate', 'rw']],
+        ['/data/logs', '/host/logs', ['rbind', 'rprivate', 'ro']],
+      ],
+    );
+    assert.throws(
+      () =>
+        buildSpec(image, run({ binds: [{ source: '/a', destination: '/data/', readonly: false }] }), 'h', {
+          ...ctx,
+          volumes: [{ source: '/v', destination: '/data', readonly: false }],
+        }),
+      (e: unknown) => e instanceof SpecError && e.message === 'Duplicate mount point: /data',
+    );
+  });
+
   it('ships a seccomp profile that blocks what Docker blocks', () => {
     const profile = defaultSeccompProfile();
     const blocked = profile.syscalls.flatMap((s) => (s.errnoRet === 1 && !s.args ? s.names : []));

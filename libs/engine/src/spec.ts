@@ -5,6 +5,7 @@
  * "all capabilities" means, read once); reading the rootfs (users) happens before.
  */
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import type { ImageConfig } from '@paas/oci';
 import {
   DEFAULT_CAPABILITIES,
@@ -21,6 +22,19 @@ export interface BindMount {
   readonly source: string;
   readonly destination: string;
   readonly readonly: boolean;
+}
+
+/**
+ * A volume mounted into a container (`-v NAME:/dst`, `--mount type=volume`, an image's VOLUME).
+ * In a request the name may be absent (an anonymous volume, named by the engine); a
+ * container's record always carries it.
+ */
+export interface VolumeMount {
+  readonly name?: string;
+  readonly destination: string;
+  readonly readonly: boolean;
+  /** Made for this container alone: `rm -v` and `run --rm` remove it with the container. */
+  readonly anonymous?: boolean;
 }
 
 export interface Resources {
@@ -53,6 +67,8 @@ export interface RunOptions {
   readonly hostname?: string;
   readonly readonlyRootfs?: boolean;
   readonly binds: BindMount[];
+  /** Absent in records made before volumes existed. */
+  readonly volumes?: VolumeMount[];
   readonly resources: Resources;
   readonly capAdd?: string[];
   readonly capDrop?: string[];
@@ -68,6 +84,8 @@ export interface SpecContext {
   readonly network: { kind: 'none' } | { kind: 'host' } | { kind: 'path'; path: string };
   /** Files the engine prepares: /etc/hosts, /etc/resolv.conf, /etc/hostname. */
   readonly etcFiles: ReadonlyArray<{ source: string; destination: string; readonly?: boolean }>;
+  /** The container's volumes as bind mounts of their data directories (the engine knows where they lie). */
+  readonly volumes?: readonly BindMount[];
   /** The static init (`--init`), bind-mounted at /sbin/docker-init like Docker's. */
   readonly initBinary?: string;
   readonly annotations?: Record<string, string>;
@@ -113,6 +131,29 @@ export function processEnv(
   return [...merged.values()];
 }
 
+/**
+ * Binds and volumes as Docker mounts them: each destination once, a parent before what is
+ * mounted below it (by depth, so `-v a:/data/sub -v b:/data` still shows `a` at /data/sub).
+ */
+function userMounts(binds: readonly BindMount[], volumes: readonly BindMount[]): BindMount[] {
+  const seen = new Set<string>();
+  const all = [...binds, ...volumes].map((m) => {
+    if (!m.destination.startsWith('/'))
+      throw new SpecError(`invalid mount path: '${m.destination}' mount path must be absolute`);
+    const destination = cleanDestination(m.destination);
+    if (seen.has(destination)) throw new SpecError(`Duplicate mount point: ${destination}`);
+    seen.add(destination);
+    return { ...m, destination };
+  });
+  const depth = (m: BindMount): number => (m.destination === '/' ? 0 : m.destination.split('/').length);
+  return all.sort((a, b) => depth(a) - depth(b));
+}
+
+/** `/data/` and `/data/./x/..` are `/data`, as Docker compares mount points. */
+export function cleanDestination(path: string): string {
+  return posix.normalize(path).replace(/(.)\/+$/, '$1');
+}
+
 export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string, ctx: SpecContext): RuntimeSpec {
   const config = image.config;
   let args = processArgs(config, run);
@@ -130,9 +171,7 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
       options: ['rbind', 'rprivate', ...(file.readonly ? ['ro'] : [])],
     });
   }
-  for (const bind of run.binds) {
-    if (!bind.destination.startsWith('/'))
-      throw new SpecError(`invalid mount path: '${bind.destination}' mount path must be absolute`);
+  for (const bind of userMounts(run.binds, ctx.volumes ?? [])) {
     mounts.push({
       destination: bind.destination,
       type: 'bind',

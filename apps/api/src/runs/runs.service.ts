@@ -66,7 +66,7 @@ export class RunsService {
     try {
       trailer = await this.stream(record, res);
     } finally {
-      await this.engine.remove(record, { force: true });
+      await this.engine.remove(record, { force: true, volumes: true });
     }
     // Last, so a client that read the status knows the container is gone too.
     if (!res.destroyed) res.end(trailer);

@@ -19,7 +19,8 @@ function withRunFlags(command: Command): Command {
     .option('--name <NAME>', 'Assign a name to the container')
     .option('-e, --env <KEY=VALUE>', 'Set environment variables', collect)
     .option('--env-file <FILE>', 'Read in a file of environment variables', collect)
-    .option('-v, --volume <SRC:DST[:ro]>', 'Bind mount a volume', collect)
+    .option('-v, --volume <SRC:DST[:ro]>', 'Bind mount a host path or mount a named volume', collect)
+    .option('--mount <type=volume|bind,src=...,dst=...>', 'Attach a volume or bind mount to the container', collect)
     .option('-w, --workdir <DIR>', 'Working directory inside the container')
     .option('-u, --user <USER[:GROUP]>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('--entrypoint <CMD>', 'Overwrite the default ENTRYPOINT of the image')
@@ -80,7 +81,9 @@ export function containerCommands(io: CliIo): Command[] {
     .argument('<CONTAINER...>')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
     .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
-    .action(async (refs: string[], opts: { force?: boolean }) => (await actions()).rm(io, refs, opts));
+    .action(async (refs: string[], opts: { force?: boolean; volumes?: boolean }) =>
+      (await actions()).rm(io, refs, opts),
+    );
   const ps = new Command('ps')
     .description('List containers')
     .option('-a, --all', 'Show all containers (default shows just running)')

@@ -54,10 +54,10 @@ function historyCommand(io: CliIo): Command {
 
 function inspectCommand(io: CliIo): Command {
   return new Command('inspect')
-    .description('Return low-level information on containers and images')
+    .description('Return low-level information on containers, images and volumes')
     .argument('<NAME|ID...>')
     .option('-f, --format <TEMPLATE>', 'Format the output using a Go template subset ({{.Field}}, {{json .Field}})')
-    .option('--type <TYPE>', 'Only inspect objects of the given type (container or image)')
+    .option('--type <TYPE>', 'Only inspect objects of the given type (container, image or volume)')
     .action(async (refs: string[], opts: { format?: string; type?: string }) =>
       (await actions()).inspect(io, refs, opts),
     );

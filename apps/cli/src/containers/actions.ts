@@ -20,6 +20,9 @@ import {
   ShimStartError,
   SpecError,
   UserError,
+  VolumeError,
+  VolumeInUseError,
+  VolumeNotFoundError,
   formatBinding,
   containerPids,
   readLogs,
@@ -38,6 +41,8 @@ function engineError(err: unknown, code = 125): never {
   if (err instanceof ContainerNotFoundError || err instanceof ContainerConflictError)
     throw new CliError(err.message, code);
   if (err instanceof SpecError || err instanceof UserError || err instanceof ShimStartError || err instanceof IpamError)
+    throw new CliError(err.message, 125);
+  if (err instanceof VolumeError || err instanceof VolumeNotFoundError || err instanceof VolumeInUseError)
     throw new CliError(err.message, 125);
   throw err;
 }
@@ -78,7 +83,7 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
   try {
     await engine.start(record);
   } catch (err) {
-    if (flags.rm) await engine.remove(record, { force: true });
+    if (flags.rm) await engine.remove(record, { force: true, volumes: true }); // Docker's --rm takes anonymous volumes too
     return engineError(err);
   }
   if (flags.detach) {
@@ -102,7 +107,8 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
   } finally {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
-    if (flags.rm) await engine.remove(record, { force: true });
+    if (flags.rm)
+      await engine.remove(record, { force: true, volumes: true }); // Docker's --rm takes anonymous volumes too
     else await engine.release(record); // no daemon saw it exit: give its address and ports back now
   }
   const code = Number(process.exitCode ?? 0);
@@ -186,10 +192,10 @@ export async function kill(io: CliIo, refs: string[], opts: { signal?: string })
   });
 }
 
-export async function rm(io: CliIo, refs: string[], opts: { force?: boolean }): Promise<void> {
+export async function rm(io: CliIo, refs: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
   const engine = await openEngine(io);
   await eachContainer(io, engine, refs, async (record) => {
-    await engine.remove(record, { force: opts.force ?? false });
+    await engine.remove(record, { force: opts.force ?? false, volumes: opts.volumes ?? false });
     io.out(`${refOf(record, refs)}\n`);
   });
 }
@@ -354,7 +360,12 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
       CpuQuota: record.run.resources.cpuQuota ?? 0,
       CpuPeriod: record.run.resources.cpuPeriod ?? 0,
       PidsLimit: record.run.resources.pidsLimit ?? null,
-      Binds: record.run.binds.map((b) => `${b.source}:${b.destination}${b.readonly ? ':ro' : ''}`),
+      Binds: [
+        ...record.run.binds.map((b) => `${b.source}:${b.destination}${b.readonly ? ':ro' : ''}`),
+        ...(record.run.volumes ?? [])
+          .filter((v) => !v.anonymous)
+          .map((v) => `${v.name ?? ''}:${v.destination}${v.readonly ? ':ro' : ''}`),
+      ],
       PortBindings: portMap(record.network.ports),
     },
     Config: {
@@ -368,6 +379,26 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
       StopSignal: record.stopSignal,
       StopTimeout: record.stopTimeout,
     },
+    Mounts: [
+      ...record.run.binds.map((b) => ({
+        Type: 'bind',
+        Source: b.source,
+        Destination: b.destination,
+        Mode: b.readonly ? 'ro' : '',
+        RW: !b.readonly,
+        Propagation: 'rprivate',
+      })),
+      ...(record.run.volumes ?? []).map((v) => ({
+        Type: 'volume',
+        Name: v.name ?? '',
+        Source: engine.volumes.mountpoint(v.name ?? ''),
+        Destination: v.destination,
+        Driver: 'local',
+        Mode: v.readonly ? 'ro' : '',
+        RW: !v.readonly,
+        Propagation: '',
+      })),
+    ],
     NetworkSettings: networkSettings(engine, record, lease),
     LogPath: engine.logPath(record),
   };

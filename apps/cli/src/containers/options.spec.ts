@@ -45,3 +45,56 @@ describe('run options: CPU', () => {
     refused({ cpus: '0' }, /for "--cpus" flag: invalid number of CPUs/);
   });
 });
+
+describe('run options: volumes and mounts', () => {
+  const mounts = (flags: RunFlags) => {
+    const { binds, volumes } = createOptions(flags, [], {}).run;
+    return { binds, volumes };
+  };
+
+  it('takes -v NAME:/dst[:ro] as a named volume, -v /dst as an anonymous one, a host path as a bind', () => {
+    assert.deepEqual(
+      mounts({ volume: ['pgdata:/var/lib/postgresql/data', 'cache:/cache:ro', '/scratch', '/tmp:/host'] }),
+      {
+        binds: [{ source: '/tmp', destination: '/host', readonly: false }],
+        volumes: [
+          { name: 'pgdata', destination: '/var/lib/postgresql/data', readonly: false },
+          { name: 'cache', destination: '/cache', readonly: true },
+          { destination: '/scratch', readonly: false },
+        ],
+      },
+    );
+  });
+
+  it('takes --mount type=volume|bind with Docker keys and aliases', () => {
+    assert.deepEqual(
+      mounts({
+        mount: [
+          'type=volume,source=data,target=/data',
+          'type=volume,src=ro-data,dst=/ro,readonly',
+          'type=volume,destination=/anon,ro=false',
+          'type=bind,src=/tmp,dst=/host,readonly=true',
+        ],
+      }),
+      {
+        binds: [{ source: '/tmp', destination: '/host', readonly: true }],
+        volumes: [
+          { name: 'data', destination: '/data', readonly: false },
+          { name: 'ro-data', destination: '/ro', readonly: true },
+          { destination: '/anon', readonly: false },
+        ],
+      },
+    );
+  });
+
+  it('refuses malformed volumes and mounts with exit 125', () => {
+    refused({ volume: ['data'] }, /^invalid volume specification: 'data'$/);
+    refused({ volume: ['data:rel'] }, /^invalid mount config: mount path must be absolute: rel$/);
+    refused({ volume: ['data:/d:rx'] }, /^invalid mode: rx$/);
+    refused({ volume: ['/no/such/dir:/d'] }, /bind source path does not exist: \/no\/such\/dir$/);
+    refused({ mount: ['type=volume,src=x'] }, /target is required/);
+    refused({ mount: ['type=tmpfs,dst=/t'] }, /mount type unknown: "tmpfs"/);
+    refused({ mount: ['type=bind,dst=/t'] }, /field Source must not be empty/);
+    refused({ mount: ['type=volume,dst=/t,colour=red'] }, /unexpected key 'colour'/);
+  });
+});

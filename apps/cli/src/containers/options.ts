@@ -1,6 +1,7 @@
 /**
  * `run`/`create` flags to engine options, with Docker's parsing and messages: sizes like
- * `32m`, `--env-file`, `-v src:dst[:ro]`, `--restart on-failure:3`, `-p 127.0.0.1:8080:80`.
+ * `32m`, `--env-file`, `-v src:dst[:ro]` (a host path or a volume's name), `--mount type=volume,...`,
+ * `--restart on-failure:3`, `-p 127.0.0.1:8080:80`.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
@@ -12,6 +13,7 @@ import {
   PortSpecError,
   type Resources,
   type RestartPolicy,
+  type VolumeMount,
   parsePortSpec,
 } from '@paas/engine';
 import { CliError } from '../errors';
@@ -23,6 +25,7 @@ export interface RunFlags {
   env?: string[];
   envFile?: string[];
   volume?: string[];
+  mount?: string[];
   workdir?: string;
   user?: string;
   entrypoint?: string;
@@ -86,20 +89,101 @@ function parseEnv(entries: string[], env: Readonly<Record<string, string | undef
   });
 }
 
-function parseVolume(spec: string): BindMount {
+/**
+ * `-v SRC:DST[:ro|rw]`: a bind mount when SRC is an absolute path, else a named volume
+ * (created on first use); `-v DST` alone is an anonymous volume.
+ */
+function parseVolume(spec: string): BindMount | VolumeMount {
   const parts = spec.split(':');
+  if (parts.length === 1) {
+    if (!isAbsolute(spec)) throw new CliError(`invalid volume specification: '${spec}'`, USAGE_EXIT);
+    return { destination: spec, readonly: false };
+  }
   const [source = '', destination = '', mode] = parts;
-  if (parts.length < 2 || parts.length > 3 || !destination)
+  if (parts.length > 3 || !source || !destination)
     throw new CliError(`invalid volume specification: '${spec}'`, USAGE_EXIT);
   if (mode !== undefined && !['ro', 'rw'].includes(mode)) throw new CliError(`invalid mode: ${mode}`, USAGE_EXIT);
-  if (!isAbsolute(source))
-    throw new CliError(`invalid volume specification: '${spec}': named volumes are not supported yet`, USAGE_EXIT);
+  if (!isAbsolute(destination))
+    throw new CliError(`invalid mount config: mount path must be absolute: ${destination}`, USAGE_EXIT);
+  if (!isAbsolute(source)) return { name: source, destination, readonly: mode === 'ro' };
+  return bindMount(source, destination, mode === 'ro');
+}
+
+function bindMount(source: string, destination: string, readonly: boolean): BindMount {
   if (!statSync(source, { throwIfNoEntry: false })) {
     throw new CliError(`invalid mount config for type "bind": bind source path does not exist: ${source}`, USAGE_EXIT);
   }
+  return { source, destination, readonly };
+}
+
+/**
+ * `--mount type=volume|bind,src=...,dst=...[,readonly]`, Docker's keys and aliases
+ * (source/src, destination/dst/target, readonly/ro[=true|false]); a volume without a source
+ * is anonymous.
+ */
+function parseMount(spec: string): BindMount | VolumeMount {
+  const fields: Record<string, string> = {};
+  for (const field of spec.split(',')) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    const value = eq < 0 ? '' : field.slice(eq + 1);
+    switch (key) {
+      case 'type':
+      case 'volume-driver':
+        fields[key] = value;
+        break;
+      case 'source':
+      case 'src':
+        fields['source'] = value;
+        break;
+      case 'destination':
+      case 'dst':
+      case 'target':
+        fields['destination'] = value;
+        break;
+      case 'readonly':
+      case 'ro':
+        if (!['', 'true', '1', 'false', '0'].includes(value))
+          throw new CliError(`invalid value for ${key}: ${value}`, USAGE_EXIT);
+        fields['readonly'] = value === '' || value === 'true' || value === '1' ? 'true' : 'false';
+        break;
+      default:
+        throw new CliError(`unexpected key '${key}' in '${field}'`, USAGE_EXIT);
+    }
+  }
+  const type = fields['type'] ?? 'volume';
+  const destination = fields['destination'];
+  if (!destination) throw new CliError('invalid argument for --mount: target is required', USAGE_EXIT);
   if (!isAbsolute(destination))
     throw new CliError(`invalid mount config: mount path must be absolute: ${destination}`, USAGE_EXIT);
-  return { source, destination, readonly: mode === 'ro' };
+  const readonly = fields['readonly'] === 'true';
+  if (fields['volume-driver'] !== undefined && fields['volume-driver'] !== 'local')
+    throw new CliError(`volume driver ${fields['volume-driver']} is not supported (only local)`, USAGE_EXIT);
+  if (type === 'volume') {
+    const name = fields['source'];
+    return name ? { name, destination, readonly } : { destination, readonly };
+  }
+  if (type === 'bind') {
+    const source = fields['source'];
+    if (!source) throw new CliError('invalid mount config for type "bind": field Source must not be empty', USAGE_EXIT);
+    if (!isAbsolute(source))
+      throw new CliError(
+        `invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`,
+        USAGE_EXIT,
+      );
+    return bindMount(source, destination, readonly);
+  }
+  throw new CliError(`invalid mount config: mount type unknown: "${type}"`, USAGE_EXIT);
+}
+
+/** `--label K=V` (or `K`, an empty value) of `run`, `create` and `volume create`; a later K wins. */
+export function parseLabels(entries: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of entries) {
+    const eq = l.indexOf('=');
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return labels;
 }
 
 function parseRestart(value: string): RestartPolicy {
@@ -178,11 +262,8 @@ export function createOptions(
   const memory = flags.memory !== undefined ? parseSize('-m, --memory', flags.memory) : undefined;
   if (memory !== undefined && memory < 6 * 1024 * 1024)
     throw new CliError('Minimum memory limit allowed is 6MB', USAGE_EXIT);
-  const labels: Record<string, string> = {};
-  for (const l of flags.label ?? []) {
-    const eq = l.indexOf('=');
-    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
-  }
+  const mounts = [...(flags.volume ?? []).map(parseVolume), ...(flags.mount ?? []).map(parseMount)];
+  const labels = parseLabels(flags.label ?? []);
   return {
     ...(flags.name !== undefined ? { name: flags.name } : {}),
     ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
@@ -202,7 +283,8 @@ export function createOptions(
       ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
       ...(flags.user !== undefined ? { user: flags.user } : {}),
       readonlyRootfs: flags.readOnly ?? false,
-      binds: (flags.volume ?? []).map(parseVolume),
+      binds: mounts.filter((m): m is BindMount => 'source' in m),
+      volumes: mounts.filter((m): m is VolumeMount => !('source' in m)),
       resources: {
         ...(memory !== undefined ? { memory } : {}),
         ...(flags.memorySwap !== undefined

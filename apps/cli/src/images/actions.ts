@@ -98,7 +98,7 @@ export async function history(io: CliIo, ref: string, options: HistoryOptions): 
   io.out(renderHistory(image, options));
 }
 
-/** `inspect`: containers first, then images, as `docker inspect` looks them up. */
+/** `inspect`: containers first, then images, then volumes, as `docker inspect` looks them up. */
 export async function inspect(io: CliIo, refs: string[], options: { format?: string; type?: string }): Promise<void> {
   const engine = await openEngine(io);
   const service = engine.images;
@@ -115,12 +115,20 @@ export async function inspect(io: CliIo, refs: string[], options: { format?: str
       }
     }
     try {
-      if (options.type === 'container') throw new ImageNotFoundError(ref);
+      if (options.type === 'container' || options.type === 'volume') throw new ImageNotFoundError(ref);
       const image = await service.resolve(ref);
       const size = summaries.find((s) => s.manifestDigest === image.manifestDigest)?.size ?? 0;
       found.push(inspectImage(image, size));
     } catch (err) {
       if (!(err instanceof ImageNotFoundError || err instanceof AmbiguousImageError)) throw err;
+      // then volumes, as docker inspect looks them up
+      const volume =
+        options.type === undefined || options.type === 'volume' ? await engine.volumes.find(ref) : undefined;
+      if (volume) {
+        const { inspectVolume } = await import('../volumes/actions');
+        found.push(inspectVolume(volume));
+        continue;
+      }
       missing++;
       io.err(`Error: No such object: ${ref}\n`);
     }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startFailureCode } from './engine';
+import { SpecError } from '../spec';
+import { VolumeError } from '../volumes/volume-store';
+import { startFailureCode, volumesOf } from './engine';
 
 const created = 'create container `0123`: paas-runtime: ';
 
@@ -20,5 +22,38 @@ describe('startFailureCode', () => {
       'mask `/proc/kcore`: Permission denied',
     ])
       assert.equal(startFailureCode(`${created}${reason}`), 125, reason);
+  });
+});
+
+describe('volumesOf', () => {
+  const run = (over: Partial<Parameters<typeof volumesOf>[0]> = {}) => ({ env: [], binds: [], resources: {}, ...over });
+
+  it('adds an anonymous volume for each image VOLUME no bind or volume of the run covers', () => {
+    const volumes = volumesOf(
+      run({
+        binds: [{ source: '/host', destination: '/logs/', readonly: false }],
+        volumes: [{ name: 'db', destination: '/var/lib/db', readonly: true }],
+      }),
+      { '/var/lib/db': {}, '/logs': {}, '/cache': {}, rel: {} },
+    );
+    assert.deepEqual(volumes, [
+      { name: 'db', destination: '/var/lib/db', readonly: true },
+      { destination: '/cache', readonly: false },
+      { destination: '/rel', readonly: false },
+    ]);
+    assert.deepEqual(volumesOf(run(), null), []);
+  });
+
+  it('refuses a bad volume name and a volume over / before anything is made', () => {
+    assert.throws(
+      () => volumesOf(run({ volumes: [{ name: 'a/b', destination: '/x', readonly: false }] }), undefined),
+      (err: unknown) =>
+        err instanceof VolumeError && /includes invalid characters for a local volume name/.test(err.message),
+    );
+    assert.throws(
+      () => volumesOf(run({ volumes: [{ name: 'root', destination: '/.', readonly: false }] }), undefined),
+      (err: unknown) =>
+        err instanceof SpecError && err.message === "invalid mount config: root: destination can't be '/'",
+    );
   });
 });

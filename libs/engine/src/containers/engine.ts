@@ -9,11 +9,12 @@
  *                               upper/ work/     the container's own changes
  *                               etc/             hosts, hostname, resolv.conf it gets
  *                               shim/            the shim's state dir and the log
+ *   <PAAS_ROOT>/volumes/<name>/                   named volumes (volume-store.ts), bind-mounted
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
@@ -32,8 +33,10 @@ import {
   publishedPorts,
   readContainerResolvConf,
 } from '../network';
-import { type RunOptions, buildSpec, processArgs } from '../spec';
+import { type RunOptions, SpecError, type VolumeMount, buildSpec, cleanDestination, processArgs } from '../spec';
 import { resolveUser } from '../user';
+import { copyUp } from '../volumes/copy-up';
+import { VolumeInUseError, VolumeNotFoundError, VolumeStore, validateVolumeName } from '../volumes/volume-store';
 import { randomName } from './names';
 import {
   type ContainerRecord,
@@ -58,6 +61,7 @@ import {
 } from './shim';
 import { type ErrorCode, PaasError } from '@paas/errors';
 import { execProgram } from '../exec';
+import { diskUsage } from '../disk-usage';
 
 export interface CreateOptions {
   readonly name?: string;
@@ -120,12 +124,18 @@ export class EngineError extends PaasError {
 
 export class Engine {
   readonly containers: ContainerStore;
+  readonly volumes: VolumeStore;
   readonly network: BridgeNetwork | undefined;
   /** The bridge for processes that are not containers of the store (a build's RUN steps). */
   readonly sandboxes: BridgeSandboxes | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.containers = new ContainerStore(join(options.root, 'containers'));
+    this.volumes = new VolumeStore({
+      root: join(options.root, 'volumes'),
+      usersOf: async (name) =>
+        (await this.containers.list()).filter((c) => c.run.volumes?.some((v) => v.name === name)).map((c) => c.id),
+    });
     this.network = options.network
       ? new BridgeNetwork({
           bridge: options.network.bridge,
@@ -200,6 +210,7 @@ export class Engine {
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
+    const volumeRequests = volumesOf(opts.run, image.config.config?.Volumes);
     const wanted: ContainerRecord = {
       id,
       name,
@@ -218,15 +229,59 @@ export class Engine {
       autoRemove: opts.autoRemove ?? false,
       interactive: opts.interactive ?? false,
     };
-    const record = await this.containers.create(wanted, opts.name === undefined ? randomName : undefined);
+    const record = await this.createRecord(wanted, volumeRequests, opts.name === undefined);
     try {
       await Promise.all([p.upper, p.work, p.rootfs, p.etc].map((d) => mkdir(d, { recursive: true })));
       await this.mountRootfs(record);
+      // Docker's copy-up, at create as Docker does it: the image's files into each empty volume
+      for (const { name = '', destination } of record.run.volumes ?? []) {
+        await this.volumes.lockedVolume(name, async () => copyUp(p.rootfs, destination, this.volumes.mountpoint(name)));
+      }
       await this.writeBundle(record, image);
       return record;
     } catch (err) {
       await this.destroy(record);
+      await this.removeAnonymousVolumes(record);
       throw err;
+    }
+  }
+
+  /**
+   * The record, with its volumes made (a missing named one is created, as Docker does on
+   * first use; an anonymous one gets a generated name), under the volume store's lock: a
+   * `volume rm` sees either no container or one that uses the volume, never a gap between.
+   */
+  private async createRecord(
+    wanted: ContainerRecord,
+    requests: VolumeMount[],
+    generatedName: boolean,
+  ): Promise<ContainerRecord> {
+    const rename = generatedName ? randomName : undefined;
+    // most containers have no volume: they never queue on the store's lock (an agent creates hundreds at once)
+    if (requests.length === 0) return this.containers.create(wanted, rename);
+    const made: VolumeMount[] = [];
+    try {
+      return await this.volumes.locked(async () => {
+        for (const request of requests) {
+          const volume = await this.volumes.create(request.name);
+          made.push({ ...request, name: volume.name, anonymous: request.name === undefined });
+        }
+        const run = { ...wanted.run, volumes: made };
+        return this.containers.create({ ...wanted, run }, rename);
+      });
+    } catch (err) {
+      await this.removeAnonymousVolumes({ run: { ...wanted.run, volumes: made } });
+      throw err;
+    }
+  }
+
+  /** `rm -v`, `run --rm`: the container's anonymous volumes go with it (unless another uses one). */
+  private async removeAnonymousVolumes(record: Pick<ContainerRecord, 'run'>): Promise<void> {
+    for (const v of record.run.volumes ?? []) {
+      if (!v.anonymous || v.name === undefined) continue;
+      await this.volumes.remove(v.name).catch((err: unknown) => {
+        if (!(err instanceof VolumeInUseError || err instanceof VolumeNotFoundError)) throw err;
+      });
     }
   }
 
@@ -272,6 +327,11 @@ export class Engine {
         { source: join(p.etc, 'hostname'), destination: '/etc/hostname' },
         { source: join(p.etc, 'resolv.conf'), destination: '/etc/resolv.conf' },
       ],
+      volumes: (record.run.volumes ?? []).map((v) => ({
+        source: this.volumes.mountpoint(v.name ?? ''),
+        destination: v.destination,
+        readonly: v.readonly,
+      })),
       annotations: { 'io.paas.container.name': record.name },
       ...(this.options.initBinary ? { initBinary: this.options.initBinary } : {}),
     });
@@ -404,8 +464,11 @@ export class Engine {
     return waitExit(this.paths(record.id).shim);
   }
 
-  /** `rm`: refuses a running container unless forced; then removes everything it had. */
-  async remove(record: ContainerRecord, options: { force?: boolean } = {}): Promise<void> {
+  /**
+   * `rm`: refuses a running container unless forced; then removes everything it had, and with
+   * `volumes` (`rm -v`) its anonymous volumes.
+   */
+  async remove(record: ContainerRecord, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const state = await this.state(record);
     if ((state.running || state.status === 'restarting') && !options.force) {
       throw new ContainerConflictError(
@@ -415,13 +478,14 @@ export class Engine {
     // also for a stopped one: a shim that died may have left the runtime's state and cgroup
     await this.terminate(record, 0);
     await this.destroy(record);
+    if (options.volumes) await this.removeAnonymousVolumes(record);
   }
 
   /**
    * Takes containers down for good, side by side, as `docker compose down` does: each stopped
    * (`graceful`: its stop signal, SIGKILL after its stop timeout; otherwise SIGKILL at once),
-   * then removed with everything it held (shim, cgroup, mounts, netns, veth, lease); then the
-   * bridge, when no container is left on it. The one home of `paas up`'s stop, `paas down` and
+   * then removed with everything it held (shim, cgroup, mounts, netns, veth, lease, anonymous
+   * volumes); then the bridge, when no container is left on it. The one home of `paas up`'s stop, `paas down` and
    * the agent's `cleanup`. A container that cannot be removed is reported, not thrown, so the
    * others still go.
    */
@@ -434,7 +498,7 @@ export class Engine {
       records.map(async (record) => {
         try {
           if (options.graceful) await this.stop(record);
-          await this.remove(record, { force: true });
+          await this.remove(record, { force: true, volumes: true });
           options.onRemoved?.(record);
         } catch (err) {
           failed.push({ record, error: err as Error });
@@ -527,6 +591,32 @@ export class Engine {
   }
 }
 
+/**
+ * The volumes a container asks for: the run's (`-v`, `--mount`), then an anonymous one for
+ * each of the image's VOLUME paths that no bind or volume of the run covers, as Docker does.
+ * Names are checked here, before anything is made.
+ */
+export function volumesOf(run: RunOptions, imageVolumes: Record<string, unknown> | null | undefined): VolumeMount[] {
+  const requests = (run.volumes ?? []).map((v) => {
+    if (v.name !== undefined) validateVolumeName(v.name);
+    const destination = cleanDestination(v.destination);
+    if (destination === '/')
+      throw new SpecError(`invalid mount config: ${v.name ?? 'volume'}: destination can't be '/'`);
+    return { ...v, destination };
+  });
+  const taken = new Set([
+    ...run.binds.map((b) => cleanDestination(b.destination)),
+    ...requests.map((v) => v.destination),
+  ]);
+  for (const path of Object.keys(imageVolumes ?? {})) {
+    const destination = cleanDestination(path.startsWith('/') ? path : `/${path}`);
+    if (taken.has(destination)) continue;
+    taken.add(destination);
+    requests.push({ destination, readonly: false });
+  }
+  return requests;
+}
+
 /** A platform container: cut off from the other containers of the bridge, and no name on it. */
 const isolated = (record: ContainerRecord): boolean => record.labels[APP_LABEL] !== undefined;
 
@@ -569,18 +659,6 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-/** Bytes of the regular files under `dir` (symlinks not followed). */
-async function diskUsage(dir: string): Promise<number> {
-  let total = 0;
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const st = await lstat(join(entry.parentPath ?? entry.path, entry.name)).catch(() => undefined);
-    total += st?.size ?? 0;
-  }
-  return total;
 }
 
 /**

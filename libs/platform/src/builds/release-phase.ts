@@ -35,7 +35,7 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
   const { engine, log } = opts;
   for (const left of await engine.containers.list()) {
     if (left.labels[RELEASE_LABEL] === opts.releaseId)
-      await engine.remove(left, { force: true }).catch(() => undefined);
+      await engine.remove(left, { force: true, volumes: true }).catch(() => undefined);
   }
   const record = await engine.create(opts.image, {
     run: {
@@ -60,6 +60,6 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
     return (await exit)?.exitCode ?? 255;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await engine.remove(record, { force: true });
+    await engine.remove(record, { force: true, volumes: true });
   }
 }

@@ -1,0 +1,110 @@
+/**
+ * Docker's copy-up: when an empty volume is mounted over a directory of the image, the
+ * image's content there is copied into the volume first, with owners, modes, times, hard
+ * and symbolic links, device nodes and xattrs; and the volume's root takes the directory's
+ * owner and mode (Docker's copyOwnership), so an image that prepared /var/lib/postgresql/data
+ * for its postgres user gets a volume the postgres user can write.
+ *
+ * Paths are Buffers throughout: an image's file names need not be UTF-8.
+ */
+import {
+  chmodSync,
+  copyFileSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  symlinkSync,
+  type BigIntStats,
+} from 'node:fs';
+import { LayerError, RootResolver, fsx } from '@paas/layers';
+
+/**
+ * Copies the image's `destination` (inside `rootfs`) into the volume's `data` directory if
+ * that is empty and the image has a directory there; true when it copied. A destination the
+ * image lacks is left to the runtime (it creates the mount point), as is one that is not a
+ * directory (the runtime refuses to mount over it).
+ */
+export function copyUp(rootfs: string, destination: string, data: string): boolean {
+  if (readdirSync(data).length > 0) return false;
+  let physical: string | null;
+  try {
+    // symlinks resolve inside the rootfs: an image cannot point the copy at the host's files
+    physical = new RootResolver(realpathSync(rootfs)).resolveDir(destination.replace(/^\/+/, ''), false);
+  } catch (err) {
+    if (err instanceof LayerError) return false;
+    throw err;
+  }
+  if (physical === null) return false;
+  const source = Buffer.from(physical === '' ? rootfs : `${realpathSync(rootfs)}/${physical}`);
+  const links = new Map<string, Buffer>();
+  const target = Buffer.from(data);
+  for (const name of readdirSync(source, { encoding: 'buffer' })) {
+    copyEntry(join(source, name), join(target, name), links);
+  }
+  copyMetadata(source, target, lstatSync(source, { bigint: true }), false);
+  return true;
+}
+
+function join(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.from('/'), name]);
+}
+
+/** One entry and, for a directory, everything under it; its metadata after its content. */
+function copyEntry(from: Buffer, to: Buffer, links: Map<string, Buffer>): void {
+  const st = lstatSync(from, { bigint: true });
+  if (st.isDirectory()) {
+    mkdirSync(to, { mode: 0o700 });
+    for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), links);
+    copyMetadata(from, to, st, false);
+    return;
+  }
+  if (st.isFile() && st.nlink > 1n) {
+    // a second name of a file already copied stays a second name, not a second file
+    const key = `${st.dev}:${st.ino}`;
+    const first = links.get(key);
+    if (first) {
+      linkSync(first, to);
+      return;
+    }
+    links.set(key, to);
+  }
+  if (st.isFile()) copyFileSync(from, to);
+  else if (st.isSymbolicLink()) symlinkSync(readlinkSync(from, { encoding: 'buffer' }), to);
+  else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
+    const rdev = Number(st.rdev);
+    fsx().mknod(to, Number(st.mode), (rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
+  } else return; // a socket means nothing without its process
+  copyMetadata(from, to, st, st.isSymbolicLink());
+}
+
+/** Owner first (chown clears set-id bits), then mode, xattrs, times (every other change bumps them). */
+function copyMetadata(from: Buffer, to: Buffer, st: BigIntStats, symlink: boolean): void {
+  lchownSync(to, Number(st.uid), Number(st.gid));
+  if (!symlink) chmodSync(to, Number(st.mode) & 0o7777);
+  copyXattrs(from, to);
+  lutimesSync(to, Number(st.atimeMs) / 1000, Number(st.mtimeMs) / 1000);
+}
+
+function copyXattrs(from: Buffer, to: Buffer): void {
+  let names: string[];
+  try {
+    names = fsx().llistxattr(from);
+  } catch {
+    return; // no xattr support here: nothing to carry
+  }
+  for (const name of names) {
+    if (name.startsWith('trusted.overlay.')) continue; // overlay's own, meaningless outside it
+    const value = fsx().lgetxattr(from, name);
+    if (value === null) continue;
+    try {
+      fsx().lsetxattr(to, name, value);
+    } catch {
+      // a file system that cannot hold it costs the attribute, not the copy (as Docker)
+    }
+  }
+}
