@@ -117,6 +117,28 @@ describe('containers', () => {
     ok('rm', 'talker');
   });
 
+  it('keeps the log of every run until rm, as docker does (stop, start, start -a)', () => {
+    // each run counts itself in its own rootfs, which outlives stop and start
+    const script = 'n=$(cat /n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /n; echo "run $n"; echo "err $n" >&2';
+    const id = ok('run', '-d', '--name', 'rerun', 'busybox', 'sh', '-c', script).trim();
+    assert.equal(ok('wait', 'rerun'), '0\n');
+    assert.equal(ok('start', 'rerun'), 'rerun\n');
+    assert.equal(ok('wait', 'rerun'), '0\n');
+    const between = new Date().toISOString();
+    const attached = run('start', '-a', 'rerun');
+    assert.equal(attached.status, 0, attached.stderr);
+    assert.equal(attached.stdout, 'run 3\n', 'start -a shows only the new run');
+    const all = run('logs', 'rerun');
+    assert.equal(all.stdout, 'run 1\nrun 2\nrun 3\n');
+    assert.equal(all.stderr, 'err 1\nerr 2\nerr 3\n');
+    assert.equal(ok('logs', '-n', '4', 'rerun'), 'run 2\nrun 3\n', 'the tail counts both streams');
+    assert.equal(ok('logs', '--since', between, 'rerun'), 'run 3\n');
+    const followed = spawnSync(PAAS, ['logs', '-f', 'rerun'], { env: roots.env, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(followed.stdout, 'run 1\nrun 2\nrun 3\n');
+    ok('rm', 'rerun');
+    assert.equal(existsSync(join(roots.root, 'containers', id)), false, 'rm leaves nothing of the container');
+  });
+
   it('keeps the image a container uses: rmi refuses it, image prune -a leaves it', () => {
     ok('create', '--name', 'user', 'busybox', 'true');
     const refused = run('rmi', 'busybox');

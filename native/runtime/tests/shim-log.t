@@ -66,6 +66,31 @@ printf "no-newline-at-eof"'
     "$(( $(tail -n1 "$dir/container.log.1" | jq -r .l | cut -d' ' -f2) + 1 ))" = \
     "$(head -n1 "$dir/container.log" | jq -r .l | cut -d' ' -f2)"
 
+  # --- the next shim of the same container (the engine's `start`): the log is kept ---------
+  # The engine clears the state dir but the log before each start; the new shim appends and
+  # carries the rotation on from the size of the file it finds.
+  rerun() { # rerun ARGS_JSON: one more run on the state dir of "rerun"
+    make_bundle "$rt" rerun "$1" >/dev/null
+    find "$(state_dir "$rt" rerun)" -mindepth 1 -maxdepth 1 ! -name 'container.log*' -exec rm -rf {} + 2>/dev/null
+    start_shim "$rt" rerun --log-max-size 2k --log-max-files 3
+    wait_until 10 shim_gone "$rt" rerun
+  }
+  dir=$(state_dir "$rt" rerun)
+  rerun '["sh","-c","echo first"]'
+  rerun '["sh","-c","echo second"]'
+  check "[$rt] a second run appends to the first run's log" \
+    test "$(jq -r .l "$dir/container.log" | tr '\n' ' ')" = "first second "
+  rerun '["sh","-c","for i in $(seq 1 300); do echo \"again $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; done"]'
+  rerun '["sh","-c","for i in $(seq 1 20); do echo \"third $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; done"]'
+  files=$(cd "$dir" && ls container.log* | tr '\n' ' ')
+  check "[$rt] rotation across runs still keeps exactly 3 files (got: $files)" \
+    test "$files" = "container.log container.log.1 container.log.2 "
+  big=0
+  for f in "$dir"/container.log*; do [ "$(stat -c %s "$f")" -le 2048 ] || big=1; done
+  check "[$rt] files appended to by a later run stay under the max size" test $big = 0
+  check "[$rt] the newest file ends with the last run's last line" \
+    test "$(tail -n1 "$dir/container.log" | jq -r .l | cut -d' ' -f1-2)" = "third 20"
+
   # --- RSS after the worst case: 16 KiB records of bytes that escape to six ----------------
   make_bundle "$rt" heavy '["sh","-c","for i in $(seq 1 20); do head -c 40000 /dev/zero | tr \"\\0\" \"\\1\"; echo; done; echo done; sleep 600"]' >/dev/null
   start_shim "$rt" heavy --stop-signal KILL

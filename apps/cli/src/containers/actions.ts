@@ -124,10 +124,13 @@ function pipeStdin(fifo: string): void {
 export async function start(io: CliIo, refs: string[], opts: { attach?: boolean }): Promise<void> {
   const engine = await openEngine(io);
   await eachContainer(io, engine, refs, async (record) => {
+    // the log keeps earlier runs: attaching shows this run's lines, also those written before
+    // the log is first read (a quick command may be done by then)
+    const since = new Date().toISOString();
     await engine.start(record);
     if (opts.attach) {
       const exit = engine.wait(record);
-      for await (const line of readLogs(engine.logPath(record), { follow: true, tail: 0, until: exit })) {
+      for await (const line of readLogs(engine.logPath(record), { follow: true, since, until: exit })) {
         (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
       }
       process.exitCode = (await exit)?.exitCode ?? 0;

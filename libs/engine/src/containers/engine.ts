@@ -55,6 +55,7 @@ import {
   liveShimPid,
   readExit,
   readStatus,
+  resetStateDir,
   startShim,
   stopShim,
   waitExit,
@@ -346,7 +347,7 @@ export class Engine {
       const p = this.paths(record.id);
       await this.mountRootfs(record);
       if (state.status === 'dead') await this.deleteFromRuntime(record); // its shim crashed: the runtime still lists it
-      await rm(p.shim, { recursive: true, force: true });
+      await resetStateDir(p.shim, p.log); // the log stays: `logs` shows every run, as Docker's does
       const bridge = this.bridgeOf(record);
       const lease = await bridge
         ?.attach({
@@ -365,6 +366,7 @@ export class Engine {
           id: record.id,
           bundle: p.dir,
           stateDir: p.shim,
+          log: p.log,
           restart: record.restart,
           stopSignal: record.stopSignal.replace(/^SIG/, ''),
           stopTimeout: record.stopTimeout,

@@ -4,7 +4,8 @@
  * it is gone, and ask it to stop.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
 import { DirectoryWaiter } from './watch';
 import { PaasError } from '@paas/errors';
@@ -27,6 +28,8 @@ export interface ShimStart {
   readonly stopSignal: string;
   readonly stopTimeout: number;
   readonly stdin: boolean;
+  /** The json log; default STATE/container.log. Appended to, so it may hold earlier runs. */
+  readonly log?: string;
   readonly logMaxSize?: string;
   readonly logMaxFiles?: number;
   /** `tcp:LISTEN_IP:PORT:TARGET_IP:PORT`: served by a paas-proxy the shim runs for the container's life. */
@@ -83,6 +86,7 @@ export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<num
     opts.stopSignal,
     '--stop-timeout',
     String(opts.stopTimeout),
+    ...(opts.log ? ['--log', opts.log] : []),
     ...(opts.logMaxSize ? ['--log-max-size', opts.logMaxSize] : []),
     ...(opts.logMaxFiles ? ['--log-max-files', String(opts.logMaxFiles)] : []),
     ...(opts.stdin ? ['--stdin'] : []),
@@ -100,6 +104,26 @@ export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<num
     const stderr = (err as { stderr?: string }).stderr?.trim();
     throw new ShimStartError(stderr ? stderr.replace(/^paas-shim: /, '') : String(err));
   }
+}
+
+/**
+ * Clears a state directory for the next shim of the same container, but keeps the log and its
+ * rotations (`LOG`, `LOG.1`, ...): as with Docker's json-file, a container's log holds every run
+ * until the container is removed. The next shim appends to it and carries on its rotation
+ * (it takes the size of the file it opens). `log` must lie in `stateDir`.
+ */
+export async function resetStateDir(stateDir: string, log: string): Promise<void> {
+  if (dirname(log) !== stateDir) throw new Error(`log ${log} is not in the shim's state directory ${stateDir}`);
+  const name = basename(log);
+  const entries = await readdir(stateDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  await Promise.all(
+    entries
+      .filter((e) => e !== name && !(e.startsWith(`${name}.`) && /^\d+$/.test(e.slice(name.length + 1))))
+      .map((e) => rm(join(stateDir, e), { recursive: true, force: true })),
+  );
 }
 
 /*
