@@ -16,7 +16,8 @@ export function pageBody(status: number, detail: string, requestId: string): str
 
 /**
  * A whole HTTP/1.1 response for a raw socket (client errors, refused websocket upgrades).
- * `headers` are the router's own (names and values it made, never a client's).
+ * `headers` are the router's own; a value may carry the request's target (a redirect's
+ * location), which Node's parser never lets hold CR or LF.
  */
 export function rawResponse(
   status: number,
