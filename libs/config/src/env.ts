@@ -20,6 +20,12 @@ export const DEFAULTS = {
   PAAS_DOMAIN: 'localhost',
   PAAS_BRIDGE: 'paas0',
   PAAS_SUBNET: '10.88.0.0/16',
+  /**
+   * The host ports add-ons are published on (one each, on their node's service address). Below
+   * the kernel's ephemeral range (32768-60999), where random published ports come from; every
+   * bridge closes this range to containers but for the add-ons their app is attached to.
+   */
+  PAAS_ADDON_PORTS: '20000-20999',
 } as const;
 
 export type SettingName = keyof typeof DEFAULTS;

@@ -8,6 +8,7 @@ import { TEST_DATABASES, testDatabase } from '../testing/databases';
 import { dataSourceOptions, databaseKind, openDatabase, redact } from './database';
 import {
   AcmeState1765300000000,
+  Addons1765400000000,
   ByteCounts1764900000000,
   Capacity1764700000000,
   Certificates1765200000000,
@@ -17,6 +18,9 @@ import {
 } from './migrations';
 import {
   AcmeAccount,
+  Addon,
+  AddonAttachment,
+  AddonBackup,
   ApiToken,
   App,
   Certificate,
@@ -461,7 +465,8 @@ for (const kind of TEST_DATABASES) {
         await assert.rejects(ds.manager.insert(AcmeAccount, { ...account, key: 'v1:other' }), 'one key per directory');
         const { createdAt: _, ...stored } = await ds.manager.findOneByOrFail(AcmeAccount, { id: account.id });
         assert.deepEqual(stored, account);
-        await ds.undoLastMigration({ transaction: 'each' });
+        for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(AcmeState1765300000000)))
+          await ds.undoLastMigration({ transaction: 'each' });
         const qr = ds.createQueryRunner();
         const apps = (await qr.getTable('apps'))?.columns.map((c) => c.name) ?? [];
         const domains = (await qr.getTable('domains'))?.columns.map((c) => c.name) ?? [];
@@ -472,6 +477,72 @@ for (const kind of TEST_DATABASES) {
           domains.join(),
         );
         assert.equal(await qr.hasTable('acme_accounts'), false);
+        await qr.release();
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps nodes across the add-ons migration, stores add-ons with their attachments and backups, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(Addons1765400000000)),
+      });
+      await old.initialize();
+      const id = '00000000-0000-4000-8000-000000000003';
+      const p = (n: number): string => (kind === 'postgres' ? `$${n}` : '?');
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        await old.query(
+          `INSERT INTO "nodes" ("id", "name", "address", "memory", "cpus", "state") VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1024, 2000, 'up')`,
+          [id, 'n1', '10.0.0.1'],
+        );
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const node = await ds.manager.findOneByOrFail(Node, { id });
+        assert.deepEqual([node.name, node.serviceAddress], ['n1', null]);
+        const addon = { id, name: 'postgres-amber-12345', type: 'postgres' as const, appId: null, nodeId: id };
+        await ds.manager.insert(Addon, { ...addon, volume: 'addon-x', port: 20001, password: 'p', state: 'creating' });
+        await assert.rejects(
+          ds.manager.insert(Addon, {
+            ...addon,
+            id: `${id.slice(0, -1)}4`,
+            volume: 'v',
+            port: 20001,
+            password: 'p',
+            state: 'up',
+          }),
+          'one add-on a port',
+        );
+        await ds.manager.insert(AddonAttachment, { id, addonId: id, appId: id, name: 'DATABASE' });
+        await assert.rejects(
+          ds.manager.insert(AddonAttachment, { id: `${id.slice(0, -1)}4`, addonId: id, appId: id, name: 'DATABASE' }),
+          'one attachment name an app',
+        );
+        await ds.manager.insert(AddonBackup, {
+          id,
+          addonId: id,
+          addonName: addon.name,
+          addonType: 'postgres',
+          number: 1,
+          state: 'succeeded',
+          digest: `sha256:${'0'.repeat(64)}`,
+          size: 5 * 2 ** 30,
+          trigger: 'manual',
+        });
+        assert.equal((await ds.manager.findOneByOrFail(AddonBackup, { id })).size, 5 * 2 ** 30);
+        await ds.undoLastMigration({ transaction: 'each' });
+        const qr = ds.createQueryRunner();
+        const nodes = (await qr.getTable('nodes'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!nodes.includes('serviceAddress') && nodes.includes('desiredGeneration'), nodes.join());
+        for (const table of ['addons', 'addon_attachments', 'addon_backups'])
+          assert.equal(await qr.hasTable(table), false);
         await qr.release();
       } finally {
         await ds.destroy();

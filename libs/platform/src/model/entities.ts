@@ -337,6 +337,14 @@ export class Node {
   @Column({ type: 'varchar', length: 255 })
   address!: string;
 
+  /**
+   * Where containers (of this node and of others) reach the add-ons this node runs: its
+   * PAAS_NODE_ADDRESS, or on a single host its bridge's gateway. Null: an agent from before
+   * add-ons, which runs none.
+   */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  serviceAddress!: string | null;
+
   /** Memory the node offers to instances, in MiB. */
   @Column({ type: 'integer' })
   memory!: number;
@@ -603,6 +611,160 @@ export class Leader {
   since!: string | null;
 }
 
+/** The kinds of managed service (`addons:create TYPE`). */
+export const ADDON_TYPES = ['postgres', 'redis'] as const;
+export type AddonType = (typeof ADDON_TYPES)[number];
+
+/**
+ * An add-on's state as its node last said (or the control plane decided):
+ *   creating   placed, not up yet (pulling, creating, starting, waiting for its port)
+ *   up         accepting connections
+ *   crashed    exited or failed its check; its node restarts it (`error` says why)
+ *   failed     cannot run where it must (its volume's node is gone, or the volume is); `error` says why
+ */
+export type AddonState = 'creating' | 'up' | 'crashed' | 'failed';
+
+/**
+ * A managed PostgreSQL or Redis (#22): one platform-owned container pinned to the node that
+ * holds its named volume, reachable only from the apps attached to it (AddonAttachment). It
+ * outlives the app it was made for while another app is attached.
+ */
+@Entity({ name: 'addons' })
+export class Addon {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  /** Unique on the platform, as Heroku's `postgresql-curly-12345`: `addons:info NAME`. */
+  @Column({ type: 'varchar', length: 63, unique: true })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  type!: AddonType;
+
+  /** The app it was made for (its log gets the add-on's events); null once that app is gone. */
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  appId!: string | null;
+
+  /** Its size (sizes.ts) and what that holds on its node: MiB, CPU weight. */
+  @Column({ type: 'varchar', length: 32, default: 'basic' })
+  size!: string;
+
+  @Column({ type: 'integer', default: 256 })
+  memory!: number;
+
+  @Column({ type: 'integer', default: 512 })
+  cpuShares!: number;
+
+  /** The node holding its volume: set once at placement, never moved (the data is there). */
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  nodeId!: string | null;
+
+  /** Its named volume on that node (`paas volume ls` there). */
+  @Column({ type: 'varchar', length: 128 })
+  volume!: string;
+
+  /** The TCP port it is published on at its node's serviceAddress, unique on the platform. */
+  @Column({ type: 'integer', unique: true })
+  port!: number;
+
+  /** The generated password its URL carries (32 url-safe characters). */
+  @Column({ type: 'varchar', length: 64 })
+  password!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: AddonState;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  containerId!: string | null;
+
+  @Column({ type: 'integer', default: 0 })
+  restartCount!: number;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  /** A daily backup at this UTC hour (0-23), or null for none (`pg:backups:schedule`). */
+  @Column({ type: 'integer', nullable: true })
+  backupHour!: number | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+}
+
+/** An app's use of an add-on: its config var `${name}_URL` and the network rule that lets it connect. */
+@Entity({ name: 'addon_attachments' })
+@Unique(['appId', 'name'])
+@Index(['addonId'])
+export class AddonAttachment {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  addonId!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  /** `DATABASE`, `REDIS`, or `--as NAME`: the config var is `${name}_URL`. */
+  @Column({ type: 'varchar', length: 63 })
+  name!: string;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
+export type AddonBackupState = 'running' | 'succeeded' | 'failed';
+
+/**
+ * One `pg:backups:capture`: a pg_dump in custom format, kept as a blob of the content store.
+ * Kept after its add-on is destroyed, until deleted: it names the add-on, not only its id.
+ */
+@Entity({ name: 'addon_backups' })
+@Index(['addonId'])
+export class AddonBackup {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  addonId!: string;
+
+  @Column({ type: 'varchar', length: 63 })
+  addonName!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  addonType!: AddonType;
+
+  /** `b001`, `b002`... per add-on, as Heroku numbers them. */
+  @Column({ type: 'integer' })
+  number!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: AddonBackupState;
+
+  /** The dump's blob (`sha256:...`) and size once captured. */
+  @Column({ type: 'varchar', length: 71, nullable: true })
+  digest!: string | null;
+
+  @Column(NULLABLE_BYTES)
+  size!: number | null;
+
+  /** `manual` (pg:backups:capture) or `scheduled`. */
+  @Column({ type: 'varchar', length: 16 })
+  trigger!: string;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  finishedAt!: string | null;
+}
+
 export const ENTITIES = [
   App,
   ConfigVar,
@@ -617,4 +779,7 @@ export const ENTITIES = [
   Leader,
   Certificate,
   AcmeAccount,
+  Addon,
+  AddonAttachment,
+  AddonBackup,
 ];

@@ -607,6 +607,76 @@ const ACME_DOMAIN_COLUMNS = [
   `"acmeNextAttemptAt" varchar(32)`,
 ];
 
+/**
+ * Add-ons (#22): the add-ons, their attachments to apps, their backups, and where each node's
+ * add-ons are reached (nodes' `serviceAddress`).
+ */
+export class Addons1765400000000 implements MigrationInterface {
+  name = 'Addons1765400000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'addons',
+        columns: [
+          id(),
+          str('name', 63, { isUnique: true }),
+          str('type', 16),
+          ref('appId', true),
+          str('size', 32, { default: "'basic'" }),
+          { name: 'memory', type: 'integer', default: 256 },
+          { name: 'cpuShares', type: 'integer', default: 512 },
+          ref('nodeId', true),
+          str('volume', 128),
+          { name: 'port', type: 'integer', isUnique: true },
+          str('password', 64),
+          str('state', 16),
+          str('containerId', 64, { isNullable: true }),
+          { name: 'restartCount', type: 'integer', default: 0 },
+          { name: 'error', type: 'text', isNullable: true },
+          { name: 'backupHour', type: 'integer', isNullable: true },
+          ...timestamps(qr, ['createdAt', 'updatedAt']),
+        ],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'addon_attachments',
+        columns: [id(), ref('addonId'), ref('appId'), str('name', 63), ...timestamps(qr, ['createdAt'])],
+        uniques: [{ columnNames: ['appId', 'name'] }],
+        indices: [new TableIndex({ columnNames: ['addonId'] })],
+      }),
+    );
+    await qr.createTable(
+      new Table({
+        name: 'addon_backups',
+        columns: [
+          id(),
+          ref('addonId'),
+          str('addonName', 63),
+          str('addonType', 16),
+          { name: 'number', type: 'integer' },
+          str('state', 16),
+          str('digest', 71, { isNullable: true }),
+          { name: 'size', type: 'bigint', isNullable: true },
+          str('trigger', 16),
+          { name: 'error', type: 'text', isNullable: true },
+          ...timestamps(qr, ['createdAt']),
+          str('finishedAt', 32, { isNullable: true }),
+        ],
+        indices: [new TableIndex({ columnNames: ['addonId'] })],
+      }),
+    );
+    // ALTER TABLE as Certificates1765200000000 does, not TypeORM's table copy on SQLite
+    await qr.query(`ALTER TABLE "nodes" ADD COLUMN "serviceAddress" varchar(255)`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.query(`ALTER TABLE "nodes" DROP COLUMN "serviceAddress"`);
+    for (const table of ['addon_backups', 'addon_attachments', 'addons']) await qr.dropTable(table);
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -620,4 +690,5 @@ export const MIGRATIONS = [
   JoinTokens1765100000000,
   Certificates1765200000000,
   AcmeState1765300000000,
+  Addons1765400000000,
 ];

@@ -74,6 +74,11 @@ export interface RegisterRequest {
   readonly overcommit?: number;
   /** The agent's version, for the log. */
   readonly version?: string;
+  /**
+   * Where containers reach the add-ons this node runs (PAAS_NODE_ADDRESS, or on a single host
+   * its bridge's gateway); absent from an agent that runs none.
+   */
+  readonly serviceAddress?: string;
 }
 
 export interface NodeSummary {
@@ -187,6 +192,37 @@ export interface DesiredInstance {
   readonly check: DeployCheck;
   /** Seconds between the stop signal and SIGKILL. */
   readonly stopTimeout: number;
+  /**
+   * The add-on endpoints (`serviceAddress:port`) this container may open connections to: those
+   * of the add-ons its app is attached to. Every other add-on port is closed to it (the
+   * engine's per-bridge reach set, libs/engine network/rules.ts).
+   */
+  readonly reach?: readonly ServiceEndpoint[];
+  /** Present when the instance is an add-on's container rather than an app's (see DesiredAddon). */
+  readonly addon?: DesiredAddon;
+}
+
+/** An add-on's address as containers use it. */
+export interface ServiceEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * What makes an add-on's entry in a desired set differ from an app instance's. Its
+ * DesiredInstance has `id` = the add-on's id (reports come back under it), `appId` = the app it
+ * was made for (or the add-on's id once that app is gone), `app` = the add-on's name, `type` =
+ * its add-on type, `number` 1, `releaseId` = the add-on's id, `version` 1, the service image,
+ * its env (passwords), `port` = the service's port inside the container, and its check.
+ */
+export interface DesiredAddon {
+  readonly name: string;
+  readonly type: string;
+  /** Its named volume on this node and where it is mounted in the container. */
+  readonly volume: string;
+  readonly target: string;
+  /** Published on the node's serviceAddress at this port (to `port` of the container). */
+  readonly hostPort: number;
 }
 
 export interface HeartbeatAnswer {
