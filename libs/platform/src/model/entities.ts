@@ -621,8 +621,9 @@ export type AddonType = (typeof ADDON_TYPES)[number];
  *   up         accepting connections
  *   crashed    exited or failed its check; its node restarts it (`error` says why)
  *   failed     cannot run where it must (its volume's node is gone, or the volume is); `error` says why
+ *   destroying destroyed: out of its node's desired set, its volume being removed (protocol.ts removeVolumes)
  */
-export type AddonState = 'creating' | 'up' | 'crashed' | 'failed';
+export type AddonState = 'creating' | 'up' | 'crashed' | 'failed' | 'destroying';
 
 /**
  * A managed PostgreSQL or Redis (#22): one platform-owned container pinned to the node that

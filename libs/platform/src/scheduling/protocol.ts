@@ -163,6 +163,8 @@ export interface HeartbeatRequest {
   readonly gone?: readonly string[];
   /** The `desiredVersion` of the last answer whose set the agent holds. */
   readonly desiredVersion?: string;
+  /** Volumes of `removeVolumes` the node has removed (or never had) since its last answered heartbeat. */
+  readonly removedVolumes?: readonly string[];
 }
 
 /** One instance a node should run. */
@@ -238,6 +240,11 @@ export interface HeartbeatAnswer {
   readonly instances: readonly DesiredInstance[];
   /** The next heartbeat should be full (the control plane's view of the node may be stale). */
   readonly fullReport: boolean;
+  /**
+   * Named volumes of destroyed add-ons on this node: the agent removes each once no container
+   * of its uses it (and says so in `removedVolumes`); the add-on's row goes then.
+   */
+  readonly removeVolumes?: readonly string[];
 }
 
 /** The answer to a heartbeat that echoed the current `desiredVersion`: the set is not resent. */
