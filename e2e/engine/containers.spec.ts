@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, PAAS, tempRoots } from '../support/cli';
+import { cliFor, isAlive, containersUnder, mountsUnder, PAAS, removeAllAndCheck, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
 const suiteStart = Date.now();
@@ -26,14 +26,7 @@ describe('containers', () => {
   before(() => {
     ok('image', 'bootstrap', 'busybox');
   });
-  after(() => {
-    const left = removeAll();
-    const mounts = mountsUnder(roots.root);
-    roots.cleanup();
-    assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');
-    assert.deepEqual(left, [], 'containers left behind');
-    assert.deepEqual(mounts, [], 'mounts left behind');
-  });
+  after(() => removeAllAndCheck(roots, { removeAll }, suiteStart));
 
   it('runs a command attached and removes the container with --rm', () => {
     const r = run('run', '--rm', 'busybox', 'echo', 'hi');

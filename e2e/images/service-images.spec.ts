@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { cgroupsLeftSince, cliFor, mountsUnder, tempRoots } from '../support/cli';
+import { cliFor, removeAllAndCheck, tempRoots } from '../support/cli';
 
 const roots = tempRoots();
 const suiteStart = Date.now();
@@ -99,14 +99,7 @@ describe('postgres and redis base images', () => {
     for (const m of out.matchAll(/^(postgres|redis):\d+: (sha256:[a-f0-9]{64})$/gm)) ids[m[1] ?? ''] = m[2] ?? '';
     assert.ok(ids['postgres'] && ids['redis'], out);
   });
-  after(() => {
-    const left = removeAll();
-    const mounts = mountsUnder(roots.root);
-    roots.cleanup();
-    assert.deepEqual(cgroupsLeftSince(suiteStart), [], 'container cgroups left behind');
-    assert.deepEqual(left, [], 'containers left behind');
-    assert.deepEqual(mounts, [], 'mounts left behind');
-  });
+  after(() => removeAllAndCheck(roots, { removeAll }, suiteStart));
 
   it("are tagged by major version and latest, with the official images' entrypoint, ports and volumes", () => {
     const images = ok('images');

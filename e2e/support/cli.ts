@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -213,6 +214,23 @@ export function cliFor(env: NodeJS.ProcessEnv): {
     return left;
   };
   return { run, ok, removeAll };
+}
+
+/**
+ * A suite's `after` on one set of roots: removes every container and the roots, then fails
+ * naming what was left behind (containers, mounts under the root, cgroups made since `sinceMs`).
+ */
+export function removeAllAndCheck(
+  roots: { readonly root: string; cleanup(): void },
+  cli: { removeAll(): string[] },
+  sinceMs: number,
+): void {
+  const left = cli.removeAll();
+  const mounts = mountsUnder(roots.root);
+  roots.cleanup();
+  assert.deepEqual(cgroupsLeftSince(sinceMs), [], 'container cgroups left behind');
+  assert.deepEqual(left, [], 'containers left behind');
+  assert.deepEqual(mounts, [], 'mounts left behind');
 }
 
 /** Mount points at or below `path` (a leak check). */
