@@ -54,6 +54,7 @@ const shown = (files: Iterable<string>): string[] => [...files].map((f) => relat
 describe('platform verbs, one module per noun', () => {
   it('has a definitions and an actions module for each noun', () => {
     assert.deepEqual(NOUNS, [
+      'addons',
       'apps',
       'auth',
       'builds',

@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import type { CliIo } from '../io';
+import { addonsCommands } from './addons/commands';
 import { appsCommands } from './apps/commands';
 import { gitCredentialsCommand, loginCommand, logoutCommand, whoamiCommand } from './auth/commands';
 import { buildsCommands } from './builds/commands';
@@ -35,6 +36,7 @@ export function platformCommands(io: CliIo): Command[] {
     ...domainsCommands(io),
     ...certsCommands(io),
     ...httpsCommands(io),
+    ...addonsCommands(io),
     ...buildsCommands(io),
     ...nodesCommands(io),
     whoamiCommand(io),

@@ -23,6 +23,7 @@ import type {
   Token,
 } from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
+import type { AddonAttachmentView, AddonView } from '../addons-types';
 
 interface AppState {
   app: App;
@@ -355,6 +356,16 @@ export class FakeApi {
       const [removed] = this.tokens.splice(i, 1);
       return send(res, 200, publicToken(removed as TokenState));
     }
+    if (path === '/api/addons' && method === 'GET' && this.addonsIndex) {
+      const token = this.auth(req);
+      return send(
+        res,
+        200,
+        [...this.addons.values()].filter((a) => this.mayManage(token, a)),
+      );
+    }
+    const addon = /^\/api\/addons\/([^/]+)(\/attachments)?$/.exec(path);
+    if (addon) return this.addonRoute(method, decodeURIComponent(addon[1] ?? ''), addon[2], url, body, req, res);
     const m = /^\/api\/apps\/([^/]+)(?:\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?)?$/.exec(path);
     if (!m) throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
     const name = decodeURIComponent(m[1] ?? '');
@@ -467,8 +478,12 @@ export class FakeApi {
         if (!instance) throw new HttpError(404, 'not_found', `no running instance ${id} on ${name}`);
         return send(res, 202, { ...instance, state: 'stopping' });
       }
-      case 'POST runs':
-        return this.run(body as { command: string | string[]; env?: Record<string, string> }, res);
+      case 'POST runs': {
+        const run = body as { command: string | string[]; env?: Record<string, string>; addon?: string };
+        if (run.addon !== undefined && !this.addon(run.addon).attachments.some((a) => a.app === name))
+          throw new HttpError(422, 'unprocessable', `add-on '${run.addon}' is not attached to '${name}'`);
+        return this.run(run, res);
+      }
       case 'GET domains':
         return send(res, 200, state.domains);
       case 'POST domains': {
@@ -489,6 +504,25 @@ export class FakeApi {
       }
       case 'GET logs':
         return this.logs(name, state, url, res);
+      case 'GET addons':
+        return send(
+          res,
+          200,
+          [...this.addons.values()].filter((a) => a.attachments.some((x) => x.app === name)),
+        );
+      case 'POST addons':
+        return send(res, 201, this.createAddon(state, (body ?? {}) as Record<string, unknown>));
+      case 'DELETE addons/:id': {
+        const found = this.addon(id ?? '');
+        if (!found.attachments.some((a) => a.app === name))
+          throw new HttpError(404, 'not_found', `add-on '${found.name}' is not attached to '${name}'`);
+        this.setAddon({ ...found, attachments: found.attachments.filter((a) => a.app !== name) });
+        this.unsetVars(
+          state,
+          found.attachments.filter((a) => a.app === name),
+        );
+        return sendEmpty(res);
+      }
       case 'GET certs':
         return send(res, 200, state.certs);
       case 'POST certs': {
@@ -516,6 +550,121 @@ export class FakeApi {
         break;
     }
     throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
+  }
+
+  /** The add-ons by name (#22): their views, attachments included. */
+  readonly addons = new Map<string, AddonView>();
+  /** Whether `GET /api/addons` (every add-on the token sees) exists. */
+  addonsIndex = true;
+  /** The state a new add-on is answered with (a spec makes it `creating` or failed). */
+  newAddonState: { state: string; error: string | null } = { state: 'up', error: null };
+  private addonCount = 0;
+
+  private addon(name: string): AddonView {
+    const found = this.addons.get(name);
+    if (!found) throw new HttpError(404, 'not_found', `add-on '${name}' not found`);
+    return found;
+  }
+
+  private setAddon(addon: AddonView): AddonView {
+    this.addons.set(addon.name, addon);
+    return addon;
+  }
+
+  private mayManage(token: TokenState, addon: AddonView): boolean {
+    return !token.apps || addon.attachments.some((a) => token.apps?.includes(a.app));
+  }
+
+  private async addonRoute(
+    method: string,
+    name: string,
+    attachments: string | undefined,
+    url: URL,
+    body: unknown,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const token = this.auth(req);
+    const found = this.addon(name);
+    if (!this.mayManage(token, found)) throw new HttpError(403, 'forbidden', `this token may not manage '${name}'`);
+    if (method === 'GET' && !attachments) return send(res, 200, found);
+    if (method === 'POST' && attachments) {
+      const b = (body ?? {}) as { app?: unknown; as?: unknown };
+      const app = typeof b.app === 'string' ? b.app : '';
+      this.auth(req, app);
+      const state = this.state(app);
+      const attachment = this.attachment(state, found.type, b.as);
+      this.setVars(state, [attachment], found);
+      return send(res, 201, this.setAddon({ ...found, attachments: [...found.attachments, attachment] }));
+    }
+    if (method === 'DELETE' && !attachments) {
+      if (url.searchParams.get('confirm') !== name)
+        throw new HttpError(400, 'invalid_params', `confirm must be the add-on's name, ${name}`);
+      for (const a of found.attachments) this.unsetVars(this.state(a.app), [a]);
+      this.addons.delete(name);
+      return sendEmpty(res);
+    }
+    throw new HttpError(404, 'not_found', `no route ${method} ${url.pathname}`);
+  }
+
+  /** As `POST /api/apps/:app/addons`: checks as the api does, sets the app's config var in a new release. */
+  private createAddon(state: AppState, body: Record<string, unknown>): AddonView {
+    const type = body['type'];
+    if (type !== 'postgres' && type !== 'redis')
+      throw new HttpError(400, 'invalid_params', `type must be one of: postgres, redis (not ${JSON.stringify(type)})`);
+    const words = ['amber', 'curly', 'rugged', 'shiny'];
+    const n = this.addonCount;
+    const name = body['name'] ?? `${type}-${words[n % words.length]}-${12345 + n}`;
+    if (typeof name !== 'string' || !APP_NAME.test(name))
+      throw new HttpError(400, 'invalid_params', 'name must be a DNS label');
+    if (this.addons.has(name)) throw new HttpError(409, 'conflict', `add-on '${name}' already exists`);
+    let size;
+    try {
+      size = parseSize(typeof body['size'] === 'string' ? body['size'] : DEFAULT_SIZE);
+    } catch (err) {
+      throw new HttpError(400, 'invalid_params', err instanceof Error ? err.message : String(err));
+    }
+    const attachment = this.attachment(state, type, body['as']);
+    this.addonCount++;
+    const addon: AddonView = {
+      id: randomUUID(),
+      name,
+      type,
+      ...this.newAddonState,
+      node: 'node-1',
+      size: size.name,
+      createdAt: new Date().toISOString(),
+      attachments: [attachment],
+    };
+    this.setVars(state, [attachment], addon);
+    return this.setAddon(addon);
+  }
+
+  /** A new attachment to the app of `state`: `DATABASE`/`REDIS` or `as`; its var must not be set yet. */
+  private attachment(state: AppState, type: string, as: unknown): AddonAttachmentView {
+    const name = as === undefined ? (type === 'postgres' ? 'DATABASE' : 'REDIS') : String(as).toUpperCase();
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name))
+      throw new HttpError(400, 'invalid_params', 'as must be a config var name such as ANALYTICS_DB');
+    const v = `${name}_URL`;
+    if (v in state.config)
+      throw new HttpError(409, 'conflict', `${v} is already set on ${state.app.name}: pass --as NAME to use NAME_URL`);
+    return { app: state.app.name, name, var: v };
+  }
+
+  private setVars(state: AppState, attachments: readonly AddonAttachmentView[], addon: AddonView): void {
+    const url =
+      addon.type === 'postgres'
+        ? `postgres://postgres:secret@10.88.0.1:20000/postgres`
+        : `redis://:secret@10.88.0.1:20001`;
+    for (const a of attachments) state.config = { ...state.config, [a.var]: url };
+    this.release(state, `Attach ${addon.name}`, null, null, null);
+  }
+
+  private unsetVars(state: AppState, attachments: readonly AddonAttachmentView[]): void {
+    const config = { ...state.config };
+    for (const a of attachments) Reflect.deleteProperty(config, a.var);
+    state.config = config;
+    this.release(state, `Detach ${attachments.map((a) => a.name).join(', ')}`, null, null, null);
   }
 
   /** What the next `POST .../certs` answers (and adds to the app's list). */
@@ -640,11 +789,14 @@ export class FakeApi {
     }
   }
 
-  private run(body: { command: string | string[]; env?: Record<string, string> }, res: ServerResponse): void {
+  private run(
+    body: { command: string | string[]; env?: Record<string, string>; addon?: string },
+    res: ServerResponse,
+  ): void {
     const command = Array.isArray(body.command) ? body.command.join(' ') : body.command;
     const code = Number(/exit (\d+)/.exec(command)?.[1] ?? 0);
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.write(`running: ${command}\n`);
+    res.write(body.addon ? `running in ${body.addon}: ${command}\n` : `running: ${command}\n`);
     for (const [k, v] of Object.entries(body.env ?? {})) res.write(`${k}=${v}\n`);
     // The trailer split across writes, as a slow connection delivers it.
     setTimeout(() => {
@@ -682,4 +834,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+function sendEmpty(res: ServerResponse): void {
+  res.writeHead(204);
+  res.end();
 }

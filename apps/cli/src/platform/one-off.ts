@@ -1,0 +1,41 @@
+/**
+ * A one-off run over the api (`POST /api/apps/:app/runs`, docs/api.md): its output streamed to
+ * stdout as it comes, its remote exit status the CLI's. Shared by `run` and the add-ons'
+ * `pg:psql` and `redis:cli`, which run in the add-on's image (`addon`).
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { CliError } from '../errors';
+import type { CliIo } from '../io';
+import { untilInterrupted } from '../terminal';
+import type { ApiClient } from './client';
+import { ExitTrailerSplitter } from './exit-trailer';
+import { appPath } from './session';
+
+export interface OneOffBody {
+  /** One string is a shell command line (`sh -c`); an array is an argv. */
+  readonly command: string | readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Run in this add-on's image, with access to it, instead of the app's release. */
+  readonly addon?: string;
+}
+
+/** Runs `body` on `app`; resolves when the command exited 0, else throws its exit code (130 on Ctrl-C). */
+export async function runOneOff(io: CliIo, client: ApiClient, app: string, body: OneOffBody): Promise<void> {
+  let code: number | undefined;
+  const outcome = await untilInterrupted(async (signal) => {
+    const res = await client.open('POST', appPath(app, 'runs'), { body, accept: 'text/plain', signal });
+    const splitter = new ExitTrailerSplitter();
+    const decoder = new StringDecoder('utf8');
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      const text = decoder.write(splitter.push(chunk));
+      if (text) io.out(text);
+    }
+    const end = splitter.end();
+    const rest = decoder.write(end.rest) + decoder.end();
+    if (rest) io.out(rest);
+    code = end.code;
+  });
+  if (outcome === 'interrupted') throw new CliError('', 130);
+  if (code === undefined) throw new CliError(`the connection to the api closed before the command's exit status came`);
+  if (code !== 0) throw new CliError('', code);
+}
