@@ -113,6 +113,8 @@ export async function request<T>(method: string, path: string, options: RequestO
     if (res.status === 401 && options.token === undefined) notifyUnauthorized(error);
     throw error;
   }
+  // the api's DELETEs of add-ons answer 204 with no body
+  if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
 
@@ -121,6 +123,11 @@ export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => reques
 /** `/api/apps/NAME/...` with the name escaped. */
 export function appPath(app: string, rest = ''): string {
   return `/api/apps/${encodeURIComponent(app)}${rest}`;
+}
+
+/** `/api/addons/NAME/...` with the name escaped. */
+export function addonPath(addon: string, rest = ''): string {
+  return `/api/addons/${encodeURIComponent(addon)}${rest}`;
 }
 
 export function describeError(error: unknown): string {

@@ -40,6 +40,9 @@ const TONES: Record<string, string> = {
   current: 'good',
   live: 'good',
   starting: 'busy',
+  creating: 'busy',
+  running: 'busy',
+  destroying: 'busy',
   building: 'busy',
   pending: 'busy',
   deploying: 'busy',
@@ -230,6 +233,80 @@ export function ConfirmButton({
         Cancel
       </button>
     </span>
+  );
+}
+
+/**
+ * A button for what cannot be undone (destroying an add-on and its data): the first press asks
+ * for the name to be typed, as Heroku's dashboard does, and the final button stays disabled until
+ * it matches. `onConfirm` gets what was typed, for the api to check again.
+ */
+export function TypeToConfirm({
+  label,
+  name,
+  question,
+  confirmLabel,
+  onConfirm,
+  disabled,
+}: {
+  label: string;
+  /** What must be typed. */
+  name: string;
+  question: string;
+  confirmLabel: string;
+  onConfirm: (typed: string) => Promise<void> | void;
+  disabled?: boolean;
+}) {
+  const [asking, setAsking] = useState(false);
+  const [typed, setTyped] = useState('');
+  const [busy, setBusy] = useState(false);
+  const id = useId();
+  const stop = () => {
+    setAsking(false);
+    setTyped('');
+  };
+  if (!asking) {
+    return (
+      <button type="button" className="danger-outline" disabled={disabled} onClick={() => setAsking(true)}>
+        {label}
+      </button>
+    );
+  }
+  return (
+    <form
+      className="confirm"
+      aria-label={question}
+      onSubmit={async (event) => {
+        event.preventDefault();
+        if (typed !== name) return;
+        setBusy(true);
+        try {
+          await onConfirm(typed);
+        } finally {
+          setBusy(false);
+          stop();
+        }
+      }}
+    >
+      <label htmlFor={id} className="confirm-question">
+        {question} Type <code>{name}</code> to confirm:
+      </label>
+      <input
+        id={id}
+        value={typed}
+        onChange={(e) => setTyped(e.target.value)}
+        // the question replaced the button that had focus: keep the keyboard on it
+        autoFocus
+        autoComplete="off"
+        spellCheck={false}
+      />
+      <button type="submit" className="danger" disabled={busy || typed !== name}>
+        {confirmLabel}
+      </button>
+      <button type="button" onClick={stop} disabled={busy}>
+        Cancel
+      </button>
+    </form>
   );
 }
 

@@ -7,13 +7,14 @@ export type Route =
   | { page: 'app'; app: string; tab: AppTab; build?: number }
   | { page: 'not-found'; path: string };
 
-export type AppTab = 'overview' | 'builds' | 'releases' | 'config' | 'domains' | 'logs';
+export type AppTab = 'overview' | 'builds' | 'releases' | 'config' | 'addons' | 'domains' | 'logs';
 
 export const APP_TABS: readonly { tab: AppTab; label: string }[] = [
   { tab: 'overview', label: 'Overview' },
   { tab: 'builds', label: 'Builds' },
   { tab: 'releases', label: 'Releases' },
   { tab: 'config', label: 'Config vars' },
+  { tab: 'addons', label: 'Add-ons' },
   { tab: 'domains', label: 'Domains' },
   { tab: 'logs', label: 'Logs' },
 ];

@@ -5,6 +5,7 @@ import { useEventStream, usePoll, useTitle } from '../hooks';
 import { Link } from '../nav';
 import { APP_TABS, type AppTab, appUrl } from '../route';
 import type { SseMessage } from '../sse';
+import { Addons } from './app-addons';
 import { Builds } from './app-builds';
 import { Overview } from './app-overview';
 import { Certificates } from './app-certs';
@@ -136,6 +137,8 @@ function Tab({ view, tab, build }: { view: AppView; tab: AppTab; build?: number 
       return <Releases view={view} />;
     case 'config':
       return <ConfigVars view={view} />;
+    case 'addons':
+      return <Addons view={view} />;
     case 'domains':
       return (
         <>
