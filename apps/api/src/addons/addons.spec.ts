@@ -340,6 +340,28 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual([lost.state, lost.containerId], ['creating', null]);
     });
 
+    it("takes a node's service address from its registration; when it moves, the attached apps' nodes get the new reach", async () => {
+      const register = (serviceAddress: unknown) =>
+        api.request('POST', '/api/nodes/register', {
+          body: { name: 'node-small', address: '127.0.0.1:7100', memory: 1024, cpus: 2000, serviceAddress },
+        });
+      const bad = await register('not-an-ip');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.details[0].field, 'serviceAddress');
+      const before = await generation(big);
+      assert.equal((await register('10.0.0.5')).status, 201);
+      assert.equal((await api.dataSource.manager.findOneByOrFail(Node, { id: small.id })).serviceAddress, '10.0.0.5');
+      assert.equal(await generation(big), before + 1, 'node-big runs shop, whose add-on moved');
+      const { token } = await issueToken(api.dataSource.manager, { name: 'agent-big', node: true });
+      const set = await api.request('POST', '/api/nodes/node-big/heartbeat', { body: { instances: [] }, token });
+      const web = set.body.instances.find((e: { appId: string }) => e.appId === shop.id);
+      assert.deepEqual(web.reach, [{ address: '10.0.0.5', port: 20000 }]);
+      const same = await generation(big);
+      assert.equal((await register('10.0.0.5')).status, 201);
+      assert.equal(await generation(big), same, 'the same address moves nothing');
+      assert.equal((await register('10.0.0.1')).status, 201);
+    });
+
     it("destroys only with its name confirmed: vars unset in every app, out of its node's set, volume removed, backups kept", async () => {
       const { token } = await issueToken(api.dataSource.manager, { name: 'agent-2', node: true });
       const other = await appNamed(api, 'other');
