@@ -24,6 +24,7 @@ import {
   Instance,
   Node,
   type NodeCapacity,
+  nodeCapacity,
   type Release,
   type Size,
   UnknownSizeError,
@@ -341,14 +342,7 @@ export class AddonsService {
           : 'no node can run add-ons: none is up',
       );
     }
-    const capacities: NodeCapacity[] = able.map(({ id, name, state, memory, overcommit, cpus }) => ({
-      id,
-      name,
-      state,
-      memory,
-      overcommit,
-      cpus,
-    }));
+    const capacities: NodeCapacity[] = able.map(nodeCapacity);
     const instances = await em.find(Instance, {
       select: { nodeId: true, appId: true, type: true, memory: true, cpuShares: true },
     });

@@ -31,6 +31,7 @@ import {
   type HealthcheckSpec,
   type InstanceState,
   type NodeCapacity,
+  nodeCapacity,
   type NodeState,
   type PlanFormation,
   type PlanInstance,
@@ -297,14 +298,7 @@ export class Reconciler {
 
     // 2. plan every app
     const apps = await roles.desired.apps();
-    const capacities: NodeCapacity[] = nodes.map(({ id, name, state, memory, overcommit, cpus }) => ({
-      id,
-      name,
-      state,
-      memory,
-      overcommit,
-      cpus,
-    }));
+    const capacities: NodeCapacity[] = nodes.map(nodeCapacity);
     const allocations: Allocation[] = [
       ...instances.flatMap((i) =>
         i.nodeId ? [{ nodeId: i.nodeId, appId: i.appId, type: i.type, memory: i.memory, cpuShares: i.cpuShares }] : [],
