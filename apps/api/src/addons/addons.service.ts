@@ -315,7 +315,7 @@ export class AddonsService {
 
   /** The name asked for (409 when taken), or a generated one that is free. */
   private async freeName(em: EntityManager, type: AddonType, asked: string | undefined): Promise<string> {
-    const taken = async (name: string): Promise<boolean> => (await em.count(Addon, { where: { name } })) > 0 || false;
+    const taken = async (name: string): Promise<boolean> => (await em.count(Addon, { where: { name } })) > 0;
     if (asked !== undefined) {
       if (await taken(asked)) throw ApiError.conflict(`add-on '${asked}' already exists`);
       return asked;

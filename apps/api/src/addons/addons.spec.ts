@@ -442,8 +442,12 @@ for (const kind of TEST_DATABASES) {
       const refused = await api.request('DELETE', '/api/nodes/node-small');
       assert.equal(refused.status, 409);
       assert.match(refused.body.message, /holds the data of add-ons? .*third-db/);
+      const web = await insertInstance(api, other, await deployRelease(api, other), 'web', 1, big);
+      const before = await generation(big);
       const res = await api.request('DELETE', '/api/nodes/node-small?force=true');
       assert.equal(res.status, 200, res.text);
+      assert.equal(await generation(big), before + 1, "other's instance there loses its reach to third-db");
+      await api.dataSource.manager.delete(Instance, { id: web.id });
       const failed = await addonRow('third-db');
       assert.equal(failed.state, 'failed');
       assert.match(failed.error ?? '', /node-small, which held its volume, was removed/);

@@ -530,6 +530,20 @@ export class NodesService {
             { nodeId: node.id },
             { state: 'failed', containerId: null, error: `its node ${name}, which held its volume, was removed` },
           );
+          // their endpoints leave the reach of their apps' instances
+          const attached = addons.length
+            ? await em.find(AddonAttachment, {
+                where: { addonId: In(addons.map((a) => a.id)) },
+                select: { appId: true },
+              })
+            : [];
+          await bumpNodes(
+            em,
+            await nodesOfApps(
+              em,
+              attached.map((a) => a.appId),
+            ),
+          );
         }
         const revoked = bound
           ? ((
