@@ -18,10 +18,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Addon,
+  AddonAttachment,
   ApiToken,
   App,
   BIGINT_AS_NUMBER,
   DESIRED_SET_COLUMNS,
+  type DesiredAddonRow,
   type DesiredInstance,
   type HeartbeatReply,
   type HeartbeatRequest,
@@ -34,8 +36,6 @@ import {
   type RegisterRequest,
   Release,
   type ServiceEndpoint,
-  AddonAttachment,
-  type DesiredAddonRow,
   bumpNodes,
   deployCheck,
   desiredAddonInstance,
