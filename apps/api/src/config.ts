@@ -3,12 +3,14 @@ import {
   type Env,
   type ListenAddress,
   type Paths,
+  type PortRange,
   type RegistryLogin,
   type TrustedCa,
   absoluteDirectory,
   domain,
   listenAddress,
   paths,
+  portRange,
   registryLogin,
   trustedCa,
 } from '@paas/config';
@@ -91,6 +93,8 @@ export interface ApiConfig {
   readonly certsTrusted: readonly X509Certificate[];
   /** Automatic certificates: PAAS_ACME_DIRECTORY, PAAS_ACME_EMAIL, PAAS_ACME_CA_FILE (certs/acme.config.ts). */
   readonly acme: AcmeSettings;
+  /** The host ports add-ons are published on, one each (PAAS_ADDON_PORTS; the nodes' bridges close the range). */
+  readonly addonPorts: PortRange;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -138,6 +142,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     scheduler: schedulerSettings(env),
     certsTrusted: certsTrusted(env),
     acme: acmeSettings(env),
+    addonPorts: portRange(env, 'PAAS_ADDON_PORTS'),
   };
 }
 

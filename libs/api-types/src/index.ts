@@ -24,6 +24,14 @@ export type FormationUpdate = Schemas['FormationUpdateDto'];
 export type Instance = Schemas['InstanceView'];
 export type InstanceState = Instance['state'];
 export type Domain = Schemas['DomainView'];
+/** A managed PostgreSQL or Redis (`addons:info`), with the apps attached to it. */
+export type Addon = Schemas['AddonView'];
+export type AddonType = Addon['type'];
+export type AddonState = Addon['state'];
+export type AddonAttachment = Schemas['AddonAttachmentView'];
+/** `POST /api/apps/:app/addons` and `POST /api/addons/:name/attachments`. */
+export type CreateAddon = Schemas['CreateAddonDto'];
+export type AttachAddon = Schemas['AttachAddonDto'];
 /** An app's TLS certificate (`GET /certs`); the key is never part of it. */
 export type Certificate = Schemas['CertView'];
 /** The answer to `POST /certs`: the certificate, and those whose domains it took over. */

@@ -305,6 +305,86 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/addons': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['AppAddonsController_list'];
+    readonly put?: never;
+    readonly post: operations['AppAddonsController_create'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/apps/{app}/addons/{name}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['AppAddonsController_detach'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/addons': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['AddonsController_list'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/addons/{name}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['AddonsController_info'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['AddonsController_destroy'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/addons/{name}/attachments': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['AddonsController_attach'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/certs/auto': {
     readonly parameters: {
       readonly query?: never;
@@ -891,6 +971,11 @@ export interface components {
       readonly env?: {
         readonly [key: string]: string;
       };
+      /**
+       * @description run in this add-on's image (psql, redis-cli) instead of the release's; the app must be attached to it
+       * @example postgres-amber-12345
+       */
+      readonly addon?: string;
     };
     readonly DomainView: {
       /** Format: uuid */
@@ -906,6 +991,82 @@ export interface components {
        * @example www.example.com
        */
       readonly hostname: string;
+    };
+    readonly AddonAttachmentView: {
+      /** @example my-app */
+      readonly app: string;
+      /**
+       * @description the attachment's name
+       * @example DATABASE
+       */
+      readonly name: string;
+      /**
+       * @description the config var it set on the app
+       * @example DATABASE_URL
+       */
+      readonly var: string;
+    };
+    readonly AddonView: {
+      /** Format: uuid */
+      readonly id: string;
+      /** @example postgres-amber-12345 */
+      readonly name: string;
+      /** @enum {string} */
+      readonly type: 'postgres' | 'redis';
+      /**
+       * @description creating: placed, not accepting connections yet; up; crashed: its node restarts it (see error); failed: it cannot run where its data is (see error); destroying: its volume is being removed
+       * @enum {string}
+       */
+      readonly state: 'creating' | 'up' | 'crashed' | 'failed' | 'destroying';
+      /** @description why it crashed or failed */
+      readonly error: string | null;
+      /**
+       * @description the node holding its volume
+       * @example node-1
+       */
+      readonly node: string | null;
+      /** @example basic */
+      readonly size: string;
+      /** Format: date-time */
+      readonly createdAt: string;
+      /** @description the apps it is attached to, by app */
+      readonly attachments: readonly components['schemas']['AddonAttachmentView'][];
+      /** @description its backups (pg:backups), kept after it is destroyed */
+      readonly backups: number;
+    };
+    readonly CreateAddonDto: {
+      /**
+       * @example postgres
+       * @enum {string}
+       */
+      readonly type: 'postgres' | 'redis';
+      /**
+       * @description unique on the platform (default: TYPE-WORD-NNNNN); a DNS label: 2-63 lower-case letters, digits and dashes, starting with a letter and not ending with a dash
+       * @example postgres-amber-12345
+       */
+      readonly name?: string;
+      /**
+       * @description the attachment's name: the config var is AS_URL (default DATABASE for postgres, REDIS for redis); upper-case letters, digits and _, starting with a letter, at most 59 long, upper-cased
+       * @example DATABASE
+       */
+      readonly as?: string;
+      /**
+       * @description default basic (256 MiB); a size: nano, micro, basic, standard-1x, standard-2x, performance-m, performance-l, or a memory amount from 16M to 64G (e.g. 512M, 1G)
+       * @example basic
+       */
+      readonly size?: string;
+    };
+    readonly AttachAddonDto: {
+      /**
+       * @description the app to attach the add-on to
+       * @example other-app
+       */
+      readonly app: string;
+      /**
+       * @description the config var is AS_URL (default as for create); upper-case letters, digits and _, starting with a letter, at most 59 long, upper-cased
+       * @example DATABASE
+       */
+      readonly as?: string;
     };
     readonly AcmeSubproblemView: {
       /** @example www.example.com */
@@ -1114,6 +1275,11 @@ export interface components {
       readonly overcommit: number;
       /** @example 0.1.0 */
       readonly version?: string;
+      /**
+       * @description where containers reach the add-ons the node runs (PAAS_NODE_ADDRESS, or its bridge's gateway); absent: the node runs none
+       * @example 10.0.0.2
+       */
+      readonly serviceAddress?: string;
     };
     readonly NodeSummaryView: {
       /** Format: uuid */
@@ -1153,6 +1319,8 @@ export interface components {
       readonly full: boolean;
       /** @description the `desiredVersion` of the desired set the agent holds */
       readonly desiredVersion?: string;
+      /** @description volumes of `removeVolumes` the node removed (or never had) since its last answered heartbeat */
+      readonly removedVolumes?: readonly string[];
     };
     readonly HttpCheckView: {
       readonly attempts: number;
@@ -1192,6 +1360,33 @@ export interface components {
       readonly kind: 'uptime';
       /** @description how long the process must keep running */
       readonly ms: number;
+    };
+    readonly ServiceEndpointView: {
+      /** @example 10.0.0.2 */
+      readonly address: string;
+      /** @example 20000 */
+      readonly port: number;
+    };
+    readonly DesiredAddonView: {
+      /** @example postgres-amber-12345 */
+      readonly name: string;
+      /** @example postgres */
+      readonly type: string;
+      /**
+       * @description its named volume on the node
+       * @example addon-postgres-amber-12345
+       */
+      readonly volume: string;
+      /**
+       * @description where the volume is mounted
+       * @example /var/lib/postgresql/data
+       */
+      readonly target: string;
+      /**
+       * @description published at the node's service address on this port
+       * @example 20000
+       */
+      readonly hostPort: number;
     };
     readonly DesiredInstanceView: {
       /** Format: uuid */
@@ -1240,6 +1435,10 @@ export interface components {
         | components['schemas']['UptimeCheckView'];
       /** @description seconds between the stop signal and SIGKILL */
       readonly stopTimeout: number;
+      /** @description the add-on endpoints the container may connect to: those of the add-ons its app is attached to */
+      readonly reach?: readonly components['schemas']['ServiceEndpointView'][];
+      /** @description present when the entry is an add-on's container */
+      readonly addon?: components['schemas']['DesiredAddonView'];
     };
     readonly HeartbeatAnswerView: {
       readonly node: components['schemas']['NodeSummaryView'];
@@ -1258,6 +1457,8 @@ export interface components {
       readonly instances: readonly components['schemas']['DesiredInstanceView'][] | null;
       /** @description the next heartbeat should report every instance */
       readonly fullReport: boolean;
+      /** @description named volumes of destroyed add-ons on the node: removed once no container uses them, then listed in removedVolumes */
+      readonly removeVolumes?: readonly string[];
     };
     readonly RemovedNodeView: {
       /** @example node-2 */
@@ -2173,6 +2374,165 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['DomainView'];
+        };
+      };
+    };
+  };
+  readonly AppAddonsController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the add-ons attached to the app */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['AddonView'][];
+        };
+      };
+    };
+  };
+  readonly AppAddonsController_create: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['CreateAddonDto'];
+      };
+    };
+    readonly responses: {
+      /** @description placed on a node and attached to the app: its config var AS_URL is set in a new release */
+      readonly 201: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['AddonView'];
+        };
+      };
+    };
+  };
+  readonly AppAddonsController_detach: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description detached: the app's config var is unset in a new release */
+      readonly 204: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  readonly AddonsController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description every add-on the token sees, by name */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['AddonView'][];
+        };
+      };
+    };
+  };
+  readonly AddonsController_info: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['AddonView'];
+        };
+      };
+    };
+  };
+  readonly AddonsController_destroy: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description destroyed: every attached app's config var is unset in a new release, its volume removed; its backups stay */
+      readonly 204: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  readonly AddonsController_attach: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['AttachAddonDto'];
+      };
+    };
+    readonly responses: {
+      /** @description attached: the app's config var AS_URL is set in a new release */
+      readonly 201: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['AddonView'];
         };
       };
     };

@@ -22,6 +22,7 @@ export * from './redis-server';
 export * from './tokens';
 export * from './join';
 export * from './scheduling';
+export * from './addons';
 export * from './tls';
 export * from './certs/validate';
 export * from './certs/publish';

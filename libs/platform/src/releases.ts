@@ -140,6 +140,8 @@ export async function releaseBuild(manager: EntityManager, releaseId: string): P
 export interface ConfigChange {
   readonly set: Record<string, string>;
   readonly unset: readonly string[];
+  /** The release's description; by default what changed (`Set A, B config vars`). */
+  readonly description?: string;
 }
 
 /**
@@ -154,33 +156,44 @@ export async function changeConfig(
 ): Promise<Release | null> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await transaction(dataSource, async (manager) => {
-        await lockApp(manager, appId);
-        const before = await appConfig(manager, appId);
-        const set = Object.entries(change.set).filter(([key, value]) => before[key] !== value);
-        const unset = change.unset.filter((key) => key in before && !(key in change.set));
-        if (set.length === 0 && unset.length === 0) return null;
-        for (const [key, value] of set) await manager.save(ConfigVar, { appId, key, value });
-        for (const key of unset) await manager.delete(ConfigVar, { appId, key });
-        const current = await currentRelease(manager, appId);
-        const parts = [
-          ...(set.length ? [`Set ${set.map(([key]) => key).join(', ')} config vars`] : []),
-          ...(unset.length ? [`Remove ${unset.join(', ')} config vars`] : []),
-        ];
-        return insertRelease(manager, {
-          appId,
-          description: parts.join('; '),
-          imageRef: current?.imageRef ?? null,
-          imageDigest: current?.imageDigest ?? null,
-          processTypes: current?.processTypes ?? {},
-          healthchecks: current?.healthchecks ?? null,
-          createdBy,
-        });
-      });
+      return await transaction(dataSource, (manager) => applyConfigChange(manager, appId, change, createdBy));
     } catch (err) {
       if (!isRetryableConflict(err) || attempt >= 8) throw err;
     }
   }
+}
+
+/**
+ * The same within a caller's transaction (an add-on's attachment commits with its config var
+ * and release); the caller retries the whole transaction on isRetryableConflict.
+ */
+export async function applyConfigChange(
+  manager: EntityManager,
+  appId: string,
+  change: ConfigChange,
+  createdBy: string | null,
+): Promise<Release | null> {
+  await lockApp(manager, appId);
+  const before = await appConfig(manager, appId);
+  const set = Object.entries(change.set).filter(([key, value]) => before[key] !== value);
+  const unset = change.unset.filter((key) => key in before && !(key in change.set));
+  if (set.length === 0 && unset.length === 0) return null;
+  for (const [key, value] of set) await manager.save(ConfigVar, { appId, key, value });
+  for (const key of unset) await manager.delete(ConfigVar, { appId, key });
+  const current = await currentRelease(manager, appId);
+  const parts = [
+    ...(set.length ? [`Set ${set.map(([key]) => key).join(', ')} config vars`] : []),
+    ...(unset.length ? [`Remove ${unset.join(', ')} config vars`] : []),
+  ];
+  return insertRelease(manager, {
+    appId,
+    description: change.description ?? parts.join('; '),
+    imageRef: current?.imageRef ?? null,
+    imageDigest: current?.imageDigest ?? null,
+    processTypes: current?.processTypes ?? {},
+    healthchecks: current?.healthchecks ?? null,
+    createdBy,
+  });
 }
 
 /** Why a rollback was refused: no such version (`not_found`), or one that cannot come back. */

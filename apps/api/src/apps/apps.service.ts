@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  Addon,
+  AddonAttachment,
   ApiToken,
   App,
   appLogKey,
@@ -13,6 +15,8 @@ import {
   Instance,
   isUniqueViolation,
   Release,
+  bumpNodes,
+  markAddonDestroying,
   transaction,
 } from '@paas/platform';
 import type { Redis } from 'ioredis';
@@ -25,6 +29,7 @@ import { CertPublisher } from '../certs/cert-publisher';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { GitRepos } from '../git/repos';
+import { RedisNodeNotifier } from '../scheduler/scheduler-redis';
 import type { AppView } from './apps.dto';
 
 /** Where an app's bare repository lives (the git receiver's layout). */
@@ -96,19 +101,47 @@ export class AppsService {
     return this.dataSource.manager.findOneByOrFail(App, { id: app.id });
   }
 
-  /** Deletes the app and everything of it: rows, repository, log streams. */
+  /**
+   * Deletes the app and everything of it: rows, repository, log streams. Its add-ons that
+   * another app is attached to stay with that app; the others are destroyed with it.
+   */
   async remove(app: App): Promise<void> {
-    const builds = await transaction(this.dataSource, async (manager) => {
+    const { builds, nodes } = await transaction(this.dataSource, async (manager) => {
       const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
+      const nodes = await this.releaseAddons(manager, app);
       for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain, Certificate])
         await manager.delete(entity, { appId: app.id });
       await manager.delete(App, { id: app.id });
       await this.rescopeTokens(manager, app.name, null);
-      return ids;
+      return { builds: ids, nodes };
     });
+    await new RedisNodeNotifier(this.redis).wake(new Set(nodes));
     await this.certs.removed(app.name);
     await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
     await this.redis.del(appLogKey(app.id), ...builds.map((id) => buildLogKey(id)));
+  }
+
+  /**
+   * The app lets go of its add-ons: its attachments go; an add-on no other app is attached to
+   * is destroyed (libs/platform markAddonDestroying), one made for it that another app still
+   * uses is no longer anyone's own (its events stop going to a log). The nodes to wake.
+   */
+  private async releaseAddons(manager: EntityManager, app: App): Promise<string[]> {
+    const attached = await manager.find(AddonAttachment, { where: { appId: app.id }, select: { addonId: true } });
+    await manager.delete(AddonAttachment, { appId: app.id });
+    const owned = await manager.find(Addon, { where: { appId: app.id }, select: { id: true } });
+    const ids = [...new Set([...attached.map((a) => a.addonId), ...owned.map((a) => a.id)])];
+    const nodes: string[] = [];
+    for (const addon of ids.length ? await manager.find(Addon, { where: { id: In(ids) } }) : []) {
+      const left = await manager.count(AddonAttachment, { where: { addonId: addon.id } });
+      if (left === 0 && addon.state !== 'destroying') nodes.push(...(await markAddonDestroying(manager, addon)));
+      else if (addon.appId === app.id) {
+        await manager.update(Addon, { id: addon.id }, { appId: null });
+        // its entry's appId is the add-on's own now
+        nodes.push(...(await bumpNodes(manager, [addon.nodeId])));
+      }
+    }
+    return nodes;
   }
 
   /**

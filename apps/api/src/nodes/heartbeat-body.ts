@@ -29,7 +29,7 @@ const STATES = new Set<unknown>(REPORTED_STATES);
 /** A body with thousands of bad reports answers with the first few. */
 export const MAX_DETAILS = 20;
 
-const REQUEST_FIELDS = new Set(['instances', 'full', 'gone', 'desiredVersion']);
+const REQUEST_FIELDS = new Set(['instances', 'full', 'gone', 'desiredVersion', 'removedVolumes']);
 const REPORT_FIELDS = new Set<string>([
   'id',
   'releaseId',
@@ -139,10 +139,14 @@ export function parseHeartbeat(body: unknown): HeartbeatRequest {
   const faults = new Faults();
   for (const key of Object.keys(body)) if (!REQUEST_FIELDS.has(key)) faults.add(UNKNOWN, key);
   list(faults, 'instances', body['instances'], (item, i) => report(faults, item, i));
-  const { full, gone, desiredVersion } = body;
+  const { full, gone, desiredVersion, removedVolumes } = body;
   if (full !== undefined && typeof full !== 'boolean') faults.add(['isBoolean', 'must be a boolean'], 'full');
   if (gone !== undefined) list(faults, 'gone', gone, (id, i) => faults.add(uuid(id), 'gone', i));
   if (desiredVersion !== undefined) faults.add(string(desiredVersion, 64), 'desiredVersion');
+  if (removedVolumes !== undefined) {
+    // an add-on's volume name (entities.ts Addon.volume)
+    list(faults, 'removedVolumes', removedVolumes, (volume, i) => faults.add(string(volume, 128), 'removedVolumes', i));
+  }
   if (faults.details.length > 0) {
     const more = faults.cut ? `; and more (the first ${MAX_DETAILS} are listed)` : '';
     throw ApiError.invalidParams(faults.details.map((d) => d.message).join('; ') + more, faults.details);

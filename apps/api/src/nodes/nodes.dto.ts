@@ -1,6 +1,7 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import {
   type DeployCheck,
+  type DesiredAddon,
   type DesiredInstance,
   HEARTBEAT_MAX_INSTANCES,
   type HeartbeatAnswerSameSet,
@@ -12,8 +13,9 @@ import {
   type RegisterAnswer,
   type RegisterRequest,
   type ReportedState,
+  type ServiceEndpoint,
 } from '@paas/platform';
-import { IsIn, IsInt, IsString, Matches, MaxLength, Min, MinLength, Max } from 'class-validator';
+import { IsIP, IsIn, IsInt, IsString, Matches, MaxLength, Min, MinLength, Max } from 'class-validator';
 import { OptionalField } from '../common/validation';
 import { REPORTED_STATES } from './heartbeat-body';
 
@@ -118,6 +120,16 @@ export class RegisterNodeDto implements RegisterRequest {
   @IsString()
   @MaxLength(64)
   version?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '10.0.0.2',
+    description:
+      "where containers reach the add-ons the node runs (PAAS_NODE_ADDRESS, or its bridge's gateway); absent: the node runs none",
+  })
+  @OptionalField()
+  @IsIP(undefined, { message: 'serviceAddress must be an IP address' })
+  serviceAddress?: string;
 }
 
 /** One instance container, as its agent sees it (checked by heartbeat-body.ts). */
@@ -180,6 +192,14 @@ export class HeartbeatDto implements HeartbeatRequest {
     description: 'the `desiredVersion` of the desired set the agent holds',
   })
   desiredVersion?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    isArray: true,
+    maxItems: HEARTBEAT_MAX_INSTANCES,
+    description: 'volumes of `removeVolumes` the node removed (or never had) since its last answered heartbeat',
+  })
+  removedVolumes?: string[];
 }
 
 export class NodeSummaryView implements NodeSummary {
@@ -252,6 +272,32 @@ export class UptimeCheckView implements Check<'uptime'> {
 }
 
 const CHECK_VIEWS = [HttpCheckView, TcpCheckView, UptimeCheckView];
+
+export class ServiceEndpointView implements ServiceEndpoint {
+  @ApiProperty({ type: String, example: '10.0.0.2' })
+  address!: string;
+
+  @ApiProperty({ type: Number, example: 20000 })
+  port!: number;
+}
+
+/** What makes an add-on's entry differ from an app instance's (protocol.ts DesiredAddon). */
+export class DesiredAddonView implements DesiredAddon {
+  @ApiProperty({ type: String, example: 'postgres-amber-12345' })
+  name!: string;
+
+  @ApiProperty({ type: String, example: 'postgres' })
+  type!: string;
+
+  @ApiProperty({ type: String, example: 'addon-postgres-amber-12345', description: 'its named volume on the node' })
+  volume!: string;
+
+  @ApiProperty({ type: String, example: '/var/lib/postgresql/data', description: 'where the volume is mounted' })
+  target!: string;
+
+  @ApiProperty({ type: Number, example: 20000, description: "published at the node's service address on this port" })
+  hostPort!: number;
+}
 
 /** One instance a node should run: the protocol's DesiredInstance. */
 @ApiExtraModels(...CHECK_VIEWS)
@@ -329,6 +375,16 @@ export class DesiredInstanceView implements DesiredInstance {
 
   @ApiProperty({ type: Number, description: 'seconds between the stop signal and SIGKILL' })
   stopTimeout!: number;
+
+  @ApiPropertyOptional({
+    type: ServiceEndpointView,
+    isArray: true,
+    description: 'the add-on endpoints the container may connect to: those of the add-ons its app is attached to',
+  })
+  reach?: ServiceEndpointView[];
+
+  @ApiPropertyOptional({ type: DesiredAddonView, description: "present when the entry is an add-on's container" })
+  addon?: DesiredAddonView;
 }
 
 export class HeartbeatAnswerView extends RegisterAnswerView implements Omit<HeartbeatAnswerSameSet, 'instances'> {
@@ -351,4 +407,12 @@ export class HeartbeatAnswerView extends RegisterAnswerView implements Omit<Hear
 
   @ApiProperty({ type: Boolean, description: 'the next heartbeat should report every instance' })
   fullReport!: boolean;
+
+  @ApiPropertyOptional({
+    type: String,
+    isArray: true,
+    description:
+      'named volumes of destroyed add-ons on the node: removed once no container uses them, then listed in removedVolumes',
+  })
+  removeVolumes?: string[];
 }

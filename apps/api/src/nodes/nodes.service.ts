@@ -8,13 +8,22 @@
  * node's desired generation differs from the one the agent echoes. The hot reads (the rows a report is
  * compared with, the desired set) select only their columns and build no entity:
  * at 1,000 instances a node TypeORM's hydration was most of a heartbeat's cost.
+ *
+ * Add-ons (libs/platform addons.ts) ride the same protocol: a node's set holds its add-ons as
+ * entries with `addon`, its app instances carry the `reach` of their apps' attachments, and
+ * reports under an add-on's id update its row. A destroyed add-on's volume is named in
+ * `removeVolumes` of every answer that carries the set (destroying it moved the generation),
+ * and its row goes when the node says it removed it (`removedVolumes`).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  Addon,
+  AddonAttachment,
   ApiToken,
   App,
   BIGINT_AS_NUMBER,
   DESIRED_SET_COLUMNS,
+  type DesiredAddonRow,
   type DesiredInstance,
   type HeartbeatReply,
   type HeartbeatRequest,
@@ -26,12 +35,18 @@ import {
   type RegisterAnswer,
   type RegisterRequest,
   Release,
+  type ServiceEndpoint,
+  bumpNodes,
   deployCheck,
+  desiredAddonInstance,
   memoryMoved,
+  nodesOfApps,
+  reachOfApps,
+  reportedAddonState,
   transaction,
 } from '@paas/platform';
 import { createHash, randomUUID } from 'node:crypto';
-import { type DataSource, type EntityManager, In, IsNull, type SelectQueryBuilder } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull, Not, type SelectQueryBuilder } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE } from '../core/tokens';
@@ -81,10 +96,35 @@ function nodeInstances<K extends keyof Instance & string>(
 
 type DesiredRow = Pick<Instance, (typeof DESIRED_COLUMNS)[number]>;
 
-/** A node's desired set as read: its instance rows, and the names of their apps by id. */
+/** What of an add-on row its entry in the set and its reports need. */
+const ADDON_COLUMNS = [
+  'id',
+  'name',
+  'type',
+  'appId',
+  'size',
+  'memory',
+  'cpuShares',
+  'volume',
+  'port',
+  'password',
+  'state',
+] as const satisfies readonly (keyof Addon)[];
+
+/** What a report of an add-on's container is compared with. */
+const ADDON_REPORTED = ['id', 'name', 'appId', 'state', 'containerId', 'restartCount', 'error'] as const;
+type AddonReported = Pick<Addon, (typeof ADDON_REPORTED)[number]>;
+
+/**
+ * A node's desired set as read: its instance rows, the names of their apps by id, the reach of
+ * those apps, its add-ons, and the volumes of its destroyed add-ons.
+ */
 interface DesiredRows {
   readonly rows: readonly DesiredRow[];
   readonly apps: ReadonlyMap<string, string>;
+  readonly reach: ReadonlyMap<string, ServiceEndpoint[]>;
+  readonly addons: readonly DesiredAddonRow[];
+  readonly removeVolumes: readonly string[];
 }
 
 function nodeView(node: Node): NodeView {
@@ -119,6 +159,7 @@ export class NodesService {
         const now = new Date().toISOString();
         const offer = {
           address: request.address,
+          serviceAddress: request.serviceAddress ?? null,
           memory: request.memory,
           cpus: request.cpus,
           overcommit: request.overcommit ?? 100,
@@ -127,6 +168,7 @@ export class NodesService {
         if (existing) {
           const state: NodeState = existing.state === 'draining' ? 'draining' : 'up';
           await em.update(Node, { id: existing.id }, { ...offer, state, lastHeartbeatAt: now });
+          if (existing.serviceAddress !== offer.serviceAddress) await this.serviceAddressMoved(em, existing);
           return { ...existing, ...offer, state };
         }
         const created = em.create(Node, {
@@ -151,13 +193,30 @@ export class NodesService {
   }
 
   /**
+   * A node's add-ons are reached at another address now: the instances of the apps attached to
+   * them get the new one in their `reach`. (The apps' URL config vars keep the address they were
+   * made with: a service address should not move while add-ons use it.)
+   */
+  private async serviceAddressMoved(em: EntityManager, node: Node): Promise<void> {
+    const addonIds = (await em.find(Addon, { where: { nodeId: node.id }, select: { id: true } })).map((a) => a.id);
+    if (addonIds.length === 0) return;
+    const appIds = (await em.find(AddonAttachment, { where: { addonId: In(addonIds) }, select: { appId: true } })).map(
+      (a) => a.appId,
+    );
+    await bumpNodes(em, await nodesOfApps(em, appIds));
+    this.logger.warn(
+      `node ${node.name}'s service address moved from ${node.serviceAddress ?? 'none'}: the config vars of its add-ons' apps still name the old one`,
+    );
+  }
+
+  /**
    * Records what the agent says and answers with what its node should run: the whole set, or
    * null when the agent's `desiredVersion` is still the set's.
    */
   async heartbeat(name: string, request: HeartbeatRequest): Promise<HeartbeatReply> {
     const full = request.full ?? true;
     const { node, changed, lines, back } = await this.scheduler.serial(() =>
-      this.record(name, request.instances, full, request.gone ?? []),
+      this.record(name, request.instances, full, request.gone ?? [], request.removedVolumes ?? []),
     );
     for (const { appId, line } of lines) await this.scheduler.log(appId, line);
     if (changed) this.scheduler.kick();
@@ -173,7 +232,13 @@ export class NodesService {
     // newer, and a newer one only means the next heartbeat gets it again.
     const desiredVersion = this.desiredVersion(node);
     if (request.desiredVersion === desiredVersion) return { ...common, desiredVersion, instances: null };
-    return { ...common, desiredVersion, instances: await this.desired(await this.desiredRows(node)) };
+    const rows = await this.desiredRows(node);
+    return {
+      ...common,
+      desiredVersion,
+      instances: await this.desired(rows),
+      ...(rows.removeVolumes.length > 0 ? { removeVolumes: rows.removeVolumes } : {}),
+    };
   }
 
   /**
@@ -187,6 +252,7 @@ export class NodesService {
     reports: readonly InstanceReport[],
     full: boolean,
     goneIds: readonly string[],
+    removedVolumes: readonly string[],
   ): Promise<{ node: Node; changed: boolean; back: boolean; lines: { appId: string; line: string }[] }> {
     const lines: { appId: string; line: string }[] = [];
     let changed = false;
@@ -205,7 +271,11 @@ export class NodesService {
       const reported = new Map(reports.map((r) => [r.id, r]));
       // an id also reported is still here; one the node does not have is ignored below
       const gone = new Set(goneIds.filter((id) => !reported.has(id)));
+      if (removedVolumes.length > 0) {
+        await em.delete(Addon, { nodeId: node.id, state: 'destroying', volume: In([...removedVolumes]) });
+      }
       if (!full && reports.length === 0 && gone.size === 0) return node;
+      await this.recordAddons(em, node, reported, full, gone, lines);
       const query = nodeInstances(em, REPORTED_COLUMNS, node.id);
       if (!full) query.andWhere('i.id IN (:...ids)', { ids: [...reported.keys(), ...gone] });
       // raw: a bigint (memoryBytes) comes back from PostgreSQL as a string
@@ -301,7 +371,66 @@ export class NodesService {
     const apps = appIds.length
       ? await manager.find(App, { where: { id: In(appIds) }, select: { id: true, name: true } })
       : [];
-    return { rows, apps: new Map(apps.map((a) => [a.id, a.name])) };
+    const addons = await manager.find(Addon, {
+      where: { nodeId: node.id },
+      select: Object.fromEntries(ADDON_COLUMNS.map((c) => [c, true])),
+      order: { name: 'ASC' },
+    });
+    return {
+      rows,
+      apps: new Map(apps.map((a) => [a.id, a.name])),
+      reach: await reachOfApps(manager, appIds),
+      addons: addons.filter((a) => a.state !== 'destroying'),
+      removeVolumes: addons.filter((a) => a.state === 'destroying').map((a) => a.volume),
+    };
+  }
+
+  /**
+   * Records the reports of the node's add-on containers (as record does its instances'): a
+   * full report lacking one with a container, or a `gone` naming it, means it lost its
+   * container and its agent makes a new one.
+   */
+  private async recordAddons(
+    em: EntityManager,
+    node: Node,
+    reported: ReadonlyMap<string, InstanceReport>,
+    full: boolean,
+    gone: ReadonlySet<string>,
+    lines: { appId: string; line: string }[],
+  ): Promise<void> {
+    const query = em
+      .createQueryBuilder(Addon, 'a')
+      .select(ADDON_REPORTED.map((c) => `a.${c}`))
+      .where('a.nodeId = :nodeId', { nodeId: node.id })
+      .andWhere('a.state <> :destroying', { destroying: 'destroying' });
+    if (!full) {
+      const ids = [...reported.keys(), ...gone];
+      if (ids.length === 0) return;
+      query.andWhere('a.id IN (:...ids)', { ids });
+    }
+    const rows: AddonReported[] = await query.getMany();
+    for (const row of rows) {
+      const report = reported.get(row.id);
+      const say = (line: string): void => {
+        if (row.appId) lines.push({ appId: row.appId, line: `${row.name} ${line}` });
+      };
+      if (!report) {
+        if (row.containerId === null) continue;
+        await em.update(Addon, { id: row.id }, { state: 'creating', containerId: null });
+        say(`on ${node.name} lost its container; starting it again`);
+        continue;
+      }
+      const update: Partial<Addon> = {};
+      const state = reportedAddonState(report.state);
+      if (state !== null && state !== row.state) update.state = state;
+      if (report.containerId !== row.containerId) update.containerId = report.containerId;
+      if (report.restartCount !== row.restartCount) update.restartCount = report.restartCount;
+      if (report.error !== row.error) update.error = report.error;
+      if (Object.keys(update).length === 0) continue;
+      await em.update(Addon, { id: row.id }, update);
+      if (update.state === 'up') say(`is up on ${node.name}`);
+      else if (update.state === 'crashed') say(`crashed on ${node.name}: ${report.error ?? 'it exited'}`);
+    }
   }
 
   /**
@@ -319,13 +448,13 @@ export class NodesService {
   }
 
   /** Every instance the node should run, with what its agent needs to run it. */
-  private async desired({ rows, apps }: DesiredRows): Promise<DesiredInstance[]> {
-    if (rows.length === 0) return [];
-    const releases = await this.dataSource.manager.find(Release, {
-      where: { id: In([...new Set(rows.map((r) => r.releaseId))]) },
-    });
-    const releaseById = new Map(releases.map((r) => [r.id, r]));
+  private async desired({ rows, apps, reach, addons }: DesiredRows): Promise<DesiredInstance[]> {
+    const stopTimeout = this.config.scheduler.stopTimeout;
     const out: DesiredInstance[] = [];
+    const releases = rows.length
+      ? await this.dataSource.manager.find(Release, { where: { id: In([...new Set(rows.map((r) => r.releaseId))]) } })
+      : [];
+    const releaseById = new Map(releases.map((r) => [r.id, r]));
     for (const row of rows) {
       const release = releaseById.get(row.releaseId);
       const appName = apps.get(row.appId);
@@ -349,9 +478,11 @@ export class NodesService {
         cpuQuota: row.cpuQuota,
         port: row.type === 'web' ? INSTANCE_PORT : null,
         check: deployCheck(row.type, release.healthchecks, INSTANCE_PORT),
-        stopTimeout: this.config.scheduler.stopTimeout,
+        stopTimeout,
+        ...(reach.has(row.appId) ? { reach: reach.get(row.appId) } : {}),
       });
     }
+    for (const addon of addons) out.push(desiredAddonInstance(addon, stopTimeout));
     return out;
   }
 
@@ -382,6 +513,36 @@ export class NodesService {
         if (running > 0 && !force) {
           throw ApiError.conflict(
             `node ${name} still runs ${running} instance${running === 1 ? '' : 's'}: \`paas nodes:drain ${name}\` and wait until they moved, or \`paas nodes:remove ${name} --force\` to place them elsewhere now`,
+          );
+        }
+        // an add-on's data is on its node's volume: it cannot move, so removing the node fails it
+        const addons = node ? await em.find(Addon, { where: { nodeId: node.id, state: Not('destroying') } }) : [];
+        if (addons.length > 0 && !force) {
+          throw ApiError.conflict(
+            `node ${name} holds the data of add-on${addons.length === 1 ? '' : 's'} ${addons.map((a) => a.name).join(', ')}: \`paas addons:destroy\` ${addons.length === 1 ? 'it' : 'them'} first, or \`paas nodes:remove ${name} --force\` to leave ${addons.length === 1 ? 'it' : 'them'} failed`,
+          );
+        }
+        if (node) {
+          // what was being destroyed is gone with the node; the rest keeps its apps' config vars
+          await em.delete(Addon, { nodeId: node.id, state: 'destroying' });
+          await em.update(
+            Addon,
+            { nodeId: node.id },
+            { state: 'failed', containerId: null, error: `its node ${name}, which held its volume, was removed` },
+          );
+          // their endpoints leave the reach of their apps' instances
+          const attached = addons.length
+            ? await em.find(AddonAttachment, {
+                where: { addonId: In(addons.map((a) => a.id)) },
+                select: { appId: true },
+              })
+            : [];
+          await bumpNodes(
+            em,
+            await nodesOfApps(
+              em,
+              attached.map((a) => a.appId),
+            ),
           );
         }
         const revoked = bound

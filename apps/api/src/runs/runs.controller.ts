@@ -24,6 +24,6 @@ export class RunsController {
     @CurrentToken() token: ApiToken,
     @Res() res: ServerResponse,
   ): Promise<void> {
-    return this.runs.run(app, body.command, body.env ?? {}, token, res);
+    return this.runs.run(app, body.command, body.env ?? {}, token, res, body.addon);
   }
 }

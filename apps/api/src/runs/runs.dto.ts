@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CONFIG_KEY, isConfigValue } from '@paas/platform';
-import { IsDefined, ValidateBy } from 'class-validator';
+import { ADDON_NAME, ADDON_NAME_RULE, CONFIG_KEY, isConfigValue } from '@paas/platform';
+import { IsDefined, IsString, Matches, ValidateBy } from 'class-validator';
 import { OptionalField } from '../common/validation';
 
 /** Bounds of a command line: what a shell would accept is far more than anyone types. */
@@ -55,4 +55,15 @@ export class RunDto {
     },
   })
   env?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: 'postgres-amber-12345',
+    description:
+      "run in this add-on's image (psql, redis-cli) instead of the release's; the app must be attached to it",
+  })
+  @OptionalField()
+  @IsString()
+  @Matches(ADDON_NAME, { message: `addon must be an add-on name: ${ADDON_NAME_RULE}` })
+  addon?: string;
 }

@@ -1,7 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type ContainerRecord, type Engine, EngineError, readLogs } from '@paas/engine';
+import { type ContainerRecord, type CreateOptions, type Engine, EngineError, readLogs } from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
-import { type ApiToken, type App, LABELS, TENANT_PIDS_LIMIT, currentRelease } from '@paas/platform';
+import {
+  ADDON_SERVICES,
+  Addon,
+  AddonAttachment,
+  type ApiToken,
+  type App,
+  LABELS,
+  type ServiceEndpoint,
+  TENANT_PIDS_LIMIT,
+  appConfig,
+  appReach,
+  currentRelease,
+} from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -27,7 +39,9 @@ export class RunsService {
   /**
    * `heroku run`: the command in a new container of the current release (its image, its
    * config and PORT), output streamed as it comes, then `paas-exit-status: N`. The container
-   * is removed afterwards, and stopped when the client goes away.
+   * is removed afterwards, and stopped when the client goes away. It may reach the add-ons the
+   * app is attached to; with `addon`, it runs in that add-on's image instead (`pg:psql`: its
+   * clients, with the app's config, so `psql "$DATABASE_URL"`).
    */
   async run(
     app: App,
@@ -35,29 +49,42 @@ export class RunsService {
     env: Record<string, string>,
     token: ApiToken,
     res: ServerResponse,
+    addonName?: string,
   ): Promise<void> {
-    const release = await currentRelease(this.dataSource.manager, app.id);
-    if (!release?.imageRef)
+    const { manager } = this.dataSource;
+    const release = await currentRelease(manager, app.id);
+    const addon = addonName === undefined ? null : await this.attachedAddon(app, addonName);
+    if (!addon && !release?.imageRef)
       throw ApiError.unprocessable(`app '${app.name}' has no release with an image yet: push code first`);
+    const image = addon ? ADDON_SERVICES[addon.type].image : (release?.imageRef as string);
     const cmd = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
-    const environment = { ...release.config, PORT: RUN_PORT, ...env };
+    const config = release?.config ?? (await appConfig(manager, app.id));
+    const environment = { ...config, PORT: RUN_PORT, ...env };
+    const label = addon ? addon.name : `v${release?.version ?? 0}`;
+    // the engine's CreateOptions gains `reach` with the add-ons' network rule (libs/engine)
+    const options: CreateOptions & { reach: readonly ServiceEndpoint[] } = {
+      name: `${app.name}-run-${randomBytes(4).toString('hex')}`,
+      labels: { [LABELS.app]: app.name, 'paas.release': label, 'paas.process': 'run' },
+      network: 'bridge',
+      restart: 'no',
+      run: {
+        cmd,
+        env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
+        binds: [],
+        resources: { memory: RUN_MEMORY_BYTES, pidsLimit: TENANT_PIDS_LIMIT },
+      },
+      reach: await appReach(manager, app.id),
+    };
     let record: ContainerRecord;
     try {
-      record = await this.engine.create(release.imageRef, {
-        name: `${app.name}-run-${randomBytes(4).toString('hex')}`,
-        labels: { [LABELS.app]: app.name, 'paas.release': `v${release.version}`, 'paas.process': 'run' },
-        network: 'bridge',
-        restart: 'no',
-        run: {
-          cmd,
-          env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
-          binds: [],
-          resources: { memory: RUN_MEMORY_BYTES, pidsLimit: TENANT_PIDS_LIMIT },
-        },
-      });
+      record = await this.engine.create(image, options);
     } catch (err) {
       if (err instanceof ImageNotFoundError) {
-        throw ApiError.unprocessable(`the image of v${release.version} (${release.imageRef}) is not on this node`);
+        throw ApiError.unprocessable(
+          addon
+            ? `the image of ${addon.type} add-ons (${image}) is not on this node: paas image bootstrap ${addon.type}`
+            : `the image of ${label} (${image}) is not on this node`,
+        );
       }
       throw err;
     }
@@ -70,6 +97,15 @@ export class RunsService {
     }
     // Last, so a client that read the status knows the container is gone too.
     if (!res.destroyed) res.end(trailer);
+  }
+
+  /** The add-on named, when the app is attached to it (404 otherwise, whether or not it exists). */
+  private async attachedAddon(app: App, name: string): Promise<Addon> {
+    const { manager } = this.dataSource;
+    const addon = await manager.findOne(Addon, { where: { name } });
+    const attached = addon ? await manager.count(AddonAttachment, { where: { addonId: addon.id, appId: app.id } }) : 0;
+    if (!addon || attached === 0) throw ApiError.notFound(`add-on '${name}' is not attached to app '${app.name}'`);
+    return addon;
   }
 
   /** Starts the container and streams its output; returns the closing `paas-exit-status` line. */

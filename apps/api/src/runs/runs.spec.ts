@@ -1,11 +1,11 @@
 import type { Engine } from '@paas/engine';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
-import { type App, Release } from '@paas/platform';
+import { type App, Node, Release } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createApp, deployRelease } from '../testing/fixtures';
+import { createApp, deployRelease, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
 import { waitFor } from '../testing/wait';
@@ -138,6 +138,30 @@ TEST_DATABASES.forEach((kind, n) => {
       await api.dataSource.manager.update(Release, { appId: app.id }, { imageRef: IMAGE });
     });
 
+    it("runs in an attached add-on's image with the app's config, and refuses an add-on the app is not attached to", async () => {
+      // the spec's stand-in for the redis image: busybox under its name (the run only needs a shell)
+      const images = await ImageService.open(imageRoots(api.root));
+      await images.tag('busybox:latest', 'redis:7');
+      const node = await insertNode(api, 'runs-node');
+      await api.dataSource.manager.update(Node, { id: node.id }, { serviceAddress: '10.0.0.9' });
+      const made = await api.request('POST', path.replace('/runs', '/addons'), {
+        body: { type: 'redis', name: 'runner-kv' },
+      });
+      assert.equal(made.status, 201, made.text);
+      await createApp(api, 'stranger');
+      const other = await api.request('POST', '/api/apps/stranger/runs', {
+        body: { command: 'true', addon: 'runner-kv' },
+      });
+      assert.equal(other.status, 404, other.text);
+      assert.match(other.body.message, /not attached to app 'stranger'/);
+      assert.equal((await api.request('POST', path, { body: { command: 'true', addon: 'nope' } })).status, 404);
+
+      const res = await api.request('POST', path, { body: { command: 'echo "url=$REDIS_URL"', addon: 'runner-kv' } });
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.text, /^url=redis:\/\/:[A-Za-z0-9_-]{32}@10\.0\.0\.9:20000\npaas-exit-status: 0\n$/);
+      assert.deepEqual(await engine.containers.list(), []);
+    });
+
     it('validates the command and env', async () => {
       const cases: Array<[unknown, string]> = [
         [{}, 'command'],
@@ -155,6 +179,7 @@ TEST_DATABASES.forEach((kind, n) => {
         [{ command: 'true', env: ['A=1'] }, 'env'],
         [{ command: 'true', env: null }, 'env'],
         [{ command: 'true', tty: true }, 'tty'],
+        [{ command: 'true', addon: 'Bad Name' }, 'addon'],
       ];
       for (const [body, field] of cases) {
         const res = await api.request('POST', path, { body });

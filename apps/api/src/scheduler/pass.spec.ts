@@ -330,6 +330,20 @@ describe('reconcile pass', () => {
     assert.deepEqual([web()?.waiting, web()?.waitingReason], [0, null]);
   });
 
+  it("counts the memory an add-on holds on a node as an instance's", async () => {
+    const s = setup();
+    const n1 = s.cluster.addNode('n1', { memory: 1024 });
+    s.cluster.reservedRows.push({ nodeId: n1.id, appId: 'addon-1', type: 'postgres', memory: 768, cpuShares: 512 });
+    const app = s.cluster.addApp('shop');
+    s.cluster.release(app);
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [
+      'Deploying v1',
+      'Deploy of v1 failed: no room for 1 web (512 MiB): no node has 512 MiB free; nothing else to serve',
+    ]);
+    assert.deepEqual(s.cluster.running(app), []);
+  });
+
   it('a deploy waits while room is coming (something leaves), noting it on the release', async () => {
     const s = setup();
     const big = await fullNode(s);

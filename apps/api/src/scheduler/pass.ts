@@ -31,6 +31,7 @@ import {
   type HealthcheckSpec,
   type InstanceState,
   type NodeCapacity,
+  nodeCapacity,
   type NodeState,
   type PlanFormation,
   type PlanInstance,
@@ -112,6 +113,8 @@ export interface DesiredState {
   releases(appId: string): Promise<AppReleases>;
   /** Every instance of every app, leaving ones included. */
   instances(): Promise<PassInstance[]>;
+  /** What else holds memory on nodes: add-ons (libs/platform addons.ts), which placement must count too. */
+  reserved?(): Promise<Allocation[]>;
   /** Release versions by id, for lines about instances. */
   versions(releaseIds: readonly string[]): Promise<Map<string, number>>;
 }
@@ -295,17 +298,13 @@ export class Reconciler {
 
     // 2. plan every app
     const apps = await roles.desired.apps();
-    const capacities: NodeCapacity[] = nodes.map(({ id, name, state, memory, overcommit, cpus }) => ({
-      id,
-      name,
-      state,
-      memory,
-      overcommit,
-      cpus,
-    }));
-    const allocations: Allocation[] = instances.flatMap((i) =>
-      i.nodeId ? [{ nodeId: i.nodeId, appId: i.appId, type: i.type, memory: i.memory, cpuShares: i.cpuShares }] : [],
-    );
+    const capacities: NodeCapacity[] = nodes.map(nodeCapacity);
+    const allocations: Allocation[] = [
+      ...instances.flatMap((i) =>
+        i.nodeId ? [{ nodeId: i.nodeId, appId: i.appId, type: i.type, memory: i.memory, cpuShares: i.cpuShares }] : [],
+      ),
+      ...((await roles.desired.reserved?.()) ?? []),
+    ];
     // memory some node gets back soon: an instance leaving an up node
     let freeing = instances.some((i) => i.desired === 'stop' && nodeById.get(i.nodeId ?? '')?.state === 'up');
     let plans: AppPass[] = [];

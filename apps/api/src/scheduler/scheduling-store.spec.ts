@@ -4,6 +4,7 @@
  * the target, live release and formation come from release-lifecycle. On SQLite and PostgreSQL.
  */
 import {
+  Addon,
   type App,
   type AppPlan,
   Formation,
@@ -223,6 +224,33 @@ for (const kind of TEST_DATABASES) {
         formation.map((f) => [f.type, f.waiting, f.waitingReason]),
         [['web', 2, 'no node has 512 MiB free']],
       );
+    });
+
+    it('reserves the memory of the add-ons placed on nodes, but not of destroying ones', async () => {
+      const addon = (name: string, state: Addon['state'], nodeId: string | null) => ({
+        id: randomUUID(),
+        name,
+        type: 'postgres' as const,
+        appId: null,
+        size: 'standard-1x',
+        memory: 512,
+        cpuShares: 1024,
+        nodeId,
+        volume: `addon-${name}`,
+        port: 20000 + name.length,
+        password: 'p'.repeat(32),
+        state,
+        containerId: null,
+        restartCount: 0,
+        error: null,
+        backupHour: null,
+      });
+      const kept = addon('db', 'up', node.id);
+      for (const row of [kept, addon('gone-db', 'destroying', node.id), addon('lost', 'failed', null)])
+        await ds.manager.insert(Addon, row);
+      assert.deepEqual(await store.reserved(), [
+        { nodeId: node.id, appId: kept.id, type: 'postgres', memory: 512, cpuShares: 1024 },
+      ]);
     });
   });
 }

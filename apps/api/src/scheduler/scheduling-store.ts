@@ -5,12 +5,15 @@
  * step is one transaction, so a plan that cannot commit leaves nothing behind.
  */
 import {
+  Addon,
+  type Allocation,
   App,
   Domain,
   Formation,
   Instance,
   Node,
   Release,
+  addonAllocation,
   currentRelease,
   liveRelease,
   releaseFailed,
@@ -19,7 +22,7 @@ import {
   transaction,
 } from '@paas/platform';
 import { randomUUID } from 'node:crypto';
-import { type DataSource, type EntityManager, In, type SelectQueryBuilder } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull, Not, type SelectQueryBuilder } from 'typeorm';
 import type {
   AppReleases,
   DesiredState,
@@ -124,6 +127,14 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
 
   instances(): Promise<PassInstance[]> {
     return passInstances(instanceColumns(this.dataSource.manager, PASS_COLUMNS));
+  }
+
+  async reserved(): Promise<Allocation[]> {
+    const addons = await this.dataSource.manager.find(Addon, {
+      where: { state: Not('destroying'), nodeId: Not(IsNull()) },
+      select: { id: true, nodeId: true, type: true, memory: true, cpuShares: true },
+    });
+    return addons.map((a) => ({ ...addonAllocation(a), nodeId: a.nodeId as string }));
   }
 
   async versions(releaseIds: readonly string[]): Promise<Map<string, number>> {

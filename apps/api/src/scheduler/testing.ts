@@ -14,6 +14,7 @@
  * Route writes and wake-ups go to one `journal`, so a spec can read their order.
  */
 import {
+  type Allocation,
   type HealthcheckSpec,
   type InstanceState,
   ONE_OFF_TYPES,
@@ -84,6 +85,8 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
   formationRows: FakeFormation[] = [];
   instanceRows: FakeInstance[] = [];
   domainRows: { appId: string; hostname: string }[] = [];
+  /** What else holds memory on nodes (add-ons). */
+  reservedRows: Allocation[] = [];
   /** Runs once, at the start of the next commit: a writer that commits before the pass does. */
   beforeCommit: (() => void) | undefined;
   /** Every noteWaiting, as `releaseId=note`. */
@@ -234,6 +237,10 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
 
   async instances(): Promise<PassInstance[]> {
     return this.instanceRows.map((i) => ({ ...i }));
+  }
+
+  async reserved(): Promise<Allocation[]> {
+    return this.reservedRows.map((a) => ({ ...a }));
   }
 
   async versions(releaseIds: readonly string[]): Promise<Map<string, number>> {

@@ -27,5 +27,10 @@ const PIONEERS = [
 ];
 
 export function randomName(): string {
-  return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${PIONEERS[randomInt(PIONEERS.length)]}`;
+  return `${randomAdjective()}_${PIONEERS[randomInt(PIONEERS.length)]}`;
+}
+
+/** One of the adjectives alone (add-on names, as Heroku's `postgresql-curly-12345`). */
+export function randomAdjective(): string {
+  return ADJECTIVES[randomInt(ADJECTIVES.length)] as string;
 }

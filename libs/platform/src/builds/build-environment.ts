@@ -10,6 +10,7 @@ import { formatReference, parseNormalizedReference } from '@paas/oci';
 import type { RegistryClient } from '@paas/registry';
 import type { Redis } from 'ioredis';
 import { type DataSource, In, Not } from 'typeorm';
+import { appReach } from '../addons';
 import { buildLogKey, writeAppLog } from '../logs';
 import { transaction } from '../model/database';
 import { Build, Release } from '../model/entities';
@@ -80,12 +81,13 @@ export function buildRoles(env: BuildEnvironment, job: BuildJob): BuildRoles {
       prune: (appId, keep) => pruneReleaseImages(dataSource, images, registry, appId, keep),
     },
     releasePhase: {
-      run: (command) =>
+      run: async (command) =>
         runReleaseCommand({
           ...command,
           engine: env.engine,
           log,
           ...(env.releaseMemory ? { memory: env.releaseMemory } : {}),
+          reach: await appReach(dataSource.manager, job.appId),
         }),
     },
     log,

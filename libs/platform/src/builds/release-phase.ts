@@ -5,12 +5,12 @@
  *
  * The container is on the build node's bridge (a migration reaches its database), behind
  * the bridge's walls and, by the app's label, isolated from every other container as the
- * app's instances are; a container a killed attempt left behind is found by its label and
- * removed.
+ * app's instances are; it reaches the add-ons the app is attached to (`reach`), as they do. A
+ * container a killed attempt left behind is found by its label and removed.
  */
-import { type Engine, readLogs } from '@paas/engine';
+import { type CreateOptions, type Engine, readLogs } from '@paas/engine';
 import { TENANT_PIDS_LIMIT } from '../limits';
-import { LABELS } from '../scheduling/protocol';
+import { LABELS, type ServiceEndpoint } from '../scheduling/protocol';
 import type { BuildLog } from './build-log';
 
 const RELEASE_LABEL = 'io.paas.release';
@@ -27,6 +27,8 @@ export interface ReleaseCommand {
   readonly log: BuildLog;
   /** The container's memory limit in bytes (the build's), if any. */
   readonly memory?: number;
+  /** The add-on endpoints it may connect to (addons.ts appReach): a migration reaches its database. */
+  readonly reach?: readonly ServiceEndpoint[];
   readonly signal?: AbortSignal;
 }
 
@@ -37,7 +39,8 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
     if (left.labels[RELEASE_LABEL] === opts.releaseId)
       await engine.remove(left, { force: true, volumes: true }).catch(() => undefined);
   }
-  const record = await engine.create(opts.image, {
+  // the engine's CreateOptions gains `reach` with the add-ons' network rule (libs/engine)
+  const options: CreateOptions & { reach: readonly ServiceEndpoint[] } = {
     run: {
       entrypoint: ['/bin/sh', '-c', opts.command],
       cmd: [],
@@ -50,7 +53,9 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
     },
     // the app's label: the network walls between apps apply to it as to its instances
     labels: { [RELEASE_LABEL]: opts.releaseId, [LABELS.app]: opts.app },
-  });
+    reach: opts.reach ?? [],
+  };
+  const record = await engine.create(opts.image, options);
   const onAbort = (): void => void engine.kill(record).catch(() => undefined);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -29,6 +29,11 @@ export interface NodeCapacity {
   readonly cpus: number;
 }
 
+/** What placement reads of a node row (a pass's, an add-on's placement). */
+export function nodeCapacity({ id, name, state, memory, overcommit, cpus }: NodeCapacity): NodeCapacity {
+  return { id, name, state, memory, overcommit, cpus };
+}
+
 /** The memory placement may promise on a node, in MiB. */
 export function schedulableMemory(node: Pick<NodeCapacity, 'memory' | 'overcommit'>): number {
   return Math.floor((node.memory * node.overcommit) / 100);

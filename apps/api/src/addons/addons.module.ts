@@ -1,0 +1,6 @@
+import { Module } from '@nestjs/common';
+import { AddonsController, AppAddonsController } from './addons.controller';
+import { AddonsService } from './addons.service';
+
+@Module({ controllers: [AppAddonsController, AddonsController], providers: [AddonsService] })
+export class AddonsModule {}
