@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { AddonView } from '../addons-types';
+import type { Addon as AddonView } from '@paas/api-types';
 import { platformCli } from '../testing/platform-cli';
 
 const PG = 'postgres-amber-12345';

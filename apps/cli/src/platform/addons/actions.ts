@@ -8,7 +8,13 @@
 import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import { promptLine } from '../../terminal';
-import type { AddonAttachmentView, AddonType, AddonView, AttachAddonBody, CreateAddonBody } from '../addons-types';
+import type {
+  AttachAddon as AttachAddonBody,
+  Addon as AddonView,
+  AddonAttachment as AddonAttachmentView,
+  AddonType,
+  CreateAddon as CreateAddonBody,
+} from '@paas/api-types';
 import { type AppFlags, resolveApp } from '../app';
 import { type ApiClient, PlatformApiError, apiPath } from '../client';
 import { columns, header, json, keyValues, listing, shellQuote, when } from '../format';
@@ -59,7 +65,7 @@ export async function addonsCreate(
   const { client, app } = await appSession(io, flags);
   // the type is the api's to check: it answers an unknown one with the types it has
   const body: CreateAddonBody = {
-    type,
+    type: type as CreateAddonBody['type'],
     ...(flags.name !== undefined ? { name: flags.name } : {}),
     ...(flags.as !== undefined ? { as: flags.as } : {}),
     ...(flags.size !== undefined ? { size: flags.size } : {}),

@@ -23,7 +23,7 @@ import type {
   Token,
 } from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
-import type { AddonAttachmentView, AddonView } from '../addons-types';
+import type { Addon as AddonView, AddonAttachment as AddonAttachmentView } from '@paas/api-types';
 
 interface AppState {
   app: App;
@@ -557,7 +557,7 @@ export class FakeApi {
   /** Whether `GET /api/addons` (every add-on the token sees) exists. */
   addonsIndex = true;
   /** The state a new add-on is answered with (a spec makes it `creating` or failed). */
-  newAddonState: { state: string; error: string | null } = { state: 'up', error: null };
+  newAddonState: Pick<AddonView, 'state' | 'error'> = { state: 'up', error: null };
   private addonCount = 0;
 
   private addon(name: string): AddonView {
@@ -611,7 +611,7 @@ export class FakeApi {
   private createAddon(state: AppState, body: Record<string, unknown>): AddonView {
     const type = body['type'];
     if (type !== 'postgres' && type !== 'redis')
-      throw new HttpError(400, 'invalid_params', `type must be one of: postgres, redis (not ${JSON.stringify(type)})`);
+      throw new HttpError(400, 'invalid_params', 'type must be one of the add-on types: postgres, redis');
     const words = ['amber', 'curly', 'rugged', 'shiny'];
     const n = this.addonCount;
     const name = body['name'] ?? `${type}-${words[n % words.length]}-${12345 + n}`;
@@ -635,6 +635,7 @@ export class FakeApi {
       size: size.name,
       createdAt: new Date().toISOString(),
       attachments: [attachment],
+      backups: 0,
     };
     this.setVars(state, [attachment], addon);
     return this.setAddon(addon);
