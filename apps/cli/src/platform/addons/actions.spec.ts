@@ -61,7 +61,7 @@ describe('paas addons', () => {
     assert.deepEqual(unknown, {
       code: 1,
       out: '',
-      err: 'paas: type must be one of: postgres, redis (not "mysql")\n',
+      err: 'paas: type must be one of the add-on types: postgres, redis\n',
     });
     const taken = await t.cli(['addons:create', 'redis', '-a', 'other', '--name', 'cache']);
     assert.deepEqual(taken, { code: 1, out: '', err: "paas: add-on 'cache' already exists\n" });
