@@ -27,6 +27,8 @@ const suiteStart = Date.now();
 const bridge = roots.env.PAAS_BRIDGE ?? '';
 const reachSet = `PAAS-AO-${bridge}`;
 const ADDON_PORT = 20042;
+const native = join(WORKSPACE, 'native', 'runtime', 'build');
+const engineEnv = { ...roots.env, PAAS_ADDON_PORTS: '20000-20999' };
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
 const trySh = (cmd: string, args: string[]): void => {
@@ -70,8 +72,7 @@ describe('add-on reachability on the bridge', () => {
     `echo published=$(nc -w 2 ${gateway} ${ADDON_PORT} </dev/null); echo direct=$(nc -w 2 ${addonIp} 5432 </dev/null)`;
 
   before(async () => {
-    const env = { ...roots.env, PAAS_ADDON_PORTS: '20000-20999' };
-    engine = await openEngine(paths(env), engineSettingsFromEnv(env, join(WORKSPACE, 'native', 'runtime', 'build')));
+    engine = await openEngine(paths(engineEnv), engineSettingsFromEnv(engineEnv, native));
     await bootstrapImage(engine.images, 'busybox');
     gateway = engine.network?.gateway ?? '';
     addon = await engine.create('busybox', {
@@ -132,9 +133,50 @@ describe('add-on reachability on the bridge', () => {
     assert.equal((await engine.containers.list()).length, before);
   });
 
+  it('brings a bridge made before add-ons up to date at the next start, entries of the containers on it included', async () => {
+    // what a paas before add-ons left: no reach set, no rule naming it or opening the range
+    const stale = (table: string, match: (l: string) => boolean): string[] => [
+      `*${table}`,
+      ...sh('iptables-save', ['-t', table])
+        .split('\n')
+        .filter((l) => l.startsWith('-A ') && l.includes(bridge) && match(l))
+        .map((l) => `-D ${l.slice(3)}`),
+      'COMMIT',
+    ];
+    const input = [
+      ...stale('raw', (l) => l.includes(reachSet)),
+      ...stale('filter', (l) => l.startsWith('-A INPUT ') && l.includes('--dport 20000:20999')),
+      '',
+    ].join('\n');
+    execFileSync('iptables-restore', ['-w', '--noflush'], { input });
+    sh('ipset', ['destroy', reachSet]);
+    assert.doesNotMatch(sh('iptables-save', []), new RegExp(`${reachSet}|--dport 20000:20999`));
+
+    // another process's start (this one knows the bridge as up to date)
+    const script = [
+      "const { openEngine, engineSettingsFromEnv } = require('@paas/engine');",
+      "const { paths } = require('@paas/config');",
+      '(async () => {',
+      `  const engine = await openEngine(paths(process.env), engineSettingsFromEnv(process.env, ${JSON.stringify(native)}));`,
+      "  const r = await engine.create('busybox', { name: 'later', run: { cmd: ['true'], env: [], binds: [], resources: {} } });",
+      '  await engine.start(r);',
+      '  await engine.wait(r);',
+      '  await engine.remove(r, { force: true });',
+      '})().catch((err) => { console.error(err); process.exit(1); });',
+    ].join('\n');
+    execFileSync('node', ['--import', 'tsx', '-e', script], { cwd: WORKSPACE, env: engineEnv, stdio: 'pipe' });
+
+    const withReach = await engine.containers.resolve('with-reach');
+    assert.match(sh('ipset', ['list', reachSet]), new RegExp(`comment "paas:${withReach.id}"`), 'its lease named it');
+    const out = await client('after-adoption', tries(), [{ address: gateway, port: ADDON_PORT }]);
+    assert.match(out, /^published=addon-ok$/m, out);
+    const closed = await client('after-adoption-without', tries(), []);
+    assert.match(closed, /^published=$/m, closed);
+  });
+
   it("removes a container's entries with it, and the set and rules with the bridge", async () => {
-    for (const name of ['with-reach', 'without-reach', 'other-reach']) {
-      await engine.remove(await engine.containers.resolve(name), { force: true });
+    for (const record of await engine.containers.list()) {
+      if (record.id !== addon.id) await engine.remove(record, { force: true });
     }
     assert.doesNotMatch(sh('ipset', ['list', reachSet]), /comment "paas:/, 'entries left');
     await engine.remove(addon, { force: true });
