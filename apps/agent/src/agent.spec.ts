@@ -44,11 +44,14 @@ function node(): Node {
 }
 
 const config = loadAgentConfig({ PAAS_NODE_NAME: 'n1', PAAS_ROOT: '/nonexistent', PAAS_RUN: '/nonexistent' });
+/** The node's bridge gateway: where its containers reach its add-ons. */
+const SERVICE_ADDRESS = '10.88.0.1';
 
 /** An agent on `n`, started; stopped when the test ends. */
 async function agentOn(t: TestContext, n: Node): Promise<Agent> {
   const agent = new Agent({
     config,
+    serviceAddress: SERVICE_ADDRESS,
     runtime: n.runtime,
     images: n.images,
     api: n.api,
@@ -348,6 +351,143 @@ describe('agent', () => {
     assert.equal(count(n.lines, 'not trying again'), 1);
     assert.deepEqual(n.images.pulls, [], 'nothing pulled');
     assert.deepEqual(n.runtime.calls, [], 'nothing created');
+  });
+});
+
+describe('agent and add-ons', () => {
+  const VOLUME = 'addon-postgres-amber-12345';
+  /** The add-on postgres-amber-12345 (made for app shop) as the control plane places it on this node. */
+  const addon = (overrides: Partial<DesiredInstance> = {}): DesiredInstance =>
+    desiredInstance({
+      id: 'a-0000000000000001',
+      app: 'postgres-amber-12345',
+      type: 'postgres',
+      number: 1,
+      releaseId: 'a-0000000000000001',
+      version: 1,
+      image: 'postgres:latest',
+      env: { POSTGRES_PASSWORD: 'secret' },
+      port: 5432,
+      check: { kind: 'tcp', port: 5432, attempts: 3, timeoutMs: 1000, intervalMs: 250, initialDelayMs: 0 },
+      addon: {
+        name: 'postgres-amber-12345',
+        type: 'postgres',
+        volume: VOLUME,
+        target: '/var/lib/postgresql/data',
+        hostPort: 20001,
+      },
+      ...overrides,
+    });
+
+  it('registers the address its add-ons are reached at', async (t) => {
+    const n = node();
+    await agentOn(t, n);
+    assert.equal(n.api.registrations[0]?.serviceAddress, SERVICE_ADDRESS);
+  });
+
+  it("gives an app's instance the add-on endpoints it may reach, and none when it has none", async (t) => {
+    const n = node();
+    const reach = [{ address: SERVICE_ADDRESS, port: 20001 }];
+    n.api.desired = [desiredInstance({ reach }), desiredInstance({ id: 'i-web-2-0000000000', number: 2 })];
+    await agentOn(t, n);
+    assert.deepEqual(
+      n.runtime.created.map((o) => o.reach),
+      [reach, []],
+    );
+  });
+
+  it('runs an add-on: its image bootstrapped, never pulled; its named volume; its port on the service address', async (t) => {
+    const n = node();
+    const d = addon();
+    n.api.desired = [d];
+    await agentOn(t, n);
+
+    assert.deepEqual(n.images.pulls, [], 'nothing pulled');
+    assert.deepEqual(n.images.bootstraps, ['postgres postgres:latest']);
+    assert.ok(n.lines.includes('Bootstrapped postgres as postgres:latest'), 'the bootstrap is logged');
+    const options = n.runtime.created[0];
+    assert.deepEqual(options?.ports, [
+      { hostIp: SERVICE_ADDRESS, hostPort: 20001, containerPort: 5432, protocol: 'tcp' },
+    ]);
+    assert.deepEqual(options?.run.volumes, [
+      { name: VOLUME, destination: '/var/lib/postgresql/data', readonly: false },
+    ]);
+    assert.deepEqual(options?.reach, [], 'an add-on reaches no other add-on');
+    assert.equal(options?.restart, 'always');
+    assert.deepEqual(options?.run.env, ['POSTGRES_PASSWORD=secret']);
+    assert.equal(options?.run.entrypoint, undefined, "the image's own command");
+    // isolated as an app's instance is, and found again by a restarted agent
+    assert.equal(options?.labels?.['paas.app'], 'postgres-amber-12345');
+    assert.equal(options?.labels?.['paas.addon'], 'postgres-amber-12345');
+    assert.equal(options?.labels?.['paas.instance'], d.id);
+    assert.deepEqual(n.runtime.made('create'), ['c1']);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    assert.equal(n.api.last(d.id)?.address, `${SERVICE_ADDRESS}:20001`, 'where the apps attached to it connect');
+  });
+
+  it('fails an add-on of a type this node cannot make once, with the reason', async (t) => {
+    const n = node();
+    const base = addon();
+    const d = addon({ addon: { ...(base.addon as NonNullable<DesiredInstance['addon']>), type: 'mysql' } });
+    n.api.desired = [d];
+    await agentOn(t, n);
+    await n.clock.advance(600_000);
+    assert.equal(n.api.last(d.id)?.error, 'add-on postgres-amber-12345: unknown type mysql (postgres, redis)');
+    assert.deepEqual([n.images.bootstraps, n.runtime.calls], [[], []], 'nothing made');
+  });
+
+  it("removes a destroyed add-on's volume once its container is gone, and says so in the next heartbeat", async (t) => {
+    const n = node();
+    const d = addon();
+    n.api.desired = [d];
+    await agentOn(t, n);
+    assert.ok(n.runtime.volumes.has(VOLUME));
+
+    // destroyed: out of the set, its volume to be removed
+    n.api.desired = [];
+    n.api.removeVolumes = [VOLUME];
+    await n.clock.advance(1000);
+    assert.ok(n.runtime.volumes.has(VOLUME), 'kept while its container drains');
+    assert.ok(n.runtime.calls.includes(`removeVolume ${VOLUME} in-use`));
+    await n.clock.advance(3000);
+    assert.deepEqual(n.runtime.made('remove'), ['c1']);
+    assert.equal(n.runtime.volumes.has(VOLUME), false, 'removed once no container uses it');
+    const told = n.api.requests.filter((r) => r.request.removedVolumes !== undefined);
+    assert.deepEqual(
+      told.map((r) => r.request.removedVolumes),
+      [[VOLUME]],
+      'told once',
+    );
+
+    assert.deepEqual(n.api.removeVolumes, [], 'the control plane heard');
+    await n.clock.advance(2000);
+    assert.equal(n.api.requests.at(-1)?.request.removedVolumes, undefined, 'nothing left to tell');
+  });
+
+  it('counts a volume that is not here as removed, and tells it again to a control plane that still asks, at its pace', async (t) => {
+    const n = node();
+    await agentOn(t, n);
+    n.api.staleVolumes = true;
+    n.api.removeVolumes = ['addon-never-here'];
+    const before = n.api.requests.length;
+    await n.clock.advance(5000);
+    const beats = n.api.requests.slice(before);
+    assert.deepEqual(beats.at(-1)?.request.removedVolumes, ['addon-never-here']);
+    // one beat a second and the one its removal asked for: no beat of its own for a volume told already
+    assert.ok(beats.length <= 7, `${beats.length} heartbeats in 5 s`);
+    n.api.staleVolumes = false;
+    await n.clock.advance(2000);
+    assert.equal(n.api.requests.at(-1)?.request.removedVolumes, undefined, 'nothing left to tell');
+  });
+
+  it('keeps a volume an add-on of the desired set still mounts, whatever the answer says', async (t) => {
+    const n = node();
+    n.api.desired = [addon()];
+    n.api.removeVolumes = [VOLUME];
+    await agentOn(t, n);
+    await n.clock.advance(5000);
+    assert.ok(n.runtime.volumes.has(VOLUME));
+    assert.ok(!n.runtime.calls.some((c) => c.startsWith('removeVolume')), 'not even tried');
   });
 });
 

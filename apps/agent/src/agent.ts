@@ -13,6 +13,9 @@
  *                (protocol.ts) and the ids of the instances that left since; a full one
  *                every FULL_REPORT_EVERY beats, after a failed one, and when the control
  *                plane asks
+ *   volumes      an answer's `removeVolumes` (named volumes of destroyed add-ons): each removed
+ *                once no container uses it (its add-on's container leaves first), and named
+ *                in the next heartbeat's `removedVolumes`; one that is not here counts as removed
  *   refused      the control plane refuses the node's credential (401: revoked by
  *                `nodes:remove`, or unknown): said once, and asked again only every
  *                REFUSED_RETRY_MS, not every beat: nothing but a new credential helps
@@ -67,6 +70,11 @@ export interface AgentDeps {
     | 'insecureRegistries'
     | 'ca'
   >;
+  /**
+   * Where containers reach this node's add-ons (registered as the node's `serviceAddress`):
+   * PAAS_NODE_ADDRESS, else the bridge's gateway; null runs no add-on.
+   */
+  readonly serviceAddress: string | null;
   readonly runtime: ContainerRuntime;
   readonly images: ImageStore;
   readonly api: ControlPlane;
@@ -104,6 +112,16 @@ export class Agent {
   /** The desired set of the last answer that had one, and its version. */
   private desired: readonly DesiredInstance[] = [];
   private desiredVersion: string | undefined;
+  /**
+   * Volumes of `removeVolumes` being removed now; removed but not yet told in an answered
+   * heartbeat; told, yet still asked for (an answer computed before the control plane heard):
+   * told again with the next beat, without a beat of their own.
+   */
+  private readonly removingVolumes = new Set<string>();
+  private readonly removedVolumes = new Set<string>();
+  private readonly toldVolumes = new Set<string>();
+  /** The last failure removing each volume: said once, not every answer that asks again. */
+  private readonly volumeErrors = new Map<string, string>();
 
   constructor(private readonly deps: AgentDeps) {
     this.instanceDeps = {
@@ -116,6 +134,7 @@ export class Agent {
       log: deps.log,
       nodeName: deps.config.nodeName,
       nodeAddress: deps.config.nodeAddress,
+      serviceAddress: deps.serviceAddress,
       source: () => this.source(),
       drainMs: () => this.drainMs,
       poke: () => this.poke(),
@@ -194,6 +213,7 @@ export class Agent {
           cpus: config.cpus,
           overcommit: config.overcommit,
           version: 'paas-agent',
+          ...(this.deps.serviceAddress !== null ? { serviceAddress: this.deps.serviceAddress } : {}),
         });
         this.node = answer.node;
         this.heartbeatMs = answer.heartbeatMs;
@@ -232,6 +252,7 @@ export class Agent {
     // its way are told by the next one
     for (const id of this.left) if (this.instances.has(id)) this.left.delete(id);
     const left = [...this.left];
+    const removedVolumes = [...this.removedVolumes];
     const reports = await Promise.all([...this.instances.values()].map((i) => i.report()));
     const full = this.fullNext || this.beats % FULL_REPORT_EVERY === 0 || left.length > HEARTBEAT_MAX_INSTANCES;
     this.fullNext = false;
@@ -242,8 +263,13 @@ export class Agent {
       // a full report lacking them says the same
       ...(!full && left.length > 0 ? { gone: left } : {}),
       ...(this.desiredVersion !== undefined ? { desiredVersion: this.desiredVersion } : {}),
+      ...(removedVolumes.length > 0 ? { removedVolumes } : {}),
     });
     this.beats++;
+    for (const name of removedVolumes) {
+      this.removedVolumes.delete(name);
+      this.toldVolumes.add(name);
+    }
     for (const id of left) {
       this.left.delete(id);
       this.told.delete(id);
@@ -270,6 +296,39 @@ export class Agent {
         this.instances.get(action.id)?.leave();
       }
     }
+    const asked = new Set(answer.removeVolumes);
+    for (const name of this.toldVolumes) if (!asked.has(name)) this.toldVolumes.delete(name);
+    for (const name of this.volumeErrors.keys()) if (!asked.has(name)) this.volumeErrors.delete(name);
+    for (const name of asked) this.removeVolume(name);
+  }
+
+  /**
+   * Removes a destroyed add-on's volume in the background, unless it is under way, or an
+   * add-on of the desired set still mounts it. Refused while a container uses it (the add-on's
+   * container is still leaving): a later answer asks again.
+   */
+  private removeVolume(name: string): void {
+    if (this.removingVolumes.has(name) || this.removedVolumes.has(name)) return;
+    if (this.desired.some((d) => d.addon?.volume === name)) return;
+    this.removingVolumes.add(name);
+    void this.deps.runtime
+      .removeVolume(name)
+      .then(
+        (gone) => {
+          if (!gone || this.stopped) return;
+          this.volumeErrors.delete(name);
+          this.removedVolumes.add(name);
+          if (this.toldVolumes.has(name)) return;
+          this.deps.log(`removed volume ${name} of a destroyed add-on`);
+          this.poke();
+        },
+        (err: unknown) => {
+          const message = (err as Error).message;
+          if (this.volumeErrors.get(name) !== message) this.deps.log(`removing volume ${name}: ${message}`);
+          this.volumeErrors.set(name, message);
+        },
+      )
+      .finally(() => this.removingVolumes.delete(name));
   }
 
   private source(): ImageSource {

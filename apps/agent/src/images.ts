@@ -1,6 +1,7 @@
 /**
  * Release images on the node: used as they are when the store has them (one node sharing the
- * build's root), pulled from the registry otherwise. The control plane names images by its
+ * build's root), pulled from the registry otherwise. Add-on images are made from the host's
+ * own binaries (libs/images bootstrap), never pulled. The control plane names images by its
  * own registry address (`127.0.0.1:5000/app:v3`); a node that reaches that registry under
  * another address (PAAS_REGISTRY_ADDR) pulls from there and tags the image with the name the
  * release uses. Concurrent asks for one image make one pull. The node logs in to the
@@ -9,9 +10,9 @@
  * roots, unless PAAS_INSECURE_REGISTRIES lists it (@paas/registry's transport.ts).
  */
 import { join } from 'node:path';
-import { type ImageService, ImageNotFoundError } from '@paas/images';
+import { type ImageService, ImageNotFoundError, bootstrapImage } from '@paas/images';
 import { formatReference, parseNormalizedReference } from '@paas/oci';
-import { imageCommand } from '@paas/platform';
+import { type AddonType, imageCommand } from '@paas/platform';
 import { BlobSources, CredentialStore, type Credentials, RegistryClient, pullImage } from '@paas/registry';
 import type { ImageSource, ImageStore } from './roles';
 
@@ -35,6 +36,24 @@ export class NodeImages implements ImageStore {
       this.pulls.set(ref, pull);
     }
     await pull;
+  }
+
+  /** Bootstraps `base` from the host's binaries when `ref` is missing; once at a time per base. */
+  async bootstrap(ref: string, base: AddonType, onLine?: (line: string) => void): Promise<void> {
+    if (await this.has(ref)) return;
+    const key = `bootstrap:${base}`;
+    let made = this.pulls.get(key);
+    if (!made) {
+      onLine?.(`Bootstrapping ${base} from the host's binaries for ${ref}`);
+      made = bootstrapImage(this.images, base)
+        .then(() => undefined)
+        .finally(() => this.pulls.delete(key));
+      this.pulls.set(key, made);
+    }
+    await made;
+    if (!(await this.has(ref))) {
+      throw new ImageNotFoundError(`${ref} (the ${base} bootstrapped from this host's binaries is tagged otherwise)`);
+    }
   }
 
   async command(ref: string): Promise<string> {

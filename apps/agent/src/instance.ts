@@ -16,9 +16,18 @@
  *   adopted        a container a previous agent left: taken over as it is (no restart), up
  *                  at once when its check had passed at its current restart count, checked
  *                  again otherwise once its desired entry is known
+ *
+ * An add-on (`addon` in its desired entry) is an instance too, isolated like an app's: its
+ * image bootstrapped from the host's binaries when missing (never pulled), its named volume
+ * mounted (made if missing; removing the container never removes it), its service port
+ * published on the node's service address at the add-on's fixed host port. An app's
+ * instance may connect to the add-ons its `reach` names, and to no other.
  */
-import type { ContainerRecord, ContainerState } from '@paas/engine';
+import type { ContainerRecord, ContainerState, CreateOptions, PortMapping } from '@paas/engine';
 import {
+  ADDON_TYPES,
+  type AddonType,
+  type DesiredAddon,
   type DesiredInstance,
   type InstanceReport,
   LABELS,
@@ -50,8 +59,7 @@ const MIB = 1024 * 1024;
 const STATE_READ_MS = 30_000;
 const MEMORY_READ_MS = 10_000;
 
-/** An instance that can never run as asked (a config var no environment can hold): no retry. */
-/** An instance that can never run as asked (its config holds a NUL): failed once, never retried. */
+/** An instance that can never run as asked (its config holds a NUL, an add-on this node cannot run): failed once, never retried. */
 class UnrunnableError extends PaasError {
   constructor(message: string) {
     super('unprocessable', message);
@@ -70,6 +78,8 @@ export interface InstanceDeps {
   readonly nodeName: string;
   /** `PAAS_NODE_ADDRESS`: web ports are published on it when set. */
   readonly nodeAddress: string | null;
+  /** Where containers reach this node's add-ons: PAAS_NODE_ADDRESS, else the bridge's gateway. */
+  readonly serviceAddress: string | null;
   /** Where release images come from now (the control plane may name its registry anew each beat). */
   source(): ImageSource;
   /** How long a leaving instance keeps serving its in-flight requests. */
@@ -315,13 +325,42 @@ export class Instance {
     const { runtime, images } = this.deps;
     const unrunnable = envProblem(d.env);
     if (unrunnable !== null) throw new UnrunnableError(unrunnable);
+    const service = d.addon ? this.addonService(d, d.addon) : null;
+    const onLine = (line: string): void => this.deps.log(line);
     // the phase changes under us when the instance leaves the desired set meanwhile
-    await images.ensure(d.image, this.deps.source(), (line) => this.deps.log(line));
+    if (service) await images.bootstrap(d.image, service.type, onLine);
+    else await images.ensure(d.image, this.deps.source(), onLine);
     if (this.leaving) return;
     this.phase = 'creating';
-    const own = d.command === null || d.command === (await images.command(d.image));
+    this.record = await runtime.create(d.image, await this.createOptions(d, service?.port ?? null));
+    if (this.leaving) return;
+    await runtime.start(this.record);
+    this.watchState();
+    this.address = await addressOf(this.deps, this.record, d.port);
+    this.follow(true);
+    if (this.leaving) return;
+    this.check(null);
+    this.deps.poke();
+  }
+
+  /** The add-on's type and its service port as published on the service address; UnrunnableError when this node cannot. */
+  private addonService(d: DesiredInstance, addon: DesiredAddon): { type: AddonType; port: PortMapping } {
+    const type = ADDON_TYPES.find((t) => t === addon.type);
+    if (type === undefined) {
+      throw new UnrunnableError(`add-on ${addon.name}: unknown type ${addon.type} (${ADDON_TYPES.join(', ')})`);
+    }
+    if (d.port === null) throw new UnrunnableError(`add-on ${addon.name}: no service port`);
+    const hostIp = this.deps.serviceAddress;
+    if (hostIp === null) throw new UnrunnableError(`add-on ${addon.name}: this node has no service address`);
+    return { type, port: { hostIp, hostPort: addon.hostPort, containerPort: d.port, protocol: 'tcp' } };
+  }
+
+  /** The container of desired instance `d`: an app's instance, or an add-on's service publishing `addonPort`. */
+  private async createOptions(d: DesiredInstance, addonPort: PortMapping | null): Promise<CreateOptions> {
+    const own = d.command === null || d.command === (await this.deps.images.command(d.image));
     const nodeAddress = this.deps.nodeAddress;
-    this.record = await runtime.create(d.image, {
+    const addon = addonPort ? d.addon : undefined;
+    return {
       name: `${d.app}.${d.type}.${d.number}.${d.id.slice(0, 8)}`,
       hostname: `${d.app}-${d.type}-${d.number}`.slice(0, 63),
       labels: {
@@ -333,18 +372,24 @@ export class Instance {
         [LABELS.type]: d.type,
         [LABELS.number]: String(d.number),
         [LABELS.node]: this.deps.nodeName,
+        ...(addon ? { [LABELS.addon]: addon.name } : {}),
       },
       network: 'bridge',
-      ports:
-        d.port !== null && nodeAddress
+      ports: addonPort
+        ? [addonPort]
+        : d.port !== null && nodeAddress
           ? [{ hostIp: nodeAddress, hostPort: 0, containerPort: d.port, protocol: 'tcp' }]
           : [],
+      // an add-on reaches no other; an app's instance the add-ons it is attached to
+      reach: addon ? [] : (d.reach ?? []),
       restart: 'always',
       stopTimeout: d.stopTimeout,
       run: {
         ...(own ? {} : { entrypoint: ['/bin/sh', '-c'], cmd: [d.command as string] }),
         env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`),
         binds: [],
+        // the add-on's data: made on first use, kept when the container goes
+        ...(addon ? { volumes: [{ name: addon.volume, destination: addon.target, readonly: false }] } : {}),
         // CPU is shared by weight; only a size that asks for it gets a hard limit
         resources: {
           memory: d.memory * MIB,
@@ -354,15 +399,7 @@ export class Instance {
         },
         init: true,
       },
-    });
-    if (this.leaving) return;
-    await runtime.start(this.record);
-    this.watchState();
-    this.address = await addressOf(this.deps, this.record, d.port);
-    this.follow(true);
-    if (this.leaving) return;
-    this.check(null);
-    this.deps.poke();
+    };
   }
 
   /** Runs the deploy check (again, after a restart); the instance is up once it passes. */
@@ -459,11 +496,15 @@ function phaseOf(id: string): number {
   return h;
 }
 
-/** Where the router reaches the instance: the published port on the node, or the bridge address. */
+/**
+ * Where the instance is reached: the published port on the node (an add-on's on the service
+ * address, where the apps attached to it connect), or the bridge address.
+ */
 async function addressOf(deps: InstanceDeps, record: ContainerRecord, port: number | null): Promise<string | null> {
   if (port === null) return null;
   const lease = await deps.runtime.address(record);
   if (!lease) return null;
   const published = lease.ports.find((p) => p.containerPort === port);
-  return deps.nodeAddress && published ? `${deps.nodeAddress}:${published.hostPort}` : `${lease.ip}:${port}`;
+  const host = record.labels[LABELS.addon] !== undefined ? deps.serviceAddress : deps.nodeAddress;
+  return host && published ? `${host}:${published.hostPort}` : `${lease.ip}:${port}`;
 }

@@ -55,6 +55,8 @@ async function main(): Promise<void> {
   const appLog = new BatchingAppLog(api, config.nodeName, systemClock, log);
   const agent = new Agent({
     config,
+    // a single host's add-ons are published on the bridge's own address, which its containers reach
+    serviceAddress: config.nodeAddress ?? engine.network?.gateway ?? null,
     runtime: new EngineRuntime(engine),
     images: new NodeImages(engine.images, config.paths.root, config.registryLogin),
     api,

@@ -9,6 +9,7 @@
 import type { TrustedCa } from '@paas/config';
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
 import type {
+  AddonType,
   DeployCheck,
   HeartbeatReply,
   HeartbeatRequest,
@@ -32,8 +33,13 @@ export interface ContainerRuntime {
   state(record: ContainerRecord): Promise<ContainerState>;
   /** The stop signal, then SIGKILL after `timeoutSeconds`. */
   stop(record: ContainerRecord, timeoutSeconds: number): Promise<void>;
-  /** Removes it, running or not. */
+  /** Removes it, running or not, with its anonymous volumes (never a named one). */
   remove(record: ContainerRecord): Promise<void>;
+  /**
+   * Removes named volume `name` unless a container (running or not) uses it: true when it is
+   * gone (removed now, or there was none), false while it is in use.
+   */
+  removeVolume(name: string): Promise<boolean>;
   /** Its network lease; null when it has none (not on the bridge, or not started). */
   address(record: ContainerRecord): Promise<ContainerAddress | null>;
   /**
@@ -66,6 +72,11 @@ export interface ImageSource {
 export interface ImageStore {
   /** Makes sure `ref` is in the store, pulling it when missing. */
   ensure(ref: string, source: ImageSource, onLine?: (line: string) => void): Promise<void>;
+  /**
+   * Makes sure `ref` is in the store, bootstrapping base image `base` from the host's own
+   * binaries when missing (an add-on's service image is never pulled).
+   */
+  bootstrap(ref: string, base: AddonType, onLine?: (line: string) => void): Promise<void>;
   /** The image's own command as one shell line (`imageCommand`). */
   command(ref: string): Promise<string>;
 }

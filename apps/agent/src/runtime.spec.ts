@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import type { ContainerRecord, Engine } from '@paas/engine';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type ContainerRecord, Engine, bridgeSettings, engineOptions } from '@paas/engine';
+import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { EngineRuntime } from './runtime';
 
 /** An engine of which only the lease file is read: each read resolves when the spec says. */
@@ -47,5 +51,65 @@ describe('EngineRuntime addresses', () => {
     await turn();
     engine.answer(2);
     assert.equal(await none, null, 'a container without a lease has no address');
+  });
+});
+
+describe('EngineRuntime volumes (a real engine on a temporary root)', () => {
+  const base = mkdtempSync(join(tmpdir(), 'paas-agent-runtime-'));
+  const paths = { root: join(base, 'root'), run: join(base, 'run') };
+  const native = resolve(__dirname, '..', '..', '..', 'native', 'runtime', 'build');
+  let engine: Engine;
+  let runtime: EngineRuntime;
+  before(async () => {
+    const images = await ImageService.open(imageRoots(paths.root));
+    await bootstrapImage(images, 'busybox');
+    const settings = {
+      runtime: join(native, 'paas-runtime'),
+      shim: join(native, 'paas-shim'),
+      init: join(native, 'paas-init'),
+      // never attached: the containers here have no network
+      bridge: bridgeSettings({ bridge: 'paas-unused', subnet: '10.239.0.0/24' }),
+    };
+    engine = new Engine(engineOptions(paths, settings, images));
+    runtime = new EngineRuntime(engine);
+  });
+  after(async () => {
+    await engine.takeDown(await engine.containers.list(), { graceful: false });
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  /** A container (never started) mounting the add-on's named volume and an anonymous one. */
+  const addonLike = (): Promise<ContainerRecord> =>
+    runtime.create('busybox', {
+      network: 'none',
+      run: {
+        cmd: ['true'],
+        env: [],
+        binds: [],
+        resources: {},
+        volumes: [
+          { name: 'addon-data', destination: '/data', readonly: false },
+          { destination: '/scratch', readonly: false },
+        ],
+      },
+    });
+
+  it("removing a container takes its anonymous volumes and never a named one (an add-on's data)", async () => {
+    const record = await addonLike();
+    const anonymous = record.run.volumes?.find((v) => v.anonymous)?.name ?? '';
+    assert.match(anonymous, /^[0-9a-f]{64}$/);
+    await runtime.remove(record);
+    assert.ok(await engine.volumes.find('addon-data'), 'the named volume stays');
+    assert.equal(await engine.volumes.find(anonymous), undefined, 'the anonymous one went with it');
+  });
+
+  it('removes a named volume only once no container uses it; one that is not there counts as removed', async () => {
+    const record = await addonLike();
+    assert.equal(await runtime.removeVolume('addon-data'), false, 'in use');
+    assert.ok(await engine.volumes.find('addon-data'));
+    await runtime.remove(record);
+    assert.equal(await runtime.removeVolume('addon-data'), true);
+    assert.equal(await engine.volumes.find('addon-data'), undefined);
+    assert.equal(await runtime.removeVolume('addon-data'), true, 'gone already');
   });
 });

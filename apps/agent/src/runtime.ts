@@ -12,6 +12,8 @@ import {
   type ContainerState,
   type CreateOptions,
   type Engine,
+  VolumeNotFoundError,
+  VolumeInUseError,
   readLogs,
   readMemoryUsage,
 } from '@paas/engine';
@@ -50,7 +52,19 @@ export class EngineRuntime implements ContainerRuntime {
   }
 
   remove(record: ContainerRecord): Promise<void> {
-    return this.engine.remove(record, { force: true, volumes: true }); // an instance's anonymous volumes die with it
+    // an instance's anonymous volumes die with it; an add-on's named volume never does
+    return this.engine.remove(record, { force: true, volumes: true });
+  }
+
+  async removeVolume(name: string): Promise<boolean> {
+    try {
+      await this.engine.volumes.remove(name);
+      return true;
+    } catch (err) {
+      if (err instanceof VolumeNotFoundError) return true;
+      if (err instanceof VolumeInUseError) return false;
+      throw err;
+    }
   }
 
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {

@@ -8,6 +8,7 @@
  */
 import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
 import type {
+  AddonType,
   DesiredInstance,
   HeartbeatReply,
   HeartbeatRequest,
@@ -84,9 +85,15 @@ interface FakeContainer {
   state: ContainerState;
 }
 
-/** Containers in memory; `calls` lists every change made to them (`create web.1`, `stop c1 30`...). */
+/**
+ * Containers in memory; `calls` lists every change made to them (`create web.1`, `stop c1 30`...).
+ * Named volumes come with the first container that mounts one and stay, as the engine's do.
+ */
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, FakeContainer>();
+  readonly volumes = new Set<string>();
+  /** The options of every create, in order. */
+  readonly created: CreateOptions[] = [];
   readonly calls: string[] = [];
   /** Makes the next calls of a method throw this error. */
   readonly failing = new Map<'create' | 'start' | 'stop' | 'remove', Error>();
@@ -139,6 +146,8 @@ export class FakeRuntime implements ContainerRuntime {
       interactive: false,
     };
     this.containers.set(id, { record, state: stateOf('created') });
+    for (const v of options.run.volumes ?? []) if (v.name !== undefined) this.volumes.add(v.name);
+    this.created.push(options);
     this.calls.push(`create ${id} ${image}`);
     return record;
   }
@@ -170,10 +179,19 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push(`remove ${record.id}`);
   }
 
+  async removeVolume(name: string): Promise<boolean> {
+    const users = [...this.containers.values()].filter((c) => c.record.run.volumes?.some((v) => v.name === name));
+    this.calls.push(`removeVolume ${name}${users.length ? ' in-use' : ''}`);
+    if (users.length) return false;
+    this.volumes.delete(name);
+    return true;
+  }
+
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {
     const c = this.containers.get(record.id);
     if (!c || !c.state.running) return null;
-    return { ip: `10.0.0.${record.id.slice(1)}`, ports: [] };
+    const ports = record.network.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort }));
+    return { ip: `10.0.0.${record.id.slice(1)}`, ports };
   }
 
   watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void {
@@ -242,6 +260,14 @@ export class FakeImages implements ImageStore {
   /** The images' own command (`imageCommand`). */
   own = 'node server.js';
 
+  /** `base ref` of each bootstrap asked for. */
+  readonly bootstraps: string[] = [];
+
+  async bootstrap(ref: string, base: AddonType, onLine?: (line: string) => void): Promise<void> {
+    this.bootstraps.push(`${base} ${ref}`);
+    onLine?.(`Bootstrapped ${base} as ${ref}`);
+  }
+
   async ensure(ref: string, _source: ImageSource, onLine?: (line: string) => void): Promise<void> {
     this.pulls.push(ref);
     await this.pullGate;
@@ -270,6 +296,12 @@ export class FakeControlPlane implements ControlPlane {
   drainMs = 2000;
   /** The next answer asks for a full report. */
   askFull = false;
+  /** Volumes of destroyed add-ons the answers ask the node to remove, until a heartbeat says they are (unless `stale`). */
+  removeVolumes: string[] = [];
+  /** Keeps asking for removed volumes (an api that has not heard yet). */
+  staleVolumes = false;
+  /** The registrations received. */
+  readonly registrations: RegisterRequest[] = [];
   /** What the control plane knew of the node after each heartbeat. */
   readonly heartbeats: InstanceReport[][] = [];
   /** The heartbeats as sent, and whether each answer carried the set. */
@@ -290,6 +322,7 @@ export class FakeControlPlane implements ControlPlane {
     if (this.down) throw new ControlPlaneError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
     this.calls++;
     if (this.refused !== null) throw new ControlPlaneError(401, `/api/nodes/register: 401 ${this.refused}`);
+    this.registrations.push(request);
     return { node: { id: 'n1', name: request.name, state: 'up' }, heartbeatMs: 1000 };
   }
 
@@ -300,6 +333,8 @@ export class FakeControlPlane implements ControlPlane {
     if (request.full ?? true) this.known.clear();
     for (const id of request.gone ?? []) this.known.delete(id);
     for (const r of request.instances) this.known.set(r.id, r);
+    const removed = new Set(request.removedVolumes);
+    if (!this.staleVolumes) this.removeVolumes = this.removeVolumes.filter((v) => !removed.has(v));
     this.heartbeats.push([...this.known.values()]);
     const desiredVersion = `v${this.version}`;
     const same = request.desiredVersion === desiredVersion;
@@ -313,6 +348,7 @@ export class FakeControlPlane implements ControlPlane {
       drainMs: this.drainMs,
       desiredVersion,
       fullReport,
+      ...(this.removeVolumes.length ? { removeVolumes: [...this.removeVolumes] } : {}),
     };
     return same ? { ...common, instances: null } : { ...common, instances: this.set };
   }

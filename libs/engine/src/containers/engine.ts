@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,10 +29,11 @@ import {
   IpamError,
   type Lease,
   isLoopbackIp,
-  loopbackProxySpecs,
   ownHosts,
+  proxySpecs,
   publishedPorts,
   readContainerResolvConf,
+  type ServiceEndpoint,
 } from '../network';
 import { type RunOptions, SpecError, type VolumeMount, buildSpec, cleanDestination, processArgs } from '../spec';
 import { resolveUser } from '../user';
@@ -73,6 +75,11 @@ export interface CreateOptions {
   readonly ports?: PortMapping[];
   /** `-P`: publish every port the image exposes on a free host port. */
   readonly publishAll?: boolean;
+  /**
+   * The add-on endpoints (service address, port in PAAS_ADDON_PORTS) the container may open
+   * connections to; every other add-on port is closed to it (network/rules.ts). Bridge only.
+   */
+  readonly reach?: readonly ServiceEndpoint[];
   readonly restart?: RestartPolicy;
   readonly stopSignal?: string;
   readonly stopTimeout?: number;
@@ -209,6 +216,7 @@ export class Engine {
       );
     }
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
+    const reach = this.checkReach(network, opts.reach ?? []);
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
     const volumeRequests = volumesOf(opts.run, image.config.config?.Volumes);
@@ -223,7 +231,7 @@ export class Engine {
       run: opts.run,
       hostname,
       labels: { ...(image.config.config?.Labels ?? {}), ...(opts.labels ?? {}) },
-      network: { mode: network, ports },
+      network: { mode: network, ports, ...(reach.length ? { reach } : {}) },
       restart: opts.restart ?? 'no',
       stopSignal: opts.stopSignal ?? image.config.config?.StopSignal ?? 'SIGTERM',
       stopTimeout: opts.stopTimeout ?? 10,
@@ -245,6 +253,33 @@ export class Engine {
       await this.removeAnonymousVolumes(record);
       throw err;
     }
+  }
+
+  /** The endpoints of `reach`, refused unless each is an IPv4 address and a port of the bridge's add-on range. */
+  private checkReach(network: NetworkMode, reach: readonly ServiceEndpoint[]): ServiceEndpoint[] {
+    if (reach.length === 0) return [];
+    const range = this.network?.settings.addonPorts;
+    if (network !== 'bridge' || !range) {
+      throw new EngineError(
+        `invalid reach: add-on endpoints need the bridge network, not ${network}`,
+        125,
+        'invalid_params',
+      );
+    }
+    const seen = new Map<string, ServiceEndpoint>();
+    for (const { address, port } of reach) {
+      const where = `${address}:${port}`;
+      if (!isIPv4(address)) throw new EngineError(`invalid reach ${where}: not an IPv4 address`, 125, 'invalid_params');
+      if (!Number.isInteger(port) || port < range.first || port > range.last) {
+        throw new EngineError(
+          `invalid reach ${where}: port outside the add-on ports ${range.first}-${range.last} (PAAS_ADDON_PORTS)`,
+          125,
+          'invalid_params',
+        );
+      }
+      seen.set(where, { address, port });
+    }
+    return [...seen.values()];
   }
 
   /**
@@ -356,6 +391,7 @@ export class Engine {
           hostname: record.hostname,
           ports: record.network.ports,
           isolated: isolated(record),
+          ...(record.network.reach ? { reach: record.network.reach } : {}),
         })
         .catch((err: unknown) => networkError(record.name, err));
       try {
@@ -373,7 +409,7 @@ export class Engine {
           stdin: record.interactive,
           logMaxSize: '20m',
           logMaxFiles: 3,
-          publish: lease ? loopbackProxySpecs(lease) : [],
+          publish: lease && bridge ? proxySpecs(lease, bridge.settings.addonPorts) : [],
         });
       } catch (err) {
         await bridge?.detach(record.id);

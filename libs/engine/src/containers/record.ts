@@ -16,7 +16,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/prom
 import { join } from 'node:path';
 import { withLock, writeFileAtomic } from '@paas/content';
 import type { Digest } from '@paas/oci';
-import type { PortBinding } from '../network/ports';
+import type { PortBinding, ServiceEndpoint } from '../network/ports';
 import type { RunOptions } from '../spec';
 import { PaasError } from '@paas/errors';
 
@@ -39,8 +39,11 @@ export interface ContainerRecord {
   readonly run: RunOptions;
   readonly hostname: string;
   readonly labels: Record<string, string>;
-  /** The mode and the ports asked for; the address and chosen ports live in the bridge lease. */
-  readonly network: { mode: NetworkMode; ports: PortMapping[] };
+  /**
+   * The mode and the ports asked for (the address and chosen ports live in the bridge lease),
+   * and the add-on endpoints it may connect to (absent: none).
+   */
+  readonly network: { mode: NetworkMode; ports: PortMapping[]; reach?: ServiceEndpoint[] };
   readonly restart: RestartPolicy;
   readonly stopSignal: string;
   readonly stopTimeout: number;

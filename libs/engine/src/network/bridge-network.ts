@@ -9,9 +9,10 @@
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
 import { type BridgeSettings, bridgeExists, ensureBridge, removeBridge } from './bridge.linux';
-import { NetworkCommandError, ipset, iptablesRestore, iptablesSave } from './commands.linux';
+import { NetworkCommandError, ipset, ipsetExists, ipsetSave, iptablesRestore, iptablesSave } from './commands.linux';
 import { listedInHosts, renderHosts, writeInPlace } from './hosts';
 import {
+  EPHEMERAL_PORTS,
   IpamError,
   type Lease,
   type LeaseState,
@@ -24,8 +25,17 @@ import {
 } from './ipam';
 import { LeaseStore } from './lease-store';
 import { probePort } from './port-probe';
-import type { PortBinding } from './ports';
-import { containerTag, deletions, isolationEntry, isolationSet, portRules } from './rules';
+import type { PortBinding, ServiceEndpoint } from './ports';
+import {
+  containerTag,
+  deletions,
+  isolationEntry,
+  isolationSet,
+  portRules,
+  reachEntry,
+  reachSet,
+  strayReachEntries,
+} from './rules';
 import { createSandbox, netnsPath, removeSandbox, sandboxExists, sandboxGone } from './sandbox.linux';
 
 export interface BridgeNetworkOptions {
@@ -50,11 +60,11 @@ export interface Endpoint {
   readonly ports: readonly PortBinding[];
   /** Reaches no other container of the bridge and is reached by none (the host still reaches it). */
   readonly isolated?: boolean;
+  /** The add-on endpoints it may connect to (every other add-on port is closed to it). */
+  readonly reach?: readonly ServiceEndpoint[];
   /** Held by this process rather than a container of the store (a build step): see Lease.transient. */
   readonly transient?: boolean;
 }
-
-const EPHEMERAL: PortRange = { first: 32768, last: 60999 };
 
 export class BridgeNetwork {
   readonly leases: LeaseStore;
@@ -71,6 +81,11 @@ export class BridgeNetwork {
 
   get settings(): BridgeSettings {
     return this.options.bridge;
+  }
+
+  /** The bridge's own address: where containers reach the host (a single host's add-ons are published there). */
+  get gateway(): string {
+    return this.options.bridge.subnet.gateway;
   }
 
   namespacePath(id: string): string {
@@ -107,6 +122,11 @@ export class BridgeNetwork {
       // the shared hosts file changes only when a name it lists comes or goes
       let hostsChanged =
         (previous !== undefined && listedInHosts(previous)) || !(endpoint.isolated || endpoint.transient);
+      // a port published on the bridge's own address (a single host's add-on) is probed there:
+      // the address exists only with the bridge
+      if (endpoint.ports.some((p) => p.hostIp === bridge.subnet.gateway)) {
+        await ensureBridge(bridge, Object.values(state.leases));
+      }
       let allocated: { ip: string; ports: PortBinding[] };
       try {
         allocated = await this.allocate(state, endpoint);
@@ -123,16 +143,14 @@ export class BridgeNetwork {
         pid: process.pid,
         since: new Date().toISOString(),
         ...(endpoint.isolated ? { isolated: true } : {}),
+        ...(endpoint.reach?.length ? { reach: [...endpoint.reach] } : {}),
         ...(endpoint.transient ? { transient: true } : {}),
       };
       state.leases[endpoint.id] = made;
       this.settingUp.add(endpoint.id);
       await commit();
       try {
-        await ensureBridge(
-          bridge,
-          Object.values(state.leases).filter((l) => l.isolated),
-        );
+        await ensureBridge(bridge, Object.values(state.leases));
       } catch (err) {
         this.settingUp.delete(endpoint.id);
         releaseLease(state, endpoint.id);
@@ -145,13 +163,15 @@ export class BridgeNetwork {
     try {
       // the container is in the isolation set before it has an address on the bridge
       if (lease.isolated) await ipset(['add', ...isolationEntry(bridge.name, endpoint.id, lease.ip), '-exist']);
+      for (const to of lease.reach ?? [])
+        await ipset(['add', ...reachEntry(bridge.name, endpoint.id, lease.ip, to), '-exist']);
       await createSandbox(
         endpoint.id,
         bridge.name,
         { ip: lease.ip, prefix: bridge.subnet.prefix, gateway: bridge.subnet.gateway },
         { isolated: lease.isolated ?? false },
       );
-      const rules = portRules(bridge.name, endpoint.id, lease.ip, lease.ports);
+      const rules = portRules(bridge.name, endpoint.id, lease.ip, lease.ports, bridge.addonPorts);
       if (rules) await iptablesRestore(rules);
     } catch (err) {
       await this.leases.transaction(async (state) => {
@@ -214,6 +234,7 @@ export class BridgeNetwork {
       const before = Object.keys(state.leases);
       await this.reclaim(state);
       const reclaimed = before.filter((id) => !state.leases[id]);
+      await this.removeStrayReach(state);
       let bridgeRemoved = false;
       if (Object.keys(state.leases).length === 0 && bridgeExists(this.options.bridge.name)) {
         await removeBridge(this.options.bridge.name);
@@ -230,7 +251,7 @@ export class BridgeNetwork {
       state,
       endpoint.id,
       endpoint.ports,
-      this.options.portRange ?? EPHEMERAL,
+      this.options.portRange ?? EPHEMERAL_PORTS,
       probePort,
     );
     return { ip, ports };
@@ -265,11 +286,25 @@ export class BridgeNetwork {
   }
 
   /**
+   * Repair: the reach set's entries that no lease holds (found by the comment naming their
+   * container), which would let the next holder of the address reach an add-on.
+   */
+  private async removeStrayReach(state: LeaseState): Promise<void> {
+    const set = reachSet(this.options.bridge.name);
+    if (!(await ipsetExists(set))) return;
+    const saved = await ipsetSave(set);
+    const holders = new Map(Object.values(state.leases).map((l) => [l.id, l.ip]));
+    for (const entry of strayReachEntries(saved, holders)) await ipset(['del', set, entry, '-exist']);
+  }
+
+  /**
    * The kernel objects of a lease: netns, veth, DNAT rules (found by the comment naming the
-   * container) and isolation set entry (the lease's address, which no other lease holds).
+   * container), isolation set entry (the lease's address, which no other lease holds) and
+   * reach set entries (the lease lists them).
    */
   private async teardown(lease: Lease): Promise<void> {
     await removeSandbox(lease.id);
+    await this.leaveReachSet(lease);
     // no set: the bridge is gone with it, or a paas before the set made it (rules per container)
     const perContainerIsolation = lease.isolated === true && !(await this.leaveIsolationSet(lease));
     const tables = [
@@ -282,6 +317,19 @@ export class BridgeNetwork {
       if (lines.length) text.push(`*${table}`, ...lines, 'COMMIT');
     }
     if (text.length) await iptablesRestore([...text, ''].join('\n'));
+  }
+
+  /** Takes the lease's entries out of the reach set (none left to take when the bridge and its set are gone). */
+  private async leaveReachSet(lease: Lease): Promise<void> {
+    for (const to of lease.reach ?? []) {
+      const [set = '', entry = ''] = reachEntry(this.options.bridge.name, lease.id, lease.ip, to);
+      try {
+        await ipset(['del', set, entry, '-exist']);
+      } catch (err) {
+        if (err instanceof NetworkCommandError && /set with the given name does not exist/.test(err.stderr)) return;
+        throw err;
+      }
+    }
   }
 
   /** Takes the lease's address out of the isolation set; false when the bridge has no set. */

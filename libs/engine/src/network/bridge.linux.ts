@@ -11,8 +11,27 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { NetworkCommandError, ipBatch, ipset, ipsetExists, iptablesRestore, iptablesSave } from './commands.linux';
-import { bridgeRemoval, bridgeRules, isolationEntry, isolationSet, isolationSetAdoption } from './rules';
+import {
+  NetworkCommandError,
+  ipBatch,
+  ipset,
+  ipsetExists,
+  ipsetReferences,
+  iptablesRestore,
+  iptablesSave,
+} from './commands.linux';
+import type { PortRange } from './ipam';
+import type { ServiceEndpoint } from './ports';
+import {
+  bridgeRemoval,
+  bridgeRules,
+  isolationEntry,
+  isolationSet,
+  isolationSetAdoption,
+  reachEntry,
+  reachSet,
+  reachSetAdoption,
+} from './rules';
 import type { Subnet } from './subnet';
 
 export interface BridgeSettings {
@@ -32,14 +51,21 @@ export interface BridgeSettings {
    * whatever this says. Applied when the bridge is made.
    */
   readonly protectedCidrs?: readonly string[];
+  /**
+   * `PAAS_ADDON_PORTS`: the host ports add-ons are published on, closed to every container of
+   * the bridge but for the add-on endpoints it may reach (rules.ts). Applied when the bridge is made.
+   */
+  readonly addonPorts: PortRange;
 }
 
 export const bridgeExists = (name: string): boolean => existsSync(`/sys/class/net/${name}`);
 
-/** An isolated container on the bridge (from its lease): its address and its tag's owner. */
-export interface IsolatedMember {
+/** A container on the bridge (from its lease): its address, its tag's owner, its set entries. */
+export interface BridgeMember {
   readonly id: string;
   readonly ip: string;
+  readonly isolated?: boolean;
+  readonly reach?: readonly ServiceEndpoint[];
 }
 
 /**
@@ -50,16 +76,20 @@ const upToDate = new Set<string>();
 
 /**
  * Creates the bridge and its rules unless the bridge is there; idempotent, run under the IPAM
- * lock. `isolated`: the bridge's isolated containers, put in the isolation set when a bridge
- * made before the set existed is brought up to date.
+ * lock. `members`: the bridge's containers, put in its sets when a bridge made before a set
+ * existed is brought up to date.
  */
-export async function ensureBridge(settings: BridgeSettings, isolated: readonly IsolatedMember[] = []): Promise<void> {
+export async function ensureBridge(settings: BridgeSettings, members: readonly BridgeMember[] = []): Promise<void> {
   const { name, subnet } = settings;
-  const rules = { protectedCidrs: settings.protectedCidrs ?? [] };
+  const rules = { protectedCidrs: settings.protectedCidrs ?? [], addonPorts: settings.addonPorts };
   if (bridgeExists(name)) {
     if (upToDate.has(name)) return;
-    if ((await readSysctl(name, 'route_localnet')) === '1') await upgradeBridge(settings, isolated);
-    else if (!(await ipsetExists(isolationSet(name)))) await adoptIsolationSet(name, isolated);
+    if ((await readSysctl(name, 'route_localnet')) === '1') await upgradeBridge(settings, members);
+    else {
+      if (!(await ipsetExists(isolationSet(name)))) await adoptIsolationSet(name, members);
+      // no rule naming the reach set: a bridge from before add-ons, or a crash between the set and its rules
+      if (!(await ipsetReferences(reachSet(name)))) await adoptReachSet(settings, members);
+    }
     upToDate.add(name);
     return;
   }
@@ -77,7 +107,8 @@ export async function ensureBridge(settings: BridgeSettings, isolated: readonly 
     await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
     await raiseNeighbourTable();
   }
-  await createIsolationSet(name, isolated);
+  await createIsolationSet(name, members);
+  await createReachSet(name, members);
   await iptablesRestore(bridgeRules(name, subnet.cidr, rules));
   upToDate.add(name);
 }
@@ -98,16 +129,36 @@ async function raiseNeighbourTable(): Promise<void> {
   }
 }
 
-/** The bridge's isolation set (kept if it exists), holding `isolated`; before any rule names it. */
-async function createIsolationSet(name: string, isolated: readonly IsolatedMember[]): Promise<void> {
+/** The bridge's isolation set (kept if it exists), holding its isolated members; before any rule names it. */
+async function createIsolationSet(name: string, members: readonly BridgeMember[]): Promise<void> {
   await ipset(['create', isolationSet(name), 'hash:ip', 'family', 'inet', 'comment', '-exist']);
-  for (const member of isolated) await ipset(['add', ...isolationEntry(name, member.id, member.ip), '-exist']);
+  for (const member of members) {
+    if (member.isolated) await ipset(['add', ...isolationEntry(name, member.id, member.ip), '-exist']);
+  }
+}
+
+/** The bridge's reach set (kept if it exists), holding its members' add-on endpoints; before any rule names it. */
+async function createReachSet(name: string, members: readonly BridgeMember[]): Promise<void> {
+  await ipset(['create', reachSet(name), 'hash:ip,port,ip', 'family', 'inet', 'comment', '-exist']);
+  for (const member of members) {
+    for (const endpoint of member.reach ?? []) {
+      await ipset(['add', ...reachEntry(name, member.id, member.ip, endpoint), '-exist']);
+    }
+  }
 }
 
 /** A bridge isolating by per-container rules: the set, filled first, then its rules in place of theirs. */
-async function adoptIsolationSet(name: string, isolated: readonly IsolatedMember[]): Promise<void> {
-  await createIsolationSet(name, isolated);
+async function adoptIsolationSet(name: string, members: readonly BridgeMember[]): Promise<void> {
+  await createIsolationSet(name, members);
   await iptablesRestore(isolationSetAdoption(name, await iptablesSave('filter')));
+}
+
+/** A bridge from before add-ons: the reach set, filled first, then the rules that close the add-on ports. */
+async function adoptReachSet(settings: BridgeSettings, members: readonly BridgeMember[]): Promise<void> {
+  await createReachSet(settings.name, members);
+  const [raw, filter] = await Promise.all([iptablesSave('raw'), iptablesSave('filter')]);
+  const text = reachSetAdoption(settings.name, settings.addonPorts, { raw, filter });
+  await iptablesRestore(text);
 }
 
 const readSysctl = (bridge: string, key: string): Promise<string> =>
@@ -122,15 +173,20 @@ async function disableIPv6(bridge: string): Promise<void> {
 }
 
 /** An older paas's bridge: route_localnet off, IPv6 off, its rules replaced (published ports kept). */
-async function upgradeBridge(settings: BridgeSettings, isolated: readonly IsolatedMember[]): Promise<void> {
+async function upgradeBridge(settings: BridgeSettings, members: readonly BridgeMember[]): Promise<void> {
   const { name } = settings;
   await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '0');
   await disableIPv6(name);
-  await createIsolationSet(name, isolated);
+  await createIsolationSet(name, members);
+  await createReachSet(name, members);
   const text = bridgeRemoval(name, await saveAll(), { keepDnatChain: true });
   if (text.trim()) await iptablesRestore(text);
   await iptablesRestore(
-    bridgeRules(name, settings.subnet.cidr, { protectedCidrs: settings.protectedCidrs ?? [], keepDnatChain: true }),
+    bridgeRules(name, settings.subnet.cidr, {
+      protectedCidrs: settings.protectedCidrs ?? [],
+      addonPorts: settings.addonPorts,
+      keepDnatChain: true,
+    }),
   );
 }
 
@@ -139,11 +195,11 @@ async function saveAll(): Promise<{ raw: string; nat: string; filter: string }> 
   return { raw, nat, filter };
 }
 
-/** The bridge's rules, chains and isolation set (after the rules: a set a rule names cannot go). */
+/** The bridge's rules, chains and sets (after the rules: a set a rule names cannot go). */
 async function removeBridgeRules(name: string): Promise<void> {
   const text = bridgeRemoval(name, await saveAll());
   if (text.trim()) await iptablesRestore(text);
-  if (await ipsetExists(isolationSet(name))) await ipset(['destroy', isolationSet(name)]);
+  for (const set of [isolationSet(name), reachSet(name)]) if (await ipsetExists(set)) await ipset(['destroy', set]);
 }
 
 export async function removeBridge(name: string): Promise<void> {

@@ -67,3 +67,18 @@ export async function ipsetExists(name: string): Promise<boolean> {
     () => false,
   );
 }
+
+/**
+ * How many iptables rules name ipset `name` (`References:` of `ipset list -t`): 0 for a set no
+ * rule uses yet, undefined when there is no such set (or no ipset).
+ */
+export async function ipsetReferences(name: string): Promise<number | undefined> {
+  const header = await run('ipset', ['list', '-t', name]).catch(() => undefined);
+  const references = header === undefined ? undefined : /^References: (\d+)$/m.exec(header)?.[1];
+  return references === undefined ? undefined : Number(references);
+}
+
+/** `ipset save NAME`: the set's `create` line and one `add` line per entry. */
+export async function ipsetSave(name: string): Promise<string> {
+  return run('ipset', ['save', name]);
+}

@@ -4,6 +4,6 @@ export { ownHosts, readContainerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError } from './ipam';
 export * from './ports';
 export { BridgeSandboxes, type Sandbox } from './sandboxes';
-export { isLoopbackIp, loopbackProxySpecs } from './rules';
+export { isLoopbackIp, proxySpecs } from './rules';
 export { NetworkConfigError, type Subnet } from './subnet';
-export { bridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses } from './settings';
+export { bridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses, parseAddonPorts } from './settings';

@@ -3,7 +3,7 @@
  * functions over one state object. `lease-store.ts` keeps that state in a file under a lock;
  * keeping the rules here pure lets the specs drive exhaustion and clashes without a kernel.
  */
-import { type PortBinding, clashes, formatBinding } from './ports';
+import { type PortBinding, type ServiceEndpoint, clashes, formatBinding } from './ports';
 import { type Subnet, contains, formatIPv4, parseIPv4 } from './subnet';
 import { PaasError } from '@paas/errors';
 
@@ -20,6 +20,8 @@ export interface Lease {
   readonly since: string;
   /** Cut off from the other containers of the bridge (a platform app's): L2 port isolation and PAAS-ISO rules. */
   readonly isolated?: boolean;
+  /** The add-on endpoints it may connect to: its entries in the bridge's reach set (rules.ts). */
+  readonly reach?: readonly ServiceEndpoint[];
   /**
    * Held by a process, not by a container of the store (a build's RUN step): in use exactly
    * while `pid` lives, so what a killed build leaves is reclaimed by the next attach.
@@ -83,6 +85,9 @@ export interface PortRange {
   readonly first: number;
   readonly last: number;
 }
+
+/** The kernel's default ephemeral range (net.ipv4.ip_local_port_range), Docker's for random host ports. */
+export const EPHEMERAL_PORTS: PortRange = { first: 32768, last: 60999 };
 
 /**
  * Whether the host can take a binding: `busy` when a host process already holds the port,

@@ -12,10 +12,13 @@ import {
   deletions,
   isolationEntry,
   isolationSetAdoption,
-  loopbackProxySpecs,
   portRules,
+  proxySpecs,
+  reachEntry,
+  reachSetAdoption,
+  strayReachEntries,
 } from './rules';
-import { bridgeSettings, bridgeSettingsFromEnv } from './settings';
+import { bridgeSettings, bridgeSettingsFromEnv, parseAddonPorts } from './settings';
 import { NetworkConfigError, macFor, parseCidr, parseSubnet } from './subnet';
 
 const id = 'ab'.repeat(32);
@@ -44,7 +47,11 @@ describe('subnet and settings', () => {
 });
 
 describe('iptables rules', () => {
-  const bridge = bridgeRules('paas0', '10.88.0.0/16', { protectedCidrs: ['10.0.0.5/32', '192.168.7.0/24'] });
+  const addonPorts = { first: 20000, last: 20999 };
+  const bridge = bridgeRules('paas0', '10.88.0.0/16', {
+    protectedCidrs: ['10.0.0.5/32', '192.168.7.0/24'],
+    addonPorts,
+  });
   const section = (text: string, table: string): string[] => {
     const lines = text.split('\n');
     const start = lines.indexOf(`*${table}`);
@@ -62,13 +69,16 @@ describe('iptables rules', () => {
       section(bridge, 'filter').filter((l) => l.includes(' INPUT ')),
       [
         '-I INPUT 1 -i paas0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j ACCEPT',
-        '-I INPUT 2 -i paas0 -m comment --comment paas-bridge:paas0 -j DROP',
+        // the add-on ports' proxies: the raw table decides which container reaches which
+        '-I INPUT 2 -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        '-I INPUT 3 -i paas0 -m comment --comment paas-bridge:paas0 -j DROP',
       ],
     );
     // CVE-2020-8558: before conntrack and routing, as kube-proxy does
-    assert.deepEqual(section(bridge, 'raw'), [
-      '-I PREROUTING -i paas0 -d 127.0.0.0/8 -m comment --comment paas-bridge:paas0 -j DROP',
-    ]);
+    assert.deepEqual(
+      section(bridge, 'raw').filter((l) => l.includes('127.0.0.0/8')),
+      ['-I PREROUTING -i paas0 -d 127.0.0.0/8 -m comment --comment paas-bridge:paas0 -j DROP'],
+    );
   });
 
   it('forwards: isolation first, then the protected control plane, then outbound and replies', () => {
@@ -96,7 +106,7 @@ describe('iptables rules', () => {
     assert.ok(
       nat.includes('-A POSTROUTING -s 10.88.0.0/16 ! -o paas0 -m comment --comment paas-bridge:paas0 -j MASQUERADE'),
     );
-    assert.doesNotMatch(bridgeRules('paas0', '10.88.0.0/16', { keepDnatChain: true }), /-N PAAS-DNAT/);
+    assert.doesNotMatch(bridgeRules('paas0', '10.88.0.0/16', { addonPorts, keepDnatChain: true }), /-N PAAS-DNAT/);
   });
 
   it('publishes through DNAT; loopback clients go through the proxy', () => {
@@ -107,7 +117,7 @@ describe('iptables rules', () => {
       { hostIp: '10.1.2.3', hostPort: 8081, containerPort: 81, protocol: 'tcp' as const },
     ];
     assert.equal(
-      portRules('paas0', id, '10.88.0.2', bindings),
+      portRules('paas0', id, '10.88.0.2', bindings, addonPorts),
       [
         '*nat',
         `-A PAAS-DNAT-paas0 -d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:80`,
@@ -118,7 +128,7 @@ describe('iptables rules', () => {
         '',
       ].join('\n'),
     );
-    assert.deepEqual(loopbackProxySpecs({ ip: '10.88.0.2', ports: bindings }), [
+    assert.deepEqual(proxySpecs({ ip: '10.88.0.2', ports: bindings }, addonPorts), [
       'tcp:127.0.0.1:18080:10.88.0.2:80',
       'tcp:0.0.0.0:8080:10.88.0.2:80',
     ]);
@@ -142,6 +152,106 @@ describe('iptables rules', () => {
       'comment',
       `paas:${id}`,
     ]);
+  });
+
+  it('closes the add-on ports to every container but for its reach set, before conntrack and DNAT', () => {
+    assert.deepEqual(
+      section(bridge, 'raw').filter((l) => l.includes('PAAS-AO-')),
+      [
+        '-I PREROUTING -i paas0 -p tcp -m tcp --dport 20000:20999 -m set ! --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment paas-bridge:paas0 -j DROP',
+      ],
+    );
+    // the (container, tcp:port, address) a container may reach, tagged with its owner
+    assert.deepEqual(reachEntry('paas0', id, '10.88.0.9', { address: '10.88.0.1', port: 20001 }), [
+      'PAAS-AO-paas0',
+      '10.88.0.9,tcp:20001,10.88.0.1',
+      'comment',
+      `paas:${id}`,
+    ]);
+  });
+
+  it('publishes TCP add-on ports through the proxy on every address given, never by DNAT', () => {
+    const bindings = [
+      { hostIp: '10.88.0.1', hostPort: 20001, containerPort: 5432, protocol: 'tcp' as const },
+      { hostIp: '0.0.0.0', hostPort: 20999, containerPort: 6379, protocol: 'tcp' as const },
+      { hostIp: '0.0.0.0', hostPort: 20002, containerPort: 53, protocol: 'udp' as const },
+      { hostIp: '10.1.2.3', hostPort: 21000, containerPort: 81, protocol: 'tcp' as const },
+    ];
+    assert.deepEqual(
+      portRules('paas0', id, '10.88.0.2', bindings, addonPorts)
+        .split('\n')
+        .filter((l) => l.startsWith('-A ')),
+      [
+        `-A PAAS-DNAT-paas0 -p udp -m udp --dport 20002 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:53`,
+        `-A PAAS-DNAT-paas0 -d 10.1.2.3/32 -p tcp -m tcp --dport 21000 -m comment --comment paas:${id} -j DNAT --to-destination 10.88.0.2:81`,
+      ],
+    );
+    assert.deepEqual(proxySpecs({ ip: '10.88.0.2', ports: bindings }, addonPorts), [
+      'tcp:10.88.0.1:20001:10.88.0.2:5432',
+      'tcp:0.0.0.0:20999:10.88.0.2:6379',
+    ]);
+  });
+
+  it('brings a bridge from before add-ons up to date, replacing what a crash half made', () => {
+    const empty = { raw: '*raw\nCOMMIT', filter: '*filter\nCOMMIT' };
+    assert.equal(
+      reachSetAdoption('paas0', addonPorts, empty),
+      [
+        '*raw',
+        '-I PREROUTING -i paas0 -p tcp -m tcp --dport 20000:20999 -m set ! --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment paas-bridge:paas0 -j DROP',
+        'COMMIT',
+        '*filter',
+        '-I INPUT 1 -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    // as iptables-save prints them (nft quotes comments): deleted before being made again
+    const half = {
+      raw: '*raw\n-A PREROUTING -i paas0 -p tcp -m tcp --dport 20000:20999 -m set ! --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment "paas-bridge:paas0" -j DROP\nCOMMIT',
+      filter: [
+        '*filter',
+        '-A INPUT -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment "paas-bridge:paas0" -j ACCEPT',
+        '-A INPUT -i paas0 -m comment --comment "paas-bridge:paas0" -j DROP',
+        '-A INPUT -i paas01 -p tcp -m tcp --dport 20000:20999 -m comment --comment "paas-bridge:paas01" -j ACCEPT',
+        'COMMIT',
+      ].join('\n'),
+    };
+    const again = reachSetAdoption('paas0', addonPorts, half).split('\n');
+    assert.deepEqual(
+      again.filter((l) => l.startsWith('-D ')),
+      [
+        '-D PREROUTING -i paas0 -p tcp -m tcp --dport 20000:20999 -m set ! --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment "paas-bridge:paas0" -j DROP',
+        '-D INPUT -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment "paas-bridge:paas0" -j ACCEPT',
+      ],
+      "the wall and another bridge's rules stay",
+    );
+    assert.equal(again.filter((l) => l.startsWith('-I ')).length, 2, 'one rule per table');
+  });
+
+  it("finds the reach set's entries that no lease holds at their address", () => {
+    const other = 'cd'.repeat(32);
+    const saved = [
+      'create PAAS-AO-paas0 hash:ip,port,ip family inet hashsize 1024 maxelem 65536 comment bucketsize 12 initval 0x1',
+      `add PAAS-AO-paas0 10.88.0.9,tcp:20001,10.88.0.1 comment "paas:${id}"`,
+      `add PAAS-AO-paas0 10.88.0.7,tcp:20001,10.88.0.1 comment "paas:${id}"`,
+      `add PAAS-AO-paas0 10.88.0.8,tcp:20002,10.0.0.5 comment "paas:${other}"`,
+      '',
+    ].join('\n');
+    assert.deepEqual(strayReachEntries(saved, new Map([[id, '10.88.0.9']])), [
+      '10.88.0.7,tcp:20001,10.88.0.1',
+      '10.88.0.8,tcp:20002,10.0.0.5',
+    ]);
+    assert.deepEqual(
+      strayReachEntries(
+        saved,
+        new Map([
+          [id, '10.88.0.9'],
+          [other, '10.88.0.8'],
+        ]),
+      ),
+      ['10.88.0.7,tcp:20001,10.88.0.1'],
+    );
   });
 
   it('moves a bridge isolating by per-container rules to its set in one commit, keeping other rules', () => {
@@ -225,6 +335,38 @@ describe('protected addresses', () => {
       assert.throws(
         () => bridgeSettingsFromEnv({ PAAS_PROTECTED_CIDRS: `10.1.1.1,${bad}` }),
         (e: unknown) => e instanceof ConfigError && /PAAS_PROTECTED_CIDRS/.test(e.message) && e.message.includes(bad),
+      );
+    });
+  }
+});
+
+describe('add-on ports', () => {
+  it('parses PAAS_ADDON_PORTS: a range or one port, the default when unset', () => {
+    assert.deepEqual(parseAddonPorts('21000-21099'), { first: 21000, last: 21099 });
+    assert.deepEqual(parseAddonPorts('5432'), { first: 5432, last: 5432 });
+    assert.deepEqual(bridgeSettingsFromEnv({}).addonPorts, { first: 20000, last: 20999 });
+    assert.deepEqual(bridgeSettingsFromEnv({ PAAS_ADDON_PORTS: '30000-30010' }).addonPorts, {
+      first: 30000,
+      last: 30010,
+    });
+  });
+
+  for (const [bad, why] of [
+    ['20000-', /expected FROM-TO/],
+    ['2000-1000', /expected FROM-TO/],
+    ['0-10', /expected FROM-TO/],
+    ['20000-70000', /expected FROM-TO/],
+    ['ports', /expected FROM-TO/],
+    // replies to containers' connections go to ephemeral ports: the raw rule would drop them
+    ['32000-33000', /overlaps the ephemeral ports 32768-60999/],
+  ] as const) {
+    it(`refuses ${bad} with the variable's name and why`, () => {
+      assert.throws(
+        () => bridgeSettingsFromEnv({ PAAS_ADDON_PORTS: bad }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.message.startsWith(`PAAS_ADDON_PORTS=${JSON.stringify(bad)}: `) &&
+          why.test(e.message),
       );
     });
   }

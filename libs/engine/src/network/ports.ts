@@ -16,6 +16,12 @@ export interface PortBinding {
   readonly protocol: Protocol;
 }
 
+/** An add-on's endpoint as containers connect to it: its node's service address and host port (rules.ts). */
+export interface ServiceEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
 export class PortSpecError extends PaasError {
   readonly exitCode = 125;
   constructor(message: string) {

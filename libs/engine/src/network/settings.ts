@@ -1,7 +1,8 @@
-/** The bridge settings from their textual form (PAAS_BRIDGE, PAAS_SUBNET, PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS). */
+/** The bridge settings from their textual form (PAAS_BRIDGE, PAAS_SUBNET, PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS, PAAS_ADDON_PORTS). */
 import { isIPv4 } from 'node:net';
 import { ConfigError, DEFAULTS, type Env } from '@paas/config';
 import type { BridgeSettings } from './bridge.linux';
+import { EPHEMERAL_PORTS, type PortRange } from './ipam';
 import { NetworkConfigError, parseCidr, parseSubnet } from './subnet';
 
 /** A Linux interface name that also fits in our iptables chain name (PAAS-DNAT-<bridge>). */
@@ -13,6 +14,8 @@ export function bridgeSettings(raw: {
   ipForward?: string;
   /** Comma-separated addresses or CIDRs no container may reach. */
   protectedCidrs?: string;
+  /** `FROM-TO`: the host ports add-ons are published on (default PAAS_ADDON_PORTS's). */
+  addonPorts?: string;
 }): BridgeSettings {
   if (!BRIDGE_NAME.test(raw.bridge)) {
     throw new NetworkConfigError(
@@ -39,12 +42,33 @@ export function bridgeSettings(raw: {
     subnet: parseSubnet(raw.subnet),
     ipForward: forward !== '0' && forward !== 'false',
     protectedCidrs: [...new Set(protectedCidrs)],
+    addonPorts: parseAddonPorts(raw.addonPorts || DEFAULTS.PAAS_ADDON_PORTS),
   };
 }
 
 /**
+ * PAAS_ADDON_PORTS (`FROM-TO`, or one port): the host ports add-ons are published on, which
+ * every bridge closes to containers but for the add-ons they may reach (rules.ts). It must lie
+ * below the kernel's ephemeral range: connections' replies to ephemeral ports would match it.
+ */
+export function parseAddonPorts(text: string): PortRange {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text.trim());
+  const first = Number(m?.[1]);
+  const last = m?.[2] !== undefined ? Number(m[2]) : first;
+  if (!m || first < 1 || last > 65535 || last < first) {
+    throw new NetworkConfigError(`invalid add-on port range ${JSON.stringify(text)}: expected FROM-TO, ports 1-65535`);
+  }
+  if (first <= EPHEMERAL_PORTS.last && last >= EPHEMERAL_PORTS.first) {
+    throw new NetworkConfigError(
+      `invalid add-on port range ${JSON.stringify(text)}: overlaps the ephemeral ports ${EPHEMERAL_PORTS.first}-${EPHEMERAL_PORTS.last}, which replies to containers' connections use`,
+    );
+  }
+  return { first, last };
+}
+
+/**
  * The bridge settings from a component's environment (PAAS_BRIDGE, PAAS_SUBNET,
- * PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS, with DESIGN.md's defaults); a bad value is reported
+ * PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS, PAAS_ADDON_PORTS, with DESIGN.md's defaults); a bad value is reported
  * as a ConfigError under the variable that holds it. `extraProtected`: addresses a component
  * knows the control plane by (the agent's api and registry), walled off as well.
  */
@@ -54,6 +78,7 @@ export function bridgeSettingsFromEnv(env: Env, extraProtected: readonly string[
     subnet: env['PAAS_SUBNET'] || DEFAULTS.PAAS_SUBNET,
     ipForward: env['PAAS_IP_FORWARD'] ?? '',
     protectedCidrs: [env['PAAS_PROTECTED_CIDRS'] ?? '', ...extraProtected].filter(Boolean).join(','),
+    addonPorts: env['PAAS_ADDON_PORTS'] || DEFAULTS.PAAS_ADDON_PORTS,
   };
   try {
     return bridgeSettings(raw);
@@ -61,6 +86,7 @@ export function bridgeSettingsFromEnv(env: Env, extraProtected: readonly string[
     if (!(err instanceof NetworkConfigError)) throw err;
     if (/bridge name/.test(err.message)) throw new ConfigError('PAAS_BRIDGE', raw.bridge, err.message);
     if (/subnet/.test(err.message)) throw new ConfigError('PAAS_SUBNET', raw.subnet, err.message);
+    if (/add-on port range/.test(err.message)) throw new ConfigError('PAAS_ADDON_PORTS', raw.addonPorts, err.message);
     if (/protected/.test(err.message)) {
       throw new ConfigError('PAAS_PROTECTED_CIDRS', raw.protectedCidrs, err.message);
     }

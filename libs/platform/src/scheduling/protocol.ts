@@ -60,6 +60,8 @@ export const LABELS = {
   type: 'paas.type',
   number: 'paas.number',
   node: 'paas.node',
+  /** On an add-on's container: the add-on's name (its `app` label holds the same). */
+  addon: 'paas.addon',
 } as const;
 
 export interface RegisterRequest {
