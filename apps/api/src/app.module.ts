@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AddonBackupsModule } from './addon-backups/addon-backups.module';
 import { AppsModule } from './apps/apps.module';
 import { AuthModule } from './auth/auth.module';
 import { BuildsModule } from './builds/builds.module';
@@ -39,6 +40,7 @@ export class AppModule {
         InstancesModule,
         RunsModule,
         DomainsModule,
+        AddonBackupsModule,
         CertsModule,
         LogsModule,
         NodesModule,

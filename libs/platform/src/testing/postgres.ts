@@ -37,7 +37,9 @@ function asPostgres(args: string[]): void {
   if (result.status !== 0) throw new Error(`${args[0]} failed: ${(result.stderr || result.stdout).trim()}`);
 }
 
-export async function startTestPostgres(): Promise<TestPostgres> {
+/** `superuser`: the role initdb makes (`postgres` for a cluster that stands in for an add-on's). */
+export async function startTestPostgres(options: { superuser?: string } = {}): Promise<TestPostgres> {
+  const superuser = options.superuser ?? 'paas';
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'paas-pg-'));
   chownSync(
@@ -53,7 +55,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       '-D',
       data,
       '-U',
-      'paas',
+      superuser,
       '-A',
       'trust',
       '-E',
@@ -61,7 +63,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       '--no-sync',
       '--no-instructions',
     ]);
-    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+    const serverOptions = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
     asPostgres([
       join(bin, 'pg_ctl'),
       '-D',
@@ -69,7 +71,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       '-l',
       join(dir, 'server.log'),
       '-o',
-      options,
+      serverOptions,
       '-w',
       '-t',
       '30',
@@ -80,7 +82,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     throw err;
   }
   return {
-    url: `postgres://paas@127.0.0.1:${port}/postgres`,
+    url: `postgres://${superuser}@127.0.0.1:${port}/postgres`,
     stop() {
       try {
         asPostgres([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']);

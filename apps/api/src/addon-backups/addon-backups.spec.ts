@@ -1,0 +1,321 @@
+/**
+ * Backups of PostgreSQL add-ons through the REST API, against real PostgreSQL servers standing
+ * in for two add-ons (clusters whose superuser is `postgres`, as an add-on's). The add-on rows
+ * are written straight into the database: the add-ons module (placement, attach) is another's.
+ */
+import { Addon, AddonAttachment, AddonBackup, type App, issueToken } from '@paas/platform';
+import { TEST_DATABASES, type TestPostgres, startTestPostgres } from '@paas/platform/testing';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createApp, insertNode } from '../testing/fixtures';
+import { type TestApi, startTestApi } from '../testing/harness';
+import { AddonBackupsService } from './addon-backups.service';
+
+async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
+  cluster: TestPostgres,
+  text: string,
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: cluster.url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const rows = async (cluster: TestPostgres): Promise<string[]> =>
+  (await sql<{ name: string }>(cluster, 'SELECT name FROM items ORDER BY id')).map((r) => r.name);
+
+const portOf = (cluster: TestPostgres): number => Number(new URL(cluster.url).port);
+
+let clusterA: TestPostgres | undefined;
+let clusterB: TestPostgres | undefined;
+before(async () => {
+  [clusterA, clusterB] = await Promise.all([
+    startTestPostgres({ superuser: 'postgres' }),
+    startTestPostgres({ superuser: 'postgres' }),
+  ]);
+});
+after(() => {
+  clusterA?.stop();
+  clusterB?.stop();
+});
+
+for (const kind of TEST_DATABASES) {
+  describe(`add-on backups on ${kind}`, () => {
+    let api: TestApi;
+    let service: AddonBackupsService;
+    let a: TestPostgres;
+    let b: TestPostgres;
+    let shop: App;
+    let other: App;
+    let shopToken: string;
+    let thirdToken: string;
+
+    async function insertAddon(
+      name: string,
+      type: 'postgres' | 'redis',
+      port: number,
+      nodeId: string,
+      apps: App[],
+    ): Promise<Addon> {
+      const addon = api.dataSource.manager.create(Addon, {
+        id: randomUUID(),
+        name,
+        type,
+        appId: apps[0]?.id ?? null,
+        nodeId,
+        volume: `addon-${name}`,
+        port,
+        password: 'secret-password',
+        state: 'up',
+        containerId: null,
+        error: null,
+        backupHour: null,
+      });
+      await api.dataSource.manager.insert(Addon, addon);
+      for (const app of apps) {
+        await api.dataSource.manager.insert(AddonAttachment, {
+          id: randomUUID(),
+          addonId: addon.id,
+          appId: app.id,
+          // one config var each: `PG_A_SQLITE_URL`...
+          name: name.toUpperCase().replace(/-/g, '_'),
+        });
+      }
+      return addon;
+    }
+
+    async function capture(name: string): Promise<{ id: string; name: string; state: string; error: string | null }> {
+      const res = await api.request('POST', `/api/addons/${name}/backups`);
+      assert.equal(res.status, 202, res.text);
+      assert.equal(res.body.state, 'running');
+      await service.settled();
+      const list = await api.request('GET', `/api/addons/${name}/backups`);
+      return list.body.find((x: { id: string }) => x.id === res.body.id);
+    }
+
+    before(async () => {
+      assert.ok(clusterA && clusterB);
+      a = clusterA;
+      b = clusterB;
+      api = await startTestApi(kind);
+      service = api.api.app.get(AddonBackupsService);
+      shop = await createApp(api, 'shop');
+      other = await createApp(api, 'other');
+      await createApp(api, 'third');
+      const node = await insertNode(api, 'node-1');
+      await api.dataSource.manager.update('nodes', { id: node.id }, { serviceAddress: '127.0.0.1' });
+      await insertAddon(`pg-a-${kind}`, 'postgres', portOf(a), node.id, [shop]);
+      await insertAddon(`pg-b-${kind}`, 'postgres', portOf(b), node.id, [other]);
+      await insertAddon(`redis-${kind}`, 'redis', 1, node.id, [shop]);
+      // a closed port on loopback: the server is gone
+      await insertAddon(`pg-down-${kind}`, 'postgres', 2, node.id, [shop]);
+      shopToken = (await issueToken(api.dataSource.manager, { name: 'shop', apps: ['shop'] })).token;
+      thirdToken = (await issueToken(api.dataSource.manager, { name: 'third', apps: ['third'] })).token;
+      await sql(a, 'DROP TABLE IF EXISTS items');
+      await sql(a, 'CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)');
+      await sql(a, `INSERT INTO items (name) SELECT 'row ' || n FROM generate_series(1, 100) n`);
+      await sql(b, 'DROP TABLE IF EXISTS items');
+    });
+    after(async () => {
+      await api?.close();
+    });
+
+    it('captures b001, b002... in the background, and lists them', async () => {
+      const first = await capture(`pg-a-${kind}`);
+      assert.equal(first.state, 'succeeded', first.error ?? '');
+      assert.equal(first.name, 'b001');
+      const second = await capture(`pg-a-${kind}`);
+      assert.equal(second.name, 'b002');
+      const list = await api.request('GET', `/api/addons/pg-a-${kind}/backups`, { token: shopToken });
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        list.body.map((x: { name: string; addon: string; trigger: string }) => [x.name, x.addon, x.trigger]),
+        [
+          ['b001', `pg-a-${kind}`, 'manual'],
+          ['b002', `pg-a-${kind}`, 'manual'],
+        ],
+      );
+      assert.ok(list.body[0].size > 0);
+      assert.match(list.body[0].digest, /^sha256:[0-9a-f]{64}$/);
+      assert.ok(Date.parse(list.body[0].finishedAt));
+    });
+
+    it('records a capture that fails with the reason', async () => {
+      const failed = await capture(`pg-down-${kind}`);
+      assert.equal(failed.state, 'failed');
+      assert.match(failed.error ?? '', /cannot reach PostgreSQL at 127\.0\.0\.1:2/);
+    });
+
+    it('downloads the dump', async () => {
+      const [backup] = (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body;
+      const res = await fetch(`${api.url}/api/backups/${backup.id}/download`, {
+        headers: { authorization: `Bearer ${shopToken}` },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-disposition'), `attachment; filename="pg-a-${kind}-b001.dump"`);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      assert.equal(bytes.length, backup.size);
+      assert.equal(bytes.subarray(0, 5).toString('latin1'), 'PGDMP');
+    });
+
+    it('restores into the same add-on only with the confirmation', async () => {
+      const before = await rows(a);
+      const [backup] = (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body;
+      await sql(a, 'DROP TABLE items');
+      for (const confirm of ['other', 'wrong', '']) {
+        const res = await api.request('POST', `/api/addons/pg-a-${kind}/restore`, {
+          body: { backup: backup.id, confirm },
+        });
+        assert.equal(res.status, 400, confirm);
+        assert.equal(res.body.details[0].field, 'confirm');
+      }
+      assert.equal((await sql(a, "SELECT to_regclass('items') AS t"))[0]?.['t'], null, 'untouched');
+      const res = await api.request('POST', `/api/addons/pg-a-${kind}/restore`, {
+        body: { backup: backup.id, confirm: 'shop' },
+        token: shopToken,
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.addon, `pg-a-${kind}`);
+      assert.equal(res.body.backup.name, 'b001');
+      assert.deepEqual(await rows(a), before);
+      assert.equal(before.length, 100);
+    });
+
+    it('restores a backup of one add-on into another', async () => {
+      const [backup] = (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body;
+      const res = await api.request('POST', `/api/addons/pg-b-${kind}/restore`, {
+        body: { backup: backup.id, confirm: `pg-b-${kind}` },
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(await rows(b), await rows(a));
+    });
+
+    it('refuses redis add-ons and backups of redis', async () => {
+      const redis = `redis-${kind}`;
+      assert.equal((await api.request('POST', `/api/addons/${redis}/backups`)).status, 400);
+      const [backup] = (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body;
+      const intoRedis = await api.request('POST', `/api/addons/${redis}/restore`, {
+        body: { backup: backup.id, confirm: 'shop' },
+      });
+      assert.equal(intoRedis.status, 400);
+      assert.match(intoRedis.body.message, /redis add-on: backups are for postgres add-ons/);
+      const addon = await api.dataSource.manager.findOneByOrFail(Addon, { name: redis });
+      const redisBackup = api.dataSource.manager.create(AddonBackup, {
+        id: randomUUID(),
+        addonId: addon.id,
+        addonName: redis,
+        addonType: 'redis',
+        number: 1,
+        state: 'succeeded',
+        digest: backup.digest,
+        size: backup.size,
+        trigger: 'manual',
+        error: null,
+        finishedAt: null,
+      });
+      await api.dataSource.manager.insert(AddonBackup, redisBackup);
+      const ofRedis = await api.request('POST', `/api/addons/pg-a-${kind}/restore`, {
+        body: { backup: redisBackup.id, confirm: 'shop' },
+      });
+      assert.equal(ofRedis.status, 400);
+      assert.equal(ofRedis.body.details[0].field, 'backup');
+      await api.dataSource.manager.delete(AddonBackup, { id: redisBackup.id });
+      const bad = await api.request('POST', `/api/addons/pg-a-${kind}/restore`, {
+        body: { backup: 'b001', confirm: 'shop' },
+      });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.details[0].field, 'backup');
+    });
+
+    it("keeps other apps' tokens out", async () => {
+      const [backup] = (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body;
+      for (const [method, path] of [
+        ['GET', `/api/addons/pg-a-${kind}/backups`],
+        ['POST', `/api/addons/pg-a-${kind}/backups`],
+        ['GET', `/api/backups/${backup.id}/download`],
+        ['DELETE', `/api/backups/${backup.id}`],
+        ['GET', '/api/addons/no-such-addon/backups'],
+      ] as const) {
+        const res = await api.request(method, path, { token: thirdToken });
+        assert.equal(res.status, 403, `${method} ${path}`);
+      }
+      // nor into another's add-on with a backup it may read
+      const res = await api.request('POST', `/api/addons/pg-b-${kind}/restore`, {
+        body: { backup: backup.id, confirm: 'other' },
+        token: shopToken,
+      });
+      assert.equal(res.status, 403);
+      assert.equal((await api.request('GET', '/api/addons/no-such-addon/backups')).status, 404);
+    });
+
+    it('sets the daily schedule, which the leader keeps once a day', async () => {
+      const path = `/api/addons/pg-a-${kind}/backups/schedule`;
+      for (const hour of [24, -1, 1.5, '3', undefined]) {
+        const res = await api.request('PUT', path, { body: hour === undefined ? {} : { hour } });
+        assert.equal(res.status, 400, String(hour));
+        assert.equal(res.body.details[0].field, 'hour');
+      }
+      const hour = new Date().getUTCHours();
+      if (hour < 23) {
+        await api.request('PUT', path, { body: { hour: hour + 1 } });
+        assert.equal(await service.scheduledRound(), 0, 'before its hour');
+      }
+      const set = await api.request('PUT', path, { body: { hour }, token: shopToken });
+      assert.equal(set.status, 200, set.text);
+      assert.deepEqual(set.body, { addon: `pg-a-${kind}`, hour });
+      const scheduled = async (): Promise<{ name: string; state: string }[]> =>
+        (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body.filter(
+          (x: { trigger: string }) => x.trigger === 'scheduled',
+        );
+      assert.equal(await service.scheduledRound(), 1);
+      await service.settled();
+      assert.deepEqual(
+        (await scheduled()).map((x) => x.state),
+        ['succeeded'],
+      );
+      // once today's is taken, no other today
+      assert.equal(await service.scheduledRound(), 0);
+      assert.equal((await scheduled()).length, 1);
+      const off = await api.request('PUT', path, { body: { hour: null } });
+      assert.deepEqual(off.body, { addon: `pg-a-${kind}`, hour: null });
+      assert.equal((await api.dataSource.manager.findOneByOrFail(Addon, { name: `pg-a-${kind}` })).backupHour, null);
+    });
+
+    it('keeps the backups of a destroyed add-on until they are deleted', async () => {
+      const name = `pg-a-${kind}`;
+      const addon = await api.dataSource.manager.findOneByOrFail(Addon, { name });
+      const kept = (await api.request('GET', `/api/addons/${name}/backups`)).body;
+      // as the add-ons module does once its node removed the volume
+      await api.dataSource.manager.delete(AddonAttachment, { addonId: addon.id });
+      await api.dataSource.manager.delete(Addon, { id: addon.id });
+      const list = await api.request('GET', `/api/addons/${name}/backups`);
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        list.body.map((x: { id: string }) => x.id),
+        kept.map((x: { id: string }) => x.id),
+      );
+      assert.equal((await api.request('GET', `/api/addons/${name}/backups`, { token: shopToken })).status, 403);
+      const store = join(api.root, 'platform', 'backups', 'blobs', 'sha256');
+      for (const backup of kept) {
+        const res = await api.request('DELETE', `/api/backups/${backup.id}`);
+        assert.equal(res.status, 200, res.text);
+        if (backup.digest) {
+          const shared = kept.some(
+            (x: { id: string; digest: string }) => x.id !== backup.id && x.digest === backup.digest,
+          );
+          // the same bytes may be another backup's, deleted later in this loop
+          if (!shared) assert.ok(!existsSync(join(store, backup.digest.slice(7))), backup.name);
+        }
+        assert.equal((await api.request('DELETE', `/api/backups/${backup.id}`)).status, 404);
+      }
+      assert.equal((await api.request('GET', `/api/addons/${name}/backups`)).status, 404);
+    });
+  });
+}
