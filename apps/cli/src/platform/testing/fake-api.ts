@@ -23,6 +23,7 @@ import type {
   Token,
 } from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
+import { FakeBackups, FakeHttpError } from './fake-backups';
 
 interface AppState {
   app: App;
@@ -78,6 +79,8 @@ export class FakeApi {
    */
   deployOutcome: 'live' | 'deploying' | { readonly waiting: string } | { readonly failed: string } = 'live';
   private readonly events = new EventEmitter();
+  /** Add-ons and their backups (`pg:backups*`). */
+  readonly backups = new FakeBackups((req, app) => this.auth(req, app));
   private server: http.Server | undefined;
   url = '';
 
@@ -250,7 +253,8 @@ export class FakeApi {
         res.destroy();
         return;
       }
-      const e = err instanceof HttpError ? err : new HttpError(500, 'internal', String(err));
+      const e =
+        err instanceof HttpError || err instanceof FakeHttpError ? err : new HttpError(500, 'internal', String(err));
       send(res, e.status, { code: e.code, message: e.message });
     }
   }
@@ -355,6 +359,7 @@ export class FakeApi {
       const [removed] = this.tokens.splice(i, 1);
       return send(res, 200, publicToken(removed as TokenState));
     }
+    if (await this.backups.route(method, path, body, req, res)) return;
     const m = /^\/api\/apps\/([^/]+)(?:\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?)?$/.exec(path);
     if (!m) throw new HttpError(404, 'not_found', `no route ${method} ${path}`);
     const name = decodeURIComponent(m[1] ?? '');
