@@ -13,7 +13,8 @@
  * the backups of a destroyed add-on, which no app holds any more, only unscoped tokens.
  *
  * Daily captures (`backupHour`) are the scheduler leader's: each term runs a round every
- * minute, fenced by the term (leader.ts), so two apis never both take the day's backup.
+ * minute, fenced by the term (leader.ts), so two apis never both take the day's backup. The
+ * newest SCHEDULED_KEPT scheduled backups of an add-on are kept; manual ones until deleted.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ContentStore } from '@paas/content';
@@ -45,6 +46,8 @@ import type { BackupScheduleView, BackupView, RestoreView } from './addon-backup
 
 /** How often the leader looks for add-ons whose daily backup is due. */
 const SCHEDULE_ROUND_MS = 60_000;
+/** Scheduled backups kept per add-on, as Heroku keeps 7 daily ones; older ones go as a new one succeeds. */
+export const SCHEDULED_KEPT = 7;
 /** A capture `running` this long belongs to an api that died mid-dump: it no longer blocks the next. */
 const STALE_RUNNING_MS = 6 * 3600_000;
 
@@ -177,6 +180,11 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
         { state: 'succeeded', digest: blob.digest, size: blob.size, finishedAt: new Date().toISOString() },
       );
       await this.logToApps(addon.id, `Captured backup ${name} of ${addon.name} (${blob.size} bytes)`);
+      if (backup.trigger === 'scheduled') {
+        await this.pruneScheduled(addon.id).catch((err: unknown) =>
+          this.logger.warn(`pruning the scheduled backups of ${addon.name}: ${String(err)}`),
+        );
+      }
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       await this.dataSource.manager
@@ -234,12 +242,26 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
     if (backup.state === 'running' && Date.now() - backup.createdAt.getTime() < STALE_RUNNING_MS) {
       throw ApiError.conflict(`${backupName(backup)} of ${backup.addonName} is still running`);
     }
-    await this.dataSource.manager.delete(AddonBackup, { id: backup.id });
-    if (backup.digest !== null) {
-      const shared = await this.dataSource.manager.countBy(AddonBackup, { digest: backup.digest });
-      if (shared === 0) await (await this.store()).delete(backup.digest as Digest);
-    }
+    await this.drop(backup);
     return view(backup);
+  }
+
+  /** The row, then its blob unless another backup has the same bytes (dumps of one second are equal). */
+  private async drop(backup: AddonBackup): Promise<void> {
+    await this.dataSource.manager.delete(AddonBackup, { id: backup.id });
+    if (backup.digest === null) return;
+    const shared = await this.dataSource.manager.countBy(AddonBackup, { digest: backup.digest });
+    if (shared === 0) await (await this.store()).delete(backup.digest as Digest);
+  }
+
+  /** Keeps the newest SCHEDULED_KEPT scheduled backups of the add-on that are not running. */
+  private async pruneScheduled(addonId: string): Promise<void> {
+    const old = await this.dataSource.manager.find(AddonBackup, {
+      where: { addonId, trigger: 'scheduled', state: In(['succeeded', 'failed']) },
+      order: { number: 'DESC' },
+      skip: SCHEDULED_KEPT,
+    });
+    for (const backup of old) await this.drop(backup);
   }
 
   async schedule(token: ApiToken, name: string, hour: number | null): Promise<BackupScheduleView> {

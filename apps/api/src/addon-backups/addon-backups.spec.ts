@@ -3,6 +3,7 @@
  * in for two add-ons (clusters whose superuser is `postgres`, as an add-on's). The add-on rows
  * are written straight into the database: the add-ons module (placement, attach) is another's.
  */
+import type { Digest } from '@paas/oci';
 import { Addon, AddonAttachment, AddonBackup, type App, issueToken } from '@paas/platform';
 import { TEST_DATABASES, type TestPostgres, startTestPostgres } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createApp, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
-import { AddonBackupsService } from './addon-backups.service';
+import { AddonBackupsService, SCHEDULED_KEPT } from './addon-backups.service';
 
 async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
   cluster: TestPostgres,
@@ -274,15 +275,47 @@ for (const kind of TEST_DATABASES) {
         (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body.filter(
           (x: { trigger: string }) => x.trigger === 'scheduled',
         );
+      // the days before: as many scheduled backups as are kept, the oldest first
+      const addon = await api.dataSource.manager.findOneByOrFail(Addon, { name: `pg-a-${kind}` });
+      const store = await service.store();
+      const days: AddonBackup[] = [];
+      for (let day = SCHEDULED_KEPT; day >= 1; day--) {
+        const blob = await store.writeBytes(`day ${day} of ${kind}`);
+        const row = api.dataSource.manager.create(AddonBackup, {
+          id: randomUUID(),
+          addonId: addon.id,
+          addonName: addon.name,
+          addonType: 'postgres',
+          number: 100 - day,
+          state: 'succeeded',
+          digest: blob.digest,
+          size: blob.size,
+          trigger: 'scheduled',
+          error: null,
+          finishedAt: null,
+        });
+        await api.dataSource.manager.insert(AddonBackup, row);
+        await api.dataSource.manager.update(
+          AddonBackup,
+          { id: row.id },
+          { createdAt: new Date(Date.now() - day * 86_400_000) },
+        );
+        days.push(row);
+      }
       assert.equal(await service.scheduledRound(), 1);
       await service.settled();
+      const after = await scheduled();
       assert.deepEqual(
-        (await scheduled()).map((x) => x.state),
-        ['succeeded'],
+        after.map((x) => [x.name, x.state]),
+        [...days.slice(1).map((d) => [`b0${d.number}`, 'succeeded']), ['b100', 'succeeded']],
+        'the newest kept',
       );
+      assert.equal(after.length, SCHEDULED_KEPT);
+      assert.equal(await store.has(days[0]?.digest as Digest), false, "the oldest's dump is gone");
+      assert.equal(await store.has(days[1]?.digest as Digest), true);
       // once today's is taken, no other today
       assert.equal(await service.scheduledRound(), 0);
-      assert.equal((await scheduled()).length, 1);
+      assert.equal((await scheduled()).length, SCHEDULED_KEPT);
       const off = await api.request('PUT', path, { body: { hour: null } });
       assert.deepEqual(off.body, { addon: `pg-a-${kind}`, hour: null });
       assert.equal((await api.dataSource.manager.findOneByOrFail(Addon, { name: `pg-a-${kind}` })).backupHour, null);
