@@ -26,6 +26,8 @@ interface AttachedAddon {
   readonly attachments: readonly { readonly app: string; readonly name: string; readonly var: string }[];
 }
 
+/** How long a restore may go without the api answering. */
+const RESTORE_TIMEOUT_MS = 6 * 3600_000;
 /** How often a capture's state is asked for while the CLI waits for it. */
 const POLL_MS = 500;
 
@@ -91,7 +93,13 @@ export async function pgBackupsRestore(
     throw new CliError(`this would replace the data of ${addon}: re-run with --confirm ${app}`);
   if (confirm !== app) throw new CliError(`confirmation '${confirm}' did not match ${app}; nothing was restored`);
   await action(io, `Restoring ${backup.addon}::${backup.name} into ${addon}`, () =>
-    client.post<RestoredBackup>(apiPath('addons', addon, 'restore'), { backup: backup.id, confirm }),
+    // the api answers once pg_restore is done: a big database takes a while
+    client.json<RestoredBackup>(
+      'POST',
+      apiPath('addons', addon, 'restore'),
+      { backup: backup.id, confirm },
+      RESTORE_TIMEOUT_MS,
+    ),
   );
 }
 
