@@ -5,29 +5,21 @@
  */
 import type { Digest } from '@paas/oci';
 import { Addon, AddonAttachment, AddonBackup, type App, issueToken } from '@paas/platform';
-import { TEST_DATABASES, type TestPostgres, startTestPostgres } from '@paas/platform/testing';
+import { TEST_DATABASES, type TestPostgres, queryPostgres, startTestPostgres } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { createApp, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { AddonBackupsService, SCHEDULED_KEPT } from './addon-backups.service';
 
-async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
+const sql = <T extends pg.QueryResultRow = Record<string, unknown>>(
   cluster: TestPostgres,
   text: string,
-): Promise<T[]> {
-  const client = new pg.Client({ connectionString: cluster.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+): Promise<T[]> => queryPostgres<T>(cluster.url, text);
 
 const rows = async (cluster: TestPostgres): Promise<string[]> =>
   (await sql<{ name: string }>(cluster, 'SELECT name FROM items ORDER BY id')).map((r) => r.name);

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BlobMismatchError, ContentStore } from '@paas/content';
-import pg from 'pg';
+import type pg from 'pg';
 import { type TestDatabase, testDatabase } from '../testing/databases';
+import { queryPostgres } from '../testing/postgres';
 import { PgBackupError, type PgTarget, captureBackup, restoreBackup } from './pg-backup';
 
 function targetOf(db: TestDatabase, user?: string): PgTarget {
@@ -21,18 +22,8 @@ function targetOf(db: TestDatabase, user?: string): PgTarget {
   };
 }
 
-async function query<T extends pg.QueryResultRow = Record<string, unknown>>(
-  db: TestDatabase,
-  sql: string,
-): Promise<T[]> {
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = <T extends pg.QueryResultRow = Record<string, unknown>>(db: TestDatabase, sql: string): Promise<T[]> =>
+  queryPostgres<T>(db.url, sql);
 
 const names = async (db: TestDatabase): Promise<string[]> =>
   (await query<{ name: string }>(db, 'SELECT name FROM items ORDER BY id')).map((r) => r.name);

@@ -118,3 +118,17 @@ export async function createTestDatabase(adminUrl: string): Promise<{ url: strin
     },
   };
 }
+
+/** Runs one statement on the database at `url` with a connection of its own: its rows. */
+export async function queryPostgres<T extends pg.QueryResultRow = Record<string, unknown>>(
+  url: string,
+  text: string,
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -23,7 +23,8 @@ import type {
   Token,
 } from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
-import { FakeBackups, FakeHttpError } from './fake-backups';
+import { FakeBackups } from './fake-backups';
+import { HttpError, send } from './fake-http';
 
 interface AppState {
   app: App;
@@ -48,16 +49,6 @@ export interface RecordedRequest {
   readonly path: string;
   readonly body: unknown;
   readonly authorization: string | undefined;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
@@ -253,8 +244,7 @@ export class FakeApi {
         res.destroy();
         return;
       }
-      const e =
-        err instanceof HttpError || err instanceof FakeHttpError ? err : new HttpError(500, 'internal', String(err));
+      const e = err instanceof HttpError ? err : new HttpError(500, 'internal', String(err));
       send(res, e.status, { code: e.code, message: e.message });
     }
   }
@@ -681,10 +671,4 @@ export class FakeApi {
 function publicToken(token: TokenState): Token {
   const { secret: _secret, ...rest } = token;
   return rest;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }

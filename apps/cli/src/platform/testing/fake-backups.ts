@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Backup } from '@paas/api-types';
+import { HttpError, send } from './fake-http';
 
 export interface FakeAddon {
   readonly id: string;
@@ -18,17 +19,6 @@ export interface FakeAddon {
 
 interface StoredBackup extends Backup {
   readonly bytes: Buffer;
-}
-
-/** A refusal, as the fake api answers its own. */
-export class FakeHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export class FakeBackups {
@@ -91,7 +81,7 @@ export class FakeBackups {
         case 'PUT backups/schedule': {
           const hour = (body as { hour?: unknown } | undefined)?.hour;
           if (hour !== null && (typeof hour !== 'number' || !Number.isInteger(hour) || hour < 0 || hour > 23))
-            throw new FakeHttpError(400, 'invalid_params', 'hour must be 0-23 or null');
+            throw new HttpError(400, 'invalid_params', 'hour must be 0-23 or null');
           addon.backupHour = hour;
           send(res, 200, { addon: addon.name, hour });
           return true;
@@ -99,11 +89,11 @@ export class FakeBackups {
         case 'POST restore': {
           const { backup: id, confirm } = (body ?? {}) as { backup?: string; confirm?: string };
           const backup = this.backups.find((b) => b.id === id);
-          if (!backup) throw new FakeHttpError(404, 'not_found', `backup '${String(id)}' not found`);
+          if (!backup) throw new HttpError(404, 'not_found', `backup '${String(id)}' not found`);
           if (addon.type !== 'postgres' || backup.addonType !== 'postgres')
-            throw new FakeHttpError(400, 'invalid_params', 'backups are for postgres add-ons');
+            throw new HttpError(400, 'invalid_params', 'backups are for postgres add-ons');
           if (confirm !== addon.name && !addon.attachments.some((a) => a.app === confirm))
-            throw new FakeHttpError(400, 'invalid_params', `confirm must be '${addon.name}'`);
+            throw new HttpError(400, 'invalid_params', `confirm must be '${addon.name}'`);
           this.restores.push({ addon: addon.name, backup: backup.id });
           send(res, 200, { addon: addon.name, backup: view(backup) });
           return true;
@@ -115,7 +105,7 @@ export class FakeBackups {
     const backupRoute = /^\/api\/backups\/([^/]+)(\/download)?$/.exec(path);
     if (backupRoute) {
       const backup = this.backups.find((b) => b.id === decodeURIComponent(backupRoute[1] ?? ''));
-      if (!backup) throw new FakeHttpError(404, 'not_found', `backup '${backupRoute[1]}' not found`);
+      if (!backup) throw new HttpError(404, 'not_found', `backup '${backupRoute[1]}' not found`);
       this.addon(req, backup.addon);
       if (method === 'GET' && backupRoute[2]) {
         res.writeHead(200, {
@@ -162,11 +152,7 @@ export class FakeBackups {
 
   private capture(addon: FakeAddon): StoredBackup {
     if (addon.type !== 'postgres')
-      throw new FakeHttpError(
-        400,
-        'invalid_params',
-        `${addon.name} is a redis add-on: backups are for postgres add-ons`,
-      );
+      throw new HttpError(400, 'invalid_params', `${addon.name} is a redis add-on: backups are for postgres add-ons`);
     this.addBackup(addon.name, { state: 'running', digest: null, size: null, finishedAt: null }, Buffer.alloc(0));
     return this.backups[this.backups.length - 1] as StoredBackup;
   }
@@ -200,8 +186,8 @@ export class FakeBackups {
     const token = this.auth(req);
     const addon = this.addons.find((a) => a.name === name);
     if (addon && (token.apps === null || addon.attachments.some((a) => token.apps?.includes(a.app)))) return addon;
-    if (token.apps !== null) throw new FakeHttpError(403, 'forbidden', `this token may not use add-on '${name}'`);
-    throw new FakeHttpError(404, 'not_found', `add-on '${name}' not found`);
+    if (token.apps !== null) throw new HttpError(403, 'forbidden', `this token may not use add-on '${name}'`);
+    throw new HttpError(404, 'not_found', `add-on '${name}' not found`);
   }
 
   private addonView(a: FakeAddon): unknown {
@@ -222,10 +208,4 @@ export class FakeBackups {
 function view(backup: StoredBackup): Backup {
   const { bytes: _bytes, ...rest } = backup;
   return rest;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
