@@ -76,10 +76,17 @@ export async function restoreBackup(digest: Digest, target: PgTarget, store: Con
   // a pg_restore that gave up closes its stdin: EPIPE here, its exit status tells why
   stdin?.on('error', () => undefined);
   const source = await store.createReadStream(digest);
-  source.on('error', () => child.kill('SIGKILL'));
+  let readError: Error | undefined;
+  // a blob that cannot be read to the end must not be restored in part: pg_restore dies unfinished
+  source.on('error', (err) => {
+    readError = err;
+    child.kill('SIGKILL');
+  });
   if (stdin) source.pipe(stdin);
   try {
     await exited;
+  } catch (err) {
+    throw readError ?? err;
   } finally {
     source.destroy();
   }
