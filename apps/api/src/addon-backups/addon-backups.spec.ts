@@ -26,12 +26,15 @@ const rows = async (cluster: TestPostgres): Promise<string[]> =>
 
 const portOf = (cluster: TestPostgres): number => Number(new URL(cluster.url).port);
 
+/** The add-ons' password, which their servers ask for (what reaches pg_dump is checked). */
+const PASSWORD = 'add-on password, 32 chars or so!';
+
 let clusterA: TestPostgres | undefined;
 let clusterB: TestPostgres | undefined;
 before(async () => {
   [clusterA, clusterB] = await Promise.all([
-    startTestPostgres({ superuser: 'postgres' }),
-    startTestPostgres({ superuser: 'postgres' }),
+    startTestPostgres({ superuser: 'postgres', password: PASSWORD }),
+    startTestPostgres({ superuser: 'postgres', password: PASSWORD }),
   ]);
 });
 after(() => {
@@ -65,7 +68,7 @@ for (const kind of TEST_DATABASES) {
         nodeId,
         volume: `addon-${name}`,
         port,
-        password: 'secret-password',
+        password: PASSWORD,
         state: 'up',
         containerId: null,
         error: null,
@@ -144,6 +147,17 @@ for (const kind of TEST_DATABASES) {
       const failed = await capture(`pg-down-${kind}`);
       assert.equal(failed.state, 'failed');
       assert.match(failed.error ?? '', /cannot reach PostgreSQL at 127\.0\.0\.1:2/);
+      // the add-on's password is what its server is asked with
+      const name = `pg-a-${kind}`;
+      await api.dataSource.manager.update(Addon, { name }, { password: 'not the password' });
+      try {
+        const refused = await capture(name);
+        assert.equal(refused.state, 'failed');
+        assert.match(refused.error ?? '', /password authentication failed for user "postgres"/);
+        await api.request('DELETE', `/api/backups/${refused.id}`);
+      } finally {
+        await api.dataSource.manager.update(Addon, { name }, { password: PASSWORD });
+      }
     });
 
     it('downloads the dump', async () => {

@@ -5,7 +5,7 @@
  * passes its URL as PAAS_TEST_POSTGRES_URL; each spec file then gets its own fresh database.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -37,8 +37,14 @@ function asPostgres(args: string[]): void {
   if (result.status !== 0) throw new Error(`${args[0]} failed: ${(result.stderr || result.stdout).trim()}`);
 }
 
-/** `superuser`: the role initdb makes (`postgres` for a cluster that stands in for an add-on's). */
-export async function startTestPostgres(options: { superuser?: string } = {}): Promise<TestPostgres> {
+export interface TestPostgresOptions {
+  /** The role initdb makes (`postgres` for a cluster that stands in for an add-on's); default `paas`. */
+  readonly superuser?: string;
+  /** Its password, which every connection must then give (scram-sha-256); default none (trust). */
+  readonly password?: string;
+}
+
+export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
   const superuser = options.superuser ?? 'paas';
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'paas-pg-'));
@@ -50,6 +56,7 @@ export async function startTestPostgres(options: { superuser?: string } = {}): P
   const data = join(dir, 'data');
   const port = await freePort();
   try {
+    if (options.password !== undefined) writeFileSync(join(dir, 'password'), `${options.password}\n`, { mode: 0o644 });
     asPostgres([
       join(bin, 'initdb'),
       '-D',
@@ -57,7 +64,8 @@ export async function startTestPostgres(options: { superuser?: string } = {}): P
       '-U',
       superuser,
       '-A',
-      'trust',
+      options.password === undefined ? 'trust' : 'scram-sha-256',
+      ...(options.password === undefined ? [] : [`--pwfile=${join(dir, 'password')}`]),
       '-E',
       'UTF8',
       '--no-sync',
@@ -82,7 +90,9 @@ export async function startTestPostgres(options: { superuser?: string } = {}): P
     throw err;
   }
   return {
-    url: `postgres://${superuser}@127.0.0.1:${port}/postgres`,
+    url: `postgres://${superuser}${
+      options.password === undefined ? '' : `:${encodeURIComponent(options.password)}`
+    }@127.0.0.1:${port}/postgres`,
     stop() {
       try {
         asPostgres([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
