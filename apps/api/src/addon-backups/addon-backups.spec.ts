@@ -241,6 +241,44 @@ for (const kind of TEST_DATABASES) {
       assert.equal(bad.body.details[0].field, 'backup');
     });
 
+    it('takes one capture of an add-on at a time', async () => {
+      const addon = await api.dataSource.manager.findOneByOrFail(Addon, { name: `pg-b-${kind}` });
+      const running = api.dataSource.manager.create(AddonBackup, {
+        id: randomUUID(),
+        addonId: addon.id,
+        addonName: addon.name,
+        addonType: 'postgres',
+        number: 1,
+        state: 'running',
+        digest: null,
+        size: null,
+        trigger: 'manual',
+        error: null,
+        finishedAt: null,
+      });
+      await api.dataSource.manager.insert(AddonBackup, running);
+      const again = await api.request('POST', `/api/addons/${addon.name}/backups`);
+      assert.equal(again.status, 409);
+      assert.equal(again.body.message, `b001 of ${addon.name} is still running`);
+      assert.equal((await api.request('DELETE', `/api/backups/${running.id}`)).status, 409);
+      const download = await api.request('GET', `/api/backups/${running.id}/download`);
+      assert.equal(download.status, 422);
+      // one left running by an api that died long ago is failed by the next capture
+      await api.dataSource.manager.update(
+        AddonBackup,
+        { id: running.id },
+        { createdAt: new Date(Date.now() - 86_400_000) },
+      );
+      const next = await capture(addon.name);
+      assert.equal(next.name, 'b002');
+      assert.equal(next.state, 'succeeded', next.error ?? '');
+      const stale = await api.dataSource.manager.findOneByOrFail(AddonBackup, { id: running.id });
+      assert.equal(stale.state, 'failed');
+      assert.match(stale.error ?? '', /^interrupted/);
+      for (const id of [running.id, next.id])
+        assert.equal((await api.request('DELETE', `/api/backups/${id}`)).status, 200);
+    });
+
     it("keeps other apps' tokens out", async () => {
       const [backup] = (await api.request('GET', `/api/addons/pg-a-${kind}/backups`)).body;
       for (const [method, path] of [
