@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { ContentStore } from '@paas/content';
 import { postgresInstallations } from '@paas/images';
 import type { Digest } from '@paas/oci';
-import { type PgTarget, captureBackup, restoreBackup } from '@paas/platform';
+import { type PgTarget, captureBackup, restoreBackup } from '@paas/platform/pg-backup';
 
 const run = promisify(execFile);
 

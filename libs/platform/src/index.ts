@@ -25,4 +25,3 @@ export * from './scheduling';
 export * from './tls';
 export * from './certs/validate';
 export * from './certs/publish';
-export * from './addons/pg-backup';

@@ -26,12 +26,10 @@ import {
   type ApiToken,
   App,
   Node,
-  type PgTarget,
-  captureBackup,
   databaseKind,
-  restoreBackup,
   transaction,
 } from '@paas/platform';
+import { type PgTarget, captureBackup, restoreBackup } from '@paas/platform/pg-backup';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';

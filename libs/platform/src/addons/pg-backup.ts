@@ -8,6 +8,9 @@
  * The tools are the host's (`/usr/lib/postgresql/N/bin`, as `paas image bootstrap postgres`
  * finds them) of the server's major version, or a newer one: pg_dump refuses a server newer
  * than itself. The password goes in PGPASSWORD, never in argv (`ps` shows argv to everyone).
+ *
+ * Its own entry, `@paas/platform/pg-backup`, as `@paas/platform/builds` is: it pulls in the
+ * content store and the images lib, which the rest of @paas/platform's users do not need.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
