@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AddonsModule } from './addons/addons.module';
+import { AddonBackupsModule } from './addon-backups/addon-backups.module';
 import { AppsModule } from './apps/apps.module';
 import { AuthModule } from './auth/auth.module';
 import { BuildsModule } from './builds/builds.module';
@@ -41,6 +42,7 @@ export class AppModule {
         RunsModule,
         DomainsModule,
         AddonsModule,
+        AddonBackupsModule,
         CertsModule,
         LogsModule,
         NodesModule,

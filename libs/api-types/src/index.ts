@@ -41,6 +41,12 @@ export type CertsAuto = Schemas['CertsAutoView'];
 export type DomainCertState = Schemas['DomainCertStateView'];
 /** `GET/PATCH /apps/:app/https`: the redirect and HSTS the routers apply. */
 export type HttpsSettings = Schemas['HttpsView'];
+/** One backup of a postgres add-on (`GET /addons/:name/backups`). */
+export type Backup = Schemas['BackupView'];
+/** The answer to `POST /addons/:name/restore`. */
+export type RestoredBackup = Schemas['RestoreView'];
+/** `PUT /addons/:name/backups/schedule`: the UTC hour of its daily backup, or null. */
+export type BackupSchedule = Schemas['BackupScheduleView'];
 export type Node = Schemas['NodeView'];
 export type NodeState = Node['state'];
 export type RemovedNode = Schemas['RemovedNodeView'];

@@ -385,6 +385,86 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/addons/{name}/backups': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['AddonBackupsController_list'];
+    readonly put?: never;
+    readonly post: operations['AddonBackupsController_capture'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/addons/{name}/backups/schedule': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put: operations['AddonBackupsController_schedule'];
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/addons/{name}/restore': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post: operations['AddonBackupsController_restore'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/backups/{id}/download': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['AddonBackupsController_download'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/backups/{id}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['AddonBackupsController_remove'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/certs/auto': {
     readonly parameters: {
       readonly query?: never;
@@ -1067,6 +1147,68 @@ export interface components {
        * @example DATABASE
        */
       readonly as?: string;
+    };
+    readonly BackupView: {
+      /** Format: uuid */
+      readonly id: string;
+      /**
+       * @description its number among its add-on's backups, as Heroku names them
+       * @example b003
+       */
+      readonly name: string;
+      /** @example 3 */
+      readonly number: number;
+      /**
+       * @description the add-on it was taken of (kept after that add-on is destroyed)
+       * @example postgres-amber-12345
+       */
+      readonly addon: string;
+      /** @enum {string} */
+      readonly addonType: 'postgres' | 'redis';
+      /** @enum {string} */
+      readonly state: 'running' | 'succeeded' | 'failed';
+      /**
+       * @description the dump (pg_dump custom format) in the backups store
+       * @example sha256:abababababababababababababababababababababababababababababababab
+       */
+      readonly digest: string | null;
+      /** @description bytes of the dump */
+      readonly size: number | null;
+      /** @enum {string} */
+      readonly trigger: 'manual' | 'scheduled';
+      /** @description why it failed (pg_dump's message) */
+      readonly error: string | null;
+      /** Format: date-time */
+      readonly createdAt: string;
+      /** Format: date-time */
+      readonly finishedAt: string | null;
+    };
+    readonly BackupScheduleDto: {
+      /** @description the UTC hour of a daily backup, or null for none */
+      readonly hour: number | null;
+    };
+    readonly BackupScheduleView: {
+      /** @example postgres-amber-12345 */
+      readonly addon: string;
+      /** @description the UTC hour of its daily backup, or null for none */
+      readonly hour: number | null;
+    };
+    readonly RestoreBackupDto: {
+      /**
+       * Format: uuid
+       * @description the backup to restore (of this or another postgres add-on)
+       */
+      readonly backup: string;
+      /** @description the add-on's name or the name of an app attached to it: the data it holds is replaced */
+      readonly confirm: string;
+    };
+    readonly RestoreView: {
+      /**
+       * @description the add-on restored into
+       * @example postgres-amber-12345
+       */
+      readonly addon: string;
+      readonly backup: components['schemas']['BackupView'];
     };
     readonly AcmeSubproblemView: {
       /** @example www.example.com */
@@ -2533,6 +2675,146 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['AddonView'];
+        };
+      };
+    };
+  };
+  readonly AddonBackupsController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description add-on name (also of a destroyed one whose backups are kept) */
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description oldest first */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['BackupView'][];
+        };
+      };
+    };
+  };
+  readonly AddonBackupsController_capture: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description postgres add-on name */
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description `running`; it goes on in the background */
+      readonly 202: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['BackupView'];
+        };
+      };
+    };
+  };
+  readonly AddonBackupsController_schedule: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description postgres add-on name */
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['BackupScheduleDto'];
+      };
+    };
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['BackupScheduleView'];
+        };
+      };
+    };
+  };
+  readonly AddonBackupsController_restore: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description postgres add-on to restore into */
+        readonly name: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['RestoreBackupDto'];
+      };
+    };
+    readonly responses: {
+      /** @description once pg_restore is done */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['RestoreView'];
+        };
+      };
+    };
+  };
+  readonly AddonBackupsController_download: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly id: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the dump in pg_dump's custom format (pg_restore reads it) */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  readonly AddonBackupsController_remove: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly id: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['BackupView'];
         };
       };
     };

@@ -299,14 +299,25 @@ const SERVICE_ID = 999;
 const POSTGRES_SERVER = ['postgres', 'initdb', 'pg_ctl'];
 const POSTGRES_CLIENT = ['pg_isready', 'psql', 'pg_dump', 'pg_restore'];
 
-/** The newest `/usr/lib/postgresql/N` with a server in it. */
-async function findPostgres(): Promise<string | undefined> {
+/**
+ * The host's PostgreSQL installations that have `bin/TOOL` (Debian's `/usr/lib/postgresql/N`),
+ * newest major first: the server for this image, pg_dump/pg_restore for add-on backups.
+ */
+export async function postgresInstallations(tool: string): Promise<{ major: number; home: string }[]> {
   const base = '/usr/lib/postgresql';
   const versions = await readdir(base).catch(() => [] as string[]);
+  const found: { major: number; home: string }[] = [];
   for (const version of versions.filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))) {
-    if (await stat(join(base, version, 'bin/postgres')).catch(() => undefined)) return join(base, version);
+    if (await stat(join(base, version, 'bin', tool)).catch(() => undefined)) {
+      found.push({ major: Number(version), home: join(base, version) });
+    }
   }
-  return undefined;
+  return found;
+}
+
+/** The newest `/usr/lib/postgresql/N` with a server in it. */
+async function findPostgres(): Promise<string | undefined> {
+  return (await postgresInstallations('postgres'))[0]?.home;
 }
 
 async function bootstrapPostgres(images: ImageService, options: BootstrapOptions): Promise<Image> {

@@ -51,7 +51,10 @@ const MAX_PACE_MS = 1000;
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('scheduler');
-  /** `line` (LineEvent) and `settled` (SettledEvent), for deploy watchers in this process. */
+  /**
+   * `line` (LineEvent) and `settled` (SettledEvent), for deploy watchers in this process;
+   * `leadership` (boolean) when this process takes or loses office.
+   */
   readonly events = new EventEmitter();
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -192,6 +195,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           )
         : null;
     this.acmeIssuer?.start(this.config.acme.intervalMs);
+    // the term's other periodic work (daily add-on backups) starts and stops with it
+    this.events.emit('leadership', leading);
     if (leading) this.passHere();
   }
 

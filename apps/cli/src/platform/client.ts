@@ -79,12 +79,15 @@ export class ApiClient {
     return this.json<T>('DELETE', path);
   }
 
-  /** A JSON request; the parsed answer, or PlatformApiError. */
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * A JSON request; the parsed answer, or PlatformApiError. `idleTimeoutMs` (default a minute):
+   * longer for a request the api answers only once its work is done (a database restore).
+   */
+  async json<T>(method: string, path: string, body?: unknown, idleTimeoutMs = 60_000): Promise<T> {
     const res = await this.open(method, path, {
       ...(body !== undefined ? { body } : {}),
       accept: 'application/json',
-      idleTimeoutMs: 60_000,
+      idleTimeoutMs,
     });
     const text = await readAll(res);
     if (text === '') return undefined as T;

@@ -64,6 +64,7 @@ describe('platform verbs, one module per noun', () => {
       'https',
       'logs',
       'nodes',
+      'pg',
       'ps',
       'releases',
       'run',

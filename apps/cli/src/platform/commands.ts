@@ -18,6 +18,7 @@ import { domainsCommands } from './domains/commands';
 import { httpsCommands } from './https/commands';
 import { logsCommand } from './logs/commands';
 import { nodesCommands } from './nodes/commands';
+import { pgCommands } from './pg/commands';
 import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
 import { releasesCommands } from './releases/commands';
 import type { SharedVerb } from './route';
@@ -37,6 +38,7 @@ export function platformCommands(io: CliIo): Command[] {
     ...certsCommands(io),
     ...httpsCommands(io),
     ...addonsCommands(io),
+    ...pgCommands(io),
     ...buildsCommands(io),
     ...nodesCommands(io),
     whoamiCommand(io),

@@ -60,6 +60,11 @@ export function when(iso: string | null | undefined, now = Date.now()): string {
   return `${new Date(then).toISOString().slice(0, 19).replace('T', ' ')} UTC (${shortAgo(iso, now)})`;
 }
 
+/** `2024-01-02 13:04 UTC`: a time to the minute (certificates' dates, backups' times). */
+export function utc(iso: string | null | undefined): string {
+  return iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '';
+}
+
 /** A value as a POSIX shell word: bare when safe, else single-quoted. */
 export function shellQuote(value: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;

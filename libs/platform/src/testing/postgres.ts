@@ -5,7 +5,7 @@
  * passes its URL as PAAS_TEST_POSTGRES_URL; each spec file then gets its own fresh database.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +37,15 @@ function asPostgres(args: string[]): void {
   if (result.status !== 0) throw new Error(`${args[0]} failed: ${(result.stderr || result.stdout).trim()}`);
 }
 
-export async function startTestPostgres(): Promise<TestPostgres> {
+export interface TestPostgresOptions {
+  /** The role initdb makes (`postgres` for a cluster that stands in for an add-on's); default `paas`. */
+  readonly superuser?: string;
+  /** Its password, which every connection must then give (scram-sha-256); default none (trust). */
+  readonly password?: string;
+}
+
+export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
+  const superuser = options.superuser ?? 'paas';
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'paas-pg-'));
   chownSync(
@@ -48,20 +56,22 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   const port = await freePort();
   try {
+    if (options.password !== undefined) writeFileSync(join(dir, 'password'), `${options.password}\n`, { mode: 0o644 });
     asPostgres([
       join(bin, 'initdb'),
       '-D',
       data,
       '-U',
-      'paas',
+      superuser,
       '-A',
-      'trust',
+      options.password === undefined ? 'trust' : 'scram-sha-256',
+      ...(options.password === undefined ? [] : [`--pwfile=${join(dir, 'password')}`]),
       '-E',
       'UTF8',
       '--no-sync',
       '--no-instructions',
     ]);
-    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+    const serverOptions = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
     asPostgres([
       join(bin, 'pg_ctl'),
       '-D',
@@ -69,7 +79,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       '-l',
       join(dir, 'server.log'),
       '-o',
-      options,
+      serverOptions,
       '-w',
       '-t',
       '30',
@@ -80,7 +90,9 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     throw err;
   }
   return {
-    url: `postgres://paas@127.0.0.1:${port}/postgres`,
+    url: `postgres://${superuser}${
+      options.password === undefined ? '' : `:${encodeURIComponent(options.password)}`
+    }@127.0.0.1:${port}/postgres`,
     stop() {
       try {
         asPostgres([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
@@ -115,4 +127,18 @@ export async function createTestDatabase(adminUrl: string): Promise<{ url: strin
       }
     },
   };
+}
+
+/** Runs one statement on the database at `url` with a connection of its own: its rows. */
+export async function queryPostgres<T extends pg.QueryResultRow = Record<string, unknown>>(
+  url: string,
+  text: string,
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
 }

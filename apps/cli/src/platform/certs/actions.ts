@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
-import { columns, header, json, keyValues } from '../format';
+import { columns, header, json, keyValues, utc } from '../format';
 import { type JsonFlag, action, appPath, appSession } from '../session';
 
 /**
@@ -96,10 +96,6 @@ function servingLine(c: Certificate): string {
   if (c.serving.length) return c.serving.join(', ');
   if (Date.parse(c.notAfter) <= Date.now()) return 'none (expired)';
   return c.domains.length ? `none (a newer certificate serves ${c.domains.join(', ')})` : 'none (no app domain)';
-}
-
-function utc(iso: string): string {
-  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 async function readPem(file: string, what: string): Promise<string> {

@@ -24,6 +24,8 @@ import type {
 } from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
 import type { Addon as AddonView, AddonAttachment as AddonAttachmentView } from '@paas/api-types';
+import { FakeBackups } from './fake-backups';
+import { HttpError, send } from './fake-http';
 
 interface AppState {
   app: App;
@@ -50,16 +52,6 @@ export interface RecordedRequest {
   readonly authorization: string | undefined;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const APP_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -79,6 +71,12 @@ export class FakeApi {
    */
   deployOutcome: 'live' | 'deploying' | { readonly waiting: string } | { readonly failed: string } = 'live';
   private readonly events = new EventEmitter();
+  /** Add-ons and their backups (`pg:backups*`). */
+  /** Backups of the add-ons; the add-ons it seeds (`addAddon`) are this api's own. */
+  readonly backups = new FakeBackups(
+    (req, app) => this.auth(req, app),
+    (addon) => this.setAddon(addon),
+  );
   private server: http.Server | undefined;
   url = '';
 
@@ -356,6 +354,7 @@ export class FakeApi {
       const [removed] = this.tokens.splice(i, 1);
       return send(res, 200, publicToken(removed as TokenState));
     }
+    if (await this.backups.route(method, path, body, req, res)) return;
     if (path === '/api/addons' && method === 'GET' && this.addonsIndex) {
       const token = this.auth(req);
       return send(
@@ -829,12 +828,6 @@ export class FakeApi {
 function publicToken(token: TokenState): Token {
   const { secret: _secret, ...rest } = token;
   return rest;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function sendEmpty(res: ServerResponse): void {
