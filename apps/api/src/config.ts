@@ -3,18 +3,22 @@ import {
   type Env,
   type ListenAddress,
   type Paths,
-  type PortRange,
   type RegistryLogin,
   type TrustedCa,
   absoluteDirectory,
   domain,
   listenAddress,
   paths,
-  portRange,
   registryLogin,
   trustedCa,
 } from '@paas/config';
-import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
+import {
+  type EngineSettings,
+  type PortRange,
+  addonPortsFromEnv,
+  controlPlaneAddresses,
+  engineSettingsFromEnv,
+} from '@paas/engine';
 import { type ServiceTls, parseTrustedCas, serviceTlsSettings } from '@paas/platform';
 import { insecureRegistries } from '@paas/registry';
 import type { X509Certificate } from 'node:crypto';
@@ -142,7 +146,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     scheduler: schedulerSettings(env),
     certsTrusted: certsTrusted(env),
     acme: acmeSettings(env),
-    addonPorts: portRange(env, 'PAAS_ADDON_PORTS'),
+    addonPorts: addonPortsFromEnv(env),
   };
 }
 

@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  ConfigError,
-  DEFAULTS,
-  directory,
-  domain,
-  formatAddress,
-  listenAddress,
-  paths,
-  portRange,
-  registryLogin,
-} from './env';
+import { ConfigError, DEFAULTS, directory, domain, formatAddress, listenAddress, paths, registryLogin } from './env';
 
 describe('config/env', () => {
   it('uses the DESIGN.md defaults when a variable is unset or empty', () => {
@@ -46,18 +36,6 @@ describe('config/env', () => {
       assert.throws(() => listenAddress({ PAAS_API_ADDR: bad }, 'PAAS_API_ADDR'), ConfigError);
     });
   }
-
-  it("reads port ranges, the add-ons' by default, and refuses bad ones naming the variable", () => {
-    assert.deepEqual(portRange({}, 'PAAS_ADDON_PORTS'), { from: 20000, to: 20999 });
-    assert.deepEqual(portRange({ PAAS_ADDON_PORTS: '6000' }, 'PAAS_ADDON_PORTS'), { from: 6000, to: 6000 });
-    for (const bad of ['20000-', 'a-b', '0-10', '10-65536', '300-200', '1,2']) {
-      assert.throws(
-        () => portRange({ PAAS_ADDON_PORTS: bad }, 'PAAS_ADDON_PORTS'),
-        (err: unknown) => err instanceof ConfigError && err.message.startsWith(`PAAS_ADDON_PORTS="${bad}": `),
-        bad,
-      );
-    }
-  });
 
   it('formats addresses back, bracketing IPv6', () => {
     assert.equal(formatAddress({ host: '::1', port: 80 }), '[::1]:80');

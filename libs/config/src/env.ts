@@ -87,24 +87,6 @@ export function domain(env: Env, name: SettingName): string {
   return value;
 }
 
-/** A range of TCP ports, both ends included. */
-export interface PortRange {
-  readonly from: number;
-  readonly to: number;
-}
-
-/** `FROM-TO` (or one port), such as PAAS_ADDON_PORTS: 1-65535, FROM not above TO. */
-export function portRange(env: Env, name: SettingName): PortRange {
-  const value = raw(env, name);
-  const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(value.trim());
-  if (!match) throw new ConfigError(name, value, 'expected a port range FROM-TO such as 20000-20999');
-  const from = Number(match[1]);
-  const to = Number(match[2] ?? match[1]);
-  if (from < 1 || to > 65535) throw new ConfigError(name, value, 'ports must be in 1-65535');
-  if (from > to) throw new ConfigError(name, value, `the range ends (${to}) before it starts (${from})`);
-  return { from, to };
-}
-
 export function formatAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }

@@ -369,7 +369,7 @@ export class AddonsService {
 
   /** The lowest port of PAAS_ADDON_PORTS no add-on holds (a destroying one still may). */
   private async freePort(em: EntityManager): Promise<number> {
-    const { from, to } = this.config.addonPorts;
+    const { first: from, last: to } = this.config.addonPorts;
     const held = new Set((await em.find(Addon, { select: { port: true } })).map((a) => a.port));
     for (let port = from; port <= to; port++) if (!held.has(port)) return port;
     throw new ApiError(

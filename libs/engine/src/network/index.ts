@@ -1,9 +1,15 @@
 export * from './bridge-network';
 export { type BridgeSettings } from './bridge.linux';
 export { ownHosts, readContainerResolvConf } from './hosts';
-export { IpamError, type Lease, PortAllocatedError } from './ipam';
+export { IpamError, type Lease, PortAllocatedError, type PortRange } from './ipam';
 export * from './ports';
 export { BridgeSandboxes, type Sandbox } from './sandboxes';
 export { isLoopbackIp, proxySpecs } from './rules';
 export { NetworkConfigError, type Subnet } from './subnet';
-export { bridgeSettings, bridgeSettingsFromEnv, controlPlaneAddresses, parseAddonPorts } from './settings';
+export {
+  addonPortsFromEnv,
+  bridgeSettings,
+  bridgeSettingsFromEnv,
+  controlPlaneAddresses,
+  parseAddonPorts,
+} from './settings';

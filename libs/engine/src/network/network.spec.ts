@@ -18,7 +18,7 @@ import {
   reachSetAdoption,
   strayReachEntries,
 } from './rules';
-import { bridgeSettings, bridgeSettingsFromEnv, parseAddonPorts } from './settings';
+import { addonPortsFromEnv, bridgeSettings, bridgeSettingsFromEnv, parseAddonPorts } from './settings';
 import { NetworkConfigError, macFor, parseCidr, parseSubnet } from './subnet';
 
 const id = 'ab'.repeat(32);
@@ -345,6 +345,7 @@ describe('add-on ports', () => {
     assert.deepEqual(parseAddonPorts('21000-21099'), { first: 21000, last: 21099 });
     assert.deepEqual(parseAddonPorts('5432'), { first: 5432, last: 5432 });
     assert.deepEqual(bridgeSettingsFromEnv({}).addonPorts, { first: 20000, last: 20999 });
+    assert.deepEqual(addonPortsFromEnv({}), { first: 20000, last: 20999 });
     assert.deepEqual(bridgeSettingsFromEnv({ PAAS_ADDON_PORTS: '30000-30010' }).addonPorts, {
       first: 30000,
       last: 30010,
@@ -360,14 +361,19 @@ describe('add-on ports', () => {
     // replies to containers' connections go to ephemeral ports: the raw rule would drop them
     ['32000-33000', /overlaps the ephemeral ports 32768-60999/],
   ] as const) {
-    it(`refuses ${bad} with the variable's name and why`, () => {
-      assert.throws(
+    it(`refuses ${bad} with the variable's name and why, for the bridge and for the api's allocation`, () => {
+      for (const read of [
         () => bridgeSettingsFromEnv({ PAAS_ADDON_PORTS: bad }),
-        (e: unknown) =>
-          e instanceof ConfigError &&
-          e.message.startsWith(`PAAS_ADDON_PORTS=${JSON.stringify(bad)}: `) &&
-          why.test(e.message),
-      );
+        () => addonPortsFromEnv({ PAAS_ADDON_PORTS: bad }),
+      ]) {
+        assert.throws(
+          read,
+          (e: unknown) =>
+            e instanceof ConfigError &&
+            e.message.startsWith(`PAAS_ADDON_PORTS=${JSON.stringify(bad)}: `) &&
+            why.test(e.message),
+        );
+      }
     });
   }
 });

@@ -66,6 +66,17 @@ export function parseAddonPorts(text: string): PortRange {
   return { first, last };
 }
 
+/** PAAS_ADDON_PORTS from a component's environment (the api allocates in it); a bad value is a ConfigError. */
+export function addonPortsFromEnv(env: Env): PortRange {
+  const text = env['PAAS_ADDON_PORTS'] || DEFAULTS.PAAS_ADDON_PORTS;
+  try {
+    return parseAddonPorts(text);
+  } catch (err) {
+    if (err instanceof NetworkConfigError) throw new ConfigError('PAAS_ADDON_PORTS', text, err.message);
+    throw err;
+  }
+}
+
 /**
  * The bridge settings from a component's environment (PAAS_BRIDGE, PAAS_SUBNET,
  * PAAS_IP_FORWARD, PAAS_PROTECTED_CIDRS, PAAS_ADDON_PORTS, with DESIGN.md's defaults); a bad value is reported
