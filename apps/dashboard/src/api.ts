@@ -7,8 +7,11 @@
 import { type ErrorCode, PaasError, codeForStatus, isErrorCode } from '@paas/errors';
 
 export type {
+  Addon,
+  AddonType,
   App,
   AppMetrics,
+  Backup as AddonBackup,
   Build,
   BuildStatus,
   Certificate,

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
-import type { Addon, AddonBackup } from '../addons-types';
-import type { App } from '../api';
+import type { Addon, AddonBackup, App } from '../api';
 import { AddonTable, Addons, BackupTable } from './app-addons';
 
 const now = Date.parse('2026-06-01T12:00:00Z');

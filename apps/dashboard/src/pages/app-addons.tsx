@@ -6,8 +6,7 @@
  * backup". Restores and downloads stay in the CLI (`paas pg:backups:restore`, `:download`).
  */
 import { type FormEvent, useState } from 'react';
-import type { Addon, AddonBackup, AddonType } from '../addons-types';
-import { addonPath, appPath, get, request } from '../api';
+import { type Addon, type AddonBackup, type AddonType, addonPath, appPath, get, request } from '../api';
 import { Badge, ConfirmButton, DataTable, Empty, ErrorNotice, Status, TypeToConfirm } from '../components';
 import { formatAgo, formatBytes } from '../format';
 import { useAttempt, useNow, usePoll } from '../hooks';
