@@ -112,6 +112,8 @@ export class Agent {
   /** The desired set of the last answer that had one, and its version. */
   private desired: readonly DesiredInstance[] = [];
   private desiredVersion: string | undefined;
+  /** Its `removeVolumes`: asked again with every answer, until removed (a leaving container may still hold one). */
+  private removeVolumes: readonly string[] = [];
   /**
    * Volumes of `removeVolumes` being removed now; removed but not yet told in an answered
    * heartbeat; told, yet still asked for (an answer computed before the control plane heard):
@@ -285,7 +287,11 @@ export class Agent {
     this.heartbeatMs = answer.heartbeatMs;
     this.drainMs = answer.drainMs;
     this.registry = answer.registry;
-    if (answer.instances !== null) this.desired = answer.instances;
+    // an answer without the set says the last one holds, its volumes to remove included
+    if (answer.instances !== null) {
+      this.desired = answer.instances;
+      this.removeVolumes = answer.removeVolumes ?? [];
+    }
     this.desiredVersion = answer.desiredVersion;
     for (const action of converge(this.desired, this.instances)) {
       if (action.kind === 'launch') {
@@ -296,7 +302,7 @@ export class Agent {
         this.instances.get(action.id)?.leave();
       }
     }
-    const asked = new Set(answer.removeVolumes);
+    const asked = new Set(this.removeVolumes);
     for (const name of this.toldVolumes) if (!asked.has(name)) this.toldVolumes.delete(name);
     for (const name of this.volumeErrors.keys()) if (!asked.has(name)) this.volumeErrors.delete(name);
     for (const name of asked) this.removeVolume(name);

@@ -32,7 +32,7 @@ describe('add-ons', () => {
       ADDON_SERVICES.postgres.url('pw', '10.0.0.2', 20001),
       'postgres://postgres:pw@10.0.0.2:20001/postgres',
     );
-    assert.equal(ADDON_SERVICES.redis.url('pw', 'fd00::2', 20002), 'redis://:pw@[fd00::2]:20002');
+    assert.equal(ADDON_SERVICES.redis.url('pw', 'fd00::2', 20002), 'redis://default:pw@[fd00::2]:20002');
     assert.equal(attachmentVar(ADDON_SERVICES.postgres.attachAs), 'DATABASE_URL');
     assert.equal(attachmentVar(ADDON_SERVICES.redis.attachAs), 'REDIS_URL');
   });

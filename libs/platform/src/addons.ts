@@ -72,7 +72,9 @@ export const ADDON_SERVICES: Readonly<Record<AddonType, AddonService>> = {
     // environment and hands it to redis-server on stdin: on the command line it would show in
     // every `ps` of the node; it runs with --dir /data --appendonly yes itself
     env: (password) => ({ REDIS_PASSWORD: password }),
-    url: (password, address, port) => `redis://:${password}@${hostPart(address)}:${port}`,
+    // `default`, Redis's own user, named: redis-cli 7.0 sends an empty user name for `redis://:PW@`,
+    // which the server refuses (WRONGPASS); every client takes the named form
+    url: (password, address, port) => `redis://default:${password}@${hostPart(address)}:${port}`,
   },
 };
 

@@ -296,8 +296,7 @@ export class FakeControlPlane implements ControlPlane {
   drainMs = 2000;
   /** The next answer asks for a full report. */
   askFull = false;
-  /** Volumes of destroyed add-ons the answers ask the node to remove, until a heartbeat says they are (unless `stale`). */
-  removeVolumes: string[] = [];
+  private volumes: string[] = [];
   /** Keeps asking for removed volumes (an api that has not heard yet). */
   staleVolumes = false;
   /** The registrations received. */
@@ -318,6 +317,20 @@ export class FakeControlPlane implements ControlPlane {
     this.version++;
   }
 
+  /**
+   * Volumes of destroyed add-ons the node should remove, part of the set as the api's are: sent
+   * with it (not with a "same set" answer), a new version when they change, and dropped once a
+   * heartbeat says they are removed (unless `staleVolumes`).
+   */
+  get removeVolumes(): string[] {
+    return this.volumes;
+  }
+
+  set removeVolumes(volumes: string[]) {
+    this.volumes = volumes;
+    this.version++;
+  }
+
   async register(request: RegisterRequest): Promise<RegisterAnswer> {
     if (this.down) throw new ControlPlaneError(0, 'http://127.0.0.1:7000/api/nodes/register: ECONNREFUSED');
     this.calls++;
@@ -334,7 +347,8 @@ export class FakeControlPlane implements ControlPlane {
     for (const id of request.gone ?? []) this.known.delete(id);
     for (const r of request.instances) this.known.set(r.id, r);
     const removed = new Set(request.removedVolumes);
-    if (!this.staleVolumes) this.removeVolumes = this.removeVolumes.filter((v) => !removed.has(v));
+    const left = this.volumes.filter((v) => !removed.has(v));
+    if (!this.staleVolumes && left.length !== this.volumes.length) this.removeVolumes = left;
     this.heartbeats.push([...this.known.values()]);
     const desiredVersion = `v${this.version}`;
     const same = request.desiredVersion === desiredVersion;
@@ -348,9 +362,9 @@ export class FakeControlPlane implements ControlPlane {
       drainMs: this.drainMs,
       desiredVersion,
       fullReport,
-      ...(this.removeVolumes.length ? { removeVolumes: [...this.removeVolumes] } : {}),
     };
-    return same ? { ...common, instances: null } : { ...common, instances: this.set };
+    if (same) return { ...common, instances: null };
+    return { ...common, instances: this.set, ...(this.volumes.length ? { removeVolumes: [...this.volumes] } : {}) };
   }
 
   /** The last report of an instance the control plane received; undefined when the last heartbeat did not have it. */

@@ -159,7 +159,7 @@ for (const kind of TEST_DATABASES) {
       assert.deepEqual(cache.body.attachments, [{ app: 'shop', name: 'CACHE', var: 'CACHE_URL' }]);
       const row = await addonRow('shop-cache');
       assert.equal(row.port, 20001, 'the lowest free port');
-      assert.equal((await config(shop))['CACHE_URL'], `redis://:${row.password}@10.0.0.1:20001`);
+      assert.equal((await config(shop))['CACHE_URL'], `redis://default:${row.password}@10.0.0.1:20001`);
 
       const taken = await api.request('POST', '/api/apps/other/addons', {
         body: { type: 'redis', name: 'shop-cache' },
@@ -392,11 +392,19 @@ for (const kind of TEST_DATABASES) {
       assert.ok(!set.body.instances.some((e: { id: string }) => e.id === row.id), 'out of the set');
       assert.deepEqual(set.body.removeVolumes, ['addon-shop-cache']);
       const removed = await api.request('POST', '/api/nodes/node-small/heartbeat', {
-        body: { instances: [], full: false, removedVolumes: ['addon-shop-cache', 'addon-unknown'] },
+        body: {
+          instances: [],
+          full: false,
+          removedVolumes: ['addon-shop-cache', 'addon-unknown'],
+          desiredVersion: set.body.desiredVersion,
+        },
         token,
       });
       assert.equal(removed.status, 200, removed.text);
       assert.equal(await api.dataSource.manager.count(Addon, { where: { name: 'shop-cache' } }), 0, 'its row is gone');
+      // a new set without it, or the agent, holding the last one, would go on being asked
+      assert.notEqual(removed.body.desiredVersion, set.body.desiredVersion);
+      assert.equal(removed.body.removeVolumes, undefined);
       const bad = await api.request('POST', '/api/nodes/node-small/heartbeat', {
         body: { instances: [], removedVolumes: [7] },
         token,

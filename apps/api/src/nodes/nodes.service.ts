@@ -272,7 +272,20 @@ export class NodesService {
       // an id also reported is still here; one the node does not have is ignored below
       const gone = new Set(goneIds.filter((id) => !reported.has(id)));
       if (removedVolumes.length > 0) {
-        await em.delete(Addon, { nodeId: node.id, state: 'destroying', volume: In([...removedVolumes]) });
+        const deleted = await em.delete(Addon, {
+          nodeId: node.id,
+          state: 'destroying',
+          volume: In([...removedVolumes]),
+        });
+        // a new set without them, in this very answer: the agent stops removing what is gone
+        if (deleted.affected) {
+          await bumpNodes(em, [node.id]);
+          const { desiredGeneration } = await em.findOneOrFail(Node, {
+            where: { id: node.id },
+            select: { id: true, desiredGeneration: true },
+          });
+          node.desiredGeneration = desiredGeneration;
+        }
       }
       if (!full && reports.length === 0 && gone.size === 0) return node;
       await this.recordAddons(em, node, reported, full, gone, lines);

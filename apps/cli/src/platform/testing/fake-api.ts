@@ -655,7 +655,7 @@ export class FakeApi {
     const url =
       addon.type === 'postgres'
         ? `postgres://postgres:secret@10.88.0.1:20000/postgres`
-        : `redis://:secret@10.88.0.1:20001`;
+        : `redis://default:secret@10.88.0.1:20001`;
     for (const a of attachments) state.config = { ...state.config, [a.var]: url };
     this.release(state, `Attach ${addon.name}`, null, null, null);
   }
