@@ -375,6 +375,7 @@ describe('agent and add-ons', () => {
         volume: VOLUME,
         target: '/var/lib/postgresql/data',
         hostPort: 20001,
+        fresh: true,
       },
       ...overrides,
     });
@@ -434,6 +435,29 @@ describe('agent and add-ons', () => {
     await n.clock.advance(600_000);
     assert.equal(n.api.last(d.id)?.error, 'add-on postgres-amber-12345: unknown type mysql (postgres, redis)');
     assert.deepEqual([n.images.bootstraps, n.runtime.calls], [[], []], 'nothing made');
+  });
+
+  it('never makes again the volume of an add-on that was up: fails it for good, with the reason', async (t) => {
+    const n = node();
+    const base = addon();
+    const d = addon({ addon: { ...(base.addon as NonNullable<DesiredInstance['addon']>), fresh: false } });
+    n.api.desired = [d];
+    await agentOn(t, n);
+    await n.clock.advance(600_000);
+    const report = n.api.last(d.id);
+    assert.equal(report?.state, 'crashed');
+    assert.equal(report?.final, true, 'its node will not try again');
+    assert.match(report?.error ?? '', new RegExp(`its volume ${VOLUME} is gone from this node`));
+    assert.equal(n.runtime.volumes.has(VOLUME), false, 'no empty database made under its name');
+    assert.deepEqual(n.runtime.made('create'), [], 'no container');
+
+    // one whose volume is there starts as ever
+    const m = node();
+    m.runtime.volumes.add(VOLUME);
+    m.api.desired = [d];
+    await agentOn(t, m);
+    assert.equal(m.api.last(d.id)?.state, 'up');
+    assert.equal(m.api.last(d.id)?.final, undefined);
   });
 
   it("removes a destroyed add-on's volume once its container is gone, and says so in the next heartbeat", async (t) => {

@@ -108,6 +108,8 @@ export class Instance {
   task: Promise<void> | null = null;
   /** Failed launches or checks so far. */
   failures = 0;
+  /** The last failure was one trying again cannot mend (reported `final`). */
+  private permanent = false;
   private cancelRetry: (() => void) | undefined;
   /** The container's state as last read, and whether it may have changed since. */
   private state: ContainerState | null = null;
@@ -235,6 +237,7 @@ export class Instance {
       memoryBytes,
       restartCount,
       error: error?.slice(0, 2000) ?? null,
+      ...(this.phase === 'failed' && this.permanent ? { final: true } : {}),
     };
   }
 
@@ -284,6 +287,7 @@ export class Instance {
     if (this.phase === 'stopping' || this.deps.halted()) return;
     this.phase = 'failed';
     this.error = message;
+    this.permanent = permanent;
     this.failures++;
     if (permanent) {
       // trying again cannot help: the deploy fails with this reason (the release's deployError)
@@ -326,6 +330,12 @@ export class Instance {
     const unrunnable = envProblem(d.env);
     if (unrunnable !== null) throw new UnrunnableError(unrunnable);
     const service = d.addon ? this.addonService(d, d.addon) : null;
+    // a new volume would be an empty database under the add-on's name: only a fresh add-on gets one
+    if (d.addon && !d.addon.fresh && !(await runtime.hasVolume(d.addon.volume))) {
+      throw new UnrunnableError(
+        `add-on ${d.addon.name}: its volume ${d.addon.volume} is gone from this node; its data cannot be recovered here (restore a backup into a new add-on)`,
+      );
+    }
     const onLine = (line: string): void => this.deps.log(line);
     // the phase changes under us when the instance leaves the desired set meanwhile
     if (service) await images.bootstrap(d.image, service.type, onLine);

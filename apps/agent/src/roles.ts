@@ -40,6 +40,8 @@ export interface ContainerRuntime {
    * gone (removed now, or there was none), false while it is in use.
    */
   removeVolume(name: string): Promise<boolean>;
+  /** Whether named volume `name` exists on the node. */
+  hasVolume(name: string): Promise<boolean>;
   /** Its network lease; null when it has none (not on the bridge, or not started). */
   address(record: ContainerRecord): Promise<ContainerAddress | null>;
   /**

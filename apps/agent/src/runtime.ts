@@ -67,6 +67,16 @@ export class EngineRuntime implements ContainerRuntime {
     }
   }
 
+  async hasVolume(name: string): Promise<boolean> {
+    try {
+      await this.engine.volumes.get(name);
+      return true;
+    } catch (err) {
+      if (err instanceof VolumeNotFoundError) return false;
+      throw err;
+    }
+  }
+
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {
     return (await this.leases())[record.id] ?? null;
   }

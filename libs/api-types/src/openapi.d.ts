@@ -1449,6 +1449,8 @@ export interface components {
       readonly memoryBytes: number | null;
       readonly restartCount: number;
       readonly error: string | null;
+      /** @description it cannot run here and its agent will not try again */
+      readonly final?: boolean;
     };
     readonly HeartbeatDto: {
       readonly instances: readonly components['schemas']['InstanceReportDto'][];
@@ -1529,6 +1531,8 @@ export interface components {
        * @example 20000
        */
       readonly hostPort: number;
+      /** @description never up yet: only then may the node make its volume (a missing one later is lost data) */
+      readonly fresh: boolean;
     };
     readonly DesiredInstanceView: {
       /** Format: uuid */

@@ -43,12 +43,12 @@ describe('add-ons', () => {
   });
 
   it('read the states of their containers as add-on states', () => {
-    assert.deepEqual((['starting', 'up', 'crashed', 'stopping'] as const).map(reportedAddonState), [
-      'creating',
-      'up',
-      'crashed',
-      null,
-    ]);
+    assert.deepEqual(
+      (['starting', 'up', 'crashed', 'stopping'] as const).map((s) => reportedAddonState(s)),
+      ['creating', 'up', 'crashed', null],
+    );
+    assert.equal(reportedAddonState('crashed', true), 'failed', 'its node will not try again');
+    assert.equal(reportedAddonState('starting', true), 'creating');
   });
 
   it('keep the password of a redis add-on out of its command line', () => {

@@ -112,7 +112,7 @@ export function addonCheck(type: AddonType): DeployCheck {
 /** What an add-on's entry in its node's desired set needs of its row. */
 export type DesiredAddonRow = Pick<
   Addon,
-  'id' | 'name' | 'type' | 'appId' | 'size' | 'memory' | 'cpuShares' | 'volume' | 'port' | 'password'
+  'id' | 'name' | 'type' | 'appId' | 'size' | 'memory' | 'cpuShares' | 'volume' | 'port' | 'password' | 'readyAt'
 >;
 
 /** Its databases get time to shut down cleanly, whatever the apps' stop timeout. */
@@ -146,12 +146,17 @@ export function desiredAddonInstance(addon: DesiredAddonRow, stopTimeout: number
       volume: addon.volume,
       target: service.target,
       hostPort: addon.port,
+      fresh: addon.readyAt === null,
     },
   };
 }
 
-/** The add-on state a report of its container means; null: nothing to record (it is stopping). */
-export function reportedAddonState(state: ReportedState): AddonState | null {
+/**
+ * The add-on state a report of its container means; null: nothing to record (it is stopping).
+ * A `final` failure (its node will not try again: its volume is gone) fails the add-on.
+ */
+export function reportedAddonState(state: ReportedState, final = false): AddonState | null {
+  if (final && state === 'crashed') return 'failed';
   switch (state) {
     case 'starting':
       return 'creating';

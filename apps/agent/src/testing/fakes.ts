@@ -179,6 +179,10 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push(`remove ${record.id}`);
   }
 
+  async hasVolume(name: string): Promise<boolean> {
+    return this.volumes.has(name);
+  }
+
   async removeVolume(name: string): Promise<boolean> {
     const users = [...this.containers.values()].filter((c) => c.record.run.volumes?.some((v) => v.name === name));
     this.calls.push(`removeVolume ${name}${users.length ? ' in-use' : ''}`);

@@ -296,6 +296,7 @@ for (const kind of TEST_DATABASES) {
           volume: shopDb.volume,
           target: '/var/lib/postgresql/data',
           hostPort: 20000,
+          fresh: true,
         },
       });
       const redis = entries.find((e) => e.id === cache.id);
@@ -305,7 +306,8 @@ for (const kind of TEST_DATABASES) {
       const web = (await beat('node-big')).instances as { appId: string; reach?: unknown }[];
       assert.deepEqual(web.find((e) => e.appId === shop.id)?.reach, [{ address: '10.0.0.1', port: 20000 }]);
 
-      // reports under the add-on's id update its row; the same set is not sent again
+      // reports under the add-on's id update its row; its first `up` makes it fresh no more (a new
+      // set, so its node never makes its volume again), later ones do not move the set
       const before = await generation(small);
       const report = {
         id: shopDb.id,
@@ -318,11 +320,22 @@ for (const kind of TEST_DATABASES) {
         restartCount: 0,
         error: null,
       };
-      const again = await beat('node-small', { instances: [report], full: false, desiredVersion: set.desiredVersion });
-      assert.equal(again.instances, null);
+      const first = await beat('node-small', { instances: [report], full: false, desiredVersion: set.desiredVersion });
+      const ready = (first.instances as { id: string; addon?: { fresh: boolean } }[]).find((e) => e.id === shopDb.id);
+      assert.equal(ready?.addon?.fresh, false);
       const up = await addonRow(shopDb.name);
       assert.deepEqual([up.state, up.containerId], ['up', 'c0ffee']);
-      assert.equal(await generation(small), before, 'a report does not move the set');
+      assert.ok(up.readyAt);
+      const moved = await generation(small);
+      assert.ok(moved > before);
+      const again = await beat('node-small', {
+        instances: [{ ...report, pid: 43 }],
+        full: false,
+        desiredVersion: first.desiredVersion,
+      });
+      assert.equal(again.instances, null);
+      assert.equal(await generation(small), moved, 'a later report does not move the set');
+      assert.equal((await addonRow(shopDb.name)).readyAt, up.readyAt);
       await beat('node-small', {
         instances: [{ ...report, state: 'crashed', restartCount: 1, error: 'exited with code 1' }],
         full: false,
@@ -338,6 +351,18 @@ for (const kind of TEST_DATABASES) {
       await beat('node-small', { instances: [] });
       const lost = await addonRow(shopDb.name);
       assert.deepEqual([lost.state, lost.containerId], ['creating', null]);
+      // its volume is gone: failed for good with the reason; the app keeps its var
+      const gone = 'add-on x: its volume addon-x is gone from this node; its data cannot be recovered here';
+      await beat('node-small', {
+        instances: [{ ...report, state: 'crashed', containerId: null, pid: 0, error: gone, final: true }],
+        full: false,
+      });
+      const failed = await addonRow(shopDb.name);
+      assert.deepEqual([failed.state, failed.error], ['failed', gone]);
+      assert.match((await config(shop))['DATABASE_URL'] ?? '', /^postgres:\/\//);
+      assert.ok(
+        (await apiLogLines(api, shop.id, 'scheduler')).includes(`${shopDb.name} failed on node-small: ${gone}`),
+      );
     });
 
     it("takes a node's service address from its registration; when it moves, the attached apps' nodes get the new reach", async () => {

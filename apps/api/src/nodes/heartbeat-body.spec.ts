@@ -95,6 +95,8 @@ describe('parseHeartbeat', () => {
       [{ lost: [] }, 'lost unknownField'],
     ];
     for (const [fields, fault] of cases) assert.deepEqual(faults(refused({ instances: [], ...fields })), [fault]);
+    assert.deepEqual(faults(refused({ instances: [{ ...report(), final: 'yes' }] })), ['instances.0.final isBoolean']);
+    assert.equal(parseHeartbeat({ instances: [{ ...report(), final: true }] }).instances[0]?.final, true);
     assert.match(refused({ instances: [], gone: [7] }).message, /^gone\[0\] must be a UUID$/);
   });
 

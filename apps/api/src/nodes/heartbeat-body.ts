@@ -40,6 +40,7 @@ const REPORT_FIELDS = new Set<string>([
   'memoryBytes',
   'restartCount',
   'error',
+  'final',
 ] satisfies (keyof InstanceReport)[]);
 
 export function isObject(value: unknown): value is Record<string, unknown> {
@@ -111,6 +112,8 @@ function report(faults: Faults, value: unknown, index: number): void {
   add(value['memoryBytes'] === null ? null : count(value['memoryBytes']), 'memoryBytes');
   add(count(value['restartCount']), 'restartCount');
   add(nullableString(value['error'], 2000), 'error');
+  const final = value['final'];
+  if (final !== undefined && typeof final !== 'boolean') add(['isBoolean', 'must be a boolean'], 'final');
 }
 
 function list(faults: Faults, name: string, value: unknown, each: (item: unknown, index: number) => void): void {

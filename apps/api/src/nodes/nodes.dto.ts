@@ -160,6 +160,9 @@ export class InstanceReportDto implements InstanceReport {
 
   @ApiProperty({ type: String, nullable: true, maxLength: 2000 })
   error!: string | null;
+
+  @ApiPropertyOptional({ type: Boolean, description: 'it cannot run here and its agent will not try again' })
+  final?: boolean;
 }
 
 /**
@@ -297,6 +300,12 @@ export class DesiredAddonView implements DesiredAddon {
 
   @ApiProperty({ type: Number, example: 20000, description: "published at the node's service address on this port" })
   hostPort!: number;
+
+  @ApiProperty({
+    type: Boolean,
+    description: 'never up yet: only then may the node make its volume (a missing one later is lost data)',
+  })
+  fresh!: boolean;
 }
 
 /** One instance a node should run: the protocol's DesiredInstance. */

@@ -109,10 +109,11 @@ const ADDON_COLUMNS = [
   'port',
   'password',
   'state',
+  'readyAt',
 ] as const satisfies readonly (keyof Addon)[];
 
 /** What a report of an add-on's container is compared with. */
-const ADDON_REPORTED = ['id', 'name', 'appId', 'state', 'containerId', 'restartCount', 'error'] as const;
+const ADDON_REPORTED = ['id', 'name', 'appId', 'state', 'containerId', 'restartCount', 'error', 'readyAt'] as const;
 type AddonReported = Pick<Addon, (typeof ADDON_REPORTED)[number]>;
 
 /**
@@ -278,14 +279,7 @@ export class NodesService {
           volume: In([...removedVolumes]),
         });
         // a new set without them, in this very answer: the agent stops removing what is gone
-        if (deleted.affected) {
-          await bumpNodes(em, [node.id]);
-          const { desiredGeneration } = await em.findOneOrFail(Node, {
-            where: { id: node.id },
-            select: { id: true, desiredGeneration: true },
-          });
-          node.desiredGeneration = desiredGeneration;
-        }
+        if (deleted.affected) await this.newSet(em, node);
       }
       if (!full && reports.length === 0 && gone.size === 0) return node;
       await this.recordAddons(em, node, reported, full, gone, lines);
@@ -434,16 +428,30 @@ export class NodesService {
         continue;
       }
       const update: Partial<Addon> = {};
-      const state = reportedAddonState(report.state);
+      const state = reportedAddonState(report.state, report.final);
       if (state !== null && state !== row.state) update.state = state;
+      if (state === 'up' && row.readyAt === null) update.readyAt = new Date().toISOString();
       if (report.containerId !== row.containerId) update.containerId = report.containerId;
       if (report.restartCount !== row.restartCount) update.restartCount = report.restartCount;
       if (report.error !== row.error) update.error = report.error;
       if (Object.keys(update).length === 0) continue;
       await em.update(Addon, { id: row.id }, update);
+      // its entry says `fresh` no more: from now on the node never makes its volume again
+      if (update.readyAt) await this.newSet(em, node);
       if (update.state === 'up') say(`is up on ${node.name}`);
       else if (update.state === 'crashed') say(`crashed on ${node.name}: ${report.error ?? 'it exited'}`);
+      else if (update.state === 'failed') say(`failed on ${node.name}: ${report.error ?? 'it cannot run'}`);
     }
+  }
+
+  /** Moves the node's set to a new generation, which this heartbeat's own answer carries. */
+  private async newSet(em: EntityManager, node: Node): Promise<void> {
+    await bumpNodes(em, [node.id]);
+    const { desiredGeneration } = await em.findOneOrFail(Node, {
+      where: { id: node.id },
+      select: { id: true, desiredGeneration: true },
+    });
+    node.desiredGeneration = desiredGeneration;
   }
 
   /**

@@ -684,6 +684,10 @@ export class Addon {
   @Column({ type: 'text', nullable: true })
   error!: string | null;
 
+  /** When it was first up (ISO): from then on its node never makes its volume again (DesiredAddon.fresh). */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  readyAt!: string | null;
+
   /** A daily backup at this UTC hour (0-23), or null for none (`pg:backups:schedule`). */
   @Column({ type: 'integer', nullable: true })
   backupHour!: number | null;

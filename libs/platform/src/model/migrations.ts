@@ -634,6 +634,7 @@ export class Addons1765400000000 implements MigrationInterface {
           str('containerId', 64, { isNullable: true }),
           { name: 'restartCount', type: 'integer', default: 0 },
           { name: 'error', type: 'text', isNullable: true },
+          str('readyAt', 32, { isNullable: true }),
           { name: 'backupHour', type: 'integer', isNullable: true },
           ...timestamps(qr, ['createdAt', 'updatedAt']),
         ],

@@ -117,6 +117,8 @@ export interface InstanceReport {
   /** Restarts by the shim's restart policy. */
   readonly restartCount: number;
   readonly error: string | null;
+  /** It cannot run here and its agent will not try again (`error` says why); absent: false. */
+  readonly final?: boolean;
 }
 
 /** A full report every this many heartbeats, whatever else happened. */
@@ -138,7 +140,8 @@ export function reportChanged(before: InstanceReport | undefined, now: InstanceR
     before.address !== now.address ||
     before.pid !== now.pid ||
     before.restartCount !== now.restartCount ||
-    before.error !== now.error
+    before.error !== now.error ||
+    (before.final ?? false) !== (now.final ?? false)
   ) {
     return true;
   }
@@ -227,6 +230,11 @@ export interface DesiredAddon {
   readonly target: string;
   /** Published on the node's serviceAddress at this port (to `port` of the container). */
   readonly hostPort: number;
+  /**
+   * Never up yet: only then may its node make its volume. A missing volume of an add-on that
+   * was up is lost data, not a new database: the agent fails it (`final`) instead.
+   */
+  readonly fresh: boolean;
 }
 
 export interface HeartbeatAnswer {
