@@ -19,6 +19,7 @@ function addon(name: string, fields: Partial<Addon> = {}): Addon {
     size: 'basic',
     createdAt: '2026-06-01T00:00:00.000Z',
     attachments: [{ app: 'shop', name: 'DATABASE', var: 'DATABASE_URL' }],
+    backups: 0,
     ...fields,
   };
 }
@@ -28,7 +29,10 @@ function backup(n: number, fields: Partial<AddonBackup> = {}): AddonBackup {
     id: `b-${n}`,
     name: `b00${n}`,
     number: n,
+    addon: 'pg-shop',
+    addonType: 'postgres',
     state: 'succeeded',
+    digest: `sha256:${'0'.repeat(64)}`,
     size: 3 * 1024 * 1024,
     trigger: 'manual',
     error: null,
