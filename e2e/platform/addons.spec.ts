@@ -242,10 +242,12 @@ describe('add-ons: managed PostgreSQL and Redis', { timeout: 900_000 }, () => {
 
         // destroying: refused without the right confirmation; with it the volume goes, the backup stays
         assert.match(paasFails('addons:destroy', 'shop-db', '--confirm', 'shop'), /confirm/i);
+        const volumes = (): string[] => paas('volume', 'ls', '-q').split('\n');
+        assert.equal(volumes().filter((v) => v.startsWith('addon-shop-db-')).length, 1, 'its volume is there');
         paas('addons:destroy', 'shop-db', '--confirm', 'shop-db');
         await until(
           "the add-on's volume is gone",
-          async () => !paas('volume', 'ls', '-q').split('\n').includes('addon-shop-db'),
+          async () => !volumes().some((v) => v.startsWith('addon-shop-db-')),
           60_000,
         );
         assert.doesNotMatch(paas('config', '-a', 'shop'), /DATABASE_URL/);

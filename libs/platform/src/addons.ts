@@ -22,7 +22,7 @@ import { DEFAULT_TIMING, type DeployCheck } from './scheduling/checks';
 import type { Allocation } from './scheduling/placement';
 import type { DesiredInstance, ReportedState, ServiceEndpoint } from './scheduling/protocol';
 
-/** Add-on names are DNS labels as app names are (`addons:info NAME`, the volume `addon-NAME`). */
+/** Add-on names are DNS labels as app names are (`addons:info NAME`, the volume `addon-NAME-ID8`). */
 export const ADDON_NAME = APP_NAME;
 export const ADDON_NAME_RULE = APP_NAME_RULE;
 
@@ -97,8 +97,10 @@ export function generateAddonPassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-export function addonVolume(name: string): string {
-  return `addon-${name}`;
+export function addonVolume(name: string, id: string): string {
+  // its id too: an add-on made later under a destroyed one's name, on a node that kept that
+  // one's volume (its node was away when it was destroyed), never opens the old data
+  return `addon-${name}-${id.slice(0, 8)}`;
 }
 
 /**

@@ -132,7 +132,7 @@ export class AddonsService {
           memory: size.memory,
           cpuShares: size.cpuShares,
           nodeId: node.id,
-          volume: addonVolume(name),
+          volume: addonVolume(name, id),
           port,
           password,
           state: 'creating',
@@ -367,11 +367,17 @@ export class AddonsService {
     return able.find((n) => n.id === best.u.node.id) as Node;
   }
 
-  /** The lowest port of PAAS_ADDON_PORTS no add-on holds (a destroying one still may). */
+  /** A port of PAAS_ADDON_PORTS no add-on holds (a destroying one still may). */
   private async freePort(em: EntityManager): Promise<number> {
     const { first: from, last: to } = this.config.addonPorts;
     const held = new Set((await em.find(Addon, { select: { port: true } })).map((a) => a.port));
-    for (let port = from; port <= to; port++) if (!held.has(port)) return port;
+    // the next one after the highest held, wrapping: a port freed a moment ago is taken last, as
+    // a container made before a detach may still hold a reach entry for it until it is replaced
+    const start = held.size === 0 ? from : Math.max(...held) + 1;
+    for (let i = 0; i <= to - from; i++) {
+      const port = from + ((start - from + i) % (to - from + 1));
+      if (!held.has(port)) return port;
+    }
     throw new ApiError(
       'unavailable',
       `every add-on port is taken (PAAS_ADDON_PORTS=${from}-${to}): destroy an add-on or widen the range`,

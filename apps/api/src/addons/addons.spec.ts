@@ -120,7 +120,7 @@ for (const kind of TEST_DATABASES) {
       const row = await addonRow(view.name);
       assert.equal(row.port, 20000);
       assert.match(row.password, PASSWORD);
-      assert.equal(row.volume, `addon-${view.name}`);
+      assert.equal(row.volume, `addon-${view.name}-${row.id.slice(0, 8)}`);
       assert.deepEqual([row.memory, row.appId], [256, shop.id]);
       const vars = await config(shop);
       assert.equal(vars['DATABASE_URL'], `postgres://postgres:${row.password}@10.0.0.1:20000/postgres`);
@@ -370,9 +370,11 @@ for (const kind of TEST_DATABASES) {
         api.request('POST', '/api/nodes/register', {
           body: { name: 'node-small', address: '127.0.0.1:7100', memory: 1024, cpus: 2000, serviceAddress },
         });
-      const bad = await register('not-an-ip');
-      assert.equal(bad.status, 400);
-      assert.equal(bad.body.details[0].field, 'serviceAddress');
+      for (const wrong of ['not-an-ip', 'fd00::2']) {
+        const bad = await register(wrong);
+        assert.equal(bad.status, 400, wrong);
+        assert.equal(bad.body.details[0].field, 'serviceAddress');
+      }
       const before = await generation(big);
       assert.equal((await register('10.0.0.5')).status, 201);
       assert.equal((await api.dataSource.manager.findOneByOrFail(Node, { id: small.id })).serviceAddress, '10.0.0.5');
@@ -415,12 +417,12 @@ for (const kind of TEST_DATABASES) {
 
       const set = await api.request('POST', '/api/nodes/node-small/heartbeat', { body: { instances: [] }, token });
       assert.ok(!set.body.instances.some((e: { id: string }) => e.id === row.id), 'out of the set');
-      assert.deepEqual(set.body.removeVolumes, ['addon-shop-cache']);
+      assert.deepEqual(set.body.removeVolumes, [row.volume]);
       const removed = await api.request('POST', '/api/nodes/node-small/heartbeat', {
         body: {
           instances: [],
           full: false,
-          removedVolumes: ['addon-shop-cache', 'addon-unknown'],
+          removedVolumes: [row.volume, 'addon-unknown'],
           desiredVersion: set.body.desiredVersion,
         },
         token,
@@ -454,6 +456,9 @@ for (const kind of TEST_DATABASES) {
         'the range holds 3 ports, shop holds one and shop-cache gave its own back',
       );
       assert.match(made[2]?.body.message, /every add-on port is taken \(PAAS_ADDON_PORTS=20000-20002\)/);
+      // the ports after the highest held (shop's 20000), in turn
+      const ports = [(await addonRow('third-db')).port, (await addonRow('third-kv')).port];
+      assert.deepEqual(ports, [20001, 20002]);
       const shared = await api.request('POST', '/api/addons/third-db/attachments', { body: { app: 'other' } });
       assert.equal(shared.status, 201, shared.text);
       const shopDb = (await api.request('GET', '/api/apps/shop/addons')).body[0].name as string;

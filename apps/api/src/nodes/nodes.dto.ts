@@ -128,7 +128,7 @@ export class RegisterNodeDto implements RegisterRequest {
       "where containers reach the add-ons the node runs (PAAS_NODE_ADDRESS, or its bridge's gateway); absent: the node runs none",
   })
   @OptionalField()
-  @IsIP(undefined, { message: 'serviceAddress must be an IP address' })
+  @IsIP(4, { message: 'serviceAddress must be an IPv4 address (the add-on network rule is IPv4)' })
   serviceAddress?: string;
 }
 
@@ -292,7 +292,11 @@ export class DesiredAddonView implements DesiredAddon {
   @ApiProperty({ type: String, example: 'postgres' })
   type!: string;
 
-  @ApiProperty({ type: String, example: 'addon-postgres-amber-12345', description: 'its named volume on the node' })
+  @ApiProperty({
+    type: String,
+    example: 'addon-postgres-amber-12345-0f3a9c1e',
+    description: 'its named volume on the node',
+  })
   volume!: string;
 
   @ApiProperty({ type: String, example: '/var/lib/postgresql/data', description: 'where the volume is mounted' })

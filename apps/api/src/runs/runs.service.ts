@@ -8,6 +8,7 @@ import {
   type ApiToken,
   type App,
   LABELS,
+  Node,
   type ServiceEndpoint,
   TENANT_PIDS_LIMIT,
   appConfig,
@@ -59,7 +60,7 @@ export class RunsService {
     const image = addon ? ADDON_SERVICES[addon.type].image : (release?.imageRef as string);
     const cmd = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
     const config = release?.config ?? (await appConfig(manager, app.id));
-    const environment = { ...config, PORT: RUN_PORT, ...env };
+    const environment = { ...config, PORT: RUN_PORT, ...(addon ? await this.clientEnv(addon) : {}), ...env };
     const label = addon ? addon.name : `v${release?.version ?? 0}`;
     // the engine's CreateOptions gains `reach` with the add-ons' network rule (libs/engine)
     const options: CreateOptions & { reach: readonly ServiceEndpoint[] } = {
@@ -97,6 +98,26 @@ export class RunsService {
     }
     // Last, so a client that read the status knows the container is gone too.
     if (!res.destroyed) res.end(trailer);
+  }
+
+  /**
+   * What the add-on's own client needs to connect, so that a command names no password (argv
+   * shows in every `ps` of the node; the environment does not): `PAAS_ADDON_HOST`/`PORT`, and
+   * libpq's `PG*` or redis-cli's `REDISCLI_AUTH`.
+   */
+  private async clientEnv(addon: Addon): Promise<Record<string, string>> {
+    const node = addon.nodeId ? await this.dataSource.manager.findOneBy(Node, { id: addon.nodeId }) : null;
+    if (!node?.serviceAddress) throw ApiError.conflict(`add-on '${addon.name}' has no node to be reached at`);
+    const where = { PAAS_ADDON_HOST: node.serviceAddress, PAAS_ADDON_PORT: String(addon.port) };
+    if (addon.type === 'redis') return { ...where, REDISCLI_AUTH: addon.password };
+    return {
+      ...where,
+      PGHOST: node.serviceAddress,
+      PGPORT: String(addon.port),
+      PGUSER: 'postgres',
+      PGPASSWORD: addon.password,
+      PGDATABASE: 'postgres',
+    };
   }
 
   /** The add-on named, when the app is attached to it (404 otherwise, whether or not it exists). */

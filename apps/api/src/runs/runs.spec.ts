@@ -156,9 +156,18 @@ TEST_DATABASES.forEach((kind, n) => {
       assert.match(other.body.message, /not attached to app 'stranger'/);
       assert.equal((await api.request('POST', path, { body: { command: 'true', addon: 'nope' } })).status, 404);
 
-      const res = await api.request('POST', path, { body: { command: 'echo "url=$REDIS_URL"', addon: 'runner-kv' } });
+      // its client's address and password in the environment, so a command names no password
+      const res = await api.request('POST', path, {
+        body: {
+          command: 'echo "url=$REDIS_URL at=$PAAS_ADDON_HOST:$PAAS_ADDON_PORT auth=${#REDISCLI_AUTH}"',
+          addon: 'runner-kv',
+        },
+      });
       assert.equal(res.status, 200, res.text);
-      assert.match(res.text, /^url=redis:\/\/:[A-Za-z0-9_-]{32}@10\.0\.0\.9:20000\npaas-exit-status: 0\n$/);
+      assert.match(
+        res.text,
+        /^url=redis:\/\/default:[A-Za-z0-9_-]{32}@10\.0\.0\.9:20000 at=10\.0\.0\.9:20000 auth=32\npaas-exit-status: 0\n$/,
+      );
       assert.deepEqual(await engine.containers.list(), []);
     });
 

@@ -174,7 +174,7 @@ describe('paas addons', () => {
     assert.deepEqual(await t.cli(['addons:detach', PG]), { code: 1, out: '', err: NO_APP });
   });
 
-  it('pg:psql runs psql with the attachment’s URL and -c in a one-off in the add-on’s image', async () => {
+  it('pg:psql runs psql -c in a one-off in the add-on’s image (its environment names the add-on; no password in argv)', async () => {
     const noSql = await t.cli(['pg:psql', '-a', 'shop']);
     assert.equal(noSql.code, 2);
     assert.equal(
@@ -183,12 +183,12 @@ describe('paas addons', () => {
     );
 
     const r = await t.ok('pg:psql', '-a', 'shop', '-c', 'SELECT 1');
-    assert.deepEqual(lastBody(), { command: `psql "$DATABASE_URL" -c 'SELECT 1'`, addon: PG });
-    assert.equal(r.out, `running in ${PG}: psql "$DATABASE_URL" -c 'SELECT 1'\nhéllo wörld\n`);
+    assert.deepEqual(lastBody(), { command: `psql -c 'SELECT 1'`, addon: PG });
+    assert.equal(r.out, `running in ${PG}: psql -c 'SELECT 1'\nhéllo wörld\n`);
     // named, several -c, quoting, and the remote exit status (the fake exits with what `exit N` says)
     const failed = await t.cli(['pg:psql', PG, '-a', 'other', '-c', "select 'exit 3'", '-c', 'select 2']);
     assert.equal(failed.code, 3);
-    assert.deepEqual(lastBody(), { command: `psql "$MAIN_URL" -c 'select '\\''exit 3'\\''' -c 'select 2'`, addon: PG });
+    assert.deepEqual(lastBody(), { command: `psql -c 'select '\\''exit 3'\\''' -c 'select 2'`, addon: PG });
 
     const refused = async (argv: string[], err: string): Promise<void> =>
       assert.deepEqual(await t.cli(argv), { code: 1, out: '', err });
@@ -211,11 +211,12 @@ describe('paas addons', () => {
       `paas: shop has 2 postgres add-ons (${PG} and analytics): name one, as in paas pg:psql ${PG} -a shop\n`,
     );
     await t.ok('pg:psql', 'analytics', '-a', 'shop', '-c', 'x');
-    assert.deepEqual(lastBody(), { command: `psql "$ANALYTICS_URL" -c x`, addon: 'analytics' });
+    assert.deepEqual(lastBody(), { command: `psql -c x`, addon: 'analytics' });
   });
 
-  it('redis:cli runs redis-cli with the attachment’s URL and the arguments; the first names the add-on if it is one', async () => {
-    const cli = (...args: string[]): string => `redis-cli --no-auth-warning -u "$SESSION_URL" ${args.join(' ')}`;
+  it('redis:cli runs redis-cli at the add-on (its address and REDISCLI_AUTH in the run’s environment) with the arguments; the first names the add-on if it is one', async () => {
+    const cli = (...args: string[]): string =>
+      `redis-cli -h "$PAAS_ADDON_HOST" -p "$PAAS_ADDON_PORT" ${args.join(' ')}`;
     const r = await t.ok('redis:cli', '-a', 'shop', 'SET', 'k', 'a b');
     assert.deepEqual(lastBody(), { command: cli('SET', 'k', "'a b'"), addon: 'cache' });
     assert.equal(r.out, `running in cache: ${cli('SET', 'k', "'a b'")}\nhéllo wörld\n`);

@@ -137,7 +137,8 @@ export async function addonsDestroy(io: CliIo, name: string, flags: { confirm?: 
 }
 
 /**
- * `psql "$DATABASE_URL" -c SQL...` in a one-off in the add-on's image. A one-off run has no
+ * `psql -c SQL...` in a one-off in the add-on's image, whose environment names the add-on
+ * (libpq's PG*, the api's runs.service clientEnv). A one-off run has no
  * terminal (its output is streamed, nothing is read from stdin), so there is no interactive
  * psql: the SQL comes with -c.
  */
@@ -154,13 +155,14 @@ export async function pgPsql(
     );
   const { client, app } = await appSession(io, flags);
   const list = await client.get<AddonView[]>(appPath(app, 'addons'));
-  const { addon, attachment } = await attached(client, app, list, 'postgres', 'pg:psql', name);
-  const command = [`psql "$${urlVar(attachment)}"`, ...sql.map((s) => `-c ${shellQuote(s)}`)].join(' ');
+  const { addon } = await attached(client, app, list, 'postgres', 'pg:psql', name);
+  // the run's environment has libpq's PG* for the add-on: no password on a command line
+  const command = ['psql', ...sql.map((s) => `-c ${shellQuote(s)}`)].join(' ');
   await runOneOff(io, client, app, { command, addon: addon.name });
 }
 
 /**
- * `redis-cli -u "$REDIS_URL" ARGS...` in a one-off in the add-on's image. `words` is
+ * `redis-cli -h HOST -p PORT ARGS...` in a one-off in the add-on's image, with REDISCLI_AUTH. `words` is
  * `[NAME] ARGS...`: the first is the add-on when it names one of the app's (a redis command
  * never looks like one). Without ARGS redis-cli would be interactive, which a one-off run
  * cannot be (no terminal).
@@ -173,9 +175,9 @@ export async function redisCli(io: CliIo, words: string[], flags: AppFlags): Pro
   const named = list.some((a) => a.name === words[0]);
   const args = named ? words.slice(1) : words;
   if (args.length === 0) throw new CliError(usage, EXIT_USAGE);
-  const { addon, attachment } = await attached(client, app, list, 'redis', 'redis:cli', named ? words[0] : undefined);
-  // the URL carries the password: redis-cli would warn about it on every run
-  const command = [`redis-cli --no-auth-warning -u "$${urlVar(attachment)}"`, ...args.map(shellQuote)].join(' ');
+  const { addon } = await attached(client, app, list, 'redis', 'redis:cli', named ? words[0] : undefined);
+  // the run's environment has the add-on's address and REDISCLI_AUTH: no password on a command line
+  const command = ['redis-cli -h "$PAAS_ADDON_HOST" -p "$PAAS_ADDON_PORT"', ...args.map(shellQuote)].join(' ');
   await runOneOff(io, client, app, { command, addon: addon.name });
 }
 
@@ -214,12 +216,6 @@ async function attached(
   return { addon, attachment };
 }
 
-/** The attachment's config var, checked before it goes into a shell command line. */
-function urlVar(attachment: AddonAttachmentView): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(attachment.var))
-    throw new CliError(`the api named the config var '${attachment.var}', which is not an environment variable name`);
-  return attachment.var;
-}
 
 /** `shop as DATABASE_URL` */
 function attachedAs(a: AddonAttachmentView): string {
