@@ -209,6 +209,16 @@ export async function appReach(manager: EntityManager, appId: string): Promise<S
 }
 
 /**
+ * Takes the add-ons' rows for the rest of the transaction (in id order), so that attaches,
+ * detaches, destroys, app deletions and captures of one add-on happen one after another: on
+ * PostgreSQL a row lock; SQLite's write transactions are serial already.
+ */
+export async function lockAddons(manager: EntityManager, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0 || manager.connection.options.type !== 'postgres') return;
+  await manager.query('SELECT "id" FROM "addons" WHERE "id" = ANY($1) ORDER BY "id" FOR UPDATE', [[...ids]]);
+}
+
+/**
  * Moves the desired generation of these nodes, in the caller's transaction; the names of the
  * nodes moved, to wake their agents once it commits (nodeChannel).
  */

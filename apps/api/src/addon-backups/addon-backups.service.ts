@@ -26,7 +26,7 @@ import {
   type ApiToken,
   App,
   Node,
-  databaseKind,
+  lockAddons,
   transaction,
 } from '@paas/platform';
 import { type PgTarget, captureBackup, restoreBackup } from '@paas/platform/pg-backup';
@@ -131,10 +131,8 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
     const target = await this.targetOf(addon);
     const backup = await transaction(this.dataSource, async (em) => {
       if (fence) await fence(em);
-      // numbers are taken one at a time per add-on (SQLite's transactions are serial already)
-      if (databaseKind(this.dataSource) === 'postgres') {
-        await em.query('SELECT "id" FROM "addons" WHERE "id" = $1 FOR UPDATE', [addon.id]);
-      }
+      // numbers are taken one at a time per add-on
+      await lockAddons(em, [addon.id]);
       const running = await em.findOneBy(AddonBackup, { addonId: addon.id, state: 'running' });
       if (running && Date.now() - running.createdAt.getTime() < STALE_RUNNING_MS) {
         throw ApiError.conflict(`${backupName(running)} of ${addon.name} is still running`);

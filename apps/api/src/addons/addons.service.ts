@@ -37,6 +37,7 @@ import {
   generateAddonName,
   generateAddonPassword,
   isRetryableConflict,
+  lockAddons,
   markAddonDestroying,
   nodesOfApps,
   parseSize,
@@ -167,6 +168,7 @@ export class AddonsService {
     }
     const as = input.as ?? ADDON_SERVICES[addon.type].attachAs;
     await this.commit(async (em) => {
+      await lockAddons(em, [addon.id]);
       const now = await em.findOne(Addon, { where: { id: addon.id } });
       if (!now || now.state === 'destroying') throw ApiError.conflict(`add-on '${name}' is being destroyed`);
       const node = now.nodeId ? await em.findOne(Node, { where: { id: now.nodeId } }) : null;
@@ -191,7 +193,10 @@ export class AddonsService {
    */
   async detach(app: App, name: string, token: ApiToken): Promise<void> {
     await this.commit(async (em) => {
-      const addon = await em.findOne(Addon, { where: { name } });
+      const found = await em.findOne(Addon, { where: { name }, select: { id: true } });
+      if (found) await lockAddons(em, [found.id]);
+      // read again under the lock: two detaches by two apps must not both see the other
+      const addon = found ? await em.findOne(Addon, { where: { id: found.id } }) : null;
       const attachments = addon ? await em.find(AddonAttachment, { where: { addonId: addon.id } }) : [];
       const mine = attachments.filter((a) => a.appId === app.id);
       if (!addon || mine.length === 0) throw ApiError.notFound(`add-on '${name}' is not attached to app '${app.name}'`);
@@ -245,7 +250,19 @@ export class AddonsService {
     }
     if (addon.state === 'destroying') return;
     await this.commit(async (em) => {
+      await lockAddons(em, [addon.id]);
+      const now = await em.findOne(Addon, { where: { id: addon.id } });
+      if (!now || now.state === 'destroying') return { result: undefined, nodes: [], lines: [] };
       const attachments = await em.find(AddonAttachment, { where: { addonId: addon.id }, order: { createdAt: 'ASC' } });
+      // the apps attached now, not when the token was first checked: one attached meanwhile too
+      const apps = attachments.length
+        ? await em.find(App, { where: { id: In(attachments.map((a) => a.appId)) }, select: { id: true, name: true } })
+        : [];
+      for (const { name: app } of apps) {
+        if (!tokenAllowsApp(token, app)) {
+          throw ApiError.forbidden(`this token may not change app '${app}', which ${name} is attached to`);
+        }
+      }
       const lines: { appId: string; line: string }[] = [];
       const byApp = new Map<string, string[]>();
       for (const a of attachments) byApp.set(a.appId, [...(byApp.get(a.appId) ?? []), a.name]);
@@ -258,7 +275,7 @@ export class AddonsService {
         );
         lines.push({ appId, line: `Destroyed ${name} by ${token.name}` }, ...releaseLine(appId, release, token));
       }
-      return { result: undefined, nodes: await markAddonDestroying(em, addon), lines };
+      return { result: undefined, nodes: await markAddonDestroying(em, now), lines };
     });
   }
 

@@ -16,6 +16,7 @@ import {
   isUniqueViolation,
   Release,
   bumpNodes,
+  lockAddons,
   markAddonDestroying,
   transaction,
 } from '@paas/platform';
@@ -131,6 +132,7 @@ export class AppsService {
     await manager.delete(AddonAttachment, { appId: app.id });
     const owned = await manager.find(Addon, { where: { appId: app.id }, select: { id: true } });
     const ids = [...new Set([...attached.map((a) => a.addonId), ...owned.map((a) => a.id)])];
+    await lockAddons(manager, ids);
     const nodes: string[] = [];
     for (const addon of ids.length ? await manager.find(Addon, { where: { id: In(ids) } }) : []) {
       const left = await manager.count(AddonAttachment, { where: { addonId: addon.id } });
