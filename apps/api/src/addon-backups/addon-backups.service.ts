@@ -19,16 +19,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ContentStore } from '@paas/content';
 import type { Digest } from '@paas/oci';
-import {
-  Addon,
-  AddonAttachment,
-  AddonBackup,
-  type ApiToken,
-  App,
-  Node,
-  lockAddons,
-  transaction,
-} from '@paas/platform';
+import { Addon, AddonAttachment, AddonBackup, type ApiToken, App, Node, lockAddons, transaction } from '@paas/platform';
 import { type PgTarget, captureBackup, restoreBackup } from '@paas/platform/pg-backup';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -44,6 +35,8 @@ import type { BackupScheduleView, BackupView, RestoreView } from './addon-backup
 
 /** How often the leader looks for add-ons whose daily backup is due. */
 const SCHEDULE_ROUND_MS = 60_000;
+/** A scheduled capture that failed is tried again after this long. */
+const SCHEDULED_RETRY_MS = 60 * 60 * 1000;
 /** Scheduled backups kept per add-on, as Heroku keeps 7 daily ones; older ones go as a new one succeeds. */
 export const SCHEDULED_KEPT = 7;
 /** A capture `running` this long belongs to an api that died mid-dump: it no longer blocks the next. */
@@ -56,6 +49,8 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
   private readonly logger = new Logger('backups');
   private opened: Promise<ContentStore> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Backups this api is restoring now: not deleted meanwhile (their dump is being read). */
+  private readonly restoring = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   /** This term's fence while this api leads the scheduler; null otherwise. */
   private fence: Fence | null = null;
@@ -227,7 +222,12 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
         `confirm must be ${[addon.name, ...apps.map((a) => a.name)].map((n) => `'${n}'`).join(' or ')}: restoring replaces the data of ${addon.name}`,
       );
     }
-    await restoreBackup(backup.digest as Digest, await this.targetOf(addon), await this.store());
+    this.restoring.add(backup.id);
+    try {
+      await restoreBackup(backup.digest as Digest, await this.targetOf(addon), await this.store());
+    } finally {
+      this.restoring.delete(backup.id);
+    }
     await this.logToApps(addon.id, `Restored backup ${backupName(backup)} of ${backup.addonName} into ${addon.name}`);
     return { addon: addon.name, backup: view(backup) };
   }
@@ -237,6 +237,9 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
     const backup = await this.backupFor(token, id);
     if (backup.state === 'running' && Date.now() - backup.createdAt.getTime() < STALE_RUNNING_MS) {
       throw ApiError.conflict(`${backupName(backup)} of ${backup.addonName} is still running`);
+    }
+    if (this.restoring.has(backup.id)) {
+      throw ApiError.conflict(`${backupName(backup)} of ${backup.addonName} is being restored`);
     }
     await this.drop(backup);
     return view(backup);
@@ -250,13 +253,22 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
     if (shared === 0) await (await this.store()).delete(backup.digest as Digest);
   }
 
-  /** Keeps the newest SCHEDULED_KEPT scheduled backups of the add-on that are not running. */
+  /**
+   * Keeps the newest SCHEDULED_KEPT scheduled backups of the add-on that succeeded, and the
+   * failed ones newer than the newest of those (what went wrong since): failures never push a
+   * good backup out.
+   */
   private async pruneScheduled(addonId: string): Promise<void> {
-    const old = await this.dataSource.manager.find(AddonBackup, {
-      where: { addonId, trigger: 'scheduled', state: In(['succeeded', 'failed']) },
+    const { manager } = this.dataSource;
+    const good = await manager.find(AddonBackup, {
+      where: { addonId, trigger: 'scheduled', state: 'succeeded' },
       order: { number: 'DESC' },
-      skip: SCHEDULED_KEPT,
     });
+    const newest = good[0];
+    const failed = newest
+      ? await manager.find(AddonBackup, { where: { addonId, trigger: 'scheduled', state: 'failed' } })
+      : [];
+    const old = [...good.slice(SCHEDULED_KEPT), ...failed.filter((b) => b.number < (newest?.number ?? 0))];
     for (const backup of old) await this.drop(backup);
   }
 
@@ -285,7 +297,10 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
         where: { addonId: addon.id, trigger: 'scheduled' },
         order: { number: 'DESC' },
       });
-      if (last && last.createdAt.getTime() >= dueSince) continue;
+      // taken today, or failed within the hour (tried again then, not only tomorrow)
+      const since = last?.createdAt.getTime() ?? 0;
+      if (last && last.state !== 'failed' && since >= dueSince) continue;
+      if (last?.state === 'failed' && now.getTime() - since < SCHEDULED_RETRY_MS) continue;
       try {
         await this.startCapture(addon, 'scheduled', fence);
         started++;

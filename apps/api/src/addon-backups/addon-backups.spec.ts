@@ -346,13 +346,29 @@ for (const kind of TEST_DATABASES) {
         );
         days.push(row);
       }
+      // today's first try failed two hours ago: tried again, and a failure pushes no good one out
+      const failed = api.dataSource.manager.create(AddonBackup, {
+        ...days[0],
+        id: randomUUID(),
+        number: 100,
+        state: 'failed',
+        digest: null,
+        size: null,
+        error: 'pg_dump: connection refused',
+      });
+      await api.dataSource.manager.insert(AddonBackup, failed);
+      await api.dataSource.manager.update(
+        AddonBackup,
+        { id: failed.id },
+        { createdAt: new Date(Date.now() - 7_200_000) },
+      );
       assert.equal(await service.scheduledRound(), 1);
       await service.settled();
       const after = await scheduled();
       assert.deepEqual(
         after.map((x) => [x.name, x.state]),
-        [...days.slice(1).map((d) => [`b0${d.number}`, 'succeeded']), ['b100', 'succeeded']],
-        'the newest kept',
+        [...days.slice(1).map((d) => [`b0${d.number}`, 'succeeded']), ['b101', 'succeeded']],
+        'the newest good ones kept, the failure since the last good one gone once a newer one succeeded',
       );
       assert.equal(after.length, SCHEDULED_KEPT);
       assert.equal(await store.has(days[0]?.digest as Digest), false, "the oldest's dump is gone");

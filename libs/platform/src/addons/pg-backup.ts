@@ -68,6 +68,8 @@ export async function captureBackup(target: PgTarget, store: ContentStore): Prom
 export async function restoreBackup(digest: Digest, target: PgTarget, store: ContentStore): Promise<void> {
   await verifyBlob(store, digest);
   const pgRestore = await toolFor(target, 'pg_restore');
+  // opened before pg_restore starts: a blob gone meanwhile leaves no pg_restore waiting on stdin
+  const source = await store.createReadStream(digest);
   const child = spawnTool(
     pgRestore,
     ['--clean', '--if-exists', '--no-owner', '--single-transaction', '--no-password', ...connectionArgs(target)],
@@ -78,7 +80,6 @@ export async function restoreBackup(digest: Digest, target: PgTarget, store: Con
   const stdin = child.stdin;
   // a pg_restore that gave up closes its stdin: EPIPE here, its exit status tells why
   stdin?.on('error', () => undefined);
-  const source = await store.createReadStream(digest);
   let readError: Error | undefined;
   // a blob that cannot be read to the end must not be restored in part: pg_restore dies unfinished
   source.on('error', (err) => {
