@@ -17,7 +17,9 @@ describe('add-ons', () => {
       const name = generateAddonName(type);
       assert.match(name, new RegExp(`^${type}-[a-z]+-\\d{5}$`));
       assert.ok(ADDON_NAME.test(name), name);
-      assert.match(addonVolume(name), /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
+      const id = '0f3a9c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b';
+      assert.equal(addonVolume(name, id), `addon-${name}-0f3a9c1e`);
+      assert.match(addonVolume(name, id), /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
     }
   });
 
