@@ -144,8 +144,14 @@ describe('atomic files and locks', () => {
   it('a caller that only tries gives up at once while another caller of this process holds it', async () => {
     const lock = join(dir, 'try.lock');
     let release = (): void => undefined;
-    const held = withLock(lock, () => new Promise<void>((resolve) => (release = resolve)));
-    await new Promise((r) => setTimeout(r, 20));
+    let holding = (): void => undefined;
+    const holds = new Promise<void>((resolve) => (holding = resolve));
+    const held = withLock(lock, async () => {
+      holding();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    // until the first caller holds it (not a fixed while: on a busy machine it takes longer)
+    await holds;
     await assert.rejects(
       withLock(lock, async () => 'second', { timeoutMs: 0 }),
       (err: unknown) => err instanceof LockTimeoutError && err.owner === process.pid,
