@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { paasAsync } from '../support/cli';
+import type { Addon as AddonView } from '@paas/api-types';
 import { PAAS, type PaasUp, get, until, withPaasUp } from '../bench/paas-up';
 
 const DOCKERFILE = ['FROM postgres:15', 'COPY www /www', 'RUN chmod 755 /www/cgi-bin/*', ''].join('\n');
@@ -48,13 +49,6 @@ const APP_FILES = {
   'www/cgi-bin/add': ADD,
   'www/cgi-bin/list': LIST,
 };
-
-interface AddonView {
-  readonly name: string;
-  readonly type: string;
-  readonly state: string;
-  readonly attachments: readonly { readonly app: string; readonly name: string; readonly var: string }[];
-}
 
 describe('add-ons: managed PostgreSQL and Redis', { timeout: 900_000 }, () => {
   it('keeps every acknowledged row through kills, redeploys, restarts and restores; only attached apps connect', async () => {

@@ -158,7 +158,7 @@ for (const kind of TEST_DATABASES) {
       assert.equal(cache.status, 201, cache.text);
       assert.deepEqual(cache.body.attachments, [{ app: 'shop', name: 'CACHE', var: 'CACHE_URL' }]);
       const row = await addonRow('shop-cache');
-      assert.equal(row.port, 20001, 'the lowest free port');
+      assert.equal(row.port, 20001, 'the port after the highest held');
       assert.equal((await config(shop))['CACHE_URL'], `redis://default:${row.password}@10.0.0.1:20001`);
 
       const taken = await api.request('POST', '/api/apps/other/addons', {
@@ -208,6 +208,14 @@ for (const kind of TEST_DATABASES) {
       assert.equal((await releases(other)).at(-1)?.description, 'Attach REDIS (shop-cache)');
       const twice = await api.request('POST', '/api/addons/shop-cache/attachments', { body: { app: 'other' } });
       assert.equal(twice.status, 409, 'REDIS is taken on other now');
+      // a var of the app's own, not an add-on's, is never overwritten either
+      await api.request('PATCH', '/api/apps/other/config-vars', { body: { SESSION_URL: 'redis://mine' } });
+      const own = await api.request('POST', '/api/addons/shop-cache/attachments', {
+        body: { app: 'other', as: 'SESSION' },
+      });
+      assert.equal(own.status, 409, own.text);
+      assert.match(own.body.message, /SESSION_URL set already: use --as/);
+      assert.equal((await config(other))['SESSION_URL'], 'redis://mine');
       const missing = await api.request('POST', '/api/addons/shop-cache/attachments', { body: { app: 'ghost' } });
       assert.equal(missing.status, 404);
 

@@ -6,7 +6,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Backup, BackupSchedule, RestoredBackup } from '@paas/api-types';
+import type { Addon, Backup, BackupSchedule, RestoredBackup } from '@paas/api-types';
 import { writeStreamAtomic } from '@paas/content';
 import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
@@ -15,16 +15,6 @@ import type { AppFlags } from '../app';
 import { apiPath, type ApiClient } from '../client';
 import { bytes, columns, header, json, utc } from '../format';
 import { type JsonFlag, action, appPath, appSession } from '../session';
-
-/**
- * What these verbs read of `GET /api/apps/:app/addons` (the add-ons API's AddonView); becomes an
- * alias of @paas/api-types once that API lands.
- */
-interface AttachedAddon {
-  readonly name: string;
-  readonly type: 'postgres' | 'redis';
-  readonly attachments: readonly { readonly app: string; readonly name: string; readonly var: string }[];
-}
 
 /** How long a restore may go without the api answering. */
 const RESTORE_TIMEOUT_MS = 6 * 3600_000;
@@ -184,8 +174,8 @@ function looksLikeBackup(ref: string): boolean {
   return /^b\d+$/i.test(ref) || ref.includes('::') || UUID.test(ref);
 }
 
-async function postgresAddons(client: ApiClient, app: string): Promise<AttachedAddon[]> {
-  return (await client.get<AttachedAddon[]>(appPath(app, 'addons'))).filter((a) => a.type === 'postgres');
+async function postgresAddons(client: ApiClient, app: string): Promise<Addon[]> {
+  return (await client.get<Addon[]>(appPath(app, 'addons'))).filter((a) => a.type === 'postgres');
 }
 
 /** The add-on NAME means (its name, or its config var on the app), or the app's only postgres add-on. */
