@@ -104,6 +104,16 @@ describe('paas pg:backups', () => {
       (await t.ok('pg:backups:restore', 'pg-other', '-a', 'two', '--confirm', 'two')).err,
       'Restoring pg-other::b001 into pg-other... done\n',
     );
+    // Heroku's --to NAME says the same as NAME; both naming different add-ons is refused
+    assert.equal(
+      (await t.ok('pg:backups:restore', 'pg-other::b001', '--to', 'pg-one', '-a', 'two', '--confirm', 'two')).err,
+      'Restoring pg-other::b001 into pg-one... done\n',
+    );
+    assert.deepEqual(await t.cli(['pg:backups:restore', 'b001', 'pg-one', '--to', 'pg-other', '-a', 'two']), {
+      code: 2,
+      out: '',
+      err: 'paas: NAME (pg-one) and --to (pg-other) name different add-ons\n',
+    });
   });
 
   it('downloads a backup to a file', async () => {

@@ -67,11 +67,16 @@ export async function pgBackupsRestore(
   io: CliIo,
   id: string | undefined,
   name: string | undefined,
-  flags: AppFlags & { confirm?: string },
+  flags: AppFlags & { confirm?: string; to?: string },
 ): Promise<void> {
+  // `--to NAME` (Heroku's) or NAME: the add-on to restore into
+  if (name !== undefined && flags.to !== undefined && name !== flags.to)
+    throw new CliError(`NAME (${name}) and --to (${flags.to}) name different add-ons`, EXIT_USAGE);
   const { client, app } = await appSession(io, flags);
   // one argument that names no backup is the add-on to restore into, with its latest backup
-  if (id !== undefined && name === undefined && !looksLikeBackup(id)) [id, name] = [undefined, id];
+  if (id !== undefined && name === undefined && flags.to === undefined && !looksLikeBackup(id))
+    [id, name] = [undefined, id];
+  name ??= flags.to;
   const addon = await resolveAddon(client, app, name);
   const backup = await resolveBackup(client, app, addon, id);
   let confirm = flags.confirm;

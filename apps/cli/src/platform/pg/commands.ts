@@ -23,10 +23,14 @@ export function pgCommands(io: CliIo): Command[] {
   )
     .argument('[ID]', 'bNNN, ADDON::bNNN or a backup id (default: the latest backup of the add-on)')
     .argument('[NAME]', "the add-on to restore into (default: the app's only postgres add-on)")
+    .option('--to <NAME>', 'the add-on to restore into (as NAME)')
     .option('--confirm <APP>', 'the app name, to confirm')
     .action(
-      act(io, actions, (a, id: string | undefined, name: string | undefined, flags: Flags & { confirm?: string }) =>
-        a.pgBackupsRestore(io, id, name, flags),
+      act(
+        io,
+        actions,
+        (a, id: string | undefined, name: string | undefined, flags: Flags & { confirm?: string; to?: string }) =>
+          a.pgBackupsRestore(io, id, name, flags),
       ),
     );
   const download = withApp(command('pg:backups:download', 'Download a backup (pg_restore reads it)'))
