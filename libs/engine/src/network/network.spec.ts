@@ -81,15 +81,17 @@ describe('iptables rules', () => {
     );
   });
 
-  it('forwards: isolation first, then the protected control plane, then outbound and replies', () => {
+  it('forwards: isolation first, then reached add-ons, then the protected control plane, then outbound and replies', () => {
     assert.deepEqual(
       section(bridge, 'filter').filter((l) => l.includes(' FORWARD ')),
       [
         '-I FORWARD 1 -i paas0 -o paas0 -m comment --comment paas-bridge:paas0 -j PAAS-ISO-paas0',
-        '-I FORWARD 2 -i paas0 -d 10.0.0.5/32 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j DROP',
-        '-I FORWARD 3 -i paas0 -d 192.168.7.0/24 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j DROP',
-        '-I FORWARD 4 -i paas0 -m comment --comment paas-bridge:paas0 -j ACCEPT',
-        '-I FORWARD 5 -o paas0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        // an add-on on the control plane's machine, for the containers its reach set names
+        '-I FORWARD 2 -i paas0 -p tcp -m tcp --dport 20000:20999 -m set --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        '-I FORWARD 3 -i paas0 -d 10.0.0.5/32 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j DROP',
+        '-I FORWARD 4 -i paas0 -d 192.168.7.0/24 -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment paas-bridge:paas0 -j DROP',
+        '-I FORWARD 5 -i paas0 -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        '-I FORWARD 6 -o paas0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment paas-bridge:paas0 -j ACCEPT',
       ],
     );
     assert.ok(section(bridge, 'filter').includes('-N PAAS-ISO-paas0'));
@@ -202,6 +204,7 @@ describe('iptables rules', () => {
         'COMMIT',
         '*filter',
         '-I INPUT 1 -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment paas-bridge:paas0 -j ACCEPT',
+        '-I FORWARD 2 -i paas0 -p tcp -m tcp --dport 20000:20999 -m set --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment paas-bridge:paas0 -j ACCEPT',
         'COMMIT',
         '',
       ].join('\n'),
@@ -214,6 +217,7 @@ describe('iptables rules', () => {
         '-A INPUT -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment "paas-bridge:paas0" -j ACCEPT',
         '-A INPUT -i paas0 -m comment --comment "paas-bridge:paas0" -j DROP',
         '-A INPUT -i paas01 -p tcp -m tcp --dport 20000:20999 -m comment --comment "paas-bridge:paas01" -j ACCEPT',
+        '-A FORWARD -i paas0 -p tcp -m tcp --dport 20000:20999 -m set --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment "paas-bridge:paas0" -j ACCEPT',
         'COMMIT',
       ].join('\n'),
     };
@@ -223,10 +227,11 @@ describe('iptables rules', () => {
       [
         '-D PREROUTING -i paas0 -p tcp -m tcp --dport 20000:20999 -m set ! --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment "paas-bridge:paas0" -j DROP',
         '-D INPUT -i paas0 -p tcp -m tcp --dport 20000:20999 -m comment --comment "paas-bridge:paas0" -j ACCEPT',
+        '-D FORWARD -i paas0 -p tcp -m tcp --dport 20000:20999 -m set --match-set PAAS-AO-paas0 src,dst,dst -m comment --comment "paas-bridge:paas0" -j ACCEPT',
       ],
       "the wall and another bridge's rules stay",
     );
-    assert.equal(again.filter((l) => l.startsWith('-I ')).length, 2, 'one rule per table');
+    assert.equal(again.filter((l) => l.startsWith('-I ')).length, 3, 'one rule per chain');
   });
 
   it("finds the reach set's entries that no lease holds at their address", () => {

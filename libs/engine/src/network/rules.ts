@@ -13,6 +13,8 @@
  *   filter INPUT    -i <br> ESTABLISHED,RELATED ACCEPT; -i <br> -p tcp --dport <add-on ports> ACCEPT;
  *                   -i <br> DROP                          the wall around the host
  *   filter FORWARD  -i <br> -o <br> -j PAAS-ISO-<br>        isolated containers (platform apps)
+ *                   -i <br> -p tcp --dport <add-on ports> --match-set PAAS-AO-<br> src,dst,dst -j ACCEPT
+ *                                                          an add-on on a protected machine
  *                   -i <br> -d <protected> NEW -j DROP      the control plane on other machines
  *                   -i <br> -j ACCEPT; -o <br> --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
  *   filter PAAS-ISO-<br>  -m set --match-set PAAS-ISO-<br> src -j DROP; ... dst -j DROP
@@ -90,6 +92,9 @@ export function bridgeRules(bridge: string, subnetCidr: string, options: BridgeR
   // (or DROP it: Docker, ufw) must still apply ours
   const forward = [
     `-i ${bridge} -o ${bridge} ${tag} -j ${iso}`,
+    // an add-on on another node whose address is protected (the control plane's machine): what
+    // the reach set allows passes before the protected drops (the raw rule dropped the rest)
+    reachForwardRule(bridge, options.addonPorts),
     // new connections only: replies to a client there (the router of a multi-node cluster
     // reaching an instance through this node's published port) must pass
     ...(options.protectedCidrs ?? []).map(
@@ -176,6 +181,14 @@ function reachRule(bridge: string, range: PortRange): string {
   );
 }
 
+/** FORWARD: a container's connection to an add-on elsewhere that its reach set names. */
+function reachForwardRule(bridge: string, range: PortRange): string {
+  return (
+    `-i ${bridge} -p tcp -m tcp --dport ${ports(range)} -m set --match-set ${reachSet(bridge)} src,dst,dst ` +
+    `-m comment --comment ${bridgeTag(bridge)} -j ACCEPT`
+  );
+}
+
 /** INPUT, before the wall: the add-on ports' proxies (the raw rule let through only what a container may reach). */
 function addonInputRule(bridge: string, range: PortRange): string {
   return `-i ${bridge} -p tcp -m tcp --dport ${ports(range)} -m comment --comment ${bridgeTag(bridge)} -j ACCEPT`;
@@ -240,6 +253,9 @@ export function reachSetAdoption(bridge: string, range: PortRange, saved: Pick<S
     ...stale(saved.filter, (l) => l.startsWith('-A INPUT ') && l.includes(' --dport ') && l.endsWith('-j ACCEPT')),
     // first: whatever the bridge's other rules' places, it must come before its wall
     `-I INPUT 1 ${addonInputRule(bridge, range)}`,
+    ...stale(saved.filter, (l) => l.startsWith('-A FORWARD ') && l.includes(` ${reachSet(bridge)} `)),
+    // right after the isolation jump, the bridge's first: before its protected drops
+    `-I FORWARD 2 ${reachForwardRule(bridge, range)}`,
     'COMMIT',
     '',
   ].join('\n');
