@@ -1518,7 +1518,7 @@ export interface components {
       readonly type: string;
       /**
        * @description its named volume on the node
-       * @example addon-postgres-amber-12345
+       * @example addon-postgres-amber-12345-0f3a9c1e
        */
       readonly volume: string;
       /**
