@@ -216,7 +216,6 @@ async function attached(
   return { addon, attachment };
 }
 
-
 /** `shop as DATABASE_URL` */
 function attachedAs(a: AddonAttachmentView): string {
   return `${a.app} as ${a.var}`;
