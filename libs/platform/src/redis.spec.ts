@@ -14,7 +14,7 @@ import {
   tailLog,
   writeAppLog,
 } from './logs';
-import { connectRedis, redisOptions, reportOutages } from './redis';
+import { connectRedis, redisOptions, reportOutages, whenReady } from './redis';
 import { type LocalRedis, startLocalRedis } from './redis-server';
 import { type TlsRedis, startTlsRedis } from './testing/redis';
 
@@ -203,6 +203,52 @@ describe('a log follower aborted while Redis is away', () => {
       assert.deepEqual(lines, ['before']);
     } finally {
       client.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a fresh connection that subscribes', () => {
+  it('subscribes once ready and keeps its connection (ioredis drops one that subscribes in its handshake)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-redis-sub-'));
+    const server = await startLocalRedis(dir);
+    const publisher = connectRedis(server.url);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const subscriber = connectRedis(server.url);
+        let closes = 0;
+        const errors: string[] = [];
+        subscriber.on('close', () => closes++);
+        subscriber.on('error', (err: Error) => errors.push(err.message));
+        try {
+          // the window: the socket is up, the handshake (client info, ready check) is not done
+          await new Promise((r) => subscriber.once('connect', r));
+          assert.equal(subscriber.status, 'connect');
+          await whenReady(subscriber);
+          assert.equal(subscriber.status, 'ready');
+          const got = new Promise<string>((resolve) => subscriber.once('message', (_c, text: string) => resolve(text)));
+          await subscriber.subscribe('paas-test-channel');
+          // what is published right after subscribing arrives, and nothing dropped the connection
+          assert.equal(await publisher.publish('paas-test-channel', `hello ${i}`), 1);
+          assert.equal(await got, `hello ${i}`);
+          await publisher.ping();
+          assert.deepEqual({ closes, errors }, { closes: 0, errors: [] });
+        } finally {
+          subscriber.disconnect();
+        }
+      }
+      // a lazy connection is connected by it; an ended one resolves and the next command fails
+      const lazy = connectRedis(server.url, { lazyConnect: true });
+      assert.equal(lazy.status, 'wait');
+      await whenReady(lazy);
+      assert.equal(lazy.status, 'ready');
+      lazy.disconnect();
+      await new Promise((r) => setTimeout(r, 20));
+      await whenReady(lazy);
+      await assert.rejects(lazy.subscribe('x'), /Connection is closed/);
+    } finally {
+      publisher.disconnect();
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -81,3 +81,25 @@ export function reportOutages(redis: Redis, say: (line: string) => void): void {
     down = false;
   });
 }
+
+/**
+ * Resolves once `redis` is ready (connecting it when it waits, as with lazyConnect). A fresh
+ * connection must be ready before it subscribes: ioredis 5 writes SUBSCRIBE during its
+ * handshake (the command is allowed while Redis loads), the ready check's INFO that follows
+ * is then refused in subscriber mode, and the connection drops and reconnects once, losing
+ * what was published meanwhile. A connection that ends instead resolves too: the subscribe
+ * after it fails with ioredis's own error.
+ */
+export function whenReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready' || redis.status === 'end') return Promise.resolve();
+  if (redis.status === 'wait') return redis.connect();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      redis.off('ready', done);
+      redis.off('end', done);
+      resolve();
+    };
+    redis.on('ready', done);
+    redis.on('end', done);
+  });
+}

@@ -26,6 +26,7 @@
  * hold ends.
  */
 import type { Redis } from 'ioredis';
+import { whenReady } from './redis';
 import { isRoutableAppName } from './names';
 
 /** Where a table lives in Redis. */
@@ -240,8 +241,17 @@ export class TableWatcher<T> {
     }
     this.enqueue(() => this.apply(message));
   };
+  /** The subscriber lost its connection since `start`: its next 'ready' is a reconnect. */
+  private disconnected = false;
+  private readonly onClose = (): void => {
+    this.disconnected = true;
+  };
   private readonly onReady = (): void => {
-    // A reconnect: messages may have been missed meanwhile.
+    // ioredis emits 'ready' on a later tick, so a connection still being made when `start`
+    // ran reports its first 'ready' after the table is loaded: only one that follows a
+    // 'close' is a reconnect, after which messages may have been missed.
+    if (!this.disconnected) return;
+    this.disconnected = false;
     if (this.currentVersion >= 0) this.enqueue(() => this.reload(false));
   };
 
@@ -262,7 +272,9 @@ export class TableWatcher<T> {
   async start(): Promise<void> {
     const { subscriber } = this.options;
     subscriber.on('message', this.onMessage);
+    subscriber.on('close', this.onClose);
     subscriber.on('ready', this.onReady);
+    await whenReady(subscriber);
     await subscriber.subscribe(this.spec.channel);
     await this.enqueue(() => this.reload(true));
     this.timer = setInterval(() => {
@@ -281,6 +293,7 @@ export class TableWatcher<T> {
     this.stopped = true;
     clearInterval(this.timer);
     this.options.subscriber.off('message', this.onMessage);
+    this.options.subscriber.off('close', this.onClose);
     this.options.subscriber.off('ready', this.onReady);
     await this.options.subscriber.unsubscribe(this.spec.channel).catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { nodeChannel, reportOutages } from '@paas/platform';
+import { nodeChannel, reportOutages, whenReady } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { REDIS } from '../core/tokens';
 
@@ -41,6 +41,7 @@ export class NodeEventsService implements OnModuleDestroy {
       subscriber.on('pmessage', (_pattern: string, channel: string) => {
         for (const onNudge of this.listeners.get(channel.slice(this.prefix.length)) ?? []) onNudge();
       });
+      await whenReady(subscriber);
       await subscriber.psubscribe(`${this.prefix}*`);
     })().catch((err: unknown) => {
       // the next stream tries again

@@ -28,6 +28,7 @@ import {
   SCHEDULER_KICK_CHANNEL,
   askForAcmeRound,
   askForPass,
+  whenReady,
 } from '@paas/platform';
 import type { AppRoute } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
@@ -140,6 +141,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       message === KICK_ACME ? this.acmeRoundHere() : this.passHere(),
     );
     subscriber.on('error', () => undefined); // reconnects by itself; passes run on the timer meanwhile
+    await whenReady(subscriber);
     await subscriber.subscribe(SCHEDULER_KICK_CHANNEL).catch((err: unknown) => {
       this.logger.warn(`cannot subscribe to ${SCHEDULER_KICK_CHANNEL}: ${(err as Error).message}`);
     });

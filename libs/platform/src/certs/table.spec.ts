@@ -195,4 +195,45 @@ describe('the certificate table', () => {
       subscriber.disconnect();
     }
   });
+
+  it('a watcher reloads after its subscriber reconnects, and not after its first connect', async () => {
+    const name = `paas-cert-table-sub-${process.pid}`;
+    const reader = connect();
+    const subscriber = new Redis({ ...redisOptions(`unix://${String(redis().options.path)}`), connectionName: name });
+    const changes: TableChange[] = [];
+    const watcher = new CertWatcher({
+      reader,
+      subscriber,
+      resyncMs: 60_000,
+      onChange: (_certs, change) => changes.push(change),
+    });
+    try {
+      await watcher.start();
+      // the first connection's late 'ready' is not a reconnect: no reload that would turn
+      // the next message into a whole-table change
+      await new Promise((r) => setTimeout(r, 50));
+      await setAppCerts(redis(), 'shop', [shop]);
+      await waitFor(() => watcher.version === 1, 'version 1');
+      assert.deepEqual(changes, [
+        { version: 0, apps: 'all' },
+        { version: 1, apps: ['shop'] },
+      ]);
+      // Cut the subscriber off and write while it is away: the message is lost, and only the
+      // reload on reconnect (the periodic check is a minute away) brings the change.
+      const reconnected = new Promise((r) => subscriber.once('ready', r));
+      const list = String(await redis().call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+      const id = /id=(\d+)/.exec(list.split('\n').find((l) => l.includes(`name=${name}`)) ?? '')?.[1];
+      assert.ok(id, list);
+      await redis().call('CLIENT', 'KILL', 'ID', id);
+      await setAppCerts(redis(), 'blog', [blog]);
+      await reconnected;
+      await waitFor(() => watcher.version === 2, 'version 2 after the reconnect');
+      assert.deepEqual(changes.at(-1), { version: 2, apps: 'all' });
+      assert.deepEqual([...watcher.certs.keys()].sort(), ['blog', 'shop']);
+    } finally {
+      await watcher.stop();
+      reader.disconnect();
+      subscriber.disconnect();
+    }
+  });
 });
