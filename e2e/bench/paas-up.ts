@@ -66,6 +66,8 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
     GIT_AUTHOR_EMAIL: 'bench@example.com',
     GIT_COMMITTER_NAME: 'Bench',
     GIT_COMMITTER_EMAIL: 'bench@example.com',
+    // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile every component of the run
+    ...(process.env['PAAS_BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['PAAS_BENCH_NODE_OPTIONS'] } : {}),
     ...options.env,
   };
   const run = (cmd: string, args: string[], cwd = work): string => {

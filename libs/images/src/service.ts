@@ -151,10 +151,11 @@ export class ImageService {
    * (`sha256:<hex>`) or by an id prefix of at least 4 hex digits, as Docker does.
    */
   async resolve(nameOrId: string): Promise<Image> {
-    const images = await this.list();
     const hex = nameOrId.startsWith('sha256:') ? nameOrId.slice(7) : nameOrId;
     if (/^[a-f0-9]{4,64}$/.test(hex)) {
-      const matches = images.filter((i) => digestHex(i.id).startsWith(hex) || digestHex(i.manifestDigest) === hex);
+      const matches = (await this.list()).filter(
+        (i) => digestHex(i.id).startsWith(hex) || digestHex(i.manifestDigest) === hex,
+      );
       if (matches.length > 1 && !matches.every((m) => m.id === matches[0]?.id)) throw new AmbiguousImageError(nameOrId);
       if (matches[0]) return matches[0];
     }
@@ -164,9 +165,19 @@ export class ImageService {
     } catch {
       throw new ImageNotFoundError(nameOrId);
     }
-    const found = ref.digest
-      ? images.find((i) => i.manifestDigest === ref.digest)
-      : images.find((i) => i.names.includes(formatReference(ref)));
+    // A name or digest is looked up in the refs and only its image is read: an agent resolves
+    // each instance's image a few times per start, and reading every image each time was a
+    // measurable part of a 1,000-instance scale-up.
+    const entries = await this.refs.list();
+    const name = ref.digest ? undefined : formatReference(ref);
+    const digest = entries.find((e) => (ref.digest ? e.manifest.digest === ref.digest : e.name === name))?.manifest
+      .digest;
+    const found =
+      digest &&
+      (await this.load(
+        digest,
+        entries.flatMap((e) => (e.manifest.digest === digest && e.name ? [e.name] : [])),
+      ));
     if (!found) throw new ImageNotFoundError(nameOrId);
     return found;
   }
