@@ -4,12 +4,14 @@ import {
   ADDON_NAME,
   ADDON_SERVICES,
   ATTACHMENT_NAME,
+  addonVisibleTo,
   addonVolume,
   attachmentVar,
   generateAddonName,
   generateAddonPassword,
   reportedAddonState,
 } from './addons';
+import type { ApiToken } from './model/entities';
 
 describe('add-ons', () => {
   it('are named as Heroku names them, and each name makes a valid volume name', () => {
@@ -55,5 +57,18 @@ describe('add-ons', () => {
 
   it('keep the password of a redis add-on out of its command line', () => {
     assert.deepEqual(ADDON_SERVICES.redis.env('pw'), { REDIS_PASSWORD: 'pw' });
+  });
+
+  it('are seen by admin and unscoped tokens, by a scoped token through an attached app only, never by node tokens', () => {
+    const token = (t: Partial<ApiToken>): ApiToken => ({ admin: false, apps: null, node: false, ...t }) as ApiToken;
+    const shop = token({ apps: ['shop'] });
+    assert.equal(addonVisibleTo(token({ admin: true }), []), true);
+    assert.equal(addonVisibleTo(token({}), ['blog']), true);
+    // a destroyed add-on (no app holds it) only for those who see every add-on
+    assert.equal(addonVisibleTo(shop, []), false);
+    assert.equal(addonVisibleTo(shop, ['blog', 'shop']), true);
+    assert.equal(addonVisibleTo(shop, ['blog']), false);
+    assert.equal(addonVisibleTo(token({ node: true }), ['shop']), false);
+    assert.equal(addonVisibleTo(token({ node: true, apps: null }), []), false);
   });
 });

@@ -18,6 +18,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { type EntityManager, In } from 'typeorm';
 import { Addon, AddonAttachment, type AddonState, type AddonType, Instance, Node } from './model/entities';
 import { APP_NAME, APP_NAME_RULE } from './names';
+import type { ApiToken } from './model/entities';
+import { tokenAllowsApp } from './tokens';
 import { DEFAULT_TIMING, type DeployCheck } from './scheduling/checks';
 import type { Allocation } from './scheduling/placement';
 import type { DesiredInstance, ReportedState, ServiceEndpoint } from './scheduling/protocol';
@@ -201,6 +203,34 @@ export async function reachOfApps(
   }
   for (const list of out.values()) list.sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
   return out;
+}
+
+/**
+ * Whether a token may see and use an add-on, given the names of the apps it is attached to (and
+ * the app it was made for): admin and unscoped tokens every add-on, also one no app holds any
+ * more (a destroyed add-on's backups); a token scoped to apps only through one of them; node
+ * tokens none. Whoever may not is answered as for an add-on that does not exist (404), so a
+ * tenant learns nothing of another's add-ons, not even their names.
+ */
+export function addonVisibleTo(token: ApiToken, apps: Iterable<string>): boolean {
+  if (token.node) return false;
+  if (token.admin || token.apps === null) return true;
+  for (const app of apps) if (tokenAllowsApp(token, app)) return true;
+  return false;
+}
+
+/** Where a client reaches an add-on, and with which password (users and databases as ADDON_SERVICES makes them). */
+export interface AddonClientTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+}
+
+/** The add-on's node's service address and its published port; null while it has no node with one. */
+export async function addonClientTarget(manager: EntityManager, addon: Addon): Promise<AddonClientTarget | null> {
+  const node = addon.nodeId ? await manager.findOneBy(Node, { id: addon.nodeId }) : null;
+  if (!node?.serviceAddress) return null;
+  return { host: node.serviceAddress, port: addon.port, password: addon.password };
 }
 
 /** The endpoints one app may reach (reachOfApps). */

@@ -9,8 +9,9 @@
  * (`succeeded` with digest and size, or `failed` with pg_dump's message). Backups name their
  * add-on and survive its destruction until deleted.
  *
- * Who may: a token that may use an app attached to the add-on (any unscoped or admin token);
- * the backups of a destroyed add-on, which no app holds any more, only unscoped tokens.
+ * Who may: whoever may see the add-on (addonVisibleTo: a token that may use an app attached to it
+ * or made it, any unscoped or admin token); the backups of a destroyed add-on, which no app
+ * holds any more, only unscoped tokens. Anyone else is answered 404, as for none.
  *
  * Daily captures (`backupHour`) are the scheduler leader's: each term runs a round every
  * minute, fenced by the term (leader.ts), so two apis never both take the day's backup. The
@@ -19,7 +20,17 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ContentStore } from '@paas/content';
 import type { Digest } from '@paas/oci';
-import { Addon, AddonAttachment, AddonBackup, type ApiToken, App, Node, lockAddons, transaction } from '@paas/platform';
+import {
+  Addon,
+  AddonAttachment,
+  AddonBackup,
+  type ApiToken,
+  App,
+  addonClientTarget,
+  addonVisibleTo,
+  lockAddons,
+  transaction,
+} from '@paas/platform';
 import { type PgTarget, captureBackup, restoreBackup } from '@paas/platform/pg-backup';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -105,8 +116,7 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
       return this.backupsWhere({ addonId: addon.id });
     }
     // a destroyed add-on: its backups are still listed under its name
-    if (!unscoped(token)) throw ApiError.forbidden(`this token may not use add-on '${name}'`);
-    const kept = await this.backupsWhere({ addonName: name });
+    const kept = addonVisibleTo(token, []) ? await this.backupsWhere({ addonName: name }) : [];
     if (kept.length === 0) throw ApiError.notFound(`add-on '${name}' not found`);
     return kept;
   }
@@ -314,10 +324,7 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
   /** A postgres add-on the token may use. */
   private async postgresAddon(token: ApiToken, name: string): Promise<Addon> {
     const addon = await this.dataSource.manager.findOneBy(Addon, { name });
-    if (!addon) {
-      if (!unscoped(token)) throw ApiError.forbidden(`this token may not use add-on '${name}'`);
-      throw ApiError.notFound(`add-on '${name}' not found`);
-    }
+    if (!addon) throw ApiError.notFound(`add-on '${name}' not found`);
     await this.checkAddon(token, addon);
     if (addon.type !== 'postgres') {
       throw ApiError.invalidParams(
@@ -327,25 +334,28 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
     return addon;
   }
 
-  /** A token scoped to other apps learns nothing of the add-on, not even whether it exists. */
+  /** A token that may not use the add-on learns nothing of it: 404, as for none (addonVisibleTo). */
   private async checkAddon(token: ApiToken, addon: Addon): Promise<void> {
-    if (unscoped(token)) return;
-    const apps = await this.attachedApps(addon.id);
-    if (!apps.some((a) => token.apps?.includes(a.name))) {
-      throw ApiError.forbidden(`this token may not use add-on '${addon.name}'`);
-    }
+    if (!(await this.visible(token, addon))) throw ApiError.notFound(`add-on '${addon.name}' not found`);
+  }
+
+  private async visible(token: ApiToken, addon: Addon): Promise<boolean> {
+    if (addonVisibleTo(token, [])) return true;
+    const owner = addon.appId ? await this.dataSource.manager.findOneBy(App, { id: addon.appId }) : null;
+    return addonVisibleTo(
+      token,
+      [...(await this.attachedApps(addon.id)), ...(owner ? [owner] : [])].map((a) => a.name),
+    );
   }
 
   private async backupFor(token: ApiToken, id: string): Promise<AddonBackup> {
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
     const backup = uuid ? await this.dataSource.manager.findOneBy(AddonBackup, { id: id.toLowerCase() }) : null;
-    if (!backup) {
-      if (!unscoped(token)) throw ApiError.forbidden(`this token may not use backup '${id}'`);
+    const addon = backup && (await this.dataSource.manager.findOneBy(Addon, { id: backup.addonId }));
+    // a destroyed add-on's backups only for tokens that may see every add-on
+    if (!backup || !(addon ? await this.visible(token, addon) : addonVisibleTo(token, []))) {
       throw ApiError.notFound(`backup '${id}' not found`);
     }
-    const addon = await this.dataSource.manager.findOneBy(Addon, { id: backup.addonId });
-    if (addon) await this.checkAddon(token, addon);
-    else if (!unscoped(token)) throw ApiError.forbidden(`this token may not use backup '${id}'`);
     return backup;
   }
 
@@ -365,15 +375,9 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
         `${addon.name} is ${addon.state}${addon.error ? ` (${addon.error})` : ''}: backups need it up`,
       );
     }
-    const node = addon.nodeId ? await this.dataSource.manager.findOneBy(Node, { id: addon.nodeId }) : null;
-    if (!node?.serviceAddress) throw ApiError.unprocessable(`${addon.name}'s node has no service address`);
-    return {
-      host: node.serviceAddress,
-      port: addon.port,
-      password: addon.password,
-      user: 'postgres',
-      database: 'postgres',
-    };
+    const target = await addonClientTarget(this.dataSource.manager, addon);
+    if (!target) throw ApiError.unprocessable(`${addon.name}'s node has no service address`);
+    return target;
   }
 
   private async logToApps(addonId: string, line: string): Promise<void> {
@@ -381,11 +385,6 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
       await logAppEvent(this.redis, app.id, line);
     }
   }
-}
-
-/** Admin and unscoped tokens may use every add-on and every backup. */
-function unscoped(token: ApiToken): boolean {
-  return token.admin || token.apps === null;
 }
 
 export function backupName(backup: Pick<AddonBackup, 'number'>): string {

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ADDON_NAME,
   ADDON_NAME_RULE,
+  ADDON_STATES,
   ADDON_TYPES,
   APP_NAME,
   ATTACHMENT_NAME,
@@ -13,8 +14,6 @@ import {
 import { Transform } from 'class-transformer';
 import { IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import { OptionalField } from '../common/validation';
-
-const ADDON_STATES = ['creating', 'up', 'crashed', 'failed', 'destroying'] satisfies AddonState[];
 
 /** `--as database` is DATABASE, as Heroku upper-cases it. */
 const upperCase = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.toUpperCase() : value);

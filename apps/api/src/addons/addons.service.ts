@@ -29,6 +29,7 @@ import {
   type Size,
   UnknownSizeError,
   addonAllocation,
+  addonVisibleTo,
   addonVolume,
   applyConfigChange,
   attachmentVar,
@@ -462,9 +463,7 @@ interface Seen {
 
 /** Whether the token sees the add-on: through an app it is attached to (or was made for). */
 function visible(token: ApiToken, { view, owner }: Seen): boolean {
-  if (token.node) return false;
-  if (token.admin || token.apps === null) return true;
-  return view.attachments.some((a) => tokenAllowsApp(token, a.app)) || (owner !== null && tokenAllowsApp(token, owner));
+  return addonVisibleTo(token, [...view.attachments.map((a) => a.app), ...(owner === null ? [] : [owner])]);
 }
 
 function addonSize(input: string): Size {

@@ -8,9 +8,9 @@ import {
   type ApiToken,
   type App,
   LABELS,
-  Node,
   type ServiceEndpoint,
   TENANT_PIDS_LIMIT,
+  addonClientTarget,
   appConfig,
   appReach,
   currentRelease,
@@ -106,16 +106,16 @@ export class RunsService {
    * libpq's `PG*` or redis-cli's `REDISCLI_AUTH`.
    */
   private async clientEnv(addon: Addon): Promise<Record<string, string>> {
-    const node = addon.nodeId ? await this.dataSource.manager.findOneBy(Node, { id: addon.nodeId }) : null;
-    if (!node?.serviceAddress) throw ApiError.conflict(`add-on '${addon.name}' has no node to be reached at`);
-    const where = { PAAS_ADDON_HOST: node.serviceAddress, PAAS_ADDON_PORT: String(addon.port) };
-    if (addon.type === 'redis') return { ...where, REDISCLI_AUTH: addon.password };
+    const target = await addonClientTarget(this.dataSource.manager, addon);
+    if (!target) throw ApiError.conflict(`add-on '${addon.name}' has no node to be reached at`);
+    const where = { PAAS_ADDON_HOST: target.host, PAAS_ADDON_PORT: String(target.port) };
+    if (addon.type === 'redis') return { ...where, REDISCLI_AUTH: target.password };
     return {
       ...where,
-      PGHOST: node.serviceAddress,
-      PGPORT: String(addon.port),
+      PGHOST: target.host,
+      PGPORT: String(target.port),
       PGUSER: 'postgres',
-      PGPASSWORD: addon.password,
+      PGPASSWORD: target.password,
       PGDATABASE: 'postgres',
     };
   }

@@ -623,7 +623,8 @@ export type AddonType = (typeof ADDON_TYPES)[number];
  *   failed     cannot run where it must (its volume's node is gone, or the volume is); `error` says why
  *   destroying destroyed: out of its node's desired set, its volume being removed (protocol.ts removeVolumes)
  */
-export type AddonState = 'creating' | 'up' | 'crashed' | 'failed' | 'destroying';
+export const ADDON_STATES = ['creating', 'up', 'crashed', 'failed', 'destroying'] as const;
+export type AddonState = (typeof ADDON_STATES)[number];
 
 /**
  * A managed PostgreSQL or Redis (#22): one platform-owned container pinned to the node that

@@ -159,7 +159,7 @@ describe('paas pg:backups', () => {
       PAAS_API_TOKEN: 'paas_two0000000000000000000000000000000000000',
     });
     assert.equal(r.code, 1);
-    assert.equal(r.err, "paas: this token may not use add-on 'pg-shop'\n");
+    assert.equal(r.err, "paas: add-on 'pg-shop' not found\n");
   });
 
   it('reads an hour of the day in UTC', () => {

@@ -176,7 +176,7 @@ export class FakeBackups {
     const token = this.auth(req);
     const addon = this.addons.find((a) => a.name === name);
     if (addon && (token.apps === null || addon.attachments.some((a) => token.apps?.includes(a.app)))) return addon;
-    if (token.apps !== null) throw new HttpError(403, 'forbidden', `this token may not use add-on '${name}'`);
+    // as the api: one the token may not see is answered as one that does not exist
     throw new HttpError(404, 'not_found', `add-on '${name}' not found`);
   }
 }
