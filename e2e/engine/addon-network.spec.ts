@@ -174,6 +174,53 @@ describe('add-on reachability on the bridge', () => {
     assert.match(closed, /^published=$/m, closed);
   });
 
+  it("follows a running container's reach as it changes, without a restart, and rm leaves none of its entries", async () => {
+    const endpoint = { address: gateway, port: ADDON_PORT };
+    const record = await engine.create('busybox', {
+      name: 'live-reach',
+      labels: { [APP_LABEL]: 'live-reach' },
+      run: run(['sleep', '3600']),
+    });
+    // not started yet: the record alone changes, and the start brings its entries
+    assert.equal((await engine.setReach(record.id, [endpoint])).network.reach?.length, 1);
+    const pid = await engine.start(record);
+    // a new connection each time: the raw rule drops before connection tracking, so no old one helps
+    const connects = async (): Promise<boolean> =>
+      (await engine.exec(record, [
+        'sh',
+        '-c',
+        `nc -w 2 ${gateway} ${ADDON_PORT} </dev/null 2>/dev/null | grep -q addon-ok`,
+      ])) === 0;
+    const entries = (): string[] =>
+      sh('ipset', ['list', reachSet])
+        .split('\n')
+        .filter((l) => l.includes(`comment "paas:${record.id}"`));
+    assert.equal(await connects(), true, 'reaches the add-on it was given before it started');
+
+    const detached = await engine.setReach(record.id, []);
+    assert.equal(detached.network.reach, undefined);
+    assert.equal((await engine.containers.resolve('live-reach')).network.reach, undefined, 'the record says so');
+    assert.deepEqual(entries(), [], 'its entry left the set');
+    assert.equal(await connects(), false, 'the next connection is dropped');
+
+    await engine.setReach('live-reach', [endpoint]);
+    await engine.setReach('live-reach', [endpoint, { ...endpoint }]);
+    assert.equal(entries().length, 1, 'one entry, however often it is asked');
+    assert.equal(await connects(), true, 'reaches it again');
+    assert.deepEqual((await engine.networkLeases())[record.id]?.reach, [endpoint], 'the lease names the entry');
+    assert.equal((await engine.state(record)).pid, pid, 'never restarted');
+
+    await assert.rejects(
+      engine.setReach('live-reach', [{ address: gateway, port: 80 }]),
+      /invalid reach .*:80: port outside/,
+    );
+    assert.equal(entries().length, 1, 'a refused change changes nothing');
+    await assert.rejects(engine.setReach('no-such-container', []), /No such container: no-such-container/);
+
+    await engine.remove(record, { force: true });
+    assert.deepEqual(entries(), [], 'rm left an entry');
+  });
+
   it("removes a container's entries with it, and the set and rules with the bridge", async () => {
     for (const record of await engine.containers.list()) {
       if (record.id !== addon.id) await engine.remove(record, { force: true });

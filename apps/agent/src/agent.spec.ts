@@ -397,6 +397,88 @@ describe('agent and add-ons', () => {
     );
   });
 
+  it("changes a running instance's reach in place when its app's add-ons change: no restart, no new container", async (t) => {
+    const n = node();
+    const db = { address: SERVICE_ADDRESS, port: 20001 };
+    const cache = { address: SERVICE_ADDRESS, port: 20002 };
+    const d = desiredInstance({ reach: [db] });
+    n.api.desired = [d];
+    await agentOn(t, n);
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    const said = n.lines.length;
+
+    // attached: a second add-on
+    n.api.desired = [{ ...d, reach: [db, cache] }];
+    await n.clock.advance(1000);
+    assert.deepEqual(n.runtime.calls.slice(2), [`setReach c1 ${SERVICE_ADDRESS}:20001,${SERVICE_ADDRESS}:20002`]);
+    assert.deepEqual(n.runtime.containers.get('c1')?.record.network.reach, [db, cache]);
+
+    // detached: none left
+    n.api.desired = [{ ...d, reach: [] }];
+    await n.clock.advance(1000);
+    assert.deepEqual(n.runtime.calls.slice(2), [
+      `setReach c1 ${SERVICE_ADDRESS}:20001,${SERVICE_ADDRESS}:20002`,
+      'setReach c1 ',
+    ]);
+    assert.equal(n.runtime.containers.get('c1')?.record.network.reach, undefined);
+    assert.deepEqual(n.runtime.made('create'), ['c1'], 'the same container');
+    assert.deepEqual(n.runtime.made('stop'), []);
+    assert.equal(n.checker.runs, 1, 'not checked again: it never stopped');
+    assert.equal(n.api.last(d.id)?.state, 'up');
+    assert.deepEqual(n.lines.slice(said), [], 'nothing said in the node log');
+  });
+
+  it('leaves the reach alone when a new set names the same add-ons (in another order)', async (t) => {
+    const n = node();
+    const db = { address: SERVICE_ADDRESS, port: 20001 };
+    const cache = { address: SERVICE_ADDRESS, port: 20002 };
+    const d = desiredInstance({ reach: [db, cache] });
+    n.api.desired = [d];
+    await agentOn(t, n);
+    n.api.desired = [{ ...d, reach: [cache, db] }];
+    await n.clock.advance(5000);
+    assert.ok(n.api.requests.filter((r) => r.sentSet).length >= 2, 'the new set was sent');
+    assert.deepEqual(n.runtime.made('setReach'), []);
+    assert.deepEqual(n.runtime.calls, [`create c1 ${d.image}`, 'start c1']);
+  });
+
+  it("changes an adopted container's reach to its desired entry's", async (t) => {
+    const n = node();
+    const db = { address: SERVICE_ADDRESS, port: 20001 };
+    const d = desiredInstance({ reach: [db] });
+    await previousAgent(t, n, [d]);
+    n.api.desired = [{ ...d, reach: [] }]; // detached while no agent ran
+
+    await agentOn(t, n);
+    assert.deepEqual(n.runtime.made('setReach'), ['c1']);
+    assert.equal(n.runtime.containers.get('c1')?.record.network.reach, undefined);
+    assert.deepEqual(n.runtime.made('create'), ['c1'], 'adopted, not made again');
+  });
+
+  it('says once that a reach change failed, and tries again at the next heartbeats until it is done', async (t) => {
+    const n = node();
+    const db = { address: SERVICE_ADDRESS, port: 20001 };
+    const d = desiredInstance({ reach: [db] });
+    n.api.desired = [d];
+    await agentOn(t, n);
+
+    n.runtime.failing.set('setReach', new Error('ipset: the kernel refused'));
+    n.api.desired = [{ ...d, reach: [] }];
+    await n.clock.advance(3000);
+    assert.equal(
+      count(n.lines, 'shop web.1: changing its add-on reach: ipset: the kernel refused'),
+      1,
+      n.lines.join('\n'),
+    );
+    assert.deepEqual(n.runtime.containers.get('c1')?.record.network.reach, [db], 'unchanged so far');
+
+    n.runtime.failing.delete('setReach');
+    await n.clock.advance(1000);
+    assert.deepEqual(n.runtime.calls.slice(-1), ['setReach c1 ']);
+    assert.equal(n.runtime.containers.get('c1')?.record.network.reach, undefined);
+    assert.deepEqual(n.runtime.made('create'), ['c1']);
+  });
+
   it('runs an add-on: its image bootstrapped, never pulled; its named volume; its port on the service address', async (t) => {
     const n = node();
     const d = addon();

@@ -7,8 +7,9 @@
  *                register, then heartbeat every `heartbeatMs`, or at once when an instance
  *                changed or the control plane nudges the node
  *   heartbeat    report the instances -> the desired set -> converge (convergence.ts) ->
- *                launch, claim or leave; the control plane unreachable changes nothing on
- *                the node (its instances keep running) and the agent tries again. At rest
+ *                launch, claim, leave, or change a container's add-on reach in place; the
+ *                control plane unreachable changes nothing on the node (its instances keep
+ *                running) and the agent tries again. At rest
  *                a heartbeat carries only the reports that changed and gets no set back
  *                (protocol.ts) and the ids of the instances that left since; a full one
  *                every FULL_REPORT_EVERY beats, after a failed one, and when the control
@@ -298,6 +299,8 @@ export class Agent {
         this.instances.set(action.desired.id, Instance.launch(this.instanceDeps, action.desired));
       } else if (action.kind === 'claim') {
         this.instances.get(action.id)?.claim(action.desired);
+      } else if (action.kind === 'reach') {
+        this.instances.get(action.id)?.changeReach(action.desired);
       } else {
         this.instances.get(action.id)?.leave();
       }

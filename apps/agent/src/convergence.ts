@@ -7,11 +7,14 @@
  *   claim    the node has it but did not know it was desired (adopted after an agent
  *            restart): it takes the desired entry, and is checked if its check had not passed
  *   leave    the node has it and it is no longer desired: drain, stop, remove
+ *   reach    the node has it, but its container may connect to other add-ons than the
+ *            desired entry says (one was attached to or detached from its app): the
+ *            container's entries change in place, never a reason to replace the instance
  *
  * Instances already leaving are left to finish; one desired again later is launched anew
  * once the old one is gone (a new container, never the one being stopped).
  */
-import type { DesiredInstance } from '@paas/platform';
+import type { DesiredInstance, ServiceEndpoint } from '@paas/platform';
 
 /** What convergence needs to know of an instance the node has. */
 export interface HeldInstance {
@@ -19,12 +22,28 @@ export interface HeldInstance {
   /** Null until a heartbeat answer names it (an adopted container). */
   readonly desired: DesiredInstance | null;
   readonly leaving: boolean;
+  /** The add-on endpoints its container may connect to; null while it has no container (its create takes the desired entry's). */
+  readonly reach: readonly ServiceEndpoint[] | null;
 }
 
 export type ConvergeAction =
   | { readonly kind: 'launch'; readonly desired: DesiredInstance }
   | { readonly kind: 'claim'; readonly id: string; readonly desired: DesiredInstance }
-  | { readonly kind: 'leave'; readonly id: string };
+  | { readonly kind: 'leave'; readonly id: string }
+  | { readonly kind: 'reach'; readonly id: string; readonly desired: DesiredInstance };
+
+/** The add-on endpoints a desired instance's container may connect to: an add-on's, none. */
+export function reachOf(d: DesiredInstance): readonly ServiceEndpoint[] {
+  return d.addon ? [] : (d.reach ?? []);
+}
+
+/** Whether two lists name the same endpoints, in whatever order and however often. */
+export function sameReach(a: readonly ServiceEndpoint[], b: readonly ServiceEndpoint[]): boolean {
+  const key = (e: ServiceEndpoint): string => `${e.address}:${e.port}`;
+  const left = new Set(a.map(key));
+  const right = new Set(b.map(key));
+  return left.size === right.size && [...left].every((k) => right.has(k));
+}
 
 export function converge(
   desired: readonly DesiredInstance[],
@@ -36,8 +55,14 @@ export function converge(
     if (wanted.has(d.id)) continue;
     wanted.add(d.id);
     const instance = held.get(d.id);
-    if (!instance) actions.push({ kind: 'launch', desired: d });
-    else if (!instance.desired) actions.push({ kind: 'claim', id: d.id, desired: d });
+    if (!instance) {
+      actions.push({ kind: 'launch', desired: d });
+      continue;
+    }
+    if (!instance.desired) actions.push({ kind: 'claim', id: d.id, desired: d });
+    if (!instance.leaving && instance.reach !== null && !sameReach(instance.reach, reachOf(d))) {
+      actions.push({ kind: 'reach', id: d.id, desired: d });
+    }
   }
   for (const instance of held.values()) {
     if (!wanted.has(instance.id) && !instance.leaving) actions.push({ kind: 'leave', id: instance.id });

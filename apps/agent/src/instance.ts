@@ -21,7 +21,9 @@
  * image bootstrapped from the host's binaries when missing (never pulled), its named volume
  * mounted (made if missing; removing the container never removes it), its service port
  * published on the node's service address at the add-on's fixed host port. An app's
- * instance may connect to the add-ons its `reach` names, and to no other.
+ * instance may connect to the add-ons its `reach` names, and to no other; when its desired
+ * entry names others (an add-on attached or detached), its container's reach changes in
+ * place, running or not: no restart, no new container.
  */
 import type { ContainerRecord, ContainerState, CreateOptions, PortMapping } from '@paas/engine';
 import {
@@ -32,10 +34,12 @@ import {
   type InstanceReport,
   LABELS,
   type ReportedState,
+  type ServiceEndpoint,
   TENANT_PIDS_LIMIT,
   envProblem,
 } from '@paas/platform';
 import { CheckFailedError } from './checks';
+import { reachOf, sameReach } from './convergence';
 import type { AppLog, CheckedMarks, Clock, ContainerRuntime, HealthChecker, ImageSource, ImageStore } from './roles';
 import { PaasError } from '@paas/errors';
 
@@ -119,6 +123,9 @@ export class Instance {
   /** When (the clock's ms) the state, and the memory, are next read though nothing changed. */
   private nextStateRead = 0;
   private nextMemoryRead = 0;
+  /** The change of its container's reach under way, and the last one's failure (said once). */
+  private reaching: Promise<void> | null = null;
+  private reachError: string | null = null;
 
   private constructor(
     private readonly deps: InstanceDeps,
@@ -194,6 +201,45 @@ export class Instance {
       `adopted ${record.labels[LABELS.app] ?? '?'} ${name} (container ${record.id.slice(0, 12)}, pid ${state.pid})`,
     );
     return instance;
+  }
+
+  /** The add-on endpoints its container may connect to now; null while it has none. */
+  get reach(): readonly ServiceEndpoint[] | null {
+    return this.record ? (this.record.network.reach ?? []) : null;
+  }
+
+  /**
+   * Its desired entry names other add-on endpoints than its container has: the container's
+   * change in place (convergence.ts). One change at a time; a newer entry arriving meanwhile
+   * is taken when it ends. A failure is said once and tried again at the next convergence.
+   */
+  changeReach(d: DesiredInstance): void {
+    this.desired = d;
+    if (this.reaching) return;
+    this.reaching = this.syncReach().finally(() => (this.reaching = null));
+  }
+
+  private async syncReach(): Promise<void> {
+    for (;;) {
+      const record = this.record;
+      const d = this.desired;
+      if (!record || !d || this.leaving || this.deps.halted()) return;
+      const wanted = reachOf(d);
+      if (sameReach(record.network.reach ?? [], wanted)) return;
+      try {
+        const changed = await this.deps.runtime.setReach(record, wanted);
+        // a container made anew meanwhile (a retry) was created with the entry's endpoints
+        if (this.record !== record) return;
+        this.record = changed;
+        this.reachError = null;
+      } catch (err) {
+        if (this.leaving) return; // removed meanwhile: nothing left to change
+        const message = (err as Error).message;
+        if (message !== this.reachError) this.deps.log(`${d.app} ${this.name}: changing its add-on reach: ${message}`);
+        this.reachError = message;
+        return;
+      }
+    }
   }
 
   /** An adopted instance learns it is desired: checked now if its check had not passed. */
@@ -391,7 +437,7 @@ export class Instance {
           ? [{ hostIp: nodeAddress, hostPort: 0, containerPort: d.port, protocol: 'tcp' }]
           : [],
       // an add-on reaches no other; an app's instance the add-ons it is attached to
-      reach: addon ? [] : (d.reach ?? []),
+      reach: reachOf(d),
       restart: 'always',
       stopTimeout: d.stopTimeout,
       run: {

@@ -7,7 +7,7 @@
  * root in milliseconds.
  */
 import type { TrustedCa } from '@paas/config';
-import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
+import type { ContainerRecord, ContainerState, CreateOptions, ServiceEndpoint } from '@paas/engine';
 import type {
   AddonType,
   DeployCheck,
@@ -42,6 +42,11 @@ export interface ContainerRuntime {
   removeVolume(name: string): Promise<boolean>;
   /** Whether named volume `name` exists on the node. */
   hasVolume(name: string): Promise<boolean>;
+  /**
+   * Which add-on endpoints it may connect to from now on, running or not, without a restart
+   * (a running one's bridge entries change at once); the record as it is now.
+   */
+  setReach(record: ContainerRecord, reach: readonly ServiceEndpoint[]): Promise<ContainerRecord>;
   /** Its network lease; null when it has none (not on the bridge, or not started). */
   address(record: ContainerRecord): Promise<ContainerAddress | null>;
   /**

@@ -12,6 +12,7 @@ import {
   type ContainerState,
   type CreateOptions,
   type Engine,
+  type ServiceEndpoint,
   VolumeNotFoundError,
   VolumeInUseError,
   readLogs,
@@ -75,6 +76,10 @@ export class EngineRuntime implements ContainerRuntime {
       if (err instanceof VolumeNotFoundError) return false;
       throw err;
     }
+  }
+
+  setReach(record: ContainerRecord, reach: readonly ServiceEndpoint[]): Promise<ContainerRecord> {
+    return this.engine.setReach(record.id, reach);
   }
 
   async address(record: ContainerRecord): Promise<ContainerAddress | null> {

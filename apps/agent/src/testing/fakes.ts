@@ -6,7 +6,7 @@
  * health check that passes or fails as told; a clock the spec advances by hand. Never the
  * agent's own code: agent.ts, instance.ts and convergence.ts run for real against these.
  */
-import type { ContainerRecord, ContainerState, CreateOptions } from '@paas/engine';
+import type { ContainerRecord, ContainerState, CreateOptions, ServiceEndpoint } from '@paas/engine';
 import type {
   AddonType,
   DesiredInstance,
@@ -96,7 +96,7 @@ export class FakeRuntime implements ContainerRuntime {
   readonly created: CreateOptions[] = [];
   readonly calls: string[] = [];
   /** Makes the next calls of a method throw this error. */
-  readonly failing = new Map<'create' | 'start' | 'stop' | 'remove', Error>();
+  readonly failing = new Map<'create' | 'start' | 'stop' | 'remove' | 'setReach', Error>();
   /** Lines every container prints once followed. */
   output: string[] = [];
   /** State reads so far. */
@@ -109,7 +109,7 @@ export class FakeRuntime implements ContainerRuntime {
     for (const onChange of this.watchers.get(id) ?? []) onChange();
   }
 
-  private fail(method: 'create' | 'start' | 'stop' | 'remove'): void {
+  private fail(method: 'create' | 'start' | 'stop' | 'remove' | 'setReach'): void {
     const err = this.failing.get(method);
     if (err) throw err;
   }
@@ -138,7 +138,11 @@ export class FakeRuntime implements ContainerRuntime {
       run: options.run,
       hostname: options.hostname ?? id,
       labels: options.labels ?? {},
-      network: { mode: options.network ?? 'bridge', ports: options.ports ?? [] },
+      network: {
+        mode: options.network ?? 'bridge',
+        ports: options.ports ?? [],
+        ...(options.reach?.length ? { reach: [...options.reach] } : {}),
+      },
       restart: options.restart ?? 'no',
       stopSignal: 'SIGTERM',
       stopTimeout: options.stopTimeout ?? 10,
@@ -177,6 +181,18 @@ export class FakeRuntime implements ContainerRuntime {
     this.fail('remove');
     this.containers.delete(record.id);
     this.calls.push(`remove ${record.id}`);
+  }
+
+  /** As the engine's: the record's endpoints (each once) replaced, the container left as it is; `setReach c1 ADDR:PORT,...`. */
+  async setReach(record: ContainerRecord, reach: readonly ServiceEndpoint[]): Promise<ContainerRecord> {
+    this.fail('setReach');
+    const c = this.get(record);
+    const endpoints = [...new Map(reach.map((e) => [`${e.address}:${e.port}`, { ...e }])).values()];
+    const { reach: _old, ...network } = c.record.network;
+    const changed = { ...c.record, network: { ...network, ...(endpoints.length ? { reach: endpoints } : {}) } };
+    this.containers.set(record.id, { ...c, record: changed });
+    this.calls.push(`setReach ${record.id} ${endpoints.map((e) => `${e.address}:${e.port}`).join(',')}`);
+    return changed;
   }
 
   async hasVolume(name: string): Promise<boolean> {
@@ -238,7 +254,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   /** The ids of the containers a kind of call was made on: `made('remove')`. */
-  made(kind: 'create' | 'start' | 'stop' | 'remove'): string[] {
+  made(kind: 'create' | 'start' | 'stop' | 'remove' | 'setReach'): string[] {
     return this.calls.filter((c) => c.startsWith(`${kind} `)).map((c) => c.split(' ')[1] as string);
   }
 }

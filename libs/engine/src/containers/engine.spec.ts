@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpecError } from '../spec';
 import { VolumeError } from '../volumes/volume-store';
-import { startFailureCode, volumesOf } from './engine';
+import { EngineError, checkReach, startFailureCode, volumesOf } from './engine';
 
 const created = 'create container `0123`: paas-runtime: ';
 
@@ -55,5 +55,43 @@ describe('volumesOf', () => {
       (err: unknown) =>
         err instanceof SpecError && err.message === "invalid mount config: root: destination can't be '/'",
     );
+  });
+});
+
+describe('checkReach', () => {
+  const range = { first: 20000, last: 20999 };
+  const refused = (reason: RegExp) => (err: unknown) =>
+    err instanceof EngineError && err.code === 'invalid_params' && reason.test(err.message);
+
+  it('takes IPv4 endpoints on the add-on ports, each once', () => {
+    const db = { address: '10.88.0.1', port: 20001 };
+    assert.deepEqual(checkReach('bridge', [db, { address: '10.88.0.1', port: 20999 }, { ...db }], range), [
+      db,
+      { address: '10.88.0.1', port: 20999 },
+    ]);
+    assert.deepEqual(checkReach('none', [], undefined), [], 'no endpoints need no bridge');
+  });
+
+  it('refuses an address that is not IPv4, and a port outside the add-on ports, saying which and why', () => {
+    assert.throws(
+      () => checkReach('bridge', [{ address: 'db.local', port: 20001 }], range),
+      refused(/^invalid reach db\.local:20001: not an IPv4 address$/),
+    );
+    for (const port of [5432, 19999, 21000, 20001.5]) {
+      assert.throws(
+        () => checkReach('bridge', [{ address: '10.88.0.1', port }], range),
+        refused(
+          new RegExp(
+            `^invalid reach 10\\.88\\.0\\.1:${port}: port outside the add-on ports 20000-20999 \\(PAAS_ADDON_PORTS\\)$`,
+          ),
+        ),
+      );
+    }
+  });
+
+  it('refuses endpoints for a container off the bridge, or an engine without one', () => {
+    const db = { address: '10.88.0.1', port: 20001 };
+    assert.throws(() => checkReach('host', [db], range), refused(/need the bridge network, not host/));
+    assert.throws(() => checkReach('bridge', [db], undefined), refused(/need the bridge network, not bridge/));
   });
 });

@@ -28,6 +28,7 @@ import {
   BridgeSandboxes,
   IpamError,
   type Lease,
+  type PortRange,
   isLoopbackIp,
   ownHosts,
   proxySpecs,
@@ -43,6 +44,7 @@ import { randomName } from './names';
 import {
   type ContainerRecord,
   ContainerConflictError,
+  ContainerNotFoundError,
   ContainerStore,
   type NetworkMode,
   type PortMapping,
@@ -216,7 +218,7 @@ export class Engine {
       );
     }
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
-    const reach = this.checkReach(network, opts.reach ?? []);
+    const reach = checkReach(network, opts.reach ?? [], this.network?.settings.addonPorts);
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
     const volumeRequests = volumesOf(opts.run, image.config.config?.Volumes);
@@ -253,33 +255,6 @@ export class Engine {
       await this.removeAnonymousVolumes(record);
       throw err;
     }
-  }
-
-  /** The endpoints of `reach`, refused unless each is an IPv4 address and a port of the bridge's add-on range. */
-  private checkReach(network: NetworkMode, reach: readonly ServiceEndpoint[]): ServiceEndpoint[] {
-    if (reach.length === 0) return [];
-    const range = this.network?.settings.addonPorts;
-    if (network !== 'bridge' || !range) {
-      throw new EngineError(
-        `invalid reach: add-on endpoints need the bridge network, not ${network}`,
-        125,
-        'invalid_params',
-      );
-    }
-    const seen = new Map<string, ServiceEndpoint>();
-    for (const { address, port } of reach) {
-      const where = `${address}:${port}`;
-      if (!isIPv4(address)) throw new EngineError(`invalid reach ${where}: not an IPv4 address`, 125, 'invalid_params');
-      if (!Number.isInteger(port) || port < range.first || port > range.last) {
-        throw new EngineError(
-          `invalid reach ${where}: port outside the add-on ports ${range.first}-${range.last} (PAAS_ADDON_PORTS)`,
-          125,
-          'invalid_params',
-        );
-      }
-      seen.set(where, { address, port });
-    }
-    return [...seen.values()];
   }
 
   /**
@@ -384,6 +359,8 @@ export class Engine {
       if (state.status === 'dead') await this.deleteFromRuntime(record); // its shim crashed: the runtime still lists it
       await resetStateDir(p.shim, p.log); // the log stays: `logs` shows every run, as Docker's does
       const bridge = this.bridgeOf(record);
+      // the record as it is now: setReach may have changed it since the caller read it
+      const reach = bridge ? (await this.containers.read(record.id))?.network.reach : undefined;
       const lease = await bridge
         ?.attach({
           id: record.id,
@@ -391,7 +368,7 @@ export class Engine {
           hostname: record.hostname,
           ports: record.network.ports,
           isolated: isolated(record),
-          ...(record.network.reach ? { reach: record.network.reach } : {}),
+          ...(reach ? { reach } : {}),
         })
         .catch((err: unknown) => networkError(record.name, err));
       try {
@@ -416,6 +393,26 @@ export class Engine {
         const message = (err as Error).message;
         throw new EngineError(message, startFailureCode(message));
       }
+    });
+  }
+
+  /**
+   * Which add-on endpoints the container may connect to from now on (an add-on attached to or
+   * detached from its app), checked as at create: a container with a network lease (running)
+   * has its entries in the bridge's reach set changed at once, without a restart; one without
+   * gets them from its record when it starts. The entries change before the record does: a
+   * crash in between leaves a record that still differs, and the next call mends both.
+   */
+  async setReach(ref: string, reach: readonly ServiceEndpoint[]): Promise<ContainerRecord> {
+    const found = await this.containers.resolve(ref);
+    const wanted = checkReach(found.network.mode, reach, this.network?.settings.addonPorts);
+    return this.containers.locked(found.id, async () => {
+      const record = await this.containers.read(found.id);
+      if (!record) throw new ContainerNotFoundError(ref);
+      await this.bridgeOf(record)?.setReach(record.id, wanted);
+      const { reach: _old, ...network } = record.network;
+      const next = { ...record, network: { ...network, ...(wanted.length ? { reach: wanted } : {}) } };
+      return this.containers.write(next);
     });
   }
 
@@ -653,6 +650,39 @@ export function volumesOf(run: RunOptions, imageVolumes: Record<string, unknown>
     requests.push({ destination, readonly: false });
   }
   return requests;
+}
+
+/**
+ * The endpoints of `reach` (each once), refused unless each is an IPv4 address and a port of
+ * the bridge's add-on range (`range`, undefined without a bridge): what create and setReach take.
+ */
+export function checkReach(
+  network: NetworkMode,
+  reach: readonly ServiceEndpoint[],
+  range: PortRange | undefined,
+): ServiceEndpoint[] {
+  if (reach.length === 0) return [];
+  if (network !== 'bridge' || !range) {
+    throw new EngineError(
+      `invalid reach: add-on endpoints need the bridge network, not ${network}`,
+      125,
+      'invalid_params',
+    );
+  }
+  const seen = new Map<string, ServiceEndpoint>();
+  for (const { address, port } of reach) {
+    const where = `${address}:${port}`;
+    if (!isIPv4(address)) throw new EngineError(`invalid reach ${where}: not an IPv4 address`, 125, 'invalid_params');
+    if (!Number.isInteger(port) || port < range.first || port > range.last) {
+      throw new EngineError(
+        `invalid reach ${where}: port outside the add-on ports ${range.first}-${range.last} (PAAS_ADDON_PORTS)`,
+        125,
+        'invalid_params',
+      );
+    }
+    seen.set(where, { address, port });
+  }
+  return [...seen.values()];
 }
 
 /** A platform container: cut off from the other containers of the bridge, and no name on it. */

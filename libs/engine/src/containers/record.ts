@@ -258,10 +258,14 @@ export class ContainerStore {
     return this.locked(id, async () => {
       const current = await this.read(id);
       if (!current) throw new ContainerNotFoundError(id);
-      const next = change(current);
-      await writeFileAtomic(join(this.dir(id), 'container.json'), JSON.stringify(next, null, 2));
-      return next;
+      return this.write(change(current));
     });
+  }
+
+  /** Replaces an existing record; call it holding the container's lock (`locked`), as `update` does. */
+  async write(record: ContainerRecord): Promise<ContainerRecord> {
+    await writeFileAtomic(join(this.dir(record.id), 'container.json'), JSON.stringify(record, null, 2));
+    return record;
   }
 
   /** Runs `fn` holding the container's lock (start, stop, rm never interleave). */

@@ -1,10 +1,11 @@
 /**
  * Bridge networking for containers, the engine's only entry point into this folder:
  * `attach` before the runtime starts a container, `detach` when it stops or is removed,
- * `prune` to repair. Every kernel object of a container (netns, veth, iptables rules) is made
- * after its lease is on disk and removed before the lease goes, so the lease file is a
- * journal: whatever a crash leaves behind, a lease names it. Only the leases change under the
- * IPAM lock; the kernel work of containers coming and going runs side by side outside it.
+ * `setReach` when the add-ons it may connect to change, `prune` to repair. Every kernel
+ * object of a container (netns, veth, iptables rules) is made after its lease is on disk and
+ * removed before the lease goes, so the lease file is a journal: whatever a crash leaves
+ * behind, a lease names it. Only the leases change under the IPAM lock; the kernel work of
+ * containers coming and going runs side by side outside it.
  */
 import { join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
@@ -163,8 +164,7 @@ export class BridgeNetwork {
     try {
       // the container is in the isolation set before it has an address on the bridge
       if (lease.isolated) await ipset(['add', ...isolationEntry(bridge.name, endpoint.id, lease.ip), '-exist']);
-      for (const to of lease.reach ?? [])
-        await ipset(['add', ...reachEntry(bridge.name, endpoint.id, lease.ip, to), '-exist']);
+      await this.joinReachSet(lease, lease.reach ?? []);
       await createSandbox(
         endpoint.id,
         bridge.name,
@@ -216,6 +216,34 @@ export class BridgeNetwork {
       if (!lease) return;
       state.leases[id] = { ...lease, name };
       if (listedInHosts(lease)) await writeInPlace(this.hostsFile, renderHosts(Object.values(state.leases)));
+    });
+  }
+
+  /**
+   * A container on the bridge may reach other add-on endpoints now (an add-on attached to or
+   * detached from its app): the new entries go into the reach set before the ones no longer
+   * wanted leave it, and the lease lists old and new while they change, so whatever a crash
+   * leaves, the lease names every entry of the container (teardown and repair find them).
+   * Idempotent; a no-op for a container without a lease (not started: its next attach
+   * brings the endpoints of its record).
+   */
+  async setReach(id: string, reach: readonly ServiceEndpoint[]): Promise<void> {
+    const seen = await this.leases.transaction(async (state) => {
+      const lease = state.leases[id];
+      if (lease) state.leases[id] = withReach(lease, unionOf(lease.reach ?? [], reach));
+      return lease;
+    });
+    if (!seen) return;
+    await this.joinReachSet(seen, reach);
+    const wanted = new Set(reach.map(endpointKey));
+    await this.leaveReachSet(
+      seen,
+      (seen.reach ?? []).filter((to) => !wanted.has(endpointKey(to))),
+    );
+    await this.leases.transaction(async (state) => {
+      const lease = state.leases[id];
+      // made anew meanwhile (another process restarted the container): its attach set its entries
+      if (lease && lease.since === seen.since && lease.ip === seen.ip) state.leases[id] = withReach(lease, reach);
     });
   }
 
@@ -319,9 +347,18 @@ export class BridgeNetwork {
     if (text.length) await iptablesRestore([...text, ''].join('\n'));
   }
 
-  /** Takes the lease's entries out of the reach set (none left to take when the bridge and its set are gone). */
-  private async leaveReachSet(lease: Lease): Promise<void> {
-    for (const to of lease.reach ?? []) {
+  /** Puts the lease's entries for `endpoints` into the reach set. */
+  private async joinReachSet(lease: Lease, endpoints: readonly ServiceEndpoint[]): Promise<void> {
+    for (const to of endpoints)
+      await ipset(['add', ...reachEntry(this.options.bridge.name, lease.id, lease.ip, to), '-exist']);
+  }
+
+  /**
+   * Takes the lease's entries for `endpoints` (all of them by default) out of the reach set
+   * (none left to take when the bridge and its set are gone).
+   */
+  private async leaveReachSet(lease: Lease, endpoints: readonly ServiceEndpoint[] = lease.reach ?? []): Promise<void> {
+    for (const to of endpoints) {
       const [set = '', entry = ''] = reachEntry(this.options.bridge.name, lease.id, lease.ip, to);
       try {
         await ipset(['del', set, entry, '-exist']);
@@ -342,4 +379,18 @@ export class BridgeNetwork {
       throw err;
     }
   }
+}
+
+const endpointKey = (e: ServiceEndpoint): string => `${e.address}:${e.port}`;
+
+/** The endpoints of `a` and those of `b` it lacks. */
+function unionOf(a: readonly ServiceEndpoint[], b: readonly ServiceEndpoint[]): ServiceEndpoint[] {
+  const keys = new Set(a.map(endpointKey));
+  return [...a, ...b.filter((e) => !keys.has(endpointKey(e)))];
+}
+
+/** The lease with these endpoints (none: no `reach`, as attach writes it). */
+function withReach(lease: Lease, reach: readonly ServiceEndpoint[]): Lease {
+  const { reach: _old, ...rest } = lease;
+  return reach.length ? { ...rest, reach: reach.map((e) => ({ address: e.address, port: e.port })) } : rest;
 }
