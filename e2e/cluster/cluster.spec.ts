@@ -27,6 +27,10 @@
  *   the router's added latency to instances on other nodes (direct vs through the router)
  *   `nodes:remove n3 --force`: its instances move to n1/n2, the app answers through the
  *     router throughout, and n3's agent is refused (401 revoked)
+ *   a postgres add-on, placed by the api on a node (its agent bootstraps the image): an
+ *     instance of the attached app on the other node runs queries on it across the nodes'
+ *     network; an app not attached, given the URL and password, cannot connect from either
+ *     node; destroyed, its volume goes from its node
  *
  * The numbers are printed as a table at the end (README's benchmark table). The machines run
  * bin/paas, which runs the agent, from the bundles in dist/ (the cli and agent projects built).
@@ -38,11 +42,22 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
+import { type Image, ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { parseNormalizedReference } from '@paas/oci';
-import { App, Instance, Node, type Release, appLogKey, connectRedis, createRelease, tailLog } from '@paas/platform';
+import {
+  Addon,
+  App,
+  Instance,
+  Node,
+  type Release,
+  addonVolume,
+  appLogKey,
+  connectRedis,
+  createRelease,
+  tailLog,
+} from '@paas/platform';
 import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
 import {
   type Credentials,
@@ -71,6 +86,23 @@ const mark = (what: string): void => void timings.push(`${what}: ${((Date.now() 
 
 const get = httpGet;
 
+/**
+ * The add-on phase's CGI script: a row naming the instance's node (the query string), then
+ * every row, with psql on the URL the web process wrote at its start (CGI gets a clean
+ * environment); 503 with psql's error when it cannot.
+ */
+const VISIT = `#!/bin/sh
+if out=$(psql "$(cat /tmp/db-url)?connect_timeout=3" -qtAX -v ON_ERROR_STOP=1 \\
+  -c 'SET client_min_messages = warning' \\
+  -c 'CREATE TABLE IF NOT EXISTS visits (node text NOT NULL)' \\
+  -c "INSERT INTO visits VALUES ('$QUERY_STRING')" \\
+  -c "SELECT string_agg(node, ',' ORDER BY node) FROM visits" 2>&1); then
+  printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
+else
+  printf 'Status: 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
+fi
+`;
+
 describe('a 3-node cluster', { timeout: 300_000 }, () => {
   let cluster: Cluster | undefined;
   let redis: LocalRedis | undefined;
@@ -83,11 +115,13 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   let apiRedis: Redis;
   let app: App;
   let v1: Release;
+  /** The control plane's image store (the apps' images are made here, then pushed). */
+  let images: ImageService;
 
-  const instances = async (): Promise<(Instance & { node: string })[]> => {
+  const instances = async (appId = app.id): Promise<(Instance & { node: string })[]> => {
     const nodes = await ds.manager.find(Node);
     const rows = await ds.manager.find(Instance, {
-      where: { appId: app.id, desired: 'run' },
+      where: { appId, desired: 'run' },
       order: { number: 'ASC' },
     });
     return rows.map((i) => Object.assign(i, { node: nodes.find((n) => n.id === i.nodeId)?.name ?? '?' }));
@@ -102,8 +136,8 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     for (const i of list) out[i.node] = (out[i.node] ?? 0) + 1;
     return out;
   };
-  const scale = async (quantity: number): Promise<void> => {
-    await callApi(api?.url ?? '', token(), 'PATCH', '/api/apps/web/formation/web', { quantity }, 200, apiCa());
+  const scale = async (quantity: number, appName = 'web'): Promise<void> => {
+    await callApi(api?.url ?? '', token(), 'PATCH', `/api/apps/${appName}/formation/web`, { quantity }, 200, apiCa());
   };
   /** `n` instances of `release` up and nothing else running; every one answers at its address. */
   const converged = async (n: number, release: Release): Promise<(Instance & { node: string })[]> => {
@@ -135,6 +169,45 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
   const token = (): string => adminToken;
   /** The platform CA the api made on its first start: off loopback it serves https with a leaf of it. */
   const apiCa = (): string => readFileSync(join(base, 'cp', 'root', 'platform', 'tls', 'ca.crt'), 'utf8');
+
+  /**
+   * `files` (executable under cgi-bin/) as a layer on `from` (with `cmd` when given), pushed to
+   * the registry as REGISTRY/`name` by the builder, as a build pushes an app's image; its reference.
+   */
+  const pushSite = async (
+    from: Image,
+    name: string,
+    files: Record<string, string>,
+    cmd?: string[],
+  ): Promise<string> => {
+    const registryHost = new URL(registry?.url ?? '').host;
+    const site = mkdtempSync(join(base, 'site-'));
+    for (const [path, body] of Object.entries(files)) {
+      mkdirSync(dirname(join(site, path)), { recursive: true });
+      writeFileSync(join(site, path), body, { mode: path.includes('cgi-bin/') ? 0o755 : 0o644 });
+    }
+    const layer = await images.layerFromDirectory(site);
+    const ref = `${registryHost}/${name}`;
+    const image = await images.commit(
+      {
+        ...from.config,
+        rootfs: { type: 'layers', diff_ids: [...from.config.rootfs.diff_ids, layer.diffId] },
+        ...(cmd ? { config: { ...from.config.config, Cmd: cmd } } : {}),
+      },
+      [...from.manifest.layers, layer.descriptor],
+      ref,
+    );
+    await pushImage(
+      images,
+      new RegistryClient(registryHost, {
+        ...registryTransport({ PAAS_ROOT: join(base, 'cp', 'root') }),
+        credentials: registryLogins.builder,
+      }),
+      image,
+      parseNormalizedReference(ref),
+    );
+    return ref;
+  };
 
   before(async () => {
     cluster = Cluster.create(
@@ -181,31 +254,12 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     mark('api, registry, redis up');
 
     // the app's image: busybox from the host with a web root, pushed as REGISTRY/web:v1
-    const images = await ImageService.open(imageRoots(root));
-    const busybox = await bootstrapImage(images, 'busybox');
-    const site = join(base, 'site');
-    mkdirSync(join(site, 'www'), { recursive: true });
-    writeFileSync(join(site, 'www', 'index.html'), 'hello from v1\n');
-    writeFileSync(join(site, 'www', 'health'), 'ok\n');
-    const layer = await images.layerFromDirectory(site);
-    const ref = `${registryHost}/web:v1`;
-    const image = await images.commit(
-      {
-        ...busybox.config,
-        rootfs: { type: 'layers', diff_ids: [...busybox.config.rootfs.diff_ids, layer.diffId] },
-        config: { ...busybox.config.config, Cmd: ['httpd', '-f', '-p', '5000', '-h', '/www'] },
-      },
-      [...busybox.manifest.layers, layer.descriptor],
-      ref,
-    );
-    await pushImage(
-      images,
-      new RegistryClient(registryHost, {
-        ...registryTransport({ PAAS_ROOT: root }),
-        credentials: registryLogins.builder,
-      }),
-      image,
-      parseNormalizedReference(ref),
+    images = await ImageService.open(imageRoots(root));
+    await pushSite(
+      await bootstrapImage(images, 'busybox'),
+      'web:v1',
+      { 'www/index.html': 'hello from v1\n', 'www/health': 'ok\n' },
+      ['httpd', '-f', '-p', '5000', '-h', '/www'],
     );
     mark('image pushed');
 
@@ -560,6 +614,111 @@ describe('a 3-node cluster', { timeout: 300_000 }, () => {
     }
     mark(`n3 removed: ${sent} requests through the router meanwhile, ${failed.length} failed`);
     assert.deepEqual(failed, [], `of ${sent} requests through the router`);
+  });
+  it('runs a postgres add-on on one node: an attached app connects from the others, an app not attached cannot', async () => {
+    const t = Date.now();
+    const call = (method: string, path: string, body?: unknown, status?: number): Promise<unknown> =>
+      callApi(api?.url ?? '', token(), method, path, body, status, apiCa());
+    // the apps' image: the host's PostgreSQL client on busybox, with a CGI script that runs psql;
+    // made here and pulled by the nodes. The add-on's own image is its agent's to make.
+    const pushed = bootstrapImage(images, 'postgres').then((postgres) =>
+      pushSite(postgres, 'notes:v1', { 'www/health': 'ok\n', 'www/cgi-bin/visit': VISIT }),
+    );
+    for (const name of ['notes', 'outsider']) await call('POST', '/api/apps', { name }, 201);
+    const created = (await call('POST', '/api/apps/notes/addons', { type: 'postgres', name: 'notes-db' }, 201)) as {
+      id: string;
+      node: string | null;
+    };
+    // placement chose the node: everything below follows it
+    const home = cluster?.nodes.find((n) => n.name === created.node);
+    assert.ok(home, `notes-db is on a node of the cluster (${created.node})`);
+    const url = ((await call('GET', '/api/apps/notes/config-vars')) as Record<string, string>)['DATABASE_URL'] ?? '';
+    const m = /^postgres:\/\/postgres:[^@]+@([\d.]+):(\d+)\/postgres$/.exec(url);
+    assert.ok(m, `DATABASE_URL is a postgres URL: ${url}`);
+    assert.equal(m[1], home.ip, "the URL names its node's service address (the address it joined with)");
+    // the app not attached knows the URL, password and all
+    await call('PATCH', '/api/apps/outsider/config-vars', { DATABASE_URL: url }, 200);
+
+    // one instance of each app on every node: an attached one away from the add-on, an outsider at its side
+    const imageRef = await pushed;
+    const pushedAfter = Date.now() - t;
+    const nodes = (await ds.manager.find(Node)).filter((n) => n.state === 'up').map((n) => n.name);
+    assert.ok(nodes.length >= 2, `two nodes up at least: ${nodes.join(', ')}`);
+    const placed = async (name: string): Promise<(Instance & { node: string })[]> => {
+      const appId = (await ds.manager.findOneByOrFail(App, { name })).id;
+      const release = await createRelease(ds, {
+        appId,
+        description: 'Deploy v1',
+        imageRef,
+        imageDigest: null,
+        processTypes: { web: `printf '%s' "$DATABASE_URL" > /tmp/db-url && exec httpd -f -p $PORT -h /www` },
+        healthchecks: { web: [{ type: 'startup', path: '/health', content: 'ok', attempts: 100, wait: 0 }] },
+        createdBy: 'e2e',
+      });
+      await scale(nodes.length, name);
+      return waitFor(`${name}: an instance up on each of ${nodes.join(', ')}`, 60_000, async () => {
+        const list = await instances(appId);
+        return (
+          list.length === nodes.length &&
+          list.every((i) => i.state === 'up' && i.releaseId === release.id) &&
+          new Set(list.map((i) => i.node)).size === nodes.length &&
+          list
+        );
+      });
+    };
+    const [attached, outsiders, upAfter] = await Promise.all([
+      placed('notes'),
+      placed('outsider'),
+      waitFor('notes-db up', 60_000, async () => {
+        const { state } = (await call('GET', '/api/addons/notes-db')) as { state: string };
+        return state === 'up' && Date.now() - t;
+      }),
+    ]);
+    mark(
+      `notes-db up after ${upAfter} ms (its image made on ${home.name}), the apps' image pushed after ${pushedAfter} ms, both apps up after ${Date.now() - t} ms`,
+    );
+    // as on one host: its agent made the image from the node's own binaries (nothing pulled)
+    assert.match(cluster?.agentLog(home.index) ?? '', /Bootstrapping postgres from the host's binaries/);
+
+    // through psql in the instances: a row each, the ones on other nodes first (across the nodes' network)
+    const visit = (i: Instance & { node: string }): Promise<{ status: number; body: string }> =>
+      get(`http://${i.address}/cgi-bin/visit?${i.node}`, undefined, 15_000);
+    const order = [...attached.filter((i) => i.node !== home.name), ...attached.filter((i) => i.node === home.name)];
+    assert.ok(order[0]?.node !== home.name, 'an attached instance runs on another node than the add-on');
+    let seen = '';
+    for (const i of order) {
+      const res = await visit(i);
+      assert.equal(res.status, 200, `notes on ${i.node}: ${res.body}`);
+      seen = res.body.trim();
+    }
+    assert.equal(
+      seen,
+      order
+        .map((i) => i.node)
+        .sort()
+        .join(','),
+      'every row is in the one database',
+    );
+    // the outsider with the URL and the password, on the add-on's node and on the others: its
+    // packets drop before they reach the add-on (a timeout, not a refused password)
+    assert.ok(outsiders.some((i) => i.node === home.name) && outsiders.some((i) => i.node !== home.name));
+    for (const [i, res] of await Promise.all(outsiders.map(async (i) => [i, await visit(i)] as const))) {
+      assert.equal(res.status, 503, `outsider on ${i.node} reached notes-db: ${res.body}`);
+      assert.match(res.body, /timeout expired/, `outsider on ${i.node}`);
+    }
+
+    // destroyed: its volume goes from its node, then its row
+    const volume = join(home.root, 'volumes', addonVolume('notes-db', created.id));
+    assert.ok(existsSync(volume), `its volume is on ${home.name}`);
+    await call('DELETE', '/api/addons/notes-db?confirm=notes-db', undefined, 204);
+    await waitFor(
+      `its volume gone from ${home.name}`,
+      30_000,
+      async () => !existsSync(volume) && !(await ds.manager.findOneBy(Addon, { name: 'notes-db' })),
+    );
+    const config = (await call('GET', '/api/apps/notes/config-vars')) as Record<string, string>;
+    assert.equal(config['DATABASE_URL'], undefined);
+    mark(`add-on phase done in ${Date.now() - t} ms`);
   });
 });
 

@@ -390,7 +390,7 @@ export class AddonsService {
     const { first: from, last: to } = this.config.addonPorts;
     const held = new Set((await em.find(Addon, { select: { port: true } })).map((a) => a.port));
     // the next one after the highest held, wrapping: a port freed a moment ago is taken last, as
-    // a container made before a detach may still hold a reach entry for it until it is replaced
+    // a one-off run or release phase started before a detach keeps its reach entry until it exits
     const start = held.size === 0 ? from : Math.max(...held) + 1;
     for (let i = 0; i <= to - from; i++) {
       const port = from + ((start - from + i) % (to - from + 1));
