@@ -101,6 +101,9 @@ same_everywhere "it is the controlling terminal (of a session it leads)" $'ctty\
   sh -c 'exec 3</dev/tty && echo ctty; [ "$(cut -d" " -f6 /proc/$$/stat)" = $$ ] && echo leader'
 same_everywhere "a non-root user owns its terminal (the group stays tty)" $'65534 5' \
   '.process.user={uid:65534,gid:65534}' '' sh -c 'stat -c "%u %g" $(tty)'
+same_everywhere "in a user namespace (the terminal owned by the mapped root)" $'/dev/pts/0\n0 0' \
+  '.linux.namespaces+=[{type:"user"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}] | .mounts=[.mounts[] | if .destination=="/dev/pts" then .options-=["gid=5"] else . end]' \
+  '' sh -c 'tty; stat -c "%u %g" $(tty)'
 
 name_sent() {
   local r=$1
