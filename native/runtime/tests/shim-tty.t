@@ -54,6 +54,13 @@ while read -r rt _; do
   check "[$rt] next client works (got: $(tr '\n' '|' <<<"$out"))" test "$out" = $'again\ngot:again'
   wait_until 10 shim_gone "$rt" bad
 
+  # --tty for a config without a terminal: the runtime refuses the console socket.
+  make_bundle "$rt" notty '["true"]' >/dev/null
+  start_shim "$rt" notty --tty
+  check "[$rt] --tty without process.terminal: start fails (got: ${SHIM_OUT:0:200})" \
+    test "$SHIM_RC" != 0 -a "${SHIM_OUT#paas-shim: create container}" != "$SHIM_OUT"
+  check "[$rt] ... and leaves no console socket" test ! -e "$(state_dir "$rt" notty)/console.sock"
+
   check "[$rt] nothing left" leftovers "$rt"
 done < <(shim_runtimes)
 

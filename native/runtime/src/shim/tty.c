@@ -47,15 +47,16 @@ shim_console_receive (int listen_fd, libpaas_error_t *err)
 
   /* The runtime's create has returned: its connection and message are queued already. */
   cleanup_close int conn = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC);
-  if (conn < 0)
-    return libpaas_make_error (err, errno == EAGAIN ? 0 : errno,
-                               "receive the terminal: the runtime did not connect to the "
-                               "console socket");
-  do
-    n = recvmsg (conn, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
+  if (conn < 0 && errno != EAGAIN)
     return libpaas_make_error (err, errno, "receive the terminal");
+  do
+    n = conn < 0 ? 0 : recvmsg (conn, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN)
+    return libpaas_make_error (err, errno, "receive the terminal");
+  if (n <= 0)
+    return libpaas_make_error (err, 0, "receive the terminal: the runtime sent none (does "
+                               "config.json have `process.terminal: true`?)");
   for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
         && c->cmsg_len >= CMSG_LEN (sizeof (int)))
