@@ -1,5 +1,5 @@
 /* Unit tests of paas-shim's pure parts: restart policy math, JSON escaping, UTF-8 cuts,
- * RFC 3339 times, signal names. Built and run by tests/shim-unit.t; prints TAP lines. */
+ * RFC 3339 times, signal names, attach frames. Built and run by tests/shim-unit.t; prints TAP lines. */
 #include "shim.h"
 
 #include <signal.h>
@@ -130,6 +130,27 @@ main (void)
          "signals: parse names and numbers");
   check (strcmp (shim_signal_name (SIGKILL), "KILL") == 0 && shim_signal_name (77) == NULL,
          "signals: names");
+  {
+    struct shim_attach_frame f;
+    const unsigned char data[] = { 'd', 0, 3, 'a', 'b', 'c', 'w' };
+    const unsigned char resize[] = { 'w', 0, 4, 0, 40, 1, 44 };
+    const unsigned char big[] = { 'd', 0x10, 0x01 };      /* 4097 bytes */
+    const unsigned char bad_resize[] = { 'w', 0, 3, 0, 0, 0 };
+    const unsigned char unknown[] = { 'x', 0, 0 };
+    check (shim_attach_frame (data, 2, &f) == 0 && shim_attach_frame (data, 5, &f) == 0,
+           "attach frame: incomplete header or payload waits");
+    check (shim_attach_frame (data, sizeof data, &f) == 6 && f.type == 'd' && f.len == 3
+               && memcmp (f.payload, "abc", 3) == 0,
+           "attach frame: data frame, the next frame's byte left alone");
+    check (shim_attach_frame (resize, sizeof resize, &f) == 7 && f.type == 'w' && f.rows == 40
+               && f.cols == 300,
+           "attach frame: resize, big-endian rows and cols");
+    check (shim_attach_frame (big, sizeof big, &f) < 0, "attach frame: payload over 4096 refused");
+    check (shim_attach_frame (bad_resize, sizeof bad_resize, &f) < 0,
+           "attach frame: resize not 4 bytes refused");
+    check (shim_attach_frame (unknown, sizeof unknown, &f) < 0, "attach frame: unknown type refused");
+  }
+
   struct shim_cgroup cg;
   libpaas_error_t err = NULL;
   char file[PATH_MAX + 32];

@@ -279,6 +279,39 @@ parse_caps (json_t *caps, const char *f, struct paas_process *p, libpaas_error_t
   return 0;
 }
 
+/* {height, width}: both required (runtime-spec), each a terminal dimension (0-65535). */
+static int
+parse_console_size (json_t *proc, const char *f, struct paas_process *p, libpaas_error_t *err)
+{
+  char fc[FIELD_MAX], fi[FIELD_MAX];
+  json_t *size;
+  int64_t h = 0, w = 0;
+  bool present = false;
+  if (get_object (proc, f, "consoleSize", &size, false, err) < 0)
+    return -1;
+  if (size == NULL)
+    return 0;
+  sub (fc, f, "consoleSize");
+  if (get_int (size, fc, "height", 0, UINT16_MAX, &h, &present, err) < 0)
+    return -1;
+  if (!present)
+    {
+      sub (fi, fc, "height");
+      return bad (err, fi, "missing");
+    }
+  if (get_int (size, fc, "width", 0, UINT16_MAX, &w, &present, err) < 0)
+    return -1;
+  if (!present)
+    {
+      sub (fi, fc, "width");
+      return bad (err, fi, "missing");
+    }
+  p->has_console_size = true;
+  p->console_height = h;
+  p->console_width = w;
+  return 0;
+}
+
 static int
 parse_process (json_t *proc, const char *f, struct paas_process **out, libpaas_error_t *err)
 {
@@ -311,6 +344,8 @@ parse_process (json_t *proc, const char *f, struct paas_process **out, libpaas_e
       return bad (err, fi, "must be an absolute path");
     }
   if (get_bool (proc, f, "terminal", &p->terminal, err) < 0)
+    return -1;
+  if (parse_console_size (proc, f, p, err) < 0)
     return -1;
   if (get_bool (proc, f, "noNewPrivileges", &p->no_new_privileges, err) < 0
       || get_string (proc, f, "apparmorProfile", &p->apparmor_profile, false, err) < 0

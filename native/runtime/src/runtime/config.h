@@ -153,6 +153,8 @@ struct paas_process
   size_t n_env;
   char *cwd;
   bool terminal;
+  bool has_console_size; /* process.consoleSize, applied to the terminal */
+  unsigned short console_height, console_width;
   uid_t uid;
   gid_t gid;
   gid_t *additional_gids;

@@ -37,6 +37,7 @@
 #include "seccomp-filter.h"
 #include "state.h"
 #include "sync.h"
+#include "terminal.h"
 #include "utils.h"
 
 struct create_ctx
@@ -52,6 +53,7 @@ struct create_ctx
   bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns;
   int state_dirfd; /* locked (flock) by the runtime; never inherited by the container */
   int fifo_fd;     /* O_PATH of exec.fifo, for the container to reopen for writing */
+  int console_fd;  /* connected --console-socket when process.terminal, else -1 */
   int sock[2];
   pid_t pid;
 };
@@ -153,7 +155,17 @@ container_init (struct create_ctx *c)
       libpaas_make_error (&err, errno, "sethostname `%s`", cfg->hostname);
       child_fail (c, &err);
     }
-  if (paas_rootfs_prepare (&mctx, &err) < 0 || paas_rootfs_finalize (&mctx, &err) < 0)
+  if (paas_rootfs_prepare (&mctx, &err) < 0)
+    child_fail (c, &err);
+  /* In the new root, before /dev may turn read-only, while still privileged. */
+  if (c->console_fd >= 0)
+    {
+      if (paas_terminal_setup (c->console_fd, cfg->process, true, &err) < 0)
+        child_fail (c, &err);
+      close (c->console_fd);
+      c->console_fd = -1;
+    }
+  if (paas_rootfs_finalize (&mctx, &err) < 0)
     child_fail (c, &err);
   if (paas_process_prepare (cfg->process, &err) < 0
       || paas_process_find_executable (cfg->process, &c->exe, &err) < 0)
@@ -240,6 +252,8 @@ ctx_release (struct create_ctx *c)
     close (c->state_dirfd);
   if (c->fifo_fd >= 0)
     close (c->fifo_fd);
+  if (c->console_fd >= 0)
+    close (c->console_fd);
 }
 
 
@@ -256,8 +270,6 @@ validate (struct create_ctx *c, libpaas_error_t *err)
   if (paas_config_load (c->bundle, &c->config, err) < 0)
     return -1;
   cfg = c->config;
-  if (cfg->process->terminal)
-    return libpaas_make_error (err, 0, "invalid `process.terminal`: terminal not supported");
   if (!cfg->namespaces[PAAS_NS_MNT].present)
     return libpaas_make_error (err, 0, "invalid `linux.namespaces`: a mount namespace is required");
   {
@@ -279,7 +291,10 @@ validate (struct create_ctx *c, libpaas_error_t *err)
     return -1;
   if (paas_ns_open_paths (cfg, &c->ns, err) < 0)
     return -1;
-  return paas_cgroup_init (&c->cgroup, cfg->cgroups_path, c->o->id, 0, err);
+  if (paas_cgroup_init (&c->cgroup, cfg->cgroups_path, c->o->id, 0, err) < 0)
+    return -1;
+  /* Last: the socket's owner sees a connection only for a config that got this far. */
+  return paas_terminal_connect (cfg->process, c->o->console_socket, &c->console_fd, err);
 }
 
 static int
@@ -363,6 +378,12 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
     return libpaas_make_error (err, 0, "%s", msg);
   if (tag != MSG_READY)
     return libpaas_make_error (err, 0, "container process exited during setup");
+  /* The master was sent: the console socket is its owner's business now. */
+  if (c->console_fd >= 0)
+    {
+      close (c->console_fd);
+      c->console_fd = -1;
+    }
 
   now_rfc3339 (created);
   st.id = (char *) c->o->id;
@@ -391,7 +412,7 @@ int
 paas_container_create (const struct paas_global *g, const struct paas_create_opts *o,
                        libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .sock = { -1, -1 } };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 } };
   for (int k = 0; k < PAAS_NS_COUNT; k++)
     c.ns.fd[k] = -1;
   c.cgroup.leaf_fd = -1;
@@ -474,7 +495,7 @@ int
 paas_container_run (const struct paas_global *g, const struct paas_create_opts *o, bool detach,
                     libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .sock = { -1, -1 }, .run_mode = true };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .run_mode = true };
   struct paas_state st;
   int code;
   for (int k = 0; k < PAAS_NS_COUNT; k++)

@@ -17,6 +17,7 @@ struct paas_create_opts
   const char *pid_file;
   const char *config_file; /* NULL: config.json */
   int preserve_fds;        /* fds 3..3+N-1 are passed to the container; others are closed */
+  const char *console_socket; /* receives the pty master when process.terminal (terminal.h) */
 };
 
 int paas_container_create (const struct paas_global *g, const struct paas_create_opts *o,
@@ -45,6 +46,8 @@ struct paas_exec_opts
   const char *pid_file;
   int preserve_fds;
   bool detach;
+  bool tty;                   /* --tty: the process gets a terminal (as process.terminal) */
+  const char *console_socket; /* receives its pty master */
 };
 /* Returns the exec'd process's exit status (or 0 when detached), < 0 on failure. */
 int paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o,

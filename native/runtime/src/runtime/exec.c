@@ -23,6 +23,7 @@
 #include "seccomp-filter.h"
 #include "state.h"
 #include "sync.h"
+#include "terminal.h"
 #include "utils.h"
 
 /* The process to run: from --process, or the config's process with args (and extras)
@@ -33,7 +34,12 @@ exec_process (const struct paas_exec_opts *o, struct paas_config *cfg, struct pa
 {
   struct paas_process *p;
   if (o->process_file)
-    return paas_process_load (o->process_file, out, err);
+    {
+      if (paas_process_load (o->process_file, out, err) < 0)
+        return -1;
+      (*out)->terminal |= o->tty;
+      return 0;
+    }
   if (o->n_args == 0)
     return libpaas_make_error (err, 0, "exec: no command given");
   p = cfg->process;
@@ -45,6 +51,8 @@ exec_process (const struct paas_exec_opts *o, struct paas_config *cfg, struct pa
   for (int i = 0; i < o->n_args; i++)
     p->args[i] = libpaas_xstrdup (o->args[i]);
   p->n_args = o->n_args;
+  /* The container's own terminal setting is not the exec's: only --tty asks for one (runc). */
+  p->terminal = o->tty;
   if (o->n_env)
     {
       p->env = realloc (p->env, (p->n_env + o->n_env + 1) * sizeof (char *));
@@ -76,7 +84,7 @@ exec_process (const struct paas_exec_opts *o, struct paas_config *cfg, struct pa
 }
 
 static void __attribute__ ((noreturn))
-exec_child (int sock, struct paas_ns_fds *ns, const struct paas_process *p,
+exec_child (int sock, int console_fd, struct paas_ns_fds *ns, const struct paas_process *p,
             const struct paas_seccomp_prog *seccomp, int preserve_fds)
 {
   libpaas_error_t err = NULL;
@@ -86,6 +94,12 @@ exec_child (int sock, struct paas_ns_fds *ns, const struct paas_process *p,
   if (paas_ns_join (ns, 1u << PAAS_NS_PID, &err) < 0 || paas_process_prepare (p, &err) < 0
       || paas_process_find_executable (p, &exe, &err) < 0)
     goto fail;
+  if (console_fd >= 0)
+    {
+      if (paas_terminal_setup (console_fd, p, false, &err) < 0)
+        goto fail;
+      close (console_fd);
+    }
   paas_process_close_fds (preserve_fds);
   if (paas_process_drop_privileges (p, seccomp, &err) < 0
       || paas_process_exec (p, exe, seccomp, &err) < 0)
@@ -106,7 +120,7 @@ paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o
   struct paas_seccomp_prog prog = { 0 };
   struct paas_ns_fds ns;
   struct paas_cgroup cg = { .leaf_fd = -1 };
-  int sock[2] = { -1, -1 };
+  int sock[2] = { -1, -1 }, console_fd = -1;
   pid_t pid = -1;
   char msg[4096];
   int r = -1;
@@ -123,6 +137,8 @@ paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o
   if (paas_config_load (st.bundle, &cfg, err) < 0 || exec_process (o, cfg, &proc, err) < 0)
     goto out;
   if (cfg->seccomp && paas_seccomp_compile (cfg->seccomp, &prog, err) < 0)
+    goto out;
+  if (paas_terminal_connect (proc, o->console_socket, &console_fd, err) < 0)
     goto out;
   if (paas_ns_open_of_pid (st.pid, &ns, err) < 0)
     goto out;
@@ -149,10 +165,15 @@ paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o
   if (pid == 0)
     {
       close (sock[0]);
-      exec_child (sock[1], &ns, proc, prog.filter ? &prog : NULL, o->preserve_fds);
+      exec_child (sock[1], console_fd, &ns, proc, prog.filter ? &prog : NULL, o->preserve_fds);
     }
   close (sock[1]);
   sock[1] = -1;
+  if (console_fd >= 0)
+    {
+      close (console_fd);
+      console_fd = -1;
+    }
   if (cg.ops->enter (&cg, pid, err) < 0 || paas_sync_send (sock[0], MSG_GO, NULL) < 0)
     goto kill_child;
   if (paas_sync_recv (sock[0], msg, sizeof (msg)) == MSG_ERROR)
@@ -172,6 +193,8 @@ out:
   for (int i = 0; i < 2; i++)
     if (sock[i] >= 0)
       close (sock[i]);
+  if (console_fd >= 0)
+    close (console_fd);
   paas_ns_close (&ns);
   if (cg.ops)
     paas_cgroup_release (&cg);

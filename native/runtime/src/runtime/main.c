@@ -1,16 +1,21 @@
 /* paas-runtime: an OCI runtime CLI (a runc/crun-compatible subset).
  *
  *   paas-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB ...
- *     create [--bundle DIR] [--pid-file F] ID   set up, block before exec (exec.fifo)
+ *     create [--bundle DIR] [--pid-file F] [--console-socket S] ID
+ *                                               set up, block before exec (exec.fifo)
  *     start ID                                  release a created container
  *     state ID                                  OCI state JSON (see state.h, cgroup.h)
  *     kill [--all] ID [SIGNAL]                  TERM/SIGTERM/15 style; default TERM
  *     delete [--force] ID                       remove state and cgroup (kill first with -f)
- *     run [--bundle DIR] [--pid-file F] [--detach] ID
+ *     run [--bundle DIR] [--pid-file F] [--detach] [--console-socket S] ID
  *                                               create+start+wait+delete; exit status of the
  *                                               container (128+N when killed by signal N)
  *     exec [--process F] [--env K=V] [--cwd D] [--user U[:G]] [--detach] [--pid-file F]
- *          ID [--] CMD...                       run a process inside a running container
+ *          [--tty --console-socket S] ID [--] CMD...
+ *                                               run a process inside a running container
+ *   A terminal (process.terminal, exec --tty) needs --console-socket: the socket receives the
+ *   pty master (terminal.h). Unlike runc, run and exec take it in the foreground too (they
+ *   wait and return the exit status; the socket's owner does the terminal I/O).
  *     list [-q]
  *   --version. Default root /run/paas-runtime; bundle defaults to the current directory.
  *   --systemd-cgroup is refused (cgroupfs only); --rootless/--criu are accepted and ignored.
@@ -140,11 +145,8 @@ parse_create (int argc, char **argv, struct paas_create_opts *o, bool *detach)
           o->preserve_fds = parse_count (ignored);
           continue;
         }
-      if (opt_value (argc, argv, &i, "--console-socket", NULL, &ignored))
-        {
-          fprintf (stderr, "paas-runtime: invalid `--console-socket`: terminal not supported\n");
-          exit (1);
-        }
+      if (opt_value (argc, argv, &i, "--console-socket", NULL, &o->console_socket))
+        continue;
       if (detach && opt_flag (argv[i], "--detach", "-d"))
         {
           *detach = true;
@@ -290,7 +292,8 @@ cmd_exec (struct cli *cli, int argc, char **argv)
       if (opt_value (argc, argv, &i, "--process", "-p", &o.process_file)
           || opt_value (argc, argv, &i, "--cwd", NULL, &o.cwd)
           || opt_value (argc, argv, &i, "--user", "-u", &o.user)
-          || opt_value (argc, argv, &i, "--pid-file", NULL, &o.pid_file))
+          || opt_value (argc, argv, &i, "--pid-file", NULL, &o.pid_file)
+          || opt_value (argc, argv, &i, "--console-socket", NULL, &o.console_socket))
         continue;
       if (opt_value (argc, argv, &i, "--preserve-fds", NULL, &v))
         {
@@ -308,7 +311,10 @@ cmd_exec (struct cli *cli, int argc, char **argv)
           continue;
         }
       if (opt_flag (argv[i], "--tty", "-t"))
-        return usage_error ("invalid `%s`: terminal not supported", argv[i]);
+        {
+          o.tty = true;
+          continue;
+        }
       if (opt_flag (argv[i], "--no-new-privs", NULL))
         continue;
       return usage_error ("unknown option `%s`", argv[i]);

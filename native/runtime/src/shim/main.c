@@ -39,6 +39,9 @@ static const char usage_text[] =
     "  --log-max-files N       files kept including the current one (default 1)\n"
     "  --restart POLICY        no | on-failure[:N] | always | unless-stopped (default no)\n"
     "  --stdin                 give the container a stdin pipe fed from the fifo STATE-DIR/stdin\n"
+    "  --tty                   the config has process.terminal: take the pty master from the\n"
+    "                          runtime (--console-socket), log its output, serve it to clients\n"
+    "                          of STATE-DIR/attach.sock (input, output, resize)\n"
     "  --stop-signal SIG       signal forwarded on SIGTERM/SIGINT to the shim (default TERM)\n"
     "  --stop-timeout SECS     SIGKILL this long after the stop signal (default 10)\n"
     "  --publish SPEC          tcp:LISTEN_IP:PORT:TARGET_IP:PORT served by a paas-proxy the\n"
@@ -63,6 +66,7 @@ enum
   OPT_LOG_MAX_FILES,
   OPT_RESTART,
   OPT_STDIN,
+  OPT_TTY,
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
   OPT_FOREGROUND,
@@ -84,6 +88,7 @@ static const struct option options[] = {
   { "log-max-files", required_argument, NULL, OPT_LOG_MAX_FILES },
   { "restart", required_argument, NULL, OPT_RESTART },
   { "stdin", no_argument, NULL, OPT_STDIN },
+  { "tty", no_argument, NULL, OPT_TTY },
   { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
   { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
   { "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -218,6 +223,9 @@ parse_args (int argc, char **argv, struct shim_config *cfg, bool *foreground,
         case OPT_STDIN:
           cfg->stdin_pipe = true;
           break;
+        case OPT_TTY:
+          cfg->tty = true;
+          break;
         case OPT_STOP_SIGNAL:
           cfg->stop_signal = shim_signal_parse (optarg);
           if (cfg->stop_signal < 0)
@@ -255,6 +263,9 @@ parse_args (int argc, char **argv, struct shim_config *cfg, bool *foreground,
                                "--runtime, --bundle, --id and --state-dir are required");
   if (cfg->id[0] == '\0' || strlen (cfg->id) > 1024)
     return libpaas_make_error (err, 0, "bad container id `%s`", cfg->id);
+  if (cfg->tty && cfg->stdin_pipe)
+    return libpaas_make_error (err, 0, "`--stdin` with `--tty`: a terminal's input comes "
+                               "through the attach socket");
   if (cfg->n_publish > 0 && cfg->proxy_path == NULL)
     {
       char self[PATH_MAX];

@@ -7,6 +7,9 @@
  *   restart:  after the back-off delay, run again; status.json tracks every transition
  *   stop:     SIGTERM/SIGINT to the shim: forward the stop signal, SIGKILL after the stop
  *             timeout, never restart, then exit
+ *   --tty:    the runtime hands the pty master over the console socket during create; its
+ *             output is logged as stdout and copied to the attach clients, whose frames
+ *             (tty.c) are typed into it or resize it
  *
  * The shim is a child subreaper: the runtime's create process exits and leaves the
  * container's init to us, so waitpid() gives its real exit status. Everything is
@@ -21,10 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 enum phase
@@ -32,6 +38,14 @@ enum phase
   PHASE_RUNNING,
   PHASE_BACKOFF,
   PHASE_DONE,
+};
+
+struct attach_client
+{
+  int fd;   /* -1: free slot */
+  bool eof; /* the client shut down its side: it still gets output */
+  size_t len;
+  unsigned char buf[SHIM_ATTACH_HEADER + SHIM_ATTACH_PAYLOAD_MAX];
 };
 
 struct monitor
@@ -46,6 +60,12 @@ struct monitor
   int in_fd;          /* write end of the container's stdin */
   int fifo_fd;        /* read end of <state>/stdin */
   size_t in_len, in_off;
+  int master_fd;      /* --tty: the pty master while the container runs */
+  int attach_fd;      /* --tty: the listening attach socket */
+  size_t tin_len, tin_off; /* a client's input not yet written to the terminal */
+  char attach_path[PATH_MAX];
+  char tin_buf[SHIM_ATTACH_PAYLOAD_MAX];
+  struct attach_client clients[SHIM_ATTACH_MAX];
   pid_t pid;       /* container init while it runs, else 0 */
   pid_t proxy_pid; /* paas-proxy (proxy.c), else 0 */
   struct shim_cgroup cg;
@@ -161,6 +181,159 @@ runtime_delete (struct monitor *m)
     shim_warn ("delete container `%s`: runtime exited with status %d", m->cfg->id, rc);
 }
 
+/* ---- the terminal (--tty) ---- */
+
+static void
+client_drop (struct attach_client *c)
+{
+  close_fd (&c->fd);
+  c->len = 0;
+  c->eof = false;
+}
+
+static void
+clients_drop_all (struct monitor *m)
+{
+  for (int i = 0; i < SHIM_ATTACH_MAX; i++)
+    client_drop (&m->clients[i]);
+}
+
+/* Terminal output to every client. One that cannot take it now (its socket buffer full) is
+ * disconnected rather than slowing the log or the other clients down. */
+static void
+broadcast (struct monitor *m, const char *data, size_t len)
+{
+  for (int i = 0; i < SHIM_ATTACH_MAX; i++)
+    {
+      struct attach_client *c = &m->clients[i];
+      if (c->fd >= 0 && send (c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) len)
+        {
+          shim_warn ("attach client %d gone or too slow: disconnected", c->fd);
+          client_drop (c);
+        }
+    }
+}
+
+/* Pending input -> the master. EAGAIN keeps it pending (the process does not read its
+ * terminal); any other error means the terminal is gone, and the input with it. */
+static void
+tty_flush_input (struct monitor *m)
+{
+  while (m->master_fd >= 0 && m->tin_off < m->tin_len)
+    {
+      ssize_t w = write (m->master_fd, m->tin_buf + m->tin_off, m->tin_len - m->tin_off);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0 && errno == EAGAIN)
+        return;
+      if (w < 0)
+        break;
+      m->tin_off += w;
+    }
+  m->tin_len = m->tin_off = 0;
+}
+
+/* A client's complete frames: resizes at once, input once the previous input is written
+ * (frames stay in order; a client waits while the terminal's input is full). */
+static void
+client_frames (struct monitor *m, struct attach_client *c)
+{
+  size_t off = 0;
+  while (c->fd >= 0 && m->tin_len == 0)
+    {
+      struct shim_attach_frame f;
+      int n = shim_attach_frame (c->buf + off, c->len - off, &f);
+      if (n < 0)
+        {
+          shim_warn ("attach client %d: malformed frame: disconnected", c->fd);
+          client_drop (c);
+          return;
+        }
+      if (n == 0)
+        break;
+      if (f.type == SHIM_ATTACH_RESIZE)
+        {
+          struct winsize ws = { .ws_row = f.rows, .ws_col = f.cols };
+          if (m->master_fd >= 0 && ioctl (m->master_fd, TIOCSWINSZ, &ws) < 0)
+            shim_warn ("resize the terminal: %s", strerror (errno));
+        }
+      else
+        {
+          memcpy (m->tin_buf, f.payload, f.len);
+          m->tin_len = f.len;
+          m->tin_off = 0;
+          tty_flush_input (m);
+        }
+      off += n;
+    }
+  if (off > 0)
+    {
+      memmove (c->buf, c->buf + off, c->len - off);
+      c->len -= off;
+    }
+}
+
+static void
+clients_frames_all (struct monitor *m)
+{
+  for (int i = 0; i < SHIM_ATTACH_MAX; i++)
+    if (m->clients[i].fd >= 0 && m->clients[i].len > 0)
+      client_frames (m, &m->clients[i]);
+}
+
+static void
+client_read (struct monitor *m, struct attach_client *c)
+{
+  ssize_t r = read (c->fd, c->buf + c->len, sizeof c->buf - c->len);
+  if (r < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (r < 0)
+    {
+      client_drop (c);
+      return;
+    }
+  if (r == 0)
+    c->eof = true;
+  c->len += r > 0 ? (size_t) r : 0;
+  client_frames (m, c);
+}
+
+/* New clients get a free slot while a terminal exists; otherwise (nothing runs, or
+ * SHIM_ATTACH_MAX clients already) they are closed at once: EOF. */
+static void
+attach_accept (struct monitor *m)
+{
+  for (;;)
+    {
+      int fd = accept4 (m->attach_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      struct attach_client *c = NULL;
+      if (fd < 0)
+        return;
+      for (int i = 0; m->master_fd >= 0 && i < SHIM_ATTACH_MAX && c == NULL; i++)
+        if (m->clients[i].fd < 0)
+          c = &m->clients[i];
+      if (c == NULL)
+        {
+          close (fd);
+          continue;
+        }
+      c->fd = fd;
+      c->len = 0;
+      c->eof = false;
+    }
+}
+
+/* The terminal has no process left (EIO) or the run is over. */
+static void
+tty_close (struct monitor *m)
+{
+  if (m->master_fd >= 0)
+    shim_log_flush (&m->log, &out_stream);
+  close_fd (&m->master_fd);
+  clients_drop_all (m);
+  m->tin_len = m->tin_off = 0;
+}
+
 enum drain_result
 {
   DRAIN_EOF,
@@ -181,6 +354,8 @@ drain (struct monitor *m, int fd, struct shim_log_stream *stream, int budget)
       if (r == 0)
         return DRAIN_EOF;
       shim_log_feed (&m->log, stream, io_buf, r);
+      if (fd == m->master_fd)
+        broadcast (m, io_buf, r);
     }
   return DRAIN_MORE;
 }
@@ -203,9 +378,12 @@ close_stdio (struct monitor *m, bool keep_output)
         drain (m, m->out_fd, &out_stream, 1 << 20);
       if (m->err_fd >= 0)
         drain (m, m->err_fd, &err_stream, 1 << 20);
+      if (m->master_fd >= 0)
+        drain (m, m->master_fd, &out_stream, 1 << 20);
       shim_log_flush (&m->log, &out_stream);
       shim_log_flush (&m->log, &err_stream);
     }
+  tty_close (m);
   out_stream.len = err_stream.len = 0;
   close_fd (&m->out_fd);
   close_fd (&m->err_fd);
@@ -255,15 +433,24 @@ static int
 run_container (struct monitor *m, libpaas_error_t *err)
 {
   const struct shim_config *cfg = m->cfg;
-  char pid_file[PATH_MAX], msg[1024];
+  char pid_file[PATH_MAX], console_path[PATH_MAX], msg[1024];
   int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
-  int rc;
+  cleanup_close int console_fd = -1;
+  const char *create_args[10];
+  int rc, k = 0;
 
   if (snprintf (pid_file, sizeof pid_file, "%s/%s", cfg->state_dir, SHIM_FILE_CONTAINER_PID)
       >= (int) sizeof pid_file)
     return libpaas_make_error (err, ENAMETOOLONG, "pid file in `%s`", cfg->state_dir);
   (void) unlink (pid_file);
   out_stream.len = err_stream.len = 0;
+  if (cfg->tty)
+    {
+      console_fd = shim_unix_listen (cfg->state_dir, SHIM_FILE_CONSOLE, console_path,
+                                     sizeof console_path, err);
+      if (console_fd < 0)
+        return libpaas_error_prepend (err, "create container `%s`", cfg->id);
+    }
 
   if (pipe2 (outp, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0
       || (cfg->stdin_pipe && pipe2 (inp, O_CLOEXEC) < 0))
@@ -278,7 +465,17 @@ run_container (struct monitor *m, libpaas_error_t *err)
       return libpaas_make_error (err, e, "create stdio pipes");
     }
 
-  const char *create_args[] = { "--bundle", cfg->bundle, "--pid-file", pid_file, cfg->id, NULL };
+  create_args[k++] = "--bundle";
+  create_args[k++] = cfg->bundle;
+  create_args[k++] = "--pid-file";
+  create_args[k++] = pid_file;
+  if (cfg->tty)
+    {
+      create_args[k++] = "--console-socket";
+      create_args[k++] = console_path;
+    }
+  create_args[k++] = cfg->id;
+  create_args[k] = NULL;
   rc = shim_runtime_run (&cfg->runtime, "create", create_args,
                          inp[0] >= 0 ? inp[0] : SHIM_FD_NULL, outp[1], errp[1], NULL, 0, err);
   close_fd (&outp[1]);
@@ -291,6 +488,18 @@ run_container (struct monitor *m, libpaas_error_t *err)
   shim_set_nonblock (m->err_fd);
   if (m->in_fd >= 0)
     shim_set_nonblock (m->in_fd);
+  if (cfg->tty)
+    {
+      if (rc == 0)
+        {
+          m->master_fd = shim_console_receive (console_fd, err);
+          rc = m->master_fd < 0 ? -1 : 0;
+          if (m->master_fd >= 0)
+            shim_set_nonblock (m->master_fd);
+        }
+      close_fd (&console_fd);
+      (void) unlink (console_path);
+    }
 
   if (rc != 0)
     {
@@ -558,8 +767,9 @@ loop (struct monitor *m)
 {
   while (m->phase != PHASE_DONE)
     {
-      struct pollfd pfd[5];
-      int n = 0, i_out = -1, i_err = -1, i_fifo = -1, i_in = -1;
+      struct pollfd pfd[7 + SHIM_ATTACH_MAX];
+      int n = 0, i_out = -1, i_err = -1, i_fifo = -1, i_in = -1, i_master = -1, i_attach = -1;
+      int i_client[SHIM_ATTACH_MAX];
 
       pfd[n++] = (struct pollfd){ .fd = m->sfd, .events = POLLIN };
       if (m->out_fd >= 0)
@@ -582,6 +792,27 @@ loop (struct monitor *m)
           i_in = n;
           pfd[n++] = (struct pollfd){ .fd = m->in_fd, .events = POLLOUT };
         }
+      if (m->master_fd >= 0)
+        {
+          i_master = n;
+          pfd[n++] = (struct pollfd){ .fd = m->master_fd,
+                                      .events = POLLIN | (m->tin_len > 0 ? POLLOUT : 0) };
+        }
+      if (m->attach_fd >= 0)
+        {
+          i_attach = n;
+          pfd[n++] = (struct pollfd){ .fd = m->attach_fd, .events = POLLIN };
+        }
+      for (int i = 0; i < SHIM_ATTACH_MAX; i++)
+        {
+          struct attach_client *c = &m->clients[i];
+          i_client[i] = -1;
+          if (c->fd >= 0 && !c->eof && m->tin_len == 0 && c->len < sizeof c->buf)
+            {
+              i_client[i] = n;
+              pfd[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+            }
+        }
 
       int r = poll (pfd, n, poll_timeout (m));
       if (r < 0 && errno != EINTR)
@@ -601,6 +832,22 @@ loop (struct monitor *m)
           if (i_fifo >= 0 || i_in >= 0)
             pump_stdin (m, i_fifo >= 0 ? pfd[i_fifo].revents : 0,
                         i_in >= 0 ? pfd[i_in].revents : 0);
+          if (i_master >= 0 && m->master_fd >= 0 && pfd[i_master].revents)
+            {
+              if (pfd[i_master].revents & POLLOUT)
+                {
+                  tty_flush_input (m);
+                  if (m->tin_len == 0)
+                    clients_frames_all (m);
+                }
+              if (drain (m, m->master_fd, &out_stream, 16) == DRAIN_EOF)
+                tty_close (m);
+            }
+          for (int i = 0; i < SHIM_ATTACH_MAX; i++)
+            if (i_client[i] >= 0 && m->clients[i].fd >= 0 && pfd[i_client[i]].revents)
+              client_read (m, &m->clients[i]);
+          if (i_attach >= 0 && pfd[i_attach].revents)
+            attach_accept (m);
           if (pfd[0].revents)
             handle_signals (m);
         }
@@ -653,6 +900,13 @@ setup (struct monitor *m, libpaas_error_t *err)
       if (mkfifo (m->fifo_path, 0600) < 0 && errno != EEXIST)
         return libpaas_make_error (err, errno, "mkfifo `%s`", m->fifo_path);
     }
+  if (cfg->tty)
+    {
+      m->attach_fd = shim_unix_listen (cfg->state_dir, SHIM_FILE_ATTACH, m->attach_path,
+                                       sizeof m->attach_path, err);
+      if (m->attach_fd < 0)
+        return -1;
+    }
   return shim_state_write_pid (cfg->state_dir, getpid (), err);
 }
 
@@ -666,6 +920,9 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
   m->cfg = cfg;
   m->sync_fd = sync_fd;
   m->sfd = m->out_fd = m->err_fd = m->in_fd = m->fifo_fd = -1;
+  m->master_fd = m->attach_fd = -1;
+  for (int i = 0; i < SHIM_ATTACH_MAX; i++)
+    m->clients[i].fd = -1;
   m->log.fd = -1;
   m->phase = PHASE_RUNNING;
   shim_restart_format (&cfg->restart, m->policy, sizeof m->policy);
@@ -696,6 +953,8 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
       shim_proxy_stop (&m->proxy_pid);
       report (m, "error %s", m->error);
       write_status (m, "failed");
+      if (m->attach_fd >= 0)
+        (void) unlink (m->attach_path);
       shim_state_remove (cfg->state_dir, SHIM_FILE_PID);
       return 1;
     }
@@ -708,6 +967,8 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
   shim_log_close (&m->log);
   if (cfg->stdin_pipe)
     (void) unlink (m->fifo_path);
+  if (m->attach_fd >= 0)
+    (void) unlink (m->attach_path);
   shim_state_remove (cfg->state_dir, SHIM_FILE_PID);
   return 0;
 }

@@ -32,6 +32,8 @@
 #define SHIM_FILE_STDIN "stdin"
 #define SHIM_FILE_SHIM_LOG "shim.log"
 #define SHIM_FILE_DEFAULT_LOG "container.log"
+#define SHIM_FILE_CONSOLE "console.sock" /* --tty: the runtime's --console-socket, during create */
+#define SHIM_FILE_ATTACH "attach.sock"   /* --tty: clients of the terminal */
 
 /* restart.c: restart policy parsing and back-off math (pure functions). */
 enum shim_restart_kind
@@ -160,6 +162,31 @@ int shim_runtime_run (const struct shim_runtime *rt, const char *verb, const cha
                       int fd_in, int fd_out, int fd_err, char *capture, size_t capture_len,
                       libpaas_error_t *err);
 
+/* tty.c: the container's terminal (--tty). */
+#define SHIM_ATTACH_MAX 8            /* attach clients at once */
+#define SHIM_ATTACH_HEADER 3         /* type, payload length (big-endian u16) */
+#define SHIM_ATTACH_PAYLOAD_MAX 4096
+#define SHIM_ATTACH_DATA 'd'   /* client -> shim: bytes typed into the terminal */
+#define SHIM_ATTACH_RESIZE 'w' /* client -> shim: rows, cols (big-endian u16 each) */
+
+struct shim_attach_frame
+{
+  char type;
+  const unsigned char *payload;
+  size_t len;
+  unsigned short rows, cols; /* SHIM_ATTACH_RESIZE */
+};
+
+/* A listening unix socket DIR/NAME (non-blocking, close-on-exec); its path into path. */
+int shim_unix_listen (const char *dir, const char *name, char *path, size_t path_len,
+                      libpaas_error_t *err);
+/* After the runtime's create returned: accepts its connection and returns the pty master it
+ * sent (SCM_RIGHTS). */
+int shim_console_receive (int listen_fd, libpaas_error_t *err);
+/* Parses one client frame at buf: its size (> 0), 0 when incomplete, -1 when malformed
+ * (unknown type, payload over the maximum, a resize that is not 4 bytes). */
+int shim_attach_frame (const unsigned char *buf, size_t len, struct shim_attach_frame *frame);
+
 /* util.c */
 int64_t shim_now_ms (void); /* CLOCK_MONOTONIC */
 void shim_wall_clock (struct timespec *ts);
@@ -188,6 +215,7 @@ struct shim_config
   unsigned log_max_files;
   struct shim_restart_policy restart;
   bool stdin_pipe;
+  bool tty; /* the container has a terminal (process.terminal in its config.json) */
   int stop_signal;
   unsigned stop_timeout_s;
   const char *proxy_path;                /* paas-proxy; NULL: next to the shim */
