@@ -83,6 +83,10 @@ bad "namespaces not an array" "\`linux.namespaces\`: expected an array" '.linux.
 bad "duplicate namespace" "duplicate namespace" '.linux.namespaces+=[{type:"pid"}]'
 bad "memory limit of the wrong type" "\`linux.resources.memory.limit\`: expected an integer" '.linux.resources.memory={limit:"32M"}'
 bad "negative memory limit" "\`linux.resources.memory.limit\`: must be -1" '.linux.resources.memory={limit:-5}'
+bad "swappiness above 100" "\`linux.resources.memory.swappiness\`: 101 out of range (0 to 100)" \
+  '.linux.resources.memory={swappiness:101}'
+bad "disableOOMKiller not a boolean" "\`linux.resources.memory.disableOOMKiller\`: expected a boolean" \
+  '.linux.resources.memory={disableOOMKiller:1}'
 bad "cpu shares of the wrong type" "\`linux.resources.cpu.shares\`: expected an integer" '.linux.resources.cpu={shares:"x"}'
 bad "unknown rlimit" "\`process.rlimits[0].type\`: unknown rlimit" '.process.rlimits=[{type:"RLIMIT_FOO",soft:1,hard:1}]'
 bad "uid of the wrong type" "\`process.user.uid\`: expected an integer" '.process.user.uid="root"'

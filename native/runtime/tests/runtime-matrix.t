@@ -233,6 +233,47 @@ else
   skip "cgroup v1 cpu.shares" "no cgroup v1 cpu controller"
 fi
 
+# Memory swappiness and disableOOMKiller on cgroup v1: written to memory.swappiness and
+# memory.oom_control (the host default, 60 and 0, would read back otherwise). A swappiness
+# above 100 (the spec's range) is refused and leaves no container behind, as runc does; crun
+# hands it to the kernel, which takes up to 200 since Linux 5.8.
+memory_v1() {
+  local r=$1 cmd b id dir sw fail=0
+  cmd=$(runtime_cmd "$r")
+  for sw in 10 50 100; do
+    id=mem$$-$sw
+    bundle_for "$r" ".linux.resources.memory={swappiness:$sw,disableOOMKiller:$([ $sw = 10 ] && echo true || echo false)}" sleep 30; b=$BUNDLE
+    dir=/sys/fs/cgroup/memory$CG/$r-$N
+    (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >/dev/null 2>&1) || { echo "create $sw failed"; return 1; }
+    [ "$(cat "$dir/memory.swappiness")" = "$sw" ] || { echo "swappiness $(cat "$dir/memory.swappiness") want $sw"; fail=1; }
+    if [ "$sw" = 10 ]; then
+      grep -qx 'oom_kill_disable 1' "$dir/memory.oom_control" || { echo "oom_control: $(head -1 "$dir/memory.oom_control")"; fail=1; }
+    else
+      grep -qx 'oom_kill_disable 0' "$dir/memory.oom_control" || { echo "oom_control (false): $(head -1 "$dir/memory.oom_control")"; fail=1; }
+    fi
+    $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  done
+  return $fail
+}
+swappiness_refused() {
+  local r=$1 cmd b id=memx$$
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '.linux.resources.memory={swappiness:101}' true; b=$BUNDLE
+  if (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >/dev/null 2>&1); then
+    echo "accepted swappiness 101"; $cmd --root "$TMP/root-$r" delete --force "$id"; return 1
+  fi
+  ! $cmd --root "$TMP/root-$r" state "$id" >/dev/null 2>&1 && [ -z "$(cgroup_dirs "$CG/$r-$N")" ]
+}
+if [ "$(stat -f -c %T /sys/fs/cgroup/memory 2>/dev/null)" = cgroupfs ]; then
+  for r in "${RUNTIMES[@]}"; do
+    check "$r: cgroup v1 memory.swappiness 10/50/100 and disableOOMKiller" memory_v1 "$r"
+    if [ "$r" = crun ]; then skip "crun: swappiness 101 refused" "crun passes it to the kernel"
+    else check "$r: swappiness 101 refused, nothing left" swappiness_refused "$r"; fi
+  done
+else
+  skip "cgroup v1 memory.swappiness" "no cgroup v1 memory controller"
+fi
+
 # Lifecycle: create/start/state/exec/kill/delete, and kill by signal propagates.
 lifecycle() {
   local r=$1 cmd b id=life$$ st
