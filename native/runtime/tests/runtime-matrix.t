@@ -315,6 +315,36 @@ lifecycle() {
 }
 for r in "${RUNTIMES[@]}"; do check "$r: create/start/state/exec/kill/delete lifecycle" lifecycle "$r"; done
 
+# Between create and start: status created with the init's pid, and that pid's namespaces are
+# readable, usable (nsenter) and new for those asked for. The caller runs create in a process
+# group of its own and then SIGKILLs that group (as a harness or `timeout` may): the container
+# has a session of its own and survives it (it was seen stopped with pid 0 otherwise).
+created_ns() {
+  local r=$1 cmd b id=ns$$ st pid ns fail=0
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sleep 30; b=$BUNDLE
+  # (In a subshell: bash would report the killed job on our stderr.)
+  (setsid -w bash -c 'cd "$1" && "${@:4}" --root "$2" create --pid-file "$1/pid" "$3" </dev/null >/dev/null 2>&1; kill -KILL 0' \
+    _ "$b" "$TMP/root-$r" "$id" $cmd; true) 2>/dev/null
+  st=$($cmd --root "$TMP/root-$r" state "$id") || { echo "no state"; return 1; }
+  pid=$(jq -r .pid <<<"$st")
+  [ "$(jq -r .status <<<"$st")" = created ] && [ "$pid" -gt 0 ] && [ "$pid" = "$(cat "$b/pid")" ] \
+    || { echo "after create: $(jq -c '[.status,.pid]' <<<"$st") pid-file $(cat "$b/pid")"; fail=1; }
+  for ns in pid net ipc uts mnt; do
+    [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink /proc/self/ns/$ns)" ] && [ -n "$(readlink "/proc/$pid/ns/$ns")" ] \
+      || { echo "ns $ns: '$(readlink "/proc/$pid/ns/$ns")'"; fail=1; }
+  done
+  [ "$(readlink "/proc/$pid/ns/user")" = "$(readlink /proc/self/ns/user)" ] || { echo "user ns not asked for"; fail=1; }
+  [ "$(nsenter --uts="/proc/$pid/ns/uts" hostname)" = paas-test ] || { echo "nsenter uts"; fail=1; }
+  $cmd --root "$TMP/root-$r" start "$id" || fail=1
+  [ "$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status)" = running ] || { echo "not running after start"; fail=1; }
+  $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  return $fail
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: created container: state pid, namespaces readable, survives its caller's group" created_ns "$r"
+done
+
 # run in the background, killed from outside: 137 for KILL, 143 for a TERM the app handles.
 killed_run() {
   local r=$1 sig=$2 want=$3 b cmd id=k$$-$2 rc

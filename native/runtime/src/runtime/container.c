@@ -122,6 +122,14 @@ container_init (struct create_ctx *c)
 
   close (c->sock[0]);
   close (c->state_dirfd);
+  /* A session of our own, as runc and crun give it: a created container must not share the
+   * caller's process group, or whatever signals that group (a harness or `timeout` killing
+   * it once create returned) stops the container before `start`. */
+  if (setsid () < 0)
+    {
+      libpaas_make_error (&err, errno, "setsid");
+      child_fail (c, &err);
+    }
   /* Nothing may ptrace us (and use our fds) before execve, which resets this. */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* Die with the runtime while being set up; cleared once ready (the runtime of `create`
