@@ -104,6 +104,8 @@ bad "terminal=true" "terminal not supported" '.process.terminal=true'
 bad "systemd-style cgroupsPath" "\`linux.cgroupsPath\`" '.linux.cgroupsPath="system.slice:paas:x"'
 bad "cgroupsPath with .." "\`linux.cgroupsPath\`" '.linux.cgroupsPath="/a/../../b"'
 bad "namespace path missing" "open network namespace \`/nonexistent/ns\`" '.linux.namespaces[1].path="/nonexistent/ns"'
+bad "unknown rootfsPropagation" "\`linux.rootfsPropagation\`: unknown propagation \`bogus\`" \
+  '.linux.rootfsPropagation="bogus"'
 bad "no mount namespace" "mount namespace is required" 'del(.linux.namespaces[4])'
 # Failures after things exist: the runtime must roll back the cgroup, state dir and process.
 bad "missing executable (rolled back)" "exec \`/no/such/binary\`: No such file or directory" '.process.args=["/no/such/binary"]'

@@ -161,6 +161,43 @@ same_everywhere "rootfsPropagation rslave, no /dev in mounts (runtime default /d
   '.linux.rootfsPropagation="rslave" | .mounts=[.mounts[] | select(.destination | startswith("/dev") | not)]' \
   sh -c 'echo $(ls /dev | grep -E "^(null|zero)$")'
 
+# linux.rootfsPropagation, read from the container's /proc/self/mountinfo (the optional tag
+# of "/", its peer group number dropped). The rootfs sits on a shared tmpfs, in a private
+# mount namespace of the test's own (gone with it): pivot_root refuses a shared parent, and
+# no mount the container makes may propagate back (leaked= counts those left under it).
+PROBE_ROOT='awk '"'"'$5=="/" {t=$7; sub(/:.*/, "", t); print t == "-" ? "private" : t}'"'"' /proc/self/mountinfo'
+prop_run() {
+  local r=$1 prop=$2 cmd
+  cmd=$(runtime_cmd "$r")
+  mkdir -p "$TMP/prop"
+  bundle_for "$r" ".linux.rootfsPropagation=\"$prop\" | .root.path=\"$TMP/prop/rootfs\"" sh -c "$PROBE_ROOT"
+  unshare -m --propagation private bash -c '
+    mount -t tmpfs tmpfs "$1" && mount --make-shared "$1" && cp -a "$2" "$1/rootfs" || exit 99
+    out=$(cd "$3" && timeout 30 "${@:6}" --root "$4" run "$5" 2>&1 </dev/null); rc=$?
+    [ -n "$out" ] && printf "%s\n" "$out"
+    echo "leaked=$(awk -v p="$1/" '"'"'index($5, p) == 1'"'"' /proc/self/mountinfo | wc -l) rc=$rc"' \
+    _ "$TMP/prop" "$TMP/rootfs" "$BUNDLE" "$TMP/root-$r" "prop$N" $cmd
+}
+RUNC_VERSION=$([ -n "$RUNC_BIN" ] && "$RUNC_BIN" --version | awk 'NR==1 {print $3}')
+runc_before() { [ "$(printf '%s\n%s\n' "$1" "${RUNC_VERSION%%[+-]*}" | sort -V | head -1)" != "$1" ]; }
+for case in "shared shared" "slave master" "rslave master" "private private" "unbindable unbindable"; do
+  set -- $case
+  for r in "${RUNTIMES[@]}"; do
+    desc="$r: rootfsPropagation $1 (\"/\" is $2 inside, nothing propagates out)"
+    if [ "$r" = runc ] && { [ "$1" = shared ] || [ "$1" = unbindable ]; } && runc_before 1.3.0; then
+      skip "$desc" "runc $RUNC_VERSION applies it to the host's root only (opencontainers/runc#4724)"; continue
+    fi
+    if [ "$r" = runc ] && [ "$1" = slave ]; then
+      skip "$desc" "runc makes a shared parent of the rootfs private first: its root ends up private"; continue
+    fi
+    if [ "$r" = crun ] && [ "${1#r}" = slave ]; then
+      skip "$desc" "crun-hybrid runs crun in a mount namespace of its own, all private"; continue
+    fi
+    got=$(prop_run "$r" "$1")
+    if [ "$got" = "$2"$'\nleaked=0 rc=0' ]; then ok "$desc"; else not_ok "$desc"; echo "got: $(echo "$got" | tr '\n' '|')"; fi
+  done
+done
+
 # The caller's extra descriptors do not leak into the container (fd 7 here); with
 # --preserve-fds 1, fd 3 is passed on.
 fds() {

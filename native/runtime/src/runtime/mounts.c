@@ -308,12 +308,15 @@ int
 paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
 {
   const struct paas_config *c = ctx->config;
-  unsigned long prop = c->rootfs_propagation ? c->rootfs_propagation : MS_PRIVATE | MS_REC;
+  unsigned long prop = c->rootfs_propagation;
   cleanup_close int rootfd = -1;
 
-  /* Nothing we do below may propagate back to the host. */
-  if (mount (NULL, "/", NULL, prop | MS_REC, NULL) < 0)
-    return libpaas_make_error (err, errno, "make `/` %s", "private");
+  /* Nothing we do below may propagate back to the host, and pivot_root refuses a new root
+   * or parent that is shared: every mount becomes private, or a slave when the config asks
+   * for slave (the host's mounts keep reaching it). A shared or unbindable root is applied
+   * to the new root after pivot_root, as crun and runc >= 1.3 do. */
+  if (mount (NULL, "/", NULL, MS_REC | (prop & MS_SLAVE ? MS_SLAVE : MS_PRIVATE), NULL) < 0)
+    return libpaas_make_error (err, errno, "make `/` %s", prop & MS_SLAVE ? "a slave" : "private");
   if (mount (c->root_path, c->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
     return libpaas_make_error (err, errno, "bind mount `%s`", c->root_path);
   rootfd = open (c->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -353,6 +356,9 @@ paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
     return libpaas_make_error (err, errno, "detach the old root");
   if (chdir ("/") < 0)
     return libpaas_make_error (err, errno, "chdir `/`");
+  /* A new peer group of the container's own (the spec: not shared with the host). */
+  if ((prop & (MS_SHARED | MS_UNBINDABLE)) && mount (NULL, "/", NULL, prop, NULL) < 0)
+    return libpaas_make_error (err, errno, "apply `linux.rootfsPropagation` to `/`");
   return 0;
 }
 
