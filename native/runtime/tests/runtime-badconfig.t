@@ -106,7 +106,12 @@ bad "cgroupsPath with .." "\`linux.cgroupsPath\`" '.linux.cgroupsPath="/a/../../
 bad "namespace path missing" "open network namespace \`/nonexistent/ns\`" '.linux.namespaces[1].path="/nonexistent/ns"'
 bad "unknown rootfsPropagation" "\`linux.rootfsPropagation\`: unknown propagation \`bogus\`" \
   '.linux.rootfsPropagation="bogus"'
-bad "no mount namespace" "mount namespace is required" 'del(.linux.namespaces[4])'
+# Without a mount namespace (runc runs those too) the mounts land in the caller's table:
+# masking or read-only paths there would change the host's, and are refused (as runc does).
+NO_MNTNS='del(.linux.namespaces[4])'
+bad "no mount namespace: maskedPaths refused" "\`linux.maskedPaths\`: needs a mount namespace" "$NO_MNTNS"
+bad "no mount namespace: readonlyPaths refused" "\`linux.readonlyPaths\`: needs a mount namespace" \
+  "$NO_MNTNS | del(.linux.maskedPaths)"
 # Failures after things exist: the runtime must roll back the cgroup, state dir and process.
 bad "missing executable (rolled back)" "exec \`/no/such/binary\`: No such file or directory" '.process.args=["/no/such/binary"]'
 bad "bind source missing (rolled back)" "stat \`/no/such/source\`" \
@@ -114,6 +119,10 @@ bad "bind source missing (rolled back)" "stat \`/no/such/source\`" \
 bad "bad sysctl (rolled back)" "set sysctl \`kernel.no_such_key\`" '.linux.sysctl={"kernel.no_such_key":"1"}'
 bad "rlimit above the hard limit we may set (rolled back)" "setrlimit \`RLIMIT_NOFILE\`: Operation not permitted" \
   '.process.rlimits=[{type:"RLIMIT_NOFILE",soft:1048576,hard:1048576}]'
+bad "no mount namespace, missing executable (mounts removed)" "exec \`/no/such/binary\`" \
+  "$NO_MNTNS | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .process.args=[\"/no/such/binary\"]"
+bad "no mount namespace, bad sysctl (mounts removed)" "set sysctl \`kernel.no_such_key\`" \
+  "$NO_MNTNS | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .linux.sysctl={\"kernel.no_such_key\":\"1\"}"
 bad "run: same checks" "\`process.args\`: expected an array" '.process.args="x"' run
 bad "run: rolled back" "exec \`/no/such/binary\`" '.process.args=["/no/such/binary"]' run
 

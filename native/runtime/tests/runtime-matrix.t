@@ -198,6 +198,50 @@ for case in "shared shared" "slave master" "rslave master" "private private" "un
   done
 done
 
+# Configs without a mount namespace (runc runs them): the container shares the caller's mount
+# namespace, chrooted into its rootfs (no pivot_root), the config's mounts made there. All in a
+# private mount namespace of the test's own: runc leaves its mounts behind (and makes `/` a
+# slave), which must not reach the host.
+NO_MNTNS='.linux.namespaces=[.linux.namespaces[] | select(.type != "mount")] | del(.linux.maskedPaths) | del(.linux.readonlyPaths)'
+nomnt_run() {
+  local r=$1 cmd; shift
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" "$NO_MNTNS" "$@"
+  unshare -m --propagation private bash -c '
+    out=$(cd "$1" && timeout 30 "${@:4}" --root "$2" run "$3" 2>&1 </dev/null); rc=$?
+    [ -n "$out" ] && printf "%s\n" "$out"
+    echo "rc=$rc"' _ "$BUNDLE" "$TMP/root-$r" "nomnt$N" $cmd
+}
+for r in "${RUNTIMES[@]}"; do
+  got=$(nomnt_run "$r" sh -c "echo \$\$; hostname; [ -e '$TMP' ] && echo host-root || echo chrooted; stat -f -c %T /proc /tmp /dev")
+  want=$'1\npaas-test\nchrooted\nproc\ntmpfs\ntmpfs\nrc=0'
+  if [ "$got" = "$want" ]; then ok "$r: no mount namespace: chroot into the rootfs, its mounts made"
+  else not_ok "$r: no mount namespace: chroot into the rootfs, its mounts made"; echo "got: $(echo "$got" | tr '\n' '|')"; fi
+done
+# paas-runtime also removes those mounts again: at delete (after create/start/exec), and when
+# `run` ends; the container's mount namespace is the caller's.
+nomnt_lifecycle() {
+  bundle_for paas "$NO_MNTNS" sleep 30
+  unshare -m --propagation private bash -c '
+    rt=$1 root=$2 b=$3 rootfs=$4
+    under() { awk -v p="$rootfs" '"'"'$5 == p || index($5, p "/") == 1'"'"' /proc/self/mountinfo | wc -l; }
+    (cd "$b" && "$rt" --root "$root" create nm </dev/null >/dev/null 2>&1) || { echo "create failed"; exit 1; }
+    pid=$("$rt" --root "$root" state nm | jq -r .pid)
+    [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] || { echo "mount namespace not inherited"; exit 1; }
+    [ "$(readlink /proc/$pid/root)" = "$rootfs" ] || { echo "root $(readlink /proc/$pid/root)"; exit 1; }
+    [ "$(under)" -gt 3 ] || { echo "mounts under the rootfs: $(under)"; exit 1; }
+    "$rt" --root "$root" start nm || exit 1
+    ex=$("$rt" --root "$root" exec nm sh -c "hostname; [ -e /proc/1 ] && [ ! -e \"$root\" ] && echo chrooted" 2>&1)
+    [ "$ex" = $'"'"'paas-test\nchrooted'"'"' ] || { echo "exec: $ex"; exit 1; }
+    "$rt" --root "$root" delete --force nm || exit 1
+    [ "$(under)" = 0 ] || { echo "left after delete: $(under)"; exit 1; }
+    jq ".process.args=[\"true\"]" "$b/config.json" >"$b/c.json" && mv "$b/c.json" "$b/config.json"
+    (cd "$b" && "$rt" --root "$root" run nm2 </dev/null) || { echo "run failed"; exit 1; }
+    [ "$(under)" = 0 ] || { echo "left after run: $(under)"; exit 1; }
+  ' _ "$PAAS_RUNTIME" "$TMP/root-paas" "$BUNDLE" "$TMP/rootfs"
+}
+check "paas: no mount namespace: create/state/exec/delete and run, mounts removed after" nomnt_lifecycle
+
 # The caller's extra descriptors do not leak into the container (fd 7 here); with
 # --preserve-fds 1, fd 3 is passed on.
 fds() {

@@ -49,7 +49,8 @@ struct create_ctx
   struct paas_seccomp_prog seccomp;
   struct paas_ns_fds ns;
   struct paas_cgroup cgroup;
-  bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns;
+  bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns, cloned;
+  int root_mount_id; /* topmost mount at the rootfs before the container made its own */
   int state_dirfd; /* locked (flock) by the runtime; never inherited by the container */
   int fifo_fd;     /* O_PATH of exec.fifo, for the container to reopen for writing */
   int sock[2];
@@ -116,6 +117,7 @@ container_init (struct create_ctx *c)
   libpaas_error_t err = NULL;
   struct paas_mount_ctx mctx = { .config = cfg,
                                  .in_userns = cfg->namespaces[PAAS_NS_USER].present,
+                                 .host_mounts = !cfg->namespaces[PAAS_NS_MNT].present,
                                  .cgroup_version = paas_cgroup_version (&c->cgroup) };
   unsigned skip = 1u << PAAS_NS_PID; /* a pid namespace path was joined by the runtime */
   char fifo_path[64] = "";
@@ -223,6 +225,14 @@ rollback (struct create_ctx *c)
       waitpid (c->pid, NULL, 0);
       c->pid = 0;
     }
+  if (c->cloned && !c->config->namespaces[PAAS_NS_MNT].present)
+    {
+      /* The bind the container made on top of what was there (no mount namespace). */
+      int top = paas_mount_top_id (c->config->root_path);
+      if (top != c->root_mount_id)
+        paas_rootfs_detach (c->config->root_path, top, &ignored);
+      libpaas_error_release (&ignored);
+    }
   if (c->have_cgroup)
     c->cgroup.ops->destroy (&c->cgroup, &ignored);
   libpaas_error_release (&ignored);
@@ -266,8 +276,14 @@ validate (struct create_ctx *c, libpaas_error_t *err)
   cfg = c->config;
   if (cfg->process->terminal)
     return libpaas_make_error (err, 0, "invalid `process.terminal`: terminal not supported");
-  if (!cfg->namespaces[PAAS_NS_MNT].present)
-    return libpaas_make_error (err, 0, "invalid `linux.namespaces`: a mount namespace is required");
+  /* Without a mount namespace the mounts land in the caller's table (as with runc); masking
+   * or read-only paths there would change the host's /proc and /sys: refused, as runc does. */
+  if (!cfg->namespaces[PAAS_NS_MNT].present && cfg->n_masked_paths)
+    return libpaas_make_error (err, 0, "invalid `linux.maskedPaths`: needs a mount namespace "
+                               "(they would mask the host's paths)");
+  if (!cfg->namespaces[PAAS_NS_MNT].present && cfg->n_readonly_paths)
+    return libpaas_make_error (err, 0, "invalid `linux.readonlyPaths`: needs a mount namespace "
+                               "(they would make the host's paths read-only)");
   {
     struct stat st;
     if (stat (cfg->root_path, &st) < 0)
@@ -340,6 +356,8 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   c->unshare_cgroupns = !into_cgroup && (flags & CLONE_NEWCGROUP);
   c->need_go = (flags & CLONE_NEWUSER) || c->unshare_cgroupns;
 
+  c->root_mount_id = paas_mount_top_id (cfg->root_path);
+  c->cloned = true;
   fflush (NULL);
   c->pid = clone_into (c->unshare_cgroupns ? flags & ~CLONE_NEWCGROUP : flags, cgfd);
   if (c->pid < 0 && cgfd >= 0)
@@ -385,6 +403,8 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   st.procs_path = c->cgroup.ops->procs_path (&c->cgroup);
   st.annotations = cfg->annotations;
   st.n_annotations = cfg->n_annotations;
+  if (!cfg->namespaces[PAAS_NS_MNT].present)
+    st.host_mount_id = paas_mount_top_id (cfg->root_path);
   {
     int r = paas_state_write (c->g->root, &st, err);
     free (st.oom_events_path);
@@ -469,6 +489,8 @@ cleanup_container (const struct paas_global *g, const struct paas_state *st,
   struct paas_cgroup cg;
   int r;
   paas_kill_cgroup (st->procs_path, SIGKILL);
+  if (paas_rootfs_detach (st->rootfs, st->host_mount_id, err) < 0)
+    return -1;
   if (paas_cgroup_init (&cg, st->cgroup_path, st->id, st->cgroup_version, err) < 0)
     return -1;
   r = cg.ops->destroy (&cg, err);
