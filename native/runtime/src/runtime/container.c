@@ -356,7 +356,10 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   c->unshare_cgroupns = !into_cgroup && (flags & CLONE_NEWCGROUP);
   c->need_go = (flags & CLONE_NEWUSER) || c->unshare_cgroupns;
 
-  c->root_mount_id = paas_mount_top_id (cfg->root_path);
+  /* Without a mount namespace the container's mounts are made in ours: note what is at the
+   * rootfs now, to tell its bind from it on rollback. */
+  if (!cfg->namespaces[PAAS_NS_MNT].present)
+    c->root_mount_id = paas_mount_top_id (cfg->root_path);
   c->cloned = true;
   fflush (NULL);
   c->pid = clone_into (c->unshare_cgroupns ? flags & ~CLONE_NEWCGROUP : flags, cgfd);

@@ -1,6 +1,7 @@
 /* The container's filesystem view, built inside its new mount namespace:
  * rootfs bind -> config mounts (resolved inside the rootfs, never through its symlinks to
- * the host) -> /dev -> pivot_root -> sysctl -> masked/readonly paths -> read-only root. */
+ * the host) -> /dev -> pivot_root -> sysctl -> masked/readonly paths -> read-only root.
+ * Without a mount namespace (host_mounts): the same on a private bind, chroot for pivot_root. */
 #ifndef PAAS_MOUNTS_H
 #define PAAS_MOUNTS_H
 
