@@ -426,6 +426,25 @@ for r in "${RUNTIMES[@]}"; do
   check "$r: created container: state pid, namespaces readable, survives its caller's group" created_ns "$r"
 done
 
+# The same for a process started by `exec --detach`: it has a session of its own and survives
+# the SIGKILL of its caller's process group.
+exec_detached_group() {
+  local r=$1 cmd b id=xg$$ pid sid group fail=0
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sleep 30; b=$BUNDLE
+  (cd "$b" && $cmd --root "$TMP/root-$r" run --detach "$id" </dev/null >/dev/null 2>&1) || { echo "run -d failed"; return 1; }
+  (setsid -w bash -c 'echo $$ >"$1/group"; "${@:4}" --root "$2" exec --detach --pid-file "$1/xpid" "$3" sleep 30 </dev/null >/dev/null 2>&1; kill -KILL 0' \
+    _ "$b" "$TMP/root-$r" "$id" $cmd; true) 2>/dev/null
+  pid=$(cat "$b/xpid"); group=$(cat "$b/group")
+  sid=$(awk '{print $6}' "/proc/$pid/stat" 2>/dev/null)
+  [ -n "$sid" ] && [ "$sid" != "$group" ] && kill -0 "$pid" 2>/dev/null || { echo "exec'd process: sid '$sid' (caller's group $group)"; fail=1; }
+  $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  return $fail
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: exec --detach process survives its caller's group" exec_detached_group "$r"
+done
+
 # run in the background, killed from outside: 137 for KILL, 143 for a TERM the app handles.
 killed_run() {
   local r=$1 sig=$2 want=$3 b cmd id=k$$-$2 rc

@@ -84,6 +84,13 @@ exec_child (int sock, struct paas_ns_fds *ns, int root_fd, const struct paas_pro
   char *exe = NULL;
   if (paas_sync_recv (sock, NULL, 0) != MSG_GO)
     _exit (1);
+  /* A session of its own, like the container's init (and runc's exec): an `exec --detach`
+   * process must not die with its caller's process group. */
+  if (setsid () < 0)
+    {
+      libpaas_make_error (&err, errno, "setsid");
+      goto fail;
+    }
   if (paas_ns_join (ns, 1u << PAAS_NS_PID, &err) < 0)
     goto fail;
   /* A container without a mount namespace shares ours, chrooted: joining it sets no root. */
