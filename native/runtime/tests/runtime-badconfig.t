@@ -83,6 +83,10 @@ bad "namespaces not an array" "\`linux.namespaces\`: expected an array" '.linux.
 bad "duplicate namespace" "duplicate namespace" '.linux.namespaces+=[{type:"pid"}]'
 bad "memory limit of the wrong type" "\`linux.resources.memory.limit\`: expected an integer" '.linux.resources.memory={limit:"32M"}'
 bad "negative memory limit" "\`linux.resources.memory.limit\`: must be -1" '.linux.resources.memory={limit:-5}'
+bad "swappiness above 100" "\`linux.resources.memory.swappiness\`: 101 out of range (0 to 100)" \
+  '.linux.resources.memory={swappiness:101}'
+bad "disableOOMKiller not a boolean" "\`linux.resources.memory.disableOOMKiller\`: expected a boolean" \
+  '.linux.resources.memory={disableOOMKiller:1}'
 bad "cpu shares of the wrong type" "\`linux.resources.cpu.shares\`: expected an integer" '.linux.resources.cpu={shares:"x"}'
 bad "unknown rlimit" "\`process.rlimits[0].type\`: unknown rlimit" '.process.rlimits=[{type:"RLIMIT_FOO",soft:1,hard:1}]'
 bad "uid of the wrong type" "\`process.user.uid\`: expected an integer" '.process.user.uid="root"'
@@ -104,7 +108,14 @@ bad "consoleSize width of the wrong type" "\`process.consoleSize.width\`: expect
 bad "systemd-style cgroupsPath" "\`linux.cgroupsPath\`" '.linux.cgroupsPath="system.slice:paas:x"'
 bad "cgroupsPath with .." "\`linux.cgroupsPath\`" '.linux.cgroupsPath="/a/../../b"'
 bad "namespace path missing" "open network namespace \`/nonexistent/ns\`" '.linux.namespaces[1].path="/nonexistent/ns"'
-bad "no mount namespace" "mount namespace is required" 'del(.linux.namespaces[4])'
+bad "unknown rootfsPropagation" "\`linux.rootfsPropagation\`: unknown propagation \`bogus\`" \
+  '.linux.rootfsPropagation="bogus"'
+# Without a mount namespace (runc runs those too) the mounts land in the caller's table:
+# masking or read-only paths there would change the host's, and are refused (as runc does).
+NO_MNTNS='del(.linux.namespaces[4])'
+bad "no mount namespace: maskedPaths refused" "\`linux.maskedPaths\`: needs a mount namespace" "$NO_MNTNS"
+bad "no mount namespace: readonlyPaths refused" "\`linux.readonlyPaths\`: needs a mount namespace" \
+  "$NO_MNTNS | del(.linux.maskedPaths)"
 # Failures after things exist: the runtime must roll back the cgroup, state dir and process.
 bad "missing executable (rolled back)" "exec \`/no/such/binary\`: No such file or directory" '.process.args=["/no/such/binary"]'
 bad "bind source missing (rolled back)" "stat \`/no/such/source\`" \
@@ -112,6 +123,10 @@ bad "bind source missing (rolled back)" "stat \`/no/such/source\`" \
 bad "bad sysctl (rolled back)" "set sysctl \`kernel.no_such_key\`" '.linux.sysctl={"kernel.no_such_key":"1"}'
 bad "rlimit above the hard limit we may set (rolled back)" "setrlimit \`RLIMIT_NOFILE\`: Operation not permitted" \
   '.process.rlimits=[{type:"RLIMIT_NOFILE",soft:1048576,hard:1048576}]'
+bad "no mount namespace, missing executable (mounts removed)" "exec \`/no/such/binary\`" \
+  "$NO_MNTNS | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .process.args=[\"/no/such/binary\"]"
+bad "no mount namespace, bad sysctl (mounts removed)" "set sysctl \`kernel.no_such_key\`" \
+  "$NO_MNTNS | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .linux.sysctl={\"kernel.no_such_key\":\"1\"}"
 bad "run: same checks" "\`process.args\`: expected an array" '.process.args="x"' run
 bad "run: rolled back" "exec \`/no/such/binary\`" '.process.args=["/no/such/binary"]' run
 

@@ -161,6 +161,87 @@ same_everywhere "rootfsPropagation rslave, no /dev in mounts (runtime default /d
   '.linux.rootfsPropagation="rslave" | .mounts=[.mounts[] | select(.destination | startswith("/dev") | not)]' \
   sh -c 'echo $(ls /dev | grep -E "^(null|zero)$")'
 
+# linux.rootfsPropagation, read from the container's /proc/self/mountinfo (the optional tag
+# of "/", its peer group number dropped). The rootfs sits on a shared tmpfs, in a private
+# mount namespace of the test's own (gone with it): pivot_root refuses a shared parent, and
+# no mount the container makes may propagate back (leaked= counts those left under it).
+PROBE_ROOT='awk '"'"'$5=="/" {t=$7; sub(/:.*/, "", t); print t == "-" ? "private" : t}'"'"' /proc/self/mountinfo'
+prop_run() {
+  local r=$1 prop=$2 cmd
+  cmd=$(runtime_cmd "$r")
+  mkdir -p "$TMP/prop"
+  bundle_for "$r" ".linux.rootfsPropagation=\"$prop\" | .root.path=\"$TMP/prop/rootfs\"" sh -c "$PROBE_ROOT"
+  unshare -m --propagation private bash -c '
+    mount -t tmpfs tmpfs "$1" && mount --make-shared "$1" && cp -a "$2" "$1/rootfs" || exit 99
+    out=$(cd "$3" && timeout 30 "${@:6}" --root "$4" run "$5" 2>&1 </dev/null); rc=$?
+    [ -n "$out" ] && printf "%s\n" "$out"
+    echo "leaked=$(awk -v p="$1/" '"'"'index($5, p) == 1'"'"' /proc/self/mountinfo | wc -l) rc=$rc"' \
+    _ "$TMP/prop" "$TMP/rootfs" "$BUNDLE" "$TMP/root-$r" "prop$N" $cmd
+}
+RUNC_VERSION=$([ -n "$RUNC_BIN" ] && "$RUNC_BIN" --version | awk 'NR==1 {print $3}')
+runc_before() { [ "$(printf '%s\n%s\n' "$1" "${RUNC_VERSION%%[+-]*}" | sort -V | head -1)" != "$1" ]; }
+for case in "shared shared" "slave master" "rslave master" "private private" "unbindable unbindable"; do
+  set -- $case
+  for r in "${RUNTIMES[@]}"; do
+    desc="$r: rootfsPropagation $1 (\"/\" is $2 inside, nothing propagates out)"
+    if [ "$r" = runc ] && { [ "$1" = shared ] || [ "$1" = unbindable ]; } && runc_before 1.3.0; then
+      skip "$desc" "runc $RUNC_VERSION applies it to the host's root only (opencontainers/runc#4724)"; continue
+    fi
+    if [ "$r" = runc ] && [ "$1" = slave ]; then
+      skip "$desc" "runc makes a shared parent of the rootfs private first: its root ends up private"; continue
+    fi
+    if [ "$r" = crun ] && [ "${1#r}" = slave ]; then
+      skip "$desc" "crun-hybrid runs crun in a mount namespace of its own, all private"; continue
+    fi
+    got=$(prop_run "$r" "$1")
+    if [ "$got" = "$2"$'\nleaked=0 rc=0' ]; then ok "$desc"; else not_ok "$desc"; echo "got: $(echo "$got" | tr '\n' '|')"; fi
+  done
+done
+
+# Configs without a mount namespace (runc runs them): the container shares the caller's mount
+# namespace, chrooted into its rootfs (no pivot_root), the config's mounts made there. All in a
+# private mount namespace of the test's own: runc leaves its mounts behind (and makes `/` a
+# slave), which must not reach the host.
+NO_MNTNS='.linux.namespaces=[.linux.namespaces[] | select(.type != "mount")] | del(.linux.maskedPaths) | del(.linux.readonlyPaths)'
+nomnt_run() {
+  local r=$1 cmd; shift
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" "$NO_MNTNS" "$@"
+  unshare -m --propagation private bash -c '
+    out=$(cd "$1" && timeout 30 "${@:4}" --root "$2" run "$3" 2>&1 </dev/null); rc=$?
+    [ -n "$out" ] && printf "%s\n" "$out"
+    echo "rc=$rc"' _ "$BUNDLE" "$TMP/root-$r" "nomnt$N" $cmd
+}
+for r in "${RUNTIMES[@]}"; do
+  got=$(nomnt_run "$r" sh -c "echo \$\$; hostname; [ -e '$TMP' ] && echo host-root || echo chrooted; stat -f -c %T /proc /tmp /dev")
+  want=$'1\npaas-test\nchrooted\nproc\ntmpfs\ntmpfs\nrc=0'
+  if [ "$got" = "$want" ]; then ok "$r: no mount namespace: chroot into the rootfs, its mounts made"
+  else not_ok "$r: no mount namespace: chroot into the rootfs, its mounts made"; echo "got: $(echo "$got" | tr '\n' '|')"; fi
+done
+# paas-runtime also removes those mounts again: at delete (after create/start/exec), and when
+# `run` ends; the container's mount namespace is the caller's.
+nomnt_lifecycle() {
+  bundle_for paas "$NO_MNTNS" sleep 30
+  unshare -m --propagation private bash -c '
+    rt=$1 root=$2 b=$3 rootfs=$4
+    under() { awk -v p="$rootfs" '"'"'$5 == p || index($5, p "/") == 1'"'"' /proc/self/mountinfo | wc -l; }
+    (cd "$b" && "$rt" --root "$root" create nm </dev/null >/dev/null 2>&1) || { echo "create failed"; exit 1; }
+    pid=$("$rt" --root "$root" state nm | jq -r .pid)
+    [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] || { echo "mount namespace not inherited"; exit 1; }
+    [ "$(readlink /proc/$pid/root)" = "$rootfs" ] || { echo "root $(readlink /proc/$pid/root)"; exit 1; }
+    [ "$(under)" -gt 3 ] || { echo "mounts under the rootfs: $(under)"; exit 1; }
+    "$rt" --root "$root" start nm || exit 1
+    ex=$("$rt" --root "$root" exec nm sh -c "hostname; [ -e /proc/1 ] && [ ! -e \"$root\" ] && echo chrooted" 2>&1)
+    [ "$ex" = $'"'"'paas-test\nchrooted'"'"' ] || { echo "exec: $ex"; exit 1; }
+    "$rt" --root "$root" delete --force nm || exit 1
+    [ "$(under)" = 0 ] || { echo "left after delete: $(under)"; exit 1; }
+    jq ".process.args=[\"true\"]" "$b/config.json" >"$b/c.json" && mv "$b/c.json" "$b/config.json"
+    (cd "$b" && "$rt" --root "$root" run nm2 </dev/null) || { echo "run failed"; exit 1; }
+    [ "$(under)" = 0 ] || { echo "left after run: $(under)"; exit 1; }
+  ' _ "$PAAS_RUNTIME" "$TMP/root-paas" "$BUNDLE" "$TMP/rootfs"
+}
+check "paas: no mount namespace: create/state/exec/delete and run, mounts removed after" nomnt_lifecycle
+
 # The caller's extra descriptors do not leak into the container (fd 7 here); with
 # --preserve-fds 1, fd 3 is passed on.
 fds() {
@@ -233,6 +314,47 @@ else
   skip "cgroup v1 cpu.shares" "no cgroup v1 cpu controller"
 fi
 
+# Memory swappiness and disableOOMKiller on cgroup v1: written to memory.swappiness and
+# memory.oom_control (the host default, 60 and 0, would read back otherwise). A swappiness
+# above 100 (the spec's range) is refused and leaves no container behind, as runc does; crun
+# hands it to the kernel, which takes up to 200 since Linux 5.8.
+memory_v1() {
+  local r=$1 cmd b id dir sw fail=0
+  cmd=$(runtime_cmd "$r")
+  for sw in 10 50 100; do
+    id=mem$$-$sw
+    bundle_for "$r" ".linux.resources.memory={swappiness:$sw,disableOOMKiller:$([ $sw = 10 ] && echo true || echo false)}" sleep 30; b=$BUNDLE
+    dir=/sys/fs/cgroup/memory$CG/$r-$N
+    (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >/dev/null 2>&1) || { echo "create $sw failed"; return 1; }
+    [ "$(cat "$dir/memory.swappiness")" = "$sw" ] || { echo "swappiness $(cat "$dir/memory.swappiness") want $sw"; fail=1; }
+    if [ "$sw" = 10 ]; then
+      grep -qx 'oom_kill_disable 1' "$dir/memory.oom_control" || { echo "oom_control: $(head -1 "$dir/memory.oom_control")"; fail=1; }
+    else
+      grep -qx 'oom_kill_disable 0' "$dir/memory.oom_control" || { echo "oom_control (false): $(head -1 "$dir/memory.oom_control")"; fail=1; }
+    fi
+    $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  done
+  return $fail
+}
+swappiness_refused() {
+  local r=$1 cmd b id=memx$$
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '.linux.resources.memory={swappiness:101}' true; b=$BUNDLE
+  if (cd "$b" && $cmd --root "$TMP/root-$r" create "$id" </dev/null >/dev/null 2>&1); then
+    echo "accepted swappiness 101"; $cmd --root "$TMP/root-$r" delete --force "$id"; return 1
+  fi
+  ! $cmd --root "$TMP/root-$r" state "$id" >/dev/null 2>&1 && [ -z "$(cgroup_dirs "$CG/$r-$N")" ]
+}
+if [ "$(stat -f -c %T /sys/fs/cgroup/memory 2>/dev/null)" = cgroupfs ]; then
+  for r in "${RUNTIMES[@]}"; do
+    check "$r: cgroup v1 memory.swappiness 10/50/100 and disableOOMKiller" memory_v1 "$r"
+    if [ "$r" = crun ]; then skip "crun: swappiness 101 refused" "crun passes it to the kernel"
+    else check "$r: swappiness 101 refused, nothing left" swappiness_refused "$r"; fi
+  done
+else
+  skip "cgroup v1 memory.swappiness" "no cgroup v1 memory controller"
+fi
+
 # Lifecycle: create/start/state/exec/kill/delete, and kill by signal propagates.
 lifecycle() {
   local r=$1 cmd b id=life$$ st
@@ -273,6 +395,55 @@ lifecycle() {
   ! $cmd --root "$TMP/root-$r" state "$id" >/dev/null 2>&1
 }
 for r in "${RUNTIMES[@]}"; do check "$r: create/start/state/exec/kill/delete lifecycle" lifecycle "$r"; done
+
+# Between create and start: status created with the init's pid, and that pid's namespaces are
+# readable, usable (nsenter) and new for those asked for. The caller runs create in a process
+# group of its own and then SIGKILLs that group (as a harness or `timeout` may): the container
+# has a session of its own and survives it (it was seen stopped with pid 0 otherwise).
+created_ns() {
+  local r=$1 cmd b id=ns$$ st pid ns fail=0
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sleep 30; b=$BUNDLE
+  # (In a subshell: bash would report the killed job on our stderr.)
+  (setsid -w bash -c 'cd "$1" && "${@:4}" --root "$2" create --pid-file "$1/pid" "$3" </dev/null >/dev/null 2>&1; kill -KILL 0' \
+    _ "$b" "$TMP/root-$r" "$id" $cmd; true) 2>/dev/null
+  st=$($cmd --root "$TMP/root-$r" state "$id") || { echo "no state"; return 1; }
+  pid=$(jq -r .pid <<<"$st")
+  [ "$(jq -r .status <<<"$st")" = created ] && [ "$pid" -gt 0 ] && [ "$pid" = "$(cat "$b/pid")" ] \
+    || { echo "after create: $(jq -c '[.status,.pid]' <<<"$st") pid-file $(cat "$b/pid")"; fail=1; }
+  for ns in pid net ipc uts mnt; do
+    [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink /proc/self/ns/$ns)" ] && [ -n "$(readlink "/proc/$pid/ns/$ns")" ] \
+      || { echo "ns $ns: '$(readlink "/proc/$pid/ns/$ns")'"; fail=1; }
+  done
+  [ "$(readlink "/proc/$pid/ns/user")" = "$(readlink /proc/self/ns/user)" ] || { echo "user ns not asked for"; fail=1; }
+  [ "$(nsenter --uts="/proc/$pid/ns/uts" hostname)" = paas-test ] || { echo "nsenter uts"; fail=1; }
+  $cmd --root "$TMP/root-$r" start "$id" || fail=1
+  [ "$($cmd --root "$TMP/root-$r" state "$id" | jq -r .status)" = running ] || { echo "not running after start"; fail=1; }
+  $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  return $fail
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: created container: state pid, namespaces readable, survives its caller's group" created_ns "$r"
+done
+
+# The same for a process started by `exec --detach`: it has a session of its own and survives
+# the SIGKILL of its caller's process group.
+exec_detached_group() {
+  local r=$1 cmd b id=xg$$ pid sid group fail=0
+  cmd=$(runtime_cmd "$r")
+  bundle_for "$r" '' sleep 30; b=$BUNDLE
+  (cd "$b" && $cmd --root "$TMP/root-$r" run --detach "$id" </dev/null >/dev/null 2>&1) || { echo "run -d failed"; return 1; }
+  (setsid -w bash -c 'echo $$ >"$1/group"; "${@:4}" --root "$2" exec --detach --pid-file "$1/xpid" "$3" sleep 30 </dev/null >/dev/null 2>&1; kill -KILL 0' \
+    _ "$b" "$TMP/root-$r" "$id" $cmd; true) 2>/dev/null
+  pid=$(cat "$b/xpid"); group=$(cat "$b/group")
+  sid=$(awk '{print $6}' "/proc/$pid/stat" 2>/dev/null)
+  [ -n "$sid" ] && [ "$sid" != "$group" ] && kill -0 "$pid" 2>/dev/null || { echo "exec'd process: sid '$sid' (caller's group $group)"; fail=1; }
+  $cmd --root "$TMP/root-$r" delete --force "$id" || fail=1
+  return $fail
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: exec --detach process survives its caller's group" exec_detached_group "$r"
+done
 
 # run in the background, killed from outside: 137 for KILL, 143 for a TERM the app handles.
 killed_run() {

@@ -196,6 +196,12 @@ apply (const struct paas_cgroup *cg, const char *ctrl, const char *dir,
           && write_i64 (cg, dir, "memory.soft_limit_in_bytes", r->memory_reservation, false,
                         err) < 0)
         return -1;
+      if (r->disable_oom_killer
+          && paas_cgroup_write (cg, dir, "memory.oom_control", "1", err) < 0)
+        return -1;
+      if (r->has_memory_swappiness
+          && write_i64 (cg, dir, "memory.swappiness", r->memory_swappiness, false, err) < 0)
+        return -1;
     }
   else if (strcmp (ctrl, "cpu") == 0 || strcmp (ctrl, "cpu,cpuacct") == 0)
     {
@@ -273,8 +279,9 @@ check_controllers (unsigned mask, const struct paas_cgroup *cg, const struct paa
     bool wanted;
     const char *field, *ctrl, *alt;
   } needs[] = {
-    { r->has_memory_limit || r->has_memory_swap || r->has_memory_reservation, "memory",
-      "memory", NULL },
+    { r->has_memory_limit || r->has_memory_swap || r->has_memory_reservation
+          || r->has_memory_swappiness || r->disable_oom_killer,
+      "memory", "memory", NULL },
     { (r->has_cpu_shares && r->cpu_shares) || (r->has_cpu_period && r->cpu_period)
           || r->has_cpu_quota,
       "cpu", "cpu", "cpu,cpuacct" },

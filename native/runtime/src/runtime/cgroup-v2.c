@@ -118,6 +118,8 @@ v2_create (struct paas_cgroup *cg, const struct paas_resources *r, libpaas_error
       if (paas_cgroup_write (cg, dir, "memory.low", buf, err) < 0)
         goto fail;
     }
+  /* swappiness and disableOOMKiller have no v2 file (memory.swappiness and oom_control are
+   * v1 only): ignored, as runc's fs2 driver does, so a config written for v1 still runs. */
   if (r->has_cpu_shares && r->cpu_shares)
     {
       snprintf (buf, sizeof (buf), "%" PRIu64, paas_cgroup_shares_to_weight (r->cpu_shares));

@@ -751,8 +751,16 @@ parse_resources (json_t *linux_, struct paas_config *c, libpaas_error_t *err)
       && (parse_mem_value (mem, "limit", &r->memory_limit, &r->has_memory_limit, err) < 0
           || parse_mem_value (mem, "swap", &r->memory_swap, &r->has_memory_swap, err) < 0
           || parse_mem_value (mem, "reservation", &r->memory_reservation,
-                              &r->has_memory_reservation, err) < 0))
+                              &r->has_memory_reservation, err) < 0
+          || get_bool (mem, "linux.resources.memory", "disableOOMKiller", &r->disable_oom_killer,
+                       err) < 0
+          || get_int (mem, "linux.resources.memory", "swappiness", INT64_MIN, INT64_MAX,
+                      &r->memory_swappiness, &r->has_memory_swappiness, err) < 0))
     return -1;
+  /* The kernel's range; runc refuses anything above it too. */
+  if (r->has_memory_swappiness && (r->memory_swappiness < 0 || r->memory_swappiness > 100))
+    return bad (err, "linux.resources.memory.swappiness", "%lld out of range (0 to 100)",
+                (long long) r->memory_swappiness);
   if (cpu)
     {
       const char *p = "linux.resources.cpu";

@@ -125,6 +125,8 @@ struct paas_resources
 {
   bool has_memory_limit, has_memory_swap, has_memory_reservation;
   int64_t memory_limit, memory_swap, memory_reservation; /* -1: unlimited */
+  bool has_memory_swappiness, disable_oom_killer;
+  int64_t memory_swappiness; /* 0..100 */
   bool has_cpu_shares, has_cpu_quota, has_cpu_period;
   uint64_t cpu_shares, cpu_period;
   int64_t cpu_quota;

@@ -50,7 +50,8 @@ struct create_ctx
   struct paas_seccomp_prog seccomp;
   struct paas_ns_fds ns;
   struct paas_cgroup cgroup;
-  bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns;
+  bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns, cloned;
+  int root_mount_id; /* topmost mount at the rootfs before the container made its own */
   int state_dirfd; /* locked (flock) by the runtime; never inherited by the container */
   int fifo_fd;     /* O_PATH of exec.fifo, for the container to reopen for writing */
   int console_fd;  /* connected --console-socket when process.terminal, else -1 */
@@ -118,12 +119,21 @@ container_init (struct create_ctx *c)
   libpaas_error_t err = NULL;
   struct paas_mount_ctx mctx = { .config = cfg,
                                  .in_userns = cfg->namespaces[PAAS_NS_USER].present,
+                                 .host_mounts = !cfg->namespaces[PAAS_NS_MNT].present,
                                  .cgroup_version = paas_cgroup_version (&c->cgroup) };
   unsigned skip = 1u << PAAS_NS_PID; /* a pid namespace path was joined by the runtime */
   char fifo_path[64] = "";
 
   close (c->sock[0]);
   close (c->state_dirfd);
+  /* A session of our own, as runc and crun give it: a created container must not share the
+   * caller's process group, or whatever signals that group (a harness or `timeout` killing
+   * it once create returned) stops the container before `start`. */
+  if (setsid () < 0)
+    {
+      libpaas_make_error (&err, errno, "setsid");
+      child_fail (c, &err);
+    }
   /* Nothing may ptrace us (and use our fds) before execve, which resets this. */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* Die with the runtime while being set up; cleared once ready (the runtime of `create`
@@ -227,6 +237,14 @@ rollback (struct create_ctx *c)
       waitpid (c->pid, NULL, 0);
       c->pid = 0;
     }
+  if (c->cloned && !c->config->namespaces[PAAS_NS_MNT].present)
+    {
+      /* The bind the container made on top of what was there (no mount namespace). */
+      int top = paas_mount_top_id (c->config->root_path);
+      if (top != c->root_mount_id)
+        paas_rootfs_detach (c->config->root_path, top, &ignored);
+      libpaas_error_release (&ignored);
+    }
   if (c->have_cgroup)
     c->cgroup.ops->destroy (&c->cgroup, &ignored);
   libpaas_error_release (&ignored);
@@ -270,8 +288,14 @@ validate (struct create_ctx *c, libpaas_error_t *err)
   if (paas_config_load (c->bundle, &c->config, err) < 0)
     return -1;
   cfg = c->config;
-  if (!cfg->namespaces[PAAS_NS_MNT].present)
-    return libpaas_make_error (err, 0, "invalid `linux.namespaces`: a mount namespace is required");
+  /* Without a mount namespace the mounts land in the caller's table (as with runc); masking
+   * or read-only paths there would change the host's /proc and /sys: refused, as runc does. */
+  if (!cfg->namespaces[PAAS_NS_MNT].present && cfg->n_masked_paths)
+    return libpaas_make_error (err, 0, "invalid `linux.maskedPaths`: needs a mount namespace "
+                               "(they would mask the host's paths)");
+  if (!cfg->namespaces[PAAS_NS_MNT].present && cfg->n_readonly_paths)
+    return libpaas_make_error (err, 0, "invalid `linux.readonlyPaths`: needs a mount namespace "
+                               "(they would make the host's paths read-only)");
   {
     struct stat st;
     if (stat (cfg->root_path, &st) < 0)
@@ -347,6 +371,11 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   c->unshare_cgroupns = !into_cgroup && (flags & CLONE_NEWCGROUP);
   c->need_go = (flags & CLONE_NEWUSER) || c->unshare_cgroupns;
 
+  /* Without a mount namespace the container's mounts are made in ours: note what is at the
+   * rootfs now, to tell its bind from it on rollback. */
+  if (!cfg->namespaces[PAAS_NS_MNT].present)
+    c->root_mount_id = paas_mount_top_id (cfg->root_path);
+  c->cloned = true;
   fflush (NULL);
   c->pid = clone_into (c->unshare_cgroupns ? flags & ~CLONE_NEWCGROUP : flags, cgfd);
   if (c->pid < 0 && cgfd >= 0)
@@ -398,6 +427,8 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   st.procs_path = c->cgroup.ops->procs_path (&c->cgroup);
   st.annotations = cfg->annotations;
   st.n_annotations = cfg->n_annotations;
+  if (!cfg->namespaces[PAAS_NS_MNT].present)
+    st.host_mount_id = paas_mount_top_id (cfg->root_path);
   {
     int r = paas_state_write (c->g->root, &st, err);
     free (st.oom_events_path);
@@ -482,6 +513,8 @@ cleanup_container (const struct paas_global *g, const struct paas_state *st,
   struct paas_cgroup cg;
   int r;
   paas_kill_cgroup (st->procs_path, SIGKILL);
+  if (paas_rootfs_detach (st->rootfs, st->host_mount_id, err) < 0)
+    return -1;
   if (paas_cgroup_init (&cg, st->cgroup_path, st->id, st->cgroup_version, err) < 0)
     return -1;
   r = cg.ops->destroy (&cg, err);

@@ -7,6 +7,7 @@
 #include "container.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -84,14 +85,31 @@ exec_process (const struct paas_exec_opts *o, struct paas_config *cfg, struct pa
 }
 
 static void __attribute__ ((noreturn))
-exec_child (int sock, int console_fd, struct paas_ns_fds *ns, const struct paas_process *p,
+exec_child (int sock, int console_fd, struct paas_ns_fds *ns, int root_fd, const struct paas_process *p,
             const struct paas_seccomp_prog *seccomp, int preserve_fds)
 {
   libpaas_error_t err = NULL;
   char *exe = NULL;
   if (paas_sync_recv (sock, NULL, 0) != MSG_GO)
     _exit (1);
-  if (paas_ns_join (ns, 1u << PAAS_NS_PID, &err) < 0 || paas_process_prepare (p, &err) < 0
+  /* A session of its own, like the container's init (and runc's exec): an `exec --detach`
+   * process must not die with its caller's process group. */
+  if (setsid () < 0)
+    {
+      libpaas_make_error (&err, errno, "setsid");
+      goto fail;
+    }
+  if (paas_ns_join (ns, 1u << PAAS_NS_PID, &err) < 0)
+    goto fail;
+  /* A container without a mount namespace shares ours, chrooted: joining it sets no root. */
+  if (root_fd >= 0 && (fchdir (root_fd) < 0 || chroot (".") < 0))
+    {
+      libpaas_make_error (&err, errno, "chroot into the container's root");
+      goto fail;
+    }
+  if (root_fd >= 0)
+    close (root_fd);
+  if (paas_process_prepare (p, &err) < 0
       || paas_process_find_executable (p, &exe, &err) < 0)
     goto fail;
   if (console_fd >= 0)
@@ -120,7 +138,7 @@ paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o
   struct paas_seccomp_prog prog = { 0 };
   struct paas_ns_fds ns;
   struct paas_cgroup cg = { .leaf_fd = -1 };
-  int sock[2] = { -1, -1 }, console_fd = -1;
+  int sock[2] = { -1, -1 }, console_fd = -1, root_fd = -1;
   pid_t pid = -1;
   char msg[4096];
   int r = -1;
@@ -144,6 +162,17 @@ paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o
     goto out;
   if (paas_cgroup_init (&cg, st.cgroup_path, st.id, st.cgroup_version, err) < 0)
     goto out;
+  if (ns.fd[PAAS_NS_MNT] < 0)
+    {
+      char path[64];
+      snprintf (path, sizeof (path), "/proc/%d/root", (int) st.pid);
+      root_fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root_fd < 0)
+        {
+          libpaas_make_error (err, errno, "open `%s`", path);
+          goto out;
+        }
+    }
   /* Joining the pid namespace only affects our children: do it here, once. */
   if (ns.fd[PAAS_NS_PID] >= 0 && setns (ns.fd[PAAS_NS_PID], CLONE_NEWPID) < 0)
     {
@@ -165,7 +194,7 @@ paas_container_exec (const struct paas_global *g, const struct paas_exec_opts *o
   if (pid == 0)
     {
       close (sock[0]);
-      exec_child (sock[1], console_fd, &ns, proc, prog.filter ? &prog : NULL, o->preserve_fds);
+      exec_child (sock[1], console_fd, &ns, root_fd, proc, prog.filter ? &prog : NULL, o->preserve_fds);
     }
   close (sock[1]);
   sock[1] = -1;
@@ -196,6 +225,8 @@ out:
   if (console_fd >= 0)
     close (console_fd);
   paas_ns_close (&ns);
+  if (root_fd >= 0)
+    close (root_fd);
   if (cg.ops)
     paas_cgroup_release (&cg);
   paas_seccomp_prog_release (&prog);

@@ -308,14 +308,22 @@ int
 paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
 {
   const struct paas_config *c = ctx->config;
-  unsigned long prop = c->rootfs_propagation ? c->rootfs_propagation : MS_PRIVATE | MS_REC;
+  unsigned long prop = c->rootfs_propagation;
   cleanup_close int rootfd = -1;
 
-  /* Nothing we do below may propagate back to the host. */
-  if (mount (NULL, "/", NULL, prop | MS_REC, NULL) < 0)
-    return libpaas_make_error (err, errno, "make `/` %s", "private");
+  /* Nothing we do below may propagate back to the host, and pivot_root refuses a new root
+   * or parent that is shared: every mount becomes private, or a slave when the config asks
+   * for slave (the host's mounts keep reaching it). A shared or unbindable root is applied
+   * to the new root after pivot_root, as crun and runc >= 1.3 do. Without a mount namespace
+   * that would change the host's own mounts (runc makes its `/` a slave): only our bind of
+   * the rootfs is made private. */
+  if (!ctx->host_mounts
+      && mount (NULL, "/", NULL, MS_REC | (prop & MS_SLAVE ? MS_SLAVE : MS_PRIVATE), NULL) < 0)
+    return libpaas_make_error (err, errno, "make `/` %s", prop & MS_SLAVE ? "a slave" : "private");
   if (mount (c->root_path, c->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
     return libpaas_make_error (err, errno, "bind mount `%s`", c->root_path);
+  if (ctx->host_mounts && mount (NULL, c->root_path, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+    return libpaas_make_error (err, errno, "make `%s` private", c->root_path);
   rootfd = open (c->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return libpaas_make_error (err, errno, "open `%s`", c->root_path);
@@ -345,6 +353,15 @@ paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
    * right away; no directory for it is needed inside the rootfs. */
   if (chdir (c->root_path) < 0)
     return libpaas_make_error (err, errno, "chdir `%s`", c->root_path);
+  if (ctx->host_mounts)
+    {
+      /* The caller's mount table is not ours to pivot (runc chroots too). */
+      if (chroot (".") < 0)
+        return libpaas_make_error (err, errno, "chroot `%s`", c->root_path);
+      if (chdir ("/") < 0)
+        return libpaas_make_error (err, errno, "chdir `/`");
+      goto propagation;
+    }
   if (syscall (SYS_pivot_root, ".", ".") < 0)
     return libpaas_make_error (err, errno, "pivot_root `%s`", c->root_path);
   if (mount (NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -353,6 +370,10 @@ paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
     return libpaas_make_error (err, errno, "detach the old root");
   if (chdir ("/") < 0)
     return libpaas_make_error (err, errno, "chdir `/`");
+propagation:
+  /* A new peer group of the container's own (the spec: not shared with the host). */
+  if ((prop & (MS_SHARED | MS_UNBINDABLE)) && mount (NULL, "/", NULL, prop, NULL) < 0)
+    return libpaas_make_error (err, errno, "apply `linux.rootfsPropagation` to `/`");
   return 0;
 }
 
@@ -410,5 +431,59 @@ paas_rootfs_finalize (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
   if (c->root_readonly
       && mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags ("/"), NULL) < 0)
     return libpaas_make_error (err, errno, "remount `/` read-only");
+  return 0;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void
+unescape_octal (char *s)
+{
+  char *out = s;
+  for (; *s; s++)
+    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
+        && s[3] <= '7')
+      {
+        *out++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+        s += 3;
+      }
+    else
+      *out++ = *s;
+  *out = '\0';
+}
+
+int
+paas_mount_top_id (const char *path)
+{
+  cleanup_free char *real = realpath (path, NULL);
+  cleanup_free char *text = NULL;
+  libpaas_error_t err = NULL;
+  char *line, *save = NULL;
+  int top = -1;
+  if (real == NULL || libpaas_read_file ("/proc/self/mountinfo", &text, NULL, &err) < 0)
+    {
+      libpaas_error_release (&err);
+      return -1;
+    }
+  /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": a mount stacked on another comes later. */
+  for (line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      int id;
+      char mp[4097]; /* PATH_MAX + 1, the width below */
+      if (sscanf (line, "%d %*d %*s %*s %4096s", &id, mp) != 2)
+        continue;
+      unescape_octal (mp);
+      if (strcmp (mp, real) == 0)
+        top = id;
+    }
+  return top;
+}
+
+int
+paas_rootfs_detach (const char *rootfs, int mount_id, libpaas_error_t *err)
+{
+  if (mount_id <= 0 || paas_mount_top_id (rootfs) != mount_id)
+    return 0;
+  if (umount2 (rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    return libpaas_make_error (err, errno, "unmount `%s`", rootfs);
   return 0;
 }

@@ -1,6 +1,7 @@
 /* The container's filesystem view, built inside its new mount namespace:
  * rootfs bind -> config mounts (resolved inside the rootfs, never through its symlinks to
- * the host) -> /dev -> pivot_root -> sysctl -> masked/readonly paths -> read-only root. */
+ * the host) -> /dev -> pivot_root -> sysctl -> masked/readonly paths -> read-only root.
+ * Without a mount namespace (host_mounts): the same on a private bind, chroot for pivot_root. */
 #ifndef PAAS_MOUNTS_H
 #define PAAS_MOUNTS_H
 
@@ -13,6 +14,10 @@ struct paas_mount_ctx
   const struct paas_config *config;
   bool in_userns;     /* mknod is not allowed: bind host devices instead */
   int cgroup_version; /* how to honour a "cgroup" mount */
+  /* No mount namespace of its own (as runc allows): the mounts land in the caller's table,
+   * on a private bind of the rootfs that `paas_rootfs_detach` removes; chroot, no
+   * pivot_root. */
+  bool host_mounts;
 };
 
 /* Everything up to and including pivot_root. The caller's cwd must be the bundle (relative
@@ -20,5 +25,11 @@ struct paas_mount_ctx
 int paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err);
 /* After pivot_root: sysctl, masked and read-only paths, read-only root. */
 int paas_rootfs_finalize (const struct paas_mount_ctx *ctx, libpaas_error_t *err);
+
+/* Id of the topmost mount at path in our mount table (/proc/self/mountinfo), or -1. */
+int paas_mount_top_id (const char *path);
+/* Detaches the topmost mount at rootfs (and everything under it) if its id is still
+ * mount_id: the bind a container without a mount namespace left in the caller's table. */
+int paas_rootfs_detach (const char *rootfs, int mount_id, libpaas_error_t *err);
 
 #endif

@@ -104,6 +104,8 @@ paas_state_write (const char *root, const struct paas_state *s, libpaas_error_t 
   set_str (o, "cgroupPath", s->cgroup_path);
   set_str (o, "memoryEventsPath", s->oom_events_path);
   set_str (o, "procsPath", s->procs_path);
+  if (s->host_mount_id > 0)
+    json_object_set_new (o, "hostMountId", json_integer (s->host_mount_id));
   json_object_set_new (o, "annotations", ann);
   text = json_dumps (o, JSON_COMPACT);
   json_decref (o);
@@ -151,6 +153,7 @@ paas_state_read (const char *root, const char *id, struct paas_state *s, libpaas
   s->cgroup_path = dup_str (o, "cgroupPath");
   s->oom_events_path = dup_str (o, "memoryEventsPath");
   s->procs_path = dup_str (o, "procsPath");
+  s->host_mount_id = json_integer_value (json_object_get (o, "hostMountId"));
   ann = json_object_get (o, "annotations");
   if (json_is_object (ann) && json_object_size (ann))
     {

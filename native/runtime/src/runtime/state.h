@@ -26,6 +26,7 @@ struct paas_state
   char *cgroup_path;       /* relative to the hierarchy roots */
   char *oom_events_path;   /* see the OOM contract in cgroup.h; may be NULL */
   char *procs_path;        /* a cgroup.procs listing every process of the container */
+  int host_mount_id; /* > 0: the rootfs bind left in the caller's table (no mount namespace) */
   struct paas_kv *annotations;
   size_t n_annotations;
 };

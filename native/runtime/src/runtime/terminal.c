@@ -134,7 +134,9 @@ paas_terminal_setup (int sock, const struct paas_process *p, bool console,
   if (send_master (sock, master, err) < 0)
     return -1;
   close (steal_fd (&master));
-  if (setsid () < 0)
+  /* The container's init and exec'd processes lead a session of their own already (container.c,
+   * exec.c); a second setsid would fail with EPERM. */
+  if (getsid (0) != getpid () && setsid () < 0)
     return libpaas_make_error (err, errno, "setsid for the terminal");
   if (ioctl (slave, TIOCSCTTY, 0) < 0)
     return libpaas_make_error (err, errno, "make `%s` the controlling terminal", slave_path);
