@@ -13,6 +13,10 @@ struct paas_mount_ctx
   const struct paas_config *config;
   bool in_userns;     /* mknod is not allowed: bind host devices instead */
   int cgroup_version; /* how to honour a "cgroup" mount */
+  /* Called right before pivot_root, every mount made, the cwd the rootfs and the old root
+   * still reachable: where the OCI hooks of the create step run (container.c). May be NULL. */
+  int (*before_pivot) (void *arg, libpaas_error_t *err);
+  void *before_pivot_arg;
 };
 
 /* Everything up to and including pivot_root. The caller's cwd must be the bundle (relative

@@ -28,6 +28,9 @@ struct paas_state
   char *procs_path;        /* a cgroup.procs listing every process of the container */
   struct paas_kv *annotations;
   size_t n_annotations;
+  /* The config's hooks, for `start` (startContainer, poststart) and `delete` (poststop):
+   * config.json may have changed or be gone by then. */
+  struct paas_hooks hooks;
 };
 
 /* Rejects ids that could escape the root or confuse the state layout. */
