@@ -530,9 +530,10 @@ paas_container_create (const struct paas_global *g, const struct paas_create_opt
 
 
 /* After `start` read the init's "0": with startContainer or poststart hooks, waits for the
- * init to exec (its end of exec.fifo closes) or to report a failing startContainer hook
- * (and exit: the container is stopped, delete still runs poststop, as runc), then runs the
- * poststart hooks. */
+ * init to exec (its end of exec.fifo closes) or to report a failing startContainer hook,
+ * then runs the poststart hooks. A failing startContainer hook fails start (the spec; runc
+ * and crun print it and exit 0); the init exits, so the container is stopped, and delete
+ * runs poststop, as with runc. */
 static int
 started_hooks (const struct paas_state *st, int fifo, libpaas_error_t *err)
 {
