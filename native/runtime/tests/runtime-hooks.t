@@ -211,6 +211,27 @@ run_verb() {
 }
 for r in "${RUNTIMES[@]}"; do check "$r: run runs every hook in order and leaves nothing" run_verb "$r"; done
 
+# Runtime-namespace hooks stay in the runtime's pid namespace when the container joins
+# another one by path (the runtime enters it only to create the init).
+pidns_join() {
+  local r=$1 a pida got h
+  bundle "$r" '{}' . sleep 60
+  a=$ID
+  rt "$r" create "$a" || { echo "create: $(cat "$TMP/stderr")"; return 1; }
+  pida=$($(runtime_cmd "$r") --root "$TMP/root-$r" state "$a" | jq .pid)
+  h="{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\",\"readlink /proc/self/ns/pid >>$TMP/o-$r-$((N + 1))/log\"]}"
+  bundle "$r" "{\"prestart\":[$h],\"createRuntime\":[$h],\"poststart\":[$h],\"poststop\":[$h]}" \
+    ".linux.namespaces |= map(if .type == \"pid\" then .path = \"/proc/$pida/ns/pid\" else . end)" true
+  rt "$r" run "$ID" || { echo "run: $(cat "$TMP/stderr")"; return 1; }
+  rt "$r" delete --force "$a"
+  got=$(sort -u "$OUT/log" | tr '\n' ' ')
+  [ "$got" = "$(readlink /proc/self/ns/pid) " ] || { echo "hooks' pid namespaces: $got"; return 1; }
+  [ "$(wc -l <"$OUT/log")" = 4 ] || { echo "$(wc -l <"$OUT/log") hooks ran"; return 1; }
+}
+for r in "${RUNTIMES[@]}"; do
+  check "$r: with a pid namespace joined by path, runtime-namespace hooks run in the runtime's" pidns_join "$r"
+done
+
 # ---- failures ----
 # A failing create-step hook fails create, and the container is gone as if never created.
 create_fails() {

@@ -387,6 +387,17 @@ validate (struct create_ctx *c, libpaas_error_t *err)
   return paas_terminal_connect (cfg->process, c->o->console_socket, &c->console_fd, err);
 }
 
+/* Back to our own pid namespace for the children we fork next: the hooks run in the
+ * runtime's namespaces, not in one the container joined by path. */
+static int
+leave_pid_ns (libpaas_error_t *err)
+{
+  cleanup_close int fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns (fd, CLONE_NEWPID) < 0)
+    return libpaas_make_error (err, errno, "return to the runtime's pid namespace");
+  return 0;
+}
+
 static int
 do_create (struct create_ctx *c, libpaas_error_t *err)
 {
@@ -451,6 +462,8 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
     return libpaas_make_error (err, errno, "clone the container process");
   if (c->pid == 0)
     container_init (c);
+  if (c->ns.fd[PAAS_NS_PID] >= 0 && leave_pid_ns (err) < 0)
+    return -1;
 
   close (c->sock[1]);
   c->sock[1] = -1;
