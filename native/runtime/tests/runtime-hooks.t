@@ -42,7 +42,7 @@ cleanup() {
   cgroup_cleanup "$CG"
   rm -rf "$TMP"
 }
-trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap - EXIT
+trap cleanup EXIT
 make_rootfs "$TMP/rootfs"
 cat >"$TMP/hook.sh" <<'EOF'
 #!/bin/sh
