@@ -127,6 +127,32 @@ bad "no mount namespace, missing executable (mounts removed)" "exec \`/no/such/b
   "$NO_MNTNS | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .process.args=[\"/no/such/binary\"]"
 bad "no mount namespace, bad sysctl (mounts removed)" "set sysctl \`kernel.no_such_key\`" \
   "$NO_MNTNS | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .linux.sysctl={\"kernel.no_such_key\":\"1\"}"
+# Hooks: malformed entries name the field; a hook that cannot run, fails or hangs fails
+# create after things exist, which are rolled back.
+bad "hooks not an object" "\`hooks\`: expected an object" '.hooks=[]'
+bad "hooks.prestart not an array" "\`hooks.prestart\`: expected an array" '.hooks={prestart:{path:"/bin/true"}}'
+bad "hook entry not an object" "\`hooks.createRuntime[0]\`: expected an object" '.hooks={createRuntime:["/bin/true"]}'
+bad "hook without path" "\`hooks.poststop[1].path\`: missing" '.hooks={poststop:[{path:"/bin/true"},{args:["true"]}]}'
+bad "hook path relative" "\`hooks.prestart[0].path\`: \`bin/true\` is not an absolute path" '.hooks={prestart:[{path:"bin/true"}]}'
+bad "hook args not strings" "\`hooks.createContainer[0].args[1]\`: expected a string" '.hooks={createContainer:[{path:"/bin/true",args:["true",1]}]}'
+bad "hook env not strings" "\`hooks.startContainer[0].env[0]\`: expected a string" '.hooks={startContainer:[{path:"/bin/true",env:[{A:"1"}]}]}'
+bad "hook timeout zero" "\`hooks.poststart[0].timeout\`: must be greater than zero" '.hooks={poststart:[{path:"/bin/true",timeout:0}]}'
+bad "hook timeout negative" "\`hooks.prestart[0].timeout\`: must be greater than zero" '.hooks={prestart:[{path:"/bin/true",timeout:-5}]}'
+bad "hook timeout not an integer" "\`hooks.prestart[0].timeout\`: expected an integer" '.hooks={prestart:[{path:"/bin/true",timeout:"5"}]}'
+bad "missing hook (rolled back)" "hook \`hooks.createRuntime[0]\`: exec \`/no/such/hook\`: No such file or directory" \
+  '.hooks={createRuntime:[{path:"/no/such/hook"}]}'
+printf '#!/bin/sh\nexit 0\n' >"$TMP/not-executable"
+chmod 644 "$TMP/not-executable"
+bad "hook not executable (rolled back)" "hook \`hooks.prestart[0]\`: exec \`$TMP/not-executable\`: Permission denied" \
+  ".hooks={prestart:[{path:\"$TMP/not-executable\"}]}"
+bad "failing hook, its output quoted (rolled back)" "hook \`hooks.createRuntime[1]\` (\`/bin/sh\`): exited with status 4: no network for you" \
+  '.hooks={createRuntime:[{path:"/bin/true"},{path:"/bin/sh",args:["sh","-c","echo no network; echo for you >&2; exit 4"]}]}'
+bad "failing hook in the container's namespace (rolled back)" "hook \`hooks.createContainer[0]\` (\`/bin/false\`): exited with status 1" \
+  '.hooks={createContainer:[{path:"/bin/false"}]}'
+bad "hook past its timeout (rolled back)" "hook \`hooks.prestart[0]\` (\`/bin/sleep\`): timed out after 1 s, killed" \
+  '.hooks={prestart:[{path:"/bin/sleep",args:["sleep","60"],timeout:1}]}'
+bad "run: failing hook rolled back" "hook \`hooks.createRuntime[0]\` (\`/bin/false\`): exited with status 1" \
+  '.hooks={createRuntime:[{path:"/bin/false"}]}' run
 bad "run: same checks" "\`process.args\`: expected an array" '.process.args="x"' run
 bad "run: rolled back" "exec \`/no/such/binary\`" '.process.args=["/no/such/binary"]' run
 

@@ -991,6 +991,75 @@ parse_linux (json_t *root, struct paas_config *c, libpaas_error_t *err)
   return 0;
 }
 
+/* --- hooks --- */
+
+static const char *const hook_kind_names[PAAS_HOOK_KINDS]
+    = { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" };
+
+const char *
+paas_hook_kind_name (enum paas_hook_kind k)
+{
+  return hook_kind_names[k];
+}
+
+static int
+parse_hook (json_t *v, const char *f, struct paas_hook *h, libpaas_error_t *err)
+{
+  char fp[FIELD_MAX];
+  int64_t timeout = 0;
+  bool present = false;
+  if (!json_is_object (v))
+    return bad (err, f, "expected an object");
+  if (get_string (v, f, "path", &h->path, true, err) < 0
+      || get_strv (v, f, "args", &h->args, &h->n_args, err) < 0
+      || get_strv (v, f, "env", &h->env, &h->n_env, err) < 0
+      || get_int (v, f, "timeout", INT64_MIN, INT32_MAX, &timeout, &present, err) < 0)
+    return -1;
+  if (h->path[0] != '/')
+    {
+      sub (fp, f, "path");
+      return bad (err, fp, "`%s` is not an absolute path", h->path);
+    }
+  if (present && timeout <= 0)
+    {
+      sub (fp, f, "timeout");
+      return bad (err, fp, "must be greater than zero (got %lld)", (long long) timeout);
+    }
+  h->timeout = (int) timeout;
+  return 0;
+}
+
+/* Kinds this runtime does not know are ignored, as the spec asks of unknown properties. */
+static int
+parse_hooks (json_t *top, struct paas_hooks *hooks, libpaas_error_t *err)
+{
+  json_t *obj;
+  char fk[FIELD_MAX], fi[FIELD_MAX];
+  if (get_object (top, "", "hooks", &obj, false, err) < 0)
+    return -1;
+  if (obj == NULL)
+    return 0;
+  for (int k = 0; k < PAAS_HOOK_KINDS; k++)
+    {
+      json_t *arr, *v;
+      size_t i;
+      if (get_array (obj, "hooks", hook_kind_names[k], &arr, err) < 0)
+        return -1;
+      if (arr == NULL || json_array_size (arr) == 0)
+        continue;
+      sub (fk, "hooks", hook_kind_names[k]);
+      hooks->list[k] = libpaas_xmalloc0 (json_array_size (arr) * sizeof (struct paas_hook));
+      hooks->n[k] = json_array_size (arr);
+      json_array_foreach (arr, i, v)
+        {
+          idx (fi, fk, i);
+          if (parse_hook (v, fi, &hooks->list[k][i], err) < 0)
+            return -1;
+        }
+    }
+  return 0;
+}
+
 /* root.path: a relative path must stay inside the bundle (checked lexically; a rootfs that
  * is a symlink is resolved later by the kernel under the same rule of trust as runc, whose
  * bundle author controls it anyway). Absolute paths are allowed, as runc does. */
@@ -1062,7 +1131,7 @@ parse_root (json_t *top, const char *bundle, struct paas_config *c, libpaas_erro
           }
       }
   }
-  if (parse_linux (top, c, err) < 0)
+  if (parse_linux (top, c, err) < 0 || parse_hooks (top, &c->hooks, err) < 0)
     return -1;
   if (c->hostname && !c->namespaces[PAAS_NS_UTS].present)
     return bad (err, "hostname", "setting the hostname needs a uts namespace");
@@ -1152,6 +1221,22 @@ paas_process_free (struct paas_process *p)
   free (p);
 }
 
+void
+paas_hooks_free (struct paas_hooks *h)
+{
+  for (int k = 0; k < PAAS_HOOK_KINDS; k++)
+    {
+      for (size_t i = 0; i < h->n[k]; i++)
+        {
+          free (h->list[k][i].path);
+          strv_free (h->list[k][i].args);
+          strv_free (h->list[k][i].env);
+        }
+      free (h->list[k]);
+    }
+  memset (h, 0, sizeof (*h));
+}
+
 static void
 kv_free (struct paas_kv *kv, size_t n)
 {
@@ -1207,5 +1292,6 @@ paas_config_free (struct paas_config *c)
       free (c->seccomp->rules);
       free (c->seccomp);
     }
+  paas_hooks_free (&c->hooks);
   free (c);
 }

@@ -179,6 +179,34 @@ struct paas_kv
   char *key, *value;
 };
 
+/* hooks.<kind>[]: run by hooks.c at the lifecycle steps of the runtime spec. */
+enum paas_hook_kind
+{
+  PAAS_HOOK_PRESTART, /* deprecated by the spec, still run (before createRuntime) */
+  PAAS_HOOK_CREATE_RUNTIME,
+  PAAS_HOOK_CREATE_CONTAINER,
+  PAAS_HOOK_START_CONTAINER,
+  PAAS_HOOK_POSTSTART,
+  PAAS_HOOK_POSTSTOP,
+  PAAS_HOOK_KINDS
+};
+
+struct paas_hook
+{
+  char *path;  /* absolute */
+  char **args; /* NULL-terminated; args[0] is argv[0]; NULL: argv is { path } */
+  size_t n_args;
+  char **env; /* NULL-terminated; the hook's whole environment (NULL: empty) */
+  size_t n_env;
+  int timeout; /* seconds; 0: none */
+};
+
+struct paas_hooks
+{
+  struct paas_hook *list[PAAS_HOOK_KINDS];
+  size_t n[PAAS_HOOK_KINDS];
+};
+
 struct paas_config
 {
   char *oci_version;
@@ -205,6 +233,7 @@ struct paas_config
   struct paas_seccomp *seccomp; /* NULL: none */
   unsigned long rootfs_propagation; /* MS_* or 0 (default: rprivate) */
   char *mount_label;                /* NULL: none (refused otherwise: see container.c) */
+  struct paas_hooks hooks;
 };
 
 /* Loads `config.json` from bundle (absolute path); root.path is resolved against it and must
@@ -220,5 +249,7 @@ void paas_process_free (struct paas_process *p);
 
 const char *paas_ns_name (enum paas_ns_kind k); /* "pid", "network", ... */
 int paas_ns_clone_flag (enum paas_ns_kind k);   /* CLONE_NEWPID ... */
+const char *paas_hook_kind_name (enum paas_hook_kind k); /* "createRuntime" ... */
+void paas_hooks_free (struct paas_hooks *h);
 
 #endif

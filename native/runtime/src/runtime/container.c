@@ -31,6 +31,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "hooks.h"
 #include "mounts.h"
 #include "namespaces.h"
 #include "process.h"
@@ -57,6 +58,8 @@ struct create_ctx
   int console_fd;  /* connected --console-socket when process.terminal, else -1 */
   int sock[2];
   pid_t pid;
+  pid_t init_pid;   /* in the container init: its pid as the runtime sees it (for hooks) */
+  int fifo_wfd;     /* in the container init: exec.fifo opened for writing, kept until exec */
 };
 
 #define RFC3339_MAX 96
@@ -103,6 +106,80 @@ clone_into (uint64_t flags, int cgroup_fd)
   return pid;
 }
 
+/* ---- hooks (hooks.h). Where each kind runs and the status its state shows, as runc
+ * 1.1 unless said otherwise:
+ *   prestart, createRuntime  the runtime, "creating", once the init has made every mount
+ *                            and waits before pivot_root (MSG_HOOKS .. MSG_RESUME);
+ *   createContainer          the init, in the container's namespaces, right after them,
+ *                            before pivot_root (cwd the rootfs), "creating";
+ *   startContainer           the init once started, as the user process will run (user,
+ *                            capabilities, seccomp), right before execve, "created";
+ *   poststart                the runtime (start, run) once the init has exec'd, "running"
+ *                            (runc 1.1 runs them during create, with "created"; the spec
+ *                            says after the user process is executed, as crun does);
+ *   poststop                 the runtime once delete (or a failed create or start) has
+ *                            removed the container, "stopped" (pid 0).
+ * The pid is always the init's as the runtime sees it (the spec's "as seen by the host";
+ * runc gives createContainer and startContainer the init's own getpid(), crun 0). ---- */
+
+static int
+ctx_hooks (const struct create_ctx *c, pid_t pid, enum paas_hook_kind kind, const char *status,
+           libpaas_error_t *err)
+{
+  const struct paas_config *cfg = c->config;
+  struct paas_state st = { .id = (char *) c->o->id, .pid = pid, .bundle = c->bundle,
+                           .rootfs = cfg->root_path, .annotations = cfg->annotations,
+                           .n_annotations = cfg->n_annotations, .hooks = cfg->hooks };
+  return paas_hooks_run (&st, kind, status, err);
+}
+
+/* The container init's pid in the runtime's pid namespace: /proc is still the runtime's. */
+static pid_t
+runtime_view_pid (void)
+{
+  char buf[32];
+  ssize_t n = readlink ("/proc/self", buf, sizeof (buf) - 1);
+  if (n <= 0)
+    return getpid ();
+  buf[n] = '\0';
+  return atoi (buf);
+}
+
+/* mounts.h's before_pivot, in the container init. */
+static int
+init_before_pivot (void *arg, libpaas_error_t *err)
+{
+  struct create_ctx *c = arg;
+  const struct paas_hooks *h = &c->config->hooks;
+  if (h->n[PAAS_HOOK_PRESTART] + h->n[PAAS_HOOK_CREATE_RUNTIME] > 0
+      && (paas_sync_send (c->sock[1], MSG_HOOKS, NULL) < 0
+          || paas_sync_recv (c->sock[1], NULL, 0) != MSG_RESUME))
+    _exit (1); /* the runtime reports the failing hook and rolls back */
+  return ctx_hooks (c, c->init_pid, PAAS_HOOK_CREATE_CONTAINER, "creating", err);
+}
+
+/* In the container init once started. Returns the seccomp filter paas_process_exec still
+ * has to install, or NULL when done; exits after reporting a failing hook on how `start`
+ * or `run` waits for the exec (exec.fifo or the socket). */
+static const struct paas_seccomp_prog *
+init_start_hooks (struct create_ctx *c, const struct paas_seccomp_prog *seccomp)
+{
+  const struct paas_process *p = c->config->process;
+  libpaas_error_t err = NULL;
+  if (c->config->hooks.n[PAAS_HOOK_START_CONTAINER] == 0)
+    return seccomp;
+  /* With no_new_privs the filter waits for execve; the hooks run under it anyway. */
+  if (seccomp && p->no_new_privileges && paas_seccomp_install (seccomp, &err) == 0)
+    seccomp = NULL;
+  if (err == NULL && ctx_hooks (c, c->init_pid, PAAS_HOOK_START_CONTAINER, "created", &err) == 0)
+    return seccomp;
+  if (c->sock[1] >= 0)
+    paas_sync_send (c->sock[1], MSG_ERROR, err->msg);
+  else if (c->fifo_wfd >= 0)
+    libpaas_write_all (c->fifo_wfd, err->msg, strnlen (err->msg, 4000));
+  _exit (1);
+}
+
 /* ---- the container process (never returns) ---- */
 
 static void __attribute__ ((noreturn))
@@ -121,6 +198,7 @@ container_init (struct create_ctx *c)
                                  .in_userns = cfg->namespaces[PAAS_NS_USER].present,
                                  .host_mounts = !cfg->namespaces[PAAS_NS_MNT].present,
                                  .cgroup_version = paas_cgroup_version (&c->cgroup) };
+  const struct paas_seccomp_prog *seccomp = c->seccomp.filter ? &c->seccomp : NULL;
   unsigned skip = 1u << PAAS_NS_PID; /* a pid namespace path was joined by the runtime */
   char fifo_path[64] = "";
 
@@ -139,6 +217,14 @@ container_init (struct create_ctx *c)
   /* Die with the runtime while being set up; cleared once ready (the runtime of `create`
    * exits then, and the container must outlive it). */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (cfg->hooks.n[PAAS_HOOK_PRESTART] + cfg->hooks.n[PAAS_HOOK_CREATE_RUNTIME]
+          + cfg->hooks.n[PAAS_HOOK_CREATE_CONTAINER] > 0)
+    {
+      mctx.before_pivot = init_before_pivot;
+      mctx.before_pivot_arg = c;
+    }
+  if (cfg->hooks.n[PAAS_HOOK_CREATE_CONTAINER] + cfg->hooks.n[PAAS_HOOK_START_CONTAINER] > 0)
+    c->init_pid = runtime_view_pid ();
   if (c->need_go && paas_sync_recv (c->sock[1], NULL, 0) != MSG_GO)
     _exit (1);
   if (cfg->namespaces[PAAS_NS_USER].present && cfg->namespaces[PAAS_NS_USER].path == NULL
@@ -203,19 +289,19 @@ container_init (struct create_ctx *c)
     _exit (1);
   if (!c->run_mode)
     {
-      int fd;
       close (c->sock[1]);
       c->sock[1] = -1;
-      /* Blocks until `start` opens the fifo for reading. */
-      fd = open (fifo_path, O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write (fd, "0", 1) != 1)
+      /* Blocks until `start` opens the fifo for reading. Open until execve: `start` may
+       * wait for that (hooks), and reads a startContainer failure from it. */
+      c->fifo_wfd = open (fifo_path, O_WRONLY | O_CLOEXEC);
+      if (c->fifo_wfd < 0 || write (c->fifo_wfd, "0", 1) != 1)
         _exit (1);
-      close (fd);
     }
   if (c->fifo_fd >= 0)
     close (c->fifo_fd);
+  seccomp = init_start_hooks (c, seccomp);
   paas_process_close_fds (c->o->preserve_fds);
-  if (paas_process_exec (cfg->process, c->exe, c->seccomp.filter ? &c->seccomp : NULL, &err) < 0)
+  if (paas_process_exec (cfg->process, c->exe, seccomp, &err) < 0)
     {
       if (c->sock[1] >= 0)
         paas_sync_send (c->sock[1], MSG_ERROR, err->msg);
@@ -249,7 +335,11 @@ rollback (struct create_ctx *c)
     c->cgroup.ops->destroy (&c->cgroup, &ignored);
   libpaas_error_release (&ignored);
   if (c->have_state_dir)
-    paas_state_remove (c->g->root, c->o->id, &ignored);
+    {
+      paas_state_remove (c->g->root, c->o->id, &ignored);
+      /* The container existed: the spec's failed create goes on to delete, and poststop. */
+      ctx_hooks (c, 0, PAAS_HOOK_POSTSTOP, "stopped", &ignored);
+    }
   libpaas_error_release (&ignored);
   c->have_cgroup = c->have_state_dir = false;
 }
@@ -321,6 +411,17 @@ validate (struct create_ctx *c, libpaas_error_t *err)
   return paas_terminal_connect (cfg->process, c->o->console_socket, &c->console_fd, err);
 }
 
+/* Back to our own pid namespace for the children we fork next: the hooks run in the
+ * runtime's namespaces, not in one the container joined by path. */
+static int
+leave_pid_ns (libpaas_error_t *err)
+{
+  cleanup_close int fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns (fd, CLONE_NEWPID) < 0)
+    return libpaas_make_error (err, errno, "return to the runtime's pid namespace");
+  return 0;
+}
+
 static int
 do_create (struct create_ctx *c, libpaas_error_t *err)
 {
@@ -390,6 +491,8 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
     return libpaas_make_error (err, errno, "clone the container process");
   if (c->pid == 0)
     container_init (c);
+  if (c->ns.fd[PAAS_NS_PID] >= 0 && leave_pid_ns (err) < 0)
+    return -1;
 
   close (c->sock[1]);
   c->sock[1] = -1;
@@ -403,6 +506,15 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   if (c->need_go && paas_sync_send (c->sock[0], MSG_GO, NULL) < 0)
     return libpaas_make_error (err, errno, "signal the container process");
   tag = paas_sync_recv (c->sock[0], msg, sizeof (msg));
+  if (tag == MSG_HOOKS)
+    {
+      if (ctx_hooks (c, c->pid, PAAS_HOOK_PRESTART, "creating", err) < 0
+          || ctx_hooks (c, c->pid, PAAS_HOOK_CREATE_RUNTIME, "creating", err) < 0)
+        return -1;
+      if (paas_sync_send (c->sock[0], MSG_RESUME, NULL) < 0)
+        return libpaas_make_error (err, errno, "signal the container process");
+      tag = paas_sync_recv (c->sock[0], msg, sizeof (msg));
+    }
   if (tag == MSG_ERROR)
     return libpaas_make_error (err, 0, "%s", msg);
   if (tag != MSG_READY)
@@ -429,6 +541,7 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
   st.n_annotations = cfg->n_annotations;
   if (!cfg->namespaces[PAAS_NS_MNT].present)
     st.host_mount_id = paas_mount_top_id (cfg->root_path);
+  st.hooks = cfg->hooks;
   {
     int r = paas_state_write (c->g->root, &st, err);
     free (st.oom_events_path);
@@ -443,7 +556,7 @@ int
 paas_container_create (const struct paas_global *g, const struct paas_create_opts *o,
                        libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 } };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .fifo_wfd = -1 };
   for (int k = 0; k < PAAS_NS_COUNT; k++)
     c.ns.fd[k] = -1;
   c.cgroup.leaf_fd = -1;
@@ -459,6 +572,38 @@ paas_container_create (const struct paas_global *g, const struct paas_create_opt
 /* ---- waiting, start, run ---- */
 
 
+
+/* After `start` read the init's "0": with startContainer or poststart hooks, waits for the
+ * init to exec (its end of exec.fifo closes) or to report a failing startContainer hook,
+ * then runs the poststart hooks. A failing startContainer hook fails start (the spec; runc
+ * and crun print it and exit 0); the init exits, so the container is stopped, and delete
+ * runs poststop, as with runc. */
+static int
+started_hooks (const struct paas_state *st, int fifo, libpaas_error_t *err)
+{
+  char msg[4096];
+  size_t len = 0;
+  if (st->hooks.n[PAAS_HOOK_START_CONTAINER] + st->hooks.n[PAAS_HOOK_POSTSTART] == 0)
+    return 0;
+  for (;;)
+    {
+      struct pollfd p = { .fd = fifo, .events = POLLIN };
+      ssize_t n;
+      if (poll (&p, 1, -1) < 0 && errno != EINTR)
+        break;
+      n = read (fifo, msg + len, sizeof (msg) - 1 - len);
+      if (n > 0)
+        len += n;
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        break;
+    }
+  if (len > 0)
+    {
+      msg[len] = '\0';
+      return libpaas_make_error (err, 0, "start container `%s`: %s", st->id, msg);
+    }
+  return paas_hooks_run (st, PAAS_HOOK_POSTSTART, "running", err);
+}
 
 int
 paas_container_start (const struct paas_global *g, const char *id, libpaas_error_t *err)
@@ -498,6 +643,8 @@ paas_container_start (const struct paas_global *g, const char *id, libpaas_error
         }
     }
   unlinkat (dirfd, "exec.fifo", 0);
+  if (started_hooks (&st, fifo, err) < 0)
+    goto out;
   r = 0;
 out:
   paas_state_release (&st);
@@ -528,7 +675,7 @@ int
 paas_container_run (const struct paas_global *g, const struct paas_create_opts *o, bool detach,
                     libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .run_mode = true };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .fifo_wfd = -1, .run_mode = true };
   struct paas_state st;
   int code;
   for (int k = 0; k < PAAS_NS_COUNT; k++)
@@ -542,9 +689,11 @@ paas_container_run (const struct paas_global *g, const struct paas_create_opts *
       ctx_release (&c);
       return -1;
     }
-  if (detach)
+  if (detach
+      || c.config->hooks.n[PAAS_HOOK_START_CONTAINER] + c.config->hooks.n[PAAS_HOOK_POSTSTART])
     {
-      /* An exec failure is reported on the socket; success closes it (close-on-exec). */
+      /* A failing startContainer hook or exec is reported on the socket; success closes it
+       * (close-on-exec): the user process runs, time for poststart. */
       char msg[4096];
       if (paas_sync_recv (c.sock[0], msg, sizeof (msg)) == MSG_ERROR)
         {
@@ -553,6 +702,10 @@ paas_container_run (const struct paas_global *g, const struct paas_create_opts *
           ctx_release (&c);
           return -1;
         }
+      ctx_hooks (&c, c.pid, PAAS_HOOK_POSTSTART, "running", err);
+    }
+  if (detach)
+    {
       ctx_release (&c);
       return 0;
     }
@@ -565,7 +718,8 @@ paas_container_run (const struct paas_global *g, const struct paas_create_opts *
   ctx_release (&c);
   if (paas_state_read (g->root, o->id, &st, err) < 0)
     return -1;
-  if (cleanup_container (g, &st, err) < 0)
+  if (cleanup_container (g, &st, err) < 0
+      || paas_hooks_run (&st, PAAS_HOOK_POSTSTOP, "stopped", err) < 0)
     code = -1;
   paas_state_release (&st);
   return code;
@@ -656,6 +810,8 @@ paas_container_delete (const struct paas_global *g, const char *id, bool force,
         nanosleep (&(struct timespec) { 0, 1000 * 1000 }, NULL);
     }
   r = cleanup_container (g, &st, err);
+  if (r == 0)
+    r = paas_hooks_run (&st, PAAS_HOOK_POSTSTOP, "stopped", err);
 out:
   paas_state_release (&st);
   return r;

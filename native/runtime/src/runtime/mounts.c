@@ -353,6 +353,8 @@ paas_rootfs_prepare (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
    * right away; no directory for it is needed inside the rootfs. */
   if (chdir (c->root_path) < 0)
     return libpaas_make_error (err, errno, "chdir `%s`", c->root_path);
+  if (ctx->before_pivot && ctx->before_pivot (ctx->before_pivot_arg, err) < 0)
+    return -1;
   if (ctx->host_mounts)
     {
       /* The caller's mount table is not ours to pivot (runc chroots too). */

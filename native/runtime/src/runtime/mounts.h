@@ -18,6 +18,10 @@ struct paas_mount_ctx
    * on a private bind of the rootfs that `paas_rootfs_detach` removes; chroot, no
    * pivot_root. */
   bool host_mounts;
+  /* Called right before pivot_root, every mount made, the cwd the rootfs and the old root
+   * still reachable: where the OCI hooks of the create step run (container.c). May be NULL. */
+  int (*before_pivot) (void *arg, libpaas_error_t *err);
+  void *before_pivot_arg;
 };
 
 /* Everything up to and including pivot_root. The caller's cwd must be the bundle (relative

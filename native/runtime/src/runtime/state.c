@@ -86,6 +86,44 @@ set_str (json_t *o, const char *k, const char *v)
     json_object_set_new (o, k, json_string (v));
 }
 
+static json_t *
+strv_json (char **v)
+{
+  json_t *a = json_array ();
+  for (; v && *v; v++)
+    json_array_append_new (a, json_string (*v));
+  return a;
+}
+
+/* The same shape as config.json's "hooks" (read back by hooks_from_json). */
+static json_t *
+hooks_json (const struct paas_hooks *h)
+{
+  json_t *o = json_object ();
+  for (int k = 0; k < PAAS_HOOK_KINDS; k++)
+    {
+      json_t *arr;
+      if (h->n[k] == 0)
+        continue;
+      arr = json_array ();
+      for (size_t i = 0; i < h->n[k]; i++)
+        {
+          const struct paas_hook *hk = &h->list[k][i];
+          json_t *e = json_object ();
+          json_object_set_new (e, "path", json_string (hk->path));
+          if (hk->args)
+            json_object_set_new (e, "args", strv_json (hk->args));
+          if (hk->env)
+            json_object_set_new (e, "env", strv_json (hk->env));
+          if (hk->timeout > 0)
+            json_object_set_new (e, "timeout", json_integer (hk->timeout));
+          json_array_append_new (arr, e);
+        }
+      json_object_set_new (o, paas_hook_kind_name (k), arr);
+    }
+  return o;
+}
+
 int
 paas_state_write (const char *root, const struct paas_state *s, libpaas_error_t *err)
 {
@@ -107,6 +145,12 @@ paas_state_write (const char *root, const struct paas_state *s, libpaas_error_t 
   if (s->host_mount_id > 0)
     json_object_set_new (o, "hostMountId", json_integer (s->host_mount_id));
   json_object_set_new (o, "annotations", ann);
+  for (int k = 0; k < PAAS_HOOK_KINDS; k++)
+    if (s->hooks.n[k])
+      {
+        json_object_set_new (o, "hooks", hooks_json (&s->hooks));
+        break;
+      }
   text = json_dumps (o, JSON_COMPACT);
   json_decref (o);
   if (text == NULL)
@@ -119,6 +163,47 @@ dup_str (json_t *o, const char *k)
 {
   json_t *v = json_object_get (o, k);
   return json_is_string (v) ? libpaas_xstrdup (json_string_value (v)) : NULL;
+}
+
+static char **
+strv_from_json (json_t *a, size_t *n)
+{
+  char **v;
+  size_t i, m = 0;
+  json_t *e;
+  if (!json_is_array (a))
+    return NULL;
+  v = libpaas_xmalloc0 ((json_array_size (a) + 1) * sizeof (char *));
+  json_array_foreach (a, i, e)
+    if (json_is_string (e))
+      v[m++] = libpaas_xstrdup (json_string_value (e));
+  *n = m;
+  return v;
+}
+
+/* Our own file, written by hooks_json: entries without a path are skipped, not refused. */
+static void
+hooks_from_json (json_t *o, struct paas_hooks *h)
+{
+  for (int k = 0; k < PAAS_HOOK_KINDS; k++)
+    {
+      json_t *arr = json_object_get (o, paas_hook_kind_name (k)), *e;
+      size_t i;
+      if (!json_is_array (arr) || json_array_size (arr) == 0)
+        continue;
+      h->list[k] = libpaas_xmalloc0 (json_array_size (arr) * sizeof (struct paas_hook));
+      json_array_foreach (arr, i, e)
+        {
+          struct paas_hook *hk = &h->list[k][h->n[k]];
+          if (!json_is_string (json_object_get (e, "path")))
+            continue;
+          hk->path = libpaas_xstrdup (json_string_value (json_object_get (e, "path")));
+          hk->args = strv_from_json (json_object_get (e, "args"), &hk->n_args);
+          hk->env = strv_from_json (json_object_get (e, "env"), &hk->n_env);
+          hk->timeout = json_integer_value (json_object_get (e, "timeout"));
+          h->n[k]++;
+        }
+    }
 }
 
 int
@@ -167,6 +252,8 @@ paas_state_read (const char *root, const char *id, struct paas_state *s, libpaas
           }
       s->n_annotations = i;
     }
+  if (json_is_object (json_object_get (o, "hooks")))
+    hooks_from_json (json_object_get (o, "hooks"), &s->hooks);
   json_decref (o);
   return 0;
 }
@@ -249,6 +336,7 @@ paas_state_release (struct paas_state *s)
       free (s->annotations[i].value);
     }
   free (s->annotations);
+  paas_hooks_free (&s->hooks);
   memset (s, 0, sizeof (*s));
 }
 

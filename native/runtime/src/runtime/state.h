@@ -29,6 +29,9 @@ struct paas_state
   int host_mount_id; /* > 0: the rootfs bind left in the caller's table (no mount namespace) */
   struct paas_kv *annotations;
   size_t n_annotations;
+  /* The config's hooks, for `start` (startContainer, poststart) and `delete` (poststop):
+   * config.json may have changed or be gone by then. */
+  struct paas_hooks hooks;
 };
 
 /* Rejects ids that could escape the root or confuse the state layout. */

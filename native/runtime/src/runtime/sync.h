@@ -15,6 +15,8 @@ enum paas_sync_msg
   MSG_START = 'S', /* runtime -> child (run): state recorded, exec now */
   MSG_COMMIT = 'C', /* runtime -> child (create): state recorded, wait on exec.fifo */
   MSG_ERROR = 'E', /* child -> runtime: 'E' + one-line message */
+  MSG_HOOKS = 'H',  /* child -> runtime: mounts done, run prestart/createRuntime hooks */
+  MSG_RESUME = 'r', /* runtime -> child: they succeeded, go on */
 };
 
 /* Sends one message (tag + optional text); < 0 on failure. */
