@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '@paas/config';
 import { PaasError } from '@paas/errors';
@@ -11,6 +12,7 @@ import { EXIT_USAGE, exitCodeOf } from './errors';
 import { nodeCommand } from './node/commands';
 import type { CliIo } from './io';
 import { SHARED_HELP, platformCommands, sharedCommand } from './platform/commands';
+import { DEFAULT_REMOTE } from './platform/app';
 import { SHARED_VERBS, type SharedVerb, platformRoute } from './platform/route';
 
 function versionLine(): string {
@@ -55,7 +57,11 @@ export function createProgram(io: CliIo, argv: readonly string[] = []): Command 
     nodeCommand(io),
   ];
   const shared = (verb: SharedVerb): Command | undefined => engine.find((c) => c.name() === verb);
-  const routed = platformRoute(argv, (verb) => shared(verb)?.options ?? []);
+  const routed = platformRoute(
+    argv,
+    (verb) => shared(verb)?.options ?? [],
+    () => appKnownHere(io),
+  );
   for (const command of engine) {
     const verb = SHARED_VERBS.find((v) => v === command.name());
     if (verb && verb === routed) program.addCommand(sharedCommand(io, verb));
@@ -121,4 +127,22 @@ function reportError(err: unknown, argv: readonly string[], io: CliIo): number {
   }
   io.err(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;
+}
+
+/**
+ * Whether a command without `-a` would find an app here (platform/app.ts resolveApp): asked only
+ * for a shared verb's command line that means nothing to the engine (`paas logs` alone).
+ */
+function appKnownHere(io: CliIo): boolean {
+  if (io.env['PAAS_APP']) return true;
+  try {
+    const url = execFileSync('git', ['config', '--get', `remote.${DEFAULT_REMOTE}.url`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    });
+    return url.trim() !== '';
+  } catch {
+    return false; // not a repository, no such remote, or no git
+  }
 }

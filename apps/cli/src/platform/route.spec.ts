@@ -6,7 +6,8 @@ import { type SharedVerb, platformRoute } from './route';
 const io = { env: {}, out: () => undefined, err: () => undefined };
 const engine = createProgram(io);
 const flagsOf = (verb: SharedVerb) => engine.commands.find((c) => c.name() === verb)?.options ?? [];
-const route = (line: string): SharedVerb | undefined => platformRoute(line.split(' ').filter(Boolean), flagsOf);
+const route = (line: string, appKnown = false): SharedVerb | undefined =>
+  platformRoute(line.split(' ').filter(Boolean), flagsOf, () => appKnown);
 
 describe('routing the verbs both halves have', () => {
   it('keeps every engine command line on the engine', () => {
@@ -32,6 +33,8 @@ describe('routing the verbs both halves have', () => {
       'logs web',
       'logs -f -n 10 web',
       'logs --tail 5 --since 2024-01-01 web',
+      'logs --tail all web',
+      'logs -t web',
       'login registry.local:5000',
       'login -u me --password-stdin localhost:5000',
       'logout localhost:5000',
@@ -59,6 +62,13 @@ describe('routing the verbs both halves have', () => {
       ['logs -f -n 10 -a myapp', 'logs'],
       ['logs --app=myapp -f', 'logs'],
       ['logs -r paas', 'logs'],
+      ['logs --ps web.1 -t', 'logs'],
+      ['logs -p web', 'logs'],
+      ['logs --dyno=web', 'logs'],
+      ['logs --source app', 'logs'],
+      ['logs -s paas --tail', 'logs'],
+      ['logs --tail -n 0', 'logs'],
+      ['logs --tail -a myapp', 'logs'],
       ['login', 'login'],
       ['login --api http://127.0.0.1:7000', 'login'],
       ['login --api=http://h:7000 --token x', 'login'],
@@ -67,5 +77,14 @@ describe('routing the verbs both halves have', () => {
     ] as const) {
       assert.equal(route(line), verb, line);
     }
+  });
+
+  it('sends logs without a container to the platform where an app is known', () => {
+    for (const line of ['logs', 'logs -t', 'logs -f -n 10']) {
+      assert.equal(route(line, true), 'logs', line);
+      assert.equal(route(line, false), undefined, line);
+    }
+    assert.equal(route('logs web', true), undefined);
+    assert.equal(route('logs --tail 10 web', true), undefined);
   });
 });

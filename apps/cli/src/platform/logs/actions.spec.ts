@@ -50,4 +50,46 @@ describe('paas logs', () => {
     }
     assert.equal(t.api.requests.length, before);
   });
+
+  it("takes Heroku's forms: the app from the paas remote, --tail, --ps/--dyno, --source app|paas", async () => {
+    const { api } = t;
+    api.log('shop', 'api', 'Deploying v6');
+    api.log('shop', 'web.2', 'web two');
+    api.log('shop', 'worker.1', 'worker one');
+    t.git(t.repo, 'remote', 'add', 'paas', `${api.url}/git/shop.git`);
+    const shown = async (...argv: string[]): Promise<string[]> =>
+      (await t.inRepo(() => t.ok(...argv))).out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/^\S+Z /, ''));
+    // `paas logs` in the app's repository is the platform's (the engine's names a container)
+    assert.deepEqual((await shown('logs', '-n', '3')).length, 3);
+    assert.equal(api.requests.at(-1)?.path, '/api/apps/shop/logs?tail=3');
+    assert.deepEqual(await shown('logs', '-n', '3', '--ps', 'web'), ['app[web.2]: web two']);
+    assert.deepEqual(await shown('logs', '-n', '3', '-d', 'worker.1'), ['app[worker.1]: worker one']);
+    assert.deepEqual(await shown('logs', '-n', '3', '--source', 'app'), [
+      'app[web.2]: web two',
+      'app[worker.1]: worker one',
+    ]);
+    assert.deepEqual(await shown('logs', '-n', '3', '-s', 'paas'), ['paas[api]: Deploying v6']);
+    assert.deepEqual(await shown('logs', '-n', '3', '-s', 'app', '-p', 'worker'), ['app[worker.1]: worker one']);
+    // --tail follows, as -f does
+    let seen = '';
+    let sawNew: () => void = () => undefined;
+    const newLine = new Promise<void>((resolve) => (sawNew = resolve));
+    const asked = api.requests.length;
+    const following = t.inRepo(() =>
+      t.cli(['logs', '--tail', '-n', '0'], {}, (out) => {
+        seen += out;
+        if (seen.includes('tailed')) sawNew();
+      }),
+    );
+    while (!api.requests.slice(asked).some((q) => q.path === '/api/apps/shop/logs?tail=0&follow=1')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    api.log('shop', 'web.2', 'tailed');
+    await newLine;
+    process.emit('SIGINT');
+    assert.equal((await following).code, 0);
+  });
 });

@@ -12,13 +12,31 @@ export function logsCommand(io: CliIo): Command {
   return withJson(withApp(new Command('logs').description("Show an app's logs (platform events and processes)")))
     .option('-n, --num <N>', 'How many lines to show first', '100')
     .option('-f, --follow', 'Keep streaming new lines')
-    .option('-s, --source <SOURCE>', 'Only lines from this source: web, web.1, api, build...')
+    .option('-t, --tail', 'The same as --follow (Heroku)')
+    .option('-p, --ps <PROCESS>', 'Only lines of this process type or instance: web, web.1')
+    .option('-d, --dyno <PROCESS>', 'The same as --ps (Heroku)')
+    .option(
+      '-s, --source <SOURCE>',
+      "Only the app's processes (app), only the platform's events (paas), or one source: web.1, api, build...",
+    )
     .action(
       act(
         io,
         actions,
-        (a, flags: { app?: string; remote?: string; json?: boolean; num: string; follow?: boolean; source?: string }) =>
-          a.logs(io, flags),
+        (
+          a,
+          flags: {
+            app?: string;
+            remote?: string;
+            json?: boolean;
+            num: string;
+            follow?: boolean;
+            tail?: boolean;
+            ps?: string;
+            dyno?: string;
+            source?: string;
+          },
+        ) => a.logs(io, flags),
       ),
     );
 }
