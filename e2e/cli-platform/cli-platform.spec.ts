@@ -177,6 +177,13 @@ describe('paas platform verbs against the real api', () => {
     assert.equal((await ok(['config:get', 'GREETING', '-a', 'e2e-app'])).stdout, 'hello world\n');
     await ok(['config:unset', 'EMPTY', 'MODE', '-a', 'e2e-app']);
     assert.deepEqual(JSON.parse((await ok(['config', '--json', '-a', 'e2e-app'])).stdout), { GREETING: 'hello world' });
+    // unsetting what is not set, or setting what is already so, says so and makes no release
+    const releases = (await ok(['releases', '--json', '-a', 'e2e-app'])).stdout;
+    const notSet = await ok(['config:unset', 'MODE', '-a', 'e2e-app']);
+    assert.equal(notSet.stderr, 'MODE is not set on e2e-app: no change, no release\n');
+    const same = await ok(['config:set', 'GREETING=hello world', '-a', 'e2e-app']);
+    assert.equal(same.stderr, 'GREETING has this value on e2e-app already: no change, no release\n');
+    assert.equal((await ok(['releases', '--json', '-a', 'e2e-app'])).stdout, releases);
     const bad = await run(['config:set', '-a', 'e2e-app', '9LIVES=x']);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^paas: /);

@@ -42,6 +42,18 @@ describe('paas config', () => {
     assert.equal((await t.ok('config:get', 'NOPE', '-a', 'shop')).out, '\n');
     const unset = await t.ok('config:unset', 'EMPTY', 'Q', '-a', 'shop');
     assert.equal(unset.err, 'Unsetting EMPTY and Q and restarting shop... done, v2\n');
+    // what is not set is said, and alone it makes no release (the api is not asked to change anything)
+    const patches = (): number => t.api.requests.filter((q) => q.method === 'PATCH').length;
+    const before = patches();
+    const none = await t.ok('config:unset', 'NOPE', 'Q', '-a', 'shop');
+    assert.equal(none.err, 'NOPE and Q are not set on shop: no change, no release\n');
+    const some = await t.ok('config:unset', 'NOPE', 'LANG', '-a', 'shop');
+    assert.equal(some.err, 'NOPE is not set on shop\nUnsetting LANG and restarting shop... done, v3\n');
+    const same = await t.ok('config:set', 'DATABASE_URL=postgres://db/x', '-a', 'shop');
+    assert.equal(same.err, 'DATABASE_URL has this value on shop already: no change, no release\n');
+    assert.equal(same.out, 'DATABASE_URL: postgres://db/x\n');
+    assert.equal(patches(), before + 1);
+    await t.ok('config:set', 'LANG=en_US.UTF-8', '-a', 'shop');
     assert.deepEqual(Object.keys(JSON.parse((await t.ok('config', '-a', 'shop', '--json')).out)).sort(), [
       'DATABASE_URL',
       'LANG',

@@ -45,7 +45,16 @@ export async function configSet(io: CliIo, args: string[], flags: AppFlags & Jso
   const changes = parseAssignments(args);
   const { client, app } = await appSession(io, flags);
   const keys = Object.keys(changes);
-  let vars: Record<string, string> = {};
+  let vars = await client.get<Record<string, string>>(appPath(app, 'config-vars'));
+  if (keys.every((k) => vars[k] === changes[k])) {
+    // the api would make no release either: nothing restarts
+    io.err(
+      `${listing(keys)} ${keys.length === 1 ? 'has this value' : 'have these values'} on ${app} already: no change, no release\n`,
+    );
+    if (flags.json) io.out(json(vars));
+    else io.out(keyValues(keys.map((k) => [k, vars[k] ?? ''])));
+    return;
+  }
   const release = await action(
     io,
     `Setting ${listing(keys)} and restarting ${app}`,
@@ -66,11 +75,19 @@ export async function configUnset(io: CliIo, keys: string[], flags: AppFlags & W
       throw new CliError(`invalid config var name '${key}': config:unset takes names, not KEY=value`, EXIT_USAGE);
   }
   const { client, app } = await appSession(io, flags);
+  const vars = await client.get<Record<string, string>>(appPath(app, 'config-vars'));
+  const missing = keys.filter((k) => !(k in vars));
+  const present = keys.filter((k) => k in vars);
+  if (missing.length > 0) {
+    const verb = missing.length === 1 ? 'is' : 'are';
+    io.err(`${listing(missing)} ${verb} not set on ${app}${present.length === 0 ? ': no change, no release' : ''}\n`);
+  }
+  if (present.length === 0) return;
   const release = await action(
     io,
-    `Unsetting ${listing(keys)} and restarting ${app}`,
+    `Unsetting ${listing(present)} and restarting ${app}`,
     async () => {
-      await client.patch(appPath(app, 'config-vars'), Object.fromEntries(keys.map((k) => [k, null])));
+      await client.patch(appPath(app, 'config-vars'), Object.fromEntries(present.map((k) => [k, null])));
       return madeRelease(client, app, flags.wait !== false);
     },
     (r) => `done, ${outcome(r)}`,
