@@ -111,6 +111,11 @@ describe('add-ons: managed PostgreSQL and Redis', { timeout: 900_000 }, () => {
         push(dir);
         const host = 'shop.localhost';
         await until('shop serves', async () => (await get(up.router, host)).body === 'notes\n', 180_000);
+        // Heroku's releases:output: what the release phase printed, read from the build's log
+        assert.match(
+          paas('releases:output', '-a', 'shop'),
+          /^-----> Running release command: psql "\$DATABASE_URL" .*\n(.*\n)* +CREATE TABLE\n/,
+        );
         const add = async (body: string): Promise<boolean> => {
           const r = await get(`${up.router}/cgi-bin/add?${body}`, host, 10_000);
           return r.status === 200 && /^\d+\n$/.test(r.body);

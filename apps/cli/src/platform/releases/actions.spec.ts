@@ -94,6 +94,22 @@ describe('paas releases', () => {
     }
   });
 
+  it("releases:output shows a release command's output, and says when a release ran none", async () => {
+    const withRelease = t.api.deploy('shop', { web: 'npm start', release: 'node migrate.js' });
+    const out = await t.ok('releases:output', `v${withRelease.version}`, '-a', 'shop');
+    assert.equal(out.out, '-----> Running release command: node migrate.js\n       migrations ran\n');
+    assert.equal((await t.ok('releases:output', '-a', 'shop')).out, out.out);
+    const none = await t.ok('releases:output', 'v3', '-a', 'shop');
+    assert.equal(none.out, '');
+    assert.match(none.err, /^v3 ran no release command \(build #\d+'s Procfile has no release process\)\n$/);
+    const config = await t.ok('releases:output', 'v1', '-a', 'shop');
+    assert.match(config.err, /^v1 was not made by a build \(Set .* config vars\): it ran no release command\n$/);
+    const missing = await t.cli(['releases:output', 'v99', '-a', 'shop']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /v99/);
+    assert.equal((await t.cli(['releases:output', 'latest', '-a', 'shop'])).code, 2);
+  });
+
   it('refuses a --num that is not a positive count before asking the api', async () => {
     const before = t.api.requests.length;
     for (const num of ['0', '-1', '1.5', 'abc', '']) {

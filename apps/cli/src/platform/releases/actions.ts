@@ -1,14 +1,15 @@
 /**
- * `releases`, `releases:info` and `rollback`: an app's releases and their real state (a
- * release serves only once its deploy is live). Loaded on use from ./commands.ts.
+ * `releases`, `releases:info`, `releases:output` and `rollback`: an app's releases and their
+ * real state (a release serves only once its deploy is live). Loaded on use from ./commands.ts.
  */
-import type { Release } from '@paas/api-types';
+import type { Build, Release } from '@paas/api-types';
 import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { columns, header, imageLine, json, keyValues, processLines, shellQuote, shortAgo, when } from '../format';
 import { type JsonFlag, action, appPath, appSession, parseCount } from '../session';
+import { untilInterrupted } from '../../terminal';
 import { failIfFailed, followRelease, releaseOutcome } from './follow';
 
 /** `v12` or `12` -> 12. */
@@ -111,4 +112,43 @@ export async function rollback(
   );
   if (flags.json) io.out(json(release));
   failIfFailed(release);
+}
+
+/**
+ * The headline the build pipeline writes before a release command's output, and the prefix of
+ * every headline after it (libs/platform builds/pipeline.ts and build-log.ts `step`).
+ */
+const RELEASE_PHASE = /^-----> Running release command: /;
+const HEADLINE = /^-----> /;
+
+/**
+ * `releases:output [vN]` (Heroku's): what the release command of a release printed, read from
+ * the build that made it (followed while it runs). A release made without a build (a config
+ * change, a rollback, an add-on) ran none, and a build whose Procfile has no `release` neither.
+ */
+export async function releasesOutput(io: CliIo, version: string | undefined, flags: AppFlags): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const release =
+    version === undefined
+      ? await currentRelease(client, app)
+      : await client.get<Release>(appPath(app, 'releases', `v${parseVersion(version)}`));
+  const build = (await client.get<Build[]>(appPath(app, 'builds'))).find((b) => b.release?.version === release.version);
+  if (!build) {
+    io.err(`v${release.version} was not made by a build (${release.description}): it ran no release command\n`);
+    return;
+  }
+  let inPhase = false;
+  let ran = false;
+  const result = await untilInterrupted(async (signal) => {
+    for await (const event of client.events(appPath(app, 'builds', build.id, 'log'), signal)) {
+      if (event.event === 'end') break;
+      if (event.event !== 'message') continue;
+      if (RELEASE_PHASE.test(event.data)) inPhase = ran = true;
+      else if (HEADLINE.test(event.data)) inPhase = false;
+      if (inPhase) io.out(`${event.data}\n`);
+    }
+  });
+  if (result !== 'interrupted' && !ran) {
+    io.err(`v${release.version} ran no release command (build #${build.number}'s Procfile has no release process)\n`);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * `releases`, `releases:info`, `rollback`. Definitions only; the work is loaded on use from
+ * `releases`, `releases:info`, `releases:output`, `rollback`. Definitions only; the work is loaded on use from
  * ./actions.
  */
 import type { Command } from 'commander';
@@ -27,6 +27,15 @@ export function releasesCommands(io: CliIo): Command[] {
           a.releasesInfo(io, version, flags),
       ),
     );
+  const releasesOutput = withApp(
+    command('releases:output', 'Show what the release command of a release printed (the current one by default)'),
+  )
+    .argument('[vN]')
+    .action(
+      act(io, actions, (a, version: string | undefined, flags: { app?: string; remote?: string }) =>
+        a.releasesOutput(io, version, flags),
+      ),
+    );
   const rollback = withJson(withApp(command('rollback', 'Roll back to a release (the previous one by default)')))
     .argument('[vN]')
     .option('--no-wait', 'Do not wait for the new release to deploy')
@@ -38,5 +47,5 @@ export function releasesCommands(io: CliIo): Command[] {
           a.rollback(io, version, flags),
       ),
     );
-  return [releases, releasesInfo, rollback];
+  return [releases, releasesInfo, releasesOutput, rollback];
 }

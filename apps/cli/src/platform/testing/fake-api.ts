@@ -142,7 +142,12 @@ export class FakeApi {
       release: null,
       createdAt: now,
       updatedAt: now,
-      output: '-----> Building\nStep 1/2 : FROM node:20\n-----> Done\n',
+      // as the pipeline logs it (libs/platform builds/pipeline.ts), the release command's output under its headline
+      output: `-----> Building\nStep 1/2 : FROM node:20\n${
+        processTypes['release']
+          ? `-----> Running release command: ${processTypes['release']}\n       migrations ran\n`
+          : ''
+      }-----> Done\n`,
     };
     state.builds.unshift(build);
     for (const type of Object.keys(processTypes)) {
