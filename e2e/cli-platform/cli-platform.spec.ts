@@ -213,7 +213,7 @@ describe('paas platform verbs against the real api', () => {
     assert.deepEqual(JSON.parse((await ok(['ps', '--app', 'e2e-app', '--json'])).stdout), []);
   });
 
-  it('domains:add, domains, domains:remove', async () => {
+  it('domains:add, domains, domains:remove, domains:clear', async () => {
     assert.equal(
       (await ok(['domains:add', 'www.e2e-app.example', '-a', 'e2e-app'])).stderr,
       'Adding www.e2e-app.example to e2e-app... done\n',
@@ -227,6 +227,13 @@ describe('paas platform verbs against the real api', () => {
     assert.equal(taken.status, 1);
     assert.match(taken.stderr, /^paas: /);
     await ok(['domains:remove', 'www.e2e-app.example', '-a', 'e2e-app']);
+    assert.deepEqual(JSON.parse((await ok(['domains', '-a', 'e2e-app', '--json'])).stdout), []);
+    await ok(['domains:add', 'a.e2e-app.example', '-a', 'e2e-app']);
+    await ok(['domains:add', 'b.e2e-app.example', '-a', 'e2e-app']);
+    assert.equal(
+      (await ok(['domains:clear', '-a', 'e2e-app'])).stderr,
+      'Removing all 2 custom domains from e2e-app... done\n',
+    );
     assert.deepEqual(JSON.parse((await ok(['domains', '-a', 'e2e-app', '--json'])).stdout), []);
   });
 

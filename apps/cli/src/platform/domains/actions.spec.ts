@@ -26,4 +26,13 @@ describe('paas domains', () => {
     );
     assert.deepEqual(JSON.parse((await t.ok('domains', '-a', 'shop', '--json')).out), []);
   });
+
+  it('domains:clear removes every custom domain and keeps the default one', async () => {
+    assert.equal((await t.ok('domains:clear', '-a', 'shop')).err, 'shop has no custom domains: nothing to remove\n');
+    await t.ok('domains:add', 'a.shop.example', '-a', 'shop');
+    await t.ok('domains:add', 'b.shop.example', '-a', 'shop');
+    assert.equal((await t.ok('domains:clear', '-a', 'shop')).err, 'Removing all 2 custom domains from shop... done\n');
+    assert.deepEqual(JSON.parse((await t.ok('domains', '-a', 'shop', '--json')).out), []);
+    assert.match((await t.ok('domains', '-a', 'shop')).out, /^=== shop Default Domain\nshop\.localhost:8080\n$/);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * `domains`, `domains:add`, `domains:remove`: an app's default and custom domains. Loaded on
+ * `domains`, `domains:add`, `domains:remove`, `domains:clear`: an app's default and custom domains. Loaded on
  * use from ./commands.ts.
  */
 import type { App, Domain } from '@paas/api-types';
@@ -41,4 +41,18 @@ export async function domainsAdd(io: CliIo, hostname: string, flags: AppFlags & 
 export async function domainsRemove(io: CliIo, hostname: string, flags: AppFlags): Promise<void> {
   const { client, app } = await appSession(io, flags);
   await action(io, `Removing ${hostname} from ${app}`, () => client.delete<Domain>(appPath(app, 'domains', hostname)));
+}
+
+/** `domains:clear` (Heroku's): every custom domain goes; the default one stays. */
+export async function domainsClear(io: CliIo, flags: AppFlags): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const list = await client.get<Domain[]>(appPath(app, 'domains'));
+  if (list.length === 0) return io.err(`${app} has no custom domains: nothing to remove\n`);
+  await action(
+    io,
+    `Removing ${list.length === 1 ? 'the custom domain' : `all ${list.length} custom domains`} from ${app}`,
+    async () => {
+      for (const d of list) await client.delete<Domain>(appPath(app, 'domains', d.hostname));
+    },
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * `domains`, `domains:add`, `domains:remove`. Definitions only; the work is loaded on use from
+ * `domains`, `domains:add`, `domains:remove`, `domains:clear`. Definitions only; the work is loaded on use from
  * ./actions.
  */
 import type { Command } from 'commander';
@@ -24,5 +24,8 @@ export function domainsCommands(io: CliIo): Command[] {
     .action(
       act(io, actions, (a, host: string, flags: { app?: string; remote?: string }) => a.domainsRemove(io, host, flags)),
     );
-  return [domains, domainsAdd, domainsRemove];
+  const domainsClear = withApp(command('domains:clear', 'Remove every custom domain of an app')).action(
+    act(io, actions, (a, flags: { app?: string; remote?: string }) => a.domainsClear(io, flags)),
+  );
+  return [domains, domainsAdd, domainsRemove, domainsClear];
 }
