@@ -123,10 +123,11 @@ export type SessionEnd = 'ended' | 'detached' | 'signal';
  * SIGINT there; raw mode is restored however the session ends, also on a signal or exit.
  * The remote terminal follows this one's size (SIGWINCH). `nudge`: resize one row and column
  * bigger first, so that a program already waiting redraws (Docker's trick on `attach`).
+ * `detachKeys: false`: ctrl-p ctrl-q are keys like others (a one-off cannot be left running).
  */
 export async function interactiveSession(
   terminal: RemoteTerminal,
-  opts: { stdin: boolean; nudge?: boolean },
+  opts: { stdin: boolean; nudge?: boolean; detachKeys?: boolean },
 ): Promise<SessionEnd> {
   const stdin = process.stdin;
   const raw = opts.stdin && stdin.isTTY;
@@ -149,7 +150,7 @@ export async function interactiveSession(
   process.on('SIGHUP', signalled);
   const keys = new DetachKeys();
   const typed = (chunk: Buffer): void => {
-    const { forward, detach } = keys.feed(chunk);
+    const { forward, detach } = opts.detachKeys === false ? { forward: chunk, detach: false } : keys.feed(chunk);
     if (forward.length) terminal.input.write(forward);
     if (detach) finish('detached');
   };
