@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { paasAsync } from '../support/cli';
+import { inPty } from '../support/pty';
 import type { Addon as AddonView } from '@paas/api-types';
 import { PAAS, type PaasUp, get, until, withPaasUp } from '../bench/paas-up';
 
@@ -188,6 +189,17 @@ describe('add-ons: managed PostgreSQL and Redis', { timeout: 900_000 }, () => {
         paasFails('pg:backups:restore', 'b001', '-a', 'shop', '--confirm', 'not-shop');
         paas('pg:backups:restore', 'b001', '-a', 'shop', '--confirm', 'shop');
         assert.deepEqual(await list(), before, 'the rows are back');
+
+        // pg:psql without -c: an interactive psql on a terminal (docs/api.md "One-off runs with a terminal")
+        const psql = inPty([PAAS, 'pg:psql', '-a', 'shop'], up.env, [
+          { raw: true },
+          { send: 'select 41+1 as answer;\r' },
+          { expect: '\\b42\\b' },
+          { send: '\\q\r' },
+        ]);
+        assert.equal(psql.failed, null, psql.output);
+        assert.equal(psql.status, 0, psql.output);
+        assert.equal(psql.restored, true, 'the terminal is back in its modes');
 
         // a second attached app connects; a third, with the URL and the password, cannot
         for (const app of ['other', 'third'])

@@ -1056,6 +1056,18 @@ export interface components {
        * @example postgres-amber-12345
        */
       readonly addon?: string;
+      /** @description a terminal for the command, typed into over the same connection: only with Connection: Upgrade and Upgrade: paas-tty/1 (docs/api.md "One-off runs with a terminal") */
+      readonly tty?: boolean;
+      /**
+       * @description the terminal's rows (with tty)
+       * @example 24
+       */
+      readonly rows?: number;
+      /**
+       * @description the terminal's columns (with tty)
+       * @example 80
+       */
+      readonly cols?: number;
     };
     readonly DomainView: {
       /** Format: uuid */

@@ -1,3 +1,4 @@
+export * from './containers/attach';
 export * from './containers/engine';
 export * from './containers/logs';
 export * from './containers/names';

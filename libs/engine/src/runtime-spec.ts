@@ -14,6 +14,7 @@ export interface RuntimeSpec {
 
 export interface SpecProcess {
   terminal?: boolean;
+  consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; additionalGids?: number[]; umask?: number };
   args: string[];
   env: string[];

@@ -81,6 +81,26 @@ describe('buildSpec', () => {
     assert.ok(raw.process.capabilities?.bounding?.includes('CAP_NET_RAW'));
   });
 
+  it('gives the process a terminal with -t, at the size asked for, with /dev/pts mounted', () => {
+    assert.equal(buildSpec(image, run(), 'h', ctx).process.terminal, false);
+    assert.equal(buildSpec(image, run(), 'h', ctx).process.consoleSize, undefined);
+    const spec = buildSpec(image, run({ tty: true, consoleSize: { rows: 40, cols: 120 } }), 'h', ctx);
+    assert.equal(spec.process.terminal, true);
+    assert.deepEqual(spec.process.consoleSize, { height: 40, width: 120 });
+    assert.ok(spec.mounts.some((m) => m.destination === '/dev/pts' && m.type === 'devpts'));
+    assert.equal(
+      buildSpec(image, run({ consoleSize: { rows: 40, cols: 120 } }), 'h', ctx).process.consoleSize,
+      undefined,
+      'a size without a terminal means nothing',
+    );
+    assert.throws(
+      () => buildSpec(image, run({ tty: true, consoleSize: { rows: 0, cols: 70000 } }), 'h', ctx),
+      (err: unknown) =>
+        err instanceof SpecError &&
+        err.message === 'invalid console size 0x70000: rows and columns must be integers from 1 to 65535',
+    );
+  });
+
   it('translates resources', () => {
     const spec = buildSpec(image, run({ resources: { memory: 32 << 20, cpus: 1.5, pidsLimit: 50 } }), 'h', ctx);
     assert.deepEqual(spec.linux.resources, {

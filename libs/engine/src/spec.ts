@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { ImageConfig } from '@paas/oci';
+import { type ConsoleSize, isConsoleSize } from './containers/attach';
 import {
   DEFAULT_CAPABILITIES,
   MASKED_PATHS,
@@ -74,6 +75,10 @@ export interface RunOptions {
   readonly capDrop?: string[];
   readonly privileged?: boolean;
   readonly init?: boolean;
+  /** `-t`: the process gets a terminal (the shim holds its master; input comes through attach). */
+  readonly tty?: boolean;
+  /** The terminal's size when known at create (`run -t` from a terminal); resized after attach anyway. */
+  readonly consoleSize?: ConsoleSize;
 }
 
 export interface SpecContext {
@@ -161,6 +166,11 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
   if (!cwd.startsWith('/'))
     throw new SpecError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
 
+  if (run.consoleSize && !isConsoleSize(run.consoleSize)) {
+    const { rows, cols } = run.consoleSize;
+    throw new SpecError(`invalid console size ${rows}x${cols}: rows and columns must be integers from 1 to 65535`);
+  }
+
   const mounts: SpecMount[] = defaultMounts();
   for (const file of ctx.etcFiles) {
     mounts.push({
@@ -224,7 +234,10 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: run.tty ?? false,
+      ...(run.tty && run.consoleSize
+        ? { consoleSize: { height: run.consoleSize.rows, width: run.consoleSize.cols } }
+        : {}),
       user: {
         uid: ctx.user.uid,
         gid: ctx.user.gid,

@@ -31,7 +31,21 @@ export class AuthGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const req = context.switchToHttp().getRequest<ApiRequest>();
-    const forJoining = this.reflector.getAllAndOverride<boolean>(JOIN_ROUTE, targets) ?? false;
+    return this.authorize(req, {
+      forJoining: this.reflector.getAllAndOverride<boolean>(JOIN_ROUTE, targets) ?? false,
+      forNodes: this.reflector.getAllAndOverride<boolean>(NODE_ROUTE, targets) ?? false,
+      adminOnly: this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets) ?? false,
+    });
+  }
+
+  /**
+   * The checks for a request to a route of this kind; also the door of what is no Nest route
+   * (an HTTP Upgrade: one-off runs' terminals), which sets `req.params` itself.
+   */
+  async authorize(
+    req: ApiRequest,
+    { forJoining, forNodes, adminOnly }: { forJoining: boolean; forNodes: boolean; adminOnly: boolean },
+  ): Promise<boolean> {
     const bearer = bearerOf(req);
     if (bearer !== undefined && JOIN_TOKEN_PATTERN.test(bearer)) {
       // the route checks it, uses it up and answers 401 in the same transaction
@@ -44,7 +58,6 @@ export class AuthGuard implements CanActivate {
         throw ApiError.forbidden('joining a node needs a join token (paas nodes:join-token) or an admin token');
       return true;
     }
-    const forNodes = this.reflector.getAllAndOverride<boolean>(NODE_ROUTE, targets) ?? false;
     if (token.node !== forNodes && !token.admin) {
       throw ApiError.forbidden(
         token.node
@@ -53,7 +66,7 @@ export class AuthGuard implements CanActivate {
       );
     }
     if (token.node && token.nodeName !== null) this.checkBoundNode(req, token, token.nodeName);
-    if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets) && !token.admin) {
+    if (adminOnly && !token.admin) {
       throw ApiError.forbidden('this needs an admin token');
     }
     const appParam = req.params['app'];

@@ -13,9 +13,11 @@ import { AuthRateLimiter } from './rate-limiter';
   providers: [
     { provide: AuthRateLimiter, useFactory: () => new AuthRateLimiter() },
     { provide: APP_GUARD, useClass: AuthGuard },
+    AuthGuard,
   ],
-  // the git receiver counts its failed logins against the same per-address limit
-  exports: [AuthRateLimiter],
+  // the git receiver counts its failed logins against the same per-address limit; one-off
+  // runs' terminals (an HTTP Upgrade, no Nest route) pass the same door
+  exports: [AuthRateLimiter, AuthGuard],
 })
 export class AuthModule implements OnModuleInit {
   constructor(

@@ -58,10 +58,8 @@ export class ErrorFilter implements ExceptionFilter {
     res.end(JSON.stringify(body));
   }
 
-  private describe(
-    err: unknown,
-    req: IncomingMessage,
-  ): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  /** The answer for `err`: also for what is no Nest route (an HTTP Upgrade refused before it switches). */
+  describe(err: unknown, req: IncomingMessage): { status: number; body: ErrorBody; headers: Record<string, string> } {
     if (err instanceof ApiError) return { status: err.status, body: err.body(), headers: { ...err.headers } };
     // a lib's error let through: its code says the status; a 5xx's message stays in the log
     if (err instanceof PaasError) {

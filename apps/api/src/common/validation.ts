@@ -57,6 +57,11 @@ class DtoPipe implements PipeTransform {
   }
 }
 
+/** A body checked as @ValidBody does, for what is no Nest route (an HTTP Upgrade's body). */
+export async function validBody<T extends object>(type: new () => T, value: unknown): Promise<T> {
+  return (await new DtoPipe(type, 'body').transform(value, { type: 'body' })) as T;
+}
+
 /** `@ValidBody(CreateAppDto) body: CreateAppDto` */
 export function ValidBody(type: Dto): ParameterDecorator {
   return Body(new DtoPipe(type, 'body'));

@@ -6,6 +6,8 @@ import { CurrentApp, CurrentToken } from '../common/request';
 import { ValidBody } from '../common/validation';
 import { RunDto } from './runs.dto';
 import { RunsService } from './runs.service';
+import { TTY_PROTOCOL } from './tty-bridge';
+import { ApiError } from '../common/api-error';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -24,6 +26,13 @@ export class RunsController {
     @CurrentToken() token: ApiToken,
     @Res() res: ServerResponse,
   ): Promise<void> {
+    // Node gives a request with Upgrade to the server's upgrade listener (terminal.ts), never here
+    if (body.tty)
+      throw ApiError.invalidField(
+        'tty',
+        'upgrade',
+        `"tty": true needs Connection: Upgrade and Upgrade: ${TTY_PROTOCOL}`,
+      );
     return this.runs.run(app, body.command, body.env ?? {}, token, res, body.addon);
   }
 }

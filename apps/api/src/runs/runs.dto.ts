@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ADDON_NAME, ADDON_NAME_RULE, CONFIG_KEY, isConfigValue } from '@paas/platform';
-import { IsDefined, IsString, Matches, ValidateBy } from 'class-validator';
+import { IsBoolean, IsDefined, IsInt, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { OptionalField } from '../common/validation';
 
 /** Bounds of a command line: what a shell would accept is far more than anyone types. */
@@ -66,4 +66,27 @@ export class RunDto {
   @IsString()
   @Matches(ADDON_NAME, { message: `addon must be an add-on name: ${ADDON_NAME_RULE}` })
   addon?: string;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    description:
+      'a terminal for the command, typed into over the same connection: only with Connection: Upgrade and Upgrade: paas-tty/1 (docs/api.md "One-off runs with a terminal")',
+  })
+  @OptionalField()
+  @IsBoolean()
+  tty?: boolean;
+
+  @ApiPropertyOptional({ type: Number, example: 24, description: "the terminal's rows (with tty)" })
+  @OptionalField()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  rows?: number;
+
+  @ApiPropertyOptional({ type: Number, example: 80, description: "the terminal's columns (with tty)" })
+  @OptionalField()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  cols?: number;
 }

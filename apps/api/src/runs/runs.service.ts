@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type ContainerRecord, type CreateOptions, type Engine, EngineError, readLogs } from '@paas/engine';
+import {
+  type ConsoleSize,
+  type ContainerRecord,
+  type CreateOptions,
+  type Engine,
+  EngineError,
+  dataFrames,
+  readLogs,
+} from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
 import {
   ADDON_SERVICES,
@@ -18,11 +26,13 @@ import {
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { ENGINE } from './engine.provider';
+import { SWITCHING_PROTOCOLS, bridge, exitFrame } from './tty-bridge';
 
 /** The port one-off processes are told to use, as the build sets it for web processes (Heroku's 5000). */
 const RUN_PORT = '5000';
@@ -52,6 +62,66 @@ export class RunsService {
     res: ServerResponse,
     addonName?: string,
   ): Promise<void> {
+    const { record, cmd } = await this.create(app, command, env, addonName);
+    await logAppEvent(this.redis, app.id, `Starting process with command \`${cmd.join(' ')}\` by ${token.name}`);
+    let trailer: string;
+    try {
+      trailer = await this.stream(record, res);
+    } finally {
+      await this.engine.remove(record, { force: true, volumes: true });
+    }
+    // Last, so a client that read the status knows the container is gone too.
+    if (!res.destroyed) res.end(trailer);
+  }
+
+  /**
+   * `heroku run` with a terminal (docs/api.md "One-off runs with a terminal"): as `run`, but the
+   * command gets a terminal of `size`, and `socket` (an HTTP Upgrade the caller accepted the
+   * request of) becomes the terminal: 101, then the shim's attach frames both ways (`d` typed
+   * or shown bytes, `w` a resize from the client) and an `x` frame with the exit status last.
+   * The container is removed when it ends, or at once when the client goes away. Failures
+   * before the 101 are thrown (the caller answers them as HTTP).
+   */
+  async runTerminal(
+    app: App,
+    body: { command: string | string[]; env?: Record<string, string>; addon?: string },
+    size: ConsoleSize | undefined,
+    token: ApiToken,
+    socket: Duplex,
+    early: Buffer,
+  ): Promise<void> {
+    const { record, cmd } = await this.create(app, body.command, body.env ?? {}, body.addon, size ?? null);
+    let exitCode: number;
+    try {
+      await logAppEvent(this.redis, app.id, `Starting process with command \`${cmd.join(' ')}\` by ${token.name}`);
+      const started = await this.engine.startAttached(record).catch((err: unknown) => {
+        // A command that cannot run is the command's failure, answered as `docker run` does: 126/127.
+        if (!(err instanceof EngineError) || err.exitCode === 125) throw err;
+        return err;
+      });
+      socket.write(SWITCHING_PROTOCOLS);
+      if (started instanceof EngineError) {
+        socket.write(dataFrames(Buffer.from(`${started.message}\r\n`)));
+        exitCode = started.exitCode;
+      } else {
+        if ((await bridge(started.terminal, socket, early)) === 'gone') return; // removed below, running or not
+        exitCode = (await this.engine.wait(record))?.exitCode ?? 255;
+      }
+    } finally {
+      await this.engine.remove(record, { force: true, volumes: true });
+    }
+    // Last, so a client that read the status knows the container is gone too.
+    if (!socket.destroyed) socket.end(exitFrame(exitCode));
+  }
+
+  /** The container of a one-off run (not started). `consoleSize`: with a terminal, of that size if known. */
+  private async create(
+    app: App,
+    command: string | string[],
+    env: Record<string, string>,
+    addonName: string | undefined,
+    consoleSize?: ConsoleSize | null,
+  ): Promise<{ record: ContainerRecord; cmd: string[] }> {
     const { manager } = this.dataSource;
     const release = await currentRelease(manager, app.id);
     const addon = addonName === undefined ? null : await this.attachedAddon(app, addonName);
@@ -62,23 +132,25 @@ export class RunsService {
     const config = release?.config ?? (await appConfig(manager, app.id));
     const environment = { ...config, PORT: RUN_PORT, ...(addon ? await this.clientEnv(addon) : {}), ...env };
     const label = addon ? addon.name : `v${release?.version ?? 0}`;
+    const tty = consoleSize !== undefined;
     // the engine's CreateOptions gains `reach` with the add-ons' network rule (libs/engine)
     const options: CreateOptions & { reach: readonly ServiceEndpoint[] } = {
       name: `${app.name}-run-${randomBytes(4).toString('hex')}`,
       labels: { [LABELS.app]: app.name, 'paas.release': label, 'paas.process': 'run' },
       network: 'bridge',
       restart: 'no',
+      ...(tty ? { interactive: true } : {}),
       run: {
         cmd,
         env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
         binds: [],
         resources: { memory: RUN_MEMORY_BYTES, pidsLimit: TENANT_PIDS_LIMIT },
+        ...(tty ? { tty: true, ...(consoleSize ? { consoleSize } : {}) } : {}),
       },
       reach: await appReach(manager, app.id),
     };
-    let record: ContainerRecord;
     try {
-      record = await this.engine.create(image, options);
+      return { record: await this.engine.create(image, options), cmd };
     } catch (err) {
       if (err instanceof ImageNotFoundError) {
         throw ApiError.unprocessable(
@@ -89,15 +161,6 @@ export class RunsService {
       }
       throw err;
     }
-    await logAppEvent(this.redis, app.id, `Starting process with command \`${cmd.join(' ')}\` by ${token.name}`);
-    let trailer: string;
-    try {
-      trailer = await this.stream(record, res);
-    } finally {
-      await this.engine.remove(record, { force: true, volumes: true });
-    }
-    // Last, so a client that read the status knows the container is gone too.
-    if (!res.destroyed) res.end(trailer);
   }
 
   /**

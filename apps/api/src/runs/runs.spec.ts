@@ -1,9 +1,10 @@
-import type { Engine } from '@paas/engine';
+import { type Engine, FrameDecoder, dataFrames, resizeFrame } from '@paas/engine';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { type App, Node, Release } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { type Socket, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createApp, deployRelease, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
@@ -12,6 +13,80 @@ import { waitFor } from '../testing/wait';
 import { ENGINE } from './engine.provider';
 
 const IMAGE = '127.0.0.1:5000/runner:v1';
+
+/** A client of `POST .../runs` with `Upgrade: paas-tty/1` (docs/api.md), frames decoded as they come. */
+class TerminalClient {
+  output = '';
+  exit: string | undefined;
+  ended: Promise<void>;
+  private readonly decoder = new FrameDecoder();
+
+  constructor(
+    readonly socket: Socket,
+    rest: Buffer,
+  ) {
+    this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.take(chunk));
+    if (rest.length) this.take(rest);
+  }
+
+  private take(chunk: Buffer): void {
+    for (const frame of this.decoder.push(chunk)) {
+      if (frame.type === 'd') this.output += frame.payload.toString();
+      else if (frame.type === 'x') this.exit = frame.payload.toString();
+      else throw new Error(`unexpected frame ${frame.type}`);
+    }
+  }
+
+  type(text: string): void {
+    this.socket.write(dataFrames(Buffer.from(text)));
+  }
+
+  async until(pattern: RegExp): Promise<void> {
+    await waitFor(async () => pattern.test(this.output), `${pattern} in ${JSON.stringify(this.output)}`, 15_000);
+  }
+}
+
+/** Sends the upgrade; the HTTP answer when refused, else the terminal (after the 101). */
+async function upgrade(
+  base: string,
+  path: string,
+  body: unknown,
+  token: string | undefined,
+): Promise<{ status: number; text: string; terminal?: TerminalClient }> {
+  const url = new URL(base);
+  const socket = connect(Number(url.port), url.hostname);
+  const json = JSON.stringify(body);
+  socket.write(
+    [
+      `POST ${path} HTTP/1.1`,
+      `Host: ${url.host}`,
+      ...(token ? [`Authorization: Bearer ${token}`] : []),
+      'Content-Type: application/json',
+      `Content-Length: ${Buffer.byteLength(json)}`,
+      'Connection: Upgrade',
+      'Upgrade: paas-tty/1',
+      '',
+      json,
+    ].join('\r\n'),
+  );
+  let data = Buffer.alloc(0);
+  while (!data.includes('\r\n\r\n')) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      socket.once('data', resolve);
+      socket.once('close', () => resolve(null));
+    });
+    if (!chunk) break;
+    data = Buffer.concat([data, chunk]);
+  }
+  socket.removeAllListeners('data');
+  const split = data.indexOf('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data.toString('latin1'))?.[1] ?? 0);
+  if (status === 101) return { status, text: '', terminal: new TerminalClient(socket, data.subarray(split + 4)) };
+  let rest = data.subarray(split + 4);
+  for await (const chunk of socket) rest = Buffer.concat([rest, chunk as Buffer]);
+  return { status, text: rest.toString() };
+}
 
 /** A bridge and subnet of this spec's own, so it never touches paas0 nor other specs. */
 function testBridge(n: number): Record<string, string> {
@@ -128,6 +203,61 @@ TEST_DATABASES.forEach((kind, n) => {
         req.end(JSON.stringify({ command: 'echo started; sleep 60' }));
       });
       await waitFor(async () => (await engine.containers.list()).length === 0, 'the container is removed', 15_000);
+    });
+
+    it('bridges a terminal over an Upgrade: its size, typed input, a resize, the exit status last', async () => {
+      const script = 'read a; echo typed:$a; tty; stty size; read b; stty size; exit 4';
+      const res = await upgrade(
+        api.url,
+        path,
+        { command: ['sh', '-c', script], tty: true, rows: 30, cols: 90 },
+        api.adminToken,
+      );
+      assert.equal(res.status, 101, res.text);
+      const terminal = res.terminal as TerminalClient;
+      terminal.type('hi\r');
+      await terminal.until(/30 90\r\n/);
+      terminal.socket.write(resizeFrame({ rows: 40, cols: 100 }));
+      terminal.type('again\r');
+      await terminal.ended;
+      assert.equal(terminal.output, 'hi\r\ntyped:hi\r\n/dev/pts/0\r\n30 90\r\nagain\r\n40 100\r\n');
+      assert.equal(terminal.exit, '4');
+      assert.deepEqual(await engine.containers.list(), [], 'removed before the status went out');
+    });
+
+    it('removes the container with a terminal when the client goes away', async () => {
+      const res = await upgrade(
+        api.url,
+        path,
+        { command: 'read a; echo started; sleep 60', tty: true },
+        api.adminToken,
+      );
+      const terminal = res.terminal as TerminalClient;
+      terminal.type('go\r');
+      await terminal.until(/started/);
+      assert.equal((await engine.containers.list()).length, 1);
+      terminal.socket.destroy();
+      await waitFor(async () => (await engine.containers.list()).length === 0, 'the container is removed', 15_000);
+    });
+
+    it("refuses a terminal without a token, for another app's token, or with a bad size: HTTP errors, nothing made", async () => {
+      const body = { command: 'true', tty: true };
+      const anonymous = await upgrade(api.url, path, body, undefined);
+      assert.equal(anonymous.status, 401, anonymous.text);
+      assert.equal(JSON.parse(anonymous.text).code, 'unauthorized');
+      await createApp(api, 'elsewhere');
+      const scoped = await api.request('POST', '/api/tokens', { body: { name: 'other app', apps: ['elsewhere'] } });
+      assert.equal(scoped.status, 201, scoped.text);
+      const other = await upgrade(api.url, path, body, scoped.body.token);
+      assert.equal(other.status, 403, other.text);
+      assert.match(JSON.parse(other.text).message, /may not use app 'runner'/);
+      for (const bad of [{ rows: 0, cols: 80 }, { rows: 24, cols: 65536 }, { rows: 24 }, { rows: '24', cols: 80 }]) {
+        const refused = await upgrade(api.url, path, { ...body, ...bad }, api.adminToken);
+        assert.equal(refused.status, 400, `${JSON.stringify(bad)}: ${refused.text}`);
+      }
+      const wrong = await upgrade(api.url, '/api/apps/runner/releases', body, api.adminToken);
+      assert.equal(wrong.status, 404, wrong.text);
+      assert.deepEqual(await engine.containers.list(), []);
     });
 
     it('answers 422 when the image is not on this node', async () => {

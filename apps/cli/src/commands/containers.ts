@@ -38,6 +38,7 @@ function withRunFlags(command: Command): Command {
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('-l, --label <KEY=VALUE>', 'Set meta data on a container', collect)
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
     .option('--stop-timeout <SECONDS>', 'Timeout (in seconds) to stop a container')
     .option('--stop-signal <SIGNAL>', 'Signal to stop the container')
@@ -60,7 +61,15 @@ export function containerCommands(io: CliIo): Command[] {
     .description('Start one or more stopped containers')
     .argument('<CONTAINER...>')
     .option('-a, --attach', 'Attach STDOUT/STDERR and forward signals')
-    .action(async (refs: string[], opts: { attach?: boolean }) => (await actions()).start(io, refs, opts));
+    .option('-i, --interactive', "Attach container's STDIN")
+    .action(async (refs: string[], opts: { attach?: boolean; interactive?: boolean }) =>
+      (await actions()).start(io, refs, opts),
+    );
+  const attach = new Command('attach')
+    .description('Attach local standard input, output, and error streams to a running container')
+    .argument('<CONTAINER>')
+    .option('--no-stdin', 'Do not attach STDIN')
+    .action(async (ref: string, opts: { stdin: boolean }) => (await actions()).attach(io, ref, opts));
   const stop = new Command('stop')
     .description('Stop one or more running containers')
     .argument('<CONTAINER...>')
@@ -113,6 +122,7 @@ export function containerCommands(io: CliIo): Command[] {
     .argument('<COMMAND...>')
     .passThroughOptions()
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('-t, --tty', 'Allocate a pseudo-TTY (not supported yet)')
     .option('-e, --env <KEY=VALUE>', 'Set environment variables', collect)
     .option('-u, --user <USER[:GROUP]>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-w, --workdir <DIR>', 'Working directory inside the container')
@@ -120,7 +130,7 @@ export function containerCommands(io: CliIo): Command[] {
       async (
         ref: string,
         cmd: string[],
-        opts: { interactive?: boolean; env?: string[]; user?: string; workdir?: string },
+        opts: { interactive?: boolean; tty?: boolean; env?: string[]; user?: string; workdir?: string },
       ) => (await actions()).exec(io, ref, cmd, opts),
     );
   const port = new Command('port')
@@ -164,6 +174,7 @@ export function containerCommands(io: CliIo): Command[] {
     run,
     create,
     start,
+    attach,
     stop,
     restart,
     kill,

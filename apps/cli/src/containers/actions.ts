@@ -27,12 +27,14 @@ import {
   containerPids,
   readLogs,
   readStats,
+  type TerminalAttachment,
 } from '@paas/engine';
 import { ImageNotFoundError } from '@paas/images';
 import { openEngine } from '../context';
 import { CliError } from '../errors';
 import { BINARY_UNITS, humanAgo, humanDuration, humanSize, inUnits, table } from '../format';
 import type { CliIo } from '../io';
+import { type SessionEnd, interactiveSession, stdoutSize } from '../terminal';
 import { type RunFlags, createOptions } from './options';
 
 function engineError(err: unknown, code = 125): never {
@@ -54,7 +56,10 @@ async function createContainer(
   cmd: string[],
   flags: RunFlags,
 ): Promise<ContainerRecord> {
-  const options = createOptions(flags, cmd, io.env);
+  const parsed = createOptions(flags, cmd, io.env);
+  // a terminal starts at this one's size, as Docker's ConsoleSize (a resize follows anyway)
+  const size = parsed.run.tty ? stdoutSize() : undefined;
+  const options = size ? { ...parsed, run: { ...parsed.run, consoleSize: size } } : parsed;
   if (options.network === 'host' && (options.ports?.length || options.publishAll))
     io.err('WARNING: Published ports are discarded when using host network mode\n');
   const shares = options.run.resources.cpuShares;
@@ -78,10 +83,17 @@ export async function create(io: CliIo, image: string, cmd: string[], flags: Run
 
 /** `run`: create + start; attached, stream the output and exit with the container's code. */
 export async function run(io: CliIo, image: string, cmd: string[], flags: RunFlags): Promise<void> {
+  // as Docker, before anything is made: typing into a terminal needs one here
+  if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) throw new CliError(NOT_A_TTY, 1);
   const engine = await openEngine(io);
   const record = await createContainer(io, engine, image, cmd, flags);
+  // the terminal's own stream when someone types into it or watches it; a script reading
+  // `run -t`'s output gets it from the log, which has all of it
+  const attached = flags.tty === true && !flags.detach && (flags.interactive === true || process.stdout.isTTY);
+  let terminal: TerminalAttachment | undefined;
   try {
-    await engine.start(record);
+    if (attached) terminal = (await engine.startAttached(record)).terminal;
+    else await engine.start(record);
   } catch (err) {
     if (flags.rm) await engine.remove(record, { force: true, volumes: true }); // Docker's --rm takes anonymous volumes too
     return engineError(err);
@@ -91,28 +103,63 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
     return;
   }
   const stateDir = join(engine.containers.dir(record.id), 'shim');
-  if (flags.interactive) pipeStdin(join(stateDir, 'stdin'));
+  if (flags.interactive && !flags.tty) pipeStdin(join(stateDir, 'stdin'));
   const forward = (): void => {
     void engine.stop(record, 0).catch(() => undefined);
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
+  let detached = false;
   try {
-    const exit = engine.wait(record);
-    for await (const line of readLogs(engine.logPath(record), { follow: true, until: exit })) {
-      (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
+    if (terminal) {
+      // nudged: a shell that printed its prompt before the shim took this client in redraws it
+      detached = (await followTerminal(engine, record, terminal, flags.interactive === true, true)) === 'detached';
+      // waited for only now: a wait would keep a detached CLI from exiting (exit.json stays)
+      if (!detached) process.exitCode = (await engine.wait(record))?.exitCode ?? 0;
+    } else {
+      const exit = engine.wait(record);
+      for await (const line of readLogs(engine.logPath(record), { follow: true, until: exit })) {
+        (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
+      }
+      process.exitCode = (await exit)?.exitCode ?? 0;
     }
-    const result = await exit;
-    process.exitCode = result?.exitCode ?? 0;
   } finally {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
-    if (flags.rm)
-      await engine.remove(record, { force: true, volumes: true }); // Docker's --rm takes anonymous volumes too
-    else await engine.release(record); // no daemon saw it exit: give its address and ports back now
+    // detached (ctrl-p ctrl-q), the container runs on: as after `run -d --rm`, no one removes it later
+    if (!detached) {
+      if (flags.rm)
+        await engine.remove(record, { force: true, volumes: true }); // Docker's --rm takes anonymous volumes too
+      else await engine.release(record); // no daemon saw it exit: give its address and ports back now
+    }
   }
   const code = Number(process.exitCode ?? 0);
   if (code !== 0) throw new CliError('', code);
+}
+
+/** Docker's refusal of `-it` (and `attach`) when stdin is not a terminal (a pipe, a file). */
+const NOT_A_TTY = 'the input device is not a TTY';
+
+/**
+ * This terminal joined to the container's until its run ends or the user detaches. The shim
+ * drops a client that cannot keep up with the output: while the container still runs, the
+ * session is taken up again.
+ */
+async function followTerminal(
+  engine: Engine,
+  record: ContainerRecord,
+  first: TerminalAttachment,
+  stdin: boolean,
+  nudge = false,
+): Promise<SessionEnd> {
+  let terminal: TerminalAttachment | undefined = first;
+  let end: SessionEnd = 'ended';
+  while (terminal) {
+    end = await interactiveSession(terminal, { stdin, nudge });
+    if (end !== 'ended' || !(await engine.state(record)).running) break;
+    terminal = await engine.attach(record).catch(() => undefined);
+  }
+  return end;
 }
 
 function pipeStdin(fifo: string): void {
@@ -121,9 +168,23 @@ function pipeStdin(fifo: string): void {
   out.on('error', () => process.stdin.unpipe(out));
 }
 
-export async function start(io: CliIo, refs: string[], opts: { attach?: boolean }): Promise<void> {
+export async function start(
+  io: CliIo,
+  refs: string[],
+  opts: { attach?: boolean; interactive?: boolean },
+): Promise<void> {
   const engine = await openEngine(io);
+  // attached, the container's exit code is the command's (as docker start -a)
+  let code = 0;
   await eachContainer(io, engine, refs, async (record) => {
+    if (opts.attach && record.run.tty) {
+      const stdin = opts.interactive === true && record.interactive;
+      if (opts.interactive && !process.stdin.isTTY) throw new CliError(NOT_A_TTY, 1);
+      const { terminal } = await engine.startAttached(record);
+      if ((await followTerminal(engine, record, terminal, stdin)) === 'ended')
+        code = (await engine.wait(record))?.exitCode ?? 0;
+      return;
+    }
     // the log keeps earlier runs: attaching shows this run's lines, also those written before
     // the log is first read (a quick command may be done by then)
     const since = new Date().toISOString();
@@ -133,9 +194,37 @@ export async function start(io: CliIo, refs: string[], opts: { attach?: boolean 
       for await (const line of readLogs(engine.logPath(record), { follow: true, since, until: exit })) {
         (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
       }
-      process.exitCode = (await exit)?.exitCode ?? 0;
+      code = (await exit)?.exitCode ?? 0;
     } else io.out(`${refOf(record, refs)}\n`);
   });
+  if (code !== 0) throw new CliError('', code);
+}
+
+/**
+ * `attach`: to a container's terminal (`run -t`), typed into unless `--no-stdin` or it was
+ * made without `-i`; to one without a terminal, its output from now on (and stdin with `-i`).
+ * Ends with the container's exit code, or 0 when detached (ctrl-p ctrl-q).
+ */
+export async function attach(io: CliIo, ref: string, opts: { stdin: boolean }): Promise<void> {
+  const engine = await openEngine(io);
+  const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
+  const state = await engine.state(record);
+  if (!state.running) throw new CliError('You cannot attach to a stopped container, start it first', 1);
+  if (record.run.tty) {
+    if (opts.stdin && !process.stdin.isTTY) throw new CliError(NOT_A_TTY, 1);
+    const terminal = await engine.attach(record).catch((err: unknown) => engineError(err, 1));
+    const end = await followTerminal(engine, record, terminal, opts.stdin && record.interactive, true);
+    if (end !== 'ended') return;
+  } else {
+    if (opts.stdin && record.interactive) pipeStdin(join(engine.containers.dir(record.id), 'shim', 'stdin'));
+    const since = new Date().toISOString();
+    const exit = engine.wait(record);
+    for await (const line of readLogs(engine.logPath(record), { follow: true, since, until: exit })) {
+      (line.stream === 'stdout' ? io.out : io.err)(line.newline ? `${line.text}\n` : line.text);
+    }
+  }
+  const code = (await engine.wait(record))?.exitCode ?? 0;
+  if (code !== 0) throw new CliError('', code);
 }
 
 /** Docker echoes the reference the user typed. */
@@ -207,8 +296,15 @@ export async function exec(
   io: CliIo,
   ref: string,
   cmd: string[],
-  opts: { interactive?: boolean; env?: string[]; user?: string; workdir?: string },
+  opts: { interactive?: boolean; tty?: boolean; env?: string[]; user?: string; workdir?: string },
 ): Promise<void> {
+  if (opts.tty) {
+    throw new CliError(
+      "exec -t is not supported: the runtime hands an exec's terminal over a console socket " +
+        '(SCM_RIGHTS), which this CLI cannot receive; run it without -t (-i passes stdin)',
+      1,
+    );
+  }
   const engine = await openEngine(io);
   const record = await engine.containers.resolve(ref).catch((err: unknown) => engineError(err, 1));
   const code = await engine
@@ -377,6 +473,8 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
       Env: record.run.env,
       Cmd: record.run.cmd ?? null,
       Image: record.image,
+      Tty: record.run.tty ?? false,
+      OpenStdin: record.interactive,
       WorkingDir: record.run.workdir ?? '',
       Labels: record.labels,
       StopSignal: record.stopSignal,

@@ -98,3 +98,14 @@ describe('run options: volumes and mounts', () => {
     refused({ mount: ['type=volume,dst=/t,colour=red'] }, /unexpected key 'colour'/);
   });
 });
+
+describe('run options: terminal', () => {
+  it('gives the container a terminal with -t, and records -i apart from it', () => {
+    const tty = createOptions({ tty: true, interactive: true }, [], {});
+    assert.equal(tty.run.tty, true);
+    assert.equal(tty.interactive, true);
+    const plain = createOptions({}, [], {});
+    assert.equal(plain.run.tty, undefined, 'records without a terminal stay as they were');
+    assert.equal(plain.interactive, false);
+  });
+});

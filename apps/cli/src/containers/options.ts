@@ -43,6 +43,8 @@ export interface RunFlags {
   publishAll?: boolean;
   label?: string[];
   interactive?: boolean;
+  /** `-t`: a terminal for the container (`-it`: typed into from this one). */
+  tty?: boolean;
   init?: boolean;
   stopTimeout?: string;
   stopSignal?: string;
@@ -297,6 +299,7 @@ export function createOptions(
       ...(flags.capDrop ? { capDrop: flags.capDrop } : {}),
       privileged: flags.privileged ?? false,
       init: flags.init ?? false,
+      ...(flags.tty ? { tty: true } : {}),
     },
   };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PlatformCa, ensurePlatformCa, issueLeaf } from '@paas/platform';
@@ -192,6 +192,49 @@ describe('the API client over https', () => {
         assert.match(err.message, said);
         return true;
       });
+    }
+  });
+});
+
+describe('ApiClient.upgrade', () => {
+  it('resolves with the switched connection, or throws the refusal as open does', async () => {
+    const server = http.createServer((_req, res) => res.writeHead(500).end());
+    let seen: { headers: http.IncomingHttpHeaders; body: string } | undefined;
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      if (req.headers.authorization !== 'Bearer good') {
+        const json = JSON.stringify({ code: 'forbidden', message: "this token may not use app 'shop'" });
+        socket.end(
+          `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`,
+        );
+        return;
+      }
+      seen = { headers: req.headers, body: head.toString() };
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: paas-tty/1\r\n\r\nhello');
+      socket.on('data', (chunk: Buffer) => socket.end(`echo:${chunk.toString()}`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { socket, head } = await new ApiClient(url, 'good').upgrade('POST', '/api/apps/shop/runs', 'paas-tty/1', {
+        body: { command: 'sh', tty: true },
+      });
+      assert.equal(seen?.headers.upgrade, 'paas-tty/1');
+      assert.equal(seen?.headers.connection, 'Upgrade');
+      assert.equal(seen?.body, JSON.stringify({ command: 'sh', tty: true }), 'the body goes with the request');
+      let received = head.toString();
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      await new Promise<void>((resolve) => socket.end('typed', () => resolve()));
+      await new Promise((resolve) => socket.once('close', resolve));
+      assert.equal(received, 'helloecho:typed');
+
+      await assert.rejects(
+        new ApiClient(url, 'bad').upgrade('POST', '/api/apps/shop/runs', 'paas-tty/1', { body: {} }),
+        (err: unknown) =>
+          err instanceof PlatformApiError && err.status === 403 && /may not use app 'shop'/.test(err.message),
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -3,7 +3,8 @@
  * token, errors as PlatformApiError (`{"code","message"}`), streams (SSE and plain text) as responses
  * to read. node:http rather than fetch: it loads faster and names the failing address plainly.
  */
-import http, { type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import https from 'node:https';
 import { type TrustedCa, VERSION, tlsFailureReason } from '@paas/config';
 import { type SseEvent, sseEvents } from './sse';
@@ -121,11 +122,55 @@ export class ApiClient {
    * an error status is read and thrown as PlatformApiError. The caller reads or destroys the body.
    */
   open(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    return this.send(method, path, options, {}, (req, resolve, reject) => {
+      req.on('response', (res) => {
+        if (isSuccess(res)) resolve(res);
+        else this.refused(res, method, path).then(reject, reject);
+      });
+    });
+  }
+
+  /**
+   * An HTTP Upgrade to `protocol` (a one-off run's terminal, docs/api.md): the connection once
+   * the api switched (101), and what it sent after the 101; a refusal is thrown as `open` does.
+   */
+  upgrade(
+    method: string,
+    path: string,
+    protocol: string,
+    options: RequestOptions = {},
+  ): Promise<{ socket: Duplex; head: Buffer }> {
+    const headers = { Connection: 'Upgrade', Upgrade: protocol };
+    return this.send(method, path, options, headers, (req, resolve, reject) => {
+      req.on('upgrade', (_res, socket, head) => resolve({ socket, head }));
+      req.on('response', (res) => {
+        res.resume();
+        if (isSuccess(res))
+          reject(
+            new PlatformApiError(
+              res.statusCode ?? 0,
+              'unavailable',
+              `the api did not switch ${method} ${path} to ${protocol}`,
+            ),
+          );
+        else this.refused(res, method, path).then(reject, reject);
+      });
+    });
+  }
+
+  private send<T>(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    extraHeaders: Record<string, string>,
+    settle: (req: ClientRequest, resolve: (value: T) => void, reject: (err: Error) => void) => void,
+  ): Promise<T> {
     const url = new URL(this.baseUrl + path);
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const headers: Record<string, string> = {
       'User-Agent': this.userAgent,
       Accept: options.accept ?? 'application/json',
+      ...extraHeaders,
     };
     if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
     if (payload) {
@@ -153,20 +198,21 @@ export class ApiClient {
             ),
           );
       });
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) {
-          resolve(res);
-          return;
-        }
-        readAll(res).then(
-          (text) => reject(apiError(status, res.headers['retry-after'], method, path, text)),
-          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-        );
-      });
+      settle(req, resolve, reject);
       req.end(payload);
     });
   }
+
+  /** An error status read into the PlatformApiError it stands for. */
+  private async refused(res: IncomingMessage, method: string, path: string): Promise<PlatformApiError> {
+    const text = await readAll(res);
+    return apiError(res.statusCode ?? 0, res.headers['retry-after'], method, path, text);
+  }
+}
+
+function isSuccess(res: IncomingMessage): boolean {
+  const status = res.statusCode ?? 0;
+  return status >= 200 && status < 300;
 }
 
 function apiError(

@@ -15,8 +15,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
@@ -40,6 +40,7 @@ import { type RunOptions, SpecError, type VolumeMount, buildSpec, cleanDestinati
 import { resolveUser } from '../user';
 import { copyUp } from '../volumes/copy-up';
 import { VolumeInUseError, VolumeNotFoundError, VolumeStore, validateVolumeName } from '../volumes/volume-store';
+import { type TerminalAttachment, connectTerminal } from './attach';
 import { randomName } from './names';
 import {
   type ContainerRecord,
@@ -119,6 +120,13 @@ export interface EngineOptions {
   readonly initBinary?: string;
   /** Bridge networking: the bridge and `$PAAS_RUN/network`. Without it only `none` and `host` work. */
   readonly network?: { readonly bridge: BridgeSettings; readonly runDir: string };
+  /**
+   * `$PAAS_RUN`: where a container with a terminal gets a short alias of its shim's directory
+   * (`tty/<id prefix>`), since the shim's sockets there must fit a unix socket path (107 bytes),
+   * and `<root>/containers/<id>/shim/console.sock` does not under most roots. Without it the
+   * shim gets the directory itself.
+   */
+  readonly runDir?: string;
 }
 
 export class EngineError extends PaasError {
@@ -378,12 +386,14 @@ export class Engine {
         return await startShim(this.options.binaries, {
           id: record.id,
           bundle: p.dir,
-          stateDir: p.shim,
+          stateDir: await this.shimDir(record),
           log: p.log,
           restart: record.restart,
           stopSignal: record.stopSignal.replace(/^SIG/, ''),
           stopTimeout: record.stopTimeout,
-          stdin: record.interactive,
+          // a terminal's input comes through its attach socket, not the stdin fifo
+          stdin: record.interactive && !record.run.tty,
+          tty: record.run.tty === true,
           logMaxSize: '20m',
           logMaxFiles: 3,
           publish: lease && bridge ? proxySpecs(lease, bridge.settings.addonPorts) : [],
@@ -494,6 +504,82 @@ export class Engine {
     });
   }
 
+  /**
+   * `attach`: a client of the running container's terminal (`run -t`); the container runs on
+   * when it disconnects. A container without a terminal has only its log to follow.
+   */
+  async attach(record: ContainerRecord): Promise<TerminalAttachment> {
+    if (!record.run.tty)
+      throw new ContainerConflictError(`container ${record.name} has no terminal: it was created without -t`);
+    const state = await this.state(record);
+    if (!state.running) throw new ContainerConflictError('You cannot attach to a stopped container, start it first');
+    return connectTerminal(this.attachSocket(record)).catch((err: NodeJS.ErrnoException) => {
+      // the run ended between the state read and the connect
+      throw new ContainerConflictError(
+        `You cannot attach to a stopped container, start it first (${err.code ?? err.message})`,
+      );
+    });
+  }
+
+  /**
+   * `run -it`, `start -ai`: starts a container that has a terminal with a client attached as
+   * early as the shim allows. Its attach socket is listening before the runtime creates the
+   * container; a client that connects then is taken in when the shim's loop begins, so it
+   * misses only what the process printed before that (the log has it). Docker attaches before
+   * the start; the shim has no way to hold the process until a client is there.
+   */
+  async startAttached(record: ContainerRecord): Promise<{ pid: number; terminal: TerminalAttachment }> {
+    if (!record.run.tty)
+      throw new ContainerConflictError(`container ${record.name} has no terminal: it was created without -t`);
+    const socketPath = this.attachSocket(record);
+    let starting = true;
+    const early = (async (): Promise<TerminalAttachment | undefined> => {
+      while (starting) {
+        // a socket left by a killed shim refuses the connection until start replaces it
+        if (existsSync(socketPath)) {
+          const terminal = await connectTerminal(socketPath).catch(() => undefined);
+          if (terminal) return terminal;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return undefined;
+    })();
+    let pid: number;
+    try {
+      pid = await this.start(record);
+    } catch (err) {
+      starting = false;
+      (await early)?.close();
+      throw err;
+    }
+    starting = false;
+    const terminal = (await early) ?? (await this.attach(record));
+    return { pid, terminal };
+  }
+
+  private attachSocket(record: ContainerRecord): string {
+    return join(this.ttyAlias(record) ?? this.paths(record.id).shim, 'attach.sock');
+  }
+
+  /** The short alias of a terminal container's shim directory (EngineOptions.runDir says why). */
+  private ttyAlias(record: Pick<ContainerRecord, 'id' | 'run'>): string | undefined {
+    const { runDir } = this.options;
+    // 128 random bits of the id name it as surely as all 256, in half the bytes
+    return record.run.tty && runDir ? join(runDir, 'tty', record.id.slice(0, 32)) : undefined;
+  }
+
+  /** The directory the shim is given: its own, or for a terminal the alias made now (its target must exist). */
+  private async shimDir(record: ContainerRecord): Promise<string> {
+    const real = this.paths(record.id).shim;
+    const alias = this.ttyAlias(record);
+    if (!alias) return real;
+    await mkdir(real, { recursive: true, mode: 0o700 });
+    await mkdir(dirname(alias), { recursive: true, mode: 0o700 });
+    await rm(alias, { force: true });
+    await symlink(real, alias);
+    return alias;
+  }
+
   /** Waits for the container to stop for good; its exit code. */
   async wait(record: ContainerRecord): Promise<ShimExit | undefined> {
     return waitExit(this.paths(record.id).shim);
@@ -583,6 +669,8 @@ export class Engine {
 
   private async destroy(record: ContainerRecord): Promise<void> {
     const p = this.paths(record.id);
+    const alias = this.ttyAlias(record);
+    if (alias) await rm(alias, { force: true });
     await this.bridgeOf(record)?.detach(record.id);
     await unmount(p.rootfs);
     await rm(p.dir, { recursive: true, force: true });

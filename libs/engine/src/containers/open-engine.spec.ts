@@ -31,6 +31,7 @@ describe('openEngine', () => {
       binaries: { shim: settings.shim, runtime: settings.runtime, runtimeRoot: join(paths.run, 'runtime') },
       initBinary: settings.init,
       network: { bridge: settings.bridge, runDir: join(paths.run, 'network') },
+      runDir: paths.run,
     });
   });
 

@@ -61,6 +61,7 @@ export function engineOptions(paths: Paths, settings: EngineSettings, images: Im
     binaries: { shim: settings.shim, runtime: settings.runtime, runtimeRoot: runtimeRoot(paths) },
     initBinary: settings.init,
     network: { bridge: settings.bridge, runDir: join(paths.run, 'network') },
+    runDir: paths.run,
   };
 }
 

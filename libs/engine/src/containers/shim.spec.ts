@@ -4,7 +4,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { resetStateDir } from './shim';
+import { spawn } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
+import { liveShimPid, resetStateDir } from './shim';
 
 describe('resetStateDir', () => {
   let root: string;
@@ -42,5 +44,48 @@ describe('resetStateDir', () => {
     writeFileSync(join(dir, 'status.json'), 'x');
     await assert.rejects(resetStateDir(dir, join(root, 'container.log')), /not in the shim's state directory/);
     assert.deepEqual(readdirSync(dir), ['status.json']);
+  });
+});
+
+describe('liveShimPid', () => {
+  let root: string;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'paas-shim-live-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  // a process whose command line names its state directory as a shim's does
+  async function fakeShim(stateDirArg: string, pidFileDir: string): Promise<() => void> {
+    const child = spawn('sh', ['-c', 'sleep 300 & wait', 'paas-shim', '--state-dir', stateDirArg], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    await new Promise((resolve) => child.once('spawn', resolve));
+    while (!readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('--state-dir'))
+      await new Promise((r) => setTimeout(r, 10));
+    writeFileSync(join(pidFileDir, 'shim.pid'), `${child.pid}\n`);
+    return () => process.kill(-(child.pid ?? 0), 'SIGKILL');
+  }
+
+  it("finds a shim given its directory or an alias of it (a terminal's short path), not another's", async () => {
+    const dir = join(root, 'containers', 'c1', 'shim');
+    const other = join(root, 'containers', 'c2', 'shim');
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(other, { recursive: true });
+    symlinkSync(dir, join(root, 'alias'));
+    for (const given of [dir, join(root, 'alias')]) {
+      const stop = await fakeShim(given, dir);
+      try {
+        assert.equal(typeof (await liveShimPid(dir)), 'number', given);
+      } finally {
+        stop();
+      }
+    }
+    const stop = await fakeShim(other, dir); // a reused pid: the shim of another directory
+    try {
+      assert.equal(await liveShimPid(dir), undefined);
+    } finally {
+      stop();
+    }
   });
 });

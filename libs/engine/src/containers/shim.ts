@@ -3,7 +3,7 @@
  * shim for a container, read its state directory, find it again after the CLI that started
  * it is gone, and ask it to stop.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isProcessAlive } from '@paas/content';
@@ -28,6 +28,8 @@ export interface ShimStart {
   readonly stopSignal: string;
   readonly stopTimeout: number;
   readonly stdin: boolean;
+  /** The bundle's process has a terminal: the shim serves STATE/attach.sock (not with `stdin`). */
+  readonly tty?: boolean;
   /** The json log; default STATE/container.log. Appended to, so it may hold earlier runs. */
   readonly log?: string;
   readonly logMaxSize?: string;
@@ -90,6 +92,7 @@ export async function startShim(bin: ShimBinaries, opts: ShimStart): Promise<num
     ...(opts.logMaxSize ? ['--log-max-size', opts.logMaxSize] : []),
     ...(opts.logMaxFiles ? ['--log-max-files', String(opts.logMaxFiles)] : []),
     ...(opts.stdin ? ['--stdin'] : []),
+    ...(opts.tty ? ['--tty'] : []),
     ...(opts.publish?.length
       ? [...(bin.proxy ? ['--proxy', bin.proxy] : []), ...opts.publish.flatMap((p) => ['--publish', p])]
       : []),
@@ -156,11 +159,22 @@ export async function liveShimPid(stateDir: string): Promise<number | undefined>
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const at = cmdline.indexOf('--state-dir');
-    if (at < 0 || cmdline[at + 1] !== stateDir) return undefined; // a reused pid
+    const given = at < 0 ? undefined : cmdline[at + 1];
+    if (given === undefined) return undefined; // a reused pid
+    // the shim of a terminal was given a short alias of its directory (Engine's ttyAlias)
+    if (given !== stateDir && !sameDir(given, stateDir)) return undefined;
   } catch {
     return undefined;
   }
   return pid;
+}
+
+function sameDir(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** Asks the shim to stop the container (SIGTERM: stop signal, then SIGKILL after its timeout). */

@@ -179,7 +179,7 @@ describe('paas addons', () => {
     assert.equal(noSql.code, 2);
     assert.equal(
       noSql.err,
-      "paas: pg:psql needs the SQL to run with -c: one-off runs have no terminal for an interactive psql (paas pg:psql -a APP -c 'SELECT 1')\n",
+      "paas: pg:psql without -c is interactive and needs a terminal; without one, pass the SQL (paas pg:psql -a APP -c 'SELECT 1')\n",
     );
 
     const r = await t.ok('pg:psql', '-a', 'shop', '-c', 'SELECT 1');
@@ -226,7 +226,7 @@ describe('paas addons', () => {
     assert.deepEqual(lastBody(), { command: cli('-n', '2', 'GET', 'k'), addon: 'cache' });
 
     const usage =
-      'paas: redis:cli needs a command for redis-cli: one-off runs have no terminal for an interactive one (paas redis:cli -a APP PING)\n';
+      'paas: redis:cli without a command is interactive and needs a terminal; without one, pass the command (paas redis:cli -a APP PING)\n';
     assert.deepEqual(await t.cli(['redis:cli', '-a', 'shop']), { code: 2, out: '', err: usage });
     assert.deepEqual(await t.cli(['redis:cli', 'cache', '-a', 'shop']), { code: 2, out: '', err: usage });
     assert.deepEqual(await t.cli(['redis:cli', PG, '-a', 'shop', 'PING']), {

@@ -18,7 +18,7 @@ import type {
 import { type AppFlags, resolveApp } from '../app';
 import { type ApiClient, PlatformApiError, apiPath } from '../client';
 import { columns, header, json, keyValues, listing, shellQuote, when } from '../format';
-import { runOneOff } from '../one-off';
+import { runOneOff, runOneOffTerminal } from '../one-off';
 import { type JsonFlag, action, appPath, appSession, session } from '../session';
 
 const addonPath = (name: string, ...rest: string[]): string => apiPath('addons', name, ...rest);
@@ -138,9 +138,8 @@ export async function addonsDestroy(io: CliIo, name: string, flags: { confirm?: 
 
 /**
  * `psql -c SQL...` in a one-off in the add-on's image, whose environment names the add-on
- * (libpq's PG*, the api's runs.service clientEnv). A one-off run has no
- * terminal (its output is streamed, nothing is read from stdin), so there is no interactive
- * psql: the SQL comes with -c.
+ * (libpq's PG*, the api's runs.service clientEnv); without -c, an interactive psql on a
+ * terminal joined to this one, which must then be a terminal.
  */
 export async function pgPsql(
   io: CliIo,
@@ -148,15 +147,16 @@ export async function pgPsql(
   flags: AppFlags & { command?: string[] },
 ): Promise<void> {
   const sql = flags.command ?? [];
-  if (sql.length === 0)
+  if (sql.length === 0 && !onTerminal())
     throw new CliError(
-      `pg:psql needs the SQL to run with -c: one-off runs have no terminal for an interactive psql (paas pg:psql -a APP -c 'SELECT 1')`,
+      `pg:psql without -c is interactive and needs a terminal; without one, pass the SQL (paas pg:psql -a APP -c 'SELECT 1')`,
       EXIT_USAGE,
     );
   const { client, app } = await appSession(io, flags);
   const list = await client.get<AddonView[]>(appPath(app, 'addons'));
   const { addon } = await attached(client, app, list, 'postgres', 'pg:psql', name);
   // the run's environment has libpq's PG* for the add-on: no password on a command line
+  if (sql.length === 0) return runOneOffTerminal(client, app, { command: 'psql', addon: addon.name });
   const command = ['psql', ...sql.map((s) => `-c ${shellQuote(s)}`)].join(' ');
   await runOneOff(io, client, app, { command, addon: addon.name });
 }
@@ -164,21 +164,27 @@ export async function pgPsql(
 /**
  * `redis-cli -h HOST -p PORT ARGS...` in a one-off in the add-on's image, with REDISCLI_AUTH. `words` is
  * `[NAME] ARGS...`: the first is the add-on when it names one of the app's (a redis command
- * never looks like one). Without ARGS redis-cli would be interactive, which a one-off run
- * cannot be (no terminal).
+ * never looks like one). Without ARGS, an interactive redis-cli on a terminal joined to this
+ * one, which must then be a terminal.
  */
 export async function redisCli(io: CliIo, words: string[], flags: AppFlags): Promise<void> {
-  const usage = `redis:cli needs a command for redis-cli: one-off runs have no terminal for an interactive one (paas redis:cli -a APP PING)`;
-  if (words.length === 0) throw new CliError(usage, EXIT_USAGE);
+  const usage = `redis:cli without a command is interactive and needs a terminal; without one, pass the command (paas redis:cli -a APP PING)`;
+  if (words.length === 0 && !onTerminal()) throw new CliError(usage, EXIT_USAGE);
   const { client, app } = await appSession(io, flags);
   const list = await client.get<AddonView[]>(appPath(app, 'addons'));
   const named = list.some((a) => a.name === words[0]);
   const args = named ? words.slice(1) : words;
-  if (args.length === 0) throw new CliError(usage, EXIT_USAGE);
+  if (args.length === 0 && !onTerminal()) throw new CliError(usage, EXIT_USAGE);
   const { addon } = await attached(client, app, list, 'redis', 'redis:cli', named ? words[0] : undefined);
   // the run's environment has the add-on's address and REDISCLI_AUTH: no password on a command line
   const command = ['redis-cli -h "$PAAS_ADDON_HOST" -p "$PAAS_ADDON_PORT"', ...args.map(shellQuote)].join(' ');
+  if (args.length === 0) return runOneOffTerminal(client, app, { command, addon: addon.name });
   await runOneOff(io, client, app, { command, addon: addon.name });
+}
+
+/** An interactive client needs this process's stdin and stdout to be a terminal. */
+function onTerminal(): boolean {
+  return process.stdin.isTTY && process.stdout.isTTY;
 }
 
 /**

@@ -13,8 +13,9 @@ export function runCommand(io: CliIo): Command {
     .argument('<COMMAND...>')
     .passThroughOptions()
     .option('-e, --env <KEY=VALUE>', 'Set an environment variable for the run', collect)
+    .option('--no-tty', 'Stream the output without a terminal, even from one')
     .action(
-      act(io, actions, (a, cmd: string[], flags: { app?: string; remote?: string; env?: string[] }) =>
+      act(io, actions, (a, cmd: string[], flags: { app?: string; remote?: string; env?: string[]; tty?: boolean }) =>
         a.run(io, cmd, flags),
       ),
     );
