@@ -65,6 +65,18 @@ describe('containers with a terminal', () => {
     assert.deepEqual(processesUnderRoots(), []);
   });
 
+  it('shows what the process prints at once: the shim takes the client before it starts the process', () => {
+    for (let i = 0; i < 3; i++) {
+      const r = inPty(
+        paas('run', '-it', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo first; read a; exit 4'),
+        roots.env,
+        [{ expect: 'first' }, { raw: true }, { send: 'x\r' }],
+      );
+      assert.equal(r.failed, null, r.output);
+      assert.equal(r.status, 4, r.output);
+    }
+  });
+
   it('redraws a shell prompt printed before it was attached', () => {
     const r = inPty(paas('run', '-it', '--rm', '--network', 'none', 'busybox', 'sh'), roots.env, [
       { raw: true },

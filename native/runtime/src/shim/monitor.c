@@ -538,6 +538,11 @@ run_container (struct monitor *m, libpaas_error_t *err)
       libpaas_error_release (&cgerr);
     }
 
+  /* A client that connected while the container was created (the engine attaches as the shim
+   * starts, as Docker attaches before start) is taken before the process runs: it sees the
+   * terminal's first output too. */
+  if (m->attach_fd >= 0 && m->master_fd >= 0)
+    attach_accept (m);
   const char *start_args[] = { cfg->id, NULL };
   rc = shim_runtime_run (&cfg->runtime, "start", start_args, SHIM_FD_NULL, SHIM_FD_CAPTURE,
                          SHIM_FD_CAPTURE, msg, sizeof msg, err);
@@ -832,6 +837,9 @@ loop (struct monitor *m)
           if (i_fifo >= 0 || i_in >= 0)
             pump_stdin (m, i_fifo >= 0 ? pfd[i_fifo].revents : 0,
                         i_in >= 0 ? pfd[i_in].revents : 0);
+          /* new clients first: output read in this round reaches them too */
+          if (i_attach >= 0 && pfd[i_attach].revents)
+            attach_accept (m);
           if (i_master >= 0 && m->master_fd >= 0 && pfd[i_master].revents)
             {
               if (pfd[i_master].revents & POLLOUT)
@@ -846,8 +854,6 @@ loop (struct monitor *m)
           for (int i = 0; i < SHIM_ATTACH_MAX; i++)
             if (i_client[i] >= 0 && m->clients[i].fd >= 0 && pfd[i_client[i]].revents)
               client_read (m, &m->clients[i]);
-          if (i_attach >= 0 && pfd[i_attach].revents)
-            attach_accept (m);
           if (pfd[0].revents)
             handle_signals (m);
         }
