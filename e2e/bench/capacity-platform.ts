@@ -18,6 +18,7 @@
  * stopped and removed at the end, also after a failure.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { raiseNeighbourTable } from '@paas/engine';
 import { get, pushApp, scaleWeb, until, webBackends, withPaasUp } from './paas-up';
 
 const N = Number(process.argv[2] ?? 1000);
@@ -131,6 +132,10 @@ const availableKb = (): number => Number(/^MemAvailable:\s+(\d+)/m.exec(readFile
 async function main(): Promise<void> {
   const rows: string[] = [];
   const ms = (x: number): string => `${(x / 1000).toFixed(2)} s`;
+  // A node raises the host's neighbour table for its instances only when it may change host
+  // settings (PAAS_IP_FORWARD, off in the benches): a thousand instances need it raised, as a
+  // production node has it (the engine's own setting, raised and never lowered).
+  await raiseNeighbourTable();
   await withPaasUp(
     {
       name: 'paas-bench-capacity-',

@@ -22,6 +22,8 @@ import { TTY_PROTOCOL } from './tty-bridge';
 
 /** As the api's JSON bodies elsewhere (server.ts). */
 const BODY_MAX_BYTES = 1024 * 1024;
+/** How long the body of an Upgrade may take to arrive. */
+const BODY_TIMEOUT_MS = 30_000;
 const ROUTE = /^\/api\/apps\/([^/?#]+)\/runs\/?(?:\?.*)?$/;
 
 @Injectable()
@@ -95,13 +97,16 @@ async function readJsonBody(
   const length = Number(req.headers['content-length'] ?? NaN);
   if (!Number.isInteger(length) || length < 0)
     throw ApiError.invalidParams('the body must be JSON with a Content-Length (no chunked body with an Upgrade)');
-  if (length > BODY_MAX_BYTES) throw ApiError.invalidParams('the body is too large');
+  if (length > BODY_MAX_BYTES) throw new ApiError('payload_too_large', 'the body is too large');
   let data = head;
+  // a body that never comes would hold the connection: the headers' own timeout is over by now
+  socket.setTimeout(BODY_TIMEOUT_MS, () => socket.destroy());
   while (data.length < length) {
     const chunk = await new Promise<Buffer | null>((resolve) => {
       const done = (c: Buffer | null): void => {
         socket.off('data', onData);
         socket.off('end', onEnd);
+        socket.off('close', onEnd);
         socket.pause();
         resolve(c);
       };
@@ -109,11 +114,13 @@ async function readJsonBody(
       const onEnd = (): void => done(null);
       socket.on('data', onData);
       socket.once('end', onEnd);
+      socket.once('close', onEnd);
       socket.resume();
     });
     if (chunk === null) throw ApiError.invalidParams('the body ended before its Content-Length');
     data = Buffer.concat([data, chunk]);
   }
+  socket.setTimeout(0);
   const raw = Buffer.from(data.subarray(0, length));
   try {
     verifyJsonDepth(req, undefined, raw);

@@ -121,7 +121,7 @@ export async function ensureBridge(settings: BridgeSettings, members: readonly B
  */
 const NEIGHBOUR_TABLE: Readonly<Record<string, number>> = { gc_thresh1: 4096, gc_thresh2: 8192, gc_thresh3: 16384 };
 
-async function raiseNeighbourTable(): Promise<void> {
+export async function raiseNeighbourTable(): Promise<void> {
   for (const [key, wanted] of Object.entries(NEIGHBOUR_TABLE)) {
     const path = `/proc/sys/net/ipv4/neigh/default/${key}`;
     const now = Number((await readFile(path, 'utf8').catch(() => '')).trim());

@@ -1,5 +1,5 @@
 export * from './bridge-network';
-export { type BridgeSettings } from './bridge.linux';
+export { type BridgeSettings, raiseNeighbourTable } from './bridge.linux';
 export { ownHosts, readContainerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError, type PortRange } from './ipam';
 export * from './ports';
