@@ -247,6 +247,27 @@ describe('a fresh connection that subscribes', () => {
       await new Promise((r) => setTimeout(r, 20));
       await whenReady(lazy);
       await assert.rejects(lazy.subscribe('x'), /Connection is closed/);
+      // a lazy connection to a server not up yet: no rejection, ready once the server is
+      const laterDir = mkdtempSync(join(tmpdir(), 'paas-redis-later-'));
+      const later = connectRedis(`unix://${join(laterDir, 'redis.sock')}`, {
+        lazyConnect: true,
+        retryStrategy: () => 20,
+      });
+      later.on('error', () => undefined);
+      try {
+        const ready = whenReady(later);
+        await new Promise((r) => setTimeout(r, 100));
+        const laterServer = await startLocalRedis(laterDir);
+        try {
+          await ready;
+          assert.equal(later.status, 'ready');
+        } finally {
+          later.disconnect();
+          await laterServer.stop();
+        }
+      } finally {
+        rmSync(laterDir, { recursive: true, force: true });
+      }
     } finally {
       publisher.disconnect();
       await server.stop();

@@ -92,7 +92,9 @@ export function reportOutages(redis: Redis, say: (line: string) => void): void {
  */
 export function whenReady(redis: Redis): Promise<void> {
   if (redis.status === 'ready' || redis.status === 'end') return Promise.resolve();
-  if (redis.status === 'wait') return redis.connect();
+  // a lazy connection is connected here; one that fails retries by itself (ioredis), so its
+  // rejection is not the answer: this waits for 'ready' (or 'end') as for any other
+  if (redis.status === 'wait') redis.connect().catch(() => undefined);
   return new Promise((resolve) => {
     const done = (): void => {
       redis.off('ready', done);

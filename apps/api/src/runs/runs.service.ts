@@ -105,7 +105,15 @@ export class RunsService {
         exitCode = started.exitCode;
       } else {
         if ((await bridge(started.terminal, socket, early)) === 'gone') return; // removed below, running or not
-        exitCode = (await this.engine.wait(record))?.exitCode ?? 255;
+        // the terminal's output ends when the process does, or when its shim dropped this
+        // client (too slow): then the process runs on, and only the client's going ends it
+        const gone = Symbol('gone');
+        const closed = new Promise<typeof gone>((resolve) =>
+          socket.destroyed ? resolve(gone) : socket.once('close', () => resolve(gone)),
+        );
+        const waited = await Promise.race([this.engine.wait(record), closed]);
+        if (waited === gone) return; // removed below
+        exitCode = waited?.exitCode ?? 255;
       }
     } finally {
       await this.engine.remove(record, { force: true, volumes: true });

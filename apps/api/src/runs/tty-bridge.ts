@@ -15,6 +15,8 @@ import {
 import type { Duplex } from 'node:stream';
 
 export const TTY_PROTOCOL = 'paas-tty/1';
+/** The most of a run's output the api keeps for a client that does not read. */
+const OUTPUT_BUFFER_MAX = 1024 * 1024;
 /** The last frame from the api: the command's exit status, as decimal digits. */
 export const FRAME_EXIT = 'x';
 export const SWITCHING_PROTOCOLS = `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TTY_PROTOCOL}\r\n\r\n`;
@@ -31,12 +33,24 @@ export function exitFrame(code: number): Buffer {
  */
 export function bridge(terminal: TerminalAttachment, socket: Duplex, early: Buffer): Promise<'ended' | 'gone'> {
   return new Promise((resolve) => {
+    if (socket.destroyed) {
+      // the client went while the container was made: nobody to bridge
+      terminal.close();
+      resolve('gone');
+      return;
+    }
     const decoder = new FrameDecoder();
     const fromClient = (chunk: Buffer): void => {
       try {
         for (const frame of decoder.push(chunk)) {
-          if (frame.type === FRAME_DATA) terminal.input.write(frame.payload);
-          else if (frame.type === FRAME_RESIZE && frame.payload.length === 4) {
+          // typed input the process does not read waits in the shim, not here: the client is
+          // read again once the terminal took what it had
+          if (frame.type === FRAME_DATA) {
+            if (!terminal.input.write(frame.payload)) {
+              socket.pause();
+              terminal.input.once('drain', () => socket.resume());
+            }
+          } else if (frame.type === FRAME_RESIZE && frame.payload.length === 4) {
             const size = { rows: frame.payload.readUInt16BE(0), cols: frame.payload.readUInt16BE(2) };
             if (!isConsoleSize(size)) throw new RangeError('a resize to 0 rows or columns');
             terminal.resize(size);
@@ -47,7 +61,11 @@ export function bridge(terminal: TerminalAttachment, socket: Duplex, early: Buff
       }
     };
     const toClient = (chunk: Buffer): void => {
-      if (!socket.destroyed) socket.write(dataFrames(chunk));
+      if (socket.destroyed) return;
+      socket.write(dataFrames(chunk));
+      // a client that does not read is dropped, as the shim drops its own slow clients: the
+      // api never holds a run's output without bound
+      if (socket.writableLength > OUTPUT_BUFFER_MAX) socket.destroy();
     };
     terminal.output.on('data', toClient);
     terminal.output.once('close', () => resolve('ended'));

@@ -524,9 +524,9 @@ export class Engine {
   /**
    * `run -it`, `start -ai`: starts a container that has a terminal with a client attached as
    * early as the shim allows. Its attach socket is listening before the runtime creates the
-   * container; a client that connects then is taken in when the shim's loop begins, so it
-   * misses only what the process printed before that (the log has it). Docker attaches before
-   * the start; the shim has no way to hold the process until a client is there.
+   * container, and the shim takes a client that connected by then before it starts the
+   * process (monitor.c run_container), so it misses nothing; one that connects later misses
+   * what was printed before (the log has it). Docker attaches before the start too.
    */
   async startAttached(record: ContainerRecord): Promise<{ pid: number; terminal: TerminalAttachment }> {
     if (!record.run.tty)

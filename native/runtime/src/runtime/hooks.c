@@ -61,7 +61,7 @@ now_ms (void)
 }
 
 /* Waits for pid; with a deadline (ms, 0: none), kills its process group once it passes.
- * Returns 1 on timeout. A pidfd makes the wait exact; without one (old kernels, a seccomp
+ * Returns 1 on timeout, -1 when it cannot be waited for (errno). A pidfd makes the wait exact; without one (old kernels, a seccomp
  * profile refusing pidfd_open in the container) it polls with a growing sleep. */
 static int
 wait_hook (pid_t pid, long long deadline, int *status)
@@ -72,8 +72,10 @@ wait_hook (pid_t pid, long long deadline, int *status)
     {
       pid_t r = waitpid (pid, status, WNOHANG);
       long long left = deadline ? deadline - now_ms () : -1;
-      if (r == pid || (r < 0 && errno != EINTR))
+      if (r == pid)
         return 0;
+      if (r < 0 && errno != EINTR)
+        return -1; /* its status is unknown (ECHILD: SIGCHLD ignored): not a success */
       if (deadline && left <= 0)
         {
           kill (-pid, SIGKILL);
@@ -155,7 +157,10 @@ run_one (const struct paas_hook *h, const char *field, const char *state, libpaa
         ;
       return libpaas_make_error (err, e, "hook `%s`: exec `%s`", field, h->path);
     }
-  if (wait_hook (pid, h->timeout ? now_ms () + h->timeout * 1000LL : 0, &status))
+  int waited = wait_hook (pid, h->timeout ? now_ms () + h->timeout * 1000LL : 0, &status);
+  if (waited < 0)
+    return libpaas_make_error (err, errno, "hook `%s` (`%s`): wait", field, h->path);
+  if (waited > 0)
     return libpaas_make_error (err, 0, "hook `%s` (`%s`): timed out after %d s, killed", field,
                                h->path, h->timeout);
   if (WIFEXITED (status) && WEXITSTATUS (status) == 0)

@@ -76,8 +76,8 @@ export async function configUnset(io: CliIo, keys: string[], flags: AppFlags & W
   }
   const { client, app } = await appSession(io, flags);
   const vars = await client.get<Record<string, string>>(appPath(app, 'config-vars'));
-  const missing = keys.filter((k) => !(k in vars));
-  const present = keys.filter((k) => k in vars);
+  const missing = keys.filter((k) => !Object.hasOwn(vars, k));
+  const present = keys.filter((k) => Object.hasOwn(vars, k));
   if (missing.length > 0) {
     const verb = missing.length === 1 ? 'is' : 'are';
     io.err(`${listing(missing)} ${verb} not set on ${app}${present.length === 0 ? ': no change, no release' : ''}\n`);
