@@ -32,14 +32,8 @@ chmod 755 "$TMP"
 CG=/paas-test-hooks-$$
 MARK=98765$$ # a sleeping hook's argument: finds it (or its leftovers) among processes
 cleanup() {
-  local r id cmd p
-  for r in paas runc crun; do
-    cmd=$(runtime_cmd $r)
-    [ -n "$cmd" ] || continue
-    for id in $(ls "$TMP/root-$r" 2>/dev/null); do
-      $cmd --root "$TMP/root-$r" delete --force "$id" >/dev/null 2>&1
-    done
-  done
+  local p
+  delete_containers "$TMP"
   for p in $(procs_with "$MARK"); do kill -9 "$p" 2>/dev/null; done
   cgroup_cleanup "$CG"
   rm -rf "$TMP"
@@ -61,10 +55,7 @@ cp "$TMP/hook.sh" "$TMP/rootfs/hook.sh"
 HOST_MNT=$(readlink /proc/self/ns/mnt)
 export LEAK=from-the-runtime # must not reach any hook
 
-RUNTIMES=()
-for r in paas runc crun; do
-  if [ -n "$(runtime_cmd $r)" ]; then RUNTIMES+=("$r"); else skip "$r present" "$r not installed"; fi
-done
+present_runtimes
 
 # hook KIND LOG [EXIT]: one hook entry (JSON).
 hook() {

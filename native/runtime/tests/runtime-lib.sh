@@ -126,3 +126,25 @@ runtime_cmd() {
   esac
   return 0
 }
+
+# delete_containers DIR: force-deletes every container each runtime of the matrix keeps under
+# DIR/root-NAME (the side-by-side tests' cleanup).
+delete_containers() {
+  local r id cmd
+  for r in paas runc crun; do
+    cmd=$(runtime_cmd $r)
+    [ -n "$cmd" ] || continue
+    for id in $(ls "$1/root-$r" 2>/dev/null); do
+      $cmd --root "$1/root-$r" delete --force "$id" >/dev/null 2>&1
+    done
+  done
+}
+
+# present_runtimes: RUNTIMES=(the matrix's runtimes installed here); a SKIP line for each missing.
+present_runtimes() {
+  local r
+  RUNTIMES=()
+  for r in paas runc crun; do
+    if [ -n "$(runtime_cmd $r)" ]; then RUNTIMES+=("$r"); else skip "$r present" "$r not installed"; fi
+  done
+}

@@ -11,14 +11,8 @@ chmod 755 "$TMP" # a user-namespaced root must reach the rootfs
 CG=/paas-test-$$
 STARTED_PIDS=()
 cleanup() {
-  local r id
-  for r in paas runc crun; do
-    local cmd; cmd=$(runtime_cmd $r)
-    [ -n "$cmd" ] || continue
-    for id in $(ls "$TMP/root-$r" 2>/dev/null); do
-      $cmd --root "$TMP/root-$r" delete --force "$id" >/dev/null 2>&1
-    done
-  done
+  local p
+  delete_containers "$TMP"
   for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
   cgroup_cleanup "$CG"
@@ -27,10 +21,7 @@ cleanup() {
 trap cleanup EXIT
 make_rootfs "$TMP/rootfs"
 
-RUNTIMES=()
-for r in paas runc crun; do
-  if [ -n "$(runtime_cmd $r)" ]; then RUNTIMES+=("$r"); else skip "$r present" "$r not installed"; fi
-done
+present_runtimes
 
 N=0
 # bundle_for RUNTIME JQ-FILTER ARGS...: a fresh bundle dir in $BUNDLE, sharing the rootfs

@@ -15,15 +15,9 @@ chmod 755 "$TMP" # a non-root container user must reach the rootfs
 CG=/paas-test-tty-$$
 RECEIVERS=()
 cleanup() {
-  local r id p cmd
+  local p
   for p in "${RECEIVERS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for r in paas runc crun; do
-    cmd=$(runtime_cmd $r)
-    [ -n "$cmd" ] || continue
-    for id in $(ls "$TMP/root-$r" 2>/dev/null); do
-      $cmd --root "$TMP/root-$r" delete --force "$id" >/dev/null 2>&1
-    done
-  done
+  delete_containers "$TMP"
   wait 2>/dev/null
   cgroup_cleanup "$CG"
   rm -rf "$TMP"
@@ -31,10 +25,7 @@ cleanup() {
 trap cleanup EXIT
 make_rootfs "$TMP/rootfs"
 
-RUNTIMES=()
-for r in paas runc crun; do
-  if [ -n "$(runtime_cmd $r)" ]; then RUNTIMES+=("$r"); else skip "$r present" "$r not installed"; fi
-done
+present_runtimes
 
 N=0
 # bundle_for RUNTIME JQ-FILTER ARGS...: a fresh bundle in $BUNDLE (terminal on unless the
