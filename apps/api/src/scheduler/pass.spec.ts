@@ -122,6 +122,27 @@ describe('reconcile pass', () => {
     assert.deepEqual(s.messages.take(), []);
   });
 
+  it('commits a stop only once the routes without it are written: while Redis is down the instance keeps serving', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 2);
+    const both = s.routes.backends('shop');
+    s.cluster.scale(app, 'web', { quantity: 1 });
+    s.routes.down = true;
+    await assert.rejects(s.pass(), /Connection is closed/);
+    // no agent may stop web.2 yet: every router still sends to it
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)', 'web.2@n1 (v1, up)']);
+    assert.deepEqual(s.routes.backends('shop'), both);
+    assert.deepEqual(s.journal, []);
+
+    s.routes.down = false;
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)']);
+    assert.deepEqual(s.routes.backends('shop'), both.slice(0, 1));
+    assert.deepEqual(s.journal.splice(0), [`route shop: ${both[0]}`, 'wake n1']);
+    assert.deepEqual(s.messages.take(), ['Stopping web.2 (v1): scaled down']);
+  });
+
   it('fails a deploy whose instance fails its check: the live release keeps serving, the lines say so', async () => {
     const s = setup();
     s.cluster.addNode('n1');

@@ -5,13 +5,17 @@
  *   1. nodes silent for the node timeout are marked down; their instances are dropped (the
  *      plan then places replacements on the other nodes)
  *   2. each app is planned (libs/platform scheduling/plan.ts): start, stop, go live, fail
- *   3. the plan is committed in one transaction (going live and failing through the release
- *      lifecycle: a release that moved on meanwhile, superseded by a rollback, makes the pass
- *      commit nothing and say none of the plan's lines, and the next pass plans again)
+ *   3. the plan's starts and release moves are committed in one transaction (going live and
+ *      failing through the release lifecycle: a release that moved on meanwhile, superseded by
+ *      a rollback, makes the pass commit nothing and say none of the plan's lines, and the next
+ *      pass plans again)
  *   4. the route table gets each app's healthy web instances of its live release (stopped ones
- *      leave it here, before their agent is told: scale-down drains first); while a deploy
- *      rolls on full nodes (the live release has fewer web instances up than its formation
- *      asks for, some stopped to make room) the target's healthy ones serve beside them
+ *      leave it here); while a deploy rolls on full nodes (the live release has fewer web
+ *      instances up than its formation asks for, some stopped to make room) the target's
+ *      healthy ones serve beside them. Only then are the plan's stops committed: an agent learns
+ *      of a stop from the database, so a stop written before the routes (or while the route
+ *      table cannot be written, Redis down) would end an instance the routers still send to.
+ *      A pass that fails here leaves its stops to the next one, which plans them again.
  *   5. the agents whose desired set changed are woken
  *
  * It lives in the api, beside the Nest service that runs it (timer, kicks, `serial` with the
@@ -128,11 +132,14 @@ export interface PlannedApp {
 /** 3. Writes what was planned. */
 export interface PlanCommitter {
   /**
-   * In one transaction: the plans' new instances, their stops, and the release moves (live at
-   * `at`, an ISO time, or failed) through the release lifecycle. Throws ReleaseTransitionError
-   * when a release moved meanwhile: then nothing of it happened.
+   * In one transaction: the plans' new instances and the release moves (live at `at`, an ISO
+   * time, or failed) through the release lifecycle; not their stops (`stop`, once the routes
+   * are written). Throws ReleaseTransitionError when a release moved meanwhile: then nothing
+   * of it happened.
    */
   commit(plans: readonly PlannedApp[], at: string): Promise<void>;
+  /** In one transaction: these instances are to stop (the routes no longer send to them). */
+  stop(instanceIds: readonly string[]): Promise<void>;
   /** Why a deploying release waits (null: it no longer does); see releaseWaiting. */
   noteWaiting(releaseId: string, note: string | null): Promise<void>;
   /** How many of a process type's instances wait for room, and why (ps, the api and the dashboard show it). */
@@ -365,12 +372,13 @@ export class Reconciler {
     }
     const { touched, settled } = await this.tell(plans, instances, nodeById, say);
 
-    // 4. routes, before any agent hears of a stop: the web instances that are up and stay
+    // 4. routes: the web instances that are up and stay; then the stops, which agents act on
     const stopped = new Set(plans.flatMap(({ plan }) => plan.stop.map((s) => s.id)));
     const serving = instances
       .filter((i) => i.type === 'web' && i.desired === 'run' && i.state === 'up' && !stopped.has(i.id))
       .sort((a, b) => a.number - b.number);
     await this.writeRoutes(apps, rolling, serving);
+    if (stopped.size > 0) await roles.committer.stop([...stopped]);
     // 5. wake the agents
     await roles.notifier.wake(touched);
     for (const { appId, line } of lines) await roles.messages.line(appId, line);

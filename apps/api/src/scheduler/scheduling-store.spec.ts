@@ -95,7 +95,7 @@ for (const kind of TEST_DATABASES) {
       );
     });
 
-    it('commits starts, stops and going live together', async () => {
+    it('commits starts and going live together, and stops apart', async () => {
       const app = await insertApp(ds, 'commits');
       const v1 = await release(app, 1);
       await store.commit([{ appId: app.id, plan: plan({ start: [start(v1, 1)], goLive: v1.id }) }], AT);
@@ -109,6 +109,10 @@ for (const kind of TEST_DATABASES) {
         ['nano', 32, 64, 250, false],
       );
       const v2 = await release(app, 2);
+      const rows = async () =>
+        (await ds.manager.find(Instance, { where: { appId: app.id } }))
+          .map((i) => [i.releaseId === v1.id ? 'v1' : 'v2', i.desired, i.state])
+          .sort();
       await store.commit(
         [
           {
@@ -118,8 +122,13 @@ for (const kind of TEST_DATABASES) {
         ],
         AT,
       );
-      const rows = await ds.manager.find(Instance, { where: { appId: app.id } });
-      assert.deepEqual(rows.map((i) => [i.releaseId === v1.id ? 'v1' : 'v2', i.desired, i.state]).sort(), [
+      // the stop waits for the routes (pass.ts step 4)
+      assert.deepEqual(await rows(), [
+        ['v1', 'run', 'starting'],
+        ['v2', 'run', 'starting'],
+      ]);
+      await store.stop([web1?.id as string]);
+      assert.deepEqual(await rows(), [
         ['v1', 'stop', 'stopping'],
         ['v2', 'run', 'starting'],
       ]);

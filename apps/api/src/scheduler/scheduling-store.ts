@@ -175,9 +175,18 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
             error: null,
           });
         }
-        for (const s of plan.stop) await em.update(Instance, { id: s.id }, { desired: 'stop', state: 'stopping' });
         if (plan.goLive) await releaseLive(em, plan.goLive, at);
         if (plan.fail) await releaseFailed(em, plan.fail.releaseId, plan.fail.reason);
+      }
+    });
+  }
+
+  async stop(instanceIds: readonly string[]): Promise<void> {
+    await transaction(this.dataSource, async (em) => {
+      await this.fence(em);
+      // in chunks: a scale from 1,000 to 0 stays inside any database's bound-parameter limit
+      for (let i = 0; i < instanceIds.length; i += 500) {
+        await em.update(Instance, { id: In(instanceIds.slice(i, i + 500)) }, { desired: 'stop', state: 'stopping' });
       }
     });
   }

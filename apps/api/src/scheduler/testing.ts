@@ -276,10 +276,6 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
             address: null,
           });
         }
-        for (const s of plan.stop) {
-          const i = this.instanceRows.find((x) => x.id === s.id);
-          if (i) Object.assign(i, { desired: 'stop', state: 'stopping' });
-        }
         if (plan.goLive) {
           const release = this.move(this.find(plan.goLive, 'live'), 'live');
           release.liveAt = at;
@@ -298,6 +294,13 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
       this.releaseRows.forEach((r, k) => Object.assign(r, releases[k]));
       this.instanceRows = instances;
       throw err;
+    }
+  }
+
+  async stop(instanceIds: readonly string[]): Promise<void> {
+    for (const id of instanceIds) {
+      const i = this.instanceRows.find((x) => x.id === id);
+      if (i) Object.assign(i, { desired: 'stop', state: 'stopping' });
     }
   }
 
@@ -372,21 +375,28 @@ export class FakeRouteTable implements RouteTable {
   writes = 0;
   private tableVersion = 0;
 
+  /** Redis is down: every call fails, as ioredis's do once its offline queue is off. */
+  down = false;
+
   constructor(private readonly journal: string[]) {}
 
   async read(): Promise<Map<string, string>> {
+    if (this.down) throw new Error('Connection is closed.');
     return new Map(this.table);
   }
   async version(): Promise<number> {
+    if (this.down) throw new Error('Connection is closed.');
     return this.tableVersion;
   }
   async write(route: AppRoute): Promise<number> {
+    if (this.down) throw new Error('Connection is closed.');
     this.writes++;
     this.table.set(route.app, JSON.stringify(route));
     this.journal.push(`route ${route.app}: ${route.backends.map((b) => `${b.id}@${b.address}`).join(' ')}`.trim());
     return ++this.tableVersion;
   }
   async remove(app: string): Promise<number> {
+    if (this.down) throw new Error('Connection is closed.');
     this.writes++;
     this.table.delete(app);
     this.journal.push(`unroute ${app}`);
