@@ -115,6 +115,7 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
     });
   } catch (err) {
     console.error(out.slice(-4000));
+    console.error(networkState(options.bridge));
     throw err;
   } finally {
     // before paas up stops its Redis: a client left connected would retry for ever
@@ -133,6 +134,23 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
     });
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * What the host's network looked like when a body failed, for a failure seen only elsewhere (an
+ * instance its node cannot reach, say): addresses, routes, the bridge's ports and neighbours.
+ */
+function networkState(bridge: string): string {
+  const show = (args: string[]): string => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    return `$ ip ${args.join(' ')}\n${r.stdout}${r.stderr}`;
+  };
+  return [
+    show(['-br', 'addr']),
+    show(['route']),
+    show(['-br', 'link', 'show', 'master', bridge]),
+    show(['neigh', 'show', 'dev', bridge]),
+  ].join('');
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   type ContainerRecord,
   type Engine,
   engineSettingsFromEnv,
+  ipsetDestroy,
   openEngine,
   readLogs,
 } from '@paas/engine';
@@ -149,7 +150,7 @@ describe('add-on reachability on the bridge', () => {
       '',
     ].join('\n');
     execFileSync('iptables-restore', ['-w', '--noflush'], { input });
-    sh('ipset', ['destroy', reachSet]);
+    await ipsetDestroy(reachSet); // waits while the kernel still holds it for the rule just deleted
     assert.doesNotMatch(sh('iptables-save', []), new RegExp(`${reachSet}|--dport 20000:20999`));
 
     // another process's start (this one knows the bridge as up to date)

@@ -16,6 +16,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ipsetDestroy } from '@paas/engine';
 import { cliFor, tempRoots, WORKSPACE } from '../support/cli';
 
 const roots = tempRoots();
@@ -356,7 +357,7 @@ describe('security: containers never reach the host, the control plane or anothe
           '',
         ].join('\n'),
       });
-      sh('ipset', ['destroy', set]);
+      await ipsetDestroy(set); // waits while the kernel still holds it for the rules just flushed
       // the next start on the bridge adopts the set; an unlabelled container (whose own address
       // is in no set) reaches the first neither directly nor through its published port
       const r = cli.run(

@@ -15,6 +15,7 @@ import {
   NetworkCommandError,
   ipBatch,
   ipset,
+  ipsetDestroy,
   ipsetExists,
   ipsetReferences,
   iptablesRestore,
@@ -199,7 +200,7 @@ async function saveAll(): Promise<{ raw: string; nat: string; filter: string }> 
 async function removeBridgeRules(name: string): Promise<void> {
   const text = bridgeRemoval(name, await saveAll());
   if (text.trim()) await iptablesRestore(text);
-  for (const set of [isolationSet(name), reachSet(name)]) if (await ipsetExists(set)) await ipset(['destroy', set]);
+  for (const set of [isolationSet(name), reachSet(name)]) if (await ipsetExists(set)) await ipsetDestroy(set);
 }
 
 export async function removeBridge(name: string): Promise<void> {

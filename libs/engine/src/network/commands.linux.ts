@@ -60,6 +60,26 @@ export async function ipset(args: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * `ipset destroy NAME`, once the kernel has let go of it. iptables-nft frees a deleted rule's
+ * hold on a set in a deferred kernel work item (nf_tables' transaction cleanup), so a destroy
+ * right after the rule's removal can be refused with "in use by a kernel component" for a
+ * moment on a busy machine (weave, fail2ban and antrea met the same); it is tried again for up
+ * to `waitMs`. A set still named by a rule after that is refused as before.
+ */
+export async function ipsetDestroy(name: string, waitMs = 5_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      return await ipset(['destroy', name]);
+    } catch (err) {
+      const inUse = err instanceof NetworkCommandError && /in use by a kernel component/.test(err.stderr);
+      if (!inUse || Date.now() + delay > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Whether ipset `name` exists (false too where ipset is not installed). */
 export async function ipsetExists(name: string): Promise<boolean> {
   return run('ipset', ['list', '-n', name]).then(

@@ -1,5 +1,6 @@
 export * from './bridge-network';
 export { type BridgeSettings, raiseNeighbourTable } from './bridge.linux';
+export { ipsetDestroy } from './commands.linux';
 export { ownHosts, readContainerResolvConf } from './hosts';
 export { IpamError, type Lease, PortAllocatedError, type PortRange } from './ipam';
 export * from './ports';
