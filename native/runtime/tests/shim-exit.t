@@ -55,7 +55,7 @@ while read -r rt _; do
   STARTED_IDS+=("$rt orphan")
   flag=$T/orphan-$rt.started
   setsid bash -c '"$0" --runtime "$1" --runtime-root "$2" --bundle "$3" --id "$4" --state-dir "$5" \
-      >/dev/null 2>&1 && touch "$6"; exec sleep 600' "$SHIM" "$(runtime_path "$rt")" "$T/rt-$rt" \
+      --stop-timeout 2 >/dev/null 2>&1 && touch "$6"; exec sleep 600' "$SHIM" "$(runtime_path "$rt")" "$T/rt-$rt" \
     "$T/bundles/$rt-orphan" "$(ctr_id "$rt" orphan)" "$(state_dir "$rt" orphan)" "$flag" &
   caller=$!
   wait_until 20 test -e "$flag"
