@@ -298,8 +298,9 @@ export class NodesService {
         if (!report) {
           if (!full && !gone.has(row.id)) continue;
           if (row.desired === 'stop') {
-            // its agent stopped and removed it
+            // its agent stopped and removed it: the end of the "Stopping" the scheduler said
             removed.push(row.id);
+            said.push({ row, line: (label) => `${label} stopped on ${node.name}` });
             changed = true;
           } else if (row.containerId !== null) {
             // the container is gone from under its agent: it will make a new one

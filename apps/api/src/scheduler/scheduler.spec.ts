@@ -382,6 +382,11 @@ TEST_DATABASES.forEach((kind) => {
         lines.some((l) => /^Stopping web\.\d \(v\d\): resized to standard-1x; replaced$/.test(l)),
         lines.join('\n'),
       );
+      // and each stop's end, once its agent removed it
+      await settle(async () => {
+        const said = await apiLogLines(api, app.id, 'scheduler');
+        return old.every((o) => said.some((l) => l.startsWith(`web.${o.number} (v`) && / stopped on n\d$/.test(l)));
+      }, 'the stops said');
     });
 
     it('removes the route of a deleted app', async () => {
