@@ -6,7 +6,7 @@ import { CurrentApp, CurrentToken } from '../common/request';
 import { ValidBody } from '../common/validation';
 import { RunDto } from './runs.dto';
 import { RunsService } from './runs.service';
-import { TTY_PROTOCOL } from './tty-bridge';
+import { TTY_PROTOCOL } from '@paas/engine';
 import { ApiError } from '../common/api-error';
 
 @ApiTags('runs')

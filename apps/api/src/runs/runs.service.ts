@@ -32,7 +32,8 @@ import { ApiError } from '../common/api-error';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { ENGINE } from './engine.provider';
-import { SWITCHING_PROTOCOLS, bridge, exitFrame } from './tty-bridge';
+import { exitFrame } from '@paas/engine';
+import { SWITCHING_PROTOCOLS, bridge } from './tty-bridge';
 
 /** The port one-off processes are told to use, as the build sets it for web processes (Heroku's 5000). */
 const RUN_PORT = '5000';

@@ -18,7 +18,7 @@ import type { ApiRequest } from '../common/request';
 import { validBody } from '../common/validation';
 import { RunDto } from './runs.dto';
 import { RunsService } from './runs.service';
-import { TTY_PROTOCOL } from './tty-bridge';
+import { TTY_PROTOCOL } from '@paas/engine';
 
 /** As the api's JSON bodies elsewhere (server.ts). */
 const BODY_MAX_BYTES = 1024 * 1024;

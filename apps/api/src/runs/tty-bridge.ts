@@ -7,23 +7,16 @@ import {
   FRAME_DATA,
   FRAME_RESIZE,
   FrameDecoder,
+  TTY_PROTOCOL,
   type TerminalAttachment,
   dataFrames,
-  encodeFrame,
   isConsoleSize,
 } from '@paas/engine';
 import type { Duplex } from 'node:stream';
 
-export const TTY_PROTOCOL = 'paas-tty/1';
 /** The most of a run's output the api keeps for a client that does not read. */
 const OUTPUT_BUFFER_MAX = 1024 * 1024;
-/** The last frame from the api: the command's exit status, as decimal digits. */
-export const FRAME_EXIT = 'x';
 export const SWITCHING_PROTOCOLS = `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TTY_PROTOCOL}\r\n\r\n`;
-
-export function exitFrame(code: number): Buffer {
-  return encodeFrame(FRAME_EXIT, Buffer.from(String(code)));
-}
 
 /**
  * Joins a container's terminal to a client: its frames in (`d` typed, `w` resize; anything

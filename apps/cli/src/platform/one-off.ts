@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
 import { PassThrough, Writable } from 'node:stream';
-import { FrameDecoder, dataFrames, resizeFrame } from '@paas/engine';
+import { FRAME_DATA, FRAME_EXIT, FrameDecoder, TTY_PROTOCOL, dataFrames, resizeFrame } from '@paas/engine';
 import { type RemoteTerminal, interactiveSession, stdoutSize, untilInterrupted } from '../terminal';
 import type { ApiClient } from './client';
 import { ExitTrailerSplitter } from './exit-trailer';
@@ -20,9 +20,6 @@ export interface OneOffBody {
   /** Run in this add-on's image, with access to it, instead of the app's release. */
   readonly addon?: string;
 }
-
-/** The protocol of a one-off run's terminal (docs/api.md "One-off runs with a terminal"). */
-const TTY_PROTOCOL = 'paas-tty/1';
 
 /**
  * Runs `body` on `app` on a terminal joined to this one (stdin and stdout must be terminals:
@@ -40,8 +37,8 @@ export async function runOneOffTerminal(client: ApiClient, app: string, body: On
   const take = (chunk: Buffer): void => {
     try {
       for (const frame of decoder.push(chunk)) {
-        if (frame.type === 'd') output.write(frame.payload);
-        else if (frame.type === 'x') code = Number(frame.payload.toString('latin1'));
+        if (frame.type === FRAME_DATA) output.write(frame.payload);
+        else if (frame.type === FRAME_EXIT) code = Number(frame.payload.toString('latin1'));
       }
     } catch {
       socket.destroy(); // not the protocol: no status will come

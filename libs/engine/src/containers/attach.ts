@@ -11,6 +11,10 @@ import { type Readable, Writable } from 'node:stream';
 
 export const FRAME_DATA = 'd';
 export const FRAME_RESIZE = 'w';
+/** The api's last frame to a one-off's client: the command's exit status, as decimal digits. */
+export const FRAME_EXIT = 'x';
+/** The HTTP Upgrade a one-off run's terminal speaks these frames over (docs/api.md). */
+export const TTY_PROTOCOL = 'paas-tty/1';
 /** The largest payload a frame carries (the shim disconnects a client that sends more). */
 export const FRAME_MAX_PAYLOAD = 4096;
 const HEADER = 3;
@@ -45,6 +49,10 @@ export function dataFrames(data: Uint8Array): Buffer {
   for (let at = 0; at < data.length; at += FRAME_MAX_PAYLOAD)
     frames.push(encodeFrame(FRAME_DATA, data.subarray(at, at + FRAME_MAX_PAYLOAD)));
   return Buffer.concat(frames);
+}
+
+export function exitFrame(code: number): Buffer {
+  return encodeFrame(FRAME_EXIT, Buffer.from(String(code)));
 }
 
 export function resizeFrame(size: ConsoleSize): Buffer {
