@@ -39,4 +39,7 @@ export class AppView {
 
   @ApiProperty({ type: ReleaseRef, nullable: true, description: 'the release that serves' })
   release!: ReleaseRef | null;
+
+  @ApiProperty({ type: Boolean, description: 'maintenance mode: the routers answer 503 with a maintenance page' })
+  maintenance!: boolean;
 }

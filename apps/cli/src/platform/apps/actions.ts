@@ -109,6 +109,7 @@ export async function appsInfo(io: CliIo, flags: AppFlags & JsonFlag): Promise<v
     keyValues([
       ['Domains', domains.length ? domains.map((d) => d.hostname).join('\n') : undefined],
       ['Git URL', info.gitUrl],
+      ['Maintenance', info.maintenance ? 'on (the routers answer 503)' : 'off'],
       ['Processes', formation.length ? formation.map(formatFormation).join(' ') : undefined],
       ['Release', info.release ? `v${info.release.version}` : 'none (push to deploy)'],
       ['Created', when(info.createdAt)],

@@ -396,6 +396,15 @@ export class FakeApi {
       case 'DELETE ':
         this.apps.delete(name);
         return send(res, 200, state.app);
+      case 'GET maintenance':
+        return send(res, 200, { maintenance: state.app.maintenance, changed: false });
+      case 'PATCH maintenance': {
+        const on = (body as { maintenance?: unknown } | undefined)?.maintenance;
+        if (typeof on !== 'boolean') throw new HttpError(400, 'invalid_params', 'maintenance must be a boolean value');
+        const changed = state.app.maintenance !== on;
+        state.app = { ...state.app, maintenance: on };
+        return send(res, 200, { maintenance: on, changed });
+      }
       case 'GET config-vars':
         return send(res, 200, state.config);
       case 'PATCH config-vars': {
@@ -710,6 +719,7 @@ export class FakeApi {
       gitUrl: `${this.url}/git/${name}.git`,
       webUrl: `http://${name}.localhost:8080/`,
       release: null,
+      maintenance: false,
     };
     this.apps.set(name, {
       app,
