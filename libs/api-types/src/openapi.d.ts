@@ -868,6 +868,11 @@ export interface components {
       readonly gitUrl: string;
       /** @example http://my-app.localhost:8080 */
       readonly webUrl: string;
+      /**
+       * @description the same over HTTPS (PAAS_ROUTER_TLS_ADDR); null when the routers serve no HTTPS or its port is not known
+       * @example https://my-app.localhost:8443
+       */
+      readonly httpsWebUrl: string | null;
       /** @description the release that serves */
       readonly release: components['schemas']['ReleaseRef'] | null;
       /** @description maintenance mode: the routers answer 503 with a maintenance page */

@@ -177,6 +177,7 @@ export class AppsService {
   async view(app: App, baseUrl: string): Promise<AppView> {
     const release = await currentRelease(this.dataSource.manager, app.id);
     const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
+    const https = this.config.routerHttpsPort;
     return {
       id: app.id,
       name: app.name,
@@ -184,6 +185,8 @@ export class AppsService {
       updatedAt: app.updatedAt,
       gitUrl: `${baseUrl}/git/${app.name}.git`,
       webUrl: `http://${app.name}.${this.config.domain}${port}`,
+      httpsWebUrl:
+        https === null ? null : `https://${app.name}.${this.config.domain}${https === 443 ? '' : `:${https}`}`,
       release: release ? { id: release.id, version: release.version } : null,
       maintenance: app.maintenance,
     };

@@ -16,6 +16,7 @@ import type {
   ControlPlane,
   Domain,
   Formation,
+  HttpsSettings,
   Instance,
   LogLine,
   Node,
@@ -39,6 +40,8 @@ interface AppState {
   /** What `GET .../certs` and `GET .../certs/auto` answer (a spec sets them; no PEM is checked here). */
   certs: Certificate[];
   certsAuto: CertsAuto | null;
+  /** What `GET .../https` answers (a spec sets it). */
+  https: HttpsSettings;
 }
 
 interface TokenState extends Token {
@@ -389,6 +392,7 @@ export class FakeApi {
           name: newName,
           gitUrl: `${this.url}/git/${newName}.git`,
           webUrl: `http://${newName}.localhost:8080/`,
+          httpsWebUrl: `https://${newName}.localhost:8443`,
         };
         this.apps.set(newName, state);
         return send(res, 200, state.app);
@@ -538,6 +542,8 @@ export class FakeApi {
       }
       case 'GET certs':
         return send(res, 200, state.certs);
+      case 'GET https':
+        return send(res, 200, state.https);
       case 'POST certs': {
         if (!this.nextUpload)
           throw new HttpError(400, 'invalid_params', 'cert: the fake api takes no upload unprepared');
@@ -718,6 +724,7 @@ export class FakeApi {
       updatedAt: now,
       gitUrl: `${this.url}/git/${name}.git`,
       webUrl: `http://${name}.localhost:8080/`,
+      httpsWebUrl: `https://${name}.localhost:8443`,
       release: null,
       maintenance: false,
     };
@@ -732,6 +739,7 @@ export class FakeApi {
       logs: [],
       certs: [],
       certsAuto: null,
+      https: { httpsRedirect: false, hstsMaxAge: null },
     });
     return app;
   }
