@@ -10,7 +10,9 @@
  *   connections spread over both workers; pebble's 20 s certificates renew by themselves (a new
  *   serial served without a restart); a domain whose challenge cannot be answered (its name
  *   resolves where nothing listens) is `failed` with pebble's problem in `paas certs:auto`,
- *   HTTP keeps serving, and its next attempt is later (the back-off).
+ *   HTTP keeps serving, and its next attempt is later (the back-off); `paas maintenance:on`
+ *   answers 503 with the maintenance page on every host over HTTP and HTTPS while the instance
+ *   keeps running untouched (no release), and `maintenance:off` serves again.
  *
  * Only loopback: pebble, its resolver, the router and the api listen on 127.0.0.1. Everything is
  * stopped and removed in `after`, failed or not.
@@ -23,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PeerCertificate } from 'node:tls';
-import type { CertsAuto } from '@paas/api-types';
+import type { CertsAuto, Instance, Release } from '@paas/api-types';
 import { type Pebble, freePort, startPebble } from '@paas/platform/testing';
 import { paasAsync } from '../support/cli';
 import { httpGet, waitFor } from '../support/platform';
@@ -214,6 +216,68 @@ describe('HTTPS with certificates from ACME (pebble) through the router', { time
     assert.ok(row.includes(state.problem.detail.slice(0, 40)), table);
     const res = await httpGet(`http://127.0.0.1:${httpPort}/`, BROKEN, 5000);
     assert.deepEqual([res.status, res.body], [200, 'shop over https\n'], 'HTTP keeps serving');
+  });
+
+  it('maintenance:on answers 503 and the page on every host, HTTP and HTTPS, leaving the instance alone; off serves again', async () => {
+    const h = host as PlatformHost;
+    const root = (pebble as Pebble).root;
+    /** Each running instance's name, container and that container's process. */
+    const running = async (): Promise<Array<[string, string | null, number]>> => {
+      const up = ((await h.call('GET', '/api/apps/shop/instances')) as Instance[]).filter((i) => i.state === 'up');
+      const pid = async (id: string | null): Promise<number> =>
+        Number((await paasAsync(['inspect', '-f', '{{.State.Pid}}', id ?? ''], h.cliEnv)).stdout.trim());
+      return Promise.all(
+        up.map(async (i): Promise<[string, string | null, number]> => [
+          i.name,
+          i.containerId,
+          await pid(i.containerId),
+        ]),
+      );
+    };
+    const before = await running();
+    assert.ok(before.length > 0 && before.every(([, id, pid]) => id && pid > 0), JSON.stringify(before));
+    const releases = ((await h.call('GET', '/api/apps/shop/releases')) as Release[]).map((r) => r.version);
+    const plain = (name: string) => httpGet(`http://127.0.0.1:${httpPort}/`, name, 5000);
+
+    const on = await paasAsync(['maintenance:on', '-a', 'shop'], h.cliEnv);
+    assert.deepEqual([on.status, on.stderr], [0, 'Enabling maintenance mode for shop... done\n']);
+    await waitFor('the router answers 503 for shop', 15_000, async () => (await plain(DOMAIN)).status === 503);
+    for (const name of [DOMAIN, 'shop.localhost']) {
+      const res = await plain(name);
+      assert.equal(res.status, 503, name);
+      assert.match(res.body, /<title>Down for maintenance<\/title>[^]*shop is down for maintenance/, name);
+    }
+    const secure = await httpsGet(tlsPort, DOMAIN, root);
+    assert.equal(secure.status, 503);
+    assert.match(secure.body, /shop is down for maintenance/);
+    assert.equal((await cli('maintenance')).trim(), 'on');
+    const again = await paasAsync(['maintenance:on', '-a', 'shop'], h.cliEnv);
+    assert.deepEqual(
+      [again.status, again.stderr],
+      [0, 'Enabling maintenance mode for shop... it is on already, nothing changed\n'],
+    );
+    const bad = (await h.call('PATCH', '/api/apps/shop/maintenance', { maintenance: 'yes' }, 400)) as {
+      details: Array<{ field: string }>;
+    };
+    assert.equal(bad.details[0]?.field, 'maintenance');
+    const unknown = await paasAsync(['maintenance:on', '-a', 'no-such-app'], h.cliEnv);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /^paas: .*no-such-app.*not found\n$/);
+
+    assert.deepEqual(await running(), before, 'the same containers, the same processes');
+    assert.deepEqual(
+      ((await h.call('GET', '/api/apps/shop/releases')) as Release[]).map((r) => r.version),
+      releases,
+      'no release',
+    );
+    const off = await paasAsync(['maintenance:off', '-a', 'shop'], h.cliEnv);
+    assert.deepEqual([off.status, off.stderr], [0, 'Disabling maintenance mode for shop... done\n']);
+    await waitFor('shop serves again', 15_000, async () => (await plain(DOMAIN)).status === 200);
+    assert.deepEqual(
+      [(await httpsGet(tlsPort, DOMAIN, root)).status, (await plain(DOMAIN)).body],
+      [200, 'shop over https\n'],
+    );
+    assert.deepEqual(await running(), before);
   });
 
   it('disables: no more orders, and the certificate obtained keeps serving', async () => {

@@ -18,6 +18,17 @@ describe('api settings', () => {
     assert.deepEqual(config.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.5/32', '10.0.0.6/32', '10.0.0.7/32']);
   });
 
+  it("knows the router's HTTPS port as the router reads PAAS_ROUTER_TLS_ADDR, or that there is none", () => {
+    assert.equal(loadApiConfig({}).routerHttpsPort, 443);
+    assert.equal(loadApiConfig({ PAAS_ROUTER_TLS_ADDR: '0.0.0.0:8443' }).routerHttpsPort, 8443);
+    assert.equal(loadApiConfig({ PAAS_ROUTER_TLS_ADDR: 'off' }).routerHttpsPort, null);
+    assert.equal(loadApiConfig({ PAAS_ROUTER_ADDR: '127.0.0.1:0' }).routerHttpsPort, null, 'port 0: not known ahead');
+    assert.throws(
+      () => loadApiConfig({ PAAS_ROUTER_TLS_ADDR: 'nowhere' }),
+      /PAAS_ROUTER_TLS_ADDR="nowhere": .* or off/,
+    );
+  });
+
   it('adds nothing for loopback, unix sockets and the embedded database', () => {
     assert.deepEqual(loadApiConfig({}).engine.bridge.protectedCidrs, []);
     assert.deepEqual(

@@ -10,6 +10,7 @@ import {
   listenAddress,
   paths,
   registryLogin,
+  routerHttpsAddress,
   trustedCa,
 } from '@paas/config';
 import {
@@ -53,6 +54,11 @@ export interface ApiConfig {
   readonly domain: string;
   /** The router's port (PAAS_ROUTER_ADDR), for the apps' web URLs. */
   readonly routerPort: number;
+  /**
+   * The router's HTTPS port (PAAS_ROUTER_TLS_ADDR, as the router reads it), for the apps' https
+   * URLs; null when it serves no HTTPS or its port is not known ahead (0).
+   */
+  readonly routerHttpsPort: number | null;
   /** The registry release images are pushed to (PAAS_REGISTRY_ADDR as host:port). */
   readonly registry: string;
   /**
@@ -127,6 +133,7 @@ export function loadApiConfig(env: Env): ApiConfig {
       : join(root.root, 'platform', 'git'),
     domain: domain(env, 'PAAS_DOMAIN'),
     routerPort: listenAddress(env, 'PAAS_ROUTER_ADDR').port,
+    routerHttpsPort: routerHttpsAddress(env)?.port || null,
     registry: registryHost,
     nodeRegistry: nodeRegistry(env),
     registryLogin: registryLogin(env),

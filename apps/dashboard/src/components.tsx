@@ -51,6 +51,7 @@ const TONES: Record<string, string> = {
   crashed: 'bad',
   failed: 'bad',
   down: 'bad',
+  maintenance: 'bad',
   stopping: 'quiet',
   idle: 'quiet',
   'not deployed': 'quiet',

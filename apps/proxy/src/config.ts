@@ -5,9 +5,11 @@ import {
   type Env,
   type ListenAddress,
   type Paths,
+  addressOrOff,
   domain,
   listenAddress,
   paths,
+  routerHttpsAddress,
   trustedCa,
 } from '@paas/config';
 import { type KeyPair, loadKeyPair, sealingKeyFile } from '@paas/platform/tls';
@@ -83,22 +85,7 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, env[name] ?? '', 'expected on or off');
 }
 
-/** An address setting that may be `off`; `fallback` when unset. */
-function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
-  const value = env[name] || fallback;
-  if (value === 'off') return null;
-  try {
-    // The same syntax as every other address; errors are re-labelled with this variable's name.
-    return listenAddress({ PAAS_ROUTER_ADDR: value }, 'PAAS_ROUTER_ADDR');
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
-    }
-    throw err;
-  }
-}
-
-function tlsConfig(env: Env, listen: ListenAddress, root: string): ProxyTlsConfig | null {
+function tlsConfig(env: Env, root: string): ProxyTlsConfig | null {
   const certFile = env['PAAS_ROUTER_TLS_CERT'] ?? '';
   const keyFile = env['PAAS_ROUTER_TLS_KEY'] ?? '';
   if (certFile !== '' && keyFile === '') {
@@ -107,8 +94,7 @@ function tlsConfig(env: Env, listen: ListenAddress, root: string): ProxyTlsConfi
   if (keyFile !== '' && certFile === '') {
     throw new ConfigError('PAAS_ROUTER_TLS_CERT', '', 'required with PAAS_ROUTER_TLS_KEY');
   }
-  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const address = addressOrOff(env, 'PAAS_ROUTER_TLS_ADDR', `${host}:${listen.port === 0 ? 0 : 443}`);
+  const address = routerHttpsAddress(env);
   if (!address) return null;
   const defaultPair =
     certFile === ''
@@ -131,7 +117,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     redisUrl,
     redisCa: redisUrl.startsWith('rediss:') ? (trustedCa(env)?.pem ?? null) : null,
     workers: integer(env, 'PAAS_ROUTER_WORKERS', availableParallelism(), 0, 256),
-    tls: tlsConfig(env, listen, root.root),
+    tls: tlsConfig(env, root.root),
     admin: addressOrOff(env, 'PAAS_ROUTER_ADMIN_ADDR', '127.0.0.1:8081'),
     routerId: env['PAAS_ROUTER_ID'] || null,
     accessLog: flag(env, 'PAAS_ROUTER_ACCESS_LOG', true),

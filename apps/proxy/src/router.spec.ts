@@ -16,7 +16,8 @@ import { type AddressInfo, type Socket, connect, createServer as createTcpServer
 import { after, afterEach, describe, it } from 'node:test';
 import type { AppRoute } from '@paas/platform/routes';
 import { AccessLog, type AccessEntry } from './access-log';
-import { Router, type RouterOptions } from './router';
+import { acceptsHtml } from './pages';
+import { MAINTENANCE_RETRY_AFTER_S, Router, type RouterOptions } from './router';
 
 const servers: Server[] = [];
 const routers: Router[] = [];
@@ -237,6 +238,54 @@ describe('router: requests', () => {
         [503, 'empty', null],
       ],
     );
+  });
+
+  it('answers every request of an app in maintenance 503 with a page, never asking its backends, until it is off', async () => {
+    const b = await backend('b1');
+    const serving = route('shop', [b.address], ['shop.example.com']);
+    const { router: r, port, log } = await router([{ ...serving, maintenance: true }]);
+    const browser = await send(port, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    assert.equal(browser.status, 503);
+    assert.equal(browser.headers['retry-after'], String(MAINTENANCE_RETRY_AFTER_S));
+    assert.equal(browser.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(browser.headers['cache-control'], 'no-store');
+    assert.equal(browser.headers['vary'], 'Accept');
+    assert.match(browser.body, /<title>Down for maintenance<\/title>/);
+    assert.match(browser.body, /shop is down for maintenance/);
+    assert.ok(browser.body.includes(String(browser.headers['x-request-id'])));
+    const script = await send(port, {
+      host: 'shop.example.com',
+      path: '/api',
+      headers: { accept: 'application/json' },
+    });
+    assert.equal(script.status, 503);
+    assert.equal(script.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(
+      script.body,
+      `shop is down for maintenance. Please try again later.\nrequest id ${script.headers['x-request-id']}\n`,
+    );
+    const post = await send(port, { method: 'POST', body: 'order=1', headers: { accept: '*/*' } });
+    assert.deepEqual([post.status, post.headers['content-type']], [503, 'text/html; charset=utf-8']);
+    const head = await send(port, { method: 'HEAD' });
+    assert.deepEqual([head.status, head.body], [503, '']);
+    assert.equal((await upgrade(port, 'shop.localhost')).status, 503, 'websockets too');
+    assert.equal(b.requests.length, 0, 'the backend was never asked');
+    const entries = await lines(log, 5);
+    assert.deepEqual(
+      entries.map((e) => [e.status, e.app, e.backend]),
+      Array.from({ length: 5 }, () => [503, 'shop', null]),
+    );
+
+    r.handle({ type: 'routes', version: 2, routes: [serving], down: [] });
+    const back = await send(port, { host: 'shop.example.com' });
+    assert.deepEqual([back.status, back.body], [200, 'b1 GET /']);
+  });
+
+  it('tells whether a client takes HTML by its Accept header', () => {
+    for (const accept of [undefined, '', '*/*', 'text/html', 'text/*;q=0.5', 'application/json, text/html;q=0.1'])
+      assert.equal(acceptsHtml(accept), true, String(accept));
+    for (const accept of ['application/json', 'text/plain', 'text/html;q=0', 'image/png, */*;q=0'])
+      assert.equal(acceptsHtml(accept), false, accept);
   });
 
   it('sends each request to the backend with the fewest in flight, else round-robin', async () => {

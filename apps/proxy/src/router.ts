@@ -12,6 +12,10 @@
  *   authorization, else 404; a TOKEN that is not a token is never looked up. An app whose
  *   route says `https.redirect` answers its other plain requests 308 to https://; with
  *   `https.hstsMaxAge` its HTTPS responses carry Strict-Transport-Security.
+ * - An app whose route says `maintenance` answers every request (websockets too; on HTTPS
+ *   with its HSTS, on plain HTTP before any redirect; the ACME path above still answers)
+ *   503 with Retry-After and a maintenance page, HTML or, to a client that does not accept
+ *   HTML, plain text. Its backends are not asked.
  * - 400 for a Host that is not a host name, for more than one Host header and for an
  *   absolute-form target that cannot be routed; an absolute-form target is routed by its
  *   authority (RFC 9112 §3.2, §3.2.2). 404 for a host no app answers, 503 when the app
@@ -47,7 +51,7 @@ import type { KeyPair } from '@paas/platform/tls';
 import { Certificates, MIN_TLS_VERSION } from './certificates';
 import type { AccessLog } from './access-log';
 import type { ToWorker } from './messages';
-import { rawResponse, pageBody } from './pages';
+import { acceptsHtml, maintenanceBody, rawResponse, pageBody } from './pages';
 import { type AppState, type BackendState, type RequestTarget, Routing, requestTarget } from './routing';
 import { type AppCounters, Counters } from './stats';
 
@@ -88,6 +92,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const REQUEST_ID = /^[A-Za-z0-9+/=._:@-]{1,200}$/;
 const EXCHANGE = Symbol('paas.exchange');
 const PATH_MAX = 2048;
+/** Retry-After of a maintenance answer: a window is minutes, not the seconds of a deploy. */
+export const MAINTENANCE_RETRY_AFTER_S = 600;
 
 /** One client request through its attempts. */
 class Exchange {
@@ -296,9 +302,12 @@ export class Router {
     x.app = app;
     x.counters = this.counters.app(app.name);
     x.counters.inflight++;
-    if (secure) {
-      if (app.hsts !== null) res.setHeader('strict-transport-security', app.hsts);
-    } else if (app.https?.redirect && this.tlsPort !== null) {
+    if (secure && app.hsts !== null) res.setHeader('strict-transport-security', app.hsts);
+    if (app.maintenance) {
+      this.maintenance(req, res, x, app);
+      return;
+    }
+    if (!secure && app.https?.redirect && this.tlsPort !== null) {
       this.redirect(res, x, found.host);
       return;
     }
@@ -532,15 +541,28 @@ export class Router {
   }
 
   private page(res: ServerResponse, x: Exchange, status: number, detail: string): void {
+    this.answer(res, x, status, 'text/html; charset=utf-8', pageBody(status, detail, x.id));
+  }
+
+  /** 503 and the maintenance page, in what the client accepts (the body varies with Accept). */
+  private maintenance(req: IncomingMessage, res: ServerResponse, x: Exchange, app: AppState): void {
+    const html = acceptsHtml(req.headers.accept);
+    res.setHeader('retry-after', String(MAINTENANCE_RETRY_AFTER_S));
+    res.setHeader('vary', 'Accept');
+    const type = html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8';
+    this.answer(res, x, 503, type, maintenanceBody(app.name, x.id, html));
+  }
+
+  /** The router's own answer. */
+  private answer(res: ServerResponse, x: Exchange, status: number, contentType: string, body: string): void {
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const body = pageBody(status, detail, x.id);
     x.status = status;
     x.bytes = res.req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
     res.statusCode = status;
-    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.setHeader('content-type', contentType);
     res.setHeader('cache-control', 'no-store');
     res.setHeader('content-length', Buffer.byteLength(body));
     // After a request it could not make sense of, the router trusts nothing more on that connection.
@@ -614,6 +636,11 @@ export class Router {
     x.app = found.app;
     x.counters = this.counters.app(found.app.name);
     x.counters.inflight++;
+    if (found.app.maintenance) {
+      return reject(503, `${found.app.name} is down for maintenance. Please try again later.`, {
+        'retry-after': String(MAINTENANCE_RETRY_AFTER_S),
+      });
+    }
     // An app served over HTTPS only takes its websockets there too (wss://; a browser does not
     // follow the redirect, but no plain-text socket is opened to the app).
     if (!encrypted(req) && found.app.https?.redirect && this.tlsPort !== null) {

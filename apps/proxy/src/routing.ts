@@ -36,6 +36,8 @@ export class AppState {
     readonly backends: readonly BackendState[],
     readonly check: HealthCheck,
     readonly https?: HttpsSettings,
+    /** `paas maintenance:on`: every request answers 503 and the maintenance page. */
+    readonly maintenance = false,
   ) {
     const age = https?.hstsMaxAge;
     this.hsts = age === undefined || age === null ? null : `max-age=${age}`;
@@ -158,7 +160,7 @@ export class Routing {
         backends.set(b.address, state);
         states.push(state);
       }
-      const app = new AppState(route.app, route.hosts, states, route.check, route.https);
+      const app = new AppState(route.app, route.hosts, states, route.check, route.https, route.maintenance === true);
       const previous = this.apps.get(route.app);
       if (previous && states.length > 0) app.cursor = previous.cursor % states.length;
       apps.set(route.app, app);

@@ -350,6 +350,31 @@ describe('router HTTPS: requests', () => {
     );
   });
 
+  it('answers an app in maintenance 503 over HTTPS with its HSTS, and over HTTP before any redirect, but not the ACME path', async () => {
+    const b = await backend();
+    const { port, tlsPort } = await start(
+      [
+        {
+          ...route('shop', ['shop.example.com'], b.address, { redirect: true, hstsMaxAge: 600 }),
+          maintenance: true,
+        },
+      ],
+      [certs['shop-exact']] as OpenedCert[],
+      { acmeChallenge: async (token) => (token === 'tok' ? 'tok.thumb' : null) },
+    );
+    const secure = await getTls(tlsPort, 'shop.example.com');
+    assert.equal(secure.status, 503);
+    assert.equal(secure.headers['strict-transport-security'], 'max-age=600');
+    assert.match(secure.body, /shop is down for maintenance/);
+    const plain = await get(port, 'shop.apps.test', '/a');
+    assert.equal(plain.status, 503, 'not a 308 to a page that is down anyway');
+    assert.equal(plain.headers.location, undefined);
+    assert.equal(plain.headers['strict-transport-security'], undefined);
+    const challenge = await get(port, 'shop.example.com', '/.well-known/acme-challenge/tok');
+    assert.deepEqual([challenge.status, challenge.body], [200, 'tok.thumb']);
+    assert.equal(b.seen.length, 0);
+  });
+
   it('takes the websockets of an app that asks for the redirect over TLS only, with its HSTS', async () => {
     const b = await backend();
     const { port, tlsPort } = await start(

@@ -41,6 +41,8 @@ export type CertsAuto = Schemas['CertsAutoView'];
 export type DomainCertState = Schemas['DomainCertStateView'];
 /** `GET/PATCH /apps/:app/https`: the redirect and HSTS the routers apply. */
 export type HttpsSettings = Schemas['HttpsView'];
+/** `GET/PATCH /apps/:app/maintenance`: whether the routers answer the app 503, and whether a PATCH changed it. */
+export type Maintenance = Schemas['MaintenanceView'];
 /** One backup of a postgres add-on (`GET /addons/:name/backups`). */
 export type Backup = Schemas['BackupView'];
 /** The answer to `POST /addons/:name/restore`. */

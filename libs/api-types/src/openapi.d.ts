@@ -81,6 +81,22 @@ export interface paths {
     readonly patch: operations['AppsController_rename'];
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/maintenance': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['MaintenanceController_get'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch: operations['MaintenanceController_set'];
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/config-vars': {
     readonly parameters: {
       readonly query?: never;
@@ -852,8 +868,15 @@ export interface components {
       readonly gitUrl: string;
       /** @example http://my-app.localhost:8080 */
       readonly webUrl: string;
+      /**
+       * @description the same over HTTPS (PAAS_ROUTER_TLS_ADDR); null when the routers serve no HTTPS or its port is not known
+       * @example https://my-app.localhost:8443
+       */
+      readonly httpsWebUrl: string | null;
       /** @description the release that serves */
       readonly release: components['schemas']['ReleaseRef'] | null;
+      /** @description maintenance mode: the routers answer 503 with a maintenance page */
+      readonly maintenance: boolean;
     };
     readonly AppNameDto: {
       /**
@@ -861,6 +884,15 @@ export interface components {
        * @example my-app
        */
       readonly name: string;
+    };
+    readonly MaintenanceView: {
+      readonly maintenance: boolean;
+      /** @description false when the app was in that mode already (nothing was done) */
+      readonly changed: boolean;
+    };
+    readonly MaintenanceDto: {
+      /** @description on: the routers answer every request of the app 503 with a maintenance page */
+      readonly maintenance: boolean;
     };
     readonly BuildView: {
       /** Format: uuid */
@@ -2063,6 +2095,55 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['AppView'];
+        };
+      };
+    };
+  };
+  readonly MaintenanceController_get: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description `changed` is always false here */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['MaintenanceView'];
+        };
+      };
+    };
+  };
+  readonly MaintenanceController_set: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['MaintenanceDto'];
+      };
+    };
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['MaintenanceView'];
         };
       };
     };

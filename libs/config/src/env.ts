@@ -77,6 +77,32 @@ export function listenAddress(env: Env, name: SettingName): ListenAddress {
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
+/** An address setting that may be `off` (null); `fallback` when unset. */
+export function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
+  const value = env[name] || fallback;
+  if (value === 'off') return null;
+  try {
+    // The same syntax as every other address; errors are re-labelled with this variable's name.
+    return listenAddress({ PAAS_ROUTER_ADDR: value }, 'PAAS_ROUTER_ADDR');
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The router's HTTPS listener (PAAS_ROUTER_TLS_ADDR, `off`: null): by default port 443 on the
+ * HTTP listener's host (PAAS_ROUTER_ADDR), port 0 beside port 0. The router listens there; the
+ * api names its port in the apps' https URLs.
+ */
+export function routerHttpsAddress(env: Env): ListenAddress | null {
+  const listen = listenAddress(env, 'PAAS_ROUTER_ADDR');
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return addressOrOff(env, 'PAAS_ROUTER_TLS_ADDR', `${host}:${listen.port === 0 ? 0 : 443}`);
+}
+
 /** A DNS name used as the apps' domain (`APP.<domain>`). */
 export function domain(env: Env, name: SettingName): string {
   const value = raw(env, name).toLowerCase();

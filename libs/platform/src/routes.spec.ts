@@ -80,6 +80,9 @@ describe('route entries', () => {
       [{ app: 'a', https: { redirect: true } }, /https\.hstsMaxAge undefined is neither null nor whole seconds/],
       [{ app: 'a', https: { redirect: false, hstsMaxAge: -1 } }, /https\.hstsMaxAge -1/],
       [{ app: 'a', https: { redirect: false, hstsMaxAge: 1.5 } }, /https\.hstsMaxAge 1\.5/],
+      [{ app: 'a', maintenance: 'on' }, /route of app "a": maintenance "on" is not a boolean/],
+      [{ app: 'a', maintenance: 1 }, /route of app "a": maintenance 1 is not a boolean/],
+      [{ app: 'a', maintenance: {} }, /route of app "a": maintenance \{\} is not a boolean/],
     ];
     for (const [input, message] of cases) assert.throws(() => validateRoute(input), message);
   });
@@ -93,6 +96,15 @@ describe('route entries', () => {
     });
     assert.equal('https' in validateRoute({ app: 'a' }), false);
     assert.deepEqual(parseAppRoute('a', JSON.stringify({ app: 'a', https })).https, https);
+  });
+
+  it('keeps maintenance when on, and leaves it out when off or absent', () => {
+    assert.equal(validateRoute({ app: 'a', maintenance: true }).maintenance, true);
+    for (const off of [false, null, undefined]) {
+      assert.equal('maintenance' in validateRoute({ app: 'a', maintenance: off }), false, String(off));
+    }
+    assert.equal(parseAppRoute('a', '{"app":"a","maintenance":true}').maintenance, true);
+    assert.throws(() => parseAppRoute('a', '{"app":"a","maintenance":"yes"}'), /maintenance "yes" is not a boolean/);
   });
 
   it('rejects stored entries that are not JSON, not objects or name another app', () => {
@@ -146,7 +158,15 @@ describe('the route table on a real redis-server', () => {
       1,
     );
     assert.equal(
-      await setAppRoutes(redis, 'blog', [], [], { type: 'http', path: '/up' }, { redirect: true, hstsMaxAge: 60 }),
+      await setAppRoutes(
+        redis,
+        'blog',
+        [],
+        [],
+        { type: 'http', path: '/up' },
+        { redirect: true, hstsMaxAge: 60 },
+        true,
+      ),
       2,
     );
     assert.equal(await removeAppRoutes(redis, 'shop'), 3);
@@ -158,6 +178,7 @@ describe('the route table on a real redis-server', () => {
     assert.deepEqual([...table.routes.keys()], ['blog']);
     assert.deepEqual(table.routes.get('blog')?.check, { type: 'http', path: '/up' });
     assert.deepEqual(table.routes.get('blog')?.https, { redirect: true, hstsMaxAge: 60 });
+    assert.equal(table.routes.get('blog')?.maintenance, true);
     await waitFor(() => messages.length === 3, 'three messages');
     assert.deepEqual(
       messages.map((m) => JSON.parse(m)),

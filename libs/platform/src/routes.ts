@@ -13,7 +13,8 @@
  *    "backends":[{"id":"web.1","address":"10.88.0.5:5000"},
  *                {"id":"web.2","address":"[fd00::7]:5000"}],
  *    "check":{"type":"http","path":"/health"},           or {"type":"tcp"}; absent means tcp
- *    "https":{"redirect":true,"hstsMaxAge":31536000}}    optional; absent means both off
+ *    "https":{"redirect":true,"hstsMaxAge":31536000},    optional; absent means both off
+ *    "maintenance":true}                                 optional; absent means off
  *
  * A router answers `APP.<PAAS_DOMAIN>` (its own domain, so routers on different domains share
  * one table) and every host in `hosts`, and sends requests to `backends`, the instances that
@@ -22,7 +23,12 @@
  * app, not host, so an app without custom domains still has an entry and removing an app is
  * one HDEL; routers build their host index themselves. With `https.redirect` a router answers
  * plain HTTP (but the ACME challenge path) with a 308 to https://; with `https.hstsMaxAge` its
- * HTTPS responses carry Strict-Transport-Security.
+ * HTTPS responses carry Strict-Transport-Security. With `maintenance` (`paas maintenance:on`)
+ * a router answers every request of the app, on every host, over HTTP and HTTPS (but the ACME
+ * challenge path), with 503 and a maintenance page, and sends nothing to its backends, which
+ * stay in the entry and keep running: turning it off serves them again at the next write.
+ * An entry is written with `maintenance` only when it is on, so routers that predate it, which
+ * ignore the field, read the same table as before.
  *
  * The mechanics below are versioned-table.ts's, shared with the certificate table (certs/table.ts).
  *
@@ -99,6 +105,8 @@ export interface AppRoute {
   readonly backends: readonly Backend[];
   readonly check: HealthCheck;
   readonly https?: HttpsSettings;
+  /** `paas maintenance:on`: every request answers 503 and a maintenance page; absent when off. */
+  readonly maintenance?: true;
 }
 
 /** Ten years: a longer max-age is a typo, not a policy. */
@@ -157,13 +165,25 @@ function validHttps(app: string, https: unknown): HttpsSettings | undefined {
   return { redirect, hstsMaxAge };
 }
 
-/** Checks a route as written or read; returns it normalized (hosts lower case, check filled). */
+/** On (true) or off; `false` is off as absence is, and normalized away. */
+function validMaintenance(app: string, maintenance: unknown): boolean {
+  if (maintenance === undefined || maintenance === null) return false;
+  if (typeof maintenance !== 'boolean')
+    throw new RouteError(app, `maintenance ${describe(maintenance)} is not a boolean`);
+  return maintenance;
+}
+
+/**
+ * Checks a route as written or read; returns it normalized (hosts lower case, check filled,
+ * `https` present when given, `maintenance` only when on).
+ */
 export function validateRoute(input: {
   app: unknown;
   hosts?: unknown;
   backends?: unknown;
   check?: unknown;
   https?: unknown;
+  maintenance?: unknown;
 }): AppRoute {
   const app = typeof input.app === 'string' ? input.app : describe(input.app);
   if (typeof input.app !== 'string' || !isRoutableAppName(input.app)) {
@@ -202,9 +222,15 @@ export function validateRoute(input: {
   });
   const check = validCheck(app, input.check);
   const https = validHttps(app, input.https);
-  return https === undefined
-    ? { app: input.app, hosts, backends, check }
-    : { app: input.app, hosts, backends, check, https };
+  const maintenance = validMaintenance(app, input.maintenance);
+  return {
+    app: input.app,
+    hosts,
+    backends,
+    check,
+    ...(https === undefined ? {} : { https }),
+    ...(maintenance ? { maintenance: true as const } : {}),
+  };
 }
 
 /** Parses one stored entry (`paas:routes` field `app`); throws RouteError saying what is wrong. */
@@ -233,7 +259,8 @@ const ROUTE_TABLE: TableSpec<AppRoute> = {
 
 /**
  * Sets where `app` is served: its custom `hosts` (APP.<domain> is implied), its healthy
- * `backends` and its HTTPS settings, replacing what was there. Returns the table's new version.
+ * `backends`, its HTTPS settings and whether it is in maintenance, replacing what was there.
+ * Returns the table's new version.
  */
 export async function setAppRoutes(
   redis: Redis,
@@ -242,8 +269,9 @@ export async function setAppRoutes(
   backends: readonly Backend[],
   check?: HealthCheck,
   https?: HttpsSettings,
+  maintenance = false,
 ): Promise<number> {
-  const route = validateRoute({ app, hosts, backends, check, https });
+  const route = validateRoute({ app, hosts, backends, check, https, maintenance });
   return (await writeEntry(redis, ROUTE_TABLE, app, JSON.stringify(route))) ?? 0;
 }
 

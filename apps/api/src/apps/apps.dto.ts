@@ -37,6 +37,18 @@ export class AppView {
   @ApiProperty({ type: String, example: 'http://my-app.localhost:8080' })
   webUrl!: string;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'https://my-app.localhost:8443',
+    description:
+      'the same over HTTPS (PAAS_ROUTER_TLS_ADDR); null when the routers serve no HTTPS or its port is not known',
+  })
+  httpsWebUrl!: string | null;
+
   @ApiProperty({ type: ReleaseRef, nullable: true, description: 'the release that serves' })
   release!: ReleaseRef | null;
+
+  @ApiProperty({ type: Boolean, description: 'maintenance mode: the routers answer 503 with a maintenance page' })
+  maintenance!: boolean;
 }

@@ -31,6 +31,7 @@ import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { GitRepos } from '../git/repos';
 import { RedisNodeNotifier } from '../scheduler/scheduler-redis';
+import { SchedulerService } from '../scheduler/scheduler.service';
 import type { AppView } from './apps.dto';
 
 /** Where an app's bare repository lives (the git receiver's layout). */
@@ -45,6 +46,7 @@ export class AppsService {
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(CertPublisher) private readonly certs: CertPublisher,
+    @Inject(SchedulerService) private readonly scheduler: SchedulerService,
   ) {}
 
   /** The apps a token may see, by name. */
@@ -100,6 +102,19 @@ export class AppsService {
     await this.certs.removed(old);
     await this.certs.publish(app.id);
     return this.dataSource.manager.findOneByOrFail(App, { id: app.id });
+  }
+
+  /**
+   * Turns maintenance mode on or off; false when it was so already (nothing logged). The
+   * scheduler writes it into the app's route at once (kicked), where the routers act on it.
+   */
+  async setMaintenance(app: App, on: boolean, token: ApiToken): Promise<boolean> {
+    // conditional, so two callers racing to the same mode see one change between them
+    const result = await this.dataSource.manager.update(App, { id: app.id, maintenance: !on }, { maintenance: on });
+    if (!result.affected) return false;
+    this.scheduler.kick();
+    await logAppEvent(this.redis, app.id, `Maintenance mode ${on ? 'on' : 'off'} by ${token.name}`);
+    return true;
   }
 
   /**
@@ -162,6 +177,7 @@ export class AppsService {
   async view(app: App, baseUrl: string): Promise<AppView> {
     const release = await currentRelease(this.dataSource.manager, app.id);
     const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
+    const https = this.config.routerHttpsPort;
     return {
       id: app.id,
       name: app.name,
@@ -169,7 +185,10 @@ export class AppsService {
       updatedAt: app.updatedAt,
       gitUrl: `${baseUrl}/git/${app.name}.git`,
       webUrl: `http://${app.name}.${this.config.domain}${port}`,
+      httpsWebUrl:
+        https === null ? null : `https://${app.name}.${this.config.domain}${https === 443 ? '' : `:${https}`}`,
       release: release ? { id: release.id, version: release.version } : null,
+      maintenance: app.maintenance,
     };
   }
 }

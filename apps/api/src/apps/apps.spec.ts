@@ -50,6 +50,7 @@ for (const kind of TEST_DATABASES) {
       assert.equal(res.body.name, 'alpha');
       assert.equal(res.body.gitUrl, 'http://paas.example:7000/git/alpha.git');
       assert.equal(res.body.webUrl, 'http://alpha.apps.test:9090');
+      assert.equal(res.body.httpsWebUrl, 'https://alpha.apps.test', "the router's HTTPS on 443 by default");
       assert.equal(res.body.release, null);
       assert.ok(!Number.isNaN(Date.parse(res.body.createdAt)) && !Number.isNaN(Date.parse(res.body.updatedAt)));
     });

@@ -49,6 +49,8 @@ const ROUTES = [
   'delete /api/apps/{app}/certs/{id}',
   'get /api/apps/{app}/https',
   'patch /api/apps/{app}/https',
+  'get /api/apps/{app}/maintenance',
+  'patch /api/apps/{app}/maintenance',
   'get /api/apps/{app}/logs',
   'get /api/apps/{app}/metrics',
   'get /api/addons/{name}/backups',

@@ -478,6 +478,33 @@ describe('reconcile pass', () => {
     assert.equal(JSON.parse(s.routes.table.get('shop') ?? '{}').https, undefined, 'off again');
   });
 
+  it("writes an app's maintenance mode into its route with its backends, and stops nothing for it", async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 2);
+    const route = (): { backends: unknown[]; maintenance?: boolean } => JSON.parse(s.routes.table.get('shop') ?? '{}');
+    const backends = route().backends;
+    assert.equal(backends.length, 2);
+    assert.equal('maintenance' in route(), false);
+    const running = s.cluster.running(app);
+    s.cluster.appRows[0] = { ...app, maintenance: true };
+    s.journal.length = 0;
+    await s.pass();
+    assert.equal(route().maintenance, true);
+    assert.deepEqual(route().backends, backends, 'the backends stay in the route');
+    assert.deepEqual(s.cluster.running(app), running, 'no instance stopped or started');
+    assert.deepEqual(
+      s.journal.map((line) => line.split(':')[0]),
+      ['route shop'],
+      'only the route was written',
+    );
+    assert.deepEqual(s.messages.take(), [], 'nothing deployed, stopped or restarted to tell of');
+    s.cluster.appRows[0] = { ...app, maintenance: false };
+    await s.pass();
+    assert.equal('maintenance' in route(), false, 'off again');
+    assert.deepEqual(route().backends, backends);
+  });
+
   it('puts right a route another process wrote (an old leader before it knew it lost office)', async () => {
     const s = setup();
     s.cluster.addNode('n1');

@@ -84,6 +84,8 @@ export interface PassApp {
   /** `paas https`: off when absent, and then the route has no `https`. */
   readonly httpsRedirect?: boolean;
   readonly hstsMaxAge?: number | null;
+  /** `paas maintenance:on`: the route says so, and routers answer 503 without the backends. */
+  readonly maintenance?: boolean;
 }
 
 /** A formation row: what the plan needs, and what waits for room as last said. */
@@ -565,7 +567,9 @@ export class Reconciler {
         app.httpsRedirect || (app.hstsMaxAge ?? null) !== null
           ? { https: { redirect: app.httpsRedirect === true, hstsMaxAge: app.hstsMaxAge ?? null } }
           : {};
-      wanted.push({ app: app.name, hosts, backends, check: routeCheck(live?.healthchecks), ...https });
+      // off is left out, as validateRoute normalizes it: what is written compares equal to what is read
+      const maintenance = app.maintenance ? { maintenance: true as const } : {};
+      wanted.push({ app: app.name, hosts, backends, check: routeCheck(live?.healthchecks), ...https, ...maintenance });
     }
     if (lost && wanted.length > 0) {
       logger.warn(`the route table was lost (Redis restarted without it?): writing ${wanted.length} routes again`);

@@ -36,7 +36,15 @@ export class RedisRouteTable implements RouteTable {
   }
 
   write(route: AppRoute): Promise<number> {
-    return setAppRoutes(this.redis, route.app, route.hosts, route.backends, route.check, route.https);
+    return setAppRoutes(
+      this.redis,
+      route.app,
+      route.hosts,
+      route.backends,
+      route.check,
+      route.https,
+      route.maintenance === true,
+    );
   }
 
   async remove(app: string): Promise<number> {

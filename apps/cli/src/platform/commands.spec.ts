@@ -63,6 +63,7 @@ describe('platform verbs, one module per noun', () => {
       'domains',
       'https',
       'logs',
+      'maintenance',
       'nodes',
       'pg',
       'ps',

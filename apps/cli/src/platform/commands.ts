@@ -17,6 +17,7 @@ import { configCommands } from './config/commands';
 import { domainsCommands } from './domains/commands';
 import { httpsCommands } from './https/commands';
 import { logsCommand } from './logs/commands';
+import { maintenanceCommands } from './maintenance/commands';
 import { nodesCommands } from './nodes/commands';
 import { pgCommands } from './pg/commands';
 import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
@@ -37,6 +38,7 @@ export function platformCommands(io: CliIo): Command[] {
     ...domainsCommands(io),
     ...certsCommands(io),
     ...httpsCommands(io),
+    ...maintenanceCommands(io),
     ...addonsCommands(io),
     ...pgCommands(io),
     ...buildsCommands(io),

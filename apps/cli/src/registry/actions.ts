@@ -6,7 +6,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { ConfigError, formatAddress, isLoopbackHost, listenAddress, paths } from '@paas/config';
 import type { ImagePuller as BuildPuller, PullPolicy } from '@paas/builder';
-import { type ImageService, ImageNotFoundError } from '@paas/images';
+import { BASE_IMAGES, type ImageService, ImageNotFoundError } from '@paas/images';
 import { InvalidReferenceError, type Reference, familiarString, parseNormalizedReference } from '@paas/oci';
 import {
   BlobSources,
@@ -291,10 +291,32 @@ export async function ensureImage(io: CliIo, images: ImageService, name: string,
   }
   const ref = parseRef(name, 125);
   const shown = familiarString(ref);
-  if (policy === 'never') throw new CliError(`No such image: ${shown}`, 125);
+  if (policy === 'never') throw new CliError(`No such image: ${shown}\n${howToGet(ref)}`, 125);
   if (policy === 'missing') io.err(`Unable to find image '${shown}' locally\n`);
   // the container is created next: its layers unpack while they download
-  await pullInto(io, images, ref, { write: (t) => io.err(t), tty: process.stderr.isTTY, exitCode: 125, unpack: true });
+  await pullInto(io, images, ref, {
+    write: (t) => io.err(t),
+    tty: process.stderr.isTTY,
+    exitCode: 125,
+    unpack: true,
+  }).catch((err: unknown) => {
+    // not here and not to be had: say how to get it (a fresh root has no image at all)
+    if (err instanceof CliError && policy === 'missing') throw new CliError(`${err.message}\n${howToGet(ref)}`, 125);
+    throw err;
+  });
+}
+
+/**
+ * How to get an image this host lacks: pull it, or, for the base images paas makes from the
+ * host's own binaries (busybox, node...: `paas image bootstrap --help`), make it.
+ */
+export function howToGet(ref: Reference): string {
+  const shown = familiarString(ref);
+  const base = ref.domain === 'docker.io' ? /^library\/([a-z]+)$/.exec(ref.path)?.[1] : undefined;
+  const bootstrap = (BASE_IMAGES as readonly string[]).includes(base ?? '') ? base : undefined;
+  return bootstrap
+    ? `To get it: 'paas pull ${shown}' from a registry this host can reach, or make it from this host's own binaries: 'paas image bootstrap ${bootstrap}'`
+    : `To get it: 'paas pull ${shown}' from a registry this host can reach (with 'paas login' first if it asks), or 'paas load -i FILE' from a saved archive`;
 }
 
 /**

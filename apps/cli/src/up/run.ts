@@ -150,6 +150,8 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
       PAAS_REGISTRY_ADDR: new URL(registryUrl).host,
       ...login(logins.builder),
       REDIS_URL: env['REDIS_URL'] || redis?.url,
+      // where the router serves HTTPS, for the apps' https URLs (`paas open`)
+      PAAS_ROUTER_TLS_ADDR: routerTlsAddress(env),
     },
     probe: (url) => apiAnswers(url, env),
     pin: pinned('PAAS_API_ADDR'),

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { type App, PlatformApiError, type LogLine, appPath, get } from '../api';
-import { ErrorNotice } from '../components';
+import { Badge, ErrorNotice } from '../components';
 import { useEventStream, usePoll, useTitle } from '../hooks';
 import { Link } from '../nav';
 import { APP_TABS, type AppTab, appUrl } from '../route';
@@ -84,6 +84,14 @@ export function AppPage({ name, tab, build }: { name: string; tab: AppTab; build
         <h1 tabIndex={-1}>{name}</h1>
         {data ? (
           <dl className="facts">
+            {data.maintenance ? (
+              <div>
+                <dt>Mode</dt>
+                <dd data-testid="maintenance">
+                  <Badge state="maintenance" />
+                </dd>
+              </div>
+            ) : null}
             <div>
               <dt>Release</dt>
               <dd data-testid="current-release">{data.release ? `v${data.release.version}` : 'none yet'}</dd>

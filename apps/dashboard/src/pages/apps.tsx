@@ -41,7 +41,20 @@ export function AppsPage() {
             rowData={({ app }) => ({ 'data-app': app.name })}
             columns={[
               { header: 'Name', names: true, cell: ({ app }) => <Link to={appUrl(app.name)}>{app.name}</Link> },
-              { header: 'State', cell: ({ state }) => <Badge state={state} /> },
+              {
+                header: 'State',
+                cell: ({ app, state }) => (
+                  <>
+                    <Badge state={state} />
+                    {app.maintenance ? (
+                      <>
+                        {' '}
+                        <Badge state="maintenance" />
+                      </>
+                    ) : null}
+                  </>
+                ),
+              },
               {
                 header: 'Release',
                 cell: ({ app }) => (app.release ? `v${app.release.version}` : <span className="muted">none</span>),

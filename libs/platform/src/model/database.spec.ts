@@ -14,6 +14,7 @@ import {
   Certificates1765200000000,
   JoinTokens1765100000000,
   MIGRATIONS,
+  Maintenance1765500000000,
   ReleaseLifecycle1764500000000,
 } from './migrations';
 import {
@@ -537,12 +538,47 @@ for (const kind of TEST_DATABASES) {
           trigger: 'manual',
         });
         assert.equal((await ds.manager.findOneByOrFail(AddonBackup, { id })).size, 5 * 2 ** 30);
-        await ds.undoLastMigration({ transaction: 'each' });
+        for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(Addons1765400000000)))
+          await ds.undoLastMigration({ transaction: 'each' });
         const qr = ds.createQueryRunner();
         const nodes = (await qr.getTable('nodes'))?.columns.map((c) => c.name) ?? [];
         assert.ok(!nodes.includes('serviceAddress') && nodes.includes('desiredGeneration'), nodes.join());
         for (const table of ['addons', 'addon_attachments', 'addon_backups'])
           assert.equal(await qr.hasTable(table), false);
+        await qr.release();
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps apps across the maintenance migration with maintenance off, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(Maintenance1765500000000)),
+      });
+      await old.initialize();
+      const id = '00000000-0000-4000-8000-000000000005';
+      const p = (n: number): string => (kind === 'postgres' ? `$${n}` : '?');
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        await old.query(`INSERT INTO "apps" ("id", "name") VALUES (${p(1)}, ${p(2)})`, [id, 'shop']);
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const app = await ds.manager.findOneByOrFail(App, { id });
+        assert.deepEqual([app.name, app.maintenance, app.httpsRedirect], ['shop', false, false]);
+        await ds.manager.update(App, { id }, { maintenance: true });
+        assert.equal((await ds.manager.findOneByOrFail(App, { id })).maintenance, true);
+        for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(Maintenance1765500000000)))
+          await ds.undoLastMigration({ transaction: 'each' });
+        const qr = ds.createQueryRunner();
+        const apps = (await qr.getTable('apps'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!apps.includes('maintenance') && apps.includes('certsAuto'), apps.join());
         await qr.release();
       } finally {
         await ds.destroy();

@@ -71,6 +71,10 @@ export class App {
   @Column({ type: 'boolean', default: false })
   certsAuto!: boolean;
 
+  /** `paas maintenance:on`: the routers answer it 503 with a maintenance page; its instances keep running. */
+  @Column({ type: 'boolean', default: false })
+  maintenance!: boolean;
+
   @CreateDateColumn()
   createdAt!: Date;
 

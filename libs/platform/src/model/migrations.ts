@@ -678,6 +678,23 @@ export class Addons1765400000000 implements MigrationInterface {
   }
 }
 
+/** Maintenance mode (#25): apps' `maintenance`, off. */
+export class Maintenance1765500000000 implements MigrationInterface {
+  name = 'Maintenance1765500000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    // ALTER TABLE as Certificates1765200000000 does: SQLite keeps the apps_desired_rename trigger
+    const postgres = qr.connection.driver.options.type === 'postgres';
+    await qr.query(
+      `ALTER TABLE "apps" ADD COLUMN "maintenance" boolean NOT NULL DEFAULT ${postgres ? 'false' : '(0)'}`,
+    );
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.query(`ALTER TABLE "apps" DROP COLUMN "maintenance"`);
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -692,4 +709,5 @@ export const MIGRATIONS = [
   Certificates1765200000000,
   AcmeState1765300000000,
   Addons1765400000000,
+  Maintenance1765500000000,
 ];

@@ -76,7 +76,7 @@ describe('paas apps', () => {
     const info = await t.ok('apps:info', '-a', 'shop');
     assert.match(
       info.out,
-      /^=== shop\nGit URL: +http:\/\/127\.0\.0\.1:\d+\/git\/shop\.git\nProcesses: web=2:basic worker=3:standard-2x\nRelease: +v1\nCreated: .*UTC \(just now\)\nWeb URL: +http:\/\/shop\.localhost:8080\/\n$/,
+      /^=== shop\nGit URL: +http:\/\/127\.0\.0\.1:\d+\/git\/shop\.git\nMaintenance: off\nProcesses: +web=2:basic worker=3:standard-2x\nRelease: +v1\nCreated: .*UTC \(just now\)\nWeb URL: +http:\/\/shop\.localhost:8080\/\n$/,
     );
     await t.inRepo(async () => {
       const unconfirmed = await t.cli(['apps:destroy']);

@@ -4,7 +4,7 @@
  * ./commands.ts.
  */
 import { basename, resolve } from 'node:path';
-import type { App, Domain, Formation } from '@paas/api-types';
+import type { App, Certificate, Domain, Formation, HttpsSettings } from '@paas/api-types';
 import type { TrustedCa } from '@paas/config';
 import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
@@ -109,12 +109,28 @@ export async function appsInfo(io: CliIo, flags: AppFlags & JsonFlag): Promise<v
     keyValues([
       ['Domains', domains.length ? domains.map((d) => d.hostname).join('\n') : undefined],
       ['Git URL', info.gitUrl],
+      ['Maintenance', info.maintenance ? 'on (the routers answer 503)' : 'off'],
       ['Processes', formation.length ? formation.map(formatFormation).join(' ') : undefined],
       ['Release', info.release ? `v${info.release.version}` : 'none (push to deploy)'],
       ['Created', when(info.createdAt)],
       ['Web URL', info.webUrl],
     ]),
   );
+}
+
+/** `paas open [PATH]`: prints the app's URL, and opens it where a browser can show it. */
+export async function appsOpen(io: CliIo, path: string | undefined, flags: AppFlags): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const [info, https, certs] = await Promise.all([
+    client.get<App>(appPath(app)),
+    client.get<HttpsSettings>(appPath(app, 'https')),
+    client.get<Certificate[]>(appPath(app, 'certs')),
+  ]);
+  const { openInBrowser, openUrl } = await import('./open');
+  const url = openUrl(info, https, certs, path);
+  io.out(`${url}\n`);
+  const failed = await openInBrowser(io.env, url);
+  if (failed) io.err(`Could not open a browser (${failed}): open the URL above yourself\n`);
 }
 
 export async function appsRename(io: CliIo, newName: string, flags: AppFlags & JsonFlag): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * `apps`, `apps:create`, `apps:destroy`, `apps:info`, `apps:rename`. Definitions only; the work
- * is loaded on use from ./actions.
+ * `apps`, `apps:create`, `apps:destroy`, `apps:info`, `apps:rename`, `open`. Definitions only;
+ * the work is loaded on use from ./actions.
  */
 import type { Command } from 'commander';
 import type { CliIo } from '../../io';
@@ -36,5 +36,13 @@ export function appsCommands(io: CliIo): Command[] {
         a.appsRename(io, name, flags),
       ),
     );
-  return [apps, appsCreate, appsDestroy, appsInfo, appsRename];
+  const open = withApp(command('open', "Print the app's URL, and open it in a browser when there is one"))
+    .alias('apps:open')
+    .argument('[PATH]', 'A path on the app, e.g. /admin')
+    .action(
+      act(io, actions, (a, path: string | undefined, flags: { app?: string; remote?: string }) =>
+        a.appsOpen(io, path, flags),
+      ),
+    );
+  return [apps, appsCreate, appsDestroy, appsInfo, appsRename, open];
 }

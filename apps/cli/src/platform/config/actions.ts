@@ -1,13 +1,18 @@
 /**
- * `config`, `config:get`, `config:set`, `config:unset`: an app's config vars (a change makes a
- * new release). Loaded on use from ./commands.ts.
+ * `config`, `config:get`, `config:set`, `config:unset`, `config:edit`: an app's config vars (a
+ * change makes a new release). Loaded on use from ./commands.ts.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Release } from '@paas/api-types';
 import { CliError, EXIT_USAGE } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
 import { header, json, keyValues, listing, shellQuote } from '../format';
+import { parseShellLines, shellLines } from './shell-format';
 import { failIfFailed, followRelease, releaseOutcome } from '../releases/follow';
 import { type JsonFlag, action, appPath, appSession, parseAssignments } from '../session';
 
@@ -21,7 +26,7 @@ export async function config(io: CliIo, flags: AppFlags & JsonFlag & { shell?: b
   const vars = await client.get<Record<string, string>>(appPath(app, 'config-vars'));
   const keys = Object.keys(vars).sort();
   if (flags.json) return io.out(json(vars));
-  if (flags.shell) return io.out(keys.map((k) => `${k}=${shellQuote(vars[k] ?? '')}\n`).join(''));
+  if (flags.shell) return io.out(shellLines(vars));
   io.out(header(`${app} Config Vars`));
   io.out(keyValues(keys.map((k) => [k, vars[k] ?? ''])));
 }
@@ -92,5 +97,85 @@ export async function configUnset(io: CliIo, keys: string[], flags: AppFlags & W
     },
     (r) => `done, ${outcome(r)}`,
   );
+  if (release) failIfFailed(release);
+}
+
+/** What config:edit writes above the vars. */
+function editHeader(app: string): string {
+  return (
+    `# Config vars of ${app}: KEY=value, one a line, quoted as in a shell ('...' for spaces,\n` +
+    `# quotes and newlines). Change, add, or delete a line to unset its var; lines starting\n` +
+    `# with # are ignored. Saved changes are applied as one release when the editor exits.\n`
+  );
+}
+
+/** Runs `$VISUAL`/`$EDITOR` (a shell command line, as git runs it; default vi) on `file`. */
+function runEditor(io: CliIo, file: string): Promise<void> {
+  const editor = io.env['VISUAL'] || io.env['EDITOR'] || 'vi';
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, editor, file], { env: { ...io.env }, stdio: 'inherit' });
+    child.once('error', (err) =>
+      reject(new CliError(`cannot run the editor ${JSON.stringify(editor)}: ${err.message}`)),
+    );
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new CliError(`the editor ${JSON.stringify(editor)} exited ${signal ?? code}`));
+    });
+  });
+}
+
+/**
+ * `config:edit`: the vars in a file (0600, in a directory of its own) for `$VISUAL`/`$EDITOR`,
+ * the difference applied as one release (set and unset in one PATCH: nulls unset). Unchanged:
+ * no release. The file is removed once applied or found unchanged; kept, and named, when the
+ * edit cannot be applied, so that it is not lost.
+ */
+export async function configEdit(io: CliIo, flags: AppFlags & WaitFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const before = await client.get<Record<string, string>>(appPath(app, 'config-vars'));
+  const dir = mkdtempSync(join(io.env['TMPDIR'] || tmpdir(), 'paas-config-'));
+  const file = join(dir, `${app}.env`);
+  writeFileSync(file, editHeader(app) + shellLines(before), { mode: 0o600, flag: 'wx' });
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  const kept = (why: string): CliError =>
+    new CliError(`${why}; nothing changed, no release (your edit is kept in ${file})`);
+  let after: Record<string, string>;
+  try {
+    await runEditor(io, file);
+    after = parseShellLines(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err instanceof CliError) throw kept(err.message); // a ConfigFileError says its line
+    throw err;
+  }
+  const set = Object.keys(after).filter((k) => before[k] !== after[k]);
+  const unset = Object.keys(before).filter((k) => !Object.hasOwn(after, k));
+  if (set.length === 0 && unset.length === 0) {
+    remove();
+    io.err(`No changes to the config vars of ${app}: no release\n`);
+    return;
+  }
+  const changes: Record<string, string | null> = Object.fromEntries([
+    ...set.map((k): [string, string | null] => [k, after[k] ?? '']),
+    ...unset.map((k): [string, string | null] => [k, null]),
+  ]);
+  const what = [set.length ? `setting ${listing(set)}` : '', unset.length ? `unsetting ${listing(unset)}` : '']
+    .filter(Boolean)
+    .join(' and ');
+  let release: Release | null;
+  try {
+    release = await action(
+      io,
+      `${what.charAt(0).toUpperCase()}${what.slice(1)} and restarting ${app}`,
+      async () => {
+        await client.patch(appPath(app, 'config-vars'), changes);
+        return madeRelease(client, app, flags.wait !== false);
+      },
+      (r) => `done, ${outcome(r)}`,
+    );
+  } catch (err) {
+    io.err(`Your edit is kept in ${file}\n`);
+    throw err;
+  }
+  remove();
   if (release) failIfFailed(release);
 }

@@ -1,6 +1,6 @@
 /**
- * `config`, `config:get`, `config:set`, `config:unset`. Definitions only; the work is loaded on
- * use from ./actions.
+ * `config`, `config:get`, `config:set`, `config:unset`, `config:edit`. Definitions only; the work
+ * is loaded on use from ./actions.
  */
 import type { Command } from 'commander';
 import type { CliIo } from '../../io';
@@ -40,5 +40,8 @@ export function configCommands(io: CliIo): Command[] {
         a.configUnset(io, keys, flags),
       ),
     );
-  return [config, configGet, configSet, configUnset];
+  const configEdit = withApp(command('config:edit', 'Edit config vars in $VISUAL or $EDITOR (one release)'))
+    .option('--no-wait', 'Do not wait for the new release to deploy')
+    .action(act(io, actions, (a, flags: { app?: string; remote?: string; wait?: boolean }) => a.configEdit(io, flags)));
+  return [config, configGet, configSet, configUnset, configEdit];
 }

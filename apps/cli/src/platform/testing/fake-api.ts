@@ -16,6 +16,7 @@ import type {
   ControlPlane,
   Domain,
   Formation,
+  HttpsSettings,
   Instance,
   LogLine,
   Node,
@@ -39,6 +40,8 @@ interface AppState {
   /** What `GET .../certs` and `GET .../certs/auto` answer (a spec sets them; no PEM is checked here). */
   certs: Certificate[];
   certsAuto: CertsAuto | null;
+  /** What `GET .../https` answers (a spec sets it). */
+  https: HttpsSettings;
 }
 
 interface TokenState extends Token {
@@ -389,6 +392,7 @@ export class FakeApi {
           name: newName,
           gitUrl: `${this.url}/git/${newName}.git`,
           webUrl: `http://${newName}.localhost:8080/`,
+          httpsWebUrl: `https://${newName}.localhost:8443`,
         };
         this.apps.set(newName, state);
         return send(res, 200, state.app);
@@ -396,6 +400,15 @@ export class FakeApi {
       case 'DELETE ':
         this.apps.delete(name);
         return send(res, 200, state.app);
+      case 'GET maintenance':
+        return send(res, 200, { maintenance: state.app.maintenance, changed: false });
+      case 'PATCH maintenance': {
+        const on = (body as { maintenance?: unknown } | undefined)?.maintenance;
+        if (typeof on !== 'boolean') throw new HttpError(400, 'invalid_params', 'maintenance must be a boolean value');
+        const changed = state.app.maintenance !== on;
+        state.app = { ...state.app, maintenance: on };
+        return send(res, 200, { maintenance: on, changed });
+      }
       case 'GET config-vars':
         return send(res, 200, state.config);
       case 'PATCH config-vars': {
@@ -529,6 +542,8 @@ export class FakeApi {
       }
       case 'GET certs':
         return send(res, 200, state.certs);
+      case 'GET https':
+        return send(res, 200, state.https);
       case 'POST certs': {
         if (!this.nextUpload)
           throw new HttpError(400, 'invalid_params', 'cert: the fake api takes no upload unprepared');
@@ -709,7 +724,9 @@ export class FakeApi {
       updatedAt: now,
       gitUrl: `${this.url}/git/${name}.git`,
       webUrl: `http://${name}.localhost:8080/`,
+      httpsWebUrl: `https://${name}.localhost:8443`,
       release: null,
+      maintenance: false,
     };
     this.apps.set(name, {
       app,
@@ -722,6 +739,7 @@ export class FakeApi {
       logs: [],
       certs: [],
       certsAuto: null,
+      https: { httpsRedirect: false, hstsMaxAge: null },
     });
     return app;
   }
