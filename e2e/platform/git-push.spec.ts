@@ -380,6 +380,37 @@ describe('git push paas main (api with an in-process build worker)', () => {
     assert.equal(valid.status, 200, 'a valid token is never refused');
     await valid.arrayBuffer();
   });
+
+  it("apps:destroy takes the app's release images out of the registry and the node's store", async () => {
+    const made = (await releases()).filter((r) => r.imageRef);
+    assert.ok(made.length >= 2, 'the pushes above made release images');
+    const reader = new RegistryClient(registry.host, { credentials: nodeLogin });
+    const tags = async (): Promise<string[]> => {
+      const res = await reader.request('/v2/hello/tags/list', { scopes: ['repository:hello:pull'], accept: [404] });
+      return res.status === 404 ? [] : (((await res.json()) as { tags: string[] | null }).tags ?? []);
+    };
+    assert.ok((await tags()).length >= 2);
+    const stored = (): string[] =>
+      ok('images')
+        .split('\n')
+        .filter((line) => line.startsWith(`${registry.host}/hello `));
+    assert.ok(stored().length >= 2, ok('images'));
+    const destroyed = await fetch(`${api.url}/api/apps/hello`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    assert.equal(destroyed.status, 200, await destroyed.text());
+    assert.deepEqual(await tags(), [], 'no tag of the app left in the registry');
+    for (const release of made) {
+      const manifest = await reader.request(`/v2/hello/manifests/${release.imageDigest}`, {
+        method: 'HEAD',
+        scopes: ['repository:hello:pull'],
+        accept: [404],
+      });
+      assert.equal(manifest.status, 404, `v${release.version}'s manifest is gone`);
+    }
+    assert.deepEqual(stored(), [], 'no release image left in the store');
+  });
 });
 
 describe('a build worker killed mid-build (api without in-process workers)', () => {

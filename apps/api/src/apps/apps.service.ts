@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Addon,
   AddonAttachment,
@@ -33,6 +33,7 @@ import { GitRepos } from '../git/repos';
 import { RedisNodeNotifier } from '../scheduler/scheduler-redis';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import type { AppView } from './apps.dto';
+import { RELEASE_IMAGES, type ReleaseImageRemover } from './release-images.provider';
 
 /** Where an app's bare repository lives (the git receiver's layout). */
 export function repoPath(gitRoot: string, name: string): string {
@@ -41,12 +42,15 @@ export function repoPath(gitRoot: string, name: string): string {
 
 @Injectable()
 export class AppsService {
+  private readonly logger = new Logger(AppsService.name);
+
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(CertPublisher) private readonly certs: CertPublisher,
     @Inject(SchedulerService) private readonly scheduler: SchedulerService,
+    @Inject(RELEASE_IMAGES) private readonly releaseImages: ReleaseImageRemover,
   ) {}
 
   /** The apps a token may see, by name. */
@@ -118,23 +122,32 @@ export class AppsService {
   }
 
   /**
-   * Deletes the app and everything of it: rows, repository, log streams. Its add-ons that
-   * another app is attached to stay with that app; the others are destroyed with it.
+   * Deletes the app and everything of it: rows, repository, log streams, release images
+   * (registry and this node's store). Its add-ons that another app is attached to stay with
+   * that app; the others are destroyed with it.
    */
   async remove(app: App): Promise<void> {
-    const { builds, nodes } = await transaction(this.dataSource, async (manager) => {
+    const { builds, nodes, images } = await transaction(this.dataSource, async (manager) => {
       const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
+      const images = await manager.find(Release, {
+        where: { appId: app.id },
+        select: { imageRef: true, imageDigest: true },
+      });
       const nodes = await this.releaseAddons(manager, app);
       for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain, Certificate])
         await manager.delete(entity, { appId: app.id });
       await manager.delete(App, { id: app.id });
       await this.rescopeTokens(manager, app.name, null);
-      return { builds: ids, nodes };
+      return { builds: ids, nodes, images };
     });
     await new RedisNodeNotifier(this.redis).wake(new Set(nodes));
     await this.certs.removed(app.name);
     await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
     await this.redis.del(appLogKey(app.id), ...builds.map((id) => buildLogKey(id)));
+    // the app is gone whatever the registry says: an image left there is the operator's to prune
+    await this.releaseImages.remove(images).catch((err: Error) => {
+      this.logger.warn(`the release images of ${app.name} stay in the registry: ${err.message}`);
+    });
   }
 
   /**

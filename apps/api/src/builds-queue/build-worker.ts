@@ -55,6 +55,20 @@ export interface WorkerConnections {
   readonly redis: Redis;
 }
 
+/**
+ * The platform registry as the api's builder login (push, pull, delete) speaks to it: HTTPS off
+ * loopback trusting the platform CA, plain only where listed. Build workers push release images
+ * with it; the apps service deletes a destroyed app's.
+ */
+export function platformRegistryClient(config: ApiConfig): RegistryClient {
+  return new RegistryClient(config.registry, {
+    userAgent: `paas-build/${VERSION}`,
+    insecure: config.insecureRegistries,
+    trust: config.registryTrust(),
+    ...(config.registryLogin ? { credentials: config.registryLogin } : {}),
+  });
+}
+
 /** The engine side of builds on this node: image store, builder (and its cache), registry. */
 export async function buildEnvironment(config: ApiConfig, connections: WorkerConnections): Promise<BuildEnvironment> {
   const root = config.paths.root;
@@ -84,11 +98,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     images,
     builder,
     engine,
-    registry: new RegistryClient(config.registry, {
-      userAgent: `paas-build/${VERSION}`,
-      ...transport,
-      ...(config.registryLogin ? { credentials: config.registryLogin } : {}),
-    }),
+    registry: platformRegistryClient(config),
     workRoot: join(root, 'platform', 'builds'),
     timeoutMs: config.buildTimeoutMs,
     releaseMemory: config.buildLimits.memory,

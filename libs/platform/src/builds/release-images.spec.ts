@@ -23,7 +23,7 @@ import type { DataSource } from 'typeorm';
 import { openDatabase } from '../model/database';
 import { App, Release } from '../model/entities';
 import { BuildLog } from './build-log';
-import { pruneReleaseImages, pushReleaseImage, releaseImageRef } from './release-images';
+import { pruneReleaseImages, pushReleaseImage, releaseImageRef, removeReleaseImages } from './release-images';
 
 /** A BuildLog that keeps lines in memory (no Redis needed). */
 const quietLog = (): BuildLog => new BuildLog({ xadd: async () => '0' } as never, 'test');
@@ -123,5 +123,32 @@ describe('pruneReleaseImages', () => {
     assert.ok(local.includes(releaseImageRef(registry.host, 'shop', 1)));
     // a second run finds nothing more to do
     assert.deepEqual(await pruneReleaseImages(db, images, client, appId, 10), []);
+  });
+
+  it("removes every image of a destroyed app, tags and manifests, and only the platform registry's", async () => {
+    const releases = await db.manager.find(Release, { where: { appId }, order: { version: 'ASC' } });
+    const elsewhere = { imageRef: 'registry.example:5000/shop:v1', imageDigest: releases[0]?.imageDigest ?? null };
+    const removed = await removeReleaseImages(images, client, [
+      ...releases,
+      elsewhere,
+      { imageRef: null, imageDigest: null },
+    ]);
+    assert.equal(removed.length, 10, removed.join(' '));
+    const listed = await client.request('/v2/shop/tags/list', { scopes: ['repository:shop:pull'], accept: [404] });
+    const tags = listed.status === 404 ? [] : (((await listed.json()) as { tags: string[] | null }).tags ?? []);
+    assert.deepEqual(tags, []);
+    for (const release of releases) {
+      const manifest = await client.request(`/v2/shop/manifests/${release.imageDigest}`, {
+        method: 'HEAD',
+        scopes: ['repository:shop:pull'],
+        accept: [404],
+      });
+      assert.equal(manifest.status, 404, `v${release.version}'s manifest is gone`);
+    }
+    assert.deepEqual(
+      (await images.refs.list()).map((r) => r.name).filter((n) => n?.includes('/shop:')),
+      [],
+    );
+    assert.deepEqual(await removeReleaseImages(images, client, releases), [], 'nothing left to remove');
   });
 });

@@ -2,7 +2,8 @@
  * Release images in the registry: `REGISTRY/APP:vN`, N the release's version, so the tag a
  * release names is fixed the moment the release row exists and a retried job pushes the same
  * tag again. Images of releases older than the last ten are pruned from the registry and
- * from the local store, except those a newer release still runs (a rollback reuses an image).
+ * from the local store, except those a newer release still runs (a rollback reuses an image);
+ * a destroyed app's go all at once.
  */
 import type { ImageService } from '@paas/images';
 import { type Digest, formatReference, parseNormalizedReference } from '@paas/oci';
@@ -63,18 +64,56 @@ export async function pruneReleaseImages(
     const ref = release.imageRef;
     if (!ref || kept.has(ref) || seen.has(ref)) continue;
     seen.add(ref);
-    const parsed = parseNormalizedReference(ref);
-    if (parsed.domain !== client.host || !parsed.tag) continue;
-    const tagged = await deleteManifest(client, parsed.path, parsed.tag);
     // the manifest itself too, once no kept release runs it
-    if (release.imageDigest && !keptDigests.has(release.imageDigest)) {
-      await deleteManifest(client, parsed.path, release.imageDigest);
-    }
-    const local = await images.remove(formatReference(parsed)).then(
-      () => true,
-      () => false, // pruned before, or never pulled here
-    );
-    if (tagged || local) removed.push(ref);
+    const digest = release.imageDigest && !keptDigests.has(release.imageDigest) ? release.imageDigest : null;
+    if (await dropReleaseImage(images, client, ref, digest)) removed.push(ref);
   }
   return removed;
+}
+
+/** A release's image, as its row names it. */
+export interface ReleaseImage {
+  readonly imageRef: string | null;
+  readonly imageDigest: string | null;
+}
+
+/**
+ * Every release image of a destroyed app, from the registry (tags and manifests) and from this
+ * node's store: nothing of the app is left behind (the images of other nodes' stores go with
+ * their own image prune). Returns the refs it removed.
+ */
+export async function removeReleaseImages(
+  images: ImageService,
+  client: RegistryClient,
+  releases: readonly ReleaseImage[],
+): Promise<string[]> {
+  const removed: string[] = [];
+  const seen = new Set<string>();
+  for (const { imageRef, imageDigest } of releases) {
+    if (!imageRef || seen.has(imageRef)) continue;
+    seen.add(imageRef);
+    if (await dropReleaseImage(images, client, imageRef, imageDigest)) removed.push(imageRef);
+  }
+  return removed;
+}
+
+/**
+ * Deletes one release tag of the platform registry, its manifest when `digest` is given, and
+ * the local ref; whether there was any of them (a ref of another registry is left alone).
+ */
+async function dropReleaseImage(
+  images: ImageService,
+  client: RegistryClient,
+  ref: string,
+  digest: string | null,
+): Promise<boolean> {
+  const parsed = parseNormalizedReference(ref);
+  if (parsed.domain !== client.host || !parsed.tag) return false;
+  const tagged = await deleteManifest(client, parsed.path, parsed.tag);
+  if (digest) await deleteManifest(client, parsed.path, digest);
+  const local = await images.remove(formatReference(parsed)).then(
+    () => true,
+    () => false, // pruned before, or never pulled here
+  );
+  return tagged || local;
 }
