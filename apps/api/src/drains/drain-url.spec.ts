@@ -55,6 +55,7 @@ describe('drain URLs', () => {
       ['https://logs.example.com/\n', /white space/],
       ['https://logs.example.com/#frag', /fragment/],
       [`https://logs.example.com/${'a'.repeat(1100)}`, /longer than 1024/],
+      [`https://logs.example.com/${'é'.repeat(400)}`, /longer than 1024/],
       ['https://', /not a valid URL|no host/],
     ];
     for (const [url, why] of cases) {

@@ -87,6 +87,8 @@ export function parseDrainUrl(text: string): DrainTarget {
   if (!(port >= 1 && port <= 65535)) throw new DrainUrlError(`url '${text}' has port ${port}: expected 1-65535`);
   const bracketed = host.includes(':') ? `[${host}]` : host;
   const normalised = syslog ? `${scheme}://${bracketed}:${port}` : url.href;
+  // percent-encoding may lengthen it: the stored form must fit too
+  if (normalised.length > DRAIN_URL_MAX) throw new DrainUrlError(`url is longer than ${DRAIN_URL_MAX} characters`);
   return { url: normalised, scheme, host, port, tls: scheme === 'https' || scheme === 'syslog+tls' };
 }
 
