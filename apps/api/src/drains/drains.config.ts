@@ -1,5 +1,4 @@
-import { ConfigError, type Env } from '@paas/config';
-import { readFileSync } from 'node:fs';
+import { ConfigError, type Env, caFileSetting } from '@paas/config';
 
 /**
  * The operator's settings of log drains (`paas drains:add`), from the api's environment (see
@@ -23,7 +22,7 @@ export interface DrainSettings {
 export function drainSettings(env: Env): DrainSettings {
   return {
     allowPrivate: flag(env, 'PAAS_DRAINS_ALLOW_PRIVATE'),
-    caPem: caPem(env),
+    caPem: caFileSetting(env, 'PAAS_DRAINS_CA_FILE'),
     maxPerApp: count(env, 'PAAS_DRAINS_MAX_PER_APP', 5, 0, 1000),
     batchMs: count(env, 'PAAS_DRAINS_BATCH_MS', 1000, 10, 60_000),
   };
@@ -42,18 +41,4 @@ function count(env: Env, name: string, fallback: number, min: number, max: numbe
   if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
     throw new ConfigError(name, value, `expected a whole number, ${min}-${max}`);
   return Number(value);
-}
-
-function caPem(env: Env): string | null {
-  const file = env['PAAS_DRAINS_CA_FILE'] ?? '';
-  if (file === '') return null;
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('PAAS_DRAINS_CA_FILE', file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new ConfigError('PAAS_DRAINS_CA_FILE', file, 'not a PEM certificate (no BEGIN CERTIFICATE line)');
-  return pem;
 }
