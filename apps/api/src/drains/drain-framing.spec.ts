@@ -31,6 +31,13 @@ describe('drain framing', () => {
       syslogMessage(entry('State changed from starting to up', 'web.3')),
       '<190>1 2026-12-07T06:45:29.123Z host app web.3 - - State changed from starting to up',
     );
+    // the platform's events come from `paas`, as Heroku's from `heroku`
+    assert.equal(
+      syslogMessage(entry('Scaled web to 2', 'api')),
+      '<190>1 2026-12-07T06:45:29.123Z host paas api - - Scaled web to 2',
+    );
+    assert.equal(syslogMessage(entry('GET / 200', 'router')).split(' ')[3], 'paas');
+    assert.equal(syslogMessage(entry('one-off', 'run.1')).split(' ')[3], 'app');
     // a header field takes printable US-ASCII only, `-` for none
     assert.equal(syslogMessage(entry('x', 'wéb 1')).split(' ')[4], 'w_b_1');
     assert.equal(syslogMessage(entry('x', '')).split(' ')[4], '-');

@@ -2,16 +2,18 @@
  * How a drain's lines go on the wire, as Heroku's logplex sends them (#25):
  *
  * - each line is an RFC 5424 message `<PRI>1 TIMESTAMP HOST APP PROCID - - MSG`: PRI 190
- *   (local7.info, logplex's), the line's time, HOST `host`, APP `app` (our log shows every
- *   line as `app[source]`), PROCID its source (`web.1`, `api`, `router`), no MSGID and no
- *   structured data, MSG the line as written (newlines included: the count says where it ends);
+ *   (local7.info, logplex's), the line's time, HOST `host`, APP `app` for the app's instances
+ *   and `paas` for the platform's events (as `paas logs` shows `app[web.1]` and `paas[api]`,
+ *   and Heroku sends `app` and `heroku`), PROCID its source (`web.1`, `api`, `router`), no
+ *   MSGID and no structured data, MSG the line as written (newlines included: the count says
+ *   where it ends);
  * - syslog drains: each message octet-counted (RFC 6587 3.4.1: `LEN SP MSG`, LEN in bytes of
  *   UTF-8) over TCP or TLS (RFC 5425);
  * - HTTPS drains: one POST per batch, `Content-Type: application/logplex-1`, the same frames
  *   with each message ending in a newline that its count includes, as Heroku's documented
  *   frames do (`83 <40>1 2012-11-30T06:45:29+00:00 host app web.3 - State changed...\n`).
  */
-import type { LogEntry } from '@paas/platform';
+import { type LogEntry, isInstanceSource } from '@paas/platform';
 
 /** local7 (23) * 8 + informational (6), as logplex marks an app's lines. */
 export const DRAIN_PRI = 190;
@@ -31,7 +33,8 @@ function field(value: string, max: number): string {
 
 /** One line as an RFC 5424 message. */
 export function syslogMessage(entry: LogEntry): string {
-  return `<${DRAIN_PRI}>1 ${timestamp(entry)} host app ${field(entry.source, 128)} - - ${entry.line}`;
+  const app = isInstanceSource(entry.source) ? 'app' : 'paas';
+  return `<${DRAIN_PRI}>1 ${timestamp(entry)} host ${app} ${field(entry.source, 128)} - - ${entry.line}`;
 }
 
 /** RFC 6587 octet counting: the message's length in bytes, a space, the message. */

@@ -17,7 +17,7 @@ export function messages(data: Buffer): [string, string][] {
     const length = Number(data.subarray(at, space).toString('ascii'));
     const message = data.subarray(space + 1, space + 1 + length).toString('utf8');
     at = space + 1 + length;
-    const m = /^<190>1 \S+ host app (\S+) - - ([\s\S]*)$/.exec(message);
+    const m = /^<190>1 \S+ host (?:app|paas) (\S+) - - ([\s\S]*)$/.exec(message);
     assert.ok(m, `an RFC 5424 message: ${JSON.stringify(message)}`);
     out.push([m[1] as string, m[2] as string]);
   }
