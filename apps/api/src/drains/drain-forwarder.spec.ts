@@ -84,6 +84,7 @@ describe('drain forwarder', () => {
       assert.equal(Number(headers['logplex-msg-count']), messages(body).length);
       assert.ok(messages(body).length <= SETTINGS.batchLines);
       assert.equal(headers['logplex-drain-token'], `d.${drain.id}`);
+      assert.match(String(headers['logplex-frame-id']), /^\d+-\d+\.\.\d+-\d+$/);
       assert.equal(headers['authorization'], `Basic ${Buffer.from('user:secret').toString('base64')}`);
     }
     await waitFor(async () => (await state(drain)).delivered === 140, 'the state to count 140 delivered');

@@ -54,7 +54,6 @@ function checkLiteral(target: DrainTarget, policy: DrainTargetPolicy): void {
 }
 
 class HttpDrainSender implements DrainSender {
-  private frame = 0;
   /** Ends a request still in flight when the sender is closed. */
   private readonly closing = new AbortController();
 
@@ -66,7 +65,7 @@ class HttpDrainSender implements DrainSender {
   async send(entries: readonly LogEntry[]): Promise<void> {
     checkLiteral(this.target, this.settings.policy);
     const body = logplexBody(entries);
-    const first = entries[0]?.id ?? '';
+    const [first, last] = [entries[0]?.id ?? '', entries.at(-1)?.id ?? ''];
     const request = this.target.scheme === 'https' ? httpsRequest : httpRequest;
     return new Promise<void>((resolve, reject) => {
       const req = request(
@@ -80,9 +79,9 @@ class HttpDrainSender implements DrainSender {
             'Content-Type': LOGPLEX_CONTENT_TYPE,
             'Content-Length': String(Buffer.byteLength(body)),
             'Logplex-Msg-Count': String(entries.length),
-            // the first line's stream id: a retried batch starts with the same one, so a
-            // receiver can tell a repeat
-            'Logplex-Frame-Id': `${first}.${++this.frame}`,
+            // the stream ids of its first and last lines: a batch sent again whole has the same
+            // id, so a receiver can tell a repeat
+            'Logplex-Frame-Id': `${first}..${last}`,
             'Logplex-Drain-Token': this.settings.drainToken,
             'User-Agent': 'paas-logplex/1',
           },
