@@ -10,6 +10,7 @@ import { ConfigVarsModule } from './config-vars/config-vars.module';
 import { CoreModule } from './core/core.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DomainsModule } from './domains/domains.module';
+import { DrainsModule } from './drains/drains.module';
 import { FormationModule } from './formation/formation.module';
 import { GitModule } from './git/git.module';
 import { HealthModule } from './health/health.module';
@@ -41,6 +42,7 @@ export class AppModule {
         InstancesModule,
         RunsModule,
         DomainsModule,
+        DrainsModule,
         AddonsModule,
         AddonBackupsModule,
         CertsModule,

@@ -26,6 +26,7 @@ import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AcmeSettings, acmeSettings } from './certs/acme.config';
+import { type DrainSettings, drainSettings } from './drains/drains.config';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
 /** How the api serves TLS off loopback (serviceTlsSettings: PAAS_API_TLS_CERT/KEY/SANS). */
@@ -105,6 +106,8 @@ export interface ApiConfig {
   readonly acme: AcmeSettings;
   /** The host ports add-ons are published on, one each (PAAS_ADDON_PORTS; the nodes' bridges close the range). */
   readonly addonPorts: PortRange;
+  /** Log drains: PAAS_DRAINS_ALLOW_PRIVATE, PAAS_DRAINS_CA_FILE, PAAS_DRAINS_MAX_PER_APP... (drains/drains.config.ts). */
+  readonly drains: DrainSettings;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -154,6 +157,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     certsTrusted: certsTrusted(env),
     acme: acmeSettings(env),
     addonPorts: addonPortsFromEnv(env),
+    drains: drainSettings(env),
   };
 }
 

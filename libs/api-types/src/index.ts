@@ -24,6 +24,8 @@ export type FormationUpdate = Schemas['FormationUpdateDto'];
 export type Instance = Schemas['InstanceView'];
 export type InstanceState = Instance['state'];
 export type Domain = Schemas['DomainView'];
+/** A log drain (`GET /apps/:app/drains`): its URL with any password masked, and how delivery stands. */
+export type Drain = Schemas['DrainView'];
 /** A managed PostgreSQL or Redis (`addons:info`), with the apps attached to it. */
 export type Addon = Schemas['AddonView'];
 export type AddonType = Addon['type'];

@@ -321,6 +321,38 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/drains': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['DrainsController_list'];
+    readonly put?: never;
+    readonly post: operations['DrainsController_add'];
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
+  readonly '/api/apps/{app}/drains/{drain}': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete: operations['DrainsController_remove'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/addons': {
     readonly parameters: {
       readonly query?: never;
@@ -1115,6 +1147,42 @@ export interface components {
        * @example www.example.com
        */
       readonly hostname: string;
+    };
+    readonly DrainView: {
+      /** Format: uuid */
+      readonly id: string;
+      /**
+       * @description any password masked
+       * @example https://user:***@logs.example.com/drain
+       */
+      readonly url: string;
+      /**
+       * @description sent as Logplex-Drain-Token
+       * @example d.0b5e6a9e-6f1c-4b8e-9d43-5a3f0f7f2c11
+       */
+      readonly token: string;
+      /**
+       * @description failing: the last delivery failed (failingSince, lastError)
+       * @enum {string}
+       */
+      readonly state: 'delivering' | 'failing';
+      /** Format: date-time */
+      readonly failingSince: string | null;
+      /** @example connect ECONNREFUSED 203.0.113.7:6514 */
+      readonly lastError: string | null;
+      /** @description lines delivered since the drain was added */
+      readonly delivered: number;
+      /** @description lines it missed: trimmed from the log (oldest first) while it could not deliver */
+      readonly dropped: number;
+      /** Format: date-time */
+      readonly createdAt: string;
+    };
+    readonly AddDrainDto: {
+      /**
+       * @description https:// or http:// (a logplex POST per batch; user and password sent as Basic auth), syslog+tls://HOST:PORT or syslog://HOST:PORT (RFC 5424 over TLS or TCP)
+       * @example syslog+tls://logs.example.com:6514
+       */
+      readonly url: string;
     };
     readonly AddonAttachmentView: {
       /** @example my-app */
@@ -2613,6 +2681,78 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['DomainView'];
+        };
+      };
+    };
+  };
+  readonly DrainsController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['DrainView'][];
+        };
+      };
+    };
+  };
+  readonly DrainsController_add: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['AddDrainDto'];
+      };
+    };
+    readonly responses: {
+      readonly 201: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['DrainView'];
+        };
+      };
+    };
+  };
+  readonly DrainsController_remove: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description the drain's id, or its URL (URL-encoded) */
+        readonly drain: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['DrainView'];
         };
       };
     };

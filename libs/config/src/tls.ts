@@ -52,18 +52,27 @@ export interface TrustedCa {
   readonly pem: string;
 }
 
+/**
+ * The CA certificate (PEM) in the file the setting `variable` names, read and checked at start
+ * (a ConfigError naming the setting when it cannot be read or is no certificate); null when
+ * the setting is unset or empty.
+ */
+export function caFileSetting(env: Env, variable: string): string | null {
+  const file = env[variable] ?? '';
+  if (file === '') return null;
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(variable, file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  return checkedCa(pem, variable, file);
+}
+
 /** The CA clients of the control plane trust; null when none is configured or present. */
 export function trustedCa(env: Env): TrustedCa | null {
-  const given = env['PAAS_CA_FILE'];
-  if (given !== undefined && given !== '') {
-    let pem: string;
-    try {
-      pem = readFileSync(given, 'utf8');
-    } catch (err) {
-      throw new ConfigError('PAAS_CA_FILE', given, `cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`);
-    }
-    return { file: given, pem: checkedCa(pem, 'PAAS_CA_FILE', given) };
-  }
+  const given = caFileSetting(env, 'PAAS_CA_FILE');
+  if (given !== null) return { file: env['PAAS_CA_FILE'] as string, pem: given };
   const file = join(platformTlsDirectory(paths(env).root), 'ca.crt');
   let pem: string;
   try {

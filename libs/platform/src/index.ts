@@ -17,6 +17,7 @@ export * from './image-command';
 export * from './git';
 export * from './certs/acme';
 export * from './certs/acme-policy';
+export * from './backoff';
 export * from './redis';
 export * from './redis-server';
 export * from './tokens';

@@ -130,7 +130,8 @@ export async function endLog(
     .exec();
 }
 
-function toEntry(id: string, fields: string[]): LogEntry {
+/** A stream entry (XRANGE/XREAD's `[id, [field, value...]]`) as a LogEntry. */
+export function toLogEntry(id: string, fields: string[]): LogEntry {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string);
   const end = map.get('end');
@@ -146,7 +147,7 @@ function toEntry(id: string, fields: string[]): LogEntry {
 /** The last `count` entries (oldest first). */
 export async function tailLog(redis: Redis, key: string, count: number): Promise<LogEntry[]> {
   const rows = (await redis.xrevrange(key, '+', '-', 'COUNT', count)) as [string, string[]][];
-  return rows.reverse().map(([id, fields]) => toEntry(id, fields));
+  return rows.reverse().map(([id, fields]) => toLogEntry(id, fields));
 }
 
 /**
@@ -204,7 +205,7 @@ export async function* followLog(
       }
       for (const [id, fields] of reply?.[0]?.[1] ?? []) {
         last = id;
-        const entry = toEntry(id, fields);
+        const entry = toLogEntry(id, fields);
         yield entry;
         if (entry.end !== undefined) return;
       }

@@ -23,6 +23,15 @@ export const PROCESS_TYPE_RULE = 'a process type: 1-30 lower-case letters, digit
 
 export { MAX_QUANTITY } from './formation';
 
+/**
+ * Whether a log line's source is an instance of the app (`web.1`, `run.3`), not the platform
+ * (`api`, `build`, `router`): `app[web.1]` against `paas[api]` in `paas logs`, APP-NAME `app`
+ * against `paas` in a drain's messages.
+ */
+export function isInstanceSource(source: string): boolean {
+  return /^[a-z][a-z0-9_-]*\.\d+$/.test(source);
+}
+
 /** A fully qualified host name for a custom domain. */
 export const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 

@@ -11,6 +11,7 @@ import {
   ConfigVar,
   currentRelease,
   Domain,
+  Drain,
   Formation,
   Instance,
   isUniqueViolation,
@@ -28,6 +29,7 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiError } from '../common/api-error';
 import { CertPublisher } from '../certs/cert-publisher';
 import { logAppEvent } from '../common/app-log';
+import { drainStateKey } from '../drains/drain-state';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { GitRepos } from '../git/repos';
 import { RedisNodeNotifier } from '../scheduler/scheduler-redis';
@@ -127,23 +129,28 @@ export class AppsService {
    * that app; the others are destroyed with it.
    */
   async remove(app: App): Promise<void> {
-    const { builds, nodes, images } = await transaction(this.dataSource, async (manager) => {
+    const { builds, drains, nodes, images } = await transaction(this.dataSource, async (manager) => {
       const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
+      const drains = (await manager.find(Drain, { where: { appId: app.id }, select: { id: true } })).map((d) => d.id);
       const images = await manager.find(Release, {
         where: { appId: app.id },
         select: { imageRef: true, imageDigest: true },
       });
       const nodes = await this.releaseAddons(manager, app);
-      for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain, Certificate])
+      for (const entity of [ConfigVar, Build, Release, Formation, Instance, Domain, Certificate, Drain])
         await manager.delete(entity, { appId: app.id });
       await manager.delete(App, { id: app.id });
       await this.rescopeTokens(manager, app.name, null);
-      return { builds: ids, nodes, images };
+      return { builds: ids, drains, nodes, images };
     });
     await new RedisNodeNotifier(this.redis).wake(new Set(nodes));
     await this.certs.removed(app.name);
     await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
-    await this.redis.del(appLogKey(app.id), ...builds.map((id) => buildLogKey(id)));
+    await this.redis.del(
+      appLogKey(app.id),
+      ...builds.map((id) => buildLogKey(id)),
+      ...drains.map((id) => drainStateKey(id)),
+    );
     // the app is gone whatever the registry says: an image left there is the operator's to prune
     await this.releaseImages.remove(images).catch((err: Error) => {
       this.logger.warn(`the release images of ${app.name} stay in the registry: ${err.message}`);

@@ -4,14 +4,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { makeTestPki } from '@paas/platform/testing';
 import { acmeSettings } from './acme.config';
 
 describe('ACME settings', () => {
-  it('are off without PAAS_ACME_DIRECTORY, and read the directory, contact, CA and interval', (t) => {
+  it('are off without PAAS_ACME_DIRECTORY, and read the directory, contact, CA and interval', async (t) => {
     assert.deepEqual(acmeSettings({}), { directoryUrl: null, email: null, caPem: null, intervalMs: 5000 });
     const dir = mkdtempSync(join(tmpdir(), 'paas-acme-config-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const pem = (await makeTestPki()).root.cert;
     writeFileSync(join(dir, 'ca.pem'), pem);
     assert.deepEqual(
       acmeSettings({

@@ -1,5 +1,4 @@
-import { ConfigError, type Env } from '@paas/config';
-import { readFileSync } from 'node:fs';
+import { ConfigError, type Env, caFileSetting } from '@paas/config';
 
 /**
  * Where automatic certificates come from (`paas certs:auto`); from the api's environment (see
@@ -25,7 +24,7 @@ export function acmeSettings(env: Env): AcmeSettings {
   return {
     directoryUrl: directoryUrl(env),
     email: email(env),
-    caPem: caPem(env),
+    caPem: caFileSetting(env, 'PAAS_ACME_CA_FILE'),
     intervalMs: interval(env),
   };
 }
@@ -50,20 +49,6 @@ function email(env: Env): string | null {
   if (!/^[^\s@<>:,]+@[^\s@<>:,]+\.[^\s@<>:,]+$/.test(value))
     throw new ConfigError('PAAS_ACME_EMAIL', value, 'not an e-mail address (expected name@example.com)');
   return value;
-}
-
-function caPem(env: Env): string | null {
-  const file = env['PAAS_ACME_CA_FILE'] ?? '';
-  if (file === '') return null;
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('PAAS_ACME_CA_FILE', file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new ConfigError('PAAS_ACME_CA_FILE', file, 'not a PEM certificate (no BEGIN CERTIFICATE line)');
-  return pem;
 }
 
 function interval(env: Env): number {

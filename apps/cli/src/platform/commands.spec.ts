@@ -61,6 +61,7 @@ describe('platform verbs, one module per noun', () => {
       'certs',
       'config',
       'domains',
+      'drains',
       'https',
       'logs',
       'maintenance',

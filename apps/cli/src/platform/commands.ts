@@ -15,6 +15,7 @@ import { buildsCommands } from './builds/commands';
 import { certsCommands } from './certs/commands';
 import { configCommands } from './config/commands';
 import { domainsCommands } from './domains/commands';
+import { drainsCommands } from './drains/commands';
 import { httpsCommands } from './https/commands';
 import { logsCommand } from './logs/commands';
 import { maintenanceCommands } from './maintenance/commands';
@@ -36,6 +37,7 @@ export function platformCommands(io: CliIo): Command[] {
     psStopCommand(io),
     ...releasesCommands(io),
     ...domainsCommands(io),
+    ...drainsCommands(io),
     ...certsCommands(io),
     ...httpsCommands(io),
     ...maintenanceCommands(io),

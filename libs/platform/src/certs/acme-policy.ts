@@ -6,11 +6,11 @@
  *   Encrypt's 90 days, leaving a month of retries before it expires. The platform CA's leaves
  *   (tls/platform-ca.ts ensureLeaf) follow the same rule, from here.
  * - After a failure, wait 1 minute, doubling per consecutive failure up to 6 hours, with
- *   "equal jitter" (a random point in the second half of the wait): replicas and domains that
- *   failed together do not retry together, and the wait never shrinks below half its step.
+ *   "equal jitter" (backoff.ts): replicas and domains that failed together do not retry together.
  *   Let's Encrypt's failed-validation limit (5 per hour per account and name) is never hit
  *   after the third failure.
  */
+import { backoffDelay } from '../backoff';
 
 export const RENEW_AT_FRACTION = 2 / 3;
 export const BACKOFF_FIRST_MS = 60_000;
@@ -31,11 +31,7 @@ export function renewAt(notBefore: Date, notAfter: Date): Date {
  * `now`. `random` is in [0, 1) (Math.random; a spec passes its own).
  */
 export function nextAttempt(failures: number, now: Date, random: () => number = Math.random): Date {
-  if (!Number.isInteger(failures) || failures < 1)
-    throw new RangeError(`failures must be a positive integer, not ${failures}`);
-  const step = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** Math.min(failures - 1, 30));
-  const wait = step / 2 + Math.floor((step / 2) * Math.min(Math.max(random(), 0), 1));
-  return new Date(now.getTime() + wait);
+  return new Date(now.getTime() + backoffDelay(failures, { firstMs: BACKOFF_FIRST_MS, capMs: BACKOFF_CAP_MS }, random));
 }
 
 /** A certificate a domain has now (obtained or uploaded). */

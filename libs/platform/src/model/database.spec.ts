@@ -12,6 +12,7 @@ import {
   ByteCounts1764900000000,
   Capacity1764700000000,
   Certificates1765200000000,
+  Drains1765550000000,
   JoinTokens1765100000000,
   MIGRATIONS,
   Maintenance1765500000000,
@@ -26,6 +27,7 @@ import {
   App,
   Certificate,
   Domain,
+  Drain,
   Formation,
   Instance,
   JoinToken,
@@ -538,6 +540,7 @@ for (const kind of TEST_DATABASES) {
           trigger: 'manual',
         });
         assert.equal((await ds.manager.findOneByOrFail(AddonBackup, { id })).size, 5 * 2 ** 30);
+        // undone down to the add-ons, the later migrations with them
         for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(Addons1765400000000)))
           await ds.undoLastMigration({ transaction: 'each' });
         const qr = ds.createQueryRunner();
@@ -580,6 +583,31 @@ for (const kind of TEST_DATABASES) {
         const apps = (await qr.getTable('apps'))?.columns.map((c) => c.name) ?? [];
         assert.ok(!apps.includes('maintenance') && apps.includes('certsAuto'), apps.join());
         await qr.release();
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps one drain per app and URL, and undoes the drains migration', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const drain = { appId: '00000000-0000-4000-8000-000000000001', url: 'syslog://logs.example.com:514' };
+        await ds.manager.insert(Drain, { id: '00000000-0000-4000-8000-000000000011', ...drain });
+        await assert.rejects(
+          ds.manager.insert(Drain, { id: '00000000-0000-4000-8000-000000000012', ...drain }),
+          'one drain an app and URL',
+        );
+        await ds.manager.insert(Drain, {
+          ...drain,
+          id: '00000000-0000-4000-8000-000000000013',
+          appId: '00000000-0000-4000-8000-000000000002',
+        });
+        assert.equal(await ds.manager.count(Drain), 2);
+        for (const _ of MIGRATIONS.slice(MIGRATIONS.indexOf(Drains1765550000000)))
+          await ds.undoLastMigration({ transaction: 'each' });
+        assert.equal(await ds.createQueryRunner().hasTable('drains'), false);
       } finally {
         await ds.destroy();
       }

@@ -775,6 +775,28 @@ export class AddonBackup {
   finishedAt!: string | null;
 }
 
+/**
+ * A log drain (#25): where the scheduler leader forwards the app's log lines (apps/api
+ * src/drains). The URL is kept as given, password and all (the receiver needs it); views mask
+ * it. Where delivery stands (cursor, counts, failures) lives in Redis beside the log itself.
+ */
+@Entity({ name: 'drains' })
+@Unique(['appId', 'url'])
+export class Drain {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  appId!: string;
+
+  /** `https://`, `http://`, `syslog://HOST:PORT` or `syslog+tls://HOST:PORT`, normalised. */
+  @Column({ type: 'varchar', length: 1024 })
+  url!: string;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+}
+
 export const ENTITIES = [
   App,
   ConfigVar,
@@ -792,4 +814,5 @@ export const ENTITIES = [
   Addon,
   AddonAttachment,
   AddonBackup,
+  Drain,
 ];

@@ -695,6 +695,25 @@ export class Maintenance1765500000000 implements MigrationInterface {
   }
 }
 
+/** Log drains (#25): where each app's log lines are forwarded (entities.ts Drain). */
+export class Drains1765550000000 implements MigrationInterface {
+  name = 'Drains1765550000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createTable(
+      new Table({
+        name: 'drains',
+        columns: [id(), ref('appId'), str('url', 1024), ...timestamps(qr, ['createdAt'])],
+        uniques: [{ columnNames: ['appId', 'url'] }],
+      }),
+    );
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.dropTable('drains');
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -710,4 +729,5 @@ export const MIGRATIONS = [
   AcmeState1765300000000,
   Addons1765400000000,
   Maintenance1765500000000,
+  Drains1765550000000,
 ];

@@ -3,15 +3,14 @@
  * `-f`. Loaded on use from ./commands.ts.
  */
 import type { LogLine } from '@paas/api-types';
+import { isInstanceSource } from '@paas/platform/names';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import { type JsonFlag, appPath, appSession, parseCount } from '../session';
 import { untilInterrupted } from '../../terminal';
 
 /** Whether a line's source is an instance of the app (`web.1`), not the platform (`api`, `build`). */
-function fromInstance(source: string): boolean {
-  return /^[a-z][a-z0-9_-]*\.\d+$/.test(source);
-}
+const fromInstance = isInstanceSource;
 
 /** Instances (`web.1`) speak as `app[web.1]`, the platform (`api`, `build`, `release`) as `paas[api]`. */
 export function formatLogLine(entry: LogLine): string {

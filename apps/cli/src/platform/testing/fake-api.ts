@@ -15,6 +15,7 @@ import type {
   CertsAuto,
   ControlPlane,
   Domain,
+  Drain,
   Formation,
   HttpsSettings,
   Instance,
@@ -35,6 +36,8 @@ interface AppState {
   formation: Formation[];
   instances: Instance[];
   domains: Domain[];
+  /** Drains as listed (URL masked), with the URL as added beside each. */
+  drains: { drain: Drain; url: string }[];
   builds: Build[];
   logs: LogLine[];
   /** What `GET .../certs` and `GET .../certs/auto` answer (a spec sets them; no PEM is checked here). */
@@ -519,6 +522,39 @@ export class FakeApi {
         const [removed] = state.domains.splice(i, 1);
         return send(res, 200, removed);
       }
+      case 'GET drains':
+        return send(
+          res,
+          200,
+          state.drains.map((d) => d.drain),
+        );
+      case 'POST drains': {
+        const drainUrl = (body as { url?: string }).url ?? '';
+        if (!/^(https?|syslog(\+tls)?):\/\/[^/\s]+/.test(drainUrl))
+          throw new HttpError(400, 'invalid_params', `url '${drainUrl}' is not a drain URL`);
+        if (state.drains.some((d) => d.url === drainUrl))
+          throw new HttpError(409, 'conflict', `app '${name}' has a drain to ${drainUrl} already`);
+        const id = randomUUID();
+        const drain: Drain = {
+          id,
+          url: drainUrl.replace(/^([a-z+]+:\/\/[^:/@]+):[^@/]+@/, '$1:***@'),
+          token: `d.${id}`,
+          state: 'delivering',
+          failingSince: null,
+          lastError: null,
+          delivered: 0,
+          dropped: 0,
+          createdAt: new Date().toISOString(),
+        };
+        state.drains.push({ drain, url: drainUrl });
+        return send(res, 201, drain);
+      }
+      case 'DELETE drains/:id': {
+        const i = state.drains.findIndex((d) => d.drain.id === id || d.url === id || d.drain.url === id);
+        if (i < 0) throw new HttpError(404, 'not_found', `drain '${id}' of app '${name}' not found`);
+        const [removed] = state.drains.splice(i, 1);
+        return send(res, 200, removed?.drain);
+      }
       case 'GET logs':
         return this.logs(name, state, url, res);
       case 'GET addons':
@@ -690,6 +726,13 @@ export class FakeApi {
   /** What the next `POST .../certs` answers (and adds to the app's list). */
   nextUpload: AddedCertificate | null = null;
 
+  /** Sets how a drain's delivery stands, as the api's forwarder would (a spec's failing drain). */
+  setDrain(app: string, url: string, patch: Partial<Drain>): void {
+    const entry = this.state(app).drains.find((d) => d.url === url);
+    if (!entry) throw new Error(`no drain ${url} on ${app}`);
+    entry.drain = { ...entry.drain, ...patch };
+  }
+
   /** The app's certs:auto view: the one a spec set, else off with each custom domain unlooked at. */
   private certsAuto(state: AppState): CertsAuto {
     return (
@@ -735,6 +778,7 @@ export class FakeApi {
       formation: [],
       instances: [],
       domains: [],
+      drains: [],
       builds: [],
       logs: [],
       certs: [],
