@@ -37,7 +37,8 @@ function run(command, args, { onLine, buffered = false } = {}) {
     };
     child.stdout.on('data', take);
     child.stderr?.on('data', (chunk) => (kept += chunk));
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': the output is all read only then
+    child.on('close', (code, signal) => {
       if (pending) onLine?.(pending);
       resolve({ code: code ?? (signal ? 128 : 1), output: kept });
     });

@@ -143,6 +143,36 @@ describe('reconcile pass', () => {
     assert.deepEqual(s.messages.take(), ['Stopping web.2 (v1): scaled down']);
   });
 
+  it("keeps an app's instances while its route write fails, and stops another app's whose route was written", async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 2);
+    const other = s.cluster.addApp('blog');
+    s.cluster.release(other);
+    s.cluster.scale(other, 'web', { quantity: 2 });
+    await s.pass();
+    s.cluster.heartbeat();
+    await s.pass();
+    s.messages.take();
+    s.cluster.scale(app, 'web', { quantity: 1 });
+    s.cluster.scale(other, 'web', { quantity: 1 });
+    s.routes.failing.add('shop');
+    await s.pass();
+    assert.deepEqual(
+      s.cluster.running(app),
+      ['web.1@n1 (v1, up)', 'web.2@n1 (v1, up)'],
+      "shop's route still has web.2",
+    );
+    assert.deepEqual(s.cluster.running(other), ['web.1@n1 (v1, up)']);
+    assert.deepEqual(s.messages.take(), ['Stopping web.2 (v1): scaled down'], "only blog's stop is said");
+
+    s.routes.failing.clear();
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)']);
+    assert.equal(s.routes.backends('shop').length, 1);
+    assert.deepEqual(s.messages.take(), ['Stopping web.2 (v1): scaled down']);
+  });
+
   it('fails a deploy whose instance fails its check: the live release keeps serving, the lines say so', async () => {
     const s = setup();
     s.cluster.addNode('n1');

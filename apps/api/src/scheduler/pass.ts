@@ -372,15 +372,19 @@ export class Reconciler {
         plans = [];
       }
     }
-    const { touched, settled } = await this.tell(plans, instances, nodeById, say);
 
     // 4. routes: the web instances that are up and stay; then the stops, which agents act on
     const stopped = new Set(plans.flatMap(({ plan }) => plan.stop.map((s) => s.id)));
     const serving = instances
       .filter((i) => i.type === 'web' && i.desired === 'run' && i.state === 'up' && !stopped.has(i.id))
       .sort((a, b) => a.number - b.number);
-    await this.writeRoutes(apps, rolling, serving);
-    if (stopped.size > 0) await roles.committer.stop([...stopped]);
+    const unrouted = await this.writeRoutes(apps, rolling, serving);
+    // an app whose route could not be written keeps its instances this pass (the next plans
+    // their stops again), and says nothing of them yet
+    const done = plans.map((p) => (unrouted.has(p.app.id) ? { ...p, plan: { ...p.plan, stop: [] } } : p));
+    const stops = done.flatMap(({ plan }) => plan.stop.map((s) => s.id));
+    if (stops.length > 0) await roles.committer.stop(stops);
+    const { touched, settled } = await this.tell(done, instances, nodeById, say);
     // 5. wake the agents
     await roles.notifier.wake(touched);
     for (const { appId, line } of lines) await roles.messages.line(appId, line);
@@ -533,8 +537,9 @@ export class Reconciler {
     apps: readonly PassApp[],
     rolling: ReadonlyMap<string, Rolling>,
     web: readonly PassInstance[],
-  ): Promise<void> {
+  ): Promise<Set<string>> {
     const { serving, routes, logger } = this.roles;
+    const unwritten = new Set<string>();
     // the table's version gone back: a Redis restarted without its data (or from an older
     // snapshot) lost what was written; it is written again, whole, from the database
     const version = await routes.version();
@@ -579,11 +584,12 @@ export class Reconciler {
       } catch (err) {
         this.written = null; // read again next pass
         logger.error(`route table: ${(err as Error).message}`);
+        for (const app of apps) unwritten.add(app.id);
       }
-      return;
+      return unwritten;
     }
     const names = new Set<string>();
-    for (const route of wanted) {
+    for (const [k, route] of wanted.entries()) {
       names.add(route.app);
       const json = JSON.stringify(route);
       if (written.get(route.app) === json) continue;
@@ -592,6 +598,7 @@ export class Reconciler {
         written.set(route.app, json);
       } catch (err) {
         logger.error(`route of ${route.app}: ${(err as Error).message}`);
+        unwritten.add(apps[k]?.id ?? '');
       }
     }
     for (const name of [...written.keys()]) {
@@ -600,5 +607,6 @@ export class Reconciler {
       if (version !== null) this.writtenVersion = version;
       written.delete(name);
     }
+    return unwritten;
   }
 }

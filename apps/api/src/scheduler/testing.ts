@@ -388,8 +388,11 @@ export class FakeRouteTable implements RouteTable {
     if (this.down) throw new Error('Connection is closed.');
     return this.tableVersion;
   }
+  /** Apps whose route writes fail (one HSET lost while the rest of Redis answers). */
+  readonly failing = new Set<string>();
+
   async write(route: AppRoute): Promise<number> {
-    if (this.down) throw new Error('Connection is closed.');
+    if (this.down || this.failing.has(route.app)) throw new Error('Connection is closed.');
     this.writes++;
     this.table.set(route.app, JSON.stringify(route));
     this.journal.push(`route ${route.app}: ${route.backends.map((b) => `${b.id}@${b.address}`).join(' ')}`.trim());

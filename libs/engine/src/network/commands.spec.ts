@@ -26,10 +26,16 @@ describe('ipsetDestroy', () => {
     quietly(() => execFileSync('ipset', ['destroy', SET], { stdio: 'ignore' }));
   });
 
-  it('tries again while a rule still holds the set, and destroys it once the rule is gone', async () => {
+  /** The set, and a rule in the spec's own chain that holds it. */
+  async function heldSet(): Promise<void> {
     await ipset(['create', SET, 'hash:ip', '-exist']);
-    iptables('-N', CHAIN);
+    quietly(() => iptables('-N', CHAIN));
+    iptables('-F', CHAIN);
     iptables('-A', CHAIN, '-m', 'set', '--match-set', SET, 'src', '-j', 'RETURN');
+  }
+
+  it('tries again while a rule still holds the set, and destroys it once the rule is gone', async () => {
+    await heldSet();
     const destroyed = ipsetDestroy(SET, 5_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(await ipsetExists(SET), true, 'held by the rule, the set stays');
@@ -39,8 +45,7 @@ describe('ipsetDestroy', () => {
   });
 
   it("gives up after its wait with the kernel's refusal when a rule keeps the set", async () => {
-    await ipset(['create', SET, 'hash:ip', '-exist']);
-    iptables('-A', CHAIN, '-m', 'set', '--match-set', SET, 'src', '-j', 'RETURN');
+    await heldSet();
     await assert.rejects(
       ipsetDestroy(SET, 200),
       (err: unknown) =>

@@ -128,12 +128,36 @@ describe('pruneReleaseImages', () => {
   it("removes every image of a destroyed app, tags and manifests, and only the platform registry's", async () => {
     const releases = await db.manager.find(Release, { where: { appId }, order: { version: 'ASC' } });
     const elsewhere = { imageRef: 'registry.example:5000/shop:v1', imageDigest: releases[0]?.imageDigest ?? null };
+    // renamed away from `shop`, this app's v99 tag is now a new `shop`'s, naming another image
+    const taken = releaseImageRef(registry.host, 'shop', 99);
+    const layer = await images.layerFromDirectory(join(dir, 'layer'));
+    const theirs = await images.commit(
+      {
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['VERSION=theirs'] },
+        rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      },
+      [layer.descriptor],
+      taken,
+    );
+    await pushReleaseImage(images, client, taken, quietLog());
+    const ours = { imageRef: taken, imageDigest: releases[0]?.imageDigest ?? null };
     const removed = await removeReleaseImages(images, client, [
       ...releases,
       elsewhere,
+      ours,
       { imageRef: null, imageDigest: null },
     ]);
     assert.equal(removed.length, 10, removed.join(' '));
+    const kept = await client.request(`/v2/shop/manifests/v99`, {
+      method: 'HEAD',
+      scopes: ['repository:shop:pull'],
+      accept: [404],
+    });
+    assert.equal(kept.headers.get('docker-content-digest'), theirs.manifestDigest, "the new shop's tag stays");
+    assert.equal((await images.refs.get(taken))?.digest, theirs.manifestDigest, 'and its local ref');
+    await removeReleaseImages(images, client, [{ imageRef: taken, imageDigest: theirs.manifestDigest }]);
     const listed = await client.request('/v2/shop/tags/list', { scopes: ['repository:shop:pull'], accept: [404] });
     const tags = listed.status === 404 ? [] : (((await listed.json()) as { tags: string[] | null }).tags ?? []);
     assert.deepEqual(tags, []);

@@ -65,8 +65,8 @@ export async function pruneReleaseImages(
     if (!ref || kept.has(ref) || seen.has(ref)) continue;
     seen.add(ref);
     // the manifest itself too, once no kept release runs it
-    const digest = release.imageDigest && !keptDigests.has(release.imageDigest) ? release.imageDigest : null;
-    if (await dropReleaseImage(images, client, ref, digest)) removed.push(ref);
+    const dropManifest = release.imageDigest !== null && !keptDigests.has(release.imageDigest);
+    if (await dropReleaseImage(images, client, ref, release.imageDigest, dropManifest)) removed.push(ref);
   }
   return removed;
 }
@@ -98,22 +98,41 @@ export async function removeReleaseImages(
 }
 
 /**
- * Deletes one release tag of the platform registry, its manifest when `digest` is given, and
- * the local ref; whether there was any of them (a ref of another registry is left alone).
+ * Deletes one release tag of the platform registry, its manifest with `dropManifest`, and the
+ * local ref; whether there was any of them (a ref of another registry is left alone). With the
+ * release's `digest` known, a tag or local ref that names another image is left: the tag is the
+ * app's name at build time, so after a rename a new app of that name owns it now.
  */
 async function dropReleaseImage(
   images: ImageService,
   client: RegistryClient,
   ref: string,
   digest: string | null,
+  dropManifest = true,
 ): Promise<boolean> {
   const parsed = parseNormalizedReference(ref);
   if (parsed.domain !== client.host || !parsed.tag) return false;
-  const tagged = await deleteManifest(client, parsed.path, parsed.tag);
-  if (digest) await deleteManifest(client, parsed.path, digest);
-  const local = await images.remove(formatReference(parsed)).then(
-    () => true,
-    () => false, // pruned before, or never pulled here
-  );
+  const tagIsOurs = digest === null || (await tagDigest(client, parsed.path, parsed.tag)) === digest;
+  const tagged = tagIsOurs && (await deleteManifest(client, parsed.path, parsed.tag));
+  if (digest && dropManifest) await deleteManifest(client, parsed.path, digest);
+  const name = formatReference(parsed);
+  const localIsOurs = digest === null || (await images.refs.get(name))?.digest === digest;
+  const local =
+    localIsOurs &&
+    (await images.remove(name).then(
+      () => true,
+      () => false, // pruned before, or never pulled here
+    ));
   return tagged || local;
+}
+
+/** The digest a registry tag names now; null when there is no such tag. */
+async function tagDigest(client: RegistryClient, repository: string, tag: string): Promise<string | null> {
+  const res = await client.request(`/v2/${repository}/manifests/${tag}`, {
+    method: 'HEAD',
+    accept: [404],
+    scopes: [`repository:${repository}:pull`],
+  });
+  await res.body?.cancel();
+  return res.status === 404 ? null : res.headers.get('docker-content-digest');
 }
