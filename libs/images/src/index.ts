@@ -3,3 +3,4 @@ export * from './errors';
 export * from './refs';
 export * from './service';
 export * from './archive';
+export * from './lineage';

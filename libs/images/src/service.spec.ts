@@ -100,6 +100,32 @@ describe('ImageService', () => {
     assert.deepEqual((await images.resolve(img.id)).names, []);
   });
 
+  it("removes an image's untagged build parents with it, closest first, keeping a parent another image builds on", async () => {
+    // base:1 <- step1 <- step2 <- built:1, and step1 <- other:1 (a second build from the same start)
+    const step1 = await makeImage(undefined, { 's1.txt': '1' }, base);
+    const step2 = await makeImage(undefined, { 's2.txt': '2' }, step1);
+    const built = await makeImage('built:1', { 'b.txt': 'b' }, step2);
+    const other = await makeImage('other:1', { 'o.txt': 'o' }, step1);
+    const kept = await images.remove('built:1', { prune: true, inUse: new Set() });
+    assert.deepEqual(kept.deleted, [built.id, step2.id], 'step1 stays: other:1 was built on it');
+    assert.deepEqual((await images.resolve(step1.id)).names, []);
+    const removed = await images.remove('other:1', { prune: true });
+    assert.deepEqual(removed.deleted, [other.id, step1.id]);
+    assert.ok(await images.resolve('base:1'), 'a tagged parent is never removed');
+    // without prune (rmi --no-prune), and a parent a container uses stays
+    const step3 = await makeImage(undefined, { 's3.txt': '3' }, base);
+    const step4 = await makeImage(undefined, { 's4.txt': '4' }, step3);
+    await makeImage('again:1', { 'a.txt': 'a' }, step4);
+    await makeImage('again:2', { 'a.txt': 'b' }, step4);
+    assert.equal((await images.remove('again:1')).deleted.length, 1);
+    assert.deepEqual(
+      (await images.remove('again:2', { prune: true, inUse: new Set([step4.id]) })).deleted.length,
+      1,
+      'step4 is in use: it and step3 stay',
+    );
+    assert.deepEqual((await images.resolve(step3.id)).names, []);
+  });
+
   it('counts shared layers in SHARED SIZE', async () => {
     const child = await makeImage('child:1', { 'c.txt': 'c' }, base);
     const summaries = await images.summaries();

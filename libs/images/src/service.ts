@@ -32,6 +32,7 @@ import {
 import { type LayerSource, SnapshotStore, chainIds } from '@paas/snapshots';
 import { AmbiguousImageError, ImageConflictError, ImageNotFoundError } from './errors';
 import { type RefEntry, RefStore } from './refs';
+import { isParentOf } from './lineage';
 
 /** One image as the store knows it, with every name that points at it. */
 export interface Image {
@@ -75,6 +76,11 @@ export interface RemoveOptions {
   readonly force?: boolean;
   /** Ids of images that containers use; such images are not deleted without force. */
   readonly inUse?: ReadonlySet<Digest>;
+  /**
+   * The untagged parents it was built on go with it, closest first, as long as no other image
+   * was built on them and no container uses them (Docker's rmi without --no-prune).
+   */
+  readonly prune?: boolean;
 }
 
 /**
@@ -222,7 +228,27 @@ export class ImageService {
       return { untagged, deleted: [] };
     }
     await this.refs.deleteManifest(image.manifestDigest);
-    return { untagged, deleted: [image.id] };
+    const deleted: Digest[] = [image.id];
+    if (options.prune) deleted.push(...(await this.removeParents(image, options.inUse)));
+    return { untagged, deleted };
+  }
+
+  /** The untagged parents of a removed image that nothing else builds on, closest first; their ids. */
+  private async removeParents(removed: Image, inUse?: ReadonlySet<Digest>): Promise<Digest[]> {
+    let left = await this.list();
+    const steps = (image: Image): number => image.config.history?.length ?? 0;
+    const parents = left
+      .filter((p) => p.names.length === 0 && isParentOf(p, removed) && !inUse?.has(p.id))
+      .sort((a, b) => steps(b) - steps(a));
+    const deleted: Digest[] = [];
+    for (const parent of parents) {
+      // another image built on it keeps it, and everything it was built on
+      if (left.some((other) => isParentOf(parent, other))) break;
+      await this.refs.deleteManifest(parent.manifestDigest);
+      deleted.push(parent.id);
+      left = left.filter((image) => image.id !== parent.id);
+    }
+    return deleted;
   }
 
   /** Stores a config and a manifest for layers already in the content store; names it if asked. */

@@ -28,7 +28,10 @@ function rmCommand(io: CliIo, name: string): Command {
     .description('Remove one or more images')
     .argument('<IMAGE...>')
     .option('-f, --force', 'Force removal of the image')
-    .action(async (refs: string[], opts: { force?: boolean }) => (await actions()).rmi(io, refs, opts));
+    .option('--no-prune', 'Do not delete untagged parents')
+    .action(async (refs: string[], opts: { force?: boolean; prune?: boolean }) =>
+      (await actions()).rmi(io, refs, opts),
+    );
 }
 
 function tagCommand(io: CliIo): Command {

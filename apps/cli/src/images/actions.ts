@@ -59,12 +59,13 @@ async function imagesAndUsers(io: CliIo): Promise<{ service: ImageService; inUse
   return { service: engine.images, inUse: await engine.imagesInUse() };
 }
 
-export async function rmi(io: CliIo, refs: string[], options: { force?: boolean }): Promise<void> {
+export async function rmi(io: CliIo, refs: string[], options: { force?: boolean; prune?: boolean }): Promise<void> {
   const { service, inUse } = await imagesAndUsers(io);
   let failed = 0;
   for (const ref of refs) {
     try {
-      const result = await service.remove(ref, { force: options.force ?? false, inUse });
+      // commander's --no-prune: prune is true unless it is given
+      const result = await service.remove(ref, { force: options.force ?? false, inUse, prune: options.prune ?? true });
       for (const name of result.untagged) io.out(`Untagged: ${familiar(name)}\n`);
       for (const id of result.deleted) io.out(`Deleted: ${id}\n`);
     } catch (err) {

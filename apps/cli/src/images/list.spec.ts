@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageSummary } from '@paas/images';
 import { type Digest, digestOf } from '@paas/oci';
-import { isIntermediate, renderImages } from './list';
+import { isIntermediate } from '@paas/images';
+import { renderImages } from './list';
 
 function image(name: string | undefined, layers: string[], steps: string[]): ImageSummary {
   const id = digestOf(`${name}:${layers.join()}:${steps.join()}`);

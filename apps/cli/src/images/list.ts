@@ -1,4 +1,4 @@
-import { type Image, type ImageSummary } from '@paas/images';
+import { type Image, type ImageSummary, isIntermediate } from '@paas/images';
 import { familiarName, parseNormalizedReference, parseReference } from '@paas/oci';
 import { humanAgo, humanSize, shortHex, table } from '../format';
 
@@ -15,25 +15,6 @@ function repoTags(image: Pick<Image, 'names'>): Array<{ repository: string; tag:
   return image.names.map((name) => {
     const ref = parseReference(name);
     return { repository: familiarName(ref), tag: ref.tag ?? '<none>' };
-  });
-}
-
-/**
- * An untagged image whose layers and history are where another image starts: a build
- * step's result, the parent of what was built on it. Docker hides these without `-a`.
- */
-export function isIntermediate(image: Image, all: readonly Image[]): boolean {
-  if (image.names.length > 0) return false;
-  const layers = image.config.rootfs.diff_ids;
-  const steps = (image.config.history ?? []).map((h) => h.created_by ?? '');
-  return all.some((other) => {
-    if (other.id === image.id) return false;
-    const otherSteps = (other.config.history ?? []).map((h) => h.created_by ?? '');
-    return (
-      otherSteps.length > steps.length &&
-      steps.every((s, i) => otherSteps[i] === s) &&
-      layers.every((l, i) => other.config.rootfs.diff_ids[i] === l)
-    );
   });
 }
 
