@@ -19,7 +19,7 @@
 import { type Backoff, backoffDelay, writeAppLog } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DrainSender, type SenderSettings, drainSender } from './drain-senders';
+import { type DrainSender, type SenderSettings, DeliveryError, drainSender, failureCategory } from './drain-senders';
 import {
   commitDelivery,
   initDrainState,
@@ -40,6 +40,8 @@ export interface DrainRecord {
 /** Which drains exist now (the drains table). */
 export interface DrainDirectory {
   drains(): Promise<DrainRecord[]>;
+  /** The registered nodes' addresses (the nodes table), which drains may not reach. */
+  nodeAddresses?(): Promise<string[]>;
 }
 
 export interface ForwarderLogger {
@@ -59,6 +61,9 @@ export interface ForwarderSettings {
   readonly sender: Omit<SenderSettings, 'drainToken'>;
 }
 
+/** How long a stop waits for a batch in flight to be delivered before it ends it. */
+const STOP_GRACE_MS = 1000;
+
 /** The source of the line a drain's missed lines are reported under, in the app's log. */
 export const DRAIN_LOG_SOURCE = 'drain';
 
@@ -69,13 +74,30 @@ export class DrainForwarder {
   private stopped = true;
   /** The last failure to read the drains, said once per run of them. */
   private failing: string | null = null;
+  /** The nodes' addresses as last read, for the senders' policy (checked at each connection). */
+  private nodes: readonly string[] = [];
+  private readonly senderSettings: Omit<SenderSettings, 'drainToken'>;
+  private syncCount = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly directory: DrainDirectory,
     private readonly settings: ForwarderSettings,
     private readonly logger: ForwarderLogger,
-  ) {}
+  ) {
+    const policy = { ...settings.sender.policy, nodeAddresses: () => this.nodes };
+    this.senderSettings = { ...settings.sender, policy };
+  }
+
+  /** How many times the drains were read while running (for tests: an observable, not a sleep). */
+  get syncs(): number {
+    return this.syncCount;
+  }
+
+  /** How many drains have a worker now. */
+  get workerCount(): number {
+    return this.workers.size;
+  }
 
   /** Starts a worker per drain now, and follows the drains every `syncMs`. */
   start(): void {
@@ -103,6 +125,7 @@ export class DrainForwarder {
       let drains: DrainRecord[];
       try {
         drains = await this.directory.drains();
+        this.nodes = (await this.directory.nodeAddresses?.()) ?? [];
         this.failing = null;
       } catch (err) {
         const message = (err as Error).message;
@@ -121,8 +144,9 @@ export class DrainForwarder {
       }
       for (const drain of drains) {
         if (this.workers.has(drain.id)) continue;
-        this.workers.set(drain.id, new DrainWorker(drain, this.redis, this.settings, this.logger));
+        this.workers.set(drain.id, new DrainWorker(drain, this.redis, this.settings, this.senderSettings, this.logger));
       }
+      this.syncCount += 1;
     });
     return this.syncing;
   }
@@ -139,12 +163,13 @@ class DrainWorker {
     readonly drain: DrainRecord,
     private readonly redis: Redis,
     private readonly settings: ForwarderSettings,
+    senderSettings: Omit<SenderSettings, 'drainToken'>,
     private readonly logger: ForwarderLogger,
   ) {
     this.name = maskDrainUrl(drain.url);
     let sender: DrainSender | null = null;
     try {
-      sender = drainSender(parseDrainUrl(drain.url), { ...settings.sender, drainToken: `d.${drain.id}` });
+      sender = drainSender(parseDrainUrl(drain.url), { ...senderSettings, drainToken: `d.${drain.id}` });
     } catch (err) {
       // stored before a rule changed: listed as failing, never sent to
       this.logger.warn(`drain ${this.name} of app ${drain.appId}: ${(err as Error).message}`);
@@ -154,14 +179,18 @@ class DrainWorker {
   }
 
   /**
-   * Stops after the batch in flight, if any, is delivered or fails (within the sender's
-   * timeout): a graceful hand-over moves the cursor past what was sent, so the next leader
-   * repeats nothing.
+   * Stops the loop, gives the batch in flight, if any, a moment (STOP_GRACE_MS) to be delivered
+   * so a hand-over to the next leader repeats nothing, then ends it: a receiver that never
+   * finishes answering holds neither the leader's sync nor a shutdown. A batch ended so is sent
+   * again from the same cursor (a receiver may see it twice).
    */
   async stop(): Promise<void> {
     this.abort.abort();
-    await this.done;
+    const grace = new AbortController();
+    await Promise.race([this.done, sleep(STOP_GRACE_MS, undefined, { signal: grace.signal }).catch(() => undefined)]);
+    grace.abort();
     this.sender?.close();
+    await this.done;
   }
 
   private get stopping(): boolean {
@@ -179,17 +208,29 @@ class DrainWorker {
         if (!started) await initDrainState(this.redis, id, appId);
         started = true;
         const state = await readDrainState(this.redis, id);
-        if (!state) return; // removed meanwhile
+        if (!state) {
+          // the key is gone (Redis restarted without its data, or the drain is being removed:
+          // then the sync that stops this worker removes the key again): start afresh at the
+          // log's end rather than stop for good
+          this.logger.warn(`drain ${this.name} of app ${appId}: its state was lost; delivering from the log's end`);
+          await initDrainState(this.redis, id, appId);
+          await this.pause(wait);
+          continue;
+        }
         const batch = await readDrainBatch(this.redis, appId, state.cursor, state.seq, this.settings.batchLines);
         if (batch.entries.length > 0) {
           try {
-            if (!this.sender) throw new Error(`drain URL ${this.name} is no longer allowed`);
+            if (!this.sender)
+              throw new DeliveryError(`drain URL ${this.name} is no longer allowed`, 'URL no longer allowed');
             await this.sender.send(batch.entries);
           } catch (err) {
+            // ended by stop(): not the drain's failure; the cursor holds for the next leader
+            if (this.stopping) return;
             failures += 1;
             const message = (err as Error).message;
             if (failures === 1) this.logger.warn(`drain ${this.name} of app ${appId} fails: ${message}`);
-            await recordFailure(this.redis, id, state.cursor, message, batch.dropped, new Date());
+            // users see a category: a raw message could name addresses inside the platform
+            await recordFailure(this.redis, id, state.cursor, failureCategory(err), batch.dropped, new Date());
             wait = backoffDelay(failures, this.settings.backoff);
             await this.pause(wait);
             continue;

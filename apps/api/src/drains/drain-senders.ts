@@ -9,6 +9,9 @@
  *   are written. Syslog has no acknowledgement (RFC 6587): lines written just as the receiver
  *   goes away can be lost with the connection, as with any syslog forwarder.
  *
+ * An exchange has one deadline (`timeoutMs`) as a whole, and `close` ends one in flight: a
+ * receiver that answers slowly, or never stops answering, holds its drain no longer than that.
+ *
  * Every connection resolves its host through drainLookup and checks literal addresses first:
  * nothing is sent to an address drains may not reach (drain-url.ts). TLS verifies the receiver's
  * certificate against Node's roots, plus the operator's CA file (PAAS_DRAINS_CA_FILE) if given.
@@ -53,6 +56,50 @@ function checkLiteral(target: DrainTarget, policy: DrainTargetPolicy): void {
   if (why) throw new RefusedTargetError(`drain host ${target.host} may not be reached: ${why}`);
 }
 
+/** How much of a receiver's answer is read (and dropped): a drain has nothing to learn from it. */
+const ANSWER_MAX = 64 * 1024;
+
+/**
+ * A delivery that failed, with `category`: what the drain's `lastError` says, coarse on
+ * purpose, so a tenant learns nothing of what answered (the message, for the api's log, may
+ * say more).
+ */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly category: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The drain's `lastError` for a failed delivery: a category, never a raw message naming addresses. */
+export function failureCategory(err: unknown): string {
+  if (err instanceof DeliveryError) return err.category;
+  if (err instanceof RefusedTargetError) return 'the host has no address drains may reach';
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'connection reset';
+    case 'ETIMEDOUT':
+      return 'timed out';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NODATA':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return 'TLS error: certificate not trusted';
+  if (/TLS|SSL/.test(code)) return 'TLS error';
+  return 'delivery failed';
+}
+
 class HttpDrainSender implements DrainSender {
   /** Ends a request still in flight when the sender is closed. */
   private readonly closing = new AbortController();
@@ -64,15 +111,34 @@ class HttpDrainSender implements DrainSender {
 
   async send(entries: readonly LogEntry[]): Promise<void> {
     checkLiteral(this.target, this.settings.policy);
+    if (this.closing.signal.aborted) throw new DeliveryError('the drain is stopped', 'stopped');
     const body = logplexBody(entries);
     const [first, last] = [entries[0]?.id ?? '', entries.at(-1)?.id ?? ''];
     const request = this.target.scheme === 'https' ? httpsRequest : httpRequest;
+    const { timeoutMs } = this.settings;
+    const stopped = this.closing.signal;
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        stopped.removeEventListener('abort', onStop);
+        if (!err) return resolve();
+        req.destroy();
+        reject(err);
+      };
+      const onStop = (): void => settle(new DeliveryError('the drain is stopped', 'stopped'));
+      // the whole exchange, not a quiet spell: a receiver trickling its answer a byte at a time
+      // would hold the drain (and a stop waiting for it) for ever
+      const deadline = setTimeout(
+        () => settle(new DeliveryError(`no complete answer within ${timeoutMs} ms`, 'timed out')),
+        timeoutMs,
+      );
       const req = request(
         new URL(this.target.url),
         {
           method: 'POST',
-          signal: this.closing.signal,
           lookup: drainLookup(this.settings.policy),
           ...(this.target.tls ? { ca: trusted(this.settings) } : {}),
           headers: {
@@ -87,19 +153,29 @@ class HttpDrainSender implements DrainSender {
           },
         },
         (res) => {
-          res.resume();
-          res.on('error', reject);
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve();
-            else reject(new Error(`the receiver answered HTTP ${status}`));
+          const status = res.statusCode ?? 0;
+          const answered = (): void =>
+            status >= 200 && status < 300
+              ? settle()
+              : settle(new DeliveryError(`the receiver answered HTTP ${status}`, `HTTP ${status}`));
+          let read = 0;
+          res.on('data', (chunk: Buffer) => {
+            read += chunk.length;
+            // a receiver that talks on and on: its status stands, the rest is not read
+            if (read > ANSWER_MAX) {
+              answered();
+              req.destroy();
+            }
           });
+          res.on('end', answered);
+          res.on('error', settle);
+          res.on('close', () =>
+            settle(new DeliveryError('the receiver closed the connection mid-answer', 'connection reset')),
+          );
         },
       );
-      req.setTimeout(this.settings.timeoutMs, () =>
-        req.destroy(new Error(`no answer within ${this.settings.timeoutMs} ms`)),
-      );
-      req.on('error', reject);
+      stopped.addEventListener('abort', onStop);
+      req.on('error', settle);
       req.end(body);
     });
   }
@@ -111,6 +187,7 @@ class HttpDrainSender implements DrainSender {
 
 class SyslogDrainSender implements DrainSender {
   private socket: Socket | TLSSocket | undefined;
+  private closed = false;
 
   constructor(
     private readonly target: DrainTarget,
@@ -122,7 +199,7 @@ class SyslogDrainSender implements DrainSender {
     const data = syslogFrames(entries);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const err = new Error(`the receiver took no data for ${this.settings.timeoutMs} ms`);
+        const err = new DeliveryError(`the receiver took no data for ${this.settings.timeoutMs} ms`, 'timed out');
         this.drop(socket, err);
         reject(err);
       }, this.settings.timeoutMs);
@@ -138,6 +215,7 @@ class SyslogDrainSender implements DrainSender {
 
   /** The open connection, or a new one once it is up (TLS: verified). */
   private connected(): Promise<Socket | TLSSocket> {
+    if (this.closed) return Promise.reject(new DeliveryError('the drain is stopped', 'stopped'));
     const open = this.socket;
     if (open && !open.destroyed && open.writable) return Promise.resolve(open);
     checkLiteral(this.target, this.settings.policy);
@@ -149,7 +227,7 @@ class SyslogDrainSender implements DrainSender {
         : netConnect({ host, port, lookup });
       this.socket = socket;
       const timer = setTimeout(() => {
-        const err = new Error(`cannot connect within ${this.settings.timeoutMs} ms`);
+        const err = new DeliveryError(`cannot connect within ${this.settings.timeoutMs} ms`, 'timed out');
         this.drop(socket, err);
         reject(err);
       }, this.settings.timeoutMs);
@@ -164,7 +242,12 @@ class SyslogDrainSender implements DrainSender {
       });
       // the receiver hung up (or went away): the next batch connects again
       socket.on('end', () => this.drop(socket));
-      socket.on('close', () => this.drop(socket));
+      socket.on('close', () => {
+        // closed while connecting (the sender closed): no answer will come; once up, a no-op
+        clearTimeout(timer);
+        reject(new DeliveryError('the connection closed before it was up', 'connection reset'));
+        this.drop(socket);
+      });
       socket.resume(); // receivers say nothing; whatever they do is read and dropped
     });
   }
@@ -175,6 +258,7 @@ class SyslogDrainSender implements DrainSender {
   }
 
   close(): void {
+    this.closed = true;
     if (this.socket) this.drop(this.socket);
   }
 }

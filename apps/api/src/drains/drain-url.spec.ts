@@ -1,18 +1,26 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress, lookup as dnsLookup } from 'node:dns';
 import { describe, it } from 'node:test';
-import { DrainUrlError, drainLookup, maskDrainUrl, parseDrainUrl, refusedTarget } from './drain-url';
+import {
+  type DrainTargetPolicy,
+  DrainUrlError,
+  drainLookup,
+  maskDrainUrl,
+  parseDrainUrl,
+  refusedTarget,
+} from './drain-url';
 
 const ZONE: Record<string, LookupAddress[]> = {
   'rebind.example': [{ address: '127.0.0.1', family: 4 }],
   'meta.example': [{ address: '169.254.169.254', family: 4 }],
+  'pod.example': [{ address: '10.88.0.7', family: 4 }],
   'mixed.example': [
     { address: '10.9.0.1', family: 4 },
     { address: '203.0.113.9', family: 4 },
   ],
 };
 
-const STRICT = { allowPrivate: false, protectedCidrs: ['10.9.0.0/16', '192.0.2.7/32'] };
+const STRICT = { allowPrivate: false, protectedCidrs: ['10.9.0.0/16', '192.0.2.7/32'], bridgeCidrs: ['10.88.0.0/16'] };
 
 describe('drain URLs', () => {
   it("takes Heroku's forms, normalised, with default ports for http(s)", () => {
@@ -102,11 +110,28 @@ describe('drain URLs', () => {
     assert.equal(refusedTarget('127.0.0.1', { ...STRICT, allowPrivate: true }), null);
   });
 
+  it("refuses the containers' bridge (PAAS_SUBNET) even with private targets allowed, and the nodes unless allowed", () => {
+    const nodes = {
+      ...STRICT,
+      nodeAddresses: () => ['203.0.113.20', '198.51.100.4:7100', 'Node-3.internal', '[2001:db8::5]:7100'],
+    };
+    for (const host of ['10.88.0.1', '10.88.255.254', '::ffff:10.88.0.9']) {
+      assert.match(refusedTarget(host, STRICT) ?? '', /containers' network \(PAAS_SUBNET\)/, host);
+      assert.match(refusedTarget(host, { ...STRICT, allowPrivate: true }) ?? '', /PAAS_SUBNET/, host);
+    }
+    assert.equal(refusedTarget('10.89.0.1', STRICT), null);
+    for (const host of ['203.0.113.20', '198.51.100.4', 'NODE-3.internal', '::ffff:203.0.113.20', '[2001:db8::5]']) {
+      assert.match(refusedTarget(host, nodes) ?? '', /one of the platform's nodes/, host);
+      assert.equal(refusedTarget(host, { ...nodes, allowPrivate: true }), null, host);
+    }
+    assert.equal(refusedTarget('203.0.113.21', nodes), null);
+  });
+
   it('refuses at connection time a name that resolves to a refused address (DNS rebinding)', async () => {
     // a resolver that answers as a hostile name server would: loopback for one name, a mix for another
     const resolver = ((host: string, _options: object, callback: (e: Error | null, a: LookupAddress[]) => void) =>
       callback(null, ZONE[host] ?? [])) as unknown as typeof dnsLookup;
-    const lookup = (host: string, options: object, policy = STRICT) =>
+    const lookup = (host: string, options: object, policy: DrainTargetPolicy = STRICT) =>
       new Promise<unknown>((resolve, reject) =>
         drainLookup(policy, resolver)(host, options, (err, address) => (err ? reject(err) : resolve(address))),
       );
@@ -115,6 +140,11 @@ describe('drain URLs', () => {
       /drain host rebind\.example may not be reached: 127\.0\.0\.1 is a loopback/,
     );
     await assert.rejects(lookup('meta.example', { all: true }), /169\.254\.169\.254/);
+    await assert.rejects(lookup('pod.example', {}, { ...STRICT, allowPrivate: true }), /PAAS_SUBNET/);
+    await assert.rejects(
+      lookup('mixed.example', {}, { ...STRICT, protectedCidrs: ['10.9.0.0/16'], nodeAddresses: () => ['203.0.113.9'] }),
+      /may not be reached/,
+    );
     assert.equal(await lookup('mixed.example', {}), '203.0.113.9', 'the refused address is skipped');
     assert.deepEqual(await lookup('mixed.example', { all: true }), [{ address: '203.0.113.9', family: 4 }]);
     assert.equal(await lookup('rebind.example', {}, { ...STRICT, allowPrivate: true }), '127.0.0.1');

@@ -5,8 +5,10 @@
  * make the control plane talk to itself for a tenant. So a drain never reaches loopback,
  * 0.0.0.0/8, link-local, multicast or reserved addresses, the control plane's own addresses
  * (PAAS_PROTECTED_CIDRS and the database, Redis and registry the api knows) nor this machine's
- * interfaces, unless the operator allows private targets (PAAS_DRAINS_ALLOW_PRIVATE: tests and
- * single-machine setups whose receiver runs on the host).
+ * interfaces, nor the registered nodes (their agents, routers and add-on ports), unless the
+ * operator allows private targets (PAAS_DRAINS_ALLOW_PRIVATE: tests and single-machine setups
+ * whose receiver runs on the host). The containers' bridge (PAAS_SUBNET), where other tenants'
+ * instances and add-ons answer, is refused whatever that says.
  *
  * Checked twice: a literal address when the drain is added (a 400 naming `url`), and every
  * address a host name resolves to when a connection is made (`drainLookup`), so a name that
@@ -110,6 +112,16 @@ export interface DrainTargetPolicy {
   readonly allowPrivate: boolean;
   /** IPv4 addresses or CIDRs of the control plane (PAAS_PROTECTED_CIDRS and what the api knows). */
   readonly protectedCidrs: readonly string[];
+  /**
+   * The containers' bridge (PAAS_SUBNET): other tenants' instances and add-ons. Refused even
+   * with `allowPrivate`, which is for receivers on the host, never for containers.
+   */
+  readonly bridgeCidrs: readonly string[];
+  /**
+   * The registered nodes' addresses (`address`, `serviceAddress`: their agents, routers and
+   * add-on ports), as known now; refused but with `allowPrivate`.
+   */
+  readonly nodeAddresses?: () => readonly string[];
 }
 
 const ALWAYS_REFUSED = new BlockList();
@@ -142,31 +154,45 @@ function mappedIPv4(ip: string): string | undefined {
  * subdomains count as loopback whatever they resolve to.
  */
 export function refusedTarget(hostOrIp: string, policy: DrainTargetPolicy): string | null {
-  if (policy.allowPrivate) return null;
   const host = hostOrIp.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is this machine (loopback)`;
   const family = isIP(host);
-  if (family === 0) return null; // a name: its addresses are checked when connecting (drainLookup)
   const ip = (family === 6 && mappedIPv4(host)) || host;
   const type = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
+  if (type === 'ipv4' && family !== 0 && cidrList(policy.bridgeCidrs).check(ip, 'ipv4'))
+    return `${host} is on the containers' network (PAAS_SUBNET)`;
+  if (policy.allowPrivate) return null;
+  if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is this machine (loopback)`;
+  // a node registered by name is refused by that name; its addresses, as any name's, when connecting
+  if ((policy.nodeAddresses?.() ?? []).some((a) => nodeHost(a) === ip))
+    return `${host} is an address of one of the platform's nodes`;
+  if (family === 0) return null; // a name: its addresses are checked when connecting (drainLookup)
   if (ALWAYS_REFUSED.check(ip, type)) return `${host} is a loopback, link-local, multicast or reserved address`;
-  if (type === 'ipv4' && protectedList(policy.protectedCidrs).check(ip, 'ipv4'))
+  if (type === 'ipv4' && cidrList(policy.protectedCidrs).check(ip, 'ipv4'))
     return `${host} is an address of the platform's control plane (PAAS_PROTECTED_CIDRS)`;
   if (ownAddresses().has(ip)) return `${host} is an address of the platform's own machine`;
   return null;
 }
 
-const protectedLists = new WeakMap<readonly string[], BlockList>();
+/** A node's address as registered (`10.0.0.2`, `node-1.internal`, maybe with `:port`), its host part, lower-case. */
+function nodeHost(address: string): string {
+  const text = address.trim().toLowerCase();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
+  if (bracketed) return bracketed[1] as string;
+  // one colon: `host:port`; more: a bare IPv6 address
+  return text.split(':').length === 2 ? (text.split(':')[0] as string) : text;
+}
 
-function protectedList(cidrs: readonly string[]): BlockList {
-  let list = protectedLists.get(cidrs);
+const cidrLists = new WeakMap<readonly string[], BlockList>();
+
+function cidrList(cidrs: readonly string[]): BlockList {
+  let list = cidrLists.get(cidrs);
   if (!list) {
     list = new BlockList();
     for (const cidr of cidrs) {
       const [net, prefix] = cidr.split('/');
       if (net && isIP(net) === 4) list.addSubnet(net, prefix === undefined ? 32 : Number(prefix), 'ipv4');
     }
-    protectedLists.set(cidrs, list);
+    cidrLists.set(cidrs, list);
   }
   return list;
 }

@@ -11,7 +11,7 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import { DrainForwarder, type ForwarderSettings } from './drain-forwarder';
-import { drainTargetPolicy } from './drains.service';
+import { drainTargetPolicy, registeredNodeAddresses } from './drains.service';
 
 /** The forwarder's settings from the api's (drains.config.ts); the rest are fixed here. */
 export function forwarderSettings(config: ApiConfig): ForwarderSettings {
@@ -40,8 +40,14 @@ export class DrainsForwarderService implements OnApplicationBootstrap, OnApplica
   ) {
     const directory = {
       drains: () => dataSource.manager.find(Drain, { select: { id: true, appId: true, url: true } }),
+      nodeAddresses: () => registeredNodeAddresses(dataSource),
     };
     this.forwarder = new DrainForwarder(redis, directory, forwarderSettings(config), this.logger);
+  }
+
+  /** How many times this api read the drains to forward them, and how many it feeds now (for tests). */
+  get progress(): { syncs: number; workers: number } {
+    return { syncs: this.forwarder.syncs, workers: this.forwarder.workerCount };
   }
 
   /** Whether this api forwards drains now (it leads the scheduler). */

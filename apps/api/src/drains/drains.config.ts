@@ -6,9 +6,10 @@ import { ConfigError, type Env, caFileSetting } from '@paas/config';
  */
 export interface DrainSettings {
   /**
-   * `PAAS_DRAINS_ALLOW_PRIVATE` (0): 1 lets drains reach loopback, link-local and the control
-   * plane's own addresses, which are refused otherwise (drains/drain-url.ts). For tests and
-   * a single machine whose log receiver runs on the host, never with untrusted tenants.
+   * `PAAS_DRAINS_ALLOW_PRIVATE` (0): 1 lets drains reach loopback, link-local, the control
+   * plane's own addresses and the nodes', which are refused otherwise (drains/drain-url.ts);
+   * never the containers' bridge (PAAS_SUBNET). For tests and a single machine whose log
+   * receiver runs on the host, never with untrusted tenants.
    */
   readonly allowPrivate: boolean;
   /** `PAAS_DRAINS_CA_FILE`: a CA (PEM) TLS drains trust besides Node's roots (a private PKI, tests). */

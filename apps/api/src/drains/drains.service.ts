@@ -5,7 +5,7 @@
  * when and why, lines delivered and dropped.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { App, Drain, databaseKind, isUniqueViolation, transaction } from '@paas/platform';
+import { App, Drain, Node, databaseKind, isUniqueViolation, transaction } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -18,9 +18,23 @@ import type { DrainView } from './drains.dto';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Who drains may not reach, from the api's settings: PAAS_PROTECTED_CIDRS and the control plane it knows. */
+/**
+ * Who drains may not reach, from the api's settings: PAAS_PROTECTED_CIDRS and the control plane
+ * it knows, and the containers' bridge (PAAS_SUBNET). The nodes' addresses come from the
+ * database: `registeredNodeAddresses`.
+ */
 export function drainTargetPolicy(config: ApiConfig): DrainTargetPolicy {
-  return { allowPrivate: config.drains.allowPrivate, protectedCidrs: config.engine.bridge.protectedCidrs ?? [] };
+  return {
+    allowPrivate: config.drains.allowPrivate,
+    protectedCidrs: config.engine.bridge.protectedCidrs ?? [],
+    bridgeCidrs: [config.engine.bridge.subnet.cidr],
+  };
+}
+
+/** The registered nodes' addresses and service addresses (the nodes table), now. */
+export async function registeredNodeAddresses(dataSource: DataSource): Promise<string[]> {
+  const nodes = await dataSource.manager.find(Node, { select: { id: true, address: true, serviceAddress: true } });
+  return nodes.flatMap((n) => [n.address, n.serviceAddress ?? '']).filter(Boolean);
 }
 
 @Injectable()
@@ -45,9 +59,10 @@ export class DrainsService {
   /** Adds a drain: it gets the app's lines from now on. */
   async add(app: App, text: string): Promise<DrainView> {
     let url: string;
+    const nodes = await registeredNodeAddresses(this.dataSource);
     try {
       const target = parseDrainUrl(text.trim());
-      const refused = refusedTarget(target.host, this.policy);
+      const refused = refusedTarget(target.host, { ...this.policy, nodeAddresses: () => nodes });
       if (refused) throw new DrainUrlError(`url '${maskDrainUrl(target.url)}' may not be a drain: ${refused}`);
       url = target.url;
     } catch (err) {

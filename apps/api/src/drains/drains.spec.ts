@@ -1,11 +1,10 @@
-import { Drain, issueToken, writeAppLog } from '@paas/platform';
+import { Drain, Node, issueToken, writeAppLog } from '@paas/platform';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS } from '../core/tokens';
-import { appNamed, createApp } from '../testing/fixtures';
+import { appNamed, createApp, insertNode } from '../testing/fixtures';
 import { type TestApi, type TestReplica, startTestApi, startTestReplica } from '../testing/harness';
 import { waitFor } from '../testing/wait';
 import { DrainsForwarderService } from './drains-forwarder.service';
@@ -50,6 +49,12 @@ for (const kind of TEST_DATABASES) {
     });
 
     it('answers 400 naming url for a malformed URL or a refused target, and stores nothing', async () => {
+      const node = await insertNode(api, 'drained-node');
+      await api.dataSource.manager.update(
+        Node,
+        { id: node.id },
+        { address: '203.0.113.50', serviceAddress: '198.51.100.50' },
+      );
       for (const url of [
         '',
         'logs.example.com:514',
@@ -63,6 +68,12 @@ for (const kind of TEST_DATABASES) {
         'syslog://0.0.0.0:514',
         'syslog://10.9.1.2:514',
         'http://[::ffff:127.0.0.1]:7000/',
+        // the containers' bridge (PAAS_SUBNET's default): other tenants' instances and add-ons
+        'syslog://10.88.0.5:514',
+        'http://10.88.0.1:20000/',
+        // a registered node (below), by its address or its service address
+        'syslog://203.0.113.50:514',
+        'https://198.51.100.50:20001/',
       ]) {
         const res = await api.request('POST', path, { body: { url } });
         assert.equal(res.status, 400, `${url}: ${res.text}`);
@@ -72,6 +83,7 @@ for (const kind of TEST_DATABASES) {
         assert.equal((await api.request('POST', path, { body })).status, 400, JSON.stringify(body));
       }
       assert.equal(await api.dataSource.manager.count(Drain), 2);
+      await api.dataSource.manager.delete(Node, { id: node.id });
     });
 
     it('answers 409 for a drain the app has, 422 past the limit per app', async () => {
@@ -167,10 +179,18 @@ describe('drains forwarded by the leader only, two apis on postgres', () => {
     };
     await write(1, 1);
     await waitFor(() => receiver.lines().length === 1, 'the leader to take the new drain', 15_000);
-    // every api has read the drains again by now (every 2 s): one forwarding on the follower
-    // would have its worker; and a slow receiver makes a second worker read lines the first
-    // has not moved the cursor past yet
-    await sleep(2500);
+    // two more reads of the drains by the leader: a follower forwarding too, on the same
+    // period, would have read them and fed the drain by now; it has not read them at all
+    const leaderForwarder = leader.api.app.get(DrainsForwarderService);
+    const { syncs } = leaderForwarder.progress;
+    await waitFor(
+      () => leaderForwarder.progress.syncs >= syncs + 2,
+      'the leader to read the drains twice more',
+      15_000,
+    );
+    assert.equal(leaderForwarder.progress.workers, 1);
+    assert.deepEqual(follower.api.app.get(DrainsForwarderService).progress, { syncs: 0, workers: 0 });
+    // and a slow receiver makes a second worker read lines the first has not moved the cursor past yet
     receiver.delayMs = 150;
     await write(2, 30);
     await waitFor(() => receiver.lines().length >= 30, 'the receiver to get 30 lines', 15_000);

@@ -29,6 +29,11 @@ export class HttpReceiver {
   status = 200;
   /** How long it takes to answer: a slow receiver, whose batches a second sender would overlap. */
   delayMs = 0;
+  /**
+   * When set, a hostile receiver: it answers 200 at once, then its body a byte every
+   * `trickleMs`, never ending (and keeps nothing); 0: answers whole.
+   */
+  trickleMs = 0;
   readonly posts: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
   attempts = 0;
   private readonly server: HttpServer = createHttpServer((req, res) => {
@@ -36,6 +41,12 @@ export class HttpReceiver {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       this.attempts += 1;
+      if (this.trickleMs > 0) {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write('.'), this.trickleMs);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       // the answer is decided with the batch: taken and 200, or refused
       const status = this.status;
       if (status === 200) this.posts.push({ headers: req.headers, body: Buffer.concat(chunks) });
