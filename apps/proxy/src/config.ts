@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import {
   ConfigError,
   type Env,
+  addressOrOff,
   type ListenAddress,
   type Paths,
   domain,
@@ -81,21 +82,6 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'on', 'true', 'yes'].includes(value)) return true;
   if (['0', 'off', 'false', 'no'].includes(value)) return false;
   throw new ConfigError(name, env[name] ?? '', 'expected on or off');
-}
-
-/** An address setting that may be `off`; `fallback` when unset. */
-function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
-  const value = env[name] || fallback;
-  if (value === 'off') return null;
-  try {
-    // The same syntax as every other address; errors are re-labelled with this variable's name.
-    return listenAddress({ PAAS_ROUTER_ADDR: value }, 'PAAS_ROUTER_ADDR');
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
-    }
-    throw err;
-  }
 }
 
 function tlsConfig(env: Env, listen: ListenAddress, root: string): ProxyTlsConfig | null {

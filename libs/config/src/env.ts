@@ -68,7 +68,25 @@ export function absoluteDirectory(name: string, value: string): string {
  * port, which tests use to run side by side.
  */
 export function listenAddress(env: Env, name: SettingName): ListenAddress {
-  const value = raw(env, name);
+  return parseAddress(name, raw(env, name));
+}
+
+/**
+ * An address setting that may be `off` (null): `fallback` when unset. Listeners that only some
+ * operators want (metrics, an admin address) are set so.
+ */
+export function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
+  const value = env[name] || fallback;
+  if (value === 'off') return null;
+  try {
+    return parseAddress(name, value);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
+    throw err;
+  }
+}
+
+function parseAddress(name: string, value: string): ListenAddress {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
   if (!match) throw new ConfigError(name, value, 'expected HOST:PORT, [IPV6]:PORT or :PORT');
   const port = Number(match[3]);
