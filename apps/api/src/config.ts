@@ -1,4 +1,5 @@
 import {
+  addressOrOff,
   ConfigError,
   type Env,
   type ListenAddress,
@@ -99,6 +100,12 @@ export interface ApiConfig {
   readonly acme: AcmeSettings;
   /** The host ports add-ons are published on, one each (PAAS_ADDON_PORTS; the nodes' bridges close the range). */
   readonly addonPorts: PortRange;
+  /**
+   * PAAS_API_METRICS_ADDR: a listener of its own serving `GET /metrics` without a token, for
+   * an operator's Prometheus on a trusted network (default off: `/metrics` on the api's own
+   * address then needs an admin token).
+   */
+  readonly metricsListen: ListenAddress | null;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -147,6 +154,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     certsTrusted: certsTrusted(env),
     acme: acmeSettings(env),
     addonPorts: addonPortsFromEnv(env),
+    metricsListen: addressOrOff(env, 'PAAS_API_METRICS_ADDR', 'off'),
   };
 }
 
