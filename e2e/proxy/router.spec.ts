@@ -16,7 +16,7 @@ import {
   removeAppRoutes,
   setAppRoutes,
 } from '@paas/platform/routes';
-import type { LocalRedis } from '@paas/platform/testing';
+import { type LocalRedis, sampleValue } from '@paas/platform/testing';
 import {
   type Backend,
   RouterProcess,
@@ -304,6 +304,42 @@ describe('router e2e', () => {
       ),
     );
     assert.ok(published.apps['counted']);
+  });
+
+  it('answers the same sums in Prometheus text at the admin address, and nowhere public', async () => {
+    const b = await backend('p1');
+    await setAppRoutes(writer, 'scraped', [], backends(b));
+    await routed('scraped.localhost');
+    for (let i = 0; i < 20; i++) await send(router.port, { host: 'scraped.localhost' });
+    await send(router.port, { host: 'nosuch.localhost' });
+    const app = { app: 'scraped' };
+    const { families, contentType } = await waitFor('the workers to report the requests', async () => {
+      const scraped = await router.prometheus();
+      const count = sampleValue(scraped.families, 'paas_router_request_duration_seconds_count', app) ?? 0;
+      return count >= 20 && sampleValue(scraped.families, 'paas_router_inflight', app) === 0 ? scraped : null;
+    });
+    assert.equal(contentType, 'text/plain; version=0.0.4; charset=utf-8');
+    assert.equal(families.get('paas_router_requests_total')?.type, 'counter');
+    // routed() sent a few of its own before the 20
+    const answered = sampleValue(families, 'paas_router_requests_total', { ...app, code_class: '2xx' }) ?? 0;
+    assert.ok(answered >= 20, `${answered} requests`);
+    assert.equal(sampleValue(families, 'paas_router_requests_total', { ...app, code_class: '5xx' }), 0);
+    // summed across both workers: every request is in a bucket, the +Inf one counts them all
+    assert.equal(families.get('paas_router_request_duration_seconds')?.type, 'histogram');
+    assert.equal(
+      sampleValue(families, 'paas_router_request_duration_seconds_bucket', { ...app, le: '+Inf' }),
+      answered,
+    );
+    assert.ok((sampleValue(families, 'paas_router_request_duration_seconds_sum', app) ?? 0) > 0);
+    assert.ok((sampleValue(families, 'paas_router_response_bytes_total', app) ?? 0) > 0);
+    assert.equal(sampleValue(families, 'paas_router_backends', app), 1);
+    assert.ok((sampleValue(families, 'paas_router_unrouted_total') ?? 0) >= 1);
+    assert.ok((sampleValue(families, 'paas_router_route_table_version') ?? 0) >= 1);
+    assert.equal(sampleValue(families, 'paas_router_workers'), 2);
+    // the public listener routes /metrics like any other path: to an app, or 404
+    const outside = await send(router.port, { host: 'localhost', path: '/metrics' });
+    assert.equal(outside.status, 404);
+    assert.doesNotMatch(outside.body, /paas_router/);
   });
 
   it('runs its workers as processes and replaces one that dies', async () => {

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { type LocalRedis, startLocalRedis } from '@paas/platform/testing';
+import { type LocalRedis, type ParsedFamily, parsePrometheus, startLocalRedis } from '@paas/platform/testing';
 
 export const WORKSPACE = resolve(__dirname, '..', '..');
 const BUNDLE = join(WORKSPACE, 'dist', 'apps', 'proxy', 'main.js');
@@ -171,6 +171,13 @@ export class RouterProcess {
     const answer = await send(Number(new URL(this.admin).port), { host: '127.0.0.1', path: '/_paas/metrics' });
     if (answer.status !== 200) throw new Error(`GET /_paas/metrics: ${answer.status} ${answer.body}`);
     return JSON.parse(answer.body) as MetricsDocument;
+  }
+
+  /** The admin address's `GET /metrics`: Prometheus text, read strictly (a format error throws). */
+  async prometheus(): Promise<{ families: Map<string, ParsedFamily>; contentType: string }> {
+    const answer = await send(Number(new URL(this.admin).port), { host: '127.0.0.1', path: '/metrics' });
+    if (answer.status !== 200) throw new Error(`GET /metrics: ${answer.status} ${answer.body}`);
+    return { families: parsePrometheus(answer.body), contentType: String(answer.headers['content-type']) };
   }
 
   /** The admin address's status: the table version of the primary and of each worker. */

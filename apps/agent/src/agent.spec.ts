@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { DesiredInstance } from '@paas/platform';
+import { parsePrometheus, sampleValue } from '@paas/platform/testing';
 import { Agent, REFUSED_RETRY_MS } from './agent';
 import { loadAgentConfig } from './config';
 import {
@@ -154,6 +155,31 @@ describe('agent', () => {
     assert.equal(n.api.last(d.id)?.state, 'up');
     assert.equal(n.api.last(d.id)?.containerId, 'c2');
     assert.equal(n.marks.marks.has('c1'), false);
+  });
+
+  it('counts for Prometheus what it started, what failed to start or its check, and failed heartbeats', async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    n.api.desired = [d];
+    n.checker.failure = 'TCP connect to port 5000 failed 3 times: connection refused';
+    const agent = await agentOn(t, n);
+    const value = async (name: string, labels: Record<string, string> = {}) =>
+      sampleValue(parsePrometheus(await agent.metrics.registry.metrics()), name, labels);
+    assert.equal(await value('paas_agent_container_starts_total'), 1);
+    assert.equal(await value('paas_agent_health_check_failures_total'), 1);
+    assert.equal(await value('paas_agent_instances', { state: 'crashed' }), 1);
+
+    n.checker.failure = null;
+    n.images.pullError = new Error('127.0.0.1:5000: ECONNREFUSED');
+    await n.clock.advance(5000);
+    assert.equal(await value('paas_agent_container_start_failures_total'), 1, 'the pull failed');
+    assert.equal(await value('paas_agent_container_starts_total'), 1);
+
+    assert.equal(await value('paas_agent_heartbeat_failures_total'), 0);
+    assert.ok(((await value('paas_agent_convergence_pass_duration_seconds_count')) ?? 0) >= 1);
+    n.api.down = true;
+    await n.clock.advance(3000);
+    assert.ok(((await value('paas_agent_heartbeat_failures_total')) ?? 0) >= 1);
   });
 
   it('checks an instance the shim restarted again before it counts as up', async (t) => {

@@ -33,6 +33,7 @@ import {
   type NodeSummary,
   reportChanged,
 } from '@paas/platform';
+import { AgentMetrics } from './agent-metrics';
 import { ControlPlaneError } from './api-client';
 import type { AgentConfig } from './config';
 import { converge } from './convergence';
@@ -89,7 +90,13 @@ export interface AgentDeps {
   readonly log: (line: string) => void;
 }
 
+export interface AgentOptions {
+  /** Where the agent counts for Prometheus; by default its own (read through `agent.metrics`). */
+  readonly metrics?: AgentMetrics;
+}
+
 export class Agent {
+  readonly metrics: AgentMetrics;
   private readonly instances = new Map<string, Instance>();
   private readonly instanceDeps: InstanceDeps;
   private node: NodeSummary | null = null;
@@ -126,8 +133,13 @@ export class Agent {
   /** The last failure removing each volume: said once, not every answer that asks again. */
   private readonly volumeErrors = new Map<string, string>();
 
-  constructor(private readonly deps: AgentDeps) {
+  constructor(
+    private readonly deps: AgentDeps,
+    options: AgentOptions = {},
+  ) {
+    this.metrics = options.metrics ?? new AgentMetrics(async () => (await this.status()).instances);
     this.instanceDeps = {
+      metrics: this.metrics,
       runtime: deps.runtime,
       images: deps.images,
       checker: deps.checker,
@@ -183,11 +195,14 @@ export class Agent {
     while (!this.stopped) {
       this.poked = false;
       this.wake = new AbortController();
+      const started = this.deps.clock.now();
       try {
         await this.heartbeat();
+        this.metrics.pass((this.deps.clock.now() - started) / 1000);
         if (this.lastError) this.deps.log('the control plane answers again');
         this.lastError = '';
       } catch (err) {
+        this.metrics.heartbeatFailed();
         this.fullNext = true; // what it carried may not have been recorded
         const message = (err as Error).message;
         if (refusedCredential(err)) {

@@ -1,4 +1,5 @@
 import {
+  addressOrOff,
   ConfigError,
   type Env,
   type ListenAddress,
@@ -64,6 +65,8 @@ export interface AgentConfig {
    */
   readonly insecureRegistries: readonly string[];
   readonly engine: EngineSettings;
+  /** `PAAS_AGENT_METRICS_ADDR` (e.g. 127.0.0.1:9101): `GET /metrics` for Prometheus; null (`off`, the default): none. */
+  readonly metricsListen: ListenAddress | null;
 }
 
 /** The repository root: the agent runs as dist/apps/agent/main.js or from apps/agent/src. */
@@ -130,5 +133,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
     // no REDIS_URL: a node reaches the control plane through the api only (docs/security.md);
     // the operator names the control plane's other hosts in PAAS_PROTECTED_CIDRS
     engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`])),
+    metricsListen: addressOrOff(env, 'PAAS_AGENT_METRICS_ADDR', 'off'),
   };
 }

@@ -38,6 +38,7 @@ import {
   TENANT_PIDS_LIMIT,
   envProblem,
 } from '@paas/platform';
+import type { AgentMetrics } from './agent-metrics';
 import { CheckFailedError } from './checks';
 import { reachOf, sameReach } from './convergence';
 import type { AppLog, CheckedMarks, Clock, ContainerRuntime, HealthChecker, ImageSource, ImageStore } from './roles';
@@ -71,6 +72,7 @@ class UnrunnableError extends PaasError {
 }
 
 export interface InstanceDeps {
+  readonly metrics: Pick<AgentMetrics, 'started' | 'startFailed' | 'checkFailed'>;
   readonly runtime: ContainerRuntime;
   readonly images: ImageStore;
   readonly checker: HealthChecker;
@@ -162,9 +164,7 @@ export class Instance {
       checkedRestarts: 0,
       address: null,
     });
-    instance.task = instance
-      .create(d)
-      .catch((err: unknown) => instance.failed((err as Error).message, err instanceof UnrunnableError));
+    instance.task = instance.create(d).catch((err: unknown) => instance.startFailed(err));
     return instance;
   }
 
@@ -325,6 +325,12 @@ export class Instance {
     this.abort.abort();
   }
 
+  /** Pulling, creating or starting it failed. */
+  private startFailed(err: unknown): void {
+    if (this.phase !== 'stopping' && !this.deps.halted()) this.deps.metrics.startFailed();
+    this.failed((err as Error).message, err instanceof UnrunnableError);
+  }
+
   /**
    * The instance cannot run: reported crashed (a deploy then fails, and the control plane
    * drops it), and made again later in case the cause passes (a registry that was away).
@@ -367,7 +373,7 @@ export class Instance {
       }
       if (this.leaving) return;
       await this.create(d);
-    })().catch((err: unknown) => this.failed((err as Error).message, err instanceof UnrunnableError));
+    })().catch((err: unknown) => this.startFailed(err));
     this.deps.poke();
   }
 
@@ -391,6 +397,7 @@ export class Instance {
     this.record = await runtime.create(d.image, await this.createOptions(d, service?.port ?? null));
     if (this.leaving) return;
     await runtime.start(this.record);
+    this.deps.metrics.started();
     this.watchState();
     this.address = await addressOf(this.deps, this.record, d.port);
     this.follow(true);
@@ -491,6 +498,7 @@ export class Instance {
         await this.deps.marks.set(record.id, restarts).catch(() => undefined);
       } catch (err) {
         if (this.phase !== 'checking') return;
+        this.deps.metrics.checkFailed();
         this.failed(err instanceof CheckFailedError ? err.message : `check: ${(err as Error).message}`);
         return;
       }

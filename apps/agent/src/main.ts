@@ -7,13 +7,14 @@
  *
  * Reports readiness to a parent (`paas up`, infra/cluster) with `{ready, url}` over IPC.
  */
-import { ConfigError } from '@paas/config';
+import { ConfigError, formatAddress } from '@paas/config';
 import { openEngine } from '@paas/engine';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Agent } from './agent';
+import { serveAgentMetrics } from './agent-metrics';
 import { ApiClient } from './api-client';
 import { BatchingAppLog, StreamNudges } from './app-log';
 import { FileCheckedMarks } from './checked-marks';
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
     clock: systemClock,
     log,
   });
+  // before start, which waits for the control plane: a node waiting to register is worth watching too
+  const metrics = await serveAgentMetrics(config.metricsListen, agent.metrics);
   await agent.start();
 
   // a local status socket: GET / -> the node and its instances as reported
@@ -86,7 +89,10 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((resolve) => server.listen(config.socket, resolve));
   const url = `unix:${config.socket}`;
-  log(`node ${config.nodeName} up: api ${config.apiUrl}, status ${url}`);
+  const metricsAt = metrics
+    ? `, metrics http://${formatAddress({ host: metrics.address.address, port: metrics.address.port })}/metrics`
+    : '';
+  log(`node ${config.nodeName} up: api ${config.apiUrl}, status ${url}${metricsAt}`);
   process.send?.({ ready: true, url });
 
   await new Promise<void>((resolve) => {
@@ -94,6 +100,7 @@ async function main(): Promise<void> {
   });
   log('stopping (the containers keep running)');
   server.close();
+  await metrics?.close();
   await agent.stop();
   await appLog.close();
   await rm(config.socket, { force: true });

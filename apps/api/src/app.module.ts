@@ -19,6 +19,7 @@ import { JoinModule } from './join/join.module';
 import { LogsModule } from './logs/logs.module';
 import { NodeRelayModule } from './node-relay/node-relay.module';
 import { NodesModule } from './nodes/nodes.module';
+import { PrometheusModule } from './prometheus/prometheus.module';
 import { ReleasesModule } from './releases/releases.module';
 import { RunsModule } from './runs/runs.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
@@ -34,6 +35,7 @@ export class AppModule {
         SchedulerModule,
         AuthModule,
         HealthModule,
+        PrometheusModule,
         AppsModule,
         ConfigVarsModule,
         BuildsModule,

@@ -1,4 +1,5 @@
 import {
+  addressOrOff,
   ConfigError,
   type Env,
   type ListenAddress,
@@ -108,6 +109,12 @@ export interface ApiConfig {
   readonly addonPorts: PortRange;
   /** Log drains: PAAS_DRAINS_ALLOW_PRIVATE, PAAS_DRAINS_CA_FILE, PAAS_DRAINS_MAX_PER_APP... (drains/drains.config.ts). */
   readonly drains: DrainSettings;
+  /**
+   * PAAS_API_METRICS_ADDR: a listener of its own serving `GET /metrics` without a token, for
+   * an operator's Prometheus on a trusted network (default off: `/metrics` on the api's own
+   * address then needs an admin token).
+   */
+  readonly metricsListen: ListenAddress | null;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -158,6 +165,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     acme: acmeSettings(env),
     addonPorts: addonPortsFromEnv(env),
     drains: drainSettings(env),
+    metricsListen: addressOrOff(env, 'PAAS_API_METRICS_ADDR', 'off'),
   };
 }
 

@@ -21,8 +21,8 @@ async function main(): Promise<void> {
     return;
   }
   const { startApi } = await import('./server');
-  const { url } = await startApi(config);
-  console.log(`api listening on ${url}`);
+  const { url, metricsUrl } = await startApi(config);
+  console.log(`api listening on ${url}${metricsUrl ? `, metrics at ${metricsUrl}` : ''}`);
   // Under `paas up` the supervisor waits for this message before it reports the platform up.
   process.send?.({ ready: true, url });
 }

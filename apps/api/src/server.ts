@@ -8,7 +8,9 @@ import { keepRenewed } from '@paas/platform';
 import { apiTlsCredentials } from './api-tls';
 import { AppModule } from './app.module';
 import { ErrorFilter } from './common/error.filter';
+import { setApiPrefix } from './common/prefix';
 import { verifyJsonDepth } from './common/json-depth';
+import { ApiMetrics } from './prometheus/api-metrics';
 import type { ApiConfig } from './config';
 import { serveOpenApi } from './docs/openapi';
 
@@ -19,6 +21,8 @@ export interface RunningApi {
   readonly app: INestApplication;
   /** The base URL the api answers on, with the port the kernel chose when 0 was asked. */
   readonly url: string;
+  /** PAAS_API_METRICS_ADDR's `/metrics` URL; null when it is off. */
+  readonly metricsUrl: string | null;
 }
 
 /** Creates and starts the api; callers own the returned app and close it. */
@@ -32,14 +36,17 @@ export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['erro
     forceCloseConnections: true,
     ...(tls.serving ? { httpsOptions: { cert: tls.serving.cert, key: tls.serving.key } } : {}),
   });
+  let metricsUrl: string | null = null;
   try {
     // JSON only, with our size and depth limits; other bodies (the git receiver's packs) are left as streams.
     app.useBodyParser('json', { limit: JSON_LIMIT, verify: verifyJsonDepth });
-    app.setGlobalPrefix('api');
+    app.use(app.get(ApiMetrics).countRequests());
+    setApiPrefix(app);
     app.useGlobalFilters(new ErrorFilter());
     app.enableShutdownHooks();
     serveOpenApi(app);
     await app.listen(config.listen.port, config.listen.host);
+    if (config.metricsListen) metricsUrl = `${await app.get(ApiMetrics).listen(config.metricsListen)}/metrics`;
   } catch (err) {
     await app.close();
     throw err;
@@ -48,5 +55,5 @@ export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['erro
   keepRenewed(server as unknown as TlsServer, tls, (message) => console.error(`api: ${message}`));
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return { app, url: `${tls.serving ? 'https' : 'http'}://${host}:${address.port}` };
+  return { app, url: `${tls.serving ? 'https' : 'http'}://${host}:${address.port}`, metricsUrl };
 }

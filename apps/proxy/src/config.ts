@@ -3,9 +3,9 @@ import { join, resolve } from 'node:path';
 import {
   ConfigError,
   type Env,
+  addressOrOff,
   type ListenAddress,
   type Paths,
-  addressOrOff,
   domain,
   listenAddress,
   paths,

@@ -6,6 +6,7 @@
  *
  *   GET /_paas/metrics  {router, time, workers, routesVersion, apps: {APP: AppMetrics}, unrouted, backends}
  *   GET /_paas/health   {status: "ok", routesVersion, workers, workerVersions, certsVersion, workerCertsVersions, certificates}
+ *   GET /metrics        the same counts in Prometheus text format (`paas_router_*`, docs/operations.md)
  *
  * `workerVersions` (`workerCertsVersions`) lists the route (certificate) table version each
  * worker says it serves by, so a caller can tell when a change has reached every worker.
@@ -25,14 +26,16 @@ import {
   removeRouterMetrics,
 } from '@paas/platform/routes';
 import { CertWatcher, type TableCert, readAcmeChallenge } from '@paas/platform/certs';
+import { type Sample, answerMetrics, histogramSamples, registerComputed } from '@paas/platform/metrics';
 import { loadSealingKey } from '@paas/platform/tls';
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import { openCerts } from './certificates';
 import type { ProxyConfig } from './config';
 import { HealthChecker } from './health';
 import type { OpenedCert, ToPrimary, ToWorker } from './messages';
 import { Routing } from './routing';
-import { type CounterSnapshot, MetricsAggregator } from './stats';
+import { type AppCounters, type CounterSnapshot, MetricsAggregator } from './stats';
 
 export type Broadcast = (message: ToWorker) => void;
 
@@ -61,6 +64,8 @@ export class Controller {
   private readonly appliedCerts = new Map<string, number>();
   routerId = '';
   workers = 0;
+  /** What `GET /metrics` answers, computed from the workers' sums at each scrape. */
+  readonly prometheus = new Registry();
 
   constructor(
     private readonly config: ProxyConfig,
@@ -99,6 +104,71 @@ export class Controller {
         onProblem: (message) => this.log(message),
       });
     }
+    this.registerMetrics();
+  }
+
+  private registerMetrics(): void {
+    const registry = this.prometheus;
+    const perApp = (pick: (app: string, c: AppCounters) => Sample[]) => (): Sample[] =>
+      [...this.metrics.totals().apps].flatMap(([app, c]) => pick(app, c));
+    registerComputed(registry, {
+      name: 'paas_router_requests_total',
+      help: 'Requests answered, by app and status class (1xx and websockets count as 2xx; 499: the client left first).',
+      type: 'counter',
+      samples: perApp((app, c) =>
+        (['2xx', '3xx', '4xx', '5xx'] as const).map((code) => ({
+          labels: { app, code_class: code },
+          value: c[`s${code}`],
+        })),
+      ),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_response_bytes_total',
+      help: 'Response body bytes sent to clients, by app.',
+      type: 'counter',
+      samples: perApp((app, c) => [{ labels: { app }, value: c.bytes }]),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_inflight',
+      help: 'Requests being answered now (open websockets included), by app.',
+      type: 'gauge',
+      samples: perApp((app, c) => [{ labels: { app }, value: c.inflight }]),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_request_duration_seconds',
+      help: 'Time from a request to its answer sent, by app (websockets not counted).',
+      type: 'histogram',
+      samples: perApp((app, c) =>
+        histogramSamples('paas_router_request_duration_seconds', { app }, c.durations, c.durationSum),
+      ),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_unrouted_total',
+      help: 'Requests for hosts no app answers, and requests that could not be read.',
+      type: 'counter',
+      samples: () => [{ labels: {}, value: this.metrics.totals().unrouted }],
+    });
+    registerComputed(registry, {
+      name: 'paas_router_backends',
+      help: 'Backends that pass their health check, by app.',
+      type: 'gauge',
+      samples: () =>
+        this.routing
+          .describe()
+          .map((app) => ({ labels: { app: app.app }, value: app.backends.filter((b) => b.healthy).length })),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_route_table_version',
+      help: 'The version of the route table this router serves by.',
+      type: 'gauge',
+      samples: () => [{ labels: {}, value: this.watcher.version }],
+    });
+    registerComputed(registry, {
+      name: 'paas_router_workers',
+      help: 'Worker processes serving (0: the primary serves by itself).',
+      type: 'gauge',
+      samples: () => [{ labels: {}, value: this.workers }],
+    });
   }
 
   private connect(role: string): Redis {
@@ -261,6 +331,7 @@ export class Controller {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'only GET' });
     if (path === '/_paas/metrics') return send(200, this.metricsDocument());
+    if (path === '/metrics') return void answerMetrics(this.prometheus, req, res);
     if (path === '/_paas/health') {
       return send(200, {
         status: 'ok',
@@ -272,7 +343,7 @@ export class Controller {
         certificates: this.certs.map((c) => ({ app: c.app, id: c.id, domains: c.domains, notAfter: c.notAfter })),
       });
     }
-    send(404, { error: `no ${path}; try /_paas/metrics or /_paas/health` });
+    send(404, { error: `no ${path}; try /metrics, /_paas/metrics or /_paas/health` });
   }
 
   async stop(): Promise<void> {

@@ -579,7 +579,7 @@ export class Router {
     if (!res.writableFinished && !x.error) x.error = 'client closed';
     if (x.counters) {
       x.counters.inflight--;
-      this.counters.answered(x.counters, status, x.bytes);
+      this.counters.answered(x.counters, status, x.bytes, (performance.now() - x.start) / 1000);
     } else {
       this.counters.unrouted++;
     }
@@ -697,7 +697,7 @@ export class Router {
     const status = x.status || 499;
     if (x.counters) {
       x.counters.inflight--;
-      this.counters.answered(x.counters, status, 0);
+      this.counters.answered(x.counters, status, 0, null);
     } else {
       this.counters.unrouted++;
     }

@@ -1,8 +1,11 @@
 /**
  * Request counters. Each worker counts its own (`Counters`) and sends them to the primary
  * every second; the primary sums the workers (`MetricsAggregator`) and turns the totals into
- * requests per second over a sliding window.
+ * requests per second over a sliding window, and into the Prometheus text of the admin
+ * address (control.ts). Request durations go into a fixed array of bucket counts per app
+ * (DURATION_BUCKETS), so that counting a request allocates nothing.
  */
+import { countDuration, durationCounts } from '@paas/platform/metrics';
 import type { AppMetrics, RouterMetrics } from '@paas/platform/routes';
 
 export interface AppCounters {
@@ -13,6 +16,10 @@ export interface AppCounters {
   s4xx: number;
   s5xx: number;
   bytes: number;
+  /** Plain requests (not websockets) by duration: per-bucket counts of DURATION_BUCKETS, then above the last. */
+  durations: number[];
+  /** Their durations added up, in seconds. */
+  durationSum: number;
 }
 
 export interface CounterSnapshot {
@@ -22,7 +29,17 @@ export interface CounterSnapshot {
 }
 
 function zero(): AppCounters {
-  return { requests: 0, inflight: 0, s2xx: 0, s3xx: 0, s4xx: 0, s5xx: 0, bytes: 0 };
+  return {
+    requests: 0,
+    inflight: 0,
+    s2xx: 0,
+    s3xx: 0,
+    s4xx: 0,
+    s5xx: 0,
+    bytes: 0,
+    durations: durationCounts(),
+    durationSum: 0,
+  };
 }
 
 export class Counters {
@@ -38,9 +55,13 @@ export class Counters {
     return c;
   }
 
-  /** One answered request. */
-  answered(c: AppCounters, status: number, bytes: number): void {
+  /** One answered request; `seconds`: how long it took, null for a websocket (its whole life is no latency). */
+  answered(c: AppCounters, status: number, bytes: number, seconds: number | null): void {
     c.requests++;
+    if (seconds !== null) {
+      countDuration(c.durations, seconds);
+      c.durationSum += seconds;
+    }
     c.bytes += bytes;
     if (status >= 500) c.s5xx++;
     else if (status >= 400) c.s4xx++;
@@ -50,7 +71,7 @@ export class Counters {
 
   snapshot(): CounterSnapshot {
     const apps: Record<string, AppCounters> = {};
-    for (const [name, c] of this.apps) apps[name] = { ...c };
+    for (const [name, c] of this.apps) apps[name] = { ...c, durations: [...c.durations] };
     return { apps, unrouted: this.unrouted };
   }
 }
@@ -62,6 +83,8 @@ function add(into: AppCounters, from: AppCounters, withInflight: boolean): void 
   into.s4xx += from.s4xx;
   into.s5xx += from.s5xx;
   into.bytes += from.bytes;
+  into.durationSum += from.durationSum;
+  from.durations.forEach((n, i) => (into.durations[i] = (into.durations[i] ?? 0) + n));
   if (withInflight) into.inflight += from.inflight;
 }
 

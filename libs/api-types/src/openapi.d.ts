@@ -49,6 +49,22 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/metrics': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['PrometheusController_text'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps': {
     readonly parameters: {
       readonly query?: never;
@@ -2050,6 +2066,24 @@ export interface operations {
         content: {
           readonly 'application/json': components['schemas']['ControlPlaneView'];
         };
+      };
+    };
+  };
+  readonly PrometheusController_text: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description Prometheus text format: paas_api_*, paas_instances, paas_nodes, paas_apps, ... */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content?: never;
       };
     };
   };

@@ -68,28 +68,31 @@ export function absoluteDirectory(name: string, value: string): string {
  * port, which tests use to run side by side.
  */
 export function listenAddress(env: Env, name: SettingName): ListenAddress {
-  const value = raw(env, name);
+  return parseAddress(name, raw(env, name));
+}
+
+/**
+ * An address setting that may be `off` (null): `fallback` when unset. Listeners that only some
+ * operators want (metrics, an admin address) are set so.
+ */
+export function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
+  const value = env[name] || fallback;
+  if (value === 'off') return null;
+  try {
+    return parseAddress(name, value);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
+    throw err;
+  }
+}
+
+function parseAddress(name: string, value: string): ListenAddress {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
   if (!match) throw new ConfigError(name, value, 'expected HOST:PORT, [IPV6]:PORT or :PORT');
   const port = Number(match[3]);
   if (port > 65535) throw new ConfigError(name, value, `port ${port} is out of range 0-65535`);
   const host = match[1] ?? match[2] ?? '';
   return { host: host === '' ? '0.0.0.0' : host, port };
-}
-
-/** An address setting that may be `off` (null); `fallback` when unset. */
-export function addressOrOff(env: Env, name: string, fallback: string): ListenAddress | null {
-  const value = env[name] || fallback;
-  if (value === 'off') return null;
-  try {
-    // The same syntax as every other address; errors are re-labelled with this variable's name.
-    return listenAddress({ PAAS_ROUTER_ADDR: value }, 'PAAS_ROUTER_ADDR');
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
-    }
-    throw err;
-  }
 }
 
 /**

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { AppModule } from '../app.module';
 import { loadApiConfig } from '../config';
 import { createOpenApiDocument } from './openapi';
+import { setApiPrefix } from '../common/prefix';
 
 /** The generated file, in the workspace this source file is in. */
 export const API_TYPES_FILE = resolve(__dirname, '../../../../libs/api-types/src/openapi.d.ts');
@@ -30,7 +31,7 @@ export async function buildOpenApiDocument(): Promise<OpenAPIObject> {
   });
   const app = await NestFactory.create(AppModule.register(config), { preview: true, logger: false });
   try {
-    app.setGlobalPrefix('api'); // as server.ts does
+    setApiPrefix(app); // as server.ts does
     return createOpenApiDocument(app);
   } finally {
     await app.close();

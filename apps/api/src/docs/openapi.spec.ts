@@ -8,6 +8,7 @@ import { buildOpenApiDocument } from './api-types';
 const ROUTES = [
   'get /api/health',
   'get /api/health/ready',
+  'get /metrics',
   'get /api/control-plane',
   'get /api/apps',
   'post /api/apps',

@@ -7,3 +7,4 @@ export * from './redis';
 export { freePort } from './free-port';
 export * from './test-pki';
 export { waitFor } from './wait';
+export { type ParsedFamily, type ParsedSample, parsePrometheus, sampleValue } from './prometheus';
