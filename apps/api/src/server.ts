@@ -38,9 +38,10 @@ export async function startApi(config: ApiConfig, logLevels: LogLevel[] = ['erro
   });
   let metricsUrl: string | null = null;
   try {
+    // counted first: a body refused by the parser (too big, too deep, not JSON) is a request too
+    app.use(app.get(ApiMetrics).countRequests());
     // JSON only, with our size and depth limits; other bodies (the git receiver's packs) are left as streams.
     app.useBodyParser('json', { limit: JSON_LIMIT, verify: verifyJsonDepth });
-    app.use(app.get(ApiMetrics).countRequests());
     setApiPrefix(app);
     app.useGlobalFilters(new ErrorFilter());
     app.enableShutdownHooks();

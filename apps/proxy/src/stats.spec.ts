@@ -74,6 +74,8 @@ describe('request counters', () => {
 
     metrics.report('1', { apps: { shop: app(40, 0) }, unrouted: 1 });
     metrics.retire('2'); // its 20 + 5 requests stay in the totals; its in-flight ones do not
+    // its last report, still in the pipe when it exited, is not counted a second time
+    metrics.report('2', { apps: { shop: app(21, 0), blog: app(5, 0) }, unrouted: 0 });
     const second = metrics.sample('r', 12_000);
     assert.equal(second.apps['shop']?.requests, 60);
     assert.equal(second.apps['shop']?.inflight, 0);

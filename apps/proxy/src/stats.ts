@@ -96,14 +96,22 @@ export class MetricsAggregator {
   /** What workers that exited had counted, so totals never go back. */
   private readonly retired = new Map<string, AppCounters>();
   private retiredUnrouted = 0;
+  /**
+   * Workers already retired (cluster ids are never reused): a report of theirs still in the
+   * pipe after `exit` is dropped, losing at most its last second rather than counting its whole
+   * life twice.
+   */
+  private readonly gone = new Set<string>();
   private history: Array<{ time: number; requests: Map<string, number> }> = [];
 
   report(worker: string, snapshot: CounterSnapshot): void {
+    if (this.gone.has(worker)) return;
     this.workers.set(worker, snapshot);
   }
 
   /** A worker exited: keep its last counts (not its in-flight requests, which died with it). */
   retire(worker: string): void {
+    this.gone.add(worker);
     const last = this.workers.get(worker);
     if (!last) return;
     this.workers.delete(worker);

@@ -35,7 +35,7 @@ export class ConfigError extends PaasError {
   constructor(
     readonly variable: string,
     readonly value: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super('invalid_params', `${variable}=${JSON.stringify(value)}: ${reason}`);
   }
@@ -81,7 +81,7 @@ export function addressOrOff(env: Env, name: string, fallback: string): ListenAd
   try {
     return parseAddress(name, value);
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(name, value, `${err.message.replace(/^[^:]*: /, '')} or off`);
+    if (err instanceof ConfigError) throw new ConfigError(name, value, `${err.reason} or off`);
     throw err;
   }
 }

@@ -40,19 +40,35 @@ export function routeLabel(req: Routed): string {
   return url.startsWith('/git/') ? '/git/*' : 'none';
 }
 
+let processMetrics: Registry | undefined;
+
+/**
+ * Node's process metrics, collected once per process: prom-client's collector starts an event
+ * loop delay monitor and a GC observer that nothing stops, so an api started again in the same
+ * process (specs) shares them instead of piling up another set.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
 @Injectable()
 export class ApiMetrics implements OnApplicationShutdown {
-  readonly registry = new Registry();
+  /** What `/metrics` shows: the process's metrics, then this api's. */
+  readonly registry: Registry;
+  private readonly own = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private listener: MetricsListener | null = null;
 
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {
-    collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'paas_api_http_requests_total',
       help: 'HTTP requests answered by this api, by method, route pattern and status.',
       labelNames: ['method', 'route', 'status'],
-      registers: [this.registry],
+      registers: [this.own],
     });
     const byState = (entity: EntityTarget<ObjectLiteral>, states: readonly string[]) =>
       async function collect(this: Gauge<'state'>): Promise<void> {
@@ -65,20 +81,20 @@ export class ApiMetrics implements OnApplicationShutdown {
       name: 'paas_instances',
       help: 'Instances of every app by state, as the control plane records them.',
       labelNames: ['state'],
-      registers: [this.registry],
+      registers: [this.own],
       collect: collectInstances,
     });
     new Gauge({
       name: 'paas_nodes',
       help: 'Nodes by state.',
       labelNames: ['state'],
-      registers: [this.registry],
+      registers: [this.own],
       collect: collectNodes,
     });
     new Gauge({
       name: 'paas_apps',
       help: 'Apps.',
-      registers: [this.registry],
+      registers: [this.own],
       async collect() {
         this.set(await dataSource.getRepository(App).count());
       },
@@ -86,11 +102,13 @@ export class ApiMetrics implements OnApplicationShutdown {
     new Gauge({
       name: 'paas_builds_queued',
       help: 'Builds waiting for a build worker.',
-      registers: [this.registry],
+      registers: [this.own],
       async collect() {
         this.set(await dataSource.getRepository(Build).count({ where: { status: QUEUED } }));
       },
     });
+    // merged once all are registered: merge takes the metrics a registry has at that moment
+    this.registry = Registry.merge([processRegistry(), this.own]);
   }
 
   /** Express middleware: counts each request once its answer is sent (or the client left). */

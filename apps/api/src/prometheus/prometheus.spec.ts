@@ -62,6 +62,24 @@ for (const kind of TEST_DATABASES) {
       assert.ok(!routes.some((r) => r?.includes('counted') || r?.includes('nosuch')), routes.join(' '));
     });
 
+    it('counts a request whose body the parser refuses (not JSON)', async () => {
+      const before = parsePrometheus((await api.request('GET', '/metrics')).text);
+      const refused = { method: 'POST', status: '400' };
+      const was = (before.get('paas_api_http_requests_total')?.samples ?? [])
+        .filter((s) => s.labels['method'] === 'POST' && s.labels['status'] === '400')
+        .reduce((n, s) => n + s.value, 0);
+      const bad = await api.request('POST', '/api/apps', {
+        body: '{"name": ',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(bad.status, 400, bad.text);
+      const after = parsePrometheus((await api.request('GET', '/metrics')).text);
+      const now = (after.get('paas_api_http_requests_total')?.samples ?? [])
+        .filter((s) => s.labels['method'] === refused.method && s.labels['status'] === refused.status)
+        .reduce((n, s) => n + s.value, 0);
+      assert.equal(now, was + 1);
+    });
+
     it('refuses no token (401), an app token and a node token (403): the counts are the platform operator’s', async () => {
       assert.equal((await api.request('GET', '/metrics', { token: null })).status, 401);
       const { token: appToken } = await issueToken(api.dataSource.manager, { name: 'tenant', apps: ['shop'] });
@@ -96,6 +114,12 @@ describe('api metrics settings', () => {
     assert.throws(
       () => loadApiConfig({ PAAS_API_METRICS_ADDR: 'everywhere' }),
       /PAAS_API_METRICS_ADDR="everywhere": expected HOST:PORT, \[IPV6\]:PORT or :PORT or off/,
+    );
+    // the variable named once, also when the value has a colon
+    assert.throws(
+      () => loadApiConfig({ PAAS_API_METRICS_ADDR: '1.2.3.4:99999' }),
+      (err: Error) =>
+        err.message === 'PAAS_API_METRICS_ADDR="1.2.3.4:99999": port 99999 is out of range 0-65535 or off',
     );
   });
 });

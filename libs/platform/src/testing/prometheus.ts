@@ -38,7 +38,8 @@ function parseLabels(text: string, where: string): Record<string, string> {
 function parseValue(text: string, where: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  // Prometheus reads NaN in any case (Go's ParseFloat); prom-client writes an empty summary's as `Nan`
+  if (text.toLowerCase() === 'nan') return NaN;
   const n = Number(text);
   if (text === '' || Number.isNaN(n)) throw new Error(`${where}: bad value ${JSON.stringify(text)}`);
   return n;
