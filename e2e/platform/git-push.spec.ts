@@ -29,7 +29,15 @@ import type { DataSource } from 'typeorm';
 import { type ApiConfig, buildEnvironment, loadApiConfig } from '@paas/api/testing';
 import { runBuild } from '@paas/platform/builds';
 import { cgroupsLeftSince, cliFor, isAlive, containersUnder, mountsUnder, tempRoots, WORKSPACE } from '../support/cli';
-import { type GitResult, gitAsync, gitCommit, gitEnv, gitSync, remoteLines as remote } from '../support/platform';
+import {
+  type GitResult,
+  gitAsync,
+  gitCommit,
+  gitEnv,
+  gitSync,
+  remoteLines as remote,
+  waitFor,
+} from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';
 
 const startedAt = Date.now();
@@ -400,7 +408,9 @@ describe('git push paas main (api with an in-process build worker)', () => {
       headers: { Authorization: `Bearer ${token}` },
     });
     assert.equal(destroyed.status, 200, await destroyed.text());
-    assert.deepEqual(await tags(), [], 'no tag of the app left in the registry');
+    // removed after the answer
+    await waitFor('no tag of the app left in the registry', 30_000, async () => (await tags()).length === 0);
+    await waitFor('no release image left in the store', 30_000, async () => stored().length === 0);
     for (const release of made) {
       const manifest = await reader.request(`/v2/hello/manifests/${release.imageDigest}`, {
         method: 'HEAD',
@@ -409,7 +419,6 @@ describe('git push paas main (api with an in-process build worker)', () => {
       });
       assert.equal(manifest.status, 404, `v${release.version}'s manifest is gone`);
     }
-    assert.deepEqual(stored(), [], 'no release image left in the store');
   });
 });
 

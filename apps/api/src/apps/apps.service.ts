@@ -151,8 +151,9 @@ export class AppsService {
       ...builds.map((id) => buildLogKey(id)),
       ...drains.map((id) => drainStateKey(id)),
     );
-    // the app is gone whatever the registry says: an image left there is the operator's to prune
-    await this.releaseImages.remove(images).catch((err: Error) => {
+    // after the answer: the app is gone whatever the registry says (one that does not answer
+    // must not hold the request), and an image left there is the operator's to prune
+    void this.releaseImages.remove(images).catch((err: Error) => {
       this.logger.warn(`the release images of ${app.name} stay in the registry: ${err.message}`);
     });
   }
