@@ -4,9 +4,14 @@
  * where the other's start. `images` hides untagged parents without `-a`; `rmi` removes them
  * with the image built on them, as Docker does.
  */
-import type { Image } from './service';
-
-type Lineage = Pick<Image, 'id' | 'config'>;
+/** What lineage reads of an image (structural: the image service imports this file). */
+interface Lineage {
+  readonly id: string;
+  readonly config: {
+    readonly rootfs: { readonly diff_ids: readonly string[] };
+    readonly history?: readonly { readonly created_by?: string }[];
+  };
+}
 
 /** Whether `child` was built on `parent`: the parent's steps and layers start the child's, and it has more steps. */
 export function isParentOf(parent: Lineage, child: Lineage): boolean {
@@ -22,6 +27,9 @@ export function isParentOf(parent: Lineage, child: Lineage): boolean {
 }
 
 /** An untagged image another one was built on: a build step's result. Docker hides these without `-a`. */
-export function isIntermediate(image: Lineage & Pick<Image, 'names'>, all: readonly Lineage[]): boolean {
+export function isIntermediate(
+  image: Lineage & { readonly names: readonly string[] },
+  all: readonly Lineage[],
+): boolean {
   return image.names.length === 0 && all.some((other) => isParentOf(image, other));
 }
