@@ -49,6 +49,35 @@ check "8 parallel downloads intact (got $ok8)" test "$ok8" = 8
 check "no fd leaked after the connections closed" \
   test "$(ls /proc/$proxy/fd | wc -l)" -le 8
 
+# --- a full fd table: connections past it are shed, not left to spin the loop ------------------
+# With 16 descriptors the proxy holds a few pairs; the connections after them cannot be
+# accepted (EMFILE) and the listener stays readable: without its reserve descriptor the proxy
+# spun in epoll_wait and those clients hung in the backlog. Now each gets EOF at once, and the
+# proxy serves again once the held clients go.
+lport=$(free_port)
+prlimit --nofile=16:16 "$PROXY" --id low "tcp:127.0.0.1:$lport:127.0.0.1:$tport" &
+low=$!
+PIDS+=($low)
+wait_until 5 busybox wget -q -O /dev/null "http://127.0.0.1:$lport/"
+shed=$(timeout 20 python3 - "$lport" <<'PY'
+import select, socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(12)]
+eof, deadline = set(), time.monotonic() + 3
+while len(eof) < len(held) and time.monotonic() < deadline:
+    ready, _, _ = select.select([s for s in held if s not in eof], [], [], 0.2)
+    for s in ready:
+        if s.recv(1) == b"":
+            eof.add(s)
+print(len(eof))
+PY
+)
+check "connections past a full fd table are shed with EOF (got ${shed:-none} of 12)" \
+  sh -c "[ '${shed:-0}' -ge 3 ] && [ '${shed:-0}' -lt 12 ]"
+check "... and the proxy serves again once they are gone" \
+  test "$(timeout 10 busybox wget -q -O- "http://127.0.0.1:$lport/")" = hello-proxy
+kill -TERM "$low"
+
 # --- errors -------------------------------------------------------------------------------------
 out=$("$PROXY" --id t --ready-fd 1 "tcp:127.0.0.1:$pport:127.0.0.1:$tport" 2>/dev/null)
 check "a bound port: error on the ready fd (got: $out)" \

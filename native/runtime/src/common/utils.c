@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,4 +227,31 @@ libpaas_xstrdup (const char *s)
   if (r == NULL)
     abort ();
   return r;
+}
+
+int
+libpaas_accept_or_shed (int listen_fd, int flags, int *reserve_fd)
+{
+  if (*reserve_fd < 0)
+    *reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (;;)
+    {
+      int fd = accept4 (listen_fd, NULL, NULL, flags);
+      if (fd >= 0 || errno == EINTR)
+        {
+          if (fd >= 0)
+            return fd;
+          continue;
+        }
+      if ((errno != EMFILE && errno != ENFILE) || *reserve_fd < 0)
+        return -1;
+      int saved = errno;
+      close (*reserve_fd);
+      fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd >= 0)
+        close (fd);
+      *reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      errno = saved;
+      return -1;
+    }
 }

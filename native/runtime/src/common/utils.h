@@ -42,6 +42,15 @@ int libpaas_read_file_at (int dirfd, const char *name, char **out, size_t *len,
 /* mkdir -p; existing directories are fine. */
 int libpaas_mkdir_p (const char *path, mode_t mode, libpaas_error_t *err);
 
+/* accept4 on a level-triggered (epoll/poll) listener that survives a full descriptor table.
+ * On EMFILE/ENFILE the pending connection cannot be taken, so the listener stays readable and
+ * every wait returns at once: a loop that spins at 100% CPU for as long as a client holds the
+ * table full. Here the caller's reserve descriptor (one kept open for this, -1 to open it
+ * lazily) is closed for a moment, the connection accepted and shed (the client sees EOF), and
+ * the reserve opened again, the way libev and nginx do. Returns the accepted descriptor, or -1
+ * with errno (EAGAIN when there is none, EMFILE after a connection was shed). */
+int libpaas_accept_or_shed (int listen_fd, int flags, int *reserve_fd);
+
 /* asprintf that aborts on OOM (an allocation failure in a CLI is not recoverable). */
 char *libpaas_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void *libpaas_xmalloc0 (size_t size);

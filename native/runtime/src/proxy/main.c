@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "utils.h"
 
 #define MAX_LISTENERS 256
 #define BUF_SIZE (64 * 1024)
@@ -78,6 +79,7 @@ struct pair
 };
 
 static int epfd = -1;
+static int reserve_fd = -1; /* for libpaas_accept_or_shed: a client may fill our fd table */
 
 static int
 parse_spec (const char *spec, struct sockaddr_in *listen_at, struct sockaddr_in *target,
@@ -152,7 +154,7 @@ update (struct end *e)
 static void
 accept_one (struct listener *l)
 {
-  int client = accept4 (l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int client = libpaas_accept_or_shed (l->fd, SOCK_NONBLOCK | SOCK_CLOEXEC, &reserve_fd);
   if (client < 0)
     return;
   int target = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -62,6 +62,7 @@ struct monitor
   size_t in_len, in_off;
   int master_fd;      /* --tty: the pty master while the container runs */
   int attach_fd;      /* --tty: the listening attach socket */
+  int reserve_fd;     /* for libpaas_accept_or_shed on attach_fd */
   size_t tin_len, tin_off; /* a client's input not yet written to the terminal */
   char attach_path[PATH_MAX];
   char tin_buf[SHIM_ATTACH_PAYLOAD_MAX];
@@ -305,7 +306,7 @@ attach_accept (struct monitor *m)
 {
   for (;;)
     {
-      int fd = accept4 (m->attach_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = libpaas_accept_or_shed (m->attach_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, &m->reserve_fd);
       struct attach_client *c = NULL;
       if (fd < 0)
         return;
@@ -926,7 +927,7 @@ shim_monitor_run (const struct shim_config *cfg, int sync_fd)
   m->cfg = cfg;
   m->sync_fd = sync_fd;
   m->sfd = m->out_fd = m->err_fd = m->in_fd = m->fifo_fd = -1;
-  m->master_fd = m->attach_fd = -1;
+  m->master_fd = m->attach_fd = m->reserve_fd = -1;
   for (int i = 0; i < SHIM_ATTACH_MAX; i++)
     m->clients[i].fd = -1;
   m->log.fd = -1;
