@@ -63,6 +63,13 @@ describe('containers', () => {
     await until('the log line', () => ok('logs', 'ticker') === 'hello\n');
     assert.equal(ok('exec', 'ticker', 'cat', '/tmp/f'), 'x\n');
     assert.match(ok('exec', '-u', 'nobody', 'ticker', 'id'), /uid=65534\(nobody\)/);
+    // docker's codes when the command cannot run; the command's own codes pass through
+    const missing = run('exec', 'ticker', '/no/such/binary');
+    assert.equal(missing.status, 127, missing.stderr);
+    assert.match(missing.stderr, /exec `\/no\/such\/binary`: No such file or directory/);
+    assert.equal(run('exec', 'ticker', '/etc/passwd').status, 126);
+    assert.equal(run('exec', 'ticker', 'sh', '-c', 'echo err >&2; exit 1').status, 1);
+    assert.equal(run('exec', 'ticker', 'sh', '-c', 'echo err >&2; exit 1').stderr, 'err\n');
     assert.equal(ok('stop', '-t', '1', 'ticker'), 'ticker\n');
     assert.match(ok('ps', '-a'), /Exited \(137\)/);
     assert.equal(ok('inspect', '-f', '{{.State.Status}}', 'ticker'), 'exited\n');

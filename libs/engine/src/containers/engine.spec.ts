@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpecError } from '../spec';
 import { VolumeError } from '../volumes/volume-store';
-import { EngineError, checkReach, startFailureCode, volumesOf } from './engine';
+import { EngineError, checkReach, execFailureCode, startFailureCode, volumesOf } from './engine';
 
 const created = 'create container `0123`: paas-runtime: ';
 
@@ -22,6 +22,27 @@ describe('startFailureCode', () => {
       'mask `/proc/kcore`: Permission denied',
     ])
       assert.equal(startFailureCode(`${created}${reason}`), 125, reason);
+  });
+});
+
+describe('execFailureCode', () => {
+  const id = 'e782c816b8a7';
+  const line = (reason: string) => `paas-runtime: exec in container \`${id}\`: ${reason}\n`;
+
+  it("reads the runtime's own last line as docker's 127/126, other refusals 125", () => {
+    assert.equal(execFailureCode(line('exec `nosuch`: No such file or directory'), id), 127);
+    assert.equal(execFailureCode(`some output\n${line('exec `/etc/passwd`: Permission denied')}`, id), 126);
+    assert.equal(execFailureCode(line('container is not running'), id), 125);
+  });
+
+  it("leaves a command's own exit 1 alone, whatever it printed before", () => {
+    assert.equal(execFailureCode('', id), undefined);
+    assert.equal(execFailureCode('grep: no match\n', id), undefined);
+    assert.equal(
+      execFailureCode(`${line('exec `x`: No such file or directory')}and then the command ran\n`, id),
+      undefined,
+    );
+    assert.equal(execFailureCode(line('exec `x`: No such file or directory'), 'another-id'), undefined);
   });
 });
 

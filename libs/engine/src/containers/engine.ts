@@ -496,11 +496,21 @@ export class Engine {
     }
     const { runtime, runtimeRoot } = this.options.binaries;
     const child = spawn(runtime, ['--root', runtimeRoot, 'exec', ...flags, record.id, '--', ...args], {
-      stdio: [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+      stdio: [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'pipe'],
+    });
+    // stderr passes through, its end kept: the runtime's own failure (exit 1 and its one line
+    // "exec in container `ID`: exec `CMD`: reason") becomes Docker's 126/127 as for `run`.
+    let tail = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      tail = (tail + chunk.toString('utf8')).slice(-2048);
     });
     return new Promise((resolve, reject) => {
       child.once('error', reject);
-      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
+      child.once('close', (code, signal) => {
+        if (code === 1) resolve(execFailureCode(tail, record.id) ?? 1);
+        else resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0));
+      });
     });
   }
 
@@ -828,4 +838,14 @@ export function startFailureCode(message: string): number {
   if (/no such file|not found/i.test(command)) return 127;
   if (/permission denied|exec format/i.test(command)) return 126;
   return 125;
+}
+
+/**
+ * The code of an `exec` whose runtime failed before the command ran (its last stderr line
+ * "exec in container `ID`: ...": 127/126 for the command, 125 for the rest), or undefined
+ * when the command ran and exited 1 itself.
+ */
+export function execFailureCode(stderrTail: string, id: string): number | undefined {
+  const last = stderrTail.trimEnd().split('\n').pop() ?? '';
+  return last.includes(`: exec in container \`${id}\`: `) ? startFailureCode(last) : undefined;
 }
