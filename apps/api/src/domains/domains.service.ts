@@ -41,6 +41,8 @@ export class DomainsService {
       if (isUniqueViolation(err)) throw ApiError.conflict(`domain '${hostname}' is already in use`);
       throw err;
     }
+    // the routers learn the host from the next pass: ask for it now, not at the period's end
+    this.scheduler.kick();
     // a stored certificate may cover the new domain
     await this.certs.publish(app.id);
     // ordered by the leader's ACME issuer now (the router answers its challenges for any host)
@@ -54,6 +56,7 @@ export class DomainsService {
     });
     if (!domain) throw ApiError.notFound(`domain '${hostname}' of app '${app.name}' not found`);
     await this.dataSource.manager.delete(Domain, { id: domain.id });
+    this.scheduler.kick();
     // its certificate is no longer served for it
     await this.certs.publish(app.id);
     return view(domain);

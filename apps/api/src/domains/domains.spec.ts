@@ -1,7 +1,9 @@
 import { Domain } from '@paas/platform';
+import { readAppRoute } from '@paas/platform/routes';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '@paas/platform/testing';
 import { createApp } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 
@@ -10,7 +12,8 @@ for (const kind of TEST_DATABASES) {
     let api: TestApi;
     const path = '/api/apps/dom/domains';
     before(async () => {
-      api = await startTestApi(kind, { PAAS_DOMAIN: 'paas.test' });
+      // a period no test waits for: the route follows a domain by the pass its change asks for
+      api = await startTestApi(kind, { PAAS_DOMAIN: 'paas.test', PAAS_RECONCILE_MS: '60000' });
       await createApp(api, 'dom');
       await createApp(api, 'other');
     });
@@ -67,6 +70,14 @@ for (const kind of TEST_DATABASES) {
         assert.equal(res.status, 422, hostname);
       }
       assert.equal(await api.dataSource.manager.count(Domain), 2);
+    });
+
+    it("puts a domain in the app's route at once, and takes it out", async () => {
+      const hosts = async () => (await readAppRoute(api.redis, 'dom')).route?.hosts ?? [];
+      await api.request('POST', path, { body: { hostname: 'now.example.com' } });
+      await waitFor(async () => (await hosts()).includes('now.example.com'), 'the new domain in the route', 10_000);
+      await api.request('DELETE', `${path}/now.example.com`);
+      await waitFor(async () => !(await hosts()).includes('now.example.com'), 'the domain out of the route', 10_000);
     });
 
     it('removes a domain of the app, and only of the app', async () => {
