@@ -14,7 +14,7 @@
  * (re)opened stream nudges too, since what was published while it was closed is lost; the
  * agent's own heartbeat period bounds how late a lost nudge can make anything.
  */
-import { NODE_LOG_MAX_BYTES, NODE_LOG_MAX_LINES, type NodeLogLine, fitLogLine } from '@paas/platform';
+import { NODE_LOG_MAX_BYTES, NODE_LOG_MAX_LINES, type NodeLogLine, backoffDelay, fitLogLine } from '@paas/platform';
 import { ControlPlaneError } from './api-client';
 import type { AppLog, Clock, LogIntake, LogSource, NodeEventStream, Nudges } from './roles';
 
@@ -150,7 +150,8 @@ export class BatchingAppLog implements AppLog {
           }
           this.bound();
           this.failures++;
-          retryIn = Math.min(this.flushMs * 2 ** this.failures, this.maxBackoffMs);
+          // jittered: the nodes of an api that was down do not all come back in step
+          retryIn = backoffDelay(this.failures, { firstMs: this.flushMs * 2, capMs: this.maxBackoffMs });
           this.say(`instance output waits (${this.buffer.length} lines): ${message}`);
         }
       }
@@ -207,7 +208,7 @@ export class StreamNudges implements Nudges {
         if (message !== lastProblem) this.log(`event stream (heartbeats only meanwhile): ${message}`);
         lastProblem = message;
         failures++;
-        await this.clock.sleep(Math.min(250 * 2 ** (failures - 1), this.maxBackoffMs), signal);
+        await this.clock.sleep(backoffDelay(failures, { firstMs: 250, capMs: this.maxBackoffMs }), signal);
       }
     }
   }

@@ -2,7 +2,8 @@
  * The platform's back-off after consecutive failures: a step doubling from `firstMs` up to
  * `capMs`, with "equal jitter" (a random point in the second half of the step), so that peers
  * that failed together do not retry together and a wait never shrinks below half its step.
- * The ACME renewal policy (certs/acme-policy.ts) and the log drains use it.
+ * The ACME renewal policy (certs/acme-policy.ts), the log drains and the agent (its output to the
+ * control plane, its event stream) use it.
  */
 export interface Backoff {
   readonly firstMs: number;
