@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { paths } from '@paas/config';
@@ -151,7 +153,11 @@ describe('add-on reachability on the bridge', () => {
     ].join('\n');
     execFileSync('iptables-restore', ['-w', '--noflush'], { input });
     await ipsetDestroy(reachSet); // waits while the kernel still holds it for the rule just deleted
-    assert.doesNotMatch(sh('iptables-save', []), new RegExp(`${reachSet}|--dport 20000:20999`));
+    // (this bridge's lines only: a paas up on the machine has its own bridge with the same range)
+    assert.deepEqual(
+      bridgeLines().filter((l) => l.includes(reachSet) || l.includes('--dport 20000:20999')),
+      [],
+    );
 
     // another process's start (this one knows the bridge as up to date)
     const script = [
@@ -220,6 +226,48 @@ describe('add-on reachability on the bridge', () => {
 
     await engine.remove(record, { force: true });
     assert.deepEqual(entries(), [], 'rm left an entry');
+  });
+
+  it('leaves no entry for a lease reclaimed while its reach changes (the next holder of the address would reach the add-on)', async () => {
+    const endpoint = { address: gateway, port: ADDON_PORT };
+    const record = await engine.create('busybox', {
+      name: 'race-reach',
+      labels: { [APP_LABEL]: 'race-reach' },
+      run: run(['sleep', '3600']),
+    });
+    const pid = await engine.start(record);
+    // the container dies on its own: its lease is any attach's or prune's to reclaim
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 200 && (await engine.state(record)).running; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal((await engine.state(record)).running, false);
+    // an ipset that takes its time to add this container's entry: the reclaim comes meanwhile
+    const bin = mkdtempSync(join(tmpdir(), 'paas-slow-ipset-'));
+    writeFileSync(
+      join(bin, 'ipset'),
+      `#!/bin/sh\ncase "$1 $*" in "add "*"paas:${record.id}"*) sleep 0.5 ;; esac\nexec ${sh('sh', ['-c', 'command -v ipset']).trim()} "$@"\n`,
+    );
+    chmodSync(join(bin, 'ipset'), 0o755);
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path}`;
+    try {
+      const changing = engine.setReach(record.id, [endpoint]);
+      await new Promise((r) => setTimeout(r, 150));
+      await engine.network?.prune();
+      await changing;
+    } finally {
+      process.env['PATH'] = path;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    const entries = sh('ipset', ['list', reachSet])
+      .split('\n')
+      .filter((l) => l.includes(`comment "paas:${record.id}"`));
+    const lease = (await engine.networkLeases())[record.id];
+    assert.deepEqual(
+      { entries: entries.length, lease: lease ? (lease.reach?.length ?? 0) : 'gone' },
+      lease ? { entries: lease.reach?.length ?? 0, lease: lease.reach?.length ?? 0 } : { entries: 0, lease: 'gone' },
+      'every entry in the set is named by a lease',
+    );
+    await engine.remove(record, { force: true });
   });
 
   it("removes a container's entries with it, and the set and rules with the bridge", async () => {

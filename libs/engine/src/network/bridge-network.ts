@@ -222,28 +222,27 @@ export class BridgeNetwork {
   /**
    * A container on the bridge may reach other add-on endpoints now (an add-on attached to or
    * detached from its app): the new entries go into the reach set before the ones no longer
-   * wanted leave it, and the lease lists old and new while they change, so whatever a crash
-   * leaves, the lease names every entry of the container (teardown and repair find them).
-   * Idempotent; a no-op for a container without a lease (not started: its next attach
-   * brings the endpoints of its record).
+   * wanted leave it, and the lease lists old and new while they change (committed before the
+   * kernel is touched), so whatever a crash leaves, the lease names every entry of the
+   * container (teardown and repair find them). All of it under the leases' lock: a reclaim of
+   * the lease (its container died; another start or a prune) coming between the lease's read
+   * and the set's change would tear down what the lease named then and leave the entry added
+   * after, for the next holder of the address to reach the add-on with. Idempotent; a no-op for
+   * a container without a lease (not started: its next attach brings the endpoints of its record).
    */
   async setReach(id: string, reach: readonly ServiceEndpoint[]): Promise<void> {
-    const seen = await this.leases.transaction(async (state) => {
-      const lease = state.leases[id];
-      if (lease) state.leases[id] = withReach(lease, unionOf(lease.reach ?? [], reach));
-      return lease;
-    });
-    if (!seen) return;
-    await this.joinReachSet(seen, reach);
-    const wanted = new Set(reach.map(endpointKey));
-    await this.leaveReachSet(
-      seen,
-      (seen.reach ?? []).filter((to) => !wanted.has(endpointKey(to))),
-    );
-    await this.leases.transaction(async (state) => {
-      const lease = state.leases[id];
-      // made anew meanwhile (another process restarted the container): its attach set its entries
-      if (lease && lease.since === seen.since && lease.ip === seen.ip) state.leases[id] = withReach(lease, reach);
+    await this.leases.transaction(async (state, commit) => {
+      const seen = state.leases[id];
+      if (!seen) return;
+      state.leases[id] = withReach(seen, unionOf(seen.reach ?? [], reach));
+      await commit();
+      await this.joinReachSet(seen, reach);
+      const wanted = new Set(reach.map(endpointKey));
+      await this.leaveReachSet(
+        seen,
+        (seen.reach ?? []).filter((to) => !wanted.has(endpointKey(to))),
+      );
+      state.leases[id] = withReach(seen, reach);
     });
   }
 
