@@ -101,6 +101,28 @@ describe('containers with a terminal', () => {
     assert.equal(r.status, 6, r.output);
   });
 
+  it('ends the run when its terminal hangs up (a closed ssh session), as the hangup ends docker run -it', () => {
+    // a shell that would wait for input for ever: the hangup must end it, not this CLI's wait
+    const r = inPty(
+      paas('run', '-it', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo up; read a'),
+      roots.env,
+      [{ raw: true }, { expect: 'up' }, { hangup: true }],
+      { timeoutSeconds: 30 },
+    );
+    assert.equal(r.failed, null, r.output);
+    assert.equal(r.status, 128 + 1, `ended by the hangup, not an abort or the driver's kill: ${r.output}`);
+    assert.equal(ok('ps', '-aq'), '', '--rm removed it');
+    const kept = inPty(
+      paas('run', '-it', '--name', 'hup-kept', '--network', 'none', 'busybox', 'sh', '-c', 'echo up; read a'),
+      roots.env,
+      [{ raw: true }, { expect: 'up' }, { hangup: true }],
+      { timeoutSeconds: 30 },
+    );
+    assert.equal(kept.status, 128 + 1, kept.output);
+    assert.equal(ok('inspect', '-f', '{{.State.Running}}', 'hup-kept'), 'false\n', 'stopped, kept without --rm');
+    ok('rm', 'hup-kept');
+  });
+
   it('detaches with ctrl-p ctrl-q, attaches again, and start -ai starts it attached', () => {
     const echo = 'while read l; do echo "echo:$l"; done; exit 5';
     const first = inPty(

@@ -7,6 +7,8 @@ Steps, in order:
   {"send": TEXT}           type TEXT (as given: "\r" is Enter in a raw terminal)
   {"resize": [ROWS, COLS]} resize the terminal (the kernel sends SIGWINCH to the command)
   {"raw": true}            wait until the command put the terminal in raw mode (no ICANON)
+  {"hangup": true}         close the terminal (the kernel sends SIGHUP to the command); the
+                           last step: the driver waits for the command's end
 Prints one JSON object: the exit status (128+N for signal N), the whole output, the first
 step that failed (null if none) and whether the terminal's mode was restored at the end.
 The command is killed if a step fails or the timeout passes; nothing outlives the driver.
@@ -46,6 +48,9 @@ def main():
 
     def pump(wait):
         nonlocal output
+        if master is None:
+            time.sleep(wait)
+            return False
         ready, _, _ = select.select([master], [], [], wait)
         if not ready:
             return True
@@ -65,6 +70,10 @@ def main():
         if "resize" in step:
             set_size(master, *step["resize"])
             continue
+        if "hangup" in step:
+            os.close(master)
+            master = None
+            break
         ok = False
         alive = True
         while time.monotonic() < deadline:
@@ -96,15 +105,17 @@ def main():
         if time.monotonic() >= deadline:
             os.kill(pid, signal.SIGKILL)
         pump(0.05)
-    while pump(0):
+    while master is not None and pump(0):
         if not select.select([master], [], [], 0)[0]:
             break
-    try:
-        now = termios.tcgetattr(master)
-        restored = now[1] == initial[1] and now[3] == initial[3]
-    except termios.error:
-        restored = None
-    os.close(master)
+    restored = None
+    if master is not None:
+        try:
+            now = termios.tcgetattr(master)
+            restored = now[1] == initial[1] and now[3] == initial[3]
+        except termios.error:
+            pass
+        os.close(master)
     print(json.dumps({"status": status, "output": output.decode("utf-8", "replace"), "failed": failed,
                       "restored": restored}))
 

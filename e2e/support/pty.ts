@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export type PtyStep = { expect: string } | { send: string } | { resize: [number, number] } | { raw: true };
+export type PtyStep =
+  { expect: string } | { send: string } | { resize: [number, number] } | { raw: true } | { hangup: true };
 
 export interface PtyResult {
   /** The exit status (128+N for signal N); the command is SIGKILLed when a step fails. */

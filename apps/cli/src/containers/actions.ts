@@ -104,11 +104,15 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
   }
   const stateDir = join(engine.containers.dir(record.id), 'shim');
   if (flags.interactive && !flags.tty) pipeStdin(join(stateDir, 'stdin'));
-  const forward = (): void => {
+  // SIGHUP too: a terminal that hung up (a closed ssh session) ends the run, as Docker's
+  // client leaving closes a `-i` container's input; waiting on would hang this CLI for good
+  let hungUp = false;
+  const forward = (signal: NodeJS.Signals): void => {
+    hungUp ||= signal === 'SIGHUP';
     void engine.stop(record, 0).catch(() => undefined);
   };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, forward);
   let detached = false;
   try {
     if (terminal) {
@@ -124,14 +128,19 @@ export async function run(io: CliIo, image: string, cmd: string[], flags: RunFla
       process.exitCode = (await exit)?.exitCode ?? 0;
     }
   } finally {
-    process.off('SIGINT', forward);
-    process.off('SIGTERM', forward);
+    for (const signal of signals) process.off(signal, forward);
     // detached (ctrl-p ctrl-q), the container runs on: as after `run -d --rm`, no one removes it later
     if (!detached) {
       if (flags.rm)
         await engine.remove(record, { force: true, volumes: true }); // Docker's --rm takes anonymous volumes too
       else await engine.release(record); // no daemon saw it exit: give its address and ports back now
     }
+  }
+  // ended as the hangup's default would: an exit restores the terminal's settings, which
+  // Node 20 asserts on (EIO from a hung-up terminal: SIGABRT and a core)
+  if (hungUp) {
+    process.kill(process.pid, 'SIGHUP');
+    await new Promise(() => undefined);
   }
   const code = Number(process.exitCode ?? 0);
   if (code !== 0) throw new CliError('', code);
