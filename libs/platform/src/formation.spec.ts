@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type FormationCounts, formationState } from './formation';
+import {
+  type AppActivity,
+  type Autoscale,
+  type FormationCounts,
+  autoscaleProblems,
+  describeAutoscale,
+  formatDuration,
+  formationState,
+  idleQuantity,
+  isSleeping,
+  parseDuration,
+} from './formation';
 
 const formation = (_type: string, quantity: number, more: Partial<FormationCounts> = {}): FormationCounts => ({
   quantity,
@@ -20,5 +31,55 @@ describe('formation state', () => {
       '3 of 4 up, 1 waiting: no node has 512 MiB free',
     );
     assert.equal(formationState(formation('web', 1, { up: 3 })), '3 up, going to 1');
+  });
+});
+
+describe('autoscale', () => {
+  const a = { min: 0, max: 5, concurrency: 20, idleMs: 900_000 };
+
+  it('reads and writes durations', () => {
+    assert.equal(parseDuration('15m'), 900_000);
+    assert.equal(parseDuration('2s'), 2000);
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('1d'), 86_400_000);
+    for (const bad of ['', '15', 'm', '1.5m', '-1s', '15 minutes', '1w']) assert.equal(parseDuration(bad), null, bad);
+    assert.equal(formatDuration(900_000), '15m');
+    assert.equal(formatDuration(2000), '2s');
+    assert.equal(formatDuration(1500), '1500ms');
+  });
+
+  it('names the field of each bad setting', () => {
+    assert.deepEqual(autoscaleProblems(a), []);
+    const fields = (more: Partial<typeof a>, most?: number): string[] =>
+      autoscaleProblems({ ...a, ...more }, most).map((p) => p.field);
+    assert.deepEqual(fields({ min: 3, max: 2 }), ['min']);
+    assert.deepEqual(fields({ concurrency: 0 }), ['concurrency']);
+    assert.deepEqual(fields({ concurrency: -1 }), ['concurrency']);
+    assert.deepEqual(fields({ max: 11 }, 10), ['max']);
+    assert.deepEqual(fields({ max: 0 }), ['max']);
+    assert.deepEqual(fields({ idleMs: 10 }), ['idle']);
+    assert.match(autoscaleProblems({ ...a, min: 3, max: 2 })[0]?.message ?? '', /min 3 is more than max 2/);
+  });
+
+  it('describes the settings and sleeping', () => {
+    assert.equal(describeAutoscale(a), 'autoscale 0..5, 20 per instance, idle 15m');
+    assert.equal(isSleeping({ quantity: 0, autoscale: a }), true);
+    assert.equal(isSleeping({ quantity: 1, autoscale: a }), false);
+    assert.equal(isSleeping({ quantity: 0, autoscale: null }), false);
+    assert.equal(isSleeping({ quantity: 0, autoscale: { ...a, min: 1 } }), false);
+  });
+
+  it('goes to zero only after the quiet period with nothing in flight', () => {
+    const now = 10_000_000;
+    const at = (activity: AppActivity | null, since = 0, quantity = 2, autoscale: Autoscale = a): number =>
+      idleQuantity({ quantity, autoscale, activity, since, now });
+    assert.equal(at({ lastRequestAt: now - 900_000, inflight: 0 }), 0);
+    assert.equal(at({ lastRequestAt: now - 899_999, inflight: 0 }), 2, 'a request within the period');
+    assert.equal(at({ lastRequestAt: now - 2_000_000, inflight: 1 }), 2, 'a request in flight (a websocket)');
+    assert.equal(at(null, now - 1000), 2, 'scaled a second ago, no request seen');
+    assert.equal(at(null, now - 900_000), 0, 'no request since it was scaled');
+    assert.equal(at({ lastRequestAt: now - 2_000_000, inflight: 0 }, now - 10), 2, 'woken just now');
+    assert.equal(at({ lastRequestAt: 0, inflight: 0 }, 0, 2, { ...a, min: 1 }), 2, 'min 1 never sleeps');
+    assert.equal(at({ lastRequestAt: 0, inflight: 0 }, 0, 0), 0, 'asleep stays asleep');
   });
 });

@@ -3,6 +3,7 @@
  * names, releases, queues and live logs.
  */
 export * from './names';
+export * from './formation';
 export * from './model/entities';
 export * from './model/database';
 export { DESIRED_SET_COLUMNS } from './model/migrations';
