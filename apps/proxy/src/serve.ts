@@ -32,8 +32,11 @@ function routerOptions(
   config: ProxyConfig,
   onRefused: (address: string) => void,
   acmeChallenge: (token: string) => Promise<string | null>,
+  askWake: (app: string) => void,
 ) {
   return {
+    askWake,
+    wake: { maxHeld: config.wakeQueue, maxWaitMs: config.wakeWaitMs },
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,
@@ -89,6 +92,7 @@ export async function runPrimary(config: ProxyConfig): Promise<Ready> {
         config,
         (address) => controller.health.checkNow(address),
         (token) => controller.acmeChallenge(token),
+        (app) => controller.wakes.request(app),
       ),
     );
     router.handle(controller.routesMessage());
@@ -261,7 +265,14 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
       });
       send({ type: 'acme', id, token });
     });
-  const router = new Router(routerOptions(config, (address) => send({ type: 'refused', address }), acmeChallenge));
+  const router = new Router(
+    routerOptions(
+      config,
+      (address) => send({ type: 'refused', address }),
+      acmeChallenge,
+      (app) => send({ type: 'wake', app }),
+    ),
+  );
   let haveTable: () => void = () => undefined;
   const table = new Promise<void>((resolve) => (haveTable = resolve));
   let haveCerts: () => void = () => undefined;

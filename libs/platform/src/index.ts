@@ -24,6 +24,7 @@ export * from './redis-server';
 export * from './tokens';
 export * from './join';
 export * from './scheduling';
+export * from './wake';
 export * from './addons';
 export * from './tls';
 export * from './certs/validate';
