@@ -677,7 +677,7 @@ describe('scale to zero', () => {
     const [failed, ...rest] = s.messages.take();
     assert.match(
       failed ?? '',
-      /^Wake of web failed: web\.1 exited with status 1; restarting; sleeping, no wake for [345] s$/,
+      /^Wake of web failed: web\.1 failed: exited with status 1; restarting; sleeping, no wake for [345] s$/,
     );
     assert.deepEqual(rest, ['Stopping web.1 (v1): scaled down']);
     const retryAt = route(s).wakeRetryAt ?? 0;

@@ -490,11 +490,10 @@ export class Reconciler {
     let retryAt = this.wakeFailures.get(app.id)?.retryAt ?? null;
     if (waking && up) {
       // healthy: the route gets it in this pass's step 4
-      const at = (t: number | null): string => (t === null ? '?' : `+${Math.max(0, t - waking.askedAt)} ms`);
-      say(
-        app.id,
-        `Woke ${SLEEPER}: requested, placed ${at(waking.placedAt)}, started ${at(waking.startedAt)}, healthy ${at(now)}`,
-      );
+      // the stages this leader saw, from the request (a heartbeat may go from placed to up at once)
+      const at = (t: number): string => `+${Math.max(0, t - waking.askedAt)} ms`;
+      const started = waking.startedAt === null ? '' : `, started ${at(waking.startedAt)}`;
+      say(app.id, `Woke ${SLEEPER}: requested, placed ${at(waking.placedAt)}${started}, healthy ${at(now)}`);
       this.waking.delete(app.id);
       this.wakeFailures.delete(app.id);
       retryAt = null;
@@ -516,7 +515,7 @@ export class Reconciler {
       this.wakeFailures.set(app.id, { count, retryAt });
       this.waking.delete(app.id);
       to = 0;
-      line = `Wake of ${SLEEPER} failed: ${crashed.type}.${crashed.number} ${crashed.error ?? 'crashed'}; sleeping, no wake for ${Math.ceil(delay / 1000)} s`;
+      line = `Wake of ${SLEEPER} failed: ${instanceName(crashed)} ${crashed.error ? `failed: ${crashed.error}` : 'crashed'}; sleeping, no wake for ${Math.ceil(delay / 1000)} s`;
     } else if (quantity === 0 && askedAt !== undefined) {
       // a request older than the last change of the row (it went to sleep since) is not a wake
       const changed = web.updatedAt?.getTime() ?? 0;
