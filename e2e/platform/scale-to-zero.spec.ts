@@ -73,6 +73,13 @@ describe('scale to zero: sleeps when idle, wakes on the first request', { timeou
         ])
           assert.match(log, stage);
 
+        await until(
+          'the first byte in the log',
+          async () => /Woke web: first byte to the client \+\d+ ms after its request/.test(logs(up)),
+          30_000,
+          200,
+        );
+
         // a release whose web crashes at start, deployed while asleep
         await until('nap asleep again', () => sleeping(up), 60_000, 100);
         up.run(PAAS, ['config:set', 'CRASH=1', '-a', 'nap']);

@@ -26,6 +26,7 @@ import {
   redactRedisUrl,
   removeRouterMetrics,
   reportActivity,
+  reportFirstByte,
   requestWake,
 } from '@paas/platform/routes';
 import { CertWatcher, type TableCert, readAcmeChallenge } from '@paas/platform/certs';
@@ -300,7 +301,14 @@ export class Controller {
     else if (message.type === 'metrics') this.metrics.report(worker, message.snapshot);
     else if (message.type === 'refused') this.health.checkNow(message.address);
     else if (message.type === 'wake') this.wakes.request(message.app);
+    else if (message.type === 'woke') this.wokeFirstByte(message.app, message.ms);
     else if (message.type === 'applied') this.applied.set(worker, message.version);
+  }
+
+  /** A woken app's first byte went out: the leader puts it in the app's log (best effort). */
+  wokeFirstByte(app: string, ms: number): void {
+    if (this.reader.status !== 'ready') return;
+    reportFirstByte(this.reader, app, ms).catch((err: Error) => this.log(`reporting a wake of ${app}: ${err.message}`));
   }
 
   /** A worker is gone: its counters and its table version no longer count. */

@@ -582,7 +582,11 @@ describe('router: sleeping apps', () => {
   it('holds requests, asks for one wake, and sends them on once a backend appears', async () => {
     const b = await backend('b1');
     const asked: string[] = [];
-    const { router: r, port } = await router([sleeping('nap')], { askWake: (app) => asked.push(app) });
+    const firstBytes: string[] = [];
+    const { router: r, port } = await router([sleeping('nap')], {
+      askWake: (app) => asked.push(app),
+      onWokeFirstByte: (app, ms) => firstBytes.push(`${app} ${ms >= 0}`),
+    });
     const answers = [1, 2, 3].map((n) =>
       send(port, { host: 'nap.localhost', path: `/${n}`, method: n === 3 ? 'POST' : 'GET', body: n === 3 ? 'hi' : '' }),
     );
@@ -606,6 +610,7 @@ describe('router: sleeping apps', () => {
       'each held request counted in the wake histogram',
     );
     assert.ok(c.lastRequestAt > 0);
+    assert.deepEqual(firstBytes, ['nap true'], 'the first byte of the first held request, once');
     // awake: nothing held, nothing asked
     assert.equal((await send(port, { host: 'nap.localhost' })).status, 200);
     assert.deepEqual(asked, ['nap']);

@@ -85,6 +85,8 @@ export interface RouterOptions {
   readonly acmeChallenge?: (token: string) => Promise<string | null>;
   /** Asks for a wake of a sleeping app (the primary's WakeRequester joins repeated asks). */
   readonly askWake?: (app: string) => void;
+  /** The first request held for a wake got the first byte of its answer `ms` after it came. */
+  readonly onWokeFirstByte?: (app: string, ms: number) => void;
   /** Requests held per sleeping app and how long each may wait (default WAKE_QUEUE). */
   readonly wake?: { readonly maxHeld: number; readonly maxWaitMs: number };
 }
@@ -142,6 +144,8 @@ class Exchange {
   retriedSame = false;
   /** It waited for a newer route table once already (every backend refused). */
   waitedForTable = false;
+  /** The first request held for its app's wake: when it was held (performance.now()), until its first byte. */
+  wakeHeldAt: number | undefined;
 
   constructor(
     readonly id: string,
@@ -367,6 +371,8 @@ export class Router {
       this.held.set(app.name, queue);
       this.options.askWake?.(app.name);
     }
+    // the first of a wake: its first byte is the wake's last stage (the app's log says it)
+    if (queue.size === 0) x.wakeHeldAt = performance.now();
     const timer = setTimeout(() => {
       if (!this.unhold(app.name, held)) return;
       res.setHeader('retry-after', '5');
@@ -542,6 +548,10 @@ export class Router {
     if (!x) return;
     x.responded = true;
     x.proxyRes = proxyRes;
+    if (x.wakeHeldAt !== undefined && x.app) {
+      this.options.onWokeFirstByte?.(x.app.name, performance.now() - x.wakeHeldAt);
+      x.wakeHeldAt = undefined;
+    }
     // The router's policy, not the backend's, says how long browsers stick to HTTPS.
     if (x.app?.hsts != null && encrypted(req)) proxyRes.headers['strict-transport-security'] = x.app.hsts;
     // The client's connection follows the client's wish (and our shutdown), not the backend's.

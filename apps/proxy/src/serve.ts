@@ -33,9 +33,11 @@ function routerOptions(
   onRefused: (address: string) => void,
   acmeChallenge: (token: string) => Promise<string | null>,
   askWake: (app: string) => void,
+  onWokeFirstByte: (app: string, ms: number) => void,
 ) {
   return {
     askWake,
+    onWokeFirstByte,
     wake: { maxHeld: config.wakeQueue, maxWaitMs: config.wakeWaitMs },
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
@@ -93,6 +95,7 @@ export async function runPrimary(config: ProxyConfig): Promise<Ready> {
         (address) => controller.health.checkNow(address),
         (token) => controller.acmeChallenge(token),
         (app) => controller.wakes.request(app),
+        (app, ms) => controller.wokeFirstByte(app, ms),
       ),
     );
     router.handle(controller.routesMessage());
@@ -271,6 +274,7 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
       (address) => send({ type: 'refused', address }),
       acmeChallenge,
       (app) => send({ type: 'wake', app }),
+      (app, ms) => send({ type: 'woke', app, ms }),
     ),
   );
   let haveTable: () => void = () => undefined;

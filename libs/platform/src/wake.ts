@@ -11,6 +11,10 @@
  *                              replicas ask, one asks and the rest join it; the asker then kicks
  *                              the leader (scheduling/kick.ts), which wakes APP at once.
  *
+ *   paas:wake:APP:first-byte  string  how long (ms) the first request a router held for APP's
+ *                              wake waited for the first byte of its answer; the leader puts it
+ *                              in the app's log beside the other stages, then deletes it.
+ *
  * A sleeping app's route says `sleeping` (routes.ts): its routers hold its requests and ask.
  */
 import type { Redis } from 'ioredis';
@@ -109,4 +113,18 @@ export async function readWakeRequests(redis: Redis, apps: readonly string[]): P
 /** The leader took the wake up (or gave it up): the next ask is a new wake. */
 export async function clearWakeRequest(redis: Redis, app: string): Promise<void> {
   await redis.del(wakeKey(app));
+}
+
+const firstByteKey = (app: string): string => `${WAKE_PREFIX}${app}:first-byte`;
+
+/** A router sent the first byte of a woken app's first held request `ms` after it came (kept a minute). */
+export async function reportFirstByte(redis: Redis, app: string, ms: number): Promise<void> {
+  await redis.set(firstByteKey(app), String(Math.round(ms)), 'PX', 60_000, 'NX');
+}
+
+/** The first byte of the app's last wake (ms after its first request), taken: read once. */
+export async function takeFirstByte(redis: Redis, app: string): Promise<number | null> {
+  const value = await redis.getdel(firstByteKey(app));
+  const ms = Number(value ?? NaN);
+  return Number.isFinite(ms) ? ms : null;
 }

@@ -653,6 +653,10 @@ describe('scale to zero', () => {
     s.cluster.heartbeat();
     await s.pass();
     assert.deepEqual(s.messages.take(), ['Woke web: requested, placed +3 ms, started +23 ms, healthy +53 ms']);
+    // a router says when the first byte went out: in the log at the next pass
+    s.wakes.firstBytes.set('shop', 61);
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Woke web: first byte to the client +61 ms after its request']);
     assert.equal(s.routes.backends('shop').length, 1);
     assert.equal(route(s).sleeping, undefined);
     // awake: the idle period counts from the wake

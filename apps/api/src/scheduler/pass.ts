@@ -232,6 +232,8 @@ export interface WakeSignals {
   wakes(apps: readonly string[]): Promise<Map<string, number>>;
   /** The wake of `app` was acted on (or refused): the next ask is a new one. */
   taken(app: string): Promise<void>;
+  /** How long the first request held for the app's last wake waited for its first byte (ms), once; null: not yet. */
+  firstByte(app: string): Promise<number | null>;
 }
 
 /** 5. Wakes agents whose desired set changed. */
@@ -347,6 +349,8 @@ export class Reconciler {
   private writtenVersion = 0;
   /** Wakes under way, by app id. */
   private readonly waking = new Map<string, Waking>();
+  /** Wakes that served, until a router says when their first byte went out (or a minute passed), by app id. */
+  private readonly woken = new Map<string, number>();
   /** Failed wakes in a row and when the next may be asked, by app id. */
   private readonly wakeFailures = new Map<string, { count: number; retryAt: number }>();
 
@@ -478,6 +482,7 @@ export class Reconciler {
     const autoscale = web && autoscaleOf(web);
     if (!signals || !web || !autoscale || autoscale.min > 0) {
       this.waking.delete(app.id);
+      this.woken.delete(app.id);
       this.wakeFailures.delete(app.id);
       return formation;
     }
@@ -495,10 +500,16 @@ export class Reconciler {
       const started = waking.startedAt === null ? '' : `, started ${at(waking.startedAt)}`;
       say(app.id, `Woke ${SLEEPER}: requested, placed ${at(waking.placedAt)}${started}, healthy ${at(now)}`);
       this.waking.delete(app.id);
+      this.woken.set(app.id, now + 60_000);
       this.wakeFailures.delete(app.id);
       retryAt = null;
     } else if (waking && waking.startedAt === null && mine.some((i) => i.state === 'starting')) {
       waking.startedAt = now;
+    }
+    if (this.woken.has(app.id)) {
+      const ms = await signals.firstByte(app.name).catch(() => null);
+      if (ms !== null) say(app.id, `Woke ${SLEEPER}: first byte to the client +${ms} ms after its request`);
+      if (ms !== null || now > (this.woken.get(app.id) ?? 0)) this.woken.delete(app.id);
     }
     const [activity, asked] = await Promise.all([
       signals.activity([app.name]).catch(() => null),

@@ -11,6 +11,7 @@ import {
   nodeChannel,
   readActivity,
   readWakeRequests,
+  takeFirstByte,
   writeAppLog,
 } from '@paas/platform';
 import {
@@ -113,5 +114,9 @@ export class RedisWakeSignals implements WakeSignals {
 
   taken(app: string): Promise<void> {
     return clearWakeRequest(this.redis, app);
+  }
+
+  firstByte(app: string): Promise<number | null> {
+    return takeFirstByte(this.redis, app);
   }
 }

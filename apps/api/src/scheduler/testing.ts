@@ -467,6 +467,14 @@ export class FakeWakeSignals implements WakeSignals {
     this.asked.delete(app);
     this.taken_.push(app);
   }
+
+  /** What routers said of first bytes, by app name (taken once read). */
+  readonly firstBytes = new Map<string, number>();
+  async firstByte(app: string): Promise<number | null> {
+    const ms = this.firstBytes.get(app) ?? null;
+    this.firstBytes.delete(app);
+    return ms;
+  }
 }
 
 export class FakeNotifier implements NodeNotifier {
