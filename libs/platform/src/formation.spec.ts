@@ -9,6 +9,7 @@ import {
   formatDuration,
   formationState,
   idleQuantity,
+  loadQuantity,
   isSleeping,
   parseDuration,
 } from './formation';
@@ -81,5 +82,28 @@ describe('autoscale', () => {
     assert.equal(at({ lastRequestAt: now - 2_000_000, inflight: 0 }, now - 10), 2, 'woken just now');
     assert.equal(at({ lastRequestAt: 0, inflight: 0 }, 0, 2, { ...a, min: 1 }), 2, 'min 1 never sleeps');
     assert.equal(at({ lastRequestAt: 0, inflight: 0 }, 0, 0), 0, 'asleep stays asleep');
+  });
+});
+
+describe('load-driven autoscale', () => {
+  const a = { min: 1, max: 5, concurrency: 10, idleMs: 60_000 };
+  const at = (quantity: number, inflight: number, lowSince: number | null = null, now = 1_000_000) =>
+    loadQuantity({ quantity, autoscale: a, inflight, lowSince, now });
+
+  it('scales up at once to the instances the requests in flight need, up to max', () => {
+    assert.deepEqual(at(1, 25), { quantity: 3, lowSince: null });
+    assert.deepEqual(at(1, 500), { quantity: 5, lowSince: null });
+    assert.deepEqual(at(3, 30), { quantity: 3, lowSince: null });
+  });
+
+  it('scales down only after the quiet period, never below min (nor to zero: that is idleQuantity)', () => {
+    assert.deepEqual(at(4, 5), { quantity: 4, lowSince: 1_000_000 });
+    assert.deepEqual(at(4, 5, 1_000_000, 1_059_999), { quantity: 4, lowSince: 1_000_000 });
+    assert.deepEqual(at(4, 5, 1_000_000, 1_060_000), { quantity: 1, lowSince: null });
+    assert.deepEqual(loadQuantity({ quantity: 3, autoscale: { ...a, min: 0 }, inflight: 0, lowSince: 0, now: 1e9 }), {
+      quantity: 1,
+      lowSince: null,
+    });
+    assert.deepEqual(at(4, 35, 1_000_000), { quantity: 4, lowSince: null }, 'load back: the quiet period starts again');
   });
 });

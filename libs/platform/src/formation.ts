@@ -126,3 +126,28 @@ export function idleQuantity(input: {
   const last = Math.max(activity?.lastRequestAt ?? 0, since);
   return now - last >= autoscale.idleMs ? 0 : quantity;
 }
+
+/**
+ * The load decision of the scheduler's pass (Fly's soft limit): enough instances for the
+ * requests in flight at `concurrency` each, between min (at least 1: going to zero is
+ * idleQuantity's) and max. Up at once; down only once the load has asked for fewer for the
+ * whole quiet period (`idleMs`), counted from `lowSince` (when it first asked for fewer; null:
+ * it does not). Returns the count and the new `lowSince`.
+ */
+export function loadQuantity(input: {
+  readonly quantity: number;
+  readonly autoscale: Autoscale;
+  readonly inflight: number;
+  readonly lowSince: number | null;
+  readonly now: number;
+}): { quantity: number; lowSince: number | null } {
+  const { quantity, autoscale, inflight, lowSince, now } = input;
+  const wanted = Math.min(
+    autoscale.max,
+    Math.max(autoscale.min, 1, Math.ceil(Math.max(inflight, 0) / autoscale.concurrency)),
+  );
+  if (wanted > quantity) return { quantity: wanted, lowSince: null };
+  if (wanted === quantity) return { quantity, lowSince: null };
+  const since = lowSince ?? now;
+  return now - since >= autoscale.idleMs ? { quantity: wanted, lowSince: null } : { quantity, lowSince: since };
+}

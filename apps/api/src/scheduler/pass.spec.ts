@@ -659,11 +659,14 @@ describe('scale to zero', () => {
     assert.deepEqual(s.messages.take(), ['Woke web: first byte to the client +61 ms after its request']);
     assert.equal(s.routes.backends('shop').length, 1);
     assert.equal(route(s).sleeping, undefined);
-    // awake: the idle period counts from the wake
+    // awake: the idle period counts from when it came up (not from the wake's request)
     s.wakes.seen.set('shop', { lastRequestAt: s.clock.now() - 2_000_000, inflight: 0 });
-    later(s, 899_000);
+    later(s, 899_999);
     await s.pass();
     assert.equal(s.routes.backends('shop').length, 1);
+    later(s, 1);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 0);
   });
 
   it('sends a wake that crashes back to sleep, and takes no other before a back-off', async () => {
@@ -699,5 +702,52 @@ describe('scale to zero', () => {
     await s.pass();
     assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, starting)']);
     assert.equal(route(s).wakeRetryAt, undefined);
+  });
+});
+
+describe('autoscale by load', () => {
+  it('scales web up at once for the requests in flight, and down after the quiet period', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 1);
+    s.cluster.scale(app, 'web', {
+      autoscaleMin: 1,
+      autoscaleMax: 4,
+      autoscaleConcurrency: 10,
+      autoscaleIdleMs: 60_000,
+      updatedAt: new Date(s.clock.now()),
+    });
+    const later = (ms: number): void => {
+      s.clock.advance(ms);
+      s.cluster.heartbeat();
+    };
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 25 });
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [
+      'Scaling web to 3: 25 requests in flight, 10 per instance',
+      'Starting web.2 (v1) on n1',
+      'Starting web.3 (v1) on n1',
+    ]);
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 500 });
+    await s.pass();
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.quantity, 4, 'max');
+    s.messages.take();
+    later(1000);
+    await s.pass();
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 5 });
+    await s.pass();
+    later(59_000);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 4, 'not before the quiet period');
+    later(1000);
+    await s.pass();
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.quantity, 1);
+    assert.equal(s.messages.take()[0], 'Scaling web down to 1: 5 requests in flight for 1m');
+    assert.equal(s.routes.backends('shop').length, 1, 'the others leave the routes first');
+    // min 1: never to zero, however idle
+    s.wakes.seen.set('shop', { lastRequestAt: 0, inflight: 0 });
+    later(3_600_000);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 1);
   });
 });

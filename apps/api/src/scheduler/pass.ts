@@ -38,6 +38,7 @@ import {
   backoffDelay,
   formatDuration,
   idleQuantity,
+  loadQuantity,
   type HealthcheckSpec,
   type InstanceState,
   type NodeCapacity,
@@ -351,6 +352,10 @@ export class Reconciler {
   private readonly waking = new Map<string, Waking>();
   /** Wakes that served, until a router says when their first byte went out (or a minute passed), by app id. */
   private readonly woken = new Map<string, number>();
+  /** When a wake's instance came up, by app id: an idle period counts from then at the earliest. */
+  private readonly awakeSince = new Map<string, number>();
+  /** Since when the load has asked for fewer instances than run, by app id (autoscale's quiet period). */
+  private readonly lowSince = new Map<string, number>();
   /** Failed wakes in a row and when the next may be asked, by app id. */
   private readonly wakeFailures = new Map<string, { count: number; retryAt: number }>();
 
@@ -480,12 +485,15 @@ export class Reconciler {
     const signals = this.roles.wakes;
     const web = formation.find((f) => f.type === SLEEPER);
     const autoscale = web && autoscaleOf(web);
-    if (!signals || !web || !autoscale || autoscale.min > 0) {
+    const sleeps = autoscale?.min === 0;
+    if (!sleeps) {
       this.waking.delete(app.id);
       this.woken.delete(app.id);
       this.wakeFailures.delete(app.id);
-      return formation;
     }
+    if (!autoscale) this.lowSince.delete(app.id);
+    if (!sleeps) this.awakeSince.delete(app.id);
+    if (!signals || !web || !autoscale) return formation;
     const mine = instances.filter((i) => i.appId === app.id && i.type === SLEEPER && i.desired === 'run');
     const serving = live ?? target;
     const up = mine.some((i) => i.state === 'up' && (serving === null || i.releaseId === serving.id));
@@ -501,6 +509,7 @@ export class Reconciler {
       say(app.id, `Woke ${SLEEPER}: requested, placed ${at(waking.placedAt)}${started}, healthy ${at(now)}`);
       this.waking.delete(app.id);
       this.woken.set(app.id, now + 60_000);
+      this.awakeSince.set(app.id, now);
       this.wakeFailures.delete(app.id);
       retryAt = null;
     } else if (waking && waking.startedAt === null && mine.some((i) => i.state === 'starting')) {
@@ -518,7 +527,7 @@ export class Reconciler {
     const askedAt = asked.get(app.name);
     let to = quantity;
     let line: string | null = null;
-    if (quantity > 0 && crashed && !up) {
+    if (sleeps && quantity > 0 && crashed && !up) {
       // a wake (or the one instance) that crashes sleeps again: the next request wakes it after a back-off
       const count = (this.wakeFailures.get(app.id)?.count ?? 0) + 1;
       const delay = backoffDelay(count, this.settings.wakeBackoff ?? WAKE_BACKOFF);
@@ -527,7 +536,7 @@ export class Reconciler {
       this.waking.delete(app.id);
       to = 0;
       line = `Wake of ${SLEEPER} failed: ${instanceName(crashed)} ${crashed.error ? `failed: ${crashed.error}` : 'crashed'}; sleeping, no wake for ${Math.ceil(delay / 1000)} s`;
-    } else if (quantity === 0 && askedAt !== undefined) {
+    } else if (sleeps && quantity === 0 && askedAt !== undefined) {
       // a request older than the last change of the row (it went to sleep since) is not a wake
       const changed = web.updatedAt?.getTime() ?? 0;
       if (retryAt !== null && now < retryAt) {
@@ -538,20 +547,40 @@ export class Reconciler {
         this.waking.set(app.id, { askedAt: Math.min(askedAt, now), placedAt: now, startedAt: null });
       }
       await signals.taken(app.name).catch(() => undefined);
-    } else if (quantity > 0 && !this.waking.has(app.id)) {
-      const seen = activity?.get(app.name) ?? null;
-      to = idleQuantity({ quantity, autoscale, activity: seen, since: web.updatedAt?.getTime() ?? 0, now });
-      if (to !== quantity)
+    } else if (quantity > 0 && !this.waking.has(app.id) && activity !== null) {
+      const seen = activity.get(app.name) ?? null;
+      const inflight = seen?.inflight ?? 0;
+      // by load between min and max: up at once, down after the quiet period
+      const load = loadQuantity({ quantity, autoscale, inflight, lowSince: this.lowSince.get(app.id) ?? null, now });
+      if (load.lowSince === null) this.lowSince.delete(app.id);
+      else this.lowSince.set(app.id, load.lowSince);
+      to = load.quantity;
+      if (to > quantity)
+        line = `Scaling ${SLEEPER} to ${to}: ${inflight} requests in flight, ${autoscale.concurrency} per instance`;
+      else if (to < quantity)
+        line = `Scaling ${SLEEPER} down to ${to}: ${inflight} requests in flight for ${formatDuration(autoscale.idleMs)}`;
+      // and to zero once idle
+      const idle = sleeps
+        ? idleQuantity({ quantity, autoscale, activity: seen, since: this.idleSince(app.id, web), now })
+        : quantity;
+      if (idle === 0) {
+        to = 0;
         line = `${SLEEPER} idle for ${formatDuration(autoscale.idleMs)} with nothing in flight: sleeping (scaled to 0)`;
+      }
     }
     if (to !== quantity && (await this.roles.committer.setQuantity(app.id, SLEEPER, quantity, to))) {
       quantity = to;
       if (line) say(app.id, line);
     }
-    sleepers.set(app.id, { retryAt: quantity === 0 && retryAt !== null && retryAt > now ? retryAt : null });
+    if (sleeps) sleepers.set(app.id, { retryAt: quantity === 0 && retryAt !== null && retryAt > now ? retryAt : null });
     return quantity === web.quantity
       ? formation
       : formation.map((f) => (f === web ? { ...f, quantity, updatedAt: new Date(now) } : f));
+  }
+
+  /** Since when a web process counts as idle at the earliest: its formation's last change, or its last wake's coming up. */
+  private idleSince(appId: string, web: PassFormation): number {
+    return Math.max(web.updatedAt?.getTime() ?? 0, this.awakeSince.get(appId) ?? 0);
   }
 
   /** Step 1: silent nodes go down with their instances; instances no node will stop are forgotten. */

@@ -488,6 +488,11 @@ describe('scheduler passes on changes', () => {
     assert.equal(await count(), 0);
     const route = await readAppRoute(api.redis, 'napper');
     assert.deepEqual([route.route?.sleeping, route.route?.backends], [true, []]);
+    // asleep: a longer quiet period, so that it stays awake once woken while the spec looks
+    const longer = await api.request('PUT', '/api/apps/napper/formation/web/autoscale', {
+      body: { min: 0, max: 2, concurrency: 5, idle: '1h' },
+    });
+    assert.deepEqual([longer.status, longer.body.quantity, longer.body.sleeping], [200, 0, true]);
     // a router asks: the leader places it at once, though its loop runs once a minute, and tells the agent
     const listener = api.redis.duplicate();
     const told: string[] = [];
