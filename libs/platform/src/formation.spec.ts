@@ -8,6 +8,7 @@ import {
   describeAutoscale,
   formatDuration,
   formationState,
+  formationSummary,
   idleQuantity,
   loadQuantity,
   isSleeping,
@@ -68,6 +69,16 @@ describe('autoscale', () => {
     assert.equal(isSleeping({ quantity: 1, autoscale: a }), false);
     assert.equal(isSleeping({ quantity: 0, autoscale: null }), false);
     assert.equal(isSleeping({ quantity: 0, autoscale: { ...a, min: 1 } }), false);
+    const counts = { quantity: 2, up: 2, waiting: 0, waitingReason: null };
+    assert.equal(formationSummary({ ...counts, autoscale: null, sleeping: false }), '2 up');
+    assert.equal(
+      formationSummary({ ...counts, autoscale: a, sleeping: false }),
+      '2 up; autoscale 0..5, 20 per instance, idle 15m',
+    );
+    assert.equal(
+      formationSummary({ ...counts, quantity: 0, up: 0, autoscale: a, sleeping: true }),
+      'sleeping; autoscale 0..5, 20 per instance, idle 15m',
+    );
   });
 
   it('goes to zero only after the quiet period with nothing in flight', () => {

@@ -95,6 +95,17 @@ export function describeAutoscale(a: Autoscale): string {
   return `autoscale ${a.min}..${a.max}, ${a.concurrency} per instance, idle ${formatDuration(a.idleMs)}`;
 }
 
+/**
+ * formationState with autoscale, as `paas ps` and the dashboard show it: `2 up; autoscale 0..5,
+ * 20 per instance, idle 15m`, or `sleeping; autoscale …` when scaled to zero and nothing runs.
+ */
+export function formationSummary(
+  f: FormationCounts & { readonly autoscale: Autoscale | null; readonly sleeping: boolean },
+): string {
+  if (!f.autoscale) return formationState(f);
+  return `${f.sleeping && f.up === 0 ? 'sleeping' : formationState(f)}; ${describeAutoscale(f.autoscale)}`;
+}
+
 /** Sleeping: scaled to zero by its autoscale, woken by the next request. */
 export function isSleeping(f: { readonly quantity: number; readonly autoscale: Autoscale | null }): boolean {
   return f.autoscale !== null && f.autoscale.min === 0 && f.quantity === 0;

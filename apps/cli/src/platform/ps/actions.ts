@@ -15,8 +15,8 @@ import type { ApiClient } from '../client';
 import {
   DURATION_RULE,
   autoscaleProblems,
-  describeAutoscale,
   formationState,
+  formationSummary,
   MAX_QUANTITY,
   parseDuration,
 } from '@paas/platform/formation';
@@ -119,13 +119,6 @@ export async function psStop(io: CliIo, name: string, flags: AppFlags & JsonFlag
   if (flags.json) io.out(json(stopped));
 }
 
-/** A process type's state with its autoscale: `2 up; autoscale 0..5, 20 per instance, idle 15m` or `sleeping; ...`. */
-function typeState(f: Formation): string {
-  if (!f.autoscale) return formationState(f);
-  const state = f.sleeping && f.up === 0 ? 'sleeping' : formationState(f);
-  return `${state}; ${describeAutoscale(f.autoscale)}`;
-}
-
 export interface AutoscaleFlags {
   readonly min: string;
   readonly max: string;
@@ -158,7 +151,7 @@ export async function psAutoscaleEnable(
     io,
     `Autoscaling ${type} on ${app}`,
     () => client.put<Formation>(appPath(app, 'formation', type, 'autoscale'), settings),
-    (f) => `done, ${typeState(f)}`,
+    (f) => `done, ${formationSummary(f)}`,
   );
   if (flags.json) io.out(json(formation));
 }
@@ -200,7 +193,7 @@ export async function ps(io: CliIo, types: string[], flags: AppFlags & JsonFlag)
   for (const [type, list] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
     const f = formation.find((x) => x.type === type);
     const command = f?.command ? `: ${f.command}` : '';
-    const state = f ? ` (${typeState(f)})` : ` (${list.length})`;
+    const state = f ? ` (${formationSummary(f)})` : ` (${list.length})`;
     const lines = list.map((i) => {
       const extra = [i.release ? `v${i.release.version}` : '', i.node ?? '', i.address ?? '']
         .filter(Boolean)
