@@ -33,10 +33,10 @@ import {
   type Allocation,
   type AppActivity,
   type AppPlan,
-  type Autoscale,
   type Backoff,
   backoffDelay,
   formatDuration,
+  formationAutoscale,
   idleQuantity,
   loadQuantity,
   type HealthcheckSpec,
@@ -106,12 +106,6 @@ export interface PassFormation extends PlanFormation {
   readonly autoscaleIdleMs?: number | null;
   /** When the row last changed (a scale, a wake, autoscale set): an idle period counts from then at the earliest. */
   readonly updatedAt?: Date;
-}
-
-/** A formation row's autoscale, or null when off. */
-function autoscaleOf(f: PassFormation): Autoscale | null {
-  const { autoscaleMin: min, autoscaleMax: max, autoscaleConcurrency: concurrency, autoscaleIdleMs: idleMs } = f;
-  return min == null || max == null || concurrency == null || idleMs == null ? null : { min, max, concurrency, idleMs };
 }
 
 /** An app's releases that matter to the plan (release-lifecycle's current and live) and its formation. */
@@ -484,7 +478,7 @@ export class Reconciler {
   ): Promise<readonly PassFormation[]> {
     const signals = this.roles.wakes;
     const web = formation.find((f) => f.type === SLEEPER);
-    const autoscale = web && autoscaleOf(web);
+    const autoscale = web && formationAutoscale(web);
     const sleeps = autoscale?.min === 0;
     if (!sleeps) {
       this.waking.delete(app.id);

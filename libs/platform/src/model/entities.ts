@@ -270,14 +270,12 @@ export class Formation {
   updatedAt!: Date;
 }
 
-/** A formation row's autoscale settings, or null when autoscale is off. */
+/** A formation row's autoscale settings (its columns absent or null: off), or null when autoscale is off. */
 export function formationAutoscale(
-  row: Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs'>,
+  row: Partial<Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs'>>,
 ): Autoscale | null {
   const { autoscaleMin: min, autoscaleMax: max, autoscaleConcurrency: concurrency, autoscaleIdleMs: idleMs } = row;
-  return min === null || max === null || concurrency === null || idleMs === null
-    ? null
-    : { min, max, concurrency, idleMs };
+  return min == null || max == null || concurrency == null || idleMs == null ? null : { min, max, concurrency, idleMs };
 }
 
 @Entity({ name: 'instances' })
