@@ -59,6 +59,10 @@ export interface ProxyConfig {
   readonly cooldownMs: number;
   /** How long a request whose backends all refused waits for the next route table (PAAS_ROUTER_REFUSED_WAIT_MS, 2000). */
   readonly refusedWaitMs: number;
+  /** Requests a worker holds per sleeping app while it wakes (`PAAS_ROUTER_WAKE_QUEUE`); more answer 503. */
+  readonly wakeQueue: number;
+  /** How long a held request waits for the wake (`PAAS_ROUTER_WAKE_WAIT_MS`) before it answers 503. */
+  readonly wakeWaitMs: number;
   /** A backend silent this long answers 504 (PAAS_ROUTER_TIMEOUT_MS, 60000). */
   readonly backendTimeoutMs: number;
   /** On SIGTERM, in-flight requests get this long to finish (PAAS_ROUTER_DRAIN_MS, 30000). */
@@ -134,6 +138,8 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     healthRise: integer(env, 'PAAS_ROUTER_HEALTH_RISE', 1, 1, 100),
     cooldownMs: integer(env, 'PAAS_ROUTER_COOLDOWN_MS', 5000, 0, 3_600_000),
     refusedWaitMs: integer(env, 'PAAS_ROUTER_REFUSED_WAIT_MS', 2000, 0, 60_000),
+    wakeQueue: integer(env, 'PAAS_ROUTER_WAKE_QUEUE', 100, 0, 100_000),
+    wakeWaitMs: integer(env, 'PAAS_ROUTER_WAKE_WAIT_MS', 30_000, 100, 600_000),
     backendTimeoutMs: integer(env, 'PAAS_ROUTER_TIMEOUT_MS', 60_000, 100, 3_600_000),
     drainMs: integer(env, 'PAAS_ROUTER_DRAIN_MS', 30_000, 0, 3_600_000),
     resyncMs: integer(env, 'PAAS_ROUTER_RESYNC_MS', 5000, 50, 3_600_000),

@@ -21,9 +21,13 @@ import {
   type RouterMetrics,
   RouteWatcher,
   connectRedis,
+  type RouterActivity,
   publishRouterMetrics,
   redactRedisUrl,
   removeRouterMetrics,
+  reportActivity,
+  reportFirstByte,
+  requestWake,
 } from '@paas/platform/routes';
 import { CertWatcher, type TableCert, readAcmeChallenge } from '@paas/platform/certs';
 import { type Sample, answerMetrics, histogramSamples, registerComputed } from '@paas/platform/metrics';
@@ -36,6 +40,7 @@ import { HealthChecker } from './health';
 import type { OpenedCert, ToPrimary, ToWorker } from './messages';
 import { Routing } from './routing';
 import { type AppCounters, type CounterSnapshot, MetricsAggregator } from './stats';
+import { WakeRequester } from './wake';
 
 export type Broadcast = (message: ToWorker) => void;
 
@@ -46,6 +51,8 @@ const ACME_READ_MS = 5000;
 export class Controller {
   readonly health: HealthChecker;
   readonly metrics = new MetricsAggregator();
+  /** Asks for wakes of sleeping apps, joining those of every worker. */
+  readonly wakes: WakeRequester;
   /** The primary's own view of the table, for the admin endpoint. */
   readonly routing: Routing;
   private readonly reader: Redis;
@@ -58,6 +65,8 @@ export class Controller {
   private sampler: NodeJS.Timeout | undefined;
   private admin: Server | undefined;
   private redisErrors = new Map<string, number>();
+  /** App -> `LAST IN_FLIGHT` as last reported to Redis for scale to zero (wake.ts). */
+  private readonly activity = new Map<string, string>();
   /** Worker id -> the table version it applied last. */
   private readonly applied = new Map<string, number>();
   /** Worker id -> the certificate table version it applied last. */
@@ -74,6 +83,7 @@ export class Controller {
   ) {
     this.routing = new Routing(config.domain);
     this.reader = this.connect('reader');
+    this.wakes = new WakeRequester({ claim: (app) => requestWake(this.reader, app) }, this.log);
     this.subscriber = this.connect('subscriber');
     this.health = new HealthChecker({
       intervalMs: config.healthIntervalMs,
@@ -140,6 +150,22 @@ export class Controller {
       type: 'histogram',
       samples: perApp((app, c) =>
         histogramSamples('paas_router_request_duration_seconds', { app }, c.durations, c.durationSum),
+      ),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_wakes_total',
+      help: 'Wakes of sleeping apps this router asked for (asks joined to a wake under way not counted), by app.',
+      type: 'counter',
+      samples: () => [...this.wakes.asked].map(([app, value]) => ({ labels: { app }, value })),
+    });
+    registerComputed(registry, {
+      name: 'paas_router_wake_duration_seconds',
+      help: 'How long requests held for a sleeping app waited for it to wake, by app.',
+      type: 'histogram',
+      samples: perApp((app, c) =>
+        c.wakeDurationSum > 0 || c.wakeDurations.some((n) => n > 0)
+          ? histogramSamples('paas_router_wake_duration_seconds', { app }, c.wakeDurations, c.wakeDurationSum)
+          : [],
       ),
     });
     registerComputed(registry, {
@@ -274,7 +300,15 @@ export class Controller {
     } else if (message.type === 'certs-applied') this.appliedCerts.set(worker, message.version);
     else if (message.type === 'metrics') this.metrics.report(worker, message.snapshot);
     else if (message.type === 'refused') this.health.checkNow(message.address);
+    else if (message.type === 'wake') this.wakes.request(message.app);
+    else if (message.type === 'woke') this.wokeFirstByte(message.app, message.ms);
     else if (message.type === 'applied') this.applied.set(worker, message.version);
+  }
+
+  /** A woken app's first byte went out: the leader puts it in the app's log (best effort). */
+  wokeFirstByte(app: string, ms: number): void {
+    if (this.reader.status !== 'ready') return;
+    reportFirstByte(this.reader, app, ms).catch((err: Error) => this.log(`reporting a wake of ${app}: ${err.message}`));
   }
 
   /** A worker is gone: its counters and its table version no longer count. */
@@ -290,7 +324,28 @@ export class Controller {
       publishRouterMetrics(this.reader, this.latest).catch((err: Error) =>
         this.log(`publishing metrics: ${err.message}`),
       );
+      this.reportActivity();
     }
+  }
+
+  /**
+   * Once a second, the apps whose last request or in-flight count moved (and those with
+   * requests in flight, so the leader knows this router still holds them): what the scheduler
+   * leader reads to put idle apps to sleep. Nothing is written for an app at rest.
+   */
+  private reportActivity(): void {
+    const moved: RouterActivity[] = [];
+    for (const [app, c] of this.metrics.totals().apps) {
+      if (c.lastRequestAt === 0) continue;
+      const said = `${c.lastRequestAt} ${c.inflight}`;
+      if (this.activity.get(app) === said && c.inflight === 0) continue;
+      this.activity.set(app, said);
+      moved.push({ app, lastRequestAt: c.lastRequestAt, inflight: c.inflight });
+    }
+    reportActivity(this.reader, this.routerId, moved).catch((err: Error) => {
+      for (const a of moved) this.activity.delete(a.app); // said again next time
+      this.log(`reporting activity: ${err.message}`);
+    });
   }
 
   metricsDocument(): object {

@@ -42,6 +42,10 @@ export type ToPrimary =
   | { readonly type: 'applied'; readonly version: number }
   /** The worker now serves this version of the certificate table. */
   | { readonly type: 'certs-applied'; readonly version: number }
+  /** A sleeping app got a request: ask for its wake (the primary joins a wake already asked). */
+  | { readonly type: 'wake'; readonly app: string }
+  /** The first request held for a wake got its first byte `ms` after it came (for the app's log). */
+  | { readonly type: 'woke'; readonly app: string; readonly ms: number }
   /** A backend refused a connection: check it now, so every worker learns. */
   | { readonly type: 'refused'; readonly address: string }
   /** The key authorization of an ACME HTTP-01 token (the primary reads it from Redis). */

@@ -18,6 +18,7 @@ import type { AppRoute } from '@paas/platform/routes';
 import { AccessLog, type AccessEntry } from './access-log';
 import { acceptsHtml } from './pages';
 import { MAINTENANCE_RETRY_AFTER_S, Router, type RouterOptions } from './router';
+import { WakeRequester } from './wake';
 
 const servers: Server[] = [];
 const routers: Router[] = [];
@@ -565,3 +566,116 @@ function rawExchange(port: number, text: string, open = false): Promise<string> 
     else socket.end(text);
   });
 }
+
+describe('router: sleeping apps', () => {
+  const sleeping = (app: string, more: Partial<AppRoute> = {}): AppRoute => ({
+    ...route(app, []),
+    sleeping: true,
+    ...more,
+  });
+  /** Waits until `check` holds (the requests have reached the router). */
+  async function until(check: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(check(), what);
+  }
+
+  it('holds requests, asks for one wake, and sends them on once a backend appears', async () => {
+    const b = await backend('b1');
+    const asked: string[] = [];
+    const firstBytes: string[] = [];
+    const { router: r, port } = await router([sleeping('nap')], {
+      askWake: (app) => asked.push(app),
+      onWokeFirstByte: (app, ms) => firstBytes.push(`${app} ${ms >= 0}`),
+    });
+    const answers = [1, 2, 3].map((n) =>
+      send(port, { host: 'nap.localhost', path: `/${n}`, method: n === 3 ? 'POST' : 'GET', body: n === 3 ? 'hi' : '' }),
+    );
+    await until(() => r.counters.app('nap').inflight === 3, 'three requests held');
+    assert.deepEqual(asked, ['nap'], 'one wake asked for three requests');
+    assert.equal(b.requests.length, 0);
+    r.handle({ type: 'routes', version: 2, routes: [route('nap', [b.address])], down: [] });
+    const got = await Promise.all(answers);
+    assert.deepEqual(
+      got.map((a) => [a.status, a.body]),
+      [
+        [200, 'b1 GET /1'],
+        [200, 'b1 GET /2'],
+        [200, 'b1 POST /3'],
+      ],
+    );
+    const c = r.counters.app('nap');
+    assert.equal(
+      c.wakeDurations.reduce((a, n) => a + n, 0),
+      3,
+      'each held request counted in the wake histogram',
+    );
+    assert.ok(c.lastRequestAt > 0);
+    assert.deepEqual(firstBytes, ['nap true'], 'the first byte of the first held request, once');
+    // awake: nothing held, nothing asked
+    assert.equal((await send(port, { host: 'nap.localhost' })).status, 200);
+    assert.deepEqual(asked, ['nap']);
+  });
+
+  it('answers 503 with Retry-After beyond the queue, and to a request that waited too long', async () => {
+    const asked: string[] = [];
+    const { router: r, port } = await router([sleeping('nap')], {
+      askWake: (app) => asked.push(app),
+      wake: { maxHeld: 2, maxWaitMs: 200 },
+    });
+    const held = [send(port, { host: 'nap.localhost' }), send(port, { host: 'nap.localhost' })];
+    await until(() => r.counters.app('nap').inflight === 2, 'two requests held');
+    const third = await send(port, { host: 'nap.localhost' });
+    assert.equal(third.status, 503);
+    assert.equal(third.headers['retry-after'], '5');
+    assert.match(third.body, /nap is waking up and 2 requests already wait for it/);
+    const late = await Promise.all(held);
+    assert.deepEqual(
+      late.map((a) => [a.status, a.headers['retry-after']]),
+      [
+        [503, '5'],
+        [503, '5'],
+      ],
+    );
+    assert.match(late[0]?.body ?? '', /nap did not wake within 200 ms/);
+    assert.equal(r.counters.app('nap').inflight, 0);
+    // the next request is a new wait, and asks again
+    const again = send(port, { host: 'nap.localhost' });
+    await until(() => asked.length === 2, 'asked again');
+    assert.equal((await again).status, 503);
+  });
+
+  it('answers held requests 503 after a failed wake, and every request until the back-off ends', async () => {
+    const asked: string[] = [];
+    const { router: r, port } = await router([sleeping('nap')], { askWake: (app) => asked.push(app) });
+    const held = send(port, { host: 'nap.localhost' });
+    await until(() => r.counters.app('nap').inflight === 1, 'held');
+    const retryAt = Date.now() + 30_000;
+    r.handle({ type: 'routes', version: 2, routes: [sleeping('nap', { wakeRetryAt: retryAt })], down: [] });
+    const failed = await held;
+    assert.equal(failed.status, 503);
+    assert.match(failed.body, /nap failed to wake \(its log says why\); it is tried again in 30 s/);
+    assert.ok(Number(failed.headers['retry-after']) >= 29, String(failed.headers['retry-after']));
+    const next = await send(port, { host: 'nap.localhost' });
+    assert.equal(next.status, 503);
+    assert.deepEqual(asked, ['nap'], 'no wake asked during the back-off');
+  });
+
+  it('asks one wake of Redis for many requests across two workers', async () => {
+    const claims: string[] = [];
+    const requester = new WakeRequester({ claim: async (app) => (claims.push(app), true) }, () => undefined);
+    const workers = await Promise.all(
+      [1, 2].map(() => router([sleeping('nap')], { askWake: (app) => requester.request(app) })),
+    );
+    const answers = workers.flatMap(({ port }) => [1, 2, 3].map(() => send(port, { host: 'nap.localhost' })));
+    await until(() => workers.every(({ router: r }) => r.counters.app('nap').inflight === 3), 'all held');
+    assert.deepEqual(claims, ['nap']);
+    await until(() => requester.asked.get('nap') === 1, 'counted as one wake');
+    const b = await backend('b2');
+    for (const { router: r } of workers)
+      r.handle({ type: 'routes', version: 2, routes: [route('nap', [b.address])], down: [] });
+    assert.deepEqual(
+      (await Promise.all(answers)).map((a) => a.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+  });
+});

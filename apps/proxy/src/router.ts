@@ -24,6 +24,13 @@
  *   backend (up to `maxAttempts` in all) when the failure came before any response; when
  *   every backend refused, it waits (`refusedWaitMs`) for the next route table and tries the
  *   app's backends in it.
+ * - An app whose route says `sleeping` (scaled to zero, or waking) and that has no healthy
+ *   backend has its requests held, up to `wake.maxHeld` per app and `wake.maxWaitMs` each
+ *   (beyond: 503 with Retry-After), and one wake asked for per worker (`askWake`; the primary
+ *   joins the asks of every worker, and Redis those of every router). The held requests go on
+ *   as soon as a table or a health change gives the app a backend; after a failed wake (the
+ *   route's `wakeRetryAt`) they, and every request until then, answer 503 with Retry-After.
+ *   A websocket upgrade to a sleeping app asks for the wake and answers 503 (Retry-After: 1).
  * - A backend that refuses a connection is skipped for `cooldownMs` (passive health);
  *   `onRefused` tells the primary, whose active checks then settle it for every worker.
  * - Websocket upgrades are proxied too; an open websocket counts as in flight.
@@ -76,6 +83,25 @@ export interface RouterOptions {
   readonly tls?: { readonly defaultPair: KeyPair | null };
   /** The key authorization of an ACME HTTP-01 token, null when there is none; throws when it cannot tell. */
   readonly acmeChallenge?: (token: string) => Promise<string | null>;
+  /** Asks for a wake of a sleeping app (the primary's WakeRequester joins repeated asks). */
+  readonly askWake?: (app: string) => void;
+  /** The first request held for a wake got the first byte of its answer `ms` after it came. */
+  readonly onWokeFirstByte?: (app: string, ms: number) => void;
+  /** Requests held per sleeping app and how long each may wait (default WAKE_QUEUE). */
+  readonly wake?: { readonly maxHeld: number; readonly maxWaitMs: number };
+}
+
+/** How many requests a worker holds per sleeping app, and for how long, by default. */
+export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000 } as const;
+
+/** A request held while its app wakes. */
+interface Held {
+  readonly req: Routed;
+  readonly res: ServerResponse;
+  readonly x: Exchange;
+  /** performance.now() when it was held. */
+  readonly at: number;
+  readonly timer: NodeJS.Timeout;
 }
 
 /**
@@ -118,6 +144,8 @@ class Exchange {
   retriedSame = false;
   /** It waited for a newer route table once already (every backend refused). */
   waitedForTable = false;
+  /** The first request held for its app's wake: when it was held (performance.now()), until its first byte. */
+  wakeHeldAt: number | undefined;
 
   constructor(
     readonly id: string,
@@ -179,6 +207,8 @@ export class Router {
   private readonly refusedWaitMs: number;
   /** Requests waiting for the next route table, woken when it comes. */
   private readonly awaitingTable = new Set<() => void>();
+  /** Requests held for sleeping apps, by app name: one wake asked per app while any are held. */
+  private readonly held = new Map<string, Set<Held>>();
   private readonly warn: (message: string) => void;
   private inflight = 0;
   private readonly upgraded = new Set<Socket>();
@@ -244,8 +274,10 @@ export class Router {
       // Refused hosts are the primary's to report (once, not once per worker).
       this.routing.setRoutes(message.routes, message.version, message.down);
       for (const wake of [...this.awaitingTable]) wake();
+      this.releaseHeld();
     } else if (message.type === 'health') {
       this.routing.setHealth(message.address, message.healthy);
+      if (message.healthy) this.releaseHeld();
     } else if (message.type === 'certs') {
       this.certificates?.setCerts(message.certs);
     }
@@ -302,6 +334,7 @@ export class Router {
     x.app = app;
     x.counters = this.counters.app(app.name);
     x.counters.inflight++;
+    x.counters.lastRequestAt = Date.now();
     if (secure && app.hsts !== null) res.setHeader('strict-transport-security', app.hsts);
     if (app.maintenance) {
       this.maintenance(req, res, x, app);
@@ -313,11 +346,97 @@ export class Router {
     }
     const backend = this.routing.pick(app, Date.now());
     if (!backend) {
+      if (app.sleeping) return this.hold(req, res, x, app);
       res.setHeader('retry-after', '5');
       this.page(res, x, 503, `${app.name} has no instance running that passes its health check.`);
       return;
     }
     this.forward(req, res, x, backend);
+  }
+
+  // ---- sleeping apps ----
+
+  /** Holds a request of a sleeping app until it wakes (or the queue or the wait is exceeded). */
+  private hold(req: Routed, res: ServerResponse, x: Exchange, app: AppState): void {
+    if (this.wakeFailed(res, x, app)) return;
+    const { maxHeld, maxWaitMs } = this.options.wake ?? WAKE_QUEUE;
+    let queue = this.held.get(app.name);
+    if ((queue?.size ?? 0) >= maxHeld) {
+      res.setHeader('retry-after', '5');
+      this.page(res, x, 503, `${app.name} is waking up and ${maxHeld} requests already wait for it.`);
+      return;
+    }
+    if (!queue) {
+      queue = new Set();
+      this.held.set(app.name, queue);
+      this.options.askWake?.(app.name);
+    }
+    // the first of a wake: its first byte is the wake's last stage (the app's log says it)
+    if (queue.size === 0) x.wakeHeldAt = performance.now();
+    const timer = setTimeout(() => {
+      if (!this.unhold(app.name, held)) return;
+      res.setHeader('retry-after', '5');
+      this.page(res, x, 503, `${app.name} did not wake within ${maxWaitMs} ms.`);
+    }, maxWaitMs);
+    const held: Held = { req, res, x, at: performance.now(), timer };
+    queue.add(held);
+    // a client that leaves is no longer held (its answer is counted as any other's)
+    res.once('close', () => this.unhold(app.name, held));
+  }
+
+  /** Takes a request out of its app's queue; false when it was not there (answered already). */
+  private unhold(app: string, held: Held): boolean {
+    const queue = this.held.get(app);
+    if (!queue?.delete(held)) return false;
+    clearTimeout(held.timer);
+    if (queue.size === 0) this.held.delete(app);
+    return true;
+  }
+
+  /** After a failed wake: 503 until the next may be asked, with the time left. */
+  private wakeFailed(res: ServerResponse, x: Exchange, app: AppState): boolean {
+    const left = app.wakeRetryAt === null ? 0 : app.wakeRetryAt - Date.now();
+    if (left <= 0) return false;
+    res.setHeader('retry-after', String(Math.ceil(left / 1000)));
+    this.page(
+      res,
+      x,
+      503,
+      `${app.name} failed to wake (its log says why); it is tried again in ${Math.ceil(left / 1000)} s.`,
+    );
+    return true;
+  }
+
+  /** The table or a backend's health changed: held requests go on to backends that now serve. */
+  private releaseHeld(): void {
+    for (const [name, queue] of [...this.held]) {
+      const app = this.routing.app(name);
+      for (const held of [...queue]) {
+        const { req, res, x } = held;
+        if (!app) {
+          this.unhold(name, held);
+          this.page(res, x, 404, `No app answers at ${req.headers.host ?? name}.`);
+          continue;
+        }
+        x.app = app;
+        const backend = this.routing.pick(app, Date.now());
+        if (backend) {
+          this.unhold(name, held);
+          if (x.counters) this.counters.woke(x.counters, (performance.now() - held.at) / 1000);
+          this.forward(req, res, x, backend);
+        } else if (app.maintenance) {
+          this.unhold(name, held);
+          this.maintenance(req, res, x, app);
+        } else if (!app.sleeping) {
+          this.unhold(name, held);
+          res.setHeader('retry-after', '5');
+          this.page(res, x, 503, `${app.name} has no instance running that passes its health check.`);
+        } else if (app.wakeRetryAt !== null && app.wakeRetryAt > Date.now()) {
+          this.unhold(name, held);
+          this.wakeFailed(res, x, app);
+        }
+      }
+    }
   }
 
   /** `GET /.well-known/acme-challenge/TOKEN`: the key authorization from Redis, or 404. */
@@ -429,6 +548,10 @@ export class Router {
     if (!x) return;
     x.responded = true;
     x.proxyRes = proxyRes;
+    if (x.wakeHeldAt !== undefined && x.app) {
+      this.options.onWokeFirstByte?.(x.app.name, performance.now() - x.wakeHeldAt);
+      x.wakeHeldAt = undefined;
+    }
     // The router's policy, not the backend's, says how long browsers stick to HTTPS.
     if (x.app?.hsts != null && encrypted(req)) proxyRes.headers['strict-transport-security'] = x.app.hsts;
     // The client's connection follows the client's wish (and our shutdown), not the backend's.
@@ -636,6 +759,7 @@ export class Router {
     x.app = found.app;
     x.counters = this.counters.app(found.app.name);
     x.counters.inflight++;
+    x.counters.lastRequestAt = Date.now();
     if (found.app.maintenance) {
       return reject(503, `${found.app.name} is down for maintenance. Please try again later.`, {
         'retry-after': String(MAINTENANCE_RETRY_AFTER_S),
@@ -648,6 +772,10 @@ export class Router {
       return reject(308, `This app is served over HTTPS: ${location}`, { location });
     }
     const backend = this.routing.pick(found.app, Date.now());
+    if (!backend && found.app.sleeping) {
+      if (found.app.wakeRetryAt === null || found.app.wakeRetryAt <= Date.now()) this.options.askWake?.(found.app.name);
+      return reject(503, `${found.app.name} is waking up; try again in a moment.`, { 'retry-after': '1' });
+    }
     if (!backend) return reject(503, `${found.app.name} has no instance running that passes its health check.`);
     x.attempts = 1;
     x.backend = backend;
@@ -748,6 +876,14 @@ export class Router {
   close(drainMs: number): Promise<void> {
     if (this.closed) return this.closed;
     this.closing = true;
+    // held requests have no backend to finish on: they are told to come back
+    for (const [name, queue] of [...this.held]) {
+      for (const held of [...queue]) {
+        this.unhold(name, held);
+        held.res.setHeader('retry-after', '1');
+        this.page(held.res, held.x, 503, 'The router is shutting down.');
+      }
+    }
     this.closed = (async () => {
       const tls = this.tlsServer;
       const stopped = Promise.all([

@@ -38,6 +38,10 @@ export class AppState {
     readonly https?: HttpsSettings,
     /** `paas maintenance:on`: every request answers 503 and the maintenance page. */
     readonly maintenance = false,
+    /** Scaled to zero (or waking): requests are held and a wake asked for, not answered 503. */
+    readonly sleeping = false,
+    /** After a failed wake: no wake asked before then (ms since the epoch); null otherwise. */
+    readonly wakeRetryAt: number | null = null,
   ) {
     const age = https?.hstsMaxAge;
     this.hsts = age === undefined || age === null ? null : `max-age=${age}`;
@@ -160,7 +164,16 @@ export class Routing {
         backends.set(b.address, state);
         states.push(state);
       }
-      const app = new AppState(route.app, route.hosts, states, route.check, route.https, route.maintenance === true);
+      const app = new AppState(
+        route.app,
+        route.hosts,
+        states,
+        route.check,
+        route.https,
+        route.maintenance === true,
+        route.sleeping === true,
+        route.wakeRetryAt ?? null,
+      );
       const previous = this.apps.get(route.app);
       if (previous && states.length > 0) app.cursor = previous.cursor % states.length;
       apps.set(route.app, app);

@@ -32,8 +32,13 @@ function routerOptions(
   config: ProxyConfig,
   onRefused: (address: string) => void,
   acmeChallenge: (token: string) => Promise<string | null>,
+  askWake: (app: string) => void,
+  onWokeFirstByte: (app: string, ms: number) => void,
 ) {
   return {
+    askWake,
+    onWokeFirstByte,
+    wake: { maxHeld: config.wakeQueue, maxWaitMs: config.wakeWaitMs },
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,
@@ -89,6 +94,8 @@ export async function runPrimary(config: ProxyConfig): Promise<Ready> {
         config,
         (address) => controller.health.checkNow(address),
         (token) => controller.acmeChallenge(token),
+        (app) => controller.wakes.request(app),
+        (app, ms) => controller.wokeFirstByte(app, ms),
       ),
     );
     router.handle(controller.routesMessage());
@@ -261,7 +268,15 @@ export async function runWorker(config: ProxyConfig): Promise<void> {
       });
       send({ type: 'acme', id, token });
     });
-  const router = new Router(routerOptions(config, (address) => send({ type: 'refused', address }), acmeChallenge));
+  const router = new Router(
+    routerOptions(
+      config,
+      (address) => send({ type: 'refused', address }),
+      acmeChallenge,
+      (app) => send({ type: 'wake', app }),
+      (app, ms) => send({ type: 'woke', app, ms }),
+    ),
+  );
   let haveTable: () => void = () => undefined;
   const table = new Promise<void>((resolve) => (haveTable = resolve));
   let haveCerts: () => void = () => undefined;

@@ -23,6 +23,9 @@ describe('request counters', () => {
           bytes: 70,
           durations: noDurations(),
           durationSum: 0,
+          lastRequestAt: 0,
+          wakeDurations: noDurations(),
+          wakeDurationSum: 0,
         },
       },
       unrouted: 2,
@@ -53,7 +56,7 @@ describe('request counters', () => {
 
   it('sums workers, keeps what exited workers counted and computes requests per second', () => {
     const metrics = new MetricsAggregator();
-    const app = (requests: number, inflight: number) => ({
+    const app = (requests: number, inflight: number, lastRequestAt = requests * 1000) => ({
       requests,
       inflight,
       s2xx: requests,
@@ -63,6 +66,9 @@ describe('request counters', () => {
       bytes: requests * 100,
       durations: noDurations().map((_, i) => (i === 1 ? requests : 0)),
       durationSum: requests * 0.01,
+      lastRequestAt,
+      wakeDurations: noDurations().map((_, i) => (i === 0 && requests > 10 ? 1 : 0)),
+      wakeDurationSum: requests > 10 ? 0.005 : 0,
     });
     metrics.report('1', { apps: { shop: app(10, 1) }, unrouted: 1 });
     metrics.report('2', { apps: { shop: app(20, 2), blog: app(5, 0) }, unrouted: 0 });
@@ -71,6 +77,9 @@ describe('request counters', () => {
     assert.equal(first.apps['shop']?.inflight, 3);
     assert.equal(first.apps['shop']?.requestsPerSecond, 0, 'one sample: no rate yet');
     assert.equal(first.unrouted, 1);
+    // the latest request any worker saw, for scale to zero; wakes add up
+    assert.equal(metrics.totals().apps.get('shop')?.lastRequestAt, 20_000);
+    assert.equal(metrics.totals().apps.get('shop')?.wakeDurations[0], 1);
 
     metrics.report('1', { apps: { shop: app(40, 0) }, unrouted: 1 });
     metrics.retire('2'); // its 20 + 5 requests stay in the totals; its in-flight ones do not
@@ -91,6 +100,8 @@ describe('request counters', () => {
     );
     assert.equal(Math.round((shop?.durationSum ?? 0) * 1000) / 1000, 0.6);
     assert.equal(metrics.totals().apps.get('blog')?.durations[1], 5);
+    assert.equal(shop?.lastRequestAt, 40_000, "a retired worker's last request counts too");
+    assert.equal(shop?.wakeDurations[0], 2);
 
     // The rate looks back to the latest sample at least five seconds old, not to the start:
     // at 20 s that is the one of 12 s, so (120 - 60) / 8 s.

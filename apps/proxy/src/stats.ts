@@ -20,6 +20,11 @@ export interface AppCounters {
   durations: number[];
   /** Their durations added up, in seconds. */
   durationSum: number;
+  /** When the last request came (ms since the epoch; 0: none yet): scale to zero reads it (wake.ts). */
+  lastRequestAt: number;
+  /** Held requests by how long they waited for the wake, per bucket of DURATION_BUCKETS as `durations`. */
+  wakeDurations: number[];
+  wakeDurationSum: number;
 }
 
 export interface CounterSnapshot {
@@ -39,6 +44,9 @@ function zero(): AppCounters {
     bytes: 0,
     durations: durationCounts(),
     durationSum: 0,
+    lastRequestAt: 0,
+    wakeDurations: durationCounts(),
+    wakeDurationSum: 0,
   };
 }
 
@@ -69,9 +77,16 @@ export class Counters {
     else c.s2xx++;
   }
 
+  /** A held request went on to the woken app after `seconds`. */
+  woke(c: AppCounters, seconds: number): void {
+    countDuration(c.wakeDurations, seconds);
+    c.wakeDurationSum += seconds;
+  }
+
   snapshot(): CounterSnapshot {
     const apps: Record<string, AppCounters> = {};
-    for (const [name, c] of this.apps) apps[name] = { ...c, durations: [...c.durations] };
+    for (const [name, c] of this.apps)
+      apps[name] = { ...c, durations: [...c.durations], wakeDurations: [...c.wakeDurations] };
     return { apps, unrouted: this.unrouted };
   }
 }
@@ -85,6 +100,9 @@ function add(into: AppCounters, from: AppCounters, withInflight: boolean): void 
   into.bytes += from.bytes;
   into.durationSum += from.durationSum;
   from.durations.forEach((n, i) => (into.durations[i] = (into.durations[i] ?? 0) + n));
+  into.lastRequestAt = Math.max(into.lastRequestAt, from.lastRequestAt ?? 0);
+  into.wakeDurationSum += from.wakeDurationSum ?? 0;
+  (from.wakeDurations ?? []).forEach((n, i) => (into.wakeDurations[i] = (into.wakeDurations[i] ?? 0) + n));
   if (withInflight) into.inflight += from.inflight;
 }
 

@@ -241,6 +241,22 @@ export interface paths {
     readonly patch: operations['FormationController_change'];
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/formation/{type}/autoscale': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get?: never;
+    readonly put: operations['FormationController_enableAutoscale'];
+    readonly post?: never;
+    readonly delete: operations['FormationController_disableAutoscale'];
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/instances': {
     readonly parameters: {
       readonly query?: never;
@@ -1026,6 +1042,15 @@ export interface components {
        */
       readonly release: number;
     };
+    readonly AutoscaleView: {
+      readonly min: number;
+      readonly max: number;
+      readonly concurrency: number;
+      /** @example 15m */
+      readonly idle: string;
+      /** @example 900000 */
+      readonly idleMs: number;
+    };
     readonly FormationView: {
       /** @example web */
       readonly type: string;
@@ -1052,6 +1077,10 @@ export interface components {
        * @example npm start
        */
       readonly command: string | null;
+      /** @description null: autoscale is off */
+      readonly autoscale: components['schemas']['AutoscaleView'] | null;
+      /** @description scaled to zero by its autoscale; the next request wakes it */
+      readonly sleeping: boolean;
       /** Format: date-time */
       readonly updatedAt: string;
     };
@@ -1081,6 +1110,25 @@ export interface components {
       readonly size?: string;
       /** @description MiB per instance: a custom size (the same as size "<MiB>M") */
       readonly memory?: number;
+    };
+    readonly AutoscaleDto: {
+      /**
+       * @description 0: sleeps when idle
+       * @example 0
+       */
+      readonly min: number;
+      /** @example 5 */
+      readonly max: number;
+      /**
+       * @description requests in flight per instance
+       * @example 20
+       */
+      readonly concurrency: number;
+      /**
+       * @description the quiet period before scaling down: a whole number with a unit: 500ms, 30s, 15m, 2h or 1d
+       * @example 15m
+       */
+      readonly idle: string;
     };
     readonly InstanceView: {
       /** Format: uuid */
@@ -2539,6 +2587,57 @@ export interface operations {
       };
     };
     readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['FormationView'];
+        };
+      };
+    };
+  };
+  readonly FormationController_enableAutoscale: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly type: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody: {
+      readonly content: {
+        readonly 'application/json': components['schemas']['AutoscaleDto'];
+      };
+    };
+    readonly responses: {
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': components['schemas']['FormationView'];
+        };
+      };
+    };
+  };
+  readonly FormationController_disableAutoscale: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        readonly type: string;
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description autoscale off; the quantity stays as it is */
       readonly 200: {
         headers: {
           readonly [name: string]: unknown;

@@ -3,6 +3,7 @@
  * names, releases, queues and live logs.
  */
 export * from './names';
+export * from './formation';
 export * from './model/entities';
 export * from './model/database';
 export { DESIRED_SET_COLUMNS } from './model/migrations';
@@ -23,6 +24,7 @@ export * from './redis-server';
 export * from './tokens';
 export * from './join';
 export * from './scheduling';
+export * from './wake';
 export * from './addons';
 export * from './tls';
 export * from './certs/validate';

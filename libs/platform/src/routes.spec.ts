@@ -83,6 +83,9 @@ describe('route entries', () => {
       [{ app: 'a', maintenance: 'on' }, /route of app "a": maintenance "on" is not a boolean/],
       [{ app: 'a', maintenance: 1 }, /route of app "a": maintenance 1 is not a boolean/],
       [{ app: 'a', maintenance: {} }, /route of app "a": maintenance \{\} is not a boolean/],
+      [{ app: 'a', sleeping: 'yes' }, /route of app "a": sleeping "yes" is not a boolean/],
+      [{ app: 'a', sleeping: true, wakeRetryAt: -1 }, /wakeRetryAt -1 is not a time in ms since the epoch/],
+      [{ app: 'a', sleeping: true, wakeRetryAt: '1' }, /wakeRetryAt "1" is not a time/],
     ];
     for (const [input, message] of cases) assert.throws(() => validateRoute(input), message);
   });
@@ -105,6 +108,14 @@ describe('route entries', () => {
     }
     assert.equal(parseAppRoute('a', '{"app":"a","maintenance":true}').maintenance, true);
     assert.throws(() => parseAppRoute('a', '{"app":"a","maintenance":"yes"}'), /maintenance "yes" is not a boolean/);
+  });
+
+  it("keeps sleeping and a failed wake's retry time when sleeping, and leaves them out otherwise", () => {
+    const asleep = validateRoute({ app: 'a', sleeping: true, wakeRetryAt: 1_765_000_000_000 });
+    assert.deepEqual([asleep.sleeping, asleep.wakeRetryAt], [true, 1_765_000_000_000]);
+    const awake = validateRoute({ app: 'a', sleeping: false, wakeRetryAt: 5 });
+    assert.equal('sleeping' in awake || 'wakeRetryAt' in awake, false);
+    assert.equal(parseAppRoute('a', '{"app":"a","sleeping":true}').sleeping, true);
   });
 
   it('rejects stored entries that are not JSON, not objects or name another app', () => {

@@ -14,7 +14,9 @@
  *                {"id":"web.2","address":"[fd00::7]:5000"}],
  *    "check":{"type":"http","path":"/health"},           or {"type":"tcp"}; absent means tcp
  *    "https":{"redirect":true,"hstsMaxAge":31536000},    optional; absent means both off
- *    "maintenance":true}                                 optional; absent means off
+ *    "maintenance":true,                                 optional; absent means off
+ *    "sleeping":true,                                    optional; absent means awake
+ *    "wakeRetryAt":1765100000000}                        optional; with sleeping, after a failed wake
  *
  * A router answers `APP.<PAAS_DOMAIN>` (its own domain, so routers on different domains share
  * one table) and every host in `hosts`, and sends requests to `backends`, the instances that
@@ -29,6 +31,12 @@
  * stay in the entry and keep running: turning it off serves them again at the next write.
  * An entry is written with `maintenance` only when it is on, so routers that predate it, which
  * ignore the field, read the same table as before.
+ *
+ * `sleeping` (scale to zero, wake.ts): the app's web process has autoscale with min 0 and no
+ * instance serves; a router holds its requests (a bounded queue, a bounded wait) and asks for
+ * a wake, instead of answering 503, and sends them on once a backend appears in the entry.
+ * `wakeRetryAt` (ms since the epoch): the last wake failed, and none is asked for before then;
+ * until then requests answer 503 with Retry-After. Both are written only when set.
  *
  * The mechanics below are versioned-table.ts's, shared with the certificate table (certs/table.ts).
  *
@@ -71,6 +79,7 @@ import {
 } from './versioned-table';
 
 export { connectRedis, RedisUrlError, redactRedisUrl } from './redis';
+export { type RouterActivity, reportActivity, reportFirstByte, requestWake } from './wake';
 
 export const ROUTES_KEY = 'paas:routes';
 export const ROUTES_VERSION_KEY = 'paas:routes:version';
@@ -107,6 +116,10 @@ export interface AppRoute {
   readonly https?: HttpsSettings;
   /** `paas maintenance:on`: every request answers 503 and a maintenance page; absent when off. */
   readonly maintenance?: true;
+  /** Scaled to zero: hold requests and ask for a wake; absent when awake. */
+  readonly sleeping?: true;
+  /** After a failed wake: no wake before this time (ms since the epoch); absent otherwise. */
+  readonly wakeRetryAt?: number;
 }
 
 /** Ten years: a longer max-age is a typo, not a policy. */
@@ -184,6 +197,8 @@ export function validateRoute(input: {
   check?: unknown;
   https?: unknown;
   maintenance?: unknown;
+  sleeping?: unknown;
+  wakeRetryAt?: unknown;
 }): AppRoute {
   const app = typeof input.app === 'string' ? input.app : describe(input.app);
   if (typeof input.app !== 'string' || !isRoutableAppName(input.app)) {
@@ -223,6 +238,12 @@ export function validateRoute(input: {
   const check = validCheck(app, input.check);
   const https = validHttps(app, input.https);
   const maintenance = validMaintenance(app, input.maintenance);
+  if (input.sleeping !== undefined && input.sleeping !== null && typeof input.sleeping !== 'boolean')
+    throw new RouteError(app, `sleeping ${describe(input.sleeping)} is not a boolean`);
+  const retry = input.wakeRetryAt;
+  if (retry !== undefined && retry !== null && (typeof retry !== 'number' || !Number.isSafeInteger(retry) || retry < 0))
+    throw new RouteError(app, `wakeRetryAt ${describe(retry)} is not a time in ms since the epoch`);
+  const sleeping = input.sleeping === true;
   return {
     app: input.app,
     hosts,
@@ -230,6 +251,8 @@ export function validateRoute(input: {
     check,
     ...(https === undefined ? {} : { https }),
     ...(maintenance ? { maintenance: true as const } : {}),
+    ...(sleeping ? { sleeping: true as const } : {}),
+    ...(sleeping && typeof retry === 'number' ? { wakeRetryAt: retry } : {}),
   };
 }
 
@@ -270,8 +293,9 @@ export async function setAppRoutes(
   check?: HealthCheck,
   https?: HttpsSettings,
   maintenance = false,
+  wake: { readonly sleeping?: boolean; readonly wakeRetryAt?: number } = {},
 ): Promise<number> {
-  const route = validateRoute({ app, hosts, backends, check, https, maintenance });
+  const route = validateRoute({ app, hosts, backends, check, https, maintenance, ...wake });
   return (await writeEntry(redis, ROUTE_TABLE, app, JSON.stringify(route))) ?? 0;
 }
 

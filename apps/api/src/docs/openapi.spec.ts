@@ -27,6 +27,8 @@ const ROUTES = [
   'patch /api/apps/{app}/formation',
   'get /api/apps/{app}/formation/{type}',
   'patch /api/apps/{app}/formation/{type}',
+  'put /api/apps/{app}/formation/{type}/autoscale',
+  'delete /api/apps/{app}/formation/{type}/autoscale',
   'get /api/apps/{app}/instances',
   'post /api/apps/{app}/instances/restart',
   'post /api/apps/{app}/instances/{name}/stop',

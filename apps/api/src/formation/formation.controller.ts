@@ -1,10 +1,10 @@
-import { Controller, Get, Inject, Param, Patch } from '@nestjs/common';
+import { Controller, Delete, Get, Inject, Param, Patch, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type ApiToken, type App, PROCESS_TYPE, PROCESS_TYPE_RULE } from '@paas/platform';
 import { ApiError } from '../common/api-error';
 import { CurrentApp, CurrentToken } from '../common/request';
 import { ValidBody } from '../common/validation';
-import { FormationBatchDto, FormationChangeDto, FormationView } from './formation.dto';
+import { AutoscaleDto, FormationBatchDto, FormationChangeDto, FormationView } from './formation.dto';
 import { FormationService } from './formation.service';
 
 @ApiTags('formation')
@@ -48,10 +48,40 @@ export class FormationController {
     @ValidBody(FormationChangeDto) body: FormationChangeDto,
     @CurrentToken() token: ApiToken,
   ): Promise<FormationView> {
-    if (!PROCESS_TYPE.test(type)) {
-      throw ApiError.invalidField('type', 'matches', `type must be ${PROCESS_TYPE_RULE}`);
-    }
+    checkType(type);
     await this.formation.update(app, [{ ...body, type }], token);
     return this.formation.get(app, type);
   }
+
+  @Put(':type/autoscale')
+  @ApiParam({ name: 'type', type: String, example: 'web' })
+  @ApiBody({ type: AutoscaleDto })
+  @ApiOkResponse({ type: FormationView })
+  async enableAutoscale(
+    @CurrentApp() app: App,
+    @Param('type') type: string,
+    @ValidBody(AutoscaleDto) body: AutoscaleDto,
+    @CurrentToken() token: ApiToken,
+  ): Promise<FormationView> {
+    checkType(type);
+    await this.formation.autoscale(app, type, body, token);
+    return this.formation.get(app, type);
+  }
+
+  @Delete(':type/autoscale')
+  @ApiParam({ name: 'type', type: String, example: 'web' })
+  @ApiOkResponse({ type: FormationView, description: 'autoscale off; the quantity stays as it is' })
+  async disableAutoscale(
+    @CurrentApp() app: App,
+    @Param('type') type: string,
+    @CurrentToken() token: ApiToken,
+  ): Promise<FormationView> {
+    checkType(type);
+    await this.formation.autoscale(app, type, null, token);
+    return this.formation.get(app, type);
+  }
+}
+
+function checkType(type: string): void {
+  if (!PROCESS_TYPE.test(type)) throw ApiError.invalidField('type', 'matches', `type must be ${PROCESS_TYPE_RULE}`);
 }

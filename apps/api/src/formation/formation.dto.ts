@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  DURATION_RULE,
+  MAX_CONCURRENCY,
   MAX_QUANTITY,
   PROCESS_TYPE,
   PROCESS_TYPE_RULE,
@@ -86,6 +88,55 @@ export class FormationBatchDto {
   updates!: FormationUpdateDto[];
 }
 
+/** `PUT /formation/:type/autoscale`: the settings of `ps:autoscale:enable`. */
+export class AutoscaleDto {
+  @ApiProperty({ type: Number, minimum: 0, maximum: MAX_QUANTITY, example: 0, description: '0: sleeps when idle' })
+  @IsInt()
+  @Min(0)
+  @Max(MAX_QUANTITY)
+  min!: number;
+
+  @ApiProperty({ type: Number, minimum: 1, maximum: MAX_QUANTITY, example: 5 })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_QUANTITY)
+  max!: number;
+
+  @ApiProperty({
+    type: Number,
+    minimum: 1,
+    maximum: MAX_CONCURRENCY,
+    example: 20,
+    description: 'requests in flight per instance',
+  })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CONCURRENCY)
+  concurrency!: number;
+
+  @ApiProperty({ type: String, example: '15m', description: `the quiet period before scaling down: ${DURATION_RULE}` })
+  @IsString()
+  @MaxLength(16)
+  idle!: string;
+}
+
+export class AutoscaleView {
+  @ApiProperty({ type: Number })
+  min!: number;
+
+  @ApiProperty({ type: Number })
+  max!: number;
+
+  @ApiProperty({ type: Number })
+  concurrency!: number;
+
+  @ApiProperty({ type: String, example: '15m' })
+  idle!: string;
+
+  @ApiProperty({ type: Number, example: 900000 })
+  idleMs!: number;
+}
+
 export class FormationView {
   @ApiProperty({ type: String, example: 'web' })
   type!: string;
@@ -121,6 +172,12 @@ export class FormationView {
     example: 'npm start',
   })
   command!: string | null;
+
+  @ApiProperty({ type: AutoscaleView, nullable: true, description: 'null: autoscale is off' })
+  autoscale!: AutoscaleView | null;
+
+  @ApiProperty({ type: Boolean, description: 'scaled to zero by its autoscale; the next request wakes it' })
+  sleeping!: boolean;
 
   @ApiProperty({ type: String, format: 'date-time' })
   updatedAt!: Date;

@@ -1,11 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   type ApiToken,
+  type Autoscale,
   type App,
   currentRelease,
   customSize,
   DEFAULT_SIZE,
+  DURATION_RULE,
   Formation,
+  MAX_QUANTITY,
+  autoscaleProblems,
+  describeAutoscale,
+  formationAutoscale,
+  formatDuration,
+  isSleeping,
+  parseDuration,
   Instance,
   largestCount,
   Node,
@@ -22,7 +31,7 @@ import { ApiError } from '../common/api-error';
 import { logAppEvent } from '../common/app-log';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
-import type { FormationChangeDto, FormationUpdateDto, FormationView } from './formation.dto';
+import type { AutoscaleDto, FormationChangeDto, FormationUpdateDto, FormationView } from './formation.dto';
 
 @Injectable()
 export class FormationService {
@@ -99,6 +108,67 @@ export class FormationService {
     }
     return this.list(app);
   }
+
+  /**
+   * Turns a process type's autoscale on with `settings` (its quantity brought between min and
+   * max at once) or off (null: the quantity stays, but a sleeping type is woken to one, since
+   * nothing would wake it any more). The scheduler then scales it: to zero when idle with min 0.
+   */
+  async autoscale(app: App, type: string, settings: AutoscaleDto | null, token: ApiToken): Promise<void> {
+    const wanted = settings && autoscaleSettings(settings);
+    const row = await transaction(this.dataSource, async (manager) => {
+      const release = await currentRelease(manager, app.id);
+      const types = Object.keys(release?.processTypes ?? {}).filter((t) => !ONE_OFF_TYPES.has(t));
+      if (!types.includes(type)) {
+        const has = release ? `v${release.version} has ${types.join(', ') || 'none'}` : 'the app has no release yet';
+        const message = `no process type '${type}' to autoscale: ${has}`;
+        throw new ApiError('unprocessable', message, [{ field: 'type', rule: 'exists', message }]);
+      }
+      const found =
+        (await manager.findOne(Formation, { where: { appId: app.id, type } })) ??
+        manager.create(Formation, { appId: app.id, type, quantity: 0, ...sizeFields(parseSize(DEFAULT_SIZE)) });
+      if (wanted) {
+        await checkCapacity(manager, type, wanted.max, parseSize(found.size), 'max');
+        Object.assign(found, {
+          quantity: Math.min(Math.max(found.quantity, wanted.min), wanted.max),
+          autoscaleMin: wanted.min,
+          autoscaleMax: wanted.max,
+          autoscaleConcurrency: wanted.concurrency,
+          autoscaleIdleMs: wanted.idleMs,
+        });
+      } else {
+        if (isSleeping({ quantity: found.quantity, autoscale: formationAutoscale(found) })) found.quantity = 1;
+        Object.assign(found, {
+          autoscaleMin: null,
+          autoscaleMax: null,
+          autoscaleConcurrency: null,
+          autoscaleIdleMs: null,
+        });
+      }
+      return manager.save(Formation, found);
+    });
+    this.scheduler.kick();
+    const line = wanted
+      ? `Autoscale of ${type} set to ${describeAutoscale(wanted).replace(/^autoscale /, '')} by ${token.name}`
+      : `Autoscale of ${type} turned off by ${token.name}; it stays at ${row.quantity}`;
+    await logAppEvent(this.redis, app.id, line);
+  }
+}
+
+/** The settings as stored, or a 400/422 naming the field that is wrong. */
+function autoscaleSettings(dto: AutoscaleDto): Autoscale {
+  const idleMs = parseDuration(dto.idle);
+  if (idleMs === null) throw ApiError.invalidField('idle', 'duration', `idle must be ${DURATION_RULE}`);
+  const settings = { min: dto.min, max: dto.max, concurrency: dto.concurrency, idleMs };
+  const problems = autoscaleProblems(settings, MAX_QUANTITY);
+  const first = problems[0];
+  if (first)
+    throw new ApiError(
+      'unprocessable',
+      problems.map((p) => p.message).join('; '),
+      problems.map((p) => ({ field: p.field, rule: 'range', message: p.message })),
+    );
+  return settings;
 }
 
 /** The size an update asks for: a size, or a memory amount (a custom size); not both. */
@@ -116,18 +186,25 @@ function sizeOf(update: FormationChangeDto): Size | null {
  * that missed a heartbeat may be back in a second, and the answer must not flap with it. With
  * no node registered there is nothing to measure by: the instances wait for one.
  */
-async function checkCapacity(manager: EntityManager, type: string, quantity: number, size: Size): Promise<void> {
+async function checkCapacity(
+  manager: EntityManager,
+  type: string,
+  quantity: number,
+  size: Size,
+  field = 'quantity',
+): Promise<void> {
   if (quantity === 0) return;
   const nodes = await manager.find(Node);
   if (nodes.length === 0) return;
   const most = largestCount(nodes, size.memory, { every: true });
   if (quantity > most) {
     const message = `${type}=${quantity}:${size.name} is more than the nodes could ever hold: at most ${most} of ${size.memory} MiB fit on ${nodes.length} node${nodes.length === 1 ? '' : 's'}`;
-    throw new ApiError('unprocessable', message, [{ field: 'quantity', rule: 'capacity', message: `at most ${most}` }]);
+    throw new ApiError('unprocessable', message, [{ field, rule: 'capacity', message: `at most ${most}` }]);
   }
 }
 
 function view(row: Formation, release: Release | null, up: number): FormationView {
+  const autoscale = formationAutoscale(row);
   return {
     type: row.type,
     quantity: row.quantity,
@@ -138,6 +215,8 @@ function view(row: Formation, release: Release | null, up: number): FormationVie
     up,
     waiting: row.waiting,
     waitingReason: row.waitingReason,
+    autoscale: autoscale && { ...autoscale, idle: formatDuration(autoscale.idleMs) },
+    sleeping: isSleeping({ quantity: row.quantity, autoscale }),
     command: release?.processTypes[row.type] ?? null,
     updatedAt: row.updatedAt,
   };

@@ -7,7 +7,17 @@ import { type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
 
 /** What a new process type gets: the default size, nothing up or waiting yet. */
-const BASIC = { size: 'basic', memory: 256, cpuShares: 512, cpuQuota: null, up: 0, waiting: 0, waitingReason: null };
+const BASIC = {
+  size: 'basic',
+  memory: 256,
+  cpuShares: 512,
+  cpuQuota: null,
+  up: 0,
+  waiting: 0,
+  waitingReason: null,
+  autoscale: null,
+  sleeping: false,
+};
 
 for (const kind of TEST_DATABASES) {
   describe(`formation on ${kind}`, () => {
@@ -209,6 +219,71 @@ for (const kind of TEST_DATABASES) {
       const many = await api.request('PATCH', path, { body: { updates: [{ type: 'web', quantity: 50 }] } });
       assert.equal(many.status, 200, many.text);
       await api.request('PATCH', path, { body: { updates: [{ type: 'web', quantity: 3 }] } });
+    });
+
+    it('turns autoscale on and off, says so, and shows it with the formation', async () => {
+      const settings = { min: 0, max: 5, concurrency: 20, idle: '15m' };
+      const on = await api.request('PUT', `${path}/web/autoscale`, { body: settings });
+      assert.equal(on.status, 200, on.text);
+      assert.deepEqual(on.body.autoscale, { ...settings, idleMs: 900_000 });
+      assert.equal(on.body.quantity, 3, 'between min and max: kept');
+      assert.equal(on.body.sleeping, false);
+      assert.equal(
+        (await apiLogLines(api, app.id)).at(-1),
+        'Autoscale of web set to 0..5, 20 per instance, idle 15m by admin',
+      );
+      // the scheduler scales it to zero when idle: it sleeps
+      await api.dataSource.manager.update(Formation, { appId: app.id, type: 'web' }, { quantity: 0 });
+      assert.equal((await api.request('GET', `${path}/web`)).body.sleeping, true);
+      const off = await api.request('DELETE', `${path}/web/autoscale`);
+      assert.equal(off.status, 200, off.text);
+      assert.deepEqual([off.body.autoscale, off.body.sleeping, off.body.quantity], [null, false, 1]);
+      assert.equal((await apiLogLines(api, app.id)).at(-1), 'Autoscale of web turned off by admin; it stays at 1');
+      // a quantity above max comes down to it
+      await api.request('PATCH', `${path}/web`, { body: { quantity: 4 } });
+      const capped = await api.request('PUT', `${path}/web/autoscale`, { body: { ...settings, min: 1, max: 2 } });
+      assert.equal(capped.body.quantity, 2);
+      await api.request('DELETE', `${path}/web/autoscale`);
+      await api.request('PATCH', `${path}/web`, { body: { quantity: 3 } });
+    });
+
+    it('refuses bad autoscale settings with the field named, changing nothing', async () => {
+      const before = await rows();
+      const good = { min: 0, max: 5, concurrency: 20, idle: '15m' };
+      const cases: Array<[string, object, number, string]> = [
+        ['web', { ...good, min: 3, max: 2 }, 422, 'min'],
+        ['web', { ...good, concurrency: 0 }, 400, 'concurrency'],
+        ['web', { ...good, concurrency: -5 }, 400, 'concurrency'],
+        ['web', { ...good, max: 10_001 }, 400, 'max'],
+        ['web', { ...good, idle: '15 minutes' }, 400, 'idle'],
+        ['web', { ...good, idle: '10ms' }, 422, 'idle'],
+        ['web', { ...good, idle: 15 }, 400, 'idle'],
+        ['web', { min: 0, max: 5, concurrency: 20 }, 400, 'idle'],
+        ['clock', good, 422, 'type'],
+        ['release', good, 422, 'type'],
+      ];
+      for (const [type, body, status, field] of cases) {
+        const res = await api.request('PUT', `${path}/${type}/autoscale`, { body });
+        assert.equal(res.status, status, `${type} ${JSON.stringify(body)}: ${res.text}`);
+        assert.ok(
+          res.body.details?.some((d: { field: string }) => d.field === field),
+          `${JSON.stringify(body)}: ${JSON.stringify(res.body)}`,
+        );
+      }
+      assert.equal((await api.request('PUT', `${path}/Bad!/autoscale`, { body: good })).status, 400);
+      // max above what the nodes could ever hold
+      const node = { id: '00000000-0000-4000-8000-0000000000f2', name: 'fm-node2', address: '10.0.0.8' };
+      await api.dataSource.manager.insert(Node, { ...node, memory: 1024, cpus: 2000, overcommit: 100, state: 'up' });
+      try {
+        const res = await api.request('PUT', `${path}/web/autoscale`, { body: { ...good, max: 5 } });
+        assert.equal(res.status, 422, res.text);
+        assert.deepEqual(res.body.details, [{ field: 'max', rule: 'capacity', message: 'at most 4' }]);
+      } finally {
+        await api.dataSource.manager.delete(Node, { id: node.id });
+      }
+      assert.deepEqual(await rows(), before);
+      const web = await api.request('GET', `${path}/web`);
+      assert.equal(web.body.autoscale, null);
     });
   });
 }

@@ -23,6 +23,7 @@ import {
   App,
   BIGINT_AS_NUMBER,
   DESIRED_SET_COLUMNS,
+  Formation,
   type DesiredAddonRow,
   type DesiredInstance,
   type HeartbeatReply,
@@ -44,6 +45,7 @@ import {
   reachOfApps,
   reportedAddonState,
   transaction,
+  wakeCheck,
 } from '@paas/platform';
 import { createHash, randomUUID } from 'node:crypto';
 import { type DataSource, type EntityManager, In, IsNull, Not, type SelectQueryBuilder } from 'typeorm';
@@ -477,6 +479,18 @@ export class NodesService {
       ? await this.dataSource.manager.find(Release, { where: { id: In([...new Set(rows.map((r) => r.releaseId))]) } })
       : [];
     const releaseById = new Map(releases.map((r) => [r.id, r]));
+    // web instances of apps that sleep when idle may be woken by a request: checked finely
+    const webApps = [...new Set(rows.filter((r) => r.type === 'web').map((r) => r.appId))];
+    const sleepers = new Set(
+      webApps.length
+        ? (
+            await this.dataSource.manager.find(Formation, {
+              where: { appId: In(webApps), type: 'web', autoscaleMin: 0 },
+              select: { appId: true },
+            })
+          ).map((f) => f.appId)
+        : [],
+    );
     for (const row of rows) {
       const release = releaseById.get(row.releaseId);
       const appName = apps.get(row.appId);
@@ -499,7 +513,10 @@ export class NodesService {
         cpuShares: row.cpuShares,
         cpuQuota: row.cpuQuota,
         port: row.type === 'web' ? INSTANCE_PORT : null,
-        check: deployCheck(row.type, release.healthchecks, INSTANCE_PORT),
+        check:
+          row.type === 'web' && sleepers.has(row.appId)
+            ? wakeCheck(deployCheck(row.type, release.healthchecks, INSTANCE_PORT))
+            : deployCheck(row.type, release.healthchecks, INSTANCE_PORT),
         stopTimeout,
         ...(reach.has(row.appId) ? { reach: reach.get(row.appId) } : {}),
       });

@@ -577,3 +577,177 @@ describe('reconcile pass', () => {
     assert.deepEqual(s.journal.splice(0), [], 'and then nothing more');
   });
 });
+
+describe('scale to zero', () => {
+  /** `shop` live with web at 1, autoscale 0..3, idle 15 min. */
+  async function napper(s: Setup): Promise<{ app: PassApp }> {
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 1);
+    s.cluster.scale(app, 'web', {
+      autoscaleMin: 0,
+      autoscaleMax: 3,
+      autoscaleConcurrency: 20,
+      autoscaleIdleMs: 900_000,
+      updatedAt: new Date(s.clock.now()),
+    });
+    return { app };
+  }
+  /** Time passes, the node heartbeats (up as it was). */
+  const later = (s: Setup, ms: number): void => {
+    s.clock.advance(ms);
+    s.cluster.heartbeat(undefined, (i) => ({ state: i.state === 'pending' ? 'starting' : i.state }));
+  };
+  const route = (s: Setup): AppRoute => JSON.parse(s.routes.table.get('shop') ?? '{}') as AppRoute;
+
+  it('sleeps once idle with nothing in flight, and its route says so', async () => {
+    const s = setup();
+    const { app } = await napper(s);
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 0 });
+    later(s, 899_000);
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)'], 'a request 899 s ago');
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now() - 2_000_000, inflight: 1 });
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)'], 'a request in flight');
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now() - 900_000, inflight: 0 });
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, up)'], 'autoscale was set 899 s ago');
+    later(s, 1000);
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), []);
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.quantity, 0);
+    assert.deepEqual(s.messages.take(), [
+      'web idle for 15m with nothing in flight: sleeping (scaled to 0)',
+      'Stopping web.1 (v1): scaled down',
+    ]);
+    // the route leaves first, and says to hold and wake rather than answer 503
+    assert.deepEqual(s.journal.splice(0), ['route shop:', 'wake n1']);
+    assert.equal(route(s).sleeping, true);
+    assert.equal(route(s).wakeRetryAt, undefined);
+  });
+
+  it('wakes at once when a router asks: placed in that pass, its agent told, the stages in the log', async () => {
+    const s = setup();
+    const { app } = await napper(s);
+    later(s, 900_000);
+    await s.pass();
+    s.cluster.heartbeat();
+    s.messages.take();
+    s.journal.length = 0;
+    // a wake asked before it went to sleep is no wake
+    s.wakes.asked.set('shop', s.clock.now() - 60_000);
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), []);
+    assert.deepEqual(s.wakes.taken_, ['shop']);
+    later(s, 10_000);
+    s.wakes.asked.set('shop', s.clock.now() - 3);
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, starting)']);
+    assert.deepEqual(s.messages.take(), ['Waking web: requested 3 ms ago', 'Starting web.1 (v1) on n1']);
+    assert.deepEqual(s.journal.splice(0), ['wake n1']);
+    assert.equal(route(s).sleeping, true, 'still holding: nothing serves yet');
+    s.clock.advance(20);
+    s.cluster.heartbeat(undefined, () => ({ state: 'starting' }));
+    await s.pass();
+    s.clock.advance(30);
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Woke web: requested, placed +3 ms, started +23 ms, healthy +53 ms']);
+    // a router says when the first byte went out: in the log at the next pass
+    s.wakes.firstBytes.set('shop', 61);
+    await s.pass();
+    assert.deepEqual(s.messages.take(), ['Woke web: first byte to the client +61 ms after its request']);
+    assert.equal(s.routes.backends('shop').length, 1);
+    assert.equal(route(s).sleeping, undefined);
+    // awake: the idle period counts from when it came up (not from the wake's request)
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now() - 2_000_000, inflight: 0 });
+    later(s, 899_999);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 1);
+    later(s, 1);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 0);
+  });
+
+  it('sends a wake that crashes back to sleep, and takes no other before a back-off', async () => {
+    const s = setup({ wakeBackoff: { firstMs: 5000, capMs: 5000 } });
+    const { app } = await napper(s);
+    later(s, 900_000);
+    await s.pass();
+    s.cluster.heartbeat();
+    later(s, 1000);
+    s.wakes.asked.set('shop', s.clock.now());
+    await s.pass();
+    s.messages.take();
+    s.cluster.heartbeat(undefined, () => ({ state: 'crashed', error: 'exited with status 1; restarting' }));
+    await s.pass();
+    const [failed, ...rest] = s.messages.take();
+    assert.match(
+      failed ?? '',
+      /^Wake of web failed: web\.1 failed: exited with status 1; restarting; sleeping, no wake for [345] s$/,
+    );
+    assert.deepEqual(rest, ['Stopping web.1 (v1): scaled down']);
+    const retryAt = route(s).wakeRetryAt ?? 0;
+    assert.ok(retryAt > s.clock.now() && retryAt <= s.clock.now() + 5000, String(retryAt));
+    assert.equal(route(s).sleeping, true);
+    s.cluster.heartbeat();
+    // asked again within the back-off: refused, nothing starts
+    s.wakes.asked.set('shop', s.clock.now());
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), []);
+    assert.deepEqual(s.messages.take(), []);
+    // after it: a new wake
+    later(s, 5000);
+    s.wakes.asked.set('shop', s.clock.now());
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, starting)']);
+    assert.equal(route(s).wakeRetryAt, undefined);
+  });
+});
+
+describe('autoscale by load', () => {
+  it('scales web up at once for the requests in flight, and down after the quiet period', async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 1);
+    s.cluster.scale(app, 'web', {
+      autoscaleMin: 1,
+      autoscaleMax: 4,
+      autoscaleConcurrency: 10,
+      autoscaleIdleMs: 60_000,
+      updatedAt: new Date(s.clock.now()),
+    });
+    const later = (ms: number): void => {
+      s.clock.advance(ms);
+      s.cluster.heartbeat();
+    };
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 25 });
+    await s.pass();
+    assert.deepEqual(s.messages.take(), [
+      'Scaling web to 3: 25 requests in flight, 10 per instance',
+      'Starting web.2 (v1) on n1',
+      'Starting web.3 (v1) on n1',
+    ]);
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 500 });
+    await s.pass();
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.quantity, 4, 'max');
+    s.messages.take();
+    later(1000);
+    await s.pass();
+    s.wakes.seen.set('shop', { lastRequestAt: s.clock.now(), inflight: 5 });
+    await s.pass();
+    later(59_000);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 4, 'not before the quiet period');
+    later(1000);
+    await s.pass();
+    assert.equal(s.cluster.formationRows.find((f) => f.type === 'web')?.quantity, 1);
+    assert.equal(s.messages.take()[0], 'Scaling web down to 1: 5 requests in flight for 1m');
+    assert.equal(s.routes.backends('shop').length, 1, 'the others leave the routes first');
+    // min 1: never to zero, however idle
+    s.wakes.seen.set('shop', { lastRequestAt: 0, inflight: 0 });
+    later(3_600_000);
+    await s.pass();
+    assert.equal(s.routes.backends('shop').length, 1);
+  });
+});

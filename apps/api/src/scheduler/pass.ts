@@ -31,7 +31,14 @@
  */
 import {
   type Allocation,
+  type AppActivity,
   type AppPlan,
+  type Backoff,
+  backoffDelay,
+  formatDuration,
+  formationAutoscale,
+  idleQuantity,
+  loadQuantity,
   type HealthcheckSpec,
   type InstanceState,
   type NodeCapacity,
@@ -92,6 +99,13 @@ export interface PassApp {
 export interface PassFormation extends PlanFormation {
   readonly waiting: number;
   readonly waitingReason: string | null;
+  /** Autoscale (formation.ts Autoscale), all null (or absent) when off. */
+  readonly autoscaleMin?: number | null;
+  readonly autoscaleMax?: number | null;
+  readonly autoscaleConcurrency?: number | null;
+  readonly autoscaleIdleMs?: number | null;
+  /** When the row last changed (a scale, a wake, autoscale set): an idle period counts from then at the earliest. */
+  readonly updatedAt?: Date;
 }
 
 /** An app's releases that matter to the plan (release-lifecycle's current and live) and its formation. */
@@ -142,6 +156,11 @@ export interface PlanCommitter {
   commit(plans: readonly PlannedApp[], at: string): Promise<void>;
   /** In one transaction: these instances are to stop (the routes no longer send to them). */
   stop(instanceIds: readonly string[]): Promise<void>;
+  /**
+   * Sets a process type's quantity from `from` to `to` (autoscale: asleep when idle, woken on a
+   * request); false when the row no longer says `from` (scaled meanwhile), and nothing changed.
+   */
+  setQuantity(appId: string, type: string, from: number, to: number): Promise<boolean>;
   /** Why a deploying release waits (null: it no longer does); see releaseWaiting. */
   noteWaiting(releaseId: string, note: string | null): Promise<void>;
   /** How many of a process type's instances wait for room, and why (ps, the api and the dashboard show it). */
@@ -198,6 +217,20 @@ export interface PassMessages {
   settled(event: SettledEvent): void;
 }
 
+/**
+ * Scale to zero (libs/platform wake.ts): what the routers saw of apps, by name, and the wakes
+ * they asked for. Best effort: an app whose activity cannot be read stays as it is.
+ */
+export interface WakeSignals {
+  activity(apps: readonly string[]): Promise<Map<string, AppActivity>>;
+  /** The wakes asked for: when each was asked, in ms since the epoch. */
+  wakes(apps: readonly string[]): Promise<Map<string, number>>;
+  /** The wake of `app` was acted on (or refused): the next ask is a new one. */
+  taken(app: string): Promise<void>;
+  /** How long the first request held for the app's last wake waited for its first byte (ms), once; null: not yet. */
+  firstByte(app: string): Promise<number | null>;
+}
+
 /** 5. Wakes agents whose desired set changed. */
 export interface NodeNotifier {
   wake(nodeNames: ReadonlySet<string>): Promise<void>;
@@ -225,6 +258,8 @@ export interface PassRoles {
   readonly notifier: NodeNotifier;
   readonly clock: Clock;
   readonly logger: PassLogger;
+  /** Absent: no process type sleeps or wakes (autoscale settings are kept, not acted on). */
+  readonly wakes?: WakeSignals;
 }
 
 export interface PassSettings {
@@ -236,7 +271,15 @@ export interface PassSettings {
   readonly nodeTimeoutMs: number;
   /** A deploy not live by then fails. */
   readonly deployTimeoutMs: number;
+  /** After failed wakes in a row, how long until the next may be asked (WAKE_BACKOFF by default). */
+  readonly wakeBackoff?: Backoff;
 }
+
+/** Failed wakes back off from 5 s to 5 min: a crashing app is never restarted in a loop. */
+export const WAKE_BACKOFF: Backoff = { firstMs: 5000, capMs: 300_000 };
+
+/** The process type that sleeps and wakes: the one routers send requests to. */
+const SLEEPER = 'web';
 
 export interface PassOutcome {
   /** The plan did not commit (a release moved meanwhile): plan again at once. */
@@ -259,6 +302,19 @@ function planRelease(release: PassRelease | null): PlanRelease | null {
 function planInstance(i: PassInstance): PlanInstance {
   const { id, releaseId, type, number, nodeId, state, desired, size, memory, cpuShares, cpuQuota, replace, error } = i;
   return { id, releaseId, type, number, nodeId, state, desired, size, memory, cpuShares, cpuQuota, replace, error };
+}
+
+/** A wake under way: when it was asked and when its stages were seen, for the app's log. */
+interface Waking {
+  readonly askedAt: number;
+  readonly placedAt: number;
+  startedAt: number | null;
+}
+
+/** What the route step needs of an app that sleeps: a route without backends says `sleeping`. */
+interface Sleeper {
+  /** A failed wake: no other before then. */
+  readonly retryAt: number | null;
 }
 
 interface AppPass {
@@ -286,6 +342,16 @@ export class Reconciler {
   private written: Map<string, string> | null = null;
   /** The table's version after this process's last write, or as it last read it. */
   private writtenVersion = 0;
+  /** Wakes under way, by app id. */
+  private readonly waking = new Map<string, Waking>();
+  /** Wakes that served, until a router says when their first byte went out (or a minute passed), by app id. */
+  private readonly woken = new Map<string, number>();
+  /** When a wake's instance came up, by app id: an idle period counts from then at the earliest. */
+  private readonly awakeSince = new Map<string, number>();
+  /** Since when the load has asked for fewer instances than run, by app id (autoscale's quiet period). */
+  private readonly lowSince = new Map<string, number>();
+  /** Failed wakes in a row and when the next may be asked, by app id. */
+  private readonly wakeFailures = new Map<string, { count: number; retryAt: number }>();
 
   constructor(
     private readonly roles: PassRoles,
@@ -319,8 +385,11 @@ export class Reconciler {
     let plans: AppPass[] = [];
     const deploying = new Set<string>();
     const rolling = new Map<string, Rolling>();
+    const sleepers = new Map<string, Sleeper>();
     for (const app of apps) {
-      const { target, live, formation } = await roles.desired.releases(app.id);
+      const releases = await roles.desired.releases(app.id);
+      const { target, live } = releases;
+      const formation = await this.autoscale(app, releases, instances, now, say, sleepers);
       if (target && target.imageRef !== null && target.id !== live?.id) {
         deploying.add(target.id);
         rolling.set(app.id, { targetId: target.id, web: formation.find((f) => f.type === 'web')?.quantity ?? 0 });
@@ -378,7 +447,7 @@ export class Reconciler {
     const serving = instances
       .filter((i) => i.type === 'web' && i.desired === 'run' && i.state === 'up' && !stopped.has(i.id))
       .sort((a, b) => a.number - b.number);
-    const unrouted = await this.writeRoutes(apps, rolling, serving);
+    const unrouted = await this.writeRoutes(apps, rolling, serving, sleepers);
     // an app whose route could not be written keeps its instances this pass (the next plans
     // their stops again), and says nothing of them yet
     const done = plans.map((p) => (unrouted.has(p.app.id) ? { ...p, plan: { ...p.plan, stop: [] } } : p));
@@ -390,6 +459,122 @@ export class Reconciler {
     for (const { appId, line } of lines) await roles.messages.line(appId, line);
     for (const event of settled) roles.messages.settled(event);
     return { planAgain };
+  }
+
+  /**
+   * Scale to zero, before the plan: an app's web process with autoscale at min 0 goes to sleep
+   * (quantity 0) once idle, and wakes (quantity 1) when a router asked; a wake whose instance
+   * crashed with none up sends it back to sleep, and no wake is taken before a back-off. The
+   * formation rows changed are written here (only if nobody scaled them meanwhile); the plan
+   * then starts or stops instances as for any scale, and the agent is told at once.
+   */
+  private async autoscale(
+    app: PassApp,
+    { target, live, formation }: AppReleases,
+    instances: readonly PassInstance[],
+    now: number,
+    say: (appId: string, line: string) => void,
+    sleepers: Map<string, Sleeper>,
+  ): Promise<readonly PassFormation[]> {
+    const signals = this.roles.wakes;
+    const web = formation.find((f) => f.type === SLEEPER);
+    const autoscale = web && formationAutoscale(web);
+    const sleeps = autoscale?.min === 0;
+    if (!sleeps) {
+      this.waking.delete(app.id);
+      this.woken.delete(app.id);
+      this.wakeFailures.delete(app.id);
+    }
+    if (!autoscale) this.lowSince.delete(app.id);
+    if (!sleeps) this.awakeSince.delete(app.id);
+    if (!signals || !web || !autoscale) return formation;
+    const mine = instances.filter((i) => i.appId === app.id && i.type === SLEEPER && i.desired === 'run');
+    const serving = live ?? target;
+    const up = mine.some((i) => i.state === 'up' && (serving === null || i.releaseId === serving.id));
+    const crashed = mine.find((i) => i.state === 'crashed' && (serving === null || i.releaseId === serving.id));
+    const waking = this.waking.get(app.id);
+    let quantity = web.quantity;
+    let retryAt = this.wakeFailures.get(app.id)?.retryAt ?? null;
+    if (waking && up) {
+      // healthy: the route gets it in this pass's step 4
+      // the stages this leader saw, from the request (a heartbeat may go from placed to up at once)
+      const at = (t: number): string => `+${Math.max(0, t - waking.askedAt)} ms`;
+      const started = waking.startedAt === null ? '' : `, started ${at(waking.startedAt)}`;
+      say(app.id, `Woke ${SLEEPER}: requested, placed ${at(waking.placedAt)}${started}, healthy ${at(now)}`);
+      this.waking.delete(app.id);
+      this.woken.set(app.id, now + 60_000);
+      this.awakeSince.set(app.id, now);
+      this.wakeFailures.delete(app.id);
+      retryAt = null;
+    } else if (waking && waking.startedAt === null && mine.some((i) => i.state === 'starting')) {
+      waking.startedAt = now;
+    }
+    if (this.woken.has(app.id)) {
+      const ms = await signals.firstByte(app.name).catch(() => null);
+      if (ms !== null) say(app.id, `Woke ${SLEEPER}: first byte to the client +${ms} ms after its request`);
+      if (ms !== null || now > (this.woken.get(app.id) ?? 0)) this.woken.delete(app.id);
+    }
+    const [activity, asked] = await Promise.all([
+      signals.activity([app.name]).catch(() => null),
+      signals.wakes([app.name]).catch(() => new Map<string, number>()),
+    ]);
+    const askedAt = asked.get(app.name);
+    let to = quantity;
+    let line: string | null = null;
+    if (sleeps && quantity > 0 && crashed && !up) {
+      // a wake (or the one instance) that crashes sleeps again: the next request wakes it after a back-off
+      const count = (this.wakeFailures.get(app.id)?.count ?? 0) + 1;
+      const delay = backoffDelay(count, this.settings.wakeBackoff ?? WAKE_BACKOFF);
+      retryAt = now + delay;
+      this.wakeFailures.set(app.id, { count, retryAt });
+      this.waking.delete(app.id);
+      to = 0;
+      line = `Wake of ${SLEEPER} failed: ${instanceName(crashed)} ${crashed.error ? `failed: ${crashed.error}` : 'crashed'}; sleeping, no wake for ${Math.ceil(delay / 1000)} s`;
+    } else if (sleeps && quantity === 0 && askedAt !== undefined) {
+      // a request older than the last change of the row (it went to sleep since) is not a wake
+      const changed = web.updatedAt?.getTime() ?? 0;
+      if (retryAt !== null && now < retryAt) {
+        line = null;
+      } else if (askedAt >= changed - 1000) {
+        to = Math.max(1, autoscale.min);
+        line = `Waking ${SLEEPER}: requested ${Math.max(0, now - askedAt)} ms ago`;
+        this.waking.set(app.id, { askedAt: Math.min(askedAt, now), placedAt: now, startedAt: null });
+      }
+      await signals.taken(app.name).catch(() => undefined);
+    } else if (quantity > 0 && !this.waking.has(app.id) && activity !== null) {
+      const seen = activity.get(app.name) ?? null;
+      const inflight = seen?.inflight ?? 0;
+      // by load between min and max: up at once, down after the quiet period
+      const load = loadQuantity({ quantity, autoscale, inflight, lowSince: this.lowSince.get(app.id) ?? null, now });
+      if (load.lowSince === null) this.lowSince.delete(app.id);
+      else this.lowSince.set(app.id, load.lowSince);
+      to = load.quantity;
+      if (to > quantity)
+        line = `Scaling ${SLEEPER} to ${to}: ${inflight} requests in flight, ${autoscale.concurrency} per instance`;
+      else if (to < quantity)
+        line = `Scaling ${SLEEPER} down to ${to}: ${inflight} requests in flight for ${formatDuration(autoscale.idleMs)}`;
+      // and to zero once idle
+      const idle = sleeps
+        ? idleQuantity({ quantity, autoscale, activity: seen, since: this.idleSince(app.id, web), now })
+        : quantity;
+      if (idle === 0) {
+        to = 0;
+        line = `${SLEEPER} idle for ${formatDuration(autoscale.idleMs)} with nothing in flight: sleeping (scaled to 0)`;
+      }
+    }
+    if (to !== quantity && (await this.roles.committer.setQuantity(app.id, SLEEPER, quantity, to))) {
+      quantity = to;
+      if (line) say(app.id, line);
+    }
+    if (sleeps) sleepers.set(app.id, { retryAt: quantity === 0 && retryAt !== null && retryAt > now ? retryAt : null });
+    return quantity === web.quantity
+      ? formation
+      : formation.map((f) => (f === web ? { ...f, quantity, updatedAt: new Date(now) } : f));
+  }
+
+  /** Since when a web process counts as idle at the earliest: its formation's last change, or its last wake's coming up. */
+  private idleSince(appId: string, web: PassFormation): number {
+    return Math.max(web.updatedAt?.getTime() ?? 0, this.awakeSince.get(appId) ?? 0);
   }
 
   /** Step 1: silent nodes go down with their instances; instances no node will stop are forgotten. */
@@ -537,6 +722,7 @@ export class Reconciler {
     apps: readonly PassApp[],
     rolling: ReadonlyMap<string, Rolling>,
     web: readonly PassInstance[],
+    sleepers: ReadonlyMap<string, Sleeper>,
   ): Promise<Set<string>> {
     const { serving, routes, logger } = this.roles;
     const unwritten = new Set<string>();
@@ -574,7 +760,20 @@ export class Reconciler {
           : {};
       // off is left out, as validateRoute normalizes it: what is written compares equal to what is read
       const maintenance = app.maintenance ? { maintenance: true as const } : {};
-      wanted.push({ app: app.name, hosts, backends, check: routeCheck(live?.healthchecks), ...https, ...maintenance });
+      // an app that sleeps (or wakes) has its requests held by the routers, not answered 503
+      const sleeper = backends.length === 0 ? sleepers.get(app.id) : undefined;
+      const sleeping = sleeper
+        ? { sleeping: true as const, ...(sleeper.retryAt !== null ? { wakeRetryAt: sleeper.retryAt } : {}) }
+        : {};
+      wanted.push({
+        app: app.name,
+        hosts,
+        backends,
+        check: routeCheck(live?.healthchecks),
+        ...https,
+        ...maintenance,
+        ...sleeping,
+      });
     }
     if (lost && wanted.length > 0) {
       logger.warn(`the route table was lost (Redis restarted without it?): writing ${wanted.length} routes again`);

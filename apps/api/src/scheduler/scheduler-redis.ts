@@ -5,7 +5,15 @@
  * Best effort where what they tell has already happened: a Redis hiccup loses a line or a
  * wake-up (the agents' heartbeats catch up), never a committed plan.
  */
-import { nodeChannel, writeAppLog } from '@paas/platform';
+import {
+  type AppActivity,
+  clearWakeRequest,
+  nodeChannel,
+  readActivity,
+  readWakeRequests,
+  takeFirstByte,
+  writeAppLog,
+} from '@paas/platform';
 import {
   type AppRoute,
   readRouteTable,
@@ -16,7 +24,7 @@ import {
 } from '@paas/platform/routes';
 import type { Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
-import type { LineEvent, NodeNotifier, PassLogger, PassMessages, RouteTable, SettledEvent } from './pass';
+import type { LineEvent, NodeNotifier, PassLogger, PassMessages, RouteTable, SettledEvent, WakeSignals } from './pass';
 
 /** The source of the scheduler's lines in an app's log. */
 export const SCHEDULER_LOG_SOURCE = 'scheduler';
@@ -44,6 +52,10 @@ export class RedisRouteTable implements RouteTable {
       route.check,
       route.https,
       route.maintenance === true,
+      {
+        ...(route.sleeping ? { sleeping: true } : {}),
+        ...(route.wakeRetryAt !== undefined ? { wakeRetryAt: route.wakeRetryAt } : {}),
+      },
     );
   }
 
@@ -85,5 +97,26 @@ export class RedisNodeNotifier implements NodeNotifier {
 
   async wake(nodeNames: ReadonlySet<string>): Promise<void> {
     for (const name of nodeNames) await this.redis.publish(nodeChannel(name), 'changed').catch(() => undefined);
+  }
+}
+
+/** What the routers report and ask for (libs/platform wake.ts). */
+export class RedisWakeSignals implements WakeSignals {
+  constructor(private readonly redis: Redis) {}
+
+  activity(apps: readonly string[]): Promise<Map<string, AppActivity>> {
+    return readActivity(this.redis, apps);
+  }
+
+  wakes(apps: readonly string[]): Promise<Map<string, number>> {
+    return readWakeRequests(this.redis, apps);
+  }
+
+  taken(app: string): Promise<void> {
+    return clearWakeRequest(this.redis, app);
+  }
+
+  firstByte(app: string): Promise<number | null> {
+    return takeFirstByte(this.redis, app);
   }
 }

@@ -43,7 +43,7 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { LeaderElector, NotLeaderError } from './leader';
 import { type PassRoles, Reconciler, type RouteTable } from './pass';
-import { RedisNodeNotifier, RedisRouteTable, SchedulerMessages } from './scheduler-redis';
+import { RedisNodeNotifier, RedisRouteTable, RedisWakeSignals, SchedulerMessages } from './scheduler-redis';
 import { SchedulingStore } from './scheduling-store';
 
 /** The longest a pass asked for waits after the one before (see reconcileNow). */
@@ -99,6 +99,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         notifier,
         clock: { now: () => Date.now() },
         logger: this.logger,
+        wakes: new RedisWakeSignals(redis),
       };
       return new Reconciler(roles, {
         strategy: strategy === 'binpack' ? 'binpack' : 'spread',

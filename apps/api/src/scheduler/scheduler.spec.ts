@@ -10,8 +10,12 @@ import {
   Instance,
   Node,
   Release,
+  Formation,
   askForPass,
   changeConfig,
+  nodeChannel,
+  reportActivity,
+  requestWake,
   createRelease,
   issueToken,
 } from '@paas/platform';
@@ -452,6 +456,72 @@ describe('scheduler passes on changes', () => {
       await waitFor(async () => (await placed()) === 1, 'web.1 placed after the kick', 10_000);
     } finally {
       await worker.destroy();
+    }
+  });
+
+  it('puts an idle app to sleep, and wakes it at once when a router asks: placed, and its agent told', async () => {
+    const agent = new FakeAgent(api, 'nap-node', '10.99.1.3');
+    await agent.register(8192, 16_000);
+    const app = await createApp(api, 'napper');
+    await deployRelease(api, app, { image: '127.0.0.1:5000/napper:v1', processTypes: { web: 'httpd' } });
+    const count = (): Promise<number> =>
+      api.dataSource.manager.count(Instance, { where: { appId: app.id, desired: 'run' } });
+    await waitFor(async () => (await count()) === 1, 'web.1 placed', 10_000);
+    await beatAll([agent]);
+    const set = await api.request('PUT', '/api/apps/napper/formation/web/autoscale', {
+      body: { min: 0, max: 2, concurrency: 5, idle: '1s' },
+    });
+    assert.equal(set.status, 200, set.text);
+    await reportActivity(api.redis, 'spec-router', [{ app: 'napper', lastRequestAt: Date.now(), inflight: 0 }]);
+    const scheduler = api.api.app.get(SchedulerService);
+    const quantity = async (): Promise<number | undefined> =>
+      (await api.dataSource.manager.findOneBy(Formation, { appId: app.id, type: 'web' }))?.quantity;
+    await waitFor(
+      async () => {
+        await scheduler.reconcileNow();
+        return (await quantity()) === 0;
+      },
+      'asleep after a second without requests',
+      10_000,
+    );
+    await beatAll([agent]);
+    assert.equal(await count(), 0);
+    const route = await readAppRoute(api.redis, 'napper');
+    assert.deepEqual([route.route?.sleeping, route.route?.backends], [true, []]);
+    // asleep: a longer quiet period, so that it stays awake once woken while the spec looks
+    const longer = await api.request('PUT', '/api/apps/napper/formation/web/autoscale', {
+      body: { min: 0, max: 2, concurrency: 5, idle: '1h' },
+    });
+    assert.deepEqual([longer.status, longer.body.quantity, longer.body.sleeping], [200, 0, true]);
+    // a router asks: the leader places it at once, though its loop runs once a minute, and tells the agent
+    const listener = api.redis.duplicate();
+    const told: string[] = [];
+    listener.on('message', (channel: string) => told.push(channel));
+    await listener.subscribe(nodeChannel('nap-node'));
+    try {
+      assert.equal(await requestWake(api.redis, 'napper'), true);
+      // a second router asking (joined in Redis, or after the leader took the first): one wake all the same
+      await requestWake(api.redis, 'napper');
+      await waitFor(async () => (await count()) === 1, 'web.1 placed after the wake was asked', 10_000);
+      await waitFor(async () => told.length > 0, 'the agent told', 10_000);
+      assert.equal(await quantity(), 1);
+      await beatAll([agent]);
+      await waitFor(
+        async () => ((await readAppRoute(api.redis, 'napper')).route?.backends.length ?? 0) === 1,
+        'routed once up',
+        10_000,
+      );
+      assert.equal((await readAppRoute(api.redis, 'napper')).route?.sleeping, undefined);
+      await waitFor(
+        async () => (await apiLogLines(api, app.id, 'scheduler')).some((l) => l.startsWith('Woke web')),
+        'woke',
+        10_000,
+      );
+      const lines = await apiLogLines(api, app.id, 'scheduler');
+      assert.equal(lines.filter((l) => /^Waking web: requested \d+ ms ago$/.test(l)).length, 1, lines.join('\n'));
+      assert.equal(await count(), 1);
+    } finally {
+      listener.disconnect();
     }
   });
 });

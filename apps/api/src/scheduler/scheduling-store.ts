@@ -205,6 +205,19 @@ export class SchedulingStore implements NodeRegistry, DesiredState, PlanCommitte
       .execute();
   }
 
+  async setQuantity(appId: string, type: string, from: number, to: number): Promise<boolean> {
+    return transaction(this.dataSource, async (em) => {
+      await this.fence(em);
+      const done = await em
+        .createQueryBuilder()
+        .update(Formation)
+        .set({ quantity: to })
+        .where({ appId, type, quantity: from })
+        .execute();
+      return (done.affected ?? 0) > 0;
+    });
+  }
+
   // ---------------------------------------------------------------- ServingState
 
   liveRelease(appId: string): Promise<PassRelease | null> {

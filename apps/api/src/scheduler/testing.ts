@@ -15,10 +15,10 @@
  */
 import {
   type Allocation,
+  type AppActivity,
   type HealthcheckSpec,
   type InstanceState,
   ONE_OFF_TYPES,
-  type PlanFormation,
   ReleaseTransitionError,
   type ReleaseStatus,
   canMoveRelease,
@@ -45,6 +45,7 @@ import type {
   RouteTable,
   ServingState,
   SettledEvent,
+  WakeSignals,
 } from './pass';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -160,7 +161,7 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
     if (!newer) this.takeEffect(release);
   }
 
-  scale(app: PassApp, type: string, change: Partial<PlanFormation>): void {
+  scale(app: PassApp, type: string, change: Partial<PassFormation>): void {
     const row = this.formationRows.find((f) => f.appId === app.id && f.type === type);
     if (!row) throw new Error(`no formation row ${type} for ${app.name}`);
     Object.assign(row, change);
@@ -315,6 +316,13 @@ export class FakeCluster implements NodeRegistry, DesiredState, PlanCommitter, S
     if (row) Object.assign(row, { waiting, waitingReason: reason });
   }
 
+  async setQuantity(appId: string, type: string, from: number, to: number): Promise<boolean> {
+    const row = this.formationRows.find((f) => f.appId === appId && f.type === type);
+    if (!row || row.quantity !== from) return false;
+    Object.assign(row, { quantity: to, updatedAt: new Date(this.clock.now()) });
+    return true;
+  }
+
   // ---------------------------------------------------------------- ServingState
 
   async liveRelease(appId: string): Promise<PassRelease | null> {
@@ -440,6 +448,35 @@ export class FakeMessages implements PassMessages {
   }
 }
 
+/** What the routers saw and asked for (libs/platform wake.ts), by app name. */
+export class FakeWakeSignals implements WakeSignals {
+  readonly seen = new Map<string, AppActivity>();
+  readonly asked = new Map<string, number>();
+  /** Every `taken`, by app name, in order. */
+  readonly taken_: string[] = [];
+
+  async activity(apps: readonly string[]): Promise<Map<string, AppActivity>> {
+    return new Map(apps.flatMap((app) => (this.seen.has(app) ? [[app, this.seen.get(app) as AppActivity]] : [])));
+  }
+
+  async wakes(apps: readonly string[]): Promise<Map<string, number>> {
+    return new Map(apps.flatMap((app) => (this.asked.has(app) ? [[app, this.asked.get(app) as number]] : [])));
+  }
+
+  async taken(app: string): Promise<void> {
+    this.asked.delete(app);
+    this.taken_.push(app);
+  }
+
+  /** What routers said of first bytes, by app name (taken once read). */
+  readonly firstBytes = new Map<string, number>();
+  async firstByte(app: string): Promise<number | null> {
+    const ms = this.firstBytes.get(app) ?? null;
+    this.firstBytes.delete(app);
+    return ms;
+  }
+}
+
 export class FakeNotifier implements NodeNotifier {
   constructor(private readonly journal: string[]) {}
   async wake(nodeNames: ReadonlySet<string>): Promise<void> {
@@ -467,6 +504,7 @@ export interface FakeRoles extends PassRoles {
   readonly clock: FakeClock;
   readonly logger: FakeLogger;
   readonly cluster: FakeCluster;
+  readonly wakes: FakeWakeSignals;
   /** Route writes and wake-ups, in order. */
   readonly journal: string[];
 }
@@ -487,6 +525,7 @@ export function fakeRoles(): FakeRoles {
     notifier: new FakeNotifier(journal),
     clock,
     logger: new FakeLogger(),
+    wakes: new FakeWakeSignals(),
     journal,
   };
 }

@@ -21,7 +21,15 @@ import { logsCommand } from './logs/commands';
 import { maintenanceCommands } from './maintenance/commands';
 import { nodesCommands } from './nodes/commands';
 import { pgCommands } from './pg/commands';
-import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
+import {
+  psAutoscaleDisableCommand,
+  psAutoscaleEnableCommand,
+  psCommand,
+  psResizeCommand,
+  psRestartCommand,
+  psScaleCommand,
+  psStopCommand,
+} from './ps/commands';
 import { releasesCommands } from './releases/commands';
 import type { SharedVerb } from './route';
 import { runCommand } from './run/commands';
@@ -35,6 +43,8 @@ export function platformCommands(io: CliIo): Command[] {
     psResizeCommand(io),
     psRestartCommand(io),
     psStopCommand(io),
+    psAutoscaleEnableCommand(io),
+    psAutoscaleDisableCommand(io),
     ...releasesCommands(io),
     ...domainsCommands(io),
     ...drainsCommands(io),

@@ -20,6 +20,8 @@ const formation = (type: string, quantity: number, more: Partial<Formation> = {}
   up: quantity,
   waiting: 0,
   waitingReason: null,
+  autoscale: null,
+  sleeping: false,
   command: null,
   updatedAt: '',
   ...more,

@@ -1,4 +1,4 @@
-import { MAX_QUANTITY, formationState } from '@paas/platform/formation';
+import { MAX_QUANTITY, formationSummary } from '@paas/platform/formation';
 import { type FormEvent, useState } from 'react';
 import { type AppMetrics, type Formation, type Instance, appPath, get, request } from '../api';
 import { Badge, DataTable, Empty, ErrorNotice, LineChart, Status } from '../components';
@@ -54,7 +54,7 @@ export function Overview({ view }: { view: AppView }) {
                 header: 'State',
                 cell: (f) => (
                   <span data-testid={`formation-state-${f.type}`} className={f.waiting > 0 ? 'waiting' : undefined}>
-                    {formationState(f)}
+                    {formationSummary(f)}
                   </span>
                 ),
               },

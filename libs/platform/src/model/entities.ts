@@ -18,6 +18,7 @@ import {
   UpdateDateColumn,
   type ValueTransformer,
 } from 'typeorm';
+import type { Autoscale } from '../formation';
 
 /**
  * A bigint read back as a number: node-postgres hands bigints over as strings, since they may
@@ -249,8 +250,32 @@ export class Formation {
   @Column({ type: 'text', nullable: true })
   waitingReason!: string | null;
 
+  /**
+   * Its autoscale settings (formation.ts Autoscale; `ps:autoscale:enable`), all null when off.
+   * The scheduler then owns `quantity`: it sets it to zero when idle, and to one on a wake.
+   */
+  @Column({ type: 'integer', nullable: true })
+  autoscaleMin!: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  autoscaleMax!: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  autoscaleConcurrency!: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  autoscaleIdleMs!: number | null;
+
   @UpdateDateColumn()
   updatedAt!: Date;
+}
+
+/** A formation row's autoscale settings (its columns absent or null: off), or null when autoscale is off. */
+export function formationAutoscale(
+  row: Partial<Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs'>>,
+): Autoscale | null {
+  const { autoscaleMin: min, autoscaleMax: max, autoscaleConcurrency: concurrency, autoscaleIdleMs: idleMs } = row;
+  return min == null || max == null || concurrency == null || idleMs == null ? null : { min, max, concurrency, idleMs };
 }
 
 @Entity({ name: 'instances' })

@@ -714,6 +714,22 @@ export class Drains1765550000000 implements MigrationInterface {
   }
 }
 
+/** Autoscale and scale to zero (#24): a formation's settings, null when off (entities.ts Formation). */
+export class Autoscale1765600000000 implements MigrationInterface {
+  name = 'Autoscale1765600000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    for (const column of AUTOSCALE_COLUMNS)
+      await qr.query(`ALTER TABLE "formations" ADD COLUMN "${column}" integer NULL`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    for (const column of AUTOSCALE_COLUMNS) await qr.query(`ALTER TABLE "formations" DROP COLUMN "${column}"`);
+  }
+}
+
+const AUTOSCALE_COLUMNS = ['autoscaleMin', 'autoscaleMax', 'autoscaleConcurrency', 'autoscaleIdleMs'] as const;
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -730,4 +746,5 @@ export const MIGRATIONS = [
   Addons1765400000000,
   Maintenance1765500000000,
   Drains1765550000000,
+  Autoscale1765600000000,
 ];

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_TIMING, DEFAULT_UPTIME_MS, deployCheck, routeCheck } from './checks';
+import {
+  DEFAULT_TIMING,
+  DEFAULT_UPTIME_MS,
+  WAKE_CHECK_INTERVAL_MS,
+  deployCheck,
+  routeCheck,
+  wakeCheck,
+} from './checks';
 
 describe('deploy checks', () => {
   it('gets web an HTTP GET / that any non-5xx answer passes, and other types an uptime check', () => {
@@ -43,5 +50,19 @@ describe('deploy checks', () => {
       initialDelayMs: 0,
     });
     assert.deepEqual(routeCheck(checks), { type: 'http', path: '/alive' });
+  });
+});
+
+describe('wake checks', () => {
+  it('tries a woken instance finely, over the same total wait', () => {
+    const web = deployCheck('web', null, 5000);
+    const fine = wakeCheck(web);
+    assert.equal(fine.kind, 'http');
+    if (fine.kind !== 'http' || web.kind !== 'http') return;
+    assert.equal(fine.intervalMs, WAKE_CHECK_INTERVAL_MS);
+    assert.equal(fine.attempts * fine.intervalMs, web.attempts * web.intervalMs);
+    assert.equal(fine.timeoutMs, web.timeoutMs);
+    const uptime = deployCheck('worker', null, 5000);
+    assert.equal(wakeCheck(uptime), uptime);
   });
 });

@@ -83,3 +83,17 @@ export function routeCheck(
   const web = (healthchecks?.['web'] ?? []).find((c) => c.path !== undefined);
   return web?.path !== undefined ? { type: 'http', path: web.path } : { type: 'tcp' };
 }
+
+/** How often a woken instance's check is tried (scale to zero: its first request waits for it). */
+export const WAKE_CHECK_INTERVAL_MS = 15;
+
+/**
+ * The check of an instance that may be woken by a request (its web process sleeps when idle):
+ * tried every WAKE_CHECK_INTERVAL_MS instead of every few hundred, over the same total wait, so
+ * that the held requests go on within milliseconds of the app listening.
+ */
+export function wakeCheck(check: DeployCheck): DeployCheck {
+  if (check.kind === 'uptime' || check.intervalMs <= WAKE_CHECK_INTERVAL_MS) return check;
+  const attempts = Math.ceil((check.attempts * check.intervalMs) / WAKE_CHECK_INTERVAL_MS);
+  return { ...check, attempts, intervalMs: WAKE_CHECK_INTERVAL_MS };
+}

@@ -116,6 +116,43 @@ describe('paas ps', () => {
     assert.equal(noArg.code, 2);
   });
 
+  it('ps:autoscale:enable and :disable set autoscale, ps shows it and sleeping, bad input is refused', async () => {
+    const { api } = t;
+    api.addApp('nap');
+    api.deploy('nap', { web: 'npm start' });
+    await t.ok('ps:scale', 'web=1', '-a', 'nap');
+    const on = await t.ok('ps:autoscale:enable', 'web', '--min', '0', '--max', '5', '--idle', '2s', '-a', 'nap');
+    assert.equal(on.err, 'Autoscaling web on nap... done, 1 up; autoscale 0..5, 20 per instance, idle 2s\n');
+    assert.deepEqual(api.requests.at(-1)?.body, { min: 0, max: 5, concurrency: 20, idle: '2s' });
+    assert.match((await t.ok('ps', '-a', 'nap')).out, /^=== web \(basic\): npm start \(1 up; autoscale 0\.\.5, 20/);
+    // asleep: scaled to zero by the scheduler
+    await t.ok('ps:scale', 'web=0', '-a', 'nap');
+    await t.ok('ps:autoscale:enable', 'web', '--min', '0', '--max', '5', '--concurrency', '10', '-a', 'nap');
+    assert.equal(
+      (await t.ok('ps', '-a', 'nap')).out,
+      '=== web (basic): npm start (sleeping; autoscale 0..5, 10 per instance, idle 15m)\n',
+    );
+    const off = await t.ok('ps:autoscale:disable', 'web', '-a', 'nap');
+    assert.match(off.err, /^Turning autoscale of web off on nap\.\.\. done, web stays at 0/);
+    for (const [args, message] of [
+      [['--min', '3', '--max', '2'], /^paas: --min: min 3 is more than max 2/],
+      [
+        ['--min', '0', '--max', '2', '--concurrency', '0'],
+        /^paas: --concurrency: concurrency must be a whole number from 1/,
+      ],
+      [['--min', '0', '--max', '2', '--idle', '15'], /^paas: --idle must be a whole number with a unit/],
+      [['--min', 'x', '--max', '2'], /^paas: --min must be a whole number, not 'x'/],
+      [['--min', '0', '--max', '20000'], /^paas: --max: max must be a whole number from 1 to 10000/],
+    ] as const) {
+      const bad = await t.cli(['ps:autoscale:enable', 'web', ...args, '-a', 'nap']);
+      assert.equal(bad.code, 2, bad.err);
+      assert.match(bad.err, message);
+    }
+    const unknown = await t.cli(['ps:autoscale:enable', 'clock', '--min', '0', '--max', '2', '-a', 'nap']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /process type 'clock' not found/);
+  });
+
   it('leaves the engine verbs alone', async () => {
     const ps = await t.cli(['ps', '-a']);
     assert.equal(ps.code, 0, ps.err);

@@ -12,7 +12,14 @@ import { CliError } from '../../errors';
 import type { CliIo } from '../../io';
 import type { AppFlags } from '../app';
 import type { ApiClient } from '../client';
-import { formationState } from '@paas/platform/formation';
+import {
+  DURATION_RULE,
+  autoscaleProblems,
+  formationState,
+  formationSummary,
+  MAX_QUANTITY,
+  parseDuration,
+} from '@paas/platform/formation';
 import { header, json, listing, shortAgo } from '../format';
 import { formatFormation, formationUpdates, needsCurrent, parseResizeArgs, parseScaleArgs } from '../scale';
 import { type JsonFlag, action, appPath, appSession } from '../session';
@@ -112,6 +119,55 @@ export async function psStop(io: CliIo, name: string, flags: AppFlags & JsonFlag
   if (flags.json) io.out(json(stopped));
 }
 
+export interface AutoscaleFlags {
+  readonly min: string;
+  readonly max: string;
+  readonly concurrency: string;
+  readonly idle: string;
+}
+
+/** `ps:autoscale:enable web --min 0 --max 5 --concurrency 20 --idle 15m`. */
+export async function psAutoscaleEnable(
+  io: CliIo,
+  type: string,
+  flags: AppFlags & JsonFlag & AutoscaleFlags,
+): Promise<void> {
+  const whole = (name: string, text: string): number => {
+    if (!/^\d{1,6}$/.test(text)) throw new CliError(`--${name} must be a whole number, not '${text}'`, 2);
+    return Number(text);
+  };
+  const settings = {
+    min: whole('min', flags.min),
+    max: whole('max', flags.max),
+    concurrency: whole('concurrency', flags.concurrency),
+    idle: flags.idle,
+  };
+  const idleMs = parseDuration(flags.idle);
+  if (idleMs === null) throw new CliError(`--idle must be ${DURATION_RULE}, not '${flags.idle}'`, 2);
+  const problem = autoscaleProblems({ ...settings, idleMs }, MAX_QUANTITY)[0];
+  if (problem) throw new CliError(`--${problem.field}: ${problem.message}`, 2);
+  const { client, app } = await appSession(io, flags);
+  const formation = await action(
+    io,
+    `Autoscaling ${type} on ${app}`,
+    () => client.put<Formation>(appPath(app, 'formation', type, 'autoscale'), settings),
+    (f) => `done, ${formationSummary(f)}`,
+  );
+  if (flags.json) io.out(json(formation));
+}
+
+/** `ps:autoscale:disable web`: the type keeps its count (a sleeping one is woken to 1). */
+export async function psAutoscaleDisable(io: CliIo, type: string, flags: AppFlags & JsonFlag): Promise<void> {
+  const { client, app } = await appSession(io, flags);
+  const formation = await action(
+    io,
+    `Turning autoscale of ${type} off on ${app}`,
+    () => client.delete<Formation>(appPath(app, 'formation', type, 'autoscale')),
+    (f) => `done, ${f.type} stays at ${f.quantity} (${formationState(f)})`,
+  );
+  if (flags.json) io.out(json(formation));
+}
+
 export async function ps(io: CliIo, types: string[], flags: AppFlags & JsonFlag): Promise<void> {
   const { client, app } = await appSession(io, flags);
   const [instances, formation] = await Promise.all([
@@ -120,7 +176,10 @@ export async function ps(io: CliIo, types: string[], flags: AppFlags & JsonFlag)
   ]);
   const shown = types.length ? instances.filter((i) => types.includes(i.type)) : instances;
   if (flags.json) return io.out(json(shown));
-  const waiting = formation.filter((f) => f.waiting > 0 && (types.length === 0 || types.includes(f.type)));
+  // waiting for room, or asleep: shown though no instance runs
+  const waiting = formation.filter(
+    (f) => (f.waiting > 0 || f.sleeping) && (types.length === 0 || types.includes(f.type)),
+  );
   if (shown.length === 0 && waiting.length === 0) {
     io.out(`No processes are running on ${app}.\n`);
     return;
@@ -134,7 +193,7 @@ export async function ps(io: CliIo, types: string[], flags: AppFlags & JsonFlag)
   for (const [type, list] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
     const f = formation.find((x) => x.type === type);
     const command = f?.command ? `: ${f.command}` : '';
-    const state = f ? ` (${formationState(f)})` : ` (${list.length})`;
+    const state = f ? ` (${formationSummary(f)})` : ` (${list.length})`;
     const lines = list.map((i) => {
       const extra = [i.release ? `v${i.release.version}` : '', i.node ?? '', i.address ?? '']
         .filter(Boolean)

@@ -10,6 +10,7 @@ import { act, command, withApp, withJson } from '../define';
 const actions = () => import('./actions');
 
 type Flags = { app?: string; remote?: string; json?: boolean };
+type AutoscaleFlags = { min: string; max: string; concurrency: string; idle: string };
 
 export function psScaleCommand(io: CliIo): Command {
   return withJson(
@@ -37,6 +38,29 @@ export function psStopCommand(io: CliIo): Command {
   return withJson(withApp(command('ps:stop', 'Stop one process (web.2); its formation starts a new one')))
     .argument('<TYPE.N>')
     .action(act(io, actions, (a, name: string, flags: Flags) => a.psStop(io, name, flags)));
+}
+
+export function psAutoscaleEnableCommand(io: CliIo): Command {
+  return withJson(
+    withApp(
+      command(
+        'ps:autoscale:enable',
+        'Scale a process type by its traffic between --min and --max; with --min 0 it sleeps when idle and the next request wakes it',
+      ),
+    ),
+  )
+    .argument('<TYPE>')
+    .requiredOption('--min <N>', 'Fewest instances (0: sleep when idle)')
+    .requiredOption('--max <N>', 'Most instances')
+    .option('--concurrency <N>', 'Requests in flight per instance', '20')
+    .option('--idle <DURATION>', 'Quiet period before scaling down (30s, 15m, 1h)', '15m')
+    .action(act(io, actions, (a, type: string, flags: Flags & AutoscaleFlags) => a.psAutoscaleEnable(io, type, flags)));
+}
+
+export function psAutoscaleDisableCommand(io: CliIo): Command {
+  return withJson(withApp(command('ps:autoscale:disable', 'Stop autoscaling a process type (it keeps its count)')))
+    .argument('<TYPE>')
+    .action(act(io, actions, (a, type: string, flags: Flags) => a.psAutoscaleDisable(io, type, flags)));
 }
 
 export function psCommand(io: CliIo): Command {

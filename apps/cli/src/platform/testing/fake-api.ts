@@ -25,6 +25,7 @@ import type {
   Token,
 } from '@paas/api-types';
 import { DEFAULT_SIZE, parseSize } from '@paas/platform/sizes';
+import { parseDuration } from '@paas/platform/formation';
 import type { Addon as AddonView, AddonAttachment as AddonAttachmentView } from '@paas/api-types';
 import { FakeBackups } from './fake-backups';
 import { HttpError, send } from './fake-http';
@@ -169,6 +170,8 @@ export class FakeApi {
           up: 0,
           waiting: 0,
           waitingReason: null,
+          autoscale: null,
+          sleeping: false,
           command: processTypes[type] ?? null,
           updatedAt: now,
         });
@@ -484,6 +487,21 @@ export class FakeApi {
       case 'PATCH formation/:id':
         this.scale(state, id ?? '', (body as { quantity: number }).quantity, (body as { size?: string }).size);
         return send(res, 200, this.formation(state, id ?? ''));
+      case 'PUT formation/:id/autoscale':
+      case 'DELETE formation/:id/autoscale': {
+        const f = this.formation(state, id ?? '');
+        const b = (body ?? {}) as { min: number; max: number; concurrency: number; idle: string };
+        if (method === 'PUT' && b.min > b.max)
+          throw new HttpError(422, 'unprocessable', `min ${b.min} is more than max ${b.max}`);
+        const idleMs = method === 'PUT' ? parseDuration(b.idle) : null;
+        if (method === 'PUT' && idleMs === null) throw new HttpError(400, 'invalid_params', 'idle must be a duration');
+        const autoscale =
+          method === 'PUT'
+            ? { min: b.min, max: b.max, concurrency: b.concurrency, idle: b.idle, idleMs: idleMs ?? 0 }
+            : null;
+        Object.assign(f, { autoscale, sleeping: autoscale !== null && autoscale.min === 0 && f.quantity === 0 });
+        return send(res, 200, f);
+      }
       case 'GET instances':
         return send(res, 200, state.instances);
       case 'POST instances/:id': {
