@@ -23,6 +23,7 @@ import { nodesCommands } from './nodes/commands';
 import { pgCommands } from './pg/commands';
 import { psCommand, psResizeCommand, psRestartCommand, psScaleCommand, psStopCommand } from './ps/commands';
 import { releasesCommands } from './releases/commands';
+import { reviewsCommands } from './reviews/commands';
 import type { SharedVerb } from './route';
 import { runCommand } from './run/commands';
 import { tokensCommands } from './tokens/commands';
@@ -36,6 +37,7 @@ export function platformCommands(io: CliIo): Command[] {
     psRestartCommand(io),
     psStopCommand(io),
     ...releasesCommands(io),
+    ...reviewsCommands(io),
     ...domainsCommands(io),
     ...drainsCommands(io),
     ...certsCommands(io),
