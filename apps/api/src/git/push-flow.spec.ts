@@ -883,6 +883,26 @@ describe('push flow of other branches: review apps', { timeout: 20_000 }, () => 
     assert.equal(p.heldBy('review-feature-x'), undefined, 'its push lock was let go');
   });
 
+  it('a push that waited for a review app removed meanwhile deploys nothing', async () => {
+    const p = platform();
+    p.reviewApps.set(`${APP.id} feature-x`, { id: 'review-feature-x', name: 'web--feature-x', parentId: APP.id });
+    // another push holds the review app: its first push, failing
+    assert.ok(await p.roles.locks.take('review-feature-x', 'first-push'));
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, C)], out.progress, {
+      name: 'bob',
+    });
+    await settle();
+    assert.deepEqual(out.lines, ['-----> Waiting for another push to web--feature-x to finish']);
+    p.reviewApps.clear();
+    await p.roles.locks.release('review-feature-x', 'first-push');
+    await p.clock.advance(LOCK_RETRY_MS);
+    assert.deepEqual(await pushed, [
+      { status: 'ng', reason: 'the review app web--feature-x was removed meanwhile: push again' },
+    ]);
+    assert.deepEqual(p.journal, [], 'no build');
+  });
+
   it("a review app's own remote takes no branch; tags go through as git moves them", async () => {
     const p = platform();
     const review = { id: 'review-x', name: 'web--x', parentId: APP.id };

@@ -254,9 +254,14 @@ export class PushFlow<A extends PushedApp = PushedApp, P extends Pusher = Pusher
       progress.line(`-----> Review app ${review.name} of ${parent.name} for ${branch}`);
     }
     const target = review;
-    const result = await this.oneAtATime(target, progress, () =>
-      this.deploy(target, repo, command, progress, pusher.name),
-    );
+    const result = await this.oneAtATime(target, progress, async () => {
+      // a push that held it before this one may have removed it (its first push failed, the
+      // branch was deleted, it expired): nothing to deploy to
+      if ((await reviews.find(parent, branch))?.id !== target.id) {
+        return { status: 'ng', reason: `the review app ${target.name} was removed meanwhile: push again` };
+      }
+      return this.deploy(target, repo, command, progress, pusher.name);
+    });
     if (!existing && result.status === 'ng') {
       // made by this push, which released nothing: it goes, as if the push had not happened
       try {
