@@ -156,14 +156,14 @@ describe('the api over TLS off loopback', () => {
     assert.match(remote, /^https:\/\/.*\/git\/tls-git\.git$/);
     const origin = new URL(remote).origin;
     assert.equal(gitSync(cliEnv, repo, 'config', '--get', `http.${origin}/.sslCAInfo`), caFile);
-    // a branch other than main is stored without a build: the transport is what is tested here
-    const pushed = await inClient('git', ['push', 'paas', 'HEAD:refs/heads/tls-check'], cliEnv, repo);
+    // a tag is stored without a build (a branch would make a review app): the transport is what is tested here
+    const pushed = await inClient('git', ['push', 'paas', 'HEAD:refs/tags/tls-check'], cliEnv, repo);
     assert.equal(pushed.status, 0, pushed.stderr);
-    const listed = await inClient('git', ['ls-remote', 'paas', 'refs/heads/tls-check'], cliEnv, repo);
+    const listed = await inClient('git', ['ls-remote', 'paas', 'refs/tags/tls-check'], cliEnv, repo);
     assert.equal(listed.stdout.split('\t')[0], head);
 
     gitSync(cliEnv, repo, 'config', '--unset', `http.${origin}/.sslCAInfo`);
-    const refused = await inClient('git', ['push', 'paas', 'HEAD:refs/heads/tls-again'], cliEnv, repo);
+    const refused = await inClient('git', ['push', 'paas', 'HEAD:refs/tags/tls-again'], cliEnv, repo);
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /SSL certificate problem|server certificate verification failed/);
   });

@@ -324,12 +324,13 @@ describe('git push paas main (api with an in-process build worker)', () => {
     assert.equal((await releases()).length, 3);
   });
 
-  it('takes other branches without a build, refuses to delete main, and serves clones', async () => {
-    const builds = await api.dataSource.manager.count(Build, { where: { appId: app.id } });
-    const branch = await git(dir, 'push', 'paas', 'main:feature');
+  it('takes tags without a build, refuses to delete main, and serves clones', async () => {
+    // a tag is stored as pushed; a branch would make a review app (zero-downtime.spec.ts)
+    const builds = await api.dataSource.manager.count(Build);
+    const branch = await git(dir, 'push', 'paas', 'main:refs/tags/feature');
     assert.equal(branch.status, 0, branch.stderr);
     assert.deepEqual(remote(branch.stderr), []);
-    assert.equal(await api.dataSource.manager.count(Build, { where: { appId: app.id } }), builds);
+    assert.equal(await api.dataSource.manager.count(Build), builds);
     const del = await git(dir, 'push', 'paas', ':main');
     assert.notEqual(del.status, 0);
     assert.match(
@@ -344,9 +345,10 @@ describe('git push paas main (api with an in-process build worker)', () => {
     // a push bigger than git's http.postBuffer goes chunked, after a probe request
     gitOk(dir, 'checkout', '--quiet', '-b', 'big');
     commit(dir, { 'blob.bin': randomBytes(3 * 1024 * 1024).toString('base64') }, 'big file');
-    const big = await git(dir, 'push', 'paas', 'big');
+    const big = await git(dir, 'push', 'paas', 'big:refs/tags/big');
     assert.equal(big.status, 0, big.stderr);
-    assert.match(big.stderr, /\* \[new branch\] +big -> big/);
+    assert.match(big.stderr, /\* \[new tag\] +big -> big/);
+    assert.equal(await api.dataSource.manager.count(Build), builds);
     gitOk(dir, 'checkout', '--quiet', 'main');
   });
 

@@ -7,11 +7,15 @@
  * fail their check rejects its push while the live one keeps serving. The node offers 1 GiB
  * (PAAS_NODE_MEMORY, no overcommit), so two instances of 512 MiB fill it: a deploy then has no
  * room for a second copy and rolls, one instance at a time, still without a failed request.
+ *
+ * Review apps (#25): a push of branch feature-x makes `site--feature-x`, serving that branch's
+ * commit at its own host while the site is unchanged; a second push updates it; `git push
+ * --delete` removes it, its route with it.
  */
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { Instance, Release } from '@paas/platform';
+import { App, Instance, Release } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { type Answer, httpGet, waitFor } from '../support/platform';
 import { type PlatformHost, startPlatformHost } from './support/host';
@@ -135,6 +139,62 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     // the route table is switched before the release counts as live; routers hear of it
     // through Redis pub/sub a moment later
     await serves('site v1');
+  });
+
+  it("a branch's push makes its review app at its own host; a second push updates it; --delete removes it", async () => {
+    const REVIEW = 'site--feature-x';
+    const review = (): Promise<Answer> => httpGet(`${routerUrl}/`, `${REVIEW}.localhost`, 5000);
+    const ok = async (...args: string[]): Promise<string> => {
+      const r = await host.git(dir, ...args);
+      assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.output}`);
+      return r.output;
+    };
+    const site = await ds.manager.findOneByOrFail(App, { name: 'site' });
+    const siteReleases = await ds.manager.count(Release, { where: { appId: site.id } });
+    await ok('checkout', '--quiet', '-b', 'feature-x');
+    try {
+      commit({ 'index.html': 'review v1\n' }, 'review v1');
+      const first = await host.push(dir, 'feature-x');
+      assert.equal(first.status, 0, first.output);
+      assert.match(first.output, /remote: -----> Review app site--feature-x of site for feature-x/);
+      assert.match(first.output, /remote: {8}Released v1: http:\/\/site--feature-x\.localhost:\d+ deployed/);
+      await waitFor('the router serves review v1 at its host', 30_000, async () => {
+        const res = await review();
+        return res.status === 200 && res.body === 'review v1\n';
+      });
+      assert.equal((await get(`${routerUrl}/`)).body, 'site v1\n', 'the site is unchanged');
+      const app = await ds.manager.findOneByOrFail(App, { name: REVIEW });
+      assert.deepEqual([app.parentId, app.branch], [site.id, 'feature-x']);
+
+      commit({ 'index.html': 'review v2\n' }, 'review v2');
+      const second = await host.push(dir, 'feature-x');
+      assert.equal(second.status, 0, second.output);
+      assert.match(second.output, /Released v2: http:\/\/site--feature-x\.localhost:\d+ deployed/);
+      await waitFor('the router serves review v2', 30_000, async () => (await review()).body === 'review v2\n');
+      assert.equal((await ds.manager.findOneByOrFail(App, { name: REVIEW })).id, app.id, 'the same review app');
+      const listed = (await api$('GET', '/api/apps/site/reviews')) as { name: string; branch: string }[];
+      assert.deepEqual(
+        listed.map((r) => [r.name, r.branch]),
+        [[REVIEW, 'feature-x']],
+      );
+
+      const deleted = await ok('push', 'paas', '--delete', 'feature-x');
+      assert.match(deleted, /remote: -----> Destroyed review app site--feature-x with feature-x/);
+      assert.equal(await ds.manager.findOneBy(App, { name: REVIEW }), null);
+      await waitFor('the router no longer knows the review app', 30_000, async () => (await review()).status === 404);
+      // its instance leaves the node, which the next tests fill
+      await waitFor('the review app has no instance left', 30_000, async () => {
+        return (await ds.manager.count(Instance, { where: { appId: app.id } })) === 0;
+      });
+      assert.equal((await get(`${routerUrl}/`)).body, 'site v1\n');
+      assert.equal(
+        await ds.manager.count(Release, { where: { appId: site.id } }),
+        siteReleases,
+        'no release of the site',
+      );
+    } finally {
+      await ok('checkout', '--quiet', 'main');
+    }
   });
 
   it('deploys v2 under load: no request fails, and the answers move from v1 to v2', async (t) => {

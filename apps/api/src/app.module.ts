@@ -21,6 +21,7 @@ import { NodeRelayModule } from './node-relay/node-relay.module';
 import { NodesModule } from './nodes/nodes.module';
 import { PrometheusModule } from './prometheus/prometheus.module';
 import { ReleasesModule } from './releases/releases.module';
+import { ReviewsModule } from './reviews/reviews.module';
 import { RunsModule } from './runs/runs.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 import { TokensModule } from './tokens/tokens.module';
@@ -54,6 +55,7 @@ export class AppModule {
         JoinModule,
         TokensModule,
         GitModule,
+        ReviewsModule,
         DashboardModule,
       ],
     };

@@ -18,6 +18,19 @@ describe('api settings', () => {
     assert.deepEqual(config.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.5/32', '10.0.0.6/32', '10.0.0.7/32']);
   });
 
+  it('reads how long review apps live without a push: days by default, 0 off, a bad value named', () => {
+    assert.equal(loadApiConfig({}).reviewAppsTtlMs, 5 * 86_400_000);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_TTL: '0' }).reviewAppsTtlMs, 0);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_TTL: '2' }).reviewAppsTtlMs, 2 * 86_400_000);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_TTL: '12h' }).reviewAppsTtlMs, 12 * 3_600_000);
+    assert.throws(
+      () => loadApiConfig({ PAAS_REVIEW_APPS_TTL: '5 days' }),
+      (err: unknown) => {
+        return err instanceof ConfigError && /PAAS_REVIEW_APPS_TTL/.test(err.message);
+      },
+    );
+  });
+
   it("knows the router's HTTPS port as the router reads PAAS_ROUTER_TLS_ADDR, or that there is none", () => {
     assert.equal(loadApiConfig({}).routerHttpsPort, 443);
     assert.equal(loadApiConfig({ PAAS_ROUTER_TLS_ADDR: '0.0.0.0:8443' }).routerHttpsPort, 8443);

@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AcmeSettings, acmeSettings } from './certs/acme.config';
 import { type DrainSettings, drainSettings } from './drains/drains.config';
+import { reviewAppsTtl } from './reviews/reviews.config';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
 /** How the api serves TLS off loopback (serviceTlsSettings: PAAS_API_TLS_CERT/KEY/SANS). */
@@ -115,6 +116,8 @@ export interface ApiConfig {
    * address then needs an admin token).
    */
   readonly metricsListen: ListenAddress | null;
+  /** PAAS_REVIEW_APPS_TTL (5 days; 0 off): review apps without a push for this long are removed (reviews/reviews.config.ts). */
+  readonly reviewAppsTtlMs: number;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -166,6 +169,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     addonPorts: addonPortsFromEnv(env),
     drains: drainSettings(env),
     metricsListen: addressOrOff(env, 'PAAS_API_METRICS_ADDR', 'off'),
+    reviewAppsTtlMs: reviewAppsTtl(env),
   };
 }
 

@@ -24,6 +24,7 @@ export type {
   LogLine,
   Node as PaasNode,
   Release,
+  ReviewApp,
 } from '@paas/api-types';
 
 /** An error answer of the api (code as docs/api.md's), or no answer at all (`unavailable`, status 0). */

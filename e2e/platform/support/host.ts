@@ -44,6 +44,8 @@ export interface PlatformHost {
   checkout(name: string): Promise<string>;
   commit(dir: string, files: Readonly<Record<string, string | null>>, message: string): string;
   push(dir: string, branch?: string): Promise<GitResult>;
+  /** Any git command in a checkout (`checkout -b`, `push paas --delete`), not blocking the api. */
+  git(dir: string, ...args: string[]): Promise<GitResult>;
   /** Stops everything and removes the roots; what was left behind (all empty when clean). */
   stop(): Promise<Leftovers>;
 }
@@ -131,6 +133,7 @@ export async function startPlatformHost(options: HostOptions = {}): Promise<Plat
       },
       commit: (dir, files, message) => gitCommit(git, dir, files, message),
       push: (dir, branch = 'main') => gitAsync(git, dir, 'push', 'paas', branch),
+      git: (dir, ...args) => gitAsync(git, dir, ...args),
       stop,
     };
   } catch (err) {

@@ -26,6 +26,8 @@ export type InstanceState = Instance['state'];
 export type Domain = Schemas['DomainView'];
 /** A log drain (`GET /apps/:app/drains`): its URL with any password masked, and how delivery stands. */
 export type Drain = Schemas['DrainView'];
+/** A review app of an app (`GET /apps/:app/reviews`): made by a push of the parent's other branch. */
+export type ReviewApp = Schemas['ReviewView'];
 /** A managed PostgreSQL or Redis (`addons:info`), with the apps attached to it. */
 export type Addon = Schemas['AddonView'];
 export type AddonType = Addon['type'];

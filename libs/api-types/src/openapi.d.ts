@@ -849,6 +849,22 @@ export interface paths {
     readonly patch?: never;
     readonly trace?: never;
   };
+  readonly '/api/apps/{app}/reviews': {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path?: never;
+      readonly cookie?: never;
+    };
+    readonly get: operations['ReviewsController_list'];
+    readonly put?: never;
+    readonly post?: never;
+    readonly delete?: never;
+    readonly options?: never;
+    readonly head?: never;
+    readonly patch?: never;
+    readonly trace?: never;
+  };
   readonly '/api/apps/{app}/metrics': {
     readonly parameters: {
       readonly query?: never;
@@ -916,6 +932,12 @@ export interface components {
       /** @example 3 */
       readonly version: number;
     };
+    readonly ReviewOf: {
+      /** @example my-app */
+      readonly parent: string;
+      /** @example feature/x */
+      readonly branch: string;
+    };
     readonly AppView: {
       /** Format: uuid */
       readonly id: string;
@@ -941,6 +963,8 @@ export interface components {
       readonly release: components['schemas']['ReleaseRef'] | null;
       /** @description maintenance mode: the routers answer 503 with a maintenance page */
       readonly maintenance: boolean;
+      /** @description a review app's parent and branch (made by a push of that branch); null for other apps */
+      readonly review: components['schemas']['ReviewOf'] | null;
     };
     readonly AppNameDto: {
       /**
@@ -1971,6 +1995,27 @@ export interface components {
        * @example paas_…
        */
       readonly token: string;
+    };
+    readonly ReviewView: {
+      /** @example my-app--feature-x */
+      readonly name: string;
+      /**
+       * @description the parent's branch it serves
+       * @example feature/x
+       */
+      readonly branch: string;
+      /** @example http://my-app--feature-x.localhost:8080 */
+      readonly url: string;
+      /**
+       * Format: date-time
+       * @description its last push (its creation before any build)
+       */
+      readonly lastPushAt: string;
+      /**
+       * @description `building` while a push builds; else its newest release and that release's state; `no release`
+       * @example v2 live
+       */
+      readonly state: string;
     };
     readonly StatusCountsView: {
       readonly '2xx': number;
@@ -3778,6 +3823,29 @@ export interface operations {
         };
         content: {
           readonly 'application/json': components['schemas']['TokenView'];
+        };
+      };
+    };
+  };
+  readonly ReviewsController_list: {
+    readonly parameters: {
+      readonly query?: never;
+      readonly header?: never;
+      readonly path: {
+        /** @description app name or id */
+        readonly app: string;
+      };
+      readonly cookie?: never;
+    };
+    readonly requestBody?: never;
+    readonly responses: {
+      /** @description the app's review apps, by name */
+      readonly 200: {
+        headers: {
+          readonly [name: string]: unknown;
+        };
+        content: {
+          readonly 'application/json': readonly components['schemas']['ReviewView'][];
         };
       };
     };

@@ -2,6 +2,7 @@
  * The names users type: app names, config keys, process types, domains. One place, used by the
  * api's validation, the CLI's argument checks and the build worker, so all three agree.
  */
+import { createHash } from 'node:crypto';
 
 /**
  * A DNS label (RFC 1123), so `APP.<domain>` is a valid host name: a-z, 0-9 and inner dashes,
@@ -69,4 +70,42 @@ export function envProblem(env: Readonly<Record<string, string>>): string | null
     if (value.includes('\0')) return `config var ${key} holds a NUL byte, which no environment can hold`;
   }
   return null;
+}
+
+/**
+ * Review apps (#25): a push of branch B to app APP makes `APP--slug(B)`. `--` never ends an
+ * app name, so what comes before the last `--` names the parent to a reader; the link itself is
+ * the review app's parentId and branch columns, never the name.
+ */
+export const REVIEW_SEPARATOR = '--';
+/** Hex digits of sha256(branch) a shortened or colliding review app name ends with. */
+const REVIEW_HASH_LENGTH = 7;
+
+/** A branch as an app name's tail: lower case, [a-z0-9-], runs of anything else one dash, no dash at the ends. */
+export function branchSlug(branch: string): string {
+  return branch
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '') // é -> e, as the decomposition leaves it
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/**
+ * The review app name of `branch` of app `parent`: `APP--slug`, or, with `hashed` (the plain
+ * name is taken by another branch's app) or when that is longer than an app name may be,
+ * `APP--slug-HASH` with the slug cut to fit and HASH the start of sha256 of the full branch
+ * name, so two branches never share a name. Null when `parent` leaves no room for a tail.
+ */
+export function reviewAppName(parent: string, branch: string, hashed = false): string | null {
+  const prefix = `${parent}${REVIEW_SEPARATOR}`;
+  const slug = branchSlug(branch);
+  const plain = `${prefix}${slug}`;
+  if (!hashed && slug !== '' && APP_NAME.test(plain)) return plain;
+  const hash = createHash('sha256').update(branch).digest('hex').slice(0, REVIEW_HASH_LENGTH);
+  const room = 63 - prefix.length - hash.length - 1;
+  if (room < 0) return null;
+  const cut = slug.slice(0, room).replace(/-+$/, '');
+  const name = cut ? `${prefix}${cut}-${hash}` : `${prefix}${hash}`;
+  return APP_NAME.test(name) ? name : null;
 }

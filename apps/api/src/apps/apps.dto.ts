@@ -18,6 +18,15 @@ export class ReleaseRef {
   version!: number;
 }
 
+/** What makes an app a review app: its parent and the parent's branch it serves. */
+export class ReviewOf {
+  @ApiProperty({ type: String, example: 'my-app' })
+  parent!: string;
+
+  @ApiProperty({ type: String, example: 'feature/x' })
+  branch!: string;
+}
+
 export class AppView {
   @ApiProperty({ type: String, format: 'uuid' })
   id!: string;
@@ -51,4 +60,11 @@ export class AppView {
 
   @ApiProperty({ type: Boolean, description: 'maintenance mode: the routers answer 503 with a maintenance page' })
   maintenance!: boolean;
+
+  @ApiProperty({
+    type: ReviewOf,
+    nullable: true,
+    description: "a review app's parent and branch (made by a push of that branch); null for other apps",
+  })
+  review!: ReviewOf | null;
 }

@@ -126,9 +126,11 @@ export class AppsService {
   /**
    * Deletes the app and everything of it: rows, repository, log streams, release images
    * (registry and this node's store). Its add-ons that another app is attached to stay with
-   * that app; the others are destroyed with it.
+   * that app; the others are destroyed with it. Its review apps go first, each as itself.
    */
   async remove(app: App): Promise<void> {
+    for (const review of await this.dataSource.manager.find(App, { where: { parentId: app.id } }))
+      await this.remove(review);
     const { builds, drains, nodes, images } = await transaction(this.dataSource, async (manager) => {
       const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
       const drains = (await manager.find(Drain, { where: { appId: app.id }, select: { id: true } })).map((d) => d.id);
@@ -197,6 +199,9 @@ export class AppsService {
 
   async view(app: App, baseUrl: string): Promise<AppView> {
     const release = await currentRelease(this.dataSource.manager, app.id);
+    const parent = app.parentId
+      ? await this.dataSource.manager.findOne(App, { where: { id: app.parentId }, select: { id: true, name: true } })
+      : null;
     const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
     const https = this.config.routerHttpsPort;
     return {
@@ -210,6 +215,7 @@ export class AppsService {
         https === null ? null : `https://${app.name}.${this.config.domain}${https === 443 ? '' : `:${https}`}`,
       release: release ? { id: release.id, version: release.version } : null,
       maintenance: app.maintenance,
+      review: parent ? { parent: parent.name, branch: app.branch ?? '' } : null,
     };
   }
 }

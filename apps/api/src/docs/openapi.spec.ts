@@ -57,6 +57,7 @@ const ROUTES = [
   'patch /api/apps/{app}/https',
   'get /api/apps/{app}/maintenance',
   'patch /api/apps/{app}/maintenance',
+  'get /api/apps/{app}/reviews',
   'get /api/apps/{app}/logs',
   'get /api/apps/{app}/metrics',
   'get /api/addons/{name}/backups',

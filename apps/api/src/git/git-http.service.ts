@@ -7,7 +7,8 @@
  *
  * each through `git <service> --stateless-rpc` on the app's bare repository, streamed both
  * ways (request bodies may be gzip'd). Pushes run receive-pack with the proc-receive hook on
- * main and master (proc-receive.ts), which builds and releases before the branch moves.
+ * every branch (proc-receive.ts), which builds and releases before the branch moves: main and
+ * master to the app, others to their review apps (push-flow.ts).
  *
  * Registered on the HTTP server as a plain handler, outside Nest's router and its `/api`
  * prefix: git needs raw streams, and its own status codes and WWW-Authenticate header.
@@ -18,7 +19,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { type App, findApp, gitEnv, tokenAllowsApp } from '@paas/platform';
+import { type ApiToken, type App, findApp, gitEnv, tokenAllowsApp } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core/tokens';
 import { PushService } from './push.service';
@@ -26,7 +27,7 @@ import { AuthRateLimiter } from '../auth/rate-limiter';
 import { authenticateGit } from './git-auth';
 import { FLUSH, pkt } from './pkt-line';
 import { serveProcReceive } from './proc-receive';
-import { DEPLOY_REFS, GitRepos } from './repos';
+import { GitRepos, PROC_RECEIVE_REFS } from './repos';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 const SERVICES: ReadonlySet<string> = new Set(['git-upload-pack', 'git-receive-pack']);
@@ -109,7 +110,7 @@ export class GitHttpService {
 
     if (action === 'info/refs') return this.advertise(req, res, service, repo);
     if (service === 'git-upload-pack') return this.uploadPack(req, res, repo);
-    return this.receivePack(req, res, app, repo, auth.token.name);
+    return this.receivePack(req, res, app, repo, auth.token);
   }
 
   /** `Git-Protocol: version=2` (fetches only): passed to upload-pack as GIT_PROTOCOL. */
@@ -146,9 +147,9 @@ export class GitHttpService {
     res: ServerResponse,
     app: App,
     repo: string,
-    pusher: string,
+    pusher: ApiToken,
   ): Promise<void> {
-    const args = [...DEPLOY_REFS].flatMap((ref) => ['-c', `receive.procReceiveRefs=${ref}`]);
+    const args = ['-c', `receive.procReceiveRefs=${PROC_RECEIVE_REFS}`];
     const child = spawn(
       'git',
       [...args, '-c', `core.hooksPath=${this.repos.hooks}`, 'receive-pack', '--stateless-rpc', repo],

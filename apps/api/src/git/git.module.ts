@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { BuildsQueueModule } from '../builds-queue/builds-queue.module';
+import { ReviewsModule } from '../reviews/reviews.module';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { PushService } from './push.service';
 import { GIT_REPOS, GitHttpService } from './git-http.service';
@@ -17,7 +18,7 @@ interface UsesHandlers {
  * `/api` prefix, guards and body parsing. Exports GIT_REPOS for whoever deletes an app's repo.
  */
 @Module({
-  imports: [BuildsQueueModule],
+  imports: [BuildsQueueModule, ReviewsModule],
   providers: [
     { provide: GIT_REPOS, useFactory: (config: ApiConfig) => new GitRepos(config.gitRoot), inject: [API_CONFIG] },
     PushService,

@@ -1,8 +1,9 @@
 /**
  * The api's half of git's proc-receive hook protocol (githooks(5), git >= 2.29).
  *
- * receive-pack is started with `receive.procReceiveRefs` naming main and master, so instead
- * of moving those refs itself it hands their commands to the `proc-receive` hook. Our hook
+ * receive-pack is started with `receive.procReceiveRefs` naming every branch (repos.ts
+ * PROC_RECEIVE_REFS), so instead of moving those refs itself it hands their commands to the
+ * `proc-receive` hook. Our hook
  * (repos.ts) is a relay of three `cat`s over file descriptors the api gave receive-pack when
  * it spawned it, which the hook inherits:
  *
@@ -55,7 +56,7 @@ export function isZeroId(id: string): boolean {
 
 /**
  * Serves one receive-pack's proc-receive hook, if it runs: `not-run` when receive-pack ends
- * without running it (the push touched neither main nor master).
+ * without running it (the push touched no branch).
  */
 export async function serveProcReceive(channels: HookChannels, handler: CommandHandler): Promise<'served' | 'not-run'> {
   // the hook may be gone (killed, or receive-pack died): writes then fail, and that is fine

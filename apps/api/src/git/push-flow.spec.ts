@@ -129,6 +129,11 @@ function platform() {
     return lock && lock.until > clock.now() ? lock.holder : undefined;
   };
   let builds = 0;
+  /** `commit:path` -> the file's text in that commit. */
+  const files = new Map<string, string>();
+  /** `parentId branch` -> its review app. */
+  const reviewApps = new Map<string, { id: string; name: string; parentId: string }>();
+  let refuseReviews: string | undefined;
   const logOf = (buildId: string): FakeLog => {
     let log = logs.get(buildId);
     if (!log) logs.set(buildId, (log = new FakeLog()));
@@ -218,6 +223,21 @@ function platform() {
         refs.set(command.ref, command.newId);
         journal.push(`move ${command.ref} ${command.newId.slice(0, 1)} (${message})`);
       },
+      file: async (_repo, commit, path) => files.get(`${commit}:${path}`) ?? null,
+    },
+    reviews: {
+      find: async (parent, branch) => reviewApps.get(`${parent.id} ${branch}`) ?? null,
+      create: async (parent, branch, environment, by) => {
+        if (refuseReviews) throw new Error(refuseReviews);
+        const review = { id: `review-${branch}`, name: `${parent.name}--${branch}`, parentId: parent.id };
+        reviewApps.set(`${parent.id} ${branch}`, review);
+        journal.push(`create ${review.name} by ${by.name} ${JSON.stringify(environment)}`);
+        return review;
+      },
+      destroy: async (review, why) => {
+        for (const [key, app] of reviewApps) if (app.id === review.id) reviewApps.delete(key);
+        journal.push(`destroy ${review.name}: ${why}`);
+      },
     },
     clock,
     url: (app) => `http://${app}.test`,
@@ -226,6 +246,10 @@ function platform() {
     roles,
     journal,
     refs,
+    files,
+    reviewApps,
+    /** Review apps cannot be made from now on, for this reason. */
+    refuseReviews: (why: string) => void (refuseReviews = why),
     clock,
     lost,
     jobStates,
@@ -277,7 +301,7 @@ const main = (oldId: string, newId: string): PushCommand => ({ oldId, newId, ref
 /** Alice pushes B onto main (at A), the only push of its flow; once it follows its build. */
 async function pushB(p: ReturnType<typeof platform>) {
   const out = pusher();
-  const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+  const pushed = new PushFlow(p.roles).receive(APP, REPO, [main(A, B)], out.progress, { name: 'alice' });
   await settle();
   return { out, pushed };
 }
@@ -287,7 +311,7 @@ describe('push flow', { timeout: 20_000 }, () => {
     const p = platform();
     const flow = new PushFlow(p.roles);
     const out = pusher();
-    const pushed = flow.receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    const pushed = flow.receive(APP, REPO, [main(A, B)], out.progress, { name: 'alice' });
     await settle();
     p.line('b1', '-----> Building web from main');
     p.finish('b1', 'succeeded', 'r2');
@@ -417,11 +441,13 @@ describe('push flow', { timeout: 20_000 }, () => {
     const flow = new PushFlow(p.roles);
     const first = pusher();
     const second = pusher();
-    const one = flow.receive(APP, REPO, [main(A, B)], first.progress, 'alice');
+    const one = flow.receive(APP, REPO, [main(A, B)], first.progress, { name: 'alice' });
     await settle();
-    const two = flow.receive(APP, REPO, [main(B, C)], second.progress, 'bob');
+    const two = flow.receive(APP, REPO, [main(B, C)], second.progress, { name: 'bob' });
     // a push to another app does not wait
-    const other = flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], pusher().progress, 'carol');
+    const other = flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], pusher().progress, {
+      name: 'carol',
+    });
     await settle();
     assert.deepEqual(second.lines, ['-----> Waiting for another push to web to finish']);
     assert.deepEqual(p.journal, ['enqueue b1 b by alice', 'enqueue b2 c by carol']);
@@ -443,9 +469,9 @@ describe('push flow', { timeout: 20_000 }, () => {
   it('rejects a push whose branch moved while it waited', async () => {
     const p = platform();
     const flow = new PushFlow(p.roles);
-    const one = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    const one = flow.receive(APP, REPO, [main(A, B)], pusher().progress, { name: 'alice' });
     await settle();
-    const two = flow.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    const two = flow.receive(APP, REPO, [main(A, C)], pusher().progress, { name: 'bob' });
     p.finish('b1', 'succeeded', 'r2');
     await p.deployed('r2', { status: 'live', version: 2 });
     await one;
@@ -469,9 +495,9 @@ describe('push flow', { timeout: 20_000 }, () => {
   it('answers a push waiting for the app when the api stops', async () => {
     const p = platform();
     const flow = new PushFlow(p.roles);
-    const one = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    const one = flow.receive(APP, REPO, [main(A, B)], pusher().progress, { name: 'alice' });
     await settle();
-    const two = flow.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    const two = flow.receive(APP, REPO, [main(A, C)], pusher().progress, { name: 'bob' });
     await settle();
     flow.close();
     assert.deepEqual(await two, [{ status: 'ng', reason: 'api stopping' }]);
@@ -486,8 +512,8 @@ describe('push flow', { timeout: 20_000 }, () => {
     const building = pusher();
     const launching = pusher();
     const pushes = [
-      flow.receive(APP, REPO, [main(A, B)], building.progress, 'alice'),
-      flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], launching.progress, 'bob'),
+      flow.receive(APP, REPO, [main(A, B)], building.progress, { name: 'alice' }),
+      flow.receive({ id: 'app-2', name: 'api' }, '/git/api.git', [main(A, C)], launching.progress, { name: 'bob' }),
     ];
     await settle();
     p.finish('b2', 'succeeded', 'r9');
@@ -503,20 +529,20 @@ describe('push flow', { timeout: 20_000 }, () => {
     assert.equal(p.refs.get('refs/heads/main'), A);
   });
 
-  it('deploys one of main and master, and never deletes them', async () => {
+  it('deploys one of main and master, and never deletes them; tags go through', async () => {
     const p = platform();
     const flow = new PushFlow(p.roles);
     const pushed = flow.receive(
       APP,
       REPO,
       [
-        { oldId: ZERO, newId: B, ref: 'refs/heads/feature' },
+        { oldId: ZERO, newId: B, ref: 'refs/tags/v1' },
         main(A, ZERO),
         main(A, B),
         { oldId: ZERO, newId: C, ref: 'refs/heads/master' },
       ],
       pusher().progress,
-      'alice',
+      { name: 'alice' },
     );
     await settle();
     p.finish('b1', 'failed');
@@ -534,7 +560,7 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
   async function pushOnOne(p: ReturnType<typeof platform>) {
     const one = p.api();
     const out = pusher();
-    void new PushFlow(one.roles).receive(APP, REPO, [main(A, B)], out.progress, 'alice');
+    void new PushFlow(one.roles).receive(APP, REPO, [main(A, B)], out.progress, { name: 'alice' });
     await settle();
     return { one, out };
   }
@@ -609,7 +635,7 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     const { one } = await pushOnOne(p);
     one.kill();
     const out = pusher();
-    const again = new PushFlow(p.api().roles).receive(APP, REPO, [main(A, C)], out.progress, 'bob');
+    const again = new PushFlow(p.api().roles).receive(APP, REPO, [main(A, C)], out.progress, { name: 'bob' });
     await settle();
     assert.deepEqual(out.lines, ['-----> Waiting for another push to web to finish']);
     assert.deepEqual(p.journal, ['enqueue b1 b by alice']);
@@ -630,7 +656,7 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     await p.deployed('r2', { status: 'live', version: 2 });
     const two = new PushFlow(p.api().roles);
     // Bob, who fetched nothing since, pushes C onto main (at A) through the other api
-    const bobs = two.receive(APP, REPO, [main(A, C)], pusher().progress, 'bob');
+    const bobs = two.receive(APP, REPO, [main(A, C)], pusher().progress, { name: 'bob' });
     for (let t = 0; t <= LEASE_MS; t += LOCK_RETRY_MS) await p.clock.advance(LOCK_RETRY_MS);
     assert.equal(p.journal.at(-1), 'enqueue b2 c by bob', "the dead push's lock expired: Bob's push took the app");
     assert.deepEqual(await two.recover(), [], 'the dead push waits while the app is taken');
@@ -647,7 +673,7 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
     const p = platform();
     const { one } = await pushOnOne(p);
     await dieAndRecover(p, one);
-    const again = new PushFlow(p.api().roles).receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    const again = new PushFlow(p.api().roles).receive(APP, REPO, [main(A, B)], pusher().progress, { name: 'alice' });
     await settle();
     p.finish('b2', 'succeeded', 'r3');
     await p.deployed('r3', { status: 'live', version: 3 });
@@ -669,7 +695,7 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
   it('an api that stops as its release goes live moves the branch to it', async () => {
     const p = platform();
     const flow = new PushFlow(p.roles);
-    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, { name: 'alice' });
     await settle();
     p.finish('b1', 'succeeded', 'r2');
     await settle();
@@ -682,7 +708,7 @@ describe('a push across deaths of its api', { timeout: 20_000 }, () => {
   it('an api that stops (not killed) stops its build before answering', async () => {
     const p = platform();
     const flow = new PushFlow(p.roles);
-    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, 'alice');
+    const pushed = flow.receive(APP, REPO, [main(A, B)], pusher().progress, { name: 'alice' });
     await settle();
     flow.close();
     assert.deepEqual(await pushed, [{ status: 'ng', reason: 'api stopping' }]);
@@ -709,9 +735,9 @@ describe('pushes to one app through two apis, on one redis-server', { timeout: 2
     const two = new PushFlow({ ...p.roles, locks });
     const first = pusher();
     const second = pusher();
-    const pushedOne = one.receive(APP, REPO, [main(A, B)], first.progress, 'alice');
+    const pushedOne = one.receive(APP, REPO, [main(A, B)], first.progress, { name: 'alice' });
     await waitFor(async () => p.journal.length > 0, 'the first push builds');
-    const pushedTwo = two.receive(APP, REPO, [main(B, C)], second.progress, 'bob');
+    const pushedTwo = two.receive(APP, REPO, [main(B, C)], second.progress, { name: 'bob' });
     await waitFor(async () => second.lines.length > 0, 'the second push says it waits');
     assert.deepEqual(second.lines, ['-----> Waiting for another push to web to finish']);
     // the second tries again and again while the first builds and deploys
@@ -732,5 +758,166 @@ describe('pushes to one app through two apis, on one redis-server', { timeout: 2
     await p.deployed('r3', { status: 'live', version: 3 });
     assert.deepEqual(await pushedTwo, [{ status: 'ok' }]);
     assert.equal(p.refs.get('refs/heads/main'), C);
+  });
+});
+
+describe('push flow of other branches: review apps', { timeout: 20_000 }, () => {
+  const branch = (name: string, oldId: string, newId: string): PushCommand => ({
+    oldId,
+    newId,
+    ref: `refs/heads/${name}`,
+  });
+
+  it("a branch's first push makes its review app from app.json and deploys the commit there", async () => {
+    const p = platform();
+    p.files.set(`${B}:app.json`, JSON.stringify({ environments: { review: { env: { MODE: 'review' } } } }));
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, B)], out.progress, {
+      name: 'alice',
+    });
+    await settle();
+    p.finish('b1', 'succeeded', 'r1');
+    await p.deployed('r1', { status: 'live', version: 1 });
+    assert.deepEqual(await pushed, [{ status: 'ok' }]);
+    assert.equal(p.jobs.get('b1')?.app, 'web--feature-x', 'built as the review app');
+    assert.equal(p.jobs.get('b1')?.repo, REPO, "from the parent's repository");
+    assert.deepEqual(p.journal, [
+      'create web--feature-x by alice {"addons":[],"env":{"MODE":"review"}}',
+      'enqueue b1 b by alice',
+      'wait r1',
+      'move refs/heads/feature-x b (paas: build 1)',
+    ]);
+    assert.ok(out.lines.includes('       Released v1: http://web--feature-x.test deployed'), out.lines.join('\n'));
+    assert.equal(p.refs.get('refs/heads/main'), A, 'the parent is unchanged');
+
+    // the next push of the branch updates the same review app: no new one, app.json not read again
+    p.files.set(`${C}:app.json`, '{ not json');
+    const again = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', B, C)], pusher().progress, {
+      name: 'bob',
+    });
+    await settle();
+    p.finish('b2', 'succeeded', 'r2');
+    await p.deployed('r2', { status: 'live', version: 2 });
+    assert.deepEqual(await again, [{ status: 'ok' }]);
+    assert.equal(p.jobs.get('b2')?.appId, 'review-feature-x');
+    assert.equal(p.journal.filter((line) => line.startsWith('create')).length, 1);
+    assert.equal(p.refs.get('refs/heads/feature-x'), C);
+  });
+
+  it('a malformed review environment refuses the push, naming the field, and makes nothing', async () => {
+    const p = platform();
+    p.files.set(`${B}:app.json`, JSON.stringify({ environments: { review: { addons: ['heroku-kafka'] } } }));
+    const out = pusher();
+    const results = await new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, B)], out.progress, {
+      name: 'alice',
+    });
+    assert.equal(results[0]?.status, 'ng');
+    assert.match(
+      out.lines.join('\n'),
+      /app\.json environments\.review\.addons\[0\]: unknown add-on plan "heroku-kafka"/,
+    );
+    assert.deepEqual(p.journal, [], 'no review app, no build');
+    assert.equal(p.reviewApps.size, 0);
+  });
+
+  it('a review app whose first push releases nothing is removed again; one that released before stays', async () => {
+    const p = platform();
+    const out = pusher();
+    const first = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, B)], out.progress, {
+      name: 'alice',
+    });
+    await settle();
+    p.finish('b1', 'failed');
+    assert.deepEqual(await first, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.reviewApps.size, 0, 'nothing half-made is left');
+    assert.ok(p.journal.includes('destroy web--feature-x: the first push of feature-x did not release'));
+    assert.ok(out.lines.includes('       The review app web--feature-x was removed: its first push released nothing'));
+
+    const second = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, B)], pusher().progress, {
+      name: 'alice',
+    });
+    await settle();
+    p.finish('b2', 'succeeded', 'r1');
+    await p.deployed('r1', { status: 'live', version: 1 });
+    assert.deepEqual(await second, [{ status: 'ok' }]);
+    const third = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', B, C)], pusher().progress, {
+      name: 'alice',
+    });
+    await settle();
+    p.finish('b3', 'failed');
+    assert.deepEqual(await third, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.reviewApps.size, 1, 'the review app keeps its release');
+    assert.equal(p.refs.get('refs/heads/feature-x'), B);
+  });
+
+  it('a review app that cannot be made refuses the push with the reason', async () => {
+    const p = platform();
+    p.refuseReviews("web's name is too long for review apps (web--BRANCH)");
+    const out = pusher();
+    const results = await new PushFlow(p.roles).receive(APP, REPO, [branch('x', ZERO, B)], out.progress, {
+      name: 'alice',
+    });
+    assert.deepEqual(results, [{ status: 'ng', reason: 'the review app could not be made' }]);
+    assert.deepEqual(out.lines, [" !     web's name is too long for review apps (web--BRANCH)"]);
+    assert.deepEqual(p.journal, []);
+  });
+
+  it("deleting the branch removes its review app and lets git delete the branch; the deploy branch's deletion stays refused", async () => {
+    const p = platform();
+    p.reviewApps.set(`${APP.id} feature-x`, { id: 'review-feature-x', name: 'web--feature-x', parentId: APP.id });
+    const out = pusher();
+    const results = await new PushFlow(p.roles).receive(
+      APP,
+      REPO,
+      [branch('feature-x', B, ZERO), branch('other', C, ZERO), main(A, ZERO)],
+      out.progress,
+      { name: 'alice' },
+    );
+    assert.deepEqual(results, [
+      { status: 'fall-through' },
+      { status: 'fall-through' },
+      { status: 'ng', reason: 'deleting main is not allowed: it is the branch paas deploys' },
+    ]);
+    assert.deepEqual(p.journal, ['destroy web--feature-x: feature-x deleted by alice']);
+    assert.deepEqual(out.lines, ['-----> Destroyed review app web--feature-x with feature-x']);
+    assert.equal(p.heldBy('review-feature-x'), undefined, 'its push lock was let go');
+  });
+
+  it('a push that waited for a review app removed meanwhile deploys nothing', async () => {
+    const p = platform();
+    p.reviewApps.set(`${APP.id} feature-x`, { id: 'review-feature-x', name: 'web--feature-x', parentId: APP.id });
+    // another push holds the review app: its first push, failing
+    assert.ok(await p.roles.locks.take('review-feature-x', 'first-push'));
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, C)], out.progress, {
+      name: 'bob',
+    });
+    await settle();
+    assert.deepEqual(out.lines, ['-----> Waiting for another push to web--feature-x to finish']);
+    p.reviewApps.clear();
+    await p.roles.locks.release('review-feature-x', 'first-push');
+    await p.clock.advance(LOCK_RETRY_MS);
+    assert.deepEqual(await pushed, [
+      { status: 'ng', reason: 'the review app web--feature-x was removed meanwhile: push again' },
+    ]);
+    assert.deepEqual(p.journal, [], 'no build');
+  });
+
+  it("a review app's own remote takes no branch; tags go through as git moves them", async () => {
+    const p = platform();
+    const review = { id: 'review-x', name: 'web--x', parentId: APP.id };
+    const results = await new PushFlow(p.roles).receive(
+      review,
+      '/git/web--x.git',
+      [main(ZERO, B), branch('y', ZERO, B), { oldId: ZERO, newId: B, ref: 'refs/tags/v1' }],
+      pusher().progress,
+      { name: 'alice' },
+    );
+    const refused = {
+      status: 'ng',
+      reason: "web--x is a review app: it follows its parent's branch; push to the parent's remote",
+    };
+    assert.deepEqual(results, [refused, refused, { status: 'fall-through' }]);
+    assert.deepEqual(p.journal, []);
   });
 });

@@ -16,10 +16,17 @@
  * it: the pusher, cut off, may not know, but branch and live release agree either way.
  * `recover` holds the app as a push does; a push that took it first goes first.
  *
+ * A push of any other branch (`git push paas feature-x`) deploys the same way to the branch's
+ * review app, `APP--feature-x` (reviews/reviews.service.ts), made at the branch's first push
+ * from app.json's `environments.review` at the pushed commit; a first push that releases
+ * nothing removes it again, so no review app is left without a release. Deleting the branch
+ * removes its review app. A review app's own remote takes no branch: it follows its parent's.
+ *
  * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
- * the build's Redis stream, DeploysService, git), its spec small fakes.
+ * the build's Redis stream, DeploysService, git, ReviewsService), its spec small fakes.
  */
 import { randomUUID } from 'node:crypto';
+import { AppJsonError, parseReviewEnvironment, type ReviewEnvironment } from '@paas/platform/builds';
 import type { JobState } from 'bullmq';
 import { type BuildJob, PUSH_GONE, type PushRecord } from '../builds-queue/platform-build';
 import type { DeployOutcome, WaitLiveOptions } from '../scheduler/deploys.service';
@@ -111,6 +118,23 @@ export interface Branches {
   objectType(repo: string, id: string): Promise<string>;
   /** Moves `ref` from `oldId` to `newId` (and an unborn HEAD to it); throws when it cannot. */
   move(repo: string, command: PushCommand, message: string): Promise<void>;
+  /** The text of `path` in `commit`'s tree; null when it has none. */
+  file(repo: string, commit: string, path: string): Promise<string | null>;
+}
+
+/** Who pushes: the pushing token, whose name is a release's createdBy. */
+export interface Pusher {
+  readonly name: string;
+}
+
+/** The review apps of an app's branches (reviews/reviews.service.ts). */
+export interface ReviewApps<A extends PushedApp, P extends Pusher> {
+  /** The review app of the parent's `branch`, or null. */
+  find(parent: A, branch: string): Promise<A | null>;
+  /** Makes it (or answers the one a racing push made); throws, saying why to the pusher, when it cannot. */
+  create(parent: A, branch: string, environment: ReviewEnvironment, pusher: P): Promise<A>;
+  /** Removes it as apps:destroy does, `why` in its parent's log. */
+  destroy(review: A, why: string): Promise<void>;
 }
 
 export interface Clock {
@@ -119,7 +143,7 @@ export interface Clock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-export interface PushRoles {
+export interface PushRoles<A extends PushedApp = PushedApp, P extends Pusher = Pusher> {
   readonly queue: BuildQueue;
   readonly builds: PushBuilds;
   readonly pushes: PushRegistry;
@@ -128,6 +152,7 @@ export interface PushRoles {
   readonly deploys: DeployWatcher;
   readonly branches: Branches;
   readonly clock: Clock;
+  readonly reviews: ReviewApps<A, P>;
   /** The app's address as the router serves it. */
   readonly url: (app: string) => string;
 }
@@ -136,40 +161,117 @@ export interface PushRoles {
 export interface PushedApp {
   readonly id: string;
   readonly name: string;
+  /** A review app's parent; null (or absent) for any other app. */
+  readonly parentId?: string | null;
 }
 
 const branchOf = (ref: string): string => ref.replace(/^refs\/heads\//, '');
 
-export class PushFlow {
+export class PushFlow<A extends PushedApp = PushedApp, P extends Pusher = Pusher> {
   /** Aborted when the api stops: pushes waiting on builds answer instead of hanging on. */
   private readonly closing = new AbortController();
 
-  constructor(private readonly roles: PushRoles) {}
+  constructor(private readonly roles: PushRoles<A, P>) {}
 
   /** The proc-receive commands of one push (see proc-receive.ts), answered in order. */
   async receive(
-    app: PushedApp,
+    app: A,
     repo: string,
     commands: readonly PushCommand[],
     progress: PushProgress,
-    /** The pushing token's name: the release's createdBy. */
-    pusher: string,
+    /** The pushing token: its name is the release's createdBy. */
+    pusher: P,
   ): Promise<CommandResult[]> {
     const results: CommandResult[] = [];
     let deploying: string | undefined;
     for (const command of commands) {
       const branch = branchOf(command.ref);
-      if (!DEPLOY_REFS.has(command.ref)) results.push({ status: 'fall-through' });
+      if (!command.ref.startsWith('refs/heads/')) results.push({ status: 'fall-through' });
+      else if (app.parentId) {
+        results.push({
+          status: 'ng',
+          reason: `${app.name} is a review app: it follows its parent's branch; push to the parent's remote`,
+        });
+      } else if (!DEPLOY_REFS.has(command.ref)) results.push(await this.review(app, repo, command, progress, pusher));
       else if (isZeroId(command.newId)) {
         results.push({ status: 'ng', reason: `deleting ${branch} is not allowed: it is the branch paas deploys` });
       } else if (deploying !== undefined) {
         results.push({ status: 'ng', reason: `push one of main and master at a time (${deploying} is deploying)` });
       } else {
         deploying = branch;
-        results.push(await this.oneAtATime(app, progress, () => this.deploy(app, repo, command, progress, pusher)));
+        results.push(
+          await this.oneAtATime(app, progress, () => this.deploy(app, repo, command, progress, pusher.name)),
+        );
       }
     }
     return results;
+  }
+
+  /**
+   * A push of a branch but the deploy branch: to its review app, made first when it has none;
+   * the branch's deletion removes it. Refused when app.json's review environment is malformed.
+   */
+  private async review(
+    parent: A,
+    repo: string,
+    command: PushCommand,
+    progress: PushProgress,
+    pusher: P,
+  ): Promise<CommandResult> {
+    const { reviews, branches } = this.roles;
+    const branch = branchOf(command.ref);
+    const existing = await reviews.find(parent, branch);
+    if (isZeroId(command.newId)) {
+      if (existing) {
+        const gone = await this.oneAtATime(existing, progress, async (): Promise<CommandResult> => {
+          await reviews.destroy(existing, `${branch} deleted by ${pusher.name}`);
+          return { status: 'fall-through' };
+        });
+        if (gone.status !== 'fall-through') return gone;
+        progress.line(`-----> Destroyed review app ${existing.name} with ${branch}`);
+      }
+      // receive-pack deletes the branch itself
+      return { status: 'fall-through' };
+    }
+    let review = existing;
+    if (!review) {
+      const type = await branches.objectType(repo, command.newId);
+      if (type !== 'commit') return { status: 'ng', reason: `${command.newId.slice(0, 7)} is a ${type}, not a commit` };
+      let environment: ReviewEnvironment;
+      try {
+        environment = parseReviewEnvironment(await branches.file(repo, command.newId, 'app.json'));
+      } catch (err) {
+        if (!(err instanceof AppJsonError)) throw err;
+        progress.line(` !     ${err.message}`);
+        return { status: 'ng', reason: `no review app: ${err.message}` };
+      }
+      try {
+        review = await reviews.create(parent, branch, environment, pusher);
+      } catch (err) {
+        progress.line(` !     ${(err as Error).message}`);
+        return { status: 'ng', reason: 'the review app could not be made' };
+      }
+      progress.line(`-----> Review app ${review.name} of ${parent.name} for ${branch}`);
+    }
+    const target = review;
+    const result = await this.oneAtATime(target, progress, async () => {
+      // a push that held it before this one may have removed it (its first push failed, the
+      // branch was deleted, it expired): nothing to deploy to
+      if ((await reviews.find(parent, branch))?.id !== target.id) {
+        return { status: 'ng', reason: `the review app ${target.name} was removed meanwhile: push again` };
+      }
+      return this.deploy(target, repo, command, progress, pusher.name);
+    });
+    if (!existing && result.status === 'ng') {
+      // made by this push, which released nothing: it goes, as if the push had not happened
+      try {
+        await reviews.destroy(target, `the first push of ${branch} did not release`);
+        progress.line(`       The review app ${target.name} was removed: its first push released nothing`);
+      } catch (err) {
+        progress.line(` !     The review app ${target.name} could not be removed: ${(err as Error).message}`);
+      }
+    }
+    return result;
   }
 
   /** The api stops: waiting pushes answer now. */

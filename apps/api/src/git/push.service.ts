@@ -1,8 +1,8 @@
 /**
  * The push flow (push-flow.ts) as the api runs it: its roles are the build queue (BullMQ),
  * the build rows and their Redis log streams, the pushes' leases and the apps' push locks in
- * Redis (push-lease.ts), DeploysService, and the app's bare repository through libs/platform's
- * hardened git. Every few seconds it settles pushes whose api died (PushFlow.recover).
+ * Redis (push-lease.ts), DeploysService, the app's bare repository through libs/platform's
+ * hardened git, and ReviewsService for pushes of other branches. Every few seconds it settles pushes whose api died (PushFlow.recover).
  */
 import {
   type BeforeApplicationShutdown,
@@ -11,7 +11,7 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { type App, Build, buildLogKey, followLog, git } from '@paas/platform';
+import { type ApiToken, type App, Build, buildLogKey, followLog, git } from '@paas/platform';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { BuildsQueueService } from '../builds-queue/builds-queue.service';
@@ -29,6 +29,7 @@ import {
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { DeploysService } from '../scheduler/deploys.service';
+import { ReviewsService } from '../reviews/reviews.service';
 import type { CommandResult, PushCommand, PushProgress } from './proc-receive';
 import { type Branches, type Clock, PushFlow } from './push-flow';
 import { resolveRef } from './repos';
@@ -60,6 +61,11 @@ const repositories: Branches = {
       await git(['--git-dir', repo, 'symbolic-ref', 'HEAD', command.ref]);
     }
   },
+  file: async (repo, commit, path) => {
+    // `commit:path` names a blob only when the tree has one there
+    if ((await git(['--git-dir', repo, 'cat-file', '-t', `${commit}:${path}`]).catch(() => '')) !== 'blob') return null;
+    return git(['--git-dir', repo, 'cat-file', 'blob', `${commit}:${path}`]);
+  },
 };
 
 /** How often the api looks for pushes whose api died (their lease, PUSH_LEASE_MS, ran out). */
@@ -68,7 +74,7 @@ export const RECOVER_INTERVAL_MS = 3000;
 @Injectable()
 export class PushService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('git');
-  private readonly flow: PushFlow;
+  private readonly flow: PushFlow<App, ApiToken>;
   private recovering: ReturnType<typeof setInterval> | undefined;
   private sweep: Promise<void> = Promise.resolve();
 
@@ -78,9 +84,10 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(BuildsQueueService) queue: BuildsQueueService,
     @Inject(DeploysService) deploys: DeploysService,
     @Inject(API_CONFIG) config: ApiConfig,
+    @Inject(ReviewsService) reviews: ReviewsService,
   ) {
     const port = config.routerPort === 80 ? '' : `:${config.routerPort}`;
-    this.flow = new PushFlow({
+    this.flow = new PushFlow<App, ApiToken>({
       queue,
       builds: {
         create: (input) => createBuild(dataSource, input),
@@ -106,6 +113,11 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
       deploys,
       branches: repositories,
       clock: systemClock,
+      reviews: {
+        find: (parent, branch) => reviews.find(parent, branch),
+        create: (parent, branch, environment, token) => reviews.create(parent, branch, environment, token),
+        destroy: (review, why) => reviews.destroy(review, why),
+      },
       url: (app) => `http://${app}.${config.domain}${port}`,
     });
   }
@@ -116,8 +128,8 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
     repo: string,
     commands: readonly PushCommand[],
     progress: PushProgress,
-    /** The pushing token's name: the release's createdBy. */
-    pusher: string,
+    /** The pushing token: its name is the release's createdBy. */
+    pusher: ApiToken,
   ): Promise<CommandResult[]> {
     return this.flow.receive(app, repo, commands, progress, pusher);
   }

@@ -30,8 +30,11 @@ kill $relay 2>/dev/null
 wait
 `;
 
-/** Refs a push deploys; receive-pack hands their commands to the proc-receive hook. */
+/** Refs a push deploys to the app itself; other branches go to their review apps (push-flow.ts). */
 export const DEPLOY_REFS: ReadonlySet<string> = new Set(['refs/heads/main', 'refs/heads/master']);
+
+/** The refs receive-pack hands to the proc-receive hook (a prefix): every branch; tags move as git moves them. */
+export const PROC_RECEIVE_REFS = 'refs/heads/';
 
 export class GitRepos {
   readonly root: string;

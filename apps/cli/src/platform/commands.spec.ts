@@ -69,6 +69,7 @@ describe('platform verbs, one module per noun', () => {
       'pg',
       'ps',
       'releases',
+      'reviews',
       'run',
       'tokens',
     ]);

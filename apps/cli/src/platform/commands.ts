@@ -31,6 +31,7 @@ import {
   psStopCommand,
 } from './ps/commands';
 import { releasesCommands } from './releases/commands';
+import { reviewsCommands } from './reviews/commands';
 import type { SharedVerb } from './route';
 import { runCommand } from './run/commands';
 import { tokensCommands } from './tokens/commands';
@@ -46,6 +47,7 @@ export function platformCommands(io: CliIo): Command[] {
     psAutoscaleEnableCommand(io),
     psAutoscaleDisableCommand(io),
     ...releasesCommands(io),
+    ...reviewsCommands(io),
     ...domainsCommands(io),
     ...drainsCommands(io),
     ...certsCommands(io),

@@ -1,8 +1,10 @@
 import { MAX_QUANTITY, formationSummary } from '@paas/platform/formation';
 import { type FormEvent, useState } from 'react';
-import { type AppMetrics, type Formation, type Instance, appPath, get, request } from '../api';
+import { type AppMetrics, type Formation, type Instance, type ReviewApp, appPath, get, request } from '../api';
 import { Badge, DataTable, Empty, ErrorNotice, LineChart, Status } from '../components';
-import { formatBytes, formatDuration, formatMiB, formatRate, plural } from '../format';
+import { formatAgo, formatBytes, formatDuration, formatMiB, formatRate, plural } from '../format';
+import { Link } from '../nav';
+import { appUrl } from '../route';
 import { useAttempt, useNow, usePoll } from '../hooks';
 import type { AppView } from './app-view';
 
@@ -68,7 +70,54 @@ export function Overview({ view }: { view: AppView }) {
       </section>
       <Instances instances={instances.data} error={instances.error} formation={formation.data ?? []} view={view} />
       <Activity view={view} />
+      {app.review ? <ReviewOf parent={app.review.parent} branch={app.review.branch} /> : <ReviewApps app={app.name} />}
     </>
+  );
+}
+
+/** A review app's page says whose branch it serves. */
+function ReviewOf({ parent, branch }: { parent: string; branch: string }) {
+  return (
+    <section aria-labelledby="review-of-heading">
+      <h2 id="review-of-heading">Review app</h2>
+      <p>
+        It serves the branch <code>{branch}</code> of <Link to={appUrl(parent)}>{parent}</Link>: each push of that
+        branch deploys here, and deleting it removes this app.
+      </p>
+    </section>
+  );
+}
+
+/** The app's review apps, one per pushed branch (docs/api.md "Review apps"). */
+function ReviewApps({ app }: { app: string }) {
+  const reviews = usePoll((s) => get<ReviewApp[]>(appPath(app, '/reviews'), s), 10_000, [app]);
+  const list = reviews.data ?? [];
+  if (!reviews.error && list.length === 0) return null;
+  return (
+    <section aria-labelledby="reviews-heading">
+      <h2 id="reviews-heading">Review apps</h2>
+      <ErrorNotice error={reviews.error} action="Loading the review apps" />
+      {list.length > 0 ? (
+        <DataTable
+          rows={list}
+          rowKey={(r) => r.name}
+          columns={[
+            { header: 'Name', names: true, cell: (r) => <Link to={appUrl(r.name)}>{r.name}</Link> },
+            { header: 'Branch', cell: (r) => <code>{r.branch}</code> },
+            {
+              header: 'URL',
+              cell: (r) => (
+                <a href={r.url} target="_blank" rel="noreferrer">
+                  {r.url.replace(/^https?:\/\//, '')}
+                </a>
+              ),
+            },
+            { header: 'Last push', className: 'muted', cell: (r) => formatAgo(r.lastPushAt) },
+            { header: 'State', cell: (r) => r.state },
+          ]}
+        />
+      ) : null}
+    </section>
   );
 }
 

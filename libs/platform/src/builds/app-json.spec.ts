@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppJsonError, parseAppJson } from './app-json';
+import { AppJsonError, parseAppJson, parseReviewEnvironment } from './app-json';
 
 describe('parseAppJson', () => {
   it("reads Dokku's healthchecks, defaulting the type to startup and warning about keys it ignores", () => {
@@ -77,4 +77,53 @@ describe('parseAppJson', () => {
       );
     });
   }
+});
+
+describe('parseReviewEnvironment', () => {
+  const review = (value: unknown): string => JSON.stringify({ environments: { review: value } });
+
+  it("reads Heroku's addons (names and plan objects) and env (strings and value objects)", () => {
+    assert.deepEqual(
+      parseReviewEnvironment(
+        review({
+          addons: ['heroku-postgresql', { plan: 'heroku-redis:mini' }, 'postgres', { plan: 'redis' }],
+          env: { MODE: 'review', SECRET: { value: 's3' } },
+        }),
+      ),
+      { addons: ['postgres', 'redis', 'postgres', 'redis'], env: { MODE: 'review', SECRET: 's3' } },
+    );
+  });
+
+  it('asks for nothing without app.json, environments or its review part', () => {
+    const none = { addons: [], env: {} };
+    assert.deepEqual(parseReviewEnvironment(null), none);
+    assert.deepEqual(parseReviewEnvironment('{}'), none);
+    assert.deepEqual(parseReviewEnvironment(JSON.stringify({ environments: { test: { addons: ['x'] } } })), none);
+  });
+
+  it('names the malformed field', () => {
+    const cases: [string, RegExp][] = [
+      ['{', /^app\.json: not valid JSON/],
+      ['[]', /^app\.json: expected a JSON object/],
+      [JSON.stringify({ environments: [] }), /^app\.json environments: expected an object/],
+      [JSON.stringify({ environments: { review: 'yes' } }), /^app\.json environments\.review: expected an object/],
+      [review({ addons: 'postgres' }), /^app\.json environments\.review\.addons: expected a list/],
+      [
+        review({ addons: ['postgres', 'heroku-kafka'] }),
+        /environments\.review\.addons\[1\]: unknown add-on plan "heroku-kafka"/,
+      ],
+      [review({ addons: [{ plan: 3 }] }), /environments\.review\.addons\[0\]\.plan: expected a plan name/],
+      [review({ env: ['A=1'] }), /environments\.review\.env: expected an object/],
+      [review({ env: { '1A': 'x' } }), /environments\.review\.env\.1A: "1A" is not an environment variable name/],
+      [review({ env: { A: 1 } }), /environments\.review\.env\.A: expected a string/],
+      [review({ env: { A: { value: 'a\0b' } } }), /environments\.review\.env\.A\.value: expected a string/],
+    ];
+    for (const [text, message] of cases) {
+      assert.throws(
+        () => parseReviewEnvironment(text),
+        (err: unknown) => err instanceof AppJsonError && message.test(err.message),
+        text,
+      );
+    }
+  });
 });

@@ -1,11 +1,19 @@
 /**
  * app.json, as Dokku reads it. Only `healthchecks` matters to the build: it is checked here,
  * at push time, so a typo fails the push with the key's path instead of a deploy that later
- * waits on a check that can never pass. The rest of the file (env, formation, scripts, cron…)
- * belongs to other parts of the platform and is left alone.
+ * waits on a check that can never pass. `environments.review` is read by the git receiver when
+ * a push makes a review app (parseReviewEnvironment). The rest of the file (env, formation,
+ * scripts, cron…) belongs to other parts of the platform and is left alone.
  */
-import type { HealthcheckSpec } from '../model/entities';
-import { PROCESS_TYPE, PROCESS_TYPE_RULE } from '../names';
+import type { AddonType, HealthcheckSpec } from '../model/entities';
+import {
+  CONFIG_KEY,
+  CONFIG_KEY_RULE,
+  CONFIG_VALUE_RULE,
+  PROCESS_TYPE,
+  PROCESS_TYPE_RULE,
+  isConfigValue,
+} from '../names';
 import { AppBuildError } from './errors';
 
 export class AppJsonError extends AppBuildError {
@@ -102,4 +110,82 @@ function parseCheck(check: unknown, where: string, warnings: string[]): Healthch
   if (attempts !== undefined && attempts < 1)
     throw new AppJsonError(`${where}.attempts`, 'expected at least 1 attempt');
   return { ...out, type } as HealthcheckSpec;
+}
+
+/** What app.json's `environments.review` asks of a review app (Heroku's format). */
+export interface ReviewEnvironment {
+  /** Fresh add-ons made for the review app at its creation, in order. */
+  readonly addons: readonly AddonType[];
+  /** Config vars over the ones copied from the parent. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * Heroku's add-on plans (`heroku-postgresql:essential-0`) and ours, to our add-on types. A
+ * plan's tier after `:` is not ours to honour: the add-on gets the default size.
+ */
+const REVIEW_ADDON_PLANS: Readonly<Record<string, AddonType>> = {
+  'heroku-postgresql': 'postgres',
+  postgres: 'postgres',
+  postgresql: 'postgres',
+  'heroku-redis': 'redis',
+  redis: 'redis',
+};
+
+/**
+ * app.json's `environments.review` (null text: no app.json): `addons` as names or
+ * `{ "plan": NAME }`, `env` as Heroku's `{ KEY: "value" }` or `{ KEY: { "value": "..." } }`.
+ * Anything malformed throws an AppJsonError naming the field.
+ */
+export function parseReviewEnvironment(text: string | null): ReviewEnvironment {
+  const none: ReviewEnvironment = { addons: [], env: {} };
+  if (text === null) return none;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new AppJsonError('', `not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObject(doc)) throw new AppJsonError('', 'expected a JSON object at the top level');
+  const environments = doc['environments'];
+  if (environments === undefined || environments === null) return none;
+  if (!isObject(environments)) throw new AppJsonError('environments', 'expected an object of environment -> settings');
+  const review = environments['review'];
+  if (review === undefined || review === null) return none;
+  if (!isObject(review)) throw new AppJsonError('environments.review', 'expected an object');
+  return { addons: reviewAddons(review['addons']), env: reviewEnv(review['env']) };
+}
+
+function reviewAddons(raw: unknown): AddonType[] {
+  const where = 'environments.review.addons';
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new AppJsonError(where, 'expected a list of add-on plans');
+  return raw.map((item: unknown, i) => {
+    const at = `${where}[${i}]`;
+    const plan = isObject(item) ? item['plan'] : item;
+    const field = isObject(item) ? `${at}.plan` : at;
+    if (typeof plan !== 'string') throw new AppJsonError(field, 'expected a plan name (a string)');
+    const type = REVIEW_ADDON_PLANS[plan.split(':')[0] ?? ''];
+    if (!type) {
+      const known = Object.keys(REVIEW_ADDON_PLANS).join(', ');
+      throw new AppJsonError(field, `unknown add-on plan ${JSON.stringify(plan)}: expected one of ${known}`);
+    }
+    return type;
+  });
+}
+
+function reviewEnv(raw: unknown): Record<string, string> {
+  const where = 'environments.review.env';
+  if (raw === undefined || raw === null) return {};
+  if (!isObject(raw)) throw new AppJsonError(where, 'expected an object of config var -> value');
+  const env: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(raw)) {
+    const at = `${where}.${key}`;
+    if (!CONFIG_KEY.test(key)) throw new AppJsonError(at, `${JSON.stringify(key)} is not ${CONFIG_KEY_RULE}`);
+    const value = isObject(entry) ? entry['value'] : entry;
+    if (!isConfigValue(value))
+      throw new AppJsonError(isObject(entry) ? `${at}.value` : at, `expected ${CONFIG_VALUE_RULE}`);
+    env[key] = value;
+  }
+  return env;
 }

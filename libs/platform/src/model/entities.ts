@@ -76,6 +76,15 @@ export class App {
   @Column({ type: 'boolean', default: false })
   maintenance!: boolean;
 
+  /** A review app's parent (the app whose branch it serves); null for every other app. */
+  @Index()
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  parentId!: string | null;
+
+  /** A review app's branch of its parent's repository (`feature/x`); null for every other app. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  branch!: string | null;
+
   @CreateDateColumn()
   createdAt!: Date;
 

@@ -730,6 +730,26 @@ export class Autoscale1765600000000 implements MigrationInterface {
 
 const AUTOSCALE_COLUMNS = ['autoscaleMin', 'autoscaleMax', 'autoscaleConcurrency', 'autoscaleIdleMs'] as const;
 
+/** Review apps (#25): an app's parent and branch, null but for review apps. */
+export class ReviewApps1765700000000 implements MigrationInterface {
+  name = 'ReviewApps1765700000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    // ALTER TABLE as Maintenance1765500000000 does: SQLite keeps the apps_desired_rename trigger
+    await qr.query(`ALTER TABLE "apps" ADD COLUMN "parentId" varchar(36)`);
+    await qr.query(`ALTER TABLE "apps" ADD COLUMN "branch" varchar(255)`);
+    await qr.createIndex('apps', new TableIndex({ columnNames: ['parentId'] }));
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    const table = await qr.getTable('apps');
+    const index = table?.indices.find((i) => i.columnNames.join() === 'parentId');
+    if (index) await qr.dropIndex('apps', index);
+    await qr.query(`ALTER TABLE "apps" DROP COLUMN "branch"`);
+    await qr.query(`ALTER TABLE "apps" DROP COLUMN "parentId"`);
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -747,4 +767,5 @@ export const MIGRATIONS = [
   Maintenance1765500000000,
   Drains1765550000000,
   Autoscale1765600000000,
+  ReviewApps1765700000000,
 ];

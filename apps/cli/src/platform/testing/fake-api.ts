@@ -16,6 +16,7 @@ import type {
   ControlPlane,
   Domain,
   Drain,
+  ReviewApp,
   Formation,
   HttpsSettings,
   Instance,
@@ -39,6 +40,8 @@ interface AppState {
   domains: Domain[];
   /** Drains as listed (URL masked), with the URL as added beside each. */
   drains: { drain: Drain; url: string }[];
+  /** What `GET .../reviews` answers (a spec sets them, as pushes of branches make them). */
+  reviews: ReviewApp[];
   builds: Build[];
   logs: LogLine[];
   /** What `GET .../certs` and `GET .../certs/auto` answer (a spec sets them; no PEM is checked here). */
@@ -540,6 +543,8 @@ export class FakeApi {
         const [removed] = state.domains.splice(i, 1);
         return send(res, 200, removed);
       }
+      case 'GET reviews':
+        return send(res, 200, state.reviews);
       case 'GET drains':
         return send(
           res,
@@ -744,6 +749,11 @@ export class FakeApi {
   /** What the next `POST .../certs` answers (and adds to the app's list). */
   nextUpload: AddedCertificate | null = null;
 
+  /** A review app of `app`, as a push of its branch makes it. */
+  addReview(app: string, review: ReviewApp): void {
+    this.state(app).reviews.push(review);
+  }
+
   /** Sets how a drain's delivery stands, as the api's forwarder would (a spec's failing drain). */
   setDrain(app: string, url: string, patch: Partial<Drain>): void {
     const entry = this.state(app).drains.find((d) => d.url === url);
@@ -788,6 +798,7 @@ export class FakeApi {
       httpsWebUrl: `https://${name}.localhost:8443`,
       release: null,
       maintenance: false,
+      review: null,
     };
     this.apps.set(name, {
       app,
@@ -797,6 +808,7 @@ export class FakeApi {
       instances: [],
       domains: [],
       drains: [],
+      reviews: [],
       builds: [],
       logs: [],
       certs: [],
