@@ -12,7 +12,7 @@ import {
   registryLogin,
   trustedCa,
 } from '@paas/config';
-import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
+import { type EngineSettings, type UsernsMode, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
 import { insecureRegistries } from '@paas/registry';
 import { isIPv4 } from 'node:net';
@@ -65,6 +65,11 @@ export interface AgentConfig {
    */
   readonly insecureRegistries: readonly string[];
   readonly engine: EngineSettings;
+  /**
+   * `PAAS_INSTANCE_USERNS` (`auto`, the default, or `host`): app instances in user namespaces,
+   * one range of `PAAS_USERNS_POOL` per app, so root inside one is an unprivileged host id.
+   */
+  readonly instanceUserns: UsernsMode;
   /** `PAAS_AGENT_METRICS_ADDR` (e.g. 127.0.0.1:9101): `GET /metrics` for Prometheus; null (`off`, the default): none. */
   readonly metricsListen: ListenAddress | null;
 }
@@ -79,6 +84,13 @@ function positive(env: Env, name: string, fallback: number, integer: boolean): n
   if (!(n > 0))
     throw new ConfigError(name, value, integer ? 'expected a whole number above 0' : 'expected a number above 0');
   return n;
+}
+
+function instanceUserns(env: Env): UsernsMode {
+  const value = env['PAAS_INSTANCE_USERNS'] || 'auto';
+  if (value !== 'auto' && value !== 'host')
+    throw new ConfigError('PAAS_INSTANCE_USERNS', value, 'expected auto or host');
+  return value;
 }
 
 /** The documented default of PAAS_NODE_OVERCOMMIT. */
@@ -134,5 +146,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
     // the operator names the control plane's other hosts in PAAS_PROTECTED_CIDRS
     engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`])),
     metricsListen: addressOrOff(env, 'PAAS_AGENT_METRICS_ADDR', 'off'),
+    instanceUserns: instanceUserns(env),
   };
 }
