@@ -144,6 +144,24 @@ describe('containers in user namespaces', () => {
       '0\n',
     );
     ok('volume', 'rm', 'uvol');
+    // Docker's copy-up into an empty volume goes through its idmapped view: the image's ids on disk
+    const copied = ok(
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--userns=auto',
+      '-v',
+      'ucopy:/etc',
+      'busybox',
+      'stat',
+      '-c',
+      '%u',
+      '/etc/passwd',
+    );
+    assert.equal(copied, '0\n');
+    assert.equal(statSync(join(roots.root, 'volumes', 'ucopy', '_data', 'passwd')).uid, 0);
+    ok('volume', 'rm', 'ucopy');
   });
 
   it('answers on a published port (below 1024 inside) on the bridge', async () => {

@@ -303,7 +303,7 @@ export class Engine {
       // Docker's copy-up, at create as Docker does it: the image's files into each empty volume
       for (const { name = '', destination } of record.run.volumes ?? []) {
         await this.volumes.lockedVolume(name, async () =>
-          copyUp(p.rootfs, destination, this.volumeSource(record, name)),
+          copyUp(p.rootfs, destination, this.volumes.mountpoint(name), record.userns),
         );
       }
       await this.writeBundle(record, image);

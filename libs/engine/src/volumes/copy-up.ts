@@ -29,7 +29,18 @@ import { LayerError, RootResolver, fsx } from '@paas/layers';
  * image lacks is left to the runtime (it creates the mount point), as is one that is not a
  * directory (the runtime refuses to mount over it).
  */
-export function copyUp(rootfs: string, destination: string, data: string): boolean {
+export function copyUp(
+  rootfs: string,
+  destination: string,
+  data: string,
+  /**
+   * The rootfs of a container in a user namespace shows the image's ids as the host's
+   * (hostId + N); the volume keeps N, the ids inside (the engine mounts it idmapped). The copy
+   * is made on the volume's own directory: host root cannot create files through the idmapped
+   * view, where uid 0 of the host maps to nothing.
+   */
+  userns?: { readonly hostId: number; readonly size: number },
+): boolean {
   if (readdirSync(data).length > 0) return false;
   let physical: string | null;
   try {
@@ -43,10 +54,14 @@ export function copyUp(rootfs: string, destination: string, data: string): boole
   const source = Buffer.from(physical === '' ? rootfs : `${realpathSync(rootfs)}/${physical}`);
   const links = new Map<string, Buffer>();
   const target = Buffer.from(data);
+  const inside = (id: bigint): number => {
+    const n = Number(id);
+    return userns && n >= userns.hostId && n < userns.hostId + userns.size ? n - userns.hostId : n;
+  };
   for (const name of readdirSync(source, { encoding: 'buffer' })) {
-    copyEntry(join(source, name), join(target, name), links);
+    copyEntry(join(source, name), join(target, name), links, inside);
   }
-  copyMetadata(source, target, lstatSync(source, { bigint: true }), false);
+  copyMetadata(source, target, lstatSync(source, { bigint: true }), false, inside);
   return true;
 }
 
@@ -55,12 +70,13 @@ function join(dir: Buffer, name: Buffer): Buffer {
 }
 
 /** One entry and, for a directory, everything under it; its metadata after its content. */
-function copyEntry(from: Buffer, to: Buffer, links: Map<string, Buffer>): void {
+function copyEntry(from: Buffer, to: Buffer, links: Map<string, Buffer>, inside: (id: bigint) => number): void {
   const st = lstatSync(from, { bigint: true });
   if (st.isDirectory()) {
     mkdirSync(to, { mode: 0o700 });
-    for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), links);
-    copyMetadata(from, to, st, false);
+    for (const name of readdirSync(from, { encoding: 'buffer' }))
+      copyEntry(join(from, name), join(to, name), links, inside);
+    copyMetadata(from, to, st, false, inside);
     return;
   }
   if (st.isFile() && st.nlink > 1n) {
@@ -79,12 +95,18 @@ function copyEntry(from: Buffer, to: Buffer, links: Map<string, Buffer>): void {
     const rdev = Number(st.rdev);
     fsx().mknod(to, Number(st.mode), (rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
   } else return; // a socket means nothing without its process
-  copyMetadata(from, to, st, st.isSymbolicLink());
+  copyMetadata(from, to, st, st.isSymbolicLink(), inside);
 }
 
 /** Owner first (chown clears set-id bits), then mode, xattrs, times (every other change bumps them). */
-function copyMetadata(from: Buffer, to: Buffer, st: BigIntStats, symlink: boolean): void {
-  lchownSync(to, Number(st.uid), Number(st.gid));
+function copyMetadata(
+  from: Buffer,
+  to: Buffer,
+  st: BigIntStats,
+  symlink: boolean,
+  inside: (id: bigint) => number,
+): void {
+  lchownSync(to, inside(st.uid), inside(st.gid));
   if (!symlink) chmodSync(to, Number(st.mode) & 0o7777);
   copyXattrs(from, to);
   lutimesSync(to, Number(st.atimeMs) / 1000, Number(st.mtimeMs) / 1000);
