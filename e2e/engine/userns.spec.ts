@@ -6,7 +6,8 @@
  * checks are known. `after` removes everything and checks that no mount or range is left.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,3 +219,54 @@ describe('containers in user namespaces', () => {
 function paasWith(extra: Record<string, string>, ...args: string[]) {
   return cliFor({ ...env, ...extra }).run(...args);
 }
+
+describe('user namespaces where the layers cannot be idmapped', () => {
+  // the image's snapshots on overlayfs, which refuses idmapped mounts (mount_setattr: EINVAL)
+  const roots2 = tempRoots();
+  const cli = cliFor({ ...roots2.env, PAAS_USERNS_POOL: `${POOL_START - 4 * 65536}:65536` });
+  const snapshots = join(roots2.root, 'snapshots');
+  const backing = `${roots2.root}-backing`;
+  before(() => {
+    for (const d of [snapshots, `${backing}/lower`, `${backing}/upper`, `${backing}/work`])
+      mkdirSync(d, { recursive: true });
+    const r = spawnSync('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${backing}/lower,upperdir=${backing}/upper,workdir=${backing}/work`,
+      snapshots,
+    ]);
+    assert.equal(r.status, 0, r.stderr?.toString());
+    cli.ok('image', 'bootstrap', 'busybox');
+  });
+  after(() => {
+    const left = cli.removeAll();
+    spawnSync('umount', [snapshots]);
+    const mounts = mountsUnder(roots2.root);
+    roots2.cleanup();
+    rmSync(backing, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'containers left behind');
+    assert.deepEqual(mounts, [], 'mounts left behind');
+  });
+
+  it("falls back to a chowned copy of the container's layers, and says so", () => {
+    const r = cli.run('run', '-d', '--name', 'copied', '--network', 'none', '--userns=auto', 'busybox', 'sleep', '300');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /UsernsWarning: mount .*idmapped layers: EINVAL.*got a chowned copy of its 1 layers instead \(\d+ ms\)/,
+    );
+    const pid = Number(cli.ok('inspect', '-f', '{{.State.Pid}}', 'copied').trim());
+    assert.equal(hostUid(pid), POOL_START - 4 * 65536);
+    assert.equal(cli.ok('exec', 'copied', 'stat', '-c', '%u:%g', '/bin/busybox'), '0:0\n');
+    // the shared snapshot itself keeps root's ids
+    const id = cli.ok('inspect', '-f', '{{.Id}}', 'copied').trim();
+    assert.equal(
+      statSync(join(roots2.root, 'containers', id, 'lowers', '0', 'bin', 'busybox')).uid,
+      POOL_START - 4 * 65536,
+    );
+    assert.equal(cli.ok('run', '--rm', '--network', 'none', 'busybox', 'stat', '-c', '%u', '/bin/busybox'), '0\n');
+    cli.ok('rm', '-f', 'copied');
+  });
+});

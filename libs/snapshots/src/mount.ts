@@ -75,6 +75,15 @@ export async function mount(spec: Mount, target: string): Promise<void> {
   }
 }
 
+/**
+ * The kernel (or the file system of the layers) refuses idmapped mounts: the caller may fall
+ * back to a copy of the layers owned by the namespace's ids.
+ */
+export class IdmapRefusedError extends MountError {}
+
+/** Errnos of a kernel or file system that cannot idmap a mount (rather than a bad path). */
+const IDMAP_REFUSALS = new Set(['EINVAL', 'EPERM', 'ENOSYS', 'EOPNOTSUPP']);
+
 /** A user namespace's ids: 0..size-1 inside are hostId.. on the host (uids and gids alike). */
 export interface IdMapping {
   readonly hostId: number;
@@ -107,7 +116,8 @@ export async function mountIdmappedOverlay(
       userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
       for (const dir of lowerDirs) fds.push(sys.idmapTree(dir, userns, false));
     } catch (err) {
-      throw new MountError(target, `idmapped layers: ${(err as Error).message}`);
+      const refused = IDMAP_REFUSALS.has((err as NodeJS.ErrnoException).code ?? '');
+      throw new (refused ? IdmapRefusedError : MountError)(target, `idmapped layers: ${(err as Error).message}`);
     }
     await mount(
       overlayMount(

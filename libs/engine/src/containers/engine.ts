@@ -21,7 +21,15 @@ import { dirname, join } from 'node:path';
 import { isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
-import { isMountPoint, mount, mountIdmappedBind, mountIdmappedOverlay, overlayMount, unmount } from '@paas/snapshots';
+import {
+  IdmapRefusedError,
+  isMountPoint,
+  mount,
+  mountIdmappedBind,
+  mountIdmappedOverlay,
+  overlayMount,
+  unmount,
+} from '@paas/snapshots';
 import { RootResolver } from '@paas/layers';
 import {
   type BridgeSettings,
@@ -39,7 +47,7 @@ import {
 } from '../network';
 import { type RunOptions, SpecError, type VolumeMount, buildSpec, cleanDestination, processArgs } from '../spec';
 import { resolveUser } from '../user';
-import { copyUp } from '../volumes/copy-up';
+import { copyTree, copyUp } from '../volumes/copy-up';
 import { VolumeInUseError, VolumeNotFoundError, VolumeStore, validateVolumeName } from '../volumes/volume-store';
 import { type TerminalAttachment, connectTerminal } from './attach';
 import { randomName } from './names';
@@ -364,7 +372,42 @@ export class Engine {
     await ensureSearchable(p.dir, this.ownRoots());
     // the upper's root is the merged root: the namespace's root must own it to write at the top
     await chown(p.upper, hostId, hostId);
-    await mountIdmappedOverlay(lowers, p.upper, p.work, p.rootfs, { hostId, size });
+    try {
+      await mountIdmappedOverlay(lowers, p.upper, p.work, p.rootfs, { hostId, size });
+    } catch (err) {
+      if (!(err instanceof IdmapRefusedError)) throw err;
+      await mount(overlayMount(await this.shiftedLowers(record, lowers, err), p.upper, p.work), p.rootfs);
+    }
+  }
+
+  /**
+   * Where the kernel or the layers' file system refuses idmapped mounts: the container's own
+   * copy of its image's layers (`lowers/<n>`), owned by its range, made once (a restart
+   * reuses it). It costs the image's size in disk and time: measured, and said once a process.
+   */
+  private async shiftedLowers(record: ContainerRecord, lowers: readonly string[], why: Error): Promise<string[]> {
+    const { hostId, size } = record.userns ?? { hostId: 0, size: 0 };
+    const dir = join(this.paths(record.id).dir, 'lowers');
+    const done = join(dir, 'complete');
+    const copies = lowers.map((_, i) => join(dir, String(i)));
+    if (existsSync(done)) return copies;
+    const started = performance.now();
+    await rm(dir, { recursive: true, force: true });
+    for (const [i, lower] of lowers.entries()) {
+      const copy = copies[i] ?? '';
+      await mkdir(copy, { recursive: true });
+      copyTree(lower, copy, (id) => (id < BigInt(size) ? Number(id) + hostId : Number(id)), true);
+    }
+    await writeFileAtomic(done, '');
+    if (!warnedCopy) {
+      warnedCopy = true;
+      process.emitWarning(
+        `${why.message}: container ${record.id.slice(0, 12)} got a chowned copy of its ${lowers.length} ` +
+          `layers instead (${Math.round(performance.now() - started)} ms); later ones are not reported`,
+        'UsernsWarning',
+      );
+    }
+    return copies;
   }
 
   private ownRoots(): string[] {
@@ -887,6 +930,9 @@ export function checkReach(
   }
   return [...seen.values()];
 }
+
+/** Whether this process has said that a user namespace got copied layers (said once). */
+let warnedCopy = false;
 
 /** A platform container: cut off from the other containers of the bridge, and no name on it. */
 const isolated = (record: ContainerRecord): boolean => record.labels[APP_LABEL] !== undefined;
