@@ -10,6 +10,7 @@ import {
   localApiUrl,
   paths,
   registryLogin,
+  tenantUserns,
   trustedCa,
 } from '@paas/config';
 import { type EngineSettings, type UsernsMode, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
@@ -86,13 +87,6 @@ function positive(env: Env, name: string, fallback: number, integer: boolean): n
   return n;
 }
 
-function instanceUserns(env: Env): UsernsMode {
-  const value = env['PAAS_INSTANCE_USERNS'] || 'auto';
-  if (value !== 'auto' && value !== 'host')
-    throw new ConfigError('PAAS_INSTANCE_USERNS', value, 'expected auto or host');
-  return value;
-}
-
 /** The documented default of PAAS_NODE_OVERCOMMIT. */
 export const DEFAULT_OVERCOMMIT = 2;
 
@@ -146,6 +140,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
     // the operator names the control plane's other hosts in PAAS_PROTECTED_CIDRS
     engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`])),
     metricsListen: addressOrOff(env, 'PAAS_AGENT_METRICS_ADDR', 'off'),
-    instanceUserns: instanceUserns(env),
+    instanceUserns: tenantUserns(env),
   };
 }
