@@ -6,7 +6,7 @@
  * the bench's own Redis client).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -47,6 +47,7 @@ export interface PaasUp {
 /** Runs `body` against a fresh platform, then stops and removes it whatever happened. */
 export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => Promise<void>): Promise<void> {
   const work = mkdtempSync(join('/var/tmp', options.name));
+  chmodSync(work, 0o711); // as /var/lib: instances in user namespaces reach their bundles under it
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     HOME: join(work, 'home'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -57,6 +57,9 @@ export function testBridge(): { PAAS_BRIDGE: string; PAAS_SUBNET: string; PAAS_I
 /** A temporary PAAS_ROOT and PAAS_RUN for one test, removed (with its bridge) by `cleanup`. */
 export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string; cleanup(): void } {
   const base = mkdtempSync(join(tmpdir(), 'paas-e2e-'));
+  // searchable (not listable) by others, as /var/lib is: a container in a user namespace
+  // (--userns=auto, the platform's default) reaches its bundle under the root as its own root
+  chmodSync(base, 0o711);
   const root = join(base, 'root');
   const run = join(base, 'run');
   const env = {

@@ -71,7 +71,8 @@ export interface AgentDeps {
     | 'registry'
     | 'insecureRegistries'
     | 'ca'
-  >;
+  > &
+    Partial<Pick<AgentConfig, 'instanceUserns'>>;
   /**
    * Where containers reach this node's add-ons (registered as the node's `serviceAddress`):
    * PAAS_NODE_ADDRESS, else the bridge's gateway; null runs no add-on.
@@ -149,6 +150,7 @@ export class Agent {
       log: deps.log,
       nodeName: deps.config.nodeName,
       nodeAddress: deps.config.nodeAddress,
+      userns: deps.config.instanceUserns ?? 'auto',
       serviceAddress: deps.serviceAddress,
       source: () => this.source(),
       drainMs: () => this.drainMs,

@@ -10,9 +10,10 @@ import {
   localApiUrl,
   paths,
   registryLogin,
+  tenantUserns,
   trustedCa,
 } from '@paas/config';
-import { type EngineSettings, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
+import { type EngineSettings, type UsernsMode, controlPlaneAddresses, engineSettingsFromEnv } from '@paas/engine';
 import { NODE_NAME, NODE_NAME_RULE } from '@paas/platform';
 import { insecureRegistries } from '@paas/registry';
 import { isIPv4 } from 'node:net';
@@ -65,6 +66,11 @@ export interface AgentConfig {
    */
   readonly insecureRegistries: readonly string[];
   readonly engine: EngineSettings;
+  /**
+   * `PAAS_INSTANCE_USERNS` (`auto`, the default, or `host`): app instances in user namespaces,
+   * one range of `PAAS_USERNS_POOL` per app, so root inside one is an unprivileged host id.
+   */
+  readonly instanceUserns: UsernsMode;
   /** `PAAS_AGENT_METRICS_ADDR` (e.g. 127.0.0.1:9101): `GET /metrics` for Prometheus; null (`off`, the default): none. */
   readonly metricsListen: ListenAddress | null;
 }
@@ -134,5 +140,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
     // the operator names the control plane's other hosts in PAAS_PROTECTED_CIDRS
     engine: engineSettingsFromEnv(env, native, controlPlaneAddresses([apiUrl, `http://${registry.host}`])),
     metricsListen: addressOrOff(env, 'PAAS_AGENT_METRICS_ADDR', 'off'),
+    instanceUserns: tenantUserns(env),
   };
 }

@@ -84,6 +84,8 @@ export interface InstanceDeps {
   readonly nodeName: string;
   /** `PAAS_NODE_ADDRESS`: web ports are published on it when set. */
   readonly nodeAddress: string | null;
+  /** `PAAS_INSTANCE_USERNS`: `auto` runs app instances in user namespaces, a range per app. */
+  readonly userns: 'auto' | 'host';
   /** Where containers reach this node's add-ons: PAAS_NODE_ADDRESS, else the bridge's gateway. */
   readonly serviceAddress: string | null;
   /** Where release images come from now (the control plane may name its registry anew each beat). */
@@ -445,6 +447,10 @@ export class Instance {
           : [],
       // an add-on reaches no other; an app's instance the add-ons it is attached to
       reach: reachOf(d),
+      // root in an app's instance is an unprivileged host id, the same for all its instances
+      // (a range per app: its files keep one owner across deploys) and no other app's. Add-ons
+      // are the platform's own images and keep the host's ids.
+      ...(this.deps.userns === 'auto' && !addon ? { userns: { mode: 'auto', key: `app-${d.appId}` } } : {}),
       restart: 'always',
       stopTimeout: d.stopTimeout,
       run: {

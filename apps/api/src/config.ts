@@ -1,6 +1,7 @@
 import {
   addressOrOff,
   ConfigError,
+  tenantUserns,
   type Env,
   type ListenAddress,
   type Paths,
@@ -93,6 +94,8 @@ export interface ApiConfig {
    * PAAS_BUILD_PIDS, default 1024): a pushed Dockerfile may fork-bomb or eat the node's memory.
    */
   readonly buildLimits: { readonly memory: number; readonly memorySwap: number; readonly pidsLimit: number };
+  /** `PAAS_INSTANCE_USERNS`: release commands and one-off runs in user namespaces (`auto`), a range per app. */
+  readonly tenantUserns: 'auto' | 'host';
   /** A build attempt that runs longer fails (PAAS_BUILD_TIMEOUT_MS, default 30 min). */
   readonly buildTimeoutMs: number;
   /** What builds and one-off runs need to start containers on the control plane's node. */
@@ -156,6 +159,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     buildLockMs: milliseconds(env, 'PAAS_BUILD_LOCK_MS', 30_000),
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
     buildLimits: buildLimits(env),
+    tenantUserns: tenantUserns(env),
     buildTimeoutMs: milliseconds(env, 'PAAS_BUILD_TIMEOUT_MS', 1_800_000),
     // builds and one-off runs on this node must not reach a database, Redis or registry elsewhere
     engine: engineSettingsFromEnv(

@@ -121,6 +121,17 @@ export function formatAddress(address: ListenAddress): string {
 }
 
 /** The durable and the volatile roots every component shares. */
+/**
+ * `PAAS_INSTANCE_USERNS`: `auto` (the default) runs tenant containers (app instances, release
+ * commands, one-off runs) in user namespaces, a range per app; `host` keeps the host's ids.
+ */
+export function tenantUserns(env: Env): 'auto' | 'host' {
+  const value = env['PAAS_INSTANCE_USERNS'] || 'auto';
+  if (value !== 'auto' && value !== 'host')
+    throw new ConfigError('PAAS_INSTANCE_USERNS', value, 'expected auto or host');
+  return value;
+}
+
 export interface Paths {
   readonly root: string;
   readonly run: string;

@@ -12,4 +12,5 @@ export * from './rootfs-files';
 export * from './runtime-spec';
 export * from './spec';
 export * from './user';
+export * from './userns/pool';
 export * from './volumes/volume-store';

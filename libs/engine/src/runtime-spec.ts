@@ -47,11 +47,20 @@ export interface SpecLinux {
     /** The device cgroup, in order; the runtime adds the default devices after these. */
     devices?: Array<{ allow: boolean; type?: 'a' | 'b' | 'c'; major?: number; minor?: number; access?: string }>;
   };
+  /** With a `user` namespace: ids inside (containerID..) and the host's (hostID..). */
+  uidMappings?: IdMap[];
+  gidMappings?: IdMap[];
   cgroupsPath?: string;
   maskedPaths?: string[];
   readonlyPaths?: string[];
   seccomp?: SeccompProfile;
   sysctl?: Record<string, string>;
+}
+
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
 }
 
 export interface SeccompProfile {

@@ -69,6 +69,30 @@ describe('buildSpec', () => {
     );
   });
 
+  it('maps a user namespace, binds the host /sys read-only on the bridge, and lets its root bind low ports', () => {
+    const userns = { hostId: 196608, size: 65536 };
+    const bridge = buildSpec(image, run(), 'h', { ...ctx, userns, network: { kind: 'path', path: '/run/netns/x' } });
+    assert.ok(bridge.linux.namespaces.some((n) => n.type === 'user' && n.path === undefined));
+    assert.deepEqual(bridge.linux.uidMappings, [{ containerID: 0, hostID: 196608, size: 65536 }]);
+    assert.deepEqual(bridge.linux.gidMappings, [{ containerID: 0, hostID: 196608, size: 65536 }]);
+    assert.deepEqual(
+      bridge.mounts.find((m) => m.destination === '/sys'),
+      { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+    );
+    assert.deepEqual(bridge.linux.sysctl, {
+      'net.ipv4.ping_group_range': '0 2147483647',
+      'net.ipv4.ip_unprivileged_port_start': '0',
+    });
+    // a netns of its own belongs to its user namespace: sysfs mounts, the range is its own gids
+    const own = buildSpec(image, run(), 'h', { ...ctx, userns });
+    assert.equal(own.mounts.find((m) => m.destination === '/sys')?.type, 'sysfs');
+    assert.deepEqual(own.linux.sysctl, { 'net.ipv4.ping_group_range': '0 65535' });
+    // without one: none of it
+    const plain = buildSpec(image, run(), 'h', { ...ctx, network: { kind: 'path', path: '/run/netns/x' } });
+    assert.equal(plain.linux.uidMappings, undefined);
+    assert.equal(plain.mounts.find((m) => m.destination === '/sys')?.type, 'sysfs');
+  });
+
   it('leaves NET_RAW out (Podman) and lets ping work through ping_group_range in its own netns only', () => {
     const spec = buildSpec(image, run(), 'h', ctx);
     assert.equal(spec.process.capabilities?.bounding?.includes('CAP_NET_RAW'), false);

@@ -93,6 +93,8 @@ export interface SpecContext {
   readonly volumes?: readonly BindMount[];
   /** The static init (`--init`), bind-mounted at /sbin/docker-init like Docker's. */
   readonly initBinary?: string;
+  /** A user namespace (`--userns=auto`): 0..size-1 inside are hostId.. on the host. */
+  readonly userns?: { readonly hostId: number; readonly size: number };
   readonly annotations?: Record<string, string>;
 }
 
@@ -171,7 +173,14 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
     throw new SpecError(`invalid console size ${rows}x${cols}: rows and columns must be integers from 1 to 65535`);
   }
 
-  const mounts: SpecMount[] = defaultMounts();
+  // sysfs shows the netns of its mounter, and only one whose netns its user namespace owns may
+  // mount it: the bridge's netns is the host's, so a user-namespaced container gets the host's
+  // /sys read-only, as runc needs it then (Docker does the same for --userns with --net=host)
+  const mounts: SpecMount[] = defaultMounts().map((m) =>
+    m.destination === '/sys' && ctx.userns && ctx.network.kind === 'path'
+      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : m,
+  );
   for (const file of ctx.etcFiles) {
     mounts.push({
       destination: file.destination,
@@ -202,6 +211,7 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
     { type: 'uts' },
     { type: 'mount' },
   ];
+  if (ctx.userns) namespaces.push({ type: 'user' });
   if (ctx.network.kind === 'none') namespaces.push({ type: 'network' });
   if (ctx.network.kind === 'path') namespaces.push({ type: 'network', path: ctx.network.path });
 
@@ -256,16 +266,36 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
     mounts,
     linux: {
       namespaces,
+      ...(ctx.userns
+        ? {
+            uidMappings: [{ containerID: 0, hostID: ctx.userns.hostId, size: ctx.userns.size }],
+            gidMappings: [{ containerID: 0, hostID: ctx.userns.hostId, size: ctx.userns.size }],
+          }
+        : {}),
       resources,
       cgroupsPath: ctx.cgroupsPath,
       // a network sysctl written in the host's netns would change the host: only with our own
-      ...(ctx.network.kind !== 'host' ? { sysctl: { ...PING_GROUP_RANGE } } : {}),
+      ...(ctx.network.kind !== 'host' ? { sysctl: networkSysctls(ctx) } : {}),
       ...(run.privileged
         ? {}
         : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS, seccomp: defaultSeccompProfile() }),
     },
     ...(ctx.annotations ? { annotations: ctx.annotations } : {}),
   };
+}
+
+/**
+ * PING_GROUP_RANGE, and in a user namespace also every port bindable (Docker's
+ * ip_unprivileged_port_start=0): a port below 1024 needs CAP_NET_BIND_SERVICE over the
+ * netns's owner, and the bridge's netns belongs to the host's user namespace, not the
+ * container's. The runtime writes a joined netns's sysctls itself, as host root (its
+ * container.c says why); gids in the range are the writer's, so the whole range is the host's.
+ * A netns of the container's own (`none`) belongs to its namespace: its range is the namespace's.
+ */
+function networkSysctls(ctx: SpecContext): Record<string, string> {
+  if (!ctx.userns) return { ...PING_GROUP_RANGE };
+  if (ctx.network.kind === 'none') return { 'net.ipv4.ping_group_range': `0 ${ctx.userns.size - 1}` };
+  return { ...PING_GROUP_RANGE, 'net.ipv4.ip_unprivileged_port_start': '0' };
 }
 
 /** Every capability Linux knows, at the index of its number (linux/capability.h). */

@@ -1,5 +1,5 @@
 /**
- * The native addon native/fsx (mknod, l*xattr, mount, umount2, isMountRoot, spawn): loaded on first use, found by walking up
+ * The native addon native/fsx (mknod, l*xattr, mount, umount2, isMountRoot, idmapped mounts, spawn): loaded on first use, found by walking up
  * from this file's directory to the repository's native/fsx/build/fsx.node. Walking up
  * works both from sources (libs/layers/src under tsx) and from an esbuild bundle
  * (dist/apps/<app>/main.js), which both live inside the checkout.
@@ -25,6 +25,19 @@ export interface Fsx {
   umount2(target: string, flags: number): void;
   /** Whether `path` (not followed if a symlink) is the root of a mount; null if the kernel cannot tell (< 5.8). */
   isMountRoot(path: FsxPath): boolean | null;
+  /**
+   * A new user namespace mapping ids 0..size-1 to the host's from hostUid/hostGid, as an fd
+   * (close it) for idmapTree. Made by a short-lived child cloned without copying Node.
+   */
+  usernsFd(hostUid: number, hostGid: number, size: number): number;
+  /**
+   * A detached, idmapped copy of the mount at `path` (open_tree + MOUNT_ATTR_IDMAP through
+   * `usernsFd`), as an fd: overlay takes it as `/proc/self/fd/N`, moveMount attaches it, and
+   * closing the fd drops it if neither did.
+   */
+  idmapTree(path: string, usernsFd: number, recursive: boolean): number;
+  /** move_mount(2): attaches a detached mount (idmapTree's fd) at `target`. */
+  moveMount(fd: number, target: string): void;
   /**
    * Runs `file` (looked up in PATH) to completion without forking Node (native/fsx/src/spawn.c
    * says why): `input` on its stdin (null: /dev/null), SIGTERM after `timeoutMs` (0: never)

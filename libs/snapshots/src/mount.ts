@@ -3,6 +3,7 @@
  * and always unmount (`withMounted`), as containerd's snapshotters do. The syscalls go
  * through native/fsx: spawning mount(8) cost more than the rest of a container start.
  */
+import { closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { MountFlags, fsx } from '@paas/layers';
 import { PaasError } from '@paas/errors';
@@ -71,6 +72,84 @@ export async function mount(spec: Mount, target: string): Promise<void> {
   } catch (err) {
     if (spec.type === 'bind') await unmount(target).catch(() => undefined);
     throw new MountError(target, (err as Error).message);
+  }
+}
+
+/**
+ * The kernel (or the file system of the layers) refuses idmapped mounts: the caller may fall
+ * back to a copy of the layers owned by the namespace's ids.
+ */
+export class IdmapRefusedError extends MountError {}
+
+/** Errnos of a kernel or file system that cannot idmap a mount (rather than a bad path). */
+const IDMAP_REFUSALS = new Set(['EINVAL', 'EPERM', 'ENOSYS', 'EOPNOTSUPP']);
+
+/** A user namespace's ids: 0..size-1 inside are hostId.. on the host (uids and gids alike). */
+export interface IdMapping {
+  readonly hostId: number;
+  readonly size: number;
+}
+
+/**
+ * The overlay of a container in a user namespace: the same shared lower dirs, each seen
+ * through an idmapped mount, so the namespace's root owns the image's files and no layer is
+ * copied or chowned. Why the lowers and not the merged dir: overlayfs refuses to be idmapped
+ * itself (mount_setattr says EINVAL on 6.18), while its layers may be. The upper dir stays
+ * plain (overlay creates its work dir there as the mounter, host root, which an idmapped
+ * upper cannot map): what the container writes lands with its host ids (hostId..), as with
+ * Docker's userns-remap, and the upper's root is given to the namespace's root so that it
+ * can create files at the top. The idmapped lowers are never attached: overlay opens them
+ * through /proc/self/fd/N and keeps its own references, so nothing is left to unmount.
+ */
+export async function mountIdmappedOverlay(
+  lowerDirs: readonly string[],
+  upperDir: string,
+  workDir: string,
+  target: string,
+  mapping: IdMapping,
+): Promise<void> {
+  const sys = fsx();
+  const fds: number[] = [];
+  let userns: number | undefined;
+  try {
+    try {
+      userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
+      for (const dir of lowerDirs) fds.push(sys.idmapTree(dir, userns, false));
+    } catch (err) {
+      const refused = IDMAP_REFUSALS.has((err as NodeJS.ErrnoException).code ?? '');
+      throw new (refused ? IdmapRefusedError : MountError)(target, `idmapped layers: ${(err as Error).message}`);
+    }
+    await mount(
+      overlayMount(
+        fds.map((fd) => `/proc/self/fd/${fd}`),
+        upperDir,
+        workDir,
+      ),
+      target,
+    );
+  } finally {
+    for (const fd of fds) closeSync(fd);
+    if (userns !== undefined) closeSync(userns);
+  }
+}
+
+/**
+ * An idmapped bind of `source` at `target` (a volume of a container in a user namespace):
+ * files owned by id N on disk are N inside, whatever range the container has.
+ */
+export async function mountIdmappedBind(source: string, target: string, mapping: IdMapping): Promise<void> {
+  const sys = fsx();
+  let userns: number | undefined;
+  let tree: number | undefined;
+  try {
+    userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
+    tree = sys.idmapTree(source, userns, false);
+    sys.moveMount(tree, target);
+  } catch (err) {
+    throw new MountError(target, `idmapped bind of ${source}: ${(err as Error).message}`);
+  } finally {
+    if (tree !== undefined) closeSync(tree);
+    if (userns !== undefined) closeSync(userns);
   }
 }
 

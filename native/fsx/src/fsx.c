@@ -4,8 +4,9 @@
  * a symlink itself instead of its target (image layers carry xattrs on symlinks too, and
  * following a link during extraction would be a way out of the root), and mount/umount2
  * for snapshot overlays (a syscall instead of spawning mount(8) on every container start),
- * isMountRoot (statx) to tell whether a container's rootfs is mounted,
- * and spawn (spawn.c), which runs a program without forking Node.
+ * isMountRoot (statx) to tell whether a container's rootfs is mounted, usernsFd, idmapTree and
+ * moveMount for idmapped layers and volumes of containers in user namespaces, and spawn
+ * (spawn.c), which runs a program without forking Node.
  *
  * The file-system calls are synchronous: each is one metadata syscall, cheaper than a hop to the
  * libuv thread pool, and the callers (diff, extraction) walk entries one at a time anyway.
@@ -18,8 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -279,6 +286,130 @@ static napi_value js_is_mount_root(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The child of usernsFd: holds its new user namespace until the parent closes the pipe. */
+static int hold_userns(void *arg) {
+  const int *pipefd = arg;
+  char c;
+  /* raw syscalls only: the child shares Node's memory (CLONE_VM); its copy of the write end
+     is closed so that the parent's close is the end of file */
+  syscall(SYS_close, pipefd[1]);
+  syscall(SYS_read, pipefd[0], &c, 1);
+  syscall(SYS_exit, 0);
+  return 0;
+}
+
+static int write_map(pid_t pid, const char *file, const char *map) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, map, strlen(map));
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return n < 0 ? -1 : 0;
+}
+
+/*
+ * usernsFd(hostUid, hostGid, size) -> fd of a new user namespace mapping 0..size-1 to the host
+ * ids from hostUid/hostGid, for MOUNT_ATTR_IDMAP. A namespace needs a process to be made and
+ * mapped: a child cloned into it (CLONE_VM, as posix_spawn does: no copy of Node's page
+ * tables) waits on a pipe while its maps are written and the namespace is opened, then exits.
+ */
+static napi_value js_userns_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  uint32_t uid, gid, size;
+  if (!get_args(env, info, 3, argv) || !get_uint32(env, argv[0], &uid, "hostUid must be a number") ||
+      !get_uint32(env, argv[1], &gid, "hostGid must be a number") ||
+      !get_uint32(env, argv[2], &size, "size must be a number"))
+    return NULL;
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) return throw_errno(env, errno, "pipe2", "userns");
+  size_t stack_size = 64 * 1024;
+  char *stack = malloc(stack_size);
+  if (stack == NULL) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return throw_errno(env, ENOMEM, "clone", "userns");
+  }
+  pid_t pid = clone(hold_userns, stack + stack_size, CLONE_VM | CLONE_NEWUSER | SIGCHLD, pipefd);
+  int err = pid < 0 ? errno : 0;
+  const char *failed = "clone";
+  int ns = -1;
+  if (pid > 0) {
+    char map[64], path[64];
+    snprintf(map, sizeof map, "0 %u %u\n", uid, size);
+    if (write_map(pid, "uid_map", map) < 0) {
+      err = errno;
+      failed = "uid_map";
+    } else {
+      snprintf(map, sizeof map, "0 %u %u\n", gid, size);
+      if (write_map(pid, "gid_map", map) < 0) {
+        err = errno;
+        failed = "gid_map";
+      } else {
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        ns = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0) {
+          err = errno;
+          failed = "open ns/user";
+        }
+      }
+    }
+  }
+  close(pipefd[1]);
+  if (pid > 0)
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  close(pipefd[0]);
+  free(stack);
+  if (ns < 0) return throw_errno(env, err, failed, "userns");
+  napi_create_int32(env, ns, &result);
+  return result;
+}
+
+/*
+ * idmapTree(path, usernsFd, recursive) -> fd of a detached copy of the mount at path
+ * (open_tree OPEN_TREE_CLONE) idmapped through the user namespace (mount_setattr
+ * MOUNT_ATTR_IDMAP): files owned by id N on disk appear owned by the namespace's mapping of N.
+ * Nothing is attached: closing the fd drops it; overlay takes it as a lower dir through
+ * /proc/self/fd/N, and moveMount attaches it.
+ */
+static napi_value js_idmap_tree(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  char path[PATH_BUF];
+  int32_t userns = -1;
+  bool recursive = false;
+  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], path, sizeof path, "path must be a string"))
+    return NULL;
+  if (napi_get_value_int32(env, argv[1], &userns) != napi_ok) return throw_type(env, "usernsFd must be a number");
+  if (napi_get_value_bool(env, argv[2], &recursive) != napi_ok) return throw_type(env, "recursive must be a boolean");
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path,
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+  if (fd < 0) return throw_errno(env, errno, "open_tree", path);
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "mount_setattr", path);
+  }
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+/* moveMount(fd, target): attaches a detached mount (idmapTree's) at target. */
+static napi_value js_move_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char target[PATH_BUF];
+  int32_t fd = -1;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_type(env, "fd must be a number");
+  if (!get_string(env, argv[1], target, sizeof target, "target must be a string")) return NULL;
+  if (syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return throw_errno(env, errno, "move_mount", target);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -289,6 +420,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isMountRoot", NULL, js_is_mount_root, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"usernsFd", NULL, js_userns_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"idmapTree", NULL, js_idmap_tree, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"moveMount", NULL, js_move_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawn", NULL, fsx_spawn, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

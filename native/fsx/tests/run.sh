@@ -63,4 +63,34 @@ check('errors look like fs errors', () => {
   }
   throw new Error('no error thrown');
 });
+check('idmapTree: a user namespace fd and an idmapped view of a directory, attached by moveMount', () => {
+  if (process.getuid() !== 0) return 'needs root';
+  fs.mkdirSync(`${dir}/idsrc`);
+  fs.mkdirSync(`${dir}/idview`);
+  fs.writeFileSync(`${dir}/idsrc/f`, 'x');
+  fs.chownSync(`${dir}/idsrc/f`, 7, 7);
+  const ns = fsx.usernsFd(300000, 300000, 65536);
+  let tree;
+  try {
+    tree = fsx.idmapTree(`${dir}/idsrc`, ns, false);
+    fsx.moveMount(tree, `${dir}/idview`);
+  } finally {
+    if (tree !== undefined) fs.closeSync(tree);
+    fs.closeSync(ns);
+  }
+  try {
+    const st = fs.statSync(`${dir}/idview/f`);
+    assert(st.uid === 300007 && st.gid === 300007, `owner ${st.uid}:${st.gid} through the view`);
+    assert(fs.statSync(`${dir}/idsrc/f`).uid === 7, 'the source keeps its owner');
+  } finally {
+    fsx.umount2(`${dir}/idview`, 0);
+  }
+  let failed;
+  try {
+    fsx.usernsFd(300000, 300000, 0);
+  } catch (err) {
+    failed = err;
+  }
+  assert(failed && failed.code === 'EINVAL' && failed.syscall === 'uid_map', 'an empty mapping is refused');
+});
 JS

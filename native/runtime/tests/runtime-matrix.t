@@ -121,6 +121,13 @@ same_everywhere "network namespace joined by path" "$HOLDER_NS"$'\nrc=0' \
 same_everywhere "user namespace with uid/gid mappings" $'0 0 100000 65536\nrc=0' \
   '.linux.namespaces+=[{type:"user"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}]' \
   sh -c 'echo $(id -u) $(cat /proc/self/uid_map)'
+# ... and a network namespace of the host's user namespace given by path (the engine's
+# bridge): joined before the user namespace is made. Its sysfs cannot be mounted from inside
+# (runc refuses too): /sys is bound from the host, as the engine's config does then.
+same_everywhere "user namespace with a network namespace joined by path" \
+  "$HOLDER_NS"$'\n0\nrc=0' \
+  ".linux.namespaces[1].path=\"/proc/$HOLDER/ns/net\" | .linux.namespaces+=[{type:\"user\"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}] | .mounts|=map(if .destination==\"/sys\" then {destination:\"/sys\",type:\"bind\",source:\"/sys\",options:[\"rbind\",\"nosuid\",\"noexec\",\"nodev\",\"ro\"]} else . end)" \
+  sh -c 'readlink /proc/self/ns/net; id -u'
 
 # Bind mounts with options (ro, nosuid) and propagation.
 mkdir -p "$TMP/data" && echo hello >"$TMP/data/f"

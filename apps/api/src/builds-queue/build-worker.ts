@@ -102,6 +102,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     workRoot: join(root, 'platform', 'builds'),
     timeoutMs: config.buildTimeoutMs,
     releaseMemory: config.buildLimits.memory,
+    releaseUserns: config.tenantUserns,
   };
 }
 

@@ -30,6 +30,7 @@ import type { Duplex } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { logAppEvent } from '../common/app-log';
+import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { ENGINE } from './engine.provider';
 import { exitFrame } from '@paas/engine';
@@ -46,6 +47,7 @@ export class RunsService {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(ENGINE) private readonly engine: Engine,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   /**
@@ -157,6 +159,9 @@ export class RunsService {
         ...(tty ? { tty: true, ...(consoleSize ? { consoleSize } : {}) } : {}),
       },
       reach: await appReach(manager, app.id),
+      // the app's range, as its instances and release commands get (an add-on's client too:
+      // what runs there is typed by the app's user)
+      ...(this.config.tenantUserns === 'auto' ? { userns: { mode: 'auto' as const, key: `app-${app.id}` } } : {}),
     };
     try {
       return { record: await this.engine.create(image, options), cmd };

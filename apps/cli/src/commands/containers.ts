@@ -46,6 +46,10 @@ function withRunFlags(command: Command): Command {
     .option('--cap-add <CAP>', 'Add Linux capabilities', collect)
     .option('--cap-drop <CAP>', 'Drop Linux capabilities', collect)
     .option('--privileged', 'Give extended privileges to this container')
+    .option(
+      '--userns <MODE>',
+      'User namespace: host (ids as on the host) or auto (root inside is an unprivileged host id)',
+    )
     .option('--pull <POLICY>', 'Pull image before running ("always", "missing", "never")', 'missing');
 }
 

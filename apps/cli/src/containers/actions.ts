@@ -475,6 +475,16 @@ export async function inspectContainer(engine: Engine, record: ContainerRecord):
           .map((v) => `${v.name ?? ''}:${v.destination}${v.readonly ? ':ro' : ''}`),
       ],
       PortBindings: portMap(record.network.ports),
+      // Docker's field ('' is its host default); the mapping as Podman shows it, CONTAINER:HOST:SIZE
+      UsernsMode: record.userns ? 'auto' : 'host',
+      ...(record.userns
+        ? {
+            IDMappings: {
+              UidMap: [`0:${record.userns.hostId}:${record.userns.size}`],
+              GidMap: [`0:${record.userns.hostId}:${record.userns.size}`],
+            },
+          }
+        : {}),
     },
     Config: {
       Hostname: record.hostname,

@@ -109,3 +109,15 @@ describe('run options: terminal', () => {
     assert.equal(plain.interactive, false);
   });
 });
+
+describe('run options: --userns', () => {
+  it('takes auto (a user namespace) and host (none, the default, as Docker)', () => {
+    assert.deepEqual(createOptions({ userns: 'auto' }, [], {}).userns, { mode: 'auto' });
+    assert.equal(createOptions({ userns: 'host' }, [], {}).userns, undefined);
+    assert.equal(createOptions({}, [], {}).userns, undefined);
+  });
+
+  it('refuses any other mode, naming the flag', () => {
+    refused({ userns: 'keep-id' }, /^invalid argument "keep-id" for "--userns" flag: use "auto" or "host"$/);
+  });
+});

@@ -10,6 +10,7 @@ import {
   type CreateOptions,
   type NetworkMode,
   type PortBinding,
+  type UsernsMode,
   PortSpecError,
   type Resources,
   type RestartPolicy,
@@ -52,6 +53,8 @@ export interface RunFlags {
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
+  /** `--userns`: `host` (default) or `auto`. */
+  userns?: string;
   /** `always`, `missing` or `never`, checked by parsePullPolicy. */
   pull?: string;
 }
@@ -251,6 +254,12 @@ function parsePorts(specs: readonly string[]): PortBinding[] {
   }
 }
 
+/** `--userns=auto|host`; anything else stops the command naming the flag. */
+function parseUserns(value: string): UsernsMode {
+  if (value !== 'auto' && value !== 'host') throw flagError('--userns', value, 'use "auto" or "host"');
+  return value;
+}
+
 export function createOptions(
   flags: RunFlags,
   cmd: string[],
@@ -278,6 +287,7 @@ export function createOptions(
     ...(flags.stopTimeout !== undefined ? { stopTimeout: parseInt10('--stop-timeout', flags.stopTimeout) } : {}),
     autoRemove: flags.rm ?? false,
     interactive: flags.interactive ?? false,
+    ...(flags.userns !== undefined && flags.userns !== 'host' ? { userns: { mode: parseUserns(flags.userns) } } : {}),
     run: {
       ...(cmd.length ? { cmd } : {}),
       ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint === '' ? [] : [flags.entrypoint] } : {}),

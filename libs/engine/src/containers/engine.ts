@@ -9,18 +9,27 @@
  *                               upper/ work/     the container's own changes
  *                               etc/             hosts, hostname, resolv.conf it gets
  *                               shim/            the shim's state dir and the log
+ *                               volumes/<n>      idmapped views of its volumes (--userns=auto)
  *   <PAAS_ROOT>/volumes/<name>/                   named volumes (volume-store.ts), bind-mounted
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
-import { isMountPoint, mount, overlayMount, unmount } from '@paas/snapshots';
+import {
+  IdmapRefusedError,
+  isMountPoint,
+  mount,
+  mountIdmappedBind,
+  mountIdmappedOverlay,
+  overlayMount,
+  unmount,
+} from '@paas/snapshots';
 import { RootResolver } from '@paas/layers';
 import {
   type BridgeSettings,
@@ -38,7 +47,7 @@ import {
 } from '../network';
 import { type RunOptions, SpecError, type VolumeMount, buildSpec, cleanDestination, processArgs } from '../spec';
 import { resolveUser } from '../user';
-import { copyUp } from '../volumes/copy-up';
+import { copyTree, copyUp } from '../volumes/copy-up';
 import { VolumeInUseError, VolumeNotFoundError, VolumeStore, validateVolumeName } from '../volumes/volume-store';
 import { type TerminalAttachment, connectTerminal } from './attach';
 import { randomName } from './names';
@@ -67,6 +76,14 @@ import {
 } from './shim';
 import { type ErrorCode, PaasError } from '@paas/errors';
 import { execProgram } from '../exec';
+import {
+  type PoolSettings,
+  type UsernsMode,
+  UsernsError,
+  UsernsPool,
+  ensureSearchable,
+  poolSettings,
+} from '../userns/pool';
 import { diskUsage } from '../disk-usage';
 
 export interface CreateOptions {
@@ -88,6 +105,11 @@ export interface CreateOptions {
   readonly stopTimeout?: number;
   readonly autoRemove?: boolean;
   readonly interactive?: boolean;
+  /**
+   * `--userns`: `host` (the default, as Docker's) or `auto`, a user namespace with a range of
+   * the pool; containers given the same `key` share one range (the platform: one per app).
+   */
+  readonly userns?: { readonly mode: UsernsMode; readonly key?: string };
 }
 
 export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited' | 'dead';
@@ -127,6 +149,8 @@ export interface EngineOptions {
    * shim gets the directory itself.
    */
   readonly runDir?: string;
+  /** `PAAS_USERNS_POOL` (`START:COUNT`), read when a container first asks for `--userns=auto`. */
+  readonly usernsPool?: string;
 }
 
 export class EngineError extends PaasError {
@@ -146,6 +170,7 @@ export class Engine {
   readonly network: BridgeNetwork | undefined;
   /** The bridge for processes that are not containers of the store (a build's RUN steps). */
   readonly sandboxes: BridgeSandboxes | undefined;
+  private pool: UsernsPool | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.containers = new ContainerStore(join(options.root, 'containers'));
@@ -168,6 +193,16 @@ export class Engine {
     this.sandboxes = this.network ? new BridgeSandboxes(this.network) : undefined;
   }
 
+  /** The user namespace pool; its setting is read when a range is first handed out (a bad one fails only `--userns=auto`). */
+  usernsPool(): UsernsPool {
+    let settings: PoolSettings | undefined;
+    this.pool ??= new UsernsPool(
+      join(this.options.root, 'userns'),
+      () => (settings ??= poolSettings(this.options.usernsPool)),
+    );
+    return this.pool;
+  }
+
   get images(): ImageService {
     return this.options.images;
   }
@@ -180,6 +215,7 @@ export class Engine {
     etc: string;
     shim: string;
     log: string;
+    volumes: string;
   } {
     const dir = this.containers.dir(id);
     return {
@@ -190,6 +226,7 @@ export class Engine {
       etc: join(dir, 'etc'),
       shim: join(dir, 'shim'),
       log: join(dir, 'shim', 'container.log'),
+      volumes: join(dir, 'volumes'),
     };
   }
 
@@ -227,6 +264,13 @@ export class Engine {
     }
     if (ports.length) await this.network?.checkPorts(id, ports).catch((err: unknown) => networkError(name, err));
     const reach = checkReach(network, opts.reach ?? [], this.network?.settings.addonPorts);
+    const usernsMode = opts.userns?.mode ?? 'host';
+    if (usernsMode !== 'host' && usernsMode !== 'auto')
+      throw new UsernsError(`invalid --userns "${String(usernsMode)}": use "auto" or "host"`);
+    if (usernsMode === 'auto' && network === 'host')
+      throw new UsernsError('--userns=auto cannot share the host network (--network=host): use --userns=host');
+    if (usernsMode === 'auto' && opts.run.privileged)
+      throw new UsernsError('--privileged needs the host user namespace: use --userns=host');
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
     const volumeRequests = volumesOf(opts.run, image.config.config?.Volumes);
@@ -248,13 +292,27 @@ export class Engine {
       autoRemove: opts.autoRemove ?? false,
       interactive: opts.interactive ?? false,
     };
-    const record = await this.createRecord(wanted, volumeRequests, opts.name === undefined);
+    // the range first, so that a pool exhausted leaves nothing behind; released if create fails
+    const userns = usernsMode === 'auto' ? await this.usernsPool().acquire(opts.userns?.key ?? id, id) : undefined;
+    let record: ContainerRecord;
+    try {
+      record = await this.createRecord(
+        userns ? { ...wanted, userns } : wanted,
+        volumeRequests,
+        opts.name === undefined,
+      );
+    } catch (err) {
+      if (userns) await this.usernsPool().release(id);
+      throw err;
+    }
     try {
       await Promise.all([p.upper, p.work, p.rootfs, p.etc].map((d) => mkdir(d, { recursive: true })));
       await this.mountRootfs(record);
       // Docker's copy-up, at create as Docker does it: the image's files into each empty volume
       for (const { name = '', destination } of record.run.volumes ?? []) {
-        await this.volumes.lockedVolume(name, async () => copyUp(p.rootfs, destination, this.volumes.mountpoint(name)));
+        await this.volumes.lockedVolume(name, async () =>
+          copyUp(p.rootfs, destination, this.volumes.mountpoint(name), record.userns),
+        );
       }
       await this.writeBundle(record, image);
       return record;
@@ -306,9 +364,99 @@ export class Engine {
 
   private async mountRootfs(record: ContainerRecord): Promise<void> {
     const p = this.paths(record.id);
+    if (record.userns) await this.mountVolumeViews(record);
     if (await isMountPoint(p.rootfs)) return;
     const lowers = await this.images.snapshots.lowerDirs(record.chainIds);
-    await mount(overlayMount(lowers, p.upper, p.work), p.rootfs);
+    if (!record.userns) return mount(overlayMount(lowers, p.upper, p.work), p.rootfs);
+    const { hostId, size } = record.userns;
+    await ensureSearchable(p.dir, this.ownRoots());
+    // the upper's root is the merged root: the namespace's root must own it to write at the top
+    await chown(p.upper, hostId, hostId);
+    try {
+      await mountIdmappedOverlay(lowers, p.upper, p.work, p.rootfs, { hostId, size });
+    } catch (err) {
+      if (!(err instanceof IdmapRefusedError)) throw err;
+      await mount(overlayMount(await this.shiftedLowers(record, lowers, err), p.upper, p.work), p.rootfs);
+    }
+  }
+
+  /**
+   * Where the kernel or the layers' file system refuses idmapped mounts: the container's own
+   * copy of its image's layers (`lowers/<n>`), owned by its range, made once (a restart
+   * reuses it). It costs the image's size in disk and time: measured, and said once a process.
+   */
+  private async shiftedLowers(record: ContainerRecord, lowers: readonly string[], why: Error): Promise<string[]> {
+    const { hostId, size } = record.userns ?? { hostId: 0, size: 0 };
+    const dir = join(this.paths(record.id).dir, 'lowers');
+    const done = join(dir, 'complete');
+    const copies = lowers.map((_, i) => join(dir, String(i)));
+    if (existsSync(done)) return copies;
+    const started = performance.now();
+    await rm(dir, { recursive: true, force: true });
+    for (const [i, lower] of lowers.entries()) {
+      const copy = copies[i] ?? '';
+      await mkdir(copy, { recursive: true });
+      copyTree(lower, copy, (id) => (id < BigInt(size) ? Number(id) + hostId : Number(id)), true);
+    }
+    await writeFileAtomic(done, '');
+    if (!warnedCopy) {
+      warnedCopy = true;
+      process.emitWarning(
+        `${why.message}: container ${record.id.slice(0, 12)} got a chowned copy of its ${lowers.length} ` +
+          `layers instead (${Math.round(performance.now() - started)} ms); later ones are not reported`,
+        'UsernsWarning',
+      );
+    }
+    return copies;
+  }
+
+  private ownRoots(): string[] {
+    return [this.options.root, ...(this.options.runDir ? [this.options.runDir] : [])];
+  }
+
+  /**
+   * What the runtime opens as the container's root, made reachable to it: its bundle, the
+   * bridge's shared hosts file, the init. At start, when the bridge's directory exists.
+   */
+  private async reachableInUserns(record: ContainerRecord): Promise<void> {
+    if (!record.userns) return;
+    const paths = [this.paths(record.id).dir];
+    const bridge = this.bridgeOf(record);
+    if (bridge && !isolated(record)) paths.push(dirname(bridge.hostsFile));
+    if (this.options.initBinary && record.run.init) paths.push(dirname(this.options.initBinary));
+    for (const path of paths) await ensureSearchable(path, this.ownRoots());
+  }
+
+  /**
+   * The volumes of a container in a user namespace, each as an idmapped bind under its
+   * directory (what its spec mounts): a volume's files keep the ids they have inside (root's
+   * are 0 on disk), so a volume reads the same to any range and to `--userns=host`
+   * containers, and no chown is needed when an app's range changes. Bind mounts of host
+   * paths stay plain: a host file is owned by a host id the namespace does not map.
+   */
+  private async mountVolumeViews(record: ContainerRecord): Promise<void> {
+    if (!record.userns) return;
+    const volumes = record.run.volumes ?? [];
+    for (const [i, v] of volumes.entries()) {
+      const view = join(this.paths(record.id).volumes, String(i));
+      await mkdir(view, { recursive: true });
+      if (await isMountPoint(view)) continue;
+      await mountIdmappedBind(this.volumes.mountpoint(v.name ?? ''), view, record.userns);
+    }
+  }
+
+  /** What a container mounts for its volume `name`: the volume's data, or its idmapped view. */
+  private volumeSource(record: ContainerRecord, name: string): string {
+    const i = (record.run.volumes ?? []).findIndex((v) => v.name === name);
+    return record.userns && i >= 0 ? join(this.paths(record.id).volumes, String(i)) : this.volumes.mountpoint(name);
+  }
+
+  /** Unmounts the rootfs and the idmapped volume views. */
+  private async unmountAll(record: ContainerRecord): Promise<void> {
+    const p = this.paths(record.id);
+    await unmount(p.rootfs);
+    const views = await readdir(p.volumes).catch(() => [] as string[]);
+    for (const view of views) await unmount(join(p.volumes, view));
   }
 
   private async writeBundle(record: ContainerRecord, image: Image): Promise<void> {
@@ -332,6 +480,11 @@ export class Engine {
           ? await readContainerResolvConf()
           : '';
     await writeFileAtomic(join(p.etc, 'resolv.conf'), resolv);
+    if (record.userns) {
+      // its own files are its root's to change, as a host-root container's are
+      const own = ['hostname', 'resolv.conf', ...(shared ? [] : ['hosts'])];
+      for (const f of own) await chown(join(p.etc, f), record.userns.hostId, record.userns.hostId);
+    }
     const spec = buildSpec(image.config, record.run, record.hostname, {
       rootfs: p.rootfs,
       user,
@@ -347,11 +500,12 @@ export class Engine {
         { source: join(p.etc, 'resolv.conf'), destination: '/etc/resolv.conf' },
       ],
       volumes: (record.run.volumes ?? []).map((v) => ({
-        source: this.volumes.mountpoint(v.name ?? ''),
+        source: this.volumeSource(record, v.name ?? ''),
         destination: v.destination,
         readonly: v.readonly,
       })),
       annotations: { 'io.paas.container.name': record.name },
+      ...(record.userns ? { userns: { hostId: record.userns.hostId, size: record.userns.size } } : {}),
       ...(this.options.initBinary ? { initBinary: this.options.initBinary } : {}),
     });
     await writeFileAtomic(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
@@ -381,8 +535,11 @@ export class Engine {
         .catch((err: unknown) => networkError(record.name, err));
       try {
         // before the runtime bind-mounts it: a rename now is seen by this start
-        if (lease?.isolated)
+        if (lease?.isolated) {
           await writeFileAtomic(this.ownHostsFile(record), ownHosts([record.hostname, record.name], lease.ip));
+          if (record.userns) await chown(this.ownHostsFile(record), record.userns.hostId, record.userns.hostId);
+        }
+        await this.reachableInUserns(record);
         return await startShim(this.options.binaries, {
           id: record.id,
           bundle: p.dir,
@@ -438,7 +595,7 @@ export class Engine {
     await this.containers.locked(record.id, async () => {
       await this.terminate(record, (timeoutSeconds ?? record.stopTimeout) * 1000);
       await this.bridgeOf(record)?.detach(record.id);
-      await unmount(this.paths(record.id).rootfs);
+      await this.unmountAll(record);
     });
   }
 
@@ -682,9 +839,10 @@ export class Engine {
     const alias = this.ttyAlias(record);
     if (alias) await rm(alias, { force: true });
     await this.bridgeOf(record)?.detach(record.id);
-    await unmount(p.rootfs);
+    await this.unmountAll(record);
     await rm(p.dir, { recursive: true, force: true });
     await this.containers.forget(record);
+    if (record.userns) await this.usernsPool().release(record.id);
   }
 
   /** `rename`: the record under the names lock, then the name on the bridge. */
@@ -782,6 +940,9 @@ export function checkReach(
   }
   return [...seen.values()];
 }
+
+/** Whether this process has said that a user namespace got copied layers (said once). */
+let warnedCopy = false;
 
 /** A platform container: cut off from the other containers of the bridge, and no name on it. */
 const isolated = (record: ContainerRecord): boolean => record.labels[APP_LABEL] !== undefined;

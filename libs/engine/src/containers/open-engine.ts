@@ -20,6 +20,8 @@ export interface EngineSettings {
   readonly init: string;
   /** The container bridge: `PAAS_BRIDGE`, `PAAS_SUBNET`, `PAAS_IP_FORWARD`. */
   readonly bridge: BridgeSettings;
+  /** `PAAS_USERNS_POOL` (START:COUNT): the host ids `--userns=auto` containers get ranges of. */
+  readonly usernsPool?: string;
 }
 
 /**
@@ -37,6 +39,7 @@ export function engineSettingsFromEnv(
     shim: env['PAAS_SHIM'] || join(nativeDir, 'paas-shim'),
     init: env['PAAS_INIT'] || join(nativeDir, 'paas-init'),
     bridge: bridgeSettingsFromEnv(env, protectedAddresses),
+    ...(env['PAAS_USERNS_POOL'] ? { usernsPool: env['PAAS_USERNS_POOL'] } : {}),
   };
 }
 
@@ -62,6 +65,7 @@ export function engineOptions(paths: Paths, settings: EngineSettings, images: Im
     initBinary: settings.init,
     network: { bridge: settings.bridge, runDir: join(paths.run, 'network') },
     runDir: paths.run,
+    ...(settings.usernsPool !== undefined ? { usernsPool: settings.usernsPool } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { withLock, writeFileAtomic } from '@paas/content';
 import type { Digest } from '@paas/oci';
 import type { PortBinding, ServiceEndpoint } from '../network/ports';
 import type { RunOptions } from '../spec';
+import type { UsernsRange } from '../userns/pool';
 import { PaasError } from '@paas/errors';
 
 export type NetworkMode = 'none' | 'host' | 'bridge';
@@ -49,6 +50,8 @@ export interface ContainerRecord {
   readonly stopTimeout: number;
   readonly autoRemove: boolean;
   readonly interactive: boolean;
+  /** `--userns=auto`: the container's user namespace range (absent: the host's, `--userns=host`). */
+  readonly userns?: UsernsRange;
 }
 
 export class ContainerNotFoundError extends PaasError {

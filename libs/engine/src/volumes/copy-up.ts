@@ -29,7 +29,18 @@ import { LayerError, RootResolver, fsx } from '@paas/layers';
  * image lacks is left to the runtime (it creates the mount point), as is one that is not a
  * directory (the runtime refuses to mount over it).
  */
-export function copyUp(rootfs: string, destination: string, data: string): boolean {
+export function copyUp(
+  rootfs: string,
+  destination: string,
+  data: string,
+  /**
+   * The rootfs of a container in a user namespace shows the image's ids as the host's
+   * (hostId + N); the volume keeps N, the ids inside (the engine mounts it idmapped). The copy
+   * is made on the volume's own directory: host root cannot create files through the idmapped
+   * view, where uid 0 of the host maps to nothing.
+   */
+  userns?: { readonly hostId: number; readonly size: number },
+): boolean {
   if (readdirSync(data).length > 0) return false;
   let physical: string | null;
   try {
@@ -41,13 +52,36 @@ export function copyUp(rootfs: string, destination: string, data: string): boole
   }
   if (physical === null) return false;
   const source = Buffer.from(physical === '' ? rootfs : `${realpathSync(rootfs)}/${physical}`);
-  const links = new Map<string, Buffer>();
-  const target = Buffer.from(data);
-  for (const name of readdirSync(source, { encoding: 'buffer' })) {
-    copyEntry(join(source, name), join(target, name), links);
-  }
-  copyMetadata(source, target, lstatSync(source, { bigint: true }), false);
+  copyTree(source, Buffer.from(data), (id) => {
+    const n = Number(id);
+    return userns && n >= userns.hostId && n < userns.hostId + userns.size ? n - userns.hostId : n;
+  });
   return true;
+}
+
+/**
+ * Copies the contents of `source` into the existing directory `target`, then the root's own
+ * metadata, with each owner through `mapId`. `overlayXattrs`: keep overlay's opaque markers
+ * (a copy of a layer that is to be an overlay lower itself).
+ */
+export function copyTree(
+  source: Buffer | string,
+  target: Buffer | string,
+  mapId: (id: bigint) => number,
+  overlayXattrs = false,
+): void {
+  const from = Buffer.from(source);
+  const to = Buffer.from(target);
+  const links = new Map<string, Buffer>();
+  const ctx: CopyContext = { links, mapId, overlayXattrs };
+  for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), ctx);
+  copyMetadata(from, to, lstatSync(from, { bigint: true }), false, ctx);
+}
+
+interface CopyContext {
+  readonly links: Map<string, Buffer>;
+  readonly mapId: (id: bigint) => number;
+  readonly overlayXattrs: boolean;
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {
@@ -55,12 +89,13 @@ function join(dir: Buffer, name: Buffer): Buffer {
 }
 
 /** One entry and, for a directory, everything under it; its metadata after its content. */
-function copyEntry(from: Buffer, to: Buffer, links: Map<string, Buffer>): void {
+function copyEntry(from: Buffer, to: Buffer, ctx: CopyContext): void {
+  const { links } = ctx;
   const st = lstatSync(from, { bigint: true });
   if (st.isDirectory()) {
     mkdirSync(to, { mode: 0o700 });
-    for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), links);
-    copyMetadata(from, to, st, false);
+    for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), ctx);
+    copyMetadata(from, to, st, false, ctx);
     return;
   }
   if (st.isFile() && st.nlink > 1n) {
@@ -79,18 +114,18 @@ function copyEntry(from: Buffer, to: Buffer, links: Map<string, Buffer>): void {
     const rdev = Number(st.rdev);
     fsx().mknod(to, Number(st.mode), (rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
   } else return; // a socket means nothing without its process
-  copyMetadata(from, to, st, st.isSymbolicLink());
+  copyMetadata(from, to, st, st.isSymbolicLink(), ctx);
 }
 
 /** Owner first (chown clears set-id bits), then mode, xattrs, times (every other change bumps them). */
-function copyMetadata(from: Buffer, to: Buffer, st: BigIntStats, symlink: boolean): void {
-  lchownSync(to, Number(st.uid), Number(st.gid));
+function copyMetadata(from: Buffer, to: Buffer, st: BigIntStats, symlink: boolean, ctx: CopyContext): void {
+  lchownSync(to, ctx.mapId(st.uid), ctx.mapId(st.gid));
   if (!symlink) chmodSync(to, Number(st.mode) & 0o7777);
-  copyXattrs(from, to);
+  copyXattrs(from, to, ctx.overlayXattrs);
   lutimesSync(to, Number(st.atimeMs) / 1000, Number(st.mtimeMs) / 1000);
 }
 
-function copyXattrs(from: Buffer, to: Buffer): void {
+function copyXattrs(from: Buffer, to: Buffer, overlayXattrs: boolean): void {
   let names: string[];
   try {
     names = fsx().llistxattr(from);
@@ -98,7 +133,8 @@ function copyXattrs(from: Buffer, to: Buffer): void {
     return; // no xattr support here: nothing to carry
   }
   for (const name of names) {
-    if (name.startsWith('trusted.overlay.')) continue; // overlay's own, meaningless outside it
+    // overlay's own, meaningless outside it, but for a layer's opaque dirs in a copy of a layer
+    if (name.startsWith('trusted.overlay.') && !(overlayXattrs && name === 'trusted.overlay.opaque')) continue;
     const value = fsx().lgetxattr(from, name);
     if (value === null) continue;
     try {

@@ -37,6 +37,8 @@ export interface BuildEnvironment extends Omit<PipelineSettings, 'registryHost'>
   readonly registry: RegistryClient;
   /** The release command's memory limit in bytes (the builds'). */
   readonly releaseMemory?: number;
+  /** `auto`: the release command in a user namespace, the app's range (as its instances). */
+  readonly releaseUserns?: 'auto' | 'host';
 }
 
 /** The build's Redis stream, and what of it Build.output keeps. */
@@ -87,6 +89,7 @@ export function buildRoles(env: BuildEnvironment, job: BuildJob): BuildRoles {
           engine: env.engine,
           log,
           ...(env.releaseMemory ? { memory: env.releaseMemory } : {}),
+          ...(env.releaseUserns === 'auto' ? { userns: { mode: 'auto' as const, key: `app-${job.appId}` } } : {}),
           reach: await appReach(dataSource.manager, job.appId),
         }),
     },

@@ -29,6 +29,8 @@ export interface ReleaseCommand {
   readonly memory?: number;
   /** The add-on endpoints it may connect to (addons.ts appReach): a migration reaches its database. */
   readonly reach?: readonly ServiceEndpoint[];
+  /** A user namespace (the app's range, as its instances get). */
+  readonly userns?: CreateOptions['userns'];
   readonly signal?: AbortSignal;
 }
 
@@ -54,6 +56,7 @@ export async function runReleaseCommand(opts: ReleaseCommand): Promise<number> {
     // the app's label: the network walls between apps apply to it as to its instances
     labels: { [RELEASE_LABEL]: opts.releaseId, [LABELS.app]: opts.app },
     reach: opts.reach ?? [],
+    ...(opts.userns ? { userns: opts.userns } : {}),
   };
   const record = await engine.create(opts.image, options);
   const onAbort = (): void => void engine.kill(record).catch(() => undefined);

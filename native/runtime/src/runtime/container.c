@@ -52,6 +52,7 @@ struct create_ctx
   struct paas_ns_fds ns;
   struct paas_cgroup cgroup;
   bool have_cgroup, have_state_dir, run_mode, need_go, unshare_cgroupns, cloned;
+  unsigned joined_before_clone; /* namespaces the runtime joined for the child (1 << kind) */
   int root_mount_id; /* topmost mount at the rootfs before the container made its own */
   int state_dirfd; /* locked (flock) by the runtime; never inherited by the container */
   int fifo_fd;     /* O_PATH of exec.fifo, for the container to reopen for writing */
@@ -196,6 +197,8 @@ container_init (struct create_ctx *c)
   libpaas_error_t err = NULL;
   struct paas_mount_ctx mctx = { .config = cfg,
                                  .in_userns = cfg->namespaces[PAAS_NS_USER].present,
+                                 .net_sysctls_written
+                                 = (c->joined_before_clone & (1u << PAAS_NS_NET)) != 0,
                                  .host_mounts = !cfg->namespaces[PAAS_NS_MNT].present,
                                  .cgroup_version = paas_cgroup_version (&c->cgroup) };
   const struct paas_seccomp_prog *seccomp = c->seccomp.filter ? &c->seccomp : NULL;
@@ -233,7 +236,7 @@ container_init (struct create_ctx *c)
       libpaas_make_error (&err, errno, "become root in the user namespace");
       child_fail (c, &err);
     }
-  if (paas_ns_join (&c->ns, skip, &err) < 0)
+  if (paas_ns_join (&c->ns, skip | c->joined_before_clone, &err) < 0)
     child_fail (c, &err);
   if (c->unshare_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
     {
@@ -476,6 +479,22 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
    * rootfs now, to tell its bind from it on rollback. */
   if (!cfg->namespaces[PAAS_NS_MNT].present)
     c->root_mount_id = paas_mount_top_id (cfg->root_path);
+  int saved_ns[PAAS_NS_COUNT];
+  if ((flags & CLONE_NEWUSER)
+      && paas_ns_join_before_userns (&c->ns, saved_ns, &c->joined_before_clone, err) < 0)
+    {
+      paas_ns_return (saved_ns, NULL);
+      return -1;
+    }
+  /* The net.* sysctls of a network namespace joined for the child: its root, in the new user
+   * namespace, has no rights over it, while we, in it now, do. */
+  if (c->joined_before_clone & (1u << PAAS_NS_NET))
+    for (size_t i = 0; i < cfg->n_sysctl; i++)
+      if (strncmp (cfg->sysctl[i].key, "net.", 4) == 0 && paas_write_sysctl (&cfg->sysctl[i], err) < 0)
+        {
+          paas_ns_return (saved_ns, NULL);
+          return -1;
+        }
   c->cloned = true;
   fflush (NULL);
   c->pid = clone_into (c->unshare_cgroupns ? flags & ~CLONE_NEWCGROUP : flags, cgfd);
@@ -487,10 +506,17 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
       c->need_go = (flags & CLONE_NEWUSER) || c->unshare_cgroupns;
       c->pid = clone_into (flags & ~CLONE_NEWCGROUP, -1);
     }
-  if (c->pid < 0)
-    return libpaas_make_error (err, errno, "clone the container process");
   if (c->pid == 0)
     container_init (c);
+  if (c->pid < 0)
+    {
+      int e = errno;
+      if (flags & CLONE_NEWUSER)
+        paas_ns_return (saved_ns, NULL);
+      return libpaas_make_error (err, e, "clone the container process");
+    }
+  if ((flags & CLONE_NEWUSER) && paas_ns_return (saved_ns, err) < 0)
+    return -1;
   if (c->ns.fd[PAAS_NS_PID] >= 0 && leave_pid_ns (err) < 0)
     return -1;
 

@@ -379,8 +379,8 @@ propagation:
   return 0;
 }
 
-static int
-write_sysctl (const struct paas_kv *kv, libpaas_error_t *err)
+int
+paas_write_sysctl (const struct paas_kv *kv, libpaas_error_t *err)
 {
   cleanup_free char *path = libpaas_xasprintf ("/proc/sys/%s", kv->key);
   for (char *p = path + 10; *p; p++)
@@ -397,7 +397,8 @@ paas_rootfs_finalize (const struct paas_mount_ctx *ctx, libpaas_error_t *err)
   const struct paas_config *c = ctx->config;
 
   for (size_t i = 0; i < c->n_sysctl; i++)
-    if (write_sysctl (&c->sysctl[i], err) < 0)
+    if (!(ctx->net_sysctls_written && strncmp (c->sysctl[i].key, "net.", 4) == 0)
+        && paas_write_sysctl (&c->sysctl[i], err) < 0)
       return -1;
   for (size_t i = 0; i < c->n_masked_paths; i++)
     {

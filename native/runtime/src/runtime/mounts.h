@@ -13,6 +13,7 @@ struct paas_mount_ctx
 {
   const struct paas_config *config;
   bool in_userns;     /* mknod is not allowed: bind host devices instead */
+  bool net_sysctls_written; /* the runtime wrote the net.* sysctls (a netns joined for us) */
   int cgroup_version; /* how to honour a "cgroup" mount */
   /* No mount namespace of its own (as runc allows): the mounts land in the caller's table,
    * on a private bind of the rootfs that `paas_rootfs_detach` removes; chroot, no
@@ -35,5 +36,8 @@ int paas_mount_top_id (const char *path);
 /* Detaches the topmost mount at rootfs (and everything under it) if its id is still
  * mount_id: the bind a container without a mount namespace left in the caller's table. */
 int paas_rootfs_detach (const char *rootfs, int mount_id, libpaas_error_t *err);
+
+/* Writes one linux.sysctl entry under /proc/sys (of the caller's network namespace for net.*). */
+int paas_write_sysctl (const struct paas_kv *kv, libpaas_error_t *err);
 
 #endif

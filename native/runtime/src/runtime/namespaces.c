@@ -59,17 +59,66 @@ paas_ns_close (struct paas_ns_fds *fds)
 int
 paas_ns_join (struct paas_ns_fds *fds, unsigned skip, libpaas_error_t *err)
 {
-  /* The user namespace first: it grants the rights to join the others. */
+  /* Three passes, as runc's nsexec: the other namespaces while we still have our rights
+   * (one owned by an older user namespace, such as a network namespace the engine made, can
+   * only be joined from outside the container's), then the user namespace, then those that
+   * needed its rights (EPERM before). */
+  for (int pass = 0; pass < 3; pass++)
+    for (int k = 0; k < PAAS_NS_COUNT; k++)
+      {
+        if (fds->fd[k] < 0 || (skip & (1u << k)) || (pass == 1) != (k == PAAS_NS_USER))
+          continue;
+        if (setns (fds->fd[k], paas_ns_clone_flag (k)) < 0)
+          {
+            if (pass == 0 && errno == EPERM)
+              continue;
+            return libpaas_make_error (err, errno, "join %s namespace", paas_ns_name (k));
+          }
+        close (fds->fd[k]);
+        fds->fd[k] = -1;
+      }
+  return 0;
+}
+
+int
+paas_ns_join_before_userns (struct paas_ns_fds *fds, int saved[PAAS_NS_COUNT], unsigned *joined,
+                            libpaas_error_t *err)
+{
+  static const int kinds[] = { PAAS_NS_NET, PAAS_NS_IPC, PAAS_NS_UTS };
+  *joined = 0;
   for (int k = 0; k < PAAS_NS_COUNT; k++)
+    saved[k] = -1;
+  for (size_t i = 0; i < sizeof (kinds) / sizeof (kinds[0]); i++)
     {
-      if (fds->fd[k] < 0 || (skip & (1u << k)))
+      int k = kinds[i];
+      char self[64];
+      if (fds->fd[k] < 0)
         continue;
+      snprintf (self, sizeof (self), "/proc/self/ns/%s", proc_names[k]);
+      saved[k] = open (self, O_RDONLY | O_CLOEXEC);
+      if (saved[k] < 0)
+        return libpaas_make_error (err, errno, "open `%s`", self);
       if (setns (fds->fd[k], paas_ns_clone_flag (k)) < 0)
         return libpaas_make_error (err, errno, "join %s namespace", paas_ns_name (k));
-      close (fds->fd[k]);
-      fds->fd[k] = -1;
+      *joined |= 1u << k;
     }
   return 0;
+}
+
+int
+paas_ns_return (int saved[PAAS_NS_COUNT], libpaas_error_t *err)
+{
+  int rc = 0;
+  for (int k = 0; k < PAAS_NS_COUNT; k++)
+    {
+      if (saved[k] < 0)
+        continue;
+      if (rc == 0 && setns (saved[k], paas_ns_clone_flag (k)) < 0)
+        rc = libpaas_make_error (err, errno, "return to the runtime's %s namespace", paas_ns_name (k));
+      close (saved[k]);
+      saved[k] = -1;
+    }
+  return rc;
 }
 
 static int

@@ -16,8 +16,18 @@ struct paas_ns_fds
 int paas_ns_new_flags (const struct paas_config *c);
 int paas_ns_open_paths (const struct paas_config *c, struct paas_ns_fds *fds, libpaas_error_t *err);
 void paas_ns_close (struct paas_ns_fds *fds);
-/* setns() for every fd except `skip` (a mask of 1 << kind); closes them. */
+/* setns() for every fd except `skip` (a mask of 1 << kind), the user namespace between the
+ * others (namespaces.c says why); closes them. */
 int paas_ns_join (struct paas_ns_fds *fds, unsigned skip, libpaas_error_t *err);
+/* The network, ipc and uts namespaces given by path, joined by the runtime itself before it
+ * clones the container into a new user namespace: they belong to an older user namespace,
+ * over which the new one's root has no rights (setns would be EPERM), so the child inherits
+ * them instead, as runc's nsexec joins them before unsharing the user namespace. `saved`
+ * gets the runtime's own (for paas_ns_return), `joined` a mask of 1 << kind. */
+int paas_ns_join_before_userns (struct paas_ns_fds *fds, int saved[PAAS_NS_COUNT], unsigned *joined,
+                                libpaas_error_t *err);
+/* Back to the namespaces paas_ns_join_before_userns saved; closes them. */
+int paas_ns_return (int saved[PAAS_NS_COUNT], libpaas_error_t *err);
 /* Writes uid_map and gid_map of pid (from the runtime, after clone). */
 int paas_ns_write_id_maps (pid_t pid, const struct paas_config *c, libpaas_error_t *err);
 

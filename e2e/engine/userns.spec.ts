@@ -1,0 +1,272 @@
+/**
+ * `paas run --userns=auto` through the real CLI, paas-shim and paas-runtime: root inside is
+ * an unprivileged range of the host, the image's layers are idmapped (shared, never
+ * chowned), volumes keep the ids they have inside, host files stay the host's; ports, logs
+ * and exec work inside. The pool is this suite's own (PAAS_USERNS_POOL), so the host ids it
+ * checks are known. `after` removes everything and checks that no mount or range is left.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cliFor, mountsUnder, tempRoots } from '../support/cli';
+
+// a pool of two ranges, far above anything else on the host
+const POOL_START = 3_000_000_000 - (process.pid % 1000) * 2 * 65536;
+const roots = tempRoots();
+const env = { ...roots.env, PAAS_USERNS_POOL: `${POOL_START}:${2 * 65536}` };
+const { run, ok, removeAll } = cliFor(env);
+
+const hostUid = (pid: number): number =>
+  Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const ranges = (): Array<{ key: string; start: number }> => {
+  try {
+    return (JSON.parse(readFileSync(join(roots.root, 'userns', 'ranges.json'), 'utf8')) as { ranges: [] }).ranges;
+  } catch {
+    return [];
+  }
+};
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+describe('containers in user namespaces', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'paas-e2e-userns-'));
+  before(() => {
+    ok('image', 'bootstrap', 'busybox');
+  });
+  after(() => {
+    const left = removeAll();
+    const volumes = run('volume', 'ls', '-q').stdout.split('\n').filter(Boolean);
+    if (volumes.length) run('volume', 'rm', '-f', ...volumes);
+    const mounts = mountsUnder(roots.root);
+    const held = ranges();
+    roots.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'containers left behind');
+    assert.deepEqual(mounts, [], 'mounts left behind');
+    assert.deepEqual(held, [], 'ranges left behind');
+  });
+
+  it("maps root inside to the range's first host id; the image's files are root's inside; exec and logs work", () => {
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'u1',
+      '--network',
+      'none',
+      '--userns=auto',
+      'busybox',
+      'sh',
+      '-c',
+      'echo up; touch /mine; sleep 300',
+    );
+    const pid = Number(ok('inspect', '-f', '{{.State.Pid}}', 'u1').trim());
+    assert.equal(hostUid(pid), POOL_START);
+    assert.equal(ok('exec', 'u1', 'id', '-u'), '0\n');
+    assert.equal(ok('exec', 'u1', 'stat', '-c', '%u:%g', '/bin/busybox', '/etc/passwd'), '0:0\n0:0\n');
+    assert.equal(ok('exec', 'u1', 'cat', '/proc/self/uid_map').trim().split(/\s+/).join(' '), `0 ${POOL_START} 65536`);
+    assert.equal(ok('logs', 'u1'), 'up\n');
+    const host = JSON.parse(ok('inspect', '-f', '{{json .HostConfig}}', 'u1')) as Record<string, unknown>;
+    assert.equal(host['UsernsMode'], 'auto');
+    assert.deepEqual(host['IDMappings'], {
+      UidMap: [`0:${POOL_START}:65536`],
+      GidMap: [`0:${POOL_START}:65536`],
+    });
+    // what root wrote lands in the container's upper dir as the range's root on the host
+    const id = ok('inspect', '-f', '{{.Id}}', 'u1').trim();
+    assert.equal(statSync(join(roots.root, 'containers', id, 'upper', 'mine')).uid, POOL_START);
+    // the shared layers themselves were not chowned: a host-namespace container sees root's files
+    assert.equal(ok('run', '--rm', '--network', 'none', 'busybox', 'stat', '-c', '%u', '/bin/busybox'), '0\n');
+    const plain = ok('create', '--network', 'none', 'busybox').trim();
+    assert.equal(ok('inspect', '-f', '{{.HostConfig.UsernsMode}}', plain), 'host\n');
+    ok('rm', plain);
+  });
+
+  it('gives each container its own range, and rm gives it back', () => {
+    ok('run', '-d', '--name', 'u2', '--network', 'none', '--userns=auto', 'busybox', 'sleep', '300');
+    const pid = Number(ok('inspect', '-f', '{{.State.Pid}}', 'u2').trim());
+    assert.equal(hostUid(pid), POOL_START + 65536);
+    // the pool (two ranges) is exhausted: refused, naming it, and nothing is left of the attempt
+    const before = ok('ps', '-aq');
+    const refused = run('run', '--network', 'none', '--userns=auto', 'busybox', 'true');
+    assert.equal(refused.status, 125);
+    assert.match(refused.stderr, /user namespace pool exhausted: all 2 ranges of PAAS_USERNS_POOL=/);
+    assert.equal(ok('ps', '-aq'), before);
+    assert.equal(ranges().length, 2);
+    ok('rm', '-f', 'u1');
+    assert.deepEqual(
+      ranges().map((r) => r.start),
+      [POOL_START + 65536],
+    );
+    ok('rm', '-f', 'u2');
+    assert.deepEqual(ranges(), []);
+  });
+
+  it("keeps a volume's files with the ids they have inside; a host file stays out of reach", () => {
+    chmodSync(scratch, 0o711); // reachable: the file's own mode is what must refuse
+    const secret = join(scratch, 'secret');
+    writeFileSync(secret, 'host only\n', { mode: 0o600 });
+    const r = run(
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--userns=auto',
+      '-v',
+      'uvol:/data',
+      '-v',
+      `${secret}:/secret:ro`,
+      'busybox',
+      'sh',
+      '-c',
+      'touch /data/byroot; stat -c %u /data/byroot; cat /secret || echo refused',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^0\nrefused\n$/);
+    assert.match(r.stderr, /Permission denied/);
+    assert.equal(statSync(join(roots.root, 'volumes', 'uvol', '_data', 'byroot')).uid, 0);
+    // a host-root container reads it, so the user namespace is what refused
+    assert.equal(
+      ok('run', '--rm', '--network', 'none', '-v', `${secret}:/secret:ro`, 'busybox', 'cat', '/secret'),
+      'host only\n',
+    );
+    // the same volume reads the same to a host-namespace container
+    assert.equal(
+      ok('run', '--rm', '--network', 'none', '-v', 'uvol:/data', 'busybox', 'stat', '-c', '%u', '/data/byroot'),
+      '0\n',
+    );
+    ok('volume', 'rm', 'uvol');
+    // Docker's copy-up into an empty volume goes through its idmapped view: the image's ids on disk
+    const copied = ok(
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--userns=auto',
+      '-v',
+      'ucopy:/etc',
+      'busybox',
+      'stat',
+      '-c',
+      '%u',
+      '/etc/passwd',
+    );
+    assert.equal(copied, '0\n');
+    assert.equal(statSync(join(roots.root, 'volumes', 'ucopy', '_data', 'passwd')).uid, 0);
+    ok('volume', 'rm', 'ucopy');
+  });
+
+  it('answers on a published port (below 1024 inside) on the bridge', async () => {
+    const port = await freePort();
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--userns=auto',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      'sh',
+      '-c',
+      'mkdir /w && echo hello > /w/index.html && exec httpd -f -p 80 -h /w',
+    );
+    let body = '';
+    for (let i = 0; i < 50 && body === ''; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/`)
+        .then((res) => res.text())
+        .catch(() => '');
+      if (body === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body, 'hello\n');
+    assert.equal(ok('exec', 'web', 'id', '-u'), '0\n');
+    ok('rm', '-f', 'web');
+  });
+
+  it('refuses a bad --userns, a bad pool setting and --network host, leaving nothing behind', () => {
+    const before = ok('ps', '-aq');
+    const bad = run('run', '--network', 'none', '--userns=private', 'busybox', 'true');
+    assert.equal(bad.status, 125);
+    assert.match(bad.stderr, /invalid argument "private" for "--userns" flag: use "auto" or "host"/);
+    const pool = paasWith(
+      { PAAS_USERNS_POOL: '100000' },
+      'run',
+      '--network',
+      'none',
+      '--userns=auto',
+      'busybox',
+      'true',
+    );
+    assert.equal(pool.status, 125);
+    assert.match(pool.stderr, /invalid PAAS_USERNS_POOL "100000": expected START:COUNT/);
+    const host = run('run', '--network', 'host', '--userns=auto', 'busybox', 'true');
+    assert.equal(host.status, 125);
+    assert.match(host.stderr, /--userns=auto cannot share the host network/);
+    assert.equal(ok('ps', '-aq'), before);
+    assert.deepEqual(ranges(), []);
+  });
+});
+
+function paasWith(extra: Record<string, string>, ...args: string[]) {
+  return cliFor({ ...env, ...extra }).run(...args);
+}
+
+describe('user namespaces where the layers cannot be idmapped', () => {
+  // the image's snapshots on overlayfs, which refuses idmapped mounts (mount_setattr: EINVAL)
+  const roots2 = tempRoots();
+  const cli = cliFor({ ...roots2.env, PAAS_USERNS_POOL: `${POOL_START - 4 * 65536}:65536` });
+  const snapshots = join(roots2.root, 'snapshots');
+  const backing = `${roots2.root}-backing`;
+  before(() => {
+    for (const d of [snapshots, `${backing}/lower`, `${backing}/upper`, `${backing}/work`])
+      mkdirSync(d, { recursive: true });
+    const r = spawnSync('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${backing}/lower,upperdir=${backing}/upper,workdir=${backing}/work`,
+      snapshots,
+    ]);
+    assert.equal(r.status, 0, r.stderr?.toString());
+    cli.ok('image', 'bootstrap', 'busybox');
+  });
+  after(() => {
+    const left = cli.removeAll();
+    spawnSync('umount', [snapshots]);
+    const mounts = mountsUnder(roots2.root);
+    roots2.cleanup();
+    rmSync(backing, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'containers left behind');
+    assert.deepEqual(mounts, [], 'mounts left behind');
+  });
+
+  it("falls back to a chowned copy of the container's layers, and says so", () => {
+    const r = cli.run('run', '-d', '--name', 'copied', '--network', 'none', '--userns=auto', 'busybox', 'sleep', '300');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /UsernsWarning: mount .*idmapped layers: EINVAL.*got a chowned copy of its 1 layers instead \(\d+ ms\)/,
+    );
+    const pid = Number(cli.ok('inspect', '-f', '{{.State.Pid}}', 'copied').trim());
+    assert.equal(hostUid(pid), POOL_START - 4 * 65536);
+    assert.equal(cli.ok('exec', 'copied', 'stat', '-c', '%u:%g', '/bin/busybox'), '0:0\n');
+    // the shared snapshot itself keeps root's ids
+    const id = cli.ok('inspect', '-f', '{{.Id}}', 'copied').trim();
+    assert.equal(
+      statSync(join(roots2.root, 'containers', id, 'lowers', '0', 'bin', 'busybox')).uid,
+      POOL_START - 4 * 65536,
+    );
+    assert.equal(cli.ok('run', '--rm', '--network', 'none', 'busybox', 'stat', '-c', '%u', '/bin/busybox'), '0\n');
+    cli.ok('rm', '-f', 'copied');
+  });
+});

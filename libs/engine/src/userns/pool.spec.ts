@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { RANGE_SIZE, UsernsError, UsernsPool, parseUsernsMode, poolSettings } from './pool';
+
+describe('poolSettings', () => {
+  it('by default starts at the first multiple of 65536 above 100000 and every subordinate range', () => {
+    assert.equal(poolSettings(undefined, []).start, 2 * RANGE_SIZE);
+    const taken: Array<[number, number, string]> = [[100000, 100000 + 10 * RANGE_SIZE, '/etc/subuid: u:100000:655360']];
+    const { start, count } = poolSettings('', taken);
+    assert.equal(start, 12 * RANGE_SIZE);
+    assert.equal(count % RANGE_SIZE, 0);
+    assert.ok(start + count - 1 <= 2 ** 32 - 2);
+  });
+
+  it('takes START:COUNT and refuses a malformed or overlapping one, naming the setting', () => {
+    assert.deepEqual(poolSettings(`1048576:${2 * RANGE_SIZE}`, []), { start: 1048576, count: 2 * RANGE_SIZE });
+    for (const [value, why] of [
+      ['100000', /expected START:COUNT/],
+      ['a:b', /expected START:COUNT/],
+      ['0:65536', /START must be above 0/],
+      ['100000:1000', /COUNT must be a multiple of 65536/],
+      ['4294901760:131072', /ends above 4294967294/],
+    ] as const) {
+      assert.throws(
+        () => poolSettings(value, []),
+        (err: unknown) =>
+          err instanceof UsernsError &&
+          err.message.startsWith(`invalid PAAS_USERNS_POOL "${value}": `) &&
+          why.test(err.message),
+        value,
+      );
+    }
+    assert.throws(
+      () => poolSettings('100000:65536', [[165535, 165536, '/etc/subgid: g:165535:1']]),
+      /overlaps \/etc\/subgid: g:165535:1/,
+    );
+  });
+
+  it('parses --userns', () => {
+    assert.equal(parseUsernsMode('auto'), 'auto');
+    assert.equal(parseUsernsMode('host'), 'host');
+    assert.throws(() => parseUsernsMode('keep-id'), /invalid --userns "keep-id": use "auto" or "host"/);
+  });
+});
+
+describe('UsernsPool', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'paas-userns-pool-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const start = 10 * RANGE_SIZE;
+
+  it('gives disjoint ranges to different keys, one range to one key, and frees it with its last holder', async () => {
+    const pool = new UsernsPool(join(dir, 'a'), () => ({ start, count: 2 * RANGE_SIZE }));
+    const app1 = await pool.acquire('app1', 'c1');
+    const again = await pool.acquire('app1', 'c2');
+    const app2 = await pool.acquire('app2', 'c3');
+    assert.deepEqual(app1, { key: 'app1', hostId: start, size: RANGE_SIZE });
+    assert.equal(again.hostId, start);
+    assert.equal(app2.hostId, start + RANGE_SIZE);
+    await assert.rejects(
+      pool.acquire('app3', 'c4'),
+      /user namespace pool exhausted: all 2 ranges of PAAS_USERNS_POOL=655360:131072 are in use/,
+    );
+    await pool.release('c1');
+    assert.equal((await pool.list()).length, 2); // c2 still holds app1's
+    await pool.release('c2');
+    assert.deepEqual(
+      (await pool.list()).map((r) => r.key),
+      ['app2'],
+    );
+    assert.equal((await pool.acquire('app3', 'c4')).hostId, start);
+  });
+
+  it('hands out each range once to callers racing in one process', async () => {
+    const pool = new UsernsPool(join(dir, 'b'), () => ({ start, count: 8 * RANGE_SIZE }));
+    const got = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.acquire(`k${i}`, `c${i}`)));
+    assert.equal(new Set(got.map((r) => r.hostId)).size, 8);
+  });
+
+  it('releases without reading the pool setting (a bad one must not keep rm from working)', async () => {
+    const pool = new UsernsPool(join(dir, 'c'), () => {
+      throw new UsernsError('bad setting');
+    });
+    await pool.release('nobody');
+    await assert.rejects(pool.acquire('k', 'c'), /bad setting/);
+  });
+});
