@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -80,6 +80,24 @@ describe('containers', () => {
     assert.match(refused.stderr, /You cannot remove a running container/);
     assert.equal(ok('rm', '-f', 'ticker'), 'ticker\n');
     assert.equal(existsSync(join(roots.root, 'containers', id)), false);
+  });
+
+  it("keeps a container's environment host root's alone: its record and bundle config are 0600", () => {
+    const id = ok(
+      'create',
+      '--name',
+      'secret-env',
+      '-e',
+      'DATABASE_URL=postgres://u:hunter2@db/x',
+      'busybox',
+      'true',
+    ).trim();
+    for (const file of ['container.json', 'config.json']) {
+      const mode = statSync(join(roots.root, 'containers', id, file)).mode & 0o777;
+      assert.equal(mode.toString(8), '600', file);
+    }
+    assert.equal(run('start', '-a', 'secret-env').status, 0, 'the runtime still reads it');
+    ok('rm', 'secret-env');
   });
 
   it('runs an init as pid 1 with --init, passing the exit code through', () => {

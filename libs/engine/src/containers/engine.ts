@@ -508,7 +508,9 @@ export class Engine {
       ...(record.userns ? { userns: { hostId: record.userns.hostId, size: record.userns.size } } : {}),
       ...(this.options.initBinary ? { initBinary: this.options.initBinary } : {}),
     });
-    await writeFileAtomic(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
+    // 0600: it holds the environment (config vars, add-on passwords); the runtime reads it as host
+    // root before any user namespace, and another app's escaped process must not
+    await writeFileAtomic(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2), 0o600);
   }
 
   /** `start`: mounts the rootfs if needed and hands the container to a new shim. */

@@ -97,6 +97,9 @@ export function newContainerId(): string {
 
 const ID = /^[a-f0-9]{64}$/;
 
+/** A record holds the environment (config vars, add-on passwords): host root's alone. */
+const RECORD_MODE = 0o600;
+
 export class ContainerStore {
   private readonly names: string;
   private readonly namesLock: string;
@@ -182,7 +185,7 @@ export class ContainerStore {
       // the entry first: a crash before the record leaves an entry that owns nothing
       await writeFileAtomic(join(this.names, named.name), named.id);
       await mkdir(this.dir(named.id), { recursive: true, mode: 0o711 });
-      await writeFileAtomic(join(this.dir(named.id), 'container.json'), JSON.stringify(named, null, 2));
+      await writeFileAtomic(join(this.dir(named.id), 'container.json'), JSON.stringify(named, null, 2), RECORD_MODE);
       return named;
     });
   }
@@ -267,7 +270,7 @@ export class ContainerStore {
 
   /** Replaces an existing record; call it holding the container's lock (`locked`), as `update` does. */
   async write(record: ContainerRecord): Promise<ContainerRecord> {
-    await writeFileAtomic(join(this.dir(record.id), 'container.json'), JSON.stringify(record, null, 2));
+    await writeFileAtomic(join(this.dir(record.id), 'container.json'), JSON.stringify(record, null, 2), RECORD_MODE);
     return record;
   }
 
