@@ -32,7 +32,13 @@ describe('scale to zero: sleeps when idle, wakes on the first request', { timeou
         bridge: `paw${process.pid % 10000}`,
         subnet: `10.236.${process.pid % 250}.0/24`,
         images: ['busybox'],
-        env: { PAAS_ROUTER_WORKERS: '2', PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2' },
+        // a long wake back-off: the spec checks the 503s of the back-off at its own pace
+        env: {
+          PAAS_ROUTER_WORKERS: '2',
+          PAAS_DRAIN_MS: '200',
+          PAAS_STOP_TIMEOUT: '2',
+          PAAS_WAKE_BACKOFF_MS: '120000',
+        },
       },
       async (up) => {
         pushApp(up, 'nap', { 'index.html': 'nap v1\n', Procfile: PROCFILE });
@@ -89,16 +95,16 @@ describe('scale to zero: sleeps when idle, wakes on the first request', { timeou
         const failed = await get(up.router, HOST, 30_000);
         assert.equal(failed.status, 503, `${failed.status} ${failed.body}`);
         assert.match(failed.body, /nap failed to wake|did not wake/);
+        // the back-off: answered 503 at once, nothing started again
+        const again = await get(up.router, HOST, 10_000);
+        assert.equal(again.status, 503);
+        assert.match(again.body, /failed to wake \(its log says why\)/);
         await until(
           'the reason in the log',
           async () => /Wake of web failed: web\.1 failed: the process exited with code 3/.test(logs(up)),
           30_000,
           200,
         );
-        // the back-off: answered 503 at once, nothing started again
-        const again = await get(up.router, HOST, 10_000);
-        assert.equal(again.status, 503);
-        assert.match(again.body, /failed to wake \(its log says why\)/);
         assert.equal(starts(), 1, logs(up));
         assert.match(logs(up), /app\[web\.1\]: crashing on purpose/);
         assert.ok(await sleeping(up));

@@ -61,6 +61,8 @@ export interface ProxyConfig {
   readonly refusedWaitMs: number;
   /** Requests a worker holds per sleeping app while it wakes (`PAAS_ROUTER_WAKE_QUEUE`); more answer 503. */
   readonly wakeQueue: number;
+  /** Requests a worker holds for sleeping apps in all (`PAAS_ROUTER_WAKE_QUEUE_TOTAL`, 1000); more answer 503. */
+  readonly wakeQueueTotal: number;
   /** How long a held request waits for the wake (`PAAS_ROUTER_WAKE_WAIT_MS`) before it answers 503. */
   readonly wakeWaitMs: number;
   /** A backend silent this long answers 504 (PAAS_ROUTER_TIMEOUT_MS, 60000). */
@@ -139,6 +141,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     cooldownMs: integer(env, 'PAAS_ROUTER_COOLDOWN_MS', 5000, 0, 3_600_000),
     refusedWaitMs: integer(env, 'PAAS_ROUTER_REFUSED_WAIT_MS', 2000, 0, 60_000),
     wakeQueue: integer(env, 'PAAS_ROUTER_WAKE_QUEUE', 100, 0, 100_000),
+    wakeQueueTotal: integer(env, 'PAAS_ROUTER_WAKE_QUEUE_TOTAL', 1000, 0, 1_000_000),
     wakeWaitMs: integer(env, 'PAAS_ROUTER_WAKE_WAIT_MS', 30_000, 100, 600_000),
     backendTimeoutMs: integer(env, 'PAAS_ROUTER_TIMEOUT_MS', 60_000, 100, 3_600_000),
     drainMs: integer(env, 'PAAS_ROUTER_DRAIN_MS', 30_000, 0, 3_600_000),

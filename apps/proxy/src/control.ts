@@ -25,6 +25,7 @@ import {
   publishRouterMetrics,
   redactRedisUrl,
   removeRouterMetrics,
+  removeActivity,
   reportActivity,
   reportFirstByte,
   requestWake,
@@ -414,6 +415,8 @@ export class Controller {
     await this.certWatcher?.stop();
     if (this.reader.status === 'ready' && this.routerId) {
       await removeRouterMetrics(this.reader, this.routerId).catch(() => undefined);
+      // a restarted router has a new id: this one's fields would otherwise stay in every app's hash
+      await removeActivity(this.reader, this.routerId, [...this.activity.keys()]).catch(() => undefined);
     }
     this.reader.disconnect();
     this.subscriber.disconnect();

@@ -660,9 +660,89 @@ describe('router: sleeping apps', () => {
     assert.deepEqual(asked, ['nap'], 'no wake asked during the back-off');
   });
 
+  it('asks again while requests are held (an ask may be lost), and stops once they go on', async () => {
+    const b = await backend('b1');
+    const asked: string[] = [];
+    const { router: r, port } = await router([sleeping('nap')], {
+      askWake: (app) => asked.push(app),
+      wake: { maxHeld: 10, maxWaitMs: 30_000, askEveryMs: 10 },
+    });
+    const answer = send(port, { host: 'nap.localhost' });
+    await until(() => asked.length >= 3, 'asked again while held');
+    r.handle({ type: 'routes', version: 2, routes: [route('nap', [b.address])], down: [] });
+    assert.equal((await answer).status, 200);
+    const after = asked.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(asked.length, after, 'no ask once nothing is held');
+  });
+
+  it('asks for the wake even when it holds nothing (a queue of 0), and answers 503', async () => {
+    const asked: string[] = [];
+    const { port } = await router([sleeping('nap')], {
+      askWake: (app) => asked.push(app),
+      wake: { maxHeld: 0, maxWaitMs: 1000 },
+    });
+    const answer = await send(port, { host: 'nap.localhost' });
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], '5');
+    assert.deepEqual(asked, ['nap']);
+  });
+
+  it('holds no more than its total across apps: 503 beyond, and each app still asks', async () => {
+    const asked: string[] = [];
+    const { router: r, port } = await router([sleeping('nap'), sleeping('doze')], {
+      askWake: (app) => asked.push(app),
+      wake: { maxHeld: 10, maxWaitMs: 30_000, maxHeldTotal: 1 },
+    });
+    const held = send(port, { host: 'nap.localhost' });
+    await until(() => r.counters.app('nap').inflight === 1, 'one held');
+    const beyond = await send(port, { host: 'doze.localhost' });
+    assert.equal(beyond.status, 503);
+    assert.equal(beyond.headers['retry-after'], '5');
+    assert.match(beyond.body, /this router holds 1 requests already/);
+    assert.deepEqual(asked, ['nap', 'doze']);
+    const b = await backend('b1');
+    r.handle({ type: 'routes', version: 2, routes: [route('nap', [b.address]), sleeping('doze')], down: [] });
+    assert.equal((await held).status, 200);
+    // the total counts what is held now, not what ever was
+    const again = send(port, { host: 'doze.localhost' });
+    await until(() => r.counters.app('doze').inflight === 1, 'held again');
+    r.handle({ type: 'routes', version: 3, routes: [route('nap', [b.address]), route('doze', [b.address])], down: [] });
+    assert.equal((await again).status, 200);
+  });
+
+  it('holds a request refused by an instance stopping for a scale to zero, instead of 502', async () => {
+    const gone = await deadAddress();
+    const asked: string[] = [];
+    const { router: r, port } = await router([route('nap', [gone])], {
+      refusedWaitMs: 10_000,
+      askWake: (app) => asked.push(app),
+    });
+    const answer = send(port, { host: 'nap.localhost' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // the table of the scale-down: no backend, sleeping
+    r.handle({ type: 'routes', version: 2, routes: [sleeping('nap')], down: [] });
+    await until(() => asked.length === 1, 'the refused request asked for a wake');
+    const b = await backend('b1');
+    r.handle({ type: 'routes', version: 3, routes: [route('nap', [b.address])], down: [] });
+    const got = await answer;
+    assert.deepEqual([got.status, got.body], [200, 'b1 GET /']);
+    // a request refused after the sleeping table came is held at once
+    r.handle({ type: 'routes', version: 4, routes: [{ ...route('nap', [gone]), sleeping: true }], down: [] });
+    const second = send(port, { host: 'nap.localhost' });
+    await until(() => asked.length === 2, 'held at once');
+    r.handle({ type: 'routes', version: 5, routes: [route('nap', [b.address])], down: [] });
+    assert.equal((await second).status, 200);
+  });
+
   it('asks one wake of Redis for many requests across two workers', async () => {
     const claims: string[] = [];
-    const requester = new WakeRequester({ claim: async (app) => (claims.push(app), true) }, () => undefined);
+    // a still clock: the workers' asks again (every second) are joined however long the test takes
+    const requester = new WakeRequester(
+      { claim: async (app) => (claims.push(app), true) },
+      () => undefined,
+      () => 0,
+    );
     const workers = await Promise.all(
       [1, 2].map(() => router([sleeping('nap')], { askWake: (app) => requester.request(app) })),
     );

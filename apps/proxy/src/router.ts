@@ -25,9 +25,12 @@
  *   every backend refused, it waits (`refusedWaitMs`) for the next route table and tries the
  *   app's backends in it.
  * - An app whose route says `sleeping` (scaled to zero, or waking) and that has no healthy
- *   backend has its requests held, up to `wake.maxHeld` per app and `wake.maxWaitMs` each
- *   (beyond: 503 with Retry-After), and one wake asked for per worker (`askWake`; the primary
- *   joins the asks of every worker, and Redis those of every router). The held requests go on
+ *   backend has its requests held, up to `wake.maxHeld` per app, `wake.maxHeldTotal` in all
+ *   and `wake.maxWaitMs` each (beyond: 503 with Retry-After). A worker asks for the wake
+ *   (`askWake`) when it holds an app's first request, and again every `wake.askEveryMs` while
+ *   any are held, since an ask may be lost (the primary joins the asks of every worker, and
+ *   Redis those of every router). A request whose backend refused it because it stopped for
+ *   a scale to zero is held too, once the table says the app sleeps. The held requests go on
  *   as soon as a table or a health change gives the app a backend; after a failed wake (the
  *   route's `wakeRetryAt`) they, and every request until then, answer 503 with Retry-After.
  *   A websocket upgrade to a sleeping app asks for the wake and answers 503 (Retry-After: 1).
@@ -87,12 +90,20 @@ export interface RouterOptions {
   readonly askWake?: (app: string) => void;
   /** The first request held for a wake got the first byte of its answer `ms` after it came. */
   readonly onWokeFirstByte?: (app: string, ms: number) => void;
-  /** Requests held per sleeping app and how long each may wait (default WAKE_QUEUE). */
-  readonly wake?: { readonly maxHeld: number; readonly maxWaitMs: number };
+  /**
+   * Requests held per sleeping app, in all (every app), how long each may wait, and how often
+   * the wake is asked again while any are held (defaults: WAKE_QUEUE).
+   */
+  readonly wake?: {
+    readonly maxHeld: number;
+    readonly maxWaitMs: number;
+    readonly maxHeldTotal?: number;
+    readonly askEveryMs?: number;
+  };
 }
 
-/** How many requests a worker holds per sleeping app, and for how long, by default. */
-export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000 } as const;
+/** How many requests a worker holds per sleeping app and in all, for how long, and how often it asks again, by default. */
+export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000, maxHeldTotal: 1000, askEveryMs: 1000 } as const;
 
 /** A request held while its app wakes. */
 interface Held {
@@ -209,6 +220,10 @@ export class Router {
   private readonly awaitingTable = new Set<() => void>();
   /** Requests held for sleeping apps, by app name: one wake asked per app while any are held. */
   private readonly held = new Map<string, Set<Held>>();
+  /** Requests held, all apps together. */
+  private heldTotal = 0;
+  /** While an app has requests held, the timer that asks for its wake again (an ask may be lost). */
+  private readonly reasking = new Map<string, NodeJS.Timeout>();
   private readonly warn: (message: string) => void;
   private inflight = 0;
   private readonly upgraded = new Set<Socket>();
@@ -359,17 +374,32 @@ export class Router {
   /** Holds a request of a sleeping app until it wakes (or the queue or the wait is exceeded). */
   private hold(req: Routed, res: ServerResponse, x: Exchange, app: AppState): void {
     if (this.wakeFailed(res, x, app)) return;
-    const { maxHeld, maxWaitMs } = this.options.wake ?? WAKE_QUEUE;
+    const wake = this.options.wake ?? WAKE_QUEUE;
+    const { maxHeld, maxWaitMs } = wake;
+    const maxHeldTotal = wake.maxHeldTotal ?? WAKE_QUEUE.maxHeldTotal;
     let queue = this.held.get(app.name);
+    // asked before the queue is found full: even a worker that holds nothing wakes the app
+    if (!queue) this.options.askWake?.(app.name);
     if ((queue?.size ?? 0) >= maxHeld) {
       res.setHeader('retry-after', '5');
       this.page(res, x, 503, `${app.name} is waking up and ${maxHeld} requests already wait for it.`);
       return;
     }
+    if (this.heldTotal >= maxHeldTotal) {
+      res.setHeader('retry-after', '5');
+      this.page(res, x, 503, `${app.name} is waking up and this router holds ${maxHeldTotal} requests already.`);
+      return;
+    }
     if (!queue) {
       queue = new Set();
       this.held.set(app.name, queue);
-      this.options.askWake?.(app.name);
+      const name = app.name;
+      const again = setInterval(() => {
+        const current = this.routing.app(name);
+        if (current?.sleeping && (current.wakeRetryAt === null || current.wakeRetryAt <= Date.now()))
+          this.options.askWake?.(name);
+      }, wake.askEveryMs ?? WAKE_QUEUE.askEveryMs);
+      this.reasking.set(name, again);
     }
     // the first of a wake: its first byte is the wake's last stage (the app's log says it)
     if (queue.size === 0) x.wakeHeldAt = performance.now();
@@ -380,6 +410,7 @@ export class Router {
     }, maxWaitMs);
     const held: Held = { req, res, x, at: performance.now(), timer };
     queue.add(held);
+    this.heldTotal++;
     // a client that leaves is no longer held (its answer is counted as any other's)
     res.once('close', () => this.unhold(app.name, held));
   }
@@ -389,7 +420,12 @@ export class Router {
     const queue = this.held.get(app);
     if (!queue?.delete(held)) return false;
     clearTimeout(held.timer);
-    if (queue.size === 0) this.held.delete(app);
+    this.heldTotal--;
+    if (queue.size === 0) {
+      this.held.delete(app);
+      clearInterval(this.reasking.get(app));
+      this.reasking.delete(app);
+    }
     return true;
   }
 
@@ -620,6 +656,8 @@ export class Router {
       }
       if (refused && !x.waitedForTable && this.refusedWaitMs > 0) {
         x.waitedForTable = true;
+        // the instance may have stopped for a scale to zero: then the request waits for the wake
+        if (this.holdIfAsleep(req, res, x)) return;
         this.afterNextTable(() => {
           if (res.destroyed || x.finished) return;
           const app = x.app && this.routing.app(x.app.name);
@@ -627,7 +665,7 @@ export class Router {
           if (app && again) {
             x.app = app;
             this.forward(req, res, x, again);
-          } else
+          } else if (!this.holdIfAsleep(req, res, x))
             this.page(res, x, 502, `${x.app?.name ?? 'The app'} could not be reached or failed to answer (${code}).`);
         });
         return;
@@ -638,6 +676,15 @@ export class Router {
     } else {
       this.page(res, x, 502, `${x.app?.name ?? 'The app'} could not be reached or failed to answer (${code}).`);
     }
+  }
+
+  /** Holds a refused request when the table now says its app sleeps with no backend; false otherwise. */
+  private holdIfAsleep(req: Routed, res: ServerResponse, x: Exchange): boolean {
+    const app = x.app && this.routing.app(x.app.name);
+    if (!app?.sleeping || this.routing.pick(app, Date.now(), x.tried)) return false;
+    x.app = app;
+    this.hold(req, res, x, app);
+    return true;
   }
 
   /** Runs `then` once the next route table came, or after refusedWaitMs without one. */

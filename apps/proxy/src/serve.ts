@@ -38,7 +38,7 @@ function routerOptions(
   return {
     askWake,
     onWokeFirstByte,
-    wake: { maxHeld: config.wakeQueue, maxWaitMs: config.wakeWaitMs },
+    wake: { maxHeld: config.wakeQueue, maxHeldTotal: config.wakeQueueTotal, maxWaitMs: config.wakeWaitMs },
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,

@@ -45,6 +45,9 @@ export interface Autoscale {
   readonly idleMs: number;
 }
 
+/** The one process type autoscale acts on (and that sleeps): the one routers send requests to. */
+export const AUTOSCALED_TYPE = 'web';
+
 /** The quiet period may not be shorter than this (a pass looks about once a second). */
 export const MIN_IDLE_MS = 1000;
 /** ...nor longer than a week. */

@@ -79,7 +79,7 @@ import {
 } from './versioned-table';
 
 export { connectRedis, RedisUrlError, redactRedisUrl } from './redis';
-export { type RouterActivity, reportActivity, reportFirstByte, requestWake } from './wake';
+export { type RouterActivity, removeActivity, reportActivity, reportFirstByte, requestWake } from './wake';
 
 export const ROUTES_KEY = 'paas:routes';
 export const ROUTES_VERSION_KEY = 'paas:routes:version';

@@ -7,6 +7,7 @@ import {
   clearWakeRequest,
   readActivity,
   readWakeRequests,
+  removeActivity,
   reportActivity,
   reportFirstByte,
   requestWake,
@@ -38,6 +39,21 @@ describe('scale to zero in Redis', () => {
     assert.equal(seen.has('none'), false);
     await redis().hset('paas:activity:bad', 'r1', 'garbage');
     assert.equal((await readActivity(redis(), ['bad'], now)).has('bad'), false);
+  });
+
+  it("drops a stopped router's field, keeping its latest request in one field for all that left", async () => {
+    const now = 2_000_000_000;
+    await reportActivity(redis(), 'r1', [{ app: 'cafe', lastRequestAt: now - 100, inflight: 3 }], now);
+    await reportActivity(redis(), 'r2', [{ app: 'cafe', lastRequestAt: now - 500, inflight: 1 }], now);
+    await removeActivity(redis(), 'r1', ['cafe', 'never'], now);
+    await reportActivity(redis(), 'r3', [{ app: 'cafe', lastRequestAt: now - 900, inflight: 0 }], now);
+    await removeActivity(redis(), 'r3', ['cafe'], now);
+    assert.deepEqual(Object.keys(await redis().hgetall('paas:activity:cafe')).sort(), ['left', 'r2']);
+    assert.deepEqual((await readActivity(redis(), ['cafe'], now)).get('cafe'), {
+      lastRequestAt: now - 100,
+      inflight: 1,
+    });
+    assert.equal(await redis().exists('paas:activity:never'), 0);
   });
 
   it('asks for a wake once: a second ask joins it, and the leader is kicked once', async () => {

@@ -5,7 +5,9 @@
  *                              request for APP (ms since the epoch), how many it has in flight,
  *                              and when it said so. A router's primary writes the apps whose
  *                              numbers moved, at most once a second; the leader's pass reads
- *                              those of apps with autoscale to decide which go to sleep.
+ *                              those of apps with autoscale to decide which go to sleep. A
+                              router that stops removes its field, keeping its latest request
+                              in the field `left`.
  *   paas:wake:APP      string  a wake asked for: the time it was asked (ms since the epoch), set
  *                              with NX and a short TTL, so that however many router workers and
  *                              replicas ask, one asks and the rest join it; the asker then kicks
@@ -52,6 +54,35 @@ export async function reportActivity(
     pipeline.pexpire(activityKey(a.app), ACTIVITY_TTL_MS);
   }
   await pipeline.exec();
+}
+
+/** The field that keeps the latest request of the routers that stopped (see removeActivity). */
+const LEFT_FIELD = 'left';
+
+/**
+ * A router stops: its fields go, so that routers restarting under new ids do not pile up in
+ * the apps' hashes. Its latest request stays in the `left` field (the idle period still
+ * counts from it); it had nothing in flight any more.
+ */
+export async function removeActivity(
+  redis: Redis,
+  router: string,
+  apps: readonly string[],
+  now = Date.now(),
+): Promise<void> {
+  if (apps.length === 0) return;
+  const read = redis.pipeline();
+  for (const app of apps) read.hmget(activityKey(app), router, LEFT_FIELD);
+  const results = (await read.exec()) ?? [];
+  const write = redis.pipeline();
+  apps.forEach((app, i) => {
+    const [err, value] = results[i] ?? [null, null];
+    if (err || !Array.isArray(value) || value[0] === null) return;
+    const last = Math.max(...value.map((text) => Number(String(text ?? '').split(' ')[0]) || 0));
+    write.hset(activityKey(app), LEFT_FIELD, `${last} 0 ${now}`);
+    write.hdel(activityKey(app), router);
+  });
+  await write.exec();
 }
 
 /**

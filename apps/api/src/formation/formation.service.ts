@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   type ApiToken,
   type Autoscale,
+  AUTOSCALED_TYPE,
   type App,
   currentRelease,
   customSize,
@@ -92,6 +93,11 @@ export class FormationService {
             quantity: 0,
             ...sizeFields(parseSize(DEFAULT_SIZE)),
           });
+        // as Heroku: no manual scale of a type autoscale scales (a resize keeps the quantity given)
+        if (formationAutoscale(row) && update.quantity !== undefined && update.quantity !== row.quantity) {
+          const message = `autoscale sets ${update.type}'s quantity; ps:autoscale:disable ${update.type} first`;
+          throw new ApiError('unprocessable', message, [{ field: 'quantity', rule: 'autoscale', message }]);
+        }
         const size = sizeOf(update) ?? parseSize(row.size);
         const quantity = update.quantity ?? row.quantity;
         if (row.updatedAt && quantity === row.quantity && size.name === row.size) continue;
@@ -123,6 +129,11 @@ export class FormationService {
         const has = release ? `v${release.version} has ${types.join(', ') || 'none'}` : 'the app has no release yet';
         const message = `no process type '${type}' to autoscale: ${has}`;
         throw new ApiError('unprocessable', message, [{ field: 'type', rule: 'exists', message }]);
+      }
+      // the scheduler scales only the type routers send requests to; turning it off is always allowed
+      if (wanted && type !== AUTOSCALED_TYPE) {
+        const message = `only ${AUTOSCALED_TYPE} autoscales, not '${type}'`;
+        throw new ApiError('unprocessable', message, [{ field: 'type', rule: 'autoscaled', message }]);
       }
       const found =
         (await manager.findOne(Formation, { where: { appId: app.id, type } })) ??

@@ -241,6 +241,26 @@ for (const kind of TEST_DATABASES) {
       assert.equal((await apiLogLines(api, app.id)).at(-1), 'Autoscale of web turned off by admin; it stays at 1');
       // a quantity above max comes down to it
       await api.request('PATCH', `${path}/web`, { body: { quantity: 4 } });
+      // with autoscale on, a manual scale is refused (a resize that keeps the quantity is not)
+      await api.request('PUT', `${path}/web/autoscale`, { body: settings });
+      for (const [method, url, body] of [
+        ['PATCH', `${path}/web`, { quantity: 2 }],
+        ['PATCH', path, { updates: [{ type: 'web', quantity: 2 }] }],
+      ] as const) {
+        const refused = await api.request(method, url, { body });
+        assert.equal(refused.status, 422, refused.text);
+        assert.deepEqual(refused.body.details, [
+          {
+            field: 'quantity',
+            rule: 'autoscale',
+            message: "autoscale sets web's quantity; ps:autoscale:disable web first",
+          },
+        ]);
+      }
+      const resized = await api.request('PATCH', `${path}/web`, { body: { quantity: 4, size: 'basic' } });
+      assert.equal(resized.status, 200, resized.text);
+      assert.equal((await api.request('GET', `${path}/web`)).body.quantity, 4);
+      await api.request('DELETE', `${path}/web/autoscale`);
       const capped = await api.request('PUT', `${path}/web/autoscale`, { body: { ...settings, min: 1, max: 2 } });
       assert.equal(capped.body.quantity, 2);
       await api.request('DELETE', `${path}/web/autoscale`);
@@ -261,6 +281,8 @@ for (const kind of TEST_DATABASES) {
         ['web', { min: 0, max: 5, concurrency: 20 }, 400, 'idle'],
         ['clock', good, 422, 'type'],
         ['release', good, 422, 'type'],
+        // stored but never acted on: refused
+        ['worker', good, 422, 'type'],
       ];
       for (const [type, body, status, field] of cases) {
         const res = await api.request('PUT', `${path}/${type}/autoscale`, { body });

@@ -22,6 +22,7 @@ import {
   issueJoinToken,
   issueToken,
   joinCommand,
+  parseDuration,
   transaction,
 } from '@paas/platform';
 import { platformTlsDirectory } from '@paas/config';
@@ -41,8 +42,7 @@ export const JOIN_TTL_MAX_MS = 24 * 3_600_000;
 
 /** Milliseconds of a TTL such as `1h`, or a 400 naming the rule. */
 export function joinTtlMs(ttl: string): number {
-  const match = TTL.exec(ttl);
-  const ms = match ? Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'] : NaN;
+  const ms = TTL.test(ttl) ? (parseDuration(ttl) ?? NaN) : NaN;
   if (!(ms >= JOIN_TTL_MIN_MS && ms <= JOIN_TTL_MAX_MS))
     throw ApiError.invalidField('ttl', 'ttlRange', `ttl must be from 1m to 24h, not ${JSON.stringify(ttl)}`);
   return ms;

@@ -630,15 +630,15 @@ describe('scale to zero', () => {
     const s = setup();
     const { app } = await napper(s);
     later(s, 900_000);
+    // a wake asked before it went to sleep (a router still held requests) is deleted then: no wake
+    s.wakes.asked.set('shop', s.clock.now() - 60_000);
     await s.pass();
+    assert.deepEqual(s.wakes.taken_, ['shop']);
     s.cluster.heartbeat();
     s.messages.take();
     s.journal.length = 0;
-    // a wake asked before it went to sleep is no wake
-    s.wakes.asked.set('shop', s.clock.now() - 60_000);
     await s.pass();
     assert.deepEqual(s.cluster.running(app), []);
-    assert.deepEqual(s.wakes.taken_, ['shop']);
     later(s, 10_000);
     s.wakes.asked.set('shop', s.clock.now() - 3);
     await s.pass();
@@ -702,6 +702,90 @@ describe('scale to zero', () => {
     await s.pass();
     assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, starting)']);
     assert.equal(route(s).wakeRetryAt, undefined);
+  });
+});
+
+describe('scale to zero: the review of #24', () => {
+  async function napper(s: Setup, name = 'shop'): Promise<PassApp> {
+    s.cluster.addNode('n1');
+    const app = s.cluster.addApp(name);
+    s.cluster.release(app);
+    s.cluster.scale(app, 'web', {
+      quantity: 1,
+      autoscaleMin: 0,
+      autoscaleMax: 3,
+      autoscaleConcurrency: 20,
+      autoscaleIdleMs: 900_000,
+      updatedAt: new Date(s.clock.now()),
+    });
+    return app;
+  }
+  const route = (s: Setup): AppRoute => JSON.parse(s.routes.table.get('shop') ?? '{}') as AppRoute;
+
+  it("wakes for an ask made after it slept, whatever the routers' clock says", async () => {
+    const s = setup();
+    const app = await napper(s);
+    await s.pass();
+    s.cluster.heartbeat();
+    s.clock.advance(900_000);
+    s.cluster.heartbeat();
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), []);
+    s.cluster.heartbeat();
+    // a router whose clock is five minutes behind the database's
+    s.wakes.asked.set('shop', s.clock.now() - 300_000);
+    await s.pass();
+    assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, starting)']);
+  });
+
+  it('backs off further when a woken instance crashes soon after its check, and forgets it once it stayed up', async () => {
+    const s = setup({ wakeBackoff: { firstMs: 5000, capMs: 300_000 } });
+    const app = await napper(s);
+    await s.pass();
+    s.cluster.heartbeat();
+    s.clock.advance(900_000);
+    s.cluster.heartbeat();
+    await s.pass();
+    s.cluster.heartbeat();
+    /** Asks for a wake, lets it pass its check, then `upMs` later it crashes: how long until the next wake. */
+    const wakeAndCrash = async (upMs: number): Promise<number> => {
+      s.clock.advance(300_000);
+      s.cluster.heartbeat();
+      s.wakes.asked.set('shop', s.clock.now());
+      await s.pass();
+      assert.deepEqual(s.cluster.running(app), ['web.1@n1 (v1, starting)']);
+      s.cluster.heartbeat(undefined, () => ({ state: 'up' }));
+      await s.pass();
+      assert.equal(s.routes.backends('shop').length, 1, 'woken');
+      s.clock.advance(upMs);
+      s.cluster.heartbeat(undefined, () => ({ state: 'up' }));
+      await s.pass();
+      s.cluster.heartbeat(undefined, () => ({ state: 'crashed', error: 'exited with status 1; restarting' }));
+      await s.pass();
+      assert.equal(route(s).sleeping, true, 'asleep again');
+      s.cluster.heartbeat();
+      return (route(s).wakeRetryAt ?? 0) - s.clock.now();
+    };
+    const first = await wakeAndCrash(1000);
+    assert.ok(first >= 2500 && first < 5000, `first back-off ${first}`);
+    const second = await wakeAndCrash(3000);
+    assert.ok(second >= 5000 && second < 10_000, `second back-off ${second}: the quick crash counts as a failure`);
+    const third = await wakeAndCrash(60_000);
+    assert.ok(third >= 2500 && third < 5000, `after a minute up the failures are forgotten: ${third}`);
+  });
+
+  it("reads every autoscaled app's activity in one call per pass", async () => {
+    const s = setup();
+    await napper(s, 'shop');
+    await napper(s, 'blog');
+    const plain = s.cluster.addApp('plain');
+    s.cluster.release(plain);
+    s.wakes.reads.length = 0;
+    await s.pass();
+    assert.deepEqual(
+      s.wakes.reads.map((names) => [...names].sort()),
+      [['blog', 'shop']],
+    );
   });
 });
 

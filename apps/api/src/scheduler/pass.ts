@@ -30,6 +30,7 @@
  * a new leader starts from the tables and Redis; passes run one at a time.
  */
 import {
+  AUTOSCALED_TYPE,
   type Allocation,
   type AppActivity,
   type AppPlan,
@@ -275,11 +276,26 @@ export interface PassSettings {
   readonly wakeBackoff?: Backoff;
 }
 
-/** Failed wakes back off from 5 s to 5 min: a crashing app is never restarted in a loop. */
+/**
+ * Failed wakes back off from 5 s to 5 min, jittered (the first 2.5-5 s): a crashing app is
+ * never restarted in a loop.
+ */
 export const WAKE_BACKOFF: Backoff = { firstMs: 5000, capMs: 300_000 };
 
+/**
+ * A woken instance that stayed up this long clears its app's failed wakes: one that crashes
+ * soon after passing its check still backs off further each time.
+ */
+export const WAKE_STABLE_MS = 60_000;
+
+/** What the routers said of the autoscaled apps this pass, read once for all of them. */
+interface Signals {
+  readonly activity: Map<string, AppActivity> | null;
+  readonly asked: Map<string, number>;
+}
+
 /** The process type that sleeps and wakes: the one routers send requests to. */
-const SLEEPER = 'web';
+const SLEEPER = AUTOSCALED_TYPE;
 
 export interface PassOutcome {
   /** The plan did not commit (a release moved meanwhile): plan again at once. */
@@ -386,10 +402,14 @@ export class Reconciler {
     const deploying = new Set<string>();
     const rolling = new Map<string, Rolling>();
     const sleepers = new Map<string, Sleeper>();
+    const releasesOf = new Map<string, AppReleases>();
+    for (const app of apps) releasesOf.set(app.id, await roles.desired.releases(app.id));
+    this.forgetGone(new Set(apps.map((a) => a.id)));
+    const signals = await this.readSignals(apps, releasesOf);
     for (const app of apps) {
-      const releases = await roles.desired.releases(app.id);
+      const releases = releasesOf.get(app.id) as AppReleases;
       const { target, live } = releases;
-      const formation = await this.autoscale(app, releases, instances, now, say, sleepers);
+      const formation = await this.autoscale(app, releases, instances, now, say, sleepers, signals);
       if (target && target.imageRef !== null && target.id !== live?.id) {
         deploying.add(target.id);
         rolling.set(app.id, { targetId: target.id, web: formation.find((f) => f.type === 'web')?.quantity ?? 0 });
@@ -461,6 +481,26 @@ export class Reconciler {
     return { planAgain };
   }
 
+  /** Deleted apps leave the per-app memory of autoscale. */
+  private forgetGone(ids: ReadonlySet<string>): void {
+    for (const map of [this.waking, this.woken, this.awakeSince, this.lowSince, this.wakeFailures, this.notices])
+      for (const id of [...map.keys()]) if (!ids.has(id)) map.delete(id);
+  }
+
+  /** The routers' activity and wake asks of every autoscaled app, in one read each (best effort). */
+  private async readSignals(apps: readonly PassApp[], releasesOf: ReadonlyMap<string, AppReleases>): Promise<Signals> {
+    const signals = this.roles.wakes;
+    const names = apps
+      .filter((a) => releasesOf.get(a.id)?.formation.some((f) => f.type === SLEEPER && formationAutoscale(f)))
+      .map((a) => a.name);
+    if (!signals || names.length === 0) return { activity: new Map(), asked: new Map() };
+    const [activity, asked] = await Promise.all([
+      signals.activity(names).catch(() => null),
+      signals.wakes(names).catch(() => new Map<string, number>()),
+    ]);
+    return { activity, asked };
+  }
+
   /**
    * Scale to zero, before the plan: an app's web process with autoscale at min 0 goes to sleep
    * (quantity 0) once idle, and wakes (quantity 1) when a router asked; a wake whose instance
@@ -475,6 +515,7 @@ export class Reconciler {
     now: number,
     say: (appId: string, line: string) => void,
     sleepers: Map<string, Sleeper>,
+    { activity, asked }: Signals,
   ): Promise<readonly PassFormation[]> {
     const signals = this.roles.wakes;
     const web = formation.find((f) => f.type === SLEEPER);
@@ -504,7 +545,7 @@ export class Reconciler {
       this.waking.delete(app.id);
       this.woken.set(app.id, now + 60_000);
       this.awakeSince.set(app.id, now);
-      this.wakeFailures.delete(app.id);
+      // its failures are forgotten only once it stays up (WAKE_STABLE_MS)
       retryAt = null;
     } else if (waking && waking.startedAt === null && mine.some((i) => i.state === 'starting')) {
       waking.startedAt = now;
@@ -514,10 +555,8 @@ export class Reconciler {
       if (ms !== null) say(app.id, `Woke ${SLEEPER}: first byte to the client +${ms} ms after its request`);
       if (ms !== null || now > (this.woken.get(app.id) ?? 0)) this.woken.delete(app.id);
     }
-    const [activity, asked] = await Promise.all([
-      signals.activity([app.name]).catch(() => null),
-      signals.wakes([app.name]).catch(() => new Map<string, number>()),
-    ]);
+    if (up && !this.waking.has(app.id) && now - this.idleSince(app.id, web) >= WAKE_STABLE_MS)
+      this.wakeFailures.delete(app.id);
     const askedAt = asked.get(app.name);
     let to = quantity;
     let line: string | null = null;
@@ -531,11 +570,11 @@ export class Reconciler {
       to = 0;
       line = `Wake of ${SLEEPER} failed: ${instanceName(crashed)} ${crashed.error ? `failed: ${crashed.error}` : 'crashed'}; sleeping, no wake for ${Math.ceil(delay / 1000)} s`;
     } else if (sleeps && quantity === 0 && askedAt !== undefined) {
-      // a request older than the last change of the row (it went to sleep since) is not a wake
-      const changed = web.updatedAt?.getTime() ?? 0;
+      // an ask made before it went to sleep was deleted then: any left is a wake (the routers'
+      // clock is not compared with the database's)
       if (retryAt !== null && now < retryAt) {
         line = null;
-      } else if (askedAt >= changed - 1000) {
+      } else {
         to = Math.max(1, autoscale.min);
         line = `Waking ${SLEEPER}: requested ${Math.max(0, now - askedAt)} ms ago`;
         this.waking.set(app.id, { askedAt: Math.min(askedAt, now), placedAt: now, startedAt: null });
@@ -565,6 +604,8 @@ export class Reconciler {
     if (to !== quantity && (await this.roles.committer.setQuantity(app.id, SLEEPER, quantity, to))) {
       quantity = to;
       if (line) say(app.id, line);
+      // an ask left from before it slept (a router still held requests then) must not wake it
+      if (to === 0) await signals.taken(app.name).catch(() => undefined);
     }
     if (sleeps) sleepers.set(app.id, { retryAt: quantity === 0 && retryAt !== null && retryAt > now ? retryAt : null });
     return quantity === web.quantity

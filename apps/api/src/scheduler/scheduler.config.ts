@@ -27,6 +27,12 @@ export interface SchedulerSettings {
    * be stopped at a time to make room when the nodes have none for a replacement.
    */
   readonly maxUnavailable: RollingLimit;
+  /**
+   * `PAAS_WAKE_BACKOFF_MS` (default 5000): the back-off after a failed wake of a sleeping app,
+   * doubling with each failure in a row up to 5 min (or this, when longer), jittered: the
+   * first is 2.5-5 s by default.
+   */
+  readonly wakeBackoffMs: number;
 }
 
 /** `3` or `25%`, as Kubernetes writes maxSurge and maxUnavailable. */
@@ -71,5 +77,6 @@ export function schedulerSettings(env: Env): SchedulerSettings {
     stopTimeout: Math.ceil(seconds(env, 'PAAS_STOP_TIMEOUT', 10, 0, 3600) / 1000),
     maxSurge: rollingLimit(env, 'PAAS_DEPLOY_MAX_SURGE', DEFAULT_MAX_SURGE),
     maxUnavailable: rollingLimit(env, 'PAAS_DEPLOY_MAX_UNAVAILABLE', DEFAULT_MAX_UNAVAILABLE),
+    wakeBackoffMs: millis(env, 'PAAS_WAKE_BACKOFF_MS', 5000, 100, 3_600_000),
   };
 }

@@ -42,7 +42,7 @@ import { termAcmeIssuer } from '../certs/acme-orders';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { LeaderElector, NotLeaderError } from './leader';
-import { type PassRoles, Reconciler, type RouteTable } from './pass';
+import { type PassRoles, Reconciler, type RouteTable, WAKE_BACKOFF } from './pass';
 import { RedisNodeNotifier, RedisRouteTable, RedisWakeSignals, SchedulerMessages } from './scheduler-redis';
 import { SchedulingStore } from './scheduling-store';
 
@@ -85,7 +85,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   ) {
     this.events.setMaxListeners(0);
     this.messages = new SchedulerMessages(redis, this.events, this.logger);
-    const { strategy, nodeTimeoutMs, deployTimeoutMs, maxSurge, maxUnavailable } = config.scheduler;
+    const { strategy, nodeTimeoutMs, deployTimeoutMs, maxSurge, maxUnavailable, wakeBackoffMs } = config.scheduler;
     const notifier = new RedisNodeNotifier(redis);
     this.makeReconciler = (epoch) => {
       const store = new SchedulingStore(dataSource, this.leader.fence(epoch));
@@ -107,6 +107,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         deployTimeoutMs,
         maxSurge,
         maxUnavailable,
+        wakeBackoff: { firstMs: wakeBackoffMs, capMs: Math.max(WAKE_BACKOFF.capMs, wakeBackoffMs) },
       });
     };
     this.leader = new LeaderElector(

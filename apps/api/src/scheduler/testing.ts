@@ -454,8 +454,11 @@ export class FakeWakeSignals implements WakeSignals {
   readonly asked = new Map<string, number>();
   /** Every `taken`, by app name, in order. */
   readonly taken_: string[] = [];
+  /** The app names of every `activity` read, in order. */
+  readonly reads: string[][] = [];
 
   async activity(apps: readonly string[]): Promise<Map<string, AppActivity>> {
+    this.reads.push([...apps]);
     return new Map(apps.flatMap((app) => (this.seen.has(app) ? [[app, this.seen.get(app) as AppActivity]] : [])));
   }
 

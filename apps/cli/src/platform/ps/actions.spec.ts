@@ -125,15 +125,24 @@ describe('paas ps', () => {
     assert.equal(on.err, 'Autoscaling web on nap... done, 1 up; autoscale 0..5, 20 per instance, idle 2s\n');
     assert.deepEqual(api.requests.at(-1)?.body, { min: 0, max: 5, concurrency: 20, idle: '2s' });
     assert.match((await t.ok('ps', '-a', 'nap')).out, /^=== web \(basic\): npm start \(1 up; autoscale 0\.\.5, 20/);
+    // while autoscale is on, the api refuses a manual scale
+    const manual = await t.cli(['ps:scale', 'web=2', '-a', 'nap']);
+    assert.notEqual(manual.code, 0);
+    assert.match(manual.err, /autoscale sets web's quantity; ps:autoscale:disable web first/);
     // asleep: scaled to zero by the scheduler
-    await t.ok('ps:scale', 'web=0', '-a', 'nap');
+    api.scale(api.state('nap'), 'web', 0);
     await t.ok('ps:autoscale:enable', 'web', '--min', '0', '--max', '5', '--concurrency', '10', '-a', 'nap');
     assert.equal(
       (await t.ok('ps', '-a', 'nap')).out,
       '=== web (basic): npm start (sleeping; autoscale 0..5, 10 per instance, idle 15m)\n',
     );
+    // off: a sleeping type is woken to one, since nothing would wake it any more
     const off = await t.ok('ps:autoscale:disable', 'web', '-a', 'nap');
-    assert.match(off.err, /^Turning autoscale of web off on nap\.\.\. done, web stays at 0/);
+    assert.match(off.err, /^Turning autoscale of web off on nap\.\.\. done, web stays at 1/);
+    // on again with min above the quantity: brought up to min at once
+    const raised = await t.ok('ps:autoscale:enable', 'web', '--min', '2', '--max', '5', '-a', 'nap');
+    assert.match(raised.err, /done, 2 up; autoscale 2\.\.5/);
+    await t.ok('ps:autoscale:disable', 'web', '-a', 'nap');
     for (const [args, message] of [
       [['--min', '3', '--max', '2'], /^paas: --min: min 3 is more than max 2/],
       [

@@ -482,18 +482,24 @@ export class FakeApi {
         return send(res, 200, state.formation);
       case 'PATCH formation': {
         const updates = (body as { updates?: { type: string; quantity: number; size?: string }[] }).updates ?? [];
+        for (const u of updates) this.refuseAutoscaled(state, u.type, u.quantity);
         for (const u of updates) this.scale(state, u.type, u.quantity, u.size);
         return send(res, 200, state.formation);
       }
       case 'GET formation/:id':
         return send(res, 200, this.formation(state, id ?? ''));
-      case 'PATCH formation/:id':
-        this.scale(state, id ?? '', (body as { quantity: number }).quantity, (body as { size?: string }).size);
+      case 'PATCH formation/:id': {
+        const { quantity, size } = body as { quantity: number; size?: string };
+        this.refuseAutoscaled(state, id ?? '', quantity);
+        this.scale(state, id ?? '', quantity, size);
         return send(res, 200, this.formation(state, id ?? ''));
+      }
       case 'PUT formation/:id/autoscale':
       case 'DELETE formation/:id/autoscale': {
         const f = this.formation(state, id ?? '');
         const b = (body ?? {}) as { min: number; max: number; concurrency: number; idle: string };
+        if (method === 'PUT' && f.type !== 'web')
+          throw new HttpError(422, 'unprocessable', `only web autoscales, not '${f.type}'`);
         if (method === 'PUT' && b.min > b.max)
           throw new HttpError(422, 'unprocessable', `min ${b.min} is more than max ${b.max}`);
         const idleMs = method === 'PUT' ? parseDuration(b.idle) : null;
@@ -502,8 +508,19 @@ export class FakeApi {
           method === 'PUT'
             ? { min: b.min, max: b.max, concurrency: b.concurrency, idle: b.idle, idleMs: idleMs ?? 0 }
             : null;
-        Object.assign(f, { autoscale, sleeping: autoscale !== null && autoscale.min === 0 && f.quantity === 0 });
-        return send(res, 200, f);
+        // as formation.service.ts: on, the quantity is brought between min and max; off, a sleeping type wakes to 1
+        const quantity = autoscale
+          ? Math.min(Math.max(f.quantity, autoscale.min), autoscale.max)
+          : f.sleeping
+            ? 1
+            : f.quantity;
+        if (quantity !== f.quantity) this.scale(state, f.type, quantity);
+        const scaled = this.formation(state, f.type);
+        Object.assign(scaled, {
+          autoscale,
+          sleeping: autoscale !== null && autoscale.min === 0 && scaled.quantity === 0,
+        });
+        return send(res, 200, scaled);
       }
       case 'GET instances':
         return send(res, 200, state.instances);
@@ -831,6 +848,17 @@ export class FakeApi {
     return release;
   }
 
+  /** As formation.service.ts: no manual scale of a type autoscale scales. */
+  private refuseAutoscaled(state: AppState, type: string, quantity: number | undefined): void {
+    const f = state.formation.find((x) => x.type === type);
+    if (f?.autoscale && quantity !== undefined && quantity !== f.quantity)
+      throw new HttpError(
+        422,
+        'unprocessable',
+        `autoscale sets ${type}'s quantity; ps:autoscale:disable ${type} first`,
+      );
+  }
+
   private formation(state: AppState, type: string): Formation {
     const f = state.formation.find((x) => x.type === type);
     if (!f) throw new HttpError(404, 'not_found', `process type '${type}' not found`);
@@ -865,6 +893,7 @@ export class FakeApi {
       up,
       waiting,
       waitingReason: waiting > 0 ? `no node has ${size.memory} MiB free` : null,
+      sleeping: f.autoscale !== null && f.autoscale.min === 0 && quantity === 0,
       updatedAt: now,
     };
     for (let n = 1; n <= up; n++) {
