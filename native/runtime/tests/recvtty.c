@@ -51,15 +51,19 @@ main (int argc, char **argv)
       case 't': alarm (atoi (optarg)); break;
       default: fprintf (stderr, "usage: recvtty [-i INPUT] [-n NAME-FILE] [-t SECS] SOCKET\n"); return 2;
       }
-  if (optind != argc - 1 || strlen (argv[optind]) >= sizeof (addr.sun_path))
+  if (optind != argc - 1 || strlen (argv[optind]) + 4 >= sizeof (addr.sun_path))
     {
       fprintf (stderr, "usage: recvtty [-i INPUT] [-n NAME-FILE] [-t SECS] SOCKET\n");
       return 2;
     }
-  strcpy (addr.sun_path, argv[optind]);
+  /* bound under a temporary name and renamed once listening: a test that waits for SOCKET to
+   * exist never connects between bind and listen (ECONNREFUSED on a busy machine) */
+  snprintf (addr.sun_path, sizeof (addr.sun_path), "%s.tmp", argv[optind]);
   unlink (addr.sun_path);
+  unlink (argv[optind]);
   lfd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (lfd < 0 || bind (lfd, (struct sockaddr *) &addr, sizeof (addr)) < 0 || listen (lfd, 1) < 0)
+  if (lfd < 0 || bind (lfd, (struct sockaddr *) &addr, sizeof (addr)) < 0 || listen (lfd, 1) < 0
+      || rename (addr.sun_path, argv[optind]) < 0)
     die ("listen");
   conn = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
   if (conn < 0)
