@@ -18,9 +18,12 @@
  *
  * A push of any other branch (`git push paas feature-x`) deploys the same way to the branch's
  * review app, `APP--feature-x` (reviews/reviews.service.ts), made at the branch's first push
- * from app.json's `environments.review` at the pushed commit; a first push that releases
- * nothing removes it again, so no review app is left without a release. Deleting the branch
- * removes its review app. A review app's own remote takes no branch: it follows its parent's.
+ * from app.json's `environments.review` at the pushed commit; a first push that made it and
+ * released nothing removes it again, still holding it and only while none of its releases is
+ * live (a racing push of the branch may have released to it first), so no review app is left
+ * without a release (reviews.service.ts's expiry removes one whose push's api died). Deleting
+ * the branch removes its review app. A review app's own remote takes no branch: it follows its
+ * parent's.
  *
  * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
  * the build's Redis stream, DeploysService, git, ReviewsService), its spec small fakes.
