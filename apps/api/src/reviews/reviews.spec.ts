@@ -1,4 +1,6 @@
 import { Addon, ApiToken, App, Build, ConfigVar, gitEnv, issueToken, Node, Release } from '@paas/platform';
+import { appPushLockKey } from '@paas/platform/builds';
+import type { Redis } from 'ioredis';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -9,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { appNamed, createApp, deployRelease, insertBuild, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
+import { REDIS } from '../core/tokens';
 import { ReviewsService } from './reviews.service';
 
 const DAY = 86_400_000;
@@ -253,6 +256,29 @@ for (const kind of TEST_DATABASES) {
       } finally {
         await reviews.destroy(live, 'spec');
       }
+    });
+
+    it('expiry reads the last push again once it holds the review app: a push that ended meanwhile keeps it', async () => {
+      const racy = await make(web, 'racy', { addons: [], env: {} }, adminToken);
+      await release(racy);
+      const now = Date.now() + 3 * DAY;
+      const redis = api.api.app.get<Redis>(REDIS);
+      const set = redis.set.bind(redis);
+      // a push of the branch runs between expiry's first look and its taking the push lock
+      redis.set = (async (...args: Parameters<typeof set>) => {
+        if (args[0] === appPushLockKey(racy.id)) {
+          const build = await insertBuild(api, racy, 1, { status: 'succeeded' });
+          await api.dataSource.manager.update(Build, { id: build.id }, { createdAt: new Date(now - 1000) });
+        }
+        return set(...args);
+      }) as typeof redis.set;
+      try {
+        assert.deepEqual(await reviews.expire(now), []);
+      } finally {
+        redis.set = set;
+      }
+      assert.ok((await reviews.find(web, 'racy')) !== null, 'pushed a moment ago');
+      await reviews.destroy(racy, 'spec');
     });
 
     it('the leader removes review apps without a push for the TTL, in the parent’s log; a recent push keeps one', async () => {
