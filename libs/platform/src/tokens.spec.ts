@@ -59,10 +59,11 @@ describe('api tokens', () => {
     const scoped = (await issueToken(ds.manager, { name: 'rev', apps: ['web'] })).record;
     const web = ds.manager.create(App, { id: randomUUID(), name: 'web' });
     const shop = ds.manager.create(App, { id: randomUUID(), name: 'shop' });
-    await ds.manager.insert(App, [web, shop]);
+    // one at a time: a bulk insert on SQLite may hand the rows' ids back to the wrong objects
+    for (const app of [web, shop]) await ds.manager.insert(App, app);
     const review = ds.manager.create(App, { id: randomUUID(), name: 'web--x', parentId: web.id, branch: 'x' });
     const other = ds.manager.create(App, { id: randomUUID(), name: 'shop--x', parentId: shop.id, branch: 'x' });
-    await ds.manager.insert(App, [review, other]);
+    for (const app of [review, other]) await ds.manager.insert(App, app);
     assert.equal(await tokenMayUseApp(ds.manager, scoped, review), true);
     assert.equal(await tokenMayUseApp(ds.manager, scoped, other), false);
     assert.equal(tokenAllowsApp(scoped, 'web--x'), false, 'by name alone the parent is unknown');
