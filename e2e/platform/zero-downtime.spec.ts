@@ -17,6 +17,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { App, Instance, Release } from '@paas/platform';
 import type { DataSource } from 'typeorm';
+import { containersUnder } from '../support/cli';
 import { type Answer, httpGet, waitFor } from '../support/platform';
 import { type PlatformHost, startPlatformHost } from './support/host';
 
@@ -97,6 +98,8 @@ describe('zero downtime through the router (api + agent + router on one host)', 
   let ds: DataSource;
   let routerUrl = '';
   let dir = '';
+  /** The platform's root: the node's containers are under it. */
+  let root = '';
 
   const api$ = (method: string, path: string, body?: unknown): Promise<unknown> => host.call(method, path, body);
   const commit = (files: Record<string, string>, message: string): string => host.commit(dir, files, message);
@@ -120,6 +123,7 @@ describe('zero downtime through the router (api + agent + router on one host)', 
     });
     ds = host.ds;
     routerUrl = host.routerUrl;
+    root = host.cliEnv['PAAS_ROOT'] ?? '';
     dir = await host.checkout('site');
   });
 
@@ -178,13 +182,25 @@ describe('zero downtime through the router (api + agent + router on one host)', 
         [[REVIEW, 'feature-x']],
       );
 
+      // the engine's containers of its instances, to see them leave the node
+      const containers = (await ds.manager.find(Instance, { where: { appId: app.id } })).flatMap(
+        (i) => i.containerId ?? [],
+      );
+      assert.ok(containers.length > 0, 'the review app runs a container');
+      const before = new Set(containersUnder(root));
+      assert.ok(
+        containers.every((id) => before.has(id)),
+        `its containers ${containers.join(', ')} are on the node`,
+      );
       const deleted = await ok('push', 'paas', '--delete', 'feature-x');
       assert.match(deleted, /remote: -----> Destroyed review app site--feature-x with feature-x/);
       assert.equal(await ds.manager.findOneBy(App, { name: REVIEW }), null);
       await waitFor('the router no longer knows the review app', 30_000, async () => (await review()).status === 404);
-      // its instance leaves the node, which the next tests fill
-      await waitFor('the review app has no instance left', 30_000, async () => {
-        return (await ds.manager.count(Instance, { where: { appId: app.id } })) === 0;
+      // its container leaves the node, which the next tests fill (its Instance rows go at once,
+      // with the app: the engine's containers are what holds the node's memory)
+      await waitFor('the review app has no container left on the node', 30_000, async () => {
+        const running = new Set(containersUnder(root));
+        return containers.every((id) => !running.has(id));
       });
       assert.equal((await get(`${routerUrl}/`)).body, 'site v1\n');
       assert.equal(
@@ -194,6 +210,8 @@ describe('zero downtime through the router (api + agent + router on one host)', 
       );
     } finally {
       await ok('checkout', '--quiet', 'main');
+      // a test that failed partway leaves no review app to take the node's room from the next
+      if (await ds.manager.findOneBy(App, { name: REVIEW })) await api$('DELETE', `/api/apps/${REVIEW}`);
     }
   });
 

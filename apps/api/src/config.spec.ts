@@ -18,6 +18,16 @@ describe('api settings', () => {
     assert.deepEqual(config.engine.bridge.protectedCidrs, ['10.9.0.0/16', '10.0.0.5/32', '10.0.0.6/32', '10.0.0.7/32']);
   });
 
+  it('reads how many review apps an app may have: 20 by default, 0 off, a bad value named', () => {
+    assert.equal(loadApiConfig({}).reviewAppsMax, 20);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_MAX: '0' }).reviewAppsMax, 0);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_MAX: '3' }).reviewAppsMax, 3);
+    assert.throws(
+      () => loadApiConfig({ PAAS_REVIEW_APPS_MAX: 'many' }),
+      (err: unknown) => err instanceof ConfigError && /PAAS_REVIEW_APPS_MAX/.test(err.message),
+    );
+  });
+
   it('reads how long review apps live without a push: days by default, 0 off, a bad value named', () => {
     assert.equal(loadApiConfig({}).reviewAppsTtlMs, 5 * 86_400_000);
     assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_TTL: '0' }).reviewAppsTtlMs, 0);

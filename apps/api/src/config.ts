@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AcmeSettings, acmeSettings } from './certs/acme.config';
 import { type DrainSettings, drainSettings } from './drains/drains.config';
-import { reviewAppsTtl } from './reviews/reviews.config';
+import { reviewAppsMax, reviewAppsTtl } from './reviews/reviews.config';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
 /** How the api serves TLS off loopback (serviceTlsSettings: PAAS_API_TLS_CERT/KEY/SANS). */
@@ -121,6 +121,8 @@ export interface ApiConfig {
   readonly metricsListen: ListenAddress | null;
   /** PAAS_REVIEW_APPS_TTL (5 days; 0 off): review apps without a push for this long are removed (reviews/reviews.config.ts). */
   readonly reviewAppsTtlMs: number;
+  /** PAAS_REVIEW_APPS_MAX (20; 0 off): how many review apps one app may have (reviews/reviews.config.ts). */
+  readonly reviewAppsMax: number;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -174,6 +176,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     drains: drainSettings(env),
     metricsListen: addressOrOff(env, 'PAAS_API_METRICS_ADDR', 'off'),
     reviewAppsTtlMs: reviewAppsTtl(env),
+    reviewAppsMax: reviewAppsMax(env),
   };
 }
 
@@ -225,3 +228,8 @@ function buildLimits(env: Env): ApiConfig['buildLimits'] {
 }
 
 export const API_CONFIG = Symbol('API_CONFIG');
+
+/** The app's address as the routers serve it over HTTP: `http://APP.<domain>[:port]`. */
+export function appWebUrl(config: Pick<ApiConfig, 'domain' | 'routerPort'>, app: string): string {
+  return `http://${app}.${config.domain}${config.routerPort === 80 ? '' : `:${config.routerPort}`}`;
+}

@@ -19,7 +19,7 @@ import { type EntityManager, In } from 'typeorm';
 import { Addon, AddonAttachment, type AddonState, type AddonType, Instance, Node } from './model/entities';
 import { APP_NAME, APP_NAME_RULE } from './names';
 import type { ApiToken } from './model/entities';
-import { tokenAllowsApp } from './tokens';
+import { type ScopedApp, tokenAllowsApp } from './tokens';
 import { DEFAULT_TIMING, type DeployCheck } from './scheduling/checks';
 import type { Allocation } from './scheduling/placement';
 import type { DesiredInstance, ReportedState, ServiceEndpoint } from './scheduling/protocol';
@@ -212,7 +212,7 @@ export async function reachOfApps(
  * tokens none. Whoever may not is answered as for an add-on that does not exist (404), so a
  * tenant learns nothing of another's add-ons, not even their names.
  */
-export function addonVisibleTo(token: ApiToken, apps: Iterable<string>): boolean {
+export function addonVisibleTo(token: ApiToken, apps: Iterable<string | ScopedApp>): boolean {
   if (token.node) return false;
   if (token.admin || token.apps === null) return true;
   for (const app of apps) if (tokenAllowsApp(token, app)) return true;

@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { ApiToken } from './model/entities';
+import { randomUUID } from 'node:crypto';
+import { ApiToken, App } from './model/entities';
 import { suiteDatabase } from './testing/databases';
-import { TOKEN_PATTERN, findToken, generateToken, hashToken, issueToken, tokenAllowsApp } from './tokens';
+import {
+  TOKEN_PATTERN,
+  findToken,
+  generateToken,
+  hashToken,
+  issueToken,
+  scopedApps,
+  tokenAllowsApp,
+  tokenMayUseApp,
+} from './tokens';
 
 describe('api tokens', () => {
   const db = suiteDatabase('sqlite');
@@ -43,6 +53,27 @@ describe('api tokens', () => {
     assert.equal(tokenAllowsApp(scoped, 'c'), false);
     assert.equal(tokenAllowsApp(all, 'c'), true);
     assert.equal(tokenAllowsApp(admin, 'c'), true);
+  });
+
+  it("let a token scoped to an app use that app's review apps, made before or after it, and no other's", async () => {
+    const scoped = (await issueToken(ds.manager, { name: 'rev', apps: ['web'] })).record;
+    const web = ds.manager.create(App, { id: randomUUID(), name: 'web' });
+    const shop = ds.manager.create(App, { id: randomUUID(), name: 'shop' });
+    // one at a time: a bulk insert on SQLite may hand the rows' ids back to the wrong objects
+    for (const app of [web, shop]) await ds.manager.insert(App, app);
+    const review = ds.manager.create(App, { id: randomUUID(), name: 'web--x', parentId: web.id, branch: 'x' });
+    const other = ds.manager.create(App, { id: randomUUID(), name: 'shop--x', parentId: shop.id, branch: 'x' });
+    for (const app of [review, other]) await ds.manager.insert(App, app);
+    assert.equal(await tokenMayUseApp(ds.manager, scoped, review), true);
+    assert.equal(await tokenMayUseApp(ds.manager, scoped, other), false);
+    assert.equal(tokenAllowsApp(scoped, 'web--x'), false, 'by name alone the parent is unknown');
+    assert.deepEqual(await scopedApps(ds.manager, [review, other, web]), [
+      { name: 'web--x', parent: 'web' },
+      { name: 'shop--x', parent: 'shop' },
+      { name: 'web', parent: null },
+    ]);
+    const node = (await issueToken(ds.manager, { name: 'node-rev', node: true })).record;
+    assert.equal(await tokenMayUseApp(ds.manager, node, review), false);
   });
 
   it('make node tokens that reach no app, and never an admin or scoped node token', async () => {

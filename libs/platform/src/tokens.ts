@@ -6,8 +6,8 @@
  * prefix, `pjoin_`, so that neither kind is ever taken for the other.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
-import { ApiToken, JoinToken } from './model/entities';
+import { type EntityManager, In } from 'typeorm';
+import { ApiToken, App, JoinToken } from './model/entities';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const TOKEN_PATTERN = /^paas_[0-9A-Za-z]{40}$/;
@@ -72,10 +72,47 @@ export async function findToken(manager: EntityManager, token: string): Promise<
   return manager.findOne(ApiToken, { where: { hash: hashToken(token) } });
 }
 
-/** Whether a token may act on an app (by name); a node token acts on none. */
-export function tokenAllowsApp(token: ApiToken, app: string): boolean {
+/** An app as a token's scope sees it: its name and, for a review app, its parent's name. */
+export interface ScopedApp {
+  readonly name: string;
+  readonly parent: string | null;
+}
+
+/**
+ * Whether a token may act on an app (by name, or as scopedApps gives it); a node token acts
+ * on none. The one scope rule: a token scoped to an app may use that app's review apps too,
+ * whenever they were made (scopes hold names of apps users made, never review apps).
+ */
+export function tokenAllowsApp(token: ApiToken, app: string | ScopedApp): boolean {
   if (token.node) return false;
-  return token.admin || token.apps === null || token.apps.includes(app);
+  if (token.admin || token.apps === null) return true;
+  const { name, parent } = typeof app === 'string' ? { name: app, parent: null } : app;
+  return token.apps.includes(name) || (parent !== null && token.apps.includes(parent));
+}
+
+/** These apps as tokenAllowsApp sees them (their parents' names looked up), in their order. */
+export async function scopedApps(
+  manager: EntityManager,
+  apps: readonly Pick<App, 'name' | 'parentId'>[],
+): Promise<ScopedApp[]> {
+  const ids = [...new Set(apps.flatMap((a) => a.parentId ?? []))];
+  const parents = new Map(
+    (ids.length ? await manager.find(App, { where: { id: In(ids) }, select: { id: true, name: true } }) : []).map(
+      (p) => [p.id, p.name],
+    ),
+  );
+  return apps.map((a) => ({ name: a.name, parent: a.parentId === null ? null : (parents.get(a.parentId) ?? null) }));
+}
+
+/** Whether a token may act on this app row (a review app through its parent: tokenAllowsApp). */
+export async function tokenMayUseApp(
+  manager: EntityManager,
+  token: ApiToken,
+  app: Pick<App, 'name' | 'parentId'>,
+): Promise<boolean> {
+  if (tokenAllowsApp(token, app.name)) return true;
+  if (app.parentId === null || token.node) return false;
+  return tokenAllowsApp(token, (await scopedApps(manager, [app]))[0] as ScopedApp);
 }
 
 export interface IssuedJoinToken {

@@ -28,6 +28,7 @@ import {
   App,
   addonClientTarget,
   addonVisibleTo,
+  scopedApps,
   lockAddons,
   transaction,
 } from '@paas/platform';
@@ -342,10 +343,8 @@ export class AddonBackupsService implements OnApplicationBootstrap, OnApplicatio
   private async visible(token: ApiToken, addon: Addon): Promise<boolean> {
     if (addonVisibleTo(token, [])) return true;
     const owner = addon.appId ? await this.dataSource.manager.findOneBy(App, { id: addon.appId }) : null;
-    return addonVisibleTo(
-      token,
-      [...(await this.attachedApps(addon.id)), ...(owner ? [owner] : [])].map((a) => a.name),
-    );
+    const apps = [...(await this.attachedApps(addon.id)), ...(owner ? [owner] : [])];
+    return addonVisibleTo(token, await scopedApps(this.dataSource.manager, apps));
   }
 
   private async backupFor(token: ApiToken, id: string): Promise<AddonBackup> {

@@ -43,7 +43,10 @@ import {
   nodesOfApps,
   parseSize,
   schedulableMemory,
+  type ScopedApp,
+  scopedApps,
   tokenAllowsApp,
+  tokenMayUseApp,
   transaction,
   usage,
 } from '@paas/platform';
@@ -163,7 +166,7 @@ export class AddonsService {
   async attach(name: string, input: { app: string; as?: string }, token: ApiToken): Promise<AddonView> {
     const { addon } = await this.find(name, token);
     const app = await findApp(this.dataSource.manager, input.app);
-    if (!app || !tokenAllowsApp(token, app.name)) {
+    if (!app || !(await tokenMayUseApp(this.dataSource.manager, token, app))) {
       if (!app && tokenAllowsApp(token, input.app)) throw ApiError.notFound(`app '${input.app}' not found`);
       throw ApiError.forbidden(`this token may not use app '${input.app}'`);
     }
@@ -236,10 +239,10 @@ export class AddonsService {
    * release, the add-on leaves its node and its volume is removed there. Its backups stay.
    */
   async destroy(name: string, confirm: string | undefined, token: ApiToken): Promise<void> {
-    const { addon, view } = await this.find(name, token);
-    for (const { app } of view.attachments) {
+    const { addon, attached } = await this.find(name, token);
+    for (const app of attached) {
       if (!tokenAllowsApp(token, app)) {
-        throw ApiError.forbidden(`this token may not change app '${app}', which ${name} is attached to`);
+        throw ApiError.forbidden(`this token may not change app '${app.name}', which ${name} is attached to`);
       }
     }
     if (confirm !== name) {
@@ -257,11 +260,14 @@ export class AddonsService {
       const attachments = await em.find(AddonAttachment, { where: { addonId: addon.id }, order: { createdAt: 'ASC' } });
       // the apps attached now, not when the token was first checked: one attached meanwhile too
       const apps = attachments.length
-        ? await em.find(App, { where: { id: In(attachments.map((a) => a.appId)) }, select: { id: true, name: true } })
+        ? await em.find(App, {
+            where: { id: In(attachments.map((a) => a.appId)) },
+            select: { id: true, name: true, parentId: true },
+          })
         : [];
-      for (const { name: app } of apps) {
+      for (const app of await scopedApps(em, apps)) {
         if (!tokenAllowsApp(token, app)) {
-          throw ApiError.forbidden(`this token may not change app '${app}', which ${name} is attached to`);
+          throw ApiError.forbidden(`this token may not change app '${app.name}', which ${name} is attached to`);
         }
       }
       const lines: { appId: string; line: string }[] = [];
@@ -416,12 +422,12 @@ export class AddonsService {
     const ids = addons.map((a) => a.id);
     const attachments = await manager.find(AddonAttachment, { where: { addonId: In(ids) } });
     const appIds = [...new Set([...attachments.map((a) => a.appId), ...addons.flatMap((a) => a.appId ?? [])])];
-    const apps = new Map(
-      (appIds.length
-        ? await manager.find(App, { where: { id: In(appIds) }, select: { id: true, name: true } })
-        : []
-      ).map((a) => [a.id, a.name]),
-    );
+    const rows = appIds.length
+      ? await manager.find(App, { where: { id: In(appIds) }, select: { id: true, name: true, parentId: true } })
+      : [];
+    const scoped = await scopedApps(manager, rows);
+    const apps = new Map(rows.map((a) => [a.id, a.name]));
+    const scopes = new Map(rows.map((a, i) => [a.id, scoped[i] as ScopedApp]));
     const nodeIds = [...new Set(addons.flatMap((a) => a.nodeId ?? []))];
     const nodes = new Map(
       (nodeIds.length
@@ -434,7 +440,8 @@ export class AddonsService {
       backups.set(b.addonId, (backups.get(b.addonId) ?? 0) + 1);
     return addons.map((addon) => ({
       addon,
-      owner: addon.appId ? (apps.get(addon.appId) ?? null) : null,
+      owner: addon.appId ? (scopes.get(addon.appId) ?? null) : null,
+      attached: attachments.flatMap((a) => (a.addonId === addon.id ? (scopes.get(a.appId) ?? []) : [])),
       view: {
         id: addon.id,
         name: addon.name,
@@ -454,16 +461,17 @@ export class AddonsService {
   }
 }
 
-/** An add-on as a request sees it: its row, its view, and the name of the app it was made for. */
+/** An add-on as a request sees it: its row, its view, the apps it is attached to and the one it was made for. */
 interface Seen {
   readonly addon: Addon;
   readonly view: AddonView;
-  readonly owner: string | null;
+  readonly attached: readonly ScopedApp[];
+  readonly owner: ScopedApp | null;
 }
 
 /** Whether the token sees the add-on: through an app it is attached to (or was made for). */
-function visible(token: ApiToken, { view, owner }: Seen): boolean {
-  return addonVisibleTo(token, [...view.attachments.map((a) => a.app), ...(owner === null ? [] : [owner])]);
+function visible(token: ApiToken, { attached, owner }: Seen): boolean {
+  return addonVisibleTo(token, [...attached, ...(owner === null ? [] : [owner])]);
 }
 
 function addonSize(input: string): Size {

@@ -25,7 +25,7 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { type DataSource, type EntityManager, In } from 'typeorm';
-import { API_CONFIG, type ApiConfig } from '../config';
+import { API_CONFIG, type ApiConfig, appWebUrl } from '../config';
 import { ApiError } from '../common/api-error';
 import { CertPublisher } from '../certs/cert-publisher';
 import { logAppEvent } from '../common/app-log';
@@ -55,11 +55,15 @@ export class AppsService {
     @Inject(RELEASE_IMAGES) private readonly releaseImages: ReleaseImageRemover,
   ) {}
 
-  /** The apps a token may see, by name. */
+  /** The apps a token may see, by name: a scoped token's apps and their review apps (tokenAllowsApp). */
   async list(token: ApiToken): Promise<App[]> {
-    const scoped = !token.admin && token.apps !== null;
-    return this.dataSource.manager.find(App, {
-      where: scoped ? { name: In(token.apps ?? []) } : {},
+    const { manager } = this.dataSource;
+    if (token.node) return [];
+    if (token.admin || token.apps === null) return manager.find(App, { order: { name: 'ASC' } });
+    const names = token.apps;
+    const parents = names.length ? await manager.find(App, { where: { name: In(names) }, select: { id: true } }) : [];
+    return manager.find(App, {
+      where: [{ name: In(names) }, ...(parents.length ? [{ parentId: In(parents.map((p) => p.id)) }] : [])],
       order: { name: 'ASC' },
     });
   }
@@ -131,7 +135,10 @@ export class AppsService {
   async remove(app: App): Promise<void> {
     for (const review of await this.dataSource.manager.find(App, { where: { parentId: app.id } }))
       await this.remove(review);
-    const { builds, drains, nodes, images } = await transaction(this.dataSource, async (manager) => {
+    const removed = await transaction(this.dataSource, async (manager) => {
+      // by id, holding the row: a remove that went first leaves nothing to do here, and what is
+      // keyed by name (tokens, certificates, the repository) may be another app's by now
+      if (!(await lockApp(manager, app.id))) return null;
       const ids = (await manager.find(Build, { where: { appId: app.id }, select: { id: true } })).map((b) => b.id);
       const drains = (await manager.find(Drain, { where: { appId: app.id }, select: { id: true } })).map((d) => d.id);
       const images = await manager.find(Release, {
@@ -145,9 +152,14 @@ export class AppsService {
       await this.rescopeTokens(manager, app.name, null);
       return { builds: ids, drains, nodes, images };
     });
+    if (removed === null) return;
+    const { builds, drains, nodes, images } = removed;
     await new RedisNodeNotifier(this.redis).wake(new Set(nodes));
-    await this.certs.removed(app.name);
-    await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
+    // an app made since under the same name keeps its certificates and repository
+    if (!(await this.dataSource.manager.exists(App, { where: { name: app.name } }))) {
+      await this.certs.removed(app.name);
+      await rm(repoPath(this.config.gitRoot, app.name), { recursive: true, force: true });
+    }
     await this.redis.del(
       appLogKey(app.id),
       ...builds.map((id) => buildLogKey(id)),
@@ -202,7 +214,6 @@ export class AppsService {
     const parent = app.parentId
       ? await this.dataSource.manager.findOne(App, { where: { id: app.parentId }, select: { id: true, name: true } })
       : null;
-    const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
     const https = this.config.routerHttpsPort;
     return {
       id: app.id,
@@ -210,7 +221,7 @@ export class AppsService {
       createdAt: app.createdAt,
       updatedAt: app.updatedAt,
       gitUrl: `${baseUrl}/git/${app.name}.git`,
-      webUrl: `http://${app.name}.${this.config.domain}${port}`,
+      webUrl: appWebUrl(this.config, app.name),
       httpsWebUrl:
         https === null ? null : `https://${app.name}.${this.config.domain}${https === 443 ? '' : `:${https}`}`,
       release: release ? { id: release.id, version: release.version } : null,
@@ -218,4 +229,11 @@ export class AppsService {
       review: parent ? { parent: parent.name, branch: app.branch ?? '' } : null,
     };
   }
+}
+
+/** Whether the app's row is still there, holding it (on Postgres) until the transaction ends. */
+async function lockApp(manager: EntityManager, id: string): Promise<boolean> {
+  if (manager.connection.options.type !== 'postgres') return manager.exists(App, { where: { id } });
+  const rows: unknown[] = await manager.query('SELECT "id" FROM "apps" WHERE "id" = $1 FOR UPDATE', [id]);
+  return rows.length > 0;
 }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { appNamed, createApp, deployRelease, insertBuild, insertInstance } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
-import { repoPath } from './apps.service';
+import { AppsService, repoPath } from './apps.service';
 
 for (const kind of TEST_DATABASES) {
   describe(`apps on ${kind}`, () => {
@@ -241,6 +241,20 @@ for (const kind of TEST_DATABASES) {
       const recreated = await api.request('POST', '/api/apps', { body: { name: 'bravo' } });
       assert.equal(recreated.status, 201);
       assert.equal(recreated.body.release, null, 'a new app of the same name starts empty');
+    });
+
+    it('removing an app a second time leaves a new app of its name alone', async () => {
+      const stale = await createApp(api, 'charlie');
+      const service = api.api.app.get(AppsService);
+      await service.remove(stale);
+      const fresh = await createApp(api, 'charlie');
+      mkdirSync(repoPath(gitRoot, 'charlie'), { recursive: true });
+      const { record } = await issueToken(api.dataSource.manager, { name: 'charlie-ci', apps: ['charlie'] });
+      // a second remove of the row seen before (two clients destroying it at once)
+      await service.remove(stale);
+      assert.equal((await appNamed(api, 'charlie')).id, fresh.id);
+      assert.ok(existsSync(repoPath(gitRoot, 'charlie')), 'its repository stays');
+      assert.deepEqual((await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id })).apps, ['charlie']);
     });
   });
 }

@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { type ApiToken, type App, JOIN_TOKEN_PATTERN, findApp, tokenAllowsApp } from '@paas/platform';
+import { type ApiToken, type App, JOIN_TOKEN_PATTERN, findApp, tokenAllowsApp, tokenMayUseApp } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import type { ApiRequest } from '../common/request';
@@ -110,7 +110,7 @@ export class AuthGuard implements CanActivate {
   /** A token scoped to other apps learns nothing, not even whether the app exists. */
   private async appFor(token: ApiToken, nameOrId: string): Promise<App> {
     const app = await findApp(this.dataSource.manager, nameOrId);
-    if (app && tokenAllowsApp(token, app.name)) return app;
+    if (app && (await tokenMayUseApp(this.dataSource.manager, token, app))) return app;
     if (!app && tokenAllowsApp(token, nameOrId)) throw ApiError.notFound(`app '${nameOrId}' not found`);
     throw ApiError.forbidden(`this token may not use app '${nameOrId}'`);
   }

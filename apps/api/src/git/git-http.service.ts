@@ -19,7 +19,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { type ApiToken, type App, findApp, gitEnv, tokenAllowsApp } from '@paas/platform';
+import { type ApiToken, type App, findApp, gitEnv, tokenAllowsApp, tokenMayUseApp } from '@paas/platform';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core/tokens';
 import { PushService } from './push.service';
@@ -105,7 +105,8 @@ export class GitHttpService {
       if (tokenAllowsApp(auth.token, name)) return reply(res, 404, `app '${name}' not found`);
       return reply(res, 403, `this token may not use app '${name}'`);
     }
-    if (!tokenAllowsApp(auth.token, app.name)) return reply(res, 403, `this token may not use app '${app.name}'`);
+    if (!(await tokenMayUseApp(this.dataSource.manager, auth.token, app)))
+      return reply(res, 403, `this token may not use app '${app.name}'`);
     const repo = await this.repos.ensure(app.name);
 
     if (action === 'info/refs') return this.advertise(req, res, service, repo);

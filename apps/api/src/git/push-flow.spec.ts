@@ -134,6 +134,10 @@ function platform() {
   /** `parentId branch` -> its review app. */
   const reviewApps = new Map<string, { id: string; name: string; parentId: string }>();
   let refuseReviews: string | undefined;
+  /** Branches whose next create answers the review app a racing push made just before. */
+  const racing = new Set<string>();
+  /** Review apps a release of went live some other way (a racing push). */
+  const releasedElsewhere = new Set<string>();
   const logOf = (buildId: string): FakeLog => {
     let log = logs.get(buildId);
     if (!log) logs.set(buildId, (log = new FakeLog()));
@@ -230,10 +234,19 @@ function platform() {
       create: async (parent, branch, environment, by) => {
         if (refuseReviews) throw new Error(refuseReviews);
         const review = { id: `review-${branch}`, name: `${parent.name}--${branch}`, parentId: parent.id };
+        const raced = reviewApps.get(`${parent.id} ${branch}`);
+        if (raced) return { app: raced, made: false };
         reviewApps.set(`${parent.id} ${branch}`, review);
+        if (racing.delete(branch)) return { app: review, made: false };
         journal.push(`create ${review.name} by ${by.name} ${JSON.stringify(environment)}`);
-        return review;
+        return { app: review, made: true };
       },
+      released: async (review) =>
+        releasedElsewhere.has(review.id) ||
+        [...jobs.values()].some((job) => {
+          const release = job.appId === review.id ? releases.get(job.buildId) : undefined;
+          return release !== undefined && releaseStatus.get(release) === 'live';
+        }),
       destroy: async (review, why) => {
         for (const [key, app] of reviewApps) if (app.id === review.id) reviewApps.delete(key);
         journal.push(`destroy ${review.name}: ${why}`);
@@ -250,6 +263,10 @@ function platform() {
     reviewApps,
     /** Review apps cannot be made from now on, for this reason. */
     refuseReviews: (why: string) => void (refuseReviews = why),
+    /** A push of `branch` makes its review app between this push's look and its create. */
+    raceReview: (branch: string) => void racing.add(branch),
+    /** A release of the review app went live by another push. */
+    releasedElsewhere,
     clock,
     lost,
     jobStates,
@@ -848,6 +865,39 @@ describe('push flow of other branches: review apps', { timeout: 20_000 }, () => 
     assert.deepEqual(await third, [{ status: 'ng', reason: 'build failed' }]);
     assert.equal(p.reviewApps.size, 1, 'the review app keeps its release');
     assert.equal(p.refs.get('refs/heads/feature-x'), B);
+  });
+
+  it('a first push that lost the race to make its review app never removes it', async () => {
+    const p = platform();
+    p.raceReview('feature-x');
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, B)], out.progress, {
+      name: 'alice',
+    });
+    await settle();
+    p.finish('b1', 'failed');
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'build failed' }]);
+    assert.equal(p.reviewApps.size, 1, "the racing push's review app stays");
+    assert.ok(!p.journal.some((line) => line.startsWith('destroy')), p.journal.join('\n'));
+  });
+
+  it('a review app this push made stays when a racing push released to it first', async () => {
+    const p = platform();
+    // the racing push took the new review app first, and holds it
+    assert.ok(await p.roles.locks.take('review-feature-x', 'racing-push'));
+    const out = pusher();
+    const pushed = new PushFlow(p.roles).receive(APP, REPO, [branch('feature-x', ZERO, B)], out.progress, {
+      name: 'alice',
+    });
+    await settle();
+    // it released C and moved the branch: this push, which waited, is refused
+    p.releasedElsewhere.add('review-feature-x');
+    p.refs.set('refs/heads/feature-x', C);
+    await p.roles.locks.release('review-feature-x', 'racing-push');
+    await p.clock.advance(LOCK_RETRY_MS);
+    assert.deepEqual(await pushed, [{ status: 'ng', reason: 'fetch first: the branch moved while this push waited' }]);
+    assert.equal(p.reviewApps.size, 1, 'the released review app stays');
+    assert.ok(!p.journal.some((line) => line.startsWith('destroy')), p.journal.join('\n'));
   });
 
   it('a review app that cannot be made refuses the push with the reason', async () => {

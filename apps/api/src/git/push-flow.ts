@@ -18,9 +18,12 @@
  *
  * A push of any other branch (`git push paas feature-x`) deploys the same way to the branch's
  * review app, `APP--feature-x` (reviews/reviews.service.ts), made at the branch's first push
- * from app.json's `environments.review` at the pushed commit; a first push that releases
- * nothing removes it again, so no review app is left without a release. Deleting the branch
- * removes its review app. A review app's own remote takes no branch: it follows its parent's.
+ * from app.json's `environments.review` at the pushed commit; a first push that made it and
+ * released nothing removes it again, still holding it and only while none of its releases is
+ * live (a racing push of the branch may have released to it first), so no review app is left
+ * without a release (reviews.service.ts's expiry removes one whose push's api died). Deleting
+ * the branch removes its review app. A review app's own remote takes no branch: it follows its
+ * parent's.
  *
  * The flow works through small roles (below); push.service.ts gives it the real ones (BullMQ,
  * the build's Redis stream, DeploysService, git, ReviewsService), its spec small fakes.
@@ -131,8 +134,13 @@ export interface Pusher {
 export interface ReviewApps<A extends PushedApp, P extends Pusher> {
   /** The review app of the parent's `branch`, or null. */
   find(parent: A, branch: string): Promise<A | null>;
-  /** Makes it (or answers the one a racing push made); throws, saying why to the pusher, when it cannot. */
-  create(parent: A, branch: string, environment: ReviewEnvironment, pusher: P): Promise<A>;
+  /**
+   * Makes it, `made` true, or answers the one a racing push of the branch made, `made` false;
+   * throws, saying why to the pusher, when it cannot.
+   */
+  create(parent: A, branch: string, environment: ReviewEnvironment, pusher: P): Promise<{ app: A; made: boolean }>;
+  /** Whether a release of it is live. */
+  released(review: A): Promise<boolean>;
   /** Removes it as apps:destroy does, `why` in its parent's log. */
   destroy(review: A, why: string): Promise<void>;
 }
@@ -234,6 +242,7 @@ export class PushFlow<A extends PushedApp = PushedApp, P extends Pusher = Pusher
       return { status: 'fall-through' };
     }
     let review = existing;
+    let made = false;
     if (!review) {
       const type = await branches.objectType(repo, command.newId);
       if (type !== 'commit') return { status: 'ng', reason: `${command.newId.slice(0, 7)} is a ${type}, not a commit` };
@@ -246,7 +255,7 @@ export class PushFlow<A extends PushedApp = PushedApp, P extends Pusher = Pusher
         return { status: 'ng', reason: `no review app: ${err.message}` };
       }
       try {
-        review = await reviews.create(parent, branch, environment, pusher);
+        ({ app: review, made } = await reviews.create(parent, branch, environment, pusher));
       } catch (err) {
         progress.line(` !     ${(err as Error).message}`);
         return { status: 'ng', reason: 'the review app could not be made' };
@@ -260,17 +269,22 @@ export class PushFlow<A extends PushedApp = PushedApp, P extends Pusher = Pusher
       if ((await reviews.find(parent, branch))?.id !== target.id) {
         return { status: 'ng', reason: `the review app ${target.name} was removed meanwhile: push again` };
       }
-      return this.deploy(target, repo, command, progress, pusher.name);
-    });
-    if (!existing && result.status === 'ng') {
-      // made by this push, which released nothing: it goes, as if the push had not happened
-      try {
-        await reviews.destroy(target, `the first push of ${branch} did not release`);
-        progress.line(`       The review app ${target.name} was removed: its first push released nothing`);
-      } catch (err) {
-        progress.line(` !     The review app ${target.name} could not be removed: ${(err as Error).message}`);
+      const result = await this.deploy(target, repo, command, progress, pusher.name);
+      // made by this push, which released nothing: it goes, as if the push had not happened;
+      // still holding it, and only while no release of it went live (a racing push of the
+      // branch may have released to it first)
+      if (made && result.status === 'ng') {
+        try {
+          if (!(await reviews.released(target))) {
+            await reviews.destroy(target, `the first push of ${branch} did not release`);
+            progress.line(`       The review app ${target.name} was removed: its first push released nothing`);
+          }
+        } catch (err) {
+          progress.line(` !     The review app ${target.name} could not be removed: ${(err as Error).message}`);
+        }
       }
-    }
+      return result;
+    });
     return result;
   }
 

@@ -26,7 +26,7 @@ import {
   settleAbandonedPush,
   takeAppPushLock,
 } from '../builds-queue/platform-build';
-import { API_CONFIG, type ApiConfig } from '../config';
+import { API_CONFIG, type ApiConfig, appWebUrl } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { DeploysService } from '../scheduler/deploys.service';
 import { ReviewsService } from '../reviews/reviews.service';
@@ -86,7 +86,6 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(API_CONFIG) config: ApiConfig,
     @Inject(ReviewsService) reviews: ReviewsService,
   ) {
-    const port = config.routerPort === 80 ? '' : `:${config.routerPort}`;
     this.flow = new PushFlow<App, ApiToken>({
       queue,
       builds: {
@@ -117,8 +116,9 @@ export class PushService implements OnApplicationBootstrap, BeforeApplicationShu
         find: (parent, branch) => reviews.find(parent, branch),
         create: (parent, branch, environment, token) => reviews.create(parent, branch, environment, token),
         destroy: (review, why) => reviews.destroy(review, why),
+        released: (review) => reviews.released(review),
       },
-      url: (app) => `http://${app}.${config.domain}${port}`,
+      url: (app) => appWebUrl(config, app),
     });
   }
 

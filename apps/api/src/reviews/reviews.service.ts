@@ -8,23 +8,30 @@
  * app.json's `environments.review.env` over them and fresh add-ons for
  * `environments.review.addons`. Later pushes leave its vars alone.
  *
- * Who may use it: whoever may use the parent. Tokens scoped to the parent get the review app
- * in their scope when it is made (and lose it with it, as with any app), so every check of a
- * scope (REST, git, add-ons) treats it as theirs; a token of another app never sees it.
+ * Who may use it: whoever may use the parent. A token scoped to the parent may use its review
+ * apps, those made after the token too (libs/platform tokenAllowsApp: the one rule every check
+ * of a scope, REST, git and add-ons, goes through); a token of another app never sees them.
+ *
+ * How many: at most PAAS_REVIEW_APPS_MAX per parent; a branch's first push past it is refused.
  *
  * Expiry: while this api leads the scheduler, review apps without a push for
- * PAAS_REVIEW_APPS_TTL are removed, each logged in its parent's log.
+ * PAAS_REVIEW_APPS_TTL are removed, and so are those without a release an hour after their
+ * last push (a push whose api died before it released), each logged in its parent's log. The
+ * branch stays in the parent's repository, as after apps:destroy of a review app: a later push
+ * of it makes a new review app.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
   ADDON_SERVICES,
   AddonAttachment,
-  ApiToken,
+  type ApiToken,
   App,
   Build,
   ConfigVar,
   Release,
   attachmentVar,
+  liveRelease,
+  formatDuration,
   isUniqueViolation,
   reviewAppName,
   transaction,
@@ -37,13 +44,17 @@ import { AddonsService } from '../addons/addons.service';
 import { AppsService } from '../apps/apps.service';
 import { releaseAppPushLock, takeAppPushLock } from '../builds-queue/platform-build';
 import { logAppEvent } from '../common/app-log';
-import { API_CONFIG, type ApiConfig } from '../config';
+import { API_CONFIG, type ApiConfig, appWebUrl } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import type { ReviewView } from './reviews.dto';
 
 /** How often the leader looks for review apps past their time. */
 export const EXPIRY_ROUND_MS = 60_000;
+/** A review app still without a release this long after its last push lost its push (its api died). */
+export const UNRELEASED_TTL_MS = 3_600_000;
+/** The longest branch a review app records (its `branch` column). */
+export const MAX_BRANCH_LENGTH = 255;
 
 /** Why a review app could not be made, in words for the pusher. */
 export class ReviewAppError extends Error {}
@@ -64,7 +75,7 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.reviewAppsTtlMs === 0) return;
+    // runs with PAAS_REVIEW_APPS_TTL=0 too: review apps left without a release still go
     this.timer = setInterval(() => {
       if (!this.scheduler.leader.leading) return;
       this.round = this.round
@@ -88,7 +99,6 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
   async list(parent: App): Promise<ReviewView[]> {
     const { manager } = this.dataSource;
     const reviews = await manager.find(App, { where: { parentId: parent.id }, order: { name: 'ASC' } });
-    const port = this.config.routerPort === 80 ? '' : `:${this.config.routerPort}`;
     return Promise.all(
       reviews.map(async (app) => {
         const build = await manager.findOne(Build, { where: { appId: app.id }, order: { createdAt: 'DESC' } });
@@ -97,7 +107,7 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
         return {
           name: app.name,
           branch: app.branch ?? '',
-          url: `http://${app.name}.${this.config.domain}${port}`,
+          url: appWebUrl(this.config, app.name),
           lastPushAt: build?.createdAt ?? app.createdAt,
           state: building ? 'building' : release?.imageRef ? `v${release.version} ${release.status}` : 'no release',
         };
@@ -107,12 +117,22 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
 
   /**
    * Makes the review app of the parent's `branch` for the pushing `token` (see the top). A push
-   * of the same branch that made it first wins: its app is answered. When its add-ons cannot
-   * be made the app goes again and this throws: nothing is left half-made.
+   * of the same branch that made it first wins: its app is answered, `made` false. When its
+   * add-ons cannot be made the app goes again and this throws: nothing is left half-made.
    */
-  async create(parent: App, branch: string, environment: ReviewEnvironment, token: ApiToken): Promise<App> {
+  async create(
+    parent: App,
+    branch: string,
+    environment: ReviewEnvironment,
+    token: ApiToken,
+  ): Promise<{ app: App; made: boolean }> {
     if (parent.parentId !== null) {
       throw new ReviewAppError(`${parent.name} is a review app itself: push ${branch} to its parent's remote`);
+    }
+    if (branch.length > MAX_BRANCH_LENGTH) {
+      throw new ReviewAppError(
+        `branch name too long for a review app: ${branch.length} characters, at most ${MAX_BRANCH_LENGTH}`,
+      );
     }
     let made: App | null = null;
     for (const hashed of [false, true]) {
@@ -124,10 +144,12 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
         made = await transaction(this.dataSource, (manager) => this.insert(manager, parent, branch, name, environment));
         break;
       } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        // the same branch by a push that went first, or the name taken by another app
+        if (!isUniqueViolation(err) && !(err instanceof ReviewAppError)) throw err;
+        // the same branch by a push that went first (the limit counts it too), or the name
+        // taken by another app
         const raced = await this.find(parent, branch);
-        if (raced) return raced;
+        if (raced) return { app: raced, made: false };
+        if (err instanceof ReviewAppError) throw err;
       }
     }
     if (!made) throw new ReviewAppError(`no free name for the review app of ${branch}`);
@@ -138,15 +160,18 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
       `Created review app ${review.name} of ${parent.name} (${branch}) by ${token.name}`,
     );
     await logAppEvent(this.redis, parent.id, `Created review app ${review.name} for ${branch} by ${token.name}`);
-    // the pushing token sees the review app as the row now says (its scope gained it above)
-    const scoped: ApiToken = { ...token, apps: token.apps === null ? null : [...token.apps, review.name] };
     try {
-      for (const type of environment.addons) await this.addons.create(review, { type }, scoped);
+      for (const type of environment.addons) await this.addons.create(review, { type }, token);
     } catch (err) {
       await this.destroy(review, 'its add-ons could not be made');
       throw new ReviewAppError(`the add-ons of review app ${review.name} could not be made: ${(err as Error).message}`);
     }
-    return review;
+    return { app: review, made: true };
+  }
+
+  /** Whether a release of the review app is live. */
+  async released(review: App): Promise<boolean> {
+    return (await liveRelease(this.dataSource.manager, review.id)) !== null;
   }
 
   private async insert(
@@ -156,6 +181,16 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
     name: string,
     environment: ReviewEnvironment,
   ): Promise<App> {
+    const max = this.config.reviewAppsMax;
+    // counted in the transaction that adds one; two first pushes racing may pass it by one
+    const count = await manager.count(App, { where: { parentId: parent.id } });
+    if (count >= max) {
+      throw new ReviewAppError(
+        max === 0
+          ? 'review apps are off here (PAAS_REVIEW_APPS_MAX=0): push to main or master'
+          : `${parent.name} has ${count} review apps, the most allowed (PAAS_REVIEW_APPS_MAX=${max}): delete a branch's review app (git push --delete) first`,
+      );
+    }
     const id = randomUUID();
     await manager.insert(App, { id, name, parentId: parent.id, branch });
     // the parent's add-ons are its own: their URLs stay behind, and so does a var an add-on
@@ -170,10 +205,6 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
       if (!dropped.has(row.key)) vars.set(row.key, row.value);
     for (const [key, value] of Object.entries(environment.env)) vars.set(key, value);
     for (const [key, value] of vars) await manager.insert(ConfigVar, { appId: id, key, value });
-    for (const token of await manager.find(ApiToken)) {
-      if (token.apps?.includes(parent.name) && !token.apps.includes(name))
-        await manager.update(ApiToken, { id: token.id }, { apps: [...token.apps, name] });
-    }
     return manager.findOneByOrFail(App, { id });
   }
 
@@ -186,22 +217,21 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
-   * Removes the review apps whose last push (or creation) is older than the TTL at `now`;
-   * one a push holds now is left for the next round. Their names.
+   * Removes the review apps whose last push (or creation) is older than the TTL at `now`, and
+   * those without a release UNRELEASED_TTL_MS after it (a first push whose api died: its push
+   * would have removed it). One a push holds now is left for the next round. Their names.
    */
   async expire(now: number): Promise<string[]> {
-    const ttl = this.config.reviewAppsTtlMs;
-    if (ttl === 0) return [];
-    const { manager } = this.dataSource;
     const removed: string[] = [];
-    for (const review of await manager.find(App, { where: { parentId: Not(IsNull()) } })) {
-      const build = await manager.findOne(Build, { where: { appId: review.id }, order: { createdAt: 'DESC' } });
-      const last = (build?.createdAt ?? review.createdAt).getTime();
-      if (now - last < ttl) continue;
+    for (const review of await this.dataSource.manager.find(App, { where: { parentId: Not(IsNull()) } })) {
+      if ((await this.why(review, now)) === null) continue;
       const holder = randomUUID();
       if (!(await takeAppPushLock(this.redis, review.id, holder))) continue;
       try {
-        await this.destroy(review, `no push for ${describeMs(now - last)} (PAAS_REVIEW_APPS_TTL ${describeMs(ttl)})`);
+        // read again holding the app: a push that ended since the first look counts
+        const why = await this.why(review, now);
+        if (why === null) continue;
+        await this.destroy(review, why);
         removed.push(review.name);
       } finally {
         await releaseAppPushLock(this.redis, review.id, holder).catch(() => undefined);
@@ -209,11 +239,23 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
     }
     return removed;
   }
+
+  /** Why the review app goes at `now`; null when it stays. */
+  private async why(review: App, now: number): Promise<string | null> {
+    const { manager } = this.dataSource;
+    const ttl = this.config.reviewAppsTtlMs;
+    const build = await manager.findOne(Build, { where: { appId: review.id }, order: { createdAt: 'DESC' } });
+    const idle = now - (build?.createdAt ?? review.createdAt).getTime();
+    if (ttl !== 0 && idle >= ttl) return `no push for ${roughly(idle)} (PAAS_REVIEW_APPS_TTL ${formatDuration(ttl)})`;
+    if (idle >= UNRELEASED_TTL_MS && !(await this.released(review))) {
+      return `no release ${roughly(idle)} after its last push`;
+    }
+    return null;
+  }
 }
 
-function describeMs(ms: number): string {
-  const hours = Math.floor(ms / 3_600_000);
-  if (hours >= 48) return `${Math.floor(hours / 24)} days`;
-  if (hours >= 1) return `${hours} h`;
-  return `${Math.max(1, Math.floor(ms / 60_000))} min`;
+/** A time gone by, to the unit that matters (formatDuration of it rounded down). */
+function roughly(ms: number): string {
+  for (const unit of [86_400_000, 3_600_000, 60_000]) if (ms >= unit) return formatDuration(ms - (ms % unit));
+  return formatDuration(Math.max(1000, ms - (ms % 1000)));
 }

@@ -1,4 +1,6 @@
-import { Addon, ApiToken, App, Build, ConfigVar, gitEnv, issueToken, Node } from '@paas/platform';
+import { Addon, ApiToken, App, Build, ConfigVar, gitEnv, issueToken, Node, Release } from '@paas/platform';
+import { appPushLockKey } from '@paas/platform/builds';
+import type { Redis } from 'ioredis';
 import { TEST_DATABASES } from '@paas/platform/testing';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -6,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { appNamed, createApp, insertBuild, insertNode } from '../testing/fixtures';
+import { appNamed, createApp, deployRelease, insertBuild, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
+import { REDIS } from '../core/tokens';
 import { ReviewsService } from './reviews.service';
 
 const DAY = 86_400_000;
@@ -37,6 +40,7 @@ for (const kind of TEST_DATABASES) {
         PAAS_ROUTER_ADDR: '0.0.0.0:9090',
         PAAS_ADDON_PORTS: '20100-20103',
         PAAS_REVIEW_APPS_TTL: '2d',
+        PAAS_REVIEW_APPS_MAX: '3',
       });
       reviews = api.api.app.get(ReviewsService);
       web = await createApp(api, 'web');
@@ -47,6 +51,14 @@ for (const kind of TEST_DATABASES) {
       await api?.close();
       rmSync(work, { recursive: true, force: true });
     });
+
+    const make = async (...args: Parameters<ReviewsService['create']>): Promise<App> =>
+      (await reviews.create(...args)).app;
+    /** Its release went live, as a push's would. */
+    const release = async (app: App): Promise<void> => {
+      const made = await deployRelease(api, app);
+      await api.dataSource.manager.update(Release, { id: made.id }, { status: 'live' });
+    };
 
     const varsOf = async (app: App): Promise<Record<string, string>> =>
       Object.fromEntries(
@@ -64,12 +76,7 @@ for (const kind of TEST_DATABASES) {
       assert.equal(made.status, 201, made.text);
       assert.ok((await varsOf(web))['REDIS_URL'], 'the parent has its add-on');
 
-      const review = await reviews.create(
-        web,
-        'feature/X',
-        { addons: [], env: { MODE: 'review', EXTRA: 'yes' } },
-        adminToken,
-      );
+      const review = await make(web, 'feature/X', { addons: [], env: { MODE: 'review', EXTRA: 'yes' } }, adminToken);
       assert.equal(review.name, 'web--feature-x');
       assert.equal(review.parentId, web.id);
       assert.equal(review.branch, 'feature/X');
@@ -87,16 +94,17 @@ for (const kind of TEST_DATABASES) {
     });
 
     it('a second branch of the same slug gets a hashed name; a push of the same branch finds its app', async () => {
-      const other = await reviews.create(web, 'feature-x', { addons: [], env: {} }, adminToken);
+      const other = await make(web, 'feature-x', { addons: [], env: {} }, adminToken);
       assert.match(other.name, /^web--feature-x-[0-9a-f]{7}$/);
       assert.equal((await reviews.find(web, 'feature-x'))?.id, other.id);
       const again = await reviews.create(web, 'feature/X', { addons: [], env: {} }, adminToken);
-      assert.equal(again.name, 'web--feature-x', 'a racing push gets the one made first');
+      assert.equal(again.app.name, 'web--feature-x', 'a racing push gets the one made first');
+      assert.equal(again.made, false, 'and is told it did not make it');
       await reviews.destroy(other, 'spec');
     });
 
     it('makes fresh add-ons that app.json asks for; they go with the review app', async () => {
-      const review = await reviews.create(web, 'with-db', { addons: ['redis'], env: {} }, adminToken);
+      const review = await make(web, 'with-db', { addons: ['redis'], env: {} }, adminToken);
       const vars = await varsOf(review);
       assert.ok(vars['REDIS_URL'], 'its own add-on');
       assert.notEqual(vars['REDIS_URL'], (await varsOf(web))['REDIS_URL'], 'not the parent’s');
@@ -110,7 +118,7 @@ for (const kind of TEST_DATABASES) {
       await api.dataSource.manager.update(Node, { id: node.id }, { state: 'down' });
       try {
         await assert.rejects(
-          reviews.create(web, 'no-room', { addons: ['postgres'], env: {} }, adminToken),
+          make(web, 'no-room', { addons: ['postgres'], env: {} }, adminToken),
           /the add-ons of review app web--no-room could not be made/,
         );
         assert.equal(await reviews.find(web, 'no-room'), null);
@@ -122,7 +130,7 @@ for (const kind of TEST_DATABASES) {
     it("the parent's tokens may use it; another app's token may not see or push it", async () => {
       const { token: own, record } = await issueToken(api.dataSource.manager, { name: 'ci', apps: ['web'] });
       const { token: foreign } = await issueToken(api.dataSource.manager, { name: 'intruder', apps: ['other'] });
-      const review = await reviews.create(web, 'scoped', { addons: [], env: {} }, record);
+      const review = await make(web, 'scoped', { addons: [], env: {} }, record);
       assert.equal((await api.request('GET', `/api/apps/${review.name}`, { token: own })).status, 200);
       assert.equal((await api.request('GET', '/api/apps/web/reviews', { token: own })).status, 200);
       assert.equal((await api.request('GET', `/api/apps/${review.name}`, { token: foreign })).status, 403);
@@ -136,8 +144,46 @@ for (const kind of TEST_DATABASES) {
       ]);
       assert.notEqual(refused.status, 0);
       assert.match(refused.stderr, /403/);
-      await reviews.destroy(review, 'spec');
       assert.deepEqual((await api.dataSource.manager.findOneByOrFail(ApiToken, { id: record.id })).apps, ['web']);
+
+      // a token made after the review app: the same rule, REST and git alike
+      const { token: later } = await issueToken(api.dataSource.manager, { name: 'ci-later', apps: ['web'] });
+      assert.equal((await api.request('GET', `/api/apps/${review.name}`, { token: later })).status, 200);
+      const listed = await api.request('GET', '/api/apps', { token: later });
+      assert.deepEqual(
+        listed.body.map((a: { name: string }) => a.name),
+        ['web', 'web--feature-x', review.name],
+      );
+      const laterBasic = `Authorization: Basic ${Buffer.from(`x:${later}`).toString('base64')}`;
+      const seen = await gitAsync([
+        '-c',
+        `http.extraHeader=${laterBasic}`,
+        'ls-remote',
+        `${api.url}/git/${review.name}.git`,
+      ]);
+      assert.equal(seen.status, 0, seen.stderr);
+      await reviews.destroy(review, 'spec');
+    });
+
+    it('refuses a branch name too long to record, and a review app past PAAS_REVIEW_APPS_MAX', async () => {
+      await assert.rejects(
+        make(web, `feature/${'x'.repeat(250)}`, { addons: [], env: {} }, adminToken),
+        /branch name too long for a review app: 258 characters, at most 255/,
+      );
+      const other = await appNamed(api, 'other');
+      const made: App[] = [];
+      try {
+        for (const n of [1, 2, 3]) made.push(await make(other, `b${n}`, { addons: [], env: {} }, adminToken));
+        await assert.rejects(
+          make(other, 'b4', { addons: [], env: {} }, adminToken),
+          /other has 3 review apps, the most allowed \(PAAS_REVIEW_APPS_MAX=3\)/,
+        );
+        assert.equal(await reviews.find(other, 'b4'), null);
+        // a branch that has its review app still finds it
+        assert.equal((await reviews.create(other, 'b1', { addons: [], env: {} }, adminToken)).made, false);
+      } finally {
+        for (const app of made) await reviews.destroy(app, 'spec');
+      }
     });
 
     it('lists them with branch, URL, last push and state', async () => {
@@ -194,9 +240,52 @@ for (const kind of TEST_DATABASES) {
       );
     });
 
+    it('the leader removes a review app left without a release an hour after its last push', async () => {
+      const orphan = await make(web, 'orphan', { addons: [], env: {} }, adminToken);
+      const live = await make(web, 'live', { addons: [], env: {} }, adminToken);
+      await release(live);
+      try {
+        const now = Date.now();
+        assert.deepEqual(await reviews.expire(now + 10 * 60_000), [], 'its push may still be on its way');
+        assert.deepEqual(await reviews.expire(now + 2 * 3_600_000), ['web--orphan']);
+        assert.ok(
+          (await apiLogLines(api, web.id)).some((line) =>
+            line.startsWith(`Removed review app ${orphan.name} (orphan): no release 2h after its last push`),
+          ),
+        );
+      } finally {
+        await reviews.destroy(live, 'spec');
+      }
+    });
+
+    it('expiry reads the last push again once it holds the review app: a push that ended meanwhile keeps it', async () => {
+      const racy = await make(web, 'racy', { addons: [], env: {} }, adminToken);
+      await release(racy);
+      const now = Date.now() + 3 * DAY;
+      const redis = api.api.app.get<Redis>(REDIS);
+      const set = redis.set.bind(redis);
+      // a push of the branch runs between expiry's first look and its taking the push lock
+      redis.set = (async (...args: Parameters<typeof set>) => {
+        if (args[0] === appPushLockKey(racy.id)) {
+          const build = await insertBuild(api, racy, 1, { status: 'succeeded' });
+          await api.dataSource.manager.update(Build, { id: build.id }, { createdAt: new Date(now - 1000) });
+        }
+        return set(...args);
+      }) as typeof redis.set;
+      try {
+        assert.deepEqual(await reviews.expire(now), []);
+      } finally {
+        redis.set = set;
+      }
+      assert.ok((await reviews.find(web, 'racy')) !== null, 'pushed a moment ago');
+      await reviews.destroy(racy, 'spec');
+    });
+
     it('the leader removes review apps without a push for the TTL, in the parent’s log; a recent push keeps one', async () => {
-      const idle = await reviews.create(web, 'idle', { addons: [], env: {} }, adminToken);
-      const busy = await reviews.create(web, 'busy', { addons: [], env: {} }, adminToken);
+      const idle = await make(web, 'idle', { addons: [], env: {} }, adminToken);
+      const busy = await make(web, 'busy', { addons: [], env: {} }, adminToken);
+      await release(idle);
+      await release(busy);
       const now = Date.now();
       assert.deepEqual(await reviews.expire(now + DAY), [], 'not yet');
       // its push, two days on
@@ -207,7 +296,7 @@ for (const kind of TEST_DATABASES) {
       assert.ok((await reviews.find(web, 'busy')) !== null, 'pushed a moment ago');
       assert.ok(
         (await apiLogLines(api, web.id)).some((line) =>
-          line.startsWith(`Removed review app ${idle.name} (idle): no push for 2 days`),
+          line.startsWith(`Removed review app ${idle.name} (idle): no push for 2d (PAAS_REVIEW_APPS_TTL 2d)`),
         ),
       );
     });

@@ -83,15 +83,28 @@ describe('parseReviewEnvironment', () => {
   const review = (value: unknown): string => JSON.stringify({ environments: { review: value } });
 
   it("reads Heroku's addons (names and plan objects) and env (strings and value objects)", () => {
-    assert.deepEqual(
-      parseReviewEnvironment(
-        review({
-          addons: ['heroku-postgresql', { plan: 'heroku-redis:mini' }, 'postgres', { plan: 'redis' }],
-          env: { MODE: 'review', SECRET: { value: 's3' } },
-        }),
-      ),
-      { addons: ['postgres', 'redis', 'postgres', 'redis'], env: { MODE: 'review', SECRET: 's3' } },
+    const { addons, env } = parseReviewEnvironment(
+      review({
+        addons: ['heroku-postgresql', { plan: 'heroku-redis:mini' }],
+        env: { MODE: 'review', SECRET: { value: 's3' } },
+      }),
     );
+    assert.deepEqual(
+      { addons, env: { ...env } },
+      { addons: ['postgres', 'redis'], env: { MODE: 'review', SECRET: 's3' } },
+    );
+    assert.deepEqual(parseReviewEnvironment(review({ addons: [{ plan: 'postgres' }, 'redis'] })).addons, [
+      'postgres',
+      'redis',
+    ]);
+  });
+
+  it('keeps a config var named __proto__ as any other', () => {
+    const { env } = parseReviewEnvironment('{"environments":{"review":{"env":{"__proto__":"p","A":"a"}}}}');
+    assert.deepEqual(Object.entries(env), [
+      ['__proto__', 'p'],
+      ['A', 'a'],
+    ]);
   });
 
   it('asks for nothing without app.json, environments or its review part', () => {
@@ -111,6 +124,13 @@ describe('parseReviewEnvironment', () => {
       [
         review({ addons: ['postgres', 'heroku-kafka'] }),
         /environments\.review\.addons\[1\]: unknown add-on plan "heroku-kafka"/,
+      ],
+      [review({ addons: ['constructor'] }), /environments\.review\.addons\[0\]: unknown add-on plan "constructor"/],
+      [review({ addons: ['toString'] }), /environments\.review\.addons\[0\]: unknown add-on plan "toString"/],
+      [review({ addons: ['__proto__'] }), /environments\.review\.addons\[0\]: unknown add-on plan "__proto__"/],
+      [
+        review({ addons: ['postgres', 'heroku-postgresql'] }),
+        /environments\.review\.addons\[1\]: a second postgres add-on \(environments\.review\.addons\[0\] is one/,
       ],
       [review({ addons: [{ plan: 3 }] }), /environments\.review\.addons\[0\]\.plan: expected a plan name/],
       [review({ env: ['A=1'] }), /environments\.review\.env: expected an object/],

@@ -160,16 +160,29 @@ function reviewAddons(raw: unknown): AddonType[] {
   const where = 'environments.review.addons';
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new AppJsonError(where, 'expected a list of add-on plans');
+  // two plans of one service would make two add-ons setting the same config var: the second
+  // one's creation fails after the review app was made, so it is refused here
+  const first = new Map<AddonType, string>();
   return raw.map((item: unknown, i) => {
     const at = `${where}[${i}]`;
     const plan = isObject(item) ? item['plan'] : item;
     const field = isObject(item) ? `${at}.plan` : at;
     if (typeof plan !== 'string') throw new AppJsonError(field, 'expected a plan name (a string)');
-    const type = REVIEW_ADDON_PLANS[plan.split(':')[0] ?? ''];
+    // own keys only: "constructor" or "__proto__" is no plan
+    const name = plan.split(':')[0] ?? '';
+    const type = Object.hasOwn(REVIEW_ADDON_PLANS, name) ? REVIEW_ADDON_PLANS[name] : undefined;
     if (!type) {
       const known = Object.keys(REVIEW_ADDON_PLANS).join(', ');
       throw new AppJsonError(field, `unknown add-on plan ${JSON.stringify(plan)}: expected one of ${known}`);
     }
+    const earlier = first.get(type);
+    if (earlier !== undefined) {
+      throw new AppJsonError(
+        field,
+        `a second ${type} add-on (${earlier} is one already): a review app gets one of each`,
+      );
+    }
+    first.set(type, at);
     return type;
   });
 }
@@ -178,7 +191,8 @@ function reviewEnv(raw: unknown): Record<string, string> {
   const where = 'environments.review.env';
   if (raw === undefined || raw === null) return {};
   if (!isObject(raw)) throw new AppJsonError(where, 'expected an object of config var -> value');
-  const env: Record<string, string> = {};
+  // without a prototype, so a var named __proto__ is kept as any other
+  const env = Object.create(null) as Record<string, string>;
   for (const [key, entry] of Object.entries(raw)) {
     const at = `${where}.${key}`;
     if (!CONFIG_KEY.test(key)) throw new AppJsonError(at, `${JSON.stringify(key)} is not ${CONFIG_KEY_RULE}`);

@@ -625,6 +625,31 @@ for (const kind of TEST_DATABASES) {
         await ds.destroy();
       }
     });
+
+    it('refuses a second review app of one branch of a parent, and undoes the index', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const parentId = '00000000-0000-4000-8000-000000000001';
+        await ds.manager.insert(App, [
+          { id: parentId, name: 'web' },
+          { id: '00000000-0000-4000-8000-000000000002', name: 'other' },
+          { id: '00000000-0000-4000-8000-000000000003', name: 'web--x', parentId, branch: 'x' },
+          { id: '00000000-0000-4000-8000-000000000004', name: 'web--y', parentId, branch: 'y' },
+        ]);
+        const again = { id: '00000000-0000-4000-8000-000000000005', name: 'web--x-1234567', parentId, branch: 'x' };
+        await assert.rejects(ds.manager.insert(App, again));
+        assert.equal(await ds.manager.count(App), 4, 'apps without a parent are not held to it');
+        await ds.undoLastMigration({ transaction: 'each' });
+        await ds.manager.insert(App, again);
+        await ds.manager.delete(App, { id: again.id });
+        await ds.runMigrations({ transaction: 'each' });
+        await assert.rejects(ds.manager.insert(App, again));
+      } finally {
+        await ds.destroy();
+      }
+    });
   });
 }
 

@@ -53,6 +53,8 @@ export interface HealthcheckSpec {
 }
 
 @Entity({ name: 'apps' })
+// one review app per branch of a parent, however two first pushes of it race
+@Index(['parentId', 'branch'], { unique: true })
 export class App {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

@@ -750,6 +750,21 @@ export class ReviewApps1765700000000 implements MigrationInterface {
   }
 }
 
+/** One review app per branch of a parent (#25 review): two racing first pushes cannot make two. */
+export class ReviewAppBranches1765800000000 implements MigrationInterface {
+  name = 'ReviewAppBranches1765800000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.createIndex('apps', new TableIndex({ columnNames: ['parentId', 'branch'], isUnique: true }));
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    const table = await qr.getTable('apps');
+    const index = table?.indices.find((i) => i.columnNames.join() === 'parentId,branch');
+    if (index) await qr.dropIndex('apps', index);
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -768,4 +783,5 @@ export const MIGRATIONS = [
   Drains1765550000000,
   Autoscale1765600000000,
   ReviewApps1765700000000,
+  ReviewAppBranches1765800000000,
 ];
