@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { RANGE_SIZE, UsernsError, UsernsPool, highestSystemId, parseUsernsMode, poolSettings } from './pool';
+import {
+  RANGE_SIZE,
+  UsernsError,
+  UsernsPool,
+  ensureSearchable,
+  highestSystemId,
+  parseUsernsMode,
+  poolSettings,
+} from './pool';
 
 describe('poolSettings', () => {
   it('by default starts at the first multiple of 65536 above 100000 and every subordinate range', () => {
@@ -146,5 +154,37 @@ describe('UsernsPool', () => {
     });
     await pool.release('nobody');
     await assert.rejects(pool.acquire('k', 'c'), /bad setting/);
+  });
+});
+
+describe('ensureSearchable', () => {
+  it("adds o+x inside the engine's roots, says so once a directory, and refuses a closed parent elsewhere", async () => {
+    const base = mkdtempSync(join(tmpdir(), 'paas-searchable-'));
+    try {
+      chmodSync(base, 0o755);
+      const root = join(base, 'root');
+      const bundle = join(root, 'containers', 'c1');
+      mkdirSync(bundle, { recursive: true });
+      chmodSync(root, 0o700); // the operator's
+      const said: string[] = [];
+      await ensureSearchable(bundle, [root], (m) => said.push(m));
+      assert.equal(statSync(root).mode & 0o777, 0o701);
+      assert.deepEqual(said, [
+        `--userns=auto: made ${root} searchable by others (mode 700 -> 701): ` +
+          "a container's root in a user namespace must reach its bundle under it",
+      ]);
+      // closed again: opened again, not said again
+      chmodSync(root, 0o700);
+      await ensureSearchable(bundle, [root], (m) => said.push(m));
+      assert.equal(statSync(root).mode & 0o777, 0o701);
+      assert.equal(said.length, 1);
+      chmodSync(base, 0o700);
+      await assert.rejects(
+        ensureSearchable(bundle, [root], (m) => said.push(m)),
+        new RegExp(`${base} is not searchable by others \\(chmod o\\+x ${base}\\)`),
+      );
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

@@ -244,14 +244,21 @@ export class UsernsPool {
   }
 }
 
+/** Directories ensureSearchable changed and said so, in this process. */
+const searchableWarned = new Set<string>();
+
 /**
  * Makes `path` and every directory above it searchable by others (o+x), which a container's
  * root in a user namespace needs: the runtime prepares the container (its bundle, rootfs and
  * mount sources) as that root, an unprivileged host id. Only directories inside `own` (the
- * engine's roots) are changed, and only by adding o+x (which lets no one list them); any
- * other directory that lacks it is an error naming it.
+ * engine's roots) are changed, and only by adding o+x (which lets no one list them), each
+ * reported once through `warn`; any other directory that lacks it is an error naming it.
  */
-export async function ensureSearchable(path: string, own: readonly string[]): Promise<void> {
+export async function ensureSearchable(
+  path: string,
+  own: readonly string[],
+  warn: (message: string) => void = (message) => process.emitWarning(message, 'UsernsWarning'),
+): Promise<void> {
   const inside = (dir: string): boolean => own.some((root) => dir === root || dir.startsWith(`${root}/`));
   for (let dir = resolve(path); ; dir = dirname(dir)) {
     const st = await stat(dir);
@@ -262,7 +269,16 @@ export async function ensureSearchable(path: string, own: readonly string[]): Pr
             "a container's root in a user namespace must reach its bundle under it",
         );
       }
-      await chmod(dir, (st.mode & 0o7777) | 0o001);
+      const mode = (st.mode & 0o7777) | 0o001;
+      await chmod(dir, mode);
+      // an operator may have closed it on purpose (PAAS_ROOT 0700): say so, once a directory
+      if (!searchableWarned.has(dir)) {
+        searchableWarned.add(dir);
+        warn(
+          `--userns=auto: made ${dir} searchable by others (mode ${(st.mode & 0o7777).toString(8)} -> ` +
+            `${mode.toString(8)}): a container's root in a user namespace must reach its bundle under it`,
+        );
+      }
     }
     if (dirname(dir) === dir) return;
   }
