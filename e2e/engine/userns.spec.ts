@@ -189,6 +189,26 @@ describe('containers in user namespaces', () => {
     }
     assert.equal(body, 'hello\n');
     assert.equal(ok('exec', 'web', 'id', '-u'), '0\n');
+    // the exec joined the user namespace, not only became uid 0
+    const pid = Number(ok('inspect', '-f', '{{.State.Pid}}', 'web').trim());
+    assert.equal(
+      ok('exec', 'web', 'cat', '/proc/self/uid_map').trim().split(/\s+/).join(' '),
+      `0 ${hostUid(pid)} 65536`,
+    );
+    // a sysfs of its own netns: not the host's interfaces and veths, nor the host's cgroup
+    // tree (every container's /paas/<id>), and read-only with nothing below it writable
+    assert.equal(ok('exec', 'web', 'ls', '/sys/class/net'), 'eth0\nlo\n');
+    assert.equal(ok('exec', 'web', 'ls', '-A', '/sys/fs/cgroup'), '');
+    const sys = ok('exec', 'web', 'cat', '/proc/self/mountinfo')
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter((f) => f[4] === '/sys' || f[4]?.startsWith('/sys/'));
+    assert.deepEqual(
+      sys.filter((f) => f[4] === '/sys').map((f) => [f[5], f[f.indexOf('-') + 1]]),
+      [['ro,nosuid,nodev,noexec,relatime', 'sysfs']],
+    );
+    // below /sys only the masked paths (read-only tmpfs or /dev/null binds)
+    for (const f of sys.filter((m) => m[4] !== '/sys')) assert.match(f[5] ?? '', /^ro,/, f.join(' '));
     ok('rm', '-f', 'web');
   });
 

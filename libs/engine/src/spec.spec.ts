@@ -69,15 +69,21 @@ describe('buildSpec', () => {
     );
   });
 
-  it('maps a user namespace, binds the host /sys read-only on the bridge, and lets its root bind low ports', () => {
+  it('maps a user namespace, asks for a read-only sysfs on the bridge too, and lets its root bind low ports', () => {
     const userns = { hostId: 196608, size: 65536 };
     const bridge = buildSpec(image, run(), 'h', { ...ctx, userns, network: { kind: 'path', path: '/run/netns/x' } });
     assert.ok(bridge.linux.namespaces.some((n) => n.type === 'user' && n.path === undefined));
     assert.deepEqual(bridge.linux.uidMappings, [{ containerID: 0, hostID: 196608, size: 65536 }]);
     assert.deepEqual(bridge.linux.gidMappings, [{ containerID: 0, hostID: 196608, size: 65536 }]);
+    // never the host's /sys: it lists every interface and the host's cgroup tree
     assert.deepEqual(
       bridge.mounts.find((m) => m.destination === '/sys'),
-      { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+      {
+        destination: '/sys',
+        type: 'sysfs',
+        source: 'sysfs',
+        options: ['nosuid', 'noexec', 'nodev', 'ro'],
+      },
     );
     assert.deepEqual(bridge.linux.sysctl, {
       'net.ipv4.ping_group_range': '0 2147483647',

@@ -173,14 +173,11 @@ export function buildSpec(image: ImageConfig, run: RunOptions, hostname: string,
     throw new SpecError(`invalid console size ${rows}x${cols}: rows and columns must be integers from 1 to 65535`);
   }
 
-  // sysfs shows the netns of its mounter, and only one whose netns its user namespace owns may
-  // mount it: the bridge's netns is the host's, so a user-namespaced container gets the host's
-  // /sys read-only, as runc needs it then (Docker does the same for --userns with --net=host)
-  const mounts: SpecMount[] = defaultMounts().map((m) =>
-    m.destination === '/sys' && ctx.userns && ctx.network.kind === 'path'
-      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
-      : m,
-  );
+  // sysfs shows the netns of its mounter, and only one whose user namespace owns that netns
+  // may mount it: on the bridge (the host's user namespace) paas-runtime mounts it before
+  // cloning into the new user namespace and moves it into place, so the container sees its
+  // own interfaces and no host cgroup tree. runc refuses that mount; crun binds the host's /sys.
+  const mounts: SpecMount[] = defaultMounts();
   for (const file of ctx.etcFiles) {
     mounts.push({
       destination: file.destination,

@@ -27,7 +27,8 @@ export interface Fsx {
   isMountRoot(path: FsxPath): boolean | null;
   /**
    * A new user namespace mapping ids 0..size-1 to the host's from hostUid/hostGid, as an fd
-   * (close it) for idmapTree. Made by a short-lived child cloned without copying Node.
+   * (close it) for idmapTree. Made by a short-lived child cloned without copying Node. A
+   * TypeError unless the ids and size are integers >= 1 and id + size <= 2^32 - 1.
    */
   usernsFd(hostUid: number, hostGid: number, size: number): number;
   /**

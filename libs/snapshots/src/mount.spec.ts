@@ -3,7 +3,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MountError, isMountPoint, mount, overlayMount, readonlyOverlayMount, unmount, withMounted } from './mount';
+import {
+  IdmapRefusedError,
+  MountError,
+  isMountPoint,
+  mount,
+  mountIdmappedBind,
+  mountIdmappedOverlay,
+  overlayMount,
+  readonlyOverlayMount,
+  unmount,
+  withMounted,
+} from './mount';
 
 describe('mounts', () => {
   let dir: string;
@@ -55,5 +66,26 @@ describe('mounts', () => {
     );
     assert.equal(await isMountPoint(target), false);
     await unmount(target); // not mounted: fine
+  });
+
+  it('refuses an id mapping of host root, -1 or past 2^32-2 before anything is made, not as a refusal to idmap', async () => {
+    const target = join(dir, 'target');
+    for (const mapping of [
+      { hostId: 0, size: 65536 },
+      { hostId: -1, size: 65536 },
+      { hostId: 4294901760, size: 65536 },
+      { hostId: 100000, size: 0 },
+    ]) {
+      const bad = (err: unknown): boolean =>
+        err instanceof MountError &&
+        !(err instanceof IdmapRefusedError) && // that would fall back to a chowned copy
+        err.message.startsWith(`mount ${target}: invalid id mapping ${mapping.hostId}:${mapping.size}: `);
+      await assert.rejects(mountIdmappedBind(join(dir, 'lower1'), target, mapping), bad);
+      await assert.rejects(
+        mountIdmappedOverlay([join(dir, 'lower1')], join(dir, 'upper'), join(dir, 'work'), target, mapping),
+        bad,
+      );
+      assert.equal(await isMountPoint(target), false);
+    }
   });
 });

@@ -90,6 +90,24 @@ export interface IdMapping {
   readonly size: number;
 }
 
+/** The largest host id + 1 a mapping may reach: (uid_t)-1 is "no id". */
+const ID_LIMIT = 2 ** 32 - 1;
+
+/**
+ * Refuses a mapping the kernel would refuse (or the addon would wrap: -1 is 4294967295 to
+ * it) before anything is made: with EINVAL from the kernel it would pass for a file system
+ * that cannot idmap, and a copy would be made instead. Host root (0) is never mapped.
+ */
+function checkMapping(target: string, mapping: IdMapping): void {
+  const { hostId, size } = mapping;
+  if (!Number.isInteger(hostId) || hostId < 1 || !Number.isInteger(size) || size < 1 || hostId + size > ID_LIMIT)
+    throw new MountError(
+      target,
+      `invalid id mapping ${String(hostId)}:${String(size)}: hostId must be an integer >= 1, size >= 1, ` +
+        `and hostId + size at most ${ID_LIMIT}`,
+    );
+}
+
 /**
  * The overlay of a container in a user namespace: the same shared lower dirs, each seen
  * through an idmapped mount, so the namespace's root owns the image's files and no layer is
@@ -108,6 +126,7 @@ export async function mountIdmappedOverlay(
   target: string,
   mapping: IdMapping,
 ): Promise<void> {
+  checkMapping(target, mapping);
   const sys = fsx();
   const fds: number[] = [];
   let userns: number | undefined;
@@ -138,6 +157,7 @@ export async function mountIdmappedOverlay(
  * files owned by id N on disk are N inside, whatever range the container has.
  */
 export async function mountIdmappedBind(source: string, target: string, mapping: IdMapping): Promise<void> {
+  checkMapping(target, mapping);
   const sys = fsx();
   let userns: number | undefined;
   let tree: number | undefined;

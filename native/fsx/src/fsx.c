@@ -119,6 +119,17 @@ static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char 
   return 1;
 }
 
+/* An id or a count in [1, 2^32 - 2]: napi_get_value_uint32 would wrap -1 and truncate 1.5. */
+static int get_id(napi_env env, napi_value value, uint32_t *out, const char *what) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 1 && d <= UINT32_MAX - 1) || d != (double)(uint32_t)d) {
+    throw_type(env, what);
+    return 0;
+  }
+  *out = (uint32_t)d;
+  return 1;
+}
+
 /* mknod(path, mode, major, minor): mode carries the type (S_IFCHR, S_IFBLK, S_IFIFO). */
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -319,10 +330,15 @@ static int write_map(pid_t pid, const char *file, const char *map) {
 static napi_value js_userns_fd(napi_env env, napi_callback_info info) {
   napi_value argv[3], result;
   uint32_t uid, gid, size;
-  if (!get_args(env, info, 3, argv) || !get_uint32(env, argv[0], &uid, "hostUid must be a number") ||
-      !get_uint32(env, argv[1], &gid, "hostGid must be a number") ||
-      !get_uint32(env, argv[2], &size, "size must be a number"))
+  if (!get_args(env, info, 3, argv) || !get_id(env, argv[0], &uid, "hostUid must be an integer >= 1") ||
+      !get_id(env, argv[1], &gid, "hostGid must be an integer >= 1") ||
+      !get_id(env, argv[2], &size, "size must be an integer >= 1"))
     return NULL;
+  /* (uid_t)-1 is "no id": no mapping may reach it */
+  if ((uint64_t)uid + size > UINT32_MAX || (uint64_t)gid + size > UINT32_MAX) {
+    throw_type(env, "hostUid/hostGid + size must be at most 4294967295");
+    return NULL;
+  }
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) return throw_errno(env, errno, "pipe2", "userns");
   size_t stack_size = 64 * 1024;
@@ -332,8 +348,14 @@ static napi_value js_userns_fd(napi_env env, napi_callback_info info) {
     close(pipefd[1]);
     return throw_errno(env, ENOMEM, "clone", "userns");
   }
+  /* every signal blocked across the clone, as posix_spawn does: a handler of Node's must not
+     run in the child, on its stack, in memory it shares with Node (CLONE_VM) */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = clone(hold_userns, stack + stack_size, CLONE_VM | CLONE_NEWUSER | SIGCHLD, pipefd);
   int err = pid < 0 ? errno : 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   const char *failed = "clone";
   int ns = -1;
   if (pid > 0) {

@@ -85,12 +85,24 @@ check('idmapTree: a user namespace fd and an idmapped view of a directory, attac
   } finally {
     fsx.umount2(`${dir}/idview`, 0);
   }
-  let failed;
-  try {
-    fsx.usernsFd(300000, 300000, 0);
-  } catch (err) {
-    failed = err;
+});
+check('usernsFd refuses host root, -1 (no wrap to 4294967295), fractions, an empty size and a range past 2^32-2', () => {
+  for (const [uid, gid, size] of [
+    [0, 300000, 65536],
+    [300000, -1, 65536],
+    [1.5, 300000, 65536],
+    [300000, 300000, 0],
+    [4294901760, 300000, 65536],
+    [300000, 4294967295, 1],
+  ]) {
+    let failed;
+    try {
+      fs.closeSync(fsx.usernsFd(uid, gid, size));
+    } catch (err) {
+      failed = err;
+    }
+    assert(failed instanceof TypeError && /must be/.test(failed.message), `${uid} ${gid} ${size}: ${failed}`);
   }
-  assert(failed && failed.code === 'EINVAL' && failed.syscall === 'uid_map', 'an empty mapping is refused');
+  fs.closeSync(fsx.usernsFd(4294901759, 4294901759, 65536)); // up to 4294967294, the largest id
 });
 JS

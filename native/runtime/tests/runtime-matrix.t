@@ -122,11 +122,38 @@ same_everywhere "user namespace with uid/gid mappings" $'0 0 100000 65536\nrc=0'
   '.linux.namespaces+=[{type:"user"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}]' \
   sh -c 'echo $(id -u) $(cat /proc/self/uid_map)'
 # ... and a network namespace of the host's user namespace given by path (the engine's
-# bridge): joined before the user namespace is made. Its sysfs cannot be mounted from inside
-# (runc refuses too): /sys is bound from the host, as the engine's config does then.
+# bridge): joined before the user namespace is made. Its sysfs can only be mounted by the
+# netns' owner: paas-runtime mounts it before the clone and the container moves it into
+# place, so /sys shows the container's interfaces alone (lo here), no host cgroup tree, and
+# is read-only. runc refuses that sysfs mount and crun binds the host's /sys; with the
+# bind the engine gave them before, /sys/class/net was the host's.
+USERNS_NETNS=".linux.namespaces[1].path=\"/proc/$HOLDER/ns/net\" | .linux.namespaces+=[{type:\"user\"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}]"
+SYS_VIEW='readlink /proc/self/ns/net; id -u; echo $(ls /sys/class/net); ls -A /sys/fs/cgroup | wc -l
+  awk "\$5 == \"/sys\" { sub(/.* - /, \"\"); print \$1, \$2 }" /proc/self/mountinfo
+  awk "\$5 == \"/sys\" { print \$6 }" /proc/self/mountinfo'
+expected_sys="$HOLDER_NS"$'\n0\nlo\n0\nsysfs sysfs\nro,nosuid,nodev,noexec,relatime\nrc=0'
+for r in "${RUNTIMES[@]}"; do
+  [ "$r" = paas ] || continue # runc: "operation not permitted" mounting sysfs
+  run_in "$r" "$USERNS_NETNS" sh -c "$SYS_VIEW" >"$TMP/out"; got=$(cat "$TMP/out")
+  if [ "$got" = "$expected_sys" ]; then ok "$r: user namespace with a network namespace joined by path: its own sysfs"
+  else not_ok "$r: user namespace with a network namespace joined by path: its own sysfs"; echo "expected: $(echo "$expected_sys" | tr '\n' '|')"; echo "got:      $(echo "$got" | tr '\n' '|')"; fi
+done
+# A user namespace sharing the runtime's netns cannot have a sysfs of its own: the host's /sys
+# is bound instead (Docker's --userns with --net=host), read-only all the way down (the cgroup
+# hierarchies under it included), not just its top mount.
+# first option (rw/ro) of every mount at or below /sys, once each; and how many are below it
+SYS_REC='awk '"'"'$5 ~ /^\/sys(\/|$)/ { split($6, o, ","); print o[1] }'"'"' /proc/self/mountinfo | sort -u
+  awk '"'"'$5 ~ /^\/sys\/fs\/cgroup\// { n++ } END { print (n > 0) ? "submounts" : "none" }'"'"' /proc/self/mountinfo'
+for r in "${RUNTIMES[@]}"; do
+  [ "$r" = paas ] || continue # runc refuses the sysfs mount; crun binds /sys writable below
+  run_in "$r" '.linux.namespaces|=map(select(.type!="network")) | .linux.namespaces+=[{type:"user"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}]' \
+    sh -c "$SYS_REC" >"$TMP/out"; got=$(cat "$TMP/out")
+  if [ "$got" = $'ro\nsubmounts\nrc=0' ]; then ok "$r: user namespace in the runtime's netns: the host's /sys read-only recursively"
+  else not_ok "$r: user namespace in the runtime's netns: the host's /sys read-only recursively"; echo "got: $(echo "$got" | tr '\n' '|')"; fi
+done
 same_everywhere "user namespace with a network namespace joined by path" \
   "$HOLDER_NS"$'\n0\nrc=0' \
-  ".linux.namespaces[1].path=\"/proc/$HOLDER/ns/net\" | .linux.namespaces+=[{type:\"user\"}] | .linux.uidMappings=[{containerID:0,hostID:100000,size:65536}] | .linux.gidMappings=[{containerID:0,hostID:100000,size:65536}] | .mounts|=map(if .destination==\"/sys\" then {destination:\"/sys\",type:\"bind\",source:\"/sys\",options:[\"rbind\",\"nosuid\",\"noexec\",\"nodev\",\"ro\"]} else . end)" \
+  "$USERNS_NETNS | .mounts|=map(if .destination==\"/sys\" then {destination:\"/sys\",type:\"bind\",source:\"/sys\",options:[\"rbind\",\"nosuid\",\"noexec\",\"nodev\",\"ro\"]} else . end)" \
   sh -c 'readlink /proc/self/ns/net; id -u'
 
 # Bind mounts with options (ro, nosuid) and propagation.

@@ -199,6 +199,7 @@ export class Engine {
     this.pool ??= new UsernsPool(
       join(this.options.root, 'userns'),
       () => (settings ??= poolSettings(this.options.usernsPool)),
+      async () => new Set(await this.containers.ids()),
     );
     return this.pool;
   }
@@ -838,13 +839,17 @@ export class Engine {
 
   private async destroy(record: ContainerRecord): Promise<void> {
     const p = this.paths(record.id);
-    const alias = this.ttyAlias(record);
-    if (alias) await rm(alias, { force: true });
-    await this.bridgeOf(record)?.detach(record.id);
-    await this.unmountAll(record);
-    await rm(p.dir, { recursive: true, force: true });
-    await this.containers.forget(record);
-    if (record.userns) await this.usernsPool().release(record.id);
+    try {
+      const alias = this.ttyAlias(record);
+      if (alias) await rm(alias, { force: true });
+      await this.bridgeOf(record)?.detach(record.id);
+      await this.unmountAll(record);
+      await rm(p.dir, { recursive: true, force: true });
+      await this.containers.forget(record);
+    } finally {
+      // whatever failed above, the range must not stay held by a container on its way out
+      if (record.userns) await this.usernsPool().release(record.id);
+    }
   }
 
   /** `rename`: the record under the names lock, then the name on the bridge. */

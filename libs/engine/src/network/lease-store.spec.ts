@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -32,6 +32,20 @@ describe('LeaseStore', () => {
     await a.transaction(async (state) => void (state.leases['three'] = lease('three', '10.0.0.4')));
     assert.deepEqual(Object.keys((await b.read()).leases).sort(), ['one', 'three', 'two']);
     assert.deepEqual(Object.keys((await a.read()).leases).sort(), ['one', 'three', 'two']);
+  });
+
+  it('keeps the file readable by its owner alone, also one an older version wrote 0644', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'paas-leases-mode-'));
+    try {
+      const store = new LeaseStore(own);
+      await store.transaction(async (state) => void (state.leases['one'] = lease('one', '10.0.0.2')));
+      assert.equal(statSync(store.file).mode & 0o777, 0o600);
+      chmodSync(store.file, 0o644);
+      await store.transaction(async (state) => void (state.leases['two'] = lease('two', '10.0.0.3')));
+      assert.equal(statSync(store.file).mode & 0o777, 0o600);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it('commits what a failing transaction changed, and reads a corrupt file as empty', async () => {

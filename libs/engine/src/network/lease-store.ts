@@ -86,7 +86,9 @@ export class LeaseStore {
           const now = JSON.stringify(state);
           if (now === written) return;
           this.cached = null;
-          await writeFileAtomic(this.file, now);
+          // host root alone reads it (the engine): its directory is searchable by every
+          // user-namespaced container's root, and it lists every container's id, IP and ports
+          await writeFileAtomic(this.file, now, 0o600);
           written = now;
           const stamp = await stampOf(this.file);
           if (stamp !== null) this.cached = { stamp, state, text: now };

@@ -1,22 +1,35 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { RANGE_SIZE, UsernsError, UsernsPool, parseUsernsMode, poolSettings } from './pool';
+import {
+  RANGE_SIZE,
+  UsernsError,
+  UsernsPool,
+  ensureSearchable,
+  highestSystemId,
+  parseUsernsMode,
+  poolSettings,
+} from './pool';
 
 describe('poolSettings', () => {
   it('by default starts at the first multiple of 65536 above 100000 and every subordinate range', () => {
-    assert.equal(poolSettings(undefined, []).start, 2 * RANGE_SIZE);
+    assert.equal(poolSettings(undefined, [], undefined).start, 2 * RANGE_SIZE);
+    // and above every host user and group
+    assert.equal(poolSettings(undefined, [], [200_000, '/etc/passwd: u:x:200000:…']).start, 4 * RANGE_SIZE);
     const taken: Array<[number, number, string]> = [[100000, 100000 + 10 * RANGE_SIZE, '/etc/subuid: u:100000:655360']];
-    const { start, count } = poolSettings('', taken);
+    const { start, count } = poolSettings('', taken, undefined);
     assert.equal(start, 12 * RANGE_SIZE);
     assert.equal(count % RANGE_SIZE, 0);
     assert.ok(start + count - 1 <= 2 ** 32 - 2);
   });
 
   it('takes START:COUNT and refuses a malformed or overlapping one, naming the setting', () => {
-    assert.deepEqual(poolSettings(`1048576:${2 * RANGE_SIZE}`, []), { start: 1048576, count: 2 * RANGE_SIZE });
+    assert.deepEqual(poolSettings(`1048576:${2 * RANGE_SIZE}`, [], undefined), {
+      start: 1048576,
+      count: 2 * RANGE_SIZE,
+    });
     for (const [value, why] of [
       ['100000', /expected START:COUNT/],
       ['a:b', /expected START:COUNT/],
@@ -25,7 +38,7 @@ describe('poolSettings', () => {
       ['4294901760:131072', /ends above 4294967294/],
     ] as const) {
       assert.throws(
-        () => poolSettings(value, []),
+        () => poolSettings(value, [], undefined),
         (err: unknown) =>
           err instanceof UsernsError &&
           err.message.startsWith(`invalid PAAS_USERNS_POOL "${value}": `) &&
@@ -34,9 +47,31 @@ describe('poolSettings', () => {
       );
     }
     assert.throws(
-      () => poolSettings('100000:65536', [[165535, 165536, '/etc/subgid: g:165535:1']]),
+      () => poolSettings('100000:65536', [[165535, 165536, '/etc/subgid: g:165535:1']], undefined),
       /overlaps \/etc\/subgid: g:165535:1/,
     );
+  });
+
+  it("refuses a pool starting at or below a host user's or group's id, naming the setting and the line", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-userns-ids-'));
+    try {
+      writeFileSync(join(dir, 'passwd'), 'root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n');
+      writeFileSync(join(dir, 'group'), 'root:x:0:\nbig:x:70000:\nnfsnobody:x:4294967294:\n\n');
+      const system = highestSystemId([join(dir, 'passwd'), join(dir, 'group'), join(dir, 'missing')]);
+      assert.deepEqual(system, [70000, `${join(dir, 'group')}: big:x:70000:`]);
+      assert.throws(
+        () => poolSettings('1:65536', [], system),
+        (err: unknown) =>
+          err instanceof UsernsError &&
+          err.message ===
+            'invalid PAAS_USERNS_POOL "1:65536": START must be above 70000, the highest id of a host ' +
+              `user or group (${join(dir, 'group')}: big:x:70000:)`,
+      );
+      assert.throws(() => poolSettings('70000:65536', [], system), /START must be above 70000/);
+      assert.deepEqual(poolSettings('70001:65536', [], system), { start: 70001, count: 65536 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses --userns', () => {
@@ -79,11 +114,77 @@ describe('UsernsPool', () => {
     assert.equal(new Set(got.map((r) => r.hostId)).size, 8);
   });
 
+  it('never hands out a range overlapping one taken under an earlier pool setting', async () => {
+    const root = join(dir, 'd');
+    const old = new UsernsPool(root, () => ({ start: start + 100, count: RANGE_SIZE }));
+    assert.equal((await old.acquire('app1', 'c1')).hostId, start + 100);
+    // a new setting whose grid is off by 100: its first range would overlap app1's
+    const changed = new UsernsPool(root, () => ({ start, count: 3 * RANGE_SIZE }));
+    assert.equal((await changed.acquire('app2', 'c2')).hostId, start + 2 * RANGE_SIZE);
+    await assert.rejects(changed.acquire('app3', 'c3'), /pool exhausted/);
+  });
+
+  it("drops, on acquire, the holds of containers that no longer exist, but not a fresh one's", async () => {
+    const root = join(dir, 'e');
+    mkdirSync(root, { recursive: true });
+    // a crash left c-gone holding app1's range (a hold from before times were kept)
+    writeFileSync(join(root, 'ranges.json'), JSON.stringify({ ranges: [{ key: 'app1', start, holders: ['c-gone'] }] }));
+    const live = new Set<string>();
+    const pool = new UsernsPool(
+      root,
+      () => ({ start, count: RANGE_SIZE }),
+      async () => live,
+    );
+    // c-new is acquiring for a container not recorded yet: its hold must survive the next acquire
+    assert.equal((await pool.acquire('app2', 'c-new')).hostId, start);
+    assert.deepEqual(
+      (await pool.list()).map((r) => [r.key, r.holders]),
+      [['app2', ['c-new']]],
+    );
+    await assert.rejects(pool.acquire('app3', 'c-other'), /pool exhausted/);
+    assert.deepEqual(
+      (await pool.list()).map((r) => r.holders),
+      [['c-new']],
+    );
+  });
+
   it('releases without reading the pool setting (a bad one must not keep rm from working)', async () => {
     const pool = new UsernsPool(join(dir, 'c'), () => {
       throw new UsernsError('bad setting');
     });
     await pool.release('nobody');
     await assert.rejects(pool.acquire('k', 'c'), /bad setting/);
+  });
+});
+
+describe('ensureSearchable', () => {
+  it("adds o+x inside the engine's roots, says so once a directory, and refuses a closed parent elsewhere", async () => {
+    const base = mkdtempSync(join(tmpdir(), 'paas-searchable-'));
+    try {
+      chmodSync(base, 0o755);
+      const root = join(base, 'root');
+      const bundle = join(root, 'containers', 'c1');
+      mkdirSync(bundle, { recursive: true });
+      chmodSync(root, 0o700); // the operator's
+      const said: string[] = [];
+      await ensureSearchable(bundle, [root], (m) => said.push(m));
+      assert.equal(statSync(root).mode & 0o777, 0o701);
+      assert.deepEqual(said, [
+        `--userns=auto: made ${root} searchable by others (mode 700 -> 701): ` +
+          "a container's root in a user namespace must reach its bundle under it",
+      ]);
+      // closed again: opened again, not said again
+      chmodSync(root, 0o700);
+      await ensureSearchable(bundle, [root], (m) => said.push(m));
+      assert.equal(statSync(root).mode & 0o777, 0o701);
+      assert.equal(said.length, 1);
+      chmodSync(base, 0o700);
+      await assert.rejects(
+        ensureSearchable(bundle, [root], (m) => said.push(m)),
+        new RegExp(`${base} is not searchable by others \\(chmod o\\+x ${base}\\)`),
+      );
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

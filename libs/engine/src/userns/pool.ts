@@ -75,6 +75,29 @@ export function subordinateRanges(files = ['/etc/subuid', '/etc/subgid']): Array
 }
 
 /**
+ * The highest uid of /etc/passwd and gid of /etc/group, with the line it comes from: a pool
+ * must start above it, or containers' ids would be real users' and groups'. 4294967294 and
+ * 4294967295 ((uid_t)-2 and -1, an old nfsnobody) are no ids a range could reach anyway.
+ */
+export function highestSystemId(files = ['/etc/passwd', '/etc/group']): [number, string] | undefined {
+  let highest: [number, string] | undefined;
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const id = Number(line.split(':')[2]);
+      if (line.trim() === '' || !Number.isSafeInteger(id) || id > MAX_ID - 1) continue;
+      if (!highest || id > highest[0]) highest = [id, `${file}: ${line.trim()}`];
+    }
+  }
+  return highest;
+}
+
+/**
  * The pool from `PAAS_USERNS_POOL` (`START:COUNT`, host ids; COUNT a multiple of 65536), or
  * by default DEFAULT_RANGES ranges from the first multiple of 65536 above 100000 and above
  * every /etc/subuid and /etc/subgid entry (rootless users' ids are theirs, not ours).
@@ -82,9 +105,10 @@ export function subordinateRanges(files = ['/etc/subuid', '/etc/subgid']): Array
 export function poolSettings(
   value: string | undefined,
   taken: ReadonlyArray<[number, number, string]> = subordinateRanges(),
+  system: [number, string] | undefined = highestSystemId(),
 ): PoolSettings {
   if (value === undefined || value === '') {
-    const above = Math.max(100_000, ...taken.map(([, end]) => end));
+    const above = Math.max(100_000, system ? system[0] + 1 : 0, ...taken.map(([, end]) => end));
     const start = Math.ceil(above / RANGE_SIZE) * RANGE_SIZE;
     const count = Math.min(DEFAULT_RANGES, Math.floor((MAX_ID + 1 - start) / RANGE_SIZE)) * RANGE_SIZE;
     return { start, count };
@@ -95,6 +119,8 @@ export function poolSettings(
   const start = Number(m[1]);
   const count = Number(m[2]);
   if (start < 1) throw bad('START must be above 0 (host root is never a container range)');
+  if (system && start <= system[0])
+    throw bad(`START must be above ${system[0]}, the highest id of a host user or group (${system[1]})`);
   if (count < RANGE_SIZE || count % RANGE_SIZE !== 0) throw bad(`COUNT must be a multiple of ${RANGE_SIZE}`);
   if (start + count - 1 > MAX_ID) throw bad(`the pool ends above ${MAX_ID}, the largest id`);
   const clash = taken.find(([s, e]) => start < e && s < start + count);
@@ -103,17 +129,26 @@ export function poolSettings(
 }
 
 interface RangesFile {
-  ranges: Array<{ key: string; start: number; holders: string[] }>;
+  /** `since`: when each holder took its hold (ms since the epoch). */
+  ranges: Array<{ key: string; start: number; holders: string[]; since?: Record<string, number> }>;
 }
+
+/** A hold younger than this is kept even without its container (see dropStale). */
+const STALE_AFTER_MS = 10 * 60 * 1000;
 
 export class UsernsPool {
   private readonly file: string;
   private readonly lock: string;
 
-  /** `settings` is called when a range is first handed out: a bad pool setting fails only that. */
+  /**
+   * `settings` is called when a range is first handed out: a bad pool setting fails only that.
+   * `live` gives the ids of the containers that exist: an acquire drops the holds of others (a
+   * crash between removing a container and releasing its range left them).
+   */
   constructor(
     root: string,
     private readonly settings: () => PoolSettings,
+    private readonly live?: () => Promise<ReadonlySet<string>>,
   ) {
     this.file = join(root, 'ranges.json');
     this.lock = join(root, 'ranges.lock');
@@ -126,15 +161,19 @@ export class UsernsPool {
   async acquire(key: string, holder: string): Promise<UsernsRange> {
     return withLock(this.lock, async () => {
       const state = await this.read();
+      if (this.live) this.dropStale(state, await this.live());
       let range = state.ranges.find((r) => r.key === key);
       if (!range) {
         const pool = this.settings();
-        const used = new Set(state.ranges.map((r) => r.start));
+        // by interval, not by start: ranges handed out under an earlier PAAS_USERNS_POOL may
+        // sit off this pool's grid
+        const free = (start: number): boolean =>
+          !state.ranges.some((r) => r.start < start + RANGE_SIZE && start < r.start + RANGE_SIZE);
         const slots = pool.count / RANGE_SIZE;
         let start: number | undefined;
         for (let i = 0; i < slots && start === undefined; i++) {
           const candidate = pool.start + i * RANGE_SIZE;
-          if (!used.has(candidate)) start = candidate;
+          if (free(candidate)) start = candidate;
         }
         if (start === undefined) {
           throw new UsernsError(
@@ -147,9 +186,25 @@ export class UsernsPool {
         state.ranges.push(range);
       }
       if (!range.holders.includes(holder)) range.holders.push(holder);
+      (range.since ??= {})[holder] = Date.now();
       await this.write(state);
       return { key, hostId: range.start, size: RANGE_SIZE };
     });
+  }
+
+  /**
+   * Drops the holds of containers that do not exist, but not one taken in the last
+   * STALE_AFTER_MS: a container is recorded only after its range is acquired, maybe by
+   * another engine process right now. Holds without a time come from before times were kept.
+   */
+  private dropStale(state: RangesFile, live: ReadonlySet<string>): void {
+    const now = Date.now();
+    for (const r of state.ranges) {
+      const stale = (h: string): boolean => !live.has(h) && now - (r.since?.[h] ?? 0) > STALE_AFTER_MS;
+      r.holders = r.holders.filter((h) => !stale(h));
+      if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => r.holders.includes(h)));
+    }
+    state.ranges = state.ranges.filter((r) => r.holders.length > 0);
   }
 
   /** Gives back `holder`'s hold; a range nobody holds any more returns to the pool. */
@@ -161,6 +216,7 @@ export class UsernsPool {
         const left = r.holders.filter((h) => h !== holder);
         if (left.length !== r.holders.length) changed = true;
         r.holders = left;
+        if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => h !== holder));
       }
       if (!changed) return;
       state.ranges = state.ranges.filter((r) => r.holders.length > 0);
@@ -188,14 +244,21 @@ export class UsernsPool {
   }
 }
 
+/** Directories ensureSearchable changed and said so, in this process. */
+const searchableWarned = new Set<string>();
+
 /**
  * Makes `path` and every directory above it searchable by others (o+x), which a container's
  * root in a user namespace needs: the runtime prepares the container (its bundle, rootfs and
  * mount sources) as that root, an unprivileged host id. Only directories inside `own` (the
- * engine's roots) are changed, and only by adding o+x (which lets no one list them); any
- * other directory that lacks it is an error naming it.
+ * engine's roots) are changed, and only by adding o+x (which lets no one list them), each
+ * reported once through `warn`; any other directory that lacks it is an error naming it.
  */
-export async function ensureSearchable(path: string, own: readonly string[]): Promise<void> {
+export async function ensureSearchable(
+  path: string,
+  own: readonly string[],
+  warn: (message: string) => void = (message) => process.emitWarning(message, 'UsernsWarning'),
+): Promise<void> {
   const inside = (dir: string): boolean => own.some((root) => dir === root || dir.startsWith(`${root}/`));
   for (let dir = resolve(path); ; dir = dirname(dir)) {
     const st = await stat(dir);
@@ -206,7 +269,16 @@ export async function ensureSearchable(path: string, own: readonly string[]): Pr
             "a container's root in a user namespace must reach its bundle under it",
         );
       }
-      await chmod(dir, (st.mode & 0o7777) | 0o001);
+      const mode = (st.mode & 0o7777) | 0o001;
+      await chmod(dir, mode);
+      // an operator may have closed it on purpose (PAAS_ROOT 0700): say so, once a directory
+      if (!searchableWarned.has(dir)) {
+        searchableWarned.add(dir);
+        warn(
+          `--userns=auto: made ${dir} searchable by others (mode ${(st.mode & 0o7777).toString(8)} -> ` +
+            `${mode.toString(8)}): a container's root in a user namespace must reach its bundle under it`,
+        );
+      }
     }
     if (dirname(dir) === dir) return;
   }

@@ -61,6 +61,7 @@ struct create_ctx
   pid_t pid;
   pid_t init_pid;   /* in the container init: its pid as the runtime sees it (for hooks) */
   int fifo_wfd;     /* in the container init: exec.fifo opened for writing, kept until exec */
+  int sysfs_fd;     /* a detached sysfs of the netns joined for the child (paas_sysfs_open) */
 };
 
 #define RFC3339_MAX 96
@@ -200,7 +201,9 @@ container_init (struct create_ctx *c)
                                  .net_sysctls_written
                                  = (c->joined_before_clone & (1u << PAAS_NS_NET)) != 0,
                                  .host_mounts = !cfg->namespaces[PAAS_NS_MNT].present,
-                                 .cgroup_version = paas_cgroup_version (&c->cgroup) };
+                                 .cgroup_version = paas_cgroup_version (&c->cgroup),
+                                 .sysfs_fd = c->sysfs_fd,
+                                 .sysfs_mount = paas_sysfs_mount_of (cfg) };
   const struct paas_seccomp_prog *seccomp = c->seccomp.filter ? &c->seccomp : NULL;
   unsigned skip = 1u << PAAS_NS_PID; /* a pid namespace path was joined by the runtime */
   char fifo_path[64] = "";
@@ -365,6 +368,8 @@ ctx_release (struct create_ctx *c)
     close (c->fifo_fd);
   if (c->console_fd >= 0)
     close (c->console_fd);
+  if (c->sysfs_fd >= 0)
+    close (c->sysfs_fd);
 }
 
 
@@ -495,6 +500,18 @@ do_create (struct create_ctx *c, libpaas_error_t *err)
           paas_ns_return (saved_ns, NULL);
           return -1;
         }
+  /* The container's sysfs, of the network namespace it gets: mounted by us, in it now and
+   * privileged over it, moved into the rootfs by the child. */
+  if ((c->joined_before_clone & (1u << PAAS_NS_NET)) && cfg->namespaces[PAAS_NS_MNT].present
+      && paas_sysfs_mount_of (cfg))
+    {
+      c->sysfs_fd = paas_sysfs_open (paas_sysfs_mount_of (cfg), err);
+      if (c->sysfs_fd < 0)
+        {
+          paas_ns_return (saved_ns, NULL);
+          return -1;
+        }
+    }
   c->cloned = true;
   fflush (NULL);
   c->pid = clone_into (c->unshare_cgroupns ? flags & ~CLONE_NEWCGROUP : flags, cgfd);
@@ -582,7 +599,7 @@ int
 paas_container_create (const struct paas_global *g, const struct paas_create_opts *o,
                        libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .fifo_wfd = -1 };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .fifo_wfd = -1, .sysfs_fd = -1 };
   for (int k = 0; k < PAAS_NS_COUNT; k++)
     c.ns.fd[k] = -1;
   c.cgroup.leaf_fd = -1;
@@ -701,7 +718,7 @@ int
 paas_container_run (const struct paas_global *g, const struct paas_create_opts *o, bool detach,
                     libpaas_error_t *err)
 {
-  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .fifo_wfd = -1, .run_mode = true };
+  struct create_ctx c = { .g = g, .o = o, .state_dirfd = -1, .fifo_fd = -1, .console_fd = -1, .sock = { -1, -1 }, .fifo_wfd = -1, .sysfs_fd = -1, .run_mode = true };
   struct paas_state st;
   int code;
   for (int k = 0; k < PAAS_NS_COUNT; k++)

@@ -141,7 +141,13 @@ mount_one (const struct paas_mount_ctx *ctx, int rootfd, const struct paas_mount
     return -1;
   fd_path (target, sizeof (target), fd);
 
-  if (m->bind)
+  if (m == ctx->sysfs_mount && ctx->sysfs_fd >= 0)
+    {
+      if (move_mount (ctx->sysfs_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          < 0)
+        return libpaas_make_error (err, errno, "move the runtime's sysfs to `%s`", m->destination);
+    }
+  else if (m->bind)
     {
       if (mount (m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
         return libpaas_make_error (err, errno, "bind mount `%s` to `%s`", m->source,
@@ -178,10 +184,17 @@ mount_one (const struct paas_mount_ctx *ctx, int rootfd, const struct paas_mount
   if (fd < 0)
     return libpaas_make_error (err, errno, "open `%s` in the rootfs", m->destination);
   fd_path (target, sizeof (target), fd);
-  if ((m->bind || sysfs_bind)
-      && bind_remount (target, m->destination, m->flags | (sysfs_bind ? MS_RDONLY : 0),
-                       ctx->in_userns, err) < 0)
+  if (m->bind && bind_remount (target, m->destination, m->flags, ctx->in_userns, err) < 0)
     return -1;
+  /* The host's /sys and everything under it (cgroup hierarchies, debugfs...): a remount
+   * would only make the top read-only. */
+  if (sysfs_bind)
+    {
+      struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+                                             | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+      if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof (attr)) < 0)
+        return libpaas_make_error (err, errno, "make `%s` read-only", m->destination);
+    }
   if (m->propagation && mount (NULL, target, NULL, m->propagation, NULL) < 0)
     return libpaas_make_error (err, errno, "set propagation of `%s`", m->destination);
   return 0;
@@ -377,6 +390,40 @@ propagation:
   if ((prop & (MS_SHARED | MS_UNBINDABLE)) && mount (NULL, "/", NULL, prop, NULL) < 0)
     return libpaas_make_error (err, errno, "apply `linux.rootfsPropagation` to `/`");
   return 0;
+}
+
+const struct paas_mount *
+paas_sysfs_mount_of (const struct paas_config *c)
+{
+  for (size_t i = 0; i < c->n_mounts; i++)
+    if (!c->mounts[i].bind && c->mounts[i].type && strcmp (c->mounts[i].type, "sysfs") == 0)
+      return &c->mounts[i];
+  return NULL;
+}
+
+int
+paas_sysfs_open (const struct paas_mount *m, libpaas_error_t *err)
+{
+  cleanup_close int ctx = fsopen ("sysfs", FSOPEN_CLOEXEC);
+  unsigned attrs = 0;
+  int fd;
+  if (ctx < 0)
+    return libpaas_make_error (err, errno, "fsopen sysfs for `%s`", m->destination);
+  if (fsconfig (ctx, FSCONFIG_SET_STRING, "source", m->source ? m->source : "sysfs", 0) < 0
+      || fsconfig (ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return libpaas_make_error (err, errno, "create a sysfs for `%s`", m->destination);
+  if (m->flags & MS_RDONLY)
+    attrs |= MOUNT_ATTR_RDONLY;
+  if (m->flags & MS_NOSUID)
+    attrs |= MOUNT_ATTR_NOSUID;
+  if (m->flags & MS_NODEV)
+    attrs |= MOUNT_ATTR_NODEV;
+  if (m->flags & MS_NOEXEC)
+    attrs |= MOUNT_ATTR_NOEXEC;
+  fd = fsmount (ctx, FSMOUNT_CLOEXEC, attrs);
+  if (fd < 0)
+    return libpaas_make_error (err, errno, "mount a sysfs for `%s`", m->destination);
+  return fd;
 }
 
 int

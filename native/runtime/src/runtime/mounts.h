@@ -23,6 +23,10 @@ struct paas_mount_ctx
    * still reachable: where the OCI hooks of the create step run (container.c). May be NULL. */
   int (*before_pivot) (void *arg, libpaas_error_t *err);
   void *before_pivot_arg;
+  /* A detached sysfs the runtime mounted for `sysfs_mount` (paas_sysfs_open), moved into
+   * place instead of mounting one; -1 when none. */
+  int sysfs_fd;
+  const struct paas_mount *sysfs_mount;
 };
 
 /* Everything up to and including pivot_root. The caller's cwd must be the bundle (relative
@@ -36,6 +40,14 @@ int paas_mount_top_id (const char *path);
 /* Detaches the topmost mount at rootfs (and everything under it) if its id is still
  * mount_id: the bind a container without a mount namespace left in the caller's table. */
 int paas_rootfs_detach (const char *rootfs, int mount_id, libpaas_error_t *err);
+
+/* The config's first sysfs mount, or NULL. */
+const struct paas_mount *paas_sysfs_mount_of (const struct paas_config *c);
+/* A detached sysfs mount (fsmount) with m's flags, of the caller's network namespace. Made by
+ * the runtime in a network namespace it joined for a child in a new user namespace: sysfs
+ * may only be mounted by the owner of the netns' user namespace, which the child is not, and
+ * without it the container would see the host's /sys (every interface, the cgroup tree). */
+int paas_sysfs_open (const struct paas_mount *m, libpaas_error_t *err);
 
 /* Writes one linux.sysctl entry under /proc/sys (of the caller's network namespace for net.*). */
 int paas_write_sysctl (const struct paas_kv *kv, libpaas_error_t *err);
