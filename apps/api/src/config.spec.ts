@@ -28,6 +28,18 @@ describe('api settings', () => {
     );
   });
 
+  it('reads how long a review app idles before it sleeps: 30m by default, 0 never, a bad value named', () => {
+    assert.equal(loadApiConfig({}).reviewAppsIdleMs, 30 * 60_000);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_IDLE: '0' }).reviewAppsIdleMs, 0);
+    assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_IDLE: '2h' }).reviewAppsIdleMs, 2 * 3_600_000);
+    for (const bad of ['soon', '-5m', '0.5s', '30'])
+      assert.throws(
+        () => loadApiConfig({ PAAS_REVIEW_APPS_IDLE: bad }),
+        (err: unknown) => err instanceof ConfigError && /PAAS_REVIEW_APPS_IDLE/.test(err.message),
+        bad,
+      );
+  });
+
   it('reads how long review apps live without a push: days by default, 0 off, a bad value named', () => {
     assert.equal(loadApiConfig({}).reviewAppsTtlMs, 5 * 86_400_000);
     assert.equal(loadApiConfig({ PAAS_REVIEW_APPS_TTL: '0' }).reviewAppsTtlMs, 0);

@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AcmeSettings, acmeSettings } from './certs/acme.config';
 import { type DrainSettings, drainSettings } from './drains/drains.config';
-import { reviewAppsMax, reviewAppsTtl } from './reviews/reviews.config';
+import { reviewAppsIdle, reviewAppsMax, reviewAppsTtl } from './reviews/reviews.config';
 import { type SchedulerSettings, schedulerSettings } from './scheduler/scheduler.config';
 
 /** How the api serves TLS off loopback (serviceTlsSettings: PAAS_API_TLS_CERT/KEY/SANS). */
@@ -123,6 +123,8 @@ export interface ApiConfig {
   readonly reviewAppsTtlMs: number;
   /** PAAS_REVIEW_APPS_MAX (20; 0 off): how many review apps one app may have (reviews/reviews.config.ts). */
   readonly reviewAppsMax: number;
+  /** PAAS_REVIEW_APPS_IDLE (30m; 0 never): a review app's web sleeps after this long idle (reviews/reviews.config.ts). */
+  readonly reviewAppsIdleMs: number;
 }
 
 /** The repository root: the api runs as dist/apps/api/main.js or from apps/api/src. */
@@ -177,6 +179,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     metricsListen: addressOrOff(env, 'PAAS_API_METRICS_ADDR', 'off'),
     reviewAppsTtlMs: reviewAppsTtl(env),
     reviewAppsMax: reviewAppsMax(env),
+    reviewAppsIdleMs: reviewAppsIdle(env),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   DURATION_RULE,
   Formation,
   MAX_QUANTITY,
+  autoscaleColumns,
   autoscaleProblems,
   describeAutoscale,
   formationAutoscale,
@@ -142,19 +143,11 @@ export class FormationService {
         await checkCapacity(manager, type, wanted.max, parseSize(found.size), 'max');
         Object.assign(found, {
           quantity: Math.min(Math.max(found.quantity, wanted.min), wanted.max),
-          autoscaleMin: wanted.min,
-          autoscaleMax: wanted.max,
-          autoscaleConcurrency: wanted.concurrency,
-          autoscaleIdleMs: wanted.idleMs,
+          ...autoscaleColumns(wanted),
         });
       } else {
         if (isSleeping({ quantity: found.quantity, autoscale: formationAutoscale(found) })) found.quantity = 1;
-        Object.assign(found, {
-          autoscaleMin: null,
-          autoscaleMax: null,
-          autoscaleConcurrency: null,
-          autoscaleIdleMs: null,
-        });
+        Object.assign(found, autoscaleColumns(null));
       }
       return manager.save(Formation, found);
     });

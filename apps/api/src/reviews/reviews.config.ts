@@ -31,3 +31,20 @@ export function reviewAppsMax(env: Env): number {
     throw new ConfigError('PAAS_REVIEW_APPS_MAX', value, 'expected a whole number, 0 to 9999');
   return Number(value);
 }
+
+/** How long a review app's web waits idle before it sleeps, by default (PAAS_REVIEW_APPS_IDLE). */
+export const DEFAULT_REVIEW_APPS_IDLE = '30m';
+
+/**
+ * `PAAS_REVIEW_APPS_IDLE` (30m): a review app's web is autoscaled between 0 and 1 from its
+ * creation, so it sleeps after this long without a request and its next request wakes it;
+ * `0` keeps review apps awake. DURATION_RULE (`30m`, `2h`).
+ */
+export function reviewAppsIdle(env: Env): number {
+  const value = (env['PAAS_REVIEW_APPS_IDLE'] ?? '').trim() || DEFAULT_REVIEW_APPS_IDLE;
+  if (value === '0') return 0;
+  const ms = parseDuration(value);
+  if (ms === null || ms < 1000)
+    throw new ConfigError('PAAS_REVIEW_APPS_IDLE', value, `expected 0 (never sleep) or ${DURATION_RULE}, 1s or more`);
+  return ms;
+}

@@ -23,17 +23,23 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
   ADDON_SERVICES,
+  AUTOSCALED_TYPE,
   AddonAttachment,
   type ApiToken,
   App,
   Build,
   ConfigVar,
+  DEFAULT_SIZE,
+  Formation,
   Release,
   attachmentVar,
+  autoscaleColumns,
   liveRelease,
   formatDuration,
   isUniqueViolation,
+  parseSize,
   reviewAppName,
+  sizeFields,
   transaction,
 } from '@paas/platform';
 import type { ReviewEnvironment } from '@paas/platform/builds';
@@ -48,6 +54,9 @@ import { API_CONFIG, type ApiConfig, appWebUrl } from '../config';
 import { DATA_SOURCE, REDIS } from '../core/tokens';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import type { ReviewView } from './reviews.dto';
+
+/** A sleeping review app's one instance takes this many requests in flight (`ps:autoscale`'s default). */
+const REVIEW_CONCURRENCY = 20;
 
 /** How often the leader looks for review apps past their time. */
 export const EXPIRY_ROUND_MS = 60_000;
@@ -193,6 +202,17 @@ export class ReviewsService implements OnApplicationBootstrap, OnApplicationShut
     }
     const id = randomUUID();
     await manager.insert(App, { id, name, parentId: parent.id, branch });
+    // it sleeps when idle (the issue's "review apps idle-sleep by default"): web autoscaled
+    // between 0 and 1 before its first release, which keeps the row when it has a web process
+    const idleMs = this.config.reviewAppsIdleMs;
+    if (idleMs > 0)
+      await manager.insert(Formation, {
+        appId: id,
+        type: AUTOSCALED_TYPE,
+        quantity: 1,
+        ...sizeFields(parseSize(DEFAULT_SIZE)),
+        ...autoscaleColumns({ min: 0, max: 1, concurrency: REVIEW_CONCURRENCY, idleMs }),
+      });
     // the parent's add-ons are its own: their URLs stay behind, and so does a var an add-on
     // made for the review app is about to set
     const attached = await manager.find(AddonAttachment, { where: { appId: parent.id }, select: { name: true } });

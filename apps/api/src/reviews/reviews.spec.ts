@@ -1,4 +1,16 @@
-import { Addon, ApiToken, App, Build, ConfigVar, gitEnv, issueToken, Node, Release } from '@paas/platform';
+import {
+  Addon,
+  ApiToken,
+  App,
+  Build,
+  ConfigVar,
+  Formation,
+  formationAutoscale,
+  gitEnv,
+  issueToken,
+  Node,
+  Release,
+} from '@paas/platform';
 import { appPushLockKey } from '@paas/platform/builds';
 import type { Redis } from 'ioredis';
 import { TEST_DATABASES } from '@paas/platform/testing';
@@ -8,6 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { IsNull, Not } from 'typeorm';
 import { appNamed, createApp, deployRelease, insertBuild, insertNode } from '../testing/fixtures';
 import { type TestApi, startTestApi } from '../testing/harness';
 import { apiLogLines } from '../testing/logs';
@@ -91,6 +104,28 @@ for (const kind of TEST_DATABASES) {
       await api.request('PATCH', '/api/apps/web/config-vars', { body: { A: '2' } });
       assert.equal((await varsOf(review))['A'], '1');
       assert.ok((await apiLogLines(api, web.id)).includes('Created review app web--feature-x for feature/X by admin'));
+    });
+
+    it('sleeps when idle by default: its web is autoscaled 0..1 from the start, kept by its first release', async () => {
+      const review = await make(web, 'sleepy', { addons: [], env: {} }, adminToken);
+      const row = await api.dataSource.manager.findOneByOrFail(Formation, { appId: review.id, type: 'web' });
+      assert.deepEqual(
+        { quantity: row.quantity, autoscale: formationAutoscale(row) },
+        { quantity: 1, autoscale: { min: 0, max: 1, concurrency: 20, idleMs: 30 * 60_000 } },
+      );
+      await release(review);
+      const view = await api.request('GET', `/api/apps/${review.name}/formation`);
+      assert.equal(view.status, 200, view.text);
+      assert.deepEqual(
+        view.body.map((f: { type: string; autoscale: unknown }) => [f.type, f.autoscale]),
+        [['web', { min: 0, max: 1, concurrency: 20, idleMs: 30 * 60_000, idle: '30m' }]],
+      );
+      assert.equal(
+        await api.dataSource.manager.countBy(Formation, { appId: web.id, autoscaleMin: Not(IsNull()) }),
+        0,
+        'the parent is not autoscaled',
+      );
+      await reviews.destroy(review, 'the spec is done with it');
     });
 
     it('a second branch of the same slug gets a hashed name; a push of the same branch finds its app', async () => {

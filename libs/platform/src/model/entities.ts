@@ -289,6 +289,18 @@ export function formationAutoscale(
   return min == null || max == null || concurrency == null || idleMs == null ? null : { min, max, concurrency, idleMs };
 }
 
+/** The formation columns that store `autoscale` (null: off), as formationAutoscale reads them. */
+export function autoscaleColumns(
+  autoscale: Autoscale | null,
+): Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs'> {
+  return {
+    autoscaleMin: autoscale?.min ?? null,
+    autoscaleMax: autoscale?.max ?? null,
+    autoscaleConcurrency: autoscale?.concurrency ?? null,
+    autoscaleIdleMs: autoscale?.idleMs ?? null,
+  };
+}
+
 @Entity({ name: 'instances' })
 @Index(['appId'])
 @Index(['nodeId'])
