@@ -32,7 +32,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -182,6 +191,7 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   const random = seeded(SEED);
   const between = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
   const base = mkdtempSync(join(tmpdir(), 'paas-chaos-'));
+  chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
   const root = join(base, 'cp', 'root');
   const run = join(base, 'cp', 'run');
   const home = join(base, 'home');

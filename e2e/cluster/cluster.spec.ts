@@ -40,7 +40,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -80,6 +80,7 @@ const third = process.pid % 250;
 const NAME = `e${tag}`;
 const SUBNET = `10.231.${third}.0/24`;
 const base = mkdtempSync(join(tmpdir(), 'paas-cluster-'));
+chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
 const t0 = Date.now();
 const timings: string[] = [];
 const mark = (what: string): void => void timings.push(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +21,7 @@ import { callApi, readAdminToken } from '../platform/support/api';
 import { type Daemon, agentCleanup, startDaemon, stopDaemon } from '../platform/support/daemon';
 
 const base = mkdtempSync(join(tmpdir(), 'paas-node-'));
+chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
 const root = join(base, 'root');
 const run = join(base, 'run');
 const BRIDGE = `pcl${process.pid % 100_000}s`;

@@ -231,6 +231,10 @@ describe('containers in user namespaces', () => {
     const host = run('run', '--network', 'host', '--userns=auto', 'busybox', 'true');
     assert.equal(host.status, 125);
     assert.match(host.stderr, /--userns=auto cannot share the host network/);
+    // runc refuses the container's own sysfs on the bridge, crun binds the host's: refused up front
+    const runc = paasWith({ PAAS_RUNTIME: 'runc' }, 'run', '--userns=auto', 'busybox', 'true');
+    assert.equal(runc.status, 125);
+    assert.match(runc.stderr, /--userns=auto on the bridge needs paas-runtime, not runc/);
     assert.equal(ok('ps', '-aq'), before);
     assert.deepEqual(ranges(), []);
   });

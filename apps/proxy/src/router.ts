@@ -56,6 +56,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import httpProxy from 'http-proxy';
 import type { ListenAddress } from '@paas/config';
+import { WAKE_ASK_TTL_MS } from '@paas/platform/routes';
 import { ACME_CHALLENGE_PATH, isAcmeToken } from '@paas/platform/certs';
 import type { KeyPair } from '@paas/platform/tls';
 import { Certificates, MIN_TLS_VERSION } from './certificates';
@@ -103,7 +104,9 @@ export interface RouterOptions {
 }
 
 /** How many requests a worker holds per sleeping app and in all, for how long, and how often it asks again, by default. */
-export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000, maxHeldTotal: 1000, askEveryMs: 1000 } as const;
+// asked again once an ask's key has expired (WAKE_ASK_TTL_MS): a lost ask is made again, and a
+// wake under way (the leader deletes the ask when it takes it) is not asked for twice
+export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000, maxHeldTotal: 1000, askEveryMs: WAKE_ASK_TTL_MS } as const;
 
 /** A request held while its app wakes. */
 interface Held {

@@ -79,7 +79,14 @@ import {
 } from './versioned-table';
 
 export { connectRedis, RedisUrlError, redactRedisUrl } from './redis';
-export { type RouterActivity, removeActivity, reportActivity, reportFirstByte, requestWake } from './wake';
+export {
+  type RouterActivity,
+  WAKE_ASK_TTL_MS,
+  removeActivity,
+  reportActivity,
+  reportFirstByte,
+  requestWake,
+} from './wake';
 
 export const ROUTES_KEY = 'paas:routes';
 export const ROUTES_VERSION_KEY = 'paas:routes:version';

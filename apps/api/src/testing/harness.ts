@@ -7,7 +7,7 @@ import type { Env } from '@paas/config';
 import type { DatabaseKind } from '@paas/platform';
 import { type LocalRedis, type TestDatabase, startLocalRedis, testDatabase } from '@paas/platform/testing';
 import type { Redis } from 'ioredis';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,7 @@ export interface TestApi {
 
 export async function startTestApi(kind: DatabaseKind, env: Env = {}): Promise<TestApi> {
   const base = mkdtempSync(join(tmpdir(), 'paas-api-'));
+  chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
   const root = join(base, 'root');
   let redis: LocalRedis | undefined;
   let database: TestDatabase | undefined;
@@ -115,6 +116,7 @@ export async function startTestReplica(first: TestApi, env: Env = {}): Promise<T
   const redis = first.redis.options.path;
   if (!redis) throw new Error('startTestReplica: the test redis of the first api does not listen on a unix socket');
   const base = mkdtempSync(join(tmpdir(), 'paas-replica-'));
+  chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
   let api: RunningApi | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -62,7 +62,15 @@ export function Overview({ view }: { view: AppView }) {
               },
               {
                 header: 'Instances',
-                cell: (f) => <ScaleControl app={app.name} formation={f} onScaled={scaled} />,
+                // autoscale sets an autoscaled type's count (the api refuses a manual one)
+                cell: (f) =>
+                  f.autoscale ? (
+                    <span className="muted" data-testid={`formation-autoscaled-${f.type}`}>
+                      set by autoscale
+                    </span>
+                  ) : (
+                    <ScaleControl app={app.name} formation={f} onScaled={scaled} />
+                  ),
               },
             ]}
           />

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { chown, mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
@@ -272,6 +272,13 @@ export class Engine {
       throw new UsernsError('--userns=auto cannot share the host network (--network=host): use --userns=host');
     if (usernsMode === 'auto' && opts.run.privileged)
       throw new UsernsError('--privileged needs the host user namespace: use --userns=host');
+    // on the bridge the runtime mounts the container's own sysfs before the user namespace;
+    // runc refuses the sysfs there and crun binds the host's /sys (every interface, the host's
+    // cgroup tree): only paas-runtime keeps another app's instances out of sight
+    if (usernsMode === 'auto' && network === 'bridge' && basename(this.options.binaries.runtime) !== 'paas-runtime')
+      throw new UsernsError(
+        `--userns=auto on the bridge needs paas-runtime, not ${basename(this.options.binaries.runtime)} (PAAS_RUNTIME): use --userns=host or --network none`,
+      );
     const chainIds = await this.images.unpack(image);
     const args = processArgs(image.config.config, opts.run);
     const volumeRequests = volumesOf(opts.run, image.config.config?.Volumes);
@@ -847,8 +854,9 @@ export class Engine {
       await rm(p.dir, { recursive: true, force: true });
       await this.containers.forget(record);
     } finally {
-      // whatever failed above, the range must not stay held by a container on its way out
-      if (record.userns) await this.usernsPool().release(record.id);
+      // the range goes back with the record and only then: a record a failure above left could
+      // be started again under it (the pool's dropStale takes back one whose record a crash removed)
+      if (record.userns && !existsSync(p.dir)) await this.usernsPool().release(record.id);
     }
   }
 
