@@ -212,6 +212,33 @@ describe('containers in user namespaces', () => {
     ok('rm', '-f', 'web');
   });
 
+  it('runs --init from a build under a directory others cannot search (a clone under /root)', () => {
+    const hidden = mkdtempSync(join(tmpdir(), 'paas-hidden-init-')); // 0700, as /root is
+    try {
+      const init = join(hidden, 'paas-init');
+      writeFileSync(init, readFileSync(join(__dirname, '..', '..', 'native', 'runtime', 'build', 'paas-init')));
+      chmodSync(init, 0o755);
+      const r = paasWith(
+        { PAAS_INIT: init },
+        'run',
+        '--rm',
+        '--init',
+        '--network',
+        'none',
+        '--userns=auto',
+        'busybox',
+        'sh',
+        '-c',
+        'cat /proc/1/comm; id -u',
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'docker-init\n0\n');
+      assert.equal(statSync(hidden).mode & 0o777, 0o700, 'the build directory was left as it was');
+    } finally {
+      rmSync(hidden, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a bad --userns, a bad pool setting and --network host, leaving nothing behind', () => {
     const before = ok('ps', '-aq');
     const bad = run('run', '--network', 'none', '--userns=private', 'busybox', 'true');

@@ -1,7 +1,7 @@
 /**
  * The primary's side of waking sleeping apps (libs/platform wake.ts): every worker asks when
- * it starts holding an app's requests and again every second while it holds any (an ask may be
- * lost); the asks of all of them within a second make one ask of Redis, whose
+ * it starts holding an app's requests and again each time an ask's key would have expired while
+ * it holds any (an ask may be lost); the asks of all of them within a second make one ask of Redis, whose
  * SET NX joins the asks of every other router. Only an ask that wins there kicks the leader
  * and counts as a wake this router asked for (`paas_router_wakes_total`).
  */

@@ -171,6 +171,8 @@ export class Engine {
   /** The bridge for processes that are not containers of the store (a build's RUN steps). */
   readonly sandboxes: BridgeSandboxes | undefined;
   private pool: UsernsPool | undefined;
+  /** initForUserns: the copy of the init under the root, once per process. */
+  private initCopy: Promise<string> | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.containers = new ContainerStore(join(options.root, 'containers'));
@@ -423,6 +425,29 @@ export class Engine {
   }
 
   /**
+   * The init a container in a user namespace binds: a copy under the engine's root. Its root
+   * reaches a bind's source through every parent directory, and the init of the build (the
+   * repository's, under /root when it was cloned there: 0700) is not ours to open up. Copied
+   * when it differs (a rebuilt init), once per process.
+   */
+  private initForUserns(): Promise<string> {
+    this.initCopy ??= (async () => {
+      const source = this.options.initBinary ?? '';
+      const target = join(this.options.root, 'bin', 'paas-init');
+      const [want, have] = await Promise.all([readFile(source), readFile(target).catch(() => null)]);
+      if (!have?.equals(want)) {
+        await mkdir(dirname(target), { recursive: true, mode: 0o711 });
+        await writeFileAtomic(target, want, 0o755);
+      }
+      return target;
+    })().catch((err: unknown) => {
+      this.initCopy = undefined;
+      throw err;
+    });
+    return this.initCopy;
+  }
+
+  /**
    * What the runtime opens as the container's root, made reachable to it: its bundle, the
    * bridge's shared hosts file, the init. At start, when the bridge's directory exists.
    */
@@ -431,7 +456,7 @@ export class Engine {
     const paths = [this.paths(record.id).dir];
     const bridge = this.bridgeOf(record);
     if (bridge && !isolated(record)) paths.push(dirname(bridge.hostsFile));
-    if (this.options.initBinary && record.run.init) paths.push(dirname(this.options.initBinary));
+    if (this.options.initBinary && record.run.init) paths.push(dirname(await this.initForUserns()));
     for (const path of paths) await ensureSearchable(path, this.ownRoots());
   }
 
@@ -514,7 +539,9 @@ export class Engine {
       })),
       annotations: { 'io.paas.container.name': record.name },
       ...(record.userns ? { userns: { hostId: record.userns.hostId, size: record.userns.size } } : {}),
-      ...(this.options.initBinary ? { initBinary: this.options.initBinary } : {}),
+      ...(this.options.initBinary
+        ? { initBinary: record.userns && record.run.init ? await this.initForUserns() : this.options.initBinary }
+        : {}),
     });
     // 0600: it holds the environment (config vars, add-on passwords); the runtime reads it as host
     // root before any user namespace, and another app's escaped process must not

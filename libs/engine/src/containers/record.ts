@@ -173,7 +173,7 @@ export class ContainerStore {
    * name that is taken is replaced by another from `rename`, as Docker retries random names.
    */
   async create(record: ContainerRecord, rename?: () => string): Promise<ContainerRecord> {
-    await mkdir(this.root, { recursive: true });
+    await mkdir(this.root, { recursive: true, mode: 0o711 }); // searchable for a userns root, not listable
     return this.namesLocked(async () => {
       let named = record;
       let clash = await this.owner(named.name);
@@ -248,7 +248,7 @@ export class ContainerStore {
       this.indexed = true;
       return;
     }
-    await mkdir(this.root, { recursive: true });
+    await mkdir(this.root, { recursive: true, mode: 0o711 }); // searchable for a userns root, not listable
     await withLock(this.namesLock, async () => {
       if (await exists(this.names)) return;
       const building = `${this.names}.building`;
