@@ -69,6 +69,24 @@ function attack(script: string, flags: string[] = []): { status: number | null; 
   const r = run('run', '--rm', ...flags, 'busybox', 'sh', '-c', script);
   return { status: r.status, out: r.stdout + r.stderr };
 }
+/**
+ * Probes at once from one attacker (a refused probe waits out its `nc -w 2`): what each printed,
+ * in order. Each writes to a file of its own; `wait` ends when all have.
+ */
+function attackAll(probes: readonly string[], flags: string[] = []): string[] {
+  const script = [
+    ...probes.map((p, i) => `( ${p} ) >/tmp/probe.${i} 2>&1 &`),
+    'wait',
+    ...probes.map((_, i) => `echo '@@probe ${i}'; cat /tmp/probe.${i}`),
+  ].join('\n');
+  const { out } = attack(script, flags);
+  return probes.map((_, i) => {
+    const from = out.indexOf(`@@probe ${i}\n`);
+    assert.ok(from >= 0, `probe ${i} did not report:\n${out}`);
+    const end = out.indexOf('@@probe ', from + 1);
+    return out.slice(from, end < 0 ? undefined : end);
+  });
+}
 const tcp = (ip: string, port: number): string => `nc -w 2 ${ip} ${port} </dev/null`;
 /** An HTTP GET by hand (busybox 1.35's `wget -T` crashes): the body when it answered. */
 const get = (url: string): string => {
@@ -170,10 +188,8 @@ describe('security: containers never reach the host, the control plane or anothe
     ];
     // the same probes from the host prove the listeners answer
     assert.match(sh('sh', ['-c', `busybox ${tcp(otherHostIp, tcpPort)}`]), /host-secret/);
-    for (const probe of probes) {
-      const r = attack(probe);
-      assert.doesNotMatch(r.out, /host-secret/, `${probe} reached the host`);
-    }
+    for (const [i, out] of attackAll(probes).entries())
+      assert.doesNotMatch(out, /host-secret/, `${probes[i]} reached the host`);
   });
 
   it("no raw frame to the gateway reaches the host's 127.0.0.1 (CVE-2020-8558), even with NET_RAW", async () => {
@@ -272,11 +288,10 @@ describe('security: containers never reach the host, the control plane or anothe
     });
 
     it("another app's container reaches app b neither by bridge address nor by published port", () => {
+      const urls = [`http://${ipB}/`, `http://${gateway}:${portB}/`, `http://${otherHostIp}:${portB}/`];
       for (const app of ['a', 'b']) {
-        for (const url of [`http://${ipB}/`, `http://${gateway}:${portB}/`, `http://${otherHostIp}:${portB}/`]) {
-          const r = attack(get(url), ['--label', `paas.app=${app}`]);
-          assert.doesNotMatch(r.out, /app-b/, `paas.app=${app} reached ${url}`);
-        }
+        for (const [i, out] of attackAll(urls.map(get), ['--label', `paas.app=${app}`]).entries())
+          assert.doesNotMatch(out, /app-b/, `paas.app=${app} reached ${urls[i]}`);
       }
       const fromPlain = attack(get(`http://${ipB}/`));
       assert.doesNotMatch(fromPlain.out, /app-b/, 'an unlabelled container reached an instance');
