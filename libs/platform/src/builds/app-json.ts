@@ -58,7 +58,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function parseAppJson(text: string): AppJson {
+/** app.json's top level: a JSON object (a byte order mark is allowed before it). */
+function parseAppJsonDocument(text: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -66,6 +67,11 @@ export function parseAppJson(text: string): AppJson {
     throw new AppJsonError('', `not valid JSON (${(err as Error).message})`);
   }
   if (!isObject(doc)) throw new AppJsonError('', 'expected a JSON object at the top level');
+  return doc;
+}
+
+export function parseAppJson(text: string): AppJson {
+  const doc = parseAppJsonDocument(text);
   const warnings: string[] = [];
   const raw = doc['healthchecks'];
   if (raw === undefined || raw === null) return { healthchecks: null, warnings };
@@ -140,13 +146,7 @@ const REVIEW_ADDON_PLANS: Readonly<Record<string, AddonType>> = {
 export function parseReviewEnvironment(text: string | null): ReviewEnvironment {
   const none: ReviewEnvironment = { addons: [], env: {} };
   if (text === null) return none;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    throw new AppJsonError('', `not valid JSON (${(err as Error).message})`);
-  }
-  if (!isObject(doc)) throw new AppJsonError('', 'expected a JSON object at the top level');
+  const doc = parseAppJsonDocument(text);
   const environments = doc['environments'];
   if (environments === undefined || environments === null) return none;
   if (!isObject(environments)) throw new AppJsonError('environments', 'expected an object of environment -> settings');
