@@ -406,7 +406,7 @@ export class Engine {
     for (const [i, lower] of lowers.entries()) {
       const copy = copies[i] ?? '';
       await mkdir(copy, { recursive: true });
-      copyTree(lower, copy, (id) => (id < BigInt(size) ? Number(id) + hostId : Number(id)), true);
+      await copyTree(lower, copy, (id) => (id < BigInt(size) ? Number(id) + hostId : Number(id)), true);
     }
     await writeFileAtomic(done, '');
     if (!warnedCopy) {

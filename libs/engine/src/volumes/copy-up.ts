@@ -6,6 +6,10 @@
  * for its postgres user gets a volume the postgres user can write.
  *
  * Paths are Buffers throughout: an image's file names need not be UTF-8.
+ *
+ * The copy runs in the caller's process (the agent's, for an app's instance) with synchronous
+ * calls, and gives the event loop a turn every COPY_SLICE entries: an image's directory of a
+ * million files (a tenant's choice) must not stop the agent's heartbeats and other work.
  */
 import {
   chmodSync,
@@ -29,7 +33,7 @@ import { LayerError, RootResolver, fsx } from '@paas/layers';
  * image lacks is left to the runtime (it creates the mount point), as is one that is not a
  * directory (the runtime refuses to mount over it).
  */
-export function copyUp(
+export async function copyUp(
   rootfs: string,
   destination: string,
   data: string,
@@ -40,7 +44,7 @@ export function copyUp(
    * view, where uid 0 of the host maps to nothing.
    */
   userns?: { readonly hostId: number; readonly size: number },
-): boolean {
+): Promise<boolean> {
   if (readdirSync(data).length > 0) return false;
   let physical: string | null;
   try {
@@ -52,7 +56,7 @@ export function copyUp(
   }
   if (physical === null) return false;
   const source = Buffer.from(physical === '' ? rootfs : `${realpathSync(rootfs)}/${physical}`);
-  copyTree(source, Buffer.from(data), (id) => {
+  await copyTree(source, Buffer.from(data), (id) => {
     const n = Number(id);
     return userns && n >= userns.hostId && n < userns.hostId + userns.size ? n - userns.hostId : n;
   });
@@ -64,24 +68,29 @@ export function copyUp(
  * metadata, with each owner through `mapId`. `overlayXattrs`: keep overlay's opaque markers
  * (a copy of a layer that is to be an overlay lower itself).
  */
-export function copyTree(
+export async function copyTree(
   source: Buffer | string,
   target: Buffer | string,
   mapId: (id: bigint) => number,
   overlayXattrs = false,
-): void {
+): Promise<void> {
   const from = Buffer.from(source);
   const to = Buffer.from(target);
   const links = new Map<string, Buffer>();
-  const ctx: CopyContext = { links, mapId, overlayXattrs };
-  for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), ctx);
+  const ctx: CopyContext = { links, mapId, overlayXattrs, entries: 0 };
+  for (const name of readdirSync(from, { encoding: 'buffer' })) await copyEntry(join(from, name), join(to, name), ctx);
   copyMetadata(from, to, lstatSync(from, { bigint: true }), false, ctx);
 }
+
+/** Entries copied between two turns of the event loop. */
+export const COPY_SLICE = 64;
 
 interface CopyContext {
   readonly links: Map<string, Buffer>;
   readonly mapId: (id: bigint) => number;
   readonly overlayXattrs: boolean;
+  /** Entries copied so far: every COPY_SLICE-th gives the event loop a turn. */
+  entries: number;
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {
@@ -89,12 +98,14 @@ function join(dir: Buffer, name: Buffer): Buffer {
 }
 
 /** One entry and, for a directory, everything under it; its metadata after its content. */
-function copyEntry(from: Buffer, to: Buffer, ctx: CopyContext): void {
+async function copyEntry(from: Buffer, to: Buffer, ctx: CopyContext): Promise<void> {
+  if (++ctx.entries % COPY_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   const { links } = ctx;
   const st = lstatSync(from, { bigint: true });
   if (st.isDirectory()) {
     mkdirSync(to, { mode: 0o700 });
-    for (const name of readdirSync(from, { encoding: 'buffer' })) copyEntry(join(from, name), join(to, name), ctx);
+    for (const name of readdirSync(from, { encoding: 'buffer' }))
+      await copyEntry(join(from, name), join(to, name), ctx);
     copyMetadata(from, to, st, false, ctx);
     return;
   }
