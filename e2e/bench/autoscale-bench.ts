@@ -98,12 +98,16 @@ async function stepLoad(up: PaasUp): Promise<{ samples: Sample[]; steps: { at: n
   let connections: number = STEPS[0].connections;
   let done = false;
   const sampling = (async () => {
-    for (let k = 0; !done; k++) {
+    while (!done) {
       samples.push(await sample(up, since(), connections));
-      const next = t0 + (k + 1) * SAMPLE_MS;
-      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+      // the next tick of the 500 ms grid (a slow sample skips ticks rather than bunching up)
+      const next = t0 + Math.ceil((performance.now() - t0 + 1) / SAMPLE_MS) * SAMPLE_MS;
+      await new Promise((r) => setTimeout(r, next - performance.now()));
     }
   })();
+  // a failed sample fails the bench once the steps are done (awaited below), not the process
+  // in an unhandled rejection before the clean-up ran
+  sampling.catch(() => undefined);
   try {
     for (const step of STEPS) {
       connections = step.connections;
@@ -279,7 +283,8 @@ async function main(): Promise<void> {
       row(`-c${LOW}, ${MIN} instance`, (steps[0] as { result: WrkResult }).result);
       row(`-c${HIGH}: scale-up ${MIN} -> ${target}`, high.result);
       row(`-c${LOW}: scale-down ${target} -> ${MIN} after the quiet period`, low.result);
-      row(`-c${WAKE_CONNECTIONS}: wake from zero (held, then served)`, wake);
+      // fewer than a worker holds for one app (PAAS_ROUTER_WAKE_QUEUE, 100): none may be refused
+      row(`-c${WAKE_CONNECTIONS} on the app asleep: held while it wakes, then served`, wake);
       if (ACCESS_LOG) {
         const names = ['before the step', 'scale-up', 'scale-down'];
         const phases = steps.map((step, k) => ({ name: names[k] ?? '', at: from.getTime() + step.at * 1000 }));
