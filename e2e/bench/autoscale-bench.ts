@@ -285,6 +285,13 @@ async function main(): Promise<void> {
       row(`-c${LOW}: scale-down ${target} -> ${MIN} after the quiet period`, low.result);
       // fewer than a worker holds for one app (PAAS_ROUTER_WAKE_QUEUE, 100): none may be refused
       row(`-c${WAKE_CONNECTIONS} on the app asleep: held while it wakes, then served`, wake);
+      const lost = [...steps.map((step) => step.result), wake].filter(
+        (r) => r.non2xx + r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout > 0,
+      );
+      if (lost.length > 0) {
+        console.error(`\nrequests lost in ${lost.length} phase(s) (target: 0); ACCESS_LOG=1 shows which`);
+        process.exitCode = 1;
+      }
       if (ACCESS_LOG) {
         const names = ['before the step', 'scale-up', 'scale-down'];
         const phases = steps.map((step, k) => ({ name: names[k] ?? '', at: from.getTime() + step.at * 1000 }));

@@ -5,9 +5,10 @@
 # reaction times up and down, an ASCII plot of connections and instances, the series as a CSV
 # ($CSV, default /var/tmp/paas-bench-autoscale.csv); then each step's wrk summary and a wrk
 # started on the app asleep (min 0): non-2xx answers and socket errors while it scales up,
-# scales down and wakes (target 0 and 0). About 4 minutes; prints markdown tables. Uses
-# temporary roots, a bridge of its own and loopback only; removes everything at the end.
-# ACCESS_LOG=1 turns the router's access log on and prints the requests not 2xx or slower than 500 ms.
+# scales down and wakes (target 0 and 0; exits 1 otherwise). About 4 minutes; prints markdown
+# tables. Uses temporary roots, a bridge of its own and loopback only; removes everything at
+# the end. ACCESS_LOG=1 turns the router's access log on and prints, by phase, the requests
+# not 2xx or slower than 500 ms.
 #
 #   e2e/bench/autoscale.sh            CSV=/tmp/step.csv e2e/bench/autoscale.sh
 set -euo pipefail
