@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAppRoute } from '@paas/platform/routes';
-import { PAAS, get as getWith, median, until as untilNamed, withPaasUp } from './paas-up';
+import { PAAS, get as getWith, median, socketErrors, until as untilNamed, withPaasUp, wrk } from './paas-up';
 
 const RUNS = Number(process.env['RUNS'] ?? 5);
 const paas = PAAS;
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
       images: ['busybox'],
       env: { PAAS_DRAIN_MS: '200', PAAS_STOP_TIMEOUT: '2' },
     },
-    async ({ work, env, api, router, token, redis: table, run }) => {
+    async (up) => {
+      const { work, env, api, router, token, redis: table, run } = up;
       const site = join(work, 'site');
       mkdirSync(site);
       run('git', ['init', '-q', '-b', 'main'], site);
@@ -88,24 +89,12 @@ async function main(): Promise<void> {
 
       // wrk during each operation: started first, the operation a second later, wrk ends after
       const underWrk = async (what: string, operation: () => Promise<void>): Promise<string> => {
-        const wrk = spawn('wrk', ['-t1', '-c8', '-d8s', '-H', `Host: ${host}`, `${router}/`], {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let text = '';
-        wrk.stdout?.on('data', (c: Buffer) => (text += c.toString()));
-        // a missing wrk fails the bench (and its clean-up runs), not the process
-        const closed = new Promise<void>((resolve, reject) => {
-          wrk.once('error', (err) => reject(new Error(`wrk: ${err.message} (apt-get install wrk)`)));
-          wrk.once('close', () => resolve());
-        });
-        await Promise.race([new Promise((r) => setTimeout(r, 1000)), closed]);
+        const load = wrk(up, host, { connections: 8, seconds: 8 });
+        // a missing wrk fails the bench (and its clean-up runs) before the operation
+        await Promise.race([new Promise((r) => setTimeout(r, 1000)), load]);
         await operation();
-        await closed;
-        const requests = /(\d+) requests in/.exec(text)?.[1] ?? '?';
-        const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? '0';
-        const socket = /Socket errors: (.*)/.exec(text)?.[1] ?? 'none';
-        return `| ${what} | ${requests} | ${non2xx} | ${socket} |`;
+        const result = await load;
+        return `| ${what} | ${result.requests} | ${result.non2xx} | ${socketErrors(result)} |`;
       };
       const zero: string[] = [];
       zero.push(

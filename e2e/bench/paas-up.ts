@@ -15,6 +15,9 @@ import { connectRedis, readAppRoute } from '@paas/platform/routes';
 const REPO = join(__dirname, '..', '..');
 export const PAAS = join(REPO, 'bin', 'paas');
 
+/** The wrks running, killed by withPaasUp's clean-up if its body fails under load. */
+const wrks = new Set<ChildProcess>();
+
 export interface PaasUpOptions {
   /** The temp dir's prefix under /var/tmp, e.g. `paas-bench-deploy-`. */
   readonly name: string;
@@ -121,6 +124,8 @@ export async function withPaasUp(options: PaasUpOptions, body: (up: PaasUp) => P
   } finally {
     // before paas up stops its Redis: a client left connected would retry for ever
     redis?.disconnect();
+    // a wrk still running (the body failed under load) would hammer a platform going away
+    for (const child of wrks) child.kill('SIGKILL');
     if (up && up.exitCode === null && up.signalCode === null) {
       const stopped = up;
       stopped.kill('SIGINT');
@@ -225,4 +230,73 @@ export async function scaleWeb(up: PaasUp, app: string, quantity: number, size?:
 /** The addresses the route table sends `app`'s requests to. */
 export async function webBackends(up: PaasUp, app: string): Promise<string[]> {
   return ((await readAppRoute(up.redis(), app)).route?.backends ?? []).map((b) => b.address);
+}
+
+/** What wrk said of one run (its summary). */
+export interface WrkResult {
+  readonly requests: number;
+  /** "Non-2xx or 3xx responses" */
+  readonly non2xx: number;
+  /** "Socket errors", by kind (all 0 when wrk had none) */
+  readonly errors: {
+    readonly connect: number;
+    readonly read: number;
+    readonly write: number;
+    readonly timeout: number;
+  };
+  /** Its latency's max, as wrk prints it (`1.02s`, `95.31ms`). */
+  readonly maxLatency: string;
+}
+
+/**
+ * `wrk -t1 -cCONNECTIONS -dSECONDS` through the router with `Host: HOST`, started now; its
+ * summary once it ends. A missing wrk rejects (the bench fails and cleans up), not the process.
+ */
+export function wrk(
+  up: PaasUp,
+  host: string,
+  options: { readonly connections: number; readonly seconds: number; readonly timeoutSeconds?: number },
+): Promise<WrkResult> {
+  const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '-H', `Host: ${host}`];
+  if (options.timeoutSeconds) args.push('--timeout', `${options.timeoutSeconds}s`);
+  const child = spawn('wrk', [...args, `${up.router}/`], { env: up.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  wrks.add(child);
+  let text = '';
+  child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (text += c.toString()));
+  const result = new Promise<WrkResult>((resolve, reject) => {
+    child.once('error', (err) => {
+      wrks.delete(child);
+      reject(new Error(`wrk: ${err.message} (apt-get install wrk)`));
+    });
+    child.once('close', (code) => {
+      wrks.delete(child);
+      const requests = /(\d+) requests in/.exec(text)?.[1];
+      if (code !== 0 || requests === undefined) return reject(new Error(`wrk ${args.join(' ')}: ${code}\n${text}`));
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+      resolve({
+        requests: Number(requests),
+        non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
+        errors: {
+          connect: Number(socket?.[1] ?? 0),
+          read: Number(socket?.[2] ?? 0),
+          write: Number(socket?.[3] ?? 0),
+          timeout: Number(socket?.[4] ?? 0),
+        },
+        maxLatency: /Latency\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? '?',
+      });
+    });
+  });
+  // a body that failed before awaiting it must not end the process in an unhandled rejection
+  // (when the clean-up kills this wrk) before the clean-up is done
+  result.catch(() => undefined);
+  return result;
+}
+
+/** `connect 0, read 2, write 0, timeout 0` as wrk says it, or `none`. */
+export function socketErrors(r: WrkResult): string {
+  const { connect, read, write, timeout } = r.errors;
+  return connect + read + write + timeout === 0
+    ? 'none'
+    : `connect ${connect}, read ${read}, write ${write}, timeout ${timeout}`;
 }
