@@ -137,9 +137,10 @@ describe('RUN in a user namespace', () => {
       'FROM busybox\n' +
         'RUN --mount=type=cache,target=/cache,id=c --mount=type=bind,source=data,target=/data' +
         ' touch /cache/mine && mkdir -p /cache/u && chown 1000:1000 /cache/u' +
-        ' && stat -c %u:%g /cache /data/x > /owners && cat /data/x >> /owners\n',
+        ' && stat -c %u:%g /cache /data/x > /owners && cat /data/x >> /owners && cat /proc/self/uid_map > /map\n',
     );
     const layer = await lastLayer(image);
+    assert.equal(layer.get('map')?.body.trim().replace(/\s+/g, ' '), `0 ${POOL.start} ${RANGE_SIZE}`);
     assert.equal(layer.get('owners')?.body, '0:0\n0:0\nfrom the context\n');
     const cache = cacheMountDir(join(root, 'builder'), '', 'c');
     assert.deepEqual(
