@@ -143,6 +143,9 @@ const METADATA = new Set<Instruction['kind']>([
   'arg',
 ]);
 
+/** How often a RUN step renews its hold on its range (the pool drops holds older than 10 min without a container). */
+const HOLD_RENEW_MS = 60_000;
+
 /** Whether this process warned that builds' RUN steps fell back to the host's ids. */
 let warnedHostIds = false;
 
@@ -569,9 +572,18 @@ class Build {
       return fn(undefined);
     }
     const range = await pool.acquire(wanted.key, holder);
+    // the pool drops holds it sees no container for after a while (a crashed engine's): a
+    // long step (npm ci) renews its hold, and the last renewal ends before the release
+    let renewing: Promise<unknown> = Promise.resolve();
+    const renew = setInterval(() => {
+      renewing = renewing.then(() => pool.acquire(wanted.key, holder)).catch(() => undefined);
+    }, HOLD_RENEW_MS);
+    renew.unref();
     try {
       return await fn(range);
     } finally {
+      clearInterval(renew);
+      await renewing;
       await pool.release(holder);
     }
   }
