@@ -14,7 +14,10 @@
  * by the PIP_INDEX_URL config var. "Docker Hub" is a `paas registry serve` in the namespace too
  * (token auth, anonymous pulls, `library/node:20-slim` made from `paas image bootstrap node`);
  * the platform registry is its pull-through cache, and a `FROM node:20-slim` Dockerfile app
- * serves. Everything started is stopped and removed, even on failure.
+ * serves. Builds run their RUN steps in the app's user namespace (the default): the RUN of
+ * that Dockerfile sees the range in its uid_map, and the images hold the ids the Dockerfile
+ * asked for (npm ci's files are 0:0, a chown 1000 is 1000), never the range's host ids.
+ * Everything started is stopped and removed, even on failure.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -364,6 +367,23 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
       '/paas-e2e-greet/-/paas-e2e-greet-1.0.0.tgz',
       '/paas-e2e-shout/-/paas-e2e-shout-1.0.0.tgz',
     ]);
+    // npm ci ran as root of the app's user namespace (builds' default): the image holds root's
+    // ids (0), not the range's host ids
+    assert.equal(
+      ok(
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        `${registry?.host}/shop:v1`,
+        'stat',
+        '-c',
+        '%u:%g',
+        'node_modules/paas-e2e-greet/index.js',
+        'node_modules',
+      ),
+      '0:0\n0:0\n',
+    );
     // the peer of the install step: npm ci of the same tree on the host, with a cold cache
     const peer = join(base, 'peer-ci');
     writeTree(peer, {
@@ -494,7 +514,11 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     commit(
       dir,
       {
-        Dockerfile: 'FROM node:20-slim\nCOPY server.js /app/server.js\nCMD ["node", "/app/server.js"]\n',
+        Dockerfile:
+          'FROM node:20-slim\nCOPY server.js /app/server.js\n' +
+          // a RUN step of a platform build runs in the app's user namespace (PAAS_BUILD_USERNS)
+          'RUN cat /proc/self/uid_map > /app/uid_map && mkdir /app/data && chown 1000:1000 /app/data\n' +
+          'CMD ["node", "/app/server.js"]\n',
         'server.js':
           "require('http').createServer((q, r) => r.end('slim ' + process.version + '\\n')).listen(process.env.PORT);\n",
       },
@@ -505,7 +529,33 @@ describe('real apps: npm and pip against registries on "the internet"', { timeou
     assert.equal(pushed.status, 0, pushed.output);
     await serves('slim', `slim ${process.version}`);
     t.diagnostic(`FROM node:20-slim first push to serving: ${Date.now() - t0} ms`);
-    assert.match(pushed.output, /remote: +Step 1\/3 : FROM node:20-slim/);
+    assert.match(pushed.output, /remote: +Step 1\/4 : FROM node:20-slim/);
+    const image = `${registry?.host}/slim:v1`;
+    const [inside, host, size] = ok('run', '--rm', '--network', 'none', image, 'cat', '/app/uid_map')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    assert.ok(
+      inside === 0 && (host ?? 0) >= 65536 && size === 65536,
+      `the RUN step's uid_map: ${inside} ${host} ${size}`,
+    );
+    assert.equal(
+      ok(
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        image,
+        'stat',
+        '-c',
+        '%n %u:%g',
+        '/app/uid_map',
+        '/app/data',
+        '/app/server.js',
+      ),
+      '/app/uid_map 0:0\n/app/data 1000:1000\n/app/server.js 0:0\n',
+      'the image holds the ids the Dockerfile asked for',
+    );
     assert.match(pushed.output, /remote: +20-slim: Pulling from library\/node/);
     // the cache fetched the image from "Docker Hub" (anonymously, with a token of its own)
     assert.match(hub.log(), /"GET \/v2\/library\/node\/manifests\/20-slim" 200/);

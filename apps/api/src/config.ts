@@ -2,6 +2,7 @@ import {
   addressOrOff,
   ConfigError,
   tenantUserns,
+  buildUserns,
   type Env,
   type ListenAddress,
   type Paths,
@@ -96,6 +97,8 @@ export interface ApiConfig {
   readonly buildLimits: { readonly memory: number; readonly memorySwap: number; readonly pidsLimit: number };
   /** `PAAS_INSTANCE_USERNS`: release commands and one-off runs in user namespaces (`auto`), a range per app. */
   readonly tenantUserns: 'auto' | 'host';
+  /** `PAAS_BUILD_USERNS` (default: PAAS_INSTANCE_USERNS's): builds' RUN steps in the app's user namespace range (`auto`). */
+  readonly buildUserns: 'auto' | 'host';
   /** A build attempt that runs longer fails (PAAS_BUILD_TIMEOUT_MS, default 30 min). */
   readonly buildTimeoutMs: number;
   /** What builds and one-off runs need to start containers on the control plane's node. */
@@ -164,6 +167,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     buildStalledMs: milliseconds(env, 'PAAS_BUILD_STALLED_MS', 30_000),
     buildLimits: buildLimits(env),
     tenantUserns: tenantUserns(env),
+    buildUserns: buildUserns(env),
     buildTimeoutMs: milliseconds(env, 'PAAS_BUILD_TIMEOUT_MS', 1_800_000),
     // builds and one-off runs on this node must not reach a database, Redis or registry elsewhere
     engine: engineSettingsFromEnv(

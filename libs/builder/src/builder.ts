@@ -8,7 +8,7 @@
  * upper dir into one layer. Whatever fails, the step's container, mount and temp dir go.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   type AddInstruction,
   type CopyInstruction,
@@ -21,6 +21,7 @@ import {
   parse,
 } from '@paas/dockerfile';
 import type { Resources } from '@paas/engine';
+import type { IdMapping } from '@paas/snapshots';
 import { type Image, type ImageService, goArch } from '@paas/images';
 import type { Descriptor, Digest, ImageConfig } from '@paas/oci';
 import { formatReference, familiarString, parseNormalizedReference } from '@paas/oci';
@@ -76,6 +77,21 @@ export interface BuildOptions {
   readonly network?: NetworkMode;
   /** RUN steps cut off from the bridge's other containers, as an app's instances (the platform's builds). */
   readonly isolated?: boolean;
+  /**
+   * `--userns=auto`: each RUN step in a user namespace, with the range of `key` in the
+   * builder's pool (the platform gives `app-<id>`, its instances' range). The layer still
+   * holds the container's ids (step-dir.ts). Where the kernel cannot idmap the step's layers,
+   * or a networked step would need paas-runtime, the step runs with the host's ids, said once
+   * a build. Default: the host's ids, as `docker build`.
+   */
+  readonly userns?: { readonly key: string };
+}
+
+/** Where RUN steps get their user namespace ranges: the engine's pool (UsernsPool). */
+export interface StepUsernsPool {
+  /** The range of `key`, held by `holder` (a step) until released. */
+  acquire(key: string, holder: string): Promise<IdMapping>;
+  release(holder: string): Promise<void>;
 }
 
 export interface BuildResult {
@@ -101,6 +117,8 @@ export interface BuilderOptions {
   readonly puller?: ImagePuller;
   /** The network of RUN steps (the engine's bridge); without one, every step has loopback only. */
   readonly network?: StepNetwork;
+  /** User namespace ranges for builds with `userns` (the engine's pool). */
+  readonly usernsPool?: StepUsernsPool;
 }
 
 /** Where a stage is: its image so far (undefined for scratch with nothing yet) and config. */
@@ -124,6 +142,12 @@ const METADATA = new Set<Instruction['kind']>([
   'maintainer',
   'arg',
 ]);
+
+/** How often a RUN step renews its hold on its range (the pool drops holds older than 10 min without a container). */
+const HOLD_RENEW_MS = 60_000;
+
+/** Whether this process warned that builds' RUN steps fell back to the host's ids. */
+let warnedHostIds = false;
 
 /** The builder's directory below a PAAS_ROOT: step cache, cache mounts, step temp dirs. */
 export function builderRootOf(root: string): string {
@@ -164,6 +188,8 @@ class Build {
   private context!: BuildContext;
   /** Pull lines of each FROM image, printed under its step as the classic builder does. */
   private readonly pulled = new Map<string, string[]>();
+  /** Whether the build said its steps run with the host's ids after all (once a build). */
+  private saidHostIds = false;
 
   constructor(
     private readonly builder: BuilderOptions,
@@ -448,20 +474,31 @@ class Build {
           });
           return match.entry.type === 'dir' ? dir : join(dir, match.entry.rel.split('/').pop() || '.');
         };
-        const code = await withRunMounts(instruction.mounts, mountContext, stageBind, (mounts) =>
-          step.withRootfs(this.images, head.image, () =>
-            exec.runInContainer(this.builder.runtime, {
-              step,
-              config,
-              argv: withDocs,
-              env: extraEnv,
-              mounts,
-              ...(this.builder.network && this.options.network !== 'none' ? { network: this.builder.network } : {}),
-              isolated: this.options.isolated ?? false,
-              ...(this.builder.limits ? { resources: this.builder.limits } : {}),
-              ...(this.options.signal ? { signal: this.options.signal } : {}),
-              onOutput: (chunk) => this.out.raw(chunk),
-            }),
+        const network = this.builder.network && this.options.network !== 'none' ? this.builder.network : undefined;
+        const code = await this.withStepUserns(step.containerId, network !== undefined, (userns) =>
+          withRunMounts(instruction.mounts, mountContext, stageBind, (mounts) =>
+            step.withRootfs(
+              this.images,
+              head.image,
+              async (_rootfs, used) =>
+                exec.runInContainer(this.builder.runtime, {
+                  step,
+                  config,
+                  argv: withDocs,
+                  env: extraEnv,
+                  mounts: used ? await step.idmappedViews(mounts, used) : mounts,
+                  ...(network ? { network } : {}),
+                  isolated: this.options.isolated ?? false,
+                  ...(this.builder.limits ? { resources: this.builder.limits } : {}),
+                  ...(this.options.signal ? { signal: this.options.signal } : {}),
+                  ...(used ? { userns: used, ownRoot: this.builder.root } : {}),
+                  onOutput: (chunk) => this.out.raw(chunk),
+                }),
+              {
+                ...(userns ? { userns } : {}),
+                onRefused: (err) => this.hostIds(`the kernel refuses idmapped layers here (${err.message})`),
+              },
+            ),
           ),
         );
         if (code !== 0) throw new RunFailedError(command.join(' '), code);
@@ -512,6 +549,55 @@ class Build {
     this.built++;
     this.out.line(` ---> ${short(image.id)}`);
     return { image, config: image.config };
+  }
+
+  /**
+   * Runs `fn` with the step's user namespace range (held for the step, released after it), or
+   * none: a build without `userns`, or a networked step under a runtime other than
+   * paas-runtime (runc and crun cannot join the bridge from a user namespace; the engine
+   * refuses them there too), which then runs with the host's ids and says so.
+   */
+  private async withStepUserns<T>(
+    holder: string,
+    networked: boolean,
+    fn: (userns: IdMapping | undefined) => Promise<T>,
+  ): Promise<T> {
+    const wanted = this.options.userns;
+    if (!wanted) return fn(undefined);
+    const pool = this.builder.usernsPool;
+    if (!pool) throw new BuildError('--userns=auto: this builder has no user namespace pool');
+    const runtime = basename(this.builder.runtime.runtime);
+    if (networked && runtime !== 'paas-runtime') {
+      this.hostIds(`a RUN step on the network needs paas-runtime for a user namespace, not ${runtime} (PAAS_RUNTIME)`);
+      return fn(undefined);
+    }
+    const range = await pool.acquire(wanted.key, holder);
+    // the pool drops holds it sees no container for after a while (a crashed engine's): a
+    // long step (npm ci) renews its hold, and the last renewal ends before the release
+    let renewing: Promise<unknown> = Promise.resolve();
+    const renew = setInterval(() => {
+      renewing = renewing.then(() => pool.acquire(wanted.key, holder)).catch(() => undefined);
+    }, HOLD_RENEW_MS);
+    renew.unref();
+    try {
+      return await fn(range);
+    } finally {
+      clearInterval(renew);
+      await renewing;
+      await pool.release(holder);
+    }
+  }
+
+  /** Says once a build (and once a process, as a warning) that RUN steps run with the host's ids. */
+  private hostIds(why: string): void {
+    if (this.saidHostIds) return;
+    this.saidHostIds = true;
+    const message = `--userns=auto: ${why}: RUN steps run with the host's ids`;
+    this.out.line(`[Warning] ${message}`);
+    if (!warnedHostIds) {
+      warnedHostIds = true;
+      process.emitWarning(message, 'UsernsWarning');
+    }
   }
 
   /** A context source as the copier takes it: the match and everything kept below it. */

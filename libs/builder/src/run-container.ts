@@ -5,17 +5,29 @@
  * (namespaces, capabilities, seccomp). With a StepNetwork the step joins a namespace of its
  * own on the bridge (attached before, detached after, whatever happens), else loopback only.
  *
+ * In a user namespace (`userns`), the rootfs is the step's idmapped overlay (step-dir.ts):
+ * the bundle must be reachable by the namespace's root (an unprivileged host id), and what
+ * the builder makes in the rootfs itself (a missing WORKDIR) is given to it.
+ *
  * The runtime gets its own process group, so a Ctrl-C meant for the CLI does not reach it
  * half-way; on abort the container is killed and deleted by id, and `run` is awaited.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { lchown, lstat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Resources, type RunOptions, type SpecMount, buildSpec, resolveUser } from '@paas/engine';
+import {
+  type Resources,
+  type RunOptions,
+  type SpecMount,
+  buildSpec,
+  ensureSearchable,
+  resolveUser,
+} from '@paas/engine';
 import { RootResolver } from '@paas/layers';
 import type { ImageConfig } from '@paas/oci';
+import type { IdMapping } from '@paas/snapshots';
 import { BuildAbortedError, BuildError } from './errors';
 import { type StepNetwork, type StepSandbox, missingStubs, removeStubs } from './step-network';
 import type { StepDir } from './step-dir';
@@ -45,6 +57,10 @@ export interface RunStep {
   readonly network?: StepNetwork;
   /** Cut off from the bridge's other containers: a platform build's step, as an app's instance. */
   readonly isolated?: boolean;
+  /** The step's user namespace; its rootfs must be mounted for it (StepDir.withRootfs). */
+  readonly userns?: IdMapping;
+  /** The builder's own root (PAAS_ROOT): directories under it may be made searchable for `userns`. */
+  readonly ownRoot?: string;
 }
 
 /** Kills and deletes a runtime container by id; a container that is gone already is fine. */
@@ -72,7 +88,11 @@ async function runStep(bin: RuntimeBinaries, opts: RunStep, sandbox: StepSandbox
   const user = resolveUser(rootfs, image.User);
   const workdir = image.WorkingDir || '/';
   // Docker creates a missing WORKDIR for RUN; it then belongs to the step's layer.
-  new RootResolver(realpathSync(rootfs)).resolveDir(workdir.replace(/^\/+|\/+$/g, ''), true);
+  const made = new RootResolver(realpathSync(rootfs)).resolveDir(workdir.replace(/^\/+|\/+$/g, ''), true);
+  if (opts.userns) {
+    if (made) await giveToNamespaceRoot(rootfs, made, opts.userns);
+    await ensureSearchable(step.dir, opts.ownRoot ? [opts.ownRoot] : []);
+  }
   const run: RunOptions = {
     entrypoint: [...opts.argv],
     cmd: [],
@@ -88,6 +108,7 @@ async function runStep(bin: RuntimeBinaries, opts: RunStep, sandbox: StepSandbox
     network: sandbox ? { kind: 'path', path: sandbox.namespacePath } : { kind: 'none' },
     etcFiles: sandbox ? await sandboxFiles(step.dir, sandbox) : [],
     annotations: { 'io.paas.build.step': step.id },
+    ...(opts.userns ? { userns: { hostId: opts.userns.hostId, size: opts.userns.size } } : {}),
   });
   spec.mounts.push(...(opts.mounts ?? []));
   await writeFile(join(step.dir, 'config.json'), JSON.stringify(spec));
@@ -118,6 +139,20 @@ async function runStep(bin: RuntimeBinaries, opts: RunStep, sandbox: StepSandbox
     // `run` deletes its container when it ends; one left behind (killed runtime) goes now.
     if (aborted || existsSync(join(bin.runtimeRoot, step.containerId))) await killContainer(bin, step.containerId);
     await removeStubs(rootfs, stubs);
+  }
+}
+
+/**
+ * The directories along `rel` that the builder made (host root's, which the namespace does
+ * not map: its root could not write there), given to the namespace's root.
+ */
+async function giveToNamespaceRoot(rootfs: string, rel: string, userns: IdMapping): Promise<void> {
+  let path = rootfs;
+  for (const part of rel.split('/')) {
+    path = join(path, part);
+    const st = await lstat(path);
+    if (st.uid === 0 || st.gid === 0)
+      await lchown(path, st.uid === 0 ? userns.hostId : st.uid, st.gid === 0 ? userns.hostId : st.gid);
   }
 }
 

@@ -6,17 +6,33 @@
  *
  * The layer a step makes is the diff of its upper dir, so it holds exactly what the step
  * changed (whiteouts and opaque dirs included), however big the parent image is.
+ *
+ * A RUN step in a user namespace mounts its overlay with idmapped layers AND an idmapped
+ * upper (mountIdmappedOverlay): the image's files are the namespace's, and what the step
+ * writes lands with the container's own ids (root's are 0), so its layer carries no host
+ * ids. Its bind sources (cache directories, context files) are idmapped views under
+ * `views/`, as the engine's volumes are, unmounted with the step whatever happened.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { isProcessAlive } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
+import type { SpecMount } from '@paas/engine';
 import { diffUpperDir } from '@paas/layers';
 import type { Descriptor, Digest } from '@paas/oci';
-import { overlayMount, readonlyOverlayMount, unmount, withMounted } from '@paas/snapshots';
+import {
+  type IdMapping,
+  IdmapRefusedError,
+  mountIdmappedBind,
+  mountIdmappedOverlay,
+  overlayMount,
+  readonlyOverlayMount,
+  unmount,
+  withMounted,
+} from '@paas/snapshots';
 
 export interface StepLayer {
   readonly descriptor: Descriptor;
@@ -29,6 +45,10 @@ export class StepDir {
   readonly work: string;
   /** A lower dir for `FROM scratch` (overlay needs at least one). */
   readonly empty: string;
+  /** Idmapped views of the step's bind sources (a step in a user namespace). */
+  readonly views: string;
+  /** The user namespace the rootfs was last mounted for (its upper idmapped), if any. */
+  private idmapped: IdMapping | undefined;
 
   private constructor(
     readonly dir: string,
@@ -39,6 +59,7 @@ export class StepDir {
     this.upper = join(dir, 'upper');
     this.work = join(dir, 'work');
     this.empty = join(dir, 'empty');
+    this.views = join(dir, 'views');
   }
 
   static async create(tmpRoot: string): Promise<StepDir> {
@@ -53,13 +74,59 @@ export class StepDir {
     return `build-${this.id.slice(0, 12)}`;
   }
 
-  /** Mounts parent image + this step's upper at `rootfs` for the time of `fn`. */
-  async withRootfs<T>(images: ImageService, parent: Image | undefined, fn: (rootfs: string) => Promise<T>): Promise<T> {
+  /**
+   * Mounts parent image + this step's upper at `rootfs` for the time of `fn`. With `userns`,
+   * idmapped for that namespace (see above); where the kernel refuses, `onRefused` hears why
+   * and the step gets a plain overlay: `fn` is told which it got.
+   */
+  async withRootfs<T>(
+    images: ImageService,
+    parent: Image | undefined,
+    fn: (rootfs: string, userns: IdMapping | undefined) => Promise<T>,
+    options: { readonly userns?: IdMapping; readonly onRefused?: (err: Error) => void } = {},
+  ): Promise<T> {
     const lowers =
       parent && parent.manifest.layers.length > 0
         ? await images.snapshots.lowerDirs(await images.unpack(parent))
         : [this.empty];
-    return withMounted(overlayMount(lowers, this.upper, this.work), this.rootfs, fn);
+    const { userns } = options;
+    if (!userns) return withMounted(overlayMount(lowers, this.upper, this.work), this.rootfs, (r) => fn(r, undefined));
+    try {
+      await mountIdmappedOverlay(lowers, this.upper, this.work, this.rootfs, userns, { idmappedUpper: true });
+    } catch (err) {
+      if (!(err instanceof IdmapRefusedError)) throw err;
+      options.onRefused?.(err);
+      return withMounted(overlayMount(lowers, this.upper, this.work), this.rootfs, (r) => fn(r, undefined));
+    }
+    this.idmapped = userns;
+    try {
+      return await fn(this.rootfs, userns);
+    } finally {
+      await unmount(this.rootfs);
+    }
+  }
+
+  /**
+   * The step's bind mounts as a container in `userns` gets them: each source seen through an
+   * idmapped bind under `views/`, so a file owned by id N on disk is N inside (a cache
+   * directory keeps container ids on disk, whatever range a step has, as a volume does).
+   */
+  async idmappedViews(mounts: readonly SpecMount[], userns: IdMapping): Promise<SpecMount[]> {
+    const out: SpecMount[] = [];
+    for (const m of mounts) {
+      if (m.type !== 'bind' || m.source === undefined) {
+        out.push(m);
+        continue;
+      }
+      await mkdir(this.views, { recursive: true });
+      const view = join(this.views, String(out.length));
+      // a bind's target is of the source's kind: a file's view is a file
+      if (statSync(m.source).isDirectory()) await mkdir(view);
+      else await writeFile(view, '');
+      await mountIdmappedBind(m.source, view, userns);
+      out.push({ ...m, source: view });
+    }
+    return out;
   }
 
   /** Whether the step changed anything at all. */
@@ -70,7 +137,8 @@ export class StepDir {
   /** Packs the upper dir into a gzip layer in the content store. */
   async commitLayer(images: ImageService): Promise<StepLayer> {
     const pipe = new PassThrough();
-    const [layer, blob] = await Promise.all([diffUpperDir(this.upper, pipe), images.content.write(pipe)]);
+    const opts = this.idmapped ? { hostRootAs: this.idmapped.size } : {};
+    const [layer, blob] = await Promise.all([diffUpperDir(this.upper, pipe, opts), images.content.write(pipe)]);
     if (layer.digest !== blob.digest) throw new Error(`layer digest ${layer.digest} != stored ${blob.digest}`);
     return { descriptor: { mediaType: layer.mediaType, digest: blob.digest, size: blob.size }, diffId: layer.diffId };
   }
@@ -78,6 +146,9 @@ export class StepDir {
   async dispose(): Promise<void> {
     await unmount(this.rootfs).catch(() => undefined);
     await unmount(join(this.dir, 'source')).catch(() => undefined);
+    // a view still mounted would let rm reach into a cache directory: then the dir stays
+    const views = await readdir(this.views).catch(() => [] as string[]);
+    for (const view of views) await unmount(join(this.views, view));
     await rm(this.dir, { recursive: true, force: true });
   }
 

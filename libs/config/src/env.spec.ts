@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULTS, directory, domain, formatAddress, listenAddress, paths, registryLogin } from './env';
+import {
+  ConfigError,
+  DEFAULTS,
+  buildUserns,
+  directory,
+  domain,
+  formatAddress,
+  listenAddress,
+  paths,
+  registryLogin,
+} from './env';
 
 describe('config/env', () => {
   it('uses the DESIGN.md defaults when a variable is unset or empty', () => {
@@ -47,6 +57,17 @@ describe('config/env', () => {
     assert.equal(domain({ PAAS_DOMAIN: 'Apps.Example.com' }, 'PAAS_DOMAIN'), 'apps.example.com');
     assert.throws(() => domain({ PAAS_DOMAIN: 'bad_domain' }, 'PAAS_DOMAIN'), ConfigError);
     assert.throws(() => domain({ PAAS_DOMAIN: 'a..b' }, 'PAAS_DOMAIN'), ConfigError);
+  });
+
+  it('builds follow PAAS_INSTANCE_USERNS unless PAAS_BUILD_USERNS says otherwise, and a bad value names the variable', () => {
+    assert.equal(buildUserns({}), 'auto');
+    assert.equal(buildUserns({ PAAS_INSTANCE_USERNS: 'host' }), 'host');
+    assert.equal(buildUserns({ PAAS_INSTANCE_USERNS: 'host', PAAS_BUILD_USERNS: 'auto' }), 'auto');
+    assert.equal(buildUserns({ PAAS_BUILD_USERNS: 'host' }), 'host');
+    assert.throws(
+      () => buildUserns({ PAAS_BUILD_USERNS: 'remap' }),
+      (err: unknown) => err instanceof ConfigError && /PAAS_BUILD_USERNS/.test(err.message),
+    );
   });
 
   it('reads the platform registry login as a pair, never half of one', () => {

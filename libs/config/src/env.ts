@@ -132,6 +132,17 @@ export function tenantUserns(env: Env): 'auto' | 'host' {
   return value;
 }
 
+/**
+ * `PAAS_BUILD_USERNS`: `auto` runs platform builds' RUN steps in user namespaces, the app's
+ * range (its instances'); `host` keeps the host's ids. Default: PAAS_INSTANCE_USERNS's value.
+ */
+export function buildUserns(env: Env): 'auto' | 'host' {
+  const value = env['PAAS_BUILD_USERNS'];
+  if (!value) return tenantUserns(env);
+  if (value !== 'auto' && value !== 'host') throw new ConfigError('PAAS_BUILD_USERNS', value, 'expected auto or host');
+  return value;
+}
+
 export interface Paths {
   readonly root: string;
   readonly run: string;

@@ -35,6 +35,12 @@ export interface PackOptions {
   readonly fixedMtime?: number | Date;
   /** Told about files that cannot go into a layer (sockets); they are left out. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * The id an idmapped upper dir gives host root (a build step in a user namespace, see
+   * mountIdmappedOverlay): what host root made there (a missing WORKDIR, the runtime's mount
+   * points, overlay's whiteouts) goes in as root's (0), as without a namespace.
+   */
+  readonly hostRootAs?: number;
 }
 
 /** What an image manifest and config need to know about a layer. */
@@ -85,7 +91,7 @@ async function packTree(dir: string, out: Writable, opts: PackOptions, overlay: 
   try {
     for (const entry of walkTree(dir)) {
       for (const item of entriesFor(entry, overlay, hardlinks, opts.onWarning)) {
-        const header = mtime === undefined ? item.header : { ...item.header, mtime };
+        const header = ownHeader(mtime === undefined ? item.header : { ...item.header, mtime }, opts.hostRootAs);
         await writer.add(header, item.read ? readFile(entry.host, header.size) : undefined);
       }
     }
@@ -103,6 +109,15 @@ async function packTree(dir: string, out: Writable, opts: PackOptions, overlay: 
     size: blobDigest.size,
     tarSize: tarDigest.size,
     mediaType: LAYER_MEDIA_TYPES[kind],
+  };
+}
+
+function ownHeader(header: TarHeader, hostRootAs: number | undefined): TarHeader {
+  if (hostRootAs === undefined || (header.uid !== hostRootAs && header.gid !== hostRootAs)) return header;
+  return {
+    ...header,
+    uid: header.uid === hostRootAs ? 0 : header.uid,
+    gid: header.gid === hostRootAs ? 0 : header.gid,
   };
 }
 

@@ -28,9 +28,11 @@ export interface Fsx {
   /**
    * A new user namespace mapping ids 0..size-1 to the host's from hostUid/hostGid, as an fd
    * (close it) for idmapTree. Made by a short-lived child cloned without copying Node. A
-   * TypeError unless the ids and size are integers >= 1 and id + size <= 2^32 - 1.
+   * TypeError unless the ids and size are integers >= 1 and id + size <= 2^32 - 1. With
+   * `hostRootAs` (>= size) the host's root is mapped too, to that id: the mapping of an
+   * overlay's idmapped upper dir, whose work dir and whiteouts the mounter (host root) makes.
    */
-  usernsFd(hostUid: number, hostGid: number, size: number): number;
+  usernsFd(hostUid: number, hostGid: number, size: number, hostRootAs?: number): number;
   /**
    * A detached, idmapped copy of the mount at `path` (open_tree + MOUNT_ATTR_IDMAP through
    * `usernsFd`), as an fd: overlay takes it as `/proc/self/fd/N`, moveMount attaches it, and

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -66,6 +67,63 @@ describe('mounts', () => {
     );
     assert.equal(await isMountPoint(target), false);
     await unmount(target); // not mounted: fine
+  });
+
+  it('an idmapped upper keeps the namespace ids on disk: root inside writes 0, 1000 inside writes 1000', async () => {
+    const target = join(dir, 'target');
+    const step = join(dir, 'step');
+    for (const d of ['upper', 'work']) mkdirSync(join(step, d), { recursive: true });
+    chmodSync(dir, 0o711); // the writers below are unprivileged host ids
+    const mapping = { hostId: 1_500_000_000, size: 65536 };
+    const as = (id: number, script: string): void => {
+      const r = spawnSync('sh', ['-c', script], { cwd: target, uid: id, gid: id, encoding: 'utf8' });
+      assert.equal(r.status, 0, `${script} as ${id}: ${r.stderr}`);
+    };
+    await mountIdmappedOverlay(
+      [join(dir, 'lower1'), join(dir, 'lower2')],
+      join(step, 'upper'),
+      join(step, 'work'),
+      target,
+      mapping,
+      {
+        idmappedUpper: true,
+      },
+    );
+    try {
+      assert.equal(statSync(join(target, 'a')).uid, mapping.hostId, "the image is the namespace root's");
+      as(mapping.hostId, 'echo more >> a && mkdir d && touch d/f && rm b');
+      as(mapping.hostId, 'chmod 777 d');
+      as(mapping.hostId + 1000, 'touch d/mine');
+    } finally {
+      await unmount(target);
+    }
+    const upper = join(step, 'upper');
+    assert.deepEqual(
+      ['a', 'd', 'd/f', 'd/mine'].map((f) => [f, statSync(join(upper, f)).uid, statSync(join(upper, f)).gid]),
+      [
+        ['a', 0, 0],
+        ['d', 0, 0],
+        ['d/f', 0, 0],
+        ['d/mine', 1000, 1000],
+      ],
+    );
+    assert.equal(statSync(join(upper, 'b')).isCharacterDevice(), true, 'b is whited out');
+  });
+
+  it('an idmapped upper needs its work dir beside it', async () => {
+    const target = join(dir, 'target');
+    await assert.rejects(
+      mountIdmappedOverlay(
+        [join(dir, 'lower1')],
+        join(dir, 'upper'),
+        join(dir, 'step', 'work'),
+        target,
+        { hostId: 1_500_000_000, size: 65536 },
+        { idmappedUpper: true },
+      ),
+      (err: unknown) => err instanceof MountError && /needs its work dir beside it/.test(err.message),
+    );
+    assert.equal(await isMountPoint(target), false);
   });
 
   it('refuses an id mapping of host root, -1 or past 2^32-2 before anything is made, not as a refusal to idmap', async () => {

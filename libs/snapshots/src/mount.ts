@@ -3,8 +3,9 @@
  * and always unmount (`withMounted`), as containerd's snapshotters do. The syscalls go
  * through native/fsx: spawning mount(8) cost more than the rest of a container start.
  */
-import { closeSync } from 'node:fs';
+import { accessSync, closeSync, constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { MountFlags, fsx } from '@paas/layers';
 import { PaasError } from '@paas/errors';
 
@@ -118,6 +119,14 @@ function checkMapping(target: string, mapping: IdMapping): void {
  * Docker's userns-remap, and the upper's root is given to the namespace's root so that it
  * can create files at the top. The idmapped lowers are never attached: overlay opens them
  * through /proc/self/fd/N and keeps its own references, so nothing is left to unmount.
+ *
+ * `idmappedUpper` (a build step's overlay, whose upper dir becomes a layer): the upper and
+ * work dirs, siblings under one parent, are idmapped too, so what the container writes lands
+ * with its own ids on disk (its root's files are 0) instead of host ids. Their mapping also
+ * maps the host's root, to the id `size` (outside the container's ids): overlay makes its
+ * work dir, copy-up temp files and whiteouts as the mounter, and a mapping without host root
+ * refuses that (EOVERFLOW, and overlay falls back to read-only). Copy-up then chowns to the
+ * lower's owner, so only whiteouts keep that id (the layer's tar does not store it).
  */
 export async function mountIdmappedOverlay(
   lowerDirs: readonly string[],
@@ -125,15 +134,30 @@ export async function mountIdmappedOverlay(
   workDir: string,
   target: string,
   mapping: IdMapping,
+  options: { readonly idmappedUpper?: boolean } = {},
 ): Promise<void> {
   checkMapping(target, mapping);
+  const parent = dirname(upperDir);
+  if (options.idmappedUpper && dirname(workDir) !== parent)
+    throw new MountError(target, `an idmapped upper needs its work dir beside it: ${upperDir}, ${workDir}`);
   const sys = fsx();
   const fds: number[] = [];
-  let userns: number | undefined;
+  const owned: number[] = [];
+  let upper = upperDir;
+  let work = workDir;
   try {
     try {
-      userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
+      const userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
+      owned.push(userns);
       for (const dir of lowerDirs) fds.push(sys.idmapTree(dir, userns, false));
+      if (options.idmappedUpper) {
+        const withRoot = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size, mapping.size);
+        owned.push(withRoot);
+        const fd = sys.idmapTree(parent, withRoot, false);
+        owned.push(fd);
+        upper = `/proc/self/fd/${fd}/${basename(upperDir)}`;
+        work = `/proc/self/fd/${fd}/${basename(workDir)}`;
+      }
     } catch (err) {
       const refused = IDMAP_REFUSALS.has((err as NodeJS.ErrnoException).code ?? '');
       throw new (refused ? IdmapRefusedError : MountError)(target, `idmapped layers: ${(err as Error).message}`);
@@ -141,14 +165,29 @@ export async function mountIdmappedOverlay(
     await mount(
       overlayMount(
         fds.map((fd) => `/proc/self/fd/${fd}`),
-        upperDir,
-        workDir,
+        upper,
+        work,
       ),
       target,
     );
+    // an old kernel mounts an overlay whose work dir it could not make read-only, and says so
+    // only in its log: a step would fail with EROFS at its first write
+    if (options.idmappedUpper && !isWritable(target)) {
+      await unmount(target);
+      throw new IdmapRefusedError(target, 'idmapped upper dir: overlay mounted it read-only');
+    }
   } finally {
-    for (const fd of fds) closeSync(fd);
-    if (userns !== undefined) closeSync(userns);
+    for (const fd of [...fds, ...owned]) closeSync(fd);
+  }
+}
+
+/** Whether the kernel lets host root write at `target` (not a read-only mount). */
+function isWritable(target: string): boolean {
+  try {
+    accessSync(target, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -322,21 +322,37 @@ static int write_map(pid_t pid, const char *file, const char *map) {
 }
 
 /*
- * usernsFd(hostUid, hostGid, size) -> fd of a new user namespace mapping 0..size-1 to the host
- * ids from hostUid/hostGid, for MOUNT_ATTR_IDMAP. A namespace needs a process to be made and
+ * usernsFd(hostUid, hostGid, size[, hostRootAs]) -> fd of a new user namespace mapping 0..size-1
+ * to the host ids from hostUid/hostGid, for MOUNT_ATTR_IDMAP. With hostRootAs (>= size), the
+ * host's root is mapped too, to that id: an overlay's upper dir idmapped through it lets the
+ * mounter (host root) create its work dir and whiteouts, which a mapping without 0 refuses. A namespace needs a process to be made and
  * mapped: a child cloned into it (CLONE_VM, as posix_spawn does: no copy of Node's page
  * tables) waits on a pipe while its maps are written and the namespace is opened, then exits.
  */
 static napi_value js_userns_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
-  uint32_t uid, gid, size;
-  if (!get_args(env, info, 3, argv) || !get_id(env, argv[0], &uid, "hostUid must be an integer >= 1") ||
+  napi_value argv[4], result;
+  uint32_t uid, gid, size, root_as = 0;
+  size_t given = 4;
+  if (napi_get_cb_info(env, info, &given, argv, NULL, NULL) != napi_ok || given < 3) {
+    throw_type(env, "missing arguments");
+    return NULL;
+  }
+  if (!get_id(env, argv[0], &uid, "hostUid must be an integer >= 1") ||
       !get_id(env, argv[1], &gid, "hostGid must be an integer >= 1") ||
       !get_id(env, argv[2], &size, "size must be an integer >= 1"))
+    return NULL;
+  napi_valuetype root_type = napi_undefined;
+  if (given > 3) napi_typeof(env, argv[3], &root_type);
+  if (root_type != napi_undefined && !get_id(env, argv[3], &root_as, "hostRootAs must be an integer >= 1"))
     return NULL;
   /* (uid_t)-1 is "no id": no mapping may reach it */
   if ((uint64_t)uid + size > UINT32_MAX || (uint64_t)gid + size > UINT32_MAX) {
     throw_type(env, "hostUid/hostGid + size must be at most 4294967295");
+    return NULL;
+  }
+  /* the extents may not overlap: inside, root_as lies above 0..size-1 (outside, 0 < uid) */
+  if (root_as != 0 && root_as < size) {
+    throw_type(env, "hostRootAs must be at least size");
     return NULL;
   }
   int pipefd[2];
@@ -359,13 +375,15 @@ static napi_value js_userns_fd(napi_env env, napi_callback_info info) {
   const char *failed = "clone";
   int ns = -1;
   if (pid > 0) {
-    char map[64], path[64];
-    snprintf(map, sizeof map, "0 %u %u\n", uid, size);
+    char map[96], path[64];
+    char root_line[32] = "";
+    if (root_as != 0) snprintf(root_line, sizeof root_line, "%u 0 1\n", root_as);
+    snprintf(map, sizeof map, "0 %u %u\n%s", uid, size, root_line);
     if (write_map(pid, "uid_map", map) < 0) {
       err = errno;
       failed = "uid_map";
     } else {
-      snprintf(map, sizeof map, "0 %u %u\n", gid, size);
+      snprintf(map, sizeof map, "0 %u %u\n%s", gid, size, root_line);
       if (write_map(pid, "gid_map", map) < 0) {
         err = errno;
         failed = "gid_map";

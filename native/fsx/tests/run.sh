@@ -105,4 +105,30 @@ check('usernsFd refuses host root, -1 (no wrap to 4294967295), fractions, an emp
   }
   fs.closeSync(fsx.usernsFd(4294901759, 4294901759, 65536)); // up to 4294967294, the largest id
 });
+check('usernsFd with hostRootAs maps host root to that id too (what host root makes lands as it)', () => {
+  fs.mkdirSync(`${dir}/rootsrc`);
+  fs.mkdirSync(`${dir}/rootview`);
+  let failed;
+  try {
+    fsx.usernsFd(300000, 300000, 65536, 100); // inside the range: the extents would overlap
+  } catch (err) {
+    failed = err;
+  }
+  assert(failed instanceof TypeError && /hostRootAs must be at least size/.test(failed.message), `${failed}`);
+  const ns = fsx.usernsFd(300000, 300000, 65536, 65536);
+  let tree;
+  try {
+    tree = fsx.idmapTree(`${dir}/rootsrc`, ns, false);
+    fsx.moveMount(tree, `${dir}/rootview`);
+  } finally {
+    if (tree !== undefined) fs.closeSync(tree);
+    fs.closeSync(ns);
+  }
+  try {
+    fs.writeFileSync(`${dir}/rootview/made`, 'x'); // as host root: refused (EOVERFLOW) without hostRootAs
+    assert(fs.statSync(`${dir}/rootsrc/made`).uid === 65536, `on disk ${fs.statSync(`${dir}/rootsrc/made`).uid}`);
+  } finally {
+    fsx.umount2(`${dir}/rootview`, 0);
+  }
+});
 JS

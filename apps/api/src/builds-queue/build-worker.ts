@@ -84,6 +84,8 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     runtime: { runtime: config.engine.runtime, runtimeRoot: runtimeRoot(config.paths) },
     limits: config.buildLimits,
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
+    // RUN steps of apps in their ranges of the engine's pool (PAAS_BUILD_USERNS)
+    usernsPool: engine.usernsPool(),
     // base images through the platform registry's pull-through cache (base-image-puller.ts)
     puller: platformPuller(
       images,
@@ -103,6 +105,7 @@ export async function buildEnvironment(config: ApiConfig, connections: WorkerCon
     timeoutMs: config.buildTimeoutMs,
     releaseMemory: config.buildLimits.memory,
     releaseUserns: config.tenantUserns,
+    buildUserns: config.buildUserns,
   };
 }
 

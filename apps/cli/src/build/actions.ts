@@ -2,6 +2,7 @@
  * `paas build`: flags -> BuildOptions, the builder's lines -> the terminal, Ctrl-C -> abort.
  * Loaded only when `build` runs.
  */
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import {
@@ -14,7 +15,7 @@ import {
   pruneBuildCache,
 } from '@paas/builder';
 import { DockerfileError } from '@paas/dockerfile';
-import { runtimeRoot } from '@paas/engine';
+import { type UsernsMode, parseUsernsMode, runtimeRoot } from '@paas/engine';
 import { InvalidReferenceError, parseNormalizedReference } from '@paas/oci';
 import { loadCliConfig } from '../config';
 import { openEngine } from '../context';
@@ -73,10 +74,23 @@ export interface BuildFlags {
   network?: string;
   /** `--pull` alone is `true` (Docker's boolean: always); podman's values are accepted too. */
   pull?: string | boolean;
+  /** `--userns`: `host` (default) or `auto`. */
+  userns?: string;
+}
+
+/** `--userns=auto|host` (the engine's parse); a bad value stops the command naming the flag. */
+export function parseBuildUserns(value: string | undefined): UsernsMode {
+  if (value === undefined) return 'host';
+  try {
+    return parseUsernsMode(value);
+  } catch (err) {
+    throw new CliError((err as Error).message, 125);
+  }
 }
 
 export async function build(io: CliIo, contextDir: string, flags: BuildFlags): Promise<void> {
   const network = parseNetworkMode(flags.network);
+  const userns = parseBuildUserns(flags.userns);
   for (const tag of flags.tag ?? []) {
     try {
       parseNormalizedReference(tag);
@@ -101,6 +115,7 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
     runtime: { runtime: config.runtime, runtimeRoot: runtimeRoot(config.paths) },
     ...(engine.sandboxes ? { network: engine.sandboxes } : {}),
     puller: buildPuller(io, images, tty),
+    usernsPool: engine.usernsPool(),
   });
   const decoder = new StringDecoder('utf8');
   let progressShown = false;
@@ -137,6 +152,8 @@ export async function build(io: CliIo, contextDir: string, flags: BuildFlags): P
       noCache: !flags.cache,
       network,
       pull,
+      // a range of its own for each build: no build shares ids with another or with a container
+      ...(userns === 'auto' ? { userns: { key: `build-${randomBytes(8).toString('hex')}` } } : {}),
       labels: parseLabels(flags.label ?? []),
       signal: controller.signal,
       output,

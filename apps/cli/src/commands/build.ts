@@ -23,6 +23,10 @@ export function buildCommand(io: CliIo): Command {
     .option('-q, --quiet', 'Suppress the build output and print image ID on success')
     .option('--network <MODE>', 'Set the networking mode for the RUN instructions during build: default or none')
     .option(
+      '--userns <MODE>',
+      'User namespace of the RUN instructions: host (default, as Docker) or auto (a range of PAAS_USERNS_POOL for the build; the layers keep the container ids)',
+    )
+    .option(
       '--pull [POLICY]',
       'Pull base images: "always" (--pull alone, as Docker), "missing" (default) or "never"; write --pull=POLICY before PATH',
     )

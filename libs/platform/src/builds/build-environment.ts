@@ -68,6 +68,7 @@ export function buildRoles(env: BuildEnvironment, job: BuildJob): BuildRoles {
       ...(env.busyboxImage ? { busyboxImage: env.busyboxImage } : {}),
       ...(env.keepReleases !== undefined ? { keepReleases: env.keepReleases } : {}),
       ...(env.timeoutMs ? { timeoutMs: env.timeoutMs } : {}),
+      ...(env.buildUserns ? { buildUserns: env.buildUserns } : {}),
     },
     ...databaseRoles(dataSource),
     source: { checkout: checkoutCommit },

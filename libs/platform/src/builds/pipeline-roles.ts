@@ -143,6 +143,8 @@ export interface PipelineSettings {
   readonly timeoutMs?: number;
   /** How often a push's build looks whether its push still holds it (default 2 s). */
   readonly pushCheckMs?: number;
+  /** `auto`: RUN steps in a user namespace, the app's range (`app-<id>`, its instances'); default `host`. */
+  readonly buildUserns?: 'auto' | 'host';
 }
 
 /** Everything one build job works through. */

@@ -311,6 +311,8 @@ async function buildImage(
     isolated: true,
     // RUN --mount=type=cache directories (npm's cache) are the app's own
     cacheScope: appId,
+    // root in a RUN step is the app's unprivileged range, as in its instances (PAAS_BUILD_USERNS)
+    ...(settings.buildUserns === 'auto' ? { userns: { key: `app-${appId}` } } : {}),
     // base images, and this app's own releases; never another app's (its code and config)
     mayUse: (names) =>
       names.some((n) => !n.startsWith(`${settings.registryHost}/`) || n.startsWith(`${settings.registryHost}/${app}:`)),

@@ -1,0 +1,185 @@
+/**
+ * RUN steps in a user namespace (`userns`), with the real paas-runtime, overlayfs and the
+ * engine's range pool: the step's root is an unprivileged host id (its uid_map says so), the
+ * image's files are its own, and the layer it makes holds the container's ids (0, 1000), not
+ * the host's; cache and bind mounts are idmapped (a cache directory's files are 0 on disk);
+ * a networked step under a runtime other than paas-runtime runs with the host's ids and says
+ * so; nothing stays mounted and the ranges go back.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { RANGE_SIZE, UsernsPool } from '@paas/engine';
+import { type Image, ImageService, bootstrapImage, imageRoots } from '@paas/images';
+import { type TarHeader, TarReader } from '@paas/layers';
+import { type BuildOptions, Builder } from './builder';
+import { cacheMountDir } from './run-mounts';
+import type { StepNetwork, StepSandbox } from './step-network';
+
+const RUNTIME = resolve(__dirname, '..', '..', '..', 'native', 'runtime', 'build', 'paas-runtime');
+const base = mkdtempSync(join(tmpdir(), 'paas-build-userns-'));
+chmodSync(base, 0o711); // the steps' root (an unprivileged host id) reaches its bundle under it
+const root = join(base, 'root');
+const runtimeRoot = join(base, 'run', 'runtime');
+/** Far above any host user; one range per key. */
+const POOL = { start: 1_600_000_000, count: 4 * RANGE_SIZE };
+const pool = new UsernsPool(join(base, 'userns'), () => POOL);
+
+let images: ImageService;
+let contexts = 0;
+function context(files: Record<string, string>): string {
+  const dir = join(base, `ctx${contexts++}`);
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
+  return dir;
+}
+
+async function build(
+  dockerfile: string,
+  options: Partial<BuildOptions> = {},
+  builder: { runtime?: string; network?: StepNetwork } = {},
+): Promise<{ image: Image; output: string }> {
+  const b = await Builder.open({
+    root,
+    images,
+    runtime: { runtime: builder.runtime ?? RUNTIME, runtimeRoot },
+    usernsPool: pool,
+    ...(builder.network ? { network: builder.network } : {}),
+  });
+  let output = '';
+  const result = await b.build({
+    contextDir: context({ Dockerfile: dockerfile, 'data/x': 'from the context\n' }),
+    output: { line: (text) => (output += `${text}\n`), raw: (chunk) => (output += chunk.toString()) },
+    userns: { key: 'app-test' },
+    noCache: true,
+    ...options,
+  });
+  return { image: result.image, output };
+}
+
+/** The headers and small bodies of an image's last layer. */
+async function lastLayer(image: Image): Promise<Map<string, TarHeader & { body: string }>> {
+  const layer = image.manifest.layers.at(-1);
+  assert.ok(layer);
+  const stream = (await images.content.createReadStream(layer.digest)).pipe(createGunzip());
+  const out = new Map<string, TarHeader & { body: string }>();
+  for await (const entry of new TarReader(stream).entries()) {
+    const parts: Buffer[] = [];
+    for await (const chunk of entry.body()) parts.push(Buffer.from(chunk));
+    out.set(entry.header.name.replace(/\/$/, ''), { ...entry.header, body: Buffer.concat(parts).toString() });
+  }
+  return out;
+}
+
+const owner = (h: TarHeader | undefined): string => (h ? `${h.uid}:${h.gid}` : 'missing');
+
+before(async () => {
+  images = await ImageService.open(imageRoots(root));
+  await bootstrapImage(images, 'busybox');
+});
+
+after(() => {
+  const steps = existsSync(join(root, 'builder', 'tmp')) ? readdirSync(join(root, 'builder', 'tmp')) : [];
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4]?.startsWith(base));
+  rmSync(base, { recursive: true, force: true });
+  assert.deepEqual(steps, [], 'step dirs left');
+  assert.deepEqual(mounts, [], 'mounts left');
+});
+
+describe('RUN in a user namespace', () => {
+  it("runs as the range's root and makes a layer with the container's ids", async () => {
+    const { image, output } = await build(
+      'FROM busybox\n' +
+        'RUN touch /a && mkdir /d && chown 1000:1000 /d && id -u > /uid && cat /proc/self/uid_map > /map' +
+        ' && echo extra >> /etc/group && rm /etc/shadow && stat -c %u:%g /bin > /bin-owner\n',
+    );
+    const layer = await lastLayer(image);
+    const [hostId] = (layer.get('map')?.body ?? '').trim().split(/\s+/).slice(1);
+    assert.equal(layer.get('map')?.body.trim().replace(/\s+/g, ' '), `0 ${POOL.start} ${RANGE_SIZE}`, output);
+    assert.equal(Number(hostId), POOL.start);
+    assert.equal(layer.get('uid')?.body, '0\n');
+    assert.equal(layer.get('bin-owner')?.body, '0:0\n', "the image's files are the namespace root's");
+    assert.deepEqual(
+      ['a', 'd', 'uid', 'etc', 'etc/group', 'etc/.wh.shadow'].map((f) => [f, owner(layer.get(f))]),
+      [
+        ['a', '0:0'],
+        ['d', '1000:1000'],
+        ['uid', '0:0'],
+        ['etc', '0:0'],
+        ['etc/group', '0:0'],
+        ['etc/.wh.shadow', '0:0'],
+      ],
+    );
+    assert.deepEqual(await pool.list(), [], 'the step gave its range back');
+  });
+
+  it('idmaps cache directories (container ids on disk) and context binds, and unmounts them', async () => {
+    const { image } = await build(
+      'FROM busybox\n' +
+        'RUN --mount=type=cache,target=/cache,id=c --mount=type=bind,source=data,target=/data' +
+        ' touch /cache/mine && mkdir -p /cache/u && chown 1000:1000 /cache/u' +
+        ' && stat -c %u:%g /cache /data/x > /owners && cat /data/x >> /owners && cat /proc/self/uid_map > /map\n',
+    );
+    const layer = await lastLayer(image);
+    assert.equal(layer.get('map')?.body.trim().replace(/\s+/g, ' '), `0 ${POOL.start} ${RANGE_SIZE}`);
+    assert.equal(layer.get('owners')?.body, '0:0\n0:0\nfrom the context\n');
+    const cache = cacheMountDir(join(root, 'builder'), '', 'c');
+    assert.deepEqual(
+      ['mine', 'u'].map((f) => `${statSync(join(cache, f)).uid}:${statSync(join(cache, f)).gid}`),
+      ['0:0', '1000:1000'],
+    );
+  });
+
+  it('unmounts what a failing step idmapped, and gives its range back', async () => {
+    await assert.rejects(
+      build(
+        'FROM busybox\nRUN --mount=type=cache,target=/cache,id=c --mount=type=bind,source=data,target=/data false\n',
+      ),
+      /returned a non-zero code: 1/,
+    );
+    assert.deepEqual(await pool.list(), []);
+    assert.deepEqual(readdirSync(join(root, 'builder', 'tmp')), []);
+  });
+
+  it('runs a networked step with the host ids under another runtime, and says so', async () => {
+    const bin = join(base, 'bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(RUNTIME, join(bin, 'crun'));
+    const name = `pbu${process.pid % 100_000}`;
+    const network: StepNetwork = {
+      attach: async (): Promise<StepSandbox> => {
+        execFileSync('ip', ['netns', 'add', name]);
+        return { namespacePath: `/run/netns/${name}`, hosts: '127.0.0.1\tlocalhost\n', resolvConf: '' };
+      },
+      detach: async () => {
+        execFileSync('ip', ['netns', 'del', name]);
+      },
+    };
+    const { image, output } = await build(
+      'FROM busybox\nRUN cat /proc/self/uid_map > /map\n',
+      {},
+      { runtime: join(bin, 'crun'), network },
+    );
+    assert.match(output, /\[Warning\] --userns=auto: a RUN step on the network needs paas-runtime.*not crun/);
+    assert.equal((await lastLayer(image)).get('map')?.body.trim().replace(/\s+/g, ' '), '0 0 4294967295');
+  });
+});
