@@ -111,7 +111,8 @@ async function runStep(bin: RuntimeBinaries, opts: RunStep, sandbox: StepSandbox
     ...(opts.userns ? { userns: { hostId: opts.userns.hostId, size: opts.userns.size } } : {}),
   });
   spec.mounts.push(...(opts.mounts ?? []));
-  await writeFile(join(step.dir, 'config.json'), JSON.stringify(spec));
+  // 0600 as the engine's bundles: it holds the step's environment, build args included
+  await writeFile(join(step.dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
   const stubs = sandbox ? await missingStubs(rootfs) : [];
 
   if (opts.signal?.aborted) throw new BuildAbortedError();

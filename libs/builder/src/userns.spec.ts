@@ -149,6 +149,23 @@ describe('RUN in a user namespace', () => {
     );
   });
 
+  it("writes the step's bundle config (its environment, build args included) 0600", async () => {
+    const modes: number[] = [];
+    const tmp = join(root, 'builder', 'tmp');
+    const { output } = await build('FROM busybox\nARG TOKEN\nRUN echo ready && sleep 2\n', {
+      buildArgs: { TOKEN: 'hunter2' },
+      output: {
+        line: () => undefined,
+        // while the step runs (it sleeps after saying so), its bundle is there to look at
+        raw: (chunk) => {
+          if (!chunk.toString().includes('ready')) return;
+          for (const step of readdirSync(tmp)) modes.push(statSync(join(tmp, step, 'config.json')).mode & 0o777);
+        },
+      },
+    });
+    assert.deepEqual(modes, [0o600], output);
+  });
+
   it('unmounts what a failing step idmapped, and gives its range back', async () => {
     await assert.rejects(
       build(
