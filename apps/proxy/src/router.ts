@@ -149,6 +149,8 @@ class HeldQueue {
   readonly items = new Set<Held>();
   wake = 0;
   limit = 0;
+  /** A request held for this wake times its first byte already (an upgrade has none). */
+  timed = false;
 }
 
 /**
@@ -437,6 +439,12 @@ export class Router {
       },
       maintenance: (current) => this.maintenance(req, res, x, current),
     });
+    // the first of a wake: its first byte is the wake's last stage (the app's log says it)
+    const queue = this.held.get(app.name);
+    if (reason === 'wake' && x.held && queue && !queue.timed) {
+      queue.timed = true;
+      x.wakeHeldAt = x.held.at;
+    }
   }
 
   /**
@@ -487,8 +495,6 @@ export class Router {
       }, wake.askEveryMs ?? WAKE_QUEUE.askEveryMs);
       this.reasking.set(name, again);
     }
-    // the first of a wake: its first byte is the wake's last stage (the app's log says it)
-    if (reason === 'wake' && queue.wake === 0) x.wakeHeldAt = performance.now();
     // (one that came while a slot was just given back only queues behind the others for a tick)
     if (reason === 'limit' && x.counters && this.routing.full(app, Date.now())) x.counters.limitQueued++;
     const maxWaitMs = reason === 'wake' ? wake.maxWaitMs : limits.maxWaitMs;
@@ -522,6 +528,7 @@ export class Router {
     if (held.reason === 'wake') queue.wake--;
     else queue.limit--;
     if (queue.wake === 0) {
+      queue.timed = false;
       clearInterval(this.reasking.get(held.app));
       this.reasking.delete(held.app);
     }
