@@ -2,7 +2,8 @@
  * Scale to zero on a real `paas up` (e2e/bench/paas-up.ts, two router workers): a static site
  * with `ps:autoscale:enable web --min 0 --idle 2s` goes to sleep once idle (no instance, its
  * route says `sleeping`, `paas ps` says so); a request through the router then wakes it and is
- * answered 200, and the app's log shows the wake's stages. A release whose web process crashes
+ * answered 200, and the app's log shows the wake's stages; a `--hard-limit` reaches the route
+ * table and requests under it pass. A release whose web process crashes
  * at start: its wake answers 503 with the reason in the app's log, and the next requests answer
  * 503 during the back-off without starting it again (no restart loop).
  *
@@ -85,6 +86,31 @@ describe('scale to zero: sleeps when idle, wakes on the first request', { timeou
           30_000,
           200,
         );
+
+        // a hard limit reaches every router worker through the route table; requests under it pass
+        up.run(PAAS, [
+          'ps:autoscale:enable',
+          'web',
+          '--min',
+          '0',
+          '--max',
+          '2',
+          '--idle',
+          '2s',
+          '--hard-limit',
+          '25',
+          '-a',
+          'nap',
+        ]);
+        assert.match(up.run(PAAS, ['ps', '-a', 'nap']), /autoscale 0\.\.2, 20 per instance, hard limit 25, idle 2s\)/);
+        await until(
+          'the route carries the hard limit',
+          async () => (await readAppRoute(up.redis(), 'nap')).route?.hardLimit === 25,
+          30_000,
+          100,
+        );
+        const limited = await get(up.router, HOST, 30_000);
+        assert.deepEqual([limited.status, limited.body], [200, 'nap v1\n']);
 
         // a release whose web crashes at start, deployed while asleep
         await until('nap asleep again', () => sleeping(up), 60_000, 100);

@@ -428,6 +428,47 @@ describe('router e2e: one worker, shutdown', () => {
     await router.stop();
   });
 
+  it('holds an instance to its hard limit: queues the next request, sheds beyond the queue, counts both', async () => {
+    const router = await new RouterProcess(
+      routerEnv(redis.url, {
+        PAAS_ROUTER_WORKERS: '1',
+        PAAS_ROUTER_QUEUE: '1',
+        PAAS_ROUTER_QUEUE_WAIT_MS: '10000',
+      }),
+    ).ready();
+    const only = await backend('only');
+    await setAppRoutes(writer, 'capped', [], backends(only), undefined, undefined, false, { hardLimit: 1 });
+    await waitFor(
+      'capped to be routed',
+      async () => (await send(router.port, { host: 'capped.localhost' })).status === 200,
+    );
+    const first = send(router.port, { host: 'capped.localhost', path: '/slow?ms=4000' });
+    await waitFor('the first at the backend', () => only.seen.some((s) => s.url === '/slow?ms=4000'));
+    const second = send(router.port, { host: 'capped.localhost', path: '/second' });
+    const app = { app: 'capped' };
+    // the second waits in the queue (of 1), counted in flight: the third is shed at once
+    await waitFor('the second queued', async () => {
+      const { families } = await router.prometheus();
+      return sampleValue(families, 'paas_router_inflight', app) === 2;
+    });
+    const third = await send(router.port, { host: 'capped.localhost', path: '/third' });
+    assert.equal(third.status, 503);
+    assert.equal(third.headers['retry-after'], '1');
+    assert.match(
+      third.body,
+      /capped has 1 requests in flight on each instance, its hard limit, and 1 more already wait/,
+    );
+    assert.equal(only.seen.filter((s) => s.url === '/second').length, 0, 'not before the first is done');
+    assert.deepEqual([(await first).status, (await second).status, (await second).body], [200, 200, 'only /second']);
+    await waitFor('the counts at /metrics', async () => {
+      const { families } = await router.prometheus();
+      const queued = sampleValue(families, 'paas_router_hard_limit_requests_total', { ...app, outcome: 'queued' });
+      const shed = sampleValue(families, 'paas_router_hard_limit_requests_total', { ...app, outcome: 'shed' });
+      return queued === 1 && shed === 1;
+    });
+    await router.stop();
+  });
+
   it('on SIGTERM stops accepting, finishes requests in flight and exits 0', async () => {
     const router = await new RouterProcess(
       routerEnv(redis.url, { PAAS_ROUTER_WORKERS: '2', PAAS_ROUTER_ACCESS_LOG: 'off' }),

@@ -15,6 +15,17 @@ describe('proxy config', () => {
     assert.equal(c.routerId, null);
     assert.equal(c.healthIntervalMs, 2000);
     assert.equal(c.healthIdleIntervalMs, 10_000, 'a backend that keeps passing is checked 5x less often');
+    assert.deepEqual([c.queue, c.queueWaitMs], [100, 10_000]);
+  });
+
+  it("takes the hard limit's queue from the environment, and says what is wrong with it", () => {
+    const c = loadProxyConfig({ PAAS_ROUTER_QUEUE: '0', PAAS_ROUTER_QUEUE_WAIT_MS: '2500' });
+    assert.deepEqual([c.queue, c.queueWaitMs], [0, 2500]);
+    assert.throws(() => loadProxyConfig({ PAAS_ROUTER_QUEUE: 'lots' }), /PAAS_ROUTER_QUEUE/);
+    assert.throws(
+      () => loadProxyConfig({ PAAS_ROUTER_QUEUE_WAIT_MS: '10' }),
+      /PAAS_ROUTER_QUEUE_WAIT_MS.*from 100 to 600000/,
+    );
   });
 
   it('takes the router address and domain from the environment', () => {

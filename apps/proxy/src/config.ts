@@ -65,6 +65,10 @@ export interface ProxyConfig {
   readonly wakeQueueTotal: number;
   /** How long a held request waits for the wake (`PAAS_ROUTER_WAKE_WAIT_MS`) before it answers 503. */
   readonly wakeWaitMs: number;
+  /** Requests a worker queues per app whose backends are all at its hard limit (`PAAS_ROUTER_QUEUE`, 100); more answer 503. */
+  readonly queue: number;
+  /** How long a queued request waits for a backend below the hard limit (`PAAS_ROUTER_QUEUE_WAIT_MS`, 10000) before it answers 503. */
+  readonly queueWaitMs: number;
   /** A backend silent this long answers 504 (PAAS_ROUTER_TIMEOUT_MS, 60000). */
   readonly backendTimeoutMs: number;
   /** On SIGTERM, in-flight requests get this long to finish (PAAS_ROUTER_DRAIN_MS, 30000). */
@@ -143,6 +147,8 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     wakeQueue: integer(env, 'PAAS_ROUTER_WAKE_QUEUE', 100, 0, 100_000),
     wakeQueueTotal: integer(env, 'PAAS_ROUTER_WAKE_QUEUE_TOTAL', 1000, 0, 1_000_000),
     wakeWaitMs: integer(env, 'PAAS_ROUTER_WAKE_WAIT_MS', 30_000, 100, 600_000),
+    queue: integer(env, 'PAAS_ROUTER_QUEUE', 100, 0, 100_000),
+    queueWaitMs: integer(env, 'PAAS_ROUTER_QUEUE_WAIT_MS', 10_000, 100, 600_000),
     backendTimeoutMs: integer(env, 'PAAS_ROUTER_TIMEOUT_MS', 60_000, 100, 3_600_000),
     drainMs: integer(env, 'PAAS_ROUTER_DRAIN_MS', 30_000, 0, 3_600_000),
     resyncMs: integer(env, 'PAAS_ROUTER_RESYNC_MS', 5000, 50, 3_600_000),

@@ -170,6 +170,19 @@ export class Controller {
       ),
     });
     registerComputed(registry, {
+      name: 'paas_router_hard_limit_requests_total',
+      help: 'Requests that met the hard limit of every backend of their app, by app: queued (waited for one), or shed (answered 503: the queue full, or the wait too long).',
+      type: 'counter',
+      samples: perApp((app, c) =>
+        c.limitQueued > 0 || c.limitShed > 0
+          ? [
+              { labels: { app, outcome: 'queued' }, value: c.limitQueued },
+              { labels: { app, outcome: 'shed' }, value: c.limitShed },
+            ]
+          : [],
+      ),
+    });
+    registerComputed(registry, {
       name: 'paas_router_unrouted_total',
       help: 'Requests for hosts no app answers, and requests that could not be read.',
       type: 'counter',

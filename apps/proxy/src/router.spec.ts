@@ -759,3 +759,193 @@ describe('router: sleeping apps', () => {
     );
   });
 });
+
+describe('router: the hard limit', () => {
+  const limited = (app: string, addresses: string[], hardLimit: number): AppRoute => ({
+    ...route(app, addresses),
+    hardLimit,
+  });
+  async function until(check: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(check(), what);
+  }
+  /** A backend that answers only when told, and counts how many it has at once at most. */
+  async function gated(name: string): Promise<Backend & { open: ServerResponse[]; most: () => number }> {
+    const open: ServerResponse[] = [];
+    let now = 0;
+    let most = 0;
+    const b = await backend(name, (req, res) => {
+      now++;
+      most = Math.max(most, now);
+      res.once('finish', () => now--);
+      open.push(res);
+    });
+    return Object.assign(b, { open, most: () => most });
+  }
+  const answer = (res: ServerResponse | undefined, body: string): void => {
+    assert.ok(res, 'a request to answer');
+    res.end(body);
+  };
+
+  it('sends an instance no more than the limit, queues the rest in order and sends each on as one finishes', async () => {
+    const b = await gated('b1');
+    const { router: r, port } = await router([limited('shop', [b.address], 2)]);
+    const answers = [1, 2, 3, 4].map((n) => send(port, { path: `/${n}` }));
+    await until(() => b.open.length === 2, 'two at the backend');
+    await until(() => r.counters.app('shop').inflight === 4, 'the other two wait');
+    // waiting requests count as in flight: the autoscale signal sees the whole load
+    assert.equal(r.counters.app('shop').limitQueued, 2);
+    answer(b.open[0], 'one');
+    await until(() => b.open.length === 3, 'the first in the queue went on');
+    assert.equal(b.requests[2]?.url, '/3', 'first come, first served');
+    for (const res of b.open.slice(1)) res.end('more');
+    await until(() => b.open.length === 4, 'the last one went on');
+    answer(b.open[3], 'last');
+    assert.deepEqual(
+      (await Promise.all(answers)).map((a) => a.status),
+      [200, 200, 200, 200],
+    );
+    assert.equal(b.most(), 2, 'never more than the limit at once');
+    assert.equal(r.counters.app('shop').limitShed, 0);
+  });
+
+  it('picks the least loaded backend below the limit, and the first to drop below it for a waiting request', async () => {
+    const b1 = await gated('b1');
+    const b2 = await gated('b2');
+    const { router: r, port } = await router([limited('shop', [b1.address, b2.address], 1)]);
+    const first = send(port, { path: '/1' });
+    const second = send(port, { path: '/2' });
+    await until(() => b1.open.length === 1 && b2.open.length === 1, 'one on each');
+    const third = send(port, { path: '/3' });
+    await until(() => r.counters.app('shop').inflight === 3, 'the third waits');
+    answer(b2.open[0], 'b2');
+    await until(() => b2.open.length === 2, 'the third went to b2, which dropped below the limit');
+    assert.equal(b1.open.length, 1);
+    answer(b2.open[1], 'b2 again');
+    answer(b1.open[0], 'b1');
+    assert.deepEqual(
+      (await Promise.all([first, second, third])).map((a) => a.body),
+      ['b1', 'b2', 'b2 again'],
+    );
+  });
+
+  it('answers 503 with Retry-After beyond the queue and after the wait, and counts them shed', async () => {
+    const b = await gated('b1');
+    const { router: r, port } = await router([limited('shop', [b.address], 1)], {
+      queue: { maxQueued: 1, maxWaitMs: 200 },
+    });
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'at the limit');
+    const waits = send(port, { path: '/2' });
+    await until(() => r.counters.app('shop').inflight === 2, 'one queued');
+    const beyond = await send(port, { path: '/3' });
+    assert.equal(beyond.status, 503);
+    assert.equal(beyond.headers['retry-after'], '1');
+    assert.match(
+      beyond.body,
+      /shop has 1 requests in flight on each instance, its hard limit, and 1 more already wait/,
+    );
+    const late = await waits;
+    assert.equal(late.status, 503);
+    assert.equal(late.headers['retry-after'], '1');
+    assert.match(late.body, /shop stayed at its hard limit of 1 requests per instance for 200 ms/);
+    assert.deepEqual([r.counters.app('shop').limitQueued, r.counters.app('shop').limitShed], [1, 2]);
+    answer(b.open[0], 'done');
+    assert.equal((await busy).status, 200);
+    assert.equal(b.requests.length, 1, 'the shed requests never reached the backend');
+  });
+
+  it('lets a waiting client leave, and sends the next one on instead', async () => {
+    const b = await gated('b1');
+    const { router: r, port } = await router([limited('shop', [b.address], 1)]);
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'at the limit');
+    const leaver = request({ host: '127.0.0.1', port, path: '/2', headers: { host: 'shop.localhost' }, agent: false });
+    leaver.on('error', () => undefined);
+    leaver.end();
+    await until(() => r.counters.app('shop').inflight === 2, 'queued');
+    const stays = send(port, { path: '/3' });
+    await until(() => r.counters.app('shop').inflight === 3, 'both queued');
+    leaver.destroy();
+    await until(() => r.counters.app('shop').inflight === 2, 'the leaver is gone from the queue');
+    answer(b.open[0], 'one');
+    await until(() => b.open.length === 2, 'the next went on');
+    assert.equal(b.requests[1]?.url, '/3');
+    answer(b.open[1], 'three');
+    assert.deepEqual([(await busy).status, (await stays).body], [200, 'three']);
+  });
+
+  it('queues a websocket upgrade at the limit (an open websocket holds its slot) and proxies it once one closes', async () => {
+    const b = await backend('ws');
+    b.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+      socket.on('end', () => socket.end());
+    });
+    const { router: r, port } = await router([limited('shop', [b.address], 1)]);
+    const first = await upgrade(port, 'shop.localhost');
+    assert.equal(first.status, 101);
+    const second = upgrade(port, 'shop.localhost');
+    await until(() => r.counters.app('shop').limitQueued === 1, 'the second upgrade waits');
+    first.socket.end();
+    const { socket, status } = await second;
+    assert.equal(status, 101);
+    socket.write('hi');
+    assert.equal(await firstData(socket), 'echo:hi');
+    socket.end();
+  });
+});
+
+describe('router: websockets to a sleeping app', () => {
+  async function until(check: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(check(), what);
+  }
+
+  it('holds the upgrade, asks for the wake, and proxies it once a backend appears', async () => {
+    const b = await backend('ws');
+    b.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+      socket.on('end', () => socket.end());
+    });
+    const asked: string[] = [];
+    const {
+      router: r,
+      port,
+      log,
+    } = await router([{ ...route('nap', []), sleeping: true }], {
+      askWake: (app) => asked.push(app),
+    });
+    const held = upgrade(port, 'nap.localhost');
+    await until(() => r.counters.app('nap').inflight === 1, 'the upgrade is held');
+    assert.deepEqual(asked, ['nap']);
+    r.handle({ type: 'routes', version: 2, routes: [route('nap', [b.address])], down: [] });
+    const { socket, status } = await held;
+    assert.equal(status, 101);
+    socket.write('awake');
+    assert.equal(await firstData(socket), 'echo:awake');
+    socket.end();
+    const [entry] = await lines(log, 1);
+    assert.equal(entry?.status, 101);
+    assert.equal(entry?.backend, b.address);
+  });
+
+  it('answers a held upgrade 503 beyond the wait, and at once after a failed wake', async () => {
+    const { router: r, port } = await router([{ ...route('nap', []), sleeping: true }], {
+      askWake: () => undefined,
+      wake: { maxHeld: 10, maxWaitMs: 150 },
+    });
+    const late = await upgrade(port, 'nap.localhost');
+    assert.equal(late.status, 503, 'held, then too late');
+    r.handle({
+      type: 'routes',
+      version: 2,
+      routes: [{ ...route('nap', []), sleeping: true, wakeRetryAt: Date.now() + 20_000 }],
+      down: [],
+    });
+    const failed = await upgrade(port, 'nap.localhost');
+    assert.equal(failed.status, 503);
+    await until(() => r.counters.app('nap').inflight === 0, 'nothing held or in flight');
+  });
+});

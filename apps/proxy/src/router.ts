@@ -33,7 +33,14 @@
  *   a scale to zero is held too, once the table says the app sleeps. The held requests go on
  *   as soon as a table or a health change gives the app a backend; after a failed wake (the
  *   route's `wakeRetryAt`) they, and every request until then, answer 503 with Retry-After.
- *   A websocket upgrade to a sleeping app asks for the wake and answers 503 (Retry-After: 1).
+ *   Websocket upgrades are held the same way, in the same queue, and proxied once it wakes.
+ * - An app whose route has a `hardLimit` (N) gets no more than N requests (open websockets
+ *   included) at once on any backend from this worker (the limit is per router worker, as
+ *   Fly's is per proxy); the backend with the fewest in flight is picked. When every healthy
+ *   backend is at N, requests (and upgrades) wait in the app's queue, first come first
+ *   served, up to `queue.maxQueued` per app (`wake.maxHeldTotal` counts them too) and
+ *   `queue.maxWaitMs` each, and go to the first backend that drops below N; beyond, 503 with
+ *   Retry-After: 1. While they wait they count as in flight, the autoscale signal.
  * - A backend that refuses a connection is skipped for `cooldownMs` (passive health);
  *   `onRefused` tells the primary, whose active checks then settle it for every worker.
  * - Websocket upgrades are proxied too; an open websocket counts as in flight.
@@ -101,6 +108,11 @@ export interface RouterOptions {
     readonly maxHeldTotal?: number;
     readonly askEveryMs?: number;
   };
+  /**
+   * Requests queued per app whose backends are all at its hard limit, and how long each may
+   * wait for one below it (defaults: LIMIT_QUEUE); `wake.maxHeldTotal` bounds them with the held.
+   */
+  readonly queue?: { readonly maxQueued: number; readonly maxWaitMs: number };
 }
 
 /** How many requests a worker holds per sleeping app and in all, for how long, and how often it asks again, by default. */
@@ -108,14 +120,37 @@ export interface RouterOptions {
 // wake under way (the leader deletes the ask when it takes it) is not asked for twice
 export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000, maxHeldTotal: 1000, askEveryMs: WAKE_ASK_TTL_MS } as const;
 
-/** A request held while its app wakes. */
+/** How many requests a worker queues per app at its hard limit, and for how long, by default. */
+export const LIMIT_QUEUE = { maxQueued: 100, maxWaitMs: 10_000 } as const;
+
+/** Why a request waits: its app wakes, or every backend has the app's hard limit in flight. */
+type HoldReason = 'wake' | 'limit';
+
+/** A request (or websocket upgrade) waiting for a backend of its app. */
 interface Held {
-  readonly req: Routed;
-  readonly res: ServerResponse;
+  readonly app: string;
+  /** The host it was routed by (for a 404 when the app goes meanwhile). */
+  readonly host: string;
+  readonly reason: HoldReason;
   readonly x: Exchange;
   /** performance.now() when it was held. */
   readonly at: number;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  /** Sends it on to `backend`. */
+  readonly go: (backend: BackendState) => void;
+  /** Answers it with the router's own page, and Retry-After when given. */
+  readonly refuse: (status: number, detail: string, retryAfter?: string) => void;
+  /** Answers it with the maintenance page. */
+  readonly maintenance: (app: AppState) => void;
+}
+
+/** One app's waiting requests, in the order they came, and how many wait for each reason. */
+class HeldQueue {
+  readonly items = new Set<Held>();
+  wake = 0;
+  limit = 0;
+  /** A request held for this wake times its first byte already (an upgrade has none). */
+  timed = false;
 }
 
 /**
@@ -160,6 +195,8 @@ class Exchange {
   waitedForTable = false;
   /** The first request held for its app's wake: when it was held (performance.now()), until its first byte. */
   wakeHeldAt: number | undefined;
+  /** While it waits for a backend. */
+  held: Held | undefined;
 
   constructor(
     readonly id: string,
@@ -221,10 +258,15 @@ export class Router {
   private readonly refusedWaitMs: number;
   /** Requests waiting for the next route table, woken when it comes. */
   private readonly awaitingTable = new Set<() => void>();
-  /** Requests held for sleeping apps, by app name: one wake asked per app while any are held. */
-  private readonly held = new Map<string, Set<Held>>();
+  /**
+   * Requests waiting for a backend (a wake, or one below the hard limit), by app name: one wake
+   * asked per app while any are held for it.
+   */
+  private readonly held = new Map<string, HeldQueue>();
   /** Requests held, all apps together. */
   private heldTotal = 0;
+  /** Apps whose queue is looked at once this tick is over (a backend got a slot back). */
+  private readonly draining = new Set<string>();
   /** While an app has requests held, the timer that asks for its wake again (an ask may be lost). */
   private readonly reasking = new Map<string, NodeJS.Timeout>();
   private readonly warn: (message: string) => void;
@@ -362,9 +404,16 @@ export class Router {
       this.redirect(res, x, found.host);
       return;
     }
-    const backend = this.routing.pick(app, Date.now());
+    // first come, first served: behind those that wait already
+    const waiting = this.held.get(app.name);
+    const backend = waiting ? undefined : this.routing.pick(app, Date.now());
     if (!backend) {
-      if (app.sleeping) return this.hold(req, res, x, app);
+      if (app.sleeping) return this.holdRequest(req, res, x, app, found.host, 'wake');
+      if (waiting || this.routing.full(app, Date.now())) {
+        this.holdRequest(req, res, x, app, found.host, 'limit');
+        if (waiting) this.drainSoon(app.name);
+        return;
+      }
       res.setHeader('retry-after', '5');
       this.page(res, x, 503, `${app.name} has no instance running that passes its health check.`);
       return;
@@ -372,31 +421,73 @@ export class Router {
     this.forward(req, res, x, backend);
   }
 
-  // ---- sleeping apps ----
+  // ---- sleeping apps and the hard limit: requests that wait for a backend ----
 
-  /** Holds a request of a sleeping app until it wakes (or the queue or the wait is exceeded). */
-  private hold(req: Routed, res: ServerResponse, x: Exchange, app: AppState): void {
-    if (this.wakeFailed(res, x, app)) return;
+  private holdRequest(
+    req: Routed,
+    res: ServerResponse,
+    x: Exchange,
+    app: AppState,
+    host: string,
+    reason: HoldReason,
+  ): void {
+    this.hold(x, app, host, reason, {
+      go: (backend) => this.forward(req, res, x, backend),
+      refuse: (status, detail, retryAfter) => {
+        if (retryAfter !== undefined) res.setHeader('retry-after', retryAfter);
+        this.page(res, x, status, detail);
+      },
+      maintenance: (current) => this.maintenance(req, res, x, current),
+    });
+    // the first of a wake: its first byte is the wake's last stage (the app's log says it)
+    const queue = this.held.get(app.name);
+    if (reason === 'wake' && x.held && queue && !queue.timed) {
+      queue.timed = true;
+      x.wakeHeldAt = x.held.at;
+    }
+  }
+
+  /**
+   * Holds a request until a backend of its app can take it: its app wakes (`wake`), or one of
+   * its backends drops below the hard limit (`limit`); 503 beyond the queue or the wait.
+   */
+  private hold(
+    x: Exchange,
+    app: AppState,
+    host: string,
+    reason: HoldReason,
+    how: Pick<Held, 'go' | 'refuse' | 'maintenance'>,
+  ): void {
+    const name = app.name;
     const wake = this.options.wake ?? WAKE_QUEUE;
-    const { maxHeld, maxWaitMs } = wake;
+    const limits = this.options.queue ?? LIMIT_QUEUE;
     const maxHeldTotal = wake.maxHeldTotal ?? WAKE_QUEUE.maxHeldTotal;
-    let queue = this.held.get(app.name);
-    // asked before the queue is found full: even a worker that holds nothing wakes the app
-    if (!queue) this.options.askWake?.(app.name);
-    if ((queue?.size ?? 0) >= maxHeld) {
-      res.setHeader('retry-after', '5');
-      this.page(res, x, 503, `${app.name} is waking up and ${maxHeld} requests already wait for it.`);
-      return;
+    let queue = this.held.get(name);
+    const shed = (detail: string): void => {
+      if (reason === 'limit' && x.counters) x.counters.limitShed++;
+      how.refuse(503, detail, reason === 'wake' ? '5' : '1');
+    };
+    if (reason === 'wake') {
+      const failed = this.wakeFailure(app);
+      if (failed) return how.refuse(503, failed.detail, failed.retryAfter);
+      // asked before the queue is found full: even a worker that holds nothing wakes the app
+      if (!this.reasking.has(name)) this.options.askWake?.(name);
+      if ((queue?.wake ?? 0) >= wake.maxHeld)
+        return shed(`${name} is waking up and ${wake.maxHeld} requests already wait for it.`);
+    } else if ((queue?.limit ?? 0) >= limits.maxQueued) {
+      return shed(
+        `${name} has ${app.hardLimit} requests in flight on each instance, its hard limit, and ${limits.maxQueued} more already wait.`,
+      );
     }
     if (this.heldTotal >= maxHeldTotal) {
-      res.setHeader('retry-after', '5');
-      this.page(res, x, 503, `${app.name} is waking up and this router holds ${maxHeldTotal} requests already.`);
-      return;
+      const what = reason === 'wake' ? 'is waking up' : 'is at its hard limit';
+      return shed(`${name} ${what} and this router holds ${maxHeldTotal} requests already.`);
     }
     if (!queue) {
-      queue = new Set();
-      this.held.set(app.name, queue);
-      const name = app.name;
+      queue = new HeldQueue();
+      this.held.set(name, queue);
+    }
+    if (reason === 'wake' && !this.reasking.has(name)) {
       const again = setInterval(() => {
         const current = this.routing.app(name);
         if (current?.sleeping && (current.wakeRetryAt === null || current.wakeRetryAt <= Date.now()))
@@ -404,76 +495,109 @@ export class Router {
       }, wake.askEveryMs ?? WAKE_QUEUE.askEveryMs);
       this.reasking.set(name, again);
     }
-    // the first of a wake: its first byte is the wake's last stage (the app's log says it)
-    if (queue.size === 0) x.wakeHeldAt = performance.now();
-    const timer = setTimeout(() => {
-      if (!this.unhold(app.name, held)) return;
-      res.setHeader('retry-after', '5');
-      this.page(res, x, 503, `${app.name} did not wake within ${maxWaitMs} ms.`);
+    // (one that came while a slot was just given back only queues behind the others for a tick)
+    if (reason === 'limit' && x.counters && this.routing.full(app, Date.now())) x.counters.limitQueued++;
+    const maxWaitMs = reason === 'wake' ? wake.maxWaitMs : limits.maxWaitMs;
+    const held: Held = { app: name, host, reason, x, at: performance.now(), timer: undefined, ...how };
+    held.timer = setTimeout(() => {
+      if (!this.unhold(held)) return;
+      // a request held for a wake may find the woken app at its limit
+      const current = this.routing.app(name);
+      if (reason === 'limit' || (current && this.routing.full(current, Date.now()))) {
+        if (x.counters) x.counters.limitShed++;
+        const limit = current?.hardLimit ?? app.hardLimit;
+        how.refuse(503, `${name} stayed at its hard limit of ${limit} requests per instance for ${maxWaitMs} ms.`, '1');
+      } else {
+        how.refuse(503, `${name} did not wake within ${maxWaitMs} ms.`, '5');
+      }
     }, maxWaitMs);
-    const held: Held = { req, res, x, at: performance.now(), timer };
-    queue.add(held);
+    queue.items.add(held);
+    if (reason === 'wake') queue.wake++;
+    else queue.limit++;
     this.heldTotal++;
-    // a client that leaves is no longer held (its answer is counted as any other's)
-    res.once('close', () => this.unhold(app.name, held));
+    x.held = held;
   }
 
   /** Takes a request out of its app's queue; false when it was not there (answered already). */
-  private unhold(app: string, held: Held): boolean {
-    const queue = this.held.get(app);
-    if (!queue?.delete(held)) return false;
+  private unhold(held: Held): boolean {
+    const queue = this.held.get(held.app);
+    if (!queue?.items.delete(held)) return false;
     clearTimeout(held.timer);
+    held.x.held = undefined;
     this.heldTotal--;
-    if (queue.size === 0) {
-      this.held.delete(app);
-      clearInterval(this.reasking.get(app));
-      this.reasking.delete(app);
+    if (held.reason === 'wake') queue.wake--;
+    else queue.limit--;
+    if (queue.wake === 0) {
+      queue.timed = false;
+      clearInterval(this.reasking.get(held.app));
+      this.reasking.delete(held.app);
     }
+    if (queue.items.size === 0) this.held.delete(held.app);
     return true;
   }
 
-  /** After a failed wake: 503 until the next may be asked, with the time left. */
-  private wakeFailed(res: ServerResponse, x: Exchange, app: AppState): boolean {
+  /** After a failed wake: the answer until the next may be asked, with the time left; null otherwise. */
+  private wakeFailure(app: AppState): { detail: string; retryAfter: string } | null {
     const left = app.wakeRetryAt === null ? 0 : app.wakeRetryAt - Date.now();
-    if (left <= 0) return false;
-    res.setHeader('retry-after', String(Math.ceil(left / 1000)));
-    this.page(
-      res,
-      x,
-      503,
-      `${app.name} failed to wake (its log says why); it is tried again in ${Math.ceil(left / 1000)} s.`,
-    );
-    return true;
+    if (left <= 0) return null;
+    const seconds = Math.ceil(left / 1000);
+    return {
+      detail: `${app.name} failed to wake (its log says why); it is tried again in ${seconds} s.`,
+      retryAfter: String(seconds),
+    };
   }
 
   /** The table or a backend's health changed: held requests go on to backends that now serve. */
   private releaseHeld(): void {
-    for (const [name, queue] of [...this.held]) {
-      const app = this.routing.app(name);
-      for (const held of [...queue]) {
-        const { req, res, x } = held;
-        if (!app) {
-          this.unhold(name, held);
-          this.page(res, x, 404, `No app answers at ${req.headers.host ?? name}.`);
-          continue;
-        }
-        x.app = app;
-        const backend = this.routing.pick(app, Date.now());
-        if (backend) {
-          this.unhold(name, held);
-          if (x.counters) this.counters.woke(x.counters, (performance.now() - held.at) / 1000);
-          this.forward(req, res, x, backend);
-        } else if (app.maintenance) {
-          this.unhold(name, held);
-          this.maintenance(req, res, x, app);
-        } else if (!app.sleeping) {
-          this.unhold(name, held);
-          res.setHeader('retry-after', '5');
-          this.page(res, x, 503, `${app.name} has no instance running that passes its health check.`);
-        } else if (app.wakeRetryAt !== null && app.wakeRetryAt > Date.now()) {
-          this.unhold(name, held);
-          this.wakeFailed(res, x, app);
-        }
+    for (const name of [...this.held.keys()]) this.drain(name);
+  }
+
+  /** A backend of `name` got a slot back: its queue is looked at once the current tick is over. */
+  private drainSoon(name: string): void {
+    if (this.draining.has(name)) return;
+    this.draining.add(name);
+    // after the tick: a retry of the request that gave the slot back takes it first
+    process.nextTick(() => {
+      this.draining.delete(name);
+      this.drain(name);
+    });
+  }
+
+  /**
+   * Sends an app's waiting requests on, first come first served, while it has a backend for
+   * them; answers them when it never will (gone, in maintenance, a failed wake, no healthy
+   * backend and not asleep). What is true of the first that stays is true of the rest.
+   */
+  private drain(name: string): void {
+    const queue = this.held.get(name);
+    if (!queue) return;
+    const app = this.routing.app(name);
+    for (const held of [...queue.items]) {
+      const x = held.x;
+      if (!app) {
+        this.unhold(held);
+        held.refuse(404, `No app answers at ${held.host}.`);
+        continue;
+      }
+      x.app = app;
+      const backend = this.routing.pick(app, Date.now());
+      if (backend) {
+        this.unhold(held);
+        if (held.reason === 'wake' && x.counters) this.counters.woke(x.counters, (performance.now() - held.at) / 1000);
+        held.go(backend);
+      } else if (app.maintenance) {
+        this.unhold(held);
+        held.maintenance(app);
+      } else if (app.sleeping) {
+        const failed = this.wakeFailure(app);
+        if (!failed) break; // it waits for the wake
+        this.unhold(held);
+        held.refuse(503, failed.detail, failed.retryAfter);
+      } else if (this.routing.full(app, Date.now())) {
+        break; // it waits for a backend below the limit
+      } else {
+        this.unhold(held);
+        held.refuse(503, `${app.name} has no instance running that passes its health check.`, '5');
       }
     }
   }
@@ -657,6 +781,13 @@ export class Router {
         this.forward(req, res, x, next);
         return;
       }
+      const current = this.routing.app(x.app.name);
+      if (current && this.routing.full(current, Date.now(), x.tried)) {
+        // the others are at the hard limit: it waits for one of them
+        x.app = current;
+        this.holdRequest(req, res, x, current, req.headers.host ?? current.name, 'limit');
+        return;
+      }
       if (refused && !x.waitedForTable && this.refusedWaitMs > 0) {
         x.waitedForTable = true;
         // the instance may have stopped for a scale to zero: then the request waits for the wake
@@ -686,7 +817,7 @@ export class Router {
     const app = x.app && this.routing.app(x.app.name);
     if (!app?.sleeping || this.routing.pick(app, Date.now(), x.tried)) return false;
     x.app = app;
-    this.hold(req, res, x, app);
+    this.holdRequest(req, res, x, app, req.headers.host ?? app.name, 'wake');
     return true;
   }
 
@@ -705,11 +836,12 @@ export class Router {
     this.awaitingTable.add(wake);
   }
 
-  /** Gives back the current attempt's in-flight slot on its backend. */
+  /** Gives back the current attempt's in-flight slot on its backend (to a request waiting for one). */
   private release(x: Exchange): void {
     if (x.backend) {
       x.backend.inflight--;
       x.backend = undefined;
+      if (x.app && this.held.has(x.app.name)) this.drainSoon(x.app.name);
     }
   }
 
@@ -745,6 +877,8 @@ export class Router {
 
   private onResponseClosed(req: Routed, res: ServerResponse, x: Exchange): void {
     x.finished = true;
+    // a client that leaves is no longer held (its answer is counted as any other's)
+    if (x.held) this.unhold(x.held);
     this.release(x);
     if (!x.responded && x.proxyReq && !x.proxyReq.destroyed) x.proxyReq.destroy(); // the client left first
     if (x.proxyRes && !x.proxyRes.complete) x.proxyRes.destroy();
@@ -821,12 +955,34 @@ export class Router {
       const location = this.httpsLocation(found.host, req.url ?? '/');
       return reject(308, `This app is served over HTTPS: ${location}`, { location });
     }
-    const backend = this.routing.pick(found.app, Date.now());
-    if (!backend && found.app.sleeping) {
-      if (found.app.wakeRetryAt === null || found.app.wakeRetryAt <= Date.now()) this.options.askWake?.(found.app.name);
-      return reject(503, `${found.app.name} is waking up; try again in a moment.`, { 'retry-after': '1' });
+    // as a request: behind those that wait already, held for a wake or below the hard limit
+    const app = found.app;
+    const waiting = this.held.get(app.name);
+    const backend = waiting ? undefined : this.routing.pick(app, Date.now());
+    if (!backend) {
+      const limited = !app.sleeping && (waiting !== undefined || this.routing.full(app, Date.now()));
+      if (app.sleeping || limited) {
+        this.hold(x, app, found.host, limited ? 'limit' : 'wake', {
+          go: (next) => {
+            if (!socket.destroyed) this.upgradeTo(req, socket, head, x, next);
+          },
+          refuse: (status, detail, retryAfter) =>
+            reject(status, detail, retryAfter === undefined ? undefined : { 'retry-after': retryAfter }),
+          maintenance: (current) =>
+            reject(503, `${current.name} is down for maintenance. Please try again later.`, {
+              'retry-after': String(MAINTENANCE_RETRY_AFTER_S),
+            }),
+        });
+        if (waiting) this.drainSoon(app.name);
+        return;
+      }
+      return reject(503, `${app.name} has no instance running that passes its health check.`);
     }
-    if (!backend) return reject(503, `${found.app.name} has no instance running that passes its health check.`);
+    this.upgradeTo(req, socket, head, x, backend);
+  }
+
+  /** Proxies an upgrade to `backend`; the websocket holds one of its in-flight slots while open. */
+  private upgradeTo(req: Routed, socket: Socket, head: Buffer, x: Exchange, backend: BackendState): void {
     x.attempts = 1;
     x.backend = backend;
     x.lastBackend = backend;
@@ -843,7 +999,7 @@ export class Router {
       }
       if (x.status === 0 && socket.writable) {
         x.status = x.timedOut ? 504 : 502;
-        socket.write(rawResponse(x.status, `${found.app.name} could not be reached (${code}).`, id));
+        socket.write(rawResponse(x.status, `${x.app?.name ?? 'The app'} could not be reached (${code}).`, x.id));
       }
     });
   }
@@ -870,6 +1026,7 @@ export class Router {
 
   private onUpgradeClosed(req: Routed, socket: Socket, x: Exchange): void {
     this.upgraded.delete(socket);
+    if (x.held) this.unhold(x.held);
     this.release(x);
     if (x.proxyReq && !x.proxyReq.destroyed && x.status !== 101) x.proxyReq.destroy();
     const status = x.status || 499;
@@ -927,11 +1084,10 @@ export class Router {
     if (this.closed) return this.closed;
     this.closing = true;
     // held requests have no backend to finish on: they are told to come back
-    for (const [name, queue] of [...this.held]) {
-      for (const held of [...queue]) {
-        this.unhold(name, held);
-        held.res.setHeader('retry-after', '1');
-        this.page(held.res, held.x, 503, 'The router is shutting down.');
+    for (const queue of [...this.held.values()]) {
+      for (const held of [...queue.items]) {
+        this.unhold(held);
+        held.refuse(503, 'The router is shutting down.', '1');
       }
     }
     this.closed = (async () => {

@@ -187,6 +187,33 @@ describe('backend choice', () => {
     assert.equal(routing.pick(app, now), a);
   });
 
+  it('never picks a backend at the hard limit, and says when only the limit stands in the way', () => {
+    const routing = new Routing('localhost');
+    routing.setRoutes([{ ...route('shop', [1, 2]), hardLimit: 2 }], 1);
+    const app = appOf(routing, 'shop.localhost');
+    const [a, b] = app.backends as BackendState[];
+    assert.ok(a && b);
+    assert.equal(app.hardLimit, 2);
+    a.inflight = 2;
+    b.inflight = 1;
+    assert.equal(routing.pick(app, now), b);
+    assert.equal(routing.full(app, now), false);
+    b.inflight = 2;
+    assert.equal(routing.pick(app, now), undefined);
+    assert.equal(routing.full(app, now), true, 'both at the limit: wait for one');
+    // a cooling backend is still one to wait for; one that fails its checks is not
+    routing.coolDown(a, now + 5000);
+    assert.equal(routing.full(app, now), true);
+    routing.setHealth('127.0.0.1:1', false);
+    routing.setHealth('127.0.0.1:2', false);
+    assert.equal(routing.full(app, now), false, 'no healthy backend: nothing to wait for');
+    // without a limit, busy is never full
+    routing.setRoutes([route('shop', [1, 2])], 2, []);
+    const free = appOf(routing, 'shop.localhost');
+    assert.equal(routing.pick(free, now)?.inflight, 2);
+    assert.equal(routing.full(free, now), false);
+  });
+
   it('looks no further than the first idle backend, with many backends', () => {
     const routing = new Routing('localhost');
     routing.setRoutes(

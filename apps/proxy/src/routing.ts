@@ -42,6 +42,8 @@ export class AppState {
     readonly sleeping = false,
     /** After a failed wake: no wake asked before then (ms since the epoch); null otherwise. */
     readonly wakeRetryAt: number | null = null,
+    /** Requests at once per backend (this worker's); null: no limit. */
+    readonly hardLimit: number | null = null,
   ) {
     const age = https?.hstsMaxAge;
     this.hsts = age === undefined || age === null ? null : `max-age=${age}`;
@@ -173,6 +175,7 @@ export class Routing {
         route.maintenance === true,
         route.sleeping === true,
         route.wakeRetryAt ?? null,
+        route.hardLimit ?? null,
       );
       const previous = this.apps.get(route.app);
       if (previous && states.length > 0) app.cursor = previous.cursor % states.length;
@@ -251,12 +254,40 @@ export class Routing {
   }
 
   /**
-   * The backend for the next request: among healthy backends not cooling down and not in
-   * `exclude`, the one with the fewest requests in flight, ties going round-robin. When every
-   * healthy backend is cooling down, the cool-down is ignored (it may have recovered; a
-   * refused idempotent request is retried elsewhere anyway). Undefined when none is left.
+   * The backend for the next request: among healthy backends not cooling down, not in
+   * `exclude` and below the app's hard limit, the one with the fewest requests in flight, ties
+   * going round-robin. When every healthy backend is cooling down, the cool-down is ignored (it
+   * may have recovered; a refused idempotent request is retried elsewhere anyway); the hard
+   * limit never is. Undefined when none is left.
    */
   pick(app: AppState, now: number, exclude?: readonly BackendState[]): BackendState | undefined {
+    const best = this.scan(app, now, exclude, app.hardLimit);
+    if (best !== undefined) app.cursor = (this.scanned + 1) % app.backends.length;
+    return best;
+  }
+
+  /**
+   * No backend to pick only because each one that would do has the app's hard limit of
+   * requests in flight: the request waits for one to finish, rather than answering 503.
+   */
+  full(app: AppState, now: number, exclude?: readonly BackendState[]): boolean {
+    return (
+      app.hardLimit !== null &&
+      this.scan(app, now, exclude, app.hardLimit) === undefined &&
+      this.scan(app, now, exclude, null) !== undefined
+    );
+  }
+
+  /** Where the last `scan` found its backend in the app's list. */
+  private scanned = -1;
+
+  /** `pick`'s choice, leaving the cursor alone (its index in `scanned`). */
+  private scan(
+    app: AppState,
+    now: number,
+    exclude: readonly BackendState[] | undefined,
+    limit: number | null,
+  ): BackendState | undefined {
     const list = app.backends;
     const n = list.length;
     let best: BackendState | undefined;
@@ -266,7 +297,8 @@ export class Routing {
     for (let i = 0; i < n; i++) {
       const index = (app.cursor + i) % n;
       const b = list[index] as BackendState;
-      if (!b.healthy || (exclude !== undefined && exclude.includes(b))) continue;
+      if (!b.healthy || (limit !== null && b.inflight >= limit) || (exclude !== undefined && exclude.includes(b)))
+        continue;
       if (b.downUntil > now) {
         if (fallback === undefined || b.inflight < fallback.inflight) {
           fallback = b;
@@ -284,7 +316,7 @@ export class Routing {
       best = fallback;
       bestIndex = fallbackIndex;
     }
-    if (best !== undefined) app.cursor = (bestIndex + 1) % n;
+    this.scanned = bestIndex;
     return best;
   }
 

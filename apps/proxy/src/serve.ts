@@ -39,6 +39,7 @@ function routerOptions(
     askWake,
     onWokeFirstByte,
     wake: { maxHeld: config.wakeQueue, maxHeldTotal: config.wakeQueueTotal, maxWaitMs: config.wakeWaitMs },
+    queue: { maxQueued: config.queue, maxWaitMs: config.queueWaitMs },
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,

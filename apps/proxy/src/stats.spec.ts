@@ -26,6 +26,8 @@ describe('request counters', () => {
           lastRequestAt: 0,
           wakeDurations: noDurations(),
           wakeDurationSum: 0,
+          limitQueued: 0,
+          limitShed: 0,
         },
       },
       unrouted: 2,
@@ -69,6 +71,8 @@ describe('request counters', () => {
       lastRequestAt,
       wakeDurations: noDurations().map((_, i) => (i === 0 && requests > 10 ? 1 : 0)),
       wakeDurationSum: requests > 10 ? 0.005 : 0,
+      limitQueued: requests,
+      limitShed: 1,
     });
     metrics.report('1', { apps: { shop: app(10, 1) }, unrouted: 1 });
     metrics.report('2', { apps: { shop: app(20, 2), blog: app(5, 0) }, unrouted: 0 });
@@ -102,6 +106,8 @@ describe('request counters', () => {
     assert.equal(metrics.totals().apps.get('blog')?.durations[1], 5);
     assert.equal(shop?.lastRequestAt, 40_000, "a retired worker's last request counts too");
     assert.equal(shop?.wakeDurations[0], 2);
+    // the hard limit's queued and shed add up too (40 + the retired worker's 20; 1 + 1)
+    assert.deepEqual([shop?.limitQueued, shop?.limitShed], [60, 2]);
 
     // The rate looks back to the latest sample at least five seconds old, not to the start:
     // at 20 s that is the one of 12 s, so (120 - 60) / 8 s.

@@ -25,6 +25,10 @@ export interface AppCounters {
   /** Held requests by how long they waited for the wake, per bucket of DURATION_BUCKETS as `durations`. */
   wakeDurations: number[];
   wakeDurationSum: number;
+  /** Requests that waited because every backend had the app's hard limit in flight... */
+  limitQueued: number;
+  /** ...and those answered 503 for it (its queue full, or they waited too long). */
+  limitShed: number;
 }
 
 export interface CounterSnapshot {
@@ -47,6 +51,8 @@ function zero(): AppCounters {
     lastRequestAt: 0,
     wakeDurations: durationCounts(),
     wakeDurationSum: 0,
+    limitQueued: 0,
+    limitShed: 0,
   };
 }
 
@@ -103,6 +109,8 @@ function add(into: AppCounters, from: AppCounters, withInflight: boolean): void 
   into.lastRequestAt = Math.max(into.lastRequestAt, from.lastRequestAt ?? 0);
   into.wakeDurationSum += from.wakeDurationSum ?? 0;
   (from.wakeDurations ?? []).forEach((n, i) => (into.wakeDurations[i] = (into.wakeDurations[i] ?? 0) + n));
+  into.limitQueued += from.limitQueued ?? 0;
+  into.limitShed += from.limitShed ?? 0;
   if (withInflight) into.inflight += from.inflight;
 }
 

@@ -1074,6 +1074,11 @@ export interface components {
       readonly idle: string;
       /** @example 900000 */
       readonly idleMs: number;
+      /**
+       * @description null: no hard limit
+       * @example 40
+       */
+      readonly hardLimit: number | null;
     };
     readonly FormationView: {
       /** @example web */
@@ -1153,6 +1158,11 @@ export interface components {
        * @example 15m
        */
       readonly idle: string;
+      /**
+       * @description requests in flight per instance a router worker never exceeds (at least concurrency); beyond, they queue at the router, then answer 503. Absent: no limit
+       * @example 40
+       */
+      readonly hardLimit?: number;
     };
     readonly InstanceView: {
       /** Format: uuid */

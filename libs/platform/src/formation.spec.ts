@@ -52,7 +52,7 @@ describe('autoscale', () => {
 
   it('names the field of each bad setting', () => {
     assert.deepEqual(autoscaleProblems(a), []);
-    const fields = (more: Partial<typeof a>, most?: number): string[] =>
+    const fields = (more: Partial<Autoscale>, most?: number): string[] =>
       autoscaleProblems({ ...a, ...more }, most).map((p) => p.field);
     assert.deepEqual(fields({ min: 3, max: 2 }), ['min']);
     assert.deepEqual(fields({ concurrency: 0 }), ['concurrency']);
@@ -61,10 +61,23 @@ describe('autoscale', () => {
     assert.deepEqual(fields({ max: 0 }), ['max']);
     assert.deepEqual(fields({ idleMs: 10 }), ['idle']);
     assert.match(autoscaleProblems({ ...a, min: 3, max: 2 })[0]?.message ?? '', /min 3 is more than max 2/);
+    assert.deepEqual(fields({ hardLimit: 20 }), [], 'a hard limit at the target is fine');
+    assert.deepEqual(fields({ hardLimit: 0 }), ['hardLimit']);
+    assert.deepEqual(fields({ hardLimit: 1.5 }), ['hardLimit']);
+    assert.deepEqual(fields({ hardLimit: 10_001 }), ['hardLimit']);
+    assert.deepEqual(fields({ hardLimit: 19 }), ['hardLimit']);
+    assert.match(
+      autoscaleProblems({ ...a, hardLimit: 19 })[0]?.message ?? '',
+      /hardLimit 19 is less than concurrency 20/,
+    );
   });
 
   it('describes the settings and sleeping', () => {
     assert.equal(describeAutoscale(a), 'autoscale 0..5, 20 per instance, idle 15m');
+    assert.equal(
+      describeAutoscale({ ...a, hardLimit: 40 }),
+      'autoscale 0..5, 20 per instance, hard limit 40, idle 15m',
+    );
     assert.equal(isSleeping({ quantity: 0, autoscale: a }), true);
     assert.equal(isSleeping({ quantity: 1, autoscale: a }), false);
     assert.equal(isSleeping({ quantity: 0, autoscale: null }), false);

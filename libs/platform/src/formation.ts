@@ -36,13 +36,17 @@ export function formationState(f: FormationCounts): string {
  * A process type's autoscale settings (`paas ps:autoscale:enable`): its instance count stays
  * between `min` and `max`; with `min` 0 it goes to zero after `idleMs` without a request and
  * with nothing in flight (it sleeps), and the routers wake it on the next request.
- * `concurrency` is the target of requests in flight per instance.
+ * `concurrency` is the target of requests in flight per instance (Fly's soft limit);
+ * `hardLimit`, when set, the most a router worker sends one instance at once (Fly's hard
+ * limit): beyond, requests queue at the router, then answer 503.
  */
 export interface Autoscale {
   readonly min: number;
   readonly max: number;
   readonly concurrency: number;
   readonly idleMs: number;
+  /** Absent or null: no hard limit. */
+  readonly hardLimit?: number | null;
 }
 
 /** The one process type autoscale acts on (and that sleeps): the one routers send requests to. */
@@ -88,14 +92,22 @@ export function autoscaleProblems(a: Autoscale, maxQuantity = MAX_QUANTITY): { f
       field: 'idle',
       message: `idle must be from ${formatDuration(MIN_IDLE_MS)} to ${formatDuration(MAX_IDLE_MS)}`,
     });
+  if (a.hardLimit != null) whole('hardLimit', a.hardLimit, 1, MAX_CONCURRENCY);
   if (problems.length === 0 && a.min > a.max)
     problems.push({ field: 'min', message: `min ${a.min} is more than max ${a.max}` });
+  // below the target, instances would queue before autoscale ever adds one
+  if (problems.length === 0 && a.hardLimit != null && a.hardLimit < a.concurrency)
+    problems.push({
+      field: 'hardLimit',
+      message: `hardLimit ${a.hardLimit} is less than concurrency ${a.concurrency}`,
+    });
   return problems;
 }
 
-/** `autoscale 0..5, 20 per instance, idle 15m` */
+/** `autoscale 0..5, 20 per instance, idle 15m` (`, hard limit 40` with one) */
 export function describeAutoscale(a: Autoscale): string {
-  return `autoscale ${a.min}..${a.max}, ${a.concurrency} per instance, idle ${formatDuration(a.idleMs)}`;
+  const hard = a.hardLimit == null ? '' : `, hard limit ${a.hardLimit}`;
+  return `autoscale ${a.min}..${a.max}, ${a.concurrency} per instance${hard}, idle ${formatDuration(a.idleMs)}`;
 }
 
 /**

@@ -86,6 +86,10 @@ describe('route entries', () => {
       [{ app: 'a', sleeping: 'yes' }, /route of app "a": sleeping "yes" is not a boolean/],
       [{ app: 'a', sleeping: true, wakeRetryAt: -1 }, /wakeRetryAt -1 is not a time in ms since the epoch/],
       [{ app: 'a', sleeping: true, wakeRetryAt: '1' }, /wakeRetryAt "1" is not a time/],
+      [{ app: 'a', hardLimit: 0 }, /route of app "a": hardLimit 0 is not a whole number from 1 to 10000/],
+      [{ app: 'a', hardLimit: 2.5 }, /hardLimit 2\.5 is not a whole number/],
+      [{ app: 'a', hardLimit: '25' }, /hardLimit "25" is not a whole number/],
+      [{ app: 'a', hardLimit: 10_001 }, /hardLimit 10001 is not a whole number from 1 to 10000/],
     ];
     for (const [input, message] of cases) assert.throws(() => validateRoute(input), message);
   });
@@ -116,6 +120,14 @@ describe('route entries', () => {
     const awake = validateRoute({ app: 'a', sleeping: false, wakeRetryAt: 5 });
     assert.equal('sleeping' in awake || 'wakeRetryAt' in awake, false);
     assert.equal(parseAppRoute('a', '{"app":"a","sleeping":true}').sleeping, true);
+  });
+
+  it('keeps a hard limit when set, and leaves it out when absent', () => {
+    assert.equal(validateRoute({ app: 'a', hardLimit: 25 }).hardLimit, 25);
+    for (const off of [null, undefined])
+      assert.equal('hardLimit' in validateRoute({ app: 'a', hardLimit: off }), false);
+    assert.equal(parseAppRoute('a', '{"app":"a","hardLimit":3}').hardLimit, 3);
+    assert.throws(() => parseAppRoute('a', '{"app":"a","hardLimit":-3}'), /hardLimit -3 is not a whole number/);
   });
 
   it('rejects stored entries that are not JSON, not objects or name another app', () => {

@@ -16,7 +16,8 @@
  *    "https":{"redirect":true,"hstsMaxAge":31536000},    optional; absent means both off
  *    "maintenance":true,                                 optional; absent means off
  *    "sleeping":true,                                    optional; absent means awake
- *    "wakeRetryAt":1765100000000}                        optional; with sleeping, after a failed wake
+ *    "wakeRetryAt":1765100000000,                        optional; with sleeping, after a failed wake
+ *    "hardLimit":25}                                     optional; absent means no limit
  *
  * A router answers `APP.<PAAS_DOMAIN>` (its own domain, so routers on different domains share
  * one table) and every host in `hosts`, and sends requests to `backends`, the instances that
@@ -37,6 +38,11 @@
  * a wake, instead of answering 503, and sends them on once a backend appears in the entry.
  * `wakeRetryAt` (ms since the epoch): the last wake failed, and none is asked for before then;
  * until then requests answer 503 with Retry-After. Both are written only when set.
+ *
+ * `hardLimit` (`ps:autoscale:enable web --hard-limit N`, Fly's hard_limit): a router worker
+ * sends no backend of the app more than N requests (open websockets included) at once; beyond,
+ * requests wait in a bounded queue for the first backend below N, then answer 503. Written only
+ * when set.
  *
  * The mechanics below are versioned-table.ts's, shared with the certificate table (certs/table.ts).
  *
@@ -62,6 +68,7 @@
  */
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
+import { MAX_CONCURRENCY } from './formation';
 import { HOSTNAME, ROUTABLE_APP_NAME_RULE, isRoutableAppName } from './names';
 import { PaasError } from '@paas/errors';
 import {
@@ -96,6 +103,8 @@ const ROUTER_METRICS_KEY = 'paas:router-metrics';
 /** Limits that keep one entry from flooding every router's memory. */
 const MAX_HOSTS = 100;
 const MAX_BACKENDS = 1000;
+/** The largest hard limit a route may carry (formation.ts MAX_CONCURRENCY: the limit is never below the target). */
+const MAX_HARD_LIMIT = MAX_CONCURRENCY;
 
 export interface Backend {
   /** The instance's id (for logs and metrics), e.g. `web.1` or a container id. */
@@ -127,6 +136,8 @@ export interface AppRoute {
   readonly sleeping?: true;
   /** After a failed wake: no wake before this time (ms since the epoch); absent otherwise. */
   readonly wakeRetryAt?: number;
+  /** Requests at once per backend per router worker; beyond, they queue (then 503). Absent: no limit. */
+  readonly hardLimit?: number;
 }
 
 /** Ten years: a longer max-age is a typo, not a policy. */
@@ -206,6 +217,7 @@ export function validateRoute(input: {
   maintenance?: unknown;
   sleeping?: unknown;
   wakeRetryAt?: unknown;
+  hardLimit?: unknown;
 }): AppRoute {
   const app = typeof input.app === 'string' ? input.app : describe(input.app);
   if (typeof input.app !== 'string' || !isRoutableAppName(input.app)) {
@@ -250,6 +262,13 @@ export function validateRoute(input: {
   const retry = input.wakeRetryAt;
   if (retry !== undefined && retry !== null && (typeof retry !== 'number' || !Number.isSafeInteger(retry) || retry < 0))
     throw new RouteError(app, `wakeRetryAt ${describe(retry)} is not a time in ms since the epoch`);
+  const limit = input.hardLimit;
+  if (
+    limit !== undefined &&
+    limit !== null &&
+    (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HARD_LIMIT)
+  )
+    throw new RouteError(app, `hardLimit ${describe(limit)} is not a whole number from 1 to ${MAX_HARD_LIMIT}`);
   const sleeping = input.sleeping === true;
   return {
     app: input.app,
@@ -260,6 +279,7 @@ export function validateRoute(input: {
     ...(maintenance ? { maintenance: true as const } : {}),
     ...(sleeping ? { sleeping: true as const } : {}),
     ...(sleeping && typeof retry === 'number' ? { wakeRetryAt: retry } : {}),
+    ...(typeof limit === 'number' ? { hardLimit: limit } : {}),
   };
 }
 
@@ -289,7 +309,8 @@ const ROUTE_TABLE: TableSpec<AppRoute> = {
 
 /**
  * Sets where `app` is served: its custom `hosts` (APP.<domain> is implied), its healthy
- * `backends`, its HTTPS settings and whether it is in maintenance, replacing what was there.
+ * `backends`, its HTTPS settings, whether it is in maintenance, whether it sleeps and its
+ * hard limit, replacing what was there.
  * Returns the table's new version.
  */
 export async function setAppRoutes(
@@ -300,7 +321,7 @@ export async function setAppRoutes(
   check?: HealthCheck,
   https?: HttpsSettings,
   maintenance = false,
-  wake: { readonly sleeping?: boolean; readonly wakeRetryAt?: number } = {},
+  wake: { readonly sleeping?: boolean; readonly wakeRetryAt?: number; readonly hardLimit?: number } = {},
 ): Promise<number> {
   const route = validateRoute({ app, hosts, backends, check, https, maintenance, ...wake });
   return (await writeEntry(redis, ROUTE_TABLE, app, JSON.stringify(route))) ?? 0;

@@ -118,6 +118,20 @@ export class AutoscaleDto {
   @IsString()
   @MaxLength(16)
   idle!: string;
+
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 1,
+    maximum: MAX_CONCURRENCY,
+    example: 40,
+    description:
+      'requests in flight per instance a router worker never exceeds (at least concurrency); beyond, they queue at the router, then answer 503. Absent: no limit',
+  })
+  @OptionalField()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CONCURRENCY)
+  hardLimit?: number;
 }
 
 export class AutoscaleView {
@@ -135,6 +149,9 @@ export class AutoscaleView {
 
   @ApiProperty({ type: Number, example: 900000 })
   idleMs!: number;
+
+  @ApiProperty({ type: Number, nullable: true, example: 40, description: 'null: no hard limit' })
+  hardLimit!: number | null;
 }
 
 export class FormationView {

@@ -163,7 +163,13 @@ export class FormationService {
 function autoscaleSettings(dto: AutoscaleDto): Autoscale {
   const idleMs = parseDuration(dto.idle);
   if (idleMs === null) throw ApiError.invalidField('idle', 'duration', `idle must be ${DURATION_RULE}`);
-  const settings = { min: dto.min, max: dto.max, concurrency: dto.concurrency, idleMs };
+  const settings = {
+    min: dto.min,
+    max: dto.max,
+    concurrency: dto.concurrency,
+    idleMs,
+    ...(dto.hardLimit === undefined ? {} : { hardLimit: dto.hardLimit }),
+  };
   const problems = autoscaleProblems(settings, MAX_QUANTITY);
   const first = problems[0];
   if (first)
@@ -219,7 +225,11 @@ function view(row: Formation, release: Release | null, up: number): FormationVie
     up,
     waiting: row.waiting,
     waitingReason: row.waitingReason,
-    autoscale: autoscale && { ...autoscale, idle: formatDuration(autoscale.idleMs) },
+    autoscale: autoscale && {
+      ...autoscale,
+      idle: formatDuration(autoscale.idleMs),
+      hardLimit: autoscale.hardLimit ?? null,
+    },
     sleeping: isSleeping({ quantity: row.quantity, autoscale }),
     command: release?.processTypes[row.type] ?? null,
     updatedAt: row.updatedAt,

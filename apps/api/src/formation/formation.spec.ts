@@ -225,7 +225,7 @@ for (const kind of TEST_DATABASES) {
       const settings = { min: 0, max: 5, concurrency: 20, idle: '15m' };
       const on = await api.request('PUT', `${path}/web/autoscale`, { body: settings });
       assert.equal(on.status, 200, on.text);
-      assert.deepEqual(on.body.autoscale, { ...settings, idleMs: 900_000 });
+      assert.deepEqual(on.body.autoscale, { ...settings, idleMs: 900_000, hardLimit: null });
       assert.equal(on.body.quantity, 3, 'between min and max: kept');
       assert.equal(on.body.sleeping, false);
       assert.equal(
@@ -264,6 +264,19 @@ for (const kind of TEST_DATABASES) {
       const capped = await api.request('PUT', `${path}/web/autoscale`, { body: { ...settings, min: 1, max: 2 } });
       assert.equal(capped.body.quantity, 2);
       await api.request('DELETE', `${path}/web/autoscale`);
+      // with a hard limit: stored, shown and said; gone with autoscale
+      const hard = await api.request('PUT', `${path}/web/autoscale`, { body: { ...settings, hardLimit: 25 } });
+      assert.equal(hard.status, 200, hard.text);
+      assert.equal(hard.body.autoscale.hardLimit, 25);
+      assert.equal(
+        (await apiLogLines(api, app.id)).at(-1),
+        'Autoscale of web set to 0..5, 20 per instance, hard limit 25, idle 15m by admin',
+      );
+      const row = await api.dataSource.manager.findOneByOrFail(Formation, { appId: app.id, type: 'web' });
+      assert.equal(row.autoscaleHardLimit, 25);
+      await api.request('DELETE', `${path}/web/autoscale`);
+      const cleared = await api.dataSource.manager.findOneByOrFail(Formation, { appId: app.id, type: 'web' });
+      assert.equal(cleared.autoscaleHardLimit, null);
       await api.request('PATCH', `${path}/web`, { body: { quantity: 3 } });
     });
 
@@ -279,6 +292,11 @@ for (const kind of TEST_DATABASES) {
         ['web', { ...good, idle: '10ms' }, 422, 'idle'],
         ['web', { ...good, idle: 15 }, 400, 'idle'],
         ['web', { min: 0, max: 5, concurrency: 20 }, 400, 'idle'],
+        ['web', { ...good, hardLimit: 19 }, 422, 'hardLimit'],
+        ['web', { ...good, hardLimit: 0 }, 400, 'hardLimit'],
+        ['web', { ...good, hardLimit: 2.5 }, 400, 'hardLimit'],
+        ['web', { ...good, hardLimit: '40' }, 400, 'hardLimit'],
+        ['web', { ...good, hardLimit: 10_001 }, 400, 'hardLimit'],
         ['clock', good, 422, 'type'],
         ['release', good, 422, 'type'],
         // stored but never acted on: refused

@@ -834,4 +834,26 @@ describe('autoscale by load', () => {
     await s.pass();
     assert.equal(s.routes.backends('shop').length, 1);
   });
+  it("writes web's hard limit into its route, and takes it out once autoscale is off", async () => {
+    const s = setup();
+    s.cluster.addNode('n1');
+    const { app } = await liveApp(s, 1);
+    const route = (): AppRoute => JSON.parse(s.routes.table.get('shop') ?? '{}') as AppRoute;
+    await s.pass();
+    assert.equal('hardLimit' in route(), false, 'no autoscale: no limit');
+    const settings = { autoscaleMin: 1, autoscaleMax: 4, autoscaleConcurrency: 10, autoscaleIdleMs: 60_000 };
+    s.cluster.scale(app, 'web', { ...settings, autoscaleHardLimit: 15, updatedAt: new Date(s.clock.now()) });
+    await s.pass();
+    assert.equal(route().hardLimit, 15);
+    assert.equal(s.routes.backends('shop').length, 1, 'the same backends');
+    s.cluster.scale(app, 'web', {
+      autoscaleMin: null,
+      autoscaleMax: null,
+      autoscaleConcurrency: null,
+      autoscaleIdleMs: null,
+      autoscaleHardLimit: null,
+    });
+    await s.pass();
+    assert.equal('hardLimit' in route(), false);
+  });
 });

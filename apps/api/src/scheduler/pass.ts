@@ -105,6 +105,7 @@ export interface PassFormation extends PlanFormation {
   readonly autoscaleMax?: number | null;
   readonly autoscaleConcurrency?: number | null;
   readonly autoscaleIdleMs?: number | null;
+  readonly autoscaleHardLimit?: number | null;
   /** When the row last changed (a scale, a wake, autoscale set): an idle period counts from then at the earliest. */
   readonly updatedAt?: Date;
 }
@@ -467,7 +468,14 @@ export class Reconciler {
     const serving = instances
       .filter((i) => i.type === 'web' && i.desired === 'run' && i.state === 'up' && !stopped.has(i.id))
       .sort((a, b) => a.number - b.number);
-    const unrouted = await this.writeRoutes(apps, rolling, serving, sleepers);
+    // the routers hold each instance of web to its hard limit
+    const limits = new Map<string, number>();
+    for (const app of apps) {
+      const web = releasesOf.get(app.id)?.formation.find((f) => f.type === SLEEPER);
+      const hardLimit = web && formationAutoscale(web)?.hardLimit;
+      if (hardLimit != null) limits.set(app.id, hardLimit);
+    }
+    const unrouted = await this.writeRoutes(apps, rolling, serving, sleepers, limits);
     // an app whose route could not be written keeps its instances this pass (the next plans
     // their stops again), and says nothing of them yet
     const done = plans.map((p) => (unrouted.has(p.app.id) ? { ...p, plan: { ...p.plan, stop: [] } } : p));
@@ -764,6 +772,7 @@ export class Reconciler {
     rolling: ReadonlyMap<string, Rolling>,
     web: readonly PassInstance[],
     sleepers: ReadonlyMap<string, Sleeper>,
+    limits: ReadonlyMap<string, number>,
   ): Promise<Set<string>> {
     const { serving, routes, logger } = this.roles;
     const unwritten = new Set<string>();
@@ -814,6 +823,8 @@ export class Reconciler {
         ...https,
         ...maintenance,
         ...sleeping,
+        // after sleeping, as validateRoute orders it: what is written compares equal to what is read
+        ...(limits.has(app.id) ? { hardLimit: limits.get(app.id) as number } : {}),
       });
     }
     if (lost && wanted.length > 0) {

@@ -55,6 +55,7 @@ export class RedisRouteTable implements RouteTable {
       {
         ...(route.sleeping ? { sleeping: true } : {}),
         ...(route.wakeRetryAt !== undefined ? { wakeRetryAt: route.wakeRetryAt } : {}),
+        ...(route.hardLimit !== undefined ? { hardLimit: route.hardLimit } : {}),
       },
     );
   }

@@ -9,6 +9,7 @@ import { dataSourceOptions, databaseKind, openDatabase, redact } from './databas
 import {
   AcmeState1765300000000,
   Addons1765400000000,
+  AutoscaleHardLimit1765900000000,
   ByteCounts1764900000000,
   Capacity1764700000000,
   Certificates1765200000000,
@@ -33,6 +34,7 @@ import {
   JoinToken,
   Node,
   Release,
+  formationAutoscale,
 } from './entities';
 import { parseSize } from '../sizes';
 
@@ -582,6 +584,43 @@ for (const kind of TEST_DATABASES) {
         const qr = ds.createQueryRunner();
         const apps = (await qr.getTable('apps'))?.columns.map((c) => c.name) ?? [];
         assert.ok(!apps.includes('maintenance') && apps.includes('certsAuto'), apps.join());
+        await qr.release();
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('keeps autoscaled formations across the hard-limit migration with no limit, and undoes it', async () => {
+      const db = await testDatabase(kind);
+      disposers.push(() => db.dispose());
+      const options = dataSourceOptions({ url: db.url, platformDir: '/nonexistent' });
+      const old = new DataSource({
+        ...options,
+        migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(AutoscaleHardLimit1765900000000)),
+      });
+      await old.initialize();
+      const appId = '00000000-0000-4000-8000-000000000006';
+      const p = (n: number): string => (kind === 'postgres' ? `$${n}` : '?');
+      try {
+        await old.runMigrations({ transaction: 'each' });
+        await old.query(
+          `INSERT INTO "formations" ("appId", "type", "quantity", "autoscaleMin", "autoscaleMax", "autoscaleConcurrency", "autoscaleIdleMs") VALUES (${p(1)}, 'web', 1, 0, 5, 20, 60000)`,
+          [appId],
+        );
+      } finally {
+        await old.destroy();
+      }
+      const ds = await openDatabase({ url: db.url, platformDir: '/nonexistent' });
+      try {
+        const row = await ds.manager.findOneByOrFail(Formation, { appId, type: 'web' });
+        assert.deepEqual(formationAutoscale(row), { min: 0, max: 5, concurrency: 20, idleMs: 60_000 });
+        await ds.manager.update(Formation, { appId, type: 'web' }, { autoscaleHardLimit: 30 });
+        const limited = await ds.manager.findOneByOrFail(Formation, { appId, type: 'web' });
+        assert.equal(formationAutoscale(limited)?.hardLimit, 30);
+        await ds.undoLastMigration({ transaction: 'each' });
+        const qr = ds.createQueryRunner();
+        const columns = (await qr.getTable('formations'))?.columns.map((c) => c.name) ?? [];
+        assert.ok(!columns.includes('autoscaleHardLimit') && columns.includes('autoscaleIdleMs'), columns.join());
         await qr.release();
       } finally {
         await ds.destroy();

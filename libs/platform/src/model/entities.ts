@@ -277,27 +277,39 @@ export class Formation {
   @Column({ type: 'integer', nullable: true })
   autoscaleIdleMs!: number | null;
 
+  /** Null: no hard limit (also when autoscale is off). */
+  @Column({ type: 'integer', nullable: true })
+  autoscaleHardLimit!: number | null;
+
   @UpdateDateColumn()
   updatedAt!: Date;
 }
 
 /** A formation row's autoscale settings (its columns absent or null: off), or null when autoscale is off. */
 export function formationAutoscale(
-  row: Partial<Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs'>>,
+  row: Partial<
+    Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs' | 'autoscaleHardLimit'>
+  >,
 ): Autoscale | null {
   const { autoscaleMin: min, autoscaleMax: max, autoscaleConcurrency: concurrency, autoscaleIdleMs: idleMs } = row;
-  return min == null || max == null || concurrency == null || idleMs == null ? null : { min, max, concurrency, idleMs };
+  if (min == null || max == null || concurrency == null || idleMs == null) return null;
+  const hardLimit = row.autoscaleHardLimit;
+  return { min, max, concurrency, idleMs, ...(hardLimit == null ? {} : { hardLimit }) };
 }
 
 /** The formation columns that store `autoscale` (null: off), as formationAutoscale reads them. */
 export function autoscaleColumns(
   autoscale: Autoscale | null,
-): Pick<Formation, 'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs'> {
+): Pick<
+  Formation,
+  'autoscaleMin' | 'autoscaleMax' | 'autoscaleConcurrency' | 'autoscaleIdleMs' | 'autoscaleHardLimit'
+> {
   return {
     autoscaleMin: autoscale?.min ?? null,
     autoscaleMax: autoscale?.max ?? null,
     autoscaleConcurrency: autoscale?.concurrency ?? null,
     autoscaleIdleMs: autoscale?.idleMs ?? null,
+    autoscaleHardLimit: autoscale?.hardLimit ?? null,
   };
 }
 

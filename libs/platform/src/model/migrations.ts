@@ -765,6 +765,19 @@ export class ReviewAppBranches1765800000000 implements MigrationInterface {
   }
 }
 
+/** The hard limit of autoscale (#24, Fly's hard_limit): null when none (entities.ts Formation). */
+export class AutoscaleHardLimit1765900000000 implements MigrationInterface {
+  name = 'AutoscaleHardLimit1765900000000';
+
+  async up(qr: QueryRunner): Promise<void> {
+    await qr.query(`ALTER TABLE "formations" ADD COLUMN "autoscaleHardLimit" integer NULL`);
+  }
+
+  async down(qr: QueryRunner): Promise<void> {
+    await qr.query(`ALTER TABLE "formations" DROP COLUMN "autoscaleHardLimit"`);
+  }
+}
+
 export const MIGRATIONS = [
   Initial1764200000000,
   Scheduler1764300000000,
@@ -784,4 +797,5 @@ export const MIGRATIONS = [
   Autoscale1765600000000,
   ReviewApps1765700000000,
   ReviewAppBranches1765800000000,
+  AutoscaleHardLimit1765900000000,
 ];

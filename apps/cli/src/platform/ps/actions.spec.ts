@@ -143,7 +143,29 @@ describe('paas ps', () => {
     const raised = await t.ok('ps:autoscale:enable', 'web', '--min', '2', '--max', '5', '-a', 'nap');
     assert.match(raised.err, /done, 2 up; autoscale 2\.\.5/);
     await t.ok('ps:autoscale:disable', 'web', '-a', 'nap');
+    const hard = await t.ok(
+      'ps:autoscale:enable',
+      'web',
+      '--min',
+      '1',
+      '--max',
+      '5',
+      '--hard-limit',
+      '30',
+      '-a',
+      'nap',
+      '--json',
+    );
+    assert.equal((JSON.parse(hard.out) as { autoscale: { hardLimit: number } }).autoscale.hardLimit, 30);
+    assert.match(hard.err, /autoscale 1\.\.5, 20 per instance, hard limit 30, idle 15m/);
+    assert.match((await t.ok('ps', '-a', 'nap')).out, /hard limit 30/);
+    await t.ok('ps:autoscale:disable', 'web', '-a', 'nap');
     for (const [args, message] of [
+      [
+        ['--min', '0', '--max', '2', '--hard-limit', '19'],
+        /^paas: --hard-limit: hardLimit 19 is less than concurrency 20/,
+      ],
+      [['--min', '0', '--max', '2', '--hard-limit', 'lots'], /^paas: --hard-limit must be a whole number, not 'lots'/],
       [['--min', '3', '--max', '2'], /^paas: --min: min 3 is more than max 2/],
       [
         ['--min', '0', '--max', '2', '--concurrency', '0'],

@@ -124,9 +124,11 @@ export interface AutoscaleFlags {
   readonly max: string;
   readonly concurrency: string;
   readonly idle: string;
+  /** Absent: no hard limit. */
+  readonly hardLimit?: string;
 }
 
-/** `ps:autoscale:enable web --min 0 --max 5 --concurrency 20 --idle 15m`. */
+/** `ps:autoscale:enable web --min 0 --max 5 --concurrency 20 --idle 15m [--hard-limit 40]`. */
 export async function psAutoscaleEnable(
   io: CliIo,
   type: string,
@@ -141,11 +143,15 @@ export async function psAutoscaleEnable(
     max: whole('max', flags.max),
     concurrency: whole('concurrency', flags.concurrency),
     idle: flags.idle,
+    ...(flags.hardLimit === undefined ? {} : { hardLimit: whole('hard-limit', flags.hardLimit) }),
   };
   const idleMs = parseDuration(flags.idle);
   if (idleMs === null) throw new CliError(`--idle must be ${DURATION_RULE}, not '${flags.idle}'`, 2);
   const problem = autoscaleProblems({ ...settings, idleMs }, MAX_QUANTITY)[0];
-  if (problem) throw new CliError(`--${problem.field}: ${problem.message}`, 2);
+  if (problem) {
+    const flag = problem.field === 'hardLimit' ? 'hard-limit' : problem.field;
+    throw new CliError(`--${flag}: ${problem.message}`, 2);
+  }
   const { client, app } = await appSession(io, flags);
   const formation = await action(
     io,

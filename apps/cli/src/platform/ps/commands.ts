@@ -54,6 +54,10 @@ export function psAutoscaleEnableCommand(io: CliIo): Command {
     .requiredOption('--max <N>', 'Most instances')
     .option('--concurrency <N>', 'Requests in flight per instance', '20')
     .option('--idle <DURATION>', 'Quiet period before scaling down (30s, 15m, 1h)', '15m')
+    .option(
+      '--hard-limit <N>',
+      'Most requests in flight per instance (per router worker), at least --concurrency; beyond, requests queue at the router, then answer 503',
+    )
     .action(act(io, actions, (a, type: string, flags: Flags & AutoscaleFlags) => a.psAutoscaleEnable(io, type, flags)));
 }
 

@@ -497,7 +497,7 @@ export class FakeApi {
       case 'PUT formation/:id/autoscale':
       case 'DELETE formation/:id/autoscale': {
         const f = this.formation(state, id ?? '');
-        const b = (body ?? {}) as { min: number; max: number; concurrency: number; idle: string };
+        const b = (body ?? {}) as { min: number; max: number; concurrency: number; idle: string; hardLimit?: number };
         if (method === 'PUT' && f.type !== 'web')
           throw new HttpError(422, 'unprocessable', `only web autoscales, not '${f.type}'`);
         if (method === 'PUT' && b.min > b.max)
@@ -506,7 +506,14 @@ export class FakeApi {
         if (method === 'PUT' && idleMs === null) throw new HttpError(400, 'invalid_params', 'idle must be a duration');
         const autoscale =
           method === 'PUT'
-            ? { min: b.min, max: b.max, concurrency: b.concurrency, idle: b.idle, idleMs: idleMs ?? 0 }
+            ? {
+                min: b.min,
+                max: b.max,
+                concurrency: b.concurrency,
+                idle: b.idle,
+                idleMs: idleMs ?? 0,
+                hardLimit: b.hardLimit ?? null,
+              }
             : null;
         // as formation.service.ts: on, the quantity is brought between min and max; off, a sleeping type wakes to 1
         const quantity = autoscale
