@@ -164,9 +164,10 @@ export class Builder {
   static async open(options: BuilderOptions): Promise<Builder> {
     const builderRoot = builderRootOf(options.root);
     const tmpRoot = join(builderRoot, 'tmp');
+    const cache = await BuildCache.open(builderRoot); // first: it gives builderRoot its mode
     await mkdir(tmpRoot, { recursive: true });
     await removeAbandoned(tmpRoot, async (id) => (await import('./run-container')).killContainer(options.runtime, id));
-    return new Builder(options, await BuildCache.open(builderRoot), tmpRoot);
+    return new Builder(options, cache, tmpRoot);
   }
 
   async build(options: BuildOptions): Promise<BuildResult> {
