@@ -211,7 +211,8 @@ export class Engine {
       join(this.options.root, 'userns'),
       () => (settings ??= poolSettings(this.options.usernsPool, subordinateRanges(files))),
       async () => new Set(await this.containers.ids()),
-      files,
+      // an operator's pool may lie where useradd hands out ids: reserved so that it steers clear
+      this.options.usernsPool ? files : null,
     );
     return this.pool;
   }

@@ -13,6 +13,7 @@ import {
   parseUsernsMode,
   poolSettings,
   reserveSubordinate,
+  subordinateAllocationMax,
   subordinateRanges,
 } from './pool';
 
@@ -28,15 +29,33 @@ const entry = (user: string, start: number, count: number, file = '/etc/subuid',
 
 describe('poolSettings', () => {
   it('by default starts at the first multiple of 65536 above 100000 and every subordinate range', () => {
-    assert.equal(poolSettings(undefined, [], undefined).start, 2 * RANGE_SIZE);
+    assert.equal(poolSettings(undefined, [], undefined, 0).start, 2 * RANGE_SIZE);
     // and above every host user and group
-    assert.equal(poolSettings(undefined, [], [200_000, '/etc/passwd: u:x:200000:…']).start, 4 * RANGE_SIZE);
+    assert.equal(poolSettings(undefined, [], [200_000, '/etc/passwd: u:x:200000:…'], 0).start, 4 * RANGE_SIZE);
     const taken = [entry('u', 100000, 10 * RANGE_SIZE)];
-    const { start, count } = poolSettings('', taken, undefined);
+    const { start, count } = poolSettings('', taken, undefined, 0);
     assert.equal(start, 12 * RANGE_SIZE);
     // the pool's own reservation does not move it
-    assert.equal(poolSettings('', [...taken, entry('paas', start, count, '/etc/subgid', 2)], undefined).start, start);
+    assert.equal(
+      poolSettings('', [...taken, entry('paas', start, count, '/etc/subgid', 2)], undefined, 0).start,
+      start,
+    );
     assert.equal(count % RANGE_SIZE, 0);
+    assert.ok(start + count - 1 <= 2 ** 32 - 2);
+  });
+
+  it('by default starts above the subordinate ids useradd hands out (login.defs), so a new user still gets some', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paas-userns-defs-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const defs = join(dir, 'login.defs');
+    writeFileSync(defs, '# shadow\nSUB_UID_MIN\t\t   100000\nSUB_UID_MAX\t\t600100000\nSUB_GID_MAX 700000000\n');
+    assert.equal(subordinateAllocationMax(defs), 700_000_000);
+    writeFileSync(defs, '#SUB_UID_MAX 5\n');
+    assert.equal(subordinateAllocationMax(defs), 600_100_000, "shadow's default where it says nothing");
+    assert.equal(subordinateAllocationMax(join(dir, 'none')), 600_100_000);
+    const { start, count } = poolSettings(undefined, [], undefined, 600_100_000);
+    assert.equal(start, Math.ceil(600_100_001 / RANGE_SIZE) * RANGE_SIZE);
+    assert.equal(count, 16384 * RANGE_SIZE);
     assert.ok(start + count - 1 <= 2 ** 32 - 2);
   });
 
@@ -214,6 +233,24 @@ describe('UsernsPool', () => {
       readFileSync(files.subgid, 'utf8'),
       new RegExp(`^paas:${start}:\\d+\npaas:${2 * start}:${RANGE_SIZE}\n$`),
     );
+  });
+
+  it("refuses under the test runner to reserve in the host's files, and refuses a pool a user got ids of meanwhile", async () => {
+    assert.ok(process.env['NODE_TEST_CONTEXT'], 'run by node --test');
+    const before = [readFileSync('/etc/subuid', 'utf8'), readFileSync('/etc/subgid', 'utf8')];
+    await assert.rejects(
+      reserveSubordinate({ start, count: RANGE_SIZE }),
+      /a test would reserve paas:\d+:65536 in the host's \/etc\/subuid: give it its own files/,
+    );
+    assert.deepEqual([readFileSync('/etc/subuid', 'utf8'), readFileSync('/etc/subgid', 'utf8')], before);
+    // the pool was chosen, then useradd gave bob ids inside it: the reservation re-reads under the lock
+    const files = { subuid: join(dir, 'm-subuid'), subgid: join(dir, 'm-subgid') };
+    writeFileSync(files.subuid, `bob:${start + RANGE_SIZE}:65536\n`);
+    await assert.rejects(
+      reserveSubordinate({ start, count: 2 * RANGE_SIZE }, files),
+      new RegExp(`in ${files.subuid}: the pool overlaps ${files.subuid} line 1 .*user bob's`),
+    );
+    assert.equal(readFileSync(files.subuid, 'utf8'), `bob:${start + RANGE_SIZE}:65536\n`);
   });
 
   it('hands out nothing when the pool cannot be reserved, naming the file', async () => {

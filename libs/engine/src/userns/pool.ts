@@ -23,7 +23,7 @@ export const RANGE_SIZE = 65536;
 /** The largest host id a range may reach: uid_t is 32 bits and (uid_t)-1 means "none". */
 const MAX_ID = 2 ** 32 - 2;
 
-/** The default pool's size: 16384 ranges, from the first free multiple of 65536 above 100000. */
+/** The default pool's size: 16384 ranges (2^30 ids), above useradd's subordinate ids (poolSettings). */
 const DEFAULT_RANGES = 16384;
 
 export interface PoolSettings {
@@ -123,20 +123,44 @@ export function highestSystemId(files = ['/etc/passwd', '/etc/group']): [number,
   return highest;
 }
 
+/** shadow's defaults for the subordinate ids useradd hands out (SUB_UID_MAX, SUB_GID_MAX). */
+const SUBID_ALLOCATION_MAX = 600_100_000;
+
+/**
+ * The highest subordinate id useradd may hand a new user (SUB_UID_MAX and SUB_GID_MAX of
+ * /etc/login.defs, shadow's defaults where it says nothing): the default pool starts above
+ * it, so that reserving the pool never leaves useradd without a range to give.
+ */
+export function subordinateAllocationMax(file = '/etc/login.defs'): number {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return SUBID_ALLOCATION_MAX;
+  }
+  const value = (name: string): number => {
+    const m = new RegExp(`^\\s*${name}\\s+(\\d+)\\s*$`, 'm').exec(text);
+    return m ? Number(m[1]) : SUBID_ALLOCATION_MAX;
+  };
+  return Math.max(value('SUB_UID_MAX'), value('SUB_GID_MAX'));
+}
+
 /**
  * The pool from `PAAS_USERNS_POOL` (`START:COUNT`, host ids; COUNT a multiple of 65536), or
- * by default DEFAULT_RANGES ranges from the first multiple of 65536 above 100000 and above
- * every /etc/subuid and /etc/subgid entry of another user (rootless users' ids are theirs,
- * not ours; the pool's own `paas` entries, reserveSubordinate's, do not move it).
+ * by default DEFAULT_RANGES ranges from the first multiple of 65536 above what useradd may
+ * hand out as subordinate ids (subordinateAllocationMax), above every host user and group,
+ * and above every /etc/subuid and /etc/subgid entry of another user (rootless users' ids are
+ * theirs, not ours; the pool's own `paas` entries, reserveSubordinate's, do not move it).
  */
 export function poolSettings(
   value: string | undefined,
   subordinate: readonly SubordinateRange[] = subordinateRanges(),
   system: [number, string] | undefined = highestSystemId(),
+  allocationMax: number = subordinateAllocationMax(),
 ): PoolSettings {
   const taken = subordinate.filter((r) => r.user !== SUBID_OWNER);
   if (value === undefined || value === '') {
-    const above = Math.max(100_000, system ? system[0] + 1 : 0, ...taken.map((r) => r.end));
+    const above = Math.max(100_000, allocationMax + 1, system ? system[0] + 1 : 0, ...taken.map((r) => r.end));
     const start = Math.ceil(above / RANGE_SIZE) * RANGE_SIZE;
     const count = Math.min(DEFAULT_RANGES, Math.floor((MAX_ID + 1 - start) / RANGE_SIZE)) * RANGE_SIZE;
     return { start, count };
@@ -166,6 +190,14 @@ export function poolSettings(
  */
 export async function reserveSubordinate(pool: PoolSettings, files: SubidFiles = SUBID_FILES): Promise<void> {
   const entry = `${SUBID_OWNER}:${pool.start}:${pool.count}`;
+  // a spec's pool is its own: the host's files are not a test's to change (node's test
+  // runner sets NODE_TEST_CONTEXT in every spec's process and what it starts)
+  if (process.env['NODE_TEST_CONTEXT'] && (files.subuid === SUBID_FILES.subuid || files.subgid === SUBID_FILES.subgid))
+    throw new UsernsError(
+      `a test would reserve ${entry} in the host's ${SUBID_FILES.subuid}: give it its own files ` +
+        '(PAAS_SUBUID_FILE, PAAS_SUBGID_FILE; e2e/support/cli.ts tempRoots does)',
+      'unavailable',
+    );
   for (const file of [files.subuid, files.subgid]) {
     try {
       await withLock(`${file}.lock`, async () => {
@@ -177,6 +209,11 @@ export async function reserveSubordinate(pool: PoolSettings, files: SubidFiles =
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
+        // again under the lock: a user useradd gave ids since the pool was chosen
+        const clash = subordinateRanges({ subuid: file, subgid: file }).find(
+          (r) => r.user !== SUBID_OWNER && pool.start < r.end && r.start < pool.start + pool.count,
+        );
+        if (clash) throw new Error(`the pool overlaps ${describeRange(clash)}`);
         if (text.split('\n').some((line) => line.trim() === entry)) return;
         await writeFileAtomic(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${entry}\n`, mode);
       });
@@ -208,13 +245,14 @@ export class UsernsPool {
    * `settings` is called when a range is first handed out: a bad pool setting fails only that.
    * `live` gives the ids of the containers that exist: an acquire drops the holds of others (a
    * crash between removing a container and releasing its range left them). `subidFiles`: where
-   * the pool is reserved before its first range is handed out.
+   * the pool is reserved before its first range is handed out; none, no reservation (the
+   * default pool lies above every id useradd hands out: poolSettings).
    */
   constructor(
     root: string,
     private readonly settings: () => PoolSettings,
     private readonly live?: () => Promise<ReadonlySet<string>>,
-    private readonly subidFiles: SubidFiles = SUBID_FILES,
+    private readonly subidFiles: SubidFiles | null = null,
   ) {
     this.file = join(root, 'ranges.json');
     this.lock = join(root, 'ranges.lock');
@@ -275,7 +313,9 @@ export class UsernsPool {
   }
 
   private async reserve(pool: PoolSettings): Promise<void> {
-    this.reserved ??= reserveSubordinate(pool, this.subidFiles).catch((err: unknown) => {
+    const files = this.subidFiles;
+    if (!files) return;
+    this.reserved ??= reserveSubordinate(pool, files).catch((err: unknown) => {
       this.reserved = undefined;
       throw err;
     });
