@@ -442,8 +442,9 @@ describe('router e2e: one worker, shutdown', () => {
       'capped to be routed',
       async () => (await send(router.port, { host: 'capped.localhost' })).status === 200,
     );
-    const first = send(router.port, { host: 'capped.localhost', path: '/slow?ms=4000' });
-    await waitFor('the first at the backend', () => only.seen.some((s) => s.url === '/slow?ms=4000'));
+    // the first holds the only slot until the test lets it go
+    const first = send(router.port, { host: 'capped.localhost', path: '/held' });
+    await waitFor('the first at the backend', () => only.seen.some((s) => s.url === '/held'));
     const second = send(router.port, { host: 'capped.localhost', path: '/second' });
     const app = { app: 'capped' };
     // the second waits in the queue (of 1), counted in flight: the third is shed at once
@@ -459,6 +460,7 @@ describe('router e2e: one worker, shutdown', () => {
       /capped has 1 requests in flight on each instance, its hard limit, and 1 more already wait/,
     );
     assert.equal(only.seen.filter((s) => s.url === '/second').length, 0, 'not before the first is done');
+    only.release();
     assert.deepEqual([(await first).status, (await second).status, (await second).body], [200, 200, 'only /second']);
     await waitFor('the counts at /metrics', async () => {
       const { families } = await router.prometheus();

@@ -257,23 +257,30 @@ export interface Backend {
   /** Requests seen, newest last. */
   readonly seen: Array<{ url: string; headers: IncomingHttpHeaders }>;
   healthy: boolean;
+  /** Answers every `/held...` request waiting so far (`NAME URL`). */
+  release(): void;
   close(): Promise<void>;
 }
 
 /**
  * A node:http backend in this process: `/health` answers 200 or 500 as `healthy` says,
- * `/slow?ms=N` answers after N ms, anything else answers `NAME URL`. It answers websocket
+ * `/slow?ms=N` answers after N ms, `/held...` when the test calls `release()` (however
+ * loaded the machine), anything else answers `NAME URL`. It answers websocket
  * upgrades with a real handshake and echoes text frames back as `echo: TEXT`.
  */
 export async function backend(name: string): Promise<Backend> {
   const server: Server = createServer();
   const seen: Backend['seen'] = [];
+  const held: Array<() => void> = [];
   const b: Backend = {
     name,
     port: 0,
     address: '',
     seen,
     healthy: true,
+    release: () => {
+      for (const answer of held.splice(0)) answer();
+    },
     close: () =>
       new Promise((resolveClose) => {
         server.closeAllConnections();
@@ -294,6 +301,7 @@ export async function backend(name: string): Promise<Backend> {
       res.end(`${name} ${url}`);
     };
     if (slow) setTimeout(answer, Number(slow[1]));
+    else if (url.startsWith('/held')) held.push(answer);
     else answer();
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {

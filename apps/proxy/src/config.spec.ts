@@ -15,13 +15,18 @@ describe('proxy config', () => {
     assert.equal(c.routerId, null);
     assert.equal(c.healthIntervalMs, 2000);
     assert.equal(c.healthIdleIntervalMs, 10_000, 'a backend that keeps passing is checked 5x less often');
-    assert.deepEqual([c.queue, c.queueWaitMs], [100, 10_000]);
+    assert.deepEqual([c.queue, c.queueTotal, c.queueWaitMs], [100, 1000, 10_000]);
   });
 
   it("takes the hard limit's queue from the environment, and says what is wrong with it", () => {
-    const c = loadProxyConfig({ PAAS_ROUTER_QUEUE: '0', PAAS_ROUTER_QUEUE_WAIT_MS: '2500' });
-    assert.deepEqual([c.queue, c.queueWaitMs], [0, 2500]);
+    const c = loadProxyConfig({
+      PAAS_ROUTER_QUEUE: '0',
+      PAAS_ROUTER_QUEUE_TOTAL: '50',
+      PAAS_ROUTER_QUEUE_WAIT_MS: '2500',
+    });
+    assert.deepEqual([c.queue, c.queueTotal, c.queueWaitMs], [0, 50, 2500]);
     assert.throws(() => loadProxyConfig({ PAAS_ROUTER_QUEUE: 'lots' }), /PAAS_ROUTER_QUEUE/);
+    assert.throws(() => loadProxyConfig({ PAAS_ROUTER_QUEUE_TOTAL: '-1' }), /PAAS_ROUTER_QUEUE_TOTAL/);
     assert.throws(
       () => loadProxyConfig({ PAAS_ROUTER_QUEUE_WAIT_MS: '10' }),
       /PAAS_ROUTER_QUEUE_WAIT_MS.*from 100 to 600000/,

@@ -67,6 +67,8 @@ export interface ProxyConfig {
   readonly wakeWaitMs: number;
   /** Requests a worker queues per app whose backends are all at its hard limit (`PAAS_ROUTER_QUEUE`, 100); more answer 503. */
   readonly queue: number;
+  /** Requests a worker queues at the hard limit for all apps together (`PAAS_ROUTER_QUEUE_TOTAL`, 1000; apart from the wake's); more answer 503. */
+  readonly queueTotal: number;
   /** How long a queued request waits for a backend below the hard limit (`PAAS_ROUTER_QUEUE_WAIT_MS`, 10000) before it answers 503. */
   readonly queueWaitMs: number;
   /** A backend silent this long answers 504 (PAAS_ROUTER_TIMEOUT_MS, 60000). */
@@ -148,6 +150,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     wakeQueueTotal: integer(env, 'PAAS_ROUTER_WAKE_QUEUE_TOTAL', 1000, 0, 1_000_000),
     wakeWaitMs: integer(env, 'PAAS_ROUTER_WAKE_WAIT_MS', 30_000, 100, 600_000),
     queue: integer(env, 'PAAS_ROUTER_QUEUE', 100, 0, 100_000),
+    queueTotal: integer(env, 'PAAS_ROUTER_QUEUE_TOTAL', 1000, 0, 1_000_000),
     queueWaitMs: integer(env, 'PAAS_ROUTER_QUEUE_WAIT_MS', 10_000, 100, 600_000),
     backendTimeoutMs: integer(env, 'PAAS_ROUTER_TIMEOUT_MS', 60_000, 100, 3_600_000),
     drainMs: integer(env, 'PAAS_ROUTER_DRAIN_MS', 30_000, 0, 3_600_000),

@@ -22,7 +22,10 @@ import { WakeRequester } from './wake';
 
 const servers: Server[] = [];
 const routers: Router[] = [];
+/** Raw client sockets a test opened (destroyed after it, whatever happened). */
+const clients: Socket[] = [];
 afterEach(async () => {
+  for (const socket of clients.splice(0)) socket.destroy();
   await Promise.all(routers.splice(0).map((r) => r.close(0)));
 });
 after(async () => {
@@ -138,6 +141,12 @@ function send(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** Waits until `check` holds (e.g. the requests have reached the router). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(check(), what);
 }
 
 /** Waits for the access log to have `n` lines (it is written once per event-loop turn). */
@@ -546,6 +555,23 @@ function upgrade(port: number, host: string, protocol = 'websocket'): Promise<{ 
   });
 }
 
+/**
+ * A websocket upgrade on a raw socket, which the test then half-closes or keeps open as it
+ * likes (`allowHalfOpen`: it does not close its side when the router closes its own).
+ */
+function rawUpgrade(port: number, host: string, allowHalfOpen = false): { socket: Socket; received: () => string } {
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen });
+  clients.push(socket);
+  let got = '';
+  socket.on('data', (data: Buffer) => (got += data.toString()));
+  socket.on('error', () => undefined);
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  return { socket, received: () => got };
+}
+
 function firstData(socket: Socket): Promise<string> {
   return new Promise((resolve) => socket.once('data', (data: Buffer) => resolve(data.toString())));
 }
@@ -573,11 +599,6 @@ describe('router: sleeping apps', () => {
     sleeping: true,
     ...more,
   });
-  /** Waits until `check` holds (the requests have reached the router). */
-  async function until(check: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.ok(check(), what);
-  }
 
   it('holds requests, asks for one wake, and sends them on once a backend appears', async () => {
     const b = await backend('b1');
@@ -765,10 +786,6 @@ describe('router: the hard limit', () => {
     ...route(app, addresses),
     hardLimit,
   });
-  async function until(check: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.ok(check(), what);
-  }
   /** A backend that answers only when told, and counts how many it has at once at most. */
   async function gated(name: string): Promise<Backend & { open: ServerResponse[]; most: () => number }> {
     const open: ServerResponse[] = [];
@@ -790,9 +807,13 @@ describe('router: the hard limit', () => {
   it('sends an instance no more than the limit, queues the rest in order and sends each on as one finishes', async () => {
     const b = await gated('b1');
     const { router: r, port } = await router([limited('shop', [b.address], 2)]);
-    const answers = [1, 2, 3, 4].map((n) => send(port, { path: `/${n}` }));
-    await until(() => b.open.length === 2, 'two at the backend');
-    await until(() => r.counters.app('shop').inflight === 4, 'the other two wait');
+    // one at a time, each counted before the next is sent: the order they came in is known
+    const answers: Array<Promise<Answer>> = [];
+    for (const n of [1, 2, 3, 4]) {
+      answers.push(send(port, { path: `/${n}` }));
+      await until(() => r.counters.app('shop').inflight === n, `request ${n} at the router`);
+    }
+    await until(() => b.open.length === 2, 'two at the backend, the other two wait');
     // waiting requests count as in flight: the autoscale signal sees the whole load
     assert.equal(r.counters.app('shop').limitQueued, 2);
     answer(b.open[0], 'one');
@@ -894,14 +915,183 @@ describe('router: the hard limit', () => {
     assert.equal(await firstData(socket), 'echo:hi');
     socket.end();
   });
+
+  it('lets a waiting upgrade whose client half-closes leave the queue: the backend never sees it', async () => {
+    const b = await gated('b1');
+    const upgrades: string[] = [];
+    b.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      upgrades.push(req.url ?? '');
+      socket.destroy();
+    });
+    const { router: r, port } = await router([limited('shop', [b.address], 1)]);
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'at the limit');
+    const { socket } = rawUpgrade(port, 'shop.localhost');
+    await until(() => r.counters.app('shop').inflight === 2, 'the upgrade waits');
+    socket.end(); // FIN: the client gave up
+    await until(() => r.counters.app('shop').inflight === 1, 'no longer waiting nor in flight');
+    answer(b.open[0], 'one');
+    assert.equal((await busy).status, 200);
+    // the slot it would have taken goes to the next request
+    const next = send(port, { path: '/2' });
+    await until(() => b.open.length === 2, 'the next request at the backend');
+    answer(b.open[1], 'two');
+    assert.equal((await next).body, 'two');
+    assert.deepEqual(upgrades, []);
+  });
+
+  it('queues a POST at the limit rather than send it to a backend cooling down after a refusal', async () => {
+    const b = await gated('b1');
+    const gone = await deadAddress();
+    const { router: r, port, refused } = await router([limited('shop', [gone, b.address], 1)]);
+    // the first is refused by the dead one (now cooling down) and retried on b, which it holds
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'at the limit');
+    assert.deepEqual(refused, [gone]);
+    const post = send(port, { method: 'POST', path: '/order', body: 'one pizza' });
+    await until(() => r.counters.app('shop').limitQueued === 1, 'the POST waits for b');
+    answer(b.open[0], 'one');
+    await until(() => b.open.length === 2, 'the POST went on to b');
+    answer(b.open[1], 'ordered');
+    assert.deepEqual([(await busy).status, (await post).status, (await post).body], [200, 200, 'ordered']);
+    assert.deepEqual(refused, [gone], 'tried on the refusing backend once only');
+  });
+
+  it('queues a retry at the limit, counted, and never sends it back to the backend that refused it', async () => {
+    const b = await gated('b1');
+    const gone = await deadAddress();
+    const { router: r, port, refused } = await router([limited('shop', [b.address, gone], 1)]);
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'b at the limit');
+    // the next goes to the idle dead one, is refused, and waits for b
+    const retried = send(port, { path: '/2' });
+    await until(() => refused.length === 1 && r.counters.app('shop').inflight === 2, 'refused, then queued');
+    assert.equal(r.counters.app('shop').limitQueued, 1, 'counted as queued at the limit');
+    // the checks say it is back (the cool-down ends): the queue is looked at, the retry stays
+    r.handle({ type: 'health', address: gone, healthy: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(refused, [gone], 'not tried again on the one that refused it');
+    answer(b.open[0], 'one');
+    await until(() => b.open.length === 2, 'the retry went on to b');
+    answer(b.open[1], 'two');
+    assert.deepEqual([(await busy).status, (await retried).body], [200, 'two']);
+    assert.equal(r.counters.app('shop').limitQueued, 1);
+    assert.deepEqual(refused, [gone]);
+  });
+
+  it('answers the waiting 503 at once when no backend passes its checks any longer', async () => {
+    const b = await gated('b1');
+    const { router: r, port } = await router([limited('shop', [b.address], 1)], {
+      queue: { maxQueued: 10, maxWaitMs: 30_000 },
+    });
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'at the limit');
+    let late: Answer | undefined;
+    void send(port, { path: '/2' }).then((a) => (late = a));
+    await until(() => r.counters.app('shop').inflight === 2, 'queued');
+    r.handle({ type: 'health', address: b.address, healthy: false });
+    await until(() => late !== undefined, 'answered without waiting out its 30 s');
+    assert.equal(late?.status, 503);
+    assert.match(late?.body ?? '', /shop has no instance running that passes its health check/);
+    answer(b.open[0], 'one');
+    assert.equal((await busy).status, 200);
+  });
+
+  it('queues no more than its own total across apps, which leaves room for another app to wake', async () => {
+    const b = await gated('b1');
+    const asked: string[] = [];
+    const { router: r, port } = await router(
+      [limited('hog', [b.address], 1), { ...route('nap', []), sleeping: true }],
+      {
+        askWake: (app) => asked.push(app),
+        wake: { maxHeld: 10, maxWaitMs: 30_000, maxHeldTotal: 1 },
+        queue: { maxQueued: 10, maxWaitMs: 30_000, maxQueuedTotal: 1 },
+      },
+    );
+    const busy = send(port, { host: 'hog.localhost', path: '/1' });
+    await until(() => b.open.length === 1, 'hog at its limit');
+    const queued = send(port, { host: 'hog.localhost', path: '/2' });
+    await until(() => r.counters.app('hog').inflight === 2, 'one queued');
+    const beyond = await send(port, { host: 'hog.localhost', path: '/3' });
+    assert.equal(beyond.status, 503);
+    assert.equal(beyond.headers['retry-after'], '1');
+    assert.match(beyond.body, /hog is at its hard limit and this router queues 1 requests already/);
+    // the wake's total is its own: nap's request is held, and served once it wakes
+    const woken = send(port, { host: 'nap.localhost' });
+    await until(() => r.counters.app('nap').inflight === 1, 'held for the wake');
+    assert.deepEqual(asked, ['nap']);
+    const awake = await backend('b2');
+    r.handle({
+      type: 'routes',
+      version: 2,
+      routes: [limited('hog', [b.address], 1), route('nap', [awake.address])],
+      down: [],
+    });
+    assert.deepEqual([(await woken).status, (await woken).body], [200, 'b2 GET /']);
+    answer(b.open[0], 'one');
+    await until(() => b.open.length === 2, 'the queued one went on');
+    answer(b.open[1], 'two');
+    assert.deepEqual([(await busy).status, (await queued).status], [200, 200]);
+  });
+
+  it('asks for the wake of an app that goes to sleep while requests wait at its limit, and again', async () => {
+    const b = await gated('b1');
+    const asked: string[] = [];
+    const { router: r, port } = await router([limited('shop', [b.address], 1)], {
+      askWake: (app) => asked.push(app),
+      wake: { maxHeld: 10, maxWaitMs: 30_000, askEveryMs: 10 },
+      queue: { maxQueued: 10, maxWaitMs: 30_000 },
+    });
+    const busy = send(port, { path: '/1' });
+    await until(() => b.open.length === 1, 'at the limit');
+    const waits = send(port, { path: '/2' });
+    await until(() => r.counters.app('shop').inflight === 2, 'queued');
+    r.handle({ type: 'routes', version: 2, routes: [{ ...limited('shop', [], 1), sleeping: true }], down: [] });
+    await until(() => asked.length >= 2, 'the wake asked, and asked again');
+    assert.ok(asked.every((app) => app === 'shop'));
+    const awake = await backend('b2');
+    r.handle({ type: 'routes', version: 3, routes: [limited('shop', [awake.address], 1)], down: [] });
+    assert.deepEqual([(await waits).status, (await waits).body], [200, 'b2 GET /2']);
+    const after = asked.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(asked.length, after, 'no ask once nothing waits');
+    answer(b.open[0], 'one');
+    assert.equal((await busy).status, 200);
+  });
+
+  it('queues nothing while it shuts down: a request that would wait answers 503 at once', async () => {
+    const b = await gated('b1');
+    const { router: r, port } = await router([limited('shop', [b.address], 1)]);
+    // two requests pipelined on one connection: the second comes once the router is closing
+    const client = connect(port, '127.0.0.1');
+    clients.push(client);
+    client.on('error', () => undefined);
+    client.write('GET /1 HTTP/1.1\r\nHost: shop.localhost\r\n\r\n');
+    await until(() => b.open.length === 1, 'at the limit');
+    // (the second's answer is never written after the first's Connection: close: not waited for)
+    const closed = r.close(1000);
+    client.write('GET /2 HTTP/1.1\r\nHost: shop.localhost\r\n\r\n');
+    await until(() => r.counters.app('shop').inflight === 2, 'the second at the router');
+    assert.equal(r.counters.app('shop').limitQueued, 0, 'not queued');
+    answer(b.open[0], 'one');
+    await closed;
+    assert.equal(b.requests.length, 1, 'the second never went on');
+  });
+});
+
+describe('router: websockets answered by the router', () => {
+  it('closes an upgrade it refused once the answer is written, though the client keeps its side open', async () => {
+    const { router: r, port } = await router([{ ...route('shop', []), maintenance: true }]);
+    const { socket, received } = rawUpgrade(port, 'shop.localhost', true);
+    let ended = false;
+    socket.on('end', () => (ended = true));
+    await until(() => received().includes('503 Service Unavailable'), 'refused');
+    await until(() => ended && r.active === 0, 'closed by the router, nothing left in flight');
+    assert.equal(r.counters.app('shop').inflight, 0);
+  });
 });
 
 describe('router: websockets to a sleeping app', () => {
-  async function until(check: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.ok(check(), what);
-  }
-
   it('holds the upgrade, asks for the wake, and proxies it once a backend appears', async () => {
     const b = await backend('ws');
     b.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {

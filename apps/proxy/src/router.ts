@@ -38,9 +38,15 @@
  *   included) at once on any backend from this worker (the limit is per router worker, as
  *   Fly's is per proxy); the backend with the fewest in flight is picked. When every healthy
  *   backend is at N, requests (and upgrades) wait in the app's queue, first come first
- *   served, up to `queue.maxQueued` per app (`wake.maxHeldTotal` counts them too) and
+ *   served, up to `queue.maxQueued` per app, `queue.maxQueuedTotal` in all (apart from the
+ *   wake's total: apps at their limit never crowd out another app's wake) and
  *   `queue.maxWaitMs` each, and go to the first backend that drops below N; beyond, 503 with
- *   Retry-After: 1. While they wait they count as in flight, the autoscale signal.
+ *   Retry-After: 1. While they wait they count as in flight, the autoscale signal. A backend
+ *   cooling down after a refusal is not used while another is merely at N. An app that goes
+ *   to sleep while requests wait at its limit has its wake asked as for a held request.
+ * - A request (or upgrade) that would wait while the router shuts down answers 503 at once.
+ *   A waiting upgrade whose client half-closes leaves the queue; an upgrade the router
+ *   answers itself is closed once the answer is written.
  * - A backend that refuses a connection is skipped for `cooldownMs` (passive health);
  *   `onRefused` tells the primary, whose active checks then settle it for every worker.
  * - Websocket upgrades are proxied too; an open websocket counts as in flight.
@@ -109,10 +115,10 @@ export interface RouterOptions {
     readonly askEveryMs?: number;
   };
   /**
-   * Requests queued per app whose backends are all at its hard limit, and how long each may
-   * wait for one below it (defaults: LIMIT_QUEUE); `wake.maxHeldTotal` bounds them with the held.
+   * Requests queued per app whose backends are all at its hard limit, in all (every app; apart
+   * from `wake.maxHeldTotal`), and how long each may wait for one below it (defaults: LIMIT_QUEUE).
    */
-  readonly queue?: { readonly maxQueued: number; readonly maxWaitMs: number };
+  readonly queue?: { readonly maxQueued: number; readonly maxWaitMs: number; readonly maxQueuedTotal?: number };
 }
 
 /** How many requests a worker holds per sleeping app and in all, for how long, and how often it asks again, by default. */
@@ -120,8 +126,11 @@ export interface RouterOptions {
 // wake under way (the leader deletes the ask when it takes it) is not asked for twice
 export const WAKE_QUEUE = { maxHeld: 100, maxWaitMs: 30_000, maxHeldTotal: 1000, askEveryMs: WAKE_ASK_TTL_MS } as const;
 
-/** How many requests a worker queues per app at its hard limit, and for how long, by default. */
-export const LIMIT_QUEUE = { maxQueued: 100, maxWaitMs: 10_000 } as const;
+/** How many requests a worker queues per app at its hard limit, in all, and for how long, by default. */
+export const LIMIT_QUEUE = { maxQueued: 100, maxWaitMs: 10_000, maxQueuedTotal: 1000 } as const;
+
+/** What a waiting upgrade's client may send before its 101 (it should send nothing); beyond, it is no longer read. */
+const HELD_UPGRADE_BYTES = 64 * 1024;
 
 /** Why a request waits: its app wakes, or every backend has the app's hard limit in flight. */
 type HoldReason = 'wake' | 'limit';
@@ -263,8 +272,8 @@ export class Router {
    * asked per app while any are held for it.
    */
   private readonly held = new Map<string, HeldQueue>();
-  /** Requests held, all apps together. */
-  private heldTotal = 0;
+  /** Requests waiting, all apps together, for each reason (each has its own bound). */
+  private readonly heldTotal: Record<HoldReason, number> = { wake: 0, limit: 0 };
   /** Apps whose queue is looked at once this tick is over (a backend got a slot back). */
   private readonly draining = new Set<string>();
   /** While an app has requests held, the timer that asks for its wake again (an ask may be lost). */
@@ -337,7 +346,8 @@ export class Router {
       this.releaseHeld();
     } else if (message.type === 'health') {
       this.routing.setHealth(message.address, message.healthy);
-      if (message.healthy) this.releaseHeld();
+      // to healthy: the held go on; to unhealthy: those with nothing left to wait for answer now
+      this.releaseHeld();
     } else if (message.type === 'certs') {
       this.certificates?.setCerts(message.certs);
     }
@@ -462,11 +472,14 @@ export class Router {
     const wake = this.options.wake ?? WAKE_QUEUE;
     const limits = this.options.queue ?? LIMIT_QUEUE;
     const maxHeldTotal = wake.maxHeldTotal ?? WAKE_QUEUE.maxHeldTotal;
+    const maxQueuedTotal = limits.maxQueuedTotal ?? LIMIT_QUEUE.maxQueuedTotal;
     let queue = this.held.get(name);
     const shed = (detail: string): void => {
       if (reason === 'limit' && x.counters) x.counters.limitShed++;
       how.refuse(503, detail, reason === 'wake' ? '5' : '1');
     };
+    // nothing would send it on: close() has answered every request waiting already
+    if (this.closing) return how.refuse(503, 'The router is shutting down.', '1');
     if (reason === 'wake') {
       const failed = this.wakeFailure(app);
       if (failed) return how.refuse(503, failed.detail, failed.retryAfter);
@@ -479,31 +492,30 @@ export class Router {
         `${name} has ${app.hardLimit} requests in flight on each instance, its hard limit, and ${limits.maxQueued} more already wait.`,
       );
     }
-    if (this.heldTotal >= maxHeldTotal) {
-      const what = reason === 'wake' ? 'is waking up' : 'is at its hard limit';
-      return shed(`${name} ${what} and this router holds ${maxHeldTotal} requests already.`);
+    if (reason === 'wake' && this.heldTotal.wake >= maxHeldTotal) {
+      return shed(`${name} is waking up and this router holds ${maxHeldTotal} requests already.`);
+    }
+    if (reason === 'limit' && this.heldTotal.limit >= maxQueuedTotal) {
+      return shed(`${name} is at its hard limit and this router queues ${maxQueuedTotal} requests already.`);
     }
     if (!queue) {
       queue = new HeldQueue();
       this.held.set(name, queue);
     }
-    if (reason === 'wake' && !this.reasking.has(name)) {
-      const again = setInterval(() => {
-        const current = this.routing.app(name);
-        if (current?.sleeping && (current.wakeRetryAt === null || current.wakeRetryAt <= Date.now()))
-          this.options.askWake?.(name);
-      }, wake.askEveryMs ?? WAKE_QUEUE.askEveryMs);
-      this.reasking.set(name, again);
-    }
-    // (one that came while a slot was just given back only queues behind the others for a tick)
-    if (reason === 'limit' && x.counters && this.routing.full(app, Date.now())) x.counters.limitQueued++;
+    if (reason === 'wake') this.askAgainWhileHeld(name);
+    // (one that came while a slot was just given back only queues behind the others for a tick;
+    // a retry refused by a backend below the limit waits for those that are not)
+    if (reason === 'limit' && x.counters && this.routing.full(app, Date.now(), x.tried)) x.counters.limitQueued++;
     const maxWaitMs = reason === 'wake' ? wake.maxWaitMs : limits.maxWaitMs;
     const held: Held = { app: name, host, reason, x, at: performance.now(), timer: undefined, ...how };
     held.timer = setTimeout(() => {
       if (!this.unhold(held)) return;
-      // a request held for a wake may find the woken app at its limit
+      // a request held for a wake may find the woken app at its limit, one queued at the limit
+      // its app asleep
       const current = this.routing.app(name);
-      if (reason === 'limit' || (current && this.routing.full(current, Date.now()))) {
+      if (current?.sleeping) {
+        how.refuse(503, `${name} did not wake within ${maxWaitMs} ms.`, '5');
+      } else if (reason === 'limit' || (current && this.routing.full(current, Date.now()))) {
         if (x.counters) x.counters.limitShed++;
         const limit = current?.hardLimit ?? app.hardLimit;
         how.refuse(503, `${name} stayed at its hard limit of ${limit} requests per instance for ${maxWaitMs} ms.`, '1');
@@ -514,8 +526,23 @@ export class Router {
     queue.items.add(held);
     if (reason === 'wake') queue.wake++;
     else queue.limit++;
-    this.heldTotal++;
+    this.heldTotal[reason]++;
     x.held = held;
+  }
+
+  /**
+   * Asks for the wake of `name` again every `wake.askEveryMs` (an ask may be lost) while it
+   * sleeps and any request waits for it, from the first ask on.
+   */
+  private askAgainWhileHeld(name: string): void {
+    if (this.reasking.has(name)) return;
+    const every = this.options.wake?.askEveryMs ?? WAKE_QUEUE.askEveryMs;
+    const again = setInterval(() => {
+      const current = this.routing.app(name);
+      if (current?.sleeping && (current.wakeRetryAt === null || current.wakeRetryAt <= Date.now()))
+        this.options.askWake?.(name);
+    }, every);
+    this.reasking.set(name, again);
   }
 
   /** Takes a request out of its app's queue; false when it was not there (answered already). */
@@ -524,15 +551,16 @@ export class Router {
     if (!queue?.items.delete(held)) return false;
     clearTimeout(held.timer);
     held.x.held = undefined;
-    this.heldTotal--;
+    this.heldTotal[held.reason]--;
     if (held.reason === 'wake') queue.wake--;
     else queue.limit--;
-    if (queue.wake === 0) {
-      queue.timed = false;
+    if (queue.wake === 0) queue.timed = false;
+    // requests queued at the limit wait for a wake too when their app went to sleep
+    if (queue.items.size === 0) {
+      this.held.delete(held.app);
       clearInterval(this.reasking.get(held.app));
       this.reasking.delete(held.app);
     }
-    if (queue.items.size === 0) this.held.delete(held.app);
     return true;
   }
 
@@ -566,7 +594,8 @@ export class Router {
   /**
    * Sends an app's waiting requests on, first come first served, while it has a backend for
    * them; answers them when it never will (gone, in maintenance, a failed wake, no healthy
-   * backend and not asleep). What is true of the first that stays is true of the rest.
+   * backend and not asleep). What is true of the first that stays is true of the rest, but
+   * for a retry queued at the limit, which does not go back to the backends that failed it.
    */
   private drain(name: string): void {
     const queue = this.held.get(name);
@@ -580,7 +609,10 @@ export class Router {
         continue;
       }
       x.app = app;
-      const backend = this.routing.pick(app, Date.now());
+      // (one held for a wake may have been refused by the instance that stopped: the woken
+      // app's backends are new, and may have its address)
+      const tried = held.reason === 'limit' ? x.tried : undefined;
+      const backend = this.routing.pick(app, Date.now(), tried);
       if (backend) {
         this.unhold(held);
         if (held.reason === 'wake' && x.counters) this.counters.woke(x.counters, (performance.now() - held.at) / 1000);
@@ -590,11 +622,21 @@ export class Router {
         held.maintenance(app);
       } else if (app.sleeping) {
         const failed = this.wakeFailure(app);
-        if (!failed) break; // it waits for the wake
+        if (!failed) {
+          // it waits for the wake, asked already unless only requests at the limit waited
+          if (!this.reasking.has(name)) {
+            this.options.askWake?.(name);
+            this.askAgainWhileHeld(name);
+          }
+          break;
+        }
         this.unhold(held);
         held.refuse(503, failed.detail, failed.retryAfter);
-      } else if (this.routing.full(app, Date.now())) {
-        break; // it waits for a backend below the limit
+      } else if (this.routing.full(app, Date.now(), tried)) {
+        // it waits for a backend below the limit; a retry that cannot take the one free lets
+        // those behind it have it
+        if (tried?.length) continue;
+        break;
       } else {
         this.unhold(held);
         held.refuse(503, `${app.name} has no instance running that passes its health check.`, '5');
@@ -929,7 +971,10 @@ export class Router {
 
     const reject = (status: number, detail: string, headers?: Record<string, string>): void => {
       x.status = status;
-      socket.end(rawResponse(status, detail, id, headers));
+      // closed once written: a client that never closes its side would otherwise stay counted
+      // in flight for ever (and keep an autoscaled app awake)
+      socket.write(rawResponse(status, detail, id, headers));
+      socket.destroySoon();
     };
     if (this.closing) return reject(503, 'The router is shutting down.');
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
@@ -962,9 +1007,25 @@ export class Router {
     if (!backend) {
       const limited = !app.sleeping && (waiting !== undefined || this.routing.full(app, Date.now()));
       if (app.sleeping || limited) {
+        // While it waits the socket is read, so that a client that gives up (FIN, or a reset)
+        // leaves the queue at once; what it sends meanwhile goes on after the request.
+        let early = head;
+        const read = (chunk: Buffer): void => {
+          early = Buffer.concat([early, chunk]);
+          if (early.length > HELD_UPGRADE_BYTES) socket.pause(); // no more: the wait bounds it
+        };
+        const gone = (): void => void socket.destroy();
+        const stopReading = (): void => {
+          socket.pause();
+          socket.off('data', read);
+          socket.off('end', gone);
+        };
+        socket.on('data', read);
+        socket.once('end', gone);
         this.hold(x, app, found.host, limited ? 'limit' : 'wake', {
           go: (next) => {
-            if (!socket.destroyed) this.upgradeTo(req, socket, head, x, next);
+            stopReading();
+            if (!socket.destroyed) this.upgradeTo(req, socket, early, x, next);
           },
           refuse: (status, detail, retryAfter) =>
             reject(status, detail, retryAfter === undefined ? undefined : { 'retry-after': retryAfter }),
@@ -1000,6 +1061,7 @@ export class Router {
       if (x.status === 0 && socket.writable) {
         x.status = x.timedOut ? 504 : 502;
         socket.write(rawResponse(x.status, `${x.app?.name ?? 'The app'} could not be reached (${code}).`, x.id));
+        socket.destroySoon(); // as the router's other answers to an upgrade
       }
     });
   }

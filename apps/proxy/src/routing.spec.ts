@@ -214,6 +214,27 @@ describe('backend choice', () => {
     assert.equal(routing.full(free, now), false);
   });
 
+  it('waits for a backend merely at the hard limit rather than fall back on one cooling down', () => {
+    const routing = new Routing('localhost');
+    routing.setRoutes([{ ...route('shop', [1, 2]), hardLimit: 1 }], 1);
+    const app = appOf(routing, 'shop.localhost');
+    const [busy, refused] = app.backends as BackendState[];
+    assert.ok(busy && refused);
+    busy.inflight = 1;
+    routing.coolDown(refused, now + 5000);
+    assert.equal(routing.pick(app, now), undefined, 'not the backend that refused');
+    assert.equal(routing.full(app, now), true, 'the request waits for the busy one');
+    // a retry that was refused by the busy one has only the cooling one to wait for
+    assert.equal(routing.full(app, now, [busy]), false);
+    // below the limit, every healthy backend cooling: the cool-down is ignored as before
+    busy.inflight = 0;
+    routing.coolDown(busy, now + 5000);
+    assert.ok(routing.pick(app, now));
+    // at the limit and cooling: no better than the other cooling one
+    busy.inflight = 1;
+    assert.equal(routing.pick(app, now), refused);
+  });
+
   it('looks no further than the first idle backend, with many backends', () => {
     const routing = new Routing('localhost');
     routing.setRoutes(

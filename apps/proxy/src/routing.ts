@@ -258,7 +258,9 @@ export class Routing {
    * `exclude` and below the app's hard limit, the one with the fewest requests in flight, ties
    * going round-robin. When every healthy backend is cooling down, the cool-down is ignored (it
    * may have recovered; a refused idempotent request is retried elsewhere anyway); the hard
-   * limit never is. Undefined when none is left.
+   * limit never is, and a cooling backend is no fallback while another that is not cooling is
+   * merely at the limit (the request waits for that one rather than risk a refusal: a POST
+   * is not retried). Undefined when none is left.
    */
   pick(app: AppState, now: number, exclude?: readonly BackendState[]): BackendState | undefined {
     const best = this.scan(app, now, exclude, app.hardLimit);
@@ -294,11 +296,15 @@ export class Routing {
     let bestIndex = -1;
     let fallback: BackendState | undefined;
     let fallbackIndex = -1;
+    let atLimit = false;
     for (let i = 0; i < n; i++) {
       const index = (app.cursor + i) % n;
       const b = list[index] as BackendState;
-      if (!b.healthy || (limit !== null && b.inflight >= limit) || (exclude !== undefined && exclude.includes(b)))
+      if (!b.healthy || (exclude !== undefined && exclude.includes(b))) continue;
+      if (limit !== null && b.inflight >= limit) {
+        if (b.downUntil <= now) atLimit = true;
         continue;
+      }
       if (b.downUntil > now) {
         if (fallback === undefined || b.inflight < fallback.inflight) {
           fallback = b;
@@ -312,7 +318,7 @@ export class Routing {
         if (b.inflight === 0) break;
       }
     }
-    if (best === undefined) {
+    if (best === undefined && !atLimit) {
       best = fallback;
       bestIndex = fallbackIndex;
     }

@@ -39,7 +39,7 @@ function routerOptions(
     askWake,
     onWokeFirstByte,
     wake: { maxHeld: config.wakeQueue, maxHeldTotal: config.wakeQueueTotal, maxWaitMs: config.wakeWaitMs },
-    queue: { maxQueued: config.queue, maxWaitMs: config.queueWaitMs },
+    queue: { maxQueued: config.queue, maxQueuedTotal: config.queueTotal, maxWaitMs: config.queueWaitMs },
     domain: config.domain,
     backendTimeoutMs: config.backendTimeoutMs,
     cooldownMs: config.cooldownMs,
