@@ -12,10 +12,11 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  statSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { schemaErrors } from '@paas/oci/testing';
 import { PAAS, paas, tempRoots } from '../support/cli';
@@ -159,6 +160,13 @@ describe('image CLI', () => {
     try {
       assert.ok(mounted.startsWith(roots.run), mounted);
       assert.deepEqual(tree(join(bundle, 'rootfs')), tree(mounted));
+      // root's alone, and an image's setuid files or devices mean nothing on the host
+      assert.equal(statSync(dirname(mounted)).mode & 0o777, 0o700);
+      const options = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .find((line) => line.split(' ')[4] === mounted)
+        ?.split(' ')[5];
+      assert.match(options ?? '', /^ro,nosuid,nodev\b/, `${mounted}: ${options}`);
     } finally {
       ok(paas(['image', 'unmount', 'busybox'], roots.env));
     }

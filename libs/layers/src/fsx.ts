@@ -68,7 +68,7 @@ export interface SpawnResult {
 }
 
 /** mount(2) and umount2(2) flags from <sys/mount.h>. */
-export const MountFlags = { RDONLY: 1, REMOUNT: 32, BIND: 4096, REC: 16384, DETACH: 2 } as const;
+export const MountFlags = { RDONLY: 1, NOSUID: 2, NODEV: 4, REMOUNT: 32, BIND: 4096, REC: 16384, DETACH: 2 } as const;
 
 const ADDON = join('native', 'fsx', 'build', 'fsx.node');
 

@@ -49,14 +49,26 @@ export function overlayMount(lowerDirs: readonly string[], upperDir: string, wor
   };
 }
 
-/** A read-only overlay of lower dirs alone (inspecting an image without a container). */
+/**
+ * A read-only overlay of lower dirs alone (inspecting an image without a container): nosuid
+ * and nodev, as an image's setuid files and device nodes mean nothing to the host.
+ */
 export function readonlyOverlayMount(lowerDirs: readonly string[]): Mount {
-  if (lowerDirs.length === 1) return { type: 'bind', source: lowerDirs[0] ?? '', options: ['bind', 'ro'] };
-  return { type: 'overlay', source: 'overlay', options: [`lowerdir=${lowerDirs.join(':')}`] };
+  if (lowerDirs.length === 1)
+    return { type: 'bind', source: lowerDirs[0] ?? '', options: ['bind', 'ro', 'nosuid', 'nodev'] };
+  return { type: 'overlay', source: 'overlay', options: [`lowerdir=${lowerDirs.join(':')}`, 'nosuid', 'nodev'] };
 }
 
+/** Options that are mount flags, not file system data. */
+const FLAG_OPTIONS: Readonly<Record<string, number>> = {
+  ro: MountFlags.RDONLY,
+  nosuid: MountFlags.NOSUID,
+  nodev: MountFlags.NODEV,
+};
+
 export async function mount(spec: Mount, target: string): Promise<void> {
-  const data = spec.options.filter((o) => o !== 'bind' && o !== 'ro').join(',');
+  const data = spec.options.filter((o) => o !== 'bind' && !(o in FLAG_OPTIONS)).join(',');
+  const flags = spec.options.reduce((f, o) => f | (FLAG_OPTIONS[o] ?? 0), 0);
   if (data.length > MOUNT_DATA_MAX) {
     throw new MountError(target, `mount options are ${data.length} bytes, more than the kernel's ${MOUNT_DATA_MAX}`);
   }
@@ -64,11 +76,10 @@ export async function mount(spec: Mount, target: string): Promise<void> {
   try {
     if (spec.type === 'bind') {
       sys.mount(spec.source, target, null, MountFlags.BIND | MountFlags.REC, null);
-      if (spec.options.includes('ro')) {
-        sys.mount('', target, null, MountFlags.BIND | MountFlags.REMOUNT | MountFlags.RDONLY, null);
-      }
+      // a bind's flags take a remount
+      if (flags) sys.mount('', target, null, MountFlags.BIND | MountFlags.REMOUNT | flags, null);
     } else {
-      sys.mount(spec.source, target, spec.type, spec.options.includes('ro') ? MountFlags.RDONLY : 0, data);
+      sys.mount(spec.source, target, spec.type, flags, data);
     }
   } catch (err) {
     if (spec.type === 'bind') await unmount(target).catch(() => undefined);

@@ -4,9 +4,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BlobMismatchError, writeStreamAtomic } from '@paas/content';
+import { BlobMismatchError, ensureDirMode, writeStreamAtomic } from '@paas/content';
 import {
   AmbiguousImageError,
   ArchiveError,
@@ -287,6 +287,8 @@ export async function mountImage(io: CliIo, ref: string): Promise<void> {
   const image = await service.resolve(ref).catch(asCliError);
   const lowers = await service.snapshots.lowerDirs(await service.unpack(image));
   const target = mountPoint(io, image.id);
+  // root's alone, as podman's: the image's files are no other user's to read
+  await ensureDirMode(dirname(target));
   await mkdir(target, { recursive: true });
   if (!(await isMountPoint(target))) await mount(readonlyOverlayMount(lowers), target);
   io.out(`${target}\n`);
