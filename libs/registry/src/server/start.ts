@@ -23,9 +23,10 @@
 import { type Server, createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoopbackHost } from '@paas/config';
-import { ContentStore, ensureDirMode } from '@paas/content';
+import { ContentStore } from '@paas/content';
 import { type Authorizer, openAccess, tokenAuthorizer } from '../auth/authorizer';
 import { TokenSigner } from '../auth/tokens';
 import { UserStore } from '../auth/users';
@@ -88,8 +89,10 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Run
   const listen = options.listen ?? { host: '127.0.0.1', port: 5000 };
   if ((options.auth ?? 'none') === 'none' && !isLoopbackHost(listen.host)) throw new OpenRegistryError(listen.host);
   // the registry process alone reads its storage (every app's release images): not an
-  // escaped container process of the same host
-  await ensureDirMode(options.root);
+  // escaped container process of the same host. Made 0700; one that exists is the operator's
+  // (`--root /srv` must not close /srv), its stores below are closed by their own opens, and
+  // `paas up` closes its own registry/.
+  await mkdir(options.root, { recursive: true, mode: 0o700 });
   const content = await ContentStore.open(join(options.root, 'content'));
   const repos = new RepositoryStore(options.root);
   const uploads = new UploadStore(options.root);
