@@ -1,6 +1,6 @@
 /**
  * A build step's scratch space: `$PAAS_ROOT/builder/tmp/<pid>-<id>/` with the overlay's
- * upper and work dirs, the mount point and the OCI bundle. Nothing in it outlives the step:
+ * upper and work dirs (in `layer/`), the mount point and the OCI bundle. Nothing in it outlives the step:
  * `dispose` unmounts and removes it whatever happened, and `removeAbandoned` clears what a
  * killed build (SIGKILL, power loss) left, including its runtime container.
  *
@@ -12,10 +12,16 @@
  * writes lands with the container's own ids (root's are 0), so its layer carries no host
  * ids. Its bind sources (cache directories, context files) are idmapped views under
  * `views/`, as the engine's volumes are, unmounted with the step whatever happened.
+ *
+ * Who reaches what by path: the dir is root's 0700; for a step in a user namespace it is
+ * root:<range> 0710 (`openTo`), since the runtime, as the namespace's root, binds the rootfs
+ * and the mount sources by path. `layer/` stays root's 0700 whatever: the upper holds real
+ * uid 0 files (setuid root, capabilities) that only the overlay (the mounter's credentials)
+ * and the builder may reach, not an escaped process of any range, not even the step's own.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { isProcessAlive } from '@paas/content';
@@ -41,6 +47,8 @@ export interface StepLayer {
 
 export class StepDir {
   readonly rootfs: string;
+  /** Holds upper and work: root's 0700 (see above). */
+  readonly layer: string;
   readonly upper: string;
   readonly work: string;
   /** A lower dir for `FROM scratch` (overlay needs at least one). */
@@ -56,8 +64,9 @@ export class StepDir {
     readonly id: string,
   ) {
     this.rootfs = join(dir, 'rootfs');
-    this.upper = join(dir, 'upper');
-    this.work = join(dir, 'work');
+    this.layer = join(dir, 'layer');
+    this.upper = join(this.layer, 'upper');
+    this.work = join(this.layer, 'work');
     this.empty = join(dir, 'empty');
     this.views = join(dir, 'views');
   }
@@ -65,8 +74,20 @@ export class StepDir {
   static async create(tmpRoot: string): Promise<StepDir> {
     const id = randomBytes(32).toString('hex');
     const step = new StepDir(join(tmpRoot, `${process.pid}-${id.slice(0, 12)}`), id);
-    await Promise.all([step.rootfs, step.upper, step.work, step.empty].map((d) => mkdir(d, { recursive: true })));
+    await mkdir(tmpRoot, { recursive: true });
+    await mkdir(step.dir, { mode: 0o700 });
+    await mkdir(step.layer, { mode: 0o700 });
+    await Promise.all([step.rootfs, step.upper, step.work, step.empty].map((d) => mkdir(d)));
     return step;
+  }
+
+  /**
+   * Lets the root of `userns` (and no other uid) pass the step dir: root:<hostId> 0710. The
+   * runtime opens the rootfs and the mount sources by path as that root; `layer/` stays closed.
+   */
+  async openTo(userns: IdMapping): Promise<void> {
+    await chown(this.dir, 0, userns.hostId);
+    await chmod(this.dir, 0o710);
   }
 
   /** The runtime's name for the step's container. */

@@ -95,15 +95,45 @@ before(async () => {
   await bootstrapImage(images, 'busybox');
 });
 
+/** The mount points below `dir` (mountinfo's field 5, its octal escapes decoded). */
+function mountsBelow(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
+}
+
 after(() => {
   const steps = existsSync(join(root, 'builder', 'tmp')) ? readdirSync(join(root, 'builder', 'tmp')) : [];
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[4]?.startsWith(base));
+  const mounts = mountsBelow(base);
+  // unmounted before the rm: rm through a leftover idmapped view would empty a cache directory
+  for (const target of [...mounts].sort((a, b) => b.length - a.length)) {
+    try {
+      execFileSync('umount', ['-l', target]);
+    } catch {
+      // gone with its parent
+    }
+  }
+  assert.deepEqual(mountsBelow(base), [], 'mounts that would not go');
   rmSync(base, { recursive: true, force: true });
   assert.deepEqual(steps, [], 'step dirs left');
   assert.deepEqual(mounts, [], 'mounts left');
 });
+
+/**
+ * What `argv` gets as host uid:gid `id` (no groups): its output, or its error's. (setpriv
+ * exec of a file was not refused by the directories' modes here: a file is run through sh.)
+ */
+function as(id: number, argv: string[]): string {
+  try {
+    return execFileSync('setpriv', [`--reuid=${id}`, `--regid=${id}`, '--clear-groups', ...argv], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    return `failed: ${String((err as { stderr?: string }).stderr ?? err)}`;
+  }
+}
 
 describe('RUN in a user namespace', () => {
   it("runs as the range's root and makes a layer with the container's ids", async () => {
@@ -164,6 +194,49 @@ describe('RUN in a user namespace', () => {
       },
     });
     assert.deepEqual(modes, [0o600], output);
+  });
+
+  it("keeps the step's upper (real uid 0 files) out of every other uid's reach while it runs", async () => {
+    const tmp = join(root, 'builder', 'tmp');
+    const seen: Record<string, string> = {};
+    const { output } = await build(
+      'FROM busybox\nRUN cp /bin/busybox /evil && chmod 4755 /evil && echo ready && sleep 2\n',
+      {
+        output: {
+          line: () => undefined,
+          raw: (chunk) => {
+            if (!chunk.toString().includes('ready')) return;
+            const [step] = readdirSync(tmp);
+            assert.ok(step);
+            const dir = join(tmp, step);
+            // wherever the step's upper is (as root, the file is there)
+            const evil = [join(dir, 'upper', 'evil'), join(dir, 'layer', 'upper', 'evil')].filter((f) => existsSync(f));
+            assert.equal(evil.length, 1);
+            const [file = ''] = evil;
+            seen['uid 0 on disk'] = `${statSync(file).uid} ${(statSync(file).mode & 0o4000).toString(8)}`;
+            seen['other: stat upper'] = as(12345, ['stat', '-c', '%u', file]);
+            seen['other: run upper'] = as(12345, ['sh', '-c', '"$0" true', file]);
+            seen['other: merged'] = as(12345, ['stat', '-c', '%u', join(dir, 'rootfs', 'evil')]);
+            seen['range root: stat upper'] = as(POOL.start, ['stat', '-c', '%u', file]);
+            seen['range root: run upper'] = as(POOL.start, ['sh', '-c', '"$0" true', file]);
+            seen['range root: merged'] = as(POOL.start, ['stat', '-c', '%u', join(dir, 'rootfs', 'evil')]);
+          },
+        },
+      },
+    );
+    const denied = (v: string | undefined): boolean => /^failed: .*Permission denied/s.test(v ?? '');
+    assert.equal(seen['uid 0 on disk'], '0 4000', output);
+    for (const what of [
+      'other: stat upper',
+      'other: run upper',
+      'other: merged',
+      'range root: stat upper',
+      'range root: run upper',
+    ])
+      assert.ok(denied(seen[what]), `${what}: ${seen[what]}`);
+    // the step's own range reaches its merged rootfs (the runtime binds it by path), where
+    // the file is that range's root's, not host root's
+    assert.equal(seen['range root: merged'], `${POOL.start}\n`);
   });
 
   it('unmounts what a failing step idmapped, and gives its range back', async () => {
