@@ -82,9 +82,15 @@ export interface BuildOptions {
    * builder's pool (the platform gives `app-<id>`, its instances' range). The layer still
    * holds the container's ids (step-dir.ts). Where the kernel cannot idmap the step's layers,
    * or a networked step would need paas-runtime, the step runs with the host's ids, said once
-   * a build. Default: the host's ids, as `docker build`.
+   * a build (unless `requireUserns`). Default: the host's ids, as `docker build`.
    */
   readonly userns?: { readonly key: string };
+  /**
+   * With `userns`: a step that cannot have its user namespace fails the build, naming why,
+   * instead of running with the host's ids (host root). The platform's builds: an app's code
+   * never runs as host root where its instances would not (PAAS_BUILD_USERNS=auto).
+   */
+  readonly requireUserns?: boolean;
 }
 
 /** Where RUN steps get their user namespace ranges: the engine's pool (UsernsPool). */
@@ -588,8 +594,17 @@ class Build {
     }
   }
 
-  /** Says once a build (and once a process, as a warning) that RUN steps run with the host's ids. */
+  /**
+   * Says once a build (and once a process, as a warning) that RUN steps run with the host's
+   * ids; a build that requires its user namespace fails instead.
+   */
   private hostIds(why: string): void {
+    if (this.options.requireUserns) {
+      throw new BuildError(
+        `RUN steps must run in a user namespace here, and cannot: ${why}; ` +
+          "set PAAS_BUILD_USERNS=host to build with the host's ids",
+      );
+    }
     if (this.saidHostIds) return;
     this.saidHostIds = true;
     const message = `--userns=auto: ${why}: RUN steps run with the host's ids`;

@@ -251,25 +251,50 @@ describe('RUN in a user namespace', () => {
   });
 
   it('runs a networked step with the host ids under another runtime, and says so', async () => {
-    const bin = join(base, 'bin');
-    mkdirSync(bin, { recursive: true });
-    symlinkSync(RUNTIME, join(bin, 'crun'));
-    const name = `pbu${process.pid % 100_000}`;
-    const network: StepNetwork = {
-      attach: async (): Promise<StepSandbox> => {
-        execFileSync('ip', ['netns', 'add', name]);
-        return { namespacePath: `/run/netns/${name}`, hosts: '127.0.0.1\tlocalhost\n', resolvConf: '' };
-      },
-      detach: async () => {
-        execFileSync('ip', ['netns', 'del', name]);
-      },
-    };
     const { image, output } = await build(
       'FROM busybox\nRUN cat /proc/self/uid_map > /map\n',
       {},
-      { runtime: join(bin, 'crun'), network },
+      { runtime: crun(), network: netns() },
     );
     assert.match(output, /\[Warning\] --userns=auto: a RUN step on the network needs paas-runtime.*not crun/);
     assert.equal((await lastLayer(image)).get('map')?.body.trim().replace(/\s+/g, ' '), '0 0 4294967295');
   });
+
+  it('fails a build that requires its user namespace where a step cannot have it, naming why and the setting', async () => {
+    const network = netns();
+    await assert.rejects(
+      build('FROM busybox\nRUN cat /proc/self/uid_map > /map\n', { requireUserns: true }, { runtime: crun(), network }),
+      (err: Error) => {
+        assert.match(err.message, /must run in a user namespace.*needs paas-runtime.*not crun.*PAAS_BUILD_USERNS=host/);
+        return true;
+      },
+    );
+    assert.deepEqual(await pool.list(), []);
+    assert.deepEqual(readdirSync(join(root, 'builder', 'tmp')), []);
+    assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /\bpbu\d+/);
+  });
 });
+
+/** paas-runtime under the name crun (PAAS_RUNTIME=crun), once. */
+function crun(): string {
+  const bin = join(base, 'bin');
+  if (!existsSync(join(bin, 'crun'))) {
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(RUNTIME, join(bin, 'crun'));
+  }
+  return join(bin, 'crun');
+}
+
+/** A step network of one empty namespace, made at attach and deleted at detach. */
+function netns(): StepNetwork {
+  const name = `pbu${process.pid % 100_000}`;
+  return {
+    attach: async (): Promise<StepSandbox> => {
+      execFileSync('ip', ['netns', 'add', name]);
+      return { namespacePath: `/run/netns/${name}`, hosts: '127.0.0.1\tlocalhost\n', resolvConf: '' };
+    },
+    detach: async () => {
+      execFileSync('ip', ['netns', 'del', name]);
+    },
+  };
+}
