@@ -69,8 +69,9 @@ export interface BuildOptions {
   /** When FROM and COPY --from images are pulled (with BuilderOptions.puller); default `missing`. */
   readonly pull?: PullPolicy;
   /**
-   * Whose `RUN --mount=type=cache` directories the build uses: builds with different scopes
-   * never see each other's caches. The platform passes the app; default '' (one per node).
+   * Whose `RUN --mount=type=cache` directories and step cache entries the build uses: builds
+   * with different scopes never see each other's caches nor reuse each other's steps. The
+   * platform passes the app; default '' (one per node).
    */
   readonly cacheScope?: string;
   /** `--network`: RUN steps on the builder's network (`default`, the default) or loopback only. */
@@ -395,7 +396,7 @@ class Build {
     args: Record<string, string>,
     silent: boolean,
   ): Promise<Head> {
-    const key = stepCacheKey({ parent: head.image?.id, instruction, args });
+    const key = stepCacheKey({ parent: head.image?.id, instruction, args, scope: this.options.cacheScope });
     const hit = await this.lookup(key);
     if (hit) return silent ? { image: hit, config: hit.config } : this.hit(hit);
     const config = applyInstruction(head.config, instruction, { ...state });
@@ -443,7 +444,14 @@ class Build {
       // what a bind mount shows is an input of the step, as copied files are
       sources = bindChecksum(checkRunMounts(instruction.mounts, this.context), this.context);
     }
-    const key = stepCacheKey({ parent: head.image?.id, instruction, args, sources, from: fromImage?.id });
+    const key = stepCacheKey({
+      parent: head.image?.id,
+      instruction,
+      args,
+      sources,
+      from: fromImage?.id,
+      scope: this.options.cacheScope,
+    });
     const hit = await this.lookup(key);
     if (hit) return this.hit(hit);
 

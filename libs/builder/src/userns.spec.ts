@@ -239,6 +239,15 @@ describe('RUN in a user namespace', () => {
     assert.equal(seen['range root: merged'], `${POOL.start}\n`);
   });
 
+  it("never reuses another cache scope's step (the platform's apps), and reuses its own", async () => {
+    const dockerfile = 'FROM busybox\nRUN --mount=type=cache,target=/cache,id=s ls /cache > /seen\n';
+    const runs = async (cacheScope: string): Promise<boolean> => {
+      const { output } = await build(dockerfile, { cacheScope, noCache: false });
+      return !output.includes('Using cache');
+    };
+    assert.deepEqual([await runs('app-a'), await runs('app-a'), await runs('app-b')], [true, false, true]);
+  });
+
   it('unmounts what a failing step idmapped, and gives its range back', async () => {
     await assert.rejects(
       build(
