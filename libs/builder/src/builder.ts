@@ -99,6 +99,8 @@ export interface StepUsernsPool {
   /** The range of `key`, held by `holder` (a step) until released. */
   acquire(key: string, holder: string): Promise<IdMapping>;
   release(holder: string): Promise<void>;
+  /** How often a running step renews its hold (default HOLD_RENEW_MS). */
+  readonly holdRenewMs?: number;
 }
 
 export interface BuildResult {
@@ -172,7 +174,11 @@ export class Builder {
     const builderRoot = builderRootOf(options.root);
     const tmpRoot = join(builderRoot, 'tmp');
     await mkdir(tmpRoot, { recursive: true });
-    await removeAbandoned(tmpRoot, async (id) => (await import('./run-container')).killContainer(options.runtime, id));
+    const pool = options.usernsPool;
+    await removeAbandoned(tmpRoot, {
+      killContainer: async (id) => (await import('./run-container')).killContainer(options.runtime, id),
+      ...(pool ? { release: (holder: string) => pool.release(holder) } : {}),
+    });
     return new Builder(options, await BuildCache.open(builderRoot), tmpRoot);
   }
 
@@ -489,7 +495,7 @@ class Build {
           return match.entry.type === 'dir' ? dir : join(dir, match.entry.rel.split('/').pop() || '.');
         };
         const network = this.builder.network && this.options.network !== 'none' ? this.builder.network : undefined;
-        const code = await this.withStepUserns(step.containerId, network !== undefined, (userns) =>
+        const code = await this.withStepUserns(step.containerId, network !== undefined, (userns, lost) =>
           withRunMounts(instruction.mounts, mountContext, stageBind, (mounts) =>
             step.withRootfs(
               this.images,
@@ -504,7 +510,7 @@ class Build {
                   ...(network ? { network } : {}),
                   isolated: this.options.isolated ?? false,
                   ...(this.builder.limits ? { resources: this.builder.limits } : {}),
-                  ...(this.options.signal ? { signal: this.options.signal } : {}),
+                  ...stepSignal(this.options.signal, lost),
                   ...(used ? { userns: used, ownRoot: this.builder.root } : {}),
                   onOutput: (chunk) => this.out.raw(chunk),
                 }),
@@ -574,7 +580,7 @@ class Build {
   private async withStepUserns<T>(
     holder: string,
     networked: boolean,
-    fn: (userns: IdMapping | undefined) => Promise<T>,
+    fn: (userns: IdMapping | undefined, lost?: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const wanted = this.options.userns;
     if (!wanted) return fn(undefined);
@@ -587,14 +593,29 @@ class Build {
     }
     const range = await pool.acquire(wanted.key, holder);
     // the pool drops holds it sees no container for after a while (a crashed engine's): a
-    // long step (npm ci) renews its hold, and the last renewal ends before the release
+    // long step (npm ci) renews its hold, and the last renewal ends before the release. A
+    // renewal that finds the key on another range means the hold was lost and this range
+    // may be another key's now: the step stops, its ids could be someone else's.
+    const lost = new AbortController();
+    let lostWhy: string | undefined;
     let renewing: Promise<unknown> = Promise.resolve();
     const renew = setInterval(() => {
-      renewing = renewing.then(() => pool.acquire(wanted.key, holder)).catch(() => undefined);
-    }, HOLD_RENEW_MS);
+      renewing = renewing
+        .then(async () => {
+          const now = await pool.acquire(wanted.key, holder);
+          if (now.hostId === range.hostId || lostWhy) return;
+          lostWhy =
+            `the RUN step lost its user namespace range (host ids ${range.hostId}.., now ${now.hostId}.. for ` +
+            `${wanted.key}): it was stopped, its ids could be another's`;
+          lost.abort();
+        })
+        .catch(() => undefined);
+    }, pool.holdRenewMs ?? HOLD_RENEW_MS);
     renew.unref();
     try {
-      return await fn(range);
+      return await fn(range, lost.signal);
+    } catch (err) {
+      throw lostWhy ? new BuildError(lostWhy) : err;
     } finally {
       clearInterval(renew);
       await renewing;
@@ -661,6 +682,12 @@ class Build {
     const unused = Object.keys(this.options.buildArgs ?? {}).filter((k) => !declared.has(k));
     if (unused.length) this.out.line(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
   }
+}
+
+/** A RUN step's abort signal: the build's, and its range's loss (withStepUserns). */
+function stepSignal(build: AbortSignal | undefined, lost: AbortSignal | undefined): { signal?: AbortSignal } {
+  if (!lost) return build ? { signal: build } : {};
+  return { signal: build ? AbortSignal.any([build, lost]) : lost };
 }
 
 function randomHex(): string {

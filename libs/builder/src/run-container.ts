@@ -64,10 +64,14 @@ export interface RunStep {
   readonly ownRoot?: string;
 }
 
-/** Kills and deletes a runtime container by id; a container that is gone already is fine. */
-export async function killContainer(bin: RuntimeBinaries, id: string): Promise<void> {
+/**
+ * Kills and deletes a runtime container by id; a container that is gone already is fine.
+ * Whether it is gone now: the runtime keeps its state until the container is dead and deleted.
+ */
+export async function killContainer(bin: RuntimeBinaries, id: string): Promise<boolean> {
   await exec(bin.runtime, ['--root', bin.runtimeRoot, 'kill', id, 'KILL']).catch(() => undefined);
   await exec(bin.runtime, ['--root', bin.runtimeRoot, 'delete', '--force', id]).catch(() => undefined);
+  return !existsSync(join(bin.runtimeRoot, id));
 }
 
 /** Runs the command; resolves to its exit code. The rootfs must be mounted. */

@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { isProcessAlive } from '@paas/content';
@@ -34,6 +34,7 @@ import {
   IdmapRefusedError,
   mountIdmappedBind,
   mountIdmappedOverlay,
+  mountPointsBelow,
   overlayMount,
   readonlyOverlayMount,
   unmount,
@@ -183,11 +184,24 @@ export class StepDir {
   }
 }
 
+/** What removeAbandoned needs of the runtime and the range pool. */
+export interface AbandonedSteps {
+  /** Kills and deletes a step's container; whether it is gone (dead) now. */
+  readonly killContainer: (id: string) => Promise<boolean>;
+  /** Gives back the range a step's container held (its holder is the container's id). */
+  readonly release?: (holder: string) => Promise<void>;
+  readonly warn?: (message: string) => void;
+}
+
 /**
  * Removes step dirs of builds that died without cleaning up: their runtime containers
- * (deleted with `kill`), every mount below them, then the dirs.
+ * (deleted with `kill`), their holds on a user namespace range (only once the container is
+ * dead: its processes run with that range's ids), every mount below them, then the dirs. A
+ * container that will not die, or a mount that will not go, keeps its dir for the next time:
+ * rm through a still mounted cache view would empty the app's cache directory.
  */
-export async function removeAbandoned(tmpRoot: string, killContainer: (id: string) => Promise<void>): Promise<void> {
+export async function removeAbandoned(tmpRoot: string, steps: AbandonedSteps): Promise<void> {
+  const warn = steps.warn ?? ((message: string) => process.emitWarning(message, 'BuilderWarning'));
   let names: string[];
   try {
     names = readdirSync(tmpRoot);
@@ -198,13 +212,18 @@ export async function removeAbandoned(tmpRoot: string, killContainer: (id: strin
     const m = /^(\d+)-([0-9a-f]{12})$/.exec(name);
     if (!m || isProcessAlive(Number(m[1]))) continue;
     const dir = join(tmpRoot, name);
-    await killContainer(`build-${m[2]}`).catch(() => undefined);
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((p) => p === dir || p.startsWith(`${dir}/`))
-      .sort((a, b) => b.length - a.length);
-    for (const target of mounts) await unmount(target).catch(() => undefined);
+    const id = `build-${m[2]}`;
+    if (!(await steps.killContainer(id).catch(() => false))) {
+      warn(`abandoned build step ${id}: its container would not die; its range and ${dir} are kept`);
+      continue;
+    }
+    await steps.release?.(id);
+    for (const target of await mountPointsBelow(dir)) await unmount(target).catch(() => undefined);
+    const left = await mountPointsBelow(dir);
+    if (left.length > 0) {
+      warn(`abandoned build step ${dir}: still mounted (${left.join(', ')}): not removed`);
+      continue;
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }

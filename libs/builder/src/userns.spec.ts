@@ -13,7 +13,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readFileSync,
   readdirSync,
   rmSync,
   statSync,
@@ -27,7 +26,8 @@ import { after, before, describe, it } from 'node:test';
 import { RANGE_SIZE, UsernsPool } from '@paas/engine';
 import { type Image, ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { type TarHeader, TarReader } from '@paas/layers';
-import { type BuildOptions, Builder } from './builder';
+import { mountPointsBelow, unmount } from '@paas/snapshots';
+import { type BuildOptions, Builder, type StepUsernsPool } from './builder';
 import { cacheMountDir } from './run-mounts';
 import type { StepNetwork, StepSandbox } from './step-network';
 
@@ -54,13 +54,13 @@ function context(files: Record<string, string>): string {
 async function build(
   dockerfile: string,
   options: Partial<BuildOptions> = {},
-  builder: { runtime?: string; network?: StepNetwork } = {},
+  builder: { runtime?: string; network?: StepNetwork; usernsPool?: StepUsernsPool } = {},
 ): Promise<{ image: Image; output: string }> {
   const b = await Builder.open({
     root,
     images,
     runtime: { runtime: builder.runtime ?? RUNTIME, runtimeRoot },
-    usernsPool: pool,
+    usernsPool: builder.usernsPool ?? pool,
     ...(builder.network ? { network: builder.network } : {}),
   });
   let output = '';
@@ -95,26 +95,12 @@ before(async () => {
   await bootstrapImage(images, 'busybox');
 });
 
-/** The mount points below `dir` (mountinfo's field 5, its octal escapes decoded). */
-function mountsBelow(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-after(() => {
+after(async () => {
   const steps = existsSync(join(root, 'builder', 'tmp')) ? readdirSync(join(root, 'builder', 'tmp')) : [];
-  const mounts = mountsBelow(base);
+  const mounts = await mountPointsBelow(base);
   // unmounted before the rm: rm through a leftover idmapped view would empty a cache directory
-  for (const target of [...mounts].sort((a, b) => b.length - a.length)) {
-    try {
-      execFileSync('umount', ['-l', target]);
-    } catch {
-      // gone with its parent
-    }
-  }
-  assert.deepEqual(mountsBelow(base), [], 'mounts that would not go');
+  for (const target of mounts) await unmount(target).catch(() => undefined);
+  assert.deepEqual(await mountPointsBelow(base), [], 'mounts that would not go');
   rmSync(base, { recursive: true, force: true });
   assert.deepEqual(steps, [], 'step dirs left');
   assert.deepEqual(mounts, [], 'mounts left');
@@ -246,6 +232,32 @@ describe('RUN in a user namespace', () => {
       return !output.includes('Using cache');
     };
     assert.deepEqual([await runs('app-a'), await runs('app-a'), await runs('app-b')], [true, false, true]);
+  });
+
+  it('stops a step whose renewal finds its key on another range (the hold was lost), and says why', async () => {
+    let acquired = 0;
+    // the engine's pool, but from the first renewal on the key is on the next range, as when
+    // the step's hold was dropped and the range went to another key
+    const lossy: StepUsernsPool = {
+      holdRenewMs: 200,
+      acquire: async (key, holder) => {
+        const range = await pool.acquire(key, holder);
+        return acquired++ === 0 ? range : { ...range, hostId: range.hostId + RANGE_SIZE };
+      },
+      release: (holder) => pool.release(holder),
+    };
+    await assert.rejects(
+      build('FROM busybox\nRUN echo started && sleep 60\n', {}, { usernsPool: lossy }),
+      /the RUN step lost its user namespace range \(host ids 1600000000\.\., now 1600065536\.\. for app-test\): it was stopped/,
+    );
+    assert.ok(acquired >= 2);
+    assert.deepEqual(await pool.list(), [], 'its hold released');
+    assert.deepEqual(readdirSync(join(root, 'builder', 'tmp')), []);
+    assert.deepEqual(
+      readdirSync(runtimeRoot).filter((n) => n.startsWith('build-')),
+      [],
+      'its container killed',
+    );
   });
 
   it('unmounts what a failing step idmapped, and gives its range back', async () => {
