@@ -71,6 +71,9 @@ describe('containers in user namespaces', () => {
     );
     const pid = Number(ok('inspect', '-f', '{{.State.Pid}}', 'u1').trim());
     assert.equal(hostUid(pid), POOL_START);
+    // the pool is reserved in the subid files (this suite's own: tempRoots gives them)
+    for (const file of [roots.env['PAAS_SUBUID_FILE'] ?? '', roots.env['PAAS_SUBGID_FILE'] ?? ''])
+      assert.equal(readFileSync(file, 'utf8'), `paas:${POOL_START}:${2 * 65536}\n`);
     assert.equal(ok('exec', 'u1', 'id', '-u'), '0\n');
     assert.equal(ok('exec', 'u1', 'stat', '-c', '%u:%g', '/bin/busybox', '/etc/passwd'), '0:0\n0:0\n');
     assert.equal(ok('exec', 'u1', 'cat', '/proc/self/uid_map').trim().split(/\s+/).join(' '), `0 ${POOL_START} 65536`);
@@ -255,6 +258,27 @@ describe('containers in user namespaces', () => {
     );
     assert.equal(pool.status, 125);
     assert.match(pool.stderr, /invalid PAAS_USERNS_POOL "100000": expected START:COUNT/);
+    // a pool overlapping ids /etc/subuid gives another user: refused, naming the file, line and user
+    const subuid = join(scratch, 'subuid-alice');
+    writeFileSync(subuid, `# rootless users\nalice:${POOL_START + 65536}:65536\n`);
+    const clash = paasWith(
+      { PAAS_SUBUID_FILE: subuid },
+      'run',
+      '--network',
+      'none',
+      '--userns=auto',
+      'busybox',
+      'true',
+    );
+    assert.equal(clash.status, 125);
+    assert.ok(
+      clash.stderr.includes(
+        `invalid PAAS_USERNS_POOL "${POOL_START}:${2 * 65536}": it overlaps ${subuid} line 2 ` +
+          `("alice:${POOL_START + 65536}:65536"): ids ${POOL_START + 65536}..${POOL_START + 2 * 65536 - 1} are user alice's`,
+      ),
+      clash.stderr,
+    );
+    assert.equal(readFileSync(subuid, 'utf8'), `# rootless users\nalice:${POOL_START + 65536}:65536\n`);
     const host = run('run', '--network', 'host', '--userns=auto', 'busybox', 'true');
     assert.equal(host.status, 125);
     assert.match(host.stderr, /--userns=auto cannot share the host network/);

@@ -72,6 +72,9 @@ export function tempRoots(): { env: NodeJS.ProcessEnv; root: string; run: string
     PAAS_ROUTER_ADMIN_ADDR: '127.0.0.1:0',
     // `paas up`'s registry caches Docker Hub by default: tests stay off the internet
     PAAS_REGISTRY_PROXY_REMOTE: 'none',
+    // the user namespace pool is reserved here, not in the host's /etc/subuid and /etc/subgid
+    PAAS_SUBUID_FILE: join(base, 'subuid'),
+    PAAS_SUBGID_FILE: join(base, 'subgid'),
     ...testBridge(),
   };
   return {

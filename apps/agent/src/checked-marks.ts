@@ -22,7 +22,7 @@ export class FileCheckedMarks implements CheckedMarks {
   }
 
   async set(containerId: string, restarts: number): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.path(containerId), String(restarts));
   }
 

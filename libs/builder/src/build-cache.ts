@@ -9,7 +9,7 @@
  */
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@paas/content';
+import { ensureDirMode, writeFileAtomic } from '@paas/content';
 import { type Digest, isDigest } from '@paas/oci';
 
 export interface CacheEntry {
@@ -25,6 +25,9 @@ export class BuildCache {
 
   static async open(builderRoot: string): Promise<BuildCache> {
     const dir = join(builderRoot, 'cache');
+    // steps' cache, cache mounts, steps' roots: builds' files, root's alone (an escaped
+    // container process must not read them nor run a setuid file a step made)
+    await ensureDirMode(builderRoot);
     await mkdir(dir, { recursive: true });
     return new BuildCache(dir);
   }

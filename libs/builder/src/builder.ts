@@ -173,13 +173,14 @@ export class Builder {
   static async open(options: BuilderOptions): Promise<Builder> {
     const builderRoot = builderRootOf(options.root);
     const tmpRoot = join(builderRoot, 'tmp');
+    const cache = await BuildCache.open(builderRoot); // first: it gives builderRoot its mode
     await mkdir(tmpRoot, { recursive: true });
     const pool = options.usernsPool;
     await removeAbandoned(tmpRoot, {
       killContainer: async (id) => (await import('./run-container')).killContainer(options.runtime, id),
       ...(pool ? { release: (holder: string) => pool.release(holder) } : {}),
     });
-    return new Builder(options, await BuildCache.open(builderRoot), tmpRoot);
+    return new Builder(options, cache, tmpRoot);
   }
 
   async build(options: BuildOptions): Promise<BuildResult> {

@@ -15,7 +15,11 @@ import { mountPointsBelow, unmount } from '@paas/snapshots';
 import { removeAbandoned } from './step-dir';
 
 const base = mkdtempSync(join(tmpdir(), 'paas-step-dir-'));
-const pool = new UsernsPool(join(base, 'userns'), () => ({ start: 1_600_000_000, count: RANGE_SIZE }));
+// its own subid files: the pool reserves itself there, never in the host's
+const pool = new UsernsPool(join(base, 'userns'), () => ({ start: 1_600_000_000, count: RANGE_SIZE }), undefined, {
+  subuid: join(base, 'subuid'),
+  subgid: join(base, 'subgid'),
+});
 
 after(async () => {
   const mounts = await mountPointsBelow(base);

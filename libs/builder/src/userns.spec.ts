@@ -38,7 +38,11 @@ const root = join(base, 'root');
 const runtimeRoot = join(base, 'run', 'runtime');
 /** Far above any host user; one range per key. */
 const POOL = { start: 1_600_000_000, count: 4 * RANGE_SIZE };
-const pool = new UsernsPool(join(base, 'userns'), () => POOL);
+// its own subid files: the pool reserves itself there, never in the host's
+const pool = new UsernsPool(join(base, 'userns'), () => POOL, undefined, {
+  subuid: join(base, 'subuid'),
+  subgid: join(base, 'subgid'),
+});
 
 let images: ImageService;
 let contexts = 0;

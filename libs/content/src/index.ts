@@ -3,3 +3,4 @@ export * from './gc';
 export * from './lease';
 export * from './store';
 export * from './atomic';
+export * from './dir-mode';

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
+import { ensureDirMode } from './dir-mode';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -60,6 +61,7 @@ export class ContentStore {
   /** Opens (creating if needed) the store at `root` and removes stale ingest files. */
   static async open(root: string, options: OpenOptions = {}): Promise<ContentStore> {
     const store = new ContentStore(root);
+    await ensureDirMode(root); // blobs are images' and backups' content: the engine's and platform's only
     await mkdir(join(store.blobsDir, 'sha256'), { recursive: true });
     await mkdir(join(store.blobsDir, 'sha512'), { recursive: true });
     await mkdir(store.ingestDir, { recursive: true });

@@ -7,12 +7,12 @@
  * store; the refs only point at manifests.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { type BlobInfo, ContentStore, collectGarbage } from '@paas/content';
+import { type BlobInfo, ContentStore, collectGarbage, ensureDirMode } from '@paas/content';
 import { tarDirectory } from '@paas/layers';
 import {
   type Descriptor,
@@ -110,7 +110,7 @@ export class ImageService {
   ) {}
 
   static async open(roots: PaasImageRoots): Promise<ImageService> {
-    await mkdir(roots.images, { recursive: true });
+    await ensureDirMode(roots.images);
     const [content, snapshots] = await Promise.all([
       ContentStore.open(roots.content),
       SnapshotStore.open(roots.snapshots),

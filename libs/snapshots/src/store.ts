@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { isProcessAlive } from '@paas/content';
+import { ensureDirMode, isProcessAlive } from '@paas/content';
 import { extractLayer } from '@paas/layers';
 import { type Digest, digestHex, parseDigest } from '@paas/oci';
 import { chainIds } from './chain';
@@ -46,7 +46,10 @@ export class SnapshotStore {
   private constructor(readonly root: string) {}
 
   static async open(root: string): Promise<SnapshotStore> {
-    await mkdir(root, { recursive: true });
+    // only the engine's root processes read layers: a container sees its own through its
+    // mount, and an escaped process of its range must neither read others' nor run their
+    // setuid-root files on the host side
+    await ensureDirMode(root);
     const store = new SnapshotStore(root);
     await store.removeAbandonedTemps();
     return store;

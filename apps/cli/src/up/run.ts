@@ -10,6 +10,7 @@ import {
   insecureRegistries,
   registryTransport,
 } from '@paas/registry';
+import { ensureDirMode } from '@paas/content';
 import { loadCliConfig } from '../config';
 import { ApiClient } from '../platform/client';
 import type { CliIo } from '../io';
@@ -99,6 +100,9 @@ export async function runUp(io: CliIo, options: UpOptions = {}): Promise<void> {
   const { root, run } = config.paths;
   mkdirSync(root, { recursive: true, mode: 0o711 });
   mkdirSync(run, { recursive: true, mode: 0o711 });
+  // the control plane's files (database, tokens, keys, repositories, backups) and the
+  // registry's storage: root's alone, also in an install an older version made more open
+  await Promise.all([ensureDirMode(join(root, 'platform')), ensureDirMode(join(root, 'registry'))]);
   insecureRegistries(io.env); // a wrong PAAS_INSECURE_REGISTRIES fails here, not in a component
   // the registry takes tokens only: the build workers and the agent log in with their own users
   const logins = await ensurePlatformRegistryUsers(join(root, 'registry'), join(root, 'platform'));

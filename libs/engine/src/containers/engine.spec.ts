@@ -132,6 +132,7 @@ describe('usernsPool', () => {
         images: await ImageService.open(imageRoots(root)),
         binaries: { shim: '/nonexistent/shim', runtime: '/nonexistent/runtime', runtimeRoot },
         usernsPool: `${start}:65536`,
+        subidFiles: { subuid: join(root, 'subuid'), subgid: join(root, 'subgid') },
       });
       // a step's hold last renewed an hour ago, by a builder that died: its container runs on
       mkdirSync(join(root, 'userns'), { recursive: true });

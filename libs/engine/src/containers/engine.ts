@@ -16,9 +16,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { chown, mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isProcessAlive, writeFileAtomic } from '@paas/content';
+import { ensureDirMode, isProcessAlive, writeFileAtomic } from '@paas/content';
 import type { Image, ImageService } from '@paas/images';
 import type { Digest } from '@paas/oci';
 import {
@@ -55,6 +55,7 @@ import {
   type ContainerRecord,
   ContainerConflictError,
   ContainerNotFoundError,
+  CONTAINER_DIR_MODE,
   ContainerStore,
   type NetworkMode,
   type PortMapping,
@@ -83,6 +84,9 @@ import {
   UsernsPool,
   ensureSearchable,
   poolSettings,
+  SUBID_FILES,
+  type SubidFiles,
+  subordinateRanges,
 } from '../userns/pool';
 import { diskUsage } from '../disk-usage';
 
@@ -151,6 +155,8 @@ export interface EngineOptions {
   readonly runDir?: string;
   /** `PAAS_USERNS_POOL` (`START:COUNT`), read when a container first asks for `--userns=auto`. */
   readonly usernsPool?: string;
+  /** Where the pool is checked against other users' subordinate ids and reserved: /etc/subuid and /etc/subgid. */
+  readonly subidFiles?: SubidFiles;
 }
 
 export class EngineError extends PaasError {
@@ -173,6 +179,8 @@ export class Engine {
   private pool: UsernsPool | undefined;
   /** initForUserns: the copy of the init under the root, once per process. */
   private initCopy: Promise<string> | undefined;
+  /** ensureTrees, once per process. */
+  private trees: Promise<void> | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.containers = new ContainerStore(join(options.root, 'containers'));
@@ -198,10 +206,12 @@ export class Engine {
   /** The user namespace pool; its setting is read when a range is first handed out (a bad one fails only `--userns=auto`). */
   usernsPool(): UsernsPool {
     let settings: PoolSettings | undefined;
+    const files = this.options.subidFiles ?? SUBID_FILES;
     this.pool ??= new UsernsPool(
       join(this.options.root, 'userns'),
-      () => (settings ??= poolSettings(this.options.usernsPool)),
+      () => (settings ??= poolSettings(this.options.usernsPool, subordinateRanges(files))),
       async () => this.holdersAlive(),
+      files,
     );
     return this.pool;
   }
@@ -313,6 +323,7 @@ export class Engine {
       autoRemove: opts.autoRemove ?? false,
       interactive: opts.interactive ?? false,
     };
+    await this.ensureTrees();
     // the range first, so that a pool exhausted leaves nothing behind; released if create fails
     const userns = usernsMode === 'auto' ? await this.usernsPool().acquire(opts.userns?.key ?? id, id) : undefined;
     let record: ContainerRecord;
@@ -390,7 +401,7 @@ export class Engine {
     const lowers = await this.images.snapshots.lowerDirs(record.chainIds);
     if (!record.userns) return mount(overlayMount(lowers, p.upper, p.work), p.rootfs);
     const { hostId, size } = record.userns;
-    await ensureSearchable(p.dir, this.ownRoots());
+    await this.dirAccess(record);
     // the upper's root is the merged root: the namespace's root must own it to write at the top
     await chown(p.upper, hostId, hostId);
     try {
@@ -463,12 +474,51 @@ export class Engine {
    * bridge's shared hosts file, the init. At start, when the bridge's directory exists.
    */
   private async reachableInUserns(record: ContainerRecord): Promise<void> {
+    await this.dirAccess(record);
     if (!record.userns) return;
-    const paths = [this.paths(record.id).dir];
+    const paths: string[] = [];
     const bridge = this.bridgeOf(record);
     if (bridge && !isolated(record)) paths.push(dirname(bridge.hostsFile));
     if (this.options.initBinary && record.run.init) paths.push(dirname(await this.initForUserns()));
     for (const path of paths) await ensureSearchable(path, this.ownRoots());
+  }
+
+  /**
+   * The container's directory (its bundle, upper, volume views, log) and the engine's trees
+   * beside it, no more open than their users need: an escaped process runs on the host as a
+   * uid of its container's range. The directory is 0700, but for a container in a user
+   * namespace: its runtime opens the bundle as the container's root (hostId), so it is
+   * root:hostId 0710 (the range's root group may pass, no other uid, not another range).
+   * Set at every start: older installs made them 0711.
+   */
+  private async dirAccess(record: ContainerRecord): Promise<void> {
+    await this.ensureTrees();
+    const { dir } = this.paths(record.id);
+    if (!record.userns) return chmod(dir, CONTAINER_DIR_MODE);
+    await ensureSearchable(dirname(dir), this.ownRoots());
+    await chown(dir, -1, record.userns.hostId);
+    await chmod(dir, 0o710);
+  }
+
+  /**
+   * The engine's own trees: containers/ searchable only (a container's root passes through
+   * it), volumes/ and userns/ root's alone (a volume's files are owned by the ids inside: a
+   * setuid file root made in one is host root's; a container reaches its volumes through
+   * their idmapped views in its own directory). Once a process; tightens older installs.
+   */
+  private ensureTrees(): Promise<void> {
+    this.trees ??= Promise.all([
+      this.containers.ensureRoot(),
+      ensureDirMode(this.volumes.root),
+      ensureDirMode(join(this.options.root, 'userns')),
+    ]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.trees = undefined;
+        throw err;
+      },
+    );
+    return this.trees;
   }
 
   /**

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Env, Paths } from '@paas/config';
 import { ImageService, imageRoots } from '@paas/images';
 import { type BridgeSettings, bridgeSettingsFromEnv } from '../network';
+import { SUBID_FILES, type SubidFiles } from '../userns/pool';
 import { Engine, type EngineOptions } from './engine';
 
 /** What an engine needs from the environment (`PAAS_RUNTIME`, `PAAS_SHIM`, `PAAS_INIT`, `PAAS_BRIDGE`...). */
@@ -22,6 +23,8 @@ export interface EngineSettings {
   readonly bridge: BridgeSettings;
   /** `PAAS_USERNS_POOL` (START:COUNT): the host ids `--userns=auto` containers get ranges of. */
   readonly usernsPool?: string;
+  /** `PAAS_SUBUID_FILE`, `PAAS_SUBGID_FILE`: where the pool is reserved (/etc/subuid, /etc/subgid; tests' own files). */
+  readonly subidFiles?: SubidFiles;
 }
 
 /**
@@ -40,6 +43,14 @@ export function engineSettingsFromEnv(
     init: env['PAAS_INIT'] || join(nativeDir, 'paas-init'),
     bridge: bridgeSettingsFromEnv(env, protectedAddresses),
     ...(env['PAAS_USERNS_POOL'] ? { usernsPool: env['PAAS_USERNS_POOL'] } : {}),
+    ...(env['PAAS_SUBUID_FILE'] || env['PAAS_SUBGID_FILE']
+      ? {
+          subidFiles: {
+            subuid: env['PAAS_SUBUID_FILE'] || SUBID_FILES.subuid,
+            subgid: env['PAAS_SUBGID_FILE'] || SUBID_FILES.subgid,
+          },
+        }
+      : {}),
   };
 }
 
@@ -66,6 +77,7 @@ export function engineOptions(paths: Paths, settings: EngineSettings, images: Im
     network: { bridge: settings.bridge, runDir: join(paths.run, 'network') },
     runDir: paths.run,
     ...(settings.usernsPool !== undefined ? { usernsPool: settings.usernsPool } : {}),
+    ...(settings.subidFiles ? { subidFiles: settings.subidFiles } : {}),
   };
 }
 

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withLock, writeFileAtomic } from '@paas/content';
+import { ensureDirMode, withLock, writeFileAtomic } from '@paas/content';
 import type { Digest } from '@paas/oci';
 import type { PortBinding, ServiceEndpoint } from '../network/ports';
 import type { RunOptions } from '../spec';
@@ -100,11 +100,20 @@ const ID = /^[a-f0-9]{64}$/;
 /** A record holds the environment (config vars, add-on passwords): host root's alone. */
 const RECORD_MODE = 0o600;
 
+/**
+ * The store's root: searchable (a container's root in a user namespace passes through it to
+ * its own directory), not listable. A container's directory is 0700, and the engine opens
+ * one in a user namespace to its range's root group alone (Engine.dirAccess).
+ */
+export const CONTAINERS_ROOT_MODE = 0o711;
+export const CONTAINER_DIR_MODE = 0o700;
+
 export class ContainerStore {
   private readonly names: string;
   private readonly namesLock: string;
   /** Whether this process has seen the names table exist (it is made once per root). */
   private indexed = false;
+  private rooted: Promise<void> | undefined;
 
   constructor(readonly root: string) {
     this.names = join(root, 'names');
@@ -113,6 +122,19 @@ export class ContainerStore {
 
   dir(id: string): string {
     return join(this.root, id);
+  }
+
+  /** The root and the names table with their modes (an older install's are tightened), once a process. */
+  ensureRoot(): Promise<void> {
+    this.rooted ??= (async () => {
+      await ensureDirMode(this.root, CONTAINERS_ROOT_MODE);
+      // names say which containers exist: root's alone, as the records
+      if (await exists(this.names)) await ensureDirMode(this.names);
+    })().catch((err: unknown) => {
+      this.rooted = undefined;
+      throw err;
+    });
+    return this.rooted;
   }
 
   /** The ids of every container, from the directory alone (no record is read). */
@@ -173,7 +195,7 @@ export class ContainerStore {
    * name that is taken is replaced by another from `rename`, as Docker retries random names.
    */
   async create(record: ContainerRecord, rename?: () => string): Promise<ContainerRecord> {
-    await mkdir(this.root, { recursive: true, mode: 0o711 }); // searchable for a userns root, not listable
+    await this.ensureRoot();
     return this.namesLocked(async () => {
       let named = record;
       let clash = await this.owner(named.name);
@@ -184,7 +206,7 @@ export class ContainerStore {
       if (clash) throw nameInUse(named.name, clash.id);
       // the entry first: a crash before the record leaves an entry that owns nothing
       await writeFileAtomic(join(this.names, named.name), named.id);
-      await mkdir(this.dir(named.id), { recursive: true, mode: 0o711 });
+      await mkdir(this.dir(named.id), { mode: CONTAINER_DIR_MODE });
       await writeFileAtomic(join(this.dir(named.id), 'container.json'), JSON.stringify(named, null, 2), RECORD_MODE);
       return named;
     });
@@ -248,12 +270,12 @@ export class ContainerStore {
       this.indexed = true;
       return;
     }
-    await mkdir(this.root, { recursive: true, mode: 0o711 }); // searchable for a userns root, not listable
+    await this.ensureRoot();
     await withLock(this.namesLock, async () => {
       if (await exists(this.names)) return;
       const building = `${this.names}.building`;
       await rm(building, { recursive: true, force: true });
-      await mkdir(building, { recursive: true });
+      await mkdir(building, { mode: 0o700 });
       for (const r of await this.list()) await writeFileAtomic(join(building, r.name), r.id);
       await rename(building, this.names);
     });

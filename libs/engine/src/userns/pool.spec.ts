@@ -1,26 +1,41 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   RANGE_SIZE,
+  type SubordinateRange,
   UsernsError,
   UsernsPool,
   ensureSearchable,
   highestSystemId,
   parseUsernsMode,
   poolSettings,
+  reserveSubordinate,
+  subordinateRanges,
 } from './pool';
+
+/** An entry as subordinateRanges reads it. */
+const entry = (user: string, start: number, count: number, file = '/etc/subuid', line = 1): SubordinateRange => ({
+  start,
+  end: start + count,
+  user,
+  file,
+  line,
+  text: `${user}:${start}:${count}`,
+});
 
 describe('poolSettings', () => {
   it('by default starts at the first multiple of 65536 above 100000 and every subordinate range', () => {
     assert.equal(poolSettings(undefined, [], undefined).start, 2 * RANGE_SIZE);
     // and above every host user and group
     assert.equal(poolSettings(undefined, [], [200_000, '/etc/passwd: u:x:200000:…']).start, 4 * RANGE_SIZE);
-    const taken: Array<[number, number, string]> = [[100000, 100000 + 10 * RANGE_SIZE, '/etc/subuid: u:100000:655360']];
+    const taken = [entry('u', 100000, 10 * RANGE_SIZE)];
     const { start, count } = poolSettings('', taken, undefined);
     assert.equal(start, 12 * RANGE_SIZE);
+    // the pool's own reservation does not move it
+    assert.equal(poolSettings('', [...taken, entry('paas', start, count, '/etc/subgid', 2)], undefined).start, start);
     assert.equal(count % RANGE_SIZE, 0);
     assert.ok(start + count - 1 <= 2 ** 32 - 2);
   });
@@ -47,9 +62,18 @@ describe('poolSettings', () => {
       );
     }
     assert.throws(
-      () => poolSettings('100000:65536', [[165535, 165536, '/etc/subgid: g:165535:1']], undefined),
-      /overlaps \/etc\/subgid: g:165535:1/,
+      () => poolSettings('100000:65536', [entry('g', 165535, 1, '/etc/subgid', 3)], undefined),
+      (err: unknown) =>
+        err instanceof UsernsError &&
+        err.message ===
+          'invalid PAAS_USERNS_POOL "100000:65536": it overlaps /etc/subgid line 3 ("g:165535:1"): ' +
+            "ids 165535..165535 are user g's",
     );
+    // its own reservation (of this pool or an earlier one) is no clash
+    assert.deepEqual(poolSettings('100000:65536', [entry('paas', 100000, 65536)], undefined), {
+      start: 100000,
+      count: 65536,
+    });
   });
 
   it("refuses a pool starting at or below a host user's or group's id, naming the setting and the line", () => {
@@ -85,9 +109,11 @@ describe('UsernsPool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'paas-userns-pool-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const start = 10 * RANGE_SIZE;
+  // never the host's /etc/subuid: acquire reserves the pool there
+  const subids = { subuid: join(dir, 'subuid'), subgid: join(dir, 'subgid') };
 
   it('gives disjoint ranges to different keys, one range to one key, and frees it with its last holder', async () => {
-    const pool = new UsernsPool(join(dir, 'a'), () => ({ start, count: 2 * RANGE_SIZE }));
+    const pool = new UsernsPool(join(dir, 'a'), () => ({ start, count: 2 * RANGE_SIZE }), undefined, subids);
     const app1 = await pool.acquire('app1', 'c1');
     const again = await pool.acquire('app1', 'c2');
     const app2 = await pool.acquire('app2', 'c3');
@@ -109,17 +135,17 @@ describe('UsernsPool', () => {
   });
 
   it('hands out each range once to callers racing in one process', async () => {
-    const pool = new UsernsPool(join(dir, 'b'), () => ({ start, count: 8 * RANGE_SIZE }));
+    const pool = new UsernsPool(join(dir, 'b'), () => ({ start, count: 8 * RANGE_SIZE }), undefined, subids);
     const got = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.acquire(`k${i}`, `c${i}`)));
     assert.equal(new Set(got.map((r) => r.hostId)).size, 8);
   });
 
   it('never hands out a range overlapping one taken under an earlier pool setting', async () => {
     const root = join(dir, 'd');
-    const old = new UsernsPool(root, () => ({ start: start + 100, count: RANGE_SIZE }));
+    const old = new UsernsPool(root, () => ({ start: start + 100, count: RANGE_SIZE }), undefined, subids);
     assert.equal((await old.acquire('app1', 'c1')).hostId, start + 100);
     // a new setting whose grid is off by 100: its first range would overlap app1's
-    const changed = new UsernsPool(root, () => ({ start, count: 3 * RANGE_SIZE }));
+    const changed = new UsernsPool(root, () => ({ start, count: 3 * RANGE_SIZE }), undefined, subids);
     assert.equal((await changed.acquire('app2', 'c2')).hostId, start + 2 * RANGE_SIZE);
     await assert.rejects(changed.acquire('app3', 'c3'), /pool exhausted/);
   });
@@ -134,6 +160,7 @@ describe('UsernsPool', () => {
       root,
       () => ({ start, count: RANGE_SIZE }),
       async () => live,
+      subids,
     );
     // c-new is acquiring for a container not recorded yet: its hold must survive the next acquire
     assert.equal((await pool.acquire('app2', 'c-new')).hostId, start);
@@ -149,11 +176,59 @@ describe('UsernsPool', () => {
   });
 
   it('releases without reading the pool setting (a bad one must not keep rm from working)', async () => {
-    const pool = new UsernsPool(join(dir, 'c'), () => {
-      throw new UsernsError('bad setting');
-    });
+    const pool = new UsernsPool(
+      join(dir, 'c'),
+      () => {
+        throw new UsernsError('bad setting');
+      },
+      undefined,
+      subids,
+    );
     await pool.release('nobody');
     await assert.rejects(pool.acquire('k', 'c'), /bad setting/);
+  });
+
+  it('reserves its pool in both subid files before the first range, once, beside the entries there', async () => {
+    const files = { subuid: join(dir, 'r-subuid'), subgid: join(dir, 'r-subgid') };
+    writeFileSync(files.subuid, 'alice:100000:65536'); // no final newline
+    chmodSync(files.subuid, 0o640);
+    const pool = new UsernsPool(join(dir, 'r'), () => ({ start, count: 2 * RANGE_SIZE }), undefined, files);
+    await pool.acquire('app1', 'c1');
+    await pool.acquire('app2', 'c2');
+    // another process, the same pool: the entry is there already
+    await reserveSubordinate({ start, count: 2 * RANGE_SIZE }, files);
+    assert.equal(readFileSync(files.subuid, 'utf8'), `alice:100000:65536\npaas:${start}:${2 * RANGE_SIZE}\n`);
+    assert.equal(readFileSync(files.subgid, 'utf8'), `paas:${start}:${2 * RANGE_SIZE}\n`);
+    assert.equal(statSync(files.subuid).mode & 0o777, 0o640);
+    assert.deepEqual(
+      subordinateRanges(files).map((r) => [r.file, r.line, r.user, r.start, r.end]),
+      [
+        [files.subuid, 1, 'alice', 100000, 165536],
+        [files.subuid, 2, 'paas', start, start + 2 * RANGE_SIZE],
+        [files.subgid, 1, 'paas', start, start + 2 * RANGE_SIZE],
+      ],
+    );
+    // a changed pool is added: the earlier one's ranges may still be held
+    await reserveSubordinate({ start: 2 * start, count: RANGE_SIZE }, files);
+    assert.match(
+      readFileSync(files.subgid, 'utf8'),
+      new RegExp(`^paas:${start}:\\d+\npaas:${2 * start}:${RANGE_SIZE}\n$`),
+    );
+  });
+
+  it('hands out nothing when the pool cannot be reserved, naming the file', async () => {
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    const files = { subuid: join(dir, 'not-a-dir', 'subuid'), subgid: join(dir, 'subgid-x') };
+    const pool = new UsernsPool(join(dir, 'f'), () => ({ start, count: RANGE_SIZE }), undefined, files);
+    await assert.rejects(
+      pool.acquire('app1', 'c1'),
+      (err: unknown) =>
+        err instanceof UsernsError &&
+        err.message.startsWith(
+          `cannot reserve the user namespace pool (paas:${start}:${RANGE_SIZE}) in ${files.subuid}: `,
+        ),
+    );
+    assert.deepEqual(await pool.list(), []);
   });
 });
 

@@ -53,26 +53,52 @@ export function parseUsernsMode(value: string): UsernsMode {
   throw new UsernsError(`invalid --userns "${value}": use "auto" or "host"`);
 }
 
-/** The ranges of /etc/subuid and /etc/subgid, [start, end) each: ranges the pool must not overlap. */
-export function subordinateRanges(files = ['/etc/subuid', '/etc/subgid']): Array<[number, number, string]> {
-  const ranges: Array<[number, number, string]> = [];
-  for (const file of files) {
+/** Where the host gives users subordinate ids (shadow's newuidmap, rootless Podman read them). */
+export interface SubidFiles {
+  readonly subuid: string;
+  readonly subgid: string;
+}
+
+export const SUBID_FILES: SubidFiles = { subuid: '/etc/subuid', subgid: '/etc/subgid' };
+
+/** The user the pool is reserved for in the subid files (`paas:START:COUNT`). */
+export const SUBID_OWNER = 'paas';
+
+/** An entry of a subid file (`user:start:count`): ids [start, end) are `user`'s. */
+export interface SubordinateRange {
+  readonly start: number;
+  readonly end: number;
+  readonly user: string;
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  readonly text: string;
+}
+
+/** The entries of the subid files (a missing file has none): ranges the pool must not overlap. */
+export function subordinateRanges(files: SubidFiles = SUBID_FILES): SubordinateRange[] {
+  const ranges: SubordinateRange[] = [];
+  for (const file of [files.subuid, files.subgid]) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
       continue;
     }
-    for (const line of text.split('\n')) {
-      const [, start, count] = line.trim().split(':');
+    for (const [i, raw] of text.split('\n').entries()) {
+      const line = raw.trim();
+      const [user = '', start, count] = line.split(':');
       const s = Number(start);
       const c = Number(count);
-      if (Number.isSafeInteger(s) && Number.isSafeInteger(c) && c > 0)
-        ranges.push([s, s + c, `${file}: ${line.trim()}`]);
+      if (!line.startsWith('#') && Number.isSafeInteger(s) && Number.isSafeInteger(c) && c > 0)
+        ranges.push({ start: s, end: s + c, user, file, line: i + 1, text: line });
     }
   }
   return ranges;
 }
+
+const describeRange = (r: SubordinateRange): string =>
+  `${r.file} line ${r.line} ("${r.text}"): ids ${r.start}..${r.end - 1} are user ${r.user}'s`;
 
 /**
  * The highest uid of /etc/passwd and gid of /etc/group, with the line it comes from: a pool
@@ -100,15 +126,17 @@ export function highestSystemId(files = ['/etc/passwd', '/etc/group']): [number,
 /**
  * The pool from `PAAS_USERNS_POOL` (`START:COUNT`, host ids; COUNT a multiple of 65536), or
  * by default DEFAULT_RANGES ranges from the first multiple of 65536 above 100000 and above
- * every /etc/subuid and /etc/subgid entry (rootless users' ids are theirs, not ours).
+ * every /etc/subuid and /etc/subgid entry of another user (rootless users' ids are theirs,
+ * not ours; the pool's own `paas` entries, reserveSubordinate's, do not move it).
  */
 export function poolSettings(
   value: string | undefined,
-  taken: ReadonlyArray<[number, number, string]> = subordinateRanges(),
+  subordinate: readonly SubordinateRange[] = subordinateRanges(),
   system: [number, string] | undefined = highestSystemId(),
 ): PoolSettings {
+  const taken = subordinate.filter((r) => r.user !== SUBID_OWNER);
   if (value === undefined || value === '') {
-    const above = Math.max(100_000, system ? system[0] + 1 : 0, ...taken.map(([, end]) => end));
+    const above = Math.max(100_000, system ? system[0] + 1 : 0, ...taken.map((r) => r.end));
     const start = Math.ceil(above / RANGE_SIZE) * RANGE_SIZE;
     const count = Math.min(DEFAULT_RANGES, Math.floor((MAX_ID + 1 - start) / RANGE_SIZE)) * RANGE_SIZE;
     return { start, count };
@@ -123,9 +151,42 @@ export function poolSettings(
     throw bad(`START must be above ${system[0]}, the highest id of a host user or group (${system[1]})`);
   if (count < RANGE_SIZE || count % RANGE_SIZE !== 0) throw bad(`COUNT must be a multiple of ${RANGE_SIZE}`);
   if (start + count - 1 > MAX_ID) throw bad(`the pool ends above ${MAX_ID}, the largest id`);
-  const clash = taken.find(([s, e]) => start < e && s < start + count);
-  if (clash) throw bad(`it overlaps ${clash[2]}`);
+  const clash = taken.find((r) => start < r.end && r.start < start + count);
+  if (clash) throw bad(`it overlaps ${describeRange(clash)}`);
   return { start, count };
+}
+
+/**
+ * Reserves the pool in both subid files as `paas:START:COUNT` (added once: an entry that is
+ * there already is kept, and so is one of an earlier pool, whose ranges may still be held),
+ * so that no tool hands the pool's ids to a user later (useradd picks subordinate ids above
+ * the entries it sees). Under shadow's lock file (`<file>.lock`, as useradd and usermod take
+ * it); written whole. A file that cannot be written is an error naming it: a pool that is
+ * not reserved is not used.
+ */
+export async function reserveSubordinate(pool: PoolSettings, files: SubidFiles = SUBID_FILES): Promise<void> {
+  const entry = `${SUBID_OWNER}:${pool.start}:${pool.count}`;
+  for (const file of [files.subuid, files.subgid]) {
+    try {
+      await withLock(`${file}.lock`, async () => {
+        let text = '';
+        let mode = 0o644;
+        try {
+          text = await readFile(file, 'utf8');
+          mode = (await stat(file)).mode & 0o7777;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        if (text.split('\n').some((line) => line.trim() === entry)) return;
+        await writeFileAtomic(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${entry}\n`, mode);
+      });
+    } catch (err) {
+      throw new UsernsError(
+        `cannot reserve the user namespace pool (${entry}) in ${file}: ${(err as Error).message}`,
+        'unavailable',
+      );
+    }
+  }
 }
 
 interface RangesFile {
@@ -140,15 +201,20 @@ export class UsernsPool {
   private readonly file: string;
   private readonly lock: string;
 
+  /** reserveSubordinate's, once a process for a pool setting. */
+  private reserved: Promise<void> | undefined;
+
   /**
    * `settings` is called when a range is first handed out: a bad pool setting fails only that.
    * `live` gives the ids of the containers that exist: an acquire drops the holds of others (a
-   * crash between removing a container and releasing its range left them).
+   * crash between removing a container and releasing its range left them). `subidFiles`: where
+   * the pool is reserved before its first range is handed out.
    */
   constructor(
     root: string,
     private readonly settings: () => PoolSettings,
     private readonly live?: () => Promise<ReadonlySet<string>>,
+    private readonly subidFiles: SubidFiles = SUBID_FILES,
   ) {
     this.file = join(root, 'ranges.json');
     this.lock = join(root, 'ranges.lock');
@@ -165,6 +231,7 @@ export class UsernsPool {
       let range = state.ranges.find((r) => r.key === key);
       if (!range) {
         const pool = this.settings();
+        await this.reserve(pool);
         // by interval, not by start: ranges handed out under an earlier PAAS_USERNS_POOL may
         // sit off this pool's grid
         const free = (start: number): boolean =>
@@ -205,6 +272,14 @@ export class UsernsPool {
       if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => r.holders.includes(h)));
     }
     state.ranges = state.ranges.filter((r) => r.holders.length > 0);
+  }
+
+  private async reserve(pool: PoolSettings): Promise<void> {
+    this.reserved ??= reserveSubordinate(pool, this.subidFiles).catch((err: unknown) => {
+      this.reserved = undefined;
+      throw err;
+    });
+    await this.reserved;
   }
 
   /** Gives back `holder`'s hold; a range nobody holds any more returns to the pool. */

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withLock, writeFileAtomic } from '@paas/content';
+import { ensureDirMode, withLock, writeFileAtomic } from '@paas/content';
 import { diskUsage } from '../disk-usage';
 import { PaasError } from '@paas/errors';
 
@@ -121,7 +121,9 @@ export class VolumeStore {
     validateVolumeName(wanted);
     const existing = await this.find(wanted);
     if (existing) return existing;
-    await mkdir(this.root, { recursive: true, mode: 0o701 });
+    // root's alone: a volume's files have the ids they have inside (a setuid file root made
+    // in one is host root's), and a container in a user namespace mounts its idmapped view
+    await ensureDirMode(this.root);
     const temp = join(this.root, `.tmp-${randomBytes(8).toString('hex')}`);
     const meta: VolumeMeta = {
       name: wanted,

@@ -25,7 +25,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isLoopbackHost } from '@paas/config';
-import { ContentStore } from '@paas/content';
+import { ContentStore, ensureDirMode } from '@paas/content';
 import { type Authorizer, openAccess, tokenAuthorizer } from '../auth/authorizer';
 import { TokenSigner } from '../auth/tokens';
 import { UserStore } from '../auth/users';
@@ -87,6 +87,9 @@ export class OpenRegistryError extends PaasError {
 export async function startRegistry(options: RegistryServerOptions): Promise<RunningRegistry> {
   const listen = options.listen ?? { host: '127.0.0.1', port: 5000 };
   if ((options.auth ?? 'none') === 'none' && !isLoopbackHost(listen.host)) throw new OpenRegistryError(listen.host);
+  // the registry process alone reads its storage (every app's release images): not an
+  // escaped container process of the same host
+  await ensureDirMode(options.root);
   const content = await ContentStore.open(join(options.root, 'content'));
   const repos = new RepositoryStore(options.root);
   const uploads = new UploadStore(options.root);
