@@ -8,6 +8,7 @@
  * upper dir into one layer. Whatever fails, the step's container, mount and temp dir go.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { ensureDirMode } from '@paas/content';
 import { basename, join } from 'node:path';
 import {
   type AddInstruction,
@@ -158,9 +159,18 @@ const HOLD_RENEW_MS = 60_000;
 /** Whether this process warned that builds' RUN steps fell back to the host's ids. */
 let warnedHostIds = false;
 
-/** The builder's directory below a PAAS_ROOT: step cache, cache mounts, step temp dirs. */
+/** The builder's directory below a PAAS_ROOT: step cache, cache mounts; root's alone (0700). */
 export function builderRootOf(root: string): string {
   return join(root, 'builder');
+}
+
+/**
+ * Where RUN steps' dirs are (step-dir.ts): beside `builder/`, not in it, since a step's
+ * runtime passes through as its user namespace's root: 0711, anyone may pass, no one may list
+ * (as `containers/`); each step's dir lets its own range's root alone through.
+ */
+export function buildStepsRootOf(root: string): string {
+  return join(root, 'build-steps');
 }
 
 export class Builder {
@@ -172,14 +182,16 @@ export class Builder {
 
   static async open(options: BuilderOptions): Promise<Builder> {
     const builderRoot = builderRootOf(options.root);
-    const tmpRoot = join(builderRoot, 'tmp');
+    const tmpRoot = buildStepsRootOf(options.root);
     const cache = await BuildCache.open(builderRoot); // first: it gives builderRoot its mode
-    await mkdir(tmpRoot, { recursive: true });
+    await ensureDirMode(tmpRoot, 0o711);
     const pool = options.usernsPool;
-    await removeAbandoned(tmpRoot, {
-      killContainer: async (id) => (await import('./run-container')).killContainer(options.runtime, id),
+    const abandoned = {
+      killContainer: async (id: string) => (await import('./run-container')).killContainer(options.runtime, id),
       ...(pool ? { release: (holder: string) => pool.release(holder) } : {}),
-    });
+    };
+    await removeAbandoned(join(builderRoot, 'tmp'), abandoned); // an older version's step dirs
+    await removeAbandoned(tmpRoot, abandoned);
     return new Builder(options, cache, tmpRoot);
   }
 

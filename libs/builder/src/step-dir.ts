@@ -1,5 +1,5 @@
 /**
- * A build step's scratch space: `$PAAS_ROOT/builder/tmp/<pid>-<id>/` with the overlay's
+ * A build step's scratch space: `$PAAS_ROOT/build-steps/<pid>-<id>/` with the overlay's
  * upper and work dirs (in `layer/`), the mount point and the OCI bundle. Nothing in it outlives the step:
  * `dispose` unmounts and removes it whatever happened, and `removeAbandoned` clears what a
  * killed build (SIGKILL, power loss) left, including its runtime container.

@@ -27,7 +27,7 @@ import { RANGE_SIZE, UsernsPool } from '@paas/engine';
 import { type Image, ImageService, bootstrapImage, imageRoots } from '@paas/images';
 import { type TarHeader, TarReader } from '@paas/layers';
 import { mountPointsBelow, unmount } from '@paas/snapshots';
-import { type BuildOptions, Builder, type StepUsernsPool } from './builder';
+import { type BuildOptions, Builder, type StepUsernsPool, buildStepsRootOf } from './builder';
 import { cacheMountDir } from './run-mounts';
 import type { StepNetwork, StepSandbox } from './step-network';
 
@@ -100,7 +100,7 @@ before(async () => {
 });
 
 after(async () => {
-  const steps = existsSync(join(root, 'builder', 'tmp')) ? readdirSync(join(root, 'builder', 'tmp')) : [];
+  const steps = existsSync(buildStepsRootOf(root)) ? readdirSync(buildStepsRootOf(root)) : [];
   const mounts = await mountPointsBelow(base);
   // unmounted before the rm: rm through a leftover idmapped view would empty a cache directory
   for (const target of mounts) await unmount(target).catch(() => undefined);
@@ -171,7 +171,7 @@ describe('RUN in a user namespace', () => {
 
   it("writes the step's bundle config (its environment, build args included) 0600", async () => {
     const modes: number[] = [];
-    const tmp = join(root, 'builder', 'tmp');
+    const tmp = buildStepsRootOf(root);
     const { output } = await build('FROM busybox\nARG TOKEN\nRUN echo ready && sleep 2\n', {
       buildArgs: { TOKEN: 'hunter2' },
       output: {
@@ -187,7 +187,7 @@ describe('RUN in a user namespace', () => {
   });
 
   it("keeps the step's upper (real uid 0 files) out of every other uid's reach while it runs", async () => {
-    const tmp = join(root, 'builder', 'tmp');
+    const tmp = buildStepsRootOf(root);
     const seen: Record<string, string> = {};
     const { output } = await build(
       'FROM busybox\nRUN cp /bin/busybox /evil && chmod 4755 /evil && echo ready && sleep 2\n',
@@ -224,6 +224,9 @@ describe('RUN in a user namespace', () => {
       'range root: run upper',
     ])
       assert.ok(denied(seen[what]), `${what}: ${seen[what]}`);
+    // builder/ (step cache, cache mounts) stays root's alone: the steps' tree is beside it
+    assert.equal((statSync(join(root, 'builder')).mode & 0o777).toString(8), '700');
+    assert.equal((statSync(buildStepsRootOf(root)).mode & 0o777).toString(8), '711');
     // the step's own range reaches its merged rootfs (the runtime binds it by path), where
     // the file is that range's root's, not host root's
     assert.equal(seen['range root: merged'], `${POOL.start}\n`);
@@ -256,7 +259,7 @@ describe('RUN in a user namespace', () => {
     );
     assert.ok(acquired >= 2);
     assert.deepEqual(await pool.list(), [], 'its hold released');
-    assert.deepEqual(readdirSync(join(root, 'builder', 'tmp')), []);
+    assert.deepEqual(readdirSync(buildStepsRootOf(root)), []);
     assert.deepEqual(
       readdirSync(runtimeRoot).filter((n) => n.startsWith('build-')),
       [],
@@ -272,7 +275,7 @@ describe('RUN in a user namespace', () => {
       /returned a non-zero code: 1/,
     );
     assert.deepEqual(await pool.list(), []);
-    assert.deepEqual(readdirSync(join(root, 'builder', 'tmp')), []);
+    assert.deepEqual(readdirSync(buildStepsRootOf(root)), []);
   });
 
   it('runs a networked step with the host ids under another runtime, and says so', async () => {
@@ -295,7 +298,7 @@ describe('RUN in a user namespace', () => {
       },
     );
     assert.deepEqual(await pool.list(), []);
-    assert.deepEqual(readdirSync(join(root, 'builder', 'tmp')), []);
+    assert.deepEqual(readdirSync(buildStepsRootOf(root)), []);
     assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /\bpbu\d+/);
   });
 });
