@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFil
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliFor, mountsUnder, PAAS, paas, tempRoots } from '../support/cli';
+import { buildStepsRootOf } from '@paas/builder';
 
 const roots = tempRoots();
 const { run, ok } = cliFor(roots.env);
@@ -27,7 +28,7 @@ function leftovers(): { mounts: string[]; steps: string[]; containers: string[] 
   let steps: string[] = [];
   let containers: string[] = [];
   try {
-    steps = readdirSync(join(roots.root, 'builder', 'tmp'));
+    steps = readdirSync(buildStepsRootOf(roots.root));
   } catch {
     // no build yet
   }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAAS, cliFor, isAlive, mountsUnder, tempRoots } from '../support/cli';
 import { type Internet, createInternet, removeInternet } from '../support/internet';
+import { buildStepsRootOf } from '@paas/builder';
 
 const roots = tempRoots();
 const { run, ok } = cliFor(roots.env);
@@ -68,7 +69,7 @@ function leftOnBridge(anchor: string, steps: readonly string[]): Record<string, 
     veths,
     namespaces: steps.filter((s) => existsSync(`/run/netns/paas-${s}`)),
     rules,
-    steps: readdirSync(join(roots.root, 'builder', 'tmp')),
+    steps: readdirSync(buildStepsRootOf(roots.root)),
     runtime: readdirSync(join(roots.run, 'runtime')).filter((n) => n.startsWith('build-')),
   };
 }
@@ -213,5 +214,5 @@ describe('paas build --network', () => {
 });
 
 // the step dirs live below PAAS_ROOT; make sure the listing works before the first build
-mkdirSync(join(roots.root, 'builder', 'tmp'), { recursive: true });
+mkdirSync(buildStepsRootOf(roots.root), { recursive: true });
 mkdirSync(join(roots.run, 'runtime'), { recursive: true });

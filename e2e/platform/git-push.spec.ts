@@ -39,6 +39,7 @@ import {
   waitFor,
 } from '../support/platform';
 import { type PlatformApi, startPlatformApi } from './support/api';
+import { buildStepsRootOf } from '@paas/builder';
 
 const startedAt = Date.now();
 const roots = tempRoots();
@@ -123,7 +124,7 @@ after(async () => {
   await registry?.close();
   const left = {
     mounts: mountsUnder(roots.root),
-    steps: existsSync(join(roots.root, 'builder', 'tmp')) ? readdirSync(join(roots.root, 'builder', 'tmp')) : [],
+    steps: existsSync(buildStepsRootOf(roots.root)) ? readdirSync(buildStepsRootOf(roots.root)) : [],
     checkouts: existsSync(join(roots.root, 'platform', 'builds'))
       ? readdirSync(join(roots.root, 'platform', 'builds'))
       : [],

@@ -8,6 +8,7 @@
  * upper dir into one layer. Whatever fails, the step's container, mount and temp dir go.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { ensureDirMode } from '@paas/content';
 import { basename, join } from 'node:path';
 import {
   type AddInstruction,
@@ -69,8 +70,9 @@ export interface BuildOptions {
   /** When FROM and COPY --from images are pulled (with BuilderOptions.puller); default `missing`. */
   readonly pull?: PullPolicy;
   /**
-   * Whose `RUN --mount=type=cache` directories the build uses: builds with different scopes
-   * never see each other's caches. The platform passes the app; default '' (one per node).
+   * Whose `RUN --mount=type=cache` directories and step cache entries the build uses: builds
+   * with different scopes never see each other's caches nor reuse each other's steps. The
+   * platform passes the app; default '' (one per node).
    */
   readonly cacheScope?: string;
   /** `--network`: RUN steps on the builder's network (`default`, the default) or loopback only. */
@@ -82,9 +84,15 @@ export interface BuildOptions {
    * builder's pool (the platform gives `app-<id>`, its instances' range). The layer still
    * holds the container's ids (step-dir.ts). Where the kernel cannot idmap the step's layers,
    * or a networked step would need paas-runtime, the step runs with the host's ids, said once
-   * a build. Default: the host's ids, as `docker build`.
+   * a build (unless `requireUserns`). Default: the host's ids, as `docker build`.
    */
   readonly userns?: { readonly key: string };
+  /**
+   * With `userns`: a step that cannot have its user namespace fails the build, naming why,
+   * instead of running with the host's ids (host root). The platform's builds: an app's code
+   * never runs as host root where its instances would not (PAAS_BUILD_USERNS=auto).
+   */
+  readonly requireUserns?: boolean;
 }
 
 /** Where RUN steps get their user namespace ranges: the engine's pool (UsernsPool). */
@@ -92,6 +100,8 @@ export interface StepUsernsPool {
   /** The range of `key`, held by `holder` (a step) until released. */
   acquire(key: string, holder: string): Promise<IdMapping>;
   release(holder: string): Promise<void>;
+  /** How often a running step renews its hold (default HOLD_RENEW_MS). */
+  readonly holdRenewMs?: number;
 }
 
 export interface BuildResult {
@@ -149,9 +159,18 @@ const HOLD_RENEW_MS = 60_000;
 /** Whether this process warned that builds' RUN steps fell back to the host's ids. */
 let warnedHostIds = false;
 
-/** The builder's directory below a PAAS_ROOT: step cache, cache mounts, step temp dirs. */
+/** The builder's directory below a PAAS_ROOT: step cache, cache mounts; root's alone (0700). */
 export function builderRootOf(root: string): string {
   return join(root, 'builder');
+}
+
+/**
+ * Where RUN steps' dirs are (step-dir.ts): beside `builder/`, not in it, since a step's
+ * runtime passes through as its user namespace's root: 0711, anyone may pass, no one may list
+ * (as `containers/`); each step's dir lets its own range's root alone through.
+ */
+export function buildStepsRootOf(root: string): string {
+  return join(root, 'build-steps');
 }
 
 export class Builder {
@@ -163,10 +182,16 @@ export class Builder {
 
   static async open(options: BuilderOptions): Promise<Builder> {
     const builderRoot = builderRootOf(options.root);
-    const tmpRoot = join(builderRoot, 'tmp');
+    const tmpRoot = buildStepsRootOf(options.root);
     const cache = await BuildCache.open(builderRoot); // first: it gives builderRoot its mode
-    await mkdir(tmpRoot, { recursive: true });
-    await removeAbandoned(tmpRoot, async (id) => (await import('./run-container')).killContainer(options.runtime, id));
+    await ensureDirMode(tmpRoot, 0o711);
+    const pool = options.usernsPool;
+    const abandoned = {
+      killContainer: async (id: string) => (await import('./run-container')).killContainer(options.runtime, id),
+      ...(pool ? { release: (holder: string) => pool.release(holder) } : {}),
+    };
+    await removeAbandoned(join(builderRoot, 'tmp'), abandoned); // an older version's step dirs
+    await removeAbandoned(tmpRoot, abandoned);
     return new Builder(options, cache, tmpRoot);
   }
 
@@ -390,7 +415,7 @@ class Build {
     args: Record<string, string>,
     silent: boolean,
   ): Promise<Head> {
-    const key = stepCacheKey({ parent: head.image?.id, instruction, args });
+    const key = stepCacheKey({ parent: head.image?.id, instruction, args, scope: this.options.cacheScope });
     const hit = await this.lookup(key);
     if (hit) return silent ? { image: hit, config: hit.config } : this.hit(hit);
     const config = applyInstruction(head.config, instruction, { ...state });
@@ -438,7 +463,14 @@ class Build {
       // what a bind mount shows is an input of the step, as copied files are
       sources = bindChecksum(checkRunMounts(instruction.mounts, this.context), this.context);
     }
-    const key = stepCacheKey({ parent: head.image?.id, instruction, args, sources, from: fromImage?.id });
+    const key = stepCacheKey({
+      parent: head.image?.id,
+      instruction,
+      args,
+      sources,
+      from: fromImage?.id,
+      scope: this.options.cacheScope,
+    });
     const hit = await this.lookup(key);
     if (hit) return this.hit(hit);
 
@@ -476,7 +508,7 @@ class Build {
           return match.entry.type === 'dir' ? dir : join(dir, match.entry.rel.split('/').pop() || '.');
         };
         const network = this.builder.network && this.options.network !== 'none' ? this.builder.network : undefined;
-        const code = await this.withStepUserns(step.containerId, network !== undefined, (userns) =>
+        const code = await this.withStepUserns(step.containerId, network !== undefined, (userns, lost) =>
           withRunMounts(instruction.mounts, mountContext, stageBind, (mounts) =>
             step.withRootfs(
               this.images,
@@ -491,7 +523,7 @@ class Build {
                   ...(network ? { network } : {}),
                   isolated: this.options.isolated ?? false,
                   ...(this.builder.limits ? { resources: this.builder.limits } : {}),
-                  ...(this.options.signal ? { signal: this.options.signal } : {}),
+                  ...stepSignal(this.options.signal, lost),
                   ...(used ? { userns: used, ownRoot: this.builder.root } : {}),
                   onOutput: (chunk) => this.out.raw(chunk),
                 }),
@@ -561,7 +593,7 @@ class Build {
   private async withStepUserns<T>(
     holder: string,
     networked: boolean,
-    fn: (userns: IdMapping | undefined) => Promise<T>,
+    fn: (userns: IdMapping | undefined, lost?: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const wanted = this.options.userns;
     if (!wanted) return fn(undefined);
@@ -574,14 +606,29 @@ class Build {
     }
     const range = await pool.acquire(wanted.key, holder);
     // the pool drops holds it sees no container for after a while (a crashed engine's): a
-    // long step (npm ci) renews its hold, and the last renewal ends before the release
+    // long step (npm ci) renews its hold, and the last renewal ends before the release. A
+    // renewal that finds the key on another range means the hold was lost and this range
+    // may be another key's now: the step stops, its ids could be someone else's.
+    const lost = new AbortController();
+    let lostWhy: string | undefined;
     let renewing: Promise<unknown> = Promise.resolve();
     const renew = setInterval(() => {
-      renewing = renewing.then(() => pool.acquire(wanted.key, holder)).catch(() => undefined);
-    }, HOLD_RENEW_MS);
+      renewing = renewing
+        .then(async () => {
+          const now = await pool.acquire(wanted.key, holder);
+          if (now.hostId === range.hostId || lostWhy) return;
+          lostWhy =
+            `the RUN step lost its user namespace range (host ids ${range.hostId}.., now ${now.hostId}.. for ` +
+            `${wanted.key}): it was stopped, its ids could be another's`;
+          lost.abort();
+        })
+        .catch(() => undefined);
+    }, pool.holdRenewMs ?? HOLD_RENEW_MS);
     renew.unref();
     try {
-      return await fn(range);
+      return await fn(range, lost.signal);
+    } catch (err) {
+      throw lostWhy ? new BuildError(lostWhy) : err;
     } finally {
       clearInterval(renew);
       await renewing;
@@ -589,8 +636,17 @@ class Build {
     }
   }
 
-  /** Says once a build (and once a process, as a warning) that RUN steps run with the host's ids. */
+  /**
+   * Says once a build (and once a process, as a warning) that RUN steps run with the host's
+   * ids; a build that requires its user namespace fails instead.
+   */
   private hostIds(why: string): void {
+    if (this.options.requireUserns) {
+      throw new BuildError(
+        `RUN steps must run in a user namespace here, and cannot: ${why}; ` +
+          "set PAAS_BUILD_USERNS=host to build with the host's ids",
+      );
+    }
     if (this.saidHostIds) return;
     this.saidHostIds = true;
     const message = `--userns=auto: ${why}: RUN steps run with the host's ids`;
@@ -639,6 +695,12 @@ class Build {
     const unused = Object.keys(this.options.buildArgs ?? {}).filter((k) => !declared.has(k));
     if (unused.length) this.out.line(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
   }
+}
+
+/** A RUN step's abort signal: the build's, and its range's loss (withStepUserns). */
+function stepSignal(build: AbortSignal | undefined, lost: AbortSignal | undefined): { signal?: AbortSignal } {
+  if (!lost) return build ? { signal: build } : {};
+  return { signal: build ? AbortSignal.any([build, lost]) : lost };
 }
 
 function randomHex(): string {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { type Instruction, instructions, parse } from '@paas/dockerfile';
 import { CACHE_KEY_VERSION, canonicalOperation, stepCacheKey } from './cache-key';
@@ -51,6 +52,23 @@ describe('stepCacheKey', () => {
       stepCacheKey({ parent: PARENT, instruction: plain, sources: 'x' }),
       stepCacheKey({ parent: PARENT, instruction: json, sources: 'x' }),
     );
+  });
+
+  it("changes with the build's cache scope, and is the scopeless key without one", () => {
+    const input = { parent: PARENT, instruction: step('RUN echo hi') };
+    const plain = stepCacheKey(input);
+    assert.equal(stepCacheKey({ ...input, scope: '' }), plain);
+    // the key the CLI's builds have had: a scope must not move them
+    assert.equal(
+      plain,
+      createHash('sha256')
+        .update(canonicalJson({ v: 1, parent: PARENT, op: canonicalOperation(input.instruction), args: {} }))
+        .digest('hex'),
+    );
+    const a = stepCacheKey({ ...input, scope: 'app-a' });
+    assert.notEqual(a, plain);
+    assert.notEqual(stepCacheKey({ ...input, scope: 'app-b' }), a);
+    assert.equal(stepCacheKey({ ...input, scope: 'app-a' }), a);
   });
 
   it('changes with the parent, the instruction text after substitution, and the version of the cache', () => {

@@ -13,6 +13,9 @@
  *              every other instruction sees them only through substitution, already in `op`,
  *     sources: content hash of the copied files (COPY/ADD from the context; see context.ts),
  *     from:    image id the files come from (COPY --from a stage or an image),
+ *     scope:   the build's cache scope (BuildOptions.cacheScope: the platform's app), when
+ *              it has one: a RUN step's result may depend on what no key field holds (the
+ *              scope's cache mounts, its secrets), so two scopes never share an entry,
  *   }))
  *
  * The parent id covers everything the step inherits: layers, ENV, WORKDIR, USER, SHELL.
@@ -34,6 +37,8 @@ export interface StepKeyInput {
   readonly sources?: string;
   /** Image id a `COPY --from` copies from. */
   readonly from?: string;
+  /** The build's cache scope; none or '' (the CLI's) keeps the key it had without one. */
+  readonly scope?: string;
 }
 
 /** The instruction without what cannot change the result. */
@@ -51,6 +56,7 @@ export function stepCacheKey(input: StepKeyInput): string {
     args: input.instruction.kind === 'run' ? { ...(input.args ?? {}) } : undefined,
     sources: input.sources,
     from: input.from,
+    scope: input.scope || undefined,
   };
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }

@@ -3,7 +3,14 @@
  * every step is an image, a step is reused when its parent, its substituted instruction,
  * the build args in effect (RUN) and the content of what it copies are the same.
  */
-export { Builder, type BuildOptions, type BuildResult, type BuilderOptions, type StepUsernsPool } from './builder';
+export {
+  Builder,
+  type BuildOptions,
+  type BuildResult,
+  type BuilderOptions,
+  type StepUsernsPool,
+  buildStepsRootOf,
+} from './builder';
 export { type ImagePuller, type PullPolicy } from './base-images';
 export { type NetworkMode, type StepNetwork, type StepSandbox } from './step-network';
 export { type CacheEntry } from './build-cache';

@@ -6,7 +6,8 @@
  * own on the bridge (attached before, detached after, whatever happens), else loopback only.
  *
  * In a user namespace (`userns`), the rootfs is the step's idmapped overlay (step-dir.ts):
- * the bundle must be reachable by the namespace's root (an unprivileged host id), and what
+ * the bundle must be reachable by the namespace's root (an unprivileged host id, and no other:
+ * StepDir.openTo), and what
  * the builder makes in the rootfs itself (a missing WORKDIR) is given to it.
  *
  * The runtime gets its own process group, so a Ctrl-C meant for the CLI does not reach it
@@ -15,7 +16,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { lchown, lstat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   type Resources,
@@ -63,10 +64,14 @@ export interface RunStep {
   readonly ownRoot?: string;
 }
 
-/** Kills and deletes a runtime container by id; a container that is gone already is fine. */
-export async function killContainer(bin: RuntimeBinaries, id: string): Promise<void> {
+/**
+ * Kills and deletes a runtime container by id; a container that is gone already is fine.
+ * Whether it is gone now: the runtime keeps its state until the container is dead and deleted.
+ */
+export async function killContainer(bin: RuntimeBinaries, id: string): Promise<boolean> {
   await exec(bin.runtime, ['--root', bin.runtimeRoot, 'kill', id, 'KILL']).catch(() => undefined);
   await exec(bin.runtime, ['--root', bin.runtimeRoot, 'delete', '--force', id]).catch(() => undefined);
+  return !existsSync(join(bin.runtimeRoot, id));
 }
 
 /** Runs the command; resolves to its exit code. The rootfs must be mounted. */
@@ -91,7 +96,8 @@ async function runStep(bin: RuntimeBinaries, opts: RunStep, sandbox: StepSandbox
   const made = new RootResolver(realpathSync(rootfs)).resolveDir(workdir.replace(/^\/+|\/+$/g, ''), true);
   if (opts.userns) {
     if (made) await giveToNamespaceRoot(rootfs, made, opts.userns);
-    await ensureSearchable(step.dir, opts.ownRoot ? [opts.ownRoot] : []);
+    await ensureSearchable(dirname(step.dir), opts.ownRoot ? [opts.ownRoot] : []);
+    await step.openTo(opts.userns);
   }
   const run: RunOptions = {
     entrypoint: [...opts.argv],

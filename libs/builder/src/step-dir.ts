@@ -1,6 +1,6 @@
 /**
- * A build step's scratch space: `$PAAS_ROOT/builder/tmp/<pid>-<id>/` with the overlay's
- * upper and work dirs, the mount point and the OCI bundle. Nothing in it outlives the step:
+ * A build step's scratch space: `$PAAS_ROOT/build-steps/<pid>-<id>/` with the overlay's
+ * upper and work dirs (in `layer/`), the mount point and the OCI bundle. Nothing in it outlives the step:
  * `dispose` unmounts and removes it whatever happened, and `removeAbandoned` clears what a
  * killed build (SIGKILL, power loss) left, including its runtime container.
  *
@@ -12,10 +12,16 @@
  * writes lands with the container's own ids (root's are 0), so its layer carries no host
  * ids. Its bind sources (cache directories, context files) are idmapped views under
  * `views/`, as the engine's volumes are, unmounted with the step whatever happened.
+ *
+ * Who reaches what by path: the dir is root's 0700; for a step in a user namespace it is
+ * root:<range> 0710 (`openTo`), since the runtime, as the namespace's root, binds the rootfs
+ * and the mount sources by path. `layer/` stays root's 0700 whatever: the upper holds real
+ * uid 0 files (setuid root, capabilities) that only the overlay (the mounter's credentials)
+ * and the builder may reach, not an escaped process of any range, not even the step's own.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { isProcessAlive } from '@paas/content';
@@ -28,6 +34,7 @@ import {
   IdmapRefusedError,
   mountIdmappedBind,
   mountIdmappedOverlay,
+  mountPointsBelow,
   overlayMount,
   readonlyOverlayMount,
   unmount,
@@ -41,6 +48,8 @@ export interface StepLayer {
 
 export class StepDir {
   readonly rootfs: string;
+  /** Holds upper and work: root's 0700 (see above). */
+  readonly layer: string;
   readonly upper: string;
   readonly work: string;
   /** A lower dir for `FROM scratch` (overlay needs at least one). */
@@ -56,8 +65,9 @@ export class StepDir {
     readonly id: string,
   ) {
     this.rootfs = join(dir, 'rootfs');
-    this.upper = join(dir, 'upper');
-    this.work = join(dir, 'work');
+    this.layer = join(dir, 'layer');
+    this.upper = join(this.layer, 'upper');
+    this.work = join(this.layer, 'work');
     this.empty = join(dir, 'empty');
     this.views = join(dir, 'views');
   }
@@ -65,8 +75,20 @@ export class StepDir {
   static async create(tmpRoot: string): Promise<StepDir> {
     const id = randomBytes(32).toString('hex');
     const step = new StepDir(join(tmpRoot, `${process.pid}-${id.slice(0, 12)}`), id);
-    await Promise.all([step.rootfs, step.upper, step.work, step.empty].map((d) => mkdir(d, { recursive: true })));
+    await mkdir(tmpRoot, { recursive: true });
+    await mkdir(step.dir, { mode: 0o700 });
+    await mkdir(step.layer, { mode: 0o700 });
+    await Promise.all([step.rootfs, step.upper, step.work, step.empty].map((d) => mkdir(d)));
     return step;
+  }
+
+  /**
+   * Lets the root of `userns` (and no other uid) pass the step dir: root:<hostId> 0710. The
+   * runtime opens the rootfs and the mount sources by path as that root; `layer/` stays closed.
+   */
+  async openTo(userns: IdMapping): Promise<void> {
+    await chown(this.dir, 0, userns.hostId);
+    await chmod(this.dir, 0o710);
   }
 
   /** The runtime's name for the step's container. */
@@ -162,11 +184,24 @@ export class StepDir {
   }
 }
 
+/** What removeAbandoned needs of the runtime and the range pool. */
+export interface AbandonedSteps {
+  /** Kills and deletes a step's container; whether it is gone (dead) now. */
+  readonly killContainer: (id: string) => Promise<boolean>;
+  /** Gives back the range a step's container held (its holder is the container's id). */
+  readonly release?: (holder: string) => Promise<void>;
+  readonly warn?: (message: string) => void;
+}
+
 /**
  * Removes step dirs of builds that died without cleaning up: their runtime containers
- * (deleted with `kill`), every mount below them, then the dirs.
+ * (deleted with `kill`), their holds on a user namespace range (only once the container is
+ * dead: its processes run with that range's ids), every mount below them, then the dirs. A
+ * container that will not die, or a mount that will not go, keeps its dir for the next time:
+ * rm through a still mounted cache view would empty the app's cache directory.
  */
-export async function removeAbandoned(tmpRoot: string, killContainer: (id: string) => Promise<void>): Promise<void> {
+export async function removeAbandoned(tmpRoot: string, steps: AbandonedSteps): Promise<void> {
+  const warn = steps.warn ?? ((message: string) => process.emitWarning(message, 'BuilderWarning'));
   let names: string[];
   try {
     names = readdirSync(tmpRoot);
@@ -177,13 +212,18 @@ export async function removeAbandoned(tmpRoot: string, killContainer: (id: strin
     const m = /^(\d+)-([0-9a-f]{12})$/.exec(name);
     if (!m || isProcessAlive(Number(m[1]))) continue;
     const dir = join(tmpRoot, name);
-    await killContainer(`build-${m[2]}`).catch(() => undefined);
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((p) => p === dir || p.startsWith(`${dir}/`))
-      .sort((a, b) => b.length - a.length);
-    for (const target of mounts) await unmount(target).catch(() => undefined);
+    const id = `build-${m[2]}`;
+    if (!(await steps.killContainer(id).catch(() => false))) {
+      warn(`abandoned build step ${id}: its container would not die; its range and ${dir} are kept`);
+      continue;
+    }
+    await steps.release?.(id);
+    for (const target of await mountPointsBelow(dir)) await unmount(target).catch(() => undefined);
+    const left = await mountPointsBelow(dir);
+    if (left.length > 0) {
+      warn(`abandoned build step ${dir}: still mounted (${left.join(', ')}): not removed`);
+      continue;
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImageService, bootstrapImage, imageRoots } from '@paas/images';
-import { type BuildOptions, Builder } from './builder';
+import { type BuildOptions, Builder, buildStepsRootOf } from './builder';
 import { BuildAbortedError, RunFailedError } from './errors';
 import type { StepNetwork, StepSandbox } from './step-network';
 
@@ -84,7 +84,7 @@ before(async () => {
 });
 
 after(() => {
-  const steps = existsSync(join(root, 'builder', 'tmp')) ? readdirSync(join(root, 'builder', 'tmp')) : [];
+  const steps = existsSync(buildStepsRootOf(root)) ? readdirSync(buildStepsRootOf(root)) : [];
   const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   rmSync(base, { recursive: true, force: true });
   assert.deepEqual(steps, [], 'step dirs left');

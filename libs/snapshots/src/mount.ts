@@ -246,6 +246,21 @@ export async function withMounted<T>(spec: Mount, target: string, fn: (target: s
   }
 }
 
+/**
+ * The mount points at and below `dir` in this mount namespace, deepest first: the mount
+ * table's paths with their octal escapes decoded (a space there is `\\040`), so each can be
+ * unmounted by the path it gives.
+ */
+export async function mountPointsBelow(dir: string): Promise<string[]> {
+  return (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((line) =>
+      (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+    )
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
 /** Whether `target` is the root of a mount (false when it does not exist). */
 export async function isMountPoint(target: string): Promise<boolean> {
   let root: boolean | null;

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ImageService, imageRoots } from '@paas/images';
 import { SpecError } from '../spec';
 import { VolumeError } from '../volumes/volume-store';
-import { EngineError, checkReach, execFailureCode, startFailureCode, volumesOf } from './engine';
+import { Engine, EngineError, checkReach, execFailureCode, startFailureCode, volumesOf } from './engine';
 
 const created = 'create container `0123`: paas-runtime: ';
 
@@ -114,5 +118,33 @@ describe('checkReach', () => {
     const db = { address: '10.88.0.1', port: 20001 };
     assert.throws(() => checkReach('host', [db], range), refused(/need the bridge network, not host/));
     assert.throws(() => checkReach('bridge', [db], undefined), refused(/need the bridge network, not bridge/));
+  });
+});
+
+describe('usernsPool', () => {
+  it("keeps an old hold while the runtime has its container (a dead builder's RUN step), and not after", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'paas-engine-pool-'));
+    try {
+      const runtimeRoot = join(root, 'run', 'runtime');
+      const start = 3_900_000_000; // far above the host's users and subordinate ids
+      const engine = new Engine({
+        root,
+        images: await ImageService.open(imageRoots(root)),
+        binaries: { shim: '/nonexistent/shim', runtime: '/nonexistent/runtime', runtimeRoot },
+        usernsPool: `${start}:65536`,
+        subidFiles: { subuid: join(root, 'subuid'), subgid: join(root, 'subgid') },
+      });
+      // a step's hold last renewed an hour ago, by a builder that died: its container runs on
+      mkdirSync(join(root, 'userns'), { recursive: true });
+      const hold = { key: 'app-a', start, holders: ['build-0123456789ab'], since: { 'build-0123456789ab': 0 } };
+      writeFileSync(join(root, 'userns', 'ranges.json'), JSON.stringify({ ranges: [hold] }));
+      mkdirSync(join(runtimeRoot, 'build-0123456789ab'), { recursive: true });
+      await assert.rejects(engine.usernsPool().acquire('app-b', 'c1'), /pool exhausted/);
+      // its container gone (killed and deleted): the range may go to another key
+      rmSync(join(runtimeRoot, 'build-0123456789ab'), { recursive: true });
+      assert.equal((await engine.usernsPool().acquire('app-b', 'c1')).hostId, start);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

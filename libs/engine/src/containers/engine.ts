@@ -210,11 +210,22 @@ export class Engine {
     this.pool ??= new UsernsPool(
       join(this.options.root, 'userns'),
       () => (settings ??= poolSettings(this.options.usernsPool, subordinateRanges(files))),
-      async () => new Set(await this.containers.ids()),
+      async () => this.holdersAlive(),
       // an operator's pool may lie where useradd hands out ids: reserved so that it steers clear
       this.options.usernsPool ? files : null,
     );
     return this.pool;
+  }
+
+  /**
+   * Who may hold a range: the store's containers, and whatever the runtime still has a
+   * container of (a build's RUN step, `build-*`, which the store does not know). A step whose
+   * builder died keeps its range until its container is gone (removeAbandoned kills it,
+   * then releases), so no other key gets the ids it may still run with.
+   */
+  private async holdersAlive(): Promise<Set<string>> {
+    const held = await readdir(this.options.binaries.runtimeRoot).catch(() => [] as string[]);
+    return new Set([...(await this.containers.ids()), ...held]);
   }
 
   get images(): ImageService {

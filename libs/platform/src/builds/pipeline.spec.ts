@@ -241,20 +241,24 @@ describe('build pipeline', () => {
     assert.equal(existsSync(join(work, job.buildId)), false, 'the checkout is removed');
   });
 
-  it("builds in the app's user namespace range with buildUserns auto, with the host's ids with host", async () => {
+  it("builds in the app's user namespace range with buildUserns auto (required: no fallback to host ids), with the host's ids with host", async () => {
     const app = await insertApp(ds, 'ns');
-    const keys: Array<string | undefined> = [];
+    const keys: Array<[string | undefined, boolean | undefined]> = [];
     for (const buildUserns of ['auto', 'host', undefined] as const) {
       const seen = fakes({
         build: async (options) => {
-          keys.push(options.userns?.key);
+          keys.push([options.userns?.key, options.requireUserns]);
           return image(1);
         },
       });
       const roles = { ...seen.roles, settings: { ...seen.roles.settings, ...(buildUserns ? { buildUserns } : {}) } };
       await runPipeline(await push(app), roles, FINAL);
     }
-    assert.deepEqual(keys, [`app-${app.id}`, undefined, undefined]);
+    assert.deepEqual(keys, [
+      [`app-${app.id}`, true],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
   });
 
   it('a failing build step fails the build with its reason and pushes nothing', async () => {

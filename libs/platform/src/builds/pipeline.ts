@@ -312,7 +312,8 @@ async function buildImage(
     // RUN --mount=type=cache directories (npm's cache) are the app's own
     cacheScope: appId,
     // root in a RUN step is the app's unprivileged range, as in its instances (PAAS_BUILD_USERNS)
-    ...(settings.buildUserns === 'auto' ? { userns: { key: `app-${appId}` } } : {}),
+    // and fails rather than run them as host root where it cannot (the CLI's --userns=auto warns)
+    ...(settings.buildUserns === 'auto' ? { userns: { key: `app-${appId}` }, requireUserns: true } : {}),
     // base images, and this app's own releases; never another app's (its code and config)
     mayUse: (names) =>
       names.some((n) => !n.startsWith(`${settings.registryHost}/`) || n.startsWith(`${settings.registryHost}/${app}:`)),
