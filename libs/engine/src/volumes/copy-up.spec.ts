@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   chmodSync,
+  existsSync,
   chownSync,
   linkSync,
   mkdirSync,
@@ -102,5 +103,18 @@ describe('copyUp', () => {
     assert.equal(readdirSync(data).length, COPY_SLICE * 8);
     // a copy in one go would let the ticker run once, after it
     assert.ok(turns >= 4, `the event loop turned ${turns} times during the copy`);
+  });
+
+  it('leaves the volume empty when the copy fails part way', async () => {
+    const many = join(rootfs, 'many');
+    mkdirSync(many);
+    const names = Array.from({ length: COPY_SLICE * 3 }, (_, i) => `d${i}`);
+    for (const name of names) mkdirSync(join(many, name));
+    // at the copy's first turn of the event loop, files take the names it has yet to make
+    setImmediate(() => {
+      for (const name of names) if (!existsSync(join(data, name))) writeFileSync(join(data, name), 'in the way');
+    });
+    await assert.rejects(copyUp(rootfs, '/many', data), /EEXIST/);
+    assert.deepEqual(readdirSync(data), []);
   });
 });

@@ -22,6 +22,7 @@ import {
   readdirSync,
   readlinkSync,
   realpathSync,
+  rmSync,
   symlinkSync,
   type BigIntStats,
 } from 'node:fs';
@@ -56,10 +57,17 @@ export async function copyUp(
   }
   if (physical === null) return false;
   const source = Buffer.from(physical === '' ? rootfs : `${realpathSync(rootfs)}/${physical}`);
-  await copyTree(source, Buffer.from(data), (id) => {
-    const n = Number(id);
-    return userns && n >= userns.hostId && n < userns.hostId + userns.size ? n - userns.hostId : n;
-  });
+  try {
+    await copyTree(source, Buffer.from(data), (id) => {
+      const n = Number(id);
+      return userns && n >= userns.hostId && n < userns.hostId + userns.size ? n - userns.hostId : n;
+    });
+  } catch (err) {
+    // a copy cut off leaves the volume empty again, not half-filled (a volume with content is
+    // never copied into again)
+    for (const name of readdirSync(data)) rmSync(`${data}/${name}`, { recursive: true, force: true });
+    throw err;
+  }
   return true;
 }
 
