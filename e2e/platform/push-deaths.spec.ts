@@ -62,7 +62,7 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         // v2 builds for a while: the api dies in the middle of it
         const dockerfile = [
           'FROM busybox',
-          'RUN echo building v2 && sleep 12 && echo built v2',
+          'RUN echo building v2 && sleep 20 && echo built v2',
           'ENV PORT=5000',
           'COPY . /www',
           'CMD httpd -f -p "$PORT" -h /www',
@@ -84,7 +84,7 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         try {
           await until(
             'the build runs its RUN step',
-            async () => (await processesWith('building v2 && sleep 12 && echo built v2')).length > 0,
+            async () => (await processesWith('building v2 && sleep 20 && echo built v2')).length > 0,
             120_000,
             100,
           );
@@ -123,7 +123,7 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         assert.deepEqual(await processesWith(hooks), [], 'no receive-pack or hook of the dead push is left');
         // the restarted api's builder removed the step container the dead one left running
         assert.deepEqual(
-          await processesWith('building v2 && sleep 12 && echo built v2'),
+          await processesWith('building v2 && sleep 20 && echo built v2'),
           [],
           'no build container of it is left',
         );
@@ -138,7 +138,7 @@ describe('a push across the death of its api', { timeout: 300_000 }, () => {
         await writeFile(join(site, 'index.html'), 'site v3\n');
         await writeFile(
           join(site, 'Dockerfile'),
-          dockerfile.replace('building v2 && sleep 12 && echo built v2', 'building v3 && sleep 5'),
+          dockerfile.replace('building v2 && sleep 20 && echo built v2', 'building v3 && sleep 5'),
         );
         up.run('sh', ['-c', 'git add -A && git commit -qm v3'], site);
         const v3 = up.run('git', ['rev-parse', 'HEAD'], site).trim();
