@@ -118,7 +118,7 @@ for (const kind of TEST_DATABASES) {
       assert.equal(view.status, 200, view.text);
       assert.deepEqual(
         view.body.map((f: { type: string; autoscale: unknown }) => [f.type, f.autoscale]),
-        [['web', { min: 0, max: 1, concurrency: 20, idleMs: 30 * 60_000, idle: '30m' }]],
+        [['web', { min: 0, max: 1, concurrency: 20, idleMs: 30 * 60_000, idle: '30m', hardLimit: null }]],
       );
       assert.equal(
         await api.dataSource.manager.countBy(Formation, { appId: web.id, autoscaleMin: Not(IsNull()) }),

@@ -680,7 +680,16 @@ for (const kind of TEST_DATABASES) {
         const again = { id: '00000000-0000-4000-8000-000000000005', name: 'web--x-1234567', parentId, branch: 'x' };
         await assert.rejects(ds.manager.insert(App, again));
         assert.equal(await ds.manager.count(App), 4, 'apps without a parent are not held to it');
-        await ds.undoLastMigration({ transaction: 'each' });
+        // undone down to ReviewAppBranches (later migrations first)
+        for (;;) {
+          const [last] = (await ds.query(
+            'SELECT "name" FROM "migrations" ORDER BY "timestamp" DESC LIMIT 1',
+          )) as Array<{
+            name: string;
+          }>;
+          await ds.undoLastMigration({ transaction: 'each' });
+          if (!last || last.name === 'ReviewAppBranches1765800000000') break;
+        }
         await ds.manager.insert(App, again);
         await ds.manager.delete(App, { id: again.id });
         await ds.runMigrations({ transaction: 'each' });
