@@ -192,6 +192,10 @@ describe('chaos: kill -9 of any part while apps are pushed, scaled and served', 
   const between = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
   const base = mkdtempSync(join(tmpdir(), 'paas-chaos-'));
   chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
+  // the same for the control plane's build steps under cp/root: made here, or the first
+  // 0700 store made below it would make cp 0700 too (outside the engine's root, not its to open)
+  mkdirSync(join(base, 'cp'));
+  chmodSync(join(base, 'cp'), 0o711);
   const root = join(base, 'cp', 'root');
   const run = join(base, 'cp', 'run');
   const home = join(base, 'home');

@@ -81,6 +81,9 @@ const NAME = `e${tag}`;
 const SUBNET = `10.231.${third}.0/24`;
 const base = mkdtempSync(join(tmpdir(), 'paas-cluster-'));
 chmodSync(base, 0o711); // a container's root in a user namespace reaches its bundle under it
+// the control plane's build steps under cp/root too (a 0700 store made first would close cp)
+mkdirSync(join(base, 'cp'));
+chmodSync(join(base, 'cp'), 0o711);
 const t0 = Date.now();
 const timings: string[] = [];
 const mark = (what: string): void => void timings.push(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
