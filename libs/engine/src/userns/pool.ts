@@ -307,7 +307,10 @@ export class UsernsPool {
     for (const r of state.ranges) {
       const stale = (h: string): boolean => !live.has(h) && now - (r.since?.[h] ?? 0) > STALE_AFTER_MS;
       r.holders = r.holders.filter((h) => !stale(h));
-      if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => r.holders.includes(h)));
+      // a set: an app's range has a holder per instance, and every acquire passes here (a
+      // thousand instances made this quadratic per acquire)
+      const held = new Set(r.holders);
+      if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => held.has(h)));
     }
     state.ranges = state.ranges.filter((r) => r.holders.length > 0);
   }
