@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -111,5 +111,73 @@ describe('EngineRuntime volumes (a real engine on a temporary root)', () => {
     assert.equal(await runtime.removeVolume('addon-data'), true);
     assert.equal(await engine.volumes.find('addon-data'), undefined);
     assert.equal(await runtime.removeVolume('addon-data'), true, 'gone already');
+  });
+});
+
+describe('EngineRuntime watch (a real engine on a temporary root)', () => {
+  const base = mkdtempSync(join(tmpdir(), 'paas-agent-watch-'));
+  const paths = { root: join(base, 'root'), run: join(base, 'run') };
+  const native = resolve(__dirname, '..', '..', '..', 'native', 'runtime', 'build');
+  let engine: Engine;
+  let runtime: EngineRuntime;
+  before(async () => {
+    const images = await ImageService.open(imageRoots(paths.root));
+    await bootstrapImage(images, 'busybox');
+    const settings = {
+      runtime: join(native, 'paas-runtime'),
+      shim: join(native, 'paas-shim'),
+      init: join(native, 'paas-init'),
+      bridge: bridgeSettings({ bridge: 'paas-unused', subnet: '10.239.0.0/24' }),
+    };
+    engine = new Engine(engineOptions(paths, settings, images));
+    runtime = new EngineRuntime(engine);
+  });
+  after(async () => {
+    await engine.takeDown(await engine.containers.list(), { graceful: false });
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const size = (file: string): number => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+
+  it("says a container's state may have changed when its shim writes, not at each line of its output", async () => {
+    const record = await runtime.create('busybox', {
+      network: 'none',
+      run: {
+        cmd: ['sh', '-c', 'while true; do echo line; sleep 0.02; done'],
+        env: [],
+        binds: [],
+        resources: {},
+      },
+    });
+    const stop = new AbortController();
+    let changes = 0;
+    try {
+      // watched once it started, as the agent does (the shim makes the directory)
+      await runtime.start(record);
+      const log = engine.logPath(record);
+      await until('the container runs and writes', () => size(log) > 100);
+      runtime.watch(record, () => changes++, stop.signal);
+      const from = size(log);
+      await until('fifty more lines', () => size(log) > from + 50 * 'line\n'.length);
+      assert.equal(changes, 0, 'lines of output are no change of state');
+      await runtime.stop(record, 1);
+      await until('the stop is told', () => changes > 0);
+    } finally {
+      stop.abort();
+      await runtime.remove(record);
+    }
   });
 });

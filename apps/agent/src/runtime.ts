@@ -19,7 +19,7 @@ import {
   readMemoryUsage,
 } from '@paas/engine';
 import { watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { ContainerAddress, ContainerRuntime } from './roles';
 
 /** The log follower's poll when inotify missed an event (inotify wakes it at once otherwise). */
@@ -107,8 +107,14 @@ export class EngineRuntime implements ContainerRuntime {
 
   watch(record: ContainerRecord, onChange: () => void, until: AbortSignal): void {
     if (until.aborted) return;
+    const log = basename(this.engine.logPath(record));
     try {
-      const watcher = watch(dirname(this.engine.logPath(record)), { persistent: false }, () => onChange());
+      // the container's output lands in the same directory: a line (an access log's, one per
+      // health check) says nothing of its state, and a thousand instances' lines made the
+      // agent read every state again all the time. Its rotation and an unnamed event count.
+      const watcher = watch(dirname(this.engine.logPath(record)), { persistent: false }, (_event, name) => {
+        if (name !== log) onChange();
+      });
       watcher.on('error', () => watcher.close());
       until.addEventListener('abort', () => watcher.close(), { once: true });
     } catch {
