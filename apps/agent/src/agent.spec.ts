@@ -682,6 +682,39 @@ describe('agent heartbeats at rest', () => {
     assert.equal(n.api.last(d2.id)?.state, 'up');
   });
 
+  it("makes an instance's report anew only when something it says may have changed", async (t) => {
+    const n = node();
+    const d = desiredInstance();
+    const d2 = desiredInstance({ id: 'i-web-2-0000000000', number: 2 });
+    n.api.desired = [d, d2];
+    const agent = await agentOn(t, n);
+    await n.clock.advance(3000);
+    const first = (await agent.status()).instances;
+    assert.deepEqual(
+      first.map((r) => r.state),
+      ['up', 'up'],
+    );
+    // asked again with nothing changed (as beat after beat of a scale-up asks a thousand instances): the very same reports
+    const again = (await agent.status()).instances;
+    assert.ok(
+      again.every((r, k) => r === first[k]),
+      'unchanged reports are not made again',
+    );
+
+    // its container exits: that one is made anew at once, the other stays as it was
+    n.runtime.exited('c1', 1);
+    const crashed = (await agent.status()).instances;
+    assert.equal(crashed[0]?.state, 'crashed');
+    assert.notEqual(crashed[0], first[0]);
+    assert.equal(crashed[1], first[1]);
+
+    // memory is sampled on its own clock: a change shows once it is due
+    n.runtime.memoryBytes = 8192;
+    await n.clock.advance(12_000);
+    const sampled = (await agent.status()).instances;
+    assert.equal(sampled[1]?.memoryBytes, 8192);
+  });
+
   it('reports a crash at the next beat, and a memory change once it is sampled', async (t) => {
     const n = node();
     const d = desiredInstance();

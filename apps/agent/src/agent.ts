@@ -50,6 +50,9 @@ import type {
   Nudges,
 } from './roles';
 
+/** Convergence runs at least this often though nothing it knows of changed. */
+export const CONVERGE_EVERY_MS = 1000;
+
 /** How often a node whose credential the control plane refuses (401) asks again. */
 export const REFUSED_RETRY_MS = 60_000;
 
@@ -118,6 +121,9 @@ export class Agent {
   private fullNext = true;
   /** Instances that left the node since the last answered heartbeat: forgotten once one is answered. */
   private readonly left = new Set<string>();
+  /** The desired set changed, or an instance left, since the last convergence; and when that was. */
+  private unsettled = true;
+  private convergedAt = 0;
   /** The desired set of the last answer that had one, and its version. */
   private desired: readonly DesiredInstance[] = [];
   private desiredVersion: string | undefined;
@@ -161,6 +167,7 @@ export class Agent {
         if (this.instances.get(instance.id) !== instance) return;
         this.instances.delete(instance.id);
         this.left.add(instance.id);
+        this.unsettled = true; // desired still, it is launched anew
       },
     };
   }
@@ -276,7 +283,13 @@ export class Agent {
     const reports = await Promise.all([...this.instances.values()].map((i) => i.report()));
     const full = this.fullNext || this.beats % FULL_REPORT_EVERY === 0 || left.length > HEARTBEAT_MAX_INSTANCES;
     this.fullNext = false;
-    const instances = full ? reports : reports.filter((r) => reportChanged(this.told.get(r.id), r));
+    // an instance whose report did not change hands back the very one told
+    const instances = full
+      ? reports
+      : reports.filter((r) => {
+          const told = this.told.get(r.id);
+          return told !== r && reportChanged(told, r);
+        });
     const answer = await this.deps.api.heartbeat(this.name, {
       instances,
       full,
@@ -309,8 +322,26 @@ export class Agent {
     if (answer.instances !== null) {
       this.desired = answer.instances;
       this.removeVolumes = answer.removeVolumes ?? [];
+      this.unsettled = true;
     }
     this.desiredVersion = answer.desiredVersion;
+    this.converge();
+    const asked = new Set(this.removeVolumes);
+    for (const name of this.toldVolumes) if (!asked.has(name)) this.toldVolumes.delete(name);
+    for (const name of this.volumeErrors.keys()) if (!asked.has(name)) this.volumeErrors.delete(name);
+    for (const name of asked) this.removeVolume(name);
+  }
+
+  /**
+   * Makes the node run the desired set: when it changed, when an instance left, and at least
+   * every CONVERGE_EVERY_MS (a change of reach that failed is tried again). Not at every
+   * answer: a scale-up's heartbeats come one after another, and each went over every instance.
+   */
+  private converge(): void {
+    const now = this.deps.clock.now();
+    if (!this.unsettled && now - this.convergedAt < CONVERGE_EVERY_MS) return;
+    this.unsettled = false;
+    this.convergedAt = now;
     for (const action of converge(this.desired, this.instances)) {
       if (action.kind === 'launch') {
         this.instances.set(action.desired.id, Instance.launch(this.instanceDeps, action.desired));
@@ -322,10 +353,6 @@ export class Agent {
         this.instances.get(action.id)?.leave();
       }
     }
-    const asked = new Set(this.removeVolumes);
-    for (const name of this.toldVolumes) if (!asked.has(name)) this.toldVolumes.delete(name);
-    for (const name of this.volumeErrors.keys()) if (!asked.has(name)) this.volumeErrors.delete(name);
-    for (const name of asked) this.removeVolume(name);
   }
 
   /**

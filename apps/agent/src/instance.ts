@@ -102,12 +102,16 @@ export interface InstanceDeps {
 
 export class Instance {
   desired: DesiredInstance | null;
-  record: ContainerRecord | null;
-  phase: Phase;
-  error: string | null = null;
+  /** What a report says besides the container's state: each change makes the next report anew (see report). */
+  private _record: ContainerRecord | null;
+  private _phase: Phase;
+  private _error: string | null = null;
+  private _address: string | null;
+  /** The last report, and whether something it says changed since. */
+  private last: InstanceReport | null = null;
+  private changed = true;
   /** The shim's restart count when the check last passed. */
   private checkedRestarts: number;
-  address: string | null;
   /** Ends the log follower (and everything else) once the container is gone. */
   private abort = new AbortController();
   /** Ends a running check (the instance is leaving). */
@@ -147,10 +151,39 @@ export class Instance {
     },
   ) {
     this.desired = init.desired;
-    this.record = init.record;
-    this.phase = init.phase;
+    this._record = init.record;
+    this._phase = init.phase;
     this.checkedRestarts = init.checkedRestarts;
-    this.address = init.address;
+    this._address = init.address;
+  }
+
+  get record(): ContainerRecord | null {
+    return this._record;
+  }
+  set record(record: ContainerRecord | null) {
+    this._record = record;
+    this.changed = true;
+  }
+  get phase(): Phase {
+    return this._phase;
+  }
+  set phase(phase: Phase) {
+    this._phase = phase;
+    this.changed = true;
+  }
+  get error(): string | null {
+    return this._error;
+  }
+  set error(error: string | null) {
+    this._error = error;
+    this.changed = true;
+  }
+  get address(): string | null {
+    return this._address;
+  }
+  set address(address: string | null) {
+    this._address = address;
+    this.changed = true;
   }
 
   get leaving(): boolean {
@@ -250,8 +283,27 @@ export class Instance {
     if (this.phase === 'unchecked') this.check('it was adopted before its check had passed');
   }
 
-  /** What the instance is now, from its phase and its container's state. */
+  /**
+   * What the instance is now, from its phase and its container's state. Made anew only when
+   * something it says may have changed (a phase, an error, the container's state marked stale
+   * or due for its periodic read, the memory due): every heartbeat asks each instance, and at
+   * a thousand instances making them all anew each beat was most of a beat.
+   */
   async report(): Promise<InstanceReport> {
+    if (this.last && !this.changed && !this.due(this.deps.clock.now())) return this.last;
+    this.changed = false; // a change while this one reads makes the next one anew
+    const report = await this.makeReport();
+    this.last = report;
+    return report;
+  }
+
+  /** Whether a report would read the container's state or memory again. */
+  private due(now: number): boolean {
+    const reads = this._record !== null && (this.stale || now >= this.nextStateRead);
+    return reads || (this.memoryPid !== 0 && now >= this.nextMemoryRead);
+  }
+
+  private async makeReport(): Promise<InstanceReport> {
     let state: ReportedState;
     let pid = 0;
     let memoryBytes: number | null = null;
