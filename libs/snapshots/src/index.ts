@@ -1,3 +1,4 @@
 export * from './chain';
+export * from './idmap-cache';
 export * from './mount';
 export * from './store';

@@ -16,6 +16,7 @@ import {
   unmount,
   withMounted,
 } from './mount';
+import { idmapCache } from './idmap-cache';
 
 describe('mounts', () => {
   let dir: string;
@@ -28,6 +29,7 @@ describe('mounts', () => {
   });
   after(async () => {
     await unmount(join(dir, 'target'));
+    idmapCache.clear();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -75,6 +77,7 @@ describe('mounts', () => {
     for (const d of ['upper', 'work']) mkdirSync(join(step, d), { recursive: true });
     chmodSync(dir, 0o711); // the writers below are unprivileged host ids
     const mapping = { hostId: 1_500_000_000, size: 65536 };
+    idmapCache.clear();
     const as = (id: number, script: string): void => {
       const r = spawnSync('sh', ['-c', script], { cwd: target, uid: id, gid: id, encoding: 'utf8' });
       assert.equal(r.status, 0, `${script} as ${id}: ${r.stderr}`);
@@ -90,6 +93,8 @@ describe('mounts', () => {
       },
     );
     try {
+      // the lowers' trees and the two namespaces: never the step's upper, which it writes to
+      assert.equal(idmapCache.size, 4);
       assert.equal(statSync(join(target, 'a')).uid, mapping.hostId, "the image is the namespace root's");
       as(mapping.hostId, 'echo more >> a && mkdir d && touch d/f && rm b');
       as(mapping.hostId, 'chmod 777 d');

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { MountFlags, fsx } from '@paas/layers';
 import { PaasError } from '@paas/errors';
+import { type IdMapping, idmapCache } from './idmap-cache';
 
 export interface Mount {
   readonly type: string;
@@ -96,12 +97,6 @@ export class IdmapRefusedError extends MountError {}
 /** Errnos of a kernel or file system that cannot idmap a mount (rather than a bad path). */
 const IDMAP_REFUSALS = new Set(['EINVAL', 'EPERM', 'ENOSYS', 'EOPNOTSUPP']);
 
-/** A user namespace's ids: 0..size-1 inside are hostId.. on the host (uids and gids alike). */
-export interface IdMapping {
-  readonly hostId: number;
-  readonly size: number;
-}
-
 /** The largest host id + 1 a mapping may reach: (uid_t)-1 is "no id". */
 const ID_LIMIT = 2 ** 32 - 1;
 
@@ -129,7 +124,8 @@ function checkMapping(target: string, mapping: IdMapping): void {
  * upper cannot map): what the container writes lands with its host ids (hostId..), as with
  * Docker's userns-remap, and the upper's root is given to the namespace's root so that it
  * can create files at the top. The idmapped lowers are never attached: overlay opens them
- * through /proc/self/fd/N and keeps its own references, so nothing is left to unmount.
+ * through /proc/self/fd/N and keeps its own private clones, so nothing is left to unmount,
+ * and the next container of the same range and layers reuses them (idmap-cache.ts).
  *
  * `idmappedUpper` (a build step's overlay, whose upper dir becomes a layer): the upper and
  * work dirs, siblings under one parent, are idmapped too, so what the container writes lands
@@ -151,23 +147,19 @@ export async function mountIdmappedOverlay(
   const parent = dirname(upperDir);
   if (options.idmappedUpper && dirname(workDir) !== parent)
     throw new MountError(target, `an idmapped upper needs its work dir beside it: ${upperDir}, ${workDir}`);
-  const sys = fsx();
+  const lease = idmapCache.lease();
   const fds: number[] = [];
-  const owned: number[] = [];
+  let upperTree: number | undefined;
   let upper = upperDir;
   let work = workDir;
   try {
     try {
-      const userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
-      owned.push(userns);
-      for (const dir of lowerDirs) fds.push(sys.idmapTree(dir, userns, false));
+      for (const dir of lowerDirs) fds.push(lease.tree(dir, mapping));
       if (options.idmappedUpper) {
-        const withRoot = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size, mapping.size);
-        owned.push(withRoot);
-        const fd = sys.idmapTree(parent, withRoot, false);
-        owned.push(fd);
-        upper = `/proc/self/fd/${fd}/${basename(upperDir)}`;
-        work = `/proc/self/fd/${fd}/${basename(workDir)}`;
+        // the step's own, written to: made for this mount alone, never cached
+        upperTree = fsx().idmapTree(parent, lease.userns(mapping, mapping.size), false);
+        upper = `/proc/self/fd/${upperTree}/${basename(upperDir)}`;
+        work = `/proc/self/fd/${upperTree}/${basename(workDir)}`;
       }
     } catch (err) {
       const refused = IDMAP_REFUSALS.has((err as NodeJS.ErrnoException).code ?? '');
@@ -188,7 +180,8 @@ export async function mountIdmappedOverlay(
       throw new IdmapRefusedError(target, 'idmapped upper dir: overlay mounted it read-only');
     }
   } finally {
-    for (const fd of [...fds, ...owned]) closeSync(fd);
+    if (upperTree !== undefined) closeSync(upperTree);
+    lease.release();
   }
 }
 
@@ -209,17 +202,17 @@ function isWritable(target: string): boolean {
 export async function mountIdmappedBind(source: string, target: string, mapping: IdMapping): Promise<void> {
   checkMapping(target, mapping);
   const sys = fsx();
-  let userns: number | undefined;
+  const lease = idmapCache.lease();
   let tree: number | undefined;
   try {
-    userns = sys.usernsFd(mapping.hostId, mapping.hostId, mapping.size);
-    tree = sys.idmapTree(source, userns, false);
+    // the namespace is the cache's; the tree is not: move_mount attaches it here
+    tree = sys.idmapTree(source, lease.userns(mapping), false);
     sys.moveMount(tree, target);
   } catch (err) {
     throw new MountError(target, `idmapped bind of ${source}: ${(err as Error).message}`);
   } finally {
     if (tree !== undefined) closeSync(tree);
-    if (userns !== undefined) closeSync(userns);
+    lease.release();
   }
 }
 

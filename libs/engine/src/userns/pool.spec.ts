@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { idmapCache } from '@paas/snapshots';
 import {
   RANGE_SIZE,
   type SubordinateRange,
@@ -151,6 +152,35 @@ describe('UsernsPool', () => {
       ['app2'],
     );
     assert.equal((await pool.acquire('app3', 'c4')).hostId, start);
+  });
+
+  it("drops this process's idmapped views of a range when its last holder releases it", async () => {
+    const pool = new UsernsPool(join(dir, 'views'), () => ({ start, count: 2 * RANGE_SIZE }), undefined, subids);
+    const app1 = await pool.acquire('app1', 'c1');
+    await pool.acquire('app1', 'c2');
+    const app2 = await pool.acquire('app2', 'c3');
+    const layer = join(dir, 'layer');
+    mkdirSync(layer, { recursive: true });
+    idmapCache.clear();
+    for (const range of [app1, app2]) {
+      const lease = idmapCache.lease();
+      lease.tree(layer, range);
+      lease.release();
+    }
+    assert.equal(idmapCache.size, 4); // a namespace and a tree a range
+    try {
+      await pool.release('c1');
+      assert.equal(idmapCache.size, 4, 'c2 still holds app1: its views stay');
+      await pool.release('c2');
+      assert.equal(idmapCache.size, 2, "app1's views are gone, app2's stay");
+      const reused = idmapCache.counts.reused;
+      const lease = idmapCache.lease();
+      lease.tree(layer, app2);
+      lease.release();
+      assert.equal(idmapCache.counts.reused, reused + 1);
+    } finally {
+      idmapCache.clear();
+    }
   });
 
   it('hands out each range once to callers racing in one process', async () => {

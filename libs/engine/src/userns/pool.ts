@@ -16,6 +16,7 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { withLock, writeFileAtomic } from '@paas/content';
 import { PaasError } from '@paas/errors';
+import { idmapCache } from '@paas/snapshots';
 
 /** Ids in a container's namespace: 0..65535, as Docker's userns-remap and Podman's auto give. */
 export const RANGE_SIZE = 65536;
@@ -325,7 +326,10 @@ export class UsernsPool {
     await this.reserved;
   }
 
-  /** Gives back `holder`'s hold; a range nobody holds any more returns to the pool. */
+  /**
+   * Gives back `holder`'s hold; a range nobody holds any more returns to the pool, and this
+   * process's cached idmapped views of it are dropped.
+   */
   async release(holder: string): Promise<void> {
     await withLock(this.lock, async () => {
       const state = await this.read();
@@ -337,8 +341,11 @@ export class UsernsPool {
         if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => h !== holder));
       }
       if (!changed) return;
+      const freed = state.ranges.filter((r) => r.holders.length === 0);
       state.ranges = state.ranges.filter((r) => r.holders.length > 0);
       await this.write(state);
+      // this process's idmapped views of a range nobody holds would only keep fds open
+      for (const r of freed) idmapCache.forgetMapping(r.start);
     });
   }
 
