@@ -10,7 +10,8 @@
  *   are due, so a burst is about a twentieth of the backends, and the event loop stays free
  *   to pass route changes on.
  * - A backend that has passed `SETTLED_PASSES` checks in a row is checked every
- *   `idleIntervalMs` instead; its first failure puts it back on `intervalMs`. What it loses in
+ *   `idleIntervalMs` instead; its first failure puts it back on `intervalMs`. A new backend
+ *   counts as settled: it is in the table because its deploy check just passed. What it loses in
  *   detection time the workers make up for: a worker that sees a backend refuse a connection
  *   asks for `checkNow` (and retries the request elsewhere).
  * - A probe opens a new connection each time. Keep-alive would save HTTP checks a handshake,
@@ -154,15 +155,20 @@ export class HealthChecker {
           hostHeader,
         };
         if (!state) {
+          // settled from the start: a backend enters the table once the platform's own check
+          // of it passed (the agent's deploy check), moments ago. Checking it again five times
+          // in its first ten seconds doubled the probes of a scale-up (a thousand new backends)
+          // and found nothing the agent, which reports a crash at once, and the workers, which
+          // ask for a check at the first refusal, do not find first.
           this.states.set(backend.address, {
             target,
             healthy: true,
             fails: 0,
-            passes: 0,
+            passes: SETTLED_PASSES,
             running: false,
             generation: 0,
             lastError: null,
-            due: now + ((this.arrivals++ * PHI) % 1) * this.options.intervalMs,
+            due: now + ((this.arrivals++ * PHI) % 1) * this.idleIntervalMs,
           });
         } else {
           state.target = target;
