@@ -23,7 +23,8 @@ export class FileCheckedMarks implements CheckedMarks {
 
   async set(containerId: string, restarts: number): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path(containerId), String(restarts));
+    // whole through a crash of the agent; no fsync: a reboot ends the container it speaks of
+    await writeFileAtomic(this.path(containerId), String(restarts), 0o644, { durable: false });
   }
 
   async forget(containerId: string): Promise<void> {

@@ -10,9 +10,23 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { PaasError } from '@paas/errors';
 
+export interface AtomicWriteOptions {
+  /**
+   * false: no fsync of the file or its directory, only the rename. For a file that dies with
+   * the machine anyway (under PAAS_RUN: it describes processes and kernel objects that a
+   * reboot ends), where a process crash is all there is to survive, and a rename is enough.
+   */
+  readonly durable?: boolean;
+}
+
 /** Writes `data` to `path` through a temp file, fsync and rename: readers see old or new, never half. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await replaceAtomically(path, mode, (fh) => fh.writeFile(data));
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  await replaceAtomically(path, mode, (fh) => fh.writeFile(data), undefined, options.durable ?? true);
 }
 
 /**
@@ -78,13 +92,14 @@ async function replaceAtomically(
   mode: number,
   fill: (fh: FileHandle) => Promise<unknown>,
   place: (temp: string) => Promise<void> = (temp) => rename(temp, path),
+  durable = true,
 ): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await open(temp, 'wx', mode & 0o777);
   try {
     await fh.chmod(mode);
     await fill(fh);
-    await fh.sync();
+    if (durable) await fh.sync();
   } catch (err) {
     await fh.close();
     await unlink(temp).catch(() => undefined);
@@ -97,7 +112,7 @@ async function replaceAtomically(
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
 }
 
 /** fsync of a directory: makes a rename or a new entry in it durable. */

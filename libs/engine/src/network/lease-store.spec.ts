@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Lease } from './ipam';
+import type { Lease, LeaseState } from './ipam';
 import { LeaseStore } from './lease-store';
 
 const lease = (id: string, ip: string): Lease => ({
@@ -32,6 +32,44 @@ describe('LeaseStore', () => {
     await a.transaction(async (state) => void (state.leases['three'] = lease('three', '10.0.0.4')));
     assert.deepEqual(Object.keys((await b.read()).leases).sort(), ['one', 'three', 'two']);
     assert.deepEqual(Object.keys((await a.read()).leases).sort(), ['one', 'three', 'two']);
+  });
+
+  it('commits a lease replaced, one removed and the allocation marks, and writes nothing when nothing changed', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'paas-leases-change-'));
+    try {
+      const store = new LeaseStore(own);
+      const fresh = (): Promise<LeaseState> => new LeaseStore(own).read();
+      await store.transaction(async (state) => {
+        state.leases['one'] = lease('one', '10.0.0.2');
+        state.leases['two'] = lease('two', '10.0.0.3');
+      });
+      const inode = statSync(store.file).ino;
+      await store.transaction(async (state) => void state.leases['one']);
+      assert.equal(statSync(store.file).ino, inode, 'an unchanged state is not written again');
+
+      await store.transaction(async (state) => {
+        state.leases['one'] = { ...(state.leases['one'] as Lease), name: 'renamed' };
+      });
+      assert.equal((await fresh()).leases['one']?.name, 'renamed');
+      await store.transaction(async (state) => void Reflect.deleteProperty(state.leases, 'two'));
+      assert.deepEqual(Object.keys((await fresh()).leases), ['one']);
+      await store.transaction(async (state) => {
+        state.lastIp = '10.0.0.9';
+        state.lastPort = 40000;
+      });
+      assert.equal((await fresh()).lastIp, '10.0.0.9');
+      assert.equal((await fresh()).lastPort, 40000);
+      // a commit mid-way, then a change after it: both land
+      await store.transaction(async (state, commit) => {
+        state.leases['three'] = lease('three', '10.0.0.4');
+        await commit();
+        assert.ok((await fresh()).leases['three'], 'on disk before the transaction ends');
+        state.leases['four'] = lease('four', '10.0.0.5');
+      });
+      assert.deepEqual(Object.keys((await fresh()).leases).sort(), ['four', 'one', 'three']);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it('keeps the file readable by its owner alone, also one an older version wrote 0644', async () => {

@@ -18,7 +18,6 @@ import { type LeaseState, emptyState } from './ipam';
 interface Cached {
   readonly stamp: string;
   readonly state: LeaseState;
-  readonly text: string;
 }
 
 const stampOf = async (file: string): Promise<string | null> => {
@@ -30,6 +29,25 @@ const stampOf = async (file: string): Promise<string | null> => {
     throw err;
   }
 };
+
+/** What a commit compares: the allocation marks and each lease by identity. */
+interface Shape {
+  readonly lastIp: string | undefined;
+  readonly lastPort: number | undefined;
+  readonly leases: ReadonlyMap<string, unknown>;
+}
+
+const shapeOf = (state: LeaseState): Shape => ({
+  lastIp: state.lastIp,
+  lastPort: state.lastPort,
+  leases: new Map(Object.entries(state.leases)),
+});
+
+function sameShape(shape: Shape, state: LeaseState): boolean {
+  if (shape.lastIp !== state.lastIp || shape.lastPort !== state.lastPort) return false;
+  const ids = Object.keys(state.leases);
+  return ids.length === shape.leases.size && ids.every((id) => shape.leases.get(id) === state.leases[id]);
+}
 
 export class LeaseStore {
   readonly file: string;
@@ -49,10 +67,10 @@ export class LeaseStore {
     return (await this.load()).state;
   }
 
-  /** The committed state and its text, parsed again only when the file changed. */
-  private async load(): Promise<{ state: LeaseState; text: string }> {
+  /** The committed state, parsed again only when the file changed. */
+  private async load(): Promise<{ state: LeaseState }> {
     const stamp = await stampOf(this.file);
-    if (stamp === null) return { state: emptyState(), text: JSON.stringify(emptyState()) };
+    if (stamp === null) return { state: emptyState() };
     if (this.cached?.stamp === stamp) return this.cached;
     let state: LeaseState;
     try {
@@ -63,7 +81,7 @@ export class LeaseStore {
       state = emptyState();
     }
     // the stamp read before the file: a write in between makes the next load read it again
-    const loaded = { stamp, state, text: JSON.stringify(state) };
+    const loaded = { stamp, state };
     this.cached = loaded;
     return loaded;
   }
@@ -73,6 +91,10 @@ export class LeaseStore {
    * throws after changing it (a lease released before the failure must stay released).
    * `commit` writes the state mid-way: a lease must be on disk before the kernel objects it
    * describes exist, so that a crash in between leaves something `repair` can find.
+   *
+   * `fn` replaces a lease to change it (`state.leases[id] = {...}`), never changes one in
+   * place: what changed is told by the leases' identities and the allocation marks, without
+   * serialising a thousand leases again to compare (twice a start, it was most of the cost).
    */
   async transaction<T>(fn: (state: LeaseState, commit: () => Promise<void>) => Promise<T>): Promise<T> {
     return withLock(
@@ -80,18 +102,20 @@ export class LeaseStore {
       async () => {
         // fn changes the cached state itself: every change is committed (below, also when fn
         // throws), and a commit that fails drops the cache, so the next reader parses the file
-        const { state, text } = await this.load();
-        let written = text;
+        const { state } = await this.load();
+        let written = shapeOf(state);
         const commit = async (): Promise<void> => {
+          if (sameShape(written, state)) return;
           const now = JSON.stringify(state);
-          if (now === written) return;
           this.cached = null;
           // host root alone reads it (the engine): its directory is searchable by every
-          // user-namespaced container's root, and it lists every container's id, IP and ports
-          await writeFileAtomic(this.file, now, 0o600);
-          written = now;
+          // user-namespaced container's root, and it lists every container's id, IP and ports.
+          // Not fsynced: it lives under PAAS_RUN and describes kernel objects a reboot ends too;
+          // the rename keeps it whole through a crash of the process
+          await writeFileAtomic(this.file, now, 0o600, { durable: false });
+          written = shapeOf(state);
           const stamp = await stampOf(this.file);
-          if (stamp !== null) this.cached = { stamp, state, text: now };
+          if (stamp !== null) this.cached = { stamp, state };
         };
         try {
           return await fn(state, commit);
