@@ -31,3 +31,21 @@ rm -f "$out"
 # on their own; none is left a zombie while the command still runs.
 zombies=$(ns sh -c 'for i in $(seq 20); do (sleep 0.1 &) ; done; sleep 1; grep -l "^State:.*Z" /proc/[0-9]*/status 2>/dev/null | wc -l')
 check "$zombies" 0 "reaps re-parented orphans"
+
+# Idle, pid 1 sleeps until a signal comes: it never wakes on a clock (a thousand idle
+# containers' inits woke each second). Its voluntary context switches while the command
+# sleeps stay at none or one (the start); a one-second tick would give two or more.
+timeout 20 unshare --fork --pid --mount-proc "$init" -- sleep 4.0371 &
+outer=$!
+idle=""
+for _ in $(seq 200); do
+  idle=$(pgrep -x -f "$init -- sleep 4.0371" 2>/dev/null | head -1 || true)
+  [ -n "$idle" ] && break
+  sleep 0.02
+done
+sleep 0.3
+before=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$idle/status" 2>/dev/null)
+sleep 2.5
+after=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$idle/status" 2>/dev/null)
+wait $outer
+check "$(( ${after:-99} - ${before:-0} <= 1 ))" 1 "sleeps while idle: no wake-up on a clock (${before:-?} -> ${after:-?} switches)"
