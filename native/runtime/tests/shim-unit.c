@@ -1,10 +1,17 @@
 /* Unit tests of paas-shim's pure parts: restart policy math, JSON escaping, UTF-8 cuts,
- * RFC 3339 times, signal names, attach frames. Built and run by tests/shim-unit.t; prints TAP lines. */
+ * RFC 3339 times, signal names, attach frames; and the memory cgroup lookup (as root: in child
+ * mount namespaces). Built and run by tests/shim-unit.t; prints TAP lines. */
 #include "shim.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int failures;
@@ -61,6 +68,176 @@ time_is (time_t secs, long nsec, const char *want)
   if (strcmp (buf, want) != 0)
     printf ("# time %s, want %s\n", buf, want);
   return strcmp (buf, want) == 0;
+}
+
+static void
+skip (const char *desc, const char *why)
+{
+  printf ("ok - %s # SKIP %s\n", desc, why);
+}
+
+/* Runs fn in a child with a private mount namespace (torn down when it exits); true when fn
+ * returned true. */
+static bool
+in_mount_ns (bool (*fn) (void *), void *arg)
+{
+  fflush (stdout);
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        {
+          printf ("# mount namespace: %s\n", strerror (errno));
+          _exit (1);
+        }
+      bool ok = fn (arg);
+      fflush (stdout);
+      _exit (ok ? 0 : 1);
+    }
+  int status;
+  return child > 0 && waitpid (child, &status, 0) == child && WIFEXITED (status)
+         && WEXITSTATUS (status) == 0;
+}
+
+static bool
+find_dir_is (const char *want)
+{
+  struct shim_cgroup cg;
+  libpaas_error_t err = NULL;
+  if (shim_cgroup_find (getpid (), &cg, &err) < 0)
+    {
+      printf ("# %s\n", err->msg);
+      libpaas_error_release (&err);
+      return false;
+    }
+  if (strcmp (cg.dir, want) != 0)
+    printf ("# found %s, want %s\n", cg.dir, want);
+  return strcmp (cg.dir, want) == 0;
+}
+
+/* With /proc/self/mountinfo empty (/dev/null bound over it) only the fast path can find it. */
+static bool
+found_without_mountinfo (void *want)
+{
+  char buf[16];
+  if (mount ("/dev/null", "/proc/self/mountinfo", NULL, MS_BIND, NULL) < 0)
+    {
+      printf ("# bind /dev/null over mountinfo: %s\n", strerror (errno));
+      return false;
+    }
+  FILE *f = fopen ("/proc/self/mountinfo", "r");
+  bool empty = f && fread (buf, 1, sizeof buf, f) == 0;
+  if (f)
+    fclose (f);
+  return empty && find_dir_is (want);
+}
+
+struct moved
+{
+  const char *dir; /* the fast path's answer, under /sys/fs/cgroup/memory */
+  const char *to;  /* an empty directory */
+};
+
+/* The memory hierarchy moved off its conventional mount point: only the mountinfo scan finds
+ * it, and it must find the same cgroup directory (same inode) at the new place. */
+static bool
+found_by_scan_moved (void *arg)
+{
+  const struct moved *m = arg;
+  const char *conv = "/sys/fs/cgroup/memory";
+  char want[PATH_MAX + 64];
+  struct stat before, after;
+  if (stat (m->dir, &before) < 0 || mount (conv, m->to, NULL, MS_MOVE, NULL) < 0)
+    {
+      printf ("# move %s to %s: %s\n", conv, m->to, strerror (errno));
+      return false;
+    }
+  snprintf (want, sizeof want, "%s%s", m->to, m->dir + strlen (conv));
+  return find_dir_is (want) && stat (want, &after) == 0 && after.st_dev == before.st_dev
+         && after.st_ino == before.st_ino;
+}
+
+struct decoy
+{
+  const char *top;  /* a cgroup T at the memory hierarchy's root */
+  const char *bind; /* an empty directory */
+};
+
+/* /sys/fs/cgroup/memory shows only the subtree T (as inside a cgroup namespace) and we are in
+ * T/inner: the fast path's candidate <mnt>/T/inner is T/T/inner, a cgroup that exists but does
+ * not hold us. It must be refused and the scan (mount root T) give <mnt>/inner. */
+static bool
+found_past_decoy (void *arg)
+{
+  const struct decoy *d = arg;
+  const char *conv = "/sys/fs/cgroup/memory";
+  char procs[PATH_MAX], pid[16];
+  snprintf (procs, sizeof procs, "%s/inner/cgroup.procs", d->top);
+  snprintf (pid, sizeof pid, "%d", (int) getpid ());
+  FILE *f = fopen (procs, "w");
+  bool joined = f && fputs (pid, f) >= 0;
+  if (f && fclose (f) != 0)
+    joined = false;
+  if (!joined || mount (d->top, d->bind, NULL, MS_BIND, NULL) < 0
+      || umount2 (conv, MNT_DETACH) < 0 || mount (d->bind, conv, NULL, MS_BIND, NULL) < 0
+      || umount2 (d->bind, MNT_DETACH) < 0)
+    {
+      printf ("# set up %s: %s\n", conv, strerror (errno));
+      return false;
+    }
+  return find_dir_is ("/sys/fs/cgroup/memory/inner");
+}
+
+static void
+cgroup_lookup_paths (const struct shim_cgroup *own)
+{
+  const char *d1 = "cgroup: found without reading /proc/self/mountinfo (conventional mount)";
+  const char *d2 = "cgroup: the mountinfo scan finds the same directory";
+  const char *d3 = "cgroup: a candidate not holding the pid is refused, the scan finds it";
+  const char *conv = "/sys/fs/cgroup/memory/";
+  if (geteuid () != 0 || own->version != 1 || strncmp (own->dir, conv, strlen (conv)) != 0)
+    {
+      const char *why
+          = geteuid () != 0 ? "needs root" : "needs cgroup v1 memory at /sys/fs/cgroup/memory";
+      skip (d1, why);
+      skip (d2, why);
+      skip (d3, why);
+      return;
+    }
+  check (in_mount_ns (found_without_mountinfo, (void *) own->dir), d1);
+
+  char to[] = "/tmp/paas-shim-unit-cg.XXXXXX";
+  if (mkdtemp (to) == NULL)
+    check (false, d2);
+  else
+    {
+      struct moved m = { own->dir, to };
+      check (in_mount_ns (found_by_scan_moved, &m), d2);
+      rmdir (to);
+    }
+
+  /* T, T/inner (ours) and the decoy T/T/inner, removed after the child left them. */
+  char top[64], inner[96], mid[96], decoy_dir[128], bind[] = "/tmp/paas-shim-unit-cg.XXXXXX";
+  snprintf (top, sizeof top, "/sys/fs/cgroup/memory/paas-shim-unit-%d", (int) getpid ());
+  snprintf (inner, sizeof inner, "%s/inner", top);
+  snprintf (mid, sizeof mid, "%s%s", top, top + strlen ("/sys/fs/cgroup/memory"));
+  snprintf (decoy_dir, sizeof decoy_dir, "%s/inner", mid);
+  if (mkdtemp (bind) == NULL)
+    check (false, d3);
+  else
+    {
+      struct decoy d = { top, bind };
+      bool made = mkdir (top, 0755) == 0 && mkdir (inner, 0755) == 0 && mkdir (mid, 0755) == 0
+                  && mkdir (decoy_dir, 0755) == 0;
+      if (!made)
+        printf ("# mkdir under %s: %s\n", top, strerror (errno));
+      check (made && in_mount_ns (found_past_decoy, &d), d3);
+      rmdir (bind);
+    }
+  rmdir (decoy_dir);
+  rmdir (mid);
+  rmdir (inner);
+  rmdir (top);
 }
 
 int
@@ -165,5 +342,6 @@ main (void)
   printf ("# own memory cgroup: v%d %s\n", cg.version, cg.dir);
   check (cg.version != 0 && access (file, R_OK) == 0, "cgroup: finds our own memory cgroup");
   check (!shim_cgroup_oom_killed (&cg, 0), "cgroup: no OOM kill counted from the start");
+  cgroup_lookup_paths (&cg);
   return failures ? 1 : 0;
 }

@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* Reads a small file into buf (NUL-terminated); < 0 on failure. */
@@ -98,11 +100,90 @@ find_mount (bool want_v2, char *mountpoint, size_t mlen, char *root, size_t rlen
   return false;
 }
 
+/* Whether pid is listed in <dir>/cgroup.procs, read in chunks: a shared cgroup may hold many. */
+static bool
+procs_has (const char *dir, pid_t pid)
+{
+  char path[PATH_MAX + 16], want[16], buf[4096];
+  size_t have = 0;
+
+  if (snprintf (path, sizeof path, "%s/cgroup.procs", dir) >= (int) sizeof path)
+    return false;
+  snprintf (want, sizeof want, "%d", (int) pid);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  for (;;)
+    {
+      ssize_t n = read (fd, buf + have, sizeof buf - 1 - have);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return false;
+      have += (size_t) n;
+      buf[have] = '\0';
+      char *line = buf, *nl;
+      while ((nl = strchr (line, '\n')) != NULL)
+        {
+          *nl = '\0';
+          if (strcmp (line, want) == 0)
+            return true;
+          line = nl + 1;
+        }
+      if (n == 0)
+        return strcmp (line, want) == 0;
+      have -= (size_t) (line - buf);
+      memmove (buf, line, have);
+      if (have == sizeof buf - 1)
+        return false;
+    }
+}
+
+/* The memory cgroup at the conventional mount points, without /proc/self/mountinfo: that file
+ * has a line per mount, two per running container, and every shim would read it once: O(n^2)
+ * text over a scale-up. Exact or nothing: the candidate must be on the right hierarchy and list
+ * the pid in its cgroup.procs (a process is in one cgroup per hierarchy), so a mount of another
+ * subtree there (a cgroup namespace) or anything else falls back to the scan. */
+static bool
+conventional_dir (bool v2, const char *controllers, const char *rel, pid_t pid, char *dir,
+                  size_t dlen)
+{
+  char named[PATH_MAX], file[PATH_MAX + 32];
+  const char *mnts[2] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+  if (!v2)
+    {
+      /* systemd names a co-mounted hierarchy by its list: /sys/fs/cgroup/cpu,cpuacct. */
+      mnts[0] = "/sys/fs/cgroup/memory";
+      mnts[1] = NULL;
+      if (strcmp (controllers, "memory") != 0
+          && snprintf (named, sizeof named, "/sys/fs/cgroup/%s", controllers) < (int) sizeof named)
+        mnts[1] = named;
+    }
+  for (size_t i = 0; i < 2; i++)
+    {
+      struct statfs sfs;
+      if (mnts[i] == NULL || statfs (mnts[i], &sfs) < 0
+          || sfs.f_type != (v2 ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC))
+        continue;
+      if (!v2)
+        {
+          snprintf (file, sizeof file, "%s/memory.usage_in_bytes", mnts[i]);
+          if (access (file, F_OK) < 0)
+            continue;
+        }
+      if (snprintf (dir, dlen, "%s%s", mnts[i], rel) < (int) dlen && procs_has (dir, pid))
+        return true;
+    }
+  dir[0] = '\0';
+  return false;
+}
+
 int
 shim_cgroup_find (pid_t pid, struct shim_cgroup *cg, libpaas_error_t *err)
 {
   char path[64], buf[4096], mnt[PATH_MAX], root[PATH_MAX];
-  const char *v1 = NULL, *v2 = NULL;
+  const char *v1 = NULL, *v2 = NULL, *v1_controllers = NULL;
 
   cg->dir[0] = '\0';
   cg->version = 0;
@@ -125,21 +206,29 @@ shim_cgroup_find (pid_t pid, struct shim_cgroup *cg, libpaas_error_t *err)
       if (c1[1] == '\0' && strcmp (line, "0:") == 0)
         v2 = c2 + 1;
       else if (has_option (c1 + 1, "memory"))
-        v1 = c2 + 1;
+        {
+          v1 = c2 + 1;
+          v1_controllers = c1 + 1;
+        }
     }
 
   const char *rel = v1 ? v1 : v2;
-  if (rel == NULL || !find_mount (v1 == NULL, mnt, sizeof mnt, root, sizeof root))
+  if (rel == NULL)
     return libpaas_make_error (err, 0, "find memory cgroup of pid %d", (int) pid);
-  /* /proc/<pid>/cgroup paths are relative to the hierarchy root; the mount may show only a
-   * subtree of it (inside a container). */
-  size_t rootlen = strcmp (root, "/") == 0 ? 0 : strlen (root);
-  if (rootlen && strncmp (rel, root, rootlen) == 0)
-    rel += rootlen;
-  if (snprintf (cg->dir, sizeof cg->dir, "%s%s", mnt, rel) >= (int) sizeof cg->dir)
+  if (!conventional_dir (v1 == NULL, v1_controllers, rel, pid, cg->dir, sizeof cg->dir))
     {
-      cg->dir[0] = '\0';
-      return libpaas_make_error (err, ENAMETOOLONG, "find memory cgroup of pid %d", (int) pid);
+      if (!find_mount (v1 == NULL, mnt, sizeof mnt, root, sizeof root))
+        return libpaas_make_error (err, 0, "find memory cgroup of pid %d", (int) pid);
+      /* /proc/<pid>/cgroup paths are relative to the hierarchy root; the mount may show only a
+       * subtree of it (inside a container). */
+      size_t rootlen = strcmp (root, "/") == 0 ? 0 : strlen (root);
+      if (rootlen && strncmp (rel, root, rootlen) == 0)
+        rel += rootlen;
+      if (snprintf (cg->dir, sizeof cg->dir, "%s%s", mnt, rel) >= (int) sizeof cg->dir)
+        {
+          cg->dir[0] = '\0';
+          return libpaas_make_error (err, ENAMETOOLONG, "find memory cgroup of pid %d", (int) pid);
+        }
     }
   cg->version = v1 ? 1 : 2;
 
