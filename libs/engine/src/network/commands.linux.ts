@@ -25,12 +25,17 @@ export async function run(bin: string, args: readonly string[], input?: string):
   }
 }
 
-/** `ip [-n NS] -batch -`; with `force`, every line runs even after a failed one (teardown). */
+/** `ip -batch -`, in the netns named `netns` if given; with `force`, every line runs even after a failed one (teardown). */
 export async function ipBatch(lines: readonly string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
   if (lines.length === 0) return;
-  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  const args = [...(opts.force ? ['-force'] : []), '-batch', '-'];
   try {
-    await run('ip', args, `${lines.join('\n')}\n`);
+    // in a named netns through nsenter (setns of the network namespace alone), not `ip -n`:
+    // that also makes a mount namespace, a copy of every host mount (two per container on a
+    // busy node, so each start cost more than the last), to mount the netns' own /sys, which
+    // these netlink commands never read
+    if (opts.netns) await run('nsenter', [`--net=/run/netns/${opts.netns}`, 'ip', ...args], `${lines.join('\n')}\n`);
+    else await run('ip', args, `${lines.join('\n')}\n`);
   } catch (err) {
     if (!opts.force) throw err;
   }
