@@ -110,6 +110,8 @@ export class Instance {
   /** The last report, and whether something it says changed since. */
   private last: InstanceReport | null = null;
   private changed = true;
+  /** Reports begun so far: only the newest one's is kept as the last. */
+  private reports = 0;
   /** The shim's restart count when the check last passed. */
   private checkedRestarts: number;
   /** Ends the log follower (and everything else) once the container is gone. */
@@ -292,8 +294,10 @@ export class Instance {
   async report(): Promise<InstanceReport> {
     if (this.last && !this.changed && !this.due(this.deps.clock.now())) return this.last;
     this.changed = false; // a change while this one reads makes the next one anew
+    const seq = ++this.reports;
     const report = await this.makeReport();
-    this.last = report;
+    // a report begun later (the status socket's beside a heartbeat's) read newer state: it stays
+    if (seq === this.reports) this.last = report;
     return report;
   }
 
