@@ -282,6 +282,7 @@ export class Instance {
   /** An adopted instance learns it is desired: checked now if its check had not passed. */
   claim(d: DesiredInstance): void {
     this.desired = d;
+    this.changed = true; // a restart seen before it was desired is checked now, and said
     if (this.phase === 'unchecked') this.check('it was adopted before its check had passed');
   }
 
@@ -295,9 +296,17 @@ export class Instance {
     if (this.last && !this.changed && !this.due(this.deps.clock.now())) return this.last;
     this.changed = false; // a change while this one reads makes the next one anew
     const seq = ++this.reports;
-    const report = await this.makeReport();
-    // a report begun later (the status socket's beside a heartbeat's) read newer state: it stays
+    let report: InstanceReport;
+    try {
+      report = await this.makeReport();
+    } catch (err) {
+      this.changed = true; // what changed is still to be told
+      throw err;
+    }
     if (seq === this.reports) this.last = report;
+    // reports under way at once (the status socket's beside a heartbeat's) may each have read
+    // older state than the other: the next one is made anew
+    else this.changed = true;
     return report;
   }
 

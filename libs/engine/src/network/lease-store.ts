@@ -107,13 +107,14 @@ export class LeaseStore {
         const commit = async (): Promise<void> => {
           if (sameShape(written, state)) return;
           const now = JSON.stringify(state);
+          const shape = shapeOf(state); // what is written: a change during the write is still to commit
           this.cached = null;
           // host root alone reads it (the engine): its directory is searchable by every
           // user-namespaced container's root, and it lists every container's id, IP and ports.
           // Not fsynced: it lives under PAAS_RUN and describes kernel objects a reboot ends too;
           // the rename keeps it whole through a crash of the process
           await writeFileAtomic(this.file, now, 0o600, { durable: false });
-          written = shapeOf(state);
+          written = shape;
           const stamp = await stampOf(this.file);
           if (stamp !== null) this.cached = { stamp, state };
         };

@@ -313,6 +313,8 @@ export class UsernsPool {
       const held = new Set(r.holders);
       if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => held.has(h)));
     }
+    // a range nobody holds any more: this process's idmapped views of it would only keep fds open
+    for (const r of state.ranges) if (r.holders.length === 0) idmapCache.forgetMapping(r.start);
     state.ranges = state.ranges.filter((r) => r.holders.length > 0);
   }
 
