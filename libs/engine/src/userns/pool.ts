@@ -232,14 +232,6 @@ interface RangesFile {
   ranges: Array<{ key: string; start: number; holders: string[]; since?: Record<string, number> }>;
 }
 
-/** An acquire waiting for its turn. */
-interface AcquireRequest {
-  readonly key: string;
-  readonly holder: string;
-  resolve(range: UsernsRange): void;
-  reject(err: unknown): void;
-}
-
 /** A hold younger than this is kept even without its container (see dropStale). */
 const STALE_AFTER_MS = 10 * 60 * 1000;
 
@@ -249,11 +241,6 @@ export class UsernsPool {
 
   /** reserveSubordinate's, once a process for a pool setting. */
   private reserved: Promise<void> | undefined;
-  /** Acquires waiting for the next turn of the lock, and the turns under way (see acquire). */
-  private readonly waiting: AcquireRequest[] = [];
-  private serving: Promise<void> | undefined;
-  /** Turns of the lock taken by acquires, and the file writes they made (for specs). */
-  readonly counts = { turns: 0, writes: 0 };
 
   /**
    * `settings` is called when a range is first handed out: a bad pool setting fails only that.
@@ -275,93 +262,40 @@ export class UsernsPool {
   /**
    * The range of `key` for `holder` (a container id): the key's range if it has one, else the
    * lowest free one of the pool. A pool with none free is an error naming it.
-   *
-   * Callers of one process that come while a write is under way are served together, in one
-   * turn of the lock and one write of the file (group commit): a node launching a thousand
-   * instances of one app took the lock, read, swept and rewrote the file a thousand times, one
-   * after another.
    */
-  acquire(key: string, holder: string): Promise<UsernsRange> {
-    return new Promise<UsernsRange>((resolve, reject) => {
-      this.waiting.push({ key, holder, resolve, reject });
-      this.serve();
-    });
-  }
-
-  /** Runs turns of the lock until no caller waits; one at a time. */
-  private serve(): void {
-    if (this.serving) return;
-    this.serving = (async () => {
-      while (this.waiting.length > 0) await this.turn(this.waiting.splice(0));
-    })().finally(() => {
-      this.serving = undefined;
-      if (this.waiting.length > 0) this.serve();
-    });
-  }
-
-  /**
-   * One turn: every request of `batch` under one lock, one read and one write. A request that
-   * cannot be served (the pool is exhausted) fails alone; a failure to read or write the file
-   * fails them all, and none of them holds a range.
-   */
-  private async turn(batch: readonly AcquireRequest[]): Promise<void> {
-    const answers: Array<{ request: AcquireRequest; range?: UsernsRange; error?: unknown }> = [];
-    this.counts.turns++;
-    try {
-      await withLock(this.lock, async () => {
-        const state = await this.read();
-        if (this.live) this.dropStale(state, await this.live());
-        for (const request of batch) {
-          try {
-            answers.push({ request, range: await this.hold(state, request.key, request.holder) });
-          } catch (error) {
-            answers.push({ request, error });
-          }
+  async acquire(key: string, holder: string): Promise<UsernsRange> {
+    return withLock(this.lock, async () => {
+      const state = await this.read();
+      if (this.live) this.dropStale(state, await this.live());
+      let range = state.ranges.find((r) => r.key === key);
+      if (!range) {
+        const pool = this.settings();
+        await this.reserve(pool);
+        // by interval, not by start: ranges handed out under an earlier PAAS_USERNS_POOL may
+        // sit off this pool's grid
+        const free = (start: number): boolean =>
+          !state.ranges.some((r) => r.start < start + RANGE_SIZE && start < r.start + RANGE_SIZE);
+        const slots = pool.count / RANGE_SIZE;
+        let start: number | undefined;
+        for (let i = 0; i < slots && start === undefined; i++) {
+          const candidate = pool.start + i * RANGE_SIZE;
+          if (free(candidate)) start = candidate;
         }
-        if (answers.some((a) => a.range)) {
-          await this.write(state);
-          this.counts.writes++;
+        if (start === undefined) {
+          throw new UsernsError(
+            `user namespace pool exhausted: all ${slots} ranges of PAAS_USERNS_POOL=` +
+              `${pool.start}:${pool.count} are in use`,
+            'unavailable',
+          );
         }
-      });
-    } catch (err) {
-      for (const request of batch) request.reject(err);
-      return;
-    }
-    for (const { request, range, error } of answers) {
-      if (range) request.resolve(range);
-      else request.reject(error);
-    }
-  }
-
-  /** Records `holder`'s hold on the range of `key` in `state`, giving the key a free range if it has none. */
-  private async hold(state: RangesFile, key: string, holder: string): Promise<UsernsRange> {
-    let range = state.ranges.find((r) => r.key === key);
-    if (!range) {
-      const pool = this.settings();
-      await this.reserve(pool);
-      // by interval, not by start: ranges handed out under an earlier PAAS_USERNS_POOL may
-      // sit off this pool's grid
-      const free = (start: number): boolean =>
-        !state.ranges.some((r) => r.start < start + RANGE_SIZE && start < r.start + RANGE_SIZE);
-      const slots = pool.count / RANGE_SIZE;
-      let start: number | undefined;
-      for (let i = 0; i < slots && start === undefined; i++) {
-        const candidate = pool.start + i * RANGE_SIZE;
-        if (free(candidate)) start = candidate;
+        range = { key, start, holders: [] };
+        state.ranges.push(range);
       }
-      if (start === undefined) {
-        throw new UsernsError(
-          `user namespace pool exhausted: all ${slots} ranges of PAAS_USERNS_POOL=` +
-            `${pool.start}:${pool.count} are in use`,
-          'unavailable',
-        );
-      }
-      range = { key, start, holders: [] };
-      state.ranges.push(range);
-    }
-    if (!range.holders.includes(holder)) range.holders.push(holder);
-    (range.since ??= {})[holder] = Date.now();
-    return { key, hostId: range.start, size: RANGE_SIZE };
+      if (!range.holders.includes(holder)) range.holders.push(holder);
+      (range.since ??= {})[holder] = Date.now();
+      await this.write(state);
+      return { key, hostId: range.start, size: RANGE_SIZE };
+    });
   }
 
   /**
