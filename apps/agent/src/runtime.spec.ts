@@ -54,12 +54,12 @@ describe('EngineRuntime addresses', () => {
   });
 });
 
-describe('EngineRuntime volumes (a real engine on a temporary root)', () => {
-  const base = mkdtempSync(join(tmpdir(), 'paas-agent-runtime-'));
+/** A real engine on a temporary root with busybox, for one suite: made before its tests, taken down after them. */
+function realEngine(prefix: string): { engine: Engine; runtime: EngineRuntime } {
+  const base = mkdtempSync(join(tmpdir(), prefix));
   const paths = { root: join(base, 'root'), run: join(base, 'run') };
   const native = resolve(__dirname, '..', '..', '..', 'native', 'runtime', 'build');
-  let engine: Engine;
-  let runtime: EngineRuntime;
+  const real = {} as { engine: Engine; runtime: EngineRuntime };
   before(async () => {
     const images = await ImageService.open(imageRoots(paths.root));
     await bootstrapImage(images, 'busybox');
@@ -70,17 +70,22 @@ describe('EngineRuntime volumes (a real engine on a temporary root)', () => {
       // never attached: the containers here have no network
       bridge: bridgeSettings({ bridge: 'paas-unused', subnet: '10.239.0.0/24' }),
     };
-    engine = new Engine(engineOptions(paths, settings, images));
-    runtime = new EngineRuntime(engine);
+    real.engine = new Engine(engineOptions(paths, settings, images));
+    real.runtime = new EngineRuntime(real.engine);
   });
   after(async () => {
-    await engine.takeDown(await engine.containers.list(), { graceful: false });
+    await real.engine?.takeDown(await real.engine.containers.list(), { graceful: false });
     rmSync(base, { recursive: true, force: true });
   });
+  return real;
+}
+
+describe('EngineRuntime volumes (a real engine on a temporary root)', () => {
+  const real = realEngine('paas-agent-runtime-');
 
   /** A container (never started) mounting the add-on's named volume and an anonymous one. */
   const addonLike = (): Promise<ContainerRecord> =>
-    runtime.create('busybox', {
+    real.runtime.create('busybox', {
       network: 'none',
       run: {
         cmd: ['true'],
@@ -98,44 +103,24 @@ describe('EngineRuntime volumes (a real engine on a temporary root)', () => {
     const record = await addonLike();
     const anonymous = record.run.volumes?.find((v) => v.anonymous)?.name ?? '';
     assert.match(anonymous, /^[0-9a-f]{64}$/);
-    await runtime.remove(record);
-    assert.ok(await engine.volumes.find('addon-data'), 'the named volume stays');
-    assert.equal(await engine.volumes.find(anonymous), undefined, 'the anonymous one went with it');
+    await real.runtime.remove(record);
+    assert.ok(await real.engine.volumes.find('addon-data'), 'the named volume stays');
+    assert.equal(await real.engine.volumes.find(anonymous), undefined, 'the anonymous one went with it');
   });
 
   it('removes a named volume only once no container uses it; one that is not there counts as removed', async () => {
     const record = await addonLike();
-    assert.equal(await runtime.removeVolume('addon-data'), false, 'in use');
-    assert.ok(await engine.volumes.find('addon-data'));
-    await runtime.remove(record);
-    assert.equal(await runtime.removeVolume('addon-data'), true);
-    assert.equal(await engine.volumes.find('addon-data'), undefined);
-    assert.equal(await runtime.removeVolume('addon-data'), true, 'gone already');
+    assert.equal(await real.runtime.removeVolume('addon-data'), false, 'in use');
+    assert.ok(await real.engine.volumes.find('addon-data'));
+    await real.runtime.remove(record);
+    assert.equal(await real.runtime.removeVolume('addon-data'), true);
+    assert.equal(await real.engine.volumes.find('addon-data'), undefined);
+    assert.equal(await real.runtime.removeVolume('addon-data'), true, 'gone already');
   });
 });
 
 describe('EngineRuntime watch (a real engine on a temporary root)', () => {
-  const base = mkdtempSync(join(tmpdir(), 'paas-agent-watch-'));
-  const paths = { root: join(base, 'root'), run: join(base, 'run') };
-  const native = resolve(__dirname, '..', '..', '..', 'native', 'runtime', 'build');
-  let engine: Engine;
-  let runtime: EngineRuntime;
-  before(async () => {
-    const images = await ImageService.open(imageRoots(paths.root));
-    await bootstrapImage(images, 'busybox');
-    const settings = {
-      runtime: join(native, 'paas-runtime'),
-      shim: join(native, 'paas-shim'),
-      init: join(native, 'paas-init'),
-      bridge: bridgeSettings({ bridge: 'paas-unused', subnet: '10.239.0.0/24' }),
-    };
-    engine = new Engine(engineOptions(paths, settings, images));
-    runtime = new EngineRuntime(engine);
-  });
-  after(async () => {
-    await engine.takeDown(await engine.containers.list(), { graceful: false });
-    rmSync(base, { recursive: true, force: true });
-  });
+  const real = realEngine('paas-agent-watch-');
 
   const until = async (what: string, ok: () => boolean): Promise<void> => {
     const deadline = Date.now() + 20_000;
@@ -153,7 +138,7 @@ describe('EngineRuntime watch (a real engine on a temporary root)', () => {
   };
 
   it("says a container's state may have changed when its shim writes, not at each line of its output", async () => {
-    const record = await runtime.create('busybox', {
+    const record = await real.runtime.create('busybox', {
       network: 'none',
       run: {
         cmd: ['sh', '-c', 'while true; do echo line; sleep 0.02; done'],
@@ -166,18 +151,18 @@ describe('EngineRuntime watch (a real engine on a temporary root)', () => {
     let changes = 0;
     try {
       // watched once it started, as the agent does (the shim makes the directory)
-      await runtime.start(record);
-      const log = engine.logPath(record);
+      await real.runtime.start(record);
+      const log = real.engine.logPath(record);
       await until('the container runs and writes', () => size(log) > 100);
-      runtime.watch(record, () => changes++, stop.signal);
+      real.runtime.watch(record, () => changes++, stop.signal);
       const from = size(log);
       await until('fifty more lines', () => size(log) > from + 50 * 'line\n'.length);
       assert.equal(changes, 0, 'lines of output are no change of state');
-      await runtime.stop(record, 1);
+      await real.runtime.stop(record, 1);
       await until('the stop is told', () => changes > 0);
     } finally {
       stop.abort();
-      await runtime.remove(record);
+      await real.runtime.remove(record);
     }
   });
 });
