@@ -232,6 +232,15 @@ interface RangesFile {
   ranges: Array<{ key: string; start: number; holders: string[]; since?: Record<string, number> }>;
 }
 
+/**
+ * Returns the ranges nobody holds to the pool, and drops this process's idmapped views of them
+ * (a cache: they would only keep fds open).
+ */
+function dropUnheld(state: RangesFile): void {
+  for (const r of state.ranges) if (r.holders.length === 0) idmapCache.forgetMapping(r.start);
+  state.ranges = state.ranges.filter((r) => r.holders.length > 0);
+}
+
 /** A hold younger than this is kept even without its container (see dropStale). */
 const STALE_AFTER_MS = 10 * 60 * 1000;
 
@@ -313,9 +322,7 @@ export class UsernsPool {
       const held = new Set(r.holders);
       if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => held.has(h)));
     }
-    // a range nobody holds any more: this process's idmapped views of it would only keep fds open
-    for (const r of state.ranges) if (r.holders.length === 0) idmapCache.forgetMapping(r.start);
-    state.ranges = state.ranges.filter((r) => r.holders.length > 0);
+    dropUnheld(state);
   }
 
   private async reserve(pool: PoolSettings): Promise<void> {
@@ -343,11 +350,8 @@ export class UsernsPool {
         if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => h !== holder));
       }
       if (!changed) return;
-      const freed = state.ranges.filter((r) => r.holders.length === 0);
-      state.ranges = state.ranges.filter((r) => r.holders.length > 0);
+      dropUnheld(state);
       await this.write(state);
-      // this process's idmapped views of a range nobody holds would only keep fds open
-      for (const r of freed) idmapCache.forgetMapping(r.start);
     });
   }
 
