@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { LockTimeoutError, createFileAtomic, withLock, writeFileAtomic, writeStreamAtomic } from './atomic';
+import { LockTimeoutError, createFileAtomic, fileStamp, withLock, writeFileAtomic, writeStreamAtomic } from './atomic';
 
 describe('atomic files and locks', () => {
   let dir: string;
@@ -19,6 +19,18 @@ describe('atomic files and locks', () => {
     await writeFileAtomic(path, 'two');
     assert.equal(readFileSync(path, 'utf8'), 'two');
     assert.deepEqual(readdirSync(dir), ['index.json']);
+  });
+
+  it("stamps a file's version: none without the file, the same until it is replaced, even by the same bytes", async () => {
+    const path = join(dir, 'state.json');
+    assert.equal(await fileStamp(path), null);
+    await writeFileAtomic(path, 'one', 0o644, { durable: false });
+    const first = await fileStamp(path);
+    assert.ok(first);
+    assert.equal(await fileStamp(path), first);
+    await writeFileAtomic(path, 'one', 0o644, { durable: false });
+    assert.notEqual(await fileStamp(path), first);
+    await assert.rejects(fileStamp(join(path, 'below')), { code: 'ENOTDIR' });
   });
 
   it('creates a file once, whole: racing creators leave one content, no temp files', async () => {

@@ -30,6 +30,21 @@ export async function writeFileAtomic(
 }
 
 /**
+ * Tells one version of a file from another, where every write replaces the file whole (a
+ * rename brings a new inode and change time): null when there is no file. A store that keeps
+ * its parsed state in memory parses the file again only when the stamp moved, whoever wrote it.
+ */
+export async function fileStamp(path: string): Promise<string | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
  * Creates `path` with `data` unless it exists, all at once: the temp file is written and
  * fsynced first, then hard-linked to `path`, which fails if another process made it first.
  * True when this call created it; false when it was there (its content untouched). What the

@@ -4,31 +4,21 @@
  * address twice. The file lives under PAAS_RUN: leases describe kernel objects (netns, veth,
  * rules) that die with the machine, so the file must die with it too.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withLock, writeFileAtomic } from '@paas/content';
+import { fileStamp, withLock, writeFileAtomic } from '@paas/content';
 import { type LeaseState, emptyState } from './ipam';
 
 /**
  * The file as this process last read or wrote it: a node starting a thousand containers reads
  * and writes the state at every start, and parsing it again each time cost more than the
- * rest of the network's share. Valid while the file is the same one (every write is a rename
- * of a new file, so another process's write changes the inode and the change time).
+ * rest of the network's share. Valid while the file's stamp (fileStamp) is the same: another
+ * process's write is a new file.
  */
 interface Cached {
   readonly stamp: string;
   readonly state: LeaseState;
 }
-
-const stampOf = async (file: string): Promise<string | null> => {
-  try {
-    const st = await stat(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-};
 
 /** What a commit compares: the allocation marks and each lease by identity. */
 interface Shape {
@@ -69,7 +59,7 @@ export class LeaseStore {
 
   /** The committed state, parsed again only when the file changed. */
   private async load(): Promise<{ state: LeaseState }> {
-    const stamp = await stampOf(this.file);
+    const stamp = await fileStamp(this.file);
     if (stamp === null) return { state: emptyState() };
     if (this.cached?.stamp === stamp) return this.cached;
     let state: LeaseState;
@@ -115,7 +105,7 @@ export class LeaseStore {
           // the rename keeps it whole through a crash of the process
           await writeFileAtomic(this.file, now, 0o600, { durable: false });
           written = shape;
-          const stamp = await stampOf(this.file);
+          const stamp = await fileStamp(this.file);
           if (stamp !== null) this.cached = { stamp, state };
         };
         try {
