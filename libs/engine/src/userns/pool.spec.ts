@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -221,6 +221,54 @@ describe('UsernsPool', () => {
     assert.deepEqual(
       (await pool.list()).map((r) => r.holders),
       [['c-new']],
+    );
+  });
+
+  it('applies releases that wait for the lock together: one write, every hold given back', async () => {
+    const root = join(dir, 'batch');
+    const pool = new UsernsPool(root, () => ({ start, count: 2 * RANGE_SIZE }), undefined, subids);
+    const holders = Array.from({ length: 50 }, (_, i) => `c${i}`);
+    for (const h of holders) await pool.acquire('app1', h);
+    await pool.acquire('app2', 'other');
+    // every write renames a new file onto ranges.json
+    let writes = 0;
+    const watcher = watch(root, (_, name) => {
+      if (name === 'ranges.json') writes++;
+    });
+    try {
+      // all 50 come before the first takes the lock: one batch, one write
+      await Promise.all(holders.map((h) => pool.release(h)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      watcher.close();
+    }
+    assert.equal(writes, 1);
+    assert.deepEqual(
+      (await pool.list()).map((r) => [r.key, r.holders]),
+      [['app2', ['other']]],
+    );
+    // a release that comes while a batch holds the lock goes into the next one, and is applied
+    const h1 = await pool.acquire('app1', 'late1');
+    assert.equal(h1.hostId, start, "app1's range was free again: the lowest one");
+    await Promise.all([pool.release('other'), pool.acquire('app1', 'late2').then(() => pool.release('late1'))]);
+    assert.deepEqual(
+      (await pool.list()).map((r) => [r.key, r.holders, Object.keys(r.since ?? {})]),
+      [['app1', ['late2'], ['late2']]],
+    );
+  });
+
+  it("batches releases per process: another process's changes in between are kept", async () => {
+    const root = join(dir, 'two');
+    const one = new UsernsPool(root, () => ({ start, count: 3 * RANGE_SIZE }), undefined, subids);
+    const two = new UsernsPool(root, () => ({ start, count: 3 * RANGE_SIZE }), undefined, subids);
+    await one.acquire('app1', 'c1');
+    await two.acquire('app2', 'c2');
+    assert.equal((await one.acquire('app3', 'c3')).hostId, start + 2 * RANGE_SIZE);
+    await two.release('c1');
+    await one.release('c3');
+    assert.deepEqual(
+      (await two.list()).map((r) => [r.key, r.holders]),
+      [['app2', ['c2']]],
     );
   });
 

@@ -229,7 +229,30 @@ export async function reserveSubordinate(pool: PoolSettings, files: SubidFiles =
 
 interface RangesFile {
   /** `since`: when each holder took its hold (ms since the epoch). */
-  ranges: Array<{ key: string; start: number; holders: string[]; since?: Record<string, number> }>;
+  ranges: Range[];
+}
+
+interface Range {
+  key: string;
+  start: number;
+  holders: string[];
+  since?: Record<string, number>;
+}
+
+/** Releases that came while the lock was busy: applied together, in one turn and one write. */
+interface ReleaseBatch {
+  readonly holders: Set<string>;
+  readonly done: Promise<void>;
+}
+
+/** Takes the holders `gone` picks out of `range`, and their times; whether there were any. */
+function dropHolders(range: Range, gone: (holder: string) => boolean): boolean {
+  const left = range.holders.filter((h) => !gone(h));
+  if (left.length === range.holders.length) return false;
+  const since = range.since;
+  if (since) range.since = Object.fromEntries(left.flatMap((h) => (since[h] === undefined ? [] : [[h, since[h]]])));
+  range.holders = left;
+  return true;
 }
 
 /**
@@ -250,6 +273,8 @@ export class UsernsPool {
 
   /** reserveSubordinate's, once a process for a pool setting. */
   private reserved: Promise<void> | undefined;
+  /** The batch of releases not yet let in to the lock (see release). */
+  private releasing: ReleaseBatch | undefined;
 
   /**
    * `settings` is called when a range is first handed out: a bad pool setting fails only that.
@@ -338,21 +363,35 @@ export class UsernsPool {
   /**
    * Gives back `holder`'s hold; a range nobody holds any more returns to the pool, and this
    * process's cached idmapped views of it are dropped.
+   *
+   * The releases that come while the lock is busy wait as one batch and are applied in one
+   * turn, with one read and one write: a thousand instances of an app leaving at once each
+   * read, filtered and wrote the whole file of a thousand holders in turn (quadratic, a second
+   * of the agent's main thread), and their removals queued behind it. A batch closes once its
+   * turn comes; later releases make the next one.
    */
-  async release(holder: string): Promise<void> {
-    await withLock(this.lock, async () => {
-      const state = await this.read();
-      let changed = false;
-      for (const r of state.ranges) {
-        const left = r.holders.filter((h) => h !== holder);
-        if (left.length !== r.holders.length) changed = true;
-        r.holders = left;
-        if (r.since) r.since = Object.fromEntries(Object.entries(r.since).filter(([h]) => h !== holder));
-      }
-      if (!changed) return;
-      dropUnheld(state);
-      await this.write(state);
-    });
+  release(holder: string): Promise<void> {
+    let batch = this.releasing;
+    if (!batch) {
+      const holders = new Set<string>();
+      const done = withLock(this.lock, async () => {
+        if (this.releasing?.holders === holders) this.releasing = undefined;
+        await this.releaseAll(holders);
+      });
+      batch = { holders, done };
+      this.releasing = batch;
+    }
+    batch.holders.add(holder);
+    return batch.done;
+  }
+
+  private async releaseAll(holders: ReadonlySet<string>): Promise<void> {
+    const state = await this.read();
+    let changed = false;
+    for (const r of state.ranges) if (dropHolders(r, (h) => holders.has(h))) changed = true;
+    if (!changed) return;
+    dropUnheld(state);
+    await this.write(state);
   }
 
   /** Every range handed out, by key. */
